@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+
+struct AccountRoutes {
+    let accounts: AccountService
+    let renderer: Renderer
+    let secureCookies: Bool
+
+    func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
+        Cookie(name: AuthMiddleware.sessionCookie, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    /// Only local paths are accepted as a place to return to after sign-in.
+    static func safeNext(_ s: String?) -> String {
+        guard let s, s.hasPrefix("/"), !s.hasPrefix("//"), !s.contains("\\") else { return "/console" }
+        return s
+    }
+
+    func register(_ r: Routes) {
+        r.get("/", .open) { _, c in redirect(c.actor == nil ? "/login" : "/console") }
+        r.get("/health", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+        r.get("/login", .open) { req, c in
+            renderer.page("login", ["next": Self.safeNext(req.uri.queryParameters.get("next"))], context: c, title: I18n.table(c.lang)["login"]!)
+        }
+        r.post("/login", .open) { _, c in
+            let username = c.form["username"] ?? "", next = Self.safeNext(c.form["next"])
+            do {
+                let s = try await accounts.login(username: username, password: c.form["password"] ?? "")
+                var resp = redirect(next)
+                resp.setCookie(sessionCookie(s.token, maxAge: Int(AccountService.sessionSeconds)))
+                return resp
+            } catch let e as LinliError {
+                var resp = renderer.page("login", ["error": e.message, "username": username, "next": next], context: c, title: I18n.table(c.lang)["login"]!)
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.post("/logout", .signedIn) { req, _ in
+            if let t = req.cookies[AuthMiddleware.sessionCookie]?.value { try await accounts.logout(token: t) }
+            var resp = redirect("/login")
+            resp.setCookie(sessionCookie("", maxAge: 0))
+            return resp
+        }
+        // Display preferences: language and large print, remembered in a cookie.
+        r.get("/prefs", .open) { req, _ in
+            var resp = redirect(Self.safeNext(req.headers[.referer].flatMap { URL(string: $0)?.path }))
+            if let l = req.uri.queryParameters.get("lang"), Lang(rawValue: l) != nil {
+                resp.setCookie(Cookie(name: "linli_lang", value: l, maxAge: 365 * 86400, path: "/", httpOnly: false, sameSite: .lax))
+            }
+            if let p = req.uri.queryParameters.get("print"), p == "large" || p == "normal" {
+                resp.setCookie(Cookie(name: "linli_print", value: p, maxAge: 365 * 86400, path: "/", httpOnly: false, sameSite: .lax))
+            }
+            return resp
+        }
+        r.get("/static/app.css", .open) { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css)))
+        }
+
+        // API: exchange a username and password for a bearer token.
+        r.post("/api/v1/tokens", .open) { req, c in
+            struct Body: Decodable { var username: String?; var password: String?; var name: String? }
+            struct Out: Encodable { var token: String }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let s = try await accounts.login(username: b.username ?? "", password: b.password ?? "")
+            try await accounts.logout(token: s.token)
+            let t = try await accounts.createAPIToken(username: s.actor.username, name: b.name ?? "api")
+            return try JSON.response(Out(token: t), status: .created)
+        }
+        r.get("/api/v1/me", .signedIn) { _, c in
+            struct Grant: Encodable { var role: String; var place_id: Int64; var grid_id: Int64?; var household_id: Int64? }
+            struct Me: Encodable { var username: String; var display_name: String; var grants: [Grant] }
+            let a = try c.requireActor()
+            return try JSON.response(Me(username: a.username, display_name: a.displayName,
+                                        grants: a.grants.map { Grant(role: $0.role.rawValue, place_id: $0.placeID, grid_id: $0.gridID, household_id: $0.householdID) }))
+        }
+    }
+}
+
+struct AuditRoutes {
+    let audit: AuditLog
+    let store: any Store
+    let renderer: Renderer
+
+    func register(_ r: Routes) {
+        r.get("/audit", .action(.auditView)) { req, c in
+            let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
+            let entries = try await audit.list(store, actor: try c.requireActor(), limit: 100, before: before)
+            var rows = Renderer.data(entries, c.lang) as? [[String: Any]] ?? []
+            let f = DateFormatter()
+            f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+            f.timeZone = TimeZone(identifier: "Asia/Shanghai")
+            for i in rows.indices { rows[i]["when"] = f.string(from: Date(timeIntervalSince1970: TimeInterval(entries[i].at))) }
+            return renderer.page("audit", ["entries": rows, "older": entries.count == 100 ? entries.last!.id : 0], context: c, title: I18n.table(c.lang)["audit"]!)
+        }
+        r.get("/api/v1/audit", .action(.auditView)) { req, c in
+            let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
+            return try JSON.response(try await audit.list(store, actor: try c.requireActor(), limit: 100, before: before))
+        }
+    }
+}

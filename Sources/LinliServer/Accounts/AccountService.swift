@@ -1,0 +1,246 @@
+import Crypto
+import Foundation
+import HummingbirdBcrypt
+import NIOConcurrencyHelpers
+import SQLKit
+
+public struct SessionInfo: Sendable {
+    public var token: String
+    public var csrf: String
+    public var actor: Actor
+}
+
+/// Accounts, password login with lock-out, server-side sessions and API tokens, and role grants.
+public struct AccountService: Sendable {
+    let store: any Store
+    let env: Environment
+    let bcryptCost: UInt8
+    let audit: AuditLog
+    /// Short-lived cache of token → actor, so that the hot pages do not re-read grants each time.
+    let cache: ActorCache
+
+    public static let maxFailedLogins = 5
+    public static let lockSeconds: Int64 = 15 * 60
+    public static let sessionSeconds: Int64 = 12 * 3600
+
+    init(store: any Store, env: Environment, bcryptCost: UInt8) {
+        self.store = store
+        self.env = env
+        self.bcryptCost = bcryptCost
+        self.audit = AuditLog(env: env)
+        self.cache = ActorCache()
+    }
+
+    static func hashToken(_ token: String) -> String { Hex.encode(SHA256.hash(data: Data(token.utf8))) }
+
+    // MARK: Users and grants
+
+    public func createUser(username: String, displayName: String, password: String) async throws -> Int64 {
+        var v = Validator()
+        let u = username.trimmingCharacters(in: .whitespaces)
+        v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
+                "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
+        v.check(password.count >= 10, "password", "weak_password", "密码至少 10 位")
+        try v.throwIfAny()
+        let hash = Bcrypt.hash(password, cost: bcryptCost)
+        return try await store.transaction { db in
+            if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
+                throw LinliError.conflict("username", "duplicate_username", "用户名已存在")
+            }
+            let row = try await db.raw("""
+                INSERT INTO users (username, display_name, password_hash, created_at)
+                VALUES (\(bind: u), \(bind: displayName.isEmpty ? u : displayName), \(bind: hash), \(bind: env.nowSeconds)) RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: nil, action: "user.create", objectType: "user", objectID: id, path: "/", detail: u)
+            return id
+        }
+    }
+
+    public func setPassword(username: String, password: String) async throws {
+        guard password.count >= 10 else { throw LinliError.invalid("password", "weak_password", "密码至少 10 位") }
+        let hash = Bcrypt.hash(password, cost: bcryptCost)
+        try await store.transaction { db in
+            guard try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() != nil else { throw LinliError.notFound }
+            try await db.raw("UPDATE users SET password_hash = \(bind: hash), failed_logins = 0, locked_until = 0 WHERE username = \(bind: username)").run()
+        }
+        cache.clear()
+    }
+
+    /// Grants a role over a place. A grid worker's place is a grid's community plus the grid; a
+    /// resident's is a household.
+    public func grant(username: String, role: Role, placeID: Int64?, gridID: Int64? = nil, householdID: Int64? = nil) async throws {
+        try await store.transaction { db in
+            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
+                throw LinliError.invalid("username", "not_found", "用户不存在")
+            }
+            let uid = try u.decode(column: "id", as: Int64.self)
+            var place = placeID
+            switch role {
+            case .gridWorker:
+                guard let gridID, let g = try await db.raw("SELECT community_id FROM grids WHERE id = \(bind: gridID)").first() else {
+                    throw LinliError.invalid("grid", "required", "网格员须指定网格")
+                }
+                place = try g.decode(column: "community_id", as: Int64.self)
+            case .resident:
+                guard let householdID, let h = try await db.raw("SELECT place_id FROM households WHERE id = \(bind: householdID)").first() else {
+                    throw LinliError.invalid("household", "required", "居民须指定户")
+                }
+                place = try h.decode(column: "place_id", as: Int64.self)
+            default:
+                break
+            }
+            guard let place, try await db.raw("SELECT id FROM places WHERE id = \(bind: place)").first() != nil else {
+                throw LinliError.invalid("place", "not_found", "地点不存在")
+            }
+            try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
+            try await db.raw("""
+                INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id)
+                VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil))
+                """).run()
+            try await audit.append(db, actor: nil, action: "user.grant", objectType: "user", objectID: uid, path: "/", detail: "\(role.rawValue)@\(place)")
+        }
+        cache.clear()
+    }
+
+    public func revoke(username: String, role: Role, placeID: Int64?) async throws -> Int {
+        let n = try await store.transaction { db in
+            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
+                throw LinliError.invalid("username", "not_found", "用户不存在")
+            }
+            let uid = try u.decode(column: "id", as: Int64.self)
+            var q = SQLQueryString("SELECT id FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue)")
+            if let placeID { q.appendInterpolation(unsafeRaw: " AND place_id = "); q.appendInterpolation(bind: placeID) }
+            let ids = try await db.raw(q).all().map { try $0.decode(column: "id", as: Int64.self) }
+            if !ids.isEmpty { try await db.delete(from: "role_grants").where("id", .in, ids).run() }
+            try await audit.append(db, actor: nil, action: "user.revoke", objectType: "user", objectID: uid, path: "/", detail: role.rawValue)
+            return ids.count
+        }
+        cache.clear()
+        return n
+    }
+
+    func loadActor(_ db: any SQLDatabase, userID: Int64) async throws -> Actor? {
+        guard let u = try await db.raw("SELECT username, display_name FROM users WHERE id = \(bind: userID)").first() else { return nil }
+        let grants = try await db.raw("""
+            SELECT g.role, g.place_id, p.path, g.grid_id, g.household_id FROM role_grants g JOIN places p ON p.id = g.place_id
+            WHERE g.user_id = \(bind: userID) ORDER BY g.id
+            """).all().compactMap { r -> RoleGrant? in
+            guard let role = Role(rawValue: try r.decode(column: "role", as: String.self)) else { return nil }
+            return RoleGrant(role: role, placeID: try r.decode(column: "place_id", as: Int64.self), placePath: try r.decode(column: "path", as: String.self),
+                             gridID: try r.decode(column: "grid_id", as: Int64?.self), householdID: try r.decode(column: "household_id", as: Int64?.self))
+        }
+        return Actor(userID: userID, username: try u.decode(column: "username", as: String.self),
+                     displayName: try u.decode(column: "display_name", as: String.self), grants: grants)
+    }
+
+    // MARK: Login, sessions, tokens
+
+    /// Checks the password; after `maxFailedLogins` failures the account is locked for a while,
+    /// whatever password is given. Unknown users and wrong passwords get the same answer.
+    public func login(username: String, password: String) async throws -> SessionInfo {
+        let now = env.nowSeconds
+        let row = try await store.read { db in
+            try await db.raw("SELECT id, password_hash, failed_logins, locked_until FROM users WHERE username = \(bind: username)").first()
+        }
+        let wrong = LinliError(.unauthorized, code: "bad_credentials", field: "password", message: "用户名或密码不正确")
+        guard let row else {
+            // Spend the same time as a real check so that response time does not reveal which usernames exist.
+            _ = Bcrypt.verify(password, hash: Bcrypt.hash("linli-no-such-user", cost: bcryptCost))
+            throw wrong
+        }
+        let uid = try row.decode(column: "id", as: Int64.self)
+        if try row.decode(column: "locked_until", as: Int64.self) > now {
+            throw LinliError(.tooManyRequests, code: "locked", field: "password", message: "登录失败次数过多，账户已暂时锁定，请 15 分钟后再试")
+        }
+        let ok = Bcrypt.verify(password, hash: try row.decode(column: "password_hash", as: String.self))
+        guard ok else {
+            try await store.transaction { db in
+                let failed = try await db.raw("SELECT failed_logins FROM users WHERE id = \(bind: uid)").first()!.decode(column: "failed_logins", as: Int.self) + 1
+                let lock = failed >= Self.maxFailedLogins ? now + Self.lockSeconds : 0
+                try await db.raw("UPDATE users SET failed_logins = \(bind: lock > 0 ? 0 : failed), locked_until = \(bind: lock) WHERE id = \(bind: uid)").run()
+                try await audit.append(db, actor: nil, action: lock > 0 ? "login.locked" : "login.failed", objectType: "user", objectID: uid, path: "/", detail: username)
+            }
+            throw wrong
+        }
+        let token = env.token(bytes: 32), csrf = env.token(bytes: 20)
+        let actor = try await store.transaction { db in
+            try await db.raw("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = \(bind: uid)").run()
+            try await db.raw("""
+                INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (\(bind: Self.hashToken(token)), \(bind: uid), \(bind: csrf), \(bind: now + Self.sessionSeconds))
+                """).run()
+            try await db.raw("DELETE FROM sessions WHERE expires_at < \(bind: now)").run()
+            return try await loadActor(db, userID: uid)!
+        }
+        return SessionInfo(token: token, csrf: csrf, actor: actor)
+    }
+
+    public func logout(token: String) async throws {
+        let h = Self.hashToken(token)
+        try await store.transaction { db in try await db.raw("DELETE FROM sessions WHERE token_hash = \(bind: h)").run() }
+        cache.remove(h)
+    }
+
+    /// The actor and CSRF token of a live session.
+    public func session(token: String) async throws -> (Actor, String)? {
+        let h = Self.hashToken(token)
+        let now = env.nowSeconds
+        if let hit = cache.get(h, now: now) { return (hit.actor, hit.csrf ?? "") }
+        let found: (Actor, String, Int64)? = try await store.read { db in
+            guard let s = try await db.raw("SELECT user_id, csrf, expires_at FROM sessions WHERE token_hash = \(bind: h)").first() else { return nil }
+            let exp = try s.decode(column: "expires_at", as: Int64.self)
+            guard exp > now, let a = try await loadActor(db, userID: try s.decode(column: "user_id", as: Int64.self)) else { return nil }
+            return (a, try s.decode(column: "csrf", as: String.self), exp)
+        }
+        guard let found else { return nil }
+        cache.put(h, ActorCache.Entry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2)))
+        return (found.0, found.1)
+    }
+
+    public func createAPIToken(username: String, name: String) async throws -> String {
+        let token = "lnl_" + env.token(bytes: 32)
+        try await store.transaction { db in
+            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
+                throw LinliError.invalid("username", "not_found", "用户不存在")
+            }
+            try await db.raw("""
+                INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (\(bind: Self.hashToken(token)), \(bind: try u.decode(column: "id", as: Int64.self)), \(bind: name), \(bind: env.nowSeconds))
+                """).run()
+        }
+        return token
+    }
+
+    public func bearer(token: String) async throws -> Actor? {
+        let h = Self.hashToken(token)
+        let now = env.nowSeconds
+        if let hit = cache.get(h, now: now) { return hit.actor }
+        let actor: Actor? = try await store.read { db in
+            guard let t = try await db.raw("SELECT user_id FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
+            return try await loadActor(db, userID: try t.decode(column: "user_id", as: Int64.self))
+        }
+        if let actor { cache.put(h, ActorCache.Entry(actor: actor, csrf: nil, validUntil: now + 30)) }
+        return actor
+    }
+}
+
+/// A small bounded cache; entries live 30 seconds and any grant change clears it.
+final class ActorCache: Sendable {
+    struct Entry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64 }
+    private let box = NIOLockedValueBox<[String: Entry]>([:])
+
+    func get(_ key: String, now: Int64) -> Entry? {
+        box.withLockedValue { d in
+            guard let e = d[key] else { return nil }
+            if e.validUntil <= now { d[key] = nil; return nil }
+            return e
+        }
+    }
+    func put(_ key: String, _ e: Entry) {
+        box.withLockedValue { d in
+            if d.count > 10_000 { d.removeAll() }
+            d[key] = e
+        }
+    }
+    func remove(_ key: String) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
+    func clear() { box.withLockedValue { $0.removeAll() } }
+}

@@ -1,0 +1,121 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+
+public struct AppConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `postgres://…` for PostgreSQL; otherwise the SQLite file at `sqlitePath` is used.
+    public var databaseURL: String?
+    public var dataDirectory = "./data"
+    public var sqlitePath: String { dataDirectory + "/linli.sqlite" }
+    /// Base64 of 32 bytes. In development a key is created under `dataDirectory` when missing.
+    public var dataKey: String?
+    public var production = false
+    public var bcryptCost: UInt8 = 12
+    public var publicBaseURL = "http://127.0.0.1:8080"
+    public var logLevel: Logger.Level = .info
+    public var environment: Environment = .live
+
+    public init() {}
+
+    /// Reads LINLI_* variables.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> AppConfig {
+        var c = AppConfig()
+        if let v = env["LINLI_HOST"] { c.host = v }
+        if let v = env["LINLI_PORT"], let p = Int(v) { c.port = p }
+        c.databaseURL = env["LINLI_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let v = env["LINLI_DATA_DIR"] { c.dataDirectory = v }
+        c.dataKey = env["LINLI_DATA_KEY"]
+        c.production = env["LINLI_ENV"] == "production"
+        if let v = env["LINLI_BCRYPT_COST"], let n = UInt8(v), (4...31).contains(n) { c.bcryptCost = n }
+        c.publicBaseURL = env["LINLI_PUBLIC_URL"] ?? "http://\(c.host):\(c.port)"
+        if let v = env["LINLI_LOG_LEVEL"], let l = Logger.Level(rawValue: v) { c.logLevel = l }
+        return c
+    }
+
+    /// The master key for personal data. Production refuses to start without one given explicitly.
+    func masterKey() throws -> SymmetricKey {
+        if let k = dataKey { return try PersonalDataCipher.masterKey(base64: k) }
+        if production {
+            throw LinliError(.internalServerError, code: "no_key", message: "LINLI_DATA_KEY must be set in production")
+        }
+        let path = dataDirectory + "/linli.key"
+        if let s = try? String(contentsOfFile: path, encoding: .utf8) { return try PersonalDataCipher.masterKey(base64: s) }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let key = SymmetricKey(size: .bits256)
+        let b64 = key.withUnsafeBytes { Data($0).base64EncodedString() }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(b64.utf8), attributes: [.posixPermissions: 0o600])
+        return key
+    }
+}
+
+/// Everything the server and the command line share: one store and the capabilities' use cases.
+public struct Linli: Sendable {
+    public let config: AppConfig
+    public let store: any Store
+    public let registry: RegistryService
+    public let accounts: AccountService
+    public let audit: AuditLog
+    public let cipher: PersonalDataCipher
+
+    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all
+
+    /// Opens the store and applies any pending migrations.
+    public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
+        let store = try await StoreFactory.open(databaseURL: config.databaseURL, sqlitePath: config.sqlitePath, logger: logger)
+        try await Migrator.migrate(store, migrations)
+        let cipher = PersonalDataCipher(masterKey: try config.masterKey())
+        return Linli(config: config, store: store,
+                     registry: RegistryService(store: store, cipher: cipher, env: config.environment),
+                     accounts: AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost),
+                     audit: AuditLog(env: config.environment), cipher: cipher)
+    }
+}
+
+/// The route table is exposed so that tests can walk every route.
+public struct BuiltApplication<App: ApplicationProtocol> {
+    public let app: App
+    public let linli: Linli
+    public let routes: [RouteDeclaration]
+}
+
+public func buildApplication(_ config: AppConfig) async throws -> BuiltApplication<some ApplicationProtocol> {
+    var logger = Logger(label: "linli")
+    logger.logLevel = config.logLevel
+    let linli = try await Linli.open(config, logger: logger)
+    return try await buildApplication(linli, logger: logger)
+}
+
+public func buildApplication(_ linli: Linli, logger: Logger) async throws -> BuiltApplication<some ApplicationProtocol> {
+    let renderer = try await Renderer.load()
+    let router = Router(context: AppContext.self)
+    router.add(middleware: ErrorMiddleware(renderer: renderer))
+    router.add(middleware: AuthMiddleware(accounts: linli.accounts))
+    let routes = Routes(router: router)
+    AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production).register(routes)
+    RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
+    AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
+    // Benchmark baseline: a constant string, to compare our pages with in the same load run.
+    routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(linli.config.host, port: linli.config.port), serverName: "linli"),
+        logger: logger)
+    let store = linli.store
+    app.addServices(StoreService(store: store))
+    return BuiltApplication(app: app, linli: linli, routes: routes.table)
+}
+
+import ServiceLifecycle
+
+/// Closes the store when the application stops.
+struct StoreService: Service {
+    let store: any Store
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.shutdown()
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import SQLKit
+
+public struct AuditEntry: Sendable, Codable {
+    public var id: Int64
+    public var at: Int64
+    public var username: String
+    public var action: String
+    public var objectType: String
+    public var objectID: Int64?
+    public var reason: String
+    public var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, at, username, action, objectType = "object_type", objectID = "object_id", reason, detail
+    }
+}
+
+/// Append-only record of who saw or changed what, when and why. Written in the same transaction as
+/// the change it records, so neither exists without the other.
+public struct AuditLog: Sendable {
+    let env: Environment
+
+    public func append(_ db: any SQLDatabase, actor: Actor?, action: String, objectType: String, objectID: Int64?,
+                       path: String, reason: String = "", detail: String = "") async throws {
+        try await db.raw("""
+            INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, place_path, reason, detail)
+            VALUES (\(bind: env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.username ?? "system"), \(bind: action),
+                    \(bind: objectType), \(bind: objectID), \(bind: path), \(bind: reason), \(bind: detail))
+            """).run()
+    }
+
+    /// Entries inside the auditor's scope, newest first.
+    public func list(_ store: any Store, actor: Actor, limit: Int = 100, before: Int64? = nil) async throws -> [AuditEntry] {
+        let grants = actor.grants(for: .auditView)
+        guard !grants.isEmpty else { throw LinliError.forbidden }
+        let paths = grants.map(\.placePath)
+        return try await store.read { db in
+            var q = SQLQueryString("SELECT id, at, username, action, object_type, object_id, reason, detail FROM audit_log WHERE (")
+            for (i, p) in paths.enumerated() {
+                if i > 0 { q.appendLiteral(" OR ") }
+                q.appendInterpolation(unsafeRaw: "place_path LIKE ")
+                q.appendInterpolation(bind: p + "%")
+            }
+            q.appendLiteral(")")
+            if let before { q.appendInterpolation(unsafeRaw: " AND id < "); q.appendInterpolation(bind: before) }
+            q.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(max(1, min(limit, 500)))")
+            return try await db.raw(q).all().map { r in
+                AuditEntry(id: try r.decode(column: "id", as: Int64.self), at: try r.decode(column: "at", as: Int64.self),
+                           username: try r.decode(column: "username", as: String.self),
+                           action: try r.decode(column: "action", as: String.self),
+                           objectType: try r.decode(column: "object_type", as: String.self),
+                           objectID: try r.decode(column: "object_id", as: Int64?.self),
+                           reason: try r.decode(column: "reason", as: String.self),
+                           detail: try r.decode(column: "detail", as: String.self))
+            }
+        }
+    }
+}

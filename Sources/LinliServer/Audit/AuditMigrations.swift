@@ -1,0 +1,26 @@
+enum AuditMigrations {
+    static let all: [Migration] = [
+        Migration("audit.001", [
+            """
+            CREATE TABLE audit_log (
+                id {ID},
+                at BIGINT NOT NULL,
+                user_id BIGINT,
+                username TEXT NOT NULL,
+                action TEXT NOT NULL,
+                object_type TEXT NOT NULL,
+                object_id BIGINT,
+                place_path TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                detail TEXT NOT NULL DEFAULT ''
+            )
+            """,
+            "CREATE INDEX audit_log_path ON audit_log(place_path)",
+            // Append-only: the database itself refuses to change or remove an entry.
+            "sqlite:CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+            "sqlite:CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+            "postgres:CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$ LANGUAGE plpgsql",
+            "postgres:CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        ]),
+    ]
+}

@@ -1,0 +1,122 @@
+/// Roles, scopes and the permission table. Deny by default: an action a role does not list is
+/// refused, and an object outside every grant's scope answers 404 as if it did not exist.
+public enum Role: String, Sendable, CaseIterable, Codable {
+    case cityAdmin = "city_admin"
+    case streetStaff = "street_staff"
+    case communityStaff = "community_staff"
+    case gridWorker = "grid_worker"
+    case propertyCompany = "property_company"
+    case resident
+    case volunteer
+    case auditor
+}
+
+public enum Action: String, Sendable, CaseIterable {
+    case placeView = "place.view"
+    case placeEdit = "place.edit"
+    case householdView = "household.view"
+    case householdEdit = "household.edit"
+    case residentView = "resident.view"
+    case residentEdit = "resident.edit"
+    case residentUnmask = "resident.unmask"
+    case coverageView = "coverage.view"
+    case auditView = "audit.view"
+    case userManage = "user.manage"
+    case registryTransfer = "registry.transfer"
+}
+
+public enum PermissionTable {
+    /// Which actions each role may take (inside its scope).
+    public static let actions: [Role: Set<Action>] = [
+        .cityAdmin: Set(Action.allCases),
+        .streetStaff: Set(Action.allCases).subtracting([.auditView]),
+        .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
+                          .residentUnmask, .coverageView, .registryTransfer],
+        .gridWorker: [.placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask],
+        .propertyCompany: [.placeView, .householdView],
+        .resident: [.householdView, .residentView, .residentUnmask],
+        .volunteer: [.placeView],
+        .auditor: [.placeView, .coverageView, .auditView],
+    ]
+}
+
+/// One role held over one node: a place subtree, narrowed to a grid (grid worker) or a household (resident).
+public struct RoleGrant: Sendable, Equatable {
+    public var role: Role
+    public var placeID: Int64
+    public var placePath: String
+    public var gridID: Int64?
+    public var householdID: Int64?
+}
+
+/// Where an object sits, so that any grant can be checked against it.
+public struct ObjectScope: Sendable {
+    public var path: String
+    public var gridIDs: [Int64] = []
+    public var householdID: Int64?
+    public init(path: String, gridIDs: [Int64] = [], householdID: Int64? = nil) {
+        self.path = path
+        self.gridIDs = gridIDs
+        self.householdID = householdID
+    }
+}
+
+public struct Actor: Sendable {
+    public var userID: Int64
+    public var username: String
+    public var displayName: String
+    public var grants: [RoleGrant]
+
+    public init(userID: Int64, username: String, displayName: String, grants: [RoleGrant]) {
+        self.userID = userID
+        self.username = username
+        self.displayName = displayName
+        self.grants = grants
+    }
+
+    public func may(_ action: Action) -> Bool {
+        grants.contains { PermissionTable.actions[$0.role]?.contains(action) == true }
+    }
+
+    /// True if some grant allows `action` on an object at `scope`.
+    public func may(_ action: Action, on scope: ObjectScope) -> Bool {
+        grants.contains { g in
+            guard PermissionTable.actions[g.role]?.contains(action) == true else { return false }
+            return Self.covers(g, action, scope)
+        }
+    }
+
+    static func covers(_ g: RoleGrant, _ action: Action, _ scope: ObjectScope) -> Bool {
+        switch g.role {
+        case .resident:
+            return scope.householdID != nil && scope.householdID == g.householdID
+        case .gridWorker:
+            // Grid workers see the places of their community but households only of their grid.
+            if action == .placeView { return scope.path.hasPrefix(g.placePath) }
+            guard let grid = g.gridID else { return false }
+            return scope.gridIDs.contains(grid)
+        default:
+            return scope.path.hasPrefix(g.placePath)
+        }
+    }
+
+    /// Throws 404 unless the actor may act here: an out-of-scope object looks like a missing one.
+    public func require(_ action: Action, on scope: ObjectScope) throws {
+        guard may(action, on: scope) else {
+            // Visible but not changeable: say so plainly instead of pretending it is not there.
+            if may(.placeView, on: scope) || may(.householdView, on: scope) || may(.residentView, on: scope) {
+                throw LinliError.forbidden
+            }
+            throw LinliError.notFound
+        }
+    }
+
+    public func require(_ action: Action) throws {
+        guard may(action) else { throw LinliError.forbidden }
+    }
+
+    /// The grants that allow `action`, for building scoped list queries.
+    public func grants(for action: Action) -> [RoleGrant] {
+        grants.filter { PermissionTable.actions[$0.role]?.contains(action) == true }
+    }
+}

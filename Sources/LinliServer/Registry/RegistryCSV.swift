@@ -1,0 +1,249 @@
+import Foundation
+import SQLKit
+
+/// A minimal RFC 4180 reader that remembers on which line each record starts.
+enum CSVReader {
+    struct Record { var line: Int; var fields: [String] }
+
+    static func parse(_ text: String) -> [Record] {
+        var records: [Record] = []
+        var field = "", fields: [String] = []
+        var inQuotes = false, line = 1, recordLine = 1
+        var it = Array(text.unicodeScalars)
+        if it.first == "\u{FEFF}" { it.removeFirst() }
+        var i = 0
+        func endRecord() {
+            fields.append(field); field = ""
+            if !(fields.count == 1 && fields[0].isEmpty) { records.append(Record(line: recordLine, fields: fields)) }
+            fields = []
+        }
+        while i < it.count {
+            let c = it[i]
+            if inQuotes {
+                if c == "\"" {
+                    if i + 1 < it.count && it[i + 1] == "\"" { field.unicodeScalars.append("\""); i += 1 } else { inQuotes = false }
+                } else {
+                    if c == "\n" { line += 1 }
+                    field.unicodeScalars.append(c)
+                }
+            } else if c == "\"" && field.isEmpty {
+                inQuotes = true
+            } else if c == "," {
+                fields.append(field); field = ""
+            } else if c == "\r" {
+                // part of CRLF; the newline ends the record
+            } else if c == "\n" {
+                endRecord(); line += 1; recordLine = line
+            } else {
+                field.unicodeScalars.append(c)
+            }
+            i += 1
+        }
+        if !field.isEmpty || !fields.isEmpty { endRecord() }
+        return records
+    }
+
+    static func escape(_ s: String) -> String {
+        s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
+
+public struct ImportReport: Sendable {
+    public struct RowError: Sendable, Equatable { public var line: Int; public var column: String; public var reason: String }
+    public var imported = 0
+    public var householdsCreated = 0
+    public var errors: [RowError] = []
+}
+
+/// Households and residents as a community office keeps them in a spreadsheet.
+public struct RegistryCSV: Sendable {
+    let registry: RegistryService
+
+    public static let header = ["小区", "楼栋", "单元", "门牌号", "微网格", "姓名", "身份证号", "手机号", "户籍状态", "与户关系", "标签", "党员"]
+
+    static func code(_ label: String, in values: [String]) -> String? {
+        let l = label.trimmingCharacters(in: .whitespaces)
+        if values.contains(l) { return l }
+        return values.first { I18n.label($0, .zh) == l || I18n.label($0, .en) == l }
+    }
+
+    /// Imports rows into a community. Every row is checked first; with `keepGood` false a single bad
+    /// row means nothing is written, otherwise the good rows are written and the bad ones reported.
+    public func importCSV(_ data: Data, communityID: Int64, keepGood: Bool) async throws -> ImportReport {
+        var report = ImportReport()
+        guard let text = String(data: data, encoding: .utf8) else {
+            report.errors.append(.init(line: 1, column: "-", reason: "文件不是 UTF-8 编码（若从 Excel 导出，请选择“CSV UTF-8”）"))
+            return report
+        }
+        let records = CSVReader.parse(text)
+        guard let head = records.first else {
+            report.errors.append(.init(line: 1, column: "-", reason: "文件为空")); return report
+        }
+        let names = head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard names == Self.header else {
+            let missing = Self.header.filter { !names.contains($0) }
+            let extra = names.filter { !Self.header.contains($0) }
+            report.errors.append(.init(line: 1, column: "表头", reason: "表头应为：\(Self.header.joined(separator: ","))" +
+                (missing.isEmpty ? "" : "；缺少：\(missing.joined(separator: ","))") + (extra.isEmpty ? "" : "；多出：\(extra.joined(separator: ","))")))
+            return report
+        }
+        let reg = registry
+        return try await reg.store.transaction { db in
+            var report = ImportReport()
+            guard let community = try await reg.fetchPlace(db, communityID), community.kind.isCommunity else {
+                throw LinliError.invalid("community", "not_found", "社区不存在")
+            }
+            let rural = community.kind == .village
+            let micro = try await reg.gridsOf(db, community: communityID).filter { $0.level == "micro" }
+            var microByName: [String: GridSummary] = [:]
+            for g in micro { microByName[g.name] = g }
+            var seenIDs = Set<String>()
+            struct Row { var line: Int; var cells: [String]; var resident: ValidatedResident; var microGrid: GridSummary }
+            var good: [Row] = []
+            for rec in records.dropFirst() {
+                func fail(_ col: Int, _ reason: String) { report.errors.append(.init(line: rec.line, column: Self.header[col], reason: reason)) }
+                guard rec.fields.count == Self.header.count else {
+                    report.errors.append(.init(line: rec.line, column: "-", reason: "应有 \(Self.header.count) 列，实有 \(rec.fields.count) 列")); continue
+                }
+                let f = rec.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                let before = report.errors.count
+                if f[0].isEmpty { fail(0, rural ? "请填写村民小组" : "请填写小区") }
+                if !rural && (f[1].isEmpty || f[2].isEmpty) { fail(f[1].isEmpty ? 1 : 2, "请填写楼栋和单元") }
+                if f[3].isEmpty || f[3].count > 20 { fail(3, "请填写门牌号（不超过 20 个字）") }
+                let grid = microByName[f[4]]
+                if grid == nil { fail(4, "本社区没有名为“\(f[4])”的微网格") }
+                let input = ResidentInput(householdID: 0, name: f[5], idNumber: f[6], phone: f[7],
+                                          registration: Self.code(f[8], in: Registration.allCases.map(\.rawValue)) ?? "?\(f[8])",
+                                          relation: Self.code(f[9], in: Relation.allCases.map(\.rawValue)) ?? "?\(f[9])",
+                                          tags: f[10].split(whereSeparator: { ";；、".contains($0) }).map { Self.code(String($0), in: ResidentTag.allCases.map(\.rawValue)) ?? "?\($0)" },
+                                          partyMember: ["是", "1", "yes", "Y"].contains(f[11]), inServiceParty: false)
+                var validated: ValidatedResident?
+                do { validated = try input.validate(creating: true) } catch {
+                    let list = (error as? ValidationErrors)?.errors ?? [(error as? LinliError)].compactMap { $0 }
+                    let columnOf = ["name": 5, "id_number": 6, "phone": 7, "registration": 8, "relation": 9, "tags": 10]
+                    for e in list { fail(columnOf[e.field ?? ""] ?? 5, e.message) }
+                }
+                if let v = validated, let id = v.idNumber {
+                    if !seenIDs.insert(id).inserted { fail(6, "身份证号在文件中重复") }
+                    else if try await db.raw("SELECT id FROM residents WHERE id_index = \(bind: reg.cipher.index("id", id))").first() != nil {
+                        fail(6, "该身份证号已登记")
+                    }
+                }
+                if report.errors.count == before, let v = validated, let grid { good.append(Row(line: rec.line, cells: f, resident: v, microGrid: grid)) }
+            }
+            if !report.errors.isEmpty && !keepGood { return report }
+            // Write: find or create the places and the household, then the resident.
+            var placeCache: [String: RegistryService.PlaceRow] = [:]
+            func child(_ parent: RegistryService.PlaceRow, _ kind: PlaceKind, _ name: String) async throws -> RegistryService.PlaceRow {
+                let key = "\(parent.id)/\(name)"
+                if let p = placeCache[key] { return p }
+                if let r = try await db.raw("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE parent_id = \(bind: parent.id) AND name = \(bind: name)").first() {
+                    let p = try RegistryService.placeRow(r); placeCache[key] = p; return p
+                }
+                let row = try await db.raw("INSERT INTO places (parent_id, kind, name, path, created_at) VALUES (\(bind: parent.id), \(bind: kind.rawValue), \(bind: name), '', \(bind: reg.env.nowSeconds)) RETURNING id").first()!
+                let id = try row.decode(column: "id", as: Int64.self)
+                let p = RegistryService.PlaceRow(id: id, parentID: parent.id, kind: kind, name: name, path: parent.path + "\(id)/", communityType: nil)
+                try await db.raw("UPDATE places SET path = \(bind: p.path) WHERE id = \(bind: id)").run()
+                placeCache[key] = p
+                return p
+            }
+            for row in good {
+                let c = row.cells
+                var place = try await child(community, rural ? .villagerGroup : .compound, c[0])
+                if !rural {
+                    place = try await child(place, .building, c[1])
+                    place = try await child(place, .unit, c[2])
+                }
+                let hid: Int64
+                if let h = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: place.id) AND door = \(bind: c[3])").first() {
+                    hid = try h.decode(column: "id", as: Int64.self)
+                } else {
+                    let address = (rural ? [c[0], c[3]] : [c[0], c[1], c[2], c[3]]).joined(separator: " ")
+                    let h = try await db.raw("""
+                        INSERT INTO households (place_id, community_id, path, door, address, grid_id, micro_grid_id, code, created_at)
+                        VALUES (\(bind: place.id), \(bind: communityID), \(bind: place.path), \(bind: c[3]), \(bind: address), \(bind: row.microGrid.parentID!),
+                                \(bind: row.microGrid.id), \(bind: reg.env.token()), \(bind: reg.env.nowSeconds)) RETURNING id
+                        """).first()!
+                    hid = try h.decode(column: "id", as: Int64.self)
+                    report.householdsCreated += 1
+                }
+                _ = try await reg.insertResident(db, row.resident, household: hid, path: place.path, actor: nil)
+                report.imported += 1
+            }
+            try await reg.audit.append(db, actor: nil, action: "registry.import", objectType: "place", objectID: communityID, path: community.path,
+                                       detail: "\(report.imported) residents, \(report.errors.count) bad rows")
+            return report
+        }
+    }
+
+    /// The community's residents with full ID numbers and phones; the export itself is audited.
+    public func exportCSV(communityID: Int64, reason: String) async throws -> String {
+        guard reason.trimmingCharacters(in: .whitespaces).count >= 2 else { throw LinliError.invalid("reason", "reason_required", "导出完整个人信息须填写事由") }
+        let reg = registry
+        return try await reg.store.transaction { db in
+            guard let community = try await reg.fetchPlace(db, communityID), community.kind.isCommunity else { throw LinliError.notFound }
+            let rows = try await db.raw("""
+                SELECT r.name, r.id_cipher, r.phone_cipher, r.registration, r.relation, r.tags, r.party_member, h.door, h.place_id, h.path, g.name AS micro
+                FROM residents r JOIN households h ON h.id = r.household_id JOIN grids g ON g.id = h.micro_grid_id
+                WHERE h.community_id = \(bind: communityID) ORDER BY h.id, r.id
+                """).all()
+            var names: [Int64: String] = [:]
+            for p in try await db.raw("SELECT id, name FROM places WHERE path LIKE \(bind: community.path + "%")").all() {
+                names[try p.decode(column: "id", as: Int64.self)] = try p.decode(column: "name", as: String.self)
+            }
+            var out = "\u{FEFF}" + Self.header.joined(separator: ",") + "\r\n"
+            for r in rows {
+                let chain = try r.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }
+                let below = Array(chain.drop { $0 != communityID }.dropFirst()).map { names[$0] ?? "" }
+                let places = community.kind == .village ? [below.first ?? "", "", ""] : (below + ["", "", ""]).prefix(3).map { $0 }
+                let tags = try r.decode(column: "tags", as: String.self).split(separator: ",").map { I18n.label(String($0), .zh) }.joined(separator: ";")
+                let cells = places + [try r.decode(column: "door", as: String.self), try r.decode(column: "micro", as: String.self),
+                                      try r.decode(column: "name", as: String.self), try reg.cipher.open(try r.decode(column: "id_cipher", as: String.self)),
+                                      try r.decode(column: "phone_cipher", as: String?.self).map { try reg.cipher.open($0) } ?? "",
+                                      I18n.label(try r.decode(column: "registration", as: String.self), .zh), I18n.label(try r.decode(column: "relation", as: String.self), .zh),
+                                      tags, try r.decode(column: "party_member", as: Int.self) != 0 ? "是" : "否"]
+                out += cells.map(CSVReader.escape).joined(separator: ",") + "\r\n"
+            }
+            try await reg.audit.append(db, actor: nil, action: "registry.export", objectType: "place", objectID: communityID, path: community.path,
+                                       reason: reason, detail: "\(rows.count) residents")
+            return out
+        }
+    }
+}
+
+extension Linli {
+    public var registryCSV: RegistryCSV { RegistryCSV(registry: registry) }
+
+    public func loadDemo(seed: UInt64, scale: Int, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DemoSummary {
+        try await DemoGenerator(store: store, cipher: cipher, env: config.environment, seed: seed, scale: scale).run(log: log)
+    }
+
+    public struct DemoAccount: Sendable { public var username: String; public var password: String; public var role: String }
+
+    /// One account per role over the first street of the demo.
+    public func createDemoAccounts(_ s: DemoSummary, password: String?) async throws -> [DemoAccount] {
+        func pw() -> String { password ?? config.environment.token(bytes: 9) }
+        var out: [DemoAccount] = []
+        let plan: [(String, String, Role, Int64?, Int64?, Int64?)] = [
+            ("admin", "市级管理员", .cityAdmin, s.cityID, nil, nil),
+            ("street", "街道干部", .streetStaff, s.firstStreetID, nil, nil),
+            ("community", "社区工作者", .communityStaff, s.firstCommunityID, nil, nil),
+            ("grid", "网格员", .gridWorker, nil, s.firstGridID, nil),
+            ("property", "物业客服", .propertyCompany, s.propertyCompanyCompounds.first ?? s.firstCommunityID, nil, nil),
+            ("resident", "居民", .resident, nil, nil, s.firstHouseholdWithResidents),
+            ("volunteer", "志愿者", .volunteer, s.firstCommunityID, nil, nil),
+            ("auditor", "审计员", .auditor, s.cityID, nil, nil),
+        ]
+        for (u, name, role, place, grid, household) in plan {
+            let p = pw()
+            do { _ = try await accounts.createUser(username: u, displayName: name, password: p) }
+            catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: u, password: p) }
+            try await accounts.grant(username: u, role: role, placeID: place, gridID: grid, householdID: household)
+            if role == .propertyCompany {
+                for c in s.propertyCompanyCompounds.dropFirst() { try await accounts.grant(username: u, role: role, placeID: c) }
+            }
+            out.append(DemoAccount(username: u, password: p, role: role.rawValue))
+        }
+        return out
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+import Hummingbird
+
+/// The registry's pages and API. Both call the same `RegistryService` use cases.
+struct RegistryRoutes {
+    let registry: RegistryService
+    let renderer: Renderer
+    let publicBaseURL: String
+
+    /// Errors keyed by field, for messages beside the fields of a form.
+    static func fieldErrors(_ error: Error) -> [String: String]? {
+        let list: [LinliError]
+        if let e = error as? LinliError, e.field != nil, e.status != .notFound { list = [e] }
+        else if let e = error as? ValidationErrors { list = e.errors }
+        else { return nil }
+        var d: [String: String] = [:]
+        for e in list { d[e.field ?? "form"] = e.message }
+        return d
+    }
+
+    func register(_ r: Routes) {
+        // MARK: pages
+        r.get("/console", .signedIn) { _, c in
+            let actor = try c.requireActor()
+            let roots = try await registry.roots(actor: actor)
+            if roots.count == 1, actor.may(.placeView) { return redirect("/places/\(roots[0].id)") }
+            // A resident (or grid worker) lands on their own household or grid.
+            if let hh = actor.grants.first(where: { $0.role == .resident })?.householdID { return redirect("/households/\(hh)") }
+            return renderer.page("console", ["roots": Renderer.data(roots, c.lang)], context: c, title: I18n.table(c.lang)["home"]!)
+        }
+
+        r.get("/places/:id", .action(.placeView)) { _, c in
+            try await placePage(c, id: try c.id("id"), errors: nil, form: [:])
+        }
+        r.post("/places/:id/children", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            do {
+                let p = try await registry.createPlace(parentID: id, kind: c.form["kind"], name: c.form["name"], communityType: c.form["community_type"], actor: try c.requireActor())
+                return redirect("/places/\(p.id)")
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                return try await placePage(c, id: id, errors: fe, form: ["name": c.form["name"] ?? ""], status: .unprocessableContent)
+            }
+        }
+        r.post("/places/:id", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            do {
+                _ = try await registry.updatePlace(id, name: c.form.nonEmpty("name"), parentID: c.form.int("parent_id"), actor: try c.requireActor())
+                return redirect("/places/\(id)")
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                return try await placePage(c, id: id, errors: fe.mapKeys { "edit_" + $0 }, form: [:], status: .unprocessableContent)
+            }
+        }
+        r.post("/places/:id/households", .action(.householdEdit)) { _, c in
+            let id = try c.id("id")
+            do {
+                let hid = try await registry.createHousehold(placeID: id, door: c.form["door"], microGridID: c.form.int("micro_grid_id"),
+                                                             areaM2: c.form["area_m2"], actor: try c.requireActor())
+                return redirect("/households/\(hid)")
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                return try await placePage(c, id: id, errors: fe.mapKeys { "hh_" + $0 }, form: ["door": c.form["door"] ?? "", "area_m2": c.form["area_m2"] ?? ""], status: .unprocessableContent)
+            }
+        }
+
+        r.get("/households/:id", .action(.householdView)) { _, c in
+            try await householdPage(c, try await registry.household(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/households/:id", .action(.householdEdit)) { _, c in
+            let id = try c.id("id")
+            do {
+                try await registry.updateHousehold(id, microGridID: c.form.int("micro_grid_id"), door: c.form.nonEmpty("door"), actor: try c.requireActor())
+                return redirect("/households/\(id)")
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                var resp = try await householdPage(c, try await registry.household(id, actor: try c.requireActor()), errors: fe)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.get("/households/:id/card", .action(.householdView)) { _, c in
+            let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
+            var d = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
+            d["qr"] = QRCode.svg(codeURL(h.code), moduleSize: 10) ?? ""
+            d["code_url"] = codeURL(h.code)
+            return renderer.page("card", d, context: c, title: I18n.table(c.lang)["household_code"]!)
+        }
+        r.get("/households/:id/qr.svg", .action(.householdView)) { _, c in
+            let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/svg+xml"], body: .init(byteBuffer: ByteBuffer(string: QRCode.svg(codeURL(h.code)) ?? "")))
+        }
+        // The printed code: staff of the household's community see the household; anyone else sees
+        // the same page whether or not the code exists.
+        r.get("/h/:code", .open) { _, c in
+            let code = c.parameters.get("code") ?? ""
+            do {
+                let h = try await registry.household(code: code, actor: c.actor)
+                return redirect("/households/\(h.id)")
+            } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
+                var resp = renderer.page("code_unknown", ["signed_in": c.actor != nil], context: c, title: I18n.table(c.lang)["household_code"]!)
+                resp.status = .notFound
+                return resp
+            }
+        }
+        r.get("/households/:id/residents/new", .action(.residentEdit)) { _, c in
+            let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
+            return residentForm(c, household: h, resident: nil, errors: nil, values: FormData())
+        }
+        r.post("/households/:id/residents", .action(.residentEdit)) { _, c in
+            let hid = try c.id("id")
+            let input = Self.residentInput(c.form, householdID: hid)
+            do {
+                let res = try await registry.createResident(input, actor: try c.requireActor())
+                return redirect("/residents/\(res.id)")
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                let h = try await registry.household(hid, actor: try c.requireActor())
+                var resp = residentForm(c, household: h, resident: nil, errors: fe, values: c.form)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.get("/residents/:id", .action(.residentView)) { _, c in
+            let res = try await registry.resident(try c.id("id"), actor: try c.requireActor())
+            return residentPage(c, res, unmasked: false, errors: nil)
+        }
+        r.post("/residents/:id/unmask", .action(.residentUnmask)) { _, c in
+            let id = try c.id("id")
+            do {
+                let res = try await registry.unmaskResident(id, reason: c.form["reason"], actor: try c.requireActor())
+                return residentPage(c, res, unmasked: true, errors: nil)
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                var resp = residentPage(c, try await registry.resident(id, actor: try c.requireActor()), unmasked: false, errors: fe)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.get("/residents/:id/edit", .action(.residentEdit)) { _, c in
+            let actor = try c.requireActor()
+            let res = try await registry.resident(try c.id("id"), actor: actor)
+            let h = try await registry.household(res.householdID, actor: actor)
+            return residentForm(c, household: h, resident: res, errors: nil, values: FormData())
+        }
+        r.post("/residents/:id", .action(.residentEdit)) { _, c in
+            let id = try c.id("id")
+            var input = Self.residentInput(c.form, householdID: nil)
+            // The edit form shows the ID number masked; an untouched field means "keep it".
+            if input.idNumber?.hasPrefix("*") == true || input.idNumber?.isEmpty == true { input.idNumber = nil }
+            if input.phone?.contains("*") == true { input.phone = nil }
+            do {
+                _ = try await registry.updateResident(id, input, actor: try c.requireActor())
+                return redirect("/residents/\(id)")
+            } catch {
+                guard let fe = Self.fieldErrors(error) else { throw error }
+                let actor = try c.requireActor()
+                let res = try await registry.resident(id, actor: actor)
+                var resp = residentForm(c, household: try await registry.household(res.householdID, actor: actor), resident: res, errors: fe, values: c.form)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.get("/search", .action(.residentView)) { req, c in
+            let q = req.uri.queryParameters.get("q") ?? ""
+            var data: [String: Any] = ["q": q, "searched": !q.isEmpty]
+            do {
+                let found = try await registry.search(q, actor: try c.requireActor())
+                data["results"] = Renderer.data(found, c.lang)
+                data["none"] = !q.isEmpty && found.isEmpty
+            } catch let e as LinliError where e.field != nil {
+                data["error"] = e.message
+            }
+            return renderer.page("search", data, context: c, title: I18n.table(c.lang)["search"]!)
+        }
+        r.get("/coverage/:id", .action(.coverageView)) { _, c in
+            let (place, rows, total) = try await registry.coverage(placeID: try c.id("id"), actor: try c.requireActor())
+            return renderer.page("coverage", ["place": Renderer.data(place, c.lang), "rows": Self.coverageData(rows), "total": Self.coverageData([total])[0]],
+                                 context: c, title: I18n.table(c.lang)["coverage"]!)
+        }
+
+        // MARK: JSON API
+        r.get("/api/v1/places/:id", .action(.placeView)) { _, c in
+            try JSON.response(try await registry.place(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/places", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var parent_id: Int64?; var kind: String?; var name: String?; var community_type: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await registry.createPlace(parentID: b.parent_id, kind: b.kind, name: b.name, communityType: b.community_type, actor: try c.requireActor()), status: .created)
+        }
+        r.patch("/api/v1/places/:id", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var parent_id: Int64?; var name: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await registry.updatePlace(try c.id("id"), name: b.name, parentID: b.parent_id, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/households/:id", .action(.householdView)) { _, c in
+            try JSON.response(try await registry.household(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/households", .action(.householdEdit)) { req, c in
+            struct Body: Decodable { var place_id: Int64?; var door: String?; var micro_grid_id: Int64?; var area_m2: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let actor = try c.requireActor()
+            let id = try await registry.createHousehold(placeID: b.place_id, door: b.door, microGridID: b.micro_grid_id, areaM2: b.area_m2, actor: actor)
+            return try JSON.response(try await registry.household(id, actor: actor), status: .created)
+        }
+        r.patch("/api/v1/households/:id", .action(.householdEdit)) { req, c in
+            struct Body: Decodable { var micro_grid_id: Int64?; var door: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let actor = try c.requireActor()
+            let id = try c.id("id")
+            try await registry.updateHousehold(id, microGridID: b.micro_grid_id, door: b.door, actor: actor)
+            return try JSON.response(try await registry.household(id, actor: actor))
+        }
+        r.get("/api/v1/residents", .action(.residentView)) { req, c in
+            try JSON.response(try await registry.search(req.uri.queryParameters.get("q"), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/residents", .action(.residentEdit)) { req, c in
+            let input = try await JSON.decode(ResidentInput.self, from: req, context: c)
+            return try JSON.response(try await registry.createResident(input, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/residents/:id", .action(.residentView)) { _, c in
+            try JSON.response(try await registry.resident(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.patch("/api/v1/residents/:id", .action(.residentEdit)) { req, c in
+            let input = try await JSON.decode(ResidentInput.self, from: req, context: c)
+            return try JSON.response(try await registry.updateResident(try c.id("id"), input, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/residents/:id/unmask", .action(.residentUnmask)) { req, c in
+            struct Body: Decodable { var reason: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await registry.unmaskResident(try c.id("id"), reason: b.reason, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/coverage/:id", .action(.coverageView)) { _, c in
+            struct Body: Encodable { var place: PlaceSummary; var rows: [CoverageRow]; var total: CoverageRow }
+            let (p, rows, total) = try await registry.coverage(placeID: try c.id("id"), actor: try c.requireActor())
+            return try JSON.response(Body(place: p, rows: rows, total: total))
+        }
+    }
+
+    func codeURL(_ code: String) -> String { publicBaseURL + "/h/" + code }
+
+    static func residentInput(_ f: FormData, householdID: Int64?) -> ResidentInput {
+        ResidentInput(householdID: householdID, name: f["name"], idNumber: f["id_number"], phone: f["phone"],
+                      registration: f["registration"], relation: f["relation"], tags: f.all("tags"),
+                      partyMember: f["party_member"] == "1", inServiceParty: f["in_service_party"] == "1")
+    }
+
+    static func coverageData(_ rows: [CoverageRow]) -> [[String: Any]] {
+        rows.map { ["id": $0.placeID, "name": $0.name, "compounds": $0.compounds, "with_property": $0.withProperty, "without_property": $0.withoutProperty,
+                    "with_owners": $0.withOwnersCommittee, "without_owners": $0.withoutOwnersCommittee,
+                    "with_branch": $0.withPartyBranch, "without_branch": $0.withoutPartyBranch] }
+    }
+
+    static func options(_ values: [String], selected: String?, _ lang: Lang) -> [[String: Any]] {
+        values.map { ["value": $0, "label": I18n.label($0, lang), "selected": $0 == selected] }
+    }
+
+    func placePage(_ c: AppContext, id: Int64, errors: [String: String]?, form: [String: String], status: HTTPResponse.Status = .ok) async throws -> Response {
+        let actor = try c.requireActor()
+        let d = try await registry.place(id, actor: actor)
+        var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
+        let kind = PlaceKind(rawValue: d.place.kind)
+        let childKinds = PlaceKind.allCases.filter { $0.canBeChild(of: kind) }
+        data["can_edit"] = actor.may(.placeEdit)
+        data["child_kinds"] = Self.options(childKinds.map(\.rawValue), selected: nil, c.lang)
+        data["community_types"] = Self.options(CommunityType.allCases.map(\.rawValue), selected: nil, c.lang)
+        data["holds_households"] = kind?.holdsHouseholds ?? false
+        data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)
+        data["can_coverage"] = actor.may(.coverageView) && (kind?.rank ?? 9) <= 3
+        data["errors"] = errors ?? [:]
+        data["form"] = form
+        if kind?.holdsHouseholds == true {
+            // Micro-grids of this place's community, for the new-household form.
+            let community = d.breadcrumbs.first { PlaceKind(rawValue: $0.kind)?.isCommunity == true }
+            if let community, let cd = try? await registry.place(community.id, actor: actor) {
+                data["micro_grids"] = cd.grids.filter { $0.level == "micro" }.map { ["id": $0.id, "name": $0.name] }
+            }
+        }
+        var resp = renderer.page("place", data, context: c, title: d.place.name)
+        resp.status = status
+        return resp
+    }
+
+    func householdPage(_ c: AppContext, _ h: HouseholdDetail, errors: [String: String]? = nil) async throws -> Response {
+        let actor = try c.requireActor()
+        var data = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
+        data["qr"] = QRCode.svg(codeURL(h.code), moduleSize: 4) ?? ""
+        data["code_url"] = codeURL(h.code)
+        data["can_add_resident"] = actor.may(.residentEdit)
+        data["can_edit"] = actor.may(.householdEdit)
+        data["errors"] = errors ?? [:]
+        if actor.may(.householdEdit), let cd = try? await registry.place(h.communityID, actor: actor) {
+            data["micro_grids"] = cd.grids.filter { $0.level == "micro" }.map { ["id": $0.id, "name": $0.name, "selected": $0.id == h.microGridID] }
+        }
+        var resp = renderer.page("household", data, context: c, title: h.address)
+        if errors != nil { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?) -> Response {
+        var data = Renderer.data(r, c.lang) as? [String: Any] ?? [:]
+        let actor = c.actor
+        data["unmasked"] = unmasked
+        data["can_unmask"] = actor?.may(.residentUnmask) ?? false
+        data["can_edit"] = actor?.may(.residentEdit) ?? false
+        data["errors"] = errors ?? [:]
+        return renderer.page("resident", data, context: c, title: r.name)
+    }
+
+    func residentForm(_ c: AppContext, household: HouseholdDetail, resident: ResidentView?, errors: [String: String]?, values: FormData) -> Response {
+        func value(_ k: String, _ fallback: String?) -> String { values[k] ?? fallback ?? "" }
+        let tags = values.values["tags"] ?? resident?.tags ?? []
+        let data: [String: Any] = [
+            "household": ["id": household.id, "address": household.address],
+            "resident_id": resident?.id as Any,
+            "editing": resident != nil,
+            "action": resident.map { "/residents/\($0.id)" } ?? "/households/\(household.id)/residents",
+            "name": value("name", resident?.name), "id_number": value("id_number", resident?.idNumber),
+            "phone": value("phone", resident?.phone),
+            "registrations": Self.options(Registration.allCases.map(\.rawValue), selected: values["registration"] ?? resident?.registration, c.lang),
+            "relations": Self.options(Relation.allCases.map(\.rawValue), selected: values["relation"] ?? resident?.relation, c.lang),
+            "tag_options": ResidentTag.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "checked": tags.contains($0.rawValue)] },
+            "party_member": values["party_member"].map { $0 == "1" } ?? resident?.partyMember ?? false,
+            "in_service_party": values["in_service_party"].map { $0 == "1" } ?? resident?.inServiceParty ?? false,
+            "errors": errors ?? [:], "has_errors": errors != nil,
+        ]
+        return renderer.page("resident_form", data, context: c, title: I18n.table(c.lang)[resident == nil ? "add_resident" : "edit"]!)
+    }
+}
+
+extension Dictionary where Key == String {
+    func mapKeys(_ f: (String) -> String) -> [String: Value] {
+        Dictionary(uniqueKeysWithValues: map { (f($0.key), $0.value) })
+    }
+}

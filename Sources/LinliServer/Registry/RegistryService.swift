@@ -1,0 +1,616 @@
+import Foundation
+import SQLKit
+
+/// The registry's use cases. Each checks the actor's permission on the object, then reads or
+/// writes in one transaction; the HTML and JSON routes both call these.
+public struct RegistryService: Sendable {
+    let store: any Store
+    let cipher: PersonalDataCipher
+    let env: Environment
+    let audit: AuditLog
+
+    public init(store: any Store, cipher: PersonalDataCipher, env: Environment) {
+        self.store = store
+        self.cipher = cipher
+        self.env = env
+        self.audit = AuditLog(env: env)
+    }
+
+    // MARK: Places
+
+    struct PlaceRow: Sendable {
+        var id: Int64, parentID: Int64?, kind: PlaceKind, name: String, path: String, communityType: String?
+        var summary: PlaceSummary { PlaceSummary(id: id, kind: kind.rawValue, name: name, communityType: communityType) }
+        var scope: ObjectScope { ObjectScope(path: path) }
+    }
+
+    static func placeRow(_ r: any SQLRow) throws -> PlaceRow {
+        PlaceRow(id: try r.decode(column: "id", as: Int64.self), parentID: try r.decode(column: "parent_id", as: Int64?.self),
+                 kind: PlaceKind(rawValue: try r.decode(column: "kind", as: String.self)) ?? .unit,
+                 name: try r.decode(column: "name", as: String.self), path: try r.decode(column: "path", as: String.self),
+                 communityType: try r.decode(column: "community_type", as: String?.self))
+    }
+
+    func fetchPlace(_ db: any SQLDatabase, _ id: Int64) async throws -> PlaceRow? {
+        try await db.raw("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id = \(bind: id)")
+            .first().map(Self.placeRow)
+    }
+
+    func ancestors(_ db: any SQLDatabase, path: String) async throws -> [PlaceRow] {
+        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        guard !ids.isEmpty else { return [] }
+        let rows = try await db.select().columns("id", "parent_id", "kind", "name", "path", "community_type").from("places")
+            .where("id", .in, ids).all().map(Self.placeRow)
+        return rows.sorted { $0.path.count < $1.path.count }
+    }
+
+    /// The top places this actor may browse from (the nodes of its grants).
+    public func roots(actor: Actor) async throws -> [PlaceSummary] {
+        let ids = Array(Set(actor.grants(for: .placeView).map(\.placeID)))
+        guard !ids.isEmpty else { return [] }
+        return try await store.read { db in
+            try await db.select().columns("id", "parent_id", "kind", "name", "path", "community_type").from("places")
+                .where("id", .in, ids).orderBy("path").all().map { try Self.placeRow($0).summary }
+        }
+    }
+
+    public func place(_ id: Int64, actor: Actor) async throws -> PlaceDetail {
+        try await store.read { db in
+            guard let p = try await fetchPlace(db, id) else { throw LinliError.notFound }
+            try actor.require(.placeView, on: p.scope)
+            let crumbs = try await ancestors(db, path: p.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
+            let children = try await db.raw("""
+                SELECT c.id, c.kind, c.name, c.community_type,
+                       (SELECT COUNT(*) FROM places g WHERE g.parent_id = c.id) AS child_count
+                FROM places c WHERE c.parent_id = \(bind: id) ORDER BY c.id
+                """).all().map { r in
+                PlaceSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
+                             name: try r.decode(column: "name", as: String.self),
+                             communityType: try r.decode(column: "community_type", as: String?.self),
+                             childCount: try r.decode(column: "child_count", as: Int.self))
+            }
+            var households: [HouseholdSummary] = []
+            let householdScope = scopedHouseholds(actor, .householdView, alias: "h")
+            if p.kind.holdsHouseholds {
+                var q = SQLQueryString("""
+                    SELECT h.id, h.door, h.address, (SELECT COUNT(*) FROM residents r WHERE r.household_id = h.id) AS n
+                    FROM households h WHERE h.place_id = \(bind: id) AND
+                    """)
+                q.appendInterpolation(householdScope)
+                q.appendLiteral(" ORDER BY h.door")
+                households = try await db.raw(q).all().map { r in
+                    HouseholdSummary(id: try r.decode(column: "id", as: Int64.self), door: try r.decode(column: "door", as: String.self),
+                                     address: try r.decode(column: "address", as: String.self), residentCount: try r.decode(column: "n", as: Int.self))
+                }
+            }
+            let orgs = try await db.raw("""
+                SELECT id, kind, name, service_type, registration FROM organisations WHERE place_id = \(bind: id) ORDER BY id
+                """).all().map { r in
+                OrganisationSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
+                                    name: try r.decode(column: "name", as: String.self),
+                                    serviceType: try r.decode(column: "service_type", as: String?.self),
+                                    registration: try r.decode(column: "registration", as: String?.self))
+            }
+            let serving = try await db.raw("""
+                SELECT o.id, o.kind, o.name, o.service_type, o.registration FROM organisations o
+                JOIN organisation_compounds oc ON oc.organisation_id = o.id WHERE oc.compound_id = \(bind: id)
+                """).all().map { r in
+                OrganisationSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
+                                    name: try r.decode(column: "name", as: String.self), serviceType: nil, registration: nil)
+            }
+            let facilities = try await db.raw("SELECT id, kind, name, lat, lng FROM facilities WHERE place_id = \(bind: id) ORDER BY id")
+                .all().map { r in
+                    FacilitySummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
+                                    name: try r.decode(column: "name", as: String.self), lat: try r.decode(column: "lat", as: Double.self),
+                                    lng: try r.decode(column: "lng", as: Double.self))
+                }
+            let grids = p.kind.isCommunity ? try await gridsOf(db, community: id) : []
+            return PlaceDetail(place: p.summary, parentID: p.parentID, breadcrumbs: crumbs, children: children,
+                               households: households, organisations: orgs + serving, facilities: facilities, grids: grids)
+        }
+    }
+
+    func gridsOf(_ db: any SQLDatabase, community: Int64) async throws -> [GridSummary] {
+        try await db.raw("SELECT id, name, level, parent_id FROM grids WHERE community_id = \(bind: community) ORDER BY id").all().map { r in
+            GridSummary(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
+                        level: try r.decode(column: "level", as: String.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
+        }
+    }
+
+    /// Creates a place under `parentID`; the kind must sit exactly one level below its parent.
+    public func createPlace(parentID: Int64?, kind rawKind: String?, name rawName: String?, communityType: String?, actor: Actor) async throws -> PlaceSummary {
+        var v = Validator()
+        let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        v.check(!name.isEmpty, "name", "required", "请填写名称")
+        v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
+        let kind = PlaceKind(rawValue: rawKind ?? "")
+        v.check(kind != nil, "kind", "invalid_choice", "未知的层级类型")
+        var ctype: CommunityType?
+        if let c = communityType, !c.isEmpty {
+            ctype = CommunityType(rawValue: c)
+            v.check(ctype != nil, "community_type", "invalid_choice", "未知的社区类型")
+        }
+        try v.throwIfAny()
+        let kindValue = kind!
+        let ctypeValue = ctype
+        return try await store.transaction { db in
+            var parent: PlaceRow?
+            if let parentID {
+                guard let p = try await fetchPlace(db, parentID) else { throw LinliError.invalid("parent_id", "not_found", "上级不存在") }
+                try actor.require(.placeEdit, on: p.scope)
+                parent = p
+            } else {
+                // Only a city admin scoped to nothing narrower may found a new city; none do by grant.
+                throw LinliError.invalid("parent_id", "required", "请选择上级")
+            }
+            guard kindValue.canBeChild(of: parent?.kind) else {
+                throw LinliError.invalid("kind", "wrong_level", "\(parent!.kind.rawValue) 下不能直接建立 \(kindValue.rawValue)")
+            }
+            let row = try await db.raw("""
+                INSERT INTO places (parent_id, kind, name, path, community_type, created_at)
+                VALUES (\(bind: parentID), \(bind: kindValue.rawValue), \(bind: name), '', \(bind: kindValue.isCommunity ? ctypeValue?.rawValue : nil), \(bind: env.nowSeconds))
+                RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            let path = (parent?.path ?? "/") + "\(id)/"
+            try await db.raw("UPDATE places SET path = \(bind: path) WHERE id = \(bind: id)").run()
+            try await audit.append(db, actor: actor, action: "place.create", objectType: "place", objectID: id, path: path, detail: name)
+            return PlaceSummary(id: id, kind: kindValue.rawValue, name: name, communityType: ctypeValue?.rawValue)
+        }
+    }
+
+    /// Renames a place and/or moves it under another parent; refuses cycles and wrong levels.
+    public func updatePlace(_ id: Int64, name rawName: String?, parentID newParentID: Int64?, actor: Actor) async throws -> PlaceSummary {
+        let name = rawName?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let name {
+            var v = Validator()
+            v.check(!name.isEmpty, "name", "required", "请填写名称")
+            v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
+            try v.throwIfAny()
+        }
+        return try await store.transaction { db in
+            guard var p = try await fetchPlace(db, id) else { throw LinliError.notFound }
+            try actor.require(.placeEdit, on: p.scope)
+            if let name, name != p.name {
+                try await db.raw("UPDATE places SET name = \(bind: name) WHERE id = \(bind: id)").run()
+                p.name = name
+            }
+            if let newParentID, newParentID != p.parentID {
+                guard let np = try await fetchPlace(db, newParentID), actor.may(.placeEdit, on: np.scope) else {
+                    throw LinliError.invalid("parent_id", "not_found", "新的上级不存在")
+                }
+                if np.path.hasPrefix(p.path) {
+                    throw LinliError.invalid("parent_id", "cycle", "不能把一个地点移到它自己或它的下级之下")
+                }
+                guard p.kind.canBeChild(of: np.kind) else {
+                    throw LinliError.invalid("parent_id", "wrong_level", "\(np.kind.rawValue) 下不能直接放 \(p.kind.rawValue)")
+                }
+                if p.kind.rank > 3 || p.kind.isCommunity {
+                    // Households keep their community: moving across communities would orphan grids.
+                    let oldCommunity = try await communityOf(db, path: p.path)
+                    let newCommunity = p.kind.isCommunity ? p.id : try await communityOf(db, path: np.path + "\(p.id)/")
+                    if oldCommunity != newCommunity {
+                        throw LinliError.invalid("parent_id", "other_community", "不能把小区或楼栋移到另一个社区（网格属于社区）")
+                    }
+                }
+                let newPath = np.path + "\(p.id)/"
+                let cut = p.path.count + 1
+                try await db.raw("UPDATE places SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE path LIKE \(bind: p.path + "%")").run()
+                try await db.raw("UPDATE households SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE path LIKE \(bind: p.path + "%")").run()
+                try await db.raw("UPDATE places SET parent_id = \(bind: newParentID) WHERE id = \(bind: id)").run()
+                p.path = newPath
+            }
+            try await refreshAddresses(db, under: p.path)
+            try await audit.append(db, actor: actor, action: "place.update", objectType: "place", objectID: id, path: p.path, detail: p.name)
+            return p.summary
+        }
+    }
+
+    func communityOf(_ db: any SQLDatabase, path: String) async throws -> Int64? {
+        try await ancestors(db, path: path).first { $0.kind.isCommunity }?.id
+    }
+
+    /// Address text as a community office writes it: compound, building, unit, door.
+    static func address(places: [PlaceRow], door: String) -> String {
+        let parts = places.filter { $0.kind.rank >= 4 }.map(\.name)
+        return (parts + [door]).joined(separator: " ")
+    }
+
+    func refreshAddresses(_ db: any SQLDatabase, under path: String) async throws {
+        let rows = try await db.raw("SELECT id, place_id, door FROM households WHERE path LIKE \(bind: path + "%")").all()
+        var cache: [Int64: [PlaceRow]] = [:]
+        for r in rows {
+            let hid = try r.decode(column: "id", as: Int64.self), pid = try r.decode(column: "place_id", as: Int64.self)
+            if cache[pid] == nil, let pl = try await fetchPlace(db, pid) { cache[pid] = try await ancestors(db, path: pl.path) }
+            let addr = Self.address(places: cache[pid] ?? [], door: try r.decode(column: "door", as: String.self))
+            try await db.raw("UPDATE households SET address = \(bind: addr) WHERE id = \(bind: hid)").run()
+        }
+    }
+
+    // MARK: Households
+
+    struct HouseholdRow: Sendable {
+        var id: Int64, placeID: Int64, communityID: Int64, path: String, door: String, address: String
+        var gridID: Int64, microGridID: Int64, code: String
+        var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
+    }
+
+    func fetchHousehold(_ db: any SQLDatabase, where column: String, _ value: any Encodable & Sendable) async throws -> HouseholdRow? {
+        try await db.select().columns("id", "place_id", "community_id", "path", "door", "address", "grid_id", "micro_grid_id", "code")
+            .from("households").where(SQLIdentifier(column), .equal, value).first().map { r in
+                HouseholdRow(id: try r.decode(column: "id", as: Int64.self), placeID: try r.decode(column: "place_id", as: Int64.self),
+                             communityID: try r.decode(column: "community_id", as: Int64.self), path: try r.decode(column: "path", as: String.self),
+                             door: try r.decode(column: "door", as: String.self), address: try r.decode(column: "address", as: String.self),
+                             gridID: try r.decode(column: "grid_id", as: Int64.self), microGridID: try r.decode(column: "micro_grid_id", as: Int64.self),
+                             code: try r.decode(column: "code", as: String.self))
+            }
+    }
+
+    /// A SQL predicate restricting households (alias `a`) to what the actor may see for `action`.
+    func scopedHouseholds(_ actor: Actor, _ action: Action, alias a: String) -> SQLQueryString {
+        var q = SQLQueryString("(1=0")
+        for g in actor.grants(for: action) {
+            switch g.role {
+            case .resident:
+                if let h = g.householdID { q.appendInterpolation(unsafeRaw: " OR \(a).id = "); q.appendInterpolation(bind: h) }
+            case .gridWorker:
+                if let grid = g.gridID {
+                    q.appendInterpolation(unsafeRaw: " OR \(a).grid_id = "); q.appendInterpolation(bind: grid)
+                    q.appendInterpolation(unsafeRaw: " OR \(a).micro_grid_id = "); q.appendInterpolation(bind: grid)
+                }
+            default:
+                q.appendInterpolation(unsafeRaw: " OR \(a).path LIKE "); q.appendInterpolation(bind: g.placePath + "%")
+            }
+        }
+        q.appendLiteral(")")
+        return q
+    }
+
+    public func household(_ id: Int64, actor: Actor) async throws -> HouseholdDetail {
+        try await store.read { db in
+            guard let h = try await fetchHousehold(db, where: "id", id) else { throw LinliError.notFound }
+            return try await householdDetail(db, h, actor: actor)
+        }
+    }
+
+    /// Opens a household by its printed code. Anyone without the right to see it learns nothing,
+    /// not even whether the code exists.
+    public func household(code: String, actor: Actor?) async throws -> HouseholdDetail {
+        guard let actor, code.count <= 64 else { throw LinliError.notFound }
+        return try await store.read { db in
+            guard let h = try await fetchHousehold(db, where: "code", code), actor.may(.householdView, on: h.scope) else {
+                throw LinliError.notFound
+            }
+            return try await householdDetail(db, h, actor: actor)
+        }
+    }
+
+    func householdDetail(_ db: any SQLDatabase, _ h: HouseholdRow, actor: Actor) async throws -> HouseholdDetail {
+        try actor.require(.householdView, on: h.scope)
+        let grids = try await db.select().columns("id", "name").from("grids").where("id", .in, [h.gridID, h.microGridID]).all()
+        var gridNames: [Int64: String] = [:]
+        for g in grids { gridNames[try g.decode(column: "id", as: Int64.self)] = try g.decode(column: "name", as: String.self) }
+        let dwelling = try await db.raw("""
+            SELECT d.area_centi_m2, o.name, o.kind, (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS n
+            FROM dwellings d LEFT JOIN owners o ON o.id = d.owner_id WHERE d.household_id = \(bind: h.id)
+            """).first().map { r in
+            let centi = try r.decode(column: "area_centi_m2", as: Int64.self)
+            return DwellingView(areaM2: String(format: "%d.%02d", centi / 100, centi % 100), ownerName: try r.decode(column: "name", as: String?.self),
+                                ownerKind: try r.decode(column: "kind", as: String?.self), ownerDwellings: try r.decode(column: "n", as: Int?.self))
+        }
+        let residents = actor.may(.residentView, on: h.scope)
+            ? try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.household_id = \(bind: h.id) ORDER BY r.id").all().map { try residentView($0, unmasked: nil) }
+            : []
+        let crumbs = try await ancestors(db, path: h.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
+        return HouseholdDetail(id: h.id, placeID: h.placeID, communityID: h.communityID, door: h.door, address: h.address, code: h.code,
+                               gridName: gridNames[h.gridID] ?? "", microGridID: h.microGridID, microGridName: gridNames[h.microGridID] ?? "",
+                               dwelling: dwelling, residents: residents, breadcrumbs: crumbs)
+    }
+
+    /// Creates a household in a unit (or villager group) and puts it in a micro-grid of its own community.
+    public func createHousehold(placeID: Int64?, door rawDoor: String?, microGridID: Int64?, areaM2: String?, actor: Actor) async throws -> Int64 {
+        var v = Validator()
+        let door = (rawDoor ?? "").trimmingCharacters(in: .whitespaces)
+        v.check(!door.isEmpty && door.count <= 20, "door", "required", "请填写门牌号（不超过 20 个字）")
+        v.check(placeID != nil, "place_id", "required", "请选择所在单元")
+        v.check(microGridID != nil, "micro_grid_id", "required", "请选择微网格")
+        var areaCenti: Int64?
+        if let a = areaM2, !a.isEmpty {
+            areaCenti = Self.parseArea(a)
+            v.check(areaCenti != nil, "area_m2", "invalid_area", "面积应为大于 0 的数字，最多两位小数")
+        }
+        try v.throwIfAny()
+        let area = areaCenti
+        return try await store.transaction { db in
+            guard let place = try await fetchPlace(db, placeID!), actor.may(.placeView, on: place.scope) else {
+                throw LinliError.invalid("place_id", "not_found", "所在单元不存在")
+            }
+            guard place.kind.holdsHouseholds else { throw LinliError.invalid("place_id", "wrong_level", "户只能建在单元、楼栋或村民小组下") }
+            let chain = try await ancestors(db, path: place.path)
+            guard let community = chain.first(where: { $0.kind.isCommunity }) else { throw LinliError.invalid("place_id", "no_community", "所在地点不属于任何社区") }
+            let (gridID, micro) = try await checkMicroGrid(db, microGridID!, community: community.id)
+            let scope = ObjectScope(path: place.path, gridIDs: [gridID, micro])
+            try actor.require(.householdEdit, on: scope)
+            let code = env.token()
+            let address = Self.address(places: chain, door: door)
+            let exists = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: place.id) AND door = \(bind: door)").first()
+            if exists != nil { throw LinliError.conflict("door", "duplicate_door", "该单元已有此门牌号") }
+            let row = try await db.raw("""
+                INSERT INTO households (place_id, community_id, path, door, address, grid_id, micro_grid_id, code, created_at)
+                VALUES (\(bind: place.id), \(bind: community.id), \(bind: place.path), \(bind: door), \(bind: address), \(bind: gridID), \(bind: micro), \(bind: code), \(bind: env.nowSeconds))
+                RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            if let area {
+                try await db.raw("INSERT INTO dwellings (household_id, area_centi_m2) VALUES (\(bind: id), \(bind: area))").run()
+            }
+            try await audit.append(db, actor: actor, action: "household.create", objectType: "household", objectID: id, path: place.path, detail: address)
+            return id
+        }
+    }
+
+    /// Moves a household to another micro-grid, which must belong to the household's own community.
+    public func updateHousehold(_ id: Int64, microGridID: Int64?, door rawDoor: String?, actor: Actor) async throws {
+        try await store.transaction { db in
+            guard let h = try await fetchHousehold(db, where: "id", id) else { throw LinliError.notFound }
+            try actor.require(.householdEdit, on: h.scope)
+            if let microGridID {
+                let (grid, micro) = try await checkMicroGrid(db, microGridID, community: h.communityID)
+                try await db.raw("UPDATE households SET grid_id = \(bind: grid), micro_grid_id = \(bind: micro) WHERE id = \(bind: id)").run()
+            }
+            if let rawDoor {
+                let door = rawDoor.trimmingCharacters(in: .whitespaces)
+                guard !door.isEmpty, door.count <= 20 else { throw LinliError.invalid("door", "required", "请填写门牌号（不超过 20 个字）") }
+                let clash = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: h.placeID) AND door = \(bind: door) AND id <> \(bind: id)").first()
+                if clash != nil { throw LinliError.conflict("door", "duplicate_door", "该单元已有此门牌号") }
+                try await db.raw("UPDATE households SET door = \(bind: door) WHERE id = \(bind: id)").run()
+                try await refreshAddresses(db, under: h.path)
+            }
+            try await audit.append(db, actor: actor, action: "household.update", objectType: "household", objectID: id, path: h.path)
+        }
+    }
+
+    /// Returns (grid, micro-grid) or rejects a micro-grid of another community.
+    func checkMicroGrid(_ db: any SQLDatabase, _ microGridID: Int64, community: Int64) async throws -> (Int64, Int64) {
+        guard let g = try await db.raw("SELECT community_id, parent_id, level FROM grids WHERE id = \(bind: microGridID)").first() else {
+            throw LinliError.invalid("micro_grid_id", "not_found", "微网格不存在")
+        }
+        guard try g.decode(column: "level", as: String.self) == "micro", let parent = try g.decode(column: "parent_id", as: Int64?.self) else {
+            throw LinliError.invalid("micro_grid_id", "not_micro_grid", "户必须归入一个微网格")
+        }
+        guard try g.decode(column: "community_id", as: Int64.self) == community else {
+            throw LinliError.invalid("micro_grid_id", "other_community", "不能把户划入其他社区的网格")
+        }
+        return (parent, microGridID)
+    }
+
+    static func parseArea(_ s: String) -> Int64? {
+        let parts = s.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = Int64(parts[0]), whole >= 0, whole < 100_000 else { return nil }
+        var frac: Int64 = 0
+        if parts.count == 2 {
+            guard parts[1].count <= 2, parts[1].count > 0, let f = Int64(parts[1]) else { return nil }
+            frac = parts[1].count == 1 ? f * 10 : f
+        }
+        let v = whole * 100 + frac
+        return v > 0 ? v : nil
+    }
+
+    // MARK: Residents
+
+    static let residentColumns = """
+        SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_last4, r.phone_masked, r.registration, r.relation,
+               r.tags, r.party_member, r.in_service_party, r.id_cipher, r.phone_cipher, h.address, h.path, h.grid_id, h.micro_grid_id
+        FROM residents r JOIN households h ON h.id = r.household_id
+        """
+
+    func residentView(_ r: any SQLRow, unmasked: (String, String?)?) throws -> ResidentView {
+        let birth = try r.decode(column: "birth_date", as: String.self)
+        let maskedID = IDNumber.masked(last4: try r.decode(column: "id_last4", as: String.self))
+        let maskedPhone = try r.decode(column: "phone_masked", as: String?.self)
+        return ResidentView(
+            id: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
+            name: try r.decode(column: "name", as: String.self), gender: try r.decode(column: "gender", as: String.self),
+            birthDate: birth, age: Self.age(birth: birth, now: env.now()),
+            idNumber: unmasked?.0 ?? maskedID,
+            phone: unmasked.map { $0.1 } ?? maskedPhone,
+            registration: try r.decode(column: "registration", as: String.self), relation: try r.decode(column: "relation", as: String.self),
+            tags: try r.decode(column: "tags", as: String.self).split(separator: ",").map(String.init),
+            partyMember: try r.decode(column: "party_member", as: Int.self) != 0,
+            inServiceParty: try r.decode(column: "in_service_party", as: Int.self) != 0,
+            address: try r.decode(column: "address", as: String?.self))
+    }
+
+    static func residentScope(_ r: any SQLRow) throws -> ObjectScope {
+        ObjectScope(path: try r.decode(column: "path", as: String.self),
+                    gridIDs: [try r.decode(column: "grid_id", as: Int64.self), try r.decode(column: "micro_grid_id", as: Int64.self)],
+                    householdID: try r.decode(column: "household_id", as: Int64.self))
+    }
+
+    static func age(birth: String, now: Date) -> Int {
+        let parts = birth.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3 else { return 0 }
+        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Asia/Shanghai")!, from: now)
+        var age = (c.year ?? 0) - parts[0]
+        if (c.month ?? 0, c.day ?? 0) < (parts[1], parts[2]) { age -= 1 }
+        return max(0, age)
+    }
+
+    public func resident(_ id: Int64, actor: Actor) async throws -> ResidentView {
+        try await store.read { db in
+            guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
+            try actor.require(.residentView, on: try Self.residentScope(r))
+            return try residentView(r, unmasked: nil)
+        }
+    }
+
+    /// Shows the full ID number and phone. Needs the permission and a stated reason; the view is
+    /// written to the audit log in the same transaction, so there is no unmasked view without its record.
+    public func unmaskResident(_ id: Int64, reason rawReason: String?, actor: Actor) async throws -> ResidentView {
+        let reason = (rawReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await store.transaction { db in
+            guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
+            let scope = try Self.residentScope(r)
+            try actor.require(.residentView, on: scope)
+            try actor.require(.residentUnmask, on: scope)
+            guard reason.count >= 2, reason.count <= 200 else { throw LinliError.invalid("reason", "reason_required", "查看完整信息须填写事由（2–200 字）") }
+            let idNumber = try cipher.open(try r.decode(column: "id_cipher", as: String.self))
+            let phone = try r.decode(column: "phone_cipher", as: String?.self).map { try cipher.open($0) }
+            try await audit.append(db, actor: actor, action: "resident.unmask", objectType: "resident", objectID: id, path: scope.path,
+                                   reason: reason, detail: "id_number,phone")
+            return try residentView(r, unmasked: (idNumber, phone))
+        }
+    }
+
+    public func createResident(_ input: ResidentInput, actor: Actor) async throws -> ResidentView {
+        let v = try input.validate(creating: true)
+        let id = try await store.transaction { db in
+            guard let h = try await fetchHousehold(db, where: "id", v.householdID!), actor.may(.householdView, on: h.scope) else {
+                throw LinliError.invalid("household_id", "not_found", "户不存在")
+            }
+            try actor.require(.residentEdit, on: h.scope)
+            return try await insertResident(db, v, household: h.id, path: h.path, actor: actor)
+        }
+        return try await resident(id, actor: actor)
+    }
+
+    /// Shared by the form, the API, the CSV import and the demo: encrypts, indexes, checks duplicates.
+    func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?) async throws -> Int64 {
+        let idNumber = v.idNumber!
+        let idIndex = cipher.index("id", idNumber)
+        if try await db.raw("SELECT id FROM residents WHERE id_index = \(bind: idIndex)").first() != nil {
+            throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已登记")
+        }
+        let phone = v.phone ?? nil
+        let now = env.nowSeconds
+        let row = try await db.raw("""
+            INSERT INTO residents (household_id, name, gender, birth_date, id_cipher, id_index, id_last4, phone_cipher, phone_index, phone_masked,
+                                   registration, relation, tags, party_member, in_service_party, created_at, updated_at)
+            VALUES (\(bind: household), \(bind: v.name!), \(bind: IDNumber.isMale(idNumber) ? "male" : "female"), \(bind: IDNumber.birthDate(of: idNumber)!),
+                    \(bind: try cipher.seal(idNumber)), \(bind: idIndex), \(bind: String(idNumber.suffix(4))),
+                    \(bind: try phone.map { try cipher.seal($0) }), \(bind: phone.map { cipher.index("phone", $0) }), \(bind: phone.map(PhoneNumber.masked)),
+                    \(bind: v.registration!.rawValue), \(bind: v.relation!.rawValue), \(bind: (v.tags ?? []).map(\.rawValue).joined(separator: ",")),
+                    \(bind: (v.partyMember ?? false) ? 1 : 0), \(bind: (v.inServiceParty ?? false) ? 1 : 0), \(bind: now), \(bind: now))
+            RETURNING id
+            """).first()
+        let id = try row!.decode(column: "id", as: Int64.self)
+        try await audit.append(db, actor: actor, action: "resident.create", objectType: "resident", objectID: id, path: path)
+        return id
+    }
+
+    public func updateResident(_ id: Int64, _ input: ResidentInput, actor: Actor) async throws -> ResidentView {
+        let v = try input.validate(creating: false)
+        try await store.transaction { db in
+            guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
+            let scope = try Self.residentScope(r)
+            try actor.require(.residentView, on: scope)
+            try actor.require(.residentEdit, on: scope)
+            var sets: [SQLQueryString] = []
+            if let name = v.name { sets.append("name = \(bind: name)") }
+            if let idNumber = v.idNumber {
+                let idx = cipher.index("id", idNumber)
+                if try await db.raw("SELECT id FROM residents WHERE id_index = \(bind: idx) AND id <> \(bind: id)").first() != nil {
+                    throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已登记")
+                }
+                sets.append("id_cipher = \(bind: try cipher.seal(idNumber))")
+                sets.append("id_index = \(bind: idx)")
+                sets.append("id_last4 = \(bind: String(idNumber.suffix(4)))")
+                sets.append("gender = \(bind: IDNumber.isMale(idNumber) ? "male" : "female")")
+                sets.append("birth_date = \(bind: IDNumber.birthDate(of: idNumber)!)")
+            }
+            if let phone = v.phone {
+                sets.append("phone_cipher = \(bind: try phone.map { try cipher.seal($0) })")
+                sets.append("phone_index = \(bind: phone.map { cipher.index("phone", $0) })")
+                sets.append("phone_masked = \(bind: phone.map(PhoneNumber.masked))")
+            }
+            if let x = v.registration { sets.append("registration = \(bind: x.rawValue)") }
+            if let x = v.relation { sets.append("relation = \(bind: x.rawValue)") }
+            if let x = v.tags { sets.append("tags = \(bind: x.map(\.rawValue).joined(separator: ","))") }
+            if let x = v.partyMember { sets.append("party_member = \(bind: x ? 1 : 0)") }
+            if let x = v.inServiceParty { sets.append("in_service_party = \(bind: x ? 1 : 0)") }
+            if let hid = v.householdID, hid != (try r.decode(column: "household_id", as: Int64.self)) {
+                guard let nh = try await fetchHousehold(db, where: "id", hid), actor.may(.residentEdit, on: nh.scope) else {
+                    throw LinliError.invalid("household_id", "not_found", "户不存在")
+                }
+                sets.append("household_id = \(bind: nh.id)")
+            }
+            sets.append("updated_at = \(bind: env.nowSeconds)")
+            var q = SQLQueryString("UPDATE residents SET ")
+            for (i, s) in sets.enumerated() {
+                if i > 0 { q.appendLiteral(", ") }
+                q.appendInterpolation(s)
+            }
+            q.appendInterpolation(unsafeRaw: " WHERE id = ")
+            q.appendInterpolation(bind: id)
+            try await db.raw(q).run()
+            try await audit.append(db, actor: actor, action: "resident.update", objectType: "resident", objectID: id, path: scope.path)
+        }
+        return try await resident(id, actor: actor)
+    }
+
+    /// Finds residents by exact phone or ID number (through the HMAC index), by name prefix or by
+    /// address text, within the actor's scope.
+    public func search(_ rawQuery: String?, actor: Actor, limit: Int = 50) async throws -> [ResidentView] {
+        let q = (rawQuery ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !q.isEmpty else { return [] }
+        guard q.count <= 60 else { throw LinliError.invalid("q", "too_long", "搜索词不能超过 60 个字") }
+        try actor.require(.residentView)
+        var sql: SQLQueryString = "\(unsafeRaw: Self.residentColumns)"
+        sql.appendLiteral(" WHERE ")
+        let phone = PhoneNumber.normalise(q)
+        if PhoneNumber.isValid(phone) {
+            sql.appendInterpolation(unsafeRaw: "r.phone_index = "); sql.appendInterpolation(bind: cipher.index("phone", phone))
+        } else if IDNumber.validate(q) == nil {
+            sql.appendInterpolation(unsafeRaw: "r.id_index = "); sql.appendInterpolation(bind: cipher.index("id", IDNumber.normalise(q)))
+        } else {
+            sql.appendInterpolation(unsafeRaw: "(r.name LIKE "); sql.appendInterpolation(bind: q + "%")
+            sql.appendInterpolation(unsafeRaw: " OR h.address LIKE "); sql.appendInterpolation(bind: "%" + q + "%")
+            sql.appendLiteral(")")
+        }
+        sql.appendLiteral(" AND ")
+        sql.appendInterpolation(scopedHouseholds(actor, .residentView, alias: "h"))
+        sql.appendInterpolation(unsafeRaw: " ORDER BY r.id LIMIT \(limit)")
+        let query = sql
+        return try await store.read { db in try await db.raw(query).all().map { try residentView($0, unmasked: nil) } }
+    }
+
+    // MARK: Coverage
+
+    /// Compounds with and without a property company, an owners' committee and a party branch,
+    /// one row per community (or per street when asked at city or district level).
+    public func coverage(placeID: Int64, actor: Actor) async throws -> (PlaceSummary, [CoverageRow], CoverageRow) {
+        try await store.read { db in
+            guard let p = try await fetchPlace(db, placeID) else { throw LinliError.notFound }
+            try actor.require(.coverageView, on: p.scope)
+            // Group by the level just below the place (communities for a street, streets for a city or district).
+            let groupRank = p.kind.rank < 2 ? 2 : 3
+            let rows = try await db.raw("""
+                SELECT c.id, c.path,
+                  CASE WHEN EXISTS (SELECT 1 FROM organisation_compounds oc WHERE oc.compound_id = c.id) THEN 1 ELSE 0 END AS has_property,
+                  CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'owners_committee') THEN 1 ELSE 0 END AS has_owners,
+                  CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'party_branch') THEN 1 ELSE 0 END AS has_branch
+                FROM places c WHERE c.kind = 'compound' AND c.path LIKE \(bind: p.path + "%")
+                """).all()
+            var groups: [Int64: CoverageRow] = [:]
+            var total = CoverageRow(placeID: p.id, name: p.name, compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)
+            for r in rows {
+                let ids = try r.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }
+                let key = ids.count > groupRank ? ids[groupRank] : p.id
+                var row = groups[key] ?? CoverageRow(placeID: key, name: "", compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)
+                let a = try r.decode(column: "has_property", as: Int.self), b = try r.decode(column: "has_owners", as: Int.self)
+                let c = try r.decode(column: "has_branch", as: Int.self)
+                row.compounds += 1; row.withProperty += a; row.withOwnersCommittee += b; row.withPartyBranch += c
+                total.compounds += 1; total.withProperty += a; total.withOwnersCommittee += b; total.withPartyBranch += c
+                groups[key] = row
+            }
+            if !groups.isEmpty {
+                let names = try await db.select().columns("id", "name").from("places").where("id", .in, Array(groups.keys)).all()
+                for n in names {
+                    let id = try n.decode(column: "id", as: Int64.self)
+                    groups[id]?.name = try n.decode(column: "name", as: String.self)
+                }
+            }
+            return (p.summary, groups.values.sorted { $0.placeID < $1.placeID }, total)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// What the registry's pages and API return. The same structs feed the JSON API and the templates.
+public struct PlaceSummary: Sendable, Codable {
+    public var id: Int64
+    public var kind: String
+    public var name: String
+    public var communityType: String?
+    public var childCount: Int?
+    public var householdCount: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, name, communityType = "community_type", childCount = "child_count", householdCount = "household_count"
+    }
+}
+
+public struct HouseholdSummary: Sendable, Codable {
+    public var id: Int64
+    public var door: String
+    public var address: String
+    public var residentCount: Int
+
+    enum CodingKeys: String, CodingKey { case id, door, address, residentCount = "resident_count" }
+}
+
+public struct OrganisationSummary: Sendable, Codable {
+    public var id: Int64
+    public var kind: String
+    public var name: String
+    public var serviceType: String?
+    public var registration: String?
+
+    enum CodingKeys: String, CodingKey { case id, kind, name, serviceType = "service_type", registration }
+}
+
+public struct FacilitySummary: Sendable, Codable {
+    public var id: Int64
+    public var kind: String
+    public var name: String
+    public var lat: Double
+    public var lng: Double
+}
+
+public struct GridSummary: Sendable, Codable {
+    public var id: Int64
+    public var name: String
+    public var level: String
+    public var parentID: Int64?
+    enum CodingKeys: String, CodingKey { case id, name, level, parentID = "parent_id" }
+}
+
+public struct PlaceDetail: Sendable, Codable {
+    public var place: PlaceSummary
+    public var parentID: Int64?
+    public var breadcrumbs: [PlaceSummary]
+    public var children: [PlaceSummary]
+    public var households: [HouseholdSummary]
+    public var organisations: [OrganisationSummary]
+    public var facilities: [FacilitySummary]
+    public var grids: [GridSummary]
+
+    enum CodingKeys: String, CodingKey {
+        case place, parentID = "parent_id", breadcrumbs, children, households, organisations, facilities, grids
+    }
+}
+
+public struct ResidentView: Sendable, Codable {
+    public var id: Int64
+    public var householdID: Int64
+    public var name: String
+    public var gender: String
+    public var birthDate: String
+    public var age: Int
+    /// Masked unless this view was produced by an audited unmask.
+    public var idNumber: String
+    public var phone: String?
+    public var registration: String
+    public var relation: String
+    public var tags: [String]
+    public var partyMember: Bool
+    public var inServiceParty: Bool
+    public var address: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, householdID = "household_id", name, gender, birthDate = "birth_date", age, idNumber = "id_number", phone
+        case registration, relation, tags, partyMember = "party_member", inServiceParty = "in_service_party", address
+    }
+}
+
+public struct DwellingView: Sendable, Codable {
+    public var areaM2: String
+    public var ownerName: String?
+    public var ownerKind: String?
+    public var ownerDwellings: Int?
+    enum CodingKeys: String, CodingKey { case areaM2 = "area_m2", ownerName = "owner_name", ownerKind = "owner_kind", ownerDwellings = "owner_dwellings" }
+}
+
+public struct HouseholdDetail: Sendable, Codable {
+    public var id: Int64
+    public var placeID: Int64
+    public var communityID: Int64
+    public var door: String
+    public var address: String
+    public var code: String
+    public var gridName: String
+    public var microGridID: Int64
+    public var microGridName: String
+    public var dwelling: DwellingView?
+    public var residents: [ResidentView]
+    public var breadcrumbs: [PlaceSummary]
+
+    enum CodingKeys: String, CodingKey {
+        case id, placeID = "place_id", communityID = "community_id", door, address, code, gridName = "grid", microGridID = "micro_grid_id"
+        case microGridName = "micro_grid", dwelling, residents, breadcrumbs
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import SQLKit
+
+/// One versioned migration. The id is `capability.NNN`; once landed a migration is never edited.
+public struct Migration: Sendable {
+    public let id: String
+    public let statements: [String]
+    public init(_ id: String, _ statements: [String]) {
+        self.id = id
+        self.statements = statements
+    }
+}
+
+public enum Migrator {
+    /// Applies every migration not yet recorded, each in its own transaction, in order.
+    @discardableResult
+    public static func migrate(_ store: any Store, _ migrations: [Migration]) async throws -> [String] {
+        try await store.transaction { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        }
+        let done = Set(try await store.transaction { db in
+            try await db.raw("SELECT id FROM schema_migrations").all().map { try $0.decode(column: "id", as: String.self) }
+        })
+        var applied: [String] = []
+        for m in migrations where !done.contains(m.id) {
+            let dialect = store.dialect
+            try await store.transaction { db in
+                for s in m.statements {
+                    // A statement prefixed "sqlite:" or "postgres:" runs on that dialect only.
+                    var sql = s
+                    if s.hasPrefix("sqlite:") { guard dialect == .sqlite else { continue }; sql = String(s.dropFirst(7)) }
+                    if s.hasPrefix("postgres:") { guard dialect == .postgres else { continue }; sql = String(s.dropFirst(9)) }
+                    try await db.raw(SQLQueryString(dialect.render(sql))).run()
+                }
+                try await db.raw("INSERT INTO schema_migrations (id, applied_at) VALUES (\(bind: m.id), \(bind: Int64(Date().timeIntervalSince1970)))").run()
+            }
+            applied.append(m.id)
+        }
+        return applied
+    }
+}

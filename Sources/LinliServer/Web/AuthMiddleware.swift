@@ -1,0 +1,44 @@
+import Foundation
+import Hummingbird
+
+/// Turns a session cookie or a bearer token into an `Actor`, picks the language, parses form
+/// bodies and enforces CSRF on every state-changing browser request.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let accounts: AccountService
+
+    static let sessionCookie = "linli_session"
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        var context = context
+        var request = request
+        if let l = request.cookies["linli_lang"]?.value, let lang = Lang(rawValue: l) { context.lang = lang }
+        if let q = request.uri.queryParameters.get("lang"), let lang = Lang(rawValue: q) { context.lang = lang }
+        context.largePrint = request.cookies["linli_print"]?.value == "large"
+
+        var viaSession = false
+        if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
+            context.actor = try await accounts.bearer(token: String(auth.dropFirst(7)))
+            if context.actor == nil { throw LinliError(.unauthorized, code: "bad_token", message: "令牌无效") }
+        } else if let token = request.cookies[Self.sessionCookie]?.value, let (actor, csrf) = try await accounts.session(token: token) {
+            context.actor = actor
+            context.csrf = csrf
+            viaSession = true
+        }
+
+        let changes = request.method == .post || request.method == .patch || request.method == .put || request.method == .delete
+        if changes, request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
+            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            context.form = FormData(parsing: String(buffer: buffer))
+            request.body = .init(buffer: buffer)
+        }
+        // A cookie-authenticated change must prove it came from our own page.
+        if changes, viaSession {
+            let sent = context.form["_csrf"] ?? request.headers[.init("X-CSRF-Token")!]
+            guard let sent, sent == context.csrf else {
+                throw LinliError(.forbidden, code: "csrf", message: "页面已过期，请刷新后重试")
+            }
+        }
+        return try await next(request, context)
+    }
+}

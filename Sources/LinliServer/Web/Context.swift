@@ -1,0 +1,47 @@
+import Foundation
+import Hummingbird
+
+/// Per-request state: who is acting, in which language, and the parsed form of a browser POST.
+public struct AppContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var actor: Actor?
+    public var csrf: String?
+    public var lang: Lang = .zh
+    public var largePrint = false
+    /// Fields of an `application/x-www-form-urlencoded` body, parsed once by the middleware.
+    public var form: FormData = FormData()
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// Bodies larger than this are refused with 413 before a handler sees them.
+    public var maxUploadSize: Int { 256 * 1024 }
+
+    public func requireActor() throws -> Actor {
+        guard let actor else { throw LinliError.unauthenticated }
+        return actor
+    }
+}
+
+/// A parsed urlencoded form; repeated keys keep every value (checkbox lists).
+public struct FormData: Sendable {
+    public var values: [String: [String]] = [:]
+    public init() {}
+
+    public init(parsing body: String) {
+        for pair in body.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            let key = decode(kv[0])
+            values[key, default: []].append(kv.count > 1 ? decode(kv[1]) : "")
+        }
+    }
+
+    public subscript(_ key: String) -> String? { values[key]?.first }
+    public func all(_ key: String) -> [String] { values[key] ?? [] }
+    public func int(_ key: String) -> Int64? { self[key].flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) } }
+    public func nonEmpty(_ key: String) -> String? { self[key].flatMap { $0.isEmpty ? nil : $0 } }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// User-facing text: Simplified Chinese by default, English switchable.
+public enum Lang: String, Sendable {
+    case zh, en
+}
+
+enum I18n {
+    /// key → (zh, en)
+    static let strings: [String: (String, String)] = [
+        "app": ("邻里", "Linli"),
+        "tagline": ("社区治理与服务平台", "Community governance and services"),
+        "login": ("登录", "Sign in"), "logout": ("退出", "Sign out"),
+        "username": ("用户名", "Username"), "password": ("密码", "Password"),
+        "home": ("首页", "Home"), "search": ("搜索居民", "Find residents"),
+        "search_hint": ("姓名、手机号、身份证号或地址", "Name, phone, ID number or address"),
+        "coverage": ("覆盖情况", "Coverage"), "audit": ("审计日志", "Audit log"),
+        "large_print": ("大字", "Large print"), "normal_print": ("标准字号", "Normal print"),
+        "lang_switch": ("English", "中文"),
+        "children": ("下级", "Below"), "households": ("住户", "Households"), "residents": ("居民", "Residents"),
+        "organisations": ("组织", "Organisations"), "facilities": ("设施", "Facilities"), "grids": ("网格", "Grids"),
+        "add_child": ("新增下级", "Add a place below"), "add_household": ("新增住户", "Add a household"),
+        "add_resident": ("新增居民", "Add a resident"), "edit": ("编辑", "Edit"), "save": ("保存", "Save"),
+        "rename_move": ("改名或移动", "Rename or move"), "parent_id": ("上级编号", "Parent id"),
+        "name": ("姓名", "Name"), "place_name": ("名称", "Name"), "kind": ("层级", "Level"),
+        "community_type": ("社区类型", "Community type"),
+        "id_number": ("身份证号", "ID number"), "phone": ("手机号", "Phone"), "gender": ("性别", "Gender"),
+        "age": ("年龄", "Age"), "birth_date": ("出生日期", "Birth date"),
+        "registration": ("户籍状态", "Registration"), "relation": ("与户关系", "Relation"), "tags": ("标签", "Tags"),
+        "party_member": ("党员", "Party member"), "in_service_party": ("在职党员报到", "In-service party member"),
+        "yes": ("是", "Yes"), "no": ("否", "No"),
+        "door": ("门牌号", "Door"), "area_m2": ("建筑面积（㎡）", "Floor area (m²)"), "micro_grid": ("微网格", "Micro-grid"),
+        "grid": ("网格", "Grid"), "address": ("地址", "Address"), "owner": ("产权人", "Owner"),
+        "dwelling": ("专有部分", "Exclusive part"), "owner_dwellings": ("该产权人名下套数", "Parts held by this owner"),
+        "household_code": ("百姓码", "Household code"), "print_card": ("打印百姓码卡片", "Print household card"),
+        "card_hint": ("社区工作人员扫码即可打开本户信息", "Community staff scan this to open the household"),
+        "unmask": ("查看完整信息", "Show in full"), "reason": ("事由", "Reason"),
+        "unmask_hint": ("查看完整身份证号和手机号将记入审计日志", "Showing the full ID number and phone is written to the audit log"),
+        "unmasked_notice": ("以下为完整信息，本次查看已记入审计日志。", "Shown in full; this view has been written to the audit log."),
+        "compounds": ("小区数", "Compounds"), "with_property": ("有物业", "With property company"),
+        "without_property": ("无物业", "Without property company"), "with_owners": ("有业委会", "With owners' committee"),
+        "without_owners": ("无业委会", "Without owners' committee"), "with_branch": ("有党支部", "With party branch"),
+        "without_branch": ("无党支部", "Without party branch"), "total": ("合计", "Total"),
+        "when": ("时间", "When"), "who": ("操作人", "Who"), "action": ("操作", "Action"), "object": ("对象", "Object"),
+        "no_results": ("没有找到", "Nothing found"), "not_found": ("未找到", "Not found"),
+        "error": ("出错了", "Something went wrong"), "back": ("返回", "Back"), "roles": ("角色", "Roles"),
+        "errors_above": ("请按提示修改后再提交", "Please correct the fields marked below"),
+        "more": ("更早的记录", "Older entries"), "nothing_here": ("暂无", "None"),
+        "choose": ("请选择", "Choose"), "resident_count": ("人数", "People"),
+    ]
+
+    /// Labels for stored enum values.
+    static let values: [String: (String, String)] = [
+        "city": ("市", "City"), "district": ("区", "District"), "street": ("街道", "Street"), "town": ("镇", "Town"),
+        "community": ("社区", "Community"), "village": ("村", "Village"), "compound": ("小区", "Compound"),
+        "villager_group": ("村民小组", "Villager group"), "building": ("楼栋", "Building"), "unit": ("单元", "Unit"),
+        "urban": ("城市社区", "Urban"), "rural": ("农村社区", "Rural"), "merged": ("融合型大社区", "Merged large"),
+        "relocated": ("城中村/拆迁安置社区", "Urban-village / relocated"),
+        "registered": ("户籍人口", "Registered"), "resident": ("常住人口", "Resident"), "migrant": ("流动人口", "Migrant"),
+        "head": ("户主", "Head"), "owner": ("业主", "Owner"), "tenant": ("租户", "Tenant"), "family": ("家庭成员", "Family member"),
+        "male": ("男", "Male"), "female": ("女", "Female"),
+        "elderly_alone": ("独居老人", "Elderly living alone"), "elderly": ("老年人", "Elderly"), "disabled": ("残疾人", "Disabled"),
+        "child": ("儿童", "Child"), "low_income": ("低收入", "Low income"), "veteran": ("退役军人", "Veteran"),
+        "grid": ("网格", "Grid"), "micro": ("微网格", "Micro-grid"),
+        "party_committee": ("社区党委", "Community party committee"), "party_branch": ("小区党支部", "Compound party branch"),
+        "party_group": ("楼道党小组", "Building party group"), "residents_committee": ("居民委员会", "Residents' committee"),
+        "villagers_committee": ("村民委员会", "Villagers' committee"), "owners_committee": ("业主委员会", "Owners' committee"),
+        "property_company": ("物业服务企业", "Property company"), "social_organisation": ("社会组织", "Social organisation"),
+        "community_enterprise": ("社区企业", "Community enterprise"), "resident_unit": ("驻区单位", "Resident unit"),
+        "activity": ("文体活动类", "Activity"), "service": ("公益服务类", "Service"), "rights": ("权益维护类", "Rights"),
+        "filed": ("备案", "Filed"), "developer": ("开发商（未售）", "Developer (unsold)"), "person": ("个人", "Person"),
+        "service_centre": ("党群服务中心", "Service centre"), "clinic": ("卫生服务站", "Clinic"), "school": ("学校", "School"),
+        "kindergarten": ("幼儿园", "Kindergarten"), "elderly_care": ("养老服务站", "Elderly care"), "child_care": ("儿童之家", "Child care"),
+        "market": ("菜市场", "Market"), "transport": ("公交站", "Bus stop"), "canteen": ("邻里食堂", "Canteen"),
+        "city_admin": ("市级管理员", "City admin"), "street_staff": ("街道工作人员", "Street staff"),
+        "community_staff": ("社区工作者", "Community staff"), "grid_worker": ("网格员", "Grid worker"),
+        "volunteer": ("志愿者", "Volunteer"), "auditor": ("审计员", "Auditor"),
+    ]
+
+    static func table(_ lang: Lang) -> [String: String] {
+        strings.mapValues { lang == .zh ? $0.0 : $0.1 }
+    }
+
+    static func label(_ value: String, _ lang: Lang) -> String {
+        guard let v = values[value] else { return value }
+        return lang == .zh ? v.0 : v.1
+    }
+
+    /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
+    static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level", "community_type",
+                                             "service_type", "owner_kind", "role"]
+
+    /// Adds human labels next to coded values, recursively.
+    static func labelled(_ value: Any, _ lang: Lang) -> Any {
+        if var d = value as? [String: Any] {
+            for (k, v) in d {
+                if labelledKeys.contains(k), let s = v as? String { d[k + "_label"] = label(s, lang) }
+                if k == "tags", let arr = v as? [String] { d["tag_labels"] = arr.map { label($0, lang) } }
+                d[k] = labelled(v, lang)
+            }
+            return d
+        }
+        if let a = value as? [Any] { return a.map { labelled($0, lang) } }
+        return value
+    }
+}

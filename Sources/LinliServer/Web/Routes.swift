@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+
+/// Who may call a route at all. Object scope is then checked by the use case.
+public enum Access: Sendable, Equatable {
+    /// Anyone, signed in or not (login page, static files, health).
+    case open
+    /// A signed-in user holding a role that includes this action somewhere.
+    case action(Action)
+    /// A signed-in user (their own profile, sign-out).
+    case signedIn
+}
+
+public struct RouteDeclaration: Sendable, Equatable {
+    public var method: HTTPRequest.Method
+    public var path: String
+    public var access: Access
+}
+
+/// Every route is registered here with its access rule; there is no other way to add a route, so
+/// none can exist without a rule. The table is what the route × role test walks.
+final class Routes: @unchecked Sendable {
+    let router: Router<AppContext>
+    private(set) var table: [RouteDeclaration] = []
+
+    init(router: Router<AppContext>) { self.router = router }
+
+    func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access,
+             _ handler: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+        table.append(RouteDeclaration(method: method, path: path, access: access))
+        let isAPI = path.hasPrefix("/api/")
+        router.on(RouterPath(path), method: method) { request, context -> Response in
+            switch access {
+            case .open: break
+            case .signedIn, .action:
+                guard let actor = context.actor else {
+                    if isAPI || method != .get { throw LinliError.unauthenticated }
+                    let next = request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"
+                    return Response(status: .seeOther, headers: [.location: "/login?next=\(next)"])
+                }
+                if case .action(let a) = access, !actor.may(a) {
+                    // No role of this user could ever do this: deny without touching any object.
+                    throw LinliError.forbidden
+                }
+            }
+            return try await handler(request, context)
+        }
+    }
+
+    func get(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.get, path, access, h) }
+    func post(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.post, path, access, h) }
+    func patch(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.patch, path, access, h) }
+}
+
+extension AppContext {
+    func id(_ name: String) throws -> Int64 {
+        guard let s = parameters.get(name), let v = Int64(s), v > 0 else { throw LinliError.notFound }
+        return v
+    }
+}
+
+enum JSON {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Decodes a JSON body, naming the field when a value has the wrong type.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { throw LinliError.badRequest(nil, "请求体为空") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+        } catch let DecodingError.typeMismatch(_, c), let DecodingError.valueNotFound(_, c) {
+            let field = c.codingPath.map(\.stringValue).joined(separator: ".")
+            throw LinliError.invalid(field, "wrong_type", "字段 \(field) 的类型不正确")
+        } catch let DecodingError.keyNotFound(k, _) {
+            throw LinliError.invalid(k.stringValue, "required", "缺少字段 \(k.stringValue)")
+        } catch {
+            throw LinliError.badRequest(nil, "请求体不是有效的 JSON")
+        }
+    }
+}
+
+struct Problem: Encodable {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var field: String?
+    var code: String
+    var errors: [Problem]?
+}
+
+/// Renders every error the same way: problem+json for the API, a page for browsers.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let renderer: Renderer
+
+    func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as LinliError {
+            return try respond(request, context, e.status, [e])
+        } catch let e as ValidationErrors {
+            return try respond(request, context, e.first.status, e.errors)
+        } catch let e as HTTPError {
+            let linli = LinliError(e.status, code: e.status == .contentTooLarge ? "too_large" : "http_\(e.status.code)",
+                                   message: e.status == .contentTooLarge ? "请求体过大" : (e.body ?? e.status.reasonPhrase))
+            return try respond(request, context, e.status, [linli])
+        }
+    }
+
+    func respond(_ request: Request, _ context: AppContext, _ status: HTTPResponse.Status, _ errors: [LinliError]) throws -> Response {
+        let wantsJSON = request.uri.path.hasPrefix("/api/") || request.headers[.accept]?.contains("application/json") == true
+        if wantsJSON {
+            let problems = errors.map { Problem(type: "https://linli.example/problems/\($0.code)", title: $0.code, status: Int(status.code),
+                                                 detail: $0.message, field: $0.field, code: $0.code, errors: nil) }
+            var p = problems[0]
+            if problems.count > 1 { p.errors = problems; p.detail = problems.map(\.detail).joined(separator: "；") }
+            var r = try JSON.response(p, status: status)
+            r.headers[.contentType] = "application/problem+json; charset=utf-8"
+            return r
+        }
+        if status == .unauthorized, request.method == .get {
+            return Response(status: .seeOther, headers: [.location: "/login"])
+        }
+        let data: [String: Any] = ["status": Int(status.code), "messages": errors.map { ["message": $0.message, "field": $0.field ?? ""] }]
+        var r = renderer.page("error", data, context: context, title: I18n.table(context.lang)["error"]!)
+        r.status = status
+        return r
+    }
+}

@@ -1,0 +1,37 @@
+/// One small stylesheet: readable on a phone, with a large-print mode for elderly residents.
+enum Stylesheet {
+    static let css = """
+    :root { --fg:#1b1b1b; --muted:#555; --bg:#fff; --accent:#b3261e; --line:#ddd; --ok:#1f6f43; }
+    * { box-sizing: border-box; }
+    body { margin:0; font: 16px/1.6 -apple-system, "PingFang SC", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; color:var(--fg); background:var(--bg); }
+    body.large { font-size: 24px; }
+    body.large input, body.large select, body.large button { font-size: 24px; }
+    header { background:var(--accent); color:#fff; padding:.5rem 1rem; display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:center; }
+    header a, header button.link { color:#fff; }
+    header .brand { font-weight:700; font-size:1.25em; text-decoration:none; margin-right:auto; }
+    nav { display:flex; flex-wrap:wrap; gap:.25rem 1rem; align-items:center; }
+    main { padding:1rem; max-width:60rem; margin:0 auto; }
+    h1 { font-size:1.5em; margin:.5rem 0; } h2 { font-size:1.2em; margin:1.25rem 0 .5rem; border-bottom:1px solid var(--line); }
+    a { color:#0b57d0; } a:focus, button:focus, input:focus, select:focus { outline:3px solid #f9a825; outline-offset:2px; }
+    .crumbs { font-size:.9em; color:var(--muted); } .crumbs a { margin-right:.25rem; }
+    ul.list { list-style:none; padding:0; margin:0; } ul.list li { border-bottom:1px solid var(--line); padding:.6rem 0; }
+    ul.list li a { display:block; min-height:44px; }
+    .meta { color:var(--muted); font-size:.9em; }
+    dl.fields { display:grid; grid-template-columns: 9em 1fr; gap:.25rem .75rem; } dl.fields dt { color:var(--muted); }
+    @media (max-width: 480px) { dl.fields { grid-template-columns: 1fr; } dl.fields dt { margin-top:.5rem; } }
+    form.stack label { display:block; margin-top:.75rem; font-weight:600; }
+    input[type=text], input[type=password], input[type=search], select, textarea { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; }
+    button, .button { display:inline-block; padding:.6rem 1.2rem; font-size:1em; border:0; border-radius:4px; background:var(--accent); color:#fff; cursor:pointer; min-height:44px; text-decoration:none; }
+    button.secondary { background:#444; } button.link { background:none; padding:0; min-height:0; text-decoration:underline; }
+    .error { color:#b00020; font-weight:600; } .field-error { color:#b00020; display:block; margin-top:.25rem; }
+    input[aria-invalid=true], select[aria-invalid=true] { border:2px solid #b00020; }
+    .notice { background:#fff4e5; border-left:4px solid #f9a825; padding:.5rem .75rem; }
+    .tag { display:inline-block; background:#eef; border-radius:3px; padding:0 .4rem; margin-right:.25rem; font-size:.9em; }
+    table { border-collapse:collapse; width:100%; } th, td { border-bottom:1px solid var(--line); padding:.4rem; text-align:left; }
+    .table-wrap { overflow-x:auto; }
+    .qr svg { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
+    .card .qr svg { width:100%; }
+    details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
+    @media print { header, .no-print { display:none; } }
+    """
+}

@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LinliServer
+import Logging
+
+@main
+struct LinliCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linli",
+        abstract: "邻里 Linli — community governance and services platform.",
+        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self])
+}
+
+/// Options every command shares; each may also come from LINLI_* environment variables.
+struct Common: ParsableArguments {
+    @Option(help: "Data directory for the SQLite file and the development key (LINLI_DATA_DIR).")
+    var dataDir: String?
+    @Option(help: "postgres://user:pass@host:port/db to use PostgreSQL (LINLI_DATABASE_URL).")
+    var databaseURL: String?
+
+    func config() -> AppConfig {
+        var c = AppConfig.fromEnvironment()
+        if let d = dataDir { c.dataDirectory = d }
+        if let u = databaseURL { c.databaseURL = u }
+        return c
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the web console and the API.")
+    @OptionGroup var common: Common
+    @Option var host: String?
+    @Option var port: Int?
+
+    func run() async throws {
+        var c = common.config()
+        if let host { c.host = host }
+        if let port { c.port = port }
+        if ProcessInfo.processInfo.environment["LINLI_PUBLIC_URL"] == nil { c.publicBaseURL = "http://\(c.host):\(c.port)" }
+        let built = try await buildApplication(c)
+        try await built.app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations.")
+    @OptionGroup var common: Common
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        print("migrations up to date on \(linli.store.dialect)")
+        await linli.store.shutdown()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load a demo street (deterministic for a seed) and its demo accounts.")
+    @OptionGroup var common: Common
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Number of streets (each about 25,000 residents).") var scale: Int = 1
+    @Option(help: "Password for every demo account (default: random, printed).") var password: String?
+    @Flag(help: "Skip creating demo accounts.") var noAccounts = false
+
+    func run() async throws {
+        let c = common.config()
+        let linli = try await Linli.open(c)
+        let start = Date()
+        let summary = try await linli.loadDemo(seed: seed, scale: scale) { print($0) }
+        print(String(format: "demo loaded in %.1f s: %d streets, %d communities, %d compounds, %d households, %d residents",
+                     Date().timeIntervalSince(start), summary.streets, summary.communities, summary.compounds, summary.households, summary.residents))
+        if !noAccounts {
+            let accounts = try await linli.createDemoAccounts(summary, password: password)
+            print("\ndemo accounts (username / password / role):")
+            for a in accounts { print("  \(a.username.padding(toLength: 10, withPad: " ", startingAt: 0)) \(a.password)  \(a.role)") }
+            let lines = accounts.map { "\($0.username)\t\($0.password)\t\($0.role)" }.joined(separator: "\n")
+            try? (lines + "\n").write(toFile: c.dataDirectory + "/demo-accounts.txt", atomically: true, encoding: .utf8)
+        }
+        await linli.store.shutdown()
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Import households and residents from a CSV file into a community.")
+    @OptionGroup var common: Common
+    @Option(help: "Community (or village) id to import into.") var community: Int64
+    @Flag(help: "Keep the good rows when some rows are bad (default: import nothing if any row is bad).") var keepGood = false
+    @Argument var file: String
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        defer { Task { await linli.store.shutdown() } }
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let report = try await linli.registryCSV.importCSV(data, communityID: community, keepGood: keepGood)
+        for e in report.errors { print("line \(e.line), column \(e.column): \(e.reason)") }
+        print("imported \(report.imported) residents in \(report.householdsCreated) new households; \(report.errors.count) bad rows\(report.errors.isEmpty || keepGood ? "" : " — nothing imported")")
+        if !report.errors.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export a community's households and residents as CSV (ID numbers and phones included: handle with care).")
+    @OptionGroup var common: Common
+    @Option var community: Int64
+    @Option(help: "Output file (default: standard output).") var output: String?
+    @Option(help: "Why the full personal data is exported (written to the audit log).") var reason: String
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        let csv = try await linli.registryCSV.exportCSV(communityID: community, reason: reason)
+        if let output { try csv.write(toFile: output, atomically: true, encoding: .utf8) } else { print(csv, terminator: "") }
+        await linli.store.shutdown()
+    }
+}
+
+struct User: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create accounts, grant and revoke roles.",
+                                                    subcommands: [Create.self, Grant.self, Revoke.self, Token.self, Password.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var common: Common
+        @Argument var username: String
+        @Option var name: String = ""
+        @Option(help: "Password (at least 10 characters); asked for when omitted.") var password: String?
+        func run() async throws {
+            let linli = try await Linli.open(common.config())
+            let pw = password ?? readPassword()
+            let id = try await linli.accounts.createUser(username: username, displayName: name, password: pw)
+            print("created user \(username) (#\(id))")
+            await linli.store.shutdown()
+        }
+    }
+    struct Grant: AsyncParsableCommand {
+        @OptionGroup var common: Common
+        @Argument var username: String
+        @Argument(help: "city_admin, street_staff, community_staff, grid_worker, property_company, resident, volunteer, auditor") var role: String
+        @Option(help: "Place id the role covers.") var place: Int64?
+        @Option(help: "Grid id (grid workers).") var grid: Int64?
+        @Option(help: "Household id (residents).") var household: Int64?
+        func run() async throws {
+            guard let r = Role(rawValue: role) else { throw ValidationError("unknown role \(role)") }
+            let linli = try await Linli.open(common.config())
+            try await linli.accounts.grant(username: username, role: r, placeID: place, gridID: grid, householdID: household)
+            print("granted \(role) to \(username)")
+            await linli.store.shutdown()
+        }
+    }
+    struct Revoke: AsyncParsableCommand {
+        @OptionGroup var common: Common
+        @Argument var username: String
+        @Argument var role: String
+        @Option var place: Int64?
+        func run() async throws {
+            guard let r = Role(rawValue: role) else { throw ValidationError("unknown role \(role)") }
+            let linli = try await Linli.open(common.config())
+            let n = try await linli.accounts.revoke(username: username, role: r, placeID: place)
+            print("revoked \(n) grant(s)")
+            await linli.store.shutdown()
+        }
+    }
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an API bearer token for a user.")
+        @OptionGroup var common: Common
+        @Argument var username: String
+        @Option var name: String = "cli"
+        func run() async throws {
+            let linli = try await Linli.open(common.config())
+            print(try await linli.accounts.createAPIToken(username: username, name: name))
+            await linli.store.shutdown()
+        }
+    }
+    struct Password: AsyncParsableCommand {
+        @OptionGroup var common: Common
+        @Argument var username: String
+        @Option var password: String?
+        func run() async throws {
+            let linli = try await Linli.open(common.config())
+            try await linli.accounts.setPassword(username: username, password: password ?? readPassword())
+            print("password changed")
+            await linli.store.shutdown()
+        }
+    }
+}
+
+func readPassword() -> String {
+    print("password: ", terminator: "")
+    return readLine(strippingNewline: true) ?? ""
+}
+
