@@ -8,8 +8,9 @@ struct Renderer: Sendable {
     let library: MustacheLibrary
 
     static func load() async throws -> Renderer {
-        guard let dir = Bundle.module.resourceURL?.appendingPathComponent("Resources/templates").path else {
-            throw LinliError(.internalServerError, code: "templates_missing", message: "templates not found")
+        guard let dir = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("templates").path,
+              FileManager.default.fileExists(atPath: dir + "/layout.mustache") else {
+            throw LinliError(.internalServerError, code: "templates_missing", message: "templates not found in the resource bundle")
         }
         return Renderer(library: try await MustacheLibrary(directory: dir))
     }
