@@ -49,9 +49,20 @@ public struct DemoGenerator: Sendable {
     /// Ages are computed against this date so that the same seed always gives the same people.
     static let referenceYear = 2026
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Environment, seed: UInt64, scale: Int) {
+    let specs: [CommunitySpec]
+
+    public init(store: any Store, cipher: PersonalDataCipher, env: Environment, seed: UInt64, scale: Int, tiny: Bool = false) {
         self.store = store; self.cipher = cipher; self.env = env; self.seed = seed; self.scale = max(1, scale)
+        self.specs = tiny ? Self.tinyCommunities : Self.communities
     }
+
+    /// A small street for tests: the same shapes (merged community, village) at a few dozen households.
+    static let tinyCommunities: [CommunitySpec] = [
+        CommunitySpec(name: "甲社区", type: .merged, compounds: ["甲一苑", "甲二苑"], grids: 2, microGrids: 4, households: 40, people: 120,
+                      migrantShare: 0.2, ownersCommitteeShare: 0.5, propertyShare: 1.0, householdsPerUnit: 4),
+        CommunitySpec(name: "乙村", type: .rural, compounds: ["第一村民小组"], grids: 1, microGrids: 2, households: 10, people: 30,
+                      migrantShare: 0.05, ownersCommitteeShare: 0, propertyShare: 0, householdsPerUnit: 0),
+    ]
 
     static let communities: [CommunitySpec] = [
         CommunitySpec(name: "西林寺社区", type: .merged,
@@ -127,7 +138,7 @@ public struct DemoGenerator: Sendable {
                 propertyCompanies.append(ids.org)
                 orgs.rows.append([ids.org, OrganisationKind.propertyCompany.rawValue, name, streetID, Int64?.none, String?.none, String?.none]); ids.org += 1
             }
-            for (ci, spec) in Self.communities.enumerated() {
+            for (ci, spec) in specs.enumerated() {
                 let (communityID, communityPath) = addPlace(streetID, streetPath, spec.type == .rural ? .village : .community, spec.name, spec.type.rawValue)
                 if s == 0 && ci == 0 { summary.firstCommunityID = communityID }
                 summary.communities += 1

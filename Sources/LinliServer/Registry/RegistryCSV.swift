@@ -214,8 +214,8 @@ public struct RegistryCSV: Sendable {
 extension Linli {
     public var registryCSV: RegistryCSV { RegistryCSV(registry: registry) }
 
-    public func loadDemo(seed: UInt64, scale: Int, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DemoSummary {
-        try await DemoGenerator(store: store, cipher: cipher, env: config.environment, seed: seed, scale: scale).run(log: log)
+    public func loadDemo(seed: UInt64, scale: Int, tiny: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DemoSummary {
+        try await DemoGenerator(store: store, cipher: cipher, env: config.environment, seed: seed, scale: scale, tiny: tiny).run(log: log)
     }
 
     public struct DemoAccount: Sendable { public var username: String; public var password: String; public var role: String }

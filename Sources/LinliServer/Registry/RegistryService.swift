@@ -323,7 +323,7 @@ public struct RegistryService: Sendable {
         let area = areaCenti
         return try await store.transaction { db in
             guard let place = try await fetchPlace(db, placeID!), actor.may(.placeView, on: place.scope) else {
-                throw LinliError.invalid("place_id", "not_found", "所在单元不存在")
+                throw LinliError.notFound
             }
             guard place.kind.holdsHouseholds else { throw LinliError.invalid("place_id", "wrong_level", "户只能建在单元、楼栋或村民小组下") }
             let chain = try await ancestors(db, path: place.path)

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SQLKit
+import Testing
+@testable import LinliServer
+
+/// The databases the store suites run on: SQLite always, PostgreSQL when scripts/test started one.
+enum Backend: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static var available: [Backend] {
+        ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+}
+
+struct Fixture {
+    let linli: Linli
+    let demo: DemoSummary
+    let dataDir: String
+    static let password = "test-password-1"
+}
+
+/// A fresh database with a tiny demo (two streets, so that every role has something out of scope).
+func withFixture<T>(_ backend: Backend, accounts: Bool = true, _ body: (Fixture) async throws -> T) async throws -> T {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("linli-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var config = AppConfig()
+    config.dataDirectory = dir
+    config.bcryptCost = 4
+    config.logLevel = .warning
+    config.dataKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+    var dbName: String?
+    if backend == .postgres {
+        let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"]!
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let store = try PostgresStore(url: admin, logger: Logger(label: "test"))
+        try await store.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+        await store.shutdown()
+        dbName = String(name)
+        config.databaseURL = admin.replacingOccurrences(of: "/linli_test", with: "/\(name)")
+    }
+    let linli = try await Linli.open(config)
+    let demo = try await linli.loadDemo(seed: 3, scale: 2, tiny: true)
+    if accounts { _ = try await linli.createDemoAccounts(demo, password: Fixture.password) }
+    do {
+        let result = try await body(Fixture(linli: linli, demo: demo, dataDir: dir))
+        await cleanup(linli, dbName, dir)
+        return result
+    } catch {
+        await cleanup(linli, dbName, dir)
+        throw error
+    }
+}
+
+private func cleanup(_ linli: Linli, _ dbName: String?, _ dir: String) async {
+    await linli.store.shutdown()
+    if let dbName, let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"],
+       let store = try? PostgresStore(url: admin, logger: Logger(label: "test")) {
+        _ = try? await store.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: dbName) WITH (FORCE)").run() }
+        await store.shutdown()
+    }
+    try? FileManager.default.removeItem(atPath: dir)
+}
+
+extension Fixture {
+    func actor(_ username: String) async throws -> Actor {
+        let s = try await linli.accounts.login(username: username, password: Fixture.password)
+        return s.actor
+    }
+    func token(_ username: String) async throws -> String {
+        try await linli.accounts.createAPIToken(username: username, name: "test")
+    }
+    /// Some object ids of the first and of the second street.
+    func ids() async throws -> (insideHousehold: Int64, outsideHousehold: Int64, insideResident: Int64, outsideResident: Int64,
+                                insideCompound: Int64, outsideCompound: Int64, insideCode: String, outsideCode: String) {
+        let h = demo.firstHouseholdWithResidents
+        return try await linli.store.read { db in
+            let street2 = try await db.raw("SELECT path FROM places WHERE kind = 'street' ORDER BY id DESC").first()!.decode(column: "path", as: String.self)
+            let oh = try await db.raw("SELECT h.id, h.code FROM households h WHERE h.path LIKE \(bind: street2 + "%") AND EXISTS (SELECT 1 FROM residents r WHERE r.household_id = h.id) ORDER BY h.id").first()!
+            let ohID = try oh.decode(column: "id", as: Int64.self)
+            let ir = try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: h) ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            let or = try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: ohID) ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            let ihRow = try await db.raw("SELECT path, code FROM households WHERE id = \(bind: h)").first()!
+            let compound = try ihRow.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }[4]
+            let oc = try await db.raw("SELECT id FROM places WHERE kind = 'compound' AND path LIKE \(bind: street2 + "%") ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            return (h, ohID, ir, or, compound, oc, try ihRow.decode(column: "code", as: String.self), try oh.decode(column: "code", as: String.self))
+        }
+    }
+}
+
+extension ByteBuffer {
+    var text: String { String(buffer: self) }
+}

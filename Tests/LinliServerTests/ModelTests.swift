@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import LinliServer
+
+@Suite struct IdentityNumberTests {
+    @Test func acceptsTheStandardExample() {
+        #expect(IDNumber.validate("11010519491231002X") == nil)
+        #expect(IDNumber.validate("11010519491231002x") == nil)
+        #expect(IDNumber.birthDate(of: "11010519491231002X") == "1949-12-31")
+        #expect(!IDNumber.isMale("11010519491231002X"))
+    }
+    @Test func rejectsWrongCheckDigitFormatAndDate() {
+        #expect(IDNumber.validate("110105194912310021") == .checkDigit)
+        #expect(IDNumber.validate("1101051949123100") == .format)
+        #expect(IDNumber.validate("11010519491331002X") == .birthDate)
+        #expect(IDNumber.validate("11010519490230002X") == .birthDate)
+        #expect(IDNumber.validate("A1010519491231002X") == .format)
+    }
+    @Test func phonesAreValidatedAndMasked() {
+        #expect(PhoneNumber.isValid("13812345678"))
+        #expect(PhoneNumber.isValid("+86 138-1234-5678"))
+        #expect(!PhoneNumber.isValid("12812345678"))
+        #expect(!PhoneNumber.isValid("1381234567"))
+        #expect(PhoneNumber.masked("13812345678") == "138****5678")
+        #expect(IDNumber.masked(last4: "002X") == "**************002X")
+    }
+    @Test func demoIDNumbersAreValidAndFitTheAge() {
+        var rng = SeededRandom(seed: 9)
+        var used = Set<String>()
+        for age in [0, 5, 13, 40, 79, 95] {
+            let id = DemoGenerator.idNumber(&rng, age: age, male: age % 2 == 0, used: &used)
+            #expect(IDNumber.validate(id) == nil)
+            let year = Int(id.dropFirst(6).prefix(4))!
+            #expect((DemoGenerator.referenceYear - age - 1)...(DemoGenerator.referenceYear - age) ~= year)
+            #expect(IDNumber.isMale(id) == (age % 2 == 0))
+        }
+    }
+}
+
+@Suite struct PersonalDataTests {
+    let cipher = PersonalDataCipher(masterKey: try! PersonalDataCipher.masterKey(base64: Data(repeating: 7, count: 32).base64EncodedString()))
+
+    @Test func sealsAndOpens() throws {
+        let sealed = try cipher.seal("11010519491231002X")
+        #expect(!sealed.contains("1101051949"))
+        #expect(try cipher.open(sealed) == "11010519491231002X")
+        #expect(try cipher.seal("x") != cipher.seal("x"), "fresh nonce each time")
+    }
+    @Test func indexIsStableAndNamespaced() {
+        #expect(cipher.index("phone", "13812345678") == cipher.index("phone", "13812345678"))
+        #expect(cipher.index("phone", "13812345678") != cipher.index("id", "13812345678"))
+    }
+}
+
+@Suite struct RegistryRuleTests {
+    @Test func placeLevels() {
+        #expect(PlaceKind.building.canBeChild(of: .compound))
+        #expect(PlaceKind.villagerGroup.canBeChild(of: .village))
+        #expect(!PlaceKind.unit.canBeChild(of: .compound))
+        #expect(PlaceKind.city.canBeChild(of: nil))
+    }
+    @Test func areasAreExactHundredths() {
+        #expect(RegistryService.parseArea("89.5") == 8950)
+        #expect(RegistryService.parseArea("120") == 12000)
+        #expect(RegistryService.parseArea("0") == nil)
+        #expect(RegistryService.parseArea("1.234") == nil)
+        #expect(RegistryService.parseArea("abc") == nil)
+    }
+    @Test func residentInputNamesEachBadField() {
+        let input = ResidentInput(householdID: 1, name: "", idNumber: "110105194912310021", phone: "123", registration: "x", relation: "owner")
+        do {
+            _ = try input.validate(creating: true)
+            Issue.record("expected errors")
+        } catch let e as ValidationErrors {
+            #expect(Set(e.errors.compactMap(\.field)) == ["name", "id_number", "phone", "registration"])
+        } catch { Issue.record("\(error)") }
+    }
+    @Test func csvReaderKeepsLineNumbersQuotesAndBOM() {
+        let r = CSVReader.parse("\u{FEFF}a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\r\n\"multi\nline\",2\n3,4\n")
+        #expect(r.map(\.line) == [1, 2, 3, 5])
+        #expect(r[1].fields == ["x,1", "say \"hi\""])
+        #expect(r[2].fields == ["multi\nline", "2"])
+    }
+    @Test func everyRoleHasAPermissionRow() {
+        for role in Role.allCases { #expect(PermissionTable.actions[role] != nil) }
+    }
+    @Test func scopeRules() {
+        let grid = RoleGrant(role: .gridWorker, placeID: 4, placePath: "/1/2/3/4/", gridID: 10, householdID: nil)
+        let a = Actor(userID: 1, username: "g", displayName: "g", grants: [grid])
+        #expect(a.may(.householdView, on: ObjectScope(path: "/1/2/3/4/5/", gridIDs: [10, 11], householdID: 9)))
+        #expect(!a.may(.householdView, on: ObjectScope(path: "/1/2/3/4/5/", gridIDs: [12, 13], householdID: 9)))
+        #expect(a.may(.placeView, on: ObjectScope(path: "/1/2/3/4/5/")))
+        #expect(!a.may(.placeView, on: ObjectScope(path: "/1/2/3/44/")))
+        #expect(!a.may(.auditView, on: ObjectScope(path: "/1/2/3/4/")))
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SQLKit
+import Testing
+@testable import LinliServer
+
+/// Use cases against a real database, on SQLite and on PostgreSQL.
+@Suite struct RegistryStoreTests {
+    @Test(arguments: Backend.available)
+    func migrationsAreIdempotentAndAuditLogIsAppendOnly(_ backend: Backend) async throws {
+        try await withFixture(backend, accounts: false) { f in
+            let again = try await Migrator.migrate(f.linli.store, Linli.migrations)
+            #expect(again.isEmpty)
+            try await f.linli.store.transaction { db in
+                try await AuditLog(env: .live).append(db, actor: nil, action: "test", objectType: "test", objectID: nil, path: "/")
+            }
+            await #expect(throws: (any Error).self) {
+                try await f.linli.store.transaction { db in try await db.raw("UPDATE audit_log SET reason = 'x'").run() }
+            }
+            await #expect(throws: (any Error).self) {
+                try await f.linli.store.transaction { db in try await db.raw("DELETE FROM audit_log").run() }
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func demoHasTheShapesAndValidPeople(_ backend: Backend) async throws {
+        try await withFixture(backend, accounts: false) { f in
+            #expect(f.demo.streets == 2)
+            #expect(f.demo.communities == 4)
+            let (households, residents, unassigned) = try await f.linli.store.read { db in
+                (try await db.raw("SELECT COUNT(*) AS n FROM households").first()!.decode(column: "n", as: Int.self),
+                 try await db.raw("SELECT COUNT(*) AS n FROM residents").first()!.decode(column: "n", as: Int.self),
+                 try await db.raw("SELECT COUNT(*) AS n FROM households h JOIN grids g ON g.id = h.micro_grid_id WHERE g.community_id <> h.community_id OR g.level <> 'micro'").first()!.decode(column: "n", as: Int.self))
+            }
+            #expect(households == 100)
+            #expect(residents > 200)
+            #expect(unassigned == 0, "every household is in a micro-grid of its own community")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func residentRulesDuplicatesAndUnmaskAudit(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let staff = try await f.actor("community")
+            let ids = try await f.ids()
+            let input = ResidentInput(householdID: ids.insideHousehold, name: "李四", idNumber: "11010519491231002X", phone: "13812345678",
+                                      registration: "registered", relation: "family", tags: ["elderly"])
+            let created = try await f.linli.registry.createResident(input, actor: staff)
+            #expect(created.idNumber == "**************002X")
+            #expect(created.phone == "138****5678")
+            #expect(created.birthDate == "1949-12-31")
+            // A duplicate ID number is refused and nothing is written.
+            await #expect(throws: LinliError.self) { _ = try await f.linli.registry.createResident(input, actor: staff) }
+            // Outside the scope the household does not exist.
+            var other = input; other.householdID = ids.outsideHousehold; other.idNumber = "110105200001010016"
+            do { _ = try await f.linli.registry.createResident(other, actor: staff); Issue.record("created out of scope") }
+            catch let e as LinliError { #expect(e.status == .unprocessableContent && e.field == "household_id") }
+            // Search by exact phone and by ID goes through the HMAC index.
+            #expect(try await f.linli.registry.search("138 1234 5678", actor: staff).map(\.id) == [created.id])
+            #expect(try await f.linli.registry.search("11010519491231002x", actor: staff).map(\.id) == [created.id])
+            // Unmasking needs a reason and writes the audit log.
+            await #expect(throws: LinliError.self) { _ = try await f.linli.registry.unmaskResident(created.id, reason: " ", actor: staff) }
+            let full = try await f.linli.registry.unmaskResident(created.id, reason: "核实身份", actor: staff)
+            #expect(full.idNumber == "11010519491231002X" && full.phone == "13812345678")
+            let auditor = try await f.actor("auditor")
+            let log = try await f.linli.audit.list(f.linli.store, actor: auditor)
+            #expect(log.contains { $0.action == "resident.unmask" && $0.objectID == created.id && $0.reason == "核实身份" && $0.username == "community" })
+            #expect(log.filter { $0.action == "resident.unmask" }.count == 1, "a refused unmask leaves no trace of data shown")
+        }
+    }
+
+    @Test func rawSQLiteFileHoldsNoIDNumberOrPhoneInClear() async throws {
+        try await withFixture(.sqlite) { f in
+            let staff = try await f.actor("community")
+            let ids = try await f.ids()
+            _ = try await f.linli.registry.createResident(ResidentInput(householdID: ids.insideHousehold, name: "王五", idNumber: "11010519491231002X",
+                                                                      phone: "13987654321", registration: "resident", relation: "tenant"), actor: staff)
+            await f.linli.store.shutdown()
+            var bytes = Data()
+            for suffix in ["", "-wal"] { bytes += (FileManager.default.contents(atPath: f.linli.config.sqlitePath + suffix) ?? Data()) }
+            #expect(bytes.range(of: Data("11010519491231002X".utf8)) == nil)
+            #expect(bytes.range(of: Data("13987654321".utf8)) == nil)
+            #expect(bytes.range(of: Data("王五".utf8)) != nil, "the check reads the right file")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func hierarchyRefusesCyclesWrongLevelsAndForeignGrids(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let street = try await f.actor("street")
+            let ids = try await f.ids()
+            let community = f.demo.firstCommunityID
+            // Moving a community under its own compound is a cycle.
+            do { _ = try await f.linli.registry.updatePlace(community, name: nil, parentID: ids.insideCompound, actor: street); Issue.record("cycle accepted") }
+            catch let e as LinliError { #expect(e.field == "parent_id" && e.code == "cycle") }
+            // A unit directly under a compound is the wrong level.
+            do { _ = try await f.linli.registry.createPlace(parentID: ids.insideCompound, kind: "unit", name: "x", communityType: nil, actor: street); Issue.record("wrong level accepted") }
+            catch let e as LinliError { #expect(e.field == "kind" && e.code == "wrong_level") }
+            // A household put into another community's micro-grid.
+            let foreignMicro = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM grids WHERE level = 'micro' AND community_id <> \(bind: community) ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            }
+            do { try await f.linli.registry.updateHousehold(ids.insideHousehold, microGridID: foreignMicro, door: nil, actor: street); Issue.record("foreign grid accepted") }
+            catch let e as LinliError { #expect(e.field == "micro_grid_id" && e.code == "other_community") }
+            // A valid move renames and keeps paths consistent.
+            let b = try await f.linli.registry.createPlace(parentID: ids.insideCompound, kind: "building", name: "新楼", communityType: nil, actor: street)
+            let u = try await f.linli.registry.createPlace(parentID: b.id, kind: "unit", name: "1单元", communityType: nil, actor: street)
+            let detail = try await f.linli.registry.place(u.id, actor: street)
+            #expect(detail.breadcrumbs.map(\.name).suffix(2) == ["新楼", "1单元"])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func coverageCountsCompounds(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let (_, rows, total) = try await f.linli.registry.coverage(placeID: f.demo.firstStreetID, actor: try await f.actor("street"))
+            #expect(total.compounds == 2)
+            #expect(total.withProperty == 2, "the tiny demo gives every compound a property company")
+            #expect(rows.reduce(0) { $0 + $1.compounds } == total.compounds)
+            #expect(total.withoutOwnersCommittee == total.compounds - total.withOwnersCommittee)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func csvImportAllOrNothingOrKeepGood(_ backend: Backend) async throws {
+        try await withFixture(backend, accounts: false) { f in
+            let community = f.demo.firstCommunityID
+            let micro = try await f.linli.store.read { db in
+                try await db.raw("SELECT name FROM grids WHERE level = 'micro' AND community_id = \(bind: community) ORDER BY id").first()!.decode(column: "name", as: String.self)
+            }
+            let header = RegistryCSV.header.joined(separator: ",")
+            let good = "新苑,1幢,1单元,101,\(micro),赵六,110105200001010016,13700001111,户籍人口,户主,独居老人,否"
+            let bad = "新苑,1幢,1单元,102,\(micro),钱七,110105200001010017,13700001112,户籍人口,户主,,否"
+            let csv = "\u{FEFF}" + [header, good, bad].joined(separator: "\r\n") + "\r\n"
+            let strict = try await f.linli.registryCSV.importCSV(Data(csv.utf8), communityID: community, keepGood: false)
+            #expect(strict.imported == 0)
+            #expect(strict.errors == [ImportReport.RowError(line: 3, column: "身份证号", reason: "身份证号校验位不正确")])
+            let count = { try await f.linli.store.read { db in try await db.raw("SELECT COUNT(*) AS n FROM residents WHERE name = '赵六'").first()!.decode(column: "n", as: Int.self) } }
+            #expect(try await count() == 0)
+            let lenient = try await f.linli.registryCSV.importCSV(Data(csv.utf8), communityID: community, keepGood: true)
+            #expect(lenient.imported == 1 && lenient.householdsCreated == 1 && lenient.errors.count == 1)
+            #expect(try await count() == 1)
+            // Wrong header and wrong encoding are refused up front.
+            let wrong = try await f.linli.registryCSV.importCSV(Data("姓名,电话\n张三,1\n".utf8), communityID: community, keepGood: true)
+            #expect(wrong.errors.first?.column == "表头")
+            let gbk = try await f.linli.registryCSV.importCSV(Data([0xD5, 0xC5, 0xC8, 0xFD, 0xFF, 0x0A]), communityID: community, keepGood: true)
+            #expect(gbk.errors.first?.reason.contains("UTF-8") == true)
+            // Export round-trips the imported resident with full values.
+            let out = try await f.linli.registryCSV.exportCSV(communityID: community, reason: "年度核对")
+            #expect(out.contains("赵六,110105200001010016,13700001111,户籍人口,户主,独居老人,否"))
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func loginLocksAfterRepeatedFailures(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            for _ in 0..<AccountService.maxFailedLogins {
+                do { _ = try await f.linli.accounts.login(username: "volunteer", password: "wrong-password"); Issue.record("accepted") }
+                catch let e as LinliError { #expect(e.code == "bad_credentials") }
+            }
+            do { _ = try await f.linli.accounts.login(username: "volunteer", password: Fixture.password); Issue.record("not locked") }
+            catch let e as LinliError { #expect(e.code == "locked") }
+        }
+    }
+}
