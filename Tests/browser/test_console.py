@@ -6,6 +6,7 @@ Screenshots (phone size, large print) go to .build/screenshots for a person to l
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
@@ -39,7 +40,9 @@ def browser(width=390, height=844):
     if os.path.exists("/usr/bin/chromium"):
         o.binary_location = "/usr/bin/chromium"
     service = webdriver.ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    return webdriver.Chrome(options=o, service=service)
+    d = webdriver.Chrome(options=o, service=service)
+    d.implicitly_wait(5)
+    return d
 
 
 def login(d, base, user):
@@ -47,6 +50,17 @@ def login(d, base, user):
     d.find_element(By.ID, "username").send_keys(user)
     d.find_element(By.ID, "password").send_keys(PASSWORD)
     d.find_element(By.ID, "login-submit").click()
+    WebDriverWait(d, 10).until(lambda drv: "/login" not in drv.current_url, "login did not complete")
+
+
+def wait_text(d, element_id, expected, timeout=10):
+    """Waits until the element (on the page after a navigation) shows the expected text."""
+    def ok(drv):
+        try:
+            return expected in drv.find_element(By.ID, element_id).text
+        except Exception:
+            return False
+    WebDriverWait(d, timeout).until(ok, f"#{element_id} never showed {expected!r}")
 
 
 def shot(d, name):
@@ -84,7 +98,7 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
     d.find_element(By.ID, "id_number").send_keys("110105194912310021")  # wrong check digit
     d.find_element(By.ID, "phone").send_keys("12345")
     d.find_element(By.ID, "resident-save").click()
-    assert "身份证号校验位不正确" in d.find_element(By.ID, "id_number-error").text
+    wait_text(d, "id_number-error", "身份证号校验位不正确")
     assert "手机号" in d.find_element(By.ID, "phone-error").text
     assert d.find_element(By.ID, "name").get_attribute("value") == "测试居民", "typed values are kept"
     shot(d, "resident-form-errors-phone")
@@ -93,20 +107,20 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
     d.find_element(By.CSS_SELECTOR, "#registration option[value=registered]").click()
     d.find_element(By.CSS_SELECTOR, "#relation option[value=family]").click()
     d.find_element(By.ID, "resident-save").click()
-    assert d.find_element(By.ID, "id-number").text == "**************002X"
+    wait_text(d, "id-number", "**************002X")
     assert d.find_element(By.ID, "phone").text == "138****5678"
     # Unmasking needs a reason and is audited.
     d.find_element(By.CSS_SELECTOR, "#unmask-form").find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click()
     d.find_element(By.CSS_SELECTOR, "#unmask-form button").click()
-    assert "事由" in d.find_element(By.ID, "reason-error").text
+    wait_text(d, "reason-error", "事由")
     d.find_element(By.CSS_SELECTOR, "#unmask-form").find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click() if not d.find_element(By.ID, "reason").is_displayed() else None
     d.find_element(By.ID, "reason").send_keys("入户走访核实联系方式")
     d.find_element(By.CSS_SELECTOR, "#unmask-form button").click()
-    assert d.find_element(By.ID, "id-number").text == "11010519491231002X"
+    wait_text(d, "id-number", "11010519491231002X")
     assert d.find_element(By.ID, "phone").text == "13812345678"
     # Search by phone finds the new resident.
     d.get(base + "/search?q=13812345678")
-    assert "测试居民" in d.find_element(By.ID, "results").text
+    wait_text(d, "results", "测试居民")
 
 
 @case
@@ -124,7 +138,7 @@ def large_print_and_english(d, base):
 def auditor_sees_unmask_entries_and_coverage(d, base):
     login(d, base, "auditor")
     d.find_element(By.LINK_TEXT, "审计日志").click()
-    assert "resident.unmask" in d.find_element(By.ID, "audit").text
+    wait_text(d, "audit", "resident.unmask")
     d.find_element(By.LINK_TEXT, "覆盖情况").click()
     text = d.find_element(By.ID, "coverage").text
     assert "湖滨街道" in text or "西林寺社区" in text
