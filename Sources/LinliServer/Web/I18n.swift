@@ -72,9 +72,10 @@ enum I18n {
         "service_centre": ("党群服务中心", "Service centre"), "clinic": ("卫生服务站", "Clinic"), "school": ("学校", "School"),
         "kindergarten": ("幼儿园", "Kindergarten"), "elderly_care": ("养老服务站", "Elderly care"), "child_care": ("儿童之家", "Child care"),
         "market": ("菜市场", "Market"), "transport": ("公交站", "Bus stop"), "canteen": ("邻里食堂", "Canteen"),
-        "city_admin": ("市级管理员", "City admin"), "street_staff": ("街道工作人员", "Street staff"),
-        "community_staff": ("社区工作者", "Community staff"), "grid_worker": ("网格员", "Grid worker"),
-        "volunteer": ("志愿者", "Volunteer"), "auditor": ("审计员", "Auditor"),
+        "role_city_admin": ("市级管理员", "City admin"), "role_street_staff": ("街道工作人员", "Street staff"),
+        "role_community_staff": ("社区工作者", "Community staff"), "role_grid_worker": ("网格员", "Grid worker"),
+        "role_property_company": ("物业", "Property company"), "role_resident": ("居民", "Resident"),
+        "role_volunteer": ("志愿者", "Volunteer"), "role_auditor": ("审计员", "Auditor"),
     ]
 
     static func table(_ lang: Lang) -> [String: String] {

@@ -35,7 +35,7 @@ struct Renderer: Sendable {
             "other_lang": context.lang == .zh ? "en" : "zh", "large_print": context.largePrint,
         ]
         if let a = context.actor {
-            var nav: [String: Any] = ["name": a.displayName, "roles": Array(Set(a.grants.map { I18n.label($0.role.rawValue, context.lang) })).sorted().joined(separator: "、")]
+            var nav: [String: Any] = ["name": a.displayName, "roles": Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")]
             nav["can_search"] = a.may(.residentView)
             nav["can_audit"] = a.may(.auditView)
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = g.placeID }
