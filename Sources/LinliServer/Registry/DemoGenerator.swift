@@ -284,7 +284,6 @@ public struct DemoGenerator: Sendable {
                             summary.residents += 1
                         }
                         if summary.firstHouseholdWithResidents == 0 { summary.firstHouseholdWithResidents = hid }
-                        if owners.rows.last?[3] as? String == "" { owners.rows[owners.rows.count - 1][3] = rng.pick(Self.surnames).description + Self.given(&rng, male: rng.chance(0.5)) }
                     }
                     if !rural, owners.rows.count > 0 {
                         // Owners of rented parts who live elsewhere still need a name.

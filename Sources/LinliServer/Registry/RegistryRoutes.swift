@@ -272,8 +272,8 @@ struct RegistryRoutes {
         if kind?.holdsHouseholds == true {
             // Micro-grids of this place's community, for the new-household form.
             let community = d.breadcrumbs.first { PlaceKind(rawValue: $0.kind)?.isCommunity == true }
-            if let community, let cd = try? await registry.place(community.id, actor: actor) {
-                data["micro_grids"] = cd.grids.filter { $0.level == "micro" }.map { ["id": $0.id, "name": $0.name] }
+            if let community {
+                data["micro_grids"] = try await registry.microGrids(community: community.id, actor: actor).map { ["id": $0.id, "name": $0.name] }
             }
         }
         var resp = renderer.page("place", data, context: c, title: d.place.name)
@@ -289,8 +289,9 @@ struct RegistryRoutes {
         data["can_add_resident"] = actor.may(.residentEdit)
         data["can_edit"] = actor.may(.householdEdit)
         data["errors"] = errors ?? [:]
-        if actor.may(.householdEdit), let cd = try? await registry.place(h.communityID, actor: actor) {
-            data["micro_grids"] = cd.grids.filter { $0.level == "micro" }.map { ["id": $0.id, "name": $0.name, "selected": $0.id == h.microGridID] }
+        if actor.may(.householdEdit) {
+            data["micro_grids"] = try await registry.microGrids(community: h.communityID, actor: actor)
+                .map { ["id": $0.id, "name": $0.name, "selected": $0.id == h.microGridID] }
         }
         var resp = renderer.page("household", data, context: c, title: h.address)
         if errors != nil { resp.status = .unprocessableContent }

@@ -110,6 +110,14 @@ public struct RegistryService: Sendable {
         }
     }
 
+    /// The micro-grids of a community, for the forms that put a household into one.
+    public func microGrids(community: Int64, actor: Actor) async throws -> [GridSummary] {
+        try await store.read { db in
+            guard let p = try await fetchPlace(db, community), p.kind.isCommunity, actor.may(.placeView, on: p.scope) else { return [] }
+            return try await gridsOf(db, community: community).filter { $0.level == "micro" }
+        }
+    }
+
     func gridsOf(_ db: any SQLDatabase, community: Int64) async throws -> [GridSummary] {
         try await db.raw("SELECT id, name, level, parent_id FROM grids WHERE community_id = \(bind: community) ORDER BY id").all().map { r in
             GridSummary(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
