@@ -24,10 +24,15 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CQRencode", path: "Sources/CQRencode", pkgConfig: "libqrencode",
                        providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CVips", path: "Sources/CVips", pkgConfig: "vips",
+                       providers: [.apt(["libvips-dev"])]),
+        // libvips' API is variadic C; this thin C target wraps the few calls Linli needs.
+        .target(name: "LinliImage", dependencies: ["CVips"], path: "Sources/LinliImage"),
         .target(
             name: "LinliServer",
             dependencies: [
                 "CQRencode",
+                "LinliImage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -17,6 +17,8 @@ public struct AppConfig: Sendable {
     public var publicBaseURL = "http://127.0.0.1:8080"
     public var logLevel: Logger.Level = .info
     public var environment: Environment = .live
+    /// Seconds between escalation sweeps; 0 turns the in-server job off (tests drive it by hand).
+    public var sweepInterval = 60
 
     public init() {}
 
@@ -31,6 +33,7 @@ public struct AppConfig: Sendable {
         c.production = env["LINLI_ENV"] == "production"
         if let v = env["LINLI_BCRYPT_COST"], let n = UInt8(v), (4...31).contains(n) { c.bcryptCost = n }
         c.publicBaseURL = env["LINLI_PUBLIC_URL"] ?? "http://\(c.host):\(c.port)"
+        if let v = env["LINLI_SWEEP_SECONDS"], let n = Int(v), n >= 0 { c.sweepInterval = n }
         if let v = env["LINLI_LOG_LEVEL"], let l = Logger.Level(rawValue: v) { c.logLevel = l }
         return c
     }
@@ -59,8 +62,10 @@ public struct Linli: Sendable {
     public let accounts: AccountService
     public let audit: AuditLog
     public let cipher: PersonalDataCipher
+    public let requests: RequestsService
+    public let inbox: Inbox
 
-    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all
+    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
@@ -70,7 +75,9 @@ public struct Linli: Sendable {
         return Linli(config: config, store: store,
                      registry: RegistryService(store: store, cipher: cipher, env: config.environment),
                      accounts: AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost),
-                     audit: AuditLog(env: config.environment), cipher: cipher)
+                     audit: AuditLog(env: config.environment), cipher: cipher,
+                     requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
+                     inbox: Inbox(store: store, env: config.environment))
     }
 }
 
@@ -105,6 +112,9 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         configuration: .init(address: .hostname(linli.config.host, port: linli.config.port), serverName: "linli"),
         logger: logger)
     let store = linli.store
+    if linli.config.sweepInterval > 0 {
+        app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger))
+    }
     app.addServices(StoreService(store: store))
     return BuiltApplication(app: app, linli: linli, routes: routes.table)
 }

@@ -9,6 +9,8 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     case resident
     case volunteer
     case auditor
+    /// A third-party app (an Open311 client) filing and following requests for citizens.
+    case partnerApp = "partner_app"
 }
 
 public enum Action: String, Sendable, CaseIterable {
@@ -23,20 +25,32 @@ public enum Action: String, Sendable, CaseIterable {
     case auditView = "audit.view"
     case userManage = "user.manage"
     case registryTransfer = "registry.transfer"
+    case requestSubmit = "request.submit"
+    case requestView = "request.view"
+    /// Accept, note, resolve or return a request assigned to one's own party.
+    case requestWork = "request.work"
+    /// Route, re-assign, merge and supervise (督办) requests in one's area; edit routing rules.
+    case requestRoute = "request.route"
+    case requestFigures = "request.figures"
+    /// Categories, deadlines and the holiday calendar (city-wide settings).
+    case requestConfigure = "request.configure"
 }
 
 public enum PermissionTable {
     /// Which actions each role may take (inside its scope).
     public static let actions: [Role: Set<Action>] = [
         .cityAdmin: Set(Action.allCases),
-        .streetStaff: Set(Action.allCases).subtracting([.auditView]),
+        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure]),
         .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
-                          .residentUnmask, .coverageView, .registryTransfer],
-        .gridWorker: [.placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask],
-        .propertyCompany: [.placeView, .householdView],
-        .resident: [.householdView, .residentView, .residentUnmask],
-        .volunteer: [.placeView],
-        .auditor: [.placeView, .coverageView, .auditView],
+                          .residentUnmask, .coverageView, .registryTransfer,
+                          .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures],
+        .gridWorker: [.placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask,
+                      .requestSubmit, .requestView, .requestWork],
+        .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures],
+        .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView],
+        .volunteer: [.placeView, .requestSubmit, .requestView],
+        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures],
+        .partnerApp: [.requestSubmit, .requestView],
     ]
 }
 

@@ -76,6 +76,7 @@ enum I18n {
         "role_community_staff": ("社区工作者", "Community staff"), "role_grid_worker": ("网格员", "Grid worker"),
         "role_property_company": ("物业", "Property company"), "role_resident": ("居民", "Resident"),
         "role_volunteer": ("志愿者", "Volunteer"), "role_auditor": ("审计员", "Auditor"),
+        "role_partner_app": ("第三方应用", "Partner app"),
     ]
 
     static func table(_ lang: Lang) -> [String: String] {

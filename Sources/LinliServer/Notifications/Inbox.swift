@@ -1,0 +1,109 @@
+import Foundation
+import SQLKit
+
+/// A message for one user about one object. The text is rendered from `kind` in the reader's
+/// language when shown, so a notification written today reads correctly after a language switch.
+public struct OutgoingNotification: Sendable, Equatable {
+    public var userID: Int64
+    public var kind: String
+    public var requestID: Int64?
+    public var subject: String
+}
+
+/// Where notifications go. The in-app inbox writes them in the same transaction as the change that
+/// caused them; an SMS or WeChat notifier can be added beside it later without touching use cases.
+public protocol Notifier: Sendable {
+    func deliver(_ db: any SQLDatabase, _ notes: [OutgoingNotification], at: Int64) async throws
+}
+
+public struct InAppNotifier: Notifier {
+    public init() {}
+    public func deliver(_ db: any SQLDatabase, _ notes: [OutgoingNotification], at: Int64) async throws {
+        // One user is told once per change even if they are reached by two routes.
+        var seen = Set<String>()
+        var rows: [[any SQLExpression]] = []
+        for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)").inserted {
+            rows.append([SQLBind(n.userID), SQLBind(at), SQLBind(n.kind), SQLBind(n.requestID), SQLBind(n.subject)])
+        }
+        guard !rows.isEmpty else { return }
+        var insert = db.insert(into: "notifications").columns("user_id", "at", "kind", "request_id", "subject")
+        for r in rows { insert = insert.values(r) }
+        try await insert.run()
+    }
+}
+
+public struct NotificationView: Sendable, Codable {
+    public var id: Int64
+    public var at: Int64
+    public var atText: String
+    public var kind: String
+    public var text: String
+    public var requestID: Int64?
+    public var unread: Bool
+    enum CodingKeys: String, CodingKey { case id, at, atText = "at_text", kind, text, requestID = "request_id", unread }
+}
+
+/// Every user's inbox.
+public struct Inbox: Sendable {
+    let store: any Store
+    let env: Environment
+
+    static let texts: [String: (String, String)] = [
+        "assigned": ("派给你方的新诉求：%@", "New request for you: %@"),
+        "returned": ("诉求被退回，需要重新派单：%@", "Request returned, please route it again: %@"),
+        "unassigned": ("诉求没有匹配到责任方，请派单：%@", "No party found for a request, please route it: %@"),
+        "escalated": ("诉求已超时升级到你方督办：%@", "Overdue request escalated to you: %@"),
+        "overdue": ("你方的诉求已超时：%@", "Your request is overdue: %@"),
+        "supervised": ("上级督办：%@", "Supervision from above: %@"),
+        "progress": ("你的诉求有新进展：%@", "Your request has news: %@"),
+        "resolved": ("你的诉求已办结，请确认并评价：%@", "Your request is resolved, please confirm and rate: %@"),
+        "reopened": ("居民不满意，诉求已重新打开：%@", "The resident rejected the resolution, reopened: %@"),
+        "merged": ("你的诉求已与同类诉求合并处理：%@", "Your request was merged with a similar one: %@"),
+        "closed": ("诉求已关闭：%@", "Request closed: %@"),
+    ]
+
+    static func text(_ kind: String, _ subject: String, _ lang: Lang) -> String {
+        guard let t = texts[kind] else { return subject }
+        return (lang == .zh ? t.0 : t.1).replacingOccurrences(of: "%@", with: subject)
+    }
+
+    public func list(actor: Actor, lang: Lang, limit: Int = 50) async throws -> [NotificationView] {
+        try await store.read { db in
+            try await db.raw("""
+                SELECT id, at, kind, request_id, subject, read_at FROM notifications WHERE user_id = \(bind: actor.userID)
+                ORDER BY id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 200))))
+                """).all().map { r in
+                let at = try r.decode(column: "at", as: Int64.self)
+                return NotificationView(id: try r.decode(column: "id", as: Int64.self), at: at, atText: LocalTime.text(at),
+                                        kind: try r.decode(column: "kind", as: String.self),
+                                        text: Self.text(try r.decode(column: "kind", as: String.self), try r.decode(column: "subject", as: String.self), lang),
+                                        requestID: try r.decode(column: "request_id", as: Int64?.self),
+                                        unread: try r.decode(column: "read_at", as: Int64?.self) == nil)
+            }
+        }
+    }
+
+    public func unreadCount(actor: Actor) async throws -> Int {
+        try await store.read { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(bind: actor.userID) AND read_at IS NULL")
+                .first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
+    public func markAllRead(actor: Actor) async throws {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            try await db.raw("UPDATE notifications SET read_at = \(bind: now) WHERE user_id = \(bind: actor.userID) AND read_at IS NULL").run()
+        }
+    }
+}
+
+/// Times shown to users are China Standard Time.
+public enum LocalTime {
+    public static func text(_ epoch: Int64) -> String {
+        let local = epoch + WorkCalendar.utcOffset
+        let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
+        let sec = local - day * 86400
+        return WorkCalendar.iso(day: day) + String(format: " %02d:%02d", sec / 3600, (sec % 3600) / 60)
+    }
+}

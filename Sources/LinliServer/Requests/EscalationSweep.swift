@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SQLKit
+
+extension RequestsService {
+    public struct SweepResult: Sendable, Equatable {
+        public var escalated = 0
+        public var autoClosed = 0
+    }
+
+    /// Escalates every request whose running deadline has passed, one level per missed deadline,
+    /// and closes resolved requests the resident left unconfirmed. Driven by the time stored with
+    /// each request, so a sweep after downtime catches up on everything missed meanwhile.
+    public func escalateOverdue(batch: Int = 500) async throws -> SweepResult {
+        var result = SweepResult()
+        let now = env.nowSeconds
+        while true {
+            let (n, escalated) = try await store.transaction { db -> (Int, Int) in
+                var escalated = 0
+                let s = try await config.snapshot(db, now: now)
+                let rows = try await db.raw("""
+                    \(unsafeRaw: Self.columns) WHERE r.next_due IS NOT NULL AND r.next_due <= \(bind: now) ORDER BY r.next_due LIMIT \(unsafeRaw: String(batch))
+                    """).all().map(Self.row)
+                for var r in rows {
+                    let missedNow = Deadline.allCases.filter { d in
+                        guard !r.missed.contains(d) else { return false }
+                        switch d {
+                        case .accept: return r.acceptedAt == nil && r.acceptDue <= now
+                        case .contact: return r.contactedAt == nil && r.contactDue <= now
+                        case .resolve: return r.resolvedAt == nil && r.resolveDue <= now
+                        }
+                    }
+                    let subject = "#\(r.id) \(s.categories[r.category]?.nameZh ?? r.category) \(r.address)"
+                    var notes: [OutgoingNotification] = []
+                    for d in missedNow {
+                        r.missed.insert(d)
+                        r.level = r.level.up
+                        let due = switch d { case .accept: r.acceptDue; case .contact: r.contactDue; case .resolve: r.resolveDue }
+                        _ = try await event(db, r.id, nil, "escalated", note: "\(d.rawValue)|\(r.level.code)|\(LocalTime.text(due))", partyKey: r.partyKey, public: true)
+                        notes += try await levelUsers(db, path: r.path, level: r.level).map { OutgoingNotification(userID: $0, kind: "escalated", requestID: r.id, subject: subject) }
+                    }
+                    notes += try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID)
+                        .map { OutgoingNotification(userID: $0, kind: "overdue", requestID: r.id, subject: subject) }
+                    r.updatedAt = now
+                    try await save(db, r)
+                    if !missedNow.isEmpty {
+                        try await audit.append(db, actor: nil, action: "request.escalate", objectType: "request", objectID: r.id, path: r.path,
+                                               detail: missedNow.map(\.rawValue).joined(separator: ",") + " → " + r.level.code)
+                    }
+                    try await notifier.deliver(db, notes, at: now)
+                    escalated += missedNow.isEmpty ? 0 : 1
+                }
+                return (rows.count, escalated)
+            }
+            result.escalated += escalated
+            if n < batch { break }
+        }
+        // Resolved and neither confirmed nor rejected for a week: closed without a rating.
+        let closed = try await store.transaction { db -> Int in
+            let rows = try await db.raw("""
+                SELECT id, path FROM requests WHERE status = 'resolved' AND resolved_at <= \(bind: now - RequestLimits.autoCloseSeconds) LIMIT 1000
+                """).all()
+            for row in rows {
+                let id = try row.decode(column: "id", as: Int64.self)
+                try await db.raw("UPDATE requests SET status = 'closed', closed_at = \(bind: now), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+                _ = try await event(db, id, nil, "auto_close")
+            }
+            return rows.count
+        }
+        result.autoClosed = closed
+        return result
+    }
+}
+
+/// Runs the sweep at start (catching up on the time the server was down) and then every
+/// `interval` seconds until the server stops.
+struct EscalationService: Service {
+    let requests: RequestsService
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let r = try await requests.escalateOverdue()
+                    if r.escalated + r.autoClosed > 0 {
+                        logger.info("escalation sweep", metadata: ["escalated": "\(r.escalated)", "auto_closed": "\(r.autoClosed)"])
+                    }
+                } catch {
+                    logger.error("escalation sweep failed: \(error)")
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+}

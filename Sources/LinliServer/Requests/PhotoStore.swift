@@ -1,0 +1,84 @@
+import Foundation
+import LinliImage
+import SQLKit
+
+/// A photo checked by its bytes and re-encoded by libvips, its metadata (GPS included) removed.
+struct PreparedPhoto: Sendable {
+    var jpeg: [UInt8]
+    var width: Int
+    var height: Int
+}
+
+/// Photos live under the data directory, outside anything served directly, under names the
+/// server makes up; they are read back only through a route that checks who is asking.
+struct PhotoStore: Sendable {
+    let directory: String
+    static let maxSide: Int32 = 1600
+
+    enum Kind { case jpeg, png, webp }
+
+    /// What the first bytes say the file is; the name and the declared type are never trusted.
+    static func sniff(_ b: [UInt8]) -> Kind? {
+        if b.count > 3, b[0] == 0xFF, b[1] == 0xD8, b[2] == 0xFF { return .jpeg }
+        if b.count > 8, b[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if b.count > 12, b[0..<4].elementsEqual(Array("RIFF".utf8)), b[8..<12].elementsEqual(Array("WEBP".utf8)) { return .webp }
+        return nil
+    }
+
+    static func prepare(_ bytes: [UInt8]) throws -> PreparedPhoto {
+        guard !bytes.isEmpty else { throw LinliError.invalid("photos", "empty", "文件为空") }
+        guard bytes.count <= RequestLimits.photoBytesMax else {
+            throw LinliError.invalid("photos", "too_large", "照片不能超过 \(RequestLimits.photoBytesMax / 1024 / 1024) MB")
+        }
+        guard sniff(bytes) != nil else { throw LinliError.invalid("photos", "not_an_image", "不是 JPEG、PNG 或 WebP 图片") }
+        guard linli_image_init() == 0 else { throw LinliError(.internalServerError, code: "image_library", message: "图片处理库无法启动") }
+        var out: UnsafeMutableRawPointer?
+        var length = 0
+        var w: Int32 = 0, h: Int32 = 0
+        let rc = bytes.withUnsafeBytes { linli_image_reencode($0.baseAddress, $0.count, maxSide, &out, &length, &w, &h) }
+        defer { if let out { linli_image_free(out) } }
+        guard rc == 0, let out, length > 0 else {
+            _ = linli_image_error()
+            throw LinliError.invalid("photos", "not_an_image", "图片已损坏或无法识别")
+        }
+        return PreparedPhoto(jpeg: Array(UnsafeRawBufferPointer(start: out, count: length)), width: Int(w), height: Int(h))
+    }
+
+    func path(_ storedName: String) -> String { directory + "/" + storedName }
+
+    /// Writes the file (flushed to disk) and its row; called inside the request's transaction.
+    func save(_ db: any SQLDatabase, _ p: PreparedPhoto, requestID: Int64, eventID: Int64?, now: Int64, env: Environment) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let name = env.token(bytes: 20) + ".jpg"
+        let fd = open(path(name), O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
+        defer { close(fd) }
+        let written = p.jpeg.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == p.jpeg.count, fsync(fd) == 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
+        try await db.raw("""
+            INSERT INTO request_photos (request_id, event_id, stored_name, width, height, bytes, created_at)
+            VALUES (\(bind: requestID), \(bind: eventID), \(bind: name), \(bind: p.width), \(bind: p.height), \(bind: p.jpeg.count), \(bind: now))
+            """).run()
+    }
+
+    func read(_ storedName: String) throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: path(storedName)) else { throw LinliError.notFound }
+        return [UInt8](d)
+    }
+}
+
+extension RequestsService {
+    /// A photo's bytes for someone who may see its request; on public pages only if the reporter
+    /// agreed to publish.
+    public func photo(_ photoID: Int64, actor: Actor?) async throws -> [UInt8] {
+        let name: String = try await store.read { db in
+            guard let p = try await db.raw("SELECT request_id, stored_name FROM request_photos WHERE id = \(bind: photoID)").first(),
+                  let r = try await fetch(db, try p.decode(column: "request_id", as: Int64.self)) else { throw LinliError.notFound }
+            let allowed: Bool
+            if let actor, try await canView(db, actor, r) { allowed = true } else { allowed = r.publicDetails }
+            guard allowed else { throw LinliError.notFound }
+            return try p.decode(column: "stored_name", as: String.self)
+        }
+        return try photos.read(name)
+    }
+}

@@ -1,0 +1,168 @@
+/// Requests: categories with their deadlines, routing rules, the holiday calendar, requests and
+/// their events, followers, photos, and every user's inbox of notifications.
+enum RequestsMigrations {
+    static let defaultCategories: [(String, String, String, String, Int, Int, Int, Int, String)] = [
+        // code, zh, en, default party, accept h, contact h, resolve h, working hours?, attributes
+        ("lift", "电梯故障", "Lift out of order", "property_company", 1, 2, 24, 0,
+         #"[{"code":"trapped","datatype":"singlevaluelist","required":true,"description":"是否有人被困 / Is anyone trapped","values":["yes","no"]}]"#),
+        ("water_leak", "漏水渗水", "Water leak", "property_company", 2, 4, 48, 0, "[]"),
+        ("sanitation", "环境卫生", "Rubbish and cleanliness", "property_company", 4, 8, 24, 1, "[]"),
+        ("parking", "停车秩序", "Parking", "property_company", 4, 8, 40, 1, "[]"),
+        ("common_repair", "公共部位维修", "Repair of common parts", "property_company", 4, 8, 80, 1,
+         #"[{"code":"floor","datatype":"number","required":false,"description":"楼层 / Floor","values":[]}]"#),
+        ("noise", "噪音扰民", "Noise", "grid_worker", 4, 8, 24, 1, "[]"),
+        ("neighbour_dispute", "邻里纠纷", "Dispute between neighbours", "grid_worker", 8, 16, 80, 1, "[]"),
+        ("help", "生活求助（老人、残疾人等）", "Help for the elderly or disabled", "grid_worker", 2, 4, 24, 0, "[]"),
+        ("owners_affairs", "业主事务（维修资金、公共收益）", "Owners' affairs (maintenance fund, common income)", "owners_committee", 16, 24, 160, 1, "[]"),
+        ("public_facility", "社区公共设施", "Community public facilities", "residents_committee", 8, 16, 80, 1, "[]"),
+        ("street_public", "道路、路灯、城管事项", "Roads, street lights, city management", "department", 8, 24, 120, 1, "[]"),
+        ("other", "其他", "Other", "residents_committee", 8, 16, 80, 1, "[]"),
+    ]
+
+    static let all: [Migration] = [
+        Migration("requests.001", [
+            """
+            CREATE TABLE request_categories (
+                code TEXT PRIMARY KEY,
+                name_zh TEXT NOT NULL,
+                name_en TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                default_party TEXT NOT NULL,
+                accept_hours INTEGER NOT NULL,
+                contact_hours INTEGER NOT NULL,
+                resolve_hours INTEGER NOT NULL,
+                working_hours INTEGER NOT NULL,
+                attributes TEXT NOT NULL DEFAULT '[]',
+                active INTEGER NOT NULL DEFAULT 1,
+                sort INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+        ] + defaultCategories.enumerated().map { i, c in
+            "INSERT INTO request_categories (code, name_zh, name_en, default_party, accept_hours, contact_hours, resolve_hours, working_hours, attributes, sort) VALUES ('\(c.0)', '\(c.1)', '\(c.2.replacingOccurrences(of: "'", with: "''"))', '\(c.3)', \(c.4), \(c.5), \(c.6), \(c.7), '\(c.8)', \(i))"
+        } + [
+            """
+            CREATE TABLE routing_rules (
+                id {ID},
+                category_code TEXT NOT NULL REFERENCES request_categories(code),
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                party_kind TEXT NOT NULL,
+                UNIQUE (category_code, place_id)
+            )
+            """,
+            """
+            CREATE TABLE calendar_days (
+                day TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL DEFAULT ''
+            )
+            """,
+            """
+            CREATE TABLE requests (
+                id {ID},
+                category TEXT NOT NULL REFERENCES request_categories(code),
+                description TEXT NOT NULL,
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                household_id BIGINT REFERENCES households(id),
+                path TEXT NOT NULL,
+                street_id BIGINT NOT NULL,
+                community_id BIGINT NOT NULL,
+                compound_id BIGINT,
+                grid_id BIGINT,
+                address TEXT NOT NULL,
+                lat DOUBLE PRECISION,
+                lng DOUBLE PRECISION,
+                urgency TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                submitted_by BIGINT NOT NULL REFERENCES users(id),
+                reporter_user_id BIGINT REFERENCES users(id),
+                contact_name_cipher TEXT,
+                contact_phone_cipher TEXT,
+                contact_masked TEXT NOT NULL DEFAULT '',
+                public_details INTEGER NOT NULL DEFAULT 0,
+                attributes TEXT NOT NULL DEFAULT '{}',
+                status TEXT NOT NULL,
+                party_kind TEXT,
+                party_key TEXT,
+                party_name TEXT NOT NULL DEFAULT '',
+                party_path TEXT,
+                party_grid_id BIGINT,
+                level INTEGER NOT NULL DEFAULT 0,
+                accept_due BIGINT NOT NULL,
+                contact_due BIGINT NOT NULL,
+                resolve_due BIGINT NOT NULL,
+                accepted_at BIGINT,
+                contacted_at BIGINT,
+                resolved_at BIGINT,
+                closed_at BIGINT,
+                missed TEXT NOT NULL DEFAULT '',
+                next_due BIGINT,
+                rating INTEGER,
+                returned_count INTEGER NOT NULL DEFAULT 0,
+                reopened_count INTEGER NOT NULL DEFAULT 0,
+                merged_into BIGINT REFERENCES requests(id),
+                idempotency_key TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX requests_idempotency ON requests(submitted_by, idempotency_key)",
+            "CREATE INDEX requests_queue ON requests(party_key, status, resolve_due)",
+            "CREATE INDEX requests_next_due ON requests(next_due) WHERE next_due IS NOT NULL",
+            "CREATE INDEX requests_street ON requests(street_id, created_at)",
+            "CREATE INDEX requests_community ON requests(community_id, created_at)",
+            "CREATE INDEX requests_compound ON requests(compound_id, created_at)",
+            "CREATE INDEX requests_grid ON requests(grid_id, status)",
+            "CREATE INDEX requests_reporter ON requests(reporter_user_id, created_at)",
+            "CREATE INDEX requests_submitter ON requests(submitted_by, created_at)",
+            "CREATE INDEX requests_category_compound ON requests(category, community_id, created_at)",
+            "CREATE INDEX requests_resolved ON requests(resolved_at) WHERE status = 'resolved'",
+            """
+            CREATE TABLE request_events (
+                id {ID},
+                request_id BIGINT NOT NULL REFERENCES requests(id),
+                at BIGINT NOT NULL,
+                user_id BIGINT REFERENCES users(id),
+                actor_name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                note TEXT NOT NULL DEFAULT '',
+                party_key TEXT,
+                public INTEGER NOT NULL DEFAULT 1
+            )
+            """,
+            "CREATE INDEX request_events_request ON request_events(request_id, id)",
+            "CREATE INDEX request_events_party ON request_events(party_key, kind, at)",
+            """
+            CREATE TABLE request_followers (
+                request_id BIGINT NOT NULL REFERENCES requests(id),
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                PRIMARY KEY (request_id, user_id)
+            )
+            """,
+            """
+            CREATE TABLE request_photos (
+                id {ID},
+                request_id BIGINT NOT NULL REFERENCES requests(id),
+                event_id BIGINT REFERENCES request_events(id),
+                stored_name TEXT NOT NULL UNIQUE,
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                bytes INTEGER NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX request_photos_request ON request_photos(request_id)",
+            """
+            CREATE TABLE notifications (
+                id {ID},
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                at BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                request_id BIGINT REFERENCES requests(id),
+                subject TEXT NOT NULL,
+                read_at BIGINT
+            )
+            """,
+            "CREATE INDEX notifications_user ON notifications(user_id, id)",
+        ]),
+    ]
+}

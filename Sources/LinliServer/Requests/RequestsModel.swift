@@ -1,0 +1,302 @@
+import Foundation
+
+/// The rules of a request (诉求): its lifecycle, who answers it, and its clock. Pure values, no I/O.
+
+public enum RequestStatus: String, Sendable, CaseIterable, Codable {
+    /// No routing rule found a party; the community must route it by hand.
+    case unassigned
+    case assigned
+    case accepted
+    case resolved
+    case closed
+    /// The party sent it back (退单); the community re-routes it.
+    case returned
+    case merged
+    case withdrawn
+
+    /// Still someone's work: counted by the escalation sweep and shown in queues.
+    public var isOpen: Bool { [.unassigned, .assigned, .accepted, .returned].contains(self) }
+
+    /// GeoReport v2 knows only open and closed; a resolved request awaiting the resident's
+    /// confirmation is closed from the client's point of view.
+    public var open311: String { isOpen ? "open" : "closed" }
+}
+
+public enum RequestTransition: String, Sendable, CaseIterable {
+    case accept, contact, note, resolve
+    case returnIt = "return"
+    case reassign, confirm, reject, merge, supervise, withdraw
+    case autoClose = "auto_close"
+
+    /// The state machine: the status after this transition, or nil when it is not allowed.
+    public func next(from s: RequestStatus) -> RequestStatus? {
+        switch (self, s) {
+        case (.accept, .assigned): .accepted
+        case (.contact, .assigned), (.contact, .accepted): s
+        case (.note, .assigned), (.note, .accepted): s
+        case (.resolve, .accepted): .resolved
+        case (.returnIt, .assigned), (.returnIt, .accepted): .returned
+        case (.reassign, .unassigned), (.reassign, .returned), (.reassign, .assigned), (.reassign, .accepted): .assigned
+        case (.confirm, .resolved), (.autoClose, .resolved): .closed
+        case (.reject, .resolved): .accepted
+        case (.merge, _) where s.isOpen: .merged
+        case (.supervise, _) where s.isOpen: s
+        case (.withdraw, .unassigned), (.withdraw, .assigned), (.withdraw, .returned): .withdrawn
+        default: nil
+        }
+    }
+}
+
+public enum Urgency: String, Sendable, CaseIterable, Codable {
+    case normal, urgent
+}
+
+/// How the request reached Linli.
+public enum Channel: String, Sendable, CaseIterable, Codable {
+    case app, phone
+    case walkIn = "walk_in"
+    case visit
+    case open311
+}
+
+/// Who answers a request.
+public enum PartyKind: String, Sendable, CaseIterable, Codable {
+    case propertyCompany = "property_company"
+    case ownersCommittee = "owners_committee"
+    case residentsCommittee = "residents_committee"
+    case gridWorker = "grid_worker"
+    /// A street department (城管、市政…), answered by street staff.
+    case department
+}
+
+/// Escalation climbs the place path: the party (level 0) → community → street → district.
+public enum EscalationLevel: Int, Sendable, CaseIterable, Codable {
+    case party = 0, community, street, district
+
+    /// Index of the supervising place in a materialised path "/city/district/street/community/…".
+    public var pathIndex: Int? {
+        switch self {
+        case .party: nil
+        case .community: 3
+        case .street: 2
+        case .district: 1
+        }
+    }
+
+    public var up: EscalationLevel { EscalationLevel(rawValue: min(rawValue + 1, 3))! }
+    public var code: String { ["party", "community", "street", "district"][rawValue] }
+}
+
+public enum Deadline: String, Sendable, CaseIterable, Codable {
+    case accept, contact, resolve
+}
+
+/// How long a category allows, in working or calendar hours.
+public struct DeadlinePolicy: Sendable, Equatable {
+    public var acceptHours: Int
+    public var contactHours: Int
+    public var resolveHours: Int
+    public var workingHours: Bool
+
+    public init(acceptHours: Int, contactHours: Int, resolveHours: Int, workingHours: Bool) {
+        self.acceptHours = acceptHours; self.contactHours = contactHours; self.resolveHours = resolveHours; self.workingHours = workingHours
+    }
+
+    /// Urgent requests get half of each allowance (at least one hour).
+    public func hours(_ d: Deadline, urgency: Urgency) -> Int {
+        let h = switch d { case .accept: acceptHours; case .contact: contactHours; case .resolve: resolveHours }
+        return urgency == .urgent ? max(1, (h + 1) / 2) : h
+    }
+
+    public func due(_ d: Deadline, from start: Int64, urgency: Urgency, calendar: WorkCalendar) -> Int64 {
+        calendar.add(hours: hours(d, urgency: urgency), working: workingHours, to: start)
+    }
+}
+
+/// Working time in China Standard Time (UTC+8, no daylight saving): weekdays 09:00–17:00, minus
+/// public holidays, plus the weekend days made working days (调休).
+public struct WorkCalendar: Sendable, Equatable {
+    public static let utcOffset: Int64 = 8 * 3600
+    public var dayStart: Int64 = 9 * 3600
+    public var dayEnd: Int64 = 17 * 3600
+    /// Local days (days since 1970-01-01 in UTC+8) that are off although weekdays.
+    public var holidays: Set<Int64>
+    /// Local days that are worked although weekends.
+    public var workdays: Set<Int64>
+
+    public init(holidays: Set<Int64> = [], workdays: Set<Int64> = []) {
+        self.holidays = holidays
+        self.workdays = workdays
+    }
+
+    /// "2026-10-01" → local day number.
+    public static func day(_ iso: String) -> Int64? {
+        let p = iso.split(separator: "-").compactMap { Int($0) }
+        guard p.count == 3, (1...12).contains(p[1]), (1...31).contains(p[2]) else { return nil }
+        var c = DateComponents()
+        c.year = p[0]; c.month = p[1]; c.day = p[2]
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(secondsFromGMT: 0)!
+        guard let d = cal.date(from: c), cal.component(.day, from: d) == p[2] else { return nil }
+        return Int64(d.timeIntervalSince1970) / 86400
+    }
+
+    public static func iso(day: Int64) -> String {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(secondsFromGMT: 0)!
+        let c = cal.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(day * 86400)))
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+
+    public func isWorkday(_ day: Int64) -> Bool {
+        if holidays.contains(day) { return false }
+        if workdays.contains(day) { return true }
+        let weekday = ((day % 7) + 7 + 4) % 7  // 1970-01-01 was a Thursday; 0 = Sunday
+        return weekday != 0 && weekday != 6
+    }
+
+    /// `start` plus `hours`, either on the wall clock or counting only working time.
+    public func add(hours: Int, working: Bool, to start: Int64) -> Int64 {
+        let seconds = Int64(hours) * 3600
+        guard working else { return start + seconds }
+        var remaining = seconds
+        var local = start + Self.utcOffset
+        // A year of holidays cannot hide every working day; the bound only guards bad data.
+        for _ in 0..<3660 {
+            let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
+            var sec = local - day * 86400
+            if !isWorkday(day) || sec >= dayEnd {
+                local = (day + 1) * 86400 + dayStart
+                continue
+            }
+            if sec < dayStart { sec = dayStart; local = day * 86400 + dayStart }
+            let available = dayEnd - sec
+            if remaining <= available { return local + remaining - Self.utcOffset }
+            remaining -= available
+            local = (day + 1) * 86400 + dayStart
+        }
+        return start + seconds
+    }
+}
+
+/// One attribute a category asks for (Open311 service definition attribute).
+public struct CategoryAttribute: Sendable, Codable, Equatable {
+    public var code: String
+    public var datatype: String  // string | number | singlevaluelist
+    public var required: Bool
+    public var description: String
+    public var values: [String]
+
+    public init(code: String, datatype: String, required: Bool, description: String, values: [String] = []) {
+        self.code = code; self.datatype = datatype; self.required = required; self.description = description; self.values = values
+    }
+}
+
+public struct RequestCategory: Sendable, Equatable {
+    public var code: String
+    public var nameZh: String
+    public var nameEn: String
+    public var description: String
+    public var defaultParty: PartyKind
+    public var policy: DeadlinePolicy
+    public var attributes: [CategoryAttribute]
+    public var active: Bool
+
+    public func name(_ lang: Lang) -> String { lang == .zh ? nameZh : nameEn }
+
+    public init(code: String, nameZh: String, nameEn: String, description: String, defaultParty: PartyKind,
+                policy: DeadlinePolicy, attributes: [CategoryAttribute], active: Bool) {
+        self.code = code; self.nameZh = nameZh; self.nameEn = nameEn; self.description = description
+        self.defaultParty = defaultParty; self.policy = policy; self.attributes = attributes; self.active = active
+    }
+
+    /// Checks submitted attribute values against the definition; keys are field names for errors.
+    public func validate(attributes given: [String: String]) -> [LinliError] {
+        var errors: [LinliError] = []
+        for a in attributes {
+            let v = given[a.code]?.trimmingCharacters(in: .whitespaces) ?? ""
+            if v.isEmpty {
+                if a.required { errors.append(.invalid("attribute[\(a.code)]", "required", "请填写：\(a.description)")) }
+                continue
+            }
+            switch a.datatype {
+            case "number" where Double(v) == nil:
+                errors.append(.invalid("attribute[\(a.code)]", "not_a_number", "\(a.description) 应为数字"))
+            case "singlevaluelist" where !a.values.contains(v):
+                errors.append(.invalid("attribute[\(a.code)]", "not_in_list", "\(a.description) 的取值不在列表中"))
+            default:
+                if v.count > 200 { errors.append(.invalid("attribute[\(a.code)]", "too_long", "\(a.description) 过长")) }
+            }
+        }
+        for k in given.keys where !attributes.contains(where: { $0.code == k }) {
+            errors.append(.invalid("attribute[\(k)]", "unknown", "未知的附加项 \(k)"))
+        }
+        return errors
+    }
+}
+
+/// Text similarity for duplicate suggestions: Jaccard overlap of character bigrams, which works
+/// for Chinese without a word segmenter.
+public enum TextSimilarity {
+    static func bigrams(_ s: String) -> Set<String> {
+        let chars = s.lowercased().filter { $0.isLetter || $0.isNumber }
+        let a = Array(chars)
+        guard a.count > 1 else { return a.isEmpty ? [] : [String(a)] }
+        return Set((0..<(a.count - 1)).map { String(a[$0...$0 + 1]) })
+    }
+
+    public static func score(_ x: String, _ y: String) -> Double {
+        let a = bigrams(x), b = bigrams(y)
+        guard !a.isEmpty, !b.isEmpty else { return 0 }
+        return Double(a.intersection(b).count) / Double(a.union(b).count)
+    }
+}
+
+/// Great-circle distance in metres (haversine), for "nearby" duplicates and Open311 locations.
+public func distanceMetres(_ lat1: Double, _ lng1: Double, _ lat2: Double, _ lng2: Double) -> Double {
+    let r = 6_371_000.0, rad = Double.pi / 180
+    let dLat = (lat2 - lat1) * rad, dLng = (lng2 - lng1) * rad
+    let h = sin(dLat / 2) * sin(dLat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dLng / 2) * sin(dLng / 2)
+    return 2 * r * asin(min(1, sqrt(h)))
+}
+
+/// A party's figures for a period, computed from its requests.
+public struct PartyFigures: Sendable, Codable, Equatable {
+    public var partyKey: String
+    public var partyName: String
+    public var partyKind: String
+    public var received: Int
+    public var acceptedOnTime: Int
+    public var resolved: Int
+    public var resolvedOnTime: Int
+    public var rated: Int
+    public var satisfied: Int
+    public var returned: Int
+    public var escalated: Int
+    public var medianResolveHours: Double?
+
+    /// Share of received requests accepted before the accept deadline.
+    public var responseRate: Double? { received == 0 ? nil : Double(acceptedOnTime) / Double(received) }
+    public var onTimeRate: Double? { resolved == 0 ? nil : Double(resolvedOnTime) / Double(resolved) }
+    /// Ratings of 4 or 5 among rated requests.
+    public var satisfactionRate: Double? { rated == 0 ? nil : Double(satisfied) / Double(rated) }
+
+    public static func median(_ xs: [Int64]) -> Double? {
+        guard !xs.isEmpty else { return nil }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? Double(s[s.count / 2]) : Double(s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
+
+/// Limits of a submission.
+public enum RequestLimits {
+    public static let descriptionMax = 1000
+    public static let noteMax = 1000
+    public static let photosMax = 6
+    public static let photoBytesMax = 8 * 1024 * 1024
+    /// A resolved request the resident neither confirms nor rejects closes itself after this.
+    public static let autoCloseSeconds: Int64 = 7 * 86400
+    public static let duplicateWindowSeconds: Int64 = 7 * 86400
+    public static let duplicateRadiusMetres = 300.0
+    public static let duplicateMinScore = 0.25
+}

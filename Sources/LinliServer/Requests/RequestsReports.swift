@@ -1,0 +1,224 @@
+import Foundation
+import SQLKit
+
+public struct FiguresRow: Sendable, Codable {
+    public var key: String
+    public var name: String
+    public var kind: String
+    public var received: Int
+    public var responseRate: String
+    public var onTimeRate: String
+    public var satisfactionRate: String
+    public var medianHours: String
+    public var returned: Int
+    public var escalated: Int
+    public var figures: PartyFigures
+    enum CodingKeys: String, CodingKey {
+        case key, name, kind, received, responseRate = "response_rate", onTimeRate = "on_time_rate"
+        case satisfactionRate = "satisfaction_rate", medianHours = "median_hours", returned, escalated, figures
+    }
+
+    init(_ f: PartyFigures) {
+        func pct(_ x: Double?) -> String { x.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }
+        key = f.partyKey; name = f.partyName; kind = f.partyKind; received = f.received
+        responseRate = pct(f.responseRate); onTimeRate = pct(f.onTimeRate); satisfactionRate = pct(f.satisfactionRate)
+        medianHours = f.medianResolveHours.map { String(format: "%.1f", $0 / 3600) } ?? "—"
+        returned = f.returned; escalated = f.escalated; figures = f
+    }
+}
+
+public struct FiguresReport: Sendable, Codable {
+    public var placeID: Int64
+    public var placeName: String
+    public var from: String
+    public var to: String
+    public var parties: [FiguresRow]
+    public var areas: [FiguresRow]
+    public var total: FiguresRow
+    enum CodingKeys: String, CodingKey { case placeID = "place_id", placeName = "place_name", from, to, parties, areas, total }
+}
+
+extension RequestsService {
+    /// SQL restricting requests (alias r) to a place, using the indexed id columns where possible.
+    static func placePredicate(_ path: String) -> SQLQueryString {
+        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        var q = SQLQueryString("")
+        switch ids.count {
+        case 3: q.appendInterpolation(unsafeRaw: "r.street_id = "); q.appendInterpolation(bind: ids[2])
+        case 4: q.appendInterpolation(unsafeRaw: "r.community_id = "); q.appendInterpolation(bind: ids[3])
+        case 5: q.appendInterpolation(unsafeRaw: "r.compound_id = "); q.appendInterpolation(bind: ids[4])
+        default: q.appendInterpolation(unsafeRaw: "r.path LIKE "); q.appendInterpolation(bind: path + "%")
+        }
+        return q
+    }
+
+    /// Response, on-time, satisfaction, median time, returns and escalations of every party with
+    /// requests at a place, and of each compound / community / street below it, for a period
+    /// [from, to) in local days.
+    public func figures(placeID: Int64, from: String, to: String, actor: Actor) async throws -> FiguresReport {
+        guard let fromDay = WorkCalendar.day(from) else { throw LinliError.invalid("from", "invalid", "开始日期格式应为 YYYY-MM-DD") }
+        guard let toDay = WorkCalendar.day(to), toDay >= fromDay else { throw LinliError.invalid("to", "invalid", "结束日期格式应为 YYYY-MM-DD，且不早于开始日期") }
+        let start = fromDay * 86400 - WorkCalendar.utcOffset, end = (toDay + 1) * 86400 - WorkCalendar.utcOffset
+        return try await store.read { db in
+            guard let p = try await db.raw("SELECT name, path FROM places WHERE id = \(bind: placeID)").first() else { throw LinliError.notFound }
+            let path = try p.decode(column: "path", as: String.self)
+            let grants = actor.grants(for: .requestFigures)
+            let staffScope = grants.contains { ![.propertyCompany].contains($0.role) && path.hasPrefix($0.placePath) }
+            let propertyGrants = grants.filter { $0.role == .propertyCompany && ($0.placePath.hasPrefix(path) || path.hasPrefix($0.placePath)) }
+            guard staffScope || !propertyGrants.isEmpty else { throw LinliError.notFound }
+            var filter = Self.placePredicate(path)
+            filter.appendInterpolation(unsafeRaw: " AND r.created_at >= "); filter.appendInterpolation(bind: start)
+            filter.appendInterpolation(unsafeRaw: " AND r.created_at < "); filter.appendInterpolation(bind: end)
+            filter.appendInterpolation(unsafeRaw: " AND r.status NOT IN ('merged', 'withdrawn')")
+            if !staffScope {
+                // A property company sees only its own figures.
+                filter.appendInterpolation(unsafeRaw: " AND r.party_kind = 'property_company' AND (1=0")
+                for g in propertyGrants { filter.appendInterpolation(unsafeRaw: " OR r.party_path LIKE "); filter.appendInterpolation(bind: g.placePath + "%") }
+                filter.appendLiteral(")")
+            }
+            let ids = path.split(separator: "/").compactMap { Int64($0) }
+            let areaColumn: String? = switch ids.count { case 1, 2: "street_id"; case 3: "community_id"; case 4: "compound_id"; default: nil }
+            func aggregate(_ group: String) -> SQLQueryString {
+                var q = SQLQueryString("""
+                    SELECT \(unsafeRaw: group) AS k, MAX(r.party_name) AS party_name, MAX(r.party_kind) AS party_kind, COUNT(*) AS received,
+                      SUM(CASE WHEN r.accepted_at IS NOT NULL AND r.accepted_at <= r.accept_due THEN 1 ELSE 0 END) AS accepted_on_time,
+                      SUM(CASE WHEN r.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved,
+                      SUM(CASE WHEN r.resolved_at IS NOT NULL AND r.resolved_at <= r.resolve_due THEN 1 ELSE 0 END) AS resolved_on_time,
+                      SUM(CASE WHEN r.rating IS NOT NULL THEN 1 ELSE 0 END) AS rated,
+                      SUM(CASE WHEN r.rating >= 4 THEN 1 ELSE 0 END) AS satisfied,
+                      SUM(CASE WHEN r.missed <> '' THEN 1 ELSE 0 END) AS escalated,
+                      SUM(r.returned_count) AS returned
+                    FROM requests r WHERE
+                    """)
+                q += filter
+                if !group.hasPrefix("'") { q.appendInterpolation(unsafeRaw: " GROUP BY \(group)") }
+                return q
+            }
+            func figuresRows(_ group: String) async throws -> [String: PartyFigures] {
+                var out: [String: PartyFigures] = [:]
+                for r in try await db.raw(aggregate(group)).all() {
+                    let key = try r.decode(column: "k", as: String?.self) ?? "—"
+                    out[key] = PartyFigures(
+                        partyKey: key, partyName: try r.decode(column: "party_name", as: String?.self) ?? "", partyKind: try r.decode(column: "party_kind", as: String?.self) ?? "",
+                        received: try r.decode(column: "received", as: Int.self), acceptedOnTime: try r.decode(column: "accepted_on_time", as: Int?.self) ?? 0,
+                        resolved: try r.decode(column: "resolved", as: Int?.self) ?? 0, resolvedOnTime: try r.decode(column: "resolved_on_time", as: Int?.self) ?? 0,
+                        rated: try r.decode(column: "rated", as: Int?.self) ?? 0, satisfied: try r.decode(column: "satisfied", as: Int?.self) ?? 0,
+                        returned: try r.decode(column: "returned", as: Int?.self) ?? 0, escalated: try r.decode(column: "escalated", as: Int?.self) ?? 0,
+                        medianResolveHours: nil)
+                }
+                // Medians need the individual durations.
+                var durations: [String: [Int64]] = [:]
+                var q = SQLQueryString("SELECT \(unsafeRaw: group) AS k, r.resolved_at - r.created_at AS d FROM requests r WHERE ")
+                q += filter
+                q.appendInterpolation(unsafeRaw: " AND r.resolved_at IS NOT NULL")
+                for r in try await db.raw(q).all() {
+                    let key = try r.decode(column: "k", as: String?.self) ?? "—"
+                    durations[key, default: []].append(try r.decode(column: "d", as: Int64.self))
+                }
+                for (k, d) in durations { out[k]?.medianResolveHours = PartyFigures.median(d) }
+                return out
+            }
+            var parties = try await figuresRows("r.party_key")
+            // A return counts against the party that returned it, not the one that has it now.
+            for k in parties.keys { parties[k]?.returned = 0 }
+            var rq = SQLQueryString("SELECT e.party_key AS k, COUNT(*) AS n FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'return' AND ")
+            rq += filter
+            rq.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
+            for r in try await db.raw(rq).all() {
+                if let k = try r.decode(column: "k", as: String?.self) { parties[k]?.returned = try r.decode(column: "n", as: Int.self) }
+            }
+            var areas: [FiguresRow] = []
+            if let areaColumn {
+                let byArea = try await figuresRows("CAST(r.\(areaColumn) AS TEXT)")
+                let areaIDs = byArea.keys.compactMap { Int64($0) }
+                var names: [Int64: String] = [:]
+                if !areaIDs.isEmpty {
+                    for n in try await db.select().columns("id", "name").from("places").where("id", .in, areaIDs).all() {
+                        names[try n.decode(column: "id", as: Int64.self)] = try n.decode(column: "name", as: String.self)
+                    }
+                }
+                areas = byArea.values.map { f in
+                    var f = f
+                    f.partyName = Int64(f.partyKey).flatMap { names[$0] } ?? "—"
+                    f.partyKind = areaColumn
+                    return FiguresRow(f)
+                }.sorted { $0.name < $1.name }
+            }
+            let total = try await figuresRows("'all'")["all"] ?? PartyFigures(partyKey: "all", partyName: "", partyKind: "", received: 0, acceptedOnTime: 0, resolved: 0,
+                                                                             resolvedOnTime: 0, rated: 0, satisfied: 0, returned: 0, escalated: 0, medianResolveHours: nil)
+            return FiguresReport(placeID: placeID, placeName: try p.decode(column: "name", as: String.self), from: from, to: to,
+                                 parties: parties.values.map(FiguresRow.init).sorted { $0.received > $1.received }, areas: areas, total: FiguresRow(total))
+        }
+    }
+
+    /// Building-level address for public eyes: the compound and building, never the door.
+    func publicAddresses(_ db: any SQLDatabase, _ rows: [Row]) async throws -> [Int64: String] {
+        var needed = Set<Int64>()
+        for r in rows { for id in r.path.split(separator: "/").compactMap({ Int64($0) }).dropFirst(3).prefix(3) { needed.insert(id) } }
+        var names: [Int64: (String, String)] = [:]
+        if !needed.isEmpty {
+            for n in try await db.select().columns("id", "name", "kind").from("places").where("id", .in, Array(needed)).all() {
+                names[try n.decode(column: "id", as: Int64.self)] = (try n.decode(column: "name", as: String.self), try n.decode(column: "kind", as: String.self))
+            }
+        }
+        var out: [Int64: String] = [:]
+        for r in rows {
+            let parts = r.path.split(separator: "/").compactMap { Int64($0) }.dropFirst(3).prefix(3).compactMap { names[$0] }
+                .filter { $0.1 != PlaceKind.unit.rawValue }.map(\.0)
+            out[r.id] = parts.joined()
+        }
+        return out
+    }
+
+    func publicView(_ r: Row, address: String, photos: [Int64], categories: [String: RequestCategory], lang: Lang, lastNote: String) -> PublicRequest {
+        PublicRequest(id: r.id, category: r.category, categoryName: categories[r.category]?.name(lang) ?? r.category,
+                      description: r.publicDetails ? r.description : nil, address: address,
+                      lat: r.householdID == nil ? r.lat : nil, lng: r.householdID == nil ? r.lng : nil,
+                      status: r.status.rawValue, open311Status: r.status.open311, partyName: r.partyName, createdAt: r.createdAt, updatedAt: r.updatedAt,
+                      resolveDue: r.resolveDue, resolvedAt: r.resolvedAt, statusNotes: lastNote, createdText: LocalTime.text(r.createdAt),
+                      photoIDs: r.publicDetails ? photos : [])
+    }
+
+    /// Public, published details of a set of rows (board and Open311).
+    func publicViews(_ db: any SQLDatabase, _ rows: [Row], lang: Lang, now: Int64) async throws -> [PublicRequest] {
+        guard !rows.isEmpty else { return [] }
+        let cats = try await config.snapshot(db, now: now).categories
+        let addresses = try await publicAddresses(db, rows)
+        let ids = rows.map(\.id)
+        var photos: [Int64: [Int64]] = [:]
+        for p in try await db.select().columns("id", "request_id").from("request_photos").where("request_id", .in, ids).orderBy("id").all() {
+            photos[try p.decode(column: "request_id", as: Int64.self), default: []].append(try p.decode(column: "id", as: Int64.self))
+        }
+        // The last public step the party wrote ("已派人维修") is the status note.
+        var notes: [Int64: String] = [:]
+        for e in try await db.select().columns("request_id", "kind", "note").from("request_events").where("request_id", .in, ids)
+            .where("public", .equal, 1).where("kind", .in, ["accept", "note", "resolve"]).orderBy("id").all() {
+            let note = try e.decode(column: "note", as: String.self)
+            if !note.isEmpty { notes[try e.decode(column: "request_id", as: Int64.self)] = note }
+        }
+        return rows.map { publicView($0, address: addresses[$0.id] ?? "", photos: photos[$0.id] ?? [], categories: cats, lang: lang, lastNote: notes[$0.id] ?? "") }
+    }
+
+    /// The notice board of a compound or community: open requests and those resolved in the last 30 days.
+    public func board(placeID: Int64, lang: Lang) async throws -> (name: String, open: [PublicRequest], resolved: [PublicRequest]) {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            guard let p = try await db.raw("SELECT name, kind, path FROM places WHERE id = \(bind: placeID)").first(),
+                  let kind = PlaceKind(rawValue: try p.decode(column: "kind", as: String.self)), kind.rank == 3 || kind.rank == 4 else {
+                throw LinliError.notFound
+            }
+            let filter = Self.placePredicate(try p.decode(column: "path", as: String.self))
+            var q1 = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
+            q1 += filter
+            q1.appendInterpolation(unsafeRaw: " AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned') ORDER BY r.id DESC LIMIT 100")
+            var q2 = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
+            q2 += filter
+            q2.appendInterpolation(unsafeRaw: " AND r.status IN ('resolved', 'closed') AND r.resolved_at >= ")
+            q2.appendInterpolation(bind: now - 30 * 86400)
+            q2.appendInterpolation(unsafeRaw: " ORDER BY r.resolved_at DESC LIMIT 100")
+            let open = try await publicViews(db, try await db.raw(q1).all().map(Self.row), lang: lang, now: now)
+            let resolved = try await publicViews(db, try await db.raw(q2).all().map(Self.row), lang: lang, now: now)
+            return (try p.decode(column: "name", as: String.self), open, resolved)
+        }
+    }
+}

@@ -1,0 +1,758 @@
+import Foundation
+import SQLKit
+
+/// The requests use cases. Each runs in one transaction, checks the actor on the server, writes its
+/// event, audit entry and notifications with the change, and is called by the HTML, JSON and
+/// Open311 routes alike.
+public struct RequestsService: Sendable {
+    let store: any Store
+    let cipher: PersonalDataCipher
+    let env: Environment
+    let audit: AuditLog
+    let notifier: any Notifier
+    let config = RequestsConfig()
+    let photos: PhotoStore
+
+    public init(store: any Store, cipher: PersonalDataCipher, env: Environment, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
+        self.store = store
+        self.cipher = cipher
+        self.env = env
+        self.audit = AuditLog(env: env)
+        self.notifier = notifier
+        self.photos = PhotoStore(directory: photoDirectory)
+    }
+
+    // MARK: Rows
+
+    static let columns = """
+        SELECT r.id, r.category, r.description, r.place_id, r.household_id, r.path, r.street_id, r.community_id, r.compound_id, r.grid_id,
+               r.address, r.lat, r.lng, r.urgency, r.channel, r.submitted_by, r.reporter_user_id, r.contact_masked, r.public_details,
+               r.attributes, r.status, r.party_kind, r.party_key, r.party_name, r.party_path, r.party_grid_id, r.level,
+               r.accept_due, r.contact_due, r.resolve_due, r.accepted_at, r.contacted_at, r.resolved_at, r.closed_at, r.missed,
+               r.rating, r.merged_into, r.returned_count, r.created_at, r.updated_at
+        FROM requests r
+        """
+
+    struct Row: Sendable {
+        var id: Int64, category: String, description: String, placeID: Int64, householdID: Int64?, path: String
+        var streetID: Int64, communityID: Int64, compoundID: Int64?, gridID: Int64?
+        var address: String, lat: Double?, lng: Double?, urgency: Urgency, channel: String, submittedBy: Int64, reporterUserID: Int64?
+        var contactMasked: String, publicDetails: Bool, attributes: [String: String], status: RequestStatus
+        var partyKind: PartyKind?, partyKey: String?, partyName: String, partyPath: String?, partyGridID: Int64?, level: EscalationLevel
+        var acceptDue: Int64, contactDue: Int64, resolveDue: Int64
+        var acceptedAt: Int64?, contactedAt: Int64?, resolvedAt: Int64?, closedAt: Int64?, missed: Set<Deadline>
+        var rating: Int?, mergedInto: Int64?, returnedCount: Int, createdAt: Int64, updatedAt: Int64
+
+        var subject: String { "#\(id) \(address)" }
+
+        /// The earliest deadline still running: not met and not already escalated.
+        func nextDue() -> Int64? {
+            guard status.isOpen else { return nil }
+            var due: [Int64] = []
+            if acceptedAt == nil, !missed.contains(.accept) { due.append(acceptDue) }
+            if contactedAt == nil, !missed.contains(.contact) { due.append(contactDue) }
+            if resolvedAt == nil, !missed.contains(.resolve) { due.append(resolveDue) }
+            return due.min()
+        }
+    }
+
+    static func row(_ r: any SQLRow) throws -> Row {
+        let attrs = (try? JSONDecoder().decode([String: String].self, from: Data(try r.decode(column: "attributes", as: String.self).utf8))) ?? [:]
+        return Row(
+            id: try r.decode(column: "id", as: Int64.self), category: try r.decode(column: "category", as: String.self),
+            description: try r.decode(column: "description", as: String.self), placeID: try r.decode(column: "place_id", as: Int64.self),
+            householdID: try r.decode(column: "household_id", as: Int64?.self), path: try r.decode(column: "path", as: String.self),
+            streetID: try r.decode(column: "street_id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
+            compoundID: try r.decode(column: "compound_id", as: Int64?.self), gridID: try r.decode(column: "grid_id", as: Int64?.self),
+            address: try r.decode(column: "address", as: String.self), lat: try r.decode(column: "lat", as: Double?.self),
+            lng: try r.decode(column: "lng", as: Double?.self),
+            urgency: Urgency(rawValue: try r.decode(column: "urgency", as: String.self)) ?? .normal,
+            channel: try r.decode(column: "channel", as: String.self), submittedBy: try r.decode(column: "submitted_by", as: Int64.self),
+            reporterUserID: try r.decode(column: "reporter_user_id", as: Int64?.self),
+            contactMasked: try r.decode(column: "contact_masked", as: String.self),
+            publicDetails: try r.decode(column: "public_details", as: Int.self) != 0, attributes: attrs,
+            status: RequestStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .assigned,
+            partyKind: try r.decode(column: "party_kind", as: String?.self).flatMap(PartyKind.init(rawValue:)),
+            partyKey: try r.decode(column: "party_key", as: String?.self), partyName: try r.decode(column: "party_name", as: String.self),
+            partyPath: try r.decode(column: "party_path", as: String?.self), partyGridID: try r.decode(column: "party_grid_id", as: Int64?.self),
+            level: EscalationLevel(rawValue: try r.decode(column: "level", as: Int.self)) ?? .party,
+            acceptDue: try r.decode(column: "accept_due", as: Int64.self), contactDue: try r.decode(column: "contact_due", as: Int64.self),
+            resolveDue: try r.decode(column: "resolve_due", as: Int64.self), acceptedAt: try r.decode(column: "accepted_at", as: Int64?.self),
+            contactedAt: try r.decode(column: "contacted_at", as: Int64?.self), resolvedAt: try r.decode(column: "resolved_at", as: Int64?.self),
+            closedAt: try r.decode(column: "closed_at", as: Int64?.self),
+            missed: Set(try r.decode(column: "missed", as: String.self).split(separator: ",").compactMap { Deadline(rawValue: String($0)) }),
+            rating: try r.decode(column: "rating", as: Int?.self), mergedInto: try r.decode(column: "merged_into", as: Int64?.self),
+            returnedCount: try r.decode(column: "returned_count", as: Int.self),
+            createdAt: try r.decode(column: "created_at", as: Int64.self), updatedAt: try r.decode(column: "updated_at", as: Int64.self))
+    }
+
+    func fetch(_ db: any SQLDatabase, _ id: Int64) async throws -> Row? {
+        try await db.raw("\(unsafeRaw: Self.columns) WHERE r.id = \(bind: id)").first().map(Self.row)
+    }
+
+    func view(_ r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) -> RequestView {
+        let overdue = Deadline.allCases.filter { d in
+            switch d {
+            case .accept: r.acceptedAt == nil && r.status.isOpen && now > r.acceptDue
+            case .contact: r.contactedAt == nil && r.status.isOpen && now > r.contactDue
+            case .resolve: r.resolvedAt == nil && r.status.isOpen && now > r.resolveDue
+            }
+        }.map(\.rawValue)
+        return RequestView(
+            id: r.id, category: r.category, categoryName: categories[r.category]?.name(lang) ?? r.category, description: r.description,
+            placeID: r.placeID, householdID: r.householdID, address: r.address, lat: r.lat, lng: r.lng, urgency: r.urgency.rawValue,
+            channel: r.channel, contactMasked: r.contactMasked, publicDetails: r.publicDetails, attributes: r.attributes,
+            status: r.status.rawValue, partyKind: r.partyKind?.rawValue, partyName: r.partyName, level: r.level.rawValue, levelCode: r.level.code,
+            acceptDue: r.acceptDue, contactDue: r.contactDue, resolveDue: r.resolveDue, acceptedAt: r.acceptedAt, contactedAt: r.contactedAt,
+            resolvedAt: r.resolvedAt, closedAt: r.closedAt, overdue: overdue, rating: r.rating, mergedInto: r.mergedInto,
+            createdAt: r.createdAt, createdText: LocalTime.text(r.createdAt), resolveDueText: LocalTime.text(r.resolveDue), isOverdue: !overdue.isEmpty)
+    }
+
+    // MARK: Who may do what
+
+    /// True if this actor belongs to the party the request is assigned to.
+    func isParty(_ actor: Actor, _ r: Row) -> Bool {
+        guard let kind = r.partyKind, let partyPath = r.partyPath, r.status != .unassigned, r.status != .returned else { return false }
+        return actor.grants(for: .requestWork).contains { g in
+            switch (kind, g.role) {
+            case (.propertyCompany, .propertyCompany): partyPath.hasPrefix(g.placePath)
+            case (.gridWorker, .gridWorker): g.gridID != nil && g.gridID == r.partyGridID
+            case (.residentsCommittee, .communityStaff), (.ownersCommittee, .communityStaff): partyPath.hasPrefix(g.placePath)
+            case (.department, .streetStaff): partyPath.hasPrefix(g.placePath)
+            default: false
+            }
+        }
+    }
+
+    /// Staff who route and supervise requests in their area.
+    func canRoute(_ actor: Actor, _ r: Row) -> Bool {
+        actor.grants(for: .requestRoute).contains { r.path.hasPrefix($0.placePath) }
+    }
+
+    func isReporter(_ actor: Actor, _ r: Row) -> Bool {
+        actor.userID == r.submittedBy || actor.userID == r.reporterUserID
+    }
+
+    func canView(_ db: any SQLDatabase, _ actor: Actor, _ r: Row) async throws -> Bool {
+        if isReporter(actor, r) || isParty(actor, r) { return true }
+        for g in actor.grants(for: .requestView) {
+            switch g.role {
+            case .resident: if r.householdID != nil && r.householdID == g.householdID { return true }
+            case .gridWorker: if let grid = g.gridID, grid == r.gridID || grid == r.partyGridID { return true }
+            case .propertyCompany, .volunteer, .partnerApp: continue
+            default: if r.path.hasPrefix(g.placePath) { return true }
+            }
+        }
+        return try await db.raw("SELECT 1 AS x FROM request_followers WHERE request_id = \(bind: r.id) AND user_id = \(bind: actor.userID)").first() != nil
+    }
+
+    /// Loads a request the actor may see; anything else is 404, exactly like a missing one.
+    func visible(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> Row {
+        guard let r = try await fetch(db, id), try await canView(db, actor, r) else { throw LinliError.notFound }
+        return r
+    }
+
+    func abilities(_ actor: Actor, _ r: Row) -> RequestAbilities {
+        var a = RequestAbilities()
+        let party = isParty(actor, r), route = canRoute(actor, r), reporter = isReporter(actor, r)
+        func ok(_ t: RequestTransition) -> Bool { t.next(from: r.status) != nil }
+        a.accept = party && ok(.accept)
+        a.contact = party && ok(.contact) && r.contactedAt == nil
+        a.note = (party || route) && ok(.note)
+        a.resolve = party && ok(.resolve)
+        a.returnIt = party && ok(.returnIt)
+        a.reassign = route && ok(.reassign)
+        a.merge = route && ok(.merge)
+        a.supervise = route && ok(.supervise) && r.level != .party
+        a.confirm = reporter && ok(.confirm)
+        a.reject = reporter && ok(.reject)
+        a.withdraw = reporter && ok(.withdraw)
+        return a
+    }
+
+    // MARK: Submit
+
+    struct Located: Sendable {
+        var placeID: Int64, path: String, householdID: Int64?, gridID: Int64?, address: String
+        var streetID: Int64, communityID: Int64, compoundID: Int64?, lat: Double?, lng: Double?
+    }
+
+    /// Where a submission points, checked against the actor's scope.
+    func locate(_ db: any SQLDatabase, _ input: RequestInput, actor: Actor) async throws -> Located {
+        var placeID = input.placeID
+        var householdID: Int64?, gridID: Int64?, address: String?
+        if let hid = input.householdID {
+            guard let h = try await db.raw("SELECT place_id, grid_id, address, path FROM households WHERE id = \(bind: hid)").first() else {
+                throw LinliError.invalid("household_id", "unknown", "住户不存在")
+            }
+            householdID = hid
+            placeID = try h.decode(column: "place_id", as: Int64.self)
+            gridID = try h.decode(column: "grid_id", as: Int64.self)
+            address = try h.decode(column: "address", as: String.self)
+        }
+        guard let placeID else { throw LinliError.invalid("place_id", "required", "请选择诉求发生的地点") }
+        guard let p = try await db.raw("SELECT id, kind, name, path, lat, lng FROM places WHERE id = \(bind: placeID)").first() else {
+            throw LinliError.invalid("place_id", "unknown", "地点不存在")
+        }
+        let path = try p.decode(column: "path", as: String.self)
+        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        let kind = PlaceKind(rawValue: try p.decode(column: "kind", as: String.self)) ?? .city
+        guard kind.rank >= PlaceKind.community.rank, ids.count > 3 else {
+            throw LinliError.invalid("place_id", "too_broad", "请选择社区或更具体的地点")
+        }
+        // Scope: residents report about their home, their building, their compound or a public
+        // place of their community; staff anywhere in their area.
+        let allowed = actor.grants(for: .requestSubmit).contains { g in
+            switch g.role {
+            case .resident:
+                guard let home = g.householdID else { return false }
+                if let householdID { return householdID == home }
+                return g.placePath.hasPrefix(path)
+            default:
+                return path.hasPrefix(g.placePath)
+            }
+        }
+        guard allowed else { throw LinliError.invalid(householdID != nil ? "household_id" : "place_id", "out_of_scope", "该地点不在您可以反映的范围内") }
+        if address == nil {
+            let names = try await db.select().columns("id", "name").from("places").where("id", .in, Array(ids.dropFirst(3))).all()
+            var byID: [Int64: String] = [:]
+            for n in names { byID[try n.decode(column: "id", as: Int64.self)] = try n.decode(column: "name", as: String.self) }
+            address = ids.dropFirst(3).compactMap { byID[$0] }.joined()
+        }
+        let extra = input.address?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if householdID == nil, !extra.isEmpty { address = (address ?? "") + " " + extra }
+        if householdID == nil, gridID == nil, ids.count > 4 {
+            // The grid most households under this place belong to.
+            gridID = try await db.raw("""
+                SELECT grid_id, COUNT(*) AS n FROM households WHERE path LIKE \(bind: path + "%") GROUP BY grid_id ORDER BY n DESC LIMIT 1
+                """).first()?.decode(column: "grid_id", as: Int64.self)
+        }
+        return Located(placeID: placeID, path: path, householdID: householdID, gridID: gridID, address: address ?? "",
+                       streetID: ids[2], communityID: ids[3], compoundID: ids.count > 4 ? ids[4] : nil,
+                       lat: try input.lat ?? p.decode(column: "lat", as: Double?.self), lng: try input.lng ?? p.decode(column: "lng", as: Double?.self))
+    }
+
+    struct Party: Sendable {
+        var kind: PartyKind, key: String, name: String, path: String, gridID: Int64?
+        var fallbackNote: String?
+    }
+
+    /// Turns a party kind into the concrete organisation, grid or office for this place.
+    func resolveParty(_ db: any SQLDatabase, _ kind: PartyKind, _ loc: Located) async throws -> Party {
+        let ids = loc.path.split(separator: "/").compactMap { Int64($0) }
+        func prefix(_ n: Int) -> String { "/" + ids.prefix(n).map(String.init).joined(separator: "/") + "/" }
+        func committee(_ note: String?) async throws -> Party {
+            if let o = try await db.raw("""
+                SELECT id, name FROM organisations WHERE place_id = \(bind: loc.communityID) AND kind IN ('residents_committee', 'villagers_committee') ORDER BY id LIMIT 1
+                """).first() {
+                return Party(kind: .residentsCommittee, key: "org:\(try o.decode(column: "id", as: Int64.self))", name: try o.decode(column: "name", as: String.self),
+                             path: prefix(4), gridID: nil, fallbackNote: note)
+            }
+            let name = try await db.raw("SELECT name FROM places WHERE id = \(bind: loc.communityID)").first()?.decode(column: "name", as: String.self) ?? ""
+            return Party(kind: .residentsCommittee, key: "place:\(loc.communityID)", name: name, path: prefix(4), gridID: nil, fallbackNote: note)
+        }
+        switch kind {
+        case .propertyCompany:
+            if let compound = loc.compoundID, let o = try await db.raw("""
+                SELECT o.id, o.name FROM organisation_compounds oc JOIN organisations o ON o.id = oc.organisation_id
+                WHERE oc.compound_id = \(bind: compound) AND o.kind = 'property_company' ORDER BY o.id LIMIT 1
+                """).first() {
+                return Party(kind: .propertyCompany, key: "org:\(try o.decode(column: "id", as: Int64.self))", name: try o.decode(column: "name", as: String.self),
+                             path: prefix(5), gridID: nil)
+            }
+            return try await committee("no_property_company")
+        case .ownersCommittee:
+            if let compound = loc.compoundID, let o = try await db.raw("""
+                SELECT id, name FROM organisations WHERE place_id = \(bind: compound) AND kind = 'owners_committee' ORDER BY id LIMIT 1
+                """).first() {
+                return Party(kind: .ownersCommittee, key: "org:\(try o.decode(column: "id", as: Int64.self))", name: try o.decode(column: "name", as: String.self),
+                             path: prefix(5), gridID: nil)
+            }
+            return try await committee("no_owners_committee")
+        case .gridWorker:
+            if let grid = loc.gridID, let g = try await db.raw("SELECT name FROM grids WHERE id = \(bind: grid)").first() {
+                return Party(kind: .gridWorker, key: "grid:\(grid)", name: try g.decode(column: "name", as: String.self), path: prefix(4), gridID: grid)
+            }
+            return try await committee("no_grid")
+        case .residentsCommittee:
+            return try await committee(nil)
+        case .department:
+            let name = try await db.raw("SELECT name FROM places WHERE id = \(bind: loc.streetID)").first()?.decode(column: "name", as: String.self) ?? ""
+            return Party(kind: .department, key: "place:\(loc.streetID)", name: name, path: prefix(3), gridID: nil)
+        }
+    }
+
+    /// Users who answer for a party (its queue) — they are told of new work.
+    func partyUsers(_ db: any SQLDatabase, kind: PartyKind, path: String, gridID: Int64?) async throws -> [Int64] {
+        let ancestors = path.split(separator: "/").compactMap { Int64($0) }
+        let rows: [any SQLRow]
+        switch kind {
+        case .gridWorker:
+            guard let gridID else { return [] }
+            rows = try await db.raw("SELECT DISTINCT user_id FROM role_grants WHERE role = 'grid_worker' AND grid_id = \(bind: gridID)").all()
+        case .propertyCompany, .ownersCommittee, .residentsCommittee, .department:
+            let role = kind == .propertyCompany ? Role.propertyCompany : (kind == .department ? .streetStaff : .communityStaff)
+            rows = try await db.select().distinct().column("user_id").from("role_grants")
+                .where("role", .equal, role.rawValue).where("place_id", .in, ancestors).all()
+        }
+        return try rows.map { try $0.decode(column: "user_id", as: Int64.self) }
+    }
+
+    /// Staff at an escalation level (or the nearest level above that has staff).
+    func levelUsers(_ db: any SQLDatabase, path: String, level: EscalationLevel) async throws -> [Int64] {
+        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        guard var index = level.pathIndex else { return [] }
+        while index >= 0 {
+            if index < ids.count {
+                let rows = try await db.raw("""
+                    SELECT DISTINCT user_id FROM role_grants WHERE place_id = \(bind: ids[index]) AND role IN ('community_staff', 'street_staff', 'city_admin')
+                    """).all()
+                if !rows.isEmpty { return try rows.map { try $0.decode(column: "user_id", as: Int64.self) } }
+            }
+            index -= 1
+        }
+        return []
+    }
+
+    func event(_ db: any SQLDatabase, _ requestID: Int64, _ actor: Actor?, _ kind: String, note: String = "", partyKey: String? = nil,
+               public isPublic: Bool = true, at: Int64? = nil) async throws -> Int64 {
+        let row = try await db.raw("""
+            INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
+            VALUES (\(bind: requestID), \(bind: at ?? env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.displayName ?? "系统"), \(bind: kind),
+                    \(bind: note), \(bind: partyKey), \(bind: isPublic ? 1 : 0)) RETURNING id
+            """).first()
+        return try row!.decode(column: "id", as: Int64.self)
+    }
+
+    /// Validates, locates, routes and starts the clocks of a new request, in one transaction. A
+    /// retry with the same idempotency key returns the first request instead of a second one.
+    public func submit(_ input: RequestInput, photos rawPhotos: [[UInt8]] = [], actor: Actor) async throws -> (request: RequestView, created: Bool) {
+        try actor.require(.requestSubmit)
+        var v = Validator()
+        let description = input.description?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        v.check(!description.isEmpty, "description", "required", "请描述遇到的问题")
+        v.check(description.count <= RequestLimits.descriptionMax, "description", "too_long", "描述不能超过 \(RequestLimits.descriptionMax) 字")
+        let urgency = Urgency(rawValue: input.urgency ?? "normal")
+        v.check(urgency != nil, "urgency", "invalid", "紧急程度只能是 normal 或 urgent")
+        let isStaff = actor.grants(for: .requestSubmit).contains { $0.role != .resident && $0.role != .volunteer && $0.role != .partnerApp }
+        let channel = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311" : "app"))
+        v.check(channel != nil, "channel", "invalid", "来源渠道无效")
+        let contactName = input.contactName?.trimmingCharacters(in: .whitespaces) ?? ""
+        let contactPhone = PhoneNumber.normalise(input.contactPhone ?? "")
+        if !contactPhone.isEmpty { v.check(PhoneNumber.isValid(contactPhone), "contact_phone", "invalid", "手机号应为 11 位，以 1 开头") }
+        v.check(contactName.count <= 40, "contact_name", "too_long", "联系人姓名过长")
+        if isStaff, let channel, [.phone, .walkIn, .visit].contains(channel) {
+            v.check(!contactName.isEmpty || !contactPhone.isEmpty, "contact_name", "required", "代居民登记时请留下居民的姓名或电话")
+        }
+        if let lat = input.lat { v.check((-90...90).contains(lat), "lat", "invalid", "纬度无效") }
+        if let lng = input.lng { v.check((-180...180).contains(lng), "lng", "invalid", "经度无效") }
+        v.check((input.address ?? "").count <= 200, "address", "too_long", "地址过长")
+        let key = input.idempotencyKey?.trimmingCharacters(in: .whitespaces)
+        if let key { v.check(!key.isEmpty && key.count <= 100, "idempotency_key", "invalid", "幂等键长度应为 1–100") }
+        v.check(rawPhotos.count <= RequestLimits.photosMax, "photos", "too_many", "最多上传 \(RequestLimits.photosMax) 张照片")
+        // Photos are checked and re-encoded before the transaction; nothing is stored yet.
+        var prepared: [PreparedPhoto] = []
+        for (i, bytes) in rawPhotos.enumerated() where rawPhotos.count <= RequestLimits.photosMax {
+            do { prepared.append(try PhotoStore.prepare(bytes)) } catch let e as LinliError {
+                v.add(.invalid("photos", e.code, "第 \(i + 1) 张照片：\(e.message)"))
+            }
+        }
+        try v.throwIfAny()
+        let photosToSave = prepared
+        if let key, let existing = try await existingRequest(key: key, actor: actor) { return (existing, false) }
+        let now = env.nowSeconds
+        let env = self.env
+        do {
+            let result = try await store.transaction { db -> RequestView in
+                let snapshot = try await config.snapshot(db, now: now)
+                guard let category = input.category.flatMap({ snapshot.categories[$0] }), category.active else {
+                    throw LinliError.invalid("category", "unknown", "请选择有效的诉求类别")
+                }
+                let attrErrors = category.validate(attributes: input.attributes ?? [:])
+                if !attrErrors.isEmpty { throw ValidationErrors(attrErrors) }
+                let loc = try await locate(db, input, actor: actor)
+                let kind = RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules)
+                let party = try await resolveParty(db, kind, loc)
+                let cal = snapshot.calendar, u = urgency!
+                let acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
+                let contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
+                let resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
+                let masked = [contactName.isEmpty ? nil : String(contactName.prefix(1)) + "**", contactPhone.isEmpty ? nil : PhoneNumber.masked(contactPhone)]
+                    .compactMap { $0 }.joined(separator: " ")
+                let attrs = String(decoding: try JSONEncoder().encode(input.attributes ?? [:]), as: UTF8.self)
+                let reporter: Int64? = isStaff && channel != .app ? nil : actor.userID
+                let row = try await db.raw("""
+                    INSERT INTO requests (category, description, place_id, household_id, path, street_id, community_id, compound_id, grid_id,
+                        address, lat, lng, urgency, channel, submitted_by, reporter_user_id, contact_name_cipher, contact_phone_cipher, contact_masked,
+                        public_details, attributes, status, party_kind, party_key, party_name, party_path, party_grid_id, level,
+                        accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at)
+                    VALUES (\(bind: category.code), \(bind: description), \(bind: loc.placeID), \(bind: loc.householdID), \(bind: loc.path),
+                        \(bind: loc.streetID), \(bind: loc.communityID), \(bind: loc.compoundID), \(bind: loc.gridID), \(bind: loc.address),
+                        \(bind: loc.lat), \(bind: loc.lng), \(bind: u.rawValue), \(bind: channel!.rawValue), \(bind: actor.userID), \(bind: reporter),
+                        \(bind: contactName.isEmpty ? nil : try cipher.seal(contactName)), \(bind: contactPhone.isEmpty ? nil : try cipher.seal(contactPhone)),
+                        \(bind: masked), \(bind: input.publicDetails == true ? 1 : 0), \(bind: attrs), 'assigned', \(bind: party.kind.rawValue),
+                        \(bind: party.key), \(bind: party.name), \(bind: party.path), \(bind: party.gridID), 0,
+                        \(bind: acceptDue), \(bind: contactDue), \(bind: resolveDue), \(bind: min(acceptDue, contactDue, resolveDue)),
+                        \(bind: key), \(bind: now), \(bind: now))
+                    RETURNING id
+                    """).first()
+                let id = try row!.decode(column: "id", as: Int64.self)
+                let submitted = try await event(db, id, actor, "submitted", note: channel!.rawValue)
+                _ = try await event(db, id, nil, "assigned", note: party.fallbackNote.map { "\(party.name)（\($0)）" } ?? party.name, partyKey: party.key)
+                for p in photosToSave { try await photos.save(db, p, requestID: id, eventID: submitted, now: now, env: env) }
+                try await audit.append(db, actor: actor, action: "request.submit", objectType: "request", objectID: id, path: loc.path,
+                                       detail: "\(category.code) → \(party.key)")
+                let users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID)
+                try await notifier.deliver(db, users.map { OutgoingNotification(userID: $0, kind: "assigned", requestID: id, subject: "#\(id) \(category.nameZh) \(loc.address)") }, at: now)
+                guard let r = try await fetch(db, id) else { throw LinliError.notFound }
+                return view(r, snapshot.categories, lang: .zh, now: now)
+            }
+            return (result, true)
+        } catch {
+            // Two concurrent retries with one key: the loser finds the winner's request.
+            if let key, !(error is LinliError), !(error is ValidationErrors), let existing = try await existingRequest(key: key, actor: actor) {
+                return (existing, false)
+            }
+            throw error
+        }
+    }
+
+    func existingRequest(key: String, actor: Actor) async throws -> RequestView? {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            guard let r = try await db.raw("\(unsafeRaw: Self.columns) WHERE r.submitted_by = \(bind: actor.userID) AND r.idempotency_key = \(bind: key)")
+                .first().map(Self.row) else { return nil }
+            return view(r, try await config.snapshot(db, now: now).categories, lang: .zh, now: now)
+        }
+    }
+
+    // MARK: Read
+
+    public func categories(lang: Lang) async throws -> [CategoryView] {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            let s = try await config.snapshot(db, now: now)
+            return s.order.compactMap { s.categories[$0] }.map { c in
+                CategoryView(code: c.code, name: c.name(lang), nameZh: c.nameZh, nameEn: c.nameEn, defaultParty: c.defaultParty.rawValue,
+                             acceptHours: c.policy.acceptHours, contactHours: c.policy.contactHours, resolveHours: c.policy.resolveHours,
+                             workingHours: c.policy.workingHours, attributes: c.attributes, active: c.active)
+            }
+        }
+    }
+
+    public func detail(_ id: Int64, actor: Actor, lang: Lang) async throws -> RequestDetail {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            let r = try await visible(db, id, actor)
+            let s = try await config.snapshot(db, now: now)
+            // Reporters see public steps; the parties and supervisors see internal notes too.
+            let staff = isParty(actor, r) || canRoute(actor, r) || actor.grants(for: .requestView).contains { ![.resident, .volunteer, .partnerApp].contains($0.role) }
+            let events = try await db.raw("""
+                SELECT at, actor_name, kind, note FROM request_events WHERE request_id = \(bind: id) \(unsafeRaw: staff ? "" : "AND public = 1") ORDER BY id
+                """).all().map { e in
+                let at = try e.decode(column: "at", as: Int64.self)
+                return RequestEventView(at: at, atText: LocalTime.text(at), actor: try e.decode(column: "actor_name", as: String.self),
+                                        kind: try e.decode(column: "kind", as: String.self), note: try e.decode(column: "note", as: String.self))
+            }
+            let photoIDs = try await db.raw("SELECT id FROM request_photos WHERE request_id = \(bind: id) ORDER BY id").all()
+                .map { try $0.decode(column: "id", as: Int64.self) }
+            let similar = canRoute(actor, r) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now) : []
+            return RequestDetail(request: view(r, s.categories, lang: lang, now: now), events: events, photos: photoIDs, similar: similar,
+                                 abilities: abilities(actor, r))
+        }
+    }
+
+    /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
+    func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64, excluding: Int64? = nil) async throws -> [SimilarRequest] {
+        let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
+        let candidates = try await db.raw("""
+            \(unsafeRaw: Self.columns) WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
+            AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
+            ORDER BY r.id DESC LIMIT 200
+            """).all().map(Self.row)
+        var out: [SimilarRequest] = []
+        for c in candidates {
+            var near = c.compoundID != nil && c.compoundID == r.compoundID
+            if let a = c.lat, let b = c.lng, let x = r.lat, let y = r.lng, distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { near = true }
+            guard near else { continue }
+            let text = TextSimilarity.score(c.description, r.description)
+            let score = text + (c.placeID == r.placeID ? 0.2 : 0)
+            guard score >= RequestLimits.duplicateMinScore else { continue }
+            out.append(SimilarRequest(id: c.id, categoryName: categories[c.category]?.name(lang) ?? c.category, address: c.address,
+                                      status: c.status.rawValue, createdText: LocalTime.text(c.createdAt), score: (score * 100).rounded() / 100))
+        }
+        return Array(out.sorted { $0.score > $1.score }.prefix(5))
+    }
+
+    /// Suggestions shown before a resident submits: open requests that look the same.
+    public func suggestDuplicates(_ input: RequestInput, actor: Actor, lang: Lang) async throws -> [SimilarRequest] {
+        guard let category = input.category, let description = input.description, !description.isEmpty else { return [] }
+        let now = env.nowSeconds
+        return try await store.read { db in
+            guard let loc = try? await locate(db, input, actor: actor) else { return [] }
+            let probe = Row(id: 0, category: category, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
+                            streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
+                            lat: loc.lat, lng: loc.lng, urgency: .normal, channel: "app", submittedBy: actor.userID, reporterUserID: nil, contactMasked: "",
+                            publicDetails: false, attributes: [:], status: .assigned, partyKind: nil, partyKey: nil, partyName: "", partyPath: nil,
+                            partyGridID: nil, level: .party, acceptDue: 0, contactDue: 0, resolveDue: 0, acceptedAt: nil, contactedAt: nil,
+                            resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil, returnedCount: 0, createdAt: now, updatedAt: now)
+            return try await similarRequests(db, to: probe, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
+        }
+    }
+
+    public enum ListScope: String, Sendable, CaseIterable { case mine, queue, supervise, area }
+
+    /// Lists for one actor: their own submissions, their party's queue (overdue first), what was
+    /// escalated to them, or everything in their area.
+    public func list(_ scope: ListScope, actor: Actor, lang: Lang, status: String? = nil, limit: Int = 50, offset: Int = 0) async throws -> [RequestView] {
+        let now = env.nowSeconds
+        var q = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
+        switch scope {
+        case .mine:
+            q.appendInterpolation(unsafeRaw: "(r.submitted_by = ")
+            q.appendInterpolation(bind: actor.userID)
+            q.appendInterpolation(unsafeRaw: " OR r.reporter_user_id = ")
+            q.appendInterpolation(bind: actor.userID)
+            q.appendInterpolation(unsafeRaw: " OR r.id IN (SELECT request_id FROM request_followers WHERE user_id = ")
+            q.appendInterpolation(bind: actor.userID)
+            q.appendInterpolation(unsafeRaw: "))")
+        case .queue:
+            q.appendInterpolation(unsafeRaw: "r.status IN ('assigned', 'accepted') AND ")
+            q += partyPredicate(actor)
+        case .supervise:
+            q.appendInterpolation(unsafeRaw: "(r.status IN ('unassigned', 'returned') OR (r.level > 0 AND r.status IN ('assigned', 'accepted'))) AND ")
+            q += areaPredicate(actor, .requestRoute)
+        case .area:
+            q += areaPredicate(actor, .requestView)
+        }
+        if let status, let s = RequestStatus(rawValue: status) {
+            q.appendInterpolation(unsafeRaw: " AND r.status = ")
+            q.appendInterpolation(bind: s.rawValue)
+        }
+        // Overdue first, then urgent, then the nearest deadline; "mine" newest first.
+        let order = scope == .mine || scope == .area ? " ORDER BY r.id DESC"
+            : " ORDER BY CASE WHEN r.missed <> '' OR r.resolve_due < \(now) THEN 0 ELSE 1 END, CASE WHEN r.urgency = 'urgent' THEN 0 ELSE 1 END, r.resolve_due, r.id"
+        q.appendInterpolation(unsafeRaw: order + " LIMIT \(max(1, min(limit, 200))) OFFSET \(max(0, offset))")
+        let query = q
+        return try await store.read { db in
+            let cats = try await config.snapshot(db, now: now).categories
+            return try await db.raw(query).all().map { view(try Self.row($0), cats, lang: lang, now: now) }
+        }
+    }
+
+    /// Requests assigned to any party the actor belongs to.
+    func partyPredicate(_ actor: Actor) -> SQLQueryString {
+        var q = SQLQueryString("(1=0")
+        for g in actor.grants(for: .requestWork) {
+            switch g.role {
+            case .propertyCompany:
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'property_company' AND r.party_path LIKE ")
+                q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            case .gridWorker:
+                if let grid = g.gridID { q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'grid_worker' AND r.party_grid_id = "); q.appendInterpolation(bind: grid); q.appendLiteral(")") }
+            case .communityStaff:
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind IN ('residents_committee', 'owners_committee') AND r.party_path LIKE ")
+                q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            case .streetStaff:
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'department' AND r.party_path LIKE ")
+                q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            default: break
+            }
+        }
+        q.appendLiteral(")")
+        return q
+    }
+
+    func areaPredicate(_ actor: Actor, _ action: Action) -> SQLQueryString {
+        var q = SQLQueryString("(1=0")
+        for g in actor.grants(for: action) {
+            switch g.role {
+            case .resident, .volunteer, .partnerApp:
+                continue
+            case .gridWorker:
+                if let grid = g.gridID { q.appendInterpolation(unsafeRaw: " OR r.grid_id = "); q.appendInterpolation(bind: grid) }
+            case .propertyCompany:
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'property_company' AND r.party_path LIKE ")
+                q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            default:
+                let ids = g.placePath.split(separator: "/")
+                // Use the indexed id columns where the grant is a street or community.
+                if ids.count == 3 { q.appendInterpolation(unsafeRaw: " OR r.street_id = "); q.appendInterpolation(bind: Int64(ids[2])!) }
+                else if ids.count == 4 { q.appendInterpolation(unsafeRaw: " OR r.community_id = "); q.appendInterpolation(bind: Int64(ids[3])!) }
+                else { q.appendInterpolation(unsafeRaw: " OR r.path LIKE "); q.appendInterpolation(bind: g.placePath + "%") }
+            }
+        }
+        q.appendLiteral(")")
+        return q
+    }
+
+    // MARK: Transitions
+
+    public struct ActionInput: Sendable, Codable {
+        public var note: String?
+        public var rating: Int?
+        public var partyKind: String?
+        public var targetID: Int64?
+        public var contacted: Bool?
+        public init() {}
+        enum CodingKeys: String, CodingKey { case note, rating, partyKind = "party_kind", targetID = "target_id", contacted }
+    }
+
+    /// One transition of the state machine, checked and written in one transaction.
+    public func perform(_ transition: RequestTransition, id: Int64, _ input: ActionInput, photos rawPhotos: [[UInt8]] = [], actor: Actor) async throws -> RequestView {
+        let note = input.note?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        var v = Validator()
+        v.check(note.count <= RequestLimits.noteMax, "note", "too_long", "说明不能超过 \(RequestLimits.noteMax) 字")
+        switch transition {
+        case .returnIt, .reject, .supervise, .note:
+            v.check(!note.isEmpty, "note", "required", transition == .returnIt ? "退单须说明理由" : (transition == .reject ? "请说明不满意的原因" : "请填写内容"))
+        case .confirm:
+            v.check(input.rating.map { (1...5).contains($0) } ?? false, "rating", "invalid", "请给出 1 到 5 分的评价")
+        case .reject:
+            break
+        default: break
+        }
+        if transition == .reject, let rating = input.rating { v.check((1...5).contains(rating), "rating", "invalid", "评分应为 1 到 5") }
+        v.check(rawPhotos.count <= RequestLimits.photosMax, "photos", "too_many", "最多上传 \(RequestLimits.photosMax) 张照片")
+        var prepared: [PreparedPhoto] = []
+        for (i, bytes) in rawPhotos.enumerated() where rawPhotos.count <= RequestLimits.photosMax {
+            do { prepared.append(try PhotoStore.prepare(bytes)) } catch let e as LinliError {
+                v.add(.invalid("photos", e.code, "第 \(i + 1) 张照片：\(e.message)"))
+            }
+        }
+        try v.throwIfAny()
+        let photosToSave = prepared
+        let now = env.nowSeconds
+        let env = self.env
+        return try await store.transaction { db in
+            var r = try await visible(db, id, actor)
+            let s = try await config.snapshot(db, now: now)
+            // Who may take this step on this request.
+            let allowed: Bool
+            switch transition {
+            case .accept, .contact, .resolve, .returnIt: allowed = isParty(actor, r)
+            case .note: allowed = isParty(actor, r) || canRoute(actor, r)
+            case .reassign, .merge, .supervise: allowed = canRoute(actor, r)
+            case .confirm, .reject, .withdraw: allowed = isReporter(actor, r)
+            case .autoClose: allowed = false
+            }
+            guard allowed else { throw LinliError(.forbidden, code: "not_your_request", message: "这一步不由您办理") }
+            guard let next = transition.next(from: r.status) else {
+                throw LinliError.conflict("status", "transition_not_allowed", "诉求当前状态（\(I18n.label(r.status.rawValue, .zh))）下不能进行此操作")
+            }
+            let old = r
+            var notes: [OutgoingNotification] = []
+            let subject = "#\(r.id) \(s.categories[r.category]?.nameZh ?? r.category) \(r.address)"
+            var reporters = [r.submittedBy] + (r.reporterUserID.map { [$0] } ?? [])
+            reporters += try await db.raw("SELECT user_id FROM request_followers WHERE request_id = \(bind: r.id)").all().map { try $0.decode(column: "user_id", as: Int64.self) }
+            func tell(_ users: [Int64], _ kind: String) { notes += users.filter { $0 != actor.userID }.map { OutgoingNotification(userID: $0, kind: kind, requestID: r.id, subject: subject) } }
+            var eventNote = note
+            var isPublic = true
+            switch transition {
+            case .accept:
+                r.acceptedAt = now
+                tell(reporters, "progress")
+            case .contact:
+                r.contactedAt = r.contactedAt ?? now
+            case .note:
+                if input.contacted == true, isParty(actor, r) { r.contactedAt = r.contactedAt ?? now }
+                tell(reporters, "progress")
+            case .resolve:
+                r.resolvedAt = now
+                if r.acceptedAt == nil { r.acceptedAt = now }
+                if r.contactedAt == nil { r.contactedAt = now }
+                tell(reporters, "resolved")
+            case .returnIt:
+                r.returnedCount += 1
+                tell(try await levelUsers(db, path: r.path, level: .community), "returned")
+                isPublic = false
+            case .reassign:
+                guard let kind = input.partyKind.flatMap(PartyKind.init(rawValue:)) else {
+                    throw LinliError.invalid("party_kind", "invalid", "请选择新的责任方")
+                }
+                let loc = Located(placeID: r.placeID, path: r.path, householdID: r.householdID, gridID: r.gridID, address: r.address,
+                                  streetID: r.streetID, communityID: r.communityID, compoundID: r.compoundID, lat: r.lat, lng: r.lng)
+                let party = try await resolveParty(db, kind, loc)
+                r.partyKind = party.kind; r.partyKey = party.key; r.partyName = party.name; r.partyPath = party.path; r.partyGridID = party.gridID
+                // The new party gets fresh accept and contact clocks; the resident's resolve clock keeps running.
+                if let category = s.categories[r.category] {
+                    r.acceptedAt = nil
+                    r.acceptDue = category.policy.due(.accept, from: now, urgency: r.urgency, calendar: s.calendar)
+                    if r.contactedAt == nil { r.contactDue = max(r.contactDue, category.policy.due(.contact, from: now, urgency: r.urgency, calendar: s.calendar)) }
+                    r.missed.remove(.accept); r.missed.remove(.contact)
+                }
+                eventNote = party.name + (note.isEmpty ? "" : "：" + note)
+                tell(try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID), "assigned")
+            case .confirm:
+                r.closedAt = now
+                r.rating = input.rating
+                eventNote = "\(input.rating ?? 0)★" + (note.isEmpty ? "" : " " + note)
+                tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "closed")
+            case .reject:
+                r.resolvedAt = nil
+                r.rating = input.rating
+                if let category = s.categories[r.category] {
+                    r.resolveDue = category.policy.due(.resolve, from: now, urgency: r.urgency, calendar: s.calendar)
+                    r.missed.remove(.resolve)
+                }
+                tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "reopened")
+            case .merge:
+                guard let targetID = input.targetID, targetID != r.id, let target = try await fetch(db, targetID),
+                      target.communityID == r.communityID, target.status.isOpen || target.status == .resolved, canRoute(actor, target) else {
+                    throw LinliError.invalid("target_id", "invalid", "请选择同一社区内仍在办理的诉求作为合并目标")
+                }
+                r.mergedInto = targetID
+                for u in Set(reporters) {
+                    try await db.raw("DELETE FROM request_followers WHERE request_id = \(bind: targetID) AND user_id = \(bind: u)").run()
+                    try await db.raw("INSERT INTO request_followers (request_id, user_id) VALUES (\(bind: targetID), \(bind: u))").run()
+                }
+                _ = try await event(db, targetID, actor, "merged_in", note: "#\(r.id)")
+                eventNote = "#\(targetID)"
+                tell(reporters, "merged")
+            case .supervise:
+                tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "supervised")
+            case .withdraw:
+                r.closedAt = now
+            case .autoClose:
+                break
+            }
+            r.status = next
+            r.updatedAt = now
+            let eventID = try await event(db, r.id, actor, transition.rawValue, note: eventNote, partyKey: old.partyKey, public: isPublic)
+            for p in photosToSave { try await photos.save(db, p, requestID: r.id, eventID: eventID, now: now, env: env) }
+            try await save(db, r)
+            try await audit.append(db, actor: actor, action: "request.\(transition.rawValue)", objectType: "request", objectID: r.id, path: r.path,
+                                   detail: "\(old.status.rawValue) → \(r.status.rawValue)")
+            try await notifier.deliver(db, notes, at: now)
+            return view(r, s.categories, lang: .zh, now: now)
+        }
+    }
+
+    /// Writes the mutable part of a request back, with its next deadline recomputed.
+    func save(_ db: any SQLDatabase, _ r: Row) async throws {
+        try await db.raw("""
+            UPDATE requests SET status = \(bind: r.status.rawValue), party_kind = \(bind: r.partyKind?.rawValue), party_key = \(bind: r.partyKey),
+                party_name = \(bind: r.partyName), party_path = \(bind: r.partyPath), party_grid_id = \(bind: r.partyGridID), level = \(bind: r.level.rawValue),
+                accept_due = \(bind: r.acceptDue), contact_due = \(bind: r.contactDue), resolve_due = \(bind: r.resolveDue),
+                accepted_at = \(bind: r.acceptedAt), contacted_at = \(bind: r.contactedAt), resolved_at = \(bind: r.resolvedAt), closed_at = \(bind: r.closedAt),
+                missed = \(bind: Deadline.allCases.filter { r.missed.contains($0) }.map(\.rawValue).joined(separator: ",")), next_due = \(bind: r.nextDue()),
+                rating = \(bind: r.rating), merged_into = \(bind: r.mergedInto), returned_count = \(bind: r.returnedCount), updated_at = \(bind: r.updatedAt)
+            WHERE id = \(bind: r.id)
+            """).run()
+    }
+
+    /// The contact a staff member entered, shown in full only with a reason, and audited.
+    public func unmaskContact(_ id: Int64, reason: String?, actor: Actor) async throws -> (name: String, phone: String) {
+        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !reason.isEmpty else { throw LinliError.invalid("reason", "required", "请说明查看理由") }
+        return try await store.transaction { db in
+            let r = try await visible(db, id, actor)
+            guard isParty(actor, r) || canRoute(actor, r) else { throw LinliError.forbidden }
+            let row = try await db.raw("SELECT contact_name_cipher, contact_phone_cipher FROM requests WHERE id = \(bind: id)").first()!
+            let name = try row.decode(column: "contact_name_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
+            let phone = try row.decode(column: "contact_phone_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
+            try await audit.append(db, actor: actor, action: "request.unmask_contact", objectType: "request", objectID: id, path: r.path, reason: reason)
+            return (name, phone)
+        }
+    }
+}

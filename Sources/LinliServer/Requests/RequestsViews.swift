@@ -1,0 +1,155 @@
+import Foundation
+
+/// What a request's page, a queue row and the JSON API show. Personal data appears only masked,
+/// and only to those allowed to see the request at all.
+public struct RequestView: Sendable, Codable {
+    public var id: Int64
+    public var category: String
+    public var categoryName: String
+    public var description: String
+    public var placeID: Int64
+    public var householdID: Int64?
+    public var address: String
+    public var lat: Double?
+    public var lng: Double?
+    public var urgency: String
+    public var channel: String
+    public var contactMasked: String
+    public var publicDetails: Bool
+    public var attributes: [String: String]
+    public var status: String
+    public var partyKind: String?
+    public var partyName: String
+    public var level: Int
+    public var levelCode: String
+    public var acceptDue: Int64
+    public var contactDue: Int64
+    public var resolveDue: Int64
+    public var acceptedAt: Int64?
+    public var contactedAt: Int64?
+    public var resolvedAt: Int64?
+    public var closedAt: Int64?
+    public var overdue: [String]
+    public var rating: Int?
+    public var mergedInto: Int64?
+    public var createdAt: Int64
+    public var createdText: String
+    public var resolveDueText: String
+    public var isOverdue: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, category, categoryName = "category_name", description, placeID = "place_id", householdID = "household_id"
+        case address, lat, lng, urgency, channel, contactMasked = "contact_masked", publicDetails = "public_details", attributes
+        case status, partyKind = "party_kind", partyName = "party_name", level, levelCode = "level_code"
+        case acceptDue = "accept_due", contactDue = "contact_due", resolveDue = "resolve_due"
+        case acceptedAt = "accepted_at", contactedAt = "contacted_at", resolvedAt = "resolved_at", closedAt = "closed_at"
+        case overdue, rating, mergedInto = "merged_into", createdAt = "created_at", createdText = "created_text"
+        case resolveDueText = "resolve_due_text", isOverdue = "is_overdue"
+    }
+}
+
+public struct RequestEventView: Sendable, Codable {
+    public var at: Int64
+    public var atText: String
+    public var actor: String
+    public var kind: String
+    public var note: String
+    enum CodingKeys: String, CodingKey { case at, atText = "at_text", actor, kind, note }
+}
+
+public struct SimilarRequest: Sendable, Codable {
+    public var id: Int64
+    public var categoryName: String
+    public var address: String
+    public var status: String
+    public var createdText: String
+    public var score: Double
+    enum CodingKeys: String, CodingKey { case id, categoryName = "category_name", address, status, createdText = "created_text", score }
+}
+
+/// What the actor may do with a request now; drives which forms the page shows.
+public struct RequestAbilities: Sendable, Codable {
+    public var accept = false, contact = false, note = false, resolve = false, returnIt = false
+    public var reassign = false, merge = false, supervise = false, confirm = false, reject = false, withdraw = false
+    enum CodingKeys: String, CodingKey {
+        case accept, contact, note, resolve, returnIt = "return", reassign, merge, supervise, confirm, reject, withdraw
+    }
+}
+
+public struct RequestDetail: Sendable, Codable {
+    public var request: RequestView
+    public var events: [RequestEventView]
+    public var photos: [Int64]
+    public var similar: [SimilarRequest]
+    public var abilities: RequestAbilities
+}
+
+public struct CategoryView: Sendable, Codable {
+    public var code: String
+    public var name: String
+    public var nameZh: String
+    public var nameEn: String
+    public var defaultParty: String
+    public var acceptHours: Int
+    public var contactHours: Int
+    public var resolveHours: Int
+    public var workingHours: Bool
+    public var attributes: [CategoryAttribute]
+    public var active: Bool
+    enum CodingKeys: String, CodingKey {
+        case code, name, nameZh = "name_zh", nameEn = "name_en", defaultParty = "default_party", acceptHours = "accept_hours"
+        case contactHours = "contact_hours", resolveHours = "resolve_hours", workingHours = "working_hours", attributes, active
+    }
+}
+
+/// Input of a submission, from a form or JSON. Strings stay raw until validated.
+public struct RequestInput: Sendable, Codable {
+    public var category: String?
+    public var description: String?
+    public var placeID: Int64?
+    public var householdID: Int64?
+    public var address: String?
+    public var lat: Double?
+    public var lng: Double?
+    public var urgency: String?
+    public var channel: String?
+    public var contactName: String?
+    public var contactPhone: String?
+    public var publicDetails: Bool?
+    public var attributes: [String: String]?
+    public var idempotencyKey: String?
+
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case category, description, placeID = "place_id", householdID = "household_id", address, lat, lng, urgency, channel
+        case contactName = "contact_name", contactPhone = "contact_phone", publicDetails = "public_details", attributes
+        case idempotencyKey = "idempotency_key"
+    }
+}
+
+/// A request as the public board and Open311 show it: no reporter, no household, and the
+/// reporter's own words only if they agreed to publish them.
+public struct PublicRequest: Sendable, Codable {
+    public var id: Int64
+    public var category: String
+    public var categoryName: String
+    public var description: String?
+    public var address: String
+    public var lat: Double?
+    public var lng: Double?
+    public var status: String
+    public var open311Status: String
+    public var partyName: String
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    public var resolveDue: Int64
+    public var resolvedAt: Int64?
+    public var statusNotes: String
+    public var createdText: String
+    public var photoIDs: [Int64]
+    enum CodingKeys: String, CodingKey {
+        case id, category, categoryName = "category_name", description, address, lat, lng, status, open311Status = "open311_status"
+        case partyName = "party_name", createdAt = "created_at", updatedAt = "updated_at", resolveDue = "resolve_due"
+        case resolvedAt = "resolved_at", statusNotes = "status_notes", createdText = "created_text", photoIDs = "photo_ids"
+    }
+}
