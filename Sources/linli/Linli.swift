@@ -74,6 +74,13 @@ struct Demo: AsyncParsableCommand {
             for a in accounts { print("  \(a.username.padding(toLength: 10, withPad: " ", startingAt: 0)) \(a.password)  \(a.role)") }
             let lines = accounts.map { "\($0.username)\t\($0.password)\t\($0.role)" }.joined(separator: "\n")
             try? (lines + "\n").write(toFile: c.dataDirectory + "/demo-accounts.txt", atomically: true, encoding: .utf8)
+            let (key, made) = try await linli.loadRequestsDemo()
+            print("\n\(made) demo requests; 2026 holiday calendar loaded")
+            if let key {
+                print("Open311 API key (partner app): \(key)")
+                print("  try: curl \(c.publicBaseURL)/open311/v2/services.json")
+                try? (key + "\n").write(toFile: c.dataDirectory + "/open311-key.txt", atomically: true, encoding: .utf8)
+            }
         }
         await linli.store.shutdown()
     }

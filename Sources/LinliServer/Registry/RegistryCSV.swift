@@ -233,6 +233,7 @@ extension Linli {
             ("resident", "居民", .resident, nil, nil, s.firstHouseholdWithResidents),
             ("volunteer", "志愿者", .volunteer, s.firstCommunityID, nil, nil),
             ("auditor", "审计员", .auditor, s.cityID, nil, nil),
+            ("app", "第三方应用（Open311）", .partnerApp, s.cityID, nil, nil),
         ]
         for (u, name, role, place, grid, household) in plan {
             let p = pw()

@@ -456,7 +456,7 @@ public struct RequestsService: Sendable {
             }
             let photoIDs = try await db.raw("SELECT id FROM request_photos WHERE request_id = \(bind: id) ORDER BY id").all()
                 .map { try $0.decode(column: "id", as: Int64.self) }
-            let similar = canRoute(actor, r) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now) : []
+            let similar = (canRoute(actor, r) || isReporter(actor, r)) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now) : []
             return RequestDetail(request: view(r, s.categories, lang: lang, now: now), events: events, photos: photoIDs, similar: similar,
                                  abilities: abilities(actor, r))
         }
@@ -713,6 +713,19 @@ public struct RequestsService: Sendable {
                 tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "supervised")
             case .withdraw:
                 r.closedAt = now
+                // "Someone already reported this": withdraw mine and follow theirs instead.
+                if let targetID = input.targetID {
+                    guard targetID != r.id, let target = try await fetch(db, targetID), target.communityID == r.communityID,
+                          target.category == r.category, target.status.isOpen || target.status == .resolved else {
+                        throw LinliError.invalid("target_id", "invalid", "只能改为关注同一社区、同一类别、仍在办理的诉求")
+                    }
+                    for u in Set(reporters) {
+                        try await db.raw("DELETE FROM request_followers WHERE request_id = \(bind: targetID) AND user_id = \(bind: u)").run()
+                        try await db.raw("INSERT INTO request_followers (request_id, user_id) VALUES (\(bind: targetID), \(bind: u))").run()
+                    }
+                    _ = try await event(db, targetID, nil, "follower_joined", note: "#\(r.id)")
+                    eventNote = "#\(targetID)"
+                }
             case .autoClose:
                 break
             }

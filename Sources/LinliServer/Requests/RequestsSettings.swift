@@ -136,3 +136,46 @@ extension RequestsService {
         config.invalidate()
     }
 }
+
+public struct LocationOption: Sendable, Codable {
+    public var value: String
+    public var label: String
+}
+
+extension RequestsService {
+    /// Where this actor may report about: a resident's home, building, compound and community;
+    /// for staff the communities and compounds of their area.
+    public func locationOptions(actor: Actor) async throws -> [LocationOption] {
+        try await store.read { db in
+            var out: [LocationOption] = []
+            for g in actor.grants(for: .requestSubmit) {
+                if g.role == .resident, let hid = g.householdID {
+                    guard let h = try await db.raw("SELECT address, path FROM households WHERE id = \(bind: hid)").first() else { continue }
+                    out.append(LocationOption(value: "household:\(hid)", label: "🏠 " + (try h.decode(column: "address", as: String.self))))
+                    let ids = try h.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }
+                    let rows = try await db.select().columns("id", "name", "kind").from("places").where("id", .in, Array(ids.dropFirst(3))).all()
+                    var byID: [Int64: (String, String)] = [:]
+                    for r in rows { byID[try r.decode(column: "id", as: Int64.self)] = (try r.decode(column: "name", as: String.self), try r.decode(column: "kind", as: String.self)) }
+                    var label = ""
+                    for id in ids.dropFirst(3) {
+                        guard let (name, kind) = byID[id] else { continue }
+                        label += name
+                        if kind == PlaceKind.unit.rawValue { continue }
+                        out.append(LocationOption(value: "place:\(id)", label: label))
+                    }
+                } else {
+                    var q = SQLQueryString("SELECT id, name, path, kind FROM places WHERE kind IN ('community', 'village', 'compound', 'villager_group') AND path LIKE ")
+                    q.appendInterpolation(bind: g.placePath + "%")
+                    q.appendInterpolation(unsafeRaw: " ORDER BY path LIMIT 500")
+                    for r in try await db.raw(q).all() {
+                        let kind = try r.decode(column: "kind", as: String.self)
+                        let indent = kind == "community" || kind == "village" ? "" : "　"
+                        out.append(LocationOption(value: "place:\(try r.decode(column: "id", as: Int64.self))", label: indent + (try r.decode(column: "name", as: String.self))))
+                    }
+                }
+            }
+            var seen = Set<String>()
+            return out.filter { seen.insert($0.value).inserted }
+        }
+    }
+}

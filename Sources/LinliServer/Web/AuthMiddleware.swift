@@ -31,6 +31,11 @@ struct AuthMiddleware: RouterMiddleware {
             let buffer = try await request.body.collect(upTo: context.maxUploadSize)
             context.form = FormData(parsing: String(buffer: buffer))
             request.body = .init(buffer: buffer)
+        } else if changes, context.actor != nil, let type = request.headers[.contentType], type.hasPrefix("multipart/form-data") {
+            // Only signed-in users may send large bodies; anyone else is refused by the route.
+            guard let boundary = Multipart.boundary(type) else { throw LinliError.badRequest(nil, "缺少 multipart 边界") }
+            let buffer = try await request.body.collect(upTo: Multipart.maxBody)
+            (context.form, context.files) = try Multipart.parse(buffer, boundary: boundary)
         }
         // A cookie-authenticated change must prove it came from our own page.
         if changes, viaSession {

@@ -10,6 +10,8 @@ public struct AppContext: RequestContext {
     public var largePrint = false
     /// Fields of an `application/x-www-form-urlencoded` body, parsed once by the middleware.
     public var form: FormData = FormData()
+    /// Files of a `multipart/form-data` body.
+    public var files: [UploadedFile] = []
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

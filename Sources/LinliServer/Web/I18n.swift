@@ -7,7 +7,8 @@ public enum Lang: String, Sendable {
 
 enum I18n {
     /// key → (zh, en)
-    static let strings: [String: (String, String)] = [
+    static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }
+    static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
         "tagline": ("社区治理与服务平台", "Community governance and services"),
         "login": ("登录", "Sign in"), "logout": ("退出", "Sign out"),
@@ -50,7 +51,8 @@ enum I18n {
     ]
 
     /// Labels for stored enum values.
-    static let values: [String: (String, String)] = [
+    static let values: [String: (String, String)] = baseValues.merging(RequestsText.values) { a, _ in a }
+    static let baseValues: [String: (String, String)] = [
         "city": ("市", "City"), "district": ("区", "District"), "street": ("街道", "Street"), "town": ("镇", "Town"),
         "community": ("社区", "Community"), "village": ("村", "Village"), "compound": ("小区", "Compound"),
         "villager_group": ("村民小组", "Villager group"), "building": ("楼栋", "Building"), "unit": ("单元", "Unit"),
@@ -79,9 +81,9 @@ enum I18n {
         "role_partner_app": ("第三方应用", "Partner app"),
     ]
 
-    static func table(_ lang: Lang) -> [String: String] {
-        strings.mapValues { lang == .zh ? $0.0 : $0.1 }
-    }
+    static let zhTable = strings.mapValues { $0.0 }
+    static let enTable = strings.mapValues { $0.1 }
+    static func table(_ lang: Lang) -> [String: String] { lang == .zh ? zhTable : enTable }
 
     static func label(_ value: String, _ lang: Lang) -> String {
         guard let v = values[value] else { return value }
@@ -90,7 +92,7 @@ enum I18n {
 
     /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
     static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level", "community_type",
-                                             "service_type", "owner_kind", "role"]
+                                             "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status"]
 
     /// Adds human labels next to coded values, recursively.
     static func labelled(_ value: Any, _ lang: Lang) -> Any {

@@ -38,6 +38,9 @@ struct Renderer: Sendable {
             var nav: [String: Any] = ["name": a.displayName, "roles": Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")]
             nav["can_search"] = a.may(.residentView)
             nav["can_audit"] = a.may(.auditView)
+            nav["can_requests"] = a.may(.requestView)
+            nav["can_figures"] = a.may(.requestFigures)
+            nav["can_route"] = a.may(.requestRoute)
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = g.placeID }
             layout["user"] = nav
         }

@@ -76,6 +76,10 @@ enum JSON {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext) async throws -> T {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw LinliError.badRequest(nil, "请求体为空") }
+        return try decode(type, buffer: buffer)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, buffer: ByteBuffer) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
         } catch let DecodingError.typeMismatch(_, c), let DecodingError.valueNotFound(_, c) {

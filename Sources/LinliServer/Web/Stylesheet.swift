@@ -32,6 +32,15 @@ enum Stylesheet {
     .qr svg { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
     .card .qr svg { width:100%; }
     details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
+    .tag.danger { background:#b00020; color:#fff; } li.overdue { border-left:4px solid #b00020; padding-left:.5rem; }
+    nav.tabs { margin:.5rem 0; gap:.5rem; } nav.tabs a { padding:.4rem .8rem; border:1px solid var(--line); border-radius:4px; text-decoration:none; min-height:44px; display:inline-flex; align-items:center; }
+    nav.tabs a.current { background:var(--accent); color:#fff; border-color:var(--accent); }
+    form.inline { display:inline-flex; flex-wrap:wrap; gap:.5rem; align-items:center; margin:.25rem 0; }
+    form.inline input[type=text], form.inline select { width:auto; }
+    .photos { display:flex; flex-wrap:wrap; gap:.5rem; } .photos img { width:8rem; height:8rem; object-fit:cover; border-radius:4px; }
+    ol.timeline { padding-left:1.25rem; } ol.timeline li { margin:.4rem 0; }
+    .description { white-space:pre-wrap; } li.unread { font-weight:600; } label.rating { display:block; font-size:1.2em; }
+    fieldset { border:1px solid var(--line); border-radius:4px; margin:.75rem 0; max-width:30rem; }
     @media print { header, .no-print { display:none; } }
     """
 }

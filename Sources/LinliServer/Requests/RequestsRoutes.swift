@@ -1,0 +1,368 @@
+import Foundation
+import Hummingbird
+
+/// The requests pages and API. Both call the same `RequestsService` use cases.
+struct RequestsRoutes {
+    let requests: RequestsService
+    let inbox: Inbox
+    let renderer: Renderer
+
+    /// Which role-level action a transition's route needs; the service then checks the request itself.
+    static func access(_ t: RequestTransition) -> Action {
+        switch t {
+        case .accept, .contact, .resolve, .returnIt, .note: .requestWork
+        case .reassign, .merge, .supervise: .requestRoute
+        case .confirm, .reject, .withdraw: .requestSubmit
+        case .autoClose: .requestConfigure
+        }
+    }
+    static let transitions: [RequestTransition] = RequestTransition.allCases.filter { $0 != .autoClose }
+
+    func register(_ r: Routes) {
+        // MARK: pages
+        r.get("/requests", .action(.requestView)) { req, c in
+            let actor = try c.requireActor()
+            let scopes = Self.scopes(for: actor)
+            let scope = req.uri.queryParameters.get("scope").flatMap(RequestsService.ListScope.init(rawValue:)).flatMap { scopes.contains($0) ? $0 : nil } ?? scopes[0]
+            let status = req.uri.queryParameters.get("status").flatMap { $0.isEmpty ? nil : $0 }
+            let page = max(1, Int(req.uri.queryParameters.get("page") ?? "1") ?? 1)
+            let rows = try await requests.list(scope, actor: actor, lang: c.lang, status: status, limit: 51, offset: (page - 1) * 50)
+            let t = I18n.table(c.lang)
+            return renderer.page("requests", [
+                "tabs": scopes.map { ["scope": $0.rawValue, "label": t["scope_" + $0.rawValue] ?? $0.rawValue, "current": $0 == scope] },
+                "rows": Renderer.data(Array(rows.prefix(50)), c.lang), "empty": rows.isEmpty, "scope": scope.rawValue,
+                "statuses": RequestStatus.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == status] },
+                "next_page": rows.count > 50 ? page + 1 : 0, "can_submit": actor.may(.requestSubmit),
+            ], context: c, title: t["requests"]!)
+        }
+        r.get("/requests/new", .action(.requestSubmit)) { req, c in
+            var values = FormData()
+            if let h = req.uri.queryParameters.get("household") { values.values["household_id"] = [h] }
+            return try await newForm(c, values: values, errors: nil)
+        }
+        r.post("/requests", .action(.requestSubmit)) { _, c in
+            let actor = try c.requireActor()
+            do {
+                let input = try await Self.input(c.form, categories: try await requests.categories(lang: c.lang))
+                let (created, _) = try await requests.submit(input, photos: c.files.filter { $0.field == "photos" }.map(\.bytes), actor: actor)
+                return redirect("/requests/\(created.id)?submitted=1")
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await newForm(c, values: c.form, errors: fe)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.get("/requests/:id", .action(.requestView)) { req, c in
+            try await detailPage(c, id: try c.id("id"), errors: nil, submitted: req.uri.queryParameters.get("submitted") == "1")
+        }
+        for t in Self.transitions {
+            r.post("/requests/:id/\(t.rawValue)", .action(Self.access(t))) { _, c in
+                let id = try c.id("id")
+                do {
+                    _ = try await requests.perform(t, id: id, Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes),
+                                                   actor: try c.requireActor())
+                    return redirect(t == .withdraw && c.form.int("target_id") != nil ? "/requests/\(c.form.int("target_id")!)" : "/requests/\(id)")
+                } catch let e as LinliError where e.status == .conflict || e.status == .forbidden && e.code != "forbidden" {
+                    var resp = try await detailPage(c, id: id, errors: ["form": e.message])
+                    resp.status = e.status
+                    return resp
+                } catch {
+                    guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                    var resp = try await detailPage(c, id: id, errors: fe.mapKeys { "\(t.rawValue)_\($0)" })
+                    resp.status = .unprocessableContent
+                    return resp
+                }
+            }
+        }
+        r.post("/requests/:id/contact/unmask", .action(.requestWork)) { _, c in
+            let id = try c.id("id")
+            do {
+                let (name, phone) = try await requests.unmaskContact(id, reason: c.form["reason"], actor: try c.requireActor())
+                return try await detailPage(c, id: id, errors: nil, contact: ["name": name, "phone": phone])
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await detailPage(c, id: id, errors: fe.mapKeys { "unmask_\($0)" })
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        // Photos are served only through here: to those who may see the request, or to anyone
+        // when the reporter chose to publish.
+        r.get("/request-photos/:id", .open) { _, c in
+            let bytes = try await requests.photo(try c.id("id"), actor: c.actor)
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=3600"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        r.get("/board/:id", .open) { _, c in
+            let (name, open, resolved) = try await requests.board(placeID: try c.id("id"), lang: c.lang)
+            return renderer.page("board", ["name": name, "open": Renderer.data(open, c.lang), "resolved": Renderer.data(resolved, c.lang),
+                                           "none_open": open.isEmpty, "none_resolved": resolved.isEmpty],
+                                 context: c, title: I18n.table(c.lang)["board"]! + " · " + name)
+        }
+        r.get("/figures", .action(.requestFigures)) { req, c in
+            let actor = try c.requireActor()
+            let q = req.uri.queryParameters
+            let (from, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
+            let placeID = q.get("place_id").flatMap { Int64($0) } ?? actor.grants(for: .requestFigures).first!.placeID
+            var data: [String: Any] = ["from": from, "to": to, "place_id": placeID]
+            do {
+                let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
+                data["report"] = Renderer.data(report, c.lang)
+            } catch let e as LinliError where e.field != nil {
+                data["error"] = e.message
+            }
+            return renderer.page("figures", data, context: c, title: I18n.table(c.lang)["figures"]!)
+        }
+        r.get("/inbox", .signedIn) { _, c in
+            let actor = try c.requireActor()
+            let items = try await inbox.list(actor: actor, lang: c.lang)
+            return renderer.page("inbox", ["items": Renderer.data(items, c.lang), "empty": items.isEmpty], context: c, title: I18n.table(c.lang)["inbox"]!)
+        }
+        r.post("/inbox/read", .signedIn) { _, c in
+            try await inbox.markAllRead(actor: try c.requireActor())
+            return redirect("/inbox")
+        }
+        r.get("/settings/requests", .action(.requestRoute)) { _, c in try await settingsPage(c, errors: nil) }
+        r.post("/settings/requests/categories/:code", .action(.requestConfigure)) { _, c in
+            let code = c.parameters.get("code") ?? ""
+            let f = c.form
+            do {
+                try await requests.updateCategory(code, acceptHours: f.int("accept_hours").map(Int.init), contactHours: f.int("contact_hours").map(Int.init),
+                                                  resolveHours: f.int("resolve_hours").map(Int.init), workingHours: f["working_hours"] == "1",
+                                                  defaultParty: f["default_party"], active: f["active"] == "1", actor: try c.requireActor())
+                return redirect("/settings/requests#cat-\(code)")
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await settingsPage(c, errors: fe.mapKeys { "\(code)_\($0)" })
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.post("/settings/requests/calendar", .action(.requestConfigure)) { _, c in
+            do {
+                try await requests.setCalendarDay(c.form["day"], kind: c.form["kind"], name: c.form["name"], actor: try c.requireActor())
+                return redirect("/settings/requests#calendar")
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await settingsPage(c, errors: fe.mapKeys { "cal_\($0)" })
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.post("/settings/requests/rules", .action(.requestRoute)) { _, c in
+            do {
+                try await requests.setRoutingRule(category: c.form["category"], placeID: c.form.int("place_id"), partyKind: c.form["party_kind"], actor: try c.requireActor())
+                return redirect("/settings/requests#rules")
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await settingsPage(c, errors: fe.mapKeys { "rule_\($0)" })
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.post("/settings/requests/rules/:id/delete", .action(.requestRoute)) { _, c in
+            try await requests.deleteRoutingRule(try c.id("id"), actor: try c.requireActor())
+            return redirect("/settings/requests#rules")
+        }
+
+        // MARK: JSON API
+        r.get("/api/v1/request-categories", .signedIn) { _, c in
+            try JSON.response(try await requests.categories(lang: c.lang))
+        }
+        r.post("/api/v1/requests", .action(.requestSubmit)) { req, c in
+            var input = try await JSON.decode(RequestInput.self, from: req, context: c)
+            if input.idempotencyKey == nil, let key = req.headers[.init("Idempotency-Key")!] { input.idempotencyKey = key }
+            let actor = try c.requireActor()
+            let (created, isNew) = try await requests.submit(input, actor: actor)
+            let detail = try await requests.detail(created.id, actor: actor, lang: c.lang)
+            struct Body: Encodable { var request: RequestView; var possibleDuplicates: [SimilarRequest]
+                enum CodingKeys: String, CodingKey { case request, possibleDuplicates = "possible_duplicates" } }
+            return try JSON.response(Body(request: detail.request, possibleDuplicates: detail.similar), status: isNew ? .created : .ok)
+        }
+        r.get("/api/v1/requests", .action(.requestView)) { req, c in
+            let q = req.uri.queryParameters
+            let actor = try c.requireActor()
+            let scope = try q.get("scope").map { s -> RequestsService.ListScope in
+                guard let v = RequestsService.ListScope(rawValue: s) else { throw LinliError.invalid("scope", "invalid", "scope 只能是 mine、queue、supervise 或 area") }
+                return v
+            } ?? Self.scopes(for: actor)[0]
+            if let s = q.get("status"), RequestStatus(rawValue: s) == nil { throw LinliError.invalid("status", "invalid", "未知的状态 \(s)") }
+            let limit = Int(q.get("limit") ?? "50") ?? 50, offset = Int(q.get("offset") ?? "0") ?? 0
+            return try JSON.response(try await requests.list(scope, actor: actor, lang: c.lang, status: q.get("status"), limit: limit, offset: offset))
+        }
+        r.get("/api/v1/requests/:id", .action(.requestView)) { _, c in
+            try JSON.response(try await requests.detail(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
+        }
+        for t in Self.transitions {
+            r.post("/api/v1/requests/:id/\(t.rawValue)", .action(Self.access(t))) { req, c in
+                let buffer = try await req.body.collect(upTo: c.maxUploadSize)
+                let input = buffer.readableBytes == 0 ? RequestsService.ActionInput()
+                    : try JSON.decode(RequestsService.ActionInput.self, buffer: buffer)
+                return try JSON.response(try await requests.perform(t, id: try c.id("id"), input, actor: try c.requireActor()))
+            }
+        }
+        r.get("/api/v1/figures", .action(.requestFigures)) { req, c in
+            let actor = try c.requireActor()
+            let q = req.uri.queryParameters
+            let (from, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
+            guard let placeID = q.get("place_id").flatMap({ Int64($0) }) else { throw LinliError.invalid("place_id", "required", "请给出 place_id") }
+            return try JSON.response(try await requests.figures(placeID: placeID, from: from, to: to, actor: actor))
+        }
+        r.get("/api/v1/inbox", .signedIn) { _, c in
+            try JSON.response(try await inbox.list(actor: try c.requireActor(), lang: c.lang))
+        }
+        r.post("/api/v1/inbox/read", .signedIn) { _, c in
+            try await inbox.markAllRead(actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+    }
+
+    // MARK: helpers
+
+    static func scopes(for actor: Actor) -> [RequestsService.ListScope] {
+        var s: [RequestsService.ListScope] = []
+        if actor.may(.requestWork) { s.append(.queue) }
+        if actor.may(.requestRoute) { s.append(.supervise) }
+        if actor.grants(for: .requestView).contains(where: { ![.resident, .volunteer, .partnerApp].contains($0.role) }) { s.append(.area) }
+        s.append(.mine)
+        return s
+    }
+
+    /// This month so far when no period is given.
+    static func defaultPeriod(_ from: String?, _ to: String?, now: Int64) -> (String, String) {
+        let today = WorkCalendar.iso(day: (now + WorkCalendar.utcOffset) / 86400)
+        return (from.flatMap { $0.isEmpty ? nil : $0 } ?? String(today.prefix(8)) + "01", to.flatMap { $0.isEmpty ? nil : $0 } ?? today)
+    }
+
+    static func input(_ f: FormData, categories: [CategoryView]) async throws -> RequestInput {
+        var i = RequestInput()
+        i.category = f.nonEmpty("category")
+        i.description = f["description"]
+        if let loc = f.nonEmpty("location") {
+            if loc.hasPrefix("household:") { i.householdID = Int64(loc.dropFirst(10)) }
+            else if loc.hasPrefix("place:") { i.placeID = Int64(loc.dropFirst(6)) }
+        }
+        if let raw = f.nonEmpty("household_id") {
+            guard let h = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("household_id", "invalid", "住户编号应为数字") }
+            i.householdID = h
+        }
+        i.address = f.nonEmpty("address")
+        for (field, keyPath) in [("lat", \RequestInput.lat), ("lng", \RequestInput.lng)] {
+            if let raw = f.nonEmpty(field) {
+                guard let v = Double(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid(field, "invalid", "坐标应为数字") }
+                i[keyPath: keyPath] = v
+            }
+        }
+        i.urgency = f.nonEmpty("urgency")
+        i.channel = f.nonEmpty("channel")
+        i.contactName = f.nonEmpty("contact_name")
+        i.contactPhone = f.nonEmpty("contact_phone")
+        i.publicDetails = f["public_details"] == "1"
+        i.idempotencyKey = f.nonEmpty("idempotency_key")
+        // The form shows every category's extra fields; keep only the chosen category's.
+        if let code = i.category, let cat = categories.first(where: { $0.code == code }) {
+            var attrs: [String: String] = [:]
+            for a in cat.attributes { if let v = f.nonEmpty("attr_\(code)_\(a.code)") { attrs[a.code] = v } }
+            i.attributes = attrs
+        }
+        return i
+    }
+
+    static func actionInput(_ f: FormData) -> RequestsService.ActionInput {
+        var a = RequestsService.ActionInput()
+        a.note = f["note"]
+        a.rating = f.int("rating").map(Int.init)
+        a.partyKind = f.nonEmpty("party_kind")
+        a.targetID = f.int("target_id")
+        a.contacted = f["contacted"] == "1"
+        return a
+    }
+
+    func newForm(_ c: AppContext, values: FormData, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let categories = try await requests.categories(lang: c.lang).filter(\.active)
+        let locations = try await requests.locationOptions(actor: actor)
+        let staff = actor.grants(for: .requestSubmit).contains { ![.resident, .volunteer, .partnerApp].contains($0.role) }
+        let chosen = values["category"]
+        let t = I18n.table(c.lang)
+        let data: [String: Any] = [
+            "categories": categories.map { cat in
+                ["code": cat.code, "name": cat.name, "selected": cat.code == chosen,
+                 "attributes": cat.attributes.map { a in
+                    ["code": a.code, "field": "attr_\(cat.code)_\(a.code)", "description": a.description, "required": a.required,
+                     "is_list": a.datatype == "singlevaluelist", "is_number": a.datatype == "number",
+                     "value": values["attr_\(cat.code)_\(a.code)"] ?? "",
+                     "values": a.values.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": values["attr_\(cat.code)_\(a.code)"] == $0] }] as [String: Any]
+                 }, "has_attributes": !cat.attributes.isEmpty] as [String: Any]
+            },
+            "locations": locations.map { ["value": $0.value, "label": $0.label, "selected": $0.value == values["location"]] },
+            "staff": staff,
+            "channels": [Channel.phone, .walkIn, .visit, .app].map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == values["channel"]] },
+            "urgent": values["urgency"] == "urgent",
+            "public_details": values["public_details"] == "1",
+            "description": values["description"] ?? "", "address": values["address"] ?? "", "lat": values["lat"] ?? "", "lng": values["lng"] ?? "",
+            "household_id": values["household_id"] ?? "", "contact_name": values["contact_name"] ?? "", "contact_phone": values["contact_phone"] ?? "",
+            // A fresh key per form: a double click or a resend after a dropped connection submits once.
+            "idempotency_key": values["idempotency_key"] ?? requests.env.token(bytes: 16),
+            "errors": errors ?? [:], "has_errors": errors != nil, "max_photos": RequestLimits.photosMax,
+            "description_max": RequestLimits.descriptionMax,
+        ]
+        return renderer.page("request_new", data, context: c, title: t["new_request"]!)
+    }
+
+    func detailPage(_ c: AppContext, id: Int64, errors: [String: String]?, submitted: Bool = false, contact: [String: String]? = nil) async throws -> Response {
+        let actor = try c.requireActor()
+        let d = try await requests.detail(id, actor: actor, lang: c.lang)
+        var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
+        data["errors"] = errors ?? [:]
+        data["submitted"] = submitted
+        data["contact"] = contact ?? [:]
+        data["unmasked"] = contact != nil
+        data["parties"] = PartyKind.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang)] }
+        data["ratings"] = (1...5).reversed().map { ["value": $0, "stars": String(repeating: "★", count: $0)] }
+        data["level_label"] = I18n.label("level_" + d.request.levelCode, c.lang)
+        data["is_staff"] = d.abilities.reassign || d.abilities.accept || d.abilities.note
+        data["deadlines"] = Deadline.allCases.map { dl -> [String: Any] in
+            let (due, done): (Int64, Int64?) = switch dl {
+            case .accept: (d.request.acceptDue, d.request.acceptedAt)
+            case .contact: (d.request.contactDue, d.request.contactedAt)
+            case .resolve: (d.request.resolveDue, d.request.resolvedAt)
+            }
+            return ["label": I18n.label("deadline_" + dl.rawValue, c.lang), "due": LocalTime.text(due), "done": done.map(LocalTime.text) ?? "",
+                    "overdue": d.request.overdue.contains(dl.rawValue), "late": done.map { $0 > due } ?? false]
+        }
+        data["events"] = d.events.map { e -> [String: Any] in
+            var note = e.note
+            if e.kind == "escalated" {
+                let p = e.note.split(separator: "|").map(String.init)
+                if p.count == 3 { note = I18n.label("deadline_" + p[0], c.lang) + " · " + I18n.label("level_" + p[1], c.lang) + " · " + p[2] }
+            } else if e.kind == "submitted" {
+                note = I18n.label("channel_" + e.note, c.lang)
+            }
+            return ["at_text": e.atText, "actor": e.actor, "kind_label": I18n.label("event_" + e.kind, c.lang), "note": note]
+        }
+        return renderer.page("request", data, context: c, title: "#\(id) " + d.request.categoryName)
+    }
+
+    func settingsPage(_ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let categories = try await requests.categories(lang: c.lang)
+        let partyOptions = { (selected: String) in PartyKind.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == selected] } }
+        let data: [String: Any] = [
+            "can_configure": actor.may(.requestConfigure),
+            "categories": categories.map { cat -> [String: Any] in
+                ["code": cat.code, "name": cat.name, "accept_hours": cat.acceptHours, "contact_hours": cat.contactHours, "resolve_hours": cat.resolveHours,
+                 "working_hours": cat.workingHours, "active": cat.active, "parties": partyOptions(cat.defaultParty),
+                 "party_label": I18n.label(cat.defaultParty, c.lang),
+                 "error": (errors ?? [:]).filter { $0.key.hasPrefix(cat.code + "_") }.values.joined(separator: "；")]
+            },
+            "category_options": categories.map { ["value": $0.code, "label": $0.name] },
+            "calendar": Renderer.data(try await requests.calendarDays(), c.lang),
+            "rules": Renderer.data(try await requests.routingRules(actor: actor, lang: c.lang), c.lang),
+            "parties": partyOptions(""),
+            "errors": errors ?? [:],
+        ]
+        return renderer.page("request_settings", data, context: c, title: I18n.table(c.lang)["request_settings"]!)
+    }
+}
