@@ -63,6 +63,7 @@ let package = Package(
             dependencies: [
                 "LinliServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
     ]

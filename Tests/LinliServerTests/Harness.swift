@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SQLKit
 import Testing
@@ -17,15 +18,24 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible {
     }
 }
 
+/// A clock the test moves by hand (escalation, deadlines).
+final class TestClock: Sendable {
+    private let box: NIOLockedValueBox<Date>
+    init(_ iso: String) { box = NIOLockedValueBox(ISO8601DateFormatter().date(from: iso)!) }
+    var now: Date { box.withLockedValue { $0 } }
+    func advance(hours: Double) { box.withLockedValue { $0 = $0.addingTimeInterval(hours * 3600) } }
+}
+
 struct Fixture {
     let linli: Linli
     let demo: DemoSummary
     let dataDir: String
+    let config: AppConfig
     static let password = "test-password-1"
 }
 
 /// A fresh database with a tiny demo (two streets, so that every role has something out of scope).
-func withFixture<T>(_ backend: Backend, accounts: Bool = true, _ body: (Fixture) async throws -> T) async throws -> T {
+func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock? = nil, _ body: (Fixture) async throws -> T) async throws -> T {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("linli-test-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var config = AppConfig()
@@ -33,6 +43,8 @@ func withFixture<T>(_ backend: Backend, accounts: Bool = true, _ body: (Fixture)
     config.bcryptCost = 4
     config.logLevel = .warning
     config.dataKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+    if let clock { config.environment = Environment(now: { clock.now }, randomBytes: Environment.live.randomBytes) }
+    config.sweepInterval = 0
     var dbName: String?
     if backend == .postgres {
         let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"]!
@@ -47,7 +59,7 @@ func withFixture<T>(_ backend: Backend, accounts: Bool = true, _ body: (Fixture)
     let demo = try await linli.loadDemo(seed: 3, scale: 2, tiny: true)
     if accounts { _ = try await linli.createDemoAccounts(demo, password: Fixture.password) }
     do {
-        let result = try await body(Fixture(linli: linli, demo: demo, dataDir: dir))
+        let result = try await body(Fixture(linli: linli, demo: demo, dataDir: dir, config: config))
         await cleanup(linli, dbName, dir)
         return result
     } catch {

@@ -42,7 +42,7 @@ extension RequestsService {
     /// SQL restricting requests (alias r) to a place, using the indexed id columns where possible.
     static func placePredicate(_ path: String) -> SQLQueryString {
         let ids = path.split(separator: "/").compactMap { Int64($0) }
-        var q = SQLQueryString("")
+        var q = SQLQueryString(" ")
         switch ids.count {
         case 3: q.appendInterpolation(unsafeRaw: "r.street_id = "); q.appendInterpolation(bind: ids[2])
         case 4: q.appendInterpolation(unsafeRaw: "r.community_id = "); q.appendInterpolation(bind: ids[3])
@@ -125,7 +125,15 @@ extension RequestsService {
             rq += filter
             rq.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
             for r in try await db.raw(rq).all() {
-                if let k = try r.decode(column: "k", as: String?.self) { parties[k]?.returned = try r.decode(column: "n", as: Int.self) }
+                guard let k = try r.decode(column: "k", as: String?.self) else { continue }
+                let n = try r.decode(column: "n", as: Int.self)
+                if parties[k] == nil {
+                    // A party that returned everything it got still shows, with its returns.
+                    let (name, kind) = try await partyName(db, key: k)
+                    parties[k] = PartyFigures(partyKey: k, partyName: name, partyKind: kind, received: 0, acceptedOnTime: 0, resolved: 0, resolvedOnTime: 0,
+                                              rated: 0, satisfied: 0, returned: 0, escalated: 0, medianResolveHours: nil)
+                }
+                parties[k]?.returned = n
             }
             var areas: [FiguresRow] = []
             if let areaColumn {
@@ -148,6 +156,23 @@ extension RequestsService {
                                                                              resolvedOnTime: 0, rated: 0, satisfied: 0, returned: 0, escalated: 0, medianResolveHours: nil)
             return FiguresReport(placeID: placeID, placeName: try p.decode(column: "name", as: String.self), from: from, to: to,
                                  parties: parties.values.map(FiguresRow.init).sorted { $0.received > $1.received }, areas: areas, total: FiguresRow(total))
+        }
+    }
+
+    /// Name and kind of a party from its key ("org:12", "grid:3", "place:7").
+    func partyName(_ db: any SQLDatabase, key: String) async throws -> (String, String) {
+        let parts = key.split(separator: ":")
+        guard parts.count == 2, let id = Int64(parts[1]) else { return (key, "") }
+        switch parts[0] {
+        case "org":
+            let r = try await db.raw("SELECT name, kind FROM organisations WHERE id = \(bind: id)").first()
+            return (try r?.decode(column: "name", as: String.self) ?? key, try r?.decode(column: "kind", as: String.self) ?? "")
+        case "grid":
+            return (try await db.raw("SELECT name FROM grids WHERE id = \(bind: id)").first()?.decode(column: "name", as: String.self) ?? key, PartyKind.gridWorker.rawValue)
+        default:
+            let r = try await db.raw("SELECT name, kind FROM places WHERE id = \(bind: id)").first()
+            let kind = try r?.decode(column: "kind", as: String.self) == PlaceKind.street.rawValue ? PartyKind.department : .residentsCommittee
+            return (try r?.decode(column: "name", as: String.self) ?? key, kind.rawValue)
         }
     }
 

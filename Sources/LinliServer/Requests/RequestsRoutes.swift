@@ -109,6 +109,7 @@ struct RequestsRoutes {
             do {
                 let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
                 data["report"] = Renderer.data(report, c.lang)
+                data["has_areas"] = !report.areas.isEmpty
             } catch let e as LinliError where e.field != nil {
                 data["error"] = e.message
             }
@@ -316,6 +317,8 @@ struct RequestsRoutes {
         let d = try await requests.detail(id, actor: actor, lang: c.lang)
         var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
         data["errors"] = errors ?? [:]
+        data["has_photos"] = !d.photos.isEmpty
+        data["has_similar"] = !d.similar.isEmpty
         data["submitted"] = submitted
         data["contact"] = contact ?? [:]
         data["unmasked"] = contact != nil
