@@ -17,6 +17,8 @@ public struct AppConfig: Sendable {
     public var publicBaseURL = "http://127.0.0.1:8080"
     public var logLevel: Logger.Level = .info
     public var environment: Environment = .live
+    /// Registers the benchmark baselines that write (`LINLI_BENCH=1`); never on in production.
+    public var benchRoutes = false
     /// Seconds between escalation sweeps; 0 turns the in-server job off (tests drive it by hand).
     public var sweepInterval = 60
 
@@ -33,6 +35,7 @@ public struct AppConfig: Sendable {
         c.production = env["LINLI_ENV"] == "production"
         if let v = env["LINLI_BCRYPT_COST"], let n = UInt8(v), (4...31).contains(n) { c.bcryptCost = n }
         c.publicBaseURL = env["LINLI_PUBLIC_URL"] ?? "http://\(c.host):\(c.port)"
+        c.benchRoutes = env["LINLI_BENCH"] == "1" && !c.production
         if let v = env["LINLI_SWEEP_SECONDS"], let n = Int(v), n >= 0 { c.sweepInterval = n }
         if let v = env["LINLI_LOG_LEVEL"], let l = Logger.Level(rawValue: v) { c.logLevel = l }
         return c
@@ -108,6 +111,19 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // Benchmark baseline: a constant string, to compare our pages with in the same load run.
     routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+    if linli.config.benchRoutes {
+        // The ceiling a write endpoint is judged against: one INSERT in one transaction, same store path.
+        let store = linli.store
+        try await store.transaction { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS bench_rows (id \(unsafeRaw: store.dialect.idColumn), at BIGINT NOT NULL, body TEXT NOT NULL)").run()
+        }
+        routes.post("/bench/insert", .open) { _, _ in
+            try await store.transaction { db in
+                try await db.raw("INSERT INTO bench_rows (at, body) VALUES (\(bind: Int64(Date().timeIntervalSince1970)), 'x')").run()
+            }
+            return Response(status: .created)
+        }
+    }
 
     var app = Application(
         router: router,

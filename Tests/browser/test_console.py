@@ -3,7 +3,7 @@
 Starts its own server on a fresh SQLite demo, so it needs only the built `linli` binary.
 Screenshots (phone size, large print) go to .build/screenshots for a person to look at.
 """
-import os, re, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
+import base64, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, traceback, urllib.request
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -18,12 +18,15 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 
-def start_server():
-    data = tempfile.mkdtemp(prefix="linli-browser-")
-    env = dict(os.environ, LINLI_DATA_DIR=data, LINLI_BCRYPT_COST="4")
+def start_server(data=None, port=None):
+    env = dict(os.environ, LINLI_BCRYPT_COST="4")
     env.pop("LINLI_DATABASE_URL", None)
-    subprocess.run([BIN, "demo", "--seed", "7", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
+    if data is None:
+        data = tempfile.mkdtemp(prefix="linli-browser-")
+        env["LINLI_DATA_DIR"] = data
+        subprocess.run([BIN, "demo", "--seed", "7", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
+    env["LINLI_DATA_DIR"] = data
+    port = port or free_port()
     proc = subprocess.Popen([BIN, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     for _ in range(100):
         try:
@@ -154,6 +157,126 @@ def grid_worker_cannot_open_another_grid_household(d, base):
     assert "没有权限" in d.page_source
 
 
+PNG_1x1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+STATE = {}
+
+
+@case
+def resident_reports_a_leak_with_a_photo_on_a_phone(d, base):
+    login(d, base, "resident")
+    d.find_element(By.LINK_TEXT, "诉求").click()
+    d.find_element(By.ID, "new-request").click()
+    # Nothing chosen: each field says what is missing and nothing is filed.
+    d.find_element(By.ID, "request-submit").click()
+    wait_text(d, "category-error", "类别")
+    assert "请描述" in d.find_element(By.ID, "description-error").text
+    d.find_element(By.CSS_SELECTOR, "#category option[value=water_leak]").click()
+    d.find_element(By.ID, "description").send_keys("楼上卫生间漏水，我家厨房天花板一直在滴水。")
+    d.find_elements(By.CSS_SELECTOR, "#location option")[1].click()
+    photo = os.path.join(tempfile.mkdtemp(), "leak.png")
+    open(photo, "wb").write(PNG_1x1)
+    d.find_element(By.ID, "photos").send_keys(photo)
+    shot(d, "request-form-phone")
+    d.find_element(By.ID, "request-submit").click()
+    wait_text(d, "request-status", "已派单")
+    assert "绿城物业" in d.find_element(By.ID, "request-party").text or d.find_element(By.ID, "request-party").text
+    assert "/request-photos/" in d.page_source, "the photo is attached"
+    STATE["leak"] = d.current_url.split("?")[0]
+    shot(d, "request-submitted-phone")
+
+
+@case
+def property_company_accepts_and_resolves_from_its_queue(d, base):
+    login(d, base, "property")
+    d.get(base + "/requests?scope=queue")
+    shot(d, "property-queue-phone")
+    d.get(STATE["leak"])
+    d.find_element(By.ID, "do-accept").click()
+    wait_text(d, "request-status", "办理中")
+    d.find_element(By.ID, "note").send_keys("已联系楼上住户，明早上门维修。")
+    d.find_element(By.ID, "do-note").click()
+    wait_text(d, "timeline", "明早上门维修")
+    d.find_element(By.ID, "resolve-note").send_keys("已更换楼上卫生间地漏并做防水。")
+    d.find_element(By.ID, "do-resolve").click()
+    wait_text(d, "request-status", "已办结待确认")
+
+
+@case
+def resident_confirms_and_rates_in_large_print(d, base):
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/inbox")
+    assert "请确认并评价" in d.page_source
+    d.get(STATE["leak"])
+    d.find_element(By.ID, "do-confirm").click()  # no rating chosen
+    wait_text(d, "rating-error", "1 到 5")
+    d.find_element(By.CSS_SELECTOR, "#confirm-form input[value='5']").click()
+    d.find_element(By.ID, "do-confirm").click()
+    wait_text(d, "request-status", "已关闭")
+    shot(d, "request-closed-large-print-phone")
+    d.get(base + "/prefs?print=normal")
+
+
+@case
+def public_board_shows_no_personal_data(d, base):
+    login(d, base, "resident")
+    d.get(STATE["leak"])
+    board = d.find_element(By.ID, "board-link").get_attribute("href")
+    d.delete_all_cookies()  # the board is public: look at it signed out
+    d.get(board)
+    wait_text(d, "main", "公示栏")
+    text = d.find_element(By.ID, "main").text
+    assert "天花板" not in text, "a description the resident did not publish stays off the board"
+    assert "王秀英" not in text, "no names of residents who phoned in"
+    shot(d, "board-phone")
+    assert "1单元 101" not in text, "no door numbers on the board"
+
+
+@case
+def community_sees_figures_and_settings(d, base):
+    login(d, base, "community")
+    d.find_element(By.LINK_TEXT, "办理统计").click()
+    wait_text(d, "figures-parties", "绿城物业")
+    shot(d, "figures-phone")
+    d.get(base + "/settings/requests")
+    assert "派单规则" in d.page_source
+
+
+def api(base, path, token=None, body=None):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode() if body is not None else None, method="POST" if body is not None else "GET")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read() or b"null")
+
+
+def request_survives_kill_9(base, proc, port, data):
+    """A request acknowledged with 201 is still there after the server is killed without warning."""
+    _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})
+    token = t["token"]
+    _, me = api(base, "/api/v1/me", token)
+    household = re.search(r'"household_id":\s*(\d+)', json.dumps(me))
+    acknowledged = []
+    for i in range(20):
+        body = {"category": "noise", "description": f"夜间噪音 {i}", "idempotency_key": f"kill9-{i}"}
+        if household:
+            body["household_id"] = int(household.group(1))
+        else:
+            body["place_id"] = 5
+        status, out = api(base, "/api/v1/requests", token, body)
+        assert status == 201, status
+        acknowledged.append(out["request"]["id"])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc, port, _ = start_server(data, port)
+    base = f"http://127.0.0.1:{port}"
+    for rid in acknowledged:
+        status, out = api(base, f"/api/v1/requests/{rid}", token)
+        assert status == 200 and out["request"]["description"].startswith("夜间噪音"), rid
+    return proc
+
+
 def main():
     proc, port, data = start_server()
     base = f"http://127.0.0.1:{port}"
@@ -172,6 +295,14 @@ def main():
                 shot(d, "FAIL-" + fn.__name__)
             finally:
                 d.quit()
+        try:
+            proc = request_survives_kill_9(base, proc, port, data)
+            passed += 1
+            print("ok   request_survives_kill_9")
+        except Exception:
+            failed += 1
+            print("FAIL request_survives_kill_9")
+            traceback.print_exc()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

@@ -47,7 +47,9 @@ struct RequestsRoutes {
                 let (created, _) = try await requests.submit(input, photos: c.files.filter { $0.field == "photos" }.map(\.bytes), actor: actor)
                 return redirect("/requests/\(created.id)?submitted=1")
             } catch {
-                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                guard var fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                let attributeErrors = fe.filter { $0.key.hasPrefix("attribute[") }.map(\.value)
+                if !attributeErrors.isEmpty { fe["attribute"] = attributeErrors.joined(separator: "；") }
                 var resp = try await newForm(c, values: c.form, errors: fe)
                 resp.status = .unprocessableContent
                 return resp
@@ -318,6 +320,7 @@ struct RequestsRoutes {
         var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
         data["errors"] = errors ?? [:]
         data["has_photos"] = !d.photos.isEmpty
+        data["has_contact"] = !d.request.contactMasked.isEmpty
         data["has_similar"] = !d.similar.isEmpty
         data["submitted"] = submitted
         data["contact"] = contact ?? [:]

@@ -105,7 +105,8 @@ public struct RequestsService: Sendable {
             status: r.status.rawValue, partyKind: r.partyKind?.rawValue, partyName: r.partyName, level: r.level.rawValue, levelCode: r.level.code,
             acceptDue: r.acceptDue, contactDue: r.contactDue, resolveDue: r.resolveDue, acceptedAt: r.acceptedAt, contactedAt: r.contactedAt,
             resolvedAt: r.resolvedAt, closedAt: r.closedAt, overdue: overdue, rating: r.rating, mergedInto: r.mergedInto,
-            createdAt: r.createdAt, createdText: LocalTime.text(r.createdAt), resolveDueText: LocalTime.text(r.resolveDue), isOverdue: !overdue.isEmpty)
+            createdAt: r.createdAt, createdText: LocalTime.text(r.createdAt), resolveDueText: LocalTime.text(r.resolveDue), isOverdue: !overdue.isEmpty,
+            boardPlaceID: r.compoundID ?? r.communityID)
     }
 
     // MARK: Who may do what
@@ -357,10 +358,18 @@ public struct RequestsService: Sendable {
                 v.add(.invalid("photos", e.code, "第 \(i + 1) 张照片：\(e.message)"))
             }
         }
+        // Category, its extra fields and the place are checked with the rest, so a form shows every message at once.
+        let now = env.nowSeconds
+        let snapshot = try await store.read { db in try await config.snapshot(db, now: now) }
+        if let category = input.category.flatMap({ snapshot.categories[$0] }), category.active {
+            for e in category.validate(attributes: input.attributes ?? [:]) { v.add(e) }
+        } else {
+            v.add(.invalid("category", "unknown", "请选择有效的诉求类别"))
+        }
+        if input.placeID == nil, input.householdID == nil { v.add(.invalid("place_id", "required", "请选择诉求发生的地点")) }
         try v.throwIfAny()
         let photosToSave = prepared
         if let key, let existing = try await existingRequest(key: key, actor: actor) { return (existing, false) }
-        let now = env.nowSeconds
         let env = self.env
         do {
             let result = try await store.transaction { db -> RequestView in

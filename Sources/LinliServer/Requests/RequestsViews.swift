@@ -36,6 +36,8 @@ public struct RequestView: Sendable, Codable {
     public var createdText: String
     public var resolveDueText: String
     public var isOverdue: Bool
+    /// The compound (or community) whose notice board shows this request.
+    public var boardPlaceID: Int64
 
     enum CodingKeys: String, CodingKey {
         case id, category, categoryName = "category_name", description, placeID = "place_id", householdID = "household_id"
@@ -44,7 +46,7 @@ public struct RequestView: Sendable, Codable {
         case acceptDue = "accept_due", contactDue = "contact_due", resolveDue = "resolve_due"
         case acceptedAt = "accepted_at", contactedAt = "contacted_at", resolvedAt = "resolved_at", closedAt = "closed_at"
         case overdue, rating, mergedInto = "merged_into", createdAt = "created_at", createdText = "created_text"
-        case resolveDueText = "resolve_due_text", isOverdue = "is_overdue"
+        case resolveDueText = "resolve_due_text", isOverdue = "is_overdue", boardPlaceID = "board_place_id"
     }
 }
 
