@@ -474,21 +474,27 @@ public struct RequestsService: Sendable {
     /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
     func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64, excluding: Int64? = nil) async throws -> [SimilarRequest] {
         let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
+        // Only the columns the comparison needs, and only the latest few: this runs after every submission.
         let candidates = try await db.raw("""
-            \(unsafeRaw: Self.columns) WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
+            SELECT r.id, r.category, r.description, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.address, r.created_at FROM requests r
+            WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
             AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
-            ORDER BY r.id DESC LIMIT 200
-            """).all().map(Self.row)
+            ORDER BY r.id DESC LIMIT 50
+            """).all()
         var out: [SimilarRequest] = []
-        for c in candidates {
-            var near = c.compoundID != nil && c.compoundID == r.compoundID
-            if let a = c.lat, let b = c.lng, let x = r.lat, let y = r.lng, distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { near = true }
+        for row in candidates {
+            let compound = try row.decode(column: "compound_id", as: Int64?.self)
+            var near = compound != nil && compound == r.compoundID
+            if let a = try row.decode(column: "lat", as: Double?.self), let b = try row.decode(column: "lng", as: Double?.self), let x = r.lat, let y = r.lng,
+               distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { near = true }
             guard near else { continue }
-            let text = TextSimilarity.score(c.description, r.description)
-            let score = text + (c.placeID == r.placeID ? 0.2 : 0)
+            let text = TextSimilarity.score(try row.decode(column: "description", as: String.self), r.description)
+            let score = text + (try row.decode(column: "place_id", as: Int64.self) == r.placeID ? 0.2 : 0)
             guard score >= RequestLimits.duplicateMinScore else { continue }
-            out.append(SimilarRequest(id: c.id, categoryName: categories[c.category]?.name(lang) ?? c.category, address: c.address,
-                                      status: c.status.rawValue, createdText: LocalTime.text(c.createdAt), score: (score * 100).rounded() / 100))
+            let category = try row.decode(column: "category", as: String.self)
+            out.append(SimilarRequest(id: try row.decode(column: "id", as: Int64.self), categoryName: categories[category]?.name(lang) ?? category,
+                                      address: try row.decode(column: "address", as: String.self), status: try row.decode(column: "status", as: String.self),
+                                      createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100))
         }
         return Array(out.sorted { $0.score > $1.score }.prefix(5))
     }
