@@ -86,6 +86,20 @@ extension Fixture {
     func token(_ username: String) async throws -> String {
         try await linli.accounts.createAPIToken(username: username, name: "test")
     }
+    /// The demo account of each role.
+    static let demoUsers: [(String, Role)] = [("admin", .cityAdmin), ("street", .streetStaff), ("community", .communityStaff), ("grid", .gridWorker),
+                                              ("property", .propertyCompany), ("resident", .resident), ("volunteer", .volunteer),
+                                              ("auditor", .auditor), ("app", .partnerApp)]
+    /// An API token for every demo account, by username.
+    func tokens() async throws -> [String: String] {
+        var out: [String: String] = [:]
+        for (u, _) in Self.demoUsers { out[u] = try await token(u) }
+        return out
+    }
+    /// The compound of the demo resident's household.
+    var residentCompound: Int64 {
+        get async throws { PlacePath.ids(try await actor("resident").grants[0].placePath)[4] }
+    }
     /// Some object ids of the first and of the second street.
     func ids() async throws -> (insideHousehold: Int64, outsideHousehold: Int64, insideResident: Int64, outsideResident: Int64,
                                 insideCompound: Int64, outsideCompound: Int64, insideCode: String, outsideCode: String) {
@@ -97,7 +111,7 @@ extension Fixture {
             let ir = try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: h) ORDER BY id").first()!.decode(column: "id", as: Int64.self)
             let or = try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: ohID) ORDER BY id").first()!.decode(column: "id", as: Int64.self)
             let ihRow = try await db.raw("SELECT path, code FROM households WHERE id = \(bind: h)").first()!
-            let compound = try ihRow.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }[4]
+            let compound = PlacePath.ids(try ihRow.decode(column: "path", as: String.self))[4]
             let oc = try await db.raw("SELECT id FROM places WHERE kind = 'compound' AND path LIKE \(bind: street2 + "%") ORDER BY id").first()!.decode(column: "id", as: Int64.self)
             return (h, ohID, ir, or, compound, oc, try ihRow.decode(column: "code", as: String.self), try oh.decode(column: "code", as: String.self))
         }

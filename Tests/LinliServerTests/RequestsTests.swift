@@ -143,7 +143,7 @@ enum TestImages {
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'request.submit'") == 2)
             // A sanitation request at the compound counts working hours: Monday 09:00 + 24 h → Wednesday 17:00.
             var s = RequestInput()
-            s.category = "sanitation"; s.description = "东门垃圾桶满了"; s.placeID = resident.grants[0].placePath.split(separator: "/").compactMap { Int64($0) }[4]
+            s.category = "sanitation"; s.description = "东门垃圾桶满了"; s.placeID = try await f.residentCompound
             let san = try await f.linli.requests.submit(s, actor: resident).request
             #expect(san.resolveDue == cst("2026-11-25T17:00:00"))
         }
@@ -283,7 +283,7 @@ enum TestImages {
         try await withFixture(backend) { f in
             let r = f.linli.requests
             let resident = try await f.actor("resident"), community = try await f.actor("community")
-            let compound = resident.grants[0].placePath.split(separator: "/").compactMap { Int64($0) }[4]
+            let compound = try await f.residentCompound
             var s = RequestInput()
             s.category = "sanitation"; s.description = "小区东门垃圾桶满了两天没人清运"; s.placeID = compound
             let first = try await r.submit(s, actor: community).request
@@ -314,7 +314,7 @@ enum TestImages {
             onBehalf.channel = "phone"; onBehalf.contactName = "王秀英"; onBehalf.contactPhone = "13800138000"; onBehalf.publicDetails = true
             let b = try await r.submit(onBehalf, actor: community).request
             #expect(b.contactMasked == "王** 138****8000")
-            let compound = resident.grants[0].placePath.split(separator: "/").compactMap { Int64($0) }[4]
+            let compound = try await f.residentCompound
             let board = try await r.board(placeID: compound, lang: .zh)
             let text = String(decoding: try JSONEncoder().encode(board.open), as: UTF8.self)
             #expect(board.open.count == 2)
@@ -345,9 +345,7 @@ enum TestImages {
             var out = RequestInput()
             out.category = "noise"; out.description = "楼下很吵"; out.householdID = ids.outsideHousehold
             let outside = try await f.linli.requests.submit(out, actor: admin).request
-            var tokenList: [String: String] = [:]
-            for u in ["admin", "street", "community", "grid", "property", "resident", "volunteer", "auditor", "app"] { tokenList[u] = try await f.token(u) }
-            let tokens = tokenList
+            let tokens = try await f.tokens()
             let expected: [String: (Int, Int)] = [
                 "admin": (200, 200), "street": (200, 404), "community": (200, 404), "grid": (200, 404), "property": (200, 404),
                 "resident": (200, 404), "volunteer": (404, 404), "auditor": (200, 200), "app": (404, 404),
@@ -380,6 +378,10 @@ enum TestImages {
                 let second = try await client.execute(uri: "/api/v1/requests", method: .post, headers: hk, body: ByteBuffer(string: body))
                 #expect(first.status == .created && second.status == .ok)
                 #expect(first.body.text.firstMatch(of: /"id":(\d+)/)?.1 == second.body.text.firstMatch(of: /"id":(\d+)/)?.1)
+                // The form asks for look-alikes before sending: the noise request just filed is one.
+                let similar = try await client.execute(uri: "/api/v1/requests/similar", method: .post, headers: h,
+                                                       body: ByteBuffer(string: #"{"category":"noise","description":"夜里很吵","household_id":\#(f.demo.firstHouseholdWithResidents)}"#))
+                #expect(similar.status == .ok && similar.body.text.contains(#""category_name":"噪音扰民""#))
             }
         }
     }
@@ -388,8 +390,7 @@ enum TestImages {
         try await withFixture(.sqlite) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
             let key = try await f.token("app")
-            let resident = try await f.actor("resident")
-            let compound = resident.grants[0].placePath.split(separator: "/").compactMap { Int64($0) }[4]
+            let compound = try await f.residentCompound
             try await built.app.test(.router) { client in
                 let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
                 var res = try await client.execute(uri: "/open311/v2/discovery.json", method: .get)

@@ -14,11 +14,8 @@ import Testing
         try await withFixture(backend) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
             let ids = try await f.ids()
-            var tokens: [Role: String] = [:]
-            for (u, r) in [("admin", Role.cityAdmin), ("street", .streetStaff), ("community", .communityStaff), ("grid", .gridWorker),
-                           ("property", .propertyCompany), ("resident", .resident), ("volunteer", .volunteer), ("auditor", .auditor), ("app", .partnerApp)] {
-                tokens[r] = try await f.token(u)
-            }
+            let byUser = try await f.tokens()
+            let tokens = Dictionary(uniqueKeysWithValues: Fixture.demoUsers.map { ($0.1, byUser[$0.0]!) })
             // Roles whose scope covers the second street too.
             let seesEverything: Set<Role> = [.cityAdmin, .auditor]
             let routes = built.routes

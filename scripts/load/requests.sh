@@ -5,19 +5,12 @@
 #        LINLI_DATABASE_URL=postgres://… scripts/load/requests.sh   (PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/load/lib.sh
 DURATION="${DURATION:-15s}"
-swift build -c release --product linli >/dev/null
-BIN="$(swift build -c release --show-bin-path)/linli"
-DATA="$(mktemp -d /tmp/linli-load-XXXX)"
-export LINLI_DATA_DIR="$DATA" LINLI_BENCH=1 LINLI_SWEEP_SECONDS=0
-"$BIN" demo --password load-test-password --seed 1 >/dev/null
-PORT=18081
-"$BIN" serve --port $PORT >/dev/null 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
-sleep 2
-TOKEN=$(curl -s -X POST http://127.0.0.1:$PORT/api/v1/tokens -H 'content-type: application/json' \
-  -d '{"username":"resident","password":"load-test-password"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+export LINLI_BENCH=1 LINLI_SWEEP_SECONDS=0
+build_release
+serve_demo 18081 >/dev/null
+TOKEN=$(token resident)
 HOUSEHOLD=$(curl -s http://127.0.0.1:$PORT/api/v1/me -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print([g for g in json.load(sys.stdin)["grants"] if g["household_id"]][0]["household_id"])')
 LUA="$DATA/post.lua"
 cat > "$LUA" <<LUA
@@ -26,19 +19,10 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 wrk.body = '{"category":"noise","description":"楼下棋牌室凌晨还很吵","household_id":$HOUSEHOLD}'
 LUA
-run() {
-  local name=$1 path=$2
-  local out rps p99 errors
-  out=$(wrk -t2 -c64 -d"$DURATION" --latency -s "$LUA" "http://127.0.0.1:$PORT$path")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  echo "$name $rps $p99 ${errors:-0}"
-}
 echo "backend: ${LINLI_DATABASE_URL:+postgres}${LINLI_DATABASE_URL:-sqlite}"
 echo "endpoint req/s p99 non2xx"
-BASE=$(run bare_insert /bench/insert)
+BASE=$(run bare_insert /bench/insert -s "$LUA")
 echo "$BASE"
-LINE=$(run submit_request /api/v1/requests)
-echo "$LINE $(awk -v a="$(echo "$LINE" | awk '{print $2}')" -v b="$(echo "$BASE" | awk '{print $2}')" 'BEGIN { printf "ratio=%.3f", a / b }')"
+LINE=$(run submit_request /api/v1/requests -s "$LUA")
+echo "$LINE $(ratio "$LINE" "$BASE")"
 echo "requests stored: $(curl -s "http://127.0.0.1:$PORT/api/v1/requests?scope=mine&limit=1" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["id"])')"

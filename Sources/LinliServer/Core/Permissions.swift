@@ -13,6 +13,11 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     case partnerApp = "partner_app"
 }
 
+extension Role {
+    /// Roles held by staff of an organisation over an area, as opposed to people acting for themselves.
+    public var isStaff: Bool { ![.resident, .volunteer, .partnerApp].contains(self) }
+}
+
 public enum Action: String, Sendable, CaseIterable {
     case placeView = "place.view"
     case placeEdit = "place.edit"

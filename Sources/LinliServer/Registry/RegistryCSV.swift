@@ -193,7 +193,7 @@ public struct RegistryCSV: Sendable {
             }
             var out = "\u{FEFF}" + Self.header.joined(separator: ",") + "\r\n"
             for r in rows {
-                let chain = try r.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }
+                let chain = PlacePath.ids(try r.decode(column: "path", as: String.self))
                 let below = Array(chain.drop { $0 != communityID }.dropFirst()).map { names[$0] ?? "" }
                 let places = community.kind == .village ? [below.first ?? "", "", ""] : (below + ["", "", ""]).prefix(3).map { $0 }
                 let tags = try r.decode(column: "tags", as: String.self).split(separator: ",").map { I18n.label(String($0), .zh) }.joined(separator: ";")

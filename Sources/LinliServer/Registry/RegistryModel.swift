@@ -28,6 +28,11 @@ public enum PlaceKind: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// Materialised place paths ("/1/5/9/"): the ids from the city down to the place.
+public enum PlacePath {
+    public static func ids(_ path: String) -> [Int64] { path.split(separator: "/").compactMap { Int64($0) } }
+}
+
 public enum CommunityType: String, Sendable, CaseIterable, Codable {
     case urban, rural, merged
     case relocated

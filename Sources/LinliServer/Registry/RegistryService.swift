@@ -37,7 +37,7 @@ public struct RegistryService: Sendable {
     }
 
     func ancestors(_ db: any SQLDatabase, path: String) async throws -> [PlaceRow] {
-        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        let ids = PlacePath.ids(path)
         guard !ids.isEmpty else { return [] }
         let rows = try await db.select().columns("id", "parent_id", "kind", "name", "path", "community_type").from("places")
             .where("id", .in, ids).all().map(Self.placeRow)
@@ -602,7 +602,7 @@ public struct RegistryService: Sendable {
             var groups: [Int64: CoverageRow] = [:]
             var total = CoverageRow(placeID: p.id, name: p.name, compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)
             for r in rows {
-                let ids = try r.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }
+                let ids = PlacePath.ids(try r.decode(column: "path", as: String.self))
                 let key = ids.count > groupRank ? ids[groupRank] : p.id
                 var row = groups[key] ?? CoverageRow(placeID: key, name: "", compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)
                 let a = try r.decode(column: "has_property", as: Int.self), b = try r.decode(column: "has_owners", as: Int.self)

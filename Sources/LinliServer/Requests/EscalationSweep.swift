@@ -40,7 +40,7 @@ extension RequestsService {
                         _ = try await event(db, r.id, nil, "escalated", note: "\(d.rawValue)|\(r.level.code)|\(LocalTime.text(due))", partyKey: r.partyKey, public: true)
                         notes += try await levelUsers(db, path: r.path, level: r.level).map { OutgoingNotification(userID: $0, kind: "escalated", requestID: r.id, subject: subject) }
                     }
-                    notes += try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID)
+                    notes += try await partyUsers(db, of: r)
                         .map { OutgoingNotification(userID: $0, kind: "overdue", requestID: r.id, subject: subject) }
                     r.updatedAt = now
                     try await save(db, r)

@@ -320,11 +320,13 @@ extension RequestsService {
     public func placeNamed(in address: String, actor: Actor) async throws -> Int64? {
         let paths = actor.grants(for: .requestSubmit).map(\.placePath)
         return try await store.read { db in
-            let rows = try await db.raw("SELECT id, name, path FROM places WHERE kind IN ('compound', 'villager_group') ORDER BY LENGTH(name) DESC LIMIT 20000").all()
-            for r in rows {
-                let name = try r.decode(column: "name", as: String.self)
-                let path = try r.decode(column: "path", as: String.self)
-                if name.count >= 2, address.contains(name), paths.contains(where: { path.hasPrefix($0) }) { return try r.decode(column: "id", as: Int64.self) }
+            // The database finds the names contained in the address; the longest in reach wins.
+            let rows = try await db.raw("""
+                SELECT id, path FROM places WHERE kind IN ('compound', 'villager_group') AND LENGTH(name) >= 2
+                AND \(bind: address) LIKE '%' || name || '%' ORDER BY LENGTH(name) DESC LIMIT 50
+                """).all()
+            for r in rows where paths.contains(where: { (try? r.decode(column: "path", as: String.self).hasPrefix($0)) == true }) {
+                return try r.decode(column: "id", as: Int64.self)
             }
             return nil
         }

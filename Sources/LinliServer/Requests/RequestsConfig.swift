@@ -66,7 +66,7 @@ final class RequestsConfig: Sendable {
     /// The party for a category at a place: the rule of the deepest place on the path, else the
     /// category's default.
     static func party(for category: RequestCategory, path: String, rules: [String: [Int64: PartyKind]]) -> PartyKind {
-        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        let ids = PlacePath.ids(path)
         if let byPlace = rules[category.code] {
             for id in ids.reversed() { if let p = byPlace[id] { return p } }
         }

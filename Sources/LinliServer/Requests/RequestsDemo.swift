@@ -14,7 +14,7 @@ extension Linli {
         }
         guard let resident = try await actor("resident"), let staff = try await actor("community"),
               let home = resident.grants.first(where: { $0.role == .resident })?.householdID else { return (nil, 0) }
-        let compound = resident.grants.first { $0.role == .resident }!.placePath.split(separator: "/").compactMap { Int64($0) }.dropFirst(4).first
+        let compound = PlacePath.ids(resident.grants.first { $0.role == .resident }!.placePath).dropFirst(4).first
         var made: [RequestView] = []
         func submit(_ who: Actor, _ category: String, _ text: String, household: Int64? = nil, place: Int64? = nil, channel: String? = nil,
                     contact: String? = nil, phone: String? = nil, attributes: [String: String] = [:], publish: Bool = true) async throws {

@@ -281,6 +281,17 @@ public struct PartyFigures: Sendable, Codable, Equatable {
     /// Ratings of 4 or 5 among rated requests.
     public var satisfactionRate: Double? { rated == 0 ? nil : Double(satisfied) / Double(rated) }
 
+    public static func empty(_ key: String, name: String = "", kind: String = "") -> PartyFigures {
+        PartyFigures(partyKey: key, partyName: name, partyKind: kind, received: 0, acceptedOnTime: 0, resolved: 0, resolvedOnTime: 0,
+                     rated: 0, satisfied: 0, returned: 0, escalated: 0, medianResolveHours: nil)
+    }
+
+    /// Adds another group's counts (medians are computed from durations, never added).
+    public mutating func add(_ o: PartyFigures) {
+        received += o.received; acceptedOnTime += o.acceptedOnTime; resolved += o.resolved; resolvedOnTime += o.resolvedOnTime
+        rated += o.rated; satisfied += o.satisfied; returned += o.returned; escalated += o.escalated
+    }
+
     public static func median(_ xs: [Int64]) -> Double? {
         guard !xs.isEmpty else { return nil }
         let s = xs.sorted()

@@ -41,7 +41,7 @@ public struct FiguresReport: Sendable, Codable {
 extension RequestsService {
     /// SQL restricting requests (alias r) to a place, using the indexed id columns where possible.
     static func placePredicate(_ path: String) -> SQLQueryString {
-        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        let ids = PlacePath.ids(path)
         var q = SQLQueryString(" ")
         switch ids.count {
         case 3: q.appendInterpolation(unsafeRaw: "r.street_id = "); q.appendInterpolation(bind: ids[2])
@@ -76,51 +76,57 @@ extension RequestsService {
                 for g in propertyGrants { filter.appendInterpolation(unsafeRaw: " OR r.party_path LIKE "); filter.appendInterpolation(bind: g.placePath + "%") }
                 filter.appendLiteral(")")
             }
-            let ids = path.split(separator: "/").compactMap { Int64($0) }
+            let ids = PlacePath.ids(path)
             let areaColumn: String? = switch ids.count { case 1, 2: "street_id"; case 3: "community_id"; case 4: "compound_id"; default: nil }
-            func aggregate(_ group: String) -> SQLQueryString {
-                var q = SQLQueryString("""
-                    SELECT \(unsafeRaw: group) AS k, MAX(r.party_name) AS party_name, MAX(r.party_kind) AS party_kind, COUNT(*) AS received,
-                      SUM(CASE WHEN r.accepted_at IS NOT NULL AND r.accepted_at <= r.accept_due THEN 1 ELSE 0 END) AS accepted_on_time,
-                      SUM(CASE WHEN r.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved,
-                      SUM(CASE WHEN r.resolved_at IS NOT NULL AND r.resolved_at <= r.resolve_due THEN 1 ELSE 0 END) AS resolved_on_time,
-                      SUM(CASE WHEN r.rating IS NOT NULL THEN 1 ELSE 0 END) AS rated,
-                      SUM(CASE WHEN r.rating >= 4 THEN 1 ELSE 0 END) AS satisfied,
-                      SUM(CASE WHEN r.missed <> '' THEN 1 ELSE 0 END) AS escalated,
-                      SUM(r.returned_count) AS returned
-                    FROM requests r WHERE
-                    """)
-                q += filter
-                if !group.hasPrefix("'") { q.appendInterpolation(unsafeRaw: " GROUP BY \(group)") }
-                return q
+            // One grouped pass by party and area, folded into parties, areas and the total; one
+            // pass over the resolve durations for the medians of all three.
+            let areaExpr = areaColumn.map { "CAST(r.\($0) AS TEXT)" } ?? "NULL"
+            var q = SQLQueryString("""
+                SELECT r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, MAX(r.party_name) AS party_name, MAX(r.party_kind) AS party_kind, COUNT(*) AS received,
+                  SUM(CASE WHEN r.accepted_at IS NOT NULL AND r.accepted_at <= r.accept_due THEN 1 ELSE 0 END) AS accepted_on_time,
+                  SUM(CASE WHEN r.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved,
+                  SUM(CASE WHEN r.resolved_at IS NOT NULL AND r.resolved_at <= r.resolve_due THEN 1 ELSE 0 END) AS resolved_on_time,
+                  SUM(CASE WHEN r.rating IS NOT NULL THEN 1 ELSE 0 END) AS rated,
+                  SUM(CASE WHEN r.rating >= 4 THEN 1 ELSE 0 END) AS satisfied,
+                  SUM(CASE WHEN r.missed <> '' THEN 1 ELSE 0 END) AS escalated,
+                  SUM(r.returned_count) AS returned
+                FROM requests r WHERE
+                """)
+            q += filter
+            q.appendInterpolation(unsafeRaw: " GROUP BY r.party_key" + (areaColumn == nil ? "" : ", " + areaExpr))
+            var parties: [String: PartyFigures] = [:], byArea: [String: PartyFigures] = [:]
+            var total = PartyFigures.empty("all")
+            for r in try await db.raw(q).all() {
+                let pk = try r.decode(column: "pk", as: String?.self) ?? "—"
+                let name = try r.decode(column: "party_name", as: String?.self) ?? "", kind = try r.decode(column: "party_kind", as: String?.self) ?? ""
+                var g = PartyFigures.empty(pk, name: name, kind: kind)
+                g.received = try r.decode(column: "received", as: Int.self)
+                g.acceptedOnTime = try r.decode(column: "accepted_on_time", as: Int?.self) ?? 0
+                g.resolved = try r.decode(column: "resolved", as: Int?.self) ?? 0
+                g.resolvedOnTime = try r.decode(column: "resolved_on_time", as: Int?.self) ?? 0
+                g.rated = try r.decode(column: "rated", as: Int?.self) ?? 0
+                g.satisfied = try r.decode(column: "satisfied", as: Int?.self) ?? 0
+                g.escalated = try r.decode(column: "escalated", as: Int?.self) ?? 0
+                g.returned = try r.decode(column: "returned", as: Int?.self) ?? 0
+                total.add(g)
+                if let ak = try r.decode(column: "ak", as: String?.self) { byArea[ak, default: .empty(ak, kind: areaColumn ?? "")].add(g) }
+                // A return counts against the party that returned it (from the events below), not the one that has it now.
+                g.returned = 0
+                parties[pk, default: .empty(pk, name: name, kind: kind)].add(g)
             }
-            func figuresRows(_ group: String) async throws -> [String: PartyFigures] {
-                var out: [String: PartyFigures] = [:]
-                for r in try await db.raw(aggregate(group)).all() {
-                    let key = try r.decode(column: "k", as: String?.self) ?? "—"
-                    out[key] = PartyFigures(
-                        partyKey: key, partyName: try r.decode(column: "party_name", as: String?.self) ?? "", partyKind: try r.decode(column: "party_kind", as: String?.self) ?? "",
-                        received: try r.decode(column: "received", as: Int.self), acceptedOnTime: try r.decode(column: "accepted_on_time", as: Int?.self) ?? 0,
-                        resolved: try r.decode(column: "resolved", as: Int?.self) ?? 0, resolvedOnTime: try r.decode(column: "resolved_on_time", as: Int?.self) ?? 0,
-                        rated: try r.decode(column: "rated", as: Int?.self) ?? 0, satisfied: try r.decode(column: "satisfied", as: Int?.self) ?? 0,
-                        returned: try r.decode(column: "returned", as: Int?.self) ?? 0, escalated: try r.decode(column: "escalated", as: Int?.self) ?? 0,
-                        medianResolveHours: nil)
-                }
-                // Medians need the individual durations.
-                var durations: [String: [Int64]] = [:]
-                var q = SQLQueryString("SELECT \(unsafeRaw: group) AS k, r.resolved_at - r.created_at AS d FROM requests r WHERE ")
-                q += filter
-                q.appendInterpolation(unsafeRaw: " AND r.resolved_at IS NOT NULL")
-                for r in try await db.raw(q).all() {
-                    let key = try r.decode(column: "k", as: String?.self) ?? "—"
-                    durations[key, default: []].append(try r.decode(column: "d", as: Int64.self))
-                }
-                for (k, d) in durations { out[k]?.medianResolveHours = PartyFigures.median(d) }
-                return out
+            var durations: (party: [String: [Int64]], area: [String: [Int64]], all: [Int64]) = ([:], [:], [])
+            var dq = SQLQueryString("SELECT r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.resolved_at - r.created_at AS d FROM requests r WHERE")
+            dq += filter
+            dq.appendInterpolation(unsafeRaw: " AND r.resolved_at IS NOT NULL")
+            for r in try await db.raw(dq).all() {
+                let d = try r.decode(column: "d", as: Int64.self)
+                durations.party[try r.decode(column: "pk", as: String?.self) ?? "—", default: []].append(d)
+                if let ak = try r.decode(column: "ak", as: String?.self) { durations.area[ak, default: []].append(d) }
+                durations.all.append(d)
             }
-            var parties = try await figuresRows("r.party_key")
-            // A return counts against the party that returned it, not the one that has it now.
-            for k in parties.keys { parties[k]?.returned = 0 }
+            for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
+            for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
+            total.medianResolveHours = PartyFigures.median(durations.all)
             var rq = SQLQueryString("SELECT e.party_key AS k, COUNT(*) AS n FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'return' AND ")
             rq += filter
             rq.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
@@ -130,14 +136,12 @@ extension RequestsService {
                 if parties[k] == nil {
                     // A party that returned everything it got still shows, with its returns.
                     let (name, kind) = try await partyName(db, key: k)
-                    parties[k] = PartyFigures(partyKey: k, partyName: name, partyKind: kind, received: 0, acceptedOnTime: 0, resolved: 0, resolvedOnTime: 0,
-                                              rated: 0, satisfied: 0, returned: 0, escalated: 0, medianResolveHours: nil)
+                    parties[k] = .empty(k, name: name, kind: kind)
                 }
                 parties[k]?.returned = n
             }
             var areas: [FiguresRow] = []
-            if let areaColumn {
-                let byArea = try await figuresRows("CAST(r.\(areaColumn) AS TEXT)")
+            if !byArea.isEmpty {
                 let areaIDs = byArea.keys.compactMap { Int64($0) }
                 var names: [Int64: String] = [:]
                 if !areaIDs.isEmpty {
@@ -148,12 +152,9 @@ extension RequestsService {
                 areas = byArea.values.map { f in
                     var f = f
                     f.partyName = Int64(f.partyKey).flatMap { names[$0] } ?? "—"
-                    f.partyKind = areaColumn
                     return FiguresRow(f)
                 }.sorted { $0.name < $1.name }
             }
-            let total = try await figuresRows("'all'")["all"] ?? PartyFigures(partyKey: "all", partyName: "", partyKind: "", received: 0, acceptedOnTime: 0, resolved: 0,
-                                                                             resolvedOnTime: 0, rated: 0, satisfied: 0, returned: 0, escalated: 0, medianResolveHours: nil)
             return FiguresReport(placeID: placeID, placeName: try p.decode(column: "name", as: String.self), from: from, to: to,
                                  parties: parties.values.map(FiguresRow.init).sorted { $0.received > $1.received }, areas: areas, total: FiguresRow(total))
         }
@@ -179,7 +180,7 @@ extension RequestsService {
     /// Building-level address for public eyes: the compound and building, never the door.
     func publicAddresses(_ db: any SQLDatabase, _ rows: [Row]) async throws -> [Int64: String] {
         var needed = Set<Int64>()
-        for r in rows { for id in r.path.split(separator: "/").compactMap({ Int64($0) }).dropFirst(3).prefix(3) { needed.insert(id) } }
+        for r in rows { for id in PlacePath.ids(r.path).dropFirst(3).prefix(3) { needed.insert(id) } }
         var names: [Int64: (String, String)] = [:]
         if !needed.isEmpty {
             for n in try await db.select().columns("id", "name", "kind").from("places").where("id", .in, Array(needed)).all() {
@@ -188,7 +189,7 @@ extension RequestsService {
         }
         var out: [Int64: String] = [:]
         for r in rows {
-            let parts = r.path.split(separator: "/").compactMap { Int64($0) }.dropFirst(3).prefix(3).compactMap { names[$0] }
+            let parts = PlacePath.ids(r.path).dropFirst(3).prefix(3).compactMap { names[$0] }
                 .filter { $0.1 != PlaceKind.unit.rawValue }.map(\.0)
             out[r.id] = parts.joined()
         }

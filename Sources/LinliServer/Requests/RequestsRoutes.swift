@@ -62,32 +62,25 @@ struct RequestsRoutes {
             r.post("/requests/:id/\(t.rawValue)", .action(Self.access(t))) { _, c in
                 let id = try c.id("id")
                 do {
-                    _ = try await requests.perform(t, id: id, Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes),
-                                                   actor: try c.requireActor())
-                    return redirect(t == .withdraw && c.form.int("target_id") != nil ? "/requests/\(c.form.int("target_id")!)" : "/requests/\(id)")
+                    return try await formOrErrors(prefix: t.rawValue) {
+                        _ = try await requests.perform(t, id: id, Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes),
+                                                       actor: try c.requireActor())
+                        return redirect(t == .withdraw && c.form.int("target_id") != nil ? "/requests/\(c.form.int("target_id")!)" : "/requests/\(id)")
+                    } page: { errors in try await detailPage(c, id: id, errors: errors) }
                 } catch let e as LinliError where e.status == .conflict || e.status == .forbidden && e.code != "forbidden" {
+                    // A step the state machine or the party rules refuse: said at the top of the page.
                     var resp = try await detailPage(c, id: id, errors: ["form": e.message])
                     resp.status = e.status
-                    return resp
-                } catch {
-                    guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-                    var resp = try await detailPage(c, id: id, errors: fe.mapKeys { "\(t.rawValue)_\($0)" })
-                    resp.status = .unprocessableContent
                     return resp
                 }
             }
         }
         r.post("/requests/:id/contact/unmask", .action(.requestWork)) { _, c in
             let id = try c.id("id")
-            do {
+            return try await formOrErrors(prefix: "unmask") {
                 let (name, phone) = try await requests.unmaskContact(id, reason: c.form["reason"], actor: try c.requireActor())
                 return try await detailPage(c, id: id, errors: nil, contact: ["name": name, "phone": phone])
-            } catch {
-                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-                var resp = try await detailPage(c, id: id, errors: fe.mapKeys { "unmask_\($0)" })
-                resp.status = .unprocessableContent
-                return resp
-            }
+            } page: { errors in try await detailPage(c, id: id, errors: errors) }
         }
         // Photos are served only through here: to those who may see the request, or to anyone
         // when the reporter chose to publish.
@@ -130,39 +123,24 @@ struct RequestsRoutes {
         r.post("/settings/requests/categories/:code", .action(.requestConfigure)) { _, c in
             let code = c.parameters.get("code") ?? ""
             let f = c.form
-            do {
+            return try await formOrErrors(prefix: code) {
                 try await requests.updateCategory(code, acceptHours: f.int("accept_hours").map(Int.init), contactHours: f.int("contact_hours").map(Int.init),
                                                   resolveHours: f.int("resolve_hours").map(Int.init), workingHours: f["working_hours"] == "1",
                                                   defaultParty: f["default_party"], active: f["active"] == "1", actor: try c.requireActor())
                 return redirect("/settings/requests#cat-\(code)")
-            } catch {
-                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-                var resp = try await settingsPage(c, errors: fe.mapKeys { "\(code)_\($0)" })
-                resp.status = .unprocessableContent
-                return resp
-            }
+            } page: { errors in try await settingsPage(c, errors: errors) }
         }
         r.post("/settings/requests/calendar", .action(.requestConfigure)) { _, c in
-            do {
+            return try await formOrErrors(prefix: "cal") {
                 try await requests.setCalendarDay(c.form["day"], kind: c.form["kind"], name: c.form["name"], actor: try c.requireActor())
                 return redirect("/settings/requests#calendar")
-            } catch {
-                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-                var resp = try await settingsPage(c, errors: fe.mapKeys { "cal_\($0)" })
-                resp.status = .unprocessableContent
-                return resp
-            }
+            } page: { errors in try await settingsPage(c, errors: errors) }
         }
         r.post("/settings/requests/rules", .action(.requestRoute)) { _, c in
-            do {
+            return try await formOrErrors(prefix: "rule") {
                 try await requests.setRoutingRule(category: c.form["category"], placeID: c.form.int("place_id"), partyKind: c.form["party_kind"], actor: try c.requireActor())
                 return redirect("/settings/requests#rules")
-            } catch {
-                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-                var resp = try await settingsPage(c, errors: fe.mapKeys { "rule_\($0)" })
-                resp.status = .unprocessableContent
-                return resp
-            }
+            } page: { errors in try await settingsPage(c, errors: errors) }
         }
         r.post("/settings/requests/rules/:id/delete", .action(.requestRoute)) { _, c in
             try await requests.deleteRoutingRule(try c.id("id"), actor: try c.requireActor())
@@ -178,10 +156,15 @@ struct RequestsRoutes {
             if input.idempotencyKey == nil, let key = req.headers[.init("Idempotency-Key")!] { input.idempotencyKey = key }
             let actor = try c.requireActor()
             let (created, isNew) = try await requests.submit(input, actor: actor)
-            let detail = try await requests.detail(created.id, actor: actor, lang: c.lang)
             struct Body: Encodable { var request: RequestView; var possibleDuplicates: [SimilarRequest]
                 enum CodingKeys: String, CodingKey { case request, possibleDuplicates = "possible_duplicates" } }
-            return try JSON.response(Body(request: detail.request, possibleDuplicates: detail.similar), status: isNew ? .created : .ok)
+            return try JSON.response(Body(request: created, possibleDuplicates: try await requests.similar(created.id, actor: actor, lang: c.lang)),
+                                     status: isNew ? .created : .ok)
+        }
+        // Look-alikes of a request being written, so the form can suggest them before it is sent.
+        r.post("/api/v1/requests/similar", .action(.requestSubmit)) { req, c in
+            let input = try await JSON.decode(RequestInput.self, from: req, context: c)
+            return try JSON.response(try await requests.suggestDuplicates(input, actor: try c.requireActor(), lang: c.lang))
         }
         r.get("/api/v1/requests", .action(.requestView)) { req, c in
             let q = req.uri.queryParameters
@@ -223,11 +206,25 @@ struct RequestsRoutes {
 
     // MARK: helpers
 
+    /// Runs a form's use case; when it refuses fields, the page comes back (422) with each message
+    /// beside its field, keyed `prefix_field` so that several forms on one page keep theirs apart.
+    func formOrErrors(prefix: String, _ action: () async throws -> Response,
+                      page: ([String: String]) async throws -> Response) async throws -> Response {
+        do { return try await action() } catch {
+            // Only refused input goes beside fields; a refused step (409, 403) is the caller's to show.
+            if let e = error as? LinliError, e.status != .unprocessableContent { throw e }
+            guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+            var resp = try await page(fe.mapKeys { "\(prefix)_\($0)" })
+            resp.status = .unprocessableContent
+            return resp
+        }
+    }
+
     static func scopes(for actor: Actor) -> [RequestsService.ListScope] {
         var s: [RequestsService.ListScope] = []
         if actor.may(.requestWork) { s.append(.queue) }
         if actor.may(.requestRoute) { s.append(.supervise) }
-        if actor.grants(for: .requestView).contains(where: { ![.resident, .volunteer, .partnerApp].contains($0.role) }) { s.append(.area) }
+        if actor.grants(for: .requestView).contains(where: { $0.role.isStaff }) { s.append(.area) }
         s.append(.mine)
         return s
     }
@@ -286,7 +283,7 @@ struct RequestsRoutes {
         let actor = try c.requireActor()
         let categories = try await requests.categories(lang: c.lang).filter(\.active)
         let locations = try await requests.locationOptions(actor: actor)
-        let staff = actor.grants(for: .requestSubmit).contains { ![.resident, .volunteer, .partnerApp].contains($0.role) }
+        let staff = actor.grants(for: .requestSubmit).contains { $0.role.isStaff }
         let chosen = values["category"]
         let t = I18n.table(c.lang)
         let data: [String: Any] = [

@@ -196,7 +196,7 @@ public struct RequestsService: Sendable {
             throw LinliError.invalid("place_id", "unknown", "地点不存在")
         }
         let path = try p.decode(column: "path", as: String.self)
-        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        let ids = PlacePath.ids(path)
         let kind = PlaceKind(rawValue: try p.decode(column: "kind", as: String.self)) ?? .city
         guard kind.rank >= PlaceKind.community.rank, ids.count > 3 else {
             throw LinliError.invalid("place_id", "too_broad", "请选择社区或更具体的地点")
@@ -240,7 +240,7 @@ public struct RequestsService: Sendable {
 
     /// Turns a party kind into the concrete organisation, grid or office for this place.
     func resolveParty(_ db: any SQLDatabase, _ kind: PartyKind, _ loc: Located) async throws -> Party {
-        let ids = loc.path.split(separator: "/").compactMap { Int64($0) }
+        let ids = PlacePath.ids(loc.path)
         func prefix(_ n: Int) -> String { "/" + ids.prefix(n).map(String.init).joined(separator: "/") + "/" }
         func committee(_ note: String?) async throws -> Party {
             if let o = try await db.raw("""
@@ -285,7 +285,7 @@ public struct RequestsService: Sendable {
 
     /// Users who answer for a party (its queue) — they are told of new work.
     func partyUsers(_ db: any SQLDatabase, kind: PartyKind, path: String, gridID: Int64?) async throws -> [Int64] {
-        let ancestors = path.split(separator: "/").compactMap { Int64($0) }
+        let ancestors = PlacePath.ids(path)
         let rows: [any SQLRow]
         switch kind {
         case .gridWorker:
@@ -299,9 +299,22 @@ public struct RequestsService: Sendable {
         return try rows.map { try $0.decode(column: "user_id", as: Int64.self) }
     }
 
+    /// The users of the party a request is assigned to now.
+    func partyUsers(_ db: any SQLDatabase, of r: Row) async throws -> [Int64] {
+        try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID)
+    }
+
+    /// Makes users followers of a request: they are told of its progress as if they had reported it.
+    func follow(_ db: any SQLDatabase, _ requestID: Int64, users: [Int64]) async throws {
+        for u in Set(users) {
+            try await db.raw("DELETE FROM request_followers WHERE request_id = \(bind: requestID) AND user_id = \(bind: u)").run()
+            try await db.raw("INSERT INTO request_followers (request_id, user_id) VALUES (\(bind: requestID), \(bind: u))").run()
+        }
+    }
+
     /// Staff at an escalation level (or the nearest level above that has staff).
     func levelUsers(_ db: any SQLDatabase, path: String, level: EscalationLevel) async throws -> [Int64] {
-        let ids = path.split(separator: "/").compactMap { Int64($0) }
+        let ids = PlacePath.ids(path)
         guard var index = level.pathIndex else { return [] }
         while index >= 0 {
             if index < ids.count {
@@ -335,7 +348,7 @@ public struct RequestsService: Sendable {
         v.check(description.count <= RequestLimits.descriptionMax, "description", "too_long", "描述不能超过 \(RequestLimits.descriptionMax) 字")
         let urgency = Urgency(rawValue: input.urgency ?? "normal")
         v.check(urgency != nil, "urgency", "invalid", "紧急程度只能是 normal 或 urgent")
-        let isStaff = actor.grants(for: .requestSubmit).contains { $0.role != .resident && $0.role != .volunteer && $0.role != .partnerApp }
+        let isStaff = actor.grants(for: .requestSubmit).contains { $0.role.isStaff }
         let channel = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311" : "app"))
         v.check(channel != nil, "channel", "invalid", "来源渠道无效")
         let contactName = input.contactName?.trimmingCharacters(in: .whitespaces) ?? ""
@@ -361,8 +374,9 @@ public struct RequestsService: Sendable {
         // Category, its extra fields and the place are checked with the rest, so a form shows every message at once.
         let now = env.nowSeconds
         let snapshot = try await store.read { db in try await config.snapshot(db, now: now) }
-        if let category = input.category.flatMap({ snapshot.categories[$0] }), category.active {
-            for e in category.validate(attributes: input.attributes ?? [:]) { v.add(e) }
+        let chosen = input.category.flatMap { snapshot.categories[$0] }.flatMap { $0.active ? $0 : nil }
+        if let chosen {
+            for e in chosen.validate(attributes: input.attributes ?? [:]) { v.add(e) }
         } else {
             v.add(.invalid("category", "unknown", "请选择有效的诉求类别"))
         }
@@ -373,12 +387,8 @@ public struct RequestsService: Sendable {
         let env = self.env
         do {
             let result = try await store.transaction { db -> RequestView in
-                let snapshot = try await config.snapshot(db, now: now)
-                guard let category = input.category.flatMap({ snapshot.categories[$0] }), category.active else {
-                    throw LinliError.invalid("category", "unknown", "请选择有效的诉求类别")
-                }
-                let attrErrors = category.validate(attributes: input.attributes ?? [:])
-                if !attrErrors.isEmpty { throw ValidationErrors(attrErrors) }
+                // The category and its fields were validated above against this same snapshot.
+                let category = chosen!
                 let loc = try await locate(db, input, actor: actor)
                 let kind = RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules)
                 let party = try await resolveParty(db, kind, loc)
@@ -455,7 +465,7 @@ public struct RequestsService: Sendable {
             let r = try await visible(db, id, actor)
             let s = try await config.snapshot(db, now: now)
             // Reporters see public steps; the parties and supervisors see internal notes too.
-            let staff = isParty(actor, r) || canRoute(actor, r) || actor.grants(for: .requestView).contains { ![.resident, .volunteer, .partnerApp].contains($0.role) }
+            let staff = isParty(actor, r) || canRoute(actor, r) || actor.grants(for: .requestView).contains { $0.role.isStaff }
             let events = try await db.raw("""
                 SELECT at, actor_name, kind, note FROM request_events WHERE request_id = \(bind: id) \(unsafeRaw: staff ? "" : "AND public = 1") ORDER BY id
                 """).all().map { e in
@@ -497,6 +507,15 @@ public struct RequestsService: Sendable {
                                       createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100))
         }
         return Array(out.sorted { $0.score > $1.score }.prefix(5))
+    }
+
+    /// Look-alikes of one request the actor may see (returned with a new submission).
+    public func similar(_ id: Int64, actor: Actor, lang: Lang) async throws -> [SimilarRequest] {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            let r = try await visible(db, id, actor)
+            return try await similarRequests(db, to: r, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
+        }
     }
 
     /// Suggestions shown before a resident submits: open requests that look the same.
@@ -590,11 +609,9 @@ public struct RequestsService: Sendable {
                 q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'property_company' AND r.party_path LIKE ")
                 q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
             default:
-                let ids = g.placePath.split(separator: "/")
-                // Use the indexed id columns where the grant is a street or community.
-                if ids.count == 3 { q.appendInterpolation(unsafeRaw: " OR r.street_id = "); q.appendInterpolation(bind: Int64(ids[2])!) }
-                else if ids.count == 4 { q.appendInterpolation(unsafeRaw: " OR r.community_id = "); q.appendInterpolation(bind: Int64(ids[3])!) }
-                else { q.appendInterpolation(unsafeRaw: " OR r.path LIKE "); q.appendInterpolation(bind: g.placePath + "%") }
+                // The indexed id columns where the grant is a street or community.
+                q.appendInterpolation(unsafeRaw: " OR")
+                q += Self.placePredicate(g.placePath)
             }
         }
         q.appendLiteral(")")
@@ -623,8 +640,6 @@ public struct RequestsService: Sendable {
             v.check(!note.isEmpty, "note", "required", transition == .returnIt ? "退单须说明理由" : (transition == .reject ? "请说明不满意的原因" : "请填写内容"))
         case .confirm:
             v.check(input.rating.map { (1...5).contains($0) } ?? false, "rating", "invalid", "请给出 1 到 5 分的评价")
-        case .reject:
-            break
         default: break
         }
         if transition == .reject, let rating = input.rating { v.check((1...5).contains(rating), "rating", "invalid", "评分应为 1 到 5") }
@@ -702,7 +717,7 @@ public struct RequestsService: Sendable {
                 r.closedAt = now
                 r.rating = input.rating
                 eventNote = "\(input.rating ?? 0)★" + (note.isEmpty ? "" : " " + note)
-                tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "closed")
+                tell(try await partyUsers(db, of: r), "closed")
             case .reject:
                 r.resolvedAt = nil
                 r.rating = input.rating
@@ -710,22 +725,19 @@ public struct RequestsService: Sendable {
                     r.resolveDue = category.policy.due(.resolve, from: now, urgency: r.urgency, calendar: s.calendar)
                     r.missed.remove(.resolve)
                 }
-                tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "reopened")
+                tell(try await partyUsers(db, of: r), "reopened")
             case .merge:
                 guard let targetID = input.targetID, targetID != r.id, let target = try await fetch(db, targetID),
                       target.communityID == r.communityID, target.status.isOpen || target.status == .resolved, canRoute(actor, target) else {
                     throw LinliError.invalid("target_id", "invalid", "请选择同一社区内仍在办理的诉求作为合并目标")
                 }
                 r.mergedInto = targetID
-                for u in Set(reporters) {
-                    try await db.raw("DELETE FROM request_followers WHERE request_id = \(bind: targetID) AND user_id = \(bind: u)").run()
-                    try await db.raw("INSERT INTO request_followers (request_id, user_id) VALUES (\(bind: targetID), \(bind: u))").run()
-                }
+                try await follow(db, targetID, users: reporters)
                 _ = try await event(db, targetID, actor, "merged_in", note: "#\(r.id)")
                 eventNote = "#\(targetID)"
                 tell(reporters, "merged")
             case .supervise:
-                tell(try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID), "supervised")
+                tell(try await partyUsers(db, of: r), "supervised")
             case .withdraw:
                 r.closedAt = now
                 // "Someone already reported this": withdraw mine and follow theirs instead.
@@ -734,10 +746,7 @@ public struct RequestsService: Sendable {
                           target.category == r.category, target.status.isOpen || target.status == .resolved else {
                         throw LinliError.invalid("target_id", "invalid", "只能改为关注同一社区、同一类别、仍在办理的诉求")
                     }
-                    for u in Set(reporters) {
-                        try await db.raw("DELETE FROM request_followers WHERE request_id = \(bind: targetID) AND user_id = \(bind: u)").run()
-                        try await db.raw("INSERT INTO request_followers (request_id, user_id) VALUES (\(bind: targetID), \(bind: u))").run()
-                    }
+                    try await follow(db, targetID, users: reporters)
                     _ = try await event(db, targetID, nil, "follower_joined", note: "#\(r.id)")
                     eventNote = "#\(targetID)"
                 }

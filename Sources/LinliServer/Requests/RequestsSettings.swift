@@ -152,7 +152,7 @@ extension RequestsService {
                 if g.role == .resident, let hid = g.householdID {
                     guard let h = try await db.raw("SELECT address, path FROM households WHERE id = \(bind: hid)").first() else { continue }
                     out.append(LocationOption(value: "household:\(hid)", label: "🏠 " + (try h.decode(column: "address", as: String.self))))
-                    let ids = try h.decode(column: "path", as: String.self).split(separator: "/").compactMap { Int64($0) }
+                    let ids = PlacePath.ids(try h.decode(column: "path", as: String.self))
                     let rows = try await db.select().columns("id", "name", "kind").from("places").where("id", .in, Array(ids.dropFirst(3))).all()
                     var byID: [Int64: (String, String)] = [:]
                     for r in rows { byID[try r.decode(column: "id", as: Int64.self)] = (try r.decode(column: "name", as: String.self), try r.decode(column: "kind", as: String.self)) }

@@ -1,0 +1,45 @@
+# Shared by the load scripts: build, serve a fresh demo, get a token, run wrk and report.
+# Source it from a script that has `set -euo pipefail` and has cd'ed to the repository root.
+
+PASSWORD=load-test-password
+
+# Builds the release binary into $BIN.
+build_release() {
+  swift build -c release --product linli >/dev/null
+  BIN="$(swift build -c release --show-bin-path)/linli"
+}
+
+# serve_demo PORT [demo args…]: a fresh data directory in $DATA with the demo, served on PORT
+# until the script exits.
+serve_demo() {
+  PORT=$1; shift
+  DATA="$(mktemp -d /tmp/linli-load-XXXX)"
+  export LINLI_DATA_DIR="$DATA"
+  /usr/bin/time -f "demo: %e s wall, %M KiB max RSS" "$BIN" demo --password "$PASSWORD" --seed 1 "$@" | tail -3
+  "$BIN" serve --port "$PORT" >/dev/null 2>&1 &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+  sleep 2
+}
+
+# token USER: an API token of a demo account.
+token() {
+  curl -s -X POST "http://127.0.0.1:$PORT/api/v1/tokens" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])'
+}
+
+# run NAME PATH [wrk args…]: prints "NAME req/s p99 non2xx" for wrk -t2 -c64 over $DURATION.
+run() {
+  local name=$1 path=$2; shift 2
+  local out rps p99 errors
+  out=$(wrk -t2 -c64 -d"$DURATION" --latency "$@" "http://127.0.0.1:$PORT$path")
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  echo "$name $rps $p99 ${errors:-0}"
+}
+
+# ratio LINE BASELINE_LINE: the first line's req/s over the baseline's.
+ratio() {
+  awk -v a="$(echo "$1" | awk '{print $2}')" -v b="$(echo "$2" | awk '{print $2}')" 'BEGIN { printf "ratio=%.3f", a / b }'
+}
