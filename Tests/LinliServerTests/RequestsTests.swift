@@ -318,7 +318,7 @@ enum TestImages {
             let board = try await r.board(placeID: compound, lang: .zh)
             let text = String(decoding: try JSONEncoder().encode(board.open), as: UTF8.self)
             #expect(board.open.count == 2)
-            for needle in ["502", "13912345678", "王秀英", "13800138000", "1单元 101", "居民"] { #expect(!text.contains(needle), "board leaks \(needle)") }
+            for needle in ["家502", "13912345678", "王秀英", "13800138000", "1单元 101", "居民"] { #expect(!text.contains(needle), "board leaks \(needle)") }
             #expect(board.open.first { $0.id == a.id }?.photoIDs == [], "unpublished photos stay private")
             let open311 = try await r.publicRequests(ids: [a.id, b.id], lang: .zh)
             #expect(open311.first { $0.id == a.id }?.description == nil && open311.first { $0.id == b.id }?.description != nil)
