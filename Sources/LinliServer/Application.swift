@@ -67,20 +67,23 @@ public struct Linli: Sendable {
     public let cipher: PersonalDataCipher
     public let requests: RequestsService
     public let inbox: Inbox
+    public let deliberation: DeliberationService
 
-    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all
+    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
         let store = try await StoreFactory.open(databaseURL: config.databaseURL, sqlitePath: config.sqlitePath, logger: logger)
         try await Migrator.migrate(store, migrations)
         let cipher = PersonalDataCipher(masterKey: try config.masterKey())
+        let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.dataDirectory + "/documents")
+        try await deliberation.ensureDefaults()
         return Linli(config: config, store: store,
                      registry: RegistryService(store: store, cipher: cipher, env: config.environment),
                      accounts: AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost),
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
-                     inbox: Inbox(store: store, env: config.environment))
+                     inbox: Inbox(store: store, env: config.environment), deliberation: deliberation)
     }
 }
 
@@ -108,6 +111,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)
+    DeliberationRoutes(deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // Benchmark baseline: a constant string, to compare our pages with in the same load run.
     routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }

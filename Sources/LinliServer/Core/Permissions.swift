@@ -39,22 +39,36 @@ public enum Action: String, Sendable, CaseIterable {
     case requestFigures = "request.figures"
     /// Categories, deadlines and the holiday calendar (city-wide settings).
     case requestConfigure = "request.configure"
+    /// Raise a matter for deliberation (居民或党员提议).
+    case matterSuggest = "matter.suggest"
+    case matterView = "matter.view"
+    /// Move a matter through its stages: meetings, polls, publication, milestones, filing.
+    case matterManage = "matter.manage"
+    /// Cast one's own ballots online.
+    case voteCast = "vote.cast"
+    /// Enter paper and proxy ballots for owners.
+    case voteRecord = "vote.record"
+    /// See who voted how (masked; unmasking is audited).
+    case ballotView = "ballot.view"
+    /// Vote rule sets (city-wide data).
+    case voteConfigure = "vote.configure"
 }
 
 public enum PermissionTable {
     /// Which actions each role may take (inside its scope).
     public static let actions: [Role: Set<Action>] = [
-        .cityAdmin: Set(Action.allCases),
-        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure]),
+        .cityAdmin: Set(Action.allCases).subtracting([.voteCast]),
+        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast]),
         .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
                           .residentUnmask, .coverageView, .registryTransfer,
-                          .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures],
+                          .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
+                          .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView],
         .gridWorker: [.placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask,
-                      .requestSubmit, .requestView, .requestWork],
-        .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures],
-        .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView],
-        .volunteer: [.placeView, .requestSubmit, .requestView],
-        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures],
+                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView],
+        .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
+        .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast],
+        .volunteer: [.placeView, .requestSubmit, .requestView, .matterView],
+        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView],
         .partnerApp: [.requestSubmit, .requestView],
     ]
 }

@@ -8,6 +8,7 @@ public struct OutgoingNotification: Sendable, Equatable {
     public var kind: String
     public var requestID: Int64?
     public var subject: String
+    public var matterID: Int64? = nil
 }
 
 /// Where notifications go. The in-app inbox writes them in the same transaction as the change that
@@ -22,11 +23,11 @@ public struct InAppNotifier: Notifier {
         // One user is told once per change even if they are reached by two routes.
         var seen = Set<String>()
         var rows: [[any SQLExpression]] = []
-        for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)").inserted {
-            rows.append([SQLBind(n.userID), SQLBind(at), SQLBind(n.kind), SQLBind(n.requestID), SQLBind(n.subject)])
+        for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)").inserted {
+            rows.append([SQLBind(n.userID), SQLBind(at), SQLBind(n.kind), SQLBind(n.requestID), SQLBind(n.subject), SQLBind(n.matterID)])
         }
         guard !rows.isEmpty else { return }
-        var insert = db.insert(into: "notifications").columns("user_id", "at", "kind", "request_id", "subject")
+        var insert = db.insert(into: "notifications").columns("user_id", "at", "kind", "request_id", "subject", "matter_id")
         for r in rows { insert = insert.values(r) }
         try await insert.run()
     }
@@ -39,8 +40,9 @@ public struct NotificationView: Sendable, Codable {
     public var kind: String
     public var text: String
     public var requestID: Int64?
+    public var matterID: Int64?
     public var unread: Bool
-    enum CodingKeys: String, CodingKey { case id, at, atText = "at_text", kind, text, requestID = "request_id", unread }
+    enum CodingKeys: String, CodingKey { case id, at, atText = "at_text", kind, text, requestID = "request_id", matterID = "matter_id", unread }
 }
 
 /// Every user's inbox.
@@ -60,6 +62,14 @@ public struct Inbox: Sendable {
         "reopened": ("居民不满意，诉求已重新打开：%@", "The resident rejected the resolution, reopened: %@"),
         "merged": ("你的诉求已与同类诉求合并处理：%@", "Your request was merged with a similar one: %@"),
         "closed": ("诉求已关闭：%@", "Request closed: %@"),
+        "matter_suggested": ("新的议事提议：%@", "New matter raised: %@"),
+        "matter_stage": ("议事事项进入下一阶段：%@", "A matter moved to its next stage: %@"),
+        "matter_rejected": ("议事事项未获通过：%@", "A matter was not approved: %@"),
+        "matter_filed": ("议事事项已备案：%@", "A matter was filed: %@"),
+        "meeting_scheduled": ("会议通知：%@", "Meeting called: %@"),
+        "poll_opened": ("请参加业主表决：%@", "Owners' vote open, please vote: %@"),
+        "poll_closed": ("表决结果已产生：%@", "Vote result: %@"),
+        "milestone": ("实施进度更新：%@", "Implementation progress: %@"),
     ]
 
     static func text(_ kind: String, _ subject: String, _ lang: Lang) -> String {
@@ -70,7 +80,7 @@ public struct Inbox: Sendable {
     public func list(actor: Actor, lang: Lang, limit: Int = 50) async throws -> [NotificationView] {
         try await store.read { db in
             try await db.raw("""
-                SELECT id, at, kind, request_id, subject, read_at FROM notifications WHERE user_id = \(bind: actor.userID)
+                SELECT id, at, kind, request_id, matter_id, subject, read_at FROM notifications WHERE user_id = \(bind: actor.userID)
                 ORDER BY id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 200))))
                 """).all().map { r in
                 let at = try r.decode(column: "at", as: Int64.self)
@@ -78,6 +88,7 @@ public struct Inbox: Sendable {
                                         kind: try r.decode(column: "kind", as: String.self),
                                         text: Self.text(try r.decode(column: "kind", as: String.self), try r.decode(column: "subject", as: String.self), lang),
                                         requestID: try r.decode(column: "request_id", as: Int64?.self),
+                                        matterID: try r.decode(column: "matter_id", as: Int64?.self),
                                         unread: try r.decode(column: "read_at", as: Int64?.self) == nil)
             }
         }

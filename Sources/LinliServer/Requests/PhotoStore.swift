@@ -48,17 +48,23 @@ struct PhotoStore: Sendable {
 
     /// Writes the file (flushed to disk) and its row; called inside the request's transaction.
     func save(_ db: any SQLDatabase, _ p: PreparedPhoto, requestID: Int64, eventID: Int64?, now: Int64, env: Environment) async throws {
+        let name = try write(p, env: env)
+        try await db.raw("""
+            INSERT INTO request_photos (request_id, event_id, stored_name, width, height, bytes, created_at)
+            VALUES (\(bind: requestID), \(bind: eventID), \(bind: name), \(bind: p.width), \(bind: p.height), \(bind: p.jpeg.count), \(bind: now))
+            """).run()
+    }
+
+    /// Writes the image under a made-up name, flushed to disk before the row that names it commits.
+    func write(_ p: PreparedPhoto, env: Environment) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = env.token(bytes: 20) + ".jpg"
         let fd = open(path(name), O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
         defer { close(fd) }
-        let written = p.jpeg.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = p.jpeg.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         guard written == p.jpeg.count, fsync(fd) == 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
-        try await db.raw("""
-            INSERT INTO request_photos (request_id, event_id, stored_name, width, height, bytes, created_at)
-            VALUES (\(bind: requestID), \(bind: eventID), \(bind: name), \(bind: p.width), \(bind: p.height), \(bind: p.jpeg.count), \(bind: now))
-            """).run()
+        return name
     }
 
     func read(_ storedName: String) throws -> [UInt8] {

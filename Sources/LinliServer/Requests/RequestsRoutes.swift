@@ -206,20 +206,6 @@ struct RequestsRoutes {
 
     // MARK: helpers
 
-    /// Runs a form's use case; when it refuses fields, the page comes back (422) with each message
-    /// beside its field, keyed `prefix_field` so that several forms on one page keep theirs apart.
-    func formOrErrors(prefix: String, _ action: () async throws -> Response,
-                      page: ([String: String]) async throws -> Response) async throws -> Response {
-        do { return try await action() } catch {
-            // Only refused input goes beside fields; a refused step (409, 403) is the caller's to show.
-            if let e = error as? LinliError, e.status != .unprocessableContent { throw e }
-            guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-            var resp = try await page(fe.mapKeys { "\(prefix)_\($0)" })
-            resp.status = .unprocessableContent
-            return resp
-        }
-    }
-
     static func scopes(for actor: Actor) -> [RequestsService.ListScope] {
         var s: [RequestsService.ListScope] = []
         if actor.may(.requestWork) { s.append(.queue) }

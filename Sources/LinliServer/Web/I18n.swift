@@ -7,7 +7,7 @@ public enum Lang: String, Sendable {
 
 enum I18n {
     /// key → (zh, en)
-    static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }
+    static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }.merging(DeliberationText.strings) { a, _ in a }
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
         "tagline": ("社区治理与服务平台", "Community governance and services"),
@@ -51,7 +51,7 @@ enum I18n {
     ]
 
     /// Labels for stored enum values.
-    static let values: [String: (String, String)] = baseValues.merging(RequestsText.values) { a, _ in a }
+    static let values: [String: (String, String)] = baseValues.merging(RequestsText.values) { a, _ in a }.merging(DeliberationText.values) { a, _ in a }
     static let baseValues: [String: (String, String)] = [
         "city": ("市", "City"), "district": ("区", "District"), "street": ("街道", "Street"), "town": ("镇", "Town"),
         "community": ("社区", "Community"), "village": ("村", "Village"), "compound": ("小区", "Compound"),
@@ -92,7 +92,8 @@ enum I18n {
 
     /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
     static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level", "community_type",
-                                             "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status"]
+                                             "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status",
+                                             "item_class", "state", "method"]
 
     /// Adds human labels next to coded values, recursively.
     static func labelled(_ value: Any, _ lang: Lang) -> Any {

@@ -1,0 +1,516 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The deliberation pages and API. Both call the same `DeliberationService` use cases.
+struct DeliberationRoutes {
+    let deliberation: DeliberationService
+    let renderer: Renderer
+
+    func register(_ r: Routes) {
+        // MARK: pages
+        r.get("/matters", .action(.matterView)) { req, c in
+            let actor = try c.requireActor()
+            let status = req.uri.queryParameters.get("status").flatMap { $0.isEmpty ? nil : $0 }
+            let rows = try await deliberation.list(actor: actor, lang: c.lang, status: status)
+            return renderer.page("matters", [
+                "rows": Renderer.data(rows, c.lang), "empty": rows.isEmpty, "can_suggest": actor.may(.matterSuggest),
+                "statuses": MatterStatus.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue == "open" ? "current" : $0.rawValue, c.lang), "selected": $0.rawValue == status] },
+            ], context: c, title: I18n.table(c.lang)["matters"]!)
+        }
+        r.get("/matters/new", .action(.matterSuggest)) { _, c in try await newForm(c, values: FormData(), errors: nil) }
+        r.post("/matters", .action(.matterSuggest)) { _, c in
+            try await formOrErrors(prefix: "m") {
+                let m = try await deliberation.suggestMatter(Self.matterInput(c.form), actor: try c.requireActor())
+                return redirect("/matters/\(m.id)")
+            } page: { errors in try await newForm(c, values: c.form, errors: errors) }
+        }
+        r.get("/matters/:id", .action(.matterView)) { _, c in try await matterPage(c, id: try c.id("id"), errors: nil) }
+        r.post("/matters/:id/advance", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            return try await stepOrPage(c, id: id, prefix: "adv") {
+                _ = try await deliberation.advance(id, Self.advanceInput(c.form), actor: try c.requireActor())
+                return redirect("/matters/\(id)")
+            }
+        }
+        r.post("/matters/:id/meetings", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            return try await stepOrPage(c, id: id, prefix: "mt") {
+                let mid = try await deliberation.scheduleMeeting(id, Self.meetingInput(c.form), actor: try c.requireActor())
+                return redirect("/meetings/\(mid)")
+            }
+        }
+        r.post("/matters/:id/polls", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            return try await stepOrPage(c, id: id, prefix: "poll") {
+                let p = try await deliberation.openPoll(id, Self.pollInput(c.form), actor: try c.requireActor())
+                return redirect("/polls/\(p.id)")
+            }
+        }
+        r.post("/matters/:id/milestones", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            return try await stepOrPage(c, id: id, prefix: "ms") {
+                try await deliberation.addMilestone(id, title: c.form["title"], dueDay: c.form["due_day"], actor: try c.requireActor())
+                return redirect("/matters/\(id)#milestones")
+            }
+        }
+        r.post("/milestones/:id/done", .action(.matterManage)) { _, c in
+            let matter = try await deliberation.completeMilestone(try c.id("id"), note: c.form["note"], actor: try c.requireActor())
+            return redirect("/matters/\(matter)#milestones")
+        }
+        r.get("/meetings/:id", .action(.matterView)) { _, c in try await meetingPage(c, id: try c.id("id"), errors: nil) }
+        r.post("/meetings/:id/attendance", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            do {
+                let a = try await deliberation.recordAttendance(id, .init(code: c.form.nonEmpty("code"), name: c.form.nonEmpty("name")), actor: try c.requireActor())
+                return try await meetingPage(c, id: id, errors: nil, recorded: a)
+            } catch let e as LinliError where e.status == .unprocessableContent || e.status == .conflict {
+                var resp = try await meetingPage(c, id: id, errors: ["att_" + (e.field ?? "code"): e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.post("/meetings/:id/minutes", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            do {
+                try await deliberation.saveMinutes(id, minutes: c.form["minutes"], decisions: c.form["decisions"], actor: try c.requireActor())
+                return redirect("/meetings/\(id)")
+            } catch let e as LinliError where e.status == .unprocessableContent || e.status == .conflict {
+                var resp = try await meetingPage(c, id: id, errors: ["min_minutes": e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.get("/polls/:id", .action(.matterView)) { req, c in
+            try await pollPage(c, id: try c.id("id"), errors: nil, voted: req.uri.queryParameters.get("voted") == "1")
+        }
+        r.post("/polls/:id/vote", .action(.voteCast)) { _, c in
+            let id = try c.id("id")
+            return try await pollStep(c, id: id, prefix: "vote") {
+                var input = DeliberationService.BallotInput()
+                input.choice = c.form.nonEmpty("choice")
+                let parts = c.form.all("part_id").compactMap { Int64($0) }
+                input.partIDs = parts.isEmpty ? nil : parts
+                _ = try await deliberation.castBallots(id, input, actor: try c.requireActor())
+                return redirect("/polls/\(id)?voted=1")
+            }
+        }
+        r.post("/polls/:id/ballots", .action(.voteRecord)) { _, c in
+            let id = try c.id("id")
+            return try await pollStep(c, id: id, prefix: "rec") {
+                var input = DeliberationService.BallotInput()
+                input.choice = c.form.nonEmpty("choice")
+                input.method = c.form.nonEmpty("method") ?? "paper"
+                input.proxyName = c.form["proxy_name"]
+                guard let part = c.form.nonEmpty("part_id") else { throw LinliError.invalid("part_ids", "required", "请填写专有部分编号") }
+                guard let pid = Int64(part.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("part_ids", "invalid", "专有部分编号应为数字") }
+                input.partIDs = [pid]
+                let doc = c.files.first { $0.field == "proxy_document" }?.bytes
+                _ = try await deliberation.castBallots(id, input, proxyDocument: doc, actor: try c.requireActor())
+                return redirect("/polls/\(id)?voted=1")
+            }
+        }
+        r.post("/polls/:id/close", .action(.matterManage)) { _, c in
+            let id = try c.id("id")
+            return try await pollStep(c, id: id, prefix: "close") {
+                _ = try await deliberation.closePoll(id, actor: try c.requireActor())
+                return redirect("/polls/\(id)")
+            }
+        }
+        r.get("/polls/:id/ballots", .action(.ballotView)) { _, c in try await ballotsPage(c, id: try c.id("id"), reason: nil) }
+        r.post("/polls/:id/ballots/unmask", .action(.ballotView)) { _, c in
+            let id = try c.id("id")
+            do { return try await ballotsPage(c, id: id, reason: c.form["reason"] ?? "") } catch let e as LinliError where e.status == .unprocessableContent {
+                var resp = try await ballotsPage(c, id: id, reason: nil, error: e.message)
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.get("/ballot-documents/:id", .action(.ballotView)) { _, c in
+            let bytes = try await deliberation.ballotDocument(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        r.get("/notices/:id", .open) { _, c in
+            let (name, notices) = try await deliberation.notices(placeID: try c.id("id"), actor: c.actor)
+            return renderer.page("notices", ["name": name, "notices": Renderer.data(notices, c.lang), "empty": notices.isEmpty],
+                                 context: c, title: I18n.table(c.lang)["notice_board"]! + " · " + name)
+        }
+        r.get("/settings/deliberation", .action(.matterManage)) { _, c in try await settingsPage(c, errors: nil) }
+        r.post("/settings/deliberation/rules", .action(.voteConfigure)) { _, c in
+            try await formOrErrors(prefix: "rule") {
+                let (code, name, place, rule) = try Self.ruleInput(c.form)
+                _ = try await deliberation.saveRule(code: code, name: name, placeID: place, rule: rule, actor: try c.requireActor())
+                return redirect("/settings/deliberation#rules")
+            } page: { errors in try await settingsPage(c, errors: errors) }
+        }
+        r.post("/settings/deliberation/processes", .action(.matterManage)) { _, c in
+            try await formOrErrors(prefix: "proc") {
+                let def = try Self.processInput(c.form)
+                guard let place = c.form.int("place_id") else { throw LinliError.invalid("place_id", "required", "请填写所属社区或小区编号") }
+                try await deliberation.defineProcess(def, placeID: place, actor: try c.requireActor())
+                return redirect("/settings/deliberation#processes")
+            } page: { errors in try await settingsPage(c, errors: errors) }
+        }
+
+        // MARK: JSON API
+        r.get("/api/v1/matters", .action(.matterView)) { req, c in
+            let q = req.uri.queryParameters
+            return try JSON.response(try await deliberation.list(actor: try c.requireActor(), lang: c.lang, status: q.get("status"),
+                                                                 limit: Int(q.get("limit") ?? "50") ?? 50, offset: Int(q.get("offset") ?? "0") ?? 0))
+        }
+        r.post("/api/v1/matters", .action(.matterSuggest)) { req, c in
+            let input = try await JSON.decode(DeliberationService.MatterInput.self, from: req, context: c)
+            return try JSON.response(try await deliberation.suggestMatter(input, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/matters/:id", .action(.matterView)) { _, c in
+            try JSON.response(try await deliberation.detail(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
+        }
+        r.post("/api/v1/matters/:id/advance", .action(.matterManage)) { req, c in
+            let input = try await Self.optionalJSON(DeliberationService.AdvanceInput.self, req, c) ?? .init()
+            return try JSON.response(try await deliberation.advance(try c.id("id"), input, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/matters/:id/meetings", .action(.matterManage)) { req, c in
+            let input = try await JSON.decode(DeliberationService.MeetingInput.self, from: req, context: c)
+            let id = try await deliberation.scheduleMeeting(try c.id("id"), input, actor: try c.requireActor())
+            return try JSON.response(try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang), status: .created)
+        }
+        r.post("/api/v1/matters/:id/polls", .action(.matterManage)) { req, c in
+            let input = try await JSON.decode(DeliberationService.PollInput.self, from: req, context: c)
+            return try JSON.response(try await deliberation.openPoll(try c.id("id"), input, actor: try c.requireActor()), status: .created)
+        }
+        r.post("/api/v1/matters/:id/milestones", .action(.matterManage)) { req, c in
+            struct Body: Decodable { var title: String?; var dueDay: String?; enum CodingKeys: String, CodingKey { case title, dueDay = "due_day" } }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let id = try c.id("id")
+            try await deliberation.addMilestone(id, title: b.title, dueDay: b.dueDay, actor: try c.requireActor())
+            return try JSON.response(try await deliberation.detail(id, actor: try c.requireActor(), lang: c.lang).milestones, status: .created)
+        }
+        r.post("/api/v1/milestones/:id/done", .action(.matterManage)) { req, c in
+            struct Body: Decodable { var note: String? }
+            let b = try await Self.optionalJSON(Body.self, req, c)
+            let matter = try await deliberation.completeMilestone(try c.id("id"), note: b?.note, actor: try c.requireActor())
+            return try JSON.response(try await deliberation.detail(matter, actor: try c.requireActor(), lang: c.lang).milestones)
+        }
+        r.get("/api/v1/meetings/:id", .action(.matterView)) { _, c in
+            try JSON.response(try await deliberation.meeting(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
+        }
+        r.post("/api/v1/meetings/:id/attendance", .action(.matterManage)) { req, c in
+            let input = try await JSON.decode(DeliberationService.AttendanceInput.self, from: req, context: c)
+            let a = try await deliberation.recordAttendance(try c.id("id"), input, actor: try c.requireActor())
+            return try JSON.response(a, status: a.already ? .ok : .created)
+        }
+        r.post("/api/v1/meetings/:id/minutes", .action(.matterManage)) { req, c in
+            struct Body: Decodable { var minutes: String?; var decisions: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let id = try c.id("id")
+            try await deliberation.saveMinutes(id, minutes: b.minutes, decisions: b.decisions, actor: try c.requireActor())
+            return try JSON.response(try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang))
+        }
+        r.get("/api/v1/polls/:id", .action(.matterView)) { _, c in
+            try JSON.response(try await deliberation.pollView(try c.id("id"), actor: try c.requireActor()))
+        }
+        // Owners vote for themselves (method online); staff enter paper and proxy ballots. The
+        // proxy's signed authorisation travels as base64 in `proxy_document_base64`.
+        r.post("/api/v1/polls/:id/ballots", .signedIn) { req, c in
+            struct Body: Decodable {
+                var ballot: DeliberationService.BallotInput
+                var document: String?
+                init(from d: Decoder) throws {
+                    ballot = try DeliberationService.BallotInput(from: d)
+                    document = try d.container(keyedBy: K.self).decodeIfPresent(String.self, forKey: .document)
+                }
+                enum K: String, CodingKey { case document = "proxy_document_base64" }
+            }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            var doc: [UInt8]?
+            if let s = b.document, !s.isEmpty {
+                guard let d = Data(base64Encoded: s) else { throw LinliError.invalid("proxy_document_base64", "invalid", "委托书应为 base64 编码的图片") }
+                doc = [UInt8](d)
+            }
+            return try JSON.response(try await deliberation.castBallots(try c.id("id"), b.ballot, proxyDocument: doc, actor: try c.requireActor()), status: .created)
+        }
+        r.post("/api/v1/polls/:id/close", .action(.matterManage)) { _, c in
+            try JSON.response(try await deliberation.closePoll(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.get("/api/v1/polls/:id/tally", .action(.matterView)) { _, c in
+            let actor = try c.requireActor()
+            let id = try c.id("id")
+            // Approval while the poll runs stays with those who may see the ballots.
+            let poll = try await deliberation.pollView(id, actor: actor)
+            guard poll.status == "closed" || poll.canSeeBallots else { throw LinliError.forbidden }
+            return try JSON.response(try await deliberation.tally(id, actor: actor))
+        }
+        r.get("/api/v1/polls/:id/ballots", .action(.ballotView)) { _, c in
+            try JSON.response(try await deliberation.ballots(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.get("/api/v1/notices/:id", .open) { _, c in
+            try JSON.response(try await deliberation.notices(placeID: try c.id("id"), actor: c.actor).notices)
+        }
+        r.get("/api/v1/vote-rules", .action(.matterView)) { _, c in try JSON.response(try await deliberation.rules()) }
+        r.post("/api/v1/vote-rules", .action(.voteConfigure)) { req, c in
+            struct Body: Decodable {
+                var code: String?; var name: String?; var placeID: Int64?; var rule: VoteRuleSet
+                enum CodingKeys: String, CodingKey { case code, name, placeID = "place_id", rule }
+            }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await deliberation.saveRule(code: b.code, name: b.name, placeID: b.placeID, rule: b.rule, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/processes", .action(.matterView)) { _, c in try JSON.response(try await deliberation.processes()) }
+    }
+
+    // MARK: input
+
+    static func optionalJSON<T: Decodable>(_ type: T.Type, _ req: Request, _ c: AppContext) async throws -> T? {
+        let buffer = try await req.body.collect(upTo: c.maxUploadSize)
+        return buffer.readableBytes == 0 ? nil : try JSON.decode(T.self, buffer: buffer)
+    }
+
+    static func matterInput(_ f: FormData) throws -> DeliberationService.MatterInput {
+        var i = DeliberationService.MatterInput()
+        i.title = f["title"]
+        i.description = f["description"]
+        i.process = f.nonEmpty("process")
+        i.itemClass = f.nonEmpty("item_class")
+        if let raw = f.nonEmpty("place_id") {
+            guard let v = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }
+            i.placeID = v
+        }
+        return i
+    }
+
+    static func advanceInput(_ f: FormData) -> DeliberationService.AdvanceInput {
+        var a = DeliberationService.AdvanceInput()
+        a.stage = f.nonEmpty("stage")
+        a.outcome = f.nonEmpty("outcome")
+        a.note = f["note"]
+        a.reason = f.nonEmpty("reason")
+        a.noticeTitle = f["notice_title"]
+        a.noticeBody = f["notice_body"]
+        a.noticePublic = f["notice_public"] == "1"
+        return a
+    }
+
+    static func meetingInput(_ f: FormData) -> DeliberationService.MeetingInput {
+        var m = DeliberationService.MeetingInput()
+        m.title = f["title"]
+        m.startsAt = f["starts_at"]
+        m.location = f["location"]
+        m.agenda = f["agenda"]
+        m.invitees = (f["invitees"] ?? "").split(whereSeparator: { $0 == "\n" || $0 == "," || $0 == "，" })
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        return m
+    }
+
+    static func pollInput(_ f: FormData) throws -> DeliberationService.PollInput {
+        var p = DeliberationService.PollInput()
+        p.question = f["question"]
+        p.closesAt = f["closes_at"]
+        p.rule = f.nonEmpty("rule")
+        p.itemClass = f.nonEmpty("item_class")
+        if let raw = f.nonEmpty("place_id") {
+            guard let v = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }
+            p.placeID = v
+        }
+        return p
+    }
+
+    /// "2/3" or "> 1/2" into a threshold, naming the field when it cannot be read.
+    static func threshold(_ raw: String?, _ field: String) throws -> Threshold {
+        var s = (raw ?? "").replacingOccurrences(of: " ", with: "")
+        var strict = false
+        if s.hasPrefix(">=") || s.hasPrefix("≥") { s = String(s.drop { $0 == ">" || $0 == "=" || $0 == "≥" }) }
+        else if s.hasPrefix(">") { strict = true; s = String(s.dropFirst()) }
+        let bits = s.split(separator: "/")
+        guard bits.count == 2, let n = Int64(bits[0]), let d = Int64(bits[1]), d > 0, n > 0, n <= d else {
+            throw LinliError.invalid(field, "invalid_threshold", "比例应写作 2/3、≥3/4 或 >1/2")
+        }
+        return Threshold(n, d, strict: strict)
+    }
+
+    static func ruleInput(_ f: FormData) throws -> (String?, String?, Int64?, VoteRuleSet) {
+        var errors: [LinliError] = []
+        func t(_ k: String) -> Threshold {
+            do { return try threshold(f[k], k) } catch let e as LinliError { errors.append(e); return Threshold(1, 1) } catch { return Threshold(1, 1) }
+        }
+        let rule = VoteRuleSet(participationArea: t("participation_area"), participationHeads: t("participation_heads"),
+                               ordinaryArea: t("ordinary_area"), ordinaryHeads: t("ordinary_heads"), majorArea: t("major_area"), majorHeads: t("major_heads"),
+                               approvalBasis: f.nonEmpty("approval_basis") ?? "participating", allowChange: f["allow_change"] == "1")
+        if errors.count == 1 { throw errors[0] }
+        if errors.count > 1 { throw ValidationErrors(errors) }
+        return (f["code"], f["name"], f.int("place_id"), rule)
+    }
+
+    static func processInput(_ f: FormData) throws -> ProcessDefinition {
+        var stages: [StageDefinition] = []
+        for (n, line) in (f["stages"] ?? "").split(whereSeparator: \.isNewline).enumerated() {
+            let bits = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard bits.count >= 3, let kind = StageKind(rawValue: bits[2]) else {
+                throw LinliError.invalid("stages", "invalid_line", "第 \(n + 1) 行应写作 编码|名称|类型|必经(yes/no)")
+            }
+            stages.append(StageDefinition(bits[0], bits[1], bits[1], kind, required: bits.count < 4 || bits[3] != "no"))
+        }
+        let name = (f["name"] ?? "").trimmingCharacters(in: .whitespaces)
+        return ProcessDefinition(code: (f["code"] ?? "").trimmingCharacters(in: .whitespaces), nameZh: name, nameEn: name, stages: stages)
+    }
+
+    // MARK: pages
+
+    /// Runs a step of the matter page; refused input returns beside its field, a refused step at the top.
+    func stepOrPage(_ c: AppContext, id: Int64, prefix: String, _ action: () async throws -> Response) async throws -> Response {
+        do {
+            return try await formOrErrors(prefix: prefix, action) { errors in try await matterPage(c, id: id, errors: errors) }
+        } catch let e as LinliError where e.status == .conflict || (e.status == .forbidden && e.code != "forbidden" && e.code != "csrf") {
+            var resp = try await matterPage(c, id: id, errors: ["form": e.message])
+            resp.status = e.status
+            return resp
+        }
+    }
+
+    func pollStep(_ c: AppContext, id: Int64, prefix: String, _ action: () async throws -> Response) async throws -> Response {
+        do {
+            return try await formOrErrors(prefix: prefix, action) { errors in try await pollPage(c, id: id, errors: errors) }
+        } catch let e as LinliError where e.status == .conflict {
+            var resp = try await pollPage(c, id: id, errors: ["form": e.message])
+            resp.status = e.status
+            return resp
+        }
+    }
+
+    func newForm(_ c: AppContext, values: FormData, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let places = try await deliberation.placeOptions(actor: actor)
+        let processes = try await deliberation.processes()
+        let data: [String: Any] = [
+            "places": places.map { ["value": $0.0, "label": $0.1, "selected": String($0.0) == values["place_id"]] },
+            "processes": processes.map { ["value": $0.code, "label": $0.name, "selected": $0.code == (values["process"] ?? "wenzhou")] },
+            "classes": ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == (values["item_class"] ?? "ordinary")] },
+            "title": values["title"] ?? "", "description": values["description"] ?? "", "errors": errors ?? [:],
+        ]
+        return renderer.page("matter_new", data, context: c, title: I18n.table(c.lang)["new_matter"]!)
+    }
+
+    func matterPage(_ c: AppContext, id: Int64, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let d = try await deliberation.detail(id, actor: actor, lang: c.lang)
+        var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
+        data["errors"] = errors ?? [:]
+        data["values"] = c.form.values.mapValues { $0.first ?? "" }
+        data["is_filed"] = d.matter.status == "filed"
+        data["is_rejected"] = d.matter.status == "rejected"
+        data["has_meetings"] = !d.meetings.isEmpty
+        data["has_polls"] = !d.polls.isEmpty
+        data["has_documents"] = !d.documents.isEmpty
+        data["has_milestones"] = !d.milestones.isEmpty
+        data["is_publish_resolution"] = d.matter.stageKind == StageKind.publishResolution.rawValue
+        data["rules"] = try await deliberation.rules().map { ["value": $0.code, "label": $0.name] }
+        data["classes"] = ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == d.matter.itemClass] }
+        data["default_close"] = LocalTime.text(deliberation.env.nowSeconds + 14 * 86400).replacingOccurrences(of: " ", with: "T")
+        return renderer.page("matter", data, context: c, title: d.matter.title)
+    }
+
+    func meetingPage(_ c: AppContext, id: Int64, errors: [String: String]?, recorded: MeetingView.Attendee? = nil) async throws -> Response {
+        let m = try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang)
+        var data = Renderer.data(m, c.lang) as? [String: Any] ?? [:]
+        data["errors"] = errors ?? [:]
+        data["recorded"] = recorded.map { Renderer.data($0, c.lang) } ?? false
+        data["has_invitees"] = !m.invitees.isEmpty
+        data["is_held"] = m.status == "held"
+        data["attendee_count"] = m.attendance.count
+        return renderer.page("meeting", data, context: c, title: m.title)
+    }
+
+    func pollPage(_ c: AppContext, id: Int64, errors: [String: String]?, voted: Bool = false) async throws -> Response {
+        let p = try await deliberation.pollView(id, actor: try c.requireActor())
+        var data = Renderer.data(p, c.lang) as? [String: Any] ?? [:]
+        let t = I18n.table(c.lang)
+        data["errors"] = errors ?? [:]
+        data["voted"] = voted
+        data["item_class_label"] = I18n.label(p.itemClass, c.lang)
+        data["participation"] = p.participation.map { Self.criterionRow($0, c.lang) }
+        if let r = p.result {
+            data["result_rows"] = r.criteria.map { Self.criterionRow($0, c.lang) }
+            data["result_passed"] = r.passed
+            data["decided_by"] = DeliberationText.criterion(r.decidedBy, c.lang)
+            data["yes_area"] = DeliberationService.area(r.counts.yesArea)
+            data["no_area"] = DeliberationService.area(r.counts.noArea)
+            data["abstain_area"] = DeliberationService.area(r.counts.abstainArea)
+        }
+        data["my_parts"] = p.myParts.map { part -> [String: Any] in
+            ["part_id": part.partID, "address": part.address, "area": part.area, "has_choice": !part.choice.isEmpty,
+             "choice_label": part.choice.isEmpty ? "" : I18n.label("choice_" + part.choice, c.lang), "method_label": I18n.label(part.method, c.lang)]
+        }
+        data["choices"] = Choice.allCases.map { ["value": $0.rawValue, "label": I18n.label("choice_" + $0.rawValue, c.lang)] }
+        data["rule_text"] = [t["participation_area"]! + " " + p.rule.participationArea.text, t["participation_heads"]! + " " + p.rule.participationHeads.text,
+                             p.itemClass == "major" ? t["major_area"]! + " " + p.rule.majorArea.text : t["ordinary_area"]! + " " + p.rule.ordinaryArea.text,
+                             p.itemClass == "major" ? t["major_heads"]! + " " + p.rule.majorHeads.text : t["ordinary_heads"]! + " " + p.rule.ordinaryHeads.text]
+            .joined(separator: "；")
+        return renderer.page("poll", data, context: c, title: p.matterTitle + " · " + t["polls"]!)
+    }
+
+    static func criterionRow(_ k: Criterion, _ lang: Lang) -> [String: Any] {
+        let t = I18n.table(lang)
+        let isArea = k.code.hasSuffix("area")
+        let value = isArea ? DeliberationService.area(k.value) + " / " + DeliberationService.area(k.base) + " ㎡" : "\(k.value) / \(k.base)"
+        return ["label": (k.code.hasPrefix("participation") ? t["participation"]! : t["approval"]!) + " · " + (isArea ? t["by_area"]! : t["by_head"]!),
+                "value": value, "percent": k.percent, "required": k.required, "met": k.met, "code": k.code]
+    }
+
+    func ballotsPage(_ c: AppContext, id: Int64, reason: String?, error: String? = nil) async throws -> Response {
+        let actor = try c.requireActor()
+        let rows = try await deliberation.ballots(id, unmaskReason: reason, actor: actor)
+        let p = try await deliberation.pollView(id, actor: actor)
+        let data: [String: Any] = [
+            "poll": Renderer.data(p, c.lang), "unmasked": reason != nil, "error": error ?? "", "count": rows.count,
+            "rows": rows.map { r -> [String: Any] in
+                ["part_id": r.partID, "address": r.address, "area": r.area, "owner": r.owner, "choice_label": I18n.label("choice_" + r.choice, c.lang),
+                 "method_label": I18n.label(r.method, c.lang), "proxy_name": r.proxyName, "has_document": r.hasDocument, "revision": r.revision, "cast_text": r.castText]
+            },
+        ]
+        return renderer.page("ballots", data, context: c, title: I18n.table(c.lang)["ballot_list"]!)
+    }
+
+    func settingsPage(_ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let rules = try await deliberation.rules()
+        let data: [String: Any] = [
+            "rules": rules.map { r -> [String: Any] in
+                ["code": r.code, "name": r.name, "place_id": r.placeID.map(String.init) ?? "", "open_polls": r.inUse,
+                 "participation_area": r.rule.participationArea.text, "participation_heads": r.rule.participationHeads.text,
+                 "ordinary_area": r.rule.ordinaryArea.text, "ordinary_heads": r.rule.ordinaryHeads.text,
+                 "major_area": r.rule.majorArea.text, "major_heads": r.rule.majorHeads.text, "allow_change": r.rule.allowChange,
+                 "basis_label": I18n.label(r.rule.approvalBasis, c.lang)]
+            },
+            "processes": try await deliberation.processes().map { p -> [String: Any] in
+                ["code": p.code, "name": p.name, "place_id": p.placeID.map(String.init) ?? "",
+                 "stages": p.stages.map { ["name": $0.name(c.lang), "kind": $0.kind.rawValue, "optional": !$0.required] }]
+            },
+            "can_configure": actor.may(.voteConfigure), "errors": errors ?? [:], "values": c.form.values.mapValues { $0.first ?? "" },
+        ]
+        return renderer.page("deliberation_settings", data, context: c, title: I18n.table(c.lang)["deliberation_settings"]!)
+    }
+}
+
+extension DeliberationService {
+    /// Where the actor may raise a matter: a resident's compound and building; staff's compounds.
+    public func placeOptions(actor: Actor) async throws -> [(Int64, String)] {
+        try await store.read { db in
+            var out: [(Int64, String)] = []
+            for g in actor.grants(for: .matterSuggest) {
+                if g.role == .resident {
+                    let ids = PlacePath.ids(g.placePath)
+                    for id in ids.dropFirst(4).prefix(2) {
+                        if let r = try await db.raw("SELECT name, kind FROM places WHERE id = \(bind: id)").first() {
+                            out.append((id, try r.decode(column: "name", as: String.self)))
+                        }
+                    }
+                } else {
+                    let rows = try await db.raw("""
+                        SELECT id, name FROM places WHERE kind IN ('compound', 'villager_group') AND path LIKE \(bind: g.placePath + "%") ORDER BY path LIMIT 300
+                        """).all()
+                    for r in rows { out.append((try r.decode(column: "id", as: Int64.self), try r.decode(column: "name", as: String.self))) }
+                }
+            }
+            return out
+        }
+    }
+}

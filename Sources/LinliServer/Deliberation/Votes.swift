@@ -1,0 +1,517 @@
+import Foundation
+import SQLKit
+
+/// Owners' polls: a frozen electorate of exclusive parts, one ballot per part, a tally computed
+/// from the ballots (never typed in), and a ballot list kept for audit and recount.
+extension DeliberationService {
+    struct Poll: Sendable {
+        var id: Int64, matterID: Int64, stageIndex: Int, placeID: Int64, path: String, ruleID: Int64, rule: VoteRuleSet, itemClass: ItemClass
+        var question: String, opensAt: Int64, closesAt: Int64, status: String, result: TallyResult?, closedAt: Int64?
+    }
+
+    static func poll(_ r: any SQLRow) throws -> Poll {
+        Poll(id: try r.decode(column: "id", as: Int64.self), matterID: try r.decode(column: "matter_id", as: Int64.self),
+             stageIndex: try r.decode(column: "stage_index", as: Int.self), placeID: try r.decode(column: "place_id", as: Int64.self),
+             path: try r.decode(column: "path", as: String.self), ruleID: try r.decode(column: "rule_id", as: Int64.self),
+             rule: try JSONDecoder().decode(VoteRuleSet.self, from: Data(try r.decode(column: "rule_body", as: String.self).utf8)),
+             itemClass: ItemClass(rawValue: try r.decode(column: "item_class", as: String.self)) ?? .ordinary,
+             question: try r.decode(column: "question", as: String.self), opensAt: try r.decode(column: "opens_at", as: Int64.self),
+             closesAt: try r.decode(column: "closes_at", as: Int64.self), status: try r.decode(column: "status", as: String.self),
+             result: try r.decode(column: "result", as: String?.self).flatMap { try? JSONDecoder().decode(TallyResult.self, from: Data($0.utf8)) },
+             closedAt: try r.decode(column: "closed_at", as: Int64?.self))
+    }
+
+    static let pollColumns = """
+        SELECT id, matter_id, stage_index, place_id, path, rule_id, rule_body, item_class, question, opens_at, closes_at, status, result, closed_at FROM polls
+        """
+
+    /// A poll and its matter, if the actor may see the matter.
+    func visiblePoll(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor, lock: Bool = false) async throws -> (Poll, Matter) {
+        // On PostgreSQL a ballot holds the poll row shared, so closing (which updates it) waits for
+        // ballots in flight and no ballot slips in after the count; SQLite has one writer anyway.
+        let lockClause = lock && store.dialect == .postgres ? " FOR SHARE" : ""
+        guard let p = try await db.raw("\(unsafeRaw: Self.pollColumns) WHERE id = \(bind: id)\(unsafeRaw: lockClause)").first().map(Self.poll) else {
+            throw LinliError.notFound
+        }
+        let m = try await visibleMatter(db, p.matterID, actor)
+        return (p, m)
+    }
+
+    // MARK: Rules
+
+    public struct RuleView: Sendable, Codable {
+        public var id: Int64
+        public var code: String
+        public var name: String
+        public var placeID: Int64?
+        public var rule: VoteRuleSet
+        public var inUse: Int
+        enum CodingKeys: String, CodingKey { case id, code, name, placeID = "place_id", rule, inUse = "open_polls" }
+    }
+
+    public func rules() async throws -> [RuleView] {
+        try await store.read { db in
+            try await db.raw("""
+                SELECT r.id, r.code, r.name, r.place_id, r.body, (SELECT COUNT(*) FROM polls p WHERE p.rule_id = r.id AND p.status = 'open') AS n
+                FROM vote_rules r ORDER BY r.id
+                """).all().map { r in
+                RuleView(id: try r.decode(column: "id", as: Int64.self), code: try r.decode(column: "code", as: String.self),
+                         name: try r.decode(column: "name", as: String.self), placeID: try r.decode(column: "place_id", as: Int64?.self),
+                         rule: try JSONDecoder().decode(VoteRuleSet.self, from: Data(try r.decode(column: "body", as: String.self).utf8)),
+                         inUse: try r.decode(column: "n", as: Int.self))
+            }
+        }
+    }
+
+    /// Adds a rule set or changes one; a rule that an open poll uses cannot change (the poll keeps
+    /// its frozen copy, and the city is told plainly rather than silently ignored).
+    public func saveRule(code rawCode: String?, name rawName: String?, placeID: Int64?, rule: VoteRuleSet, actor: Actor) async throws -> RuleView {
+        try actor.require(.voteConfigure)
+        let code = (rawCode ?? "").trimmingCharacters(in: .whitespaces), name = (rawName ?? "").trimmingCharacters(in: .whitespaces)
+        var v = Validator()
+        v.check(code.range(of: "^[a-z][a-z0-9_]{1,39}$", options: .regularExpression) != nil, "code", "invalid", "编码应为小写字母、数字和下划线")
+        v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写规则名称")
+        try v.throwIfAny()
+        try rule.validate()
+        let now = env.nowSeconds
+        let body = String(decoding: try JSON.encoder.encode(rule), as: UTF8.self)
+        try await store.transaction { db in
+            if let placeID {
+                guard let p = try await db.raw("SELECT path FROM places WHERE id = \(bind: placeID)").first() else {
+                    throw LinliError.invalid("place_id", "unknown_place", "没有这个地点")
+                }
+                let path = try p.decode(column: "path", as: String.self)
+                guard actor.grants(for: .voteConfigure).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.invalid("place_id", "outside_scope", "不在管辖范围内") }
+            }
+            if let existing = try await db.raw("SELECT id FROM vote_rules WHERE code = \(bind: code)").first() {
+                let id = try existing.decode(column: "id", as: Int64.self)
+                let open = try await db.raw("SELECT COUNT(*) AS n FROM polls WHERE rule_id = \(bind: id) AND status = 'open'").first()!.decode(column: "n", as: Int.self)
+                guard open == 0 else { throw LinliError.conflict("rule", "rule_in_use", "有 \(open) 个进行中的表决使用这套规则，表决结束前不能修改") }
+                try await db.raw("""
+                    UPDATE vote_rules SET name = \(bind: name), place_id = \(bind: placeID), body = \(bind: body), updated_at = \(bind: now) WHERE id = \(bind: id)
+                    """).run()
+            } else {
+                try await db.raw("""
+                    INSERT INTO vote_rules (code, name, place_id, body, created_at, updated_at)
+                    VALUES (\(bind: code), \(bind: name), \(bind: placeID), \(bind: body), \(bind: now), \(bind: now))
+                    """).run()
+            }
+            try await audit.append(db, actor: actor, action: "vote_rule.save", objectType: "vote_rule", objectID: nil, path: "/", detail: code + " " + body)
+        }
+        return try await rules().first { $0.code == code }!
+    }
+
+    // MARK: Opening and closing
+
+    public struct PollInput: Sendable, Codable {
+        public var placeID: Int64?
+        public var rule: String?
+        public var itemClass: String?
+        public var question: String?
+        /// China time, `2026-12-01T18:00`.
+        public var closesAt: String?
+        public init() {}
+        enum CodingKeys: String, CodingKey { case placeID = "place_id", rule, itemClass = "item_class", question, closesAt = "closes_at" }
+    }
+
+    /// Opens the vote of the matter's current stage over the exclusive parts of a compound or a
+    /// building, as registered now: the electorate is frozen so later registry edits cannot move it.
+    public func openPoll(_ matterID: Int64, _ input: PollInput, actor: Actor) async throws -> PollView {
+        let now = env.nowSeconds
+        let id: Int64 = try await store.transaction { db in
+            let m = try await visibleMatter(db, matterID, actor, manage: true)
+            try Self.requireOpen(m)
+            try Self.requireStage(m, [.vote], "发起表决")
+            var v = Validator()
+            let question = (input.question ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            v.check(!question.isEmpty, "question", "required", "请填写表决事项")
+            v.check(question.count <= 500, "question", "too_long", "表决事项不超过 500 字")
+            let closes = input.closesAt.flatMap(LocalTime.parse)
+            v.check(closes != nil, "closes_at", "invalid", "请填写截止时间，如 2026-12-01T18:00")
+            if let closes {
+                v.check(closes > now + 3600, "closes_at", "too_soon", "截止时间应至少在一小时之后")
+                v.check(closes <= now + 90 * 86400, "closes_at", "too_late", "表决期不超过 90 天")
+            }
+            let itemClass = ItemClass(rawValue: input.itemClass ?? m.itemClass.rawValue)
+            v.check(itemClass != nil, "item_class", "invalid", "事项类别只能是 ordinary 或 major")
+            try v.throwIfAny()
+            let placeID = input.placeID ?? m.placeID
+            guard let place = try await db.raw("SELECT kind, path FROM places WHERE id = \(bind: placeID)").first() else {
+                throw LinliError.invalid("place_id", "unknown_place", "没有这个地点")
+            }
+            let path = try place.decode(column: "path", as: String.self)
+            let kind = PlaceKind(rawValue: try place.decode(column: "kind", as: String.self))
+            guard path.hasPrefix(m.compoundPath), kind?.rank == 4 || kind == .building else {
+                throw LinliError.invalid("place_id", "outside_matter", "表决范围应是本小区或其中一栋楼")
+            }
+            guard let ruleRow = try await db.raw("""
+                SELECT r.id, r.body, pl.path AS rule_path FROM vote_rules r LEFT JOIN places pl ON pl.id = r.place_id WHERE r.code = \(bind: input.rule ?? "civil_code")
+                """).first() else { throw LinliError.invalid("rule", "unknown_rule", "没有这套表决规则") }
+            if let rulePath = try ruleRow.decode(column: "rule_path", as: String?.self), !path.hasPrefix(rulePath) {
+                throw LinliError.invalid("rule", "rule_not_here", "这套规则不适用于这里")
+            }
+            let open = try await db.raw("""
+                SELECT COUNT(*) AS n FROM polls WHERE matter_id = \(bind: m.id) AND stage_index = \(bind: m.stageIndex) AND status = 'open'
+                """).first()!.decode(column: "n", as: Int.self)
+            guard open == 0 else { throw LinliError.conflict("poll", "poll_already_open", "本阶段已有进行中的表决") }
+            let id = try await db.raw("""
+                INSERT INTO polls (matter_id, stage_index, place_id, path, rule_id, rule_body, item_class, question, opens_at, closes_at, status, created_by, created_at)
+                VALUES (\(bind: m.id), \(bind: m.stageIndex), \(bind: placeID), \(bind: path), \(bind: try ruleRow.decode(column: "id", as: Int64.self)),
+                        \(bind: try ruleRow.decode(column: "body", as: String.self)), \(bind: itemClass!.rawValue), \(bind: question), \(bind: now),
+                        \(bind: closes!), 'open', \(bind: actor.userID), \(bind: now))
+                RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await db.raw("""
+                INSERT INTO poll_parts (poll_id, part_id, household_id, area_centi, owner_key)
+                SELECT \(bind: id), d.id, d.household_id, d.area_centi_m2, CASE WHEN d.owner_id IS NULL THEN 'd' || d.id ELSE 'o' || d.owner_id END
+                FROM dwellings d JOIN households h ON h.id = d.household_id WHERE h.path LIKE \(bind: path + "%")
+                """).run()
+            let parts = try await db.raw("SELECT COUNT(*) AS n FROM poll_parts WHERE poll_id = \(bind: id)").first()!.decode(column: "n", as: Int.self)
+            guard parts > 0 else { throw LinliError.invalid("place_id", "no_parts", "这里没有登记的专有部分，无法表决") }
+            try await audit.append(db, actor: actor, action: "poll.open", objectType: "poll", objectID: id, path: path, detail: "\(parts) parts")
+            // Every owner household of the electorate is asked to vote.
+            let owners = try await db.raw("""
+                SELECT DISTINCT g.user_id FROM role_grants g WHERE g.role = 'resident' AND g.household_id IN (
+                    SELECT r.household_id FROM residents r JOIN poll_parts pp ON pp.owner_key = 'o' || r.owner_id WHERE pp.poll_id = \(bind: id))
+                """).all().map { try $0.decode(column: "user_id", as: Int64.self) }
+            try await notify(db, owners, kind: "poll_opened", matter: m)
+            return id
+        }
+        return try await pollView(id, actor: actor)
+    }
+
+    /// Closes a poll once its announced window has passed and stores the tally with the rule that decided it.
+    public func closePoll(_ pollID: Int64, actor: Actor) async throws -> PollView {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            let (p, m) = try await visiblePoll(db, pollID, actor)
+            guard canManage(actor, path: m.path) else { throw LinliError.forbidden }
+            guard p.status == "open" else { throw LinliError.conflict("poll", "poll_closed", "表决已结束") }
+            guard now >= p.closesAt else { throw LinliError.conflict("poll", "poll_still_open", "表决截止时间 \(LocalTime.text(p.closesAt)) 未到，不能提前结束") }
+            try await db.raw("UPDATE polls SET status = 'closing' WHERE id = \(bind: p.id) AND status = 'open'").run()
+            let result = Tally.decide(try await counts(db, p.id), rule: p.rule, itemClass: p.itemClass)
+            try await db.raw("""
+                UPDATE polls SET status = 'closed', result = \(bind: String(decoding: try JSON.encoder.encode(result), as: UTF8.self)), closed_at = \(bind: now)
+                WHERE id = \(bind: p.id)
+                """).run()
+            try await audit.append(db, actor: actor, action: "poll.close", objectType: "poll", objectID: p.id, path: p.path,
+                                   detail: "\(result.passed ? "passed" : "failed") \(result.decidedBy)")
+            try await notify(db, try await participants(db, m.id), kind: "poll_closed", matter: m, except: actor.userID)
+        }
+        return try await pollView(pollID, actor: actor)
+    }
+
+    /// The sums of a poll, in three aggregate queries over its frozen electorate and its ballots.
+    func counts(_ db: any SQLDatabase, _ pollID: Int64) async throws -> TallyCounts {
+        var c = TallyCounts()
+        let total = try await db.raw("""
+            SELECT COUNT(*) AS parts, CAST(COALESCE(SUM(area_centi), 0) AS BIGINT) AS area, COUNT(DISTINCT owner_key) AS heads FROM poll_parts WHERE poll_id = \(bind: pollID)
+            """).first()!
+        c.totalParts = try total.decode(column: "parts", as: Int64.self)
+        c.totalArea = try total.decode(column: "area", as: Int64.self)
+        c.totalHeads = try total.decode(column: "heads", as: Int64.self)
+        let voted = try await db.raw("""
+            SELECT COUNT(*) AS parts, CAST(COALESCE(SUM(p.area_centi), 0) AS BIGINT) AS area,
+                   CAST(COALESCE(SUM(CASE WHEN b.choice = 'yes' THEN p.area_centi ELSE 0 END), 0) AS BIGINT) AS yes,
+                   CAST(COALESCE(SUM(CASE WHEN b.choice = 'no' THEN p.area_centi ELSE 0 END), 0) AS BIGINT) AS no,
+                   CAST(COALESCE(SUM(CASE WHEN b.choice = 'abstain' THEN p.area_centi ELSE 0 END), 0) AS BIGINT) AS abstain
+            FROM ballots b JOIN poll_parts p ON p.poll_id = b.poll_id AND p.part_id = b.part_id WHERE b.poll_id = \(bind: pollID)
+            """).first()!
+        c.votedParts = try voted.decode(column: "parts", as: Int64.self)
+        c.votedArea = try voted.decode(column: "area", as: Int64.self)
+        c.yesArea = try voted.decode(column: "yes", as: Int64.self)
+        c.noArea = try voted.decode(column: "no", as: Int64.self)
+        c.abstainArea = try voted.decode(column: "abstain", as: Int64.self)
+        // One head per owner: yes only if every part they voted said yes (see `Tally.count`).
+        let heads = try await db.raw("""
+            SELECT COUNT(*) AS heads, CAST(COALESCE(SUM(CASE WHEN y = n THEN 1 ELSE 0 END), 0) AS BIGINT) AS yes, CAST(COALESCE(SUM(CASE WHEN x = n THEN 1 ELSE 0 END), 0) AS BIGINT) AS no
+            FROM (SELECT p.owner_key, COUNT(*) AS n, SUM(CASE WHEN b.choice = 'yes' THEN 1 ELSE 0 END) AS y,
+                         SUM(CASE WHEN b.choice = 'no' THEN 1 ELSE 0 END) AS x
+                  FROM ballots b JOIN poll_parts p ON p.poll_id = b.poll_id AND p.part_id = b.part_id
+                  WHERE b.poll_id = \(bind: pollID) GROUP BY p.owner_key) t
+            """).first()!
+        c.votedHeads = try heads.decode(column: "heads", as: Int64.self)
+        c.yesHeads = try heads.decode(column: "yes", as: Int64.self)
+        c.noHeads = try heads.decode(column: "no", as: Int64.self)
+        return c
+    }
+
+    /// The tally from the ballots as they stand (a recount of a closed poll, or the live count).
+    public func tally(_ pollID: Int64, actor: Actor) async throws -> TallyResult {
+        try await store.read { db in
+            let (p, _) = try await visiblePoll(db, pollID, actor)
+            return Tally.decide(try await counts(db, p.id), rule: p.rule, itemClass: p.itemClass)
+        }
+    }
+
+    // MARK: Ballots
+
+    public struct BallotInput: Sendable, Codable {
+        /// The parts to vote for; empty means every part the voter holds in this poll.
+        public var partIDs: [Int64]?
+        public var choice: String?
+        /// online (the owner), paper or proxy (entered by staff).
+        public var method: String?
+        public var proxyName: String?
+        public init() {}
+        enum CodingKeys: String, CodingKey { case partIDs = "part_ids", choice, method, proxyName = "proxy_name" }
+    }
+
+    public struct BallotReceipt: Sendable, Codable {
+        public var pollID: Int64
+        public var partID: Int64
+        public var choice: String
+        public var method: String
+        public var revision: Int
+        public var castAt: Int64
+        enum CodingKeys: String, CodingKey { case pollID = "poll_id", partID = "part_id", choice, method, revision, castAt = "cast_at" }
+    }
+
+    /// The parts of a poll that the actor's household owns (through its residents' owner records).
+    func ownParts(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor) async throws -> [Int64] {
+        let households = actor.grants(for: .voteCast).compactMap(\.householdID)
+        guard !households.isEmpty else { return [] }
+        return try await db.raw("""
+            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.owner_key IN (
+                SELECT 'o' || r.owner_id FROM residents r WHERE r.owner_id IS NOT NULL AND r.household_id IN (\(unsafeRaw: households.map(String.init).joined(separator: ","))))
+            ORDER BY pp.part_id
+            """).all().map { try $0.decode(column: "part_id", as: Int64.self) }
+    }
+
+    /// Casts ballots: the owner online for their own parts, or staff entering a paper or proxy
+    /// ballot (the proxy's signed authorisation is required as a scanned image).
+    public func castBallots(_ pollID: Int64, _ input: BallotInput, proxyDocument: [UInt8]? = nil, actor: Actor) async throws -> [BallotReceipt] {
+        guard let choice = Choice(rawValue: input.choice ?? "") else { throw LinliError.invalid("choice", "required", "请选择同意、反对或弃权") }
+        let method = BallotMethod(rawValue: input.method ?? "online")
+        guard let method else { throw LinliError.invalid("method", "invalid", "方式只能是 online、paper 或 proxy") }
+        let proxyName = (input.proxyName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        var prepared: PreparedPhoto?
+        if method == .proxy {
+            var v = Validator()
+            v.check(!proxyName.isEmpty, "proxy_name", "required", "请填写受托人姓名")
+            v.check(proxyDocument?.isEmpty == false, "proxy_document", "required", "代为投票须上传业主签名的授权委托书")
+            try v.throwIfAny()
+        }
+        if let doc = proxyDocument, !doc.isEmpty {
+            do { prepared = try PhotoStore.prepare(doc) } catch let e as LinliError { throw LinliError.invalid("proxy_document", e.code, e.message) }
+        }
+        let now = env.nowSeconds
+        let prepared2 = prepared
+        return try await store.transaction { db in
+            let (p, m) = try await visiblePoll(db, pollID, actor, lock: true)
+            try Self.requireOpen(m)
+            guard p.status == "open" else { throw LinliError.conflict("poll", "poll_closed", "表决已结束") }
+            guard now >= p.opensAt else { throw LinliError.conflict("poll", "poll_not_open", "表决尚未开始") }
+            guard now < p.closesAt else { throw LinliError.conflict("poll", "poll_closed", "表决已于 \(LocalTime.text(p.closesAt)) 截止") }
+            var parts: [Int64]
+            if method == .online {
+                guard actor.may(.voteCast) else { throw LinliError.forbidden }
+                let own = try await ownParts(db, p.id, actor)
+                guard !own.isEmpty else { throw LinliError.conflict("poll", "not_in_electorate", "您家在本次表决范围内没有登记为业主的专有部分") }
+                parts = input.partIDs ?? own
+                if let bad = parts.first(where: { !own.contains($0) }) {
+                    throw LinliError.invalid("part_ids", "not_your_part", "专有部分 \(bad) 不属于您家，或不在本次表决范围内")
+                }
+            } else {
+                guard actor.grants(for: .voteRecord).contains(where: { p.path.hasPrefix($0.placePath) }) else { throw LinliError.forbidden }
+                parts = input.partIDs ?? []
+                guard parts.count == 1 else { throw LinliError.invalid("part_ids", "one_part", "纸质或委托票每张对应一个专有部分") }
+                let known = try await db.raw("SELECT COUNT(*) AS n FROM poll_parts WHERE poll_id = \(bind: p.id) AND part_id = \(bind: parts[0])").first()!.decode(column: "n", as: Int.self)
+                guard known == 1 else { throw LinliError.invalid("part_ids", "unknown_part", "专有部分 \(parts[0]) 不在本次表决范围内") }
+            }
+            guard !parts.isEmpty else { throw LinliError.invalid("part_ids", "required", "请选择专有部分") }
+            var documentID: Int64?
+            if let prepared2 {
+                let name = try documents.write(prepared2, env: env)
+                documentID = try await db.raw("""
+                    INSERT INTO ballot_documents (poll_id, stored_name, bytes, created_by, created_at)
+                    VALUES (\(bind: p.id), \(bind: name), \(bind: prepared2.jpeg.count), \(bind: actor.userID), \(bind: now)) RETURNING id
+                    """).first()!.decode(column: "id", as: Int64.self)
+            }
+            var receipts: [BallotReceipt] = []
+            for part in parts {
+                // The primary key (poll, part) is what makes a double vote impossible, however many
+                // arrive at once: the second insert finds the first and is refused or counted as a change.
+                var revision = try await db.raw("""
+                    INSERT INTO ballots (poll_id, part_id, choice, method, proxy_name, document_id, cast_by, cast_at, revision)
+                    VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: method.rawValue), \(bind: proxyName), \(bind: documentID),
+                            \(bind: actor.userID), \(bind: now), 1)
+                    ON CONFLICT (poll_id, part_id) DO NOTHING RETURNING revision
+                    """).first()?.decode(column: "revision", as: Int.self)
+                if revision == nil {
+                    guard p.rule.allowChange else { throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票") }
+                    revision = try await db.raw("""
+                        UPDATE ballots SET choice = \(bind: choice.rawValue), method = \(bind: method.rawValue), proxy_name = \(bind: proxyName),
+                            document_id = \(bind: documentID), cast_by = \(bind: actor.userID), cast_at = \(bind: now), revision = revision + 1
+                        WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part) RETURNING revision
+                        """).first()!.decode(column: "revision", as: Int.self)
+                }
+                try await db.raw("""
+                    INSERT INTO ballot_history (poll_id, part_id, choice, method, proxy_name, document_id, cast_by, at, revision)
+                    VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: method.rawValue), \(bind: proxyName), \(bind: documentID),
+                            \(bind: actor.userID), \(bind: now), \(bind: revision!))
+                    """).run()
+                receipts.append(BallotReceipt(pollID: p.id, partID: part, choice: choice.rawValue, method: method.rawValue, revision: revision!, castAt: now))
+            }
+            if method != .online {
+                try await audit.append(db, actor: actor, action: "ballot.record", objectType: "poll", objectID: p.id, path: p.path,
+                                       detail: "\(method.rawValue) part \(parts[0])")
+            }
+            return receipts
+        }
+    }
+
+    // MARK: Reading polls
+
+    public func pollView(_ pollID: Int64, actor: Actor) async throws -> PollView {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            let (p, m) = try await visiblePoll(db, pollID, actor)
+            let counts = try await counts(db, p.id)
+            let live = Tally.decide(counts, rule: p.rule, itemClass: p.itemClass)
+            let own = actor.may(.voteCast) ? try await ownParts(db, p.id, actor) : []
+            var mine: [PollView.MyPart] = []
+            if !own.isEmpty {
+                let rows = try await db.raw("""
+                    SELECT pp.part_id, pp.area_centi, h.address, b.choice, b.method, b.revision FROM poll_parts pp JOIN households h ON h.id = pp.household_id
+                    LEFT JOIN ballots b ON b.poll_id = pp.poll_id AND b.part_id = pp.part_id
+                    WHERE pp.poll_id = \(bind: p.id) AND pp.part_id IN (\(unsafeRaw: own.map(String.init).joined(separator: ",")))
+                    ORDER BY pp.part_id
+                    """).all()
+                mine = try rows.map { r in
+                    PollView.MyPart(partID: try r.decode(column: "part_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
+                                    area: Self.area(try r.decode(column: "area_centi", as: Int64.self)),
+                                    choice: try r.decode(column: "choice", as: String?.self) ?? "", method: try r.decode(column: "method", as: String?.self) ?? "",
+                                    revision: try r.decode(column: "revision", as: Int?.self) ?? 0)
+                }
+            }
+            let open = p.status == "open" && now >= p.opensAt && now < p.closesAt
+            let manage = canManage(actor, path: m.path)
+            return PollView(id: p.id, matterID: m.id, matterTitle: m.title, question: p.question, placeID: p.placeID, itemClass: p.itemClass.rawValue,
+                            rule: p.rule, opensAt: p.opensAt, closesAt: p.closesAt, opensText: LocalTime.text(p.opensAt), closesText: LocalTime.text(p.closesAt),
+                            status: p.status, acceptingBallots: open, counts: p.status == "closed" ? counts : nil,
+                            participation: Array(live.criteria.prefix(2)),
+                            result: p.result, recountMatches: p.result.map { $0.counts == counts },
+                            myParts: mine, canVote: open && !mine.isEmpty && m.status == .open,
+                            canRecord: open && m.status == .open && actor.grants(for: .voteRecord).contains { p.path.hasPrefix($0.placePath) },
+                            canClose: manage && p.status == "open" && now >= p.closesAt,
+                            canSeeBallots: actor.grants(for: .ballotView).contains { p.path.hasPrefix($0.placePath) })
+        }
+    }
+
+    static func area(_ centi: Int64) -> String { String(format: "%d.%02d", centi / 100, centi % 100) }
+
+    public struct BallotRow: Sendable, Codable {
+        public var partID: Int64
+        public var address: String
+        public var area: String
+        public var owner: String
+        public var choice: String
+        public var method: String
+        public var proxyName: String
+        public var hasDocument: Bool
+        public var revision: Int
+        public var castText: String
+        enum CodingKeys: String, CodingKey {
+            case partID = "part_id", address, area, owner, choice, method, proxyName = "proxy_name", hasDocument = "has_document", revision, castText = "cast_text"
+        }
+    }
+
+    /// Who voted how. Owners' and proxies' names are masked unless a reason is given, and each
+    /// unmasked view is written to the audit log.
+    public func ballots(_ pollID: Int64, unmaskReason: String? = nil, actor: Actor) async throws -> [BallotRow] {
+        let reason = unmaskReason?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let reason, reason.isEmpty { throw LinliError.invalid("reason", "required", "查看实名请说明理由") }
+        let body: @Sendable (any SQLDatabase) async throws -> [BallotRow] = { db in
+            let (p, _) = try await visiblePoll(db, pollID, actor)
+            guard actor.grants(for: .ballotView).contains(where: { p.path.hasPrefix($0.placePath) }) else { throw LinliError.forbidden }
+            let rows = try await db.raw("""
+                SELECT b.part_id, pp.area_centi, h.address, o.name AS owner, o.kind AS owner_kind, b.choice, b.method, b.proxy_name, b.document_id, b.revision, b.cast_at
+                FROM ballots b JOIN poll_parts pp ON pp.poll_id = b.poll_id AND pp.part_id = b.part_id JOIN households h ON h.id = pp.household_id
+                JOIN dwellings d ON d.id = b.part_id LEFT JOIN owners o ON o.id = d.owner_id
+                WHERE b.poll_id = \(bind: p.id) ORDER BY h.address
+                """).all().map { r -> BallotRow in
+                let owner = try r.decode(column: "owner", as: String?.self) ?? ""
+                let developer = try r.decode(column: "owner_kind", as: String?.self) == "developer"
+                let proxy = try r.decode(column: "proxy_name", as: String.self)
+                return BallotRow(partID: try r.decode(column: "part_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
+                                 area: Self.area(try r.decode(column: "area_centi", as: Int64.self)),
+                                 owner: reason != nil || developer ? owner : owner.maskedName, choice: try r.decode(column: "choice", as: String.self),
+                                 method: try r.decode(column: "method", as: String.self), proxyName: reason != nil ? proxy : proxy.maskedName,
+                                 hasDocument: try r.decode(column: "document_id", as: Int64?.self) != nil, revision: try r.decode(column: "revision", as: Int.self),
+                                 castText: LocalTime.text(try r.decode(column: "cast_at", as: Int64.self)))
+            }
+            if let reason {
+                try await audit.append(db, actor: actor, action: "ballot.unmask", objectType: "poll", objectID: p.id, path: p.path, reason: reason)
+            }
+            return rows
+        }
+        return reason == nil ? try await store.read(body) : try await store.transaction(body)
+    }
+
+    /// A proxy's authorisation image, for those who may see the ballots.
+    public func ballotDocument(_ documentID: Int64, actor: Actor) async throws -> [UInt8] {
+        let name: String = try await store.read { db in
+            guard let d = try await db.raw("SELECT poll_id, stored_name FROM ballot_documents WHERE id = \(bind: documentID)").first() else { throw LinliError.notFound }
+            let (p, _) = try await visiblePoll(db, try d.decode(column: "poll_id", as: Int64.self), actor)
+            guard actor.grants(for: .ballotView).contains(where: { p.path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
+            return try d.decode(column: "stored_name", as: String.self)
+        }
+        return try documents.read(name)
+    }
+}
+
+public struct PollView: Sendable, Codable {
+    public struct MyPart: Sendable, Codable {
+        public var partID: Int64
+        public var address: String
+        public var area: String
+        public var choice: String
+        public var method: String
+        public var revision: Int
+        enum CodingKeys: String, CodingKey { case partID = "part_id", address, area, choice, method, revision }
+    }
+    public var id: Int64
+    public var matterID: Int64
+    public var matterTitle: String
+    public var question: String
+    public var placeID: Int64
+    public var itemClass: String
+    public var rule: VoteRuleSet
+    public var opensAt: Int64
+    public var closesAt: Int64
+    public var opensText: String
+    public var closesText: String
+    public var status: String
+    public var acceptingBallots: Bool
+    /// Turnout is public while the poll runs; approval is shown only in the result after closing.
+    public var counts: TallyCounts?
+    public var participation: [Criterion]
+    public var result: TallyResult?
+    /// For a closed poll: whether counting the stored ballots again gives the stored result.
+    public var recountMatches: Bool?
+    public var myParts: [MyPart]
+    public var canVote: Bool
+    public var canRecord: Bool
+    public var canClose: Bool
+    public var canSeeBallots: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, matterID = "matter_id", matterTitle = "matter_title", question, placeID = "place_id", itemClass = "item_class", rule
+        case opensAt = "opens_at", closesAt = "closes_at", opensText = "opens_text", closesText = "closes_text", status
+        case acceptingBallots = "accepting_ballots", counts, participation, result, recountMatches = "recount_matches", myParts = "my_parts"
+        case canVote = "can_vote", canRecord = "can_record", canClose = "can_close", canSeeBallots = "can_see_ballots"
+    }
+}
+
+extension LocalTime {
+    /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`.
+    public static func parse(_ s: String) -> Int64? {
+        let t = s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
+        let parts = t.split(separator: "T")
+        guard parts.count == 2, let day = WorkCalendar.day(String(parts[0])) else { return nil }
+        let hm = parts[1].split(separator: ":")
+        guard hm.count >= 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        return day * 86400 + h * 3600 + m * 60 - WorkCalendar.utcOffset
+    }
+}
