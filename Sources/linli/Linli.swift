@@ -76,6 +76,7 @@ struct Demo: AsyncParsableCommand {
             try? (lines + "\n").write(toFile: c.dataDirectory + "/demo-accounts.txt", atomically: true, encoding: .utf8)
             let (key, made) = try await linli.loadRequestsDemo()
             print("\n\(made) demo requests; 2026 holiday calendar loaded")
+            print("\(try await linli.loadDeliberationDemo()) demo matters (a lift vote is open for the demo owner)")
             if let key {
                 print("Open311 API key (partner app): \(key)")
                 print("  try: curl \(c.publicBaseURL)/open311/v2/services.json")

@@ -401,3 +401,54 @@ extension Actor {
     /// The same user with no role at all: everything is out of scope.
     func withoutGrants() -> Actor { Actor(userID: userID, username: username, displayName: displayName, grants: []) }
 }
+
+@Suite struct DeliberationHTTPTests {
+    @Test func theAPIAnswersOnlyThoseWhoMaySeeAndNamesBadFields() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let ids = try await f.ids()
+            let t = try await f.tokens()
+            try await built.app.test(.router) { client in
+                func call(_ uri: String, _ method: HTTPRequest.Method = .get, _ who: String?, _ body: String? = nil) async throws -> TestResponse {
+                    var h: HTTPFields = [.contentType: "application/json"]
+                    if let who { h[.authorization] = "Bearer \(t[who]!)" }
+                    return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                }
+                var res = try await call("/api/v1/matters", .post, "community", #"{"place_id":\#(ids.insideCompound),"title":"","description":"x"}"#)
+                #expect(res.status == .unprocessableContent && res.headers[.contentType]?.hasPrefix("application/problem+json") == true)
+                #expect(res.body.text.contains(#""field":"title""#))
+                res = try await call("/api/v1/matters", .post, "community", #"{"place_id":\#(ids.outsideCompound),"title":"外街道","description":"x"}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("outside_scope"))
+                res = try await call("/api/v1/matters", .post, "community", #"{"place_id":\#(ids.insideCompound),"title":"楼道堆物清理","description":"集中清理楼道堆物"}"#)
+                #expect(res.status == .created)
+                let id = try JSONDecoder().decode(MatterView.self, from: Data(buffer: res.body)).id
+                res = try await call("/api/v1/matters", .post, "admin", #"{"place_id":\#(ids.outsideCompound),"title":"外街道事项","description":"x"}"#)
+                let outside = try JSONDecoder().decode(MatterView.self, from: Data(buffer: res.body)).id
+                for who in ["resident", "volunteer", "grid", "street", "auditor"] {
+                    #expect(try await call("/api/v1/matters/\(id)", .get, who).status == .ok, "\(who) sees the matter of their area")
+                    #expect(try await call("/api/v1/matters/\(outside)", .get, who).status == (who == "auditor" ? .ok : .notFound), "\(who) outside")
+                }
+                #expect(try await call("/api/v1/matters/\(id)", .get, "app").status == .forbidden)
+                #expect(try await call("/api/v1/matters/\(id)/advance", .post, "resident").status == .forbidden)
+                #expect(try await call("/api/v1/matters/\(outside)/advance", .post, "community").status == .notFound)
+                res = try await call("/api/v1/matters/\(id)/advance", .post, "community", #"{"stage":"owners_vote"}"#)
+                #expect(res.status == .conflict && res.body.text.contains("stage_skipped"))
+                res = try await call("/api/v1/matters/\(id)/advance", .post, "community", #"{"note":"支部同意"}"#)
+                #expect(res.status == .ok && res.body.text.contains(#""stage_code":"joint""#))
+                res = try await call("/api/v1/matters/\(id)/polls", .post, "community", #"{"question":"x","closes_at":"2030-01-01T10:00"}"#)
+                #expect(res.status == .conflict && res.body.text.contains("wrong_stage"))
+                res = try await call("/api/v1/matters/\(id)/meetings", .post, "community", #"{"title":"联席会议","starts_at":"明天","location":"社区","agenda":"a"}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("starts_at"))
+                #expect(try await call("/api/v1/polls/999999/ballots", .post, "resident", #"{"choice":"yes"}"#).status == .notFound)
+                #expect(try await call("/api/v1/notices/\(ids.insideCompound)", .get, nil).status == .ok)
+                #expect(try await call("/api/v1/vote-rules", .post, "community", #"{"code":"x","name":"x","rule":{}}"#).status == .forbidden)
+                // The pages render for staff and residents alike.
+                for (who, uri) in [("community", "/matters"), ("community", "/matters/\(id)"), ("resident", "/matters/\(id)"), ("community", "/settings/deliberation"),
+                                   ("resident", "/matters/new")] {
+                    res = try await call(uri, .get, who)
+                    #expect(res.status == .ok && res.body.text.contains("楼道堆物") || uri == "/settings/deliberation" || uri == "/matters/new", "\(who) \(uri)")
+                }
+            }
+        }
+    }
+}

@@ -251,6 +251,67 @@ def api(base, path, token=None, body=None):
         return r.status, json.loads(r.read() or b"null")
 
 
+@case
+def owner_votes_on_the_lift_in_large_print(d, base):
+    login(d, base, "owner")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/matters")
+    d.find_element(By.PARTIAL_LINK_TEXT, "本楼加装电梯").click()
+    wait_text(d, "current-stage", "楼栋业主表决")
+    d.find_element(By.CSS_SELECTOR, "#polls a").click()
+    assert "表决进行中" in d.page_source, "only turnout is shown while the vote runs"
+    d.find_element(By.ID, "choice-yes").click()
+    d.find_element(By.ID, "do-vote").click()
+    wait_text(d, "vote-recorded", "投票已记录")
+    assert "同意" in d.find_element(By.ID, "vote-form").text
+    shot(d, "owner-voted-large-print-phone")
+
+
+@case
+def community_worker_holds_the_joint_meeting_and_moves_the_matter_on(d, base):
+    login(d, base, "community")
+    d.get(base + "/matters")
+    d.find_element(By.PARTIAL_LINK_TEXT, "更换小区监控").click()
+    wait_text(d, "current-stage", "联席会议")
+    shot(d, "matter-stages-phone")
+    notices = d.find_element(By.ID, "notices-link").get_attribute("href")
+    d.find_element(By.CSS_SELECTOR, "#meetings a").click()
+    d.find_element(By.ID, "do-minutes").click()
+    wait_text(d, "main", "请填写会议纪要")
+    d.find_element(By.ID, "att-name").send_keys("业委会主任")
+    d.find_element(By.ID, "do-attend").click()
+    wait_text(d, "attendance-recorded", "业委会主任")
+    d.find_element(By.ID, "att-code").send_keys("no-such-code")
+    d.find_element(By.ID, "do-attend").click()
+    wait_text(d, "main", "无法识别的住户码")
+    d.find_element(By.ID, "min-minutes").send_keys("三方同意提交党员大会审议。")
+    d.find_element(By.ID, "do-minutes").click()
+    wait_text(d, "meeting-status", "已召开")
+    shot(d, "meeting-minutes-phone")
+    d.find_element(By.PARTIAL_LINK_TEXT, "更换小区监控").click()
+    d.find_element(By.ID, "do-advance-meeting").click()
+    wait_text(d, "current-stage", "党员大会")
+    # The lift vote: a proxy ballot without the signed authorisation is refused beside the field.
+    d.get(base + "/matters")
+    d.find_element(By.PARTIAL_LINK_TEXT, "本楼加装电梯").click()
+    d.find_element(By.CSS_SELECTOR, "#polls a").click()
+    d.find_element(By.ID, "open-record").click()
+    d.find_element(By.ID, "rec-part").send_keys("1")
+    d.find_element(By.CSS_SELECTOR, "#rec-method option[value=proxy]").click()
+    d.find_element(By.ID, "rec-proxy").send_keys("李四")
+    d.find_element(By.ID, "do-record").click()
+    wait_text(d, "main", "授权委托书")
+    d.find_element(By.ID, "ballots-link").click()
+    cells = [td.text for td in d.find_elements(By.CSS_SELECTOR, "#ballots tbody tr td:nth-child(4)")]
+    assert cells and all("*" in c or c.endswith("公司") or c == "" for c in cells), cells[:5]
+    shot(d, "ballot-list-masked-phone")
+    # Outsiders see only what the community made public.
+    d.delete_all_cookies()
+    d.get(notices)
+    assert "集中充电棚" in d.page_source
+    shot(d, "notice-board-public-phone")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})
@@ -274,6 +335,24 @@ def request_survives_kill_9(base, proc, port, data):
     for rid in acknowledged:
         status, out = api(base, f"/api/v1/requests/{rid}", token)
         assert status == 200 and out["request"]["description"].startswith("夜间噪音"), rid
+    return proc
+
+
+def ballot_survives_kill_9(base, proc, port, data):
+    """A ballot acknowledged to the owner is counted after the server is killed without warning."""
+    _, t = api(base, "/api/v1/tokens", body={"username": "owner", "password": PASSWORD})
+    token = t["token"]
+    _, matters = api(base, "/api/v1/matters", token)
+    lift = next(m for m in matters if m["process_code"] == "lift")
+    _, detail = api(base, f"/api/v1/matters/{lift['id']}", token)
+    poll = detail["polls"][0]["id"]
+    status, receipts = api(base, f"/api/v1/polls/{poll}/ballots", token, {"choice": "no"})
+    assert status == 201 and receipts and all(r["choice"] == "no" for r in receipts), (status, receipts)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc, port, _ = start_server(data, port)
+    _, view = api(f"http://127.0.0.1:{port}", f"/api/v1/polls/{poll}", token)
+    assert view["my_parts"] and all(p["choice"] == "no" for p in view["my_parts"]), view["my_parts"]
     return proc
 
 
@@ -302,6 +381,14 @@ def main():
         except Exception:
             failed += 1
             print("FAIL request_survives_kill_9")
+            traceback.print_exc()
+        try:
+            proc = ballot_survives_kill_9(base, proc, port, data)
+            passed += 1
+            print("ok   ballot_survives_kill_9")
+        except Exception:
+            failed += 1
+            print("FAIL ballot_survives_kill_9")
             traceback.print_exc()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -426,6 +426,7 @@ struct DeliberationRoutes {
         data["errors"] = errors ?? [:]
         data["voted"] = voted
         data["item_class_label"] = I18n.label(p.itemClass, c.lang)
+        data["status_label"] = t[p.status == "open" ? "poll_open" : "poll_ended"]!
         data["participation"] = p.participation.map { Self.criterionRow($0, c.lang) }
         if let r = p.result {
             data["result_rows"] = r.criteria.map { Self.criterionRow($0, c.lang) }
@@ -463,7 +464,7 @@ struct DeliberationRoutes {
             "poll": Renderer.data(p, c.lang), "unmasked": reason != nil, "error": error ?? "", "count": rows.count,
             "rows": rows.map { r -> [String: Any] in
                 ["part_id": r.partID, "address": r.address, "area": r.area, "owner": r.owner, "choice_label": I18n.label("choice_" + r.choice, c.lang),
-                 "method_label": I18n.label(r.method, c.lang), "proxy_name": r.proxyName, "has_document": r.hasDocument, "revision": r.revision, "cast_text": r.castText]
+                 "method_label": I18n.label(r.method, c.lang), "proxy_name": r.proxyName.isEmpty ? false : r.proxyName, "has_document": r.hasDocument, "revision": r.revision, "cast_text": r.castText]
             },
         ]
         return renderer.page("ballots", data, context: c, title: I18n.table(c.lang)["ballot_list"]!)

@@ -273,12 +273,12 @@ extension DeliberationService {
                 let d = done[i]
                 let state = d?.0 ?? (i == m.stageIndex && m.status == .open ? "current" : "pending")
                 return MatterDetail.Step(index: i, code: s.code, name: s.name(lang), kind: s.kind.rawValue, required: s.required, state: state,
-                                         note: d?.1 ?? "", actor: d?.2 ?? "", atText: d.map { LocalTime.text($0.3) } ?? "")
+                                         note: d.flatMap { $0.1.isEmpty ? nil : $0.1 }, actor: d?.2, atText: d.map { LocalTime.text($0.3) })
             }
             let meetings = try await db.raw("""
                 SELECT id, stage_index, title, starts_at, status FROM meetings WHERE matter_id = \(bind: m.id) ORDER BY starts_at, id
                 """).all().map { r in
-                MatterDetail.MeetingItem(id: try r.decode(column: "id", as: Int64.self), stageName: m.process.stages[try r.decode(column: "stage_index", as: Int.self)].name(lang),
+                MatterDetail.MeetingItem(id: try r.decode(column: "id", as: Int64.self), stageIndex: try r.decode(column: "stage_index", as: Int.self), stageName: m.process.stages[try r.decode(column: "stage_index", as: Int.self)].name(lang),
                                          title: try r.decode(column: "title", as: String.self), startsText: LocalTime.text(try r.decode(column: "starts_at", as: Int64.self)),
                                          status: try r.decode(column: "status", as: String.self))
             }
@@ -307,7 +307,7 @@ extension DeliberationService {
                 decide: manage && [.decision, .filing].contains(kind), meeting: manage && kind == .meeting,
                 poll: manage && kind == .vote && !openPoll, publish: manage && (kind == .publishResolution || kind == .publishImplementation),
                 milestones: manage && kind == .publishImplementation, skip: manage && m.stage?.required == false,
-                advanceMeeting: manage && kind == .meeting && meetings.contains { $0.status == "held" && $0.stageName == m.stage?.name(lang) },
+                advanceMeeting: manage && kind == .meeting && meetings.contains { $0.status == "held" && $0.stageIndex == m.stageIndex },
                 advanceVote: manage && kind == .vote && polls.contains { $0.status == "closed" })
             return MatterDetail(matter: Self.view(m, lang: lang), steps: stages, meetings: meetings, polls: polls, documents: documents,
                                 milestones: milestones, abilities: abilities)
@@ -408,14 +408,15 @@ public struct MatterDetail: Sendable, Codable {
         public var required: Bool
         /// passed, rejected, skipped, current or pending
         public var state: String
-        public var note: String
-        public var actor: String
-        public var atText: String
+        /// Empty until the stage is acted on.
+        public var note: String?
+        public var actor: String?
+        public var atText: String?
         enum CodingKeys: String, CodingKey { case index, code, name, kind, required, state, note, actor, atText = "at_text" }
     }
     public struct MeetingItem: Sendable, Codable {
-        public var id: Int64; public var stageName: String; public var title: String; public var startsText: String; public var status: String
-        enum CodingKeys: String, CodingKey { case id, stageName = "stage_name", title, startsText = "starts_text", status }
+        public var id: Int64; public var stageIndex: Int; public var stageName: String; public var title: String; public var startsText: String; public var status: String
+        enum CodingKeys: String, CodingKey { case id, stageIndex = "stage_index", stageName = "stage_name", title, startsText = "starts_text", status }
     }
     public struct PollItem: Sendable, Codable {
         public var id: Int64; public var question: String; public var status: String; public var closesText: String; public var passed: Bool?

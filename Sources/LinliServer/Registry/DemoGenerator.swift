@@ -36,6 +36,8 @@ public struct DemoSummary: Sendable {
     public var streets = 0, communities = 0, compounds = 0, buildings = 0, households = 0, residents = 0, organisations = 0
     public var cityID: Int64 = 0, firstStreetID: Int64 = 0, firstCommunityID: Int64 = 0, firstGridID: Int64 = 0
     public var firstHouseholdWithResidents: Int64 = 0
+    /// A household whose head owns the dwelling: the demo owner who can vote.
+    public var firstOwnerHousehold: Int64 = 0
     public var propertyCompanyCompounds: [Int64] = []
 }
 
@@ -274,6 +276,7 @@ public struct DemoGenerator: Sendable {
                             if p == 0, !rented, let o = ownerID {
                                 ownerOfResident = o
                                 owners.rows[owners.rows.count - 1][3] = name  // the buyer's name on the title
+                                if summary.firstOwnerHousehold == 0 { summary.firstOwnerHousehold = hid }
                             }
                             residents.rows.append([ids.resident, hid, name, male ? "male" : "female", IDNumber.birthDate(of: idNumber)!,
                                                    try cipher.seal(idNumber), cipher.index("id", idNumber), String(idNumber.suffix(4)),

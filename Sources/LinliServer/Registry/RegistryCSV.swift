@@ -231,11 +231,12 @@ extension Linli {
             ("grid", "网格员", .gridWorker, nil, s.firstGridID, nil),
             ("property", "物业客服", .propertyCompany, s.propertyCompanyCompounds.first ?? s.firstCommunityID, nil, nil),
             ("resident", "居民", .resident, nil, nil, s.firstHouseholdWithResidents),
+            ("owner", "业主", .resident, nil, nil, s.firstOwnerHousehold),
             ("volunteer", "志愿者", .volunteer, s.firstCommunityID, nil, nil),
             ("auditor", "审计员", .auditor, s.cityID, nil, nil),
             ("app", "第三方应用（Open311）", .partnerApp, s.cityID, nil, nil),
         ]
-        for (u, name, role, place, grid, household) in plan {
+        for (u, name, role, place, grid, household) in plan where household != 0 {
             let p = pw()
             do { _ = try await accounts.createUser(username: u, displayName: name, password: p) }
             catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: u, password: p) }
