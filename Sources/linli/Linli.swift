@@ -9,7 +9,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, BenchTally.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -194,3 +194,20 @@ func readPassword() -> String {
     return readLine(strippingNewline: true) ?? ""
 }
 
+
+struct BenchTally: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-tally",
+        abstract: "Benchmark: tally an owners' vote over a building of N exclusive parts (adds the building to a loaded demo).")
+    @OptionGroup var common: Common
+    @Option(help: "Exclusive parts in the building.") var units: Int = 20_000
+    @Option(help: "Share of parts that voted.") var turnout: Double = 0.8
+    @Option(help: "Timed runs.") var runs: Int = 30
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        let times = try await linli.benchmarkTally(units: units, turnout: turnout, runs: runs).sorted()
+        await linli.store.shutdown()
+        let median = times[times.count / 2], worst = times.last!
+        print(String(format: "tally of %d parts (%.0f%% voted): median %.1f ms, p100 %.1f ms over %d runs", units, turnout * 100, median, worst, runs))
+    }
+}
