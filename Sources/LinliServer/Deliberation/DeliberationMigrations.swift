@@ -126,6 +126,9 @@ enum DeliberationMigrations {
                 closes_at BIGINT NOT NULL,
                 status TEXT NOT NULL,
                 result TEXT,
+                total_parts BIGINT NOT NULL DEFAULT 0,
+                total_area BIGINT NOT NULL DEFAULT 0,
+                total_heads BIGINT NOT NULL DEFAULT 0,
                 created_by BIGINT NOT NULL REFERENCES users(id),
                 created_at BIGINT NOT NULL,
                 closed_at BIGINT

@@ -26,11 +26,8 @@ extension DeliberationService {
         """
 
     /// A poll and its matter, if the actor may see the matter.
-    func visiblePoll(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor, lock: Bool = false) async throws -> (Poll, Matter) {
-        // On PostgreSQL a ballot holds the poll row shared, so closing (which updates it) waits for
-        // ballots in flight and no ballot slips in after the count; SQLite has one writer anyway.
-        let lockClause = lock && store.dialect == .postgres ? " FOR SHARE" : ""
-        guard let p = try await db.raw("\(unsafeRaw: Self.pollColumns) WHERE id = \(bind: id)\(unsafeRaw: lockClause)").first().map(Self.poll) else {
+    func visiblePoll(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (Poll, Matter) {
+        guard let p = try await db.raw("\(unsafeRaw: Self.pollColumns) WHERE id = \(bind: id)").first().map(Self.poll) else {
             throw LinliError.notFound
         }
         let m = try await visibleMatter(db, p.matterID, actor)
@@ -166,7 +163,13 @@ extension DeliberationService {
                 SELECT \(bind: id), d.id, d.household_id, d.area_centi_m2, CASE WHEN d.owner_id IS NULL THEN 'd' || d.id ELSE 'o' || d.owner_id END
                 FROM dwellings d JOIN households h ON h.id = d.household_id WHERE h.path LIKE \(bind: path + "%")
                 """).run()
-            let parts = try await db.raw("SELECT COUNT(*) AS n FROM poll_parts WHERE poll_id = \(bind: id)").first()!.decode(column: "n", as: Int.self)
+            try await db.raw("""
+                UPDATE polls SET total_parts = (SELECT COUNT(*) FROM poll_parts WHERE poll_id = \(bind: id)),
+                    total_area = (SELECT COALESCE(SUM(area_centi), 0) FROM poll_parts WHERE poll_id = \(bind: id)),
+                    total_heads = (SELECT COUNT(DISTINCT owner_key) FROM poll_parts WHERE poll_id = \(bind: id))
+                WHERE id = \(bind: id)
+                """).run()
+            let parts = try await db.raw("SELECT total_parts AS n FROM polls WHERE id = \(bind: id)").first()!.decode(column: "n", as: Int.self)
             guard parts > 0 else { throw LinliError.invalid("place_id", "no_parts", "这里没有登记的专有部分，无法表决") }
             try await audit.append(db, actor: actor, action: "poll.open", objectType: "poll", objectID: id, path: path, detail: "\(parts) parts")
             // Every owner household of the electorate is asked to vote.
@@ -201,38 +204,37 @@ extension DeliberationService {
         return try await pollView(pollID, actor: actor)
     }
 
-    /// The sums of a poll, in three aggregate queries over its frozen electorate and its ballots.
+    /// The sums of a poll: the electorate's totals, fixed when it opened, and one pass over the
+    /// ballots grouped by owner (the walk follows the (poll, owner) index, so no sort is needed).
     func counts(_ db: any SQLDatabase, _ pollID: Int64) async throws -> TallyCounts {
         var c = TallyCounts()
-        let total = try await db.raw("""
-            SELECT COUNT(*) AS parts, CAST(COALESCE(SUM(area_centi), 0) AS BIGINT) AS area, COUNT(DISTINCT owner_key) AS heads FROM poll_parts WHERE poll_id = \(bind: pollID)
-            """).first()!
-        c.totalParts = try total.decode(column: "parts", as: Int64.self)
-        c.totalArea = try total.decode(column: "area", as: Int64.self)
-        c.totalHeads = try total.decode(column: "heads", as: Int64.self)
+        let total = try await db.raw("SELECT total_parts, total_area, total_heads FROM polls WHERE id = \(bind: pollID)").first()!
+        c.totalParts = try total.decode(column: "total_parts", as: Int64.self)
+        c.totalArea = try total.decode(column: "total_area", as: Int64.self)
+        c.totalHeads = try total.decode(column: "total_heads", as: Int64.self)
+        // One head per owner: yes only if every part they voted said yes (see `Tally.count`).
         let voted = try await db.raw("""
-            SELECT COUNT(*) AS parts, CAST(COALESCE(SUM(p.area_centi), 0) AS BIGINT) AS area,
-                   CAST(COALESCE(SUM(CASE WHEN b.choice = 'yes' THEN p.area_centi ELSE 0 END), 0) AS BIGINT) AS yes,
-                   CAST(COALESCE(SUM(CASE WHEN b.choice = 'no' THEN p.area_centi ELSE 0 END), 0) AS BIGINT) AS no,
-                   CAST(COALESCE(SUM(CASE WHEN b.choice = 'abstain' THEN p.area_centi ELSE 0 END), 0) AS BIGINT) AS abstain
-            FROM ballots b JOIN poll_parts p ON p.poll_id = b.poll_id AND p.part_id = b.part_id WHERE b.poll_id = \(bind: pollID)
+            SELECT COUNT(*) AS heads, CAST(COALESCE(SUM(n), 0) AS BIGINT) AS parts, CAST(COALESCE(SUM(a), 0) AS BIGINT) AS area,
+                   CAST(COALESCE(SUM(ya), 0) AS BIGINT) AS yes, CAST(COALESCE(SUM(na), 0) AS BIGINT) AS no, CAST(COALESCE(SUM(aa), 0) AS BIGINT) AS abstain,
+                   CAST(COALESCE(SUM(CASE WHEN y = n THEN 1 ELSE 0 END), 0) AS BIGINT) AS yes_heads,
+                   CAST(COALESCE(SUM(CASE WHEN x = n THEN 1 ELSE 0 END), 0) AS BIGINT) AS no_heads
+            FROM (SELECT p.owner_key, COUNT(*) AS n, SUM(p.area_centi) AS a,
+                         SUM(CASE WHEN b.choice = 'yes' THEN p.area_centi ELSE 0 END) AS ya,
+                         SUM(CASE WHEN b.choice = 'no' THEN p.area_centi ELSE 0 END) AS na,
+                         SUM(CASE WHEN b.choice = 'abstain' THEN p.area_centi ELSE 0 END) AS aa,
+                         SUM(CASE WHEN b.choice = 'yes' THEN 1 ELSE 0 END) AS y,
+                         SUM(CASE WHEN b.choice = 'no' THEN 1 ELSE 0 END) AS x
+                  FROM poll_parts p JOIN ballots b ON b.poll_id = p.poll_id AND b.part_id = p.part_id
+                  WHERE p.poll_id = \(bind: pollID) GROUP BY p.owner_key) t
             """).first()!
+        c.votedHeads = try voted.decode(column: "heads", as: Int64.self)
         c.votedParts = try voted.decode(column: "parts", as: Int64.self)
         c.votedArea = try voted.decode(column: "area", as: Int64.self)
         c.yesArea = try voted.decode(column: "yes", as: Int64.self)
         c.noArea = try voted.decode(column: "no", as: Int64.self)
         c.abstainArea = try voted.decode(column: "abstain", as: Int64.self)
-        // One head per owner: yes only if every part they voted said yes (see `Tally.count`).
-        let heads = try await db.raw("""
-            SELECT COUNT(*) AS heads, CAST(COALESCE(SUM(CASE WHEN y = n THEN 1 ELSE 0 END), 0) AS BIGINT) AS yes, CAST(COALESCE(SUM(CASE WHEN x = n THEN 1 ELSE 0 END), 0) AS BIGINT) AS no
-            FROM (SELECT p.owner_key, COUNT(*) AS n, SUM(CASE WHEN b.choice = 'yes' THEN 1 ELSE 0 END) AS y,
-                         SUM(CASE WHEN b.choice = 'no' THEN 1 ELSE 0 END) AS x
-                  FROM ballots b JOIN poll_parts p ON p.poll_id = b.poll_id AND p.part_id = b.part_id
-                  WHERE b.poll_id = \(bind: pollID) GROUP BY p.owner_key) t
-            """).first()!
-        c.votedHeads = try heads.decode(column: "heads", as: Int64.self)
-        c.yesHeads = try heads.decode(column: "yes", as: Int64.self)
-        c.noHeads = try heads.decode(column: "no", as: Int64.self)
+        c.yesHeads = try voted.decode(column: "yes_heads", as: Int64.self)
+        c.noHeads = try voted.decode(column: "no_heads", as: Int64.self)
         return c
     }
 
@@ -297,12 +299,13 @@ extension DeliberationService {
         }
         let now = env.nowSeconds
         let prepared2 = prepared
-        return try await store.transaction { db in
-            let (p, m) = try await visiblePoll(db, pollID, actor, lock: true)
+        // Who may vote for which parts is read first, off the writer: the electorate is frozen
+        // when the poll opens, so this cannot change under us. Only the window is checked again
+        // inside the write, where it is authoritative.
+        let (p, parts): (Poll, [Int64]) = try await store.read { db in
+            let (p, m) = try await visiblePoll(db, pollID, actor)
             try Self.requireOpen(m)
-            guard p.status == "open" else { throw LinliError.conflict("poll", "poll_closed", "表决已结束") }
-            guard now >= p.opensAt else { throw LinliError.conflict("poll", "poll_not_open", "表决尚未开始") }
-            guard now < p.closesAt else { throw LinliError.conflict("poll", "poll_closed", "表决已于 \(LocalTime.text(p.closesAt)) 截止") }
+            try Self.checkWindow(p, now)
             var parts: [Int64]
             if method == .online {
                 guard actor.may(.voteCast) else { throw LinliError.forbidden }
@@ -320,6 +323,18 @@ extension DeliberationService {
                 guard known == 1 else { throw LinliError.invalid("part_ids", "unknown_part", "专有部分 \(parts[0]) 不在本次表决范围内") }
             }
             guard !parts.isEmpty else { throw LinliError.invalid("part_ids", "required", "请选择专有部分") }
+            return (p, parts)
+        }
+        let lockClause = store.dialect == .postgres ? " FOR SHARE" : ""
+        return try await store.transaction { db in
+            // On PostgreSQL the ballot holds the poll row shared, so closing (which updates it)
+            // waits for ballots in flight and none slips in after the count.
+            guard let row = try await db.raw("SELECT status, opens_at, closes_at FROM polls WHERE id = \(bind: p.id)\(unsafeRaw: lockClause)").first() else {
+                throw LinliError.notFound
+            }
+            var current = p
+            current.status = try row.decode(column: "status", as: String.self)
+            try Self.checkWindow(current, now)
             var documentID: Int64?
             if let prepared2 {
                 let name = try documents.write(prepared2, env: env)
@@ -359,6 +374,12 @@ extension DeliberationService {
             }
             return receipts
         }
+    }
+
+    static func checkWindow(_ p: Poll, _ now: Int64) throws {
+        guard p.status == "open" else { throw LinliError.conflict("poll", "poll_closed", "表决已结束") }
+        guard now >= p.opensAt else { throw LinliError.conflict("poll", "poll_not_open", "表决尚未开始") }
+        guard now < p.closesAt else { throw LinliError.conflict("poll", "poll_closed", "表决已于 \(LocalTime.text(p.closesAt)) 截止") }
     }
 
     // MARK: Reading polls

@@ -37,48 +37,118 @@ public protocol Store: Sendable {
     /// Runs reads; on SQLite on one of the reader connections.
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func shutdown() async
 }
 
-/// Serialises async work without blocking a thread (SQLite has one writer at a time).
-final class AsyncMutex: Sendable {
-    private struct State { var locked = false; var waiters: [CheckedContinuation<Void, Never>] = [] }
+/// One queued transaction: `run` executes the caller's body (keeping its result), `finish` hands
+/// the caller its result once the transaction it ran in has committed, or the error.
+struct WriteJob: Sendable {
+    let run: @Sendable (any SQLDatabase) async throws -> Void
+    let finish: @Sendable ((any Error)?) -> Void
+}
+
+/// Group commit for SQLite's single writer. Callers queue their transaction bodies; one drainer
+/// runs every body waiting at that moment inside a single BEGIN IMMEDIATE … COMMIT, and each
+/// caller is answered only after that COMMIT (synchronous=FULL), so an acknowledged write is on
+/// disk. If a body throws, the batch is rolled back, that caller gets its error, and the others
+/// are run again one transaction each: no caller ever sees another's failure.
+final class GroupCommitWriter: Sendable {
+    private struct State { var jobs: [WriteJob] = []; var draining = false }
     private let state = NIOLockedValueBox(State())
+    private let connection: SQLiteConnection
+    static let maxBatch = 128
 
-    func lock() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLockedValue { s -> Bool in
-                if !s.locked { s.locked = true; return true }
-                s.waiters.append(c)
-                return false
+    init(connection: SQLiteConnection) { self.connection = connection }
+
+    func submit(_ job: WriteJob) {
+        let start = state.withLockedValue { s -> Bool in
+            s.jobs.append(job)
+            if s.draining { return false }
+            s.draining = true
+            return true
+        }
+        if start { Task { await drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLockedValue { s -> [WriteJob] in
+                let n = min(s.jobs.count, Self.maxBatch)
+                let b = Array(s.jobs.prefix(n))
+                s.jobs.removeFirst(n)
+                if b.isEmpty { s.draining = false }
+                return b
             }
-            if resumeNow { c.resume() }
+            if batch.isEmpty { return }
+            await run(batch)
         }
     }
 
-    func unlock() {
-        let next = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
-            if s.waiters.isEmpty { s.locked = false; return nil }
-            return s.waiters.removeFirst()
+    private func run(_ batch: [WriteJob]) async {
+        let db = connection.sql()
+        do {
+            try await db.raw("BEGIN IMMEDIATE").run()
+        } catch {
+            for j in batch { j.finish(error) }
+            return
         }
-        next?.resume()
+        var failure: (Int, any Error)?
+        for (i, job) in batch.enumerated() {
+            do { try await job.run(db) } catch { failure = (i, error); break }
+        }
+        if let (failed, error) = failure {
+            try? await db.raw("ROLLBACK").run()
+            // In queue order, as if each had run alone: those before the failed one commit before
+            // its caller hears of the failure (a retry that lost a race then finds the winner).
+            for job in batch[..<failed] { await solo(job, db) }
+            batch[failed].finish(error)
+            for job in batch[(failed + 1)...] { await solo(job, db) }
+            return
+        }
+        do {
+            try await db.raw("COMMIT").run()
+            for j in batch { j.finish(nil) }
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            for j in batch { j.finish(error) }
+        }
     }
 
-    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await lock()
-        defer { unlock() }
-        return try await body()
+    private func solo(_ job: WriteJob, _ db: any SQLDatabase) async {
+        do {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                try await job.run(db)
+                try await db.raw("COMMIT").run()
+                job.finish(nil)
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                job.finish(error)
+            }
+        } catch {
+            job.finish(error)
+        }
     }
 }
 
-/// SQLite in WAL mode: one writer connection behind an async mutex (so writers queue instead of
-/// failing with SQLITE_BUSY) and a few reader connections that never block the writer.
+/// Holds a body's result between the batch that produced it and the caller.
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var stored: T?
+    var value: T? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// SQLite in WAL mode: one writer connection fed by a group-commit queue (so writers queue instead
+/// of failing with SQLITE_BUSY, and share one fsync) and a few reader connections that never block it.
 public final class SQLiteStore: Store {
     public let dialect = Dialect.sqlite
     let writer: SQLiteConnection
     let readers: [SQLiteConnection]
-    let writeLock = AsyncMutex()
+    let writeQueue: GroupCommitWriter
     let next = NIOLockedValueBox(0)
     let logger: Logger
 
@@ -101,6 +171,7 @@ public final class SQLiteStore: Store {
 
     init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.writer = writer
+        self.writeQueue = GroupCommitWriter(connection: writer)
         self.readers = readers
         self.logger = logger
     }
@@ -110,18 +181,12 @@ public final class SQLiteStore: Store {
         return try await body(readers[i].sql())
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
-            let db = writer.sql()
-            try await db.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let box = ResultBox<T>()
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            writeQueue.submit(WriteJob(run: { db in box.value = try await body(db) }, finish: { error in
+                if let error { c.resume(throwing: error) } else { c.resume(returning: box.value!) }
+            }))
         }
     }
 
@@ -156,7 +221,7 @@ public final class PostgresStore: Store {
         try await client.withConnection { conn in try await body(conn.sql()) }
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { conn in
             let db = conn.sql()
             try await db.raw("BEGIN").run()
