@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SQLKit
 
 /// Deliberation use cases: matters through their stages, meetings, owners' polls, notices,
@@ -10,6 +11,9 @@ public struct DeliberationService: Sendable {
     let audit: AuditLog
     let notifier: any Notifier
     let documents: PhotoStore
+    /// Process definitions and frozen rule sets never change once written, so their decoded form
+    /// is kept by their JSON text (decoding them was a tenth of a ballot's cost).
+    let decoded = DecodedBodies()
 
     public init(store: any Store, env: Environment, notifier: any Notifier = InAppNotifier(), documentDirectory: String) {
         self.store = store
@@ -57,9 +61,9 @@ public struct DeliberationService: Sendable {
         FROM matters m JOIN processes p ON p.id = m.process_id JOIN places pl ON pl.id = m.place_id
         """
 
-    static func matter(_ r: any SQLRow) throws -> Matter {
+    func matter(_ r: any SQLRow) throws -> Matter {
         Matter(id: try r.decode(column: "id", as: Int64.self), processID: try r.decode(column: "process_id", as: Int64.self),
-               process: try JSONDecoder().decode(ProcessDefinition.self, from: Data(try r.decode(column: "process_body", as: String.self).utf8)),
+               process: try decoded.process(try r.decode(column: "process_body", as: String.self)),
                placeID: try r.decode(column: "place_id", as: Int64.self), placeName: try r.decode(column: "place_name", as: String.self), path: try r.decode(column: "path", as: String.self),
                compoundID: try r.decode(column: "compound_id", as: Int64.self), compoundPath: try r.decode(column: "compound_path", as: String.self),
                title: try r.decode(column: "title", as: String.self), description: try r.decode(column: "description", as: String.self),
@@ -71,7 +75,7 @@ public struct DeliberationService: Sendable {
     }
 
     func fetchMatter(_ db: any SQLDatabase, _ id: Int64) async throws -> Matter? {
-        try await db.raw("\(unsafeRaw: Self.matterColumns) WHERE m.id = \(bind: id)").first().map(Self.matter)
+        try await db.raw("\(unsafeRaw: Self.matterColumns) WHERE m.id = \(bind: id)").first().map(matter)
     }
 
     // MARK: Who may do what
@@ -325,7 +329,7 @@ public struct DeliberationService: Sendable {
             q.appendLiteral(")")
             if let status { q.appendLiteral(" AND m.status = "); q.appendInterpolation(bind: status) }
             q.appendInterpolation(unsafeRaw: " ORDER BY m.updated_at DESC, m.id DESC LIMIT \(max(1, min(limit, 200))) OFFSET \(max(0, offset))")
-            return try await db.raw(q).all().map { Self.view(try Self.matter($0), lang: lang) }
+            return try await db.raw(q).all().map { Self.view(try matter($0), lang: lang) }
         }
     }
 }
@@ -355,5 +359,25 @@ public struct MatterView: Sendable, Codable {
         case processName = "process_name", itemClass = "item_class", status, stageIndex = "stage_index", stageCode = "stage_code"
         case stageName = "stage_name", stageKind = "stage_kind", rejectedReason = "rejected_reason", createdAt = "created_at"
         case createdText = "created_text", updatedAt = "updated_at"
+    }
+}
+
+/// A small cache of decoded JSON bodies, keyed by their text (so an edited body is a new entry).
+final class DecodedBodies: Sendable {
+    private let processes = NIOLockedValueBox([String: ProcessDefinition]())
+    private let rules = NIOLockedValueBox([String: VoteRuleSet]())
+    static let limit = 256
+
+    func process(_ json: String) throws -> ProcessDefinition { try cached(processes, json) }
+    func rule(_ json: String) throws -> VoteRuleSet { try cached(rules, json) }
+
+    private func cached<T: Decodable & Sendable>(_ box: NIOLockedValueBox<[String: T]>, _ json: String) throws -> T {
+        if let hit = box.withLockedValue({ $0[json] }) { return hit }
+        let value = try JSONDecoder().decode(T.self, from: Data(json.utf8))
+        box.withLockedValue { d in
+            if d.count >= Self.limit { d.removeAll() }
+            d[json] = value
+        }
+        return value
     }
 }

@@ -9,11 +9,11 @@ extension DeliberationService {
         var question: String, opensAt: Int64, closesAt: Int64, status: String, result: TallyResult?, closedAt: Int64?
     }
 
-    static func poll(_ r: any SQLRow) throws -> Poll {
+    func poll(_ r: any SQLRow) throws -> Poll {
         Poll(id: try r.decode(column: "id", as: Int64.self), matterID: try r.decode(column: "matter_id", as: Int64.self),
              stageIndex: try r.decode(column: "stage_index", as: Int.self), placeID: try r.decode(column: "place_id", as: Int64.self),
              path: try r.decode(column: "path", as: String.self), ruleID: try r.decode(column: "rule_id", as: Int64.self),
-             rule: try JSONDecoder().decode(VoteRuleSet.self, from: Data(try r.decode(column: "rule_body", as: String.self).utf8)),
+             rule: try decoded.rule(try r.decode(column: "rule_body", as: String.self)),
              itemClass: ItemClass(rawValue: try r.decode(column: "item_class", as: String.self)) ?? .ordinary,
              question: try r.decode(column: "question", as: String.self), opensAt: try r.decode(column: "opens_at", as: Int64.self),
              closesAt: try r.decode(column: "closes_at", as: Int64.self), status: try r.decode(column: "status", as: String.self),
@@ -27,7 +27,7 @@ extension DeliberationService {
 
     /// A poll and its matter, if the actor may see the matter.
     func visiblePoll(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (Poll, Matter) {
-        guard let p = try await db.raw("\(unsafeRaw: Self.pollColumns) WHERE id = \(bind: id)").first().map(Self.poll) else {
+        guard let p = try await db.raw("\(unsafeRaw: Self.pollColumns) WHERE id = \(bind: id)").first().map(poll) else {
             throw LinliError.notFound
         }
         let m = try await visibleMatter(db, p.matterID, actor)
@@ -347,26 +347,25 @@ extension DeliberationService {
             for part in parts {
                 // The primary key (poll, part) is what makes a double vote impossible, however many
                 // arrive at once: the second insert finds the first and is refused or counted as a change.
-                var revision = try await db.raw("""
+                // When the rule allows a change the same statement records it (revision + 1);
+                // otherwise the second ballot finds the first and is refused.
+                let onConflict: SQLQueryString = p.rule.allowChange ? """
+                    DO UPDATE SET choice = excluded.choice, method = excluded.method, proxy_name = excluded.proxy_name,
+                        document_id = excluded.document_id, cast_by = excluded.cast_by, cast_at = excluded.cast_at, revision = ballots.revision + 1
+                    """ : "DO NOTHING"
+                let revision = try await db.raw("""
                     INSERT INTO ballots (poll_id, part_id, choice, method, proxy_name, document_id, cast_by, cast_at, revision)
                     VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: method.rawValue), \(bind: proxyName), \(bind: documentID),
                             \(bind: actor.userID), \(bind: now), 1)
-                    ON CONFLICT (poll_id, part_id) DO NOTHING RETURNING revision
+                    ON CONFLICT (poll_id, part_id) \(onConflict) RETURNING revision
                     """).first()?.decode(column: "revision", as: Int.self)
-                if revision == nil {
-                    guard p.rule.allowChange else { throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票") }
-                    revision = try await db.raw("""
-                        UPDATE ballots SET choice = \(bind: choice.rawValue), method = \(bind: method.rawValue), proxy_name = \(bind: proxyName),
-                            document_id = \(bind: documentID), cast_by = \(bind: actor.userID), cast_at = \(bind: now), revision = revision + 1
-                        WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part) RETURNING revision
-                        """).first()!.decode(column: "revision", as: Int.self)
-                }
+                guard let revision else { throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票") }
                 try await db.raw("""
                     INSERT INTO ballot_history (poll_id, part_id, choice, method, proxy_name, document_id, cast_by, at, revision)
                     VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: method.rawValue), \(bind: proxyName), \(bind: documentID),
-                            \(bind: actor.userID), \(bind: now), \(bind: revision!))
+                            \(bind: actor.userID), \(bind: now), \(bind: revision))
                     """).run()
-                receipts.append(BallotReceipt(pollID: p.id, partID: part, choice: choice.rawValue, method: method.rawValue, revision: revision!, castAt: now))
+                receipts.append(BallotReceipt(pollID: p.id, partID: part, choice: choice.rawValue, method: method.rawValue, revision: revision, castAt: now))
             }
             if method != .online {
                 try await audit.append(db, actor: actor, action: "ballot.record", objectType: "poll", objectID: p.id, path: p.path,
