@@ -303,8 +303,19 @@ extension DeliberationService {
         // when the poll opens, so this cannot change under us. Only the window is checked again
         // inside the write, where it is authoritative.
         let (p, parts): (Poll, [Int64]) = try await store.read { db in
-            let (p, m) = try await visiblePoll(db, pollID, actor)
-            try Self.requireOpen(m)
+            // The poll with just what visibility needs of its matter, in one query.
+            guard let row = try await db.raw("""
+                SELECT p.id, p.matter_id, p.stage_index, p.place_id, p.path, p.rule_id, p.rule_body, p.item_class, p.question, p.opens_at,
+                       p.closes_at, p.status, NULL AS result, p.closed_at, m.status AS matter_status, m.path AS matter_path, m.compound_path
+                FROM polls p JOIN matters m ON m.id = p.matter_id WHERE p.id = \(bind: pollID)
+                """).first() else { throw LinliError.notFound }
+            let p = try poll(row)
+            guard canView(actor, compoundPath: try row.decode(column: "compound_path", as: String.self), path: try row.decode(column: "matter_path", as: String.self)) else {
+                throw LinliError.notFound
+            }
+            guard try row.decode(column: "matter_status", as: String.self) == MatterStatus.open.rawValue else {
+                throw LinliError.conflict("matter", "matter_closed", "事项已结束，不能再投票")
+            }
             try Self.checkWindow(p, now)
             var parts: [Int64]
             if method == .online {
