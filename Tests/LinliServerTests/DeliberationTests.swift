@@ -175,7 +175,9 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
             await expectCode("stage_skipped") { _ = try await d.advance(m.id, adv, actor: community) }
             await expectCode("forbidden") { _ = try await d.advance(m.id, .init(), actor: resident) }
             await expectCode("not_found") { _ = try await d.advance(m.id, .init(), actor: try await f.actor("volunteer").withoutGrants()) }
-            _ = try await d.advance(m.id, .init(), actor: community)  // the compound party organisation proposes
+            var proposal = DeliberationService.AdvanceInput()
+            proposal.documentTitle = "小区党支部提议书"; proposal.documentBody = "建议使用维修资金更换监控，预算 12 万元。"
+            _ = try await d.advance(m.id, proposal, actor: community)  // the compound party organisation proposes
             await expectCode("meeting_required") { _ = try await d.advance(m.id, .init(), actor: community) }
             // The joint meeting: called, attended by scanning household codes, minuted.
             var meet = DeliberationService.MeetingInput()
@@ -245,7 +247,7 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
             await expectCode("matter_filed") { try await d.addMilestone(m.id, title: "x", dueDay: "2027-01-01", actor: community) }
             await expectCode("matter_filed") { try await d.saveMinutes(meeting, minutes: "改", decisions: nil, actor: community) }
             let detail = try await d.detail(m.id, actor: property, lang: .zh)
-            #expect(detail.steps.allSatisfy { $0.state == "passed" } && detail.documents.count == 2)
+            #expect(detail.steps.allSatisfy { $0.state == "passed" } && detail.documents.map(\.kind) == ["document", "minutes", "minutes"])
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'matter.stage'") == 7)
         }
     }

@@ -287,6 +287,8 @@ struct DeliberationRoutes {
         a.noticeTitle = f["notice_title"]
         a.noticeBody = f["notice_body"]
         a.noticePublic = f["notice_public"] == "1"
+        a.documentTitle = f["document_title"]
+        a.documentBody = f["document_body"]
         return a
     }
 

@@ -217,8 +217,14 @@ public struct DeliberationService: Sendable {
         public var noticeTitle: String?
         public var noticeBody: String?
         public var noticePublic: Bool?
+        /// A document this stage produced (the proposal, the review opinion), kept with the matter.
+        public var documentTitle: String?
+        public var documentBody: String?
         public init() {}
-        enum CodingKeys: String, CodingKey { case stage, outcome, note, reason, noticeTitle = "notice_title", noticeBody = "notice_body", noticePublic = "notice_public" }
+        enum CodingKeys: String, CodingKey {
+            case stage, outcome, note, reason, noticeTitle = "notice_title", noticeBody = "notice_body", noticePublic = "notice_public"
+            case documentTitle = "document_title", documentBody = "document_body"
+        }
     }
 
     /// Records the current stage's outcome and moves on. What a stage needs is checked here: a held
@@ -284,6 +290,15 @@ public struct DeliberationService: Sendable {
                 }
             }
             let next = try MatterFlow.advance(m.process, current: m.stageIndex, status: m.status, stageCode: stageCode, outcome: outcome, reason: reason)
+            if let body = input.documentBody?.trimmingCharacters(in: .whitespacesAndNewlines), !body.isEmpty {
+                guard body.count <= DeliberationLimits.textMax else { throw LinliError.invalid("document_body", "too_long", "文件内容过长") }
+                let title = (input.documentTitle ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                try await db.raw("""
+                    INSERT INTO matter_documents (matter_id, stage_index, kind, title, body, meeting_id, created_by, created_at)
+                    VALUES (\(bind: m.id), \(bind: m.stageIndex), 'document', \(bind: title.isEmpty ? stage.nameZh : String(title.prefix(DeliberationLimits.titleMax))),
+                            \(bind: body), NULL, \(bind: actor.userID), \(bind: now))
+                    """).run()
+            }
             let status: MatterStatus = outcome == .rejected ? .rejected : (next == nil ? .filed : .open)
             try await db.raw("""
                 INSERT INTO matter_stages (matter_id, stage_index, stage_code, outcome, note, acted_by, acted_at)

@@ -50,6 +50,8 @@ enum DeliberationText {
         "method_paper": ("纸质票", "Paper ballot"), "method_proxy": ("委托投票（须上传委托书）", "Proxy (authorisation required)"),
         "basis_participating": ("参与表决者", "Those taking part"), "basis_all": ("全体业主", "All owners"), "address": ("地址", "Address"),
         "poll_open": ("表决中", "Voting open"), "poll_ended": ("表决已结束", "Voting closed"),
+        "attach_document": ("附上本阶段文件（可选）", "Attach this stage's document (optional)"), "document_title": ("文件标题", "Title"),
+        "document_body": ("文件内容", "Text"), "scan_with_camera": ("用摄像头扫码", "Scan with the camera"),
         "headcount_rule": ("人数按《建筑物区分所有权解释》计算：一个专有部分按一人；同一买受人的多个专有部分、建设单位未出售的部分，各按一人。", "Heads follow the judicial interpretation: one part counts as one owner, but one buyer's several parts, and the developer's unsold parts, count as one."),
     ]
 
