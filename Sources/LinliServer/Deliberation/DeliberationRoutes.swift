@@ -454,7 +454,7 @@ struct DeliberationRoutes {
         let t = I18n.table(lang)
         let isArea = k.code.hasSuffix("area")
         let value = isArea ? DeliberationService.area(k.value) + " / " + DeliberationService.area(k.base) + " ㎡" : "\(k.value) / \(k.base)"
-        return ["label": (k.code.hasPrefix("participation") ? t["participation"]! : t["approval"]!) + " · " + (isArea ? t["by_area"]! : t["by_head"]!),
+        return ["label": (k.code.hasPrefix("participation") ? t["participation"]! : t["approval"]!) + " · " + (isArea ? t["tally_by_area"]! : t["tally_by_head"]!),
                 "value": value, "percent": k.percent, "required": k.required, "met": k.met, "code": k.code]
     }
 
@@ -477,14 +477,14 @@ struct DeliberationRoutes {
         let rules = try await deliberation.rules()
         let data: [String: Any] = [
             "rules": rules.map { r -> [String: Any] in
-                ["code": r.code, "name": r.name, "place_id": r.placeID.map(String.init) ?? "", "open_polls": r.inUse,
+                ["code": r.code, "name": r.name, "place_id": r.placeID.map { String($0) as Any } ?? false, "open_polls": r.inUse,
                  "participation_area": r.rule.participationArea.text, "participation_heads": r.rule.participationHeads.text,
                  "ordinary_area": r.rule.ordinaryArea.text, "ordinary_heads": r.rule.ordinaryHeads.text,
                  "major_area": r.rule.majorArea.text, "major_heads": r.rule.majorHeads.text, "allow_change": r.rule.allowChange,
                  "basis_label": I18n.label(r.rule.approvalBasis, c.lang)]
             },
             "processes": try await deliberation.processes().map { p -> [String: Any] in
-                ["code": p.code, "name": p.name, "place_id": p.placeID.map(String.init) ?? "",
+                ["code": p.code, "name": p.name, "place_id": p.placeID.map { String($0) as Any } ?? false,
                  "stages": p.stages.map { ["name": $0.name(c.lang), "kind": $0.kind.rawValue, "optional": !$0.required] }]
             },
             "can_configure": actor.may(.voteConfigure), "errors": errors ?? [:], "values": c.form.values.mapValues { $0.first ?? "" },
