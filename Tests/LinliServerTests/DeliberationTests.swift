@@ -139,6 +139,17 @@ extension Fixture {
     }
 }
 
+/// Calls, attends and minutes a meeting for the matter's current stage; returns the meeting id.
+@discardableResult
+func holdMeeting(_ d: DeliberationService, _ matter: Int64, _ title: String, by actor: Actor, attendee: String = "代表") async throws -> Int64 {
+    var meet = DeliberationService.MeetingInput()
+    meet.title = title; meet.startsAt = "2026-11-24T19:00"; meet.location = "社区"; meet.agenda = title
+    let id = try await d.scheduleMeeting(matter, meet, actor: actor)
+    _ = try await d.recordAttendance(id, .init(name: attendee), actor: actor)
+    try await d.saveMinutes(id, minutes: "同意", decisions: nil, actor: actor)
+    return id
+}
+
 func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
     do {
         try await body()
@@ -196,10 +207,7 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
             var skip = DeliberationService.AdvanceInput()
             skip.outcome = "skipped"; skip.reason = "时间紧"
             await expectCode("stage_required") { _ = try await d.advance(m.id, skip, actor: community) }
-            meet.title = "党员大会"
-            let partyMeeting = try await d.scheduleMeeting(m.id, meet, actor: community)
-            _ = try await d.recordAttendance(partyMeeting, .init(name: "党支部书记"), actor: community)
-            try await d.saveMinutes(partyMeeting, minutes: "审议通过。", decisions: nil, actor: community)
+            try await holdMeeting(d, m.id, "党员大会", by: community, attendee: "党支部书记")
             _ = try await d.advance(m.id, .init(), actor: community)
             // The owners vote: the outcome comes from the tally, not from the clerk.
             await expectCode("poll_required") { _ = try await d.advance(m.id, .init(), actor: community) }
@@ -272,13 +280,7 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
             let m = try await d.suggestMatter(input, actor: community)
             var skip = DeliberationService.AdvanceInput()
             // The lift process: consult (a meeting), an optional joint meeting, then the vote.
-            let mt = try await { () async throws -> Int64 in
-                var meet = DeliberationService.MeetingInput()
-                meet.title = "睦邻议事厅"; meet.startsAt = "2026-11-24T19:00"; meet.location = "1幢架空层"; meet.agenda = "协商"
-                return try await d.scheduleMeeting(m.id, meet, actor: community)
-            }()
-            _ = try await d.recordAttendance(mt, .init(name: "楼长"), actor: community)
-            try await d.saveMinutes(mt, minutes: "同意表决", decisions: nil, actor: community)
+            try await holdMeeting(d, m.id, "睦邻议事厅", by: community, attendee: "楼长")
             _ = try await d.advance(m.id, .init(), actor: community)
             await expectCode("required") { _ = try await d.advance(m.id, { var a = skip; a.outcome = "skipped"; return a }(), actor: community) }
             skip.outcome = "skipped"; skip.reason = "已在议事厅达成一致"
@@ -373,11 +375,7 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
             let m = try await d.suggestMatter(input, actor: owner)
             _ = try await d.advance(m.id, .init(), actor: community)
             for title in ["联席会议", "党员大会"] {
-                var meet = DeliberationService.MeetingInput()
-                meet.title = title; meet.startsAt = "2026-11-24T19:00"; meet.location = "社区"; meet.agenda = "充电桩"
-                let id = try await d.scheduleMeeting(m.id, meet, actor: community)
-                _ = try await d.recordAttendance(id, .init(name: "代表"), actor: community)
-                try await d.saveMinutes(id, minutes: "同意", decisions: nil, actor: community)
+                try await holdMeeting(d, m.id, title, by: community)
                 _ = try await d.advance(m.id, .init(), actor: community)
             }
             var pollInput = DeliberationService.PollInput()

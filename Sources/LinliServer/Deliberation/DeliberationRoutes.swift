@@ -271,10 +271,7 @@ struct DeliberationRoutes {
         i.description = f["description"]
         i.process = f.nonEmpty("process")
         i.itemClass = f.nonEmpty("item_class")
-        if let raw = f.nonEmpty("place_id") {
-            guard let v = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }
-            i.placeID = v
-        }
+        i.placeID = try f.optionalID("place_id", "地点编号应为数字")
         return i
     }
 
@@ -309,10 +306,7 @@ struct DeliberationRoutes {
         p.closesAt = f["closes_at"]
         p.rule = f.nonEmpty("rule")
         p.itemClass = f.nonEmpty("item_class")
-        if let raw = f.nonEmpty("place_id") {
-            guard let v = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }
-            p.placeID = v
-        }
+        p.placeID = try f.optionalID("place_id", "地点编号应为数字")
         return p
     }
 

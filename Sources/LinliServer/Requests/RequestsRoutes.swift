@@ -229,10 +229,7 @@ struct RequestsRoutes {
             if loc.hasPrefix("household:") { i.householdID = Int64(loc.dropFirst(10)) }
             else if loc.hasPrefix("place:") { i.placeID = Int64(loc.dropFirst(6)) }
         }
-        if let raw = f.nonEmpty("household_id") {
-            guard let h = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("household_id", "invalid", "住户编号应为数字") }
-            i.householdID = h
-        }
+        if let h = try f.optionalID("household_id", "住户编号应为数字") { i.householdID = h }
         i.address = f.nonEmpty("address")
         for (field, keyPath) in [("lat", \RequestInput.lat), ("lng", \RequestInput.lng)] {
             if let raw = f.nonEmpty(field) {

@@ -46,4 +46,10 @@ public struct FormData: Sendable {
     public func all(_ key: String) -> [String] { values[key] ?? [] }
     public func int(_ key: String) -> Int64? { self[key].flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) } }
     public func nonEmpty(_ key: String) -> String? { self[key].flatMap { $0.isEmpty ? nil : $0 } }
+    /// An optional numeric id field: nil when left empty, a 422 naming the field when not a number.
+    public func optionalID(_ key: String, _ message: String) throws -> Int64? {
+        guard let raw = nonEmpty(key) else { return nil }
+        guard let v = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid(key, "invalid", message) }
+        return v
+    }
 }
