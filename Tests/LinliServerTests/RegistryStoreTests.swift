@@ -166,3 +166,57 @@ import Testing
         }
     }
 }
+
+@Suite struct RegistryTransferHTTPTests {
+    @Test func communityStaffImportAndExportFromTheConsole() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let community = f.demo.firstCommunityID
+            let t = try await f.tokens()
+            let micro = try await f.linli.store.read { db in
+                try await db.raw("SELECT name FROM grids WHERE level = 'micro' AND community_id = \(bind: community) ORDER BY id").first()!.decode(column: "name", as: String.self)
+            }
+            let header = RegistryCSV.header.joined(separator: ",")
+            let good = "新苑,1幢,1单元,101,\(micro),赵六,110105200001010016,13700001111,户籍人口,户主,独居老人,否"
+            let bad = "新苑,1幢,1单元,102,\(micro),钱七,110105200001010017,13700001112,户籍人口,户主,,否"
+            @Sendable func upload(_ csv: String, keepGood: Bool, as who: String) -> (HTTPFields, ByteBuffer) {
+                let boundary = "----linli\(UUID().uuidString)"
+                var b = ByteBuffer()
+                if keepGood { b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"keep_good\"\r\n\r\n1\r\n") }
+                b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.csv\"\r\nContent-Type: text/csv\r\n\r\n\(csv)\r\n--\(boundary)--\r\n")
+                return ([.authorization: "Bearer \(t[who]!)", .contentType: "multipart/form-data; boundary=\(boundary)"], b)
+            }
+            try await built.app.test(.router) { client in
+                var res = try await client.execute(uri: "/places/\(community)/transfer", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(res.status == .ok && res.body.text.contains("import-form"))
+                // All or nothing: the bad row is named by line and column, and nothing is written.
+                var (h, body) = upload("\u{FEFF}" + [header, good, bad].joined(separator: "\r\n"), keepGood: false, as: "community")
+                res = try await client.execute(uri: "/places/\(community)/import", method: .post, headers: h, body: body)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("身份证号校验位不正确") && res.body.text.contains("<td>3</td>"))
+                #expect(try await f.linli.store.read { db in try await db.raw("SELECT COUNT(*) AS n FROM residents WHERE name = '赵六'").first()!.decode(column: "n", as: Int.self) } == 0)
+                (h, body) = upload([header, good, bad].joined(separator: "\n"), keepGood: true, as: "community")
+                res = try await client.execute(uri: "/places/\(community)/import", method: .post, headers: h, body: body)
+                #expect(res.body.text.contains("已导入") && res.status == .unprocessableContent)
+                // Other roles: a grid worker may not; a community outside one's street does not exist.
+                (h, body) = upload(header, keepGood: false, as: "grid")
+                #expect(try await client.execute(uri: "/places/\(community)/import", method: .post, headers: h, body: body).status == .forbidden)
+                let other = try await f.linli.store.read { db in
+                    try await db.raw("SELECT id FROM places WHERE kind IN ('community', 'village') ORDER BY id DESC").first()!.decode(column: "id", as: Int64.self)
+                }
+                (h, body) = upload(header, keepGood: false, as: "community")
+                #expect(try await client.execute(uri: "/places/\(other)/import", method: .post, headers: h, body: body).status == .notFound)
+                // Export needs a reason, comes with a BOM for Excel, and is audited with the user's name.
+                let form: HTTPFields = [.authorization: "Bearer \(t["community"]!)", .contentType: "application/x-www-form-urlencoded"]
+                res = try await client.execute(uri: "/places/\(community)/export", method: .post, headers: form, body: ByteBuffer(string: "reason="))
+                #expect(res.status == .unprocessableContent)
+                res = try await client.execute(uri: "/places/\(community)/export", method: .post, headers: form, body: ByteBuffer(string: "reason=%E5%B9%B4%E5%BA%A6%E6%A0%B8%E5%AF%B9"))
+                #expect(res.status == .ok && res.headers[.contentType]?.hasPrefix("text/csv") == true)
+                #expect(Array(res.body.readableBytesView.prefix(3)) == [0xEF, 0xBB, 0xBF] && res.body.text.contains("赵六"))
+                let audited = try await f.linli.store.read { db in
+                    try await db.raw("SELECT username, reason FROM audit_log WHERE action = 'registry.export'").first()!
+                }
+                #expect(try audited.decode(column: "username", as: String.self) == "community" && audited.decode(column: "reason", as: String.self) == "年度核对")
+            }
+        }
+    }
+}

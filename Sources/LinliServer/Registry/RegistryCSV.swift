@@ -59,6 +59,22 @@ public struct ImportReport: Sendable {
 public struct RegistryCSV: Sendable {
     let registry: RegistryService
 
+    /// Whether the place is a community (or village); 404 outside the actor's area, 403 inside it without the right.
+    public func transferScope(_ placeID: Int64, actor: Actor) async throws -> Bool {
+        let reg = registry
+        return try await reg.store.read { db in
+            guard let place = try await reg.fetchPlace(db, placeID) else { throw LinliError.notFound }
+            try actor.require(.registryTransfer, on: ObjectScope(path: place.path))
+            return place.kind.isCommunity
+        }
+    }
+
+    func requireTransfer(_ communityID: Int64, _ actor: Actor) async throws {
+        guard try await transferScope(communityID, actor: actor) else {
+            throw LinliError.invalid("community", "not_a_community", "请在社区或村的页面导入导出")
+        }
+    }
+
     public static let header = ["小区", "楼栋", "单元", "门牌号", "微网格", "姓名", "身份证号", "手机号", "户籍状态", "与户关系", "标签", "党员"]
 
     static func code(_ label: String, in values: [String]) -> String? {
@@ -69,7 +85,10 @@ public struct RegistryCSV: Sendable {
 
     /// Imports rows into a community. Every row is checked first; with `keepGood` false a single bad
     /// row means nothing is written, otherwise the good rows are written and the bad ones reported.
-    public func importCSV(_ data: Data, communityID: Int64, keepGood: Bool) async throws -> ImportReport {
+    /// `actor` is nil for the command line (an operator on the server); from the console it is
+    /// checked against the community and named in the audit log.
+    public func importCSV(_ data: Data, communityID: Int64, keepGood: Bool, actor: Actor? = nil) async throws -> ImportReport {
+        if let actor { try await requireTransfer(communityID, actor) }
         var report = ImportReport()
         guard let text = String(data: data, encoding: .utf8) else {
             report.errors.append(.init(line: 1, column: "-", reason: "文件不是 UTF-8 编码（若从 Excel 导出，请选择“CSV UTF-8”）"))
@@ -170,14 +189,17 @@ public struct RegistryCSV: Sendable {
                 _ = try await reg.insertResident(db, row.resident, household: hid, path: place.path, actor: nil)
                 report.imported += 1
             }
-            try await reg.audit.append(db, actor: nil, action: "registry.import", objectType: "place", objectID: communityID, path: community.path,
+            try await reg.audit.append(db, actor: actor, action: "registry.import", objectType: "place", objectID: communityID, path: community.path,
                                        detail: "\(report.imported) residents, \(report.errors.count) bad rows")
             return report
         }
     }
 
     /// The community's residents with full ID numbers and phones; the export itself is audited.
-    public func exportCSV(communityID: Int64, reason: String) async throws -> String {
+    public func exportCSV(communityID: Int64, reason rawReason: String, actor: Actor? = nil) async throws -> String {
+        let reason = rawReason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw LinliError.invalid("reason", "required", "导出含完整身份证号和手机号，请说明事由") }
+        if let actor { try await requireTransfer(communityID, actor) }
         guard reason.trimmingCharacters(in: .whitespaces).count >= 2 else { throw LinliError.invalid("reason", "reason_required", "导出完整个人信息须填写事由") }
         let reg = registry
         return try await reg.store.transaction { db in
@@ -204,7 +226,7 @@ public struct RegistryCSV: Sendable {
                                       tags, try r.decode(column: "party_member", as: Int.self) != 0 ? "是" : "否"]
                 out += cells.map(CSVReader.escape).joined(separator: ",") + "\r\n"
             }
-            try await reg.audit.append(db, actor: nil, action: "registry.export", objectType: "place", objectID: communityID, path: community.path,
+            try await reg.audit.append(db, actor: actor, action: "registry.export", objectType: "place", objectID: communityID, path: community.path,
                                        reason: reason, detail: "\(rows.count) residents")
             return out
         }

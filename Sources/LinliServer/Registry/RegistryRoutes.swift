@@ -29,6 +29,39 @@ struct RegistryRoutes {
             return renderer.page("console", ["roots": Renderer.data(roots, c.lang)], context: c, title: I18n.table(c.lang)["home"]!)
         }
 
+        // Households and residents as the community office keeps them in a spreadsheet.
+        r.get("/places/:id/transfer", .action(.registryTransfer)) { _, c in try await transferPage(c, id: try c.id("id"), report: nil, errors: [:]) }
+        r.post("/places/:id/import", .action(.registryTransfer)) { _, c in
+            let id = try c.id("id")
+            do {
+                guard let file = c.files.first(where: { $0.field == "file" }), !file.bytes.isEmpty else {
+                    throw LinliError.invalid("file", "required", "请选择 CSV 文件")
+                }
+                let report = try await RegistryCSV(registry: registry).importCSV(Data(file.bytes), communityID: id, keepGood: c.form["keep_good"] == "1", actor: try c.requireActor())
+                var resp = try await transferPage(c, id: id, report: report, errors: [:])
+                if !report.errors.isEmpty { resp.status = .unprocessableContent }
+                return resp
+            } catch let e as LinliError where e.status == .unprocessableContent {
+                var resp = try await transferPage(c, id: id, report: nil, errors: [(e.field == "community" ? "form" : "import_" + (e.field ?? "file")): e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.post("/places/:id/export", .action(.registryTransfer)) { _, c in
+            let id = try c.id("id")
+            do {
+                let csv = try await RegistryCSV(registry: registry).exportCSV(communityID: id, reason: c.form["reason"] ?? "", actor: try c.requireActor())
+                // A BOM so that Excel opens the Chinese text as UTF-8.
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"residents-\(id).csv\"",
+                                                       .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(string: "\u{FEFF}" + csv)))
+            } catch let e as LinliError where e.status == .unprocessableContent {
+                var resp = try await transferPage(c, id: id, report: nil, errors: [(e.field == "community" ? "form" : "export_" + (e.field ?? "reason")): e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
+
         r.get("/places/:id", .action(.placeView)) { _, c in
             try await placePage(c, id: try c.id("id"), errors: nil, form: [:])
         }
@@ -255,6 +288,20 @@ struct RegistryRoutes {
         values.map { ["value": $0, "label": I18n.label($0, lang), "selected": $0 == selected] }
     }
 
+    func transferPage(_ c: AppContext, id: Int64, report: ImportReport?, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let isCommunity = try await RegistryCSV(registry: registry).transferScope(id, actor: actor)
+        let d = try await registry.place(id, actor: actor)
+        var data: [String: Any] = ["place": Renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.header.joined(separator: ","),
+                                   "is_community": isCommunity]
+        if let report {
+            data["report"] = ["imported": report.imported, "households": report.householdsCreated, "error_count": report.errors.count,
+                              "has_errors": !report.errors.isEmpty, "kept_good": c.form["keep_good"] == "1",
+                              "errors": report.errors.map { ["line": $0.line, "column": $0.column, "reason": $0.reason] }]
+        }
+        return renderer.page("transfer", data, context: c, title: I18n.table(c.lang)["transfer"]! + " · " + d.place.name)
+    }
+
     func placePage(_ c: AppContext, id: Int64, errors: [String: String]?, form: [String: String], status: HTTPResponse.Status = .ok) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await registry.place(id, actor: actor)
@@ -267,6 +314,7 @@ struct RegistryRoutes {
         data["holds_households"] = kind?.holdsHouseholds ?? false
         data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)
         data["can_coverage"] = actor.may(.coverageView) && (kind?.rank ?? 9) <= 3
+        data["can_transfer"] = actor.may(.registryTransfer) && kind?.isCommunity == true
         data["errors"] = errors ?? [:]
         data["form"] = form
         if kind?.holdsHouseholds == true {
