@@ -312,6 +312,22 @@ def community_worker_holds_the_joint_meeting_and_moves_the_matter_on(d, base):
     shot(d, "notice-board-public-phone")
 
 
+@case
+def community_worker_imports_a_spreadsheet_and_sees_each_bad_row(d, base):
+    login(d, base, "community")
+    d.find_element(By.ID, "transfer-link").click()
+    path = os.path.join(tempfile.mkdtemp(), "residents.csv")
+    header = d.find_element(By.CSS_SELECTOR, "#main code").text
+    with open(path, "w", encoding="utf-8-sig") as f:
+        f.write(header + "\n" + "新苑,1幢,1单元,101,没有这个微网格,赵六,110105200001010017,13700001111,户籍人口,户主,,否\n")
+    d.find_element(By.ID, "import-file").send_keys(path)
+    d.find_element(By.ID, "do-import").click()
+    wait_text(d, "import-report", "未导入任何数据")
+    cells = d.find_element(By.ID, "import-errors").text
+    assert "2" in cells and "身份证号" in cells, cells
+    shot(d, "import-errors-phone")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

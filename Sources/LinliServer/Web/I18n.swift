@@ -13,7 +13,7 @@ enum I18n {
         "transfer": ("导入导出", "Import and export"), "import_csv": ("导入 CSV", "Import CSV"), "export_csv": ("导出 CSV", "Export CSV"),
         "csv_hint": ("UTF-8 编码（可带 BOM，Excel 请选“CSV UTF-8”），第一行为表头：", "UTF-8 (a BOM is fine; in Excel choose \"CSV UTF-8\"), first line is the header:"),
         "csv_file": ("CSV 文件", "CSV file"), "keep_good": ("有错误行时仍导入正确的行（默认：有错误则全部不导入）", "Import the good rows even if some are bad (default: nothing if any row is bad)"),
-        "import_done": ("已导入", "Imported"), "new_households": ("户为新建住户", "new households"), "bad_rows": ("行有错误", "bad rows"),
+        "import_done": ("已导入", "Imported"), "new_households": ("户为新建住户", "new households"), "bad_rows": ("处错误", "errors"), "why": ("原因", "Why"),
         "nothing_imported": ("未导入任何数据", "nothing was imported"), "line": ("行", "Line"), "column": ("列", "Column"),
         "export_hint": ("导出文件含完整身份证号和手机号，导出将记入审计日志。", "The file holds full ID numbers and phones; the export is written to the audit log."),
         "tagline": ("社区治理与服务平台", "Community governance and services"),
