@@ -108,6 +108,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)
     AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production).register(routes)
+    UserRoutes(accounts: linli.accounts, renderer: renderer).register(routes)
     RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)

@@ -220,3 +220,45 @@ import Testing
         }
     }
 }
+
+@Suite struct UserManagementHTTPTests {
+    @Test func streetStaffManageAccountsInsideTheirStreetAndNeverBeyondTheirOwnRights() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            let ids = try await f.ids()
+            let community = f.demo.firstCommunityID
+            try await built.app.test(.router) { client in
+                func post(_ uri: String, _ who: String, _ body: String) async throws -> TestResponse {
+                    try await client.execute(uri: uri, method: .post, headers: [.authorization: "Bearer \(t[who]!)", .contentType: "application/x-www-form-urlencoded"],
+                                             body: ByteBuffer(string: body))
+                }
+                var res = try await post("/users", "street", "username=x&password=short")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("用户名为") && res.body.text.contains("密码至少"))
+                res = try await post("/users", "street", "username=wang.worker&display_name=%E7%8E%8B&password=a-long-password")
+                #expect(res.status == .seeOther)
+                let user = String(res.headers[.location]!.split(separator: "/").last!)
+                res = try await post("/users/\(user)/grants", "street", "role=community_staff&place_id=\(community)")
+                #expect(res.status == .seeOther)
+                // Nobody hands out more than they hold, nor outside their area.
+                res = try await post("/users/\(user)/grants", "street", "role=city_admin&place_id=\(community)")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("不能授予比自己更大的权限"))
+                res = try await post("/users/\(user)/grants", "street", "role=community_staff&place_id=\(ids.outsideCompound)")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("管辖的范围"))
+                #expect(try await post("/users", "community", "username=y1&password=a-long-password").status == .forbidden)
+                let actor = try await f.linli.accounts.login(username: "wang.worker", password: "a-long-password").actor
+                #expect(actor.grants.map(\.role) == [.communityStaff])
+                let grant = try await f.linli.accounts.users(actor: try await f.actor("street"), userID: Int64(user)!)[0].grants[0].id
+                res = try await post("/users/\(user)/grants/\(grant)/revoke", "street", "")
+                #expect(res.status == .seeOther)
+                #expect(try await f.linli.accounts.login(username: "wang.worker", password: "a-long-password").actor.grants.isEmpty)
+                let audited = try await f.linli.store.read { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM audit_log WHERE username = 'street' AND action IN ('user.create', 'user.grant', 'user.revoke')").first()!.decode(column: "n", as: Int.self)
+                }
+                #expect(audited == 3)
+                res = try await client.execute(uri: "/users", method: .get, headers: [.authorization: "Bearer \(t["street"]!)"])
+                #expect(res.status == .ok && res.body.text.contains("wang.worker"))
+            }
+        }
+    }
+}

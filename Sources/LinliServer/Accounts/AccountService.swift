@@ -35,7 +35,10 @@ public struct AccountService: Sendable {
 
     // MARK: Users and grants
 
-    public func createUser(username: String, displayName: String, password: String) async throws -> Int64 {
+    /// `actor` is nil for the command line (an operator on the server); from the console it must
+    /// hold user.manage and is named in the audit log.
+    public func createUser(username: String, displayName: String, password: String, actor: Actor? = nil) async throws -> Int64 {
+        if let actor { try actor.require(.userManage) }
         var v = Validator()
         let u = username.trimmingCharacters(in: .whitespaces)
         v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
@@ -52,7 +55,7 @@ public struct AccountService: Sendable {
                 VALUES (\(bind: u), \(bind: displayName.isEmpty ? u : displayName), \(bind: hash), \(bind: env.nowSeconds)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
-            try await audit.append(db, actor: nil, action: "user.create", objectType: "user", objectID: id, path: "/", detail: u)
+            try await audit.append(db, actor: actor, action: "user.create", objectType: "user", objectID: id, path: "/", detail: u)
             return id
         }
     }
@@ -69,7 +72,10 @@ public struct AccountService: Sendable {
 
     /// Grants a role over a place. A grid worker's place is a grid's community plus the grid; a
     /// resident's is a household.
-    public func grant(username: String, role: Role, placeID: Int64?, gridID: Int64? = nil, householdID: Int64? = nil) async throws {
+    /// From the console (`actor` given) a grant must lie inside the grantor's user.manage area and
+    /// may not carry any action the grantor lacks: nobody hands out more than they hold.
+    public func grant(username: String, role: Role, placeID: Int64?, gridID: Int64? = nil, householdID: Int64? = nil, actor: Actor? = nil) async throws {
+        if let actor { try Self.requireGrantable(role, by: actor) }
         try await store.transaction { db in
             guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
                 throw LinliError.invalid("username", "not_found", "用户不存在")
@@ -90,17 +96,101 @@ public struct AccountService: Sendable {
             default:
                 break
             }
-            guard let place, try await db.raw("SELECT id FROM places WHERE id = \(bind: place)").first() != nil else {
+            guard let place, let placeRow = try await db.raw("SELECT path FROM places WHERE id = \(bind: place)").first() else {
                 throw LinliError.invalid("place", "not_found", "地点不存在")
+            }
+            let path = try placeRow.decode(column: "path", as: String.self)
+            if let actor, !actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) {
+                throw LinliError.invalid("place", "outside_scope", "只能在自己管辖的范围内授权")
             }
             try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
             try await db.raw("""
                 INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id)
                 VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil))
                 """).run()
-            try await audit.append(db, actor: nil, action: "user.grant", objectType: "user", objectID: uid, path: "/", detail: "\(role.rawValue)@\(place)")
+            try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
         }
         cache.clear()
+    }
+
+    static func requireGrantable(_ role: Role, by actor: Actor) throws {
+        try actor.require(.userManage)
+        let mine = Set(actor.grants(for: .userManage).flatMap { PermissionTable.actions[$0.role] ?? [] })
+        guard (PermissionTable.actions[role] ?? []).isSubset(of: mine) else {
+            throw LinliError.invalid("role", "beyond_own_rights", "不能授予比自己更大的权限")
+        }
+    }
+
+    /// Removes one grant by its id; from the console only inside the actor's area.
+    public func revoke(grantID: Int64, actor: Actor) async throws {
+        try actor.require(.userManage)
+        try await store.transaction { db in
+            guard let g = try await db.raw("""
+                SELECT g.user_id, g.role, p.path FROM role_grants g JOIN places p ON p.id = g.place_id WHERE g.id = \(bind: grantID)
+                """).first() else { throw LinliError.notFound }
+            let path = try g.decode(column: "path", as: String.self)
+            guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
+            if let role = Role(rawValue: try g.decode(column: "role", as: String.self)) { try Self.requireGrantable(role, by: actor) }
+            try await db.raw("DELETE FROM role_grants WHERE id = \(bind: grantID)").run()
+            try await audit.append(db, actor: actor, action: "user.revoke", objectType: "user", objectID: try g.decode(column: "user_id", as: Int64.self),
+                                   path: path, detail: try g.decode(column: "role", as: String.self))
+        }
+        cache.clear()
+    }
+
+    public struct UserRow: Sendable, Codable {
+        public struct Grant: Sendable, Codable {
+            public var id: Int64; public var role: String; public var placeID: Int64; public var placeName: String
+            public var gridID: Int64?; public var householdID: Int64?
+            enum CodingKeys: String, CodingKey { case id, role, placeID = "place_id", placeName = "place_name", gridID = "grid_id", householdID = "household_id" }
+        }
+        public var id: Int64
+        public var username: String
+        public var displayName: String
+        public var locked: Bool
+        public var grants: [Grant]
+        enum CodingKeys: String, CodingKey { case id, username, displayName = "display_name", locked, grants }
+    }
+
+    /// Accounts the actor manages: those with a grant inside their area, and those with none yet.
+    public func users(actor: Actor, query: String? = nil, userID: Int64? = nil, limit: Int = 100) async throws -> [UserRow] {
+        let paths = actor.grants(for: .userManage).map(\.placePath)
+        guard !paths.isEmpty else { throw LinliError.forbidden }
+        let now = env.nowSeconds
+        return try await store.read { db in
+            var q = SQLQueryString("SELECT u.id, u.username, u.display_name, u.locked_until FROM users u WHERE (NOT EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = u.id) OR EXISTS (SELECT 1 FROM role_grants g JOIN places p ON p.id = g.place_id WHERE g.user_id = u.id AND (")
+            for (i, path) in paths.enumerated() {
+                if i > 0 { q.appendLiteral(" OR ") }
+                q.appendLiteral("p.path LIKE "); q.appendInterpolation(bind: path + "%")
+            }
+            q.appendLiteral(")))")
+            if let userID { q.appendLiteral(" AND u.id = "); q.appendInterpolation(bind: userID) }
+            if let query, !query.isEmpty {
+                q.appendLiteral(" AND (u.username LIKE "); q.appendInterpolation(bind: "%" + query + "%")
+                q.appendLiteral(" OR u.display_name LIKE "); q.appendInterpolation(bind: "%" + query + "%"); q.appendLiteral(")")
+            }
+            q.appendInterpolation(unsafeRaw: " ORDER BY u.id LIMIT \(max(1, min(limit, 500)))")
+            let users = try await db.raw(q).all()
+            let ids = try users.map { try $0.decode(column: "id", as: Int64.self) }
+            var grants: [Int64: [UserRow.Grant]] = [:]
+            if !ids.isEmpty {
+                for g in try await db.raw("""
+                    SELECT g.id, g.user_id, g.role, g.place_id, p.name, g.grid_id, g.household_id FROM role_grants g JOIN places p ON p.id = g.place_id
+                    WHERE g.user_id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ","))) ORDER BY g.id
+                    """).all() {
+                    grants[try g.decode(column: "user_id", as: Int64.self), default: []].append(
+                        UserRow.Grant(id: try g.decode(column: "id", as: Int64.self), role: try g.decode(column: "role", as: String.self),
+                                      placeID: try g.decode(column: "place_id", as: Int64.self), placeName: try g.decode(column: "name", as: String.self),
+                                      gridID: try g.decode(column: "grid_id", as: Int64?.self), householdID: try g.decode(column: "household_id", as: Int64?.self)))
+                }
+            }
+            let rows = try users.map { r in
+                let id = try r.decode(column: "id", as: Int64.self)
+                return UserRow(id: id, username: try r.decode(column: "username", as: String.self), displayName: try r.decode(column: "display_name", as: String.self),
+                               locked: try r.decode(column: "locked_until", as: Int64.self) > now, grants: grants[id] ?? [])
+            }
+            return rows
+        }
     }
 
     public func revoke(username: String, role: Role, placeID: Int64?) async throws -> Int {

@@ -10,6 +10,12 @@ enum I18n {
     static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }.merging(DeliberationText.strings) { a, _ in a }
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
+        "users": ("账号", "Accounts"), "new_user": ("新建账号", "New account"), "display_name": ("显示名称", "Display name"),
+        "initial_password": ("初始密码（至少 10 位）", "Initial password (10+ characters)"), "no_users": ("没有账号", "No accounts"),
+        "locked": ("登录失败次数过多，暂时锁定", "Locked after repeated failed sign-ins"), "revoke": ("撤销", "Revoke"),
+        "grant_role": ("授予角色", "Grant a role"), "role": ("角色", "Role"), "grant_place": ("范围（地点编号；网格员、居民可不填）", "Over (place id; not needed for grid workers and residents)"),
+        "grant_grid": ("网格编号（网格员）", "Grid id (grid workers)"), "grant_household": ("住户编号（居民）", "Household id (residents)"),
+        "search_go": ("查找", "Find"), "household": ("住户", "Household"),
         "transfer": ("导入导出", "Import and export"), "import_csv": ("导入 CSV", "Import CSV"), "export_csv": ("导出 CSV", "Export CSV"),
         "csv_hint": ("UTF-8 编码（可带 BOM，Excel 请选“CSV UTF-8”），第一行为表头：", "UTF-8 (a BOM is fine; in Excel choose \"CSV UTF-8\"), first line is the header:"),
         "csv_file": ("CSV 文件", "CSV file"), "keep_good": ("有错误行时仍导入正确的行（默认：有错误则全部不导入）", "Import the good rows even if some are bad (default: nothing if any row is bad)"),

@@ -40,6 +40,7 @@ struct Renderer: Sendable {
             nav["can_audit"] = a.may(.auditView)
             nav["can_requests"] = a.may(.requestView)
             nav["can_matters"] = a.may(.matterView)
+            nav["can_users"] = a.may(.userManage)
             nav["can_figures"] = a.may(.requestFigures)
             nav["can_route"] = a.may(.requestRoute)
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = g.placeID }

@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+
+/// Accounts and their roles, managed from the console by city and street staff inside their area.
+struct UserRoutes {
+    let accounts: AccountService
+    let renderer: Renderer
+
+    func register(_ r: Routes) {
+        r.get("/users", .action(.userManage)) { req, c in
+            try await listPage(c, query: req.uri.queryParameters.get("q"), errors: [:])
+        }
+        r.post("/users", .action(.userManage)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                let id = try await accounts.createUser(username: c.form["username"] ?? "", displayName: c.form["display_name"] ?? "",
+                                                       password: c.form["password"] ?? "", actor: try c.requireActor())
+                return redirect("/users/\(id)")
+            } page: { errors in try await listPage(c, query: nil, errors: errors) }
+        }
+        r.get("/users/:id", .action(.userManage)) { _, c in try await userPage(c, id: try c.id("id"), errors: [:]) }
+        r.post("/users/:id/grants", .action(.userManage)) { _, c in
+            let id = try c.id("id")
+            let actor = try c.requireActor()
+            let user = try await visibleUser(id, actor)
+            return try await formOrErrors(prefix: "grant") {
+                guard let role = Role(rawValue: c.form["role"] ?? "") else { throw LinliError.invalid("role", "invalid", "请选择角色") }
+                try await accounts.grant(username: user.username, role: role, placeID: try c.form.optionalID("place_id", "地点编号应为数字"),
+                                         gridID: try c.form.optionalID("grid_id", "网格编号应为数字"),
+                                         householdID: try c.form.optionalID("household_id", "住户编号应为数字"), actor: actor)
+                return redirect("/users/\(id)")
+            } page: { errors in try await userPage(c, id: id, errors: errors) }
+        }
+        r.post("/users/:id/grants/:grant/revoke", .action(.userManage)) { _, c in
+            let id = try c.id("id")
+            guard let grant = c.parameters.get("grant").flatMap({ Int64($0) }) else { throw LinliError.notFound }
+            try await accounts.revoke(grantID: grant, actor: try c.requireActor())
+            return redirect("/users/\(id)")
+        }
+    }
+
+    func visibleUser(_ id: Int64, _ actor: Actor) async throws -> AccountService.UserRow {
+        guard let u = try await accounts.users(actor: actor, userID: id).first else { throw LinliError.notFound }
+        return u
+    }
+
+    func rows(_ users: [AccountService.UserRow], _ lang: Lang) -> [[String: Any]] {
+        users.map { u in
+            ["id": u.id, "username": u.username, "display_name": u.displayName, "locked": u.locked,
+             "grants": u.grants.map { g -> [String: Any] in
+                ["id": g.id, "role_label": I18n.label("role_" + g.role, lang), "place_id": g.placeID, "place_name": g.placeName,
+                 "grid_id": g.gridID.map { $0 as Any } ?? false, "household_id": g.householdID.map { $0 as Any } ?? false]
+             }]
+        }
+    }
+
+    func listPage(_ c: AppContext, query: String?, errors: [String: String]) async throws -> Response {
+        let users = try await accounts.users(actor: try c.requireActor(), query: query)
+        var resp = renderer.page("users", ["users": rows(users, c.lang), "q": query ?? "", "errors": errors,
+                                           "values": c.form.values.mapValues { $0.first ?? "" }, "empty": users.isEmpty],
+                                 context: c, title: I18n.table(c.lang)["users"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func userPage(_ c: AppContext, id: Int64, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let user = try await visibleUser(id, actor)
+        let mine = Set(actor.grants(for: .userManage).flatMap { PermissionTable.actions[$0.role] ?? [] })
+        let grantable = Role.allCases.filter { (PermissionTable.actions[$0] ?? []).isSubset(of: mine) }
+        return renderer.page("user", [
+            "user": rows([user], c.lang)[0], "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+            "roles": grantable.map { ["value": $0.rawValue, "label": I18n.label("role_" + $0.rawValue, c.lang), "selected": $0.rawValue == c.form["role"]] },
+        ], context: c, title: user.displayName)
+    }
+}
