@@ -35,6 +35,18 @@ func cst(_ s: String) -> Int64 {
         #expect(!official.isWorkday(WorkCalendar.day("2026-10-05")!))
     }
 
+    @Test func isoDatesAgreeWithFoundationAcrossCenturiesAndLeapDays() {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(secondsFromGMT: 0)!
+        for day in stride(from: Int64(-40_000), through: 60_000, by: 37) + [-1, 0, 11_016, 11_017, 20_513] {
+            let c = cal.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(day * 86400)))
+            #expect(WorkCalendar.iso(day: day) == String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!), "day \(day)")
+            #expect(WorkCalendar.day(WorkCalendar.iso(day: day)) == day || day < 0)
+        }
+        #expect(LocalTime.text(cst("2026-11-22T09:05:00")) == "2026-11-22 09:05")
+        #expect(TextSimilarity.score("电梯坏了", "电梯坏了") == 1 && TextSimilarity.score("电梯坏了", "路灯不亮") == 0)
+    }
+
     @Test func theStateMachineAllowsOnlyItsTransitions() {
         #expect(RequestTransition.accept.next(from: .assigned) == .accepted)
         #expect(RequestTransition.resolve.next(from: .accepted) == .resolved)

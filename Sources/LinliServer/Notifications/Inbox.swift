@@ -115,6 +115,6 @@ public enum LocalTime {
         let local = epoch + WorkCalendar.utcOffset
         let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
         let sec = local - day * 86400
-        return WorkCalendar.iso(day: day) + String(format: " %02d:%02d", sec / 3600, (sec % 3600) / 60)
+        return WorkCalendar.iso(day: day) + " " + WorkCalendar.pad(sec / 3600, 2) + ":" + WorkCalendar.pad((sec % 3600) / 60, 2)
     }
 }

@@ -491,22 +491,25 @@ public struct RequestsService: Sendable {
             AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
             ORDER BY r.id DESC LIMIT 50
             """).all()
-        var out: [SimilarRequest] = []
+        let probe = TextSimilarity.bigrams(r.description)
+        var scored: [(row: any SQLRow, score: Double)] = []
         for row in candidates {
             let compound = try row.decode(column: "compound_id", as: Int64?.self)
             var near = compound != nil && compound == r.compoundID
             if let a = try row.decode(column: "lat", as: Double?.self), let b = try row.decode(column: "lng", as: Double?.self), let x = r.lat, let y = r.lng,
                distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { near = true }
             guard near else { continue }
-            let text = TextSimilarity.score(try row.decode(column: "description", as: String.self), r.description)
+            let text = TextSimilarity.score(probe, TextSimilarity.bigrams(try row.decode(column: "description", as: String.self)))
             let score = text + (try row.decode(column: "place_id", as: Int64.self) == r.placeID ? 0.2 : 0)
-            guard score >= RequestLimits.duplicateMinScore else { continue }
-            let category = try row.decode(column: "category", as: String.self)
-            out.append(SimilarRequest(id: try row.decode(column: "id", as: Int64.self), categoryName: categories[category]?.name(lang) ?? category,
-                                      address: try row.decode(column: "address", as: String.self), status: try row.decode(column: "status", as: String.self),
-                                      createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100))
+            if score >= RequestLimits.duplicateMinScore { scored.append((row, score)) }
         }
-        return Array(out.sorted { $0.score > $1.score }.prefix(5))
+        // Only the five shown are turned into views.
+        return try scored.sorted { $0.score > $1.score }.prefix(5).map { row, score in
+            let category = try row.decode(column: "category", as: String.self)
+            return SimilarRequest(id: try row.decode(column: "id", as: Int64.self), categoryName: categories[category]?.name(lang) ?? category,
+                                  address: try row.decode(column: "address", as: String.self), status: try row.decode(column: "status", as: String.self),
+                                  createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100)
+        }
     }
 
     /// Look-alikes of one request the actor may see (returned with a new submission).
