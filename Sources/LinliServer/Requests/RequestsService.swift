@@ -484,12 +484,13 @@ public struct RequestsService: Sendable {
     /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
     func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64, excluding: Int64? = nil) async throws -> [SimilarRequest] {
         let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
-        // Only the columns the comparison needs, and only the latest few: this runs after every submission.
+        // Only the columns the comparison needs, and only the latest few, read backwards along the
+        // (category, community, created_at) index so that no sort grows with the history.
         let candidates = try await db.raw("""
             SELECT r.id, r.category, r.description, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.address, r.created_at FROM requests r
             WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
             AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
-            ORDER BY r.id DESC LIMIT 50
+            ORDER BY r.created_at DESC, r.id DESC LIMIT 50
             """).all()
         let probe = TextSimilarity.bigrams(r.description)
         var scored: [(row: any SQLRow, score: Double)] = []
