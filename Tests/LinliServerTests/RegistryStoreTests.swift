@@ -262,3 +262,31 @@ import Testing
         }
     }
 }
+
+@Suite struct OrganisationFacilityHTTPTests {
+    @Test func staffAddOrganisationsAndFacilitiesInsideTheirArea() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            let ids = try await f.ids()
+            try await built.app.test(.router) { client in
+                func post(_ uri: String, _ body: String, as who: String = "community") async throws -> TestResponse {
+                    try await client.execute(uri: uri, method: .post, headers: [.authorization: "Bearer \(t[who]!)", .contentType: "application/x-www-form-urlencoded"],
+                                             body: ByteBuffer(string: body))
+                }
+                var res = try await post("/places/\(ids.insideCompound)/organisations", "kind=social_organisation&name=%E5%B9%BF%E5%9C%BA%E8%88%9E%E9%98%9F")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("请选择社会组织类别") && res.body.text.contains("请选择登记或备案"))
+                res = try await post("/places/\(ids.insideCompound)/organisations", "kind=social_organisation&name=%E5%B9%BF%E5%9C%BA%E8%88%9E%E9%98%9F&service_type=activity&registration=filed")
+                #expect(res.status == .seeOther)
+                res = try await post("/places/\(ids.insideCompound)/facilities", "kind=canteen&name=%E9%95%BF%E8%80%85%E9%A3%9F%E5%A0%82&lat=95&lng=120")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("纬度"))
+                res = try await post("/places/\(ids.insideCompound)/facilities", "kind=canteen&name=%E9%95%BF%E8%80%85%E9%A3%9F%E5%A0%82&lat=30.27&lng=120.15")
+                #expect(res.status == .seeOther)
+                #expect(try await post("/places/\(ids.outsideCompound)/facilities", "kind=canteen&name=x&lat=30&lng=120").status == .notFound)
+                #expect(try await post("/places/\(ids.insideCompound)/facilities", "kind=canteen&name=x&lat=30&lng=120", as: "resident").status == .forbidden)
+                let page = try await client.execute(uri: "/places/\(ids.insideCompound)", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(page.body.text.contains("广场舞队") && page.body.text.contains("长者食堂") && page.body.text.contains("id=\"organisations\""))
+            }
+        }
+    }
+}

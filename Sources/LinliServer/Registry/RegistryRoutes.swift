@@ -62,6 +62,23 @@ struct RegistryRoutes {
             }
         }
 
+        r.post("/places/:id/organisations", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "add") {
+                _ = try await registry.addOrganisation(placeID: id, kind: c.form["kind"], name: c.form["name"], serviceType: c.form["service_type"],
+                                                       registration: c.form["registration"], actor: try c.requireActor())
+                return redirect("/places/\(id)#organisations")
+            } page: { errors in try await placePage(c, id: id, errors: errors, form: [:], status: .unprocessableContent) }
+        }
+        r.post("/places/:id/facilities", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "add") {
+                _ = try await registry.addFacility(placeID: id, kind: c.form["kind"], name: c.form["name"], lat: c.form["lat"], lng: c.form["lng"],
+                                                   actor: try c.requireActor())
+                return redirect("/places/\(id)#facilities")
+            } page: { errors in try await placePage(c, id: id, errors: errors, form: [:], status: .unprocessableContent) }
+        }
+
         r.get("/places/:id", .action(.placeView)) { _, c in
             try await placePage(c, id: try c.id("id"), errors: nil, form: [:])
         }
@@ -309,6 +326,10 @@ struct RegistryRoutes {
         let kind = PlaceKind(rawValue: d.place.kind)
         let childKinds = PlaceKind.allCases.filter { $0.canBeChild(of: kind) }
         data["can_edit"] = actor.may(.placeEdit)
+        data["has_organisations"] = !d.organisations.isEmpty
+        data["has_facilities"] = !d.facilities.isEmpty
+        data["org_kinds"] = Self.options(OrganisationKind.allCases.map(\.rawValue), selected: nil, c.lang)
+        data["facility_kinds"] = Self.options(FacilityKind.allCases.map(\.rawValue), selected: nil, c.lang)
         data["child_kinds"] = Self.options(childKinds.map(\.rawValue), selected: nil, c.lang)
         data["community_types"] = Self.options(CommunityType.allCases.map(\.rawValue), selected: nil, c.lang)
         data["holds_households"] = kind?.holdsHouseholds ?? false
