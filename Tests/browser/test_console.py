@@ -390,22 +390,15 @@ def main():
                 shot(d, "FAIL-" + fn.__name__)
             finally:
                 d.quit()
-        try:
-            proc = request_survives_kill_9(base, proc, port, data)
-            passed += 1
-            print("ok   request_survives_kill_9")
-        except Exception:
-            failed += 1
-            print("FAIL request_survives_kill_9")
-            traceback.print_exc()
-        try:
-            proc = ballot_survives_kill_9(base, proc, port, data)
-            passed += 1
-            print("ok   ballot_survives_kill_9")
-        except Exception:
-            failed += 1
-            print("FAIL ballot_survives_kill_9")
-            traceback.print_exc()
+        for check in (request_survives_kill_9, ballot_survives_kill_9):
+            try:
+                proc = check(base, proc, port, data)
+                passed += 1
+                print(f"ok   {check.__name__}")
+            except Exception:
+                failed += 1
+                print(f"FAIL {check.__name__}")
+                traceback.print_exc()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

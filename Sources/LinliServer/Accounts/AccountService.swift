@@ -113,10 +113,15 @@ public struct AccountService: Sendable {
         cache.clear()
     }
 
+    /// The roles whose every action the manager holds through a user.manage grant.
+    public static func grantableRoles(by actor: Actor) -> [Role] {
+        let mine = Set(actor.grants(for: .userManage).flatMap { PermissionTable.actions[$0.role] ?? [] })
+        return Role.allCases.filter { (PermissionTable.actions[$0] ?? []).isSubset(of: mine) }
+    }
+
     static func requireGrantable(_ role: Role, by actor: Actor) throws {
         try actor.require(.userManage)
-        let mine = Set(actor.grants(for: .userManage).flatMap { PermissionTable.actions[$0.role] ?? [] })
-        guard (PermissionTable.actions[role] ?? []).isSubset(of: mine) else {
+        guard grantableRoles(by: actor).contains(role) else {
             throw LinliError.invalid("role", "beyond_own_rights", "不能授予比自己更大的权限")
         }
     }

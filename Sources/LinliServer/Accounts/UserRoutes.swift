@@ -65,8 +65,7 @@ struct UserRoutes {
     func userPage(_ c: AppContext, id: Int64, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let user = try await visibleUser(id, actor)
-        let mine = Set(actor.grants(for: .userManage).flatMap { PermissionTable.actions[$0.role] ?? [] })
-        let grantable = Role.allCases.filter { (PermissionTable.actions[$0] ?? []).isSubset(of: mine) }
+        let grantable = AccountService.grantableRoles(by: actor)
         return renderer.page("user", [
             "user": rows([user], c.lang)[0], "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
             "roles": grantable.map { ["value": $0.rawValue, "label": I18n.label("role_" + $0.rawValue, c.lang), "selected": $0.rawValue == c.form["role"]] },

@@ -233,12 +233,7 @@ struct DeliberationRoutes {
             try JSON.response(try await deliberation.closePoll(try c.id("id"), actor: try c.requireActor()))
         }
         r.get("/api/v1/polls/:id/tally", .action(.matterView)) { _, c in
-            let actor = try c.requireActor()
-            let id = try c.id("id")
-            // Approval while the poll runs stays with those who may see the ballots.
-            let poll = try await deliberation.pollView(id, actor: actor)
-            guard poll.status == "closed" || poll.canSeeBallots else { throw LinliError.forbidden }
-            return try JSON.response(try await deliberation.tally(id, actor: actor))
+            try JSON.response(try await deliberation.tally(try c.id("id"), actor: try c.requireActor()))
         }
         r.get("/api/v1/polls/:id/ballots", .action(.ballotView)) { _, c in
             try JSON.response(try await deliberation.ballots(try c.id("id"), actor: try c.requireActor()))
@@ -484,30 +479,5 @@ struct DeliberationRoutes {
             "can_configure": actor.may(.voteConfigure), "errors": errors ?? [:], "values": c.form.values.mapValues { $0.first ?? "" },
         ]
         return renderer.page("deliberation_settings", data, context: c, title: I18n.table(c.lang)["deliberation_settings"]!)
-    }
-}
-
-extension DeliberationService {
-    /// Where the actor may raise a matter: a resident's compound and building; staff's compounds.
-    public func placeOptions(actor: Actor) async throws -> [(Int64, String)] {
-        try await store.read { db in
-            var out: [(Int64, String)] = []
-            for g in actor.grants(for: .matterSuggest) {
-                if g.role == .resident {
-                    let ids = PlacePath.ids(g.placePath)
-                    for id in ids.dropFirst(4).prefix(2) {
-                        if let r = try await db.raw("SELECT name, kind FROM places WHERE id = \(bind: id)").first() {
-                            out.append((id, try r.decode(column: "name", as: String.self)))
-                        }
-                    }
-                } else {
-                    let rows = try await db.raw("""
-                        SELECT id, name FROM places WHERE kind IN ('compound', 'villager_group') AND path LIKE \(bind: g.placePath + "%") ORDER BY path LIMIT 300
-                        """).all()
-                    for r in rows { out.append((try r.decode(column: "id", as: Int64.self), try r.decode(column: "name", as: String.self))) }
-                }
-            }
-            return out
-        }
     }
 }

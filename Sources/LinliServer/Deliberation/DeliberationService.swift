@@ -208,6 +208,29 @@ public struct DeliberationService: Sendable {
         return Self.view(m, lang: .zh)
     }
 
+    /// Where the actor may raise a matter: a resident's compound and building; staff's compounds.
+    public func placeOptions(actor: Actor) async throws -> [(Int64, String)] {
+        try await store.read { db in
+            var out: [(Int64, String)] = []
+            for g in actor.grants(for: .matterSuggest) {
+                if g.role == .resident {
+                    let ids = PlacePath.ids(g.placePath)
+                    for id in ids.dropFirst(4).prefix(2) {
+                        if let r = try await db.raw("SELECT name, kind FROM places WHERE id = \(bind: id)").first() {
+                            out.append((id, try r.decode(column: "name", as: String.self)))
+                        }
+                    }
+                } else {
+                    let rows = try await db.raw("""
+                        SELECT id, name FROM places WHERE kind IN ('compound', 'villager_group') AND path LIKE \(bind: g.placePath + "%") ORDER BY path LIMIT 300
+                        """).all()
+                    for r in rows { out.append((try r.decode(column: "id", as: Int64.self), try r.decode(column: "name", as: String.self))) }
+                }
+            }
+            return out
+        }
+    }
+
     public struct AdvanceInput: Sendable, Codable {
         public var stage: String?
         public var outcome: String?

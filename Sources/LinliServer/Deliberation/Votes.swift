@@ -239,9 +239,14 @@ extension DeliberationService {
     }
 
     /// The tally from the ballots as they stand (a recount of a closed poll, or the live count).
+    /// While a poll runs, approval stays with those who may see the ballots; everyone who may see
+    /// the matter sees it once the poll is closed.
     public func tally(_ pollID: Int64, actor: Actor) async throws -> TallyResult {
         try await store.read { db in
             let (p, _) = try await visiblePoll(db, pollID, actor)
+            guard p.status == "closed" || actor.grants(for: .ballotView).contains(where: { p.path.hasPrefix($0.placePath) }) else {
+                throw LinliError.forbidden
+            }
             return Tally.decide(try await counts(db, p.id), rule: p.rule, itemClass: p.itemClass)
         }
     }
@@ -532,17 +537,5 @@ public struct PollView: Sendable, Codable {
         case opensAt = "opens_at", closesAt = "closes_at", opensText = "opens_text", closesText = "closes_text", status
         case acceptingBallots = "accepting_ballots", counts, participation, result, recountMatches = "recount_matches", myParts = "my_parts"
         case canVote = "can_vote", canRecord = "can_record", canClose = "can_close", canSeeBallots = "can_see_ballots"
-    }
-}
-
-extension LocalTime {
-    /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`.
-    public static func parse(_ s: String) -> Int64? {
-        let t = s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
-        let parts = t.split(separator: "T")
-        guard parts.count == 2, let day = WorkCalendar.day(String(parts[0])) else { return nil }
-        let hm = parts[1].split(separator: ":")
-        guard hm.count >= 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
-        return day * 86400 + h * 3600 + m * 60 - WorkCalendar.utcOffset
     }
 }

@@ -117,4 +117,14 @@ public enum LocalTime {
         let sec = local - day * 86400
         return WorkCalendar.iso(day: day) + " " + WorkCalendar.pad(sec / 3600, 2) + ":" + WorkCalendar.pad((sec % 3600) / 60, 2)
     }
+
+    /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`.
+    public static func parse(_ s: String) -> Int64? {
+        let t = s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
+        let parts = t.split(separator: "T")
+        guard parts.count == 2, let day = WorkCalendar.day(String(parts[0])) else { return nil }
+        let hm = parts[1].split(separator: ":")
+        guard hm.count >= 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        return day * 86400 + h * 3600 + m * 60 - WorkCalendar.utcOffset
+    }
 }

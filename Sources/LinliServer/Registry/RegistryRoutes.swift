@@ -33,7 +33,7 @@ struct RegistryRoutes {
         r.get("/places/:id/transfer", .action(.registryTransfer)) { _, c in try await transferPage(c, id: try c.id("id"), report: nil, errors: [:]) }
         r.post("/places/:id/import", .action(.registryTransfer)) { _, c in
             let id = try c.id("id")
-            do {
+            return try await formOrErrors(prefix: "import") {
                 guard let file = c.files.first(where: { $0.field == "file" }), !file.bytes.isEmpty else {
                     throw LinliError.invalid("file", "required", "请选择 CSV 文件")
                 }
@@ -41,25 +41,17 @@ struct RegistryRoutes {
                 var resp = try await transferPage(c, id: id, report: report, errors: [:])
                 if !report.errors.isEmpty { resp.status = .unprocessableContent }
                 return resp
-            } catch let e as LinliError where e.status == .unprocessableContent {
-                var resp = try await transferPage(c, id: id, report: nil, errors: [(e.field == "community" ? "form" : "import_" + (e.field ?? "file")): e.message])
-                resp.status = e.status
-                return resp
-            }
+            } page: { errors in try await transferPage(c, id: id, report: nil, errors: errors) }
         }
         r.post("/places/:id/export", .action(.registryTransfer)) { _, c in
             let id = try c.id("id")
-            do {
+            return try await formOrErrors(prefix: "export") {
                 let csv = try await RegistryCSV(registry: registry).exportCSV(communityID: id, reason: c.form["reason"] ?? "", actor: try c.requireActor())
                 // A BOM so that Excel opens the Chinese text as UTF-8.
                 return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"residents-\(id).csv\"",
                                                        .cacheControl: "no-store"],
                                 body: .init(byteBuffer: ByteBuffer(string: "\u{FEFF}" + csv)))
-            } catch let e as LinliError where e.status == .unprocessableContent {
-                var resp = try await transferPage(c, id: id, report: nil, errors: [(e.field == "community" ? "form" : "export_" + (e.field ?? "reason")): e.message])
-                resp.status = e.status
-                return resp
-            }
+            } page: { errors in try await transferPage(c, id: id, report: nil, errors: errors) }
         }
 
         r.post("/places/:id/organisations", .action(.placeEdit)) { _, c in
