@@ -68,8 +68,9 @@ public struct Linli: Sendable {
     public let requests: RequestsService
     public let inbox: Inbox
     public let deliberation: DeliberationService
+    public let linkage: LinkageService
 
-    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all
+    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
@@ -83,7 +84,8 @@ public struct Linli: Sendable {
                      accounts: AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost),
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
-                     inbox: Inbox(store: store, env: config.environment), deliberation: deliberation)
+                     inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
+                     linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"))
     }
 }
 

@@ -52,23 +52,41 @@ public enum Action: String, Sendable, CaseIterable {
     case ballotView = "ballot.view"
     /// Vote rule sets (city-wide data).
     case voteConfigure = "vote.configure"
+    /// Register as a volunteer, answer shifts, check in and out, redeem points (for oneself).
+    case volunteerJoin = "volunteer.join"
+    /// Teams, tasks and shifts, matching, confirming people and hours, rewards.
+    case volunteerManage = "volunteer.manage"
+    /// See a community's needs, micro-projects, tasks and funds.
+    case linkageView = "linkage.view"
+    /// Post a need or proposal and support others'.
+    case needPost = "need.post"
+    /// Micro-projects, the purchased-service catalogue, social workers and their training.
+    case projectManage = "project.manage"
+    /// Give to a crowdfunding campaign online.
+    case fundDonate = "fund.donate"
+    /// Campaigns, offline gifts, expenses and their approval.
+    case fundManage = "fund.manage"
+    /// Government matching pools (street and city).
+    case fundPool = "fund.pool"
 }
 
 public enum PermissionTable {
     /// Which actions each role may take (inside its scope).
     public static let actions: [Role: Set<Action>] = [
-        .cityAdmin: Set(Action.allCases).subtracting([.voteCast]),
-        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast]),
+        .cityAdmin: Set(Action.allCases).subtracting([.voteCast, .volunteerJoin, .fundDonate]),
+        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast, .volunteerJoin, .fundDonate]),
         .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
                           .residentUnmask, .coverageView, .registryTransfer,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
-                          .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView],
-        .gridWorker: [.placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask,
+                          .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
+                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage],
+        .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
-        .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast],
-        .volunteer: [.placeView, .requestSubmit, .requestView, .matterView],
-        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView],
+        .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
+                    .volunteerJoin, .linkageView, .needPost, .fundDonate],
+        .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],
+        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView],
         .partnerApp: [.requestSubmit, .requestView],
     ]
 }

@@ -9,6 +9,8 @@ public struct OutgoingNotification: Sendable, Equatable {
     public var requestID: Int64?
     public var subject: String
     public var matterID: Int64? = nil
+    /// Where the message leads, for objects other than requests and matters (a task, a project, an expense).
+    public var link: String? = nil
 }
 
 /// Where notifications go. The in-app inbox writes them in the same transaction as the change that
@@ -23,11 +25,11 @@ public struct InAppNotifier: Notifier {
         // One user is told once per change even if they are reached by two routes.
         var seen = Set<String>()
         var rows: [[any SQLExpression]] = []
-        for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)").inserted {
-            rows.append([SQLBind(n.userID), SQLBind(at), SQLBind(n.kind), SQLBind(n.requestID), SQLBind(n.subject), SQLBind(n.matterID)])
+        for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)|\(n.link ?? "")").inserted {
+            rows.append([SQLBind(n.userID), SQLBind(at), SQLBind(n.kind), SQLBind(n.requestID), SQLBind(n.subject), SQLBind(n.matterID), SQLBind(n.link)])
         }
         guard !rows.isEmpty else { return }
-        var insert = db.insert(into: "notifications").columns("user_id", "at", "kind", "request_id", "subject", "matter_id")
+        var insert = db.insert(into: "notifications").columns("user_id", "at", "kind", "request_id", "subject", "matter_id", "link")
         for r in rows { insert = insert.values(r) }
         try await insert.run()
     }
@@ -41,8 +43,9 @@ public struct NotificationView: Sendable, Codable {
     public var text: String
     public var requestID: Int64?
     public var matterID: Int64?
+    public var link: String?
     public var unread: Bool
-    enum CodingKeys: String, CodingKey { case id, at, atText = "at_text", kind, text, requestID = "request_id", matterID = "matter_id", unread }
+    enum CodingKeys: String, CodingKey { case id, at, atText = "at_text", kind, text, requestID = "request_id", matterID = "matter_id", link, unread }
 }
 
 /// Every user's inbox.
@@ -70,6 +73,15 @@ public struct Inbox: Sendable {
         "poll_opened": ("请参加业主表决：%@", "Owners' vote open, please vote: %@"),
         "poll_closed": ("表决结果已产生：%@", "Vote result: %@"),
         "milestone": ("实施进度更新：%@", "Implementation progress: %@"),
+        "shift_proposed": ("为你安排了志愿服务，请确认：%@", "A volunteer shift for you, please answer: %@"),
+        "shift_call": ("志愿者招募，欢迎报名：%@", "Volunteers wanted: %@"),
+        "shift_answered": ("志愿者回复了班次安排：%@", "A volunteer answered a shift: %@"),
+        "hours_confirmed": ("你的服务时长已确认：%@", "Your service hours were confirmed: %@"),
+        "expense_pending": ("有一笔支出等待审批：%@", "An expense awaits approval: %@"),
+        "expense_paid": ("支出已审批通过并入账：%@", "Expense approved and booked: %@"),
+        "need_supported": ("你的需求得到更多支持：%@", "More support for your need: %@"),
+        "need_project": ("你的需求已立项为微项目：%@", "Your need became a micro-project: %@"),
+        "project_stage": ("微项目进入下一阶段：%@", "A micro-project moved on: %@"),
     ]
 
     static func text(_ kind: String, _ subject: String, _ lang: Lang) -> String {
@@ -80,7 +92,7 @@ public struct Inbox: Sendable {
     public func list(actor: Actor, lang: Lang, limit: Int = 50) async throws -> [NotificationView] {
         try await store.read { db in
             try await db.raw("""
-                SELECT id, at, kind, request_id, matter_id, subject, read_at FROM notifications WHERE user_id = \(bind: actor.userID)
+                SELECT id, at, kind, request_id, matter_id, link, subject, read_at FROM notifications WHERE user_id = \(bind: actor.userID)
                 ORDER BY id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 200))))
                 """).all().map { r in
                 let at = try r.decode(column: "at", as: Int64.self)
@@ -89,6 +101,7 @@ public struct Inbox: Sendable {
                                         text: Self.text(try r.decode(column: "kind", as: String.self), try r.decode(column: "subject", as: String.self), lang),
                                         requestID: try r.decode(column: "request_id", as: Int64?.self),
                                         matterID: try r.decode(column: "matter_id", as: Int64?.self),
+                                        link: try r.decode(column: "link", as: String?.self),
                                         unread: try r.decode(column: "read_at", as: Int64?.self) == nil)
             }
         }

@@ -1,0 +1,549 @@
+import Foundation
+import SQLKit
+
+/// Community funds on a double-entry ledger: crowdfunding gifts to micro-projects, government
+/// matching pools, approved expenses with receipts, and the public ledger. Every movement is one
+/// transaction whose entries sum to zero; balances are a cache of the entries written with them.
+extension LinkageService {
+    // MARK: Ledger core
+
+    enum AccountKind: String { case project, pool, donors, government, payees }
+
+    /// The account of (kind, ref), created on first use with a zero balance.
+    func account(_ db: any SQLDatabase, _ kind: AccountKind, _ ref: Int64, path: String, name: String) async throws -> Int64 {
+        if let r = try await db.raw("SELECT id FROM ledger_accounts WHERE kind = \(bind: kind.rawValue) AND ref_id = \(bind: ref)").first() {
+            return try r.decode(column: "id", as: Int64.self)
+        }
+        let id = try await db.raw("""
+            INSERT INTO ledger_accounts (kind, ref_id, path, name) VALUES (\(bind: kind.rawValue), \(bind: ref), \(bind: path), \(bind: name)) RETURNING id
+            """).first()!.decode(column: "id", as: Int64.self)
+        try await db.raw("INSERT INTO account_balances (account_id, balance) VALUES (\(bind: id), 0)").run()
+        return id
+    }
+
+    /// The balance, locked for the rest of the transaction on PostgreSQL (so that a check made on
+    /// it still holds when the entries are written).
+    func lockedBalance(_ db: any SQLDatabase, _ account: Int64) async throws -> Int64 {
+        try await db.raw("SELECT balance FROM account_balances WHERE account_id = \(bind: account)\(unsafeRaw: lockRow)").first()!.decode(column: "balance", as: Int64.self)
+    }
+
+    struct Movement {
+        var kind: String
+        var communityID: Int64
+        var projectID: Int64?
+        var poolID: Int64?
+        var amount: Int64
+        var donorName = ""
+        var donorPublic = false
+        var donorKind = ""
+        var memo = ""
+        var key: String?
+    }
+
+    /// Writes one balanced transaction and moves the cached balances with it.
+    @discardableResult
+    func post(_ db: any SQLDatabase, _ m: Movement, _ postings: [Posting], actor: Actor?, now: Int64) async throws -> Int64 {
+        precondition(Posting.balanced(postings), "unbalanced ledger transaction")
+        let id = try await db.raw("""
+            INSERT INTO ledger_transactions (kind, community_id, project_id, pool_id, amount, donor_name, donor_public, donor_kind, memo, idempotency_key, created_by, at)
+            VALUES (\(bind: m.kind), \(bind: m.communityID), \(bind: m.projectID), \(bind: m.poolID), \(bind: m.amount), \(bind: m.donorName), \(bind: m.donorPublic ? 1 : 0),
+                    \(bind: m.donorKind), \(bind: m.memo), \(bind: m.key), \(bind: actor?.userID), \(bind: now)) RETURNING id
+            """).first()!.decode(column: "id", as: Int64.self)
+        var insert = db.insert(into: "ledger_entries").columns("txn_id", "account_id", "amount")
+        for p in postings { insert = insert.values(SQLBind(id), SQLBind(p.account), SQLBind(p.amount)) }
+        try await insert.run()
+        for p in postings {
+            try await db.raw("UPDATE account_balances SET balance = balance + \(bind: p.amount) WHERE account_id = \(bind: p.account)").run()
+        }
+        return id
+    }
+
+    // MARK: Pools
+
+    public struct PoolInput: Sendable, Codable {
+        public var placeID: Int64?
+        public var name: String?
+        public var ratioPercent: Int?
+        /// Yuan, as typed.
+        public var projectCap: String?
+        public var amount: String?
+        public init() {}
+        enum CodingKeys: String, CodingKey { case placeID = "place_id", name, ratioPercent = "ratio_percent", projectCap = "project_cap", amount }
+    }
+
+    /// A government matching pool over a street (or city, district, community), funded at once.
+    public func createPool(_ input: PoolInput, actor: Actor) async throws -> Int64 {
+        let now = env.nowSeconds
+        var v = Validator()
+        let name = Self.trimmed(input.name)
+        v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写资金池名称（60 字以内）")
+        v.check((1...500).contains(input.ratioPercent ?? 0), "ratio_percent", "invalid", "配捐比例应为 1% 到 500%")
+        let cap = v.fen(input.projectCap, "project_cap"), amount = v.fen(input.amount, "amount")
+        try v.throwIfAny()
+        return try await store.transaction { db in
+            guard let pid = input.placeID, let p = try await db.raw("SELECT path, kind FROM places WHERE id = \(bind: pid)").first() else {
+                throw LinliError.invalid("place_id", "required", "请选择资金池覆盖的范围")
+            }
+            let path = try p.decode(column: "path", as: String.self)
+            guard ["city", "district", "street", "town", "community", "village"].contains(try p.decode(column: "kind", as: String.self)) else {
+                throw LinliError.invalid("place_id", "invalid", "资金池应覆盖街道、社区等行政范围")
+            }
+            guard Self.covers(actor, .fundPool, path) else { throw LinliError.invalid("place_id", "out_of_scope", "不能在该范围设立资金池") }
+            let id = try await db.raw("""
+                INSERT INTO matching_pools (place_id, path, name, ratio_percent, project_cap, created_by, created_at)
+                VALUES (\(bind: pid), \(bind: path), \(bind: name), \(bind: input.ratioPercent!), \(bind: cap), \(bind: actor.userID), \(bind: now)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await fundPool(db, poolID: id, path: path, name: name, amount: amount, actor: actor, now: now)
+            try await audit.append(db, actor: actor, action: "pool.create", objectType: "matching_pool", objectID: id, path: path, detail: "amount=\(amount)")
+            return id
+        }
+    }
+
+    func fundPool(_ db: any SQLDatabase, poolID: Int64, path: String, name: String, amount: Int64, actor: Actor, now: Int64) async throws {
+        let pool = try await account(db, .pool, poolID, path: path, name: name)
+        let gov = try await account(db, .government, poolID, path: path, name: "政府资金：" + name)
+        // A pool above a community is booked against the first community it covers only for the
+        // public ledger's filter; the movement itself belongs to the pool.
+        let community = try await db.raw("SELECT id FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
+            .map { try $0.decode(column: "id", as: Int64.self) } ?? PlacePath.ids(path).last!
+        try await post(db, Movement(kind: "pool_funding", communityID: community, poolID: poolID, amount: amount, memo: name), [Posting(gov, -amount), Posting(pool, amount)], actor: actor, now: now)
+    }
+
+    public func topUpPool(_ poolID: Int64, amount raw: String?, actor: Actor) async throws {
+        let amount = try Fen.parse(raw, field: "amount")
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            guard let p = try await db.raw("SELECT path, name FROM matching_pools WHERE id = \(bind: poolID)").first() else { throw LinliError.notFound }
+            let path = try p.decode(column: "path", as: String.self)
+            try Self.require(actor, .fundPool, path)
+            try await fundPool(db, poolID: poolID, path: path, name: try p.decode(column: "name", as: String.self), amount: amount, actor: actor, now: now)
+            try await audit.append(db, actor: actor, action: "pool.top_up", objectType: "matching_pool", objectID: poolID, path: path, detail: "amount=\(amount)")
+        }
+    }
+
+    public struct PoolView: Sendable, Codable {
+        public var id: Int64
+        public var name: String
+        public var place: String
+        public var ratioPercent: Int
+        public var capText: String
+        public var balance: Int64
+        public var balanceText: String
+        public var matchedText: String
+        enum CodingKeys: String, CodingKey { case id, name, place, ratioPercent = "ratio_percent", capText = "cap_text", balance, balanceText = "balance_text", matchedText = "matched_text" }
+    }
+
+    /// Pools that can match projects of a community (those whose area holds it).
+    public func pools(communityPath: String) async throws -> [PoolView] {
+        try await store.read { db in
+            try await db.raw("""
+                SELECT mp.id, mp.name, mp.ratio_percent, mp.project_cap, p.name AS place, COALESCE(b.balance, 0) AS balance,
+                       (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM ledger_transactions t WHERE t.pool_id = mp.id AND t.kind = 'match') AS matched
+                FROM matching_pools mp JOIN places p ON p.id = mp.place_id
+                LEFT JOIN ledger_accounts a ON a.kind = 'pool' AND a.ref_id = mp.id LEFT JOIN account_balances b ON b.account_id = a.id
+                WHERE \(bind: communityPath) LIKE mp.path || '%' ORDER BY mp.id
+                """).all().map { r in
+                let balance = try r.decode(column: "balance", as: Int64.self)
+                return PoolView(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self), place: try r.decode(column: "place", as: String.self),
+                                ratioPercent: try r.decode(column: "ratio_percent", as: Int.self), capText: Fen.text(try r.decode(column: "project_cap", as: Int64.self)),
+                                balance: balance, balanceText: Fen.text(balance), matchedText: Fen.text(try r.decode(column: "matched", as: Int64.self)))
+            }
+        }
+    }
+
+    // MARK: Campaigns and gifts
+
+    public func openCampaign(projectID: Int64, goal rawGoal: String?, seed rawSeed: String?, poolID: Int64?, actor: Actor) async throws {
+        let now = env.nowSeconds
+        var v = Validator()
+        let goal = v.fen(rawGoal, "goal"), seed = v.fen(rawSeed, "seed")
+        if goal > 0 && seed > goal { v.add(LinliError.invalid("seed", "above_goal", "起配金额不能高于筹款目标")) }
+        try v.throwIfAny()
+        try await store.transaction { db in
+            let p = try await fetchProject(db, projectID, actor, .fundManage)
+            guard p.stage != .done else { throw LinliError.conflict(nil, "project_done", "项目已结束") }
+            if let poolID {
+                guard let pool = try await db.raw("SELECT path FROM matching_pools WHERE id = \(bind: poolID)").first(),
+                      p.path.hasPrefix(try pool.decode(column: "path", as: String.self)) else {
+                    throw LinliError.invalid("pool_id", "unknown_pool", "该资金池不覆盖本社区")
+                }
+            }
+            try await db.raw("""
+                INSERT INTO campaigns (project_id, goal, seed, pool_id, status, opened_at) VALUES (\(bind: p.id), \(bind: goal), \(bind: seed), \(bind: poolID), 'open', \(bind: now))
+                ON CONFLICT (project_id) DO UPDATE SET goal = excluded.goal, seed = excluded.seed, pool_id = excluded.pool_id, status = 'open'
+                """).run()
+            _ = try await account(db, .project, p.id, path: p.path, name: p.title)
+            try await audit.append(db, actor: actor, action: "campaign.open", objectType: "micro_project", objectID: p.id, path: p.path, detail: "goal=\(goal) seed=\(seed)")
+        }
+    }
+
+    public func closeCampaign(projectID: Int64, actor: Actor) async throws {
+        try await store.transaction { db in
+            let p = try await fetchProject(db, projectID, actor, .fundManage)
+            try await db.raw("UPDATE campaigns SET status = 'closed' WHERE project_id = \(bind: p.id)").run()
+            try await audit.append(db, actor: actor, action: "campaign.close", objectType: "micro_project", objectID: p.id, path: p.path)
+        }
+    }
+
+    public struct DonationInput: Sendable, Codable {
+        public var amount: String?
+        /// Offline gifts entered by staff: the giver's name; online: defaults to the signed-in person.
+        public var name: String?
+        /// The giver chose to be named on the public ledger.
+        public var publicName: Bool?
+        /// `resident` or `merchant`.
+        public var donorKind: String?
+        public var idempotencyKey: String?
+        public init() {}
+        enum CodingKeys: String, CodingKey { case amount, name, publicName = "public", donorKind = "donor_kind", idempotencyKey = "idempotency_key" }
+    }
+
+    public struct DonationReceipt: Sendable, Codable {
+        public var transactionID: Int64
+        public var amount: Int64
+        public var matched: Int64
+        public var amountText: String
+        public var matchedText: String
+        public var repeated: Bool
+        enum CodingKeys: String, CodingKey { case transactionID = "transaction_id", amount, matched, amountText = "amount_text", matchedText = "matched_text", repeated }
+    }
+
+    /// A gift to a project's open campaign; when the gifts reach the seed amount the pool adds
+    /// its match in the same transaction. A retried submission (same key) records nothing new.
+    public func donate(projectID: Int64, _ input: DonationInput, actor: Actor) async throws -> DonationReceipt {
+        let amount = try Fen.parse(input.amount, field: "amount")
+        let now = env.nowSeconds
+        let key = input.idempotencyKey.flatMap { $0.isEmpty ? nil : String($0.prefix(80)) }
+        let kind = input.donorKind ?? "resident"
+        guard ["resident", "merchant"].contains(kind) else { throw LinliError.invalid("donor_kind", "invalid", "捐赠人类型应为居民或商户") }
+        return try await store.transaction { db in
+            if let key, let done = try await db.raw("SELECT id, amount FROM ledger_transactions WHERE idempotency_key = \(bind: key)").first() {
+                let a = try done.decode(column: "amount", as: Int64.self)
+                return DonationReceipt(transactionID: try done.decode(column: "id", as: Int64.self), amount: a, matched: 0, amountText: Fen.text(a), matchedText: Fen.text(0), repeated: true)
+            }
+            let p = try await fetchProject(db, projectID, actor, .linkageView)
+            let staff = Self.covers(actor, .fundManage, p.path)
+            guard staff || Self.covers(actor, .fundDonate, p.path) else { throw LinliError.forbidden }
+            guard let c = try await db.raw("SELECT status FROM campaigns WHERE project_id = \(bind: p.id)").first(),
+                  try c.decode(column: "status", as: String.self) == "open" else {
+                throw LinliError.conflict(nil, "campaign_closed", "该项目没有正在进行的筹款")
+            }
+            var name = Self.trimmed(input.name)
+            if !staff || name.isEmpty { name = staff && name.isEmpty ? "" : (name.isEmpty ? actor.displayName : name) }
+            guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写捐赠人（60 字以内）") }
+            let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+            _ = try await lockedBalance(db, projectAccount)
+            let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
+            let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
+                                                  donorPublic: input.publicName == true, donorKind: kind, memo: p.title, key: key),
+                                     [Posting(donors, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
+            let matched = try await matchDue(db, p, requested: nil, actor: actor, now: now)
+            try await audit.append(db, actor: actor, action: "fund.donate", objectType: "ledger_transaction", objectID: txn, path: p.path, detail: "amount=\(amount) matched=\(matched)")
+            return DonationReceipt(transactionID: txn, amount: amount, matched: matched, amountText: Fen.text(amount), matchedText: Fen.text(matched), repeated: false)
+        }
+    }
+
+    /// Matches what the campaign is due from its pool. With `requested`, exactly that amount or a
+    /// refusal naming the limit it would break; without, whatever is due (possibly nothing).
+    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, requested: Int64?, actor: Actor, now: Int64) async throws -> Int64 {
+        guard let c = try await db.raw("""
+            SELECT c.seed, c.pool_id, mp.ratio_percent, mp.project_cap, mp.path, mp.name FROM campaigns c JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
+            """).first() else {
+            if requested != nil { throw LinliError.conflict("pool_id", "no_pool", "该项目的筹款没有配捐资金池") }
+            return 0
+        }
+        let poolID = try c.decode(column: "pool_id", as: Int64.self)
+        let poolAccount = try await account(db, .pool, poolID, path: try c.decode(column: "path", as: String.self), name: try c.decode(column: "name", as: String.self))
+        let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+        // Always project first, then pool: two donations never wait on each other crosswise.
+        _ = try await lockedBalance(db, projectAccount)
+        let pool = try await lockedBalance(db, poolAccount)
+        let sums = try await db.raw("""
+            SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'donation' THEN amount ELSE 0 END), 0) AS BIGINT) AS raised,
+                   CAST(COALESCE(SUM(CASE WHEN kind = 'match' THEN amount ELSE 0 END), 0) AS BIGINT) AS matched
+            FROM ledger_transactions WHERE project_id = \(bind: p.id) AND kind IN ('donation', 'match')
+            """).first()!
+        let raised = try sums.decode(column: "raised", as: Int64.self), matched = try sums.decode(column: "matched", as: Int64.self)
+        let seed = try c.decode(column: "seed", as: Int64.self), ratio = try c.decode(column: "ratio_percent", as: Int.self), cap = try c.decode(column: "project_cap", as: Int64.self)
+        let entitled = MatchingRule.entitled(raised: raised, seed: seed, ratioPercent: ratio, cap: cap)
+        var amount = MatchingRule.due(raised: raised, matched: matched, seed: seed, ratioPercent: ratio, cap: cap, pool: pool)
+        if let requested {
+            if raised < seed { throw LinliError.conflict("amount", "below_seed", "筹款 \(Fen.text(raised)) 元尚未达到起配金额 \(Fen.text(seed)) 元") }
+            if requested > entitled - matched { throw LinliError.invalid("amount", "beyond_cap", "超出可配捐额：按比例和上限最多还可配 \(Fen.text(max(0, entitled - matched))) 元") }
+            if requested > pool { throw LinliError.invalid("amount", "beyond_pool", "超出资金池余额 \(Fen.text(pool)) 元") }
+            amount = requested
+        }
+        guard amount > 0 else { return 0 }
+        try await post(db, Movement(kind: "match", communityID: p.communityID, projectID: p.id, poolID: poolID, amount: amount, memo: p.title),
+                       [Posting(poolAccount, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
+        return amount
+    }
+
+    /// Staff match by hand (e.g. after a pool was topped up): a given amount within the limits, or what is due.
+    public func match(projectID: Int64, amount raw: String?, actor: Actor) async throws -> Int64 {
+        let requested = try raw.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : try Fen.parse($0, field: "amount") }
+        let now = env.nowSeconds
+        return try await store.transaction { db in
+            let p = try await fetchProject(db, projectID, actor, .fundManage)
+            let amount = try await matchDue(db, p, requested: requested, actor: actor, now: now)
+            guard amount > 0 else { throw LinliError.conflict("amount", "nothing_due", "目前没有可配捐的金额（未达起配、已达上限或资金池已用完）") }
+            try await audit.append(db, actor: actor, action: "fund.match", objectType: "micro_project", objectID: p.id, path: p.path, detail: "amount=\(amount)")
+            return amount
+        }
+    }
+
+    // MARK: Expenses
+
+    public func setApprovals(communityID: Int64?, count: Int?, actor: Actor) async throws {
+        try await store.transaction { db in
+            let c = try await community(db, communityID, actor, .fundManage)
+            guard let n = count, (1...5).contains(n) else { throw LinliError.invalid("approvals_needed", "invalid", "审批人数应为 1 到 5") }
+            try await db.raw("""
+                INSERT INTO fund_settings (community_id, approvals_needed) VALUES (\(bind: c.id), \(bind: n))
+                ON CONFLICT (community_id) DO UPDATE SET approvals_needed = excluded.approvals_needed
+                """).run()
+            try await audit.append(db, actor: actor, action: "fund.settings", objectType: "community", objectID: c.id, path: c.path, detail: "approvals=\(n)")
+        }
+    }
+
+    static let defaultApprovals = 2
+
+    /// Asks to spend from a project: within what is left after other pending expenses, with a receipt.
+    public func requestExpense(projectID: Int64, amount raw: String?, payee rawPayee: String?, purpose rawPurpose: String?, receipt: [UInt8]?, actor: Actor) async throws -> Int64 {
+        var v = Validator()
+        let amount = v.fen(raw, "amount")
+        let payee = Self.trimmed(rawPayee), purpose = Self.trimmed(rawPurpose)
+        v.check(!payee.isEmpty && payee.count <= 80, "payee", "required", "请填写收款方（80 字以内）")
+        v.check(!purpose.isEmpty && purpose.count <= 500, "purpose", "required", "请填写用途（500 字以内）")
+        v.check(receipt.map { !$0.isEmpty } ?? false, "receipt", "required", "请上传票据照片")
+        try v.throwIfAny()
+        let prepared: PreparedPhoto
+        do { prepared = try PhotoStore.prepare(receipt!) } catch let e as LinliError { throw LinliError.invalid("receipt", e.code, e.message) }
+        let stored = try receipts.write(prepared, env: env)
+        let now = env.nowSeconds
+        return try await store.transaction { db in
+            let p = try await fetchProject(db, projectID, actor, .fundManage)
+            let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+            let balance = try await lockedBalance(db, projectAccount)
+            let pending = try await db.raw("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM expenses WHERE project_id = \(bind: p.id) AND status = 'pending'").first()!
+                .decode(column: "s", as: Int64.self)
+            guard amount <= balance - pending else {
+                throw LinliError.invalid("amount", "beyond_balance", "超出项目可用余额：余额 \(Fen.text(balance)) 元，待审批 \(Fen.text(pending)) 元")
+            }
+            let needed = try await db.raw("SELECT approvals_needed FROM fund_settings WHERE community_id = \(bind: p.communityID)").first()
+                .map { try $0.decode(column: "approvals_needed", as: Int.self) } ?? Self.defaultApprovals
+            let id = try await db.raw("""
+                INSERT INTO expenses (project_id, amount, payee, purpose, receipt, status, approvals_needed, requested_by, requested_at)
+                VALUES (\(bind: p.id), \(bind: amount), \(bind: payee), \(bind: purpose), \(bind: stored), 'pending', \(bind: needed), \(bind: actor.userID), \(bind: now)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "expense.request", objectType: "expense", objectID: id, path: p.path, detail: "amount=\(amount)")
+            try await notify(db, try await staff(db, communityPath: p.path, roles: [.communityStaff, .streetStaff]), kind: "expense_pending",
+                             subject: "\(p.title) \(Fen.text(amount)) 元", link: "/projects/\(p.id)#money", except: actor.userID)
+            return id
+        }
+    }
+
+    /// One approval. Nobody approves an expense they asked for; the last approval books it, if the
+    /// project still holds the money.
+    public func approveExpense(_ expenseID: Int64, actor: Actor) async throws -> String {
+        let now = env.nowSeconds
+        return try await store.transaction { db in
+            guard let e = try await db.raw("SELECT project_id, amount, payee, status, approvals_needed, requested_by FROM expenses WHERE id = \(bind: expenseID)\(unsafeRaw: lockRow)").first() else {
+                throw LinliError.notFound
+            }
+            let p = try await fetchProject(db, try e.decode(column: "project_id", as: Int64.self), actor, .fundManage)
+            guard try e.decode(column: "requested_by", as: Int64.self) != actor.userID else {
+                throw LinliError(.forbidden, code: "own_expense", message: "不能审批自己提出的支出")
+            }
+            guard try e.decode(column: "status", as: String.self) == "pending" else { throw LinliError.conflict(nil, "not_pending", "该支出已处理") }
+            guard try await db.raw("SELECT 1 AS x FROM expense_approvals WHERE expense_id = \(bind: expenseID) AND user_id = \(bind: actor.userID)").first() == nil else {
+                throw LinliError.conflict(nil, "already_approved", "你已审批过这笔支出")
+            }
+            try await db.raw("INSERT INTO expense_approvals (expense_id, user_id, at) VALUES (\(bind: expenseID), \(bind: actor.userID), \(bind: now))").run()
+            let count = try await db.raw("SELECT COUNT(*) AS n FROM expense_approvals WHERE expense_id = \(bind: expenseID)").first()!.decode(column: "n", as: Int.self)
+            try await audit.append(db, actor: actor, action: "expense.approve", objectType: "expense", objectID: expenseID, path: p.path)
+            guard count >= (try e.decode(column: "approvals_needed", as: Int.self)) else { return "pending" }
+            let amount = try e.decode(column: "amount", as: Int64.self)
+            let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+            let balance = try await lockedBalance(db, projectAccount)
+            guard amount <= balance else { throw LinliError.conflict("amount", "beyond_balance", "项目余额 \(Fen.text(balance)) 元不足以支付") }
+            let payees = try await account(db, .payees, p.communityID, path: p.path, name: "支出")
+            let txn = try await post(db, Movement(kind: "expense", communityID: p.communityID, projectID: p.id, amount: amount,
+                                                  memo: try e.decode(column: "payee", as: String.self)),
+                                     [Posting(projectAccount, -amount), Posting(payees, amount)], actor: actor, now: now)
+            try await db.raw("UPDATE expenses SET status = 'paid', txn_id = \(bind: txn) WHERE id = \(bind: expenseID)").run()
+            try await notify(db, [try e.decode(column: "requested_by", as: Int64.self)], kind: "expense_paid", subject: "\(p.title) \(Fen.text(amount)) 元", link: "/projects/\(p.id)#money")
+            return "paid"
+        }
+    }
+
+    public func rejectExpense(_ expenseID: Int64, reason rawReason: String?, actor: Actor) async throws {
+        try await store.transaction { db in
+            guard let e = try await db.raw("SELECT project_id, status FROM expenses WHERE id = \(bind: expenseID)\(unsafeRaw: lockRow)").first() else { throw LinliError.notFound }
+            let p = try await fetchProject(db, try e.decode(column: "project_id", as: Int64.self), actor, .fundManage)
+            let reason = Self.trimmed(rawReason)
+            guard !reason.isEmpty else { throw LinliError.invalid("reason", "required", "请说明驳回原因") }
+            guard try e.decode(column: "status", as: String.self) == "pending" else { throw LinliError.conflict(nil, "not_pending", "该支出已处理") }
+            try await db.raw("UPDATE expenses SET status = 'rejected', reason = \(bind: reason) WHERE id = \(bind: expenseID)").run()
+            try await audit.append(db, actor: actor, action: "expense.reject", objectType: "expense", objectID: expenseID, path: p.path, reason: reason)
+        }
+    }
+
+    public func receipt(expenseID: Int64, actor: Actor) async throws -> [UInt8] {
+        let name = try await store.read { db -> String in
+            guard let e = try await db.raw("SELECT project_id, receipt FROM expenses WHERE id = \(bind: expenseID)").first() else { throw LinliError.notFound }
+            _ = try await fetchProject(db, try e.decode(column: "project_id", as: Int64.self), actor, .linkageView)
+            return try e.decode(column: "receipt", as: String.self)
+        }
+        return try receipts.read(name)
+    }
+
+    // MARK: Views
+
+    public struct MoneyView: Sendable, Codable {
+        public var campaignOpen: Bool
+        public var hasCampaign: Bool
+        public var goalText: String
+        public var seedText: String
+        public var pool: String?
+        public var raised: Int64
+        public var matched: Int64
+        public var spent: Int64
+        public var left: Int64
+        public var raisedText: String
+        public var matchedText: String
+        public var spentText: String
+        public var leftText: String
+        public var percent: Int
+        public var gifts: [Line]
+        public var expenses: [Expense]
+        public struct Line: Sendable, Codable {
+            public var kind: String; public var who: String; public var amountText: String; public var atText: String
+            enum CodingKeys: String, CodingKey { case kind, who, amountText = "amount_text", atText = "at_text" }
+        }
+        public struct Expense: Sendable, Codable {
+            public var id: Int64; public var amountText: String; public var payee: String; public var purpose: String; public var status: String
+            public var approvals: Int; public var needed: Int; public var reason: String; public var atText: String; public var canApprove: Bool
+            enum CodingKeys: String, CodingKey { case id, amountText = "amount_text", payee, purpose, status, approvals, needed, reason, atText = "at_text", canApprove = "can_approve" }
+        }
+        enum CodingKeys: String, CodingKey {
+            case campaignOpen = "campaign_open", hasCampaign = "has_campaign", goalText = "goal_text", seedText = "seed_text", pool, raised, matched, spent, left
+            case raisedText = "raised_text", matchedText = "matched_text", spentText = "spent_text", leftText = "left_text", percent, gifts, expenses
+        }
+    }
+
+    func money(_ db: any SQLDatabase, _ p: ProjectRow, actor: Actor?) async throws -> MoneyView {
+        let c = try await db.raw("""
+            SELECT c.goal, c.seed, c.status, mp.name AS pool, mp.ratio_percent FROM campaigns c LEFT JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
+            """).first()
+        let sums = try await db.raw("""
+            SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'donation' THEN amount ELSE 0 END), 0) AS BIGINT) AS raised,
+                   CAST(COALESCE(SUM(CASE WHEN kind = 'match' THEN amount ELSE 0 END), 0) AS BIGINT) AS matched,
+                   CAST(COALESCE(SUM(CASE WHEN kind = 'expense' THEN amount ELSE 0 END), 0) AS BIGINT) AS spent
+            FROM ledger_transactions WHERE project_id = \(bind: p.id)
+            """).first()!
+        let raised = try sums.decode(column: "raised", as: Int64.self), matched = try sums.decode(column: "matched", as: Int64.self)
+        let spent = try sums.decode(column: "spent", as: Int64.self)
+        let left = try await db.raw("""
+            SELECT b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p.id)
+            """).first().map { try $0.decode(column: "balance", as: Int64.self) } ?? 0
+        let goal = try c?.decode(column: "goal", as: Int64.self) ?? 0
+        let gifts = try await db.raw("""
+            SELECT kind, donor_name, donor_public, amount, at FROM ledger_transactions WHERE project_id = \(bind: p.id) AND kind IN ('donation', 'match') ORDER BY id DESC LIMIT 100
+            """).all().map { r in
+            let kind = try r.decode(column: "kind", as: String.self)
+            let name = try r.decode(column: "donor_name", as: String.self)
+            return MoneyView.Line(kind: kind, who: kind == "match" ? "政府配捐" : (try r.decode(column: "donor_public", as: Int.self) == 1 ? name : name.maskedName),
+                                  amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)), atText: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
+        }
+        let manage = actor.map { Self.covers($0, .fundManage, p.path) } ?? false
+        let expenses = try await db.raw("""
+            SELECT e.id, e.amount, e.payee, e.purpose, e.status, e.approvals_needed, e.reason, e.requested_at, e.requested_by,
+                   (SELECT COUNT(*) FROM expense_approvals x WHERE x.expense_id = e.id) AS approvals,
+                   (SELECT COUNT(*) FROM expense_approvals x WHERE x.expense_id = e.id AND x.user_id = \(bind: actor?.userID ?? 0)) AS mine
+            FROM expenses e WHERE e.project_id = \(bind: p.id) ORDER BY e.id DESC
+            """).all().map { r in
+            let status = try r.decode(column: "status", as: String.self)
+            let requester = try r.decode(column: "requested_by", as: Int64.self), mine = try r.decode(column: "mine", as: Int.self)
+            return MoneyView.Expense(id: try r.decode(column: "id", as: Int64.self), amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)),
+                                     payee: try r.decode(column: "payee", as: String.self), purpose: try r.decode(column: "purpose", as: String.self), status: status,
+                                     approvals: try r.decode(column: "approvals", as: Int.self), needed: try r.decode(column: "approvals_needed", as: Int.self),
+                                     reason: try r.decode(column: "reason", as: String.self), atText: LocalTime.text(try r.decode(column: "requested_at", as: Int64.self)),
+                                     canApprove: manage && status == "pending" && requester != actor?.userID && mine == 0)
+        }
+        return MoneyView(campaignOpen: try c?.decode(column: "status", as: String.self) == "open", hasCampaign: c != nil, goalText: Fen.text(goal),
+                         seedText: Fen.text(try c?.decode(column: "seed", as: Int64.self) ?? 0),
+                         pool: try c.flatMap { try $0.decode(column: "pool", as: String?.self).map { n in "\(n)（\(try c!.decode(column: "ratio_percent", as: Int.self))%）" } },
+                         raised: raised, matched: matched, spent: spent, left: left, raisedText: Fen.text(raised), matchedText: Fen.text(matched),
+                         spentText: Fen.text(spent), leftText: Fen.text(left), percent: goal > 0 ? Int(min(100, (raised + matched) * 100 / goal)) : 0,
+                         gifts: gifts, expenses: expenses)
+    }
+
+    public struct LedgerLine: Sendable, Codable {
+        public var id: Int64
+        public var kind: String
+        public var project: String
+        public var projectID: Int64?
+        public var who: String
+        public var amountText: String
+        public var atText: String
+        enum CodingKeys: String, CodingKey { case id, kind, project, projectID = "project_id", who, amountText = "amount_text", atText = "at_text" }
+    }
+
+    /// A community's public ledger: every movement, newest first; givers masked unless they chose to be named.
+    public func publicLedger(communityID: Int64, before: Int64?, limit: Int = 100) async throws -> (name: String, lines: [LedgerLine], totals: [String: String]) {
+        try await store.read { db in
+            guard let c = try await db.raw("SELECT name, path FROM places WHERE id = \(bind: communityID) AND kind IN ('community', 'village')").first() else { throw LinliError.notFound }
+            let lines = try await db.raw("""
+                SELECT t.id, t.kind, t.amount, t.donor_name, t.donor_public, t.memo, t.project_id, t.at, COALESCE(p.title, '') AS project
+                FROM ledger_transactions t LEFT JOIN micro_projects p ON p.id = t.project_id
+                WHERE t.community_id = \(bind: communityID) AND t.id < \(bind: before ?? Int64.max) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))
+                """).all().map { r in
+                let kind = try r.decode(column: "kind", as: String.self), name = try r.decode(column: "donor_name", as: String.self)
+                let who: String
+                switch kind {
+                case "donation": who = try r.decode(column: "donor_public", as: Int.self) == 1 ? name : name.maskedName
+                case "match", "pool_funding": who = "政府配捐资金"
+                default: who = try r.decode(column: "memo", as: String.self)
+                }
+                return LedgerLine(id: try r.decode(column: "id", as: Int64.self), kind: kind, project: try r.decode(column: "project", as: String.self),
+                                  projectID: try r.decode(column: "project_id", as: Int64?.self), who: who,
+                                  amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)), atText: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
+            }
+            var totals: [String: String] = [:]
+            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind <> 'pool_funding' GROUP BY kind").all() {
+                totals[try r.decode(column: "kind", as: String.self)] = Fen.text(try r.decode(column: "s", as: Int64.self))
+            }
+            return (try c.decode(column: "name", as: String.self), lines, totals)
+        }
+    }
+
+    public struct LedgerCheck: Sendable {
+        public var accounts: Int
+        public var transactions: Int
+        public var unbalancedTransactions: [Int64]
+        public var wrongBalances: [(account: Int64, stored: Int64, entries: Int64)]
+        public var ok: Bool { unbalancedTransactions.isEmpty && wrongBalances.isEmpty }
+    }
+
+    /// Recomputes every balance from the entries and checks that every transaction sums to zero.
+    public func checkLedger(repair: Bool = false) async throws -> LedgerCheck {
+        try await store.read { db in
+            var sums: [Int64: Int64] = [:]
+            for r in try await db.raw("SELECT account_id, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_entries GROUP BY account_id").all() {
+                sums[try r.decode(column: "account_id", as: Int64.self)] = try r.decode(column: "s", as: Int64.self)
+            }
+            var wrong: [(Int64, Int64, Int64)] = []
+            var accounts = 0
+            for r in try await db.raw("SELECT account_id, balance FROM account_balances").all() {
+                accounts += 1
+                let a = try r.decode(column: "account_id", as: Int64.self), b = try r.decode(column: "balance", as: Int64.self)
+                if (sums[a] ?? 0) != b { wrong.append((a, b, sums[a] ?? 0)) }
+            }
+            let unbalanced = try await db.raw("SELECT txn_id FROM ledger_entries GROUP BY txn_id HAVING SUM(amount) <> 0 LIMIT 100").all()
+                .map { try $0.decode(column: "txn_id", as: Int64.self) }
+            let n = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transactions").first()!.decode(column: "n", as: Int.self)
+            return LedgerCheck(accounts: accounts, transactions: n, unbalancedTransactions: unbalanced, wrongBalances: wrong)
+        }
+    }
+}

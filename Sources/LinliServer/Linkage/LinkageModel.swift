@@ -1,0 +1,348 @@
+import Foundation
+
+// Plain types and rules of five-society linkage (五社联动): money in fen, volunteers' weekly
+// availability, ranking and schedule filling, points, government matching, micro-project stages.
+// No I/O here, so every rule is unit-tested directly.
+
+/// Money is integer fen (分), never floating point.
+public enum Fen {
+    /// One hundred million yuan: above any community fund, below any overflow.
+    public static let maximum: Int64 = 10_000_000_000
+
+    /// Parses yuan as typed by a person ("50", "12.5", "1,000.00", "￥30") into fen. Refuses zero,
+    /// negatives, more than two decimals and anything that is not a number, naming the field.
+    public static func parse(_ raw: String?, field: String) throws -> Int64 {
+        var s = (raw ?? "").trimmingCharacters(in: .whitespaces)
+        for sym in ["￥", "¥", "元", ","] { s = s.replacingOccurrences(of: sym, with: "") }
+        guard !s.isEmpty else { throw LinliError.invalid(field, "required", "请填写金额") }
+        if s.hasPrefix("-") { throw LinliError.invalid(field, "not_positive", "金额必须大于零") }
+        let bits = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard bits.count <= 2, let whole = bits.first, !whole.isEmpty || bits.count == 2,
+              whole.allSatisfy(\.isASCII), whole.allSatisfy(\.isNumber),
+              bits.count == 1 || (bits[1].allSatisfy(\.isASCII) && bits[1].allSatisfy(\.isNumber) && !bits[1].isEmpty) else {
+            throw LinliError.invalid(field, "not_a_number", "金额应为数字，如 50 或 12.50")
+        }
+        if bits.count == 2, bits[1].count > 2 { throw LinliError.invalid(field, "too_precise", "金额最多精确到分（两位小数）") }
+        guard whole.count <= 9 else { throw LinliError.invalid(field, "too_large", "金额过大") }
+        let yuan = Int64(whole.isEmpty ? "0" : String(whole))!
+        var fen = yuan * 100
+        if bits.count == 2 { fen += Int64(bits[1].count == 1 ? String(bits[1]) + "0" : String(bits[1]))! }
+        guard fen > 0 else { throw LinliError.invalid(field, "not_positive", "金额必须大于零") }
+        guard fen <= maximum else { throw LinliError.invalid(field, "too_large", "金额过大") }
+        return fen
+    }
+
+    /// `1234567` → `12,345.67`.
+    public static func text(_ fen: Int64) -> String {
+        let sign = fen < 0 ? "-" : ""
+        let a = fen.magnitude
+        var whole = String(a / 100)
+        var grouped = ""
+        while whole.count > 3 {
+            grouped = "," + whole.suffix(3) + grouped
+            whole.removeLast(3)
+        }
+        let cents = a % 100
+        return sign + whole + grouped + "." + (cents < 10 ? "0" : "") + String(cents)
+    }
+}
+
+extension Validator {
+    /// Parses an amount, recording a refusal beside the other fields' instead of throwing at once.
+    mutating func fen(_ raw: String?, _ field: String) -> Int64 {
+        do { return try Fen.parse(raw, field: field) } catch let e as LinliError { add(e); return 0 } catch { return 0 }
+    }
+}
+
+/// China-time day numbers (days since 1970-01-01 in UTC+8) and weekdays, Monday = 1 … Sunday = 7.
+public enum LocalDay {
+    public static func weekday(_ day: Int64) -> Int { Int(((day % 7) + 7 + 3) % 7) + 1 }
+    public static func of(_ epoch: Int64) -> Int64 {
+        let l = epoch + WorkCalendar.utcOffset
+        return l >= 0 ? l / 86400 : (l - 86399) / 86400
+    }
+    public static func start(_ day: Int64) -> Int64 { day * 86400 - WorkCalendar.utcOffset }
+    /// Minute of the China-time day.
+    public static func minute(_ epoch: Int64) -> Int { Int((epoch - start(of(epoch))) / 60) }
+    public static func hhmm(_ minute: Int) -> String { WorkCalendar.pad(Int64(minute / 60), 2) + ":" + WorkCalendar.pad(Int64(minute % 60), 2) }
+    public static func parseHHMM(_ s: String) -> Int? {
+        let p = s.trimmingCharacters(in: .whitespaces).split(separator: ":")
+        guard p.count == 2, let h = Int(p[0]), let m = Int(p[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        return h * 60 + m
+    }
+    /// The first and last day of the month holding `day`.
+    public static func month(_ yyyyMM: String) -> (first: Int64, last: Int64)? {
+        let p = yyyyMM.split(separator: "-")
+        guard p.count == 2, let y = Int(p[0]), let m = Int(p[1]), (2000...2100).contains(y), (1...12).contains(m) else { return nil }
+        guard let first = WorkCalendar.day("\(y)-\(m < 10 ? "0" : "")\(m)-01") else { return nil }
+        let (ny, nm) = m == 12 ? (y + 1, 1) : (y, m + 1)
+        guard let next = WorkCalendar.day("\(ny)-\(nm < 10 ? "0" : "")\(nm)-01") else { return nil }
+        return (first, next - 1)
+    }
+}
+
+/// When a volunteer can help: periods of a weekday, in minutes of the day.
+public struct Availability: Sendable, Codable, Equatable {
+    public struct Slot: Sendable, Codable, Equatable, Hashable {
+        public var weekday: Int
+        public var from: Int
+        public var to: Int
+        public init(weekday: Int, from: Int, to: Int) { self.weekday = weekday; self.from = from; self.to = to }
+    }
+    public var slots: [Slot]
+    public init(_ slots: [Slot]) { self.slots = slots }
+
+    /// The three periods a form offers for each weekday.
+    public static let periods: [(code: String, from: Int, to: Int)] = [("am", 8 * 60, 12 * 60), ("pm", 12 * 60, 18 * 60), ("eve", 18 * 60, 21 * 60)]
+
+    /// From form keys such as `1am`, `3pm`, `7eve`.
+    public static func from(keys: [String]) -> Availability {
+        var out: [Slot] = []
+        for k in Set(keys) {
+            guard let d = k.first.flatMap({ Int(String($0)) }), (1...7).contains(d),
+                  let p = periods.first(where: { $0.code == String(k.dropFirst()) }) else { continue }
+            out.append(Slot(weekday: d, from: p.from, to: p.to))
+        }
+        return Availability(out.sorted { ($0.weekday, $0.from) < ($1.weekday, $1.from) })
+    }
+    public var keys: Set<String> {
+        Set(slots.compactMap { s in Self.periods.first { $0.from == s.from && $0.to == s.to }.map { "\(s.weekday)\($0.code)" } })
+    }
+
+    /// Whether [from, to) on this weekday lies inside the union of the volunteer's periods
+    /// (adjacent periods join, so 11:00–13:00 fits "morning" + "afternoon").
+    public func covers(weekday: Int, from: Int, to: Int) -> Bool {
+        let mine = slots.filter { $0.weekday == weekday }.sorted { $0.from < $1.from }
+        var start = -1, end = -1
+        for s in mine {
+            if s.from <= end { end = max(end, s.to) } else {
+                if start <= from && to <= end { return true }
+                start = s.from; end = s.to
+            }
+        }
+        return start <= from && to <= end && start >= 0
+    }
+}
+
+/// What matching knows of a volunteer.
+public struct VolunteerProfile: Sendable {
+    public var id: Int64
+    public var skills: Set<String>
+    public var availability: Availability
+    public var lat: Double?
+    public var lng: Double?
+    public var teamIDs: Set<Int64>
+    public init(id: Int64, skills: Set<String>, availability: Availability, lat: Double?, lng: Double?, teamIDs: Set<Int64> = []) {
+        self.id = id; self.skills = skills; self.availability = availability; self.lat = lat; self.lng = lng; self.teamIDs = teamIDs
+    }
+}
+
+/// What a task asks of whoever takes its shifts.
+public struct TaskNeeds: Sendable {
+    public var taskID: Int64
+    public var skills: Set<String>
+    public var lat: Double?
+    public var lng: Double?
+    public var teamID: Int64?
+    public var maxDistance: Double
+    public init(taskID: Int64, skills: Set<String>, lat: Double?, lng: Double?, teamID: Int64? = nil, maxDistance: Double = VolunteerMatching.defaultMaxDistance) {
+        self.taskID = taskID; self.skills = skills; self.lat = lat; self.lng = lng; self.teamID = teamID; self.maxDistance = maxDistance
+    }
+}
+
+/// One dated occurrence of a task.
+public struct ShiftSlot: Sendable {
+    public var id: Int64
+    public var taskID: Int64
+    public var startsAt: Int64
+    public var endsAt: Int64
+    public var headcount: Int
+    /// Volunteers already holding it (proposed, accepted or confirmed).
+    public var holders: [Int64]
+    /// Volunteers who declined it: never proposed again for it.
+    public var declined: Set<Int64>
+    public init(id: Int64, taskID: Int64, startsAt: Int64, endsAt: Int64, headcount: Int, holders: [Int64] = [], declined: Set<Int64> = []) {
+        self.id = id; self.taskID = taskID; self.startsAt = startsAt; self.endsAt = endsAt; self.headcount = headcount; self.holders = holders; self.declined = declined
+    }
+    var day: Int64 { LocalDay.of(startsAt) }
+}
+
+/// A volunteer's standing for one shift: why they cannot take it, or how well they fit.
+public struct Candidate: Sendable, Equatable {
+    public enum Unfit: String, Sendable { case skills, team, unavailable, tooFar = "too_far", busy, declined, overloaded, holding }
+    public var volunteerID: Int64
+    public var unfit: Unfit?
+    /// 0…100, higher is better: nearer and less loaded this month.
+    public var score: Int
+    public var distance: Double?
+    public var loadMinutes: Int
+}
+
+/// Ranking and month filling. Fairness of load counts as much as distance: a volunteer who has
+/// done many hours this month falls behind one who has done few, so nobody is worn out.
+public enum VolunteerMatching {
+    public static let defaultMaxDistance = 3_000.0
+    /// Above this a volunteer gets no more shifts this month from the filler.
+    public static let defaultMonthlyCapMinutes = 40 * 60
+
+    /// Busy intervals per volunteer (their other shifts), sorted by start.
+    public typealias Busy = [Int64: [(Int64, Int64)]]
+
+    static func overlaps(_ busy: [(Int64, Int64)]?, _ from: Int64, _ to: Int64) -> Bool {
+        guard let busy else { return false }
+        for (a, b) in busy where a < to && from < b { return true }
+        return false
+    }
+
+    public static func assess(_ v: VolunteerProfile, _ needs: TaskNeeds, _ shift: ShiftSlot, busy: Busy, load: [Int64: Int],
+                              monthlyCap: Int = defaultMonthlyCapMinutes) -> Candidate {
+        let loadMinutes = load[v.id] ?? 0
+        var distance: Double?
+        if let a = v.lat, let b = v.lng, let c = needs.lat, let d = needs.lng { distance = distanceMetres(a, b, c, d) }
+        func out(_ u: Candidate.Unfit?) -> Candidate {
+            // 50 points for being on the spot, falling to 0 at the distance limit; 50 for an empty month.
+            let near = distance.map { max(0, 50 - Int(50 * min($0, needs.maxDistance) / needs.maxDistance)) } ?? 25
+            let fresh = max(0, 50 - 50 * min(loadMinutes, monthlyCap) / max(1, monthlyCap))
+            return Candidate(volunteerID: v.id, unfit: u, score: near + fresh, distance: distance, loadMinutes: loadMinutes)
+        }
+        if shift.holders.contains(v.id) { return out(.holding) }
+        if shift.declined.contains(v.id) { return out(.declined) }
+        if !needs.skills.isSubset(of: v.skills) { return out(.skills) }
+        if let t = needs.teamID, !v.teamIDs.contains(t) { return out(.team) }
+        let from = LocalDay.minute(shift.startsAt)
+        let to = from + Int((shift.endsAt - shift.startsAt) / 60)
+        if !v.availability.covers(weekday: LocalDay.weekday(shift.day), from: from, to: to) { return out(.unavailable) }
+        if let d = distance, d > needs.maxDistance { return out(.tooFar) }
+        if overlaps(busy[v.id], shift.startsAt, shift.endsAt) { return out(.busy) }
+        if loadMinutes + Int((shift.endsAt - shift.startsAt) / 60) > monthlyCap { return out(.overloaded) }
+        return out(nil)
+    }
+
+    /// Everyone who could take the shift, best first (ties by distance, then id).
+    public static func rank(_ volunteers: [VolunteerProfile], _ needs: TaskNeeds, _ shift: ShiftSlot, busy: Busy, load: [Int64: Int],
+                            monthlyCap: Int = defaultMonthlyCapMinutes) -> [Candidate] {
+        volunteers.map { assess($0, needs, shift, busy: busy, load: load, monthlyCap: monthlyCap) }
+            .sorted { a, b in
+                if (a.unfit == nil) != (b.unfit == nil) { return a.unfit == nil }
+                if a.score != b.score { return a.score > b.score }
+                if (a.distance ?? .infinity) != (b.distance ?? .infinity) { return (a.distance ?? .infinity) < (b.distance ?? .infinity) }
+                return a.volunteerID < b.volunteerID
+            }
+    }
+
+    public struct Plan: Sendable {
+        public var proposals: [(shiftID: Int64, volunteerID: Int64)] = []
+        /// Shifts still short after filling, with how many people they lack.
+        public var uncovered: [(shiftID: Int64, missing: Int)] = []
+    }
+
+    /// Fills shifts in time order, each with its best-ranked free volunteers; updates load and
+    /// busy time as it goes so that nobody is double-booked or loaded past the cap.
+    public static func fill(_ shifts: [ShiftSlot], needs: [Int64: TaskNeeds], volunteers: [VolunteerProfile], busy: Busy, load: [Int64: Int],
+                            monthlyCap: Int = defaultMonthlyCapMinutes) -> Plan {
+        var busy = busy, load = load, plan = Plan()
+        // Per task, those with the skills, team and distance: the checks that do not change with the day.
+        var pool: [Int64: [(VolunteerProfile, Double?)]] = [:]
+        for (task, n) in needs {
+            pool[task] = volunteers.compactMap { v in
+                guard n.skills.isSubset(of: v.skills), n.teamID.map(v.teamIDs.contains) ?? true else { return nil }
+                var d: Double?
+                if let a = v.lat, let b = v.lng, let c = n.lat, let e = n.lng { d = distanceMetres(a, b, c, e) }
+                if let d, d > n.maxDistance { return nil }
+                return (v, d)
+            }
+        }
+        for s in shifts.sorted(by: { ($0.startsAt, $0.id) < ($1.startsAt, $1.id) }) {
+            var missing = s.headcount - s.holders.count
+            guard missing > 0, let n = needs[s.taskID] else { continue }
+            let minutes = Int((s.endsAt - s.startsAt) / 60)
+            let from = LocalDay.minute(s.startsAt), wd = LocalDay.weekday(s.day)
+            var best: [(key: (Int, Double, Int64), v: Int64)] = []
+            for (v, d) in pool[s.taskID] ?? [] {
+                if s.holders.contains(v.id) || s.declined.contains(v.id) { continue }
+                let l = load[v.id] ?? 0
+                guard l + minutes <= monthlyCap, v.availability.covers(weekday: wd, from: from, to: from + minutes),
+                      !overlaps(busy[v.id], s.startsAt, s.endsAt) else { continue }
+                let near = d.map { max(0, 50 - Int(50 * min($0, n.maxDistance) / n.maxDistance)) } ?? 25
+                let score = near + max(0, 50 - 50 * min(l, monthlyCap) / max(1, monthlyCap))
+                let key = (-score, d ?? .infinity, v.id)
+                // Keep only the best `missing` seen so far (headcounts are small).
+                if best.count < missing || key < best[best.count - 1].key {
+                    let at = best.firstIndex { key < $0.key } ?? best.count
+                    best.insert((key, v.id), at: at)
+                    if best.count > missing { best.removeLast() }
+                }
+            }
+            for b in best {
+                plan.proposals.append((s.id, b.v))
+                load[b.v, default: 0] += minutes
+                busy[b.v, default: []].append((s.startsAt, s.endsAt))
+                missing -= 1
+            }
+            if missing > 0 { plan.uncovered.append((s.id, missing)) }
+        }
+        return plan
+    }
+
+    /// The dated shifts of a recurring task between two days (inclusive): one per listed weekday.
+    public static func occurrences(firstDay: Int64, lastDay: Int64, weekdays: Set<Int>, startMinute: Int, durationMinutes: Int) -> [(Int64, Int64)] {
+        guard firstDay <= lastDay else { return [] }
+        return (firstDay...lastDay).compactMap { d in
+            guard weekdays.contains(LocalDay.weekday(d)) else { return nil }
+            let s = LocalDay.start(d) + Int64(startMinute) * 60
+            return (s, s + Int64(durationMinutes) * 60)
+        }
+    }
+}
+
+/// Points for confirmed service: a task's points per hour times the confirmed minutes, rounded down.
+public enum PointsRule {
+    public static let defaultPerHour = 10
+    public static func points(minutes: Int, perHour: Int) -> Int { max(0, minutes) * max(0, perHour) / 60 }
+}
+
+/// Government matching of a crowdfunding campaign (Pinghu): nothing until the residents' and
+/// merchants' gifts reach the seed amount, then `ratio` percent of what was raised, never more
+/// than the per-project cap, and never more than the pool still holds.
+public enum MatchingRule {
+    public static func entitled(raised: Int64, seed: Int64, ratioPercent: Int, cap: Int64) -> Int64 {
+        guard raised >= seed, raised > 0 else { return 0 }
+        return min(raised * Int64(ratioPercent) / 100, cap)
+    }
+    /// What may be matched now: the entitlement not yet matched, limited by the pool.
+    public static func due(raised: Int64, matched: Int64, seed: Int64, ratioPercent: Int, cap: Int64, pool: Int64) -> Int64 {
+        max(0, min(entitled(raised: raised, seed: seed, ratioPercent: ratioPercent, cap: cap) - matched, pool))
+    }
+}
+
+/// A micro-project's stages (seed 001): analysis → decision → execution → evaluation → done.
+public enum ProjectStage: String, Sendable, CaseIterable, Codable {
+    case analysis, decision, execution, evaluation, done
+    public var next: ProjectStage? {
+        switch self {
+        case .analysis: .decision
+        case .decision: .execution
+        case .execution: .evaluation
+        case .evaluation: .done
+        case .done: nil
+        }
+    }
+}
+
+/// One leg of a double-entry transaction. A transaction's legs always sum to zero.
+public struct Posting: Sendable, Equatable {
+    public var account: Int64
+    public var amount: Int64
+    public init(_ account: Int64, _ amount: Int64) { self.account = account; self.amount = amount }
+    public static func balanced(_ p: [Posting]) -> Bool { p.count >= 2 && p.reduce(0) { $0 + $1.amount } == 0 }
+}
+
+public enum VolunteerSkills {
+    /// The skills a form offers; free text is allowed too.
+    public static let common: [(String, String, String)] = [
+        ("delivery", "送餐送物", "Deliveries"), ("carry", "搬运", "Carrying"), ("drive", "驾驶", "Driving"),
+        ("care", "陪护照料", "Care"), ("medical", "医护", "Medical"), ("tutoring", "课业辅导", "Tutoring"),
+        ("repair", "维修", "Repairs"), ("legal", "法律咨询", "Legal advice"), ("psych", "心理疏导", "Counselling"),
+        ("sign", "手语", "Sign language"), ("dialect", "方言", "Local dialect"), ("it", "电脑手机", "Phones and computers"),
+    ]
+}
