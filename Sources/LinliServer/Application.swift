@@ -115,6 +115,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)
     DeliberationRoutes(deliberation: linli.deliberation, renderer: renderer).register(routes)
+    LinkageRoutes(linkage: linli.linkage, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // Benchmark baseline: a constant string, to compare our pages with in the same load run.
     routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }

@@ -419,12 +419,12 @@ extension LinkageService {
         public var expenses: [Expense]
         public struct Line: Sendable, Codable {
             public var kind: String; public var who: String; public var amountText: String; public var atText: String
-            enum CodingKeys: String, CodingKey { case kind, who, amountText = "amount_text", atText = "at_text" }
+            enum CodingKeys: String, CodingKey { case kind = "txn_kind", who, amountText = "amount_text", atText = "at_text" }
         }
         public struct Expense: Sendable, Codable {
             public var id: Int64; public var amountText: String; public var payee: String; public var purpose: String; public var status: String
             public var approvals: Int; public var needed: Int; public var reason: String; public var atText: String; public var canApprove: Bool
-            enum CodingKeys: String, CodingKey { case id, amountText = "amount_text", payee, purpose, status, approvals, needed, reason, atText = "at_text", canApprove = "can_approve" }
+            enum CodingKeys: String, CodingKey { case id, amountText = "amount_text", payee, purpose, status = "expense_status", approvals, needed, reason, atText = "at_text", canApprove = "can_approve" }
         }
         enum CodingKeys: String, CodingKey {
             case campaignOpen = "campaign_open", hasCampaign = "has_campaign", goalText = "goal_text", seedText = "seed_text", pool, raised, matched, spent, left
@@ -487,7 +487,7 @@ extension LinkageService {
         public var who: String
         public var amountText: String
         public var atText: String
-        enum CodingKeys: String, CodingKey { case id, kind, project, projectID = "project_id", who, amountText = "amount_text", atText = "at_text" }
+        enum CodingKeys: String, CodingKey { case id, kind = "txn_kind", project, projectID = "project_id", who, amountText = "amount_text", atText = "at_text" }
     }
 
     /// A community's public ledger: every movement, newest first; givers masked unless they chose to be named.

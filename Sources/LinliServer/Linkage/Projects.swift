@@ -88,7 +88,7 @@ extension LinkageService {
         public var projectID: Int64?
         public var atText: String
         enum CodingKeys: String, CodingKey {
-            case id, kind, domain, domainLabel = "domain_label", title, body, place, status, supporters, supported, covered, projectID = "project_id", atText = "at_text"
+            case id, kind, domain, domainLabel = "domain_label", title, body, place, status = "need_status", supporters, supported, covered, projectID = "project_id", atText = "at_text"
         }
     }
 
@@ -383,20 +383,21 @@ extension LinkageService {
         public var log: [LogLine]
         public var milestones: [Milestone]
         public var tasks: [TaskLink]
+        public var hasTasks: Bool
         public var money: MoneyView
         public var manage: Bool
         public var manageMoney: Bool
         public var canDonate: Bool
         public var isEvaluation: Bool
         public var done: Bool
-        public struct StageStep: Sendable, Codable { public var code: String; public var state: String }
+        public struct StageStep: Sendable, Codable { public var stage: String; public var state: String }
         public struct LogLine: Sendable, Codable { public var stage: String; public var note: String; public var atText: String; public var by: String
             enum CodingKeys: String, CodingKey { case stage, note, atText = "at_text", by } }
         public struct Milestone: Sendable, Codable { public var id: Int64; public var title: String; public var due: String?; public var done: Bool }
         public struct TaskLink: Sendable, Codable { public var id: Int64; public var title: String }
         enum CodingKeys: String, CodingKey {
             case id, communityID = "community_id", title, summary, domainLabel = "domain_label", stage, stages, budgetText = "budget_text", organisation
-            case socialWorker = "social_worker", need, needID = "need_id", evaluation, rating, log, milestones, tasks, money, manage, manageMoney = "manage_money"
+            case socialWorker = "social_worker", need, needID = "need_id", evaluation, rating, log, milestones, tasks, hasTasks = "has_tasks", money, manage, manageMoney = "manage_money"
             case canDonate = "can_donate", isEvaluation = "is_evaluation", done
         }
     }
@@ -425,12 +426,12 @@ extension LinkageService {
             let money = try await money(db, p, actor: actor)
             let reached = ProjectStage.allCases.firstIndex(of: p.stage)!
             let stages = ProjectStage.allCases.enumerated().map { i, s in
-                ProjectView.StageStep(code: s.rawValue, state: i < reached ? "past" : (i == reached ? "current" : "future"))
+                ProjectView.StageStep(stage: s.rawValue, state: i < reached ? "past" : (i == reached ? "current" : "future"))
             }
             return ProjectView(id: p.id, communityID: p.communityID, title: p.title, summary: p.summary, domainLabel: Self.domainLabel(p.domain), stage: p.stage.rawValue,
                                stages: stages, budgetText: Fen.text(p.budget), organisation: try extra.decode(column: "org", as: String?.self),
                                socialWorker: try extra.decode(column: "worker", as: String?.self), need: try extra.decode(column: "need", as: String?.self),
-                               needID: p.needID, evaluation: p.evaluation, rating: p.rating, log: log, milestones: milestones, tasks: tasks, money: money,
+                               needID: p.needID, evaluation: p.evaluation, rating: p.rating, log: log, milestones: milestones, tasks: tasks, hasTasks: !tasks.isEmpty, money: money,
                                manage: Self.covers(actor, .projectManage, p.path), manageMoney: Self.covers(actor, .fundManage, p.path),
                                canDonate: money.campaignOpen && (Self.covers(actor, .fundDonate, p.path) || Self.covers(actor, .fundManage, p.path)),
                                isEvaluation: p.stage == .evaluation, done: p.stage == .done)

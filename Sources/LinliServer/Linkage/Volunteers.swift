@@ -96,8 +96,9 @@ extension LinkageService {
             SELECT v.id, v.name, v.skills, v.languages, v.availability, v.can_carry, v.can_drive,
                    (SELECT COALESCE(SUM(a.minutes), 0) FROM shift_assignments a WHERE a.volunteer_id = v.id AND a.confirmed_at IS NOT NULL) AS minutes,
                    (SELECT COALESCE(SUM(e.delta), 0) FROM point_entries e WHERE e.volunteer_id = v.id) AS points
-            FROM volunteers v WHERE
+            FROM volunteers v WHERE 
             """)
+        q.appendLiteral(" ")
         q.appendInterpolation(clause)
         q.appendLiteral(" ORDER BY v.id LIMIT 2000")
         let rows = try await db.raw(q).all()
@@ -721,7 +722,8 @@ extension LinkageService {
         public var skillsText: String
         public var shifts: Int
         public var short: Int
-        enum CodingKeys: String, CodingKey { case id, title, kind, whenText = "when_text", address, skillsText = "skills_text", shifts, short }
+        public var hasShort: Bool
+        enum CodingKeys: String, CodingKey { case id, title, kind, whenText = "when_text", address, skillsText = "skills_text", shifts, short, hasShort = "has_short" }
     }
 
     static func whenText(_ t: TaskRow) -> String {
@@ -747,7 +749,8 @@ extension LinkageService {
                     """).first()!
                 out.append(TaskSummary(id: t.id, title: t.title, kind: t.kind, whenText: Self.whenText(t), address: t.address,
                                        skillsText: t.skills.map(Self.skillLabel).joined(separator: "、"),
-                                       shifts: try r.decode(column: "shifts", as: Int.self), short: Int(try r.decode(column: "short", as: Int64.self))))
+                                       shifts: try r.decode(column: "shifts", as: Int.self), short: Int(try r.decode(column: "short", as: Int64.self)),
+                                       hasShort: try r.decode(column: "short", as: Int64.self) > 0))
             }
             return out
         }
@@ -758,6 +761,7 @@ extension LinkageService {
         public var whenText: String
         public var headcount: Int
         public var missing: Int
+        public var isShort: Bool
         public var past: Bool
         public var people: [Person]
         public var canSignUp: Bool
@@ -774,11 +778,11 @@ extension LinkageService {
             public var canCheckOut: Bool
             public var canConfirmHours: Bool
             enum CodingKeys: String, CodingKey {
-                case assignmentID = "assignment_id", name, status, inText = "in_text", outText = "out_text", minutes, confirmed
+                case assignmentID = "assignment_id", name, status = "shift_status", inText = "in_text", outText = "out_text", minutes, confirmed
                 case canConfirm = "can_confirm", canCheckIn = "can_check_in", canCheckOut = "can_check_out", canConfirmHours = "can_confirm_hours"
             }
         }
-        enum CodingKeys: String, CodingKey { case id, whenText = "when_text", headcount, missing, past, people, canSignUp = "can_sign_up" }
+        enum CodingKeys: String, CodingKey { case id, whenText = "when_text", headcount, missing, isShort = "is_short", past, people, canSignUp = "can_sign_up" }
     }
 
     public struct TaskView: Sendable, Codable {
@@ -792,7 +796,7 @@ extension LinkageService {
         public var skillsText: String
         public var headcount: Int
         public var pointsPerHour: Int
-        public var households: Int
+        public var households: Int?
         public var shifts: [ShiftView]
         public var manage: Bool
         public var month: String
@@ -841,13 +845,13 @@ extension LinkageService {
                 let holding = ps.filter { !["declined", "cancelled"].contains($0.status) }
                 let missing = max(0, try r.decode(column: "headcount", as: Int.self) - holding.count)
                 return ShiftView(id: id, whenText: LocalTime.text(s) + "–" + LocalDay.hhmm(LocalDay.minute(try r.decode(column: "ends_at", as: Int64.self))),
-                                 headcount: try r.decode(column: "headcount", as: Int.self), missing: missing, past: s <= now, people: ps,
+                                 headcount: try r.decode(column: "headcount", as: Int.self), missing: missing, isShort: missing > 0 && s > now, past: s <= now, people: ps,
                                  canSignUp: mine != nil && missing > 0 && s > now && !heldByViewer.contains(id))
             }
             let households = try await db.raw("SELECT COUNT(*) AS n FROM task_households WHERE task_id = \(bind: t.id)").first()!.decode(column: "n", as: Int.self)
             return TaskView(id: t.id, communityID: t.communityID, title: t.title, description: t.description, kind: t.kind, whenText: Self.whenText(t), address: t.address,
                             skillsText: t.skills.map(Self.skillLabel).joined(separator: "、"), headcount: t.headcount, pointsPerHour: t.pointsPerHour,
-                            households: households, shifts: shifts, manage: manage, month: monthText)
+                            households: households > 0 ? households : nil, shifts: shifts, manage: manage, month: monthText)
         }
     }
 
@@ -865,7 +869,7 @@ extension LinkageService {
         public var canCheckIn: Bool
         public var canCheckOut: Bool
         enum CodingKeys: String, CodingKey {
-            case assignmentID = "assignment_id", taskID = "task_id", task, whenText = "when_text", address, status, minutes, points, confirmed
+            case assignmentID = "assignment_id", taskID = "task_id", task, whenText = "when_text", address, status = "shift_status", minutes, points, confirmed
             case canAnswer = "can_answer", canCheckIn = "can_check_in", canCheckOut = "can_check_out"
         }
     }

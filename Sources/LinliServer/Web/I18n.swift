@@ -7,7 +7,7 @@ public enum Lang: String, Sendable {
 
 enum I18n {
     /// key → (zh, en)
-    static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }.merging(DeliberationText.strings) { a, _ in a }
+    static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }.merging(DeliberationText.strings) { a, _ in a }.merging(LinkageText.strings) { a, _ in a }
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
         "users": ("账号", "Accounts"), "new_user": ("新建账号", "New account"), "display_name": ("显示名称", "Display name"),
@@ -67,7 +67,7 @@ enum I18n {
     ]
 
     /// Labels for stored enum values.
-    static let values: [String: (String, String)] = baseValues.merging(RequestsText.values) { a, _ in a }.merging(DeliberationText.values) { a, _ in a }
+    static let values: [String: (String, String)] = baseValues.merging(RequestsText.values) { a, _ in a }.merging(DeliberationText.values) { a, _ in a }.merging(LinkageText.values) { a, _ in a }
     static let baseValues: [String: (String, String)] = [
         "city": ("市", "City"), "district": ("区", "District"), "street": ("街道", "Street"), "town": ("镇", "Town"),
         "community": ("社区", "Community"), "village": ("村", "Village"), "compound": ("小区", "Compound"),
@@ -110,18 +110,25 @@ enum I18n {
     static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level", "community_type",
                                              "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status",
                                              "item_class", "state", "method"]
+    /// Coded values whose labels live under a prefix, because the same code means different things
+    /// in different capabilities ("accepted" request vs. "accepted" shift).
+    static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
+                                                 "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_"]
 
     /// Adds human labels next to coded values, recursively.
     static func labelled(_ value: Any, _ lang: Lang) -> Any {
         if var d = value as? [String: Any] {
             for (k, v) in d {
                 if labelledKeys.contains(k), let s = v as? String { d[k + "_label"] = label(s, lang) }
+                if let prefix = prefixedKeys[k], let s = v as? String { d[k + "_label"] = label(prefix + s, lang) }
                 if k == "tags", let arr = v as? [String] { d["tag_labels"] = arr.map { label($0, lang) } }
                 d[k] = labelled(v, lang)
             }
             return d
         }
         if let a = value as? [Any] { return a.map { labelled($0, lang) } }
+        // An empty text is "nothing" to a template: `{{#note}}` must not open for it.
+        if let s = value as? String, s.isEmpty { return NSNull() }
         return value
     }
 }

@@ -43,6 +43,8 @@ struct Renderer: Sendable {
             nav["can_users"] = a.may(.userManage)
             nav["can_figures"] = a.may(.requestFigures)
             nav["can_route"] = a.may(.requestRoute)
+            nav["can_linkage"] = a.may(.linkageView)
+            nav["can_volunteer"] = a.may(.volunteerJoin)
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = g.placeID }
             layout["user"] = nav
         }

@@ -119,6 +119,10 @@ struct ErrorMiddleware: RouterMiddleware {
             let linli = LinliError(e.status, code: e.status == .contentTooLarge ? "too_large" : "http_\(e.status.code)",
                                    message: e.status == .contentTooLarge ? "请求体过大" : (e.body ?? e.status.reasonPhrase))
             return try respond(request, context, e.status, [linli])
+        } catch {
+            // Anything else is a bug or a failed dependency: say so in the log, not only to the client.
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            throw error
         }
     }
 

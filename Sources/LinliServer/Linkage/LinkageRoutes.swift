@@ -1,0 +1,755 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Five-society linkage pages and API. Both call the same `LinkageService` use cases.
+struct LinkageRoutes {
+    let linkage: LinkageService
+    let renderer: Renderer
+
+    func register(_ r: Routes) {
+        registerVolunteering(r)
+        registerNeedsAndProjects(r)
+        registerFunds(r)
+        registerAPI(r)
+    }
+
+    // MARK: Community choice and tabs
+
+    struct Picked { var id: Int64?; var options: [[String: Any]]; var query: String }
+
+    /// The community a list page shows: `?community=` when the actor may see it (else 404), or their first.
+    func pick(_ req: Request, _ c: AppContext, _ action: Action = .linkageView) async throws -> Picked {
+        let actor = try c.requireActor()
+        let options = try await linkage.communityOptions(actor: actor, action)
+        let asked = req.uri.queryParameters.get("community").flatMap { Int64($0) }
+        if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
+        let id = asked ?? options.first?.id
+        return Picked(id: id, options: options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == id] }, query: id.map { "?community=\($0)" } ?? "")
+    }
+
+    func tabs(_ current: String, _ p: Picked, _ c: AppContext) -> [[String: Any]] {
+        let t = I18n.table(c.lang)
+        let actor = c.actor
+        var out: [(String, String)] = [("tasks", "/tasks"), ("needs", "/needs"), ("projects", "/projects"), ("gap", "/gap"), ("social_workers", "/social-workers"), ("funds", "/funds")]
+        if actor?.may(.volunteerManage) == true { out.insert(("volunteers", "/volunteers"), at: 1) }
+        if let id = p.id { out.append(("public_ledger", "/ledger/\(id)")) }
+        return out.map { key, href in
+            ["label": t["tab_" + key] ?? key, "href": href.hasPrefix("/ledger") ? href : href + p.query, "current": key == current]
+        }
+    }
+
+    func base(_ current: String, _ p: Picked, _ c: AppContext) -> [String: Any] {
+        ["tabs": tabs(current, p, c), "communities": p.options, "community_id": p.id ?? 0, "has_community": p.id != nil,
+         "picker_action": "/" + (current == "social_workers" ? "social-workers" : current), "many_communities": p.options.count > 1]
+    }
+
+    /// Runs a step; refused input or a refused step comes back on the page (422 or 409) beside its form.
+    func step(_ c: AppContext, prefix: String, page: @escaping ([String: String]) async throws -> Response, _ action: () async throws -> Response) async throws -> Response {
+        do {
+            return try await formOrErrors(prefix: prefix, action, page: page)
+        } catch let e as LinliError where e.status == .conflict || (e.status == .forbidden && !["forbidden", "csrf"].contains(e.code)) {
+            var resp = try await page(["\(prefix)_form": e.message])
+            resp.status = e.status
+            return resp
+        }
+    }
+
+    static func options(_ list: [(String, String, String)], _ lang: Lang, selected: Set<String> = []) -> [[String: Any]] {
+        list.map { ["value": $0.0, "label": lang == .zh ? $0.1 : $0.2, "selected": selected.contains($0.0)] }
+    }
+
+    // MARK: Volunteering pages
+
+    func registerVolunteering(_ r: Routes) {
+        r.get("/volunteer", .action(.volunteerJoin)) { _, c in try await volunteerPage(c, errors: nil) }
+        r.post("/volunteer", .action(.volunteerJoin)) { _, c in
+            try await step(c, prefix: "vol", page: { try await volunteerPage(c, errors: $0) }) {
+                _ = try await linkage.registerVolunteer(Self.volunteerInput(c.form), actor: try c.requireActor())
+                return redirect("/volunteer?saved=1")
+            }
+        }
+        r.get("/volunteer/certificate", .action(.volunteerJoin)) { _, c in
+            let cert = try await linkage.certificate(volunteerID: nil, actor: try c.requireActor())
+            return renderer.page("certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
+        }
+        r.post("/assignments/:id/answer", .action(.volunteerJoin)) { _, c in
+            try await step(c, prefix: "my", page: { try await volunteerPage(c, errors: $0) }) {
+                try await linkage.answer(assignmentID: try c.id("id"), accept: c.form["accept"] == "1", actor: try c.requireActor())
+                return redirect("/volunteer#shifts")
+            }
+        }
+        r.post("/assignments/:id/check-in", .action(.volunteerJoin)) { _, c in
+            try await step(c, prefix: "my", page: { try await volunteerPage(c, errors: $0) }) {
+                try await linkage.checkIn(try c.id("id"), code: c.form["code"], actor: try c.requireActor())
+                return redirect("/volunteer#shifts")
+            }
+        }
+        r.post("/assignments/:id/check-out", .action(.volunteerJoin)) { _, c in
+            try await step(c, prefix: "my", page: { try await volunteerPage(c, errors: $0) }) {
+                try await linkage.checkOut(try c.id("id"), actor: try c.requireActor())
+                return redirect("/volunteer#shifts")
+            }
+        }
+        r.post("/rewards/:id/redeem", .action(.volunteerJoin)) { _, c in
+            try await step(c, prefix: "pts", page: { try await volunteerPage(c, errors: $0) }) {
+                try await linkage.redeem(rewardID: try c.id("id"), actor: try c.requireActor())
+                return redirect("/volunteer?redeemed=1#points")
+            }
+        }
+        r.post("/shifts/:id/sign-up", .action(.volunteerJoin)) { _, c in
+            let shift = try c.id("id")
+            do {
+                _ = try await linkage.signUp(shiftID: shift, actor: try c.requireActor())
+                return redirect("/volunteer#shifts")
+            } catch let e as LinliError where e.status == .conflict {
+                return try await errorPage(c, e)
+            }
+        }
+
+        r.get("/tasks", .action(.linkageView)) { req, c in try await tasksPage(req, c, errors: nil) }
+        r.post("/tasks", .action(.volunteerManage)) { req, c in
+            try await step(c, prefix: "task", page: { try await tasksPage(req, c, errors: $0) }) {
+                let id = try await linkage.postTask(Self.taskInput(c.form), actor: try c.requireActor())
+                return redirect("/tasks/\(id)")
+            }
+        }
+        r.post("/tasks/fill", .action(.volunteerManage)) { req, c in
+            try await step(c, prefix: "fill", page: { try await tasksPage(req, c, errors: $0) }) {
+                let result = try await linkage.fillMonth(communityID: c.form.int("community_id"), taskID: nil, month: c.form["month"], actor: try c.requireActor())
+                return try await tasksPage(req, c, errors: nil, filled: result)
+            }
+        }
+        r.get("/tasks/:id", .action(.linkageView)) { req, c in try await taskPage(c, id: try c.id("id"), month: req.uri.queryParameters.get("month"), errors: nil) }
+        r.post("/tasks/:id/fill", .action(.volunteerManage)) { _, c in
+            let id = try c.id("id")
+            return try await step(c, prefix: "fill", page: { try await taskPage(c, id: id, month: c.form["month"], errors: $0) }) {
+                let result = try await linkage.fillMonth(communityID: nil, taskID: id, month: c.form["month"], actor: try c.requireActor())
+                return try await taskPage(c, id: id, month: c.form["month"], errors: nil, filled: result)
+            }
+        }
+        r.post("/tasks/:id/call", .action(.volunteerManage)) { _, c in
+            let id = try c.id("id")
+            let told = try await linkage.callForVolunteers(taskID: id, actor: try c.requireActor())
+            return try await taskPage(c, id: id, month: c.form["month"], errors: nil, called: told)
+        }
+        r.get("/shifts/:id/candidates", .action(.volunteerManage)) { _, c in try await candidatesPage(c, shift: try c.id("id"), errors: nil) }
+        r.post("/shifts/:id/propose", .action(.volunteerManage)) { _, c in
+            let shift = try c.id("id")
+            return try await step(c, prefix: "prop", page: { try await candidatesPage(c, shift: shift, errors: $0) }) {
+                _ = try await linkage.propose(shiftID: shift, volunteerID: c.form.int("volunteer_id"), actor: try c.requireActor())
+                return try await candidatesPage(c, shift: shift, errors: nil, proposed: true)
+            }
+        }
+        r.post("/assignments/:id/confirm", .action(.volunteerManage)) { _, c in
+            try await assignmentStep(c) { id, actor in try await linkage.confirmAssignment(id, actor: actor) }
+        }
+        r.post("/assignments/:id/staff-check-in", .action(.volunteerManage)) { _, c in
+            try await assignmentStep(c) { id, actor in try await linkage.checkIn(id, code: nil, at: c.form["at"], actor: actor) }
+        }
+        r.post("/assignments/:id/staff-check-out", .action(.volunteerManage)) { _, c in
+            try await assignmentStep(c) { id, actor in try await linkage.checkOut(id, at: c.form["at"], actor: actor) }
+        }
+        r.post("/assignments/:id/hours", .action(.volunteerManage)) { _, c in
+            try await assignmentStep(c) { id, actor in
+                let minutes = c.form.nonEmpty("minutes").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }
+                _ = try await linkage.confirmHours(id, minutes: minutes, actor: actor)
+            }
+        }
+
+        r.get("/volunteers", .action(.volunteerManage)) { req, c in try await volunteersPage(req, c, errors: nil) }
+        r.get("/volunteers/:id/certificate", .action(.volunteerManage)) { _, c in
+            let cert = try await linkage.certificate(volunteerID: try c.id("id"), actor: try c.requireActor())
+            return renderer.page("certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
+        }
+        r.post("/teams", .action(.volunteerManage)) { req, c in
+            try await step(c, prefix: "team", page: { try await volunteersPage(req, c, errors: $0) }) {
+                _ = try await linkage.createTeam(communityID: c.form.int("community_id"), name: c.form["name"], kind: c.form["kind"],
+                                                 organisationID: c.form.int("organisation_id"), actor: try c.requireActor())
+                return redirect("/volunteers?community=\(c.form["community_id"] ?? "")#teams")
+            }
+        }
+        r.post("/teams/:id/members", .action(.volunteerManage)) { req, c in
+            let team = try c.id("id")
+            return try await step(c, prefix: "member", page: { try await volunteersPage(req, c, errors: $0) }) {
+                try await linkage.addTeamMember(teamID: team, volunteerID: c.form.int("volunteer_id"), actor: try c.requireActor())
+                return redirect("/volunteers?community=\(c.form["community_id"] ?? "")#teams")
+            }
+        }
+        r.post("/rewards", .action(.volunteerManage)) { req, c in
+            try await step(c, prefix: "reward", page: { try await volunteersPage(req, c, errors: $0) }) {
+                _ = try await linkage.addReward(communityID: c.form.int("community_id"), name: c.form["name"], points: c.form.int("points").map(Int.init),
+                                                stock: c.form.int("stock").map(Int.init), actor: try c.requireActor())
+                return redirect("/volunteers?community=\(c.form["community_id"] ?? "")#rewards")
+            }
+        }
+    }
+
+    func errorPage(_ c: AppContext, _ e: LinliError) async throws -> Response {
+        var r = renderer.page("error", ["status": Int(e.status.code), "messages": [["message": e.message, "field": e.field ?? ""]]], context: c, title: I18n.table(c.lang)["error"]!)
+        r.status = e.status
+        return r
+    }
+
+    /// Staff actions on one person's shift return to the task page, or show why not.
+    func assignmentStep(_ c: AppContext, _ action: (Int64, Actor) async throws -> Void) async throws -> Response {
+        let id = try c.id("id")
+        let actor = try c.requireActor()
+        let task = try await linkage.store.read { db in try await linkage.fetchAssignment(db, id).taskID }
+        return try await step(c, prefix: "shift", page: { try await taskPage(c, id: task, month: c.form["month"], errors: $0) }) {
+            try await action(id, actor)
+            return redirect("/tasks/\(task)\(c.form.nonEmpty("month").map { "?month=\($0)" } ?? "")#a\(id)")
+        }
+    }
+
+    static func volunteerInput(_ f: FormData) -> LinkageService.VolunteerInput {
+        var i = LinkageService.VolunteerInput()
+        i.name = f["name"]
+        var skills = f.all("skills")
+        if let extra = f.nonEmpty("other_skills") { skills += extra.split(whereSeparator: { "，,、 ".contains($0) }).map(String.init) }
+        i.skills = skills
+        i.languages = f["languages"]
+        i.availability = f.all("availability")
+        i.canCarry = f["can_carry"] == "1"
+        i.canDrive = f["can_drive"] == "1"
+        return i
+    }
+
+    static func taskInput(_ f: FormData) -> LinkageService.TaskInput {
+        var i = LinkageService.TaskInput()
+        i.communityID = f.int("community_id")
+        i.title = f["title"]
+        i.description = f["description"]
+        i.kind = f["kind"]
+        i.skills = f.all("skills")
+        i.placeID = f.int("place_id")
+        i.address = f["address"]
+        i.headcount = f.nonEmpty("headcount").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }
+        i.startsAt = f["starts_at"]
+        i.firstDay = f["first_day"]
+        i.lastDay = f["last_day"]
+        i.weekdays = f.all("weekdays").compactMap { Int($0) }
+        i.startTime = f["start_time"]
+        i.durationMinutes = f.nonEmpty("duration_minutes").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }
+        i.pointsPerHour = f.nonEmpty("points_per_hour").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }
+        i.teamID = f.int("team_id")
+        i.projectID = f.int("project_id")
+        i.households = f["households"].map { $0.split(whereSeparator: { "\n\r,， ".contains($0) }).map(String.init) }
+        return i
+    }
+
+    func volunteerPage(_ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let me = try await linkage.ownVolunteer(actor: actor)
+        let shifts = try await linkage.myShifts(actor: actor)
+        let community = LinkageService.ownCommunity(actor)
+        var rewards: [LinkageService.RewardView] = []
+        if let community { rewards = try await linkage.rewards(communityID: community.id, actor: actor) }
+        var form: [String: Any] = ["name": me?.name ?? actor.displayName, "languages": me?.languages ?? ""]
+        let keys = Set(me?.availabilityKeys ?? [])
+        let days = c.lang == .zh ? ["一", "二", "三", "四", "五", "六", "日"] : ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        form["days"] = (1...7).map { d in
+            ["label": (c.lang == .zh ? "周" : "") + days[d - 1],
+             "periods": Availability.periods.map { p in ["key": "\(d)\(p.code)", "label": I18n.table(c.lang)["period_" + p.code]!, "checked": keys.contains("\(d)\(p.code)")] }] as [String: Any]
+        }
+        let mySkills = Set(me?.skills ?? [])
+        form["skills"] = Self.options(VolunteerSkills.common.filter { !["carry", "drive"].contains($0.0) }, c.lang, selected: mySkills)
+        form["other_skills"] = (me?.skills ?? []).filter { s in !VolunteerSkills.common.contains { $0.0 == s } }.joined(separator: "，")
+        form["can_carry"] = me?.canCarry ?? false
+        form["can_drive"] = me?.canDrive ?? false
+        let upcoming = shifts.filter { !$0.confirmed && $0.status != "declined" }
+        return renderer.page("volunteer", [
+            "me": me.map { Renderer.data($0, c.lang) } ?? false, "registered": me != nil, "form": form, "errors": errors ?? [:],
+            "shifts": Renderer.data(upcoming, c.lang), "no_shifts": upcoming.isEmpty,
+            "history": Renderer.data(shifts.filter(\.confirmed), c.lang),
+            "rewards": Renderer.data(rewards, c.lang), "has_rewards": !rewards.isEmpty,
+            "tasks_href": community.map { "/tasks?community=\($0.id)" } ?? "/tasks",
+        ], context: c, title: I18n.table(c.lang)["my_volunteering"]!)
+    }
+
+    func tasksPage(_ req: Request, _ c: AppContext, errors: [String: String]?, filled: LinkageService.FillResult? = nil) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await pick(req, c)
+        var data = base("tasks", p, c)
+        data["errors"] = errors ?? [:]
+        data["form"] = c.form.values.mapValues { $0.first ?? "" }
+        if let id = p.id {
+            let tasks = try await linkage.tasks(communityID: id, actor: actor)
+            data["tasks"] = Renderer.data(tasks, c.lang)
+            data["no_tasks"] = tasks.isEmpty
+            let manage = LinkageService.covers(actor, .volunteerManage, try await communityPath(id))
+            data["manage"] = manage
+            if manage {
+                data["places"] = try await placeChoices(id)
+                data["teams"] = Renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
+                data["skills"] = Self.options(VolunteerSkills.common, c.lang)
+                data["weekday_options"] = (1...7).map { ["value": $0, "label": I18n.table(c.lang)["wd\($0)"]!] }
+                data["month"] = String(WorkCalendar.iso(day: LocalDay.of(linkage.env.nowSeconds)).prefix(7))
+            }
+        }
+        if let filled { data["filled"] = Renderer.data(filled, c.lang) }
+        return renderer.page("tasks", data, context: c, title: I18n.table(c.lang)["tab_tasks"]!)
+    }
+
+    func communityPath(_ id: Int64) async throws -> String {
+        try await linkage.store.read { db in try await db.raw("SELECT path FROM places WHERE id = \(bind: id)").first()?.decode(column: "path", as: String.self) ?? "-" }
+    }
+
+    /// The community and its compounds and buildings, as a task's or need's place.
+    func placeChoices(_ communityID: Int64) async throws -> [[String: Any]] {
+        let rows = try await linkage.store.read { db in
+            let path = try await db.raw("SELECT path FROM places WHERE id = \(bind: communityID)").first()!.decode(column: "path", as: String.self)
+            return try await db.raw("""
+                SELECT id, name, kind FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village', 'compound', 'villager_group', 'building') ORDER BY path LIMIT 400
+                """).all().map { r in
+                (try r.decode(column: "id", as: Int64.self), (try r.decode(column: "kind", as: String.self) == "building" ? "　" : "") + (try r.decode(column: "name", as: String.self)))
+            }
+        }
+        return rows.map { ["value": $0.0, "label": $0.1] }
+    }
+
+    func taskPage(_ c: AppContext, id: Int64, month: String?, errors: [String: String]?, filled: LinkageService.FillResult? = nil, called: Int? = nil) async throws -> Response {
+        let t = try await linkage.task(id, month: month, actor: try c.requireActor())
+        let m = LocalDay.month(t.month)!
+        let prev = String(WorkCalendar.iso(day: m.first - 1).prefix(7)), next = String(WorkCalendar.iso(day: m.last + 1).prefix(7))
+        var data: [String: Any] = ["t_": Renderer.data(t, c.lang), "errors": errors ?? [:], "prev": prev, "next": next,
+                                   "uncovered": t.shifts.filter { $0.missing > 0 && !$0.past }.count]
+        if let filled { data["filled"] = Renderer.data(filled, c.lang) }
+        if let called { data["called"] = called }
+        return renderer.page("task", data, context: c, title: t.title)
+    }
+
+    func candidatesPage(_ c: AppContext, shift: Int64, errors: [String: String]?, proposed: Bool = false) async throws -> Response {
+        let actor = try c.requireActor()
+        let list = try await linkage.rank(shiftID: shift, actor: actor)
+        let info = try await linkage.store.read { db in
+            try await db.raw("SELECT s.task_id, s.starts_at, t.title FROM task_shifts s JOIN volunteer_tasks t ON t.id = s.task_id WHERE s.id = \(bind: shift)").first()!
+        }
+        return renderer.page("candidates", [
+            "shift_id": shift, "task_id": try info.decode(column: "task_id", as: Int64.self), "task": try info.decode(column: "title", as: String.self),
+            "when": LocalTime.text(try info.decode(column: "starts_at", as: Int64.self)), "rows": Renderer.data(list, c.lang), "errors": errors ?? [:], "proposed": proposed,
+        ], context: c, title: I18n.table(c.lang)["candidates"]!)
+    }
+
+    func volunteersPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        var p = try await pick(req, c, .volunteerManage)
+        if p.id == nil, let f = c.form.int("community_id") { p.id = f }
+        var data = base("volunteers", p, c)
+        data["errors"] = errors ?? [:]
+        if let id = p.id {
+            let list = try await linkage.volunteers(communityID: id, actor: actor)
+            data["volunteers"] = Renderer.data(list, c.lang)
+            data["no_volunteers"] = list.isEmpty
+            data["teams"] = Renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
+            data["rewards"] = Renderer.data(try await linkage.rewards(communityID: id, actor: actor), c.lang)
+            data["organisations"] = try await linkage.organisationWork(communityID: id, actor: actor).map { ["value": $0.id, "label": $0.name] }
+        }
+        return renderer.page("volunteers", data, context: c, title: I18n.table(c.lang)["tab_volunteers"]!)
+    }
+
+    // MARK: Needs, projects, social workers
+
+    func registerNeedsAndProjects(_ r: Routes) {
+        r.get("/needs", .action(.linkageView)) { req, c in try await needsPage(req, c, errors: nil) }
+        r.post("/needs", .action(.needPost)) { req, c in
+            try await step(c, prefix: "need", page: { try await needsPage(req, c, errors: $0) }) {
+                var i = LinkageService.NeedInput()
+                i.communityID = c.form.int("community_id"); i.placeID = c.form.int("place_id"); i.kind = c.form["kind"]
+                i.domain = c.form["domain"]; i.title = c.form["title"]; i.body = c.form["body"]
+                let id = try await linkage.postNeed(i, actor: try c.requireActor())
+                return redirect("/needs?community=\(c.form["community_id"] ?? "")#need-\(id)")
+            }
+        }
+        r.post("/needs/:id/support", .action(.needPost)) { _, c in
+            let id = try c.id("id")
+            do { _ = try await linkage.support(needID: id, actor: try c.requireActor()) } catch let e as LinliError where e.status == .conflict { return try await errorPage(c, e) }
+            return redirect("/needs?community=\(c.form["community_id"] ?? "")#need-\(id)")
+        }
+        r.get("/gap", .action(.linkageView)) { req, c in try await gapPage(req, c, errors: nil) }
+        r.post("/services", .action(.projectManage)) { req, c in
+            try await step(c, prefix: "svc", page: { try await gapPage(req, c, errors: $0) }) {
+                var i = LinkageService.ServiceInput()
+                i.placeID = c.form.int("place_id"); i.domain = c.form["domain"]; i.name = c.form["name"]; i.provider = c.form["provider"]
+                i.communityIDs = c.form.all("community_ids").compactMap { Int64($0) }
+                _ = try await linkage.addService(i, actor: try c.requireActor())
+                return redirect("/gap?community=\(c.form["community_id"] ?? "")")
+            }
+        }
+        r.get("/projects", .action(.linkageView)) { req, c in try await projectsPage(req, c, errors: nil) }
+        r.post("/projects", .action(.projectManage)) { req, c in
+            try await step(c, prefix: "proj", page: { try await projectsPage(req, c, errors: $0) }) {
+                var i = LinkageService.ProjectInput()
+                i.communityID = c.form.int("community_id"); i.needID = c.form.int("need_id"); i.title = c.form["title"]; i.summary = c.form["summary"]
+                i.domain = c.form["domain"]; i.budget = c.form["budget"]; i.organisationID = c.form.int("organisation_id"); i.socialWorkerID = c.form.int("social_worker_id")
+                let id = try await linkage.createProject(i, actor: try c.requireActor())
+                return redirect("/projects/\(id)")
+            }
+        }
+        r.get("/projects/:id", .action(.linkageView)) { req, c in
+            try await projectPage(c, id: try c.id("id"), errors: nil, receipt: req.uri.queryParameters.get("given").flatMap { Int64($0) })
+        }
+        r.post("/projects/:id/advance", .action(.projectManage)) { _, c in
+            try await projectStep(c, prefix: "adv") { id, actor in
+                _ = try await linkage.advanceProject(id, note: c.form["note"], evaluation: c.form["evaluation"],
+                                                     rating: c.form.nonEmpty("rating").map { Int($0) ?? 0 }, actor: actor)
+                return redirect("/projects/\(id)")
+            }
+        }
+        r.post("/projects/:id/milestones", .action(.projectManage)) { _, c in
+            try await projectStep(c, prefix: "ms") { id, actor in
+                try await linkage.addProjectMilestone(id, title: c.form["title"], dueDay: c.form["due_day"], actor: actor)
+                return redirect("/projects/\(id)#milestones")
+            }
+        }
+        r.post("/project-milestones/:id/done", .action(.projectManage)) { _, c in
+            let project = try await linkage.completeProjectMilestone(try c.id("id"), actor: try c.requireActor())
+            return redirect("/projects/\(project)#milestones")
+        }
+        r.get("/social-workers", .action(.linkageView)) { req, c in try await workersPage(req, c, errors: nil) }
+        r.post("/social-workers", .action(.projectManage)) { req, c in
+            try await step(c, prefix: "sw", page: { try await workersPage(req, c, errors: $0) }) {
+                var i = LinkageService.WorkerInput()
+                i.communityID = c.form.int("community_id"); i.name = c.form["name"]; i.certificateLevel = c.form["certificate_level"]
+                i.supervisorID = c.form.int("supervisor_id"); i.organisationID = c.form.int("organisation_id")
+                _ = try await linkage.addWorker(i, actor: try c.requireActor())
+                return redirect("/social-workers?community=\(c.form["community_id"] ?? "")")
+            }
+        }
+        r.post("/social-workers/:id/trainings", .action(.projectManage)) { req, c in
+            let id = try c.id("id")
+            return try await step(c, prefix: "tr\(id)", page: { try await workersPage(req, c, errors: $0) }) {
+                try await linkage.addTraining(workerID: id, programme: c.form["programme"], title: c.form["title"],
+                                              hours: c.form.nonEmpty("hours").map { Int($0) ?? 0 }, day: c.form["day"], actor: try c.requireActor())
+                return redirect("/social-workers?community=\(c.form["community_id"] ?? "")#w\(id)")
+            }
+        }
+    }
+
+    func projectStep(_ c: AppContext, prefix: String, _ action: (Int64, Actor) async throws -> Response) async throws -> Response {
+        let id = try c.id("id")
+        let actor = try c.requireActor()
+        return try await step(c, prefix: prefix, page: { try await projectPage(c, id: id, errors: $0) }) { try await action(id, actor) }
+    }
+
+    func needsPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await pick(req, c)
+        var data = base("needs", p, c)
+        data["errors"] = errors ?? [:]
+        data["form"] = c.form.values.mapValues { $0.first ?? "" }
+        let uncovered = req.uri.queryParameters.get("uncovered") == "1"
+        data["uncovered_only"] = uncovered
+        if let id = p.id {
+            let needs = try await linkage.needs(communityID: id, uncoveredOnly: uncovered, actor: actor)
+            data["needs"] = Renderer.data(needs, c.lang)
+            data["no_needs"] = needs.isEmpty
+            let path = try await communityPath(id)
+            data["can_post"] = LinkageService.covers(actor, .needPost, path)
+            data["can_project"] = LinkageService.covers(actor, .projectManage, path)
+            data["places"] = try await placeChoices(id)
+            data["domains"] = Self.options(LinkageService.domains, c.lang, selected: [c.form["domain"] ?? ""])
+        }
+        return renderer.page("needs", data, context: c, title: I18n.table(c.lang)["tab_needs"]!)
+    }
+
+    func gapPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await pick(req, c)
+        var data = base("gap", p, c)
+        data["errors"] = errors ?? [:]
+        if let id = p.id {
+            let rows = try await linkage.gap(communityID: id, actor: actor)
+            data["rows"] = Renderer.data(rows, c.lang)
+            data["no_rows"] = rows.isEmpty
+            let manage = actor.may(.projectManage)
+            data["manage"] = manage
+            if manage {
+                data["domains"] = Self.options(LinkageService.domains, c.lang)
+                let buyers = try await linkage.store.read { db in
+                    try await db.raw("SELECT id, name, path FROM places WHERE id IN (\(unsafeRaw: PlacePath.ids(try await db.raw("SELECT path FROM places WHERE id = \(bind: id)").first()!.decode(column: "path", as: String.self)).map(String.init).joined(separator: ","))) ORDER BY path").all()
+                        .map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "path", as: String.self)) }
+                }
+                data["buyers"] = buyers.filter { LinkageService.covers(actor, .projectManage, $0.2) }.map { ["value": $0.0, "label": $0.1] }
+                data["reach"] = p.options
+            }
+        }
+        return renderer.page("gap", data, context: c, title: I18n.table(c.lang)["tab_gap"]!)
+    }
+
+    func projectsPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await pick(req, c)
+        var data = base("projects", p, c)
+        data["errors"] = errors ?? [:]
+        data["form"] = c.form.values.mapValues { $0.first ?? "" }
+        if let id = p.id {
+            let list = try await linkage.projects(communityID: id, actor: actor)
+            data["projects"] = Renderer.data(list, c.lang)
+            data["no_projects"] = list.isEmpty
+            let manage = LinkageService.covers(actor, .projectManage, try await communityPath(id))
+            data["manage"] = manage
+            if manage {
+                let from = req.uri.queryParameters.get("need").flatMap { Int64($0) } ?? c.form.int("need_id")
+                let needs = try await linkage.needs(communityID: id, actor: actor).filter { $0.status == "open" }
+                data["needs"] = needs.map { ["value": $0.id, "label": $0.title + "（\($0.supporters)）", "selected": $0.id == from] }
+                let chosen = needs.first { $0.id == from }
+                data["domains"] = Self.options(LinkageService.domains, c.lang, selected: [chosen?.domain ?? c.form["domain"] ?? ""])
+                if let chosen, c.form["title"] == nil { data["form"] = ["title": chosen.title, "summary": chosen.body] }
+                data["organisations"] = try await linkage.organisationWork(communityID: id, actor: actor).map { ["value": $0.id, "label": $0.name] }
+                data["workers"] = try await linkage.workers(communityID: id, actor: actor).map { ["value": $0.id, "label": $0.name] }
+            }
+        }
+        return renderer.page("projects", data, context: c, title: I18n.table(c.lang)["tab_projects"]!)
+    }
+
+    func projectPage(_ c: AppContext, id: Int64, errors: [String: String]?, receipt: Int64? = nil) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await linkage.project(id, actor: actor)
+        var data: [String: Any] = ["p": Renderer.data(p, c.lang), "errors": errors ?? [:], "form": c.form.values.mapValues { $0.first ?? "" },
+                                   "idempotency_key": linkage.env.token(bytes: 12), "given": receipt != nil,
+                                   "stage_label": I18n.label("stage_" + p.stage, c.lang)]
+        if p.manageMoney {
+            let path = try await communityPath(p.communityID)
+            data["pools"] = try await linkage.pools(communityPath: path).map { ["value": $0.id, "label": "\($0.name)（\($0.ratioPercent)%，\(I18n.table(c.lang)["pool_left"]!) \($0.balanceText)）"] }
+        }
+        return renderer.page("project", data, context: c, title: p.title)
+    }
+
+    func workersPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await pick(req, c)
+        var data = base("social_workers", p, c)
+        data["errors"] = errors ?? [:]
+        if let id = p.id {
+            let workers = try await linkage.workers(communityID: id, actor: actor)
+            data["workers"] = Renderer.data(workers, c.lang)
+            data["no_workers"] = workers.isEmpty
+            let orgs = try await linkage.organisationWork(communityID: id, actor: actor)
+            data["orgs"] = Renderer.data(orgs, c.lang)
+            let manage = LinkageService.covers(actor, .projectManage, try await communityPath(id))
+            data["manage"] = manage
+            data["levels"] = LinkageService.certificateLevels.map { ["value": $0, "label": I18n.label("cert_" + $0, c.lang)] }
+            data["programmes"] = LinkageService.programmes.map { ["value": $0, "label": I18n.label("prog_" + $0, c.lang)] }
+            data["supervisors"] = workers.map { ["value": $0.id, "label": $0.name] }
+            data["org_options"] = orgs.map { ["value": $0.id, "label": $0.name] }
+        }
+        return renderer.page("workers", data, context: c, title: I18n.table(c.lang)["tab_social_workers"]!)
+    }
+
+    // MARK: Funds
+
+    func registerFunds(_ r: Routes) {
+        r.get("/funds", .action(.linkageView)) { req, c in try await fundsPage(req, c, errors: nil) }
+        r.post("/pools", .action(.fundPool)) { req, c in
+            try await step(c, prefix: "pool", page: { try await fundsPage(req, c, errors: $0) }) {
+                var i = LinkageService.PoolInput()
+                i.placeID = c.form.int("place_id"); i.name = c.form["name"]; i.ratioPercent = c.form.nonEmpty("ratio_percent").map { Int($0) ?? 0 }
+                i.projectCap = c.form["project_cap"]; i.amount = c.form["amount"]
+                _ = try await linkage.createPool(i, actor: try c.requireActor())
+                return redirect("/funds?community=\(c.form["community_id"] ?? "")")
+            }
+        }
+        r.post("/pools/:id/top-up", .action(.fundPool)) { req, c in
+            let id = try c.id("id")
+            return try await step(c, prefix: "top\(id)", page: { try await fundsPage(req, c, errors: $0) }) {
+                try await linkage.topUpPool(id, amount: c.form["amount"], actor: try c.requireActor())
+                return redirect("/funds?community=\(c.form["community_id"] ?? "")")
+            }
+        }
+        r.post("/funds/settings", .action(.fundManage)) { req, c in
+            try await step(c, prefix: "set", page: { try await fundsPage(req, c, errors: $0) }) {
+                try await linkage.setApprovals(communityID: c.form.int("community_id"), count: c.form.nonEmpty("approvals_needed").map { Int($0) ?? 0 }, actor: try c.requireActor())
+                return redirect("/funds?community=\(c.form["community_id"] ?? "")")
+            }
+        }
+        r.post("/projects/:id/campaign", .action(.fundManage)) { _, c in
+            try await projectStep(c, prefix: "camp") { id, actor in
+                try await linkage.openCampaign(projectID: id, goal: c.form["goal"], seed: c.form["seed"], poolID: c.form.int("pool_id"), actor: actor)
+                return redirect("/projects/\(id)#money")
+            }
+        }
+        r.post("/projects/:id/campaign/close", .action(.fundManage)) { _, c in
+            try await projectStep(c, prefix: "camp") { id, actor in
+                try await linkage.closeCampaign(projectID: id, actor: actor)
+                return redirect("/projects/\(id)#money")
+            }
+        }
+        r.post("/projects/:id/donate", .action(.linkageView)) { _, c in
+            try await projectStep(c, prefix: "give") { id, actor in
+                var i = LinkageService.DonationInput()
+                i.amount = c.form["amount"]; i.name = c.form["name"]; i.publicName = c.form["public"] == "1"
+                i.donorKind = c.form.nonEmpty("donor_kind"); i.idempotencyKey = c.form["idempotency_key"]
+                let receipt = try await linkage.donate(projectID: id, i, actor: actor)
+                return redirect("/projects/\(id)?given=\(receipt.transactionID)#money")
+            }
+        }
+        r.post("/projects/:id/match", .action(.fundManage)) { _, c in
+            try await projectStep(c, prefix: "match") { id, actor in
+                _ = try await linkage.match(projectID: id, amount: c.form["amount"], actor: actor)
+                return redirect("/projects/\(id)#money")
+            }
+        }
+        r.post("/projects/:id/expenses", .action(.fundManage)) { _, c in
+            try await projectStep(c, prefix: "exp") { id, actor in
+                let receipt = c.files.first { $0.field == "receipt" }?.bytes
+                _ = try await linkage.requestExpense(projectID: id, amount: c.form["amount"], payee: c.form["payee"], purpose: c.form["purpose"], receipt: receipt, actor: actor)
+                return redirect("/projects/\(id)#money")
+            }
+        }
+        r.post("/expenses/:id/approve", .action(.fundManage)) { _, c in try await expenseStep(c) { id, actor in _ = try await linkage.approveExpense(id, actor: actor) } }
+        r.post("/expenses/:id/reject", .action(.fundManage)) { _, c in try await expenseStep(c) { id, actor in try await linkage.rejectExpense(id, reason: c.form["reason"], actor: actor) } }
+        r.get("/expenses/:id/receipt", .action(.linkageView)) { _, c in
+            let bytes = try await linkage.receipt(expenseID: try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        r.get("/ledger/:id", .open) { req, c in
+            let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
+            let l = try await linkage.publicLedger(communityID: try c.id("id"), before: before)
+            return renderer.page("ledger", ["name": l.name, "lines": Renderer.data(l.lines, c.lang), "empty": l.lines.isEmpty, "totals": l.totals,
+                                            "community_id": try c.id("id"), "more": l.lines.count == 100 ? (l.lines.last?.id).map { $0 as Any } ?? false : false],
+                                 context: c, title: I18n.table(c.lang)["tab_public_ledger"]! + " · " + l.name)
+        }
+    }
+
+    func expenseStep(_ c: AppContext, _ action: (Int64, Actor) async throws -> Void) async throws -> Response {
+        let id = try c.id("id")
+        let actor = try c.requireActor()
+        let project = try await linkage.store.read { db in
+            try await db.raw("SELECT project_id FROM expenses WHERE id = \(bind: id)").first()?.decode(column: "project_id", as: Int64.self)
+        }
+        guard let project else { throw LinliError.notFound }
+        return try await step(c, prefix: "expense", page: { try await projectPage(c, id: project, errors: $0) }) {
+            try await action(id, actor)
+            return redirect("/projects/\(project)#money")
+        }
+    }
+
+    func fundsPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        let p = try await pick(req, c)
+        var data = base("funds", p, c)
+        data["errors"] = errors ?? [:]
+        if let id = p.id {
+            let path = try await communityPath(id)
+            let pools = try await linkage.pools(communityPath: path)
+            data["pools"] = Renderer.data(pools, c.lang)
+            data["no_pools"] = pools.isEmpty
+            data["can_pool"] = actor.may(.fundPool)
+            data["can_manage"] = LinkageService.covers(actor, .fundManage, path)
+            data["approvals_needed"] = try await linkage.store.read { db in
+                try await db.raw("SELECT approvals_needed FROM fund_settings WHERE community_id = \(bind: id)").first()?.decode(column: "approvals_needed", as: Int.self)
+            } ?? LinkageService.defaultApprovals
+            if actor.may(.fundPool) {
+                let places = try await linkage.store.read { db in
+                    try await db.raw("SELECT id, name, path FROM places WHERE id IN (\(unsafeRaw: PlacePath.ids(path).map(String.init).joined(separator: ","))) ORDER BY path").all()
+                        .map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "path", as: String.self)) }
+                }
+                data["pool_places"] = places.filter { LinkageService.covers(actor, .fundPool, $0.2) }.map { ["value": $0.0, "label": $0.1] }
+            }
+            let projects = try await linkage.projects(communityID: id, actor: actor)
+            data["projects"] = Renderer.data(projects, c.lang)
+        }
+        return renderer.page("funds", data, context: c, title: I18n.table(c.lang)["tab_funds"]!)
+    }
+
+    // MARK: JSON API
+
+    func registerAPI(_ r: Routes) {
+        r.post("/api/v1/volunteer", .action(.volunteerJoin)) { req, c in
+            let input = try await JSON.decode(LinkageService.VolunteerInput.self, from: req, context: c)
+            _ = try await linkage.registerVolunteer(input, actor: try c.requireActor())
+            return try JSON.response(try await linkage.ownVolunteer(actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/volunteer/shifts", .action(.volunteerJoin)) { _, c in try JSON.response(try await linkage.myShifts(actor: try c.requireActor())) }
+        r.post("/api/v1/tasks", .action(.volunteerManage)) { req, c in
+            let input = try await JSON.decode(LinkageService.TaskInput.self, from: req, context: c)
+            let id = try await linkage.postTask(input, actor: try c.requireActor())
+            return try JSON.response(try await linkage.task(id, month: nil, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/tasks/:id", .action(.linkageView)) { req, c in
+            try JSON.response(try await linkage.task(try c.id("id"), month: req.uri.queryParameters.get("month"), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/tasks/:id/fill", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var month: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await linkage.fillMonth(communityID: nil, taskID: try c.id("id"), month: b.month, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/shifts/:id/candidates", .action(.volunteerManage)) { _, c in try JSON.response(try await linkage.rank(shiftID: try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/shifts/:id/sign-up", .action(.volunteerJoin)) { _, c in
+            try JSON.response(["assignment_id": try await linkage.signUp(shiftID: try c.id("id"), actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/assignments/:id/answer", .action(.volunteerJoin)) { req, c in
+            struct Body: Decodable { var accept: Bool? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            guard let accept = b.accept else { throw LinliError.invalid("accept", "required", "请说明接受或谢绝") }
+            try await linkage.answer(assignmentID: try c.id("id"), accept: accept, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/assignments/:id/check-in", .action(.linkageView)) { req, c in
+            struct Body: Decodable { var code: String?; var at: String? }
+            let b = try await Self.optionalJSON(Body.self, req, c)
+            try await linkage.checkIn(try c.id("id"), code: b?.code, at: b?.at, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/assignments/:id/check-out", .action(.linkageView)) { req, c in
+            struct Body: Decodable { var at: String? }
+            let b = try await Self.optionalJSON(Body.self, req, c)
+            try await linkage.checkOut(try c.id("id"), at: b?.at, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/assignments/:id/hours", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var minutes: Int? }
+            let b = try await Self.optionalJSON(Body.self, req, c)
+            return try JSON.response(["points": try await linkage.confirmHours(try c.id("id"), minutes: b?.minutes, actor: try c.requireActor())])
+        }
+        r.get("/api/v1/needs", .action(.linkageView)) { req, c in
+            let p = try await pick(req, c)
+            guard let id = p.id else { return try JSON.response([LinkageService.NeedView]()) }
+            return try JSON.response(try await linkage.needs(communityID: id, uncoveredOnly: req.uri.queryParameters.get("uncovered") == "1", actor: try c.requireActor()))
+        }
+        r.post("/api/v1/needs", .action(.needPost)) { req, c in
+            let input = try await JSON.decode(LinkageService.NeedInput.self, from: req, context: c)
+            return try JSON.response(["id": try await linkage.postNeed(input, actor: try c.requireActor())], status: .created)
+        }
+        r.get("/api/v1/gap", .action(.linkageView)) { req, c in
+            let p = try await pick(req, c)
+            guard let id = p.id else { return try JSON.response([LinkageService.GapRow]()) }
+            return try JSON.response(try await linkage.gap(communityID: id, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/projects", .action(.projectManage)) { req, c in
+            let input = try await JSON.decode(LinkageService.ProjectInput.self, from: req, context: c)
+            let id = try await linkage.createProject(input, actor: try c.requireActor())
+            return try JSON.response(try await linkage.project(id, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/projects/:id", .action(.linkageView)) { _, c in try JSON.response(try await linkage.project(try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/projects/:id/donations", .action(.linkageView)) { req, c in
+            let input = try await JSON.decode(LinkageService.DonationInput.self, from: req, context: c)
+            let receipt = try await linkage.donate(projectID: try c.id("id"), input, actor: try c.requireActor())
+            return try JSON.response(receipt, status: receipt.repeated ? .ok : .created)
+        }
+        r.post("/api/v1/projects/:id/match", .action(.fundManage)) { req, c in
+            struct Body: Decodable { var amount: String? }
+            let b = try await Self.optionalJSON(Body.self, req, c)
+            return try JSON.response(["matched": try await linkage.match(projectID: try c.id("id"), amount: b?.amount, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/expenses/:id/approve", .action(.fundManage)) { _, c in
+            try JSON.response(["status": try await linkage.approveExpense(try c.id("id"), actor: try c.requireActor())])
+        }
+        r.post("/api/v1/pools", .action(.fundPool)) { req, c in
+            let input = try await JSON.decode(LinkageService.PoolInput.self, from: req, context: c)
+            return try JSON.response(["id": try await linkage.createPool(input, actor: try c.requireActor())], status: .created)
+        }
+        r.get("/api/v1/ledger/:id", .open) { req, c in
+            let l = try await linkage.publicLedger(communityID: try c.id("id"), before: req.uri.queryParameters.get("before").flatMap { Int64($0) })
+            struct Out: Encodable { var community: String; var transactions: [LinkageService.LedgerLine]; var totals: [String: String] }
+            return try JSON.response(Out(community: l.name, transactions: l.lines, totals: l.totals))
+        }
+    }
+
+    static func optionalJSON<T: Decodable>(_ type: T.Type, _ req: Request, _ c: AppContext) async throws -> T? {
+        let buffer = try await req.body.collect(upTo: c.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return nil }
+        return try JSON.decode(T.self, buffer: buffer)
+    }
+}
