@@ -29,7 +29,10 @@ import Testing
                     if route.path.contains("requests/:id") || route.path.hasPrefix("/settings/requests/") { continue }
                     // Matters, meetings, polls and milestones are keyed by their own ids; their
                     // scope rules are walked by DeliberationStoreTests and DeliberationHTTPTests.
-                    if ["matters/:id", "meetings/:id", "polls/:id", "milestones/:id", "ballot-documents/:id", "/settings/deliberation/", "/users/:id"].contains(where: route.path.contains) { continue }
+                    if ["matters/:id", "meetings/:id", "polls/:id", "milestones/:id", "ballot-documents/:id", "/settings/deliberation/", "/users/:id",
+                                 // Linkage objects are keyed by their own ids; LinkageStoreTests and LinkageHTTPTests walk their scope.
+                                 "tasks/:id", "shifts/:id", "assignments/:id", "teams/:id", "rewards/:id", "needs/:id", "projects/:id",
+                                 "project-milestones/:id", "expenses/:id", "pools/:id", "social-workers/:id", "volunteers/:id"].contains(where: route.path.contains) { continue }
                     for role in Role.allCases {
                         for inside in [true, false] {
                             guard let (uri, body, contentType) = Self.request(route, inside: inside, ids) else { continue }

@@ -14,11 +14,16 @@ extension LinkageService {
         if let r = try await db.raw("SELECT id FROM ledger_accounts WHERE kind = \(bind: kind.rawValue) AND ref_id = \(bind: ref)").first() {
             return try r.decode(column: "id", as: Int64.self)
         }
-        let id = try await db.raw("""
-            INSERT INTO ledger_accounts (kind, ref_id, path, name) VALUES (\(bind: kind.rawValue), \(bind: ref), \(bind: path), \(bind: name)) RETURNING id
-            """).first()!.decode(column: "id", as: Int64.self)
-        try await db.raw("INSERT INTO account_balances (account_id, balance) VALUES (\(bind: id), 0)").run()
-        return id
+        // Two first gifts may race to open the same account: the loser reads the winner's.
+        if let made = try await db.raw("""
+            INSERT INTO ledger_accounts (kind, ref_id, path, name) VALUES (\(bind: kind.rawValue), \(bind: ref), \(bind: path), \(bind: name))
+            ON CONFLICT (kind, ref_id) DO NOTHING RETURNING id
+            """).first() {
+            let id = try made.decode(column: "id", as: Int64.self)
+            try await db.raw("INSERT INTO account_balances (account_id, balance) VALUES (\(bind: id), 0)").run()
+            return id
+        }
+        return try await db.raw("SELECT id FROM ledger_accounts WHERE kind = \(bind: kind.rawValue) AND ref_id = \(bind: ref)").first()!.decode(column: "id", as: Int64.self)
     }
 
     /// The balance, locked for the rest of the transaction on PostgreSQL (so that a check made on
@@ -228,8 +233,9 @@ extension LinkageService {
                   try c.decode(column: "status", as: String.self) == "open" else {
                 throw LinliError.conflict(nil, "campaign_closed", "该项目没有正在进行的筹款")
             }
+            // Staff enter the giver's name from the paper slip; online, the giver is the signed-in person.
             var name = Self.trimmed(input.name)
-            if !staff || name.isEmpty { name = staff && name.isEmpty ? "" : (name.isEmpty ? actor.displayName : name) }
+            if name.isEmpty && !staff { name = actor.displayName }
             guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写捐赠人（60 字以内）") }
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
             _ = try await lockedBalance(db, projectAccount)

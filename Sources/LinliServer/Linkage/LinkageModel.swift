@@ -178,12 +178,20 @@ public struct Candidate: Sendable, Equatable {
     public var loadMinutes: Int
 }
 
-/// Ranking and month filling. Fairness of load counts as much as distance: a volunteer who has
-/// done many hours this month falls behind one who has done few, so nobody is worn out.
+/// Ranking and month filling: availability, skills, team and reach decide who can; fairness of
+/// load, then distance, decide who is asked first, so nobody is worn out.
 public enum VolunteerMatching {
     public static let defaultMaxDistance = 3_000.0
     /// Above this a volunteer gets no more shifts this month from the filler.
     public static let defaultMonthlyCapMinutes = 40 * 60
+
+    /// 100 for someone on the spot with nothing yet this month. An hour already served this month
+    /// costs 10 points and a kilometre 3, so the filler rotates through everyone within reach
+    /// before giving anyone a second shift, and among the equally loaded prefers the nearest.
+    public static func score(loadMinutes: Int, distance: Double?) -> Int {
+        let km = (distance ?? 1500) / 1000
+        return max(0, min(100, Int((100 - Double(loadMinutes) / 6 - 3 * km).rounded())))
+    }
 
     /// Busy intervals per volunteer (their other shifts), sorted by start.
     public typealias Busy = [Int64: [(Int64, Int64)]]
@@ -200,10 +208,7 @@ public enum VolunteerMatching {
         var distance: Double?
         if let a = v.lat, let b = v.lng, let c = needs.lat, let d = needs.lng { distance = distanceMetres(a, b, c, d) }
         func out(_ u: Candidate.Unfit?) -> Candidate {
-            // 50 points for being on the spot, falling to 0 at the distance limit; 50 for an empty month.
-            let near = distance.map { max(0, 50 - Int(50 * min($0, needs.maxDistance) / needs.maxDistance)) } ?? 25
-            let fresh = max(0, 50 - 50 * min(loadMinutes, monthlyCap) / max(1, monthlyCap))
-            return Candidate(volunteerID: v.id, unfit: u, score: near + fresh, distance: distance, loadMinutes: loadMinutes)
+            Candidate(volunteerID: v.id, unfit: u, score: score(loadMinutes: loadMinutes, distance: distance), distance: distance, loadMinutes: loadMinutes)
         }
         if shift.holders.contains(v.id) { return out(.holding) }
         if shift.declined.contains(v.id) { return out(.declined) }
@@ -263,9 +268,7 @@ public enum VolunteerMatching {
                 let l = load[v.id] ?? 0
                 guard l + minutes <= monthlyCap, v.availability.covers(weekday: wd, from: from, to: from + minutes),
                       !overlaps(busy[v.id], s.startsAt, s.endsAt) else { continue }
-                let near = d.map { max(0, 50 - Int(50 * min($0, n.maxDistance) / n.maxDistance)) } ?? 25
-                let score = near + max(0, 50 - 50 * min(l, monthlyCap) / max(1, monthlyCap))
-                let key = (-score, d ?? .infinity, v.id)
+                let key = (-score(loadMinutes: l, distance: d), d ?? .infinity, v.id)
                 // Keep only the best `missing` seen so far (headcounts are small).
                 if best.count < missing || key < best[best.count - 1].key {
                     let at = best.firstIndex { key < $0.key } ?? best.count

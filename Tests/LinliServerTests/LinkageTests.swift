@@ -1,0 +1,392 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SQLKit
+import Testing
+@testable import LinliServer
+
+@Suite struct LinkageRuleTests {
+    @Test func moneyIsParsedToExactFenOrRefusedWithTheReason() throws {
+        #expect(try Fen.parse("50", field: "amount") == 5000)
+        #expect(try Fen.parse("12.5", field: "amount") == 1250)
+        #expect(try Fen.parse("￥1,000.05", field: "amount") == 100_005)
+        #expect(try Fen.parse("0.01", field: "amount") == 1)
+        for (raw, code) in [("0", "not_positive"), ("0.00", "not_positive"), ("-5", "not_positive"), ("abc", "not_a_number"), ("1.2.3", "not_a_number"),
+                            ("", "required"), ("1.234", "too_precise"), ("1e3", "not_a_number"), ("１２", "not_a_number"), ("9999999999", "too_large")] {
+            #expect(throws: LinliError.self) { _ = try Fen.parse(raw, field: "amount") }
+            do { _ = try Fen.parse(raw, field: "amount") } catch let e as LinliError { #expect(e.code == code && e.field == "amount", "\(raw): \(e)") }
+        }
+        #expect(Fen.text(123_456_789) == "1,234,567.89")
+        #expect(Fen.text(5) == "0.05")
+    }
+
+    @Test func availabilityJoinsAdjacentPeriods() {
+        let a = Availability.from(keys: ["1am", "1pm", "3eve", "9am", "1xx"])
+        #expect(a.slots.count == 3)
+        #expect(a.covers(weekday: 1, from: 11 * 60, to: 13 * 60))
+        #expect(a.covers(weekday: 1, from: 8 * 60, to: 18 * 60))
+        #expect(!a.covers(weekday: 1, from: 7 * 60, to: 9 * 60))
+        #expect(!a.covers(weekday: 2, from: 9 * 60, to: 10 * 60))
+        #expect(!a.covers(weekday: 3, from: 17 * 60, to: 19 * 60))
+        // 2026-11-23 is a Monday.
+        #expect(LocalDay.weekday(WorkCalendar.day("2026-11-23")!) == 1)
+        #expect(LocalDay.weekday(WorkCalendar.day("2026-11-29")!) == 7)
+    }
+
+    @Test func matchingStartsAtTheSeedStopsAtTheCapAndThePool() {
+        #expect(MatchingRule.entitled(raised: 4_999, seed: 5_000, ratioPercent: 100, cap: 10_000) == 0)
+        #expect(MatchingRule.entitled(raised: 5_000, seed: 5_000, ratioPercent: 100, cap: 10_000) == 5_000)
+        #expect(MatchingRule.entitled(raised: 30_000, seed: 5_000, ratioPercent: 50, cap: 10_000) == 10_000)
+        #expect(MatchingRule.due(raised: 8_000, matched: 5_000, seed: 5_000, ratioPercent: 100, cap: 10_000, pool: 1_000) == 1_000)
+        #expect(MatchingRule.due(raised: 8_000, matched: 9_000, seed: 5_000, ratioPercent: 100, cap: 10_000, pool: 1_000) == 0)
+        #expect(Posting.balanced([Posting(1, -5), Posting(2, 5)]))
+        #expect(!Posting.balanced([Posting(1, -5), Posting(2, 4)]))
+        #expect(PointsRule.points(minutes: 55, perHour: 10) == 9)
+    }
+
+    static func volunteers(_ n: Int, skills: Set<String> = ["delivery"], keys: [String] = ["1am", "2am", "3am", "4am", "5am"]) -> [VolunteerProfile] {
+        (1...n).map { VolunteerProfile(id: Int64($0), skills: skills, availability: .from(keys: keys), lat: 30.25 + Double($0) * 0.001, lng: 120.15) }
+    }
+
+    @Test func fillingAMonthCoversEveryShiftFairlyWithoutDoubleBooking() {
+        let first = WorkCalendar.day("2026-12-01")!, last = WorkCalendar.day("2026-12-31")!
+        var shifts: [ShiftSlot] = []
+        var id: Int64 = 0
+        for task in 1...3 {
+            for (s, e) in VolunteerMatching.occurrences(firstDay: first, lastDay: last, weekdays: [1, 2, 3, 4, 5], startMinute: 11 * 60, durationMinutes: 60) {
+                id += 1
+                shifts.append(ShiftSlot(id: id, taskID: Int64(task), startsAt: s, endsAt: e, headcount: 2))
+            }
+        }
+        #expect(shifts.count == 3 * 23)
+        let needs = Dictionary(uniqueKeysWithValues: (1...3).map { (Int64($0), TaskNeeds(taskID: Int64($0), skills: ["delivery"], lat: 30.25, lng: 120.15)) })
+        let plan = VolunteerMatching.fill(shifts, needs: needs, volunteers: Self.volunteers(20), busy: [:], load: [:])
+        #expect(plan.uncovered.isEmpty)
+        #expect(plan.proposals.count == shifts.count * 2)
+        // Nobody holds two shifts at the same time, nor one shift twice.
+        let byID = Dictionary(uniqueKeysWithValues: shifts.map { ($0.id, $0) })
+        var held: [Int64: [(Int64, Int64)]] = [:]
+        for p in plan.proposals {
+            let s = byID[p.shiftID]!
+            #expect(!(held[p.volunteerID] ?? []).contains { $0.0 < s.endsAt && s.startsAt < $0.1 })
+            held[p.volunteerID, default: []].append((s.startsAt, s.endsAt))
+        }
+        // Fair: 138 hours among 20 people, nobody far above the mean.
+        let loads = held.values.map(\.count)
+        #expect(loads.count == 20 && loads.max()! - loads.min()! <= 2)
+    }
+
+    @Test func shortShiftsAreReportedPlainly() {
+        let day = WorkCalendar.day("2026-12-07")!  // a Monday
+        let s = LocalDay.start(day) + 11 * 3600
+        let shifts = [ShiftSlot(id: 1, taskID: 1, startsAt: s, endsAt: s + 3600, headcount: 3), ShiftSlot(id: 2, taskID: 2, startsAt: s + 1800, endsAt: s + 5400, headcount: 1)]
+        let needs: [Int64: TaskNeeds] = [1: TaskNeeds(taskID: 1, skills: ["delivery"], lat: nil, lng: nil), 2: TaskNeeds(taskID: 2, skills: ["carry"], lat: nil, lng: nil)]
+        var people = Self.volunteers(2)
+        people.append(VolunteerProfile(id: 9, skills: ["carry"], availability: .from(keys: ["2am"]), lat: nil, lng: nil))
+        let plan = VolunteerMatching.fill(shifts, needs: needs, volunteers: people, busy: [:], load: [:])
+        #expect(plan.proposals.count == 2)
+        #expect(plan.uncovered.map(\.shiftID) == [1, 2] && plan.uncovered.map(\.missing) == [1, 1])
+        // The ranking says why each one cannot.
+        let ranked = VolunteerMatching.rank(people, needs[2]!, shifts[1], busy: [1: [(s, s + 3600)]], load: [:])
+        #expect(ranked.first { $0.volunteerID == 9 }?.unfit == .unavailable)
+        #expect(ranked.first { $0.volunteerID == 1 }?.unfit == .skills)
+    }
+}
+
+/// Accounts for volunteers of the first community, each able to sign in.
+func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], availability: [String] = ["1am", "2am", "3am", "4am", "5am"]) async throws -> [Actor] {
+    var out: [Actor] = []
+    for i in 1...n {
+        let name = "v\(i)-\(UUID().uuidString.prefix(6))"
+        _ = try await f.linli.accounts.createUser(username: name, displayName: "志愿者\(i)", password: Fixture.password)
+        try await f.linli.accounts.grant(username: name, role: .volunteer, placeID: f.demo.firstCommunityID)
+        let a = try await f.actor(name)
+        var input = LinkageService.VolunteerInput()
+        input.skills = skills; input.availability = availability
+        _ = try await f.linli.linkage.registerVolunteer(input, actor: a)
+        out.append(a)
+    }
+    return out
+}
+
+@Suite struct LinkageStoreTests {
+    static func count(_ f: Fixture, _ sql: String) async throws -> Int {
+        try await f.linli.store.read { db in try await db.raw(SQLQueryString(sql)).first()!.decode(column: "n", as: Int.self) }
+    }
+
+    func lunchTask(_ f: Fixture, staff: Actor, households: [String] = [], headcount: Int = 2) async throws -> Int64 {
+        var t = LinkageService.TaskInput()
+        t.communityID = f.demo.firstCommunityID; t.title = "送餐"; t.kind = "recurring"; t.skills = ["delivery"]; t.placeID = f.demo.firstCommunityID
+        t.firstDay = "2026-12-01"; t.lastDay = "2026-12-31"; t.weekdays = [1, 2, 3, 4, 5]; t.startTime = "11:00"; t.durationMinutes = 60
+        t.headcount = headcount; t.households = households
+        return try await f.linli.linkage.postTask(t, actor: staff)
+    }
+
+    @Test(arguments: Backend.available)
+    func shiftsAreFilledAnsweredWorkedAndCredited(_ backend: Backend) async throws {
+        let clock = TestClock("2026-11-20T00:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community")
+            let people = try await makeVolunteers(f, 6)
+            let code = try await f.linli.store.read { db in
+                try await db.raw("SELECT code FROM households WHERE community_id = \(bind: f.demo.firstCommunityID) ORDER BY id").first()!.decode(column: "code", as: String.self)
+            }
+            let task = try await lunchTask(f, staff: staff, households: [code])
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM task_shifts WHERE task_id = \(task)") == 23)
+            let result = try await l.fillMonth(communityID: nil, taskID: task, month: "2026-12", actor: staff)
+            #expect(result.proposed == 46 && result.uncovered.isEmpty)
+            // Filling again proposes nobody new: every place is held.
+            #expect(try await l.fillMonth(communityID: nil, taskID: task, month: "2026-12", actor: staff).proposed == 0)
+            // Each volunteer is told once, and sees their shifts.
+            let mine = try await l.myShifts(actor: people[0])
+            #expect(!mine.isEmpty && mine.allSatisfy { $0.status == "proposed" })
+            let a = mine[0].assignmentID
+
+            // A second task at the same time: proposing the same volunteer clashes.
+            var other = LinkageService.TaskInput()
+            other.communityID = f.demo.firstCommunityID; other.title = "探访"; other.kind = "one_off"; other.placeID = f.demo.firstCommunityID
+            other.startsAt = String(mine[0].whenText.prefix(16)).replacingOccurrences(of: " ", with: "T")
+            let visit = try await l.postTask(other, actor: staff)
+            let visitShift = try await f.linli.store.read { db in try await db.raw("SELECT id FROM task_shifts WHERE task_id = \(bind: visit)").first()!.decode(column: "id", as: Int64.self) }
+            let vid = try await f.linli.store.read { db in try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: people[0].userID)").first()!.decode(column: "id", as: Int64.self) }
+            await expectCode("shift_overlap") { _ = try await l.propose(shiftID: visitShift, volunteerID: vid, actor: staff) }
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM shift_assignments WHERE shift_id = \(visitShift)") == 0)
+
+            try await l.answer(assignmentID: a, accept: true, actor: people[0])
+            // Another volunteer cannot answer for them.
+            await expectCode("not_found") { try await l.answer(assignmentID: a, accept: false, actor: people[1]) }
+            try await l.confirmAssignment(a, actor: staff)
+            await expectCode("not_checked_in") { try await l.checkOut(a, actor: people[0]) }
+            clock.advance(hours: 24 * 20)  // into the shift's day
+            let shiftStart = try await f.linli.store.read { db in try await db.raw("SELECT starts_at FROM shift_assignments WHERE id = \(bind: a)").first()!.decode(column: "starts_at", as: Int64.self) }
+            let hours = Double(shiftStart - f.linli.config.environment.nowSeconds) / 3600 + 0.05
+            clock.advance(hours: hours)
+            await expectCode("not_served") { try await l.checkIn(a, code: "nope", actor: people[0]) }
+            try await l.checkIn(a, code: code, actor: people[0])
+            clock.advance(hours: 0.9)
+            // Staff recording a check-out before the check-in is refused, naming the field.
+            await expectCode("before_check_in") { try await l.checkOut(a, at: LocalTime.text(shiftStart - 600).replacingOccurrences(of: " ", with: "T"), actor: staff) }
+            try await l.checkOut(a, actor: people[0])
+            // Nobody confirms their own hours, even with the right to confirm.
+            try await f.linli.accounts.grant(username: people[0].username, role: .communityStaff, placeID: f.demo.firstCommunityID)
+            let volunteerAsStaff = try await f.actor(people[0].username)
+            await expectCode("own_hours") { _ = try await l.confirmHours(a, minutes: nil, actor: volunteerAsStaff) }
+            let points = try await l.confirmHours(a, minutes: nil, actor: staff)
+            #expect(points == 9)
+            await expectCode("already_confirmed") { _ = try await l.confirmHours(a, minutes: nil, actor: staff) }
+            #expect(try await l.ownVolunteer(actor: people[0])?.points == 9)
+            let cert = try await l.certificate(volunteerID: nil, actor: people[0])
+            #expect(cert.lines.count == 1 && cert.hoursText == "0.9")
+
+            // Points buy listed rewards, never more than one has.
+            let cheap = try await l.addReward(communityID: f.demo.firstCommunityID, name: "理发券", points: 5, stock: 1, actor: staff)
+            let dear = try await l.addReward(communityID: f.demo.firstCommunityID, name: "粮油", points: 50, stock: 3, actor: staff)
+            await expectCode("not_enough_points") { try await l.redeem(rewardID: dear, actor: people[0]) }
+            try await l.redeem(rewardID: cheap, actor: people[0])
+            await expectCode("out_of_stock") { try await l.redeem(rewardID: cheap, actor: people[1]) }
+            #expect(try await l.ownVolunteer(actor: people[0])?.points == 4)
+        }
+    }
+
+    func rampProject(_ f: Fixture, staff: Actor, street: Actor, poolAmount: String = "10000", cap: String = "3000", seed: String = "1000") async throws -> (project: Int64, pool: Int64) {
+        let l = f.linli.linkage
+        var p = LinkageService.ProjectInput()
+        p.communityID = f.demo.firstCommunityID; p.title = "坡道"; p.domain = "environment"; p.budget = "20000"
+        let project = try await l.createProject(p, actor: staff)
+        var pool = LinkageService.PoolInput()
+        pool.placeID = f.demo.firstStreetID; pool.name = "配捐池"; pool.ratioPercent = 100; pool.projectCap = cap; pool.amount = poolAmount
+        let poolID = try await l.createPool(pool, actor: street)
+        try await l.openCampaign(projectID: project, goal: "20000", seed: seed, poolID: poolID, actor: staff)
+        return (project, poolID)
+    }
+
+    func gift(_ amount: String, name: String = "张三", key: String? = nil) -> LinkageService.DonationInput {
+        var d = LinkageService.DonationInput()
+        d.amount = amount; d.name = name; d.idempotencyKey = key
+        return d
+    }
+
+    @Test(arguments: Backend.available)
+    func giftsAreMatchedWithinTheCapAndThePoolAndSpentWithApproval(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            let (project, _) = try await rampProject(f, staff: staff, street: street)
+            for bad in ["0", "-10", "abc", "1.001", ""] {
+                do { _ = try await l.donate(projectID: project, gift(bad), actor: resident); Issue.record("accepted \(bad)") }
+                catch let e as LinliError { #expect(e.field == "amount" && e.status == .unprocessableContent) }
+            }
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'donation'") == 0)
+            // Below the seed: no match yet.
+            var r = try await l.donate(projectID: project, gift("600", key: "k1"), actor: resident)
+            #expect(r.matched == 0)
+            // A retry with the same key records nothing.
+            r = try await l.donate(projectID: project, gift("600", key: "k1"), actor: resident)
+            #expect(r.repeated)
+            r = try await l.donate(projectID: project, gift("500"), actor: staff)
+            #expect(r.matched == 110_000)  // raised 1,100 ≥ seed 1,000: matched 1:1
+            r = try await l.donate(projectID: project, gift("5000", name: "街角便利店"), actor: staff)
+            #expect(r.matched == 190_000)  // up to the cap of 3,000
+            await expectCode("beyond_cap") { _ = try await l.match(projectID: project, amount: "1", actor: staff) }
+            var view = try await l.project(project, actor: staff).money
+            #expect(view.raised == 610_000 && view.matched == 300_000 && view.left == 910_000)
+
+            // Spending: a receipt, within the balance, approved by two others.
+            let png = [UInt8](Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")!)
+            await expectCode("beyond_balance") { _ = try await l.requestExpense(projectID: project, amount: "9100.01", payee: "施工队", purpose: "材料", receipt: png, actor: staff) }
+            await expectCode("required") { _ = try await l.requestExpense(projectID: project, amount: "100", payee: "施工队", purpose: "材料", receipt: nil, actor: staff) }
+            let e = try await l.requestExpense(projectID: project, amount: "9000", payee: "施工队", purpose: "材料", receipt: png, actor: staff)
+            // Pending money is held back from further requests.
+            await expectCode("beyond_balance") { _ = try await l.requestExpense(projectID: project, amount: "200", payee: "x", purpose: "y", receipt: png, actor: staff) }
+            await expectCode("own_expense") { _ = try await l.approveExpense(e, actor: staff) }
+            #expect(try await l.approveExpense(e, actor: street) == "pending")
+            await expectCode("already_approved") { _ = try await l.approveExpense(e, actor: street) }
+            let admin = try await f.actor("admin")
+            #expect(try await l.approveExpense(e, actor: admin) == "paid")
+            view = try await l.project(project, actor: staff).money
+            #expect(view.spent == 900_000 && view.left == 10_000)
+
+            // The public ledger masks givers who did not choose to be named.
+            let ledger = try await l.publicLedger(communityID: f.demo.firstCommunityID, before: nil)
+            #expect(ledger.lines.contains { $0.who == "张*" } && !ledger.lines.contains { $0.who == "张三" })
+            let check = try await l.checkLedger()
+            #expect(check.ok && check.transactions == 7)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func concurrentGiftsNeverOverspendThePoolOrUnbalanceTheLedger(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community"), street = try await f.actor("street")
+            // A pool of 2,500 shared by three projects each capped at 1,000.
+            let (p1, pool) = try await rampProject(f, staff: staff, street: street, poolAmount: "2500", cap: "1000", seed: "100")
+            var ps = [p1]
+            for t in ["长椅", "路灯"] {
+                var p = LinkageService.ProjectInput()
+                p.communityID = f.demo.firstCommunityID; p.title = t; p.domain = "environment"; p.budget = "5000"
+                let id = try await l.createProject(p, actor: staff)
+                try await l.openCampaign(projectID: id, goal: "5000", seed: "100", poolID: pool, actor: staff)
+                ps.append(id)
+            }
+            let projects = ps
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                for i in 0..<60 {
+                    g.addTask { _ = try await l.donate(projectID: projects[i % 3], gift("\(50 + i)"), actor: staff) }
+                }
+                try await g.waitForAll()
+            }
+            let matched = try await f.linli.store.read { db in
+                try await db.raw("SELECT project_id, CAST(SUM(amount) AS BIGINT) AS m FROM ledger_transactions WHERE kind = 'match' GROUP BY project_id").all()
+                    .map { try $0.decode(column: "m", as: Int64.self) }
+            }
+            #expect(matched.allSatisfy { $0 <= 100_000 })
+            #expect(matched.reduce(0, +) == 250_000)  // the pool is spent exactly, never more
+            let pools = try await l.pools(communityPath: try await f.linli.store.read { db in
+                try await db.raw("SELECT path FROM places WHERE id = \(bind: f.demo.firstCommunityID)").first()!.decode(column: "path", as: String.self)
+            })
+            #expect(pools.first { $0.id == pool }?.balance == 0)
+            await expectCode("nothing_due") { _ = try await l.match(projectID: projects[0], amount: nil, actor: staff) }
+            #expect(try await l.checkLedger().ok)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aNeedBecomesAProjectThatRunsToEvaluation(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community"), resident = try await f.actor("resident"), volunteer = try await f.actor("volunteer"), street = try await f.actor("street")
+            var n = LinkageService.NeedInput()
+            n.kind = "proposal"; n.domain = "children"; n.title = "放学后托管"
+            let need = try await l.postNeed(n, actor: resident)
+            #expect(try await l.support(needID: need, actor: volunteer) == 2)
+            #expect(try await l.support(needID: need, actor: volunteer) == 2)
+            // Children's needs have no purchased service: a gap. Elderly care is bought and covers none of the needs.
+            var s = LinkageService.ServiceInput()
+            s.placeID = f.demo.firstStreetID; s.domain = "elderly"; s.name = "居家养老"; s.provider = "颐康"; s.communityIDs = [f.demo.firstCommunityID]
+            _ = try await l.addService(s, actor: street)
+            let gap = try await l.gap(communityID: f.demo.firstCommunityID, actor: staff)
+            #expect(gap.first { $0.domain == "children" }?.gap == true && gap.first { $0.domain == "elderly" }?.gap == false)
+            #expect(try await l.needs(communityID: f.demo.firstCommunityID, uncoveredOnly: true, actor: resident).map(\.id) == [need])
+
+            var p = LinkageService.ProjectInput()
+            p.needID = need; p.title = "四点半课堂"; p.domain = "children"; p.budget = "8000"
+            let project = try await l.createProject(p, actor: staff)
+            await expectCode("need_closed") { _ = try await l.support(needID: need, actor: staff) }
+            await expectCode("required") { _ = try await l.advanceProject(project, note: "", evaluation: nil, rating: nil, actor: staff) }
+            _ = try await l.advanceProject(project, note: "调研完成", evaluation: nil, rating: nil, actor: staff)
+            _ = try await l.advanceProject(project, note: "居民议事通过", evaluation: nil, rating: nil, actor: staff)
+            try await l.addProjectMilestone(project, title: "招募志愿者", dueDay: "2026-12-10", actor: staff)
+            await expectCode("milestones_open") { _ = try await l.advanceProject(project, note: "执行完", evaluation: nil, rating: nil, actor: staff) }
+            let ms = try await l.project(project, actor: staff).milestones[0].id
+            _ = try await l.completeProjectMilestone(ms, actor: staff)
+            _ = try await l.advanceProject(project, note: "执行完", evaluation: nil, rating: nil, actor: staff)
+            await expectCode("invalid") { _ = try await l.advanceProject(project, note: "评估", evaluation: "孩子们很喜欢", rating: 7, actor: staff) }
+            #expect(try await l.advanceProject(project, note: "评估", evaluation: "孩子们很喜欢", rating: 5, actor: staff) == .done)
+            await expectCode("project_done") { _ = try await l.advanceProject(project, note: "再", evaluation: nil, rating: nil, actor: staff) }
+            // Residents follow it; a resident cannot run it; nobody outside the street sees it.
+            #expect(try await l.project(project, actor: resident).done)
+            await expectCode("forbidden") { _ = try await l.advanceProject(project, note: "x", evaluation: nil, rating: nil, actor: resident) }
+            let told = try await Self.count(f, "SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND link = '/projects/\(project)'")
+            #expect(told >= 4)
+
+            var w = LinkageService.WorkerInput()
+            w.communityID = f.demo.firstCommunityID; w.name = "陈社工"; w.certificateLevel = "social_worker"
+            let worker = try await l.addWorker(w, actor: staff)
+            try await l.addTraining(workerID: worker, programme: "seed", title: "需求调研", hours: 16, day: "2026-10-01", actor: staff)
+            await expectCode("invalid") { try await l.addTraining(workerID: worker, programme: "nope", title: "x", hours: 1, day: "2026-10-01", actor: staff) }
+            #expect(try await l.workers(communityID: f.demo.firstCommunityID, actor: resident).first?.trainingHours == 16)
+        }
+    }
+}
+
+@Suite struct LinkageHTTPTests {
+    @Test func pagesAndAPIAnswerOnlyThoseInScopeAndNameBadFields() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let tokens = try await f.tokens()
+            let staff = try await f.actor("community"), street = try await f.actor("street")
+            let (project, _) = try await LinkageStoreTests().rampProject(f, staff: staff, street: street)
+            let outside = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM places WHERE kind = 'community' ORDER BY id DESC").first()!.decode(column: "id", as: Int64.self)
+            }
+            try await built.app.test(.router) { client in
+                func call(_ uri: String, _ method: HTTPRequest.Method = .get, _ who: String?, _ body: String? = nil) async throws -> TestResponse {
+                    var h: HTTPFields = [:]
+                    if let who { h[.authorization] = "Bearer \(tokens[who]!)" }
+                    if body != nil { h[.contentType] = "application/json" }
+                    return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                }
+                for page in ["/tasks", "/needs", "/projects", "/gap", "/funds", "/social-workers", "/projects/\(project)"] {
+                    let r = try await call(page, .get, "community")
+                    #expect(r.status == .ok, "\(page)")
+                    #expect(!r.body.text.contains("{{"), "\(page)")
+                }
+                #expect(try await call("/volunteers", .get, "community").status == .ok)
+                #expect(try await call("/volunteer", .get, "resident").status == .ok)
+                #expect(try await call("/volunteer", .get, "community").status == .forbidden)
+                // Another street's community is not there for this street's staff.
+                #expect(try await call("/needs?community=\(outside)", .get, "community").status == .notFound)
+                // A gift through the API: a bad amount names the field; a good one is acknowledged once.
+                var r = try await call("/api/v1/projects/\(project)/donations", .post, "resident", #"{"amount":"-3"}"#)
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"amount""#))
+                #expect(r.headers[.contentType]?.hasPrefix("application/problem+json") == true)
+                r = try await call("/api/v1/projects/\(project)/donations", .post, "resident", #"{"amount":"12.50","idempotency_key":"abc"}"#)
+                #expect(r.status == .created && r.body.text.contains(#""amount":1250"#))
+                r = try await call("/api/v1/projects/\(project)/donations", .post, "resident", #"{"amount":"12.50","idempotency_key":"abc"}"#)
+                #expect(r.status == .ok && r.body.text.contains(#""repeated":true"#))
+                // Property companies have no part in the fund; the public ledger needs no account.
+                #expect(try await call("/api/v1/projects/\(project)/donations", .post, "property", #"{"amount":"1"}"#).status == .forbidden)
+                r = try await call("/api/v1/ledger/\(f.demo.firstCommunityID)", .get, nil)
+                #expect(r.status == .ok && r.body.text.contains("12.50"))
+                let residentName = try await f.actor("resident").displayName
+                #expect(!r.body.text.contains(#""who":"\#(residentName)""#) && r.body.text.contains(#""who":"\#(residentName.maskedName)""#))
+                r = try await call("/api/v1/projects/\(project)", .get, "resident")
+                #expect(r.status == .ok && r.body.text.contains(#""raised":1250"#))
+            }
+        }
+    }
+}
