@@ -9,7 +9,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, BenchTally.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -210,5 +210,47 @@ struct BenchTally: AsyncParsableCommand {
         await linli.store.shutdown()
         let median = times[times.count / 2], worst = times.last!
         print(String(format: "tally of %d parts (%.0f%% voted): median %.1f ms, p100 %.1f ms over %d runs", units, turnout * 100, median, worst, runs))
+    }
+}
+
+struct BenchLinkage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-linkage",
+        abstract: "Benchmark: fill a month of daily shifts, then a community fund ledger's balances (adds data to a loaded demo).")
+    @OptionGroup var common: Common
+    @Option(help: "Volunteers to add.") var volunteers: Int = 2_000
+    @Option(help: "Daily recurring tasks to add.") var tasks: Int = 50
+    @Option(help: "Month to fill, e.g. 2027-01.") var month: String = "2027-01"
+    @Option(help: "Ledger transactions to write (0 skips the ledger part).") var transactions: Int = 1_000_000
+    @Option(help: "Projects they spread over.") var projects: Int = 1_000
+    @Option(help: "Timed balance lookups.") var runs: Int = 200
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        let fill = try await linli.benchmarkFill(volunteers: volunteers, tasks: tasks, month: month)
+        print(String(format: "fill %@: %d tasks, %d volunteers, %d shifts: %.0f ms (%d proposed, %d places uncovered)",
+                     month, tasks, volunteers, fill.shifts, fill.milliseconds, fill.proposed, fill.uncovered))
+        if transactions > 0 {
+            let l = try await linli.benchmarkLedger(transactions: transactions, projects: projects, runs: runs)
+            print(String(format: "ledger of %d transactions (written in %.0f s): project balance median %.2f ms, p99 %.2f ms; project money view median %.1f ms; recompute every balance %.0f ms; %@",
+                         l.transactions, l.loadSeconds, l.balanceMedianMs, l.balanceP99Ms, l.moneyViewMedianMs, l.recomputeMs, l.ok ? "balances agree with the entries" : "MISMATCH"))
+        }
+        await linli.store.shutdown()
+    }
+}
+
+struct LedgerCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ledger-check",
+        abstract: "Recompute every community fund balance from its entries and check that every transaction sums to zero.")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        let c = try await linli.linkage.checkLedger()
+        await linli.store.shutdown()
+        print("\(c.transactions) transactions, \(c.accounts) accounts")
+        for t in c.unbalancedTransactions { print("transaction \(t) does not sum to zero") }
+        for w in c.wrongBalances { print("account \(w.account): stored \(w.stored), entries sum to \(w.entries)") }
+        if !c.ok { throw ExitCode(1) }
+        print("ledger balanced: every stored balance equals the sum of its entries")
     }
 }

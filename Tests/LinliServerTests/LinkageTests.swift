@@ -30,6 +30,9 @@ import Testing
         #expect(!a.covers(weekday: 1, from: 7 * 60, to: 9 * 60))
         #expect(!a.covers(weekday: 2, from: 9 * 60, to: 10 * 60))
         #expect(!a.covers(weekday: 3, from: 17 * 60, to: 19 * 60))
+        for wd in 1...7 { for from in stride(from: 6 * 60, to: 22 * 60, by: 30) {
+            #expect(Availability.covers(a.merged, weekday: wd, from: from, to: from + 60) == a.covers(weekday: wd, from: from, to: from + 60))
+        } }
         // 2026-11-23 is a Monday.
         #expect(LocalDay.weekday(WorkCalendar.day("2026-11-23")!) == 1)
         #expect(LocalDay.weekday(WorkCalendar.day("2026-11-29")!) == 7)

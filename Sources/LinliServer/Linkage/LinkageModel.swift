@@ -109,6 +109,21 @@ public struct Availability: Sendable, Codable, Equatable {
         Set(slots.compactMap { s in Self.periods.first { $0.from == s.from && $0.to == s.to }.map { "\(s.weekday)\($0.code)" } })
     }
 
+    /// Per weekday (index 1…7), the periods joined where they touch: what `covers` checks, computed once.
+    public var merged: [[(Int, Int)]] {
+        var out = Array(repeating: [(Int, Int)](), count: 8)
+        for s in slots.sorted(by: { ($0.weekday, $0.from) < ($1.weekday, $1.from) }) where (1...7).contains(s.weekday) {
+            if let last = out[s.weekday].last, s.from <= last.1 { out[s.weekday][out[s.weekday].count - 1].1 = max(last.1, s.to) }
+            else { out[s.weekday].append((s.from, s.to)) }
+        }
+        return out
+    }
+
+    static func covers(_ merged: [[(Int, Int)]], weekday: Int, from: Int, to: Int) -> Bool {
+        guard (1...7).contains(weekday) else { return false }
+        return merged[weekday].contains { $0.0 <= from && to <= $0.1 }
+    }
+
     /// Whether [from, to) on this weekday lies inside the union of the volunteer's periods
     /// (adjacent periods join, so 11:00–13:00 fits "morning" + "afternoon").
     public func covers(weekday: Int, from: Int, to: Int) -> Bool {
@@ -248,6 +263,7 @@ public enum VolunteerMatching {
         var busy = busy, load = load, plan = Plan()
         // Per task, those with the skills, team and distance: the checks that do not change with the day.
         var pool: [Int64: [(VolunteerProfile, Double?)]] = [:]
+        let merged = Dictionary(uniqueKeysWithValues: volunteers.map { ($0.id, $0.availability.merged) })
         for (task, n) in needs {
             pool[task] = volunteers.compactMap { v in
                 guard n.skills.isSubset(of: v.skills), n.teamID.map(v.teamIDs.contains) ?? true else { return nil }
@@ -266,7 +282,7 @@ public enum VolunteerMatching {
             for (v, d) in pool[s.taskID] ?? [] {
                 if s.holders.contains(v.id) || s.declined.contains(v.id) { continue }
                 let l = load[v.id] ?? 0
-                guard l + minutes <= monthlyCap, v.availability.covers(weekday: wd, from: from, to: from + minutes),
+                guard l + minutes <= monthlyCap, Availability.covers(merged[v.id]!, weekday: wd, from: from, to: from + minutes),
                       !overlaps(busy[v.id], s.startsAt, s.endsAt) else { continue }
                 let key = (-score(loadMinutes: l, distance: d), d ?? .infinity, v.id)
                 // Keep only the best `missing` seen so far (headcounts are small).

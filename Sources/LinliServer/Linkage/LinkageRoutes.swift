@@ -722,6 +722,16 @@ struct LinkageRoutes {
             let id = try await linkage.createProject(input, actor: try c.requireActor())
             return try JSON.response(try await linkage.project(id, actor: try c.requireActor()), status: .created)
         }
+        r.get("/api/v1/projects", .action(.linkageView)) { req, c in
+            let p = try await pick(req, c)
+            guard let id = p.id else { return try JSON.response([LinkageService.ProjectSummary]()) }
+            return try JSON.response(try await linkage.projects(communityID: id, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/tasks", .action(.linkageView)) { req, c in
+            let p = try await pick(req, c)
+            guard let id = p.id else { return try JSON.response([LinkageService.TaskSummary]()) }
+            return try JSON.response(try await linkage.tasks(communityID: id, actor: try c.requireActor()))
+        }
         r.get("/api/v1/projects/:id", .action(.linkageView)) { _, c in try JSON.response(try await linkage.project(try c.id("id"), actor: try c.requireActor())) }
         r.post("/api/v1/projects/:id/donations", .action(.linkageView)) { req, c in
             let input = try await JSON.decode(LinkageService.DonationInput.self, from: req, context: c)
