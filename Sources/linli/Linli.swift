@@ -250,6 +250,7 @@ struct LedgerCheck: AsyncParsableCommand {
         print("\(c.transactions) transactions, \(c.accounts) accounts")
         for t in c.unbalancedTransactions { print("transaction \(t) does not sum to zero") }
         for w in c.wrongBalances { print("account \(w.account): stored \(w.stored), entries sum to \(w.entries)") }
+        for p in c.wrongTotals { print("project \(p): kept totals differ from its transactions") }
         if !c.ok { throw ExitCode(1) }
         print("ledger balanced: every stored balance equals the sum of its entries")
     }

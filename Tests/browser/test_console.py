@@ -328,6 +328,115 @@ def community_worker_imports_a_spreadsheet_and_sees_each_bad_row(d, base):
     shot(d, "import-errors-phone")
 
 
+
+def token_of(base, user):
+    _, t = api(base, "/api/v1/tokens", body={"username": user, "password": PASSWORD})
+    return t["token"]
+
+
+@case
+def volunteer_answers_signs_up_and_checks_in_with_the_household_code(d, base):
+    staff_token = token_of(base, "community")
+    _, me = api(base, "/api/v1/me", staff_token)
+    community = me["grants"][0]["place_id"]
+    _, household = api(base, "/api/v1/households/1", staff_token)
+    # The month was filled for the canteen's lunch delivery: the volunteer answers a proposed shift.
+    login(d, base, "volunteer")
+    d.get(base + "/volunteer")
+    first = d.find_element(By.CSS_SELECTOR, "#my-shifts li")
+    assert "待回复" in first.text, first.text
+    first.find_element(By.CSS_SELECTOR, "button[name=accept][value='1']").click()
+    wait_text(d, "my-shifts", "已接受")
+    shot(d, "volunteer-shifts-phone")
+    # Staff post a visit starting in five minutes, serving one household, from the web form.
+    staff = browser()
+    try:
+        login(staff, base, "community")
+        staff.get(base + f"/tasks?community={community}")
+        staff.find_element(By.CSS_SELECTOR, "details summary").click()
+        WebDriverWait(staff, 5).until(lambda drv: drv.find_element(By.ID, "title").is_displayed(), "the task form did not open")
+        staff.find_element(By.ID, "title").send_keys("陪老人看病")
+        when = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 8 * 3600 + 300))
+        staff.execute_script("document.getElementById('starts_at').value = arguments[0]", when)
+        staff.find_element(By.ID, "households").send_keys(household["code"])
+        staff.find_element(By.ID, "post-task").click()
+        WebDriverWait(staff, 10).until(lambda drv: re.search(r"/tasks/\d+$", drv.current_url), "the task page did not open")
+        task_url = staff.current_url
+        # The volunteer signs up from the task page, staff confirm, the volunteer checks in on the spot.
+        d.get(task_url)
+        d.find_element(By.XPATH, "//button[text()='报名']").click()
+        wait_text(d, "my-shifts", "陪老人看病")
+        staff.get(task_url)
+        staff.find_element(By.XPATH, "//button[text()='确认人员']").click()
+        wait_text(staff, "shift-table", "已确认")
+        d.get(base + "/volunteer")
+        item = next(li for li in d.find_elements(By.CSS_SELECTOR, "#my-shifts li") if "陪老人看病" in li.text)
+        item.find_element(By.NAME, "code").send_keys("wrong-code")
+        item.find_element(By.XPATH, ".//button[text()='签到']").click()
+        WebDriverWait(d, 10).until(lambda drv: "不是本任务的服务对象" in drv.page_source, "a wrong household code is refused with the reason")
+        item = next(li for li in d.find_elements(By.CSS_SELECTOR, "#my-shifts li") if "陪老人看病" in li.text)
+        item.find_element(By.NAME, "code").send_keys(household["code"])
+        item.find_element(By.XPATH, ".//button[text()='签到']").click()
+        def checked_in(drv):
+            try:
+                return any("陪老人看病" in li.text and li.find_elements(By.XPATH, ".//button[text()='签退']")
+                           for li in drv.find_elements(By.CSS_SELECTOR, "#my-shifts li"))
+            except Exception:  # the page was replaced while it was being read
+                return False
+        WebDriverWait(d, 10).until(checked_in, "check-in did not take")
+        item = next(li for li in d.find_elements(By.CSS_SELECTOR, "#my-shifts li") if "陪老人看病" in li.text)
+        time.sleep(1.1)
+        item.find_element(By.XPATH, ".//button[text()='签退']").click()
+        wait_text(d, "my-shifts", "已完成")
+        staff.get(task_url)
+        staff.find_element(By.XPATH, "//button[text()='确认时长']").click()
+        wait_text(staff, "shift-table", "已确认 0 分钟")
+        shot(staff, "staff-task-hours-phone")
+    finally:
+        staff.quit()
+
+
+@case
+def resident_gives_to_the_ramp_in_large_print_and_the_ledger_masks_the_name(d, base):
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/projects")
+    d.find_element(By.PARTIAL_LINK_TEXT, "无障碍坡道").click()
+    before = d.find_element(By.ID, "raised").text
+    d.find_element(By.ID, "give-amount").send_keys("0")
+    d.find_element(By.ID, "give").click()
+    WebDriverWait(d, 10).until(lambda drv: "金额必须大于零" in drv.page_source, "a zero gift is refused beside the field")
+    amount = d.find_element(By.ID, "give-amount")
+    amount.clear()
+    amount.send_keys("20.50")
+    d.find_element(By.ID, "give").click()
+    wait_text(d, "thanks", "谢谢")
+    after = d.find_element(By.ID, "raised").text
+    assert float(after.replace(",", "")) - float(before.replace(",", "")) == 20.5, (before, after)
+    shot(d, "resident-gave-large-print-phone")
+    d.find_element(By.CSS_SELECTOR, "a[href^='/projects?community=']").click()
+    d.find_element(By.XPATH, "//nav[@class='tabs']//a[text()='公开账目']").click()
+    ledger = d.find_element(By.ID, "ledger").text
+    assert "20.50" in ledger and "居*" in ledger and "居民 " not in ledger, ledger
+    shot(d, "public-ledger-phone")
+
+
+@case
+def community_worker_approves_the_expense_and_sees_the_gap(d, base):
+    login(d, base, "community")
+    d.get(base + "/projects")
+    d.find_element(By.PARTIAL_LINK_TEXT, "无障碍坡道").click()
+    expense = d.find_element(By.CSS_SELECTOR, "li[id^='e']")
+    assert "待审批" in expense.text and "0/2" in expense.text, expense.text
+    expense_id = expense.get_attribute("id")
+    expense.find_element(By.XPATH, ".//button[text()='同意']").click()
+    wait_text(d, expense_id, "1/2")
+    d.get(base + "/gap")
+    gap = d.find_element(By.ID, "gap").text
+    assert "儿童青少年" in gap and "无购买服务" in gap and "居家养老上门服务" in gap, gap
+    shot(d, "service-gap-phone")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})
@@ -372,6 +481,33 @@ def ballot_survives_kill_9(base, proc, port, data):
     return proc
 
 
+def gift_survives_kill_9(base, proc, port, data):
+    """A gift acknowledged to the giver is on the ledger, balanced, after the server is killed without warning."""
+    token = token_of(base, "resident")
+    _, projects = api(base, "/api/v1/projects", token)
+    ramp = next(p for p in projects if "坡道" in p["title"])
+    acknowledged = []
+    for i in range(10):
+        status, receipt = api(base, f"/api/v1/projects/{ramp['id']}/donations", token, {"amount": f"{i + 1}.00", "idempotency_key": f"kill9-gift-{i}"})
+        assert status == 201, status
+        acknowledged.append(receipt["transaction_id"])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    check = subprocess.run([BIN, "ledger-check"], env=dict(os.environ, LINLI_DATA_DIR=data), capture_output=True, text=True)
+    assert check.returncode == 0 and "ledger balanced" in check.stdout, check.stdout + check.stderr
+    proc, port, _ = start_server(data, port)
+    _, ledger = api(f"http://127.0.0.1:{port}", f"/api/v1/ledger/{ramp_community(port, token)}")
+    ids = {t["id"] for t in ledger["transactions"]}
+    assert all(a in ids for a in acknowledged), (acknowledged, sorted(ids)[-12:])
+    return proc
+
+
+def ramp_community(port, token):
+    _, projects = api(f"http://127.0.0.1:{port}", "/api/v1/projects", token)
+    _, detail = api(f"http://127.0.0.1:{port}", f"/api/v1/projects/{projects[0]['id']}", token)
+    return detail["community_id"]
+
+
 def main():
     proc, port, data = start_server()
     base = f"http://127.0.0.1:{port}"
@@ -390,7 +526,7 @@ def main():
                 shot(d, "FAIL-" + fn.__name__)
             finally:
                 d.quit()
-        for check in (request_survives_kill_9, ballot_survives_kill_9):
+        for check in (request_survives_kill_9, ballot_survives_kill_9, gift_survives_kill_9):
             try:
                 proc = check(base, proc, port, data)
                 passed += 1

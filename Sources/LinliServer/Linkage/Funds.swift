@@ -60,6 +60,12 @@ extension LinkageService {
         for p in postings {
             try await db.raw("UPDATE account_balances SET balance = balance + \(bind: p.amount) WHERE account_id = \(bind: p.account)").run()
         }
+        if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent"][m.kind] {
+            try await db.raw("""
+                INSERT INTO project_totals (project_id, raised, matched, spent) VALUES (\(bind: project), 0, 0, 0) ON CONFLICT (project_id) DO NOTHING
+                """).run()
+            try await db.raw("UPDATE project_totals SET \(unsafeRaw: column) = \(unsafeRaw: column) + \(bind: m.amount) WHERE project_id = \(bind: project)").run()
+        }
         return id
     }
 
@@ -264,12 +270,8 @@ extension LinkageService {
         // Always project first, then pool: two donations never wait on each other crosswise.
         _ = try await lockedBalance(db, projectAccount)
         let pool = try await lockedBalance(db, poolAccount)
-        let sums = try await db.raw("""
-            SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'donation' THEN amount ELSE 0 END), 0) AS BIGINT) AS raised,
-                   CAST(COALESCE(SUM(CASE WHEN kind = 'match' THEN amount ELSE 0 END), 0) AS BIGINT) AS matched
-            FROM ledger_transactions WHERE project_id = \(bind: p.id) AND kind IN ('donation', 'match')
-            """).first()!
-        let raised = try sums.decode(column: "raised", as: Int64.self), matched = try sums.decode(column: "matched", as: Int64.self)
+        let totals = try await projectTotals(db, p.id)
+        let raised = totals.raised, matched = totals.matched
         let seed = try c.decode(column: "seed", as: Int64.self), ratio = try c.decode(column: "ratio_percent", as: Int.self), cap = try c.decode(column: "project_cap", as: Int64.self)
         let entitled = MatchingRule.entitled(raised: raised, seed: seed, ratioPercent: ratio, cap: cap)
         var amount = MatchingRule.due(raised: raised, matched: matched, seed: seed, ratioPercent: ratio, cap: cap, pool: pool)
@@ -404,6 +406,11 @@ extension LinkageService {
         return try receipts.read(name)
     }
 
+    func projectTotals(_ db: any SQLDatabase, _ project: Int64) async throws -> (raised: Int64, matched: Int64, spent: Int64) {
+        guard let r = try await db.raw("SELECT raised, matched, spent FROM project_totals WHERE project_id = \(bind: project)").first() else { return (0, 0, 0) }
+        return (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self))
+    }
+
     // MARK: Views
 
     public struct MoneyView: Sendable, Codable {
@@ -442,14 +449,8 @@ extension LinkageService {
         let c = try await db.raw("""
             SELECT c.goal, c.seed, c.status, mp.name AS pool, mp.ratio_percent FROM campaigns c LEFT JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
             """).first()
-        let sums = try await db.raw("""
-            SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'donation' THEN amount ELSE 0 END), 0) AS BIGINT) AS raised,
-                   CAST(COALESCE(SUM(CASE WHEN kind = 'match' THEN amount ELSE 0 END), 0) AS BIGINT) AS matched,
-                   CAST(COALESCE(SUM(CASE WHEN kind = 'expense' THEN amount ELSE 0 END), 0) AS BIGINT) AS spent
-            FROM ledger_transactions WHERE project_id = \(bind: p.id)
-            """).first()!
-        let raised = try sums.decode(column: "raised", as: Int64.self), matched = try sums.decode(column: "matched", as: Int64.self)
-        let spent = try sums.decode(column: "spent", as: Int64.self)
+        let totals = try await projectTotals(db, p.id)
+        let (raised, matched, spent) = (totals.raised, totals.matched, totals.spent)
         let left = try await db.raw("""
             SELECT b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p.id)
             """).first().map { try $0.decode(column: "balance", as: Int64.self) } ?? 0
@@ -529,7 +530,9 @@ extension LinkageService {
         public var transactions: Int
         public var unbalancedTransactions: [Int64]
         public var wrongBalances: [(account: Int64, stored: Int64, entries: Int64)]
-        public var ok: Bool { unbalancedTransactions.isEmpty && wrongBalances.isEmpty }
+        /// Projects whose kept totals (raised, matched, spent) differ from their transactions.
+        public var wrongTotals: [Int64]
+        public var ok: Bool { unbalancedTransactions.isEmpty && wrongBalances.isEmpty && wrongTotals.isEmpty }
     }
 
     /// Recomputes every balance from the entries and checks that every transaction sums to zero.
@@ -549,7 +552,23 @@ extension LinkageService {
             let unbalanced = try await db.raw("SELECT txn_id FROM ledger_entries GROUP BY txn_id HAVING SUM(amount) <> 0 LIMIT 100").all()
                 .map { try $0.decode(column: "txn_id", as: Int64.self) }
             let n = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transactions").first()!.decode(column: "n", as: Int.self)
-            return LedgerCheck(accounts: accounts, transactions: n, unbalancedTransactions: unbalanced, wrongBalances: wrong)
+            var byProject: [Int64: [String: Int64]] = [:]
+            for r in try await db.raw("""
+                SELECT project_id, kind, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_transactions WHERE project_id IS NOT NULL GROUP BY project_id, kind
+                """).all() {
+                byProject[try r.decode(column: "project_id", as: Int64.self), default: [:]][try r.decode(column: "kind", as: String.self)] = try r.decode(column: "s", as: Int64.self)
+            }
+            var wrongTotals: [Int64] = []
+            var seen = Set<Int64>()
+            for r in try await db.raw("SELECT project_id, raised, matched, spent FROM project_totals").all() {
+                let p = try r.decode(column: "project_id", as: Int64.self)
+                seen.insert(p)
+                let s = byProject[p] ?? [:]
+                let kept = (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self))
+                if (s["donation"] ?? 0, s["match"] ?? 0, s["expense"] ?? 0) != kept { wrongTotals.append(p) }
+            }
+            wrongTotals += byProject.keys.filter { !seen.contains($0) }
+            return LedgerCheck(accounts: accounts, transactions: n, unbalancedTransactions: unbalanced, wrongBalances: wrong, wrongTotals: wrongTotals.sorted())
         }
     }
 }

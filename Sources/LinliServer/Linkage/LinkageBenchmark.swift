@@ -102,6 +102,7 @@ extension Linli {
                     try await linkage.account(db, .pool, -communityID, path: path, name: "基准资金池"))
         }
         var balances: [Int64: Int64] = [:]
+        var totals: [Int64: (Int64, Int64, Int64)] = [:]
         var done = 0
         let batch = 2_000
         while done < transactions {
@@ -118,7 +119,12 @@ extension Linli {
                 default: rows.append(("donation", projectIDs[p], amount, donors, projectAccounts[p]))
                 }
             }
-            for r in rows { balances[r.3, default: 0] -= r.2; balances[r.4, default: 0] += r.2 }
+            for r in rows {
+                balances[r.3, default: 0] -= r.2; balances[r.4, default: 0] += r.2
+                var t = totals[r.1] ?? (0, 0, 0)
+                switch r.0 { case "donation": t.0 += r.2; case "match": t.1 += r.2; default: t.2 += r.2 }
+                totals[r.1] = t
+            }
             let chunk = rows
             try await store.transaction { db in
                 let base = try await db.raw("SELECT COALESCE(MAX(id), 0) AS m FROM ledger_transactions").first()!.decode(column: "m", as: Int64.self)
@@ -137,8 +143,13 @@ extension Linli {
             }
             done += n
         }
-        let finalBalances = balances
+        let finalBalances = balances, finalTotals = totals
         try await store.transaction { db in
+            for (p, t) in finalTotals {
+                try await db.raw("""
+                    INSERT INTO project_totals (project_id, raised, matched, spent) VALUES (\(bind: p), \(bind: t.0), \(bind: t.1), \(bind: t.2))
+                    """).run()
+            }
             for (account, b) in finalBalances {
                 try await db.raw("UPDATE account_balances SET balance = balance + \(bind: b) WHERE account_id = \(bind: account)").run()
             }

@@ -77,7 +77,16 @@ extension Linli {
         lunch.firstDay = WorkCalendar.iso(day: today - 10); lunch.lastDay = WorkCalendar.iso(day: today + 45)
         lunch.weekdays = [1, 2, 3, 4, 5]; lunch.startTime = "11:00"; lunch.durationMinutes = 60; lunch.pointsPerHour = 10; lunch.households = codes
         let lunchID = try await l.postTask(lunch, actor: staff)
-        _ = try await l.fillMonth(communityID: community.id, taskID: nil, month: String(WorkCalendar.iso(day: today).prefix(7)), actor: staff)
+        // The demo volunteer is asked for the next delivery; the filler then shares out the rest of
+        // this month and the next.
+        let (next, demoVolunteer): (Int64?, Int64) = try await store.read { db in
+            (try await db.raw("SELECT id FROM task_shifts WHERE task_id = \(bind: lunchID) AND starts_at > \(bind: now) ORDER BY starts_at").first()?.decode(column: "id", as: Int64.self),
+             try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: volunteer.userID)").first()!.decode(column: "id", as: Int64.self))
+        }
+        if let next { _ = try await l.propose(shiftID: next, volunteerID: demoVolunteer, actor: staff) }
+        for month in [today, today + 31].map({ String(WorkCalendar.iso(day: $0).prefix(7)) }) {
+            _ = try await l.fillMonth(communityID: community.id, taskID: nil, month: month, actor: staff)
+        }
 
         var wardrobe = LinkageService.TaskInput()
         wardrobe.communityID = community.id; wardrobe.title = "帮独居老人搬衣柜"; wardrobe.kind = "one_off"; wardrobe.skills = ["carry"]

@@ -310,6 +310,16 @@ enum LinkageMigrations {
                 opened_at BIGINT NOT NULL
             )
             """,
+            // What each project was given, matched and spent: kept with every posting (a gift's
+            // matching check must not sum a growing history) and checked against the transactions.
+            """
+            CREATE TABLE project_totals (
+                project_id BIGINT PRIMARY KEY REFERENCES micro_projects(id),
+                raised BIGINT NOT NULL,
+                matched BIGINT NOT NULL,
+                spent BIGINT NOT NULL
+            )
+            """,
             """
             CREATE TABLE fund_settings (
                 community_id BIGINT PRIMARY KEY REFERENCES places(id),

@@ -272,6 +272,7 @@ struct LinkageRoutes {
         let p = try await pick(req, c)
         var data = base("tasks", p, c)
         data["errors"] = errors ?? [:]
+        data["open_form"] = errors.map { $0.keys.contains { $0.hasPrefix("task_") } } ?? false
         data["form"] = c.form.values.mapValues { $0.first ?? "" }
         if let id = p.id {
             let tasks = try await linkage.tasks(communityID: id, actor: actor)
