@@ -346,6 +346,59 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
     }
 }
 
+extension LinkageStoreTests {
+    @Test(arguments: Backend.available)
+    func aVentureRoundScoresAwardsWithinItsBudgetAndPaysInInstalments(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community"), street = try await f.actor("street"), admin = try await f.actor("admin")
+            var p = LinkageService.ProjectInput()
+            p.communityID = f.demo.firstCommunityID; p.title = "老年食堂志愿配送"; p.domain = "elderly"; p.budget = "8000"
+            let project = try await l.createProject(p, actor: staff)
+            p.title = "儿童阅读角"; p.domain = "children"
+            let other = try await l.createProject(p, actor: street)
+            var r = LinkageService.RoundInput()
+            r.placeID = f.demo.firstStreetID; r.name = "2026 公益创投"; r.budget = "10000"; r.scoresNeeded = 2; r.instalments = 3
+            await expectCode("out_of_scope") { var bad = r; bad.placeID = f.demo.cityID; _ = try await l.openRound(bad, actor: street) }
+            let round = try await l.openRound(r, actor: street)
+            await expectCode("beyond_budget") { _ = try await l.apply(roundID: round, projectID: project, requested: "10000.01", plan: "方案", actor: staff) }
+            let a = try await l.apply(roundID: round, projectID: project, requested: "8000", plan: "每天送餐", actor: staff)
+            await expectCode("already_applied") { _ = try await l.apply(roundID: round, projectID: project, requested: "100", plan: "再申请", actor: staff) }
+            let b = try await l.apply(roundID: round, projectID: other, requested: "5000", plan: "阅读角", actor: street)
+            await expectCode("not_scored") { try await l.award(applicationID: a, amount: "8000", actor: street) }
+            await expectCode("own_application") { try await l.score(applicationID: b, score: 90, comment: nil, actor: street) }
+            await expectCode("invalid") { try await l.score(applicationID: a, score: 101, comment: nil, actor: street) }
+            try await l.score(applicationID: a, score: 88, comment: "需求明确", actor: street)
+            await expectCode("already_scored") { try await l.score(applicationID: a, score: 80, comment: nil, actor: street) }
+            try await l.score(applicationID: a, score: 92, comment: nil, actor: admin)
+            await expectCode("forbidden") { try await l.score(applicationID: a, score: 92, comment: nil, actor: staff) }
+            await expectCode("above_request") { try await l.award(applicationID: a, amount: "8000.01", actor: street) }
+            try await l.award(applicationID: a, amount: "7000", actor: street)
+            try await l.score(applicationID: b, score: 70, comment: nil, actor: admin)
+            var second = try await f.actor("admin")
+            _ = try await f.linli.accounts.createUser(username: "reviewer", displayName: "评审", password: Fixture.password)
+            try await f.linli.accounts.grant(username: "reviewer", role: .streetStaff, placeID: f.demo.firstStreetID)
+            second = try await f.actor("reviewer")
+            try await l.score(applicationID: b, score: 75, comment: nil, actor: second)
+            await expectCode("beyond_budget") { try await l.award(applicationID: b, amount: "3000.01", actor: street) }
+            try await l.award(applicationID: b, amount: "3000", actor: street)
+            // 7,000 in three instalments: 2,333.33, 2,333.33, then what remains.
+            await expectCode("not_paid") { try await l.evaluateGrant(applicationID: a, evaluation: "好", rating: 5, actor: street) }
+            for _ in 0..<3 { _ = try await l.payInstalment(applicationID: a, actor: street) }
+            await expectCode("fully_paid") { _ = try await l.payInstalment(applicationID: a, actor: street) }
+            let money = try await l.project(project, actor: staff).money
+            #expect(money.granted == 700_000 && money.left == 700_000)
+            try await l.evaluateGrant(applicationID: a, evaluation: "送餐 2,000 人次，老人满意", rating: 5, actor: street)
+            let view = try await l.round(round, actor: staff)
+            #expect(view.applications.count == 2 && !view.review && view.applications.allSatisfy { !$0.canScore && !$0.canPay })
+            #expect(try await l.round(round, actor: street).applications.count == 2)
+            #expect(try await l.checkLedger().ok)
+            let grants = try await Self.count(f, "SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'grant' AND amount IN (233333, 233334)")
+            #expect(grants == 3)
+        }
+    }
+}
+
 @Suite struct LinkageHTTPTests {
     @Test func pagesAndAPIAnswerOnlyThoseInScopeAndNameBadFields() async throws {
         try await withFixture(.sqlite) { f in
@@ -363,7 +416,7 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
                     if body != nil { h[.contentType] = "application/json" }
                     return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
                 }
-                for page in ["/tasks", "/needs", "/projects", "/gap", "/funds", "/social-workers", "/projects/\(project)"] {
+                for page in ["/tasks", "/needs", "/projects", "/gap", "/funds", "/social-workers", "/ventures", "/projects/\(project)"] {
                     let r = try await call(page, .get, "community")
                     #expect(r.status == .ok, "\(page)")
                     #expect(!r.body.text.contains("{{"), "\(page)")

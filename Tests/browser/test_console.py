@@ -433,7 +433,7 @@ def community_worker_approves_the_expense_and_sees_the_gap(d, base):
     wait_text(d, expense_id, "1/2")
     d.get(base + "/gap")
     gap = d.find_element(By.ID, "gap").text
-    assert "儿童青少年" in gap and "无购买服务" in gap and "居家养老上门服务" in gap, gap
+    assert "矛盾调解" in gap and "无购买服务" in gap and "居家养老上门服务" in gap, gap
     shot(d, "service-gap-phone")
 
 

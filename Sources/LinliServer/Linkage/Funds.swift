@@ -7,7 +7,7 @@ import SQLKit
 extension LinkageService {
     // MARK: Ledger core
 
-    enum AccountKind: String { case project, pool, donors, government, payees }
+    enum AccountKind: String { case project, pool, donors, government, payees, venture }
 
     /// The account of (kind, ref), created on first use with a zero balance.
     func account(_ db: any SQLDatabase, _ kind: AccountKind, _ ref: Int64, path: String, name: String) async throws -> Int64 {
@@ -60,7 +60,7 @@ extension LinkageService {
         for p in postings {
             try await db.raw("UPDATE account_balances SET balance = balance + \(bind: p.amount) WHERE account_id = \(bind: p.account)").run()
         }
-        if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent"][m.kind] {
+        if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent", "grant": "granted"][m.kind] {
             try await db.raw("""
                 INSERT INTO project_totals (project_id, raised, matched, spent) VALUES (\(bind: project), 0, 0, 0) ON CONFLICT (project_id) DO NOTHING
                 """).run()
@@ -406,9 +406,10 @@ extension LinkageService {
         return try receipts.read(name)
     }
 
-    func projectTotals(_ db: any SQLDatabase, _ project: Int64) async throws -> (raised: Int64, matched: Int64, spent: Int64) {
-        guard let r = try await db.raw("SELECT raised, matched, spent FROM project_totals WHERE project_id = \(bind: project)").first() else { return (0, 0, 0) }
-        return (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self))
+    func projectTotals(_ db: any SQLDatabase, _ project: Int64) async throws -> (raised: Int64, matched: Int64, spent: Int64, granted: Int64) {
+        guard let r = try await db.raw("SELECT raised, matched, spent, granted FROM project_totals WHERE project_id = \(bind: project)").first() else { return (0, 0, 0, 0) }
+        return (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self),
+                try r.decode(column: "granted", as: Int64.self))
     }
 
     // MARK: Views
@@ -422,8 +423,10 @@ extension LinkageService {
         public var raised: Int64
         public var matched: Int64
         public var spent: Int64
+        public var granted: Int64
         public var left: Int64
         public var raisedText: String
+        public var grantedText: String
         public var matchedText: String
         public var spentText: String
         public var leftText: String
@@ -440,7 +443,8 @@ extension LinkageService {
             enum CodingKeys: String, CodingKey { case id, amountText = "amount_text", payee, purpose, status = "expense_status", approvals, needed, reason, atText = "at_text", canApprove = "can_approve" }
         }
         enum CodingKeys: String, CodingKey {
-            case campaignOpen = "campaign_open", hasCampaign = "has_campaign", goalText = "goal_text", seedText = "seed_text", pool, raised, matched, spent, left
+            case campaignOpen = "campaign_open", hasCampaign = "has_campaign", goalText = "goal_text", seedText = "seed_text", pool, raised, matched, spent, granted, left
+            case grantedText = "granted_text"
             case raisedText = "raised_text", matchedText = "matched_text", spentText = "spent_text", leftText = "left_text", percent, gifts, expenses
         }
     }
@@ -450,7 +454,7 @@ extension LinkageService {
             SELECT c.goal, c.seed, c.status, mp.name AS pool, mp.ratio_percent FROM campaigns c LEFT JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
             """).first()
         let totals = try await projectTotals(db, p.id)
-        let (raised, matched, spent) = (totals.raised, totals.matched, totals.spent)
+        let (raised, matched, spent, granted) = (totals.raised, totals.matched, totals.spent, totals.granted)
         let left = try await db.raw("""
             SELECT b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p.id)
             """).first().map { try $0.decode(column: "balance", as: Int64.self) } ?? 0
@@ -481,7 +485,8 @@ extension LinkageService {
         return MoneyView(campaignOpen: try c?.decode(column: "status", as: String.self) == "open", hasCampaign: c != nil, goalText: Fen.text(goal),
                          seedText: Fen.text(try c?.decode(column: "seed", as: Int64.self) ?? 0),
                          pool: try c.flatMap { try $0.decode(column: "pool", as: String?.self).map { n in "\(n)（\(try c!.decode(column: "ratio_percent", as: Int.self))%）" } },
-                         raised: raised, matched: matched, spent: spent, left: left, raisedText: Fen.text(raised), matchedText: Fen.text(matched),
+                         raised: raised, matched: matched, spent: spent, granted: granted, left: left, raisedText: Fen.text(raised), grantedText: Fen.text(granted),
+                         matchedText: Fen.text(matched),
                          spentText: Fen.text(spent), leftText: Fen.text(left), percent: goal > 0 ? Int(min(100, (raised + matched) * 100 / goal)) : 0,
                          gifts: gifts, expenses: expenses)
     }
@@ -511,6 +516,7 @@ extension LinkageService {
                 switch kind {
                 case "donation": who = try r.decode(column: "donor_public", as: Int.self) == 1 ? name : name.maskedName
                 case "match", "pool_funding": who = "政府配捐资金"
+                case "grant", "venture_funding": who = "公益创投资金"
                 default: who = try r.decode(column: "memo", as: String.self)
                 }
                 return LedgerLine(id: try r.decode(column: "id", as: Int64.self), kind: kind, project: try r.decode(column: "project", as: String.self),
@@ -518,7 +524,7 @@ extension LinkageService {
                                   amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)), atText: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
             }
             var totals: [String: String] = [:]
-            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind <> 'pool_funding' GROUP BY kind").all() {
+            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind NOT IN ('pool_funding', 'venture_funding') GROUP BY kind").all() {
                 totals[try r.decode(column: "kind", as: String.self)] = Fen.text(try r.decode(column: "s", as: Int64.self))
             }
             return (try c.decode(column: "name", as: String.self), lines, totals)
@@ -554,18 +560,19 @@ extension LinkageService {
             let n = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transactions").first()!.decode(column: "n", as: Int.self)
             var byProject: [Int64: [String: Int64]] = [:]
             for r in try await db.raw("""
-                SELECT project_id, kind, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_transactions WHERE project_id IS NOT NULL GROUP BY project_id, kind
+                SELECT project_id, kind, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_transactions WHERE project_id IS NOT NULL AND kind <> 'venture_funding' GROUP BY project_id, kind
                 """).all() {
                 byProject[try r.decode(column: "project_id", as: Int64.self), default: [:]][try r.decode(column: "kind", as: String.self)] = try r.decode(column: "s", as: Int64.self)
             }
             var wrongTotals: [Int64] = []
             var seen = Set<Int64>()
-            for r in try await db.raw("SELECT project_id, raised, matched, spent FROM project_totals").all() {
+            for r in try await db.raw("SELECT project_id, raised, matched, spent, granted FROM project_totals").all() {
                 let p = try r.decode(column: "project_id", as: Int64.self)
                 seen.insert(p)
                 let s = byProject[p] ?? [:]
-                let kept = (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self))
-                if (s["donation"] ?? 0, s["match"] ?? 0, s["expense"] ?? 0) != kept { wrongTotals.append(p) }
+                let kept = (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self),
+                            try r.decode(column: "granted", as: Int64.self))
+                if (s["donation"] ?? 0, s["match"] ?? 0, s["expense"] ?? 0, s["grant"] ?? 0) != kept { wrongTotals.append(p) }
             }
             wrongTotals += byProject.keys.filter { !seen.contains($0) }
             return LedgerCheck(accounts: accounts, transactions: n, unbalancedTransactions: unbalanced, wrongBalances: wrong, wrongTotals: wrongTotals.sorted())

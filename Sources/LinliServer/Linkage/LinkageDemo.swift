@@ -119,7 +119,7 @@ extension Linli {
             return try await l.postNeed(n, actor: by)
         }
         let ramp = try await need("proposal", "environment", "3 幢单元门口加装无障碍坡道", "坐轮椅的邻居和推婴儿车的家庭进出困难，建议在单元门口加装坡道和扶手。", by: resident)
-        _ = try await need("need", "children", "放学后托管", "双职工家庭孩子放学后无人照看，希望社区提供课后托管和作业辅导。", by: resident)
+        let afterSchool = try await need("need", "children", "放学后托管", "双职工家庭孩子放学后无人照看，希望社区提供课后托管和作业辅导。", by: resident)
         _ = try await need("need", "elderly", "独居老人助浴", "行动不便的独居老人洗澡困难，希望有助浴服务。", by: volunteer)
         _ = try await need("need", "mediation", "邻里纠纷免费法律咨询", "楼上漏水等纠纷希望有律师定期坐班。", by: volunteer)
         _ = try await l.support(needID: ramp, actor: volunteer)
@@ -167,6 +167,17 @@ extension Linli {
         // A design fee asked for, waiting for approval (the demo's receipt is a one-pixel image).
         let pixel = [UInt8](Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")!)
         _ = try await l.requestExpense(projectID: project, amount: "1500", payee: "某设计工作室", purpose: "坡道方案设计费", receipt: pixel, actor: street)
+        // A street venture round: the after-school need became a project and applied; one review is in.
+        var kids = LinkageService.ProjectInput()
+        kids.needID = afterSchool; kids.title = "四点半课堂"; kids.summary = "放学后在党群微家开设课后托管，大学生志愿者辅导作业。"
+        kids.domain = "children"; kids.budget = "12000"; kids.organisationID = org; kids.socialWorkerID = senior
+        let kidsProject = try await l.createProject(kids, actor: staff)
+        var round = LinkageService.RoundInput()
+        round.placeID = PlacePath.ids(community.path)[2]; round.name = "\(WorkCalendar.iso(day: today).prefix(4)) 年街道公益创投"; round.budget = "100000"
+        round.scoresNeeded = 2; round.instalments = 3
+        let roundID = try await l.openRound(round, actor: street)
+        let application = try await l.apply(roundID: roundID, projectID: kidsProject, requested: "12000", plan: "每周一至周五 16:30–18:00，30 名儿童，10 名志愿者轮值。", actor: staff)
+        try await l.score(applicationID: application, score: 86, comment: "需求真实，方案可行", actor: street)
         return project
     }
 }

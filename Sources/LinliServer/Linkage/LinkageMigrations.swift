@@ -317,7 +317,8 @@ enum LinkageMigrations {
                 project_id BIGINT PRIMARY KEY REFERENCES micro_projects(id),
                 raised BIGINT NOT NULL,
                 matched BIGINT NOT NULL,
-                spent BIGINT NOT NULL
+                spent BIGINT NOT NULL,
+                granted BIGINT NOT NULL DEFAULT 0
             )
             """,
             """
@@ -349,6 +350,50 @@ enum LinkageMigrations {
                 user_id BIGINT NOT NULL REFERENCES users(id),
                 at BIGINT NOT NULL,
                 PRIMARY KEY (expense_id, user_id)
+            )
+            """,
+            // Public-welfare venture grants (公益创投): a round with its budget, applications for
+            // projects, scores by reviewers, awards paid in instalments, an evaluation at the end.
+            """
+            CREATE TABLE venture_rounds (
+                id {ID},
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                budget BIGINT NOT NULL,
+                scores_needed INTEGER NOT NULL,
+                instalments INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE venture_applications (
+                id {ID},
+                round_id BIGINT NOT NULL REFERENCES venture_rounds(id),
+                project_id BIGINT NOT NULL REFERENCES micro_projects(id),
+                organisation_id BIGINT REFERENCES organisations(id),
+                requested BIGINT NOT NULL,
+                plan TEXT NOT NULL,
+                status TEXT NOT NULL,
+                award BIGINT NOT NULL DEFAULT 0,
+                paid_instalments INTEGER NOT NULL DEFAULT 0,
+                evaluation TEXT NOT NULL DEFAULT '',
+                rating INTEGER,
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL,
+                UNIQUE (round_id, project_id)
+            )
+            """,
+            """
+            CREATE TABLE venture_scores (
+                application_id BIGINT NOT NULL REFERENCES venture_applications(id),
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                score INTEGER NOT NULL,
+                comment TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                PRIMARY KEY (application_id, user_id)
             )
             """,
             "ALTER TABLE notifications ADD COLUMN link TEXT",

@@ -80,6 +80,14 @@ enum LinkageText {
         "pool_amount": ("首批资金", "Initial funds"), "approval_rule": ("支出审批", "Expense approval"), "approvals_needed": ("需要几人同意", "Approvals needed"),
         "ledger_hint": ("社区基金每一笔进出都在这里公开；捐赠人姓名默认隐去，本人选择公开的除外。", "Every movement of the community fund; givers are masked unless they chose to be named."),
         "no_movements": ("暂无资金往来", "No movements yet"), "movement": ("类别", "Movement"), "from_or_to": ("来源或去向", "From or to"), "older": ("更早", "Older"),
+        // Venture grants
+        "tab_ventures": ("公益创投", "Venture grants"), "ventures_hint": ("街道设立创投资金，社区为微项目申请，评审打分后资助，分期拨付，结项评估；每一笔都进入公开账目。", "A street funds a round; communities apply for micro-projects; reviewers score; awards are paid in instalments and evaluated; every payment is on the public ledger."),
+        "no_rounds": ("暂无公益创投", "No rounds yet"), "round_budget": ("创投总额", "Round budget"), "awarded": ("已资助", "Awarded"),
+        "new_round": ("设立公益创投", "Open a round"), "scores_needed": ("每份申请需评审人数", "Reviewers per application"), "instalments": ("拨付期数", "Instalments"),
+        "close_applications": ("截止申请，进入评审", "Close applications"), "applications": ("申请", "Applications"), "requested": ("申请金额", "Requested"),
+        "scores": ("评审", "Scores"), "average": ("平均", "average"), "paid_instalments": ("已拨付期数", "Instalments paid"), "score_0_100": ("评分（0–100）", "Score (0–100)"),
+        "comment": ("评语", "Comment"), "submit_score": ("提交评分", "Score"), "award_amount": ("资助金额", "Award"), "zero_declines": ("填 0 为不资助", "0 declines"),
+        "award": ("评定", "Decide"), "pay_instalment": ("拨付下一期", "Pay the next instalment"), "apply": ("申请创投资助", "Apply"), "plan": ("实施方案", "Plan"),
         // Social workers
         "no_workers": ("暂无社工", "No social workers"), "supervisor": ("督导", "Supervisor"), "training_hours": ("培训学时", "Training hours"),
         "programme": ("培训计划", "Programme"), "training_title": ("培训名称", "Training"), "add_training": ("记录培训", "Record training"),
@@ -103,5 +111,8 @@ enum LinkageText {
         "unfit_overloaded": ("本月已排满", "Full this month"), "unfit_holding": ("已在该班次", "Already on it"),
         "one_off": ("一次性", "One-off"), "recurring": ("定期", "Recurring"), "need": ("需求", "Need"), "proposal": ("建议", "Proposal"),
         "organisation": ("社会组织", "Social organisation"),
+        "txn_grant": ("创投拨付", "Venture grant"), "txn_venture_funding": ("创投资金拨入", "Venture round funded"),
+        "round_open": ("申请中", "Open"), "round_reviewing": ("评审中", "Reviewing"),
+        "app_submitted": ("待评审", "Submitted"), "app_awarded": ("已资助", "Awarded"), "app_declined": ("未获资助", "Declined"), "app_evaluated": ("已评估", "Evaluated"),
     ]
 }

@@ -113,7 +113,8 @@ enum I18n {
     /// Coded values whose labels live under a prefix, because the same code means different things
     /// in different capabilities ("accepted" request vs. "accepted" shift).
     static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
-                                                 "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_"]
+                                                 "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
+                                                 "round_status": "round_", "application_status": "app_"]
 
     /// Adds human labels next to coded values, recursively.
     static func labelled(_ value: Any, _ lang: Lang) -> Any {
