@@ -293,6 +293,11 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
             })
             #expect(pools.first { $0.id == pool }?.balance == 0)
             await expectCode("nothing_due") { _ = try await l.match(projectID: projects[0], amount: nil, actor: staff) }
+            // The project the pool ran out on is still entitled, but the pool is empty.
+            var short: Int64?
+            for p in projects where try await l.project(p, actor: staff).money.matched < 100_000 { short = p }
+            if let short { await expectCode("beyond_pool") { _ = try await l.match(projectID: short, amount: "1", actor: staff) } }
+            #expect(short != nil)
             #expect(try await l.checkLedger().ok)
         }
     }

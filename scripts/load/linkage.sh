@@ -15,7 +15,7 @@ export LINLI_BENCH=1 LINLI_SWEEP_SECONDS=0
 build_release
 serve_demo 18083 >/dev/null
 TOKEN=$(token resident)
-PROJECT=$(curl -s "http://127.0.0.1:$PORT/api/v1/projects" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["id"])')
+PROJECT=$(curl -s "http://127.0.0.1:$PORT/api/v1/projects" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print(next(p["id"] for p in json.load(sys.stdin) if "坡道" in p["title"]))')
 LUA="$DATA/gift.lua"
 cat > "$LUA" <<LUA
 wrk.method = "POST"

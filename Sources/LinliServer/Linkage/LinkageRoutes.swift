@@ -284,6 +284,7 @@ struct LinkageRoutes {
             if manage {
                 data["places"] = try await placeChoices(id)
                 data["teams"] = Renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
+                data["task_projects"] = try await linkage.projects(communityID: id, actor: actor).filter { $0.stage != "done" }.map { ["value": $0.id, "label": $0.title] }
                 data["skills"] = Self.options(VolunteerSkills.common, c.lang)
                 data["weekday_options"] = (1...7).map { ["value": $0, "label": I18n.table(c.lang)["wd\($0)"]!] }
                 data["month"] = String(WorkCalendar.iso(day: LocalDay.of(linkage.env.nowSeconds)).prefix(7))

@@ -18,7 +18,7 @@ enum LinkageText {
         "first_day": ("开始日期", "First day"), "last_day": ("结束日期", "Last day"), "weekdays": ("每周", "Weekdays"),
         "start_time": ("每班开始时间", "Shift starts at"), "duration_minutes": ("每班时长（分钟）", "Shift length (minutes)"),
         "headcount": ("每班人数", "People per shift"), "service_place": ("服务地点", "Where"), "task_address": ("详细地址（可选）", "Address detail (optional)"),
-        "skills_needed": ("所需技能", "Skills needed"), "team_only": ("限定队伍", "Team only"), "any_volunteer": ("任何志愿者", "Any volunteer"),
+        "skills_needed": ("所需技能", "Skills needed"), "team_only": ("限定队伍", "Team only"), "for_project": ("所属微项目（可选）", "For a micro-project (optional)"), "any_volunteer": ("任何志愿者", "Any volunteer"),
         "points_per_hour": ("每小时积分", "Points per hour"), "served_households": ("服务对象住户码", "Households served (codes)"),
         "served_households_hint": ("每行一个住户码；志愿者到场扫码签到", "One household code per line; volunteers scan it to check in"),
         "post_task": ("发布", "Post"), "shifts": ("班次", "Shifts"), "people": ("人", "people"), "covered": ("已满", "Covered"),
