@@ -347,6 +347,13 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
             try await l.addTraining(workerID: worker, programme: "seed", title: "需求调研", hours: 16, day: "2026-10-01", actor: staff)
             await expectCode("invalid") { try await l.addTraining(workerID: worker, programme: "nope", title: "x", hours: 1, day: "2026-10-01", actor: staff) }
             #expect(try await l.workers(communityID: f.demo.firstCommunityID, actor: resident).first?.trainingHours == 16)
+            do {
+                let org = try #require(try await l.organisationWork(communityID: f.demo.firstCommunityID, actor: staff).first)
+                try await l.addOrganisationMember(org.id, name: "周敏", role: "负责人", joined: "2025-03-01", actor: staff)
+                await expectCode("required") { try await l.addOrganisationMember(org.id, name: " ", role: nil, joined: nil, actor: staff) }
+                await expectCode("forbidden") { try await l.addOrganisationMember(org.id, name: "某", role: nil, joined: nil, actor: resident) }
+                #expect(try await l.organisationWork(communityID: f.demo.firstCommunityID, actor: resident).first { $0.id == org.id }?.members == ["周敏（负责人）"])
+            }
         }
     }
 }

@@ -191,6 +191,17 @@ enum LinkageMigrations {
             )
             """,
             """
+            CREATE TABLE organisation_members (
+                id {ID},
+                organisation_id BIGINT NOT NULL REFERENCES organisations(id),
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                joined_day BIGINT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX organisation_members_org ON organisation_members(organisation_id)",
+            """
             CREATE TABLE trainings (
                 id {ID},
                 worker_id BIGINT NOT NULL REFERENCES social_workers(id),

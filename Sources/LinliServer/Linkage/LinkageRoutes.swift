@@ -419,6 +419,13 @@ struct LinkageRoutes {
                 return redirect("/social-workers?community=\(c.form["community_id"] ?? "")")
             }
         }
+        r.post("/organisations/:id/members", .action(.projectManage)) { req, c in
+            let id = try c.id("id")
+            return try await step(c, prefix: "om\(id)", page: { try await workersPage(req, c, errors: $0) }) {
+                try await linkage.addOrganisationMember(id, name: c.form["name"], role: c.form["role"], joined: c.form["joined"], actor: try c.requireActor())
+                return redirect("/social-workers?community=\(c.form["community_id"] ?? "")#o\(id)")
+            }
+        }
         r.post("/social-workers/:id/trainings", .action(.projectManage)) { req, c in
             let id = try c.id("id")
             return try await step(c, prefix: "tr\(id)", page: { try await workersPage(req, c, errors: $0) }) {

@@ -91,7 +91,8 @@ enum LinkageText {
         // Social workers
         "no_workers": ("暂无社工", "No social workers"), "supervisor": ("督导", "Supervisor"), "training_hours": ("培训学时", "Training hours"),
         "programme": ("培训计划", "Programme"), "training_title": ("培训名称", "Training"), "add_training": ("记录培训", "Record training"),
-        "add_worker": ("登记社工", "Add a social worker"), "certificate_level": ("证书等级", "Certificate"),
+        "add_worker": ("登记社工", "Add a social worker"), "members": ("成员", "Members"), "member_role": ("职务", "Role"), "joined": ("加入日期", "Joined"),
+        "add_member_org": ("添加成员", "Add member"), "certificate_level": ("证书等级", "Certificate"),
         "social_organisations": ("社会组织", "Social organisations"), "volunteers_count": ("志愿者", "Volunteers"), "org_outcome": ("成效", "Outcome"),
     ]
 

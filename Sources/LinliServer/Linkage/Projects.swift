@@ -547,7 +547,35 @@ extension LinkageService {
         public var projects: [String]
         public var outcomes: [String]
         public var volunteers: Int
-        enum CodingKeys: String, CodingKey { case id, name, kind, serviceType = "service_type", registration, projects, outcomes, volunteers }
+        public var members: [String]
+        public var manage: Bool
+        enum CodingKeys: String, CodingKey { case id, name, kind, serviceType = "service_type", registration, projects, outcomes, volunteers, members, manage }
+    }
+
+    /// A member of a social organisation (a founder, a staff member, a resident who joined).
+    public func addOrganisationMember(_ organisationID: Int64, name rawName: String?, role rawRole: String?, joined: String?, actor: Actor) async throws {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            guard let o = try await db.raw("""
+                SELECT p.path FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: organisationID) AND o.kind = 'social_organisation'
+                """).first() else { throw LinliError.notFound }
+            let path = try o.decode(column: "path", as: String.self)
+            guard actor.may(.projectManage) else { throw LinliError.forbidden }
+            // An organisation registered at street level serves the communities below it.
+            guard actor.grants(for: .projectManage).contains(where: { path.hasPrefix($0.placePath) || $0.placePath.hasPrefix(path) }) else { throw LinliError.notFound }
+            let name = Self.trimmed(rawName), role = Self.trimmed(rawRole)
+            var v = Validator()
+            v.check(!name.isEmpty && name.count <= 40, "name", "required", "请填写成员姓名")
+            v.check(role.count <= 40, "role", "too_long", "职务不超过 40 字")
+            var day: Int64?
+            if let j = joined, !j.isEmpty { day = WorkCalendar.day(j); v.check(day != nil, "joined", "invalid", "日期格式应为 2026-01-31") }
+            try v.throwIfAny()
+            try await db.raw("""
+                INSERT INTO organisation_members (organisation_id, name, role, joined_day, created_at)
+                VALUES (\(bind: organisationID), \(bind: name), \(bind: role.isEmpty ? "成员" : role), \(bind: day), \(bind: now))
+                """).run()
+            try await audit.append(db, actor: actor, action: "organisation.member", objectType: "organisation", objectID: organisationID, path: path)
+        }
     }
 
     /// Social organisations serving a community with the projects they carry and their evaluations.
@@ -562,6 +590,9 @@ extension LinkageService {
             for r in rows {
                 let id = try r.decode(column: "id", as: Int64.self)
                 let ps = try await db.raw("SELECT title, evaluation, rating FROM micro_projects WHERE organisation_id = \(bind: id) ORDER BY id").all()
+                let members = try await db.raw("SELECT name, role FROM organisation_members WHERE organisation_id = \(bind: id) ORDER BY id").all().map {
+                    "\(try $0.decode(column: "name", as: String.self))（\(try $0.decode(column: "role", as: String.self))）"
+                }
                 let volunteers = try await db.raw("""
                     SELECT COUNT(DISTINCT m.volunteer_id) AS n FROM team_members m JOIN volunteer_teams t ON t.id = m.team_id WHERE t.organisation_id = \(bind: id)
                     """).first()!.decode(column: "n", as: Int.self)
@@ -571,7 +602,7 @@ extension LinkageService {
                                             outcomes: try ps.compactMap { p in
                                                 let e = try p.decode(column: "evaluation", as: String.self)
                                                 return e.isEmpty ? nil : "\(try p.decode(column: "title", as: String.self))：\(e)（\(try p.decode(column: "rating", as: Int?.self) ?? 0)/5）"
-                                            }, volunteers: volunteers))
+                                            }, volunteers: volunteers, members: members, manage: Self.covers(actor, .projectManage, c.path)))
             }
             return out
         }
