@@ -32,6 +32,13 @@ extension LinkageService {
         try await db.raw("SELECT balance FROM account_balances WHERE account_id = \(bind: account)\(unsafeRaw: lockRow)").first()!.decode(column: "balance", as: Int64.self)
     }
 
+    /// Takes the row lock that serialises writers of one account on PostgreSQL; SQLite's single
+    /// writer already does, so there it costs no statement.
+    func lock(_ db: any SQLDatabase, _ account: Int64) async throws {
+        guard store.dialect == .postgres else { return }
+        _ = try await lockedBalance(db, account)
+    }
+
     struct Movement {
         var kind: String
         var communityID: Int64
@@ -244,7 +251,7 @@ extension LinkageService {
             if name.isEmpty && !staff { name = actor.displayName }
             guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写捐赠人（60 字以内）") }
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-            _ = try await lockedBalance(db, projectAccount)
+            try await lock(db, projectAccount)
             let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
             let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
                                                   donorPublic: input.publicName == true, donorKind: kind, memo: p.title, key: key),
@@ -268,7 +275,7 @@ extension LinkageService {
         let poolAccount = try await account(db, .pool, poolID, path: try c.decode(column: "path", as: String.self), name: try c.decode(column: "name", as: String.self))
         let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
         // Always project first, then pool: two donations never wait on each other crosswise.
-        _ = try await lockedBalance(db, projectAccount)
+        try await lock(db, projectAccount)
         let pool = try await lockedBalance(db, poolAccount)
         let totals = try await projectTotals(db, p.id)
         let raised = totals.raised, matched = totals.matched
