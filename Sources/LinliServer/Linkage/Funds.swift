@@ -471,7 +471,7 @@ extension LinkageService {
             """).all().map { r in
             let kind = try r.decode(column: "kind", as: String.self)
             let name = try r.decode(column: "donor_name", as: String.self)
-            return MoneyView.Line(kind: kind, who: kind == "match" ? "政府配捐" : (try r.decode(column: "donor_public", as: Int.self) == 1 ? name : name.maskedName),
+            return MoneyView.Line(kind: kind, who: kind == "match" ? "" : (try r.decode(column: "donor_public", as: Int.self) == 1 ? name : name.maskedName),
                                   amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)), atText: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
         }
         let manage = actor.map { Self.covers($0, .fundManage, p.path) } ?? false
@@ -522,8 +522,8 @@ extension LinkageService {
                 let who: String
                 switch kind {
                 case "donation": who = try r.decode(column: "donor_public", as: Int.self) == 1 ? name : name.maskedName
-                case "match", "pool_funding": who = "政府配捐资金"
-                case "grant", "venture_funding": who = "公益创投资金"
+                // Government money is named by the movement's label, in the reader's language.
+                case "match", "pool_funding", "grant", "venture_funding": who = ""
                 default: who = try r.decode(column: "memo", as: String.self)
                 }
                 return LedgerLine(id: try r.decode(column: "id", as: Int64.self), kind: kind, project: try r.decode(column: "project", as: String.self),
