@@ -437,6 +437,42 @@ def community_worker_approves_the_expense_and_sees_the_gap(d, base):
     shot(d, "service-gap-phone")
 
 
+
+def axe_problems(d):
+    """Serious and critical axe-core findings on the current page (nodes that are the page's own)."""
+    from axe_selenium_python import Axe
+    axe = Axe(d)
+    axe.inject()
+    source = d.page_source
+    out = []
+    for v in axe.run(options={"resultTypes": ["violations"]})["violations"]:
+        if v["impact"] not in ("serious", "critical"):
+            continue
+        # axe reports a viewport tag that is not in our pages (Chromium's own); judge only ours.
+        nodes = [n for n in v["nodes"] if n["html"][:60] in source]
+        if nodes:
+            out.append(f"{v['id']}: {[n['target'] for n in nodes][:3]}")
+    return out
+
+
+@case
+def pages_pass_the_axe_accessibility_check(d, base):
+    problems = []
+    for user, paths in [(None, ["/login"]),
+                        ("community", ["/console", "/requests", "/matters", "/tasks", "/needs", "/projects", "/gap", "/funds", "/ventures",
+                                       "/social-workers", "/volunteers", "/figures", "/users", "/inbox"]),
+                        ("resident", ["/volunteer", "/requests/new", "/matters/new"])]:
+        d.delete_all_cookies()
+        if user:
+            login(d, base, user)
+        for large in (False, True):
+            d.get(base + ("/prefs?print=large" if large else "/prefs?print=normal"))
+            for path in paths:
+                d.get(base + path)
+                problems += [f"{user} {path}{' (large)' if large else ''} {p}" for p in axe_problems(d)]
+    assert not problems, "\n".join(problems)
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

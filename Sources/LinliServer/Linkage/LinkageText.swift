@@ -36,7 +36,7 @@ enum LinkageText {
         "no_rewards": ("暂无可兑换项目", "No rewards listed"), "points_unit": ("积分", "points"), "stock": ("剩余", "Left"), "redeem": ("兑换", "Redeem"),
         "volunteer_profile": ("志愿者资料", "Volunteer profile"), "register_volunteer": ("登记成为志愿者", "Register as a volunteer"),
         "skills": ("技能", "Skills"), "other_skills": ("其他技能（用逗号分隔）", "Other skills (comma separated)"),
-        "can_carry": ("可以搬运重物", "Can carry heavy things"), "can_drive": ("可以驾车", "Can drive"), "languages": ("语言", "Languages"),
+        "can_carry": ("可以搬运重物", "Can carry heavy things"), "other_abilities": ("其他能力", "Other abilities"), "org_label": ("所属组织", "Organisation"), "can_drive": ("可以驾车", "Can drive"), "languages": ("语言", "Languages"),
         "languages_hint": ("如：普通话、温州话", "e.g. Mandarin, Wenzhou dialect"), "availability": ("可服务时段", "When I can help"),
         "period_am": ("上午", "Morning"), "period_pm": ("下午", "Afternoon"), "period_eve": ("晚上", "Evening"),
         "wd1": ("周一", "Mon"), "wd2": ("周二", "Tue"), "wd3": ("周三", "Wed"), "wd4": ("周四", "Thu"), "wd5": ("周五", "Fri"), "wd6": ("周六", "Sat"), "wd7": ("周日", "Sun"),
