@@ -286,6 +286,30 @@ import Testing
                 #expect(try await post("/places/\(ids.insideCompound)/facilities", "kind=canteen&name=x&lat=30&lng=120", as: "resident").status == .forbidden)
                 let page = try await client.execute(uri: "/places/\(ids.insideCompound)", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
                 #expect(page.body.text.contains("广场舞队") && page.body.text.contains("长者食堂") && page.body.text.contains("id=\"organisations\""))
+
+                // The party tree: a branch here reports to one at this place or above; never a loop.
+                let (branch, group, facility): (Int64, Int64, Int64) = try await f.linli.store.transaction { db in
+                    let b = try await db.raw("INSERT INTO organisations (kind, name, place_id) VALUES ('party_branch', '党支部', \(bind: ids.insideCompound)) RETURNING id").first()!
+                    let g = try await db.raw("INSERT INTO organisations (kind, name, place_id) VALUES ('party_group', '党小组', \(bind: ids.insideCompound)) RETURNING id").first()!
+                    let fac = try await db.raw("SELECT id FROM facilities WHERE name = '长者食堂'").first()!
+                    return (try b.decode(column: "id", as: Int64.self), try g.decode(column: "id", as: Int64.self), try fac.decode(column: "id", as: Int64.self))
+                }
+                #expect(try await post("/organisations/\(group)", "name=%E4%B8%80%E5%B9%A2%E5%85%9A%E5%B0%8F%E7%BB%84&parent_id=\(branch)").status == .seeOther)
+                res = try await post("/organisations/\(branch)", "name=%E5%85%9A%E6%94%AF%E9%83%A8&parent_id=\(group)")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("不能把组织设为自己或下级的下级"))
+                // In use: the branch has a group under it.
+                res = try await post("/organisations/\(branch)/remove", "")
+                #expect(res.status == .conflict && res.body.text.contains("下级组织"))
+                #expect(try await post("/organisations/\(group)/remove", "", as: "resident").status == .forbidden)
+                #expect(try await post("/organisations/\(group)/remove", "").status == .seeOther)
+                #expect(try await post("/organisations/\(branch)/remove", "").status == .seeOther)
+                #expect(try await post("/facilities/\(facility)/remove", "").status == .seeOther)
+                let after = try await client.execute(uri: "/places/\(ids.insideCompound)", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(!after.body.text.contains("长者食堂") && !after.body.text.contains("一幢党小组"))
+                let audit = try await f.linli.store.read { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM audit_log WHERE action IN ('organisation.edit', 'organisation.remove', 'facility.remove')").first()!.decode(column: "n", as: Int.self)
+                }
+                #expect(audit == 4)
             }
         }
     }

@@ -33,7 +33,7 @@ import Testing
                                  // Linkage objects are keyed by their own ids; LinkageStoreTests and LinkageHTTPTests walk their scope.
                                  "tasks/:id", "shifts/:id", "assignments/:id", "teams/:id", "rewards/:id", "needs/:id", "projects/:id",
                                  "project-milestones/:id", "expenses/:id", "pools/:id", "social-workers/:id", "volunteers/:id",
-                                 "ventures/:id", "venture-applications/:id", "organisations/:id"].contains(where: route.path.contains) { continue }
+                                 "ventures/:id", "venture-applications/:id", "organisations/:id", "facilities/:id"].contains(where: route.path.contains) { continue }
                     for role in Role.allCases {
                         for inside in [true, false] {
                             guard let (uri, body, contentType) = Self.request(route, inside: inside, ids) else { continue }

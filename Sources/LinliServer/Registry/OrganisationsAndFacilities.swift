@@ -57,4 +57,83 @@ extension RegistryService {
             return id
         }
     }
+
+    /// Organisations an organisation here may report to: those at this place or above it (a
+    /// building's party group under its compound's branch, that under the community committee).
+    public func parentChoices(placeID: Int64, actor: Actor) async throws -> [(Int64, String)] {
+        try await store.read { db in
+            guard let place = try await fetchPlace(db, placeID), actor.may(.placeEdit, on: place.scope) else { return [] }
+            let ids = PlacePath.ids(place.path).map(String.init).joined(separator: ",")
+            return try await db.raw("""
+                SELECT o.id, o.name, p.name AS place FROM organisations o JOIN places p ON p.id = o.place_id
+                WHERE o.place_id IN (\(unsafeRaw: ids)) ORDER BY p.path, o.id LIMIT 200
+                """).all().map { (try $0.decode(column: "id", as: Int64.self), "\(try $0.decode(column: "place", as: String.self)) · \(try $0.decode(column: "name", as: String.self))") }
+        }
+    }
+
+    /// Renames an organisation and sets what it reports to (none, or one at its place or above,
+    /// never itself nor one below it). Returns its place.
+    public func editOrganisation(_ id: Int64, name rawName: String?, parentID: Int64?, actor: Actor) async throws -> Int64 {
+        try await store.transaction { db in
+            guard let o = try await db.raw("SELECT place_id, name FROM organisations WHERE id = \(bind: id)").first() else { throw LinliError.notFound }
+            let placeID = try o.decode(column: "place_id", as: Int64.self)
+            guard let place = try await fetchPlace(db, placeID) else { throw LinliError.notFound }
+            try actor.require(.placeEdit, on: place.scope)
+            let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写组织名称（60 字以内）") }
+            if let parentID {
+                guard let parent = try await db.raw("""
+                    SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: parentID) AND \(bind: place.path) LIKE p.path || '%'
+                    """).first() else { throw LinliError.invalid("parent_id", "invalid_parent", "上级组织应在本地或上级地点") }
+                _ = parent
+                // Walk up from the new parent: meeting this organisation would make a loop.
+                var cursor: Int64? = parentID
+                var steps = 0
+                while let c = cursor, steps < 50 {
+                    if c == id { throw LinliError.invalid("parent_id", "cycle", "不能把组织设为自己或下级的下级") }
+                    cursor = try await db.raw("SELECT parent_id FROM organisations WHERE id = \(bind: c)").first()?.decode(column: "parent_id", as: Int64?.self)
+                    steps += 1
+                }
+            }
+            try await db.raw("UPDATE organisations SET name = \(bind: name), parent_id = \(bind: parentID) WHERE id = \(bind: id)").run()
+            try await audit.append(db, actor: actor, action: "organisation.edit", objectType: "organisation", objectID: id, path: place.path,
+                                   detail: "\(try o.decode(column: "name", as: String.self)) → \(name); parent=\(parentID.map(String.init) ?? "none")")
+            return placeID
+        }
+    }
+
+    /// Removes an organisation that nothing refers to (no organisations under it, no teams,
+    /// projects, social workers, members or grant applications). Returns its place.
+    public func removeOrganisation(_ id: Int64, actor: Actor) async throws -> Int64 {
+        try await store.transaction { db in
+            guard let o = try await db.raw("SELECT place_id, name FROM organisations WHERE id = \(bind: id)").first() else { throw LinliError.notFound }
+            let placeID = try o.decode(column: "place_id", as: Int64.self)
+            guard let place = try await fetchPlace(db, placeID) else { throw LinliError.notFound }
+            try actor.require(.placeEdit, on: place.scope)
+            for (table, column, what) in [("organisations", "parent_id", "下级组织"), ("volunteer_teams", "organisation_id", "志愿者队伍"),
+                                          ("micro_projects", "organisation_id", "微项目"), ("social_workers", "organisation_id", "社工"),
+                                          ("organisation_members", "organisation_id", "成员"), ("venture_applications", "organisation_id", "创投申请")] {
+                let n = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table) WHERE \(unsafeRaw: column) = \(bind: id)").first()!.decode(column: "n", as: Int.self)
+                guard n == 0 else { throw LinliError.conflict(nil, "in_use", "该组织还有 \(n) 个\(what)，不能删除") }
+            }
+            try await db.raw("DELETE FROM organisation_compounds WHERE organisation_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM organisations WHERE id = \(bind: id)").run()
+            try await audit.append(db, actor: actor, action: "organisation.remove", objectType: "organisation", objectID: id, path: place.path,
+                                   detail: try o.decode(column: "name", as: String.self))
+            return placeID
+        }
+    }
+
+    public func removeFacility(_ id: Int64, actor: Actor) async throws -> Int64 {
+        try await store.transaction { db in
+            guard let f = try await db.raw("SELECT place_id, name FROM facilities WHERE id = \(bind: id)").first() else { throw LinliError.notFound }
+            let placeID = try f.decode(column: "place_id", as: Int64.self)
+            guard let place = try await fetchPlace(db, placeID) else { throw LinliError.notFound }
+            try actor.require(.placeEdit, on: place.scope)
+            try await db.raw("DELETE FROM facilities WHERE id = \(bind: id)").run()
+            try await audit.append(db, actor: actor, action: "facility.remove", objectType: "facility", objectID: id, path: place.path,
+                                   detail: try f.decode(column: "name", as: String.self))
+            return placeID
+        }
+    }
 }

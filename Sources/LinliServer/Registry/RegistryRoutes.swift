@@ -71,6 +71,33 @@ struct RegistryRoutes {
             } page: { errors in try await placePage(c, id: id, errors: errors, form: [:], status: .unprocessableContent) }
         }
 
+        r.post("/organisations/:id", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            let actor = try c.requireActor()
+            do {
+                let place = try await registry.editOrganisation(id, name: c.form["name"], parentID: try c.form.optionalID("parent_id", "上级组织编号应为数字"), actor: actor)
+                return redirect("/places/\(place)#organisations")
+            } catch let e as LinliError where e.status == .unprocessableContent {
+                let place = try await registry.store.read { db in try await db.raw("SELECT place_id FROM organisations WHERE id = \(bind: id)").first()!.decode(column: "place_id", as: Int64.self) }
+                return try await placePage(c, id: place, errors: ["org\(id)": e.message], form: [:], status: .unprocessableContent)
+            }
+        }
+        r.post("/organisations/:id/remove", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            let actor = try c.requireActor()
+            do {
+                let place = try await registry.removeOrganisation(id, actor: actor)
+                return redirect("/places/\(place)#organisations")
+            } catch let e as LinliError where e.status == .conflict {
+                let place = try await registry.store.read { db in try await db.raw("SELECT place_id FROM organisations WHERE id = \(bind: id)").first()!.decode(column: "place_id", as: Int64.self) }
+                return try await placePage(c, id: place, errors: ["org\(id)": e.message], form: [:], status: .conflict)
+            }
+        }
+        r.post("/facilities/:id/remove", .action(.placeEdit)) { _, c in
+            let place = try await registry.removeFacility(try c.id("id"), actor: try c.requireActor())
+            return redirect("/places/\(place)#facilities")
+        }
+
         r.get("/places/:id", .action(.placeView)) { _, c in
             try await placePage(c, id: try c.id("id"), errors: nil, form: [:])
         }
@@ -330,6 +357,15 @@ struct RegistryRoutes {
         data["can_transfer"] = actor.may(.registryTransfer) && kind?.isCommunity == true
         data["errors"] = errors ?? [:]
         data["form"] = form
+        // Each organisation registered here can be renamed, put under another, or removed.
+        let parents = try await registry.parentChoices(placeID: id, actor: actor)
+        data["organisations"] = d.organisations.map { o -> Any in
+            var item = Renderer.data(o, c.lang) as? [String: Any] ?? [:]
+            item["editable"] = !o.serving && !parents.isEmpty
+            item["error"] = errors?["org\(o.id)"] ?? false
+            item["parents"] = parents.filter { $0.0 != o.id }.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == o.parentID] }
+            return item
+        }
         if kind?.holdsHouseholds == true {
             // Micro-grids of this place's community, for the new-household form.
             let community = d.breadcrumbs.first { PlaceKind(rawValue: $0.kind)?.isCommunity == true }

@@ -84,19 +84,21 @@ public struct RegistryService: Sendable {
                 }
             }
             let orgs = try await db.raw("""
-                SELECT id, kind, name, service_type, registration FROM organisations WHERE place_id = \(bind: id) ORDER BY id
+                SELECT o.id, o.kind, o.name, o.service_type, o.registration, o.parent_id, p.name AS parent_name FROM organisations o
+                LEFT JOIN organisations p ON p.id = o.parent_id WHERE o.place_id = \(bind: id) ORDER BY o.id
                 """).all().map { r in
                 OrganisationSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
                                     name: try r.decode(column: "name", as: String.self),
                                     serviceType: try r.decode(column: "service_type", as: String?.self),
-                                    registration: try r.decode(column: "registration", as: String?.self))
+                                    registration: try r.decode(column: "registration", as: String?.self),
+                                    parentName: try r.decode(column: "parent_name", as: String?.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
             }
             let serving = try await db.raw("""
                 SELECT o.id, o.kind, o.name, o.service_type, o.registration FROM organisations o
                 JOIN organisation_compounds oc ON oc.organisation_id = o.id WHERE oc.compound_id = \(bind: id)
                 """).all().map { r in
                 OrganisationSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
-                                    name: try r.decode(column: "name", as: String.self), serviceType: nil, registration: nil)
+                                    name: try r.decode(column: "name", as: String.self), serviceType: nil, registration: nil, serving: true)
             }
             let facilities = try await db.raw("SELECT id, kind, name, lat, lng FROM facilities WHERE place_id = \(bind: id) ORDER BY id")
                 .all().map { r in

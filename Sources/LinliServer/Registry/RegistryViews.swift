@@ -29,8 +29,13 @@ public struct OrganisationSummary: Sendable, Codable {
     public var name: String
     public var serviceType: String?
     public var registration: String?
+    /// The organisation above it in the party (or any) tree.
+    public var parentName: String? = nil
+    public var parentID: Int64? = nil
+    /// Serving this compound from elsewhere (a property company), not registered here.
+    public var serving: Bool = false
 
-    enum CodingKeys: String, CodingKey { case id, kind, name, serviceType = "service_type", registration }
+    enum CodingKeys: String, CodingKey { case id, kind, name, serviceType = "service_type", registration, parentName = "parent_name", parentID = "parent_id", serving }
 }
 
 public struct FacilitySummary: Sendable, Codable {

@@ -19,7 +19,7 @@ enum I18n {
         "add_organisation": ("新增组织", "Add an organisation"), "org_kind": ("组织类型", "Kind"), "org_service_type": ("社会组织类别", "Social organisation type"),
         "org_registration": ("登记或备案", "Registered or filed"), "svc_activity": ("文体活动类", "Activity"), "svc_service": ("公益服务类", "Service"),
         "svc_rights": ("权益维护类", "Rights"), "reg_registered": ("登记", "Registered"), "reg_filed": ("备案", "Filed"),
-        "add_facility": ("新增设施", "Add a facility"), "facility_kind": ("设施类型", "Kind"),
+        "add_facility": ("新增设施", "Add a facility"), "reports_to": ("上级组织", "Reports to"), "org_name_label": ("名称", "Name"), "remove": ("删除", "Remove"), "facility_kind": ("设施类型", "Kind"),
         "transfer": ("导入导出", "Import and export"), "import_csv": ("导入 CSV", "Import CSV"), "export_csv": ("导出 CSV", "Export CSV"),
         "csv_hint": ("UTF-8 编码（可带 BOM，Excel 请选“CSV UTF-8”），第一行为表头：", "UTF-8 (a BOM is fine; in Excel choose \"CSV UTF-8\"), first line is the header:"),
         "csv_file": ("CSV 文件", "CSV file"), "keep_good": ("有错误行时仍导入正确的行（默认：有错误则全部不导入）", "Import the good rows even if some are bad (default: nothing if any row is bad)"),
