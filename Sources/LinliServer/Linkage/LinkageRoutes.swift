@@ -262,7 +262,7 @@ struct LinkageRoutes {
         return renderer.page("volunteer", [
             "me": me.map { Renderer.data($0, c.lang) } ?? false, "registered": me != nil, "form": form, "errors": errors ?? [:],
             "shifts": Renderer.data(upcoming, c.lang), "no_shifts": upcoming.isEmpty,
-            "history": Renderer.data(shifts.filter(\.confirmed), c.lang),
+            "history": Renderer.data(shifts.filter(\.confirmed), c.lang), "no_history": !shifts.contains(where: \.confirmed),
             "rewards": Renderer.data(rewards, c.lang), "has_rewards": !rewards.isEmpty,
             "tasks_href": community.map { "/tasks?community=\($0.id)" } ?? "/tasks",
         ], context: c, title: I18n.table(c.lang)["my_volunteering"]!)

@@ -32,7 +32,7 @@ enum LinkageText {
         "propose": ("安排", "Propose"), "my_hours": ("累计服务", "Service"), "hours_unit": ("小时", "hours"), "my_points": ("积分", "Points"),
         "certificate": ("服务时长证明", "Certificate of service"), "browse_tasks": ("查看志愿任务", "Browse tasks"), "my_shifts": ("我的班次", "My shifts"),
         "no_shifts": ("暂无待办班次", "No shifts waiting"), "accept_shift": ("接受", "Accept"), "decline": ("谢绝", "Decline"),
-        "served_code": ("服务对象住户码", "Household code"), "service_record": ("服务记录", "Service record"), "rewards": ("积分兑换", "Rewards"),
+        "served_code": ("服务对象住户码", "Household code"), "service_record": ("服务记录", "Service record"), "no_history": ("还没有经确认的服务时长", "No confirmed service yet"), "rewards": ("积分兑换", "Rewards"),
         "no_rewards": ("暂无可兑换项目", "No rewards listed"), "points_unit": ("积分", "points"), "stock": ("剩余", "Left"), "redeem": ("兑换", "Redeem"),
         "volunteer_profile": ("志愿者资料", "Volunteer profile"), "register_volunteer": ("登记成为志愿者", "Register as a volunteer"),
         "skills": ("技能", "Skills"), "other_skills": ("其他技能（用逗号分隔）", "Other skills (comma separated)"),
