@@ -88,7 +88,10 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
     d.find_element(By.PARTIAL_LINK_TEXT, "1幢").click()
     d.find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
     d.find_element(By.CSS_SELECTOR, "#households a").click()
-    assert "百姓码" in d.page_source and "<svg" in d.page_source
+    assert "百姓码" in d.page_source
+    # The household's QR code is its own image, drawn from the signed-in session.
+    qr = d.find_element(By.CSS_SELECTOR, ".qr img")
+    WebDriverWait(d, 10).until(lambda drv: drv.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", qr), "the QR image did not load")
     shot(d, "household-phone")
     household_url = d.current_url
     d.find_element(By.CSS_SELECTOR, "#residents a").click()

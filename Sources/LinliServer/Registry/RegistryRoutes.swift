@@ -157,7 +157,9 @@ struct RegistryRoutes {
         }
         r.get("/households/:id/qr.svg", .action(.householdView)) { _, c in
             let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/svg+xml"], body: .init(byteBuffer: ByteBuffer(string: QRCode.svg(codeURL(h.code)) ?? "")))
+            // A household's code never changes, so the browser may keep the image (privately).
+            return Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "private, max-age=86400"],
+                            body: .init(byteBuffer: ByteBuffer(string: QRCode.svg(codeURL(h.code)) ?? "")))
         }
         // The printed code: staff of the household's community see the household; anyone else sees
         // the same page whether or not the code exists.
@@ -381,7 +383,7 @@ struct RegistryRoutes {
     func householdPage(_ c: AppContext, _ h: HouseholdDetail, errors: [String: String]? = nil) async throws -> Response {
         let actor = try c.requireActor()
         var data = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
-        data["qr"] = QRCode.svg(codeURL(h.code), moduleSize: 4) ?? ""
+        // The QR image is its own (cached) request: drawing it was the page's largest cost.
         data["code_url"] = codeURL(h.code)
         data["can_add_resident"] = actor.may(.residentEdit)
         data["can_edit"] = actor.may(.householdEdit)

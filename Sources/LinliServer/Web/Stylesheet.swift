@@ -29,7 +29,7 @@ enum Stylesheet {
     .tag { display:inline-block; background:#eef; border-radius:3px; padding:0 .4rem; margin-right:.25rem; font-size:.9em; }
     table { border-collapse:collapse; width:100%; } th, td { border-bottom:1px solid var(--line); padding:.4rem; text-align:left; }
     .table-wrap { overflow-x:auto; }
-    .qr svg { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
+    .qr svg, .qr img { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
     .card .qr svg { width:100%; }
     details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
     .tag.danger { background:#b00020; color:#fff; } li.overdue { border-left:4px solid #b00020; padding-left:.5rem; }
