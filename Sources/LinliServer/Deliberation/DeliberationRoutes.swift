@@ -166,7 +166,7 @@ struct DeliberationRoutes {
             try JSON.response(try await deliberation.detail(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
         }
         r.post("/api/v1/matters/:id/advance", .action(.matterManage)) { req, c in
-            let input = try await Self.optionalJSON(DeliberationService.AdvanceInput.self, req, c) ?? .init()
+            let input = try await JSON.decodeIfPresent(DeliberationService.AdvanceInput.self, from: req, context: c) ?? .init()
             return try JSON.response(try await deliberation.advance(try c.id("id"), input, actor: try c.requireActor()))
         }
         r.post("/api/v1/matters/:id/meetings", .action(.matterManage)) { req, c in
@@ -187,7 +187,7 @@ struct DeliberationRoutes {
         }
         r.post("/api/v1/milestones/:id/done", .action(.matterManage)) { req, c in
             struct Body: Decodable { var note: String? }
-            let b = try await Self.optionalJSON(Body.self, req, c)
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
             let matter = try await deliberation.completeMilestone(try c.id("id"), note: b?.note, actor: try c.requireActor())
             return try JSON.response(try await deliberation.detail(matter, actor: try c.requireActor(), lang: c.lang).milestones)
         }
@@ -255,10 +255,6 @@ struct DeliberationRoutes {
 
     // MARK: input
 
-    static func optionalJSON<T: Decodable>(_ type: T.Type, _ req: Request, _ c: AppContext) async throws -> T? {
-        let buffer = try await req.body.collect(upTo: c.maxUploadSize)
-        return buffer.readableBytes == 0 ? nil : try JSON.decode(T.self, buffer: buffer)
-    }
 
     static func matterInput(_ f: FormData) throws -> DeliberationService.MatterInput {
         var i = DeliberationService.MatterInput()

@@ -139,10 +139,9 @@ public struct DeliberationService: Sendable {
     }
 
     func notify(_ db: any SQLDatabase, _ users: [Int64], kind: String, matter: Matter, except: Int64? = nil) async throws {
-        let notes = Set(users).subtracting([except].compactMap { $0 }).sorted().map {
+        try await notifier.tell(db, users, except: except, at: env.nowSeconds) {
             OutgoingNotification(userID: $0, kind: kind, requestID: nil, subject: matter.title, matterID: matter.id)
         }
-        try await notifier.deliver(db, notes, at: env.nowSeconds)
     }
 
     // MARK: Matters

@@ -39,6 +39,14 @@ extension LinkageService {
         _ = try await lockedBalance(db, account)
     }
 
+    /// Money put into an area above a community (a street's pool or venture round) is booked
+    /// against the first community it covers, only so that the public ledger can filter by
+    /// community; the movement itself belongs to the pool or round.
+    func ledgerCommunity(_ db: any SQLDatabase, areaPath path: String) async throws -> Int64 {
+        try await db.raw("SELECT id FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
+            .map { try $0.decode(column: "id", as: Int64.self) } ?? PlacePath.ids(path).last!
+    }
+
     struct Movement {
         var kind: String
         var communityID: Int64
@@ -120,10 +128,7 @@ extension LinkageService {
     func fundPool(_ db: any SQLDatabase, poolID: Int64, path: String, name: String, amount: Int64, actor: Actor, now: Int64) async throws {
         let pool = try await account(db, .pool, poolID, path: path, name: name)
         let gov = try await account(db, .government, poolID, path: path, name: "政府资金：" + name)
-        // A pool above a community is booked against the first community it covers only for the
-        // public ledger's filter; the movement itself belongs to the pool.
-        let community = try await db.raw("SELECT id FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
-            .map { try $0.decode(column: "id", as: Int64.self) } ?? PlacePath.ids(path).last!
+        let community = try await ledgerCommunity(db, areaPath: path)
         try await post(db, Movement(kind: "pool_funding", communityID: community, poolID: poolID, amount: amount, memo: name), [Posting(gov, -amount), Posting(pool, amount)], actor: actor, now: now)
     }
 
@@ -489,9 +494,11 @@ extension LinkageService {
                                      reason: try r.decode(column: "reason", as: String.self), atText: LocalTime.text(try r.decode(column: "requested_at", as: Int64.self)),
                                      canApprove: manage && status == "pending" && requester != actor?.userID && mine == 0)
         }
+        var poolLabel: String?
+        if let c, let name = try c.decode(column: "pool", as: String?.self) { poolLabel = "\(name)（\(try c.decode(column: "ratio_percent", as: Int.self))%）" }
         return MoneyView(campaignOpen: try c?.decode(column: "status", as: String.self) == "open", hasCampaign: c != nil, goalText: Fen.text(goal),
                          seedText: Fen.text(try c?.decode(column: "seed", as: Int64.self) ?? 0),
-                         pool: try c.flatMap { try $0.decode(column: "pool", as: String?.self).map { n in "\(n)（\(try c!.decode(column: "ratio_percent", as: Int.self))%）" } },
+                         pool: poolLabel,
                          raised: raised, matched: matched, spent: spent, granted: granted, left: left, raisedText: Fen.text(raised), grantedText: Fen.text(granted),
                          matchedText: Fen.text(matched),
                          spentText: Fen.text(spent), leftText: Fen.text(left), percent: goal > 0 ? Int(min(100, (raised + matched) * 100 / goal)) : 0,
@@ -549,7 +556,7 @@ extension LinkageService {
     }
 
     /// Recomputes every balance from the entries and checks that every transaction sums to zero.
-    public func checkLedger(repair: Bool = false) async throws -> LedgerCheck {
+    public func checkLedger() async throws -> LedgerCheck {
         try await store.read { db in
             var sums: [Int64: Int64] = [:]
             for r in try await db.raw("SELECT account_id, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_entries GROUP BY account_id").all() {

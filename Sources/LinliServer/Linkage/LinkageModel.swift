@@ -126,17 +126,7 @@ public struct Availability: Sendable, Codable, Equatable {
 
     /// Whether [from, to) on this weekday lies inside the union of the volunteer's periods
     /// (adjacent periods join, so 11:00–13:00 fits "morning" + "afternoon").
-    public func covers(weekday: Int, from: Int, to: Int) -> Bool {
-        let mine = slots.filter { $0.weekday == weekday }.sorted { $0.from < $1.from }
-        var start = -1, end = -1
-        for s in mine {
-            if s.from <= end { end = max(end, s.to) } else {
-                if start <= from && to <= end { return true }
-                start = s.from; end = s.to
-            }
-        }
-        return start <= from && to <= end && start >= 0
-    }
+    public func covers(weekday: Int, from: Int, to: Int) -> Bool { Self.covers(merged, weekday: weekday, from: from, to: to) }
 }
 
 /// What matching knows of a volunteer.

@@ -99,13 +99,8 @@ struct LinkageRoutes {
             }
         }
         r.post("/shifts/:id/sign-up", .action(.volunteerJoin)) { _, c in
-            let shift = try c.id("id")
-            do {
-                _ = try await linkage.signUp(shiftID: shift, actor: try c.requireActor())
-                return redirect("/volunteer#shifts")
-            } catch let e as LinliError where e.status == .conflict {
-                return try await errorPage(c, e)
-            }
+            _ = try await linkage.signUp(shiftID: try c.id("id"), actor: try c.requireActor())
+            return redirect("/volunteer#shifts")
         }
 
         r.get("/tasks", .action(.linkageView)) { req, c in try await tasksPage(req, c, errors: nil) }
@@ -186,11 +181,6 @@ struct LinkageRoutes {
         }
     }
 
-    func errorPage(_ c: AppContext, _ e: LinliError) async throws -> Response {
-        var r = renderer.page("error", ["status": Int(e.status.code), "messages": [["message": e.message, "field": e.field ?? ""]]], context: c, title: I18n.table(c.lang)["error"]!)
-        r.status = e.status
-        return r
-    }
 
     /// Staff actions on one person's shift return to the task page, or show why not.
     func assignmentStep(_ c: AppContext, _ action: (Int64, Actor) async throws -> Void) async throws -> Response {
@@ -298,6 +288,16 @@ struct LinkageRoutes {
         try await linkage.store.read { db in try await db.raw("SELECT path FROM places WHERE id = \(bind: id)").first()?.decode(column: "path", as: String.self) ?? "-" }
     }
 
+    /// The community and the areas above it (street, district, city) where the actor may take
+    /// `action`: who buys a service, which area a pool covers.
+    func areaChoices(above path: String, _ actor: Actor, _ action: Action) async throws -> [[String: Any]] {
+        let places = try await linkage.store.read { db in
+            try await db.raw("SELECT id, name, path FROM places WHERE id IN (\(unsafeRaw: PlacePath.ids(path).map(String.init).joined(separator: ","))) ORDER BY path").all()
+                .map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "path", as: String.self)) }
+        }
+        return places.filter { LinkageService.covers(actor, action, $0.2) }.map { ["value": $0.0, "label": $0.1] }
+    }
+
     /// The community and its compounds and buildings, as a task's or need's place.
     func placeChoices(_ communityID: Int64) async throws -> [[String: Any]] {
         let rows = try await linkage.store.read { db in
@@ -366,7 +366,7 @@ struct LinkageRoutes {
         }
         r.post("/needs/:id/support", .action(.needPost)) { _, c in
             let id = try c.id("id")
-            do { _ = try await linkage.support(needID: id, actor: try c.requireActor()) } catch let e as LinliError where e.status == .conflict { return try await errorPage(c, e) }
+            _ = try await linkage.support(needID: id, actor: try c.requireActor())
             return redirect("/needs?community=\(c.form["community_id"] ?? "")#need-\(id)")
         }
         r.get("/gap", .action(.linkageView)) { req, c in try await gapPage(req, c, errors: nil) }
@@ -476,11 +476,7 @@ struct LinkageRoutes {
             data["manage"] = manage
             if manage {
                 data["domains"] = Self.options(LinkageService.domains, c.lang)
-                let buyers = try await linkage.store.read { db in
-                    try await db.raw("SELECT id, name, path FROM places WHERE id IN (\(unsafeRaw: PlacePath.ids(try await db.raw("SELECT path FROM places WHERE id = \(bind: id)").first()!.decode(column: "path", as: String.self)).map(String.init).joined(separator: ","))) ORDER BY path").all()
-                        .map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "path", as: String.self)) }
-                }
-                data["buyers"] = buyers.filter { LinkageService.covers(actor, .projectManage, $0.2) }.map { ["value": $0.0, "label": $0.1] }
+                data["buyers"] = try await areaChoices(above: try await communityPath(id), actor, .projectManage)
                 data["reach"] = p.options
             }
         }
@@ -651,11 +647,7 @@ struct LinkageRoutes {
                 try await db.raw("SELECT approvals_needed FROM fund_settings WHERE community_id = \(bind: id)").first()?.decode(column: "approvals_needed", as: Int.self)
             } ?? LinkageService.defaultApprovals
             if actor.may(.fundPool) {
-                let places = try await linkage.store.read { db in
-                    try await db.raw("SELECT id, name, path FROM places WHERE id IN (\(unsafeRaw: PlacePath.ids(path).map(String.init).joined(separator: ","))) ORDER BY path").all()
-                        .map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "path", as: String.self)) }
-                }
-                data["pool_places"] = places.filter { LinkageService.covers(actor, .fundPool, $0.2) }.map { ["value": $0.0, "label": $0.1] }
+                data["pool_places"] = try await areaChoices(above: path, actor, .fundPool)
             }
             let projects = try await linkage.projects(communityID: id, actor: actor)
             data["projects"] = Renderer.data(projects, c.lang)
@@ -790,19 +782,19 @@ struct LinkageRoutes {
         }
         r.post("/api/v1/assignments/:id/check-in", .action(.linkageView)) { req, c in
             struct Body: Decodable { var code: String?; var at: String? }
-            let b = try await Self.optionalJSON(Body.self, req, c)
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
             try await linkage.checkIn(try c.id("id"), code: b?.code, at: b?.at, actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.post("/api/v1/assignments/:id/check-out", .action(.linkageView)) { req, c in
             struct Body: Decodable { var at: String? }
-            let b = try await Self.optionalJSON(Body.self, req, c)
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
             try await linkage.checkOut(try c.id("id"), at: b?.at, actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.post("/api/v1/assignments/:id/hours", .action(.volunteerManage)) { req, c in
             struct Body: Decodable { var minutes: Int? }
-            let b = try await Self.optionalJSON(Body.self, req, c)
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
             return try JSON.response(["points": try await linkage.confirmHours(try c.id("id"), minutes: b?.minutes, actor: try c.requireActor())])
         }
         r.get("/api/v1/needs", .action(.linkageView)) { req, c in
@@ -842,7 +834,7 @@ struct LinkageRoutes {
         }
         r.post("/api/v1/projects/:id/match", .action(.fundManage)) { req, c in
             struct Body: Decodable { var amount: String? }
-            let b = try await Self.optionalJSON(Body.self, req, c)
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
             return try JSON.response(["matched": try await linkage.match(projectID: try c.id("id"), amount: b?.amount, actor: try c.requireActor())], status: .created)
         }
         r.post("/api/v1/expenses/:id/approve", .action(.fundManage)) { _, c in
@@ -886,9 +878,4 @@ struct LinkageRoutes {
         }
     }
 
-    static func optionalJSON<T: Decodable>(_ type: T.Type, _ req: Request, _ c: AppContext) async throws -> T? {
-        let buffer = try await req.body.collect(upTo: c.maxUploadSize)
-        guard buffer.readableBytes > 0 else { return nil }
-        return try JSON.decode(T.self, buffer: buffer)
-    }
 }

@@ -99,10 +99,9 @@ public struct LinkageService: Sendable {
     var lockRow: String { store.dialect == .postgres ? " FOR UPDATE" : "" }
 
     func notify(_ db: any SQLDatabase, _ users: [Int64], kind: String, subject: String, link: String, except: Int64? = nil) async throws {
-        let notes = Set(users).subtracting([except].compactMap { $0 }).sorted().map {
+        try await notifier.tell(db, users, except: except, at: env.nowSeconds) {
             OutgoingNotification(userID: $0, kind: kind, requestID: nil, subject: subject, link: link)
         }
-        try await notifier.deliver(db, notes, at: env.nowSeconds)
     }
 
     /// Staff who manage `action` over a community (for approvals and answers).

@@ -44,8 +44,7 @@ extension LinkageService {
                 """).first()!.decode(column: "id", as: Int64.self)
             let fund = try await account(db, .venture, id, path: path, name: "公益创投：" + name)
             let gov = try await account(db, .government, -id, path: path, name: "政府资金：" + name)
-            let community = try await db.raw("SELECT id FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
-                .map { try $0.decode(column: "id", as: Int64.self) } ?? pid
+            let community = try await ledgerCommunity(db, areaPath: path)
             try await post(db, Movement(kind: "venture_funding", communityID: community, amount: budget, memo: name), [Posting(gov, -budget), Posting(fund, budget)], actor: actor, now: now)
             try await audit.append(db, actor: actor, action: "venture.open", objectType: "venture_round", objectID: id, path: path, detail: "budget=\(budget)")
             return id

@@ -102,13 +102,23 @@ extension LinkageService {
         q.appendInterpolation(clause)
         q.appendLiteral(" ORDER BY v.id LIMIT 2000")
         let rows = try await db.raw(q).all()
+        // Teams of all listed volunteers in one query, not one per volunteer (a community has thousands).
+        var teamsOf: [Int64: [String]] = [:]
+        let ids = try rows.map { try $0.decode(column: "id", as: Int64.self) }
+        for chunk in stride(from: 0, to: ids.count, by: 500) {
+            let list = ids[chunk..<min(chunk + 500, ids.count)].map(String.init).joined(separator: ",")
+            for t in try await db.raw("""
+                SELECT m.volunteer_id, t.name FROM team_members m JOIN volunteer_teams t ON t.id = m.team_id WHERE m.volunteer_id IN (\(unsafeRaw: list)) ORDER BY t.id
+                """).all() {
+                teamsOf[try t.decode(column: "volunteer_id", as: Int64.self), default: []].append(try t.decode(column: "name", as: String.self))
+            }
+        }
         var out: [VolunteerView] = []
         for r in rows {
             let id = try r.decode(column: "id", as: Int64.self)
             let skills = try r.decode(column: "skills", as: String.self).split(separator: "|").map(String.init)
             let a = try JSONDecoder().decode(Availability.self, from: Data(try r.decode(column: "availability", as: String.self).utf8))
-            let teams = try await db.raw("SELECT t.name FROM team_members m JOIN volunteer_teams t ON t.id = m.team_id WHERE m.volunteer_id = \(bind: id) ORDER BY t.id").all()
-                .map { try $0.decode(column: "name", as: String.self) }
+            let teams = teamsOf[id] ?? []
             let minutes = Int(try r.decode(column: "minutes", as: Int64.self))
             out.append(VolunteerView(id: id, name: try r.decode(column: "name", as: String.self), skills: skills,
                                      skillsText: skills.map(Self.skillLabel).joined(separator: "、"), languages: try r.decode(column: "languages", as: String.self),
@@ -740,19 +750,23 @@ extension LinkageService {
         return try await store.read { db in
             let c = try await community(db, communityID, actor, .linkageView)
             let rows = try await db.raw("SELECT * FROM volunteer_tasks WHERE community_id = \(bind: c.id) AND status = 'open' ORDER BY id DESC LIMIT 200").all().map(taskRow)
-            var out: [TaskSummary] = []
-            for t in rows {
-                let r = try await db.raw("""
-                    SELECT COUNT(*) AS shifts, CAST(COALESCE(SUM(s.headcount - (SELECT COUNT(*) FROM shift_assignments a WHERE a.shift_id = s.id
+            // Upcoming shifts and their free places, for every listed task in one grouped query.
+            var counts: [Int64: (shifts: Int, short: Int64)] = [:]
+            if !rows.isEmpty {
+                for r in try await db.raw("""
+                    SELECT s.task_id, COUNT(*) AS shifts, CAST(COALESCE(SUM(s.headcount - (SELECT COUNT(*) FROM shift_assignments a WHERE a.shift_id = s.id
                         AND a.status IN ('proposed', 'accepted', 'confirmed', 'done'))), 0) AS BIGINT) AS short
-                    FROM task_shifts s WHERE s.task_id = \(bind: t.id) AND s.starts_at > \(bind: now)
-                    """).first()!
-                out.append(TaskSummary(id: t.id, title: t.title, kind: t.kind, whenText: Self.whenText(t), address: t.address,
-                                       skillsText: t.skills.map(Self.skillLabel).joined(separator: "、"),
-                                       shifts: try r.decode(column: "shifts", as: Int.self), short: Int(try r.decode(column: "short", as: Int64.self)),
-                                       hasShort: try r.decode(column: "short", as: Int64.self) > 0))
+                    FROM task_shifts s WHERE s.task_id IN (\(unsafeRaw: rows.map { String($0.id) }.joined(separator: ","))) AND s.starts_at > \(bind: now)
+                    GROUP BY s.task_id
+                    """).all() {
+                    counts[try r.decode(column: "task_id", as: Int64.self)] = (try r.decode(column: "shifts", as: Int.self), try r.decode(column: "short", as: Int64.self))
+                }
             }
-            return out
+            return rows.map { t in
+                let n = counts[t.id] ?? (0, 0)
+                return TaskSummary(id: t.id, title: t.title, kind: t.kind, whenText: Self.whenText(t), address: t.address,
+                                   skillsText: t.skills.map(Self.skillLabel).joined(separator: "、"), shifts: n.shifts, short: Int(n.short), hasShort: n.short > 0)
+            }
         }
     }
 

@@ -19,6 +19,13 @@ public protocol Notifier: Sendable {
     func deliver(_ db: any SQLDatabase, _ notes: [OutgoingNotification], at: Int64) async throws
 }
 
+extension Notifier {
+    /// Tells each of `users` once, never the one who acted.
+    func tell(_ db: any SQLDatabase, _ users: [Int64], except: Int64?, at: Int64, _ note: (Int64) -> OutgoingNotification) async throws {
+        try await deliver(db, Set(users).subtracting([except].compactMap { $0 }).sorted().map(note), at: at)
+    }
+}
+
 public struct InAppNotifier: Notifier {
     public init() {}
     public func deliver(_ db: any SQLDatabase, _ notes: [OutgoingNotification], at: Int64) async throws {

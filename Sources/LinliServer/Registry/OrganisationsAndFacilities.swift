@@ -82,10 +82,9 @@ extension RegistryService {
             let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写组织名称（60 字以内）") }
             if let parentID {
-                guard let parent = try await db.raw("""
+                guard try await db.raw("""
                     SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: parentID) AND \(bind: place.path) LIKE p.path || '%'
-                    """).first() else { throw LinliError.invalid("parent_id", "invalid_parent", "上级组织应在本地或上级地点") }
-                _ = parent
+                    """).first() != nil else { throw LinliError.invalid("parent_id", "invalid_parent", "上级组织应在本地或上级地点") }
                 // Walk up from the new parent: meeting this organisation would make a loop.
                 var cursor: Int64? = parentID
                 var steps = 0

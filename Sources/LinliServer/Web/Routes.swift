@@ -79,6 +79,12 @@ enum JSON {
         return try decode(type, buffer: buffer)
     }
 
+    /// Like `decode`, but an empty body means "no options given" rather than an error.
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext) async throws -> T? {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        return buffer.readableBytes == 0 ? nil : try decode(T.self, buffer: buffer)
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, buffer: ByteBuffer) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
