@@ -52,14 +52,16 @@ struct WriteJob: Sendable {
 /// runs every body waiting at that moment inside a single BEGIN IMMEDIATE … COMMIT, and each
 /// caller is answered only after that COMMIT (synchronous=FULL), so an acknowledged write is on
 /// disk. If a body throws, the batch is rolled back, that caller gets its error, and the others
-/// are run again one transaction each: no caller ever sees another's failure.
+/// are run again one transaction each: no caller ever sees another's failure. The drainer runs on
+/// the writer connection's own thread.
 final class GroupCommitWriter: Sendable {
     private struct State { var jobs: [WriteJob] = []; var draining = false }
     private let state = NIOLockedValueBox(State())
-    private let connection: SQLiteConnection
+    private let db: any SQLDatabase
+    private let executor: ThreadExecutor
     static let maxBatch = 128
 
-    init(connection: SQLiteConnection) { self.connection = connection }
+    init(db: any SQLDatabase, executor: ThreadExecutor) { self.db = db; self.executor = executor }
 
     func submit(_ job: WriteJob) {
         let start = state.withLockedValue { s -> Bool in
@@ -68,7 +70,7 @@ final class GroupCommitWriter: Sendable {
             s.draining = true
             return true
         }
-        if start { Task { await drain() } }
+        if start { Task(executorPreference: executor) { await self.drain() } }
     }
 
     private func drain() async {
@@ -86,7 +88,6 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func run(_ batch: [WriteJob]) async {
-        let db = connection.sql()
         do {
             try await db.raw("BEGIN IMMEDIATE").run()
         } catch {
@@ -101,9 +102,9 @@ final class GroupCommitWriter: Sendable {
             try? await db.raw("ROLLBACK").run()
             // In queue order, as if each had run alone: those before the failed one commit before
             // its caller hears of the failure (a retry that lost a race then finds the winner).
-            for job in batch[..<failed] { await solo(job, db) }
+            for job in batch[..<failed] { await solo(job) }
             batch[failed].finish(error)
-            for job in batch[(failed + 1)...] { await solo(job, db) }
+            for job in batch[(failed + 1)...] { await solo(job) }
             return
         }
         do {
@@ -115,7 +116,7 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    private func solo(_ job: WriteJob, _ db: any SQLDatabase) async {
+    private func solo(_ job: WriteJob) async {
         do {
             try await db.raw("BEGIN IMMEDIATE").run()
             do {
@@ -143,42 +144,49 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
 }
 
 /// SQLite in WAL mode: one writer connection fed by a group-commit queue (so writers queue instead
-/// of failing with SQLITE_BUSY, and share one fsync) and a few reader connections that never block it.
+/// of failing with SQLITE_BUSY, and share one fsync) and a few reader connections that never block
+/// it. Each connection has its own thread and keeps its prepared statements (`SQLiteHandle`).
 public final class SQLiteStore: Store {
     public let dialect = Dialect.sqlite
-    let writer: SQLiteConnection
-    let readers: [SQLiteConnection]
+    let writer: SQLiteHandle
+    let writerExecutor: ThreadExecutor
+    let readers: [(handle: SQLiteHandle, executor: ThreadExecutor, db: FastSQLiteDatabase)]
     let writeQueue: GroupCommitWriter
     let next = NIOLockedValueBox(0)
     let logger: Logger
 
-    public static func open(path: String, readers: Int = 4, logger: Logger) async throws -> SQLiteStore {
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+    public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
+        let writer = try SQLiteHandle(path: path)
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
                        "PRAGMA busy_timeout=10000", "PRAGMA cache_size=-65536"] {
-            try await writer.sql().raw(SQLQueryString(pragma)).run()
+            try writer.run(pragma, [], { _ in })
         }
-        var rs: [SQLiteConnection] = []
-        for _ in 0..<readers {
-            let r = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        var readers: [SQLiteHandle] = []
+        for _ in 0..<readerCount {
+            let r = try SQLiteHandle(path: path)
             for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON", "PRAGMA cache_size=-65536"] {
-                try await r.sql().raw(SQLQueryString(pragma)).run()
+                try r.run(pragma, [], { _ in })
             }
-            rs.append(r)
+            readers.append(r)
         }
-        return SQLiteStore(writer: writer, readers: rs, logger: logger)
+        return SQLiteStore(writer: writer, readers: readers, logger: logger)
     }
 
-    init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    init(writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
         self.writer = writer
-        self.writeQueue = GroupCommitWriter(connection: writer)
-        self.readers = readers
+        self.writerExecutor = ThreadExecutor(name: "sqlite-writer")
+        self.writeQueue = GroupCommitWriter(db: FastSQLiteDatabase(handle: writer, logger: logger, eventLoop: loop), executor: writerExecutor)
+        self.readers = readers.enumerated().map { i, h in
+            (h, ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteDatabase(handle: h, logger: logger, eventLoop: loop))
+        }
         self.logger = logger
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let i = next.withLockedValue { n -> Int in n = (n + 1) % readers.count; return n }
-        return try await body(readers[i].sql())
+        let reader = readers[i]
+        return try await withTaskExecutorPreference(reader.executor) { try await body(reader.db) }
     }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -190,9 +198,16 @@ public final class SQLiteStore: Store {
         }
     }
 
+    private let closed = NIOLockedValueBox(false)
+
     public func shutdown() async {
-        try? await writer.close()
-        for r in readers { try? await r.close() }
+        guard closed.withLockedValue({ c in defer { c = true }; return !c }) else { return }
+        // Let writes already queued finish before the connections close.
+        _ = try? await transaction { _ in true }
+        writer.close()
+        for r in readers { r.handle.close() }
+        writerExecutor.stop()
+        for r in readers { r.executor.stop() }
     }
 }
 

@@ -1,0 +1,275 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SQLKit
+import SQLiteKit
+// The SQLite library SQLiteNIO links (its symbols carry a `sqlite_nio_` prefix). Every connection to
+// a database file in this process must go through one copy of SQLite, or its POSIX locks break.
+import VaporCSQLite
+
+/// A failure reported by SQLite, with its result code and message.
+public struct SQLiteFailure: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public var description: String { "SQLite error \(code): \(message)" }
+    /// A UNIQUE, PRIMARY KEY, FOREIGN KEY, CHECK or NOT NULL constraint refused the write.
+    public var isConstraint: Bool { code & 0xff == SQLITE_CONSTRAINT }
+}
+
+/// One SQLite connection that keeps its prepared statements.
+///
+/// SQLiteNIO prepares every statement afresh and hops to a thread pool and back for each one; a
+/// request of fifteen statements paid that fifteen times. Here a statement is prepared once per
+/// connection and SQL text, and runs synchronously on the calling thread: the store runs its
+/// transactions and reads on the connection's own thread (`ThreadExecutor`), so that blocking in
+/// SQLite never holds one of Swift's few cooperative threads.
+final class SQLiteHandle: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var raw: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+    static let cacheLimit = 512
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// A prepared statement and its result columns' names, looked up by name for each row.
+    final class Statement {
+        let pointer: OpaquePointer
+        let columns: ColumnNames
+        init(pointer: OpaquePointer, columns: ColumnNames) { self.pointer = pointer; self.columns = columns }
+        deinit { sqlite_nio_sqlite3_finalize(pointer) }
+    }
+
+    init(path: String, readOnly: Bool = false) throws {
+        var db: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX
+        let rc = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open \(path)"
+            sqlite_nio_sqlite3_close(db)
+            throw SQLiteFailure(code: rc, message: message)
+        }
+        raw = db
+    }
+
+    deinit { close() }
+
+    func close() {
+        lock.withLock {
+            statements.removeAll()
+            if let raw { sqlite_nio_sqlite3_close_v2(raw) }
+            raw = nil
+        }
+    }
+
+    /// Runs one statement to completion, calling `onRow` for every row it yields.
+    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (FastSQLiteRow) throws -> Void) throws {
+        try lock.withLock {
+            guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection closed") }
+            let statement = try prepared(sql, raw)
+            let s = statement.pointer
+            defer { sqlite_nio_sqlite3_reset(s); sqlite_nio_sqlite3_clear_bindings(s) }
+            for (i, value) in binds.enumerated() {
+                let index = Int32(i + 1)
+                let rc: Int32
+                switch value {
+                case .integer(let n): rc = sqlite_nio_sqlite3_bind_int64(s, index, Int64(n))
+                case .float(let d): rc = sqlite_nio_sqlite3_bind_double(s, index, d)
+                case .text(let t): rc = sqlite_nio_sqlite3_bind_text(s, index, t, -1, Self.transient)
+                case .blob(let b):
+                    rc = b.withUnsafeReadableBytes { sqlite_nio_sqlite3_bind_blob(s, index, $0.baseAddress, Int32($0.count), Self.transient) }
+                case .null: rc = sqlite_nio_sqlite3_bind_null(s, index)
+                }
+                guard rc == SQLITE_OK else { throw failure(rc, raw) }
+            }
+            let count = Int32(statement.columns.names.count)
+            while true {
+                let rc = sqlite_nio_sqlite3_step(s)
+                if rc == SQLITE_DONE { return }
+                guard rc == SQLITE_ROW else { throw failure(rc, raw) }
+                var values: [SQLiteData] = []
+                values.reserveCapacity(Int(count))
+                for c in 0..<count { values.append(Self.value(s, c)) }
+                try onRow(FastSQLiteRow(columns: statement.columns, values: values))
+            }
+        }
+    }
+
+    private func prepared(_ sql: String, _ raw: OpaquePointer) throws -> Statement {
+        if let cached = statements[sql] { return cached }
+        var s: OpaquePointer?
+        let rc = sqlite_nio_sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+        guard rc == SQLITE_OK, let s else { throw failure(rc, raw) }
+        let names = (0..<sqlite_nio_sqlite3_column_count(s)).map { String(cString: sqlite_nio_sqlite3_column_name(s, $0)) }
+        let statement = Statement(pointer: s, columns: ColumnNames(names))
+        // SQL with values written into its text never repeats; a full cache starts over.
+        if statements.count >= Self.cacheLimit { statements.removeAll() }
+        statements[sql] = statement
+        return statement
+    }
+
+    private static func value(_ s: OpaquePointer, _ c: Int32) -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(s, c) {
+        case SQLITE_INTEGER: return .integer(SQLiteInt64(sqlite_nio_sqlite3_column_int64(s, c)))
+        case SQLITE_FLOAT: return .float(sqlite_nio_sqlite3_column_double(s, c))
+        case SQLITE_TEXT:
+            guard let p = sqlite_nio_sqlite3_column_text(s, c) else { return .text("") }
+            let n = Int(sqlite_nio_sqlite3_column_bytes(s, c))
+            return .text(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+        case SQLITE_BLOB:
+            let n = Int(sqlite_nio_sqlite3_column_bytes(s, c))
+            var buffer = ByteBufferAllocator().buffer(capacity: n)
+            if n > 0, let p = sqlite_nio_sqlite3_column_blob(s, c) { buffer.writeBytes(UnsafeRawBufferPointer(start: p, count: n)) }
+            return .blob(buffer)
+        default: return .null
+        }
+    }
+
+    private func failure(_ rc: Int32, _ raw: OpaquePointer) -> SQLiteFailure {
+        SQLiteFailure(code: sqlite_nio_sqlite3_extended_errcode(raw), message: String(cString: sqlite_nio_sqlite3_errmsg(raw)))
+    }
+}
+
+/// A statement's column names, shared by all of its rows.
+final class ColumnNames: Sendable {
+    let names: [String]
+    let index: [String: Int]
+    init(_ names: [String]) {
+        self.names = names
+        var index: [String: Int] = [:]
+        for (i, n) in names.enumerated() where index[n] == nil { index[n] = i }
+        self.index = index
+    }
+}
+
+struct MissingColumn: Error, CustomStringConvertible {
+    let column: String
+    var description: String { "no column \(column) in the result" }
+}
+
+/// A row read by `SQLiteHandle`. The common column types decode without Codable's machinery.
+struct FastSQLiteRow: SQLRow, Sendable {
+    let columns: ColumnNames
+    let values: [SQLiteData]
+    static let decoder = SQLiteDataDecoder()
+
+    var allColumns: [String] { columns.names }
+    func contains(column: String) -> Bool { columns.index[column] != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let i = columns.index[column] else { return true }
+        return values[i] == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let i = columns.index[column] else { throw MissingColumn(column: column) }
+        let value = values[i]
+        switch value {
+        case .integer(let n):
+            if D.self == Int64.self || D.self == Int64?.self { return Int64(n) as! D }
+            if D.self == Int.self || D.self == Int?.self { return Int(n) as! D }
+            if D.self == Bool.self || D.self == Bool?.self { return (n != 0) as! D }
+        case .text(let t):
+            if D.self == String.self || D.self == String?.self { return t as! D }
+        case .float(let d):
+            if D.self == Double.self || D.self == Double?.self { return d as! D }
+        case .null:
+            if D.self == Int64?.self { return Int64?.none as! D }
+            if D.self == String?.self { return String?.none as! D }
+            if D.self == Double?.self { return Double?.none as! D }
+            if D.self == Int?.self { return Int?.none as! D }
+        case .blob: break
+        }
+        return try Self.decoder.decode(D.self, from: value)
+    }
+}
+
+/// `SQLDatabase` over one `SQLiteHandle`: SQLKit serialises the query, the handle runs it in place.
+struct FastSQLiteDatabase: SQLDatabase {
+    let handle: SQLiteHandle
+    let logger: Logger
+    let eventLoop: any EventLoop
+    static let encoder = SQLiteDataEncoder()
+
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { nil }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        do {
+            try run(query, onRow)
+            return eventLoop.makeSucceededVoidFuture()
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        try run(query, onRow)
+    }
+
+    private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> ()) throws {
+        let (sql, binds) = serialize(query)
+        try handle.run(sql, try binds.map(Self.data), { onRow($0) })
+    }
+
+    /// The bind types Linli uses most are converted directly; the rest go through SQLiteKit's encoder.
+    static func data(_ value: any Encodable & Sendable) throws -> SQLiteData {
+        switch value {
+        case let n as Int64: .integer(SQLiteInt64(n))
+        case let n as Int: .integer(SQLiteInt64(n))
+        case let s as String: .text(s)
+        case let d as Double: .float(d)
+        case let b as Bool: .integer(b ? 1 : 0)
+        default: try encoder.encode(value)
+        }
+    }
+}
+
+/// A thread that runs the jobs of tasks preferring it. The store's connections each live on one,
+/// so SQLite's blocking calls (reads from disk, the fsync of COMMIT) stay off the cooperative pool.
+final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var stopping = false
+
+    init(name: String) {
+        // The thread keeps its executor until `stop()` lets the loop end.
+        let thread = Thread { self.loop() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Ends the thread once the jobs already queued have run.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        if stopping {
+            // A task still preferring a stopped connection's thread must not wait forever: it
+            // runs on the shared pool and finds its connection closed.
+            condition.unlock()
+            globalConcurrentExecutor.enqueue(job)
+            return
+        }
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if jobs.isEmpty { condition.unlock(); return }
+            let batch = jobs
+            jobs.removeAll(keepingCapacity: true)
+            condition.unlock()
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+}
