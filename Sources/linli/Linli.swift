@@ -9,7 +9,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, GenerateRequests.self, BenchRequests.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -253,5 +253,46 @@ struct LedgerCheck: AsyncParsableCommand {
         for p in c.wrongTotals { print("project \(p): kept totals differ from its transactions") }
         if !c.ok { throw ExitCode(1) }
         print("ledger balanced: every stored balance equals the sum of its entries")
+    }
+}
+
+struct GenerateRequests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate-requests",
+        abstract: "Add a history of requests to a loaded demo (every household and category, routed as the rules route them), for benchmarks.")
+    @OptionGroup var common: Common
+    @Option(help: "Requests to add.") var count: Int = 10_000_000
+    @Option(help: "Months of history they spread over, up to now.") var months: Int = 120
+    @Option(help: "Newest assigned requests left past their acceptance deadline, unswept.") var overdue: Int = 1_000
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        let start = DispatchTime.now().uptimeNanoseconds
+        let n = try await linli.requests.generateHistory(count: count, months: months, overdue: overdue) { done in
+            if done % 1_000_000 == 0 { print("\(done) requests") }
+        }
+        await linli.store.shutdown()
+        print(String(format: "generated %d requests over %d months in %.0f s", n, months, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    }
+}
+
+struct BenchRequests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-requests",
+        abstract: "Benchmark: each party's queue, a street's monthly figures and the escalation sweep (after generate-requests).")
+    @OptionGroup var common: Common
+    @Option(help: "Timed runs of the queue and the figures.") var runs: Int = 20
+    @Option(help: "Street by name (default: the first).") var street: String?
+
+    func run() async throws {
+        var c = common.config()
+        c.sweepInterval = 0
+        let linli = try await Linli.open(c)
+        let b = try await linli.benchmarkRequests(runs: runs, street: street)
+        await linli.store.shutdown()
+        print("\(b.total) requests, \(b.openRequests) open")
+        for (role, t) in b.queueMs.sorted(by: { $0.key < $1.key }) {
+            print(String(format: "queue of a %@: median %.1f ms, slowest %.1f ms", role, t.median, t.worst))
+        }
+        print(String(format: "street figures for last month (%d requests): median %.1f ms, slowest %.1f ms", b.figuresReceived, b.figuresMedianMs, b.figuresWorstMs))
+        print(String(format: "escalation sweep over the open requests: %.0f ms (%d escalated); again with nothing due: %.1f ms", b.sweepMs, b.sweepEscalated, b.idleSweepMs))
     }
 }

@@ -164,5 +164,10 @@ enum RequestsMigrations {
             """,
             "CREATE INDEX notifications_user ON notifications(user_id, id)",
         ]),
+        // The open work of each party, small beside the history: a queue reads only this, never
+        // the whole table (measured with 10,000,000 requests, BENCHMARKS.md).
+        Migration("requests.002", [
+            "CREATE INDEX requests_open_work ON requests(party_kind, party_grid_id, party_path) WHERE status IN ('assigned', 'accepted')",
+        ]),
     ]
 }

@@ -254,7 +254,21 @@ public enum TextSimilarity {
     /// Adjacent pairs of letters and digits, each pair packed into one integer (hashing pairs of
     /// short strings was a fifth of a submission's time).
     static func bigrams(_ s: String) -> Set<UInt64> {
-        let codes = s.lowercased().compactMap { c -> UInt64? in (c.isLetter || c.isNumber) ? c.unicodeScalars.first.map { UInt64($0.value) } : nil }
+        // Scalar by scalar, with the common cases (ASCII, CJK ideographs) decided without Unicode
+        // property tables: this runs over fifty candidates for every submission.
+        var codes: [UInt64] = []
+        codes.reserveCapacity(s.utf8.count / 2)
+        for u in s.unicodeScalars {
+            let v = u.value
+            if v < 0x80 {
+                if v >= 0x41 && v <= 0x5A { codes.append(UInt64(v + 0x20)) }
+                else if (v >= 0x61 && v <= 0x7A) || (v >= 0x30 && v <= 0x39) { codes.append(UInt64(v)) }
+            } else if v >= 0x4E00 && v <= 0x9FFF {
+                codes.append(UInt64(v))
+            } else if u.properties.isAlphabetic || u.properties.numericType != nil {
+                codes.append(UInt64(u.properties.lowercaseMapping.unicodeScalars.first?.value ?? v))
+            }
+        }
         guard codes.count > 1 else { return codes.isEmpty ? [] : [codes[0]] }
         var out = Set<UInt64>(minimumCapacity: codes.count)
         for i in 0..<(codes.count - 1) { out.insert(codes[i] << 32 | codes[i + 1]) }
