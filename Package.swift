@@ -29,11 +29,14 @@ let package = Package(
                        providers: [.apt(["libvips-dev"])]),
         // libvips' API is variadic C; this thin C target wraps the few calls Linli needs.
         .target(name: "LinliImage", dependencies: ["CVips"], path: "Sources/LinliImage"),
+        // One variadic SQLite call (sqlite3_db_config) Swift cannot make itself.
+        .target(name: "LinliSQLite", path: "Sources/LinliSQLite"),
         .target(
             name: "LinliServer",
             dependencies: [
                 "CQRencode",
                 "LinliImage",
+                "LinliSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -7,6 +7,7 @@ import SQLiteKit
 // The SQLite library SQLiteNIO links (its symbols carry a `sqlite_nio_` prefix). Every connection to
 // a database file in this process must go through one copy of SQLite, or its POSIX locks break.
 import VaporCSQLite
+import LinliSQLite
 
 /// A failure reported by SQLite, with its result code and message.
 public struct SQLiteFailure: Error, CustomStringConvertible {
@@ -48,6 +49,9 @@ final class SQLiteHandle: @unchecked Sendable {
             sqlite_nio_sqlite3_close(db)
             throw SQLiteFailure(code: rc, message: message)
         }
+        // A cached statement keeps its plan whatever is bound to it; without this SQLite re-prepares
+        // statements whose plan might depend on a bound value (LIMIT, LIKE, partial indexes) on every bind.
+        _ = linli_sqlite_enable_qpsg(UnsafeMutableRawPointer(db))
         raw = db
     }
 
