@@ -293,6 +293,7 @@ struct BenchRequests: AsyncParsableCommand {
             print(String(format: "queue of a %@: median %.1f ms, slowest %.1f ms", role, t.median, t.worst))
         }
         print(String(format: "street figures for last month (%d requests): median %.1f ms, slowest %.1f ms", b.figuresReceived, b.figuresMedianMs, b.figuresWorstMs))
-        print(String(format: "escalation sweep over the open requests: %.0f ms (%d escalated); again with nothing due: %.1f ms", b.sweepMs, b.sweepEscalated, b.idleSweepMs))
+        print(String(format: "escalation sweep over the open requests: %.0f ms (%d escalated, %d auto-closed); again with nothing due: %.1f ms",
+                     b.sweepMs, b.sweepEscalated, b.sweepAutoClosed, b.idleSweepMs))
     }
 }

@@ -14,13 +14,15 @@ public struct RequestsBenchmark: Sendable {
     public var openRequests: Int
     public var sweepMs: Double
     public var sweepEscalated: Int
+    public var sweepAutoClosed: Int
     public var idleSweepMs: Double
 }
 
 extension RequestsService {
     /// Adds `count` requests to a loaded demo as `months` of history up to now, spread over every
     /// household and category and routed as the rules route them: old ones closed (most rated,
-    /// some withdrawn or merged), the last month's a mix of open, resolved and closed, with the
+    /// some withdrawn or merged), the last month's a mix of open, resolved (within the week a
+    /// resident has to confirm) and closed, with the
     /// deadlines they have already missed marked as missed. The rows are made by the database
     /// itself (one INSERT … SELECT per chunk), so ten million take minutes, not hours. The newest
     /// `overdue` assigned requests are left past their acceptance deadline, unswept, as after a
@@ -132,7 +134,7 @@ extension RequestsService {
         // The status a request of this age has by now.
         let status = """
             CASE WHEN \(now) - \(t) > 2592000 THEN (CASE WHEN \(h) % 100 < 3 THEN 'withdrawn' WHEN \(h) % 100 < 5 THEN 'merged' ELSE 'closed' END)
-                 ELSE (CASE WHEN \(h) % 100 < 20 THEN 'assigned' WHEN \(h) % 100 < 50 THEN 'accepted' WHEN \(h) % 100 < 75 THEN 'resolved' ELSE 'closed' END) END
+                 ELSE (CASE WHEN \(h) % 100 < 20 THEN 'assigned' WHEN \(h) % 100 < 50 THEN 'accepted' WHEN \(h) % 100 < 75 THEN (CASE WHEN \(now) - \(t) > 518400 THEN 'closed' ELSE 'resolved' END) ELSE 'closed' END) END
             """
         let sql = """
             \(series)INSERT INTO requests (id, category, description, place_id, household_id, path, street_id, community_id, compound_id, grid_id,
@@ -227,11 +229,11 @@ extension Linli {
             figureTimes.append(try await time { received = try await requests.figures(placeID: streetID, from: from, to: to, actor: admin).total.received })
         }
         figureTimes.sort()
-        var escalated = 0
-        let sweep = try await time { escalated = try await requests.escalateOverdue().escalated }
+        var swept = RequestsService.SweepResult()
+        let sweep = try await time { swept = try await requests.escalateOverdue() }
         let idle = try await time { _ = try await requests.escalateOverdue() }
         return RequestsBenchmark(generated: 0, total: total, generateSeconds: 0, queueMs: queue, figuresMedianMs: figureTimes[figureTimes.count / 2],
                                  figuresWorstMs: figureTimes.last!, figuresReceived: received, openRequests: open, sweepMs: sweep,
-                                 sweepEscalated: escalated, idleSweepMs: idle)
+                                 sweepEscalated: swept.escalated, sweepAutoClosed: swept.autoClosed, idleSweepMs: idle)
     }
 }

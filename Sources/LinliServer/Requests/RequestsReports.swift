@@ -78,67 +78,66 @@ extension RequestsService {
             }
             let ids = PlacePath.ids(path)
             let areaColumn: String? = switch ids.count { case 1, 2: "street_id"; case 3: "community_id"; case 4: "compound_id"; default: nil }
-            // One grouped pass by party and area, folded into parties, areas and the total; one
-            // pass over the resolve durations for the medians of all three.
             let areaExpr = areaColumn.map { "CAST(r.\($0) AS TEXT)" } ?? "NULL"
+            // One pass over the period's requests, counted here by party, by area and in total
+            // (with the resolve durations for the medians); then the returns of only those that
+            // were returned. At 10,000,000 requests a street's month is ~20,000 rows (BENCHMARKS.md).
             var q = SQLQueryString("""
-                SELECT r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, MAX(r.party_name) AS party_name, MAX(r.party_kind) AS party_kind, COUNT(*) AS received,
-                  SUM(CASE WHEN r.accepted_at IS NOT NULL AND r.accepted_at <= r.accept_due THEN 1 ELSE 0 END) AS accepted_on_time,
-                  SUM(CASE WHEN r.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved,
-                  SUM(CASE WHEN r.resolved_at IS NOT NULL AND r.resolved_at <= r.resolve_due THEN 1 ELSE 0 END) AS resolved_on_time,
-                  SUM(CASE WHEN r.rating IS NOT NULL THEN 1 ELSE 0 END) AS rated,
-                  SUM(CASE WHEN r.rating >= 4 THEN 1 ELSE 0 END) AS satisfied,
-                  SUM(CASE WHEN r.missed <> '' THEN 1 ELSE 0 END) AS escalated,
-                  SUM(r.returned_count) AS returned
-                FROM requests r WHERE
+                SELECT r.id, r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.party_name, r.party_kind, r.accepted_at, r.accept_due,
+                  r.resolved_at, r.resolve_due, r.rating, r.missed, r.returned_count, r.created_at FROM requests r WHERE
                 """)
             q += filter
-            q.appendInterpolation(unsafeRaw: " GROUP BY r.party_key" + (areaColumn == nil ? "" : ", " + areaExpr))
             var parties: [String: PartyFigures] = [:], byArea: [String: PartyFigures] = [:]
             var total = PartyFigures.empty("all")
+            var durations: (party: [String: [Int64]], area: [String: [Int64]], all: [Int64]) = ([:], [:], [])
+            var returnedIDs: [Int64] = []
             for r in try await db.raw(q).all() {
                 let pk = try r.decode(column: "pk", as: String?.self) ?? "—"
-                let name = try r.decode(column: "party_name", as: String?.self) ?? "", kind = try r.decode(column: "party_kind", as: String?.self) ?? ""
-                var g = PartyFigures.empty(pk, name: name, kind: kind)
-                g.received = try r.decode(column: "received", as: Int.self)
-                g.acceptedOnTime = try r.decode(column: "accepted_on_time", as: Int?.self) ?? 0
-                g.resolved = try r.decode(column: "resolved", as: Int?.self) ?? 0
-                g.resolvedOnTime = try r.decode(column: "resolved_on_time", as: Int?.self) ?? 0
-                g.rated = try r.decode(column: "rated", as: Int?.self) ?? 0
-                g.satisfied = try r.decode(column: "satisfied", as: Int?.self) ?? 0
-                g.escalated = try r.decode(column: "escalated", as: Int?.self) ?? 0
-                g.returned = try r.decode(column: "returned", as: Int?.self) ?? 0
-                total.add(g)
-                if let ak = try r.decode(column: "ak", as: String?.self) { byArea[ak, default: .empty(ak, kind: areaColumn ?? "")].add(g) }
+                let ak = try r.decode(column: "ak", as: String?.self)
+                let acceptedAt = try r.decode(column: "accepted_at", as: Int64?.self), resolvedAt = try r.decode(column: "resolved_at", as: Int64?.self)
+                let rating = try r.decode(column: "rating", as: Int?.self), returned = try r.decode(column: "returned_count", as: Int.self)
+                var one = PartyFigures.empty(pk)
+                one.received = 1
+                if let acceptedAt, acceptedAt <= (try r.decode(column: "accept_due", as: Int64.self)) { one.acceptedOnTime = 1 }
+                if let resolvedAt {
+                    one.resolved = 1
+                    if resolvedAt <= (try r.decode(column: "resolve_due", as: Int64.self)) { one.resolvedOnTime = 1 }
+                }
+                if let rating { one.rated = 1; one.satisfied = rating >= 4 ? 1 : 0 }
+                if !(try r.decode(column: "missed", as: String.self)).isEmpty { one.escalated = 1 }
+                one.returned = returned
+                if returned > 0 { returnedIDs.append(try r.decode(column: "id", as: Int64.self)) }
+                total.add(one)
+                if let ak { byArea[ak, default: .empty(ak, kind: areaColumn ?? "")].add(one) }
+                if parties[pk] == nil {
+                    parties[pk] = .empty(pk, name: try r.decode(column: "party_name", as: String?.self) ?? "", kind: try r.decode(column: "party_kind", as: String?.self) ?? "")
+                }
                 // A return counts against the party that returned it (from the events below), not the one that has it now.
-                g.returned = 0
-                parties[pk, default: .empty(pk, name: name, kind: kind)].add(g)
-            }
-            var durations: (party: [String: [Int64]], area: [String: [Int64]], all: [Int64]) = ([:], [:], [])
-            var dq = SQLQueryString("SELECT r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.resolved_at - r.created_at AS d FROM requests r WHERE")
-            dq += filter
-            dq.appendInterpolation(unsafeRaw: " AND r.resolved_at IS NOT NULL")
-            for r in try await db.raw(dq).all() {
-                let d = try r.decode(column: "d", as: Int64.self)
-                durations.party[try r.decode(column: "pk", as: String?.self) ?? "—", default: []].append(d)
-                if let ak = try r.decode(column: "ak", as: String?.self) { durations.area[ak, default: []].append(d) }
-                durations.all.append(d)
+                one.returned = 0
+                parties[pk]!.add(one)
+                if let resolvedAt {
+                    let d = resolvedAt - (try r.decode(column: "created_at", as: Int64.self))
+                    durations.party[pk, default: []].append(d)
+                    if let ak { durations.area[ak, default: []].append(d) }
+                    durations.all.append(d)
+                }
             }
             for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
             for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
             total.medianResolveHours = PartyFigures.median(durations.all)
-            var rq = SQLQueryString("SELECT e.party_key AS k, COUNT(*) AS n FROM request_events e JOIN requests r ON r.id = e.request_id WHERE e.kind = 'return' AND ")
-            rq += filter
-            rq.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
-            for r in try await db.raw(rq).all() {
-                guard let k = try r.decode(column: "k", as: String?.self) else { continue }
-                let n = try r.decode(column: "n", as: Int.self)
-                if parties[k] == nil {
-                    // A party that returned everything it got still shows, with its returns.
-                    let (name, kind) = try await partyName(db, key: k)
-                    parties[k] = .empty(k, name: name, kind: kind)
+            for part in stride(from: 0, to: returnedIDs.count, by: 500) {
+                let ids = Array(returnedIDs[part..<min(part + 500, returnedIDs.count)])
+                for r in try await db.select().column("party_key", as: "k").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("request_events")
+                    .where("kind", .equal, "return").where("request_id", .in, ids).groupBy("party_key").all() {
+                    guard let k = try r.decode(column: "k", as: String?.self) else { continue }
+                    let n = try r.decode(column: "n", as: Int.self)
+                    if parties[k] == nil {
+                        // A party that returned everything it got still shows, with its returns.
+                        let (name, kind) = try await partyName(db, key: k)
+                        parties[k] = .empty(k, name: name, kind: kind)
+                    }
+                    parties[k]?.returned += n
                 }
-                parties[k]?.returned = n
             }
             var areas: [FiguresRow] = []
             if !byArea.isEmpty {
