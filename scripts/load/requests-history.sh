@@ -3,7 +3,7 @@
 # months, then each party's queue, a street's monthly figures and the escalation sweep, timed in
 # the process (`linli bench-requests`) and the queue and figures pages timed over HTTP.
 # Usage: scripts/load/requests-history.sh                         (SQLite, 10,000,000 requests)
-#        COUNT=1000000 LINLI_DATABASE_URL=postgres://… scripts/load/requests-history.sh
+#        KEEP=1 keeps the data directory; COUNT=1000000 LINLI_DATABASE_URL=postgres://… scripts/load/requests-history.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
@@ -12,7 +12,7 @@ export LINLI_SWEEP_SECONDS=0
 build_release
 DATA="$(mktemp -d /tmp/linli-history-XXXX)"
 export LINLI_DATA_DIR="$DATA"
-trap 'kill ${SERVER:-} 2>/dev/null; rm -rf "$DATA"' EXIT
+trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
 echo "backend: ${LINLI_DATABASE_URL:+postgres}${LINLI_DATABASE_URL:-sqlite}"
 /usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
 /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000

@@ -83,7 +83,7 @@ extension RequestsService {
             // (with the resolve durations for the medians); then the returns of only those that
             // were returned. At 10,000,000 requests a street's month is ~20,000 rows (BENCHMARKS.md).
             var q = SQLQueryString("""
-                SELECT r.id, r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.party_name, r.party_kind, r.accepted_at, r.accept_due,
+                SELECT r.id, r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.accepted_at, r.accept_due,
                   r.resolved_at, r.resolve_due, r.rating, r.missed, r.returned_count, r.created_at FROM requests r WHERE
                 """)
             q += filter
@@ -109,9 +109,7 @@ extension RequestsService {
                 if returned > 0 { returnedIDs.append(try r.decode(column: "id", as: Int64.self)) }
                 total.add(one)
                 if let ak { byArea[ak, default: .empty(ak, kind: areaColumn ?? "")].add(one) }
-                if parties[pk] == nil {
-                    parties[pk] = .empty(pk, name: try r.decode(column: "party_name", as: String?.self) ?? "", kind: try r.decode(column: "party_kind", as: String?.self) ?? "")
-                }
+                if parties[pk] == nil { parties[pk] = .empty(pk) }
                 // A return counts against the party that returned it (from the events below), not the one that has it now.
                 one.returned = 0
                 parties[pk]!.add(one)
@@ -121,6 +119,12 @@ extension RequestsService {
                     if let ak { durations.area[ak, default: []].append(d) }
                     durations.all.append(d)
                 }
+            }
+            // Parties by their present names (the scan reads only the figures index).
+            for k in Array(parties.keys) where k != "—" {
+                let (name, kind) = try await partyName(db, key: k)
+                parties[k]?.partyName = name
+                parties[k]?.partyKind = kind
             }
             for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
             for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
