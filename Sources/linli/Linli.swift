@@ -266,12 +266,13 @@ struct GenerateRequests: AsyncParsableCommand {
 
     func run() async throws {
         let linli = try await Linli.open(common.config())
-        let start = DispatchTime.now().uptimeNanoseconds
-        let n = try await linli.requests.generateHistory(count: count, months: months, overdue: overdue) { done in
-            if done % 1_000_000 == 0 { print("\(done) requests") }
+        let (n, ms) = try await Stopwatch.milliseconds {
+            try await linli.requests.generateHistory(count: count, months: months, overdue: overdue) { done in
+                if done % 1_000_000 == 0 { print("\(done) requests") }
+            }
         }
         await linli.store.shutdown()
-        print(String(format: "generated %d requests over %d months in %.0f s", n, months, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+        print(String(format: "generated %d requests over %d months in %.0f s", n, months, ms / 1000))
     }
 }
 
@@ -283,9 +284,7 @@ struct BenchRequests: AsyncParsableCommand {
     @Option(help: "Street by name (default: the first).") var street: String?
 
     func run() async throws {
-        var c = common.config()
-        c.sweepInterval = 0
-        let linli = try await Linli.open(c)
+        let linli = try await Linli.open(common.config())
         let b = try await linli.benchmarkRequests(runs: runs, street: street)
         await linli.store.shutdown()
         print("\(b.total) requests, \(b.openRequests) open")

@@ -41,3 +41,12 @@ public enum Base32 {
         return out
     }
 }
+
+/// Wall time of a piece of work, for the benchmark commands (never for timed tests).
+public enum Stopwatch {
+    public static func milliseconds<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try await body()
+        return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+}

@@ -78,9 +78,8 @@ extension Linli {
         }
         var times: [Double] = []
         for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let r = try await d.tally(poll.id, actor: staff)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            let (r, ms) = try await Stopwatch.milliseconds { try await d.tally(poll.id, actor: staff) }
+            times.append(ms)
             precondition(r.counts.totalParts == Int64(units))
         }
         return times

@@ -55,9 +55,7 @@ extension Linli {
             t.startTime = LocalDay.hhmm(8 * 60 + (i % 12) * 60); t.durationMinutes = 60 + (i % 2) * 30
             _ = try await linkage.postTask(t, actor: staff)
         }
-        let started = DispatchTime.now().uptimeNanoseconds
-        let r = try await linkage.fillMonth(communityID: communityID, taskID: nil, month: month, actor: staff)
-        let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+        let (r, ms) = try await Stopwatch.milliseconds { try await linkage.fillMonth(communityID: communityID, taskID: nil, month: month, actor: staff) }
         return FillBenchmark(milliseconds: ms, shifts: r.shifts, proposed: r.proposed, uncovered: r.uncovered.reduce(0) { $0 + $1.missing })
     }
 
@@ -157,11 +155,7 @@ extension Linli {
         }
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
 
-        func time(_ body: () async throws -> Void) async throws -> Double {
-            let s = DispatchTime.now().uptimeNanoseconds
-            try await body()
-            return Double(DispatchTime.now().uptimeNanoseconds - s) / 1e6
-        }
+        func time(_ body: () async throws -> Void) async throws -> Double { try await Stopwatch.milliseconds(body).1 }
         var balanceTimes: [Double] = [], viewTimes: [Double] = []
         for r in 0..<runs {
             let p = projectIDs[(r * 7) % projectIDs.count]

@@ -4,9 +4,7 @@ import SQLKit
 /// Figures of `linli bench-requests`: how long a party's queue, a street's month and the sweep take
 /// with a large history in the database.
 public struct RequestsBenchmark: Sendable {
-    public var generated: Int
     public var total: Int
-    public var generateSeconds: Double
     public var queueMs: [String: (median: Double, worst: Double)]
     public var figuresMedianMs: Double
     public var figuresWorstMs: Double
@@ -44,9 +42,12 @@ extension RequestsService {
             let households = try await db.raw("SELECT id, place_id, grid_id, address, path FROM households ORDER BY id").all()
             var parties: [String: Party] = [:]
             var n: Int64 = 0
-            var insert = db.insert(into: "gen_targets").columns("n", "category", "household_id", "place_id", "path", "street_id", "community_id",
-                                                                "compound_id", "grid_id", "address", "party_kind", "party_key", "party_name",
-                                                                "party_path", "party_grid_id", "accept_s", "contact_s", "resolve_s")
+            func newInsert() -> SQLInsertBuilder {
+                db.insert(into: "gen_targets").columns("n", "category", "household_id", "place_id", "path", "street_id", "community_id",
+                                                       "compound_id", "grid_id", "address", "party_kind", "party_key", "party_name",
+                                                       "party_path", "party_grid_id", "accept_s", "contact_s", "resolve_s")
+            }
+            var insert = newInsert()
             var pending = 0
             for h in households {
                 let path = try h.decode(column: "path", as: String.self), ids = PlacePath.ids(path)
@@ -67,9 +68,7 @@ extension RequestsService {
                     n += 1; pending += 1
                     if pending == 400 {
                         try await insert.run()
-                        insert = db.insert(into: "gen_targets").columns("n", "category", "household_id", "place_id", "path", "street_id", "community_id",
-                                                                        "compound_id", "grid_id", "address", "party_kind", "party_key", "party_name",
-                                                                        "party_path", "party_grid_id", "accept_s", "contact_s", "resolve_s")
+                        insert = newInsert()
                         pending = 0
                     }
                 }
@@ -121,16 +120,8 @@ extension RequestsService {
         // i → a well-mixed pseudo-random number, the same on both databases.
         let h = "((i * 2654435761) % 1000003)"
         let t = "(\(start) + i * \(span) / \(count))"
-        let series: String, least: String, trim: String
-        switch dialect {
-        case .sqlite:
-            series = "WITH RECURSIVE seq(i) AS (SELECT \(lo) UNION ALL SELECT i + 1 FROM seq WHERE i < \(hi)) "
-            (least, trim) = ("min", "trim")
-        case .postgres:
-            series = ""
-            (least, trim) = ("LEAST", "btrim")
-        }
-        let from = dialect == .sqlite ? "FROM seq" : "FROM generate_series(\(lo), \(hi)) AS seq(i)"
+        let (series, from) = dialect.integerSeries(lo, hi)
+        let least = dialect.leastFunction, trim = dialect.trimCharactersFunction
         // The status a request of this age has by now.
         let status = """
             CASE WHEN \(now) - \(t) > 2592000 THEN (CASE WHEN \(h) % 100 < 3 THEN 'withdrawn' WHEN \(h) % 100 < 5 THEN 'merged' ELSE 'closed' END)
@@ -189,11 +180,7 @@ extension Linli {
     /// street's figures for the last full month, a sweep with nothing due, and the sweep of the
     /// overdue backlog.
     public func benchmarkRequests(runs: Int, street: String?) async throws -> RequestsBenchmark {
-        func time(_ body: () async throws -> Void) async throws -> Double {
-            let s = DispatchTime.now().uptimeNanoseconds
-            try await body()
-            return Double(DispatchTime.now().uptimeNanoseconds - s) / 1e6
-        }
+        func time(_ body: () async throws -> Void) async throws -> Double { try await Stopwatch.milliseconds(body).1 }
         let (total, open, parties, streetID, admin) = try await store.read { db -> (Int, Int, [(String, Actor)], Int64, Actor) in
             let total = try await db.raw("SELECT COUNT(*) AS n FROM requests").first()!.decode(column: "n", as: Int.self)
             let open = try await db.raw("SELECT COUNT(*) AS n FROM requests WHERE status IN ('unassigned', 'assigned', 'accepted', 'returned')").first()!.decode(column: "n", as: Int.self)
@@ -232,7 +219,7 @@ extension Linli {
         var swept = RequestsService.SweepResult()
         let sweep = try await time { swept = try await requests.escalateOverdue() }
         let idle = try await time { _ = try await requests.escalateOverdue() }
-        return RequestsBenchmark(generated: 0, total: total, generateSeconds: 0, queueMs: queue, figuresMedianMs: figureTimes[figureTimes.count / 2],
+        return RequestsBenchmark(total: total, queueMs: queue, figuresMedianMs: figureTimes[figureTimes.count / 2],
                                  figuresWorstMs: figureTimes.last!, figuresReceived: received, openRequests: open, sweepMs: sweep,
                                  sweepEscalated: swept.escalated, sweepAutoClosed: swept.autoClosed, idleSweepMs: idle)
     }

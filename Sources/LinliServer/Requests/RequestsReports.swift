@@ -120,12 +120,6 @@ extension RequestsService {
                     durations.all.append(d)
                 }
             }
-            // Parties by their present names (the scan reads only the figures index).
-            for k in Array(parties.keys) where k != "—" {
-                let (name, kind) = try await partyName(db, key: k)
-                parties[k]?.partyName = name
-                parties[k]?.partyKind = kind
-            }
             for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
             for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
             total.medianResolveHours = PartyFigures.median(durations.all)
@@ -135,13 +129,14 @@ extension RequestsService {
                     .where("kind", .equal, "return").where("request_id", .in, ids).groupBy("party_key").all() {
                     guard let k = try r.decode(column: "k", as: String?.self) else { continue }
                     let n = try r.decode(column: "n", as: Int.self)
-                    if parties[k] == nil {
-                        // A party that returned everything it got still shows, with its returns.
-                        let (name, kind) = try await partyName(db, key: k)
-                        parties[k] = .empty(k, name: name, kind: kind)
-                    }
-                    parties[k]?.returned += n
+                    // A party that returned everything it got still shows, with its returns.
+                    parties[k, default: .empty(k)].returned += n
                 }
+            }
+            // Parties by their present names (the scan reads only the figures index).
+            for (k, named) in try await partyNames(db, keys: Array(parties.keys)) {
+                parties[k]?.partyName = named.name
+                parties[k]?.partyKind = named.kind
             }
             var areas: [FiguresRow] = []
             if !byArea.isEmpty {
@@ -164,20 +159,33 @@ extension RequestsService {
     }
 
     /// Name and kind of a party from its key ("org:12", "grid:3", "place:7").
-    func partyName(_ db: any SQLDatabase, key: String) async throws -> (String, String) {
-        let parts = key.split(separator: ":")
-        guard parts.count == 2, let id = Int64(parts[1]) else { return (key, "") }
-        switch parts[0] {
-        case "org":
-            let r = try await db.raw("SELECT name, kind FROM organisations WHERE id = \(bind: id)").first()
-            return (try r?.decode(column: "name", as: String.self) ?? key, try r?.decode(column: "kind", as: String.self) ?? "")
-        case "grid":
-            return (try await db.raw("SELECT name FROM grids WHERE id = \(bind: id)").first()?.decode(column: "name", as: String.self) ?? key, PartyKind.gridWorker.rawValue)
-        default:
-            let r = try await db.raw("SELECT name, kind FROM places WHERE id = \(bind: id)").first()
-            let kind = try r?.decode(column: "kind", as: String.self) == PlaceKind.street.rawValue ? PartyKind.department : .residentsCommittee
-            return (try r?.decode(column: "name", as: String.self) ?? key, kind.rawValue)
+    /// Names and kinds of parties by key ("org:1", "grid:2", "place:3"), one query per kind of key.
+    func partyNames(_ db: any SQLDatabase, keys: [String]) async throws -> [String: (name: String, kind: String)] {
+        var ids: [Substring: [Int64]] = [:]
+        for key in keys {
+            let parts = key.split(separator: ":")
+            if parts.count == 2, let id = Int64(parts[1]) { ids[parts[0], default: []].append(id) }
         }
+        // A key whose party is gone keeps the key as its name.
+        var out: [String: (name: String, kind: String)] = [:]
+        for key in keys where key.contains(":") { out[key] = (key, "") }
+        if let orgs = ids["org"] {
+            for r in try await db.select().columns("id", "name", "kind").from("organisations").where("id", .in, orgs).all() {
+                out["org:\(try r.decode(column: "id", as: Int64.self))"] = (try r.decode(column: "name", as: String.self), try r.decode(column: "kind", as: String.self))
+            }
+        }
+        if let grids = ids["grid"] {
+            for r in try await db.select().columns("id", "name").from("grids").where("id", .in, grids).all() {
+                out["grid:\(try r.decode(column: "id", as: Int64.self))"] = (try r.decode(column: "name", as: String.self), PartyKind.gridWorker.rawValue)
+            }
+        }
+        if let places = ids["place"] {
+            for r in try await db.select().columns("id", "name", "kind").from("places").where("id", .in, places).all() {
+                let kind = try r.decode(column: "kind", as: String.self) == PlaceKind.street.rawValue ? PartyKind.department : .residentsCommittee
+                out["place:\(try r.decode(column: "id", as: Int64.self))"] = (try r.decode(column: "name", as: String.self), kind.rawValue)
+            }
+        }
+        return out
     }
 
     /// Building-level address for public eyes: the compound and building, never the door.

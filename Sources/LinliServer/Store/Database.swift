@@ -25,6 +25,18 @@ public enum Dialect: Sendable {
         case .postgres: "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), COALESCE((SELECT MAX(id) FROM \(table)), 0) + 1, false)"
         }
     }
+    /// The integers lo…hi as rows of a column `i` of a source `seq`: a WITH clause to put before
+    /// the statement and the FROM clause that reads it.
+    func integerSeries(_ lo: Int, _ hi: Int) -> (with: String, from: String) {
+        switch self {
+        case .sqlite: ("WITH RECURSIVE seq(i) AS (SELECT \(lo) UNION ALL SELECT i + 1 FROM seq WHERE i < \(hi)) ", "FROM seq")
+        case .postgres: ("", "FROM generate_series(\(lo), \(hi)) AS seq(i)")
+        }
+    }
+    /// The smallest of several values (SQLite's multi-argument min).
+    var leastFunction: String { self == .sqlite ? "min" : "LEAST" }
+    /// trim(text, characters).
+    var trimCharactersFunction: String { self == .sqlite ? "trim" : "btrim" }
     /// Rewrites the few portable placeholders used in migrations.
     func render(_ ddl: String) -> String {
         ddl.replacingOccurrences(of: "{ID}", with: idColumn)
@@ -150,7 +162,7 @@ public final class SQLiteStore: Store {
     public let dialect = Dialect.sqlite
     let writer: SQLiteHandle
     let writerExecutor: ThreadExecutor
-    let readers: [(handle: SQLiteHandle, executor: ThreadExecutor, db: FastSQLiteDatabase)]
+    let readers: [(executor: ThreadExecutor, db: FastSQLiteDatabase)]
     let writeQueue: GroupCommitWriter
     let next = NIOLockedValueBox(0)
     let logger: Logger
@@ -181,7 +193,7 @@ public final class SQLiteStore: Store {
         self.writerExecutor = ThreadExecutor(name: "sqlite-writer")
         self.writeQueue = GroupCommitWriter(db: FastSQLiteDatabase(handle: writer, logger: logger, eventLoop: loop), executor: writerExecutor)
         self.readers = readers.enumerated().map { i, h in
-            (h, ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteDatabase(handle: h, logger: logger, eventLoop: loop))
+            (ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteDatabase(handle: h, logger: logger, eventLoop: loop))
         }
         self.logger = logger
     }
@@ -208,7 +220,7 @@ public final class SQLiteStore: Store {
         // Let writes already queued finish before the connections close.
         _ = try? await transaction { _ in true }
         writer.close()
-        for r in readers { r.handle.close() }
+        for r in readers { r.db.handle.close() }
         writerExecutor.stop()
         for r in readers { r.executor.stop() }
     }

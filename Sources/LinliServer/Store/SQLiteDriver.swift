@@ -40,11 +40,11 @@ final class SQLiteHandle: @unchecked Sendable {
         deinit { sqlite_nio_sqlite3_finalize(pointer) }
     }
 
-    init(path: String, readOnly: Bool = false) throws {
+    init(path: String) throws {
         var db: OpaquePointer?
         // NOMUTEX: `lock` below already serialises every use of the connection, and SQLite's own
         // mutex cost a lock per column read.
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open \(path)"
