@@ -252,8 +252,9 @@ public struct RequestCategory: Sendable, Equatable {
 /// for Chinese without a word segmenter.
 public enum TextSimilarity {
     /// Adjacent pairs of letters and digits, each pair packed into one integer (hashing pairs of
-    /// short strings was a fifth of a submission's time).
-    static func bigrams(_ s: String) -> Set<UInt64> {
+    /// short strings was a fifth of a submission's time), sorted and unique so that two texts
+    /// compare by one merge instead of hashing.
+    static func bigrams(_ s: String) -> [UInt64] {
         // Scalar by scalar, with the common cases (ASCII, CJK ideographs) decided without Unicode
         // property tables: this runs over fifty candidates for every submission.
         var codes: [UInt64] = []
@@ -269,18 +270,27 @@ public enum TextSimilarity {
                 codes.append(UInt64(u.properties.lowercaseMapping.unicodeScalars.first?.value ?? v))
             }
         }
-        guard codes.count > 1 else { return codes.isEmpty ? [] : [codes[0]] }
-        var out = Set<UInt64>(minimumCapacity: codes.count)
-        for i in 0..<(codes.count - 1) { out.insert(codes[i] << 32 | codes[i + 1]) }
+        guard codes.count > 1 else { return codes }
+        var out: [UInt64] = []
+        out.reserveCapacity(codes.count - 1)
+        for i in 0..<(codes.count - 1) { out.append(codes[i] << 32 | codes[i + 1]) }
+        out.sort()
+        var unique = 0
+        for x in out where unique == 0 || out[unique - 1] != x { out[unique] = x; unique += 1 }
+        out.removeLast(out.count - unique)
         return out
     }
 
     /// Jaccard similarity of the two texts' bigrams.
     public static func score(_ x: String, _ y: String) -> Double { score(bigrams(x), bigrams(y)) }
 
-    static func score(_ a: Set<UInt64>, _ b: Set<UInt64>) -> Double {
+    /// Jaccard similarity of two sorted, unique bigram lists.
+    static func score(_ a: [UInt64], _ b: [UInt64]) -> Double {
         guard !a.isEmpty, !b.isEmpty else { return 0 }
-        let shared = a.intersection(b).count
+        var i = 0, j = 0, shared = 0
+        while i < a.count && j < b.count {
+            if a[i] == b[j] { shared += 1; i += 1; j += 1 } else if a[i] < b[j] { i += 1 } else { j += 1 }
+        }
         return Double(shared) / Double(a.count + b.count - shared)
     }
 }

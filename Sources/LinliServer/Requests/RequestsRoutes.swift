@@ -155,10 +155,10 @@ struct RequestsRoutes {
             var input = try await JSON.decode(RequestInput.self, from: req, context: c)
             if input.idempotencyKey == nil, let key = req.headers[.init("Idempotency-Key")!] { input.idempotencyKey = key }
             let actor = try c.requireActor()
-            let (created, isNew) = try await requests.submit(input, actor: actor)
+            let (created, isNew, lookAlikes) = try await requests.submit(input, actor: actor, lookAlikesIn: c.lang)
             struct Body: Encodable { var request: RequestView; var possibleDuplicates: [SimilarRequest]
                 enum CodingKeys: String, CodingKey { case request, possibleDuplicates = "possible_duplicates" } }
-            return try JSON.response(Body(request: created, possibleDuplicates: try await requests.similar(created.id, actor: actor, lang: c.lang)),
+            return try JSON.response(Body(request: created, possibleDuplicates: lookAlikes),
                                      status: isNew ? .created : .ok)
         }
         // Look-alikes of a request being written, so the form can suggest them before it is sent.

@@ -11,6 +11,7 @@ public struct RequestsService: Sendable {
     let audit: AuditLog
     let notifier: any Notifier
     let config = RequestsConfig()
+    let bigrams = BigramCache()
     let photos: PhotoStore
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Environment, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
@@ -341,6 +342,14 @@ public struct RequestsService: Sendable {
     /// Validates, locates, routes and starts the clocks of a new request, in one transaction. A
     /// retry with the same idempotency key returns the first request instead of a second one.
     public func submit(_ input: RequestInput, photos rawPhotos: [[UInt8]] = [], actor: Actor) async throws -> (request: RequestView, created: Bool) {
+        let s = try await submit(input, photos: rawPhotos, actor: actor, lookAlikesIn: nil)
+        return (s.request, s.created)
+    }
+
+    /// The same, also returning the open requests that look like the new one (in `lang`), as the
+    /// JSON API answers a submission.
+    public func submit(_ input: RequestInput, photos rawPhotos: [[UInt8]] = [], actor: Actor, lookAlikesIn: Lang?) async throws
+        -> (request: RequestView, created: Bool, lookAlikes: [SimilarRequest]) {
         try actor.require(.requestSubmit)
         var v = Validator()
         let description = input.description?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -383,54 +392,77 @@ public struct RequestsService: Sendable {
         if input.placeID == nil, input.householdID == nil { v.add(.invalid("place_id", "required", "请选择诉求发生的地点")) }
         try v.throwIfAny()
         let photosToSave = prepared
-        if let key, let existing = try await existingRequest(key: key, actor: actor) { return (existing, false) }
+        if let key, let existing = try await existingRequest(key: key, actor: actor) {
+            return (existing, false, lookAlikesIn == nil ? [] : try await similar(existing.id, actor: actor, lang: lookAlikesIn!))
+        }
+        // The category and its fields were validated above against this same snapshot.
+        let category = chosen!, u = urgency!, channelCode = channel!.rawValue
+        // Everything that only reads — where, who answers, who is told, what looks the same — is
+        // done on a reader, so the single writer holds its lock only for the inserts.
+        let planned = try await store.read { db -> (draft: Row, partyFallback: String?, users: [Int64], lookAlikes: [SimilarRequest]) in
+            let loc = try await locate(db, input, actor: actor)
+            let party = try await resolveParty(db, RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules), loc)
+            let cal = snapshot.calendar
+            let masked = [contactName.isEmpty ? nil : String(contactName.prefix(1)) + "**", contactPhone.isEmpty ? nil : PhoneNumber.masked(contactPhone)]
+                .compactMap { $0 }.joined(separator: " ")
+            let draft = Row(id: 0, category: category.code, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
+                            streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
+                            lat: loc.lat, lng: loc.lng, urgency: u, channel: channelCode, submittedBy: actor.userID,
+                            reporterUserID: isStaff && channel != .app ? nil : actor.userID, contactMasked: masked,
+                            publicDetails: input.publicDetails == true, attributes: input.attributes ?? [:], status: .assigned,
+                            partyKind: party.kind, partyKey: party.key, partyName: party.name, partyPath: party.path, partyGridID: party.gridID,
+                            level: .party, acceptDue: category.policy.due(.accept, from: now, urgency: u, calendar: cal),
+                            contactDue: category.policy.due(.contact, from: now, urgency: u, calendar: cal),
+                            resolveDue: category.policy.due(.resolve, from: now, urgency: u, calendar: cal),
+                            acceptedAt: nil, contactedAt: nil, resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil,
+                            returnedCount: 0, createdAt: now, updatedAt: now)
+            let users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID)
+            let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now)
+            return (draft, party.fallbackNote, users, lookAlikes)
+        }
+        let draft = planned.draft
         let env = self.env
         do {
-            let result = try await store.transaction { db -> RequestView in
-                // The category and its fields were validated above against this same snapshot.
-                let category = chosen!
-                let loc = try await locate(db, input, actor: actor)
-                let kind = RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules)
-                let party = try await resolveParty(db, kind, loc)
-                let cal = snapshot.calendar, u = urgency!
-                let acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
-                let contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
-                let resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
-                let masked = [contactName.isEmpty ? nil : String(contactName.prefix(1)) + "**", contactPhone.isEmpty ? nil : PhoneNumber.masked(contactPhone)]
-                    .compactMap { $0 }.joined(separator: " ")
-                let attrs = String(decoding: try JSONEncoder().encode(input.attributes ?? [:]), as: UTF8.self)
-                let reporter: Int64? = isStaff && channel != .app ? nil : actor.userID
+            let id = try await store.transaction { db -> Int64 in
+                let attrs = String(decoding: try JSONEncoder().encode(draft.attributes), as: UTF8.self)
                 let row = try await db.raw("""
                     INSERT INTO requests (category, description, place_id, household_id, path, street_id, community_id, compound_id, grid_id,
                         address, lat, lng, urgency, channel, submitted_by, reporter_user_id, contact_name_cipher, contact_phone_cipher, contact_masked,
                         public_details, attributes, status, party_kind, party_key, party_name, party_path, party_grid_id, level,
                         accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at)
-                    VALUES (\(bind: category.code), \(bind: description), \(bind: loc.placeID), \(bind: loc.householdID), \(bind: loc.path),
-                        \(bind: loc.streetID), \(bind: loc.communityID), \(bind: loc.compoundID), \(bind: loc.gridID), \(bind: loc.address),
-                        \(bind: loc.lat), \(bind: loc.lng), \(bind: u.rawValue), \(bind: channel!.rawValue), \(bind: actor.userID), \(bind: reporter),
+                    VALUES (\(bind: draft.category), \(bind: draft.description), \(bind: draft.placeID), \(bind: draft.householdID), \(bind: draft.path),
+                        \(bind: draft.streetID), \(bind: draft.communityID), \(bind: draft.compoundID), \(bind: draft.gridID), \(bind: draft.address),
+                        \(bind: draft.lat), \(bind: draft.lng), \(bind: u.rawValue), \(bind: channelCode), \(bind: actor.userID), \(bind: draft.reporterUserID),
                         \(bind: contactName.isEmpty ? nil : try cipher.seal(contactName)), \(bind: contactPhone.isEmpty ? nil : try cipher.seal(contactPhone)),
-                        \(bind: masked), \(bind: input.publicDetails == true ? 1 : 0), \(bind: attrs), 'assigned', \(bind: party.kind.rawValue),
-                        \(bind: party.key), \(bind: party.name), \(bind: party.path), \(bind: party.gridID), 0,
-                        \(bind: acceptDue), \(bind: contactDue), \(bind: resolveDue), \(bind: min(acceptDue, contactDue, resolveDue)),
+                        \(bind: draft.contactMasked), \(bind: draft.publicDetails ? 1 : 0), \(bind: attrs), 'assigned', \(bind: draft.partyKind!.rawValue),
+                        \(bind: draft.partyKey), \(bind: draft.partyName), \(bind: draft.partyPath), \(bind: draft.partyGridID), 0,
+                        \(bind: draft.acceptDue), \(bind: draft.contactDue), \(bind: draft.resolveDue), \(bind: draft.nextDue()),
                         \(bind: key), \(bind: now), \(bind: now))
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
-                let submitted = try await event(db, id, actor, "submitted", note: channel!.rawValue)
-                _ = try await event(db, id, nil, "assigned", note: party.fallbackNote.map { "\(party.name)（\($0)）" } ?? party.name, partyKey: party.key)
+                // Both first steps in one statement; the photos hang on the submission step.
+                let steps = try await db.raw("""
+                    INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
+                    VALUES (\(bind: id), \(bind: now), \(bind: actor.userID), \(bind: actor.displayName), 'submitted', \(bind: channelCode), NULL, 1),
+                           (\(bind: id), \(bind: now), NULL, '系统', 'assigned',
+                            \(bind: planned.partyFallback.map { "\(draft.partyName)（\($0)）" } ?? draft.partyName), \(bind: draft.partyKey), 1)
+                    RETURNING id, kind
+                    """).all()
+                let submitted = try steps.first { try $0.decode(column: "kind", as: String.self) == "submitted" }?.decode(column: "id", as: Int64.self)
                 for p in photosToSave { try await photos.save(db, p, requestID: id, eventID: submitted, now: now, env: env) }
-                try await audit.append(db, actor: actor, action: "request.submit", objectType: "request", objectID: id, path: loc.path,
-                                       detail: "\(category.code) → \(party.key)")
-                let users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID)
-                try await notifier.deliver(db, users.map { OutgoingNotification(userID: $0, kind: "assigned", requestID: id, subject: "#\(id) \(category.nameZh) \(loc.address)") }, at: now)
-                guard let r = try await fetch(db, id) else { throw LinliError.notFound }
-                return view(r, snapshot.categories, lang: .zh, now: now)
+                try await audit.append(db, actor: actor, action: "request.submit", objectType: "request", objectID: id, path: draft.path,
+                                       detail: "\(category.code) → \(draft.partyKey ?? "")")
+                try await notifier.deliver(db, planned.users.map { OutgoingNotification(userID: $0, kind: "assigned", requestID: id, subject: "#\(id) \(category.nameZh) \(draft.address)") }, at: now)
+                return id
             }
-            return (result, true)
+            var stored = draft
+            stored.id = id
+            return (view(stored, snapshot.categories, lang: .zh, now: now), true, planned.lookAlikes)
         } catch {
             // Two concurrent retries with one key: the loser finds the winner's request.
             if let key, !(error is LinliError), !(error is ValidationErrors), let existing = try await existingRequest(key: key, actor: actor) {
-                return (existing, false)
+                return (existing, false, lookAlikesIn == nil ? [] : try await similar(existing.id, actor: actor, lang: lookAlikesIn!))
             }
             throw error
         }
@@ -478,63 +510,6 @@ public struct RequestsService: Sendable {
             let similar = (canRoute(actor, r) || isReporter(actor, r)) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now) : []
             return RequestDetail(request: view(r, s.categories, lang: lang, now: now), events: events, photos: photoIDs, similar: similar,
                                  abilities: abilities(actor, r))
-        }
-    }
-
-    /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
-    func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64, excluding: Int64? = nil) async throws -> [SimilarRequest] {
-        let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
-        // Only the columns the comparison needs, and only the latest few, read backwards along the
-        // (category, community, created_at) index so that no sort grows with the history.
-        let candidates = try await db.raw("""
-            SELECT r.id, r.category, r.description, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.address, r.created_at FROM requests r
-            WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
-            AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
-            ORDER BY r.created_at DESC, r.id DESC LIMIT 50
-            """).all()
-        let probe = TextSimilarity.bigrams(r.description)
-        var scored: [(row: any SQLRow, score: Double)] = []
-        for row in candidates {
-            let compound = try row.decode(column: "compound_id", as: Int64?.self)
-            var near = compound != nil && compound == r.compoundID
-            if let a = try row.decode(column: "lat", as: Double?.self), let b = try row.decode(column: "lng", as: Double?.self), let x = r.lat, let y = r.lng,
-               distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { near = true }
-            guard near else { continue }
-            let text = TextSimilarity.score(probe, TextSimilarity.bigrams(try row.decode(column: "description", as: String.self)))
-            let score = text + (try row.decode(column: "place_id", as: Int64.self) == r.placeID ? 0.2 : 0)
-            if score >= RequestLimits.duplicateMinScore { scored.append((row, score)) }
-        }
-        // Only the five shown are turned into views.
-        return try scored.sorted { $0.score > $1.score }.prefix(5).map { row, score in
-            let category = try row.decode(column: "category", as: String.self)
-            return SimilarRequest(id: try row.decode(column: "id", as: Int64.self), categoryName: categories[category]?.name(lang) ?? category,
-                                  address: try row.decode(column: "address", as: String.self), status: try row.decode(column: "status", as: String.self),
-                                  createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100)
-        }
-    }
-
-    /// Look-alikes of one request the actor may see (returned with a new submission).
-    public func similar(_ id: Int64, actor: Actor, lang: Lang) async throws -> [SimilarRequest] {
-        let now = env.nowSeconds
-        return try await store.read { db in
-            let r = try await visible(db, id, actor)
-            return try await similarRequests(db, to: r, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
-        }
-    }
-
-    /// Suggestions shown before a resident submits: open requests that look the same.
-    public func suggestDuplicates(_ input: RequestInput, actor: Actor, lang: Lang) async throws -> [SimilarRequest] {
-        guard let category = input.category, let description = input.description, !description.isEmpty else { return [] }
-        let now = env.nowSeconds
-        return try await store.read { db in
-            guard let loc = try? await locate(db, input, actor: actor) else { return [] }
-            let probe = Row(id: 0, category: category, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
-                            streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
-                            lat: loc.lat, lng: loc.lng, urgency: .normal, channel: "app", submittedBy: actor.userID, reporterUserID: nil, contactMasked: "",
-                            publicDetails: false, attributes: [:], status: .assigned, partyKind: nil, partyKey: nil, partyName: "", partyPath: nil,
-                            partyGridID: nil, level: .party, acceptDue: 0, contactDue: 0, resolveDue: 0, acceptedAt: nil, contactedAt: nil,
-                            resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil, returnedCount: 0, createdAt: now, updatedAt: now)
-            return try await similarRequests(db, to: probe, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
         }
     }
 

@@ -1,0 +1,107 @@
+import Foundation
+import NIOConcurrencyHelpers
+import SQLKit
+
+// Look-alike requests: suggested before a resident submits, returned with a new submission, and
+// shown to the reporter and the routing staff on an open request's page.
+
+extension RequestsService {
+    /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
+    func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) async throws -> [SimilarRequest] {
+        let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
+        // Only the columns the comparison needs, and only the latest few, read backwards along the
+        // (category, community, created_at) index so that no sort grows with the history. The
+        // descriptions are read only for candidates whose bigrams are not yet known.
+        let candidates = try await db.raw("""
+            SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.address, r.created_at FROM requests r
+            WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
+            AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
+            ORDER BY r.created_at DESC, r.id DESC LIMIT 50
+            """).all()
+        var near: [(id: Int64, row: any SQLRow)] = []
+        for row in candidates {
+            let compound = try row.decode(column: "compound_id", as: Int64?.self)
+            var isNear = compound != nil && compound == r.compoundID
+            if !isNear, let a = try row.decode(column: "lat", as: Double?.self), let b = try row.decode(column: "lng", as: Double?.self), let x = r.lat, let y = r.lng,
+               distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { isNear = true }
+            if isNear { near.append((try row.decode(column: "id", as: Int64.self), row)) }
+        }
+        guard !near.isEmpty else { return [] }
+        var known = bigrams.get(near.map(\.id))
+        let missing = near.map(\.id).filter { known[$0] == nil }
+        if !missing.isEmpty {
+            var fresh: [Int64: [UInt64]] = [:]
+            for row in try await db.select().columns("id", "description").from("requests").where("id", .in, missing).all() {
+                fresh[try row.decode(column: "id", as: Int64.self)] = TextSimilarity.bigrams(try row.decode(column: "description", as: String.self))
+            }
+            bigrams.put(fresh)
+            known.merge(fresh) { $1 }
+        }
+        let probe = TextSimilarity.bigrams(r.description)
+        var scored: [(row: any SQLRow, id: Int64, score: Double)] = []
+        for (id, row) in near {
+            guard let theirs = known[id] else { continue }
+            let score = TextSimilarity.score(probe, theirs) + (try row.decode(column: "place_id", as: Int64.self) == r.placeID ? 0.2 : 0)
+            if score >= RequestLimits.duplicateMinScore { scored.append((row, id, score)) }
+        }
+        // Only the five shown are turned into views.
+        let categoryName = categories[r.category]?.name(lang) ?? r.category
+        return try scored.sorted { $0.score > $1.score }.prefix(5).map { row, id, score in
+            SimilarRequest(id: id, categoryName: categoryName,
+                           address: try row.decode(column: "address", as: String.self), status: try row.decode(column: "status", as: String.self),
+                           createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100)
+        }
+    }
+
+    /// Look-alikes of one request the actor may see (returned with a new submission).
+    public func similar(_ id: Int64, actor: Actor, lang: Lang) async throws -> [SimilarRequest] {
+        let now = env.nowSeconds
+        return try await store.read { db in
+            let r = try await visible(db, id, actor)
+            return try await similarRequests(db, to: r, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
+        }
+    }
+
+    /// Suggestions shown before a resident submits: open requests that look the same.
+    public func suggestDuplicates(_ input: RequestInput, actor: Actor, lang: Lang) async throws -> [SimilarRequest] {
+        guard let category = input.category, let description = input.description, !description.isEmpty else { return [] }
+        let now = env.nowSeconds
+        return try await store.read { db in
+            guard let loc = try? await locate(db, input, actor: actor) else { return [] }
+            let probe = Row(id: 0, category: category, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
+                            streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
+                            lat: loc.lat, lng: loc.lng, urgency: .normal, channel: "app", submittedBy: actor.userID, reporterUserID: nil, contactMasked: "",
+                            publicDetails: false, attributes: [:], status: .assigned, partyKind: nil, partyKey: nil, partyName: "", partyPath: nil,
+                            partyGridID: nil, level: .party, acceptDue: 0, contactDue: 0, resolveDue: 0, acceptedAt: nil, contactedAt: nil,
+                            resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil, returnedCount: 0, createdAt: now, updatedAt: now)
+            return try await similarRequests(db, to: probe, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
+        }
+    }
+
+}
+
+/// Each request's bigrams, kept after they are first computed: a description never changes, and
+/// every submission compares itself with up to fifty recent neighbours. Bounded; emptied when full.
+final class BigramCache: Sendable {
+    private let box = NIOLockedValueBox<[Int64: [UInt64]]>([:])
+    let limit: Int
+
+    init(limit: Int = 20_000) { self.limit = limit }
+
+    func get(_ ids: [Int64]) -> [Int64: [UInt64]] {
+        box.withLockedValue { cache in
+            var found: [Int64: [UInt64]] = [:]
+            for id in ids { if let b = cache[id] { found[id] = b } }
+            return found
+        }
+    }
+
+    func put(_ entries: [Int64: [UInt64]]) {
+        guard !entries.isEmpty else { return }
+        box.withLockedValue { cache in
+            if cache.count + entries.count > limit { cache.removeAll(keepingCapacity: true) }
+            cache.merge(entries) { $1 }
+        }
+    }
+}
+
