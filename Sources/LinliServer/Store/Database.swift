@@ -173,7 +173,9 @@ public final class SQLiteStore: Store {
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
         let writer = try SQLiteHandle(path: path)
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
-                       "PRAGMA busy_timeout=10000", "PRAGMA cache_size=-65536", Self.mmap] {
+                       "PRAGMA busy_timeout=10000", "PRAGMA cache_size=-65536", Self.mmap,
+                       // Each job of a group commit is a savepoint; its statement journal stays in memory instead of a temporary file.
+                       "PRAGMA temp_store=MEMORY"] {
             try writer.run(pragma, [], { _ in })
         }
         var readers: [SQLiteHandle] = []

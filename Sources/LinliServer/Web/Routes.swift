@@ -67,9 +67,9 @@ enum JSON {
     }()
 
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let body: ByteBuffer
+        if let bytes = try? StreamingJSON.encode(value) { body = ByteBuffer(bytes: bytes) } else { body = ByteBuffer(bytes: try encoder.encode(value)) }
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 
     /// Decodes a JSON body, naming the field when a value has the wrong type.
