@@ -344,6 +344,52 @@ enum TestImages {
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'request.unmask_contact'") == 1)
         }
     }
+
+    /// The form's map: the community's compounds and facilities with their positions, for anyone
+    /// whose roles touch that community, and nothing (404) for anyone else.
+    @Test(arguments: Backend.available)
+    func theMapShowsTheCommunityAroundAPlaceToThoseItConcerns(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let registry = f.linli.registry
+            let resident = try await f.actor("resident")
+            let home = resident.grants.compactMap(\.householdID).first!
+            let points = try await registry.mapPoints(placeID: nil, householdID: home, actor: resident, lang: .zh)
+            #expect(points.contains { $0.kind == "compound" } && points.contains { $0.kind != "compound" && $0.kind != "community" })
+            #expect(points.allSatisfy { (30...31).contains($0.lat) && (120...121).contains($0.lng) })
+            let sameByPlace = try await registry.mapPoints(placeID: f.demo.firstCommunityID, householdID: nil, actor: try await f.actor("community"), lang: .en)
+            #expect(sameByPlace.count == points.count)
+            let elsewhere = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM places WHERE kind = 'community' AND path NOT LIKE \(bind: "%/\(f.demo.firstStreetID)/%") ORDER BY id LIMIT 1")
+                    .first()!.decode(column: "id", as: Int64.self)
+            }
+            await #expect(throws: LinliError.self) { _ = try await registry.mapPoints(placeID: elsewhere, householdID: nil, actor: resident, lang: .zh) }
+            await #expect(throws: LinliError.self) { _ = try await registry.mapPoints(placeID: nil, householdID: nil, actor: resident, lang: .zh) }
+        }
+    }
+
+    /// A photo file no row names (its transaction failed, or the server died before the commit)
+    /// is removed once it is an hour old; named photos and young files stay.
+    @Test(arguments: Backend.available)
+    func orphanPhotoFilesAreRemovedAndNamedOnesKept(_ backend: Backend) async throws {
+        let clock = TestClock(Self.monday9)
+        try await withFixture(backend, clock: clock) { f in
+            let r = f.linli.requests
+            let kept = try await r.submit(Self.lift(f), photos: [TestImages.png], actor: try await f.actor("resident")).request
+            let dir = f.dataDir + "/photos"
+            let fm = FileManager.default
+            let old = clock.now.addingTimeInterval(-7200)
+            for name in ["orphan-old.jpg", "orphan-young.jpg"] { fm.createFile(atPath: dir + "/" + name, contents: Data([0xFF, 0xD8, 0xFF])) }
+            try fm.setAttributes([.modificationDate: old], ofItemAtPath: dir + "/orphan-old.jpg")
+            try fm.setAttributes([.modificationDate: clock.now.addingTimeInterval(-60)], ofItemAtPath: dir + "/orphan-young.jpg")
+            let named = try fm.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix("orphan") }
+            #expect(named.count == 1)
+            for n in named { try fm.setAttributes([.modificationDate: old], ofItemAtPath: dir + "/" + n) }
+            #expect(try await r.removeOrphanPhotos() == 1)
+            #expect(Set(try fm.contentsOfDirectory(atPath: dir)) == Set(named + ["orphan-young.jpg"]))
+            let detail = try await r.detail(kept.id, actor: try await f.actor("resident"), lang: .zh)
+            #expect(try await r.photo(detail.photos[0], actor: try await f.actor("resident")).starts(with: [0xFF, 0xD8]))
+        }
+    }
 }
 
 @Suite struct RequestsHTTPTests {

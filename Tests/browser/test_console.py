@@ -66,6 +66,19 @@ def wait_text(d, element_id, expected, timeout=10):
     WebDriverWait(d, timeout).until(ok, f"#{element_id} never showed {expected!r}")
 
 
+def settled(d, element):
+    """The element scrolled to the middle of the screen once it has stopped moving (late content above it shifts it)."""
+    last = None
+    for _ in range(40):
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        rect = d.execute_script("var r = arguments[0].getBoundingClientRect(); return [r.x, r.y, r.width, r.height]", element)
+        if rect == last:
+            return element
+        last = rect
+        time.sleep(0.25)
+    return element
+
+
 def shot(d, name):
     os.makedirs(SHOTS, exist_ok=True)
     d.save_screenshot(os.path.join(SHOTS, name + ".png"))
@@ -176,6 +189,16 @@ def resident_reports_a_leak_with_a_photo_on_a_phone(d, base):
     d.find_element(By.CSS_SELECTOR, "#category option[value=water_leak]").click()
     d.find_element(By.ID, "description").send_keys("楼上卫生间漏水，我家厨房天花板一直在滴水。")
     d.find_elements(By.CSS_SELECTOR, "#location option")[1].click()
+    # The map shows the community's compounds and facilities; a tap marks where the leak is.
+    # (The look-alike suggestions appear above it once their answer arrives; click after the page settles.)
+    WebDriverWait(d, 10).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#request-map .map-point")) > 3)
+    summary = settled(d, d.find_element(By.CSS_SELECTOR, "#map-point summary"))
+    summary.click()
+    settled(d, d.find_element(By.CSS_SELECTOR, "#request-map svg")).click()
+    lat, lng = d.find_element(By.ID, "lat").get_attribute("value"), d.find_element(By.ID, "lng").get_attribute("value")
+    assert 30 < float(lat) < 31 and 120 < float(lng) < 121, (lat, lng)
+    assert d.find_elements(By.CSS_SELECTOR, "#request-map .map-marker")
+    shot(d, "request-map-phone")
     photo = os.path.join(tempfile.mkdtemp(), "leak.png")
     open(photo, "wb").write(PNG_1x1)
     d.find_element(By.ID, "photos").send_keys(photo)
@@ -184,6 +207,9 @@ def resident_reports_a_leak_with_a_photo_on_a_phone(d, base):
     wait_text(d, "request-status", "已派单")
     assert "物业" in d.find_element(By.ID, "request-party").text, "a leak is routed to the compound's property company"
     assert "/request-photos/" in d.page_source, "the photo is attached"
+    # Its page shows the marked point on the map, and a link that opens the phone's map app there.
+    WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#request-map .map-marker"))
+    assert d.find_element(By.ID, "map-open").get_attribute("href").startswith("geo:" + lat[:6])
     STATE["leak"] = d.current_url.split("?")[0]
     shot(d, "request-submitted-phone")
 

@@ -56,6 +56,10 @@ struct AccountRoutes {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css)))
         }
+        r.get("/static/map.js", .open) { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: MapScript.js)))
+        }
 
         // API: exchange a username and password for a bearer token.
         r.post("/api/v1/tokens", .open) { req, c in

@@ -117,10 +117,10 @@ public struct DemoGenerator: Sendable {
         let now = env.nowSeconds
 
         var places = Batch(table: "places", columns: ["id", "parent_id", "kind", "name", "path", "community_type", "lat", "lng", "created_at"])
-        func addPlace(_ parent: Int64?, _ parentPath: String, _ kind: PlaceKind, _ name: String, _ ctype: String? = nil) -> (Int64, String) {
+        func addPlace(_ parent: Int64?, _ parentPath: String, _ kind: PlaceKind, _ name: String, _ ctype: String? = nil, at: (lat: Double, lng: Double)? = nil) -> (Int64, String) {
             let id = ids.place; ids.place += 1
             let path = parentPath + "\(id)/"
-            places.rows.append([id, parent, kind.rawValue, name, path, ctype, Double?.none, Double?.none, now])
+            places.rows.append([id, parent, kind.rawValue, name, path, ctype, at?.lat, at?.lng, now])
             return (id, path)
         }
         let (cityID, cityPath) = addPlace(nil, "/", .city, "示范市")
@@ -190,7 +190,9 @@ public struct DemoGenerator: Sendable {
                 var householdIndex = 0
                 for (k, compoundName) in spec.compounds.enumerated() {
                     let hhCount = spec.households / spec.compounds.count + (k < spec.households % spec.compounds.count ? 1 : 0)
-                    let (compoundID, compoundPath) = addPlace(communityID, communityPath, rural ? .villagerGroup : .compound, compoundName)
+                    // Compounds on a grid among the community's facilities, so the request form's map has them to show.
+                    let (compoundID, compoundPath) = addPlace(communityID, communityPath, rural ? .villagerGroup : .compound, compoundName,
+                                                              at: (lat0 + (Double(k / 6) - 1.5) * 0.0015, lng0 + Double(k % 6) * 0.0015))
                     summary.compounds += rural ? 0 : 1
                     if !rural {
                         if rng.chance(spec.propertyShare) {

@@ -251,6 +251,18 @@ struct RegistryRoutes {
         }
 
         // MARK: JSON API
+        // Reference points of the community around a place or household, for the map widget.
+        r.get("/api/v1/map-points", .signedIn) { req, c in
+            let q = req.uri.queryParameters
+            func id(_ field: String) throws -> Int64? {
+                guard let raw = q.get(field), !raw.isEmpty else { return nil }
+                guard let v = Int64(raw) else { throw LinliError.invalid(field, "invalid", "\(field) 应为整数") }
+                return v
+            }
+            struct Body: Encodable { var points: [MapPoint] }
+            return try JSON.response(Body(points: try await registry.mapPoints(placeID: try id("place_id"), householdID: try id("household_id"),
+                                                                             actor: try c.requireActor(), lang: c.lang)))
+        }
         r.get("/api/v1/places/:id", .action(.placeView)) { _, c in
             try JSON.response(try await registry.place(try c.id("id"), actor: try c.requireActor()))
         }

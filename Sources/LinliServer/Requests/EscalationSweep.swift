@@ -74,7 +74,7 @@ extension RequestsService {
 }
 
 /// Runs the sweep at start (catching up on the time the server was down) and then every
-/// `interval` seconds until the server stops.
+/// `interval` seconds until the server stops; removes orphaned photo files at start and hourly.
 struct EscalationService: Service {
     let requests: RequestsService
     let interval: Duration
@@ -82,6 +82,7 @@ struct EscalationService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var photosSweptAt: Int64?
             while !Task.isCancelled {
                 do {
                     let r = try await requests.escalateOverdue()
@@ -90,6 +91,16 @@ struct EscalationService: Service {
                     }
                 } catch {
                     logger.error("escalation sweep failed: \(error)")
+                }
+                // Photo files left by failed or interrupted submissions: at start, then hourly.
+                if photosSweptAt.map({ requests.env.nowSeconds - $0 >= 3600 }) ?? true {
+                    photosSweptAt = requests.env.nowSeconds
+                    do {
+                        let n = try await requests.removeOrphanPhotos()
+                        if n > 0 { logger.info("orphan photos removed", metadata: ["files": "\(n)"]) }
+                    } catch {
+                        logger.error("orphan photo sweep failed: \(error)")
+                    }
                 }
                 try await Task.sleep(for: interval)
             }

@@ -74,6 +74,11 @@ struct PhotoStore: Sendable {
 }
 
 extension RequestsService {
+    /// Removes photo files no request names, an hour after they were written (see `PhotoStore.removeOrphans`).
+    public func removeOrphanPhotos() async throws -> Int {
+        try await photos.removeOrphans(store, olderThan: env.nowSeconds - 3600)
+    }
+
     /// A photo's bytes for someone who may see its request; on public pages only if the reporter
     /// agreed to publish.
     public func photo(_ photoID: Int64, actor: Actor?) async throws -> [UInt8] {
@@ -86,5 +91,33 @@ extension RequestsService {
             return try p.decode(column: "stored_name", as: String.self)
         }
         return try photos.read(name)
+    }
+}
+
+extension PhotoStore {
+    /// Removes photo files that no row names and that are older than `cutoff` (seconds since
+    /// 1970). They are left when a submission's transaction fails, or the server dies, after the
+    /// file was flushed and before the row committed. Younger files are left alone: their
+    /// transaction may still be running. Returns how many were removed.
+    func removeOrphans(_ store: any Store, olderThan cutoff: Int64) async throws -> Int {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return 0 }
+        let old = names.filter { name in
+            guard name.hasSuffix(".jpg"), let attrs = try? fm.attributesOfItem(atPath: path(name)),
+                  let modified = attrs[.modificationDate] as? Date else { return false }
+            return Int64(modified.timeIntervalSince1970) < cutoff
+        }
+        var removed = 0
+        var start = 0
+        while start < old.count {
+            let batch = Array(old[start..<min(start + 200, old.count)])
+            start += batch.count
+            let known = try await store.read { db in
+                try await db.select().column("stored_name").from("request_photos").where("stored_name", .in, batch).all()
+                    .map { try $0.decode(column: "stored_name", as: String.self) }
+            }
+            for name in Set(batch).subtracting(known) where (try? fm.removeItem(atPath: path(name))) != nil { removed += 1 }
+        }
+        return removed
     }
 }

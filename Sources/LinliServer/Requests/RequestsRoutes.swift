@@ -285,6 +285,7 @@ struct RequestsRoutes {
             "urgent": values["urgency"] == "urgent",
             "public_details": values["public_details"] == "1",
             "description": values["description"] ?? "", "address": values["address"] ?? "", "lat": values["lat"] ?? "", "lng": values["lng"] ?? "",
+            "has_point": !(values["lat"] ?? "").isEmpty || !(values["lng"] ?? "").isEmpty,
             "household_id": values["household_id"] ?? "", "contact_name": values["contact_name"] ?? "", "contact_phone": values["contact_phone"] ?? "",
             // A fresh key per form: a double click or a resend after a dropped connection submits once.
             "idempotency_key": values["idempotency_key"] ?? requests.env.token(bytes: 16),

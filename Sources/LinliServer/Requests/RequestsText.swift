@@ -36,7 +36,12 @@ enum RequestsText {
         "calendar": ("节假日与调休", "Holidays and make-up days"), "day": ("日期", "Date"), "day_kind": ("类型", "Kind"), "holiday_name": ("名称", "Name"),
         "routing_rules": ("派单规则", "Routing rules"), "routing_hint": ("在某地点（及其下级）把某类诉求派给指定责任方；未设置时用类别的默认责任方。", "Send a category at a place (and below) to a kind of party; otherwise the category's default applies."),
         "delete": ("删除", "Delete"), "set": ("设置", "Set"), "show_contact": ("查看联系方式", "Show contact"),
-        "request_no": ("诉求编号", "Request"), "your_requests": ("您反映的诉求", "Your requests"),
+        "request_no": ("诉求编号", "Request"),
+        "map_label": ("问题位置地图", "Map of where the problem is"), "map_here": ("用我的位置", "Use my location"), "map_clear": ("清除坐标", "Clear the point"),
+        "map_hint": ("点地图标出问题所在位置；圆点是小区和公共设施。", "Tap the map where the problem is; the dots are compounds and facilities."),
+        "map_empty": ("本社区还没有可参照的地点坐标，可用“我的位置”或直接填写经纬度。", "This community has no mapped places yet: use your location or type the coordinates."),
+        "map_no_geo": ("无法取得位置：需要允许定位，且须通过 HTTPS 访问。", "Could not get your location: allow it, and use HTTPS."),
+        "map_open": ("在手机地图中打开", "Open in a map app"), "your_requests": ("您反映的诉求", "Your requests"),
     ]
 
     static let values: [String: (String, String)] = [

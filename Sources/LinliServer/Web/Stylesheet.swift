@@ -46,5 +46,10 @@ enum Stylesheet {
     ol.steps li.current { background:var(--accent); color:#fff; border-color:var(--accent); font-weight:600; }
     tr.short td:first-child { border-left:4px solid #b00020; }
     @media print { header, .no-print { display:none; } }
+    .map { margin:.5rem 0; } .map-canvas { width:100%; max-width:32rem; height:auto; display:block; border:1px solid var(--line); border-radius:6px; touch-action:manipulation; cursor:crosshair; }
+    .map-ground { fill:#eef3ea; } .map-point circle { fill:#0b57d0; stroke:#fff; stroke-width:1.5; } .map-point.map-compound circle, .map-point.map-villager_group circle { fill:#6d4c41; }
+    .map-point text { font-size:11px; fill:#333; paint-order:stroke; stroke:#eef3ea; stroke-width:3px; }
+    body.large .map-point text { font-size:15px; } .map-marker path { fill:var(--accent); stroke:#fff; stroke-width:1.5; } .map-marker-dot { fill:#fff; }
+    .map-tools { display:flex; gap:.5rem; flex-wrap:wrap; }
     """
 }
