@@ -145,6 +145,17 @@ final class ColumnNames: Sendable {
         for (i, n) in names.enumerated() where index[n] == nil { index[n] = i }
         self.index = index
     }
+
+    /// A column's position. Short column lists are scanned: comparing a few short names is
+    /// cheaper than hashing one, and a report decodes ~250,000 values by name.
+    @inline(__always)
+    func position(_ column: String) -> Int? {
+        if names.count <= 16 {
+            for i in names.indices where names[i] == column { return i }
+            return nil
+        }
+        return index[column]
+    }
 }
 
 struct MissingColumn: Error, CustomStringConvertible {
@@ -159,30 +170,37 @@ struct FastSQLiteRow: SQLRow, Sendable {
     static let decoder = SQLiteDataDecoder()
 
     var allColumns: [String] { columns.names }
-    func contains(column: String) -> Bool { columns.index[column] != nil }
+    func contains(column: String) -> Bool { columns.position(column) != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        guard let i = columns.index[column] else { return true }
+        guard let i = columns.position(column) else { return true }
         return values[i] == .null
     }
 
+    // The common types are handed over without a dynamic cast: each branch has just checked that
+    // `D` is exactly the type it builds, so the bit casts are identities.
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let i = columns.index[column] else { throw MissingColumn(column: column) }
+        guard let i = columns.position(column) else { throw MissingColumn(column: column) }
         let value = values[i]
         switch value {
         case .integer(let n):
-            if D.self == Int64.self || D.self == Int64?.self { return Int64(n) as! D }
-            if D.self == Int.self || D.self == Int?.self { return Int(n) as! D }
-            if D.self == Bool.self || D.self == Bool?.self { return (n != 0) as! D }
+            if D.self == Int64.self { return unsafeBitCast(Int64(n), to: D.self) }
+            if D.self == Int64?.self { return unsafeBitCast(Int64?.some(Int64(n)), to: D.self) }
+            if D.self == Int.self { return unsafeBitCast(Int(n), to: D.self) }
+            if D.self == Int?.self { return unsafeBitCast(Int?.some(Int(n)), to: D.self) }
+            if D.self == Bool.self { return unsafeBitCast(n != 0, to: D.self) }
+            if D.self == Bool?.self { return unsafeBitCast(Bool?.some(n != 0), to: D.self) }
         case .text(let t):
-            if D.self == String.self || D.self == String?.self { return t as! D }
+            if D.self == String.self { return unsafeBitCast(t, to: D.self) }
+            if D.self == String?.self { return unsafeBitCast(String?.some(t), to: D.self) }
         case .float(let d):
-            if D.self == Double.self || D.self == Double?.self { return d as! D }
+            if D.self == Double.self { return unsafeBitCast(d, to: D.self) }
+            if D.self == Double?.self { return unsafeBitCast(Double?.some(d), to: D.self) }
         case .null:
-            if D.self == Int64?.self { return Int64?.none as! D }
-            if D.self == String?.self { return String?.none as! D }
-            if D.self == Double?.self { return Double?.none as! D }
-            if D.self == Int?.self { return Int?.none as! D }
+            if D.self == Int64?.self { return unsafeBitCast(Int64?.none, to: D.self) }
+            if D.self == String?.self { return unsafeBitCast(String?.none, to: D.self) }
+            if D.self == Double?.self { return unsafeBitCast(Double?.none, to: D.self) }
+            if D.self == Int?.self { return unsafeBitCast(Int?.none, to: D.self) }
         case .blob: break
         }
         return try Self.decoder.decode(D.self, from: value)

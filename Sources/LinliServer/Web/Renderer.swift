@@ -17,7 +17,7 @@ struct Renderer: Sendable {
 
     /// Turns an Encodable view model into plain dictionaries (snake_case keys) with labels added.
     static func data<T: Encodable>(_ value: T, _ lang: Lang) -> Any {
-        guard let d = try? JSON.encoder.encode(value), let obj = try? JSONSerialization.jsonObject(with: d) else { return [:] }
+        guard let d = try? JSON.bytes(value), let obj = try? JSONSerialization.jsonObject(with: Data(d)) else { return [:] }
         return I18n.labelled(obj, lang)
     }
 

@@ -66,10 +66,14 @@ enum JSON {
         return e
     }()
 
+    /// The value as JSON bytes: streamed where `StreamingJSON` covers it, else through `JSONEncoder`.
+    static func bytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+        if let bytes = try? StreamingJSON.encode(value) { return bytes }
+        return Array(try encoder.encode(value))
+    }
+
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let body: ByteBuffer
-        if let bytes = try? StreamingJSON.encode(value) { body = ByteBuffer(bytes: bytes) } else { body = ByteBuffer(bytes: try encoder.encode(value)) }
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try bytes(value))))
     }
 
     /// Decodes a JSON body, naming the field when a value has the wrong type.
