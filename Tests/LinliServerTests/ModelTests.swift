@@ -94,3 +94,28 @@ import Testing
         #expect(!a.may(.auditView, on: ObjectScope(path: "/1/2/3/4/")))
     }
 }
+
+@Suite struct IdentityNumberSpeedupTests {
+    /// The byte-wise check digit and birth date agree with the rules written out by hand.
+    @Test func checkDigitAndBirthDateFromBytes() {
+        #expect(IDNumber.checkCharacter(for: "11010519491231002") == "X")
+        #expect(IDNumber.checkCharacter(for: "1101051949123100") == nil, "too short")
+        #expect(IDNumber.checkCharacter(for: "110105194912310021") == nil, "too long")
+        #expect(IDNumber.checkCharacter(for: "1101051949123100a") == nil)
+        #expect(IDNumber.checkCharacter(for: "１１０１０５１９４９１２３１００２") == nil, "full-width digits are not an ID number")
+        #expect(IDNumber.birthDate(of: "11010519491231002X") == "1949-12-31")
+        #expect(IDNumber.birthDate(of: "11010520000229002X") == "2000-02-29")
+        #expect(IDNumber.birthDate(of: "11010519000229002X") == nil, "1900 was no leap year")
+        #expect(IDNumber.birthDate(of: "11010519491301002X") == nil)
+        #expect(IDNumber.birthDate(of: "1101051949") == nil)
+    }
+
+    /// The keyed HMAC state is copied per lookup, never shared: the same value gives the same index.
+    @Test func indexIsAStableKeyedHMAC() throws {
+        let cipher = PersonalDataCipher(masterKey: try PersonalDataCipher.masterKey(base64: Data(repeating: 7, count: 32).base64EncodedString()))
+        let a = cipher.index("phone", "13812345678"), b = cipher.index("id", "11010519491231002X")
+        #expect(a == cipher.index("phone", "13812345678") && b == cipher.index("id", "11010519491231002X") && a != b)
+        // HMAC-SHA256 under HKDF(master, info "linli-pd-idx"), computed independently with Python's hmac module.
+        #expect(a == "dba1e1634fbee7cd31af68b281ed6b5ef2028626dbeb0df6e2ef629468406fde")
+    }
+}

@@ -72,6 +72,32 @@ import Testing
         }
     }
 
+    /// The demo loads with the registry's secondary indexes dropped and rebuilt: afterwards the
+    /// schema is the one the migrations made, and a load that fails rebuilds them too.
+    @Test func aBulkLoadLeavesTheSchemaAsItFoundIt() async throws {
+        try await withFixture(.sqlite, accounts: false) { f in
+            let store = f.linli.store
+            let schema: @Sendable () async throws -> [String] = {
+                try await store.read { db in
+                    try await db.raw("SELECT name, COALESCE(sql, '') AS sql FROM sqlite_master WHERE type = 'index' ORDER BY name").all()
+                        .map { try $0.decode(column: "name", as: String.self) + ": " + $0.decode(column: "sql", as: String.self) }
+                }
+            }
+            let before = try await schema()
+            #expect(before.contains("residents_phone: CREATE INDEX residents_phone ON residents(phone_index)"))
+            _ = try await f.linli.loadDemo(seed: 4, scale: 1, tiny: true)
+            #expect(try await schema() == before)
+            struct Failed: Error {}
+            await #expect(throws: Failed.self) {
+                try await store.bulkLoad(tables: DemoGenerator.tables) { () async throws -> Int in
+                    #expect(try await schema().contains { $0.hasPrefix("residents_phone:") } == false, "dropped while loading")
+                    throw Failed()
+                }
+            }
+            #expect(try await schema() == before)
+        }
+    }
+
     @Test func rawSQLiteFileHoldsNoIDNumberOrPhoneInClear() async throws {
         try await withFixture(.sqlite) { f in
             let staff = try await f.actor("community")

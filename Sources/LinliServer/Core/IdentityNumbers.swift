@@ -7,10 +7,14 @@ public enum IDNumber {
 
     /// The check character for the first 17 digits.
     public static func checkCharacter(for first17: String) -> Character? {
-        let digits = first17.compactMap { $0.wholeNumberValue }
-        guard digits.count == 17, first17.count == 17 else { return nil }
-        let sum = zip(digits, weights).reduce(0) { $0 + $1.0 * $1.1 }
-        return checkChars[sum % 11]
+        // ASCII digits only: an ID number has no other (the demo computes a million of these).
+        var sum = 0, i = 0
+        for b in first17.utf8 {
+            guard i < 17, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) else { return nil }
+            sum += Int(b - UInt8(ascii: "0")) * weights[i]
+            i += 1
+        }
+        return i == 17 ? checkChars[sum % 11] : nil
     }
 
     public enum Problem: Equatable, Sendable { case format, birthDate, checkDigit }
@@ -33,13 +37,17 @@ public enum IDNumber {
 
     /// Birth date encoded in positions 7–14, as "YYYY-MM-DD", if it is a real date.
     public static func birthDate(of s: String) -> String? {
-        let chars = Array(s)
-        guard chars.count >= 14 else { return nil }
-        let y = Int(String(chars[6..<10])), m = Int(String(chars[10..<12])), d = Int(String(chars[12..<14]))
-        guard let y, let m, let d, (1900...2100).contains(y), (1...12).contains(m), d >= 1 else { return nil }
+        let bytes = Array(s.utf8.prefix(14))
+        guard bytes.count == 14, bytes[6..<14].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        func number(_ r: Range<Int>) -> Int { r.reduce(0) { $0 * 10 + Int(bytes[$1] - UInt8(ascii: "0")) } }
+        let y = number(6..<10), m = number(10..<12), d = number(12..<14)
+        guard (1900...2100).contains(y), (1...12).contains(m), d >= 1 else { return nil }
         let days = [31, (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard d <= days[m - 1] else { return nil }
-        return String(format: "%04d-%02d-%02d", y, m, d)
+        // The digits as written: "YYYY-MM-DD".
+        var out = bytes[6..<10] + [UInt8(ascii: "-")] + bytes[10..<12] + [UInt8(ascii: "-")]
+        out += bytes[12..<14]
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Gender from the 17th digit: odd is male.

@@ -5,11 +5,13 @@ import Foundation
 /// exact value can still be found. Two keys derived from one master key, so one secret to keep.
 public struct PersonalDataCipher: Sendable {
     let encryptionKey: SymmetricKey
-    let indexKey: SymmetricKey
+    /// The index key already absorbed: copying this value is cheaper than keying an HMAC per lookup.
+    let keyedIndex: HMAC<SHA256>
 
     public init(masterKey: SymmetricKey) {
         encryptionKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, info: Data("linli-pd-enc".utf8), outputByteCount: 32)
-        indexKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, info: Data("linli-pd-idx".utf8), outputByteCount: 32)
+        let indexKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, info: Data("linli-pd-idx".utf8), outputByteCount: 32)
+        keyedIndex = HMAC<SHA256>(key: indexKey)
     }
 
     /// Base64 of nonce‖ciphertext‖tag.
@@ -26,8 +28,9 @@ public struct PersonalDataCipher: Sendable {
 
     /// Hex HMAC-SHA256 of a normalised value, namespaced by kind so an ID and a phone never collide.
     public func index(_ kind: String, _ normalised: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data((kind + ":" + normalised).utf8), using: indexKey)
-        return Hex.encode(mac)
+        var hmac = keyedIndex
+        hmac.update(data: Array((kind + ":" + normalised).utf8))
+        return Hex.encode(hmac.finalize())
     }
 
     /// Reads the master key from a base64 string (32 bytes).
