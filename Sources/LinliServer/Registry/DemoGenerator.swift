@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import SQLiteKit
 
 /// A deterministic pseudo-random source (SplitMix64): the same seed gives the same street.
 struct SeededRandom: RandomNumberGenerator {
@@ -99,7 +100,7 @@ public struct DemoGenerator: Sendable {
     struct Batch {
         var table: String
         var columns: [String]
-        var rows: [[any Encodable & Sendable]] = []
+        var rows: [[any DemoCell]] = []
     }
 
     /// The tables the demo fills.
@@ -142,16 +143,19 @@ public struct DemoGenerator: Sendable {
         let (cityID, cityPath) = addPlace(nil, "/", .city, "示范市")
         let (districtID, districtPath) = addPlace(cityID, cityPath, .district, "示范区")
         summary.cityID = cityID
-        // At most one write in flight: it commits before the next is queued.
-        var writing: Task<Void, any Error>?
+        // Writes queue behind each other (each commits before the next starts, so rows always
+        // follow what they refer to); a few may wait, so that a small community's write never
+        // leaves the writer idle while a large one is generated, nor the reverse.
+        var writing: [Task<Void, any Error>] = []
         func write(_ batches: [Batch]) async throws {
-            try await writing?.value
-            let store = self.store
-            writing = Task {
+            if writing.count >= 3 { try await writing.removeFirst().value }
+            let store = self.store, previous = writing.last
+            writing.append(Task {
+                try await previous?.value
                 try await store.transaction { db in
                     for var b in batches { try await Self.insert(db, &b) }
                 }
-            }
+            })
         }
         try await write([places])
         places.rows.removeAll()
@@ -196,7 +200,7 @@ public struct DemoGenerator: Sendable {
                 }
                 orgs.rows.append([ids.org, OrganisationKind.communityEnterprise.rawValue, spec.name + "发展服务有限公司", communityID, Int64?.none, String?.none, String?.none]); ids.org += 1
                 for n in ["第一小学", "区人民医院分院"] {
-                    orgs.rows.append([ids.org, OrganisationKind.residentUnit.rawValue, spec.name.prefix(2) + n, communityID, Int64?.none, String?.none, String?.none]); ids.org += 1
+                    orgs.rows.append([ids.org, OrganisationKind.residentUnit.rawValue, String(spec.name.prefix(2)) + n, communityID, Int64?.none, String?.none, String?.none]); ids.org += 1
                 }
                 // Facilities around the community's centre.
                 var facilities = Batch(table: "facilities", columns: ["id", "place_id", "kind", "name", "lat", "lng"])
@@ -236,7 +240,7 @@ public struct DemoGenerator: Sendable {
                         }
                     }
                     let developer = ids.owner
-                    if !rural { owners.rows.append([ids.owner, communityID, "developer", compoundName.prefix(2) + "置业有限公司"]); ids.owner += 1 }
+                    if !rural { owners.rows.append([ids.owner, communityID, "developer", String(compoundName.prefix(2)) + "置业有限公司"]); ids.owner += 1 }
                     var lastOwner: Int64?
                     // Households sit in units of buildings (urban) or directly in the villager group.
                     var unitID = compoundID, unitPath = compoundPath, unitChain = [compoundName]
@@ -332,7 +336,7 @@ public struct DemoGenerator: Sendable {
             try await write([orgs, serving])
             summary.organisations = Int(ids.org)
         }
-        try await writing?.value
+        for w in writing { try await w.value }
         if let _ = store.dialect.resetSequenceSQL("places") {
             try await store.transaction { db in
                 for t in ["places", "grids", "households", "owners", "dwellings", "residents", "organisations", "facilities"] {
@@ -347,7 +351,7 @@ public struct DemoGenerator: Sendable {
     static func insert(_ db: any SQLDatabase, _ b: inout Batch) async throws {
         guard !b.rows.isEmpty else { return }
         if let sqlite = db as? FastSQLiteDatabase {
-            try sqlite.insertRows(into: b.table, columns: b.columns, b.rows)
+            try sqlite.insertRows(into: b.table, columns: b.columns, b.rows.map { $0.map(\.sqliteData) })
             b.rows.removeAll()
             return
         }
@@ -405,3 +409,14 @@ public struct DemoGenerator: Sendable {
         }
     }
 }
+
+/// A value of a demo row: bound as itself on PostgreSQL, converted without a dynamic cast on SQLite.
+protocol DemoCell: Encodable, Sendable {
+    var sqliteData: SQLiteData { get }
+}
+
+extension Int64: DemoCell { var sqliteData: SQLiteData { .integer(SQLiteInt64(self)) } }
+extension Int: DemoCell { var sqliteData: SQLiteData { .integer(SQLiteInt64(self)) } }
+extension Double: DemoCell { var sqliteData: SQLiteData { .float(self) } }
+extension String: DemoCell { var sqliteData: SQLiteData { .text(self) } }
+extension Optional: DemoCell where Wrapped: DemoCell { var sqliteData: SQLiteData { self?.sqliteData ?? .null } }

@@ -253,10 +253,10 @@ struct FastSQLiteDatabase: SQLDatabase {
 
     /// Inserts rows one prepared statement at a time: for a bulk load, cheaper than SQLKit
     /// serialising multi-row INSERTs of thousands of binds.
-    func insertRows(into table: String, columns: [String], _ rows: some Collection<[any Encodable & Sendable]>) throws {
+    func insertRows(into table: String, columns: [String], _ rows: [[SQLiteData]]) throws {
         let quoted = columns.map { "\"\($0)\"" }.joined(separator: ", ")
         let sql = "INSERT INTO \"\(table)\" (\(quoted)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
-        try handle.runEach(sql, try rows.map { try $0.map(Self.data) })
+        try handle.runEach(sql, rows)
     }
 
     /// The bind types Linli uses most are converted directly; the rest go through SQLiteKit's encoder.
