@@ -39,8 +39,9 @@ public struct RegistryService: Sendable {
     func ancestors(_ db: any SQLDatabase, path: String) async throws -> [PlaceRow] {
         let ids = PlacePath.ids(path)
         guard !ids.isEmpty else { return [] }
-        let rows = try await db.select().columns("id", "parent_id", "kind", "name", "path", "community_type").from("places")
-            .where("id", .in, ids).all().map(Self.placeRow)
+        // Written out rather than built: SQLKit's builder quoted each identifier anew on every page view.
+        let rows = try await db.raw("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id IN (\(binds: ids))")
+            .all().map(Self.placeRow)
         return rows.sorted { $0.path.count < $1.path.count }
     }
 
@@ -49,8 +50,8 @@ public struct RegistryService: Sendable {
         let ids = Array(Set(actor.grants(for: .placeView).map(\.placeID)))
         guard !ids.isEmpty else { return [] }
         return try await store.read { db in
-            try await db.select().columns("id", "parent_id", "kind", "name", "path", "community_type").from("places")
-                .where("id", .in, ids).orderBy("path").all().map { try Self.placeRow($0).summary }
+            try await db.raw("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id IN (\(binds: ids)) ORDER BY path")
+                .all().map { try Self.placeRow($0).summary }
         }
     }
 
@@ -245,9 +246,13 @@ public struct RegistryService: Sendable {
         var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
     }
 
-    func fetchHousehold(_ db: any SQLDatabase, where column: String, _ value: any Encodable & Sendable) async throws -> HouseholdRow? {
-        try await db.select().columns("id", "place_id", "community_id", "path", "door", "address", "grid_id", "micro_grid_id", "code")
-            .from("households").where(SQLIdentifier(column), .equal, value).first().map { r in
+    /// The columns a household is looked up by.
+    enum HouseholdKey: String { case id, code }
+
+    func fetchHousehold(_ db: any SQLDatabase, where column: HouseholdKey, _ value: any Encodable & Sendable) async throws -> HouseholdRow? {
+        try await db.raw("""
+            SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE \(unsafeRaw: column.rawValue) = \(bind: value)
+            """).first().map { r in
                 HouseholdRow(id: try r.decode(column: "id", as: Int64.self), placeID: try r.decode(column: "place_id", as: Int64.self),
                              communityID: try r.decode(column: "community_id", as: Int64.self), path: try r.decode(column: "path", as: String.self),
                              door: try r.decode(column: "door", as: String.self), address: try r.decode(column: "address", as: String.self),
@@ -278,7 +283,7 @@ public struct RegistryService: Sendable {
 
     public func household(_ id: Int64, actor: Actor) async throws -> HouseholdDetail {
         try await store.read { db in
-            guard let h = try await fetchHousehold(db, where: "id", id) else { throw LinliError.notFound }
+            guard let h = try await fetchHousehold(db, where: .id, id) else { throw LinliError.notFound }
             return try await householdDetail(db, h, actor: actor)
         }
     }
@@ -288,7 +293,7 @@ public struct RegistryService: Sendable {
     public func household(code: String, actor: Actor?) async throws -> HouseholdDetail {
         guard let actor, code.count <= 64 else { throw LinliError.notFound }
         return try await store.read { db in
-            guard let h = try await fetchHousehold(db, where: "code", code), actor.may(.householdView, on: h.scope) else {
+            guard let h = try await fetchHousehold(db, where: .code, code), actor.may(.householdView, on: h.scope) else {
                 throw LinliError.notFound
             }
             return try await householdDetail(db, h, actor: actor)
@@ -297,7 +302,7 @@ public struct RegistryService: Sendable {
 
     func householdDetail(_ db: any SQLDatabase, _ h: HouseholdRow, actor: Actor) async throws -> HouseholdDetail {
         try actor.require(.householdView, on: h.scope)
-        let grids = try await db.select().columns("id", "name").from("grids").where("id", .in, [h.gridID, h.microGridID]).all()
+        let grids = try await db.raw("SELECT id, name FROM grids WHERE id IN (\(bind: h.gridID), \(bind: h.microGridID))").all()
         var gridNames: [Int64: String] = [:]
         for g in grids { gridNames[try g.decode(column: "id", as: Int64.self)] = try g.decode(column: "name", as: String.self) }
         let dwelling = try await db.raw("""
@@ -362,7 +367,7 @@ public struct RegistryService: Sendable {
     /// Moves a household to another micro-grid, which must belong to the household's own community.
     public func updateHousehold(_ id: Int64, microGridID: Int64?, door rawDoor: String?, actor: Actor) async throws {
         try await store.transaction { db in
-            guard let h = try await fetchHousehold(db, where: "id", id) else { throw LinliError.notFound }
+            guard let h = try await fetchHousehold(db, where: .id, id) else { throw LinliError.notFound }
             try actor.require(.householdEdit, on: h.scope)
             if let microGridID {
                 let (grid, micro) = try await checkMicroGrid(db, microGridID, community: h.communityID)
@@ -475,7 +480,7 @@ public struct RegistryService: Sendable {
     public func createResident(_ input: ResidentInput, actor: Actor) async throws -> ResidentView {
         let v = try input.validate(creating: true)
         let id = try await store.transaction { db in
-            guard let h = try await fetchHousehold(db, where: "id", v.householdID!), actor.may(.householdView, on: h.scope) else {
+            guard let h = try await fetchHousehold(db, where: .id, v.householdID!), actor.may(.householdView, on: h.scope) else {
                 throw LinliError.invalid("household_id", "not_found", "户不存在")
             }
             try actor.require(.residentEdit, on: h.scope)
@@ -539,7 +544,7 @@ public struct RegistryService: Sendable {
             if let x = v.partyMember { sets.append("party_member = \(bind: x ? 1 : 0)") }
             if let x = v.inServiceParty { sets.append("in_service_party = \(bind: x ? 1 : 0)") }
             if let hid = v.householdID, hid != (try r.decode(column: "household_id", as: Int64.self)) {
-                guard let nh = try await fetchHousehold(db, where: "id", hid), actor.may(.residentEdit, on: nh.scope) else {
+                guard let nh = try await fetchHousehold(db, where: .id, hid), actor.may(.residentEdit, on: nh.scope) else {
                     throw LinliError.invalid("household_id", "not_found", "户不存在")
                 }
                 sets.append("household_id = \(bind: nh.id)")
@@ -614,7 +619,7 @@ public struct RegistryService: Sendable {
                 groups[key] = row
             }
             if !groups.isEmpty {
-                let names = try await db.select().columns("id", "name").from("places").where("id", .in, Array(groups.keys)).all()
+                let names = try await db.raw("SELECT id, name FROM places WHERE id IN (\(binds: Array(groups.keys)))").all()
                 for n in names {
                     let id = try n.decode(column: "id", as: Int64.self)
                     groups[id]?.name = try n.decode(column: "name", as: String.self)

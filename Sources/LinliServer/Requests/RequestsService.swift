@@ -216,7 +216,8 @@ public struct RequestsService: Sendable {
         }
         guard allowed else { throw LinliError.invalid(householdID != nil ? "household_id" : "place_id", "out_of_scope", "该地点不在您可以反映的范围内") }
         if address == nil {
-            let names = try await db.select().columns("id", "name").from("places").where("id", .in, Array(ids.dropFirst(3))).all()
+            let below = Array(ids.dropFirst(3))
+            let names = below.isEmpty ? [] : try await db.raw("SELECT id, name FROM places WHERE id IN (\(binds: below))").all()
             var byID: [Int64: String] = [:]
             for n in names { byID[try n.decode(column: "id", as: Int64.self)] = try n.decode(column: "name", as: String.self) }
             address = ids.dropFirst(3).compactMap { byID[$0] }.joined()
@@ -294,8 +295,8 @@ public struct RequestsService: Sendable {
             rows = try await db.raw("SELECT DISTINCT user_id FROM role_grants WHERE role = 'grid_worker' AND grid_id = \(bind: gridID)").all()
         case .propertyCompany, .ownersCommittee, .residentsCommittee, .department:
             let role = kind == .propertyCompany ? Role.propertyCompany : (kind == .department ? .streetStaff : .communityStaff)
-            rows = try await db.select().distinct().column("user_id").from("role_grants")
-                .where("role", .equal, role.rawValue).where("place_id", .in, ancestors).all()
+            guard !ancestors.isEmpty else { return [] }
+            rows = try await db.raw("SELECT DISTINCT user_id FROM role_grants WHERE role = \(bind: role.rawValue) AND place_id IN (\(binds: ancestors))").all()
         }
         return try rows.map { try $0.decode(column: "user_id", as: Int64.self) }
     }
@@ -382,7 +383,8 @@ public struct RequestsService: Sendable {
         }
         // Category, its extra fields and the place are checked with the rest, so a form shows every message at once.
         let now = env.nowSeconds
-        let snapshot = try await store.read { db in try await config.snapshot(db, now: now) }
+        let snapshot: RequestsConfig.Snapshot
+        if let fresh = config.cached(now: now) { snapshot = fresh } else { snapshot = try await store.read { db in try await config.snapshot(db, now: now) } }
         let chosen = input.category.flatMap { snapshot.categories[$0] }.flatMap { $0.active ? $0 : nil }
         if let chosen {
             for e in chosen.validate(attributes: input.attributes ?? [:]) { v.add(e) }

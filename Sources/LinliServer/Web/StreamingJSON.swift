@@ -51,14 +51,15 @@ enum StreamingJSON {
 
         /// One value at `depth`: scalars directly, anything else through its own `encode(to:)`.
         func value<T: Encodable>(_ v: T, depth: Int) throws {
+            // Exact type checks first: each bit cast below is an identity, and costs no dynamic cast.
+            if T.self == String.self { return string(unsafeBitCast(v, to: String.self)) }
+            if T.self == Int64.self { return integer(unsafeBitCast(v, to: Int64.self)) }
+            if T.self == Int.self { return integer(Int64(unsafeBitCast(v, to: Int.self))) }
+            if T.self == Bool.self { return bool(unsafeBitCast(v, to: Bool.self)) }
+            if T.self == Double.self { return try double(unsafeBitCast(v, to: Double.self)) }
             switch v {
-            case let s as String: string(s)
-            case let b as Bool: bytes.append(contentsOf: b ? Self.trueBytes : Self.falseBytes)
-            case let n as Int: bytes.append(contentsOf: String(n).utf8)
-            case let n as Int64: bytes.append(contentsOf: String(n).utf8)
-            case let n as Int32: bytes.append(contentsOf: String(n).utf8)
+            case let n as Int32: integer(Int64(n))
             case let n as UInt64: bytes.append(contentsOf: String(n).utf8)
-            case let d as Double: try double(d)
             case is Date, is Data, is URL, is Decimal, is Float: throw Unsupported()
             default:
                 let encoder = Encoder(sink: self, depth: depth)
@@ -68,6 +69,13 @@ enum StreamingJSON {
             }
         }
 
+        func integer(_ n: Int64) {
+            if n >= 0 && n < 10 { bytes.append(UInt8(ascii: "0") + UInt8(n)); return }
+            bytes.append(contentsOf: String(n).utf8)
+        }
+
+        func bool(_ b: Bool) { bytes.append(contentsOf: b ? Self.trueBytes : Self.falseBytes) }
+
         func double(_ d: Double) throws {
             guard d.isFinite else { throw Unsupported() }
             if d == d.rounded(), abs(d) < 1e15 { bytes.append(contentsOf: String(Int64(d)).utf8) } else { bytes.append(contentsOf: "\(d)".utf8) }
@@ -75,6 +83,13 @@ enum StreamingJSON {
 
         func string(_ s: String) {
             bytes.append(UInt8(ascii: "\""))
+            // Most strings need no escaping: copied in one go.
+            let plain = s.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
+                guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+                bytes.append(contentsOf: buffer)
+                return true
+            }
+            if plain == true { bytes.append(UInt8(ascii: "\"")); return }
             for b in s.utf8 {
                 switch b {
                 case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -134,6 +149,12 @@ enum StreamingJSON {
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             try sink.element(id, depth: depth, key: key.stringValue); try sink.value(value, depth: depth)
         }
+        // The scalar types synthesized `encode(to:)` calls most, without the generic path.
+        mutating func encode(_ value: String, forKey key: Key) throws { try sink.element(id, depth: depth, key: key.stringValue); sink.string(value) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { try sink.element(id, depth: depth, key: key.stringValue); sink.integer(value) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { try sink.element(id, depth: depth, key: key.stringValue); sink.integer(Int64(value)) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { try sink.element(id, depth: depth, key: key.stringValue); sink.bool(value) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { try sink.element(id, depth: depth, key: key.stringValue); try sink.double(value) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             if (try? sink.element(id, depth: depth, key: key.stringValue)) == nil { sink.failed = true }
             let nested = sink.begin(UInt8(ascii: "{"), UInt8(ascii: "}"))
@@ -157,6 +178,8 @@ enum StreamingJSON {
 
         mutating func encodeNil() throws { try sink.element(id, depth: depth, key: nil); sink.bytes.append(contentsOf: Sink.nullBytes); count += 1 }
         mutating func encode<T: Encodable>(_ value: T) throws { try sink.element(id, depth: depth, key: nil); try sink.value(value, depth: depth); count += 1 }
+        mutating func encode(_ value: String) throws { try sink.element(id, depth: depth, key: nil); sink.string(value); count += 1 }
+        mutating func encode(_ value: Int64) throws { try sink.element(id, depth: depth, key: nil); sink.integer(value); count += 1 }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             if (try? sink.element(id, depth: depth, key: nil)) == nil { sink.failed = true }; count += 1
             let nested = sink.begin(UInt8(ascii: "{"), UInt8(ascii: "}"))
