@@ -31,14 +31,16 @@ public struct InAppNotifier: Notifier {
     public func deliver(_ db: any SQLDatabase, _ notes: [OutgoingNotification], at: Int64) async throws {
         // One user is told once per change even if they are reached by two routes.
         var seen = Set<String>()
-        var rows: [[any SQLExpression]] = []
+        // Written out rather than built: the builder quoted each column anew on every submission.
+        var insert: SQLQueryString = "INSERT INTO notifications (user_id, at, kind, request_id, subject, matter_id, link) VALUES "
+        var count = 0
         for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)|\(n.link ?? "")").inserted {
-            rows.append([SQLBind(n.userID), SQLBind(at), SQLBind(n.kind), SQLBind(n.requestID), SQLBind(n.subject), SQLBind(n.matterID), SQLBind(n.link)])
+            if count > 0 { insert += ", " }
+            insert += "(\(bind: n.userID), \(bind: at), \(bind: n.kind), \(bind: n.requestID), \(bind: n.subject), \(bind: n.matterID), \(bind: n.link))"
+            count += 1
         }
-        guard !rows.isEmpty else { return }
-        var insert = db.insert(into: "notifications").columns("user_id", "at", "kind", "request_id", "subject", "matter_id", "link")
-        for r in rows { insert = insert.values(r) }
-        try await insert.run()
+        guard count > 0 else { return }
+        try await db.raw(insert).run()
     }
 }
 
