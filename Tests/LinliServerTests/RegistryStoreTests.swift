@@ -72,6 +72,38 @@ import Testing
         }
     }
 
+    /// Names are found by prefix and addresses by any part, only inside the actor's area, with
+    /// wildcards taken literally; the same answers on both databases.
+    @Test(arguments: Backend.available)
+    func searchByNameAndAddressStaysInScope(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let staff = try await f.actor("community"), admin = try await f.actor("admin")
+            let ids = try await f.ids()
+            let mine = try await f.linli.registry.createResident(
+                ResidentInput(householdID: ids.insideHousehold, name: "欧阳明", idNumber: "110105194912310038", registration: "registered", relation: "family"), actor: staff)
+            let theirs = try await f.linli.registry.createResident(
+                ResidentInput(householdID: ids.outsideHousehold, name: "欧阳亮", idNumber: "110105195001010012", registration: "registered", relation: "family"), actor: admin)
+            #expect(try await f.linli.registry.search("欧阳", actor: staff).map(\.id) == [mine.id])
+            #expect(try await f.linli.registry.search("欧阳", actor: admin).map(\.id) == [mine.id, theirs.id])
+            #expect(try await f.linli.registry.search("欧阳明", actor: admin).map(\.id) == [mine.id])
+            #expect(try await f.linli.registry.search("欧%", actor: admin).isEmpty, "a % is a character, not a wildcard")
+            #expect(try await f.linli.registry.search("阳明", actor: admin).isEmpty, "names match from their start")
+            let address = try await f.linli.registry.household(ids.insideHousehold, actor: staff).address
+            let word = String(address.split(separator: " ").last!)
+            let byAddress = try await f.linli.registry.search(word, actor: staff)
+            #expect(byAddress.contains { $0.id == mine.id })
+            #expect(byAddress.allSatisfy { ($0.address ?? "").contains(word) })
+            #expect(try await f.linli.registry.search(word, actor: staff).count <= 50)
+        }
+    }
+
+    @Test func thePrefixBoundIsTheFirstStringPastThePrefix() {
+        #expect(Dialect.firstStringAfterPrefix("/1/2/") == "/1/20")
+        #expect(Dialect.firstStringAfterPrefix("王伟") == "王\u{4F20}")
+        #expect(Dialect.firstStringAfterPrefix("") == nil)
+        #expect("/1/2/99/" < Dialect.firstStringAfterPrefix("/1/2/")! && "/1/20/" >= Dialect.firstStringAfterPrefix("/1/2/")!)
+    }
+
     /// The demo loads with the registry's secondary indexes dropped and rebuilt: afterwards the
     /// schema is the one the migrations made, and a load that fails rebuilds them too.
     @Test func aBulkLoadLeavesTheSchemaAsItFoundIt() async throws {

@@ -161,7 +161,7 @@ extension DeliberationService {
             try await db.raw("""
                 INSERT INTO poll_parts (poll_id, part_id, household_id, area_centi, owner_key)
                 SELECT \(bind: id), d.id, d.household_id, d.area_centi_m2, CASE WHEN d.owner_id IS NULL THEN 'd' || d.id ELSE 'o' || d.owner_id END
-                FROM dwellings d JOIN households h ON h.id = d.household_id WHERE h.path LIKE \(bind: path + "%")
+                FROM dwellings d JOIN households h ON h.id = d.household_id WHERE \(store.dialect.startsWith("h.path", path))
                 """).run()
             try await db.raw("""
                 UPDATE polls SET total_parts = (SELECT COUNT(*) FROM poll_parts WHERE poll_id = \(bind: id)),

@@ -228,7 +228,7 @@ public struct RegistryService: Sendable {
     }
 
     func refreshAddresses(_ db: any SQLDatabase, under path: String) async throws {
-        let rows = try await db.raw("SELECT id, place_id, door FROM households WHERE path LIKE \(bind: path + "%")").all()
+        let rows = try await db.raw("SELECT id, place_id, door FROM households WHERE \(store.dialect.startsWith("path", path))").all()
         var cache: [Int64: [PlaceRow]] = [:]
         for r in rows {
             let hid = try r.decode(column: "id", as: Int64.self), pid = try r.decode(column: "place_id", as: Int64.self)
@@ -263,22 +263,20 @@ public struct RegistryService: Sendable {
 
     /// A SQL predicate restricting households (alias `a`) to what the actor may see for `action`.
     func scopedHouseholds(_ actor: Actor, _ action: Action, alias a: String) -> SQLQueryString {
-        var q = SQLQueryString("(1=0")
+        // Terms joined by OR with nothing else: SQLite can then follow an index for each term
+        // (a constant `1=0 OR …` in front made it scan every household).
+        var terms: [SQLQueryString] = []
         for g in actor.grants(for: action) {
             switch g.role {
             case .resident:
-                if let h = g.householdID { q.appendInterpolation(unsafeRaw: " OR \(a).id = "); q.appendInterpolation(bind: h) }
+                if let h = g.householdID { terms.append("\(unsafeRaw: a).id = \(bind: h)") }
             case .gridWorker:
-                if let grid = g.gridID {
-                    q.appendInterpolation(unsafeRaw: " OR \(a).grid_id = "); q.appendInterpolation(bind: grid)
-                    q.appendInterpolation(unsafeRaw: " OR \(a).micro_grid_id = "); q.appendInterpolation(bind: grid)
-                }
+                if let grid = g.gridID { terms.append("\(unsafeRaw: a).grid_id = \(bind: grid) OR \(unsafeRaw: a).micro_grid_id = \(bind: grid)") }
             default:
-                q.appendInterpolation(unsafeRaw: " OR \(a).path LIKE "); q.appendInterpolation(bind: g.placePath + "%")
+                terms.append(store.dialect.startsWith("\(a).path", g.placePath))
             }
         }
-        q.appendLiteral(")")
-        return q
+        return terms.isEmpty ? "(1=0)" : "(\(terms.joined(separator: " OR ")))"
     }
 
     public func household(_ id: Int64, actor: Actor) async throws -> HouseholdDetail {
@@ -570,23 +568,30 @@ public struct RegistryService: Sendable {
         guard !q.isEmpty else { return [] }
         guard q.count <= 60 else { throw LinliError.invalid("q", "too_long", "搜索词不能超过 60 个字") }
         try actor.require(.residentView)
-        var sql: SQLQueryString = "\(unsafeRaw: Self.residentColumns)"
-        sql.appendLiteral(" WHERE ")
+        let scope = scopedHouseholds(actor, .residentView, alias: "h")
+        func query(_ condition: SQLQueryString) -> SQLQueryString {
+            "\(unsafeRaw: Self.residentColumns) WHERE \(condition) AND \(scope) ORDER BY r.id LIMIT \(unsafeRaw: String(limit))"
+        }
+        var queries: [SQLQueryString] = []
         let phone = PhoneNumber.normalise(q)
         if PhoneNumber.isValid(phone) {
-            sql.appendInterpolation(unsafeRaw: "r.phone_index = "); sql.appendInterpolation(bind: cipher.index("phone", phone))
+            queries = [query("r.phone_index = \(bind: cipher.index("phone", phone))")]
         } else if IDNumber.validate(q) == nil {
-            sql.appendInterpolation(unsafeRaw: "r.id_index = "); sql.appendInterpolation(bind: cipher.index("id", IDNumber.normalise(q)))
+            queries = [query("r.id_index = \(bind: cipher.index("id", IDNumber.normalise(q)))")]
         } else {
-            sql.appendInterpolation(unsafeRaw: "(r.name LIKE "); sql.appendInterpolation(bind: q + "%")
-            sql.appendInterpolation(unsafeRaw: " OR h.address LIKE "); sql.appendInterpolation(bind: "%" + q + "%")
-            sql.appendLiteral(")")
+            // Two lookups that each follow an index: names by prefix, and addresses containing the
+            // words among the households of the actor's own area (one OR made both full scans).
+            queries = [query(store.dialect.startsWith("r.name", q)),
+                       "\(unsafeRaw: Self.residentColumns) WHERE r.household_id IN (SELECT h.id FROM households h WHERE h.address LIKE \(bind: "%" + q + "%") AND \(scope)) ORDER BY r.id LIMIT \(unsafeRaw: String(limit))"]
         }
-        sql.appendLiteral(" AND ")
-        sql.appendInterpolation(scopedHouseholds(actor, .residentView, alias: "h"))
-        sql.appendInterpolation(unsafeRaw: " ORDER BY r.id LIMIT \(limit)")
-        let query = sql
-        return try await store.read { db in try await db.raw(query).all().map { try residentView($0, unmasked: nil) } }
+        let lookups = queries
+        return try await store.read { db in
+            var found: [Int64: ResidentView] = [:]
+            for sql in lookups {
+                for row in try await db.raw(sql).all() { let v = try residentView(row, unmasked: nil); found[v.id] = v }
+            }
+            return Array(found.values.sorted { $0.id < $1.id }.prefix(limit))
+        }
     }
 
     // MARK: Coverage

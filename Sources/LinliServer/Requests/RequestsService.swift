@@ -227,7 +227,7 @@ public struct RequestsService: Sendable {
         if householdID == nil, gridID == nil, ids.count > 4 {
             // The grid most households under this place belong to.
             gridID = try await db.raw("""
-                SELECT grid_id, COUNT(*) AS n FROM households WHERE path LIKE \(bind: path + "%") GROUP BY grid_id ORDER BY n DESC LIMIT 1
+                SELECT grid_id, COUNT(*) AS n FROM households WHERE \(store.dialect.startsWith("path", path)) GROUP BY grid_id ORDER BY n DESC LIMIT 1
                 """).first()?.decode(column: "grid_id", as: Int64.self)
         }
         return Located(placeID: placeID, path: path, householdID: householdID, gridID: gridID, address: address ?? "",

@@ -37,6 +37,34 @@ public enum Dialect: Sendable {
     var leastFunction: String { self == .sqlite ? "min" : "LEAST" }
     /// trim(text, characters).
     var trimCharactersFunction: String { self == .sqlite ? "trim" : "btrim" }
+    /// `column` starts with `prefix` (taken literally, no wildcards). SQLite: a range over the
+    /// column's index, because it never plans a LIKE whose pattern is a bound value with an index
+    /// (at a million residents a name or area lookup scanned every row). PostgreSQL: LIKE, since a
+    /// range would depend on the database's collation.
+    func startsWith(_ column: String, _ prefix: String) -> SQLQueryString {
+        switch self {
+        case .sqlite:
+            guard let bound = Self.firstStringAfterPrefix(prefix) else { return "\(unsafeRaw: column) >= \(bind: prefix)" }
+            return "(\(unsafeRaw: column) >= \(bind: prefix) AND \(unsafeRaw: column) < \(bind: bound))"
+        case .postgres:
+            let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            return "\(unsafeRaw: column) LIKE \(bind: escaped + "%")"
+        }
+    }
+
+    /// The least string greater than every string that starts with `prefix` (in SQLite's BINARY,
+    /// i.e. UTF-8 byte, order): the prefix with its last character moved up by one. Nil when
+    /// there is none (an empty prefix).
+    static func firstStringAfterPrefix(_ prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var next = last.value + 1
+            if next == 0xD800 { next = 0xE000 }  // past the surrogates, which are no characters
+            if let scalar = Unicode.Scalar(next) { return String(String.UnicodeScalarView(scalars + [scalar])) }
+        }
+        return nil
+    }
+
     /// Rewrites the few portable placeholders used in migrations.
     func render(_ ddl: String) -> String {
         ddl.replacingOccurrences(of: "{ID}", with: idColumn)
