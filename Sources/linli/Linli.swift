@@ -266,10 +266,17 @@ struct GenerateRequests: AsyncParsableCommand {
 
     func run() async throws {
         let linli = try await Linli.open(common.config())
-        let (n, ms) = try await Stopwatch.milliseconds {
-            try await linli.requests.generateHistory(count: count, months: months, overdue: overdue) { done in
-                if done % 1_000_000 == 0 { print("\(done) requests") }
+        let (n, ms): (Int, Double)
+        do {
+            (n, ms) = try await Stopwatch.milliseconds {
+                try await linli.requests.generateHistory(count: count, months: months, overdue: overdue) { done in
+                    if done % 1_000_000 == 0 { print("\(done) requests") }
+                }
             }
+        } catch {
+            // A benchmark tool on the operator's own data: the database's own words help more than a generic message.
+            FileHandle.standardError.write(Data((String(reflecting: error) + "\n").utf8))
+            throw error
         }
         await linli.store.shutdown()
         print(String(format: "generated %d requests over %d months in %.0f s", n, months, ms / 1000))

@@ -120,6 +120,28 @@ enum TestImages {
 @Suite struct RequestsStoreTests {
     static let monday9 = "2026-11-23T01:00:00Z"
 
+    /// The benchmark's history generator writes the same history on both databases: every row
+    /// routed, open ones due, the newest left overdue for the sweep to escalate.
+    @Test(arguments: Backend.available)
+    func theHistoryGeneratorWritesRequestsTheSweepCanEscalate(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let made = try await f.linli.requests.generateHistory(count: 3_000, months: 3, overdue: 20)
+            #expect(made == 3_000)
+            let counts = try await f.linli.store.read { db in
+                try await db.raw("""
+                    SELECT COUNT(*) AS n, CAST(SUM(CASE WHEN party_key IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unrouted,
+                        CAST(SUM(CASE WHEN status IN ('assigned', 'accepted') AND next_due IS NULL AND missed = '' THEN 1 ELSE 0 END) AS BIGINT) AS open_without_due
+                    FROM requests
+                    """).first()!
+            }
+            #expect(try counts.decode(column: "n", as: Int64.self) == 3_000)
+            #expect(try counts.decode(column: "unrouted", as: Int64.self) == 0)
+            #expect(try counts.decode(column: "open_without_due", as: Int64.self) == 0)
+            let swept = try await f.linli.requests.escalateOverdue()
+            #expect(swept.escalated >= 20)
+        }
+    }
+
     static func lift(_ f: Fixture, key: String? = nil) -> RequestInput {
         var i = RequestInput()
         i.category = "lift"; i.description = "3号楼电梯停在7楼不动"; i.householdID = f.demo.firstHouseholdWithResidents

@@ -68,12 +68,7 @@ extension RequestsService {
         let now = env.nowSeconds
         return try await store.read { db in
             guard let loc = try? await locate(db, input, actor: actor) else { return [] }
-            let probe = Row(id: 0, category: category, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
-                            streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
-                            lat: loc.lat, lng: loc.lng, urgency: .normal, channel: "app", submittedBy: actor.userID, reporterUserID: nil, contactMasked: "",
-                            publicDetails: false, attributes: [:], status: .assigned, partyKind: nil, partyKey: nil, partyName: "", partyPath: nil,
-                            partyGridID: nil, level: .party, acceptDue: 0, contactDue: 0, resolveDue: 0, acceptedAt: nil, contactedAt: nil,
-                            resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil, returnedCount: 0, createdAt: now, updatedAt: now)
+            let probe = Row.unsaved(category: category, description: description, at: loc, submittedBy: actor.userID, now: now)
             return try await similarRequests(db, to: probe, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
         }
     }

@@ -46,6 +46,17 @@ public struct RequestsService: Sendable {
 
         var subject: String { "#\(id) \(address)" }
 
+        /// A request not yet stored (id 0) at a located place: what a submission writes, and the
+        /// probe the look-alike search compares with before anything is submitted.
+        static func unsaved(category: String, description: String, at loc: Located, submittedBy: Int64, now: Int64) -> Row {
+            Row(id: 0, category: category, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
+                streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
+                lat: loc.lat, lng: loc.lng, urgency: .normal, channel: "app", submittedBy: submittedBy, reporterUserID: nil, contactMasked: "",
+                publicDetails: false, attributes: [:], status: .assigned, partyKind: nil, partyKey: nil, partyName: "", partyPath: nil,
+                partyGridID: nil, level: .party, acceptDue: 0, contactDue: 0, resolveDue: 0, acceptedAt: nil, contactedAt: nil,
+                resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil, returnedCount: 0, createdAt: now, updatedAt: now)
+        }
+
         /// The earliest deadline still running: not met and not already escalated.
         func nextDue() -> Int64? {
             guard status.isOpen else { return nil }
@@ -407,17 +418,14 @@ public struct RequestsService: Sendable {
             let cal = snapshot.calendar
             let masked = [contactName.isEmpty ? nil : String(contactName.prefix(1)) + "**", contactPhone.isEmpty ? nil : PhoneNumber.masked(contactPhone)]
                 .compactMap { $0 }.joined(separator: " ")
-            let draft = Row(id: 0, category: category.code, description: description, placeID: loc.placeID, householdID: loc.householdID, path: loc.path,
-                            streetID: loc.streetID, communityID: loc.communityID, compoundID: loc.compoundID, gridID: loc.gridID, address: loc.address,
-                            lat: loc.lat, lng: loc.lng, urgency: u, channel: channelCode, submittedBy: actor.userID,
-                            reporterUserID: isStaff && channel != .app ? nil : actor.userID, contactMasked: masked,
-                            publicDetails: input.publicDetails == true, attributes: input.attributes ?? [:], status: .assigned,
-                            partyKind: party.kind, partyKey: party.key, partyName: party.name, partyPath: party.path, partyGridID: party.gridID,
-                            level: .party, acceptDue: category.policy.due(.accept, from: now, urgency: u, calendar: cal),
-                            contactDue: category.policy.due(.contact, from: now, urgency: u, calendar: cal),
-                            resolveDue: category.policy.due(.resolve, from: now, urgency: u, calendar: cal),
-                            acceptedAt: nil, contactedAt: nil, resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil,
-                            returnedCount: 0, createdAt: now, updatedAt: now)
+            var draft = Row.unsaved(category: category.code, description: description, at: loc, submittedBy: actor.userID, now: now)
+            draft.urgency = u; draft.channel = channelCode
+            draft.reporterUserID = isStaff && channel != .app ? nil : actor.userID
+            draft.contactMasked = masked; draft.publicDetails = input.publicDetails == true; draft.attributes = input.attributes ?? [:]
+            (draft.partyKind, draft.partyKey, draft.partyName, draft.partyPath, draft.partyGridID) = (party.kind, party.key, party.name, party.path, party.gridID)
+            draft.acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
+            draft.contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
+            draft.resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
             let users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID)
             let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now)
             return (draft, party.fallbackNote, users, lookAlikes)

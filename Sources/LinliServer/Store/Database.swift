@@ -30,7 +30,8 @@ public enum Dialect: Sendable {
     func integerSeries(_ lo: Int, _ hi: Int) -> (with: String, from: String) {
         switch self {
         case .sqlite: ("WITH RECURSIVE seq(i) AS (SELECT \(lo) UNION ALL SELECT i + 1 FROM seq WHERE i < \(hi)) ", "FROM seq")
-        case .postgres: ("", "FROM generate_series(\(lo), \(hi)) AS seq(i)")
+        // BIGINT, as SQLite's integers are: products such as i * 7919 overflowed a 32-bit series.
+        case .postgres: ("", "FROM generate_series(CAST(\(lo) AS BIGINT), CAST(\(hi) AS BIGINT)) AS seq(i)")
         }
     }
     /// The smallest of several values (SQLite's multi-argument min).
