@@ -569,8 +569,8 @@ public struct RegistryService: Sendable {
         guard q.count <= 60 else { throw LinliError.invalid("q", "too_long", "搜索词不能超过 60 个字") }
         try actor.require(.residentView)
         let scope = scopedHouseholds(actor, .residentView, alias: "h")
-        func query(_ condition: SQLQueryString) -> SQLQueryString {
-            "\(unsafeRaw: Self.residentColumns) WHERE \(condition) AND \(scope) ORDER BY r.id LIMIT \(unsafeRaw: String(limit))"
+        func query(_ condition: SQLQueryString, order: String = "r.id") -> SQLQueryString {
+            "\(unsafeRaw: Self.residentColumns) WHERE \(condition) AND \(scope) ORDER BY \(unsafeRaw: order) LIMIT \(unsafeRaw: String(limit))"
         }
         var queries: [SQLQueryString] = []
         let phone = PhoneNumber.normalise(q)
@@ -581,7 +581,8 @@ public struct RegistryService: Sendable {
         } else {
             // Two lookups that each follow an index: names by prefix, and addresses containing the
             // words among the households of the actor's own area (one OR made both full scans).
-            queries = [query(store.dialect.startsWith("r.name", q)),
+            // In the name index's own order, so a common surname stops after the first matches in the area.
+            queries = [query(store.dialect.startsWith("r.name", q), order: "r.name, r.id"),
                        "\(unsafeRaw: Self.residentColumns) WHERE r.household_id IN (SELECT h.id FROM households h WHERE h.address LIKE \(bind: "%" + q + "%") AND \(scope)) ORDER BY r.id LIMIT \(unsafeRaw: String(limit))"]
         }
         let lookups = queries
