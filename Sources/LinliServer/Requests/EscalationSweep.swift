@@ -19,6 +19,9 @@ extension RequestsService {
             let (n, escalated) = try await store.transaction { db -> (Int, Int) in
                 var escalated = 0
                 let s = try await config.snapshot(db, now: now)
+                // Overdue requests pile up at the same few parties and areas: who to tell is looked
+                // up once per batch (a round trip each on PostgreSQL).
+                var supervisors: [String: [Int64]] = [:], answerers: [String: [Int64]] = [:]
                 let rows = try await db.raw("""
                     \(unsafeRaw: Self.columns) WHERE r.next_due IS NOT NULL AND r.next_due <= \(bind: now) ORDER BY r.next_due LIMIT \(unsafeRaw: String(batch))
                     """).all().map(Self.row)
@@ -38,10 +41,14 @@ extension RequestsService {
                         r.level = r.level.up
                         let due = switch d { case .accept: r.acceptDue; case .contact: r.contactDue; case .resolve: r.resolveDue }
                         _ = try await event(db, r.id, nil, "escalated", note: "\(d.rawValue)|\(r.level.code)|\(LocalTime.text(due))", partyKey: r.partyKey, public: true)
-                        notes += try await levelUsers(db, path: r.path, level: r.level).map { OutgoingNotification(userID: $0, kind: "escalated", requestID: r.id, subject: subject) }
+                        // The answer depends only on the path down to the level's place.
+                        let levelKey = PlacePath.ids(r.path).prefix((r.level.pathIndex ?? -1) + 1).map(String.init).joined(separator: "/")
+                        if supervisors[levelKey] == nil { supervisors[levelKey] = try await levelUsers(db, path: r.path, level: r.level) }
+                        notes += supervisors[levelKey]!.map { OutgoingNotification(userID: $0, kind: "escalated", requestID: r.id, subject: subject) }
                     }
-                    notes += try await partyUsers(db, of: r)
-                        .map { OutgoingNotification(userID: $0, kind: "overdue", requestID: r.id, subject: subject) }
+                    let partyKey = "\(r.partyKind?.rawValue ?? "")|\(r.partyPath ?? r.path)|\(r.partyGridID ?? 0)"
+                    if answerers[partyKey] == nil { answerers[partyKey] = try await partyUsers(db, of: r) }
+                    notes += answerers[partyKey]!.map { OutgoingNotification(userID: $0, kind: "overdue", requestID: r.id, subject: subject) }
                     r.updatedAt = now
                     try await save(db, r)
                     if !missedNow.isEmpty {
