@@ -385,8 +385,20 @@ def volunteer_answers_signs_up_and_checks_in_with_the_household_code(d, base):
         staff.find_element(By.CSS_SELECTOR, "details summary").click()
         WebDriverWait(staff, 5).until(lambda drv: drv.find_element(By.ID, "title").is_displayed(), "the task form did not open")
         staff.find_element(By.ID, "title").send_keys("陪老人看病")
-        when = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 8 * 3600 + 300))
+        # Five minutes from now (Beijing time), but a shift may not cross midnight: late in the
+        # evening it is shortened, and in the last twenty minutes it starts at 00:05 instead
+        # (check-in opens an hour before the start, so either way the volunteer can check in now).
+        start = time.time() + 8 * 3600 + 300
+        minute_of_day = int(start // 60) % 1440
+        duration = 60
+        if minute_of_day + duration > 1440:
+            if 1440 - minute_of_day >= 15:
+                duration = 1440 - minute_of_day
+            else:
+                start = (start // 86400 + 1) * 86400 + 300
+        when = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(start))
         staff.execute_script("document.getElementById('starts_at').value = arguments[0]", when)
+        staff.execute_script("document.getElementById('duration_minutes').value = arguments[0]", str(duration))
         staff.find_element(By.ID, "households").send_keys(household["code"])
         staff.find_element(By.ID, "post-task").click()
         WebDriverWait(staff, 10).until(lambda drv: re.search(r"/tasks/\d+$", drv.current_url), "the task page did not open")
