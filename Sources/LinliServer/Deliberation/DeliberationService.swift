@@ -221,7 +221,7 @@ public struct DeliberationService: Sendable {
                     }
                 } else {
                     let rows = try await db.raw("""
-                        SELECT id, name FROM places WHERE kind IN ('compound', 'villager_group') AND path LIKE \(bind: g.placePath + "%") ORDER BY path LIMIT 300
+                        SELECT id, name FROM places WHERE kind IN ('compound', 'villager_group') AND \(store.dialect.startsWith("path", g.placePath)) ORDER BY path LIMIT 300
                         """).all()
                     for r in rows { out.append((try r.decode(column: "id", as: Int64.self), try r.decode(column: "name", as: String.self))) }
                 }

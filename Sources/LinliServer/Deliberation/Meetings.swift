@@ -45,12 +45,12 @@ extension DeliberationService {
                 case "organisation":
                     row = try await db.raw("""
                         SELECT o.name AS label FROM organisations o JOIN places p ON p.id = o.place_id
-                        WHERE o.id = \(bind: id) AND (\(bind: m.compoundPath) LIKE p.path || '%' OR p.path LIKE \(bind: m.compoundPath + "%"))
+                        WHERE o.id = \(bind: id) AND (\(bind: m.compoundPath) LIKE p.path || '%' OR \(store.dialect.startsWith("p.path", m.compoundPath)))
                         """).first()
                 case "building":
-                    row = try await db.raw("SELECT name AS label FROM places WHERE id = \(bind: id) AND kind = 'building' AND path LIKE \(bind: m.compoundPath + "%")").first()
+                    row = try await db.raw("SELECT name AS label FROM places WHERE id = \(bind: id) AND kind = 'building' AND \(store.dialect.startsWith("path", m.compoundPath))").first()
                 case "household":
-                    row = try await db.raw("SELECT address AS label FROM households WHERE id = \(bind: id) AND path LIKE \(bind: m.compoundPath + "%")").first()
+                    row = try await db.raw("SELECT address AS label FROM households WHERE id = \(bind: id) AND \(store.dialect.startsWith("path", m.compoundPath))").first()
                 default:
                     row = nil
                 }

@@ -18,7 +18,7 @@ extension Linli {
         let building: Int64 = try await store.transaction { db in
             let c = try await db.raw("""
                 SELECT h.place_id, p.parent_id, h.grid_id, h.micro_grid_id, h.community_id FROM households h JOIN places u ON u.id = h.place_id
-                JOIN places p ON p.id = u.parent_id WHERE h.path LIKE \(bind: staff.grants[0].placePath + "%") ORDER BY h.id
+                JOIN places p ON p.id = u.parent_id WHERE \(store.dialect.startsWith("h.path", staff.grants[0].placePath)) ORDER BY h.id
                 """).first()!
             let compoundRow = try await db.raw("SELECT parent_id FROM places WHERE id = \(bind: try c.decode(column: "parent_id", as: Int64.self))").first()!
             let compound = try compoundRow.decode(column: "parent_id", as: Int64.self)

@@ -43,7 +43,7 @@ extension LinkageService {
     /// against the first community it covers, only so that the public ledger can filter by
     /// community; the movement itself belongs to the pool or round.
     func ledgerCommunity(_ db: any SQLDatabase, areaPath path: String) async throws -> Int64 {
-        try await db.raw("SELECT id FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
+        try await db.raw("SELECT id FROM places WHERE \(store.dialect.startsWith("path", path)) AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
             .map { try $0.decode(column: "id", as: Int64.self) } ?? PlacePath.ids(path).last!
     }
 

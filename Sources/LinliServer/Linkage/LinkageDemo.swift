@@ -139,7 +139,7 @@ extension Linli {
         try await l.addTraining(workerID: senior, programme: "unfold", title: "社工督导实务", hours: 32, day: WorkCalendar.iso(day: today - 90), actor: staff)
         let org: Int64? = try await store.read { db in
             try await db.raw("""
-                SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.kind = 'social_organisation' AND p.path LIKE \(bind: community.path + "%") ORDER BY o.id LIMIT 1
+                SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.kind = 'social_organisation' AND \(store.dialect.startsWith("p.path", community.path)) ORDER BY o.id LIMIT 1
                 """).first()?.decode(column: "id", as: Int64.self)
         }
 

@@ -303,7 +303,7 @@ struct LinkageRoutes {
         let rows = try await linkage.store.read { db in
             let path = try await db.raw("SELECT path FROM places WHERE id = \(bind: communityID)").first()!.decode(column: "path", as: String.self)
             return try await db.raw("""
-                SELECT id, name, kind FROM places WHERE path LIKE \(bind: path + "%") AND kind IN ('community', 'village', 'compound', 'villager_group', 'building') ORDER BY path LIMIT 400
+                SELECT id, name, kind FROM places WHERE \(linkage.store.dialect.startsWith("path", path)) AND kind IN ('community', 'village', 'compound', 'villager_group', 'building') ORDER BY path LIMIT 400
                 """).all().map { r in
                 (try r.decode(column: "id", as: Int64.self), (try r.decode(column: "kind", as: String.self) == "building" ? "　" : "") + (try r.decode(column: "name", as: String.self)))
             }

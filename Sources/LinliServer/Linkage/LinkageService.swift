@@ -60,7 +60,7 @@ public struct LinkageService: Sendable {
             for g in actor.grants(for: action) {
                 let prefix = (g.role == .resident || g.role == .volunteer) ? (Self.communityPath(of: g.placePath) ?? "-") : g.placePath
                 let rows = try await db.raw("""
-                    SELECT id, name FROM places WHERE kind IN ('community', 'village') AND path LIKE \(bind: prefix + "%") ORDER BY path LIMIT 500
+                    SELECT id, name FROM places WHERE kind IN ('community', 'village') AND \(store.dialect.startsWith("path", prefix)) ORDER BY path LIMIT 500
                     """).all()
                 // A grant below a community (a property company's compound) reaches no community.
                 for r in rows {

@@ -40,7 +40,7 @@ extension LinkageService {
             let c = try await community(db, input.communityID, actor, .needPost)
             var place = c.id
             if let pid = input.placeID {
-                guard try await db.raw("SELECT id FROM places WHERE id = \(bind: pid) AND path LIKE \(bind: c.path + "%")").first() != nil else {
+                guard try await db.raw("SELECT id FROM places WHERE id = \(bind: pid) AND \(store.dialect.startsWith("path", c.path))").first() != nil else {
                     throw LinliError.invalid("place_id", "out_of_scope", "地点不在本社区")
                 }
                 place = pid
@@ -154,7 +154,7 @@ extension LinkageService {
                 INSERT INTO purchased_services (place_id, path, domain, name, provider, created_at) VALUES (\(bind: pid), \(bind: path), \(bind: input.domain!), \(bind: name), \(bind: provider), \(bind: now)) RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             for cid in Set(input.communityIDs ?? []) {
-                guard try await db.raw("SELECT id FROM places WHERE id = \(bind: cid) AND kind IN ('community', 'village') AND path LIKE \(bind: path + "%")").first() != nil else {
+                guard try await db.raw("SELECT id FROM places WHERE id = \(bind: cid) AND kind IN ('community', 'village') AND \(store.dialect.startsWith("path", path))").first() != nil else {
                     throw LinliError.invalid("community_ids", "out_of_scope", "社区 \(cid) 不在购买方范围内")
                 }
                 try await db.raw("INSERT INTO service_reach (service_id, community_id) VALUES (\(bind: id), \(bind: cid))").run()
@@ -256,7 +256,7 @@ extension LinkageService {
             let c = try await community(db, communityID, actor, .projectManage)
             if let o = input.organisationID {
                 guard try await db.raw("""
-                    SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: o) AND (p.path LIKE \(bind: c.path + "%") OR \(bind: c.path) LIKE p.path || '%')
+                    SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: o) AND (\(store.dialect.startsWith("p.path", c.path)) OR \(bind: c.path) LIKE p.path || '%')
                     """).first() != nil else { throw LinliError.invalid("organisation_id", "unknown_organisation", "该组织不在本社区") }
             }
             if let w = input.socialWorkerID {
@@ -584,7 +584,7 @@ extension LinkageService {
             let c = try await community(db, communityID, actor, .linkageView)
             let rows = try await db.raw("""
                 SELECT o.id, o.name, o.kind, o.service_type, o.registration FROM organisations o JOIN places p ON p.id = o.place_id
-                WHERE o.kind = 'social_organisation' AND (p.path LIKE \(bind: c.path + "%") OR \(bind: c.path) LIKE p.path || '%') ORDER BY o.id LIMIT 200
+                WHERE o.kind = 'social_organisation' AND (\(store.dialect.startsWith("p.path", c.path)) OR \(bind: c.path) LIKE p.path || '%') ORDER BY o.id LIMIT 200
                 """).all()
             var out: [OrganisationWork] = []
             for r in rows {

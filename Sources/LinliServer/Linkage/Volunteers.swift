@@ -156,7 +156,7 @@ extension LinkageService {
             try v.throwIfAny()
             if let o = organisationID {
                 guard try await db.raw("""
-                    SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: o) AND (p.path LIKE \(bind: c.path + "%") OR \(bind: c.path) LIKE p.path || '%')
+                    SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: o) AND (\(store.dialect.startsWith("p.path", c.path)) OR \(bind: c.path) LIKE p.path || '%')
                     """).first() != nil else { throw LinliError.invalid("organisation_id", "unknown_organisation", "该组织不在本社区") }
             }
             let id = try await db.raw("""
@@ -266,7 +266,7 @@ extension LinkageService {
             v.check(startMinute + duration <= 24 * 60, "duration_minutes", "past_midnight", "班次不能跨过午夜")
             try v.throwIfAny()
             guard let placeID = input.placeID else { throw LinliError.invalid("place_id", "required", "请选择服务地点") }
-            guard let place = try await db.raw("SELECT path, name FROM places WHERE id = \(bind: placeID) AND path LIKE \(bind: c.path + "%")").first() else {
+            guard let place = try await db.raw("SELECT path, name FROM places WHERE id = \(bind: placeID) AND \(store.dialect.startsWith("path", c.path))").first() else {
                 throw LinliError.invalid("place_id", "out_of_scope", "地点不在本社区")
             }
             let point = try await Self.point(db, placePath: try place.decode(column: "path", as: String.self))
@@ -285,7 +285,7 @@ extension LinkageService {
                 var code = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 if code.isEmpty { continue }
                 if let r = code.range(of: "/h/") { code = String(code[r.upperBound...]) }
-                guard let h = try await db.raw("SELECT id FROM households WHERE code = \(bind: code) AND path LIKE \(bind: c.path + "%")").first() else {
+                guard let h = try await db.raw("SELECT id FROM households WHERE code = \(bind: code) AND \(store.dialect.startsWith("path", c.path))").first() else {
                     throw LinliError.invalid("households", "unknown_code", "住户码 \(code) 不在本社区")
                 }
                 households.append(try h.decode(column: "id", as: Int64.self))
@@ -710,7 +710,7 @@ extension LinkageService {
             let ids = PlacePath.ids(place)
             let near = "/" + ids.prefix(5).map(String.init).joined(separator: "/") + "/"
             let residents = try await db.raw("""
-                SELECT DISTINCT g.user_id FROM role_grants g JOIN households h ON h.id = g.household_id WHERE g.role = 'resident' AND h.path LIKE \(bind: near + "%")
+                SELECT DISTINCT g.user_id FROM role_grants g JOIN households h ON h.id = g.household_id WHERE g.role = 'resident' AND \(store.dialect.startsWith("h.path", near))
                 """).all().map { try $0.decode(column: "user_id", as: Int64.self) }
             let volunteers = try await db.raw("SELECT user_id FROM volunteers WHERE community_id = \(bind: task.communityID) AND status = 'active'").all()
                 .map { try $0.decode(column: "user_id", as: Int64.self) }

@@ -34,7 +34,7 @@ extension RegistryService {
             guard related else { throw LinliError.notFound }
             var points: [MapPoint] = []
             for r in try await db.raw("""
-                SELECT name, kind, lat, lng FROM places WHERE path LIKE \(bind: community + "%")
+                SELECT name, kind, lat, lng FROM places WHERE \(store.dialect.startsWith("path", community))
                 AND kind IN ('community', 'village', 'compound', 'villager_group') AND lat IS NOT NULL AND lng IS NOT NULL ORDER BY path
                 """).all() {
                 let name = try r.decode(column: "name", as: String.self)
@@ -43,7 +43,7 @@ extension RegistryService {
             }
             for r in try await db.raw("""
                 SELECT f.name, f.kind, f.lat, f.lng FROM facilities f JOIN places p ON p.id = f.place_id
-                WHERE p.path LIKE \(bind: community + "%") ORDER BY f.id
+                WHERE \(store.dialect.startsWith("p.path", community)) ORDER BY f.id
                 """).all() {
                 let kind = try r.decode(column: "kind", as: String.self)
                 points.append(MapPoint(name: try r.decode(column: "name", as: String.self), label: I18n.label(kind, lang), kind: kind,

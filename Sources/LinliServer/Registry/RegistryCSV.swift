@@ -210,7 +210,7 @@ public struct RegistryCSV: Sendable {
                 WHERE h.community_id = \(bind: communityID) ORDER BY h.id, r.id
                 """).all()
             var names: [Int64: String] = [:]
-            for p in try await db.raw("SELECT id, name FROM places WHERE path LIKE \(bind: community.path + "%")").all() {
+            for p in try await db.raw("SELECT id, name FROM places WHERE \(reg.store.dialect.startsWith("path", community.path))").all() {
                 names[try p.decode(column: "id", as: Int64.self)] = try p.decode(column: "name", as: String.self)
             }
             var out = "\u{FEFF}" + Self.header.joined(separator: ",") + "\r\n"

@@ -206,8 +206,8 @@ public struct RegistryService: Sendable {
                 }
                 let newPath = np.path + "\(p.id)/"
                 let cut = p.path.count + 1
-                try await db.raw("UPDATE places SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE path LIKE \(bind: p.path + "%")").run()
-                try await db.raw("UPDATE households SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE path LIKE \(bind: p.path + "%")").run()
+                try await db.raw("UPDATE places SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE \(store.dialect.startsWith("path", p.path))").run()
+                try await db.raw("UPDATE households SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE \(store.dialect.startsWith("path", p.path))").run()
                 try await db.raw("UPDATE places SET parent_id = \(bind: newParentID) WHERE id = \(bind: id)").run()
                 p.path = newPath
             }
@@ -610,7 +610,7 @@ public struct RegistryService: Sendable {
                   CASE WHEN EXISTS (SELECT 1 FROM organisation_compounds oc WHERE oc.compound_id = c.id) THEN 1 ELSE 0 END AS has_property,
                   CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'owners_committee') THEN 1 ELSE 0 END AS has_owners,
                   CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'party_branch') THEN 1 ELSE 0 END AS has_branch
-                FROM places c WHERE c.kind = 'compound' AND c.path LIKE \(bind: p.path + "%")
+                FROM places c WHERE c.kind = 'compound' AND \(store.dialect.startsWith("c.path", p.path))
                 """).all()
             var groups: [Int64: CoverageRow] = [:]
             var total = CoverageRow(placeID: p.id, name: p.name, compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)

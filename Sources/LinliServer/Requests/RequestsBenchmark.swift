@@ -28,7 +28,7 @@ extension RequestsService {
     public func generateHistory(count: Int, months: Int, overdue: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws -> Int {
         let now = env.nowSeconds
         let span = Int64(months) * 30 * 86400, start = now - span
-        let snapshot = try await store.read { db in try await config.snapshot(db, now: now) }
+        let snapshot = try await config.snapshot(in: store, now: now)
         let categories = snapshot.order.compactMap { snapshot.categories[$0] }.filter(\.active)
         guard !categories.isEmpty else { throw LinliError.invalid("categories", "none", "没有可用的诉求类别") }
         // One target per (household, category): where it is and who answers for it.

@@ -26,8 +26,13 @@ final class RequestsConfig: Sendable {
         return s
     }
 
-    /// The snapshot if it is fresh, without a database at hand (saves a hop to a reader).
-    func cached(now: Int64) -> Snapshot? {
+    /// The same from a store: a fresh snapshot is taken from memory without a hop to a reader.
+    func snapshot(in store: any Store, now: Int64) async throws -> Snapshot {
+        if let s = cached(now: now) { return s }
+        return try await store.read { db in try await snapshot(db, now: now) }
+    }
+
+    private func cached(now: Int64) -> Snapshot? {
         guard let s = box.withLockedValue({ $0 }), now - s.loadedAt < maxAge, now >= s.loadedAt else { return nil }
         return s
     }

@@ -394,8 +394,7 @@ public struct RequestsService: Sendable {
         }
         // Category, its extra fields and the place are checked with the rest, so a form shows every message at once.
         let now = env.nowSeconds
-        let snapshot: RequestsConfig.Snapshot
-        if let fresh = config.cached(now: now) { snapshot = fresh } else { snapshot = try await store.read { db in try await config.snapshot(db, now: now) } }
+        let snapshot = try await config.snapshot(in: store, now: now)
         let chosen = input.category.flatMap { snapshot.categories[$0] }.flatMap { $0.active ? $0 : nil }
         if let chosen {
             for e in chosen.validate(attributes: input.attributes ?? [:]) { v.add(e) }
