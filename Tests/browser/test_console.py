@@ -111,7 +111,16 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
     assert re.fullmatch(r"\*{14}[0-9X]{4}", d.find_element(By.ID, "id-number").text), "ID numbers are masked"
     assert re.fullmatch(r"1[3-9][0-9]\*{4}[0-9]{4}", d.find_element(By.ID, "phone").text), "phones are masked"
     shot(d, "resident-phone")
+    # The door and micro-grid are edited on their own page; a door too long is refused beside the field.
     d.get(household_url)
+    d.find_element(By.ID, "household-edit-link").click()
+    door = d.find_element(By.ID, "door"); old_door = door.get_attribute("value"); door.clear(); door.send_keys("1" * 21)
+    d.find_element(By.ID, "household-save").click()
+    wait_text(d, "door-error", "门牌")
+    shot(d, "household-edit-errors-phone")
+    door = d.find_element(By.ID, "door"); door.clear(); door.send_keys(old_door)
+    d.find_element(By.ID, "household-save").click()
+    WebDriverWait(d, 5).until(lambda drv: drv.current_url == household_url, "saving returns to the household")
     d.find_element(By.LINK_TEXT, "新增居民").click()
     d.find_element(By.ID, "name").send_keys("测试居民")
     d.find_element(By.ID, "id_number").send_keys("110105194912310021")  # wrong check digit

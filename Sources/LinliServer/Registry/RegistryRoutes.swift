@@ -143,10 +143,13 @@ struct RegistryRoutes {
                 return redirect("/households/\(id)")
             } catch {
                 guard let fe = Self.fieldErrors(error) else { throw error }
-                var resp = try await householdPage(c, try await registry.household(id, actor: try c.requireActor()), errors: fe)
+                var resp = try await householdEditPage(c, try await registry.household(id, actor: try c.requireActor()), errors: fe)
                 resp.status = .unprocessableContent
                 return resp
             }
+        }
+        r.get("/households/:id/edit", .action(.householdEdit)) { _, c in
+            try await householdEditPage(c, try await registry.household(try c.id("id"), actor: try c.requireActor()), errors: nil)
         }
         r.get("/households/:id/card", .action(.householdView)) { _, c in
             let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
@@ -392,21 +395,27 @@ struct RegistryRoutes {
         return resp
     }
 
-    func householdPage(_ c: AppContext, _ h: HouseholdDetail, errors: [String: String]? = nil) async throws -> Response {
+    func householdPage(_ c: AppContext, _ h: HouseholdDetail) async throws -> Response {
         let actor = try c.requireActor()
         var data = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
         // The QR image is its own (cached) request: drawing it was the page's largest cost.
         data["code_url"] = codeURL(h.code)
         data["can_add_resident"] = actor.may(.residentEdit)
         data["can_edit"] = actor.may(.householdEdit)
+        return renderer.page("household", data, context: c, title: h.address)
+    }
+
+    /// The door and micro-grid form, on its own page so that every view of a household does not
+    /// list the community's micro-grids.
+    func householdEditPage(_ c: AppContext, _ h: HouseholdDetail, errors: [String: String]?) async throws -> Response {
+        let actor = try c.requireActor()
+        var data = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
         data["errors"] = errors ?? [:]
-        if actor.may(.householdEdit) {
-            data["micro_grids"] = try await registry.microGrids(community: h.communityID, actor: actor)
-                .map { ["id": $0.id, "name": $0.name, "selected": $0.id == h.microGridID] }
-        }
-        var resp = renderer.page("household", data, context: c, title: h.address)
-        if errors != nil { resp.status = .unprocessableContent }
-        return resp
+        if let door = c.form["door"], errors != nil { data["door"] = door }
+        let chosen = errors == nil ? h.microGridID : c.form.int("micro_grid_id") ?? h.microGridID
+        data["micro_grids"] = try await registry.microGrids(community: h.communityID, actor: actor)
+            .map { ["id": $0.id, "name": $0.name, "selected": $0.id == chosen] }
+        return renderer.page("household_edit", data, context: c, title: I18n.table(c.lang)["edit"]! + " · " + h.address)
     }
 
     func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?) -> Response {

@@ -37,7 +37,7 @@ enum I18n {
         "children": ("下级", "Below"), "households": ("住户", "Households"), "residents": ("居民", "Residents"),
         "organisations": ("组织", "Organisations"), "facilities": ("设施", "Facilities"), "grids": ("网格", "Grids"),
         "add_child": ("新增下级", "Add a place below"), "add_household": ("新增住户", "Add a household"),
-        "add_resident": ("新增居民", "Add a resident"), "edit": ("编辑", "Edit"), "save": ("保存", "Save"),
+        "add_resident": ("新增居民", "Add a resident"), "edit": ("编辑", "Edit"), "save": ("保存", "Save"), "cancel": ("取消", "Cancel"),
         "rename_move": ("改名或移动", "Rename or move"), "parent_id": ("上级编号", "Parent id"),
         "name": ("姓名", "Name"), "place_name": ("名称", "Name"), "kind": ("层级", "Level"),
         "community_type": ("社区类型", "Community type"),
