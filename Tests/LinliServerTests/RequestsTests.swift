@@ -142,6 +142,48 @@ enum TestImages {
         }
     }
 
+    /// The figures (counted in one pass on SQLite, by the server on PostgreSQL) agree with a plain
+    /// recount of the same rows.
+    @Test(arguments: Backend.available)
+    func aStreetsFiguresAgreeWithARecountOfItsRequests(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            _ = try await f.linli.requests.generateHistory(count: 2_000, months: 3, overdue: 10)
+            let street = try await f.actor("street")
+            let report = try await f.linli.requests.figures(placeID: f.demo.firstStreetID, from: "2000-01-01", to: "2100-01-01", actor: street)
+            let rows = try await f.linli.store.read { db in
+                try await db.raw("""
+                    SELECT party_key, community_id, accepted_at, accept_due, resolved_at, resolve_due, rating, missed, created_at FROM requests
+                    WHERE street_id = \(bind: f.demo.firstStreetID) AND status NOT IN ('merged', 'withdrawn')
+                    """).all()
+            }
+            var received = 0, accepted = 0, resolved = 0, onTime = 0, rated = 0, satisfied = 0, escalated = 0
+            var durations: [Int64] = [], byParty: [String: Int] = [:], byCommunity: [String: Int] = [:]
+            for r in rows {
+                received += 1
+                byParty[try r.decode(column: "party_key", as: String?.self) ?? "—", default: 0] += 1
+                byCommunity[String(try r.decode(column: "community_id", as: Int64.self)), default: 0] += 1
+                if let a = try r.decode(column: "accepted_at", as: Int64?.self), a <= (try r.decode(column: "accept_due", as: Int64.self)) { accepted += 1 }
+                if let x = try r.decode(column: "resolved_at", as: Int64?.self) {
+                    resolved += 1
+                    if x <= (try r.decode(column: "resolve_due", as: Int64.self)) { onTime += 1 }
+                    durations.append(x - (try r.decode(column: "created_at", as: Int64.self)))
+                }
+                if let rating = try r.decode(column: "rating", as: Int?.self) { rated += 1; if rating >= 4 { satisfied += 1 } }
+                if !(try r.decode(column: "missed", as: String.self)).isEmpty { escalated += 1 }
+            }
+            #expect(received > 100 && resolved > 0 && rated > 0)
+            let t = report.total.figures
+            let counted: [Int] = [t.received, t.acceptedOnTime, t.resolved, t.resolvedOnTime, t.rated, t.satisfied, t.escalated]
+            let recounted: [Int] = [received, accepted, resolved, onTime, rated, satisfied, escalated]
+            #expect(counted == recounted)
+            #expect(t.medianResolveHours == PartyFigures.median(durations))
+            let parties: [String: Int] = Dictionary(uniqueKeysWithValues: report.parties.map { ($0.key, $0.received) })
+            let areas: [String: Int] = Dictionary(uniqueKeysWithValues: report.areas.map { ($0.key, $0.received) })
+            #expect(parties == byParty)
+            #expect(areas == byCommunity)
+        }
+    }
+
     static func lift(_ f: Fixture, key: String? = nil) -> RequestInput {
         var i = RequestInput()
         i.category = "lift"; i.description = "3号楼电梯停在7楼不动"; i.householdID = f.demo.firstHouseholdWithResidents

@@ -79,60 +79,11 @@ extension RequestsService {
             let ids = PlacePath.ids(path)
             let areaColumn: String? = switch ids.count { case 1, 2: "street_id"; case 3: "community_id"; case 4: "compound_id"; default: nil }
             let areaExpr = areaColumn.map { "CAST(r.\($0) AS TEXT)" } ?? "NULL"
-            // One pass over the period's requests, counted here by party, by area and in total
-            // (with the resolve durations for the medians); then the returns of only those that
-            // were returned. At 10,000,000 requests a street's month is ~20,000 rows (BENCHMARKS.md).
-            var q = SQLQueryString("""
-                SELECT r.id, r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.accepted_at, r.accept_due,
-                  r.resolved_at, r.resolve_due, r.rating, r.missed, r.returned_count, r.created_at FROM requests r WHERE
-                """)
-            q += filter
-            var parties: [String: PartyFigures] = [:], byArea: [String: PartyFigures] = [:]
-            var total = PartyFigures.empty("all")
-            var durations: (party: [String: [Int64]], area: [String: [Int64]], all: [Int64]) = ([:], [:], [])
-            var returnedIDs: [Int64] = []
-            for r in try await db.raw(q).all() {
-                let pk = try r.decode(column: "pk", as: String?.self) ?? "—"
-                let ak = try r.decode(column: "ak", as: String?.self)
-                let acceptedAt = try r.decode(column: "accepted_at", as: Int64?.self), resolvedAt = try r.decode(column: "resolved_at", as: Int64?.self)
-                let rating = try r.decode(column: "rating", as: Int?.self), returned = try r.decode(column: "returned_count", as: Int.self)
-                var one = PartyFigures.empty(pk)
-                one.received = 1
-                if let acceptedAt, acceptedAt <= (try r.decode(column: "accept_due", as: Int64.self)) { one.acceptedOnTime = 1 }
-                if let resolvedAt {
-                    one.resolved = 1
-                    if resolvedAt <= (try r.decode(column: "resolve_due", as: Int64.self)) { one.resolvedOnTime = 1 }
-                }
-                if let rating { one.rated = 1; one.satisfied = rating >= 4 ? 1 : 0 }
-                if !(try r.decode(column: "missed", as: String.self)).isEmpty { one.escalated = 1 }
-                one.returned = returned
-                if returned > 0 { returnedIDs.append(try r.decode(column: "id", as: Int64.self)) }
-                total.add(one)
-                if let ak { byArea[ak, default: .empty(ak, kind: areaColumn ?? "")].add(one) }
-                if parties[pk] == nil { parties[pk] = .empty(pk) }
-                // A return counts against the party that returned it (from the events below), not the one that has it now.
-                one.returned = 0
-                parties[pk]!.add(one)
-                if let resolvedAt {
-                    let d = resolvedAt - (try r.decode(column: "created_at", as: Int64.self))
-                    durations.party[pk, default: []].append(d)
-                    if let ak { durations.area[ak, default: []].append(d) }
-                    durations.all.append(d)
-                }
-            }
-            for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
-            for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
-            total.medianResolveHours = PartyFigures.median(durations.all)
-            for part in stride(from: 0, to: returnedIDs.count, by: 500) {
-                let ids = Array(returnedIDs[part..<min(part + 500, returnedIDs.count)])
-                for r in try await db.select().column("party_key", as: "k").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("request_events")
-                    .where("kind", .equal, "return").where("request_id", .in, ids).groupBy("party_key").all() {
-                    guard let k = try r.decode(column: "k", as: String?.self) else { continue }
-                    let n = try r.decode(column: "n", as: Int.self)
-                    // A party that returned everything it got still shows, with its returns.
-                    parties[k, default: .empty(k)].returned += n
-                }
-            }
+            let counts = try await store.dialect == .postgres
+                ? figureCountsInSQL(db, filter: filter, areaExpr: areaExpr, areaKind: areaColumn ?? "")
+                : figureCountsInOnePass(db, filter: filter, areaExpr: areaExpr, areaKind: areaColumn ?? "")
+            var parties = counts.parties
+            let (byArea, total) = (counts.areas, counts.total)
             // Parties by their present names (the scan reads only the figures index).
             for (k, named) in try await partyNames(db, keys: Array(parties.keys)) {
                 parties[k]?.partyName = named.name
@@ -156,6 +107,114 @@ extension RequestsService {
             return FiguresReport(placeID: placeID, placeName: try p.decode(column: "name", as: String.self), from: from, to: to,
                                  parties: parties.values.map(FiguresRow.init).sorted { $0.received > $1.received }, areas: areas, total: FiguresRow(total))
         }
+    }
+
+    typealias FigureCounts = (parties: [String: PartyFigures], areas: [String: PartyFigures], total: PartyFigures)
+
+    /// SQLite: one pass over the period's requests, counted here by party, by area and in total
+    /// (with the resolve durations for the medians); then the returns of only those that were
+    /// returned. At 10,000,000 requests a street's month is ~20,000 rows (BENCHMARKS.md).
+    func figureCountsInOnePass(_ db: any SQLDatabase, filter: SQLQueryString, areaExpr: String, areaKind: String) async throws -> FigureCounts {
+        var q = SQLQueryString("""
+            SELECT r.id, r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.accepted_at, r.accept_due,
+              r.resolved_at, r.resolve_due, r.rating, r.missed, r.returned_count, r.created_at FROM requests r WHERE
+            """)
+        q += filter
+        var parties: [String: PartyFigures] = [:], byArea: [String: PartyFigures] = [:]
+        var total = PartyFigures.empty("all")
+        var durations: (party: [String: [Int64]], area: [String: [Int64]], all: [Int64]) = ([:], [:], [])
+        var returnedIDs: [Int64] = []
+        for r in try await db.raw(q).all() {
+            let pk = try r.decode(column: "pk", as: String?.self) ?? "—"
+            let ak = try r.decode(column: "ak", as: String?.self)
+            let acceptedAt = try r.decode(column: "accepted_at", as: Int64?.self), resolvedAt = try r.decode(column: "resolved_at", as: Int64?.self)
+            let rating = try r.decode(column: "rating", as: Int?.self), returned = try r.decode(column: "returned_count", as: Int.self)
+            var one = PartyFigures.empty(pk)
+            one.received = 1
+            if let acceptedAt, acceptedAt <= (try r.decode(column: "accept_due", as: Int64.self)) { one.acceptedOnTime = 1 }
+            if let resolvedAt {
+                one.resolved = 1
+                if resolvedAt <= (try r.decode(column: "resolve_due", as: Int64.self)) { one.resolvedOnTime = 1 }
+            }
+            if let rating { one.rated = 1; one.satisfied = rating >= 4 ? 1 : 0 }
+            if !(try r.decode(column: "missed", as: String.self)).isEmpty { one.escalated = 1 }
+            one.returned = returned
+            if returned > 0 { returnedIDs.append(try r.decode(column: "id", as: Int64.self)) }
+            total.add(one)
+            if let ak { byArea[ak, default: .empty(ak, kind: areaKind)].add(one) }
+            if parties[pk] == nil { parties[pk] = .empty(pk) }
+            // A return counts against the party that returned it (from the events below), not the one that has it now.
+            one.returned = 0
+            parties[pk]!.add(one)
+            if let resolvedAt {
+                let d = resolvedAt - (try r.decode(column: "created_at", as: Int64.self))
+                durations.party[pk, default: []].append(d)
+                if let ak { durations.area[ak, default: []].append(d) }
+                durations.all.append(d)
+            }
+        }
+        for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
+        for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
+        total.medianResolveHours = PartyFigures.median(durations.all)
+        for part in stride(from: 0, to: returnedIDs.count, by: 500) {
+            let ids = Array(returnedIDs[part..<min(part + 500, returnedIDs.count)])
+            for r in try await db.select().column("party_key", as: "k").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("request_events")
+                .where("kind", .equal, "return").where("request_id", .in, ids).groupBy("party_key").all() {
+                guard let k = try r.decode(column: "k", as: String?.self) else { continue }
+                let n = try r.decode(column: "n", as: Int.self)
+                // A party that returned everything it got still shows, with its returns.
+                parties[k, default: .empty(k)].returned += n
+            }
+        }
+        return (parties, byArea, total)
+    }
+
+    /// PostgreSQL: the same figures counted by the server (grouping sets: by party, by area and in
+    /// total, medians by percentile_cont), so that a few hundred rows cross the wire instead of a
+    /// month's requests, each decoded through PostgresKit (BENCHMARKS.md).
+    func figureCountsInSQL(_ db: any SQLDatabase, filter: SQLQueryString, areaExpr: String, areaKind: String) async throws -> FigureCounts {
+        var q = SQLQueryString("""
+            SELECT GROUPING(pk) AS gp, GROUPING(ak) AS ga, pk, ak, COUNT(*) AS received,
+              COUNT(*) FILTER (WHERE accepted_at <= accept_due) AS accepted_on_time,
+              COUNT(resolved_at) AS resolved, COUNT(*) FILTER (WHERE resolved_at <= resolve_due) AS resolved_on_time,
+              COUNT(rating) AS rated, COUNT(*) FILTER (WHERE rating >= 4) AS satisfied,
+              COUNT(*) FILTER (WHERE missed <> '') AS escalated, CAST(SUM(returned_count) AS BIGINT) AS returned,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY resolved_at - created_at) AS median
+            FROM (SELECT COALESCE(r.party_key, '—') AS pk, \(unsafeRaw: areaExpr) AS ak, r.accepted_at, r.accept_due, r.resolved_at, r.resolve_due,
+                    r.rating, r.missed, r.returned_count, r.created_at FROM requests r WHERE
+            """)
+        q += filter
+        q.appendInterpolation(unsafeRaw: ") r GROUP BY GROUPING SETS ((pk), (ak), ())")
+        var parties: [String: PartyFigures] = [:], byArea: [String: PartyFigures] = [:]
+        var total = PartyFigures.empty("all")
+        for r in try await db.raw(q).all() {
+            let byParty = try r.decode(column: "gp", as: Int.self) == 0, inArea = try r.decode(column: "ga", as: Int.self) == 0
+            let key: String? = byParty ? try r.decode(column: "pk", as: String.self) : inArea ? try r.decode(column: "ak", as: String?.self) : "all"
+            guard let key else { continue }  // requests with no area of that level
+            var f = PartyFigures.empty(key, kind: inArea ? areaKind : "")
+            f.received = try r.decode(column: "received", as: Int.self)
+            f.acceptedOnTime = try r.decode(column: "accepted_on_time", as: Int.self)
+            f.resolved = try r.decode(column: "resolved", as: Int.self)
+            f.resolvedOnTime = try r.decode(column: "resolved_on_time", as: Int.self)
+            f.rated = try r.decode(column: "rated", as: Int.self)
+            f.satisfied = try r.decode(column: "satisfied", as: Int.self)
+            f.escalated = try r.decode(column: "escalated", as: Int.self)
+            // A return counts against the party that returned it (from the events below), not the one that has it now.
+            f.returned = byParty ? 0 : try r.decode(column: "returned", as: Int?.self) ?? 0
+            f.medianResolveHours = try r.decode(column: "median", as: Double?.self)
+            if byParty { parties[key] = f } else if inArea { byArea[key] = f } else { total = f }
+        }
+        var returns = SQLQueryString("""
+            SELECT e.party_key AS k, COUNT(*) AS n FROM request_events e JOIN requests r ON r.id = e.request_id
+            WHERE e.kind = 'return' AND r.returned_count > 0 AND
+            """)
+        returns += filter
+        returns.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
+        for r in try await db.raw(returns).all() {
+            guard let k = try r.decode(column: "k", as: String?.self) else { continue }
+            parties[k, default: .empty(k)].returned += try r.decode(column: "n", as: Int.self)
+        }
+        return (parties, byArea, total)
     }
 
     /// Name and kind of a party from its key ("org:12", "grid:3", "place:7").
