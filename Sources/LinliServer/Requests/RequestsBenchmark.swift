@@ -111,6 +111,7 @@ extension RequestsService {
                 """).run()
             try await db.raw("DROP TABLE gen_targets").run()
         }
+        if let sql = store.dialect.analyzeSQL(["requests", "request_events"]) { try await store.read { db in try await db.raw(SQLQueryString(sql)).run() } }
         return count
     }
 

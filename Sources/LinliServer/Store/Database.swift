@@ -18,6 +18,14 @@ public enum Dialect: Sendable {
         case .postgres: "BIGSERIAL PRIMARY KEY"
         }
     }
+    /// After a bulk load the planner needs fresh statistics on PostgreSQL (autovacuum gets there
+    /// later, and a plan made meanwhile can be ten times slower); SQLite's plans are pinned (QPSG).
+    func analyzeSQL(_ tables: [String]) -> String? {
+        switch self {
+        case .sqlite: nil
+        case .postgres: "ANALYZE " + tables.joined(separator: ", ")
+        }
+    }
     /// After rows were inserted with explicit ids, PostgreSQL's sequence must be moved past them.
     func resetSequenceSQL(_ table: String) -> String? {
         switch self {
@@ -345,9 +353,11 @@ public final class PostgresStore: Store {
         }
     }
 
-    /// PostgreSQL loads through its ordinary transactions.
+    /// PostgreSQL loads through its ordinary transactions, then refreshes the planner's statistics.
     public func bulkLoad<T: Sendable>(tables: [String], _ body: @Sendable () async throws -> T) async throws -> T {
-        try await body()
+        let result = try await body()
+        if let sql = dialect.analyzeSQL(tables) { try await read { db in try await db.raw(SQLQueryString(sql)).run() } }
+        return result
     }
 
     public func shutdown() async {
