@@ -37,6 +37,27 @@ import Testing
     }
 }
 
+@Suite struct AgeTests {
+    /// Ages are counted on China's calendar date, computed without Foundation's Calendar; they
+    /// agree with it on birthdays, leap days and either side of midnight in Beijing.
+    @Test func agreesWithFoundationsCalendarInBeijing() {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        let births = ["1949-12-31", "2000-02-29", "1990-06-15", "2024-01-01", "1936-03-01"]
+        var now = Date(timeIntervalSince1970: 1_700_000_000)
+        for _ in 0..<400 {
+            for b in births {
+                let p = b.split(separator: "-").map { Int($0)! }
+                let c = cal.dateComponents([.year, .month, .day], from: now)
+                var expected = c.year! - p[0]
+                if (c.month!, c.day!) < (p[1], p[2]) { expected -= 1 }
+                #expect(RegistryService.age(birth: b, now: now) == max(0, expected), "\(b) at \(now)")
+            }
+            now += 86_400 * 3 + 3_600 * 7 + 13  // walks across hours of the day and every month
+        }
+    }
+}
+
 @Suite struct PersonalDataTests {
     let cipher = PersonalDataCipher(masterKey: try! PersonalDataCipher.masterKey(base64: Data(repeating: 7, count: 32).base64EncodedString()))
 

@@ -443,9 +443,9 @@ public struct RegistryService: Sendable {
     static func age(birth: String, now: Date) -> Int {
         let parts = birth.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3 else { return 0 }
-        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Asia/Shanghai")!, from: now)
-        var age = (c.year ?? 0) - parts[0]
-        if (c.month ?? 0, c.day ?? 0) < (parts[1], parts[2]) { age -= 1 }
+        let today = WorkCalendar.localDate(now)
+        var age = Int(today.year) - parts[0]
+        if (Int(today.month), Int(today.day)) < (parts[1], parts[2]) { age -= 1 }
         return max(0, age)
     }
 

@@ -142,8 +142,13 @@ public struct WorkCalendar: Sendable, Equatable {
     }
 
     public static func iso(day: Int64) -> String {
-        // Days since 1970-01-01 to a civil date (the proleptic Gregorian algorithm of H. Hinnant's
-        // "chrono-compatible low-level date algorithms"); Foundation's Calendar was slow on hot paths.
+        let (y, m, d) = civil(day: day)
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
+    }
+
+    /// Days since 1970-01-01 to a civil date (the proleptic Gregorian algorithm of H. Hinnant's
+    /// "chrono-compatible low-level date algorithms"); Foundation's Calendar was slow on hot paths.
+    static func civil(day: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = day + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -152,8 +157,13 @@ public struct WorkCalendar: Sendable, Equatable {
         let mp = (5 * doy + 2) / 153
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// Today's civil date in China (UTC+8 all year).
+    static func localDate(_ now: Date) -> (year: Int64, month: Int64, day: Int64) {
+        let local = Int64(now.timeIntervalSince1970.rounded(.down)) + utcOffset
+        return civil(day: local >= 0 ? local / 86400 : (local - 86399) / 86400)
     }
 
     static func pad(_ n: Int64, _ width: Int) -> String {
