@@ -117,8 +117,13 @@ import Testing
             }
             let before = try await schema()
             #expect(before.contains("residents_phone: CREATE INDEX residents_phone ON residents(phone_index)"))
-            _ = try await f.linli.loadDemo(seed: 4, scale: 1, tiny: true)
+            _ = try await store.bulkLoad(tables: DemoGenerator.tables) { () async throws -> Int in 1 }
             #expect(try await schema() == before)
+            // A second demo over the first is refused before it writes anything.
+            let places = { try await store.read { db in try await db.raw("SELECT COUNT(*) AS n FROM places").first()!.decode(column: "n", as: Int.self) } }
+            let placesBefore = try await places()
+            await #expect(throws: LinliError.self) { _ = try await f.linli.loadDemo(seed: 4, scale: 1, tiny: true) }
+            #expect(try await places() == placesBefore)
             struct Failed: Error {}
             await #expect(throws: Failed.self) {
                 try await store.bulkLoad(tables: DemoGenerator.tables) { () async throws -> Int in
