@@ -194,19 +194,27 @@ public struct RequestsService: Sendable {
     func locate(_ db: any SQLDatabase, _ input: RequestInput, actor: Actor) async throws -> Located {
         var placeID = input.placeID
         var householdID: Int64?, gridID: Int64?, address: String?
+        let p: any SQLRow
         if let hid = input.householdID {
-            guard let h = try await db.raw("SELECT place_id, grid_id, address, path FROM households WHERE id = \(bind: hid)").first() else {
+            // The home and its place in one statement (a round trip fewer on PostgreSQL).
+            guard let h = try await db.raw("""
+                SELECT h.place_id, h.grid_id, h.address, p.kind, p.path, p.lat, p.lng FROM households h JOIN places p ON p.id = h.place_id WHERE h.id = \(bind: hid)
+                """).first() else {
                 throw LinliError.invalid("household_id", "unknown", "住户不存在")
             }
             householdID = hid
             placeID = try h.decode(column: "place_id", as: Int64.self)
             gridID = try h.decode(column: "grid_id", as: Int64.self)
             address = try h.decode(column: "address", as: String.self)
+            p = h
+        } else {
+            guard let placeID else { throw LinliError.invalid("place_id", "required", "请选择诉求发生的地点") }
+            guard let row = try await db.raw("SELECT id, kind, name, path, lat, lng FROM places WHERE id = \(bind: placeID)").first() else {
+                throw LinliError.invalid("place_id", "unknown", "地点不存在")
+            }
+            p = row
         }
         guard let placeID else { throw LinliError.invalid("place_id", "required", "请选择诉求发生的地点") }
-        guard let p = try await db.raw("SELECT id, kind, name, path, lat, lng FROM places WHERE id = \(bind: placeID)").first() else {
-            throw LinliError.invalid("place_id", "unknown", "地点不存在")
-        }
         let path = try p.decode(column: "path", as: String.self)
         let ids = PlacePath.ids(path)
         let kind = PlaceKind(rawValue: try p.decode(column: "kind", as: String.self)) ?? .city
