@@ -33,13 +33,8 @@ public struct AuditLog: Sendable {
     /// Many entries by the system (no actor) in one statement, as a sweep writes them.
     func appendBySystem(_ db: any SQLDatabase, action: String, objectType: String, entries: [(objectID: Int64, path: String, detail: String)]) async throws {
         let now = env.nowSeconds
-        for chunk in stride(from: 0, to: entries.count, by: 500) {
-            var q = SQLQueryString("INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, place_path, reason, detail) VALUES ")
-            for (i, e) in entries[chunk..<min(chunk + 500, entries.count)].enumerated() {
-                if i > 0 { q.appendLiteral(", ") }
-                q += "(\(bind: now), NULL, 'system', \(bind: action), \(bind: objectType), \(bind: e.objectID), \(bind: e.path), '', \(bind: e.detail))"
-            }
-            try await db.raw(q).run()
+        try await db.insertRows("INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, place_path, reason, detail) VALUES ", entries) { e in
+            "(\(bind: now), NULL, 'system', \(bind: action), \(bind: objectType), \(bind: e.objectID), \(bind: e.path), '', \(bind: e.detail))"
         }
     }
 

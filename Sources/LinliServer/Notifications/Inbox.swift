@@ -32,22 +32,10 @@ public struct InAppNotifier: Notifier {
         // One user is told once per change even if they are reached by two routes.
         var seen = Set<String>()
         // Written out rather than built: the builder quoted each column anew on every submission.
-        // At most 1,000 rows per statement (a sweep tells many at once), well inside both databases' bind limits.
-        let head: SQLQueryString = "INSERT INTO notifications (user_id, at, kind, request_id, subject, matter_id, link) VALUES "
-        var insert = head
-        var count = 0
-        for n in notes where seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)|\(n.link ?? "")").inserted {
-            if count > 0 { insert += ", " }
-            insert += "(\(bind: n.userID), \(bind: at), \(bind: n.kind), \(bind: n.requestID), \(bind: n.subject), \(bind: n.matterID), \(bind: n.link))"
-            count += 1
-            if count == 1_000 {
-                try await db.raw(insert).run()
-                insert = head
-                count = 0
-            }
+        let fresh = notes.filter { n in seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)|\(n.link ?? "")").inserted }
+        try await db.insertRows("INSERT INTO notifications (user_id, at, kind, request_id, subject, matter_id, link) VALUES ", fresh, chunk: 1_000) { n in
+            "(\(bind: n.userID), \(bind: at), \(bind: n.kind), \(bind: n.requestID), \(bind: n.subject), \(bind: n.matterID), \(bind: n.link))"
         }
-        guard count > 0 else { return }
-        try await db.raw(insert).run()
     }
 }
 

@@ -110,13 +110,8 @@ extension RequestsService {
 
     /// The public "escalated" steps of a sweep, in one statement per 500.
     func escalationSteps(_ db: any SQLDatabase, _ steps: [(requestID: Int64, note: String, partyKey: String?)], at: Int64) async throws {
-        for chunk in stride(from: 0, to: steps.count, by: 500) {
-            var q = SQLQueryString("INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public) VALUES ")
-            for (i, e) in steps[chunk..<min(chunk + 500, steps.count)].enumerated() {
-                if i > 0 { q.appendLiteral(", ") }
-                q += "(\(bind: e.requestID), \(bind: at), NULL, '系统', 'escalated', \(bind: e.note), \(bind: e.partyKey), 1)"
-            }
-            try await db.raw(q).run()
+        try await db.insertRows("INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public) VALUES ", steps) { e in
+            "(\(bind: e.requestID), \(bind: at), NULL, '系统', 'escalated', \(bind: e.note), \(bind: e.partyKey), 1)"
         }
     }
 }

@@ -376,3 +376,18 @@ public enum StoreFactory {
         return try await SQLiteStore.open(path: sqlitePath, logger: logger)
     }
 }
+
+extension SQLDatabase {
+    /// Inserts `items` with one multi-row INSERT per `chunk` of them, well inside both databases'
+    /// limits on bound values; `head` is "INSERT INTO t (columns) VALUES ".
+    func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, row: (T) -> SQLQueryString) async throws {
+        for start in stride(from: 0, to: items.count, by: chunk) {
+            var q = SQLQueryString(head)
+            for (i, item) in items[start..<min(start + chunk, items.count)].enumerated() {
+                if i > 0 { q.appendLiteral(", ") }
+                q += row(item)
+            }
+            try await raw(q).run()
+        }
+    }
+}
