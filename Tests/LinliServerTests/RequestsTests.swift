@@ -149,6 +149,22 @@ enum TestImages {
         }
     }
 
+    /// Two servers sweeping one database at once (scale-out on PostgreSQL) escalate each overdue
+    /// request once: the rows a sweep holds are skipped by the other, not escalated twice.
+    @Test(arguments: Backend.available)
+    func twoSweepsAtOnceEscalateEachRequestOnce(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            _ = try await f.linli.requests.generateHistory(count: 1_500, months: 2, overdue: 60)
+            let requests = f.linli.requests
+            async let a = requests.escalateOverdue(batch: 4)
+            async let b = requests.escalateOverdue(batch: 4)
+            let total = try await a.escalated + b.escalated
+            #expect(total >= 60)
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'request.escalate'") == total)
+            #expect(try await Self.count(f, "SELECT COUNT(DISTINCT object_id) AS n FROM audit_log WHERE action = 'request.escalate'") == total)
+        }
+    }
+
     /// The figures (counted in one pass on SQLite, by the server on PostgreSQL) agree with a plain
     /// recount of the same rows.
     @Test(arguments: Backend.available)

@@ -23,7 +23,7 @@ extension RequestsService {
                 // up once per batch (a round trip each on PostgreSQL).
                 var supervisors: [String: [Int64]] = [:], answerers: [String: [Int64]] = [:]
                 let rows = try await db.raw("""
-                    \(unsafeRaw: Self.columns) WHERE r.next_due IS NOT NULL AND r.next_due <= \(bind: now) ORDER BY r.next_due LIMIT \(unsafeRaw: String(batch))
+                    \(unsafeRaw: Self.columns) WHERE r.next_due IS NOT NULL AND r.next_due <= \(bind: now) ORDER BY r.next_due LIMIT \(unsafeRaw: String(batch))\(unsafeRaw: store.dialect.lockForUpdate(of: "r", skipLocked: true))
                     """).all().map(Self.row)
                 // Each batch's steps, audit entries, notifications and new states are written
                 // four statements at a time, not four per request (round trips on PostgreSQL).
@@ -73,7 +73,7 @@ extension RequestsService {
         // Resolved and neither confirmed nor rejected for a week: closed without a rating.
         let closed = try await store.transaction { db -> Int in
             let rows = try await db.raw("""
-                SELECT id, path FROM requests WHERE status = 'resolved' AND resolved_at <= \(bind: now - RequestLimits.autoCloseSeconds) LIMIT 1000
+                SELECT id, path FROM requests WHERE status = 'resolved' AND resolved_at <= \(bind: now - RequestLimits.autoCloseSeconds) LIMIT 1000\(unsafeRaw: store.dialect.lockForUpdate(skipLocked: true))
                 """).all()
             for row in rows {
                 let id = try row.decode(column: "id", as: Int64.self)

@@ -98,8 +98,10 @@ public struct RequestsService: Sendable {
             createdAt: try r.decode(column: "created_at", as: Int64.self), updatedAt: try r.decode(column: "updated_at", as: Int64.self))
     }
 
-    func fetch(_ db: any SQLDatabase, _ id: Int64) async throws -> Row? {
-        try await db.raw("\(unsafeRaw: Self.columns) WHERE r.id = \(bind: id)").first().map(Self.row)
+    /// One request; `forUpdate` locks it until the transaction ends, so that two people acting on it
+    /// at once (or a sweep) take turns instead of overwriting each other's change.
+    func fetch(_ db: any SQLDatabase, _ id: Int64, forUpdate: Bool = false) async throws -> Row? {
+        try await db.raw("\(unsafeRaw: Self.columns) WHERE r.id = \(bind: id)\(unsafeRaw: forUpdate ? store.dialect.lockForUpdate(of: "r") : "")").first().map(Self.row)
     }
 
     func view(_ r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) -> RequestView {
@@ -160,8 +162,8 @@ public struct RequestsService: Sendable {
     }
 
     /// Loads a request the actor may see; anything else is 404, exactly like a missing one.
-    func visible(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> Row {
-        guard let r = try await fetch(db, id), try await canView(db, actor, r) else { throw LinliError.notFound }
+    func visible(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor, forUpdate: Bool = false) async throws -> Row {
+        guard let r = try await fetch(db, id, forUpdate: forUpdate), try await canView(db, actor, r) else { throw LinliError.notFound }
         return r
     }
 
@@ -651,7 +653,7 @@ public struct RequestsService: Sendable {
         let now = env.nowSeconds
         let env = self.env
         return try await store.transaction { db in
-            var r = try await visible(db, id, actor)
+            var r = try await visible(db, id, actor, forUpdate: true)
             let s = try await config.snapshot(db, now: now)
             // Who may take this step on this request.
             let allowed: Bool

@@ -18,6 +18,16 @@ public enum Dialect: Sendable {
         case .postgres: "BIGSERIAL PRIMARY KEY"
         }
     }
+    /// Locks the rows a transaction read so that no other server or connection changes them before
+    /// it writes (PostgreSQL; on SQLite every write transaction runs alone on the single writer).
+    /// With `skipLocked`, rows another sweeper holds are left to it instead of waited for.
+    func lockForUpdate(of alias: String? = nil, skipLocked: Bool = false) -> String {
+        switch self {
+        case .sqlite: ""
+        case .postgres: " FOR UPDATE" + (alias.map { " OF " + $0 } ?? "") + (skipLocked ? " SKIP LOCKED" : "")
+        }
+    }
+
     /// After a bulk load the planner needs fresh statistics on PostgreSQL (autovacuum gets there
     /// later, and a plan made meanwhile can be ten times slower); SQLite's plans are pinned (QPSG).
     func analyzeSQL(_ tables: [String]) -> String? {
