@@ -106,6 +106,20 @@ import Testing
 
     /// The demo loads with the registry's secondary indexes dropped and rebuilt: afterwards the
     /// schema is the one the migrations made, and a load that fails rebuilds them too.
+    /// A wrong PostgreSQL database name is reported at once, naming it, instead of after a minute
+    /// of the pool's retries as a tripped circuit breaker.
+    @Test func anUnreachablePostgreSQLDatabaseIsNamedAtOnce() async throws {
+        guard let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"], let slash = admin.lastIndex(of: "/") else { return }
+        let url = admin[..<slash] + "/linli_no_such_database"
+        do {
+            _ = try await StoreFactory.open(databaseURL: String(url), sqlitePath: "/nonexistent/x.sqlite", logger: Logger(label: "test"))
+            Issue.record("opened a database that does not exist")
+        } catch let e as LinliError {
+            // The probe's own error, not the pool's tripped circuit breaker after its retries.
+            #expect(e.code == "database_unreachable" && e.message.contains("linli_no_such_database"), "\(e.message)")
+        }
+    }
+
     @Test func aBulkLoadLeavesTheSchemaAsItFoundIt() async throws {
         try await withFixture(.sqlite, accounts: false) { f in
             let store = f.linli.store

@@ -31,7 +31,7 @@ request = function()
   return wrk.format(nil, nil, nil, '{"choice":"' .. choice .. '"}')
 end
 LUA
-echo "backend: ${LINLI_DATABASE_URL:+postgres}${LINLI_DATABASE_URL:-sqlite}"
+echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
 echo "endpoint req/s p99 non2xx"
 BASE=$(run bare_insert /bench/insert -s "$LUA")
 echo "$BASE"

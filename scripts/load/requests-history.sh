@@ -13,7 +13,7 @@ build_release
 DATA="$(mktemp -d /tmp/linli-history-XXXX)"
 export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
-echo "backend: ${LINLI_DATABASE_URL:+postgres}${LINLI_DATABASE_URL:-sqlite}"
+echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
 /usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
 /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000
 [ -z "${LINLI_DATABASE_URL:-}" ] && du -h "$DATA"/*.sqlite*

@@ -19,7 +19,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 wrk.body = '{"category":"noise","description":"楼下棋牌室凌晨还很吵","household_id":$HOUSEHOLD}'
 LUA
-echo "backend: ${LINLI_DATABASE_URL:+postgres}${LINLI_DATABASE_URL:-sqlite}"
+echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
 echo "endpoint req/s p99 non2xx"
 BASE=$(run bare_insert /bench/insert -s "$LUA")
 echo "$BASE"

@@ -344,6 +344,23 @@ public final class PostgresStore: Store {
         self.runTask = Task { await client.run() }
     }
 
+    /// One connection attempt before the pool starts: the pool retries a wrong host, password or
+    /// database name for a minute and then reports only that its circuit breaker tripped.
+    static func probe(url: String, logger: Logger) async throws {
+        let core = try SQLPostgresConfiguration(url: url).coreConfiguration
+        let host = core.host ?? "127.0.0.1", port = core.port ?? 5432, database = core.database ?? core.username
+        let configuration = PostgresConnection.Configuration(host: host, port: port, username: core.username,
+                                                             password: core.password, database: core.database, tls: .disable)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch let error as PSQLError {
+            let reason = error.serverInfo?[.message] ?? error.underlying.map { String(describing: $0) } ?? String(describing: error.code)
+            throw LinliError(.serviceUnavailable, code: "database_unreachable",
+                             message: "cannot connect to PostgreSQL database \(database) at \(host):\(port): \(reason)")
+        }
+    }
+
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { conn in try await body(conn.sql()) }
     }
@@ -379,6 +396,7 @@ public enum StoreFactory {
     /// `postgres://…` selects PostgreSQL; anything else is a SQLite file path.
     public static func open(databaseURL: String?, sqlitePath: String, logger: Logger) async throws -> any Store {
         if let url = databaseURL, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            try await PostgresStore.probe(url: url, logger: logger)
             return try PostgresStore(url: url, logger: logger)
         }
         let dir = (sqlitePath as NSString).deletingLastPathComponent
