@@ -96,7 +96,7 @@ extension RequestsService {
             var missed = SQLQueryString("CASE id"), level = SQLQueryString("CASE id"), next = SQLQueryString("CASE id")
             var ids = SQLQueryString("")
             for (i, r) in part.enumerated() {
-                missed += " WHEN \(bind: r.id) THEN \(bind: Deadline.allCases.filter { r.missed.contains($0) }.map(\.rawValue).joined(separator: ","))"
+                missed += " WHEN \(bind: r.id) THEN \(bind: r.missedText)"
                 level += " WHEN \(bind: r.id) THEN CAST(\(bind: r.level.rawValue) AS INTEGER)"
                 next += " WHEN \(bind: r.id) THEN CAST(\(bind: r.nextDue()) AS BIGINT)"
                 ids += i == 0 ? "\(bind: r.id)" : ", \(bind: r.id)"

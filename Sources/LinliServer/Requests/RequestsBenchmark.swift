@@ -111,7 +111,7 @@ extension RequestsService {
                 """).run()
             try await db.raw("DROP TABLE gen_targets").run()
         }
-        if let sql = store.dialect.analyzeSQL(["requests", "request_events"]) { try await store.read { db in try await db.raw(SQLQueryString(sql)).run() } }
+        try await store.refreshPlannerStatistics(["requests", "request_events"])
         return count
     }
 

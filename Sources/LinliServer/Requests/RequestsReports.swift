@@ -112,23 +112,22 @@ extension RequestsService {
     typealias FigureCounts = (parties: [String: PartyFigures], areas: [String: PartyFigures], total: PartyFigures)
 
     /// SQLite: one pass over the period's requests, counted here by party, by area and in total
-    /// (with the resolve durations for the medians); then the returns of only those that were
-    /// returned. At 10,000,000 requests a street's month is ~20,000 rows (BENCHMARKS.md).
+    /// (with the resolve durations for the medians), then the returns. At 10,000,000 requests a
+    /// street's month is ~20,000 rows (BENCHMARKS.md).
     func figureCountsInOnePass(_ db: any SQLDatabase, filter: SQLQueryString, areaExpr: String, areaKind: String) async throws -> FigureCounts {
         var q = SQLQueryString("""
-            SELECT r.id, r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.accepted_at, r.accept_due,
+            SELECT r.party_key AS pk, \(unsafeRaw: areaExpr) AS ak, r.accepted_at, r.accept_due,
               r.resolved_at, r.resolve_due, r.rating, r.missed, r.returned_count, r.created_at FROM requests r WHERE
             """)
         q += filter
         var parties: [String: PartyFigures] = [:], byArea: [String: PartyFigures] = [:]
         var total = PartyFigures.empty("all")
         var durations: (party: [String: [Int64]], area: [String: [Int64]], all: [Int64]) = ([:], [:], [])
-        var returnedIDs: [Int64] = []
         for r in try await db.raw(q).all() {
             let pk = try r.decode(column: "pk", as: String?.self) ?? "—"
             let ak = try r.decode(column: "ak", as: String?.self)
             let acceptedAt = try r.decode(column: "accepted_at", as: Int64?.self), resolvedAt = try r.decode(column: "resolved_at", as: Int64?.self)
-            let rating = try r.decode(column: "rating", as: Int?.self), returned = try r.decode(column: "returned_count", as: Int.self)
+            let rating = try r.decode(column: "rating", as: Int?.self)
             var one = PartyFigures.empty(pk)
             one.received = 1
             if let acceptedAt, acceptedAt <= (try r.decode(column: "accept_due", as: Int64.self)) { one.acceptedOnTime = 1 }
@@ -138,12 +137,11 @@ extension RequestsService {
             }
             if let rating { one.rated = 1; one.satisfied = rating >= 4 ? 1 : 0 }
             if !(try r.decode(column: "missed", as: String.self)).isEmpty { one.escalated = 1 }
-            one.returned = returned
-            if returned > 0 { returnedIDs.append(try r.decode(column: "id", as: Int64.self)) }
+            one.returned = try r.decode(column: "returned_count", as: Int.self)
             total.add(one)
             if let ak { byArea[ak, default: .empty(ak, kind: areaKind)].add(one) }
             if parties[pk] == nil { parties[pk] = .empty(pk) }
-            // A return counts against the party that returned it (from the events below), not the one that has it now.
+            // A return counts against the party that returned it (`addReturns`), not the one that has it now.
             one.returned = 0
             parties[pk]!.add(one)
             if let resolvedAt {
@@ -156,22 +154,13 @@ extension RequestsService {
         for (k, d) in durations.party { parties[k]?.medianResolveHours = PartyFigures.median(d) }
         for (k, d) in durations.area { byArea[k]?.medianResolveHours = PartyFigures.median(d) }
         total.medianResolveHours = PartyFigures.median(durations.all)
-        for part in stride(from: 0, to: returnedIDs.count, by: 500) {
-            let ids = Array(returnedIDs[part..<min(part + 500, returnedIDs.count)])
-            for r in try await db.select().column("party_key", as: "k").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("request_events")
-                .where("kind", .equal, "return").where("request_id", .in, ids).groupBy("party_key").all() {
-                guard let k = try r.decode(column: "k", as: String?.self) else { continue }
-                let n = try r.decode(column: "n", as: Int.self)
-                // A party that returned everything it got still shows, with its returns.
-                parties[k, default: .empty(k)].returned += n
-            }
-        }
+        try await addReturns(db, filter: filter, to: &parties)
         return (parties, byArea, total)
     }
 
     /// PostgreSQL: the same figures counted by the server (grouping sets: by party, by area and in
     /// total, medians by percentile_cont), so that a few hundred rows cross the wire instead of a
-    /// month's requests, each decoded through PostgresKit (BENCHMARKS.md).
+    /// month's requests, each decoded through PostgresKit (BENCHMARKS.md); then the returns.
     func figureCountsInSQL(_ db: any SQLDatabase, filter: SQLQueryString, areaExpr: String, areaKind: String) async throws -> FigureCounts {
         var q = SQLQueryString("""
             SELECT GROUPING(pk) AS gp, GROUPING(ak) AS ga, pk, ak, COUNT(*) AS received,
@@ -199,22 +188,29 @@ extension RequestsService {
             f.rated = try r.decode(column: "rated", as: Int.self)
             f.satisfied = try r.decode(column: "satisfied", as: Int.self)
             f.escalated = try r.decode(column: "escalated", as: Int.self)
-            // A return counts against the party that returned it (from the events below), not the one that has it now.
+            // A return counts against the party that returned it (`addReturns`), not the one that has it now.
             f.returned = byParty ? 0 : try r.decode(column: "returned", as: Int?.self) ?? 0
             f.medianResolveHours = try r.decode(column: "median", as: Double?.self)
             if byParty { parties[key] = f } else if inArea { byArea[key] = f } else { total = f }
         }
-        var returns = SQLQueryString("""
-            SELECT e.party_key AS k, COUNT(*) AS n FROM request_events e JOIN requests r ON r.id = e.request_id
-            WHERE e.kind = 'return' AND r.returned_count > 0 AND
+        try await addReturns(db, filter: filter, to: &parties)
+        return (parties, byArea, total)
+    }
+
+    /// Returns of the period's requests, counted against the party that returned each (from the
+    /// return steps), not the one that has it now; a party that returned everything it got still
+    /// shows. Requests first (CROSS JOIN keeps that order on SQLite): only those ever returned.
+    func addReturns(_ db: any SQLDatabase, filter: SQLQueryString, to parties: inout [String: PartyFigures]) async throws {
+        var q = SQLQueryString("""
+            SELECT e.party_key AS k, COUNT(*) AS n FROM requests r CROSS JOIN request_events e
+            WHERE e.request_id = r.id AND e.kind = 'return' AND r.returned_count > 0 AND
             """)
-        returns += filter
-        returns.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
-        for r in try await db.raw(returns).all() {
+        q += filter
+        q.appendInterpolation(unsafeRaw: " GROUP BY e.party_key")
+        for r in try await db.raw(q).all() {
             guard let k = try r.decode(column: "k", as: String?.self) else { continue }
             parties[k, default: .empty(k)].returned += try r.decode(column: "n", as: Int.self)
         }
-        return (parties, byArea, total)
     }
 
     /// Name and kind of a party from its key ("org:12", "grid:3", "place:7").

@@ -57,6 +57,9 @@ public struct RequestsService: Sendable {
                 resolvedAt: nil, closedAt: nil, missed: [], rating: nil, mergedInto: nil, returnedCount: 0, createdAt: now, updatedAt: now)
         }
 
+        /// The missed deadlines as stored: their codes in deadline order, comma-separated.
+        var missedText: String { Deadline.allCases.filter { missed.contains($0) }.map(\.rawValue).joined(separator: ",") }
+
         /// The earliest deadline still running: not met and not already escalated.
         func nextDue() -> Int64? {
             guard status.isOpen else { return nil }
@@ -194,9 +197,8 @@ public struct RequestsService: Sendable {
 
     /// Where a submission points, checked against the actor's scope.
     func locate(_ db: any SQLDatabase, _ input: RequestInput, actor: Actor) async throws -> Located {
-        var placeID = input.placeID
         var householdID: Int64?, gridID: Int64?, address: String?
-        let p: any SQLRow
+        let placeID: Int64, p: any SQLRow
         if let hid = input.householdID {
             // The home and its place in one statement (a round trip fewer on PostgreSQL).
             guard let h = try await db.raw("""
@@ -210,13 +212,13 @@ public struct RequestsService: Sendable {
             address = try h.decode(column: "address", as: String.self)
             p = h
         } else {
-            guard let placeID else { throw LinliError.invalid("place_id", "required", "请选择诉求发生的地点") }
-            guard let row = try await db.raw("SELECT id, kind, name, path, lat, lng FROM places WHERE id = \(bind: placeID)").first() else {
+            guard let id = input.placeID else { throw LinliError.invalid("place_id", "required", "请选择诉求发生的地点") }
+            guard let row = try await db.raw("SELECT kind, path, lat, lng FROM places WHERE id = \(bind: id)").first() else {
                 throw LinliError.invalid("place_id", "unknown", "地点不存在")
             }
+            placeID = id
             p = row
         }
-        guard let placeID else { throw LinliError.invalid("place_id", "required", "请选择诉求发生的地点") }
         let path = try p.decode(column: "path", as: String.self)
         let ids = PlacePath.ids(path)
         let kind = PlaceKind(rawValue: try p.decode(column: "kind", as: String.self)) ?? .city
@@ -770,7 +772,7 @@ public struct RequestsService: Sendable {
                 party_name = \(bind: r.partyName), party_path = \(bind: r.partyPath), party_grid_id = \(bind: r.partyGridID), level = \(bind: r.level.rawValue),
                 accept_due = \(bind: r.acceptDue), contact_due = \(bind: r.contactDue), resolve_due = \(bind: r.resolveDue),
                 accepted_at = \(bind: r.acceptedAt), contacted_at = \(bind: r.contactedAt), resolved_at = \(bind: r.resolvedAt), closed_at = \(bind: r.closedAt),
-                missed = \(bind: Deadline.allCases.filter { r.missed.contains($0) }.map(\.rawValue).joined(separator: ",")), next_due = \(bind: r.nextDue()),
+                missed = \(bind: r.missedText), next_due = \(bind: r.nextDue()),
                 rating = \(bind: r.rating), merged_into = \(bind: r.mergedInto), returned_count = \(bind: r.returnedCount), updated_at = \(bind: r.updatedAt)
             WHERE id = \(bind: r.id)
             """).run()

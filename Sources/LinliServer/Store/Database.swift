@@ -329,15 +329,19 @@ public final class PostgresStore: Store {
     let client: PostgresClient
     let runTask: Task<Void, Never>
 
+    /// Where a `postgres://` URL points, with PostgreSQL's defaults filled in.
+    struct Target {
+        var host: String, port: Int, username: String, password: String?, database: String?
+        init(url: String) throws {
+            let core = try SQLPostgresConfiguration(url: url).coreConfiguration
+            (host, port, username, password, database) = (core.host ?? "127.0.0.1", core.port ?? 5432, core.username, core.password, core.database)
+        }
+    }
+
     public init(url: String, logger: Logger) throws {
-        let config = try SQLPostgresConfiguration(url: url)
-        var clientConfig = PostgresClient.Configuration(
-            host: config.coreConfiguration.host ?? "127.0.0.1",
-            port: config.coreConfiguration.port ?? 5432,
-            username: config.coreConfiguration.username,
-            password: config.coreConfiguration.password,
-            database: config.coreConfiguration.database,
-            tls: .disable)
+        let t = try Target(url: url)
+        var clientConfig = PostgresClient.Configuration(host: t.host, port: t.port, username: t.username, password: t.password,
+                                                        database: t.database, tls: .disable)
         clientConfig.options.maximumConnections = 16
         let client = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
         self.client = client
@@ -347,17 +351,16 @@ public final class PostgresStore: Store {
     /// One connection attempt before the pool starts: the pool retries a wrong host, password or
     /// database name for a minute and then reports only that its circuit breaker tripped.
     static func probe(url: String, logger: Logger) async throws {
-        let core = try SQLPostgresConfiguration(url: url).coreConfiguration
-        let host = core.host ?? "127.0.0.1", port = core.port ?? 5432, database = core.database ?? core.username
-        let configuration = PostgresConnection.Configuration(host: host, port: port, username: core.username,
-                                                             password: core.password, database: core.database, tls: .disable)
+        let t = try Target(url: url)
+        let configuration = PostgresConnection.Configuration(host: t.host, port: t.port, username: t.username, password: t.password,
+                                                             database: t.database, tls: .disable)
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try await connection.close()
         } catch let error as PSQLError {
             let reason = error.serverInfo?[.message] ?? error.underlying.map { String(describing: $0) } ?? String(describing: error.code)
             throw LinliError(.serviceUnavailable, code: "database_unreachable",
-                             message: "cannot connect to PostgreSQL database \(database) at \(host):\(port): \(reason)")
+                             message: "cannot connect to PostgreSQL database \(t.database ?? t.username) at \(t.host):\(t.port): \(reason)")
         }
     }
 
@@ -383,12 +386,20 @@ public final class PostgresStore: Store {
     /// PostgreSQL loads through its ordinary transactions, then refreshes the planner's statistics.
     public func bulkLoad<T: Sendable>(tables: [String], _ body: @Sendable () async throws -> T) async throws -> T {
         let result = try await body()
-        if let sql = dialect.analyzeSQL(tables) { try await read { db in try await db.raw(SQLQueryString(sql)).run() } }
+        try await refreshPlannerStatistics(tables)
         return result
     }
 
     public func shutdown() async {
         runTask.cancel()
+    }
+}
+
+extension Store {
+    /// Fresh planner statistics after many rows were written at once (see `Dialect.analyzeSQL`).
+    func refreshPlannerStatistics(_ tables: [String]) async throws {
+        guard let sql = dialect.analyzeSQL(tables) else { return }
+        try await read { db in try await db.raw(SQLQueryString(sql)).run() }
     }
 }
 
