@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "LinliServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),

@@ -27,7 +27,10 @@ def start_server(data=None, port=None):
         subprocess.run([BIN, "demo", "--seed", "7", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
     env["LINLI_DATA_DIR"] = data
     port = port or free_port()
-    proc = subprocess.Popen([BIN, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # The server's own output (a crash's message among it) is kept beside the screenshots.
+    os.makedirs(SHOTS, exist_ok=True)
+    log = open(os.path.join(SHOTS, f"server-{port}.log"), "ab")
+    proc = subprocess.Popen([BIN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); break

@@ -90,7 +90,7 @@ struct AuditRoutes {
         r.get("/audit", .action(.auditView)) { req, c in
             let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
             let entries = try await audit.list(store, actor: try c.requireActor(), limit: 100, before: before)
-            var rows = Renderer.data(entries, c.lang) as? [[String: Any]] ?? []
+            var rows = entries.map { Renderer.fields($0, c.lang) }
             let f = DateFormatter()
             f.dateFormat = "yyyy-MM-dd HH:mm:ss"
             f.timeZone = TimeZone(identifier: "Asia/Shanghai")

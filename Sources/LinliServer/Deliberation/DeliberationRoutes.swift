@@ -379,7 +379,7 @@ struct DeliberationRoutes {
     func matterPage(_ c: AppContext, id: Int64, errors: [String: String]?) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await deliberation.detail(id, actor: actor, lang: c.lang)
-        var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(d, c.lang)
         data["errors"] = errors ?? [:]
         data["values"] = c.form.values.mapValues { $0.first ?? "" }
         data["is_filed"] = d.matter.status == "filed"
@@ -397,7 +397,7 @@ struct DeliberationRoutes {
 
     func meetingPage(_ c: AppContext, id: Int64, errors: [String: String]?, recorded: MeetingView.Attendee? = nil) async throws -> Response {
         let m = try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang)
-        var data = Renderer.data(m, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(m, c.lang)
         data["errors"] = errors ?? [:]
         data["recorded"] = recorded.map { Renderer.data($0, c.lang) } ?? false
         data["has_invitees"] = !m.invitees.isEmpty
@@ -408,7 +408,7 @@ struct DeliberationRoutes {
 
     func pollPage(_ c: AppContext, id: Int64, errors: [String: String]?, voted: Bool = false) async throws -> Response {
         let p = try await deliberation.pollView(id, actor: try c.requireActor())
-        var data = Renderer.data(p, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(p, c.lang)
         let t = I18n.table(c.lang)
         data["errors"] = errors ?? [:]
         data["voted"] = voted

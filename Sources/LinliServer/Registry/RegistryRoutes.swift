@@ -153,7 +153,7 @@ struct RegistryRoutes {
         }
         r.get("/households/:id/card", .action(.householdView)) { _, c in
             let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
-            var d = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
+            var d = Renderer.fields(h, c.lang)
             d["qr"] = QRCode.svg(codeURL(h.code), moduleSize: 10) ?? ""
             d["code_url"] = codeURL(h.code)
             return renderer.page("card", d, context: c, title: I18n.table(c.lang)["household_code"]!)
@@ -358,7 +358,7 @@ struct RegistryRoutes {
     func placePage(_ c: AppContext, id: Int64, errors: [String: String]?, form: [String: String], status: HTTPResponse.Status = .ok) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await registry.place(id, actor: actor)
-        var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(d, c.lang)
         let kind = PlaceKind(rawValue: d.place.kind)
         let childKinds = PlaceKind.allCases.filter { $0.canBeChild(of: kind) }
         data["can_edit"] = actor.may(.placeEdit)
@@ -377,7 +377,7 @@ struct RegistryRoutes {
         // Each organisation registered here can be renamed, put under another, or removed.
         let parents = try await registry.parentChoices(placeID: id, actor: actor)
         data["organisations"] = d.organisations.map { o -> Any in
-            var item = Renderer.data(o, c.lang) as? [String: Any] ?? [:]
+            var item = Renderer.fields(o, c.lang)
             item["editable"] = !o.serving && !parents.isEmpty
             item["error"] = errors?["org\(o.id)"] ?? false
             item["parents"] = parents.filter { $0.0 != o.id }.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == o.parentID] }
@@ -397,7 +397,7 @@ struct RegistryRoutes {
 
     func householdPage(_ c: AppContext, _ h: HouseholdDetail) async throws -> Response {
         let actor = try c.requireActor()
-        var data = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(h, c.lang)
         // The QR image is its own (cached) request: drawing it was the page's largest cost.
         data["code_url"] = codeURL(h.code)
         data["can_add_resident"] = actor.may(.residentEdit)
@@ -409,7 +409,7 @@ struct RegistryRoutes {
     /// list the community's micro-grids.
     func householdEditPage(_ c: AppContext, _ h: HouseholdDetail, errors: [String: String]?) async throws -> Response {
         let actor = try c.requireActor()
-        var data = Renderer.data(h, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(h, c.lang)
         data["errors"] = errors ?? [:]
         if let door = c.form["door"], errors != nil { data["door"] = door }
         let chosen = errors == nil ? h.microGridID : c.form.int("micro_grid_id") ?? h.microGridID
@@ -419,7 +419,7 @@ struct RegistryRoutes {
     }
 
     func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?) -> Response {
-        var data = Renderer.data(r, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(r, c.lang)
         let actor = c.actor
         data["unmasked"] = unmasked
         data["can_unmask"] = actor?.may(.residentUnmask) ?? false

@@ -298,7 +298,7 @@ struct RequestsRoutes {
     func detailPage(_ c: AppContext, id: Int64, errors: [String: String]?, submitted: Bool = false, contact: [String: String]? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await requests.detail(id, actor: actor, lang: c.lang)
-        var data = Renderer.data(d, c.lang) as? [String: Any] ?? [:]
+        var data = Renderer.fields(d, c.lang)
         data["errors"] = errors ?? [:]
         data["has_photos"] = !d.photos.isEmpty
         data["has_contact"] = !d.request.contactMasked.isEmpty

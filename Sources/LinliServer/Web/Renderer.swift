@@ -1,31 +1,70 @@
 import Foundation
 import Hummingbird
+#if DEBUG
 import Mustache
+#endif
 
 /// Server-rendered HTML: a page template rendered inside the layout, with the language table and
-/// the signed-in user's navigation.
+/// the signed-in user's navigation. Templates are Mustache files compiled by `TemplateLibrary`;
+/// debug builds (the tests) also render every page with swift-mustache and stop on any difference.
 struct Renderer: Sendable {
-    let library: MustacheLibrary
+    let library: TemplateLibrary
+    #if DEBUG
+    let reference: MustacheLibrary
+    #endif
 
     static func load() async throws -> Renderer {
         guard let dir = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("templates").path,
               FileManager.default.fileExists(atPath: dir + "/layout.mustache") else {
             throw LinliError(.internalServerError, code: "templates_missing", message: "templates not found in the resource bundle")
         }
-        return Renderer(library: try await MustacheLibrary(directory: dir))
+        #if DEBUG
+        return Renderer(library: try TemplateLibrary(directory: dir), reference: try await MustacheLibrary(directory: dir))
+        #else
+        return Renderer(library: try TemplateLibrary(directory: dir))
+        #endif
     }
 
-    /// Turns an Encodable view model into plain dictionaries (snake_case keys) with labels added.
-    static func data<T: Encodable>(_ value: T, _ lang: Lang) -> Any {
-        guard let d = try? JSON.bytes(value), let obj = try? JSONSerialization.jsonObject(with: Data(d)) else { return [:] }
-        return I18n.labelled(obj, lang)
+    /// The language tables, built once.
+    static let tables: [Lang: TemplateValue] = [.zh: .object(I18n.zhTable.mapValues { .text($0) }), .en: .object(I18n.enTable.mapValues { .text($0) })]
+
+    /// An Encodable view model as template data (snake_case keys as encoded), with labels added.
+    static func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
+        let encoded = (try? TemplateEncoding.value(value, lang)) ?? viaJSON(value, lang)
+        #if DEBUG
+        let reference = viaJSON(value, lang)
+        if let at = encoded.firstDifference(from: reference) { fatalError("TemplateEncoding differs from the JSON path for \(T.self) at \(at)") }
+        #endif
+        return encoded
+    }
+
+    /// A view model's fields, for a route to add its own beside them.
+    static func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] {
+        guard case .object(let fields) = data(value, lang) else { return [:] }
+        return fields
+    }
+
+    /// The general path, for what `TemplateEncoding` does not cover (dates, decimals).
+    static func viaJSON<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
+        guard let d = try? JSON.bytes(value), let obj = try? JSONSerialization.jsonObject(with: Data(d)) else { return .object([:]) }
+        return TemplateValue(any: I18n.labelled(obj, lang))
     }
 
     func render(_ template: String, _ data: [String: Any], context: AppContext) -> String {
-        var data = data
-        data["t"] = I18n.table(context.lang)
-        data["csrf"] = context.csrf ?? ""
-        return library.render(data, withTemplate: template) ?? "<p>template \(template) missing</p>"
+        var fields = data.mapValues { TemplateValue(any: $0) }
+        fields["t"] = Self.tables[context.lang]
+        fields["csrf"] = .text(context.csrf ?? "")
+        let value = TemplateValue.object(fields)
+        let html = library.render(template, value) ?? "<p>template \(template) missing</p>"
+        #if DEBUG
+        let expected = reference.render(value.mustacheValue, withTemplate: template) ?? "<p>template \(template) missing</p>"
+        if html != expected {
+            let same = zip(html, expected).prefix { $0 == $1 }.count
+            fatalError("template \(template) renders differently from swift-mustache at character \(same):\n"
+                + "ours: \(html.dropFirst(max(0, same - 80)).prefix(240))\nswift-mustache: \(expected.dropFirst(max(0, same - 80)).prefix(240))")
+        }
+        #endif
+        return html
     }
 
     func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {

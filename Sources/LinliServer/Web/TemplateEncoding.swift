@@ -1,0 +1,183 @@
+import Foundation
+
+/// Turns an `Encodable` view model into a `TemplateValue` as its `encode(to:)` runs, with the
+/// human labels that templates show beside coded values (see `I18n.labelled`). Before, a view
+/// model went to JSON bytes, through JSONSerialization and back, and each value was then found
+/// by dynamic casts; the values and rules of truth are the same as that path gave.
+enum TemplateEncoding {
+    struct Unsupported: Error {}
+
+    static func value<T: Encodable>(_ value: T, _ lang: Lang) throws -> TemplateValue {
+        let root = Node()
+        try encode(value, into: root)
+        return root.finished(lang)
+    }
+
+    /// A value under construction: containers are shared with the encoder's containers, which
+    /// write into them after they were handed out.
+    final class Node {
+        enum Content {
+            case unset
+            case scalar(TemplateValue)
+            case object([String: Node])
+            case list([Node])
+        }
+        var content = Content.unset
+
+        init() {}
+        init(_ scalar: TemplateValue) { content = .scalar(scalar) }
+
+        /// The finished value: empty texts become null (a template must not open a section for
+        /// them), coded values get their `_label`, `tags` get `tag_labels`.
+        func finished(_ lang: Lang) -> TemplateValue {
+            switch content {
+            case .unset: return .object([:])
+            case .scalar(.text(let s)) where s.isEmpty: return .null
+            case .scalar(let v): return v
+            case .list(let items): return .list(items.map { $0.finished(lang) })
+            case .object(let fields):
+                var out = [String: TemplateValue](minimumCapacity: fields.count + 2)
+                for (key, node) in fields {
+                    out[key] = node.finished(lang)
+                    if case .scalar(.text(let code)) = node.content, fields[key + "_label"] == nil {
+                        if I18n.labelledKeys.contains(key) { out[key + "_label"] = .text(I18n.label(code, lang)) }
+                        if let prefix = I18n.prefixedKeys[key] { out[key + "_label"] = .text(I18n.label(prefix + code, lang)) }
+                    }
+                    if key == "tags", fields["tag_labels"] == nil, case .list(let items) = node.content {
+                        let codes = items.compactMap { item -> String? in
+                            if case .scalar(.text(let s)) = item.content { return s } else { return nil }
+                        }
+                        if codes.count == items.count { out["tag_labels"] = .list(codes.map { .text(I18n.label($0, lang)) }) }
+                    }
+                }
+                return .object(out)
+            }
+        }
+    }
+
+    /// Numbers print as JSON wrote them (and booleans as 1 and 0); 0 is false to a section.
+    static func number(_ n: Int64) -> TemplateValue { .number(String(n)) }
+
+    static func double(_ d: Double) throws -> TemplateValue {
+        guard d.isFinite else { throw Unsupported() }
+        if d == d.rounded(), abs(d) < 1e15 { return number(Int64(d)) }
+        return .text("\(d)")
+    }
+
+    static func encode<T: Encodable>(_ v: T, into node: Node) throws {
+        if T.self == String.self { node.content = .scalar(.text(v as! String)); return }
+        if T.self == Int64.self { node.content = .scalar(number(v as! Int64)); return }
+        if T.self == Int.self { node.content = .scalar(number(Int64(v as! Int))); return }
+        if T.self == Bool.self { let b = v as! Bool; node.content = .scalar(.flag(b, b ? "1" : "0")); return }
+        if T.self == Double.self { node.content = .scalar(try double(v as! Double)); return }
+        switch v {
+        case let n as Int32: node.content = .scalar(number(Int64(n)))
+        case is Date, is Data, is URL, is Decimal, is Float, is UInt64: throw Unsupported()
+        default: try v.encode(to: Encoder(node))
+        }
+    }
+
+    final class Encoder: Swift.Encoder {
+        let node: Node
+        var codingPath: [any CodingKey] { [] }
+        var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+        init(_ node: Node) { self.node = node }
+
+        func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+            if case .object = node.content {} else { node.content = .object([:]) }
+            return KeyedEncodingContainer(Keyed<Key>(node: node))
+        }
+
+        func unkeyedContainer() -> any UnkeyedEncodingContainer {
+            if case .list = node.content {} else { node.content = .list([]) }
+            return Unkeyed(node: node)
+        }
+
+        func singleValueContainer() -> any SingleValueEncodingContainer { Single(node: node) }
+    }
+
+    struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
+        let node: Node
+        var codingPath: [any CodingKey] { [] }
+
+        func set(_ key: Key, _ child: Node) {
+            guard case .object(var fields) = node.content else { return }
+            node.content = .unset  // keeps `fields` uniquely referenced while it changes
+            fields[key.stringValue] = child
+            node.content = .object(fields)
+        }
+
+        mutating func encodeNil(forKey key: Key) throws { set(key, Node(.null)) }
+        mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+            let child = Node()
+            try TemplateEncoding.encode(value, into: child)
+            set(key, child)
+        }
+        mutating func encode(_ value: String, forKey key: Key) throws { set(key, Node(.text(value))) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, Node(number(value))) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { set(key, Node(number(Int64(value)))) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { set(key, Node(.flag(value, value ? "1" : "0"))) }
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+            let child = Node()
+            set(key, child)
+            return Encoder(child).container(keyedBy: keyType)
+        }
+        mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+            let child = Node()
+            set(key, child)
+            return Encoder(child).unkeyedContainer()
+        }
+        mutating func superEncoder() -> any Swift.Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
+        mutating func superEncoder(forKey key: Key) -> any Swift.Encoder {
+            let child = Node()
+            set(key, child)
+            return Encoder(child)
+        }
+    }
+
+    struct Unkeyed: UnkeyedEncodingContainer {
+        let node: Node
+        var codingPath: [any CodingKey] { [] }
+        var count: Int {
+            if case .list(let items) = node.content { return items.count }
+            return 0
+        }
+
+        func append(_ child: Node) {
+            guard case .list(var items) = node.content else { return }
+            node.content = .unset
+            items.append(child)
+            node.content = .list(items)
+        }
+
+        mutating func encodeNil() throws { append(Node(.null)) }
+        mutating func encode<T: Encodable>(_ value: T) throws {
+            let child = Node()
+            try TemplateEncoding.encode(value, into: child)
+            append(child)
+        }
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+            let child = Node()
+            append(child)
+            return Encoder(child).container(keyedBy: keyType)
+        }
+        mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+            let child = Node()
+            append(child)
+            return Encoder(child).unkeyedContainer()
+        }
+        mutating func superEncoder() -> any Swift.Encoder {
+            let child = Node()
+            append(child)
+            return Encoder(child)
+        }
+    }
+
+    struct Single: SingleValueEncodingContainer {
+        let node: Node
+        var codingPath: [any CodingKey] { [] }
+        mutating func encodeNil() throws { node.content = .scalar(.null) }
+        mutating func encode<T: Encodable>(_ value: T) throws { try TemplateEncoding.encode(value, into: node) }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Mustache
+import Testing
+@testable import LinliServer
+
+/// The console's template engine against swift-mustache, the engine it replaced on the hot path.
+/// (Debug builds also compare every page the other tests render.)
+@Suite struct TemplateTests {
+    static let partials = ["header": "<h1>{{title}}</h1>\n{{#items}}\n  <b>{{.}}</b>\n{{/items}}\n"]
+
+    static let cases: [String] = [
+        "plain text only",
+        "{{name}} & {{{name}}} & {{&name}} | {{missing}}|{{ name }}",
+        "{{#flag}}on{{/flag}}{{^flag}}off{{/flag}} {{#zero}}z{{/zero}}{{^zero}}not-z{{/zero}} {{#one}}one:{{one}}{{/one}}",
+        "{{#native_true}}yes {{native_true}}{{/native_true}}{{^native_false}} no {{native_false}}{{/native_false}}",
+        "{{#count}}n={{count}} {{.}}{{/count}}{{^count}}none{{/count}}",
+        "<ul>\n{{#items}}\n  <li>{{.}}</li>\n{{/items}}\n{{^items}}\n  <li>empty</li>\n{{/items}}\n</ul>\n",
+        "{{#empty_list}}x{{/empty_list}}{{^empty_list}}nothing{{/empty_list}}",
+        "{{#people}}{{name}} ({{t.age}} {{age}}) {{#tags}}[{{.}}]{{/tags}}{{title}};{{/people}}",
+        "{{#nested}}{{inner.deep.value}} {{.inner.deep.value}} {{.title}}{{/nested}} {{nested.inner.deep.value}}",
+        "{{#null}}shown{{/null}}{{^null}}hidden-null{{/null}} {{null}}",
+        "{{#people}}{{#null_shadow}}x{{/null_shadow}}{{^null_shadow}}shadowed{{/null_shadow}}{{/people}}",
+        "  {{#flag}}  \n  indented\n  {{/flag}}  \n{{! a comment }}\n  {{! standalone comment }}\nafter",
+        "{{#flag}}\r\ncrlf\r\n{{/flag}}\r\nend",
+        "before {{#flag}}inline{{/flag}} after\n{{#flag}}x{{/flag}}\n",
+        "{{> header}}\n<p>body</p>\n  {{> header}}\nx{{> header}}y",
+        "quote \" and <tag> {{html}} {{{html}}}",
+        "{{#text}}has text: {{.}}{{/text}}",
+        "{{t.app}} {{#people}}{{t.app}}{{/people}}",
+        "{{#one_id}}/matters/{{.}}{{/one_id}}",
+    ]
+
+    static let data: TemplateValue = .object([
+        "name": .text("王 <五> & \"六\""),
+        "title": .text("标题"),
+        "flag": .flag(true, "true"), "native_true": .flag(true, "true"), "native_false": .flag(false, "false"),
+        "zero": .flag(false, "0"), "one": .flag(true, "1"), "count": .text("12"), "one_id": .text("1"),
+        "items": .list([.text("a"), .text("b<c>")]),
+        "empty_list": .list([]),
+        "people": .list([
+            .object(["name": .text("甲"), "age": .text("71"), "tags": .list([.text("独居老人")]), "null_shadow": .null]),
+            .object(["name": .text("乙"), "age": .text("9"), "tags": .list([]), "title": .text("own title")]),
+        ]),
+        "nested": .object(["inner": .object(["deep": .object(["value": .text("deep!")])])]),
+        "null": .null, "null_shadow": .flag(true, "true"),
+        "html": .text("<a href='x'>&amp;</a>"),
+        "text": .text("hello"),
+        "t": .object(["age": .text("年龄"), "app": .text("邻里")]),
+    ])
+
+    @Test func rendersWhatSwiftMustacheRenders() throws {
+        for (i, source) in Self.cases.enumerated() {
+            var sources = Self.partials
+            sources["page"] = source
+            let ours = try TemplateLibrary(sources: sources).render("page", Self.data)
+            var reference = MustacheLibrary()
+            for (name, text) in sources { try reference.register(text, named: name) }
+            let expected = reference.render(Self.data.mustacheValue, withTemplate: "page")
+            #expect(ours == expected, "case \(i): \(source)")
+        }
+    }
+
+    @Test func everyConsoleTemplateCompiles() async throws {
+        let library = try await Renderer.load().library
+        #expect(library.templates.count > 40)
+        #expect(library.templates["layout"] != nil && library.templates["household"] != nil)
+    }
+
+    @Test func aBrokenTemplateIsNamedWithTheReason() {
+        for (source, reason) in [("{{#a}}open", "{{#a}} is not closed"), ("{{#a}}{{/b}}", "{{/b}} closes {{#a}}"),
+                                 ("{{name", "tag not closed"), ("{{=<% %>=}}", "changing delimiters is not supported")] {
+            do {
+                _ = try Template(source, name: "broken")
+                Issue.record("\(source) compiled")
+            } catch let error as Template.SyntaxError {
+                #expect(error.template == "broken")
+                #expect(error.reason == reason)
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+
+    enum Status: String, Codable { case open, resolved }
+    struct Row: Codable { var id: Int64; var status: Status; var note: String; var tags: [String]; var share: Double; var ratio: Double; var none: String? }
+    struct View: Codable {
+        var kind: String
+        var stage: String
+        var empty: String
+        var zero: Int
+        var one: Int64
+        var many: Int
+        var yes: Bool
+        var no: Bool
+        var rows: [Row]
+        var nested: [[Int]]
+        var map: [String: String]
+    }
+
+    /// A link to request or matter 1 names it (swift-mustache took JSON's 1 for true and printed the row).
+    @Test func anIdOfOneIsANumberNotTrue() throws {
+        struct Item: Codable { var matter_id: Int64 }
+        let library = try TemplateLibrary(sources: ["page": "|{{#items}}{{#matter_id}}/matters/{{.}}{{/matter_id}}{{/items}}"])
+        let value = TemplateValue.object(["items": Renderer.data([Item(matter_id: 1), Item(matter_id: 0)], .zh)])
+        #expect(library.render("page", value)?.hasSuffix("/matters/1") == true)
+    }
+
+    /// The direct encoder gives what JSON, JSONSerialization and the labelling gave.
+    @Test func encodesWhatTheJSONPathGave() throws {
+        let view = View(kind: "compound", stage: "open", empty: "", zero: 0, one: 1, many: 42, yes: true, no: false,
+                        rows: [Row(id: 1, status: .open, note: "", tags: ["elderly_alone", "child"], share: 0.5, ratio: 2, none: nil),
+                               Row(id: 7, status: .resolved, note: "漏水", tags: [], share: 1e-7, ratio: 0, none: "x")],
+                        nested: [[0, 1, 2], []], map: ["a": "b", "空": ""])
+        for lang in [Lang.zh, .en] {
+            let direct = try TemplateEncoding.value(view, lang)
+            #expect(direct.firstDifference(from: Renderer.viaJSON(view, lang)) == nil)
+            guard case .object(let fields) = direct, case .list(let rows) = fields["rows"], case .object(let first) = rows[0] else {
+                Issue.record("not an object with rows"); continue
+            }
+            #expect(fields["kind_label"] == .text(I18n.label("compound", lang)))
+            #expect(fields["empty"] == .null)
+            #expect(fields["zero"] == .flag(false, "0") && fields["one"] == .text("1") && fields["yes"] == .flag(true, "1"))
+            #expect(first["status_label"] != nil && first["tag_labels"] == .list([.text(I18n.label("elderly_alone", lang)), .text(I18n.label("child", lang))]))
+        }
+    }
+}
