@@ -300,14 +300,16 @@ public struct RegistryService: Sendable {
 
     func householdDetail(_ db: any SQLDatabase, _ h: HouseholdRow, actor: Actor) async throws -> HouseholdDetail {
         try actor.require(.householdView, on: h.scope)
-        let grids = try await db.raw("SELECT id, name FROM grids WHERE id IN (\(bind: h.gridID), \(bind: h.microGridID))").all()
-        var gridNames: [Int64: String] = [:]
-        for g in grids { gridNames[try g.decode(column: "id", as: Int64.self)] = try g.decode(column: "name", as: String.self) }
-        let dwelling = try await db.raw("""
-            SELECT d.area_centi_m2, o.name, o.kind, (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS n
-            FROM dwellings d LEFT JOIN owners o ON o.id = d.owner_id WHERE d.household_id = \(bind: h.id)
-            """).first().map { r in
-            let centi = try r.decode(column: "area_centi_m2", as: Int64.self)
+        // The grid names and the dwelling with its owner in one statement (a row even without a dwelling).
+        let row = try await db.raw("""
+            SELECT (SELECT name FROM grids WHERE id = \(bind: h.gridID)) AS grid_name, (SELECT name FROM grids WHERE id = \(bind: h.microGridID)) AS micro_grid_name,
+                   d.area_centi_m2, o.name, o.kind, (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS n
+            FROM (SELECT 1 AS one) AS one LEFT JOIN dwellings d ON d.household_id = \(bind: h.id) LEFT JOIN owners o ON o.id = d.owner_id
+            """).first()
+        let gridName = try row?.decode(column: "grid_name", as: String?.self) ?? ""
+        let microGridName = try row?.decode(column: "micro_grid_name", as: String?.self) ?? ""
+        let dwelling = try row.flatMap { r -> DwellingView? in
+            guard let centi = try r.decode(column: "area_centi_m2", as: Int64?.self) else { return nil }
             return DwellingView(areaM2: String(format: "%d.%02d", centi / 100, centi % 100), ownerName: try r.decode(column: "name", as: String?.self),
                                 ownerKind: try r.decode(column: "kind", as: String?.self), ownerDwellings: try r.decode(column: "n", as: Int?.self))
         }
@@ -316,7 +318,7 @@ public struct RegistryService: Sendable {
             : []
         let crumbs = try await ancestors(db, path: h.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
         return HouseholdDetail(id: h.id, placeID: h.placeID, communityID: h.communityID, door: h.door, address: h.address, code: h.code,
-                               gridName: gridNames[h.gridID] ?? "", microGridID: h.microGridID, microGridName: gridNames[h.microGridID] ?? "",
+                               gridName: gridName, microGridID: h.microGridID, microGridName: microGridName,
                                dwelling: dwelling, residents: residents, breadcrumbs: crumbs)
     }
 

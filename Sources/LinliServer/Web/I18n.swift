@@ -116,6 +116,9 @@ enum I18n {
                                                  "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
                                                  "round_status": "round_", "application_status": "app_"]
 
+    /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
+    static let labelPrefixes: [String: String] = Dictionary(uniqueKeysWithValues: labelledKeys.map { ($0, "") }).merging(prefixedKeys) { _, p in p }
+
     /// Adds human labels next to coded values, recursively.
     static func labelled(_ value: Any, _ lang: Lang) -> Any {
         if var d = value as? [String: Any] {

@@ -26,7 +26,8 @@ struct Renderer: Sendable {
     }
 
     /// The language tables, built once.
-    static let tables: [Lang: TemplateValue] = [.zh: .object(I18n.zhTable.mapValues { .text($0) }), .en: .object(I18n.enTable.mapValues { .text($0) })]
+    static let tables: [Lang: TemplateValue] = [.zh: .object(TemplateFields(I18n.zhTable.mapValues { .text($0) })),
+                                                .en: .object(TemplateFields(I18n.enTable.mapValues { .text($0) }))]
 
     /// An Encodable view model as template data (snake_case keys as encoded), with labels added.
     static func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
@@ -41,7 +42,7 @@ struct Renderer: Sendable {
     /// A view model's fields, for a route to add its own beside them.
     static func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] {
         guard case .object(let fields) = data(value, lang) else { return [:] }
-        return fields
+        return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
     }
 
     /// The general path, for what `TemplateEncoding` does not cover (dates, decimals).
@@ -51,7 +52,7 @@ struct Renderer: Sendable {
     }
 
     func render(_ template: String, _ data: [String: Any], context: AppContext) -> String {
-        var fields = data.mapValues { TemplateValue(any: $0) }
+        var fields = TemplateFields(data.mapValues { TemplateValue(any: $0) })
         fields["t"] = Self.tables[context.lang]
         fields["csrf"] = .text(context.csrf ?? "")
         let value = TemplateValue.object(fields)

@@ -14,43 +14,69 @@ enum TemplateEncoding {
     }
 
     /// A value under construction: containers are shared with the encoder's containers, which
-    /// write into them after they were handed out.
+    /// write into them after they were handed out. Fields are kept in order, as pairs, and hashed
+    /// once, when the value is finished.
     final class Node {
         enum Content {
             case unset
             case scalar(TemplateValue)
-            case object([String: Node])
-            case list([Node])
+            case object([(String, Child)])
+            case list([Child])
+        }
+        /// A scalar is stored in place; only containers get a node of their own.
+        enum Child {
+            case scalar(TemplateValue)
+            case node(Node)
         }
         var content = Content.unset
 
         init() {}
-        init(_ scalar: TemplateValue) { content = .scalar(scalar) }
 
-        /// The finished value: empty texts become null (a template must not open a section for
-        /// them), coded values get their `_label`, `tags` get `tag_labels`.
+        var asChild: Child {
+            if case .scalar(let v) = content { return .scalar(v) }
+            return .node(self)
+        }
+
         func finished(_ lang: Lang) -> TemplateValue {
             switch content {
-            case .unset: return .object([:])
-            case .scalar(.text(let s)) where s.isEmpty: return .null
-            case .scalar(let v): return v
-            case .list(let items): return .list(items.map { $0.finished(lang) })
+            case .unset: return .object(TemplateFields())
+            case .scalar(let v): return Self.finished(v)
+            case .list(let items): return .list(items.map { Self.finished($0, lang) })
             case .object(let fields):
-                var out = [String: TemplateValue](minimumCapacity: fields.count + 2)
-                for (key, node) in fields {
-                    out[key] = node.finished(lang)
-                    if case .scalar(.text(let code)) = node.content, fields[key + "_label"] == nil {
-                        if I18n.labelledKeys.contains(key) { out[key + "_label"] = .text(I18n.label(code, lang)) }
-                        if let prefix = I18n.prefixedKeys[key] { out[key + "_label"] = .text(I18n.label(prefix + code, lang)) }
-                    }
-                    if key == "tags", fields["tag_labels"] == nil, case .list(let items) = node.content {
+                var names = fields.map(\.0)
+                var values = fields.map { Self.finished($0.1, lang) }
+                for (key, child) in fields {
+                    // Coded values get a `_label`, `tags` get `tag_labels` (see `I18n.labelled`); a
+                    // label the view model wrote itself is kept.
+                    var label: (String, TemplateValue)?
+                    switch child {
+                    case .scalar(.text(let code)):
+                        if let prefix = I18n.labelPrefixes[key] { label = (key + "_label", .text(I18n.label(prefix + code, lang))) }
+                    case .node(let node) where key == "tags":
+                        guard case .list(let items) = node.content else { break }
                         let codes = items.compactMap { item -> String? in
-                            if case .scalar(.text(let s)) = item.content { return s } else { return nil }
+                            if case .scalar(.text(let s)) = item { return s } else { return nil }
                         }
-                        if codes.count == items.count { out["tag_labels"] = .list(codes.map { .text(I18n.label($0, lang)) }) }
+                        if codes.count == items.count { label = ("tag_labels", .list(codes.map { .text(I18n.label($0, lang)) })) }
+                    default: break
                     }
+                    if let (name, value) = label, !names.contains(name) { names.append(name); values.append(value) }
                 }
-                return .object(out)
+                // Keys are distinct: a container writes each key once (`Keyed.set` keeps the last).
+                return .object(TemplateFields(distinct: names, values))
+            }
+        }
+
+        /// An empty text becomes null: a template must not open a section for it.
+        static func finished(_ v: TemplateValue) -> TemplateValue {
+            if case .text(let s) = v, s.isEmpty { return .null }
+            return v
+        }
+
+        static func finished(_ child: Child, _ lang: Lang) -> TemplateValue {
+            switch child {
+            case .scalar(let v): return finished(v)
+            case .node(let node): return node.finished(lang)
             }
         }
     }
@@ -85,7 +111,7 @@ enum TemplateEncoding {
         init(_ node: Node) { self.node = node }
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-            if case .object = node.content {} else { node.content = .object([:]) }
+            if case .object = node.content {} else { node.content = .object([]) }
             return KeyedEncodingContainer(Keyed<Key>(node: node))
         }
 
@@ -101,37 +127,39 @@ enum TemplateEncoding {
         let node: Node
         var codingPath: [any CodingKey] { [] }
 
-        func set(_ key: Key, _ child: Node) {
+        func set(_ key: Key, _ child: Node.Child) {
             guard case .object(var fields) = node.content else { return }
-            node.content = .unset  // keeps `fields` uniquely referenced while it changes
-            fields[key.stringValue] = child
+            node.content = .unset  // keeps `fields` uniquely referenced while it grows
+            let name = key.stringValue
+            // Synthesized Codable writes a key once; a hand-written `encode(to:)` may write it again.
+            if let i = fields.firstIndex(where: { $0.0 == name }) { fields[i].1 = child } else { fields.append((name, child)) }
             node.content = .object(fields)
         }
 
-        mutating func encodeNil(forKey key: Key) throws { set(key, Node(.null)) }
+        mutating func encodeNil(forKey key: Key) throws { set(key, .scalar(.null)) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             let child = Node()
             try TemplateEncoding.encode(value, into: child)
-            set(key, child)
+            set(key, child.asChild)
         }
-        mutating func encode(_ value: String, forKey key: Key) throws { set(key, Node(.text(value))) }
-        mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, Node(number(value))) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { set(key, Node(number(Int64(value)))) }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { set(key, Node(.flag(value, value ? "1" : "0"))) }
+        mutating func encode(_ value: String, forKey key: Key) throws { set(key, .scalar(.text(value))) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, .scalar(number(value))) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { set(key, .scalar(number(Int64(value)))) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { set(key, .scalar(.flag(value, value ? "1" : "0"))) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             let child = Node()
-            set(key, child)
+            set(key, .node(child))
             return Encoder(child).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             let child = Node()
-            set(key, child)
+            set(key, .node(child))
             return Encoder(child).unkeyedContainer()
         }
         mutating func superEncoder() -> any Swift.Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
         mutating func superEncoder(forKey key: Key) -> any Swift.Encoder {
             let child = Node()
-            set(key, child)
+            set(key, .node(child))
             return Encoder(child)
         }
     }
@@ -144,32 +172,34 @@ enum TemplateEncoding {
             return 0
         }
 
-        func append(_ child: Node) {
+        func append(_ child: Node.Child) {
             guard case .list(var items) = node.content else { return }
             node.content = .unset
             items.append(child)
             node.content = .list(items)
         }
 
-        mutating func encodeNil() throws { append(Node(.null)) }
+        mutating func encodeNil() throws { append(.scalar(.null)) }
         mutating func encode<T: Encodable>(_ value: T) throws {
             let child = Node()
             try TemplateEncoding.encode(value, into: child)
-            append(child)
+            append(child.asChild)
         }
+        mutating func encode(_ value: String) throws { append(.scalar(.text(value))) }
+        mutating func encode(_ value: Int64) throws { append(.scalar(number(value))) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             let child = Node()
-            append(child)
+            append(.node(child))
             return Encoder(child).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
             let child = Node()
-            append(child)
+            append(.node(child))
             return Encoder(child).unkeyedContainer()
         }
         mutating func superEncoder() -> any Swift.Encoder {
             let child = Node()
-            append(child)
+            append(.node(child))
             return Encoder(child)
         }
     }

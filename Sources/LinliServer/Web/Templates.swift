@@ -10,7 +10,7 @@ enum TemplateValue: Sendable, Equatable {
     /// A truth value and how it prints ("true", or "1" for one that came from JSON).
     case flag(Bool, String)
     case list([TemplateValue])
-    case object([String: TemplateValue])
+    case object(TemplateFields)
     case null
 
     /// A number as text, except that 0 is false to a section.
@@ -22,7 +22,7 @@ enum TemplateValue: Sendable, Equatable {
         switch any {
         case let v as TemplateValue: self = v
         case let s as String: self = .text(s)
-        case let d as [String: Any]: self = .object(d.mapValues { TemplateValue(any: $0) })
+        case let d as [String: Any]: self = .object(TemplateFields(d.mapValues { TemplateValue(any: $0) }))
         case let a as [Any]: self = .list(a.map { TemplateValue(any: $0) })
         case is NSNull: self = .null
         default:
@@ -41,7 +41,7 @@ enum TemplateValue: Sendable, Equatable {
     func firstDifference(from other: TemplateValue, at path: String = "") -> String? {
         switch (self, other) {
         case (.object(let a), .object(let b)):
-            for key in Set(a.keys).union(b.keys).sorted() {
+            for key in Set(a.names).union(b.names).sorted() {
                 guard let x = a[key], let y = b[key] else { return "\(path)\(key): only in \(a[key] == nil ? "the second" : "the first")" }
                 if let d = x.firstDifference(from: y, at: path + key + ".") { return d }
             }
@@ -62,9 +62,69 @@ enum TemplateValue: Sendable, Equatable {
         case .text(let s): s
         case .flag(let b, let text): text == "true" || text == "false" ? b as Any : NSNumber(value: b ? 1 : 0)
         case .list(let items): items.map(\.mustacheValue)
-        case .object(let fields): fields.mapValues(\.mustacheValue)
+        case .object(let fields): Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map(\.mustacheValue)))
         case .null: NSNull()
         }
+    }
+}
+
+/// An object's fields, in the order they were written. A page's objects mostly have a dozen
+/// fields or fewer, found faster by comparing short names in turn than by hashing them; a large
+/// object (the language table) also keeps an index.
+struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    private(set) var names: [String] = []
+    private(set) var values: [TemplateValue] = []
+    private var index: [String: Int]?
+    private static let indexAbove = 24
+
+    init() {}
+
+    init(_ fields: [String: TemplateValue]) {
+        names.reserveCapacity(fields.count)
+        values.reserveCapacity(fields.count)
+        for (name, value) in fields { names.append(name); values.append(value) }
+        if names.count > Self.indexAbove { buildIndex() }
+    }
+
+    init(dictionaryLiteral elements: (String, TemplateValue)...) {
+        for (name, value) in elements { self[name] = value }
+    }
+
+    /// Fields known to have distinct names (an encoded view model's).
+    init(distinct names: [String], _ values: [TemplateValue]) {
+        self.names = names
+        self.values = values
+        if names.count > Self.indexAbove { buildIndex() }
+    }
+
+    var count: Int { names.count }
+
+    private mutating func buildIndex() {
+        index = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    private func position(_ name: String) -> Int? {
+        if let index { return index[name] }
+        return names.firstIndex(of: name)
+    }
+
+    subscript(name: String) -> TemplateValue? {
+        get { position(name).map { values[$0] } }
+        set {
+            if let i = position(name) {
+                if let newValue { values[i] = newValue } else {
+                    names.remove(at: i); values.remove(at: i)
+                    if index != nil { buildIndex() }
+                }
+            } else if let newValue {
+                names.append(name); values.append(newValue)
+                if index != nil { index![name] = names.count - 1 } else if names.count > Self.indexAbove { buildIndex() }
+            }
+        }
+    }
+
+    static func == (a: TemplateFields, b: TemplateFields) -> Bool {
+        a.count == b.count && zip(a.names, a.values).allSatisfy { b[$0] == $1 }
     }
 }
 
