@@ -9,6 +9,8 @@ import Mustache
 /// debug builds (the tests) also render every page with swift-mustache and stop on any difference.
 struct Renderer: Sendable {
     let library: TemplateLibrary
+    /// The same templates with the language table written in, per language.
+    let libraries: [Lang: TemplateLibrary]
     #if DEBUG
     let reference: MustacheLibrary
     #endif
@@ -18,10 +20,12 @@ struct Renderer: Sendable {
               FileManager.default.fileExists(atPath: dir + "/layout.mustache") else {
             throw LinliError(.internalServerError, code: "templates_missing", message: "templates not found in the resource bundle")
         }
+        let library = try TemplateLibrary(directory: dir)
+        let libraries: [Lang: TemplateLibrary] = [.zh: library.fixing("t", to: I18n.zhTable), .en: library.fixing("t", to: I18n.enTable)]
         #if DEBUG
-        return Renderer(library: try TemplateLibrary(directory: dir), reference: try await MustacheLibrary(directory: dir))
+        return Renderer(library: library, libraries: libraries, reference: try await MustacheLibrary(directory: dir))
         #else
-        return Renderer(library: try TemplateLibrary(directory: dir))
+        return Renderer(library: library, libraries: libraries)
         #endif
     }
 
@@ -52,11 +56,15 @@ struct Renderer: Sendable {
     }
 
     func render(_ template: String, _ data: [String: Any], context: AppContext) -> String {
-        var fields = TemplateFields(data.mapValues { TemplateValue(any: $0) })
+        render(template, fields: TemplateFields(data.mapValues { TemplateValue(any: $0) }), context: context)
+    }
+
+    func render(_ template: String, fields data: TemplateFields, context: AppContext) -> String {
+        var fields = data
         fields["t"] = Self.tables[context.lang]
         fields["csrf"] = .text(context.csrf ?? "")
         let value = TemplateValue.object(fields)
-        let html = library.render(template, value) ?? "<p>template \(template) missing</p>"
+        let html = (libraries[context.lang] ?? library).render(template, value) ?? "<p>template \(template) missing</p>"
         #if DEBUG
         let expected = reference.render(value.mustacheValue, withTemplate: template) ?? "<p>template \(template) missing</p>"
         if html != expected {
@@ -68,27 +76,27 @@ struct Renderer: Sendable {
         return html
     }
 
+    /// The layout's links and the action each needs.
+    static let navigation: [(String, Action)] = [
+        ("can_search", .residentView), ("can_audit", .auditView), ("can_requests", .requestView), ("can_matters", .matterView),
+        ("can_users", .userManage), ("can_figures", .requestFigures), ("can_route", .requestRoute), ("can_linkage", .linkageView),
+        ("can_volunteer", .volunteerJoin),
+    ]
+
     func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {
         let content = render(template, data, context: context)
-        var layout: [String: Any] = [
-            "title": title, "content": content, "lang_code": context.lang == .zh ? "zh-CN" : "en",
-            "other_lang": context.lang == .zh ? "en" : "zh", "large_print": context.largePrint,
+        var layout: TemplateFields = [
+            "title": .text(title), "content": .text(content), "lang_code": .text(context.lang == .zh ? "zh-CN" : "en"),
+            "other_lang": .text(context.lang == .zh ? "en" : "zh"), "large_print": .flag(context.largePrint, "\(context.largePrint)"),
         ]
         if let a = context.actor {
-            var nav: [String: Any] = ["name": a.displayName, "roles": Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")]
-            nav["can_search"] = a.may(.residentView)
-            nav["can_audit"] = a.may(.auditView)
-            nav["can_requests"] = a.may(.requestView)
-            nav["can_matters"] = a.may(.matterView)
-            nav["can_users"] = a.may(.userManage)
-            nav["can_figures"] = a.may(.requestFigures)
-            nav["can_route"] = a.may(.requestRoute)
-            nav["can_linkage"] = a.may(.linkageView)
-            nav["can_volunteer"] = a.may(.volunteerJoin)
-            if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = g.placeID }
-            layout["user"] = nav
+            let roles = Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")
+            var nav: TemplateFields = ["name": .text(a.displayName), "roles": .text(roles)]
+            for (name, action) in Self.navigation { nav[name] = .flag(a.may(action), "\(a.may(action))") }
+            if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
+            layout["user"] = .object(nav)
         }
-        let html = render("layout", layout, context: context)
+        let html = render("layout", fields: layout, context: context)
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                         body: .init(byteBuffer: ByteBuffer(string: html)))
     }

@@ -160,6 +160,8 @@ struct Template: Sendable {
 
     let nodes: [Node]
 
+    init(nodes: [Node]) { self.nodes = nodes }
+
     init(_ source: String, name: String) throws {
         var parser = Parser(bytes: Array(source.utf8), name: name)
         nodes = try parser.parse()
@@ -183,6 +185,35 @@ struct TemplateLibrary: Sendable {
         for (name, source) in sources { templates[name] = try Template(source, name: name) }
         self.templates = templates
     }
+
+    /// The same templates with `{{name.key}}` written in as text wherever `table` has the key:
+    /// the language table is the same for every page in one language, and looking its entries up
+    /// through the context on every render was a third of the lookups of a page.
+    func fixing(_ name: String, to table: [String: String]) -> TemplateLibrary {
+        func fix(_ nodes: [Template.Node]) -> [Template.Node] {
+            var out: [Template.Node] = []
+            for node in nodes {
+                var fixed = node
+                switch node {
+                case .variable(let path, let escaped) where !path.strict && path.names.count == 2 && path.names[0] == name:
+                    if let text = table[path.names[1]] {
+                        var s = ""
+                        if escaped { Self.appendEscaped(text, to: &s) } else { s = text }
+                        fixed = .text(s)
+                    }
+                case .section(let path, let body, let inverted):
+                    fixed = .section(path, fix(body), inverted: inverted)
+                default: break
+                }
+                // Neighbouring texts become one.
+                if case .text(let b) = fixed, case .text(let a)? = out.last { out[out.count - 1] = .text(a + b) } else { out.append(fixed) }
+            }
+            return out
+        }
+        return TemplateLibrary(templates: templates.mapValues { Template(nodes: fix($0.nodes)) })
+    }
+
+    private init(templates: [String: Template]) { self.templates = templates }
 
     /// The template rendered with `value` as its context, or nil for an unknown template.
     func render(_ name: String, _ value: TemplateValue) -> String? {
