@@ -97,6 +97,21 @@ import Testing
         var map: [String: String]
     }
 
+    /// The household page's hand-built values are what encoding gives.
+    @Test func theHouseholdPageBuildsWhatEncodingGives() {
+        let resident = ResidentView(id: 9, householdID: 3, name: "王芳", gender: "female", birthDate: "1950-02-01", age: 76, idNumber: "**************1234",
+                                    phone: nil, registration: "registered", relation: "head", tags: ["elderly_alone", ""], partyMember: true,
+                                    inServiceParty: false, address: "")
+        for dwelling in [nil, DwellingView(areaM2: "89.50", ownerName: "王芳", ownerKind: "person", ownerDwellings: 1)] {
+            let household = HouseholdDetail(id: 3, placeID: 8, communityID: 4, door: "101", address: "金桂苑 1幢 1单元 101", code: "abc", gridName: "第一网格",
+                                            microGridID: 12, microGridName: "", dwelling: dwelling, residents: [resident, resident],
+                                            breadcrumbs: [PlaceSummary(id: 4, kind: "community", name: "西林寺社区", communityType: "merged", childCount: 0, householdCount: nil)])
+            for lang in [Lang.zh, .en] {
+                #expect(household.templateValue(lang).firstDifference(from: Renderer.viaJSON(household, lang)) == nil)
+            }
+        }
+    }
+
     /// A link to request or matter 1 names it (swift-mustache took JSON's 1 for true and printed the row).
     @Test func anIdOfOneIsANumberNotTrue() throws {
         struct Item: Codable { var matter_id: Int64 }

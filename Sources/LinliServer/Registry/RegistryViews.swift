@@ -119,3 +119,44 @@ public struct HouseholdDetail: Sendable, Codable {
         case microGridName = "micro_grid", dwelling, residents, breadcrumbs
     }
 }
+
+// The household page's view models build their template values directly (see TemplateRepresentable).
+
+extension PlaceSummary: TemplateRepresentable {
+    func templateValue(_ lang: Lang) -> TemplateValue {
+        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 8)
+        b.add(.id, id); b.add(.kind, kind); b.add(.name, name); b.add(.communityType, communityType)
+        b.add(.childCount, childCount); b.add(.householdCount, householdCount)
+        return b.value
+    }
+}
+
+extension ResidentView: TemplateRepresentable {
+    func templateValue(_ lang: Lang) -> TemplateValue {
+        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 20)
+        b.add(.id, id); b.add(.householdID, householdID); b.add(.name, name); b.add(.gender, gender); b.add(.birthDate, birthDate)
+        b.add(.age, age); b.add(.idNumber, idNumber); b.add(.phone, phone); b.add(.registration, registration); b.add(.relation, relation)
+        b.add(.tags, tags: tags); b.add(.partyMember, partyMember); b.add(.inServiceParty, inServiceParty); b.add(.address, address)
+        return b.value
+    }
+}
+
+extension DwellingView: TemplateRepresentable {
+    func templateValue(_ lang: Lang) -> TemplateValue {
+        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 5)
+        b.add(.areaM2, areaM2); b.add(.ownerName, ownerName); b.add(.ownerKind, ownerKind); b.add(.ownerDwellings, ownerDwellings)
+        return b.value
+    }
+}
+
+extension HouseholdDetail: TemplateRepresentable {
+    func templateValue(_ lang: Lang) -> TemplateValue {
+        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 12)
+        b.add(.id, id); b.add(.placeID, placeID); b.add(.communityID, communityID); b.add(.door, door); b.add(.address, address)
+        b.add(.code, code); b.add(.gridName, gridName); b.add(.microGridID, microGridID); b.add(.microGridName, microGridName)
+        b.add(.dwelling, dwelling?.templateValue(lang))
+        b.add(.residents, .list(residents.map { $0.templateValue(lang) }))
+        b.add(.breadcrumbs, .list(breadcrumbs.map { $0.templateValue(lang) }))
+        return b.value
+    }
+}

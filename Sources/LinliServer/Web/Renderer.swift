@@ -43,6 +43,19 @@ struct Renderer: Sendable {
         return encoded
     }
 
+    static func data<T: TemplateRepresentable>(_ value: T, _ lang: Lang) -> TemplateValue {
+        let built = value.templateValue(lang)
+        #if DEBUG
+        if let at = built.firstDifference(from: viaJSON(value, lang)) { fatalError("\(T.self).templateValue differs from the JSON path at \(at)") }
+        #endif
+        return built
+    }
+
+    static func fields<T: TemplateRepresentable>(_ value: T, _ lang: Lang) -> [String: Any] {
+        guard case .object(let fields) = data(value, lang) else { return [:] }
+        return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
+    }
+
     /// A view model's fields, for a route to add its own beside them.
     static func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] {
         guard case .object(let fields) = data(value, lang) else { return [:] }
