@@ -43,3 +43,21 @@ run() {
 ratio() {
   awk -v a="$(echo "$1" | awk '{print $2}')" -v b="$(echo "$2" | awk '{print $2}')" 'BEGIN { printf "ratio=%.3f", a / b }'
 }
+
+# summarise FILE: from lines "NAME req/s p99 non2xx ratio=R" (one per round), each endpoint's
+# median ratio and median p99 over the rounds. The same code varies by ±20 % between runs on
+# these machines, so one run alone says little.
+summarise() {
+  python3 - "$1" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 5 and f[4].startswith("ratio="):
+        p99 = float(f[2][:-2]) if f[2].endswith("ms") else float(f[2][:-2]) / 1000 if f[2].endswith("us") else float(f[2][:-1]) * 1000
+        rows.setdefault(f[0], []).append((float(f[4][6:]), p99, float(f[1])))
+print("median over rounds: endpoint req/s p99 ratio")
+for name, r in rows.items():
+    print(f"{name} {statistics.median(x[2] for x in r):.0f} {statistics.median(x[1] for x in r):.2f}ms ratio={statistics.median(x[0] for x in r):.3f} (rounds: {', '.join(f'{x[0]:.3f}' for x in r)})")
+PY
+}

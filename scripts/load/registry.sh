@@ -4,12 +4,14 @@
 #        LINLI_DATABASE_URL=postgres://… scripts/load/registry.sh 4   (PostgreSQL, an empty database)
 # Builds release, loads the demo into a fresh SQLite under /tmp, serves it, runs wrk -c64 on
 # loopback against: the constant route, the household page (JSON), a resident search by phone
-# and a compound listing, and prints each rate as a ratio to the constant route.
+# and a compound listing, and prints each rate as a ratio to the constant route measured just
+# before it; ROUNDS times over (default 3), then each endpoint's median.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
 SCALE="${1:-40}"
-DURATION="${DURATION:-15s}"
+DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
 build_release
 serve_demo 18080 --scale "$SCALE"
 TOKEN=$(token admin)
@@ -23,11 +25,15 @@ PHONE=$(curl -s -X POST "http://127.0.0.1:$PORT/api/v1/residents/$RES/unmask" -H
   -d '{"reason":"load test"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["phone"])')
 AUTH=(-H "Authorization: Bearer $TOKEN")
 echo "endpoint req/s p99 non2xx"
-BASE=$(run constant /bench/constant "${AUTH[@]}")
-echo "$BASE"
-for spec in "household /api/v1/households/$HOUSEHOLD" "household_html /households/$HOUSEHOLD" \
-            "search_phone /api/v1/residents?q=$PHONE" "compound /api/v1/places/$COMPOUND"; do
-  set -- $spec
-  line=$(run "$1" "$2" "${AUTH[@]}")
-  echo "$line $(ratio "$line" "$BASE")"
+LOG="$DATA/rounds.txt"
+for round in $(seq "$ROUNDS"); do
+  for spec in "household /api/v1/households/$HOUSEHOLD" "household_html /households/$HOUSEHOLD" \
+              "search_phone /api/v1/residents?q=$PHONE" "compound /api/v1/places/$COMPOUND"; do
+    set -- $spec
+    BASE=$(run constant /bench/constant "${AUTH[@]}")
+    line=$(run "$1" "$2" "${AUTH[@]}")
+    echo "$BASE"
+    echo "$line $(ratio "$line" "$BASE")" | tee -a "$LOG"
+  done
 done
+summarise "$LOG"
