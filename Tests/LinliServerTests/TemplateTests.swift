@@ -98,7 +98,7 @@ import Testing
     }
 
     /// The household page's hand-built values are what encoding gives.
-    @Test func theHouseholdPageBuildsWhatEncodingGives() {
+    @Test func theHouseholdPageBuildsWhatEncodingGives() throws {
         let resident = ResidentView(id: 9, householdID: 3, name: "王芳", gender: "female", birthDate: "1950-02-01", age: 76, idNumber: "**************1234",
                                     phone: nil, registration: "registered", relation: "head", tags: ["elderly_alone", ""], partyMember: true,
                                     inServiceParty: false, address: "")
@@ -108,6 +108,13 @@ import Testing
                                             breadcrumbs: [PlaceSummary(id: 4, kind: "community", name: "西林寺社区", communityType: "merged", childCount: 0, householdCount: nil)])
             for lang in [Lang.zh, .en] {
                 #expect(household.templateValue(lang).firstDifference(from: Renderer.viaJSON(household, lang)) == nil)
+            }
+            // The same field list writes the API's JSON.
+            for (fast, encoded) in [(household.jsonBytes(), try StreamingJSON.encode(household)),
+                                    (try JSON.bytes(household.residents), try StreamingJSON.encode(household.residents))] {
+                let a = try JSONSerialization.jsonObject(with: Data(fast)) as? NSObject
+                let b = try JSONSerialization.jsonObject(with: Data(encoded)) as? NSObject
+                #expect(a != nil && a == b)
             }
         }
     }

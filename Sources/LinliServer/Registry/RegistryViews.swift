@@ -120,43 +120,36 @@ public struct HouseholdDetail: Sendable, Codable {
     }
 }
 
-// The household page's view models build their template values directly (see TemplateRepresentable).
+// The household page's view models list their fields once for JSON and templates (see FieldListed).
 
-extension PlaceSummary: TemplateRepresentable {
-    func templateValue(_ lang: Lang) -> TemplateValue {
-        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 8)
-        b.add(.id, id); b.add(.kind, kind); b.add(.name, name); b.add(.communityType, communityType)
-        b.add(.childCount, childCount); b.add(.householdCount, householdCount)
-        return b.value
+extension PlaceSummary: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, kind); w.add(CodingKeys.name, name); w.add(CodingKeys.communityType, communityType)
+        w.add(CodingKeys.childCount, childCount); w.add(CodingKeys.householdCount, householdCount)
     }
 }
 
-extension ResidentView: TemplateRepresentable {
-    func templateValue(_ lang: Lang) -> TemplateValue {
-        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 20)
-        b.add(.id, id); b.add(.householdID, householdID); b.add(.name, name); b.add(.gender, gender); b.add(.birthDate, birthDate)
-        b.add(.age, age); b.add(.idNumber, idNumber); b.add(.phone, phone); b.add(.registration, registration); b.add(.relation, relation)
-        b.add(.tags, tags: tags); b.add(.partyMember, partyMember); b.add(.inServiceParty, inServiceParty); b.add(.address, address)
-        return b.value
+extension ResidentView: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.householdID, householdID); w.add(CodingKeys.name, name); w.add(CodingKeys.gender, gender)
+        w.add(CodingKeys.birthDate, birthDate); w.add(CodingKeys.age, age); w.add(CodingKeys.idNumber, idNumber); w.add(CodingKeys.phone, phone)
+        w.add(CodingKeys.registration, registration); w.add(CodingKeys.relation, relation); w.add(CodingKeys.tags, tags: tags)
+        w.add(CodingKeys.partyMember, partyMember); w.add(CodingKeys.inServiceParty, inServiceParty); w.add(CodingKeys.address, address)
     }
 }
 
-extension DwellingView: TemplateRepresentable {
-    func templateValue(_ lang: Lang) -> TemplateValue {
-        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 5)
-        b.add(.areaM2, areaM2); b.add(.ownerName, ownerName); b.add(.ownerKind, ownerKind); b.add(.ownerDwellings, ownerDwellings)
-        return b.value
+extension DwellingView: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.areaM2, areaM2); w.add(CodingKeys.ownerName, ownerName); w.add(CodingKeys.ownerKind, ownerKind)
+        w.add(CodingKeys.ownerDwellings, ownerDwellings)
     }
 }
 
-extension HouseholdDetail: TemplateRepresentable {
-    func templateValue(_ lang: Lang) -> TemplateValue {
-        var b = TemplateObjectBuilder<CodingKeys>(lang, capacity: 12)
-        b.add(.id, id); b.add(.placeID, placeID); b.add(.communityID, communityID); b.add(.door, door); b.add(.address, address)
-        b.add(.code, code); b.add(.gridName, gridName); b.add(.microGridID, microGridID); b.add(.microGridName, microGridName)
-        b.add(.dwelling, dwelling?.templateValue(lang))
-        b.add(.residents, .list(residents.map { $0.templateValue(lang) }))
-        b.add(.breadcrumbs, .list(breadcrumbs.map { $0.templateValue(lang) }))
-        return b.value
+extension HouseholdDetail: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.placeID, placeID); w.add(CodingKeys.communityID, communityID); w.add(CodingKeys.door, door)
+        w.add(CodingKeys.address, address); w.add(CodingKeys.code, code); w.add(CodingKeys.gridName, gridName)
+        w.add(CodingKeys.microGridID, microGridID); w.add(CodingKeys.microGridName, microGridName); w.add(CodingKeys.dwelling, dwelling)
+        w.add(CodingKeys.residents, residents); w.add(CodingKeys.breadcrumbs, breadcrumbs)
     }
 }

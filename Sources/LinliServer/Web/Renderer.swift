@@ -43,15 +43,15 @@ struct Renderer: Sendable {
         return encoded
     }
 
-    static func data<T: TemplateRepresentable>(_ value: T, _ lang: Lang) -> TemplateValue {
+    static func data<T: FieldListed>(_ value: T, _ lang: Lang) -> TemplateValue {
         let built = value.templateValue(lang)
         #if DEBUG
-        if let at = built.firstDifference(from: viaJSON(value, lang)) { fatalError("\(T.self).templateValue differs from the JSON path at \(at)") }
+        if let at = built.firstDifference(from: viaJSON(value, lang)) { fatalError("\(T.self).writeFields differs from the JSON path at \(at)") }
         #endif
         return built
     }
 
-    static func fields<T: TemplateRepresentable>(_ value: T, _ lang: Lang) -> [String: Any] {
+    static func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] {
         guard case .object(let fields) = data(value, lang) else { return [:] }
         return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
     }

@@ -1,0 +1,172 @@
+import Foundation
+import Hummingbird
+
+/// A view model that lists its fields once, for the two outputs of a page shown very often: its
+/// JSON and its template value. Swift's `Encodable` machinery was a tenth of the household page's
+/// time (JSON or HTML). Debug builds check both outputs against the `Encodable` ones (see
+/// `JSON.bytes` and `Renderer.data`), so a field added to the struct and not here fails the tests.
+protocol FieldListed: Encodable {
+    func writeFields<W: FieldWriter>(to w: inout W)
+}
+
+/// Receives a view model's fields in declaration order. A nil value is left out, as synthesized
+/// `Encodable` leaves it out.
+protocol FieldWriter {
+    mutating func add<K: CodingKey>(_ key: K, _ text: String?)
+    mutating func add<K: CodingKey>(_ key: K, _ number: Int64?)
+    mutating func add<K: CodingKey>(_ key: K, _ flag: Bool)
+    /// Codes with human labels (a resident's tags).
+    mutating func add<K: CodingKey>(_ key: K, tags: [String])
+    mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?)
+    mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ list: [V])
+}
+
+extension FieldWriter {
+    mutating func add<K: CodingKey>(_ key: K, _ number: Int?) { add(key, number.map(Int64.init)) }
+}
+
+extension FieldListed {
+    func templateValue(_ lang: Lang) -> TemplateValue {
+        var w = TemplateFieldWriter(lang)
+        writeFields(to: &w)
+        return w.value
+    }
+
+    func jsonBytes() -> [UInt8] {
+        var w = JSONFieldWriter()
+        w.object(self)
+        return w.sink.bytes
+    }
+}
+
+/// Builds a template value by `TemplateEncoding`'s rules: an empty text is null, a `_label`
+/// beside coded values, `tag_labels` beside tags.
+struct TemplateFieldWriter: FieldWriter {
+    let lang: Lang
+    private var names: [String] = []
+    private var values: [TemplateValue] = []
+
+    init(_ lang: Lang) {
+        self.lang = lang
+        names.reserveCapacity(16)
+        values.reserveCapacity(16)
+    }
+
+    var value: TemplateValue { .object(TemplateFields(distinct: names, values)) }
+
+    private mutating func append(_ name: String, _ value: TemplateValue) { names.append(name); values.append(value) }
+
+    mutating func add<K: CodingKey>(_ key: K, _ text: String?) {
+        guard let text else { return }
+        append(key.stringValue, text.isEmpty ? .null : .text(text))
+        if let prefix = I18n.labelPrefixes[key.stringValue] { append(key.stringValue + "_label", .text(I18n.label(prefix + text, lang))) }
+    }
+    mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
+        if let number { append(key.stringValue, TemplateEncoding.number(number)) }
+    }
+    mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { append(key.stringValue, .flag(flag, flag ? "1" : "0")) }
+    mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
+        append(key.stringValue, .list(tags.map { $0.isEmpty ? .null : .text($0) }))
+        append("tag_labels", .list(tags.map { .text(I18n.label($0, lang)) }))
+    }
+    mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?) {
+        if let object { append(key.stringValue, object.templateValue(lang)) }
+    }
+    mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ list: [V]) {
+        append(key.stringValue, .list(list.map { $0.templateValue(lang) }))
+    }
+}
+
+/// Writes JSON as `StreamingJSON` does (same escaping and numbers, keys in declaration order).
+struct JSONFieldWriter: FieldWriter {
+    let sink = StreamingJSON.Sink()
+    private var first = true
+
+    mutating func object<V: FieldListed>(_ value: V) {
+        sink.bytes.append(UInt8(ascii: "{"))
+        let outer = first
+        first = true
+        value.writeFields(to: &self)
+        first = outer
+        sink.bytes.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func key<K: CodingKey>(_ key: K) {
+        if !first { sink.bytes.append(UInt8(ascii: ",")) }
+        first = false
+        sink.string(key.stringValue)
+        sink.bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func add<K: CodingKey>(_ key: K, _ text: String?) {
+        guard let text else { return }
+        self.key(key); sink.string(text)
+    }
+    mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
+        guard let number else { return }
+        self.key(key); sink.integer(number)
+    }
+    mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { self.key(key); sink.bool(flag) }
+    mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
+        self.key(key)
+        sink.bytes.append(UInt8(ascii: "["))
+        for (i, tag) in tags.enumerated() {
+            if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
+            sink.string(tag)
+        }
+        sink.bytes.append(UInt8(ascii: "]"))
+    }
+    mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?) {
+        guard let object else { return }
+        self.key(key); self.object(object)
+    }
+    mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ list: [V]) {
+        self.key(key)
+        array(list)
+    }
+
+    mutating func array<V: FieldListed>(_ list: [V]) {
+        sink.bytes.append(UInt8(ascii: "["))
+        for (i, item) in list.enumerated() {
+            if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
+            object(item)
+        }
+        sink.bytes.append(UInt8(ascii: "]"))
+    }
+}
+
+extension JSON {
+    /// The JSON of a field-listed view model (or a list of them), checked against `Encodable`'s in debug builds.
+    static func bytes<T: FieldListed>(_ value: T) throws -> [UInt8] {
+        let fast = value.jsonBytes()
+        #if DEBUG
+        try checkSame(fast, try StreamingJSON.encode(value), T.self)
+        #endif
+        return fast
+    }
+
+    static func bytes<T: FieldListed>(_ list: [T]) throws -> [UInt8] {
+        var w = JSONFieldWriter()
+        w.array(list)
+        #if DEBUG
+        try checkSame(w.sink.bytes, try StreamingJSON.encode(list), [T].self)
+        #endif
+        return w.sink.bytes
+    }
+
+    static func response<T: FieldListed>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try bytes(value))))
+    }
+
+    static func response<T: FieldListed>(_ list: [T], status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try bytes(list))))
+    }
+
+    #if DEBUG
+    static func checkSame(_ fast: [UInt8], _ encoded: [UInt8], _ type: Any.Type) throws {
+        let a = try JSONSerialization.jsonObject(with: Data(fast)) as? NSObject
+        let b = try JSONSerialization.jsonObject(with: Data(encoded)) as? NSObject
+        if a != b { fatalError("\(type).writeFields differs from its Encodable JSON:\n\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: encoded, as: UTF8.self))") }
+    }
+    #endif
+}
