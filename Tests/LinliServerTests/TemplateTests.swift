@@ -119,6 +119,24 @@ import Testing
         }
     }
 
+    /// A place page's field lists give what encoding gives, doubles and left-out optionals included.
+    @Test func thePlacePageBuildsWhatEncodingGives() throws {
+        let summary = PlaceSummary(id: 5, kind: "compound", name: "金桂苑", communityType: nil, childCount: 3, householdCount: nil)
+        let place = PlaceDetail(place: summary, parentID: nil, breadcrumbs: [summary], children: [summary],
+                                households: [HouseholdSummary(id: 1, door: "101", address: "金桂苑 1幢 101", residentCount: 0)],
+                                organisations: [OrganisationSummary(id: 2, kind: "property_company", name: "绿城物业", serviceType: nil, registration: "filed",
+                                                                    parentName: nil, parentID: 1, serving: true)],
+                                facilities: [FacilitySummary(id: 3, kind: "clinic", name: "卫生服务站", lat: 30.274, lng: 120.15100000000001),
+                                             FacilitySummary(id: 4, kind: "market", name: "菜市场", lat: 30, lng: -0.5)],
+                                grids: [GridSummary(id: 6, name: "第一网格", level: "grid", parentID: nil)])
+        for lang in [Lang.zh, .en] {
+            #expect(place.templateValue(lang).firstDifference(from: Renderer.viaJSON(place, lang)) == nil)
+        }
+        let a = try JSONSerialization.jsonObject(with: Data(place.jsonBytes())) as? NSObject
+        let b = try JSONSerialization.jsonObject(with: Data(try StreamingJSON.encode(place))) as? NSObject
+        #expect(a != nil && a == b)
+    }
+
     /// A link to request or matter 1 names it (swift-mustache took JSON's 1 for true and printed the row).
     @Test func anIdOfOneIsANumberNotTrue() throws {
         struct Item: Codable { var matter_id: Int64 }

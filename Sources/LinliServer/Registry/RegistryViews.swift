@@ -153,3 +153,38 @@ extension HouseholdDetail: FieldListed {
         w.add(CodingKeys.residents, residents); w.add(CodingKeys.breadcrumbs, breadcrumbs)
     }
 }
+
+extension PlaceDetail: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.place, place); w.add(CodingKeys.parentID, parentID); w.add(CodingKeys.breadcrumbs, breadcrumbs)
+        w.add(CodingKeys.children, children); w.add(CodingKeys.households, households); w.add(CodingKeys.organisations, organisations)
+        w.add(CodingKeys.facilities, facilities); w.add(CodingKeys.grids, grids)
+    }
+}
+
+extension HouseholdSummary: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.door, door); w.add(CodingKeys.address, address); w.add(CodingKeys.residentCount, residentCount)
+    }
+}
+
+extension OrganisationSummary: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, kind); w.add(CodingKeys.name, name); w.add(CodingKeys.serviceType, serviceType)
+        w.add(CodingKeys.registration, registration); w.add(CodingKeys.parentName, parentName); w.add(CodingKeys.parentID, parentID)
+        w.add(CodingKeys.serving, serving)
+    }
+}
+
+extension FacilitySummary: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, kind); w.add(CodingKeys.name, name)
+        w.add(CodingKeys.lat, decimal: lat); w.add(CodingKeys.lng, decimal: lng)
+    }
+}
+
+extension GridSummary: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.name, name); w.add(CodingKeys.level, level); w.add(CodingKeys.parentID, parentID)
+    }
+}

@@ -15,6 +15,7 @@ protocol FieldWriter {
     mutating func add<K: CodingKey>(_ key: K, _ text: String?)
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?)
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool)
+    mutating func add<K: CodingKey>(_ key: K, decimal: Double)
     /// Codes with human labels (a resident's tags).
     mutating func add<K: CodingKey>(_ key: K, tags: [String])
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?)
@@ -65,6 +66,7 @@ struct TemplateFieldWriter: FieldWriter {
         if let number { append(key.stringValue, TemplateEncoding.number(number)) }
     }
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { append(key.stringValue, .flag(flag, flag ? "1" : "0")) }
+    mutating func add<K: CodingKey>(_ key: K, decimal: Double) { append(key.stringValue, (try? TemplateEncoding.double(decimal)) ?? .null) }
     mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
         append(key.stringValue, .list(tags.map { $0.isEmpty ? .null : .text($0) }))
         append("tag_labels", .list(tags.map { .text(I18n.label($0, lang)) }))
@@ -107,6 +109,10 @@ struct JSONFieldWriter: FieldWriter {
         self.key(key); sink.integer(number)
     }
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { self.key(key); sink.bool(flag) }
+    mutating func add<K: CodingKey>(_ key: K, decimal: Double) {
+        self.key(key)
+        if (try? sink.double(decimal)) == nil { sink.bytes.append(contentsOf: StreamingJSON.Sink.nullBytes) }
+    }
     mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
         self.key(key)
         sink.bytes.append(UInt8(ascii: "["))
