@@ -137,6 +137,27 @@ import Testing
         #expect(a != nil && a == b)
     }
 
+    /// A submission's answer, written from field lists, is the JSON Encodable wrote.
+    @Test func aSubmissionsAnswerIsWhatEncodingGives() throws {
+        var request = RequestView(id: 7, category: "noise", categoryName: "噪声扰民", description: "楼下\"棋牌室\"凌晨还很吵\n", placeID: 3, householdID: nil,
+                                  address: "金桂苑 1幢", lat: nil, lng: nil, urgency: "normal", channel: "app", contactMasked: "", publicDetails: false,
+                                  attributes: ["floor": "3", "time": ""], status: "assigned", partyKind: "property_company", partyName: "绿城物业",
+                                  level: 0, levelCode: "compound", acceptDue: 100, contactDue: 200, resolveDue: 300, acceptedAt: nil, contactedAt: nil,
+                                  resolvedAt: nil, closedAt: nil, overdue: [], rating: nil, mergedInto: nil, createdAt: 50, createdText: "12-01 09:00",
+                                  resolveDueText: "12-03 09:00", isOverdue: false, boardPlaceID: 3)
+        let similar = SimilarRequest(id: 5, categoryName: "噪声扰民", address: "金桂苑 1幢", status: "accepted", createdText: "11-30 20:00", score: 0.87)
+        for answer in [SubmissionAnswer(request: request, possibleDuplicates: [similar, similar]), SubmissionAnswer(request: request, possibleDuplicates: [])] {
+            let a = try JSONSerialization.jsonObject(with: Data(answer.jsonBytes())) as? NSObject
+            let b = try JSONSerialization.jsonObject(with: Data(try StreamingJSON.encode(answer))) as? NSObject
+            #expect(a != nil && a == b)
+        }
+        request.lat = 30.25; request.lng = 120.5; request.overdue = ["accept", "contact"]; request.rating = 5; request.acceptedAt = 0
+        let a = try JSONSerialization.jsonObject(with: Data(request.jsonBytes())) as? NSObject
+        let b = try JSONSerialization.jsonObject(with: Data(try StreamingJSON.encode(request))) as? NSObject
+        #expect(a != nil && a == b)
+        #expect(request.templateValue(.zh).firstDifference(from: Renderer.viaJSON(request, .zh)) == nil)
+    }
+
     /// A link to request or matter 1 names it (swift-mustache took JSON's 1 for true and printed the row).
     @Test func anIdOfOneIsANumberNotTrue() throws {
         struct Item: Codable { var matter_id: Int64 }

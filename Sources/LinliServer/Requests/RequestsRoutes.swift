@@ -156,10 +156,7 @@ struct RequestsRoutes {
             if input.idempotencyKey == nil, let key = req.headers[.init("Idempotency-Key")!] { input.idempotencyKey = key }
             let actor = try c.requireActor()
             let (created, isNew, lookAlikes) = try await requests.submit(input, actor: actor, lookAlikesIn: c.lang)
-            struct Body: Encodable { var request: RequestView; var possibleDuplicates: [SimilarRequest]
-                enum CodingKeys: String, CodingKey { case request, possibleDuplicates = "possible_duplicates" } }
-            return try JSON.response(Body(request: created, possibleDuplicates: lookAlikes),
-                                     status: isNew ? .created : .ok)
+            return try JSON.response(SubmissionAnswer(request: created, possibleDuplicates: lookAlikes), status: isNew ? .created : .ok)
         }
         // Look-alikes of a request being written, so the form can suggest them before it is sent.
         r.post("/api/v1/requests/similar", .action(.requestSubmit)) { req, c in

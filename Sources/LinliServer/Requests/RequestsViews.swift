@@ -155,3 +155,40 @@ public struct PublicRequest: Sendable, Codable {
         case resolvedAt = "resolved_at", statusNotes = "status_notes", createdText = "created_text", photoIDs = "photo_ids"
     }
 }
+
+// A submission's answer lists its fields once for JSON and templates (see FieldListed).
+
+extension RequestView: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.category, category); w.add(CodingKeys.categoryName, categoryName)
+        w.add(CodingKeys.description, description); w.add(CodingKeys.placeID, placeID); w.add(CodingKeys.householdID, householdID)
+        w.add(CodingKeys.address, address); w.add(CodingKeys.lat, decimal: lat); w.add(CodingKeys.lng, decimal: lng)
+        w.add(CodingKeys.urgency, urgency); w.add(CodingKeys.channel, channel); w.add(CodingKeys.contactMasked, contactMasked)
+        w.add(CodingKeys.publicDetails, publicDetails); w.add(CodingKeys.attributes, textsByName: attributes); w.add(CodingKeys.status, status)
+        w.add(CodingKeys.partyKind, partyKind); w.add(CodingKeys.partyName, partyName); w.add(CodingKeys.level, level)
+        w.add(CodingKeys.levelCode, levelCode); w.add(CodingKeys.acceptDue, acceptDue); w.add(CodingKeys.contactDue, contactDue)
+        w.add(CodingKeys.resolveDue, resolveDue); w.add(CodingKeys.acceptedAt, acceptedAt); w.add(CodingKeys.contactedAt, contactedAt)
+        w.add(CodingKeys.resolvedAt, resolvedAt); w.add(CodingKeys.closedAt, closedAt); w.add(CodingKeys.overdue, texts: overdue)
+        w.add(CodingKeys.rating, rating); w.add(CodingKeys.mergedInto, mergedInto); w.add(CodingKeys.createdAt, createdAt)
+        w.add(CodingKeys.createdText, createdText); w.add(CodingKeys.resolveDueText, resolveDueText); w.add(CodingKeys.isOverdue, isOverdue)
+        w.add(CodingKeys.boardPlaceID, boardPlaceID)
+    }
+}
+
+extension SimilarRequest: FieldListed {
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.id, id); w.add(CodingKeys.categoryName, categoryName); w.add(CodingKeys.address, address)
+        w.add(CodingKeys.status, status); w.add(CodingKeys.createdText, createdText); w.add(CodingKeys.score, decimal: score)
+    }
+}
+
+/// What a submission answers: the request and the open ones that look like it.
+struct SubmissionAnswer: FieldListed {
+    var request: RequestView
+    var possibleDuplicates: [SimilarRequest]
+    enum CodingKeys: String, CodingKey { case request, possibleDuplicates = "possible_duplicates" }
+
+    func writeFields<W: FieldWriter>(to w: inout W) {
+        w.add(CodingKeys.request, request); w.add(CodingKeys.possibleDuplicates, possibleDuplicates)
+    }
+}

@@ -15,7 +15,9 @@ protocol FieldWriter {
     mutating func add<K: CodingKey>(_ key: K, _ text: String?)
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?)
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool)
-    mutating func add<K: CodingKey>(_ key: K, decimal: Double)
+    mutating func add<K: CodingKey>(_ key: K, decimal: Double?)
+    mutating func add<K: CodingKey>(_ key: K, texts: [String])
+    mutating func add<K: CodingKey>(_ key: K, textsByName: [String: String])
     /// Codes with human labels (a resident's tags).
     mutating func add<K: CodingKey>(_ key: K, tags: [String])
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?)
@@ -66,7 +68,13 @@ struct TemplateFieldWriter: FieldWriter {
         if let number { append(key.stringValue, TemplateEncoding.number(number)) }
     }
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { append(key.stringValue, .flag(flag, flag ? "1" : "0")) }
-    mutating func add<K: CodingKey>(_ key: K, decimal: Double) { append(key.stringValue, (try? TemplateEncoding.double(decimal)) ?? .null) }
+    mutating func add<K: CodingKey>(_ key: K, decimal: Double?) {
+        if let decimal { append(key.stringValue, (try? TemplateEncoding.double(decimal)) ?? .null) }
+    }
+    mutating func add<K: CodingKey>(_ key: K, texts: [String]) { append(key.stringValue, .list(texts.map { $0.isEmpty ? .null : .text($0) })) }
+    mutating func add<K: CodingKey>(_ key: K, textsByName: [String: String]) {
+        append(key.stringValue, .object(TemplateFields(textsByName.mapValues { $0.isEmpty ? .null : .text($0) })))
+    }
     mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
         append(key.stringValue, .list(tags.map { $0.isEmpty ? .null : .text($0) }))
         append("tag_labels", .list(tags.map { .text(I18n.label($0, lang)) }))
@@ -109,19 +117,30 @@ struct JSONFieldWriter: FieldWriter {
         self.key(key); sink.integer(number)
     }
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { self.key(key); sink.bool(flag) }
-    mutating func add<K: CodingKey>(_ key: K, decimal: Double) {
+    mutating func add<K: CodingKey>(_ key: K, decimal: Double?) {
+        guard let decimal else { return }
         self.key(key)
         if (try? sink.double(decimal)) == nil { sink.bytes.append(contentsOf: StreamingJSON.Sink.nullBytes) }
     }
-    mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
+    mutating func add<K: CodingKey>(_ key: K, texts: [String]) {
         self.key(key)
         sink.bytes.append(UInt8(ascii: "["))
-        for (i, tag) in tags.enumerated() {
+        for (i, text) in texts.enumerated() {
             if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
-            sink.string(tag)
+            sink.string(text)
         }
         sink.bytes.append(UInt8(ascii: "]"))
     }
+    mutating func add<K: CodingKey>(_ key: K, textsByName: [String: String]) {
+        self.key(key)
+        sink.bytes.append(UInt8(ascii: "{"))
+        for (i, (name, text)) in textsByName.enumerated() {
+            if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
+            sink.string(name); sink.bytes.append(UInt8(ascii: ":")); sink.string(text)
+        }
+        sink.bytes.append(UInt8(ascii: "}"))
+    }
+    mutating func add<K: CodingKey>(_ key: K, tags: [String]) { add(key, texts: tags) }
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?) {
         guard let object else { return }
         self.key(key); self.object(object)
