@@ -51,14 +51,12 @@ struct Renderer: Sendable {
         return built
     }
 
-    static func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] {
-        guard case .object(let fields) = data(value, lang) else { return [:] }
-        return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
-    }
-
     /// A view model's fields, for a route to add its own beside them.
-    static func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] {
-        guard case .object(let fields) = data(value, lang) else { return [:] }
+    static func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] { fields(of: data(value, lang)) }
+    static func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] { fields(of: data(value, lang)) }
+
+    private static func fields(of value: TemplateValue) -> [String: Any] {
+        guard case .object(let fields) = value else { return [:] }
         return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
     }
 
