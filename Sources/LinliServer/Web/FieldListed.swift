@@ -38,7 +38,7 @@ extension FieldListed {
     func jsonBytes() -> [UInt8] {
         var w = JSONFieldWriter()
         w.object(self)
-        return w.sink.bytes
+        return w.bytes
     }
 }
 
@@ -89,56 +89,68 @@ struct TemplateFieldWriter: FieldWriter {
 
 /// Writes JSON as `StreamingJSON` does (same escaping and numbers, keys in declaration order).
 struct JSONFieldWriter: FieldWriter {
-    let sink = StreamingJSON.Sink()
+    typealias Sink = StreamingJSON.Sink
+    private(set) var bytes: [UInt8] = []
     private var first = true
 
+    init() { bytes.reserveCapacity(1024) }
+
     mutating func object<V: FieldListed>(_ value: V) {
-        sink.bytes.append(UInt8(ascii: "{"))
+        bytes.append(UInt8(ascii: "{"))
         let outer = first
         first = true
         value.writeFields(to: &self)
         first = outer
-        sink.bytes.append(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    mutating func array<V: FieldListed>(_ list: [V]) {
+        bytes.append(UInt8(ascii: "["))
+        for (i, item) in list.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            object(item)
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     private mutating func key<K: CodingKey>(_ key: K) {
-        if !first { sink.bytes.append(UInt8(ascii: ",")) }
+        if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        sink.string(key.stringValue)
-        sink.bytes.append(UInt8(ascii: ":"))
+        Sink.string(key.stringValue, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
     }
 
     mutating func add<K: CodingKey>(_ key: K, _ text: String?) {
         guard let text else { return }
-        self.key(key); sink.string(text)
+        self.key(key); Sink.string(text, to: &bytes)
     }
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
         guard let number else { return }
-        self.key(key); sink.integer(number)
+        self.key(key); Sink.integer(number, to: &bytes)
     }
-    mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { self.key(key); sink.bool(flag) }
+    mutating func add<K: CodingKey>(_ key: K, _ flag: Bool) { self.key(key); Sink.bool(flag, to: &bytes) }
     mutating func add<K: CodingKey>(_ key: K, decimal: Double?) {
         guard let decimal else { return }
         self.key(key)
-        if (try? sink.double(decimal)) == nil { sink.bytes.append(contentsOf: StreamingJSON.Sink.nullBytes) }
+        if (try? Sink.double(decimal, to: &bytes)) == nil { bytes.append(contentsOf: Sink.nullBytes) }
     }
     mutating func add<K: CodingKey>(_ key: K, texts: [String]) {
         self.key(key)
-        sink.bytes.append(UInt8(ascii: "["))
+        bytes.append(UInt8(ascii: "["))
         for (i, text) in texts.enumerated() {
-            if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
-            sink.string(text)
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            Sink.string(text, to: &bytes)
         }
-        sink.bytes.append(UInt8(ascii: "]"))
+        bytes.append(UInt8(ascii: "]"))
     }
     mutating func add<K: CodingKey>(_ key: K, textsByName: [String: String]) {
         self.key(key)
-        sink.bytes.append(UInt8(ascii: "{"))
+        bytes.append(UInt8(ascii: "{"))
         for (i, (name, text)) in textsByName.enumerated() {
-            if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
-            sink.string(name); sink.bytes.append(UInt8(ascii: ":")); sink.string(text)
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            Sink.string(name, to: &bytes); bytes.append(UInt8(ascii: ":")); Sink.string(text, to: &bytes)
         }
-        sink.bytes.append(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "}"))
     }
     mutating func add<K: CodingKey>(_ key: K, tags: [String]) { add(key, texts: tags) }
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?) {
@@ -148,15 +160,6 @@ struct JSONFieldWriter: FieldWriter {
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ list: [V]) {
         self.key(key)
         array(list)
-    }
-
-    mutating func array<V: FieldListed>(_ list: [V]) {
-        sink.bytes.append(UInt8(ascii: "["))
-        for (i, item) in list.enumerated() {
-            if i > 0 { sink.bytes.append(UInt8(ascii: ",")) }
-            object(item)
-        }
-        sink.bytes.append(UInt8(ascii: "]"))
     }
 }
 
@@ -174,9 +177,9 @@ extension JSON {
         var w = JSONFieldWriter()
         w.array(list)
         #if DEBUG
-        try checkSame(w.sink.bytes, try StreamingJSON.encode(list), [T].self)
+        try checkSame(w.bytes, try StreamingJSON.encode(list), [T].self)
         #endif
-        return w.sink.bytes
+        return w.bytes
     }
 
     static func response<T: FieldListed>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

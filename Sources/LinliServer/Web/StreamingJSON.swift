@@ -69,19 +69,26 @@ enum StreamingJSON {
             }
         }
 
-        func integer(_ n: Int64) {
+        func integer(_ n: Int64) { Self.integer(n, to: &bytes) }
+        func bool(_ b: Bool) { Self.bool(b, to: &bytes) }
+        func double(_ d: Double) throws { try Self.double(d, to: &bytes) }
+        func string(_ s: String) { Self.string(s, to: &bytes) }
+
+        // The writers themselves work on a byte array a caller owns (`JSONFieldWriter` keeps its
+        // own, so that appending checks no class property's exclusive access).
+        static func integer(_ n: Int64, to bytes: inout [UInt8]) {
             if n >= 0 && n < 10 { bytes.append(UInt8(ascii: "0") + UInt8(n)); return }
             bytes.append(contentsOf: String(n).utf8)
         }
 
-        func bool(_ b: Bool) { bytes.append(contentsOf: b ? Self.trueBytes : Self.falseBytes) }
+        static func bool(_ b: Bool, to bytes: inout [UInt8]) { bytes.append(contentsOf: b ? trueBytes : falseBytes) }
 
-        func double(_ d: Double) throws {
+        static func double(_ d: Double, to bytes: inout [UInt8]) throws {
             guard d.isFinite else { throw Unsupported() }
             if d == d.rounded(), abs(d) < 1e15 { bytes.append(contentsOf: String(Int64(d)).utf8) } else { bytes.append(contentsOf: "\(d)".utf8) }
         }
 
-        func string(_ s: String) {
+        static func string(_ s: String, to bytes: inout [UInt8]) {
             bytes.append(UInt8(ascii: "\""))
             // Most strings need no escaping: copied in one go.
             let plain = s.utf8.withContiguousStorageIfAvailable { buffer -> Bool in
