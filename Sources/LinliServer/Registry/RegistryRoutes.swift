@@ -397,12 +397,13 @@ struct RegistryRoutes {
 
     func householdPage(_ c: AppContext, _ h: HouseholdDetail) async throws -> Response {
         let actor = try c.requireActor()
-        var data = Renderer.fields(h, c.lang)
+        // Template values straight from the field list: the most viewed page of the console.
+        var data = TemplateFields(of: Renderer.data(h, c.lang))
         // The QR image is its own (cached) request: drawing it was the page's largest cost.
-        data["code_url"] = codeURL(h.code)
-        data["can_add_resident"] = actor.may(.residentEdit)
-        data["can_edit"] = actor.may(.householdEdit)
-        return renderer.page("household", data, context: c, title: h.address)
+        data["code_url"] = .text(codeURL(h.code))
+        data["can_add_resident"] = .bool(actor.may(.residentEdit))
+        data["can_edit"] = .bool(actor.may(.householdEdit))
+        return renderer.page("household", fields: data, context: c, title: h.address)
     }
 
     /// The door and micro-grid form, on its own page so that every view of a household does not

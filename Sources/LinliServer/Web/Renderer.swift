@@ -10,7 +10,7 @@ import Mustache
 struct Renderer: Sendable {
     let library: TemplateLibrary
     /// The same templates with the language table written in, per language.
-    let libraries: [Lang: TemplateLibrary]
+    let zhLibrary: TemplateLibrary, enLibrary: TemplateLibrary
     #if DEBUG
     let reference: MustacheLibrary
     #endif
@@ -21,17 +21,17 @@ struct Renderer: Sendable {
             throw LinliError(.internalServerError, code: "templates_missing", message: "templates not found in the resource bundle")
         }
         let library = try TemplateLibrary(directory: dir)
-        let libraries: [Lang: TemplateLibrary] = [.zh: library.fixing("t", to: I18n.zhTable), .en: library.fixing("t", to: I18n.enTable)]
+        let zh = library.fixing("t", to: I18n.zhTable), en = library.fixing("t", to: I18n.enTable)
         #if DEBUG
-        return Renderer(library: library, libraries: libraries, reference: try await MustacheLibrary(directory: dir))
+        return Renderer(library: library, zhLibrary: zh, enLibrary: en, reference: try await MustacheLibrary(directory: dir))
         #else
-        return Renderer(library: library, libraries: libraries)
+        return Renderer(library: library, zhLibrary: zh, enLibrary: en)
         #endif
     }
 
-    /// The language tables, built once.
-    static let tables: [Lang: TemplateValue] = [.zh: .object(TemplateFields(I18n.zhTable.mapValues { .text($0) })),
-                                                .en: .object(TemplateFields(I18n.enTable.mapValues { .text($0) }))]
+    /// The language tables, built once (for `{{#t.…}}` sections, which are not written in).
+    static let zhTable = TemplateValue.object(TemplateFields(I18n.zhTable.mapValues { .text($0) }))
+    static let enTable = TemplateValue.object(TemplateFields(I18n.enTable.mapValues { .text($0) }))
 
     /// An Encodable view model as template data (snake_case keys as encoded), with labels added.
     static func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
@@ -72,10 +72,10 @@ struct Renderer: Sendable {
 
     func render(_ template: String, fields data: TemplateFields, context: AppContext) -> String {
         var fields = data
-        fields["t"] = Self.tables[context.lang]
+        fields["t"] = context.lang == .zh ? Self.zhTable : Self.enTable
         fields["csrf"] = .text(context.csrf ?? "")
         let value = TemplateValue.object(fields)
-        let html = (libraries[context.lang] ?? library).render(template, value) ?? "<p>template \(template) missing</p>"
+        let html = (context.lang == .zh ? zhLibrary : enLibrary).render(template, value) ?? "<p>template \(template) missing</p>"
         #if DEBUG
         let expected = reference.render(value.mustacheValue, withTemplate: template) ?? "<p>template \(template) missing</p>"
         if html != expected {
@@ -95,15 +95,20 @@ struct Renderer: Sendable {
     ]
 
     func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {
-        let content = render(template, data, context: context)
+        page(template, fields: TemplateFields(data.mapValues { TemplateValue(any: $0) }), context: context, title: title)
+    }
+
+    /// The same for a page whose data is template values already (the household page).
+    func page(_ template: String, fields data: TemplateFields, context: AppContext, title: String) -> Response {
+        let content = render(template, fields: data, context: context)
         var layout: TemplateFields = [
             "title": .text(title), "content": .text(content), "lang_code": .text(context.lang == .zh ? "zh-CN" : "en"),
-            "other_lang": .text(context.lang == .zh ? "en" : "zh"), "large_print": .flag(context.largePrint, "\(context.largePrint)"),
+            "other_lang": .text(context.lang == .zh ? "en" : "zh"), "large_print": .bool(context.largePrint),
         ]
         if let a = context.actor {
             let roles = Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")
             var nav: TemplateFields = ["name": .text(a.displayName), "roles": .text(roles)]
-            for (name, action) in Self.navigation { nav[name] = .flag(a.may(action), "\(a.may(action))") }
+            for (name, action) in Self.navigation { nav[name] = .bool(a.may(action)) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
             layout["user"] = .object(nav)
         }

@@ -13,6 +13,9 @@ enum TemplateValue: Sendable, Equatable {
     case object(TemplateFields)
     case null
 
+    /// A Swift boolean, printed as Swift prints it.
+    static func bool(_ b: Bool) -> TemplateValue { .flag(b, b ? "true" : "false") }
+
     /// A number as text, except that 0 is false to a section.
     static func number(_ text: String) -> TemplateValue { text == "0" ? .flag(false, "0") : .text(text) }
 
@@ -28,7 +31,7 @@ enum TemplateValue: Sendable, Equatable {
         default:
             // Exact types first: Swift's own integers cast to NSNumber, and NSNumber's 0 and 1 to Bool.
             let type = type(of: any)
-            if type == Bool.self, let b = any as? Bool { self = .flag(b, b ? "true" : "false") }
+            if type == Bool.self, let b = any as? Bool { self = .bool(b) }
             else if type == Int.self || type == Int64.self || type == Int32.self { self = .number(String(describing: any)) }
             else if let n = any as? NSNumber {
                 // JSONSerialization's booleans are NSNumbers of C type char.
@@ -121,6 +124,11 @@ struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
                 if index != nil { index![name] = names.count - 1 } else if names.count > Self.indexAbove { buildIndex() }
             }
         }
+    }
+
+    /// The fields of an object value (none for anything else).
+    init(of value: TemplateValue) {
+        if case .object(let fields) = value { self = fields } else { self.init() }
     }
 
     static func == (a: TemplateFields, b: TemplateFields) -> Bool {
