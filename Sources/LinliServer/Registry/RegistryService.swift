@@ -252,13 +252,40 @@ public struct RegistryService: Sendable {
     func fetchHousehold(_ db: any SQLDatabase, where column: HouseholdKey, _ value: any Encodable & Sendable) async throws -> HouseholdRow? {
         try await db.raw("""
             SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE \(unsafeRaw: column.rawValue) = \(bind: value)
-            """).first().map { r in
-                HouseholdRow(id: try r.decode(column: "id", as: Int64.self), placeID: try r.decode(column: "place_id", as: Int64.self),
-                             communityID: try r.decode(column: "community_id", as: Int64.self), path: try r.decode(column: "path", as: String.self),
-                             door: try r.decode(column: "door", as: String.self), address: try r.decode(column: "address", as: String.self),
-                             gridID: try r.decode(column: "grid_id", as: Int64.self), microGridID: try r.decode(column: "micro_grid_id", as: Int64.self),
-                             code: try r.decode(column: "code", as: String.self))
-            }
+            """).first().map(Self.householdRow)
+    }
+
+    static func householdRow(_ r: any SQLRow) throws -> HouseholdRow {
+        HouseholdRow(id: try r.decode(column: "id", as: Int64.self), placeID: try r.decode(column: "place_id", as: Int64.self),
+                     communityID: try r.decode(column: "community_id", as: Int64.self), path: try r.decode(column: "path", as: String.self),
+                     door: try r.decode(column: "door", as: String.self), address: try r.decode(column: "address", as: String.self),
+                     gridID: try r.decode(column: "grid_id", as: Int64.self), microGridID: try r.decode(column: "micro_grid_id", as: Int64.self),
+                     code: try r.decode(column: "code", as: String.self))
+    }
+
+    /// What a household's page shows beside its residents, read with the household in one statement.
+    struct HouseholdHead {
+        var row: HouseholdRow
+        var gridName: String, microGridName: String
+        var dwelling: DwellingView?
+    }
+
+    func fetchHouseholdHead(_ db: any SQLDatabase, where column: HouseholdKey, _ value: any Encodable & Sendable) async throws -> HouseholdHead? {
+        guard let r = try await db.raw("""
+            SELECT h.id, h.place_id, h.community_id, h.path, h.door, h.address, h.grid_id, h.micro_grid_id, h.code,
+                   g.name AS grid_name, mg.name AS micro_grid_name, d.area_centi_m2, o.name AS owner_name, o.kind AS owner_kind,
+                   (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS owner_dwellings
+            FROM households h LEFT JOIN grids g ON g.id = h.grid_id LEFT JOIN grids mg ON mg.id = h.micro_grid_id
+            LEFT JOIN dwellings d ON d.household_id = h.id LEFT JOIN owners o ON o.id = d.owner_id
+            WHERE h.\(unsafeRaw: column.rawValue) = \(bind: value)
+            """).first() else { return nil }
+        var dwelling: DwellingView?
+        if let centi = try r.decode(column: "area_centi_m2", as: Int64?.self) {
+            dwelling = DwellingView(areaM2: String(format: "%d.%02d", centi / 100, centi % 100), ownerName: try r.decode(column: "owner_name", as: String?.self),
+                                    ownerKind: try r.decode(column: "owner_kind", as: String?.self), ownerDwellings: try r.decode(column: "owner_dwellings", as: Int?.self))
+        }
+        return HouseholdHead(row: try Self.householdRow(r), gridName: try r.decode(column: "grid_name", as: String?.self) ?? "",
+                             microGridName: try r.decode(column: "micro_grid_name", as: String?.self) ?? "", dwelling: dwelling)
     }
 
     /// A SQL predicate restricting households (alias `a`) to what the actor may see for `action`.
@@ -281,8 +308,8 @@ public struct RegistryService: Sendable {
 
     public func household(_ id: Int64, actor: Actor) async throws -> HouseholdDetail {
         try await store.read { db in
-            guard let h = try await fetchHousehold(db, where: .id, id) else { throw LinliError.notFound }
-            return try await householdDetail(db, h, actor: actor)
+            guard let head = try await fetchHouseholdHead(db, where: .id, id) else { throw LinliError.notFound }
+            return try await householdDetail(db, head, actor: actor)
         }
     }
 
@@ -291,35 +318,23 @@ public struct RegistryService: Sendable {
     public func household(code: String, actor: Actor?) async throws -> HouseholdDetail {
         guard let actor, code.count <= 64 else { throw LinliError.notFound }
         return try await store.read { db in
-            guard let h = try await fetchHousehold(db, where: .code, code), actor.may(.householdView, on: h.scope) else {
+            guard let head = try await fetchHouseholdHead(db, where: .code, code), actor.may(.householdView, on: head.row.scope) else {
                 throw LinliError.notFound
             }
-            return try await householdDetail(db, h, actor: actor)
+            return try await householdDetail(db, head, actor: actor)
         }
     }
 
-    func householdDetail(_ db: any SQLDatabase, _ h: HouseholdRow, actor: Actor) async throws -> HouseholdDetail {
+    func householdDetail(_ db: any SQLDatabase, _ head: HouseholdHead, actor: Actor) async throws -> HouseholdDetail {
+        let h = head.row
         try actor.require(.householdView, on: h.scope)
-        // The grid names and the dwelling with its owner in one statement (a row even without a dwelling).
-        let row = try await db.raw("""
-            SELECT (SELECT name FROM grids WHERE id = \(bind: h.gridID)) AS grid_name, (SELECT name FROM grids WHERE id = \(bind: h.microGridID)) AS micro_grid_name,
-                   d.area_centi_m2, o.name, o.kind, (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS n
-            FROM (SELECT 1 AS one) AS one LEFT JOIN dwellings d ON d.household_id = \(bind: h.id) LEFT JOIN owners o ON o.id = d.owner_id
-            """).first()
-        let gridName = try row?.decode(column: "grid_name", as: String?.self) ?? ""
-        let microGridName = try row?.decode(column: "micro_grid_name", as: String?.self) ?? ""
-        let dwelling = try row.flatMap { r -> DwellingView? in
-            guard let centi = try r.decode(column: "area_centi_m2", as: Int64?.self) else { return nil }
-            return DwellingView(areaM2: String(format: "%d.%02d", centi / 100, centi % 100), ownerName: try r.decode(column: "name", as: String?.self),
-                                ownerKind: try r.decode(column: "kind", as: String?.self), ownerDwellings: try r.decode(column: "n", as: Int?.self))
-        }
         let residents = actor.may(.residentView, on: h.scope)
             ? try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.household_id = \(bind: h.id) ORDER BY r.id").all().map { try residentView($0, unmasked: nil) }
             : []
         let crumbs = try await ancestors(db, path: h.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
         return HouseholdDetail(id: h.id, placeID: h.placeID, communityID: h.communityID, door: h.door, address: h.address, code: h.code,
-                               gridName: gridName, microGridID: h.microGridID, microGridName: microGridName,
-                               dwelling: dwelling, residents: residents, breadcrumbs: crumbs)
+                               gridName: head.gridName, microGridID: h.microGridID, microGridName: head.microGridName,
+                               dwelling: head.dwelling, residents: residents, breadcrumbs: crumbs)
     }
 
     /// Creates a household in a unit (or villager group) and puts it in a micro-grid of its own community.
