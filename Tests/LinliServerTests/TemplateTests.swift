@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func everyConsoleTemplateCompiles() async throws {
-        let library = try await Renderer.load().library
+        let library = try await Renderer.load().zhLibrary
         #expect(library.templates.count > 40)
         #expect(library.templates["layout"] != nil && library.templates["household"] != nil)
     }

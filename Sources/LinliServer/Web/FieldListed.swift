@@ -62,7 +62,7 @@ struct TemplateFieldWriter: FieldWriter {
     mutating func add<K: CodingKey>(_ key: K, _ text: String?) {
         guard let text else { return }
         append(key.stringValue, text.isEmpty ? .null : .text(text))
-        if let prefix = I18n.labelPrefixes[key.stringValue] { append(key.stringValue + "_label", .text(I18n.label(prefix + text, lang))) }
+        if let label = I18n.codeLabel(key.stringValue, text, lang) { append(key.stringValue + "_label", .text(label)) }
     }
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
         if let number { append(key.stringValue, TemplateEncoding.number(number)) }
@@ -183,11 +183,11 @@ extension JSON {
     }
 
     static func response<T: FieldListed>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try bytes(value))))
+        response(bytes: try bytes(value), status: status)
     }
 
     static func response<T: FieldListed>(_ list: [T], status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: try bytes(list))))
+        response(bytes: try bytes(list), status: status)
     }
 
     #if DEBUG

@@ -119,12 +119,16 @@ enum I18n {
     /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
     static let labelPrefixes: [String: String] = Dictionary(uniqueKeysWithValues: labelledKeys.map { ($0, "") }).merging(prefixedKeys) { _, p in p }
 
+    /// The label shown beside a coded value under `key` (its `<key>_label`), or nil for a key that has none.
+    static func codeLabel(_ key: String, _ code: String, _ lang: Lang) -> String? {
+        labelPrefixes[key].map { label($0 + code, lang) }
+    }
+
     /// Adds human labels next to coded values, recursively.
     static func labelled(_ value: Any, _ lang: Lang) -> Any {
         if var d = value as? [String: Any] {
             for (k, v) in d {
-                if labelledKeys.contains(k), let s = v as? String { d[k + "_label"] = label(s, lang) }
-                if let prefix = prefixedKeys[k], let s = v as? String { d[k + "_label"] = label(prefix + s, lang) }
+                if let s = v as? String, let l = codeLabel(k, s, lang) { d[k + "_label"] = l }
                 if k == "tags", let arr = v as? [String] { d["tag_labels"] = arr.map { label($0, lang) } }
                 d[k] = labelled(v, lang)
             }

@@ -8,8 +8,7 @@ import Mustache
 /// the signed-in user's navigation. Templates are Mustache files compiled by `TemplateLibrary`;
 /// debug builds (the tests) also render every page with swift-mustache and stop on any difference.
 struct Renderer: Sendable {
-    let library: TemplateLibrary
-    /// The same templates with the language table written in, per language.
+    /// The templates with the language table written in, per language.
     let zhLibrary: TemplateLibrary, enLibrary: TemplateLibrary
     #if DEBUG
     let reference: MustacheLibrary
@@ -23,9 +22,9 @@ struct Renderer: Sendable {
         let library = try TemplateLibrary(directory: dir)
         let zh = library.fixing("t", to: I18n.zhTable), en = library.fixing("t", to: I18n.enTable)
         #if DEBUG
-        return Renderer(library: library, zhLibrary: zh, enLibrary: en, reference: try await MustacheLibrary(directory: dir))
+        return Renderer(zhLibrary: zh, enLibrary: en, reference: try await MustacheLibrary(directory: dir))
         #else
-        return Renderer(library: library, zhLibrary: zh, enLibrary: en)
+        return Renderer(zhLibrary: zh, enLibrary: en)
         #endif
     }
 
@@ -56,7 +55,7 @@ struct Renderer: Sendable {
     static func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] { fields(of: data(value, lang)) }
 
     private static func fields(of value: TemplateValue) -> [String: Any] {
-        guard case .object(let fields) = value else { return [:] }
+        let fields = TemplateFields(of: value)
         return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
     }
 
@@ -64,10 +63,6 @@ struct Renderer: Sendable {
     static func viaJSON<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
         guard let d = try? JSON.bytes(value), let obj = try? JSONSerialization.jsonObject(with: Data(d)) else { return .object([:]) }
         return TemplateValue(any: I18n.labelled(obj, lang))
-    }
-
-    func render(_ template: String, _ data: [String: Any], context: AppContext) -> String {
-        render(template, fields: TemplateFields(data.mapValues { TemplateValue(any: $0) }), context: context)
     }
 
     func render(_ template: String, fields data: TemplateFields, context: AppContext) -> String {

@@ -51,7 +51,7 @@ enum TemplateEncoding {
                     var label: (String, TemplateValue)?
                     switch child {
                     case .scalar(.text(let code)):
-                        if let prefix = I18n.labelPrefixes[key] { label = (key + "_label", .text(I18n.label(prefix + code, lang))) }
+                        if let l = I18n.codeLabel(key, code, lang) { label = (key + "_label", .text(l)) }
                     case .node(let node) where key == "tags":
                         guard case .list(let items) = node.content else { break }
                         let codes = items.compactMap { item -> String? in
