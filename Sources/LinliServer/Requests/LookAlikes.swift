@@ -9,22 +9,23 @@ extension RequestsService {
     /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
     func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) async throws -> [SimilarRequest] {
         let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
-        // Only the columns the comparison needs, and only the latest few, read backwards along the
-        // (category, community, created_at) index so that no sort grows with the history. The
-        // descriptions are read only for candidates whose bigrams are not yet known.
+        // Only the columns the comparison needs (numbers, no text), and only the latest few, read
+        // backwards along an index that holds them all (requests.005), so that neither a sort nor
+        // a read of the table grows with the history. Descriptions are read only for candidates whose bigrams are not yet known, and
+        // the shown fields only for the five shown.
         let candidates = try await db.raw("""
-            SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.address, r.created_at FROM requests r
+            SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng FROM requests r
             WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
             AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
             ORDER BY r.created_at DESC, r.id DESC LIMIT 50
             """).all()
-        var near: [(id: Int64, row: any SQLRow)] = []
+        var near: [(id: Int64, placeID: Int64)] = []
         for row in candidates {
             let compound = try row.decode(column: "compound_id", as: Int64?.self)
             var isNear = compound != nil && compound == r.compoundID
             if !isNear, let a = try row.decode(column: "lat", as: Double?.self), let b = try row.decode(column: "lng", as: Double?.self), let x = r.lat, let y = r.lng,
                distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { isNear = true }
-            if isNear { near.append((try row.decode(column: "id", as: Int64.self), row)) }
+            if isNear { near.append((try row.decode(column: "id", as: Int64.self), try row.decode(column: "place_id", as: Int64.self))) }
         }
         guard !near.isEmpty else { return [] }
         var known = bigrams.get(near.map(\.id))
@@ -38,18 +39,26 @@ extension RequestsService {
             known.merge(fresh) { $1 }
         }
         let probe = TextSimilarity.bigrams(r.description)
-        var scored: [(row: any SQLRow, id: Int64, score: Double)] = []
-        for (id, row) in near {
+        var scored: [(id: Int64, score: Double)] = []
+        for (id, placeID) in near {
             guard let theirs = known[id] else { continue }
-            let score = TextSimilarity.score(probe, theirs) + (try row.decode(column: "place_id", as: Int64.self) == r.placeID ? 0.2 : 0)
-            if score >= RequestLimits.duplicateMinScore { scored.append((row, id, score)) }
+            let score = TextSimilarity.score(probe, theirs) + (placeID == r.placeID ? 0.2 : 0)
+            if score >= RequestLimits.duplicateMinScore { scored.append((id, score)) }
         }
-        // Only the five shown are turned into views.
+        // Best first; among equals the newest (the candidates came newest first and the sort is stable).
+        let shown = Array(scored.enumerated().sorted { ($0.element.score, $1.offset) > ($1.element.score, $0.offset) }.prefix(5).map(\.element))
+        guard !shown.isEmpty else { return [] }
+        var details: [Int64: (address: String, status: String, createdAt: Int64)] = [:]
+        for row in try await db.raw("SELECT id, address, status, created_at FROM requests WHERE id IN (\(binds: shown.map(\.id)))").all() {
+            details[try row.decode(column: "id", as: Int64.self)] = (try row.decode(column: "address", as: String.self),
+                                                                  try row.decode(column: "status", as: String.self),
+                                                                  try row.decode(column: "created_at", as: Int64.self))
+        }
         let categoryName = categories[r.category]?.name(lang) ?? r.category
-        return try scored.sorted { $0.score > $1.score }.prefix(5).map { row, id, score in
-            SimilarRequest(id: id, categoryName: categoryName,
-                           address: try row.decode(column: "address", as: String.self), status: try row.decode(column: "status", as: String.self),
-                           createdText: LocalTime.text(try row.decode(column: "created_at", as: Int64.self)), score: (score * 100).rounded() / 100)
+        return shown.compactMap { id, score in
+            guard let d = details[id] else { return nil }
+            return SimilarRequest(id: id, categoryName: categoryName, address: d.address, status: d.status,
+                                  createdText: LocalTime.text(d.createdAt), score: (score * 100).rounded() / 100)
         }
     }
 

@@ -185,5 +185,16 @@ enum RequestsMigrations {
             "DROP INDEX requests_queue",
             "DROP INDEX request_events_party",
         ]),
+        // The look-alike search reads the latest fifty of a category in a community at every
+        // submission: with the columns it compares in the index it reads no row of the table (whose
+        // newest pages sit in the WAL, one read each). A submission without an idempotency key
+        // writes no entry into that index. (The id is named so that the newest-first order needs
+        // no sort; without it SQLite's planner preferred requests_community and read the table.)
+        Migration("requests.005", [
+            "DROP INDEX requests_category_compound",
+            "CREATE INDEX requests_look_alikes ON requests(category, community_id, created_at, id, status, compound_id, place_id, lat, lng)",
+            "DROP INDEX requests_idempotency",
+            "CREATE UNIQUE INDEX requests_idempotency ON requests(submitted_by, idempotency_key) WHERE idempotency_key IS NOT NULL",
+        ]),
     ]
 }
