@@ -9,56 +9,52 @@ extension RequestsService {
     /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
     func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) async throws -> [SimilarRequest] {
         let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
-        // Only the columns the comparison needs (numbers, no text), and only the latest few, read
-        // backwards along an index that holds them all (requests.005), so that neither a sort nor
-        // a read of the table grows with the history. Descriptions are read only for candidates whose bigrams are not yet known, and
-        // the shown fields only for the five shown.
+        // Only the latest few of the category in the community, read backwards along an index that
+        // holds every column compared or shown except the text (requests.005), so that neither a
+        // sort nor a read of the table grows with the history. A request's text never changes: it
+        // is read once and kept (`LookAlikeTexts`).
         let candidates = try await db.raw("""
-            SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng FROM requests r
+            SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.created_at FROM requests r
             WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
             AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
             ORDER BY r.created_at DESC, r.id DESC LIMIT 50
             """).all()
-        var near: [(id: Int64, placeID: Int64)] = []
+        var near: [(id: Int64, placeID: Int64, status: String, createdAt: Int64)] = []
         for row in candidates {
             let compound = try row.decode(column: "compound_id", as: Int64?.self)
             var isNear = compound != nil && compound == r.compoundID
             if !isNear, let a = try row.decode(column: "lat", as: Double?.self), let b = try row.decode(column: "lng", as: Double?.self), let x = r.lat, let y = r.lng,
                distanceMetres(a, b, x, y) <= RequestLimits.duplicateRadiusMetres { isNear = true }
-            if isNear { near.append((try row.decode(column: "id", as: Int64.self), try row.decode(column: "place_id", as: Int64.self))) }
+            if isNear {
+                near.append((try row.decode(column: "id", as: Int64.self), try row.decode(column: "place_id", as: Int64.self),
+                             try row.decode(column: "status", as: String.self), try row.decode(column: "created_at", as: Int64.self)))
+            }
         }
         guard !near.isEmpty else { return [] }
-        var known = bigrams.get(near.map(\.id))
+        var known = texts.get(near.map(\.id))
         let missing = near.map(\.id).filter { known[$0] == nil }
         if !missing.isEmpty {
-            var fresh: [Int64: [UInt64]] = [:]
-            for row in try await db.select().columns("id", "description").from("requests").where("id", .in, missing).all() {
-                fresh[try row.decode(column: "id", as: Int64.self)] = TextSimilarity.bigrams(try row.decode(column: "description", as: String.self))
+            var fresh: [Int64: LookAlikeTexts.Entry] = [:]
+            for row in try await db.raw("SELECT id, description, address FROM requests WHERE id IN (\(binds: missing))").all() {
+                fresh[try row.decode(column: "id", as: Int64.self)] = .init(bigrams: TextSimilarity.bigrams(try row.decode(column: "description", as: String.self)),
+                                                                           address: try row.decode(column: "address", as: String.self))
             }
-            bigrams.put(fresh)
+            texts.put(fresh)
             known.merge(fresh) { $1 }
         }
         let probe = TextSimilarity.bigrams(r.description)
-        var scored: [(id: Int64, score: Double)] = []
-        for (id, placeID) in near {
-            guard let theirs = known[id] else { continue }
-            let score = TextSimilarity.score(probe, theirs) + (placeID == r.placeID ? 0.2 : 0)
-            if score >= RequestLimits.duplicateMinScore { scored.append((id, score)) }
+        var scored: [(candidate: Int, score: Double)] = []
+        for (i, c) in near.enumerated() {
+            guard let theirs = known[c.id] else { continue }
+            let score = TextSimilarity.score(probe, theirs.bigrams) + (c.placeID == r.placeID ? 0.2 : 0)
+            if score >= RequestLimits.duplicateMinScore { scored.append((i, score)) }
         }
-        // Best first; among equals the newest (the candidates came newest first and the sort is stable).
-        let shown = Array(scored.enumerated().sorted { ($0.element.score, $1.offset) > ($1.element.score, $0.offset) }.prefix(5).map(\.element))
-        guard !shown.isEmpty else { return [] }
-        var details: [Int64: (address: String, status: String, createdAt: Int64)] = [:]
-        for row in try await db.raw("SELECT id, address, status, created_at FROM requests WHERE id IN (\(binds: shown.map(\.id)))").all() {
-            details[try row.decode(column: "id", as: Int64.self)] = (try row.decode(column: "address", as: String.self),
-                                                                  try row.decode(column: "status", as: String.self),
-                                                                  try row.decode(column: "created_at", as: Int64.self))
-        }
+        // Best first; among equals the newest (the candidates came newest first).
         let categoryName = categories[r.category]?.name(lang) ?? r.category
-        return shown.compactMap { id, score in
-            guard let d = details[id] else { return nil }
-            return SimilarRequest(id: id, categoryName: categoryName, address: d.address, status: d.status,
-                                  createdText: LocalTime.text(d.createdAt), score: (score * 100).rounded() / 100)
+        return scored.sorted { ($0.score, $1.candidate) > ($1.score, $0.candidate) }.prefix(5).map { i, score in
+            let c = near[i]
+            return SimilarRequest(id: c.id, categoryName: categoryName, address: known[c.id]?.address ?? "", status: c.status,
+                                  createdText: LocalTime.text(c.createdAt), score: (score * 100).rounded() / 100)
         }
     }
 
@@ -84,23 +80,28 @@ extension RequestsService {
 
 }
 
-/// Each request's bigrams, kept after they are first computed: a description never changes, and
-/// every submission compares itself with up to fifty recent neighbours. Bounded; emptied when full.
-final class BigramCache: Sendable {
-    private let box = NIOLockedValueBox<[Int64: [UInt64]]>([:])
+/// Each request's bigrams and address, kept after they are first read: neither changes after
+/// submission, and every submission compares itself with up to fifty recent neighbours. A new
+/// request's are put here as it is stored. Bounded; emptied when full.
+final class LookAlikeTexts: Sendable {
+    struct Entry: Sendable {
+        var bigrams: [UInt64]
+        var address: String
+    }
+    private let box = NIOLockedValueBox<[Int64: Entry]>([:])
     let limit: Int
 
     init(limit: Int = 20_000) { self.limit = limit }
 
-    func get(_ ids: [Int64]) -> [Int64: [UInt64]] {
+    func get(_ ids: [Int64]) -> [Int64: Entry] {
         box.withLockedValue { cache in
-            var found: [Int64: [UInt64]] = [:]
-            for id in ids { if let b = cache[id] { found[id] = b } }
+            var found: [Int64: Entry] = [:]
+            for id in ids { if let e = cache[id] { found[id] = e } }
             return found
         }
     }
 
-    func put(_ entries: [Int64: [UInt64]]) {
+    func put(_ entries: [Int64: Entry]) {
         guard !entries.isEmpty else { return }
         box.withLockedValue { cache in
             if cache.count + entries.count > limit { cache.removeAll(keepingCapacity: true) }
@@ -108,4 +109,3 @@ final class BigramCache: Sendable {
         }
     }
 }
-

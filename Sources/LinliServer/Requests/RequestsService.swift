@@ -11,7 +11,7 @@ public struct RequestsService: Sendable {
     let audit: AuditLog
     let notifier: any Notifier
     let config = RequestsConfig()
-    let bigrams = BigramCache()
+    let texts = LookAlikeTexts()
     let photos: PhotoStore
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Environment, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
@@ -479,6 +479,7 @@ public struct RequestsService: Sendable {
             }
             var stored = draft
             stored.id = id
+            texts.put([id: .init(bigrams: TextSimilarity.bigrams(description), address: draft.address)])
             return (view(stored, snapshot.categories, lang: .zh, now: now), true, planned.lookAlikes)
         } catch {
             // Two concurrent retries with one key: the loser finds the winner's request.
