@@ -261,7 +261,7 @@ public final class SQLiteStore: Store {
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let i = next.withLockedValue { n -> Int in n = (n + 1) % readers.count; return n }
         let reader = readers[i]
-        return try await withTaskExecutorPreference(reader.executor) { try await body(reader.db) }
+        return try await withTaskExecutorPreference(reader.executor) { try await reader.db.handle.reading { try await body(reader.db) } }
     }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

@@ -88,6 +88,33 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` in one read transaction, so that its statements see one snapshot and the
+    /// connection takes its read lock on the WAL once instead of once per statement. A body that
+    /// runs while another's transaction is open on this connection (the other suspended on this
+    /// same thread) reads in that snapshot and leaves ending it to its owner.
+    func reading<T>(_ body: () async throws -> T) async throws -> T {
+        let owns = try lock.withLock { () throws -> Bool in
+            guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection closed") }
+            guard sqlite_nio_sqlite3_get_autocommit(raw) != 0 else { return false }
+            try step(prepared("BEGIN", raw).pointer, raw)
+            return true
+        }
+        defer {
+            if owns {
+                lock.withLock {
+                    if let raw, let s = try? prepared("COMMIT", raw).pointer { try? step(s, raw) }
+                }
+            }
+        }
+        return try await body()
+    }
+
+    private func step(_ s: OpaquePointer, _ raw: OpaquePointer) throws {
+        defer { sqlite_nio_sqlite3_reset(s) }
+        let rc = sqlite_nio_sqlite3_step(s)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw failure(rc, raw) }
+    }
+
     /// Runs one statement that yields no rows once per list of binds, preparing and locking once.
     func runEach(_ sql: String, _ bindLists: [[SQLiteData]]) throws {
         try lock.withLock {
