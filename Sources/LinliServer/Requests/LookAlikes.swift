@@ -9,15 +9,24 @@ extension RequestsService {
     /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
     func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) async throws -> [SimilarRequest] {
         let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
-        // Only the latest few of the category in the community, read backwards along an index that
-        // holds every column compared or shown except the text (requests.005), so that neither a
-        // sort nor a read of the table grows with the history. A request's text never changes: it
-        // is read once and kept (`LookAlikeTexts`).
+        // Only the newest few of the category in the community that lie in the same compound or
+        // within the radius's box, read backwards along an index that holds every column compared
+        // or shown except the text (requests.005), so that neither a sort nor a read of the table
+        // grows with the history. A request's text never changes: it is read once and kept
+        // (`LookAlikeTexts`).
+        var nearby: [SQLQueryString] = []
+        if let compound = r.compoundID { nearby.append("r.compound_id = \(bind: compound)") }
+        if let lat = r.lat, let lng = r.lng {
+            let box = boundingBox(lat: lat, lng: lng, metres: RequestLimits.duplicateRadiusMetres)
+            nearby.append("(r.lat BETWEEN \(bind: box.lat.lowerBound) AND \(bind: box.lat.upperBound) AND r.lng BETWEEN \(bind: box.lng.lowerBound) AND \(bind: box.lng.upperBound))")
+        }
+        guard !nearby.isEmpty else { return [] }
         let candidates = try await db.raw("""
             SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.created_at FROM requests r
             WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
             AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
-            ORDER BY r.created_at DESC, r.id DESC LIMIT 50
+            AND (\(nearby.joined(separator: " OR ")))
+            ORDER BY r.created_at DESC, r.id DESC LIMIT \(literal: RequestLimits.duplicateCandidates)
             """).all()
         var near: [(id: Int64, placeID: Int64, status: String, createdAt: Int64)] = []
         for row in candidates {

@@ -363,4 +363,15 @@ public enum RequestLimits {
     public static let duplicateWindowSeconds: Int64 = 7 * 86400
     public static let duplicateRadiusMetres = 300.0
     public static let duplicateMinScore = 0.25
+    /// How many of the newest nearby requests of the category a new one is compared with: enough
+    /// for a week of one building's complaints, and the cost of a submission stays bounded.
+    public static let duplicateCandidates = 20
+}
+
+/// The latitude and longitude ranges that hold every point within `metres` of a point: a cheap
+/// first filter (an index can apply it) before the exact distance.
+public func boundingBox(lat: Double, lng: Double, metres: Double) -> (lat: ClosedRange<Double>, lng: ClosedRange<Double>) {
+    let dLat = metres / 111_195.0
+    let dLng = metres / (111_195.0 * max(cos(lat * Double.pi / 180), 0.01))
+    return ((lat - dLat)...(lat + dLat), (lng - dLng)...(lng + dLng))
 }

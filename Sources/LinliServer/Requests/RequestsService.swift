@@ -261,6 +261,8 @@ public struct RequestsService: Sendable {
     struct Party: Sendable {
         var kind: PartyKind, key: String, name: String, path: String, gridID: Int64?
         var fallbackNote: String?
+        /// Its users, when they were read with it.
+        var users: [Int64]? = nil
     }
 
     /// Turns a party kind into the concrete organisation, grid or office for this place.
@@ -296,8 +298,14 @@ public struct RequestsService: Sendable {
             }
             return try await committee("no_owners_committee")
         case .gridWorker:
-            if let grid = loc.gridID, let g = try await db.raw("SELECT name FROM grids WHERE id = \(bind: grid)").first() {
-                return Party(kind: .gridWorker, key: "grid:\(grid)", name: try g.decode(column: "name", as: String.self), path: prefix(4), gridID: grid)
+            // The grid and its workers in one statement: one row per worker, one without a worker.
+            if let grid = loc.gridID, case let rows = try await db.raw("""
+                SELECT g.name, rg.user_id FROM grids g LEFT JOIN role_grants rg ON rg.grid_id = g.id AND rg.role = 'grid_worker' WHERE g.id = \(bind: grid)
+                """).all(), let first = rows.first {
+                var users: [Int64] = []
+                for row in rows { if let u = try row.decode(column: "user_id", as: Int64?.self), !users.contains(u) { users.append(u) } }
+                return Party(kind: .gridWorker, key: "grid:\(grid)", name: try first.decode(column: "name", as: String.self), path: prefix(4), gridID: grid,
+                             users: users)
             }
             return try await committee("no_grid")
         case .residentsCommittee:
@@ -437,7 +445,8 @@ public struct RequestsService: Sendable {
             draft.acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
             draft.contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
             draft.resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
-            let users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID)
+            var users = party.users ?? []
+            if party.users == nil { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
             let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now)
             return (draft, party.fallbackNote, users, lookAlikes)
         }

@@ -225,7 +225,11 @@ public final class SQLiteStore: Store {
     let next = NIOLockedValueBox(0)
     let logger: Logger
 
-    /// Pages read straight from the OS cache instead of copied by a read() per page (SQLite caps it at 2 GiB).
+    /// The writer's pages read straight from the OS cache instead of copied by a read() per page
+    /// (SQLite caps it at 2 GiB). Not on the readers: a reader whose next read transaction finds
+    /// the database changed unmaps the whole file and faults its pages in again (with the
+    /// cross-CPU TLB flushes of munmap): 7 % of the server's time under a stream of submissions,
+    /// while its own page cache keeps what it reads between changes (BENCHMARKS.md).
     static let mmap = "PRAGMA mmap_size=2147418112"
 
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
@@ -239,7 +243,7 @@ public final class SQLiteStore: Store {
         var readers: [SQLiteHandle] = []
         for _ in 0..<readerCount {
             let r = try SQLiteHandle(path: path)
-            for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON", "PRAGMA cache_size=-65536", Self.mmap] {
+            for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON", "PRAGMA cache_size=-65536"] {
                 try r.run(pragma, [], { _ in })
             }
             readers.append(r)
