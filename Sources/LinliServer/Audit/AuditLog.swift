@@ -23,10 +23,10 @@ public struct AuditLog: Sendable {
 
     public func append(_ db: any SQLDatabase, actor: Actor?, action: String, objectType: String, objectID: Int64?,
                        path: String, reason: String = "", detail: String = "") async throws {
-        try await db.raw("""
+        try await db.query("""
             INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, place_path, reason, detail)
-            VALUES (\(bind: env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.username ?? "system"), \(bind: action),
-                    \(bind: objectType), \(bind: objectID), \(bind: path), \(bind: reason), \(bind: detail))
+            VALUES (\(env.nowSeconds), \(actor?.userID), \(actor?.username ?? "system"), \(action),
+                    \(objectType), \(objectID), \(path), \(reason), \(detail))
             """).run()
     }
 

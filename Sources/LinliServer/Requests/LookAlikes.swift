@@ -14,19 +14,19 @@ extension RequestsService {
         // or shown except the text (requests.005), so that neither a sort nor a read of the table
         // grows with the history. A request's text never changes: it is read once and kept
         // (`LookAlikeTexts`).
-        var nearby: [SQLQueryString] = []
-        if let compound = r.compoundID { nearby.append("r.compound_id = \(bind: compound)") }
+        var nearby: [BoundSQL] = []
+        if let compound = r.compoundID { nearby.append("r.compound_id = \(compound)") }
         if let lat = r.lat, let lng = r.lng {
             let box = boundingBox(lat: lat, lng: lng, metres: RequestLimits.duplicateRadiusMetres)
-            nearby.append("(r.lat BETWEEN \(bind: box.lat.lowerBound) AND \(bind: box.lat.upperBound) AND r.lng BETWEEN \(bind: box.lng.lowerBound) AND \(bind: box.lng.upperBound))")
+            nearby.append("(r.lat BETWEEN \(box.lat.lowerBound) AND \(box.lat.upperBound) AND r.lng BETWEEN \(box.lng.lowerBound) AND \(box.lng.upperBound))")
         }
         guard !nearby.isEmpty else { return [] }
-        let candidates = try await db.raw("""
+        let candidates = try await db.query("""
             SELECT r.id, r.place_id, r.compound_id, r.lat, r.lng, r.status, r.created_at FROM requests r
-            WHERE r.category = \(bind: r.category) AND r.community_id = \(bind: r.communityID)
-            AND r.created_at >= \(bind: since) AND r.id <> \(bind: r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
-            AND (\(nearby.joined(separator: " OR ")))
-            ORDER BY r.created_at DESC, r.id DESC LIMIT \(literal: RequestLimits.duplicateCandidates)
+            WHERE r.category = \(r.category) AND r.community_id = \(r.communityID)
+            AND r.created_at >= \(since) AND r.id <> \(r.id) AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned', 'resolved')
+            AND (\(BoundSQL.joined(nearby, separator: " OR ")))
+            ORDER BY r.created_at DESC, r.id DESC LIMIT \(unsafeRaw: String(RequestLimits.duplicateCandidates))
             """).all()
         var near: [(id: Int64, placeID: Int64, status: String, createdAt: Int64)] = []
         for row in candidates {
@@ -44,7 +44,7 @@ extension RequestsService {
         let missing = near.map(\.id).filter { known[$0] == nil }
         if !missing.isEmpty {
             var fresh: [Int64: LookAlikeTexts.Entry] = [:]
-            for row in try await db.raw("SELECT id, description, address FROM requests WHERE id IN (\(binds: missing))").all() {
+            for row in try await db.query("SELECT id, description, address FROM requests WHERE id IN (\(list: missing))").all() {
                 fresh[try row.decode(column: "id", as: Int64.self)] = .init(bigrams: TextSimilarity.bigrams(try row.decode(column: "description", as: String.self)),
                                                                            address: try row.decode(column: "address", as: String.self))
             }

@@ -201,8 +201,8 @@ public struct RequestsService: Sendable {
         let placeID: Int64, p: any SQLRow
         if let hid = input.householdID {
             // The home and its place in one statement (a round trip fewer on PostgreSQL).
-            guard let h = try await db.raw("""
-                SELECT h.place_id, h.grid_id, h.address, p.kind, p.path, p.lat, p.lng FROM households h JOIN places p ON p.id = h.place_id WHERE h.id = \(bind: hid)
+            guard let h = try await db.query("""
+                SELECT h.place_id, h.grid_id, h.address, p.kind, p.path, p.lat, p.lng FROM households h JOIN places p ON p.id = h.place_id WHERE h.id = \(hid)
                 """).first() else {
                 throw LinliError.invalid("household_id", "unknown", "住户不存在")
             }
@@ -299,8 +299,8 @@ public struct RequestsService: Sendable {
             return try await committee("no_owners_committee")
         case .gridWorker:
             // The grid and its workers in one statement: one row per worker, one without a worker.
-            if let grid = loc.gridID, case let rows = try await db.raw("""
-                SELECT g.name, rg.user_id FROM grids g LEFT JOIN role_grants rg ON rg.grid_id = g.id AND rg.role = 'grid_worker' WHERE g.id = \(bind: grid)
+            if let grid = loc.gridID, case let rows = try await db.query("""
+                SELECT g.name, rg.user_id FROM grids g LEFT JOIN role_grants rg ON rg.grid_id = g.id AND rg.role = 'grid_worker' WHERE g.id = \(grid)
                 """).all(), let first = rows.first {
                 var users: [Int64] = []
                 for row in rows { if let u = try row.decode(column: "user_id", as: Int64?.self), !users.contains(u) { users.append(u) } }
@@ -454,29 +454,29 @@ public struct RequestsService: Sendable {
         let env = self.env
         do {
             let id = try await store.transaction { db -> Int64 in
-                let attrs = String(decoding: try JSONEncoder().encode(draft.attributes), as: UTF8.self)
-                let row = try await db.raw("""
+                let attrs = draft.attributes.isEmpty ? "{}" : String(decoding: try JSONEncoder().encode(draft.attributes), as: UTF8.self)
+                let row = try await db.query("""
                     INSERT INTO requests (category, description, place_id, household_id, path, street_id, community_id, compound_id, grid_id,
                         address, lat, lng, urgency, channel, submitted_by, reporter_user_id, contact_name_cipher, contact_phone_cipher, contact_masked,
                         public_details, attributes, status, party_kind, party_key, party_name, party_path, party_grid_id, level,
                         accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at)
-                    VALUES (\(bind: draft.category), \(bind: draft.description), \(bind: draft.placeID), \(bind: draft.householdID), \(bind: draft.path),
-                        \(bind: draft.streetID), \(bind: draft.communityID), \(bind: draft.compoundID), \(bind: draft.gridID), \(bind: draft.address),
-                        \(bind: draft.lat), \(bind: draft.lng), \(bind: u.rawValue), \(bind: channelCode), \(bind: actor.userID), \(bind: draft.reporterUserID),
-                        \(bind: contactName.isEmpty ? nil : try cipher.seal(contactName)), \(bind: contactPhone.isEmpty ? nil : try cipher.seal(contactPhone)),
-                        \(bind: draft.contactMasked), \(bind: draft.publicDetails ? 1 : 0), \(bind: attrs), 'assigned', \(bind: draft.partyKind!.rawValue),
-                        \(bind: draft.partyKey), \(bind: draft.partyName), \(bind: draft.partyPath), \(bind: draft.partyGridID), 0,
-                        \(bind: draft.acceptDue), \(bind: draft.contactDue), \(bind: draft.resolveDue), \(bind: draft.nextDue()),
-                        \(bind: key), \(bind: now), \(bind: now))
+                    VALUES (\(draft.category), \(draft.description), \(draft.placeID), \(draft.householdID), \(draft.path),
+                        \(draft.streetID), \(draft.communityID), \(draft.compoundID), \(draft.gridID), \(draft.address),
+                        \(draft.lat), \(draft.lng), \(u.rawValue), \(channelCode), \(actor.userID), \(draft.reporterUserID),
+                        \(contactName.isEmpty ? nil : try cipher.seal(contactName)), \(contactPhone.isEmpty ? nil : try cipher.seal(contactPhone)),
+                        \(draft.contactMasked), \(draft.publicDetails), \(attrs), 'assigned', \(draft.partyKind!.rawValue),
+                        \(draft.partyKey), \(draft.partyName), \(draft.partyPath), \(draft.partyGridID), 0,
+                        \(draft.acceptDue), \(draft.contactDue), \(draft.resolveDue), \(draft.nextDue()),
+                        \(key), \(now), \(now))
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
                 // Both first steps in one statement; the photos hang on the submission step.
-                let steps = try await db.raw("""
+                let steps = try await db.query("""
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
-                    VALUES (\(bind: id), \(bind: now), \(bind: actor.userID), \(bind: actor.displayName), 'submitted', \(bind: channelCode), NULL, 1),
-                           (\(bind: id), \(bind: now), NULL, '系统', 'assigned',
-                            \(bind: planned.partyFallback.map { "\(draft.partyName)（\($0)）" } ?? draft.partyName), \(bind: draft.partyKey), 1)
+                    VALUES (\(id), \(now), \(actor.userID), \(actor.displayName), 'submitted', \(channelCode), NULL, 1),
+                           (\(id), \(now), NULL, '系统', 'assigned',
+                            \(planned.partyFallback.map { "\(draft.partyName)（\($0)）" } ?? draft.partyName), \(draft.partyKey), 1)
                     RETURNING id, kind
                     """).all()
                 let submitted = try steps.first { try $0.decode(column: "kind", as: String.self) == "submitted" }?.decode(column: "id", as: Int64.self)

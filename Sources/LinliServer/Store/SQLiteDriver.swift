@@ -28,7 +28,7 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
 final class SQLiteHandle: @unchecked Sendable {
     private let lock = NIOLock()
     private var raw: OpaquePointer?
-    private var statements: [String: Statement] = [:]
+    private var statements: [SQLText: Statement] = [:]
     static let cacheLimit = 512
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
@@ -144,7 +144,8 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     private func prepared(_ sql: String, _ raw: OpaquePointer) throws -> Statement {
-        if let cached = statements[sql] { return cached }
+        let key = SQLText(sql)
+        if let cached = statements[key] { return cached }
         var s: OpaquePointer?
         let rc = sqlite_nio_sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
         guard rc == SQLITE_OK, let s else { throw failure(rc, raw) }
@@ -152,8 +153,20 @@ final class SQLiteHandle: @unchecked Sendable {
         let statement = Statement(pointer: s, columns: ColumnNames(names))
         // SQL with values written into its text never repeats; a full cache starts over.
         if statements.count >= Self.cacheLimit { statements.removeAll() }
-        statements[sql] = statement
+        statements[key] = statement
         return statement
+    }
+
+    /// A statement cache key compared and hashed byte by byte: `String`'s own hashing and equality
+    /// normalise non-ASCII text (a literal such as '系统' in the SQL) on every lookup.
+    struct SQLText: Hashable {
+        let text: String
+        init(_ text: String) { self.text = text }
+        func hash(into hasher: inout Hasher) {
+            var t = text
+            t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+        static func == (a: SQLText, b: SQLText) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
     }
 
     private static func value(_ s: OpaquePointer, _ c: Int32) -> SQLiteData {
@@ -276,6 +289,17 @@ struct FastSQLiteDatabase: SQLDatabase {
     private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> ()) throws {
         let (sql, binds) = serialize(query)
         try handle.run(sql, try binds.map(Self.data), { onRow($0) })
+    }
+
+    /// Bound SQL straight to the connection: its text and typed values as they are.
+    func all(_ sql: BoundSQL) throws -> [any SQLRow] {
+        var rows: [any SQLRow] = []
+        try handle.run(sql.text, sql.values.map(\.sqlite)) { rows.append($0) }
+        return rows
+    }
+
+    func run(_ sql: BoundSQL) throws {
+        try handle.run(sql.text, sql.values.map(\.sqlite)) { _ in }
     }
 
     /// Inserts rows one prepared statement at a time: for a bulk load, cheaper than SQLKit
