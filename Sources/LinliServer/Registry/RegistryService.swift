@@ -32,7 +32,7 @@ public struct RegistryService: Sendable {
     }
 
     func fetchPlace(_ db: any SQLDatabase, _ id: Int64) async throws -> PlaceRow? {
-        try await db.raw("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id = \(bind: id)")
+        try await db.query("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id = \(id)")
             .first().map(Self.placeRow)
     }
 
@@ -40,7 +40,7 @@ public struct RegistryService: Sendable {
         let ids = PlacePath.ids(path)
         guard !ids.isEmpty else { return [] }
         // Written out rather than built: SQLKit's builder quoted each identifier anew on every page view.
-        let rows = try await db.raw("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id IN (\(binds: ids))")
+        let rows = try await db.query("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id IN (\(list: ids))")
             .all().map(Self.placeRow)
         return rows.sorted { $0.path.count < $1.path.count }
     }
@@ -60,10 +60,10 @@ public struct RegistryService: Sendable {
             guard let p = try await fetchPlace(db, id) else { throw LinliError.notFound }
             try actor.require(.placeView, on: p.scope)
             let crumbs = try await ancestors(db, path: p.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
-            let children = try await db.raw("""
+            let children = try await db.query("""
                 SELECT c.id, c.kind, c.name, c.community_type,
                        (SELECT COUNT(*) FROM places g WHERE g.parent_id = c.id) AS child_count
-                FROM places c WHERE c.parent_id = \(bind: id) ORDER BY c.id
+                FROM places c WHERE c.parent_id = \(id) ORDER BY c.id
                 """).all().map { r in
                 PlaceSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
                              name: try r.decode(column: "name", as: String.self),
@@ -73,20 +73,17 @@ public struct RegistryService: Sendable {
             var households: [HouseholdSummary] = []
             let householdScope = scopedHouseholds(actor, .householdView, alias: "h")
             if p.kind.holdsHouseholds {
-                var q = SQLQueryString("""
+                households = try await db.query("""
                     SELECT h.id, h.door, h.address, (SELECT COUNT(*) FROM residents r WHERE r.household_id = h.id) AS n
-                    FROM households h WHERE h.place_id = \(bind: id) AND
-                    """)
-                q.appendInterpolation(householdScope)
-                q.appendLiteral(" ORDER BY h.door")
-                households = try await db.raw(q).all().map { r in
+                    FROM households h WHERE h.place_id = \(id) AND \(householdScope) ORDER BY h.door
+                    """).all().map { r in
                     HouseholdSummary(id: try r.decode(column: "id", as: Int64.self), door: try r.decode(column: "door", as: String.self),
                                      address: try r.decode(column: "address", as: String.self), residentCount: try r.decode(column: "n", as: Int.self))
                 }
             }
-            let orgs = try await db.raw("""
+            let orgs = try await db.query("""
                 SELECT o.id, o.kind, o.name, o.service_type, o.registration, o.parent_id, p.name AS parent_name FROM organisations o
-                LEFT JOIN organisations p ON p.id = o.parent_id WHERE o.place_id = \(bind: id) ORDER BY o.id
+                LEFT JOIN organisations p ON p.id = o.parent_id WHERE o.place_id = \(id) ORDER BY o.id
                 """).all().map { r in
                 OrganisationSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
                                     name: try r.decode(column: "name", as: String.self),
@@ -94,14 +91,14 @@ public struct RegistryService: Sendable {
                                     registration: try r.decode(column: "registration", as: String?.self),
                                     parentName: try r.decode(column: "parent_name", as: String?.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
             }
-            let serving = try await db.raw("""
+            let serving = try await db.query("""
                 SELECT o.id, o.kind, o.name, o.service_type, o.registration FROM organisations o
-                JOIN organisation_compounds oc ON oc.organisation_id = o.id WHERE oc.compound_id = \(bind: id)
+                JOIN organisation_compounds oc ON oc.organisation_id = o.id WHERE oc.compound_id = \(id)
                 """).all().map { r in
                 OrganisationSummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
                                     name: try r.decode(column: "name", as: String.self), serviceType: nil, registration: nil, serving: true)
             }
-            let facilities = try await db.raw("SELECT id, kind, name, lat, lng FROM facilities WHERE place_id = \(bind: id) ORDER BY id")
+            let facilities = try await db.query("SELECT id, kind, name, lat, lng FROM facilities WHERE place_id = \(id) ORDER BY id")
                 .all().map { r in
                     FacilitySummary(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
                                     name: try r.decode(column: "name", as: String.self), lat: try r.decode(column: "lat", as: Double.self),
@@ -122,7 +119,7 @@ public struct RegistryService: Sendable {
     }
 
     func gridsOf(_ db: any SQLDatabase, community: Int64) async throws -> [GridSummary] {
-        try await db.raw("SELECT id, name, level, parent_id FROM grids WHERE community_id = \(bind: community) ORDER BY id").all().map { r in
+        try await db.query("SELECT id, name, level, parent_id FROM grids WHERE community_id = \(community) ORDER BY id").all().map { r in
             GridSummary(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
                         level: try r.decode(column: "level", as: String.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
         }
@@ -270,14 +267,14 @@ public struct RegistryService: Sendable {
         var dwelling: DwellingView?
     }
 
-    func fetchHouseholdHead(_ db: any SQLDatabase, where column: HouseholdKey, _ value: any Encodable & Sendable) async throws -> HouseholdHead? {
-        guard let r = try await db.raw("""
+    func fetchHouseholdHead(_ db: any SQLDatabase, where column: HouseholdKey, _ value: SQLValue) async throws -> HouseholdHead? {
+        guard let r = try await db.query("""
             SELECT h.id, h.place_id, h.community_id, h.path, h.door, h.address, h.grid_id, h.micro_grid_id, h.code,
                    g.name AS grid_name, mg.name AS micro_grid_name, d.area_centi_m2, o.name AS owner_name, o.kind AS owner_kind,
                    (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS owner_dwellings
             FROM households h LEFT JOIN grids g ON g.id = h.grid_id LEFT JOIN grids mg ON mg.id = h.micro_grid_id
             LEFT JOIN dwellings d ON d.household_id = h.id LEFT JOIN owners o ON o.id = d.owner_id
-            WHERE h.\(unsafeRaw: column.rawValue) = \(bind: value)
+            WHERE h.\(unsafeRaw: column.rawValue) = \(value)
             """).first() else { return nil }
         var dwelling: DwellingView?
         if let centi = try r.decode(column: "area_centi_m2", as: Int64?.self) {
@@ -289,26 +286,26 @@ public struct RegistryService: Sendable {
     }
 
     /// A SQL predicate restricting households (alias `a`) to what the actor may see for `action`.
-    func scopedHouseholds(_ actor: Actor, _ action: Action, alias a: String) -> SQLQueryString {
+    func scopedHouseholds(_ actor: Actor, _ action: Action, alias a: String) -> BoundSQL {
         // Terms joined by OR with nothing else: SQLite can then follow an index for each term
         // (a constant `1=0 OR …` in front made it scan every household).
-        var terms: [SQLQueryString] = []
+        var terms: [BoundSQL] = []
         for g in actor.grants(for: action) {
             switch g.role {
             case .resident:
-                if let h = g.householdID { terms.append("\(unsafeRaw: a).id = \(bind: h)") }
+                if let h = g.householdID { terms.append("\(unsafeRaw: a).id = \(h)") }
             case .gridWorker:
-                if let grid = g.gridID { terms.append("\(unsafeRaw: a).grid_id = \(bind: grid) OR \(unsafeRaw: a).micro_grid_id = \(bind: grid)") }
+                if let grid = g.gridID { terms.append("\(unsafeRaw: a).grid_id = \(grid) OR \(unsafeRaw: a).micro_grid_id = \(grid)") }
             default:
                 terms.append(store.dialect.startsWith("\(a).path", g.placePath))
             }
         }
-        return terms.isEmpty ? "(1=0)" : "(\(terms.joined(separator: " OR ")))"
+        return terms.isEmpty ? "(1=0)" : "(\(BoundSQL.joined(terms, separator: " OR ")))"
     }
 
     public func household(_ id: Int64, actor: Actor) async throws -> HouseholdDetail {
         try await store.read { db in
-            guard let head = try await fetchHouseholdHead(db, where: .id, id) else { throw LinliError.notFound }
+            guard let head = try await fetchHouseholdHead(db, where: .id, .integer(id)) else { throw LinliError.notFound }
             return try await householdDetail(db, head, actor: actor)
         }
     }
@@ -318,7 +315,7 @@ public struct RegistryService: Sendable {
     public func household(code: String, actor: Actor?) async throws -> HouseholdDetail {
         guard let actor, code.count <= 64 else { throw LinliError.notFound }
         return try await store.read { db in
-            guard let head = try await fetchHouseholdHead(db, where: .code, code), actor.may(.householdView, on: head.row.scope) else {
+            guard let head = try await fetchHouseholdHead(db, where: .code, .text(code)), actor.may(.householdView, on: head.row.scope) else {
                 throw LinliError.notFound
             }
             return try await householdDetail(db, head, actor: actor)
@@ -329,7 +326,7 @@ public struct RegistryService: Sendable {
         let h = head.row
         try actor.require(.householdView, on: h.scope)
         let residents = actor.may(.residentView, on: h.scope)
-            ? try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.household_id = \(bind: h.id) ORDER BY r.id").all().map { try residentView($0, unmasked: nil) }
+            ? try await db.query("\(unsafeRaw: Self.residentColumns) WHERE r.household_id = \(h.id) ORDER BY r.id").all().map { try residentView($0, unmasked: nil) }
             : []
         let crumbs = try await ancestors(db, path: h.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
         return HouseholdDetail(id: h.id, placeID: h.placeID, communityID: h.communityID, door: h.door, address: h.address, code: h.code,
@@ -586,27 +583,27 @@ public struct RegistryService: Sendable {
         guard q.count <= 60 else { throw LinliError.invalid("q", "too_long", "搜索词不能超过 60 个字") }
         try actor.require(.residentView)
         let scope = scopedHouseholds(actor, .residentView, alias: "h")
-        func query(_ condition: SQLQueryString, order: String = "r.id") -> SQLQueryString {
+        func query(_ condition: BoundSQL, order: String = "r.id") -> BoundSQL {
             "\(unsafeRaw: Self.residentColumns) WHERE \(condition) AND \(scope) ORDER BY \(unsafeRaw: order) LIMIT \(unsafeRaw: String(limit))"
         }
-        var queries: [SQLQueryString] = []
+        var queries: [BoundSQL] = []
         let phone = PhoneNumber.normalise(q)
         if PhoneNumber.isValid(phone) {
-            queries = [query("r.phone_index = \(bind: cipher.index("phone", phone))")]
+            queries = [query("r.phone_index = \(cipher.index("phone", phone))")]
         } else if IDNumber.validate(q) == nil {
-            queries = [query("r.id_index = \(bind: cipher.index("id", IDNumber.normalise(q)))")]
+            queries = [query("r.id_index = \(cipher.index("id", IDNumber.normalise(q)))")]
         } else {
             // Two lookups that each follow an index: names by prefix, and addresses containing the
             // words among the households of the actor's own area (one OR made both full scans).
             // In the name index's own order, so a common surname stops after the first matches in the area.
             queries = [query(store.dialect.startsWith("r.name", q), order: "r.name, r.id"),
-                       "\(unsafeRaw: Self.residentColumns) WHERE r.household_id IN (SELECT h.id FROM households h WHERE h.address LIKE \(bind: "%" + q + "%") AND \(scope)) ORDER BY r.id LIMIT \(unsafeRaw: String(limit))"]
+                       "\(unsafeRaw: Self.residentColumns) WHERE r.household_id IN (SELECT h.id FROM households h WHERE h.address LIKE \("%" + q + "%") AND \(scope)) ORDER BY r.id LIMIT \(unsafeRaw: String(limit))"]
         }
         let lookups = queries
         return try await store.read { db in
             var found: [Int64: ResidentView] = [:]
             for sql in lookups {
-                for row in try await db.raw(sql).all() { let v = try residentView(row, unmasked: nil); found[v.id] = v }
+                for row in try await db.query(sql).all() { let v = try residentView(row, unmasked: nil); found[v.id] = v }
             }
             return Array(found.values.sorted { $0.id < $1.id }.prefix(limit))
         }

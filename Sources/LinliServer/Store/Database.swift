@@ -60,14 +60,14 @@ public enum Dialect: Sendable {
     /// column's index, because it never plans a LIKE whose pattern is a bound value with an index
     /// (at a million residents a name or area lookup scanned every row). PostgreSQL: LIKE, since a
     /// range would depend on the database's collation.
-    func startsWith(_ column: String, _ prefix: String) -> SQLQueryString {
+    func startsWith(_ column: String, _ prefix: String) -> BoundSQL {
         switch self {
         case .sqlite:
-            guard let bound = Self.firstStringAfterPrefix(prefix) else { return "\(unsafeRaw: column) >= \(bind: prefix)" }
-            return "(\(unsafeRaw: column) >= \(bind: prefix) AND \(unsafeRaw: column) < \(bind: bound))"
+            guard let bound = Self.firstStringAfterPrefix(prefix) else { return "\(unsafeRaw: column) >= \(prefix)" }
+            return "(\(unsafeRaw: column) >= \(prefix) AND \(unsafeRaw: column) < \(bound))"
         case .postgres:
             let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            return "\(unsafeRaw: column) LIKE \(bind: escaped + "%")"
+            return "\(unsafeRaw: column) LIKE \(escaped + "%")"
         }
     }
 
