@@ -471,13 +471,13 @@ public struct RequestsService: Sendable {
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
-                // Both first steps in one statement; the photos hang on the submission step.
+                // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
                     VALUES (\(id), \(now), \(actor.userID), \(actor.displayName), 'submitted', \(channelCode), NULL, 1),
                            (\(id), \(now), NULL, '系统', 'assigned',
                             \(planned.partyFallback.map { "\(draft.partyName)（\($0)）" } ?? draft.partyName), \(draft.partyKey), 1)
-                    RETURNING id, kind
+                    \(unsafeRaw: photosToSave.isEmpty ? "" : "RETURNING id, kind")
                     """).all()
                 let submitted = try steps.first { try $0.decode(column: "kind", as: String.self) == "submitted" }?.decode(column: "id", as: Int64.self)
                 for p in photosToSave { try await photos.save(db, p, requestID: id, eventID: submitted, now: now, env: env) }

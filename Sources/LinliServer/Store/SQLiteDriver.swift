@@ -166,7 +166,11 @@ final class SQLiteHandle: @unchecked Sendable {
             var t = text
             t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
-        static func == (a: SQLText, b: SQLText) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+        static func == (a: SQLText, b: SQLText) -> Bool {
+            guard a.text.utf8.count == b.text.utf8.count else { return false }
+            var x = a.text, y = b.text
+            return x.withUTF8 { p in y.withUTF8 { q in p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
+        }
     }
 
     private static func value(_ s: OpaquePointer, _ c: Int32) -> SQLiteData {
