@@ -26,12 +26,7 @@ sleep 3
 for PORT in 18110 18111; do
   TOKEN=$(token resident)
   HOUSEHOLD=$(curl -s "http://127.0.0.1:$PORT/api/v1/me" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print([g for g in json.load(sys.stdin)["grants"] if g["household_id"]][0]["household_id"])')
-  cat > "$SEED_DATA/post-$PORT.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.body = '{"category":"noise","description":"楼下棋牌室凌晨还很吵","household_id":$HOUSEHOLD}'
-LUA
+  post_lua "$SEED_DATA/post-$PORT.lua" "$TOKEN" "{\"category\":\"noise\",\"description\":\"楼下棋牌室凌晨还很吵\",\"household_id\":$HOUSEHOLD}"
   wrk -t2 -c64 -d2s -s "$SEED_DATA/post-$PORT.lua" "http://127.0.0.1:$PORT/api/v1/requests" >/dev/null  # warm up
 done
 LOG="$SEED_DATA/rounds.txt"

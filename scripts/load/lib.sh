@@ -28,6 +28,16 @@ token() {
     -d "{\"username\":\"$1\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])'
 }
 
+# post_lua FILE TOKEN BODY: a wrk script that POSTs the JSON BODY with the bearer TOKEN.
+post_lua() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $2"
+wrk.body = '$3'
+LUA
+}
+
 # run NAME PATH [wrk args…]: prints "NAME req/s p99 non2xx" for wrk -t2 -c64 over $DURATION.
 run() {
   local name=$1 path=$2; shift 2

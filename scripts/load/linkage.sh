@@ -17,12 +17,7 @@ serve_demo 18083 >/dev/null
 TOKEN=$(token resident)
 PROJECT=$(curl -s "http://127.0.0.1:$PORT/api/v1/projects" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print(next(p["id"] for p in json.load(sys.stdin) if "坡道" in p["title"]))')
 LUA="$DATA/gift.lua"
-cat > "$LUA" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.body = '{"amount":"1.00"}'
-LUA
+post_lua "$LUA" "$TOKEN" '{"amount":"1.00"}'
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
 echo "endpoint req/s p99 non2xx"
 BASE=$(run bare_insert /bench/insert -s "$LUA")

@@ -15,12 +15,7 @@ serve_demo 18081 >/dev/null
 TOKEN=$(token resident)
 HOUSEHOLD=$(curl -s http://127.0.0.1:$PORT/api/v1/me -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print([g for g in json.load(sys.stdin)["grants"] if g["household_id"]][0]["household_id"])')
 LUA="$DATA/post.lua"
-cat > "$LUA" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.body = '{"category":"noise","description":"楼下棋牌室凌晨还很吵","household_id":$HOUSEHOLD}'
-LUA
+post_lua "$LUA" "$TOKEN" "{\"category\":\"noise\",\"description\":\"楼下棋牌室凌晨还很吵\",\"household_id\":$HOUSEHOLD}"
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
 echo "endpoint req/s p99 non2xx"
 LOG="$DATA/rounds.txt"
