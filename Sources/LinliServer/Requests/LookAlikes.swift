@@ -90,7 +90,7 @@ extension RequestsService {
 }
 
 /// Each request's bigrams and address, kept after they are first read: neither changes after
-/// submission, and every submission compares itself with up to fifty recent neighbours. A new
+/// submission, and every submission compares itself with up to twenty recent neighbours. A new
 /// request's are put here as it is stored. Bounded; emptied when full.
 final class LookAlikeTexts: Sendable {
     struct Entry: Sendable {
