@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOPosix
 import HummingbirdBcrypt
 import NIOConcurrencyHelpers
 import SQLKit
@@ -45,7 +46,8 @@ public struct AccountService: Sendable {
                 "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
         v.check(password.count >= 10, "password", "weak_password", "密码至少 10 位")
         try v.throwIfAny()
-        let hash = Bcrypt.hash(password, cost: bcryptCost)
+        let cost = bcryptCost
+        let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
         return try await store.transaction { db in
             if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
                 throw LinliError.conflict("username", "duplicate_username", "用户名已存在")
@@ -62,7 +64,8 @@ public struct AccountService: Sendable {
 
     public func setPassword(username: String, password: String) async throws {
         guard password.count >= 10 else { throw LinliError.invalid("password", "weak_password", "密码至少 10 位") }
-        let hash = Bcrypt.hash(password, cost: bcryptCost)
+        let cost = bcryptCost
+        let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
         try await store.transaction { db in
             guard try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() != nil else { throw LinliError.notFound }
             try await db.raw("UPDATE users SET password_hash = \(bind: hash), failed_logins = 0, locked_until = 0 WHERE username = \(bind: username)").run()
@@ -233,6 +236,12 @@ public struct AccountService: Sendable {
 
     /// Checks the password; after `maxFailedLogins` failures the account is locked for a while,
     /// whatever password is given. Unknown users and wrong passwords get the same answer.
+    /// bcrypt takes tens of milliseconds on purpose: it runs on NIO's blocking-work pool, not on
+    /// the threads that serve every connection.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive { work() }
+    }
+
     public func login(username: String, password: String) async throws -> SessionInfo {
         let now = env.nowSeconds
         let row = try await store.read { db in
@@ -241,14 +250,16 @@ public struct AccountService: Sendable {
         let wrong = LinliError(.unauthorized, code: "bad_credentials", field: "password", message: "用户名或密码不正确")
         guard let row else {
             // Spend the same time as a real check so that response time does not reveal which usernames exist.
-            _ = Bcrypt.verify(password, hash: Bcrypt.hash("linli-no-such-user", cost: bcryptCost))
+            let cost = bcryptCost
+            _ = try await Self.offload { Bcrypt.verify(password, hash: Bcrypt.hash("linli-no-such-user", cost: cost)) }
             throw wrong
         }
         let uid = try row.decode(column: "id", as: Int64.self)
         if try row.decode(column: "locked_until", as: Int64.self) > now {
             throw LinliError(.tooManyRequests, code: "locked", field: "password", message: "登录失败次数过多，账户已暂时锁定，请 15 分钟后再试")
         }
-        let ok = Bcrypt.verify(password, hash: try row.decode(column: "password_hash", as: String.self))
+        let stored = try row.decode(column: "password_hash", as: String.self)
+        let ok = try await Self.offload { Bcrypt.verify(password, hash: stored) }
         guard ok else {
             try await store.transaction { db in
                 let failed = try await db.raw("SELECT failed_logins FROM users WHERE id = \(bind: uid)").first()!.decode(column: "failed_logins", as: Int.self) + 1
