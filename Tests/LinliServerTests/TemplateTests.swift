@@ -97,6 +97,13 @@ import Testing
         var map: [String: String]
     }
 
+    /// True if two JSON texts parse to the same value (key order aside).
+    private func sameJSON(_ fast: [UInt8], _ encoded: [UInt8]) throws -> Bool {
+        let a = try JSONSerialization.jsonObject(with: Data(fast)) as? NSObject
+        let b = try JSONSerialization.jsonObject(with: Data(encoded)) as? NSObject
+        return a != nil && a == b
+    }
+
     /// The household page's hand-built values are what encoding gives.
     @Test func theHouseholdPageBuildsWhatEncodingGives() throws {
         let resident = ResidentView(id: 9, householdID: 3, name: "王芳", gender: "female", birthDate: "1950-02-01", age: 76, idNumber: "**************1234",
@@ -110,12 +117,8 @@ import Testing
                 #expect(household.templateValue(lang).firstDifference(from: Renderer.viaJSON(household, lang)) == nil)
             }
             // The same field list writes the API's JSON.
-            for (fast, encoded) in [(household.jsonBytes(), try StreamingJSON.encode(household)),
-                                    (try JSON.bytes(household.residents), try StreamingJSON.encode(household.residents))] {
-                let a = try JSONSerialization.jsonObject(with: Data(fast)) as? NSObject
-                let b = try JSONSerialization.jsonObject(with: Data(encoded)) as? NSObject
-                #expect(a != nil && a == b)
-            }
+            #expect(try sameJSON(household.jsonBytes(), StreamingJSON.encode(household)))
+            #expect(try sameJSON(JSON.bytes(household.residents), StreamingJSON.encode(household.residents)))
         }
     }
 
@@ -132,9 +135,7 @@ import Testing
         for lang in [Lang.zh, .en] {
             #expect(place.templateValue(lang).firstDifference(from: Renderer.viaJSON(place, lang)) == nil)
         }
-        let a = try JSONSerialization.jsonObject(with: Data(place.jsonBytes())) as? NSObject
-        let b = try JSONSerialization.jsonObject(with: Data(try StreamingJSON.encode(place))) as? NSObject
-        #expect(a != nil && a == b)
+        #expect(try sameJSON(place.jsonBytes(), StreamingJSON.encode(place)))
     }
 
     /// A submission's answer, written from field lists, is the JSON Encodable wrote.
@@ -147,14 +148,10 @@ import Testing
                                   resolveDueText: "12-03 09:00", isOverdue: false, boardPlaceID: 3)
         let similar = SimilarRequest(id: 5, categoryName: "噪声扰民", address: "金桂苑 1幢", status: "accepted", createdText: "11-30 20:00", score: 0.87)
         for answer in [SubmissionAnswer(request: request, possibleDuplicates: [similar, similar]), SubmissionAnswer(request: request, possibleDuplicates: [])] {
-            let a = try JSONSerialization.jsonObject(with: Data(answer.jsonBytes())) as? NSObject
-            let b = try JSONSerialization.jsonObject(with: Data(try StreamingJSON.encode(answer))) as? NSObject
-            #expect(a != nil && a == b)
+            #expect(try sameJSON(answer.jsonBytes(), StreamingJSON.encode(answer)))
         }
         request.lat = 30.25; request.lng = 120.5; request.overdue = ["accept", "contact"]; request.rating = 5; request.acceptedAt = 0
-        let a = try JSONSerialization.jsonObject(with: Data(request.jsonBytes())) as? NSObject
-        let b = try JSONSerialization.jsonObject(with: Data(try StreamingJSON.encode(request))) as? NSObject
-        #expect(a != nil && a == b)
+        #expect(try sameJSON(request.jsonBytes(), StreamingJSON.encode(request)))
         #expect(request.templateValue(.zh).firstDifference(from: Renderer.viaJSON(request, .zh)) == nil)
     }
 

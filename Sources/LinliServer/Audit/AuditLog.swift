@@ -34,7 +34,7 @@ public struct AuditLog: Sendable {
     func appendBySystem(_ db: any SQLDatabase, action: String, objectType: String, entries: [(objectID: Int64, path: String, detail: String)]) async throws {
         let now = env.nowSeconds
         try await db.insertRows("INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, place_path, reason, detail) VALUES ", entries) { e in
-            "(\(bind: now), NULL, 'system', \(bind: action), \(bind: objectType), \(bind: e.objectID), \(bind: e.path), '', \(bind: e.detail))"
+            "(\(now), NULL, 'system', \(action), \(objectType), \(e.objectID), \(e.path), '', \(e.detail))"
         }
     }
 

@@ -33,11 +33,8 @@ public struct InAppNotifier: Notifier {
         var seen = Set<String>()
         // Written out rather than built: the builder quoted each column anew on every submission.
         let fresh = notes.filter { n in seen.insert("\(n.userID)|\(n.kind)|\(n.requestID ?? 0)|\(n.matterID ?? 0)|\(n.link ?? "")").inserted }
-        for start in stride(from: 0, to: fresh.count, by: 1_000) {
-            let rows: [BoundSQL] = fresh[start..<min(start + 1_000, fresh.count)].map { n in
-                "(\(n.userID), \(at), \(n.kind), \(n.requestID), \(n.subject), \(n.matterID), \(n.link))"
-            }
-            try await db.query("INSERT INTO notifications (user_id, at, kind, request_id, subject, matter_id, link) VALUES \(BoundSQL.joined(rows, separator: ", "))").run()
+        try await db.insertRows("INSERT INTO notifications (user_id, at, kind, request_id, subject, matter_id, link) VALUES ", fresh, chunk: 1_000) { n in
+            "(\(n.userID), \(at), \(n.kind), \(n.requestID), \(n.subject), \(n.matterID), \(n.link))"
         }
     }
 }

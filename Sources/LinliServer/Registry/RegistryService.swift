@@ -246,9 +246,9 @@ public struct RegistryService: Sendable {
     /// The columns a household is looked up by.
     enum HouseholdKey: String { case id, code }
 
-    func fetchHousehold(_ db: any SQLDatabase, where column: HouseholdKey, _ value: any Encodable & Sendable) async throws -> HouseholdRow? {
-        try await db.raw("""
-            SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE \(unsafeRaw: column.rawValue) = \(bind: value)
+    func fetchHousehold(_ db: any SQLDatabase, id: Int64) async throws -> HouseholdRow? {
+        try await db.query("""
+            SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE id = \(id)
             """).first().map(Self.householdRow)
     }
 
@@ -379,7 +379,7 @@ public struct RegistryService: Sendable {
     /// Moves a household to another micro-grid, which must belong to the household's own community.
     public func updateHousehold(_ id: Int64, microGridID: Int64?, door rawDoor: String?, actor: Actor) async throws {
         try await store.transaction { db in
-            guard let h = try await fetchHousehold(db, where: .id, id) else { throw LinliError.notFound }
+            guard let h = try await fetchHousehold(db, id: id) else { throw LinliError.notFound }
             try actor.require(.householdEdit, on: h.scope)
             if let microGridID {
                 let (grid, micro) = try await checkMicroGrid(db, microGridID, community: h.communityID)
@@ -492,7 +492,7 @@ public struct RegistryService: Sendable {
     public func createResident(_ input: ResidentInput, actor: Actor) async throws -> ResidentView {
         let v = try input.validate(creating: true)
         let id = try await store.transaction { db in
-            guard let h = try await fetchHousehold(db, where: .id, v.householdID!), actor.may(.householdView, on: h.scope) else {
+            guard let h = try await fetchHousehold(db, id: v.householdID!), actor.may(.householdView, on: h.scope) else {
                 throw LinliError.invalid("household_id", "not_found", "户不存在")
             }
             try actor.require(.residentEdit, on: h.scope)
@@ -556,7 +556,7 @@ public struct RegistryService: Sendable {
             if let x = v.partyMember { sets.append("party_member = \(bind: x ? 1 : 0)") }
             if let x = v.inServiceParty { sets.append("in_service_party = \(bind: x ? 1 : 0)") }
             if let hid = v.householdID, hid != (try r.decode(column: "household_id", as: Int64.self)) {
-                guard let nh = try await fetchHousehold(db, where: .id, hid), actor.may(.residentEdit, on: nh.scope) else {
+                guard let nh = try await fetchHousehold(db, id: hid), actor.may(.residentEdit, on: nh.scope) else {
                     throw LinliError.invalid("household_id", "not_found", "户不存在")
                 }
                 sets.append("household_id = \(bind: nh.id)")

@@ -111,7 +111,7 @@ extension RequestsService {
     /// The public "escalated" steps of a sweep, in one statement per 500.
     func escalationSteps(_ db: any SQLDatabase, _ steps: [(requestID: Int64, note: String, partyKey: String?)], at: Int64) async throws {
         try await db.insertRows("INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public) VALUES ", steps) { e in
-            "(\(bind: e.requestID), \(bind: at), NULL, '系统', 'escalated', \(bind: e.note), \(bind: e.partyKey), 1)"
+            "(\(e.requestID), \(at), NULL, '系统', 'escalated', \(e.note), \(e.partyKey), 1)"
         }
     }
 }

@@ -445,8 +445,8 @@ public struct RequestsService: Sendable {
             draft.acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
             draft.contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
             draft.resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
-            var users = party.users ?? []
-            if party.users == nil { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
+            let users: [Int64]
+            if let known = party.users { users = known } else { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
             let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now)
             return (draft, party.fallbackNote, users, lookAlikes)
         }

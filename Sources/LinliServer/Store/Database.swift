@@ -423,14 +423,10 @@ public enum StoreFactory {
 extension SQLDatabase {
     /// Inserts `items` with one multi-row INSERT per `chunk` of them, well inside both databases'
     /// limits on bound values; `head` is "INSERT INTO t (columns) VALUES ".
-    func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, row: (T) -> SQLQueryString) async throws {
+    func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, row: (T) -> BoundSQL) async throws {
         for start in stride(from: 0, to: items.count, by: chunk) {
-            var q = SQLQueryString(head)
-            for (i, item) in items[start..<min(start + chunk, items.count)].enumerated() {
-                if i > 0 { q.appendLiteral(", ") }
-                q += row(item)
-            }
-            try await raw(q).run()
+            let rows = BoundSQL.joined(items[start..<min(start + chunk, items.count)].map(row), separator: ", ")
+            try await query("\(unsafeRaw: head)\(rows)").run()
         }
     }
 }
