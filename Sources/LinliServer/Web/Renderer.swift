@@ -65,13 +65,14 @@ struct Renderer: Sendable {
         return TemplateValue(any: I18n.labelled(obj, lang))
     }
 
-    func render(_ template: String, fields data: TemplateFields, context: AppContext) -> String {
+    func render(_ template: String, fields data: TemplateFields, context: AppContext) -> [UInt8] {
         var fields = data
         fields["t"] = context.lang == .zh ? Self.zhTable : Self.enTable
         fields["csrf"] = .text(context.csrf ?? "")
         let value = TemplateValue.object(fields)
-        let html = (context.lang == .zh ? zhLibrary : enLibrary).render(template, value) ?? "<p>template \(template) missing</p>"
+        let bytes = (context.lang == .zh ? zhLibrary : enLibrary).renderBytes(template, value) ?? Array("<p>template \(template) missing</p>".utf8)
         #if DEBUG
+        let html = String(decoding: bytes, as: UTF8.self)
         let expected = reference.render(value.mustacheValue, withTemplate: template) ?? "<p>template \(template) missing</p>"
         if html != expected {
             let same = zip(html, expected).prefix { $0 == $1 }.count
@@ -79,7 +80,7 @@ struct Renderer: Sendable {
                 + "ours: \(html.dropFirst(max(0, same - 80)).prefix(240))\nswift-mustache: \(expected.dropFirst(max(0, same - 80)).prefix(240))")
         }
         #endif
-        return html
+        return bytes
     }
 
     /// The layout's links and the action each needs.
@@ -95,7 +96,7 @@ struct Renderer: Sendable {
 
     /// The same for a page whose data is template values already (the household page).
     func page(_ template: String, fields data: TemplateFields, context: AppContext, title: String) -> Response {
-        let content = render(template, fields: data, context: context)
+        let content = String(decoding: render(template, fields: data, context: context), as: UTF8.self)
         var layout: TemplateFields = [
             "title": .text(title), "content": .text(content), "lang_code": .text(context.lang == .zh ? "zh-CN" : "en"),
             "other_lang": .text(context.lang == .zh ? "en" : "zh"), "large_print": .bool(context.largePrint),
@@ -109,7 +110,7 @@ struct Renderer: Sendable {
         }
         let html = render("layout", fields: layout, context: context)
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
+                        body: .init(byteBuffer: ByteBuffer(bytes: html)))
     }
 }
 

@@ -141,7 +141,8 @@ struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 /// sections, inverted sections, partials, comments); anything else is an error at start.
 struct Template: Sendable {
     indirect enum Node: Sendable {
-        case text(String)
+        /// Text as UTF-8, copied into the page as it is.
+        case text([UInt8])
         case variable(Path, escaped: Bool)
         case section(Path, [Node], inverted: Bool)
         case partial(String, indentation: String)
@@ -205,9 +206,9 @@ struct TemplateLibrary: Sendable {
                 switch node {
                 case .variable(let path, let escaped) where !path.strict && path.names.count == 2 && path.names[0] == name:
                     if let text = table[path.names[1]] {
-                        var s = ""
-                        if escaped { Self.appendEscaped(text, to: &s) } else { s = text }
-                        fixed = .text(s)
+                        var bytes: [UInt8] = []
+                        if escaped { Self.appendEscaped(text, to: &bytes) } else { Self.append(text, to: &bytes) }
+                        fixed = .text(bytes)
                     }
                 case .section(let path, let body, let inverted):
                     fixed = .section(path, fix(body), inverted: inverted)
@@ -225,26 +226,32 @@ struct TemplateLibrary: Sendable {
 
     /// The template rendered with `value` as its context, or nil for an unknown template.
     func render(_ name: String, _ value: TemplateValue) -> String? {
+        renderBytes(name, value).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The same as UTF-8 bytes, which is what a response sends: appending bytes skips the
+    /// bookkeeping `String` does on every append.
+    func renderBytes(_ name: String, _ value: TemplateValue) -> [UInt8]? {
         guard let template = templates[name] else { return nil }
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(4096)
         var stack = [value]
         render(template.nodes, &stack, &out)
         return out
     }
 
-    private func render(_ nodes: [Template.Node], _ stack: inout [TemplateValue], _ out: inout String) {
+    private func render(_ nodes: [Template.Node], _ stack: inout [TemplateValue], _ out: inout [UInt8]) {
         for node in nodes { render(node, &stack, &out) }
     }
 
-    private func render(_ node: Template.Node, _ stack: inout [TemplateValue], _ out: inout String) {
+    private func render(_ node: Template.Node, _ stack: inout [TemplateValue], _ out: inout [UInt8]) {
         switch node {
         case .text(let text):
-            out += text
+            out.append(contentsOf: text)
         case .variable(let path, let escaped):
             switch Self.lookup(path, stack) {
-            case .text(let s)?: escaped ? Self.appendEscaped(s, to: &out) : out.append(s)
-            case .flag(_, let s)?: out += s
+            case .text(let s)?: escaped ? Self.appendEscaped(s, to: &out) : Self.append(s, to: &out)
+            case .flag(_, let s)?: Self.append(s, to: &out)
             default: break
             }
         case .section(let path, let body, inverted: false):
@@ -275,11 +282,11 @@ struct TemplateLibrary: Sendable {
             guard let partial = templates[name] else { return }
             guard !indentation.isEmpty else { return render(partial.nodes, &stack, &out) }
             // Lines the partial starts are indented like the tag (swift-mustache's reading of the spec).
-            var text = ""
+            var text: [UInt8] = []
             for node in partial.nodes {
-                var piece = ""
+                var piece: [UInt8] = []
                 render(node, &stack, &piece)
-                if !piece.isEmpty, text.last == "\n" { text += indentation }
+                if !piece.isEmpty, text.last == UInt8(ascii: "\n") { Self.append(indentation, to: &text) }
                 text += piece
             }
             out += text
@@ -294,8 +301,10 @@ struct TemplateLibrary: Sendable {
         if path.strict {
             if case .object(let fields)? = stack.last { found = fields[first] }
         } else {
-            for value in stack.reversed() {
-                if case .object(let fields) = value, let v = fields[first] { found = v; break }
+            var i = stack.count - 1
+            while i >= 0 {
+                if case .object(let fields) = stack[i], let v = fields[first] { found = v; break }
+                i -= 1
             }
         }
         for name in path.names.dropFirst() {
@@ -306,25 +315,33 @@ struct TemplateLibrary: Sendable {
         return found
     }
 
+    /// A text's UTF-8 bytes.
+    static func append(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
+    }
+
     /// HTML-escapes `&`, `<`, `>`, `"` and `'`; text without them (the usual case) is copied whole.
-    static func appendEscaped(_ s: String, to out: inout String) {
-        func special(_ b: UInt8) -> Bool {
-            b == UInt8(ascii: "&") || b == UInt8(ascii: "<") || b == UInt8(ascii: ">") || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")
-        }
-        guard s.utf8.contains(where: special) else { out += s; return }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(s.utf8.count + 16)
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "&"): bytes += Array("&amp;".utf8)
-            case UInt8(ascii: "<"): bytes += Array("&lt;".utf8)
-            case UInt8(ascii: ">"): bytes += Array("&gt;".utf8)
-            case UInt8(ascii: "\""): bytes += Array("&quot;".utf8)
-            case UInt8(ascii: "'"): bytes += Array("&#39;".utf8)
-            default: bytes.append(b)
+    static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { text in
+            var start = 0
+            for (i, b) in text.enumerated() {
+                let entity: StaticString
+                switch b {
+                case UInt8(ascii: "&"): entity = "&amp;"
+                case UInt8(ascii: "<"): entity = "&lt;"
+                case UInt8(ascii: ">"): entity = "&gt;"
+                case UInt8(ascii: "\""): entity = "&quot;"
+                case UInt8(ascii: "'"): entity = "&#39;"
+                default: continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<i]))
+                out.append(contentsOf: UnsafeBufferPointer(start: entity.utf8Start, count: entity.utf8CodeUnitCount))
+                start = i + 1
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[start...]))
         }
-        out += String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -347,7 +364,7 @@ extension Template {
                 if sections.isEmpty { nodes.append(node) } else { sections[sections.count - 1].nodes.append(node) }
             }
             func addText(_ from: Int, _ to: Int) {
-                if to > from { add(.text(String(decoding: bytes[from..<to], as: UTF8.self))) }
+                if to > from { add(.text(Array(bytes[from..<to]))) }
             }
             while let tagStart = find(Self.open, from: position) {
                 var cursor = tagStart + 2
@@ -382,7 +399,7 @@ extension Template {
                     add(.section(section.path, section.nodes, inverted: section.inverted))
                 case UInt8(ascii: ">"):
                     // The indentation is also text before the tag, so the partial's first line has it.
-                    if !indentation.isEmpty { add(.text(indentation)) }
+                    if !indentation.isEmpty { add(.text(Array(indentation.utf8))) }
                     add(.partial(content, indentation: indentation))
                 case UInt8(ascii: "!"):
                     break
