@@ -105,6 +105,18 @@ import Testing
     @Test func everyRoleHasAPermissionRow() {
         for role in Role.allCases { #expect(PermissionTable.actions[role] != nil) }
     }
+    /// The bit masks `may` reads agree with the table, case by case (and the cases' positions are
+    /// what the masks assume).
+    @Test func permissionMasksMatchTheTable() {
+        #expect(Action.allCases.count <= 64)
+        #expect(Role.allCases.enumerated().allSatisfy { $0.offset == $0.element.position })
+        #expect(Action.allCases.enumerated().allSatisfy { $0.offset == $0.element.position })
+        for role in Role.allCases {
+            for action in Action.allCases {
+                #expect(PermissionTable.allows(role, action) == PermissionTable.actions[role]!.contains(action), "\(role) \(action)")
+            }
+        }
+    }
     @Test func scopeRules() {
         let grid = RoleGrant(role: .gridWorker, placeID: 4, placePath: "/1/2/3/4/", gridID: 10, householdID: nil)
         let a = Actor(userID: 1, username: "g", displayName: "g", grants: [grid])

@@ -89,6 +89,25 @@ public enum PermissionTable {
         .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView],
         .partnerApp: [.requestSubmit, .requestView],
     ]
+
+    /// The same table as one bit per action, by the role's position: a page asks `may` a few dozen
+    /// times, and each lookup above hashed two strings (the role's and the action's raw values).
+    static let masks: [UInt64] = Role.allCases.map { role in
+        (actions[role] ?? []).reduce(UInt64(0)) { $0 | $1.bit }
+    }
+
+    @inline(__always)
+    static func allows(_ role: Role, _ action: Action) -> Bool { masks[role.position] & action.bit != 0 }
+}
+
+extension Role {
+    /// The case's position in the declaration (a case-only enum is stored as exactly that).
+    var position: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+}
+
+extension Action {
+    var position: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+    var bit: UInt64 { 1 << UInt64(position) }
 }
 
 /// One role held over one node: a place subtree, narrowed to a grid (grid worker) or a household (resident).
@@ -126,13 +145,13 @@ public struct Actor: Sendable {
     }
 
     public func may(_ action: Action) -> Bool {
-        grants.contains { PermissionTable.actions[$0.role]?.contains(action) == true }
+        grants.contains { PermissionTable.allows($0.role, action) }
     }
 
     /// True if some grant allows `action` on an object at `scope`.
     public func may(_ action: Action, on scope: ObjectScope) -> Bool {
         grants.contains { g in
-            guard PermissionTable.actions[g.role]?.contains(action) == true else { return false }
+            guard PermissionTable.allows(g.role, action) else { return false }
             return Self.covers(g, action, scope)
         }
     }
@@ -168,6 +187,6 @@ public struct Actor: Sendable {
 
     /// The grants that allow `action`, for building scoped list queries.
     public func grants(for action: Action) -> [RoleGrant] {
-        grants.filter { PermissionTable.actions[$0.role]?.contains(action) == true }
+        grants.filter { PermissionTable.allows($0.role, action) }
     }
 }
