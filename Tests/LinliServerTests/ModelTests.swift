@@ -86,6 +86,10 @@ import Testing
         #expect(RegistryService.parseArea("0") == nil)
         #expect(RegistryService.parseArea("1.234") == nil)
         #expect(RegistryService.parseArea("abc") == nil)
+        #expect(RegistryService.formatArea(centi: 13056) == "130.56")
+        #expect(RegistryService.formatArea(centi: 8905) == "89.05")
+        #expect(RegistryService.formatArea(centi: 12000) == "120.00")
+        #expect(RegistryService.formatArea(centi: 7) == "0.07")
     }
     @Test func residentInputNamesEachBadField() {
         let input = ResidentInput(householdID: 1, name: "", idNumber: "110105194912310021", phone: "123", registration: "x", relation: "owner")

@@ -435,7 +435,7 @@ extension DeliberationService {
         }
     }
 
-    static func area(_ centi: Int64) -> String { String(format: "%d.%02d", centi / 100, centi % 100) }
+    static func area(_ centi: Int64) -> String { RegistryService.formatArea(centi: centi) }
 
     public struct BallotRow: Sendable, Codable {
         public var partID: Int64

@@ -278,7 +278,7 @@ public struct RegistryService: Sendable {
             """).first() else { return nil }
         var dwelling: DwellingView?
         if let centi = try r.decode(column: "area_centi_m2", as: Int64?.self) {
-            dwelling = DwellingView(areaM2: String(format: "%d.%02d", centi / 100, centi % 100), ownerName: try r.decode(column: "owner_name", as: String?.self),
+            dwelling = DwellingView(areaM2: Self.formatArea(centi: centi), ownerName: try r.decode(column: "owner_name", as: String?.self),
                                     ownerKind: try r.decode(column: "owner_kind", as: String?.self), ownerDwellings: try r.decode(column: "owner_dwellings", as: Int?.self))
         }
         return HouseholdHead(row: try Self.householdRow(r), gridName: try r.decode(column: "grid_name", as: String?.self) ?? "",
@@ -411,6 +411,13 @@ public struct RegistryService: Sendable {
         return (parent, microGridID)
     }
 
+    /// An area in hundredths of a square metre as "130.56" (without `String(format:)`, which went
+    /// through Foundation's formatter on every household page).
+    static func formatArea(centi: Int64) -> String {
+        let frac = centi % 100
+        return String(centi / 100) + (frac < 10 ? ".0" : ".") + String(frac)
+    }
+
     static func parseArea(_ s: String) -> Int64? {
         let parts = s.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let whole = Int64(parts[0]), whole >= 0, whole < 100_000 else { return nil }
@@ -425,7 +432,14 @@ public struct RegistryService: Sendable {
 
     // MARK: Residents
 
+    /// A resident as shown masked (lists, pages, search). The ciphertexts are read only to unmask:
+    /// two long texts per row, and sixteen columns are looked up by name without hashing.
     static let residentColumns = """
+        SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_last4, r.phone_masked, r.registration, r.relation,
+               r.tags, r.party_member, r.in_service_party, h.address, h.path, h.grid_id, h.micro_grid_id
+        FROM residents r JOIN households h ON h.id = r.household_id
+        """
+    static let residentColumnsWithCiphers = """
         SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_last4, r.phone_masked, r.registration, r.relation,
                r.tags, r.party_member, r.in_service_party, r.id_cipher, r.phone_cipher, h.address, h.path, h.grid_id, h.micro_grid_id
         FROM residents r JOIN households h ON h.id = r.household_id
@@ -454,9 +468,19 @@ public struct RegistryService: Sendable {
                     householdID: try r.decode(column: "household_id", as: Int64.self))
     }
 
+    /// Whole years from a `YYYY-MM-DD` birth date to today (read digit by digit: it runs for every
+    /// resident of every list).
     static func age(birth: String, now: Date) -> Int {
-        let parts = birth.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3 else { return 0 }
+        var parts = [0, 0, 0], part = 0, digits = 0
+        for b in birth.utf8 {
+            if b == UInt8(ascii: "-") {
+                guard digits > 0, part < 2 else { return 0 }
+                part += 1; digits = 0
+            } else if b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9"), digits < 4 {
+                parts[part] = parts[part] * 10 + Int(b - UInt8(ascii: "0")); digits += 1
+            } else { return 0 }
+        }
+        guard part == 2, digits > 0 else { return 0 }
         let today = WorkCalendar.localDate(now)
         var age = Int(today.year) - parts[0]
         if (Int(today.month), Int(today.day)) < (parts[1], parts[2]) { age -= 1 }
@@ -476,7 +500,7 @@ public struct RegistryService: Sendable {
     public func unmaskResident(_ id: Int64, reason rawReason: String?, actor: Actor) async throws -> ResidentView {
         let reason = (rawReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         return try await store.transaction { db in
-            guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
+            guard let r = try await db.raw("\(unsafeRaw: Self.residentColumnsWithCiphers) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
             let scope = try Self.residentScope(r)
             try actor.require(.residentView, on: scope)
             try actor.require(.residentUnmask, on: scope)
