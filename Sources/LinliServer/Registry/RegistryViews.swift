@@ -124,23 +124,23 @@ public struct HouseholdDetail: Sendable, Codable {
 
 extension PlaceSummary: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, kind); w.add(CodingKeys.name, name); w.add(CodingKeys.communityType, communityType)
+        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, code: kind); w.add(CodingKeys.name, name); w.add(CodingKeys.communityType, code: communityType)
         w.add(CodingKeys.childCount, childCount); w.add(CodingKeys.householdCount, householdCount)
     }
 }
 
 extension ResidentView: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.id, id); w.add(CodingKeys.householdID, householdID); w.add(CodingKeys.name, name); w.add(CodingKeys.gender, gender)
+        w.add(CodingKeys.id, id); w.add(CodingKeys.householdID, householdID); w.add(CodingKeys.name, name); w.add(CodingKeys.gender, code: gender)
         w.add(CodingKeys.birthDate, birthDate); w.add(CodingKeys.age, age); w.add(CodingKeys.idNumber, idNumber); w.add(CodingKeys.phone, phone)
-        w.add(CodingKeys.registration, registration); w.add(CodingKeys.relation, relation); w.add(CodingKeys.tags, tags: tags)
+        w.add(CodingKeys.registration, code: registration); w.add(CodingKeys.relation, code: relation); w.add(CodingKeys.tags, tags: tags)
         w.add(CodingKeys.partyMember, partyMember); w.add(CodingKeys.inServiceParty, inServiceParty); w.add(CodingKeys.address, address)
     }
 }
 
 extension DwellingView: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.areaM2, areaM2); w.add(CodingKeys.ownerName, ownerName); w.add(CodingKeys.ownerKind, ownerKind)
+        w.add(CodingKeys.areaM2, areaM2); w.add(CodingKeys.ownerName, ownerName); w.add(CodingKeys.ownerKind, code: ownerKind)
         w.add(CodingKeys.ownerDwellings, ownerDwellings)
     }
 }
@@ -170,21 +170,21 @@ extension HouseholdSummary: FieldListed {
 
 extension OrganisationSummary: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, kind); w.add(CodingKeys.name, name); w.add(CodingKeys.serviceType, serviceType)
-        w.add(CodingKeys.registration, registration); w.add(CodingKeys.parentName, parentName); w.add(CodingKeys.parentID, parentID)
+        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, code: kind); w.add(CodingKeys.name, name); w.add(CodingKeys.serviceType, code: serviceType)
+        w.add(CodingKeys.registration, code: registration); w.add(CodingKeys.parentName, parentName); w.add(CodingKeys.parentID, parentID)
         w.add(CodingKeys.serving, serving)
     }
 }
 
 extension FacilitySummary: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, kind); w.add(CodingKeys.name, name)
+        w.add(CodingKeys.id, id); w.add(CodingKeys.kind, code: kind); w.add(CodingKeys.name, name)
         w.add(CodingKeys.lat, decimal: lat); w.add(CodingKeys.lng, decimal: lng)
     }
 }
 
 extension GridSummary: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.id, id); w.add(CodingKeys.name, name); w.add(CodingKeys.level, level); w.add(CodingKeys.parentID, parentID)
+        w.add(CodingKeys.id, id); w.add(CodingKeys.name, name); w.add(CodingKeys.level, code: level); w.add(CodingKeys.parentID, parentID)
     }
 }

@@ -163,9 +163,9 @@ extension RequestView: FieldListed {
         w.add(CodingKeys.id, id); w.add(CodingKeys.category, category); w.add(CodingKeys.categoryName, categoryName)
         w.add(CodingKeys.description, description); w.add(CodingKeys.placeID, placeID); w.add(CodingKeys.householdID, householdID)
         w.add(CodingKeys.address, address); w.add(CodingKeys.lat, decimal: lat); w.add(CodingKeys.lng, decimal: lng)
-        w.add(CodingKeys.urgency, urgency); w.add(CodingKeys.channel, channel); w.add(CodingKeys.contactMasked, contactMasked)
-        w.add(CodingKeys.publicDetails, publicDetails); w.add(CodingKeys.attributes, textsByName: attributes); w.add(CodingKeys.status, status)
-        w.add(CodingKeys.partyKind, partyKind); w.add(CodingKeys.partyName, partyName); w.add(CodingKeys.level, level)
+        w.add(CodingKeys.urgency, code: urgency); w.add(CodingKeys.channel, code: channel); w.add(CodingKeys.contactMasked, contactMasked)
+        w.add(CodingKeys.publicDetails, publicDetails); w.add(CodingKeys.attributes, textsByName: attributes); w.add(CodingKeys.status, code: status)
+        w.add(CodingKeys.partyKind, code: partyKind); w.add(CodingKeys.partyName, partyName); w.add(CodingKeys.level, level)
         w.add(CodingKeys.levelCode, levelCode); w.add(CodingKeys.acceptDue, acceptDue); w.add(CodingKeys.contactDue, contactDue)
         w.add(CodingKeys.resolveDue, resolveDue); w.add(CodingKeys.acceptedAt, acceptedAt); w.add(CodingKeys.contactedAt, contactedAt)
         w.add(CodingKeys.resolvedAt, resolvedAt); w.add(CodingKeys.closedAt, closedAt); w.add(CodingKeys.overdue, texts: overdue)
@@ -178,7 +178,7 @@ extension RequestView: FieldListed {
 extension SimilarRequest: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
         w.add(CodingKeys.id, id); w.add(CodingKeys.categoryName, categoryName); w.add(CodingKeys.address, address)
-        w.add(CodingKeys.status, status); w.add(CodingKeys.createdText, createdText); w.add(CodingKeys.score, decimal: score)
+        w.add(CodingKeys.status, code: status); w.add(CodingKeys.createdText, createdText); w.add(CodingKeys.score, decimal: score)
     }
 }
 

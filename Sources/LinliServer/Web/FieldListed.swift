@@ -13,6 +13,8 @@ protocol FieldListed: Encodable {
 /// `Encodable` leaves it out.
 protocol FieldWriter {
     mutating func add<K: CodingKey>(_ key: K, _ text: String?)
+    /// A stored enum code (`I18n.labelPrefixes` names its key): templates get a `<key>_label` beside it.
+    mutating func add<K: CodingKey>(_ key: K, code: String?)
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?)
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool)
     mutating func add<K: CodingKey>(_ key: K, decimal: Double?)
@@ -60,9 +62,15 @@ struct TemplateFieldWriter: FieldWriter {
     private mutating func append(_ name: String, _ value: TemplateValue) { names.append(name); values.append(value) }
 
     mutating func add<K: CodingKey>(_ key: K, _ text: String?) {
+        // Only codes are looked up for labels (a hash per text field showed on the household page).
+        assert(I18n.labelPrefixes[key.stringValue] == nil, "\(key.stringValue) holds a code: add it with `code:`")
         guard let text else { return }
         append(key.stringValue, text.isEmpty ? .null : .text(text))
-        if let label = I18n.codeLabel(key.stringValue, text, lang) { append(key.stringValue + "_label", .text(label)) }
+    }
+    mutating func add<K: CodingKey>(_ key: K, code: String?) {
+        guard let code else { return }
+        append(key.stringValue, code.isEmpty ? .null : .text(code))
+        if let label = I18n.codeLabel(key.stringValue, code, lang) { append(key.stringValue + "_label", .text(label)) }
     }
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
         if let number { append(key.stringValue, TemplateEncoding.number(number)) }
@@ -124,6 +132,7 @@ struct JSONFieldWriter: FieldWriter {
         guard let text else { return }
         self.key(key); Sink.string(text, to: &bytes)
     }
+    mutating func add<K: CodingKey>(_ key: K, code: String?) { add(key, code) }
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
         guard let number else { return }
         self.key(key); Sink.integer(number, to: &bytes)
