@@ -284,14 +284,15 @@ public struct AccountService: Sendable {
     public func logout(token: String) async throws {
         let h = Self.hashToken(token)
         try await store.transaction { db in try await db.raw("DELETE FROM sessions WHERE token_hash = \(bind: h)").run() }
-        cache.remove(h)
+        cache.remove(.init(kind: .session, token: token))
     }
 
     /// The actor and CSRF token of a live session.
     public func session(token: String) async throws -> (Actor, String)? {
-        let h = Self.hashToken(token)
         let now = env.nowSeconds
-        if let hit = cache.get(h, now: now) { return (hit.actor, hit.csrf ?? "") }
+        let key = ActorCache.Key(kind: .session, token: token)
+        if let hit = cache.get(key, now: now) { return (hit.actor, hit.csrf ?? "") }
+        let h = Self.hashToken(token)
         let found: (Actor, String, Int64)? = try await store.read { db in
             guard let s = try await db.raw("SELECT user_id, csrf, expires_at FROM sessions WHERE token_hash = \(bind: h)").first() else { return nil }
             let exp = try s.decode(column: "expires_at", as: Int64.self)
@@ -299,7 +300,7 @@ public struct AccountService: Sendable {
             return (a, try s.decode(column: "csrf", as: String.self), exp)
         }
         guard let found else { return nil }
-        cache.put(h, ActorCache.Entry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2)))
+        cache.put(key, ActorCache.Entry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2)))
         return (found.0, found.1)
     }
 
@@ -317,36 +318,44 @@ public struct AccountService: Sendable {
     }
 
     public func bearer(token: String) async throws -> Actor? {
-        let h = Self.hashToken(token)
         let now = env.nowSeconds
-        if let hit = cache.get(h, now: now) { return hit.actor }
+        let key = ActorCache.Key(kind: .bearer, token: token)
+        if let hit = cache.get(key, now: now) { return hit.actor }
+        let h = Self.hashToken(token)
         let actor: Actor? = try await store.read { db in
             guard let t = try await db.raw("SELECT user_id FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
             return try await loadActor(db, userID: try t.decode(column: "user_id", as: Int64.self))
         }
-        if let actor { cache.put(h, ActorCache.Entry(actor: actor, csrf: nil, validUntil: now + 30)) }
+        if let actor { cache.put(key, ActorCache.Entry(actor: actor, csrf: nil, validUntil: now + 30)) }
         return actor
     }
 }
 
-/// A small bounded cache; entries live 30 seconds and any grant change clears it.
+/// A small bounded cache; entries live 30 seconds and any grant change clears it. It is keyed by
+/// the token as sent (it lives only in this process's memory, as the request did), so that a hit
+/// costs no SHA-256; a session's token never finds a bearer token's entry or the reverse.
 final class ActorCache: Sendable {
     struct Entry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64 }
-    private let box = NIOLockedValueBox<[String: Entry]>([:])
+    struct Key: Hashable, Sendable {
+        enum Kind: Hashable, Sendable { case session, bearer }
+        var kind: Kind
+        var token: String
+    }
+    private let box = NIOLockedValueBox<[Key: Entry]>([:])
 
-    func get(_ key: String, now: Int64) -> Entry? {
+    func get(_ key: Key, now: Int64) -> Entry? {
         box.withLockedValue { d in
             guard let e = d[key] else { return nil }
             if e.validUntil <= now { d[key] = nil; return nil }
             return e
         }
     }
-    func put(_ key: String, _ e: Entry) {
+    func put(_ key: Key, _ e: Entry) {
         box.withLockedValue { d in
             if d.count > 10_000 { d.removeAll() }
             d[key] = e
         }
     }
-    func remove(_ key: String) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
+    func remove(_ key: Key) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
     func clear() { box.withLockedValue { $0.removeAll() } }
 }

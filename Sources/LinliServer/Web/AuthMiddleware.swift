@@ -12,15 +12,16 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         var context = context
         var request = request
-        if let l = request.cookies["linli_lang"]?.value, let lang = Lang(rawValue: l) { context.lang = lang }
+        let cookies = request.cookies  // parsed once, not once per cookie read
+        if let l = cookies["linli_lang"]?.value, let lang = Lang(rawValue: l) { context.lang = lang }
         if let q = request.uri.queryParameters.get("lang"), let lang = Lang(rawValue: q) { context.lang = lang }
-        context.largePrint = request.cookies["linli_print"]?.value == "large"
+        context.largePrint = cookies["linli_print"]?.value == "large"
 
         var viaSession = false
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
             context.actor = try await accounts.bearer(token: String(auth.dropFirst(7)))
             if context.actor == nil { throw LinliError(.unauthorized, code: "bad_token", message: "令牌无效") }
-        } else if let token = request.cookies[Self.sessionCookie]?.value, let (actor, csrf) = try await accounts.session(token: token) {
+        } else if let token = cookies[Self.sessionCookie]?.value, let (actor, csrf) = try await accounts.session(token: token) {
             context.actor = actor
             context.csrf = csrf
             viaSession = true
