@@ -80,6 +80,31 @@ import Testing
         #expect(!PlaceKind.unit.canBeChild(of: .compound))
         #expect(PlaceKind.city.canBeChild(of: nil))
     }
+    @Test func requestInputDecodesTheKeysGiven() throws {
+        let json = #"{"category":"noise","description":"楼下很吵","household_id":5,"lat":30.5,"lng":null,"public_details":true,"attributes":{"floor":"3"},"idempotency_key":"k1","other":1}"#
+        let i = try JSONDecoder().decode(RequestInput.self, from: Data(json.utf8))
+        #expect(i.category == "noise" && i.description == "楼下很吵" && i.householdID == 5 && i.placeID == nil)
+        #expect(i.lat == 30.5 && i.lng == nil && i.publicDetails == true && i.attributes == ["floor": "3"] && i.idempotencyKey == "k1")
+        #expect(i.urgency == nil && i.channel == nil && i.contactName == nil && i.contactPhone == nil && i.address == nil)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(RequestInput.self, from: Data(#"{"household_id":"x"}"#.utf8)) }
+    }
+    @Test func trimmingAgreesWithFoundation() {
+        for text in ["", "   ", "a", " a ", "\u{3000}楼下很吵\n", "楼下很吵", "\u{85}x\u{2028}", "a\u{200B}", "\t\r\n电梯\u{A0}", "x y"] {
+            #expect(text.trimmingWhitespace() == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(text.unicodeScalars.map(\.value))")
+        }
+        // Every scalar of the basic plane (all white space lies there) around text, against Foundation's set.
+        for v in 0...0xFFFF {
+            guard let u = Unicode.Scalar(v) else { continue }
+            let text = String(u) + "x" + String(u)
+            if text.trimmingWhitespace() != text.trimmingCharacters(in: .whitespacesAndNewlines) { Issue.record("U+\(String(v, radix: 16))"); break }
+        }
+    }
+    @Test func pathsGiveTheirIDsInOrder() {
+        #expect(PlacePath.ids("/1/2/30/560/") == [1, 2, 30, 560])
+        #expect(PlacePath.ids("/7") == [7])
+        #expect(PlacePath.ids("") == [])
+        #expect(PlacePath.ids("/1//x2/3/") == [1, 3])
+    }
     @Test func areasAreExactHundredths() {
         #expect(RegistryService.parseArea("89.5") == 8950)
         #expect(RegistryService.parseArea("120") == 12000)

@@ -45,8 +45,9 @@ public struct Validator: Sendable {
     public private(set) var errors: [LinliError] = []
     public init() {}
     public mutating func add(_ e: LinliError) { errors.append(e) }
-    public mutating func check(_ ok: Bool, _ field: String, _ code: String, _ message: String) {
-        if !ok { errors.append(.invalid(field, code, message)) }
+    /// The message is built only for a check that fails (most carry an interpolated limit).
+    public mutating func check(_ ok: Bool, _ field: String, _ code: String, _ message: @autoclosure () -> String) {
+        if !ok { errors.append(.invalid(field, code, message())) }
     }
     public func throwIfAny() throws {
         if errors.count == 1 { throw errors[0] }
@@ -59,4 +60,21 @@ extension LinliError: CustomStringConvertible {
 }
 extension ValidationErrors: CustomStringConvertible {
     public var description: String { errors.map(\.description).joined(separator: "; ") }
+}
+
+extension String {
+    /// Without leading and trailing white space: the same set as Foundation's
+    /// `.whitespacesAndNewlines` (Unicode's White_Space property and U+200B, checked over every
+    /// scalar), which bridged through `CharacterSet` on every submission. Text that starts and
+    /// ends with a visible ASCII character is returned as it is.
+    func trimmingWhitespace() -> String {
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        if first > 0x20, first < 0x7F, last > 0x20, last < 0x7F { return self }
+        func blank(_ u: Unicode.Scalar) -> Bool { u.properties.isWhitespace || u.value == 0x200B }
+        let scalars = unicodeScalars
+        guard let start = scalars.firstIndex(where: { !blank($0) }) else { return "" }
+        let end = scalars.lastIndex(where: { !blank($0) })!
+        if start == scalars.startIndex, scalars.index(after: end) == scalars.endIndex { return self }
+        return String(scalars[start...end])
+    }
 }

@@ -132,7 +132,12 @@ public enum LocalTime {
         let local = epoch + WorkCalendar.utcOffset
         let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
         let sec = local - day * 86400
-        return WorkCalendar.iso(day: day) + " " + WorkCalendar.pad(sec / 3600, 2) + ":" + WorkCalendar.pad((sec % 3600) / 60, 2)
+        let (y, m, d) = WorkCalendar.civil(day: day)
+        guard (0...9999).contains(y) else {
+            return WorkCalendar.iso(day: day) + " " + WorkCalendar.pad(sec / 3600, 2) + ":" + WorkCalendar.pad((sec % 3600) / 60, 2)
+        }
+        return WorkCalendar.digits([(y, 4), (m, 2), (d, 2), (sec / 3600, 2), ((sec % 3600) / 60, 2)],
+                                   separators: [UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: ":")])
     }
 
     /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`.

@@ -30,7 +30,25 @@ public enum PlaceKind: String, Sendable, CaseIterable, Codable {
 
 /// Materialised place paths ("/1/5/9/"): the ids from the city down to the place.
 public enum PlacePath {
-    public static func ids(_ path: String) -> [Int64] { path.split(separator: "/").compactMap { Int64($0) } }
+    /// The ids along a path such as `/1/2/3/`, read digit by digit (it runs for every page and
+    /// submission that names a place).
+    public static func ids(_ path: String) -> [Int64] {
+        var ids: [Int64] = []
+        ids.reserveCapacity(8)
+        var current: Int64 = 0, digits = 0, valid = true
+        for b in path.utf8 {
+            if b == UInt8(ascii: "/") {
+                if digits > 0, valid { ids.append(current) }
+                current = 0; digits = 0; valid = true
+            } else if b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9"), digits < 18 {
+                current = current * 10 + Int64(b - UInt8(ascii: "0")); digits += 1
+            } else {
+                valid = false
+            }
+        }
+        if digits > 0, valid { ids.append(current) }
+        return ids
+    }
 }
 
 public enum CommunityType: String, Sendable, CaseIterable, Codable {

@@ -143,7 +143,28 @@ public struct WorkCalendar: Sendable, Equatable {
 
     public static func iso(day: Int64) -> String {
         let (y, m, d) = civil(day: day)
-        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
+        guard (0...9999).contains(y) else { return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) }
+        return digits([(y, 4), (m, 2), (d, 2)], separators: [UInt8(ascii: "-"), UInt8(ascii: "-")])
+    }
+
+    /// Zero-padded numbers (each within its width) joined by one-byte separators, written into
+    /// one string: dates and times are formatted for every row of every list, and padding each
+    /// part as its own string allocated several times per date.
+    static func digits(_ parts: [(Int64, Int)], separators: [UInt8]) -> String {
+        let count = parts.reduce(separators.count) { $0 + $1.1 }
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var i = 0
+            for (k, (value, width)) in parts.enumerated() {
+                if k > 0 { buffer[i] = separators[k - 1]; i += 1 }
+                var v = value
+                for j in stride(from: width - 1, through: 0, by: -1) {
+                    buffer[i + j] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                i += width
+            }
+            return i
+        }
     }
 
     /// Days since 1970-01-01 to a civil date (the proleptic Gregorian algorithm of H. Hinnant's

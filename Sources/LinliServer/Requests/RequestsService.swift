@@ -245,7 +245,7 @@ public struct RequestsService: Sendable {
             for n in names { byID[try n.decode(column: "id", as: Int64.self)] = try n.decode(column: "name", as: String.self) }
             address = ids.dropFirst(3).compactMap { byID[$0] }.joined()
         }
-        let extra = input.address?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let extra = input.address?.trimmingWhitespace() ?? ""
         if householdID == nil, !extra.isEmpty { address = (address ?? "") + " " + extra }
         if householdID == nil, gridID == nil, ids.count > 4 {
             // The grid most households under this place belong to.
@@ -384,7 +384,7 @@ public struct RequestsService: Sendable {
         -> (request: RequestView, created: Bool, lookAlikes: [SimilarRequest]) {
         try actor.require(.requestSubmit)
         var v = Validator()
-        let description = input.description?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let description = input.description?.trimmingWhitespace() ?? ""
         v.check(!description.isEmpty, "description", "required", "请描述遇到的问题")
         v.check(description.count <= RequestLimits.descriptionMax, "description", "too_long", "描述不能超过 \(RequestLimits.descriptionMax) 字")
         let urgency = Urgency(rawValue: input.urgency ?? "normal")
