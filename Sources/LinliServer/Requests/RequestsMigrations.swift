@@ -196,5 +196,11 @@ enum RequestsMigrations {
             "DROP INDEX requests_idempotency",
             "CREATE UNIQUE INDEX requests_idempotency ON requests(submitted_by, idempotency_key) WHERE idempotency_key IS NOT NULL",
         ]),
+        // A request's reporter is its submitter or nobody (staff filing for a resident who has no
+        // account), so "my requests" is found through requests_submitter alone; this index was
+        // one more b-tree written by every submission (3 % of a submission's server time).
+        Migration("requests.006", [
+            "DROP INDEX requests_reporter",
+        ]),
     ]
 }

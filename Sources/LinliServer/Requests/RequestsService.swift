@@ -439,6 +439,7 @@ public struct RequestsService: Sendable {
                 .compactMap { $0 }.joined(separator: " ")
             var draft = Row.unsaved(category: category.code, description: description, at: loc, submittedBy: actor.userID, now: now)
             draft.urgency = u; draft.channel = channelCode
+            // The reporter is the submitter or nobody; "my requests" relies on it (requests.006).
             draft.reporterUserID = isStaff && channel != .app ? nil : actor.userID
             draft.contactMasked = masked; draft.publicDetails = input.publicDetails == true; draft.attributes = input.attributes ?? [:]
             (draft.partyKind, draft.partyKey, draft.partyName, draft.partyPath, draft.partyGridID) = (party.kind, party.key, party.name, party.path, party.gridID)
@@ -553,9 +554,9 @@ public struct RequestsService: Sendable {
         var q = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
         switch scope {
         case .mine:
+            // The reporter is always the submitter or nobody (see `submit`), so the submitter
+            // names every request of one's own (requests.006 dropped the reporter's index).
             q.appendInterpolation(unsafeRaw: "(r.submitted_by = ")
-            q.appendInterpolation(bind: actor.userID)
-            q.appendInterpolation(unsafeRaw: " OR r.reporter_user_id = ")
             q.appendInterpolation(bind: actor.userID)
             q.appendInterpolation(unsafeRaw: " OR r.id IN (SELECT request_id FROM request_followers WHERE user_id = ")
             q.appendInterpolation(bind: actor.userID)
