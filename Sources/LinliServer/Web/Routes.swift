@@ -93,9 +93,12 @@ enum JSON {
         return buffer.readableBytes == 0 ? nil : try decode(T.self, buffer: buffer)
     }
 
+    /// One decoder for every body (it holds only its default options, read at each decode).
+    static let decoder = JSONDecoder()
+
     static func decode<T: Decodable>(_ type: T.Type, buffer: ByteBuffer) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            return try Self.decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let DecodingError.typeMismatch(_, c), let DecodingError.valueNotFound(_, c) {
             let field = c.codingPath.map(\.stringValue).joined(separator: ".")
             throw LinliError.invalid(field, "wrong_type", "字段 \(field) 的类型不正确")
