@@ -155,6 +155,16 @@ import Testing
         #expect(request.templateValue(.zh).firstDifference(from: Renderer.viaJSON(request, .zh)) == nil)
     }
 
+    /// The cached layout is cut at its marks only when each is there exactly once.
+    @Test func aLayoutIsCutAtEachMarkOnce() {
+        let marks = [Array("<T>".utf8), Array("<C>".utf8)]
+        #expect(Renderer.cut(Array("a<T>b<C>c".utf8), at: marks) == [Array("a".utf8), Array("b".utf8), Array("c".utf8)])
+        #expect(Renderer.cut(Array("<T><C>".utf8), at: marks) == [[], [], []])
+        #expect(Renderer.cut(Array("a<C>b<T>c".utf8), at: marks) == nil)
+        #expect(Renderer.cut(Array("a<T>b<C>c<C>".utf8), at: marks) == nil)
+        #expect(Renderer.cut(Array("a<T>b".utf8), at: marks) == nil)
+    }
+
     /// A link to request or matter 1 names it (swift-mustache took JSON's 1 for true and printed the row).
     @Test func anIdOfOneIsANumberNotTrue() throws {
         struct Item: Codable { var matter_id: Int64 }

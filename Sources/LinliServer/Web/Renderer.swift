@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOConcurrencyHelpers
 #if DEBUG
 import Mustache
 #endif
@@ -10,6 +11,7 @@ import Mustache
 struct Renderer: Sendable {
     /// The templates with the language table written in, per language.
     let zhLibrary: TemplateLibrary, enLibrary: TemplateLibrary
+    let layouts = LayoutCache()
     #if DEBUG
     let reference: MustacheLibrary
     #endif
@@ -96,7 +98,30 @@ struct Renderer: Sendable {
 
     /// The same for a page whose data is template values already (the household page).
     func page(_ template: String, fields data: TemplateFields, context: AppContext, title: String) -> Response {
-        let content = String(decoding: render(template, fields: data, context: context), as: UTF8.self)
+        let content = render(template, fields: data, context: context)
+        var html: [UInt8]
+        if let around = layoutAround(context) {
+            html = []
+            html.reserveCapacity(around[0].count + around[1].count + around[2].count + content.count + title.utf8.count + 16)
+            html += around[0]
+            TemplateLibrary.appendEscaped(title, to: &html)
+            html += around[1]
+            html += content
+            html += around[2]
+            #if DEBUG
+            let whole = render("layout", fields: layoutFields(title: title, content: String(decoding: content, as: UTF8.self), context: context), context: context)
+            if html != whole { fatalError("the cached layout differs from the layout rendered whole") }
+            #endif
+        } else {
+            html = render("layout", fields: layoutFields(title: title, content: String(decoding: content, as: UTF8.self), context: context), context: context)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: html)))
+    }
+
+    /// The layout's values: the page's title and content, the language and print size, and the
+    /// signed-in user's name, roles and links.
+    func layoutFields(title: String, content: String, context: AppContext) -> TemplateFields {
         var layout: TemplateFields = [
             "title": .text(title), "content": .text(content), "lang_code": .text(context.lang == .zh ? "zh-CN" : "en"),
             "other_lang": .text(context.lang == .zh ? "en" : "zh"), "large_print": .bool(context.largePrint),
@@ -108,9 +133,75 @@ struct Renderer: Sendable {
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
             layout["user"] = .object(nav)
         }
-        let html = render("layout", fields: layout, context: context)
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: html)))
+        return layout
+    }
+
+    /// Marks put where the title and the content go, to cut a rendered layout into the three
+    /// pieces around them. Control characters appear in no template and escaping leaves them be.
+    static let titleMark = "\u{1}title\u{1}", contentMark = "\u{1}content\u{1}"
+
+    /// The layout before the title, between the title and the content, and after the content, for
+    /// this user, language, print size and CSRF token: the same for every page they open, so it
+    /// is rendered once (the title is escaped where it goes, as `{{title}}` is; the content is
+    /// not, as `{{{content}}}` is not; debug builds compare every page with the layout rendered whole).
+    func layoutAround(_ context: AppContext) -> [[UInt8]]? {
+        let key = LayoutCache.Key(userID: context.actor?.userID, lang: context.lang, largePrint: context.largePrint, csrf: context.csrf ?? "")
+        if let hit = layouts.get(key), hit.displayName == context.actor?.displayName, hit.grants == context.actor?.grants ?? [] {
+            return hit.pieces
+        }
+        let whole = render("layout", fields: layoutFields(title: Self.titleMark, content: Self.contentMark, context: context), context: context)
+        guard let pieces = Self.cut(whole, at: [Array(Self.titleMark.utf8), Array(Self.contentMark.utf8)]) else { return nil }
+        layouts.put(key, .init(displayName: context.actor?.displayName, grants: context.actor?.grants ?? [], pieces: pieces))
+        return pieces
+    }
+
+    /// `bytes` cut at each mark in turn (each found once, in order), without the marks.
+    static func cut(_ bytes: [UInt8], at marks: [[UInt8]]) -> [[UInt8]]? {
+        var pieces: [[UInt8]] = [], start = 0
+        for mark in marks {
+            guard let at = find(mark, in: bytes, from: start) else { return nil }
+            pieces.append(Array(bytes[start..<at]))
+            start = at + mark.count
+        }
+        pieces.append(Array(bytes[start...]))
+        for mark in marks where find(mark, in: bytes, from: start) != nil { return nil }
+        return pieces
+    }
+
+    private static func find(_ needle: [UInt8], in bytes: [UInt8], from: Int) -> Int? {
+        guard needle.count <= bytes.count else { return nil }
+        var i = from
+        while i + needle.count <= bytes.count {
+            if bytes[i] == needle[0], bytes[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// Rendered layouts by user, language, print size and CSRF token; bounded, and checked against
+/// the user's present name and grants on every use (a changed grant renders it again).
+final class LayoutCache: Sendable {
+    struct Key: Hashable, Sendable {
+        var userID: Int64?
+        var lang: Lang
+        var largePrint: Bool
+        var csrf: String
+    }
+    struct Entry: Sendable {
+        var displayName: String?
+        var grants: [RoleGrant]
+        var pieces: [[UInt8]]
+    }
+    private let box = NIOLockedValueBox<[Key: Entry]>([:])
+    static let limit = 4096
+
+    func get(_ key: Key) -> Entry? { box.withLockedValue { $0[key] } }
+    func put(_ key: Key, _ entry: Entry) {
+        box.withLockedValue { d in
+            if d.count >= Self.limit { d.removeAll() }
+            d[key] = entry
+        }
     }
 }
 
