@@ -40,8 +40,5 @@ for round in $(seq "$ROUNDS"); do
     echo "$NAME $(echo "$out" | awk '/Requests\/sec/ {print $2}') $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }') $(echo "$out" | awk '$1=="99%" {print $2}')" | tee -a "$LOG"
   done
 done
-for NAME in old new; do
-  echo "$NAME: median $(awk -v n=$NAME '$1 == n {print $2}' "$LOG" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') req/s," \
-       "$(awk -v n=$NAME '$1 == n {print $3}' "$LOG" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') µs CPU per request"
-done
+ab_medians "$LOG" request
 rm -f "$LOG"

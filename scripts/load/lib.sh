@@ -71,3 +71,12 @@ for name, r in rows.items():
     print(f"{name} {statistics.median(x[2] for x in r):.0f} {statistics.median(x[1] for x in r):.2f}ms ratio={statistics.median(x[0] for x in r):.3f} (rounds: {', '.join(f'{x[0]:.3f}' for x in r)})")
 PY
 }
+# ab_medians FILE UNIT: from lines "old|new req/s cpu_µs …" (one per A/B round), each binary's
+# median req/s and median CPU µs per UNIT.
+ab_medians() {
+  local name
+  for name in old new; do
+    echo "$name: median $(awk -v n=$name '$1 == n {print $2}' "$1" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') req/s," \
+         "$(awk -v n=$name '$1 == n {print $3}' "$1" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') µs CPU per $2"
+  done
+}
