@@ -163,6 +163,7 @@ import Testing
         #expect(Renderer.cut(Array("a<C>b<T>c".utf8), at: marks) == nil)
         #expect(Renderer.cut(Array("a<T>b<C>c<C>".utf8), at: marks) == nil)
         #expect(Renderer.cut(Array("a<T>b".utf8), at: marks) == nil)
+        #expect(Renderer.cut(Array("a<T>b<T>c<C>".utf8), at: marks) == nil)
     }
 
     /// A link to request or matter 1 names it (swift-mustache took JSON's 1 for true and printed the row).

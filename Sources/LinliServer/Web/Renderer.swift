@@ -99,6 +99,9 @@ struct Renderer: Sendable {
     /// The same for a page whose data is template values already (the household page).
     func page(_ template: String, fields data: TemplateFields, context: AppContext, title: String) -> Response {
         let content = render(template, fields: data, context: context)
+        func wholeLayout() -> [UInt8] {
+            render("layout", fields: layoutFields(title: title, content: String(decoding: content, as: UTF8.self), context: context), context: context)
+        }
         var html: [UInt8]
         if let around = layoutAround(context) {
             html = []
@@ -109,11 +112,10 @@ struct Renderer: Sendable {
             html += content
             html += around[2]
             #if DEBUG
-            let whole = render("layout", fields: layoutFields(title: title, content: String(decoding: content, as: UTF8.self), context: context), context: context)
-            if html != whole { fatalError("the cached layout differs from the layout rendered whole") }
+            if html != wholeLayout() { fatalError("the cached layout differs from the layout rendered whole") }
             #endif
         } else {
-            html = render("layout", fields: layoutFields(title: title, content: String(decoding: content, as: UTF8.self), context: context), context: context)
+            html = wholeLayout()
         }
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                         body: .init(byteBuffer: ByteBuffer(bytes: html)))
@@ -155,7 +157,8 @@ struct Renderer: Sendable {
         return pieces
     }
 
-    /// `bytes` cut at each mark in turn (each found once, in order), without the marks.
+    /// `bytes` cut at each mark in turn, without the marks; nil unless each mark is there exactly
+    /// once and in this order.
     static func cut(_ bytes: [UInt8], at marks: [[UInt8]]) -> [[UInt8]]? {
         var pieces: [[UInt8]] = [], start = 0
         for mark in marks {
@@ -164,7 +167,7 @@ struct Renderer: Sendable {
             start = at + mark.count
         }
         pieces.append(Array(bytes[start...]))
-        for mark in marks where find(mark, in: bytes, from: start) != nil { return nil }
+        for piece in pieces { for mark in marks where find(mark, in: piece, from: 0) != nil { return nil } }
         return pieces
     }
 
