@@ -419,6 +419,8 @@ enum TestImages {
             #expect(board.open.count == 2)
             for needle in ["家502", "13912345678", "王秀英", "13800138000", "1单元 101", "居民"] { #expect(!text.contains(needle), "board leaks \(needle)") }
             #expect(board.open.first { $0.id == a.id }?.photoIDs == [], "unpublished photos stay private")
+            // The community's board finds them through its street (requests.007).
+            #expect(Set(try await r.board(placeID: f.demo.firstCommunityID, lang: .zh).open.map(\.id)) == [a.id, b.id])
             let open311 = try await r.publicRequests(ids: [a.id, b.id], lang: .zh)
             #expect(open311.first { $0.id == a.id }?.description == nil && open311.first { $0.id == b.id }?.description != nil)
             // The raw database holds the contact only encrypted.

@@ -202,5 +202,13 @@ enum RequestsMigrations {
         Migration("requests.006", [
             "DROP INDEX requests_reporter",
         ]),
+        // A community's requests are found through requests_street_figures (its street, then the
+        // community column inside that index; see `placePredicate`): on 10,000,000 requests a
+        // community's month of figures took 6 instead of 9 ms that way, its public board 0.4 instead
+        // of 0.6 s (open) and 0.2 instead of 1.1 s (recently resolved), and every submission
+        // writes one b-tree fewer.
+        Migration("requests.007", [
+            "DROP INDEX requests_community",
+        ]),
     ]
 }

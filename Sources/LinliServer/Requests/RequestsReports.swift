@@ -45,7 +45,10 @@ extension RequestsService {
         var q = SQLQueryString(" ")
         switch ids.count {
         case 3: q.appendInterpolation(unsafeRaw: "r.street_id = "); q.appendInterpolation(bind: ids[2])
-        case 4: q.appendInterpolation(unsafeRaw: "r.community_id = "); q.appendInterpolation(bind: ids[3])
+        case 4:
+            // Through the street's index, which holds the community column (requests.007).
+            q.appendInterpolation(unsafeRaw: "(r.street_id = "); q.appendInterpolation(bind: ids[2])
+            q.appendInterpolation(unsafeRaw: " AND r.community_id = "); q.appendInterpolation(bind: ids[3]); q.appendLiteral(")")
         case 5: q.appendInterpolation(unsafeRaw: "r.compound_id = "); q.appendInterpolation(bind: ids[4])
         default: q.appendInterpolation(unsafeRaw: "r.path LIKE "); q.appendInterpolation(bind: path + "%")
         }
