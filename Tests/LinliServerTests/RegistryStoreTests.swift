@@ -360,10 +360,19 @@ import Testing
                 #expect(try await post("/users", "community", "username=y1&password=a-long-password").status == .forbidden)
                 let actor = try await f.linli.accounts.login(username: "wang.worker", password: "a-long-password").actor
                 #expect(actor.grants.map(\.role) == [.communityStaff])
+                // The page layout kept for this user follows the grant: the resident search link goes with it.
+                let workerToken = try await f.linli.accounts.createAPIToken(username: "wang.worker", name: "test")
+                func inbox() async throws -> String {
+                    let page = try await client.execute(uri: "/inbox", method: .get, headers: [.authorization: "Bearer \(workerToken)"])
+                    #expect(page.status == .ok)
+                    return page.body.text
+                }
+                #expect(try await inbox().contains("href=\"/search\""))
                 let grant = try await f.linli.accounts.users(actor: try await f.actor("street"), userID: Int64(user)!)[0].grants[0].id
                 res = try await post("/users/\(user)/grants/\(grant)/revoke", "street", "")
                 #expect(res.status == .seeOther)
                 #expect(try await f.linli.accounts.login(username: "wang.worker", password: "a-long-password").actor.grants.isEmpty)
+                #expect(try await !inbox().contains("href=\"/search\""))
                 let audited = try await f.linli.store.read { db in
                     try await db.raw("SELECT COUNT(*) AS n FROM audit_log WHERE username = 'street' AND action IN ('user.create', 'user.grant', 'user.revoke')").first()!.decode(column: "n", as: Int.self)
                 }

@@ -29,7 +29,7 @@ public struct AccountService: Sendable {
         self.env = env
         self.bcryptCost = bcryptCost
         self.audit = AuditLog(env: env)
-        self.cache = ActorCache()
+        self.cache = ActorCache(limit: 10_000)
     }
 
     static func hashToken(_ token: String) -> String { Hex.encode(SHA256.hash(data: Data(token.utf8))) }
@@ -234,14 +234,14 @@ public struct AccountService: Sendable {
 
     // MARK: Login, sessions, tokens
 
-    /// Checks the password; after `maxFailedLogins` failures the account is locked for a while,
-    /// whatever password is given. Unknown users and wrong passwords get the same answer.
     /// bcrypt takes tens of milliseconds on purpose: it runs on NIO's blocking-work pool, not on
     /// the threads that serve every connection.
     static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive { work() }
     }
 
+    /// Checks the password; after `maxFailedLogins` failures the account is locked for a while,
+    /// whatever password is given. Unknown users and wrong passwords get the same answer.
     public func login(username: String, password: String) async throws -> SessionInfo {
         let now = env.nowSeconds
         let row = try await store.read { db in
@@ -290,8 +290,8 @@ public struct AccountService: Sendable {
     /// The actor and CSRF token of a live session.
     public func session(token: String) async throws -> (Actor, String)? {
         let now = env.nowSeconds
-        let key = ActorCache.Key(kind: .session, token: token)
-        if let hit = cache.get(key, now: now) { return (hit.actor, hit.csrf ?? "") }
+        let key = ActorCacheKey(kind: .session, token: token)
+        if let hit = cache.get(key, valid: { $0.validUntil > now }) { return (hit.actor, hit.csrf ?? "") }
         let h = Self.hashToken(token)
         let found: (Actor, String, Int64)? = try await store.read { db in
             guard let s = try await db.raw("SELECT user_id, csrf, expires_at FROM sessions WHERE token_hash = \(bind: h)").first() else { return nil }
@@ -300,7 +300,7 @@ public struct AccountService: Sendable {
             return (a, try s.decode(column: "csrf", as: String.self), exp)
         }
         guard let found else { return nil }
-        cache.put(key, ActorCache.Entry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2)))
+        cache.put(key, ActorCacheEntry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2)))
         return (found.0, found.1)
     }
 
@@ -319,43 +319,27 @@ public struct AccountService: Sendable {
 
     public func bearer(token: String) async throws -> Actor? {
         let now = env.nowSeconds
-        let key = ActorCache.Key(kind: .bearer, token: token)
-        if let hit = cache.get(key, now: now) { return hit.actor }
+        let key = ActorCacheKey(kind: .bearer, token: token)
+        if let hit = cache.get(key, valid: { $0.validUntil > now }) { return hit.actor }
         let h = Self.hashToken(token)
         let actor: Actor? = try await store.read { db in
             guard let t = try await db.raw("SELECT user_id FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
             return try await loadActor(db, userID: try t.decode(column: "user_id", as: Int64.self))
         }
-        if let actor { cache.put(key, ActorCache.Entry(actor: actor, csrf: nil, validUntil: now + 30)) }
+        if let actor { cache.put(key, ActorCacheEntry(actor: actor, csrf: nil, validUntil: now + 30)) }
         return actor
     }
 }
 
-/// A small bounded cache; entries live 30 seconds and any grant change clears it. It is keyed by
-/// the token as sent (it lives only in this process's memory, as the request did), so that a hit
-/// costs no SHA-256; a session's token never finds a bearer token's entry or the reverse.
-final class ActorCache: Sendable {
-    struct Entry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64 }
-    struct Key: Hashable, Sendable {
-        enum Kind: Hashable, Sendable { case session, bearer }
-        var kind: Kind
-        var token: String
-    }
-    private let box = NIOLockedValueBox<[Key: Entry]>([:])
+/// The actors of tokens, kept 30 seconds; any grant change clears them all. Keyed by the token as
+/// sent (it lives only in this process's memory, as the request did), so that a hit costs no
+/// SHA-256; a session's token never finds a bearer token's entry or the reverse.
+typealias ActorCache = BoundedCache<ActorCacheKey, ActorCacheEntry>
 
-    func get(_ key: Key, now: Int64) -> Entry? {
-        box.withLockedValue { d in
-            guard let e = d[key] else { return nil }
-            if e.validUntil <= now { d[key] = nil; return nil }
-            return e
-        }
-    }
-    func put(_ key: Key, _ e: Entry) {
-        box.withLockedValue { d in
-            if d.count > 10_000 { d.removeAll() }
-            d[key] = e
-        }
-    }
-    func remove(_ key: Key) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
-    func clear() { box.withLockedValue { $0.removeAll() } }
+struct ActorCacheKey: Hashable, Sendable {
+    enum Kind: Hashable, Sendable { case session, bearer }
+    var kind: Kind
+    var token: String
 }
+
+struct ActorCacheEntry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64 }

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import SQLKit
 
 // Look-alike requests: suggested before a resident submits, returned with a new submission, and
@@ -43,7 +42,7 @@ extension RequestsService {
         var known = texts.get(near.map(\.id))
         let missing = near.map(\.id).filter { known[$0] == nil }
         if !missing.isEmpty {
-            var fresh: [Int64: LookAlikeTexts.Entry] = [:]
+            var fresh: [Int64: LookAlikeText] = [:]
             for row in try await db.query("SELECT id, description, address FROM requests WHERE id IN (\(list: missing))").all() {
                 fresh[try row.decode(column: "id", as: Int64.self)] = .init(bigrams: TextSimilarity.bigrams(try row.decode(column: "description", as: String.self)),
                                                                            address: try row.decode(column: "address", as: String.self))
@@ -91,30 +90,10 @@ extension RequestsService {
 
 /// Each request's bigrams and address, kept after they are first read: neither changes after
 /// submission, and every submission compares itself with up to twenty recent neighbours. A new
-/// request's are put here as it is stored. Bounded; emptied when full.
-final class LookAlikeTexts: Sendable {
-    struct Entry: Sendable {
-        var bigrams: [UInt64]
-        var address: String
-    }
-    private let box = NIOLockedValueBox<[Int64: Entry]>([:])
-    let limit: Int
+/// request's are put here as it is stored.
+typealias LookAlikeTexts = BoundedCache<Int64, LookAlikeText>
 
-    init(limit: Int = 20_000) { self.limit = limit }
-
-    func get(_ ids: [Int64]) -> [Int64: Entry] {
-        box.withLockedValue { cache in
-            var found: [Int64: Entry] = [:]
-            for id in ids { if let e = cache[id] { found[id] = e } }
-            return found
-        }
-    }
-
-    func put(_ entries: [Int64: Entry]) {
-        guard !entries.isEmpty else { return }
-        box.withLockedValue { cache in
-            if cache.count + entries.count > limit { cache.removeAll(keepingCapacity: true) }
-            cache.merge(entries) { $1 }
-        }
-    }
+struct LookAlikeText: Sendable {
+    var bigrams: [UInt64]
+    var address: String
 }

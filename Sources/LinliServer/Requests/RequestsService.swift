@@ -11,7 +11,7 @@ public struct RequestsService: Sendable {
     let audit: AuditLog
     let notifier: any Notifier
     let config = RequestsConfig()
-    let texts = LookAlikeTexts()
+    let texts = LookAlikeTexts(limit: 20_000)
     let photos: PhotoStore
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Environment, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOConcurrencyHelpers
 #if DEBUG
 import Mustache
 #endif
@@ -11,7 +10,7 @@ import Mustache
 struct Renderer: Sendable {
     /// The templates with the language table written in, per language.
     let zhLibrary: TemplateLibrary, enLibrary: TemplateLibrary
-    let layouts = LayoutCache()
+    let layouts = LayoutCache(limit: 4096)
     #if DEBUG
     let reference: MustacheLibrary
     #endif
@@ -147,8 +146,8 @@ struct Renderer: Sendable {
     /// is rendered once (the title is escaped where it goes, as `{{title}}` is; the content is
     /// not, as `{{{content}}}` is not; debug builds compare every page with the layout rendered whole).
     func layoutAround(_ context: AppContext) -> [[UInt8]]? {
-        let key = LayoutCache.Key(userID: context.actor?.userID, lang: context.lang, largePrint: context.largePrint, csrf: context.csrf ?? "")
-        if let hit = layouts.get(key), hit.displayName == context.actor?.displayName, hit.grants == context.actor?.grants ?? [] {
+        let key = LayoutKey(userID: context.actor?.userID, lang: context.lang, largePrint: context.largePrint, csrf: context.csrf ?? "")
+        if let hit = layouts.get(key, valid: { $0.displayName == context.actor?.displayName && $0.grants == context.actor?.grants ?? [] }) {
             return hit.pieces
         }
         let whole = render("layout", fields: layoutFields(title: Self.titleMark, content: Self.contentMark, context: context), context: context)
@@ -182,30 +181,21 @@ struct Renderer: Sendable {
     }
 }
 
-/// Rendered layouts by user, language, print size and CSRF token; bounded, and checked against
-/// the user's present name and grants on every use (a changed grant renders it again).
-final class LayoutCache: Sendable {
-    struct Key: Hashable, Sendable {
-        var userID: Int64?
-        var lang: Lang
-        var largePrint: Bool
-        var csrf: String
-    }
-    struct Entry: Sendable {
-        var displayName: String?
-        var grants: [RoleGrant]
-        var pieces: [[UInt8]]
-    }
-    private let box = NIOLockedValueBox<[Key: Entry]>([:])
-    static let limit = 4096
+/// Rendered layouts by user, language, print size and CSRF token; each use checks the entry
+/// against the user's present name and grants (a changed grant renders it again).
+typealias LayoutCache = BoundedCache<LayoutKey, LayoutEntry>
 
-    func get(_ key: Key) -> Entry? { box.withLockedValue { $0[key] } }
-    func put(_ key: Key, _ entry: Entry) {
-        box.withLockedValue { d in
-            if d.count >= Self.limit { d.removeAll() }
-            d[key] = entry
-        }
-    }
+struct LayoutKey: Hashable, Sendable {
+    var userID: Int64?
+    var lang: Lang
+    var largePrint: Bool
+    var csrf: String
+}
+
+struct LayoutEntry: Sendable {
+    var displayName: String?
+    var grants: [RoleGrant]
+    var pieces: [[UInt8]]
 }
 
 func redirect(_ to: String) -> Response {

@@ -1,0 +1,44 @@
+import NIOConcurrencyHelpers
+
+/// Values kept in this process by key, behind one lock, for what the database stays the truth of
+/// (the actors of tokens, look-alike texts, rendered layouts). Emptied whole when it would pass
+/// its limit: simpler than evicting one by one, and refilling costs one read per key.
+final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let box = NIOLockedValueBox<[Key: Value]>([:])
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func get(_ key: Key) -> Value? { box.withLockedValue { $0[key] } }
+
+    /// The value if `valid` says it still holds; otherwise it is dropped.
+    func get(_ key: Key, valid: (Value) -> Bool) -> Value? {
+        box.withLockedValue { d in
+            guard let v = d[key] else { return nil }
+            guard valid(v) else { d[key] = nil; return nil }
+            return v
+        }
+    }
+
+    /// Those of `keys` that are kept.
+    func get(_ keys: [Key]) -> [Key: Value] {
+        box.withLockedValue { d in
+            var found: [Key: Value] = [:]
+            for k in keys { if let v = d[k] { found[k] = v } }
+            return found
+        }
+    }
+
+    func put(_ key: Key, _ value: Value) { put([key: value]) }
+
+    func put(_ entries: [Key: Value]) {
+        guard !entries.isEmpty else { return }
+        box.withLockedValue { d in
+            if d.count + entries.count > limit { d.removeAll(keepingCapacity: true) }
+            d.merge(entries) { $1 }
+        }
+    }
+
+    func remove(_ key: Key) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
+    func clear() { box.withLockedValue { $0.removeAll() } }
+}
