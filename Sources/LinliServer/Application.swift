@@ -106,6 +106,8 @@ public func buildApplication(_ config: AppConfig) async throws -> BuiltApplicati
 public func buildApplication(_ linli: Linli, logger: Logger) async throws -> BuiltApplication<some ApplicationProtocol> {
     let renderer = try await Renderer.load()
     let router = Router(context: AppContext.self)
+    // Outermost, so that error pages carry the headers too.
+    router.add(middleware: SecurityHeadersMiddleware(production: linli.config.production))
     router.add(middleware: ErrorMiddleware(renderer: renderer))
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)

@@ -392,6 +392,15 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
             let t = try await d.tally(poll.id, actor: community)
             #expect(t.counts.votedParts == Int64(first.count) && t.counts.yesArea == 0 && t.counts.noArea > 0)
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ballot_history WHERE poll_id = \(poll.id)") == 2 * first.count)
+            // Staff cannot silently put a paper ballot over the owner's own online vote: it takes
+            // the signed paper's image, and the owner is told.
+            var paper = DeliberationService.BallotInput()
+            paper.choice = "yes"; paper.method = "paper"; paper.partIDs = [first[0].partID]
+            await expectCode("evidence_required") { _ = try await d.castBallots(poll.id, paper, actor: community) }
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ballot_history WHERE poll_id = \(poll.id)") == 2 * first.count, "a refused ballot writes nothing")
+            #expect(try await !f.linli.inbox.list(actor: owner, lang: .zh).contains { $0.kind == "ballot_replaced" })
+            _ = try await d.castBallots(poll.id, paper, proxyDocument: TestImages.png, actor: community)
+            #expect(try await f.linli.inbox.list(actor: owner, lang: .zh).contains { $0.kind == "ballot_replaced" && $0.matterID == m.id })
             await expectCode("poll_already_open") { _ = try await d.openPoll(m.id, pollInput, actor: community) }
         }
     }

@@ -121,3 +121,15 @@ extension Fixture {
 extension ByteBuffer {
     var text: String { String(buffer: self) }
 }
+
+/// Signs in through the form as a browser does: the form's token and its cookie, then the POST.
+/// Returns the session cookie (`linli_session=…`).
+func webLogin(_ client: some TestClientProtocol, _ username: String, password: String = Fixture.password) async throws -> String {
+    let form = try await client.execute(uri: "/login", method: .get, headers: [:], body: nil)
+    let pre = String(form.headers[.setCookie]!.split(separator: ";")[0])
+    let token = String(form.body.text.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+    let login = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded", .cookie: pre],
+                                         body: ByteBuffer(string: "username=\(username)&password=\(password)&_csrf=\(token)"))
+    guard login.status == .seeOther, let set = login.headers[.setCookie] else { throw LinliError.unauthenticated }
+    return String(set.split(separator: ";")[0])
+}

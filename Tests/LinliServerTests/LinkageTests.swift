@@ -223,10 +223,10 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
             }
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'donation'") == 0)
             // Below the seed: no match yet.
-            var r = try await l.donate(projectID: project, gift("600", key: "k1"), actor: resident)
+            var r = try await l.donate(projectID: project, gift("600", name: "", key: "k1"), actor: resident)
             #expect(r.matched == 0)
             // A retry with the same key records nothing.
-            r = try await l.donate(projectID: project, gift("600", key: "k1"), actor: resident)
+            r = try await l.donate(projectID: project, gift("600", name: "", key: "k1"), actor: resident)
             #expect(r.repeated)
             r = try await l.donate(projectID: project, gift("500"), actor: staff)
             #expect(r.matched == 110_000)  // raised 1,100 ≥ seed 1,000: matched 1:1

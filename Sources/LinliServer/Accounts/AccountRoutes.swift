@@ -6,31 +6,50 @@ struct AccountRoutes {
     let renderer: Renderer
     let secureCookies: Bool
 
+    static let loginCookie = "linli_login"
+
     func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
         Cookie(name: AuthMiddleware.sessionCookie, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
     }
 
     /// Only local paths are accepted as a place to return to after sign-in.
+    /// Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    /// `/\t/evil.example` is `//evil.example`: any control character, space or backslash is
+    /// refused outright, and so is a second slash at the start.
     static func safeNext(_ s: String?) -> String {
-        guard let s, s.hasPrefix("/"), !s.hasPrefix("//"), !s.contains("\\") else { return "/console" }
+        guard let s, s.hasPrefix("/"), !s.hasPrefix("//"), s.count <= 2000,
+              !s.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || $0 == "\\" || $0.properties.isWhitespace }) else { return "/console" }
         return s
     }
 
     func register(_ r: Routes) {
         r.get("/", .open) { _, c in redirect(c.actor == nil ? "/login" : "/console") }
         r.get("/health", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+        // The sign-in form carries a token that matches a cookie set with it (there is no session
+        // yet to hold one), so another site cannot sign a browser in to an account of its choosing.
         r.get("/login", .open) { req, c in
-            renderer.page("login", ["next": Self.safeNext(req.uri.queryParameters.get("next"))], context: c, title: I18n.table(c.lang)["login"]!)
+            let token = (req.cookies[Self.loginCookie].map { String($0.value) }.flatMap { $0.count == 32 ? $0 : nil } ?? accounts.newLoginToken())
+            var resp = renderer.page("login", ["next": Self.safeNext(req.uri.queryParameters.get("next")), "login_csrf": token], context: c,
+                                     title: I18n.table(c.lang)["login"]!)
+            resp.setCookie(Cookie(name: Self.loginCookie, value: token, maxAge: 3600, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return resp
         }
-        r.post("/login", .open) { _, c in
+        r.post("/login", .open) { req, c in
             let username = c.form["username"] ?? "", next = Self.safeNext(c.form["next"])
+            let expected = req.cookies[Self.loginCookie].map { String($0.value) }
+            guard let expected, let sent = c.form["_csrf"], sent == expected else {
+                var resp = renderer.page("login", ["error": "页面已过期，请重新登录", "username": username, "next": next, "login_csrf": expected ?? ""],
+                                         context: c, title: I18n.table(c.lang)["login"]!)
+                resp.status = .forbidden
+                return resp
+            }
             do {
                 let s = try await accounts.login(username: username, password: c.form["password"] ?? "")
                 var resp = redirect(next)
                 resp.setCookie(sessionCookie(s.token, maxAge: Int(AccountService.sessionSeconds)))
                 return resp
             } catch let e as LinliError {
-                var resp = renderer.page("login", ["error": e.message, "username": username, "next": next], context: c, title: I18n.table(c.lang)["login"]!)
+                var resp = renderer.page("login", ["error": e.message, "username": username, "next": next, "login_csrf": expected], context: c, title: I18n.table(c.lang)["login"]!)
                 resp.status = e.status
                 return resp
             }
@@ -56,9 +75,11 @@ struct AccountRoutes {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css)))
         }
-        r.get("/static/map.js", .open) { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
-                     body: .init(byteBuffer: ByteBuffer(string: MapScript.js)))
+        for (name, js) in [("map.js", MapScript.js), ("app.js", Scripts.app), ("request-form.js", Scripts.requestForm), ("meeting.js", Scripts.meeting)] {
+            r.get("/static/\(name)", .open) { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                         body: .init(byteBuffer: ByteBuffer(string: js)))
+            }
         }
 
         // API: exchange a username and password for a bearer token.

@@ -281,6 +281,9 @@ public struct AccountService: Sendable {
         return SessionInfo(token: token, csrf: csrf, actor: actor)
     }
 
+    /// The token a sign-in form carries (20 random bytes, 32 characters).
+    func newLoginToken() -> String { env.token(bytes: 20) }
+
     public func logout(token: String) async throws {
         let h = Self.hashToken(token)
         try await store.transaction { db in try await db.raw("DELETE FROM sessions WHERE token_hash = \(bind: h)").run() }

@@ -156,7 +156,8 @@ struct DeliberationRoutes {
         r.get("/api/v1/matters", .action(.matterView)) { req, c in
             let q = req.uri.queryParameters
             return try JSON.response(try await deliberation.list(actor: try c.requireActor(), lang: c.lang, status: q.get("status"),
-                                                                 limit: Int(q.get("limit") ?? "50") ?? 50, offset: Int(q.get("offset") ?? "0") ?? 0))
+                                                                 limit: try Input.int(q.get("limit"), field: "limit", default: 50, in: 1...200),
+                                                                 offset: try Input.int(q.get("offset"), field: "offset", default: 0, in: 0...Input.maxOffset)))
         }
         r.post("/api/v1/matters", .action(.matterSuggest)) { req, c in
             let input = try await JSON.decode(DeliberationService.MatterInput.self, from: req, context: c)

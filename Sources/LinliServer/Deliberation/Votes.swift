@@ -360,6 +360,19 @@ extension DeliberationService {
                     """).first()!.decode(column: "id", as: Int64.self)
             }
             var receipts: [BallotReceipt] = []
+            var replacedOwners: [Int64] = []
+            if method != .online {
+                // An owner's own online vote is replaced by staff only on the evidence of the signed
+                // paper (its image), and the owner is told in the same transaction.
+                for part in parts {
+                    guard let b = try await db.raw("SELECT method, cast_by FROM ballots WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part)").first(),
+                          try b.decode(column: "method", as: String.self) == BallotMethod.online.rawValue else { continue }
+                    guard documentID != nil else {
+                        throw LinliError.invalid("proxy_document", "evidence_required", "业主已在线投票；以纸质或委托票替换，须上传业主签名的选票或委托书图片")
+                    }
+                    replacedOwners.append(try b.decode(column: "cast_by", as: Int64.self))
+                }
+            }
             for part in parts {
                 // The primary key (poll, part) is what makes a double vote impossible, however many
                 // arrive at once: the second insert finds the first and is refused or counted as a change.
@@ -385,7 +398,12 @@ extension DeliberationService {
             }
             if method != .online {
                 try await audit.append(db, actor: actor, action: "ballot.record", objectType: "poll", objectID: p.id, path: p.path,
-                                       detail: "\(method.rawValue) part \(parts[0])")
+                                       detail: "\(method.rawValue) part \(parts[0])" + (replacedOwners.isEmpty ? "" : " replaces online"))
+                if !replacedOwners.isEmpty {
+                    try await notifier.tell(db, replacedOwners, except: actor.userID, at: now) {
+                        OutgoingNotification(userID: $0, kind: "ballot_replaced", requestID: nil, subject: p.question, matterID: p.matterID)
+                    }
+                }
             }
             return receipts
         }

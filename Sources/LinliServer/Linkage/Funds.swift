@@ -40,10 +40,11 @@ extension LinkageService {
     }
 
     /// Money put into an area above a community (a street's pool or venture round) is booked
-    /// against the first community it covers, only so that the public ledger can filter by
-    /// community; the movement itself belongs to the pool or round.
+    /// against the first community it covers only because the column is required; the movement
+    /// belongs to the pool or round, and no community's public ledger lists it.
     func ledgerCommunity(_ db: any SQLDatabase, areaPath path: String) async throws -> Int64 {
-        try await db.raw("SELECT id FROM places WHERE \(store.dialect.startsWith("path", path)) AND kind IN ('community', 'village') ORDER BY path LIMIT 1").first()
+        // By id, never by path text: "/…/335/" sorts before "/…/4/".
+        try await db.raw("SELECT id FROM places WHERE \(store.dialect.startsWith("path", path)) AND kind IN ('community', 'village') ORDER BY id LIMIT 1").first()
             .map { try $0.decode(column: "id", as: Int64.self) } ?? PlacePath.ids(path).last!
     }
 
@@ -239,9 +240,15 @@ extension LinkageService {
         let key = input.idempotencyKey.flatMap { $0.isEmpty ? nil : String($0.prefix(80)) }
         let kind = input.donorKind ?? "resident"
         guard ["resident", "merchant"].contains(kind) else { throw LinliError.invalid("donor_kind", "invalid", "捐赠人类型应为居民或商户") }
+        // A key belongs to the giver and this route: another person's gift with the same key is
+        // their own gift, and the same key with another project or amount is a mistake (422).
+        let scopedKey = key.map { "u\(actor.userID):donate:" + $0 }
         return try await store.transaction { db in
-            if let key, let done = try await db.raw("SELECT id, amount FROM ledger_transactions WHERE idempotency_key = \(bind: key)").first() {
+            if let scopedKey, let done = try await db.raw("SELECT id, amount, project_id FROM ledger_transactions WHERE idempotency_key = \(bind: scopedKey)").first() {
                 let a = try done.decode(column: "amount", as: Int64.self)
+                guard a == amount, try done.decode(column: "project_id", as: Int64?.self) == projectID else {
+                    throw LinliError.invalid("idempotency_key", "key_reused", "该幂等键已用于另一笔不同的捐赠")
+                }
                 return DonationReceipt(transactionID: try done.decode(column: "id", as: Int64.self), amount: a, matched: 0, amountText: Fen.text(a), matchedText: Fen.text(0), repeated: true)
             }
             let p = try await fetchProject(db, projectID, actor, .linkageView)
@@ -251,15 +258,22 @@ extension LinkageService {
                   try c.decode(column: "status", as: String.self) == "open" else {
                 throw LinliError.conflict(nil, "campaign_closed", "该项目没有正在进行的筹款")
             }
-            // Staff enter the giver's name from the paper slip; online, the giver is the signed-in person.
+            // Staff enter the giver's name from the paper slip (a merchant, a group); online, the
+            // giver is the signed-in person and may be named only by their own account name.
             var name = Self.trimmed(input.name)
-            if name.isEmpty && !staff { name = actor.displayName }
+            if !staff {
+                guard name.isEmpty || name == actor.displayName else {
+                    throw LinliError.invalid("name", "not_own_name", "在线捐赠只能以您本人的姓名登记；商户或团体的捐赠请到社区登记")
+                }
+                guard kind == "resident" else { throw LinliError.invalid("donor_kind", "staff_only", "商户捐赠由社区工作人员登记") }
+                name = actor.displayName
+            }
             guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写捐赠人（60 字以内）") }
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
             try await lock(db, projectAccount)
             let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
             let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
-                                                  donorPublic: input.publicName == true, donorKind: kind, memo: p.title, key: key),
+                                                  donorPublic: input.publicName == true, donorKind: kind, memo: p.title, key: scopedKey),
                                      [Posting(donors, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
             let matched = try await matchDue(db, p, requested: nil, actor: actor, now: now)
             try await audit.append(db, actor: actor, action: "fund.donate", objectType: "ledger_transaction", objectID: txn, path: p.path, detail: "amount=\(amount) matched=\(matched)")
@@ -523,7 +537,8 @@ extension LinkageService {
             let lines = try await db.raw("""
                 SELECT t.id, t.kind, t.amount, t.donor_name, t.donor_public, t.memo, t.project_id, t.at, COALESCE(p.title, '') AS project
                 FROM ledger_transactions t LEFT JOIN micro_projects p ON p.id = t.project_id
-                WHERE t.community_id = \(bind: communityID) AND t.id < \(bind: before ?? Int64.max) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))
+                WHERE t.community_id = \(bind: communityID) AND t.kind NOT IN ('pool_funding', 'venture_funding')
+                  AND t.id < \(bind: before ?? Int64.max) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))
                 """).all().map { r in
                 let kind = try r.decode(column: "kind", as: String.self), name = try r.decode(column: "donor_name", as: String.self)
                 let who: String

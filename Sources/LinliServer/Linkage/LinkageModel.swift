@@ -70,14 +70,20 @@ public enum LocalDay {
         guard p.count == 2, let h = Int(p[0]), let m = Int(p[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
         return h * 60 + m
     }
-    /// The first and last day of the month holding `day`.
+    /// The first and last day of the month holding a local day: total, for any day number (an old
+    /// row outside the handled years must still render, not trap).
+    public static func month(of day: Int64) -> (first: Int64, last: Int64) {
+        let (y, m, d) = WorkCalendar.civil(day: day)
+        return (day - d + 1, day - d + Input.daysInMonth(y, m))
+    }
+    /// The first and last day of a month written `YYYY-MM`, inside the handled years.
     public static func month(_ yyyyMM: String) -> (first: Int64, last: Int64)? {
-        let p = yyyyMM.split(separator: "-")
-        guard p.count == 2, let y = Int(p[0]), let m = Int(p[1]), (2000...2100).contains(y), (1...12).contains(m) else { return nil }
-        guard let first = WorkCalendar.day("\(y)-\(m < 10 ? "0" : "")\(m)-01") else { return nil }
-        let (ny, nm) = m == 12 ? (y + 1, 1) : (y, m + 1)
-        guard let next = WorkCalendar.day("\(ny)-\(nm < 10 ? "0" : "")\(nm)-01") else { return nil }
-        return (first, next - 1)
+        let b = Array(yyyyMM.utf8)
+        guard b.count == 7, b[4] == UInt8(ascii: "-"), let y = Input.digits(b, 0, 4), let m = Input.digits(b, 5, 2),
+              (Input.firstYear...Input.lastYear).contains(y), (1...12).contains(m) else { return nil }
+        // Computed, not parsed: December 2099's next month lies outside the days `Input.day` accepts.
+        let first = Input.dayNumber(y, m, 1)
+        return (first, first + Input.daysInMonth(y, m) - 1)
     }
 }
 

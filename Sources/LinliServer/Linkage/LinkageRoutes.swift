@@ -313,7 +313,7 @@ struct LinkageRoutes {
 
     func taskPage(_ c: AppContext, id: Int64, month: String?, errors: [String: String]?, filled: LinkageService.FillResult? = nil, called: Int? = nil) async throws -> Response {
         let t = try await linkage.task(id, month: month, actor: try c.requireActor())
-        let m = LocalDay.month(t.month)!
+        let m = LocalDay.month(t.month) ?? LocalDay.month(of: LocalDay.of(linkage.env.nowSeconds))
         let prev = String(WorkCalendar.iso(day: m.first - 1).prefix(7)), next = String(WorkCalendar.iso(day: m.last + 1).prefix(7))
         var data: [String: Any] = ["t_": Renderer.data(t, c.lang), "errors": errors ?? [:], "prev": prev, "next": next,
                                    "uncovered": t.shifts.filter { $0.missing > 0 && !$0.past }.count]

@@ -434,8 +434,7 @@ extension LinkageService {
     }
 
     static func monthAround(_ epoch: Int64) -> (Int64, Int64) {
-        let iso = WorkCalendar.iso(day: LocalDay.of(epoch))
-        let m = LocalDay.month(String(iso.prefix(7)))!
+        let m = LocalDay.month(of: LocalDay.of(epoch))
         return (LocalDay.start(m.first), LocalDay.start(m.last + 1))
     }
 
@@ -826,8 +825,8 @@ extension LinkageService {
         return try await store.read { db in
             let t = try await fetchTask(db, id, actor)
             let manage = Self.covers(actor, .volunteerManage, t.path)
-            let monthText = month.flatMap { LocalDay.month($0) != nil ? $0 : nil } ?? String(WorkCalendar.iso(day: max(t.firstDay, LocalDay.of(now))).prefix(7))
-            let m = LocalDay.month(monthText)!
+            let m = month.flatMap { LocalDay.month($0) } ?? LocalDay.month(of: max(t.firstDay, LocalDay.of(now)))
+            let monthText = String(WorkCalendar.iso(day: m.first).prefix(7))
             let from = LocalDay.start(m.first), to = LocalDay.start(m.last + 1)
             let mine = try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: actor.userID) AND community_id = \(bind: t.communityID)").first()
                 .map { try $0.decode(column: "id", as: Int64.self) }

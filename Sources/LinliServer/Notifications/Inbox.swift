@@ -77,6 +77,8 @@ public struct Inbox: Sendable {
         "poll_opened": ("请参加业主表决：%@", "Owners' vote open, please vote: %@"),
         "poll_closed": ("表决结果已产生：%@", "Vote result: %@"),
         "milestone": ("实施进度更新：%@", "Implementation progress: %@"),
+        "ballot_replaced": ("工作人员以纸质或委托选票替换了您在线投的票，如有异议请联系社区：%@", "Staff replaced your online vote with a paper or proxy ballot; contact the community if this is wrong: %@"),
+        "payment_confirmed": ("您的捐赠已到账，谢谢：%@", "Your gift has arrived, thank you: %@"),
         "shift_proposed": ("为你安排了志愿服务，请确认：%@", "A volunteer shift for you, please answer: %@"),
         "shift_call": ("志愿者招募，欢迎报名：%@", "Volunteers wanted: %@"),
         "shift_answered": ("志愿者回复了班次安排：%@", "A volunteer answered a shift: %@"),
@@ -140,13 +142,7 @@ public enum LocalTime {
                                    separators: [UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: ":")])
     }
 
-    /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`.
-    public static func parse(_ s: String) -> Int64? {
-        let t = s.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
-        let parts = t.split(separator: "T")
-        guard parts.count == 2, let day = WorkCalendar.day(String(parts[0])) else { return nil }
-        let hm = parts[1].split(separator: ":")
-        guard hm.count >= 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
-        return day * 86400 + h * 3600 + m * 60 - WorkCalendar.utcOffset
-    }
+    /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`
+    /// (seconds allowed), inside the years Linli handles (see `Input.localDateTime`).
+    public static func parse(_ s: String) -> Int64? { Input.localDateTime(s.trimmingCharacters(in: .whitespaces)) }
 }

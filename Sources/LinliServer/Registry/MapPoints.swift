@@ -19,8 +19,12 @@ extension RegistryService {
         try await store.read { db in
             let path: String
             if let householdID {
-                guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: householdID)").first() else { throw LinliError.notFound }
+                // Only a household the actor may see: any other id answers exactly like a missing one.
+                guard let h = try await db.raw("SELECT path, grid_id, micro_grid_id FROM households WHERE id = \(bind: householdID)").first() else { throw LinliError.notFound }
                 path = try h.decode(column: "path", as: String.self)
+                let scope = ObjectScope(path: path, gridIDs: [try h.decode(column: "grid_id", as: Int64.self), try h.decode(column: "micro_grid_id", as: Int64.self)],
+                                        householdID: householdID)
+                guard actor.may(.householdView, on: scope) else { throw LinliError.notFound }
             } else if let placeID {
                 guard let p = try await db.raw("SELECT path FROM places WHERE id = \(bind: placeID)").first() else { throw LinliError.notFound }
                 path = try p.decode(column: "path", as: String.self)

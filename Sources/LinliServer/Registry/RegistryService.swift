@@ -383,6 +383,10 @@ public struct RegistryService: Sendable {
             try actor.require(.householdEdit, on: h.scope)
             if let microGridID {
                 let (grid, micro) = try await checkMicroGrid(db, microGridID, community: h.communityID)
+                // The household must stay where the actor may still edit it: a grid worker moves
+                // households between the micro-grids of their own grid, never out of it. Checked
+                // before anything is written, so a refusal leaves the household where it was.
+                try actor.require(.householdEdit, on: ObjectScope(path: h.path, gridIDs: [grid, micro], householdID: id))
                 try await db.raw("UPDATE households SET grid_id = \(bind: grid), micro_grid_id = \(bind: micro) WHERE id = \(bind: id)").run()
             }
             if let rawDoor {

@@ -6,7 +6,9 @@ import SQLKit
 
 extension RequestsService {
     /// Requests that look like this one: same category, same community, open or recent, close by, similar words.
-    func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64) async throws -> [SimilarRequest] {
+    /// Each look-alike shows its full address only to whoever may see that request whole (its
+    /// submitter, routing staff over it); anyone else gets the compound and building, never the door.
+    func similarRequests(_ db: any SQLDatabase, to r: Row, _ categories: [String: RequestCategory], lang: Lang, now: Int64, actor: Actor) async throws -> [SimilarRequest] {
         let since = (r.id == 0 ? now : r.createdAt) - RequestLimits.duplicateWindowSeconds
         // Only the newest few of the category in the community that lie in the same compound or
         // within the radius's box, read backwards along an index that holds every column compared
@@ -59,9 +61,22 @@ extension RequestsService {
         }
         // Best first; among equals the newest (the candidates came newest first).
         let categoryName = categories[r.category]?.name(lang) ?? r.category
-        return scored.sorted { ($0.score, $1.candidate) > ($1.score, $0.candidate) }.prefix(5).map { i, score in
+        let best = scored.sorted { ($0.score, $1.candidate) > ($1.score, $0.candidate) }.prefix(5)
+        guard !best.isEmpty else { return [] }
+        var owners: [(id: Int64, path: String)] = []
+        var full = Set<Int64>()
+        let routes = actor.grants(for: .requestRoute)
+        for row in try await db.query("SELECT id, path, submitted_by FROM requests WHERE id IN (\(list: best.map { near[$0.candidate].id }))").all() {
+            let id = try row.decode(column: "id", as: Int64.self), path = try row.decode(column: "path", as: String.self)
+            if try row.decode(column: "submitted_by", as: Int64.self) == actor.userID || routes.contains(where: { path.hasPrefix($0.placePath) }) {
+                full.insert(id)
+            } else { owners.append((id, path)) }
+        }
+        let publicAddress = owners.isEmpty ? [:] : try await publicAddresses(db, paths: owners)
+        return best.map { i, score in
             let c = near[i]
-            return SimilarRequest(id: c.id, categoryName: categoryName, address: known[c.id]?.address ?? "", status: c.status,
+            let address = full.contains(c.id) ? known[c.id]?.address ?? "" : publicAddress[c.id] ?? ""
+            return SimilarRequest(id: c.id, categoryName: categoryName, address: address, status: c.status,
                                   createdText: LocalTime.text(c.createdAt), score: (score * 100).rounded() / 100)
         }
     }
@@ -71,7 +86,7 @@ extension RequestsService {
         let now = env.nowSeconds
         return try await store.read { db in
             let r = try await visible(db, id, actor)
-            return try await similarRequests(db, to: r, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
+            return try await similarRequests(db, to: r, try await config.snapshot(db, now: now).categories, lang: lang, now: now, actor: actor)
         }
     }
 
@@ -82,7 +97,7 @@ extension RequestsService {
         return try await store.read { db in
             guard let loc = try? await locate(db, input, actor: actor) else { return [] }
             let probe = Row.unsaved(category: category, description: description, at: loc, submittedBy: actor.userID, now: now)
-            return try await similarRequests(db, to: probe, try await config.snapshot(db, now: now).categories, lang: lang, now: now)
+            return try await similarRequests(db, to: probe, try await config.snapshot(db, now: now).categories, lang: lang, now: now, actor: actor)
         }
     }
 

@@ -149,11 +149,14 @@ struct Open311Routes {
         if let s = q.get("end_date") { guard let t = ISO8601.parse(s) else { throw Open311Error(400, "end_date is not ISO 8601") }; filter.end = t }
         // Without dates the spec asks for the last 90 days.
         if filter.ids.isEmpty, filter.start == nil, filter.end == nil { filter.start = requests.env.nowSeconds - 90 * 86400 }
-        let page = Int(q.get("page") ?? "1") ?? 0, size = Int(q.get("page_size") ?? "50") ?? 0
-        guard page >= 1 else { throw Open311Error(400, "page must be a positive integer") }
-        guard (1...1000).contains(size) else { throw Open311Error(400, "page_size must be between 1 and 1000") }
-        filter.limit = size
-        filter.offset = (page - 1) * size
+        guard let size = try? Input.int(q.get("page_size"), field: "page_size", default: 50, in: 1...1000) else {
+            throw Open311Error(400, "page_size must be between 1 and 1000")
+        }
+        guard let (limit, offset) = try? Input.page(q.get("page"), size: size) else {
+            throw Open311Error(400, "page must be a positive integer of at most \(Input.maxOffset / size + 1)")
+        }
+        filter.limit = limit
+        filter.offset = offset
         let found = try await requests.publicRequests(filter, lang: c.lang)
         return respond(f) { .array("request", found.map(Self.requestNode), root: "service_requests") }
     }
@@ -251,12 +254,8 @@ enum ISO8601 {
         f.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
         return f.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
     }
-    static func parse(_ s: String) -> Int64? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970) }
-        f.formatOptions = [.withFullDate]
-        return f.date(from: s).map { Int64($0.timeIntervalSince1970) - WorkCalendar.utcOffset }
-    }
+    /// Every W3C datetime form (fractions of a second and all zone forms); see `Input.w3cDateTime`.
+    static func parse(_ s: String) -> Int64? { Input.w3cDateTime(s) }
 }
 
 extension RequestsService {

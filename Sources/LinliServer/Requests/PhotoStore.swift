@@ -86,7 +86,7 @@ extension RequestsService {
             guard let p = try await db.raw("SELECT request_id, stored_name FROM request_photos WHERE id = \(bind: photoID)").first(),
                   let r = try await fetch(db, try p.decode(column: "request_id", as: Int64.self)) else { throw LinliError.notFound }
             let allowed: Bool
-            if let actor, try await canView(db, actor, r) { allowed = true } else { allowed = r.publicDetails }
+            if let actor, canView(actor, r) { allowed = true } else { allowed = r.publicDetails }
             guard allowed else { throw LinliError.notFound }
             return try p.decode(column: "stored_name", as: String.self)
         }

@@ -27,14 +27,15 @@ extension Linli {
         try await submit(resident, "water_leak", "楼上卫生间漏水，我家天花板一直滴水。", household: home, publish: false)
         if let compound { try await submit(resident, "sanitation", "小区东门垃圾桶满了两天没人清运，味道很大。", place: compound) }
         try await submit(resident, "noise", "楼下棋牌室每天凌晨一点还很吵。", household: home)
-        try await submit(staff, "help", "独居老人王阿婆来电，家里灯泡坏了需要帮忙更换。", household: home, channel: "phone", contact: "王秀英", phone: "13800138000")
-        if let compound { try await submit(staff, "public_facility", "小区健身器材有一处螺丝松动，存在安全隐患。", place: compound, channel: "visit", contact: "李建国") }
+        try await submit(staff, "help", "独居老人王阿婆来电，家里灯泡坏了需要帮忙更换。", household: home, channel: "phone", contact: "王秀英", phone: "13800138000", publish: false)
+        if let compound { try await submit(staff, "public_facility", "小区健身器材有一处螺丝松动，存在安全隐患。", place: compound, channel: "visit", contact: "李建国", publish: false) }
         // Move a few along so that the pages show a lifecycle.
         if let property = try await actor("property"), let lift = made.first, lift.partyKind == PartyKind.propertyCompany.rawValue {
             var note = RequestsService.ActionInput()
             _ = try await requests.perform(.accept, id: lift.id, note, actor: property)
             note.note = "维保单位已到场，正在更换控制板。"
             note.contacted = true
+            note.publicReply = true
             _ = try await requests.perform(.note, id: lift.id, note, actor: property)
         }
         if made.count > 4 {

@@ -210,5 +210,13 @@ enum RequestsMigrations {
         Migration("requests.007", [
             "DROP INDEX requests_community",
         ]),
+        // A step's note reaches the board and Open311's status_notes only when a member of staff
+        // marked it as a public reply: notes carry names, phones and doors. Steps written before
+        // this column existed stay unpublished. `consent_by` records who took a resident's consent
+        // to publish a request filed on their behalf (or about a household with a vulnerability tag).
+        Migration("requests.008", [
+            "ALTER TABLE request_events ADD COLUMN published INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE requests ADD COLUMN consent_by BIGINT",
+        ]),
     ]
 }

@@ -129,17 +129,9 @@ public struct WorkCalendar: Sendable, Equatable {
         self.workdays = workdays
     }
 
-    /// "2026-10-01" → local day number.
-    public static func day(_ iso: String) -> Int64? {
-        let p = iso.split(separator: "-").compactMap { Int($0) }
-        guard p.count == 3, (1...12).contains(p[1]), (1...31).contains(p[2]) else { return nil }
-        var c = DateComponents()
-        c.year = p[0]; c.month = p[1]; c.day = p[2]
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(secondsFromGMT: 0)!
-        guard let d = cal.date(from: c), cal.component(.day, from: d) == p[2] else { return nil }
-        return Int64(d.timeIntervalSince1970) / 86400
-    }
+    /// "2026-10-01" → local day number; anything but exactly `YYYY-MM-DD` inside the years Linli
+    /// handles is nil (see `Input.day`).
+    public static func day(_ iso: String) -> Int64? { Input.day(iso) }
 
     public static func iso(day: Int64) -> String {
         let (y, m, d) = civil(day: day)

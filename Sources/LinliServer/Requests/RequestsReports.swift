@@ -248,6 +248,10 @@ extension RequestsService {
 
     /// Building-level address for public eyes: the compound and building, never the door.
     func publicAddresses(_ db: any SQLDatabase, _ rows: [Row]) async throws -> [Int64: String] {
+        try await publicAddresses(db, paths: rows.map { ($0.id, $0.path) })
+    }
+
+    func publicAddresses(_ db: any SQLDatabase, paths rows: [(id: Int64, path: String)]) async throws -> [Int64: String] {
         var needed = Set<Int64>()
         for r in rows { for id in PlacePath.ids(r.path).dropFirst(3).prefix(3) { needed.insert(id) } }
         var names: [Int64: (String, String)] = [:]
@@ -284,10 +288,11 @@ extension RequestsService {
         for p in try await db.select().columns("id", "request_id").from("request_photos").where("request_id", .in, ids).orderBy("id").all() {
             photos[try p.decode(column: "request_id", as: Int64.self), default: []].append(try p.decode(column: "id", as: Int64.self))
         }
-        // The last public step the party wrote ("已派人维修") is the status note.
+        // The last step a member of staff marked as a public reply ("已派人维修") is the status
+        // note; other notes are internal (they carry names, phones and doors).
         var notes: [Int64: String] = [:]
         for e in try await db.select().columns("request_id", "kind", "note").from("request_events").where("request_id", .in, ids)
-            .where("public", .equal, 1).where("kind", .in, ["accept", "note", "resolve"]).orderBy("id").all() {
+            .where("public", .equal, 1).where("published", .equal, 1).where("kind", .in, ["accept", "note", "resolve"]).orderBy("id").all() {
             let note = try e.decode(column: "note", as: String.self)
             if !note.isEmpty { notes[try e.decode(column: "request_id", as: Int64.self)] = note }
         }

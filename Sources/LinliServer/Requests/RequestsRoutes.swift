@@ -25,7 +25,7 @@ struct RequestsRoutes {
             let scopes = Self.scopes(for: actor)
             let scope = req.uri.queryParameters.get("scope").flatMap(RequestsService.ListScope.init(rawValue:)).flatMap { scopes.contains($0) ? $0 : nil } ?? scopes[0]
             let status = req.uri.queryParameters.get("status").flatMap { $0.isEmpty ? nil : $0 }
-            let page = max(1, Int(req.uri.queryParameters.get("page") ?? "1") ?? 1)
+            let page = try Input.int(req.uri.queryParameters.get("page"), field: "page", default: 1, in: 1...(Input.maxOffset / 50))
             let rows = try await requests.list(scope, actor: actor, lang: c.lang, status: status, limit: 51, offset: (page - 1) * 50)
             let t = I18n.table(c.lang)
             return renderer.page("requests", [
@@ -171,7 +171,8 @@ struct RequestsRoutes {
                 return v
             } ?? Self.scopes(for: actor)[0]
             if let s = q.get("status"), RequestStatus(rawValue: s) == nil { throw LinliError.invalid("status", "invalid", "未知的状态 \(s)") }
-            let limit = Int(q.get("limit") ?? "50") ?? 50, offset = Int(q.get("offset") ?? "0") ?? 0
+            let limit = try Input.int(q.get("limit"), field: "limit", default: 50, in: 1...200)
+            let offset = try Input.int(q.get("offset"), field: "offset", default: 0, in: 0...Input.maxOffset)
             return try JSON.response(try await requests.list(scope, actor: actor, lang: c.lang, status: q.get("status"), limit: limit, offset: offset))
         }
         r.get("/api/v1/requests/:id", .action(.requestView)) { _, c in
@@ -239,6 +240,7 @@ struct RequestsRoutes {
         i.contactName = f.nonEmpty("contact_name")
         i.contactPhone = f.nonEmpty("contact_phone")
         i.publicDetails = f["public_details"] == "1"
+        i.residentConsent = f["resident_consent"] == "1"
         i.idempotencyKey = f.nonEmpty("idempotency_key")
         // The form shows every category's extra fields; keep only the chosen category's.
         if let code = i.category, let cat = categories.first(where: { $0.code == code }) {
@@ -256,6 +258,7 @@ struct RequestsRoutes {
         a.partyKind = f.nonEmpty("party_kind")
         a.targetID = f.int("target_id")
         a.contacted = f["contacted"] == "1"
+        a.publicReply = f["public_reply"] == "1"
         return a
     }
 
@@ -280,7 +283,7 @@ struct RequestsRoutes {
             "staff": staff,
             "channels": [Channel.phone, .walkIn, .visit, .app].map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == values["channel"]] },
             "urgent": values["urgency"] == "urgent",
-            "public_details": values["public_details"] == "1",
+            "public_details": values["public_details"] == "1", "resident_consent": values["resident_consent"] == "1",
             "description": values["description"] ?? "", "address": values["address"] ?? "", "lat": values["lat"] ?? "", "lng": values["lng"] ?? "",
             "has_point": !(values["lat"] ?? "").isEmpty || !(values["lng"] ?? "").isEmpty,
             "household_id": values["household_id"] ?? "", "contact_name": values["contact_name"] ?? "", "contact_phone": values["contact_phone"] ?? "",

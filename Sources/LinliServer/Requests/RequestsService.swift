@@ -151,7 +151,11 @@ public struct RequestsService: Sendable {
         actor.userID == r.submittedBy || actor.userID == r.reporterUserID
     }
 
-    func canView(_ db: any SQLDatabase, _ actor: Actor, _ r: Row) async throws -> Bool {
+    /// Whether the actor may see the whole request. Following a request (after a merge, or after
+    /// withdrawing one's own in favour of a neighbour's) is deliberately not enough: a follower
+    /// sees what the public board shows and no more (see `followerView`), so that merging or
+    /// following never widens who may read a neighbour's text, door or photos.
+    func canView(_ actor: Actor, _ r: Row) -> Bool {
         if isReporter(actor, r) || isParty(actor, r) { return true }
         for g in actor.grants(for: .requestView) {
             switch g.role {
@@ -161,13 +165,31 @@ public struct RequestsService: Sendable {
             default: if r.path.hasPrefix(g.placePath) { return true }
             }
         }
-        return try await db.raw("SELECT 1 AS x FROM request_followers WHERE request_id = \(bind: r.id) AND user_id = \(bind: actor.userID)").first() != nil
+        return false
+    }
+
+    func isFollower(_ db: any SQLDatabase, _ actor: Actor, _ id: Int64) async throws -> Bool {
+        try await db.raw("SELECT 1 AS x FROM request_followers WHERE request_id = \(bind: id) AND user_id = \(bind: actor.userID)").first() != nil
     }
 
     /// Loads a request the actor may see; anything else is 404, exactly like a missing one.
     func visible(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor, forUpdate: Bool = false) async throws -> Row {
-        guard let r = try await fetch(db, id, forUpdate: forUpdate), try await canView(db, actor, r) else { throw LinliError.notFound }
+        guard let r = try await fetch(db, id, forUpdate: forUpdate), canView(actor, r) else { throw LinliError.notFound }
         return r
+    }
+
+    /// A request as its followers see it: the public board's view (category, status, party,
+    /// deadlines, the compound and building but never the door), its text and photos only if the
+    /// reporter chose to publish them.
+    func followerView(_ v: RequestView, _ r: Row, publicAddress: String) -> RequestView {
+        var v = v
+        if !r.publicDetails { v.description = "" }
+        v.address = publicAddress
+        v.householdID = nil
+        if r.householdID != nil { v.lat = nil; v.lng = nil }
+        v.contactMasked = ""
+        v.attributes = [:]
+        return v
     }
 
     func abilities(_ actor: Actor, _ r: Row) -> RequestAbilities {
@@ -197,18 +219,19 @@ public struct RequestsService: Sendable {
 
     /// Where a submission points, checked against the actor's scope.
     func locate(_ db: any SQLDatabase, _ input: RequestInput, actor: Actor) async throws -> Located {
-        var householdID: Int64?, gridID: Int64?, address: String?
+        var householdID: Int64?, gridID: Int64?, microGridID: Int64?, address: String?
         let placeID: Int64, p: any SQLRow
         if let hid = input.householdID {
             // The home and its place in one statement (a round trip fewer on PostgreSQL).
             guard let h = try await db.query("""
-                SELECT h.place_id, h.grid_id, h.address, p.kind, p.path, p.lat, p.lng FROM households h JOIN places p ON p.id = h.place_id WHERE h.id = \(hid)
+                SELECT h.place_id, h.grid_id, h.micro_grid_id, h.address, p.kind, p.path, p.lat, p.lng FROM households h JOIN places p ON p.id = h.place_id WHERE h.id = \(hid)
                 """).first() else {
                 throw LinliError.invalid("household_id", "unknown", "住户不存在")
             }
             householdID = hid
             placeID = try h.decode(column: "place_id", as: Int64.self)
             gridID = try h.decode(column: "grid_id", as: Int64.self)
+            microGridID = try h.decode(column: "micro_grid_id", as: Int64?.self)
             address = try h.decode(column: "address", as: String.self)
             p = h
         } else {
@@ -227,17 +250,27 @@ public struct RequestsService: Sendable {
         }
         // Scope: residents report about their home, their building, their compound or a public
         // place of their community; staff anywhere in their area.
+        // A household is named only by those who may see it: its residents, the grid worker of its
+        // grid, and staff over its area. Volunteers and partner apps name a place, never a home.
         let allowed = actor.grants(for: .requestSubmit).contains { g in
             switch g.role {
             case .resident:
                 guard let home = g.householdID else { return false }
                 if let householdID { return householdID == home }
                 return g.placePath.hasPrefix(path)
+            case .gridWorker where householdID != nil:
+                return g.gridID != nil && (g.gridID == gridID || g.gridID == microGridID)
+            case .volunteer, .partnerApp:
+                return householdID == nil && path.hasPrefix(g.placePath)
             default:
                 return path.hasPrefix(g.placePath)
             }
         }
-        guard allowed else { throw LinliError.invalid(householdID != nil ? "household_id" : "place_id", "out_of_scope", "该地点不在您可以反映的范围内") }
+        if householdID != nil, !allowed {
+            // Exactly the answer for a household that does not exist: ids cannot be probed.
+            throw LinliError.invalid("household_id", "unknown", "住户不存在")
+        }
+        guard allowed else { throw LinliError.invalid("place_id", "out_of_scope", "该地点不在您可以反映的范围内") }
         if address == nil {
             let below = Array(ids.dropFirst(3))
             let names = below.isEmpty ? [] : try await db.raw("SELECT id, name FROM places WHERE id IN (\(binds: below))").all()
@@ -361,12 +394,14 @@ public struct RequestsService: Sendable {
         return []
     }
 
+    /// One step of a request. `public` steps are shown to the reporter and followers; a
+    /// `published` one's note also reaches the board and Open311 (staff's explicit public reply).
     func event(_ db: any SQLDatabase, _ requestID: Int64, _ actor: Actor?, _ kind: String, note: String = "", partyKey: String? = nil,
-               public isPublic: Bool = true, at: Int64? = nil) async throws -> Int64 {
+               public isPublic: Bool = true, published: Bool = false, at: Int64? = nil) async throws -> Int64 {
         let row = try await db.raw("""
-            INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
+            INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public, published)
             VALUES (\(bind: requestID), \(bind: at ?? env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.displayName ?? "系统"), \(bind: kind),
-                    \(bind: note), \(bind: partyKey), \(bind: isPublic ? 1 : 0)) RETURNING id
+                    \(bind: note), \(bind: partyKey), \(bind: isPublic ? 1 : 0), \(bind: published ? 1 : 0)) RETURNING id
             """).first()
         return try row!.decode(column: "id", as: Int64.self)
     }
@@ -425,14 +460,30 @@ public struct RequestsService: Sendable {
         try v.throwIfAny()
         let photosToSave = prepared
         if let key, let existing = try await existingRequest(key: key, actor: actor) {
+            try Self.sameSubmission(existing, category: chosen?.code, description: description)
             return (existing, false, lookAlikesIn == nil ? [] : try await similar(existing.id, actor: actor, lang: lookAlikesIn!))
         }
         // The category and its fields were validated above against this same snapshot.
         let category = chosen!, u = urgency!, channelCode = channel!.rawValue
         // Everything that only reads — where, who answers, who is told, what looks the same — is
         // done on a reader, so the single writer holds its lock only for the inserts.
-        let planned = try await store.read { db -> (draft: Row, partyFallback: String?, users: [Int64], lookAlikes: [SimilarRequest]) in
+        let onBehalf = isStaff && channel.map { [.phone, .walkIn, .visit].contains($0) } == true
+        let planned = try await store.read { db -> (draft: Row, partyFallback: String?, users: [Int64], lookAlikes: [SimilarRequest], consentBy: Int64?) in
             let loc = try await locate(db, input, actor: actor)
+            // Words and photos about someone who did not type them, or about a vulnerable
+            // household, are published only with the resident's recorded consent.
+            var consentBy: Int64?
+            if input.publicDetails == true {
+                let ownHome = loc.householdID != nil && actor.grants.contains { $0.role == .resident && $0.householdID == loc.householdID }
+                let vulnerable = ownHome ? false : try await householdIsVulnerable(db, loc.householdID)
+                let needsConsent = onBehalf || vulnerable
+                if needsConsent {
+                    guard input.residentConsent == true else {
+                        throw LinliError.invalid("resident_consent", "consent_required", "代居民登记或涉及困难群体的诉求，须经居民本人同意才能公开描述和照片")
+                    }
+                    consentBy = actor.userID
+                }
+            }
             let party = try await resolveParty(db, RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules), loc)
             let cal = snapshot.calendar
             let masked = [contactName.isEmpty ? nil : String(contactName.prefix(1)) + "**", contactPhone.isEmpty ? nil : PhoneNumber.masked(contactPhone)]
@@ -448,8 +499,8 @@ public struct RequestsService: Sendable {
             draft.resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
             let users: [Int64]
             if let known = party.users { users = known } else { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
-            let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now)
-            return (draft, party.fallbackNote, users, lookAlikes)
+            let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now, actor: actor)
+            return (draft, party.fallbackNote, users, lookAlikes, consentBy)
         }
         let draft = planned.draft
         let env = self.env
@@ -460,7 +511,7 @@ public struct RequestsService: Sendable {
                     INSERT INTO requests (category, description, place_id, household_id, path, street_id, community_id, compound_id, grid_id,
                         address, lat, lng, urgency, channel, submitted_by, reporter_user_id, contact_name_cipher, contact_phone_cipher, contact_masked,
                         public_details, attributes, status, party_kind, party_key, party_name, party_path, party_grid_id, level,
-                        accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at)
+                        accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at, consent_by)
                     VALUES (\(draft.category), \(draft.description), \(draft.placeID), \(draft.householdID), \(draft.path),
                         \(draft.streetID), \(draft.communityID), \(draft.compoundID), \(draft.gridID), \(draft.address),
                         \(draft.lat), \(draft.lng), \(u.rawValue), \(channelCode), \(actor.userID), \(draft.reporterUserID),
@@ -468,7 +519,7 @@ public struct RequestsService: Sendable {
                         \(draft.contactMasked), \(draft.publicDetails), \(attrs), 'assigned', \(draft.partyKind!.rawValue),
                         \(draft.partyKey), \(draft.partyName), \(draft.partyPath), \(draft.partyGridID), 0,
                         \(draft.acceptDue), \(draft.contactDue), \(draft.resolveDue), \(draft.nextDue()),
-                        \(key), \(now), \(now))
+                        \(key), \(now), \(now), \(planned.consentBy))
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
@@ -494,9 +545,29 @@ public struct RequestsService: Sendable {
         } catch {
             // Two concurrent retries with one key: the loser finds the winner's request.
             if let key, !(error is LinliError), !(error is ValidationErrors), let existing = try await existingRequest(key: key, actor: actor) {
+                try Self.sameSubmission(existing, category: category.code, description: description)
                 return (existing, false, lookAlikesIn == nil ? [] : try await similar(existing.id, actor: actor, lang: lookAlikesIn!))
             }
             throw error
+        }
+    }
+
+    /// Whether anyone living in the household carries a vulnerability tag (the registry's tags:
+    /// elderly living alone, disabled, child, low income). Read-only use of the registry's table.
+    func householdIsVulnerable(_ db: any SQLDatabase, _ householdID: Int64?) async throws -> Bool {
+        guard let householdID else { return false }
+        for r in try await db.raw("SELECT tags FROM residents WHERE household_id = \(bind: householdID)").all() {
+            let tags = try r.decode(column: "tags", as: String.self).split(separator: ",")
+            if tags.contains(where: { ["elderly_alone", "disabled", "child", "low_income"].contains($0) }) { return true }
+        }
+        return false
+    }
+
+    /// A retry must carry the same request: the same key with another body is refused (422)
+    /// rather than answered with a request the client did not send.
+    static func sameSubmission(_ existing: RequestView, category: String?, description: String) throws {
+        guard existing.category == category, existing.description == description else {
+            throw LinliError.invalid("idempotency_key", "key_reused", "该幂等键已用于另一条内容不同的诉求")
         }
     }
 
@@ -526,8 +597,22 @@ public struct RequestsService: Sendable {
     public func detail(_ id: Int64, actor: Actor, lang: Lang) async throws -> RequestDetail {
         let now = env.nowSeconds
         return try await store.read { db in
-            let r = try await visible(db, id, actor)
+            guard let r = try await fetch(db, id) else { throw LinliError.notFound }
             let s = try await config.snapshot(db, now: now)
+            if !canView(actor, r) {
+                guard try await isFollower(db, actor, id) else { throw LinliError.notFound }
+                let address = try await publicAddresses(db, [r])[r.id] ?? ""
+                let events = try await db.raw("""
+                    SELECT at, kind FROM request_events WHERE request_id = \(bind: id) AND public = 1 ORDER BY id
+                    """).all().map { e in
+                    let at = try e.decode(column: "at", as: Int64.self)
+                    return RequestEventView(at: at, atText: LocalTime.text(at), actor: "", kind: try e.decode(column: "kind", as: String.self), note: "")
+                }
+                let photoIDs = r.publicDetails ? try await db.raw("SELECT id FROM request_photos WHERE request_id = \(bind: id) ORDER BY id").all()
+                    .map { try $0.decode(column: "id", as: Int64.self) } : []
+                return RequestDetail(request: followerView(view(r, s.categories, lang: lang, now: now), r, publicAddress: address), events: events,
+                                     photos: photoIDs, similar: [], abilities: RequestAbilities())
+            }
             // Reporters see public steps; the parties and supervisors see internal notes too.
             let staff = isParty(actor, r) || canRoute(actor, r) || actor.grants(for: .requestView).contains { $0.role.isStaff }
             let events = try await db.raw("""
@@ -539,7 +624,7 @@ public struct RequestsService: Sendable {
             }
             let photoIDs = try await db.raw("SELECT id FROM request_photos WHERE request_id = \(bind: id) ORDER BY id").all()
                 .map { try $0.decode(column: "id", as: Int64.self) }
-            let similar = (canRoute(actor, r) || isReporter(actor, r)) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now) : []
+            let similar = (canRoute(actor, r) || isReporter(actor, r)) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now, actor: actor) : []
             return RequestDetail(request: view(r, s.categories, lang: lang, now: now), events: events, photos: photoIDs, similar: similar,
                                  abilities: abilities(actor, r))
         }
@@ -581,7 +666,14 @@ public struct RequestsService: Sendable {
         let query = q
         return try await store.read { db in
             let cats = try await config.snapshot(db, now: now).categories
-            return try await db.raw(query).all().map { view(try Self.row($0), cats, lang: lang, now: now) }
+            let rows = try await db.raw(query).all().map(Self.row)
+            // Followed requests (in "mine") show only what their followers may see.
+            let followed = rows.filter { !canView(actor, $0) }
+            let addresses = followed.isEmpty ? [:] : try await publicAddresses(db, followed)
+            return rows.map { r in
+                let v = view(r, cats, lang: lang, now: now)
+                return canView(actor, r) ? v : followerView(v, r, publicAddress: addresses[r.id] ?? "")
+            }
         }
     }
 
@@ -637,8 +729,10 @@ public struct RequestsService: Sendable {
         public var partyKind: String?
         public var targetID: Int64?
         public var contacted: Bool?
+        /// Staff mark a note (accept, progress, resolve) as a public reply for the board and Open311.
+        public var publicReply: Bool?
         public init() {}
-        enum CodingKeys: String, CodingKey { case note, rating, partyKind = "party_kind", targetID = "target_id", contacted }
+        enum CodingKeys: String, CodingKey { case note, rating, partyKind = "party_kind", targetID = "target_id", contacted, publicReply = "public_reply" }
     }
 
     /// One transition of the state machine, checked and written in one transaction.
@@ -766,7 +860,9 @@ public struct RequestsService: Sendable {
             }
             r.status = next
             r.updatedAt = now
-            let eventID = try await event(db, r.id, actor, transition.rawValue, note: eventNote, partyKey: old.partyKey, public: isPublic)
+            // Only a note the party or the routing staff wrote, and marked as a public reply, is published.
+            let published = isPublic && input.publicReply == true && [.accept, .note, .resolve].contains(transition) && (isParty(actor, old) || canRoute(actor, old))
+            let eventID = try await event(db, r.id, actor, transition.rawValue, note: eventNote, partyKey: old.partyKey, public: isPublic, published: published)
             for p in photosToSave { try await photos.save(db, p, requestID: r.id, eventID: eventID, now: now, env: env) }
             try await save(db, r)
             try await audit.append(db, actor: actor, action: "request.\(transition.rawValue)", objectType: "request", objectID: r.id, path: r.path,

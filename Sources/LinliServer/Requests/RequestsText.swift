@@ -37,6 +37,8 @@ enum RequestsText {
         "routing_rules": ("派单规则", "Routing rules"), "routing_hint": ("在某地点（及其下级）把某类诉求派给指定责任方；未设置时用类别的默认责任方。", "Send a category at a place (and below) to a kind of party; otherwise the category's default applies."),
         "delete": ("删除", "Delete"), "set": ("设置", "Set"), "show_contact": ("查看联系方式", "Show contact"),
         "request_no": ("诉求编号", "Request"),
+        "public_reply": ("作为公开答复（显示在公示栏，请勿写姓名、电话、门牌）", "Public reply (shown on the notice board: no names, phones or doors)"),
+        "resident_consent": ("居民本人已同意公开描述和照片", "The resident agreed to publish the description and photos"),
         "map_label": ("问题位置地图", "Map of where the problem is"), "map_here": ("用我的位置", "Use my location"), "map_clear": ("清除坐标", "Clear the point"),
         "map_hint": ("点地图标出问题所在位置；圆点是小区和公共设施。", "Tap the map where the problem is; the dots are compounds and facilities."),
         "map_empty": ("本社区还没有可参照的地点坐标，可用“我的位置”或直接填写经纬度。", "This community has no mapped places yet: use your location or type the coordinates."),

@@ -118,6 +118,9 @@ public struct RequestInput: Sendable, Codable {
     public var contactName: String?
     public var contactPhone: String?
     public var publicDetails: Bool?
+    /// Staff filing for a resident (or about a household with a vulnerability tag) record here
+    /// that the resident agreed to publish the description and photos.
+    public var residentConsent: Bool?
     public var attributes: [String: String]?
     public var idempotencyKey: String?
 
@@ -125,7 +128,7 @@ public struct RequestInput: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case category, description, placeID = "place_id", householdID = "household_id", address, lat, lng, urgency, channel
         case contactName = "contact_name", contactPhone = "contact_phone", publicDetails = "public_details", attributes
-        case idempotencyKey = "idempotency_key"
+        case idempotencyKey = "idempotency_key", residentConsent = "resident_consent"
     }
 
     /// Decodes the keys the body has, instead of asking for each of the fourteen in turn (every
@@ -149,6 +152,7 @@ public struct RequestInput: Sendable, Codable {
             case .publicDetails: publicDetails = try c.decodeIfPresent(Bool.self, forKey: key)
             case .attributes: attributes = try c.decodeIfPresent([String: String].self, forKey: key)
             case .idempotencyKey: idempotencyKey = try c.decodeIfPresent(String.self, forKey: key)
+            case .residentConsent: residentConsent = try c.decodeIfPresent(Bool.self, forKey: key)
             }
         }
     }

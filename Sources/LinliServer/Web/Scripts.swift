@@ -1,0 +1,87 @@
+import Foundation
+
+/// The console's scripts, served from the app itself as files: the Content-Security-Policy allows
+/// no inline script (`script-src 'self'`), so nothing a template writes can run as code.
+enum Scripts {
+    /// Small page helpers: print buttons and "back" links (formerly inline handlers).
+    static let app = """
+    (function () {
+      document.querySelectorAll('[data-print]').forEach(function (b) { b.addEventListener('click', function () { window.print(); }); });
+      document.querySelectorAll('a[data-back]').forEach(function (a) {
+        if (history.length > 1) a.addEventListener('click', function (e) { e.preventDefault(); history.back(); });
+      });
+    })();
+
+    """
+
+    /// The request form: the chosen category's extra fields, look-alikes before sending, the map.
+    static let requestForm = """
+// Show only the chosen category's extra fields (without script they all show, labelled).
+(function () {
+  var select = document.getElementById('category');
+  function sync() {
+    document.querySelectorAll('fieldset.attributes').forEach(function (f) { f.hidden = f.dataset.category !== select.value; });
+  }
+  select.addEventListener('change', sync); sync();
+  // Before sending: ask whether neighbours already reported the same thing.
+  var form = document.getElementById('request-form'), box = document.getElementById('similar-before');
+  function suggest() {
+    var loc = form.location.value, body = { category: select.value, description: form.description.value };
+    if (!body.category || !body.description || !loc) return;
+    if (loc.indexOf('household:') === 0) body.household_id = +loc.slice(10); else body.place_id = +loc.slice(6);
+    fetch('/api/v1/requests/similar', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': form._csrf.value }, body: JSON.stringify(body) })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (list) {
+        var ul = box.querySelector('ul'); ul.textContent = '';
+        list.forEach(function (s) {
+          // Text only: someone else's request is not the resident's to open.
+          var li = document.createElement('li');
+          li.textContent = '#' + s.id + ' ' + s.category_name + ' · ' + s.address + ' · ' + s.created_text;
+          ul.appendChild(li);
+        });
+        box.hidden = list.length === 0;
+      });
+  }
+  form.description.addEventListener('change', suggest); form.location.addEventListener('change', suggest);
+  // The map shows the community of the chosen place.
+  var map = window.LinliMap && window.LinliMap.attach(document.getElementById('request-map'));
+  function showMap() {
+    var loc = form.location.value;
+    if (map) map.load(loc.indexOf('household:') === 0 ? 'household_id=' + loc.slice(10) : (loc ? 'place_id=' + loc.slice(6) : ''));
+  }
+  form.location.addEventListener('change', showMap); showMap();
+  document.getElementById('request-form').addEventListener('submit', function () {
+    document.getElementById('request-submit').disabled = true;
+  });
+})();
+"""
+
+    /// A meeting's sign-in: scanning a household's printed code with the phone camera.
+    static let meeting = """
+// Scanning a household's printed code with the phone camera fills the field and records it.
+// Only where the browser can read QR codes itself (BarcodeDetector); elsewhere typing or a
+// hand-held scanner (which types) still works.
+(function () {
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
+  var button = document.getElementById("scan-code"), video = document.getElementById("scan-video");
+  var field = document.getElementById("att-code"), form = document.getElementById("attendance-form");
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var detector = new BarcodeDetector({ formats: ["qr_code"] });
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+      video.srcObject = stream; video.hidden = false; video.play();
+      var tick = function () {
+        detector.detect(video).then(function (codes) {
+          if (codes.length) {
+            stream.getTracks().forEach(function (t) { t.stop(); });
+            field.value = codes[0].rawValue; form.submit();
+          } else { requestAnimationFrame(tick); }
+        }).catch(function () { requestAnimationFrame(tick); });
+      };
+      tick();
+    }).catch(function () { button.hidden = true; });
+  });
+})();
+"""
+}

@@ -1,0 +1,392 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SQLKit
+import Testing
+@testable import LinliServer
+
+/// The findings of the trust review (issue 17), one test each: every one of these failed on the
+/// code before its fix.
+@Suite struct InputParsingTests {
+    @Test func daysAreExactAndInsideTheHandledYears() {
+        #expect(Input.day("2026-02-28") == WorkCalendar.day("2026-02-28"))
+        #expect(Input.day("2028-02-29") != nil)
+        for bad in ["2026-02-29", "2026-2-3", "-2026-01-01", "9999-12-31", "1999-12-31", "2100-01-01", "2026-13-01", "2026-00-10",
+                    "2026-01-32", "２０２６-01-01", "2026-01-01T00:00", " 2026-01-01", ""] {
+            #expect(Input.day(bad) == nil, "\(bad)")
+        }
+        // The hand-written civil date arithmetic agrees with Foundation's calendar over the range.
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(secondsFromGMT: 0)!
+        for day in stride(from: Input.dayNumber(2000, 1, 1), through: Input.dayNumber(2099, 12, 31), by: 13) {
+            let c = cal.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(day * 86400)))
+            #expect(Input.dayNumber(Int64(c.year!), Int64(c.month!), Int64(c.day!)) == day)
+        }
+        // The month around any day number is total (an old row outside the range still renders).
+        for day: Int64 in [-1_000_000, -1, 0, 2_932_896, 1_000_000_000] {
+            let m = LocalDay.month(of: day)
+            #expect(m.first <= day && day <= m.last && m.last - m.first < 31)
+        }
+        #expect(LocalDay.month("2099-12") != nil && LocalDay.month("2100-01") == nil && LocalDay.month("9999-12") == nil)
+    }
+
+    @Test func localTimesAndW3CDateTimes() {
+        let t = Input.localDateTime("2026-12-01T18:00")!
+        #expect(LocalTime.text(t) == "2026-12-01 18:00")
+        #expect(Input.localDateTime("2026-12-01 18:00") == t && Input.localDateTime("2026-12-01T18:00:00") == t)
+        #expect(Input.localDateTime("9999-12-31T09:00") == nil && Input.localDateTime("2026-12-01T24:00") == nil)
+        // Every W3C form; fractions are cut to the second.
+        let z = Input.w3cDateTime("2026-12-05T10:00:24Z")!
+        for form in ["2026-12-05T10:00:24.5Z", "2026-12-05T10:00:24.629216+00:00", "2026-12-05T18:00:24+08:00", "2026-12-05T18:00:24.9+0800",
+                     "2026-12-05T10:00:24,1Z", "2026-12-05T18:00:24"] {
+            #expect(Input.w3cDateTime(form) == z, "\(form)")
+        }
+        #expect(Input.w3cDateTime("2026-12-05T10:00Z") == z - 24)
+        #expect(Input.w3cDateTime("2026-12-05") == Input.w3cDateTime("2026-12-05T00:00:00+08:00"))
+        #expect(Input.w3cDateTime("2026") != nil && Input.w3cDateTime("2026-12") != nil)
+        for bad in ["2026-02-29", "2026-12-05T10:00:24.Z", "2026-12-05T10:00:24Q", "9999-01-01", "2026-12-05T25:00Z", "yesterday", ""] {
+            #expect(Input.w3cDateTime(bad) == nil, "\(bad)")
+        }
+        #expect(ISO8601.parse("2026-12-05T10:00:24.5Z") == z)
+    }
+
+    @Test func integersAreBoundedBeforeAnyArithmetic() throws {
+        #expect(try Input.int(nil, field: "limit", default: 50, in: 1...200) == 50)
+        #expect(throws: LinliError.self) { try Input.int("0", field: "limit", default: 50, in: 1...200) }
+        #expect(throws: LinliError.self) { try Input.int("9223372036854775808", field: "limit", default: 50, in: 1...200) }
+        #expect(throws: LinliError.self) { try Input.page("9223372036854777", size: 1000) }
+        #expect(throws: LinliError.self) { try Input.page("9223372036854775807", size: 50) }
+        #expect(try Input.page("3", size: 50) == (50, 100))
+        #expect(try Input.id("", field: "x") == nil)
+        #expect(throws: LinliError.self) { try Input.id("-4", field: "x") }
+    }
+
+    @Test func onlySameSitePathsAfterSignIn() {
+        #expect(AccountRoutes.safeNext("/requests?scope=mine") == "/requests?scope=mine")
+        for bad in ["/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example", "/\n/evil.example", "/ /evil", nil] {
+            #expect(AccountRoutes.safeNext(bad) == "/console", "\(String(describing: bad))")
+        }
+    }
+}
+
+@Suite struct TrustHTTPTests {
+    /// A second resident account living in the same compound as the demo resident, in another home.
+    static func neighbour(_ f: Fixture) async throws -> (token: String, household: Int64) {
+        let resident = try await f.actor("resident")
+        let home = resident.grants.first { $0.role == .resident }!.householdID!
+        let compoundPath = "/" + PlacePath.ids(resident.grants[0].placePath).prefix(5).map(String.init).joined(separator: "/") + "/"
+        let other = try await f.linli.store.read { db in
+            try await db.raw("SELECT id FROM households WHERE path LIKE \(bind: compoundPath + "%") AND id <> \(bind: home) ORDER BY id").first()!
+                .decode(column: "id", as: Int64.self)
+        }
+        _ = try await f.linli.accounts.createUser(username: "neighbour", displayName: "邻居", password: Fixture.password)
+        try await f.linli.accounts.grant(username: "neighbour", role: .resident, placeID: nil, householdID: other)
+        return (try await f.token("neighbour"), other)
+    }
+
+    @Test func crashingInputsAreRefusedAndNothingTraps() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            try await built.app.test(.router) { client in
+                func call(_ uri: String, _ method: HTTPRequest.Method = .get, _ who: String? = nil, _ body: String? = nil) async throws -> TestResponse {
+                    var h: HTTPFields = [.accept: "application/json"]
+                    if let who { h[.authorization] = "Bearer \(t[who]!)" }
+                    if body != nil { h[.contentType] = "application/json" }
+                    return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                }
+                var r = try await call("/open311/v2/requests.json?page_size=1000&page=9223372036854777")
+                #expect(r.status == .badRequest && r.body.text.contains("page"))
+                r = try await call("/requests?scope=area&page=9223372036854775807", .get, "community")
+                #expect(r.status == .unprocessableContent && r.body.text.contains("page"))
+                for q in ["limit=0", "limit=-5", "offset=-1", "offset=99999999999999999999", "limit=abc"] {
+                    r = try await call("/api/v1/requests?scope=area&\(q)", .get, "community")
+                    #expect(r.status == .unprocessableContent, "\(q)")
+                }
+                r = try await call("/api/v1/matters?offset=-1", .get, "community")
+                #expect(r.status == .unprocessableContent)
+                // A task far in the future is refused at the door, naming the field.
+                let place = f.demo.firstCommunityID
+                r = try await call("/api/v1/tasks", .post, "community",
+                                   #"{"community_id":\#(place),"title":"搬柜子","kind":"one_off","place_id":\#(place),"starts_at":"9999-12-31T09:00"}"#)
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"starts_at""#))
+                for bad in ["-2026-01-01", "2026-2-3", "2026-02-29"] {
+                    r = try await call("/api/v1/figures?place_id=\(place)&from=\(bad)", .get, "community")
+                    #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"from""#), "\(bad)")
+                }
+                r = try await call("/open311/v2/requests.json?start_date=2026-02-29")
+                #expect(r.status == .badRequest)
+                // The server still answers.
+                #expect(try await call("/health").status == .ok)
+            }
+        }
+    }
+
+    @Test func open311FindsRequestsByAnyW3CDateTime() async throws {
+        let clock = TestClock("2026-12-05T10:00:24Z")
+        try await withFixture(.sqlite, clock: clock) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            var i = RequestInput()
+            i.category = "sanitation"; i.description = "东门垃圾满了"; i.placeID = try await f.residentCompound; i.publicDetails = true
+            _ = try await f.linli.requests.submit(i, actor: try await f.actor("resident"))
+            try await built.app.test(.router) { client in
+                let all = try await client.execute(uri: "/open311/v2/requests.json?start_date=2026-12-05T10:00:24Z", method: .get)
+                #expect(all.status == .ok && all.body.text.contains("service_request_id"))
+                for end in ["2026-12-05T10:00:24.5Z", "2026-12-05T10:00:24.629216%2B00:00", "2026-12-05T18:00:24%2B08:00"] {
+                    let r = try await client.execute(uri: "/open311/v2/requests.json?start_date=2026-12-05T10:00:24Z&end_date=\(end)", method: .get)
+                    #expect(r.status == .ok && r.body.text == all.body.text, "\(end)")
+                }
+                let bad = try await client.execute(uri: "/open311/v2/requests.json?end_date=2026-12-05T10:00:24.Z", method: .get)
+                #expect(bad.status == .badRequest)
+            }
+        }
+    }
+
+    @Test func followingOrMergingNeverWidensWhoSeesARequest() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let resident = try await f.actor("resident")
+            let home = resident.grants.first { $0.role == .resident }!.householdID!
+            let (neighbourToken, _) = try await Self.neighbour(f)
+            let compound = try await f.residentCompound
+            // The resident's private request about their home, with a photo.
+            var i = RequestInput()
+            i.category = "water_leak"; i.description = "卫生间漏水，楼上王家不在家"; i.householdID = home; i.publicDetails = false
+            let secret = try await f.linli.requests.submit(i, photos: [TestImages.png], actor: resident).request
+            let photoID = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM request_photos WHERE request_id = \(bind: secret.id)").first()!.decode(column: "id", as: Int64.self)
+            }
+            try await built.app.test(.router) { client in
+                let h: HTTPFields = [.authorization: "Bearer \(neighbourToken)", .contentType: "application/json"]
+                #expect(try await client.execute(uri: "/api/v1/requests/\(secret.id)", method: .get, headers: h).status == .notFound)
+                #expect(try await client.execute(uri: "/request-photos/\(photoID)", method: .get, headers: h).status == .notFound)
+                // A throw-away request, withdrawn in favour of the neighbour's.
+                let mine = try await client.execute(uri: "/api/v1/requests", method: .post, headers: h,
+                                                    body: ByteBuffer(string: #"{"category":"water_leak","description":"漏水","place_id":\#(compound)}"#))
+                #expect(mine.status == .created)
+                let mineID = String(mine.body.text.firstMatch(of: /"id":(\d+)/)!.1)
+                let w = try await client.execute(uri: "/api/v1/requests/\(mineID)/withdraw", method: .post, headers: h,
+                                                 body: ByteBuffer(string: #"{"target_id":\#(secret.id)}"#))
+                #expect(w.status == .ok)
+                // Following shows what the board shows: status and building, never the text, door or photo.
+                let seen = try await client.execute(uri: "/api/v1/requests/\(secret.id)", method: .get, headers: h)
+                #expect(seen.status == .ok)
+                #expect(!seen.body.text.contains("楼上王家") && !seen.body.text.contains(secret.address))
+                #expect(try await client.execute(uri: "/request-photos/\(photoID)", method: .get, headers: h).status == .notFound)
+                let list = try await client.execute(uri: "/api/v1/requests?scope=mine", method: .get, headers: h)
+                #expect(list.status == .ok && !list.body.text.contains("楼上王家") && !list.body.text.contains(secret.address))
+                // The reporter still sees everything.
+                let own = try await client.execute(uri: "/api/v1/requests/\(secret.id)", method: .get, headers: [.authorization: "Bearer \(try await f.token("resident"))"])
+                #expect(own.body.text.contains("楼上王家"))
+            }
+        }
+    }
+
+    @Test func notesAreInternalUnlessMarkedAsAPublicReply() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let resident = try await f.actor("resident"), community = try await f.actor("community")
+            var i = RequestInput()
+            i.category = "sanitation"; i.description = "东门垃圾满了"; i.placeID = try await f.residentCompound; i.publicDetails = true
+            let r = try await f.linli.requests.submit(i, actor: resident).request
+            var privateNote = RequestsService.ActionInput()
+            privateNote.note = "已联系王秀英 13800138000，3 栋 502"
+            _ = try await f.linli.requests.perform(.note, id: r.id, privateNote, actor: community)
+            try await built.app.test(.router) { client in
+                var o = try await client.execute(uri: "/open311/v2/requests/\(r.id).json", method: .get)
+                #expect(o.status == .ok && !o.body.text.contains("13800138000"))
+                var board = try await client.execute(uri: "/board/\(r.boardPlaceID)", method: .get)
+                #expect(!board.body.text.contains("13800138000"))
+                // The reporter still sees the note on their own request.
+                let own = try await f.linli.requests.detail(r.id, actor: resident, lang: .zh)
+                #expect(own.events.contains { $0.note.contains("13800138000") })
+                var reply = RequestsService.ActionInput()
+                reply.note = "已安排保洁今天下午清运"; reply.publicReply = true
+                _ = try await f.linli.requests.perform(.note, id: r.id, reply, actor: community)
+                o = try await client.execute(uri: "/open311/v2/requests/\(r.id).json", method: .get)
+                #expect(o.body.text.contains("已安排保洁今天下午清运"))
+                board = try await client.execute(uri: "/board/\(r.boardPlaceID)", method: .get)
+                #expect(board.body.text.contains("已安排保洁今天下午清运") && !board.body.text.contains("13800138000"))
+            }
+        }
+    }
+
+    @Test func staffFiledAndVulnerableRequestsNeedRecordedConsentToPublish() async throws {
+        try await withFixture(.sqlite) { f in
+            _ = try await f.linli.loadRequestsDemo()
+            let community = try await f.actor("community")
+            // A household where an elderly person lives alone (tagged in the registry).
+            let vulnerable: Int64? = try await f.linli.store.transaction { db in
+                guard let h = try await db.raw("""
+                    SELECT h.id FROM households h WHERE h.path LIKE \(bind: "%/\(f.demo.firstCommunityID)/%")
+                    AND EXISTS (SELECT 1 FROM residents r WHERE r.household_id = h.id) ORDER BY h.id DESC
+                    """).first()?.decode(column: "id", as: Int64.self) else { return nil }
+                try await db.raw("UPDATE residents SET tags = 'elderly_alone' WHERE household_id = \(bind: h)").run()
+                return h
+            }
+            var i = RequestInput()
+            i.category = "help"; i.description = "独居老人张阿婆来电，灯泡坏了"; i.householdID = f.demo.firstHouseholdWithResidents
+            i.channel = "phone"; i.contactName = "张阿婆"; i.publicDetails = true
+            do { _ = try await f.linli.requests.submit(i, actor: community); Issue.record("published without consent") }
+            catch let e as LinliError { #expect(e.field == "resident_consent" && e.status == .unprocessableContent) }
+            i.residentConsent = true
+            let ok = try await f.linli.requests.submit(i, actor: community).request
+            #expect(ok.publicDetails)
+            if let vulnerable {
+                var v = RequestInput()
+                v.category = "help"; v.description = "老人行动不便"; v.householdID = vulnerable; v.channel = "app"; v.publicDetails = true
+                do { _ = try await f.linli.requests.submit(v, actor: community); Issue.record("vulnerable household published without consent") }
+                catch let e as LinliError { #expect(e.field == "resident_consent") }
+            } else { Issue.record("the demo has no elderly person living alone in the first community") }
+            // The demo's staff-filed request about an elderly resident is not on the public board.
+            let board = try await f.linli.requests.board(placeID: f.demo.firstCommunityID, lang: .zh)
+            #expect(!(board.open + board.resolved).contains { ($0.description ?? "").contains("王阿婆") })
+        }
+    }
+
+    @Test func householdsCannotBeProbedOrNamedOutsideScope() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            let ids = try await f.ids()
+            let (neighbourToken, neighbourHome) = try await Self.neighbour(f)
+            let address = try await f.linli.store.read { db in
+                try await db.raw("SELECT address FROM households WHERE id = \(bind: ids.insideHousehold)").first()!.decode(column: "address", as: String.self)
+            }
+            try await built.app.test(.router) { client in
+                func post(_ who: String?, token: String? = nil, _ body: String) async throws -> TestResponse {
+                    try await client.execute(uri: "/api/v1/requests", method: .post,
+                                             headers: [.authorization: "Bearer \(token ?? t[who!]!)", .contentType: "application/json"], body: ByteBuffer(string: body))
+                }
+                for who in ["app", "volunteer"] {
+                    let r = try await post(who, #"{"category":"noise","description":"很吵","household_id":\#(ids.insideHousehold)}"#)
+                    let missing = try await post(who, #"{"category":"noise","description":"很吵","household_id":99999999}"#)
+                    #expect(r.status == .unprocessableContent && !r.body.text.contains(address), "\(who)")
+                    #expect(r.body.text == missing.body.text, "\(who): an existing household answers like a missing one")
+                }
+                // Look-alikes show a neighbour's request without its door.
+                var i = RequestInput()
+                i.category = "water_leak"; i.description = "楼上卫生间漏水天花板滴水"; i.householdID = neighbourHome
+                let theirs = try await f.linli.requests.submit(i, actor: try await f.actor("neighbour")).request
+                let similar = try await client.execute(uri: "/api/v1/requests/similar", method: .post,
+                                                       headers: [.authorization: "Bearer \(t["resident"]!)", .contentType: "application/json"],
+                                                       body: ByteBuffer(string: #"{"category":"water_leak","description":"楼上卫生间漏水天花板滴水","place_id":\#(try await f.residentCompound)}"#))
+                #expect(similar.status == .ok && similar.body.text.contains("\"id\":\(theirs.id)"))
+                #expect(!similar.body.text.contains(theirs.address))
+                // The map of a household: only one's own; any other id answers like a missing one.
+                let resident = try await f.actor("resident")
+                let home = resident.grants.first { $0.role == .resident }!.householdID!
+                func map(_ id: Int64, _ token: String) async throws -> TestResponse {
+                    try await client.execute(uri: "/api/v1/map-points?household_id=\(id)", method: .get, headers: [.authorization: "Bearer \(token)"])
+                }
+                #expect(try await map(home, t["resident"]!).status == .ok)
+                let probe = try await map(home, neighbourToken), gone = try await map(99_999_999, neighbourToken)
+                #expect(probe.status == .notFound && probe.body.text == gone.body.text)
+            }
+        }
+    }
+
+    @Test func aRefusedHouseholdMoveWritesNothing() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let grid = try await f.actor("grid")
+            let myGrid = grid.grants.first { $0.role == .gridWorker }!.gridID!
+            let found: (Int64, Int64, Int64)? = try await f.linli.store.read { db in
+                let h = try await db.raw("SELECT h.id, h.micro_grid_id, g.community_id FROM households h JOIN grids g ON g.id = h.grid_id WHERE h.grid_id = \(bind: myGrid) ORDER BY h.id").first()!
+                let community = try h.decode(column: "community_id", as: Int64.self)
+                guard let other = try await db.raw("SELECT id FROM grids WHERE level = 'micro' AND community_id = \(bind: community) AND parent_id <> \(bind: myGrid) ORDER BY id").first() else { return nil }
+                return (try h.decode(column: "id", as: Int64.self), try h.decode(column: "micro_grid_id", as: Int64.self), try other.decode(column: "id", as: Int64.self))
+            }
+            guard let (household, before, otherMicro) = found else { Issue.record("the demo community has one grid"); return }
+            try await built.app.test(.router) { client in
+                let r = try await client.execute(uri: "/api/v1/households/\(household)", method: .patch,
+                                                 headers: [.authorization: "Bearer \(try await f.token("grid"))", .contentType: "application/json"],
+                                                 body: ByteBuffer(string: #"{"micro_grid_id":\#(otherMicro)}"#))
+                #expect(r.status == .forbidden || r.status == .notFound)
+                let after = try await f.linli.store.read { db in
+                    try await db.raw("SELECT micro_grid_id FROM households WHERE id = \(bind: household)").first()!.decode(column: "micro_grid_id", as: Int64.self)
+                }
+                #expect(after == before)
+            }
+        }
+    }
+
+    @Test func idempotencyKeysBelongToTheirActorAndBody() async throws {
+        try await withFixture(.sqlite) { f in
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            let (neighbourToken, _) = try await Self.neighbour(f)
+            _ = neighbourToken
+            let neighbour = try await f.actor("neighbour")
+            let (project, _) = try await LinkageStoreTests().rampProject(f, staff: staff, street: street)
+            let l = f.linli.linkage
+            var gift = LinkageService.DonationInput()
+            gift.amount = "10"; gift.idempotencyKey = "same"
+            let a = try await l.donate(projectID: project, gift, actor: resident)
+            let b = try await l.donate(projectID: project, gift, actor: neighbour)
+            #expect(a.transactionID != b.transactionID && !b.repeated, "another person's gift with the same key is their own")
+            #expect(try await l.donate(projectID: project, gift, actor: resident).repeated)
+            gift.amount = "11"
+            do { _ = try await l.donate(projectID: project, gift, actor: resident); Issue.record("same key, other amount") }
+            catch let e as LinliError { #expect(e.field == "idempotency_key" && e.status == .unprocessableContent) }
+            // Requests: the same key with another text is refused.
+            var i = RequestInput()
+            i.category = "noise"; i.description = "楼下很吵"; i.placeID = try await f.residentCompound; i.idempotencyKey = "k-1"
+            let first = try await f.linli.requests.submit(i, actor: resident)
+            #expect(try await f.linli.requests.submit(i, actor: resident).request.id == first.request.id)
+            #expect(try await f.linli.requests.submit(i, actor: neighbour).request.id != first.request.id)
+            i.description = "别的事"
+            do { _ = try await f.linli.requests.submit(i, actor: resident); Issue.record("same key, other body") }
+            catch let e as LinliError { #expect(e.field == "idempotency_key") }
+        }
+    }
+
+    @Test func onlineGiversAreNamedOnlyByTheirOwnNameAndAreaMoneyStaysOffCommunityLedgers() async throws {
+        try await withFixture(.sqlite) { f in
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            let (project, _) = try await LinkageStoreTests().rampProject(f, staff: staff, street: street)
+            let l = f.linli.linkage
+            var gift = LinkageService.DonationInput()
+            gift.amount = "5"; gift.name = "王建国"; gift.publicName = true
+            do { _ = try await l.donate(projectID: project, gift, actor: resident); Issue.record("a typed name was accepted") }
+            catch let e as LinliError { #expect(e.field == "name") }
+            gift.name = "某某超市"; gift.donorKind = "merchant"
+            _ = try await l.donate(projectID: project, gift, actor: staff)
+            // The street's pool money is no community's: it shows on no community's public ledger.
+            let communities = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM places WHERE kind = 'community' ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
+            }
+            for c in communities {
+                let ledger = try await l.publicLedger(communityID: c, before: nil)
+                #expect(!ledger.lines.contains { $0.kind == "pool_funding" || $0.kind == "venture_funding" }, "community \(c)")
+            }
+        }
+    }
+
+    @Test func responsesCarrySecurityHeadersAndCrossSiteChangesAreRefused() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            try await built.app.test(.router) { client in
+                for uri in ["/login", "/no-such-page", "/api/v1/me"] {
+                    let r = try await client.execute(uri: uri, method: .get)
+                    let csp = r.headers[.contentSecurityPolicy] ?? ""
+                    #expect(csp.contains("script-src 'self';") && csp.contains("frame-ancestors 'none'"), "\(uri)")
+                    #expect(r.headers[.xContentTypeOptions] == "nosniff" && r.headers[.init("Referrer-Policy")!] == "same-origin", "\(uri)")
+                }
+                // No page carries inline script any more.
+                let cookie = try await webLogin(client, "community")
+                for uri in ["/requests/new", "/console", "/login"] {
+                    let page = try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie])
+                    #expect(!page.body.text.contains("<script>") && !page.body.text.contains("onclick="), "\(uri)")
+                }
+                let token = try await f.token("community")
+                let cross = try await client.execute(uri: "/api/v1/inbox/read", method: .post,
+                                                     headers: [.authorization: "Bearer \(token)", .origin: "https://evil.example"])
+                #expect(cross.status == .forbidden)
+                let same = try await client.execute(uri: "/api/v1/inbox/read", method: .post, headers: [.authorization: "Bearer \(token)"])
+                #expect(same.status != .forbidden)
+            }
+        }
+    }
+}
