@@ -17,12 +17,17 @@ int linli_image_init(void) {
     return result;
 }
 
-int linli_image_reencode(const void *input, size_t input_length, int max_side,
+int linli_image_reencode(const void *input, size_t input_length, int max_side, long long max_pixels,
                          void **output, size_t *output_length, int *width, int *height) {
     *output = NULL;
     *output_length = 0;
     VipsImage *image = vips_image_new_from_buffer(input, input_length, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     if (!image) return -1;
+    // Opening reads only the header: a 335-byte JPEG may claim 65000 x 65000 pixels. Refuse it
+    // before a single pixel is decoded.
+    *width = vips_image_get_width(image);
+    *height = vips_image_get_height(image);
+    if ((long long)*width * (long long)*height > max_pixels) { g_object_unref(image); return -5; }
     VipsImage *rotated = NULL;
     if (vips_autorot(image, &rotated, NULL)) { g_object_unref(image); return -2; }
     g_object_unref(image);

@@ -52,7 +52,7 @@ public struct AppConfig: Sendable {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let key = SymmetricKey(size: .bits256)
         let b64 = key.withUnsafeBytes { Data($0).base64EncodedString() }
-        _ = FileManager.default.createFile(atPath: path, contents: Data(b64.utf8), attributes: [.posixPermissions: 0o600])
+        try LinliFiles.writePrivate(b64, to: path)
         return key
     }
 }

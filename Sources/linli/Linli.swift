@@ -73,7 +73,7 @@ struct Demo: AsyncParsableCommand {
             print("\ndemo accounts (username / password / role):")
             for a in accounts { print("  \(a.username.padding(toLength: 10, withPad: " ", startingAt: 0)) \(a.password)  \(a.role)") }
             let lines = accounts.map { "\($0.username)\t\($0.password)\t\($0.role)" }.joined(separator: "\n")
-            try? (lines + "\n").write(toFile: c.dataDirectory + "/demo-accounts.txt", atomically: true, encoding: .utf8)
+            try? LinliFiles.writePrivate(lines + "\n", to: c.dataDirectory + "/demo-accounts.txt")
             let (key, made) = try await linli.loadRequestsDemo()
             print("\n\(made) demo requests; 2026 holiday calendar loaded")
             print("\(try await linli.loadDeliberationDemo()) demo matters (a lift vote is open for the demo owner)")
@@ -81,7 +81,7 @@ struct Demo: AsyncParsableCommand {
             if let key {
                 print("Open311 API key (partner app): \(key)")
                 print("  try: curl \(c.publicBaseURL)/open311/v2/services.json")
-                try? (key + "\n").write(toFile: c.dataDirectory + "/open311-key.txt", atomically: true, encoding: .utf8)
+                try? LinliFiles.writePrivate(key + "\n", to: c.dataDirectory + "/open311-key.txt")
             }
         }
         await linli.store.shutdown()
@@ -116,7 +116,8 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         let linli = try await Linli.open(common.config())
         let csv = try await linli.registryCSV.exportCSV(communityID: community, reason: reason)
-        if let output { try csv.write(toFile: output, atomically: true, encoding: .utf8) } else { print(csv, terminator: "") }
+        // ID numbers and phones: the file is readable by its owner only, from the moment it exists.
+        if let output { try LinliFiles.writePrivate(Array(csv.utf8), to: output) } else { print(csv, terminator: "") }
         await linli.store.shutdown()
     }
 }

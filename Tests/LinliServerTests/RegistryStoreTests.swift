@@ -324,6 +324,7 @@ import Testing
                 res = try await client.execute(uri: "/places/\(community)/export", method: .post, headers: form, body: ByteBuffer(string: "reason=%E5%B9%B4%E5%BA%A6%E6%A0%B8%E5%AF%B9"))
                 #expect(res.status == .ok && res.headers[.contentType]?.hasPrefix("text/csv") == true)
                 #expect(Array(res.body.readableBytesView.prefix(3)) == [0xEF, 0xBB, 0xBF] && res.body.text.contains("赵六"))
+                #expect(Array(res.body.readableBytesView.dropFirst(3).prefix(3)) != [0xEF, 0xBB, 0xBF], "exactly one BOM")
                 let audited = try await f.linli.store.read { db in
                     try await db.raw("SELECT username, reason FROM audit_log WHERE action = 'registry.export'").first()!
                 }

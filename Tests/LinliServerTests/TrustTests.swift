@@ -390,3 +390,47 @@ import Testing
         }
     }
 }
+
+@Suite struct TrustFilesAndImagesTests {
+    /// A PNG whose header claims `w` × `h` pixels, followed by a tiny (wrong) body.
+    static func bigPNG(_ w: UInt32, _ h: UInt32) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+        func crc(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            }
+            return ~c
+        }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let td = Array(type.utf8) + data
+            return be(UInt32(data.count)) + td + be(crc(td))
+        }
+        let ihdr = be(w) + be(h) + [8, 2, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + chunk("IEND", [])
+    }
+
+    @Test func picturesAboveThePixelLimitAreRefusedBeforeDecoding() throws {
+        let start = Date()
+        do { _ = try PhotoStore.prepare(Self.bigPNG(30_000, 30_000)); Issue.record("a 900-megapixel picture was accepted") }
+        catch let e as LinliError { #expect(e.code == "too_many_pixels" && e.field == "photos", "\(e)") }
+        #expect(Date().timeIntervalSince(start) < 1, "refused from the header, without decoding")
+        #expect(try PhotoStore.prepare(TestImages.png).width == 1)
+    }
+
+    @Test func exportCellsNeverRunAsFormulasAndSecretsAreOwnerOnly() throws {
+        for cell in ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            let out = CSVReader.escape(cell)
+            #expect(out.hasPrefix("'") || out.hasPrefix("\"'"), "\(cell) → \(out)")
+        }
+        #expect(CSVReader.escape("张三") == "张三" && CSVReader.escape("a,b") == "\"a,b\"")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("linli-private-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        try LinliFiles.writePrivate("身份证号", to: path)
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "身份证号")
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

@@ -43,8 +43,12 @@ enum CSVReader {
         return records
     }
 
+    /// A cell as CSV. A cell a spreadsheet would run as a formula (starting with `= + - @`, a tab
+    /// or a carriage return) gets a leading apostrophe, which Excel and LibreOffice show as text.
     static func escape(_ s: String) -> String {
-        s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        var s = s
+        if let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { s = "'" + s }
+        return s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }
 

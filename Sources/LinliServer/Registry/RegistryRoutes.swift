@@ -47,10 +47,10 @@ struct RegistryRoutes {
             let id = try c.id("id")
             return try await formOrErrors(prefix: "export") {
                 let csv = try await RegistryCSV(registry: registry).exportCSV(communityID: id, reason: c.form["reason"] ?? "", actor: try c.requireActor())
-                // A BOM so that Excel opens the Chinese text as UTF-8.
+                // The export already starts with the one BOM Excel needs to read the Chinese text as UTF-8.
                 return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"residents-\(id).csv\"",
                                                        .cacheControl: "no-store"],
-                                body: .init(byteBuffer: ByteBuffer(string: "\u{FEFF}" + csv)))
+                                body: .init(byteBuffer: ByteBuffer(string: csv)))
             } page: { errors in try await transferPage(c, id: id, report: nil, errors: errors) }
         }
 

@@ -14,6 +14,8 @@ struct PreparedPhoto: Sendable {
 struct PhotoStore: Sendable {
     let directory: String
     static let maxSide: Int32 = 1600
+    /// The largest picture decoded (a 48-megapixel phone photo fits); checked from the header.
+    static let maxPixels: Int64 = 50_000_000
 
     enum Kind { case jpeg, png, webp }
 
@@ -35,8 +37,12 @@ struct PhotoStore: Sendable {
         var out: UnsafeMutableRawPointer?
         var length = 0
         var w: Int32 = 0, h: Int32 = 0
-        let rc = bytes.withUnsafeBytes { linli_image_reencode($0.baseAddress, $0.count, maxSide, &out, &length, &w, &h) }
+        let rc = bytes.withUnsafeBytes { linli_image_reencode($0.baseAddress, $0.count, maxSide, maxPixels, &out, &length, &w, &h) }
         defer { if let out { linli_image_free(out) } }
+        if rc == -5 {
+            _ = linli_image_error()
+            throw LinliError.invalid("photos", "too_many_pixels", "图片尺寸过大（\(w)×\(h)），请不超过 \(maxPixels / 1_000_000) 百万像素")
+        }
         guard rc == 0, let out, length > 0 else {
             _ = linli_image_error()
             throw LinliError.invalid("photos", "not_an_image", "图片已损坏或无法识别")

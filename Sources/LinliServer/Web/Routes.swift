@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// Who may call a route at all. Object scope is then checked by the use case.
 public enum Access: Sendable, Equatable {
@@ -136,6 +137,9 @@ struct ErrorMiddleware: RouterMiddleware {
             let linli = LinliError(e.status, code: e.status == .contentTooLarge ? "too_large" : "http_\(e.status.code)",
                                    message: e.status == .contentTooLarge ? "请求体过大" : (e.body ?? e.status.reasonPhrase))
             return try respond(request, context, e.status, [linli])
+        } catch is NIOTooManyBytesError {
+            // A body over the route's limit (thrown while collecting it): the client's mistake, not ours.
+            return try respond(request, context, .contentTooLarge, [LinliError(.contentTooLarge, code: "too_large", message: "请求体过大")])
         } catch {
             // Anything else is a bug or a failed dependency: say so in the log, not only to the client.
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
