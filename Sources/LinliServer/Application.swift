@@ -21,6 +21,8 @@ public struct AppConfig: Sendable {
     public var benchRoutes = false
     /// Seconds between escalation sweeps; 0 turns the in-server job off (tests drive it by hand).
     public var sweepInterval = 60
+    /// A reverse proxy (nginx) whose X-Forwarded-For names the client (sign-in throttle).
+    public var trustedProxy: String?
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct AppConfig: Sendable {
         c.benchRoutes = env["LINLI_BENCH"] == "1" && !c.production
         if let v = env["LINLI_SWEEP_SECONDS"], let n = Int(v), n >= 0 { c.sweepInterval = n }
         if let v = env["LINLI_LOG_LEVEL"], let l = Logger.Level(rawValue: v) { c.logLevel = l }
+        c.trustedProxy = env["LINLI_TRUSTED_PROXY"].flatMap { $0.isEmpty ? nil : $0 }
         return c
     }
 
@@ -111,7 +114,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     router.add(middleware: ErrorMiddleware(renderer: renderer))
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)
-    AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production).register(routes)
+    AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production, trustedProxy: linli.config.trustedProxy).register(routes)
     UserRoutes(accounts: linli.accounts, renderer: renderer).register(routes)
     RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)

@@ -168,13 +168,19 @@ struct User: AsyncParsableCommand {
         }
     }
     struct Token: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an API bearer token for a user.")
+        static let configuration = CommandConfiguration(abstract: "Create an API bearer token for a user (it expires), or revoke all of theirs.")
         @OptionGroup var common: Common
         @Argument var username: String
         @Option var name: String = "cli"
+        @Option(help: "Days the token is valid.") var days: Int = 90
+        @Flag(help: "Revoke every token of the user instead (takes effect at once on every server).") var revoke = false
         func run() async throws {
             let linli = try await Linli.open(common.config())
-            print(try await linli.accounts.createAPIToken(username: username, name: name))
+            if revoke {
+                print("revoked \(try await linli.accounts.revokeTokens(username: username)) token(s)")
+            } else {
+                print(try await linli.accounts.createAPIToken(username: username, name: name, days: days))
+            }
             await linli.store.shutdown()
         }
     }

@@ -267,14 +267,24 @@ import Testing
     }
 
     @Test(arguments: Backend.available)
-    func loginLocksAfterRepeatedFailures(_ backend: Backend) async throws {
+    func failedSignInsSlowTheAddressButNeverLockTheAccount(_ backend: Backend) async throws {
         try await withFixture(backend) { f in
-            for _ in 0..<AccountService.maxFailedLogins {
-                do { _ = try await f.linli.accounts.login(username: "volunteer", password: "wrong-password"); Issue.record("accepted") }
-                catch let e as LinliError { #expect(e.code == "bad_credentials") }
+            let a = f.linli.accounts
+            for name in ["volunteer", "nobody-here"] {
+                for _ in 0..<AccountService.maxFailuresPerAccountAddress {
+                    do { _ = try await a.login(username: name, password: "wrong-password", address: "203.0.113.9"); Issue.record("accepted") }
+                    catch let e as LinliError { #expect(e.code == "bad_credentials") }
+                }
+                // The same address now waits, known name or not: the answers are the same.
+                do { _ = try await a.login(username: name, password: Fixture.password, address: "203.0.113.9"); Issue.record("not throttled") }
+                catch let e as LinliError { #expect(e.code == "throttled" && e.status == .tooManyRequests) }
             }
-            do { _ = try await f.linli.accounts.login(username: "volunteer", password: Fixture.password); Issue.record("not locked") }
-            catch let e as LinliError { #expect(e.code == "locked") }
+            // The owner, elsewhere, signs in as usual: an attacker cannot lock anyone out.
+            _ = try await a.login(username: "volunteer", password: Fixture.password, address: "198.51.100.7")
+            // Every failure is in the audit log, which the city's auditor reads.
+            let auditor = try await f.actor("auditor")
+            let seen = try await f.linli.audit.list(f.linli.store, actor: auditor, limit: 100)
+            #expect(seen.filter { $0.action == "login.failed" }.count == 2 * AccountService.maxFailuresPerAccountAddress)
         }
     }
 }

@@ -434,3 +434,62 @@ import Testing
         try? FileManager.default.removeItem(atPath: path)
     }
 }
+
+@Suite struct AccountSecurityTests {
+    @Test func passwordsAttackersTryFirstAreRefused() {
+        for bad in ["aaaaaaaaaa", "1234567890", "qwertyuiop", "password123", "woaini1314", "abcdefghijk", "9876543210", "short",
+                    "zhangsan123", "ababababab"] {
+            #expect(PasswordPolicy.problem(bad, username: "zhangsan") != nil, "\(bad)")
+        }
+        for good in ["社区电梯-2026-春", "violet-harbour-17", "T7#kq2!mZp"] {
+            #expect(PasswordPolicy.problem(good, username: "zhangsan") == nil, "\(good)")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func passwordChangeEndsSessionsAndTokensAndTokensExpireAndRevoke(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-05T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let a = f.linli.accounts
+            let session = try await a.login(username: "community", password: Fixture.password)
+            let token = try await a.createAPIToken(username: "community", name: "app", days: 1)
+            let live = try await a.session(token: session.token), bearer = try await a.bearer(token: token)
+            #expect(live != nil && bearer != nil)
+            // A token's life ends at its expiry.
+            clock.advance(hours: 25)
+            #expect(try await a.bearer(token: token) == nil)
+            let second = try await a.createAPIToken(username: "community", name: "app")
+            #expect(try await a.bearer(token: second) != nil)
+            try await a.revokeToken(second)
+            #expect(try await a.bearer(token: second) == nil, "revoked at once")
+            // A new password ends every session and token made with the old one.
+            let third = try await a.createAPIToken(username: "community", name: "app")
+            let s2 = try await a.login(username: "community", password: Fixture.password)
+            #expect(try await a.session(token: s2.token) != nil)
+            do { try await a.setPassword(username: "community", password: "aaaaaaaaaa"); Issue.record("weak password accepted") }
+            catch let e as LinliError { #expect(e.code == "weak_password") }
+            try await a.setPassword(username: "community", password: "violet-harbour-17")
+            let oldSession = try await a.session(token: s2.token), oldToken = try await a.bearer(token: third)
+            #expect(oldSession == nil && oldToken == nil)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aRevokedGrantEndsOnEveryServerSharingTheDatabase(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            // Two servers: each its own account service and cache, one database.
+            let serverA = f.linli.accounts
+            let serverB = AccountService(store: f.linli.store, env: f.config.environment, bcryptCost: 4)
+            let token = try await serverA.createAPIToken(username: "street", name: "app")
+            #expect(try await serverA.bearer(token: token)?.grants.isEmpty == false)
+            #expect(try await serverB.bearer(token: token)?.grants.isEmpty == false, "cached on B")
+            let grant = try await f.linli.store.read { db in
+                try await db.raw("SELECT g.id FROM role_grants g JOIN users u ON u.id = g.user_id WHERE u.username = 'street'").first()!.decode(column: "id", as: Int64.self)
+            }
+            try await serverA.revoke(grantID: grant, actor: try await f.actor("admin"))
+            #expect(try await serverA.bearer(token: token)?.grants.isEmpty == true, "at once where it was revoked")
+            try await Task.sleep(for: .milliseconds(Int(AuthEpoch.recheckSeconds * 1000) + 100))
+            #expect(try await serverB.bearer(token: token)?.grants.isEmpty == true, "within \(AuthEpoch.recheckSeconds) s on the other server")
+        }
+    }
+}

@@ -7,6 +7,18 @@ struct AccountRoutes {
     let secureCookies: Bool
 
     static let loginCookie = "linli_login"
+    /// The address of a reverse proxy whose X-Forwarded-For is believed (LINLI_TRUSTED_PROXY).
+    var trustedProxy: String? = nil
+
+    /// The client's address for the sign-in throttle: the peer, or the last address the trusted
+    /// proxy appended (the ones before it are the client's own claims).
+    func clientAddress(_ req: Request, _ c: AppContext) -> String? {
+        if let proxy = trustedProxy, c.remoteAddress == proxy, let xff = req.headers[.init("X-Forwarded-For")!],
+           let last = xff.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            return last
+        }
+        return c.remoteAddress
+    }
 
     func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
         Cookie(name: AuthMiddleware.sessionCookie, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
@@ -44,7 +56,7 @@ struct AccountRoutes {
                 return resp
             }
             do {
-                let s = try await accounts.login(username: username, password: c.form["password"] ?? "")
+                let s = try await accounts.login(username: username, password: c.form["password"] ?? "", address: clientAddress(req, c))
                 var resp = redirect(next)
                 resp.setCookie(sessionCookie(s.token, maxAge: Int(AccountService.sessionSeconds)))
                 return resp
@@ -85,12 +97,17 @@ struct AccountRoutes {
         // API: exchange a username and password for a bearer token.
         r.post("/api/v1/tokens", .open) { req, c in
             struct Body: Decodable { var username: String?; var password: String?; var name: String? }
-            struct Out: Encodable { var token: String }
+            struct Out: Encodable { var token: String; var expires_in_days: Int }
             let b = try await JSON.decode(Body.self, from: req, context: c)
-            let s = try await accounts.login(username: b.username ?? "", password: b.password ?? "")
+            let s = try await accounts.login(username: b.username ?? "", password: b.password ?? "", address: clientAddress(req, c))
             try await accounts.logout(token: s.token)
             let t = try await accounts.createAPIToken(username: s.actor.username, name: b.name ?? "api")
-            return try JSON.response(Out(token: t), status: .created)
+            return try JSON.response(Out(token: t, expires_in_days: AccountService.tokenDays), status: .created)
+        }
+        // Ends the bearer token the request carries (an app signing out); a session ends at /logout.
+        r.post("/api/v1/tokens/revoke", .signedIn) { req, _ in
+            if let auth = req.headers[.authorization], auth.hasPrefix("Bearer ") { try await accounts.revokeToken(String(auth.dropFirst(7))) }
+            return Response(status: .noContent)
         }
         r.get("/api/v1/me", .signedIn) { _, c in
             struct Grant: Encodable { var role: String; var place_id: Int64; var grid_id: Int64?; var household_id: Int64? }

@@ -19,10 +19,19 @@ public struct AccountService: Sendable {
     let audit: AuditLog
     /// Short-lived cache of token → actor, so that the hot pages do not re-read grants each time.
     let cache: ActorCache
+    /// The shared authorisation epoch: a cached actor is used only while it matches.
+    let epoch: AuthEpoch
+    /// A hash of nothing anyone knows, verified when the username is unknown, so that an unknown
+    /// name costs exactly one bcrypt verification, as a known one does.
+    let decoyHash: String
 
-    public static let maxFailedLogins = 5
-    public static let lockSeconds: Int64 = 15 * 60
+    /// Failed sign-ins tolerated per (account, address) and per address in one window, after
+    /// which that address waits; the account itself is never locked for anyone else.
+    public static let maxFailuresPerAccountAddress = 5
+    public static let maxFailuresPerAddress = 30
+    public static let throttleSeconds: Int64 = 15 * 60
     public static let sessionSeconds: Int64 = 12 * 3600
+    public static let tokenDays = 90
 
     init(store: any Store, env: Environment, bcryptCost: UInt8) {
         self.store = store
@@ -30,6 +39,26 @@ public struct AccountService: Sendable {
         self.bcryptCost = bcryptCost
         self.audit = AuditLog(env: env)
         self.cache = ActorCache(limit: 10_000)
+        self.epoch = AuthEpoch()
+        self.decoyHash = Bcrypt.hash(env.token(bytes: 20), cost: bcryptCost)
+    }
+
+    /// Moves the shared epoch on, in the transaction of the change: every server's cached actors
+    /// become stale at once (this one's now, the others' within `AuthEpoch.recheckSeconds`).
+    func endCachedAccess(_ db: any SQLDatabase) async throws {
+        let row = try await db.raw("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch").first()
+        cache.clear()
+        if let e = try row?.decode(column: "epoch", as: Int64.self) { epoch.set(e) }
+    }
+
+    /// The epoch as last read (at most `AuthEpoch.recheckSeconds` old).
+    func currentEpoch() async throws -> Int64 {
+        if let e = epoch.fresh() { return e }
+        let e = try await store.read { db in
+            try await db.raw("SELECT epoch FROM auth_epoch WHERE id = 1").first()?.decode(column: "epoch", as: Int64.self) ?? 0
+        }
+        epoch.set(e)
+        return e
     }
 
     static func hashToken(_ token: String) -> String { Hex.encode(SHA256.hash(data: Data(token.utf8))) }
@@ -44,7 +73,7 @@ public struct AccountService: Sendable {
         let u = username.trimmingCharacters(in: .whitespaces)
         v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
                 "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
-        v.check(password.count >= 10, "password", "weak_password", "密码至少 10 位")
+        if let problem = PasswordPolicy.problem(password, username: u) { v.add(.invalid("password", "weak_password", problem)) }
         try v.throwIfAny()
         let cost = bcryptCost
         let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
@@ -62,15 +91,21 @@ public struct AccountService: Sendable {
         }
     }
 
-    public func setPassword(username: String, password: String) async throws {
-        guard password.count >= 10 else { throw LinliError.invalid("password", "weak_password", "密码至少 10 位") }
+    /// A new password ends every session and API token of the account (whoever knew the old
+    /// password may have made them); the change is audited.
+    public func setPassword(username: String, password: String, actor: Actor? = nil) async throws {
+        if let problem = PasswordPolicy.problem(password, username: username) { throw LinliError.invalid("password", "weak_password", problem) }
         let cost = bcryptCost
         let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
         try await store.transaction { db in
-            guard try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() != nil else { throw LinliError.notFound }
-            try await db.raw("UPDATE users SET password_hash = \(bind: hash), failed_logins = 0, locked_until = 0 WHERE username = \(bind: username)").run()
+            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else { throw LinliError.notFound }
+            let uid = try u.decode(column: "id", as: Int64.self)
+            try await db.raw("UPDATE users SET password_hash = \(bind: hash), failed_logins = 0, locked_until = 0 WHERE id = \(bind: uid)").run()
+            try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: uid)").run()
+            try await db.raw("DELETE FROM api_tokens WHERE user_id = \(bind: uid)").run()
+            try await audit.append(db, actor: actor, action: "user.password", objectType: "user", objectID: uid, path: "/", detail: username)
+            try await endCachedAccess(db)
         }
-        cache.clear()
     }
 
     /// Grants a role over a place. A grid worker's place is a grid's community plus the grid; a
@@ -112,8 +147,8 @@ public struct AccountService: Sendable {
                 VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil))
                 """).run()
             try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
+            try await endCachedAccess(db)
         }
-        cache.clear()
     }
 
     /// The roles whose every action the manager holds through a user.manage grant.
@@ -142,8 +177,8 @@ public struct AccountService: Sendable {
             try await db.raw("DELETE FROM role_grants WHERE id = \(bind: grantID)").run()
             try await audit.append(db, actor: actor, action: "user.revoke", objectType: "user", objectID: try g.decode(column: "user_id", as: Int64.self),
                                    path: path, detail: try g.decode(column: "role", as: String.self))
+            try await endCachedAccess(db)
         }
-        cache.clear()
     }
 
     public struct UserRow: Sendable, Codable {
@@ -212,9 +247,9 @@ public struct AccountService: Sendable {
             let ids = try await db.raw(q).all().map { try $0.decode(column: "id", as: Int64.self) }
             if !ids.isEmpty { try await db.delete(from: "role_grants").where("id", .in, ids).run() }
             try await audit.append(db, actor: nil, action: "user.revoke", objectType: "user", objectID: uid, path: "/", detail: role.rawValue)
+            try await endCachedAccess(db)
             return ids.count
         }
-        cache.clear()
         return n
     }
 
@@ -240,38 +275,51 @@ public struct AccountService: Sendable {
         try await NIOThreadPool.singleton.runIfActive { work() }
     }
 
-    /// Checks the password; after `maxFailedLogins` failures the account is locked for a while,
-    /// whatever password is given. Unknown users and wrong passwords get the same answer.
-    public func login(username: String, password: String) async throws -> SessionInfo {
+    /// Checks the password. Failures are counted per address and per (account, address): an
+    /// address that keeps failing waits (429), but nobody can lock an account for anyone else.
+    /// Unknown and known usernames get the same answers, the same throttle and the same time
+    /// (one bcrypt verification each).
+    public func login(username: String, password: String, address: String? = nil) async throws -> SessionInfo {
         let now = env.nowSeconds
-        let row = try await store.read { db in
-            try await db.raw("SELECT id, password_hash, failed_logins, locked_until FROM users WHERE username = \(bind: username)").first()
+        let from = address ?? "local"
+        let pairKey = "u:" + username.lowercased() + "|" + from, addressKey = "a:" + from
+        let (row, throttled) = try await store.read { db -> ((any SQLRow)?, Bool) in
+            var over = false
+            for r in try await db.raw("SELECT throttle_key, failures, window_start FROM login_throttle WHERE throttle_key IN (\(bind: pairKey), \(bind: addressKey))").all() {
+                let key = try r.decode(column: "throttle_key", as: String.self), failures = try r.decode(column: "failures", as: Int.self)
+                guard try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds else { continue }
+                if failures >= (key == pairKey ? Self.maxFailuresPerAccountAddress : Self.maxFailuresPerAddress) { over = true }
+            }
+            return (try await db.raw("SELECT id, password_hash FROM users WHERE username = \(bind: username)").first(), over)
         }
         let wrong = LinliError(.unauthorized, code: "bad_credentials", field: "password", message: "用户名或密码不正确")
-        guard let row else {
-            // Spend the same time as a real check so that response time does not reveal which usernames exist.
-            let cost = bcryptCost
-            _ = try await Self.offload { Bcrypt.verify(password, hash: Bcrypt.hash("linli-no-such-user", cost: cost)) }
-            throw wrong
+        if throttled {
+            throw LinliError(.tooManyRequests, code: "throttled", field: "password", message: "尝试次数过多，请 15 分钟后再试")
         }
-        let uid = try row.decode(column: "id", as: Int64.self)
-        if try row.decode(column: "locked_until", as: Int64.self) > now {
-            throw LinliError(.tooManyRequests, code: "locked", field: "password", message: "登录失败次数过多，账户已暂时锁定，请 15 分钟后再试")
-        }
-        let stored = try row.decode(column: "password_hash", as: String.self)
+        let uid = try row?.decode(column: "id", as: Int64.self)
+        let stored = try row?.decode(column: "password_hash", as: String.self) ?? decoyHash
         let ok = try await Self.offload { Bcrypt.verify(password, hash: stored) }
-        guard ok else {
+        guard ok, let uid else {
             try await store.transaction { db in
-                let failed = try await db.raw("SELECT failed_logins FROM users WHERE id = \(bind: uid)").first()!.decode(column: "failed_logins", as: Int.self) + 1
-                let lock = failed >= Self.maxFailedLogins ? now + Self.lockSeconds : 0
-                try await db.raw("UPDATE users SET failed_logins = \(bind: lock > 0 ? 0 : failed), locked_until = \(bind: lock) WHERE id = \(bind: uid)").run()
-                try await audit.append(db, actor: nil, action: lock > 0 ? "login.locked" : "login.failed", objectType: "user", objectID: uid, path: "/", detail: username)
+                for key in [pairKey, addressKey] {
+                    // One statement on both databases: a new window starts when the old one has passed.
+                    try await db.raw("""
+                        INSERT INTO login_throttle (throttle_key, failures, window_start) VALUES (\(bind: key), 1, \(bind: now))
+                        ON CONFLICT (throttle_key) DO UPDATE SET
+                            failures = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.failures + 1 ELSE 1 END,
+                            window_start = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.window_start ELSE \(bind: now) END
+                        """).run()
+                }
+                try await db.raw("DELETE FROM login_throttle WHERE window_start < \(bind: now - 2 * Self.throttleSeconds)").run()
+                // The auditor sees every failed sign-in, known name or not, with the address.
+                try await audit.append(db, actor: nil, action: "login.failed", objectType: "user", objectID: uid, path: "/",
+                                       detail: String(username.prefix(60)) + " from " + from)
             }
             throw wrong
         }
         let token = env.token(bytes: 32), csrf = env.token(bytes: 20)
         let actor = try await store.transaction { db in
-            try await db.raw("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = \(bind: uid)").run()
+            try await db.raw("DELETE FROM login_throttle WHERE throttle_key = \(bind: pairKey)").run()
             try await db.raw("""
                 INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (\(bind: Self.hashToken(token)), \(bind: uid), \(bind: csrf), \(bind: now + Self.sessionSeconds))
                 """).run()
@@ -286,15 +334,18 @@ public struct AccountService: Sendable {
 
     public func logout(token: String) async throws {
         let h = Self.hashToken(token)
-        try await store.transaction { db in try await db.raw("DELETE FROM sessions WHERE token_hash = \(bind: h)").run() }
-        cache.remove(.init(kind: .session, token: token))
+        try await store.transaction { db in
+            try await db.raw("DELETE FROM sessions WHERE token_hash = \(bind: h)").run()
+            try await endCachedAccess(db)
+        }
     }
 
     /// The actor and CSRF token of a live session.
     public func session(token: String) async throws -> (Actor, String)? {
         let now = env.nowSeconds
         let key = ActorCacheKey(kind: .session, token: token)
-        if let hit = cache.get(key, valid: { $0.validUntil > now }) { return (hit.actor, hit.csrf ?? "") }
+        let current = try await currentEpoch()
+        if let hit = cache.get(key, valid: { $0.validUntil > now && $0.epoch == current }) { return (hit.actor, hit.csrf ?? "") }
         let h = Self.hashToken(token)
         let found: (Actor, String, Int64)? = try await store.read { db in
             guard let s = try await db.raw("SELECT user_id, csrf, expires_at FROM sessions WHERE token_hash = \(bind: h)").first() else { return nil }
@@ -303,34 +354,70 @@ public struct AccountService: Sendable {
             return (a, try s.decode(column: "csrf", as: String.self), exp)
         }
         guard let found else { return nil }
-        cache.put(key, ActorCacheEntry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2)))
+        cache.put(key, ActorCacheEntry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2), epoch: current))
         return (found.0, found.1)
     }
 
-    public func createAPIToken(username: String, name: String) async throws -> String {
+    /// A bearer token for the API, valid for `days` (90 by default). Only its hash is kept.
+    public func createAPIToken(username: String, name: String, days: Int = AccountService.tokenDays) async throws -> String {
+        guard (1...3650).contains(days) else { throw LinliError.invalid("days", "out_of_range", "有效期应为 1–3650 天") }
         let token = "lnl_" + env.token(bytes: 32)
+        let now = env.nowSeconds
         try await store.transaction { db in
             guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
                 throw LinliError.invalid("username", "not_found", "用户不存在")
             }
+            let uid = try u.decode(column: "id", as: Int64.self)
             try await db.raw("""
-                INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (\(bind: Self.hashToken(token)), \(bind: try u.decode(column: "id", as: Int64.self)), \(bind: name), \(bind: env.nowSeconds))
+                INSERT INTO api_tokens (token_hash, user_id, name, created_at, expires_at)
+                VALUES (\(bind: Self.hashToken(token)), \(bind: uid), \(bind: name), \(bind: now), \(bind: now + Int64(days) * 86400))
                 """).run()
+            try await audit.append(db, actor: nil, action: "token.create", objectType: "user", objectID: uid, path: "/", detail: "\(name), \(days) days")
         }
         return token
+    }
+
+    /// Revokes one token (the API's "sign me out of this token"); unknown tokens are no error.
+    public func revokeToken(_ token: String) async throws {
+        let h = Self.hashToken(token)
+        try await store.transaction { db in
+            guard let t = try await db.raw("SELECT user_id FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return }
+            try await db.raw("DELETE FROM api_tokens WHERE token_hash = \(bind: h)").run()
+            try await audit.append(db, actor: nil, action: "token.revoke", objectType: "user", objectID: try t.decode(column: "user_id", as: Int64.self), path: "/")
+            try await endCachedAccess(db)
+        }
+    }
+
+    /// Revokes every token of an account (the command line); returns how many there were.
+    public func revokeTokens(username: String) async throws -> Int {
+        try await store.transaction { db in
+            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
+                throw LinliError.invalid("username", "not_found", "用户不存在")
+            }
+            let uid = try u.decode(column: "id", as: Int64.self)
+            let n = try await db.raw("SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = \(bind: uid)").first()!.decode(column: "n", as: Int.self)
+            try await db.raw("DELETE FROM api_tokens WHERE user_id = \(bind: uid)").run()
+            try await audit.append(db, actor: nil, action: "token.revoke_all", objectType: "user", objectID: uid, path: "/", detail: "\(n)")
+            try await endCachedAccess(db)
+            return n
+        }
     }
 
     public func bearer(token: String) async throws -> Actor? {
         let now = env.nowSeconds
         let key = ActorCacheKey(kind: .bearer, token: token)
-        if let hit = cache.get(key, valid: { $0.validUntil > now }) { return hit.actor }
+        let current = try await currentEpoch()
+        if let hit = cache.get(key, valid: { $0.validUntil > now && $0.epoch == current }) { return hit.actor }
         let h = Self.hashToken(token)
-        let actor: Actor? = try await store.read { db in
-            guard let t = try await db.raw("SELECT user_id FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
-            return try await loadActor(db, userID: try t.decode(column: "user_id", as: Int64.self))
+        let found: (Actor, Int64)? = try await store.read { db in
+            guard let t = try await db.raw("SELECT user_id, expires_at FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
+            let expires = try t.decode(column: "expires_at", as: Int64?.self) ?? 0
+            guard expires > now, let a = try await loadActor(db, userID: try t.decode(column: "user_id", as: Int64.self)) else { return nil }
+            return (a, expires)
         }
-        if let actor { cache.put(key, ActorCacheEntry(actor: actor, csrf: nil, validUntil: now + 30)) }
-        return actor
+        guard let found else { return nil }
+        cache.put(key, ActorCacheEntry(actor: found.0, csrf: nil, validUntil: min(now + 30, found.1), epoch: current))
+        return found.0
     }
 }
 
@@ -345,4 +432,19 @@ struct ActorCacheKey: Hashable, Sendable {
     var token: String
 }
 
-struct ActorCacheEntry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64 }
+struct ActorCacheEntry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64; var epoch: Int64 }
+
+/// The last authorisation epoch this process read, and when (monotonic time: a freshness bound
+/// for a cache, not a domain time, so it does not follow the injected clock).
+final class AuthEpoch: Sendable {
+    /// How long another server's revocation may take to reach this one.
+    static let recheckSeconds = 1.0
+    private let box = NIOLockedValueBox<(value: Int64, at: Double)?>(nil)
+    func fresh() -> Int64? {
+        box.withLockedValue { v in
+            guard let v, ProcessInfo.processInfo.systemUptime - v.at < Self.recheckSeconds else { return nil }
+            return v.value
+        }
+    }
+    func set(_ value: Int64) { box.withLockedValue { $0 = (value, ProcessInfo.processInfo.systemUptime) } }
+}

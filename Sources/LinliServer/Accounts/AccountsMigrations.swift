@@ -41,5 +41,24 @@ enum AccountsMigrations {
             )
             """,
         ]),
+        // Sign-in is throttled per address and per (account, address) instead of locking the
+        // account (anyone could lock the administrator out); API tokens expire (90 days for
+        // those made before this); `auth_epoch` moves on every change that must end access at
+        // once (a revoked grant or token, a new password, a sign-out), on every server.
+        Migration("accounts.002", [
+            """
+            CREATE TABLE login_throttle (
+                throttle_key TEXT PRIMARY KEY,
+                failures INTEGER NOT NULL,
+                window_start BIGINT NOT NULL
+            )
+            """,
+            "ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT",
+            "UPDATE api_tokens SET expires_at = created_at + 7776000",
+            "CREATE INDEX api_tokens_user ON api_tokens(user_id)",
+            "CREATE INDEX sessions_user ON sessions(user_id)",
+            "CREATE TABLE auth_epoch (id INTEGER PRIMARY KEY, epoch BIGINT NOT NULL)",
+            "INSERT INTO auth_epoch (id, epoch) VALUES (1, 0)",
+        ]),
     ]
 }

@@ -50,6 +50,8 @@ public struct AuditLog: Sendable {
                 q.appendInterpolation(unsafeRaw: "place_path LIKE ")
                 q.appendInterpolation(bind: p + "%")
             }
+            // Sign-ins, tokens and command-line actions belong to no place ('/'): the city's auditors see them.
+            if grants.contains(where: { PlacePath.ids($0.placePath).count == 1 }) { q.appendInterpolation(unsafeRaw: " OR place_path = '/'") }
             q.appendLiteral(")")
             if let before { q.appendInterpolation(unsafeRaw: " AND id < "); q.appendInterpolation(bind: before) }
             q.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(max(1, min(limit, 500)))")

@@ -13,8 +13,13 @@ public struct AppContext: RequestContext {
     /// Files of a `multipart/form-data` body.
     public var files: [UploadedFile] = []
 
+    /// The peer's IP address (the throttle of failed sign-ins counts per address). Behind a
+    /// reverse proxy this is the proxy; `LINLI_TRUSTED_PROXY` then lets X-Forwarded-For name the client.
+    public var remoteAddress: String?
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies larger than this are refused with 413 before a handler sees them.
