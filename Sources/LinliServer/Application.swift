@@ -82,13 +82,34 @@ public struct Linli: Sendable {
         let cipher = PersonalDataCipher(masterKey: try config.masterKey())
         let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.dataDirectory + "/documents")
         try await deliberation.ensureDefaults()
+        var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
+        accounts.production = config.production
         return Linli(config: config, store: store,
                      registry: RegistryService(store: store, cipher: cipher, env: config.environment),
-                     accounts: AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost),
+                     accounts: accounts,
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
                      linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"))
+    }
+}
+
+extension Linli {
+    /// Demo loading, history generation and benchmarks write made-up rows in bulk: they refuse
+    /// production and any database that holds real data (an account the demo did not make, or an
+    /// imported registry).
+    public func requireDisposableData(_ command: String) async throws {
+        if config.production {
+            throw LinliError(.forbidden, code: "production", message: "\(command) is refused under LINLI_ENV=production")
+        }
+        let real = try await store.read { db in
+            let users = try await db.raw("SELECT COUNT(*) AS n FROM users WHERE demo = 0").first()!.decode(column: "n", as: Int.self)
+            let imports = try await db.raw("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'registry.import'").first()!.decode(column: "n", as: Int.self)
+            return users + imports
+        }
+        if real > 0 {
+            throw LinliError(.forbidden, code: "real_data", message: "\(command) is refused: this database holds real data (accounts or imports not made by the demo)")
+        }
     }
 }
 
@@ -122,8 +143,10 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     DeliberationRoutes(deliberation: linli.deliberation, renderer: renderer).register(routes)
     LinkageRoutes(linkage: linli.linkage, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
-    // Benchmark baseline: a constant string, to compare our pages with in the same load run.
-    routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+    // Benchmark baseline: a constant string, to compare our pages with in the same load run (never in production).
+    if !linli.config.production {
+        routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+    }
     if linli.config.benchRoutes {
         // The ceiling a write endpoint is judged against: one INSERT in one transaction, same store path.
         let store = linli.store

@@ -64,6 +64,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let c = common.config()
         let linli = try await Linli.open(c)
+        try await linli.requireDisposableData("linli demo")
         let start = Date()
         let summary = try await linli.loadDemo(seed: seed, scale: scale) { print($0) }
         print(String(format: "demo loaded in %.1f s: %d streets, %d communities, %d compounds, %d households, %d residents",
@@ -213,6 +214,7 @@ struct BenchTally: AsyncParsableCommand {
 
     func run() async throws {
         let linli = try await Linli.open(common.config())
+        try await linli.requireDisposableData("linli bench-tally")
         let times = try await linli.benchmarkTally(units: units, turnout: turnout, runs: runs).sorted()
         await linli.store.shutdown()
         let median = times[times.count / 2], worst = times.last!
@@ -233,6 +235,7 @@ struct BenchLinkage: AsyncParsableCommand {
 
     func run() async throws {
         let linli = try await Linli.open(common.config())
+        try await linli.requireDisposableData("linli bench-linkage")
         let fill = try await linli.benchmarkFill(volunteers: volunteers, tasks: tasks, month: month)
         print(String(format: "fill %@: %d tasks, %d volunteers, %d shifts: %.0f ms (%d proposed, %d places uncovered)",
                      month, tasks, volunteers, fill.shifts, fill.milliseconds, fill.proposed, fill.uncovered))
@@ -273,6 +276,7 @@ struct GenerateRequests: AsyncParsableCommand {
 
     func run() async throws {
         let linli = try await Linli.open(common.config())
+        try await linli.requireDisposableData("linli generate-requests")
         let (n, ms): (Int, Double)
         do {
             (n, ms) = try await Stopwatch.milliseconds {
@@ -299,6 +303,7 @@ struct BenchRequests: AsyncParsableCommand {
 
     func run() async throws {
         let linli = try await Linli.open(common.config())
+        try await linli.requireDisposableData("linli bench-requests")
         let b = try await linli.benchmarkRequests(runs: runs, street: street)
         await linli.store.shutdown()
         print("\(b.total) requests, \(b.openRequests) open")

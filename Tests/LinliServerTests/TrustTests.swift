@@ -493,3 +493,30 @@ import Testing
         }
     }
 }
+
+@Suite struct ProductionTests {
+    @Test func productionRefusesDemoAccountsBenchRoutesAndBulkCommands() async throws {
+        try await withFixture(.sqlite) { f in
+            // The fixture's accounts are the demo's: bulk commands may run here…
+            try await f.linli.requireDisposableData("linli bench-tally")
+            _ = try await f.linli.accounts.createUser(username: "wang.li", displayName: "王丽", password: "violet-harbour-17")
+            // …until a real account exists.
+            do { try await f.linli.requireDisposableData("linli bench-tally"); Issue.record("ran on real data") }
+            catch let e as LinliError { #expect(e.code == "real_data") }
+            var config = f.config
+            config.production = true
+            let prod = try await Linli.open(config)
+            do { try await prod.requireDisposableData("linli generate-requests"); Issue.record("ran in production") }
+            catch let e as LinliError { #expect(e.code == "production") }
+            do { _ = try await prod.accounts.login(username: "admin", password: Fixture.password); Issue.record("a demo account signed in in production") }
+            catch let e as LinliError { #expect(e.code == "bad_credentials") }
+            _ = try await prod.accounts.login(username: "wang.li", password: "violet-harbour-17")
+            let built = try await buildApplication(prod, logger: Logger(label: "test"))
+            #expect(!built.routes.contains { $0.path.hasPrefix("/bench") })
+            try await built.app.test(.router) { client in
+                let r = try await client.execute(uri: "/login", method: .get)
+                #expect(r.headers[.strictTransportSecurity]?.contains("max-age") == true)
+            }
+        }
+    }
+}

@@ -24,6 +24,8 @@ public struct AccountService: Sendable {
     /// A hash of nothing anyone knows, verified when the username is unknown, so that an unknown
     /// name costs exactly one bcrypt verification, as a known one does.
     let decoyHash: String
+    /// Under LINLI_ENV=production the demo's accounts cannot sign in.
+    var production = false
 
     /// Failed sign-ins tolerated per (account, address) and per address in one window, after
     /// which that address waits; the account itself is never locked for anyone else.
@@ -290,7 +292,8 @@ public struct AccountService: Sendable {
                 guard try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds else { continue }
                 if failures >= (key == pairKey ? Self.maxFailuresPerAccountAddress : Self.maxFailuresPerAddress) { over = true }
             }
-            return (try await db.raw("SELECT id, password_hash FROM users WHERE username = \(bind: username)").first(), over)
+            // Demo accounts do not exist in production: same answer as an unknown name.
+            return (try await db.raw("SELECT id, password_hash FROM users WHERE username = \(bind: username)\(unsafeRaw: production ? " AND demo = 0" : "")").first(), over)
         }
         let wrong = LinliError(.unauthorized, code: "bad_credentials", field: "password", message: "用户名或密码不正确")
         if throttled {
@@ -327,6 +330,14 @@ public struct AccountService: Sendable {
             return try await loadActor(db, userID: uid)!
         }
         return SessionInfo(token: token, csrf: csrf, actor: actor)
+    }
+
+    /// Marks accounts as the demo's (see accounts.003).
+    func markDemo(_ usernames: [String]) async throws {
+        guard !usernames.isEmpty else { return }
+        try await store.transaction { db in
+            try await db.raw("UPDATE users SET demo = 1 WHERE username IN (\(binds: usernames))").run()
+        }
     }
 
     /// The token a sign-in form carries (20 random bytes, 32 characters).

@@ -60,5 +60,10 @@ enum AccountsMigrations {
             "CREATE TABLE auth_epoch (id INTEGER PRIMARY KEY, epoch BIGINT NOT NULL)",
             "INSERT INTO auth_epoch (id, epoch) VALUES (1, 0)",
         ]),
+        // Accounts made by `linli demo` (known passwords, printed): refused under LINLI_ENV=production,
+        // and a database with any other account is real data that benchmarks must not touch.
+        Migration("accounts.003", [
+            "ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0",
+        ]),
     ]
 }

@@ -277,6 +277,7 @@ extension Linli {
             }
             out.append(DemoAccount(username: u, password: p, role: role.rawValue))
         }
+        try await accounts.markDemo(out.map(\.username))
         return out
     }
 }
