@@ -72,6 +72,7 @@ public struct Linli: Sendable {
     public let inbox: Inbox
     public let deliberation: DeliberationService
     public let linkage: LinkageService
+    public let auditChain: AuditChain
 
     public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all
 
@@ -79,7 +80,8 @@ public struct Linli: Sendable {
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
         let store = try await StoreFactory.open(databaseURL: config.databaseURL, sqlitePath: config.sqlitePath, logger: logger)
         try await Migrator.migrate(store, migrations)
-        let cipher = PersonalDataCipher(masterKey: try config.masterKey())
+        let masterKey = try config.masterKey()
+        let cipher = PersonalDataCipher(masterKey: masterKey)
         let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.dataDirectory + "/documents")
         try await deliberation.ensureDefaults()
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
@@ -90,7 +92,8 @@ public struct Linli: Sendable {
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
-                     linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"))
+                     linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"),
+                     auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey))
     }
 }
 
@@ -168,6 +171,9 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let store = linli.store
     if linli.config.sweepInterval > 0 {
         app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger))
+    }
+    if linli.config.sweepInterval > 0 {
+        app.addServices(AuditSealService(chain: linli.auditChain, interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
     }
     app.addServices(StoreService(store: store))
     return BuiltApplication(app: app, linli: linli, routes: routes.table)

@@ -9,7 +9,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, GenerateRequests.self, BenchRequests.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, Audit.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, GenerateRequests.self, BenchRequests.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -194,6 +194,35 @@ struct User: AsyncParsableCommand {
             try await linli.accounts.setPassword(username: username, password: password ?? readPassword())
             print("password changed")
             await linli.store.shutdown()
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The audit log's chain of keyed seals.", subcommands: [Verify.self, Seal.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recompute every seal; exit 1 if any entry was changed, removed or slipped in.")
+        @OptionGroup var common: Common
+        func run() async throws {
+            let linli = try await Linli.open(common.config())
+            let v = try await linli.auditChain.verify()
+            await linli.store.shutdown()
+            print("audit chain: \(v.verified) entries verified, \(v.unsealed) not yet sealed, head #\(v.headID) \(v.head)")
+            if !v.ok {
+                print("BROKEN at entries: " + v.breaks.prefix(50).map(String.init).joined(separator: ", "))
+                throw ExitCode(1)
+            }
+        }
+    }
+    struct Seal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Seal the entries written since the last seal (the server does this every few seconds).")
+        @OptionGroup var common: Common
+        func run() async throws {
+            let linli = try await Linli.open(common.config())
+            let n = try await linli.auditChain.sealPending(batch: 1_000_000)
+            await linli.store.shutdown()
+            print("sealed \(n) entries")
         }
     }
 }

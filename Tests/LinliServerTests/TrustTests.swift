@@ -520,3 +520,48 @@ import Testing
         }
     }
 }
+
+@Suite struct AuditChainTests {
+    @Test(arguments: Backend.available)
+    func anyChangeRemovalOrInsertionBreaksTheChain(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-05T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let chain = f.linli.auditChain
+            // A few audited actions, then (on PostgreSQL after they settle) the seal.
+            for _ in 0..<3 { _ = try? await f.linli.accounts.login(username: "nobody", password: "wrong-password-x", address: "192.0.2.1") }
+            clock.advance(hours: 1)
+            let sealed = try await chain.sealPending()
+            #expect(sealed > 3)
+            var v = try await chain.verify()
+            #expect(v.ok && v.verified == sealed && v.unsealed == 0, "\(v.breaks)")
+            let ids = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM audit_log ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
+            }
+            // The database refuses changes itself; on PostgreSQL not even TRUNCATE gets through.
+            do { try await f.linli.store.transaction { db in try await db.raw("UPDATE audit_log SET detail = 'x'").run() }; Issue.record("updated") } catch {}
+            if backend == .postgres {
+                do { try await f.linli.store.transaction { db in try await db.raw("TRUNCATE audit_log").run() }; Issue.record("truncated") } catch {}
+                #expect(try await f.linli.store.read { db in try await db.raw("SELECT COUNT(*) AS n FROM audit_log").first()!.decode(column: "n", as: Int.self) } == ids.count)
+            }
+            // Someone with the file (or the owner's rights) goes around the triggers: the chain shows it.
+            let dropTriggers = backend == .sqlite ? ["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"]
+                : ["DROP TRIGGER audit_log_no_change ON audit_log"]
+            try await f.linli.store.transaction { db in
+                for s in dropTriggers { try await db.raw(SQLQueryString(s)).run() }
+                try await db.raw("UPDATE audit_log SET detail = 'nothing happened' WHERE id = \(bind: ids[1])").run()
+                try await db.raw("DELETE FROM audit_log WHERE id = \(bind: ids[3])").run()
+            }
+            v = try await chain.verify()
+            #expect(v.breaks.contains(ids[1]) && v.breaks.contains(ids[3]), "\(v.breaks)")
+            // An entry slipped in below the head.
+            try await f.linli.store.transaction { db in
+                try await db.raw("""
+                    INSERT INTO audit_log (id, at, user_id, username, action, object_type, object_id, place_path, reason, detail)
+                    VALUES (\(bind: ids[3]), 0, NULL, 'system', 'x', 'x', NULL, '/', '', '')
+                    """).run()
+            }
+            v = try await chain.verify()
+            #expect(v.breaks.contains(ids[3]))
+        }
+    }
+}

@@ -22,5 +22,16 @@ enum AuditMigrations {
             "postgres:CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$ LANGUAGE plpgsql",
             "postgres:CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
         ]),
+        // The chain of keyed seals (see AuditChain), append-only like the log; on PostgreSQL
+        // neither table can be truncated (a statement trigger refuses TRUNCATE, which row
+        // triggers do not see: 3,481 entries went that way in the review).
+        Migration("audit.002", [
+            "CREATE TABLE audit_chain (entry_id BIGINT PRIMARY KEY, hash TEXT NOT NULL)",
+            "sqlite:CREATE TRIGGER audit_chain_no_update BEFORE UPDATE ON audit_chain BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+            "sqlite:CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+            "postgres:CREATE TRIGGER audit_chain_no_change BEFORE UPDATE OR DELETE ON audit_chain FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+            "postgres:CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+            "postgres:CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON audit_chain FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+        ]),
     ]
 }
