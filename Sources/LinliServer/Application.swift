@@ -23,6 +23,12 @@ public struct AppConfig: Sendable {
     public var sweepInterval = 60
     /// A reverse proxy (nginx) whose X-Forwarded-For names the client (sign-in throttle).
     public var trustedProxy: String?
+    /// WeChat Pay API v3 (payment notifications): merchant id, APIv3 key, WeChat Pay's public key
+    /// (PEM file) and its id (the Wechatpay-Serial it signs with). All four, or none.
+    public var wechatPayMerchantID: String?
+    public var wechatPayAPIv3Key: String?
+    public var wechatPayPublicKeyFile: String?
+    public var wechatPayPublicKeyID: String?
 
     public init() {}
 
@@ -41,6 +47,10 @@ public struct AppConfig: Sendable {
         if let v = env["LINLI_SWEEP_SECONDS"], let n = Int(v), n >= 0 { c.sweepInterval = n }
         if let v = env["LINLI_LOG_LEVEL"], let l = Logger.Level(rawValue: v) { c.logLevel = l }
         c.trustedProxy = env["LINLI_TRUSTED_PROXY"].flatMap { $0.isEmpty ? nil : $0 }
+        c.wechatPayMerchantID = env["LINLI_WECHATPAY_MCHID"]
+        c.wechatPayAPIv3Key = env["LINLI_WECHATPAY_APIV3_KEY"]
+        c.wechatPayPublicKeyFile = env["LINLI_WECHATPAY_PUBLIC_KEY_FILE"]
+        c.wechatPayPublicKeyID = env["LINLI_WECHATPAY_PUBLIC_KEY_ID"]
         return c
     }
 
@@ -144,7 +154,12 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)
     DeliberationRoutes(deliberation: linli.deliberation, renderer: renderer).register(routes)
-    LinkageRoutes(linkage: linli.linkage, renderer: renderer).register(routes)
+    var wechatPay: WeChatPayV3?
+    if let m = linli.config.wechatPayMerchantID, let k = linli.config.wechatPayAPIv3Key, let f = linli.config.wechatPayPublicKeyFile,
+       let id = linli.config.wechatPayPublicKeyID {
+        wechatPay = try WeChatPayV3(merchantID: m, apiV3Key: k, publicKeyPEM: try String(contentsOfFile: f, encoding: .utf8), publicKeyID: id)
+    }
+    LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // Benchmark baseline: a constant string, to compare our pages with in the same load run (never in production).
     if !linli.config.production {
@@ -173,7 +188,11 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger))
     }
     if linli.config.sweepInterval > 0 {
-        app.addServices(AuditSealService(chain: linli.auditChain, interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
+        let chain = linli.auditChain, linkage = linli.linkage
+        app.addServices(HousekeepingService(jobs: [
+            ("audit seal", { _ = try await chain.sealPending() }),
+            ("pledge expiry", { _ = try await linkage.expirePledges() }),
+        ], interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
     }
     app.addServices(StoreService(store: store))
     return BuiltApplication(app: app, linli: linli, routes: routes.table)

@@ -222,12 +222,14 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
                 catch let e as LinliError { #expect(e.field == "amount" && e.status == .unprocessableContent) }
             }
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'donation'") == 0)
-            // Below the seed: no match yet.
+            // Online: a pledge, on the ledger only when its money arrives. Below the seed: no match yet.
             var r = try await l.donate(projectID: project, gift("600", name: "", key: "k1"), actor: resident)
-            #expect(r.matched == 0)
+            #expect(r.matched == 0 && r.status == "pending" && r.transactionID == 0)
             // A retry with the same key records nothing.
             r = try await l.donate(projectID: project, gift("600", name: "", key: "k1"), actor: resident)
             #expect(r.repeated)
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'donation'") == 0)
+            _ = try await l.confirmPayment(ArrivedPayment(reference: r.reference!, amount: 60_000, provider: "bank", providerTransaction: "B-1"), actor: staff)
             r = try await l.donate(projectID: project, gift("500"), actor: staff)
             #expect(r.matched == 110_000)  // raised 1,100 ≥ seed 1,000: matched 1:1
             r = try await l.donate(projectID: project, gift("5000", name: "街角便利店"), actor: staff)
@@ -441,9 +443,16 @@ extension LinkageStoreTests {
                 #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"amount""#))
                 #expect(r.headers[.contentType]?.hasPrefix("application/problem+json") == true)
                 r = try await call("/api/v1/projects/\(project)/donations", .post, "resident", #"{"amount":"12.50","idempotency_key":"abc"}"#)
-                #expect(r.status == .created && r.body.text.contains(#""amount":1250"#))
+                #expect(r.status == .created && r.body.text.contains(#""amount":1250"#) && r.body.text.contains(#""status":"pending""#))
+                let reference = String(r.body.text.firstMatch(of: /"reference":"(LL[A-Z2-7]{16})"/)!.1)
                 r = try await call("/api/v1/projects/\(project)/donations", .post, "resident", #"{"amount":"12.50","idempotency_key":"abc"}"#)
                 #expect(r.status == .ok && r.body.text.contains(#""repeated":true"#))
+                // The money arrives by bank transfer; staff reconcile the statement.
+                var h: HTTPFields = [.authorization: "Bearer \(tokens["community"]!)", .contentType: "text/csv"]
+                r = try await client.execute(uri: "/api/v1/payments/bank-statement", method: .post, headers: h,
+                                             body: ByteBuffer(string: "交易日期,流水号,金额,附言\n2026-12-05,B20261205001,12.50,捐款 \(reference)\n"))
+                #expect(r.status == .ok && r.body.text.contains(#""outcome":"booked""#))
+                h[.contentType] = nil
                 // Property companies have no part in the fund; the public ledger needs no account.
                 #expect(try await call("/api/v1/projects/\(project)/donations", .post, "property", #"{"amount":"1"}"#).status == .forbidden)
                 r = try await call("/api/v1/ledger/\(f.demo.firstCommunityID)", .get, nil)

@@ -565,3 +565,119 @@ import Testing
         }
     }
 }
+
+import Crypto
+import _CryptoExtras
+
+@Suite struct PaymentTests {
+    /// A local stand-in that signs and encrypts like WeChat Pay API v3.
+    struct WeChatPayStandIn {
+        let key = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let apiV3Key = "0123456789abcdefghijklmnopqrstuv"
+        let serial = "PUB_KEY_ID_0114232134912410000000000000"
+        let mchid = "1900000001"
+
+        func verifier() throws -> WeChatPayV3 {
+            try WeChatPayV3(merchantID: mchid, apiV3Key: apiV3Key, publicKeyPEM: key.publicKey.pemRepresentation, publicKeyID: serial)
+        }
+
+        func notification(reference: String, total: Int64, transaction: String, state: String = "SUCCESS", mchid: String? = nil,
+                          at now: Int64) throws -> (headers: [String: String], body: [UInt8]) {
+            let plain = #"{"mchid":"\#(mchid ?? self.mchid)","appid":"wx0000","out_trade_no":"\#(reference)","transaction_id":"\#(transaction)","trade_type":"JSAPI","trade_state":"\#(state)","amount":{"total":\#(total),"payer_total":\#(total),"currency":"CNY","payer_currency":"CNY"}}"#
+            let nonce = "fdasflkja484"
+            let box = try AES.GCM.seal(Data(plain.utf8), using: SymmetricKey(data: Data(apiV3Key.utf8)), nonce: AES.GCM.Nonce(data: Data(nonce.utf8)),
+                                       authenticating: Data("transaction".utf8))
+            let ciphertext = (box.ciphertext + box.tag).base64EncodedString()
+            let body = #"{"id":"EV-2018022511223320873","create_time":"2026-12-05T10:00:00+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS","summary":"支付成功","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"\#(ciphertext)","associated_data":"transaction","nonce":"\#(nonce)"}}"#
+            let timestamp = String(now), callNonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
+            let message = Array((timestamp + "\n" + callNonce + "\n" + body + "\n").utf8)
+            let signature = try key.signature(for: message, padding: .insecurePKCS1v1_5)
+            return (["wechatpay-timestamp": timestamp, "wechatpay-nonce": callNonce, "wechatpay-signature": signature.rawRepresentation.base64EncodedString(),
+                     "wechatpay-serial": serial], Array(body.utf8))
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func onlineGiftsCountOnlyWhenTheMoneyArrives(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-05T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            let (project, _) = try await LinkageStoreTests().rampProject(f, staff: staff, street: street)
+            var gift = LinkageService.DonationInput()
+            gift.amount = "5000"
+            let pledge = try await l.donate(projectID: project, gift, actor: resident)
+            // Typing 5,000 draws nothing from the pool and moves no total.
+            #expect(pledge.status == "pending" && pledge.matched == 0 && pledge.reference != nil)
+            var money = try await l.project(project, actor: staff).money
+            #expect(money.raised == 0 && money.matched == 0)
+            let ledger = try await l.publicLedger(communityID: f.demo.firstCommunityID, before: nil)
+            #expect(!ledger.lines.contains { $0.kind == "donation" })
+
+            // The provider's notification: forged, tampered, stale or foreign ones are refused.
+            let wx = try WeChatPayStandIn(), v = try wx.verifier()
+            let now = f.linli.linkage.env.nowSeconds
+            var n = try wx.notification(reference: pledge.reference!, total: 500_000, transaction: "4200000001", at: now)
+            var tampered = n
+            tampered.body = Array(String(decoding: n.body, as: UTF8.self).replacingOccurrences(of: "EV-2018", with: "EV-2019").utf8)
+            #expect(throws: LinliError.self) { try v.verify(headers: tampered.headers, body: tampered.body, now: now) }
+            #expect(throws: LinliError.self) { try v.verify(headers: n.headers, body: n.body, now: now + 3600) }
+            let impostor = try WeChatPayStandIn()
+            let forged = try impostor.notification(reference: pledge.reference!, total: 500_000, transaction: "4200000001", at: now)
+            #expect(throws: LinliError.self) { try v.verify(headers: forged.headers.merging(["wechatpay-serial": wx.serial]) { $1 }, body: forged.body, now: now) }
+            let foreign = try wx.notification(reference: pledge.reference!, total: 500_000, transaction: "4200000001", mchid: "1900009999", at: now)
+            #expect(throws: LinliError.self) { try v.verify(headers: foreign.headers, body: foreign.body, now: now) }
+            let short = try wx.notification(reference: pledge.reference!, total: 100, transaction: "4200000002", at: now)
+            do { _ = try await l.confirmPayment(try v.verify(headers: short.headers, body: short.body, now: now), actor: nil); Issue.record("a short payment booked") }
+            catch let e as LinliError { #expect(e.code == "amount_mismatch") }
+
+            // Through the server, configured with the stand-in's key: booked once, matched, the giver told.
+            let dir = f.dataDir
+            try wx.key.publicKey.pemRepresentation.write(toFile: dir + "/wechatpay.pem", atomically: true, encoding: .utf8)
+            var config = f.config
+            config.wechatPayMerchantID = wx.mchid; config.wechatPayAPIv3Key = wx.apiV3Key
+            config.wechatPayPublicKeyFile = dir + "/wechatpay.pem"; config.wechatPayPublicKeyID = wx.serial
+            let server = try await Linli.open(config)
+            let built = try await buildApplication(server, logger: Logger(label: "test"))
+            n = try wx.notification(reference: pledge.reference!, total: 500_000, transaction: "4200000001", at: now)
+            let sent = n
+            try await built.app.test(.router) { client in
+                var h = HTTPFields()
+                for (k, value) in sent.headers { h[.init(k)!] = value }
+                h[.contentType] = "application/json"
+                for _ in 0..<2 {  // WeChat Pay retries until it hears 2xx: the second is booked no more
+                    let r = try await client.execute(uri: "/api/v1/payments/wechatpay/notify", method: .post, headers: h, body: ByteBuffer(bytes: sent.body))
+                    #expect(r.status == .noContent, "\(r.body.text)")
+                }
+                var bad = h
+                bad[.init("wechatpay-signature")!] = "AAAA"
+                let r = try await client.execute(uri: "/api/v1/payments/wechatpay/notify", method: .post, headers: bad, body: ByteBuffer(bytes: sent.body))
+                #expect(r.status == .unauthorized)
+            }
+            money = try await l.project(project, actor: staff).money
+            #expect(money.raised == 500_000 && money.matched == 300_000)
+            #expect(try await f.linli.inbox.list(actor: resident, lang: .zh).contains { $0.kind == "payment_confirmed" })
+            #expect(try await l.checkLedger().ok)
+
+            // A bank statement: each line once, unknown references listed, never booked twice.
+            gift.amount = "20"
+            let second = try await l.donate(projectID: project, gift, actor: resident)
+            let csv = "交易日期,流水号,金额,附言\n2026-12-05,B001,20.00,捐款\(second.reference!)\n2026-12-05,B002,30.00,转账 LLAAAAAAAAAAAAAAAA\n2026-12-05,B003,8.00,工资\n"
+            var lines = try await l.reconcileBankStatement(csv, actor: staff)
+            #expect(lines.map(\.outcome) == ["booked", "unknown_reference", "no_reference"])
+            lines = try await l.reconcileBankStatement(csv, actor: staff)
+            #expect(lines[0].outcome == "already_booked")
+            #expect(try await l.project(project, actor: staff).money.raised == 502_000)
+            // Another street's staff cannot book (or learn of) this community's pledges.
+            do { _ = try await l.reconcileBankStatement(csv, actor: try await f.actor("resident")); Issue.record("a resident reconciled") } catch {}
+
+            // Unpaid pledges lapse; money that still arrives for one is booked all the same.
+            let third = try await l.donate(projectID: project, gift, actor: resident)
+            clock.advance(hours: 25)
+            #expect(try await l.expirePledges() == 1)
+            #expect(try await l.myPledges(actor: resident).first { $0.id == third.pledgeID }?.status == "expired")
+            let late = try await l.confirmPayment(ArrivedPayment(reference: third.reference!, amount: 2_000, provider: "bank", providerTransaction: "B009"), actor: staff)
+            #expect(late.0 == .booked)
+        }
+    }
+}

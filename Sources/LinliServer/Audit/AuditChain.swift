@@ -130,18 +130,21 @@ public struct AuditChain: Sendable {
     }
 }
 
-/// Seals the audit log every few seconds inside the server.
-struct AuditSealService: Service {
-    let chain: AuditChain
+/// Small jobs every few seconds inside the server (sealing the audit log, expiring pledges).
+/// Each is safe to run on several servers at once; a failure waits for the next round.
+struct HousekeepingService: Service {
+    let jobs: [(String, @Sendable () async throws -> Void)]
     let interval: Duration
     let logger: Logger
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                do { _ = try await chain.sealPending() } catch {
-                    // Another server sealed the same entries first; the next round continues from its head.
-                    logger.debug("audit seal skipped: \(error)")
+                for (name, job) in jobs {
+                    do { try await job() } catch {
+                        // Usually another server did the same work first; the next round continues.
+                        logger.debug("\(name) skipped: \(error)")
+                    }
                 }
                 try await Task.sleep(for: interval)
             }

@@ -223,17 +223,29 @@ extension LinkageService {
     }
 
     public struct DonationReceipt: Sendable, Codable {
+        /// The ledger transaction (0 while the gift is a pledge waiting for its money).
         public var transactionID: Int64
         public var amount: Int64
         public var matched: Int64
         public var amountText: String
         public var matchedText: String
         public var repeated: Bool
-        enum CodingKeys: String, CodingKey { case transactionID = "transaction_id", amount, matched, amountText = "amount_text", matchedText = "matched_text", repeated }
+        /// `received` (booked: staff took the money) or `pending` (an online pledge until paid).
+        public var status: String = "received"
+        public var pledgeID: Int64? = nil
+        /// The payment reference to quote (WeChat Pay's out_trade_no, a bank transfer's remark).
+        public var reference: String? = nil
+        public var expiresText: String? = nil
+        enum CodingKeys: String, CodingKey {
+            case transactionID = "transaction_id", amount, matched, amountText = "amount_text", matchedText = "matched_text", repeated
+            case status, pledgeID = "pledge_id", reference, expiresText = "expires_text"
+        }
     }
 
-    /// A gift to a project's open campaign; when the gifts reach the seed amount the pool adds
-    /// its match in the same transaction. A retried submission (same key) records nothing new.
+    /// A gift to a project's open campaign. Staff enter money they have taken (cash, a slip):
+    /// booked at once, and when the gifts reach the seed amount the pool adds its match in the
+    /// same transaction. Online, the gift is a pledge until its payment arrives (see Payments.swift).
+    /// A retried submission (same key) records nothing new.
     public func donate(projectID: Int64, _ input: DonationInput, actor: Actor) async throws -> DonationReceipt {
         let amount = try Fen.parse(input.amount, field: "amount")
         let now = env.nowSeconds
@@ -269,6 +281,9 @@ extension LinkageService {
                 name = actor.displayName
             }
             guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写捐赠人（60 字以内）") }
+            if !staff {
+                return try await pledge(db, p, amount: amount, name: name, publicName: input.publicName == true, scopedKey: scopedKey, actor: actor, now: now)
+            }
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
             try await lock(db, projectAccount)
             let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
@@ -283,7 +298,7 @@ extension LinkageService {
 
     /// Matches what the campaign is due from its pool. With `requested`, exactly that amount or a
     /// refusal naming the limit it would break; without, whatever is due (possibly nothing).
-    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, requested: Int64?, actor: Actor, now: Int64) async throws -> Int64 {
+    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, requested: Int64?, actor: Actor?, now: Int64) async throws -> Int64 {
         guard let c = try await db.raw("""
             SELECT c.seed, c.pool_id, mp.ratio_percent, mp.project_cap, mp.path, mp.name FROM campaigns c JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
             """).first() else {

@@ -409,5 +409,31 @@ enum LinkageMigrations {
             """,
             "ALTER TABLE notifications ADD COLUMN link TEXT",
         ]),
+        // Online gifts wait here until their money arrives (Payments.swift). `reference` is what
+        // the payer quotes; `provider_txn` (provider:its id) makes each payment count once.
+        Migration("linkage.002", [
+            """
+            CREATE TABLE pledges (
+                id {ID},
+                project_id BIGINT NOT NULL REFERENCES micro_projects(id),
+                community_id BIGINT NOT NULL REFERENCES places(id),
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                amount BIGINT NOT NULL,
+                donor_name TEXT NOT NULL,
+                donor_public INTEGER NOT NULL DEFAULT 0,
+                reference TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                idempotency_key TEXT UNIQUE,
+                provider TEXT,
+                provider_txn TEXT UNIQUE,
+                txn_id BIGINT,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                paid_at BIGINT
+            )
+            """,
+            "CREATE INDEX pledges_user ON pledges(user_id)",
+            "CREATE INDEX pledges_pending ON pledges(status, expires_at)",
+        ]),
     ]
 }

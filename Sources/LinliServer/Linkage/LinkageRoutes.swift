@@ -6,6 +6,8 @@ import NIOCore
 struct LinkageRoutes {
     let linkage: LinkageService
     let renderer: Renderer
+    /// WeChat Pay's notifications, when the merchant is configured (LINLI_WECHATPAY_*).
+    var wechatPay: WeChatPayV3? = nil
 
     func register(_ r: Routes) {
         registerVolunteering(r)
@@ -390,7 +392,8 @@ struct LinkageRoutes {
             }
         }
         r.get("/projects/:id", .action(.linkageView)) { req, c in
-            try await projectPage(c, id: try c.id("id"), errors: nil, receipt: req.uri.queryParameters.get("given").flatMap { Int64($0) })
+            try await projectPage(c, id: try c.id("id"), errors: nil, receipt: req.uri.queryParameters.get("given").flatMap { Int64($0) },
+                                  pledged: req.uri.queryParameters.get("pledged").flatMap { Int64($0) })
         }
         r.post("/projects/:id/advance", .action(.projectManage)) { _, c in
             try await projectStep(c, prefix: "adv") { id, actor in
@@ -509,12 +512,15 @@ struct LinkageRoutes {
         return renderer.page("projects", data, context: c, title: I18n.table(c.lang)["tab_projects"]!)
     }
 
-    func projectPage(_ c: AppContext, id: Int64, errors: [String: String]?, receipt: Int64? = nil) async throws -> Response {
+    func projectPage(_ c: AppContext, id: Int64, errors: [String: String]?, receipt: Int64? = nil, pledged: Int64? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let p = try await linkage.project(id, actor: actor)
+        // One's own pledge just made: how to pay it, and that it counts only once paid.
+        let pledge = pledged == nil ? nil : try await linkage.myPledges(actor: actor).first { $0.id == pledged && $0.projectID == id }
         var data: [String: Any] = ["p": Renderer.data(p, c.lang), "errors": errors ?? [:], "form": c.form.values.mapValues { $0.first ?? "" },
                                    "idempotency_key": linkage.env.token(bytes: 12), "given": receipt != nil,
                                    "stage_label": I18n.label("stage_" + p.stage, c.lang)]
+        if let pledge { data["pledge"] = Renderer.data(pledge, c.lang) }
         if p.manageMoney {
             let path = try await communityPath(p.communityID)
             data["pools"] = try await linkage.pools(communityPath: path).map { ["value": $0.id, "label": "\($0.name)（\($0.ratioPercent)%，\(I18n.table(c.lang)["pool_left"]!) \($0.balanceText)）"] }
@@ -547,6 +553,13 @@ struct LinkageRoutes {
 
     func registerFunds(_ r: Routes) {
         r.get("/funds", .action(.linkageView)) { req, c in try await fundsPage(req, c, errors: nil) }
+        // Staff reconcile the bank statement: each line quoting a pledge's reference books it once.
+        r.post("/funds/reconcile", .action(.fundManage)) { req, c in
+            let file = c.files.first { $0.field == "statement" }?.bytes ?? []
+            guard !file.isEmpty else { return try await fundsPage(req, c, errors: ["rec_statement": "请选择银行对账单（CSV）"]) }
+            let lines = try await linkage.reconcileBankStatement(String(decoding: file, as: UTF8.self), actor: try c.requireActor())
+            return try await fundsPage(req, c, errors: nil, reconciled: lines)
+        }
         r.post("/pools", .action(.fundPool)) { req, c in
             try await step(c, prefix: "pool", page: { try await fundsPage(req, c, errors: $0) }) {
                 var i = LinkageService.PoolInput()
@@ -587,6 +600,7 @@ struct LinkageRoutes {
                 i.amount = c.form["amount"]; i.name = c.form["name"]; i.publicName = c.form["public"] == "1"
                 i.donorKind = c.form.nonEmpty("donor_kind"); i.idempotencyKey = c.form["idempotency_key"]
                 let receipt = try await linkage.donate(projectID: id, i, actor: actor)
+                if let pledge = receipt.pledgeID { return redirect("/projects/\(id)?pledged=\(pledge)#money") }
                 return redirect("/projects/\(id)?given=\(receipt.transactionID)#money")
             }
         }
@@ -631,11 +645,16 @@ struct LinkageRoutes {
         }
     }
 
-    func fundsPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {
+    func fundsPage(_ req: Request, _ c: AppContext, errors: [String: String]?, reconciled: [LinkageService.StatementLine]? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let p = try await pick(req, c)
         var data = base("funds", p, c)
         data["errors"] = errors ?? [:]
+        if let reconciled {
+            data["reconciled"] = Renderer.data(reconciled, c.lang)
+            data["reconciled_booked"] = reconciled.filter { $0.outcome == "booked" }.count
+            data["has_reconciled"] = true
+        }
         if let id = p.id {
             let path = try await communityPath(id)
             let pools = try await linkage.pools(communityPath: path)
@@ -831,6 +850,23 @@ struct LinkageRoutes {
             let input = try await JSON.decode(LinkageService.DonationInput.self, from: req, context: c)
             let receipt = try await linkage.donate(projectID: try c.id("id"), input, actor: try c.requireActor())
             return try JSON.response(receipt, status: receipt.repeated ? .ok : .created)
+        }
+        r.get("/api/v1/pledges", .action(.fundDonate)) { _, c in try JSON.response(try await linkage.myPledges(actor: try c.requireActor())) }
+        // The twin of the console's reconciliation: the statement as the body (text/csv).
+        r.post("/api/v1/payments/bank-statement", .action(.fundManage)) { req, c in
+            let buffer = try await req.body.collect(upTo: 4 * 1024 * 1024)
+            guard buffer.readableBytes > 0 else { throw LinliError.invalid("file", "empty", "对账单为空") }
+            return try JSON.response(try await linkage.reconcileBankStatement(String(buffer: buffer), actor: try c.requireActor()))
+        }
+        // WeChat Pay calls this with a signed, encrypted notification (no account: the signature is the credential).
+        r.post("/api/v1/payments/wechatpay/notify", .open) { req, c in
+            guard let wechatPay else { throw LinliError.notFound }
+            let buffer = try await req.body.collect(upTo: 64 * 1024)
+            var headers: [String: String] = [:]
+            for f in req.headers { headers[f.name.canonicalName] = f.value }
+            let paid = try wechatPay.verify(headers: headers, body: Array(buffer.readableBytesView), now: linkage.env.nowSeconds)
+            _ = try await linkage.confirmPayment(paid, actor: nil)
+            return Response(status: .noContent)
         }
         r.post("/api/v1/projects/:id/match", .action(.fundManage)) { req, c in
             struct Body: Decodable { var amount: String? }
