@@ -325,7 +325,7 @@ import Testing
             gift.amount = "10"; gift.idempotencyKey = "same"
             let a = try await l.donate(projectID: project, gift, actor: resident)
             let b = try await l.donate(projectID: project, gift, actor: neighbour)
-            #expect(a.transactionID != b.transactionID && !b.repeated, "another person's gift with the same key is their own")
+            #expect(a.pledgeID != b.pledgeID && !b.repeated, "another person's gift with the same key is their own")
             #expect(try await l.donate(projectID: project, gift, actor: resident).repeated)
             gift.amount = "11"
             do { _ = try await l.donate(projectID: project, gift, actor: resident); Issue.record("same key, other amount") }
