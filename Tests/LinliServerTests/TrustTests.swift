@@ -681,3 +681,29 @@ import _CryptoExtras
         }
     }
 }
+
+@Suite struct RegistryOracleTests {
+    @Test(arguments: Backend.available)
+    func anIDNumberCheckTellsNothingBeyondOnesOwnCommunity(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let ids = try await f.ids()
+            let admin = try await f.actor("admin"), community = try await f.actor("community")
+            let elsewhere = try await f.linli.registry.unmaskResident(ids.outsideResident, reason: "核对测试", actor: admin).idNumber
+            let inside = try await f.linli.registry.unmaskResident(ids.insideResident, reason: "核对测试", actor: admin).idNumber
+            // Someone registered in another street's community: registering them here is no error
+            // (a person may be 户籍 in one community and 常住 in another), so nothing is revealed.
+            let here = try await f.linli.registry.createResident(ResidentInput(householdID: ids.insideHousehold, name: "流动人口", idNumber: elsewhere,
+                                                                                registration: "resident", relation: "tenant"), actor: community)
+            #expect(here.householdID == ids.insideHousehold)
+            // Within one's own community a person is registered once.
+            do {
+                _ = try await f.linli.registry.createResident(ResidentInput(householdID: ids.insideHousehold, name: "重复", idNumber: inside,
+                                                                           registration: "registered", relation: "family"), actor: community)
+                Issue.record("registered twice in one community")
+            } catch let e as LinliError { #expect(e.code == "duplicate_id_number" && e.status == .conflict) }
+            // Exact search by ID finds both registrations for the city, only one's own for the community.
+            #expect(try await f.linli.registry.search(elsewhere, actor: admin).count == 2)
+            #expect(try await f.linli.registry.search(elsewhere, actor: community).map(\.id) == [here.id])
+        }
+    }
+}

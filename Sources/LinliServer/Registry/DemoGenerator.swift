@@ -214,7 +214,7 @@ public struct DemoGenerator: Sendable {
                 var households = Batch(table: "households", columns: ["id", "place_id", "community_id", "path", "door", "address", "grid_id", "micro_grid_id", "code", "created_at"])
                 var owners = Batch(table: "owners", columns: ["id", "community_id", "kind", "name"])
                 var dwellings = Batch(table: "dwellings", columns: ["id", "household_id", "area_centi_m2", "owner_id"])
-                var residents = Batch(table: "residents", columns: ["id", "household_id", "name", "gender", "birth_date", "id_cipher", "id_index", "id_last4",
+                var residents = Batch(table: "residents", columns: ["id", "household_id", "name", "gender", "birth_date", "id_cipher", "id_index", "id_key", "id_last4",
                                                                      "phone_cipher", "phone_index", "phone_masked", "registration", "relation", "tags",
                                                                      "party_member", "in_service_party", "owner_id", "created_at", "updated_at"])
                 let rural = spec.type == .rural
@@ -313,7 +313,8 @@ public struct DemoGenerator: Sendable {
                                 if summary.firstOwnerHousehold == 0 { summary.firstOwnerHousehold = hid }
                             }
                             residents.rows.append([ids.resident, hid, name, male ? "male" : "female", IDNumber.birthDate(of: idNumber)!,
-                                                   try cipher.seal(idNumber), cipher.index("id", idNumber), String(idNumber.suffix(4)),
+                                                   try cipher.seal(idNumber), cipher.index("id-in-community", cipher.index("id", idNumber) + "|" + String(communityID)),
+                                                   cipher.index("id", idNumber), String(idNumber.suffix(4)),
                                                    try phone.map { try cipher.seal($0) }, phone.map { cipher.index("phone", $0) }, phone.map(PhoneNumber.masked),
                                                    registration, relation, tags.joined(separator: ","), party ? 1 : 0, party && rng.chance(0.25) ? 1 : 0,
                                                    ownerOfResident, now, now])

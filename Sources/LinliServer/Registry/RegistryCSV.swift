@@ -148,8 +148,8 @@ public struct RegistryCSV: Sendable {
                 }
                 if let v = validated, let id = v.idNumber {
                     if !seenIDs.insert(id).inserted { fail(6, "身份证号在文件中重复") }
-                    else if try await db.raw("SELECT id FROM residents WHERE id_index = \(bind: reg.cipher.index("id", id))").first() != nil {
-                        fail(6, "该身份证号已登记")
+                    else if try await reg.idRegistered(db, key: reg.cipher.index("id", id), community: communityID) {
+                        fail(6, "该身份证号已在本社区登记")
                     }
                 }
                 if report.errors.count == before, let v = validated, let grid { good.append(Row(line: rec.line, cells: f, resident: v, microGrid: grid)) }

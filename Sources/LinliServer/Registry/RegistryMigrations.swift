@@ -123,5 +123,16 @@ enum RegistryMigrations {
             """,
             "CREATE INDEX facilities_place ON facilities(place_id)",
         ]),
+        // One person may be registered in two communities (户籍 in one, 常住 in another), and a
+        // city-wide duplicate check told any community's staff whether someone was registered
+        // anywhere. `id_key` is now the ID's keyed hash for exact search; `id_index` keeps its
+        // UNIQUE constraint but, for rows written from now on, holds the hash scoped to the
+        // community (`RegistryService.scopedIDIndex`), so a person is unique within a community.
+        // Older rows keep the plain hash there, which collides with no scoped value.
+        Migration("registry.002", [
+            "ALTER TABLE residents ADD COLUMN id_key TEXT",
+            "UPDATE residents SET id_key = id_index",
+            "CREATE INDEX residents_id_key ON residents(id_key)",
+        ]),
     ]
 }

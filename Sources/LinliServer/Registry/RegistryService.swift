@@ -529,20 +529,34 @@ public struct RegistryService: Sendable {
         return try await resident(id, actor: actor)
     }
 
+    /// The unique index of a person within a community (see registry.002).
+    func scopedIDIndex(key: String, community: Int64) -> String { cipher.index("id-in-community", key + "|" + String(community)) }
+
+    /// Whether this ID is already registered in the community (and not as `except`). Only the
+    /// actor's own community is ever asked, so the answer tells nothing about anywhere else.
+    func idRegistered(_ db: any SQLDatabase, key: String, community: Int64, except: Int64? = nil) async throws -> Bool {
+        try await db.raw("""
+            SELECT r.id FROM residents r JOIN households h ON h.id = r.household_id
+            WHERE r.id_key = \(bind: key) AND h.community_id = \(bind: community) AND r.id <> \(bind: except ?? 0)
+            """).first() != nil
+    }
+
     /// Shared by the form, the API, the CSV import and the demo: encrypts, indexes, checks duplicates.
     func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?) async throws -> Int64 {
         let idNumber = v.idNumber!
-        let idIndex = cipher.index("id", idNumber)
-        if try await db.raw("SELECT id FROM residents WHERE id_index = \(bind: idIndex)").first() != nil {
-            throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已登记")
+        let idKey = cipher.index("id", idNumber)
+        let community = PlacePath.ids(path).count > 3 ? PlacePath.ids(path)[3] : 0
+        if try await idRegistered(db, key: idKey, community: community) {
+            throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已在本社区登记")
         }
+        let idIndex = scopedIDIndex(key: idKey, community: community)
         let phone = v.phone ?? nil
         let now = env.nowSeconds
         let row = try await db.raw("""
-            INSERT INTO residents (household_id, name, gender, birth_date, id_cipher, id_index, id_last4, phone_cipher, phone_index, phone_masked,
+            INSERT INTO residents (household_id, name, gender, birth_date, id_cipher, id_index, id_key, id_last4, phone_cipher, phone_index, phone_masked,
                                    registration, relation, tags, party_member, in_service_party, created_at, updated_at)
             VALUES (\(bind: household), \(bind: v.name!), \(bind: IDNumber.isMale(idNumber) ? "male" : "female"), \(bind: IDNumber.birthDate(of: idNumber)!),
-                    \(bind: try cipher.seal(idNumber)), \(bind: idIndex), \(bind: String(idNumber.suffix(4))),
+                    \(bind: try cipher.seal(idNumber)), \(bind: idIndex), \(bind: idKey), \(bind: String(idNumber.suffix(4))),
                     \(bind: try phone.map { try cipher.seal($0) }), \(bind: phone.map { cipher.index("phone", $0) }), \(bind: phone.map(PhoneNumber.masked)),
                     \(bind: v.registration!.rawValue), \(bind: v.relation!.rawValue), \(bind: (v.tags ?? []).map(\.rawValue).joined(separator: ",")),
                     \(bind: (v.partyMember ?? false) ? 1 : 0), \(bind: (v.inServiceParty ?? false) ? 1 : 0), \(bind: now), \(bind: now))
@@ -563,12 +577,14 @@ public struct RegistryService: Sendable {
             var sets: [SQLQueryString] = []
             if let name = v.name { sets.append("name = \(bind: name)") }
             if let idNumber = v.idNumber {
-                let idx = cipher.index("id", idNumber)
-                if try await db.raw("SELECT id FROM residents WHERE id_index = \(bind: idx) AND id <> \(bind: id)").first() != nil {
-                    throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已登记")
+                let key = cipher.index("id", idNumber)
+                let p = PlacePath.ids(scope.path), community = p.count > 3 ? p[3] : 0
+                if try await idRegistered(db, key: key, community: community, except: id) {
+                    throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已在本社区登记")
                 }
                 sets.append("id_cipher = \(bind: try cipher.seal(idNumber))")
-                sets.append("id_index = \(bind: idx)")
+                sets.append("id_key = \(bind: key)")
+                sets.append("id_index = \(bind: scopedIDIndex(key: key, community: community))")
                 sets.append("id_last4 = \(bind: String(idNumber.suffix(4)))")
                 sets.append("gender = \(bind: IDNumber.isMale(idNumber) ? "male" : "female")")
                 sets.append("birth_date = \(bind: IDNumber.birthDate(of: idNumber)!)")
@@ -619,7 +635,7 @@ public struct RegistryService: Sendable {
         if PhoneNumber.isValid(phone) {
             queries = [query("r.phone_index = \(cipher.index("phone", phone))")]
         } else if IDNumber.validate(q) == nil {
-            queries = [query("r.id_index = \(cipher.index("id", IDNumber.normalise(q)))")]
+            queries = [query("r.id_key = \(cipher.index("id", IDNumber.normalise(q)))")]
         } else {
             // Two lookups that each follow an index: names by prefix, and addresses containing the
             // words among the households of the actor's own area (one OR made both full scans).
