@@ -161,6 +161,11 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
+    // The API's own description, made from the route table as it stands when asked.
+    let publicBaseURL = linli.config.publicBaseURL
+    routes.get("/api/v1/openapi.json", .open) { [routes] _, _ in
+        JSON.response(bytes: OpenAPI.bytes(routes.table, baseURL: publicBaseURL), status: .ok)
+    }
     // Benchmark baseline: a constant string, to compare our pages with in the same load run (never in production).
     if !linli.config.production {
         routes.get("/bench/constant", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }

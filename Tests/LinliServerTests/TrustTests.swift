@@ -771,3 +771,25 @@ import _CryptoExtras
         }
     }
 }
+
+@Suite struct OpenAPITests {
+    @Test func theDocumentListsEveryAPIRouteWithItsMethod() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let routes = built.routes
+            try await built.app.test(.router) { client in
+                let r = try await client.execute(uri: "/api/v1/openapi.json", method: .get)
+                #expect(r.status == .ok)
+                let doc = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as! [String: Any]
+                #expect(doc["openapi"] as? String == "3.1.0")
+                let paths = doc["paths"] as! [String: [String: Any]]
+                let api = routes.filter { $0.path.hasPrefix("/api/") || $0.path.hasPrefix("/open311/") }
+                #expect(api.count > 80)
+                for route in api {
+                    let (path, _) = OpenAPI.openAPIPath(route.path)
+                    #expect(paths[path]?[route.method.rawValue.lowercased()] != nil, "\(route.method) \(route.path) missing from the document")
+                }
+            }
+        }
+    }
+}

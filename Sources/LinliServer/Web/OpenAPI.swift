@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The OpenAPI 3.1 document of the JSON API and Open311, made from the route table itself: every
+/// registered `/api/` and `/open311/` route appears with its method, path parameters, the query
+/// parameters it reads, who may call it (bearer token or none) and the problem document every
+/// refusal carries. Being made from the table, it cannot miss a route; a test checks that, and
+/// schemathesis (scripts/schemathesis.py) fuzzes a live server against it on every test run.
+enum OpenAPI {
+    /// Query parameters the list and report routes read (name, JSON type).
+    static let queries: [String: [(String, String)]] = {
+        let open311 = [("service_request_id", "string"), ("service_code", "string"), ("start_date", "string"), ("end_date", "string"),
+                       ("status", "string"), ("page", "integer"), ("page_size", "integer")]
+        return [
+            "/api/v1/requests": [("scope", "string"), ("status", "string"), ("limit", "integer"), ("offset", "integer")],
+            "/api/v1/figures": [("place_id", "integer"), ("from", "string"), ("to", "string")],
+            "/api/v1/matters": [("status", "string"), ("limit", "integer"), ("offset", "integer")],
+            "/api/v1/residents": [("q", "string")],
+            "/api/v1/map-points": [("place_id", "integer"), ("household_id", "integer")],
+            "/api/v1/audit": [("before", "integer")],
+            "/api/v1/ledger/{id}": [("before", "integer")],
+            "/api/v1/tasks/{id}": [("month", "string")],
+            "/open311/v2/requests.json": open311, "/open311/v2/requests.xml": open311,
+        ]
+    }()
+
+    static func openAPIPath(_ path: String) -> (String, [String]) {
+        var names: [String] = []
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map { part -> String in
+            guard part.hasPrefix(":") else { return String(part) }
+            names.append(String(part.dropFirst()))
+            return "{\(part.dropFirst())}"
+        }
+        return (parts.joined(separator: "/"), names)
+    }
+
+    static func document(_ routes: [RouteDeclaration], baseURL: String) -> [String: Any] {
+        let problem: [String: Any] = [
+            "type": "object", "required": ["type", "title", "status", "detail", "code"],
+            "properties": ["type": ["type": "string"], "title": ["type": "string"], "status": ["type": "integer"], "detail": ["type": "string"],
+                           "code": ["type": "string"], "field": ["type": ["string", "null"]], "errors": ["type": ["array", "null"]]],
+        ]
+        var paths: [String: [String: Any]] = [:]
+        for r in routes where r.path.hasPrefix("/api/") || r.path.hasPrefix("/open311/") {
+            let (path, names) = openAPIPath(r.path)
+            let method = r.method.rawValue.lowercased()
+            var op: [String: Any] = ["operationId": method + path.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")
+                                        .replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_")]
+            var parameters: [[String: Any]] = []
+            for n in names {
+                let schema: [String: Any] = n == "id" || n.hasSuffix("id") ? ["type": "integer", "minimum": 1] : ["type": "string"]
+                parameters.append(["name": n, "in": "path", "required": true, "schema": schema])
+            }
+            for (q, type) in queries[path] ?? [] where r.method == .get {
+                let schema: [String: Any] = ["type": type]
+                parameters.append(["name": q, "in": "query", "required": false, "schema": schema])
+            }
+            if !parameters.isEmpty { op["parameters"] = parameters }
+            switch r.access {
+            case .open: op["security"] = [[String: Any]]()
+            case .signedIn: op["description"] = "Any signed-in user."
+            case .action(let a): op["description"] = "Needs a role that may \(a.rawValue); objects outside the caller's scope answer 404."
+            }
+            if r.method == .post || r.method == .patch {
+                let content: [String: Any]
+                if r.path.hasPrefix("/open311/") {
+                    let schema: [String: Any] = ["type": "object", "additionalProperties": ["type": "string"]]
+                    content = ["application/x-www-form-urlencoded": ["schema": schema]]
+                } else {
+                    let schema: [String: Any] = ["type": "object"]
+                    content = ["application/json": ["schema": schema]]
+                }
+                op["requestBody"] = ["required": false, "content": content] as [String: Any]
+            }
+            let anything: [String: Any] = [:]
+            let json: [String: Any] = r.path.hasSuffix(".xml") ? ["text/xml": anything] : ["application/json": ["schema": anything]]
+            let refusal: [String: Any] = r.path.hasPrefix("/open311/") ? json : ["application/problem+json": ["schema": problem]]
+            let ok: [String: Any] = ["description": "Done", "content": json]
+            let refused: [String: Any] = ["description": "Refused: the problem names the field and the reason", "content": refusal]
+            op["responses"] = ["2XX": ok, "4XX": refused] as [String: Any]
+            paths[path, default: [:]][method] = op
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": ["title": "邻里 Linli API", "version": "1", "description": "The JSON API of Linli and GeoReport v2 (Open311). Errors are RFC 9457 problem documents naming the field at fault."],
+            "servers": [["url": baseURL]],
+            "components": ["securitySchemes": ["bearer": ["type": "http", "scheme": "bearer", "description": "linli user token NAME, or POST /api/v1/tokens"]]],
+            "security": [["bearer": [String]()]],
+            "paths": paths,
+        ]
+    }
+
+    static func bytes(_ routes: [RouteDeclaration], baseURL: String) -> [UInt8] {
+        let data = (try? JSONSerialization.data(withJSONObject: document(routes, baseURL: baseURL), options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+}
