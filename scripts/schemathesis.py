@@ -5,7 +5,7 @@ a free loopback port; requests carry a community worker's token (the widest ever
 
 Bounded: a fixed number of examples per operation and a time limit, so the whole run stays a few
 minutes on two cores."""
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
@@ -36,29 +36,40 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        req = urllib.request.Request(base + "/api/v1/tokens", data=json.dumps({"username": "community", "password": PASSWORD}).encode(), method="POST")
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            token = json.loads(r.read())["token"]
-        cmd = ["schemathesis", "run", base + "/api/v1/openapi.json",
-               "--checks", "not_a_server_error",
-               "--phases", "examples,coverage,fuzzing",
-               "--max-examples", EXAMPLES,
-               "--generation-deterministic",
-               "--request-timeout", "10",
-               "--header", f"Authorization: Bearer {token}",
-               "--suppress-health-check", "all",
-               "--no-color"]
-        started = time.time()
-        run = subprocess.run(cmd, timeout=1500, capture_output=True, text=True)
-        out = run.stdout + run.stderr
-        tail = "\n".join(out.splitlines()[-40:])
-        print(tail)
-        alive = proc.poll() is None
-        print(f"schemathesis: exit {run.returncode} in {time.time() - started:.0f} s; server {'still running' if alive else 'DIED'}")
-        if not alive or run.returncode != 0:
-            with open(log_path, "rb") as f:
-                print(f.read()[-4000:].decode(errors="replace"))
+        total, failed = 0, False
+        # Three roles walk different paths: a community worker, a resident, the city administrator.
+        for user in ("community", "resident", "admin"):
+            req = urllib.request.Request(base + "/api/v1/tokens", data=json.dumps({"username": user, "password": PASSWORD}).encode(), method="POST")
+            req.add_header("Content-Type", "application/json")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                token = json.loads(r.read())["token"]
+            cmd = ["schemathesis", "run", base + "/api/v1/openapi.json",
+                   "--checks", "not_a_server_error",
+                   "--phases", "examples,coverage,fuzzing",
+                   "--max-examples", EXAMPLES,
+                   "--generation-deterministic",
+                   "--request-timeout", "10",
+                   "--header", f"Authorization: Bearer {token}",
+                   # Revoking the token in hand would turn every later request into a 401.
+                   "--exclude-path", "/api/v1/tokens/revoke",
+                   "--suppress-health-check", "all",
+                   "--no-color"]
+            started = time.time()
+            run = subprocess.run(cmd, timeout=1200, capture_output=True, text=True)
+            out = run.stdout + run.stderr
+            m = re.search(r"(\d+) generated", out)
+            cases = int(m.group(1)) if m else 0
+            total += cases
+            alive = proc.poll() is None
+            print(f"schemathesis as {user}: {cases} cases, exit {run.returncode} in {time.time() - started:.0f} s; server {'still running' if alive else 'DIED'}")
+            if not alive or run.returncode != 0:
+                print("\n".join(out.splitlines()[-150:]))
+                with open(log_path, "rb") as f:
+                    print(f.read()[-4000:].decode(errors="replace"))
+                failed = True
+                break
+        print(f"schemathesis: {total} cases against {base}/api/v1/openapi.json, {'FAILED' if failed else 'no server error'}")
+        if failed:
             sys.exit(1)
     finally:
         if proc.poll() is None:

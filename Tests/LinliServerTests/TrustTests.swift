@@ -118,6 +118,11 @@ import Testing
                 }
                 r = try await call("/open311/v2/requests.json?start_date=2026-02-29")
                 #expect(r.status == .badRequest)
+                // Found by schemathesis: an Open311 path without .json or .xml was a 500.
+                for uri in ["/open311/v2/tokens/0", "/open311/v2/requests/7", "/open311/v2/services/noise"] {
+                    r = try await call(uri)
+                    #expect(r.status == .notFound, "\(uri)")
+                }
                 // The server still answers.
                 #expect(try await call("/health").status == .ok)
             }
