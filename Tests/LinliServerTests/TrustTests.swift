@@ -798,3 +798,51 @@ import _CryptoExtras
         }
     }
 }
+
+@Suite struct JSONTwinTests {
+    /// The console's remaining actions each have a JSON route calling the same use case.
+    @Test func everyConsoleActionHasItsJSONTwin() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            let (project, pool) = try await LinkageStoreTests().rampProject(f, staff: staff, street: street)
+            var n = LinkageService.NeedInput()
+            n.kind = "proposal"; n.domain = "children"; n.title = "放学后托管"
+            let need = try await f.linli.linkage.postNeed(n, actor: resident)
+            let community = f.demo.firstCommunityID
+            try await built.app.test(.router) { client in
+                func call(_ uri: String, _ method: HTTPRequest.Method = .post, _ who: String, _ body: String? = nil) async throws -> TestResponse {
+                    var h: HTTPFields = [.authorization: "Bearer \(t[who]!)"]
+                    if body != nil { h[.contentType] = "application/json" }
+                    return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                }
+                var r = try await call("/api/v1/teams", .post, "community", #"{"community_id":\#(community),"name":"红色星期天","kind":"party"}"#)
+                #expect(r.status == .created || r.status == .unprocessableContent, "\(r.body.text)")
+                r = try await call("/api/v1/teams", .post, "community", #"{"community_id":\#(community),"name":""}"#)
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"name""#))
+                r = try await call("/api/v1/rewards", .post, "community", #"{"community_id":\#(community),"name":"理发券","points":50,"stock":10}"#)
+                #expect(r.status == .created)
+                let reward = String(r.body.text.firstMatch(of: /"id":(\d+)/)!.1)
+                r = try await call("/api/v1/rewards/\(reward)/redeem", .post, "volunteer")
+                #expect([204, 409, 422].contains(Int(r.status.code)), "\(r.status) \(r.body.text)")
+                r = try await call("/api/v1/needs/\(need)/support", .post, "volunteer")
+                #expect(r.status == .ok && r.body.text.contains(#""supporters":2"#))
+                r = try await call("/api/v1/projects/\(project)/advance", .post, "community", #"{"note":"走访 20 户，方案已定"}"#)
+                #expect(r.status == .ok && r.body.text.contains("stage"), "\(r.body.text)")
+                r = try await call("/api/v1/pools?community=\(community)", .get, "community")
+                #expect(r.status == .ok && r.body.text.contains("\"id\":\(pool)"))
+                r = try await call("/api/v1/pools/\(pool)/top-up", .post, "street", #"{"amount":"100"}"#)
+                #expect(r.status == .noContent)
+                r = try await call("/api/v1/pools/\(pool)/top-up", .post, "community", #"{"amount":"100"}"#)
+                #expect(r.status == .forbidden)
+                r = try await call("/api/v1/projects/\(project)/campaign/close", .post, "community")
+                #expect(r.status == .noContent)
+                r = try await call("/api/v1/projects/\(project)/campaign", .post, "community", #"{"goal":"20000","seed":"1000","pool_id":\#(pool)}"#)
+                #expect(r.status == .noContent)
+                r = try await call("/api/v1/volunteer/certificate", .get, "volunteer")
+                #expect([200, 404, 409].contains(Int(r.status.code)), "\(r.status) \(r.body.text)")
+            }
+        }
+    }
+}

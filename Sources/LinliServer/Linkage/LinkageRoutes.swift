@@ -851,6 +851,65 @@ struct LinkageRoutes {
             let receipt = try await linkage.donate(projectID: try c.id("id"), input, actor: try c.requireActor())
             return try JSON.response(receipt, status: receipt.repeated ? .ok : .created)
         }
+        // JSON twins of the console's remaining actions, each calling the same use case.
+        r.post("/api/v1/teams", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var community_id: Int64?; var name: String?; var kind: String?; var organisation_id: Int64? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let id = try await linkage.createTeam(communityID: b.community_id, name: b.name, kind: b.kind, organisationID: b.organisation_id, actor: try c.requireActor())
+            return try JSON.response(["id": id], status: .created)
+        }
+        r.post("/api/v1/teams/:id/members", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var volunteer_id: Int64? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.addTeamMember(teamID: try c.id("id"), volunteerID: b.volunteer_id, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/rewards", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var community_id: Int64?; var name: String?; var points: Int?; var stock: Int? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let id = try await linkage.addReward(communityID: b.community_id, name: b.name, points: b.points, stock: b.stock, actor: try c.requireActor())
+            return try JSON.response(["id": id], status: .created)
+        }
+        r.post("/api/v1/rewards/:id/redeem", .action(.volunteerJoin)) { _, c in
+            try await linkage.redeem(rewardID: try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.get("/api/v1/volunteer/certificate", .action(.volunteerJoin)) { _, c in
+            try JSON.response(try await linkage.certificate(volunteerID: nil, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/volunteers/:id/certificate", .action(.volunteerManage)) { _, c in
+            try JSON.response(try await linkage.certificate(volunteerID: try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/needs/:id/support", .action(.needPost)) { _, c in
+            try JSON.response(["supporters": try await linkage.support(needID: try c.id("id"), actor: try c.requireActor())])
+        }
+        r.post("/api/v1/projects/:id/advance", .action(.projectManage)) { req, c in
+            struct Body: Decodable { var note: String?; var evaluation: String?; var rating: Int? }
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
+            let stage = try await linkage.advanceProject(try c.id("id"), note: b?.note, evaluation: b?.evaluation, rating: b?.rating, actor: try c.requireActor())
+            return try JSON.response(["stage": stage.rawValue])
+        }
+        r.post("/api/v1/projects/:id/campaign", .action(.fundManage)) { req, c in
+            struct Body: Decodable { var goal: String?; var seed: String?; var pool_id: Int64? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.openCampaign(projectID: try c.id("id"), goal: b.goal, seed: b.seed, poolID: b.pool_id, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/projects/:id/campaign/close", .action(.fundManage)) { _, c in
+            try await linkage.closeCampaign(projectID: try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.get("/api/v1/pools", .action(.linkageView)) { req, c in
+            let p = try await pick(req, c)
+            guard let id = p.id else { return try JSON.response([LinkageService.PoolView]()) }
+            return try JSON.response(try await linkage.pools(communityPath: try await communityPath(id)))
+        }
+        r.post("/api/v1/pools/:id/top-up", .action(.fundPool)) { req, c in
+            struct Body: Decodable { var amount: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.topUpPool(try c.id("id"), amount: b.amount, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
         r.get("/api/v1/pledges", .action(.fundDonate)) { _, c in try JSON.response(try await linkage.myPledges(actor: try c.requireActor())) }
         // The twin of the console's reconciliation: the statement as the body (text/csv).
         r.post("/api/v1/payments/bank-statement", .action(.fundManage)) { req, c in
