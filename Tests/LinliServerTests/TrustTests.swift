@@ -846,3 +846,64 @@ import _CryptoExtras
         }
     }
 }
+
+@Suite struct GroupCommitTests {
+    /// A 1×1 PNG of the given colour (a stored deflate block, so any colour is a valid picture).
+    static func png(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+        func crc(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for x in bytes { c ^= UInt32(x); for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 } }
+            return ~c
+        }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] { let td = Array(type.utf8) + data; return be(UInt32(data.count)) + td + be(crc(td)) }
+        let raw: [UInt8] = [0, r, g, b]
+        var a: UInt32 = 1, bsum: UInt32 = 0
+        for x in raw { a = (a + UInt32(x)) % 65521; bsum = (bsum + a) % 65521 }
+        let zlib: [UInt8] = [0x78, 0x01, 0x01, 0x04, 0x00, 0xFB, 0xFF] + raw + be((bsum << 16) | a)
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(1) + be(1) + [8, 2, 0, 0, 0]) + chunk("IDAT", zlib) + chunk("IEND", [])
+    }
+
+    /// Concurrent submissions with photos, some racing on one idempotency key so that a job fails
+    /// inside a group-commit batch and the others are run again: every acknowledged submission is
+    /// stored once, and no photo file is written twice or left without its row.
+    @Test(arguments: Backend.available)
+    func aFailingJobInABatchLeavesNoDuplicateSideEffects(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let resident = try await f.actor("resident")
+            let home = resident.grants.first { $0.role == .resident }!.householdID!
+            let requests = f.linli.requests
+            for round in 0..<4 {
+                let ids = try await withThrowingTaskGroup(of: Int64?.self) { group in
+                    for i in 0..<12 {
+                        group.addTask {
+                            var r = RequestInput()
+                            r.category = "noise"; r.description = "并发 \(round)-\(i)"; r.householdID = home
+                            if i % 4 == 0 { r.idempotencyKey = "race-\(round)"; r.description = "并发 \(round)" }  // three race on one key
+                            // Racers send the same photo (a retry would); everyone else their own.
+                            let photo = i % 4 == 0 ? Self.png(UInt8(round * 40), 0, 200) : Self.png(UInt8(round * 40), UInt8(i * 20), 7)
+                            return try? await requests.submit(r, photos: [photo], actor: resident).request.id
+                        }
+                    }
+                    var out: [Int64] = []
+                    for try await id in group { if let id { out.append(id) } }
+                    return out
+                }
+                // The three racers got one request between them; the other nine their own.
+                #expect(Set(ids).count == 10, "round \(round): \(ids)")
+            }
+            let named = Set(try await f.linli.store.read { db in
+                try await db.raw("SELECT stored_name FROM request_photos").all().map { try $0.decode(column: "stored_name", as: String.self) }
+            })
+            let files = Set((try? FileManager.default.contentsOfDirectory(atPath: f.dataDir + "/photos")) ?? []).filter { $0.hasSuffix(".jpg") }
+            // Every request has its one photo; no row lacks its file; the only files without a row
+            // are those of racers that lost (at most two a round): jobs run again wrote nothing twice.
+            let perRequest = try await f.linli.store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM request_photos GROUP BY request_id HAVING COUNT(*) <> 1").all().count
+            }
+            #expect(perRequest == 0 && named.count == 40)
+            #expect(named.subtracting(files).isEmpty)
+            #expect(files.subtracting(named).count <= 2 * 4, "orphans: \(files.subtracting(named).count)")
+        }
+    }
+}

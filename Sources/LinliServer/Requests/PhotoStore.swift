@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LinliImage
 import SQLKit
@@ -7,6 +8,14 @@ struct PreparedPhoto: Sendable {
     var jpeg: [UInt8]
     var width: Int
     var height: Int
+    /// The file's name, chosen once when the photo is prepared (before any transaction), so that a
+    /// transaction body run again by the group commit writes the same file, not a second one.
+    var name: String = PreparedPhoto.randomName()
+
+    static func randomName() -> String {
+        var g = SystemRandomNumberGenerator()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }) + ".jpg"
+    }
 }
 
 /// Photos live under the data directory, outside anything served directly, under names the
@@ -61,15 +70,28 @@ struct PhotoStore: Sendable {
             """).run()
     }
 
-    /// Writes the image under a made-up name, flushed to disk before the row that names it commits.
+    /// Writes the image under the name chosen when it was prepared, flushed to disk before the row
+    /// that names it commits. Writing is idempotent: when a group commit runs a transaction body
+    /// again (another job of its batch failed), the same file is written once, never a second
+    /// orphan. The file appears under its name only complete (written aside, then renamed).
     func write(_ p: PreparedPhoto, env: Environment) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let name = env.token(bytes: 20) + ".jpg"
-        let fd = open(path(name), O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let name = p.name
+        let final = path(name)
+        if FileManager.default.fileExists(atPath: final) { return name }
+        let temp = path(".tmp-" + env.token(bytes: 10))
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
-        defer { close(fd) }
         let written = p.jpeg.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        guard written == p.jpeg.count, fsync(fd) == 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == p.jpeg.count, synced, rename(temp, final) == 0 else {
+            unlink(temp)
+            throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败")
+        }
+        // The new name itself is durable once the directory is flushed.
+        let dir = open(directory, O_RDONLY)
+        if dir >= 0 { fsync(dir); close(dir) }
         return name
     }
 
