@@ -907,3 +907,26 @@ import _CryptoExtras
         }
     }
 }
+
+@Suite struct RequestPhotosAPITests {
+    @Test func theJSONAPITakesPhotosAsBase64() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let token = try await f.token("resident")
+            let compound = try await f.residentCompound
+            try await built.app.test(.router) { client in
+                let h: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+                let photo = Data(TestImages.png).base64EncodedString()
+                var r = try await client.execute(uri: "/api/v1/requests", method: .post, headers: h, body: ByteBuffer(string:
+                    #"{"category":"sanitation","description":"垃圾满了","place_id":\#(compound),"photos_base64":["\#(photo)","\#(photo)"]}"#))
+                #expect(r.status == .created, "\(r.body.text)")
+                let id = String(r.body.text.firstMatch(of: /"id":(\d+)/)!.1)
+                let detail = try await client.execute(uri: "/api/v1/requests/\(id)", method: .get, headers: h)
+                #expect(detail.body.text.firstMatch(of: /"photos":\[\d+,\d+\]/) != nil, "\(detail.body.text.prefix(300))")
+                r = try await client.execute(uri: "/api/v1/requests", method: .post, headers: h, body: ByteBuffer(string:
+                    #"{"category":"sanitation","description":"垃圾满了","place_id":\#(compound),"photos_base64":["<html>"]}"#))
+                #expect(r.status == .unprocessableContent && r.body.text.contains("photos"))
+            }
+        }
+    }
+}

@@ -371,6 +371,8 @@ public enum RequestLimits {
     public static let noteMax = 1000
     public static let photosMax = 6
     public static let photoBytesMax = 8 * 1024 * 1024
+    /// A JSON submission carrying photos as base64 (`photos_base64`): a few phone photos.
+    public static let apiBodyMax = 24 * 1024 * 1024
     /// A resolved request the resident neither confirms nor rejects closes itself after this.
     public static let autoCloseSeconds: Int64 = 7 * 86400
     public static let duplicateWindowSeconds: Int64 = 7 * 86400
