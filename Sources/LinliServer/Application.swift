@@ -213,3 +213,25 @@ struct StoreService: Service {
         await store.shutdown()
     }
 }
+
+/// Small jobs every few seconds inside the server (sealing the audit log, expiring pledges).
+/// Each is safe to run on several servers at once; a failure waits for the next round.
+struct HousekeepingService: Service {
+    let jobs: [(String, @Sendable () async throws -> Void)]
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                for (name, job) in jobs {
+                    do { try await job() } catch {
+                        // Usually another server did the same work first; the next round continues.
+                        logger.debug("\(name) skipped: \(error)")
+                    }
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+}

@@ -22,8 +22,9 @@ public struct AccountService: Sendable {
     /// The shared authorisation epoch: a cached actor is used only while it matches.
     let epoch: AuthEpoch
     /// A hash of nothing anyone knows, verified when the username is unknown, so that an unknown
-    /// name costs exactly one bcrypt verification, as a known one does.
-    let decoyHash: String
+    /// name costs exactly one bcrypt verification, as a known one does. Made at the first unknown
+    /// name, not at start: every command line opens an account service.
+    let decoy: DecoyHash
     /// Under LINLI_ENV=production the demo's accounts cannot sign in.
     var production = false
 
@@ -42,7 +43,7 @@ public struct AccountService: Sendable {
         self.audit = AuditLog(env: env)
         self.cache = ActorCache(limit: 10_000)
         self.epoch = AuthEpoch()
-        self.decoyHash = Bcrypt.hash(env.token(bytes: 20), cost: bcryptCost)
+        self.decoy = DecoyHash()
     }
 
     /// Moves the shared epoch on, in the transaction of the change: every server's cached actors
@@ -300,7 +301,9 @@ public struct AccountService: Sendable {
             throw LinliError(.tooManyRequests, code: "throttled", field: "password", message: "尝试次数过多，请 15 分钟后再试")
         }
         let uid = try row?.decode(column: "id", as: Int64.self)
-        let stored = try row?.decode(column: "password_hash", as: String.self) ?? decoyHash
+        let cost = bcryptCost, secret = env.token(bytes: 20), decoy = self.decoy
+        let known = try row?.decode(column: "password_hash", as: String.self)
+        let stored = try await Self.offload { known ?? decoy.hash(secret, cost: cost) }
         let ok = try await Self.offload { Bcrypt.verify(password, hash: stored) }
         guard ok, let uid else {
             try await store.transaction { db in
@@ -444,6 +447,19 @@ struct ActorCacheKey: Hashable, Sendable {
 }
 
 struct ActorCacheEntry: Sendable { var actor: Actor; var csrf: String?; var validUntil: Int64; var epoch: Int64 }
+
+/// The decoy bcrypt hash, made once on first use (bcrypt at cost 12 is a quarter of a second).
+final class DecoyHash: Sendable {
+    private let box = NIOLockedValueBox<String?>(nil)
+    func hash(_ secret: String, cost: UInt8) -> String {
+        box.withLockedValue { h in
+            if let h { return h }
+            let made = Bcrypt.hash(secret, cost: cost)
+            h = made
+            return made
+        }
+    }
+}
 
 /// The last authorisation epoch this process read, and when (monotonic time: a freshness bound
 /// for a cache, not a domain time, so it does not follow the injected clock).

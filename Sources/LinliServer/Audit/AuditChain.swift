@@ -1,7 +1,5 @@
 @preconcurrency import Crypto
 import Foundation
-import Logging
-import ServiceLifecycle
 import SQLKit
 
 /// Makes the audit log tamper-evident. Each entry is sealed, in id order, by a keyed hash
@@ -58,6 +56,12 @@ public struct AuditChain: Sendable {
     @discardableResult
     public func sealPending(batch: Int = 5000) async throws -> Int {
         let cutoff = env.nowSeconds - (store.dialect == .postgres ? Self.settleSeconds : 0)
+        // Asked every few seconds: the writer is taken only when there is something to seal.
+        guard try await store.read({ db in
+            try await db.raw("""
+                SELECT 1 AS x FROM audit_log WHERE id > (SELECT COALESCE(MAX(entry_id), 0) FROM audit_chain) AND at <= \(bind: cutoff) LIMIT 1
+                """).first() != nil
+        }) else { return 0 }
         return try await store.transaction { db in
             let head = try await db.raw("SELECT entry_id, hash FROM audit_chain ORDER BY entry_id DESC LIMIT 1").first()
             var previous = try head?.decode(column: "hash", as: String.self) ?? Self.genesis
@@ -126,28 +130,6 @@ public struct AuditChain: Sendable {
             }
             v.breaks.sort()
             return v
-        }
-    }
-}
-
-/// Small jobs every few seconds inside the server (sealing the audit log, expiring pledges).
-/// Each is safe to run on several servers at once; a failure waits for the next round.
-struct HousekeepingService: Service {
-    let jobs: [(String, @Sendable () async throws -> Void)]
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                for (name, job) in jobs {
-                    do { try await job() } catch {
-                        // Usually another server did the same work first; the next round continues.
-                        logger.debug("\(name) skipped: \(error)")
-                    }
-                }
-                try await Task.sleep(for: interval)
-            }
         }
     }
 }

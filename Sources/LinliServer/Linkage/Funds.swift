@@ -284,16 +284,24 @@ extension LinkageService {
             if !staff {
                 return try await pledge(db, p, amount: amount, name: name, publicName: input.publicName == true, scopedKey: scopedKey, actor: actor, now: now)
             }
-            let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-            try await lock(db, projectAccount)
-            let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
-            let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
-                                                  donorPublic: input.publicName == true, donorKind: kind, memo: p.title, key: scopedKey),
-                                     [Posting(donors, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
-            let matched = try await matchDue(db, p, requested: nil, actor: actor, now: now)
+            let (txn, matched) = try await bookGift(db, p, amount: amount, name: name, publicName: input.publicName == true, kind: kind,
+                                                    key: scopedKey, match: true, actor: actor, now: now)
             try await audit.append(db, actor: actor, action: "fund.donate", objectType: "ledger_transaction", objectID: txn, path: p.path, detail: "amount=\(amount) matched=\(matched)")
             return DonationReceipt(transactionID: txn, amount: amount, matched: matched, amountText: Fen.text(amount), matchedText: Fen.text(matched), repeated: false)
         }
+    }
+
+    /// Books money that has arrived for a project (cash taken by staff, a confirmed payment): the
+    /// gift on the ledger and in the project's total, then the pool's match when `match`.
+    func bookGift(_ db: any SQLDatabase, _ p: ProjectRow, amount: Int64, name: String, publicName: Bool, kind: String, key: String?,
+                  match: Bool, actor: Actor?, now: Int64) async throws -> (txn: Int64, matched: Int64) {
+        let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+        try await lock(db, projectAccount)
+        let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
+        let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
+                                              donorPublic: publicName, donorKind: kind, memo: p.title, key: key),
+                                 [Posting(donors, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
+        return (txn, match ? try await matchDue(db, p, requested: nil, actor: actor, now: now) : 0)
     }
 
     /// Matches what the campaign is due from its pool. With `requested`, exactly that amount or a

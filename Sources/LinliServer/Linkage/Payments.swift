@@ -186,16 +186,11 @@ extension LinkageService {
             if try await db.raw("SELECT id FROM pledges WHERE provider_txn = \(bind: pay.provider + ":" + pay.providerTransaction)").first() != nil {
                 throw LinliError.conflict("provider_transaction", "already_used", "这笔付款已用于另一笔捐赠")
             }
-            let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-            try await self.lock(db, projectAccount)
-            let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
-            let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount,
-                                                  donorName: try row.decode(column: "donor_name", as: String.self),
-                                                  donorPublic: try row.decode(column: "donor_public", as: Int.self) == 1, donorKind: "resident", memo: p.title),
-                                     [Posting(donors, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
             // Matched only while the campaign is open, and only with money that has arrived.
             let open = try await db.raw("SELECT status FROM campaigns WHERE project_id = \(bind: p.id)").first()?.decode(column: "status", as: String.self) == "open"
-            let matched = open ? try await matchDue(db, p, requested: nil, actor: actor, now: now) : 0
+            let (txn, matched) = try await bookGift(db, p, amount: amount, name: try row.decode(column: "donor_name", as: String.self),
+                                                    publicName: try row.decode(column: "donor_public", as: Int.self) == 1, kind: "resident",
+                                                    key: nil, match: open, actor: actor, now: now)
             try await db.raw("""
                 UPDATE pledges SET status = 'paid', paid_at = \(bind: now), txn_id = \(bind: txn), provider = \(bind: pay.provider),
                     provider_txn = \(bind: pay.provider + ":" + pay.providerTransaction) WHERE id = \(bind: id)
@@ -212,10 +207,12 @@ extension LinkageService {
     @discardableResult
     public func expirePledges() async throws -> Int {
         let now = env.nowSeconds
+        // Asked every few seconds: the writer is taken only when something has lapsed.
+        guard try await store.read({ db in
+            try await db.raw("SELECT 1 AS x FROM pledges WHERE status = 'pending' AND expires_at < \(bind: now) LIMIT 1").first() != nil
+        }) else { return 0 }
         return try await store.transaction { db in
-            let n = try await db.raw("SELECT COUNT(*) AS n FROM pledges WHERE status = 'pending' AND expires_at < \(bind: now)").first()!.decode(column: "n", as: Int.self)
-            if n > 0 { try await db.raw("UPDATE pledges SET status = 'expired' WHERE status = 'pending' AND expires_at < \(bind: now)").run() }
-            return n
+            try await db.raw("UPDATE pledges SET status = 'expired' WHERE status = 'pending' AND expires_at < \(bind: now) RETURNING id").all().count
         }
     }
 

@@ -71,6 +71,9 @@ public enum ResidentTag: String, Sendable, CaseIterable, Codable {
     case child
     case lowIncome = "low_income"
     case veteran
+
+    /// Situations whose words and photos are never published without the person's consent.
+    public static let vulnerable: Set<String> = [ResidentTag.elderlyAlone, .disabled, .child, .lowIncome].reduce(into: []) { $0.insert($1.rawValue) }
 }
 
 public enum OrganisationKind: String, Sendable, CaseIterable, Codable {

@@ -17,6 +17,11 @@ struct Open311Routes {
         return (String(file[..<dot]), f)
     }
 
+    /// The `:file` parameter as (name, format); nil without `.json` or `.xml`, which answers 404
+    /// in Open311's own error format (found by schemathesis: it was a 500).
+    static func file(_ c: AppContext) -> (String, Format)? { try? split(c.parameters.get("file") ?? "") }
+    static let unknownFormat = Open311Error(404, "unknown format: use .json or .xml")
+
     struct Open311Error: Error {
         var status: Int
         var description: String
@@ -60,8 +65,7 @@ struct Open311Routes {
             }
         }
         r.get("/open311/v2/services/:file", .open) { _, c in
-            // A path without .json or .xml is a 404 in Open311's own error format (found by schemathesis: it was a 500).
-            guard let (code, f) = try? Self.split(c.parameters.get("file") ?? "") else { return error(.json, Open311Error(404, "unknown format: use .json or .xml")) }
+            guard let (code, f) = Self.file(c) else { return error(.json, Self.unknownFormat) }
             guard let cat = try await requests.categories(lang: c.lang).first(where: { $0.code == code && $0.active }) else {
                 return error(f, Open311Error(404, "service_code \(code) not found"))
             }
@@ -74,16 +78,14 @@ struct Open311Routes {
             }
         }
         r.get("/open311/v2/requests/:file", .open) { _, c in
-            // A path without .json or .xml is a 404 in Open311's own error format (found by schemathesis: it was a 500).
-            guard let (idText, f) = try? Self.split(c.parameters.get("file") ?? "") else { return error(.json, Open311Error(404, "unknown format: use .json or .xml")) }
+            guard let (idText, f) = Self.file(c) else { return error(.json, Self.unknownFormat) }
             guard let id = Int64(idText), let found = try await requests.publicRequests(ids: [id], lang: c.lang).first else {
                 return error(f, Open311Error(404, "service_request_id \(idText) not found"))
             }
             return respond(f) { .array("request", [Self.requestNode(found)], root: "service_requests") }
         }
         r.get("/open311/v2/tokens/:file", .open) { _, c in
-            // A path without .json or .xml is a 404 in Open311's own error format (found by schemathesis: it was a 500).
-            guard let (token, f) = try? Self.split(c.parameters.get("file") ?? "") else { return error(.json, Open311Error(404, "unknown format: use .json or .xml")) }
+            guard let (token, f) = Self.file(c) else { return error(.json, Self.unknownFormat) }
             // Requests are created at once, so a token is simply the request's id.
             guard let id = Int64(token), try await requests.publicRequests(ids: [id], lang: c.lang).first != nil else {
                 return error(f, Open311Error(404, "token \(token) not found"))

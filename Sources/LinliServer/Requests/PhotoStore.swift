@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import LinliImage
 import SQLKit
@@ -80,12 +79,10 @@ struct PhotoStore: Sendable {
         let final = path(name)
         if FileManager.default.fileExists(atPath: final) { return name }
         let temp = path(".tmp-" + env.token(bytes: 10))
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
-        let written = p.jpeg.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == p.jpeg.count, synced, rename(temp, final) == 0 else {
+        do {
+            try LinliFiles.writePrivate(p.jpeg, to: temp)
+            guard rename(temp, final) == 0 else { throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败") }
+        } catch {
             unlink(temp)
             throw LinliError(.internalServerError, code: "photo_write", message: "照片保存失败")
         }

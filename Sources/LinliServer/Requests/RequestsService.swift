@@ -552,13 +552,12 @@ public struct RequestsService: Sendable {
         }
     }
 
-    /// Whether anyone living in the household carries a vulnerability tag (the registry's tags:
-    /// elderly living alone, disabled, child, low income). Read-only use of the registry's table.
+    /// Whether anyone living in the household carries a vulnerability tag (`ResidentTag.vulnerable`).
+    /// A read of the registry's table; it moves behind a registry call when capabilities get their own targets.
     func householdIsVulnerable(_ db: any SQLDatabase, _ householdID: Int64?) async throws -> Bool {
         guard let householdID else { return false }
         for r in try await db.raw("SELECT tags FROM residents WHERE household_id = \(bind: householdID)").all() {
-            let tags = try r.decode(column: "tags", as: String.self).split(separator: ",")
-            if tags.contains(where: { ["elderly_alone", "disabled", "child", "low_income"].contains($0) }) { return true }
+            if try r.decode(column: "tags", as: String.self).split(separator: ",").contains(where: { ResidentTag.vulnerable.contains(String($0)) }) { return true }
         }
         return false
     }

@@ -37,6 +37,10 @@ enum Stylesheet {
     nav.tabs a.current { background:var(--accent); color:#fff; border-color:var(--accent); }
     form.inline { display:inline-flex; flex-wrap:wrap; gap:.5rem; align-items:center; margin:.25rem 0; }
     form.inline input[type=text], form.inline select { width:auto; }
+    /* A file chooser's own width grows with the font: in large print it was 454 px on a 390 px phone. */
+    input[type=file] { max-width:100%; font-size:1em; }
+    /* Boxes a finger can hit (13 px by default, whatever the print size). */
+    input[type=checkbox], input[type=radio] { width:1.3em; height:1.3em; vertical-align:middle; margin-right:.3em; }
     .photos { display:flex; flex-wrap:wrap; gap:.5rem; } .photos img { width:8rem; height:8rem; object-fit:cover; border-radius:4px; }
     ol.timeline { padding-left:1.25rem; } ol.timeline li { margin:.4rem 0; }
     .description { white-space:pre-wrap; } li.unread { font-weight:600; } label.rating { display:block; font-size:1.2em; }
