@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
-        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -29,21 +28,50 @@ let package = Package(
                        providers: [.apt(["libvips-dev"])]),
         // libvips' API is variadic C; this thin C target wraps the few calls Linli needs.
         .target(name: "LinliImage", dependencies: ["CVips"], path: "Sources/LinliImage"),
+        // Debian's SQLite, linked directly rather than through sqlite-nio's internal, renamed copy.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
         // One variadic SQLite call (sqlite3_db_config) Swift cannot make itself.
-        .target(name: "LinliSQLite", path: "Sources/LinliSQLite"),
+        .target(name: "LinliSQLite", dependencies: ["CSQLite"], path: "Sources/LinliSQLite"),
+        // Platform: ids, errors, clock, input cleaning, permissions, personal-data crypto, caches.
+        // No I/O beyond files, no database, no capability.
+        .target(
+            name: "LinliCore",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Platform: the store protocol, dialects, migrations, bound SQL, the SQLite driver with
+        // group commit, PostgreSQL through postgres-kit, backups. Knows no capability's tables.
+        .target(
+            name: "LinliStore",
+            dependencies: [
+                "LinliCore",
+                "CSQLite",
+                "LinliSQLite",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "LinliServer",
             dependencies: [
                 "CQRencode",
                 "LinliImage",
-                "LinliSQLite",
+                "LinliCore",
+                "LinliStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -66,6 +94,8 @@ let package = Package(
             name: "LinliServerTests",
             dependencies: [
                 "LinliServer",
+                "LinliCore",
+                "LinliStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -2,8 +2,10 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import LinliCore
+import LinliStore
 
-public struct AppConfig: Sendable {
+public struct AppConfig: Sendable, StoreLocation {
     public var host = "127.0.0.1"
     public var port = 8080
     /// `postgres://…` for PostgreSQL; otherwise the SQLite file at `sqlitePath` is used.
@@ -16,7 +18,7 @@ public struct AppConfig: Sendable {
     public var bcryptCost: UInt8 = 12
     public var publicBaseURL = "http://127.0.0.1:8080"
     public var logLevel: Logger.Level = .info
-    public var environment: Environment = .live
+    public var environment: Env = .live
     /// Registers the benchmark baselines that write (`LINLI_BENCH=1`); never on in production.
     public var benchRoutes = false
     /// Seconds between escalation sweeps; 0 turns the in-server job off (tests drive it by hand).

@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 import LinliServer
 import Logging
+import LinliCore
+import LinliStore
 
 @main
 struct LinliCommand: AsyncParsableCommand {

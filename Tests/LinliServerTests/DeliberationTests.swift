@@ -6,6 +6,8 @@ import NIOCore
 import SQLKit
 import Testing
 @testable import LinliServer
+import LinliCore
+import LinliStore
 
 /// Tally rules against worked examples of Civil Code art. 278 and its judicial interpretation.
 @Suite struct TallyRuleTests {

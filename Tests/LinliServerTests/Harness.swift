@@ -7,6 +7,8 @@ import NIOCore
 import SQLKit
 import Testing
 @testable import LinliServer
+import LinliCore
+import LinliStore
 
 /// The databases the store suites run on: SQLite always, PostgreSQL when scripts/test started one.
 enum Backend: String, CaseIterable, CustomTestStringConvertible {
@@ -43,7 +45,7 @@ func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock?
     config.bcryptCost = 4
     config.logLevel = .warning
     config.dataKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-    if let clock { config.environment = Environment(now: { clock.now }, randomBytes: Environment.live.randomBytes) }
+    if let clock { config.environment = Env(now: { clock.now }, randomBytes: Env.live.randomBytes) }
     config.sweepInterval = 0
     var dbName: String?
     if backend == .postgres {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import LinliServer
+import LinliCore
+import LinliStore
 
 @Suite struct IdentityNumberTests {
     @Test func acceptsTheStandardExample() {

@@ -5,6 +5,8 @@ import Logging
 import SQLKit
 import Testing
 @testable import LinliServer
+import LinliCore
+import LinliStore
 
 /// Use cases against a real database, on SQLite and on PostgreSQL.
 @Suite struct RegistryStoreTests {

@@ -5,6 +5,8 @@ import Logging
 import NIOCore
 import Testing
 @testable import LinliServer
+import LinliCore
+import LinliStore
 
 /// Walks every registered route with every role, against an object inside and one outside the
 /// role's scope, and checks the answer against the permission table.

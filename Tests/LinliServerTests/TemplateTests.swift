@@ -2,6 +2,8 @@ import Foundation
 import Mustache
 import Testing
 @testable import LinliServer
+import LinliCore
+import LinliStore
 
 /// The console's template engine against swift-mustache, the engine it replaced on the hot path.
 /// (Debug builds also compare every page the other tests render.)

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 struct AccountRoutes {
     let accounts: AccountService

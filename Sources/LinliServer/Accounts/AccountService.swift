@@ -4,6 +4,8 @@ import NIOPosix
 import HummingbirdBcrypt
 import NIOConcurrencyHelpers
 import SQLKit
+import LinliCore
+import LinliStore
 
 public struct SessionInfo: Sendable {
     public var token: String
@@ -14,7 +16,7 @@ public struct SessionInfo: Sendable {
 /// Accounts, password login with lock-out, server-side sessions and API tokens, and role grants.
 public struct AccountService: Sendable {
     let store: any Store
-    let env: Environment
+    let env: Env
     let bcryptCost: UInt8
     let audit: AuditLog
     /// Short-lived cache of token → actor, so that the hot pages do not re-read grants each time.
@@ -36,7 +38,7 @@ public struct AccountService: Sendable {
     public static let sessionSeconds: Int64 = 12 * 3600
     public static let tokenDays = 90
 
-    init(store: any Store, env: Environment, bcryptCost: UInt8) {
+    init(store: any Store, env: Env, bcryptCost: UInt8) {
         self.store = store
         self.env = env
         self.bcryptCost = bcryptCost

@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 enum AccountsMigrations {
     static let all: [Migration] = [
         Migration("accounts.001", [

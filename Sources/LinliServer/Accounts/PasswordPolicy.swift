@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// What a password must be: at least ten characters, not one of the passwords attackers try
 /// first, not a run of one character or a keyboard or digit sequence, and not the username.

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 /// Accounts and their roles, managed from the console by city and street staff inside their area.
 struct UserRoutes {

@@ -1,6 +1,8 @@
 @preconcurrency import Crypto
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Makes the audit log tamper-evident. Each entry is sealed, in id order, by a keyed hash
 /// (HMAC-SHA256 under a key derived from the data key, which never sits in the database) of the
@@ -14,12 +16,12 @@ import SQLKit
 /// commit after a later id, only entries older than `settleSeconds` are.
 public struct AuditChain: Sendable {
     let store: any Store
-    let env: Environment
+    let env: Env
     let key: SymmetricKey
     static let genesis = "linli-audit-genesis"
     static let settleSeconds: Int64 = 30
 
-    public init(store: any Store, env: Environment, masterKey: SymmetricKey) {
+    public init(store: any Store, env: Env, masterKey: SymmetricKey) {
         self.store = store
         self.env = env
         self.key = HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, info: Data("linli-audit-chain".utf8), outputByteCount: 32)

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 public struct AuditEntry: Sendable, Codable {
     public var id: Int64
@@ -19,7 +21,7 @@ public struct AuditEntry: Sendable, Codable {
 /// Append-only record of who saw or changed what, when and why. Written in the same transaction as
 /// the change it records, so neither exists without the other.
 public struct AuditLog: Sendable {
-    let env: Environment
+    let env: Env
 
     public func append(_ db: any SQLDatabase, actor: Actor?, action: String, objectType: String, objectID: Int64?,
                        path: String, reason: String = "", detail: String = "") async throws {

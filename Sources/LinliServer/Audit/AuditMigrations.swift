@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 enum AuditMigrations {
     static let all: [Migration] = [
         Migration("audit.001", [

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 extension Linli {
     /// Three matters so that every screen has something to show: a lift for the demo owner's
@@ -76,7 +78,7 @@ extension Linli {
         var publish = DeliberationService.AdvanceInput()
         publish.noticeBody = "居民议事会决定：在北门空地建设集中充电棚，设 40 个充电位，由物业负责运营。"; publish.noticePublic = true
         _ = try await d.advance(m3.id, publish, actor: staff)
-        try await d.addMilestone(m3.id, title: "完成选址与设计", dueDay: WorkCalendar.iso(day: (now + WorkCalendar.utcOffset) / 86400), actor: staff)
+        try await d.addMilestone(m3.id, title: "完成选址与设计", dueDay: ChinaTime.iso(day: (now + ChinaTime.utcOffset) / 86400), actor: staff)
         for m in try await d.detail(m3.id, actor: staff, lang: .zh).milestones { _ = try await d.completeMilestone(m.id, note: "已完成", actor: staff) }
         publish.noticeBody = "集中充电棚已建成投用，40 个充电位，扫码充电。"
         _ = try await d.advance(m3.id, publish, actor: staff)

@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// Deliberation tables: processes and vote rules (data), matters and their stage log, meetings,
 /// polls with a frozen electorate and one ballot per exclusive part, notices and milestones.
 enum DeliberationMigrations {

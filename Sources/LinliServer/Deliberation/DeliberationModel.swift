@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 // Plain types and rules of deliberation: processes and their stages, and the owners' vote by the
 // Civil Code (art. 278). No I/O here, so every rule is unit-tested on worked examples.

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import LinliCore
+import LinliStore
 
 /// The deliberation pages and API. Both call the same `DeliberationService` use cases.
 struct DeliberationRoutes {

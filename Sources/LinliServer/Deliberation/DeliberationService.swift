@@ -1,13 +1,15 @@
 import Foundation
 import NIOConcurrencyHelpers
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Deliberation use cases: matters through their stages, meetings, owners' polls, notices,
 /// milestones and filing. Each runs in one transaction, checks the actor on the server and writes
 /// its audit entry and notifications with the change.
 public struct DeliberationService: Sendable {
     let store: any Store
-    let env: Environment
+    let env: Env
     let audit: AuditLog
     let notifier: any Notifier
     let documents: PhotoStore
@@ -15,7 +17,7 @@ public struct DeliberationService: Sendable {
     /// is kept by their JSON text (decoding them was a tenth of a ballot's cost).
     let decoded = DecodedBodies()
 
-    public init(store: any Store, env: Environment, notifier: any Notifier = InAppNotifier(), documentDirectory: String) {
+    public init(store: any Store, env: Env, notifier: any Notifier = InAppNotifier(), documentDirectory: String) {
         self.store = store
         self.env = env
         self.audit = AuditLog(env: env)

@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// The deliberation capability's user-facing text (zh, en).
 enum DeliberationText {
     static let strings: [String: (String, String)] = [

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 extension Linli {
     /// Times the tally of an owners' vote over a building of `units` exclusive parts (on top of

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Owners' polls: a frozen electorate of exclusive parts, one ballot per part, a tally computed
 /// from the ballots (never typed in), and a ballot list kept for audit and recount.

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Community funds on a double-entry ledger: crowdfunding gifts to micro-projects, government
 /// matching pools, approved expenses with receipts, and the public ledger. Every movement is one

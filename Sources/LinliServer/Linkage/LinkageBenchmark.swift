@@ -1,6 +1,8 @@
 import Foundation
 import HummingbirdBcrypt
 import SQLKit
+import LinliCore
+import LinliStore
 
 extension Linli {
     public struct FillBenchmark: Sendable { public var milliseconds: Double; public var shifts: Int; public var proposed: Int; public var uncovered: Int }
@@ -51,7 +53,7 @@ extension Linli {
             var t = LinkageService.TaskInput()
             t.communityID = communityID; t.title = "基准任务 \(i)"; t.kind = "recurring"; t.placeID = communityID
             t.skills = taskSkills[i % taskSkills.count]; t.headcount = 1 + i % 3
-            t.firstDay = WorkCalendar.iso(day: m.first); t.lastDay = WorkCalendar.iso(day: m.last); t.weekdays = Array(1...7)
+            t.firstDay = ChinaTime.iso(day: m.first); t.lastDay = ChinaTime.iso(day: m.last); t.weekdays = Array(1...7)
             t.startTime = LocalDay.hhmm(8 * 60 + (i % 12) * 60); t.durationMinutes = 60 + (i % 2) * 30
             _ = try await linkage.postTask(t, actor: staff)
         }

@@ -1,6 +1,8 @@
 import Foundation
 import HummingbirdBcrypt
 import SQLKit
+import LinliCore
+import LinliStore
 
 extension Linli {
     /// Five-society linkage for the first community: volunteers (the demo resident and volunteer
@@ -74,7 +76,7 @@ extension Linli {
         lunch.communityID = community.id; lunch.title = "长者食堂送餐上门"; lunch.kind = "recurring"; lunch.skills = ["delivery"]
         lunch.description = "每个工作日 11:00 从邻里食堂取餐，送到 14 户独居和高龄老人家中，到户扫码签到。"
         lunch.placeID = compound; lunch.address = "邻里食堂（党群服务中心一楼）"; lunch.headcount = 3
-        lunch.firstDay = WorkCalendar.iso(day: today - 10); lunch.lastDay = WorkCalendar.iso(day: today + 45)
+        lunch.firstDay = ChinaTime.iso(day: today - 10); lunch.lastDay = ChinaTime.iso(day: today + 45)
         lunch.weekdays = [1, 2, 3, 4, 5]; lunch.startTime = "11:00"; lunch.durationMinutes = 60; lunch.pointsPerHour = 10; lunch.households = codes
         let lunchID = try await l.postTask(lunch, actor: staff)
         // The demo volunteer is asked for the next delivery; the filler then shares out the rest of
@@ -84,7 +86,7 @@ extension Linli {
              try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: volunteer.userID)").first()!.decode(column: "id", as: Int64.self))
         }
         if let next { _ = try await l.propose(shiftID: next, volunteerID: demoVolunteer, actor: staff) }
-        for month in [today, today + 31].map({ String(WorkCalendar.iso(day: $0).prefix(7)) }) {
+        for month in [today, today + 31].map({ String(ChinaTime.iso(day: $0).prefix(7)) }) {
             _ = try await l.fillMonth(communityID: community.id, taskID: nil, month: month, actor: staff)
         }
 
@@ -134,9 +136,9 @@ extension Linli {
         let senior = try await l.addWorker(w, actor: staff)
         w.name = "刘子轩"; w.certificateLevel = "assistant"; w.supervisorID = senior
         let junior = try await l.addWorker(w, actor: staff)
-        try await l.addTraining(workerID: junior, programme: "seed", title: "社区需求调研方法", hours: 16, day: WorkCalendar.iso(day: today - 60), actor: staff)
-        try await l.addTraining(workerID: junior, programme: "sprout", title: "微项目设计与评估", hours: 24, day: WorkCalendar.iso(day: today - 20), actor: staff)
-        try await l.addTraining(workerID: senior, programme: "unfold", title: "社工督导实务", hours: 32, day: WorkCalendar.iso(day: today - 90), actor: staff)
+        try await l.addTraining(workerID: junior, programme: "seed", title: "社区需求调研方法", hours: 16, day: ChinaTime.iso(day: today - 60), actor: staff)
+        try await l.addTraining(workerID: junior, programme: "sprout", title: "微项目设计与评估", hours: 24, day: ChinaTime.iso(day: today - 20), actor: staff)
+        try await l.addTraining(workerID: senior, programme: "unfold", title: "社工督导实务", hours: 32, day: ChinaTime.iso(day: today - 90), actor: staff)
         let org: Int64? = try await store.read { db in
             try await db.raw("""
                 SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.kind = 'social_organisation' AND \(store.dialect.startsWith("p.path", community.path)) ORDER BY o.id LIMIT 1
@@ -162,8 +164,8 @@ extension Linli {
         var gift = LinkageService.DonationInput()
         gift.amount = "50"
         _ = try await l.donate(projectID: project, gift, actor: resident)
-        try await l.addProjectMilestone(project, title: "方案公示", dueDay: WorkCalendar.iso(day: today + 7), actor: staff)
-        try await l.addProjectMilestone(project, title: "施工完成", dueDay: WorkCalendar.iso(day: today + 40), actor: staff)
+        try await l.addProjectMilestone(project, title: "方案公示", dueDay: ChinaTime.iso(day: today + 7), actor: staff)
+        try await l.addProjectMilestone(project, title: "施工完成", dueDay: ChinaTime.iso(day: today + 40), actor: staff)
         // A design fee asked for, waiting for approval (the demo's receipt is a one-pixel image).
         let pixel = [UInt8](Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")!)
         _ = try await l.requestExpense(projectID: project, amount: "1500", payee: "某设计工作室", purpose: "坡道方案设计费", receipt: pixel, actor: street)
@@ -173,7 +175,7 @@ extension Linli {
         kids.domain = "children"; kids.budget = "12000"; kids.organisationID = org; kids.socialWorkerID = senior
         let kidsProject = try await l.createProject(kids, actor: staff)
         var round = LinkageService.RoundInput()
-        round.placeID = PlacePath.ids(community.path)[2]; round.name = "\(WorkCalendar.iso(day: today).prefix(4)) 年街道公益创投"; round.budget = "100000"
+        round.placeID = PlacePath.ids(community.path)[2]; round.name = "\(ChinaTime.iso(day: today).prefix(4)) 年街道公益创投"; round.budget = "100000"
         round.scoresNeeded = 2; round.instalments = 3
         let roundID = try await l.openRound(round, actor: street)
         let application = try await l.apply(roundID: roundID, projectID: kidsProject, requested: "12000", plan: "每周一至周五 16:30–18:00，30 名儿童，10 名志愿者轮值。", actor: staff)

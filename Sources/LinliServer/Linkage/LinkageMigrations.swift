@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// Five-society linkage tables: volunteers, teams, tasks and shifts, points and rewards; needs,
 /// micro-projects, the purchased-service catalogue, social workers; community funds on a
 /// double-entry ledger with government matching pools and approved expenses.

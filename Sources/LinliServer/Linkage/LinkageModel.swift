@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 // Plain types and rules of five-society linkage (五社联动): money in fen, volunteers' weekly
 // availability, ranking and schedule filling, points, government matching, micro-project stages.
@@ -54,38 +56,6 @@ extension Validator {
     }
 }
 
-/// China-time day numbers (days since 1970-01-01 in UTC+8) and weekdays, Monday = 1 … Sunday = 7.
-public enum LocalDay {
-    public static func weekday(_ day: Int64) -> Int { Int(((day % 7) + 7 + 3) % 7) + 1 }
-    public static func of(_ epoch: Int64) -> Int64 {
-        let l = epoch + WorkCalendar.utcOffset
-        return l >= 0 ? l / 86400 : (l - 86399) / 86400
-    }
-    public static func start(_ day: Int64) -> Int64 { day * 86400 - WorkCalendar.utcOffset }
-    /// Minute of the China-time day.
-    public static func minute(_ epoch: Int64) -> Int { Int((epoch - start(of(epoch))) / 60) }
-    public static func hhmm(_ minute: Int) -> String { WorkCalendar.pad(Int64(minute / 60), 2) + ":" + WorkCalendar.pad(Int64(minute % 60), 2) }
-    public static func parseHHMM(_ s: String) -> Int? {
-        let p = s.trimmingCharacters(in: .whitespaces).split(separator: ":")
-        guard p.count == 2, let h = Int(p[0]), let m = Int(p[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
-        return h * 60 + m
-    }
-    /// The first and last day of the month holding a local day: total, for any day number (an old
-    /// row outside the handled years must still render, not trap).
-    public static func month(of day: Int64) -> (first: Int64, last: Int64) {
-        let (y, m, d) = WorkCalendar.civil(day: day)
-        return (day - d + 1, day - d + Input.daysInMonth(y, m))
-    }
-    /// The first and last day of a month written `YYYY-MM`, inside the handled years.
-    public static func month(_ yyyyMM: String) -> (first: Int64, last: Int64)? {
-        let b = Array(yyyyMM.utf8)
-        guard b.count == 7, b[4] == UInt8(ascii: "-"), let y = Input.digits(b, 0, 4), let m = Input.digits(b, 5, 2),
-              (Input.firstYear...Input.lastYear).contains(y), (1...12).contains(m) else { return nil }
-        // Computed, not parsed: December 2099's next month lies outside the days `Input.day` accepts.
-        let first = Input.dayNumber(y, m, 1)
-        return (first, first + Input.daysInMonth(y, m) - 1)
-    }
-}
 
 /// When a volunteer can help: periods of a weekday, in minutes of the day.
 public struct Availability: Sendable, Codable, Equatable {

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import LinliCore
+import LinliStore
 
 /// Five-society linkage pages and API. Both call the same `LinkageService` use cases.
 struct LinkageRoutes {
@@ -279,7 +281,7 @@ struct LinkageRoutes {
                 data["task_projects"] = try await linkage.projects(communityID: id, actor: actor).filter { $0.stage != "done" }.map { ["value": $0.id, "label": $0.title] }
                 data["skills"] = Self.options(VolunteerSkills.common, c.lang)
                 data["weekday_options"] = (1...7).map { ["value": $0, "label": I18n.table(c.lang)["wd\($0)"]!] }
-                data["month"] = String(WorkCalendar.iso(day: LocalDay.of(linkage.env.nowSeconds)).prefix(7))
+                data["month"] = String(ChinaTime.iso(day: LocalDay.of(linkage.env.nowSeconds)).prefix(7))
             }
         }
         if let filled { data["filled"] = Renderer.data(filled, c.lang) }
@@ -316,7 +318,7 @@ struct LinkageRoutes {
     func taskPage(_ c: AppContext, id: Int64, month: String?, errors: [String: String]?, filled: LinkageService.FillResult? = nil, called: Int? = nil) async throws -> Response {
         let t = try await linkage.task(id, month: month, actor: try c.requireActor())
         let m = LocalDay.month(t.month) ?? LocalDay.month(of: LocalDay.of(linkage.env.nowSeconds))
-        let prev = String(WorkCalendar.iso(day: m.first - 1).prefix(7)), next = String(WorkCalendar.iso(day: m.last + 1).prefix(7))
+        let prev = String(ChinaTime.iso(day: m.first - 1).prefix(7)), next = String(ChinaTime.iso(day: m.last + 1).prefix(7))
         var data: [String: Any] = ["t_": Renderer.data(t, c.lang), "errors": errors ?? [:], "prev": prev, "next": next,
                                    "uncovered": t.shifts.filter { $0.missing > 0 && !$0.past }.count]
         if let filled { data["filled"] = Renderer.data(filled, c.lang) }

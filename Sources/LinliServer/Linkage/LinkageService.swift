@@ -1,16 +1,18 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Five-society linkage use cases: volunteers and shifts, needs and micro-projects, social
 /// workers, and community funds. Each runs in one transaction and checks the actor on the server.
 public struct LinkageService: Sendable {
     let store: any Store
-    let env: Environment
+    let env: Env
     let audit: AuditLog
     let notifier: any Notifier
     let receipts: PhotoStore
 
-    public init(store: any Store, env: Environment, notifier: any Notifier = InAppNotifier(), receiptDirectory: String) {
+    public init(store: any Store, env: Env, notifier: any Notifier = InAppNotifier(), receiptDirectory: String) {
         self.store = store
         self.env = env
         self.audit = AuditLog(env: env)

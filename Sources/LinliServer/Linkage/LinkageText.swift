@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// The five-society linkage capability's user-facing text (zh, en).
 enum LinkageText {
     static let strings: [String: (String, String)] = [

@@ -2,6 +2,8 @@
 import _CryptoExtras
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Online gifts are pledges until the money has really arrived: a payment provider's signed
 /// notification, or a line of the bank statement that staff reconcile, confirms one, and only

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Residents' needs and proposals, micro-projects through analysis → decision → execution →
 /// evaluation, the catalogue of government-purchased services and the gap it leaves, social
@@ -323,7 +325,7 @@ extension LinkageService {
             guard !title.isEmpty, title.count <= LinkageLimits.titleMax else { throw LinliError.invalid("title", "required", "请填写里程碑") }
             var due: Int64?
             if let d = dueDay, !d.isEmpty {
-                guard let day = WorkCalendar.day(d) else { throw LinliError.invalid("due_day", "invalid", "日期格式应为 2026-12-31") }
+                guard let day = ChinaTime.day(d) else { throw LinliError.invalid("due_day", "invalid", "日期格式应为 2026-12-31") }
                 due = day
             }
             try await db.raw("INSERT INTO project_milestones (project_id, title, due_day) VALUES (\(bind: id), \(bind: title), \(bind: due))").run()
@@ -417,7 +419,7 @@ extension LinkageService {
             }
             let milestones = try await db.raw("SELECT id, title, due_day, done_at FROM project_milestones WHERE project_id = \(bind: id) ORDER BY id").all().map { r in
                 ProjectView.Milestone(id: try r.decode(column: "id", as: Int64.self), title: try r.decode(column: "title", as: String.self),
-                                      due: try r.decode(column: "due_day", as: Int64?.self).map { WorkCalendar.iso(day: $0) },
+                                      due: try r.decode(column: "due_day", as: Int64?.self).map { ChinaTime.iso(day: $0) },
                                       done: try r.decode(column: "done_at", as: Int64?.self) != nil)
             }
             let tasks = try await db.raw("SELECT id, title FROM volunteer_tasks WHERE project_id = \(bind: id) ORDER BY id").all().map {
@@ -490,7 +492,7 @@ extension LinkageService {
             v.check(Self.programmes.contains(programme ?? ""), "programme", "invalid", "请选择培训计划")
             v.check(!title.isEmpty && title.count <= LinkageLimits.titleMax, "title", "required", "请填写培训名称")
             v.check((1...1000).contains(hours ?? 0), "hours", "invalid", "学时应为 1 到 1000")
-            let d = day.flatMap { WorkCalendar.day($0) }
+            let d = day.flatMap { ChinaTime.day($0) }
             v.check(d != nil, "day", "invalid", "请填写完成日期，如 2026-11-30")
             try v.throwIfAny()
             try await db.raw("""
@@ -527,7 +529,7 @@ extension LinkageService {
                 let id = try r.decode(column: "id", as: Int64.self)
                 let trainings = try await db.raw("SELECT programme, title, hours, completed_day FROM trainings WHERE worker_id = \(bind: id) ORDER BY completed_day").all().map {
                     WorkerView.Training(programme: try $0.decode(column: "programme", as: String.self), title: try $0.decode(column: "title", as: String.self),
-                                        hours: try $0.decode(column: "hours", as: Int.self), day: WorkCalendar.iso(day: try $0.decode(column: "completed_day", as: Int64.self)))
+                                        hours: try $0.decode(column: "hours", as: Int.self), day: ChinaTime.iso(day: try $0.decode(column: "completed_day", as: Int64.self)))
                 }
                 let projects = try await db.raw("SELECT title FROM micro_projects WHERE social_worker_id = \(bind: id) ORDER BY id").all().map { try $0.decode(column: "title", as: String.self) }
                 out.append(WorkerView(id: id, name: try r.decode(column: "name", as: String.self), certificateLevel: try r.decode(column: "certificate_level", as: String.self),
@@ -568,7 +570,7 @@ extension LinkageService {
             v.check(!name.isEmpty && name.count <= 40, "name", "required", "请填写成员姓名")
             v.check(role.count <= 40, "role", "too_long", "职务不超过 40 字")
             var day: Int64?
-            if let j = joined, !j.isEmpty { day = WorkCalendar.day(j); v.check(day != nil, "joined", "invalid", "日期格式应为 2026-01-31") }
+            if let j = joined, !j.isEmpty { day = ChinaTime.day(j); v.check(day != nil, "joined", "invalid", "日期格式应为 2026-01-31") }
             try v.throwIfAny()
             try await db.raw("""
                 INSERT INTO organisation_members (organisation_id, name, role, joined_day, created_at)

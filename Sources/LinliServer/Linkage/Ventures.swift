@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Public-welfare venture grants (公益创投): a street (or city) opens a round with a budget;
 /// communities apply for their micro-projects; reviewers score; the round awards within its

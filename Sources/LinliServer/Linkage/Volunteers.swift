@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Volunteers, teams, tasks and their shifts; ranking and month filling; answers, check-in and
 /// check-out, confirmed hours and points; rewards.
@@ -252,7 +254,7 @@ extension LinkageService {
                     v.check(s > now, "starts_at", "in_past", "开始时间已过")
                 } else { v.check(false, "starts_at", "invalid", "请填写开始时间，如 2026-12-05T09:00") }
             } else {
-                let f = input.firstDay.flatMap { WorkCalendar.day($0) }, l = input.lastDay.flatMap { WorkCalendar.day($0) }
+                let f = input.firstDay.flatMap { ChinaTime.day($0) }, l = input.lastDay.flatMap { ChinaTime.day($0) }
                 v.check(f != nil, "first_day", "invalid", "请填写开始日期")
                 v.check(l != nil, "last_day", "invalid", "请填写结束日期")
                 if let f, let l {
@@ -489,7 +491,7 @@ extension LinkageService {
                 }
                 let volunteerIDs = Set(plan.proposals.map(\.volunteerID)).map(String.init).joined(separator: ",")
                 let users = try await db.raw("SELECT user_id FROM volunteers WHERE id IN (\(unsafeRaw: volunteerIDs))").all().map { try $0.decode(column: "user_id", as: Int64.self) }
-                try await notify(db, users, kind: "shift_proposed", subject: WorkCalendar.iso(day: m.first).prefix(7) + " " + (tasks.count == 1 ? tasks[0].title : c.name), link: "/volunteer")
+                try await notify(db, users, kind: "shift_proposed", subject: ChinaTime.iso(day: m.first).prefix(7) + " " + (tasks.count == 1 ? tasks[0].title : c.name), link: "/volunteer")
             }
             try await audit.append(db, actor: actor, action: "task.fill", objectType: taskID == nil ? "community" : "volunteer_task", objectID: taskID ?? c.id,
                                    path: c.path, detail: "proposed=\(plan.proposals.count) uncovered=\(plan.uncovered.count)")
@@ -737,10 +739,10 @@ extension LinkageService {
 
     static func whenText(_ t: TaskRow) -> String {
         let time = LocalDay.hhmm(t.startMinute) + "–" + LocalDay.hhmm(t.startMinute + t.duration)
-        if t.kind == "one_off" { return WorkCalendar.iso(day: t.firstDay) + " " + time }
+        if t.kind == "one_off" { return ChinaTime.iso(day: t.firstDay) + " " + time }
         let days = ["", "一", "二", "三", "四", "五", "六", "日"]
         let wd = t.weekdays.compactMap { Int(String($0)) }.map { days[$0] }.joined(separator: "")
-        return "\(WorkCalendar.iso(day: t.firstDay)) 至 \(WorkCalendar.iso(day: t.lastDay)) 每周\(wd) \(time)"
+        return "\(ChinaTime.iso(day: t.firstDay)) 至 \(ChinaTime.iso(day: t.lastDay)) 每周\(wd) \(time)"
     }
 
     /// Open tasks of a community with how many upcoming places are still short.
@@ -826,7 +828,7 @@ extension LinkageService {
             let t = try await fetchTask(db, id, actor)
             let manage = Self.covers(actor, .volunteerManage, t.path)
             let m = month.flatMap { LocalDay.month($0) } ?? LocalDay.month(of: max(t.firstDay, LocalDay.of(now)))
-            let monthText = String(WorkCalendar.iso(day: m.first).prefix(7))
+            let monthText = String(ChinaTime.iso(day: m.first).prefix(7))
             let from = LocalDay.start(m.first), to = LocalDay.start(m.last + 1)
             let mine = try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: actor.userID) AND community_id = \(bind: t.communityID)").first()
                 .map { try $0.decode(column: "id", as: Int64.self) }
@@ -996,13 +998,13 @@ extension LinkageService {
                 SELECT t.title, a.starts_at, a.minutes FROM shift_assignments a JOIN volunteer_tasks t ON t.id = a.task_id
                 WHERE a.volunteer_id = \(bind: vid) AND a.confirmed_at IS NOT NULL AND a.minutes > 0 ORDER BY a.starts_at
                 """).all().map { r in
-                Certificate.Line(task: try r.decode(column: "title", as: String.self), day: WorkCalendar.iso(day: LocalDay.of(try r.decode(column: "starts_at", as: Int64.self))),
+                Certificate.Line(task: try r.decode(column: "title", as: String.self), day: ChinaTime.iso(day: LocalDay.of(try r.decode(column: "starts_at", as: Int64.self))),
                                  hoursText: Self.hours(try r.decode(column: "minutes", as: Int.self)))
             }
             let minutes = try await db.raw("SELECT COALESCE(SUM(minutes), 0) AS m FROM shift_assignments WHERE volunteer_id = \(bind: vid) AND confirmed_at IS NOT NULL").first()!.decode(column: "m", as: Int64.self)
             try await audit.append(db, actor: actor, action: "volunteer.certificate", objectType: "volunteer", objectID: vid, path: try row.decode(column: "path", as: String.self))
             return Certificate(name: try row.decode(column: "name", as: String.self), community: try row.decode(column: "community", as: String.self),
-                               hoursText: Self.hours(Int(minutes)), shifts: lines.count, issuedOn: WorkCalendar.iso(day: LocalDay.of(now)), lines: lines)
+                               hoursText: Self.hours(Int(minutes)), shifts: lines.count, issuedOn: ChinaTime.iso(day: LocalDay.of(now)), lines: lines)
         }
     }
 }

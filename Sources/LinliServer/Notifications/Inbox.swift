@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// A message for one user about one object. The text is rendered from `kind` in the reader's
 /// language when shown, so a notification written today reads correctly after a language switch.
@@ -55,7 +57,7 @@ public struct NotificationView: Sendable, Codable {
 /// Every user's inbox.
 public struct Inbox: Sendable {
     let store: any Store
-    let env: Environment
+    let env: Env
 
     static let texts: [String: (String, String)] = [
         "assigned": ("派给你方的新诉求：%@", "New request for you: %@"),
@@ -126,23 +128,4 @@ public struct Inbox: Sendable {
             try await db.raw("UPDATE notifications SET read_at = \(bind: now) WHERE user_id = \(bind: actor.userID) AND read_at IS NULL").run()
         }
     }
-}
-
-/// Times shown to users are China Standard Time.
-public enum LocalTime {
-    public static func text(_ epoch: Int64) -> String {
-        let local = epoch + WorkCalendar.utcOffset
-        let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
-        let sec = local - day * 86400
-        let (y, m, d) = WorkCalendar.civil(day: day)
-        guard (0...9999).contains(y) else {
-            return WorkCalendar.iso(day: day) + " " + WorkCalendar.pad(sec / 3600, 2) + ":" + WorkCalendar.pad((sec % 3600) / 60, 2)
-        }
-        return WorkCalendar.digits([(y, 4), (m, 2), (d, 2), (sec / 3600, 2), ((sec % 3600) / 60, 2)],
-                                   separators: [UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: ":")])
-    }
-
-    /// Parses China time written as `2026-12-01T18:00` (a datetime-local field) or `2026-12-01 18:00`
-    /// (seconds allowed), inside the years Linli handles (see `Input.localDateTime`).
-    public static func parse(_ s: String) -> Int64? { Input.localDateTime(s.trimmingCharacters(in: .whitespaces)) }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
-import SQLiteKit
+import LinliCore
+import LinliStore
 
 /// A deterministic pseudo-random source (SplitMix64): the same seed gives the same street.
 struct SeededRandom: RandomNumberGenerator {
@@ -46,7 +47,7 @@ public struct DemoSummary: Sendable {
 public struct DemoGenerator: Sendable {
     let store: any Store
     let cipher: PersonalDataCipher
-    let env: Environment
+    let env: Env
     let seed: UInt64
     let scale: Int
     /// Ages are computed against this date so that the same seed always gives the same people.
@@ -54,7 +55,7 @@ public struct DemoGenerator: Sendable {
 
     let specs: [CommunitySpec]
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Environment, seed: UInt64, scale: Int, tiny: Bool = false) {
+    public init(store: any Store, cipher: PersonalDataCipher, env: Env, seed: UInt64, scale: Int, tiny: Bool = false) {
         self.store = store; self.cipher = cipher; self.env = env; self.seed = seed; self.scale = max(1, scale)
         self.specs = tiny ? Self.tinyCommunities : Self.communities
     }
@@ -351,7 +352,7 @@ public struct DemoGenerator: Sendable {
     /// Multi-row INSERTs, sized to stay under the databases' bound-parameter limits.
     static func insert(_ db: any SQLDatabase, _ b: inout Batch) async throws {
         guard !b.rows.isEmpty else { return }
-        if let sqlite = db as? FastSQLiteDatabase {
+        if let sqlite = db as? FastSQLiteValuebase {
             try sqlite.insertRows(into: b.table, columns: b.columns, b.rows.map { $0.map(\.sqliteData) })
             b.rows.removeAll()
             return
@@ -413,11 +414,11 @@ public struct DemoGenerator: Sendable {
 
 /// A value of a demo row: bound as itself on PostgreSQL, converted without a dynamic cast on SQLite.
 protocol DemoCell: Encodable, Sendable {
-    var sqliteData: SQLiteData { get }
+    var sqliteData: SQLiteValue { get }
 }
 
-extension Int64: DemoCell { var sqliteData: SQLiteData { .integer(SQLiteInt64(self)) } }
-extension Int: DemoCell { var sqliteData: SQLiteData { .integer(SQLiteInt64(self)) } }
-extension Double: DemoCell { var sqliteData: SQLiteData { .float(self) } }
-extension String: DemoCell { var sqliteData: SQLiteData { .text(self) } }
-extension Optional: DemoCell where Wrapped: DemoCell { var sqliteData: SQLiteData { self?.sqliteData ?? .null } }
+extension Int64: DemoCell { var sqliteData: SQLiteValue { .integer(self) } }
+extension Int: DemoCell { var sqliteData: SQLiteValue { .integer(Int64(self)) } }
+extension Double: DemoCell { var sqliteData: SQLiteValue { .float(self) } }
+extension String: DemoCell { var sqliteData: SQLiteValue { .text(self) } }
+extension Optional: DemoCell where Wrapped: DemoCell { var sqliteData: SQLiteValue { self?.sqliteData ?? .null } }

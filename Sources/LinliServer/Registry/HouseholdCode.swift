@@ -1,5 +1,7 @@
 import CQRencode
 import Foundation
+import LinliCore
+import LinliStore
 
 /// Renders a household code's URL as a QR code (libqrencode) in SVG, so it prints sharply at any size.
 enum QRCode {

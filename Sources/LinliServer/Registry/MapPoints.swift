@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// A reference point for the map widget: a compound or village group with a position, or a facility.
 public struct MapPoint: Sendable, Codable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Organisations and facilities added from a place's page.
 extension RegistryService {

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// A minimal RFC 4180 reader that remembers on which line each record starts.
 enum CSVReader {

@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// Registry tables: places, grids, households, dwellings and owners, residents, organisations, facilities.
 enum RegistryMigrations {
     static let all: [Migration] = [

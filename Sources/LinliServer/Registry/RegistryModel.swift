@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// Levels of the place hierarchy. Siblings of the same rank (street/town, community/village,
 /// compound/villager group) are interchangeable parents for the next rank.

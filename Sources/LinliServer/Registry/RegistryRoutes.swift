@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 /// The registry's pages and API. Both call the same `RegistryService` use cases.
 struct RegistryRoutes {

@@ -1,15 +1,17 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// The registry's use cases. Each checks the actor's permission on the object, then reads or
 /// writes in one transaction; the HTML and JSON routes both call these.
 public struct RegistryService: Sendable {
     let store: any Store
     let cipher: PersonalDataCipher
-    let env: Environment
+    let env: Env
     let audit: AuditLog
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Environment) {
+    public init(store: any Store, cipher: PersonalDataCipher, env: Env) {
         self.store = store
         self.cipher = cipher
         self.env = env
@@ -485,7 +487,7 @@ public struct RegistryService: Sendable {
             } else { return 0 }
         }
         guard part == 2, digits > 0 else { return 0 }
-        let today = WorkCalendar.localDate(now)
+        let today = ChinaTime.localDate(now)
         var age = Int(today.year) - parts[0]
         if (Int(today.month), Int(today.day)) < (parts[1], parts[2]) { age -= 1 }
         return max(0, age)

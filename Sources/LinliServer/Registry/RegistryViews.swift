@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// What the registry's pages and API return. The same structs feed the JSON API and the templates.
 public struct PlaceSummary: Sendable, Codable {

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SQLKit
+import LinliCore
+import LinliStore
 
 extension RequestsService {
     public struct SweepResult: Sendable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 // Look-alike requests: suggested before a resident submits, returned with a new submission, and
 // shown to the reporter and the routing staff on an open request's page.

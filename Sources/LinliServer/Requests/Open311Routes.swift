@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// GeoReport v2 (Open311) over Linli's requests, in JSON and XML. Reading is public and shows only
 /// what the public board shows; filing needs an API key (a Linli API token of a partner app).
@@ -252,16 +254,6 @@ struct Open311Routes {
     }
 }
 
-/// Open311 times: ISO 8601 in China Standard Time.
-enum ISO8601 {
-    static func text(_ epoch: Int64) -> String {
-        let f = ISO8601DateFormatter()
-        f.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
-        return f.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
-    }
-    /// Every W3C datetime form (fractions of a second and all zone forms); see `Input.w3cDateTime`.
-    static func parse(_ s: String) -> Int64? { Input.w3cDateTime(s) }
-}
 
 extension RequestsService {
     public struct PublicFilter: Sendable {

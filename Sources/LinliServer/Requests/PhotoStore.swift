@@ -1,6 +1,8 @@
 import Foundation
 import LinliImage
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// A photo checked by its bytes and re-encoded by libvips, its metadata (GPS included) removed.
 struct PreparedPhoto: Sendable {
@@ -61,7 +63,7 @@ struct PhotoStore: Sendable {
     func path(_ storedName: String) -> String { directory + "/" + storedName }
 
     /// Writes the file (flushed to disk) and its row; called inside the request's transaction.
-    func save(_ db: any SQLDatabase, _ p: PreparedPhoto, requestID: Int64, eventID: Int64?, now: Int64, env: Environment) async throws {
+    func save(_ db: any SQLDatabase, _ p: PreparedPhoto, requestID: Int64, eventID: Int64?, now: Int64, env: Env) async throws {
         let name = try write(p, env: env)
         try await db.raw("""
             INSERT INTO request_photos (request_id, event_id, stored_name, width, height, bytes, created_at)
@@ -73,7 +75,7 @@ struct PhotoStore: Sendable {
     /// that names it commits. Writing is idempotent: when a group commit runs a transaction body
     /// again (another job of its batch failed), the same file is written once, never a second
     /// orphan. The file appears under its name only complete (written aside, then renamed).
-    func write(_ p: PreparedPhoto, env: Environment) throws -> String {
+    func write(_ p: PreparedPhoto, env: Env) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = p.name
         let final = path(name)

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Figures of `linli bench-requests`: how long a party's queue, a street's month and the sweep take
 /// with a large history in the database.
@@ -206,11 +208,11 @@ extension Linli {
             queue[role] = (times[times.count / 2], times.last!)
         }
         // The last full calendar month before now, in local days.
-        let today = (config.environment.nowSeconds + WorkCalendar.utcOffset) / 86400
-        let iso = WorkCalendar.iso(day: today)
+        let today = (config.environment.nowSeconds + ChinaTime.utcOffset) / 86400
+        let iso = ChinaTime.iso(day: today)
         let y = Int(iso.prefix(4))!, m = Int(iso.dropFirst(5).prefix(2))!
         let (py, pm) = m == 1 ? (y - 1, 12) : (y, m - 1)
-        let from = String(format: "%04d-%02d-01", py, pm), to = WorkCalendar.iso(day: WorkCalendar.day(String(format: "%04d-%02d-01", y, m))! - 1)
+        let from = String(format: "%04d-%02d-01", py, pm), to = ChinaTime.iso(day: ChinaTime.day(String(format: "%04d-%02d-01", y, m))! - 1)
         var figureTimes: [Double] = []
         var received = 0
         for _ in 0..<runs {

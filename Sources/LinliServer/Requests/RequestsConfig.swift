@@ -1,6 +1,8 @@
 import Foundation
 import NIOConcurrencyHelpers
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// Categories, routing rules and the holiday calendar: read on every submission, changed rarely.
 /// Kept in memory and reloaded after an edit here or at most `maxAge` seconds later (for other
@@ -67,7 +69,7 @@ final class RequestsConfig: Sendable {
         for r in try await db.raw("SELECT day, kind, name FROM calendar_days ORDER BY day").all() {
             let day = try r.decode(column: "day", as: String.self), kind = try r.decode(column: "kind", as: String.self)
             days.append((day, kind, try r.decode(column: "name", as: String.self)))
-            guard let d = WorkCalendar.day(day) else { continue }
+            guard let d = ChinaTime.day(day) else { continue }
             if kind == "holiday" { holidays.insert(d) } else { workdays.insert(d) }
         }
         return Snapshot(categories: categories, order: order, rules: rules, calendar: WorkCalendar(holidays: holidays, workdays: workdays),
@@ -89,8 +91,8 @@ final class RequestsConfig: Sendable {
     static let holidays2026: [(String, String, String)] = {
         var out: [(String, String, String)] = []
         func range(_ from: String, _ to: String, _ name: String) {
-            guard let a = WorkCalendar.day(from), let b = WorkCalendar.day(to) else { return }
-            for d in a...b { out.append((WorkCalendar.iso(day: d), "holiday", name)) }
+            guard let a = ChinaTime.day(from), let b = ChinaTime.day(to) else { return }
+            for d in a...b { out.append((ChinaTime.iso(day: d), "holiday", name)) }
         }
         range("2026-01-01", "2026-01-03", "元旦")
         out.append(("2026-01-04", "workday", "元旦调休上班"))

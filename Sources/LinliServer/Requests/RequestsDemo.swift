@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 extension Linli {
     /// The 2026 holiday calendar, a few requests in different states so that every queue has

@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// Requests: categories with their deadlines, routing rules, the holiday calendar, requests and
 /// their events, followers, photos, and every user's inbox of notifications.
 enum RequestsMigrations {

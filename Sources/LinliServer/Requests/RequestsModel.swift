@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// The rules of a request (诉求): its lifecycle, who answers it, and its clock. Pure values, no I/O.
 
@@ -116,7 +118,6 @@ public struct DeadlinePolicy: Sendable, Equatable {
 /// Working time in China Standard Time (UTC+8, no daylight saving): weekdays 09:00–17:00, minus
 /// public holidays, plus the weekend days made working days (调休).
 public struct WorkCalendar: Sendable, Equatable {
-    public static let utcOffset: Int64 = 8 * 3600
     public var dayStart: Int64 = 9 * 3600
     public var dayEnd: Int64 = 17 * 3600
     /// Local days (days since 1970-01-01 in UTC+8) that are off although weekdays.
@@ -127,61 +128,6 @@ public struct WorkCalendar: Sendable, Equatable {
     public init(holidays: Set<Int64> = [], workdays: Set<Int64> = []) {
         self.holidays = holidays
         self.workdays = workdays
-    }
-
-    /// "2026-10-01" → local day number; anything but exactly `YYYY-MM-DD` inside the years Linli
-    /// handles is nil (see `Input.day`).
-    public static func day(_ iso: String) -> Int64? { Input.day(iso) }
-
-    public static func iso(day: Int64) -> String {
-        let (y, m, d) = civil(day: day)
-        guard (0...9999).contains(y) else { return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) }
-        return digits([(y, 4), (m, 2), (d, 2)], separators: [UInt8(ascii: "-"), UInt8(ascii: "-")])
-    }
-
-    /// Zero-padded numbers (each within its width) joined by one-byte separators, written into
-    /// one string: dates and times are formatted for every row of every list, and padding each
-    /// part as its own string allocated several times per date.
-    static func digits(_ parts: [(Int64, Int)], separators: [UInt8]) -> String {
-        let count = parts.reduce(separators.count) { $0 + $1.1 }
-        return String(unsafeUninitializedCapacity: count) { buffer in
-            var i = 0
-            for (k, (value, width)) in parts.enumerated() {
-                if k > 0 { buffer[i] = separators[k - 1]; i += 1 }
-                var v = value
-                for j in stride(from: width - 1, through: 0, by: -1) {
-                    buffer[i + j] = UInt8(ascii: "0") + UInt8(v % 10)
-                    v /= 10
-                }
-                i += width
-            }
-            return i
-        }
-    }
-
-    /// Days since 1970-01-01 to a civil date (the proleptic Gregorian algorithm of H. Hinnant's
-    /// "chrono-compatible low-level date algorithms"); Foundation's Calendar was slow on hot paths.
-    static func civil(day: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
-
-    /// Today's civil date in China (UTC+8 all year).
-    static func localDate(_ now: Date) -> (year: Int64, month: Int64, day: Int64) {
-        let local = Int64(now.timeIntervalSince1970.rounded(.down)) + utcOffset
-        return civil(day: local >= 0 ? local / 86400 : (local - 86399) / 86400)
-    }
-
-    static func pad(_ n: Int64, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     public func isWorkday(_ day: Int64) -> Bool {
@@ -196,7 +142,7 @@ public struct WorkCalendar: Sendable, Equatable {
         let seconds = Int64(hours) * 3600
         guard working else { return start + seconds }
         var remaining = seconds
-        var local = start + Self.utcOffset
+        var local = start + ChinaTime.utcOffset
         // A year of holidays cannot hide every working day; the bound only guards bad data.
         for _ in 0..<3660 {
             let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
@@ -207,7 +153,7 @@ public struct WorkCalendar: Sendable, Equatable {
             }
             if sec < dayStart { sec = dayStart; local = day * 86400 + dayStart }
             let available = dayEnd - sec
-            if remaining <= available { return local + remaining - Self.utcOffset }
+            if remaining <= available { return local + remaining - ChinaTime.utcOffset }
             remaining -= available
             local = (day + 1) * 86400 + dayStart
         }

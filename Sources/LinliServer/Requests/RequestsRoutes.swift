@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 /// The requests pages and API. Both call the same `RequestsService` use cases.
 struct RequestsRoutes {
@@ -219,7 +221,7 @@ struct RequestsRoutes {
 
     /// This month so far when no period is given.
     static func defaultPeriod(_ from: String?, _ to: String?, now: Int64) -> (String, String) {
-        let today = WorkCalendar.iso(day: (now + WorkCalendar.utcOffset) / 86400)
+        let today = ChinaTime.iso(day: (now + ChinaTime.utcOffset) / 86400)
         return (from.flatMap { $0.isEmpty ? nil : $0 } ?? String(today.prefix(8)) + "01", to.flatMap { $0.isEmpty ? nil : $0 } ?? today)
     }
 

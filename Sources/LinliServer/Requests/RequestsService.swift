@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 /// The requests use cases. Each runs in one transaction, checks the actor on the server, writes its
 /// event, audit entry and notifications with the change, and is called by the HTML, JSON and
@@ -7,14 +9,14 @@ import SQLKit
 public struct RequestsService: Sendable {
     let store: any Store
     let cipher: PersonalDataCipher
-    let env: Environment
+    let env: Env
     let audit: AuditLog
     let notifier: any Notifier
     let config = RequestsConfig()
     let texts = LookAlikeTexts(limit: 20_000)
     let photos: PhotoStore
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Environment, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
+    public init(store: any Store, cipher: PersonalDataCipher, env: Env, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
         self.store = store
         self.cipher = cipher
         self.env = env

@@ -1,5 +1,7 @@
 import Foundation
 import SQLKit
+import LinliCore
+import LinliStore
 
 public struct RoutingRuleView: Sendable, Codable {
     public var id: Int64
@@ -54,9 +56,9 @@ extension RequestsService {
 
     public func setCalendarDay(_ day: String?, kind: String?, name: String?, actor: Actor) async throws {
         try actor.require(.requestConfigure)
-        guard let day, let d = WorkCalendar.day(day) else { throw LinliError.invalid("day", "invalid", "日期格式应为 YYYY-MM-DD") }
+        guard let day, let d = ChinaTime.day(day) else { throw LinliError.invalid("day", "invalid", "日期格式应为 YYYY-MM-DD") }
         guard let kind, ["holiday", "workday", "none"].contains(kind) else { throw LinliError.invalid("kind", "invalid", "请选择放假或调休上班") }
-        let iso = WorkCalendar.iso(day: d)
+        let iso = ChinaTime.iso(day: d)
         try await store.transaction { db in
             try await db.raw("DELETE FROM calendar_days WHERE day = \(bind: iso)").run()
             if kind != "none" {

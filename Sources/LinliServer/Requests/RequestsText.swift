@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// The requests capability's user-facing text (zh, en).
 enum RequestsText {
     static let strings: [String: (String, String)] = [

@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// What a request's page, a queue row and the JSON API show. Personal data appears only masked,
 /// and only to those allowed to see the request at all.

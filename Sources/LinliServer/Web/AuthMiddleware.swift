@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 /// Turns a session cookie or a bearer token into an `Actor`, picks the language, parses form
 /// bodies and enforces CSRF on every state-changing browser request.

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 /// Per-request state: who is acting, in which language, and the parsed form of a browser POST.
 public struct AppContext: RequestContext {

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import LinliCore
+import LinliStore
 
 /// A view model that lists its fields once, for the two outputs of a page shown very often: its
 /// JSON and its template value. Swift's `Encodable` machinery was a tenth of the household page's

@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// User-facing text: Simplified Chinese by default, English switchable.
 public enum Lang: String, Sendable {

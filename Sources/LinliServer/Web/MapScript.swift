@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// The map widget's script, served as /static/map.js (see the comment at its top).
 enum MapScript {
     static let js = #"""

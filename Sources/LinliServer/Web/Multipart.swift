@@ -1,6 +1,8 @@
 import Foundation
 import MultipartKit
 import NIOCore
+import LinliCore
+import LinliStore
 
 /// One file of a `multipart/form-data` body. Only its bytes are trusted, never its name or type.
 public struct UploadedFile: Sendable {

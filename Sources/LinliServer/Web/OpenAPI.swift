@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import LinliCore
+import LinliStore
 
 /// The OpenAPI 3.1 document of the JSON API and Open311, made from the route table itself: every
 /// registered `/api/` and `/open311/` route appears with its method, path parameters, the query

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 #if DEBUG
 import Mustache
+import LinliCore
+import LinliStore
 #endif
 
 /// Server-rendered HTML: a page template rendered inside the layout, with the language table and

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import LinliCore
+import LinliStore
 
 /// Who may call a route at all. Object scope is then checked by the use case.
 public enum Access: Sendable, Equatable {

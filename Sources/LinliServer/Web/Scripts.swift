@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// The console's scripts, served from the app itself as files: the Content-Security-Policy allows
 /// no inline script (`script-src 'self'`), so nothing a template writes can run as code.

@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// Writes an `Encodable` value straight into JSON bytes as its `encode(to:)` runs, instead of
 /// building Foundation's intermediate tree first (that tree was a tenth of a request submission's

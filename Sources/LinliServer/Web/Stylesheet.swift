@@ -1,3 +1,5 @@
+import LinliCore
+import LinliStore
 /// One small stylesheet: readable on a phone, with a large-print mode for elderly residents.
 enum Stylesheet {
     static let css = """

@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// Turns an `Encodable` view model into a `TemplateValue` as its `encode(to:)` runs, with the
 /// human labels that templates show beside coded values (see `I18n.labelled`). Before, a view

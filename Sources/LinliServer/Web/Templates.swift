@@ -1,4 +1,6 @@
 import Foundation
+import LinliCore
+import LinliStore
 
 /// What a page's data becomes before it is rendered: plain values that a template reads without
 /// a dynamic cast. A section opens for true, for a number other than 0, for any text and any

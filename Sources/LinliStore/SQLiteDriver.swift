@@ -1,12 +1,13 @@
+import LinliCore
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SQLKit
-import SQLiteKit
-// The SQLite library SQLiteNIO links (its symbols carry a `sqlite_nio_` prefix). Every connection to
-// a database file in this process must go through one copy of SQLite, or its POSIX locks break.
-import VaporCSQLite
+// Debian's SQLite (libsqlite3-dev), through a system-library target: the only copy of SQLite in
+// the process (every connection to a database file must go through one copy, or its POSIX locks
+// break), and no dependency on another package's internal module and renamed symbols.
+import CSQLite
 import LinliSQLite
 
 /// A failure reported by SQLite, with its result code and message.
@@ -25,30 +26,30 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
 /// connection and SQL text, and runs synchronously on the calling thread: the store runs its
 /// transactions and reads on the connection's own thread (`ThreadExecutor`), so that blocking in
 /// SQLite never holds one of Swift's few cooperative threads.
-final class SQLiteHandle: @unchecked Sendable {
+package final class SQLiteHandle: @unchecked Sendable {
     private let lock = NIOLock()
     private var raw: OpaquePointer?
     private var statements: [SQLText: Statement] = [:]
-    static let cacheLimit = 512
+    package static let cacheLimit = 512
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// A prepared statement and its result columns' names, looked up by name for each row.
-    final class Statement {
-        let pointer: OpaquePointer
-        let columns: ColumnNames
-        init(pointer: OpaquePointer, columns: ColumnNames) { self.pointer = pointer; self.columns = columns }
-        deinit { sqlite_nio_sqlite3_finalize(pointer) }
+    package final class Statement {
+        package let pointer: OpaquePointer
+        package let columns: ColumnNames
+        package init(pointer: OpaquePointer, columns: ColumnNames) { self.pointer = pointer; self.columns = columns }
+        deinit { sqlite3_finalize(pointer) }
     }
 
-    init(path: String) throws {
+    package init(path: String) throws {
         var db: OpaquePointer?
         // NOMUTEX: `lock` below already serialises every use of the connection, and SQLite's own
         // mutex cost a lock per column read.
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
-            let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open \(path)"
-            sqlite_nio_sqlite3_close(db)
+            let message = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open \(path)"
+            sqlite3_close(db)
             throw SQLiteFailure(code: rc, message: message)
         }
         // A cached statement keeps its plan whatever is bound to it; without this SQLite re-prepares
@@ -59,28 +60,28 @@ final class SQLiteHandle: @unchecked Sendable {
 
     deinit { close() }
 
-    func close() {
+    package func close() {
         lock.withLock {
             statements.removeAll()
-            if let raw { sqlite_nio_sqlite3_close_v2(raw) }
+            if let raw { sqlite3_close_v2(raw) }
             raw = nil
         }
     }
 
     /// Runs one statement to completion, calling `onRow` for every row it yields.
-    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (FastSQLiteRow) throws -> Void) throws {
+    package func run(_ sql: String, _ binds: [SQLiteValue], _ onRow: (FastSQLiteRow) throws -> Void) throws {
         try lock.withLock {
             guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection closed") }
             let statement = try prepared(sql, raw)
             let s = statement.pointer
-            defer { sqlite_nio_sqlite3_reset(s); sqlite_nio_sqlite3_clear_bindings(s) }
+            defer { sqlite3_reset(s); sqlite3_clear_bindings(s) }
             for (i, value) in binds.enumerated() { try bind(s, Int32(i + 1), value, raw) }
             let count = Int32(statement.columns.names.count)
             while true {
-                let rc = sqlite_nio_sqlite3_step(s)
+                let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { return }
                 guard rc == SQLITE_ROW else { throw failure(rc, raw) }
-                var values: [SQLiteData] = []
+                var values: [SQLiteValue] = []
                 values.reserveCapacity(Int(count))
                 for c in 0..<count { values.append(Self.value(s, c)) }
                 try onRow(FastSQLiteRow(columns: statement.columns, values: values))
@@ -92,10 +93,10 @@ final class SQLiteHandle: @unchecked Sendable {
     /// connection takes its read lock on the WAL once instead of once per statement. A body that
     /// runs while another's transaction is open on this connection (the other suspended on this
     /// same thread) reads in that snapshot and leaves ending it to its owner.
-    func reading<T>(_ body: () async throws -> T) async throws -> T {
+    package func reading<T>(_ body: () async throws -> T) async throws -> T {
         let owns = try lock.withLock { () throws -> Bool in
             guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection closed") }
-            guard sqlite_nio_sqlite3_get_autocommit(raw) != 0 else { return false }
+            guard sqlite3_get_autocommit(raw) != 0 else { return false }
             try step(prepared("BEGIN", raw).pointer, raw)
             return true
         }
@@ -110,35 +111,35 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     private func step(_ s: OpaquePointer, _ raw: OpaquePointer) throws {
-        defer { sqlite_nio_sqlite3_reset(s) }
-        let rc = sqlite_nio_sqlite3_step(s)
+        defer { sqlite3_reset(s) }
+        let rc = sqlite3_step(s)
         guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw failure(rc, raw) }
     }
 
     /// Runs one statement that yields no rows once per list of binds, preparing and locking once.
-    func runEach(_ sql: String, _ bindLists: [[SQLiteData]]) throws {
+    package func runEach(_ sql: String, _ bindLists: [[SQLiteValue]]) throws {
         try lock.withLock {
             guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection closed") }
             let s = try prepared(sql, raw).pointer
             for binds in bindLists {
-                defer { sqlite_nio_sqlite3_reset(s) }
+                defer { sqlite3_reset(s) }
                 for (i, value) in binds.enumerated() { try bind(s, Int32(i + 1), value, raw) }
-                let rc = sqlite_nio_sqlite3_step(s)
+                let rc = sqlite3_step(s)
                 guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw failure(rc, raw) }
             }
-            sqlite_nio_sqlite3_clear_bindings(s)
+            sqlite3_clear_bindings(s)
         }
     }
 
-    private func bind(_ s: OpaquePointer, _ index: Int32, _ value: SQLiteData, _ raw: OpaquePointer) throws {
+    private func bind(_ s: OpaquePointer, _ index: Int32, _ value: SQLiteValue, _ raw: OpaquePointer) throws {
         let rc: Int32
         switch value {
-        case .integer(let n): rc = sqlite_nio_sqlite3_bind_int64(s, index, Int64(n))
-        case .float(let d): rc = sqlite_nio_sqlite3_bind_double(s, index, d)
-        case .text(let t): rc = sqlite_nio_sqlite3_bind_text(s, index, t, -1, Self.transient)
+        case .integer(let n): rc = sqlite3_bind_int64(s, index, Int64(n))
+        case .float(let d): rc = sqlite3_bind_double(s, index, d)
+        case .text(let t): rc = sqlite3_bind_text(s, index, t, -1, Self.transient)
         case .blob(let b):
-            rc = b.withUnsafeReadableBytes { sqlite_nio_sqlite3_bind_blob(s, index, $0.baseAddress, Int32($0.count), Self.transient) }
-        case .null: rc = sqlite_nio_sqlite3_bind_null(s, index)
+            rc = b.withUnsafeBytes { sqlite3_bind_blob(s, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        case .null: rc = sqlite3_bind_null(s, index)
         }
         guard rc == SQLITE_OK else { throw failure(rc, raw) }
     }
@@ -147,9 +148,9 @@ final class SQLiteHandle: @unchecked Sendable {
         let key = SQLText(sql)
         if let cached = statements[key] { return cached }
         var s: OpaquePointer?
-        let rc = sqlite_nio_sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+        let rc = sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
         guard rc == SQLITE_OK, let s else { throw failure(rc, raw) }
-        let names = (0..<sqlite_nio_sqlite3_column_count(s)).map { String(cString: sqlite_nio_sqlite3_column_name(s, $0)) }
+        let names = (0..<sqlite3_column_count(s)).map { String(cString: sqlite3_column_name(s, $0)) }
         let statement = Statement(pointer: s, columns: ColumnNames(names))
         // SQL with values written into its text never repeats; a full cache starts over.
         if statements.count >= Self.cacheLimit { statements.removeAll() }
@@ -159,47 +160,46 @@ final class SQLiteHandle: @unchecked Sendable {
 
     /// A statement cache key compared and hashed byte by byte: `String`'s own hashing and equality
     /// normalise non-ASCII text (a literal such as '系统' in the SQL) on every lookup.
-    struct SQLText: Hashable {
-        let text: String
-        init(_ text: String) { self.text = text }
-        func hash(into hasher: inout Hasher) {
+    package struct SQLText: Hashable {
+        package let text: String
+        package init(_ text: String) { self.text = text }
+        package func hash(into hasher: inout Hasher) {
             var t = text
             t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
-        static func == (a: SQLText, b: SQLText) -> Bool {
+        package static func == (a: SQLText, b: SQLText) -> Bool {
             guard a.text.utf8.count == b.text.utf8.count else { return false }
             var x = a.text, y = b.text
             return x.withUTF8 { p in y.withUTF8 { q in p.count == 0 || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
         }
     }
 
-    private static func value(_ s: OpaquePointer, _ c: Int32) -> SQLiteData {
-        switch sqlite_nio_sqlite3_column_type(s, c) {
-        case SQLITE_INTEGER: return .integer(SQLiteInt64(sqlite_nio_sqlite3_column_int64(s, c)))
-        case SQLITE_FLOAT: return .float(sqlite_nio_sqlite3_column_double(s, c))
+    private static func value(_ s: OpaquePointer, _ c: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(s, c) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(s, c))
+        case SQLITE_FLOAT: return .float(sqlite3_column_double(s, c))
         case SQLITE_TEXT:
-            guard let p = sqlite_nio_sqlite3_column_text(s, c) else { return .text("") }
-            let n = Int(sqlite_nio_sqlite3_column_bytes(s, c))
+            guard let p = sqlite3_column_text(s, c) else { return .text("") }
+            let n = Int(sqlite3_column_bytes(s, c))
             return .text(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
         case SQLITE_BLOB:
-            let n = Int(sqlite_nio_sqlite3_column_bytes(s, c))
-            var buffer = ByteBufferAllocator().buffer(capacity: n)
-            if n > 0, let p = sqlite_nio_sqlite3_column_blob(s, c) { buffer.writeBytes(UnsafeRawBufferPointer(start: p, count: n)) }
-            return .blob(buffer)
+            let n = Int(sqlite3_column_bytes(s, c))
+            guard n > 0, let p = sqlite3_column_blob(s, c) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: p, count: n)))
         default: return .null
         }
     }
 
     private func failure(_ rc: Int32, _ raw: OpaquePointer) -> SQLiteFailure {
-        SQLiteFailure(code: sqlite_nio_sqlite3_extended_errcode(raw), message: String(cString: sqlite_nio_sqlite3_errmsg(raw)))
+        SQLiteFailure(code: sqlite3_extended_errcode(raw), message: String(cString: sqlite3_errmsg(raw)))
     }
 }
 
 /// A statement's column names, shared by all of its rows.
-final class ColumnNames: Sendable {
-    let names: [String]
-    let index: [String: Int]
-    init(_ names: [String]) {
+package final class ColumnNames: Sendable {
+    package let names: [String]
+    package let index: [String: Int]
+    package init(_ names: [String]) {
         self.names = names
         var index: [String: Int] = [:]
         for (i, n) in names.enumerated() where index[n] == nil { index[n] = i }
@@ -209,7 +209,7 @@ final class ColumnNames: Sendable {
     /// A column's position. Short column lists are scanned: comparing a few short names is
     /// cheaper than hashing one, and a report decodes ~250,000 values by name.
     @inline(__always)
-    func position(_ column: String) -> Int? {
+    package func position(_ column: String) -> Int? {
         if names.count <= 16 {
             for i in names.indices where names[i] == column { return i }
             return nil
@@ -218,28 +218,28 @@ final class ColumnNames: Sendable {
     }
 }
 
-struct MissingColumn: Error, CustomStringConvertible {
-    let column: String
-    var description: String { "no column \(column) in the result" }
+package struct MissingColumn: Error, CustomStringConvertible {
+    package let column: String
+    package var description: String { "no column \(column) in the result" }
 }
 
 /// A row read by `SQLiteHandle`. The common column types decode without Codable's machinery.
-struct FastSQLiteRow: SQLRow, Sendable {
-    let columns: ColumnNames
-    let values: [SQLiteData]
-    static let decoder = SQLiteDataDecoder()
+package struct FastSQLiteRow: SQLRow, Sendable {
+    package let columns: ColumnNames
+    package let values: [SQLiteValue]
+    package static let decoder = SQLiteValueDecoder()
 
-    var allColumns: [String] { columns.names }
-    func contains(column: String) -> Bool { columns.position(column) != nil }
+    package var allColumns: [String] { columns.names }
+    package func contains(column: String) -> Bool { columns.position(column) != nil }
 
-    func decodeNil(column: String) throws -> Bool {
+    package func decodeNil(column: String) throws -> Bool {
         guard let i = columns.position(column) else { return true }
         return values[i] == .null
     }
 
     // The common types are handed over without a dynamic cast: each branch has just checked that
     // `D` is exactly the type it builds, so the bit casts are identities.
-    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+    package func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         guard let i = columns.position(column) else { throw MissingColumn(column: column) }
         let value = values[i]
         switch value {
@@ -268,16 +268,16 @@ struct FastSQLiteRow: SQLRow, Sendable {
 }
 
 /// `SQLDatabase` over one `SQLiteHandle`: SQLKit serialises the query, the handle runs it in place.
-struct FastSQLiteDatabase: SQLDatabase {
-    let handle: SQLiteHandle
-    let logger: Logger
-    let eventLoop: any EventLoop
-    static let encoder = SQLiteDataEncoder()
+package struct FastSQLiteValuebase: SQLDatabase {
+    package let handle: SQLiteHandle
+    package let logger: Logger
+    package let eventLoop: any EventLoop
+    package static let encoder = SQLiteValueEncoder()
 
-    var dialect: any SQLDialect { SQLiteDialect() }
-    var queryLogLevel: Logger.Level? { nil }
+    package var dialect: any SQLDialect { LinliSQLiteDialect() }
+    package var queryLogLevel: Logger.Level? { nil }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+    package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
         do {
             try run(query, onRow)
             return eventLoop.makeSucceededVoidFuture()
@@ -286,7 +286,7 @@ struct FastSQLiteDatabase: SQLDatabase {
         }
     }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+    package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         try run(query, onRow)
     }
 
@@ -296,29 +296,29 @@ struct FastSQLiteDatabase: SQLDatabase {
     }
 
     /// Bound SQL straight to the connection: its text and typed values as they are.
-    func all(_ sql: BoundSQL) throws -> [any SQLRow] {
+    package func all(_ sql: BoundSQL) throws -> [any SQLRow] {
         var rows: [any SQLRow] = []
         try handle.run(sql.text, sql.values.map(\.sqlite)) { rows.append($0) }
         return rows
     }
 
-    func run(_ sql: BoundSQL) throws {
+    package func run(_ sql: BoundSQL) throws {
         try handle.run(sql.text, sql.values.map(\.sqlite)) { _ in }
     }
 
     /// Inserts rows one prepared statement at a time: for a bulk load, cheaper than SQLKit
     /// serialising multi-row INSERTs of thousands of binds.
-    func insertRows(into table: String, columns: [String], _ rows: [[SQLiteData]]) throws {
+    package func insertRows(into table: String, columns: [String], _ rows: [[SQLiteValue]]) throws {
         let quoted = columns.map { "\"\($0)\"" }.joined(separator: ", ")
         let sql = "INSERT INTO \"\(table)\" (\(quoted)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
         try handle.runEach(sql, rows)
     }
 
-    /// The bind types Linli uses most are converted directly; the rest go through SQLiteKit's encoder.
-    static func data(_ value: any Encodable & Sendable) throws -> SQLiteData {
+    /// The bind types Linli uses most are converted directly; the rest go through `SQLiteValueEncoder`.
+    package static func data(_ value: any Encodable & Sendable) throws -> SQLiteValue {
         switch value {
-        case let n as Int64: .integer(SQLiteInt64(n))
-        case let n as Int: .integer(SQLiteInt64(n))
+        case let n as Int64: .integer(n)
+        case let n as Int: .integer(Int64(n))
         case let s as String: .text(s)
         case let d as Double: .float(d)
         case let b as Bool: .integer(b ? 1 : 0)
@@ -329,12 +329,12 @@ struct FastSQLiteDatabase: SQLDatabase {
 
 /// A thread that runs the jobs of tasks preferring it. The store's connections each live on one,
 /// so SQLite's blocking calls (reads from disk, the fsync of COMMIT) stay off the cooperative pool.
-final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+package final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopping = false
 
-    init(name: String) {
+    package init(name: String) {
         // The thread keeps its executor until `stop()` lets the loop end.
         let thread = Thread { self.loop() }
         thread.name = name
@@ -342,14 +342,14 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     /// Ends the thread once the jobs already queued have run.
-    func stop() {
+    package func stop() {
         condition.lock()
         stopping = true
         condition.signal()
         condition.unlock()
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         if stopping {

@@ -2,8 +2,8 @@ import Foundation
 
 /// Resident identity numbers (GB 11643-1999) and mainland mobile numbers.
 public enum IDNumber {
-    static let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    static let checkChars: [Character] = ["1", "0", "X", "9", "8", "7", "6", "5", "4", "3", "2"]
+    package static let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    package static let checkChars: [Character] = ["1", "0", "X", "9", "8", "7", "6", "5", "4", "3", "2"]
 
     /// The check character for the first 17 digits.
     public static func checkCharacter(for first17: String) -> Character? {

@@ -1,6 +1,6 @@
+import LinliCore
 import NIOConcurrencyHelpers
 import SQLKit
-import SQLiteKit
 
 /// A value bound to a statement, typed where the statement is written. A missing value keeps its
 /// type, so that PostgreSQL is told which type of NULL it gets.
@@ -8,7 +8,7 @@ public enum SQLValue: Sendable, Equatable {
     case integer(Int64?), real(Double?), text(String?)
 
     /// The same value for SQLKit's serializer (PostgreSQL).
-    var encodable: any Encodable & Sendable {
+    package var encodable: any Encodable & Sendable {
         switch self {
         case .integer(let n): n
         case .real(let d): d
@@ -17,9 +17,9 @@ public enum SQLValue: Sendable, Equatable {
     }
 
     /// The same value for SQLite, without a dynamic cast.
-    var sqlite: SQLiteData {
+    package var sqlite: SQLiteValue {
         switch self {
-        case .integer(let n): n.map { .integer(SQLiteInt64($0)) } ?? .null
+        case .integer(let n): n.map { .integer($0) } ?? .null
         case .real(let d): d.map { .float($0) } ?? .null
         case .text(let s): s.map { .text($0) } ?? .null
         }
@@ -33,10 +33,10 @@ public enum SQLValue: Sendable, Equatable {
 /// Values are written `?` in the text; `unsafeRaw:` inserts trusted SQL.
 public struct BoundSQL: SQLExpression, ExpressibleByStringInterpolation, Sendable {
     /// The SQL with `?` for each value.
-    var text: String
-    var values: [SQLValue]
+    package var text: String
+    package var values: [SQLValue]
     /// The UTF-8 offset of each value's `?` in `text`.
-    var valueOffsets: [Int]
+    package var valueOffsets: [Int]
 
     public init(stringLiteral value: String) {
         text = value; values = []; valueOffsets = []
@@ -47,7 +47,7 @@ public struct BoundSQL: SQLExpression, ExpressibleByStringInterpolation, Sendabl
     }
 
     public struct Interpolation: StringInterpolationProtocol {
-        var sql: BoundSQL
+        package var sql: BoundSQL
 
         public init(literalCapacity: Int, interpolationCount: Int) {
             sql = BoundSQL(stringLiteral: "")
@@ -85,7 +85,7 @@ public struct BoundSQL: SQLExpression, ExpressibleByStringInterpolation, Sendabl
     }
 
     /// Pieces joined by `separator` (e.g. alternative conditions joined by " OR ").
-    static func joined(_ pieces: [BoundSQL], separator: String) -> BoundSQL {
+    package static func joined(_ pieces: [BoundSQL], separator: String) -> BoundSQL {
         var i = Interpolation(literalCapacity: 0, interpolationCount: 0)
         for (n, p) in pieces.enumerated() {
             if n > 0 { i.appendLiteral(separator) }
@@ -108,11 +108,11 @@ public struct BoundSQL: SQLExpression, ExpressibleByStringInterpolation, Sendabl
 
 /// A `BoundSQL` about to run on a database: `all`, `first` or `run`, as SQLKit's raw builder.
 public struct BoundQuery: Sendable {
-    let database: any SQLDatabase
-    let sql: BoundSQL
+    package let database: any SQLDatabase
+    package let sql: BoundSQL
 
     public func all() async throws -> [any SQLRow] {
-        if let sqlite = database as? FastSQLiteDatabase { return try sqlite.all(sql) }
+        if let sqlite = database as? FastSQLiteValuebase { return try sqlite.all(sql) }
         let rows = NIOLockedValueBox<[any SQLRow]>([])
         try await database.execute(sql: sql) { row in rows.withLockedValue { $0.append(row) } }
         return rows.withLockedValue { $0 }
@@ -121,7 +121,7 @@ public struct BoundQuery: Sendable {
     public func first() async throws -> (any SQLRow)? { try await all().first }
 
     public func run() async throws {
-        if let sqlite = database as? FastSQLiteDatabase { return try sqlite.run(sql) }
+        if let sqlite = database as? FastSQLiteValuebase { return try sqlite.run(sql) }
         try await database.execute(sql: sql) { _ in }
     }
 }

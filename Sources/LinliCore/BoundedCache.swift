@@ -3,16 +3,16 @@ import NIOConcurrencyHelpers
 /// Values kept in this process by key, behind one lock, for what the database stays the truth of
 /// (the actors of tokens, look-alike texts, rendered layouts). Emptied whole when it would pass
 /// its limit: simpler than evicting one by one, and refilling costs one read per key.
-final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+package final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private let box = NIOLockedValueBox<[Key: Value]>([:])
-    let limit: Int
+    package let limit: Int
 
-    init(limit: Int) { self.limit = limit }
+    package init(limit: Int) { self.limit = limit }
 
-    func get(_ key: Key) -> Value? { box.withLockedValue { $0[key] } }
+    package func get(_ key: Key) -> Value? { box.withLockedValue { $0[key] } }
 
     /// The value if `valid` says it still holds; otherwise it is dropped.
-    func get(_ key: Key, valid: (Value) -> Bool) -> Value? {
+    package func get(_ key: Key, valid: (Value) -> Bool) -> Value? {
         box.withLockedValue { d in
             guard let v = d[key] else { return nil }
             guard valid(v) else { d[key] = nil; return nil }
@@ -21,7 +21,7 @@ final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     /// Those of `keys` that are kept.
-    func get(_ keys: [Key]) -> [Key: Value] {
+    package func get(_ keys: [Key]) -> [Key: Value] {
         box.withLockedValue { d in
             var found: [Key: Value] = [:]
             for k in keys { if let v = d[k] { found[k] = v } }
@@ -29,9 +29,9 @@ final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         }
     }
 
-    func put(_ key: Key, _ value: Value) { put([key: value]) }
+    package func put(_ key: Key, _ value: Value) { put([key: value]) }
 
-    func put(_ entries: [Key: Value]) {
+    package func put(_ entries: [Key: Value]) {
         guard !entries.isEmpty else { return }
         box.withLockedValue { d in
             if d.count + entries.count > limit { d.removeAll(keepingCapacity: true) }
@@ -39,6 +39,6 @@ final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         }
     }
 
-    func remove(_ key: Key) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
-    func clear() { box.withLockedValue { $0.removeAll() } }
+    package func remove(_ key: Key) { box.withLockedValue { _ = $0.removeValue(forKey: key) } }
+    package func clear() { box.withLockedValue { $0.removeAll() } }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Injected time and randomness so that tests are deterministic.
-public struct Environment: Sendable {
+public struct Env: Sendable {
     public var now: @Sendable () -> Date
     public var randomBytes: @Sendable (Int) -> [UInt8]
 
@@ -10,7 +10,7 @@ public struct Environment: Sendable {
         self.randomBytes = randomBytes
     }
 
-    public static let live = Environment(
+    public static let live = Env(
         now: { Date() },
         randomBytes: { n in
             var g = SystemRandomNumberGenerator()
@@ -24,7 +24,7 @@ public struct Environment: Sendable {
 }
 
 public enum Base32 {
-    static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+    package static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
     public static func encode(_ bytes: [UInt8]) -> String {
         var out = ""
         var buffer: UInt32 = 0

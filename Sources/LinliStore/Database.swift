@@ -1,3 +1,4 @@
+import LinliCore
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -5,14 +6,13 @@ import NIOCore
 import NIOPosix
 import PostgresKit
 import SQLKit
-import SQLiteKit
 
 /// The two databases Linli runs on. Dialect-specific SQL lives behind `Dialect` only.
 public enum Dialect: Sendable {
     case sqlite, postgres
 
     /// Column definition of an auto-increment primary key.
-    var idColumn: String {
+    package var idColumn: String {
         switch self {
         case .sqlite: "INTEGER PRIMARY KEY"
         case .postgres: "BIGSERIAL PRIMARY KEY"
@@ -21,7 +21,7 @@ public enum Dialect: Sendable {
     /// Locks the rows a transaction read so that no other server or connection changes them before
     /// it writes (PostgreSQL; on SQLite every write transaction runs alone on the single writer).
     /// With `skipLocked`, rows another sweeper holds are left to it instead of waited for.
-    func lockForUpdate(of alias: String? = nil, skipLocked: Bool = false) -> String {
+    package func lockForUpdate(of alias: String? = nil, skipLocked: Bool = false) -> String {
         switch self {
         case .sqlite: ""
         case .postgres: " FOR UPDATE" + (alias.map { " OF " + $0 } ?? "") + (skipLocked ? " SKIP LOCKED" : "")
@@ -30,14 +30,14 @@ public enum Dialect: Sendable {
 
     /// After a bulk load the planner needs fresh statistics on PostgreSQL (autovacuum gets there
     /// later, and a plan made meanwhile can be ten times slower); SQLite's plans are pinned (QPSG).
-    func analyzeSQL(_ tables: [String]) -> String? {
+    package func analyzeSQL(_ tables: [String]) -> String? {
         switch self {
         case .sqlite: nil
         case .postgres: "ANALYZE " + tables.joined(separator: ", ")
         }
     }
     /// After rows were inserted with explicit ids, PostgreSQL's sequence must be moved past them.
-    func resetSequenceSQL(_ table: String) -> String? {
+    package func resetSequenceSQL(_ table: String) -> String? {
         switch self {
         case .sqlite: nil
         case .postgres: "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), COALESCE((SELECT MAX(id) FROM \(table)), 0) + 1, false)"
@@ -45,7 +45,7 @@ public enum Dialect: Sendable {
     }
     /// The integers lo…hi as rows of a column `i` of a source `seq`: a WITH clause to put before
     /// the statement and the FROM clause that reads it.
-    func integerSeries(_ lo: Int, _ hi: Int) -> (with: String, from: String) {
+    package func integerSeries(_ lo: Int, _ hi: Int) -> (with: String, from: String) {
         switch self {
         case .sqlite: ("WITH RECURSIVE seq(i) AS (SELECT \(lo) UNION ALL SELECT i + 1 FROM seq WHERE i < \(hi)) ", "FROM seq")
         // BIGINT, as SQLite's integers are: products such as i * 7919 overflowed a 32-bit series.
@@ -53,14 +53,14 @@ public enum Dialect: Sendable {
         }
     }
     /// The smallest of several values (SQLite's multi-argument min).
-    var leastFunction: String { self == .sqlite ? "min" : "LEAST" }
+    package var leastFunction: String { self == .sqlite ? "min" : "LEAST" }
     /// trim(text, characters).
-    var trimCharactersFunction: String { self == .sqlite ? "trim" : "btrim" }
+    package var trimCharactersFunction: String { self == .sqlite ? "trim" : "btrim" }
     /// `column` starts with `prefix` (taken literally, no wildcards). SQLite: a range over the
     /// column's index, because it never plans a LIKE whose pattern is a bound value with an index
     /// (at a million residents a name or area lookup scanned every row). PostgreSQL: LIKE, since a
     /// range would depend on the database's collation.
-    func startsWith(_ column: String, _ prefix: String) -> BoundSQL {
+    package func startsWith(_ column: String, _ prefix: String) -> BoundSQL {
         switch self {
         case .sqlite:
             guard let bound = Self.firstStringAfterPrefix(prefix) else { return "\(unsafeRaw: column) >= \(prefix)" }
@@ -74,7 +74,7 @@ public enum Dialect: Sendable {
     /// The least string greater than every string that starts with `prefix` (in SQLite's BINARY,
     /// i.e. UTF-8 byte, order): the prefix with its last character moved up by one. Nil when
     /// there is none (an empty prefix).
-    static func firstStringAfterPrefix(_ prefix: String) -> String? {
+    package static func firstStringAfterPrefix(_ prefix: String) -> String? {
         var scalars = Array(prefix.unicodeScalars)
         while let last = scalars.popLast() {
             var next = last.value + 1
@@ -85,7 +85,7 @@ public enum Dialect: Sendable {
     }
 
     /// Rewrites the few portable placeholders used in migrations.
-    func render(_ ddl: String) -> String {
+    package func render(_ ddl: String) -> String {
         ddl.replacingOccurrences(of: "{ID}", with: idColumn)
     }
 }
@@ -105,11 +105,11 @@ public protocol Store: Sendable {
 
 /// One queued transaction: `run` executes the caller's body (keeping its result), `finish` hands
 /// the caller its result once the transaction it ran in has committed, or the error.
-struct WriteJob: Sendable {
-    let run: @Sendable (any SQLDatabase) async throws -> Void
-    let finish: @Sendable ((any Error)?) -> Void
+package struct WriteJob: Sendable {
+    package let run: @Sendable (any SQLDatabase) async throws -> Void
+    package let finish: @Sendable ((any Error)?) -> Void
     /// Runs alone and outside any transaction (pragmas that SQLite refuses inside one).
-    var outsideTransaction = false
+    package var outsideTransaction = false
 }
 
 /// Group commit for SQLite's single writer. Callers queue their transaction bodies; one drainer
@@ -118,16 +118,16 @@ struct WriteJob: Sendable {
 /// disk. If a body throws, the batch is rolled back, that caller gets its error, and the others
 /// are run again one transaction each: no caller ever sees another's failure. The drainer runs on
 /// the writer connection's own thread.
-final class GroupCommitWriter: Sendable {
+package final class GroupCommitWriter: Sendable {
     private struct State { var jobs: [WriteJob] = []; var draining = false }
     private let state = NIOLockedValueBox(State())
     private let db: any SQLDatabase
     private let executor: ThreadExecutor
-    static let maxBatch = 128
+    package static let maxBatch = 128
 
-    init(db: any SQLDatabase, executor: ThreadExecutor) { self.db = db; self.executor = executor }
+    package init(db: any SQLDatabase, executor: ThreadExecutor) { self.db = db; self.executor = executor }
 
-    func submit(_ job: WriteJob) {
+    package func submit(_ job: WriteJob) {
         let start = state.withLockedValue { s -> Bool in
             s.jobs.append(job)
             if s.draining { return false }
@@ -204,10 +204,10 @@ final class GroupCommitWriter: Sendable {
 }
 
 /// Holds a body's result between the batch that produced it and the caller.
-final class ResultBox<T: Sendable>: @unchecked Sendable {
+package final class ResultBox<T: Sendable>: @unchecked Sendable {
     private let lock = NIOLock()
     private var stored: T?
-    var value: T? {
+    package var value: T? {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
@@ -218,19 +218,19 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
 /// it. Each connection has its own thread and keeps its prepared statements (`SQLiteHandle`).
 public final class SQLiteStore: Store {
     public let dialect = Dialect.sqlite
-    let writer: SQLiteHandle
-    let writerExecutor: ThreadExecutor
-    let readers: [(executor: ThreadExecutor, db: FastSQLiteDatabase)]
-    let writeQueue: GroupCommitWriter
-    let next = NIOLockedValueBox(0)
-    let logger: Logger
+    package let writer: SQLiteHandle
+    package let writerExecutor: ThreadExecutor
+    package let readers: [(executor: ThreadExecutor, db: FastSQLiteValuebase)]
+    package let writeQueue: GroupCommitWriter
+    package let next = NIOLockedValueBox(0)
+    package let logger: Logger
 
     /// The writer's pages read straight from the OS cache instead of copied by a read() per page
     /// (SQLite caps it at 2 GiB). Not on the readers: a reader whose next read transaction finds
     /// the database changed unmaps the whole file and faults its pages in again (with the
     /// cross-CPU TLB flushes of munmap): 7 % of the server's time under a stream of submissions,
     /// while its own page cache keeps what it reads between changes (BENCHMARKS.md).
-    static let mmap = "PRAGMA mmap_size=2147418112"
+    package static let mmap = "PRAGMA mmap_size=2147418112"
 
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
         let writer = try SQLiteHandle(path: path)
@@ -251,13 +251,13 @@ public final class SQLiteStore: Store {
         return SQLiteStore(writer: writer, readers: readers, logger: logger)
     }
 
-    init(writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
+    package init(writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         self.writer = writer
         self.writerExecutor = ThreadExecutor(name: "sqlite-writer")
-        self.writeQueue = GroupCommitWriter(db: FastSQLiteDatabase(handle: writer, logger: logger, eventLoop: loop), executor: writerExecutor)
+        self.writeQueue = GroupCommitWriter(db: FastSQLiteValuebase(handle: writer, logger: logger, eventLoop: loop), executor: writerExecutor)
         self.readers = readers.enumerated().map { i, h in
-            (ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteDatabase(handle: h, logger: logger, eventLoop: loop))
+            (ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteValuebase(handle: h, logger: logger, eventLoop: loop))
         }
         self.logger = logger
     }
@@ -278,7 +278,7 @@ public final class SQLiteStore: Store {
     }
 
     /// Statements run on the writer outside any transaction, after the writes queued before them.
-    func outsideTransaction(_ statements: [String]) async throws {
+    package func outsideTransaction(_ statements: [String]) async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
             writeQueue.submit(WriteJob(run: { db in for sql in statements { try await db.raw(SQLQueryString(sql)).run() } },
                                        finish: { error in if let error { c.resume(throwing: error) } else { c.resume() } },
@@ -330,13 +330,13 @@ public final class SQLiteStore: Store {
 /// PostgreSQL through a `PostgresClient` pool; the client's `run()` is started as a task here.
 public final class PostgresStore: Store {
     public let dialect = Dialect.postgres
-    let client: PostgresClient
-    let runTask: Task<Void, Never>
+    package let client: PostgresClient
+    package let runTask: Task<Void, Never>
 
     /// Where a `postgres://` URL points, with PostgreSQL's defaults filled in.
-    struct Target {
-        var host: String, port: Int, username: String, password: String?, database: String?
-        init(url: String) throws {
+    package struct Target {
+        package var host: String, port: Int, username: String, password: String?, database: String?
+        package init(url: String) throws {
             let core = try SQLPostgresConfiguration(url: url).coreConfiguration
             (host, port, username, password, database) = (core.host ?? "127.0.0.1", core.port ?? 5432, core.username, core.password, core.database)
         }
@@ -354,7 +354,7 @@ public final class PostgresStore: Store {
 
     /// One connection attempt before the pool starts: the pool retries a wrong host, password or
     /// database name for a minute and then reports only that its circuit breaker tripped.
-    static func probe(url: String, logger: Logger) async throws {
+    package static func probe(url: String, logger: Logger) async throws {
         let t = try Target(url: url)
         let configuration = PostgresConnection.Configuration(host: t.host, port: t.port, username: t.username, password: t.password,
                                                              database: t.database, tls: .disable)
@@ -401,7 +401,7 @@ public final class PostgresStore: Store {
 
 extension Store {
     /// Fresh planner statistics after many rows were written at once (see `Dialect.analyzeSQL`).
-    func refreshPlannerStatistics(_ tables: [String]) async throws {
+    package func refreshPlannerStatistics(_ tables: [String]) async throws {
         guard let sql = dialect.analyzeSQL(tables) else { return }
         try await read { db in try await db.raw(SQLQueryString(sql)).run() }
     }
@@ -423,7 +423,7 @@ public enum StoreFactory {
 extension SQLDatabase {
     /// Inserts `items` with one multi-row INSERT per `chunk` of them, well inside both databases'
     /// limits on bound values; `head` is "INSERT INTO t (columns) VALUES ".
-    func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, row: (T) -> BoundSQL) async throws {
+    package func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, row: (T) -> BoundSQL) async throws {
         for start in stride(from: 0, to: items.count, by: chunk) {
             let rows = BoundSQL.joined(items[start..<min(start + chunk, items.count)].map(row), separator: ", ")
             try await query("\(unsafeRaw: head)\(rows)").run()

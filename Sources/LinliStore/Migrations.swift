@@ -1,3 +1,4 @@
+import LinliCore
 import Foundation
 import SQLKit
 

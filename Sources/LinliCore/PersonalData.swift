@@ -4,9 +4,9 @@ import Foundation
 /// Encrypts personal data at rest (AES-GCM) and keeps an HMAC of the normalised value so that an
 /// exact value can still be found. Two keys derived from one master key, so one secret to keep.
 public struct PersonalDataCipher: Sendable {
-    let encryptionKey: SymmetricKey
+    package let encryptionKey: SymmetricKey
     /// The index key already absorbed: copying this value is cheaper than keying an HMAC per lookup.
-    let keyedIndex: HMAC<SHA256>
+    package let keyedIndex: HMAC<SHA256>
 
     public init(masterKey: SymmetricKey) {
         encryptionKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, info: Data("linli-pd-enc".utf8), outputByteCount: 32)
@@ -42,9 +42,9 @@ public struct PersonalDataCipher: Sendable {
     }
 }
 
-enum Hex {
-    static let digits = Array("0123456789abcdef".utf8)
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+package enum Hex {
+    package static let digits = Array("0123456789abcdef".utf8)
+    package static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }

@@ -92,22 +92,22 @@ public enum PermissionTable {
 
     /// The same table as one bit per action, by the role's position: a page asks `may` a few dozen
     /// times, and each lookup above hashed two strings (the role's and the action's raw values).
-    static let masks: [UInt64] = Role.allCases.map { role in
+    package static let masks: [UInt64] = Role.allCases.map { role in
         (actions[role] ?? []).reduce(UInt64(0)) { $0 | $1.bit }
     }
 
     @inline(__always)
-    static func allows(_ role: Role, _ action: Action) -> Bool { masks[role.position] & action.bit != 0 }
+    package static func allows(_ role: Role, _ action: Action) -> Bool { masks[role.position] & action.bit != 0 }
 }
 
 extension Role {
     /// The case's position in the declaration (a case-only enum is stored as exactly that).
-    var position: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+    package var position: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 }
 
 extension Action {
-    var position: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
-    var bit: UInt64 { 1 << UInt64(position) }
+    package var position: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+    package var bit: UInt64 { 1 << UInt64(position) }
 }
 
 /// One role held over one node: a place subtree, narrowed to a grid (grid worker) or a household (resident).
@@ -117,6 +117,10 @@ public struct RoleGrant: Sendable, Equatable {
     public var placePath: String
     public var gridID: Int64?
     public var householdID: Int64?
+
+    public init(role: Role, placeID: Int64, placePath: String, gridID: Int64? = nil, householdID: Int64? = nil) {
+        self.role = role; self.placeID = placeID; self.placePath = placePath; self.gridID = gridID; self.householdID = householdID
+    }
 }
 
 /// Where an object sits, so that any grant can be checked against it.
@@ -156,7 +160,7 @@ public struct Actor: Sendable {
         }
     }
 
-    static func covers(_ g: RoleGrant, _ action: Action, _ scope: ObjectScope) -> Bool {
+    package static func covers(_ g: RoleGrant, _ action: Action, _ scope: ObjectScope) -> Bool {
         switch g.role {
         case .resident:
             return scope.householdID != nil && scope.householdID == g.householdID

@@ -1,13 +1,22 @@
+import LinliCore
 import Foundation
-import VaporCSQLite
+import CSQLite
 
 /// Online backup and restore of a Linli data store: the database (SQLite through its backup API,
 /// PostgreSQL through pg_dump) and the files beside it (photos, receipts, ballot documents). The
 /// data key is never copied: a backup and its key are kept apart (see the README's Security).
+/// Where a deployment keeps its data: the PostgreSQL URL if any, else the SQLite file, and the
+/// directory of its files (photos, receipts). The app's configuration provides it.
+public protocol StoreLocation {
+    var databaseURL: String? { get }
+    var dataDirectory: String { get }
+    var sqlitePath: String { get }
+}
+
 public enum Backup {
     /// The data directory's folders of files that rows name.
-    static let fileFolders = ["photos", "receipts", "documents"]
-    static let sqliteName = "linli.sqlite", pgName = "linli.pgdump"
+    package static let fileFolders = ["photos", "receipts", "documents"]
+    package static let sqliteName = "linli.sqlite", pgName = "linli.pgdump"
 
     public struct Summary: Sendable {
         public var database: String
@@ -18,31 +27,31 @@ public enum Backup {
     /// reader, so writers carry on), written to `destination`.
     public static func copySQLite(from source: String, to destination: String) throws {
         var src: OpaquePointer?, dst: OpaquePointer?
-        defer { sqlite_nio_sqlite3_close_v2(src); sqlite_nio_sqlite3_close_v2(dst) }
-        guard sqlite_nio_sqlite3_open_v2(source, &src, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let src else {
+        defer { sqlite3_close_v2(src); sqlite3_close_v2(dst) }
+        guard sqlite3_open_v2(source, &src, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let src else {
             throw LinliError(.internalServerError, code: "backup", message: "cannot open \(source)")
         }
-        guard sqlite_nio_sqlite3_open_v2(destination, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK, let dst else {
+        guard sqlite3_open_v2(destination, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK, let dst else {
             throw LinliError(.internalServerError, code: "backup", message: "cannot create \(destination)")
         }
-        sqlite_nio_sqlite3_busy_timeout(src, 10_000)
-        guard let b = sqlite_nio_sqlite3_backup_init(dst, "main", src, "main") else {
-            throw LinliError(.internalServerError, code: "backup", message: String(cString: sqlite_nio_sqlite3_errmsg(dst)))
+        sqlite3_busy_timeout(src, 10_000)
+        guard let b = sqlite3_backup_init(dst, "main", src, "main") else {
+            throw LinliError(.internalServerError, code: "backup", message: String(cString: sqlite3_errmsg(dst)))
         }
         // All pages in one step: the copy is the database as of one moment.
-        var rc = sqlite_nio_sqlite3_backup_step(b, -1)
+        var rc = sqlite3_backup_step(b, -1)
         while rc == SQLITE_BUSY || rc == SQLITE_LOCKED {
             usleep(50_000)
-            rc = sqlite_nio_sqlite3_backup_step(b, -1)
+            rc = sqlite3_backup_step(b, -1)
         }
-        let finish = sqlite_nio_sqlite3_backup_finish(b)
+        let finish = sqlite3_backup_finish(b)
         guard rc == SQLITE_DONE, finish == SQLITE_OK else {
-            throw LinliError(.internalServerError, code: "backup", message: "SQLite backup failed (\(rc)): \(String(cString: sqlite_nio_sqlite3_errmsg(dst)))")
+            throw LinliError(.internalServerError, code: "backup", message: "SQLite backup failed (\(rc)): \(String(cString: sqlite3_errmsg(dst)))")
         }
     }
 
     /// Runs a program and waits for it; its error output becomes the error.
-    static func run(_ program: String, _ arguments: [String]) throws {
+    package static func run(_ program: String, _ arguments: [String]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: program)
         p.arguments = arguments
@@ -56,7 +65,7 @@ public enum Backup {
         }
     }
 
-    static func tool(_ name: String) -> String {
+    package static func tool(_ name: String) -> String {
         for dir in ["/usr/bin", "/usr/lib/postgresql/15/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: dir + "/" + name) {
             return dir + "/" + name
         }
@@ -65,7 +74,7 @@ public enum Backup {
 
     /// Copies the files rows name; returns how many. (Files are written once and never changed,
     /// so copying after the database snapshot misses none that the snapshot names.)
-    static func copyFiles(from: String, to: String) throws -> Int {
+    package static func copyFiles(from: String, to: String) throws -> Int {
         let fm = FileManager.default
         var n = 0
         for folder in fileFolders {
@@ -81,7 +90,7 @@ public enum Backup {
     }
 
     /// Backs up the store of `config` into `directory` (created; must be empty or new).
-    public static func backup(_ config: AppConfig, to directory: String) throws -> Summary {
+    public static func backup(_ config: some StoreLocation, to directory: String) throws -> Summary {
         let fm = FileManager.default
         if let existing = try? fm.contentsOfDirectory(atPath: directory), !existing.isEmpty {
             throw LinliError.invalid("output", "not_empty", "backup directory \(directory) is not empty")
@@ -102,7 +111,7 @@ public enum Backup {
 
     /// Restores a backup into the store of `config`, which must be empty (a new data directory, or
     /// a PostgreSQL database without tables).
-    public static func restore(_ config: AppConfig, from directory: String) throws -> Summary {
+    public static func restore(_ config: some StoreLocation, from directory: String) throws -> Summary {
         let fm = FileManager.default
         if let url = config.databaseURL, url.hasPrefix("postgres") {
             let dump = directory + "/" + pgName

@@ -37,7 +37,7 @@ public enum Input {
     }
 
     /// Reads exactly `count` ASCII digits at `i`, or nil.
-    static func digits(_ b: [UInt8], _ i: Int, _ count: Int) -> Int64? {
+    package static func digits(_ b: [UInt8], _ i: Int, _ count: Int) -> Int64? {
         guard i + count <= b.count else { return nil }
         var v: Int64 = 0
         for k in i..<(i + count) {
@@ -48,7 +48,7 @@ public enum Input {
         return v
     }
 
-    static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
+    package static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
         switch m {
         case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: return 30
@@ -56,8 +56,8 @@ public enum Input {
         }
     }
 
-    /// Days since 1970-01-01 of a valid civil date (inverse of `WorkCalendar.civil`).
-    static func dayNumber(_ y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+    /// Days since 1970-01-01 of a valid civil date (inverse of `ChinaTime.civil`).
+    package static func dayNumber(_ y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let yy = m <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400
         let yoe = yy - era * 400
@@ -97,7 +97,7 @@ public enum Input {
             guard b[16] == 0x3A, let s = digits(b, 17, 2), s < 60 else { return nil }
             sec = s
         }
-        return day * 86400 + h * 3600 + m * 60 + sec - WorkCalendar.utcOffset
+        return day * 86400 + h * 3600 + m * 60 + sec - ChinaTime.utcOffset
     }
 
     /// Any W3C datetime (the ISO 8601 profile Open311 names): `YYYY`, `YYYY-MM`, `YYYY-MM-DD`,
@@ -108,12 +108,12 @@ public enum Input {
     public static func w3cDateTime(_ s: some StringProtocol) -> Int64? {
         let b = Array(s.utf8)
         guard let y = digits(b, 0, 4), (firstYear...lastYear).contains(y) else { return nil }
-        if b.count == 4 { return dayNumber(y, 1, 1) * 86400 - WorkCalendar.utcOffset }
+        if b.count == 4 { return dayNumber(y, 1, 1) * 86400 - ChinaTime.utcOffset }
         guard b.count >= 7, b[4] == 0x2D, let mo = digits(b, 5, 2), (1...12).contains(mo) else { return nil }
-        if b.count == 7 { return dayNumber(y, mo, 1) * 86400 - WorkCalendar.utcOffset }
+        if b.count == 7 { return dayNumber(y, mo, 1) * 86400 - ChinaTime.utcOffset }
         guard b.count >= 10, b[7] == 0x2D, let d = digits(b, 8, 2), d >= 1, d <= daysInMonth(y, mo) else { return nil }
         let dayStart = dayNumber(y, mo, d) * 86400
-        if b.count == 10 { return dayStart - WorkCalendar.utcOffset }
+        if b.count == 10 { return dayStart - ChinaTime.utcOffset }
         guard b.count >= 16, b[10] == UInt8(ascii: "T") || b[10] == 0x20, b[13] == 0x3A,
               let h = digits(b, 11, 2), let mi = digits(b, 14, 2), h < 24, mi < 60 else { return nil }
         var i = 16, sec: Int64 = 0
@@ -127,7 +127,7 @@ public enum Input {
                 guard i > start else { return nil }
             }
         }
-        var offset = WorkCalendar.utcOffset
+        var offset = ChinaTime.utcOffset
         if i < b.count {
             if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
                 offset = 0; i += 1

@@ -67,7 +67,7 @@ extension String {
     /// `.whitespacesAndNewlines` (Unicode's White_Space property and U+200B, checked over every
     /// scalar), which bridged through `CharacterSet` on every submission. Text that starts and
     /// ends with a visible ASCII character is returned as it is.
-    func trimmingWhitespace() -> String {
+    package func trimmingWhitespace() -> String {
         guard let first = utf8.first, let last = utf8.last else { return self }
         if first > 0x20, first < 0x7F, last > 0x20, last < 0x7F { return self }
         func blank(_ u: Unicode.Scalar) -> Bool { u.properties.isWhitespace || u.value == 0x200B }
