@@ -91,6 +91,17 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "LinliStoreTests",
+            dependencies: [
+                "LinliCore",
+                "LinliStore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "LinliServerTests",
             dependencies: [
                 "LinliServer",

@@ -112,7 +112,7 @@ public struct BoundQuery: Sendable {
     package let sql: BoundSQL
 
     public func all() async throws -> [any SQLRow] {
-        if let sqlite = database as? FastSQLiteValuebase { return try sqlite.all(sql) }
+        if let sqlite = database as? FastSQLiteDatabase { return try sqlite.all(sql) }
         let rows = NIOLockedValueBox<[any SQLRow]>([])
         try await database.execute(sql: sql) { row in rows.withLockedValue { $0.append(row) } }
         return rows.withLockedValue { $0 }
@@ -121,7 +121,7 @@ public struct BoundQuery: Sendable {
     public func first() async throws -> (any SQLRow)? { try await all().first }
 
     public func run() async throws {
-        if let sqlite = database as? FastSQLiteValuebase { return try sqlite.run(sql) }
+        if let sqlite = database as? FastSQLiteDatabase { return try sqlite.run(sql) }
         try await database.execute(sql: sql) { _ in }
     }
 }

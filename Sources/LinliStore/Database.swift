@@ -110,6 +110,11 @@ package struct WriteJob: Sendable {
     package let finish: @Sendable ((any Error)?) -> Void
     /// Runs alone and outside any transaction (pragmas that SQLite refuses inside one).
     package var outsideTransaction = false
+
+    package init(run: @escaping @Sendable (any SQLDatabase) async throws -> Void, finish: @escaping @Sendable ((any Error)?) -> Void,
+                 outsideTransaction: Bool = false) {
+        self.run = run; self.finish = finish; self.outsideTransaction = outsideTransaction
+    }
 }
 
 /// Group commit for SQLite's single writer. Callers queue their transaction bodies; one drainer
@@ -203,6 +208,37 @@ package final class GroupCommitWriter: Sendable {
     }
 }
 
+/// Lends each of `count` readers to one holder at a time; the rest wait in arrival order.
+package final class ReaderPool: Sendable {
+    private struct State {
+        var free: [Int]
+        var waiting: [CheckedContinuation<Int, Never>] = []
+    }
+    private let state: NIOLockedValueBox<State>
+
+    package init(count: Int) { state = NIOLockedValueBox(State(free: Array((0..<count).reversed()))) }
+
+    package func acquire() async -> Int {
+        if let i = state.withLockedValue({ $0.free.popLast() }) { return i }
+        return await withCheckedContinuation { c in
+            let ready = state.withLockedValue { s -> Int? in
+                if let i = s.free.popLast() { return i }
+                s.waiting.append(c)
+                return nil
+            }
+            if let ready { c.resume(returning: ready) }
+        }
+    }
+
+    package func release(_ i: Int) {
+        let next = state.withLockedValue { s -> CheckedContinuation<Int, Never>? in
+            if s.waiting.isEmpty { s.free.append(i); return nil }
+            return s.waiting.removeFirst()
+        }
+        next?.resume(returning: i)
+    }
+}
+
 /// Holds a body's result between the batch that produced it and the caller.
 package final class ResultBox<T: Sendable>: @unchecked Sendable {
     private let lock = NIOLock()
@@ -220,9 +256,12 @@ public final class SQLiteStore: Store {
     public let dialect = Dialect.sqlite
     package let writer: SQLiteHandle
     package let writerExecutor: ThreadExecutor
-    package let readers: [(executor: ThreadExecutor, db: FastSQLiteValuebase)]
+    package let readers: [(executor: ThreadExecutor, db: FastSQLiteDatabase)]
     package let writeQueue: GroupCommitWriter
-    package let next = NIOLockedValueBox(0)
+    package let pool: ReaderPool
+    /// The reader the current task holds, so that a read inside a read (a use case calling
+    /// another) shares its snapshot and connection instead of waiting for a second one.
+    @TaskLocal static var heldReader: (store: ObjectIdentifier, index: Int)?
     package let logger: Logger
 
     /// The writer's pages read straight from the OS cache instead of copied by a read() per page
@@ -255,17 +294,30 @@ public final class SQLiteStore: Store {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         self.writer = writer
         self.writerExecutor = ThreadExecutor(name: "sqlite-writer")
-        self.writeQueue = GroupCommitWriter(db: FastSQLiteValuebase(handle: writer, logger: logger, eventLoop: loop), executor: writerExecutor)
+        self.writeQueue = GroupCommitWriter(db: FastSQLiteDatabase(handle: writer, logger: logger, eventLoop: loop), executor: writerExecutor)
         self.readers = readers.enumerated().map { i, h in
-            (ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteValuebase(handle: h, logger: logger, eventLoop: loop))
+            (ThreadExecutor(name: "sqlite-reader-\(i)"), FastSQLiteDatabase(handle: h, logger: logger, eventLoop: loop))
         }
+        self.pool = ReaderPool(count: readers.count)
         self.logger = logger
     }
 
+    /// Runs `body` on a reader lent to it alone, in one snapshot. Readers were once shared
+    /// round-robin: a read that suspended (on a nested read, say) let another task's read join its
+    /// open transaction, and the joiner saw data older than its own last commit, or lost its
+    /// snapshot midway when the owner ended it (Tests/LinliStoreTests).
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let i = next.withLockedValue { n -> Int in n = (n + 1) % readers.count; return n }
+        let me = ObjectIdentifier(self)
+        if let held = Self.heldReader, held.store == me {
+            let reader = readers[held.index]
+            return try await withTaskExecutorPreference(reader.executor) { try await body(reader.db) }
+        }
+        let i = await pool.acquire()
+        defer { pool.release(i) }
         let reader = readers[i]
-        return try await withTaskExecutorPreference(reader.executor) { try await reader.db.handle.reading { try await body(reader.db) } }
+        return try await Self.$heldReader.withValue((me, i)) {
+            try await withTaskExecutorPreference(reader.executor) { try await reader.db.handle.reading { try await body(reader.db) } }
+        }
     }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

@@ -90,9 +90,9 @@ package final class SQLiteHandle: @unchecked Sendable {
     }
 
     /// Runs `body` in one read transaction, so that its statements see one snapshot and the
-    /// connection takes its read lock on the WAL once instead of once per statement. A body that
-    /// runs while another's transaction is open on this connection (the other suspended on this
-    /// same thread) reads in that snapshot and leaves ending it to its owner.
+    /// connection takes its read lock on the WAL once instead of once per statement. The store
+    /// lends a reader to one read at a time (`ReaderPool`); a body that finds a transaction
+    /// already open (a nested read of the same task) reads in it and leaves ending it to its owner.
     package func reading<T>(_ body: () async throws -> T) async throws -> T {
         let owns = try lock.withLock { () throws -> Bool in
             guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection closed") }
@@ -268,11 +268,15 @@ package struct FastSQLiteRow: SQLRow, Sendable {
 }
 
 /// `SQLDatabase` over one `SQLiteHandle`: SQLKit serialises the query, the handle runs it in place.
-package struct FastSQLiteValuebase: SQLDatabase {
+package struct FastSQLiteDatabase: SQLDatabase {
     package let handle: SQLiteHandle
     package let logger: Logger
     package let eventLoop: any EventLoop
     package static let encoder = SQLiteValueEncoder()
+
+    package init(handle: SQLiteHandle, logger: Logger, eventLoop: any EventLoop) {
+        self.handle = handle; self.logger = logger; self.eventLoop = eventLoop
+    }
 
     package var dialect: any SQLDialect { LinliSQLiteDialect() }
     package var queryLogLevel: Logger.Level? { nil }

@@ -352,7 +352,7 @@ public struct DemoGenerator: Sendable {
     /// Multi-row INSERTs, sized to stay under the databases' bound-parameter limits.
     static func insert(_ db: any SQLDatabase, _ b: inout Batch) async throws {
         guard !b.rows.isEmpty else { return }
-        if let sqlite = db as? FastSQLiteValuebase {
+        if let sqlite = db as? FastSQLiteDatabase {
             try sqlite.insertRows(into: b.table, columns: b.columns, b.rows.map { $0.map(\.sqliteData) })
             b.rows.removeAll()
             return

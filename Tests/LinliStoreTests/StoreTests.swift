@@ -1,0 +1,297 @@
+import Foundation
+import LinliCore
+import LinliStore
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import SQLKit
+import Testing
+
+/// The store on its own, without any capability: the group commit's promises, reads, typed NULLs
+/// on both databases, the statement cache, and the value coding that replaced SQLiteKit's.
+
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+    static var available: [StoreBackend] {
+        ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+}
+
+struct Failure: Error, Equatable { let n: Int }
+
+func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T) async throws -> T {
+    let logger = Logger(label: "store-test")
+    switch backend {
+    case .sqlite:
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("linli-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await SQLiteStore.open(path: dir + "/t.sqlite", logger: logger)
+        do { let r = try await body(store); await store.shutdown(); return r } catch { await store.shutdown(); throw error }
+    case .postgres:
+        let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"]!
+        let name = "s_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let root = try PostgresStore(url: admin, logger: logger)
+        try await root.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+        let store = try PostgresStore(url: admin.replacingOccurrences(of: "/linli_test", with: "/\(name)"), logger: logger)
+        func drop() async {
+            await store.shutdown()
+            _ = try? await root.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: String(name)) WITH (FORCE)").run() }
+            await root.shutdown()
+        }
+        do { let r = try await body(store); await drop(); return r } catch { await drop(); throw error }
+    }
+}
+
+@Suite struct GroupCommitTests {
+    /// 200 writers at once, one of which fails after its insert: its row never lands, every other
+    /// row lands exactly once (the batch it shared was rolled back and its neighbours run again),
+    /// and each caller hears its own answer.
+    @Test func aFailingJobInABatchCostsNoOtherWriterAndNothingTwice() async throws {
+        try await withStore(.sqlite) { store in
+            try await store.transaction { db in try await db.raw("CREATE TABLE t (n INTEGER NOT NULL)").run() }
+            let results = await withTaskGroup(of: (Int, Result<Int, Failure>).self) { group in
+                for k in 0..<200 {
+                    group.addTask {
+                        do {
+                            let r = try await store.transaction { db -> Int in
+                                try await db.query("INSERT INTO t (n) VALUES (\(k))").run()
+                                if k == 57 { throw Failure(n: k) }
+                                return k * 10
+                            }
+                            return (k, .success(r))
+                        } catch let f as Failure {
+                            return (k, .failure(f))
+                        } catch {
+                            return (k, .failure(Failure(n: -1)))
+                        }
+                    }
+                }
+                var all: [Int: Result<Int, Failure>] = [:]
+                for await (k, r) in group { all[k] = r }
+                return all
+            }
+            #expect(results.count == 200)
+            for (k, r) in results {
+                if k == 57 { #expect(r == .failure(Failure(n: 57))) } else { #expect(r == .success(k * 10)) }
+            }
+            let rows = try await store.read { db in try await db.query("SELECT n, COUNT(*) AS c FROM t GROUP BY n").all() }
+            var counts: [Int: Int] = [:]
+            for row in rows { counts[try row.decode(column: "n", as: Int.self)] = try row.decode(column: "c", as: Int.self) }
+            #expect(counts[57] == nil)
+            #expect(counts.count == 199)
+            #expect(counts.values.allSatisfy { $0 == 1 })
+        }
+    }
+
+    /// Queued A, B (fails), C in one batch: A commits before B's caller hears of the failure, C
+    /// after, in queue order, as if each had run alone.
+    @Test func jobsAroundAFailureAreReplayedInQueueOrder() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("linli-gc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let handle = try SQLiteHandle(path: dir + "/t.sqlite")
+        let observer = try SQLiteHandle(path: dir + "/t.sqlite")
+        defer { handle.close(); observer.close() }
+        try handle.run("PRAGMA journal_mode=WAL", [], { _ in })
+        try handle.run("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", [], { _ in })
+        let executor = ThreadExecutor(name: "gc-test")
+        defer { executor.stop() }
+        let db = FastSQLiteDatabase(handle: handle, logger: Logger(label: "gc"), eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+        let writer = GroupCommitWriter(db: db, executor: executor)
+        let events = NIOLockedValueBox<[String]>([])
+        @Sendable func committed() -> [String] {
+            var names: [String] = []
+            try? observer.run("SELECT name FROM t ORDER BY id", [], { row in names.append((try? row.decode(column: "name", as: String.self)) ?? "?") })
+            return names
+        }
+        // The first job holds the writer's thread until the other three are queued behind it,
+        // so that they form one batch (it may share that batch and be run again: it waits once).
+        let gate = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let waited = NIOLockedValueBox(false)
+        writer.submit(WriteJob(run: { _ in
+            if !waited.withLockedValue({ w in defer { w = true }; return w }) { gate.wait() }
+        }, finish: { _ in }))
+        for name in ["A", "B", "C"] {
+            writer.submit(WriteJob(run: { db in
+                try await db.query("INSERT INTO t (name) VALUES (\(name))").run()
+                if name == "B" { throw Failure(n: 2) }
+            }, finish: { error in
+                events.withLockedValue { $0.append("\(name):\(error == nil ? "ok" : "failed") seeing \(committed().joined())") }
+                if name == "C" { done.signal() }
+            }))
+        }
+        gate.signal()
+        await withCheckedContinuation { c in DispatchQueue.global().async { done.wait(); c.resume() } }
+        #expect(events.withLockedValue { $0 } == ["A:ok seeing A", "B:failed seeing A", "C:ok seeing AC"])
+        #expect(committed() == ["A", "C"])
+    }
+}
+
+@Suite struct ReadTests {
+    /// A read inside a read (a use case calling another) shares the outer snapshot on the same
+    /// connection, and every read sees one snapshot while writers commit meanwhile, even when it
+    /// suspends and other reads need a connection (8 readers' worth of tasks on 4 connections).
+    @Test func nestedReadsSeeOneSnapshotWhileWritersCommit() async throws {
+        try await withStore(.sqlite) { store in
+            try await store.transaction { db in try await db.raw("CREATE TABLE t (n INTEGER NOT NULL)").run() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for k in 0..<300 {
+                        try await store.transaction { db in try await db.query("INSERT INTO t (n) VALUES (\(k))").run() }
+                        // Read-your-writes: a read begun after one's commit sees it.
+                        let seen = try await store.read { db in try await db.query("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
+                        #expect(seen == k + 1)
+                    }
+                }
+                for _ in 0..<8 {
+                    group.addTask {
+                        for _ in 0..<40 {
+                            let (a, b, inner) = try await store.read { db -> (Int, Int, Int) in
+                                let a = try await db.query("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self)
+                                let inner = try await store.read { db2 in
+                                    try await db2.query("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self)
+                                }
+                                try await Task.sleep(nanoseconds: 100_000)
+                                let b = try await db.query("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self)
+                                return (a, b, inner)
+                            }
+                            #expect(a == b, "one read, one snapshot")
+                            #expect(inner == a, "a nested read shares the snapshot")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let n = try await store.read { db in try await db.query("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
+            #expect(n == 300)
+        }
+    }
+}
+
+@Suite struct TypedNullTests {
+    /// A missing value keeps its type: PostgreSQL must know which NULL it is given (an untyped
+    /// NULL in COALESCE or a comparison is an error there), and each reads back as nil.
+    @Test(arguments: StoreBackend.available)
+    func missingValuesAreNullsOfTheirType(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.transaction { db in
+                try await db.raw("CREATE TABLE t (i BIGINT, r DOUBLE PRECISION, s TEXT)").run()
+                try await db.query("INSERT INTO t (i, r, s) VALUES (\(Int64?.none), \(Double?.none), \(String?.none))").run()
+                try await db.query("INSERT INTO t (i, r, s) VALUES (\(Int64?.some(7)), \(Double?.some(2.5)), \(String?.some("七")))").run()
+            }
+            let rows = try await store.read { db in
+                try await db.query("""
+                    SELECT i, r, s, COALESCE(\(String?.none), 'x') AS fallback, COALESCE(\(Int64?.none), 3) AS three
+                    FROM t ORDER BY i NULLS FIRST
+                    """).all()
+            }
+            #expect(rows.count == 2)
+            #expect(try rows[0].decode(column: "i", as: Int64?.self) == nil)
+            #expect(try rows[0].decode(column: "r", as: Double?.self) == nil)
+            #expect(try rows[0].decode(column: "s", as: String?.self) == nil)
+            #expect(try rows[0].decode(column: "fallback", as: String.self) == "x")
+            #expect(try rows[0].decode(column: "three", as: Int64.self) == 3)
+            #expect(try rows[1].decode(column: "i", as: Int64?.self) == 7)
+            #expect(try rows[1].decode(column: "r", as: Double.self) == 2.5)
+            #expect(try rows[1].decode(column: "s", as: String.self) == "七")
+            let matched = try await store.read { db in
+                try await db.query("SELECT COUNT(*) AS c FROM t WHERE s IS NOT DISTINCT FROM \(String?.none)").first()!.decode(column: "c", as: Int.self)
+            }
+            #expect(matched == 1)
+        }
+    }
+
+    /// A body that throws leaves nothing behind, on both databases.
+    @Test(arguments: StoreBackend.available)
+    func aThrowingTransactionWritesNothing(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.transaction { db in try await db.raw("CREATE TABLE t (n BIGINT NOT NULL)").run() }
+            await #expect(throws: Failure.self) {
+                try await store.transaction { db in
+                    try await db.query("INSERT INTO t (n) VALUES (\(1))").run()
+                    throw Failure(n: 1)
+                }
+            }
+            let n = try await store.read { db in try await db.query("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
+            #expect(n == 0)
+        }
+    }
+}
+
+@Suite struct StatementCacheTests {
+    /// More distinct statements than the cache holds (SQL with values written into its text): the
+    /// cache starts over and every statement, old or new, still answers correctly.
+    @Test func statementsBeyondTheCacheStillAnswer() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("linli-cache-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let handle = try SQLiteHandle(path: dir + "/t.sqlite")
+        defer { handle.close() }
+        func value(_ sql: String, _ binds: [SQLiteValue] = []) throws -> Int64 {
+            var v: Int64 = -1
+            try handle.run(sql, binds, { row in v = try row.decode(column: "v", as: Int64.self) })
+            return v
+        }
+        let total = SQLiteHandle.cacheLimit + 100
+        for i in 0..<total { #expect(try value("SELECT \(i) AS v") == Int64(i)) }
+        for i in stride(from: 0, to: total, by: 37) { #expect(try value("SELECT \(i) AS v") == Int64(i)) }
+        // A cached statement keeps no binds from its last run.
+        #expect(try value("SELECT ? + 1 AS v", [.integer(41)]) == 42)
+        #expect(try value("SELECT COALESCE(?, 5) AS v", [.null]) == 5)
+    }
+}
+
+@Suite struct SQLiteValueCodingTests {
+    enum Kind: String, Codable { case urban, rural }
+    struct Settings: Codable, Equatable { var days: Int; var names: [String] }
+
+    /// Worked examples: what each Swift value is stored as, and what each stored value reads as.
+    @Test func valuesAreStoredAsTheirStorageClassAndStructuresAsJSON() throws {
+        let e = SQLiteValueEncoder()
+        #expect(try e.encode(Kind.rural) == .text("rural"))
+        #expect(try e.encode(true) == .integer(1))
+        #expect(try e.encode(Int32(-5)) == .integer(-5))
+        #expect(try e.encode(UInt8(200)) == .integer(200))
+        #expect(try e.encode(1.25) == .float(1.25))
+        #expect(try e.encode(Data([1, 2])) == .blob([1, 2]))
+        #expect(try e.encode(String?.none) == .null)
+        #expect(try e.encode(["a", "b"]) == .text(#"["a","b"]"#))
+        #expect(try e.encode(Settings(days: 3, names: [])) == .text(#"{"days":3,"names":[]}"#) ||
+                e.encode(Settings(days: 3, names: [])) == .text(#"{"names":[],"days":3}"#))
+        #expect(throws: EncodingError.self) { try e.encode(UInt64.max) }
+
+        let d = SQLiteValueDecoder()
+        #expect(try d.decode(Kind.self, from: .text("urban")) == .urban)
+        #expect(try d.decode(Bool.self, from: .integer(0)) == false)
+        #expect(try d.decode(Int16.self, from: .integer(300)) == 300)
+        #expect(throws: DecodingError.self) { try d.decode(Int8.self, from: .integer(300)) }
+        #expect(try d.decode(Double.self, from: .integer(2)) == 2.0)
+        #expect(try d.decode(Int.self, from: .float(4.0)) == 4)
+        #expect(throws: DecodingError.self) { try d.decode(Int.self, from: .float(4.5)) }
+        #expect(try d.decode(String?.self, from: .null) == nil)
+        #expect(try d.decode([String].self, from: .text(#"["x","y"]"#)) == ["x", "y"])
+        #expect(try d.decode(Settings.self, from: .text(#"{"days":1,"names":["n"]}"#)) == Settings(days: 1, names: ["n"]))
+        #expect(try d.decode(Data.self, from: .blob([9])) == Data([9]))
+        #expect(throws: DecodingError.self) { try d.decode(Int.self, from: .text("seven")) }
+    }
+
+    /// Round trip through a real connection: a value bound by SQLKit's builder comes back as itself.
+    @Test func boundValuesRoundTripThroughSQLite() async throws {
+        try await withStore(.sqlite) { store in
+            try await store.transaction { db in
+                try await db.raw("CREATE TABLE t (k TEXT, tags TEXT, flag INTEGER, blob BLOB)").run()
+                try await db.insert(into: "t").columns("k", "tags", "flag", "blob")
+                    .values(SQLBind(Kind.rural), SQLBind(["老人", "独居"]), SQLBind(true), SQLBind(Data([0, 255])))
+                    .run()
+            }
+            let row = try await store.read { db in try await db.raw("SELECT * FROM t").first()! }
+            #expect(try row.decode(column: "k", as: Kind.self) == .rural)
+            #expect(try row.decode(column: "tags", as: [String].self) == ["老人", "独居"])
+            #expect(try row.decode(column: "flag", as: Bool.self))
+            #expect(try row.decode(column: "blob", as: Data.self) == Data([0, 255]))
+        }
+    }
+}
