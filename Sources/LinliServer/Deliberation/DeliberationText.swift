@@ -63,7 +63,7 @@ enum DeliberationText {
         "scheduled": ("已通知", "Called"), "held": ("已召开", "Held"), 
         "online": ("网上投票", "Online"), "paper": ("纸质票", "Paper"), "proxy": ("委托投票", "Proxy"), "code": ("扫码签到", "Code"), "staff": ("工作人员登记", "By staff"),
         "resolution": ("决议公开", "Resolution"), "implementation": ("实施结果公开", "Implementation"), "minutes": ("会议纪要", "Minutes"),
-        "participating": ("参与表决者", "Those taking part"), "organisation": ("组织", "Organisation"), "household": ("住户", "Household"),
+        "participating": ("参与表决者", "Those taking part"), "household": ("住户", "Household"),
         "choice_yes": ("同意", "For"), "choice_no": ("反对", "Against"), "choice_abstain": ("弃权", "Abstain"),
     ]
 

@@ -416,7 +416,7 @@ extension LinkageService {
             }
             guard try e.decode(column: "status", as: String.self) == "pending" else { throw LinliError.conflict(nil, "not_pending", "该支出已处理") }
             guard try await db.raw("SELECT 1 AS x FROM expense_approvals WHERE expense_id = \(bind: expenseID) AND user_id = \(bind: actor.userID)").first() == nil else {
-                throw LinliError.conflict(nil, "already_approved", "你已审批过这笔支出")
+                throw LinliError.conflict(nil, "already_approved", "您已审批过这笔支出")
             }
             try await db.raw("INSERT INTO expense_approvals (expense_id, user_id, at) VALUES (\(bind: expenseID), \(bind: actor.userID), \(bind: now))").run()
             let count = try await db.raw("SELECT COUNT(*) AS n FROM expense_approvals WHERE expense_id = \(bind: expenseID)").first()!.decode(column: "n", as: Int.self)

@@ -551,7 +551,7 @@ extension LinkageService {
         public var volunteers: Int
         public var members: [String]
         public var manage: Bool
-        enum CodingKeys: String, CodingKey { case id, name, kind, serviceType = "service_type", registration, projects, outcomes, volunteers, members, manage }
+        enum CodingKeys: String, CodingKey { case id, name, kind, serviceType = "service_type", registration = "org_registration", projects, outcomes, volunteers, members, manage }
     }
 
     /// A member of a social organisation (a founder, a staff member, a resident who joined).

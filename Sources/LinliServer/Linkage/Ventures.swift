@@ -118,7 +118,7 @@ extension LinkageService {
             guard a.status == "submitted" else { throw LinliError.conflict(nil, "not_open", "该申请已评定") }
             guard let s = score, (0...100).contains(s) else { throw LinliError.invalid("score", "invalid", "评分应为 0 到 100") }
             guard try await db.raw("SELECT 1 AS x FROM venture_scores WHERE application_id = \(bind: applicationID) AND user_id = \(bind: actor.userID)").first() == nil else {
-                throw LinliError.conflict("score", "already_scored", "你已评过这份申请")
+                throw LinliError.conflict("score", "already_scored", "您已评过这份申请")
             }
             try await db.raw("""
                 INSERT INTO venture_scores (application_id, user_id, score, comment, at) VALUES (\(bind: applicationID), \(bind: actor.userID), \(bind: s), \(bind: Self.trimmed(comment)), \(bind: now))

@@ -339,8 +339,8 @@ struct RegistryRoutes {
                     "with_branch": $0.withPartyBranch, "without_branch": $0.withoutPartyBranch] }
     }
 
-    static func options(_ values: [String], selected: String?, _ lang: Lang) -> [[String: Any]] {
-        values.map { ["value": $0, "label": I18n.label($0, lang), "selected": $0 == selected] }
+    static func options(_ values: [String], selected: String?, _ lang: Lang, labelPrefix: String = "") -> [[String: Any]] {
+        values.map { ["value": $0, "label": I18n.label(labelPrefix + $0, lang), "selected": $0 == selected] }
     }
 
     func transferPage(_ c: AppContext, id: Int64, report: ImportReport?, errors: [String: String]) async throws -> Response {
@@ -369,7 +369,7 @@ struct RegistryRoutes {
         data["org_kinds"] = Self.options(OrganisationKind.allCases.map(\.rawValue), selected: nil, c.lang)
         data["facility_kinds"] = Self.options(FacilityKind.allCases.map(\.rawValue), selected: nil, c.lang)
         data["child_kinds"] = Self.options(childKinds.map(\.rawValue), selected: nil, c.lang)
-        data["community_types"] = Self.options(CommunityType.allCases.map(\.rawValue), selected: nil, c.lang)
+        data["community_types"] = Self.options(CommunityType.allCases.map(\.rawValue), selected: nil, c.lang, labelPrefix: "ctype_")
         data["holds_households"] = kind?.holdsHouseholds ?? false
         data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)
         data["can_coverage"] = actor.may(.coverageView) && (kind?.rank ?? 9) <= 3

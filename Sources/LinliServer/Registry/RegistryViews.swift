@@ -37,7 +37,7 @@ public struct OrganisationSummary: Sendable, Codable {
     /// Serving this compound from elsewhere (a property company), not registered here.
     public var serving: Bool = false
 
-    enum CodingKeys: String, CodingKey { case id, kind, name, serviceType = "service_type", registration, parentName = "parent_name", parentID = "parent_id", serving }
+    enum CodingKeys: String, CodingKey { case id, kind, name, serviceType = "service_type", registration = "org_registration", parentName = "parent_name", parentID = "parent_id", serving }
 }
 
 public struct FacilitySummary: Sendable, Codable {

@@ -7,9 +7,37 @@ public enum Lang: String, Sendable {
     case zh, en
 }
 
+/// One capability's user-facing text: interface strings by key, and labels of stored codes.
+struct TextTable: Sendable {
+    let name: String
+    let strings: [String: (String, String)]
+    let values: [String: (String, String)]
+}
+
 enum I18n {
+    /// Every capability's table. A key belongs to one table only: the merged view below once
+    /// kept the first of two definitions silently, and a merged request showed as "融合型大社区"
+    /// (a community type). `duplicates` names any key defined twice; a test keeps it empty.
+    static let tables: [TextTable] = [
+        TextTable(name: "platform", strings: baseStrings, values: baseValues),
+        TextTable(name: "requests", strings: RequestsText.strings, values: RequestsText.values),
+        TextTable(name: "deliberation", strings: DeliberationText.strings, values: DeliberationText.values),
+        TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
+    ]
+
+    /// "strings.show: requests, linkage" for each key defined in more than one table.
+    static var duplicates: [String] {
+        var out: [String] = []
+        for (part, pick) in [("strings", \TextTable.strings), ("values", \TextTable.values)] {
+            var owners: [String: [String]] = [:]
+            for t in tables { for k in t[keyPath: pick].keys { owners[k, default: []].append(t.name) } }
+            out += owners.filter { $0.value.count > 1 }.map { "\(part).\($0.key): \($0.value.joined(separator: ", "))" }
+        }
+        return out.sorted()
+    }
+
     /// key → (zh, en)
-    static let strings: [String: (String, String)] = baseStrings.merging(RequestsText.strings) { a, _ in a }.merging(DeliberationText.strings) { a, _ in a }.merging(LinkageText.strings) { a, _ in a }
+    static let strings: [String: (String, String)] = tables.reduce(into: [:]) { all, t in all.merge(t.strings) { a, _ in a } }
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
         "users": ("账号", "Accounts"), "new_user": ("新建账号", "New account"), "display_name": ("显示名称", "Display name"),
@@ -65,17 +93,18 @@ enum I18n {
         "error": ("出错了", "Something went wrong"), "back": ("返回", "Back"), "roles": ("角色", "Roles"),
         "errors_above": ("请按提示修改后再提交", "Please correct the fields marked below"),
         "more": ("更早的记录", "Older entries"), "nothing_here": ("暂无", "None"),
-        "choose": ("请选择", "Choose"), "resident_count": ("人数", "People"),
+        "choose": ("请选择", "Choose"), "resident_count": ("人数", "People"), "show": ("查看", "Show"),
     ]
 
     /// Labels for stored enum values.
-    static let values: [String: (String, String)] = baseValues.merging(RequestsText.values) { a, _ in a }.merging(DeliberationText.values) { a, _ in a }.merging(LinkageText.values) { a, _ in a }
+    static let values: [String: (String, String)] = tables.reduce(into: [:]) { all, t in all.merge(t.values) { a, _ in a } }
     static let baseValues: [String: (String, String)] = [
         "city": ("市", "City"), "district": ("区", "District"), "street": ("街道", "Street"), "town": ("镇", "Town"),
         "community": ("社区", "Community"), "village": ("村", "Village"), "compound": ("小区", "Compound"),
         "villager_group": ("村民小组", "Villager group"), "building": ("楼栋", "Building"), "unit": ("单元", "Unit"),
-        "urban": ("城市社区", "Urban"), "rural": ("农村社区", "Rural"), "merged": ("融合型大社区", "Merged large"),
-        "relocated": ("城中村/拆迁安置社区", "Urban-village / relocated"),
+        "ctype_urban": ("城市社区", "Urban"), "ctype_rural": ("农村社区", "Rural"), "ctype_merged": ("融合型大社区", "Merged large"),
+        "ctype_relocated": ("城中村/拆迁安置社区", "Urban-village / relocated"),
+        "orgreg_registered": ("登记", "Registered"), "orgreg_filed": ("备案", "Filed"), "organisation": ("组织", "Organisation"),
         "registered": ("户籍人口", "Registered"), "resident": ("常住人口", "Resident"), "migrant": ("流动人口", "Migrant"),
         "head": ("户主", "Head"), "owner": ("业主", "Owner"), "tenant": ("租户", "Tenant"), "family": ("家庭成员", "Family member"),
         "male": ("男", "Male"), "female": ("女", "Female"),
@@ -109,14 +138,15 @@ enum I18n {
     }
 
     /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
-    static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level", "community_type",
+    static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level",
                                              "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status",
                                              "item_class", "state", "method"]
     /// Coded values whose labels live under a prefix, because the same code means different things
     /// in different capabilities ("accepted" request vs. "accepted" shift).
     static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
                                                  "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
-                                                 "round_status": "round_", "application_status": "app_"]
+                                                 "round_status": "round_", "application_status": "app_",
+                                                 "community_type": "ctype_", "org_registration": "orgreg_"]
 
     /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
     static let labelPrefixes: [String: String] = Dictionary(uniqueKeysWithValues: labelledKeys.map { ($0, "") }).merging(prefixedKeys) { _, p in p }

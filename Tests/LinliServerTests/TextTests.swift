@@ -1,0 +1,62 @@
+import Foundation
+import LinliCore
+import LinliStore
+import Testing
+@testable import LinliServer
+
+/// Texts: each key in one capability's table, every code a page can show has a label in both
+/// languages, and every `{{t.key}}` a template uses exists.
+@Suite struct TextTests {
+    @Test func noKeyIsDefinedTwice() {
+        #expect(I18n.duplicates == [])
+    }
+
+    /// The codes of every stored enum, each with the prefix its label lives under.
+    static let codes: [(String, [String])] = [
+        ("", PlaceKind.allCases.map(\.rawValue)), ("ctype_", CommunityType.allCases.map(\.rawValue)),
+        ("", Registration.allCases.map(\.rawValue)), ("", Relation.allCases.map(\.rawValue)),
+        ("", ResidentTag.allCases.map(\.rawValue)), ("", OrganisationKind.allCases.map(\.rawValue)),
+        ("", FacilityKind.allCases.map(\.rawValue)), ("orgreg_", ["registered", "filed"]),
+        ("", ItemClass.allCases.map(\.rawValue)), ("choice_", Choice.allCases.map(\.rawValue)),
+        ("", BallotMethod.allCases.map(\.rawValue)), ("stage_", ProjectStage.allCases.map(\.rawValue)),
+        ("", RequestStatus.allCases.map(\.rawValue)), ("", Urgency.allCases.map(\.rawValue)),
+        ("channel_", Channel.allCases.map(\.rawValue)), ("", PartyKind.allCases.map(\.rawValue)),
+        ("deadline_", Deadline.allCases.map(\.rawValue)), ("role_", Role.allCases.map(\.rawValue)),
+    ]
+
+    @Test func everyStoredCodeHasALabelInBothLanguages() {
+        for (prefix, codes) in Self.codes {
+            for code in codes {
+                let key = prefix + code
+                #expect(I18n.values[key] != nil, "no label for \(key)")
+                for lang in [Lang.zh, .en] { #expect(I18n.label(key, lang) != key, "\(key) shows as its code in \(lang)") }
+            }
+        }
+    }
+
+    /// The labels that once came out wrong from a first-wins merge.
+    @Test func aCodeIsLabelledByTheFieldItSitsIn() {
+        #expect(I18n.codeLabel("status", "merged", .zh) == "已合并")
+        #expect(I18n.codeLabel("community_type", "merged", .zh) == "融合型大社区")
+        #expect(I18n.codeLabel("registration", "registered", .zh) == "户籍人口")
+        #expect(I18n.codeLabel("org_registration", "registered", .zh) == "登记")
+        #expect(I18n.codeLabel("org_registration", "filed", .en) == "Filed")
+    }
+
+    @Test func everyTemplateKeyExists() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/LinliServer/Resources/templates")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".mustache") }
+        #expect(files.count > 20)
+        let pattern = try NSRegularExpression(pattern: #"\{\{[#^/]?t\.([a-z0-9_]+)\}\}"#)
+        var missing: [String] = []
+        for f in files {
+            let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
+            for m in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                let key = String(text[Range(m.range(at: 1), in: text)!])
+                if I18n.strings[key] == nil { missing.append("\(f): \(key)") }
+            }
+        }
+        #expect(missing == [])
+    }
+}
