@@ -323,9 +323,13 @@ public final class SQLiteStore: Store {
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let box = ResultBox<T>()
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            writeQueue.submit(WriteJob(run: { db in box.value = try await body(db) }, finish: { error in
-                if let error { c.resume(throwing: error) } else { c.resume(returning: box.value!) }
-            }))
+            // The writer's drain task is started here and would inherit a reader this task holds:
+            // a transaction body must never read on a connection lent to someone else.
+            Self.$heldReader.withValue(nil) {
+                writeQueue.submit(WriteJob(run: { db in box.value = try await body(db) }, finish: { error in
+                    if let error { c.resume(throwing: error) } else { c.resume(returning: box.value!) }
+                }))
+            }
         }
     }
 

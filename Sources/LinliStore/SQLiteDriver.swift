@@ -46,15 +46,21 @@ package final class SQLiteHandle: @unchecked Sendable {
         // NOMUTEX: `lock` below already serialises every use of the connection, and SQLite's own
         // mutex cost a lock per column read.
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        _ = linli_sqlite_configure_library()
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open \(path)"
             sqlite3_close(db)
             throw SQLiteFailure(code: rc, message: message)
         }
-        // A cached statement keeps its plan whatever is bound to it; without this SQLite re-prepares
-        // statements whose plan might depend on a bound value (LIMIT, LIKE, partial indexes) on every bind.
-        _ = linli_sqlite_enable_qpsg(UnsafeMutableRawPointer(db))
+        // A cached statement keeps its plan whatever is bound to it (without this SQLite re-prepares
+        // statements whose plan might depend on a bound value on every bind), and "text" is a name,
+        // never a string: see LinliSQLite.h.
+        let configured = linli_sqlite_configure_connection(UnsafeMutableRawPointer(db))
+        guard configured == SQLITE_OK else {
+            sqlite3_close(db)
+            throw SQLiteFailure(code: configured, message: "cannot configure the connection to \(path)")
+        }
         raw = db
     }
 

@@ -60,6 +60,10 @@ package struct SQLiteValueEncoder: Sendable {
         func encode(_ v: UInt32) throws { value = .integer(Int64(v)) }
         func encode(_ v: UInt64) throws { value = .integer(try Self.fit(v)) }
         func encode<T: Encodable>(_ v: T) throws {
+            // Dates and bytes inside a wrapper are stored as at the top level (Date's own encoding
+            // would count seconds from 2001).
+            if let d = v as? Date { value = .float(d.timeIntervalSince1970); return }
+            if let d = v as? Data { value = .blob(Array(d)); return }
             // A wrapper of one value (a RawRepresentable enum, an id type) unwraps to it.
             try v.encode(to: self)
         }

@@ -244,6 +244,19 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
     }
 }
 
+@Suite struct ConnectionSettingsTests {
+    /// Debian's SQLite takes "text" as a string when no column has that name; Linli's connections
+    /// refuse it, so a misspelt quoted column name is an error, not a comparison with a string.
+    @Test func aDoubleQuotedWordIsAlwaysAName() async throws {
+        try await withStore(.sqlite) { store in
+            try await store.transaction { db in try await db.raw("CREATE TABLE t (name TEXT)").run() }
+            await #expect(throws: (any Error).self) {
+                try await store.read { db in try await db.raw("SELECT COUNT(*) AS c FROM t WHERE \"nmae\" = 'x'").all() }
+            }
+        }
+    }
+}
+
 @Suite struct SQLiteValueCodingTests {
     enum Kind: String, Codable { case urban, rural }
     struct Settings: Codable, Equatable { var days: Int; var names: [String] }
@@ -262,6 +275,11 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
         guard case .text(let json) = try e.encode(Settings(days: 3, names: ["楼"])) else { Issue.record("a struct is JSON text"); return }
         #expect(try JSONDecoder().decode(Settings.self, from: Data(json.utf8)) == Settings(days: 3, names: ["楼"]))
         #expect(throws: EncodingError.self) { try e.encode(UInt64.max) }
+        struct Wrapped: Codable { var at: Date; init(from d: any Decoder) throws { at = try d.singleValueContainer().decode(Date.self) }
+            init(_ at: Date) { self.at = at }
+            func encode(to e: any Encoder) throws { var c = e.singleValueContainer(); try c.encode(at) } }
+        #expect(try e.encode(Wrapped(Date(timeIntervalSince1970: 100))) == .float(100), "a wrapped date counts from 1970 too")
+        #expect(try SQLiteValueDecoder().decode(Wrapped.self, from: .float(100)).at == Date(timeIntervalSince1970: 100))
 
         let d = SQLiteValueDecoder()
         #expect(try d.decode(Kind.self, from: .text("urban")) == .urban)

@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
-#if DEBUG
-import Mustache
 import LinliCore
 import LinliStore
+#if DEBUG
+import Mustache
 #endif
 
 /// Server-rendered HTML: a page template rendered inside the layout, with the language table and
