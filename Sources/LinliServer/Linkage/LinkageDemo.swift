@@ -42,7 +42,7 @@ extension Linli {
             for (i, p) in people.enumerated() {
                 let name = try p.decode(column: "name", as: String.self), home = try p.decode(column: "path", as: String.self)
                 let uid = try await db.raw("""
-                    INSERT INTO users (username, display_name, password_hash, created_at) VALUES (\(bind: "vol-\(i + 1)"), \(bind: name), \(bind: unusable), \(bind: now))
+                    INSERT INTO users (username, display_name, password_hash, created_at, demo) VALUES (\(bind: "vol-\(i + 1)"), \(bind: name), \(bind: unusable), \(bind: now), 1)
                     ON CONFLICT (username) DO NOTHING RETURNING id
                     """).first()
                 guard let uid = try uid?.decode(column: "id", as: Int64.self) else { continue }
