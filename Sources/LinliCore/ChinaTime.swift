@@ -7,10 +7,6 @@ import Foundation
 public enum ChinaTime {
     public static let utcOffset: Int64 = 8 * 3600
 
-    /// "2026-10-01" → local day number; anything but exactly `YYYY-MM-DD` inside the years Linli
-    /// handles is nil (see `Input.day`).
-    public static func day(_ iso: String) -> Int64? { Input.day(iso) }
-
     public static func iso(day: Int64) -> String {
         let (y, m, d) = civil(day: day)
         guard (0...9999).contains(y) else { return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) }
@@ -57,6 +53,8 @@ public enum ChinaTime {
         return civil(day: local >= 0 ? local / 86400 : (local - 86399) / 86400)
     }
 
+    /// `n` in decimal, zero-padded to `width` (dates; also the demo's ID numbers and phones, where
+    /// String(format:) once cost a tenth of the demo's time).
     package static func pad(_ n: Int64, _ width: Int) -> String {
         let s = String(n)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s

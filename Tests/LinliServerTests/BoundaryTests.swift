@@ -20,8 +20,7 @@ import Testing
         "Application.swift": ["audit_log"],
     ]
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources/LinliServer")
+    static let root = serverSources
 
     func swiftFiles(_ dir: URL) throws -> [URL] {
         try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { $0.pathExtension == "swift" }

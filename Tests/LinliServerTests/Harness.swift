@@ -135,3 +135,7 @@ func webLogin(_ client: some TestClientProtocol, _ username: String, password: S
     guard login.status == .seeOther, let set = login.headers[.setCookie] else { throw LinliError.unauthenticated }
     return String(set.split(separator: ";")[0])
 }
+
+/// `Sources/LinliServer` of this checkout, for tests that read the code and templates themselves.
+let serverSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Sources/LinliServer")

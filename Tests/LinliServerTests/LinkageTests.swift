@@ -35,8 +35,8 @@ import LinliStore
         // Monday's morning and afternoon are one period once merged; Wednesday's evening stands alone.
         #expect(a.merged[1].count == 1 && a.merged[1][0] == (8 * 60, 18 * 60) && a.merged[3].count == 1 && a.merged[2].isEmpty)
         // 2026-11-23 is a Monday.
-        #expect(LocalDay.weekday(ChinaTime.day("2026-11-23")!) == 1)
-        #expect(LocalDay.weekday(ChinaTime.day("2026-11-29")!) == 7)
+        #expect(LocalDay.weekday(Input.day("2026-11-23")!) == 1)
+        #expect(LocalDay.weekday(Input.day("2026-11-29")!) == 7)
     }
 
     @Test func matchingStartsAtTheSeedStopsAtTheCapAndThePool() {
@@ -55,7 +55,7 @@ import LinliStore
     }
 
     @Test func fillingAMonthCoversEveryShiftFairlyWithoutDoubleBooking() {
-        let first = ChinaTime.day("2026-12-01")!, last = ChinaTime.day("2026-12-31")!
+        let first = Input.day("2026-12-01")!, last = Input.day("2026-12-31")!
         var shifts: [ShiftSlot] = []
         var id: Int64 = 0
         for task in 1...3 {
@@ -83,7 +83,7 @@ import LinliStore
     }
 
     @Test func shortShiftsAreReportedPlainly() {
-        let day = ChinaTime.day("2026-12-07")!  // a Monday
+        let day = Input.day("2026-12-07")!  // a Monday
         let s = LocalDay.start(day) + 11 * 3600
         let shifts = [ShiftSlot(id: 1, taskID: 1, startsAt: s, endsAt: s + 3600, headcount: 3), ShiftSlot(id: 2, taskID: 2, startsAt: s + 1800, endsAt: s + 5400, headcount: 1)]
         let needs: [Int64: TaskNeeds] = [1: TaskNeeds(taskID: 1, skills: ["delivery"], lat: nil, lng: nil), 2: TaskNeeds(taskID: 2, skills: ["carry"], lat: nil, lng: nil)]

@@ -25,16 +25,16 @@ func cst(_ s: String) -> Int64 {
         #expect(plain.add(hours: 8, working: true, to: cst("2026-11-23T09:00:00")) == cst("2026-11-23T17:00:00"))
         // Calendar hours ignore all of that.
         #expect(plain.add(hours: 5, working: false, to: cst("2026-11-21T22:00:00")) == cst("2026-11-22T03:00:00"))
-        let holiday = WorkCalendar(holidays: [ChinaTime.day("2026-11-23")!])
+        let holiday = WorkCalendar(holidays: [Input.day("2026-11-23")!])
         #expect(holiday.add(hours: 2, working: true, to: cst("2026-11-20T16:00:00")) == cst("2026-11-24T10:00:00"))
-        let makeUp = WorkCalendar(workdays: [ChinaTime.day("2026-11-21")!])
+        let makeUp = WorkCalendar(workdays: [Input.day("2026-11-21")!])
         #expect(makeUp.add(hours: 2, working: true, to: cst("2026-11-20T16:00:00")) == cst("2026-11-21T10:00:00"))
         // The 2026 National Day week: 1–7 October off, 10 October (Saturday) worked.
-        let official = WorkCalendar(holidays: Set(RequestsConfig.holidays2026.filter { $0.1 == "holiday" }.map { ChinaTime.day($0.0)! }),
-                                    workdays: Set(RequestsConfig.holidays2026.filter { $0.1 == "workday" }.map { ChinaTime.day($0.0)! }))
+        let official = WorkCalendar(holidays: Set(RequestsConfig.holidays2026.filter { $0.1 == "holiday" }.map { Input.day($0.0)! }),
+                                    workdays: Set(RequestsConfig.holidays2026.filter { $0.1 == "workday" }.map { Input.day($0.0)! }))
         #expect(official.add(hours: 8, working: true, to: cst("2026-09-30T17:00:00")) == cst("2026-10-08T17:00:00"))
-        #expect(official.isWorkday(ChinaTime.day("2026-10-10")!))
-        #expect(!official.isWorkday(ChinaTime.day("2026-10-05")!))
+        #expect(official.isWorkday(Input.day("2026-10-10")!))
+        #expect(!official.isWorkday(Input.day("2026-10-05")!))
     }
 
     @Test func isoDatesAgreeWithFoundationAcrossCenturiesAndLeapDays() {
@@ -46,7 +46,7 @@ func cst(_ s: String) -> Int64 {
             // Only the years Linli handles parse back (see InputParsingTests).
             let year = Int64(ChinaTime.iso(day: day).prefix(4)) ?? 0
             let inRange = (Input.firstYear...Input.lastYear).contains(year)
-            #expect(ChinaTime.day(ChinaTime.iso(day: day)) == (inRange ? day : nil))
+            #expect(Input.day(ChinaTime.iso(day: day)) == (inRange ? day : nil))
         }
         #expect(LocalTime.text(cst("2026-11-22T09:05:00")) == "2026-11-22 09:05")
         #expect(TextSimilarity.score("电梯坏了", "电梯坏了") == 1 && TextSimilarity.score("电梯坏了", "路灯不亮") == 0)

@@ -44,8 +44,7 @@ import Testing
     }
 
     @Test func everyTemplateKeyExists() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/LinliServer/Resources/templates")
+        let dir = serverSources.appendingPathComponent("Resources/templates")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".mustache") }
         #expect(files.count > 20)
         let pattern = try NSRegularExpression(pattern: #"\{\{[#^/]?t\.([a-z0-9_]+)\}\}"#)

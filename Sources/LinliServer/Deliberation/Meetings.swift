@@ -201,7 +201,7 @@ extension DeliberationService {
         let title = (rawTitle ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var v = Validator()
         v.check(!title.isEmpty && title.count <= DeliberationLimits.titleMax, "title", "required", "请填写节点名称")
-        v.check(dueDay.flatMap(ChinaTime.day) != nil, "due_day", "invalid", "请填写计划完成日期，如 2027-03-31")
+        v.check(dueDay.flatMap(Input.day) != nil, "due_day", "invalid", "请填写计划完成日期，如 2027-03-31")
         try v.throwIfAny()
         let now = env.nowSeconds
         try await store.transaction { db in

@@ -325,7 +325,7 @@ extension LinkageService {
             guard !title.isEmpty, title.count <= LinkageLimits.titleMax else { throw LinliError.invalid("title", "required", "请填写里程碑") }
             var due: Int64?
             if let d = dueDay, !d.isEmpty {
-                guard let day = ChinaTime.day(d) else { throw LinliError.invalid("due_day", "invalid", "日期格式应为 2026-12-31") }
+                guard let day = Input.day(d) else { throw LinliError.invalid("due_day", "invalid", "日期格式应为 2026-12-31") }
                 due = day
             }
             try await db.raw("INSERT INTO project_milestones (project_id, title, due_day) VALUES (\(bind: id), \(bind: title), \(bind: due))").run()
@@ -492,7 +492,7 @@ extension LinkageService {
             v.check(Self.programmes.contains(programme ?? ""), "programme", "invalid", "请选择培训计划")
             v.check(!title.isEmpty && title.count <= LinkageLimits.titleMax, "title", "required", "请填写培训名称")
             v.check((1...1000).contains(hours ?? 0), "hours", "invalid", "学时应为 1 到 1000")
-            let d = day.flatMap { ChinaTime.day($0) }
+            let d = day.flatMap { Input.day($0) }
             v.check(d != nil, "day", "invalid", "请填写完成日期，如 2026-11-30")
             try v.throwIfAny()
             try await db.raw("""
@@ -570,7 +570,7 @@ extension LinkageService {
             v.check(!name.isEmpty && name.count <= 40, "name", "required", "请填写成员姓名")
             v.check(role.count <= 40, "role", "too_long", "职务不超过 40 字")
             var day: Int64?
-            if let j = joined, !j.isEmpty { day = ChinaTime.day(j); v.check(day != nil, "joined", "invalid", "日期格式应为 2026-01-31") }
+            if let j = joined, !j.isEmpty { day = Input.day(j); v.check(day != nil, "joined", "invalid", "日期格式应为 2026-01-31") }
             try v.throwIfAny()
             try await db.raw("""
                 INSERT INTO organisation_members (organisation_id, name, role, joined_day, created_at)

@@ -254,7 +254,7 @@ extension LinkageService {
                     v.check(s > now, "starts_at", "in_past", "开始时间已过")
                 } else { v.check(false, "starts_at", "invalid", "请填写开始时间，如 2026-12-05T09:00") }
             } else {
-                let f = input.firstDay.flatMap { ChinaTime.day($0) }, l = input.lastDay.flatMap { ChinaTime.day($0) }
+                let f = input.firstDay.flatMap { Input.day($0) }, l = input.lastDay.flatMap { Input.day($0) }
                 v.check(f != nil, "first_day", "invalid", "请填写开始日期")
                 v.check(l != nil, "last_day", "invalid", "请填写结束日期")
                 if let f, let l {

@@ -212,7 +212,7 @@ extension Linli {
         let iso = ChinaTime.iso(day: today)
         let y = Int(iso.prefix(4))!, m = Int(iso.dropFirst(5).prefix(2))!
         let (py, pm) = m == 1 ? (y - 1, 12) : (y, m - 1)
-        let from = String(format: "%04d-%02d-01", py, pm), to = ChinaTime.iso(day: ChinaTime.day(String(format: "%04d-%02d-01", y, m))! - 1)
+        let from = String(format: "%04d-%02d-01", py, pm), to = ChinaTime.iso(day: Input.day(String(format: "%04d-%02d-01", y, m))! - 1)
         var figureTimes: [Double] = []
         var received = 0
         for _ in 0..<runs {

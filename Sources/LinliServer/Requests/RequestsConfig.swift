@@ -69,7 +69,7 @@ final class RequestsConfig: Sendable {
         for r in try await db.raw("SELECT day, kind, name FROM calendar_days ORDER BY day").all() {
             let day = try r.decode(column: "day", as: String.self), kind = try r.decode(column: "kind", as: String.self)
             days.append((day, kind, try r.decode(column: "name", as: String.self)))
-            guard let d = ChinaTime.day(day) else { continue }
+            guard let d = Input.day(day) else { continue }
             if kind == "holiday" { holidays.insert(d) } else { workdays.insert(d) }
         }
         return Snapshot(categories: categories, order: order, rules: rules, calendar: WorkCalendar(holidays: holidays, workdays: workdays),
@@ -91,7 +91,7 @@ final class RequestsConfig: Sendable {
     static let holidays2026: [(String, String, String)] = {
         var out: [(String, String, String)] = []
         func range(_ from: String, _ to: String, _ name: String) {
-            guard let a = ChinaTime.day(from), let b = ChinaTime.day(to) else { return }
+            guard let a = Input.day(from), let b = Input.day(to) else { return }
             for d in a...b { out.append((ChinaTime.iso(day: d), "holiday", name)) }
         }
         range("2026-01-01", "2026-01-03", "元旦")

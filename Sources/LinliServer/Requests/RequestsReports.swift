@@ -61,8 +61,8 @@ extension RequestsService {
     /// requests at a place, and of each compound / community / street below it, for a period
     /// [from, to) in local days.
     public func figures(placeID: Int64, from: String, to: String, actor: Actor) async throws -> FiguresReport {
-        guard let fromDay = ChinaTime.day(from) else { throw LinliError.invalid("from", "invalid", "开始日期格式应为 YYYY-MM-DD") }
-        guard let toDay = ChinaTime.day(to), toDay >= fromDay else { throw LinliError.invalid("to", "invalid", "结束日期格式应为 YYYY-MM-DD，且不早于开始日期") }
+        guard let fromDay = Input.day(from) else { throw LinliError.invalid("from", "invalid", "开始日期格式应为 YYYY-MM-DD") }
+        guard let toDay = Input.day(to), toDay >= fromDay else { throw LinliError.invalid("to", "invalid", "结束日期格式应为 YYYY-MM-DD，且不早于开始日期") }
         let start = fromDay * 86400 - ChinaTime.utcOffset, end = (toDay + 1) * 86400 - ChinaTime.utcOffset
         return try await store.read { db in
             guard let p = try await db.raw("SELECT name, path FROM places WHERE id = \(bind: placeID)").first() else { throw LinliError.notFound }

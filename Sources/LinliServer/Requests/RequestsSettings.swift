@@ -56,7 +56,7 @@ extension RequestsService {
 
     public func setCalendarDay(_ day: String?, kind: String?, name: String?, actor: Actor) async throws {
         try actor.require(.requestConfigure)
-        guard let day, let d = ChinaTime.day(day) else { throw LinliError.invalid("day", "invalid", "日期格式应为 YYYY-MM-DD") }
+        guard let day, let d = Input.day(day) else { throw LinliError.invalid("day", "invalid", "日期格式应为 YYYY-MM-DD") }
         guard let kind, ["holiday", "workday", "none"].contains(kind) else { throw LinliError.invalid("kind", "invalid", "请选择放假或调休上班") }
         let iso = ChinaTime.iso(day: d)
         try await store.transaction { db in

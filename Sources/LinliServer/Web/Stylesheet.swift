@@ -37,10 +37,11 @@ enum Stylesheet {
     .tag.danger { background:#b00020; color:#fff; } li.overdue { border-left:4px solid #b00020; padding-left:.5rem; }
     nav.tabs { margin:.5rem 0; gap:.5rem; } nav.tabs a { padding:.4rem .8rem; border:1px solid var(--line); border-radius:4px; text-decoration:none; min-height:44px; display:inline-flex; align-items:center; }
     nav.tabs a.current { background:var(--accent); color:#fff; border-color:var(--accent); }
-    form.inline { display:inline-flex; flex-wrap:wrap; gap:.5rem; align-items:center; margin:.25rem 0; }
-    form.inline input[type=text], form.inline select { width:auto; }
+    form.inline { display:inline-flex; flex-wrap:wrap; gap:.5rem; align-items:center; margin:.25rem 0; max-width:100%; }
+    form.inline input[type=text], form.inline select { width:auto; max-width:100%; }
     /* A file chooser's own width grows with the font: in large print it was 454 px on a 390 px phone. */
     input[type=file] { max-width:100%; font-size:1em; }
+    input[type=number], input[type=date], input[type=time], input[type=datetime-local] { min-height:44px; padding:.4rem; font-size:1em; max-width:100%; }
     /* Boxes a finger can hit (13 px by default, whatever the print size). */
     input[type=checkbox], input[type=radio] { width:1.3em; height:1.3em; vertical-align:middle; margin-right:.3em; }
     .photos { display:flex; flex-wrap:wrap; gap:.5rem; } .photos img { width:8rem; height:8rem; object-fit:cover; border-radius:4px; }
