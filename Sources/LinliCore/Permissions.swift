@@ -76,7 +76,7 @@ public enum PermissionTable {
         .cityAdmin: Set(Action.allCases).subtracting([.voteCast, .volunteerJoin, .fundDonate]),
         .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast, .volunteerJoin, .fundDonate]),
         .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
-                          .residentUnmask, .coverageView, .registryTransfer,
+                          .residentUnmask, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
                           .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage],
@@ -89,6 +89,11 @@ public enum PermissionTable {
         .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView],
         .partnerApp: [.requestSubmit, .requestView],
     ]
+
+    /// Actions a person takes for themselves only (their own vote, their own volunteering, their
+    /// own gift). Holding them gives no power over anyone else, so a manager who lacks them may
+    /// still grant a role that has them: a city administrator makes residents' accounts.
+    public static let forOneself: Set<Action> = [.voteCast, .volunteerJoin, .fundDonate]
 
     /// The same table as one bit per action, by the role's position: a page asks `may` a few dozen
     /// times, and each lookup above hashed two strings (the role's and the action's raw values).
@@ -117,9 +122,13 @@ public struct RoleGrant: Sendable, Equatable {
     public var placePath: String
     public var gridID: Int64?
     public var householdID: Int64?
+    /// The resident of that household this account is (a resident's grant): an owner votes
+    /// online only through the account linked to them, never through another member's.
+    public var residentID: Int64?
 
-    public init(role: Role, placeID: Int64, placePath: String, gridID: Int64? = nil, householdID: Int64? = nil) {
+    public init(role: Role, placeID: Int64, placePath: String, gridID: Int64? = nil, householdID: Int64? = nil, residentID: Int64? = nil) {
         self.role = role; self.placeID = placeID; self.placePath = placePath; self.gridID = gridID; self.householdID = householdID
+        self.residentID = residentID
     }
 }
 

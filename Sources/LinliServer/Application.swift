@@ -99,7 +99,9 @@ public struct Linli: Sendable {
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
         accounts.production = config.production
         return Linli(config: config, store: store,
-                     registry: RegistryService(store: store, cipher: cipher, env: config.environment),
+                     // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
+                     registry: RegistryService(store: store, cipher: cipher, env: config.environment,
+                                               partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) }),
                      accounts: accounts,
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
@@ -151,7 +153,8 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)
     AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production, trustedProxy: linli.config.trustedProxy).register(routes)
-    UserRoutes(accounts: linli.accounts, renderer: renderer).register(routes)
+    UserRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer).register(routes)
+    OnboardingRoutes(registry: linli.registry, accounts: linli.accounts, renderer: renderer).register(routes)
     RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)

@@ -486,3 +486,13 @@ extension SQLDatabase {
         }
     }
 }
+
+/// Whether a write was refused because another row still refers to the one being removed (a
+/// FOREIGN KEY constraint, on either database). Removals that other capabilities' records may
+/// block rely on it: the constraint knows every reference, including tables the removing
+/// capability never names.
+package func isStillReferenced(_ error: any Error) -> Bool {
+    if let e = error as? SQLiteFailure { return e.code == 787 }  // SQLITE_CONSTRAINT_FOREIGNKEY
+    if let e = error as? PSQLError { return e.serverInfo?[.sqlState] == "23503" }
+    return false
+}

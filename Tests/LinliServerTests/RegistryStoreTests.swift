@@ -370,7 +370,14 @@ import LinliStore
                 #expect(res.status == .unprocessableContent && res.body.text.contains("不能授予比自己更大的权限"))
                 res = try await post("/users/\(user)/grants", "street", "role=community_staff&place_id=\(ids.outsideCompound)")
                 #expect(res.status == .unprocessableContent && res.body.text.contains("管辖的范围"))
-                #expect(try await post("/users", "community", "username=y1&password=a-long-password").status == .forbidden)
+                // Community staff manage accounts inside their community, never above their own role.
+                res = try await post("/users", "community", "username=y1&password=a-long-password")
+                #expect(res.status == .seeOther)
+                let y1 = String(res.headers[.location]!.split(separator: "/").last!)
+                res = try await post("/users/\(y1)/grants", "community", "role=street_staff&place_id=\(community)")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("不能授予比自己更大的权限"))
+                res = try await post("/users/\(y1)/grants", "community", "role=grid_worker&grid_id=\(f.demo.firstGridID)")
+                #expect(res.status == .seeOther)
                 let actor = try await f.linli.accounts.login(username: "wang.worker", password: "a-long-password").actor
                 #expect(actor.grants.map(\.role) == [.communityStaff])
                 // The page layout kept for this user follows the grant: the resident search link goes with it.

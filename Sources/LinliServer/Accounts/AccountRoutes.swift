@@ -9,6 +9,7 @@ struct AccountRoutes {
     let secureCookies: Bool
 
     static let loginCookie = "linli_login"
+    static let registerCookie = "linli_register"
     /// The address of a reverse proxy whose X-Forwarded-For is believed (LINLI_TRUSTED_PROXY).
     var trustedProxy: String? = nil
 
@@ -67,6 +68,45 @@ struct AccountRoutes {
                 resp.status = e.status
                 return resp
             }
+        }
+        // A resident makes their own account with the one-time code staff printed for them. The
+        // form carries a token matched by a cookie, as the sign-in form does.
+        r.get("/register", .open) { req, c in
+            let token = (req.cookies[Self.registerCookie].map { String($0.value) }.flatMap { $0.count == 32 ? $0 : nil } ?? accounts.newLoginToken())
+            var resp = renderer.page("register", ["register_csrf": token, "code": req.uri.queryParameters.get("code") ?? "", "errors": [String: String]()],
+                                     context: c, title: I18n.table(c.lang)["register"]!)
+            resp.setCookie(Cookie(name: Self.registerCookie, value: token, maxAge: 3600, path: "/register", secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return resp
+        }
+        r.post("/register", .open) { req, c in
+            let expected = req.cookies[Self.registerCookie].map { String($0.value) }
+            func page(_ errors: [String: String], _ status: HTTPResponse.Status) -> Response {
+                var resp = renderer.page("register", ["register_csrf": expected ?? "", "code": c.form["code"] ?? "", "username": c.form["username"] ?? "",
+                                                      "errors": errors], context: c, title: I18n.table(c.lang)["register"]!)
+                resp.status = status
+                return resp
+            }
+            guard let expected, let sent = c.form["_csrf"], sent == expected else { return page(["form": "页面已过期，请重新打开"], .forbidden) }
+            do {
+                let s = try await accounts.redeemInvite(code: c.form["code"] ?? "", username: c.form["username"] ?? "", password: c.form["password"] ?? "",
+                                                        address: clientAddress(req, c))
+                var resp = redirect("/console")
+                resp.setCookie(sessionCookie(s.token, maxAge: Int(AccountService.sessionSeconds)))
+                return resp
+            } catch {
+                if let e = error as? LinliError, e.field == nil { return page(["form": e.message], e.status) }
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                return page(fe, (error as? LinliError)?.status ?? .unprocessableContent)
+            }
+        }
+        r.post("/api/v1/register", .open) { req, c in
+            struct Body: Decodable { var code: String?; var username: String?; var password: String? }
+            struct Out: Encodable { var token: String; var expires_in_days: Int }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let s = try await accounts.redeemInvite(code: b.code ?? "", username: b.username ?? "", password: b.password ?? "", address: clientAddress(req, c))
+            try await accounts.logout(token: s.token)
+            let t = try await accounts.createAPIToken(username: s.actor.username, name: "register")
+            return try JSON.response(Out(token: t, expires_in_days: AccountService.tokenDays), status: .created)
         }
         r.post("/logout", .signedIn) { req, _ in
             if let t = req.cookies[AuthMiddleware.sessionCookie]?.value { try await accounts.logout(token: t) }

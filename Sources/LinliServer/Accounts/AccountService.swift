@@ -117,9 +117,18 @@ public struct AccountService: Sendable {
     /// resident's is a household.
     /// From the console (`actor` given) a grant must lie inside the grantor's user.manage area and
     /// may not carry any action the grantor lacks: nobody hands out more than they hold.
-    public func grant(username: String, role: Role, placeID: Int64?, gridID: Int64? = nil, householdID: Int64? = nil, actor: Actor? = nil) async throws {
+    /// `residentID` links a resident's account to one person of the household; the caller has
+    /// checked that the person lives there (the registry answers that).
+    public func grant(username: String, role: Role, placeID: Int64?, gridID: Int64? = nil, householdID: Int64? = nil, residentID: Int64? = nil,
+                      actor: Actor? = nil) async throws {
         if let actor { try Self.requireGrantable(role, by: actor) }
         try await store.transaction { db in
+            try await grant(db, username: username, role: role, placeID: placeID, gridID: gridID, householdID: householdID, residentID: residentID, actor: actor)
+        }
+    }
+
+    func grant(_ db: any SQLDatabase, username: String, role: Role, placeID: Int64?, gridID: Int64?, householdID: Int64?, residentID: Int64?, actor: Actor?) async throws {
+        do {
             guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
                 throw LinliError.invalid("username", "not_found", "用户不存在")
             }
@@ -148,8 +157,9 @@ public struct AccountService: Sendable {
             }
             try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
             try await db.raw("""
-                INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id)
-                VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil))
+                INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id)
+                VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil),
+                        \(bind: role == .resident ? residentID : nil))
                 """).run()
             try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
             try await endCachedAccess(db)
@@ -159,7 +169,7 @@ public struct AccountService: Sendable {
     /// The roles whose every action the manager holds through a user.manage grant.
     public static func grantableRoles(by actor: Actor) -> [Role] {
         let mine = Set(actor.grants(for: .userManage).flatMap { PermissionTable.actions[$0.role] ?? [] })
-        return Role.allCases.filter { (PermissionTable.actions[$0] ?? []).isSubset(of: mine) }
+        return Role.allCases.filter { (PermissionTable.actions[$0] ?? []).subtracting(PermissionTable.forOneself).isSubset(of: mine) }
     }
 
     static func requireGrantable(_ role: Role, by actor: Actor) throws {
@@ -261,12 +271,13 @@ public struct AccountService: Sendable {
     func loadActor(_ db: any SQLDatabase, userID: Int64) async throws -> Actor? {
         guard let u = try await db.raw("SELECT username, display_name FROM users WHERE id = \(bind: userID)").first() else { return nil }
         let grants = try await db.raw("""
-            SELECT g.role, g.place_id, p.path, g.grid_id, g.household_id FROM role_grants g JOIN places p ON p.id = g.place_id
+            SELECT g.role, g.place_id, p.path, g.grid_id, g.household_id, g.resident_id FROM role_grants g JOIN places p ON p.id = g.place_id
             WHERE g.user_id = \(bind: userID) ORDER BY g.id
             """).all().compactMap { r -> RoleGrant? in
             guard let role = Role(rawValue: try r.decode(column: "role", as: String.self)) else { return nil }
             return RoleGrant(role: role, placeID: try r.decode(column: "place_id", as: Int64.self), placePath: try r.decode(column: "path", as: String.self),
-                             gridID: try r.decode(column: "grid_id", as: Int64?.self), householdID: try r.decode(column: "household_id", as: Int64?.self))
+                             gridID: try r.decode(column: "grid_id", as: Int64?.self), householdID: try r.decode(column: "household_id", as: Int64?.self),
+                             residentID: try r.decode(column: "resident_id", as: Int64?.self))
         }
         return Actor(userID: userID, username: try u.decode(column: "username", as: String.self),
                      displayName: try u.decode(column: "display_name", as: String.self), grants: grants)

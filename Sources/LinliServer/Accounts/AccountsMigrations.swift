@@ -67,5 +67,26 @@ enum AccountsMigrations {
         Migration("accounts.003", [
             "ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0",
         ]),
+        // A resident's account is one person of the household (an owner's online vote is theirs
+        // alone), and staff invite residents with a one-time code printed for them: the code is
+        // kept only as its hash, works once, and expires.
+        Migration("accounts.004", [
+            "ALTER TABLE role_grants ADD COLUMN resident_id BIGINT",
+            """
+            CREATE TABLE invites (
+                id {ID},
+                code_hash TEXT NOT NULL UNIQUE,
+                household_id BIGINT NOT NULL REFERENCES households(id),
+                resident_id BIGINT NOT NULL,
+                display_name TEXT NOT NULL,
+                created_by BIGINT REFERENCES users(id),
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                used_at BIGINT,
+                user_id BIGINT REFERENCES users(id)
+            )
+            """,
+            "CREATE INDEX invites_resident ON invites(resident_id)",
+        ]),
     ]
 }

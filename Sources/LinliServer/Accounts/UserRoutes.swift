@@ -6,6 +6,7 @@ import LinliStore
 /// Accounts and their roles, managed from the console by city and street staff inside their area.
 struct UserRoutes {
     let accounts: AccountService
+    let registry: RegistryService
     let renderer: Renderer
 
     func register(_ r: Routes) {
@@ -26,9 +27,19 @@ struct UserRoutes {
             let user = try await visibleUser(id, actor)
             return try await formOrErrors(prefix: "grant") {
                 guard let role = Role(rawValue: c.form["role"] ?? "") else { throw LinliError.invalid("role", "invalid", "请选择角色") }
+                var household = try c.form.optionalID("household_id", "住户编号应为数字")
+                var resident: Int64?
+                // A resident's account may name the person it is: the registry checks that the actor
+                // may edit them and says where they live (their household is then the grant's).
+                if role == .resident, let rid = try c.form.optionalID("resident_id", "居民编号应为数字") {
+                    do { household = try await registry.editableResident(rid, actor: actor).household } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
+                        throw LinliError.invalid("resident_id", "not_found", "您管辖范围内没有这位居民")
+                    }
+                    resident = rid
+                }
                 try await accounts.grant(username: user.username, role: role, placeID: try c.form.optionalID("place_id", "地点编号应为数字"),
                                          gridID: try c.form.optionalID("grid_id", "网格编号应为数字"),
-                                         householdID: try c.form.optionalID("household_id", "住户编号应为数字"), actor: actor)
+                                         householdID: household, residentID: resident, actor: actor)
                 return redirect("/users/\(id)")
             } page: { errors in try await userPage(c, id: id, errors: errors) }
         }

@@ -36,7 +36,7 @@ extension Linli {
 
         // 1. A lift for the owner's building: consulted, then the building's owners vote.
         var lift = DeliberationService.MatterInput()
-        lift.placeID = building; lift.process = "lift"; lift.itemClass = "major"
+        lift.placeID = building; lift.process = "lift"; lift.lawItem = LawItem.rebuild.rawValue  // art. 278 (7): three quarters
         lift.title = "本楼加装电梯"; lift.description = "楼里老人多，上下楼困难，提议加装电梯。费用按楼层分摊，申请政府补贴。"
         let m1 = try await d.suggestMatter(lift, actor: owner)
         try await meeting(m1.id, "睦邻议事厅：加装电梯协商", held: true, invitees: ["building:\(building)"])
@@ -60,7 +60,7 @@ extension Linli {
 
         // 2. A compound matter: proposed, its joint meeting called.
         var cams = DeliberationService.MatterInput()
-        cams.placeID = compound; cams.title = "使用维修资金更换小区监控"; cams.itemClass = "major"
+        cams.placeID = compound; cams.title = "使用维修资金更换小区监控"; cams.lawItem = LawItem.useFunds.rawValue  // art. 278 (5): more than half
         cams.description = "小区监控探头多数已损坏，夜间看不清，建议使用专项维修资金整体更换。"
         let m2 = try await d.suggestMatter(cams, actor: resident)
         var propose = DeliberationService.AdvanceInput()

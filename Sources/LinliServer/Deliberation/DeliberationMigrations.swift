@@ -218,5 +218,10 @@ enum DeliberationMigrations {
             "CREATE INDEX milestones_matter ON milestones(matter_id)",
             "ALTER TABLE notifications ADD COLUMN matter_id BIGINT",
         ]),
+        // The item of Civil Code art. 278 a matter decides: its vote is classed by it (items 6–8
+        // three quarters, the rest more than half), and the poll names it.
+        Migration("deliberation.002", [
+            "ALTER TABLE matters ADD COLUMN law_item INTEGER",
+        ]),
     ]
 }

@@ -37,6 +37,32 @@ public enum ItemClass: String, Sendable, Codable, CaseIterable {
     case ordinary, major
 }
 
+/// The nine matters Civil Code art. 278 reserves to the owners together. Items 6–8 (raising the
+/// maintenance funds, rebuilding or altering buildings, changing the use of common parts or
+/// running a business in them) need three quarters of those taking part; the others, using the
+/// maintenance funds (item 5) among them, more than half.
+public enum LawItem: Int, Sendable, Codable, CaseIterable {
+    case rules = 1, covenant, committee, manager, useFunds, raiseFunds, rebuild, commonParts, other
+
+    public var itemClass: ItemClass { (6...8).contains(rawValue) ? .major : .ordinary }
+    /// The label's code ("art278_5").
+    public var code: String { "art278_\(rawValue)" }
+
+    /// The class a matter's vote is counted by: from its item when it names one (a contradicting
+    /// class is refused), else as given, else ordinary.
+    public static func classify(item: Int?, itemClass raw: String?) throws -> (LawItem?, ItemClass) {
+        let given = raw.flatMap { $0.isEmpty ? nil : $0 }.map { ItemClass(rawValue: $0) }
+        if case .some(nil) = given { throw LinliError.invalid("item_class", "invalid", "事项类别只能是 ordinary 或 major") }
+        guard let item else { return (nil, given.flatMap { $0 } ?? .ordinary) }
+        guard let law = LawItem(rawValue: item) else { throw LinliError.invalid("law_item", "invalid", "《民法典》第 278 条只有第 1 至第 9 项") }
+        if let g = given.flatMap({ $0 }), g != law.itemClass {
+            throw LinliError.invalid("item_class", "contradicts_law_item",
+                                     "第 278 条第 \(item) 项须\(law.itemClass == .major ? "四分之三" : "过半数")同意，不能按\(g == .major ? "四分之三" : "过半数")表决")
+        }
+        return (law, law.itemClass)
+    }
+}
+
 /// A vote rule set. It is data: a city can add its own (a lift rule for one building) and a poll
 /// keeps a frozen copy of the rule it opened with.
 public struct VoteRuleSet: Sendable, Codable, Equatable {

@@ -265,6 +265,7 @@ struct DeliberationRoutes {
         i.description = f["description"]
         i.process = f.nonEmpty("process")
         i.itemClass = f.nonEmpty("item_class")
+        i.lawItem = try f.optionalID("law_item", "第 278 条事项应为 1 到 9").map { Int(clamping: $0) }
         i.placeID = try f.optionalID("place_id", "地点编号应为数字")
         return i
     }
@@ -374,6 +375,7 @@ struct DeliberationRoutes {
             "places": places.map { ["value": $0.0, "label": $0.1, "selected": String($0.0) == values["place_id"]] },
             "processes": processes.map { ["value": $0.code, "label": $0.name, "selected": $0.code == (values["process"] ?? "wenzhou")] },
             "classes": ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == (values["item_class"] ?? "ordinary")] },
+            "law_items": LawItem.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.code, c.lang), "selected": String($0.rawValue) == values["law_item"]] },
             "title": values["title"] ?? "", "description": values["description"] ?? "", "errors": errors ?? [:],
         ]
         return renderer.page("matter_new", data, context: c, title: I18n.table(c.lang)["new_matter"]!)

@@ -54,12 +54,13 @@ public struct DeliberationService: Sendable {
         var id: Int64, processID: Int64, process: ProcessDefinition, placeID: Int64, placeName: String, path: String, compoundID: Int64, compoundPath: String
         var title: String, description: String, itemClass: ItemClass, status: MatterStatus, stageIndex: Int, rejectedReason: String
         var createdBy: Int64, createdAt: Int64, updatedAt: Int64
+        var lawItem: LawItem? = nil
         var stage: StageDefinition? { stageIndex < process.stages.count ? process.stages[stageIndex] : nil }
     }
 
     static let matterColumns = """
         SELECT m.id, m.process_id, p.body AS process_body, m.place_id, m.path, m.compound_id, m.compound_path, m.title, m.description,
-               m.item_class, m.status, m.stage_index, m.rejected_reason, m.created_by, m.created_at, m.updated_at, pl.name AS place_name
+               m.item_class, m.status, m.stage_index, m.rejected_reason, m.created_by, m.created_at, m.updated_at, pl.name AS place_name, m.law_item
         FROM matters m JOIN processes p ON p.id = m.process_id JOIN places pl ON pl.id = m.place_id
         """
 
@@ -73,7 +74,8 @@ public struct DeliberationService: Sendable {
                status: MatterStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .open,
                stageIndex: try r.decode(column: "stage_index", as: Int.self), rejectedReason: try r.decode(column: "rejected_reason", as: String.self),
                createdBy: try r.decode(column: "created_by", as: Int64.self), createdAt: try r.decode(column: "created_at", as: Int64.self),
-               updatedAt: try r.decode(column: "updated_at", as: Int64.self))
+               updatedAt: try r.decode(column: "updated_at", as: Int64.self),
+               lawItem: try r.decode(column: "law_item", as: Int?.self).flatMap(LawItem.init(rawValue:)))
     }
 
     func fetchMatter(_ db: any SQLDatabase, _ id: Int64) async throws -> Matter? {
@@ -154,8 +156,10 @@ public struct DeliberationService: Sendable {
         public var description: String?
         public var process: String?
         public var itemClass: String?
+        /// Civil Code art. 278 item (1–9) the matter decides; its vote is classed by it.
+        public var lawItem: Int?
         public init() {}
-        enum CodingKeys: String, CodingKey { case placeID = "place_id", title, description, process, itemClass = "item_class" }
+        enum CodingKeys: String, CodingKey { case placeID = "place_id", title, description, process, itemClass = "item_class", lawItem = "law_item" }
     }
 
     /// Raises a matter (the suggestion stage): residents for their own compound or building, staff inside their area.
@@ -167,11 +171,12 @@ public struct DeliberationService: Sendable {
         v.check(title.count <= DeliberationLimits.titleMax, "title", "too_long", "标题不能超过 \(DeliberationLimits.titleMax) 字")
         v.check(!description.isEmpty, "description", "required", "请说明事项内容")
         v.check(description.count <= DeliberationLimits.textMax, "description", "too_long", "内容过长")
-        let itemClass = ItemClass(rawValue: input.itemClass ?? "ordinary")
-        v.check(itemClass != nil, "item_class", "invalid", "事项类别只能是 ordinary 或 major")
+        var itemClass: ItemClass?, lawItem: LawItem?
+        do { (lawItem, itemClass) = try LawItem.classify(item: input.lawItem, itemClass: input.itemClass) } catch let e as LinliError { v.add(e) }
         v.check(input.placeID != nil, "place_id", "required", "请选择小区或楼栋")
         try v.throwIfAny()
         let now = env.nowSeconds
+        let (itemClassValue, lawItemValue) = (itemClass, lawItem)
         let m: Matter = try await store.transaction { db in
             guard let place = try await db.raw("SELECT id, kind, path FROM places WHERE id = \(bind: input.placeID!)").first() else {
                 throw LinliError.invalid("place_id", "unknown_place", "没有这个地点")
@@ -192,9 +197,9 @@ public struct DeliberationService: Sendable {
             }
             let id = try await db.raw("""
                 INSERT INTO matters (process_id, place_id, path, compound_id, compound_path, title, description, item_class, status, stage_index,
-                                     created_by, created_at, updated_at)
+                                     created_by, created_at, updated_at, law_item)
                 VALUES (\(bind: try proc.decode(column: "id", as: Int64.self)), \(bind: input.placeID!), \(bind: path), \(bind: compoundID), \(bind: compoundPath),
-                        \(bind: title), \(bind: description), \(bind: itemClass!.rawValue), 'open', 1, \(bind: actor.userID), \(bind: now), \(bind: now))
+                        \(bind: title), \(bind: description), \(bind: itemClassValue!.rawValue), 'open', 1, \(bind: actor.userID), \(bind: now), \(bind: now), \(bind: lawItemValue?.rawValue))
                 RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             let m = try await fetchMatter(db, id)!
@@ -347,7 +352,7 @@ public struct DeliberationService: Sendable {
 
     static func view(_ m: Matter, lang: Lang) -> MatterView {
         MatterView(id: m.id, title: m.title, description: m.description, placeID: m.placeID, placeName: m.placeName, compoundID: m.compoundID,
-                   processCode: m.process.code, processName: lang == .zh ? m.process.nameZh : m.process.nameEn, itemClass: m.itemClass.rawValue,
+                   processCode: m.process.code, processName: lang == .zh ? m.process.nameZh : m.process.nameEn, itemClass: m.itemClass.rawValue, lawItem: m.lawItem?.code,
                    status: m.status.rawValue, stageIndex: m.stageIndex, stageCode: m.stage?.code ?? "", stageName: m.stage?.name(lang) ?? "",
                    stageKind: m.stage?.kind.rawValue ?? "", rejectedReason: m.rejectedReason, createdAt: m.createdAt, createdText: LocalTime.text(m.createdAt),
                    updatedAt: m.updatedAt)
@@ -383,6 +388,7 @@ public struct MatterView: Sendable, Codable {
     public var processCode: String
     public var processName: String
     public var itemClass: String
+    public var lawItem: String?
     public var status: String
     public var stageIndex: Int
     public var stageCode: String
@@ -395,7 +401,7 @@ public struct MatterView: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, title, description, placeID = "place_id", placeName = "place_name", compoundID = "compound_id", processCode = "process_code"
-        case processName = "process_name", itemClass = "item_class", status, stageIndex = "stage_index", stageCode = "stage_code"
+        case processName = "process_name", itemClass = "item_class", lawItem = "law_item", status, stageIndex = "stage_index", stageCode = "stage_code"
         case stageName = "stage_name", stageKind = "stage_kind", rejectedReason = "rejected_reason", createdAt = "created_at"
         case createdText = "created_text", updatedAt = "updated_at"
     }

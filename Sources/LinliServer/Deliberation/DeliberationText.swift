@@ -4,7 +4,9 @@ import LinliStore
 enum DeliberationText {
     static let strings: [String: (String, String)] = [
         "matters": ("议事", "Deliberation"), "new_matter": ("提出议事事项", "Raise a matter"), "matter_title": ("事项标题", "Title"),
-        "matter_description": ("事项内容", "What it is about"), "process": ("议事流程", "Process"), "item_class": ("表决事项类别", "Kind of item"),
+        "matter_description": ("事项内容", "What it is about"), "process": ("议事流程", "Process"), "item_class": ("表决事项类别", "Kind of item"), "law_item": ("《民法典》第 278 条事项", "Civil Code art. 278 item"),
+        "law_item_hint": ("选定事项后按法定比例计票；不属于第 278 条的事项可不选", "The item sets the majority by law; leave empty for other matters"),
+        "not_owner_notice": ("本户的专有部分登记在产权人名下，只有产权人本人（或其委托的代理人）可以在线投票。如您是产权人，请联系社区核对产权登记。", "Your household's part is registered to its owner; only the owner (or their appointed proxy) may vote online. If you are the owner, ask the community office to check the record."),
         "place_compound_building": ("小区或楼栋", "Compound or building"), "stages": ("议事阶段", "Stages"), "current_stage": ("当前阶段", "Current stage"),
         "no_matters": ("暂无议事事项", "No matters"), "meetings": ("会议", "Meetings"), "polls": ("业主表决", "Owners' votes"),
         "documents": ("文件与纪要", "Documents and minutes"), "milestones": ("实施进度", "Implementation"), "notices": ("公开栏", "Notices"),
@@ -58,6 +60,15 @@ enum DeliberationText {
     ]
 
     static let values: [String: (String, String)] = [
+        "art278_1": ("第 278 条第一项：制定和修改业主大会议事规则（过半数）", "Art. 278 (1): owners' assembly rules (more than half)"),
+        "art278_2": ("第 278 条第二项：制定和修改管理规约（过半数）", "Art. 278 (2): management covenant (more than half)"),
+        "art278_3": ("第 278 条第三项：选举或更换业主委员会成员（过半数）", "Art. 278 (3): electing the owners' committee (more than half)"),
+        "art278_4": ("第 278 条第四项：选聘和解聘物业服务企业（过半数）", "Art. 278 (4): hiring or dismissing the property company (more than half)"),
+        "art278_5": ("第 278 条第五项：使用维修资金（过半数）", "Art. 278 (5): using the maintenance funds (more than half)"),
+        "art278_6": ("第 278 条第六项：筹集维修资金（四分之三）", "Art. 278 (6): raising the maintenance funds (three quarters)"),
+        "art278_7": ("第 278 条第七项：改建、重建建筑物及其附属设施（四分之三）", "Art. 278 (7): rebuilding or altering buildings (three quarters)"),
+        "art278_8": ("第 278 条第八项：改变共有部分用途或利用共有部分经营（四分之三）", "Art. 278 (8): changing the use of common parts (three quarters)"),
+        "art278_9": ("第 278 条第九项：其他共有和共同管理的重大事项（过半数）", "Art. 278 (9): other matters of common ownership (more than half)"),
         "ordinary": ("一般事项（过半数）", "Ordinary (more than half)"), "major": ("重大事项（第 278 条第六至八项，四分之三）", "Major (art. 278 items 6–8, three quarters)"),
         "passed": ("通过", "Passed"), "rejected": ("否决", "Rejected"), "skipped": ("跳过", "Skipped"), "current": ("进行中", "Current"), "pending": ("未开始", "Pending"),
         "scheduled": ("已通知", "Called"), "held": ("已召开", "Held"), 

@@ -133,6 +133,10 @@ extension DeliberationService {
             }
             let itemClass = ItemClass(rawValue: input.itemClass ?? m.itemClass.rawValue)
             v.check(itemClass != nil, "item_class", "invalid", "事项类别只能是 ordinary 或 major")
+            // A matter that names its art. 278 item is counted by the law's majority, whatever the form says.
+            if let law = m.lawItem, let itemClass, itemClass != law.itemClass {
+                v.add(.invalid("item_class", "contradicts_law_item", "本事项属于第 278 条第 \(law.rawValue) 项，须\(law.itemClass == .major ? "四分之三" : "过半数")同意"))
+            }
             try v.throwIfAny()
             let placeID = input.placeID ?? m.placeID
             guard let place = try await db.raw("SELECT kind, path FROM places WHERE id = \(bind: placeID)").first() else {
@@ -276,15 +280,35 @@ extension DeliberationService {
         enum CodingKeys: String, CodingKey { case pollID = "poll_id", partID = "part_id", choice, method, revision, castAt = "cast_at" }
     }
 
-    /// The parts of a poll that the actor's household owns (through its residents' owner records).
+    /// The parts of a poll the actor owns: only an account linked to an owner (its resident grant
+    /// names the person) votes online, never another member of the household. The registry
+    /// says which parts the person owns, alone or with others.
     func ownParts(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor) async throws -> [Int64] {
-        let households = actor.grants(for: .voteCast).compactMap(\.householdID)
-        guard !households.isEmpty else { return [] }
+        let owned = try await RegistryService.partsOwned(db, residents: actor.grants(for: .voteCast).compactMap(\.residentID))
+        guard !owned.isEmpty else { return [] }
         return try await db.raw("""
-            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.owner_key IN (
-                SELECT 'o' || r.owner_id FROM residents r WHERE r.owner_id IS NOT NULL AND r.household_id IN (\(unsafeRaw: households.map(String.init).joined(separator: ","))))
+            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.part_id IN (\(unsafeRaw: owned.map(String.init).joined(separator: ",")))
             ORDER BY pp.part_id
             """).all().map { try $0.decode(column: "part_id", as: Int64.self) }
+    }
+
+    /// Whether the actor's household has parts in the poll that the actor does not own (the
+    /// page then says why they cannot vote instead of showing nothing).
+    func householdPartsNotOwned(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor, own: [Int64]) async throws -> Bool {
+        let households = actor.grants(for: .voteCast).compactMap(\.householdID)
+        guard !households.isEmpty else { return false }
+        return try await db.raw("""
+            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.household_id IN (\(unsafeRaw: households.map(String.init).joined(separator: ",")))
+            """).all().contains { !own.contains(try $0.decode(column: "part_id", as: Int64.self)) }
+    }
+
+    /// The matter of an open (or closing) poll that counts this part, if any: while it runs the
+    /// part's owners may not change (the registry asks before recording a sale).
+    public static func openPollHolding(_ db: any SQLDatabase, part: Int64) async throws -> String? {
+        try await db.raw("""
+            SELECT m.title FROM poll_parts pp JOIN polls p ON p.id = pp.poll_id JOIN matters m ON m.id = p.matter_id
+            WHERE pp.part_id = \(bind: part) AND p.status IN ('open', 'closing') ORDER BY p.id
+            """).first()?.decode(column: "title", as: String.self)
     }
 
     /// Casts ballots: the owner online for their own parts, or staff entering a paper or proxy
@@ -426,30 +450,41 @@ extension DeliberationService {
             let counts = try await counts(db, p.id)
             let live = Tally.decide(counts, rule: p.rule, itemClass: p.itemClass)
             let own = actor.may(.voteCast) ? try await ownParts(db, p.id, actor) : []
+            let notOwner = actor.may(.voteCast) && own.isEmpty ? try await householdPartsNotOwned(db, p.id, actor, own: own) : false
             var mine: [PollView.MyPart] = []
             if !own.isEmpty {
                 let rows = try await db.raw("""
-                    SELECT pp.part_id, pp.area_centi, h.address, b.choice, b.method, b.revision FROM poll_parts pp JOIN households h ON h.id = pp.household_id
-                    LEFT JOIN ballots b ON b.poll_id = pp.poll_id AND b.part_id = pp.part_id
+                    SELECT pp.part_id, pp.area_centi, h.address, d.part_no, b.choice, b.method, b.revision FROM poll_parts pp JOIN households h ON h.id = pp.household_id
+                    LEFT JOIN dwellings d ON d.id = pp.part_id LEFT JOIN ballots b ON b.poll_id = pp.poll_id AND b.part_id = pp.part_id
                     WHERE pp.poll_id = \(bind: p.id) AND pp.part_id IN (\(unsafeRaw: own.map(String.init).joined(separator: ",")))
                     ORDER BY pp.part_id
                     """).all()
                 mine = try rows.map { r in
                     PollView.MyPart(partID: try r.decode(column: "part_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
-                                    area: Self.area(try r.decode(column: "area_centi", as: Int64.self)),
+                                    partNo: try r.decode(column: "part_no", as: String?.self), area: Self.area(try r.decode(column: "area_centi", as: Int64.self)),
                                     choice: try r.decode(column: "choice", as: String?.self) ?? "", method: try r.decode(column: "method", as: String?.self) ?? "",
                                     revision: try r.decode(column: "revision", as: Int?.self) ?? 0)
                 }
             }
             let open = p.status == "open" && now >= p.opensAt && now < p.closesAt
             let manage = canManage(actor, path: m.path)
+            let record = open && m.status == .open && actor.grants(for: .voteRecord).contains { p.path.hasPrefix($0.placePath) }
+            let recordParts: [PollView.RecordPart] = !record ? [] : try await db.raw("""
+                SELECT pp.part_id, d.part_no, h.address FROM poll_parts pp JOIN households h ON h.id = pp.household_id LEFT JOIN dwellings d ON d.id = pp.part_id
+                WHERE pp.poll_id = \(bind: p.id) ORDER BY h.address, pp.part_id
+                """).all().map { r in
+                let address = try r.decode(column: "address", as: String.self)
+                let label = (try r.decode(column: "part_no", as: String?.self)).map { $0 + " · " + address } ?? address
+                return PollView.RecordPart(partID: try r.decode(column: "part_id", as: Int64.self), label: label)
+            }
             return PollView(id: p.id, matterID: m.id, matterTitle: m.title, question: p.question, placeID: p.placeID, itemClass: p.itemClass.rawValue,
                             rule: p.rule, opensAt: p.opensAt, closesAt: p.closesAt, opensText: LocalTime.text(p.opensAt), closesText: LocalTime.text(p.closesAt),
                             status: p.status, acceptingBallots: open, counts: p.status == "closed" ? counts : nil,
                             participation: Array(live.criteria.prefix(2)),
                             result: p.result, recountMatches: p.result.map { $0.counts == counts },
-                            myParts: mine, canVote: open && !mine.isEmpty && m.status == .open,
-                            canRecord: open && m.status == .open && actor.grants(for: .voteRecord).contains { p.path.hasPrefix($0.placePath) },
+                            myParts: mine, canVote: open && !mine.isEmpty && m.status == .open, notOwner: notOwner,
+                            lawItem: m.lawItem?.code,
+                            canRecord: record, recordParts: recordParts,
                             canClose: manage && p.status == "open" && now >= p.closesAt,
                             canSeeBallots: actor.grants(for: .ballotView).contains { p.path.hasPrefix($0.placePath) })
         }
@@ -521,11 +556,13 @@ public struct PollView: Sendable, Codable {
     public struct MyPart: Sendable, Codable {
         public var partID: Int64
         public var address: String
+        /// 专有部分编号, as on the paper ballot.
+        public var partNo: String?
         public var area: String
         public var choice: String
         public var method: String
         public var revision: Int
-        enum CodingKeys: String, CodingKey { case partID = "part_id", address, area, choice, method, revision }
+        enum CodingKeys: String, CodingKey { case partID = "part_id", address, partNo = "part_no", area, choice, method, revision }
     }
     public var id: Int64
     public var matterID: Int64
@@ -548,11 +585,25 @@ public struct PollView: Sendable, Codable {
     public var recountMatches: Bool?
     public var myParts: [MyPart]
     public var canVote: Bool
+    /// The household has parts here but the account is not their owner's: the page says why.
+    public var notOwner: Bool
+    /// The art. 278 item the matter decides ("art278_7"), when it names one.
+    public var lawItem: String?
     public var canRecord: Bool
+    /// For staff entering paper ballots: every part of the electorate by its number and address,
+    /// so nobody types an internal id.
+    public var recordParts: [RecordPart] = []
     public var canClose: Bool
     public var canSeeBallots: Bool
 
+    public struct RecordPart: Sendable, Codable {
+        public var partID: Int64
+        public var label: String
+        enum CodingKeys: String, CodingKey { case partID = "part_id", label }
+    }
+
     enum CodingKeys: String, CodingKey {
+        case notOwner = "not_owner", lawItem = "law_item", recordParts = "record_parts"
         case id, matterID = "matter_id", matterTitle = "matter_title", question, placeID = "place_id", itemClass = "item_class", rule
         case opensAt = "opens_at", closesAt = "closes_at", opensText = "opens_text", closesText = "closes_text", status
         case acceptingBallots = "accepting_ballots", counts, participation, result, recountMatches = "recount_matches", myParts = "my_parts"

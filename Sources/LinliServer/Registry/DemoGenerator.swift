@@ -214,7 +214,7 @@ public struct DemoGenerator: Sendable {
                 // Compounds, buildings, units, households, people.
                 var households = Batch(table: "households", columns: ["id", "place_id", "community_id", "path", "door", "address", "grid_id", "micro_grid_id", "code", "created_at"])
                 var owners = Batch(table: "owners", columns: ["id", "community_id", "kind", "name"])
-                var dwellings = Batch(table: "dwellings", columns: ["id", "household_id", "area_centi_m2", "owner_id"])
+                var dwellings = Batch(table: "dwellings", columns: ["id", "household_id", "area_centi_m2", "owner_id", "part_no"])
                 var residents = Batch(table: "residents", columns: ["id", "household_id", "name", "gender", "birth_date", "id_cipher", "id_index", "id_key", "id_last4",
                                                                      "phone_cipher", "phone_index", "phone_masked", "registration", "relation", "tags",
                                                                      "party_member", "in_service_party", "owner_id", "created_at", "updated_at"])
@@ -282,7 +282,8 @@ public struct DemoGenerator: Sendable {
                                 owners.rows.append([ids.owner, communityID, "person", ""]); ids.owner += 1
                                 lastOwner = ownerID
                             }
-                            dwellings.rows.append([ids.dwelling, hid, Int64(rng.int(4500...14000)), ownerID]); ids.dwelling += 1
+                            // The part number as the title deed writes it: building, unit, door ("3幢2单元101").
+                            dwellings.rows.append([ids.dwelling, hid, Int64(rng.int(4500...14000)), ownerID, unitChain.dropFirst().joined() + door]); ids.dwelling += 1
                         }
                         if unsold { continue }
                         let size = Self.householdSize(&rng, mean: perHousehold)

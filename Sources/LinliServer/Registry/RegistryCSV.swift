@@ -273,7 +273,12 @@ extension Linli {
             let p = pw()
             do { _ = try await accounts.createUser(username: u, displayName: name, password: p) }
             catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: u, password: p) }
-            try await accounts.grant(username: u, role: role, placeID: place, gridID: grid, householdID: household)
+            // A resident's account is the household's first-registered person (the head, the owner
+            // where the household owns its home), so the demo owner can vote online.
+            let person: Int64? = role != .resident ? nil : try await store.read { db in
+                try await db.raw("SELECT MIN(id) AS id FROM residents WHERE household_id = \(bind: household ?? 0)").first()?.decode(column: "id", as: Int64?.self)
+            }
+            try await accounts.grant(username: u, role: role, placeID: place, gridID: grid, householdID: household, residentID: person)
             if role == .propertyCompany {
                 for c in s.propertyCompanyCompounds.dropFirst() { try await accounts.grant(username: u, role: role, placeID: c) }
             }

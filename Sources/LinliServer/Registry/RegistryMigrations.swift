@@ -136,5 +136,60 @@ enum RegistryMigrations {
             "UPDATE residents SET id_key = id_index",
             "CREATE INDEX residents_id_key ON residents(id_key)",
         ]),
+        // A street office's own records, kept from the console rather than only by the demo:
+        // each exclusive part's number (专有部分编号, what a paper ballot asks for), use and title
+        // certificate; co-owners with shares (a part with no rows here is wholly its `owner_id`'s);
+        // the history of sales and of moves between micro-grids; and who heads a building, unit
+        // or micro-grid (楼长、单元长、微网格长).
+        Migration("registry.003", [
+            "ALTER TABLE dwellings ADD COLUMN part_no TEXT",
+            "ALTER TABLE dwellings ADD COLUMN part_use TEXT NOT NULL DEFAULT 'residential'",
+            "ALTER TABLE dwellings ADD COLUMN title_no TEXT",
+            """
+            CREATE TABLE dwelling_owners (
+                dwelling_id BIGINT NOT NULL REFERENCES dwellings(id),
+                owner_id BIGINT NOT NULL REFERENCES owners(id),
+                share_bp INTEGER NOT NULL,
+                PRIMARY KEY (dwelling_id, owner_id)
+            )
+            """,
+            "CREATE INDEX dwelling_owners_owner ON dwelling_owners(owner_id)",
+            """
+            CREATE TABLE ownership_changes (
+                id {ID},
+                dwelling_id BIGINT NOT NULL REFERENCES dwellings(id),
+                before_text TEXT NOT NULL,
+                after_text TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                changed_by BIGINT,
+                changed_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX ownership_changes_dwelling ON ownership_changes(dwelling_id)",
+            """
+            CREATE TABLE household_moves (
+                id {ID},
+                household_id BIGINT NOT NULL REFERENCES households(id),
+                from_micro_grid_id BIGINT NOT NULL REFERENCES grids(id),
+                to_micro_grid_id BIGINT NOT NULL REFERENCES grids(id),
+                moved_by BIGINT,
+                moved_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX household_moves_household ON household_moves(household_id)",
+            """
+            CREATE TABLE heads (
+                id {ID},
+                community_id BIGINT NOT NULL REFERENCES places(id),
+                post TEXT NOT NULL,
+                place_id BIGINT REFERENCES places(id),
+                grid_id BIGINT REFERENCES grids(id),
+                resident_id BIGINT NOT NULL REFERENCES residents(id),
+                since BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX heads_place ON heads(place_id)",
+            "CREATE INDEX heads_grid ON heads(grid_id)",
+        ]),
     ]
 }

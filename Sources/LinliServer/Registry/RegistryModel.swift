@@ -7,6 +7,8 @@ import LinliStore
 public enum PlaceKind: String, Sendable, CaseIterable, Codable {
     case city, district, street, town, community, village, compound
     case villagerGroup = "villager_group"
+    /// 自然村: a rural community's hamlet, beside its villager groups.
+    case naturalVillage = "natural_village"
     case building, unit
 
     public var rank: Int {
@@ -15,18 +17,23 @@ public enum PlaceKind: String, Sendable, CaseIterable, Codable {
         case .district: 1
         case .street, .town: 2
         case .community, .village: 3
-        case .compound, .villagerGroup: 4
+        case .compound, .villagerGroup, .naturalVillage: 4
         case .building: 5
         case .unit: 6
         }
     }
     /// Places that hold households directly.
-    public var holdsHouseholds: Bool { self == .unit || self == .villagerGroup || self == .building }
+    public var holdsHouseholds: Bool { self == .unit || self == .villagerGroup || self == .naturalVillage || self == .building }
     public var isCommunity: Bool { rank == 3 }
 
     public func canBeChild(of parent: PlaceKind?) -> Bool {
         guard let parent else { return self == .city }
-        return rank == parent.rank + 1
+        guard rank == parent.rank + 1 else { return false }
+        // Villager groups and hamlets are a village's (or a rural community's) own divisions;
+        // buildings stand in compounds, not in villager groups.
+        if self == .villagerGroup || self == .naturalVillage { return parent == .village || parent == .community }
+        if self == .building { return parent == .compound || parent == .villagerGroup || parent == .naturalVillage }
+        return true
     }
 }
 

@@ -116,7 +116,8 @@ struct RegistryRoutes {
         r.post("/places/:id", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
             do {
-                _ = try await registry.updatePlace(id, name: c.form.nonEmpty("name"), parentID: c.form.int("parent_id"), actor: try c.requireActor())
+                _ = try await registry.updatePlace(id, name: c.form.nonEmpty("name"), parentID: c.form.int("parent_id"), communityType: c.form.nonEmpty("community_type"),
+                                                   actor: try c.requireActor())
                 return redirect("/places/\(id)")
             } catch {
                 guard let fe = Self.fieldErrors(error) else { throw error }
@@ -277,18 +278,21 @@ struct RegistryRoutes {
             return try JSON.response(try await registry.createPlace(parentID: b.parent_id, kind: b.kind, name: b.name, communityType: b.community_type, actor: try c.requireActor()), status: .created)
         }
         r.patch("/api/v1/places/:id", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var parent_id: Int64?; var name: String? }
+            struct Body: Decodable { var parent_id: Int64?; var name: String?; var community_type: String? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
-            return try JSON.response(try await registry.updatePlace(try c.id("id"), name: b.name, parentID: b.parent_id, actor: try c.requireActor()))
+            return try JSON.response(try await registry.updatePlace(try c.id("id"), name: b.name, parentID: b.parent_id, communityType: b.community_type,
+                                                                    actor: try c.requireActor()))
         }
         r.get("/api/v1/households/:id", .action(.householdView)) { _, c in
             try JSON.response(try await registry.household(try c.id("id"), actor: try c.requireActor()))
         }
         r.post("/api/v1/households", .action(.householdEdit)) { req, c in
-            struct Body: Decodable { var place_id: Int64?; var door: String?; var micro_grid_id: Int64?; var area_m2: String? }
+            // The part and its owners may come with the household (`dwelling`, as PUT …/dwelling takes it).
+            struct Body: Decodable { var place_id: Int64?; var door: String?; var micro_grid_id: Int64?; var area_m2: String?; var dwelling: DwellingInput? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
             let actor = try c.requireActor()
-            let id = try await registry.createHousehold(placeID: b.place_id, door: b.door, microGridID: b.micro_grid_id, areaM2: b.area_m2, actor: actor)
+            let id = try await registry.createHousehold(placeID: b.place_id, door: b.door, microGridID: b.micro_grid_id, areaM2: b.area_m2,
+                                                        dwelling: b.dwelling, actor: actor)
             return try JSON.response(try await registry.household(id, actor: actor), status: .created)
         }
         r.patch("/api/v1/households/:id", .action(.householdEdit)) { req, c in
@@ -369,7 +373,25 @@ struct RegistryRoutes {
         data["org_kinds"] = Self.options(OrganisationKind.allCases.map(\.rawValue), selected: nil, c.lang)
         data["facility_kinds"] = Self.options(FacilityKind.allCases.map(\.rawValue), selected: nil, c.lang)
         data["child_kinds"] = Self.options(childKinds.map(\.rawValue), selected: nil, c.lang)
+        // Explicit flags: the template engine has no "first element" lookup (`list.0` was never true,
+        // so the add-a-place form never showed).
+        data["has_child_kinds"] = !childKinds.isEmpty
+        data["has_children"] = !d.children.isEmpty
+        data["is_community"] = kind?.isCommunity ?? false
+        data["children_are_communities"] = childKinds.contains { $0.isCommunity }
         data["community_types"] = Self.options(CommunityType.allCases.map(\.rawValue), selected: nil, c.lang, labelPrefix: "ctype_")
+        data["current_types"] = Self.options(CommunityType.allCases.map(\.rawValue), selected: d.place.communityType ?? CommunityType.urban.rawValue, c.lang, labelPrefix: "ctype_")
+        // Buildings take a 楼长, units a 单元长, chosen among the residents living there.
+        if kind == .building || kind == .unit {
+            let post: HeadPost = kind == .building ? .buildingHead : .unitHead
+            data["takes_heads"] = true
+            data["head_post"] = post.rawValue
+            data["head_post_label"] = I18n.label(post.rawValue, c.lang)
+            data["heads"] = Renderer.data(try await registry.heads(placeID: id, actor: actor), c.lang)
+            if actor.may(.placeEdit) {
+                data["head_choices"] = try await registry.residentChoices(placeID: id, gridID: nil, actor: actor).map { ["value": $0.0, "label": $0.1] }
+            }
+        }
         data["holds_households"] = kind?.holdsHouseholds ?? false
         data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)
         data["can_coverage"] = actor.may(.coverageView) && (kind?.rank ?? 9) <= 3
@@ -427,6 +449,7 @@ struct RegistryRoutes {
         data["unmasked"] = unmasked
         data["can_unmask"] = actor?.may(.residentUnmask) ?? false
         data["can_edit"] = actor?.may(.residentEdit) ?? false
+        data["can_invite"] = (actor?.may(.residentEdit) ?? false) && (actor.map { AccountService.grantableRoles(by: $0).contains(.resident) } ?? false)
         data["errors"] = errors ?? [:]
         return renderer.page("resident", data, context: c, title: r.name)
     }

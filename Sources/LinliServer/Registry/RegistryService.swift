@@ -10,12 +10,15 @@ public struct RegistryService: Sendable {
     let cipher: PersonalDataCipher
     let env: Env
     let audit: AuditLog
+    /// Whether an open owners' vote holds a part (its owners may not change until it closes).
+    let partLock: PartLock?
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Env) {
+    public init(store: any Store, cipher: PersonalDataCipher, env: Env, partLock: PartLock? = nil) {
         self.store = store
         self.cipher = cipher
         self.env = env
         self.audit = AuditLog(env: env)
+        self.partLock = partLock
     }
 
     // MARK: Places
@@ -170,20 +173,31 @@ public struct RegistryService: Sendable {
     }
 
     /// Renames a place and/or moves it under another parent; refuses cycles and wrong levels.
-    public func updatePlace(_ id: Int64, name rawName: String?, parentID newParentID: Int64?, actor: Actor) async throws -> PlaceSummary {
+    public func updatePlace(_ id: Int64, name rawName: String?, parentID newParentID: Int64?, communityType rawType: String? = nil, actor: Actor) async throws -> PlaceSummary {
         let name = rawName?.trimmingCharacters(in: .whitespacesAndNewlines)
+        var v = Validator()
         if let name {
-            var v = Validator()
             v.check(!name.isEmpty, "name", "required", "请填写名称")
             v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
-            try v.throwIfAny()
         }
+        var ctype: CommunityType?
+        if let rawType, !rawType.isEmpty {
+            ctype = CommunityType(rawValue: rawType)
+            v.check(ctype != nil, "community_type", "invalid_choice", "未知的社区类型")
+        }
+        try v.throwIfAny()
+        let newType = ctype
         return try await store.transaction { db in
             guard var p = try await fetchPlace(db, id) else { throw LinliError.notFound }
             try actor.require(.placeEdit, on: p.scope)
             if let name, name != p.name {
                 try await db.raw("UPDATE places SET name = \(bind: name) WHERE id = \(bind: id)").run()
                 p.name = name
+            }
+            if let newType, newType.rawValue != p.communityType {
+                guard p.kind.isCommunity else { throw LinliError.invalid("community_type", "not_community", "只有社区（村）有社区类型") }
+                try await db.raw("UPDATE places SET community_type = \(bind: newType.rawValue) WHERE id = \(bind: id)").run()
+                p.communityType = newType.rawValue
             }
             if let newParentID, newParentID != p.parentID {
                 guard let np = try await fetchPlace(db, newParentID), actor.may(.placeEdit, on: np.scope) else {
@@ -272,7 +286,7 @@ public struct RegistryService: Sendable {
     func fetchHouseholdHead(_ db: any SQLDatabase, where column: HouseholdKey, _ value: SQLValue) async throws -> HouseholdHead? {
         guard let r = try await db.query("""
             SELECT h.id, h.place_id, h.community_id, h.path, h.door, h.address, h.grid_id, h.micro_grid_id, h.code,
-                   g.name AS grid_name, mg.name AS micro_grid_name, d.area_centi_m2, o.name AS owner_name, o.kind AS owner_kind,
+                   g.name AS grid_name, mg.name AS micro_grid_name, d.area_centi_m2, d.part_no, o.name AS owner_name, o.kind AS owner_kind,
                    (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS owner_dwellings
             FROM households h LEFT JOIN grids g ON g.id = h.grid_id LEFT JOIN grids mg ON mg.id = h.micro_grid_id
             LEFT JOIN dwellings d ON d.household_id = h.id LEFT JOIN owners o ON o.id = d.owner_id
@@ -280,7 +294,7 @@ public struct RegistryService: Sendable {
             """).first() else { return nil }
         var dwelling: DwellingView?
         if let centi = try r.decode(column: "area_centi_m2", as: Int64?.self) {
-            dwelling = DwellingView(areaM2: Self.formatArea(centi: centi), ownerName: try r.decode(column: "owner_name", as: String?.self),
+            dwelling = DwellingView(areaM2: Self.formatArea(centi: centi), partNo: try r.decode(column: "part_no", as: String?.self), ownerName: try r.decode(column: "owner_name", as: String?.self),
                                     ownerKind: try r.decode(column: "owner_kind", as: String?.self), ownerDwellings: try r.decode(column: "owner_dwellings", as: Int?.self))
         }
         return HouseholdHead(row: try Self.householdRow(r), gridName: try r.decode(column: "grid_name", as: String?.self) ?? "",
@@ -337,7 +351,7 @@ public struct RegistryService: Sendable {
     }
 
     /// Creates a household in a unit (or villager group) and puts it in a micro-grid of its own community.
-    public func createHousehold(placeID: Int64?, door rawDoor: String?, microGridID: Int64?, areaM2: String?, actor: Actor) async throws -> Int64 {
+    public func createHousehold(placeID: Int64?, door rawDoor: String?, microGridID: Int64?, areaM2: String?, dwelling: DwellingInput? = nil, actor: Actor) async throws -> Int64 {
         var v = Validator()
         let door = (rawDoor ?? "").trimmingCharacters(in: .whitespaces)
         v.check(!door.isEmpty && door.count <= 20, "door", "required", "请填写门牌号（不超过 20 个字）")
@@ -348,8 +362,13 @@ public struct RegistryService: Sendable {
             areaCenti = Self.parseArea(a)
             v.check(areaCenti != nil, "area_m2", "invalid_area", "面积应为大于 0 的数字，最多两位小数")
         }
+        var part: ValidatedDwelling?
+        if var d = dwelling {
+            if d.areaM2 == nil { d.areaM2 = areaM2 }
+            do { part = try DwellingRules.validate(d) } catch let e as LinliError { v.add(e) } catch let e as ValidationErrors { e.errors.forEach { v.add($0) } }
+        }
         try v.throwIfAny()
-        let area = areaCenti
+        let area = areaCenti, validPart = part
         return try await store.transaction { db in
             guard let place = try await fetchPlace(db, placeID!), actor.may(.placeView, on: place.scope) else {
                 throw LinliError.notFound
@@ -370,7 +389,11 @@ public struct RegistryService: Sendable {
                 RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
-            if let area {
+            if let validPart {
+                let row = HouseholdRow(id: id, placeID: place.id, communityID: community.id, path: place.path, door: door, address: address,
+                                       gridID: gridID, microGridID: micro, code: code)
+                try await writeDwelling(db, household: row, validPart, actor: actor)
+            } else if let area {
                 try await db.raw("INSERT INTO dwellings (household_id, area_centi_m2) VALUES (\(bind: id), \(bind: area))").run()
             }
             try await audit.append(db, actor: actor, action: "household.create", objectType: "household", objectID: id, path: place.path, detail: address)
@@ -390,6 +413,12 @@ public struct RegistryService: Sendable {
                 // before anything is written, so a refusal leaves the household where it was.
                 try actor.require(.householdEdit, on: ObjectScope(path: h.path, gridIDs: [grid, micro], householdID: id))
                 try await db.raw("UPDATE households SET grid_id = \(bind: grid), micro_grid_id = \(bind: micro) WHERE id = \(bind: id)").run()
+                if micro != h.microGridID {
+                    try await db.raw("""
+                        INSERT INTO household_moves (household_id, from_micro_grid_id, to_micro_grid_id, moved_by, moved_at)
+                        VALUES (\(bind: id), \(bind: h.microGridID), \(bind: micro), \(bind: actor.userID), \(bind: env.nowSeconds))
+                        """).run()
+                }
             }
             if let rawDoor {
                 let door = rawDoor.trimmingCharacters(in: .whitespaces)
@@ -516,6 +545,18 @@ public struct RegistryService: Sendable {
             try await audit.append(db, actor: actor, action: "resident.unmask", objectType: "resident", objectID: id, path: scope.path,
                                    reason: reason, detail: "id_number,phone")
             return try residentView(r, unmasked: (idNumber, phone))
+        }
+    }
+
+    /// The household and name of a resident the actor may edit (for an invitation or an account
+    /// linked to them); outside the actor's area the resident does not exist.
+    public func editableResident(_ id: Int64, actor: Actor) async throws -> (household: Int64, name: String) {
+        try await store.read { db in
+            guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
+            let scope = try Self.residentScope(r)
+            try actor.require(.residentView, on: scope)
+            try actor.require(.residentEdit, on: scope)
+            return (try r.decode(column: "household_id", as: Int64.self), try r.decode(column: "name", as: String.self))
         }
     }
 

@@ -96,10 +96,12 @@ public struct ResidentView: Sendable, Codable {
 
 public struct DwellingView: Sendable, Codable {
     public var areaM2: String
+    /// 专有部分编号, what a paper ballot asks for.
+    public var partNo: String?
     public var ownerName: String?
     public var ownerKind: String?
     public var ownerDwellings: Int?
-    enum CodingKeys: String, CodingKey { case areaM2 = "area_m2", ownerName = "owner_name", ownerKind = "owner_kind", ownerDwellings = "owner_dwellings" }
+    enum CodingKeys: String, CodingKey { case areaM2 = "area_m2", partNo = "part_no", ownerName = "owner_name", ownerKind = "owner_kind", ownerDwellings = "owner_dwellings" }
 }
 
 public struct HouseholdDetail: Sendable, Codable {
@@ -142,7 +144,7 @@ extension ResidentView: FieldListed {
 
 extension DwellingView: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
-        w.add(CodingKeys.areaM2, areaM2); w.add(CodingKeys.ownerName, ownerName); w.add(CodingKeys.ownerKind, code: ownerKind)
+        w.add(CodingKeys.areaM2, areaM2); w.add(CodingKeys.partNo, partNo); w.add(CodingKeys.ownerName, ownerName); w.add(CodingKeys.ownerKind, code: ownerKind)
         w.add(CodingKeys.ownerDwellings, ownerDwellings)
     }
 }

@@ -20,6 +20,7 @@ enum I18n {
     /// (a community type). `duplicates` names any key defined twice; a test keeps it empty.
     static let tables: [TextTable] = [
         TextTable(name: "platform", strings: baseStrings, values: baseValues),
+        TextTable(name: "registry", strings: RegistryText.strings, values: RegistryText.values),
         TextTable(name: "requests", strings: RequestsText.strings, values: RequestsText.values),
         TextTable(name: "deliberation", strings: DeliberationText.strings, values: DeliberationText.values),
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
@@ -140,13 +141,13 @@ enum I18n {
     /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
     static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level",
                                              "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status",
-                                             "item_class", "state", "method"]
+                                             "item_class", "law_item", "state", "method", "post"]
     /// Coded values whose labels live under a prefix, because the same code means different things
     /// in different capabilities ("accepted" request vs. "accepted" shift).
     static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
                                                  "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
                                                  "round_status": "round_", "application_status": "app_",
-                                                 "community_type": "ctype_", "org_registration": "orgreg_"]
+                                                 "community_type": "ctype_", "org_registration": "orgreg_", "part_use": "use_"]
 
     /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
     static let labelPrefixes: [String: String] = Dictionary(uniqueKeysWithValues: labelledKeys.map { ($0, "") }).merging(prefixedKeys) { _, p in p }

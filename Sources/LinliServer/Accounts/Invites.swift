@@ -1,0 +1,123 @@
+import Foundation
+import Crypto
+import HummingbirdBcrypt
+import SQLKit
+import LinliCore
+import LinliStore
+
+/// A printed one-time code with which a resident makes their own account.
+public struct Invite: Sendable, Codable {
+    public var id: Int64
+    /// Shown once, to be printed or read out; only its hash is kept.
+    public var code: String
+    public var displayName: String
+    public var householdID: Int64
+    public var residentID: Int64
+    public var expires: String
+    enum CodingKeys: String, CodingKey { case id, code, displayName = "display_name", householdID = "household_id", residentID = "resident_id", expires }
+}
+
+extension AccountService {
+    static let inviteDays = 30
+    static let maxInviteFailuresPerAddress = 10
+    /// No 0/O, 1/I/L: a code is read off paper by an elderly resident or over the phone.
+    static let inviteAlphabet = Array("ABCDEFGHJKMNPQRSTUVWXYZ23456789")
+
+    /// "K7QM-3XPA" from random bytes (40 bits; guesses are throttled per address).
+    static func inviteCode(_ bytes: [UInt8]) -> String {
+        let letters = bytes.prefix(8).map { inviteAlphabet[Int($0) % inviteAlphabet.count] }
+        return String(letters.prefix(4)) + "-" + String(letters.dropFirst(4))
+    }
+
+    /// Upper case, without spaces or dashes, as the code is hashed.
+    static func normaliseInvite(_ raw: String) -> String {
+        String(raw.uppercased().filter { $0.isLetter || $0.isNumber }.prefix(16))
+    }
+
+    /// Makes a one-time code for one resident of a household. The caller has checked with the
+    /// registry that the person lives there and that the actor may edit them; here the actor
+    /// must also be able to grant the resident role over the household's place. A new code
+    /// ends any unused one for the same person.
+    public func createInvite(householdID: Int64, residentID: Int64, displayName: String, actor: Actor) async throws -> Invite {
+        try Self.requireGrantable(.resident, by: actor)
+        let code = Self.inviteCode(env.randomBytes(8))
+        let now = env.nowSeconds, expires = now + Int64(Self.inviteDays) * 86400
+        return try await store.transaction { db in
+            guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: householdID)").first() else { throw LinliError.notFound }
+            let path = try h.decode(column: "path", as: String.self)
+            guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
+            try await db.raw("DELETE FROM invites WHERE resident_id = \(bind: residentID) AND used_at IS NULL").run()
+            let id = try await db.raw("""
+                INSERT INTO invites (code_hash, household_id, resident_id, display_name, created_by, created_at, expires_at)
+                VALUES (\(bind: Self.hashToken(Self.normaliseInvite(code))), \(bind: householdID), \(bind: residentID), \(bind: String(displayName.prefix(40))),
+                        \(bind: actor.userID), \(bind: now), \(bind: expires)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "invite.create", objectType: "resident", objectID: residentID, path: path)
+            return Invite(id: id, code: code, displayName: displayName, householdID: householdID, residentID: residentID,
+                          expires: ChinaTime.iso(day: LocalDay.of(expires)))
+        }
+    }
+
+    /// A resident makes their account with the printed code: the account is theirs, linked to
+    /// their household and to them, and they are signed in. A wrong, used or expired code gets
+    /// one answer; an address that keeps guessing waits.
+    public func redeemInvite(code rawCode: String, username: String, password: String, address: String?) async throws -> SessionInfo {
+        let code = Self.normaliseInvite(rawCode)
+        let now = env.nowSeconds
+        let throttleKey = "i:" + (address ?? "local")
+        var v = Validator()
+        v.check(!code.isEmpty, "code", "required", "请填写邀请码")
+        let u = username.trimmingCharacters(in: .whitespaces)
+        v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
+                "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
+        if let problem = PasswordPolicy.problem(password, username: u) { v.add(.invalid("password", "weak_password", problem)) }
+        try v.throwIfAny()
+        let throttled = try await store.read { db in
+            guard let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: throttleKey)").first() else { return false }
+            return try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds
+                && r.decode(column: "failures", as: Int.self) >= Self.maxInviteFailuresPerAddress
+        }
+        if throttled { throw LinliError(.tooManyRequests, code: "throttled", field: "code", message: "尝试次数过多，请 15 分钟后再试") }
+        let cost = bcryptCost
+        let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
+        let codeHash = Self.hashToken(code)
+        enum Outcome: Sendable { case made, badCode }
+        let outcome = try await store.transaction { db -> Outcome in
+            guard let inv = try await db.raw("""
+                SELECT id, household_id, resident_id, display_name FROM invites
+                WHERE code_hash = \(bind: codeHash) AND used_at IS NULL AND expires_at > \(bind: now)
+                """).first() else {
+                try await db.raw("""
+                    INSERT INTO login_throttle (throttle_key, failures, window_start) VALUES (\(bind: throttleKey), 1, \(bind: now))
+                    ON CONFLICT (throttle_key) DO UPDATE SET
+                        failures = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.failures + 1 ELSE 1 END,
+                        window_start = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.window_start ELSE \(bind: now) END
+                    """).run()
+                try await audit.append(db, actor: nil, action: "invite.failed", objectType: "invite", objectID: nil, path: "/", detail: "from " + (address ?? "local"))
+                return .badCode
+            }
+            if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
+                throw LinliError.conflict("username", "duplicate_username", "用户名已被使用，请换一个")
+            }
+            let uid = try await db.raw("""
+                INSERT INTO users (username, display_name, password_hash, created_at)
+                VALUES (\(bind: u), \(bind: try inv.decode(column: "display_name", as: String.self)), \(bind: hash), \(bind: now)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: nil, action: "user.create", objectType: "user", objectID: uid, path: "/", detail: u + " (invite)")
+            try await grant(db, username: u, role: .resident, placeID: nil, gridID: nil, householdID: try inv.decode(column: "household_id", as: Int64.self),
+                            residentID: try inv.decode(column: "resident_id", as: Int64.self), actor: nil)
+            try await db.raw("UPDATE invites SET used_at = \(bind: now), user_id = \(bind: uid) WHERE id = \(bind: try inv.decode(column: "id", as: Int64.self))").run()
+            return .made
+        }
+        guard outcome == .made else { throw LinliError.invalid("code", "invalid_code", "邀请码不正确、已使用或已过期，请向社区工作人员索取新的邀请码") }
+        return try await login(username: u, password: password, address: address)
+    }
+
+    /// Whether an account is already linked to this resident (the household page says so).
+    public func linkedAccount(resident: Int64) async throws -> String? {
+        try await store.read { db in
+            try await db.raw("SELECT u.username FROM role_grants g JOIN users u ON u.id = g.user_id WHERE g.resident_id = \(bind: resident) ORDER BY g.id")
+                .first()?.decode(column: "username", as: String.self)
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Hummingbird
+import LinliCore
+import LinliStore
+
+/// What a community office needs to run a real street from the console: grids and micro-grids,
+/// building and unit heads, each part's number and owners, removing places, and inviting
+/// residents to make their own accounts. Every page action has its JSON twin below.
+struct OnboardingRoutes {
+    let registry: RegistryService
+    let accounts: AccountService
+    let renderer: Renderer
+
+    /// Runs a form's action; refused input (422) and a refused step with a reason (409) are
+    /// shown beside the form, under `prefix_field`.
+    func form(prefix: String, _ action: () async throws -> Response, page: ([String: String], HTTPResponse.Status) async throws -> Response) async throws -> Response {
+        do { return try await action() } catch {
+            let status = (error as? LinliError)?.status ?? .unprocessableContent
+            guard status == .unprocessableContent || status == .conflict, let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+            return try await page(fe.mapKeys { "\(prefix)_\($0)" }, status)
+        }
+    }
+
+    func register(_ r: Routes) {
+        let places = RegistryRoutes(registry: registry, renderer: renderer, publicBaseURL: "")
+
+        // MARK: Places
+        r.post("/places/:id/remove", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "remove") {
+                redirect("/places/\(try await registry.removePlace(id, actor: try c.requireActor()))")
+            } page: { errors, status in try await places.placePage(c, id: id, errors: errors, form: [:], status: status) }
+        }
+        r.delete("/api/v1/places/:id", .action(.placeEdit)) { _, c in
+            _ = try await registry.removePlace(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+
+        // MARK: Grids
+        r.post("/places/:id/grids", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "grid") {
+                let g = try await registry.createGrid(community: id, parentID: try c.form.optionalID("parent_id", "上级网格编号应为数字"), name: c.form["name"],
+                                                      actor: try c.requireActor())
+                return redirect("/grids/\(g.id)")
+            } page: { errors, status in try await places.placePage(c, id: id, errors: errors, form: ["grid_name": c.form["name"] ?? ""], status: status) }
+        }
+        r.get("/grids/:id", .action(.placeView)) { _, c in try await gridPage(c, id: try c.id("id"), errors: [:], status: .ok) }
+        r.post("/grids/:id", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "rename") {
+                _ = try await registry.renameGrid(id, name: c.form["name"], actor: try c.requireActor())
+                return redirect("/grids/\(id)")
+            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+        }
+        r.post("/grids/:id/micro-grids", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "micro") {
+                let actor = try c.requireActor()
+                let g = try await registry.grid(id, actor: actor)
+                let m = try await registry.createGrid(community: g.communityID, parentID: id, name: c.form["name"], actor: actor)
+                return redirect("/grids/\(m.id)")
+            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+        }
+        r.post("/grids/:id/remove", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "remove") {
+                redirect("/places/\(try await registry.removeGrid(id, actor: try c.requireActor()))#grids")
+            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+        }
+        r.post("/grids/:id/leader", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "head") {
+                _ = try await registry.appoint(post: HeadPost.microGridLeader.rawValue, placeID: nil, gridID: id,
+                                               residentID: try c.form.optionalID("resident_id", "请选择居民"), actor: try c.requireActor())
+                return redirect("/grids/\(id)")
+            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+        }
+        r.post("/places/:id/heads", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "head") {
+                _ = try await registry.appoint(post: c.form["post"], placeID: id, gridID: nil, residentID: try c.form.optionalID("resident_id", "请选择居民"),
+                                               actor: try c.requireActor())
+                return redirect("/places/\(id)#heads")
+            } page: { errors, status in try await places.placePage(c, id: id, errors: errors, form: [:], status: status) }
+        }
+        r.post("/heads/:id/remove", .action(.placeEdit)) { _, c in
+            let back = try await registry.removeHead(try c.id("id"), actor: try c.requireActor())
+            // A micro-grid leader's page is the grid's; a building or unit head's the place's.
+            return redirect(c.form["back"] == "grid" ? "/grids/\(back)" : "/places/\(back)#heads")
+        }
+
+        r.post("/api/v1/grids", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var community_id: Int64?; var parent_id: Int64?; var name: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            guard let community = b.community_id else { throw LinliError.invalid("community_id", "required", "请选择社区") }
+            return try JSON.response(try await registry.createGrid(community: community, parentID: b.parent_id, name: b.name, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/grids/:id", .action(.placeView)) { _, c in
+            try JSON.response(try await registry.grid(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.patch("/api/v1/grids/:id", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var name: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await registry.renameGrid(try c.id("id"), name: b.name, actor: try c.requireActor()))
+        }
+        r.delete("/api/v1/grids/:id", .action(.placeEdit)) { _, c in
+            _ = try await registry.removeGrid(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/heads", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var post: String?; var place_id: Int64?; var grid_id: Int64?; var resident_id: Int64? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await registry.appoint(post: b.post, placeID: b.place_id, gridID: b.grid_id, residentID: b.resident_id,
+                                                                actor: try c.requireActor()), status: .created)
+        }
+        r.delete("/api/v1/heads/:id", .action(.placeEdit)) { _, c in
+            _ = try await registry.removeHead(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+
+        // MARK: Dwellings and owners
+        r.get("/households/:id/dwelling", .action(.householdView)) { _, c in try await dwellingPage(c, id: try c.id("id"), errors: [:], status: .ok) }
+        r.post("/households/:id/dwelling", .action(.householdEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "dw") {
+                _ = try await registry.setDwelling(household: id, try Self.dwellingInput(c.form), actor: try c.requireActor())
+                return redirect("/households/\(id)/dwelling")
+            } page: { errors, status in try await dwellingPage(c, id: id, errors: errors, status: status) }
+        }
+        r.get("/api/v1/households/:id/dwelling", .action(.householdView)) { _, c in
+            guard let d = try await registry.dwelling(household: try c.id("id"), actor: try c.requireActor()) else { throw LinliError.notFound }
+            return try JSON.response(d)
+        }
+        r.put("/api/v1/households/:id/dwelling", .action(.householdEdit)) { req, c in
+            let input = try await JSON.decode(DwellingInput.self, from: req, context: c)
+            return try JSON.response(try await registry.setDwelling(household: try c.id("id"), input, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/places/:id/owners", .action(.householdEdit)) { req, c in
+            try JSON.response(try await registry.owners(community: try c.id("id"), prefix: req.uri.queryParameters.get("q") ?? "", actor: try c.requireActor()))
+        }
+
+        // MARK: Inviting residents
+        r.post("/residents/:id/invite", .action(.userManage)) { _, c in
+            let actor = try c.requireActor()
+            let invite = try await invite(try c.id("id"), actor: actor)
+            return renderer.page("invite", Renderer.fields(invite, c.lang), context: c, title: I18n.table(c.lang)["invite"]!)
+        }
+        r.post("/api/v1/residents/:id/invite", .action(.userManage)) { _, c in
+            try JSON.response(try await invite(try c.id("id"), actor: try c.requireActor()), status: .created)
+        }
+    }
+
+    /// A one-time code for a resident the actor may edit (the registry says where they live).
+    func invite(_ residentID: Int64, actor: Actor) async throws -> Invite {
+        let (household, name) = try await registry.editableResident(residentID, actor: actor)
+        return try await accounts.createInvite(householdID: household, residentID: residentID, displayName: name, actor: actor)
+    }
+
+    static func dwellingInput(_ f: FormData) throws -> DwellingInput {
+        var owners: [OwnerInput] = []
+        for i in 0..<4 {
+            let name = f.nonEmpty("owner_name_\(i)"), resident = try f.optionalID("owner_resident_\(i)", "请选择居民"),
+                existing = try f.optionalID("owner_id_\(i)", "请选择产权人")
+            guard name != nil || resident != nil || existing != nil else { continue }
+            owners.append(OwnerInput(ownerID: existing, residentID: resident, name: name, kind: f.nonEmpty("owner_kind_\(i)"), share: f.nonEmpty("owner_share_\(i)")))
+        }
+        // An owner section left entirely empty keeps the owners as they are.
+        return DwellingInput(partNo: f["part_no"], areaM2: f["area_m2"], use: f.nonEmpty("use"), titleNo: f["title_no"],
+                             owners: owners.isEmpty ? nil : owners, reason: f["reason"])
+    }
+
+    func gridPage(_ c: AppContext, id: Int64, errors: [String: String], status: HTTPResponse.Status) async throws -> Response {
+        let actor = try c.requireActor()
+        let g = try await registry.grid(id, actor: actor)
+        var data = Renderer.fields(g, c.lang)
+        data["errors"] = errors
+        data["is_grid"] = g.level == "grid"
+        data["can_edit"] = actor.may(.placeEdit)
+        data["has_heads"] = !g.heads.isEmpty
+        data["has_moves"] = !g.moves.isEmpty
+        if g.level == "micro", actor.may(.placeEdit) {
+            data["leader_choices"] = try await registry.residentChoices(placeID: nil, gridID: id, actor: actor).map { ["value": $0.0, "label": $0.1] }
+        }
+        var resp = renderer.page("grid", data, context: c, title: g.name)
+        resp.status = status
+        return resp
+    }
+
+    func dwellingPage(_ c: AppContext, id: Int64, errors: [String: String], status: HTTPResponse.Status) async throws -> Response {
+        let actor = try c.requireActor()
+        let h = try await registry.household(id, actor: actor)
+        let d = try await registry.dwelling(household: id, actor: actor)
+        var data: [String: Any] = ["household": ["id": h.id, "address": h.address, "community_id": h.communityID], "errors": errors,
+                                   "has_errors": !errors.isEmpty]
+        if let d { data["dwelling"] = Renderer.fields(d, c.lang); data["has_history"] = !d.history.isEmpty }
+        let canEdit = actor.may(.householdEdit)
+        data["can_edit"] = canEdit
+        if canEdit {
+            let posted = status != .ok
+            func value(_ k: String, _ fallback: String?) -> String { posted ? (c.form[k] ?? "") : (fallback ?? "") }
+            data["values"] = ["part_no": value("part_no", d?.partNo), "area_m2": value("area_m2", d?.areaM2), "title_no": value("title_no", d?.titleNo),
+                              "reason": posted ? (c.form["reason"] ?? "") : ""]
+            let use = posted ? (c.form["use"] ?? "") : (d?.use ?? PartUse.residential.rawValue)
+            data["uses"] = RegistryRoutes.options(PartUse.allCases.map(\.rawValue), selected: use, c.lang, labelPrefix: "use_")
+            // Four owner rows: the current owners first, then empty ones for co-owners.
+            let current = d?.owners ?? []
+            let residents = h.residents.map { ($0.id, $0.name) }
+            data["owner_rows"] = (0..<4).map { i -> [String: Any] in
+                let o = i < current.count ? current[i] : nil
+                let kind = posted ? (c.form["owner_kind_\(i)"] ?? "person") : (o?.kind ?? "person")
+                let chosenResident = posted ? c.form.int("owner_resident_\(i)") : o?.residentID
+                return ["i": i, "n": i + 1, "owner_id": posted ? (c.form["owner_id_\(i)"] ?? "") : (o.map { String($0.id) } ?? ""),
+                        "name": posted ? (c.form["owner_name_\(i)"] ?? "") : (o?.name ?? ""),
+                        "share": posted ? (c.form["owner_share_\(i)"] ?? "") : (o.map { $0.shareBP == 10000 ? "" : String(format: "%g", Double($0.shareBP) / 100) } ?? ""),
+                        "kinds": RegistryRoutes.options(OwnerKind.allCases.map(\.rawValue), selected: kind, c.lang, labelPrefix: "ownerkind_"),
+                        "residents": residents.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == chosenResident] },
+                        "error_name": errors["dw_owners[\(i)].name"] ?? false, "error_share": errors["dw_owners[\(i)].share_percent"] ?? false,
+                        "error_resident": errors["dw_owners[\(i)].resident_id"] ?? false, "error_owner": errors["dw_owners[\(i)].owner_id"] ?? false]
+            }
+        }
+        var resp = renderer.page("dwelling", data, context: c, title: I18n.table(c.lang)["dwelling"]! + " · " + h.address)
+        resp.status = status
+        return resp
+    }
+}
