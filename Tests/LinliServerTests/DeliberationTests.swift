@@ -109,19 +109,20 @@ import LinliStore
 
 /// The owners of a compound as accounts: one resident account per owner household.
 extension Fixture {
-    /// Households of `path` whose residents own parts, as (household id, username) with an account each.
+    /// Households of `path` whose residents own parts, as (household id, username) with an account
+    /// each, linked to the owner (only the owner's own account votes online).
     func ownerAccounts(under path: String, count: Int) async throws -> [(Int64, String)] {
         let rows = try await linli.store.read { db in
             try await db.raw("""
-                SELECT DISTINCT r.household_id FROM residents r JOIN households h ON h.id = r.household_id
-                WHERE r.owner_id IS NOT NULL AND h.path LIKE \(bind: path + "%") ORDER BY r.household_id
-                """).all().map { try $0.decode(column: "household_id", as: Int64.self) }
+                SELECT r.household_id, MIN(r.id) AS resident_id FROM residents r JOIN households h ON h.id = r.household_id
+                WHERE r.owner_id IS NOT NULL AND h.path LIKE \(bind: path + "%") GROUP BY r.household_id ORDER BY r.household_id
+                """).all().map { (try $0.decode(column: "household_id", as: Int64.self), try $0.decode(column: "resident_id", as: Int64.self)) }
         }
         var out: [(Int64, String)] = []
-        for h in rows.prefix(count) {
+        for (h, person) in rows.prefix(count) {
             let name = "owner\(h)"
             _ = try await linli.accounts.createUser(username: name, displayName: "业主\(h)", password: Fixture.password)
-            try await linli.accounts.grant(username: name, role: .resident, placeID: nil, householdID: h)
+            try await linli.accounts.grant(username: name, role: .resident, placeID: nil, householdID: h, residentID: person)
             out.append((h, name))
         }
         return out
