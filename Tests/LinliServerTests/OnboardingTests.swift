@@ -303,4 +303,47 @@ import LinliStore
             }
         }
     }
+
+    @Test(arguments: Backend.available)
+    func anImportCarriesPartsAndOwnersAndCountsOneBuyerOnce(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let community = f.demo.firstCommunityID
+            let micro = try await f.linli.store.read { db in
+                try await db.raw("SELECT name FROM grids WHERE level = 'micro' AND community_id = \(bind: community) ORDER BY id").first()!.decode(column: "name", as: String.self)
+            }
+            let header = RegistryCSV.fullHeader.joined(separator: ",")
+            let rows = [
+                "新苑,9幢,1单元,101,\(micro),张三,110105200001010016,,户籍人口,户主,,否,9幢1单元101,90.5,本人,,否",
+                "新苑,9幢,1单元,101,\(micro),王芳,110105200001010032,,户籍人口,家庭成员,,否,,,,,",
+                "新苑,9幢,1单元,102,\(micro),李四,110105200001010059,,流动人口,租户,,否,9幢1单元102,70,张三,,否",
+                "新苑,9幢,1单元,103,\(micro),,,,,,,,9幢1单元103,88,新苑置业,,是",
+                "新苑,9幢,1单元,104,\(micro),,,,,,,,9幢1单元104,88,新苑置业,,是",
+                "新苑,9幢,1单元,105,\(micro),赵六,110105200001010075,,户籍人口,户主,,否,9幢1单元105,66,本人、钱七,50、50,否",
+            ]
+            // Shares past 100 % and a part number used twice: both named by line; nothing written.
+            let bad = [header] + rows + ["新苑,9幢,1单元,106,\(micro),孙八,110105200001010091,,户籍人口,户主,,否,9幢1单元106,60,本人、周九,60、50,否",
+                                          "新苑,9幢,1单元,107,\(micro),吴十,110105200001010104,,户籍人口,户主,,否,9幢1单元101,60,本人,,否"]
+            var report = try await f.linli.registryCSV.importCSV(Data(bad.joined(separator: "\r\n").utf8), communityID: community, keepGood: false)
+            #expect(report.imported == 0)
+            #expect(report.errors.contains { $0.line == 8 && $0.column == "份额" && $0.reason.contains("110%") }, "\(report.errors)")
+            #expect(report.errors.contains { $0.line == 9 && $0.column == "专有部分编号" && $0.reason.contains("第 2 行") }, "\(report.errors)")
+            report = try await f.linli.registryCSV.importCSV(Data(([header] + rows).joined(separator: "\n").utf8), communityID: community, keepGood: false)
+            #expect(report.errors.isEmpty, "\(report.errors)")
+            #expect(report.imported == 4 && report.householdsCreated == 5)
+            let (zhang, parts, developerParts, wang) = try await f.linli.store.read { db in
+                let zhang = try await db.raw("SELECT id FROM residents WHERE name = '张三'").first()!.decode(column: "id", as: Int64.self)
+                let wang = try await db.raw("SELECT owner_id FROM residents WHERE name = '王芳'").first()!.decode(column: "owner_id", as: Int64?.self)
+                let parts = try await RegistryService.partsOwned(db, residents: [zhang])
+                let dev = try await db.raw("SELECT COUNT(*) AS n FROM dwellings d JOIN owners o ON o.id = d.owner_id WHERE o.kind = 'developer' AND o.name = '新苑置业'").first()!.decode(column: "n", as: Int.self)
+                let devOwners = try await db.raw("SELECT COUNT(*) AS n FROM owners WHERE name = '新苑置业'").first()!.decode(column: "n", as: Int.self)
+                #expect(devOwners == 1, "the developer is one owner")
+                return (zhang, parts.count, dev, wang)
+            }
+            #expect(parts == 2, "the buyer of two parts is one owner with both")
+            #expect(developerParts == 2 && wang == nil && zhang > 0)
+            // The export writes the parts back in the same columns.
+            let csv = try await f.linli.registryCSV.exportCSV(communityID: community, reason: "核对")
+            #expect(csv.contains("9幢1单元101,90.50,本人,,否") && csv.contains("9幢1单元105,66.00,本人、钱七,50%、50%,否"), "\(csv.split(separator: "\n").suffix(6))")
+        }
+    }
 }

@@ -82,6 +82,16 @@ public struct RegistryCSV: Sendable {
     }
 
     public static let header = ["小区", "楼栋", "单元", "门牌号", "微网格", "姓名", "身份证号", "手机号", "户籍状态", "与户关系", "标签", "党员"]
+    /// The part and its owners, after the resident's columns (a file with only the twelve above is
+    /// still read). Filled on any row of a household: 产权人 is 本人 (this row's person owns it, with
+    /// 份额 when shared), or an owner's name; one name in one file is one owner, so a buyer of
+    /// three parts counts once. A row with 开发商未售 = 是 and no person records the developer's
+    /// unsold part alone.
+    public static let dwellingHeader = ["专有部分编号", "建筑面积", "产权人", "份额", "开发商未售"]
+    public static let fullHeader = header + dwellingHeader
+    /// A template to fill in: the header and one example row.
+    public static let template = "\u{FEFF}" + fullHeader.joined(separator: ",") + "\r\n"
+        + "金桂苑,1幢,1单元,101,第1网格-微网格1,张三,11010519491231002X,13800000000,户籍人口,户主,,否,1幢1单元101,89.50,本人,,否\r\n"
 
     static func code(_ label: String, in values: [String]) -> String? {
         let l = label.trimmingCharacters(in: .whitespaces)
@@ -105,13 +115,14 @@ public struct RegistryCSV: Sendable {
             report.errors.append(.init(line: 1, column: "-", reason: "文件为空")); return report
         }
         let names = head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard names == Self.header else {
-            let missing = Self.header.filter { !names.contains($0) }
-            let extra = names.filter { !Self.header.contains($0) }
-            report.errors.append(.init(line: 1, column: "表头", reason: "表头应为：\(Self.header.joined(separator: ","))" +
+        guard names == Self.header || names == Self.fullHeader else {
+            let missing = Self.fullHeader.filter { !names.contains($0) }
+            let extra = names.filter { !Self.fullHeader.contains($0) }
+            report.errors.append(.init(line: 1, column: "表头", reason: "表头应为：\(Self.fullHeader.joined(separator: ","))（后五列可省略）" +
                 (missing.isEmpty ? "" : "；缺少：\(missing.joined(separator: ","))") + (extra.isEmpty ? "" : "；多出：\(extra.joined(separator: ","))")))
             return report
         }
+        let columns = names
         let reg = registry
         return try await reg.store.transaction { db in
             var report = ImportReport()
@@ -123,20 +134,31 @@ public struct RegistryCSV: Sendable {
             var microByName: [String: GridSummary] = [:]
             for g in micro { microByName[g.name] = g }
             var seenIDs = Set<String>()
-            struct Row { var line: Int; var cells: [String]; var resident: ValidatedResident; var microGrid: GridSummary }
+            struct Row { var line: Int; var cells: [String]; var resident: ValidatedResident?; var microGrid: GridSummary }
             var good: [Row] = []
+            var parts = ImportParts()
             for rec in records.dropFirst() {
-                func fail(_ col: Int, _ reason: String) { report.errors.append(.init(line: rec.line, column: Self.header[col], reason: reason)) }
-                guard rec.fields.count == Self.header.count else {
-                    report.errors.append(.init(line: rec.line, column: "-", reason: "应有 \(Self.header.count) 列，实有 \(rec.fields.count) 列")); continue
+                func fail(_ col: Int, _ reason: String) { report.errors.append(.init(line: rec.line, column: Self.fullHeader[col], reason: reason)) }
+                guard rec.fields.count == columns.count else {
+                    report.errors.append(.init(line: rec.line, column: "-", reason: "应有 \(columns.count) 列，实有 \(rec.fields.count) 列")); continue
                 }
-                let f = rec.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                let f = rec.fields.map { $0.trimmingCharacters(in: .whitespaces) } + Array(repeating: "", count: Self.fullHeader.count - columns.count)
                 let before = report.errors.count
+                let unsold = ["是", "1", "yes", "Y"].contains(f[16])
+                // A household nobody lives in (a developer's unsold part, an empty flat): the household
+                // and its part, no person.
+                let partOnly = f[5].isEmpty && f[6].isEmpty
                 if f[0].isEmpty { fail(0, rural ? "请填写村民小组" : "请填写小区") }
+                if rural && !(f[12].isEmpty && f[14].isEmpty) { fail(12, "村的住户不登记专有部分") }
                 if !rural && (f[1].isEmpty || f[2].isEmpty) { fail(f[1].isEmpty ? 1 : 2, "请填写楼栋和单元") }
                 if f[3].isEmpty || f[3].count > 20 { fail(3, "请填写门牌号（不超过 20 个字）") }
                 let grid = microByName[f[4]]
                 if grid == nil { fail(4, "本社区没有名为“\(f[4])”的微网格") }
+                if !rural { parts.read(line: rec.line, cells: f, unsold: unsold, fail: fail) }
+                if partOnly {
+                    if report.errors.count == before, let grid { good.append(Row(line: rec.line, cells: f, resident: nil, microGrid: grid)) }
+                    continue
+                }
                 let input = ResidentInput(householdID: 0, name: f[5], idNumber: f[6], phone: f[7],
                                           registration: Self.code(f[8], in: Registration.allCases.map(\.rawValue)) ?? "?\(f[8])",
                                           relation: Self.code(f[9], in: Relation.allCases.map(\.rawValue)) ?? "?\(f[9])",
@@ -156,7 +178,13 @@ public struct RegistryCSV: Sendable {
                 }
                 if report.errors.count == before, let v = validated, let grid { good.append(Row(line: rec.line, cells: f, resident: v, microGrid: grid)) }
             }
+            for e in parts.check() { report.errors.append(e) }
+            let badHouseholds = Set(parts.households.filter { h in report.errors.contains { h.value.lines.contains($0.line) } }.keys)
+            good.removeAll { badHouseholds.contains(ImportParts.key($0.cells)) }
             if !report.errors.isEmpty && !keepGood { return report }
+            var householdOf: [String: Int64] = [:]
+            var ownerByResidentName: [String: Int64] = [:]
+            var residentInHousehold: [String: Int64] = [:]
             // Write: find or create the places and the household, then the resident.
             var placeCache: [String: RegistryService.PlaceRow] = [:]
             func child(_ parent: RegistryService.PlaceRow, _ kind: PlaceKind, _ name: String) async throws -> RegistryService.PlaceRow {
@@ -192,8 +220,39 @@ public struct RegistryCSV: Sendable {
                     hid = try h.decode(column: "id", as: Int64.self)
                     report.householdsCreated += 1
                 }
-                _ = try await reg.insertResident(db, row.resident, household: hid, path: place.path, actor: nil)
+                householdOf[ImportParts.key(c)] = hid
+                guard let resident = row.resident else { continue }
+                let rid = try await reg.insertResident(db, resident, household: hid, path: place.path, actor: nil)
+                if parts.households[ImportParts.key(c)]?.ownerRows.contains(row.line) == true { ownerByResidentName[resident.name ?? ""] = rid }
+                residentInHousehold[ImportParts.key(c) + "\u{1}" + (resident.name ?? "")] = rid
                 report.imported += 1
+            }
+            // Then each household's part and owners: the people of the file first (so a tenant's
+            // row naming the buyer finds the buyer's own owner record), else one owner per name.
+            var ownerByName: [String: Int64] = [:]
+            for (key, part) in parts.households.sorted(by: { $0.value.lines[0] < $1.value.lines[0] }) {
+                guard let hid = householdOf[key], let h = try await reg.fetchHousehold(db, id: hid), let partNo = part.partNo, let area = part.areaCenti else { continue }
+                var owners: [ValidatedOwner] = []
+                for o in part.owners {
+                    let oid: Int64
+                    if o.developer {
+                        oid = try await reg.resolveOwner(db, .named(o.name, .developer), community: communityID, field: "owners").0
+                    } else if let rid = residentInHousehold[key + "\u{1}" + o.name] ?? ownerByResidentName[o.name] {
+                        oid = try await reg.resolveOwner(db, .resident(rid), community: communityID, field: "owners").0
+                    } else if let known = ownerByName[o.name] {
+                        oid = known
+                    } else {
+                        oid = try await reg.resolveOwner(db, .named(o.name, .person), community: communityID, field: "owners").0
+                        ownerByName[o.name] = oid
+                    }
+                    owners.append(ValidatedOwner(who: .existing(oid), shareBP: o.shareBP))
+                }
+                let dwelling = ValidatedDwelling(partNo: partNo, areaCenti: area, use: .residential, titleNo: nil, owners: owners.isEmpty ? nil : owners, reason: "批量导入")
+                do { try await reg.writeDwelling(db, household: h, dwelling, actor: actor) }
+                catch let e as LinliError where e.code == "duplicate_part_no" || e.code == "part_in_open_poll" {
+                    // Found only against what is already stored: the whole import stops, naming the line.
+                    throw LinliError.conflict("file", e.code, "第 \(part.lines[0]) 行：\(e.message)")
+                }
             }
             try await reg.audit.append(db, actor: actor, action: "registry.import", objectType: "place", objectID: communityID, path: community.path,
                                        detail: "\(report.imported) residents, \(report.errors.count) bad rows")
@@ -211,26 +270,57 @@ public struct RegistryCSV: Sendable {
         return try await reg.store.transaction { db in
             guard let community = try await reg.fetchPlace(db, communityID), community.kind.isCommunity else { throw LinliError.notFound }
             let rows = try await db.raw("""
-                SELECT r.name, r.id_cipher, r.phone_cipher, r.registration, r.relation, r.tags, r.party_member, h.door, h.place_id, h.path, g.name AS micro
-                FROM residents r JOIN households h ON h.id = r.household_id JOIN grids g ON g.id = h.micro_grid_id
+                SELECT r.name, r.id_cipher, r.phone_cipher, r.registration, r.relation, r.tags, r.party_member, r.owner_id, h.id AS household_id, h.door, h.place_id, h.path, g.name AS micro
+                FROM households h LEFT JOIN residents r ON r.household_id = h.id JOIN grids g ON g.id = h.micro_grid_id
                 WHERE h.community_id = \(bind: communityID) ORDER BY h.id, r.id
                 """).all()
             var names: [Int64: String] = [:]
             for p in try await db.raw("SELECT id, name FROM places WHERE \(reg.store.dialect.startsWith("path", community.path))").all() {
                 names[try p.decode(column: "id", as: Int64.self)] = try p.decode(column: "name", as: String.self)
             }
-            var out = "\u{FEFF}" + Self.header.joined(separator: ",") + "\r\n"
+            // Each household's part and owners, written on its first row (one owner record per name).
+            var partsOf: [Int64: (String, String, [(String, Int, Int64, String)])] = [:]
+            for d in try await db.raw("""
+                SELECT h.id AS household_id, d.part_no, d.area_centi_m2, o.id AS owner_id, o.name, o.kind, COALESCE(x.share_bp, 10000) AS share_bp
+                FROM dwellings d JOIN households h ON h.id = d.household_id
+                LEFT JOIN dwelling_owners x ON x.dwelling_id = d.id
+                LEFT JOIN owners o ON o.id = COALESCE(x.owner_id, d.owner_id)
+                WHERE h.community_id = \(bind: communityID) ORDER BY h.id, share_bp DESC, o.id
+                """).all() {
+                let hid = try d.decode(column: "household_id", as: Int64.self)
+                var entry = try partsOf[hid] ?? (try d.decode(column: "part_no", as: String?.self) ?? "", RegistryService.formatArea(centi: try d.decode(column: "area_centi_m2", as: Int64.self)), [])
+                if let oid = try d.decode(column: "owner_id", as: Int64?.self) {
+                    entry.2.append((try d.decode(column: "name", as: String.self), try d.decode(column: "share_bp", as: Int.self), oid, try d.decode(column: "kind", as: String.self)))
+                }
+                partsOf[hid] = entry
+            }
+            var written = Set<Int64>()
+            var out = "\u{FEFF}" + Self.fullHeader.joined(separator: ",") + "\r\n"
             for r in rows {
                 let chain = PlacePath.ids(try r.decode(column: "path", as: String.self))
                 let below = Array(chain.drop { $0 != communityID }.dropFirst()).map { names[$0] ?? "" }
                 let places = community.kind == .village ? [below.first ?? "", "", ""] : (below + ["", "", ""]).prefix(3).map { $0 }
-                let tags = try r.decode(column: "tags", as: String.self).split(separator: ",").map { I18n.label(String($0), .zh) }.joined(separator: ";")
-                let cells = places + [try r.decode(column: "door", as: String.self), try r.decode(column: "micro", as: String.self),
-                                      try r.decode(column: "name", as: String.self), try reg.cipher.open(try r.decode(column: "id_cipher", as: String.self)),
-                                      try r.decode(column: "phone_cipher", as: String?.self).map { try reg.cipher.open($0) } ?? "",
-                                      I18n.label(try r.decode(column: "registration", as: String.self), .zh), I18n.label(try r.decode(column: "relation", as: String.self), .zh),
-                                      tags, try r.decode(column: "party_member", as: Int.self) != 0 ? "是" : "否"]
-                out += cells.map(CSVReader.escape).joined(separator: ",") + "\r\n"
+                // A household nobody lives in (a developer's unsold part) is a row without a person.
+                var cells = places + [try r.decode(column: "door", as: String.self), try r.decode(column: "micro", as: String.self)]
+                if let name = try r.decode(column: "name", as: String?.self) {
+                    let tags = try r.decode(column: "tags", as: String.self).split(separator: ",").map { I18n.label(String($0), .zh) }.joined(separator: ";")
+                    cells += [name, try reg.cipher.open(try r.decode(column: "id_cipher", as: String.self)),
+                              try r.decode(column: "phone_cipher", as: String?.self).map { try reg.cipher.open($0) } ?? "",
+                              I18n.label(try r.decode(column: "registration", as: String.self), .zh), I18n.label(try r.decode(column: "relation", as: String.self), .zh),
+                              tags, try r.decode(column: "party_member", as: Int.self) != 0 ? "是" : "否"]
+                } else {
+                    cells += ["", "", "", "", "", "", ""]
+                }
+                // The part and all its owners on the household's first row ("本人" for this row's person).
+                let hid = try r.decode(column: "household_id", as: Int64.self)
+                var partCells = ["", "", "", "", ""]
+                if let part = partsOf[hid], written.insert(hid).inserted {
+                    let me = try r.decode(column: "owner_id", as: Int64?.self)
+                    partCells = [part.0, part.1, part.2.map { $0.2 == me ? "本人" : $0.0 }.joined(separator: "、"),
+                                 part.2.count > 1 ? part.2.map { DwellingRules.shareText($0.1) }.joined(separator: "、") : "",
+                                 part.2.first?.3 == "developer" ? "是" : "否"]
+                }
+                out += (cells + partCells).map(CSVReader.escape).joined(separator: ",") + "\r\n"
             }
             try await reg.audit.append(db, actor: actor, action: "registry.export", objectType: "place", objectID: communityID, path: community.path,
                                        reason: reason, detail: "\(rows.count) residents")
@@ -286,5 +376,83 @@ extension Linli {
         }
         try await accounts.markDemo(out.map(\.username))
         return out
+    }
+}
+
+/// The part and owner columns of an import, gathered per household across its rows and checked
+/// as a whole (shares add up to 100 %, a part number once per building, the developer alone).
+struct ImportParts {
+    struct Owner { var name: String; var shareBP: Int; var developer: Bool }
+    struct Household {
+        var lines: [Int] = []
+        var partNo: String?
+        var areaCenti: Int64?
+        var owners: [Owner] = []
+        /// Lines whose person is an owner (产权人 = 本人).
+        var ownerRows: Set<Int> = []
+        var unsold = false
+    }
+    var households: [String: Household] = [:]
+    private var partLines: [String: (String, Int)] = [:]
+
+    static func key(_ c: [String]) -> String { [c[0], c[1], c[2], c[3]].joined(separator: "\u{1}") }
+    static func split(_ s: String) -> [String] {
+        s.split(whereSeparator: { "、;；/".contains($0) }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    mutating func read(line: Int, cells f: [String], unsold: Bool, fail: (Int, String) -> Void) {
+        let key = Self.key(f)
+        var h = households[key] ?? Household()
+        h.lines.append(line)
+        if !f[12].isEmpty {
+            if f[12].count > 40 { fail(12, "专有部分编号不能超过 40 个字") }
+            if let known = h.partNo, known != f[12] { fail(12, "同一户的专有部分编号前后不一致（\(known)）") }
+            else if h.partNo == nil {
+                let building = f[0] + "\u{1}" + f[1] + "\u{1}" + f[12]
+                if let (otherKey, otherLine) = partLines[building], otherKey != key { fail(12, "专有部分编号与第 \(otherLine) 行重复") }
+                else { partLines[building] = (key, line); h.partNo = f[12] }
+            }
+        }
+        if !f[13].isEmpty {
+            if let a = RegistryService.parseArea(f[13]) { h.areaCenti = a } else { fail(13, "面积应为大于 0 的数字，最多两位小数") }
+        }
+        if unsold { h.unsold = true }
+        if !f[14].isEmpty {
+            let names = Self.split(f[14]), shares = Self.split(f[15])
+            if names.count > 1 && shares.count != names.count { fail(15, "多位产权人须逐一填写份额，用“、”分隔，与产权人顺序一致") }
+            else if names.count == 1 && shares.count > 1 { fail(15, "只有一位产权人时份额只填一个") }
+            else {
+                for (i, raw) in names.enumerated() {
+                    var name = raw
+                    if raw == "本人" {
+                        guard !f[5].isEmpty else { fail(14, "“本人”须在填写了姓名的行使用"); continue }
+                        name = f[5]; h.ownerRows.insert(line)
+                    }
+                    let share = i < shares.count ? DwellingRules.shareBP(shares[i]) : (names.count == 1 ? 10000 : nil)
+                    guard let share else { fail(15, "份额应为 0 到 100 之间的百分数，最多两位小数"); continue }
+                    if name.count > 60 { fail(14, "产权人名称不能超过 60 个字"); continue }
+                    if !h.owners.contains(where: { $0.name == name }) { h.owners.append(Owner(name: name, shareBP: share, developer: unsold)) }
+                }
+            }
+        } else if unsold {
+            fail(14, "开发商未售房屋请填写开发商名称")
+        }
+        households[key] = h
+    }
+
+    /// Errors that only the whole household shows, reported on its first line.
+    func check() -> [ImportReport.RowError] {
+        var out: [ImportReport.RowError] = []
+        for h in households.values {
+            let line = h.lines[0]
+            if (!h.owners.isEmpty || h.areaCenti != nil) && h.partNo == nil { out.append(.init(line: line, column: "专有部分编号", reason: "登记面积或产权人须填写专有部分编号")) }
+            if h.partNo != nil && h.areaCenti == nil { out.append(.init(line: line, column: "建筑面积", reason: "请填写建筑面积")) }
+            let total = h.owners.reduce(0) { $0 + $1.shareBP }
+            if !h.owners.isEmpty && total != 10000 {
+                out.append(.init(line: line, column: "份额", reason: "共有份额合计 \(DwellingRules.shareText(total))，应为 100%"))
+            }
+            if h.unsold && h.owners.count > 1 { out.append(.init(line: line, column: "产权人", reason: "开发商未售房屋只能由开发商单独登记")) }
+        }
+        return out.sorted { $0.line < $1.line }
     }
 }

@@ -45,6 +45,12 @@ struct RegistryRoutes {
                 return resp
             } page: { errors in try await transferPage(c, id: id, report: nil, errors: errors) }
         }
+        // A file to fill in: the header and one example row (no one's data).
+        r.get("/places/:id/transfer/template.csv", .action(.registryTransfer)) { _, c in
+            _ = try await RegistryCSV(registry: registry).transferScope(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"linli-template.csv\""],
+                            body: .init(byteBuffer: ByteBuffer(string: RegistryCSV.template)))
+        }
         r.post("/places/:id/export", .action(.registryTransfer)) { _, c in
             let id = try c.id("id")
             return try await formOrErrors(prefix: "export") {
@@ -351,7 +357,7 @@ struct RegistryRoutes {
         let actor = try c.requireActor()
         let isCommunity = try await RegistryCSV(registry: registry).transferScope(id, actor: actor)
         let d = try await registry.place(id, actor: actor)
-        var data: [String: Any] = ["place": Renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.header.joined(separator: ","),
+        var data: [String: Any] = ["place": Renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.fullHeader.joined(separator: ","),
                                    "is_community": isCommunity]
         if let report {
             data["report"] = ["imported": report.imported, "households": report.householdsCreated, "error_count": report.errors.count,
