@@ -399,6 +399,9 @@ import LinliStore
                 #expect(audited == 3)
                 res = try await client.execute(uri: "/users", method: .get, headers: [.authorization: "Bearer \(t["street"]!)"])
                 #expect(res.status == .ok && res.body.text.contains("wang.worker"))
+                // Without a role, an account is seen only by managers of the area that made it.
+                res = try await client.execute(uri: "/users", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(res.status == .ok && !res.body.text.contains("wang.worker") && res.body.text.contains("y1"))
             }
         }
     }

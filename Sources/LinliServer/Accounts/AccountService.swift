@@ -86,9 +86,10 @@ public struct AccountService: Sendable {
             if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
                 throw LinliError.conflict("username", "duplicate_username", "用户名已存在")
             }
+            let made = actor?.grants(for: .userManage).map(\.placePath).min { $0.count < $1.count }
             let row = try await db.raw("""
-                INSERT INTO users (username, display_name, password_hash, created_at)
-                VALUES (\(bind: u), \(bind: displayName.isEmpty ? u : displayName), \(bind: hash), \(bind: env.nowSeconds)) RETURNING id
+                INSERT INTO users (username, display_name, password_hash, created_at, created_path)
+                VALUES (\(bind: u), \(bind: displayName.isEmpty ? u : displayName), \(bind: hash), \(bind: env.nowSeconds), \(bind: made)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "user.create", objectType: "user", objectID: id, path: "/", detail: u)
@@ -216,7 +217,15 @@ public struct AccountService: Sendable {
         guard !paths.isEmpty else { throw LinliError.forbidden }
         let now = env.nowSeconds
         return try await store.read { db in
-            var q = SQLQueryString("SELECT u.id, u.username, u.display_name, u.locked_until FROM users u WHERE (NOT EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = u.id) OR EXISTS (SELECT 1 FROM role_grants g JOIN places p ON p.id = g.place_id WHERE g.user_id = u.id AND (")
+            // Accounts without a role yet: those made inside the manager's area (made on the command
+            // line, only a city-level manager sees them); with roles: those holding one inside it.
+            let cityLevel = paths.contains { PlacePath.ids($0).count == 1 }
+            var q = SQLQueryString("SELECT u.id, u.username, u.display_name, u.locked_until FROM users u WHERE ((NOT EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = u.id) AND (")
+            q.appendLiteral(cityLevel ? "u.created_path IS NULL" : "1=0")
+            for path in paths {
+                q.appendLiteral(" OR u.created_path LIKE "); q.appendInterpolation(bind: path + "%")
+            }
+            q.appendLiteral(")) OR EXISTS (SELECT 1 FROM role_grants g JOIN places p ON p.id = g.place_id WHERE g.user_id = u.id AND (")
             for (i, path) in paths.enumerated() {
                 if i > 0 { q.appendLiteral(" OR ") }
                 q.appendLiteral("p.path LIKE "); q.appendInterpolation(bind: path + "%")

@@ -88,5 +88,10 @@ enum AccountsMigrations {
             """,
             "CREATE INDEX invites_resident ON invites(resident_id)",
         ]),
+        // An account made from the console remembers the area of whoever made it: until it holds a
+        // role, only managers of that area see it (every manager of the city saw every such account).
+        Migration("accounts.005", [
+            "ALTER TABLE users ADD COLUMN created_path TEXT",
+        ]),
     ]
 }
