@@ -154,7 +154,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let routes = Routes(router: router)
     AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production, trustedProxy: linli.config.trustedProxy).register(routes)
     UserRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer).register(routes)
-    OnboardingRoutes(registry: linli.registry, accounts: linli.accounts, renderer: renderer).register(routes)
+    OnboardingRoutes(registry: linli.registry, accounts: linli.accounts, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)

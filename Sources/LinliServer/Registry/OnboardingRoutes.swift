@@ -10,6 +10,8 @@ struct OnboardingRoutes {
     let registry: RegistryService
     let accounts: AccountService
     let renderer: Renderer
+    /// Where residents open the sign-up page, printed on the invitation.
+    var publicBaseURL = ""
 
     /// Runs a form's action; refused input (422) and a refused step with a reason (409) are
     /// shown beside the form, under `prefix_field`.
@@ -144,7 +146,9 @@ struct OnboardingRoutes {
         r.post("/residents/:id/invite", .action(.userManage)) { _, c in
             let actor = try c.requireActor()
             let invite = try await invite(try c.id("id"), actor: actor)
-            return renderer.page("invite", Renderer.fields(invite, c.lang), context: c, title: I18n.table(c.lang)["invite"]!)
+            var data = Renderer.fields(invite, c.lang)
+            data["register_url"] = publicBaseURL + "/register"
+            return renderer.page("invite", data, context: c, title: I18n.table(c.lang)["invite"]!)
         }
         r.post("/api/v1/residents/:id/invite", .action(.userManage)) { _, c in
             try JSON.response(try await invite(try c.id("id"), actor: try c.requireActor()), status: .created)
