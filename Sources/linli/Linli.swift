@@ -11,7 +11,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Import.self, Export.self, User.self, Audit.self, BackupCommand.self, RestoreCommand.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, GenerateRequests.self, BenchRequests.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, City.self, Import.self, Export.self, User.self, Audit.self, BackupCommand.self, RestoreCommand.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, GenerateRequests.self, BenchRequests.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -122,6 +122,20 @@ struct Export: AsyncParsableCommand {
         // ID numbers and phones: the file is readable by its owner only, from the moment it exists.
         if let output { try LinliFiles.writePrivate(Array(csv.utf8), to: output) } else { print(csv, terminator: "") }
         await linli.store.shutdown()
+    }
+}
+
+struct City: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Found a city: the top place of a new street's hierarchy.", subcommands: [Create.self])
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var common: Common
+        @Argument(help: "The city's name, e.g. 温州市.") var name: String
+        func run() async throws {
+            let linli = try await Linli.open(common.config())
+            let city = try await linli.registry.createCity(name: name)
+            print("created city \(city.name) (place #\(city.id)); next: linli user grant NAME city_admin --place \(city.id)")
+            await linli.store.shutdown()
+        }
     }
 }
 

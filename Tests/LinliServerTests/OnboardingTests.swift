@@ -174,6 +174,10 @@ import LinliStore
                 #expect(res.status == .seeOther)
                 page = try await client.execute(uri: "/places/\(community)", method: .get, headers: [.cookie: cookie])
                 #expect(page.body.text.contains("融合型大社区") && page.body.text.contains("id=\"grid-form\""))
+                // A new city is founded only on the command line, once per name.
+                let city = try await f.linli.registry.createCity(name: "新市")
+                #expect(city.kind == "city")
+                await expectCode("duplicate_name") { _ = try await f.linli.registry.createCity(name: "新市") }
             }
         }
     }

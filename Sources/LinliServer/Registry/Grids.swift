@@ -323,3 +323,26 @@ extension RegistryService {
         }
     }
 }
+
+extension RegistryService {
+    /// Founds a city: the top of a new hierarchy, made by an operator on the command line (no
+    /// role can found one from the console). The first administrator is then granted over it.
+    public func createCity(name rawName: String) async throws -> PlaceSummary {
+        var v = Validator()
+        let name = rawName.trimmingCharacters(in: .whitespacesAndNewlines)
+        v.check(!name.isEmpty, "name", "required", "请填写名称")
+        v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
+        try v.throwIfAny()
+        return try await store.transaction { db in
+            if try await db.raw("SELECT id FROM places WHERE parent_id IS NULL AND name = \(bind: name)").first() != nil {
+                throw LinliError.conflict("name", "duplicate_name", "已有名为“\(name)”的市")
+            }
+            let id = try await db.raw("""
+                INSERT INTO places (parent_id, kind, name, path, created_at) VALUES (NULL, 'city', \(bind: name), '', \(bind: env.nowSeconds)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await db.raw("UPDATE places SET path = \(bind: "/\(id)/") WHERE id = \(bind: id)").run()
+            try await audit.append(db, actor: nil, action: "place.create", objectType: "place", objectID: id, path: "/\(id)/", detail: name)
+            return PlaceSummary(id: id, kind: PlaceKind.city.rawValue, name: name, communityType: nil)
+        }
+    }
+}
