@@ -90,6 +90,19 @@ def shot(d, name):
 RESULTS = []
 
 
+def open_details(d, form_id):
+    """Opens the folded section (<details>) that holds a form."""
+    d.find_element(By.CSS_SELECTOR, "#" + form_id).find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click()
+
+
+def open_first_household(d, building):
+    """From the community's page to the first household of a building's first unit in 金桂苑."""
+    d.find_element(By.PARTIAL_LINK_TEXT, "金桂苑").click()
+    d.find_element(By.PARTIAL_LINK_TEXT, building).click()
+    d.find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
+    d.find_element(By.CSS_SELECTOR, "#households a").click()
+
+
 def case(fn):
     RESULTS.append(fn)
     return fn
@@ -100,10 +113,7 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
     login(d, base, "community")
     assert "西林寺社区" in d.page_source, "community staff lands on their community"
     shot(d, "community-phone")
-    d.find_element(By.PARTIAL_LINK_TEXT, "金桂苑").click()
-    d.find_element(By.PARTIAL_LINK_TEXT, "1幢").click()
-    d.find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
-    d.find_element(By.CSS_SELECTOR, "#households a").click()
+    open_first_household(d, "1幢")
     assert "百姓码" in d.page_source
     # The household's QR code is its own image, drawn from the signed-in session.
     qr = d.find_element(By.CSS_SELECTOR, ".qr img")
@@ -141,10 +151,10 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
     wait_text(d, "id-number", "**************002X")
     assert d.find_element(By.ID, "phone").text == "138****5678"
     # Unmasking needs a reason and is audited.
-    d.find_element(By.CSS_SELECTOR, "#unmask-form").find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click()
+    open_details(d, "unmask-form")
     d.find_element(By.CSS_SELECTOR, "#unmask-form button").click()
     wait_text(d, "reason-error", "事由")
-    d.find_element(By.CSS_SELECTOR, "#unmask-form").find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click() if not d.find_element(By.ID, "reason").is_displayed() else None
+    open_details(d, "unmask-form") if not d.find_element(By.ID, "reason").is_displayed() else None
     d.find_element(By.ID, "reason").send_keys("入户走访核实联系方式")
     d.find_element(By.CSS_SELECTOR, "#unmask-form button").click()
     wait_text(d, "id-number", "11010519491231002X")
@@ -158,11 +168,11 @@ def community_worker_browses_to_a_household_and_adds_a_resident(d, base):
 def community_worker_sets_up_a_grid_records_owners_and_invites_a_resident(d, base):
     login(d, base, "community")
     # A micro-grid under a new grid, made on the community's page.
-    d.find_element(By.CSS_SELECTOR, "#grid-form").find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click()
+    open_details(d, "grid-form")
     d.find_element(By.ID, "grid-name").send_keys("第八网格")
     d.find_element(By.ID, "do-grid").click()
     wait_text(d, "main", "第八网格")
-    d.find_element(By.CSS_SELECTOR, "#micro-grid-form").find_element(By.XPATH, "..").find_element(By.TAG_NAME, "summary").click()
+    open_details(d, "micro-grid-form")
     d.find_element(By.ID, "do-micro-grid").click()
     wait_text(d, "micro-name-error", "网格名称")
     d.find_element(By.ID, "micro-name").send_keys("第八网格-微网格1")
@@ -172,10 +182,9 @@ def community_worker_sets_up_a_grid_records_owners_and_invites_a_resident(d, bas
     # A household's part: co-owners whose shares pass 100 % are refused beside the form.
     d.get(base + "/console")
     d.find_element(By.PARTIAL_LINK_TEXT, "金桂苑").click()
-    d.find_element(By.PARTIAL_LINK_TEXT, "1幢").click()
     assert d.find_element(By.ID, "child-form"), "the add-a-place form is there"
-    d.find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
-    d.find_element(By.CSS_SELECTOR, "#households a").click()
+    d.get(base + "/console")
+    open_first_household(d, "1幢")
     d.find_element(By.ID, "dwelling-link").click()
     part = d.find_element(By.ID, "dw-part-no")
     assert part.get_attribute("value"), "the demo's part has its number"
@@ -193,10 +202,7 @@ def community_worker_sets_up_a_grid_records_owners_and_invites_a_resident(d, bas
     wait_text(d, "main", "表决结束后再办理产权变更")
     # In another building the gift is recorded, with its history.
     d.get(base + "/console")
-    d.find_element(By.PARTIAL_LINK_TEXT, "金桂苑").click()
-    d.find_element(By.PARTIAL_LINK_TEXT, "2幢").click()
-    d.find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
-    d.find_element(By.CSS_SELECTOR, "#households a").click()
+    open_first_household(d, "2幢")
     d.find_element(By.ID, "dwelling-link").click()
     d.find_element(By.ID, "owner-name-1").send_keys("李四")
     d.find_element(By.ID, "owner-share-1").send_keys("50")

@@ -75,26 +75,37 @@ public struct AccountService: Sendable {
     public func createUser(username: String, displayName: String, password: String, actor: Actor? = nil) async throws -> Int64 {
         if let actor { try actor.require(.userManage) }
         var v = Validator()
-        let u = username.trimmingCharacters(in: .whitespaces)
-        v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
-                "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
-        if let problem = PasswordPolicy.problem(password, username: u) { v.add(.invalid("password", "weak_password", problem)) }
+        let u = Self.newCredentials(username, password, &v)
         try v.throwIfAny()
         let cost = bcryptCost
         let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
         return try await store.transaction { db in
-            if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
-                throw LinliError.conflict("username", "duplicate_username", "用户名已存在")
-            }
             let made = actor?.grants(for: .userManage).map(\.placePath).min { $0.count < $1.count }
-            let row = try await db.raw("""
-                INSERT INTO users (username, display_name, password_hash, created_at, created_path)
-                VALUES (\(bind: u), \(bind: displayName.isEmpty ? u : displayName), \(bind: hash), \(bind: env.nowSeconds), \(bind: made)) RETURNING id
-                """).first()
-            let id = try row!.decode(column: "id", as: Int64.self)
-            try await audit.append(db, actor: actor, action: "user.create", objectType: "user", objectID: id, path: "/", detail: u)
-            return id
+            return try await insertUser(db, u, displayName: displayName.isEmpty ? u : displayName, hash: hash, createdPath: made, actor: actor, detail: u)
         }
+    }
+
+    /// Writes a new account (its name free, else 409) and its audit entry, in the caller's transaction.
+    func insertUser(_ db: any SQLDatabase, _ u: String, displayName: String, hash: String, createdPath: String?, actor: Actor?, detail: String) async throws -> Int64 {
+        if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
+            throw LinliError.conflict("username", "duplicate_username", "用户名已被使用，请换一个")
+        }
+        let id = try await db.raw("""
+            INSERT INTO users (username, display_name, password_hash, created_at, created_path)
+            VALUES (\(bind: u), \(bind: displayName), \(bind: hash), \(bind: env.nowSeconds), \(bind: createdPath)) RETURNING id
+            """).first()!.decode(column: "id", as: Int64.self)
+        try await audit.append(db, actor: actor, action: "user.create", objectType: "user", objectID: id, path: "/", detail: detail)
+        return id
+    }
+
+    /// A new account's username (trimmed) and password, checked by the same rules wherever an
+    /// account is made (by staff, on the command line, or by a resident with an invitation).
+    static func newCredentials(_ username: String, _ password: String, _ v: inout Validator) -> String {
+        let u = username.trimmingCharacters(in: .whitespaces)
+        v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
+                "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
+        if let problem = PasswordPolicy.problem(password, username: u) { v.add(.invalid("password", "weak_password", problem)) }
+        return u
     }
 
     /// A new password ends every session and API token of the account (whoever knew the old
@@ -129,42 +140,40 @@ public struct AccountService: Sendable {
     }
 
     func grant(_ db: any SQLDatabase, username: String, role: Role, placeID: Int64?, gridID: Int64?, householdID: Int64?, residentID: Int64?, actor: Actor?) async throws {
-        do {
-            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
-                throw LinliError.invalid("username", "not_found", "用户不存在")
-            }
-            let uid = try u.decode(column: "id", as: Int64.self)
-            var place = placeID
-            switch role {
-            case .gridWorker:
-                guard let gridID, let g = try await db.raw("SELECT community_id FROM grids WHERE id = \(bind: gridID)").first() else {
-                    throw LinliError.invalid("grid", "required", "网格员须指定网格")
-                }
-                place = try g.decode(column: "community_id", as: Int64.self)
-            case .resident:
-                guard let householdID, let h = try await db.raw("SELECT place_id FROM households WHERE id = \(bind: householdID)").first() else {
-                    throw LinliError.invalid("household", "required", "居民须指定户")
-                }
-                place = try h.decode(column: "place_id", as: Int64.self)
-            default:
-                break
-            }
-            guard let place, let placeRow = try await db.raw("SELECT path FROM places WHERE id = \(bind: place)").first() else {
-                throw LinliError.invalid("place", "not_found", "地点不存在")
-            }
-            let path = try placeRow.decode(column: "path", as: String.self)
-            if let actor, !actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) {
-                throw LinliError.invalid("place", "outside_scope", "只能在自己管辖的范围内授权")
-            }
-            try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
-            try await db.raw("""
-                INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id)
-                VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil),
-                        \(bind: role == .resident ? residentID : nil))
-                """).run()
-            try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
-            try await endCachedAccess(db)
+        guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
+            throw LinliError.invalid("username", "not_found", "用户不存在")
         }
+        let uid = try u.decode(column: "id", as: Int64.self)
+        var place = placeID
+        switch role {
+        case .gridWorker:
+            guard let gridID, let g = try await db.raw("SELECT community_id FROM grids WHERE id = \(bind: gridID)").first() else {
+                throw LinliError.invalid("grid", "required", "网格员须指定网格")
+            }
+            place = try g.decode(column: "community_id", as: Int64.self)
+        case .resident:
+            guard let householdID, let h = try await db.raw("SELECT place_id FROM households WHERE id = \(bind: householdID)").first() else {
+                throw LinliError.invalid("household", "required", "居民须指定户")
+            }
+            place = try h.decode(column: "place_id", as: Int64.self)
+        default:
+            break
+        }
+        guard let place, let placeRow = try await db.raw("SELECT path FROM places WHERE id = \(bind: place)").first() else {
+            throw LinliError.invalid("place", "not_found", "地点不存在")
+        }
+        let path = try placeRow.decode(column: "path", as: String.self)
+        if let actor, !actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) {
+            throw LinliError.invalid("place", "outside_scope", "只能在自己管辖的范围内授权")
+        }
+        try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
+        try await db.raw("""
+            INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id)
+            VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil),
+                    \(bind: role == .resident ? residentID : nil))
+            """).run()
+        try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
+        try await endCachedAccess(db)
     }
 
     /// The roles whose every action the manager holds through a user.manage grant.
@@ -329,15 +338,7 @@ public struct AccountService: Sendable {
         let ok = try await Self.offload { Bcrypt.verify(password, hash: stored) }
         guard ok, let uid else {
             try await store.transaction { db in
-                for key in [pairKey, addressKey] {
-                    // One statement on both databases: a new window starts when the old one has passed.
-                    try await db.raw("""
-                        INSERT INTO login_throttle (throttle_key, failures, window_start) VALUES (\(bind: key), 1, \(bind: now))
-                        ON CONFLICT (throttle_key) DO UPDATE SET
-                            failures = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.failures + 1 ELSE 1 END,
-                            window_start = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.window_start ELSE \(bind: now) END
-                        """).run()
-                }
+                for key in [pairKey, addressKey] { try await countFailure(db, key: key, now: now) }
                 try await db.raw("DELETE FROM login_throttle WHERE window_start < \(bind: now - 2 * Self.throttleSeconds)").run()
                 // The auditor sees every failed sign-in, known name or not, with the address.
                 try await audit.append(db, actor: nil, action: "login.failed", objectType: "user", objectID: uid, path: "/",
@@ -358,6 +359,17 @@ public struct AccountService: Sendable {
     }
 
     /// Marks accounts as the demo's (see accounts.003).
+    /// Counts one failure (a wrong password, a wrong invitation code) against a throttle key. One
+    /// statement on both databases: a new window starts when the old one has passed.
+    func countFailure(_ db: any SQLDatabase, key: String, now: Int64) async throws {
+        try await db.raw("""
+            INSERT INTO login_throttle (throttle_key, failures, window_start) VALUES (\(bind: key), 1, \(bind: now))
+            ON CONFLICT (throttle_key) DO UPDATE SET
+                failures = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.failures + 1 ELSE 1 END,
+                window_start = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.window_start ELSE \(bind: now) END
+            """).run()
+    }
+
     func markDemo(_ usernames: [String]) async throws {
         guard !usernames.isEmpty else { return }
         try await store.transaction { db in

@@ -67,10 +67,7 @@ extension AccountService {
         let throttleKey = "i:" + (address ?? "local")
         var v = Validator()
         v.check(!code.isEmpty, "code", "required", "请填写邀请码")
-        let u = username.trimmingCharacters(in: .whitespaces)
-        v.check(u.count >= 2 && u.count <= 40 && u.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) },
-                "username", "invalid_username", "用户名为 2–40 个字母、数字或 ._-")
-        if let problem = PasswordPolicy.problem(password, username: u) { v.add(.invalid("password", "weak_password", problem)) }
+        let u = Self.newCredentials(username, password, &v)
         try v.throwIfAny()
         let throttled = try await store.read { db in
             guard let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: throttleKey)").first() else { return false }
@@ -87,23 +84,12 @@ extension AccountService {
                 SELECT id, household_id, resident_id, display_name FROM invites
                 WHERE code_hash = \(bind: codeHash) AND used_at IS NULL AND expires_at > \(bind: now)
                 """).first() else {
-                try await db.raw("""
-                    INSERT INTO login_throttle (throttle_key, failures, window_start) VALUES (\(bind: throttleKey), 1, \(bind: now))
-                    ON CONFLICT (throttle_key) DO UPDATE SET
-                        failures = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.failures + 1 ELSE 1 END,
-                        window_start = CASE WHEN login_throttle.window_start > \(bind: now - Self.throttleSeconds) THEN login_throttle.window_start ELSE \(bind: now) END
-                    """).run()
+                try await countFailure(db, key: throttleKey, now: now)
                 try await audit.append(db, actor: nil, action: "invite.failed", objectType: "invite", objectID: nil, path: "/", detail: "from " + (address ?? "local"))
                 return .badCode
             }
-            if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
-                throw LinliError.conflict("username", "duplicate_username", "用户名已被使用，请换一个")
-            }
-            let uid = try await db.raw("""
-                INSERT INTO users (username, display_name, password_hash, created_at)
-                VALUES (\(bind: u), \(bind: try inv.decode(column: "display_name", as: String.self)), \(bind: hash), \(bind: now)) RETURNING id
-                """).first()!.decode(column: "id", as: Int64.self)
-            try await audit.append(db, actor: nil, action: "user.create", objectType: "user", objectID: uid, path: "/", detail: u + " (invite)")
+            let uid = try await insertUser(db, u, displayName: try inv.decode(column: "display_name", as: String.self), hash: hash, createdPath: nil,
+                                           actor: nil, detail: u + " (invite)")
             try await grant(db, username: u, role: .resident, placeID: nil, gridID: nil, householdID: try inv.decode(column: "household_id", as: Int64.self),
                             residentID: try inv.decode(column: "resident_id", as: Int64.self), actor: nil)
             try await db.raw("UPDATE invites SET used_at = \(bind: now), user_id = \(bind: uid) WHERE id = \(bind: try inv.decode(column: "id", as: Int64.self))").run()
@@ -111,13 +97,5 @@ extension AccountService {
         }
         guard outcome == .made else { throw LinliError.invalid("code", "invalid_code", "邀请码不正确、已使用或已过期，请向社区工作人员索取新的邀请码") }
         return try await login(username: u, password: password, address: address)
-    }
-
-    /// Whether an account is already linked to this resident (the household page says so).
-    public func linkedAccount(resident: Int64) async throws -> String? {
-        try await store.read { db in
-            try await db.raw("SELECT u.username FROM role_grants g JOIN users u ON u.id = g.user_id WHERE g.resident_id = \(bind: resident) ORDER BY g.id")
-                .first()?.decode(column: "username", as: String.self)
-        }
     }
 }

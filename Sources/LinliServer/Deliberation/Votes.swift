@@ -292,14 +292,14 @@ extension DeliberationService {
             """).all().map { try $0.decode(column: "part_id", as: Int64.self) }
     }
 
-    /// Whether the actor's household has parts in the poll that the actor does not own (the
-    /// page then says why they cannot vote instead of showing nothing).
-    func householdPartsNotOwned(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor, own: [Int64]) async throws -> Bool {
+    /// Whether the actor's household has parts in the poll (asked when the actor owns none of
+    /// them: the page then says why they cannot vote instead of showing nothing).
+    func householdHasParts(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor) async throws -> Bool {
         let households = actor.grants(for: .voteCast).compactMap(\.householdID)
         guard !households.isEmpty else { return false }
         return try await db.raw("""
-            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.household_id IN (\(unsafeRaw: households.map(String.init).joined(separator: ",")))
-            """).all().contains { !own.contains(try $0.decode(column: "part_id", as: Int64.self)) }
+            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.household_id IN (\(unsafeRaw: households.map(String.init).joined(separator: ","))) LIMIT 1
+            """).first() != nil
     }
 
     /// The matter of an open (or closing) poll that counts this part, if any: while it runs the
@@ -450,7 +450,7 @@ extension DeliberationService {
             let counts = try await counts(db, p.id)
             let live = Tally.decide(counts, rule: p.rule, itemClass: p.itemClass)
             let own = actor.may(.voteCast) ? try await ownParts(db, p.id, actor) : []
-            let notOwner = actor.may(.voteCast) && own.isEmpty ? try await householdPartsNotOwned(db, p.id, actor, own: own) : false
+            let notOwner = actor.may(.voteCast) && own.isEmpty ? try await householdHasParts(db, p.id, actor) : false
             var mine: [PollView.MyPart] = []
             if !own.isEmpty {
                 let rows = try await db.raw("""

@@ -75,19 +75,23 @@ extension RegistryService {
     /// The owners of a part with their shares: its co-owner rows, or its one owner wholly.
     func ownersOf(_ db: any SQLDatabase, dwelling: Int64, representative: Int64?) async throws -> [OwnerView] {
         let rows = try await db.query("""
-            SELECT o.id, o.name, o.kind, x.share_bp, (SELECT MIN(r.id) FROM residents r WHERE r.owner_id = o.id) AS resident_id,
-                   (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) + (SELECT COUNT(*) FROM dwelling_owners x2 JOIN dwellings d3 ON d3.id = x2.dwelling_id
-                        WHERE x2.owner_id = o.id AND (d3.owner_id IS NULL OR d3.owner_id <> o.id)) AS parts
+            SELECT \(unsafeRaw: Self.ownerColumns), x.share_bp
             FROM dwelling_owners x JOIN owners o ON o.id = x.owner_id WHERE x.dwelling_id = \(dwelling) ORDER BY x.share_bp DESC, o.id
             """).all()
         if !rows.isEmpty { return try rows.map { try Self.ownerView($0, share: try $0.decode(column: "share_bp", as: Int.self)) } }
         guard let representative else { return [] }
-        return try await db.query("""
-            SELECT o.id, o.name, o.kind, (SELECT MIN(r.id) FROM residents r WHERE r.owner_id = o.id) AS resident_id,
-                   (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id) AS parts
-            FROM owners o WHERE o.id = \(representative)
-            """).all().map { try Self.ownerView($0, share: 10000) }
+        return try await db.query("SELECT \(unsafeRaw: Self.ownerColumns) FROM owners o WHERE o.id = \(representative)")
+            .all().map { try Self.ownerView($0, share: 10000) }
     }
+
+    /// An owner (alias `o`): who they are, the resident they are if any, and how many parts they
+    /// hold, as a part's owner or as one of its co-owners.
+    static let ownerColumns = """
+        o.id, o.name, o.kind, (SELECT MIN(r.id) FROM residents r WHERE r.owner_id = o.id) AS resident_id,
+        (SELECT COUNT(*) FROM dwellings d2 WHERE d2.owner_id = o.id)
+          + (SELECT COUNT(*) FROM dwelling_owners x2 JOIN dwellings d3 ON d3.id = x2.dwelling_id
+             WHERE x2.owner_id = o.id AND (d3.owner_id IS NULL OR d3.owner_id <> o.id)) AS parts
+        """
 
     static func ownerView(_ r: any SQLRow, share: Int) throws -> OwnerView {
         OwnerView(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
@@ -111,65 +115,64 @@ extension RegistryService {
     /// Writes a validated part for a household, inside the caller's transaction (the new-household
     /// form and the import record the part with the household).
     func writeDwelling(_ db: any SQLDatabase, household h: HouseholdRow, _ v: ValidatedDwelling, actor: Actor?) async throws {
-            let id = h.id
-            // A part number names one part of its building (or villager group).
-            let chain = try await ancestors(db, path: h.path)
-            let building = chain.last { $0.kind == .building || $0.kind == .villagerGroup || $0.kind == .naturalVillage || $0.kind == .compound }
-            let within = building?.path ?? h.path
-            if try await db.raw("""
-                SELECT d.id FROM dwellings d JOIN households x ON x.id = d.household_id
-                WHERE d.part_no = \(bind: v.partNo) AND d.household_id <> \(bind: id) AND \(store.dialect.startsWith("x.path", within))
-                """).first() != nil {
-                throw LinliError.conflict("part_no", "duplicate_part_no", "\(building?.name ?? "本楼栋")已有编号为“\(v.partNo)”的专有部分")
+        // A part number names one part of its building (or villager group).
+        let chain = try await ancestors(db, path: h.path)
+        let building = chain.last { $0.kind == .building || $0.kind == .villagerGroup || $0.kind == .naturalVillage || $0.kind == .compound }
+        let within = building?.path ?? h.path
+        if try await db.raw("""
+            SELECT d.id FROM dwellings d JOIN households x ON x.id = d.household_id
+            WHERE d.part_no = \(bind: v.partNo) AND d.household_id <> \(bind: h.id) AND \(store.dialect.startsWith("x.path", within))
+            """).first() != nil {
+            throw LinliError.conflict("part_no", "duplicate_part_no", "\(building?.name ?? "本楼栋")已有编号为“\(v.partNo)”的专有部分")
+        }
+        let existing = try await db.raw("SELECT id, owner_id FROM dwellings WHERE household_id = \(bind: h.id)").first()
+        var did: Int64
+        if let existing {
+            did = try existing.decode(column: "id", as: Int64.self)
+            try await db.raw("""
+                UPDATE dwellings SET part_no = \(bind: v.partNo), area_centi_m2 = \(bind: v.areaCenti), part_use = \(bind: v.use.rawValue),
+                title_no = \(bind: v.titleNo) WHERE id = \(bind: did)
+                """).run()
+        } else {
+            did = try await db.raw("""
+                INSERT INTO dwellings (household_id, area_centi_m2, part_no, part_use, title_no) VALUES (\(bind: h.id), \(bind: v.areaCenti), \(bind: v.partNo), \(bind: v.use.rawValue), \(bind: v.titleNo))
+                RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+        }
+        if let wanted = v.owners {
+            let before = try await ownersOf(db, dwelling: did, representative: try existing?.decode(column: "owner_id", as: Int64?.self))
+            var resolved: [(id: Int64, name: String, shareBP: Int)] = []
+            for (i, o) in wanted.enumerated() {
+                let (oid, name) = try await resolveOwner(db, o.who, community: h.communityID, field: "owners[\(i)]")
+                resolved.append((oid, name, o.shareBP))
             }
-            let existing = try await db.raw("SELECT id, owner_id FROM dwellings WHERE household_id = \(bind: id)").first()
-            var did: Int64
-            if let existing {
-                did = try existing.decode(column: "id", as: Int64.self)
+            let same = before.count == resolved.count && zip(before.sorted { $0.id < $1.id }, resolved.sorted { $0.id < $1.id })
+                .allSatisfy { $0.id == $1.id && $0.shareBP == $1.shareBP }
+            if !same {
+                if let lock = partLock, let poll = try await lock(db, did) {
+                    throw LinliError.conflict("owners", "part_in_open_poll", "该专有部分正在参加表决“\(poll)”，表决结束后再办理产权变更")
+                }
+                if !before.isEmpty && v.reason.count < 2 {
+                    throw LinliError.invalid("reason", "reason_required", "变更产权人须填写原因（如买卖、继承，2–200 字）")
+                }
+                try await db.raw("DELETE FROM dwelling_owners WHERE dwelling_id = \(bind: did)").run()
+                if resolved.count > 1 {
+                    for o in resolved {
+                        try await db.raw("INSERT INTO dwelling_owners (dwelling_id, owner_id, share_bp) VALUES (\(bind: did), \(bind: o.id), \(bind: o.shareBP))").run()
+                    }
+                }
+                // The largest share (then the first listed) stands for the part when heads are counted.
+                let representative = resolved.max { $0.shareBP < $1.shareBP || ($0.shareBP == $1.shareBP && $0.id > $1.id) }!.id
+                try await db.raw("UPDATE dwellings SET owner_id = \(bind: representative) WHERE id = \(bind: did)").run()
+                let beforeText = DwellingRules.ownersText(before.map { ($0.name, $0.shareBP) })
+                let afterText = DwellingRules.ownersText(resolved.map { ($0.name, $0.shareBP) })
                 try await db.raw("""
-                    UPDATE dwellings SET part_no = \(bind: v.partNo), area_centi_m2 = \(bind: v.areaCenti), part_use = \(bind: v.use.rawValue),
-                    title_no = \(bind: v.titleNo) WHERE id = \(bind: did)
+                    INSERT INTO ownership_changes (dwelling_id, before_text, after_text, reason, changed_by, changed_at)
+                    VALUES (\(bind: did), \(bind: beforeText.isEmpty ? "—" : beforeText), \(bind: afterText), \(bind: v.reason.isEmpty ? "首次登记" : v.reason), \(bind: actor?.userID), \(bind: env.nowSeconds))
                     """).run()
-            } else {
-                did = try await db.raw("""
-                    INSERT INTO dwellings (household_id, area_centi_m2, part_no, part_use, title_no) VALUES (\(bind: id), \(bind: v.areaCenti), \(bind: v.partNo), \(bind: v.use.rawValue), \(bind: v.titleNo))
-                    RETURNING id
-                    """).first()!.decode(column: "id", as: Int64.self)
             }
-            if let wanted = v.owners {
-                let before = try await ownersOf(db, dwelling: did, representative: try existing?.decode(column: "owner_id", as: Int64?.self))
-                var resolved: [(id: Int64, name: String, shareBP: Int)] = []
-                for (i, o) in wanted.enumerated() {
-                    let (oid, name) = try await resolveOwner(db, o.who, community: h.communityID, field: "owners[\(i)]")
-                    resolved.append((oid, name, o.shareBP))
-                }
-                let same = before.count == resolved.count && zip(before.sorted { $0.id < $1.id }, resolved.sorted { $0.id < $1.id })
-                    .allSatisfy { $0.id == $1.id && $0.shareBP == $1.shareBP }
-                if !same {
-                    if let lock = partLock, let poll = try await lock(db, did) {
-                        throw LinliError.conflict("owners", "part_in_open_poll", "该专有部分正在参加表决“\(poll)”，表决结束后再办理产权变更")
-                    }
-                    if !before.isEmpty && v.reason.count < 2 {
-                        throw LinliError.invalid("reason", "reason_required", "变更产权人须填写原因（如买卖、继承，2–200 字）")
-                    }
-                    try await db.raw("DELETE FROM dwelling_owners WHERE dwelling_id = \(bind: did)").run()
-                    if resolved.count > 1 {
-                        for o in resolved {
-                            try await db.raw("INSERT INTO dwelling_owners (dwelling_id, owner_id, share_bp) VALUES (\(bind: did), \(bind: o.id), \(bind: o.shareBP))").run()
-                        }
-                    }
-                    // The largest share (then the first listed) stands for the part when heads are counted.
-                    let representative = resolved.max { $0.shareBP < $1.shareBP || ($0.shareBP == $1.shareBP && $0.id > $1.id) }!.id
-                    try await db.raw("UPDATE dwellings SET owner_id = \(bind: representative) WHERE id = \(bind: did)").run()
-                    let beforeText = DwellingRules.ownersText(before.map { ($0.name, $0.shareBP) })
-                    let afterText = DwellingRules.ownersText(resolved.map { ($0.name, $0.shareBP) })
-                    try await db.raw("""
-                        INSERT INTO ownership_changes (dwelling_id, before_text, after_text, reason, changed_by, changed_at)
-                        VALUES (\(bind: did), \(bind: beforeText.isEmpty ? "—" : beforeText), \(bind: afterText), \(bind: v.reason.isEmpty ? "首次登记" : v.reason), \(bind: actor?.userID), \(bind: env.nowSeconds))
-                        """).run()
-                }
-            }
-            try await audit.append(db, actor: actor, action: "dwelling.set", objectType: "household", objectID: id, path: h.path, detail: v.partNo)
+        }
+        try await audit.append(db, actor: actor, action: "dwelling.set", objectType: "household", objectID: h.id, path: h.path, detail: v.partNo)
     }
 
     /// The owner record an input names, inside the household's community: an existing owner,
@@ -218,8 +221,7 @@ extension RegistryService {
             try actor.require(.householdEdit)
             let cid = c.id
             return try await db.raw("""
-                SELECT o.id, o.name, o.kind, (SELECT MIN(r.id) FROM residents r WHERE r.owner_id = o.id) AS resident_id,
-                       (SELECT COUNT(*) FROM dwellings d WHERE d.owner_id = o.id) AS parts
+                SELECT \(unsafeRaw: Self.ownerColumns)
                 FROM owners o WHERE o.community_id = \(bind: cid) AND o.name <> '' AND \(store.dialect.startsWith("o.name", q)) ORDER BY o.name, o.id LIMIT 20
                 """).all().map { try Self.ownerView($0, share: 10000) }
         }

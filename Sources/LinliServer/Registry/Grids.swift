@@ -151,7 +151,8 @@ extension RegistryService {
                             level: try r.decode(column: "level", as: String.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
             }
             let n = try await db.query("SELECT COUNT(*) AS n FROM households WHERE grid_id = \(id) OR micro_grid_id = \(id)").first()!.decode(column: "n", as: Int.self)
-            let parentName = try await g.parentID.asyncMap { try await fetchGrid(db, $0)?.name } ?? nil
+            var parentName: String?
+            if let parent = g.parentID { parentName = try await fetchGrid(db, parent)?.name }
             let heads = try await headsOf(db, grid: id, place: nil)
             let moves = try await db.query("""
                 SELECT m.household_id, h.address, f.name AS from_name, t.name AS to_name, m.moved_at FROM household_moves m
@@ -172,13 +173,17 @@ extension RegistryService {
                       at: ChinaTime.iso(day: LocalDay.of(try r.decode(column: "moved_at", as: Int64.self))))
     }
 
-    /// A household's moves between micro-grids, newest first.
-    func moves(_ db: any SQLDatabase, household: Int64) async throws -> [HouseholdMove] {
-        try await db.query("""
+    /// A household's moves between micro-grids, newest first (its edit page shows them).
+    public func moves(household: Int64, actor: Actor) async throws -> [HouseholdMove] {
+        try await store.read { db in
+            guard let h = try await fetchHousehold(db, id: household) else { throw LinliError.notFound }
+            try actor.require(.householdView, on: h.scope)
+            return try await db.query("""
             SELECT m.household_id, h.address, f.name AS from_name, t.name AS to_name, m.moved_at FROM household_moves m
             JOIN households h ON h.id = m.household_id JOIN grids f ON f.id = m.from_micro_grid_id JOIN grids t ON t.id = m.to_micro_grid_id
             WHERE m.household_id = \(household) ORDER BY m.id DESC LIMIT 20
             """).all().map(Self.move)
+        }
     }
 
     func headsOf(_ db: any SQLDatabase, grid: Int64?, place: Int64?) async throws -> [HeadView] {
@@ -249,48 +254,6 @@ extension RegistryService {
             return try h.decode(column: "grid_id", as: Int64?.self) ?? h.decode(column: "place_id", as: Int64?.self) ?? c.id
         }
     }
-
-    /// Removes a place with nothing in it. Refused, with the reason, while places, households,
-    /// organisations or facilities are under it, or while any other record (a request, a
-    /// matter, an account's grant) refers to it.
-    public func removePlace(_ id: Int64, actor: Actor) async throws -> Int64 {
-        do {
-            return try await store.transaction { db in
-                guard let p = try await fetchPlace(db, id) else { throw LinliError.notFound }
-                try actor.require(.placeEdit, on: p.scope)
-                guard let parent = p.parentID else { throw LinliError.conflict("place", "top_level", "不能删除最上级地点") }
-                func count(_ sql: BoundSQL) async throws -> Int { try await db.query(sql).first()!.decode(column: "n", as: Int.self) }
-                if try await count("SELECT COUNT(*) AS n FROM places WHERE parent_id = \(id)") > 0 {
-                    throw LinliError.conflict("place", "has_children", "“\(p.name)”下还有下级地点，请先删除或移走")
-                }
-                let n = try await count("SELECT COUNT(*) AS n FROM households WHERE place_id = \(id)")
-                if n > 0 { throw LinliError.conflict("place", "has_households", "“\(p.name)”下还有 \(n) 户，请先删除或移走") }
-                if try await count("SELECT COUNT(*) AS n FROM organisations WHERE place_id = \(id)") > 0 {
-                    throw LinliError.conflict("place", "has_organisations", "“\(p.name)”还登记着组织，请先删除")
-                }
-                if try await count("SELECT COUNT(*) AS n FROM facilities WHERE place_id = \(id)") > 0 {
-                    throw LinliError.conflict("place", "has_facilities", "“\(p.name)”还登记着设施，请先删除")
-                }
-                if try await count("SELECT COUNT(*) AS n FROM grids WHERE community_id = \(id)") > 0 {
-                    throw LinliError.conflict("place", "has_grids", "“\(p.name)”还有网格，请先删除")
-                }
-                try await db.raw("DELETE FROM organisation_compounds WHERE compound_id = \(bind: id)").run()
-                try await db.raw("DELETE FROM heads WHERE place_id = \(bind: id)").run()
-                try await db.raw("DELETE FROM places WHERE id = \(bind: id)").run()
-                try await audit.append(db, actor: actor, action: "place.remove", objectType: "place", objectID: id, path: p.path, detail: p.name)
-                return parent
-            }
-        } catch let error where isStillReferenced(error) {
-            throw LinliError.conflict("place", "still_referenced", "仍有诉求、议事、授权等记录指向这个地点，不能删除")
-        }
-    }
-}
-
-extension Optional {
-    func asyncMap<U>(_ f: (Wrapped) async throws -> U) async rethrows -> U? {
-        guard let w = self else { return nil }
-        return try await f(w)
-    }
 }
 
 extension RegistryService {
@@ -300,7 +263,7 @@ extension RegistryService {
         try await store.read { db in
             var condition: BoundSQL
             if let gridID {
-                let (_, _) = try await gridAndCommunity(db, gridID, actor: actor, .placeView)
+                _ = try await gridAndCommunity(db, gridID, actor: actor, .placeView)
                 condition = "h.micro_grid_id = \(gridID)"
             } else if let placeID, let p = try await fetchPlace(db, placeID), actor.may(.placeView, on: p.scope) {
                 condition = store.dialect.startsWith("h.path", p.path)
@@ -320,29 +283,6 @@ extension RegistryService {
         try await store.read { db in
             guard let p = try await fetchPlace(db, placeID), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
             return try await headsOf(db, grid: nil, place: placeID)
-        }
-    }
-}
-
-extension RegistryService {
-    /// Founds a city: the top of a new hierarchy, made by an operator on the command line (no
-    /// role can found one from the console). The first administrator is then granted over it.
-    public func createCity(name rawName: String) async throws -> PlaceSummary {
-        var v = Validator()
-        let name = rawName.trimmingCharacters(in: .whitespacesAndNewlines)
-        v.check(!name.isEmpty, "name", "required", "请填写名称")
-        v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
-        try v.throwIfAny()
-        return try await store.transaction { db in
-            if try await db.raw("SELECT id FROM places WHERE parent_id IS NULL AND name = \(bind: name)").first() != nil {
-                throw LinliError.conflict("name", "duplicate_name", "已有名为“\(name)”的市")
-            }
-            let id = try await db.raw("""
-                INSERT INTO places (parent_id, kind, name, path, created_at) VALUES (NULL, 'city', \(bind: name), '', \(bind: env.nowSeconds)) RETURNING id
-                """).first()!.decode(column: "id", as: Int64.self)
-            try await db.raw("UPDATE places SET path = \(bind: "/\(id)/") WHERE id = \(bind: id)").run()
-            try await audit.append(db, actor: nil, action: "place.create", objectType: "place", objectID: id, path: "/\(id)/", detail: name)
-            return PlaceSummary(id: id, kind: PlaceKind.city.rawValue, name: name, communityType: nil)
         }
     }
 }

@@ -13,25 +13,20 @@ struct OnboardingRoutes {
     /// Where residents open the sign-up page, printed on the invitation.
     var publicBaseURL = ""
 
-    /// Runs a form's action; refused input (422) and a refused step with a reason (409) are
-    /// shown beside the form, under `prefix_field`.
-    func form(prefix: String, _ action: () async throws -> Response, page: ([String: String], HTTPResponse.Status) async throws -> Response) async throws -> Response {
-        do { return try await action() } catch {
-            let status = (error as? LinliError)?.status ?? .unprocessableContent
-            guard status == .unprocessableContent || status == .conflict, let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-            return try await page(fe.mapKeys { "\(prefix)_\($0)" }, status)
-        }
+    /// A form whose refusals, input (422) or a step with its reason (409), show beside it.
+    func form(prefix: String, _ action: () async throws -> Response, page: ([String: String]) async throws -> Response) async throws -> Response {
+        try await formOrErrors(prefix: prefix, alsoShowing: [.conflict], action, page: page)
     }
 
     func register(_ r: Routes) {
-        let places = RegistryRoutes(registry: registry, renderer: renderer, publicBaseURL: "")
+        let places = RegistryRoutes(registry: registry, renderer: renderer, publicBaseURL: publicBaseURL)
 
         // MARK: Places
         r.post("/places/:id/remove", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
             return try await form(prefix: "remove") {
                 redirect("/places/\(try await registry.removePlace(id, actor: try c.requireActor()))")
-            } page: { errors, status in try await places.placePage(c, id: id, errors: errors, form: [:], status: status) }
+            } page: { errors in try await places.placePage(c, id: id, errors: errors, form: [:]) }
         }
         r.delete("/api/v1/places/:id", .action(.placeEdit)) { _, c in
             _ = try await registry.removePlace(try c.id("id"), actor: try c.requireActor())
@@ -45,15 +40,15 @@ struct OnboardingRoutes {
                 let g = try await registry.createGrid(community: id, parentID: try c.form.optionalID("parent_id", "上级网格编号应为数字"), name: c.form["name"],
                                                       actor: try c.requireActor())
                 return redirect("/grids/\(g.id)")
-            } page: { errors, status in try await places.placePage(c, id: id, errors: errors, form: ["grid_name": c.form["name"] ?? ""], status: status) }
+            } page: { errors in try await places.placePage(c, id: id, errors: errors, form: ["grid_name": c.form["name"] ?? ""]) }
         }
-        r.get("/grids/:id", .action(.placeView)) { _, c in try await gridPage(c, id: try c.id("id"), errors: [:], status: .ok) }
+        r.get("/grids/:id", .action(.placeView)) { _, c in try await gridPage(c, id: try c.id("id"), errors: [:]) }
         r.post("/grids/:id", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
             return try await form(prefix: "rename") {
                 _ = try await registry.renameGrid(id, name: c.form["name"], actor: try c.requireActor())
                 return redirect("/grids/\(id)")
-            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
         r.post("/grids/:id/micro-grids", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
@@ -62,13 +57,13 @@ struct OnboardingRoutes {
                 let g = try await registry.grid(id, actor: actor)
                 let m = try await registry.createGrid(community: g.communityID, parentID: id, name: c.form["name"], actor: actor)
                 return redirect("/grids/\(m.id)")
-            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
         r.post("/grids/:id/remove", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
             return try await form(prefix: "remove") {
                 redirect("/places/\(try await registry.removeGrid(id, actor: try c.requireActor()))#grids")
-            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
         r.post("/grids/:id/leader", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
@@ -76,7 +71,7 @@ struct OnboardingRoutes {
                 _ = try await registry.appoint(post: HeadPost.microGridLeader.rawValue, placeID: nil, gridID: id,
                                                residentID: try c.form.optionalID("resident_id", "请选择居民"), actor: try c.requireActor())
                 return redirect("/grids/\(id)")
-            } page: { errors, status in try await gridPage(c, id: id, errors: errors, status: status) }
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
         r.post("/places/:id/heads", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
@@ -84,7 +79,7 @@ struct OnboardingRoutes {
                 _ = try await registry.appoint(post: c.form["post"], placeID: id, gridID: nil, residentID: try c.form.optionalID("resident_id", "请选择居民"),
                                                actor: try c.requireActor())
                 return redirect("/places/\(id)#heads")
-            } page: { errors, status in try await places.placePage(c, id: id, errors: errors, form: [:], status: status) }
+            } page: { errors in try await places.placePage(c, id: id, errors: errors, form: [:]) }
         }
         r.post("/heads/:id/remove", .action(.placeEdit)) { _, c in
             let back = try await registry.removeHead(try c.id("id"), actor: try c.requireActor())
@@ -122,13 +117,13 @@ struct OnboardingRoutes {
         }
 
         // MARK: Dwellings and owners
-        r.get("/households/:id/dwelling", .action(.householdView)) { _, c in try await dwellingPage(c, id: try c.id("id"), errors: [:], status: .ok) }
+        r.get("/households/:id/dwelling", .action(.householdView)) { _, c in try await dwellingPage(c, id: try c.id("id"), errors: [:]) }
         r.post("/households/:id/dwelling", .action(.householdEdit)) { _, c in
             let id = try c.id("id")
             return try await form(prefix: "dw") {
                 _ = try await registry.setDwelling(household: id, try Self.dwellingInput(c.form), actor: try c.requireActor())
                 return redirect("/households/\(id)/dwelling")
-            } page: { errors, status in try await dwellingPage(c, id: id, errors: errors, status: status) }
+            } page: { errors in try await dwellingPage(c, id: id, errors: errors) }
         }
         r.get("/api/v1/households/:id/dwelling", .action(.householdView)) { _, c in
             guard let d = try await registry.dwelling(household: try c.id("id"), actor: try c.requireActor()) else { throw LinliError.notFound }
@@ -174,7 +169,7 @@ struct OnboardingRoutes {
                              owners: owners.isEmpty ? nil : owners, reason: f["reason"])
     }
 
-    func gridPage(_ c: AppContext, id: Int64, errors: [String: String], status: HTTPResponse.Status) async throws -> Response {
+    func gridPage(_ c: AppContext, id: Int64, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let g = try await registry.grid(id, actor: actor)
         var data = Renderer.fields(g, c.lang)
@@ -186,12 +181,10 @@ struct OnboardingRoutes {
         if g.level == "micro", actor.may(.placeEdit) {
             data["leader_choices"] = try await registry.residentChoices(placeID: nil, gridID: id, actor: actor).map { ["value": $0.0, "label": $0.1] }
         }
-        var resp = renderer.page("grid", data, context: c, title: g.name)
-        resp.status = status
-        return resp
+        return renderer.page("grid", data, context: c, title: g.name)
     }
 
-    func dwellingPage(_ c: AppContext, id: Int64, errors: [String: String], status: HTTPResponse.Status) async throws -> Response {
+    func dwellingPage(_ c: AppContext, id: Int64, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let h = try await registry.household(id, actor: actor)
         let d = try await registry.dwelling(household: id, actor: actor)
@@ -201,7 +194,8 @@ struct OnboardingRoutes {
         let canEdit = actor.may(.householdEdit)
         data["can_edit"] = canEdit
         if canEdit {
-            let posted = status != .ok
+            // After a refusal the form shows what was typed; otherwise what is recorded.
+            let posted = !errors.isEmpty
             func value(_ k: String, _ fallback: String?) -> String { posted ? (c.form[k] ?? "") : (fallback ?? "") }
             data["values"] = ["part_no": value("part_no", d?.partNo), "area_m2": value("area_m2", d?.areaM2), "title_no": value("title_no", d?.titleNo),
                               "reason": posted ? (c.form["reason"] ?? "") : ""]
@@ -216,15 +210,13 @@ struct OnboardingRoutes {
                 let chosenResident = posted ? c.form.int("owner_resident_\(i)") : o?.residentID
                 return ["i": i, "n": i + 1, "owner_id": posted ? (c.form["owner_id_\(i)"] ?? "") : (o.map { String($0.id) } ?? ""),
                         "name": posted ? (c.form["owner_name_\(i)"] ?? "") : (o?.name ?? ""),
-                        "share": posted ? (c.form["owner_share_\(i)"] ?? "") : (o.map { $0.shareBP == 10000 ? "" : String(format: "%g", Double($0.shareBP) / 100) } ?? ""),
+                        "share": posted ? (c.form["owner_share_\(i)"] ?? "") : (o.map { $0.shareBP == 10000 ? "" : String(DwellingRules.shareText($0.shareBP).dropLast()) } ?? ""),
                         "kinds": RegistryRoutes.options(OwnerKind.allCases.map(\.rawValue), selected: kind, c.lang, labelPrefix: "ownerkind_"),
                         "residents": residents.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == chosenResident] },
                         "error_name": errors["dw_owners[\(i)].name"] ?? false, "error_share": errors["dw_owners[\(i)].share_percent"] ?? false,
                         "error_resident": errors["dw_owners[\(i)].resident_id"] ?? false, "error_owner": errors["dw_owners[\(i)].owner_id"] ?? false]
             }
         }
-        var resp = renderer.page("dwelling", data, context: c, title: I18n.table(c.lang)["dwelling"]! + " · " + h.address)
-        resp.status = status
-        return resp
+        return renderer.page("dwelling", data, context: c, title: I18n.table(c.lang)["dwelling"]! + " · " + h.address)
     }
 }

@@ -182,7 +182,7 @@ public struct RegistryCSV: Sendable {
             let badHouseholds = Set(parts.households.filter { h in report.errors.contains { h.value.lines.contains($0.line) } }.keys)
             good.removeAll { badHouseholds.contains(ImportParts.key($0.cells)) }
             if !report.errors.isEmpty && !keepGood { return report }
-            var householdOf: [String: Int64] = [:]
+            var householdOf: [String: RegistryService.HouseholdRow] = [:]
             var ownerByResidentName: [String: Int64] = [:]
             var residentInHousehold: [String: Int64] = [:]
             // Write: find or create the places and the household, then the resident.
@@ -207,31 +207,38 @@ public struct RegistryCSV: Sendable {
                     place = try await child(place, .building, c[1])
                     place = try await child(place, .unit, c[2])
                 }
-                let hid: Int64
-                if let h = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: place.id) AND door = \(bind: c[3])").first() {
-                    hid = try h.decode(column: "id", as: Int64.self)
-                } else {
-                    let address = (rural ? [c[0], c[3]] : [c[0], c[1], c[2], c[3]]).joined(separator: " ")
-                    let h = try await db.raw("""
-                        INSERT INTO households (place_id, community_id, path, door, address, grid_id, micro_grid_id, code, created_at)
-                        VALUES (\(bind: place.id), \(bind: communityID), \(bind: place.path), \(bind: c[3]), \(bind: address), \(bind: row.microGrid.parentID!),
-                                \(bind: row.microGrid.id), \(bind: reg.env.token()), \(bind: reg.env.nowSeconds)) RETURNING id
-                        """).first()!
-                    hid = try h.decode(column: "id", as: Int64.self)
-                    report.householdsCreated += 1
+                // A household's later rows find it in the map, not in the database again.
+                let key = ImportParts.key(c)
+                if householdOf[key] == nil {
+                    if let h = try await db.raw("""
+                        SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE place_id = \(bind: place.id) AND door = \(bind: c[3])
+                        """).first() {
+                        householdOf[key] = try RegistryService.householdRow(h)
+                    } else {
+                        let address = (rural ? [c[0], c[3]] : [c[0], c[1], c[2], c[3]]).joined(separator: " ")
+                        let code = reg.env.token()
+                        let id = try await db.raw("""
+                            INSERT INTO households (place_id, community_id, path, door, address, grid_id, micro_grid_id, code, created_at)
+                            VALUES (\(bind: place.id), \(bind: communityID), \(bind: place.path), \(bind: c[3]), \(bind: address), \(bind: row.microGrid.parentID!),
+                                    \(bind: row.microGrid.id), \(bind: code), \(bind: reg.env.nowSeconds)) RETURNING id
+                            """).first()!.decode(column: "id", as: Int64.self)
+                        householdOf[key] = RegistryService.HouseholdRow(id: id, placeID: place.id, communityID: communityID, path: place.path, door: c[3], address: address,
+                                                                        gridID: row.microGrid.parentID!, microGridID: row.microGrid.id, code: code)
+                        report.householdsCreated += 1
+                    }
                 }
-                householdOf[ImportParts.key(c)] = hid
+                let hid = householdOf[key]!.id
                 guard let resident = row.resident else { continue }
                 let rid = try await reg.insertResident(db, resident, household: hid, path: place.path, actor: nil)
-                if parts.households[ImportParts.key(c)]?.ownerRows.contains(row.line) == true { ownerByResidentName[resident.name ?? ""] = rid }
-                residentInHousehold[ImportParts.key(c) + "\u{1}" + (resident.name ?? "")] = rid
+                if parts.households[key]?.ownerRows.contains(row.line) == true { ownerByResidentName[resident.name ?? ""] = rid }
+                residentInHousehold[key + "\u{1}" + (resident.name ?? "")] = rid
                 report.imported += 1
             }
             // Then each household's part and owners: the people of the file first (so a tenant's
             // row naming the buyer finds the buyer's own owner record), else one owner per name.
             var ownerByName: [String: Int64] = [:]
             for (key, part) in parts.households.sorted(by: { $0.value.lines[0] < $1.value.lines[0] }) {
-                guard let hid = householdOf[key], let h = try await reg.fetchHousehold(db, id: hid), let partNo = part.partNo, let area = part.areaCenti else { continue }
+                guard let h = householdOf[key], let partNo = part.partNo, let area = part.areaCenti else { continue }
                 var owners: [ValidatedOwner] = []
                 for o in part.owners {
                     let oid: Int64

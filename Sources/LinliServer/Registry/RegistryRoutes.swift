@@ -446,6 +446,9 @@ struct RegistryRoutes {
         let chosen = errors == nil ? h.microGridID : c.form.int("micro_grid_id") ?? h.microGridID
         data["micro_grids"] = try await registry.microGrids(community: h.communityID, actor: actor)
             .map { ["id": $0.id, "name": $0.name, "selected": $0.id == chosen] }
+        let moves = try await registry.moves(household: h.id, actor: actor)
+        data["moves"] = Renderer.data(moves, c.lang)
+        data["has_moves"] = !moves.isEmpty
         return renderer.page("household_edit", data, context: c, title: I18n.table(c.lang)["edit"]! + " · " + h.address)
     }
 

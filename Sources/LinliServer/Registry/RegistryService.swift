@@ -130,12 +130,18 @@ public struct RegistryService: Sendable {
         }
     }
 
+    /// A place's name as typed, trimmed, with its two rules (present, at most 60 characters).
+    static func placeName(_ raw: String?, _ v: inout Validator) -> String {
+        let name = (raw ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        v.check(!name.isEmpty, "name", "required", "请填写名称")
+        v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
+        return name
+    }
+
     /// Creates a place under `parentID`; the kind must sit exactly one level below its parent.
     public func createPlace(parentID: Int64?, kind rawKind: String?, name rawName: String?, communityType: String?, actor: Actor) async throws -> PlaceSummary {
         var v = Validator()
-        let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        v.check(!name.isEmpty, "name", "required", "请填写名称")
-        v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
+        let name = Self.placeName(rawName, &v)
         let kind = PlaceKind(rawValue: rawKind ?? "")
         v.check(kind != nil, "kind", "invalid_choice", "未知的层级类型")
         var ctype: CommunityType?
@@ -176,10 +182,7 @@ public struct RegistryService: Sendable {
     public func updatePlace(_ id: Int64, name rawName: String?, parentID newParentID: Int64?, communityType rawType: String? = nil, actor: Actor) async throws -> PlaceSummary {
         let name = rawName?.trimmingCharacters(in: .whitespacesAndNewlines)
         var v = Validator()
-        if let name {
-            v.check(!name.isEmpty, "name", "required", "请填写名称")
-            v.check(name.count <= 60, "name", "too_long", "名称不能超过 60 个字")
-        }
+        if let name { _ = Self.placeName(name, &v) }
         var ctype: CommunityType?
         if let rawType, !rawType.isEmpty {
             ctype = CommunityType(rawValue: rawType)
@@ -227,6 +230,60 @@ public struct RegistryService: Sendable {
             try await refreshAddresses(db, under: p.path)
             try await audit.append(db, actor: actor, action: "place.update", objectType: "place", objectID: id, path: p.path, detail: p.name)
             return p.summary
+        }
+    }
+
+    /// Removes a place with nothing in it. Refused, with the reason, while places, households,
+    /// organisations or facilities are under it, or while any other record (a request, a
+    /// matter, an account's grant) refers to it.
+    public func removePlace(_ id: Int64, actor: Actor) async throws -> Int64 {
+        do {
+            return try await store.transaction { db in
+                guard let p = try await fetchPlace(db, id) else { throw LinliError.notFound }
+                try actor.require(.placeEdit, on: p.scope)
+                guard let parent = p.parentID else { throw LinliError.conflict("place", "top_level", "不能删除最上级地点") }
+                func count(_ sql: BoundSQL) async throws -> Int { try await db.query(sql).first()!.decode(column: "n", as: Int.self) }
+                if try await count("SELECT COUNT(*) AS n FROM places WHERE parent_id = \(id)") > 0 {
+                    throw LinliError.conflict("place", "has_children", "“\(p.name)”下还有下级地点，请先删除或移走")
+                }
+                let n = try await count("SELECT COUNT(*) AS n FROM households WHERE place_id = \(id)")
+                if n > 0 { throw LinliError.conflict("place", "has_households", "“\(p.name)”下还有 \(n) 户，请先删除或移走") }
+                if try await count("SELECT COUNT(*) AS n FROM organisations WHERE place_id = \(id)") > 0 {
+                    throw LinliError.conflict("place", "has_organisations", "“\(p.name)”还登记着组织，请先删除")
+                }
+                if try await count("SELECT COUNT(*) AS n FROM facilities WHERE place_id = \(id)") > 0 {
+                    throw LinliError.conflict("place", "has_facilities", "“\(p.name)”还登记着设施，请先删除")
+                }
+                if try await count("SELECT COUNT(*) AS n FROM grids WHERE community_id = \(id)") > 0 {
+                    throw LinliError.conflict("place", "has_grids", "“\(p.name)”还有网格，请先删除")
+                }
+                try await db.raw("DELETE FROM organisation_compounds WHERE compound_id = \(bind: id)").run()
+                try await db.raw("DELETE FROM heads WHERE place_id = \(bind: id)").run()
+                try await db.raw("DELETE FROM places WHERE id = \(bind: id)").run()
+                try await audit.append(db, actor: actor, action: "place.remove", objectType: "place", objectID: id, path: p.path, detail: p.name)
+                return parent
+            }
+        } catch let error where isStillReferenced(error) {
+            throw LinliError.conflict("place", "still_referenced", "仍有诉求、议事、授权等记录指向这个地点，不能删除")
+        }
+    }
+
+    /// Founds a city: the top of a new hierarchy, made by an operator on the command line (no
+    /// role can found one from the console). The first administrator is then granted over it.
+    public func createCity(name rawName: String) async throws -> PlaceSummary {
+        var v = Validator()
+        let name = Self.placeName(rawName, &v)
+        try v.throwIfAny()
+        return try await store.transaction { db in
+            if try await db.raw("SELECT id FROM places WHERE parent_id IS NULL AND name = \(bind: name)").first() != nil {
+                throw LinliError.conflict("name", "duplicate_name", "已有名为“\(name)”的市")
+            }
+            let id = try await db.raw("""
+                INSERT INTO places (parent_id, kind, name, path, created_at) VALUES (NULL, 'city', \(bind: name), '', \(bind: env.nowSeconds)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await db.raw("UPDATE places SET path = \(bind: "/\(id)/") WHERE id = \(bind: id)").run()
+            try await audit.append(db, actor: nil, action: "place.create", objectType: "place", objectID: id, path: "/\(id)/", detail: name)
+            return PlaceSummary(id: id, kind: PlaceKind.city.rawValue, name: name, communityType: nil)
         }
     }
 

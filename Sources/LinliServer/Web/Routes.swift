@@ -174,14 +174,17 @@ struct ErrorMiddleware: RouterMiddleware {
 
 /// Runs a form's use case; when it refuses fields, the page comes back (422) with each message
 /// beside its field, keyed `prefix_field` so that several forms on one page keep theirs apart.
-func formOrErrors(prefix: String, _ action: () async throws -> Response,
+/// `alsoShowing` names refused steps that carry a field and a reason worth showing beside the
+/// form too (409: "the grid still holds households"), with their own status.
+func formOrErrors(prefix: String, alsoShowing: Set<HTTPResponse.Status> = [], _ action: () async throws -> Response,
                   page: ([String: String]) async throws -> Response) async throws -> Response {
     do { return try await action() } catch {
-        // Only refused input goes beside fields; a refused step (409, 403) is the caller's to show.
-        if let e = error as? LinliError, e.status != .unprocessableContent { throw e }
+        // Only refused input goes beside fields; any other refused step (409, 403) is the caller's to show.
+        let status = (error as? LinliError)?.status ?? .unprocessableContent
+        if error is LinliError, status != .unprocessableContent, !alsoShowing.contains(status) { throw error }
         guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
         var resp = try await page(fe.mapKeys { "\(prefix)_\($0)" })
-        resp.status = .unprocessableContent
+        resp.status = status
         return resp
     }
 }

@@ -33,6 +33,8 @@ enum Stylesheet {
     .table-wrap { overflow-x:auto; }
     .qr svg, .qr img { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
     .card .qr svg { width:100%; }
+    /* An invitation code read off paper: big, never split at its dash; the address may wrap anywhere. */
+    .invite-code { display:block; font-size:min(2em, 10vw); letter-spacing:0.08em; white-space:nowrap; } .invite-url { overflow-wrap:anywhere; }
     details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
     .tag.danger { background:#b00020; color:#fff; } li.overdue { border-left:4px solid #b00020; padding-left:.5rem; }
     nav.tabs { margin:.5rem 0; gap:.5rem; } nav.tabs a { padding:.4rem .8rem; border:1px solid var(--line); border-radius:4px; text-decoration:none; min-height:44px; display:inline-flex; align-items:center; }
