@@ -78,3 +78,81 @@ public enum PhoneNumber {
         return String(normalised.prefix(3)) + "****" + String(normalised.suffix(4))
     }
 }
+
+/// The document a resident's number comes from. Not everyone has an 18-digit resident ID card:
+/// a newborn has none yet, and residents from Hong Kong, Macau, Taiwan or abroad carry their own
+/// documents, each with its own number format. The card and the two 18-digit cards built like
+/// it carry the birth date and gender in the number; for the rest they are recorded by hand.
+public enum DocumentKind: String, Sendable, CaseIterable, Codable {
+    case idCard = "id_card"                    // 居民身份证
+    case hmtResidence = "hmt_residence"        // 港澳台居民居住证 (810000/820000/830000 + GB 11643 check)
+    case hkMacauPermit = "hk_macau_permit"     // 港澳居民来往内地通行证
+    case taiwanPermit = "taiwan_permit"        // 台湾居民来往大陆通行证
+    case passport                              // 护照
+    case foreignPermanent = "foreign_permanent" // 外国人永久居留身份证
+    case none                                  // 暂无证件 (e.g. a child before the first card)
+
+    /// Birth date and gender can be read from the number.
+    public var carriesBirthDate: Bool { self == .idCard || self == .hmtResidence }
+
+    public enum Problem: Equatable, Sendable {
+        case required, notAllowed, format, birthDate, checkDigit, region
+    }
+
+    /// Upper case, no spaces (people type passport numbers with spaces and lower case).
+    public static func normalise(_ raw: String) -> String {
+        String(raw.uppercased().unicodeScalars.filter { !CharacterSet.whitespaces.contains($0) })
+    }
+
+    public func validate(_ raw: String) -> Problem? {
+        let s = Self.normalise(raw)
+        if self == .none { return s.isEmpty ? nil : .notAllowed }
+        if s.isEmpty { return .required }
+        let b = Array(s.utf8)
+        func digits(_ r: Range<Int>) -> Bool { r.allSatisfy { b[$0] >= UInt8(ascii: "0") && b[$0] <= UInt8(ascii: "9") } }
+        func letters(_ r: Range<Int>) -> Bool { r.allSatisfy { b[$0] >= UInt8(ascii: "A") && b[$0] <= UInt8(ascii: "Z") } }
+        func idLike() -> Problem? {
+            switch IDNumber.validate(s) {
+            case .format?: return .format
+            case .birthDate?: return .birthDate
+            case .checkDigit?: return .checkDigit
+            case nil: return nil
+            }
+        }
+        switch self {
+        case .idCard:
+            return idLike()
+        case .hmtResidence:
+            if let p = idLike() { return p }
+            return ["81", "82", "83"].contains(String(s.prefix(2))) ? nil : .region
+        case .hkMacauPermit:
+            // H or M, then 8 digits (since 2012) or 10 digits (older booklets).
+            guard (b.count == 9 || b.count == 11), b[0] == UInt8(ascii: "H") || b[0] == UInt8(ascii: "M"), digits(1..<b.count) else { return .format }
+            return nil
+        case .taiwanPermit:
+            // 8 digits (card since 2015); older booklets had 10 digits with a letter suffix.
+            guard b.count == 8 && digits(0..<8) || b.count == 10 && digits(0..<8) && letters(8..<10) || b.count == 10 && digits(0..<10) else { return .format }
+            return nil
+        case .passport:
+            guard (5...17).contains(b.count), (0..<b.count).allSatisfy({ digits($0..<$0 + 1) || letters($0..<$0 + 1) }) else { return .format }
+            return nil
+        case .foreignPermanent:
+            // 2017 card: 3 letters (nationality) + 12 digits; 2023 card: 18 characters starting
+            // with 9 and the GB 11643 check digit.
+            if b.count == 15 { return letters(0..<3) && digits(3..<15) ? nil : .format }
+            guard b.count == 18, b[0] == UInt8(ascii: "9"), digits(0..<17) else { return .format }
+            return IDNumber.checkCharacter(for: String(s.prefix(17))) == s.last ? nil : .checkDigit
+        case .none:
+            return nil
+        }
+    }
+
+    /// What a masked screen shows: the last four characters only.
+    public static func masked(kind: DocumentKind, last4: String) -> String {
+        switch kind {
+        case .idCard, .hmtResidence: return IDNumber.masked(last4: last4)
+        case .none: return ""
+        default: return "****" + last4
+        }
+    }
+}

@@ -8,6 +8,7 @@ import Testing
 @testable import LinliServer
 import LinliCore
 import LinliStore
+import ZIPFoundation
 
 /// The rules of parts and owners, and of art. 278, on worked examples.
 @Suite struct OnboardingModelTests {
@@ -48,6 +49,55 @@ import LinliStore
         #expect(throws: LinliError.self) { try LawItem.classify(item: 5, itemClass: "major") }
         #expect(throws: LinliError.self) { try LawItem.classify(item: 10, itemClass: nil) }
         #expect(LawItem.allCases.filter { $0.itemClass == .major }.map(\.rawValue) == [6, 7, 8])
+    }
+
+    @Test func documentNumbersAreCheckedByTheirKind() {
+        #expect(DocumentKind.idCard.validate("11010519491231002x") == nil)
+        #expect(DocumentKind.idCard.validate("") == .required)
+        #expect(DocumentKind.none.validate("") == nil && DocumentKind.none.validate("123") == .notAllowed)
+        // A Hong Kong resident's residence permit: 810000 + birth date + GB 11643 check digit.
+        let hk17 = "81000019800101002"
+        let hk = hk17 + String(IDNumber.checkCharacter(for: hk17)!)
+        #expect(DocumentKind.hmtResidence.validate(hk) == nil)
+        #expect(DocumentKind.hmtResidence.validate("11010519491231002X") == .region, "a mainland card is not a residence permit")
+        #expect(DocumentKind.hkMacauPermit.validate("h12345678") == nil && DocumentKind.hkMacauPermit.validate("M1234567890") == nil)
+        #expect(DocumentKind.hkMacauPermit.validate("X12345678") == .format && DocumentKind.hkMacauPermit.validate("H1234567") == .format)
+        #expect(DocumentKind.taiwanPermit.validate("12345678") == nil && DocumentKind.taiwanPermit.validate("1234567") == .format)
+        #expect(DocumentKind.passport.validate("E 1234 5678") == nil && DocumentKind.passport.validate("E12-345") == .format)
+        #expect(DocumentKind.foreignPermanent.validate("USA123456789012") == nil)
+        let f17 = "93384019900101001"
+        #expect(DocumentKind.foreignPermanent.validate(f17 + String(IDNumber.checkCharacter(for: f17)!)) == nil)
+        #expect(DocumentKind.foreignPermanent.validate(f17 + (IDNumber.checkCharacter(for: f17)! == "1" ? "2" : "1")) == .checkDigit)
+        #expect(DocumentKind.masked(kind: .passport, last4: "5678") == "****5678" && DocumentKind.masked(kind: .none, last4: "") == "")
+    }
+
+    @Test func aResidentWithoutAnIDCardGivesGenderAndBirthDate() async throws {
+        var child = ResidentInput(householdID: 1, name: "张小宝", idNumber: "", registration: "registered", relation: "family", idKind: "none")
+        await expectCode("invalid_choice") { _ = try child.validate(creating: true, today: "2026-12-05") }
+        child.gender = "male"; child.birthDate = "2026-12-06"
+        await expectCode("invalid_date") { _ = try child.validate(creating: true, today: "2026-12-05") }
+        child.birthDate = "2024-02-30"
+        await expectCode("invalid_date") { _ = try child.validate(creating: true, today: "2026-12-05") }
+        child.birthDate = "2024-02-29"
+        let v = try child.validate(creating: true, today: "2026-12-05")
+        #expect(v.idKind == DocumentKind.none && v.idNumber == "" && v.gender == "male" && v.birthDate == "2024-02-29")
+        // With an ID card they come from the number, whatever the form says.
+        let adult = try ResidentInput(householdID: 1, name: "张三", idNumber: "11010519491231002X", registration: "registered", relation: "head",
+                                      gender: "male", birthDate: "2000-01-01").validate(creating: true, today: "2026-12-05")
+        #expect(adult.idKind == .idCard && adult.gender == "female" && adult.birthDate == "1949-12-31")
+        await expectCode("invalid_choice") {
+            _ = try ResidentInput(householdID: 1, name: "x", idNumber: "1", registration: "registered", relation: "head", idKind: "driving_licence").validate(creating: true)
+        }
+    }
+
+    @Test func textFromExcelOnChineseWindowsIsReadAsGBK() {
+        // "张三,金桂苑" in GBK.
+        let gbk = Data([0xD5, 0xC5, 0xC8, 0xFD, 0x2C, 0xBD, 0xF0, 0xB9, 0xF0, 0xD4, 0xB7])
+        #expect(TextDecoding.spreadsheetText(gbk).map { $0.0 } == "张三,金桂苑")
+        #expect(TextDecoding.spreadsheetText(gbk)?.1 == .gb18030)
+        #expect(TextDecoding.spreadsheetText(Data("张三".utf8))?.1 == .utf8)
+        #expect(TextDecoding.spreadsheetText(Data([0xD5, 0xFF])) == nil, "neither encoding")
+        #expect(Workbook.column("A1") == 0 && Workbook.column("Z9") == 25 && Workbook.column("AB12") == 27 && Workbook.column("12") == nil)
     }
 
     @Test func ruralPlacesSitWhereTheyBelong() {
@@ -312,7 +362,7 @@ import LinliStore
             let micro = try await f.linli.store.read { db in
                 try await db.raw("SELECT name FROM grids WHERE level = 'micro' AND community_id = \(bind: community) ORDER BY id").first()!.decode(column: "name", as: String.self)
             }
-            let header = RegistryCSV.fullHeader.joined(separator: ",")
+            let header = (RegistryCSV.header + RegistryCSV.dwellingHeader).joined(separator: ",")
             let rows = [
                 "新苑,9幢,1单元,101,\(micro),张三,110105200001010016,,户籍人口,户主,,否,9幢1单元101,90.5,本人,,否",
                 "新苑,9幢,1单元,101,\(micro),王芳,110105200001010032,,户籍人口,家庭成员,,否,,,,,",
@@ -346,5 +396,124 @@ import LinliStore
             let csv = try await f.linli.registryCSV.exportCSV(communityID: community, reason: "核对")
             #expect(csv.contains("9幢1单元101,90.50,本人,,否") && csv.contains("9幢1单元105,66.00,本人、钱七,50%、50%,否"), "\(csv.split(separator: "\n").suffix(6))")
         }
+    }
+}
+
+/// Residents without a resident ID card, from the API, CSV (in GBK too) and an Excel workbook.
+@Suite struct DocumentsAndWorkbooksTests {
+    /// A workbook as Excel writes one: shared strings, an inline string, a number, a gap.
+    static func workbook(_ rows: [[String]]) throws -> Data {
+        let archive = try Archive(accessMode: .create)
+        func add(_ path: String, _ text: String) throws {
+            let data = Data(text.utf8)
+            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { pos, size in
+                data.subdata(in: Int(pos)..<Int(pos) + size)
+            }
+        }
+        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
+        var shared: [String] = []
+        var sheet = #"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#
+        for (r, row) in rows.enumerated() {
+            sheet += #"<row r="\#(r + 1)">"#
+            for (c, cell) in row.enumerated() where !cell.isEmpty {
+                let ref = String(UnicodeScalar(UInt8(65 + c % 26))) + "\(r + 1)"
+                let ref2 = c >= 26 ? "A" + ref : ref
+                if Double(cell) != nil && cell.count < 10 {
+                    sheet += #"<c r="\#(ref2)"><v>\#(cell)</v></c>"#
+                } else if c % 2 == 0 {
+                    sheet += #"<c r="\#(ref2)" t="s"><v>\#(shared.count)</v></c>"#; shared.append(cell)
+                } else {
+                    sheet += #"<c r="\#(ref2)" t="inlineStr"><is><t>\#(esc(cell))</t></is></c>"#
+                }
+            }
+            sheet += "</row>"
+        }
+        sheet += "</sheetData></worksheet>"
+        try add("xl/workbook.xml", #"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="住户" sheetId="1" r:id="rId7"/></sheets></workbook>"#)
+        try add("xl/_rels/workbook.xml.rels", #"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/households.xml"/></Relationships>"#)
+        try add("xl/sharedStrings.xml", #"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"# + shared.map { "<si><t>\(esc($0))</t></si>" }.joined() + "</sst>")
+        try add("xl/worksheets/households.xml", sheet)
+        return archive.data!
+    }
+
+    @Test(arguments: Backend.available)
+    func residentsWithoutAnIDCardComeInByAPIAndFromFiles(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let community = f.demo.firstCommunityID
+            let ids = try await f.ids()
+            let staff = try await f.actor("community")
+            let reg = f.linli.registry
+            // A Hong Kong resident with a home-return permit; the same permit twice is refused.
+            let hk = try await reg.createResident(ResidentInput(householdID: ids.insideHousehold, name: "陈大文", idNumber: "H12345678", registration: "resident",
+                                                               relation: "tenant", idKind: "hk_macau_permit", gender: "male", birthDate: "1980-05-01"), actor: staff)
+            #expect(hk.idKind == "hk_macau_permit" && hk.idNumber == "****5678" && hk.birthDate == "1980-05-01")
+            await expectCode("duplicate_id_number") {
+                _ = try await reg.createResident(ResidentInput(householdID: ids.insideHousehold, name: "陈小文", idNumber: "h 1234 5678", registration: "resident",
+                                                               relation: "tenant", idKind: "hk_macau_permit", gender: "male", birthDate: "1981-05-01"), actor: staff)
+            }
+            // The same characters on another kind of document are someone else.
+            _ = try await reg.createResident(ResidentInput(householdID: ids.insideHousehold, name: "H先生", idNumber: "H12345678", registration: "resident",
+                                                           relation: "tenant", idKind: "passport", gender: "male", birthDate: "1970-01-01"), actor: staff)
+            // Two babies without documents do not collide.
+            for name in ["宝宝一", "宝宝二"] {
+                let b = try await reg.createResident(ResidentInput(householdID: ids.insideHousehold, name: name, idNumber: "", registration: "registered",
+                                                                   relation: "family", idKind: "none", gender: "female", birthDate: "2025-06-01"), actor: staff)
+                #expect(b.idKind == "none" && b.idNumber == "")
+            }
+            let unmasked = try await reg.unmaskResident(hk.id, reason: "核对证件", actor: staff)
+            #expect(unmasked.idNumber == "H12345678")
+
+            let micro = try await f.linli.store.read { db in
+                try await db.raw("SELECT name FROM grids WHERE level = 'micro' AND community_id = \(bind: community) ORDER BY id").first()!.decode(column: "name", as: String.self)
+            }
+            // Columns in the office's own order, the document columns first; in GBK.
+            let head = ["出生日期", "性别", "证件类型"] + RegistryCSV.header.map { $0 == "身份证号" ? "证件号码" : $0 }
+            func row(_ doc: [String], _ base: [String]) -> String { (doc + base).joined(separator: ",") }
+            let csvRows = [head.joined(separator: ","),
+                           row(["", "", ""], ["新苑", "3幢", "1单元", "101", micro, "刘一", "110105200001010016", "", "户籍人口", "户主", "", "否"]),
+                           row(["2023-01-02", "女", "暂无证件"], ["新苑", "3幢", "1单元", "101", micro, "刘小妹", "", "", "户籍人口", "家庭成员", "儿童", "否"]),
+                           row(["1990-02-03", "男", "护照"], ["新苑", "3幢", "1单元", "102", micro, "John Smith", "E12345678", "", "流动人口", "租户", "", "否"]),
+                           row(["", "", "暂无证件"], ["新苑", "3幢", "1单元", "103", micro, "无日期", "", "", "户籍人口", "户主", "", "否"])]
+            let utf8 = csvRows.joined(separator: "\r\n")
+            // GBK via iconv the other way (what Excel on a Chinese Windows writes).
+            let gbk = try #require(Self.toGBK(utf8))
+            var report = try await f.linli.registryCSV.importCSV(gbk, communityID: community, keepGood: false)
+            #expect(report.imported == 0)
+            #expect(report.errors.map(\.column).sorted() == ["出生日期", "性别"] && report.errors.allSatisfy { $0.line == 5 }, "\(report.errors)")
+            report = try await f.linli.registryCSV.importCSV(Data(csvRows.dropLast().joined(separator: "\n").utf8), communityID: community, keepGood: false)
+            #expect(report.errors.isEmpty && report.imported == 3, "\(report.errors)")
+            let export = try await f.linli.registryCSV.exportCSV(communityID: community, reason: "核对")
+            #expect(export.contains("刘小妹,,,户籍人口,家庭成员,儿童,否,,,,,,暂无证件,女,2023-01-02"), "\(export.split(separator: "\n").suffix(4))")
+            #expect(export.contains("John Smith,E12345678,,流动人口,租户,,否,,,,,,护照,男,1990-02-03"))
+            #expect(export.contains("刘一,110105200001010016,,户籍人口,户主,,否,,,,,,,,"))
+
+            // The same list as an Excel workbook: read from its first sheet, cells by column.
+            let sheet: [[String]] = [RegistryCSV.header + RegistryCSV.dwellingHeader + RegistryCSV.documentHeader,
+                                     ["新苑", "4幢", "1单元", "201", micro, "周二", "110105200001010032", "13800001234", "户籍人口", "户主", "", "否", "4幢1单元201", "88.5", "本人"],
+                                     ["新苑", "4幢", "1单元", "201", micro, "周小二", "", "", "户籍人口", "家庭成员", "", "否", "", "", "", "", "", "暂无证件", "男", "2022-09-09"]]
+            report = try await f.linli.registryCSV.importCSV(try Self.workbook(sheet), communityID: community, keepGood: false)
+            #expect(report.errors.isEmpty && report.imported == 2, "\(report.errors)")
+            let (phone, area) = try await f.linli.store.read { db in
+                (try await db.raw("SELECT phone_masked FROM residents WHERE name = '周二'").first()!.decode(column: "phone_masked", as: String?.self),
+                 try await db.raw("SELECT d.area_centi_m2 FROM dwellings d WHERE d.part_no = '4幢1单元201'").first()!.decode(column: "area_centi_m2", as: Int64.self))
+            }
+            #expect(phone == "138****1234" && area == 8850)
+            // Not a workbook after all: refused with the reason, nothing written.
+            report = try await f.linli.registryCSV.importCSV(Data([0x50, 0x4B, 0x03, 0x04, 0, 0, 0]), communityID: community, keepGood: false)
+            #expect(report.errors.first?.reason.contains("xlsx") == true)
+        }
+    }
+
+    static func toGBK(_ s: String) -> Data? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/iconv")
+        p.arguments = ["-f", "UTF-8", "-t", "GBK"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input; p.standardOutput = output
+        do { try p.run() } catch { return nil }
+        input.fileHandleForWriting.write(Data(s.utf8)); try? input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? data : nil
     }
 }

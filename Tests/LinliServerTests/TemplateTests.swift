@@ -108,7 +108,7 @@ import LinliStore
 
     /// The household page's hand-built values are what encoding gives.
     @Test func theHouseholdPageBuildsWhatEncodingGives() throws {
-        let resident = ResidentView(id: 9, householdID: 3, name: "王芳", gender: "female", birthDate: "1950-02-01", age: 76, idNumber: "**************1234",
+        let resident = ResidentView(id: 9, householdID: 3, name: "王芳", gender: "female", birthDate: "1950-02-01", age: 76, idNumber: "**************1234", idKind: "id_card",
                                     phone: nil, registration: "registered", relation: "head", tags: ["elderly_alone", ""], partyMember: true,
                                     inServiceParty: false, address: "")
         for dwelling in [nil, DwellingView(areaM2: "89.50", ownerName: "王芳", ownerKind: "person", ownerDwellings: 1)] {

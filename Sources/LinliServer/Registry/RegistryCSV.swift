@@ -55,7 +55,7 @@ enum CSVReader {
 }
 
 public struct ImportReport: Sendable {
-    public struct RowError: Sendable, Equatable { public var line: Int; public var column: String; public var reason: String }
+    public struct RowError: Error, Sendable, Equatable { public var line: Int; public var column: String; public var reason: String }
     public var imported = 0
     public var householdsCreated = 0
     public var errors: [RowError] = []
@@ -88,10 +88,32 @@ public struct RegistryCSV: Sendable {
     /// three parts counts once. A row with 开发商未售 = 是 and no person records the developer's
     /// unsold part alone.
     public static let dwellingHeader = ["专有部分编号", "建筑面积", "产权人", "份额", "开发商未售"]
-    public static let fullHeader = header + dwellingHeader
-    /// A template to fill in: the header and one example row.
+    /// The document, for residents without a resident ID card (empty means 居民身份证), and then
+    /// gender and birth date, which only the ID card's number carries.
+    public static let documentHeader = ["证件类型", "性别", "出生日期"]
+    public static let fullHeader = header + dwellingHeader + documentHeader
+    /// Other names offices give a column.
+    static let aliases = ["证件号码": "身份证号", "证件号": "身份证号"]
+    /// A template to fill in: the header and two example rows (an ID card; a child without one).
     public static let template = "\u{FEFF}" + fullHeader.joined(separator: ",") + "\r\n"
-        + "金桂苑,1幢,1单元,101,第1网格-微网格1,张三,11010519491231002X,13800000000,户籍人口,户主,,否,1幢1单元101,89.50,本人,,否\r\n"
+        + "金桂苑,1幢,1单元,101,第1网格-微网格1,张三,11010519491231002X,13800000000,户籍人口,户主,,否,1幢1单元101,89.50,本人,,否,,,\r\n"
+        + "金桂苑,1幢,1单元,101,第1网格-微网格1,张小宝,,,户籍人口,家庭成员,儿童,否,,,,,,暂无证件,男,2024-03-01\r\n"
+
+    /// Where each of `fullHeader`'s columns is in a file's header (nil: left out), or why the
+    /// header cannot be read. The twelve resident columns are required; the rest may be left out,
+    /// and the columns may come in any order.
+    static func columnMap(_ raw: [String]) -> Result<[Int?], ImportReport.RowError> {
+        let names = raw.map { n in let t = n.trimmingCharacters(in: .whitespaces); return aliases[t] ?? t }
+        let missing = header.filter { !names.contains($0) }
+        let extra = names.filter { !fullHeader.contains($0) }
+        let twice = Set(names.filter { n in names.filter { $0 == n }.count > 1 })
+        guard missing.isEmpty, extra.isEmpty, twice.isEmpty else {
+            return .failure(.init(line: 1, column: "表头", reason: "表头应含：\(header.joined(separator: ","))；可加：\((dwellingHeader + documentHeader).joined(separator: ","))" +
+                (missing.isEmpty ? "" : "；缺少：\(missing.joined(separator: ","))") + (extra.isEmpty ? "" : "；无法识别：\(extra.joined(separator: ","))") +
+                (twice.isEmpty ? "" : "；重复：\(twice.sorted().joined(separator: ","))")))
+        }
+        return .success(fullHeader.map { names.firstIndex(of: $0) })
+    }
 
     static func code(_ label: String, in values: [String]) -> String? {
         let l = label.trimmingCharacters(in: .whitespaces)
@@ -106,23 +128,30 @@ public struct RegistryCSV: Sendable {
     public func importCSV(_ data: Data, communityID: Int64, keepGood: Bool, actor: Actor? = nil) async throws -> ImportReport {
         if let actor { try await requireTransfer(communityID, actor) }
         var report = ImportReport()
-        guard let text = String(data: data, encoding: .utf8) else {
-            report.errors.append(.init(line: 1, column: "-", reason: "文件不是 UTF-8 编码（若从 Excel 导出，请选择“CSV UTF-8”）"))
-            return report
+        // An Excel workbook (a ZIP) or CSV in UTF-8 or GBK, all read into the same rows.
+        let records: [CSVReader.Record]
+        if Workbook.isXLSX(data) {
+            do { records = try Workbook.firstSheet(data) } catch let e as LinliError {
+                report.errors.append(.init(line: 1, column: "-", reason: e.message)); return report
+            }
+        } else {
+            guard let (text, _) = TextDecoding.spreadsheetText(data) else {
+                report.errors.append(.init(line: 1, column: "-", reason: "文件既不是 UTF-8 也不是 GBK 编码，无法读取（可在 Excel 中另存为“CSV UTF-8”或 .xlsx）"))
+                return report
+            }
+            records = CSVReader.parse(text)
         }
-        let records = CSVReader.parse(text)
         guard let head = records.first else {
             report.errors.append(.init(line: 1, column: "-", reason: "文件为空")); return report
         }
-        let names = head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard names == Self.header || names == Self.fullHeader else {
-            let missing = Self.fullHeader.filter { !names.contains($0) }
-            let extra = names.filter { !Self.fullHeader.contains($0) }
-            report.errors.append(.init(line: 1, column: "表头", reason: "表头应为：\(Self.fullHeader.joined(separator: ","))（后五列可省略）" +
-                (missing.isEmpty ? "" : "；缺少：\(missing.joined(separator: ","))") + (extra.isEmpty ? "" : "；多出：\(extra.joined(separator: ","))")))
-            return report
+        let columnAt: [Int?]
+        switch Self.columnMap(head.fields) {
+        case .failure(let e): report.errors.append(e); return report
+        case .success(let m): columnAt = m
         }
-        let columns = names
+        let columnCount = head.fields.count
+        let xlsx = Workbook.isXLSX(data)
+        let today = registry.today
         let reg = registry
         return try await reg.store.transaction { db in
             var report = ImportReport()
@@ -139,10 +168,13 @@ public struct RegistryCSV: Sendable {
             var parts = ImportParts()
             for rec in records.dropFirst() {
                 func fail(_ col: Int, _ reason: String) { report.errors.append(.init(line: rec.line, column: Self.fullHeader[col], reason: reason)) }
-                guard rec.fields.count == columns.count else {
-                    report.errors.append(.init(line: rec.line, column: "-", reason: "应有 \(columns.count) 列，实有 \(rec.fields.count) 列")); continue
+                // A spreadsheet drops a row's empty cells at the end; CSV must have them all.
+                let fields = rec.fields.count < columnCount && xlsx ? rec.fields + Array(repeating: "", count: columnCount - rec.fields.count) : rec.fields
+                guard fields.count == columnCount else {
+                    report.errors.append(.init(line: rec.line, column: "-", reason: "应有 \(columnCount) 列，实有 \(rec.fields.count) 列")); continue
                 }
-                let f = rec.fields.map { $0.trimmingCharacters(in: .whitespaces) } + Array(repeating: "", count: Self.fullHeader.count - columns.count)
+                // In `fullHeader`'s order, whatever the file's; a column left out reads as empty.
+                let f = columnAt.map { $0.map { fields[$0].trimmingCharacters(in: .whitespaces) } ?? "" }
                 let before = report.errors.count
                 let unsold = ["是", "1", "yes", "Y"].contains(f[16])
                 // A household nobody lives in (a developer's unsold part, an empty flat): the household
@@ -163,17 +195,19 @@ public struct RegistryCSV: Sendable {
                                           registration: Self.code(f[8], in: Registration.allCases.map(\.rawValue)) ?? "?\(f[8])",
                                           relation: Self.code(f[9], in: Relation.allCases.map(\.rawValue)) ?? "?\(f[9])",
                                           tags: f[10].split(whereSeparator: { ";；、".contains($0) }).map { Self.code(String($0), in: ResidentTag.allCases.map(\.rawValue)) ?? "?\($0)" },
-                                          partyMember: ["是", "1", "yes", "Y"].contains(f[11]), inServiceParty: false)
+                                          partyMember: ["是", "1", "yes", "Y"].contains(f[11]), inServiceParty: false,
+                                          idKind: f[17].isEmpty ? nil : (DocumentKind.allCases.first { ["doc_" + $0.rawValue, $0.rawValue].contains(where: { c in c == f[17] || I18n.label(c, .zh) == f[17] || I18n.label(c, .en) == f[17] }) }?.rawValue ?? "?\(f[17])"),
+                                          gender: f[18].isEmpty ? nil : (Self.code(f[18], in: ["male", "female"]) ?? "?"), birthDate: f[19])
                 var validated: ValidatedResident?
-                do { validated = try input.validate(creating: true) } catch {
+                do { validated = try input.validate(creating: true, today: today) } catch {
                     let list = (error as? ValidationErrors)?.errors ?? [(error as? LinliError)].compactMap { $0 }
-                    let columnOf = ["name": 5, "id_number": 6, "phone": 7, "registration": 8, "relation": 9, "tags": 10]
+                    let columnOf = ["name": 5, "id_number": 6, "phone": 7, "registration": 8, "relation": 9, "tags": 10, "id_kind": 17, "gender": 18, "birth_date": 19]
                     for e in list { fail(columnOf[e.field ?? ""] ?? 5, e.message) }
                 }
-                if let v = validated, let id = v.idNumber {
-                    if !seenIDs.insert(id).inserted { fail(6, "身份证号在文件中重复") }
-                    else if try await reg.idRegistered(db, key: reg.cipher.index("id", id), community: communityID) {
-                        fail(6, "该身份证号已在本社区登记")
+                if let v = validated, let id = v.idNumber, let kind = v.idKind, kind != .none {
+                    if !seenIDs.insert(kind.rawValue + ":" + id).inserted { fail(6, "证件号码在文件中重复") }
+                    else if try await reg.idRegistered(db, key: reg.documentKey(kind, id), community: communityID) {
+                        fail(6, kind == .idCard ? "该身份证号已在本社区登记" : "该证件号码已在本社区登记")
                     }
                 }
                 if report.errors.count == before, let v = validated, let grid { good.append(Row(line: rec.line, cells: f, resident: v, microGrid: grid)) }
@@ -277,7 +311,7 @@ public struct RegistryCSV: Sendable {
         return try await reg.store.transaction { db in
             guard let community = try await reg.fetchPlace(db, communityID), community.kind.isCommunity else { throw LinliError.notFound }
             let rows = try await db.raw("""
-                SELECT r.name, r.id_cipher, r.phone_cipher, r.registration, r.relation, r.tags, r.party_member, r.owner_id, h.id AS household_id, h.door, h.place_id, h.path, g.name AS micro
+                SELECT r.name, r.id_kind, r.gender, r.birth_date, r.id_cipher, r.phone_cipher, r.registration, r.relation, r.tags, r.party_member, r.owner_id, h.id AS household_id, h.door, h.place_id, h.path, g.name AS micro
                 FROM households h LEFT JOIN residents r ON r.household_id = h.id JOIN grids g ON g.id = h.micro_grid_id
                 WHERE h.community_id = \(bind: communityID) ORDER BY h.id, r.id
                 """).all()
@@ -318,6 +352,15 @@ public struct RegistryCSV: Sendable {
                 } else {
                     cells += ["", "", "", "", "", "", ""]
                 }
+                // Gender and birth date only where the number does not carry them.
+                var docCells = ["", "", ""]
+                if let kind = try r.decode(column: "id_kind", as: String?.self).flatMap(DocumentKind.init(rawValue:)), kind != .idCard {
+                    docCells[0] = I18n.label("doc_" + kind.rawValue, .zh)
+                    if !kind.carriesBirthDate {
+                        docCells[1] = I18n.label(try r.decode(column: "gender", as: String.self), .zh)
+                        docCells[2] = try r.decode(column: "birth_date", as: String.self)
+                    }
+                }
                 // The part and all its owners on the household's first row ("本人" for this row's person).
                 let hid = try r.decode(column: "household_id", as: Int64.self)
                 var partCells = ["", "", "", "", ""]
@@ -327,7 +370,7 @@ public struct RegistryCSV: Sendable {
                                  part.2.count > 1 ? part.2.map { DwellingRules.shareText($0.1) }.joined(separator: "、") : "",
                                  part.2.first?.3 == "developer" ? "是" : "否"]
                 }
-                out += (cells + partCells).map(CSVReader.escape).joined(separator: ",") + "\r\n"
+                out += (cells + partCells + docCells).map(CSVReader.escape).joined(separator: ",") + "\r\n"
             }
             try await reg.audit.append(db, actor: actor, action: "registry.export", objectType: "place", objectID: communityID, path: community.path,
                                        reason: reason, detail: "\(rows.count) residents")

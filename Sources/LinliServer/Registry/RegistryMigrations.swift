@@ -191,5 +191,11 @@ enum RegistryMigrations {
             "CREATE INDEX heads_place ON heads(place_id)",
             "CREATE INDEX heads_grid ON heads(grid_id)",
         ]),
+        // Not everyone has a resident ID card: the document a number comes from. Rows before this
+        // were all ID cards. A resident with no document yet keeps an empty sealed number and an
+        // index key of their own (see `RegistryService.documentKey`).
+        Migration("registry.004", [
+            "ALTER TABLE residents ADD COLUMN id_kind TEXT NOT NULL DEFAULT 'id_card'",
+        ]),
     ]
 }

@@ -114,22 +114,41 @@ public struct ResidentInput: Sendable, Codable {
     public var tags: [String]?
     public var partyMember: Bool?
     public var inServiceParty: Bool?
+    /// The document the number comes from (`id_card` when left out); with any other kind the
+    /// birth date and gender are given here, since the number does not carry them.
+    public var idKind: String?
+    public var gender: String?
+    public var birthDate: String?
 
     public init(householdID: Int64? = nil, name: String? = nil, idNumber: String? = nil, phone: String? = nil,
                 registration: String? = nil, relation: String? = nil, tags: [String]? = nil,
-                partyMember: Bool? = nil, inServiceParty: Bool? = nil) {
+                partyMember: Bool? = nil, inServiceParty: Bool? = nil,
+                idKind: String? = nil, gender: String? = nil, birthDate: String? = nil) {
         self.householdID = householdID; self.name = name; self.idNumber = idNumber; self.phone = phone
         self.registration = registration; self.relation = relation; self.tags = tags
         self.partyMember = partyMember; self.inServiceParty = inServiceParty
+        self.idKind = idKind; self.gender = gender; self.birthDate = birthDate
     }
 
     enum CodingKeys: String, CodingKey {
         case householdID = "household_id", name, idNumber = "id_number", phone, registration, relation, tags
         case partyMember = "party_member", inServiceParty = "in_service_party"
+        case idKind = "id_kind", gender, birthDate = "birth_date"
+    }
+
+    /// A birth date written `YYYY-MM-DD`, a real day from 1900 up to `today` (also `YYYY-MM-DD`).
+    static func birthDay(_ raw: String, today: String) -> String? {
+        let s = raw.trimmingCharacters(in: .whitespaces)
+        // The ID number's own check reads the same digits: reuse it on a made-up 18-digit frame.
+        let digits = s.replacingOccurrences(of: "-", with: "")
+        guard s.count == 10, digits.count == 8, Array(s)[4] == "-", Array(s)[7] == "-",
+              IDNumber.birthDate(of: "000000" + digits) == s, s <= today else { return nil }
+        return s
     }
 
     /// Field rules shared by create and edit; `creating` requires the mandatory fields.
-    public func validate(creating: Bool) throws -> ValidatedResident {
+    /// `today` (China time, `YYYY-MM-DD`) bounds a birth date typed by hand.
+    public func validate(creating: Bool, today: String = "2100-12-31") throws -> ValidatedResident {
         var v = Validator()
         let name = self.name?.trimmingCharacters(in: .whitespacesAndNewlines)
         if creating || name != nil {
@@ -137,13 +156,39 @@ public struct ResidentInput: Sendable, Codable {
             v.check((name ?? "").count <= 40, "name", "too_long", "姓名不能超过 40 个字")
         }
         var idNumber: String?
-        if creating || self.idNumber != nil {
-            let raw = IDNumber.normalise(self.idNumber ?? "")
-            switch IDNumber.validate(raw) {
-            case nil: idNumber = raw
-            case .format?: v.add(.invalid("id_number", "invalid_format", "身份证号应为 18 位，前 17 位为数字"))
-            case .birthDate?: v.add(.invalid("id_number", "invalid_birth_date", "身份证号中的出生日期无效"))
-            case .checkDigit?: v.add(.invalid("id_number", "invalid_check_digit", "身份证号校验位不正确"))
+        var kind: DocumentKind?
+        var gender: String?, birth: String?
+        if creating || self.idNumber != nil || self.idKind != nil {
+            kind = DocumentKind(rawValue: (self.idKind ?? "").isEmpty ? DocumentKind.idCard.rawValue : self.idKind!)
+            if let kind {
+                let raw = DocumentKind.normalise(self.idNumber ?? "")
+                let what = kind == .idCard ? "身份证号" : "证件号码"
+                switch kind.validate(raw) {
+                case nil: idNumber = raw
+                case .required?: v.add(.invalid("id_number", "required", "请填写\(what)；没有证件的（如未办证的儿童）请选择“暂无证件”"))
+                case .notAllowed?: v.add(.invalid("id_number", "not_allowed", "选择“暂无证件”时不填证件号码"))
+                case .format?:
+                    let rule = [DocumentKind.idCard: "身份证号应为 18 位，前 17 位为数字", .hmtResidence: "居住证号码应为 18 位，以 81、82 或 83 开头",
+                                .hkMacauPermit: "港澳通行证号码应为 H 或 M 加 8 位（旧版 10 位）数字", .taiwanPermit: "台胞证号码应为 8 位数字",
+                                .passport: "护照号码应为 5–17 位字母或数字", .foreignPermanent: "永久居留身份证号码应为 15 位（3 个字母加 12 位数字）或以 9 开头的 18 位"]
+                    v.add(.invalid("id_number", "invalid_format", rule[kind] ?? "证件号码格式不正确"))
+                case .birthDate?: v.add(.invalid("id_number", "invalid_birth_date", "\(what)中的出生日期无效"))
+                case .checkDigit?: v.add(.invalid("id_number", "invalid_check_digit", "\(what)校验位不正确"))
+                case .region?: v.add(.invalid("id_number", "invalid_format", "居住证号码应以 81（香港）、82（澳门）或 83（台湾）开头"))
+                }
+                if kind.carriesBirthDate {
+                    if let n = idNumber {
+                        gender = IDNumber.isMale(n) ? "male" : "female"; birth = IDNumber.birthDate(of: n)
+                        if let b = birth, b > today { v.add(.invalid("id_number", "invalid_birth_date", "\(what)中的出生日期晚于今天")) }
+                    }
+                } else {
+                    gender = ["male", "female"].contains(self.gender ?? "") ? self.gender : nil
+                    v.check(gender != nil, "gender", "invalid_choice", "没有身份证号时请选择性别")
+                    birth = Self.birthDay(self.birthDate ?? "", today: today)
+                    v.check(birth != nil, "birth_date", "invalid_date", "没有身份证号时请填写出生日期（YYYY-MM-DD，不晚于今天）")
+                }
+            } else {
+                v.add(.invalid("id_kind", "invalid_choice", "请选择证件类型"))
             }
         }
         var phone: String??
@@ -173,7 +218,8 @@ public struct ResidentInput: Sendable, Codable {
         try v.throwIfAny()
         return ValidatedResident(householdID: householdID, name: name, idNumber: idNumber, phone: phone,
                                  registration: registration, relation: relation, tags: tags,
-                                 partyMember: partyMember, inServiceParty: inServiceParty)
+                                 partyMember: partyMember, inServiceParty: inServiceParty,
+                                 idKind: kind, gender: gender, birthDate: birth)
     }
 }
 
@@ -188,6 +234,11 @@ public struct ValidatedResident: Sendable {
     public var tags: [ResidentTag]?
     public var partyMember: Bool?
     public var inServiceParty: Bool?
+    /// Set together with `idNumber` (empty for `.none`), with the gender and birth date read from
+    /// the number or given by hand.
+    public var idKind: DocumentKind?
+    public var gender: String?
+    public var birthDate: String?
 }
 
 /// Per-compound coverage flags rolled up for a street or a city.

@@ -229,8 +229,12 @@ struct RegistryRoutes {
         r.post("/residents/:id", .action(.residentEdit)) { _, c in
             let id = try c.id("id")
             var input = Self.residentInput(c.form, householdID: nil)
-            // The edit form shows the ID number masked; an untouched field means "keep it".
-            if input.idNumber?.hasPrefix("*") == true || input.idNumber?.isEmpty == true { input.idNumber = nil }
+            // The edit form shows the ID number masked; an untouched field means "keep it" (and so
+            // do the kind, gender and birth date shown with it). A kind without a number is a
+            // change only to "no document yet".
+            if input.idNumber?.hasPrefix("*") == true || (input.idNumber?.isEmpty == true && input.idKind != DocumentKind.none.rawValue) {
+                input.idNumber = nil; input.idKind = nil; input.gender = nil; input.birthDate = nil
+            }
             if input.phone?.contains("*") == true { input.phone = nil }
             do {
                 _ = try await registry.updateResident(id, input, actor: try c.requireActor())
@@ -340,7 +344,8 @@ struct RegistryRoutes {
     static func residentInput(_ f: FormData, householdID: Int64?) -> ResidentInput {
         ResidentInput(householdID: householdID, name: f["name"], idNumber: f["id_number"], phone: f["phone"],
                       registration: f["registration"], relation: f["relation"], tags: f.all("tags"),
-                      partyMember: f["party_member"] == "1", inServiceParty: f["in_service_party"] == "1")
+                      partyMember: f["party_member"] == "1", inServiceParty: f["in_service_party"] == "1",
+                      idKind: f["id_kind"], gender: f["gender"], birthDate: f["birth_date"])
     }
 
     static func coverageData(_ rows: [CoverageRow]) -> [[String: Any]] {
@@ -473,6 +478,10 @@ struct RegistryRoutes {
             "action": resident.map { "/residents/\($0.id)" } ?? "/households/\(household.id)/residents",
             "name": value("name", resident?.name), "id_number": value("id_number", resident?.idNumber),
             "phone": value("phone", resident?.phone),
+            "id_kinds": DocumentKind.allCases.map { k in ["value": k.rawValue, "label": I18n.label("doc_" + k.rawValue, c.lang),
+                                                          "selected": k.rawValue == (values["id_kind"] ?? resident?.idKind ?? "id_card")] },
+            "genders": Self.options(["male", "female"], selected: values["gender"] ?? resident?.gender, c.lang),
+            "birth_date": value("birth_date", resident?.birthDate),
             "registrations": Self.options(Registration.allCases.map(\.rawValue), selected: values["registration"] ?? resident?.registration, c.lang),
             "relations": Self.options(Relation.allCases.map(\.rawValue), selected: values["relation"] ?? resident?.relation, c.lang),
             "tag_options": ResidentTag.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "checked": tags.contains($0.rawValue)] },

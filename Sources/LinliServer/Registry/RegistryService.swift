@@ -527,25 +527,26 @@ public struct RegistryService: Sendable {
     /// A resident as shown masked (lists, pages, search). The ciphertexts are read only to unmask:
     /// two long texts per row, and sixteen columns are looked up by name without hashing.
     static let residentColumns = """
-        SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_last4, r.phone_masked, r.registration, r.relation,
+        SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_kind, r.id_last4, r.phone_masked, r.registration, r.relation,
                r.tags, r.party_member, r.in_service_party, h.address, h.path, h.grid_id, h.micro_grid_id
         FROM residents r JOIN households h ON h.id = r.household_id
         """
     static let residentColumnsWithCiphers = """
-        SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_last4, r.phone_masked, r.registration, r.relation,
+        SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_kind, r.id_last4, r.phone_masked, r.registration, r.relation,
                r.tags, r.party_member, r.in_service_party, r.id_cipher, r.phone_cipher, h.address, h.path, h.grid_id, h.micro_grid_id
         FROM residents r JOIN households h ON h.id = r.household_id
         """
 
     func residentView(_ r: any SQLRow, unmasked: (String, String?)?) throws -> ResidentView {
         let birth = try r.decode(column: "birth_date", as: String.self)
-        let maskedID = IDNumber.masked(last4: try r.decode(column: "id_last4", as: String.self))
+        let kind = DocumentKind(rawValue: try r.decode(column: "id_kind", as: String.self)) ?? .idCard
+        let maskedID = DocumentKind.masked(kind: kind, last4: try r.decode(column: "id_last4", as: String.self))
         let maskedPhone = try r.decode(column: "phone_masked", as: String?.self)
         return ResidentView(
             id: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
             name: try r.decode(column: "name", as: String.self), gender: try r.decode(column: "gender", as: String.self),
             birthDate: birth, age: Self.age(birth: birth, now: env.now()),
-            idNumber: unmasked?.0 ?? maskedID,
+            idNumber: unmasked?.0 ?? maskedID, idKind: kind.rawValue,
             phone: unmasked.map { $0.1 } ?? maskedPhone,
             registration: try r.decode(column: "registration", as: String.self), relation: try r.decode(column: "relation", as: String.self),
             tags: try r.decode(column: "tags", as: String.self).split(separator: ",").map(String.init),
@@ -618,7 +619,7 @@ public struct RegistryService: Sendable {
     }
 
     public func createResident(_ input: ResidentInput, actor: Actor) async throws -> ResidentView {
-        let v = try input.validate(creating: true)
+        let v = try input.validate(creating: true, today: today)
         let id = try await store.transaction { db in
             guard let h = try await fetchHousehold(db, id: v.householdID!), actor.may(.householdView, on: h.scope) else {
                 throw LinliError.invalid("household_id", "not_found", "户不存在")
@@ -641,21 +642,35 @@ public struct RegistryService: Sendable {
             """).first() != nil
     }
 
+    /// The keyed index of a document number. A resident ID card keeps the plain key (the rows
+    /// written before other documents existed); other documents are keyed with their kind, so a
+    /// passport and a permit with the same characters are different people; a resident with no
+    /// document gets a key of their own that matches nobody.
+    func documentKey(_ kind: DocumentKind, _ number: String) -> String {
+        switch kind {
+        case .idCard: return cipher.index("id", number)
+        case .none: return cipher.index("none", env.token())
+        default: return cipher.index("id", kind.rawValue + ":" + number)
+        }
+    }
+
+    static func duplicateDocument(_ kind: DocumentKind) -> LinliError {
+        LinliError.conflict("id_number", "duplicate_id_number", kind == .idCard ? "该身份证号已在本社区登记" : "该证件号码已在本社区登记")
+    }
+
     /// Shared by the form, the API, the CSV import and the demo: encrypts, indexes, checks duplicates.
     func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?) async throws -> Int64 {
-        let idNumber = v.idNumber!
-        let idKey = cipher.index("id", idNumber)
+        let idNumber = v.idNumber!, kind = v.idKind ?? .idCard
+        let idKey = documentKey(kind, idNumber)
         let community = PlacePath.ids(path).count > 3 ? PlacePath.ids(path)[3] : 0
-        if try await idRegistered(db, key: idKey, community: community) {
-            throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已在本社区登记")
-        }
+        if try await idRegistered(db, key: idKey, community: community) { throw Self.duplicateDocument(kind) }
         let idIndex = scopedIDIndex(key: idKey, community: community)
         let phone = v.phone ?? nil
         let now = env.nowSeconds
         let row = try await db.raw("""
-            INSERT INTO residents (household_id, name, gender, birth_date, id_cipher, id_index, id_key, id_last4, phone_cipher, phone_index, phone_masked,
+            INSERT INTO residents (household_id, name, gender, birth_date, id_kind, id_cipher, id_index, id_key, id_last4, phone_cipher, phone_index, phone_masked,
                                    registration, relation, tags, party_member, in_service_party, created_at, updated_at)
-            VALUES (\(bind: household), \(bind: v.name!), \(bind: IDNumber.isMale(idNumber) ? "male" : "female"), \(bind: IDNumber.birthDate(of: idNumber)!),
+            VALUES (\(bind: household), \(bind: v.name!), \(bind: v.gender!), \(bind: v.birthDate!), \(bind: kind.rawValue),
                     \(bind: try cipher.seal(idNumber)), \(bind: idIndex), \(bind: idKey), \(bind: String(idNumber.suffix(4))),
                     \(bind: try phone.map { try cipher.seal($0) }), \(bind: phone.map { cipher.index("phone", $0) }), \(bind: phone.map(PhoneNumber.masked)),
                     \(bind: v.registration!.rawValue), \(bind: v.relation!.rawValue), \(bind: (v.tags ?? []).map(\.rawValue).joined(separator: ",")),
@@ -667,8 +682,11 @@ public struct RegistryService: Sendable {
         return id
     }
 
+    /// Today in China time, `YYYY-MM-DD`: the latest birth date anyone can have.
+    var today: String { ChinaTime.iso(day: LocalDay.of(env.nowSeconds)) }
+
     public func updateResident(_ id: Int64, _ input: ResidentInput, actor: Actor) async throws -> ResidentView {
-        let v = try input.validate(creating: false)
+        let v = try input.validate(creating: false, today: today)
         try await store.transaction { db in
             guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
             let scope = try Self.residentScope(r)
@@ -676,18 +694,17 @@ public struct RegistryService: Sendable {
             try actor.require(.residentEdit, on: scope)
             var sets: [SQLQueryString] = []
             if let name = v.name { sets.append("name = \(bind: name)") }
-            if let idNumber = v.idNumber {
-                let key = cipher.index("id", idNumber)
+            if let idNumber = v.idNumber, let kind = v.idKind {
+                let key = documentKey(kind, idNumber)
                 let p = PlacePath.ids(scope.path), community = p.count > 3 ? p[3] : 0
-                if try await idRegistered(db, key: key, community: community, except: id) {
-                    throw LinliError.conflict("id_number", "duplicate_id_number", "该身份证号已在本社区登记")
-                }
+                if try await idRegistered(db, key: key, community: community, except: id) { throw Self.duplicateDocument(kind) }
+                sets.append("id_kind = \(bind: kind.rawValue)")
                 sets.append("id_cipher = \(bind: try cipher.seal(idNumber))")
                 sets.append("id_key = \(bind: key)")
                 sets.append("id_index = \(bind: scopedIDIndex(key: key, community: community))")
                 sets.append("id_last4 = \(bind: String(idNumber.suffix(4)))")
-                sets.append("gender = \(bind: IDNumber.isMale(idNumber) ? "male" : "female")")
-                sets.append("birth_date = \(bind: IDNumber.birthDate(of: idNumber)!)")
+                sets.append("gender = \(bind: v.gender!)")
+                sets.append("birth_date = \(bind: v.birthDate!)")
             }
             if let phone = v.phone {
                 sets.append("phone_cipher = \(bind: try phone.map { try cipher.seal($0) })")

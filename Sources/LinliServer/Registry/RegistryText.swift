@@ -26,6 +26,8 @@ enum RegistryText {
         "invite_expires": ("有效期至", "Valid until"),
         "register": ("开通账号", "Make your account"), "register_hint": ("请输入社区工作人员给您的邀请码，再设置用户名和密码。", "Enter the code the community office gave you, then choose a username and password."),
         "new_password": ("设置密码（至少 10 位）", "Choose a password (10+ characters)"), "have_invite": ("有邀请码？", "Have an invitation code?"),
+        "id_kind": ("证件类型", "Document"), "id_number_any": ("证件号码", "Document number"),
+        "no_id_hint": ("没有居民身份证的，请选择证件类型，并填写性别和出生日期；暂无证件的（如未办证的儿童）不填号码。", "Without a resident ID card, choose the document and give gender and date of birth; with no document yet (a young child), leave the number empty."),
         "grant_resident": ("居民编号（可选：账号归属的居民本人，业主在线投票需要）", "Resident id (optional: the person this account is; needed for an owner's online vote)"),
     ]
 
@@ -34,6 +36,10 @@ enum RegistryText {
         "use_residential": ("住宅", "Residential"), "use_commercial": ("商业", "Commercial"), "use_office": ("办公", "Office"),
         "use_parking": ("车位", "Parking"), "use_storage": ("储藏室", "Storage"), "use_other": ("其他", "Other"),
         "ownerkind_person": ("个人", "Person"), "ownerkind_organisation": ("单位", "Organisation"), "ownerkind_developer": ("开发商（未售）", "Developer (unsold)"),
+        "doc_id_card": ("居民身份证", "Resident ID card"), "doc_hmt_residence": ("港澳台居民居住证", "HK/Macau/Taiwan residence permit"),
+        "doc_hk_macau_permit": ("港澳居民来往内地通行证", "HK/Macau home-return permit"), "doc_taiwan_permit": ("台湾居民来往大陆通行证", "Taiwan compatriot permit"),
+        "doc_passport": ("护照", "Passport"), "doc_foreign_permanent": ("外国人永久居留身份证", "Foreigner's permanent residence card"),
+        "doc_none": ("暂无证件", "No document yet"),
         "building_head": ("楼长", "Building head"), "unit_head": ("单元长", "Unit head"), "micro_grid_leader": ("微网格长", "Micro-grid leader"),
     ]
 }

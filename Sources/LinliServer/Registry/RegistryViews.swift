@@ -80,6 +80,8 @@ public struct ResidentView: Sendable, Codable {
     public var age: Int
     /// Masked unless this view was produced by an audited unmask.
     public var idNumber: String
+    /// Which document `idNumber` is from (`id_card`, `passport`, …, `none`).
+    public var idKind: String
     public var phone: String?
     public var registration: String
     public var relation: String
@@ -89,7 +91,7 @@ public struct ResidentView: Sendable, Codable {
     public var address: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, householdID = "household_id", name, gender, birthDate = "birth_date", age, idNumber = "id_number", phone
+        case id, householdID = "household_id", name, gender, birthDate = "birth_date", age, idNumber = "id_number", idKind = "id_kind", phone
         case registration, relation, tags, partyMember = "party_member", inServiceParty = "in_service_party", address
     }
 }
@@ -136,8 +138,8 @@ extension PlaceSummary: FieldListed {
 extension ResidentView: FieldListed {
     func writeFields<W: FieldWriter>(to w: inout W) {
         w.add(CodingKeys.id, id); w.add(CodingKeys.householdID, householdID); w.add(CodingKeys.name, name); w.add(CodingKeys.gender, code: gender)
-        w.add(CodingKeys.birthDate, birthDate); w.add(CodingKeys.age, age); w.add(CodingKeys.idNumber, idNumber); w.add(CodingKeys.phone, phone)
-        w.add(CodingKeys.registration, code: registration); w.add(CodingKeys.relation, code: relation); w.add(CodingKeys.tags, tags: tags)
+        w.add(CodingKeys.birthDate, birthDate); w.add(CodingKeys.age, age); w.add(CodingKeys.idNumber, idNumber); w.add(CodingKeys.idKind, code: idKind)
+        w.add(CodingKeys.phone, phone); w.add(CodingKeys.registration, code: registration); w.add(CodingKeys.relation, code: relation); w.add(CodingKeys.tags, tags: tags)
         w.add(CodingKeys.partyMember, partyMember); w.add(CodingKeys.inServiceParty, inServiceParty); w.add(CodingKeys.address, address)
     }
 }

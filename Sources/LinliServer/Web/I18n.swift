@@ -52,8 +52,8 @@ enum I18n {
         "svc_rights": ("权益维护类", "Rights"), "reg_registered": ("登记", "Registered"), "reg_filed": ("备案", "Filed"),
         "add_facility": ("新增设施", "Add a facility"), "reports_to": ("上级组织", "Reports to"), "org_name_label": ("名称", "Name"), "remove": ("删除", "Remove"), "facility_kind": ("设施类型", "Kind"),
         "transfer": ("导入导出", "Import and export"), "import_csv": ("导入 CSV", "Import CSV"), "export_csv": ("导出 CSV", "Export CSV"),
-        "csv_hint": ("UTF-8 编码（可带 BOM，Excel 请选“CSV UTF-8”），第一行为表头：", "UTF-8 (a BOM is fine; in Excel choose \"CSV UTF-8\"), first line is the header:"),
-        "csv_file": ("CSV 文件", "CSV file"), "keep_good": ("有错误行时仍导入正确的行（默认：有错误则全部不导入）", "Import the good rows even if some are bad (default: nothing if any row is bad)"),
+        "csv_hint": ("可直接上传 Excel 工作簿（.xlsx，读第一个工作表）或 CSV（UTF-8 或 GBK 编码均可）。第一行为表头，列的顺序不限，至少包括：", "Upload an Excel workbook (.xlsx, its first sheet) or CSV (UTF-8 or GBK). The first line is the header, columns in any order, at least:"),
+        "csv_file": ("Excel 或 CSV 文件", "Excel or CSV file"), "keep_good": ("有错误行时仍导入正确的行（默认：有错误则全部不导入）", "Import the good rows even if some are bad (default: nothing if any row is bad)"),
         "import_done": ("已导入", "Imported"), "new_households": ("户为新建住户", "new households"), "bad_rows": ("处错误", "errors"), "why": ("原因", "Why"),
         "nothing_imported": ("未导入任何数据", "nothing was imported"), "line": ("行", "Line"), "column": ("列", "Column"),
         "export_hint": ("导出文件含完整身份证号和手机号，导出将记入审计日志。", "The file holds full ID numbers and phones; the export is written to the audit log."),
@@ -147,7 +147,7 @@ enum I18n {
     static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
                                                  "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
                                                  "round_status": "round_", "application_status": "app_",
-                                                 "community_type": "ctype_", "org_registration": "orgreg_", "part_use": "use_"]
+                                                 "community_type": "ctype_", "id_kind": "doc_", "org_registration": "orgreg_", "part_use": "use_"]
 
     /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
     static let labelPrefixes: [String: String] = Dictionary(uniqueKeysWithValues: labelledKeys.map { ($0, "") }).merging(prefixedKeys) { _, p in p }
