@@ -31,6 +31,8 @@ public struct AppConfig: Sendable, StoreLocation {
     public var wechatPayAPIv3Key: String?
     public var wechatPayPublicKeyFile: String?
     public var wechatPayPublicKeyID: String?
+    /// One-time codes by SMS: LINLI_SMS=aliyun with its keys, or the log (development only).
+    public var sms: (any SMSSender)?
 
     public init() {}
 
@@ -53,6 +55,18 @@ public struct AppConfig: Sendable, StoreLocation {
         c.wechatPayAPIv3Key = env["LINLI_WECHATPAY_APIV3_KEY"]
         c.wechatPayPublicKeyFile = env["LINLI_WECHATPAY_PUBLIC_KEY_FILE"]
         c.wechatPayPublicKeyID = env["LINLI_WECHATPAY_PUBLIC_KEY_ID"]
+        switch env["LINLI_SMS"] {
+        case "aliyun"?:
+            var templates: [SMSPurpose: String] = [:]
+            for p in SMSPurpose.allCases { templates[p] = env["LINLI_SMS_TEMPLATE_" + p.rawValue.uppercased()] ?? env["LINLI_SMS_TEMPLATE"] }
+            c.sms = AliyunSMS(endpoint: URL(string: env["LINLI_SMS_ENDPOINT"] ?? "https://dysmsapi.aliyuncs.com/")!,
+                              accessKeyID: env["LINLI_SMS_KEY_ID"] ?? "", accessKeySecret: env["LINLI_SMS_KEY_SECRET"] ?? "",
+                              signName: env["LINLI_SMS_SIGN_NAME"] ?? "", templates: templates, env: c.environment)
+        case "log"? where !c.production:
+            c.sms = LogSMS()
+        default:
+            break
+        }
         return c
     }
 
@@ -98,6 +112,8 @@ public struct Linli: Sendable {
         try await deliberation.ensureDefaults()
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
         accounts.production = config.production
+        accounts.cipher = cipher
+        accounts.sms = config.sms ?? (config.production ? NoSMS() : LogSMS(logger: logger))
         return Linli(config: config, store: store,
                      // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
                      registry: RegistryService(store: store, cipher: cipher, env: config.environment,
@@ -152,7 +168,9 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     router.add(middleware: ErrorMiddleware(renderer: renderer))
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)
-    AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production, trustedProxy: linli.config.trustedProxy).register(routes)
+    let accountRoutes = AccountRoutes(accounts: linli.accounts, renderer: renderer, secureCookies: linli.config.production, trustedProxy: linli.config.trustedProxy)
+    accountRoutes.register(routes)
+    PhoneRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer, base: accountRoutes).register(routes)
     UserRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer).register(routes)
     OnboardingRoutes(registry: linli.registry, accounts: linli.accounts, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)
     RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL).register(routes)

@@ -37,7 +37,9 @@ import LinliStore
                                  "project-milestones/:id", "expenses/:id", "pools/:id", "social-workers/:id", "volunteers/:id",
                                  "ventures/:id", "venture-applications/:id", "organisations/:id", "facilities/:id",
                                  // Grids and posts are keyed by their own ids; OnboardingTests walk their scope.
-                                 "grids/:id", "heads/:id"].contains(where: route.path.contains) { continue }
+                                 "grids/:id", "heads/:id",
+                                 // Binding requests are keyed by their own ids; PhoneAccountsTests walk their scope.
+                                 "binds/:id"].contains(where: route.path.contains) { continue }
                     for role in Role.allCases {
                         for inside in [true, false] {
                             guard let (uri, body, contentType) = Self.request(route, inside: inside, ids) else { continue }

@@ -44,7 +44,8 @@ struct AccountRoutes {
         // yet to hold one), so another site cannot sign a browser in to an account of its choosing.
         r.get("/login", .open) { req, c in
             let token = (req.cookies[Self.loginCookie].map { String($0.value) }.flatMap { $0.count == 32 ? $0 : nil } ?? accounts.newLoginToken())
-            var resp = renderer.page("login", ["next": Self.safeNext(req.uri.queryParameters.get("next")), "login_csrf": token], context: c,
+            var resp = renderer.page("login", ["next": Self.safeNext(req.uri.queryParameters.get("next")), "login_csrf": token,
+                                               "reset": req.uri.queryParameters.get("reset") == "1"], context: c,
                                      title: I18n.table(c.lang)["login"]!)
             resp.setCookie(Cookie(name: Self.loginCookie, value: token, maxAge: 3600, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
             return resp

@@ -29,6 +29,10 @@ public struct AccountService: Sendable {
     let decoy: DecoyHash
     /// Under LINLI_ENV=production the demo's accounts cannot sign in.
     var production = false
+    /// Seals and indexes an account's phone (the registry's key, so residents' phones compare).
+    var cipher: PersonalDataCipher?
+    /// Where one-time codes go: the log in development, a provider in production.
+    var sms: any SMSSender = NoSMS()
 
     /// Failed sign-ins tolerated per (account, address) and per address in one window, after
     /// which that address waits; the account itself is never locked for anyone else.
@@ -325,6 +329,12 @@ public struct AccountService: Sendable {
                 if failures >= (key == pairKey ? Self.maxFailuresPerAccountAddress : Self.maxFailuresPerAddress) { over = true }
             }
             // Demo accounts do not exist in production: same answer as an unknown name.
+            // A mobile number signs in the account registered with it.
+            let phone = PhoneNumber.normalise(username)
+            if PhoneNumber.isValid(phone), let key = phoneIndex(phone),
+               let byPhone = try await db.raw("SELECT id, password_hash FROM users WHERE phone_index = \(bind: key)\(unsafeRaw: production ? " AND demo = 0" : "")").first() {
+                return (byPhone, over)
+            }
             return (try await db.raw("SELECT id, password_hash FROM users WHERE username = \(bind: username)\(unsafeRaw: production ? " AND demo = 0" : "")").first(), over)
         }
         let wrong = LinliError(.unauthorized, code: "bad_credentials", field: "password", message: "用户名或密码不正确")

@@ -93,5 +93,45 @@ enum AccountsMigrations {
         Migration("accounts.005", [
             "ALTER TABLE users ADD COLUMN created_path TEXT",
         ]),
+        // Residents register with their mobile number and a code sent to it, reset a forgotten
+        // password the same way, and bind to their household: the phone is kept sealed with a
+        // keyed index (the registry's residents use the same index, so the two can be compared
+        // without either in clear); codes are kept as keyed hashes; a binding the data do not
+        // confirm waits for the community office in `bind_requests`.
+        Migration("accounts.006", [
+            "ALTER TABLE users ADD COLUMN phone_index TEXT",
+            "ALTER TABLE users ADD COLUMN phone_cipher TEXT",
+            "ALTER TABLE users ADD COLUMN phone_masked TEXT",
+            "CREATE UNIQUE INDEX users_phone ON users(phone_index)",
+            """
+            CREATE TABLE sms_codes (
+                id {ID},
+                purpose TEXT NOT NULL,
+                phone_index TEXT NOT NULL,
+                code_hash TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                used_at BIGINT
+            )
+            """,
+            "CREATE INDEX sms_codes_phone ON sms_codes(phone_index, created_at)",
+            """
+            CREATE TABLE bind_requests (
+                id {ID},
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                household_id BIGINT NOT NULL REFERENCES households(id),
+                resident_id BIGINT,
+                path TEXT NOT NULL,
+                status TEXT NOT NULL,
+                note TEXT NOT NULL DEFAULT '',
+                reason TEXT,
+                created_at BIGINT NOT NULL,
+                decided_by BIGINT REFERENCES users(id),
+                decided_at BIGINT
+            )
+            """,
+            "CREATE INDEX bind_requests_status ON bind_requests(status, id)",
+        ]),
     ]
 }

@@ -238,3 +238,81 @@ extension RegistryService {
             """).all().map { try $0.decode(column: "id", as: Int64.self) }
     }
 }
+
+// MARK: Binding an account to a household
+
+/// What the registry knows of a household a new account asks to join: who of its residents has
+/// an ID number ending in the digits typed, and whether that person's phone is the account's.
+public struct BindCandidate: Sendable {
+    public var householdID: Int64
+    public var path: String
+    public var address: String
+    /// The resident whose document number ends in the digits typed (nil: nobody does).
+    public var residentID: Int64?
+    public var residentName: String?
+    /// The registry holds that resident's phone and it is the account's.
+    public var phoneAgrees: Bool
+}
+
+extension RegistryService {
+    /// The printed household code, typed: the first eight characters are enough (40 bits, with
+    /// the last four digits and a throttle behind them), in any case, with spaces or dashes.
+    static func normaliseHouseholdCode(_ raw: String) -> String {
+        String(raw.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64))
+    }
+
+    /// The card's short code, as printed: "ABCD-EFGH".
+    public static func shortCode(_ code: String) -> String {
+        let s = code.prefix(8).uppercased()
+        return s.count == 8 ? s.prefix(4) + "-" + s.suffix(4) : s
+    }
+
+    /// The household a code names and its resident whose ID number ends in `last4`. Nil when no
+    /// household has that code. `phoneIndex` is the account's phone, indexed as the registry
+    /// indexes residents' phones.
+    public func bindCandidate(code raw: String, last4 rawLast4: String, phoneIndex: String?) async throws -> BindCandidate? {
+        let code = Self.normaliseHouseholdCode(raw)
+        guard code.count >= 8 else { return nil }
+        let last4 = rawLast4.uppercased().filter { !$0.isWhitespace }
+        return try await store.read { db in
+            let found = code.count == 8
+                ? try await db.raw("SELECT id, path, address FROM households WHERE \(store.dialect.startsWith("code", code))").all()
+                : try await db.raw("SELECT id, path, address FROM households WHERE code = \(bind: code)").all()
+            // Eight characters shared by two households would be a 1-in-a-trillion accident:
+            // then only the whole code will do.
+            guard found.count == 1, let h = found.first else { return nil }
+            let hid = try h.decode(column: "id", as: Int64.self)
+            var c = BindCandidate(householdID: hid, path: try h.decode(column: "path", as: String.self),
+                                  address: try h.decode(column: "address", as: String.self), residentID: nil, residentName: nil, phoneAgrees: false)
+            guard last4.count == 4 else { return c }
+            if let r = try await db.raw("""
+                SELECT id, name, phone_index FROM residents WHERE household_id = \(bind: hid) AND id_last4 = \(bind: last4) ORDER BY id
+                """).first() {
+                c.residentID = try r.decode(column: "id", as: Int64.self)
+                c.residentName = try r.decode(column: "name", as: String.self)
+                let phone = try r.decode(column: "phone_index", as: String?.self)
+                c.phoneAgrees = phone != nil && phone == phoneIndex
+            }
+            return c
+        }
+    }
+
+    /// Whether a resident lives in a household (staff confirming a binding name the person).
+    public func residentLives(_ residentID: Int64, in householdID: Int64) async throws -> Bool {
+        try await store.read { db in
+            try await db.raw("SELECT id FROM residents WHERE id = \(bind: residentID) AND household_id = \(bind: householdID)").first() != nil
+        }
+    }
+}
+
+extension RegistryService {
+    /// The path of a community (or village), for a sign-up that came from its page or poster.
+    public func communityPath(_ id: Int64) async throws -> String {
+        try await store.read { db in
+            guard let p = try await fetchPlace(db, id), p.kind.isCommunity else {
+                throw LinliError.invalid("community", "not_a_community", "没有这个社区")
+            }
+            return p.path
+        }
+    }
+}

@@ -165,6 +165,8 @@ struct RegistryRoutes {
             var d = Renderer.fields(h, c.lang)
             d["qr"] = QRCode.svg(codeURL(h.code), moduleSize: 10) ?? ""
             d["code_url"] = codeURL(h.code)
+            // Typed when binding an account without a camera: the first eight characters.
+            d["short_code"] = RegistryService.shortCode(h.code)
             return renderer.page("card", d, context: c, title: I18n.table(c.lang)["household_code"]!)
         }
         r.get("/households/:id/qr.svg", .action(.householdView)) { _, c in
@@ -181,6 +183,10 @@ struct RegistryRoutes {
                 let h = try await registry.household(code: code, actor: c.actor)
                 return redirect("/households/\(h.id)")
             } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
+                // A new account not yet linked to a household scanned its card: link it.
+                if let a = c.actor, !a.grants.contains(where: { $0.role == .resident }), a.grants.isEmpty {
+                    return redirect("/bind?code=" + RegistryService.shortCode(code).filter { $0 != "-" })
+                }
                 var resp = renderer.page("code_unknown", ["signed_in": c.actor != nil], context: c, title: I18n.table(c.lang)["household_code"]!)
                 resp.status = .notFound
                 return resp

@@ -21,6 +21,7 @@ enum I18n {
     static let tables: [TextTable] = [
         TextTable(name: "platform", strings: baseStrings, values: baseValues),
         TextTable(name: "registry", strings: RegistryText.strings, values: RegistryText.values),
+        TextTable(name: "accounts", strings: AccountsText.strings, values: AccountsText.values),
         TextTable(name: "requests", strings: RequestsText.strings, values: RequestsText.values),
         TextTable(name: "deliberation", strings: DeliberationText.strings, values: DeliberationText.values),
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
