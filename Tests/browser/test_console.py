@@ -620,6 +620,83 @@ def pages_pass_the_axe_accessibility_check(d, base):
     assert not problems, "\n".join(problems)
 
 
+@case
+def resident_registers_by_phone_and_binds_to_her_household_in_large_print(d, base):
+    """A resident with no invitation: her number, the texted code (from the server's log, where
+    development writes it), her name and a password; then her household card's code and the last
+    four of her ID number. The registry has no phone of hers, so the community office confirms."""
+    port = base.rsplit(":", 1)[1]
+    staff = browser(1280, 900)
+    try:
+        login(staff, base, "community")
+        open_first_household(staff, "2幢")
+        household_url = staff.current_url
+        staff.find_element(By.CSS_SELECTOR, "#residents a").click()
+        last4 = staff.find_element(By.ID, "id-number").text[-4:]
+        staff.get(household_url + "/card")
+        short = staff.find_element(By.ID, "short-code").text.split("：")[-1].strip()
+        assert re.fullmatch(r"[A-Z2-7]{4}-[A-Z2-7]{4}", short), short
+
+        d.get(base + "/prefs?print=large")
+        d.get(base + "/login")
+        d.find_element(By.ID, "register-phone-link").click()
+        phone = "13900008888"
+        d.find_element(By.ID, "phone").send_keys(phone)
+        d.find_element(By.ID, "get-code").click()
+        wait_text(d, "phone-notice", "139****8888")
+        shot(d, "register-phone-code-sent-large-phone")
+        code = None
+        for _ in range(50):
+            with open(os.path.join(SHOTS, f"server-{port}.log"), encoding="utf-8", errors="replace") as f:
+                found = re.findall(r"to 13900008888: 验证码 (\d{6})", f.read())
+            if found:
+                code = found[-1]; break
+            time.sleep(0.1)
+        assert code, "the development code is in the server's log"
+        assert d.find_element(By.ID, "phone").get_attribute("value") == phone, "the number typed stays in the form"
+        d.find_element(By.ID, "sms_code").send_keys(code)
+        d.find_element(By.ID, "display_name").send_keys("周阿姨")
+        d.find_element(By.ID, "password").send_keys("zhou-ayi-password-1")
+        d.find_element(By.ID, "phone-submit").click()
+        WebDriverWait(d, 10).until(lambda drv: "/bind" in drv.current_url, "registration did not lead to binding")
+        # A wrong last four is refused beside its field; then the right ones go to the office.
+        d.find_element(By.ID, "household_code").send_keys(short.lower())
+        d.find_element(By.ID, "id_last4").send_keys("0000" if last4 != "0000" else "1111")
+        d.find_element(By.ID, "bind-submit").click()
+        wait_text(d, "id_last4-error", "后四位")
+        assert d.execute_script("return document.getElementById('bind-errors').getBoundingClientRect().top") < 844, "the error shows on the first screen"
+        shot(d, "bind-refused-large-phone")
+        d.find_element(By.ID, "id_last4").clear()
+        d.find_element(By.ID, "id_last4").send_keys(last4)
+        d.find_element(By.ID, "bind-submit").click()
+        wait_text(d, "bind-sent", "核实")
+        assert "待核实" in d.find_element(By.ID, "my-binds").text
+        assert d.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth"), "no sideways scrolling on a phone"
+        shot(d, "bind-pending-large-phone")
+
+        staff.get(base + "/users")
+        staff.find_element(By.ID, "binds-link").click()
+        card = staff.find_element(By.XPATH, "//section[contains(., '周阿姨')]")
+        assert "139****8888" in card.text
+        shot(staff, "binds-desk")
+        card.find_element(By.CSS_SELECTOR, "button[id^=approve-]").click()
+        WebDriverWait(staff, 10).until(lambda drv: "周阿姨" not in drv.page_source, "the request stays after confirming")
+
+        d.get(base + "/bind")
+        assert d.find_elements(By.ID, "bind-bound"), "the account is linked"
+        assert "已绑定" in d.find_element(By.ID, "my-binds").text
+        # Her number signs in from now on.
+        d.delete_all_cookies()
+        d.get(base + "/login")
+        d.find_element(By.ID, "username").send_keys(phone)
+        d.find_element(By.ID, "password").send_keys("zhou-ayi-password-1")
+        d.find_element(By.ID, "login-submit").click()
+        WebDriverWait(d, 10).until(lambda drv: "/login" not in drv.current_url, "signing in by phone failed")
+        shot(d, "resident-home-after-binding-phone")
+    finally:
+        staff.quit()
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

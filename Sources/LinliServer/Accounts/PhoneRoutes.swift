@@ -173,8 +173,8 @@ struct PhoneRoutes {
         for b in list {
             var d = Renderer.fields(b, c.lang)
             d["residents"] = try await registry.household(b.householdID, actor: actor).residents.map { ["id": $0.id, "name": $0.name, "selected": $0.id == b.residentID] }
-            d["error_approve"] = errors["b\(b.id)_resident_id"] ?? errors["b\(b.id)_status"] as Any
-            d["error_refuse"] = errors["b\(b.id)_reason"] as Any
+            if let e = errors["b\(b.id)_resident_id"] ?? errors["b\(b.id)_status"] { d["error_approve"] = e }
+            if let e = errors["b\(b.id)_reason"] { d["error_refuse"] = e }
             rows.append(d)
         }
         return renderer.page("binds", ["requests": rows, "has_requests": !rows.isEmpty, "has_errors": !errors.isEmpty],

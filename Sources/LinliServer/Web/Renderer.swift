@@ -131,7 +131,7 @@ struct Renderer: Sendable {
         ]
         if let a = context.actor {
             let roles = Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")
-            var nav: TemplateFields = ["name": .text(a.displayName), "roles": .text(roles)]
+            var nav: TemplateFields = ["name": .text(a.displayName), "roles": roles.isEmpty ? .null : .text(roles)]
             for (name, action) in Self.navigation { nav[name] = .bool(a.may(action)) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
             layout["user"] = .object(nav)
