@@ -517,3 +517,66 @@ import ZIPFoundation
         return p.terminationStatus == 0 ? data : nil
     }
 }
+
+/// Pickers: an address typed any way, a name, a phone's last four digits.
+@Suite struct PickerTests {
+    @Test func addressesAreMatchedRunByRun() {
+        func m(_ q: String, _ a: String) -> Bool {
+            AddressQuery.matches(query: AddressQuery.runs(AddressQuery.normalise(q)), address: AddressQuery.runs(AddressQuery.normalise(a)))
+        }
+        #expect(m("金桂苑1幢101", "金桂苑 1幢 1单元 101"))
+        #expect(m("金桂苑 1 栋 1-101", "金桂苑 1幢 1单元 101"))
+        #expect(m("１幢１０１", "金桂苑 1幢 1单元 101"), "full-width digits")
+        #expect(m("桂苑3号楼2单元502室", "金桂苑 3幢 2单元 502"))
+        #expect(!m("金桂苑1幢101", "金桂苑 11幢 1单元 101"), "1 is not 11")
+        #expect(!m("金桂苑2幢101", "金桂苑 1幢 1单元 101"))
+        #expect(!m("银桂苑1幢101", "金桂苑 1幢 1单元 101"))
+        #expect(AddressQuery.lastNumber(AddressQuery.runs(AddressQuery.normalise("金桂苑1幢101"))) == "101")
+    }
+
+    @Test(arguments: Backend.available)
+    func staffFindHouseholdsPeopleAndPlacesOnlyInTheirArea(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let ids = try await f.ids()
+            let staff = try await f.actor("community")
+            let reg = f.linli.registry
+            let (address, name, door, masked, outsideAddress) = try await f.linli.store.read { db in
+                let h = try await db.raw("SELECT address, door FROM households WHERE id = \(bind: ids.insideHousehold)").first()!
+                let r = try await db.raw("SELECT name, phone_masked FROM residents WHERE household_id = \(bind: ids.insideHousehold) AND phone_masked IS NOT NULL ORDER BY id").first()!
+                let o = try await db.raw("SELECT address FROM households WHERE id = \(bind: ids.outsideHousehold)").first()!
+                return (try h.decode(column: "address", as: String.self), try r.decode(column: "name", as: String.self), try h.decode(column: "door", as: String.self),
+                        try r.decode(column: "phone_masked", as: String.self), try o.decode(column: "address", as: String.self))
+            }
+            // The address without spaces, as someone types it on the phone.
+            let typed = address.replacingOccurrences(of: " ", with: "")
+            #expect(try await reg.pickHouseholds(typed, actor: staff).map(\.id).contains(ids.insideHousehold), "\(typed)")
+            #expect(try await reg.pickHouseholds(typed.replacingOccurrences(of: "1单元", with: ""), actor: staff).map(\.id).contains(ids.insideHousehold) || !typed.contains("1单元"))
+            #expect(try await reg.pickHouseholds(name, actor: staff).contains { $0.id == ids.insideHousehold && $0.hint == name })
+            let last4 = String(masked.suffix(4))
+            #expect(try await reg.pickHouseholds(last4, actor: staff).contains { $0.id == ids.insideHousehold && $0.hint.contains(masked) })
+            #expect(try await reg.pickResidents(last4, actor: staff).contains { $0.label == name })
+            #expect(!door.isEmpty)
+            // Nothing from another street, however exactly it is typed.
+            #expect(try await reg.pickHouseholds(outsideAddress.replacingOccurrences(of: " ", with: ""), actor: staff).allSatisfy { $0.id != ids.outsideHousehold })
+            #expect(try await reg.pickHouseholds("", actor: staff).isEmpty)
+            let compound = try await f.linli.store.read { db in
+                try await db.raw("SELECT name FROM places WHERE id = \(bind: ids.insideCompound)").first()!.decode(column: "name", as: String.self)
+            }
+            let part = String(compound.prefix(2))
+            let places = try await reg.pickPlaces(part, actor: staff)
+            #expect(places.contains { $0.id == ids.insideCompound } && places.allSatisfy { $0.label.contains(part) }, "\(compound) \(places)")
+            #expect(try await reg.pickPlaces(part, actor: staff).allSatisfy { $0.id != ids.outsideCompound })
+            #expect(try await reg.pickPlaces("100%_", actor: staff).isEmpty, "LIKE wildcards are text")
+            // Over HTTP, with the staff member's token; a volunteer may not search households.
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            try await built.app.test(.router) { client in
+                let q = typed.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                var res = try await client.execute(uri: "/api/v1/pick/households?q=\(q)", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(res.status == .ok && res.body.text.contains(#""id":\#(ids.insideHousehold)"#))
+                res = try await client.execute(uri: "/api/v1/pick/households?q=\(q)", method: .get, headers: [.authorization: "Bearer \(t["volunteer"]!)"])
+                #expect(res.status == .forbidden)
+            }
+        }
+    }
+}

@@ -137,6 +137,17 @@ struct OnboardingRoutes {
             try JSON.response(try await registry.owners(community: try c.id("id"), prefix: req.uri.queryParameters.get("q") ?? "", actor: try c.requireActor()))
         }
 
+        // MARK: Pickers (search-as-you-type where staff would otherwise type a number)
+        r.get("/api/v1/pick/households", .action(.householdView)) { req, c in
+            try JSON.response(try await registry.pickHouseholds(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
+        }
+        r.get("/api/v1/pick/residents", .action(.residentView)) { req, c in
+            try JSON.response(try await registry.pickResidents(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
+        }
+        r.get("/api/v1/pick/places", .action(.placeView)) { req, c in
+            try JSON.response(try await registry.pickPlaces(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
+        }
+
         // MARK: Inviting residents
         r.post("/residents/:id/invite", .action(.userManage)) { _, c in
             let actor = try c.requireActor()

@@ -16,6 +16,60 @@ enum Scripts {
 
     """
 
+    /// Search-as-you-type for a field that takes an internal number (a household, a resident, a
+    /// place): the number field becomes hidden behind a search box that asks
+    /// `/api/v1/pick/{kind}?q=` and fills the number from the choice. Without script the number
+    /// field works as before; typing a number into the box still works.
+    static let picker = """
+    (function () {
+      document.querySelectorAll('input[data-pick]').forEach(function (field) {
+        var kind = field.getAttribute('data-pick');
+        var box = document.createElement('input');
+        box.type = 'search'; box.id = field.id; field.id = field.id + '-value';
+        box.className = 'pick-box'; box.autocomplete = 'off';
+        box.setAttribute('role', 'combobox'); box.setAttribute('aria-autocomplete', 'list'); box.setAttribute('aria-expanded', 'false');
+        box.placeholder = field.getAttribute('data-pick-hint') || '';
+        if (field.getAttribute('aria-describedby')) box.setAttribute('aria-describedby', field.getAttribute('aria-describedby'));
+        if (field.getAttribute('aria-invalid')) box.setAttribute('aria-invalid', field.getAttribute('aria-invalid'));
+        box.value = field.value;
+        field.type = 'hidden';
+        var list = document.createElement('ul');
+        list.id = box.id + '-options'; list.className = 'pick-list'; list.setAttribute('role', 'listbox'); list.hidden = true;
+        box.setAttribute('aria-controls', list.id);
+        field.parentNode.insertBefore(box, field);
+        field.parentNode.insertBefore(list, field.nextSibling);
+        var timer = null, seq = 0;
+        function close() { list.hidden = true; box.setAttribute('aria-expanded', 'false'); }
+        function search() {
+          var q = box.value.trim(), mine = ++seq;
+          if (!q) { close(); return; }
+          fetch('/api/v1/pick/' + kind + '?q=' + encodeURIComponent(q), { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+            .then(function (r) { return r.ok ? r.json() : []; })
+            .then(function (items) {
+              if (mine !== seq) return;
+              list.textContent = '';
+              items.forEach(function (it) {
+                var li = document.createElement('li'); li.setAttribute('role', 'option');
+                var b = document.createElement('button'); b.type = 'button'; b.className = 'pick-option'; b.textContent = it.label;
+                if (it.hint) { var h = document.createElement('span'); h.className = 'meta'; h.textContent = ' ' + it.hint; b.appendChild(h); }
+                b.addEventListener('click', function () { field.value = it.id; box.value = it.label; close(); box.focus(); });
+                li.appendChild(b); list.appendChild(li);
+              });
+              if (!items.length) { var li = document.createElement('li'); li.className = 'meta'; li.textContent = field.getAttribute('data-pick-none') || '—'; list.appendChild(li); }
+              list.hidden = false; box.setAttribute('aria-expanded', 'true');
+            });
+        }
+        box.addEventListener('input', function () {
+          var t = box.value.trim();
+          field.value = /^[0-9]+$/.test(t) && kind !== 'households' ? t : (/^#[0-9]+$/.test(t) ? t.slice(1) : '');
+          clearTimeout(timer); timer = setTimeout(search, 200);
+        });
+        box.addEventListener('keydown', function (e) { if (e.key === 'Escape') close(); });
+      });
+    })();
+
+    """
+
     /// The request form: the chosen category's extra fields, look-alikes before sending, the map.
     static let requestForm = """
 // Show only the chosen category's extra fields (without script they all show, labelled).

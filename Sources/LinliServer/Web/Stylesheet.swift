@@ -33,6 +33,11 @@ enum Stylesheet {
     .table-wrap { overflow-x:auto; }
     .qr svg, .qr img { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
     .card .qr svg { width:100%; }
+    input.pick-box { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; }
+    .pick-list { list-style:none; margin:.25rem 0; padding:0; max-width:28rem; border:1px solid #888; border-radius:4px; }
+    .pick-list li { border-bottom:1px solid #ddd; } .pick-list li:last-child { border-bottom:0; } .pick-list li.meta { padding:.6rem; }
+    button.pick-option { display:block; width:100%; text-align:left; background:#fff; color:#111; min-height:44px; padding:.5rem .6rem; border:0; border-radius:0; }
+    button.pick-option:hover, button.pick-option:focus { background:#fdecea; }
     .entry { border:1px solid #888; border-radius:6px; padding:.75rem 1rem; margin:1rem 0; max-width:40rem; }
     /* An invitation code read off paper: big, never split at its dash; the address may wrap anywhere. */
     .invite-code { display:block; font-size:min(2em, 10vw); letter-spacing:0.08em; white-space:nowrap; } .invite-url { overflow-wrap:anywhere; }
