@@ -697,6 +697,32 @@ def resident_registers_by_phone_and_binds_to_her_household_in_large_print(d, bas
         staff.quit()
 
 
+@case
+def staff_file_for_a_caller_picking_the_household_by_name(d, base):
+    """A resident phones in; the worker finds her household by typing her name, not its number."""
+    login(d, base, "community")
+    open_first_household(d, "1幢")
+    name = d.find_element(By.CSS_SELECTOR, "#residents a").text.split()[0]
+    address = d.find_element(By.TAG_NAME, "h1").text.strip()
+    d.get(base + "/requests/new")
+    d.find_element(By.CSS_SELECTOR, "#category option[value=water_leak]").click()
+    d.find_element(By.ID, "description").send_keys("居民来电：厨房水管漏水。")
+    d.find_elements(By.CSS_SELECTOR, "#location option")[1].click()
+    box = settled(d, d.find_element(By.ID, "household_id"))
+    assert box.get_attribute("type") == "search", "the number field became a search box"
+    box.send_keys(name)
+    WebDriverWait(d, 10).until(lambda drv: any(name in o.text for o in drv.find_elements(By.CSS_SELECTOR, ".pick-option")), "no household offered for the name")
+    shot(d, "picker-household-by-name-phone")
+    option = next(o for o in d.find_elements(By.CSS_SELECTOR, ".pick-option") if name in o.text and address.split()[0] in o.text)
+    option.click()
+    assert re.fullmatch(r"\d+", d.find_element(By.ID, "household_id-value").get_attribute("value")), "the choice fills the household number"
+    d.find_element(By.ID, "contact_name").send_keys(name)
+    d.find_element(By.ID, "contact_phone").send_keys("13800001111")
+    settled(d, d.find_element(By.ID, "resident_consent")).click()
+    settled(d, d.find_element(By.ID, "request-submit")).click()
+    WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "request-status"), "the request was not filed")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

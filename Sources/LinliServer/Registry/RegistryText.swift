@@ -32,7 +32,7 @@ enum RegistryText {
         "pick_none": ("没有找到，请换个写法", "Nothing found; try another spelling"),
         "id_kind": ("证件类型", "Document"), "id_number_any": ("证件号码", "Document number"),
         "no_id_hint": ("没有居民身份证的，请选择证件类型，并填写性别和出生日期；暂无证件的（如未办证的儿童）不填号码。", "Without a resident ID card, choose the document and give gender and date of birth; with no document yet (a young child), leave the number empty."),
-        "grant_resident": ("居民编号（可选：账号归属的居民本人，业主在线投票需要）", "Resident id (optional: the person this account is; needed for an owner's online vote)"),
+        "grant_resident": ("居民（可选：账号归属的居民本人，业主在线投票需要）", "Resident (optional: the person this account is; needed for an owner's online vote)"),
     ]
 
     static let values: [String: (String, String)] = [
