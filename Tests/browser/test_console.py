@@ -441,7 +441,7 @@ def community_worker_imports_a_spreadsheet_and_sees_each_bad_row(d, base):
     path = os.path.join(tempfile.mkdtemp(), "residents.csv")
     header = d.find_element(By.CSS_SELECTOR, "#main code").text
     with open(path, "w", encoding="utf-8-sig") as f:
-        f.write(header + "\n" + "新苑,1幢,1单元,101,没有这个微网格,赵六,110105200001010017,13700001111,户籍人口,户主,,否,,,,,\n")
+        f.write(header + "\n" + "新苑,1幢,1单元,101,没有这个微网格,赵六,110105200001010017,13700001111,户籍人口,户主,,否\n")
     d.find_element(By.ID, "import-file").send_keys(path)
     d.find_element(By.ID, "do-import").click()
     wait_text(d, "import-report", "未导入任何数据")

@@ -368,7 +368,7 @@ struct RegistryRoutes {
         let actor = try c.requireActor()
         let isCommunity = try await RegistryCSV(registry: registry).transferScope(id, actor: actor)
         let d = try await registry.place(id, actor: actor)
-        var data: [String: Any] = ["place": Renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.fullHeader.joined(separator: ","),
+        var data: [String: Any] = ["place": Renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.header.joined(separator: ","),
                                    "is_community": isCommunity]
         if let report {
             data["report"] = ["imported": report.imported, "households": report.householdsCreated, "error_count": report.errors.count,
