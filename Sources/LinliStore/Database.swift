@@ -66,9 +66,20 @@ public enum Dialect: Sendable {
             guard let bound = Self.firstStringAfterPrefix(prefix) else { return "\(unsafeRaw: column) >= \(prefix)" }
             return "(\(unsafeRaw: column) >= \(prefix) AND \(unsafeRaw: column) < \(bound))"
         case .postgres:
-            let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            return "\(unsafeRaw: column) LIKE \(escaped + "%")"
+            return "\(unsafeRaw: column) LIKE \(Self.likeEscaped(prefix) + "%")"
         }
+    }
+
+    /// `column` contains `text` (taken literally). A scan either way: for short lists (a
+    /// picker's places inside one area), not for a million rows.
+    package func contains(_ column: String, _ text: String) -> BoundSQL {
+        // SQLite's LIKE has no escape character unless one is named; PostgreSQL's is already `\`.
+        "\(unsafeRaw: column) LIKE \("%" + Self.likeEscaped(text) + "%") ESCAPE '\\'"
+    }
+
+    /// Text for a LIKE pattern with its wildcards (and the escape character) taken literally.
+    package static func likeEscaped(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }
 
     /// The least string greater than every string that starts with `prefix` (in SQLite's BINARY,

@@ -286,11 +286,11 @@ import ZIPFoundation
             #expect(view.lawItem == "art278_7" && view.itemClass == "major")
             // Another member of the owner's household, with an account of their own: sees why, cannot vote.
             let home = owner.grants.first { $0.role == .resident }!
-            let family: Int64 = try await f.linli.store.read { db in
-                try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: home.householdID!) AND id <> \(bind: home.residentID!) ORDER BY id").first()?.decode(column: "id", as: Int64.self) ?? 0
-            }
+            let family: Int64 = try #require(try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: home.householdID!) AND id <> \(bind: home.residentID!) ORDER BY id").first()?.decode(column: "id", as: Int64.self)
+            }, "the owner's household has another member")
             _ = try await f.linli.accounts.createUser(username: "family", displayName: "家人", password: "a-long-password-1")
-            try await f.linli.accounts.grant(username: "family", role: .resident, placeID: nil, householdID: home.householdID, residentID: family == 0 ? nil : family)
+            try await f.linli.accounts.grant(username: "family", role: .resident, placeID: nil, householdID: home.householdID, residentID: family)
             let member = try await f.linli.accounts.login(username: "family", password: "a-long-password-1").actor
             let theirs = try await d.pollView(poll, actor: member)
             #expect(theirs.myParts.isEmpty && !theirs.canVote && theirs.notOwner)
@@ -381,17 +381,17 @@ import ZIPFoundation
             report = try await f.linli.registryCSV.importCSV(Data(([header] + rows).joined(separator: "\n").utf8), communityID: community, keepGood: false)
             #expect(report.errors.isEmpty, "\(report.errors)")
             #expect(report.imported == 4 && report.householdsCreated == 5)
-            let (zhang, parts, developerParts, wang) = try await f.linli.store.read { db in
+            let (parts, developerParts, wang) = try await f.linli.store.read { db in
                 let zhang = try await db.raw("SELECT id FROM residents WHERE name = '张三'").first()!.decode(column: "id", as: Int64.self)
                 let wang = try await db.raw("SELECT owner_id FROM residents WHERE name = '王芳'").first()!.decode(column: "owner_id", as: Int64?.self)
                 let parts = try await RegistryService.partsOwned(db, residents: [zhang])
                 let dev = try await db.raw("SELECT COUNT(*) AS n FROM dwellings d JOIN owners o ON o.id = d.owner_id WHERE o.kind = 'developer' AND o.name = '新苑置业'").first()!.decode(column: "n", as: Int.self)
                 let devOwners = try await db.raw("SELECT COUNT(*) AS n FROM owners WHERE name = '新苑置业'").first()!.decode(column: "n", as: Int.self)
                 #expect(devOwners == 1, "the developer is one owner")
-                return (zhang, parts.count, dev, wang)
+                return (parts.count, dev, wang)
             }
             #expect(parts == 2, "the buyer of two parts is one owner with both")
-            #expect(developerParts == 2 && wang == nil && zhang > 0)
+            #expect(developerParts == 2 && wang == nil)
             // The export writes the parts back in the same columns.
             let csv = try await f.linli.registryCSV.exportCSV(communityID: community, reason: "核对")
             #expect(csv.contains("9幢1单元101,90.50,本人,,否") && csv.contains("9幢1单元105,66.00,本人、钱七,50%、50%,否"), "\(csv.split(separator: "\n").suffix(6))")
@@ -540,22 +540,23 @@ import ZIPFoundation
             let ids = try await f.ids()
             let staff = try await f.actor("community")
             let reg = f.linli.registry
-            let (address, name, door, masked, outsideAddress) = try await f.linli.store.read { db in
-                let h = try await db.raw("SELECT address, door FROM households WHERE id = \(bind: ids.insideHousehold)").first()!
+            let (address, name, masked, outsideAddress) = try await f.linli.store.read { db in
+                let h = try await db.raw("SELECT address FROM households WHERE id = \(bind: ids.insideHousehold)").first()!
                 let r = try await db.raw("SELECT name, phone_masked FROM residents WHERE household_id = \(bind: ids.insideHousehold) AND phone_masked IS NOT NULL ORDER BY id").first()!
                 let o = try await db.raw("SELECT address FROM households WHERE id = \(bind: ids.outsideHousehold)").first()!
-                return (try h.decode(column: "address", as: String.self), try r.decode(column: "name", as: String.self), try h.decode(column: "door", as: String.self),
+                return (try h.decode(column: "address", as: String.self), try r.decode(column: "name", as: String.self),
                         try r.decode(column: "phone_masked", as: String.self), try o.decode(column: "address", as: String.self))
             }
             // The address without spaces, as someone types it on the phone.
             let typed = address.replacingOccurrences(of: " ", with: "")
             #expect(try await reg.pickHouseholds(typed, actor: staff).map(\.id).contains(ids.insideHousehold), "\(typed)")
-            #expect(try await reg.pickHouseholds(typed.replacingOccurrences(of: "1单元", with: ""), actor: staff).map(\.id).contains(ids.insideHousehold) || !typed.contains("1单元"))
+            // Without the unit, as people often say it.
+            let withoutUnit = typed.replacing(/\d+单元/, with: "")
+            #expect(try await reg.pickHouseholds(withoutUnit, actor: staff).map(\.id).contains(ids.insideHousehold), "\(withoutUnit)")
             #expect(try await reg.pickHouseholds(name, actor: staff).contains { $0.id == ids.insideHousehold && $0.hint == name })
             let last4 = String(masked.suffix(4))
             #expect(try await reg.pickHouseholds(last4, actor: staff).contains { $0.id == ids.insideHousehold && $0.hint.contains(masked) })
             #expect(try await reg.pickResidents(last4, actor: staff).contains { $0.label == name })
-            #expect(!door.isEmpty)
             // Nothing from another street, however exactly it is typed.
             #expect(try await reg.pickHouseholds(outsideAddress.replacingOccurrences(of: " ", with: ""), actor: staff).allSatisfy { $0.id != ids.outsideHousehold })
             #expect(try await reg.pickHouseholds("", actor: staff).isEmpty)
@@ -566,7 +567,8 @@ import ZIPFoundation
             let places = try await reg.pickPlaces(part, actor: staff)
             #expect(places.contains { $0.id == ids.insideCompound } && places.allSatisfy { $0.label.contains(part) }, "\(compound) \(places)")
             #expect(try await reg.pickPlaces(part, actor: staff).allSatisfy { $0.id != ids.outsideCompound })
-            #expect(try await reg.pickPlaces("100%_", actor: staff).isEmpty, "LIKE wildcards are text")
+            // Unescaped, each of these would match every place.
+            for wildcard in ["%", "_"] { #expect(try await reg.pickPlaces(wildcard, actor: staff).isEmpty, "LIKE wildcards are text") }
             // Over HTTP, with the staff member's token; a volunteer may not search households.
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
             let t = try await f.tokens()

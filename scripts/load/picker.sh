@@ -15,16 +15,16 @@ import json, sys
 h = json.load(sys.stdin); r = h["residents"][0]
 print(h["address"].replace(" ", ""), r["name"], next((x["phone"][-4:] for x in h["residents"] if x.get("phone")), "0000"))')
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
-run() { # NAME TOKEN PATH
+run_pick() { # NAME TOKEN PATH
   out=$(wrk -t2 -c16 -d"${DURATION:-5s}" --latency -H "Authorization: Bearer $2" "http://127.0.0.1:$PORT$3")
   printf '%-28s %10s req/s  p50 %8s  p99 %8s\n' "$1" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
     "$(echo "$out" | awk '$1=="50%" {print $2}')" "$(echo "$out" | awk '$1=="99%" {print $2}')"
 }
 echo "queries: address=$ADDRESS name=$NAME last4=$LAST4"
-run "bare /health" "$ADMIN" "/health"
+run_pick "bare /health" "$ADMIN" "/health"
 for who in COMMUNITY ADMIN; do
-  run "$who address" "${!who}" "/api/v1/pick/households?q=$(enc "$ADDRESS")"
-  run "$who name" "${!who}" "/api/v1/pick/households?q=$(enc "$NAME")"
-  run "$who phone last four" "${!who}" "/api/v1/pick/households?q=$LAST4"
-  run "$who place" "${!who}" "/api/v1/pick/places?q=$(enc "${ADDRESS:0:2}")"
+  run_pick "$who address" "${!who}" "/api/v1/pick/households?q=$(enc "$ADDRESS")"
+  run_pick "$who name" "${!who}" "/api/v1/pick/households?q=$(enc "$NAME")"
+  run_pick "$who phone last four" "${!who}" "/api/v1/pick/households?q=$LAST4"
+  run_pick "$who place" "${!who}" "/api/v1/pick/places?q=$(enc "${ADDRESS:0:2}")"
 done

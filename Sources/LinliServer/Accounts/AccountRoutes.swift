@@ -105,8 +105,7 @@ struct AccountRoutes {
             struct Out: Encodable { var token: String; var expires_in_days: Int }
             let b = try await JSON.decode(Body.self, from: req, context: c)
             let s = try await accounts.redeemInvite(code: b.code ?? "", username: b.username ?? "", password: b.password ?? "", address: clientAddress(req, c))
-            try await accounts.logout(token: s.token)
-            let t = try await accounts.createAPIToken(username: s.actor.username, name: "register")
+            let t = try await accounts.apiTokenReplacing(s, name: "register")
             return try JSON.response(Out(token: t, expires_in_days: AccountService.tokenDays), status: .created)
         }
         r.post("/logout", .signedIn) { req, _ in

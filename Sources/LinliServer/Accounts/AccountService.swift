@@ -322,12 +322,9 @@ public struct AccountService: Sendable {
         let from = address ?? "local"
         let pairKey = "u:" + username.lowercased() + "|" + from, addressKey = "a:" + from
         let (row, throttled) = try await store.read { db -> ((any SQLRow)?, Bool) in
-            var over = false
-            for r in try await db.raw("SELECT throttle_key, failures, window_start FROM login_throttle WHERE throttle_key IN (\(bind: pairKey), \(bind: addressKey))").all() {
-                let key = try r.decode(column: "throttle_key", as: String.self), failures = try r.decode(column: "failures", as: Int.self)
-                guard try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds else { continue }
-                if failures >= (key == pairKey ? Self.maxFailuresPerAccountAddress : Self.maxFailuresPerAddress) { over = true }
-            }
+            let pairOver = try await isThrottled(db, key: pairKey, max: Self.maxFailuresPerAccountAddress, now: now)
+            let addressOver = try await isThrottled(db, key: addressKey, max: Self.maxFailuresPerAddress, now: now)
+            let over = pairOver || addressOver
             // Demo accounts do not exist in production: same answer as an unknown name.
             // A mobile number signs in the account registered with it.
             let phone = PhoneNumber.normalise(username)
@@ -356,19 +353,33 @@ public struct AccountService: Sendable {
             }
             throw wrong
         }
-        let token = env.token(bytes: 32), csrf = env.token(bytes: 20)
-        let actor = try await store.transaction { db in
+        return try await store.transaction { db in
             try await db.raw("DELETE FROM login_throttle WHERE throttle_key = \(bind: pairKey)").run()
-            try await db.raw("""
-                INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (\(bind: Self.hashToken(token)), \(bind: uid), \(bind: csrf), \(bind: now + Self.sessionSeconds))
-                """).run()
-            try await db.raw("DELETE FROM sessions WHERE expires_at < \(bind: now)").run()
-            return try await loadActor(db, userID: uid)!
+            return try await startSession(db, userID: uid)
         }
-        return SessionInfo(token: token, csrf: csrf, actor: actor)
     }
 
-    /// Marks accounts as the demo's (see accounts.003).
+    /// A session for an account that has proved itself (a password, a texted code, an
+    /// invitation), in the caller's transaction; expired sessions are cleared on the way.
+    func startSession(_ db: any SQLDatabase, userID uid: Int64) async throws -> SessionInfo {
+        let token = env.token(bytes: 32), csrf = env.token(bytes: 20), now = env.nowSeconds
+        try await db.raw("""
+            INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (\(bind: Self.hashToken(token)), \(bind: uid), \(bind: csrf), \(bind: now + Self.sessionSeconds))
+            """).run()
+        try await db.raw("DELETE FROM sessions WHERE expires_at < \(bind: now)").run()
+        return SessionInfo(token: token, csrf: csrf, actor: try await loadActor(db, userID: uid)!)
+    }
+
+    func startSession(userID uid: Int64) async throws -> SessionInfo {
+        try await store.transaction { db in try await startSession(db, userID: uid) }
+    }
+
+    /// Whether a throttle key has reached `max` failures in the current window.
+    func isThrottled(_ db: any SQLDatabase, key: String, max: Int, now: Int64) async throws -> Bool {
+        guard let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: key)").first() else { return false }
+        return try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds && r.decode(column: "failures", as: Int.self) >= max
+    }
+
     /// Counts one failure (a wrong password, a wrong invitation code) against a throttle key. One
     /// statement on both databases: a new window starts when the old one has passed.
     func countFailure(_ db: any SQLDatabase, key: String, now: Int64) async throws {
@@ -380,6 +391,7 @@ public struct AccountService: Sendable {
             """).run()
     }
 
+    /// Marks accounts as the demo's (see accounts.003).
     func markDemo(_ usernames: [String]) async throws {
         guard !usernames.isEmpty else { return }
         try await store.transaction { db in
@@ -414,6 +426,14 @@ public struct AccountService: Sendable {
         guard let found else { return nil }
         cache.put(key, ActorCacheEntry(actor: found.0, csrf: found.1, validUntil: min(now + 30, found.2), epoch: current))
         return (found.0, found.1)
+    }
+
+    /// An app that signed up gets an API token instead of the browser session the sign-up made:
+    /// the session row goes (nobody ever held it, so no server's cache needs ending).
+    func apiTokenReplacing(_ s: SessionInfo, name: String) async throws -> String {
+        let h = Self.hashToken(s.token)
+        try await store.transaction { db in try await db.raw("DELETE FROM sessions WHERE token_hash = \(bind: h)").run() }
+        return try await createAPIToken(username: s.actor.username, name: name)
     }
 
     /// A bearer token for the API, valid for `days` (90 by default). Only its hash is kept.

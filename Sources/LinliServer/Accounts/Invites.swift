@@ -69,16 +69,13 @@ extension AccountService {
         v.check(!code.isEmpty, "code", "required", "请填写邀请码")
         let u = Self.newCredentials(username, password, &v)
         try v.throwIfAny()
-        let throttled = try await store.read { db in
-            guard let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: throttleKey)").first() else { return false }
-            return try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds
-                && r.decode(column: "failures", as: Int.self) >= Self.maxInviteFailuresPerAddress
-        }
+        let throttled = try await store.read { db in try await isThrottled(db, key: throttleKey, max: Self.maxInviteFailuresPerAddress, now: now) }
         if throttled { throw LinliError(.tooManyRequests, code: "throttled", field: "code", message: "尝试次数过多，请 15 分钟后再试") }
         let cost = bcryptCost
         let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
         let codeHash = Self.hashToken(code)
-        enum Outcome: Sendable { case made, badCode }
+        // The refusal is returned, not thrown, so that the counted failure is kept.
+        enum Outcome: Sendable { case made(SessionInfo), badCode }
         let outcome = try await store.transaction { db -> Outcome in
             guard let inv = try await db.raw("""
                 SELECT id, household_id, resident_id, display_name FROM invites
@@ -93,9 +90,11 @@ extension AccountService {
             try await grant(db, username: u, role: .resident, placeID: nil, gridID: nil, householdID: try inv.decode(column: "household_id", as: Int64.self),
                             residentID: try inv.decode(column: "resident_id", as: Int64.self), actor: nil)
             try await db.raw("UPDATE invites SET used_at = \(bind: now), user_id = \(bind: uid) WHERE id = \(bind: try inv.decode(column: "id", as: Int64.self))").run()
-            return .made
+            // Signed in with the account just made: no second password check (and no sign-in
+            // throttle that could refuse an account already made).
+            return .made(try await startSession(db, userID: uid))
         }
-        guard outcome == .made else { throw LinliError.invalid("code", "invalid_code", "邀请码不正确、已使用或已过期，请向社区工作人员索取新的邀请码") }
-        return try await login(username: u, password: password, address: address)
+        guard case .made(let session) = outcome else { throw LinliError.invalid("code", "invalid_code", "邀请码不正确、已使用或已过期，请向社区工作人员索取新的邀请码") }
+        return session
     }
 }

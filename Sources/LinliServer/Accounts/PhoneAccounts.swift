@@ -38,15 +38,13 @@ public struct BindRequest: Sendable, Codable {
     public var householdID: Int64
     public var address: String
     public var residentID: Int64?
-    /// Filled by the caller from the registry (a resident's name is the registry's to give).
-    public var residentName: String?
     public var status: String
     public var note: String
     public var reason: String?
     public var created: String
     enum CodingKeys: String, CodingKey {
         case id, userID = "user_id", displayName = "display_name", phone, householdID = "household_id", address
-        case residentID = "resident_id", residentName = "resident_name", status, note, reason, created
+        case residentID = "resident_id", status, note, reason, created
     }
 }
 
@@ -74,9 +72,7 @@ extension AccountService {
         let now = env.nowSeconds, addressKey = "s:" + (address ?? "local")
         let code = SMSCodeRules.code(env.randomBytes(4))
         let send: Bool = try await store.transaction { db in
-            if let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: addressKey)").first(),
-               try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds,
-               try r.decode(column: "failures", as: Int.self) >= SMSCodeRules.perAddress {
+            if try await isThrottled(db, key: addressKey, max: SMSCodeRules.perAddress, now: now) {
                 throw LinliError(.tooManyRequests, code: "throttled", field: "phone", message: "获取验证码过于频繁，请 15 分钟后再试")
             }
             let recent = try await db.raw("""
@@ -138,7 +134,7 @@ extension AccountService {
     /// holds no role until it is bound to a household. `communityPath` is the community whose
     /// page or poster the person came from: they can bind only to a household there.
     public func registerByPhone(phone raw: String, code: String, displayName rawName: String, password: String,
-                                communityPath: String?, address: String?) async throws -> SessionInfo {
+                                communityPath: String?) async throws -> SessionInfo {
         var v = Validator()
         let phone = PhoneNumber.normalise(raw)
         v.check(PhoneNumber.isValid(phone), "phone", "invalid_phone", "手机号应为 11 位数字，以 1 开头")
@@ -152,7 +148,7 @@ extension AccountService {
         try await checkSMSCode(phoneKey: key, code: code, purpose: .register)
         let cost = bcryptCost
         let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
-        let uid = try await store.transaction { db in
+        return try await store.transaction { db in
             if try await db.raw("SELECT id FROM users WHERE phone_index = \(bind: key)").first() != nil {
                 throw LinliError.conflict("phone", "phone_registered", "该手机号已注册，请直接登录，忘记密码可用短信找回")
             }
@@ -160,9 +156,8 @@ extension AccountService {
             try await db.raw("""
                 UPDATE users SET phone_index = \(bind: key), phone_cipher = \(bind: try cipher.seal(phone)), phone_masked = \(bind: PhoneNumber.masked(phone)) WHERE id = \(bind: uid)
                 """).run()
-            return uid
+            return try await startSession(db, userID: uid)
         }
-        return try await startSession(userID: uid)
     }
 
     /// A new password with a code sent to the account's phone; every session and token ends.
@@ -179,18 +174,6 @@ extension AccountService {
         try await setPassword(username: username, password: password)
     }
 
-    /// A session for an account that has just proved itself another way (a code, an invitation).
-    func startSession(userID uid: Int64) async throws -> SessionInfo {
-        let token = env.token(bytes: 32), csrf = env.token(bytes: 20), now = env.nowSeconds
-        let actor = try await store.transaction { db in
-            try await db.raw("""
-                INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (\(bind: Self.hashToken(token)), \(bind: uid), \(bind: csrf), \(bind: now + Self.sessionSeconds))
-                """).run()
-            return try await loadActor(db, userID: uid)!
-        }
-        return SessionInfo(token: token, csrf: csrf, actor: actor)
-    }
-
     /// The account's phone index and the area it registered from.
     func phoneAndArea(_ userID: Int64) async throws -> (phoneIndex: String?, createdPath: String?) {
         try await store.read { db in
@@ -199,20 +182,19 @@ extension AccountService {
         }
     }
 
-    /// Binds the signed-in account to a household. The registry's answer (`candidate`) was
-    /// looked up with this account's phone: where the household code, the last four digits
+    /// Binds the signed-in account to a household. `lookup` asks the registry with this
+    /// account's phone: where the household code, the last four digits
     /// of the person's ID number and the phone on record all agree, the account becomes that
     /// resident's at once; where the digits match but the phone does not (or none is on
     /// record), or the person asks for it, the community office confirms. A wrong code or
     /// wrong digits count against the account (five in 15 minutes, then it waits).
-    public func bind(candidate: BindCandidate?, askStaff: Bool, actor: Actor) async throws -> BindOutcome {
+    public func bind(askStaff: Bool, actor: Actor, lookup: @Sendable (_ phoneIndex: String?) async throws -> BindCandidate?) async throws -> BindOutcome {
         let now = env.nowSeconds, key = "b:\(actor.userID)"
         let area = try await phoneAndArea(actor.userID)
+        let candidate = try await lookup(area.phoneIndex)
         enum Step: Sendable { case refused(LinliError), done(BindOutcome) }
         let step: Step = try await store.transaction { db in
-            if let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: key)").first(),
-               try r.decode(column: "window_start", as: Int64.self) > now - Self.throttleSeconds,
-               try r.decode(column: "failures", as: Int.self) >= SMSCodeRules.maxBindFailures {
+            if try await isThrottled(db, key: key, max: SMSCodeRules.maxBindFailures, now: now) {
                 return .refused(LinliError(.tooManyRequests, code: "throttled", field: "household_code", message: "尝试次数过多，请 15 分钟后再试，或请社区工作人员帮您绑定"))
             }
             guard let c = candidate else {
@@ -248,24 +230,21 @@ extension AccountService {
         }
     }
 
-    /// Binding requests: the actor's own, or (for managers) those in their area.
-    public func bindRequests(actor: Actor, pendingOnly: Bool = true) async throws -> [BindRequest] {
-        let areas = actor.grants(for: .userManage).map(\.placePath)
+    /// Binding requests: the actor's own (`mine`), or (for managers) those in their area.
+    public func bindRequests(actor: Actor, mine: Bool = false, pendingOnly: Bool = true) async throws -> [BindRequest] {
+        var terms: [BoundSQL] = mine ? [] : actor.grants(for: .userManage).map { store.dialect.startsWith("b.path", $0.placePath) }
+        terms.append("b.user_id = \(actor.userID)")
+        let condition = BoundSQL.joined(terms, separator: " OR ")
         return try await store.read { db in
-            var rows = try await db.raw("""
-                SELECT b.id, b.user_id, u.display_name, u.phone_masked, b.household_id, b.resident_id, b.path, b.status, b.note, b.reason, b.created_at, h.address
+            try await db.query("""
+                SELECT b.id, b.user_id, u.display_name, u.phone_masked, b.household_id, b.resident_id, b.status, b.note, b.reason, b.created_at, h.address
                 FROM bind_requests b JOIN users u ON u.id = b.user_id JOIN households h ON h.id = b.household_id
-                \(unsafeRaw: pendingOnly ? "WHERE b.status = 'pending'" : "") ORDER BY b.id DESC LIMIT 500
-                """).all()
-            rows = try rows.filter { r in
-                let path = try r.decode(column: "path", as: String.self)
-                return try r.decode(column: "user_id", as: Int64.self) == actor.userID || areas.contains { path.hasPrefix($0) }
-            }
-            return try rows.map { r in
+                WHERE (\(condition)) \(unsafeRaw: pendingOnly ? "AND b.status = 'pending'" : "") ORDER BY b.id DESC LIMIT 500
+                """).all().map { r in
                 BindRequest(id: try r.decode(column: "id", as: Int64.self), userID: try r.decode(column: "user_id", as: Int64.self),
                             displayName: try r.decode(column: "display_name", as: String.self), phone: try r.decode(column: "phone_masked", as: String?.self),
                             householdID: try r.decode(column: "household_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
-                            residentID: try r.decode(column: "resident_id", as: Int64?.self), residentName: nil,
+                            residentID: try r.decode(column: "resident_id", as: Int64?.self),
                             status: try r.decode(column: "status", as: String.self), note: try r.decode(column: "note", as: String.self),
                             reason: try r.decode(column: "reason", as: String?.self),
                             created: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)))

@@ -63,8 +63,7 @@ struct PhoneRoutes {
                 do {
                     if mode == .register {
                         let s = try await accounts.registerByPhone(phone: c.form["phone"] ?? "", code: c.form["sms_code"] ?? "", displayName: c.form["display_name"] ?? "",
-                                                                   password: c.form["password"] ?? "", communityPath: try await communityPath(c.form["community"]),
-                                                                   address: base.clientAddress(req, c))
+                                                                   password: c.form["password"] ?? "", communityPath: try await communityPath(c.form["community"]))
                         var resp = redirect("/bind")
                         resp.setCookie(base.sessionCookie(s.token, maxAge: Int(AccountService.sessionSeconds)))
                         return resp
@@ -90,9 +89,8 @@ struct PhoneRoutes {
             struct Out: Encodable { var token: String; var expires_in_days: Int }
             let b = try await JSON.decode(Body.self, from: req, context: c)
             let s = try await accounts.registerByPhone(phone: b.phone ?? "", code: b.sms_code ?? "", displayName: b.display_name ?? "", password: b.password ?? "",
-                                                       communityPath: try await communityPath(b.community_id.map(String.init)), address: base.clientAddress(req, c))
-            try await accounts.logout(token: s.token)
-            let t = try await accounts.createAPIToken(username: s.actor.username, name: "register")
+                                                       communityPath: try await communityPath(b.community_id.map(String.init)))
+            let t = try await accounts.apiTokenReplacing(s, name: "register")
             return try JSON.response(Out(token: t, expires_in_days: AccountService.tokenDays), status: .created)
         }
         r.post("/api/v1/password/reset", .open) { req, c in
@@ -144,9 +142,8 @@ struct PhoneRoutes {
     }
 
     func bind(code: String, last4: String, askStaff: Bool, actor: Actor) async throws -> BindOutcome {
-        let (phone, _) = try await accounts.phoneAndArea(actor.userID)
-        let candidate = try await registry.bindCandidate(code: code, last4: last4, phoneIndex: phone)
-        return try await accounts.bind(candidate: candidate, askStaff: askStaff, actor: actor)
+        let reg = registry
+        return try await accounts.bind(askStaff: askStaff, actor: actor) { phone in try await reg.bindCandidate(code: code, last4: last4, phoneIndex: phone) }
     }
 
     func decide(_ id: Int64, approve: Bool, residentID: Int64?, reason: String?, actor: Actor) async throws {
@@ -157,7 +154,7 @@ struct PhoneRoutes {
 
     func bindPage(_ req: Request, _ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
-        let mine = try await accounts.bindRequests(actor: actor, pendingOnly: false).filter { $0.userID == actor.userID }
+        let mine = try await accounts.bindRequests(actor: actor, mine: true, pendingOnly: false)
         let bound = actor.grants.contains { $0.role == .resident }
         return renderer.page("bind", [
             "household_code": c.form["household_code"] ?? req.uri.queryParameters.get("code").map { String($0) } ?? "", "bound": bound, "sent": req.uri.queryParameters.get("sent") == "1",
@@ -169,10 +166,11 @@ struct PhoneRoutes {
     func bindsPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let list = try await accounts.bindRequests(actor: actor).filter { $0.userID != actor.userID }
-        var rows: [[String: Any]] = []
+        var rows: [[String: Any]] = [], residents: [Int64: [ResidentView]] = [:]
         for b in list {
             var d = Renderer.fields(b, c.lang)
-            d["residents"] = try await registry.household(b.householdID, actor: actor).residents.map { ["id": $0.id, "name": $0.name, "selected": $0.id == b.residentID] }
+            if residents[b.householdID] == nil { residents[b.householdID] = try await registry.household(b.householdID, actor: actor).residents }
+            d["residents"] = residents[b.householdID]!.map { ["id": $0.id, "name": $0.name, "selected": $0.id == b.residentID] }
             if let e = errors["b\(b.id)_resident_id"] ?? errors["b\(b.id)_status"] { d["error_approve"] = e }
             if let e = errors["b\(b.id)_reason"] { d["error_refuse"] = e }
             rows.append(d)

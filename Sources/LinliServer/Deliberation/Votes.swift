@@ -131,12 +131,9 @@ extension DeliberationService {
                 v.check(closes > now + 3600, "closes_at", "too_soon", "截止时间应至少在一小时之后")
                 v.check(closes <= now + 90 * 86400, "closes_at", "too_late", "表决期不超过 90 天")
             }
-            let itemClass = ItemClass(rawValue: input.itemClass ?? m.itemClass.rawValue)
-            v.check(itemClass != nil, "item_class", "invalid", "事项类别只能是 ordinary 或 major")
             // A matter that names its art. 278 item is counted by the law's majority, whatever the form says.
-            if let law = m.lawItem, let itemClass, itemClass != law.itemClass {
-                v.add(.invalid("item_class", "contradicts_law_item", "本事项属于第 278 条第 \(law.rawValue) 项，须\(law.itemClass == .major ? "四分之三" : "过半数")同意"))
-            }
+            var itemClass: ItemClass?
+            do { itemClass = try LawItem.classify(item: m.lawItem?.rawValue, itemClass: input.itemClass.flatMap { $0.isEmpty ? nil : $0 } ?? m.itemClass.rawValue).1 } catch let e as LinliError { v.add(e) }
             try v.throwIfAny()
             let placeID = input.placeID ?? m.placeID
             guard let place = try await db.raw("SELECT kind, path FROM places WHERE id = \(bind: placeID)").first() else {

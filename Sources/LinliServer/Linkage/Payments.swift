@@ -164,9 +164,8 @@ extension LinkageService {
     public func confirmPayment(_ pay: ArrivedPayment, actor: Actor?, within paths: [String]? = nil) async throws -> (PaymentOutcome, transactionID: Int64) {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            let lock = store.dialect == .postgres ? " FOR UPDATE" : ""
             guard let row = try await db.raw("""
-                SELECT id, project_id, user_id, amount, donor_name, donor_public, status, provider, provider_txn, txn_id FROM pledges WHERE reference = \(bind: pay.reference)\(unsafeRaw: lock)
+                SELECT id, project_id, user_id, amount, donor_name, donor_public, status, provider, provider_txn, txn_id FROM pledges WHERE reference = \(bind: pay.reference)\(unsafeRaw: lockRow)
                 """).first() else { throw LinliError.invalid("reference", "unknown_reference", "没有这个付款参考号的捐赠") }
             let id = try row.decode(column: "id", as: Int64.self)
             let p = try await fetchProject(db, try row.decode(column: "project_id", as: Int64.self), nil, .linkageView)

@@ -140,7 +140,8 @@ extension RegistryService {
                 """).first()!.decode(column: "id", as: Int64.self)
         }
         if let wanted = v.owners {
-            let before = try await ownersOf(db, dwelling: did, representative: try existing?.decode(column: "owner_id", as: Int64?.self))
+            // A part just made has no owners yet (the import writes thousands of them).
+            let before = existing == nil ? [] : try await ownersOf(db, dwelling: did, representative: try existing?.decode(column: "owner_id", as: Int64?.self))
             var resolved: [(id: Int64, name: String, shareBP: Int)] = []
             for (i, o) in wanted.enumerated() {
                 let (oid, name) = try await resolveOwner(db, o.who, community: h.communityID, field: "owners[\(i)]")
@@ -216,10 +217,9 @@ extension RegistryService {
         return try await store.read { db in
             // Any place of the community will do (a compound's page asks for its community's owners).
             guard let p = try await fetchPlace(db, community), actor.may(.placeView, on: p.scope),
-                  let c = try await ancestors(db, path: p.path).first(where: { $0.kind.isCommunity }) else { throw LinliError.notFound }
+                  let cid = try await communityOf(db, path: p.path) else { throw LinliError.notFound }
             // Whoever records parts here (a grid worker for the households of their grid too).
             try actor.require(.householdEdit)
-            let cid = c.id
             return try await db.raw("""
                 SELECT \(unsafeRaw: Self.ownerColumns)
                 FROM owners o WHERE o.community_id = \(bind: cid) AND o.name <> '' AND \(store.dialect.startsWith("o.name", q)) ORDER BY o.name, o.id LIMIT 20
@@ -231,10 +231,10 @@ extension RegistryService {
     /// what an account linked to a resident may vote for online.
     public static func partsOwned(_ db: any SQLDatabase, residents: [Int64]) async throws -> [Int64] {
         guard !residents.isEmpty else { return [] }
-        let owners = "SELECT r.owner_id FROM residents r WHERE r.owner_id IS NOT NULL AND r.id IN (\(residents.map(String.init).joined(separator: ",")))"
-        return try await db.raw("""
-            SELECT d.id FROM dwellings d WHERE d.owner_id IN (\(unsafeRaw: owners))
-            UNION SELECT x.dwelling_id FROM dwelling_owners x WHERE x.owner_id IN (\(unsafeRaw: owners))
+        let owners: BoundSQL = "SELECT r.owner_id FROM residents r WHERE r.owner_id IS NOT NULL AND r.id IN (\(list: residents))"
+        return try await db.query("""
+            SELECT d.id FROM dwellings d WHERE d.owner_id IN (\(owners))
+            UNION SELECT x.dwelling_id FROM dwelling_owners x WHERE x.owner_id IN (\(owners))
             """).all().map { try $0.decode(column: "id", as: Int64.self) }
     }
 }
@@ -246,10 +246,8 @@ extension RegistryService {
 public struct BindCandidate: Sendable {
     public var householdID: Int64
     public var path: String
-    public var address: String
     /// The resident whose document number ends in the digits typed (nil: nobody does).
     public var residentID: Int64?
-    public var residentName: String?
     /// The registry holds that resident's phone and it is the account's.
     public var phoneAgrees: Bool
 }
@@ -276,20 +274,18 @@ extension RegistryService {
         let last4 = rawLast4.uppercased().filter { !$0.isWhitespace }
         return try await store.read { db in
             let found = code.count == 8
-                ? try await db.raw("SELECT id, path, address FROM households WHERE \(store.dialect.startsWith("code", code))").all()
-                : try await db.raw("SELECT id, path, address FROM households WHERE code = \(bind: code)").all()
+                ? try await db.raw("SELECT id, path FROM households WHERE \(store.dialect.startsWith("code", code))").all()
+                : try await db.raw("SELECT id, path FROM households WHERE code = \(bind: code)").all()
             // Eight characters shared by two households would be a 1-in-a-trillion accident:
             // then only the whole code will do.
             guard found.count == 1, let h = found.first else { return nil }
             let hid = try h.decode(column: "id", as: Int64.self)
-            var c = BindCandidate(householdID: hid, path: try h.decode(column: "path", as: String.self),
-                                  address: try h.decode(column: "address", as: String.self), residentID: nil, residentName: nil, phoneAgrees: false)
+            var c = BindCandidate(householdID: hid, path: try h.decode(column: "path", as: String.self), residentID: nil, phoneAgrees: false)
             guard last4.count == 4 else { return c }
             if let r = try await db.raw("""
-                SELECT id, name, phone_index FROM residents WHERE household_id = \(bind: hid) AND id_last4 = \(bind: last4) ORDER BY id
+                SELECT id, phone_index FROM residents WHERE household_id = \(bind: hid) AND id_last4 = \(bind: last4) ORDER BY id
                 """).first() {
                 c.residentID = try r.decode(column: "id", as: Int64.self)
-                c.residentName = try r.decode(column: "name", as: String.self)
                 let phone = try r.decode(column: "phone_index", as: String?.self)
                 c.phoneAgrees = phone != nil && phone == phoneIndex
             }

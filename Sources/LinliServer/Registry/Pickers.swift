@@ -146,10 +146,9 @@ extension RegistryService {
         let areas = actor.grants(for: .placeView).map(\.placePath)
         guard !areas.isEmpty else { return [] }
         let within = BoundSQL.joined(areas.map { store.dialect.startsWith("path", $0) }, separator: " OR ")
-        let pattern = "%" + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
         return try await store.read { db in
             let rows = try await db.query("""
-                SELECT id, kind, name, path FROM places WHERE (\(within)) AND name LIKE \(pattern) ESCAPE '\\'
+                SELECT id, kind, name, path FROM places WHERE (\(within)) AND \(store.dialect.contains("name", q))
                   AND kind NOT IN ('unit') ORDER BY length(path), name LIMIT \(unsafeRaw: String(Self.pickLimit))
                 """).all()
             var names: [Int64: String] = [:]

@@ -52,6 +52,13 @@ enum CSVReader {
         if let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { s = "'" + s }
         return s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
+
+    /// A cell as read back: the apostrophe `escape` put before a formula-like cell comes off, so
+    /// an export imports unchanged (a door "-1" stays "-1").
+    static func unescape(_ s: String) -> String {
+        guard s.hasPrefix("'"), let second = s.unicodeScalars.dropFirst().first, "=+-@\t\r".unicodeScalars.contains(second) else { return s }
+        return String(s.dropFirst())
+    }
 }
 
 public struct ImportReport: Sendable {
@@ -115,11 +122,14 @@ public struct RegistryCSV: Sendable {
         return .success(fullHeader.map { names.firstIndex(of: $0) })
     }
 
-    static func code(_ label: String, in values: [String]) -> String? {
+    static func code(_ label: String, in values: [String], labelPrefix: String = "") -> String? {
         let l = label.trimmingCharacters(in: .whitespaces)
         if values.contains(l) { return l }
-        return values.first { I18n.label($0, .zh) == l || I18n.label($0, .en) == l }
+        return values.first { I18n.label(labelPrefix + $0, .zh) == l || I18n.label(labelPrefix + $0, .en) == l }
     }
+
+    /// A yes/no cell: 是, 1, yes or Y.
+    static func yes(_ cell: String) -> Bool { ["是", "1", "yes", "Y"].contains(cell) }
 
     /// Imports rows into a community. Every row is checked first; with `keepGood` false a single bad
     /// row means nothing is written, otherwise the good rows are written and the bad ones reported.
@@ -130,7 +140,8 @@ public struct RegistryCSV: Sendable {
         var report = ImportReport()
         // An Excel workbook (a ZIP) or CSV in UTF-8 or GBK, all read into the same rows.
         let records: [CSVReader.Record]
-        if Workbook.isXLSX(data) {
+        let xlsx = Workbook.isXLSX(data)
+        if xlsx {
             do { records = try Workbook.firstSheet(data) } catch let e as LinliError {
                 report.errors.append(.init(line: 1, column: "-", reason: e.message)); return report
             }
@@ -150,7 +161,6 @@ public struct RegistryCSV: Sendable {
         case .success(let m): columnAt = m
         }
         let columnCount = head.fields.count
-        let xlsx = Workbook.isXLSX(data)
         let today = registry.today
         let reg = registry
         return try await reg.store.transaction { db in
@@ -174,9 +184,9 @@ public struct RegistryCSV: Sendable {
                     report.errors.append(.init(line: rec.line, column: "-", reason: "应有 \(columnCount) 列，实有 \(rec.fields.count) 列")); continue
                 }
                 // In `fullHeader`'s order, whatever the file's; a column left out reads as empty.
-                let f = columnAt.map { $0.map { fields[$0].trimmingCharacters(in: .whitespaces) } ?? "" }
+                let f = columnAt.map { $0.map { CSVReader.unescape(fields[$0].trimmingCharacters(in: .whitespaces)) } ?? "" }
                 let before = report.errors.count
-                let unsold = ["是", "1", "yes", "Y"].contains(f[16])
+                let unsold = Self.yes(f[16])
                 // A household nobody lives in (a developer's unsold part, an empty flat): the household
                 // and its part, no person.
                 let partOnly = f[5].isEmpty && f[6].isEmpty
@@ -195,8 +205,8 @@ public struct RegistryCSV: Sendable {
                                           registration: Self.code(f[8], in: Registration.allCases.map(\.rawValue)) ?? "?\(f[8])",
                                           relation: Self.code(f[9], in: Relation.allCases.map(\.rawValue)) ?? "?\(f[9])",
                                           tags: f[10].split(whereSeparator: { ";；、".contains($0) }).map { Self.code(String($0), in: ResidentTag.allCases.map(\.rawValue)) ?? "?\($0)" },
-                                          partyMember: ["是", "1", "yes", "Y"].contains(f[11]), inServiceParty: false,
-                                          idKind: f[17].isEmpty ? nil : (DocumentKind.allCases.first { ["doc_" + $0.rawValue, $0.rawValue].contains(where: { c in c == f[17] || I18n.label(c, .zh) == f[17] || I18n.label(c, .en) == f[17] }) }?.rawValue ?? "?\(f[17])"),
+                                          partyMember: Self.yes(f[11]), inServiceParty: false,
+                                          idKind: f[17].isEmpty ? nil : (Self.code(f[17], in: DocumentKind.allCases.map(\.rawValue), labelPrefix: "doc_") ?? "?\(f[17])"),
                                           gender: f[18].isEmpty ? nil : (Self.code(f[18], in: ["male", "female"]) ?? "?"), birthDate: f[19])
                 var validated: ValidatedResident?
                 do { validated = try input.validate(creating: true, today: today) } catch {
@@ -207,13 +217,14 @@ public struct RegistryCSV: Sendable {
                 if let v = validated, let id = v.idNumber, let kind = v.idKind, kind != .none {
                     if !seenIDs.insert(kind.rawValue + ":" + id).inserted { fail(6, "证件号码在文件中重复") }
                     else if try await reg.idRegistered(db, key: reg.documentKey(kind, id), community: communityID) {
-                        fail(6, kind == .idCard ? "该身份证号已在本社区登记" : "该证件号码已在本社区登记")
+                        fail(6, RegistryService.duplicateDocument(kind).message)
                     }
                 }
                 if report.errors.count == before, let v = validated, let grid { good.append(Row(line: rec.line, cells: f, resident: v, microGrid: grid)) }
             }
             for e in parts.check() { report.errors.append(e) }
-            let badHouseholds = Set(parts.households.filter { h in report.errors.contains { h.value.lines.contains($0.line) } }.keys)
+            let badLines = Set(report.errors.map(\.line))
+            let badHouseholds = Set(parts.households.filter { $0.value.lines.contains(where: badLines.contains) }.keys)
             good.removeAll { badHouseholds.contains(ImportParts.key($0.cells)) }
             if !report.errors.isEmpty && !keepGood { return report }
             var householdOf: [String: RegistryService.HouseholdRow] = [:]
@@ -263,7 +274,7 @@ public struct RegistryCSV: Sendable {
                 }
                 let hid = householdOf[key]!.id
                 guard let resident = row.resident else { continue }
-                let rid = try await reg.insertResident(db, resident, household: hid, path: place.path, actor: nil)
+                let rid = try await reg.insertResident(db, resident, household: hid, path: place.path, actor: nil, alreadyChecked: true)
                 if parts.households[key]?.ownerRows.contains(row.line) == true { ownerByResidentName[resident.name ?? ""] = rid }
                 residentInHousehold[key + "\u{1}" + (resident.name ?? "")] = rid
                 report.imported += 1

@@ -39,6 +39,13 @@ public enum PlaceKind: String, Sendable, CaseIterable, Codable {
 
 /// Materialised place paths ("/1/5/9/"): the ids from the city down to the place.
 public enum PlacePath {
+    /// The community (or village) a path lies in: the fourth id (city, district, street,
+    /// community); 0 above that level.
+    public static func communityID(_ path: String) -> Int64 {
+        let p = ids(path)
+        return p.count > 3 ? p[3] : 0
+    }
+
     /// The ids along a path such as `/1/2/3/`, read digit by digit (it runs for every page and
     /// submission that names a place).
     public static func ids(_ path: String) -> [Int64] {

@@ -184,7 +184,7 @@ struct RegistryRoutes {
                 return redirect("/households/\(h.id)")
             } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
                 // A new account not yet linked to a household scanned its card: link it.
-                if let a = c.actor, !a.grants.contains(where: { $0.role == .resident }), a.grants.isEmpty {
+                if let a = c.actor, a.grants.isEmpty {
                     return redirect("/bind?code=" + RegistryService.shortCode(code).filter { $0 != "-" })
                 }
                 var resp = renderer.page("code_unknown", ["signed_in": c.actor != nil], context: c, title: I18n.table(c.lang)["household_code"]!)
@@ -484,8 +484,7 @@ struct RegistryRoutes {
             "action": resident.map { "/residents/\($0.id)" } ?? "/households/\(household.id)/residents",
             "name": value("name", resident?.name), "id_number": value("id_number", resident?.idNumber),
             "phone": value("phone", resident?.phone),
-            "id_kinds": DocumentKind.allCases.map { k in ["value": k.rawValue, "label": I18n.label("doc_" + k.rawValue, c.lang),
-                                                          "selected": k.rawValue == (values["id_kind"] ?? resident?.idKind ?? "id_card")] },
+            "id_kinds": Self.options(DocumentKind.allCases.map(\.rawValue), selected: values["id_kind"] ?? resident?.idKind ?? DocumentKind.idCard.rawValue, c.lang, labelPrefix: "doc_"),
             "genders": Self.options(["male", "female"], selected: values["gender"] ?? resident?.gender, c.lang),
             "birth_date": value("birth_date", resident?.birthDate),
             "registrations": Self.options(Registration.allCases.map(\.rawValue), selected: values["registration"] ?? resident?.registration, c.lang),

@@ -659,11 +659,13 @@ public struct RegistryService: Sendable {
     }
 
     /// Shared by the form, the API, the CSV import and the demo: encrypts, indexes, checks duplicates.
-    func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?) async throws -> Int64 {
+    /// `alreadyChecked`: the caller (the import, which reports every row before writing any)
+    /// has asked `idRegistered` in this transaction already.
+    func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?, alreadyChecked: Bool = false) async throws -> Int64 {
         let idNumber = v.idNumber!, kind = v.idKind ?? .idCard
         let idKey = documentKey(kind, idNumber)
-        let community = PlacePath.ids(path).count > 3 ? PlacePath.ids(path)[3] : 0
-        if try await idRegistered(db, key: idKey, community: community) { throw Self.duplicateDocument(kind) }
+        let community = PlacePath.communityID(path)
+        if !alreadyChecked, try await idRegistered(db, key: idKey, community: community) { throw Self.duplicateDocument(kind) }
         let idIndex = scopedIDIndex(key: idKey, community: community)
         let phone = v.phone ?? nil
         let now = env.nowSeconds
@@ -696,7 +698,7 @@ public struct RegistryService: Sendable {
             if let name = v.name { sets.append("name = \(bind: name)") }
             if let idNumber = v.idNumber, let kind = v.idKind {
                 let key = documentKey(kind, idNumber)
-                let p = PlacePath.ids(scope.path), community = p.count > 3 ? p[3] : 0
+                let community = PlacePath.communityID(scope.path)
                 if try await idRegistered(db, key: key, community: community, except: id) { throw Self.duplicateDocument(kind) }
                 sets.append("id_kind = \(bind: kind.rawValue)")
                 sets.append("id_cipher = \(bind: try cipher.seal(idNumber))")

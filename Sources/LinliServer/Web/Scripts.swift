@@ -26,7 +26,6 @@ enum Scripts {
         var kind = field.getAttribute('data-pick');
         var box = document.createElement('input');
         box.type = 'search'; box.id = field.id; field.id = field.id + '-value';
-        box.className = 'pick-box';
         box.setAttribute('role', 'combobox'); box.setAttribute('aria-autocomplete', 'list'); box.setAttribute('aria-expanded', 'false');
         box.placeholder = field.getAttribute('data-pick-hint') || '';
         if (field.getAttribute('aria-describedby')) box.setAttribute('aria-describedby', field.getAttribute('aria-describedby'));

@@ -19,12 +19,12 @@ enum Stylesheet {
     ul.list { list-style:none; padding:0; margin:0; } ul.list li { border-bottom:1px solid var(--line); padding:.6rem 0; }
     ul.list li a { display:block; min-height:44px; }
     .meta { color:var(--muted); font-size:.9em; }
-    dl.fields { display:grid; grid-template-columns: 9em 1fr; gap:.25rem .75rem; } dl.fields dt { color:var(--muted); }
+    dl.fields { display:grid; grid-template-columns: 9em 1fr; gap:.25rem .75rem; } dl.fields dt { color:var(--muted); } dl.fields dd { min-width:0; overflow-wrap:anywhere; }
     @media (max-width: 480px) { dl.fields { grid-template-columns: 1fr; } dl.fields dt { margin-top:.5rem; } }
     form.stack label { display:block; margin-top:.75rem; font-weight:600; }
-    input[type=text], input[type=password], input[type=search], input[type=tel], select, textarea { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; }
+    input[type=text], input[type=password], input[type=search], input[type=tel], select, textarea { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; min-height:44px; }
     button, .button { display:inline-block; padding:.6rem 1.2rem; font-size:1em; border:0; border-radius:4px; background:var(--accent); color:#fff; cursor:pointer; min-height:44px; text-decoration:none; }
-    button.secondary { background:#444; } button.link { background:none; padding:0; min-height:0; text-decoration:underline; }
+    button.secondary { background:#444; } button.link { background:none; padding:0; min-height:0; text-decoration:underline; } header button.link { min-height:44px; }
     .error { color:#b00020; font-weight:600; } .field-error { color:#b00020; display:block; margin-top:.25rem; }
     input[aria-invalid=true], select[aria-invalid=true] { border:2px solid #b00020; }
     .notice { background:#fff4e5; border-left:4px solid #f9a825; padding:.5rem .75rem; }
@@ -33,7 +33,6 @@ enum Stylesheet {
     .table-wrap { overflow-x:auto; }
     .qr svg, .qr img { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
     .card .qr svg { width:100%; }
-    input.pick-box { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; }
     .pick-list { list-style:none; margin:.25rem 0; padding:0; max-width:28rem; border:1px solid #888; border-radius:4px; }
     .pick-list li { border-bottom:1px solid #ddd; } .pick-list li:last-child { border-bottom:0; } .pick-list li.meta { padding:.6rem; }
     button.pick-option { display:block; width:100%; text-align:left; background:#fff; color:#111; min-height:44px; padding:.5rem .6rem; border:0; border-radius:0; }
@@ -48,7 +47,7 @@ enum Stylesheet {
     form.inline { display:inline-flex; flex-wrap:wrap; gap:.5rem; align-items:center; margin:.25rem 0; max-width:100%; }
     form.inline input[type=text], form.inline select { width:auto; max-width:100%; }
     /* A file chooser's own width grows with the font: in large print it was 454 px on a 390 px phone. */
-    input[type=file] { max-width:100%; font-size:1em; }
+    input[type=file] { max-width:100%; font-size:1em; min-height:44px; }
     input[type=number], input[type=date], input[type=time], input[type=datetime-local] { min-height:44px; padding:.4rem; font-size:1em; max-width:100%; }
     /* Boxes a finger can hit (13 px by default, whatever the print size). */
     input[type=checkbox], input[type=radio] { width:1.3em; height:1.3em; vertical-align:middle; margin-right:.3em; }
