@@ -156,3 +156,16 @@ public enum DocumentKind: String, Sendable, CaseIterable, Codable {
         }
     }
 }
+
+/// A number the public may ring: a community office's landline (0571-8888 8888), a mobile, a
+/// short hotline (12345, 96345). Kept as typed for reading; `dialable` is what a `tel:` link takes.
+public enum PublicPhone {
+    /// Digits only, without a +86 prefix; nil unless 5 to 12 digits remain after spaces, dashes
+    /// and brackets are dropped.
+    public static func dialable(_ raw: String) -> String? {
+        var s = raw.filter { !" -()（）".contains($0) }
+        if s.hasPrefix("+86") { s.removeFirst(3) }
+        guard (5...12).contains(s.count), s.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return s
+    }
+}

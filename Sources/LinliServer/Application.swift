@@ -183,6 +183,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         wechatPay = try WeChatPayV3(merchantID: m, apiV3Key: k, publicKeyPEM: try String(contentsOfFile: f, encoding: .utf8), publicKeyID: id)
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
+    HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // The API's own description, made from the route table as it stands when asked.
     let publicBaseURL = linli.config.publicBaseURL

@@ -26,6 +26,16 @@ import LinliStore
         #expect(PhoneNumber.masked("13812345678") == "138****5678")
         #expect(IDNumber.masked(last4: "002X") == "**************002X")
     }
+    /// Numbers a community posts for the public: a landline with its area code, a mobile, a hotline.
+    @Test func publicPhonesAreDialable() {
+        #expect(PublicPhone.dialable("0571-8888 6666") == "057188886666")
+        #expect(PublicPhone.dialable("（0571）88886666") == "057188886666")
+        #expect(PublicPhone.dialable("+86 138-1234-5678") == "13812345678")
+        #expect(PublicPhone.dialable("12345") == "12345")
+        #expect(PublicPhone.dialable("1234") == nil)            // too short to be any line
+        #expect(PublicPhone.dialable("0571-8888 66661") == nil) // 13 digits
+        #expect(PublicPhone.dialable("转 8001") == nil)          // words are not a number
+    }
     @Test func demoIDNumbersAreValidAndFitTheAge() {
         var rng = SeededRandom(seed: 9)
         var used = Set<String>()

@@ -38,7 +38,6 @@ struct AccountRoutes {
     }
 
     func register(_ r: Routes) {
-        r.get("/", .open) { _, c in redirect(c.actor == nil ? "/login" : "/console") }
         r.get("/health", .open) { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
         // The sign-in form carries a token that matches a cookie set with it (there is no session
         // yet to hold one), so another site cannot sign a browser in to an account of its choosing.

@@ -223,5 +223,9 @@ enum DeliberationMigrations {
         Migration("deliberation.002", [
             "ALTER TABLE matters ADD COLUMN law_item INTEGER",
         ]),
+        // A resident's home lists the open votes their household holds parts in.
+        Migration("deliberation.003", [
+            "CREATE INDEX poll_parts_household ON poll_parts(household_id)",
+        ]),
     ]
 }

@@ -607,3 +607,38 @@ public struct PollView: Sendable, Codable {
         case canVote = "can_vote", canRecord = "can_record", canClose = "can_close", canSeeBallots = "can_see_ballots"
     }
 }
+
+/// An open vote a resident's household holds parts in, for their home page.
+public struct OpenVote: Sendable, Codable {
+    public var pollID: Int64
+    public var matterID: Int64
+    public var title: String
+    public var closesText: String
+    /// Some part of the household has a ballot in (by anyone: the owner online or staff on paper).
+    public var voted: Bool
+
+    enum CodingKeys: String, CodingKey { case pollID = "poll_id", matterID = "matter_id", title, closesText = "closes_text", voted }
+}
+
+extension DeliberationService {
+    /// Open votes over the actor's households, closing soonest first.
+    public func openVotes(actor: Actor) async throws -> [OpenVote] {
+        let households = Array(Set(actor.grants(for: .voteCast).compactMap(\.householdID)))
+        guard !households.isEmpty else { return [] }
+        return try await store.read { db in
+            try await db.query("""
+                SELECT p.id, p.matter_id, m.title, p.closes_at,
+                       CASE WHEN EXISTS (SELECT 1 FROM ballots b JOIN poll_parts x ON x.poll_id = b.poll_id AND x.part_id = b.part_id
+                               WHERE b.poll_id = p.id AND x.household_id IN (\(list: households))) THEN 1 ELSE 0 END AS voted
+                FROM polls p JOIN matters m ON m.id = p.matter_id
+                WHERE p.status = 'open' AND p.id IN (SELECT pp.poll_id FROM poll_parts pp WHERE pp.household_id IN (\(list: households)))
+                ORDER BY p.closes_at, p.id LIMIT 20
+                """).all().map { r in
+                OpenVote(pollID: try r.decode(column: "id", as: Int64.self), matterID: try r.decode(column: "matter_id", as: Int64.self),
+                         title: try r.decode(column: "title", as: String.self),
+                         closesText: LocalTime.text(try r.decode(column: "closes_at", as: Int64.self)),
+                         voted: try r.decode(column: "voted", as: Int.self) == 1)
+            }
+        }
+    }
+}

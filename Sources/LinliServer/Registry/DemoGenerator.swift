@@ -173,6 +173,8 @@ public struct DemoGenerator: Sendable {
                 propertyCompanies.append(ids.org)
                 orgs.rows.append([ids.org, OrganisationKind.propertyCompany.rawValue, name, streetID, Int64?.none, String?.none, String?.none]); ids.org += 1
             }
+            var office = Batch(table: "place_contacts", columns: ["place_id", "address", "phone", "hours"])
+            var gridContacts = Batch(table: "grid_contacts", columns: ["grid_id", "worker_name", "phone"])
             for (ci, spec) in specs.enumerated() {
                 let (communityID, communityPath) = addPlace(streetID, streetPath, spec.type == .rural ? .village : .community, spec.name, spec.type.rawValue)
                 if s == 0 && ci == 0 { summary.firstCommunityID = communityID }
@@ -190,6 +192,15 @@ public struct DemoGenerator: Sendable {
                     grids.rows.append([ids.grid, communityID, parent, "micro", "第\(m * spec.grids / spec.microGrids + 1)网格-微网格\(m + 1)"]); ids.grid += 1
                 }
                 if s == 0 && ci == 0 { summary.firstGridID = gridIDs[0] }
+                // What the office posts on its door and in the stairwells, from a generator of its
+                // own so that the rest of the demo stays as it was for a given seed.
+                var posted = SeededRandom(seed: UInt64(communityID) &* 7919)
+                office.rows.append([communityID, streetName + spec.name + "党群服务中心（\(spec.compounds[0])东门旁）",
+                                    "0571-8\(posted.int(100...999))\(posted.int(1000...9999))", "周一至周日 8:30–17:30（午间不休）"])
+                for g in gridIDs {
+                    gridContacts.rows.append([g, String(posted.pick(Self.surnames)) + Self.given(&posted, male: posted.chance(0.4)),
+                                              "139\(posted.int(1000...9999))\(posted.int(1000...9999))"])
+                }
                 // Community-level organisations.
                 let committee = ids.org
                 orgs.rows.append([ids.org, OrganisationKind.partyCommittee.rawValue, spec.name + (spec.type == .rural ? "党总支" : "党委"), communityID, Int64?.none, String?.none, String?.none]); ids.org += 1
@@ -336,7 +347,7 @@ public struct DemoGenerator: Sendable {
                 places.rows.removeAll(); orgs.rows.removeAll(); serving.rows.removeAll()
                 log("\(streetName) \(spec.name): \(summary.households) households, \(summary.residents) residents so far")
             }
-            try await write([orgs, serving])
+            try await write([orgs, serving, office, gridContacts])
             summary.organisations = Int(ids.org)
         }
         for w in writing { try await w.value }

@@ -133,6 +133,7 @@ extension RegistryService {
                     throw LinliError.conflict("grid", "has_micro_grids", "网格下还有微网格，请先删除或移走")
                 }
                 try await db.raw("DELETE FROM heads WHERE grid_id = \(bind: id)").run()
+                try await db.raw("DELETE FROM grid_contacts WHERE grid_id = \(bind: id)").run()
                 try await db.raw("DELETE FROM household_moves WHERE from_micro_grid_id = \(bind: id) OR to_micro_grid_id = \(bind: id)").run()
                 try await db.raw("DELETE FROM grids WHERE id = \(bind: id)").run()
                 try await audit.append(db, actor: actor, action: "grid.remove", objectType: "grid", objectID: id, path: c.path, detail: g.name)

@@ -87,6 +87,37 @@ struct OnboardingRoutes {
             return redirect(c.form["back"] == "grid" ? "/grids/\(back)" : "/places/\(back)#heads")
         }
 
+        // MARK: Contacts posted for the public (the community's page shows them to anyone)
+        r.post("/places/:id/contact", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "contact") {
+                _ = try await registry.setOfficeContact(placeID: id, address: c.form["address"], phone: c.form["phone"], hours: c.form["hours"],
+                                                        actor: try c.requireActor())
+                return redirect("/places/\(id)#contact")
+            } page: { errors in try await places.placePage(c, id: id, errors: errors, form: ["contact_address": c.form["address"] ?? "",
+                                                                                       "contact_phone": c.form["phone"] ?? "", "contact_hours": c.form["hours"] ?? ""]) }
+        }
+        r.put("/api/v1/places/:id/contact", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var address: String?; var phone: String?; var hours: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            guard let o = try await registry.setOfficeContact(placeID: try c.id("id"), address: b.address, phone: b.phone, hours: b.hours,
+                                                              actor: try c.requireActor()) else { return Response(status: .noContent) }
+            return try JSON.response(o)
+        }
+        r.post("/grids/:id/contact", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "contact") {
+                _ = try await registry.setGridContact(gridID: id, workerName: c.form["worker_name"], phone: c.form["phone"], actor: try c.requireActor())
+                return redirect("/grids/\(id)#contact")
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
+        }
+        r.put("/api/v1/grids/:id/contact", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var worker_name: String?; var phone: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await registry.setGridContact(gridID: try c.id("id"), workerName: b.worker_name, phone: b.phone,
+                                                                       actor: try c.requireActor()))
+        }
+
         r.post("/api/v1/grids", .action(.placeEdit)) { req, c in
             struct Body: Decodable { var community_id: Int64?; var parent_id: Int64?; var name: String? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
@@ -189,6 +220,10 @@ struct OnboardingRoutes {
         data["can_edit"] = actor.may(.placeEdit)
         data["has_heads"] = !g.heads.isEmpty
         data["has_moves"] = !g.moves.isEmpty
+        if g.level == "grid" {
+            let posted = try await registry.gridContact(gridID: id, actor: actor)
+            data["contact"] = ["worker_name": c.form["worker_name"] ?? posted?.workerName ?? "", "phone": c.form["phone"] ?? posted?.phone ?? ""]
+        }
         if g.level == "micro", actor.may(.placeEdit) {
             data["leader_choices"] = try await registry.residentChoices(placeID: nil, gridID: id, actor: actor).map { ["value": $0.0, "label": $0.1] }
         }

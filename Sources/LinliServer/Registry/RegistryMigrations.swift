@@ -203,5 +203,25 @@ enum RegistryMigrations {
             "CREATE INDEX households_door ON households(door)",
             "CREATE INDEX residents_phone4 ON residents(substr(phone_masked, 8))",
         ]),
+        // What a community posts on its door and in every stairwell: where the office is, its
+        // number and hours, and each grid's worker with a work number (网格员公示). Public by
+        // design, typed in for the public, never read from anyone's account.
+        Migration("registry.006", [
+            """
+            CREATE TABLE place_contacts (
+                place_id BIGINT PRIMARY KEY REFERENCES places(id),
+                address TEXT NOT NULL,
+                phone TEXT NOT NULL,
+                hours TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE grid_contacts (
+                grid_id BIGINT PRIMARY KEY REFERENCES grids(id),
+                worker_name TEXT NOT NULL,
+                phone TEXT NOT NULL
+            )
+            """,
+        ]),
     ]
 }

@@ -26,8 +26,8 @@ struct RegistryRoutes {
             let actor = try c.requireActor()
             let roots = try await registry.roots(actor: actor)
             if roots.count == 1, actor.may(.placeView) { return redirect("/places/\(roots[0].id)") }
-            // A resident (or grid worker) lands on their own household or grid.
-            if let hh = actor.grants.first(where: { $0.role == .resident })?.householdID { return redirect("/households/\(hh)") }
+            // Someone acting only for themselves has a home of their own, not a console.
+            if !actor.grants.contains(where: { $0.role.isStaff }) { return redirect("/home") }
             return renderer.page("console", ["roots": Renderer.data(roots, c.lang)], context: c, title: I18n.table(c.lang)["home"]!)
         }
 
@@ -408,6 +408,12 @@ struct RegistryRoutes {
             if actor.may(.placeEdit) {
                 data["head_choices"] = try await registry.residentChoices(placeID: id, gridID: nil, actor: actor).map { ["value": $0.0, "label": $0.1] }
             }
+        }
+        if let kind, kind.rank <= 3 {
+            // The office's contacts as posted for the public (communities, streets, districts).
+            let posted = try await registry.officeContact(placeID: id, actor: actor)
+            data["contact"] = ["address": form["contact_address"] ?? posted?.address ?? "", "phone": form["contact_phone"] ?? posted?.phone ?? "",
+                               "hours": form["contact_hours"] ?? posted?.hours ?? ""]
         }
         data["holds_households"] = kind?.holdsHouseholds ?? false
         data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)

@@ -259,6 +259,7 @@ public struct RegistryService: Sendable {
                 }
                 try await db.raw("DELETE FROM organisation_compounds WHERE compound_id = \(bind: id)").run()
                 try await db.raw("DELETE FROM heads WHERE place_id = \(bind: id)").run()
+                try await db.raw("DELETE FROM place_contacts WHERE place_id = \(bind: id)").run()
                 try await db.raw("DELETE FROM places WHERE id = \(bind: id)").run()
                 try await audit.append(db, actor: actor, action: "place.remove", objectType: "place", objectID: id, path: p.path, detail: p.name)
                 return parent

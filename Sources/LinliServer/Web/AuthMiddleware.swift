@@ -18,6 +18,7 @@ struct AuthMiddleware: RouterMiddleware {
         if let l = cookies["linli_lang"]?.value, let lang = Lang(rawValue: l) { context.lang = lang }
         if let q = request.uri.queryParameters.get("lang"), let lang = Lang(rawValue: q) { context.lang = lang }
         context.largePrint = cookies["linli_print"]?.value == "large"
+        if let code = cookies[Flash.cookie]?.value, Flash.messages[code] != nil { context.flash = code }
 
         var viaSession = false
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
@@ -52,7 +53,12 @@ struct AuthMiddleware: RouterMiddleware {
                 throw LinliError(.forbidden, code: "csrf", message: "页面已过期，请刷新后重试")
             }
         }
-        return try await next(request, context)
+        var response = try await next(request, context)
+        // A page that showed the message takes it down; a redirect passes it on.
+        if cookies[Flash.cookie] != nil, response.status == .ok, response.headers[.contentType]?.hasPrefix("text/html") == true {
+            response.setCookie(Cookie(name: Flash.cookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax))
+        }
+        return response
     }
 
     /// `https://linli.example:8443` against the Host the request was sent to. "null" (a sandboxed

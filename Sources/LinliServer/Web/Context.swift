@@ -10,6 +10,9 @@ public struct AppContext: RequestContext {
     public var csrf: String?
     public var lang: Lang = .zh
     public var largePrint = false
+    /// What the last form did, carried across its redirect (a code from `Flash`), shown once at
+    /// the top of the next page.
+    public var flash: String?
     /// Fields of an `application/x-www-form-urlencoded` body, parsed once by the middleware.
     public var form: FormData = FormData()
     /// Files of a `multipart/form-data` body.

@@ -25,6 +25,7 @@ enum I18n {
         TextTable(name: "requests", strings: RequestsText.strings, values: RequestsText.values),
         TextTable(name: "deliberation", strings: DeliberationText.strings, values: DeliberationText.values),
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
+        TextTable(name: "home", strings: HomeText.strings, values: HomeText.values),
     ]
 
     /// "strings.show: requests, linkage" for each key defined in more than one table.
@@ -64,7 +65,7 @@ enum I18n {
         "home": ("首页", "Home"), "search": ("搜索居民", "Find residents"),
         "search_hint": ("姓名、手机号、身份证号或地址", "Name, phone, ID number or address"),
         "coverage": ("覆盖情况", "Coverage"), "audit": ("审计日志", "Audit log"),
-        "large_print": ("大字", "Large print"), "normal_print": ("标准字号", "Normal print"),
+        "large_print": ("长辈版（大字）", "Large print"), "normal_print": ("标准版", "Normal print"),
         "lang_switch": ("English", "中文"),
         "children": ("下级", "Below"), "households": ("住户", "Households"), "residents": ("居民", "Residents"),
         "organisations": ("组织", "Organisations"), "facilities": ("设施", "Facilities"), "grids": ("网格", "Grids"),

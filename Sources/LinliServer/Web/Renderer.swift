@@ -99,7 +99,12 @@ struct Renderer: Sendable {
 
     /// The same for a page whose data is template values already (the household page).
     func page(_ template: String, fields data: TemplateFields, context: AppContext, title: String) -> Response {
-        let content = render(template, fields: data, context: context)
+        var content = render(template, fields: data, context: context)
+        if let code = context.flash, let key = Flash.messages[code], let text = I18n.table(context.lang)[key] {
+            var note = Array("<p class=\"flash\" role=\"status\" id=\"flash\" tabindex=\"-1\">".utf8)
+            TemplateLibrary.appendEscaped(text, to: &note)
+            content = note + Array("</p>\n".utf8) + content
+        }
         func wholeLayout() -> [UInt8] {
             render("layout", fields: layoutFields(title: title, content: String(decoding: content, as: UTF8.self), context: context), context: context)
         }
@@ -134,6 +139,10 @@ struct Renderer: Sendable {
             var nav: TemplateFields = ["name": .text(a.displayName), "roles": roles.isEmpty ? .null : .text(roles)]
             for (name, action) in Self.navigation { nav[name] = .bool(a.may(action)) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
+            // Someone acting only for themselves gets a resident's menu: what they can use, no staff links.
+            let forThemselves = !a.grants.contains { $0.role.isStaff }
+            nav["resident_nav"] = .bool(forThemselves)
+            nav["home_path"] = .text(forThemselves ? "/home" : "/console")
             layout["user"] = .object(nav)
         }
         return layout

@@ -46,7 +46,14 @@ final class Routes: @unchecked Sendable {
                     throw LinliError.forbidden
                 }
             }
-            return try await handler(request, context)
+            var response = try await handler(request, context)
+            // A browser form that worked and moved on says so on the next page (unless it said
+            // something more particular itself).
+            if method == .post, !isAPI, access != .open, path != "/logout", response.status == .seeOther,
+               !(response.headers[values: .setCookie].contains { $0.hasPrefix(Flash.cookie + "=") }) {
+                response.setCookie(Flash.set(Flash.done))
+            }
+            return response
         }
     }
 
@@ -186,5 +193,20 @@ func formOrErrors(prefix: String, alsoShowing: Set<HTTPResponse.Status> = [], _ 
         var resp = try await page(fe.mapKeys { "\(prefix)_\($0)" })
         resp.status = status
         return resp
+    }
+}
+
+/// One-time messages after a form: a code in a short-lived cookie, the text from the language
+/// table (a cookie never carries text a page would show as given).
+enum Flash {
+    static let cookie = "linli_flash"
+    static let done = "done"
+    /// Code → language-table key.
+    static let messages: [String: String] = [
+        "done": "flash_done", "saved": "flash_saved", "submitted": "flash_submitted", "voted": "flash_voted",
+        "rated": "flash_rated", "signed_up": "flash_signed_up", "withdrawn": "flash_withdrawn",
+    ]
+    static func set(_ code: String) -> Cookie {
+        Cookie(name: cookie, value: code, maxAge: 120, path: "/", httpOnly: true, sameSite: .lax)
     }
 }

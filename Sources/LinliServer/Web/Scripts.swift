@@ -12,6 +12,41 @@ enum Scripts {
       document.querySelectorAll('a[data-back]').forEach(function (a) {
         if (history.length > 1) a.addEventListener('click', function (e) { e.preventDefault(); history.back(); });
       });
+      // On a desk the menu is simply open; on a phone it folds behind one button.
+      var menu = document.querySelector('details.menu');
+      if (menu && window.matchMedia('(min-width: 64em)').matches) menu.open = true;
+      // Anything that cannot be undone asks first and says what will happen.
+      document.addEventListener('submit', function (e) {
+        var f = e.target, q = f.getAttribute && f.getAttribute('data-confirm');
+        var b = e.submitter, qb = b && b.getAttribute('data-confirm');
+        if ((qb || q) && !window.confirm(qb || q)) e.preventDefault();
+      }, true);
+      // After a refused form the problems are listed at the top, where the eye is, each linking
+      // to its field; focus goes to the list so a screen reader reads it first.
+      var main = document.getElementById('main');
+      var errors = Array.prototype.slice.call(document.querySelectorAll('.field-error, p.error[role=alert]'))
+        .filter(function (e) { return e.textContent.trim() !== '' && e.offsetParent !== null; });
+      if (main && errors.length && !document.querySelector('.error-summary')) {
+        var box = document.createElement('div');
+        box.className = 'error-summary'; box.setAttribute('role', 'alert'); box.tabIndex = -1;
+        var list = document.createElement('ul');
+        errors.forEach(function (e) {
+          var li = document.createElement('li'), field = e.id && document.querySelector('[aria-describedby~="' + e.id + '"]');
+          if (!field) { var prev = e.previousElementSibling; if (prev && /INPUT|SELECT|TEXTAREA/.test(prev.tagName)) field = prev; }
+          var label = field && field.id && document.querySelector('label[for="' + field.id + '"]');
+          var text = (label ? label.textContent.trim() + '：' : '') + e.textContent.trim();
+          if (field && field.id) { var a = document.createElement('a'); a.href = '#' + field.id; a.textContent = text; li.appendChild(a); }
+          else { li.textContent = text; }
+          list.appendChild(li);
+        });
+        box.appendChild(list);
+        main.insertBefore(box, main.firstChild);
+        box.focus();
+        window.scrollTo(0, 0);
+      } else {
+        var flash = document.getElementById('flash');
+        if (flash) flash.focus();
+      }
     })();
 
     """

@@ -65,5 +65,35 @@ enum Stylesheet {
     .map-point text { font-size:11px; fill:#333; paint-order:stroke; stroke:#eef3ea; stroke-width:3px; }
     body.large .map-point text { font-size:15px; } .map-marker path { fill:var(--accent); stroke:#fff; stroke-width:1.5; } .map-marker-dot { fill:#fff; }
     .map-tools { display:flex; gap:.5rem; flex-wrap:wrap; }
+    /* The menu folds into one "菜单" button on a phone (it took 28 % of the first screen); on a
+       desk app.js opens it and the button hides. */
+    .skip { position:absolute; left:-999px; } .skip:focus { left:.5rem; top:.5rem; background:#fff; color:#000; padding:.5rem; z-index:10; }
+    header .quick { min-height:44px; display:inline-flex; align-items:center; }
+    details.menu { margin:0; } details.menu > summary { list-style:none; min-height:44px; min-width:44px; display:inline-flex; align-items:center;
+      padding:0 .9rem; border:2px solid #fff; border-radius:6px; font-weight:600; }
+    details.menu > summary::-webkit-details-marker { display:none; }
+    details.menu[open] > summary { background:#fff; color:var(--accent); }
+    details.menu nav { flex-basis:100%; padding:.5rem 0; }
+    details.menu nav a, details.menu nav .who { min-height:44px; display:inline-flex; align-items:center; }
+    header:has(details.menu[open]) { flex-wrap:wrap; } header details.menu[open] { flex-basis:100%; order:3; }
+    @media (min-width: 64em) { details.menu > summary { display:none; } header details.menu { flex-basis:auto; order:0; } details.menu nav { padding:0; } }
+    .who { color:#fff; } form.logout { display:inline; }
+    .lead { font-size:1.15em; }
+    /* Tiles: what a resident came to do, each a big target (at least 60 px high in large print). */
+    .tiles { display:grid; grid-template-columns:repeat(auto-fill, minmax(14rem, 1fr)); gap:.75rem; margin:1rem 0; }
+    .tiles.two { grid-template-columns:repeat(auto-fill, minmax(12rem, 1fr)); }
+    a.tile { display:flex; flex-direction:column; justify-content:center; min-height:88px; padding:1rem; border:2px solid var(--accent);
+      border-radius:10px; text-decoration:none; color:var(--fg); background:#fff; }
+    a.tile strong { font-size:1.2em; color:var(--accent); } a.tile span { color:var(--muted); overflow-wrap:anywhere; }
+    a.tile.primary { background:var(--accent); } a.tile.primary strong, a.tile.primary span { color:#fff; }
+    a.button.call { background:var(--ok); max-width:100%; overflow-wrap:anywhere; }
+    /* Two columns of label and value leave a value four characters wide in large print on a phone. */
+    @media (max-width: 64em) { body.large dl.fields { grid-template-columns:1fr; } body.large dl.fields dt { margin-top:.5rem; } }
+    ul.contacts li { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:center; justify-content:space-between; }
+    body.large a.tile { min-height:120px; }
+    /* Messages after a form, at the top where the eye is. */
+    .flash { background:#e8f5e9; border-left:6px solid var(--ok); padding:.75rem 1rem; font-weight:600; margin:.5rem 0 1rem; }
+    .error-summary { background:#fdecea; border-left:6px solid #b00020; padding:.75rem 1rem; margin:.5rem 0 1rem; }
+    .error-summary a { color:#b00020; font-weight:600; }
     """
 }

@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import LinliCore
+import LinliStore
+
+/// The front door and a resident's home: pages made of several capabilities' public or personal
+/// pieces, each asked through its own service (this file owns no tables).
+struct HomeRoutes {
+    let registry: RegistryService
+    let requests: RequestsService
+    let deliberation: DeliberationService
+    let renderer: Renderer
+
+    /// Where a signed-in person starts: staff on their console, everyone else on their home.
+    static func homePath(_ actor: Actor) -> String {
+        actor.grants.contains { $0.role.isStaff } ? "/console" : "/home"
+    }
+
+    func register(_ r: Routes) {
+        // The public front door: find one's community, sign in or register. Signed in, one's home.
+        r.get("/", .open) { req, c in
+            if let a = c.actor { return redirect(Self.homePath(a)) }
+            let q = req.uri.queryParameters.get("q")
+            let found = try await registry.communities(query: q)
+            return renderer.page("front", ["q": q ?? "", "communities": Renderer.data(found, c.lang), "searched": q?.isEmpty == false,
+                                           "none": found.isEmpty], context: c, title: I18n.table(c.lang)["front_title"]!)
+        }
+        r.get("/api/v1/public/communities", .open) { req, _ in
+            try JSON.response(try await registry.communities(query: req.uri.queryParameters.get("q")))
+        }
+        // A community's public page: how to reach the office and grid workers, what is being
+        // handled, the compounds' notices and the public accounts.
+        r.get("/c/:id", .open) { _, c in
+            let id = try c.id("id")
+            let front = try await registry.communityFront(id)
+            let board = try await requests.board(placeID: id, lang: c.lang)
+            var data = Renderer.fields(front, c.lang)
+            data["open"] = Renderer.data(Array(board.open.prefix(5)), c.lang)
+            data["none_open"] = board.open.isEmpty
+            data["has_grids"] = front.grids.contains { !$0.workerName.isEmpty }
+            data["posted_grids"] = Renderer.data(front.grids.filter { !$0.workerName.isEmpty }, c.lang)
+            return renderer.page("community", data, context: c, title: front.name)
+        }
+        r.get("/api/v1/public/communities/:id", .open) { _, c in
+            try JSON.response(try await registry.communityFront(try c.id("id")))
+        }
+
+        // A resident's home: large tiles for what they came to do.
+        r.get("/home", .signedIn) { _, c in
+            let actor = try c.requireActor()
+            var data: [String: Any] = ["name": actor.displayName]
+            if let facts = try await registry.homeFacts(actor: actor) {
+                data["household"] = ["id": facts.householdID, "address": facts.address, "community_id": facts.communityID,
+                                     "community_name": facts.communityName] as [String: Any]
+                if let g = facts.grid { data["grid"] = Renderer.data(g, c.lang) }
+                if let o = facts.office { data["office"] = Renderer.data(o, c.lang) }
+            }
+            if actor.may(.requestView) {
+                let mine = try await requests.list(.mine, actor: actor, lang: c.lang, limit: 3)
+                data["mine"] = Renderer.data(mine, c.lang)
+                data["can_report"] = actor.may(.requestSubmit)
+                data["mine_none"] = mine.isEmpty
+            }
+            if actor.may(.voteCast) {
+                let votes = try await deliberation.openVotes(actor: actor)
+                data["votes"] = Renderer.data(votes, c.lang)
+                data["votes_none"] = votes.isEmpty
+            }
+            data["can_matters"] = actor.may(.matterView)
+            data["can_volunteer"] = actor.may(.volunteerJoin)
+            return renderer.page("home", data, context: c, title: I18n.table(c.lang)["home"]!)
+        }
+    }
+}
