@@ -102,6 +102,7 @@ import LinliStore
         case (.put, "/api/v1/households/:id/dwelling"): return (uri, #"{"part_no":"T-\#(id)","area_m2":"80"}"#, json)
         case (.post, "/api/v1/residents"): return (uri, #"{"household_id":\#(ids.insideHousehold),"name":"测","id_number":"110105200001010032","registration":"registered","relation":"family"}"#, json)
         case (.patch, "/api/v1/residents/:id"): return (uri, #"{"name":"改"}"#, json)
+        case (.put, "/api/v1/places/:id/contact"): return (uri, #"{"address":"社区服务中心","phone":"0571-88886666","hours":"8:30-17:30"}"#, json)
         case (.post, "/api/v1/residents/:id/unmask"): return (uri, #"{"reason":"核实"}"#, json)
         default: return (uri, "", form)
         }
