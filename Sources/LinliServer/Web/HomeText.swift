@@ -30,6 +30,18 @@ enum HomeText {
         "flash_voted": ("✓ 您的投票已记录。截止前可以更改。", "✓ Your vote is recorded. You may change it until the vote closes."),
         "flash_rated": ("✓ 谢谢您的评价。", "✓ Thank you for your rating."), "flash_signed_up": ("✓ 报名成功。", "✓ You are signed up."),
         "flash_withdrawn": ("✓ 已撤回。", "✓ Withdrawn."),
+        "confirm_remove": ("删除后不能恢复。确定删除吗？", "This cannot be undone. Remove it?"),
+        "confirm_remove_head": ("卸任后，此人不再担任这个职务（记录保留）。确定吗？", "They will no longer hold this post (the record is kept). Go ahead?"),
+        "confirm_refuse_bind": ("拒绝后，此人不能以这户的身份办事，系统会通知本人。确定拒绝吗？", "They will not act for this household and will be told so. Refuse?"),
+        "confirm_reject_expense": ("退回后这笔支出不会付款，经办人需要重新提交。确定退回吗？", "The expense will not be paid and must be submitted again. Send it back?"),
+        "confirm_close_poll": ("结束后不能再投票，将按已投的票计票。确定现在结束吗？", "No more ballots after this; the count uses those cast. Close now?"),
+        "confirm_merge": ("合并后，这条诉求并入所选的诉求一起办理，反映人会收到通知。确定合并吗？", "This request joins the chosen one and is handled with it; the reporter is told. Merge?"),
+        "confirm_reject_request": ("不予受理后，反映人会收到您写的理由。确定吗？", "The reporter will receive your reason. Reject?"),
+        "confirm_withdraw": ("撤回后，这件事不再办理。确定撤回吗？", "It will no longer be handled. Withdraw?"),
+        "confirm_delete_rule": ("删除后，新的诉求不再按这条规则分派。确定删除吗？", "New requests will no longer be routed by this rule. Delete?"),
+        "confirm_revoke": ("撤销后，这个账号立即失去这项权限。确定撤销吗？", "The account loses this role at once. Revoke?"),
+        "confirm_close_venture": ("截止后不能再提交申请。确定截止吗？", "No more applications after this. Close?"),
+        "confirm_pay": ("确认这笔款项已经付出？它会记入公开账目。", "Confirm this money has been paid out? It goes into the public ledger."),
         "public_page": ("社区公开页面", "Public page"), "menu": ("菜单", "Menu"), "skip_to_content": ("跳到正文", "Skip to content"),
     ]
     static let values: [String: (String, String)] = [:]

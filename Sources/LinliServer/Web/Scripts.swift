@@ -12,6 +12,17 @@ enum Scripts {
       document.querySelectorAll('a[data-back]').forEach(function (a) {
         if (history.length > 1) a.addEventListener('click', function (e) { e.preventDefault(); history.back(); });
       });
+      // Tables turn into cards on a narrow screen: each cell carries its column's name.
+      document.querySelectorAll('table').forEach(function (table) {
+        var heads = table.querySelectorAll('thead th');
+        if (!heads.length) return;
+        table.classList.add('cards');
+        table.querySelectorAll('tbody tr').forEach(function (tr) {
+          Array.prototype.forEach.call(tr.children, function (td, i) {
+            if (heads[i] && !td.hasAttribute('data-label')) td.setAttribute('data-label', heads[i].textContent.trim());
+          });
+        });
+      });
       // On a desk the menu is simply open; on a phone it folds behind one button.
       var menu = document.querySelector('details.menu');
       if (menu && window.matchMedia('(min-width: 64em)').matches) menu.open = true;

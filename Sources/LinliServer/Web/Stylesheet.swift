@@ -95,5 +95,23 @@ enum Stylesheet {
     .flash { background:#e8f5e9; border-left:6px solid var(--ok); padding:.75rem 1rem; font-weight:600; margin:.5rem 0 1rem; }
     .error-summary { background:#fdecea; border-left:6px solid #b00020; padding:.75rem 1rem; margin:.5rem 0 1rem; }
     .error-summary a { color:#b00020; font-weight:600; }
-    """
+    """ + cards("@media (max-width: 40em)", "") + cards("@media (max-width: 64em)", "body.large ")
+
+    /// Below a width a table becomes one card per row, each value beside its column's name
+    /// (app.js copies the header into `data-label`): eight columns on a phone left one
+    /// character per line. Narrow screens always; large print already on a tablet.
+    static func cards(_ media: String, _ scope: String) -> String {
+        let t = scope + "table.cards"
+        return """
+        \(media) {
+          \(t) thead { position:absolute; left:-9999px; }
+          \(t), \(t) tbody, \(t) tr, \(t) td { display:block; width:100%; }
+          \(t) tr { border:1px solid var(--line); border-radius:8px; margin:.5rem 0; padding:.5rem .75rem; }
+          \(t) td { border:0; padding:.15rem 0; display:flex; flex-wrap:wrap; gap:0 1rem; justify-content:space-between; overflow-wrap:anywhere; }
+          \(t) td::before { content:attr(data-label); color:var(--muted); }
+          \(t) td:first-child { font-weight:600; }
+        }
+
+        """
+    }
 }
