@@ -50,7 +50,9 @@ enum Stylesheet {
     input[type=file] { max-width:100%; font-size:1em; min-height:44px; }
     input[type=number], input[type=date], input[type=time], input[type=datetime-local] { min-height:44px; padding:.4rem; font-size:1em; max-width:100%; }
     /* Boxes a finger can hit (13 px by default, whatever the print size). */
-    input[type=checkbox], input[type=radio] { width:1.3em; height:1.3em; vertical-align:middle; margin-right:.3em; }
+    /* In rem: a box's em is its own 13 px font, which left them 17 px. */
+    input[type=checkbox], input[type=radio] { width:1.5rem; height:1.5rem; vertical-align:middle; margin-right:.4em; flex:none; }
+    body.large input[type=checkbox], body.large input[type=radio] { width:2rem; height:2rem; }
     .photos { display:flex; flex-wrap:wrap; gap:.5rem; } .photos img { width:8rem; height:8rem; object-fit:cover; border-radius:4px; }
     ol.timeline { padding-left:1.25rem; } ol.timeline li { margin:.4rem 0; }
     .description { white-space:pre-wrap; } li.unread { font-weight:600; } label.rating { display:block; font-size:1.2em; }
