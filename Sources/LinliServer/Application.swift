@@ -33,6 +33,15 @@ public struct AppConfig: Sendable, StoreLocation {
     public var wechatPayPublicKeyID: String?
     /// One-time codes by SMS: LINLI_SMS=aliyun with its keys, or the log (development only).
     public var sms: (any SMSSender)?
+    /// Map tiles: a URL template (`https://tiles.example/{z}/{x}/{y}.png`) for a city's own tile
+    /// server or a provider, the coordinate system its tiles are drawn in (`gcj02` for most
+    /// Chinese commercial maps, else `wgs84`), and the credit it asks for. None: the map draws
+    /// the community's own places on a plain ground and needs no network.
+    public var tileURL: String?
+    public var tileCRS = "wgs84"
+    public var tileAttribution = ""
+    /// Where Debian's libjs-leaflet and libjs-chart.js put their files.
+    public var scriptDirectory = "/usr/share/javascript"
 
     public init() {}
 
@@ -55,6 +64,10 @@ public struct AppConfig: Sendable, StoreLocation {
         c.wechatPayAPIv3Key = env["LINLI_WECHATPAY_APIV3_KEY"]
         c.wechatPayPublicKeyFile = env["LINLI_WECHATPAY_PUBLIC_KEY_FILE"]
         c.wechatPayPublicKeyID = env["LINLI_WECHATPAY_PUBLIC_KEY_ID"]
+        c.tileURL = env["LINLI_TILE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if env["LINLI_TILE_CRS"] == "gcj02" { c.tileCRS = "gcj02" }
+        c.tileAttribution = env["LINLI_TILE_ATTRIBUTION"] ?? ""
+        if let v = env["LINLI_JS_DIR"], !v.isEmpty { c.scriptDirectory = v }
         switch env["LINLI_SMS"] {
         case "aliyun"?:
             var templates: [SMSPurpose: String] = [:]
@@ -164,7 +177,10 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let renderer = try await Renderer.load()
     let router = Router(context: AppContext.self)
     // Outermost, so that error pages carry the headers too.
-    router.add(middleware: SecurityHeadersMiddleware(production: linli.config.production))
+    // A configured tile server is the one other origin pages may load images from.
+    let tileOrigin = linli.config.tileURL.flatMap { URL(string: $0.replacingOccurrences(of: "{s}", with: "a")) }
+        .flatMap { u in u.scheme.flatMap { scheme in u.host.map { "\(scheme)://\($0)\(u.port.map { ":\($0)" } ?? "")" } } }
+    router.add(middleware: SecurityHeadersMiddleware(production: linli.config.production, imageSources: tileOrigin.map { [$0] } ?? []))
     router.add(middleware: ErrorMiddleware(renderer: renderer))
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)
@@ -183,6 +199,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         wechatPay = try WeChatPayV3(merchantID: m, apiV3Key: k, publicKeyPEM: try String(contentsOfFile: f, encoding: .utf8), publicKeyID: id)
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
+    MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // The API's own description, made from the route table as it stands when asked.

@@ -293,7 +293,7 @@ def resident_reports_a_leak_with_a_photo_on_a_phone(d, base):
     WebDriverWait(d, 10).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#request-map .map-point")) > 3)
     summary = settled(d, d.find_element(By.CSS_SELECTOR, "#map-point summary"))
     summary.click()
-    settled(d, d.find_element(By.CSS_SELECTOR, "#request-map svg")).click()
+    settled(d, d.find_element(By.CSS_SELECTOR, "#request-map .leaflet-container")).click()
     lat, lng = d.find_element(By.ID, "lat").get_attribute("value"), d.find_element(By.ID, "lng").get_attribute("value")
     assert 30 < float(lat) < 31 and 120 < float(lng) < 121, (lat, lng)
     assert d.find_elements(By.CSS_SELECTOR, "#request-map .map-marker")
@@ -484,7 +484,7 @@ def volunteer_answers_signs_up_and_checks_in_with_the_household_code(d, base):
     try:
         login(staff, base, "community")
         staff.get(base + f"/tasks?community={community}")
-        staff.find_element(By.CSS_SELECTOR, "details summary").click()
+        staff.find_element(By.CSS_SELECTOR, "main details summary").click()
         WebDriverWait(staff, 5).until(lambda drv: drv.find_element(By.ID, "title").is_displayed(), "the task form did not open")
         staff.find_element(By.ID, "title").send_keys("陪老人看病")
         # Five minutes from now (Beijing time), but a shift may not cross midnight: late in the
@@ -630,6 +630,33 @@ def pages_pass_the_axe_accessibility_check(d, base):
                 d.get(base + path)
                 problems += [f"{user} {path}{' (large)' if large else ''} {p}" for p in axe_problems(d)]
     assert not problems, "\n".join(problems)
+
+
+@case
+def the_map_is_leaflet_served_by_linli_and_converts_for_gcj_tiles(d, base):
+    """The request form's map is Leaflet from Debian's package, served by Linli (no other site),
+    drawing the community's own places with no tile server; GCJ-02 conversion for Chinese
+    commercial tiles goes there and back to within a centimetre, and not at all abroad."""
+    login(d, base, "resident")
+    d.get(base + "/requests/new")
+    d.find_elements(By.CSS_SELECTOR, "#location option")[1].click()
+    settled(d, d.find_element(By.CSS_SELECTOR, "#map-point summary")).click()
+    WebDriverWait(d, 10).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#request-map .leaflet-container path.map-point")) > 3,
+                               "Leaflet drew no places")
+    scripts = d.execute_script("return Array.prototype.map.call(document.scripts, function (s) { return s.src; })")
+    assert all(src.startswith(base) for src in scripts if src), scripts
+    settled(d, d.find_element(By.CSS_SELECTOR, "#request-map .leaflet-container")).click()
+    lat, lng = float(d.find_element(By.ID, "lat").get_attribute("value")), float(d.find_element(By.ID, "lng").get_attribute("value"))
+    assert 30 < lat < 31 and 120 < lng < 121, (lat, lng)
+    assert d.find_elements(By.CSS_SELECTOR, "#request-map path.map-marker"), "the tap is marked"
+    shot(d, "leaflet-request-map-phone")
+    # West Lake (WGS-84): GCJ-02 moves it a few hundred metres; the inverse brings it back.
+    g = d.execute_script("return LinliMap.toGCJ(30.2590, 120.1388)")
+    moved = ((g[0] - 30.2590) * 111000, (g[1] - 120.1388) * 96000)
+    assert 100 < (moved[0] ** 2 + moved[1] ** 2) ** 0.5 < 800, moved
+    back = d.execute_script("return LinliMap.fromGCJ(arguments[0], arguments[1])", g[0], g[1])
+    assert abs(back[0] - 30.2590) < 1e-7 and abs(back[1] - 120.1388) < 1e-7, back
+    assert d.execute_script("return LinliMap.toGCJ(48.8566, 2.3522)") == [48.8566, 2.3522], "no offset outside China"
 
 
 LAYOUT_CHECK = """

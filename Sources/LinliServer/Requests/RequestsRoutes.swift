@@ -93,8 +93,12 @@ struct RequestsRoutes {
         }
         r.get("/board/:id", .open) { _, c in
             let (name, open, resolved) = try await requests.board(placeID: try c.id("id"), lang: c.lang)
+            // Where the open ones are, for the map (the same public fields the list shows).
+            struct Pin: Encodable { var lat: Double; var lng: Double; var label: String }
+            let pins = open.compactMap { r in r.lat.flatMap { lat in r.lng.map { Pin(lat: lat, lng: $0, label: "#\(r.id) \(r.categoryName)") } } }
             return renderer.page("board", ["name": name, "open": Renderer.data(open, c.lang), "resolved": Renderer.data(resolved, c.lang),
-                                           "none_open": open.isEmpty, "none_resolved": resolved.isEmpty],
+                                           "none_open": open.isEmpty, "none_resolved": resolved.isEmpty, "has_pins": !pins.isEmpty,
+                                           "pins_json": String(decoding: try JSON.bytes(pins), as: UTF8.self)],
                                  context: c, title: I18n.table(c.lang)["board"]! + " · " + name)
         }
         r.get("/figures", .action(.requestFigures)) { req, c in

@@ -132,7 +132,139 @@ enum MapScript {
     this.draw();
   };
 
-  window.LinliMap = { attach: function (box) { return box.linliMap || (box.linliMap = new Map(box)); } };
+  // GCJ-02, the offset coordinate system of most Chinese commercial maps: Linli stores WGS-84
+  // (CGCS2000 agrees with it to centimetres) and converts only to draw on such tiles, and back
+  // when a tap on them picks a point. Outside China there is no offset.
+  var A = 6378245.0, EE = 0.00669342162296594323;
+  function outsideChina(lat, lng) { return lng < 72.004 || lng > 137.8347 || lat < 0.8293 || lat > 55.8271; }
+  function tLat(x, y) {
+    var r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
+    r += (20 * Math.sin(y * Math.PI) + 40 * Math.sin(y / 3 * Math.PI)) * 2 / 3;
+    return r + (160 * Math.sin(y / 12 * Math.PI) + 320 * Math.sin(y * Math.PI / 30)) * 2 / 3;
+  }
+  function tLng(x, y) {
+    var r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
+    r += (20 * Math.sin(x * Math.PI) + 40 * Math.sin(x / 3 * Math.PI)) * 2 / 3;
+    return r + (150 * Math.sin(x / 12 * Math.PI) + 300 * Math.sin(x / 30 * Math.PI)) * 2 / 3;
+  }
+  function toGCJ(lat, lng) {
+    if (outsideChina(lat, lng)) return [lat, lng];
+    var dLat = tLat(lng - 105, lat - 35), dLng = tLng(lng - 105, lat - 35), rad = lat / 180 * Math.PI;
+    var m = 1 - EE * Math.sin(rad) * Math.sin(rad), sq = Math.sqrt(m);
+    dLat = dLat * 180 / ((A * (1 - EE)) / (m * sq) * Math.PI);
+    dLng = dLng * 180 / (A / sq * Math.cos(rad) * Math.PI);
+    return [lat + dLat, lng + dLng];
+  }
+  // The inverse has no closed form: step until the forward conversion lands on the point (well
+  // under a centimetre after a few steps).
+  function fromGCJ(lat, lng) {
+    var w = [lat, lng];
+    for (var i = 0; i < 10; i++) {
+      var g = toGCJ(w[0], w[1]);
+      w = [w[0] - (g[0] - lat), w[1] - (g[1] - lng)];
+    }
+    return w;
+  }
+
+  // The same widget on Leaflet (from Debian's libjs-leaflet, served by Linli): a real map that
+  // pans and zooms, on the configured tiles, or on a plain ground with the community's own
+  // places drawn as vector layers when no tile server is set (it then works with no network).
+  function LeafletMap(box) {
+    var S = window.LinliMapSettings || {}, self = this;
+    this.box = box;
+    this.gcj = S.tiles && S.crs === 'gcj02';
+    this.latInput = box.dataset.latInput ? document.getElementById(box.dataset.latInput) : null;
+    this.lngInput = box.dataset.lngInput ? document.getElementById(box.dataset.lngInput) : null;
+    var holder = document.createElement('div');
+    holder.className = 'map-leaflet';
+    holder.setAttribute('role', 'application');
+    holder.setAttribute('aria-label', box.dataset.label || '');
+    box.appendChild(holder);
+    this.note = document.createElement('p');
+    this.note.className = 'meta map-note';
+    box.appendChild(this.note);
+    this.map = L.map(holder, { attributionControl: !!S.tiles, zoomControl: true, preferCanvas: false });
+    if (S.tiles) L.tileLayer(S.tiles, { maxZoom: 19, attribution: S.attribution || '' }).addTo(this.map);
+    else holder.classList.add('map-offline');
+    this.layer = L.layerGroup().addTo(this.map);
+    this.pins = [];
+    try { this.pins = JSON.parse(box.dataset.pins || '[]'); } catch (e) { this.pins = []; }
+    this.points = [];
+    this.map.setView([30.25, 120.16], 13);
+    if (this.latInput) {
+      this.map.on('click', function (e) { var w = self.stored(e.latlng.lat, e.latlng.lng); self.set(w[0], w[1]); });
+      [this.latInput, this.lngInput].forEach(function (i) { i.addEventListener('change', function () { self.draw(true); }); });
+      var tools = document.createElement('p');
+      tools.className = 'map-tools';
+      if (navigator.geolocation) {
+        var here = document.createElement('button');
+        here.type = 'button'; here.textContent = box.dataset.hereLabel || 'Here'; here.className = 'secondary map-here';
+        here.addEventListener('click', function () {
+          navigator.geolocation.getCurrentPosition(function (p) { self.set(p.coords.latitude, p.coords.longitude); },
+            function () { self.note.textContent = box.dataset.noGeoLabel || ''; }, { enableHighAccuracy: true, timeout: 10000 });
+        });
+        tools.appendChild(here);
+      }
+      var clear = document.createElement('button');
+      clear.type = 'button'; clear.textContent = box.dataset.clearLabel || 'Clear'; clear.className = 'secondary map-clear';
+      clear.addEventListener('click', function () { self.latInput.value = ''; self.lngInput.value = ''; self.draw(false); });
+      tools.appendChild(clear);
+      box.appendChild(tools);
+    }
+    // A map inside a folded section has no size until it opens.
+    var fold = box.closest('details');
+    if (fold) fold.addEventListener('toggle', function () { self.map.invalidateSize(); self.draw(true); });
+    if (box.dataset.query) this.load(box.dataset.query); else this.draw(true);
+  }
+  LeafletMap.prototype.shown = function (lat, lng) { return this.gcj ? toGCJ(lat, lng) : [lat, lng]; };
+  LeafletMap.prototype.stored = function (lat, lng) { return this.gcj ? fromGCJ(lat, lng) : [lat, lng]; };
+  LeafletMap.prototype.current = Map.prototype.current;
+  LeafletMap.prototype.load = function (query) {
+    var self = this;
+    fetch('/api/v1/map-points?' + query, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.ok ? r.json() : { points: [] }; })
+      .then(function (d) { self.points = d.points || []; self.draw(true); })
+      .catch(function () { self.points = []; self.draw(true); });
+  };
+  LeafletMap.prototype.draw = function (fit) {
+    var self = this, bounds = [], c = this.current();
+    // Names stay on the map while few enough to read; with many they show on a tap.
+    var named = this.points.filter(function (p) { return p.kind === 'compound' || p.kind === 'villager_group'; }).length <= 8;
+    this.layer.clearLayers();
+    this.points.forEach(function (p) {
+      var at = self.shown(p.lat, p.lng);
+      bounds.push(at);
+      L.circleMarker(at, { radius: p.kind === 'compound' ? 9 : 7, className: 'map-point map-' + p.kind, weight: 2 })
+        .bindTooltip(p.label || p.name, { permanent: named && (p.kind === 'compound' || p.kind === 'villager_group'), direction: 'right' }).addTo(self.layer);
+    });
+    this.pins.forEach(function (p) {
+      var at = self.shown(p.lat, p.lng);
+      bounds.push(at);
+      var m = L.circleMarker(at, { radius: 9, className: 'map-pin', weight: 2 }).addTo(self.layer);
+      if (p.href) m.on('click', function () { window.location = p.href; });
+      m.bindTooltip(p.label || '', { direction: 'top' });
+    });
+    if (c[0] !== null && c[1] !== null) {
+      var at = self.shown(c[0], c[1]);
+      bounds.push(at);
+      L.circleMarker(at, { radius: 12, className: 'map-marker', weight: 3 }).addTo(this.layer);
+    }
+    this.note.textContent = this.latInput ? (this.box.dataset.hintLabel || '') : '';
+    if (!bounds.length && this.latInput) this.note.textContent = this.box.dataset.emptyLabel || '';
+    if (fit && bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.15), { maxZoom: 17 });
+  };
+  LeafletMap.prototype.set = function (lat, lng) {
+    this.latInput.value = lat.toFixed(6);
+    this.lngInput.value = lng.toFixed(6);
+    this.draw(false);
+  };
+
+  window.LinliMap = {
+    attach: function (box) { return box.linliMap || (box.linliMap = window.L ? new LeafletMap(box) : new Map(box)); },
+    toGCJ: toGCJ, fromGCJ: fromGCJ
+  };
   document.querySelectorAll('.map[data-map]').forEach(function (b) { window.LinliMap.attach(b); });
 })();
 """#

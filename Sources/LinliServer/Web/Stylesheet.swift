@@ -67,6 +67,11 @@ enum Stylesheet {
     .map-point text { font-size:11px; fill:#333; paint-order:stroke; stroke:#eef3ea; stroke-width:3px; }
     body.large .map-point text { font-size:15px; } .map-marker path { fill:var(--accent); stroke:#fff; stroke-width:1.5; } .map-marker-dot { fill:#fff; }
     .map-tools { display:flex; gap:.5rem; flex-wrap:wrap; }
+    .map-leaflet { height:320px; max-width:40rem; border:1px solid var(--line); border-radius:6px; } body.large .map-leaflet { height:380px; }
+    .map-leaflet.map-offline { background:#eef3ea; }
+    .leaflet-interactive.map-point { fill:#0b57d0; fill-opacity:.9; stroke:#fff; } .leaflet-interactive.map-compound, .leaflet-interactive.map-villager_group { fill:#6d4c41; }
+    .leaflet-interactive.map-pin { fill:#f9a825; fill-opacity:1; stroke:#5d4037; } .leaflet-interactive.map-marker { fill:var(--accent); fill-opacity:1; stroke:#fff; }
+    .leaflet-container a.leaflet-control-zoom-in, .leaflet-container a.leaflet-control-zoom-out { width:44px; height:44px; line-height:44px; }
     /* The menu folds into one "菜单" button on a phone (it took 28 % of the first screen); on a
        desk app.js opens it and the button hides. */
     .skip { position:absolute; left:-999px; } .skip:focus { left:.5rem; top:.5rem; background:#fff; color:#000; padding:.5rem; z-index:10; }
