@@ -352,7 +352,7 @@ def public_board_shows_no_personal_data(d, base):
     board = d.find_element(By.ID, "board-link").get_attribute("href")
     d.delete_all_cookies()  # the board is public: look at it signed out
     d.get(board)
-    wait_text(d, "main", "公示栏")
+    wait_text(d, "main", "诉求办理公示")
     text = d.find_element(By.ID, "main").text
     assert "天花板" not in text, "a description the resident did not publish stays off the board"
     assert "王秀英" not in text, "no names of residents who phoned in"

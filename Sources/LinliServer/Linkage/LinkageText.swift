@@ -6,7 +6,7 @@ enum LinkageText {
         "linkage": ("五社联动", "Five-society linkage"), "my_volunteering": ("我的志愿服务", "My volunteering"),
         "tab_tasks": ("志愿任务", "Volunteer tasks"), "tab_volunteers": ("志愿者", "Volunteers"), "tab_needs": ("居民需求", "Residents' needs"),
         "tab_projects": ("微项目", "Micro-projects"), "tab_gap": ("服务缺口", "Service gaps"), "tab_social_workers": ("社工与社会组织", "Social workers and organisations"),
-        "tab_funds": ("社区基金", "Community fund"), "tab_public_ledger": ("公开账目", "Public ledger"),
+        "tab_funds": ("社区基金", "Community fund"), "expense_send_back": ("退回，不予支付", "Send back unpaid"), "tab_public_ledger": ("公开账目", "Public ledger"),
         "community_label": ("社区", "Community"), "no_community": ("您的账号没有可查看的社区", "Your account covers no community"),
         "add": ("添加", "Add"), "create": ("创建", "Create"), "print": ("打印", "Print"), "date": ("日期", "Date"), "time": ("时间", "Time"),
         "amount": ("金额（元）", "Amount (yuan)"), "yuan": ("元", "yuan"), "history": ("过程记录", "History"), "project": ("项目", "Project"),
