@@ -17,6 +17,26 @@ enum MapScript {
   }
   function num(v) { var n = parseFloat(v); return isFinite(n) ? n : null; }
 
+  // Under a map in a form: "my position" (where the phone allows it) and "clear".
+  function tools(box, map, redraw) {
+    var bar = document.createElement('p');
+    bar.className = 'map-tools';
+    if (navigator.geolocation) {
+      var here = document.createElement('button');
+      here.type = 'button'; here.textContent = box.dataset.hereLabel || 'Here'; here.className = 'secondary map-here';
+      here.addEventListener('click', function () {
+        navigator.geolocation.getCurrentPosition(function (p) { map.set(p.coords.latitude, p.coords.longitude); },
+          function () { map.note.textContent = box.dataset.noGeoLabel || ''; }, { enableHighAccuracy: true, timeout: 10000 });
+      });
+      bar.appendChild(here);
+    }
+    var clear = document.createElement('button');
+    clear.type = 'button'; clear.textContent = box.dataset.clearLabel || 'Clear'; clear.className = 'secondary map-clear';
+    clear.addEventListener('click', function () { map.latInput.value = ''; map.lngInput.value = ''; redraw(); });
+    bar.appendChild(clear);
+    box.appendChild(bar);
+  }
+
   function Map(box) {
     this.box = box;
     this.latInput = box.dataset.latInput ? document.getElementById(box.dataset.latInput) : null;
@@ -32,23 +52,7 @@ enum MapScript {
     if (this.latInput) {
       this.svg.addEventListener('click', function (ev) { self.pick(ev); });
       [this.latInput, this.lngInput].forEach(function (i) { i.addEventListener('change', function () { self.draw(); }); });
-      var tools = document.createElement('p');
-      tools.className = 'map-tools';
-      if (navigator.geolocation) {
-        var here = document.createElement('button');
-        here.type = 'button'; here.textContent = box.dataset.hereLabel || 'Here'; here.className = 'secondary map-here';
-        here.addEventListener('click', function () {
-          navigator.geolocation.getCurrentPosition(function (p) {
-            self.set(p.coords.latitude, p.coords.longitude);
-          }, function () { self.note.textContent = box.dataset.noGeoLabel || ''; }, { enableHighAccuracy: true, timeout: 10000 });
-        });
-        tools.appendChild(here);
-      }
-      var clear = document.createElement('button');
-      clear.type = 'button'; clear.textContent = box.dataset.clearLabel || 'Clear'; clear.className = 'secondary map-clear';
-      clear.addEventListener('click', function () { self.latInput.value = ''; self.lngInput.value = ''; self.draw(); });
-      tools.appendChild(clear);
-      box.appendChild(tools);
+      tools(box, self, function () { self.draw(); });
     }
     if (box.dataset.query) this.load(box.dataset.query);
   }
@@ -196,22 +200,7 @@ enum MapScript {
     if (this.latInput) {
       this.map.on('click', function (e) { var w = self.stored(e.latlng.lat, e.latlng.lng); self.set(w[0], w[1]); });
       [this.latInput, this.lngInput].forEach(function (i) { i.addEventListener('change', function () { self.draw(true); }); });
-      var tools = document.createElement('p');
-      tools.className = 'map-tools';
-      if (navigator.geolocation) {
-        var here = document.createElement('button');
-        here.type = 'button'; here.textContent = box.dataset.hereLabel || 'Here'; here.className = 'secondary map-here';
-        here.addEventListener('click', function () {
-          navigator.geolocation.getCurrentPosition(function (p) { self.set(p.coords.latitude, p.coords.longitude); },
-            function () { self.note.textContent = box.dataset.noGeoLabel || ''; }, { enableHighAccuracy: true, timeout: 10000 });
-        });
-        tools.appendChild(here);
-      }
-      var clear = document.createElement('button');
-      clear.type = 'button'; clear.textContent = box.dataset.clearLabel || 'Clear'; clear.className = 'secondary map-clear';
-      clear.addEventListener('click', function () { self.latInput.value = ''; self.lngInput.value = ''; self.draw(false); });
-      tools.appendChild(clear);
-      box.appendChild(tools);
+      tools(box, self, function () { self.draw(false); });
     }
     // A map inside a folded section has no size until it opens.
     var fold = box.closest('details');
