@@ -163,8 +163,7 @@ public enum PublicPhone {
     /// Digits only, without a +86 prefix; nil unless 5 to 12 digits remain after spaces, dashes
     /// and brackets are dropped.
     public static func dialable(_ raw: String) -> String? {
-        var s = raw.filter { !" -()（）".contains($0) }
-        if s.hasPrefix("+86") { s.removeFirst(3) }
+        let s = PhoneNumber.normalise(raw.filter { !"()（）".contains($0) })
         guard (5...12).contains(s.count), s.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return s
     }

@@ -161,6 +161,10 @@ public struct Actor: Sendable {
         grants.contains { PermissionTable.allows($0.role, action) }
     }
 
+    /// No staff role anywhere: a resident or volunteer, who gets a home of tiles and a
+    /// resident's menu rather than a console.
+    public var actsOnlyForThemselves: Bool { !grants.contains { $0.role.isStaff } }
+
     /// True if some grant allows `action` on an object at `scope`.
     public func may(_ action: Action, on scope: ObjectScope) -> Bool {
         grants.contains { g in

@@ -40,6 +40,17 @@ public struct AppConfig: Sendable, StoreLocation {
     public var tileURL: String?
     public var tileCRS = "wgs84"
     public var tileAttribution = ""
+    /// The origins tiles come from, the only other ones pages may load images from: Leaflet
+    /// fills `{s}` with a, b and c by default, so a template with it names three hosts.
+    public var tileOrigins: [String] {
+        guard let url = tileURL else { return [] }
+        let hosts = url.contains("{s}") ? ["a", "b", "c"].map { url.replacingOccurrences(of: "{s}", with: $0) } : [url]
+        return hosts.compactMap { raw in
+            guard let u = URL(string: raw.replacingOccurrences(of: "{", with: "%7B").replacingOccurrences(of: "}", with: "%7D")),
+                  let scheme = u.scheme, let host = u.host else { return nil }
+            return "\(scheme)://\(host)" + (u.port.map { ":\($0)" } ?? "")
+        }
+    }
     /// Where Debian's libjs-leaflet and libjs-chart.js put their files.
     public var scriptDirectory = "/usr/share/javascript"
 
@@ -177,10 +188,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let renderer = try await Renderer.load()
     let router = Router(context: AppContext.self)
     // Outermost, so that error pages carry the headers too.
-    // A configured tile server is the one other origin pages may load images from.
-    let tileOrigin = linli.config.tileURL.flatMap { URL(string: $0.replacingOccurrences(of: "{s}", with: "a")) }
-        .flatMap { u in u.scheme.flatMap { scheme in u.host.map { "\(scheme)://\($0)\(u.port.map { ":\($0)" } ?? "")" } } }
-    router.add(middleware: SecurityHeadersMiddleware(production: linli.config.production, imageSources: tileOrigin.map { [$0] } ?? []))
+    router.add(middleware: SecurityHeadersMiddleware(production: linli.config.production, imageSources: linli.config.tileOrigins))
     router.add(middleware: ErrorMiddleware(renderer: renderer))
     router.add(middleware: AuthMiddleware(accounts: linli.accounts))
     let routes = Routes(router: router)

@@ -22,6 +22,16 @@ import LinliStore
         #expect(ContactRules.phone("  0571-8888 6666 ", "phone", &ok) == "0571-8888 6666" && ok.errors.isEmpty)
     }
 
+    /// Tile hosts allowed for images: the one named, or the three Leaflet fills `{s}` with.
+    @Test func tileOriginsNameEveryHostLeafletAsks() {
+        var c = AppConfig()
+        #expect(c.tileOrigins.isEmpty)
+        c.tileURL = "https://{s}.tiles.example:8443/{z}/{x}/{y}.png"
+        #expect(c.tileOrigins == ["https://a.tiles.example:8443", "https://b.tiles.example:8443", "https://c.tiles.example:8443"])
+        c.tileURL = "http://10.0.0.5/tiles/{z}/{x}/{y}.png"
+        #expect(c.tileOrigins == ["http://10.0.0.5"])
+    }
+
     @Test(arguments: Backend.available)
     func aVisitorFindsTheCommunityAndHowToReachIt(_ backend: Backend) async throws {
         try await withFixture(backend) { f in
@@ -103,6 +113,7 @@ import LinliStore
         try await withFixture(backend) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
             let community = f.demo.firstCommunityID
+            let routes = built.routes
             try await built.app.test(.router) { client in
                 let cookie = try await webLogin(client, "community")
                 var page = try await client.execute(uri: "/places/\(community)", method: .get, headers: [.cookie: cookie])
@@ -121,6 +132,9 @@ import LinliStore
                 page = try await client.execute(uri: "/places/\(community)", method: .get, headers: [.cookie: cookie + "; " + flashCookie])
                 #expect(page.body.text.contains("class=\"flash\"") && page.body.text.contains("已完成"))
                 #expect(page.headers[values: .setCookie].contains { $0.hasPrefix("linli_flash=;") }, "shown once: the page takes it down")
+                // Every route the messages are keyed by is a form route that exists.
+                let posts = Set(routes.filter { $0.method == .post }.map(\.path))
+                for path in Array(Flash.afterRoute.keys) + Array(Flash.pageSaysItself) { #expect(posts.contains(path), "\(path)") }
                 // A code the server never set shows nothing.
                 page = try await client.execute(uri: "/places/\(community)", method: .get, headers: [.cookie: cookie + "; linli_flash=<script>"])
                 #expect(!page.body.text.contains("class=\"flash\""))

@@ -187,9 +187,13 @@ import ZIPFoundation
                 #expect(try await call(.delete, "/api/v1/grids/\(micro)", "community").status == .noContent)
                 #expect(try await call(.delete, "/api/v1/grids/\(grid)", "community").status == .noContent)
                 #expect(try await call(.get, "/api/v1/grids/\(grid)", "community").status == .notFound)
-                // A grid a grid worker is granted cannot go while the grant stands.
-                res = try await call(.delete, "/api/v1/grids/\(f.demo.firstGridID)", "community")
-                #expect(res.status == .conflict)
+                // A grid a grid worker is granted cannot go while the grant stands (an empty one,
+                // so that it is the grant, not households, that holds it).
+                res = try await call(.post, "/api/v1/grids", "community", #"{"community_id":\#(community),"name":"有网格员的空网格"}"#)
+                let granted = try #require(res.body.text.firstMatch(of: /"id":(\d+)/).map { Int64($0.1)! })
+                try await f.linli.accounts.grant(username: "grid", role: .gridWorker, placeID: community, gridID: granted)
+                res = try await call(.delete, "/api/v1/grids/\(granted)", "community")
+                #expect(res.status == .conflict && res.body.text.contains("still_referenced"), "\(res.body.text)")
             }
         }
     }

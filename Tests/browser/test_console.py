@@ -669,7 +669,7 @@ if (doc.scrollWidth > doc.clientWidth) {
   });
   out.push('sideways scrolling: ' + wide.join(' '));
 }
-document.querySelectorAll('button, input:not([type=hidden]), select, textarea, a.button, summary').forEach(function (e) {
+document.querySelectorAll('button, input:not([type=hidden]), select, textarea, a.button, summary, .leaflet-bar a').forEach(function (e) {
   var r = e.getBoundingClientRect();
   if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === 'hidden') return;
   var name = e.tagName.toLowerCase() + (e.id ? '#' + e.id : e.name ? '[' + e.name + ']' : '');

@@ -370,10 +370,6 @@ public struct AccountService: Sendable {
         return SessionInfo(token: token, csrf: csrf, actor: try await loadActor(db, userID: uid)!)
     }
 
-    func startSession(userID uid: Int64) async throws -> SessionInfo {
-        try await store.transaction { db in try await startSession(db, userID: uid) }
-    }
-
     /// Whether a throttle key has reached `max` failures in the current window.
     func isThrottled(_ db: any SQLDatabase, key: String, max: Int, now: Int64) async throws -> Bool {
         guard let r = try await db.raw("SELECT failures, window_start FROM login_throttle WHERE throttle_key = \(bind: key)").first() else { return false }

@@ -21,8 +21,7 @@ enum SMSCodeRules {
     /// Six digits from four random bytes (the bias of 2^32 mod 10^6 is below one in four thousand).
     static func code(_ bytes: [UInt8]) -> String {
         let n = bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % 1_000_000
-        let s = String(n)
-        return String(repeating: "0", count: digits - s.count) + s
+        return ChinaTime.pad(Int64(n), digits)
     }
 
     static func normalise(_ raw: String) -> String { String(raw.filter { $0.isASCII && $0.isNumber }.prefix(12)) }

@@ -17,8 +17,8 @@ public enum SMSPurpose: String, Sendable, CaseIterable {
     case register, reset
 }
 
-/// Development: the message goes to the log (and to `sent`, for tests and the browser suite),
-/// never to a phone.
+/// Development: the message goes to the log (where the browser suite reads it) and is kept for
+/// `lastCode(to:)` (the Swift tests), never to a phone.
 public final class LogSMS: SMSSender, @unchecked Sendable {
     let logger: Logger
     private let box = NIOLockedValueBox<[(phone: String, code: String)]>([])
@@ -68,7 +68,8 @@ public struct AliyunSMS: SMSSender {
                  UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(UnicodeScalar(b))
             default:
-                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
+                let hex = Array("0123456789ABCDEF")
+                out += "%" + String(hex[Int(b >> 4)]) + String(hex[Int(b & 15)])
             }
         }
         return out
@@ -109,8 +110,4 @@ public struct AliyunSMS: SMSSender {
             throw unavailable
         }
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

@@ -283,8 +283,8 @@ extension DeliberationService {
     func ownParts(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor) async throws -> [Int64] {
         let owned = try await RegistryService.partsOwned(db, residents: actor.grants(for: .voteCast).compactMap(\.residentID))
         guard !owned.isEmpty else { return [] }
-        return try await db.raw("""
-            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.part_id IN (\(unsafeRaw: owned.map(String.init).joined(separator: ",")))
+        return try await db.query("""
+            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(pollID) AND pp.part_id IN (\(list: owned))
             ORDER BY pp.part_id
             """).all().map { try $0.decode(column: "part_id", as: Int64.self) }
     }
@@ -294,8 +294,8 @@ extension DeliberationService {
     func householdHasParts(_ db: any SQLDatabase, _ pollID: Int64, _ actor: Actor) async throws -> Bool {
         let households = actor.grants(for: .voteCast).compactMap(\.householdID)
         guard !households.isEmpty else { return false }
-        return try await db.raw("""
-            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(bind: pollID) AND pp.household_id IN (\(unsafeRaw: households.map(String.init).joined(separator: ","))) LIMIT 1
+        return try await db.query("""
+            SELECT pp.part_id FROM poll_parts pp WHERE pp.poll_id = \(pollID) AND pp.household_id IN (\(list: households)) LIMIT 1
             """).first() != nil
     }
 

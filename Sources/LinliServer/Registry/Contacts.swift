@@ -38,6 +38,7 @@ public struct CommunityFront: Sendable, Codable {
     public var name: String
     public var streetName: String
     public var office: OfficeContact?
+    /// The grids whose worker is posted.
     public var grids: [GridContact]
     /// Its compounds (and villager groups), each with its own notices.
     public var compounds: [PlaceSummary]
@@ -52,7 +53,6 @@ public struct HomeFacts: Sendable {
     public var communityID: Int64
     public var communityName: String
     public var grid: GridContact?
-    public var office: OfficeContact?
 }
 
 /// The rules for what may be posted, without I/O (worked examples in the tests).
@@ -79,9 +79,9 @@ extension RegistryService {
     }
 
     static func gridContact(_ r: any SQLRow) throws -> GridContact {
-        let phone = try r.decode(column: "phone", as: String?.self) ?? ""
+        let phone = try r.decode(column: "phone", as: String.self)
         return GridContact(gridID: try r.decode(column: "id", as: Int64.self), gridName: try r.decode(column: "name", as: String.self),
-                           workerName: try r.decode(column: "worker_name", as: String?.self) ?? "", phone: phone, dial: PublicPhone.dialable(phone))
+                           workerName: try r.decode(column: "worker_name", as: String.self), phone: phone, dial: PublicPhone.dialable(phone))
     }
 
     /// Communities (and villages) whose name holds `query`, for a visitor finding their own; all
@@ -108,11 +108,12 @@ extension RegistryService {
     public func communityFront(_ id: Int64) async throws -> CommunityFront {
         try await store.read { db in
             guard let c = try await fetchPlace(db, id), c.kind.isCommunity else { throw LinliError.notFound }
-            let street = try await c.parentID.asyncMap { try await fetchPlace(db, $0) }??.name ?? ""
+            var street = ""
+            if let parent = c.parentID { street = try await fetchPlace(db, parent)?.name ?? "" }
             let compounds = try await db.query("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE parent_id = \(id) ORDER BY id")
                 .all().map { try Self.placeRow($0).summary }
             return CommunityFront(id: id, name: c.name, streetName: street, office: try await officeOf(db, id),
-                                  grids: try await gridContacts(db, community: id), compounds: compounds)
+                                  grids: try await postedGridContacts(db, "g.community_id = \(id) AND g.parent_id IS NULL"), compounds: compounds)
         }
     }
 
@@ -120,11 +121,10 @@ extension RegistryService {
         try await db.query("SELECT address, phone, hours FROM place_contacts WHERE place_id = \(placeID)").first().map(Self.officeContact)
     }
 
-    /// The community's grids (not micro-grids) with what is posted for each.
-    func gridContacts(_ db: any SQLDatabase, community: Int64) async throws -> [GridContact] {
+    /// Grids with a worker posted for them (a grid with nothing posted is left out), by `filter` on `g`.
+    func postedGridContacts(_ db: any SQLDatabase, _ filter: BoundSQL) async throws -> [GridContact] {
         try await db.query("""
-            SELECT g.id, g.name, k.worker_name, k.phone FROM grids g LEFT JOIN grid_contacts k ON k.grid_id = g.id
-            WHERE g.community_id = \(community) AND g.parent_id IS NULL ORDER BY g.id
+            SELECT g.id, g.name, k.worker_name, k.phone FROM grids g JOIN grid_contacts k ON k.grid_id = g.id WHERE \(filter) ORDER BY g.id
             """).all().map(Self.gridContact)
     }
 
@@ -172,9 +172,7 @@ extension RegistryService {
     public func gridContact(gridID: Int64, actor: Actor) async throws -> GridContact? {
         try await store.read { db in
             _ = try await gridAndCommunity(db, gridID, actor: actor, .placeView)
-            return try await db.query("""
-                SELECT g.id, g.name, k.worker_name, k.phone FROM grids g JOIN grid_contacts k ON k.grid_id = g.id WHERE g.id = \(gridID)
-                """).first().map(Self.gridContact)
+            return try await postedGridContacts(db, "g.id = \(gridID)").first
         }
     }
 
@@ -195,17 +193,9 @@ extension RegistryService {
                 SELECT h.id, h.address, h.community_id, h.grid_id, c.name FROM households h JOIN places c ON c.id = h.community_id WHERE h.id = \(hh)
                 """).first() else { return nil }
             let grid = try h.decode(column: "grid_id", as: Int64.self), community = try h.decode(column: "community_id", as: Int64.self)
-            let contact = try await db.query("""
-                SELECT g.id, g.name, k.worker_name, k.phone FROM grids g JOIN grid_contacts k ON k.grid_id = g.id WHERE g.id = \(grid)
-                """).first().map(Self.gridContact)
+            let contact = try await postedGridContacts(db, "g.id = \(grid)").first
             return HomeFacts(householdID: hh, address: try h.decode(column: "address", as: String.self), communityID: community,
-                             communityName: try h.decode(column: "name", as: String.self), grid: contact, office: try await officeOf(db, community))
+                             communityName: try h.decode(column: "name", as: String.self), grid: contact)
         }
-    }
-}
-
-extension Optional {
-    func asyncMap<T>(_ f: (Wrapped) async throws -> T) async rethrows -> T? {
-        switch self { case .some(let w): return try await f(w); case .none: return nil }
     }
 }

@@ -27,7 +27,7 @@ struct RegistryRoutes {
             let roots = try await registry.roots(actor: actor)
             if roots.count == 1, actor.may(.placeView) { return redirect("/places/\(roots[0].id)") }
             // Someone acting only for themselves has a home of their own, not a console.
-            if !actor.grants.contains(where: { $0.role.isStaff }) { return redirect("/home") }
+            if actor.actsOnlyForThemselves { return redirect(HomeRoutes.homePath(actor)) }
             return renderer.page("console", ["roots": Renderer.data(roots, c.lang)], context: c, title: I18n.table(c.lang)["home"]!)
         }
 

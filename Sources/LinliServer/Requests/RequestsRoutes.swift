@@ -47,7 +47,7 @@ struct RequestsRoutes {
             do {
                 let input = try await Self.input(c.form, categories: try await requests.categories(lang: c.lang))
                 let (created, _) = try await requests.submit(input, photos: c.files.filter { $0.field == "photos" }.map(\.bytes), actor: actor)
-                return redirect("/requests/\(created.id)?submitted=1")
+                return redirect("/requests/\(created.id)")
             } catch {
                 guard var fe = RegistryRoutes.fieldErrors(error) else { throw error }
                 let attributeErrors = fe.filter { $0.key.hasPrefix("attribute[") }.map(\.value)
@@ -57,8 +57,8 @@ struct RequestsRoutes {
                 return resp
             }
         }
-        r.get("/requests/:id", .action(.requestView)) { req, c in
-            try await detailPage(c, id: try c.id("id"), errors: nil, submitted: req.uri.queryParameters.get("submitted") == "1")
+        r.get("/requests/:id", .action(.requestView)) { _, c in
+            try await detailPage(c, id: try c.id("id"), errors: nil)
         }
         for t in Self.transitions {
             r.post("/requests/:id/\(t.rawValue)", .action(Self.access(t))) { _, c in
@@ -319,7 +319,7 @@ struct RequestsRoutes {
         return renderer.page("request_new", data, context: c, title: t["new_request"]!)
     }
 
-    func detailPage(_ c: AppContext, id: Int64, errors: [String: String]?, submitted: Bool = false, contact: [String: String]? = nil) async throws -> Response {
+    func detailPage(_ c: AppContext, id: Int64, errors: [String: String]?, contact: [String: String]? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await requests.detail(id, actor: actor, lang: c.lang)
         var data = Renderer.fields(d, c.lang)
@@ -327,7 +327,6 @@ struct RequestsRoutes {
         data["has_photos"] = !d.photos.isEmpty
         data["has_contact"] = !d.request.contactMasked.isEmpty
         data["has_similar"] = !d.similar.isEmpty
-        data["submitted"] = submitted
         data["contact"] = contact ?? [:]
         data["unmasked"] = contact != nil
         data["parties"] = PartyKind.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang)] }

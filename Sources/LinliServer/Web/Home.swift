@@ -13,7 +13,7 @@ struct HomeRoutes {
 
     /// Where a signed-in person starts: staff on their console, everyone else on their home.
     static func homePath(_ actor: Actor) -> String {
-        actor.grants.contains { $0.role.isStaff } ? "/console" : "/home"
+        actor.actsOnlyForThemselves ? "/home" : "/console"
     }
 
     func register(_ r: Routes) {
@@ -36,9 +36,6 @@ struct HomeRoutes {
             let board = try await requests.board(placeID: id, lang: c.lang)
             var data = Renderer.fields(front, c.lang)
             data["open"] = Renderer.data(Array(board.open.prefix(5)), c.lang)
-            data["none_open"] = board.open.isEmpty
-            data["has_grids"] = front.grids.contains { !$0.workerName.isEmpty }
-            data["posted_grids"] = Renderer.data(front.grids.filter { !$0.workerName.isEmpty }, c.lang)
             return renderer.page("community", data, context: c, title: front.name)
         }
         r.get("/api/v1/public/communities/:id", .open) { _, c in
@@ -53,7 +50,6 @@ struct HomeRoutes {
                 data["household"] = ["id": facts.householdID, "address": facts.address, "community_id": facts.communityID,
                                      "community_name": facts.communityName] as [String: Any]
                 if let g = facts.grid { data["grid"] = Renderer.data(g, c.lang) }
-                if let o = facts.office { data["office"] = Renderer.data(o, c.lang) }
             }
             if actor.may(.requestView) {
                 let mine = try await requests.list(.mine, actor: actor, lang: c.lang, limit: 3)

@@ -62,13 +62,14 @@ enum MapScript {
     return [num(this.box.dataset.pointLat), num(this.box.dataset.pointLng)];
   };
 
+  // Shared by both drawings (`draw(true)`: fit the view to what is there, where that applies).
   Map.prototype.load = function (query) {
     var self = this;
-    if (!query) { this.points = []; this.draw(); return; }
+    if (!query) { this.points = []; this.draw(true); return; }
     fetch('/api/v1/map-points?' + query, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then(function (r) { return r.ok ? r.json() : { points: [] }; })
-      .then(function (d) { self.points = d.points || []; self.draw(); })
-      .catch(function () { self.points = []; self.draw(); });
+      .then(function (d) { self.points = d.points || []; self.draw(true); })
+      .catch(function () { self.points = []; self.draw(true); });
   };
 
   // The frame: every reference point and the chosen point, with a margin, to scale (a degree of
@@ -189,7 +190,8 @@ enum MapScript {
     this.note = document.createElement('p');
     this.note.className = 'meta map-note';
     box.appendChild(this.note);
-    this.map = L.map(holder, { attributionControl: !!S.tiles, zoomControl: true, preferCanvas: false });
+    // Without a tile layer Leaflet knows no zoom limits, and fitting one point zoomed forever.
+    this.map = L.map(holder, { attributionControl: !!S.tiles, zoomControl: true, minZoom: 3, maxZoom: 19 });
     if (S.tiles) L.tileLayer(S.tiles, { maxZoom: 19, attribution: S.attribution || '' }).addTo(this.map);
     else holder.classList.add('map-offline');
     this.layer = L.layerGroup().addTo(this.map);
@@ -210,13 +212,7 @@ enum MapScript {
   LeafletMap.prototype.shown = function (lat, lng) { return this.gcj ? toGCJ(lat, lng) : [lat, lng]; };
   LeafletMap.prototype.stored = function (lat, lng) { return this.gcj ? fromGCJ(lat, lng) : [lat, lng]; };
   LeafletMap.prototype.current = Map.prototype.current;
-  LeafletMap.prototype.load = function (query) {
-    var self = this;
-    fetch('/api/v1/map-points?' + query, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      .then(function (r) { return r.ok ? r.json() : { points: [] }; })
-      .then(function (d) { self.points = d.points || []; self.draw(true); })
-      .catch(function () { self.points = []; self.draw(true); });
-  };
+  LeafletMap.prototype.load = Map.prototype.load;
   LeafletMap.prototype.draw = function (fit) {
     var self = this, bounds = [], c = this.current();
     // Names stay on the map while few enough to read; with many they show on a tap.
@@ -242,7 +238,7 @@ enum MapScript {
     }
     this.note.textContent = this.latInput ? (this.box.dataset.hintLabel || '') : '';
     if (!bounds.length && this.latInput) this.note.textContent = this.box.dataset.emptyLabel || '';
-    if (fit && bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.15), { maxZoom: 17 });
+    if (fit && bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.15), { maxZoom: 16, animate: false });
   };
   LeafletMap.prototype.set = function (lat, lng) {
     this.latInput.value = lat.toFixed(6);

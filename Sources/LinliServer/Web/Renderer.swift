@@ -140,9 +140,8 @@ struct Renderer: Sendable {
             for (name, action) in Self.navigation { nav[name] = .bool(a.may(action)) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
             // Someone acting only for themselves gets a resident's menu: what they can use, no staff links.
-            let forThemselves = !a.grants.contains { $0.role.isStaff }
-            nav["resident_nav"] = .bool(forThemselves)
-            nav["home_path"] = .text(forThemselves ? "/home" : "/console")
+            nav["resident_nav"] = .bool(a.actsOnlyForThemselves)
+            nav["home_path"] = .text(HomeRoutes.homePath(a))
             layout["user"] = .object(nav)
         }
         return layout

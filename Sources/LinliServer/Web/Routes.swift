@@ -47,11 +47,9 @@ final class Routes: @unchecked Sendable {
                 }
             }
             var response = try await handler(request, context)
-            // A browser form that worked and moved on says so on the next page (unless it said
-            // something more particular itself).
-            if method == .post, !isAPI, access != .open, path != "/logout", response.status == .seeOther,
-               !(response.headers[values: .setCookie].contains { $0.hasPrefix(Flash.cookie + "=") }) {
-                response.setCookie(Flash.set(Flash.done))
+            // A browser form that worked and moved on says so on the next page.
+            if method == .post, !isAPI, access != .open, response.status == .seeOther, !Flash.pageSaysItself.contains(path) {
+                response.setCookie(Flash.set(Flash.code(after: path)))
             }
             return response
         }
@@ -200,12 +198,20 @@ func formOrErrors(prefix: String, alsoShowing: Set<HTTPResponse.Status> = [], _ 
 /// table (a cookie never carries text a page would show as given).
 enum Flash {
     static let cookie = "linli_flash"
-    static let done = "done"
     /// Code → language-table key.
     static let messages: [String: String] = [
-        "done": "flash_done", "saved": "flash_saved", "submitted": "flash_submitted", "voted": "flash_voted",
+        "done": "flash_done", "submitted": "submitted_notice",
         "rated": "flash_rated", "signed_up": "flash_signed_up", "withdrawn": "flash_withdrawn",
     ]
+    /// What a resident's own forms say they did, by route; any other form says "done".
+    static let afterRoute: [String: String] = [
+        "/requests": "submitted", "/requests/:id/withdraw": "withdrawn", "/requests/:id/confirm": "rated",
+        "/shifts/:id/sign-up": "signed_up",
+    ]
+    static func code(after route: String) -> String { afterRoute[route] ?? "done" }
+    /// Forms whose next page has its own notice (the ballot's receipt, the volunteer profile,
+    /// a binding sent for checking), and signing out: no second message.
+    static let pageSaysItself: Set<String> = ["/logout", "/polls/:id/vote", "/polls/:id/ballots", "/volunteer", "/bind"]
     static func set(_ code: String) -> Cookie {
         Cookie(name: cookie, value: code, maxAge: 120, path: "/", httpOnly: true, sameSite: .lax)
     }

@@ -55,8 +55,13 @@ enum Scripts {
         box.focus();
         window.scrollTo(0, 0);
       } else {
+        // A form that sends the page back to its own section (#contact) finds the message there,
+        // where the page opens, rather than at the top of a page scrolled past it.
         var flash = document.getElementById('flash');
-        if (flash) flash.focus();
+        var target = flash && location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+        if (target && target !== main && !flash.contains(target)) target.parentNode.insertBefore(flash, target);
+        // After the load, or the browser's own jump to the fragment comes after ours.
+        if (flash) window.addEventListener('load', function () { flash.scrollIntoView({ block: 'start' }); flash.focus({ preventScroll: true }); });
       }
     })();
 

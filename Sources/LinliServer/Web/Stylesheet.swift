@@ -71,7 +71,8 @@ enum Stylesheet {
     .map-leaflet.map-offline { background:#eef3ea; }
     .leaflet-interactive.map-point { fill:#0b57d0; fill-opacity:.9; stroke:#fff; } .leaflet-interactive.map-compound, .leaflet-interactive.map-villager_group { fill:#6d4c41; }
     .leaflet-interactive.map-pin { fill:#f9a825; fill-opacity:1; stroke:#5d4037; } .leaflet-interactive.map-marker { fill:var(--accent); fill-opacity:1; stroke:#fff; }
-    .leaflet-container a.leaflet-control-zoom-in, .leaflet-container a.leaflet-control-zoom-out { width:44px; height:44px; line-height:44px; }
+    /* Leaflet's own sheet loads after this one and sets its zoom buttons to 30 px: outrank it. */
+    .leaflet-touch .leaflet-bar a.leaflet-control-zoom-in, .leaflet-touch .leaflet-bar a.leaflet-control-zoom-out { width:44px; height:44px; line-height:44px; font-size:24px; }
     /* The menu folds into one "菜单" button on a phone (it took 28 % of the first screen); on a
        desk app.js opens it and the button hides. */
     .skip { position:absolute; left:-999px; } .skip:focus { left:.5rem; top:.5rem; background:#fff; color:#000; padding:.5rem; z-index:10; }
