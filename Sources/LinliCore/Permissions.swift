@@ -26,6 +26,8 @@ public enum Action: String, Sendable, CaseIterable {
     case residentView = "resident.view"
     case residentEdit = "resident.edit"
     case residentUnmask = "resident.unmask"
+    /// Act for a resident (代办): take the resident's own steps with them, person confirmed, reason given.
+    case residentActFor = "resident.act_for"
     case coverageView = "coverage.view"
     case auditView = "audit.view"
     case userManage = "user.manage"
@@ -76,11 +78,11 @@ public enum PermissionTable {
         .cityAdmin: Set(Action.allCases).subtracting([.voteCast, .volunteerJoin, .fundDonate]),
         .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast, .volunteerJoin, .fundDonate]),
         .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
-                          .residentUnmask, .coverageView, .registryTransfer, .userManage,
+                          .residentUnmask, .residentActFor, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
                           .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage],
-        .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask,
+        .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
@@ -144,11 +146,37 @@ public struct ObjectScope: Sendable {
     }
 }
 
+/// Who is really at the keyboard when a member of staff acts for a resident (代办): the actor is
+/// the resident (their scope, their history), and every record says who did it for them.
+public struct ActingBy: Sendable, Equatable {
+    public var sessionID: Int64
+    public var userID: Int64
+    public var username: String
+    public var displayName: String
+    public var expiresAt: Int64
+
+    public init(sessionID: Int64, userID: Int64, username: String, displayName: String, expiresAt: Int64) {
+        self.sessionID = sessionID
+        self.userID = userID
+        self.username = username
+        self.displayName = displayName
+        self.expiresAt = expiresAt
+    }
+}
+
 public struct Actor: Sendable {
     public var userID: Int64
     public var username: String
     public var displayName: String
     public var grants: [RoleGrant]
+    /// Set while a member of staff acts for this resident.
+    public var acting: ActingBy?
+
+    /// The name a record shows for whoever took a step: "王秀英（李敏代办）" while acting.
+    public var signature: String {
+        guard let acting else { return displayName }
+        return "\(displayName)（\(acting.displayName)代办）"
+    }
 
     public init(userID: Int64, username: String, displayName: String, grants: [RoleGrant]) {
         self.userID = userID

@@ -104,6 +104,9 @@ import LinliStore
         case (.patch, "/api/v1/residents/:id"): return (uri, #"{"name":"改"}"#, json)
         case (.put, "/api/v1/places/:id/contact"): return (uri, #"{"address":"社区服务中心","phone":"0571-88886666","hours":"8:30-17:30"}"#, json)
         case (.post, "/api/v1/residents/:id/unmask"): return (uri, #"{"reason":"核实"}"#, json)
+        // A check that cannot match: inside, the refusal names the field (422); outside, 404 first.
+        case (.post, "/api/v1/residents/:id/acting"): return (uri, #"{"id_last4":"ZZZZ","reason":"来电"}"#, json)
+        case (.post, "/residents/:id/acting"): return (uri, "id_last4=ZZZZ&reason=%E6%9D%A5%E7%94%B5", form)
         default: return (uri, "", form)
         }
     }

@@ -414,9 +414,16 @@ public struct AccountService: Sendable {
         if let hit = cache.get(key, valid: { $0.validUntil > now && $0.epoch == current }) { return (hit.actor, hit.csrf ?? "") }
         let h = Self.hashToken(token)
         let found: (Actor, String, Int64)? = try await store.read { db in
-            guard let s = try await db.raw("SELECT user_id, csrf, expires_at FROM sessions WHERE token_hash = \(bind: h)").first() else { return nil }
-            let exp = try s.decode(column: "expires_at", as: Int64.self)
-            guard exp > now, let a = try await loadActor(db, userID: try s.decode(column: "user_id", as: Int64.self)) else { return nil }
+            guard let s = try await db.raw("SELECT user_id, csrf, expires_at, acting_id FROM sessions WHERE token_hash = \(bind: h)").first() else { return nil }
+            let exp = try s.decode(column: "expires_at", as: Int64.self), uid = try s.decode(column: "user_id", as: Int64.self)
+            guard exp > now else { return nil }
+            // Acting for a resident: the resident, while the acting session runs; after it the
+            // member of staff is themselves again.
+            if let acting = try s.decode(column: "acting_id", as: Int64?.self),
+               let resident = try await actingActor(db, actingID: acting, staffUserID: uid, now: now) {
+                return (resident, try s.decode(column: "csrf", as: String.self), min(exp, resident.acting!.expiresAt))
+            }
+            guard let a = try await loadActor(db, userID: uid) else { return nil }
             return (a, try s.decode(column: "csrf", as: String.self), exp)
         }
         guard let found else { return nil }
@@ -484,9 +491,14 @@ public struct AccountService: Sendable {
         if let hit = cache.get(key, valid: { $0.validUntil > now && $0.epoch == current }) { return hit.actor }
         let h = Self.hashToken(token)
         let found: (Actor, Int64)? = try await store.read { db in
-            guard let t = try await db.raw("SELECT user_id, expires_at FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
-            let expires = try t.decode(column: "expires_at", as: Int64?.self) ?? 0
-            guard expires > now, let a = try await loadActor(db, userID: try t.decode(column: "user_id", as: Int64.self)) else { return nil }
+            guard let t = try await db.raw("SELECT user_id, expires_at, acting_id FROM api_tokens WHERE token_hash = \(bind: h)").first() else { return nil }
+            let expires = try t.decode(column: "expires_at", as: Int64?.self) ?? 0, uid = try t.decode(column: "user_id", as: Int64.self)
+            // A token made for an acting session is only ever the resident, and dies with the session.
+            if let acting = try t.decode(column: "acting_id", as: Int64?.self) {
+                guard let resident = try await actingActor(db, actingID: acting, staffUserID: uid, now: now) else { return nil }
+                return (resident, min(expires, resident.acting!.expiresAt))
+            }
+            guard expires > now, let a = try await loadActor(db, userID: uid) else { return nil }
             return (a, expires)
         }
         guard let found else { return nil }

@@ -133,5 +133,31 @@ enum AccountsMigrations {
             """,
             "CREATE INDEX bind_requests_status ON bind_requests(status, id)",
         ]),
+        // Staff act for a resident (代办) in a short session opened after confirming the person and
+        // giving a reason: the browser session (or a short API token) carries it, and the actor
+        // becomes the resident. A resident without an account of their own gets a managed one
+        // (no password, no phone) that their own invitation later hands over to them.
+        Migration("accounts.007", [
+            """
+            CREATE TABLE acting_sessions (
+                id {ID},
+                staff_user_id BIGINT NOT NULL REFERENCES users(id),
+                resident_user_id BIGINT NOT NULL REFERENCES users(id),
+                resident_id BIGINT NOT NULL,
+                household_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                method TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                started_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                ended_at BIGINT
+            )
+            """,
+            "CREATE INDEX acting_sessions_resident ON acting_sessions(resident_user_id, id)",
+            "CREATE INDEX acting_sessions_staff ON acting_sessions(staff_user_id, id)",
+            "ALTER TABLE sessions ADD COLUMN acting_id BIGINT",
+            "ALTER TABLE api_tokens ADD COLUMN acting_id BIGINT",
+            "ALTER TABLE users ADD COLUMN managed INTEGER NOT NULL DEFAULT 0",
+        ]),
     ]
 }

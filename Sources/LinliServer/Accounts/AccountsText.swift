@@ -18,8 +18,28 @@ enum AccountsText {
         "no_bind_requests": ("没有待核实的申请。", "Nothing to check."), "bind_approve": ("确认绑定", "Confirm"), "bind_refuse": ("不予绑定", "Refuse"),
         "refuse_reason": ("原因（申请人可以看到）", "Reason (the person sees it)"), "which_resident": ("是本户哪一位", "Which resident"),
         "register_by_invite": ("有邀请码？", "Have an invitation code?"), "or_phone": ("没有邀请码？", "No invitation code?"),
+        "acting_title": ("代办", "Act for this resident"),
+        "acting_hint": ("居民来电、来访或上门时，可代其反映、回访评价、纸质投票、报名。先核对本人（扫描或输入户卡上的户码，或问证件号后四位），写明原因；代办 30 分钟内有效，每一步都记录在案，居民本人可以看到。", "When a resident phones, calls in or is visited, you can report, confirm and rate, vote on paper or sign up for them. First confirm the person (the household card's code, scanned or typed, or the last four of their ID number) and give a reason; acting lasts 30 minutes, every step is recorded and the resident can see it."),
+        "acting_code": ("户码（扫描或输入，前 8 位即可）", "Household code (scan or type; the first 8 characters do)"),
+        "acting_or": ("或", "or"), "acting_last4": ("本人证件号后四位", "Last four of their ID number"),
+        "acting_reason": ("代办原因", "Reason"), "acting_start": ("核对无误，开始代办", "Confirmed: start acting"),
+        "acting_banner": ("您正在代", "You are acting for"), "acting_banner_2": ("办理", ""),
+        "acting_until": ("前有效", "until"), "acting_end": ("结束代办", "Stop acting"),
+        "acting_started": ("已开始代办。以下是居民本人看到的页面，您的每一步都会记录。", "You are now acting for the resident: this is what they see, and every step is recorded."),
+        "acting_ended": ("代办已结束。", "Acting has ended."),
+        "acting_history": ("代办记录", "Acting record"), "acting_history_resident": ("工作人员为您代办的记录", "What staff did for you"),
+        "acting_none": ("还没有代办记录。", "Nothing yet."), "acting_by": ("代办人", "By"), "acting_for": ("居民", "For"),
+        "acting_when": ("时间", "When"), "acting_checked": ("核对方式", "Confirmed by"), "acting_steps": ("办理的事项", "Steps"),
+        "acting_no_steps": ("未办理任何事项", "No steps"), "acting_running": ("进行中", "Running"),
     ]
     static let values: [String: (String, String)] = [
+        "method_household_code": ("核对户码", "Household code"), "method_id_last4": ("核对证件号后四位", "Last four of ID number"),
+        "step_request.submit": ("反映诉求", "Reported a problem"), "step_request.confirm": ("回访：确认并评价", "Return visit: confirmed and rated"),
+        "step_request.reject": ("回访：不满意，重新办理", "Return visit: not satisfied"), "step_request.withdraw": ("撤回诉求", "Withdrew a request"),
+        "step_ballot.record": ("纸质投票", "Paper ballot"), "step_volunteer.register": ("登记志愿者", "Registered as a volunteer"),
+        "step_volunteer.update": ("更新志愿者信息", "Updated volunteer details"), "step_shift.propose": ("报名值班", "Signed up for a shift"),
+        "step_fund.pledge": ("认捐", "Pledged a gift"), "step_fund.donate": ("捐赠", "Gave"), "step_need.post": ("发布需求", "Posted a need"),
+        "step_matter.suggest": ("提出议题", "Suggested a matter"), "step_points.redeem": ("兑换积分", "Redeemed points"),
         "bind_pending": ("待核实", "Waiting for the office"), "bind_approved": ("已绑定", "Linked"), "bind_refused": ("未通过", "Refused"),
     ]
 }

@@ -85,10 +85,26 @@ extension AccountService {
                 try await audit.append(db, actor: nil, action: "invite.failed", objectType: "invite", objectID: nil, path: "/", detail: "from " + (address ?? "local"))
                 return .badCode
             }
-            let uid = try await insertUser(db, u, displayName: try inv.decode(column: "display_name", as: String.self), hash: hash, createdPath: nil,
+            let residentID = try inv.decode(column: "resident_id", as: Int64.self)
+            let uid: Int64
+            // Someone staff have acted for already has a managed account with their history: the
+            // invitation hands that account over (their name and password from now on).
+            if let managed = try await db.raw("""
+                SELECT u.id FROM users u JOIN role_grants g ON g.user_id = u.id
+                WHERE u.managed = 1 AND g.role = 'resident' AND g.resident_id = \(bind: residentID) ORDER BY u.id LIMIT 1
+                """).first()?.decode(column: "id", as: Int64.self) {
+                if try await db.raw("SELECT id FROM users WHERE username = \(bind: u)").first() != nil {
+                    throw LinliError.conflict("username", "duplicate_username", "用户名已被使用，请换一个")
+                }
+                try await db.raw("UPDATE users SET username = \(bind: u), password_hash = \(bind: hash), managed = 0 WHERE id = \(bind: managed)").run()
+                try await audit.append(db, actor: nil, action: "user.claim", objectType: "user", objectID: managed, path: "/", detail: u + " (invite)")
+                uid = managed
+            } else {
+                uid = try await insertUser(db, u, displayName: try inv.decode(column: "display_name", as: String.self), hash: hash, createdPath: nil,
                                            actor: nil, detail: u + " (invite)")
+            }
             try await grant(db, username: u, role: .resident, placeID: nil, gridID: nil, householdID: try inv.decode(column: "household_id", as: Int64.self),
-                            residentID: try inv.decode(column: "resident_id", as: Int64.self), actor: nil)
+                            residentID: residentID, actor: nil)
             try await db.raw("UPDATE invites SET used_at = \(bind: now), user_id = \(bind: uid) WHERE id = \(bind: try inv.decode(column: "id", as: Int64.self))").run()
             // Signed in with the account just made: no second password check (and no sign-in
             // throttle that could refuse an account already made).

@@ -18,6 +18,15 @@ public struct AuditEntry: Sendable, Codable {
     }
 }
 
+public struct ActingStep: Sendable, Codable, Equatable {
+    public var at: Int64
+    public var action: String
+    public var objectType: String
+    public var objectID: Int64?
+
+    enum CodingKeys: String, CodingKey { case at, action, objectType = "object_type", objectID = "object_id" }
+}
+
 /// Append-only record of who saw or changed what, when and why. Written in the same transaction as
 /// the change it records, so neither exists without the other.
 public struct AuditLog: Sendable {
@@ -25,11 +34,33 @@ public struct AuditLog: Sendable {
 
     public func append(_ db: any SQLDatabase, actor: Actor?, action: String, objectType: String, objectID: Int64?,
                        path: String, reason: String = "", detail: String = "") async throws {
+        // Acting for a resident: the entry names the member of staff who did it, for whom, and
+        // the step joins the session's record.
+        let userID = actor?.acting?.userID ?? actor?.userID
+        let username = actor.map { a in a.acting.map { "\($0.username)（代 \(a.username)）" } ?? a.username } ?? "system"
         try await db.query("""
             INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, place_path, reason, detail)
-            VALUES (\(env.nowSeconds), \(actor?.userID), \(actor?.username ?? "system"), \(action),
+            VALUES (\(env.nowSeconds), \(userID), \(username), \(action),
                     \(objectType), \(objectID), \(path), \(reason), \(detail))
             """).run()
+        if let acting = actor?.acting {
+            try await db.query("""
+                INSERT INTO acting_steps (acting_id, at, action, object_type, object_id)
+                VALUES (\(acting.sessionID), \(env.nowSeconds), \(action), \(objectType), \(objectID))
+                """).run()
+        }
+    }
+
+    /// The steps of some acting sessions, oldest first, keyed by session.
+    public func actingSteps(_ db: any SQLDatabase, sessions: [Int64]) async throws -> [Int64: [ActingStep]] {
+        guard !sessions.isEmpty else { return [:] }
+        var out: [Int64: [ActingStep]] = [:]
+        for r in try await db.query("SELECT acting_id, at, action, object_type, object_id FROM acting_steps WHERE acting_id IN (\(list: sessions)) ORDER BY id").all() {
+            out[try r.decode(column: "acting_id", as: Int64.self), default: []].append(ActingStep(
+                at: try r.decode(column: "at", as: Int64.self), action: try r.decode(column: "action", as: String.self),
+                objectType: try r.decode(column: "object_type", as: String.self), objectID: try r.decode(column: "object_id", as: Int64?.self)))
+        }
+        return out
     }
 
     /// Many entries by the system (no actor) in one statement, as a sweep writes them.

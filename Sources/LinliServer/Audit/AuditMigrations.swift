@@ -35,5 +35,20 @@ enum AuditMigrations {
             "postgres:CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
             "postgres:CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON audit_chain FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
         ]),
+        // Each step taken while acting for a resident (代办), by session: the resident's history
+        // and the session's own record read it without scanning the whole log.
+        Migration("audit.003", [
+            """
+            CREATE TABLE acting_steps (
+                id {ID},
+                acting_id BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                action TEXT NOT NULL,
+                object_type TEXT NOT NULL,
+                object_id BIGINT
+            )
+            """,
+            "CREATE INDEX acting_steps_session ON acting_steps(acting_id, id)",
+        ]),
     ]
 }

@@ -312,8 +312,11 @@ extension DeliberationService {
     /// ballot (the proxy's signed authorisation is required as a scanned image).
     public func castBallots(_ pollID: Int64, _ input: BallotInput, proxyDocument: [UInt8]? = nil, actor: Actor) async throws -> [BallotReceipt] {
         guard let choice = Choice(rawValue: input.choice ?? "") else { throw LinliError.invalid("choice", "required", "请选择同意、反对或弃权") }
-        let method = BallotMethod(rawValue: input.method ?? "online")
-        guard let method else { throw LinliError.invalid("method", "invalid", "方式只能是 online、paper 或 proxy") }
+        guard let asked = BallotMethod(rawValue: input.method ?? "online") else { throw LinliError.invalid("method", "invalid", "方式只能是 online、paper 或 proxy") }
+        // Staff acting for an owner (代办) cast the owner's own vote as a paper ballot the owner
+        // signed in front of them: never as the owner's online vote, and audited as such.
+        let ownVote = asked == .online
+        let method: BallotMethod = ownVote && actor.acting != nil ? .paper : asked
         let proxyName = (input.proxyName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var prepared: PreparedPhoto?
         if method == .proxy {
@@ -346,7 +349,7 @@ extension DeliberationService {
             }
             try Self.checkWindow(p, now)
             var parts: [Int64]
-            if method == .online {
+            if ownVote {
                 guard actor.may(.voteCast) else { throw LinliError.forbidden }
                 let own = try await ownParts(db, p.id, actor)
                 guard !own.isEmpty else { throw LinliError.conflict("poll", "not_in_electorate", "您家在本次表决范围内没有登记为业主的专有部分") }
@@ -384,7 +387,7 @@ extension DeliberationService {
             }
             var receipts: [BallotReceipt] = []
             var replacedOwners: [Int64] = []
-            if method != .online {
+            if !ownVote {
                 // An owner's own online vote is replaced by staff only on the evidence of the signed
                 // paper (its image), and the owner is told in the same transaction.
                 for part in parts {
@@ -421,7 +424,7 @@ extension DeliberationService {
             }
             if method != .online {
                 try await audit.append(db, actor: actor, action: "ballot.record", objectType: "poll", objectID: p.id, path: p.path,
-                                       detail: "\(method.rawValue) part \(parts[0])" + (replacedOwners.isEmpty ? "" : " replaces online"))
+                                       detail: "\(method.rawValue) part \(parts.map(String.init).joined(separator: ","))" + (replacedOwners.isEmpty ? "" : " replaces online"))
                 if !replacedOwners.isEmpty {
                     try await notifier.tell(db, replacedOwners, except: actor.userID, at: now) {
                         OutgoingNotification(userID: $0, kind: "ballot_replaced", requestID: nil, subject: p.question, matterID: p.matterID)

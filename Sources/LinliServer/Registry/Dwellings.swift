@@ -243,6 +243,17 @@ extension RegistryService {
 
 /// What the registry knows of a household a new account asks to join: who of its residents has
 /// an ID number ending in the digits typed, and whether that person's phone is the account's.
+/// A resident whose person a member of staff has confirmed, to act for them (代办).
+public struct ActingTarget: Sendable {
+    public var residentID: Int64
+    public var householdID: Int64
+    public var path: String
+    public var name: String
+    public var address: String
+    /// How the person was confirmed: "household_code" or "id_last4".
+    public var method: String
+}
+
 public struct BindCandidate: Sendable {
     public var householdID: Int64
     public var path: String

@@ -469,9 +469,13 @@ struct RegistryRoutes {
         return renderer.page("household_edit", data, context: c, title: I18n.table(c.lang)["edit"]! + " · " + h.address)
     }
 
-    func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?) -> Response {
+    func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?, actingValues: FormData? = nil) -> Response {
         var data = Renderer.fields(r, c.lang)
         let actor = c.actor
+        // Acting for the resident (代办) starts here; someone already acting cannot start again.
+        data["can_act_for"] = (actor?.may(.residentActFor) ?? false) && actor?.acting == nil
+        data["acting_values"] = ["household_code": actingValues?["household_code"] ?? "", "reason": actingValues?["reason"] ?? ""]
+        data["acting_open"] = actingValues != nil
         data["unmasked"] = unmasked
         data["can_unmask"] = actor?.may(.residentUnmask) ?? false
         data["can_edit"] = actor?.may(.residentEdit) ?? false

@@ -607,6 +607,42 @@ public struct RegistryService: Sendable {
         }
     }
 
+    /// The resident a member of staff is about to act for (代办), once the person is confirmed:
+    /// the household card's code (scanned or typed; its first eight characters do) or the last
+    /// four characters of their ID number. Outside the actor's area the resident does not exist;
+    /// a check that does not match is refused with the field named, and nothing is written.
+    public func actingTarget(_ id: Int64, code rawCode: String?, last4 rawLast4: String?, actor: Actor) async throws -> ActingTarget {
+        let code = Self.normaliseHouseholdCode(rawCode ?? "")
+        let last4 = (rawLast4 ?? "").uppercased().filter { !$0.isWhitespace }
+        return try await store.read { db in
+            guard let r = try await db.raw("""
+                SELECT r.id, r.household_id, r.name, r.id_last4, h.path, h.grid_id, h.micro_grid_id, h.code, h.address
+                FROM residents r JOIN households h ON h.id = r.household_id WHERE r.id = \(bind: id)
+                """).first() else { throw LinliError.notFound }
+            let scope = try Self.residentScope(r)
+            try actor.require(.residentView, on: scope)
+            try actor.require(.residentActFor, on: scope)
+            let method: String
+            if !code.isEmpty {
+                let full = try r.decode(column: "code", as: String.self)
+                guard code.count >= 8, full.hasPrefix(code) else {
+                    throw LinliError.invalid("household_code", "mismatch", "户码与这位居民的户不符，请核对户卡")
+                }
+                method = "household_code"
+            } else if !last4.isEmpty {
+                guard last4 == (try r.decode(column: "id_last4", as: String.self)).uppercased() else {
+                    throw LinliError.invalid("id_last4", "mismatch", "证件号后四位与登记信息不符，请再问一次")
+                }
+                method = "id_last4"
+            } else {
+                throw LinliError.invalid("id_last4", "required", "请先核对本人：扫描户卡，或输入证件号后四位")
+            }
+            return ActingTarget(residentID: id, householdID: try r.decode(column: "household_id", as: Int64.self),
+                                path: scope.path, name: try r.decode(column: "name", as: String.self),
+                                address: try r.decode(column: "address", as: String.self), method: method)
+        }
+    }
+
     /// The household and name of a resident the actor may edit (for an invitation or an account
     /// linked to them); outside the actor's area the resident does not exist.
     public func editableResident(_ id: Int64, actor: Actor) async throws -> (household: Int64, name: String) {

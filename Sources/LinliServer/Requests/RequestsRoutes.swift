@@ -283,6 +283,7 @@ struct RequestsRoutes {
         a.targetID = f.int("target_id")
         a.contacted = f["contacted"] == "1"
         a.publicReply = f["public_reply"] == "1"
+        a.visitBy = f.nonEmpty("visit_by")
         return a
     }
 

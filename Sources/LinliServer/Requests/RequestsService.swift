@@ -153,6 +153,16 @@ public struct RequestsService: Sendable {
         actor.userID == r.submittedBy || actor.userID == r.reporterUserID
     }
 
+    /// A return visit (回访): the community asks the resident, by phone or at the door, whether a
+    /// request filed for them was handled, and records their answer. Open to routing staff for a
+    /// request staff filed for someone with no account (nobody else could ever confirm it), and
+    /// to staff acting for the reporter (代办).
+    func isReturnVisit(_ actor: Actor, _ r: Row) -> Bool {
+        if actor.acting != nil { return isReporter(actor, r) }
+        guard r.reporterUserID == nil, let c = Channel(rawValue: r.channel), [.phone, .walkIn, .visit].contains(c) else { return false }
+        return actor.userID == r.submittedBy || canRoute(actor, r)
+    }
+
     /// Whether the actor may see the whole request. Following a request (after a merge, or after
     /// withdrawing one's own in favour of a neighbour's) is deliberately not enough: a follower
     /// sees what the public board shows and no more (see `followerView`), so that merging or
@@ -206,8 +216,10 @@ public struct RequestsService: Sendable {
         a.reassign = route && ok(.reassign)
         a.merge = route && ok(.merge)
         a.supervise = route && ok(.supervise) && r.level != .party
-        a.confirm = reporter && ok(.confirm)
-        a.reject = reporter && ok(.reject)
+        let returnVisit = isReturnVisit(actor, r)
+        a.confirm = (reporter || returnVisit) && ok(.confirm)
+        a.reject = (reporter || returnVisit) && ok(.reject)
+        a.returnVisit = returnVisit && ok(.confirm)
         a.withdraw = reporter && ok(.withdraw)
         return a
     }
@@ -402,7 +414,7 @@ public struct RequestsService: Sendable {
                public isPublic: Bool = true, published: Bool = false, at: Int64? = nil) async throws -> Int64 {
         let row = try await db.raw("""
             INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public, published)
-            VALUES (\(bind: requestID), \(bind: at ?? env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.displayName ?? "系统"), \(bind: kind),
+            VALUES (\(bind: requestID), \(bind: at ?? env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.signature ?? "系统"), \(bind: kind),
                     \(bind: note), \(bind: partyKey), \(bind: isPublic ? 1 : 0), \(bind: published ? 1 : 0)) RETURNING id
             """).first()
         return try row!.decode(column: "id", as: Int64.self)
@@ -528,7 +540,7 @@ public struct RequestsService: Sendable {
                 // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
-                    VALUES (\(id), \(now), \(actor.userID), \(actor.displayName), 'submitted', \(channelCode), NULL, 1),
+                    VALUES (\(id), \(now), \(actor.userID), \(actor.signature), 'submitted', \(channelCode), NULL, 1),
                            (\(id), \(now), NULL, '系统', 'assigned',
                             \(planned.partyFallback.map { "\(draft.partyName)（\($0)）" } ?? draft.partyName), \(draft.partyKey), 1)
                     \(unsafeRaw: photosToSave.isEmpty ? "" : "RETURNING id, kind")
@@ -732,8 +744,10 @@ public struct RequestsService: Sendable {
         public var contacted: Bool?
         /// Staff mark a note (accept, progress, resolve) as a public reply for the board and Open311.
         public var publicReply: Bool?
+        /// How a return visit (回访) reached the resident: "phone" (the default) or "visit".
+        public var visitBy: String?
         public init() {}
-        enum CodingKeys: String, CodingKey { case note, rating, partyKind = "party_kind", targetID = "target_id", contacted, publicReply = "public_reply" }
+        enum CodingKeys: String, CodingKey { case note, rating, partyKind = "party_kind", targetID = "target_id", contacted, publicReply = "public_reply", visitBy = "visit_by" }
     }
 
     /// One transition of the state machine, checked and written in one transaction.
@@ -748,6 +762,7 @@ public struct RequestsService: Sendable {
             v.check(input.rating.map { (1...5).contains($0) } ?? false, "rating", "invalid", "请给出 1 到 5 分的评价")
         default: break
         }
+        if let how = input.visitBy { v.check(["phone", "visit"].contains(how), "visit_by", "invalid", "回访方式只能是电话（phone）或上门（visit）") }
         if transition == .reject, let rating = input.rating { v.check((1...5).contains(rating), "rating", "invalid", "评分应为 1 到 5") }
         v.check(rawPhotos.count <= RequestLimits.photosMax, "photos", "too_many", "最多上传 \(RequestLimits.photosMax) 张照片")
         var prepared: [PreparedPhoto] = []
@@ -769,7 +784,8 @@ public struct RequestsService: Sendable {
             case .accept, .contact, .resolve, .returnIt: allowed = isParty(actor, r)
             case .note: allowed = isParty(actor, r) || canRoute(actor, r)
             case .reassign, .merge, .supervise: allowed = canRoute(actor, r)
-            case .confirm, .reject, .withdraw: allowed = isReporter(actor, r)
+            case .confirm, .reject: allowed = isReporter(actor, r) || isReturnVisit(actor, r)
+            case .withdraw: allowed = isReporter(actor, r)
             case .autoClose: allowed = false
             }
             guard allowed else { throw LinliError(.forbidden, code: "not_your_request", message: "这一步不由您办理") }
@@ -784,6 +800,7 @@ public struct RequestsService: Sendable {
             func tell(_ users: [Int64], _ kind: String) { notes += users.filter { $0 != actor.userID }.map { OutgoingNotification(userID: $0, kind: kind, requestID: r.id, subject: subject) } }
             var eventNote = note
             var isPublic = true
+            let returnVisit = (transition == .confirm || transition == .reject) && isReturnVisit(actor, r)
             switch transition {
             case .accept:
                 r.acceptedAt = now
@@ -858,6 +875,10 @@ public struct RequestsService: Sendable {
                 }
             case .autoClose:
                 break
+            }
+            if returnVisit {
+                let how = input.visitBy == "visit" ? "上门回访" : "电话回访"
+                eventNote = how + (eventNote.isEmpty ? "" : "：" + eventNote)
             }
             r.status = next
             r.updatedAt = now

@@ -3,6 +3,8 @@ import LinliStore
 /// The requests capability's user-facing text (zh, en).
 enum RequestsText {
     static let strings: [String: (String, String)] = [
+        "return_visit_hint": ("这件诉求是代居民登记的：请向居民回访（电话或上门），按居民本人的回答确认并评价。", "This request was filed for a resident: ask them (by phone or at the door) and record their own answer."),
+        "return_visit_by": ("回访方式", "Return visit by"), "visit_by_phone": ("电话回访", "Phone"), "visit_by_visit": ("上门回访", "At the door"),
         "requests": ("诉求", "Requests"), "new_request": ("反映诉求", "Report a problem"), "inbox": ("消息", "Inbox"),
         "figures": ("办理统计", "Figures"), "board": ("诉求办理公示", "Requests board"), "request_settings": ("诉求设置", "Request settings"),
         "scope_mine": ("我反映的", "Mine"), "scope_queue": ("待我办理", "My queue"), "scope_supervise": ("待派单与督办", "Routing and supervision"),

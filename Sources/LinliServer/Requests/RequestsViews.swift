@@ -75,8 +75,10 @@ public struct SimilarRequest: Sendable, Codable {
 public struct RequestAbilities: Sendable, Codable {
     public var accept = false, contact = false, note = false, resolve = false, returnIt = false
     public var reassign = false, merge = false, supervise = false, confirm = false, reject = false, withdraw = false
+    /// Confirming or rejecting is a return visit (回访) on the resident's behalf.
+    public var returnVisit = false
     enum CodingKeys: String, CodingKey {
-        case accept, contact, note, resolve, returnIt = "return", reassign, merge, supervise, confirm, reject, withdraw
+        case accept, contact, note, resolve, returnIt = "return", reassign, merge, supervise, confirm, reject, withdraw, returnVisit = "return_visit"
     }
 }
 

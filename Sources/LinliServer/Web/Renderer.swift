@@ -90,7 +90,7 @@ struct Renderer: Sendable {
     static let navigation: [(String, Action)] = [
         ("can_search", .residentView), ("can_audit", .auditView), ("can_requests", .requestView), ("can_matters", .matterView),
         ("can_users", .userManage), ("can_figures", .requestFigures), ("can_route", .requestRoute), ("can_linkage", .linkageView),
-        ("can_volunteer", .volunteerJoin),
+        ("can_volunteer", .volunteerJoin), ("can_act_for", .residentActFor),
     ]
 
     func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {
@@ -136,7 +136,11 @@ struct Renderer: Sendable {
         ]
         if let a = context.actor {
             let roles = Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")
-            var nav: TemplateFields = ["name": .text(a.displayName), "roles": roles.isEmpty ? .null : .text(roles)]
+            var nav: TemplateFields = ["name": .text(a.signature), "roles": roles.isEmpty ? .null : .text(roles)]
+            if let acting = a.acting {
+                nav["acting"] = .object(["resident": .text(a.displayName), "by": .text(acting.displayName),
+                                         "until": .text(LocalDay.hhmm(LocalDay.minute(acting.expiresAt)))])
+            }
             for (name, action) in Self.navigation { nav[name] = .bool(a.may(action)) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
             // Someone acting only for themselves gets a resident's menu: what they can use, no staff links.
@@ -156,7 +160,8 @@ struct Renderer: Sendable {
     /// is rendered once (the title is escaped where it goes, as `{{title}}` is; the content is
     /// not, as `{{{content}}}` is not; debug builds compare every page with the layout rendered whole).
     func layoutAround(_ context: AppContext) -> [[UInt8]]? {
-        let key = LayoutKey(userID: context.actor?.userID, lang: context.lang, largePrint: context.largePrint, csrf: context.csrf ?? "")
+        let key = LayoutKey(userID: context.actor?.userID, lang: context.lang, largePrint: context.largePrint, csrf: context.csrf ?? "",
+                            acting: context.actor?.acting?.sessionID)
         if let hit = layouts.get(key, valid: { $0.displayName == context.actor?.displayName && $0.grants == context.actor?.grants ?? [] }) {
             return hit.pieces
         }
@@ -200,6 +205,8 @@ struct LayoutKey: Hashable, Sendable {
     var lang: Lang
     var largePrint: Bool
     var csrf: String
+    /// The acting session whose banner the layout carries.
+    var acting: Int64?
 }
 
 struct LayoutEntry: Sendable {

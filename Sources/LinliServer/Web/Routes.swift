@@ -28,6 +28,9 @@ final class Routes: @unchecked Sendable {
 
     init(router: Router<AppContext>) { self.router = router }
 
+    /// Routes that change a resident's account itself, refused while acting for them.
+    static let notWhileActing: Set<String> = ["/bind", "/api/v1/bind"]
+
     func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access,
              _ handler: @escaping @Sendable (Request, AppContext) async throws -> Response) {
         table.append(RouteDeclaration(method: method, path: path, access: access))
@@ -44,6 +47,11 @@ final class Routes: @unchecked Sendable {
                 if case .action(let a) = access, !actor.may(a) {
                     // No role of this user could ever do this: deny without touching any object.
                     throw LinliError.forbidden
+                }
+                // Acting for a resident covers what they do, not who they are: their account's
+                // links stay theirs.
+                if actor.acting != nil, Self.notWhileActing.contains(path) {
+                    throw LinliError(.forbidden, code: "acting", message: "代办时不能更改居民的账号绑定")
                 }
             }
             var response = try await handler(request, context)
@@ -202,11 +210,12 @@ enum Flash {
     static let messages: [String: String] = [
         "done": "flash_done", "submitted": "submitted_notice",
         "rated": "flash_rated", "signed_up": "flash_signed_up", "withdrawn": "flash_withdrawn",
+        "acting_started": "acting_started", "acting_ended": "acting_ended",
     ]
     /// What a resident's own forms say they did, by route; any other form says "done".
     static let afterRoute: [String: String] = [
         "/requests": "submitted", "/requests/:id/withdraw": "withdrawn", "/requests/:id/confirm": "rated",
-        "/shifts/:id/sign-up": "signed_up",
+        "/shifts/:id/sign-up": "signed_up", "/residents/:id/acting": "acting_started", "/acting/end": "acting_ended",
     ]
     static func code(after route: String) -> String { afterRoute[route] ?? "done" }
     /// Forms whose next page has its own notice (the ballot's receipt, the volunteer profile,

@@ -103,6 +103,9 @@ enum Stylesheet {
     .flash { background:#e8f5e9; border-left:6px solid var(--ok); padding:.75rem 1rem; font-weight:600; margin:.5rem 0 1rem; }
     .error-summary { background:#fdecea; border-left:6px solid #b00020; padding:.75rem 1rem; margin:.5rem 0 1rem; }
     .error-summary a { color:#b00020; font-weight:600; }
+    /* Acting for a resident (代办): on every page, impossible to miss, with the way out. */
+    .acting-bar { background:#fff4e5; border-bottom:4px solid #f9a825; padding:.5rem 1rem; display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:center; }
+    .acting-bar p { margin:0; font-weight:600; } .acting-bar form { display:inline; }
     """ + cards("@media (max-width: 40em)", "") + cards("@media (max-width: 64em)", "body.large ")
 
     /// Below a width a table becomes one card per row, each value beside its column's name
