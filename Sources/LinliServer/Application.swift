@@ -135,6 +135,8 @@ public struct Linli: Sendable {
         let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.dataDirectory + "/documents")
         try await deliberation.ensureDefaults()
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
+        var requests = RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos")
+        requests.accountPhone = { db, user in try await AccountService.phone(db, userID: user, cipher: cipher) }
         accounts.production = config.production
         accounts.cipher = cipher
         accounts.sms = config.sms ?? (config.production ? NoSMS() : LogSMS(logger: logger))
@@ -144,7 +146,7 @@ public struct Linli: Sendable {
                                                partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) }),
                      accounts: accounts,
                      audit: AuditLog(env: config.environment), cipher: cipher,
-                     requests: RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos"),
+                     requests: requests,
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
                      linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"),
                      auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey))

@@ -45,6 +45,12 @@ public enum ActingRules {
 }
 
 extension AccountService {
+    /// The mobile number on an account, opened (for a call the account's owner agreed to).
+    static func phone(_ db: any SQLDatabase, userID: Int64, cipher: PersonalDataCipher) async throws -> String? {
+        try await db.raw("SELECT phone_cipher FROM users WHERE id = \(bind: userID)").first()?
+            .decode(column: "phone_cipher", as: String?.self).map { try cipher.open($0) }
+    }
+
     /// Starts acting for a resident whose person the registry has just confirmed (`target`).
     /// The resident's own account is used; one who has none gets a managed account (no password
     /// anyone knows, no phone) that their invitation later hands over. A browser session

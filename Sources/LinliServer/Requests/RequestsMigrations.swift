@@ -220,5 +220,11 @@ enum RequestsMigrations {
             "ALTER TABLE request_events ADD COLUMN published INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE requests ADD COLUMN consent_by BIGINT",
         ]),
+        // The reporter said the people handling it may phone them (可以电话联系我); a number
+        // given by phone to staff filing for someone says the same. Without it nobody gets a
+        // number to call.
+        Migration("requests.009", [
+            "ALTER TABLE requests ADD COLUMN callback_ok INTEGER NOT NULL DEFAULT 0",
+        ]),
     ]
 }

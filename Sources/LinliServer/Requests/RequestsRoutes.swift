@@ -21,6 +21,7 @@ struct RequestsRoutes {
     static let transitions: [RequestTransition] = RequestTransition.allCases.filter { $0 != .autoClose }
 
     func register(_ r: Routes) {
+        registerToday(r)
         // MARK: pages
         r.get("/requests", .action(.requestView)) { req, c in
             let actor = try c.requireActor()
@@ -251,6 +252,7 @@ struct RequestsRoutes {
         i.contactPhone = f.nonEmpty("contact_phone")
         i.publicDetails = f["public_details"] == "1"
         i.residentConsent = f["resident_consent"] == "1"
+        i.callbackOK = f["callback_ok"] == "1"
         i.idempotencyKey = f.nonEmpty("idempotency_key")
         // The form shows every category's extra fields; keep only the chosen category's.
         if let code = i.category, let cat = categories.first(where: { $0.code == code }) {
@@ -309,6 +311,7 @@ struct RequestsRoutes {
             "channels": [Channel.phone, .walkIn, .visit, .app].map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == values["channel"]] },
             "urgent": values["urgency"] == "urgent",
             "public_details": values["public_details"] == "1", "resident_consent": values["resident_consent"] == "1",
+            "callback_ok": values["callback_ok"] == "1",
             "description": values["description"] ?? "", "address": values["address"] ?? "", "lat": values["lat"] ?? "", "lng": values["lng"] ?? "",
             "has_point": !(values["lat"] ?? "").isEmpty || !(values["lng"] ?? "").isEmpty,
             "household_id": values["household_id"] ?? "", "contact_name": values["contact_name"] ?? "", "contact_phone": values["contact_phone"] ?? "",

@@ -15,6 +15,8 @@ public struct RequestsService: Sendable {
     let config = RequestsConfig()
     let texts = LookAlikeTexts(limit: 20_000)
     let photos: PhotoStore
+    /// The mobile number on a reporter's own account (the accounts capability reads its table).
+    var accountPhone: @Sendable (any SQLDatabase, Int64) async throws -> String? = { _, _ in nil }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
         self.store = store
@@ -32,7 +34,7 @@ public struct RequestsService: Sendable {
                r.address, r.lat, r.lng, r.urgency, r.channel, r.submitted_by, r.reporter_user_id, r.contact_masked, r.public_details,
                r.attributes, r.status, r.party_kind, r.party_key, r.party_name, r.party_path, r.party_grid_id, r.level,
                r.accept_due, r.contact_due, r.resolve_due, r.accepted_at, r.contacted_at, r.resolved_at, r.closed_at, r.missed,
-               r.rating, r.merged_into, r.returned_count, r.created_at, r.updated_at
+               r.rating, r.merged_into, r.returned_count, r.created_at, r.updated_at, r.callback_ok
         FROM requests r
         """
 
@@ -45,6 +47,7 @@ public struct RequestsService: Sendable {
         var acceptDue: Int64, contactDue: Int64, resolveDue: Int64
         var acceptedAt: Int64?, contactedAt: Int64?, resolvedAt: Int64?, closedAt: Int64?, missed: Set<Deadline>
         var rating: Int?, mergedInto: Int64?, returnedCount: Int, createdAt: Int64, updatedAt: Int64
+        var callbackOK = false
 
         var subject: String { "#\(id) \(address)" }
 
@@ -100,7 +103,8 @@ public struct RequestsService: Sendable {
             missed: Set(try r.decode(column: "missed", as: String.self).split(separator: ",").compactMap { Deadline(rawValue: String($0)) }),
             rating: try r.decode(column: "rating", as: Int?.self), mergedInto: try r.decode(column: "merged_into", as: Int64?.self),
             returnedCount: try r.decode(column: "returned_count", as: Int.self),
-            createdAt: try r.decode(column: "created_at", as: Int64.self), updatedAt: try r.decode(column: "updated_at", as: Int64.self))
+            createdAt: try r.decode(column: "created_at", as: Int64.self), updatedAt: try r.decode(column: "updated_at", as: Int64.self),
+            callbackOK: try r.decode(column: "callback_ok", as: Int.self) != 0)
     }
 
     /// One request; `forUpdate` locks it until the transaction ends, so that two people acting on it
@@ -125,7 +129,7 @@ public struct RequestsService: Sendable {
             acceptDue: r.acceptDue, contactDue: r.contactDue, resolveDue: r.resolveDue, acceptedAt: r.acceptedAt, contactedAt: r.contactedAt,
             resolvedAt: r.resolvedAt, closedAt: r.closedAt, overdue: overdue, rating: r.rating, mergedInto: r.mergedInto,
             createdAt: r.createdAt, createdText: LocalTime.text(r.createdAt), resolveDueText: LocalTime.text(r.resolveDue), isOverdue: !overdue.isEmpty,
-            boardPlaceID: r.compoundID ?? r.communityID)
+            boardPlaceID: r.compoundID ?? r.communityID, callbackOK: r.callbackOK)
     }
 
     // MARK: Who may do what
@@ -507,6 +511,8 @@ public struct RequestsService: Sendable {
             // The reporter is the submitter or nobody; "my requests" relies on it (requests.006).
             draft.reporterUserID = isStaff && channel != .app ? nil : actor.userID
             draft.contactMasked = masked; draft.publicDetails = input.publicDetails == true; draft.attributes = input.attributes ?? [:]
+            // A number a resident gave staff on the phone is one they may be called back on.
+            draft.callbackOK = input.callbackOK == true || (onBehalf && !contactPhone.isEmpty)
             (draft.partyKind, draft.partyKey, draft.partyName, draft.partyPath, draft.partyGridID) = (party.kind, party.key, party.name, party.path, party.gridID)
             draft.acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
             draft.contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
@@ -525,7 +531,7 @@ public struct RequestsService: Sendable {
                     INSERT INTO requests (category, description, place_id, household_id, path, street_id, community_id, compound_id, grid_id,
                         address, lat, lng, urgency, channel, submitted_by, reporter_user_id, contact_name_cipher, contact_phone_cipher, contact_masked,
                         public_details, attributes, status, party_kind, party_key, party_name, party_path, party_grid_id, level,
-                        accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at, consent_by)
+                        accept_due, contact_due, resolve_due, next_due, idempotency_key, created_at, updated_at, consent_by, callback_ok)
                     VALUES (\(draft.category), \(draft.description), \(draft.placeID), \(draft.householdID), \(draft.path),
                         \(draft.streetID), \(draft.communityID), \(draft.compoundID), \(draft.gridID), \(draft.address),
                         \(draft.lat), \(draft.lng), \(u.rawValue), \(channelCode), \(actor.userID), \(draft.reporterUserID),
@@ -533,7 +539,7 @@ public struct RequestsService: Sendable {
                         \(draft.contactMasked), \(draft.publicDetails), \(attrs), 'assigned', \(draft.partyKind!.rawValue),
                         \(draft.partyKey), \(draft.partyName), \(draft.partyPath), \(draft.partyGridID), 0,
                         \(draft.acceptDue), \(draft.contactDue), \(draft.resolveDue), \(draft.nextDue()),
-                        \(key), \(now), \(now), \(planned.consentBy))
+                        \(key), \(now), \(now), \(planned.consentBy), \(draft.callbackOK))
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
@@ -908,6 +914,27 @@ public struct RequestsService: Sendable {
     }
 
     /// The contact a staff member entered, shown in full only with a reason, and audited.
+    /// The number to call the reporter back on, for those handling the request, if the reporter
+    /// allowed it: the number they gave staff, or the one on their own account. Each call is
+    /// audited ("request.call") as an unmasking is.
+    public func callReporter(_ id: Int64, actor: Actor) async throws -> (name: String, phone: String) {
+        try await store.transaction { db in
+            let r = try await visible(db, id, actor)
+            guard isParty(actor, r) || canRoute(actor, r) else { throw LinliError.forbidden }
+            guard r.callbackOK else { throw LinliError.conflict("callback_ok", "not_allowed", "居民没有同意电话联系；请在诉求页留言") }
+            let row = try await db.raw("SELECT contact_name_cipher, contact_phone_cipher FROM requests WHERE id = \(bind: id)").first()!
+            var name = try row.decode(column: "contact_name_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
+            var phone = try row.decode(column: "contact_phone_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
+            if phone.isEmpty, let reporter = r.reporterUserID ?? (r.channel == Channel.app.rawValue ? r.submittedBy : nil) {
+                phone = try await accountPhone(db, reporter) ?? ""
+                if name.isEmpty { name = r.contactMasked }
+            }
+            guard !phone.isEmpty else { throw LinliError.conflict("phone", "no_number", "没有可拨打的号码；请在诉求页留言") }
+            try await audit.append(db, actor: actor, action: "request.call", objectType: "request", objectID: id, path: r.path, reason: "回电")
+            return (name, phone)
+        }
+    }
+
     public func unmaskContact(_ id: Int64, reason: String?, actor: Actor) async throws -> (name: String, phone: String) {
         let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !reason.isEmpty else { throw LinliError.invalid("reason", "required", "请说明查看理由") }

@@ -4,6 +4,13 @@ import LinliStore
 enum RequestsText {
     static let strings: [String: (String, String)] = [
         "return_visit_hint": ("这件诉求是代居民登记的：请向居民回访（电话或上门），按居民本人的回答确认并评价。", "This request was filed for a resident: ask them (by phone or at the door) and record their own answer."),
+        "callback_ok": ("处理的工作人员可以打电话联系我（号码只给处理这件事的人，每次拨打都有记录）", "Those handling it may phone me (only they get my number, and each call is recorded)"),
+        "today": ("今日工作", "Today"), "today_mine": ("待我办理", "Mine to handle"), "today_others": ("网格内其他在办诉求", "Other open requests in my area"),
+        "today_none": ("今天没有待您办理的诉求。", "Nothing is waiting for you today."), "today_late": ("件已超时", "late"),
+        "today_open": ("件待办", "to handle"), "navigate": ("导航", "Directions"), "call_button": ("打电话", "Call"),
+        "call_reporter": ("给居民打电话", "Call the resident"), "call_logged": ("本次查看号码已记录。通话后请在诉求页记录联系情况。", "This look at the number is recorded. After the call, note it on the request."),
+        "call_now": ("拨打", "Call"), "back_today": ("回到今日工作", "Back to today"), "open_request": ("打开诉求", "Open the request"),
+        "handled_by": ("办理方", "Handled by"),
         "return_visit_by": ("回访方式", "Return visit by"), "visit_by_phone": ("电话回访", "Phone"), "visit_by_visit": ("上门回访", "At the door"),
         "requests": ("诉求", "Requests"), "new_request": ("反映诉求", "Report a problem"), "inbox": ("消息", "Inbox"),
         "figures": ("办理统计", "Figures"), "board": ("诉求办理公示", "Requests board"), "request_settings": ("诉求设置", "Request settings"),

@@ -40,6 +40,8 @@ public struct RequestView: Sendable, Codable {
     public var isOverdue: Bool
     /// The compound (or community) whose notice board shows this request.
     public var boardPlaceID: Int64
+    /// The reporter may be phoned by those handling it.
+    public var callbackOK: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case id, category, categoryName = "category_name", description, placeID = "place_id", householdID = "household_id"
@@ -48,7 +50,7 @@ public struct RequestView: Sendable, Codable {
         case acceptDue = "accept_due", contactDue = "contact_due", resolveDue = "resolve_due"
         case acceptedAt = "accepted_at", contactedAt = "contacted_at", resolvedAt = "resolved_at", closedAt = "closed_at"
         case overdue, rating, mergedInto = "merged_into", createdAt = "created_at", createdText = "created_text"
-        case resolveDueText = "resolve_due_text", isOverdue = "is_overdue", boardPlaceID = "board_place_id"
+        case resolveDueText = "resolve_due_text", isOverdue = "is_overdue", boardPlaceID = "board_place_id", callbackOK = "callback_ok"
     }
 }
 
@@ -125,6 +127,8 @@ public struct RequestInput: Sendable, Codable {
     /// Staff filing for a resident (or about a household with a vulnerability tag) record here
     /// that the resident agreed to publish the description and photos.
     public var residentConsent: Bool?
+    /// The reporter agrees to be phoned by those handling the request.
+    public var callbackOK: Bool?
     public var attributes: [String: String]?
     public var idempotencyKey: String?
 
@@ -132,7 +136,7 @@ public struct RequestInput: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case category, description, placeID = "place_id", householdID = "household_id", address, lat, lng, urgency, channel
         case contactName = "contact_name", contactPhone = "contact_phone", publicDetails = "public_details", attributes
-        case idempotencyKey = "idempotency_key", residentConsent = "resident_consent"
+        case idempotencyKey = "idempotency_key", residentConsent = "resident_consent", callbackOK = "callback_ok"
     }
 
     /// Decodes the keys the body has, instead of asking for each of the fourteen in turn (every
@@ -157,6 +161,7 @@ public struct RequestInput: Sendable, Codable {
             case .attributes: attributes = try c.decodeIfPresent([String: String].self, forKey: key)
             case .idempotencyKey: idempotencyKey = try c.decodeIfPresent(String.self, forKey: key)
             case .residentConsent: residentConsent = try c.decodeIfPresent(Bool.self, forKey: key)
+            case .callbackOK: callbackOK = try c.decodeIfPresent(Bool.self, forKey: key)
             }
         }
     }
@@ -204,7 +209,7 @@ extension RequestView: FieldListed {
         w.add(CodingKeys.resolvedAt, resolvedAt); w.add(CodingKeys.closedAt, closedAt); w.add(CodingKeys.overdue, texts: overdue)
         w.add(CodingKeys.rating, rating); w.add(CodingKeys.mergedInto, mergedInto); w.add(CodingKeys.createdAt, createdAt)
         w.add(CodingKeys.createdText, createdText); w.add(CodingKeys.resolveDueText, resolveDueText); w.add(CodingKeys.isOverdue, isOverdue)
-        w.add(CodingKeys.boardPlaceID, boardPlaceID)
+        w.add(CodingKeys.boardPlaceID, boardPlaceID); w.add(CodingKeys.callbackOK, callbackOK)
     }
 }
 

@@ -13,7 +13,11 @@ struct HomeRoutes {
 
     /// Where a signed-in person starts: staff on their console, everyone else on their home.
     static func homePath(_ actor: Actor) -> String {
-        actor.actsOnlyForThemselves ? "/home" : "/console"
+        if actor.actsOnlyForThemselves { return "/home" }
+        // A grid worker (and nothing wider) starts the day on their list, not on a console.
+        let roles = Set(actor.grants.map(\.role))
+        if roles.contains(.gridWorker), roles.isDisjoint(with: [.cityAdmin, .streetStaff, .communityStaff]) { return "/today" }
+        return "/console"
     }
 
     func register(_ r: Routes) {

@@ -94,7 +94,10 @@ enum Stylesheet {
       border-radius:10px; text-decoration:none; color:var(--fg); background:#fff; }
     a.tile strong { font-size:1.2em; color:var(--accent); } a.tile span { color:var(--muted); overflow-wrap:anywhere; }
     a.tile.primary { background:var(--accent); } a.tile.primary strong, a.tile.primary span { color:#fff; }
-    a.button.call { background:var(--ok); max-width:100%; overflow-wrap:anywhere; }
+    a.button.call, button.call { background:var(--ok); max-width:100%; overflow-wrap:anywhere; }
+    /* A grid worker's day: late items stand out; the buttons wrap under each other on a phone. */
+    .entry.late { border:2px solid #b00020; } .entry p { margin:.35rem 0; }
+    .actions { display:flex; flex-wrap:wrap; gap:.5rem; align-items:center; } .actions form { margin:0; }
     /* Two columns of label and value leave a value four characters wide in large print on a phone. */
     @media (max-width: 64em) { body.large dl.fields { grid-template-columns:1fr; } body.large dl.fields dt { margin-top:.5rem; } }
     ul.contacts li { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:center; justify-content:space-between; }
