@@ -67,3 +67,39 @@ import LinliStore
         }
     }
 }
+
+/// Figures over time as a chart beside a table of the same numbers, and as CSV.
+@Suite struct FigureChartTests {
+    @Test(arguments: Backend.available)
+    func figuresHaveChartsWithTablesAndDownloadAsCSV(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let resident = try await f.actor("resident")
+            _ = try await f.linli.requests.submit(RequestsStoreTests.lift(f), actor: resident)
+            let community = f.demo.firstCommunityID
+            try await built.app.test(.router) { client in
+                let cookie = try await webLogin(client, "community")
+                var res = try await client.execute(uri: "/figures?place_id=\(community)", method: .get, headers: [.cookie: cookie])
+                let page = res.body.text
+                #expect(page.contains("data-chart=") && page.contains("aria-describedby=\"figures-months\"") && page.contains("/static/chart.js"))
+                #expect(page.components(separatedBy: "<tr><td>20").count - 1 == 6, "six months in the table beside the chart")
+                res = try await client.execute(uri: "/figures.csv?place_id=\(community)", method: .get, headers: [.cookie: cookie])
+                #expect(res.status == .ok && res.headers[.contentType]?.hasPrefix("text/csv") == true)
+                let bytes = Array(res.body.readableBytesView)
+                #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]))
+                let csv = String(decoding: bytes.dropFirst(3), as: UTF8.self)
+                #expect(csv.hasPrefix("分组,名称,类型,受理量") && csv.contains("合计,"))
+                res = try await client.execute(uri: "/figures/months.csv?place_id=\(community)", method: .get, headers: [.cookie: cookie])
+                #expect(String(buffer: res.body).split(separator: "\r\n").count == 13)
+                let token = try await f.token("community")
+                res = try await client.execute(uri: "/api/v1/figures/months?place_id=\(community)&months=3", method: .get, headers: [.authorization: "Bearer \(token)"])
+                let months = try JSONDecoder().decode([MonthFigures].self, from: Data(buffer: res.body))
+                #expect(months.count == 3 && months.last!.total.received >= 1)
+                // Outside one's area the figures do not exist.
+                let resToken = try await f.token("grid")
+                res = try await client.execute(uri: "/figures.csv?place_id=1", method: .get, headers: [.authorization: "Bearer \(resToken)"])
+                #expect(res.status == .forbidden || res.status == .notFound)
+            }
+        }
+    }
+}

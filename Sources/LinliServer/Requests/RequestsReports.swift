@@ -40,6 +40,12 @@ public struct FiguresReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey { case placeID = "place_id", placeName = "place_name", from, to, parties, areas, total }
 }
 
+/// One calendar month's totals ("2026-11").
+public struct MonthFigures: Sendable, Codable {
+    public var month: String
+    public var total: FiguresRow
+}
+
 extension RequestsService {
     /// SQL restricting requests (alias r) to a place, using the indexed id columns where possible.
     static func placePredicate(_ path: String) -> SQLQueryString {
@@ -112,6 +118,25 @@ extension RequestsService {
             return FiguresReport(placeID: placeID, placeName: try p.decode(column: "name", as: String.self), from: from, to: to,
                                  parties: parties.values.map(FiguresRow.init).sorted { $0.received > $1.received }, areas: areas, total: FiguresRow(total))
         }
+    }
+
+    /// The totals of each of the `months` calendar months up to the one holding `to` (oldest
+    /// first), each counted exactly as `figures` counts a period, with the same scope rules.
+    public func monthlyFigures(placeID: Int64, through to: String, months: Int = 6, actor: Actor) async throws -> [MonthFigures] {
+        guard let toDay = Input.day(to) else { throw LinliError.invalid("to", "invalid", "结束日期格式应为 YYYY-MM-DD") }
+        var spans: [(Int64, Int64)] = []
+        var day = toDay
+        for _ in 0..<max(1, min(months, 24)) {
+            let m = LocalDay.month(of: day)
+            spans.insert((m.first, m.last), at: 0)
+            day = m.first - 1
+        }
+        var out: [MonthFigures] = []
+        for (first, last) in spans {
+            let report = try await figures(placeID: placeID, from: ChinaTime.iso(day: first), to: ChinaTime.iso(day: last), actor: actor)
+            out.append(MonthFigures(month: String(ChinaTime.iso(day: first).prefix(7)), total: report.total))
+        }
+        return out
     }
 
     typealias FigureCounts = (parties: [String: PartyFigures], areas: [String: PartyFigures], total: PartyFigures)

@@ -112,6 +112,13 @@ struct RequestsRoutes {
                 let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
                 data["report"] = Renderer.data(report, c.lang)
                 data["has_areas"] = !report.areas.isEmpty
+                let months = try await requests.monthlyFigures(placeID: placeID, through: to, months: 6, actor: actor)
+                let charts = FigureCharts(report: report, months: months, lang: c.lang)
+                data["months"] = charts.monthRows
+                data["trend_chart"] = charts.trendJSON
+                data["rank_chart"] = charts.rankJSON
+                data["has_rank"] = charts.hasRank
+                data["query"] = "place_id=\(placeID)&from=\(from)&to=\(to)"
             } catch let e as LinliError where e.field != nil {
                 data["error"] = e.message
             }
@@ -197,6 +204,33 @@ struct RequestsRoutes {
                 return try JSON.response(try await requests.perform(t, id: try c.id("id"), input, actor: try c.requireActor()))
             }
         }
+        // Figures as CSV for a spreadsheet (UTF-8 with the byte-order mark Excel looks for).
+        r.get("/figures.csv", .action(.requestFigures)) { req, c in
+            let actor = try c.requireActor()
+            let q = req.uri.queryParameters
+            let (from, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
+            let placeID = try q.get("place_id").map { guard let v = Int64($0) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }; return v }
+                ?? actor.grants(for: .requestFigures).first!.placeID
+            let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
+            return Self.csv(FigureCharts.csv(report, lang: c.lang), name: "figures-\(placeID)-\(from)-\(to).csv")
+        }
+        r.get("/figures/months.csv", .action(.requestFigures)) { req, c in
+            let actor = try c.requireActor()
+            let q = req.uri.queryParameters
+            let (_, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
+            let placeID = try q.get("place_id").map { guard let v = Int64($0) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }; return v }
+                ?? actor.grants(for: .requestFigures).first!.placeID
+            let months = try await requests.monthlyFigures(placeID: placeID, through: to, months: 12, actor: actor)
+            return Self.csv(FigureCharts.csv(months, lang: c.lang), name: "figures-months-\(placeID)-\(to).csv")
+        }
+        r.get("/api/v1/figures/months", .action(.requestFigures)) { req, c in
+            let actor = try c.requireActor()
+            let q = req.uri.queryParameters
+            let (_, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
+            guard let placeID = q.get("place_id").flatMap({ Int64($0) }) else { throw LinliError.invalid("place_id", "required", "请给出 place_id") }
+            let months = q.get("months").flatMap { Int($0) } ?? 12
+            return try JSON.response(try await requests.monthlyFigures(placeID: placeID, through: to, months: months, actor: actor))
+        }
         r.get("/api/v1/figures", .action(.requestFigures)) { req, c in
             let actor = try c.requireActor()
             let q = req.uri.queryParameters
@@ -225,6 +259,12 @@ struct RequestsRoutes {
     }
 
     /// This month so far when no period is given.
+    static func csv(_ text: String, name: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name)\"",
+                                         .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: [0xEF, 0xBB, 0xBF] + Array(text.utf8))))
+    }
+
     static func defaultPeriod(_ from: String?, _ to: String?, now: Int64) -> (String, String) {
         let today = ChinaTime.iso(day: (now + ChinaTime.utcOffset) / 86400)
         return (from.flatMap { $0.isEmpty ? nil : $0 } ?? String(today.prefix(8)) + "01", to.flatMap { $0.isEmpty ? nil : $0 } ?? today)

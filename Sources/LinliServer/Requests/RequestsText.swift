@@ -5,6 +5,11 @@ enum RequestsText {
     static let strings: [String: (String, String)] = [
         "return_visit_hint": ("这件诉求是代居民登记的：请向居民回访（电话或上门），按居民本人的回答确认并评价。", "This request was filed for a resident: ask them (by phone or at the door) and record their own answer."),
         "callback_ok": ("处理的工作人员可以打电话联系我（号码只给处理这件事的人，每次拨打都有记录）", "Those handling it may phone me (only they get my number, and each call is recorded)"),
+        "csv_group": ("分组", "Group"), "csv_name": ("名称", "Name"), "csv_kind": ("类型", "Kind"), "csv_month": ("月份", "Month"),
+        "trend_title": ("近六个月", "The last six months"), "rank_title": ("各责任方按时办结率", "On-time resolution by party"),
+        "download_csv": ("下载本期统计（CSV，可用 Excel 打开）", "Download these figures (CSV, opens in Excel)"),
+        "download_months_csv": ("下载近 12 个月（CSV）", "Download the last 12 months (CSV)"),
+        "chart_table_note": ("图表中的数字见下表。", "The chart's numbers are in the table below."),
         "today": ("今日工作", "Today"), "today_mine": ("待我办理", "Mine to handle"), "today_others": ("网格内其他在办诉求", "Other open requests in my area"),
         "today_none": ("今天没有待您办理的诉求。", "Nothing is waiting for you today."), "today_late": ("件已超时", "late"),
         "today_open": ("件待办", "to handle"), "navigate": ("导航", "Directions"), "call_button": ("打电话", "Call"),

@@ -190,4 +190,49 @@ enum Scripts {
   });
 })();
 """
+
+    /// Charts: each `<canvas data-chart>` carries its figures as JSON and sits beside a table of
+    /// the same numbers (the text alternative, for screen readers and for anyone). Without
+    /// Chart.js (the package missing) the canvas goes and the table stays. No animation; text as
+    /// large as the page's, so large print stays large.
+    static let charts = """
+(function () {
+  if (!window.Chart) {
+    document.querySelectorAll('canvas[data-chart]').forEach(function (c) { c.hidden = true; });
+    return;
+  }
+  var size = parseFloat(getComputedStyle(document.body).fontSize) || 16;
+  Chart.defaults.font.size = Math.round(size * 0.9);
+  Chart.defaults.color = '#111';
+  var colours = ['#1565c0', '#2e7d32', '#c62828', '#6a1b9a', '#ef6c00'];
+  document.querySelectorAll('canvas[data-chart]').forEach(function (canvas) {
+    var spec;
+    try { spec = JSON.parse(canvas.getAttribute('data-chart')); } catch (e) { canvas.hidden = true; return; }
+    var scales = {}, hasPct = false;
+    var datasets = spec.datasets.map(function (d, i) {
+      var pct = d.axis === 'pct';
+      hasPct = hasPct || pct;
+      var set = { type: d.kind || spec.type, label: d.label, data: d.data,
+                  backgroundColor: colours[i % colours.length], borderColor: colours[i % colours.length], borderWidth: 3,
+                  pointRadius: 4, spanGaps: true, axisName: pct ? 'pct' : 'count' };
+      if (spec.horizontal) { set.xAxisID = set.axisName; } else { set.yAxisID = set.axisName; }
+      return set;
+    });
+    var valueAxis = spec.horizontal ? 'x' : 'y';
+    if (datasets.some(function (d) { return d.axisName === 'count'; })) {
+      scales.count = { axis: valueAxis, position: spec.horizontal ? 'bottom' : 'left', beginAtZero: true, ticks: { precision: 0 } };
+    }
+    if (hasPct) {
+      scales.pct = { axis: valueAxis, position: spec.horizontal ? 'top' : 'right', min: 0, max: 100,
+                     ticks: { callback: function (v) { return v + '%'; } }, grid: { drawOnChartArea: !scales.count } };
+    }
+    new Chart(canvas, {
+      type: spec.type,
+      data: { labels: spec.labels, datasets: datasets },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, indexAxis: spec.horizontal ? 'y' : 'x',
+                 scales: scales, plugins: { legend: { position: 'bottom' } } }
+    });
+  });
+})();
+"""
 }
