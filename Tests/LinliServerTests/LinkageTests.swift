@@ -96,6 +96,12 @@ import LinliStore
         let ranked = VolunteerMatching.rank(people, needs[2]!, shifts[1], busy: [1: [(s, s + 3600)]], load: [:])
         #expect(ranked.first { $0.volunteerID == 9 }?.unfit == .unavailable)
         #expect(ranked.first { $0.volunteerID == 1 }?.unfit == .skills)
+        // And the fill says it in sum: shift 2 lacks a carrier because two lack the skill and the
+        // only carrier is free on Tuesdays; those already on a shift are no reason.
+        #expect(VolunteerMatching.whyShort(people, needs[2]!, shifts[1], busy: [1: [(s, s + 3600)]], load: [:]) == ["skills": 2, "unavailable": 1])
+        var held = shifts[0]
+        held.holders = [1, 2]
+        #expect(VolunteerMatching.whyShort(people, needs[1]!, held, busy: [:], load: [:]) == ["skills": 1])
     }
 }
 

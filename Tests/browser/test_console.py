@@ -832,6 +832,98 @@ def staff_file_for_a_caller_picking_the_household_by_name(d, base):
     WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "request-status"), "the request was not filed")
 
 
+@case
+def staff_act_for_an_elder_without_a_phone_file_vote_and_confirm(d, base):
+    """An elder phones the office; the worker confirms her, acts for her, files, votes on paper,
+    and after the repair records her rating by a return visit, all on a phone in large print."""
+    login(d, base, "community")
+    d.get(base + "/prefs?print=large")
+    open_first_household(d, "1幢")
+    links = d.find_elements(By.CSS_SELECTOR, "#residents a")
+    links[-1].click()
+    name = d.find_element(By.TAG_NAME, "h1").text.strip()
+    last4 = d.find_element(By.ID, "id-number").text.strip()[-4:]
+    resident_page = d.current_url
+
+    def start_acting():
+        d.get(resident_page)
+        settled(d, d.find_element(By.CSS_SELECTOR, "#acting summary")).click()
+        d.find_element(By.ID, "acting-last4").send_keys(last4)
+        d.find_element(By.ID, "acting-reason").send_keys("老人来电，请代为办理")
+        d.find_element(By.ID, "do-act").click()
+        wait_text(d, "acting-bar", name)
+
+    # A wrong check is refused by name, at the top, and nothing starts.
+    settled(d, d.find_element(By.CSS_SELECTOR, "#acting summary")).click()
+    d.find_element(By.ID, "acting-last4").send_keys("ZZZZ")
+    d.find_element(By.ID, "acting-reason").send_keys("老人来电")
+    d.find_element(By.ID, "do-act").click()
+    wait_text(d, "acting-last4-error", "不符")
+    shot(d, "acting-1-refused-large-phone")
+    start_acting()
+    shot(d, "acting-2-her-home-large-phone")
+    # Filing for her: her tile, her home.
+    d.find_element(By.PARTIAL_LINK_TEXT, "我要反映").click()
+    d.find_element(By.CSS_SELECTOR, "#category option[value=water_leak]").click()
+    d.find_element(By.ID, "description").send_keys("老人来电：卫生间水管漏水。")
+    d.find_elements(By.CSS_SELECTOR, "#location option")[1].click()
+    settled(d, d.find_element(By.ID, "request-submit")).click()
+    wait_text(d, "request-status", "已派单")
+    assert "代办" in d.find_element(By.ID, "timeline").text, "the step says who filed it for her"
+    leak = d.current_url.split("?")[0]
+    shot(d, "acting-3-filed-large-phone")
+    # Her vote, cast with her, is a paper ballot.
+    d.get(base + "/home")
+    tiles = d.find_elements(By.PARTIAL_LINK_TEXT, "去投票")
+    if tiles:
+        tiles[0].click()
+    if tiles and d.find_elements(By.ID, "choice-yes"):  # she owns a part under vote
+        d.find_element(By.ID, "choice-yes").click()
+        d.find_element(By.ID, "do-vote").click()
+        wait_text(d, "vote-recorded", "投票已记录")
+        shot(d, "acting-4-paper-vote-large-phone")
+    d.find_element(By.ID, "end-acting").click()
+    WebDriverWait(d, 10).until(lambda drv: drv.current_url.startswith(resident_page) and not drv.find_elements(By.ID, "acting-bar"))
+    # The property company repairs it.
+    api(base, "/api/v1/requests/" + leak.rsplit("/", 1)[1] + "/accept", token_of(base, "property"), {})
+    api(base, "/api/v1/requests/" + leak.rsplit("/", 1)[1] + "/resolve", token_of(base, "property"), {})
+    # The return visit: acting again, her answer recorded as hers.
+    start_acting()
+    d.get(leak)
+    d.find_element(By.CSS_SELECTOR, "#confirm-form input[value='5']").click()
+    d.find_element(By.ID, "do-confirm").click()
+    wait_text(d, "request-status", "已关闭")
+    assert "回访" in d.find_element(By.ID, "timeline").text
+    shot(d, "acting-5-confirmed-large-phone")
+    d.get(base + "/acting")
+    assert "反映诉求" in d.page_source and "回访" in d.page_source
+    shot(d, "acting-6-record-large-phone")
+    d.find_element(By.ID, "end-acting").click()
+    d.get(base + "/prefs?print=normal")
+
+
+@case
+def grid_worker_starts_on_today_and_calls_a_caller(d, base):
+    """A caller's noise complaint goes to her grid worker, who sees it first thing and calls back."""
+    token = token_of(base, "community")
+    _, me = api(base, "/api/v1/me", token_of(base, "resident"))
+    household = next(g["household_id"] for g in me["grants"] if g.get("household_id"))
+    _, filed = api(base, "/api/v1/requests", token, {"category": "noise", "description": "居民来电：楼下夜里施工",
+                                                  "household_id": household, "channel": "phone",
+                                                  "contact_name": "李奶奶", "contact_phone": "13800002222"})
+    login(d, base, "grid")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/")
+    WebDriverWait(d, 10).until(lambda drv: drv.current_url.endswith("/today"), "a grid worker's home is today's list")
+    assert "还剩" in d.page_source or "已超时" in d.page_source
+    shot(d, "today-1-list-large-phone")
+    d.find_element(By.CSS_SELECTOR, f"form[action='/requests/{filed['request']['id']}/call'] button").click()
+    dial = d.find_element(By.ID, "dial")
+    assert dial.get_attribute("href") == "tel:13800002222"
+    shot(d, "today-2-call-large-phone")
+    d.get(base + "/prefs?print=normal")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

@@ -216,6 +216,18 @@ public enum VolunteerMatching {
             }
     }
 
+    /// Why a shift stays short: the community's volunteers who cannot take it, counted by reason
+    /// (those already on it are not a reason). Worked examples in ModelTests.
+    public static func whyShort(_ volunteers: [VolunteerProfile], _ needs: TaskNeeds, _ shift: ShiftSlot, busy: Busy, load: [Int64: Int],
+                                monthlyCap: Int = defaultMonthlyCapMinutes) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for v in volunteers {
+            guard let u = assess(v, needs, shift, busy: busy, load: load, monthlyCap: monthlyCap).unfit, u != .holding else { continue }
+            out[u.rawValue, default: 0] += 1
+        }
+        return out
+    }
+
     public struct Plan: Sendable {
         public var proposals: [(shiftID: Int64, volunteerID: Int64)] = []
         /// Shifts still short after filling, with how many people they lack.

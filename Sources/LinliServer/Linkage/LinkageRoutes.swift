@@ -284,8 +284,24 @@ struct LinkageRoutes {
                 data["month"] = String(ChinaTime.iso(day: LocalDay.of(linkage.env.nowSeconds)).prefix(7))
             }
         }
-        if let filled { data["filled"] = Renderer.data(filled, c.lang) }
+        if let filled { data["filled"] = Self.fillData(filled, c.lang) }
         return renderer.page("tasks", data, context: c, title: I18n.table(c.lang)["tab_tasks"]!)
+    }
+
+    /// A fill's result for the page: for each shift still short, why, in words ("3 人技能不符、
+    /// 2 人时间冲突"); and why nothing was proposed at all when that is the case.
+    static func fillData(_ f: LinkageService.FillResult, _ lang: Lang) -> [String: Any] {
+        let t = I18n.table(lang)
+        var d: [String: Any] = ["shifts": f.shifts, "proposed": f.proposed]
+        let order = ["skills", "team", "unavailable", "too_far", "busy", "overloaded", "declined"]
+        d["uncovered"] = f.uncovered.map { u -> [String: Any] in
+            let parts = order.compactMap { k in u.reasons[k].map { "\($0) \(t["people"]!)\(t["unfit_" + k]!)" } }
+            return ["task_id": u.taskID, "task": u.task, "when": u.when, "missing": u.missing,
+                    "why": parts.isEmpty ? (f.volunteers == 0 ? t["fill_no_volunteers"]! : t["fill_everyone_on_it"]!) : parts.joined(separator: "、")]
+        }
+        if f.shifts == 0 { d["why_none"] = t["fill_no_shifts"]! }
+        else if f.volunteers == 0 { d["why_none"] = t["fill_no_volunteers"]! }
+        return d
     }
 
     func communityPath(_ id: Int64) async throws -> String {
@@ -321,7 +337,7 @@ struct LinkageRoutes {
         let prev = String(ChinaTime.iso(day: m.first - 1).prefix(7)), next = String(ChinaTime.iso(day: m.last + 1).prefix(7))
         var data: [String: Any] = ["t_": Renderer.data(t, c.lang), "errors": errors ?? [:], "prev": prev, "next": next,
                                    "uncovered": t.shifts.filter { $0.missing > 0 && !$0.past }.count]
-        if let filled { data["filled"] = Renderer.data(filled, c.lang) }
+        if let filled { data["filled"] = Self.fillData(filled, c.lang) }
         if let called { data["called"] = called }
         return renderer.page("task", data, context: c, title: t.title)
     }

@@ -443,6 +443,8 @@ extension LinkageService {
     public struct FillResult: Sendable, Codable {
         public var shifts: Int
         public var proposed: Int
+        /// Volunteers of the community the filler could draw on.
+        public var volunteers: Int = 0
         public var uncovered: [UncoveredShift]
         public struct UncoveredShift: Sendable, Codable {
             public var shiftID: Int64
@@ -450,7 +452,10 @@ extension LinkageService {
             public var task: String
             public var when: String
             public var missing: Int
-            enum CodingKeys: String, CodingKey { case shiftID = "shift_id", taskID = "task_id", task, when, missing }
+            /// Why the places stay empty: how many of the community's volunteers could not take
+            /// it, by reason (skills, busy, unavailable, too_far, overloaded, team, declined).
+            public var reasons: [String: Int] = [:]
+            enum CodingKeys: String, CodingKey { case shiftID = "shift_id", taskID = "task_id", task, when, missing, reasons }
         }
     }
 
@@ -496,9 +501,11 @@ extension LinkageService {
             try await audit.append(db, actor: actor, action: "task.fill", objectType: taskID == nil ? "community" : "volunteer_task", objectID: taskID ?? c.id,
                                    path: c.path, detail: "proposed=\(plan.proposals.count) uncovered=\(plan.uncovered.count)")
             let titles = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.title) })
-            return FillResult(shifts: shifts.count, proposed: plan.proposals.count, uncovered: plan.uncovered.map { u in
+            return FillResult(shifts: shifts.count, proposed: plan.proposals.count, volunteers: people.count, uncovered: plan.uncovered.map { u in
                 let s = byShift[u.shiftID]!
-                return .init(shiftID: s.id, taskID: s.taskID, task: titles[s.taskID] ?? "", when: LocalTime.text(s.startsAt), missing: u.missing)
+                let reasons = needs[s.taskID].map { VolunteerMatching.whyShort(people, $0, s, busy: busy, load: load) } ?? [:]
+                return .init(shiftID: s.id, taskID: s.taskID, task: titles[s.taskID] ?? "", when: LocalTime.text(s.startsAt), missing: u.missing,
+                             reasons: reasons)
             })
         }
     }
@@ -777,6 +784,10 @@ extension LinkageService {
         public var headcount: Int
         public var missing: Int
         public var isShort: Bool
+        /// Places held by people who were proposed and have not answered yet (待回复): the shift
+        /// is not staffed until they accept.
+        public var waiting: Int = 0
+        public var hasWaiting = false
         public var past: Bool
         public var people: [Person]
         public var canSignUp: Bool
@@ -797,7 +808,7 @@ extension LinkageService {
                 case canConfirm = "can_confirm", canCheckIn = "can_check_in", canCheckOut = "can_check_out", canConfirmHours = "can_confirm_hours"
             }
         }
-        enum CodingKeys: String, CodingKey { case id, whenText = "when_text", headcount, missing, isShort = "is_short", past, people, canSignUp = "can_sign_up" }
+        enum CodingKeys: String, CodingKey { case id, whenText = "when_text", headcount, missing, isShort = "is_short", past, people, canSignUp = "can_sign_up", waiting, hasWaiting = "has_waiting" }
     }
 
     public struct TaskView: Sendable, Codable {
@@ -860,7 +871,9 @@ extension LinkageService {
                 let holding = ps.filter { !["declined", "cancelled"].contains($0.status) }
                 let missing = max(0, try r.decode(column: "headcount", as: Int.self) - holding.count)
                 return ShiftView(id: id, whenText: LocalTime.text(s) + "–" + LocalDay.hhmm(LocalDay.minute(try r.decode(column: "ends_at", as: Int64.self))),
-                                 headcount: try r.decode(column: "headcount", as: Int.self), missing: missing, isShort: missing > 0 && s > now, past: s <= now, people: ps,
+                                 headcount: try r.decode(column: "headcount", as: Int.self), missing: missing, isShort: missing > 0 && s > now,
+                                 waiting: holding.filter { $0.status == "proposed" }.count, hasWaiting: holding.contains { $0.status == "proposed" },
+                                 past: s <= now, people: ps,
                                  canSignUp: mine != nil && missing > 0 && s > now && !heldByViewer.contains(id))
             }
             let households = try await db.raw("SELECT COUNT(*) AS n FROM task_households WHERE task_id = \(bind: t.id)").first()!.decode(column: "n", as: Int.self)

@@ -41,7 +41,7 @@ enum Stylesheet {
     /* An invitation code read off paper: big, never split at its dash; the address may wrap anywhere. */
     .invite-code { display:block; font-size:min(2em, 10vw); letter-spacing:0.08em; white-space:nowrap; } .invite-url { overflow-wrap:anywhere; }
     details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
-    .tag.danger { background:#b00020; color:#fff; } li.overdue { border-left:4px solid #b00020; padding-left:.5rem; }
+    .tag.danger { background:#b00020; color:#fff; } .tag.warn { background:#fff4e5; color:#5d3a00; border:1px solid #f9a825; } li.overdue { border-left:4px solid #b00020; padding-left:.5rem; }
     nav.tabs { margin:.5rem 0; gap:.5rem; } nav.tabs a { padding:.4rem .8rem; border:1px solid var(--line); border-radius:4px; text-decoration:none; min-height:44px; display:inline-flex; align-items:center; }
     nav.tabs a.current { background:var(--accent); color:#fff; border-color:var(--accent); }
     form.inline { display:inline-flex; flex-wrap:wrap; gap:.5rem; align-items:center; margin:.25rem 0; max-width:100%; }
@@ -99,7 +99,7 @@ enum Stylesheet {
     .chart { position:relative; height:18rem; max-width:48rem; margin:.5rem 0 1rem; } .chart.tall { height:24rem; }
     /* A grid worker's day: late items stand out; the buttons wrap under each other on a phone. */
     .entry.late { border:2px solid #b00020; } .entry p { margin:.35rem 0; }
-    .actions { display:flex; flex-wrap:wrap; gap:.5rem; align-items:center; } .actions form { margin:0; }
+    .row-actions { display:flex; flex-wrap:wrap; gap:.5rem; align-items:center; } .row-actions form { margin:0; }
     /* Two columns of label and value leave a value four characters wide in large print on a phone. */
     @media (max-width: 64em) { body.large dl.fields { grid-template-columns:1fr; } body.large dl.fields dt { margin-top:.5rem; } }
     ul.contacts li { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:center; justify-content:space-between; }
