@@ -99,11 +99,17 @@ import LinliStore
                 // The owner's open lift vote is a tile of its own, first after reporting; no staff links.
                 #expect(home.contains("href=\"/requests/new\"") && home.contains("class=\"tile primary\" href=\"/polls/"))
                 #expect(!home.contains("href=\"/search\"") && !home.contains("href=\"/users\""))
+                // The vote says what it needs in plain words: no statute numbers on an owner's screen; staff keep them.
+                let poll = String(home.firstMatch(of: /href="(\/polls\/\d+)"/)!.1)
+                res = try await client.execute(uri: poll, method: .get, headers: [.cookie: owner])
+                #expect(res.body.text.contains("须四分之三同意") && !res.body.text.contains("第 278 条") && res.body.text.contains("data-chart="))
                 let staff = try await webLogin(client, "community")
                 res = try await client.execute(uri: "/", method: .get, headers: [.cookie: staff])
                 #expect(res.headers[.location] == "/console")
                 res = try await client.execute(uri: "/home", method: .get, headers: [.cookie: staff])
                 #expect(res.status == .ok, "staff may open a home too (it simply has no household)")
+                res = try await client.execute(uri: poll, method: .get, headers: [.cookie: staff])
+                #expect(res.body.text.contains("第 278 条"))
             }
         }
     }

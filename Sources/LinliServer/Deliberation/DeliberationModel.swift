@@ -168,6 +168,10 @@ public struct Criterion: Sendable, Codable, Equatable {
     public var met: Bool
     /// The share reached, as a percentage with two decimals, for display.
     public var percent: String
+    /// The shares reached and required, in percent, for a chart (absent in results stored
+    /// before they were kept).
+    public var reachedPercent: Double? = nil
+    public var requiredPercent: Double? = nil
 }
 
 public struct TallyResult: Sendable, Codable, Equatable {
@@ -215,7 +219,8 @@ public enum Tally {
     public static func decide(_ c: TallyCounts, rule: VoteRuleSet, itemClass: ItemClass) -> TallyResult {
         func criterion(_ code: String, _ value: Int64, _ base: Int64, _ t: Threshold) -> Criterion {
             let pct = base > 0 ? Double(value) * 100 / Double(base) : 0
-            return Criterion(code: code, value: value, base: base, required: t.text, met: t.met(value, of: base), percent: String(format: "%.2f%%", pct))
+            return Criterion(code: code, value: value, base: base, required: t.text, met: t.met(value, of: base), percent: String(format: "%.2f%%", pct),
+                             reachedPercent: (pct * 100).rounded() / 100, requiredPercent: t.den > 0 ? (Double(t.num) * 10_000 / Double(t.den)).rounded() / 100 : nil)
         }
         let (areaT, headT) = itemClass == .major ? (rule.majorArea, rule.majorHeads) : (rule.ordinaryArea, rule.ordinaryHeads)
         let all = rule.approvalBasis == "all"

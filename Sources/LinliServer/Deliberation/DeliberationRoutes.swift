@@ -417,9 +417,22 @@ struct DeliberationRoutes {
         let t = I18n.table(c.lang)
         data["errors"] = errors ?? [:]
         data["voted"] = voted
-        data["item_class_label"] = I18n.label(p.itemClass, c.lang)
+        // Owners see what a class means, not the statute behind it (the community chose it).
+        let plain = (c.actor?.actsOnlyForThemselves ?? true) || c.actor?.acting != nil
+        data["item_class_label"] = I18n.label((plain ? "plain_" : "") + p.itemClass, c.lang)
+        data["resident_view"] = plain
         data["status_label"] = t[p.status == "open" ? "poll_open" : "poll_ended"]!
         data["participation"] = p.participation.map { Self.criterionRow($0, c.lang) }
+        // Turnout (and, once closed, each criterion) against its threshold, drawn beside the table.
+        let charted = p.result?.criteria ?? p.participation
+        if charted.allSatisfy({ $0.reachedPercent != nil && $0.requiredPercent != nil }), !charted.isEmpty {
+            let labels = charted.map { Self.criterionRow($0, c.lang)["label"] as? String ?? $0.code }
+            data["turnout_chart"] = FigureCharts.json(ChartSpec(type: "bar", labels: labels, datasets: [
+                .init(label: t["reached"]!, data: charted.map(\.reachedPercent), axis: "pct", kind: nil),
+                .init(label: t["required"]!, data: charted.map(\.requiredPercent), axis: "pct", kind: nil),
+            ], horizontal: true))
+            data["turnout_table"] = p.result == nil ? "participation" : "result-table"
+        }
         if let r = p.result {
             data["result_rows"] = r.criteria.map { Self.criterionRow($0, c.lang) }
             data["result_passed"] = r.passed

@@ -70,6 +70,8 @@ enum DeliberationText {
         "art278_8": ("第 278 条第八项：改变共有部分用途或利用共有部分经营（四分之三）", "Art. 278 (8): changing the use of common parts (three quarters)"),
         "art278_9": ("第 278 条第九项：其他共有和共同管理的重大事项（过半数）", "Art. 278 (9): other matters of common ownership (more than half)"),
         "ordinary": ("一般事项（过半数）", "Ordinary (more than half)"), "major": ("重大事项（第 278 条第六至八项，四分之三）", "Major (art. 278 items 6–8, three quarters)"),
+        // What an owner reads: the same classes without statute numbers.
+        "plain_ordinary": ("一般事项：过半数同意即通过", "Ordinary: passes with more than half"), "plain_major": ("重大事项：须四分之三同意", "Major: needs three quarters"),
         "passed": ("通过", "Passed"), "rejected": ("否决", "Rejected"), "skipped": ("跳过", "Skipped"), "current": ("进行中", "Current"), "pending": ("未开始", "Pending"),
         "scheduled": ("已通知", "Called"), "held": ("已召开", "Held"), 
         "online": ("网上投票", "Online"), "paper": ("纸质票", "Paper"), "proxy": ("委托投票", "Proxy"), "code": ("扫码签到", "Code"), "staff": ("工作人员登记", "By staff"),
