@@ -209,8 +209,7 @@ struct RequestsRoutes {
             let actor = try c.requireActor()
             let q = req.uri.queryParameters
             let (from, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
-            let placeID = try q.get("place_id").map { guard let v = Int64($0) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }; return v }
-                ?? actor.grants(for: .requestFigures).first!.placeID
+            let placeID = try Self.figuresPlace(q.get("place_id"), actor)
             let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
             return Self.csv(FigureCharts.csv(report, lang: c.lang), name: "figures-\(placeID)-\(from)-\(to).csv")
         }
@@ -218,8 +217,7 @@ struct RequestsRoutes {
             let actor = try c.requireActor()
             let q = req.uri.queryParameters
             let (_, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
-            let placeID = try q.get("place_id").map { guard let v = Int64($0) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }; return v }
-                ?? actor.grants(for: .requestFigures).first!.placeID
+            let placeID = try Self.figuresPlace(q.get("place_id"), actor)
             let months = try await requests.monthlyFigures(placeID: placeID, through: to, months: 12, actor: actor)
             return Self.csv(FigureCharts.csv(months, lang: c.lang), name: "figures-months-\(placeID)-\(to).csv")
         }
@@ -259,6 +257,13 @@ struct RequestsRoutes {
     }
 
     /// This month so far when no period is given.
+    /// The place a figures export is for: the one asked (a number), else the actor's own area.
+    static func figuresPlace(_ raw: String?, _ actor: Actor) throws -> Int64 {
+        guard let raw else { return actor.grants(for: .requestFigures).first!.placeID }
+        guard let v = Int64(raw) else { throw LinliError.invalid("place_id", "invalid", "地点编号应为数字") }
+        return v
+    }
+
     static func csv(_ text: String, name: String) -> Response {
         Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name)\"",
                                          .cacheControl: "no-store"],
