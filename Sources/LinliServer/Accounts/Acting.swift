@@ -60,21 +60,31 @@ extension AccountService {
         guard actor.acting == nil else { throw LinliError.conflict("acting", "already_acting", "您正在代办，请先结束当前代办") }
         let reason = try ActingRules.reason(rawReason)
         let now = env.nowSeconds, expires = now + ActingRules.seconds
-        // A managed account's password is a secret nobody is ever given: it cannot sign in.
-        let cost = bcryptCost, secret = env.token(bytes: 24)
-        let lockedHash = try await Self.offload { Bcrypt.hash(secret, cost: cost) }
-        let apiToken = sessionToken == nil ? "lnl_" + env.token(bytes: 32) : nil
-        let id = try await store.transaction { db -> Int64 in
-            let existing = try await db.raw("""
+        @Sendable func account(_ db: any SQLDatabase) async throws -> Int64? {
+            try await db.raw("""
                 SELECT g.user_id FROM role_grants g JOIN users u ON u.id = g.user_id
                 WHERE g.role = 'resident' AND g.resident_id = \(bind: target.residentID) ORDER BY u.managed, g.user_id LIMIT 1
                 """).first()?.decode(column: "user_id", as: Int64.self)
+        }
+        // A managed account's password is a secret nobody is ever given: it cannot sign in. The
+        // hash (tens of milliseconds on purpose) is made only for someone with no account yet,
+        // and before the write, so the writer never waits for it.
+        var lockedHash: String?
+        if try await store.read({ db in try await account(db) }) == nil {
+            let cost = bcryptCost, secret = env.token(bytes: 24)
+            lockedHash = try await Self.offload { Bcrypt.hash(secret, cost: cost) }
+        }
+        let apiToken = sessionToken == nil ? "lnl_" + env.token(bytes: 32) : nil
+        let hash = lockedHash
+        let id = try await store.transaction { db -> Int64 in
             let residentUser: Int64
-            if let existing {
+            if let existing = try await account(db) {
                 residentUser = existing
             } else {
+                // Only if the account found a moment ago was removed since: nothing written, try again.
+                guard let hash else { throw LinliError.conflict("resident_id", "retry", "请再试一次") }
                 let username = "managed-\(target.residentID)"
-                residentUser = try await insertUser(db, username, displayName: target.name, hash: lockedHash, createdPath: target.path,
+                residentUser = try await insertUser(db, username, displayName: target.name, hash: hash, createdPath: target.path,
                                                     actor: actor, detail: username + " (代办)")
                 try await db.raw("UPDATE users SET managed = 1 WHERE id = \(bind: residentUser)").run()
                 try await grant(db, username: username, role: .resident, placeID: nil, gridID: nil, householdID: target.householdID,

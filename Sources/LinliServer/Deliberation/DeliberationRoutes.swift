@@ -426,7 +426,7 @@ struct DeliberationRoutes {
         // Turnout (and, once closed, each criterion) against its threshold, drawn beside the table.
         let charted = p.result?.criteria ?? p.participation
         if charted.allSatisfy({ $0.reachedPercent != nil && $0.requiredPercent != nil }), !charted.isEmpty {
-            let labels = charted.map { Self.criterionRow($0, c.lang)["label"] as? String ?? $0.code }
+            let labels = charted.map { Self.criterionLabel($0, t) }
             data["turnout_chart"] = FigureCharts.json(ChartSpec(type: "bar", labels: labels, datasets: [
                 .init(label: t["reached"]!, data: charted.map(\.reachedPercent), axis: "pct", kind: nil),
                 .init(label: t["required"]!, data: charted.map(\.requiredPercent), axis: "pct", kind: nil),
@@ -453,11 +453,16 @@ struct DeliberationRoutes {
         return renderer.page("poll", data, context: c, title: p.matterTitle + " · " + t["polls"]!)
     }
 
+    /// "参与表决 · 按面积": what a criterion counts, by what.
+    static func criterionLabel(_ k: Criterion, _ t: [String: String]) -> String {
+        (k.code.hasPrefix("participation") ? t["participation"]! : t["approval"]!) + " · " + (k.code.hasSuffix("area") ? t["tally_by_area"]! : t["tally_by_head"]!)
+    }
+
     static func criterionRow(_ k: Criterion, _ lang: Lang) -> [String: Any] {
         let t = I18n.table(lang)
         let isArea = k.code.hasSuffix("area")
         let value = isArea ? DeliberationService.area(k.value) + " / " + DeliberationService.area(k.base) + " ㎡" : "\(k.value) / \(k.base)"
-        return ["label": (k.code.hasPrefix("participation") ? t["participation"]! : t["approval"]!) + " · " + (isArea ? t["tally_by_area"]! : t["tally_by_head"]!),
+        return ["label": criterionLabel(k, t),
                 "value": value, "percent": k.percent, "required": k.required, "met": k.met, "code": k.code]
     }
 

@@ -14,7 +14,7 @@ enum LinkageText {
         "fill_month": ("按月排班", "Fill a month of shifts"), "fill_all": ("为所有定期任务自动排班", "Fill every open task"),
         "fill_this_month": ("自动排满本月班次", "Fill this month's shifts"), "fill_done": ("排班完成", "Shifts filled"),
         "fill_shifts": ("班次", "shifts"), "fill_proposed": ("已安排人次", "people proposed"), "missing_people": ("人员不足，缺", "short by"),
-        "shift_waiting": ("待回复", "awaiting answer"), "fill_no_shifts": ("这个月没有需要安排的班次（班次都已过去，或任务已结束）。", "No shift this month needs people (they are past, or the task has ended)."),
+        "shift_waiting": ("待回复", "awaiting answer"), "shift_past": ("已结束", "Over"), "fill_no_shifts": ("这个月没有需要安排的班次（班次都已过去，或任务已结束）。", "No shift this month needs people (they are past, or the task has ended)."),
         "fill_no_volunteers": ("社区还没有登记的志愿者，无法安排。请先招募志愿者。", "The community has no registered volunteers yet: recruit some first."),
         "fill_everyone_on_it": ("能来的志愿者都已在这个班次上", "every volunteer who could come is on it already"),
         "month": ("月份", "Month"), "no_tasks": ("暂无志愿任务", "No tasks yet"), "short_places": ("缺人", "Short"),

@@ -63,10 +63,10 @@ struct FigureCharts {
     /// The period's figures by party, by area and in total.
     static func csv(_ report: FiguresReport, lang: Lang) -> String {
         let t = I18n.table(lang)
-        var lines = [header.map { CSVWriter.cell(t[$0]!) }.joined(separator: ",")]
+        var lines = [header.map { CSVReader.escape(t[$0]!) }.joined(separator: ",")]
         func line(_ group: String, _ r: FiguresRow) -> String {
             [t[group] ?? group, r.name, I18n.label(r.kind, lang), String(r.received), r.responseRate, r.onTimeRate, r.satisfactionRate,
-             r.medianHours, String(r.returned), String(r.escalated)].map(CSVWriter.cell).joined(separator: ",")
+             r.medianHours, String(r.returned), String(r.escalated)].map(CSVReader.escape).joined(separator: ",")
         }
         lines += report.parties.map { line("by_party", $0) }
         lines += report.areas.map { line("by_area", $0) }
@@ -77,15 +77,10 @@ struct FigureCharts {
     /// Month by month.
     static func csv(_ months: [MonthFigures], lang: Lang) -> String {
         let t = I18n.table(lang)
-        var lines = [["csv_month", "received", "on_time_rate", "satisfaction_rate", "median_hours"].map { CSVWriter.cell(t[$0]!) }.joined(separator: ",")]
+        var lines = [["csv_month", "received", "on_time_rate", "satisfaction_rate", "median_hours"].map { CSVReader.escape(t[$0]!) }.joined(separator: ",")]
         for m in months {
-            lines.append([m.month, String(m.total.received), m.total.onTimeRate, m.total.satisfactionRate, m.total.medianHours].map(CSVWriter.cell).joined(separator: ","))
+            lines.append([m.month, String(m.total.received), m.total.onTimeRate, m.total.satisfactionRate, m.total.medianHours].map(CSVReader.escape).joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
-}
-
-/// A CSV cell, written as the registry's export writes them (formula-like cells made text).
-enum CSVWriter {
-    static func cell(_ s: String) -> String { CSVReader.escape(s) }
 }

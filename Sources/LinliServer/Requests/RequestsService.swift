@@ -653,7 +653,8 @@ public struct RequestsService: Sendable {
 
     /// Lists for one actor: their own submissions, their party's queue (overdue first), what was
     /// escalated to them, or everything in their area.
-    public func list(_ scope: ListScope, actor: Actor, lang: Lang, status: String? = nil, limit: Int = 50, offset: Int = 0) async throws -> [RequestView] {
+    /// `openOnly` keeps requests still being handled (awaiting routing, assigned, in progress, returned).
+    public func list(_ scope: ListScope, actor: Actor, lang: Lang, status: String? = nil, openOnly: Bool = false, limit: Int = 50, offset: Int = 0) async throws -> [RequestView] {
         let now = env.nowSeconds
         var q = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
         switch scope {
@@ -678,6 +679,7 @@ public struct RequestsService: Sendable {
             q.appendInterpolation(unsafeRaw: " AND r.status = ")
             q.appendInterpolation(bind: s.rawValue)
         }
+        if openOnly { q.appendInterpolation(unsafeRaw: " AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned')") }
         // Overdue first, then urgent, then the nearest deadline; "mine" newest first.
         let order = scope == .mine || scope == .area ? " ORDER BY r.id DESC"
             : " ORDER BY CASE WHEN r.missed <> '' OR r.resolve_due < \(now) THEN 0 ELSE 1 END, CASE WHEN r.urgency = 'urgent' THEN 0 ELSE 1 END, r.resolve_due, r.id"
@@ -922,9 +924,7 @@ public struct RequestsService: Sendable {
             let r = try await visible(db, id, actor)
             guard isParty(actor, r) || canRoute(actor, r) else { throw LinliError.forbidden }
             guard r.callbackOK else { throw LinliError.conflict("callback_ok", "not_allowed", "居民没有同意电话联系；请在诉求页留言") }
-            let row = try await db.raw("SELECT contact_name_cipher, contact_phone_cipher FROM requests WHERE id = \(bind: id)").first()!
-            var name = try row.decode(column: "contact_name_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
-            var phone = try row.decode(column: "contact_phone_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
+            var (name, phone) = try await openContact(db, id)
             if phone.isEmpty, let reporter = r.reporterUserID ?? (r.channel == Channel.app.rawValue ? r.submittedBy : nil) {
                 phone = try await accountPhone(db, reporter) ?? ""
                 if name.isEmpty { name = r.contactMasked }
@@ -935,15 +935,20 @@ public struct RequestsService: Sendable {
         }
     }
 
+    /// The name and phone given for a request, opened (the callers audit why).
+    func openContact(_ db: any SQLDatabase, _ id: Int64) async throws -> (name: String, phone: String) {
+        let row = try await db.raw("SELECT contact_name_cipher, contact_phone_cipher FROM requests WHERE id = \(bind: id)").first()!
+        return (try row.decode(column: "contact_name_cipher", as: String?.self).map { try cipher.open($0) } ?? "",
+                try row.decode(column: "contact_phone_cipher", as: String?.self).map { try cipher.open($0) } ?? "")
+    }
+
     public func unmaskContact(_ id: Int64, reason: String?, actor: Actor) async throws -> (name: String, phone: String) {
         let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !reason.isEmpty else { throw LinliError.invalid("reason", "required", "请说明查看理由") }
         return try await store.transaction { db in
             let r = try await visible(db, id, actor)
             guard isParty(actor, r) || canRoute(actor, r) else { throw LinliError.forbidden }
-            let row = try await db.raw("SELECT contact_name_cipher, contact_phone_cipher FROM requests WHERE id = \(bind: id)").first()!
-            let name = try row.decode(column: "contact_name_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
-            let phone = try row.decode(column: "contact_phone_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
+            let (name, phone) = try await openContact(db, id)
             try await audit.append(db, actor: actor, action: "request.unmask_contact", objectType: "request", objectID: id, path: r.path, reason: reason)
             return (name, phone)
         }

@@ -10,7 +10,7 @@ enum RequestsText {
         "download_csv": ("下载本期统计（CSV，可用 Excel 打开）", "Download these figures (CSV, opens in Excel)"),
         "download_months_csv": ("下载近 12 个月（CSV）", "Download the last 12 months (CSV)"),
         "chart_table_note": ("图表中的数字见下表。", "The chart's numbers are in the table below."),
-        "today": ("今日工作", "Today"), "today_mine": ("待我办理", "Mine to handle"), "today_others": ("网格内其他在办诉求", "Other open requests in my area"),
+        "today": ("今日工作", "Today"), "today_mine": ("待我办理", "Mine to handle"), "today_others": ("辖区内其他在办诉求", "Other open requests in my area"),
         "today_none": ("今天没有待您办理的诉求。", "Nothing is waiting for you today."), "today_late": ("件已超时", "late"),
         "today_open": ("件待办", "to handle"), "navigate": ("导航", "Directions"), "call_button": ("打电话", "Call"),
         "call_reporter": ("给居民打电话", "Call the resident"), "call_logged": ("本次查看号码已记录。通话后请在诉求页记录联系情况。", "This look at the number is recorded. After the call, note it on the request."),

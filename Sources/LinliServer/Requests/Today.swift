@@ -77,8 +77,9 @@ extension RequestsRoutes {
     func todayViews(_ actor: Actor, _ lang: Lang) async throws -> TodayView {
         let queue = try await requests.list(.queue, actor: actor, lang: lang, limit: 100)
         let mineIDs = Set(queue.map(\.id))
-        let others = try await requests.list(.area, actor: actor, lang: lang, limit: 200)
-            .filter { !mineIDs.contains($0.id) && ["unassigned", "assigned", "accepted", "returned"].contains($0.status) }
+        // Open ones only, chosen in SQL: an old open request must not fall behind 200 newer closed ones.
+        let others = try await requests.list(.area, actor: actor, lang: lang, openOnly: true, limit: 200)
+            .filter { !mineIDs.contains($0.id) }
             .sorted { TimeLeft.nextDeadline($0).due < TimeLeft.nextDeadline($1).due }
         return TodayView(mine: queue, others: others)
     }
