@@ -70,6 +70,10 @@ public enum Action: String, Sendable, CaseIterable {
     case fundManage = "fund.manage"
     /// Government matching pools (street and city).
     case fundPool = "fund.pool"
+    /// Log visits (走访) to households of one's grid, see its due list and the visits' notes.
+    case visitLog = "visit.log"
+    /// Set a community's visit rules and see its coverage by grid.
+    case visitPlan = "visit.plan"
 }
 
 public enum PermissionTable {
@@ -81,9 +85,9 @@ public enum PermissionTable {
                           .residentUnmask, .residentActFor, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
-                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage],
+                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan],
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
-                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView],
+                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
                     .volunteerJoin, .linkageView, .needPost, .fundDonate],

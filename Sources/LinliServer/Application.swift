@@ -123,8 +123,9 @@ public struct Linli: Sendable {
     public let deliberation: DeliberationService
     public let linkage: LinkageService
     public let auditChain: AuditChain
+    public let gridWork: GridWorkService
 
-    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all
+    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
@@ -140,16 +141,22 @@ public struct Linli: Sendable {
         accounts.production = config.production
         accounts.cipher = cipher
         accounts.sms = config.sms ?? (config.production ? NoSMS() : LogSMS(logger: logger))
+        // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
+        var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
+                                       partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
+        var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry)
+        // A visit's "needs help" becomes a request through the requests capability's own use case.
+        gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
+        // Visit plans follow the registry: a household's grid, address and situations, as they change.
+        registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
         return Linli(config: config, store: store,
-                     // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
-                     registry: RegistryService(store: store, cipher: cipher, env: config.environment,
-                                               partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) }),
+                     registry: registry,
                      accounts: accounts,
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: requests,
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
                      linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"),
-                     auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey))
+                     auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork)
     }
 }
 
@@ -202,7 +209,12 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let registryRoutes = RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL)
     registryRoutes.register(routes)
     ActingRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer, residentPages: registryRoutes).register(routes)
-    RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer).register(routes)
+    let gridWork = linli.gridWork
+    RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer, dueVisits: { actor, lang in
+        // Only a grid worker's own grids: staff without one have no list of their own here.
+        guard actor.grants(for: .visitLog).contains(where: { $0.gridID != nil }) else { return [] }
+        return GridWorkRoutes.dueItems(try await gridWork.due(gridID: nil, actor: actor), lang)
+    }).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)
     DeliberationRoutes(deliberation: linli.deliberation, renderer: renderer).register(routes)
     var wechatPay: WeChatPayV3?
@@ -211,6 +223,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         wechatPay = try WeChatPayV3(merchantID: m, apiV3Key: k, publicKeyPEM: try String(contentsOfFile: f, encoding: .utf8), publicKeyID: id)
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
+    GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)

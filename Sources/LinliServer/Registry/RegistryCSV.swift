@@ -308,6 +308,7 @@ public struct RegistryCSV: Sendable {
             }
             try await reg.audit.append(db, actor: actor, action: "registry.import", objectType: "place", objectID: communityID, path: community.path,
                                        detail: "\(report.imported) residents, \(report.errors.count) bad rows")
+            try await reg.householdsChanged(db, householdOf.values.map(\.id).sorted())
             return report
         }
     }

@@ -12,6 +12,9 @@ public struct RegistryService: Sendable {
     let audit: AuditLog
     /// Whether an open owners' vote holds a part (its owners may not change until it closes).
     let partLock: PartLock?
+    /// Told, inside the same transaction, of households whose grid, address or residents'
+    /// situations changed, so that work planned around them (grid work's visit plans) follows.
+    var householdsChanged: @Sendable (any SQLDatabase, [Int64]) async throws -> Void = { _, _ in }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, partLock: PartLock? = nil) {
         self.store = store
@@ -301,12 +304,15 @@ public struct RegistryService: Sendable {
     func refreshAddresses(_ db: any SQLDatabase, under path: String) async throws {
         let rows = try await db.raw("SELECT id, place_id, door FROM households WHERE \(store.dialect.startsWith("path", path))").all()
         var cache: [Int64: [PlaceRow]] = [:]
+        var changed: [Int64] = []
         for r in rows {
             let hid = try r.decode(column: "id", as: Int64.self), pid = try r.decode(column: "place_id", as: Int64.self)
             if cache[pid] == nil, let pl = try await fetchPlace(db, pid) { cache[pid] = try await ancestors(db, path: pl.path) }
             let addr = Self.address(places: cache[pid] ?? [], door: try r.decode(column: "door", as: String.self))
             try await db.raw("UPDATE households SET address = \(bind: addr) WHERE id = \(bind: hid)").run()
+            changed.append(hid)
         }
+        try await householdsChanged(db, changed)
     }
 
     // MARK: Households
@@ -455,6 +461,7 @@ public struct RegistryService: Sendable {
                 try await db.raw("INSERT INTO dwellings (household_id, area_centi_m2) VALUES (\(bind: id), \(bind: area))").run()
             }
             try await audit.append(db, actor: actor, action: "household.create", objectType: "household", objectID: id, path: place.path, detail: address)
+            try await householdsChanged(db, [id])
             return id
         }
     }
@@ -487,6 +494,7 @@ public struct RegistryService: Sendable {
                 try await refreshAddresses(db, under: h.path)
             }
             try await audit.append(db, actor: actor, action: "household.update", objectType: "household", objectID: id, path: h.path)
+            try await householdsChanged(db, [id])
         }
     }
 
@@ -662,7 +670,9 @@ public struct RegistryService: Sendable {
                 throw LinliError.invalid("household_id", "not_found", "户不存在")
             }
             try actor.require(.residentEdit, on: h.scope)
-            return try await insertResident(db, v, household: h.id, path: h.path, actor: actor)
+            let id = try await insertResident(db, v, household: h.id, path: h.path, actor: actor)
+            try await householdsChanged(db, [h.id])
+            return id
         }
         return try await resident(id, actor: actor)
     }
@@ -771,6 +781,9 @@ public struct RegistryService: Sendable {
             q.appendInterpolation(bind: id)
             try await db.raw(q).run()
             try await audit.append(db, actor: actor, action: "resident.update", objectType: "resident", objectID: id, path: scope.path)
+            // Both homes when the resident moved between households.
+            let before = try r.decode(column: "household_id", as: Int64.self)
+            try await householdsChanged(db, v.householdID.map { $0 == before ? [before] : [before, $0] } ?? [before])
         }
         return try await resident(id, actor: actor)
     }

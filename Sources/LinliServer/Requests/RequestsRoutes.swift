@@ -8,6 +8,8 @@ struct RequestsRoutes {
     let requests: RequestsService
     let inbox: Inbox
     let renderer: Renderer
+    /// A grid worker's visits due, shown on /today beside their requests (grid work's use case).
+    var dueVisits: @Sendable (Actor, Lang) async throws -> [[String: Any]] = { _, _ in [] }
 
     /// Which role-level action a transition's route needs; the service then checks the request itself.
     static func access(_ t: RequestTransition) -> Action {

@@ -47,6 +47,7 @@ extension RequestsRoutes {
         r.get("/today", .action(.requestWork)) { _, c in
             let actor = try c.requireActor()
             let (mine, others) = try await todayLists(actor, c.lang)
+            let visits = actor.may(.visitLog) ? try await dueVisits(actor, c.lang) : []
             let t = I18n.table(c.lang)
             let now = requests.env.nowSeconds
             let today = ChinaTime.localDate(Date(timeIntervalSince1970: TimeInterval(now)))
@@ -54,6 +55,8 @@ extension RequestsRoutes {
                 "mine": mine, "others": others, "none_mine": mine.isEmpty, "has_others": !others.isEmpty,
                 "date": "\(today.month)月\(today.day)日", "late_count": mine.filter { $0["late"] as? Bool == true }.count,
                 "open_count": mine.count, "urgent_tag": I18n.label("urgent", c.lang),
+                "visits": Array(visits.prefix(5)), "has_visits": !visits.isEmpty, "visit_count": visits.count,
+                "visits_overdue": visits.filter { $0["overdue"] as? Bool == true }.count,
             ], context: c, title: t["today"]!)
         }
         r.get("/api/v1/today", .action(.requestWork)) { _, c in

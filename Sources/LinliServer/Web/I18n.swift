@@ -26,6 +26,7 @@ enum I18n {
         TextTable(name: "deliberation", strings: DeliberationText.strings, values: DeliberationText.values),
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
         TextTable(name: "home", strings: HomeText.strings, values: HomeText.values),
+        TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
     ]
 
     /// "strings.show: requests, linkage" for each key defined in more than one table.

@@ -210,12 +210,13 @@ enum Flash {
     static let messages: [String: String] = [
         "done": "flash_done", "submitted": "submitted_notice",
         "rated": "flash_rated", "signed_up": "flash_signed_up", "withdrawn": "flash_withdrawn",
-        "acting_started": "acting_started", "acting_ended": "acting_ended",
+        "acting_started": "acting_started", "acting_ended": "acting_ended", "visit_logged": "flash_visit_logged",
     ]
     /// What a resident's own forms say they did, by route; any other form says "done".
     static let afterRoute: [String: String] = [
         "/requests": "submitted", "/requests/:id/withdraw": "withdrawn", "/requests/:id/confirm": "rated",
         "/shifts/:id/sign-up": "signed_up", "/residents/:id/acting": "acting_started", "/acting/end": "acting_ended",
+        "/visits": "visit_logged",
     ]
     static func code(after route: String) -> String { afterRoute[route] ?? "done" }
     /// Forms whose next page has its own notice (the ballot's receipt, the volunteer profile,

@@ -163,15 +163,16 @@ enum Scripts {
 })();
 """
 
-    /// A meeting's sign-in: scanning a household's printed code with the phone camera.
-    static let meeting = """
-// Scanning a household's printed code with the phone camera fills the field and records it.
+    /// Scanning a household's printed code with the phone camera (a meeting's sign-in, a visit):
+    /// the button names the field it fills (`data-field`), and its form is sent.
+    static let scan = """
 // Only where the browser can read QR codes itself (BarcodeDetector); elsewhere typing or a
 // hand-held scanner (which types) still works.
 (function () {
   if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
   var button = document.getElementById("scan-code"), video = document.getElementById("scan-video");
-  var field = document.getElementById("att-code"), form = document.getElementById("attendance-form");
+  if (!button) return;
+  var field = document.getElementById(button.getAttribute("data-field")), form = button.form;
   button.hidden = false;
   button.addEventListener("click", function () {
     var detector = new BarcodeDetector({ formats: ["qr_code"] });
@@ -187,6 +188,79 @@ enum Scripts {
       };
       tick();
     }).catch(function () { button.hidden = true; });
+  });
+})();
+"""
+
+    /// Visits typed in a stairwell without signal: the form is sent as JSON; when the network
+    /// fails the visit is kept in this browser (localStorage) with its client key and sent again
+    /// when the signal returns, on any page that loads this script. The server stores a key
+    /// once, so a resend after a lost answer is harmless. Refused input (422) falls back to the
+    /// plain form post, which shows each message beside its field.
+    static let visits = """
+(function () {
+  var KEY = 'linli.visits.pending';
+  function load() { try { return JSON.parse(localStorage.getItem(KEY) || '[]'); } catch (e) { return []; } }
+  function store(list) { localStorage.setItem(KEY, JSON.stringify(list)); show(list); }
+  function csrf() { var f = document.querySelector('input[name=_csrf]'); return f ? f.value : (document.querySelector('meta[name=csrf]') || {}).content; }
+  var box = document.getElementById('visit-queue'), login = false;
+  function show(list) {
+    if (!box) return;
+    box.hidden = list.length === 0;
+    box.textContent = box.getAttribute('data-label') + list.map(function (v) { return v.address; }).join('、') + (login ? ' ' + box.getAttribute('data-login') : '');
+  }
+  function send(body) {
+    return fetch('/api/v1/visits', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() || '' }, body: JSON.stringify(body) });
+  }
+  var flushing = false;
+  function flush() {
+    var list = load();
+    if (flushing || !list.length || navigator.onLine === false || !csrf()) { show(list); return; }
+    flushing = true;
+    var item = list[0];
+    send(item.body).then(function (r) {
+      flushing = false;
+      if (r.status === 401 || r.status === 403) { login = true; show(list); return; }
+      // The server failed: keep it and try again later.
+      if (r.status >= 500) { show(list); return; }
+      // Sent, or refused for good (a household no longer in the grid): either way it leaves the phone.
+      login = false;
+      store(load().filter(function (v) { return v.body.client_key !== item.body.client_key; }));
+      flush();
+    }).catch(function () { flushing = false; show(list); });
+  }
+  window.addEventListener('online', flush);
+  setInterval(flush, 30000);
+  flush();
+
+  var form = document.getElementById('visit-form');
+  if (!form) return;
+  var notice = document.getElementById('visit-offline');
+  form.addEventListener('submit', function (e) {
+    // China time of the visit, as typed: a visit sent later still says when it happened.
+    form.visited_at.value = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
+    if (form.dataset.plain) return;
+    e.preventDefault();
+    var data = new FormData(form), body = {};
+    data.forEach(function (v, k) { if (k !== '_csrf' && k !== 'return_grid' && v !== '') body[k] = v; });
+    body.household_id = +body.household_id;
+    body.file_request = body.file_request === '1';
+    var back = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits';
+    var address = document.querySelector('.lead strong');
+    function keep() {
+      var list = load().filter(function (v) { return v.body.client_key !== body.client_key; });
+      list.push({ body: body, address: address ? address.textContent : '' });
+      store(list);
+      notice.hidden = false;
+      document.getElementById('visit-save').disabled = true;
+    }
+    if (navigator.onLine === false) { keep(); return; }
+    send(body).then(function (r) {
+      if (r.ok) { location.href = back; return; }
+      // Refused input: the plain post shows each message beside its field.
+      form.dataset.plain = '1'; form.submit();
+    }).catch(keep);
   });
 })();
 """

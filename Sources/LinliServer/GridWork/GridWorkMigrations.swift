@@ -1,0 +1,77 @@
+import LinliStore
+
+/// Grid work's tables: a community's visit rules, the visits, and each household's visit state.
+enum GridWorkMigrations {
+    static let all: [Migration] = [
+        Migration("gridwork.001", [
+            // grid_id 0: the community's rule; a grid's own rule replaces it in that grid.
+            """
+            CREATE TABLE visit_rules (
+                community_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL DEFAULT 0,
+                situation TEXT NOT NULL,
+                period TEXT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (community_id, grid_id, situation)
+            )
+            """,
+            // One row per visit or attempt. The note is sealed (it tells of a person's health and
+            // home); who may read it is the grid's staff and the community's.
+            """
+            CREATE TABLE visits (
+                id {ID},
+                household_id BIGINT NOT NULL,
+                community_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                micro_grid_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                note_cipher TEXT,
+                care_given TEXT,
+                care_paid_by TEXT,
+                follow_up_day BIGINT,
+                follow_up_of BIGINT,
+                follow_result TEXT,
+                referral_to TEXT,
+                request_id BIGINT,
+                user_id BIGINT NOT NULL,
+                actor_name TEXT NOT NULL,
+                client_key TEXT,
+                visited_at BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                UNIQUE (user_id, client_key)
+            )
+            """,
+            "CREATE INDEX visits_household ON visits(household_id, visited_at)",
+            "CREATE INDEX visits_grid ON visits(grid_id, visited_at)",
+            // Each household's visit state, kept beside its visits so that a grid's due list is one
+            // indexed read: the registry's facts it needs (grid, situations, address) are copied
+            // in when they change, and the plan's period when the rules change.
+            """
+            CREATE TABLE visit_due (
+                household_id BIGINT PRIMARY KEY,
+                community_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                micro_grid_id BIGINT NOT NULL,
+                address TEXT NOT NULL,
+                situations TEXT NOT NULL,
+                period TEXT,
+                because TEXT,
+                last_counted_at BIGINT,
+                last_attempt_at BIGINT,
+                follow_up_day BIGINT,
+                follow_up_visit BIGINT,
+                since_at BIGINT NOT NULL,
+                show_from BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX visit_due_grid ON visit_due(grid_id, show_from)",
+            "CREATE INDEX visit_due_micro ON visit_due(micro_grid_id, show_from)",
+            "CREATE INDEX visit_due_community ON visit_due(community_id)",
+            // Communities whose every household has its row (a database that had households before
+            // grid work gets them on first use; rows the registry's hook wrote alone do not count).
+            "CREATE TABLE visit_synced (community_id BIGINT PRIMARY KEY, at BIGINT NOT NULL)",
+        ]),
+    ]
+}

@@ -1,0 +1,316 @@
+import Foundation
+import SQLKit
+import LinliCore
+import LinliStore
+
+/// Checked visit input, before any household is looked up.
+struct ValidatedVisit {
+    var kind: String
+    var outcome: VisitOutcome
+    var note: String
+    var careGiven: String?, carePaidBy: String?
+    var followUpDay: Int64?
+    var followResult: FollowResult?
+    var referralTo: String?
+    var request: (category: String, contactName: String, contactPhone: String)?
+    var visitedAt: Int64
+    var clientKey: String?
+}
+
+extension GridWorkService {
+    static let kinds = ["visit", "care"]
+
+    /// The rules of a visit's fields, without I/O; every message at once, each naming its field.
+    static func validate(_ input: VisitInput, now: Int64) throws -> ValidatedVisit {
+        var v = Validator()
+        func text(_ raw: String?, _ field: String, max: Int) -> String? {
+            let s = (raw ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            v.check(s.count <= max, field, "too_long", "不能超过 \(max) 个字")
+            return s.isEmpty ? nil : s
+        }
+        if input.householdID == nil {
+            v.check(!(input.householdCode ?? "").trimmingCharacters(in: .whitespaces).isEmpty, "household_code", "required", "请扫描或输入户码")
+        }
+        let kind = input.kind.flatMap { $0.isEmpty ? nil : $0 } ?? "visit"
+        v.check(kinds.contains(kind), "kind", "invalid_choice", "走访类型只能是 visit（走访）或 care（慰问）")
+        let outcome = VisitOutcome(rawValue: input.outcome ?? "")
+        v.check(outcome != nil, "outcome", "required", "请选择走访情况：正常、需要帮助、不在家、拒绝或已搬离")
+        let note = text(input.note, "note", max: noteMax) ?? ""
+        let careGiven = text(input.careGiven, "care_given", max: 100)
+        let carePaidBy = text(input.carePaidBy, "care_paid_by", max: 100)
+        if kind == "care" { v.check(careGiven != nil, "care_given", "required", "慰问请写明送去了什么（如 米一袋、慰问金 200 元）") }
+        var followUp: Int64?
+        do { followUp = try Input.day(input.followUpOn, field: "follow_up_on") } catch let e as LinliError { v.add(e) }
+        let today = LocalDay.of(now)
+        if let d = followUp { v.check(d > today && d <= today + 366, "follow_up_on", "out_of_range", "跟进日期应在明天到一年之内") }
+        let result = input.followResult.flatMap { $0.isEmpty ? nil : $0 }
+        v.check(result == nil || FollowResult(rawValue: result!) != nil, "follow_result", "invalid_choice", "跟进结果只能是 better、same 或 worse")
+        let referral = text(input.referralTo, "referral_to", max: 100)
+        var visitedAt = now
+        if let raw = input.visitedAt, !raw.isEmpty {
+            if let t = LocalTime.parse(raw) {
+                // A phone's clock may run a little ahead; a visit kept offline is sent within days.
+                v.check(t <= now + 600, "visited_at", "in_future", "走访时间不能晚于现在")
+                v.check(t >= now - 30 * 86400, "visited_at", "too_old", "只能补登 30 天内的走访")
+                visitedAt = min(t, now)
+            } else {
+                v.add(.invalid("visited_at", "invalid_date", "走访时间格式应为 YYYY-MM-DDTHH:MM"))
+            }
+        }
+        let key = input.clientKey?.trimmingCharacters(in: .whitespaces)
+        if let key { v.check(!key.isEmpty && key.count <= 100, "client_key", "invalid", "client_key 长度应为 1–100") }
+        var request: (String, String, String)?
+        if input.fileRequest == true {
+            v.check(outcome == .needsHelp, "file_request", "not_needs_help", "只有“需要帮助”的走访才登记为诉求")
+            let category = (input.requestCategory ?? "").trimmingCharacters(in: .whitespaces)
+            v.check(!category.isEmpty, "request_category", "required", "请选择诉求类别")
+            v.check(!note.isEmpty, "note", "required", "登记为诉求时请写明需要什么帮助")
+            request = (category, (input.contactName ?? "").trimmingCharacters(in: .whitespaces), input.contactPhone ?? "")
+        }
+        try v.throwIfAny()
+        return ValidatedVisit(kind: kind, outcome: outcome!, note: note, careGiven: careGiven, carePaidBy: carePaidBy, followUpDay: followUp,
+                              followResult: result.flatMap(FollowResult.init(rawValue:)), referralTo: referral, request: request,
+                              visitedAt: visitedAt, clientKey: key)
+    }
+
+    static let visitColumns = """
+        SELECT v.id, v.household_id, d.address, v.kind, v.outcome, v.note_cipher, v.care_given, v.care_paid_by, v.follow_up_day,
+               v.follow_result, v.referral_to, v.request_id, v.actor_name, v.visited_at, v.user_id
+        FROM visits v LEFT JOIN visit_due d ON d.household_id = v.household_id
+        """
+
+    func visitView(_ r: any SQLRow) throws -> VisitView {
+        VisitView(id: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
+                  address: try r.decode(column: "address", as: String?.self) ?? "", kind: try r.decode(column: "kind", as: String.self),
+                  outcome: try r.decode(column: "outcome", as: String.self),
+                  note: try r.decode(column: "note_cipher", as: String?.self).map { try cipher.open($0) } ?? "",
+                  careGiven: try r.decode(column: "care_given", as: String?.self), carePaidBy: try r.decode(column: "care_paid_by", as: String?.self),
+                  followUpOn: try r.decode(column: "follow_up_day", as: Int64?.self).map { ChinaTime.iso(day: $0) },
+                  followResult: try r.decode(column: "follow_result", as: String?.self), referralTo: try r.decode(column: "referral_to", as: String?.self),
+                  requestID: try r.decode(column: "request_id", as: Int64?.self), by: try r.decode(column: "actor_name", as: String.self),
+                  visitedAt: LocalTime.text(try r.decode(column: "visited_at", as: Int64.self)))
+    }
+
+    /// The household a visit is for, inside the actor's grid. By id outside it: 404. By a code:
+    /// one answer for "no such code" and "not yours", naming the field, so a code says nothing
+    /// about households elsewhere.
+    func visitedHousehold(_ db: any SQLDatabase, _ input: VisitInput, actor: Actor) async throws -> HouseholdFacts {
+        if let id = input.householdID {
+            guard let f = try await registry.householdFacts(db, ids: [id]).first else { throw LinliError.notFound }
+            try actor.require(.visitLog, on: f.scope)
+            return f
+        }
+        guard let f = try await registry.householdFacts(db, code: input.householdCode ?? ""), actor.may(.visitLog, on: f.scope) else {
+            throw LinliError.invalid("household_code", "unknown", "您负责的网格里没有这个户码，请核对户卡")
+        }
+        return f
+    }
+
+    /// Logs a visit (or an attempt) and moves the household's plan on, in one transaction with
+    /// its audit row. A retry with the same `client_key` returns the first visit. "Needs help"
+    /// with `file_request` files a request through the requests capability (idempotent by the
+    /// visit, so a retry after a lost answer files it once).
+    public func logVisit(_ input: VisitInput, actor: Actor) async throws -> (visit: VisitView, created: Bool) {
+        try actor.require(.visitLog)
+        let now = env.nowSeconds
+        let v = try Self.validate(input, now: now)
+        if let key = v.clientKey, let existing = try await visit(byKey: key, actor: actor) {
+            try Self.sameVisit(existing, input, v)
+            return (try await fileRequestIfAsked(existing, v, actor: actor), false)
+        }
+        let id: Int64
+        do {
+            id = try await store.transaction { db -> Int64 in
+                let h = try await visitedHousehold(db, input, actor: actor)
+                var due = try await dueRow(db, h)
+                let visitDay = LocalDay.of(v.visitedAt)
+                // A visit on or after the follow-up's lead day is that follow-up (its result, if given).
+                var followUpOf: Int64?
+                if v.outcome.counts, let d = due.facts.followUpDay, visitDay >= d - VisitPlan.followUpLead {
+                    followUpOf = due.followUpVisit
+                    due.facts.followUpDay = nil; due.followUpVisit = nil
+                }
+                let row = try await db.query("""
+                    INSERT INTO visits (household_id, community_id, grid_id, micro_grid_id, path, kind, outcome, note_cipher, care_given, care_paid_by,
+                                        follow_up_day, follow_up_of, follow_result, referral_to, user_id, actor_name, client_key, visited_at, created_at)
+                    VALUES (\(h.id), \(h.communityID), \(h.gridID), \(h.microGridID), \(h.path), \(v.kind), \(v.outcome.rawValue),
+                            \(v.note.isEmpty ? nil : try cipher.seal(v.note)), \(v.careGiven), \(v.carePaidBy), \(v.followUpDay), \(followUpOf),
+                            \(v.followResult?.rawValue), \(v.referralTo), \(actor.acting?.userID ?? actor.userID), \(actor.signature), \(v.clientKey),
+                            \(v.visitedAt), \(now))
+                    RETURNING id
+                    """).first()
+                let id = try row!.decode(column: "id", as: Int64.self)
+                if v.outcome.counts {
+                    due.facts.lastCounted = max(due.facts.lastCounted ?? 0, v.visitedAt)
+                } else {
+                    due.facts.lastAttempt = max(due.facts.lastAttempt ?? 0, v.visitedAt)
+                }
+                if let d = v.followUpDay { due.facts.followUpDay = d; due.followUpVisit = id }
+                try await saveDue(db, [due], replace: true)
+                try await audit.append(db, actor: actor, action: "visit.log", objectType: "household", objectID: h.id, path: h.path,
+                                       detail: "\(v.kind) \(v.outcome.rawValue)" + (v.followUpDay.map { " follow-up \(ChinaTime.iso(day: $0))" } ?? ""))
+                return id
+            }
+        } catch {
+            // Two retries at once: the loser finds the winner's visit.
+            if let key = v.clientKey, !(error is LinliError), !(error is ValidationErrors), let existing = try await visit(byKey: key, actor: actor) {
+                return (try await fileRequestIfAsked(existing, v, actor: actor), false)
+            }
+            throw error
+        }
+        let saved = try await store.read { db in try visitView(try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.id = \(id)").first()!) }
+        return (try await fileRequestIfAsked(saved, v, actor: actor), true)
+    }
+
+    /// A retry must carry the same visit: a key reused for another household or outcome is refused.
+    static func sameVisit(_ existing: VisitView, _ input: VisitInput, _ v: ValidatedVisit) throws {
+        guard existing.outcome == v.outcome.rawValue, input.householdID.map({ $0 == existing.householdID }) ?? true else {
+            throw LinliError.invalid("client_key", "key_reused", "该 client_key 已用于另一次走访")
+        }
+    }
+
+    func visit(byKey key: String, actor: Actor) async throws -> VisitView? {
+        try await store.read { db in
+            try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.user_id = \(actor.acting?.userID ?? actor.userID) AND v.client_key = \(key)")
+                .first().map(visitView)
+        }
+    }
+
+    func fileRequestIfAsked(_ visit: VisitView, _ v: ValidatedVisit, actor: Actor) async throws -> VisitView {
+        guard let r = v.request, visit.requestID == nil else { return visit }
+        var input = RequestInput()
+        input.category = r.category
+        input.description = v.note
+        input.householdID = visit.householdID
+        input.channel = "visit"
+        // Whoever the worker spoke to; else the worker, who knows the household and found the need.
+        input.contactName = r.contactName.isEmpty && r.contactPhone.isEmpty ? actor.displayName : r.contactName
+        input.contactPhone = r.contactPhone.isEmpty ? nil : r.contactPhone
+        input.idempotencyKey = "visit-\(visit.id)"
+        let requestID = try await fileRequest(input, actor)
+        try await store.transaction { db in
+            try await db.query("UPDATE visits SET request_id = \(requestID) WHERE id = \(visit.id)").run()
+        }
+        var out = visit
+        out.requestID = requestID
+        return out
+    }
+
+    /// The household's row, made from the registry's facts when it has none yet.
+    func dueRow(_ db: any SQLDatabase, _ h: HouseholdFacts) async throws -> DueRow {
+        if let r = try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id = \(h.id)").first() { return try Self.dueRow(r) }
+        try await refresh(db, [h], existing: [:])
+        return try Self.dueRow(try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id = \(h.id)").first()!)
+    }
+
+    /// A household's visits, newest first, with their notes: for its grid's staff and the community.
+    public func history(household: Int64, actor: Actor) async throws -> (HouseholdFacts, [VisitView]) {
+        try await store.read { db in
+            guard let f = try await registry.householdFacts(db, ids: [household]).first else { throw LinliError.notFound }
+            try actor.require(.visitLog, on: f.scope)
+            let visits = try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.household_id = \(household) ORDER BY v.visited_at DESC, v.id DESC LIMIT 200")
+                .all().map(visitView)
+            return (f, visits)
+        }
+    }
+
+    // MARK: Due list
+
+    /// The grids a due list covers: the one asked for (inside the actor's area, else 404), or the
+    /// actor's own as a grid worker. A member of staff without a grid of their own must pick one.
+    func dueGrids(_ gridID: Int64?, actor: Actor) async throws -> [(grid: Int64, community: Int64)] {
+        if let gridID {
+            return try await store.read { db in
+                guard let g = try await registry.fetchGrid(db, gridID), let c = try await registry.fetchPlace(db, g.communityID) else { throw LinliError.notFound }
+                let scope = ObjectScope(path: c.path, gridIDs: [g.id] + (g.parentID.map { [$0] } ?? []))
+                guard actor.may(.visitLog, on: scope) else { throw LinliError.notFound }
+                return [(g.id, c.id)]
+            }
+        }
+        let own = actor.grants(for: .visitLog).compactMap { g in g.gridID.map { ($0, PlacePath.communityID(g.placePath)) } }
+        guard !own.isEmpty else { throw LinliError.invalid("grid", "required", "请选择网格") }
+        return own
+    }
+
+    public func due(gridID: Int64?, actor: Actor, limit: Int = 300) async throws -> DueList {
+        try actor.require(.visitLog)
+        let grids = try await dueGrids(gridID, actor: actor)
+        for c in Set(grids.map(\.community)) where c > 0 { try await ensureSynced(community: c) }
+        let today = LocalDay.of(env.nowSeconds)
+        let ids = grids.map(\.grid)
+        let rows = try await store.read { db in
+            try await db.query("""
+                \(unsafeRaw: Self.dueColumns) WHERE (grid_id IN (\(list: ids)) OR micro_grid_id IN (\(list: ids))) AND show_from <= \(today)
+                """).all().map(Self.dueRow)
+        }
+        var items: [(DueItem, DueRow)] = []
+        for r in rows { if let d = VisitPlan.due(period: r.period, facts: r.facts, today: today) { items.append((d, r)) } }
+        items.sort { VisitPlan.before($0.0, $1.0, today: today) || (!VisitPlan.before($1.0, $0.0, today: today) && $0.1.address < $1.1.address) }
+        let overdue = items.filter { $0.0.overdue }.count
+        let out = items.prefix(limit).map { d, r in
+            DueVisit(householdID: r.householdID, address: r.address, situations: VisitSituation.all.filter { r.situations.contains($0) && $0 != VisitSituation.everyone },
+                     because: r.because, period: r.period?.rawValue, reason: d.reason.rawValue, dueOn: ChinaTime.iso(day: d.dueDay), overdue: d.overdue,
+                     retryFrom: d.retryFrom.map { ChinaTime.iso(day: $0) }, lastVisit: r.facts.lastCounted.map { ChinaTime.iso(day: LocalDay.of($0)) })
+        }
+        return DueList(gridIDs: ids, items: Array(out), overdue: overdue)
+    }
+
+    // MARK: Coverage
+
+    /// Each grid against its rules: per grid and governing situation, households, visited in the
+    /// current window, and missed the last one. Counted from the households' rows in one read.
+    public func coverage(community: Int64, actor: Actor) async throws -> (VisitRulesView, [CoverageLine]) {
+        let plan = try await rules(community: community, actor: actor)
+        try await ensureSynced(community: community)
+        let today = LocalDay.of(env.nowSeconds)
+        let rows = try await store.read { db in
+            try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) AND period IS NOT NULL").all().map(Self.dueRow)
+        }
+        let names = Dictionary(plan.grids.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        var lines: [String: CoverageLine] = [:]
+        for r in rows {
+            guard let period = r.period, let because = r.because else { continue }
+            let key = "\(r.gridID)|\(because)"
+            var line = lines[key] ?? CoverageLine(gridID: r.gridID, gridName: names[r.gridID] ?? "#\(r.gridID)", situation: because, period: period.rawValue,
+                                                  households: 0, covered: 0, overdue: 0,
+                                                  ownRule: plan.rules.contains { $0.gridID == r.gridID && $0.situation == because })
+            line.households += 1
+            let w = period.window(containing: today)
+            if (r.facts.lastCounted.map(LocalDay.of) ?? Int64.min) >= w.first { line.covered += 1 }
+            else if VisitPlan.due(period: period, facts: VisitFacts(lastCounted: r.facts.lastCounted, since: r.facts.since), today: today)?.overdue == true {
+                line.overdue += 1
+            }
+            lines[key] = line
+        }
+        let out = lines.values.sorted {
+            ($0.gridName, VisitPlan.rank($0.situation)) < ($1.gridName, VisitPlan.rank($1.situation))
+        }
+        return (plan, out)
+    }
+}
+
+extension GridWorkService {
+    /// The household a visit form is for (by id, or by a scanned or typed code), with whether a
+    /// follow-up is pending there: the form asks for its result then.
+    public func visitTarget(householdID: Int64?, code: String?, actor: Actor) async throws -> (household: HouseholdFacts, followUpPending: Bool) {
+        try actor.require(.visitLog)
+        var asked = VisitInput()
+        asked.householdID = householdID
+        asked.householdCode = code
+        let input = asked
+        if householdID == nil, (code ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw LinliError.invalid("household_code", "required", "请扫描或输入户码")
+        }
+        return try await store.read { db in
+            let h = try await visitedHousehold(db, input, actor: actor)
+            let pending = try await db.query("SELECT follow_up_day FROM visit_due WHERE household_id = \(h.id)").first()
+                .flatMap { try $0.decode(column: "follow_up_day", as: Int64?.self) } != nil
+            return (h, pending)
+        }
+    }
+
+    /// Communities the actor may plan visits for, for a page's choice.
+    public func plannableCommunities(actor: Actor) async throws -> [(id: Int64, name: String)] {
+        try await registry.communityChoices(actor: actor, .visitPlan)
+    }
+}
