@@ -1,0 +1,340 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+@testable import LinliServer
+import LinliCore
+import LinliStore
+
+/// The visit plan's arithmetic, by worked examples (Saturday 2026-12-05 unless said).
+@Suite struct VisitPlanTests {
+    static func day(_ s: String) -> Int64 { Input.day(s)! }
+    static func at(_ s: String) -> Int64 { LocalTime.parse(s)! }
+    let today = day("2026-12-05")
+
+    @Test func windowsFollowTheCalendar() {
+        #expect(VisitPeriod.week.window(containing: today) == (Self.day("2026-11-30"), Self.day("2026-12-06")))
+        #expect(VisitPeriod.week.window(containing: Self.day("2026-11-30")) == (Self.day("2026-11-30"), Self.day("2026-12-06")))
+        #expect(VisitPeriod.month.window(containing: today) == (Self.day("2026-12-01"), Self.day("2026-12-31")))
+        #expect(VisitPeriod.quarter.window(containing: today) == (Self.day("2026-10-01"), Self.day("2026-12-31")))
+        #expect(VisitPeriod.quarter.window(containing: Self.day("2026-02-28")) == (Self.day("2026-01-01"), Self.day("2026-03-31")))
+        #expect(VisitPeriod.year.window(containing: today) == (Self.day("2026-01-01"), Self.day("2026-12-31")))
+        // Fortnights start on a Monday, the same for everyone, and follow each other without a gap.
+        let f = VisitPeriod.fortnight.window(containing: today)
+        #expect(f.last - f.first == 13 && LocalDay.weekday(f.first) == 1 && (f.first...f.last).contains(today))
+        #expect(VisitPeriod.fortnight.window(containing: f.last + 1).first == f.last + 1)
+        #expect(VisitPeriod.fortnight.window(containing: 0).first <= 0)
+    }
+
+    @Test func theMostFrequentFittingRuleWinsAndAGridsOwnReplacesTheCommunitys() {
+        let rules = VisitDefaults.rules + [VisitRule(situation: "elderly_alone", period: .month, gridID: 7)]
+        #expect(VisitPlan.rule(for: ["elderly_alone"], gridIDs: [3, 4], rules: rules) == VisitRule(situation: "elderly_alone", period: .week))
+        #expect(VisitPlan.rule(for: ["elderly_alone"], gridIDs: [7, 8], rules: rules) == VisitRule(situation: "elderly_alone", period: .month, gridID: 7))
+        #expect(VisitPlan.rule(for: ["disabled", "low_income"], gridIDs: [3, 4], rules: rules)?.period == .fortnight)
+        // Nothing pressing: every household's yearly visit; a tag without a rule changes nothing.
+        #expect(VisitPlan.rule(for: ["child"], gridIDs: [3, 4], rules: rules) == VisitRule(situation: "all", period: .year))
+        #expect(VisitPlan.rule(for: [], gridIDs: [3], rules: [VisitRule(situation: "disabled", period: .week)]) == nil)
+        // Two situations at one pace: the more pressing one is named.
+        let even = [VisitRule(situation: "elderly", period: .month), VisitRule(situation: "low_income", period: .month)]
+        #expect(VisitPlan.rule(for: ["elderly", "low_income"], gridIDs: [], rules: even)?.situation == "low_income")
+    }
+
+    @Test func aWeeklyHouseholdIsDueUntilVisitedThisWeek() {
+        let sunday = Self.day("2026-12-06")
+        // Never visited since long before last week: due Sunday, and overdue (last week was missed).
+        #expect(VisitPlan.due(period: .week, facts: VisitFacts(since: Self.at("2026-11-01T09:00")), today: today)
+                == DueItem(reason: .plan, dueDay: sunday, overdue: true, retryFrom: nil))
+        // New this week: due, not yet overdue.
+        #expect(VisitPlan.due(period: .week, facts: VisitFacts(since: Self.at("2026-12-02T09:00")), today: today)?.overdue == false)
+        // Visited last week: due this week, not overdue.
+        #expect(VisitPlan.due(period: .week, facts: VisitFacts(lastCounted: Self.at("2026-11-25T15:00"), since: 0), today: today)
+                == DueItem(reason: .plan, dueDay: sunday, overdue: false, retryFrom: nil))
+        // Visited on Monday: nothing due until next week.
+        #expect(VisitPlan.due(period: .week, facts: VisitFacts(lastCounted: Self.at("2026-11-30T08:00"), since: 0), today: today) == nil)
+        // Nobody home yesterday: still due, try again from tomorrow; a try three days ago is no reason to wait.
+        let yesterday = VisitFacts(lastCounted: Self.at("2026-11-25T15:00"), lastAttempt: Self.at("2026-12-04T10:00"), since: 0)
+        #expect(VisitPlan.due(period: .week, facts: yesterday, today: today)?.retryFrom == Self.day("2026-12-06"))
+        let older = VisitFacts(lastCounted: Self.at("2026-11-25T15:00"), lastAttempt: Self.at("2026-12-01T10:00"), since: 0)
+        #expect(VisitPlan.due(period: .week, facts: older, today: today)?.retryFrom == nil)
+    }
+
+    @Test func aFollowUpShowsThreeDaysAheadAndComesFirstWhenSooner() {
+        let covered = VisitFacts(lastCounted: Self.at("2026-11-30T08:00"), followUpDay: Self.day("2026-12-08"), since: 0)
+        #expect(VisitPlan.due(period: .week, facts: covered, today: today) == DueItem(reason: .followUp, dueDay: Self.day("2026-12-08"), overdue: false, retryFrom: nil))
+        var later = covered
+        later.followUpDay = Self.day("2026-12-20")
+        #expect(VisitPlan.due(period: .week, facts: later, today: today) == nil)
+        // A follow-up date that passed is overdue, with or without a plan.
+        let missed = VisitFacts(followUpDay: Self.day("2026-12-03"), since: 0)
+        #expect(VisitPlan.due(period: nil, facts: missed, today: today) == DueItem(reason: .followUp, dueDay: Self.day("2026-12-03"), overdue: true, retryFrom: nil))
+    }
+
+    @Test func theListReadsOnlyHouseholdsWhoseDayHasCome() {
+        #expect(VisitPlan.showFrom(period: .week, facts: VisitFacts(lastCounted: Self.at("2026-12-01T08:00"), since: 0)) == Self.day("2026-12-07"))
+        #expect(VisitPlan.showFrom(period: .month, facts: VisitFacts(since: Self.at("2026-12-02T08:00"))) == Self.day("2026-12-02"))
+        #expect(VisitPlan.showFrom(period: .year, facts: VisitFacts(lastCounted: Self.at("2026-03-01T08:00"), followUpDay: Self.day("2026-12-08"), since: 0))
+                == Self.day("2026-12-05"))
+        #expect(VisitPlan.showFrom(period: nil, facts: VisitFacts(since: 0)) == Int64.max)
+        // Whatever the facts, from the day they were true on, a household is never due before the day it shows from.
+        let facts = [VisitFacts(lastCounted: Self.at("2026-12-01T08:00"), since: 0), VisitFacts(since: Self.at("2026-12-02T08:00")),
+                     VisitFacts(lastCounted: Self.at("2026-11-20T08:00"), lastAttempt: Self.at("2026-12-04T08:00"), followUpDay: Self.day("2026-12-10"), since: 0)]
+        for f in facts {
+            for p in VisitPeriod.allCases {
+                let known = [f.lastCounted, f.lastAttempt, f.since].compactMap { $0 }.map(LocalDay.of).max()!
+                for d in known...Self.day("2027-01-31") where VisitPlan.due(period: p, facts: f, today: d) != nil {
+                    #expect(d >= VisitPlan.showFrom(period: p, facts: f), "\(p) \(f) \(ChinaTime.iso(day: d))")
+                }
+            }
+        }
+    }
+
+    @Test func overdueFirstThenWhatCanBeDoneTodayThenTheNearest() {
+        let a = DueItem(reason: .plan, dueDay: today + 1, overdue: true, retryFrom: nil)
+        let b = DueItem(reason: .plan, dueDay: today + 1, overdue: false, retryFrom: today + 1)
+        let c = DueItem(reason: .plan, dueDay: today + 20, overdue: false, retryFrom: nil)
+        let sorted = [c, b, a].sorted { VisitPlan.before($0, $1, today: today) }
+        #expect(sorted == [a, c, b])
+    }
+
+    @Test func aVisitsFieldsAreCheckedAllAtOnce() throws {
+        let now = Self.at("2026-12-05T10:00")
+        var input = VisitInput()
+        input.kind = "care"; input.followUpOn = "2026-12-05"; input.visitedAt = "2026-12-06T10:00"; input.fileRequest = true
+        do {
+            _ = try GridWorkService.validate(input, now: now)
+            Issue.record("accepted")
+        } catch let e as ValidationErrors {
+            let fields = Set(e.errors.compactMap(\.field))
+            #expect(fields.isSuperset(of: ["household_code", "outcome", "care_given", "follow_up_on", "visited_at", "file_request", "request_category", "note"]))
+        }
+        input = VisitInput()
+        input.householdID = 1; input.outcome = "not_home"; input.visitedAt = "2026-12-05T09:40"
+        let v = try GridWorkService.validate(input, now: now)
+        #expect(v.visitedAt == Self.at("2026-12-05T09:40") && !v.outcome.counts && v.kind == "visit")
+    }
+}
+
+/// Visits end to end: the grid worker's list, a visit and its retry, a finding filed as a
+/// request, the community's plan and coverage, scope.
+@Suite struct GridWorkTests {
+    static func post(_ client: some TestClientProtocol, _ path: String, _ token: String, _ body: String, method: HTTPRequest.Method = .post) async throws -> TestResponse {
+        try await client.execute(uri: path, method: method, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"], body: ByteBuffer(string: body))
+    }
+
+    static func count(_ f: Fixture, _ sql: String) async throws -> Int {
+        try await f.linli.store.read { db in try await db.raw("\(unsafeRaw: sql)").first()!.decode(column: "n", as: Int.self) }
+    }
+
+    /// A household of the grid worker's grid with an elderly person living alone (tagged here).
+    static func elderlyHousehold(_ f: Fixture) async throws -> (household: Int64, resident: Int64) {
+        let community = try await f.actor("community")
+        let rid = try await f.linli.store.read { db in
+            try await db.raw("SELECT r.id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.grid_id = \(bind: f.demo.firstGridID) ORDER BY r.id LIMIT 1")
+                .first()!.decode(column: "id", as: Int64.self)
+        }
+        var edit = ResidentInput()
+        edit.tags = ["elderly_alone"]
+        let r = try await f.linli.registry.updateResident(rid, edit, actor: community)
+        return (r.householdID, rid)
+    }
+
+    @Test(arguments: Backend.available)
+    func aGridWorkerVisitsFromTheirListOnceEvenWhenTheRetryComesTwice(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: TestClock("2026-12-01T02:00:00Z")) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let (household, _) = try await Self.elderlyHousehold(f)
+            let ids = try await f.ids()
+            try await built.app.test(.router) { client in
+                let grid = try await f.token("grid")
+                var res = try await client.execute(uri: "/api/v1/visits/due", method: .get, headers: [.authorization: "Bearer \(grid)"])
+                #expect(res.status == .ok)
+                var due = try JSONDecoder().decode(DueList.self, from: Data(buffer: res.body))
+                let mine = try #require(due.items.first { $0.householdID == household })
+                #expect(mine.period == "week" && mine.because == "elderly_alone" && mine.dueOn == "2026-12-06" && !mine.overdue)
+                // Every household of the grid has its yearly visit due too, the weekly one first.
+                #expect(due.items.first?.householdID == household && due.items.count > 1)
+
+                let body = #"{"household_id":\#(household),"outcome":"well","note":"老人身体好，家里暖气正常","client_key":"k-1","visited_at":"2026-12-01T09:30"}"#
+                res = try await Self.post(client, "/api/v1/visits", grid, body)
+                #expect(res.status == .created)
+                let first = try JSONDecoder().decode(VisitView.self, from: Data(buffer: res.body))
+                #expect(first.note == "老人身体好，家里暖气正常" && first.visitedAt == "2026-12-01 09:30")
+                // The phone never heard the answer and sends again: the same visit, stored once.
+                res = try await Self.post(client, "/api/v1/visits", grid, body)
+                #expect(res.status == .ok)
+                #expect(try JSONDecoder().decode(VisitView.self, from: Data(buffer: res.body)).id == first.id)
+                #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM visits") == 1)
+                // The same key for another visit is refused, naming it.
+                res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_id":\#(household),"outcome":"refused","client_key":"k-1"}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("client_key"))
+                // The note is sealed at rest.
+                let stored = try await f.linli.store.read { db in
+                    try await db.raw("SELECT note_cipher FROM visits").first()!.decode(column: "note_cipher", as: String.self)
+                }
+                #expect(!stored.contains("暖气"))
+                // Visited this week: off the list until next week.
+                res = try await client.execute(uri: "/api/v1/visits/due", method: .get, headers: [.authorization: "Bearer \(grid)"])
+                due = try JSONDecoder().decode(DueList.self, from: Data(buffer: res.body))
+                #expect(!due.items.contains { $0.householdID == household })
+
+                // Outside the grid: 404 by id, and by code the same answer as for no such code. Nothing written.
+                res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_id":\#(ids.outsideHousehold),"outcome":"well"}"#)
+                #expect(res.status == .notFound)
+                let outsideCode = try await f.linli.store.read { db in
+                    try await db.raw("SELECT code FROM households WHERE id = \(bind: ids.outsideHousehold)").first()!.decode(column: "code", as: String.self)
+                }
+                res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_code":"\#(outsideCode)","outcome":"well"}"#)
+                let outsideAnswer = res.body.text
+                #expect(res.status == .unprocessableContent && outsideAnswer.contains("household_code"))
+                res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_code":"zzzzzzzzzzzz","outcome":"well"}"#)
+                #expect(res.status == .unprocessableContent && res.body.text == outsideAnswer)
+                #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM visits") == 1)
+                // A resident has no visits to log or read.
+                let resident = try await f.token("resident")
+                res = try await client.execute(uri: "/api/v1/households/\(household)/visits", method: .get, headers: [.authorization: "Bearer \(resident)"])
+                #expect(res.status == .forbidden)
+                // The community reads the visit, note and all.
+                let community = try await f.token("community")
+                res = try await client.execute(uri: "/api/v1/households/\(household)/visits", method: .get, headers: [.authorization: "Bearer \(community)"])
+                #expect(try JSONDecoder().decode([VisitView].self, from: Data(buffer: res.body)).map(\.id) == [first.id])
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func nobodyHomeIsAnAttemptAndAFollowUpComesBack(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-01T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let (household, _) = try await Self.elderlyHousehold(f)
+            let grid = try await f.actor("grid")
+            var v = VisitInput()
+            v.householdID = household; v.outcome = "not_home"
+            _ = try await f.linli.gridWork.logVisit(v, actor: grid)
+            var item = try #require(try await f.linli.gridWork.due(gridID: nil, actor: grid).items.first { $0.householdID == household })
+            #expect(item.retryFrom == "2026-12-03")
+            // Found at home two days later; the worker wants to see how the leg heals next week.
+            clock.advance(hours: 48)
+            v.outcome = "needs_help"; v.note = "腿伤，行动不便"; v.followUpOn = "2026-12-10"; v.referralTo = "街道社工站"
+            _ = try await f.linli.gridWork.logVisit(v, actor: grid)
+            #expect(try await f.linli.gridWork.due(gridID: nil, actor: grid).items.contains { $0.householdID == household } == false)
+            // Three days before the date it is back on the list, as a follow-up.
+            clock.advance(hours: 24 * 4)
+            item = try #require(try await f.linli.gridWork.due(gridID: nil, actor: grid).items.first { $0.householdID == household })
+            #expect(item.reason == "follow_up" && item.dueOn == "2026-12-10")
+            v = VisitInput()
+            v.householdID = household; v.outcome = "well"; v.followResult = "better"
+            _ = try await f.linli.gridWork.logVisit(v, actor: grid)
+            let history = try await f.linli.gridWork.history(household: household, actor: grid).1
+            #expect(history.map(\.outcome) == ["well", "needs_help", "not_home"])
+            #expect(history[0].followResult == "better" && history[1].referralTo == "街道社工站")
+            let followUpOf = try await f.linli.store.read { db in
+                try await db.raw("SELECT follow_up_of FROM visits WHERE id = \(bind: history[0].id)").first()!.decode(column: "follow_up_of", as: Int64?.self)
+            }
+            #expect(followUpOf == history[1].id)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aNeedFoundAtTheDoorIsFiledAsARequestOnce(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let (household, _) = try await Self.elderlyHousehold(f)
+            let grid = try await f.actor("grid")
+            var v = VisitInput()
+            v.householdID = household; v.outcome = "needs_help"; v.note = "厨房水管漏水，老人自己修不了"
+            v.fileRequest = true; v.requestCategory = "water_leak"; v.clientKey = "leak-1"
+            let (visit, created) = try await f.linli.gridWork.logVisit(v, actor: grid)
+            let requestID = try #require(visit.requestID)
+            #expect(created)
+            let again = try await f.linli.gridWork.logVisit(v, actor: grid)
+            #expect(!again.created && again.visit.requestID == requestID)
+            let r = try await f.linli.requests.detail(requestID, actor: grid, lang: .zh)
+            #expect(r.request.channel == "visit" && r.request.description == "厨房水管漏水，老人自己修不了")
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM requests WHERE channel = 'visit'") == 1)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aCommunitySetsItsPlanAndSeesEachGridAgainstIt(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: TestClock("2026-12-01T02:00:00Z")) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let (household, _) = try await Self.elderlyHousehold(f)
+            let community = f.demo.firstCommunityID
+            try await built.app.test(.router) { client in
+                let staff = try await f.token("community")
+                var res = try await client.execute(uri: "/api/v1/communities/\(community)/visit-rules", method: .get, headers: [.authorization: "Bearer \(staff)"])
+                #expect(try JSONDecoder().decode(VisitRulesView.self, from: Data(buffer: res.body)).defaults)
+                // Refused rules name the rule and write nothing.
+                res = try await Self.post(client, "/api/v1/communities/\(community)/visit-rules", staff,
+                                          #"{"rules":[{"situation":"rich","period":"week"}]}"#, method: .put)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("rules[0].situation"))
+                res = try await Self.post(client, "/api/v1/communities/\(community)/visit-rules", staff,
+                                          #"{"rules":[{"situation":"disabled","period":"week","grid_id":999999}]}"#, method: .put)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("rules[0].grid_id"))
+                #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM visit_rules") == 0)
+                // This grid visits its elderly living alone monthly; the rest of the community weekly.
+                let grid = f.demo.firstGridID
+                res = try await Self.post(client, "/api/v1/communities/\(community)/visit-rules", staff,
+                                          #"{"rules":[{"situation":"elderly_alone","period":"week"},{"situation":"elderly_alone","period":"month","grid_id":\#(grid)}]}"#, method: .put)
+                #expect(res.status == .ok)
+                let worker = try await f.token("grid")
+                res = try await client.execute(uri: "/api/v1/visits/due", method: .get, headers: [.authorization: "Bearer \(worker)"])
+                let due = try JSONDecoder().decode(DueList.self, from: Data(buffer: res.body))
+                // No "every household" rule now: only the elderly household is due, monthly.
+                #expect(due.items.map(\.householdID) == [household] && due.items[0].period == "month" && due.items[0].dueOn == "2026-12-31")
+                res = try await client.execute(uri: "/api/v1/communities/\(community)/visit-coverage", method: .get, headers: [.authorization: "Bearer \(staff)"])
+                var lines = try JSONDecoder().decode([CoverageLine].self, from: Data(buffer: res.body))
+                #expect(lines.count == 1 && lines[0].gridID == grid && lines[0].households == 1 && lines[0].covered == 0 && lines[0].ownRule)
+                res = try await Self.post(client, "/api/v1/visits", worker, #"{"household_id":\#(household),"outcome":"well"}"#)
+                res = try await client.execute(uri: "/api/v1/communities/\(community)/visit-coverage", method: .get, headers: [.authorization: "Bearer \(staff)"])
+                lines = try JSONDecoder().decode([CoverageLine].self, from: Data(buffer: res.body))
+                #expect(lines[0].covered == 1)
+                // A grid worker does not set the plan.
+                res = try await Self.post(client, "/api/v1/communities/\(community)/visit-rules", worker, #"{"rules":[]}"#, method: .put)
+                #expect(res.status == .forbidden)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func theConsoleShowsTheListTakesAVisitAndShowsTheRecord(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: TestClock("2026-12-01T02:00:00Z")) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let (household, _) = try await Self.elderlyHousehold(f)
+            try await built.app.test(.router) { client in
+                let cookie = try await webLogin(client, "grid")
+                var res = try await client.execute(uri: "/visits", method: .get, headers: [.cookie: cookie])
+                #expect(res.status == .ok && res.body.text.contains("/visits/new?household=\(household)") && res.body.text.contains("独居老人"))
+                res = try await client.execute(uri: "/today", method: .get, headers: [.cookie: cookie])
+                #expect(res.body.text.contains("id=\"today-visits\"") && res.body.text.contains("/visits/new?household=\(household)"))
+                res = try await client.execute(uri: "/visits/new?household=\(household)", method: .get, headers: [.cookie: cookie])
+                let page = res.body.text
+                #expect(res.status == .ok && page.contains("name=\"client_key\""))
+                let csrf = String(page.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+                let key = String(page.firstMatch(of: /name="client_key" value="([A-Za-z0-9_-]+)"/)!.1)
+                let form: HTTPFields = [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"]
+                // No outcome chosen: the form comes back with the message beside the field, nothing written.
+                res = try await client.execute(uri: "/visits", method: .post, headers: form,
+                                               body: ByteBuffer(string: "_csrf=\(csrf)&household_id=\(household)&client_key=\(key)&note=x"))
+                #expect(res.status == .unprocessableContent && res.body.text.contains("outcome-error"))
+                res = try await client.execute(uri: "/visits", method: .post, headers: form,
+                                               body: ByteBuffer(string: "_csrf=\(csrf)&household_id=\(household)&client_key=\(key)&kind=care&outcome=well&care_given=%E7%B1%B3%E4%B8%80%E8%A2%8B&care_paid_by=%E8%A1%97%E9%81%93"))
+                #expect(res.status == .seeOther && res.headers[.location] == "/visits")
+                res = try await client.execute(uri: "/households/\(household)/visits", method: .get, headers: [.cookie: cookie])
+                #expect(res.body.text.contains("慰问") && res.body.text.contains("米一袋（街道）"))
+                // A typed code of a household elsewhere: the list again, the message beside the field.
+                res = try await client.execute(uri: "/visits/new?code=zzzzzzzz", method: .get, headers: [.cookie: cookie])
+                #expect(res.status == .unprocessableContent && res.body.text.contains("visit-code-error"))
+                // Community staff start from coverage and the plan.
+                let staff = try await webLogin(client, "community")
+                res = try await client.execute(uri: "/visits", method: .get, headers: [.cookie: staff])
+                #expect(res.status == .seeOther && res.headers[.location] == "/visits/coverage")
+                res = try await client.execute(uri: "/visits/coverage", method: .get, headers: [.cookie: staff])
+                #expect(res.status == .ok && res.body.text.contains("visit-coverage"))
+                res = try await client.execute(uri: "/visits/plan", method: .get, headers: [.cookie: staff])
+                #expect(res.status == .ok && res.body.text.contains("rule.elderly_alone"))
+            }
+        }
+    }
+}
