@@ -290,6 +290,14 @@ import LinliStore
                 res = try await client.execute(uri: "/api/v1/communities/\(community)/visit-coverage", method: .get, headers: [.authorization: "Bearer \(staff)"])
                 lines = try JSONDecoder().decode([CoverageLine].self, from: Data(buffer: res.body))
                 #expect(lines[0].covered == 1)
+                // Another street's community does not exist for this office.
+                let elsewhere = try await f.linli.store.read { db in
+                    try await db.raw("SELECT id FROM places WHERE kind = 'community' AND id <> \(bind: community) ORDER BY id DESC").first()!.decode(column: "id", as: Int64.self)
+                }
+                res = try await client.execute(uri: "/api/v1/communities/\(elsewhere)/visit-coverage", method: .get, headers: [.authorization: "Bearer \(staff)"])
+                #expect(res.status == .notFound)
+                res = try await Self.post(client, "/api/v1/communities/\(elsewhere)/visit-rules", staff, #"{"rules":[]}"#, method: .put)
+                #expect(res.status == .notFound)
                 // A grid worker does not set the plan.
                 res = try await Self.post(client, "/api/v1/communities/\(community)/visit-rules", worker, #"{"rules":[]}"#, method: .put)
                 #expect(res.status == .forbidden)
