@@ -924,6 +924,50 @@ def grid_worker_starts_on_today_and_calls_a_caller(d, base):
     d.get(base + "/prefs?print=normal")
 
 
+@case
+def grid_worker_logs_a_visit_in_a_stairwell_without_signal(d, base):
+    """The due list in large print; a visit typed with no signal is kept on the phone, sent
+    when the signal returns, and stored once."""
+    token = token_of(base, "grid")
+    login(d, base, "grid")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/visits")
+    shot(d, "visits-1-due-large-phone")
+    first = d.find_element(By.CSS_SELECTOR, "#visits-due a[href^='/visits/new?household=']")
+    household = int(first.get_attribute("href").split("=")[-1])
+    first.click()
+    d.find_element(By.CSS_SELECTOR, "input[name=outcome][value=needs_help]").click()
+    d.find_element(By.ID, "note").send_keys("老人说楼道灯坏了，晚上不敢出门")
+    shot(d, "visits-2-form-large-phone")
+    d.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    try:
+        settled(d, d.find_element(By.ID, "visit-save")).click()
+        WebDriverWait(d, 10).until(lambda drv: drv.find_element(By.ID, "visit-offline").is_displayed(), "kept on the phone")
+        shot(d, "visits-3-kept-offline-large-phone")
+        assert api(base, f"/api/v1/households/{household}/visits", token)[1] == []
+    finally:
+        d.set_network_conditions(offline=False, latency=0, download_throughput=1024 * 1024, upload_throughput=1024 * 1024)
+
+    def sent(_):
+        visits = api(base, f"/api/v1/households/{household}/visits", token)[1]
+        return visits if visits else False
+    try:
+        visits = WebDriverWait(d, 8).until(sent)
+    except Exception:
+        # No "online" event in this browser: the next page that loads the script sends it.
+        d.get(base + "/visits")
+        visits = WebDriverWait(d, 10).until(sent, "sent when the signal returned")
+    assert [v["outcome"] for v in visits] == ["needs_help"], visits
+    d.get(base + "/visits")
+    time.sleep(1)
+    assert len(api(base, f"/api/v1/households/{household}/visits", token)[1]) == 1, "sent once"
+    assert not d.find_element(By.ID, "visit-queue").is_displayed()
+    d.get(base + f"/households/{household}/visits")
+    assert "楼道灯坏了" in d.page_source
+    shot(d, "visits-4-record-large-phone")
+    d.get(base + "/prefs?print=normal")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

@@ -237,6 +237,13 @@ enum Scripts {
   var form = document.getElementById('visit-form');
   if (!form) return;
   var notice = document.getElementById('visit-offline');
+  // Only what applies: what was given on a care visit, the request when help is needed.
+  function sync() {
+    var kind = form.querySelector('input[name=kind]:checked'), outcome = form.querySelector('input[name=outcome]:checked');
+    document.getElementById('care-fields').hidden = !(kind && kind.value === 'care');
+    document.getElementById('visit-request').hidden = !(outcome && outcome.value === 'needs_help');
+  }
+  form.addEventListener('change', sync); sync();
   form.addEventListener('submit', function (e) {
     // China time of the visit, as typed: a visit sent later still says when it happened.
     form.visited_at.value = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
@@ -252,7 +259,7 @@ enum Scripts {
       var list = load().filter(function (v) { return v.body.client_key !== body.client_key; });
       list.push({ body: body, address: address ? address.textContent : '' });
       store(list);
-      notice.hidden = false;
+      notice.hidden = false; notice.focus();
       document.getElementById('visit-save').disabled = true;
     }
     if (navigator.onLine === false) { keep(); return; }
