@@ -74,6 +74,8 @@ public enum Action: String, Sendable, CaseIterable {
     case visitLog = "visit.log"
     /// Set a community's visit rules and see its coverage by grid.
     case visitPlan = "visit.plan"
+    /// Send announcements (通知) to a community's households and see who has read them.
+    case announcementSend = "announcement.send"
 }
 
 public enum PermissionTable {
@@ -85,7 +87,7 @@ public enum PermissionTable {
                           .residentUnmask, .residentActFor, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
-                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan],
+                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend],
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],

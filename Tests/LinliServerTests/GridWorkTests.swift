@@ -342,7 +342,112 @@ import LinliStore
                 #expect(res.status == .ok && res.body.text.contains("visit-coverage"))
                 res = try await client.execute(uri: "/visits/plan", method: .get, headers: [.cookie: staff])
                 #expect(res.status == .ok && res.body.text.contains("rule.elderly_alone"))
+                // The plan form: the community's rules and a grid's own, saved and shown again.
+                let staffCSRF = String(res.body.text.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+                let staffForm: HTTPFields = [.cookie: staff, .contentType: "application/x-www-form-urlencoded"]
+                let grid = f.demo.firstGridID, community = f.demo.firstCommunityID
+                res = try await client.execute(uri: "/visits/plan", method: .post, headers: staffForm, body: ByteBuffer(string:
+                    "_csrf=\(staffCSRF)&community_id=\(community)&rule.elderly_alone=week&rule.all=year&new_grid=\(grid)&new_situation=disabled&new_period=month"))
+                #expect(res.status == .seeOther)
+                let rules = try await f.linli.gridWork.rules(community: community, actor: try await f.actor("community")).rules
+                #expect(Set(rules.map { "\($0.gridID ?? 0) \($0.situation) \($0.period.rawValue)" }) == ["0 elderly_alone week", "0 all year", "\(grid) disabled month"])
+                res = try await client.execute(uri: "/visits/plan?community=\(community)", method: .get, headers: [.cookie: staff])
+                #expect(res.body.text.contains("grid.\(grid).disabled"))
+                res = try await client.execute(uri: "/visits/coverage?community=\(community)", method: .get, headers: [.cookie: staff])
+                #expect(res.body.text.contains("/visits?grid=\(grid)"))
+                res = try await client.execute(uri: "/visits?grid=\(grid)", method: .get, headers: [.cookie: staff])
+                #expect(res.status == .ok && res.body.text.contains("/visits/new?household=\(household)"))
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func anAnnouncementReachesItsHouseholdsAndTheUnreadGoOnTheGridWorkersList(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-01T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let (household, _) = try await Self.elderlyHousehold(f)
+            #expect(household == f.demo.firstHouseholdWithResidents, "the demo resident's household")
+            let community = f.demo.firstCommunityID
+            let staffActor = try await f.actor("community")
+            let emptyBuilding = try await f.linli.registry.createPlace(parentID: f.residentCompound, kind: "building", name: "空楼", communityType: nil, actor: staffActor)
+            let otherGrid = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'grid' AND id <> \(bind: f.demo.firstGridID) ORDER BY id").first()!
+                    .decode(column: "id", as: Int64.self)
+            }
+            try await built.app.test(.router) { client in
+                let staff = try await f.token("community"), resident = try await f.token("resident"), grid = try await f.token("grid")
+                func get(_ path: String, _ token: String) async throws -> TestResponse {
+                    try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token)"])
+                }
+                // An audience with nobody in it is refused, naming why; nothing is sent.
+                var res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"空楼通知","body":"测试","audience_kind":"places","place_ids":[\#(emptyBuilding.id)]}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("no_households"))
+                #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM announcements") == 0)
+                // To the households with someone living alone in old age: the resident reads it, never why.
+                res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"寒潮来袭","body":"周三起降温，请注意保暖。\n有困难请找网格员。","audience_kind":"tag","tag":"elderly_alone","needs_ack":true}"#)
+                #expect(res.status == .created)
+                let sent = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                #expect(sent.households == 1 && sent.read == 0 && sent.audience == "tag:elderly_alone")
+                res = try await get("/api/v1/inbox", resident)
+                #expect(res.body.text.contains("/announcements/\(sent.id)"))
+                res = try await get("/api/v1/announcements/\(sent.id)", resident)
+                #expect(res.status == .ok && !res.body.text.contains("elderly") && !res.body.text.contains("audience"))
+                #expect(try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body)).readByMe == true)
+                res = try await Self.post(client, "/api/v1/announcements/\(sent.id)/ack", resident, "")
+                res = try await Self.post(client, "/api/v1/announcements/\(sent.id)/ack", resident, "")
+                res = try await get("/api/v1/announcements/\(sent.id)", staff)
+                let counted = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                #expect(counted.read == 1 && counted.acknowledged == 1)
+                // Another grid's announcement does not exist for this resident.
+                res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"二网格停水","body":"周二停水","audience_kind":"grids","grid_ids":[\#(otherGrid)]}"#)
+                let elsewhere = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                #expect(try await get("/api/v1/announcements/\(elsewhere.id)", resident).status == .notFound)
+                // The whole community; two days on, the grid worker's list has the households that have not read it.
+                res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"燃气安全检查","body":"本周六上门检查燃气","audience_kind":"community","needs_ack":true}"#)
+                let all = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                _ = try await get("/api/v1/announcements/\(all.id)", resident)
+                res = try await get("/api/v1/visits/unread-notices", grid)
+                #expect(try JSONDecoder().decode([UnreadNotice].self, from: Data(buffer: res.body)).isEmpty, "not yet two days")
+                clock.advance(hours: 49)
+                res = try await get("/api/v1/visits/unread-notices", grid)
+                var unread = try JSONDecoder().decode([UnreadNotice].self, from: Data(buffer: res.body)).filter { $0.announcementID == all.id }
+                // Read but not acknowledged: still to be told. Every household of the grid is listed.
+                let inGrid = try await Self.count(f, "SELECT COUNT(*) AS n FROM households WHERE grid_id = \(f.demo.firstGridID)")
+                #expect(unread.count == inGrid && unread.contains { $0.householdID == household })
+                let other = try #require(unread.first { $0.householdID != household })
+                res = try await Self.post(client, "/api/v1/announcements/\(all.id)/households/\(other.householdID)/told", grid, "")
+                #expect(res.status == .noContent)
+                res = try await get("/api/v1/visits/unread-notices", grid)
+                unread = try JSONDecoder().decode([UnreadNotice].self, from: Data(buffer: res.body)).filter { $0.announcementID == all.id }
+                #expect(unread.count == inGrid - 1)
+                // Outside the grid, telling is refused as not there.
+                let outside = try await f.ids().outsideHousehold
+                res = try await Self.post(client, "/api/v1/announcements/\(all.id)/households/\(outside)/told", grid, "")
+                #expect(res.status == .notFound)
+                // The console: the staff page, the A4 copy, and the resident's list.
+                let cookie = try await webLogin(client, "community")
+                res = try await client.execute(uri: "/announcements", method: .get, headers: [.cookie: cookie])
+                #expect(res.status == .ok && res.body.text.contains("/announcements/\(all.id)"))
+                res = try await client.execute(uri: "/announcements/\(all.id)/print", method: .get, headers: [.cookie: cookie])
+                #expect(res.status == .ok && res.body.text.contains("class=\"a4\"") && res.body.text.contains("燃气安全检查"))
+                let page = try await client.execute(uri: "/announcements", method: .get, headers: [.cookie: cookie])
+                let csrf = String(page.body.text.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+                res = try await client.execute(uri: "/announcements", method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                                               body: ByteBuffer(string: "_csrf=\(csrf)&community_id=\(community)&title=&body=x&audience_kind=community"))
+                #expect(res.status == .unprocessableContent && res.body.text.contains("title-error"))
+                let home = try await webLogin(client, "resident")
+                res = try await client.execute(uri: "/announcements", method: .get, headers: [.cookie: home])
+                #expect(res.body.text.contains("寒潮来袭") && !res.body.text.contains("二网格停水"))
+                let gridCookie = try await webLogin(client, "grid")
+                res = try await client.execute(uri: "/visits", method: .get, headers: [.cookie: gridCookie])
+                #expect(res.body.text.contains("id=\"unread-notices\""))
             }
         }
     }
 }
+

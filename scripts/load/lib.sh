@@ -54,6 +54,24 @@ ratio() {
   awk -v a="$(echo "$1" | awk '{print $2}')" -v b="$(echo "$2" | awk '{print $2}')" 'BEGIN { printf "ratio=%.3f", a / b }'
 }
 
+# rounds "NAME PATH" …: ROUNDS times over, each endpoint right after a constant-route run of
+# its own (its ratio is to that run), every line kept in $DATA/rounds.txt, then the medians.
+# Uses the wrk arguments in the AUTH array.
+rounds() {
+  local log="$DATA/rounds.txt" round spec base line
+  echo "endpoint req/s p99 non2xx"
+  for round in $(seq "${ROUNDS:-3}"); do
+    for spec in "$@"; do
+      set -- $spec
+      base=$(run constant /bench/constant "${AUTH[@]}")
+      line=$(run "$1" "$2" "${AUTH[@]}")
+      echo "$base"
+      echo "$line $(ratio "$line" "$base")" | tee -a "$log"
+    done
+  done
+  summarise "$log"
+}
+
 # summarise FILE: from lines "NAME req/s p99 non2xx ratio=R" (one per round), each endpoint's
 # median ratio and median p99 over the rounds. The same code varies by ±20 % between runs on
 # these machines, so one run alone says little.

@@ -24,16 +24,5 @@ RES=$(sql "SELECT id FROM residents WHERE phone_index IS NOT NULL ORDER BY id LI
 PHONE=$(curl -s -X POST "http://127.0.0.1:$PORT/api/v1/residents/$RES/unmask" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d '{"reason":"load test"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["phone"])')
 AUTH=(-H "Authorization: Bearer $TOKEN")
-echo "endpoint req/s p99 non2xx"
-LOG="$DATA/rounds.txt"
-for round in $(seq "$ROUNDS"); do
-  for spec in "household /api/v1/households/$HOUSEHOLD" "household_html /households/$HOUSEHOLD" \
-              "search_phone /api/v1/residents?q=$PHONE" "compound /api/v1/places/$COMPOUND"; do
-    set -- $spec
-    BASE=$(run constant /bench/constant "${AUTH[@]}")
-    line=$(run "$1" "$2" "${AUTH[@]}")
-    echo "$BASE"
-    echo "$line $(ratio "$line" "$BASE")" | tee -a "$LOG"
-  done
-done
-summarise "$LOG"
+rounds "household /api/v1/households/$HOUSEHOLD" "household_html /households/$HOUSEHOLD" \
+       "search_phone /api/v1/residents?q=$PHONE" "compound /api/v1/places/$COMPOUND"

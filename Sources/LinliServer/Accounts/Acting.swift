@@ -184,3 +184,17 @@ extension AccountService {
         }
     }
 }
+
+extension AccountService {
+    /// The accounts linked to these households as their residents (an announcement's inbox
+    /// messages): household → users.
+    static func residentUsers(_ db: any SQLDatabase, households: [Int64]) async throws -> [(household: Int64, user: Int64)] {
+        var out: [(Int64, Int64)] = []
+        for start in stride(from: 0, to: households.count, by: 500) {
+            let chunk = Array(households[start..<min(start + 500, households.count)])
+            out += try await db.query("SELECT DISTINCT household_id, user_id FROM role_grants WHERE role = 'resident' AND household_id IN (\(list: chunk))")
+                .all().map { (try $0.decode(column: "household_id", as: Int64.self), try $0.decode(column: "user_id", as: Int64.self)) }
+        }
+        return out
+    }
+}

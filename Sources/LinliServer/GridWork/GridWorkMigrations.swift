@@ -73,5 +73,47 @@ enum GridWorkMigrations {
             // grid work gets them on first use; rows the registry's hook wrote alone do not count).
             "CREATE TABLE visit_synced (community_id BIGINT PRIMARY KEY, at BIGINT NOT NULL)",
         ]),
+        // Announcements (通知) to a set of households: who they went to is kept per household,
+        // with when it was read (by a resident's account, or told in person by the grid worker)
+        // and acknowledged. The audience's definition is kept for staff, never shown to residents.
+        // The counts are kept on the announcement, moved in the step that reads or acknowledges,
+        // so a list of announcements to 25,000 households each does not count rows.
+        Migration("gridwork.002", [
+            """
+            CREATE TABLE announcements (
+                id {ID},
+                community_id BIGINT NOT NULL,
+                community_name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                audience_kind TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                needs_ack INTEGER NOT NULL DEFAULT 0,
+                households INTEGER NOT NULL,
+                read_count INTEGER NOT NULL DEFAULT 0,
+                ack_count INTEGER NOT NULL DEFAULT 0,
+                user_id BIGINT NOT NULL,
+                author_name TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX announcements_community ON announcements(community_id, id)",
+            """
+            CREATE TABLE announcement_households (
+                announcement_id BIGINT NOT NULL,
+                household_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                micro_grid_id BIGINT NOT NULL,
+                read_at BIGINT,
+                read_how TEXT,
+                acked_at BIGINT,
+                PRIMARY KEY (announcement_id, household_id)
+            )
+            """,
+            "CREATE INDEX announcement_households_household ON announcement_households(household_id, announcement_id)",
+            "CREATE INDEX announcement_households_grid ON announcement_households(grid_id, read_at)",
+            "CREATE INDEX announcement_households_micro ON announcement_households(micro_grid_id, read_at)",
+        ]),
     ]
 }

@@ -12,6 +12,7 @@ struct GridWorkRoutes {
     let renderer: Renderer
 
     func register(_ r: Routes) {
+        registerAnnouncements(r)
         r.get("/visits", .action(.visitLog)) { req, c in
             let actor = try c.requireActor()
             let grid = try Input.id(req.uri.queryParameters.get("grid"), field: "grid")
@@ -194,10 +195,14 @@ struct GridWorkRoutes {
         let t = I18n.table(c.lang)
         let list = try await gridWork.due(gridID: gridID, actor: actor)
         let items = Self.dueItems(list, c.lang)
+        let unread = try await gridWork.unreadNotices(gridID: gridID, actor: actor).map {
+            ["announcement_id": $0.announcementID, "title": $0.title, "household_id": $0.householdID, "address": $0.address,
+             "sent_on": Self.dayText($0.sentOn)] as [String: Any]
+        }
         return renderer.page("visits", [
             "items": items, "none": items.isEmpty, "count": items.count, "overdue": list.overdue, "has_overdue": list.overdue > 0,
             "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
-            "can_plan": actor.may(.visitPlan),
+            "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,
         ], context: c, title: t["visits_due"]!)
     }
 

@@ -38,6 +38,23 @@ enum GridWorkText {
         "visit_rate": ("覆盖率", "Coverage"), "visit_own_rule": ("网格规则", "Grid's rule"),
         "visit_pick_grid": ("查看网格待走访", "Open a grid's due list"),
         "today_visits": ("今日走访", "Visits today"), "today_visits_more": ("全部待走访", "All visits due"),
+        "announcements": ("通知", "Announcements"), "announcement_new": ("发通知", "Send an announcement"),
+        "announcement_title": ("标题", "Title"), "announcement_body": ("内容", "Text"),
+        "audience": ("发给", "Send to"), "audience_community": ("全社区", "The whole community"),
+        "audience_places": ("指定小区、楼栋或单元", "Some compounds, buildings or units"), "audience_grids": ("指定网格", "Some grids"),
+        "audience_tag": ("有某类居民的住户", "Households with residents of a kind"),
+        "audience_place_ids": ("地点编号（可输入名称查找，多个用逗号分隔）", "Place numbers (type a name to find; several separated by commas)"),
+        "audience_tag_label": ("居民标签（居民看不到自己为何收到）", "Tag (residents never see why it reached them)"),
+        "needs_ack": ("需要居民回执（如停水、安全检查）", "Ask residents to acknowledge (a water cut, a safety check)"),
+        "announcement_send": ("发送", "Send"), "announcement_households": ("送达户数", "Households"),
+        "announcement_read": ("已读户数", "Read"), "announcement_acked": ("已回执", "Acknowledged"),
+        "announcement_rate": ("已读比例", "Read"), "announcement_print": ("打印张贴版（A4）", "Print for the notice board (A4)"),
+        "announcement_ack": ("我已知晓", "I have read this"), "announcement_acked_by_me": ("您已回执，谢谢。", "Acknowledged. Thank you."),
+        "announcement_unread": ("未读", "Unread"), "announcements_none": ("还没有通知。", "No announcements yet."),
+        "announcement_from": ("发布", "From"),
+        "unread_notices": ("通知未读（两天以上）", "Announcements unread for two days"),
+        "unread_notices_hint": ("请上门或打电话告知，再点“已当面告知”。", "Visit or call, then press \"Told in person\"."),
+        "told_in_person": ("已当面告知", "Told in person"),
         "flash_visit_logged": ("走访已保存。", "The visit is saved."),
     ]
     static let values: [String: (String, String)] = [
@@ -48,6 +65,7 @@ enum GridWorkText {
         "period_week": ("每周一次", "Weekly"), "period_fortnight": ("每两周一次", "Fortnightly"), "period_month": ("每月一次", "Monthly"),
         "period_quarter": ("每季度一次", "Quarterly"), "period_year": ("每年一次", "Yearly"),
         "situation_all": ("所有户", "Every household"),
+        "party_member": ("党员", "Party members"),
         "due_plan": ("按计划", "By plan"), "due_follow_up": ("跟进", "Follow-up"),
     ]
 }

@@ -121,6 +121,7 @@ public struct GridWorkService: Sendable {
     let env: Env
     let audit: AuditLog
     let registry: RegistryService
+    let notifier: any Notifier
     /// Files a "needs help" finding as a request through the requests capability's own use case
     /// (its routing, deadlines and notifications); returns the request's id.
     var fileRequest: @Sendable (RequestInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
@@ -131,6 +132,7 @@ public struct GridWorkService: Sendable {
         self.env = env
         self.audit = AuditLog(env: env)
         self.registry = registry
+        self.notifier = InAppNotifier()
     }
 
     static let noteMax = 1000

@@ -61,6 +61,7 @@ public struct Inbox: Sendable {
 
     static let texts: [String: (String, String)] = [
         "assigned": ("派给您的新诉求：%@", "New request for you: %@"),
+        "announcement": ("社区通知：%@", "Notice from your community: %@"),
         "returned": ("诉求被退回，需要重新派单：%@", "Request returned, please route it again: %@"),
         "unassigned": ("诉求没有匹配到责任方，请派单：%@", "No party found for a request, please route it: %@"),
         "escalated": ("诉求已超时升级，请您督办：%@", "Overdue request escalated to you: %@"),

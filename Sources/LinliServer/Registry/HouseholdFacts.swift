@@ -93,3 +93,55 @@ extension RegistryService {
         }
     }
 }
+
+/// Who an announcement goes to, inside one community: all of it, some places (compounds,
+/// buildings, units), some grids, or the households where someone has a tag.
+public enum AudienceKind: String, CaseIterable, Codable, Sendable {
+    case community, places, grids, tag
+}
+
+/// A household an announcement reaches, with its grids (for the grid worker's unread list).
+struct AudienceHousehold: Sendable { var id: Int64, gridID: Int64, microGridID: Int64 }
+
+extension RegistryService {
+    /// Tags an audience may name: a resident's situation, or party membership.
+    static let audienceTags: [String] = ResidentTag.allCases.map(\.rawValue) + ["party_member"]
+
+    /// The households of an audience. Places and grids outside the community are refused, naming
+    /// the field; so is a tag Linli does not know.
+    func audienceHouseholds(_ db: any SQLDatabase, community: PlaceRow, kind: AudienceKind, ids: [Int64], tag: String?) async throws -> [AudienceHousehold] {
+        let base = "SELECT h.id, h.grid_id, h.micro_grid_id FROM households h"
+        var rows: [any SQLRow] = []
+        switch kind {
+        case .community:
+            rows = try await db.query("\(unsafeRaw: base) WHERE h.community_id = \(community.id) ORDER BY h.id").all()
+        case .places:
+            guard !ids.isEmpty else { throw LinliError.invalid("place_ids", "required", "请选择小区、楼栋或单元") }
+            for id in Set(ids) {
+                guard let p = try await fetchPlace(db, id), p.path.hasPrefix(community.path) else {
+                    throw LinliError.invalid("place_ids", "not_in_community", "地点 \(id) 不在本社区")
+                }
+                rows += try await db.query("\(unsafeRaw: base) WHERE \(store.dialect.startsWith("h.path", p.path))").all()
+            }
+        case .grids:
+            guard !ids.isEmpty else { throw LinliError.invalid("grid_ids", "required", "请选择网格") }
+            let known = Set(try await gridsOf(db, community: community.id).map(\.id))
+            for id in ids where !known.contains(id) { throw LinliError.invalid("grid_ids", "not_in_community", "网格 \(id) 不在本社区") }
+            rows = try await db.query("\(unsafeRaw: base) WHERE h.grid_id IN (\(list: ids)) OR h.micro_grid_id IN (\(list: ids))").all()
+        case .tag:
+            guard let tag, Self.audienceTags.contains(tag) else { throw LinliError.invalid("tag", "invalid_choice", "请选择居民标签") }
+            // Tags are a comma list: match a whole one ("elderly" is not "elderly_alone").
+            let has: BoundSQL = tag == "party_member" ? "r.party_member = 1" : "(',' || r.tags || ',') LIKE \("%,\(tag),%")"
+            rows = try await db.query("""
+                \(unsafeRaw: base) WHERE h.community_id = \(community.id)
+                AND EXISTS (SELECT 1 FROM residents r WHERE r.household_id = h.id AND \(has)) ORDER BY h.id
+                """).all()
+        }
+        var seen = Set<Int64>()
+        return try rows.compactMap { r in
+            let id = try r.decode(column: "id", as: Int64.self)
+            guard seen.insert(id).inserted else { return nil }
+            return AudienceHousehold(id: id, gridID: try r.decode(column: "grid_id", as: Int64.self), microGridID: try r.decode(column: "micro_grid_id", as: Int64.self))
+        }
+    }
+}

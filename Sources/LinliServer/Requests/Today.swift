@@ -55,7 +55,7 @@ extension RequestsRoutes {
                 "mine": mine, "others": others, "none_mine": mine.isEmpty, "has_others": !others.isEmpty,
                 "date": "\(today.month)月\(today.day)日", "late_count": mine.filter { $0["late"] as? Bool == true }.count,
                 "open_count": mine.count, "urgent_tag": I18n.label("urgent", c.lang),
-                "visits": Array(visits.prefix(5)), "has_visits": !visits.isEmpty, "visit_count": visits.count,
+                "visits": Array(visits.prefix(5)), "has_visits": !visits.isEmpty, "visit_count": visits.count, "can_visits": actor.may(.visitLog),
                 "visits_overdue": visits.filter { $0["overdue"] as? Bool == true }.count,
             ], context: c, title: t["today"]!)
         }

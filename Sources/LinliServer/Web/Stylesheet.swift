@@ -62,6 +62,9 @@ enum Stylesheet {
     ol.steps li.current { background:var(--accent); color:#fff; border-color:var(--accent); font-weight:600; }
     tr.short td:first-child { border-left:4px solid #b00020; }
     @media print { header, .no-print { display:none; } }
+    .announcement-body { white-space:pre-line; margin:1rem 0; }
+    .a4 h1 { font-size:2rem; text-align:center; } .a4 .announcement-body { font-size:1.35rem; line-height:1.8; } .a4-from { text-align:right; font-size:1.2rem; margin-top:2rem; }
+    @media print { @page { size:A4; margin:20mm; } .a4 h1 { font-size:30pt; } .a4 .announcement-body { font-size:18pt; } .a4-from { font-size:16pt; } }
     .map { margin:.5rem 0; } .map-canvas { width:100%; max-width:32rem; height:auto; display:block; border:1px solid var(--line); border-radius:6px; touch-action:manipulation; cursor:crosshair; }
     .map-ground { fill:#eef3ea; } .map-point circle { fill:#0b57d0; stroke:#fff; stroke-width:1.5; } .map-point.map-compound circle, .map-point.map-villager_group circle { fill:#6d4c41; }
     .map-point text { font-size:11px; fill:#333; paint-order:stroke; stroke:#eef3ea; stroke-width:3px; }

@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import LinliCore
+import LinliStore
+
+/// Announcements (通知): staff send to a community, some places, some grids or the households
+/// with a tag; residents read (and acknowledge) theirs; a grid worker sees who has not read one
+/// two days on and records telling them in person; an A4 copy for the notice board.
+extension GridWorkRoutes {
+    func registerAnnouncements(_ r: Routes) {
+        r.get("/announcements", .signedIn) { req, c in
+            let actor = try c.requireActor()
+            guard actor.may(.announcementSend) else {
+                let list = try await gridWork.announcements(community: nil, actor: actor)
+                return renderer.page("announcements", ["resident": true, "items": list.map { residentItem($0) }, "none": list.isEmpty],
+                                     context: c, title: I18n.table(c.lang)["announcements"]!)
+            }
+            return try await staffPage(req, c, values: FormData(), errors: [:])
+        }
+        r.get("/api/v1/announcements", .signedIn) { req, c in
+            let community = try Input.id(req.uri.queryParameters.get("community"), field: "community")
+            return try JSON.response(try await gridWork.announcements(community: community, actor: try c.requireActor()))
+        }
+        r.post("/announcements", .action(.announcementSend)) { req, c in
+            do {
+                let a = try await gridWork.announce(Self.announcementInput(c.form), actor: try c.requireActor())
+                return redirect("/announcements/\(a.id)")
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await staffPage(req, c, values: c.form, errors: fe)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.post("/api/v1/announcements", .action(.announcementSend)) { req, c in
+            let input = try await JSON.decode(AnnouncementInput.self, from: req, context: c)
+            return try JSON.response(try await gridWork.announce(input, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/announcements/:id", .signedIn) { _, c in
+            let a = try await gridWork.announcement(try c.id("id"), actor: try c.requireActor())
+            return renderer.page("announcement", detail(a, c), context: c, title: a.title)
+        }
+        r.get("/api/v1/announcements/:id", .signedIn) { _, c in
+            try JSON.response(try await gridWork.announcement(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/announcements/:id/ack", .signedIn) { _, c in
+            let id = try c.id("id")
+            _ = try await gridWork.acknowledge(id, actor: try c.requireActor())
+            return redirect("/announcements/\(id)")
+        }
+        r.post("/api/v1/announcements/:id/ack", .signedIn) { _, c in
+            try JSON.response(try await gridWork.acknowledge(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.get("/announcements/:id/print", .action(.announcementSend)) { _, c in
+            let a = try await gridWork.announcement(try c.id("id"), actor: try c.requireActor(), markRead: false)
+            guard a.households != nil else { throw LinliError.notFound }
+            return renderer.page("announcement_print", detail(a, c), context: c, title: a.title)
+        }
+        r.post("/announcements/:id/households/:household/told", .action(.visitLog)) { _, c in
+            try await gridWork.toldInPerson(try c.id("id"), household: try c.id("household"), actor: try c.requireActor())
+            return redirect(c.form.int("return_grid").map { "/visits?grid=\($0)#unread" } ?? "/visits#unread")
+        }
+        r.post("/api/v1/announcements/:id/households/:household/told", .action(.visitLog)) { _, c in
+            try await gridWork.toldInPerson(try c.id("id"), household: try c.id("household"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.get("/api/v1/visits/unread-notices", .action(.visitLog)) { req, c in
+            try JSON.response(try await gridWork.unreadNotices(gridID: try Input.id(req.uri.queryParameters.get("grid"), field: "grid"), actor: try c.requireActor()))
+        }
+    }
+
+    static func announcementInput(_ f: FormData) -> AnnouncementInput {
+        var i = AnnouncementInput()
+        i.communityID = f.int("community_id"); i.title = f["title"]; i.body = f["body"]; i.audienceKind = f.nonEmpty("audience_kind")
+        // Place ids typed or picked, separated by commas or spaces; anything else is ignored here and
+        // an empty list is refused by the use case, naming the field.
+        i.placeIDs = (f["place_ids"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "，" }).compactMap { Int64($0) }
+        i.gridIDs = f.all("grid_ids").compactMap { Int64($0) }
+        i.tag = f.nonEmpty("tag"); i.needsAck = f["needs_ack"] == "1"
+        return i
+    }
+
+    func residentItem(_ a: AnnouncementView) -> [String: Any] {
+        ["id": a.id, "title": a.title, "at": a.at, "unread": a.readByMe != true, "needs_ack": a.needsAck && a.acknowledgedByMe != true]
+    }
+
+    func detail(_ a: AnnouncementView, _ c: AppContext) -> [String: Any] {
+        var d: [String: Any] = ["id": a.id, "title": a.title, "body": a.body, "from": a.from, "at": a.at, "needs_ack": a.needsAck,
+                                "community": a.communityName]
+        if let n = a.households {
+            d["staff"] = true
+            d["households"] = n; d["read"] = a.read ?? 0; d["acknowledged"] = a.acknowledged ?? 0
+            d["read_rate"] = n == 0 ? "—" : "\((a.read ?? 0) * 100 / n)%"
+        } else {
+            d["can_ack"] = a.needsAck && a.acknowledgedByMe != true
+            d["acked"] = a.acknowledgedByMe == true
+        }
+        return d
+    }
+
+    func staffPage(_ req: Request, _ c: AppContext, values: FormData, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let t = I18n.table(c.lang)
+        let options = try await gridWork.plannableCommunities(actor: actor)
+        let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community") ?? values.int("community_id")
+        if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
+        guard let community = asked ?? options.first?.id else {
+            return renderer.page("announcements", ["no_community": true], context: c, title: t["announcements"]!)
+        }
+        let list = try await gridWork.announcements(community: community, actor: actor)
+        let plan = try await gridWork.rules(community: community, actor: actor)
+        let kind = values["audience_kind"] ?? "community"
+        let chosenGrids = Set(values.all("grid_ids"))
+        var data: [String: Any] = [
+            "staff": true, "community_id": community,
+            "communities": options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == community] }, "many_communities": options.count > 1,
+            "kinds": AudienceKind.allCases.map { ["value": $0.rawValue, "label": t["audience_" + $0.rawValue]!, "checked": $0.rawValue == kind] },
+            "grids": plan.grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosenGrids.contains(String($0.id))] },
+            "tags": RegistryService.audienceTags.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": $0 == values["tag"]] },
+            "title": values["title"] ?? "", "body": values["body"] ?? "", "place_ids": values["place_ids"] ?? "", "needs_ack": values["needs_ack"] == "1",
+            "items": list.map { a in
+                ["id": a.id, "title": a.title, "at": a.at, "households": a.households ?? 0, "read": a.read ?? 0, "acknowledged": a.acknowledged ?? 0,
+                 "needs_ack": a.needsAck] as [String: Any]
+            },
+            "none": list.isEmpty,
+        ]
+        for (k, v) in errors { data["error_" + k] = v }
+        return renderer.page("announcements", data, context: c, title: t["announcements"]!)
+    }
+}

@@ -1,0 +1,266 @@
+import Foundation
+import SQLKit
+import LinliCore
+import LinliStore
+
+public struct AnnouncementInput: Codable, Sendable {
+    public var communityID: Int64?
+    public var title: String?
+    public var body: String?
+    public var audienceKind: String?
+    public var placeIDs: [Int64]?
+    public var gridIDs: [Int64]?
+    public var tag: String?
+    public var needsAck: Bool?
+
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case communityID = "community_id", title, body, audienceKind = "audience_kind", placeIDs = "place_ids", gridIDs = "grid_ids", tag
+        case needsAck = "needs_ack"
+    }
+}
+
+/// An announcement as its reader sees it. Staff also get the audience and the counts; a
+/// resident never learns who else it went to or why it reached them.
+public struct AnnouncementView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var communityID: Int64
+    public var communityName: String
+    public var title: String
+    public var body: String
+    public var needsAck: Bool
+    public var from: String
+    public var at: String
+    /// For staff only.
+    public var audience: String?
+    public var households: Int?
+    public var read: Int?
+    public var acknowledged: Int?
+    /// For a resident: whether their household has read and acknowledged it.
+    public var readByMe: Bool?
+    public var acknowledgedByMe: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case id, communityID = "community_id", communityName = "community_name", title, body, needsAck = "needs_ack", from, at, audience, households, read, acknowledged
+        case readByMe = "read_by_me", acknowledgedByMe = "acknowledged_by_me"
+    }
+}
+
+/// A household of the grid that has not read an announcement two days on: to visit or call.
+public struct UnreadNotice: Codable, Sendable, Equatable {
+    public var announcementID: Int64
+    public var title: String
+    public var householdID: Int64
+    public var address: String
+    public var sentOn: String
+    enum CodingKeys: String, CodingKey { case announcementID = "announcement_id", title, householdID = "household_id", address, sentOn = "sent_on" }
+}
+
+extension GridWorkService {
+    static let titleMax = 60, bodyMax = 2000
+    /// Unread this long, a household goes on its grid worker's list.
+    static let unreadAfter: Int64 = 2 * 86400
+    /// Announcements older than this no longer ask anyone to go round.
+    static let unreadWindow: Int64 = 30 * 86400
+
+    /// Sends an announcement to its audience's households: one row per household (its read and
+    /// acknowledgement), an inbox message for every account linked to one, the audit row; one
+    /// transaction. An audience with no household is refused, naming why.
+    public func announce(_ input: AnnouncementInput, actor: Actor) async throws -> AnnouncementView {
+        try actor.require(.announcementSend)
+        var v = Validator()
+        let title = (input.title ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = (input.body ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        v.check(!title.isEmpty, "title", "required", "请填写通知标题")
+        v.check(title.count <= Self.titleMax, "title", "too_long", "标题不能超过 \(Self.titleMax) 个字")
+        v.check(!body.isEmpty, "body", "required", "请填写通知内容")
+        v.check(body.count <= Self.bodyMax, "body", "too_long", "内容不能超过 \(Self.bodyMax) 个字")
+        let kind = AudienceKind(rawValue: input.audienceKind ?? "")
+        v.check(kind != nil, "audience_kind", "invalid_choice", "请选择发送范围：全社区、小区楼栋、网格或居民标签")
+        v.check(input.communityID != nil, "community_id", "required", "请选择社区")
+        v.check((input.placeIDs?.count ?? 0) <= 500 && (input.gridIDs?.count ?? 0) <= 500, "audience_kind", "too_many", "所选范围过多")
+        try v.throwIfAny()
+        let now = env.nowSeconds
+        let ids = kind == .places ? input.placeIDs ?? [] : (kind == .grids ? input.gridIDs ?? [] : [])
+        let audience = kind == .tag ? (input.tag ?? "") : ids.map(String.init).joined(separator: ",")
+        let id = try await store.transaction { db -> Int64 in
+            let c = try await plannedCommunity(db, input.communityID!, actor: actor, .announcementSend)
+            let households = try await registry.audienceHouseholds(db, community: c, kind: kind!, ids: ids, tag: input.tag)
+            guard !households.isEmpty else {
+                throw LinliError.invalid("audience_kind", "no_households", "所选范围内没有住户，通知没有发出")
+            }
+            let id = try await db.query("""
+                INSERT INTO announcements (community_id, community_name, path, title, body, audience_kind, audience, needs_ack, households, user_id, author_name, created_at)
+                VALUES (\(c.id), \(c.name), \(c.path), \(title), \(body), \(kind!.rawValue), \(audience), \(input.needsAck == true), \(households.count),
+                        \(actor.userID), \(actor.signature), \(now))
+                RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+            try await db.insertRows("INSERT INTO announcement_households (announcement_id, household_id, grid_id, micro_grid_id) VALUES ",
+                                    households, chunk: 1000) { h in "(\(id), \(h.id), \(h.gridID), \(h.microGridID))" }
+            let users = try await AccountService.residentUsers(db, households: households.map(\.id))
+            try await notifier.deliver(db, users.map { OutgoingNotification(userID: $0.user, kind: "announcement", subject: title, link: "/announcements/\(id)") }, at: now)
+            try await audit.append(db, actor: actor, action: "announcement.send", objectType: "announcement", objectID: id, path: c.path,
+                                   detail: "\(kind!.rawValue) \(audience): \(households.count) households, \(users.count) accounts")
+            return id
+        }
+        return try await announcement(id, actor: actor, markRead: false)
+    }
+
+    static let announcementColumns = """
+        SELECT a.id, a.community_id, a.community_name, a.path, a.title, a.body, a.audience_kind, a.audience, a.needs_ack, a.households, a.author_name, a.created_at,
+               a.read_count, a.ack_count
+        FROM announcements a
+        """
+
+    func announcementView(_ r: any SQLRow, staff: Bool, lang: Lang = .zh) throws -> AnnouncementView {
+        var v = AnnouncementView(id: try r.decode(column: "id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
+                                 communityName: try r.decode(column: "community_name", as: String.self),
+                                 title: try r.decode(column: "title", as: String.self), body: try r.decode(column: "body", as: String.self),
+                                 needsAck: try r.decode(column: "needs_ack", as: Bool.self), from: try r.decode(column: "author_name", as: String.self),
+                                 at: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)))
+        if staff {
+            v.audience = try r.decode(column: "audience_kind", as: String.self) + ":" + r.decode(column: "audience", as: String.self)
+            v.households = try r.decode(column: "households", as: Int.self)
+            v.read = try r.decode(column: "read_count", as: Int.self)
+            v.acknowledged = try r.decode(column: "ack_count", as: Int.self)
+        }
+        return v
+    }
+
+    /// The resident's household among an announcement's, if the actor reads as a resident.
+    static func ownHousehold(_ actor: Actor) -> Int64? {
+        actor.grants.first { $0.role == .resident }?.householdID
+    }
+
+    /// One announcement. Staff of its community see the counts; a resident whose household it
+    /// reached sees it, and the first look marks the household's copy read; anyone else, 404.
+    public func announcement(_ id: Int64, actor: Actor, markRead: Bool = true) async throws -> AnnouncementView {
+        let now = env.nowSeconds
+        let (row, staff) = try await store.read { db -> ((any SQLRow)?, Bool) in
+            guard let r = try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.id = \(id)").first() else { return (nil, false) }
+            return (r, actor.may(.announcementSend, on: ObjectScope(path: try r.decode(column: "path", as: String.self))))
+        }
+        guard let row else { throw LinliError.notFound }
+        if staff { return try announcementView(row, staff: true) }
+        guard let household = Self.ownHousehold(actor) else { throw LinliError.notFound }
+        var view = try announcementView(row, staff: false)
+        let mine = try await store.read { db in
+            try await db.query("SELECT read_at, acked_at FROM announcement_households WHERE announcement_id = \(id) AND household_id = \(household)").first()
+        }
+        guard let mine else { throw LinliError.notFound }
+        var read = try mine.decode(column: "read_at", as: Int64?.self) != nil
+        if markRead, !read {
+            try await store.transaction { db in
+                try await mark(db, id, household, read: now, ack: nil, how: "app")
+            }
+            read = true
+        }
+        view.readByMe = read
+        view.acknowledgedByMe = try mine.decode(column: "acked_at", as: Int64?.self) != nil
+        return view
+    }
+
+    /// Marks a household's copy read (and acknowledged), moving the announcement's counts only
+    /// for what changed: two members of one household opening it at once count once.
+    func mark(_ db: any SQLDatabase, _ id: Int64, _ household: Int64, read: Int64, ack: Int64?, how: String) async throws {
+        let newlyRead = try await db.query("""
+            UPDATE announcement_households SET read_at = \(read), read_how = \(how)
+            WHERE announcement_id = \(id) AND household_id = \(household) AND read_at IS NULL RETURNING household_id
+            """).all().count
+        var newlyAcked = 0
+        if let ack {
+            newlyAcked = try await db.query("""
+                UPDATE announcement_households SET acked_at = \(ack)
+                WHERE announcement_id = \(id) AND household_id = \(household) AND acked_at IS NULL RETURNING household_id
+                """).all().count
+        }
+        if newlyRead + newlyAcked > 0 {
+            try await db.query("UPDATE announcements SET read_count = read_count + \(newlyRead), ack_count = ack_count + \(newlyAcked) WHERE id = \(id)").run()
+        }
+    }
+
+    /// A resident acknowledges (e.g. "I know the water is off on Tuesday"); once, later taps change nothing.
+    public func acknowledge(_ id: Int64, actor: Actor) async throws -> AnnouncementView {
+        guard let household = Self.ownHousehold(actor) else { throw LinliError.notFound }
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            guard let a = try await db.query("SELECT needs_ack, path FROM announcements WHERE id = \(id)").first(),
+                  try await db.query("SELECT household_id FROM announcement_households WHERE announcement_id = \(id) AND household_id = \(household)").first() != nil
+            else { throw LinliError.notFound }
+            guard try a.decode(column: "needs_ack", as: Bool.self) else {
+                throw LinliError.conflict(nil, "no_ack_needed", "这条通知不需要回执")
+            }
+            try await mark(db, id, household, read: now, ack: now, how: "app")
+            try await audit.append(db, actor: actor, action: "announcement.ack", objectType: "announcement", objectID: id,
+                                   path: try a.decode(column: "path", as: String.self))
+        }
+        return try await announcement(id, actor: actor, markRead: false)
+    }
+
+    /// Announcements for the actor: a resident's household's, newest first; staff's, of a community.
+    public func announcements(community: Int64?, actor: Actor, limit: Int = 50) async throws -> [AnnouncementView] {
+        if let community {
+            return try await store.read { db in
+                _ = try await plannedCommunity(db, community, actor: actor, .announcementSend)
+                return try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.community_id = \(community) ORDER BY a.id DESC LIMIT \(unsafeRaw: String(limit))")
+                    .all().map { try announcementView($0, staff: true) }
+            }
+        }
+        guard let household = Self.ownHousehold(actor) else { return [] }
+        return try await store.read { db in
+            try await db.query("""
+                SELECT a.id, a.community_id, a.community_name, a.title, a.body, a.needs_ack, a.author_name, a.created_at, x.read_at, x.acked_at
+                FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
+                WHERE x.household_id = \(household) ORDER BY a.id DESC LIMIT \(unsafeRaw: String(limit))
+                """).all().map { r in
+                var v = AnnouncementView(id: try r.decode(column: "id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
+                                         communityName: try r.decode(column: "community_name", as: String.self),
+                                         title: try r.decode(column: "title", as: String.self), body: try r.decode(column: "body", as: String.self),
+                                         needsAck: try r.decode(column: "needs_ack", as: Bool.self), from: try r.decode(column: "author_name", as: String.self),
+                                         at: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)))
+                v.readByMe = try r.decode(column: "read_at", as: Int64?.self) != nil
+                v.acknowledgedByMe = try r.decode(column: "acked_at", as: Int64?.self) != nil
+                return v
+            }
+        }
+    }
+
+    /// Households of the actor's grids (or the grid asked for) that have not read an announcement
+    /// of the last 30 days two days after it went out, or not acknowledged one that asks for it:
+    /// the elderly without phones are reached this way.
+    public func unreadNotices(gridID: Int64?, actor: Actor, limit: Int = 200) async throws -> [UnreadNotice] {
+        try actor.require(.visitLog)
+        let grids = try await dueGrids(gridID, actor: actor).map(\.grid)
+        let now = env.nowSeconds
+        return try await store.read { db in
+            try await db.query("""
+                SELECT x.announcement_id, a.title, a.created_at, x.household_id, COALESCE(d.address, '') AS address
+                FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
+                LEFT JOIN visit_due d ON d.household_id = x.household_id
+                WHERE (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids)))
+                  AND (x.read_at IS NULL OR (a.needs_ack = \(true) AND x.acked_at IS NULL))
+                  AND a.created_at < \(now - Self.unreadAfter) AND a.created_at > \(now - Self.unreadWindow)
+                ORDER BY a.id, x.household_id LIMIT \(unsafeRaw: String(limit))
+                """).all().map { r in
+                UnreadNotice(announcementID: try r.decode(column: "announcement_id", as: Int64.self), title: try r.decode(column: "title", as: String.self),
+                             householdID: try r.decode(column: "household_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
+                             sentOn: ChinaTime.iso(day: LocalDay.of(try r.decode(column: "created_at", as: Int64.self))))
+            }
+        }
+    }
+
+    /// The grid worker told the household in person (or by phone): read, and acknowledged if asked.
+    public func toldInPerson(_ id: Int64, household: Int64, actor: Actor) async throws {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            guard let f = try await registry.householdFacts(db, ids: [household]).first else { throw LinliError.notFound }
+            try actor.require(.visitLog, on: f.scope)
+            guard try await db.query("SELECT household_id FROM announcement_households WHERE announcement_id = \(id) AND household_id = \(household)").first() != nil,
+                  let a = try await db.query("SELECT needs_ack FROM announcements WHERE id = \(id)").first() else {
+                throw LinliError.notFound
+            }
+            try await mark(db, id, household, read: now, ack: try a.decode(column: "needs_ack", as: Bool.self) ? now : nil, how: "told")
+            try await audit.append(db, actor: actor, action: "announcement.told", objectType: "announcement", objectID: id, path: f.path, detail: "household \(household)")
+        }
+    }
+}
