@@ -968,6 +968,38 @@ def grid_worker_logs_a_visit_in_a_stairwell_without_signal(d, base):
     d.get(base + "/prefs?print=normal")
 
 
+@case
+def community_sends_an_announcement_and_a_resident_acknowledges_in_large_print(d, base):
+    """A water cut announced to the whole community, asking for acknowledgement; the resident
+    reads it in large print and taps 我已知晓; the office sees the count and prints the A4 copy."""
+    login(d, base, "community")
+    d.get(base + "/announcements")
+    d.find_element(By.ID, "title").send_keys("停水通知")
+    d.find_element(By.ID, "body").send_keys("12月8日 9:00–15:00 因管道检修停水，请提前储水。")
+    d.find_element(By.CSS_SELECTOR, "input[name=audience_kind][value=community]").click()
+    d.find_element(By.CSS_SELECTOR, "input[name=needs_ack]").click()
+    shot(d, "announce-1-form-phone")
+    settled(d, d.find_element(By.ID, "announcement-send")).click()
+    WebDriverWait(d, 5).until(lambda drv: drv.switch_to.alert).accept()
+    WebDriverWait(d, 10).until(lambda drv: re.search(r"/announcements/\d+$", drv.current_url), "sent")
+    announcement = d.current_url.rsplit("/", 1)[1]
+    assert d.find_element(By.ID, "announcement-counts").is_displayed()
+    d.get(base + f"/announcements/{announcement}/print")
+    shot(d, "announce-2-a4-phone")
+    d.delete_all_cookies()
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/announcements")
+    shot(d, "announce-3-list-large-phone")
+    d.find_element(By.LINK_TEXT, "停水通知").click()
+    settled(d, d.find_element(By.ID, "announcement-ack")).click()
+    WebDriverWait(d, 10).until(lambda drv: "您已回执" in drv.page_source, "acknowledged")
+    shot(d, "announce-4-acknowledged-large-phone")
+    _, seen = api(base, f"/api/v1/announcements/{announcement}", token_of(base, "community"))
+    assert seen["acknowledged"] == 1 and seen["read"] == 1, seen
+    d.get(base + "/prefs?print=normal")
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})

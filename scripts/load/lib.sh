@@ -58,10 +58,10 @@ ratio() {
 # its own (its ratio is to that run), every line kept in $DATA/rounds.txt, then the medians.
 # Uses the wrk arguments in the AUTH array.
 rounds() {
-  local log="$DATA/rounds.txt" round spec base line
+  local log="$DATA/rounds.txt" round spec base line specs=("$@")
   echo "endpoint req/s p99 non2xx"
   for round in $(seq "${ROUNDS:-3}"); do
-    for spec in "$@"; do
+    for spec in "${specs[@]}"; do
       set -- $spec
       base=$(run constant /bench/constant "${AUTH[@]}")
       line=$(run "$1" "$2" "${AUTH[@]}")

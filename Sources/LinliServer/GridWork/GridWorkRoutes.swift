@@ -18,10 +18,11 @@ struct GridWorkRoutes {
             let grid = try Input.id(req.uri.queryParameters.get("grid"), field: "grid")
             // Staff without a grid of their own start from the community's coverage, which links each grid.
             if grid == nil, !actor.grants(for: .visitLog).contains(where: { $0.gridID != nil }) { return redirect("/visits/coverage") }
-            return try await duePage(c, gridID: grid, errors: [:], code: nil)
+            return try await duePage(c, gridID: grid, all: req.uri.queryParameters.get("all") == "1", errors: [:], code: nil)
         }
         r.get("/api/v1/visits/due", .action(.visitLog)) { req, c in
-            try JSON.response(try await gridWork.due(gridID: try Input.id(req.uri.queryParameters.get("grid"), field: "grid"), actor: try c.requireActor()))
+            let q = req.uri.queryParameters
+            return try JSON.response(try await gridWork.due(gridID: try Input.id(q.get("grid"), field: "grid"), actor: try c.requireActor(), all: q.get("all") == "1"))
         }
         r.get("/visits/new", .action(.visitLog)) { req, c in
             let q = req.uri.queryParameters
@@ -32,7 +33,7 @@ struct GridWorkRoutes {
                 return try await formPage(c, target.household, followUpPending: target.followUpPending, values: FormData(), errors: [:])
             } catch let e as LinliError where e.status == .unprocessableContent {
                 // A code that names no household of the grid: back to the list, the message beside the field.
-                var resp = try await duePage(c, gridID: nil, errors: ["code": e.message], code: q.get("code").map { String($0) })
+                var resp = try await duePage(c, gridID: nil, all: false, errors: ["code": e.message], code: q.get("code").map { String($0) })
                 resp.status = .unprocessableContent
                 return resp
             }
@@ -190,10 +191,10 @@ struct GridWorkRoutes {
         return "\(m)月\(d)日"
     }
 
-    func duePage(_ c: AppContext, gridID: Int64?, errors: [String: String], code: String?) async throws -> Response {
+    func duePage(_ c: AppContext, gridID: Int64?, all: Bool, errors: [String: String], code: String?) async throws -> Response {
         let actor = try c.requireActor()
         let t = I18n.table(c.lang)
-        let list = try await gridWork.due(gridID: gridID, actor: actor)
+        let list = try await gridWork.due(gridID: gridID, actor: actor, all: all)
         let items = Self.dueItems(list, c.lang)
         let unread = try await gridWork.unreadNotices(gridID: gridID, actor: actor).map {
             ["announcement_id": $0.announcementID, "title": $0.title, "household_id": $0.householdID, "address": $0.address,
@@ -203,6 +204,7 @@ struct GridWorkRoutes {
             "items": items, "none": items.isEmpty, "count": items.count, "overdue": list.overdue, "has_overdue": list.overdue > 0,
             "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
             "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,
+            "later": list.later, "has_later": list.later > 0, "all_href": "/visits?all=1" + (gridID.map { "&grid=\($0)" } ?? ""),
         ], context: c, title: t["visits_due"]!)
     }
 

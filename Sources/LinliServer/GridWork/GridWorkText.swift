@@ -3,6 +3,8 @@ enum GridWorkText {
     static let strings: [String: (String, String)] = [
         "visits": ("走访", "Visits"), "visits_due": ("待走访", "Visits due"),
         "visits_due_count": ("户待走访", "households to visit"), "visits_overdue_count": ("户已逾期", "overdue"),
+        "visits_later_before": ("另有", "Another"), "visits_later_after": ("户在本期内走访即可。", "households are due later in their period."),
+        "visits_show_all": ("查看全部", "Show them all"),
         "visits_none_due": ("眼下没有需要走访的户。", "No household is due for a visit now."),
         "visit_log": ("登记走访", "Log a visit"), "visit_history": ("走访记录", "Visit record"),
         "visit_code": ("户码（扫描户卡，或输入卡上 8 位码）", "Household code (scan the card, or type its 8 characters)"),

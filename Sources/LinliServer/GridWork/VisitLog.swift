@@ -232,7 +232,12 @@ extension GridWorkService {
         return own
     }
 
-    public func due(gridID: Int64?, actor: Actor, limit: Int = 300) async throws -> DueList {
+    /// Days ahead a due list looks by default: what is missed or due within two weeks, follow-ups,
+    /// retries. The rest of the period's households ("by 31 December") are counted, and shown
+    /// when asked for (`all`), so a yearly round does not bury this week's elderly on the list.
+    public static let dueHorizon: Int64 = 14
+
+    public func due(gridID: Int64?, actor: Actor, all: Bool = false, limit: Int = 300) async throws -> DueList {
         try actor.require(.visitLog)
         let grids = try await dueGrids(gridID, actor: actor)
         for c in Set(grids.map(\.community)) where c > 0 { try await ensureSynced(community: c) }
@@ -244,7 +249,11 @@ extension GridWorkService {
                 """).all().map(Self.dueRow)
         }
         var items: [(DueItem, DueRow)] = []
-        for r in rows { if let d = VisitPlan.due(period: r.period, facts: r.facts, today: today) { items.append((d, r)) } }
+        var later = 0
+        for r in rows {
+            guard let d = VisitPlan.due(period: r.period, facts: r.facts, today: today) else { continue }
+            if all || d.overdue || d.reason == .followUp || d.dueDay <= today + Self.dueHorizon { items.append((d, r)) } else { later += 1 }
+        }
         items.sort { VisitPlan.before($0.0, $1.0, today: today) || (!VisitPlan.before($1.0, $0.0, today: today) && $0.1.address < $1.1.address) }
         let overdue = items.filter { $0.0.overdue }.count
         let out = items.prefix(limit).map { d, r in
@@ -252,7 +261,7 @@ extension GridWorkService {
                      because: r.because, period: r.period?.rawValue, reason: d.reason.rawValue, dueOn: ChinaTime.iso(day: d.dueDay), overdue: d.overdue,
                      retryFrom: d.retryFrom.map { ChinaTime.iso(day: $0) }, lastVisit: r.facts.lastCounted.map { ChinaTime.iso(day: LocalDay.of($0)) })
         }
-        return DueList(gridIDs: ids, items: Array(out), overdue: overdue)
+        return DueList(gridIDs: ids, items: Array(out), overdue: overdue, later: later)
     }
 
     // MARK: Coverage

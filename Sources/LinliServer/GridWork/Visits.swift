@@ -82,7 +82,9 @@ public struct DueList: Codable, Sendable {
     public var gridIDs: [Int64]
     public var items: [DueVisit]
     public var overdue: Int
-    enum CodingKeys: String, CodingKey { case gridIDs = "grid_ids", items, overdue }
+    /// Households due later in their period, beyond the list's two weeks (all of them with `all`).
+    public var later: Int
+    enum CodingKeys: String, CodingKey { case gridIDs = "grid_ids", items, overdue, later }
 }
 
 /// A grid's households under one situation's rule, against the rule: how many, how many
