@@ -23,6 +23,16 @@ enum Scripts {
           });
         });
       });
+      // Parts of a form that apply to one choice only (data-when="kind=care") stay hidden until
+      // it is made; without script they all show, each labelled.
+      var dependents = document.querySelectorAll('[data-when]');
+      function syncWhen() {
+        dependents.forEach(function (el) {
+          var p = el.getAttribute('data-when').split('='), chosen = document.querySelector('input[name="' + p[0] + '"]:checked');
+          el.hidden = !(chosen && chosen.value === p[1]);
+        });
+      }
+      if (dependents.length) { document.addEventListener('change', syncWhen); syncWhen(); }
       // On a desk the menu is simply open; on a phone it folds behind one button.
       var menu = document.querySelector('details.menu');
       if (menu && window.matchMedia('(min-width: 64em)').matches) menu.open = true;
@@ -237,13 +247,6 @@ enum Scripts {
   var form = document.getElementById('visit-form');
   if (!form) return;
   var notice = document.getElementById('visit-offline');
-  // Only what applies: what was given on a care visit, the request when help is needed.
-  function sync() {
-    var kind = form.querySelector('input[name=kind]:checked'), outcome = form.querySelector('input[name=outcome]:checked');
-    document.getElementById('care-fields').hidden = !(kind && kind.value === 'care');
-    document.getElementById('visit-request').hidden = !(outcome && outcome.value === 'needs_help');
-  }
-  form.addEventListener('change', sync); sync();
   form.addEventListener('submit', function (e) {
     // China time of the visit, as typed: a visit sent later still says when it happened.
     form.visited_at.value = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
