@@ -90,6 +90,30 @@ import LinliStore
         }
     }
 
+    @Test func theTwoWeekListReadsOnlyWhatItWillShow() {
+        // A yearly household never visited comes within two weeks of 31 December on the 17th.
+        #expect(VisitPlan.listFrom(period: .year, facts: VisitFacts(since: Self.at("2026-03-01T08:00")), horizon: 14) == Self.day("2026-12-17"))
+        // Visited on 1 December, weekly: next week's window, from its first day.
+        #expect(VisitPlan.listFrom(period: .week, facts: VisitFacts(lastCounted: Self.at("2026-12-01T08:00"), since: 0), horizon: 14) == Self.day("2026-12-07"))
+        // A follow-up brings it forward.
+        #expect(VisitPlan.listFrom(period: .year, facts: VisitFacts(followUpDay: Self.day("2026-06-10"), since: Self.at("2026-03-01T08:00")), horizon: 14)
+                == Self.day("2026-06-07"))
+        // Whatever the facts, an item on the list is never on it before its list day.
+        let facts = [VisitFacts(lastCounted: Self.at("2026-12-01T08:00"), since: 0), VisitFacts(since: Self.at("2026-02-02T08:00")),
+                     VisitFacts(lastCounted: Self.at("2026-11-20T08:00"), lastAttempt: Self.at("2026-12-04T08:00"), followUpDay: Self.day("2027-02-10"), since: 0),
+                     VisitFacts(lastCounted: Self.at("2026-09-30T23:00"), since: Self.at("2026-01-01T08:00"))]
+        for f in facts {
+            for p in VisitPeriod.allCases {
+                let known = [f.lastCounted, f.lastAttempt, f.since].compactMap { $0 }.map(LocalDay.of).max()!
+                for d in known...Self.day("2027-12-31") {
+                    if let item = VisitPlan.due(period: p, facts: f, today: d), VisitPlan.listed(item, today: d, horizon: 14) {
+                        #expect(d >= VisitPlan.listFrom(period: p, facts: f, horizon: 14), "\(p) \(f) \(ChinaTime.iso(day: d))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func overdueFirstThenWhatCanBeDoneTodayThenTheNearest() {
         let a = DueItem(reason: .plan, dueDay: today + 1, overdue: true, retryFrom: nil)
         let b = DueItem(reason: .plan, dueDay: today + 1, overdue: false, retryFrom: today + 1)

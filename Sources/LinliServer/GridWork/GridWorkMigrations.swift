@@ -63,11 +63,14 @@ enum GridWorkMigrations {
                 follow_up_day BIGINT,
                 follow_up_visit BIGINT,
                 since_at BIGINT NOT NULL,
-                show_from BIGINT NOT NULL
+                show_from BIGINT NOT NULL,
+                list_from BIGINT NOT NULL
             )
             """,
-            "CREATE INDEX visit_due_grid ON visit_due(grid_id, show_from)",
-            "CREATE INDEX visit_due_micro ON visit_due(micro_grid_id, show_from)",
+            // The two-week list reads rows whose list_from has come; the count of the rest and the
+            // whole list read show_from from the same index without touching the rows.
+            "CREATE INDEX visit_due_grid ON visit_due(grid_id, list_from, show_from)",
+            "CREATE INDEX visit_due_micro ON visit_due(micro_grid_id, list_from, show_from)",
             "CREATE INDEX visit_due_community ON visit_due(community_id)",
             // Communities whose every household has its row (a database that had households before
             // grid work gets them on first use; rows the registry's hook wrote alone do not count).

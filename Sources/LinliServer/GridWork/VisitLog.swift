@@ -243,16 +243,23 @@ extension GridWorkService {
         for c in Set(grids.map(\.community)) where c > 0 { try await ensureSynced(community: c) }
         let today = LocalDay.of(env.nowSeconds)
         let ids = grids.map(\.grid)
-        let rows = try await store.read { db in
-            try await db.query("""
-                \(unsafeRaw: Self.dueColumns) WHERE (grid_id IN (\(list: ids)) OR micro_grid_id IN (\(list: ids))) AND show_from <= \(today)
+        // The two-week list reads only rows whose list day has come; the rest of the period is
+        // counted from the index. The whole list reads every row whose day has come.
+        let (rows, counted) = try await store.read { db -> ([DueRow], Int) in
+            let grids: BoundSQL = "(grid_id IN (\(list: ids)) OR micro_grid_id IN (\(list: ids)))"
+            let rows = try await db.query("""
+                \(unsafeRaw: Self.dueColumns) WHERE \(grids) AND \(unsafeRaw: all ? "show_from" : "list_from") <= \(today)
                 """).all().map(Self.dueRow)
+            let later = all ? 0 : try await db.query("""
+                SELECT COUNT(*) AS n FROM visit_due WHERE \(grids) AND list_from > \(today) AND show_from <= \(today)
+                """).first()!.decode(column: "n", as: Int.self)
+            return (rows, later)
         }
         var items: [(DueItem, DueRow)] = []
-        var later = 0
+        var later = counted
         for r in rows {
             guard let d = VisitPlan.due(period: r.period, facts: r.facts, today: today) else { continue }
-            if all || d.overdue || d.reason == .followUp || d.dueDay <= today + Self.dueHorizon { items.append((d, r)) } else { later += 1 }
+            if all || VisitPlan.listed(d, today: today, horizon: Self.dueHorizon) { items.append((d, r)) } else { later += 1 }
         }
         items.sort { VisitPlan.before($0.0, $1.0, today: today) || (!VisitPlan.before($1.0, $0.0, today: today) && $0.1.address < $1.1.address) }
         let overdue = items.filter { $0.0.overdue }.count

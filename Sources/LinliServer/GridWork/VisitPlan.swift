@@ -192,6 +192,25 @@ public enum VisitPlan {
         return day
     }
 
+    /// The first day the household can be on the two-week list (`horizon` days ahead): missed
+    /// windows, follow-ups, and what is due within the horizon. Like `showFrom`, from the stored
+    /// facts alone, so the list reads only the rows it will show.
+    public static func listFrom(period: VisitPeriod?, facts f: VisitFacts, horizon: Int64) -> Int64 {
+        var day = Int64.max
+        if let period {
+            // The first window the household is due in, and the day its end comes within the horizon.
+            let first = f.lastCounted.map { period.window(containing: LocalDay.of($0)).last + 1 } ?? LocalDay.of(f.since)
+            day = max(first, period.window(containing: first).last - horizon)
+        }
+        if let d = f.followUpDay { day = min(day, d - followUpLead) }
+        return day
+    }
+
+    /// Whether a due item belongs on the two-week list.
+    public static func listed(_ d: DueItem, today: Int64, horizon: Int64) -> Bool {
+        d.overdue || d.reason == .followUp || d.dueDay <= today + horizon
+    }
+
     /// The order of a due list: overdue first, then what can be done today before what waits for
     /// a retry, then the nearest due day.
     public static func before(_ a: DueItem, _ b: DueItem, today: Int64) -> Bool {

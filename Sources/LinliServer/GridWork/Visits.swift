@@ -239,13 +239,14 @@ public struct GridWorkService: Sendable {
         }
         try await db.insertRows("""
             INSERT INTO visit_due (household_id, community_id, grid_id, micro_grid_id, address, situations, period, because, last_counted_at,
-                                   last_attempt_at, follow_up_day, follow_up_visit, since_at, show_from) VALUES
+                                   last_attempt_at, follow_up_day, follow_up_visit, since_at, show_from, list_from) VALUES
             """, rows) { d in
             let situations = VisitSituation.all.filter(d.situations.contains).joined(separator: ",")
             let show = VisitPlan.showFrom(period: d.period, facts: d.facts)
+            let list = VisitPlan.listFrom(period: d.period, facts: d.facts, horizon: Self.dueHorizon)
             return """
                 (\(d.householdID), \(d.communityID), \(d.gridID), \(d.microGridID), \(d.address), \(situations), \(d.period?.rawValue), \(d.because),
-                 \(d.facts.lastCounted), \(d.facts.lastAttempt), \(d.facts.followUpDay), \(d.followUpVisit), \(d.facts.since), \(show))
+                 \(d.facts.lastCounted), \(d.facts.lastAttempt), \(d.facts.followUpDay), \(d.followUpVisit), \(d.facts.since), \(show), \(list))
                 """
         }
     }
