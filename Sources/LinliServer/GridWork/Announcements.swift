@@ -91,7 +91,7 @@ extension GridWorkService {
             }
             let id = try await db.query("""
                 INSERT INTO announcements (community_id, community_name, path, title, body, audience_kind, audience, needs_ack, households, user_id, author_name, created_at)
-                VALUES (\(c.id), \(c.name), \(c.path), \(title), \(body), \(kind!.rawValue), \(audience), \(input.needsAck == true), \(households.count),
+                VALUES (\(c.id), \(c.name), \(c.path), \(title), \(body), \(kind!.rawValue), \(audience), \(input.needsAck == true ? 1 : 0), \(households.count),
                         \(actor.userID), \(actor.signature), \(now))
                 RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
@@ -116,7 +116,7 @@ extension GridWorkService {
         var v = AnnouncementView(id: try r.decode(column: "id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
                                  communityName: try r.decode(column: "community_name", as: String.self),
                                  title: try r.decode(column: "title", as: String.self), body: try r.decode(column: "body", as: String.self),
-                                 needsAck: try r.decode(column: "needs_ack", as: Bool.self), from: try r.decode(column: "author_name", as: String.self),
+                                 needsAck: try r.decode(column: "needs_ack", as: Int.self) != 0, from: try r.decode(column: "author_name", as: String.self),
                                  at: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)))
         if staff {
             v.audience = try r.decode(column: "audience_kind", as: String.self) + ":" + r.decode(column: "audience", as: String.self)
@@ -187,7 +187,7 @@ extension GridWorkService {
             guard let a = try await db.query("SELECT needs_ack, path FROM announcements WHERE id = \(id)").first(),
                   try await db.query("SELECT household_id FROM announcement_households WHERE announcement_id = \(id) AND household_id = \(household)").first() != nil
             else { throw LinliError.notFound }
-            guard try a.decode(column: "needs_ack", as: Bool.self) else {
+            guard try a.decode(column: "needs_ack", as: Int.self) != 0 else {
                 throw LinliError.conflict(nil, "no_ack_needed", "这条通知不需要回执")
             }
             try await mark(db, id, household, read: now, ack: now, how: "app")
@@ -216,7 +216,7 @@ extension GridWorkService {
                 var v = AnnouncementView(id: try r.decode(column: "id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
                                          communityName: try r.decode(column: "community_name", as: String.self),
                                          title: try r.decode(column: "title", as: String.self), body: try r.decode(column: "body", as: String.self),
-                                         needsAck: try r.decode(column: "needs_ack", as: Bool.self), from: try r.decode(column: "author_name", as: String.self),
+                                         needsAck: try r.decode(column: "needs_ack", as: Int.self) != 0, from: try r.decode(column: "author_name", as: String.self),
                                          at: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)))
                 v.readByMe = try r.decode(column: "read_at", as: Int64?.self) != nil
                 v.acknowledgedByMe = try r.decode(column: "acked_at", as: Int64?.self) != nil
@@ -238,7 +238,7 @@ extension GridWorkService {
                 FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
                 LEFT JOIN visit_due d ON d.household_id = x.household_id
                 WHERE (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids)))
-                  AND (x.read_at IS NULL OR (a.needs_ack = \(true) AND x.acked_at IS NULL))
+                  AND (x.read_at IS NULL OR (a.needs_ack = 1 AND x.acked_at IS NULL))
                   AND a.created_at < \(now - Self.unreadAfter) AND a.created_at > \(now - Self.unreadWindow)
                 ORDER BY a.id, x.household_id LIMIT \(unsafeRaw: String(limit))
                 """).all().map { r in
@@ -259,7 +259,7 @@ extension GridWorkService {
                   let a = try await db.query("SELECT needs_ack FROM announcements WHERE id = \(id)").first() else {
                 throw LinliError.notFound
             }
-            try await mark(db, id, household, read: now, ack: try a.decode(column: "needs_ack", as: Bool.self) ? now : nil, how: "told")
+            try await mark(db, id, household, read: now, ack: try a.decode(column: "needs_ack", as: Int.self) != 0 ? now : nil, how: "told")
             try await audit.append(db, actor: actor, action: "announcement.told", objectType: "announcement", objectID: id, path: f.path, detail: "household \(household)")
         }
     }
