@@ -176,6 +176,17 @@ import LinliStore
         #expect(library.render("page", value)?.hasSuffix("/matters/1") == true)
     }
 
+    /// A number under a key whose strings are codes (a request's escalation `level`) is a number,
+    /// not a code: no `_label`, as on the JSON path (a debug page with an escalated request stopped).
+    @Test func aNumberUnderACodedKeyGetsNoLabel() throws {
+        struct Escalated: Codable { var level: Int; var status: String }
+        for level in [0, 1, 2] {
+            let v = Escalated(level: level, status: "assigned")
+            let direct = try TemplateEncoding.value(v, .zh)
+            #expect(direct.firstDifference(from: Renderer.viaJSON(v, .zh)) == nil, "level \(level)")
+        }
+    }
+
     /// The direct encoder gives what JSON, JSONSerialization and the labelling gave.
     @Test func encodesWhatTheJSONPathGave() throws {
         let view = View(kind: "compound", stage: "open", empty: "", zero: 0, one: 1, many: 42, yes: true, no: false,

@@ -99,8 +99,8 @@ extension DeliberationService {
             let (meeting, m) = try await visibleMeeting(db, meetingID, actor)
             guard canManage(actor, path: m.path) else { throw LinliError.forbidden }
             try Self.requireOpen(m)
-            if var code = input.code?.trimmingCharacters(in: .whitespacesAndNewlines), !code.isEmpty {
-                if let r = code.range(of: "/h/") { code = String(code[r.upperBound...]) }
+            if let typed = input.code?.trimmingCharacters(in: .whitespacesAndNewlines), !typed.isEmpty {
+                let code = ScannedCode.code(typed)
                 guard let h = try await db.raw("SELECT id, path, address FROM households WHERE code = \(bind: code)").first() else {
                     throw LinliError.invalid("code", "unknown_code", "无法识别的住户码")
                 }

@@ -101,21 +101,21 @@ extension GridWorkRoutes {
     func staffPage(_ req: Request, _ c: AppContext, values: FormData, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let t = I18n.table(c.lang)
-        let options = try await gridWork.plannableCommunities(actor: actor)
+        let options = try await gridWork.communities(actor: actor, .announcementSend)
         let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community") ?? values.int("community_id")
         if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
         guard let community = asked ?? options.first?.id else {
             return renderer.page("announcements", ["no_community": true], context: c, title: t["announcements"]!)
         }
         let list = try await gridWork.announcements(community: community, actor: actor)
-        let plan = try await gridWork.rules(community: community, actor: actor)
+        let grids = try await gridWork.grids(community: community, actor: actor, .announcementSend)
         let kind = values["audience_kind"] ?? "community"
         let chosenGrids = Set(values.all("grid_ids"))
         var data: [String: Any] = [
             "staff": true, "community_id": community,
             "communities": options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == community] }, "many_communities": options.count > 1,
             "kinds": AudienceKind.allCases.map { ["value": $0.rawValue, "label": t["audience_" + $0.rawValue]!, "checked": $0.rawValue == kind] },
-            "grids": plan.grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosenGrids.contains(String($0.id))] },
+            "grids": grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosenGrids.contains(String($0.id))] },
             "tags": RegistryService.audienceTags.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": $0 == values["tag"]] },
             "title": values["title"] ?? "", "body": values["body"] ?? "", "place_ids": values["place_ids"] ?? "", "needs_ack": values["needs_ack"] == "1",
             "items": list.map { a in

@@ -229,8 +229,7 @@ extension GridWorkService {
     /// of the last 30 days two days after it went out, or not acknowledged one that asks for it:
     /// the elderly without phones are reached this way.
     public func unreadNotices(gridID: Int64?, actor: Actor, limit: Int = 200) async throws -> [UnreadNotice] {
-        try actor.require(.visitLog)
-        let grids = try await dueGrids(gridID, actor: actor).map(\.grid)
+        let grids = try await syncedGrids(gridID, actor: actor)
         let now = env.nowSeconds
         return try await store.read { db in
             try await db.query("""

@@ -129,7 +129,7 @@ struct GridWorkRoutes {
 
     /// The community a plan page shows: `?community=` when the actor may plan it (else 404), or their first.
     func pick(_ req: Request, _ c: AppContext) async throws -> Picked {
-        let options = try await gridWork.plannableCommunities(actor: try c.requireActor())
+        let options = try await gridWork.communities(actor: try c.requireActor(), .visitPlan)
         let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community")
         if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
         let id = asked ?? options.first?.id

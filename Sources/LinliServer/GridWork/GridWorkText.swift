@@ -15,6 +15,7 @@ enum GridWorkText {
         "follow_up_on": ("需要再次跟进的日期（可不填）", "Follow-up visit on (optional)"),
         "follow_result": ("上次跟进以来的变化", "Since the last follow-up"),
         "referral_to": ("转介给（如 区残联、街道社工站，可不填）", "Referred to (optional)"),
+        "referred_to": ("已转介给", "Referred to"), "care_gave": ("送去", "Given"),
         "visit_needs_help": ("需要帮助时", "If help is needed"),
         "file_request": ("同时登记为诉求并派单", "Also file it as a request, routed as usual"),
         "request_category": ("诉求类别", "Request category"),

@@ -146,7 +146,7 @@ extension GridWorkService {
                     due.facts.lastAttempt = max(due.facts.lastAttempt ?? 0, v.visitedAt)
                 }
                 if let d = v.followUpDay { due.facts.followUpDay = d; due.followUpVisit = id }
-                try await saveDue(db, [due], replace: true)
+                try await saveDue(db, [due])
                 try await audit.append(db, actor: actor, action: "visit.log", objectType: "household", objectID: h.id, path: h.path,
                                        detail: "\(v.kind) \(v.outcome.rawValue)" + (v.followUpDay.map { " follow-up \(ChinaTime.iso(day: $0))" } ?? ""))
                 return id
@@ -237,12 +237,17 @@ extension GridWorkService {
     /// when asked for (`all`), so a yearly round does not bury this week's elderly on the list.
     public static let dueHorizon: Int64 = 14
 
-    public func due(gridID: Int64?, actor: Actor, all: Bool = false, limit: Int = 300) async throws -> DueList {
+    /// `dueGrids`, with their communities' rows made sure of.
+    func syncedGrids(_ gridID: Int64?, actor: Actor) async throws -> [Int64] {
         try actor.require(.visitLog)
         let grids = try await dueGrids(gridID, actor: actor)
         for c in Set(grids.map(\.community)) where c > 0 { try await ensureSynced(community: c) }
+        return grids.map(\.grid)
+    }
+
+    public func due(gridID: Int64?, actor: Actor, all: Bool = false, limit: Int = 300) async throws -> DueList {
+        let ids = try await syncedGrids(gridID, actor: actor)
         let today = LocalDay.of(env.nowSeconds)
-        let ids = grids.map(\.grid)
         // The two-week list reads only rows whose list day has come; the rest of the period is
         // counted from the index. The whole list reads every row whose day has come.
         let (rows, counted) = try await store.read { db -> ([DueRow], Int) in
@@ -325,8 +330,16 @@ extension GridWorkService {
         }
     }
 
-    /// Communities the actor may plan visits for, for a page's choice.
-    public func plannableCommunities(actor: Actor) async throws -> [(id: Int64, name: String)] {
-        try await registry.communityChoices(actor: actor, .visitPlan)
+    /// Communities the actor may take `action` in (plan visits, send announcements), for a page's choice.
+    public func communities(actor: Actor, _ action: Action) async throws -> [(id: Int64, name: String)] {
+        try await registry.communityChoices(actor: actor, action)
+    }
+
+    /// A community's grids, for an announcement's audience.
+    public func grids(community: Int64, actor: Actor, _ action: Action) async throws -> [GridSummary] {
+        try await store.read { db in
+            let c = try await plannedCommunity(db, community, actor: actor, action)
+            return try await registry.gridsOf(db, community: c.id)
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import SQLKit
 import LinliCore
 import LinliStore
+import NIOConcurrencyHelpers
 
 /// A visit as typed at the door (form or JSON). `client_key` makes a retry harmless: a visit
 /// kept by a phone without signal and sent twice is stored once.
@@ -115,6 +116,13 @@ public struct VisitRulesView: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case communityID = "community_id", communityName = "community_name", defaults, rules, grids }
 }
 
+/// Communities whose households all have their visit rows: only ever added to, on any node.
+final class SyncedCommunities: Sendable {
+    private let ids = NIOLockedValueBox<Set<Int64>>([])
+    func contains(_ id: Int64) -> Bool { ids.withLockedValue { $0.contains(id) } }
+    func insert(_ id: Int64) { _ = ids.withLockedValue { $0.insert(id) } }
+}
+
 /// Grid work's use cases: visit plans, visits and the due list. Each checks the actor's scope,
 /// writes in one transaction with its audit row; the HTML and JSON routes both call these.
 public struct GridWorkService: Sendable {
@@ -124,6 +132,8 @@ public struct GridWorkService: Sendable {
     let audit: AuditLog
     let registry: RegistryService
     let notifier: any Notifier
+    /// Communities known to be synced (see `ensureSynced`).
+    let synced = SyncedCommunities()
     /// Files a "needs help" finding as a request through the requests capability's own use case
     /// (its routing, deadlines and notifications); returns the request's id.
     var fileRequest: @Sendable (RequestInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
@@ -207,6 +217,13 @@ public struct GridWorkService: Sendable {
         var period: VisitPeriod?, because: String?
         var facts: VisitFacts
         var followUpVisit: Int64?
+
+        /// Puts the household on the rule that now applies. A plan that begins (or gets more
+        /// frequent) starts counting now, not from before it existed.
+        mutating func apply(_ rule: VisitRule?, now: Int64) {
+            if period == nil || (rule.map { period! > $0.period } ?? false) { facts.since = now }
+            period = rule?.period; because = rule?.situation
+        }
     }
 
     static let dueColumns = """
@@ -229,13 +246,12 @@ public struct GridWorkService: Sendable {
                       followUpVisit: try r.decode(column: "follow_up_visit", as: Int64?.self))
     }
 
-    func saveDue(_ db: any SQLDatabase, _ rows: [DueRow], replace: Bool) async throws {
+    /// Writes households' rows anew (each replaces the household's old one).
+    func saveDue(_ db: any SQLDatabase, _ rows: [DueRow]) async throws {
         guard !rows.isEmpty else { return }
-        if replace {
-            for start in stride(from: 0, to: rows.count, by: 500) {
-                let ids = rows[start..<min(start + 500, rows.count)].map(\.householdID)
-                try await db.query("DELETE FROM visit_due WHERE household_id IN (\(list: ids))").run()
-            }
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            let ids = rows[start..<min(start + 500, rows.count)].map(\.householdID)
+            try await db.query("DELETE FROM visit_due WHERE household_id IN (\(list: ids))").run()
         }
         try await db.insertRows("""
             INSERT INTO visit_due (household_id, community_id, grid_id, micro_grid_id, address, situations, period, because, last_counted_at,
@@ -263,12 +279,10 @@ public struct GridWorkService: Sendable {
                                                facts: VisitFacts(since: env.nowSeconds), followUpVisit: nil)
             row.communityID = f.communityID; row.gridID = f.gridID; row.microGridID = f.microGridID
             row.address = f.address; row.situations = f.situations
-            // A plan that begins (or gets shorter) starts counting now, not from before it existed.
-            if row.period == nil || (rule.map { row.period! > $0.period } ?? false) { row.facts.since = env.nowSeconds }
-            row.period = rule?.period; row.because = rule?.situation
+            row.apply(rule, now: env.nowSeconds)
             rows.append(row)
         }
-        try await saveDue(db, rows, replace: true)
+        try await saveDue(db, rows)
     }
 
     /// The registry's hook: these households' grid, address or situations may have changed.
@@ -303,14 +317,6 @@ public struct GridWorkService: Sendable {
         }
     }
 
-    /// Every community's (after the demo is generated).
-    public func syncAll() async throws {
-        let communities = try await store.read { db in
-            try await db.query("SELECT DISTINCT community_id FROM households").all().map { try $0.decode(column: "community_id", as: Int64.self) }
-        }
-        for c in communities { try await sync(community: c) }
-    }
-
     /// New rules for a community: every household's period and reason again, from the stored situations.
     func replan(_ db: any SQLDatabase, community: Int64, rules: [VisitRule]) async throws {
         let rows = try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community)").all().map(Self.dueRow)
@@ -318,19 +324,21 @@ public struct GridWorkService: Sendable {
         for var d in rows {
             let rule = VisitPlan.rule(for: d.situations, gridIDs: [d.gridID, d.microGridID], rules: rules)
             guard rule?.period != d.period || rule?.situation != d.because else { continue }
-            if d.period == nil || (rule.map { d.period! > $0.period } ?? false) { d.facts.since = env.nowSeconds }
-            d.period = rule?.period; d.because = rule?.situation
+            d.apply(rule, now: env.nowSeconds)
             changed.append(d)
         }
-        try await saveDue(db, changed, replace: true)
+        try await saveDue(db, changed)
     }
 
     /// Makes sure a community has its rows before they are read (a database that had households
-    /// before grid work arrived).
+    /// before grid work arrived). A community once synced stays so (rows follow the registry
+    /// from then on), so the answer is remembered and every due list after the first asks nothing.
     func ensureSynced(community: Int64) async throws {
+        if synced.contains(community) { return }
         let has = try await store.read { db in
             try await db.query("SELECT at FROM visit_synced WHERE community_id = \(community)").first() != nil
         }
         if !has { try await sync(community: community) }
+        synced.insert(community)
     }
 }

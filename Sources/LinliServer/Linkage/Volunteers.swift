@@ -284,9 +284,8 @@ extension LinkageService {
             }
             var households: [Int64] = []
             for raw in input.households ?? [] {
-                var code = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-                if code.isEmpty { continue }
-                if let r = code.range(of: "/h/") { code = String(code[r.upperBound...]) }
+                if raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
+                let code = ScannedCode.code(raw)
                 guard let h = try await db.raw("SELECT id FROM households WHERE code = \(bind: code) AND \(store.dialect.startsWith("path", c.path))").first() else {
                     throw LinliError.invalid("households", "unknown_code", "住户码 \(code) 不在本社区")
                 }
@@ -644,8 +643,7 @@ extension LinkageService {
                 // On the spot: the code of a household the task serves proves where the volunteer is.
                 let served = try await db.raw("SELECT COUNT(*) AS n FROM task_households WHERE task_id = \(bind: task.id)").first()!.decode(column: "n", as: Int.self)
                 guard served > 0 else { throw LinliError.conflict(nil, "staff_check_in", "该任务由工作人员签到") }
-                var c = Self.trimmed(code)
-                if let r = c.range(of: "/h/") { c = String(c[r.upperBound...]) }
+                let c = ScannedCode.code(Self.trimmed(code))
                 guard !c.isEmpty else { throw LinliError.invalid("code", "required", "请扫描服务对象的住户码") }
                 guard try await db.raw("""
                     SELECT 1 AS x FROM task_households th JOIN households h ON h.id = th.household_id WHERE th.task_id = \(bind: task.id) AND h.code = \(bind: c)

@@ -12,7 +12,6 @@ public struct HouseholdFacts: Sendable, Equatable {
     public var microGridID: Int64
     public var path: String
     public var address: String
-    public var code: String
     public var situations: Set<String>
 
     var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
@@ -20,7 +19,7 @@ public struct HouseholdFacts: Sendable, Equatable {
 
 extension RegistryService {
     static let factColumns = """
-        SELECT h.id, h.community_id, h.grid_id, h.micro_grid_id, h.path, h.address, h.code, r.tags
+        SELECT h.id, h.community_id, h.grid_id, h.micro_grid_id, h.path, h.address, r.tags
         FROM households h LEFT JOIN residents r ON r.household_id = h.id
         """
 
@@ -42,9 +41,7 @@ extension RegistryService {
     /// A household by its printed code: the whole code, the card's address (`…/h/CODE`), or its
     /// first eight characters as printed under the QR ("ABCD-EFGH"). Nil when none matches.
     func householdFacts(_ db: any SQLDatabase, code raw: String) async throws -> HouseholdFacts? {
-        var text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let r = text.range(of: "/h/", options: .backwards) { text = String(text[r.upperBound...]) }
-        let code = Self.normaliseHouseholdCode(text)
+        let code = Self.normaliseHouseholdCode(ScannedCode.code(raw))
         guard code.count >= 8 else { return nil }
         let rows = try await db.query("SELECT id FROM households WHERE \(store.dialect.startsWith("code", code)) LIMIT 2").all()
         // Eight characters of a random token name one household; two matches name none.
@@ -62,8 +59,7 @@ extension RegistryService {
                                           gridID: try r.decode(column: "grid_id", as: Int64.self),
                                           microGridID: try r.decode(column: "micro_grid_id", as: Int64.self),
                                           path: try r.decode(column: "path", as: String.self),
-                                          address: try r.decode(column: "address", as: String.self),
-                                          code: try r.decode(column: "code", as: String.self), situations: []))
+                                          address: try r.decode(column: "address", as: String.self), situations: []))
             }
             if let tags = try r.decode(column: "tags", as: String?.self), !tags.isEmpty {
                 for t in tags.split(separator: ",") { out[out.count - 1].situations.insert(String(t)) }

@@ -212,7 +212,7 @@ enum Scripts {
   var KEY = 'linli.visits.pending';
   function load() { try { return JSON.parse(localStorage.getItem(KEY) || '[]'); } catch (e) { return []; } }
   function store(list) { localStorage.setItem(KEY, JSON.stringify(list)); show(list); }
-  function csrf() { var f = document.querySelector('input[name=_csrf]'); return f ? f.value : (document.querySelector('meta[name=csrf]') || {}).content; }
+  function csrf() { var f = document.querySelector('input[name=_csrf]'); return f && f.value; }
   var box = document.getElementById('visit-queue'), login = false;
   function show(list) {
     if (!box) return;

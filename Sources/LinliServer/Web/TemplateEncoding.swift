@@ -22,12 +22,15 @@ enum TemplateEncoding {
         enum Content {
             case unset
             case scalar(TemplateValue)
+            /// A number: printed like text, but never a code to label (the JSON path labels strings only).
+            case number(TemplateValue)
             case object([(String, Child)])
             case list([Child])
         }
         /// A scalar is stored in place; only containers get a node of their own.
         enum Child {
             case scalar(TemplateValue)
+            case number(TemplateValue)
             case node(Node)
         }
         var content = Content.unset
@@ -36,13 +39,14 @@ enum TemplateEncoding {
 
         var asChild: Child {
             if case .scalar(let v) = content { return .scalar(v) }
+            if case .number(let v) = content { return .number(v) }
             return .node(self)
         }
 
         func finished(_ lang: Lang) -> TemplateValue {
             switch content {
             case .unset: return .object(TemplateFields())
-            case .scalar(let v): return Self.finished(v)
+            case .scalar(let v), .number(let v): return Self.finished(v)
             case .list(let items): return .list(items.map { Self.finished($0, lang) })
             case .object(let fields):
                 var names = fields.map(\.0)
@@ -77,7 +81,7 @@ enum TemplateEncoding {
 
         static func finished(_ child: Child, _ lang: Lang) -> TemplateValue {
             switch child {
-            case .scalar(let v): return finished(v)
+            case .scalar(let v), .number(let v): return finished(v)
             case .node(let node): return node.finished(lang)
             }
         }
@@ -94,12 +98,12 @@ enum TemplateEncoding {
 
     static func encode<T: Encodable>(_ v: T, into node: Node) throws {
         if T.self == String.self { node.content = .scalar(.text(v as! String)); return }
-        if T.self == Int64.self { node.content = .scalar(number(v as! Int64)); return }
-        if T.self == Int.self { node.content = .scalar(number(Int64(v as! Int))); return }
+        if T.self == Int64.self { node.content = .number(number(v as! Int64)); return }
+        if T.self == Int.self { node.content = .number(number(Int64(v as! Int))); return }
         if T.self == Bool.self { let b = v as! Bool; node.content = .scalar(.flag(b, b ? "1" : "0")); return }
-        if T.self == Double.self { node.content = .scalar(try double(v as! Double)); return }
+        if T.self == Double.self { node.content = .number(try double(v as! Double)); return }
         switch v {
-        case let n as Int32: node.content = .scalar(number(Int64(n)))
+        case let n as Int32: node.content = .number(number(Int64(n)))
         case is Date, is Data, is URL, is Decimal, is Float, is UInt64: throw Unsupported()
         default: try v.encode(to: Encoder(node))
         }
@@ -145,8 +149,8 @@ enum TemplateEncoding {
             set(key, child.asChild)
         }
         mutating func encode(_ value: String, forKey key: Key) throws { set(key, .scalar(.text(value))) }
-        mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, .scalar(number(value))) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { set(key, .scalar(number(Int64(value)))) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, .number(number(value))) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { set(key, .number(number(Int64(value)))) }
         mutating func encode(_ value: Bool, forKey key: Key) throws { set(key, .scalar(.flag(value, value ? "1" : "0"))) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             let child = Node()
@@ -188,7 +192,7 @@ enum TemplateEncoding {
             append(child.asChild)
         }
         mutating func encode(_ value: String) throws { append(.scalar(.text(value))) }
-        mutating func encode(_ value: Int64) throws { append(.scalar(number(value))) }
+        mutating func encode(_ value: Int64) throws { append(.number(number(value))) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             let child = Node()
             append(.node(child))
