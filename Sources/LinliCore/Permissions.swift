@@ -76,6 +76,8 @@ public enum Action: String, Sendable, CaseIterable {
     case visitPlan = "visit.plan"
     /// Send announcements (通知) to a community's households and see who has read them.
     case announcementSend = "announcement.send"
+    /// See the situation map (村情图) and the needs analysis of a street or community.
+    case situationView = "situation.view"
 }
 
 public enum PermissionTable {
@@ -87,7 +89,7 @@ public enum PermissionTable {
                           .residentUnmask, .residentActFor, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
-                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend],
+                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView],
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],

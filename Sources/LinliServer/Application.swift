@@ -224,6 +224,8 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
+    SituationRoutes(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, env: linli.config.environment),
+                    requests: linli.requests, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)

@@ -75,6 +75,13 @@ public struct BoundSQL: SQLExpression, ExpressibleByStringInterpolation, Sendabl
                 appendInterpolation(.integer(v))
             }
         }
+        /// A list of texts, separated by commas (for `IN (…)`).
+        public mutating func appendInterpolation(list: [String]) {
+            for (i, v) in list.enumerated() {
+                if i > 0 { sql.text += ", " }
+                appendInterpolation(.text(v))
+            }
+        }
         /// Another piece of bound SQL, with its values.
         public mutating func appendInterpolation(_ other: BoundSQL) {
             let shift = sql.text.utf8.count

@@ -53,6 +53,14 @@ public enum Dialect: Sendable {
         }
     }
     /// The smallest of several values (SQLite's multi-argument min).
+    /// The China-time calendar month of an epoch-seconds expression as YYYYMM (an integer):
+    /// SQLite and PostgreSQL name their date functions differently; the offset is ChinaTime's.
+    package func monthKey(_ epoch: String) -> String {
+        switch self {
+        case .sqlite: "CAST(strftime('%Y%m', \(epoch) + 28800, 'unixepoch') AS INTEGER)"
+        case .postgres: "CAST(to_char(to_timestamp(\(epoch) + 28800) AT TIME ZONE 'UTC', 'YYYYMM') AS INTEGER)"
+        }
+    }
     package var leastFunction: String { self == .sqlite ? "min" : "LEAST" }
     /// trim(text, characters).
     package var trimCharactersFunction: String { self == .sqlite ? "trim" : "btrim" }

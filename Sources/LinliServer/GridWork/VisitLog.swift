@@ -343,3 +343,44 @@ extension GridWorkService {
         }
     }
 }
+
+/// A grid's visit coverage today: households with a plan, visited inside their current window,
+/// and overdue (their previous window went by without a visit).
+public struct GridCoverage: Sendable, Equatable {
+    public var gridID: Int64
+    public var planned: Int
+    public var covered: Int
+    public var overdue: Int
+}
+
+extension GridWorkService {
+    /// Coverage per grid of some communities, counted in the database (the situation map's
+    /// coverage layer for a street of 100,000 households): each period's current and previous
+    /// windows are worked out here, once, and compared with the stored facts there. The same
+    /// arithmetic as `VisitPlan.due` for the plan's part (a test compares the two).
+    public func gridCoverage(communities: [Int64]) async throws -> [GridCoverage] {
+        guard !communities.isEmpty else { return [] }
+        for c in communities { try await ensureSynced(community: c) }
+        let today = LocalDay.of(env.nowSeconds)
+        var covered: BoundSQL = "CASE"
+        var overdue: BoundSQL = "CASE"
+        for p in VisitPeriod.allCases {
+            let w = p.window(containing: today), prev = p.window(containing: w.first - 1)
+            covered = "\(covered) WHEN period = \(p.rawValue) AND last_counted_at >= \(LocalDay.start(w.first)) THEN 1"
+            overdue = """
+                \(overdue) WHEN period = \(p.rawValue) AND (last_counted_at IS NULL OR last_counted_at < \(LocalDay.start(prev.first)))
+                AND since_at < \(LocalDay.start(prev.last + 1)) THEN 1
+                """
+        }
+        let coveredSQL = covered, overdueSQL = overdue
+        return try await store.read { db in
+            try await db.query("""
+                SELECT grid_id, COUNT(*) AS planned, SUM(\(coveredSQL) ELSE 0 END) AS covered, SUM(\(overdueSQL) ELSE 0 END) AS overdue
+                FROM visit_due WHERE community_id IN (\(list: communities)) AND period IS NOT NULL GROUP BY grid_id ORDER BY grid_id
+                """).all().map { r in
+                GridCoverage(gridID: try r.decode(column: "grid_id", as: Int64.self), planned: try r.decode(column: "planned", as: Int.self),
+                             covered: try r.decode(column: "covered", as: Int?.self) ?? 0, overdue: try r.decode(column: "overdue", as: Int?.self) ?? 0)
+            }
+        }
+    }
+}

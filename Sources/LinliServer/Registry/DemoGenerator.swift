@@ -235,8 +235,8 @@ public struct DemoGenerator: Sendable {
                 for (k, compoundName) in spec.compounds.enumerated() {
                     let hhCount = spec.households / spec.compounds.count + (k < spec.households % spec.compounds.count ? 1 : 0)
                     // Compounds on a grid among the community's facilities, so the request form's map has them to show.
-                    let (compoundID, compoundPath) = addPlace(communityID, communityPath, rural ? .villagerGroup : .compound, compoundName,
-                                                              at: (lat0 + (Double(k / 6) - 1.5) * 0.0015, lng0 + Double(k % 6) * 0.0015))
+                    let compoundAt = (lat: lat0 + (Double(k / 6) - 1.5) * 0.0015, lng: lng0 + Double(k % 6) * 0.0015)
+                    let (compoundID, compoundPath) = addPlace(communityID, communityPath, rural ? .villagerGroup : .compound, compoundName, at: compoundAt)
                     summary.compounds += rural ? 0 : 1
                     if !rural {
                         if rng.chance(spec.propertyShare) {
@@ -265,7 +265,12 @@ public struct DemoGenerator: Sendable {
                             let perBuilding = spec.householdsPerUnit * 2
                             if i % perBuilding == 0 {
                                 buildingName = "\(i / perBuilding + 1)幢"
-                                (buildingID, buildingPath) = addPlace(compoundID, compoundPath, .building, buildingName)
+                                // Buildings in rows of five around their compound's point (about 20 m apart),
+                                // so the situation map has each building to draw.
+                                let b = Double(i / perBuilding)
+                                (buildingID, buildingPath) = addPlace(compoundID, compoundPath, .building, buildingName,
+                                                                      at: (compoundAt.lat + ((b / 5).rounded(.down) - 2) * 0.0002,
+                                                                           compoundAt.lng + (b.truncatingRemainder(dividingBy: 5) - 2) * 0.00025))
                                 summary.buildings += 1
                             }
                             if i % spec.householdsPerUnit == 0 {

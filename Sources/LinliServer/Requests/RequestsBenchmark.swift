@@ -114,6 +114,7 @@ extension RequestsService {
             try await db.raw("DROP TABLE gen_targets").run()
         }
         try await store.refreshPlannerStatistics(["requests", "request_events"])
+        try await recountNeeds()
         return count
     }
 

@@ -226,5 +226,23 @@ enum RequestsMigrations {
         Migration("requests.009", [
             "ALTER TABLE requests ADD COLUMN callback_ok INTEGER NOT NULL DEFAULT 0",
         ]),
+        // Needs analysis reads requests counted by community, month and category, moved in the
+        // step that files a request: a street's year of trends is a few thousand rows to add up,
+        // not 10,000,000 requests to group. Requests stored before this table are counted into it
+        // once, on first use (`ensureNeedCounts`), since the month needs each database's own date functions.
+        Migration("requests.010", [
+            """
+            CREATE TABLE request_need_counts (
+                community_id BIGINT NOT NULL,
+                street_id BIGINT NOT NULL,
+                month INTEGER NOT NULL,
+                category TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (community_id, month, category)
+            )
+            """,
+            "CREATE INDEX request_need_counts_street ON request_need_counts(street_id, month)",
+            "CREATE TABLE request_need_synced (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
+        ]),
     ]
 }

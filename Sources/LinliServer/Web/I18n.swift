@@ -27,6 +27,7 @@ enum I18n {
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
         TextTable(name: "home", strings: HomeText.strings, values: HomeText.values),
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
+        TextTable(name: "situation", strings: SituationText.strings, values: SituationText.values),
     ]
 
     /// "strings.show: requests, linkage" for each key defined in more than one table.

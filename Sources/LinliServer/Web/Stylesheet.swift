@@ -48,7 +48,7 @@ enum Stylesheet {
     form.inline input[type=text], form.inline select { width:auto; max-width:100%; }
     /* A file chooser's own width grows with the font: in large print it was 454 px on a 390 px phone. */
     input[type=file] { max-width:100%; font-size:1em; min-height:44px; }
-    input[type=number], input[type=date], input[type=time], input[type=datetime-local] { min-height:44px; padding:.4rem; font-size:1em; max-width:100%; }
+    input[type=number], input[type=date], input[type=month], input[type=time], input[type=datetime-local] { min-height:44px; padding:.4rem; font-size:1em; max-width:100%; }
     /* Boxes a finger can hit (13 px by default, whatever the print size). */
     /* In rem: a box's em is its own 13 px font, which left them 17 px. */
     input[type=checkbox], input[type=radio] { width:1.5rem; height:1.5rem; vertical-align:middle; margin-right:.4em; flex:none; }
@@ -72,6 +72,15 @@ enum Stylesheet {
     .map-tools { display:flex; gap:.5rem; flex-wrap:wrap; }
     .map-leaflet { height:320px; max-width:40rem; border:1px solid var(--line); border-radius:6px; } body.large .map-leaflet { height:380px; }
     .map-leaflet.map-offline { background:#eef3ea; }
+    .situation .map-leaflet { height:480px; max-width:none; } @media (max-width: 600px) { .situation .map-leaflet { height:360px; } }
+    .leaflet-interactive.grid-area { stroke:#37474f; } .grid-area.band-low { fill:#e53935; } .grid-area.band-mid { fill:#fb8c00; }
+    .grid-area.band-high { fill:#43a047; } .grid-area.band-none { fill:#9e9e9e; }
+    .swatch { display:inline-block; width:1em; height:1em; border-radius:3px; vertical-align:-.15em; margin-right:.35em; border:1px solid #555; }
+    .swatch.band-low { background:#e53935; } .swatch.band-mid { background:#fb8c00; } .swatch.band-high { background:#43a047; } .swatch.band-none { background:#9e9e9e; }
+    .leaflet-interactive.block-point { fill:#9e9e9e; stroke:#424242; } .leaflet-interactive.block-point.has-tag { fill:#6a1b9a; stroke:#4a148c; }
+    .leaflet-interactive.hotspot { fill:#d32f2f; stroke:#b71c1c; } .leaflet-interactive.uncovered { fill:#ff6f00; stroke:#e65100; stroke-dasharray:5 3; }
+    .legend { list-style:none; display:flex; flex-wrap:wrap; gap:.5rem 1.25rem; padding:0; margin:.5rem 0; }
+    fieldset.layers { border:1px solid var(--line); border-radius:6px; margin:.75rem 0; } fieldset.layers label.check { display:inline-block; margin-right:1.25rem; }
     .leaflet-interactive.map-point { fill:#0b57d0; fill-opacity:.9; stroke:#fff; } .leaflet-interactive.map-compound, .leaflet-interactive.map-villager_group { fill:#6d4c41; }
     .leaflet-interactive.map-pin { fill:#f9a825; fill-opacity:1; stroke:#5d4037; } .leaflet-interactive.map-marker { fill:var(--accent); fill-opacity:1; stroke:#fff; }
     /* Leaflet's own sheet loads after this one and sets its zoom buttons to 30 px: outrank it. */
