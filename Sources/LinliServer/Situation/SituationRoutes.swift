@@ -60,8 +60,10 @@ struct SituationRoutes {
             // The map and tables still show, for the default period.
             layer = try await situation.requestLayer(place: placeID, from: nil, to: nil, category: nil, openOnly: openOnly, actor: actor)
         }
-        let blocks = try await situation.households(place: placeID, actor: actor, lang: c.lang)
-        let grids = try await situation.grids(place: placeID, actor: actor)
+        // Households are counted once, for their table and for the grids' squares.
+        let counted = try await situation.registry.situationBlocks(place)
+        let blocks = SituationService.views(counted, lang: c.lang)
+        let grids = try await situation.grids(place, blocks: counted)
         let uncovered = try await situation.uncovered(place: placeID, actor: actor, lang: c.lang)
         let facilities = try await situation.facilities(place: placeID, actor: actor, lang: c.lang)
         let tags = ResidentTag.allCases.map(\.rawValue)

@@ -87,7 +87,11 @@ public struct SituationService: Sendable {
 
     public func households(place id: Int64, actor: Actor, lang: Lang) async throws -> [SituationBlockView] {
         let p = try await place(id, actor: actor)
-        return try await registry.situationBlocks(p).map { b in
+        return Self.views(try await registry.situationBlocks(p), lang: lang)
+    }
+
+    static func views(_ blocks: [MapBlock], lang: Lang) -> [SituationBlockView] {
+        blocks.map { b in
             SituationBlockView(id: b.id, name: b.name, lat: b.lat, lng: b.lng, households: b.households,
                                situations: ResidentTag.allCases.compactMap { t in
                                    b.situations[t.rawValue].map { .init(situation: t.rawValue, label: I18n.label(t.rawValue, lang), households: $0) }
@@ -97,7 +101,11 @@ public struct SituationService: Sendable {
 
     public func grids(place id: Int64, actor: Actor) async throws -> [GridAreaView] {
         let p = try await place(id, actor: actor)
-        let blocks = try await registry.situationBlocks(p)
+        return try await grids(p, blocks: try await registry.situationBlocks(p))
+    }
+
+    /// The same from blocks already counted (the page counts them once for two layers).
+    func grids(_ p: SituationPlace, blocks: [MapBlock]) async throws -> [GridAreaView] {
         let grids = try await registry.situationGrids(p).filter { $0.parentID == nil }
         let coverage = Dictionary(try await gridWork.gridCoverage(communities: try await communities(p)).map { ($0.gridID, $0) },
                                   uniquingKeysWith: { a, _ in a })
