@@ -225,8 +225,9 @@ extension RegistryService {
 
 extension RegistryService {
     /// For each place, the block it belongs to (a unit's building; any other place itself) with
-    /// a name a resident would say ("阳光小区 3幢").
-    public func blocks(of placeIDs: [Int64]) async throws -> [Int64: (id: Int64, name: String)] {
+    /// a name a resident would say ("阳光小区 3幢"), and whether that is a building (or a
+    /// villager group's or hamlet's households) rather than a compound or a community.
+    public func blocks(of placeIDs: [Int64]) async throws -> [Int64: (id: Int64, name: String, isBuilding: Bool)] {
         guard !placeIDs.isEmpty else { return [:] }
         return try await store.read { db in
             struct P { var parent: Int64?; var kind: PlaceKind; var name: String }
@@ -245,12 +246,12 @@ extension RegistryService {
             let blockIDs = Set(own.map { id, p in p.kind == .unit ? (p.parent ?? id) : id })
             let blocks = try await load(Array(blockIDs.subtracting(own.keys))).merging(own) { a, _ in a }
             let parents = try await load(Array(Set(blocks.values.compactMap { $0.kind == .building ? $0.parent : nil })))
-            var out: [Int64: (id: Int64, name: String)] = [:]
+            var out: [Int64: (id: Int64, name: String, isBuilding: Bool)] = [:]
             for (id, p) in own {
                 let bid = p.kind == .unit ? (p.parent ?? id) : id
                 guard let b = blocks[bid] else { continue }
                 let prefix = b.kind == .building ? b.parent.flatMap { parents[$0]?.name }.map { $0 + " " } ?? "" : ""
-                out[id] = (bid, prefix + b.name)
+                out[id] = (bid, prefix + b.name, b.kind == .building || b.kind == .villagerGroup || b.kind == .naturalVillage)
             }
             return out
         }

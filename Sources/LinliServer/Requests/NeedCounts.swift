@@ -24,45 +24,50 @@ extension RequestsService {
         return Int(d.year * 100 + d.month)
     }
 
-    /// One more request of a category in its community's month, in the step that files it.
-    static func countNeed(_ db: any SQLDatabase, community: Int64, street: Int64, at: Int64, category: String) async throws {
+    /// One more request of a category in its community's month, in the step that files it. Kept
+    /// by community only: a community moved to another street takes its history with it.
+    static func countNeed(_ db: any SQLDatabase, community: Int64, at: Int64, category: String) async throws {
         try await db.query("""
-            INSERT INTO request_need_counts (community_id, street_id, month, category, n) VALUES (\(community), \(street), \(monthKey(at)), \(category), 1)
+            INSERT INTO request_need_counts (community_id, month, category, n) VALUES (\(community), \(monthKey(at)), \(category), 1)
             ON CONFLICT (community_id, month, category) DO UPDATE SET n = request_need_counts.n + 1
             """).run()
     }
 
-    /// Counts every stored request afresh (for requests written before the counts existed, or
-    /// in bulk by the benchmark's generator), in one statement grouped by the database.
-    func recountNeeds() async throws {
+    /// Counts every stored request afresh, in one statement grouped by the database: once, for
+    /// requests written before the counts existed (`force` false: whoever writes the marker first
+    /// does it, a second caller at the same moment waits for that and does nothing), or after the
+    /// benchmark's generator wrote requests in bulk (`force`).
+    func recountNeeds(force: Bool = true) async throws {
         let month = store.dialect.monthKey("created_at")
         let now = env.nowSeconds
         try await store.transaction { db in
+            if force { try await db.query("DELETE FROM request_need_synced").run() }
+            let mine = try await db.query("""
+                INSERT INTO request_need_synced (id, at) VALUES (1, \(now)) ON CONFLICT (id) DO NOTHING RETURNING id
+                """).first() != nil
+            guard mine else { return }
             try await db.query("DELETE FROM request_need_counts").run()
             try await db.query("""
-                INSERT INTO request_need_counts (community_id, street_id, month, category, n)
-                SELECT community_id, MIN(street_id), \(unsafeRaw: month), category, COUNT(*) FROM requests
+                INSERT INTO request_need_counts (community_id, month, category, n)
+                SELECT community_id, \(unsafeRaw: month), category, COUNT(*) FROM requests
                 GROUP BY community_id, \(unsafeRaw: month), category
                 """).run()
-            try await db.query("DELETE FROM request_need_synced").run()
-            try await db.query("INSERT INTO request_need_synced (id, at) VALUES (1, \(now))").run()
         }
     }
 
     func ensureNeedCounts() async throws {
         let done = try await store.read { db in try await db.query("SELECT at FROM request_need_synced WHERE id = 1").first() != nil }
-        if !done { try await recountNeeds() }
+        if !done { try await recountNeeds(force: false) }
     }
 
-    /// Requests per community, month and category for communities of one street (or every one of
-    /// it when `communities` is nil), months [from, to] as YYYYMM.
-    public func needCounts(street: Int64, communities: [Int64]?, fromMonth: Int, toMonth: Int) async throws -> [NeedCount] {
+    /// Requests per community, month and category for some communities, months [from, to] as YYYYMM.
+    public func needCounts(communities: [Int64], fromMonth: Int, toMonth: Int) async throws -> [NeedCount] {
+        guard !communities.isEmpty else { return [] }
         try await ensureNeedCounts()
         return try await store.read { db in
-            let only: BoundSQL = communities.map { "AND community_id IN (\(list: $0))" } ?? ""
-            return try await db.query("""
+            try await db.query("""
                 SELECT community_id, month, category, n FROM request_need_counts
-                WHERE street_id = \(street) AND month >= \(fromMonth) AND month <= \(toMonth) \(only)
+                WHERE community_id IN (\(list: communities)) AND month >= \(fromMonth) AND month <= \(toMonth)
                 """).all().map { r in
                 NeedCount(communityID: try r.decode(column: "community_id", as: Int64.self), month: try r.decode(column: "month", as: Int.self),
                           category: try r.decode(column: "category", as: String.self), count: try r.decode(column: "n", as: Int.self))

@@ -234,14 +234,12 @@ enum RequestsMigrations {
             """
             CREATE TABLE request_need_counts (
                 community_id BIGINT NOT NULL,
-                street_id BIGINT NOT NULL,
                 month INTEGER NOT NULL,
                 category TEXT NOT NULL,
                 n BIGINT NOT NULL,
                 PRIMARY KEY (community_id, month, category)
             )
             """,
-            "CREATE INDEX request_need_counts_street ON request_need_counts(street_id, month)",
             "CREATE TABLE request_need_synced (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
         ]),
     ]

@@ -543,7 +543,7 @@ public struct RequestsService: Sendable {
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
-                try await Self.countNeed(db, community: draft.communityID, street: draft.streetID, at: now, category: draft.category)
+                try await Self.countNeed(db, community: draft.communityID, at: now, category: draft.category)
                 // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)

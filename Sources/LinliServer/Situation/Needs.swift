@@ -62,10 +62,8 @@ extension SituationService {
         let p = try await place(id, actor: actor)
         let today = LocalDay.of(env.nowSeconds)
         let months = try NeedsModel.range(from: fromMonth, to: toMonth, today: today)
-        let ids = PlacePath.ids(p.path)
-        guard ids.count > 2 else { throw LinliError.notFound }
         let isCommunity = p.kind.rank >= 3
-        let counts = try await requests.needCounts(street: ids[2], communities: isCommunity ? [p.id] : nil, fromMonth: months.first!, toMonth: months.last!)
+        let counts = try await requests.needCounts(communities: try await communities(p), fromMonth: months.first!, toMonth: months.last!)
         let names = Dictionary(try await requests.categories(lang: lang).map { ($0.code, $0.name) }, uniquingKeysWith: { a, _ in a })
         let index = Dictionary(uniqueKeysWithValues: months.enumerated().map { ($1, $0) })
         var byCategory: [String: [Int: Int]] = [:], byArea: [Int64: [String: Int]] = [:]
@@ -97,8 +95,9 @@ extension SituationService {
             let found = try await requests.placeNeedCounts(communities: [p.id], from: start, to: end + 1, atLeast: 1)
             let blocks = try await registry.blocks(of: Array(Set(found.map(\.placeID))))
             var folded: [String: NeedsReport.Repeated] = [:]
+            // Requests filed at a compound or the community itself are nobody's building.
             for f in found {
-                guard let b = blocks[f.placeID] else { continue }
+                guard let b = blocks[f.placeID], b.isBuilding else { continue }
                 let key = "\(b.id)|\(f.category)"
                 var r = folded[key] ?? .init(placeID: b.id, name: b.name, code: f.category, category: names[f.category] ?? f.category, count: 0)
                 r.count += f.count

@@ -45,7 +45,7 @@ public enum NeedsModel {
         var f = try month(from, field: "from_month")
         if f == nil { var m = t; for _ in 0..<11 { m = previous(m) }; f = m }
         var v = Validator()
-        v.check(f! <= t, "to_month", "before_from", "结束月份不能早于开始月份")
+        v.check(f! <= t, (to ?? "").isEmpty ? "from_month" : "to_month", "before_from", "结束月份不能早于开始月份")
         var months: [Int] = []
         var m = f!
         while m <= t, months.count <= longestRange { months.append(m); m = next(m) }

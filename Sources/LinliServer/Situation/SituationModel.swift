@@ -17,7 +17,8 @@ public enum SituationModel {
         let t = try Input.day(to, field: "to") ?? today
         let f = try Input.day(from, field: "from") ?? (t - 89)
         var v = Validator()
-        v.check(f <= t, "to", "before_from", "结束日期不能早于开始日期")
+        // Named by the date the user gave: a future `from` alone is that field's fault.
+        v.check(f <= t, (to ?? "").isEmpty ? "from" : "to", "before_from", "结束日期不能早于开始日期")
         v.check(t - f < longestPeriod, "from", "too_long", "时段不能超过一年")
         try v.throwIfAny()
         return (f, t)

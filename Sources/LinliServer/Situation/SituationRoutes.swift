@@ -17,7 +17,8 @@ struct SituationRoutes {
             let t = I18n.table(c.lang)
             let places = try await situation.places(actor: actor)
             let asked = try Input.id(q.get("place"), field: "place")
-            if let asked, !places.contains(where: { $0.id == asked }) { throw LinliError.notFound }
+            // Any place the actor may see (the choice lists at most 500 per grant), else 404.
+            if let asked { _ = try await situation.place(asked, actor: actor) }
             // Community staff start at their community; street staff at their street.
             guard let id = asked ?? places.first?.id else {
                 return renderer.page("situation", ["no_place": true], context: c, title: t["situation_map"]!)
@@ -128,7 +129,7 @@ extension SituationRoutes {
             let t = I18n.table(c.lang)
             let places = try await situation.places(actor: actor)
             let asked = try Input.id(q.get("place"), field: "place")
-            if let asked, !places.contains(where: { $0.id == asked }) { throw LinliError.notFound }
+            if let asked { _ = try await situation.place(asked, actor: actor) }
             guard let id = asked ?? places.first?.id else {
                 return renderer.page("needs_analysis", ["no_place": true], context: c, title: t["needs_analysis"]!)
             }
