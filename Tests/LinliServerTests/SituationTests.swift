@@ -287,3 +287,13 @@ import LinliStore
         }
     }
 }
+
+extension SituationModelTests {
+    @Test func aSquareIsNamedAfterTheNearestBuildingOnTheGround() {
+        // At 60°N a degree of longitude is half as long: the building 0.003° east (≈170 m) is
+        // nearer than the one 0.002° north (≈220 m).
+        let points = [(name: "北楼", lat: 60.002, lng: 120.0), (name: "东楼", lat: 60.0, lng: 120.003)]
+        #expect(SituationModel.nearest(points, lat: 60.0, lng: 120.0) == "东楼")
+        #expect(SituationModel.nearest([], lat: 60.0, lng: 120.0) == nil)
+    }
+}

@@ -72,21 +72,7 @@ extension RegistryService {
 extension RegistryService {
     /// Communities (and villages) inside the actor's grants for `action`, for a page's choice.
     func communityChoices(actor: Actor, _ action: Action) async throws -> [(id: Int64, name: String)] {
-        try await store.read { db in
-            var out: [(Int64, String)] = []
-            var seen = Set<Int64>()
-            let kinds = PlaceKind.allCases.filter(\.isCommunity).map { "'\($0.rawValue)'" }.joined(separator: ",")
-            for g in actor.grants(for: action) where g.role.isStaff {
-                let rows = try await db.query("""
-                    SELECT id, name FROM places WHERE kind IN (\(unsafeRaw: kinds)) AND \(store.dialect.startsWith("path", g.placePath)) ORDER BY path LIMIT 500
-                    """).all()
-                for r in rows {
-                    let id = try r.decode(column: "id", as: Int64.self)
-                    if seen.insert(id).inserted { out.append((id, try r.decode(column: "name", as: String.self))) }
-                }
-            }
-            return out
-        }
+        try await grantedPlaces(actor: actor, action, kinds: PlaceKind.allCases.filter(\.isCommunity)).map { ($0.id, $0.name) }
     }
 }
 

@@ -47,15 +47,20 @@ extension RegistryService {
                 points.append(MapPoint(name: name, label: name, kind: try r.decode(column: "kind", as: String.self),
                                        lat: try r.decode(column: "lat", as: Double.self), lng: try r.decode(column: "lng", as: Double.self)))
             }
-            for r in try await db.raw("""
-                SELECT f.name, f.kind, f.lat, f.lng FROM facilities f JOIN places p ON p.id = f.place_id
-                WHERE \(store.dialect.startsWith("p.path", community)) ORDER BY f.id
-                """).all() {
-                let kind = try r.decode(column: "kind", as: String.self)
-                points.append(MapPoint(name: try r.decode(column: "name", as: String.self), label: I18n.label(kind, lang), kind: kind,
-                                       lat: try r.decode(column: "lat", as: Double.self), lng: try r.decode(column: "lng", as: Double.self)))
-            }
-            return points
+            return points + (try await facilityPoints(db, under: community, lang: lang))
+        }
+    }
+
+    /// The facilities under a path with their points (a community's, or a street's for the
+    /// situation map: at most 2,000).
+    func facilityPoints(_ db: any SQLDatabase, under path: String, lang: Lang) async throws -> [MapPoint] {
+        try await db.query("""
+            SELECT f.name, f.kind, f.lat, f.lng FROM facilities f JOIN places p ON p.id = f.place_id
+            WHERE \(store.dialect.startsWith("p.path", path)) ORDER BY f.kind, f.id LIMIT 2000
+            """).all().map { r in
+            let kind = try r.decode(column: "kind", as: String.self)
+            return MapPoint(name: try r.decode(column: "name", as: String.self), label: I18n.label(kind, lang), kind: kind,
+                            lat: try r.decode(column: "lat", as: Double.self), lng: try r.decode(column: "lng", as: Double.self))
         }
     }
 }

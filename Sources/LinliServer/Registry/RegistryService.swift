@@ -127,10 +127,12 @@ public struct RegistryService: Sendable {
     }
 
     func gridsOf(_ db: any SQLDatabase, community: Int64) async throws -> [GridSummary] {
-        try await db.query("SELECT id, name, level, parent_id FROM grids WHERE community_id = \(community) ORDER BY id").all().map { r in
-            GridSummary(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
-                        level: try r.decode(column: "level", as: String.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
-        }
+        try await db.query("SELECT id, name, level, parent_id FROM grids WHERE community_id = \(community) ORDER BY id").all().map(Self.gridSummary)
+    }
+
+    static func gridSummary(_ r: any SQLRow) throws -> GridSummary {
+        GridSummary(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
+                    level: try r.decode(column: "level", as: String.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
     }
 
     /// A place's name as typed, trimmed, with its two rules (present, at most 60 characters).
@@ -832,21 +834,14 @@ public struct RegistryService: Sendable {
             try actor.require(.coverageView, on: p.scope)
             // Group by the level just below the place (communities for a street, streets for a city or district).
             let groupRank = p.kind.rank < 2 ? 2 : 3
-            let rows = try await db.raw("""
-                SELECT c.id, c.path,
-                  CASE WHEN EXISTS (SELECT 1 FROM organisation_compounds oc WHERE oc.compound_id = c.id) THEN 1 ELSE 0 END AS has_property,
-                  CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'owners_committee') THEN 1 ELSE 0 END AS has_owners,
-                  CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'party_branch') THEN 1 ELSE 0 END AS has_branch
-                FROM places c WHERE c.kind = 'compound' AND \(store.dialect.startsWith("c.path", p.path))
-                """).all()
+            let rows = try await compoundCoverage(db, under: p.path)
             var groups: [Int64: CoverageRow] = [:]
             var total = CoverageRow(placeID: p.id, name: p.name, compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)
             for r in rows {
-                let ids = PlacePath.ids(try r.decode(column: "path", as: String.self))
+                let ids = PlacePath.ids(r.path)
                 let key = ids.count > groupRank ? ids[groupRank] : p.id
                 var row = groups[key] ?? CoverageRow(placeID: key, name: "", compounds: 0, withProperty: 0, withOwnersCommittee: 0, withPartyBranch: 0)
-                let a = try r.decode(column: "has_property", as: Int.self), b = try r.decode(column: "has_owners", as: Int.self)
-                let c = try r.decode(column: "has_branch", as: Int.self)
+                let a = r.hasProperty ? 1 : 0, b = r.hasOwnersCommittee ? 1 : 0, c = r.hasPartyBranch ? 1 : 0
                 row.compounds += 1; row.withProperty += a; row.withOwnersCommittee += b; row.withPartyBranch += c
                 total.compounds += 1; total.withProperty += a; total.withOwnersCommittee += b; total.withPartyBranch += c
                 groups[key] = row

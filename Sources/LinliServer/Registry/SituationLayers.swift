@@ -5,7 +5,7 @@ import LinliStore
 /// A building on the situation map (村情图), or at a street's scale a compound: how many
 /// households it has and how many of them have each situation. Counts of a place, never which
 /// household or person carries a tag.
-public struct MapBlock: Sendable, Codable, Equatable {
+public struct MapBlock: Sendable, Equatable {
     public var id: Int64
     public var name: String
     public var lat: Double?
@@ -17,22 +17,30 @@ public struct MapBlock: Sendable, Codable, Equatable {
     public var grids: [Int64: Int]
 }
 
-/// A compound lacking one of the three bodies a compound should have (property company,
-/// owners' committee, party branch): the situation map's "uncovered" layer.
-public struct UncoveredCompound: Sendable, Codable, Equatable {
+/// A compound and which of the three bodies a compound should have it has (property company,
+/// owners' committee, party branch): the coverage page's and the situation map's data.
+public struct CompoundCoverage: Sendable, Equatable {
     public var id: Int64
+    public var path: String
     public var name: String
     public var lat: Double?
     public var lng: Double?
     public var hasProperty: Bool
     public var hasOwnersCommittee: Bool
     public var hasPartyBranch: Bool
-    enum CodingKeys: String, CodingKey {
-        case id, name, lat, lng, hasProperty = "has_property", hasOwnersCommittee = "has_owners_committee", hasPartyBranch = "has_party_branch"
-    }
+    public var complete: Bool { hasProperty && hasOwnersCommittee && hasPartyBranch }
 }
 
-/// A community or street the situation map may show, with its positioned places' names.
+/// A place as the map needs it: its parent, kind, name and point (when it has one).
+public struct PlaceSpot: Sendable, Equatable {
+    public var parentID: Int64?
+    public var kind: PlaceKind
+    public var name: String
+    public var lat: Double?
+    public var lng: Double?
+}
+
+/// A place a page lets the actor choose (a community, or a street for the situation map).
 public struct SituationPlace: Sendable, Equatable {
     public var id: Int64
     public var name: String
@@ -41,14 +49,16 @@ public struct SituationPlace: Sendable, Equatable {
 }
 
 extension RegistryService {
-    /// Streets and communities inside the actor's grants for `action` (at most 500), streets first.
-    public func situationPlaces(actor: Actor, _ action: Action) async throws -> [SituationPlace] {
-        try await store.read { db in
+    /// Places of these kinds inside the actor's staff grants for `action` (at most 500 a grant),
+    /// in path order (so a street comes before its communities).
+    func grantedPlaces(actor: Actor, _ action: Action, kinds: [PlaceKind]) async throws -> [SituationPlace] {
+        let kindList = kinds.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try await store.read { db in
             var out: [SituationPlace] = []
             var seen = Set<Int64>()
             for g in actor.grants(for: action) where g.role.isStaff {
                 let rows = try await db.query("""
-                    SELECT id, name, kind, path FROM places WHERE kind IN ('street', 'town', 'community', 'village')
+                    SELECT id, name, kind, path FROM places WHERE kind IN (\(unsafeRaw: kindList))
                     AND \(store.dialect.startsWith("path", g.placePath)) ORDER BY path LIMIT 500
                     """).all()
                 for r in rows {
@@ -60,6 +70,11 @@ extension RegistryService {
             }
             return out
         }
+    }
+
+    /// Streets and communities the situation map may show.
+    public func situationPlaces(actor: Actor, _ action: Action) async throws -> [SituationPlace] {
+        try await grantedPlaces(actor: actor, action, kinds: PlaceKind.allCases.filter { $0.rank == 2 || $0.rank == 3 })
     }
 
     /// A street or community the actor may see the map of, or 404 (a place outside their grants
@@ -111,26 +126,13 @@ extension RegistryService {
     /// buildings are folded into their compounds.
     func position(_ db: any SQLDatabase, _ blocks: inout [Int64: MapBlock], upTo rank: Int) async throws {
         guard !blocks.isEmpty else { return }
-        struct P { var parent: Int64?; var kind: PlaceKind; var name: String; var lat: Double?; var lng: Double? }
-        func load(_ ids: [Int64]) async throws -> [Int64: P] {
-            var out: [Int64: P] = [:]
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                for r in try await db.query("SELECT id, parent_id, kind, name, lat, lng FROM places WHERE id IN (\(list: chunk))").all() {
-                    out[try r.decode(column: "id", as: Int64.self)] = P(parent: try r.decode(column: "parent_id", as: Int64?.self),
-                        kind: PlaceKind(rawValue: try r.decode(column: "kind", as: String.self)) ?? .unit, name: try r.decode(column: "name", as: String.self),
-                        lat: try r.decode(column: "lat", as: Double?.self), lng: try r.decode(column: "lng", as: Double?.self))
-                }
-            }
-            return out
-        }
-        let own = try await load(Array(blocks.keys))
-        let parents = try await load(Array(Set(own.values.compactMap { $0.kind == .building ? $0.parent : nil })))
+        let own = try await placeSpots(db, Array(blocks.keys))
+        let parents = try await placeSpots(db, Array(Set(own.values.compactMap { $0.kind == .building ? $0.parentID : nil })))
         var out: [Int64: MapBlock] = [:]
         for (id, b) in blocks {
             guard let p = own[id] else { continue }
-            let parent = p.kind == .building ? p.parent.flatMap { parents[$0] } : nil
-            if rank == 4, p.kind == .building, let pid = p.parent, let c = parent {
+            let parent = p.kind == .building ? p.parentID.flatMap { parents[$0] } : nil
+            if rank == 4, p.kind == .building, let pid = p.parentID, let c = parent {
                 // Fold the building into its compound.
                 var m = out[pid] ?? MapBlock(id: pid, name: c.name, lat: c.lat, lng: c.lng, households: 0, situations: [:], grids: [:])
                 m.households += b.households
@@ -154,65 +156,58 @@ extension RegistryService {
             try await db.query("""
                 SELECT g.id, g.name, g.level, g.parent_id FROM grids g JOIN places c ON c.id = g.community_id
                 WHERE \(store.dialect.startsWith("c.path", place.path)) ORDER BY g.id
-                """).all().map { r in
-                GridSummary(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
-                            level: try r.decode(column: "level", as: String.self), parentID: try r.decode(column: "parent_id", as: Int64?.self))
-            }
+                """).all().map(Self.gridSummary)
         }
     }
 
     /// Compounds of the place without a property company, an owners' committee or a party branch.
-    public func uncoveredCompounds(_ place: SituationPlace) async throws -> [UncoveredCompound] {
-        try await store.read { db in
-            try await db.query("""
-                SELECT c.id, c.name, c.lat, c.lng,
-                  CASE WHEN EXISTS (SELECT 1 FROM organisation_compounds oc WHERE oc.compound_id = c.id) THEN 1 ELSE 0 END AS has_property,
-                  CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'owners_committee') THEN 1 ELSE 0 END AS has_owners,
-                  CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'party_branch') THEN 1 ELSE 0 END AS has_branch
-                FROM places c WHERE c.kind = 'compound' AND \(store.dialect.startsWith("c.path", place.path)) ORDER BY c.path
-                """).all().compactMap { r in
-                let u = UncoveredCompound(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
-                                          lat: try r.decode(column: "lat", as: Double?.self), lng: try r.decode(column: "lng", as: Double?.self),
-                                          hasProperty: try r.decode(column: "has_property", as: Int.self) != 0,
-                                          hasOwnersCommittee: try r.decode(column: "has_owners", as: Int.self) != 0,
-                                          hasPartyBranch: try r.decode(column: "has_branch", as: Int.self) != 0)
-                return u.hasProperty && u.hasOwnersCommittee && u.hasPartyBranch ? nil : u
-            }
+    public func uncoveredCompounds(_ place: SituationPlace) async throws -> [CompoundCoverage] {
+        try await store.read { db in try await compoundCoverage(db, under: place.path).filter { !$0.complete } }
+    }
+
+    /// Every compound under a path with which of the three bodies it has, in path order.
+    func compoundCoverage(_ db: any SQLDatabase, under path: String) async throws -> [CompoundCoverage] {
+        try await db.query("""
+            SELECT c.id, c.path, c.name, c.lat, c.lng,
+              CASE WHEN EXISTS (SELECT 1 FROM organisation_compounds oc WHERE oc.compound_id = c.id) THEN 1 ELSE 0 END AS has_property,
+              CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'owners_committee') THEN 1 ELSE 0 END AS has_owners,
+              CASE WHEN EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = 'party_branch') THEN 1 ELSE 0 END AS has_branch
+            FROM places c WHERE c.kind = 'compound' AND \(store.dialect.startsWith("c.path", path)) ORDER BY c.path
+            """).all().map { r in
+            CompoundCoverage(id: try r.decode(column: "id", as: Int64.self), path: try r.decode(column: "path", as: String.self),
+                             name: try r.decode(column: "name", as: String.self),
+                             lat: try r.decode(column: "lat", as: Double?.self), lng: try r.decode(column: "lng", as: Double?.self),
+                             hasProperty: try r.decode(column: "has_property", as: Int.self) != 0,
+                             hasOwnersCommittee: try r.decode(column: "has_owners", as: Int.self) != 0,
+                             hasPartyBranch: try r.decode(column: "has_branch", as: Int.self) != 0)
         }
     }
 
-    /// Positions of places by id (compounds where requests without a point of their own are drawn).
-    public func placePositions(_ ids: [Int64]) async throws -> [Int64: (name: String, lat: Double, lng: Double)] {
-        guard !ids.isEmpty else { return [:] }
-        return try await store.read { db in
-            var out: [Int64: (name: String, lat: Double, lng: Double)] = [:]
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                for r in try await db.query("SELECT id, name, lat, lng FROM places WHERE id IN (\(list: chunk)) AND lat IS NOT NULL AND lng IS NOT NULL").all() {
-                    out[try r.decode(column: "id", as: Int64.self)] = (try r.decode(column: "name", as: String.self),
-                                                                       try r.decode(column: "lat", as: Double.self), try r.decode(column: "lng", as: Double.self))
-                }
+    /// Places by id, as the map needs them (any number; read 500 at a time).
+    func placeSpots(_ db: any SQLDatabase, _ ids: [Int64]) async throws -> [Int64: PlaceSpot] {
+        var out: [Int64: PlaceSpot] = [:]
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            for r in try await db.query("SELECT id, parent_id, kind, name, lat, lng FROM places WHERE id IN (\(list: chunk))").all() {
+                out[try r.decode(column: "id", as: Int64.self)] = PlaceSpot(parentID: try r.decode(column: "parent_id", as: Int64?.self),
+                    kind: PlaceKind(rawValue: try r.decode(column: "kind", as: String.self)) ?? .unit, name: try r.decode(column: "name", as: String.self),
+                    lat: try r.decode(column: "lat", as: Double?.self), lng: try r.decode(column: "lng", as: Double?.self))
             }
-            return out
         }
+        return out
+    }
+
+    /// The same for another capability (the names of communities, the points of compounds).
+    public func placeSpots(_ ids: [Int64]) async throws -> [Int64: PlaceSpot] {
+        guard !ids.isEmpty else { return [:] }
+        return try await store.read { db in try await placeSpots(db, ids) }
     }
 
     /// Facilities of a place, with positions.
     public func situationFacilities(_ place: SituationPlace, lang: Lang) async throws -> [MapPoint] {
-        try await store.read { db in
-            try await db.query("""
-                SELECT f.name, f.kind, f.lat, f.lng FROM facilities f JOIN places p ON p.id = f.place_id
-                WHERE \(store.dialect.startsWith("p.path", place.path)) ORDER BY f.kind, f.id LIMIT 2000
-                """).all().map { r in
-                let kind = try r.decode(column: "kind", as: String.self)
-                return MapPoint(name: try r.decode(column: "name", as: String.self), label: I18n.label(kind, lang), kind: kind,
-                                lat: try r.decode(column: "lat", as: Double.self), lng: try r.decode(column: "lng", as: Double.self))
-            }
-        }
+        try await store.read { db in try await facilityPoints(db, under: place.path, lang: lang) }
     }
-}
 
-extension RegistryService {
     /// The communities (and villages) under a path.
     public func communityIDs(under path: String) async throws -> [Int64] {
         try await store.read { db in
@@ -221,52 +216,23 @@ extension RegistryService {
                 """).all().map { try $0.decode(column: "id", as: Int64.self) }
         }
     }
-}
 
-extension RegistryService {
     /// For each place, the block it belongs to (a unit's building; any other place itself) with
     /// a name a resident would say ("阳光小区 3幢"), and whether that is a building (or a
     /// villager group's or hamlet's households) rather than a compound or a community.
     public func blocks(of placeIDs: [Int64]) async throws -> [Int64: (id: Int64, name: String, isBuilding: Bool)] {
         guard !placeIDs.isEmpty else { return [:] }
         return try await store.read { db in
-            struct P { var parent: Int64?; var kind: PlaceKind; var name: String }
-            func load(_ ids: [Int64]) async throws -> [Int64: P] {
-                var out: [Int64: P] = [:]
-                for start in stride(from: 0, to: ids.count, by: 500) {
-                    let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                    for r in try await db.query("SELECT id, parent_id, kind, name FROM places WHERE id IN (\(list: chunk))").all() {
-                        out[try r.decode(column: "id", as: Int64.self)] = P(parent: try r.decode(column: "parent_id", as: Int64?.self),
-                            kind: PlaceKind(rawValue: try r.decode(column: "kind", as: String.self)) ?? .unit, name: try r.decode(column: "name", as: String.self))
-                    }
-                }
-                return out
-            }
-            let own = try await load(placeIDs)
-            let blockIDs = Set(own.map { id, p in p.kind == .unit ? (p.parent ?? id) : id })
-            let blocks = try await load(Array(blockIDs.subtracting(own.keys))).merging(own) { a, _ in a }
-            let parents = try await load(Array(Set(blocks.values.compactMap { $0.kind == .building ? $0.parent : nil })))
+            let own = try await placeSpots(db, placeIDs)
+            func block(_ id: Int64, _ p: PlaceSpot) -> Int64 { p.kind == .unit ? (p.parentID ?? id) : id }
+            let blockIDs = Set(own.map { block($0.key, $0.value) })
+            let blocks = try await placeSpots(db, Array(blockIDs.subtracting(own.keys))).merging(own) { a, _ in a }
+            let parents = try await placeSpots(db, Array(Set(blocks.values.compactMap { $0.kind == .building ? $0.parentID : nil })))
             var out: [Int64: (id: Int64, name: String, isBuilding: Bool)] = [:]
             for (id, p) in own {
-                let bid = p.kind == .unit ? (p.parent ?? id) : id
-                guard let b = blocks[bid] else { continue }
-                let prefix = b.kind == .building ? b.parent.flatMap { parents[$0]?.name }.map { $0 + " " } ?? "" : ""
-                out[id] = (bid, prefix + b.name, b.kind == .building || b.kind == .villagerGroup || b.kind == .naturalVillage)
-            }
-            return out
-        }
-    }
-
-    /// Names of places by id.
-    public func placeNames(_ ids: [Int64]) async throws -> [Int64: String] {
-        guard !ids.isEmpty else { return [:] }
-        return try await store.read { db in
-            var out: [Int64: String] = [:]
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                for r in try await db.query("SELECT id, name FROM places WHERE id IN (\(list: chunk))").all() {
-                    out[try r.decode(column: "id", as: Int64.self)] = try r.decode(column: "name", as: String.self)
-                }
+                guard let b = blocks[block(id, p)] else { continue }
+                let prefix = b.kind == .building ? b.parentID.flatMap { parents[$0]?.name }.map { $0 + " " } ?? "" : ""
+                out[id] = (block(id, p), prefix + b.name, b.kind == .building || b.kind == .villagerGroup || b.kind == .naturalVillage)
             }
             return out
         }

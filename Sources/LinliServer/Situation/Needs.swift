@@ -38,6 +38,8 @@ public struct NeedsReport: Codable, Sendable {
     }
     public var placeID: Int64
     public var placeName: String
+    /// "street" or "community".
+    public var level: String
     public var months: [String]
     public var total: Int
     /// Per month, every category together.
@@ -52,14 +54,17 @@ public struct NeedsReport: Codable, Sendable {
     public var repeatedFrom: String
     public var repeatedTo: String
     enum CodingKeys: String, CodingKey {
-        case placeID = "place_id", placeName = "place_name", months, total, monthTotals = "month_totals", categories, areas, rising, repeated
+        case placeID = "place_id", placeName = "place_name", level, months, total, monthTotals = "month_totals", categories, areas, rising, repeated
         case repeatedFrom = "repeated_from", repeatedTo = "repeated_to"
     }
 }
 
 extension SituationService {
     public func needs(place id: Int64, fromMonth: String?, toMonth: String?, actor: Actor, lang: Lang) async throws -> NeedsReport {
-        let p = try await place(id, actor: actor)
+        try await needs(try await place(id, actor: actor), fromMonth: fromMonth, toMonth: toMonth, lang: lang)
+    }
+
+    func needs(_ p: SituationPlace, fromMonth: String?, toMonth: String?, lang: Lang) async throws -> NeedsReport {
         let today = LocalDay.of(env.nowSeconds)
         let months = try NeedsModel.range(from: fromMonth, to: toMonth, today: today)
         let isCommunity = p.kind.rank >= 3
@@ -78,7 +83,7 @@ extension SituationService {
         }.sorted { ($0.total, $1.code) > ($1.total, $0.code) }
         var areas: [NeedsReport.Area] = []
         if !isCommunity {
-            let areaNames = try await registry.placeNames(Array(byArea.keys))
+            let areaNames = try await registry.placeSpots(Array(byArea.keys)).mapValues(\.name)
             areas = byArea.map { id, cats in
                 let top = cats.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
                 return NeedsReport.Area(id: id, name: areaNames[id] ?? "#\(id)", total: cats.values.reduce(0, +), top: top.map { names[$0] ?? $0 })
@@ -106,7 +111,7 @@ extension SituationService {
             repeated = folded.values.filter { $0.count >= NeedsModel.repeatAtLeast }
                 .sorted { ($0.count, $1.name, $1.code) > ($1.count, $0.name, $0.code) }
         }
-        return NeedsReport(placeID: p.id, placeName: p.name, months: months.map(NeedsModel.text), total: monthTotals.reduce(0, +),
+        return NeedsReport(placeID: p.id, placeName: p.name, level: isCommunity ? "community" : "street", months: months.map(NeedsModel.text), total: monthTotals.reduce(0, +),
                            monthTotals: monthTotals, categories: categories, areas: areas, rising: Array(rising), repeated: Array(repeated.prefix(50)),
                            repeatedFrom: ChinaTime.iso(day: start), repeatedTo: ChinaTime.iso(day: end))
     }

@@ -41,6 +41,14 @@ public enum SituationModel {
         return out
     }
 
+    /// The name of the point nearest to (lat, lng), distances measured on the ground (a degree of
+    /// longitude shortened by cos(latitude)); nil when there is none.
+    public static func nearest(_ points: [(name: String, lat: Double, lng: Double)], lat: Double, lng: Double) -> String? {
+        let k = cos(lat * .pi / 180)
+        func d(_ p: (name: String, lat: Double, lng: Double)) -> Double { pow(p.lat - lat, 2) + pow((p.lng - lng) * k, 2) }
+        return points.min { d($0) < d($1) }?.name
+    }
+
     /// Visit coverage as a whole percentage (rounded down, so 99.6 % is not shown as done), nil
     /// when nothing is planned.
     public static func rate(covered: Int, planned: Int) -> Int? { planned > 0 ? covered * 100 / planned : nil }

@@ -13,17 +13,11 @@ struct SituationRoutes {
     func register(_ r: Routes) {
         r.get("/situation", .action(.situationView)) { req, c in
             let q = req.uri.queryParameters
-            let actor = try c.requireActor()
-            let t = I18n.table(c.lang)
-            let places = try await situation.places(actor: actor)
-            let asked = try Input.id(q.get("place"), field: "place")
-            // Any place the actor may see (the choice lists at most 500 per grant), else 404.
-            if let asked { _ = try await situation.place(asked, actor: actor) }
-            // Community staff start at their community; street staff at their street.
-            guard let id = asked ?? places.first?.id else {
-                return renderer.page("situation", ["no_place": true], context: c, title: t["situation_map"]!)
+            let (place, places) = try await chosen(req, c)
+            guard let place else {
+                return renderer.page("situation", ["no_place": true], context: c, title: I18n.table(c.lang)["situation_map"]!)
             }
-            return try await page(c, placeID: id, places: places, from: q.get("from"), to: q.get("to"),
+            return try await page(c, place: place, places: places, from: q.get("from"), to: q.get("to"),
                                   category: q.get("category"), openOnly: q.get("open") == "1")
         }
         r.get("/api/v1/places/:id/situation/households", .action(.situationView)) { _, c in
@@ -46,42 +40,48 @@ struct SituationRoutes {
         registerNeeds(r)
     }
 
-    func page(_ c: AppContext, placeID: Int64, places: [SituationPlace], from: String?, to: String?, category: String?, openOnly: Bool) async throws -> Response {
+    /// The place a page shows: `?place=` when the actor may see it (else 404; the choice lists at
+    /// most 500 a grant, the check is the API's), or the first of their choice — community staff
+    /// start at their community, street staff at their street; nil when they have none.
+    func chosen(_ req: Request, _ c: AppContext) async throws -> (SituationPlace?, [SituationPlace]) {
         let actor = try c.requireActor()
+        let places = try await situation.places(actor: actor)
+        if let asked = try Input.id(req.uri.queryParameters.get("place"), field: "place") {
+            return (try await situation.place(asked, actor: actor), places)
+        }
+        return (places.first, places)
+    }
+
+    func page(_ c: AppContext, place: SituationPlace, places: [SituationPlace], from: String?, to: String?, category: String?, openOnly: Bool) async throws -> Response {
         let t = I18n.table(c.lang)
-        let place = try await situation.place(placeID, actor: actor)
+        let placeID = place.id
         let categories = try await requests.categories(lang: c.lang)
         var errors: [String: String] = [:]
         var layer: RequestLayerView?
         do {
-            layer = try await situation.requestLayer(place: placeID, from: from, to: to, category: category, openOnly: openOnly, actor: actor)
+            layer = try await situation.requestLayer(place, from: from, to: to, category: category, openOnly: openOnly)
         } catch {
             guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
             errors = fe
             // The map and tables still show, for the default period.
-            layer = try await situation.requestLayer(place: placeID, from: nil, to: nil, category: nil, openOnly: openOnly, actor: actor)
+            layer = try await situation.requestLayer(place, from: nil, to: nil, category: nil, openOnly: openOnly)
         }
         // Households are counted once, for their table and for the grids' squares.
-        let counted = try await situation.registry.situationBlocks(place)
+        let counted = try await situation.blocks(place)
         let blocks = SituationService.views(counted, lang: c.lang)
         let grids = try await situation.grids(place, blocks: counted)
-        let uncovered = try await situation.uncovered(place: placeID, actor: actor, lang: c.lang)
-        let facilities = try await situation.facilities(place: placeID, actor: actor, lang: c.lang)
+        let uncovered = try await situation.uncovered(place, lang: c.lang)
+        let facilities = try await situation.registry.situationFacilities(place, lang: c.lang)
         let tags = ResidentTag.allCases.map(\.rawValue)
         let requestLayer = layer!
         var tagTotals: [String: Int] = [:]
         for b in blocks { for s in b.situations { tagTotals[s.situation, default: 0] += s.households } }
         let commonest = tags.max { (tagTotals[$0] ?? 0) < (tagTotals[$1] ?? 0) }
         // A square's name is the nearest building (compound, on a street's map) to its middle.
-        let positioned = blocks.compactMap { b in b.lat.flatMap { lat in b.lng.map { (b.name, lat, $0) } } }
+        let positioned = blocks.compactMap { b in b.lat.flatMap { lat in b.lng.map { (name: b.name, lat: lat, lng: $0) } } }
+        let square = String(format: t["hotspot_square"]!, Int((requestLayer.cell * 111_000).rounded()))
         func near(_ lat: Double, _ lng: Double) -> String {
-            let k = cos(lat * .pi / 180)
-            let best = positioned.min { a, b in
-                pow(a.1 - lat, 2) + pow((a.2 - lng) * k, 2) < pow(b.1 - lat, 2) + pow((b.2 - lng) * k, 2)
-            }
-            let metres = Int((requestLayer.cell * 111_000).rounded())
-            let square = String(format: t["hotspot_square"]!, metres)
-            return best.map { "\($0.0) · \(square)" } ?? square
+            SituationModel.nearest(positioned, lat: lat, lng: lng).map { "\($0) · \(square)" } ?? square
         }
         let hotspots = requestLayer.cells.prefix(20).map { cell -> [String: Any] in
             ["where": cell.place ?? near(cell.lat, cell.lng), "count": cell.count]
@@ -125,22 +125,19 @@ extension SituationRoutes {
     func registerNeeds(_ r: Routes) {
         r.get("/needs-analysis", .action(.situationView)) { req, c in
             let q = req.uri.queryParameters
-            let actor = try c.requireActor()
             let t = I18n.table(c.lang)
-            let places = try await situation.places(actor: actor)
-            let asked = try Input.id(q.get("place"), field: "place")
-            if let asked { _ = try await situation.place(asked, actor: actor) }
-            guard let id = asked ?? places.first?.id else {
+            let (place, places) = try await chosen(req, c)
+            guard let place else {
                 return renderer.page("needs_analysis", ["no_place": true], context: c, title: t["needs_analysis"]!)
             }
             var errors: [String: String] = [:]
             let report: NeedsReport
             do {
-                report = try await situation.needs(place: id, fromMonth: q.get("from_month"), toMonth: q.get("to_month"), actor: actor, lang: c.lang)
+                report = try await situation.needs(place, fromMonth: q.get("from_month"), toMonth: q.get("to_month"), lang: c.lang)
             } catch {
                 guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
                 errors = fe
-                report = try await situation.needs(place: id, fromMonth: nil, toMonth: nil, actor: actor, lang: c.lang)
+                report = try await situation.needs(place, fromMonth: nil, toMonth: nil, lang: c.lang)
             }
             var data = needsFields(report, places: places, lang: c.lang)
             data["from_month"] = q.get("from_month").map { String($0) } ?? report.months.first ?? ""
@@ -171,7 +168,6 @@ extension SituationRoutes {
         let top = Array(r.categories.prefix(5))
         let chart = ChartSpec(type: "line", labels: r.months, datasets:
             top.map { .init(label: $0.name, data: $0.byMonth.map(Double.init), axis: "count", kind: "line") })
-        let isCommunity = places.first { $0.id == r.placeID }.map { $0.kind.rank >= 3 } ?? true
         return [
             "place_id": r.placeID, "place_name": r.placeName,
             "places": places.map { ["value": $0.id, "label": $0.name, "selected": $0.id == r.placeID] }, "many_places": places.count > 1,
@@ -189,7 +185,7 @@ extension SituationRoutes {
             },
             "has_rising": !r.rising.isEmpty,
             "repeated": r.repeated.map { ["name": $0.name, "category": $0.category, "count": $0.count] }, "has_repeated": !r.repeated.isEmpty,
-            "repeated_from": r.repeatedFrom, "repeated_to": r.repeatedTo, "is_street": !isCommunity,
+            "repeated_from": r.repeatedFrom, "repeated_to": r.repeatedTo, "is_street": r.level == "street",
             "csv_query": "place=\(r.placeID)&from_month=\(r.months.first ?? "")&to_month=\(r.months.last ?? "")",
         ]
     }

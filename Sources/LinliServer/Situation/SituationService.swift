@@ -85,10 +85,14 @@ public struct SituationService: Sendable {
         return try await registry.situationPlace(id, actor: actor, .situationView)
     }
 
+    // Each layer twice: by id for its API route (scope checked there), and from a place already
+    // checked, for the page that shows them all.
+
     public func households(place id: Int64, actor: Actor, lang: Lang) async throws -> [SituationBlockView] {
-        let p = try await place(id, actor: actor)
-        return Self.views(try await registry.situationBlocks(p), lang: lang)
+        Self.views(try await blocks(try await place(id, actor: actor)), lang: lang)
     }
+
+    func blocks(_ p: SituationPlace) async throws -> [MapBlock] { try await registry.situationBlocks(p) }
 
     static func views(_ blocks: [MapBlock], lang: Lang) -> [SituationBlockView] {
         blocks.map { b in
@@ -101,10 +105,10 @@ public struct SituationService: Sendable {
 
     public func grids(place id: Int64, actor: Actor) async throws -> [GridAreaView] {
         let p = try await place(id, actor: actor)
-        return try await grids(p, blocks: try await registry.situationBlocks(p))
+        return try await grids(p, blocks: try await blocks(p))
     }
 
-    /// The same from blocks already counted (the page counts them once for two layers).
+    /// Grids from blocks already counted (the page counts them once for two layers).
     func grids(_ p: SituationPlace, blocks: [MapBlock]) async throws -> [GridAreaView] {
         let grids = try await registry.situationGrids(p).filter { $0.parentID == nil }
         let coverage = Dictionary(try await gridWork.gridCoverage(communities: try await communities(p)).map { ($0.gridID, $0) },
@@ -127,17 +131,22 @@ public struct SituationService: Sendable {
     }
 
     public func requestLayer(place id: Int64, from: String?, to: String?, category: String?, openOnly: Bool, actor: Actor) async throws -> RequestLayerView {
-        let p = try await place(id, actor: actor)
+        try await requestLayer(try await place(id, actor: actor), from: from, to: to, category: category, openOnly: openOnly)
+    }
+
+    func requestLayer(_ p: SituationPlace, from: String?, to: String?, category: String?, openOnly: Bool) async throws -> RequestLayerView {
         let period = try SituationModel.period(from: from, to: to, today: LocalDay.of(env.nowSeconds))
         let perDegree = SituationModel.perDegree(placeRank: p.kind.rank)
         let cleanCategory = category.flatMap { $0.isEmpty ? nil : $0 }
         let cells = try await requests.requestCells(communities: try await communities(p), from: period.from, to: period.to + 1,
                                                     category: cleanCategory, openOnly: openOnly, perDegree: perDegree)
-        let places = try await registry.placePositions(Array(Set(cells.compactMap(\.placeID))))
+        let places = try await registry.placeSpots(Array(Set(cells.compactMap(\.placeID))))
         var out: [RequestCellView] = [], unplaced = 0
         for c in cells {
             if let lat = c.lat, let lng = c.lng { out.append(RequestCellView(lat: lat, lng: lng, count: c.count, place: nil)) }
-            else if let pid = c.placeID, let at = places[pid] { out.append(RequestCellView(lat: at.lat, lng: at.lng, count: c.count, place: at.name)) }
+            else if let at = c.placeID.flatMap({ places[$0] }), let lat = at.lat, let lng = at.lng {
+                out.append(RequestCellView(lat: lat, lng: lng, count: c.count, place: at.name))
+            }
             else { unplaced += c.count }
         }
         out.sort { ($0.count, $1.lat, $1.lng) > ($1.count, $0.lat, $0.lng) }
@@ -150,7 +159,10 @@ public struct SituationService: Sendable {
     }
 
     public func uncovered(place id: Int64, actor: Actor, lang: Lang) async throws -> [UncoveredView] {
-        let p = try await place(id, actor: actor)
+        try await uncovered(try await place(id, actor: actor), lang: lang)
+    }
+
+    func uncovered(_ p: SituationPlace, lang: Lang) async throws -> [UncoveredView] {
         let t = I18n.table(lang)
         return try await registry.uncoveredCompounds(p).map { u in
             var lacks: [String] = []
