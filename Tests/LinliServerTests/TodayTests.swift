@@ -95,10 +95,16 @@ import LinliStore
                 res = try await client.execute(uri: "/api/v1/figures/months?place_id=\(community)&months=3", method: .get, headers: [.authorization: "Bearer \(token)"])
                 let months = try JSONDecoder().decode([MonthFigures].self, from: Data(buffer: res.body))
                 #expect(months.count == 3 && months.last!.total.received >= 1)
-                // Outside one's area the figures do not exist.
-                let resToken = try await f.token("grid")
-                res = try await client.execute(uri: "/figures.csv?place_id=1", method: .get, headers: [.authorization: "Bearer \(resToken)"])
-                #expect(res.status == .forbidden || res.status == .notFound)
+                // Outside one's area the figures do not exist: another street's compound is 404
+                // to community staff (who may see figures); a grid worker may not see figures at all.
+                let outside = try await f.ids().outsideCompound
+                res = try await client.execute(uri: "/figures.csv?place_id=\(outside)", method: .get, headers: [.authorization: "Bearer \(token)"])
+                #expect(res.status == .notFound)
+                res = try await client.execute(uri: "/api/v1/figures/months?place_id=\(outside)", method: .get, headers: [.authorization: "Bearer \(token)"])
+                #expect(res.status == .notFound)
+                let gridToken = try await f.token("grid")
+                res = try await client.execute(uri: "/figures.csv?place_id=\(community)", method: .get, headers: [.authorization: "Bearer \(gridToken)"])
+                #expect(res.status == .forbidden)
             }
         }
     }

@@ -112,7 +112,7 @@ extension GridWorkService {
         FROM announcements a
         """
 
-    func announcementView(_ r: any SQLRow, staff: Bool, lang: Lang = .zh) throws -> AnnouncementView {
+    func announcementView(_ r: any SQLRow, staff: Bool) throws -> AnnouncementView {
         var v = AnnouncementView(id: try r.decode(column: "id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
                                  communityName: try r.decode(column: "community_name", as: String.self),
                                  title: try r.decode(column: "title", as: String.self), body: try r.decode(column: "body", as: String.self),
@@ -213,11 +213,7 @@ extension GridWorkService {
                 FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
                 WHERE x.household_id = \(household) ORDER BY a.id DESC LIMIT \(unsafeRaw: String(limit))
                 """).all().map { r in
-                var v = AnnouncementView(id: try r.decode(column: "id", as: Int64.self), communityID: try r.decode(column: "community_id", as: Int64.self),
-                                         communityName: try r.decode(column: "community_name", as: String.self),
-                                         title: try r.decode(column: "title", as: String.self), body: try r.decode(column: "body", as: String.self),
-                                         needsAck: try r.decode(column: "needs_ack", as: Int.self) != 0, from: try r.decode(column: "author_name", as: String.self),
-                                         at: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)))
+                var v = try announcementView(r, staff: false)
                 v.readByMe = try r.decode(column: "read_at", as: Int64?.self) != nil
                 v.acknowledgedByMe = try r.decode(column: "acked_at", as: Int64?.self) != nil
                 return v
@@ -229,7 +225,11 @@ extension GridWorkService {
     /// of the last 30 days two days after it went out, or not acknowledged one that asks for it:
     /// the elderly without phones are reached this way.
     public func unreadNotices(gridID: Int64?, actor: Actor, limit: Int = 200) async throws -> [UnreadNotice] {
-        let grids = try await syncedGrids(gridID, actor: actor)
+        try await unreadNotices(grids: try await syncedGrids(gridID, actor: actor), limit: limit)
+    }
+
+    /// The same for grids already checked and synced (the due list's: the visits page shows both).
+    func unreadNotices(grids: [Int64], limit: Int = 200) async throws -> [UnreadNotice] {
         let now = env.nowSeconds
         return try await store.read { db in
             try await db.query("""

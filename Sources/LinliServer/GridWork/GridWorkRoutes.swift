@@ -87,7 +87,7 @@ struct GridWorkRoutes {
             guard let community = c.form.int("community_id") else { throw LinliError.invalid("community_id", "required", "请选择社区") }
             let current = try await gridWork.rules(community: community, actor: actor)
             do {
-                _ = try await gridWork.setRules(community: community, try Self.rules(c.form, grids: current.grids), actor: actor)
+                try await gridWork.setRules(community: community, try Self.rules(c.form, grids: current.grids), actor: actor)
                 return redirect("/visits/plan?community=\(community)")
             } catch {
                 guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
@@ -102,7 +102,9 @@ struct GridWorkRoutes {
         }
         r.put("/api/v1/communities/:id/visit-rules", .action(.visitPlan)) { req, c in
             let body = try await JSON.decode(RulesBody.self, from: req, context: c)
-            return try JSON.response(try await gridWork.setRules(community: try c.id("id"), body.rules, actor: try c.requireActor()))
+            let actor = try c.requireActor(), community = try c.id("id")
+            try await gridWork.setRules(community: community, body.rules, actor: actor)
+            return try JSON.response(try await gridWork.rules(community: community, actor: actor))
         }
         r.get("/visits/coverage", .action(.visitPlan)) { req, c in
             let picked = try await pick(req, c)
@@ -196,7 +198,7 @@ struct GridWorkRoutes {
         let t = I18n.table(c.lang)
         let list = try await gridWork.due(gridID: gridID, actor: actor, all: all)
         let items = Self.dueItems(list, c.lang)
-        let unread = try await gridWork.unreadNotices(gridID: gridID, actor: actor).map {
+        let unread = try await gridWork.unreadNotices(grids: list.gridIDs).map {
             ["announcement_id": $0.announcementID, "title": $0.title, "household_id": $0.householdID, "address": $0.address,
              "sent_on": Self.dayText($0.sentOn)] as [String: Any]
         }

@@ -180,7 +180,7 @@ public struct GridWorkService: Sendable {
     /// Replaces a community's rules (the community's own and each grid's), then re-plans its
     /// households in the same transaction. A situation outside the known ones, a grid of another
     /// community or one situation named twice for one grid is refused, naming the rule.
-    public func setRules(community: Int64, _ rules: [VisitRule], actor: Actor) async throws -> VisitRulesView {
+    public func setRules(community: Int64, _ rules: [VisitRule], actor: Actor) async throws {
         var v = Validator()
         var seen = Set<String>()
         for (i, r) in rules.enumerated() {
@@ -206,7 +206,6 @@ public struct GridWorkService: Sendable {
             try await audit.append(db, actor: actor, action: "visit.rules", objectType: "place", objectID: c.id, path: c.path,
                                    detail: rules.map { "\($0.gridID.map { "grid \($0) " } ?? "")\($0.situation)=\($0.period.rawValue)" }.joined(separator: ", "))
         }
-        return try await self.rules(community: community, actor: actor)
     }
 
     // MARK: Household states

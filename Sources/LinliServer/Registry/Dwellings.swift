@@ -266,8 +266,21 @@ public struct BindCandidate: Sendable {
 extension RegistryService {
     /// The printed household code, typed: the first eight characters are enough (40 bits, with
     /// the last four digits and a throttle behind them), in any case, with spaces or dashes.
+    /// A household code as typed or scanned (the card's whole address `…/h/CODE` too), in the
+    /// form it is stored: lower case, letters and digits only.
     static func normaliseHouseholdCode(_ raw: String) -> String {
-        String(raw.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64))
+        String(ScannedCode.code(raw).lowercased().filter { $0.isLetter || $0.isNumber }.prefix(64))
+    }
+
+    /// The households a normalised code names: by its first eight characters (as printed under
+    /// the QR) or by the whole code. Eight characters shared by two households would be a
+    /// 1-in-a-trillion accident: callers take only a single match.
+    func households(_ db: any SQLDatabase, code: String) async throws -> [(id: Int64, path: String)] {
+        guard code.count >= 8 else { return [] }
+        let rows = code.count == 8
+            ? try await db.query("SELECT id, path FROM households WHERE \(store.dialect.startsWith("code", code)) LIMIT 2").all()
+            : try await db.query("SELECT id, path FROM households WHERE code = \(code)").all()
+        return try rows.map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "path", as: String.self)) }
     }
 
     /// The card's short code, as printed: "ABCD-EFGH".
@@ -284,14 +297,10 @@ extension RegistryService {
         guard code.count >= 8 else { return nil }
         let last4 = rawLast4.uppercased().filter { !$0.isWhitespace }
         return try await store.read { db in
-            let found = code.count == 8
-                ? try await db.raw("SELECT id, path FROM households WHERE \(store.dialect.startsWith("code", code))").all()
-                : try await db.raw("SELECT id, path FROM households WHERE code = \(bind: code)").all()
-            // Eight characters shared by two households would be a 1-in-a-trillion accident:
-            // then only the whole code will do.
+            let found = try await households(db, code: code)
             guard found.count == 1, let h = found.first else { return nil }
-            let hid = try h.decode(column: "id", as: Int64.self)
-            var c = BindCandidate(householdID: hid, path: try h.decode(column: "path", as: String.self), residentID: nil, phoneAgrees: false)
+            let hid = h.id
+            var c = BindCandidate(householdID: hid, path: h.path, residentID: nil, phoneAgrees: false)
             guard last4.count == 4 else { return c }
             if let r = try await db.raw("""
                 SELECT id, phone_index FROM residents WHERE household_id = \(bind: hid) AND id_last4 = \(bind: last4) ORDER BY id

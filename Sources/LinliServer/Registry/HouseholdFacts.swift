@@ -41,12 +41,9 @@ extension RegistryService {
     /// A household by its printed code: the whole code, the card's address (`…/h/CODE`), or its
     /// first eight characters as printed under the QR ("ABCD-EFGH"). Nil when none matches.
     func householdFacts(_ db: any SQLDatabase, code raw: String) async throws -> HouseholdFacts? {
-        let code = Self.normaliseHouseholdCode(ScannedCode.code(raw))
-        guard code.count >= 8 else { return nil }
-        let rows = try await db.query("SELECT id FROM households WHERE \(store.dialect.startsWith("code", code)) LIMIT 2").all()
-        // Eight characters of a random token name one household; two matches name none.
-        guard rows.count == 1 else { return nil }
-        return try await householdFacts(db, ids: [try rows[0].decode(column: "id", as: Int64.self)]).first
+        let found = try await households(db, code: Self.normaliseHouseholdCode(raw))
+        guard found.count == 1 else { return nil }
+        return try await householdFacts(db, ids: [found[0].id]).first
     }
 
     /// Rows of `factColumns`, one per resident, folded into one per household (in id order).

@@ -492,8 +492,9 @@ public struct RegistryService: Sendable {
                 guard !door.isEmpty, door.count <= 20 else { throw LinliError.invalid("door", "required", "请填写门牌号（不超过 20 个字）") }
                 let clash = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: h.placeID) AND door = \(bind: door) AND id <> \(bind: id)").first()
                 if clash != nil { throw LinliError.conflict("door", "duplicate_door", "该单元已有此门牌号") }
-                try await db.raw("UPDATE households SET door = \(bind: door) WHERE id = \(bind: id)").run()
-                try await refreshAddresses(db, under: h.path)
+                // Only this household's address changes (its unit's path is shared by its neighbours).
+                let addr = Self.address(places: try await ancestors(db, path: h.path), door: door)
+                try await db.raw("UPDATE households SET door = \(bind: door), address = \(bind: addr) WHERE id = \(bind: id)").run()
             }
             try await audit.append(db, actor: actor, action: "household.update", objectType: "household", objectID: id, path: h.path)
             try await householdsChanged(db, [id])

@@ -56,7 +56,7 @@ struct FigureCharts {
         ], horizontal: true))
     }
 
-    static func json(_ spec: ChartSpec) -> String { (try? JSON.bytes(spec)).map { String(decoding: $0, as: UTF8.self) } ?? "{}" }
+    static func json(_ spec: ChartSpec) -> String { JSON.string(spec, fallback: "{}") }
 
     static let header = ["csv_group", "csv_name", "csv_kind", "received", "response_rate", "on_time_rate", "satisfaction_rate", "median_hours", "returned", "escalated"]
 

@@ -277,7 +277,7 @@ extension RequestsService {
             q.appendLiteral(")")
         }
         if let s = f.status {
-            q.appendInterpolation(unsafeRaw: s == "open" ? " AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned')" : " AND r.status IN ('resolved', 'closed')")
+            q.appendInterpolation(unsafeRaw: s == "open" ? " AND r.status IN (\(RequestsService.openStatusList))" : " AND r.status IN ('resolved', 'closed')")
         }
         if let s = f.start { q.appendInterpolation(unsafeRaw: " AND r.created_at >= "); q.appendInterpolation(bind: s) }
         if let e = f.end { q.appendInterpolation(unsafeRaw: " AND r.created_at <= "); q.appendInterpolation(bind: e) }

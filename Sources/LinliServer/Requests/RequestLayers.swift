@@ -19,7 +19,6 @@ extension RequestsService {
     public func requestCells(communities: [Int64], from: Int64, to: Int64, category: String?, openOnly: Bool, perDegree: Double) async throws -> [RequestCell] {
         guard !communities.isEmpty else { return [] }
         let k = String(perDegree)
-        let open = RequestStatus.allCases.filter(\.isOpen).map { "'\($0.rawValue)'" }.joined(separator: ",")
         return try await store.read { db in
             var codes: [String]
             if let category {
@@ -33,7 +32,7 @@ extension RequestsService {
             guard !codes.isEmpty else { return [] }
             let filter: BoundSQL = """
                 r.category IN (\(list: codes)) AND r.community_id IN (\(list: communities))
-                AND r.created_at >= \(LocalDay.start(from)) AND r.created_at < \(LocalDay.start(to))\(unsafeRaw: openOnly ? " AND r.status IN (\(open))" : "")
+                AND r.created_at >= \(LocalDay.start(from)) AND r.created_at < \(LocalDay.start(to))\(unsafeRaw: openOnly ? " AND r.status IN (\(Self.openStatusList))" : "")
                 """
             var out: [RequestCell] = []
             for r in try await db.query("""

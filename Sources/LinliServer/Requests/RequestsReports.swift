@@ -327,7 +327,11 @@ extension RequestsService {
     }
 
     /// The notice board of a compound or community: open requests and those resolved in the last 30 days.
-    public func board(placeID: Int64, lang: Lang) async throws -> (name: String, open: [PublicRequest], resolved: [PublicRequest]) {
+    /// A community's or compound's public board: its newest open requests and those resolved in
+    /// the last 30 days, `limit` of each (a page showing a few asks for a few; `resolved` false
+    /// skips them).
+    public func board(placeID: Int64, lang: Lang, limit: Int = 100, resolved withResolved: Bool = true) async throws
+        -> (name: String, open: [PublicRequest], resolved: [PublicRequest]) {
         let now = env.nowSeconds
         return try await store.read { db in
             guard let p = try await db.raw("SELECT name, kind, path FROM places WHERE id = \(bind: placeID)").first(),
@@ -337,15 +341,15 @@ extension RequestsService {
             let filter = Self.placePredicate(try p.decode(column: "path", as: String.self))
             var q1 = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
             q1 += filter
-            q1.appendInterpolation(unsafeRaw: " AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned') ORDER BY r.id DESC LIMIT 100")
+            q1.appendInterpolation(unsafeRaw: " AND r.status IN (\(Self.openStatusList)) ORDER BY r.id DESC LIMIT \(limit)")
             var q2 = SQLQueryString("\(unsafeRaw: Self.columns) WHERE ")
             q2 += filter
             q2.appendInterpolation(unsafeRaw: " AND r.status IN ('resolved', 'closed') AND r.resolved_at >= ")
             q2.appendInterpolation(bind: now - 30 * 86400)
-            q2.appendInterpolation(unsafeRaw: " ORDER BY r.resolved_at DESC LIMIT 100")
-            let open = try await publicViews(db, try await db.raw(q1).all().map(Self.row), lang: lang, now: now)
-            let resolved = try await publicViews(db, try await db.raw(q2).all().map(Self.row), lang: lang, now: now)
-            return (try p.decode(column: "name", as: String.self), open, resolved)
+            q2.appendInterpolation(unsafeRaw: " ORDER BY r.resolved_at DESC LIMIT \(limit)")
+            let openViews = try await publicViews(db, try await db.raw(q1).all().map(Self.row), lang: lang, now: now)
+            let resolved = withResolved ? try await publicViews(db, try await db.raw(q2).all().map(Self.row), lang: lang, now: now) : []
+            return (try p.decode(column: "name", as: String.self), openViews, resolved)
         }
     }
 }

@@ -101,7 +101,7 @@ struct RequestsRoutes {
             let pins = open.compactMap { r in r.lat.flatMap { lat in r.lng.map { Pin(lat: lat, lng: $0, label: "#\(r.id) \(r.categoryName)") } } }
             return renderer.page("board", ["name": name, "open": Renderer.data(open, c.lang), "resolved": Renderer.data(resolved, c.lang),
                                            "none_open": open.isEmpty, "none_resolved": resolved.isEmpty, "has_pins": !pins.isEmpty,
-                                           "pins_json": String(decoding: try JSON.bytes(pins), as: UTF8.self)],
+                                           "pins_json": JSON.string(pins, fallback: "[]")],
                                  context: c, title: I18n.table(c.lang)["board"]! + " · " + name)
         }
         r.get("/figures", .action(.requestFigures)) { req, c in
@@ -258,7 +258,6 @@ struct RequestsRoutes {
         return s
     }
 
-    /// This month so far when no period is given.
     /// The place a figures export is for: the one asked (a number), else the actor's own area.
     static func figuresPlace(_ raw: String?, _ actor: Actor) throws -> Int64 {
         guard let raw else { return actor.grants(for: .requestFigures).first!.placeID }
@@ -272,6 +271,7 @@ struct RequestsRoutes {
                  body: .init(byteBuffer: ByteBuffer(bytes: [0xEF, 0xBB, 0xBF] + Array(text.utf8))))
     }
 
+    /// This month so far when no period is given.
     static func defaultPeriod(_ from: String?, _ to: String?, now: Int64) -> (String, String) {
         let today = ChinaTime.iso(day: (now + ChinaTime.utcOffset) / 86400)
         return (from.flatMap { $0.isEmpty ? nil : $0 } ?? String(today.prefix(8)) + "01", to.flatMap { $0.isEmpty ? nil : $0 } ?? today)

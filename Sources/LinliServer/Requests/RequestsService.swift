@@ -654,6 +654,9 @@ public struct RequestsService: Sendable {
 
     /// Lists for one actor: their own submissions, their party's queue (overdue first), what was
     /// escalated to them, or everything in their area.
+    /// The statuses still someone's work, as SQL (`RequestStatus.isOpen`).
+    static let openStatusList = RequestStatus.allCases.filter(\.isOpen).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+
     /// `openOnly` keeps requests still being handled (awaiting routing, assigned, in progress, returned).
     public func list(_ scope: ListScope, actor: Actor, lang: Lang, status: String? = nil, openOnly: Bool = false, limit: Int = 50, offset: Int = 0) async throws -> [RequestView] {
         let now = env.nowSeconds
@@ -680,9 +683,13 @@ public struct RequestsService: Sendable {
             q.appendInterpolation(unsafeRaw: " AND r.status = ")
             q.appendInterpolation(bind: s.rawValue)
         }
-        if openOnly { q.appendInterpolation(unsafeRaw: " AND r.status IN ('unassigned', 'assigned', 'accepted', 'returned')") }
-        // Overdue first, then urgent, then the nearest deadline; "mine" newest first.
-        let order = scope == .mine || scope == .area ? " ORDER BY r.id DESC"
+        if openOnly { q.appendInterpolation(unsafeRaw: " AND r.status IN (\(Self.openStatusList))") }
+        // Overdue first, then urgent, then the nearest deadline; "mine" newest first; an area's
+        // open ones by their next deadline (`TimeLeft.nextDeadline`), so the limit never cuts off
+        // the oldest, most overdue ones.
+        let order = scope == .area && openOnly
+            ? " ORDER BY CASE WHEN r.accepted_at IS NULL THEN r.accept_due WHEN r.contacted_at IS NULL THEN r.contact_due ELSE r.resolve_due END, r.id"
+            : scope == .mine || scope == .area ? " ORDER BY r.id DESC"
             : " ORDER BY CASE WHEN r.missed <> '' OR r.resolve_due < \(now) THEN 0 ELSE 1 END, CASE WHEN r.urgency = 'urgent' THEN 0 ELSE 1 END, r.resolve_due, r.id"
         q.appendInterpolation(unsafeRaw: order + " LIMIT \(max(1, min(limit, 200))) OFFSET \(max(0, offset))")
         let query = q

@@ -56,7 +56,6 @@ extension RequestsRoutes {
                 "date": "\(today.month)月\(today.day)日", "late_count": mine.filter { $0["late"] as? Bool == true }.count,
                 "open_count": mine.count, "urgent_tag": I18n.label("urgent", c.lang),
                 "visits": Array(visits.prefix(5)), "has_visits": !visits.isEmpty, "visit_count": visits.count, "can_visits": actor.may(.visitLog),
-                "visits_overdue": visits.filter { $0["overdue"] as? Bool == true }.count,
             ], context: c, title: t["today"]!)
         }
         r.get("/api/v1/today", .action(.requestWork)) { _, c in
@@ -67,7 +66,7 @@ extension RequestsRoutes {
             let id = try c.id("id")
             let (name, phone) = try await requests.callReporter(id, actor: try c.requireActor())
             let t = I18n.table(c.lang)
-            return renderer.page("call", ["id": id, "name": name, "phone": phone, "dial": phone.filter(\.isNumber)], context: c, title: t["call_reporter"]!)
+            return renderer.page("call", ["id": id, "name": name, "phone": phone, "dial": PublicPhone.dialable(phone) ?? phone.filter(\.isNumber)], context: c, title: t["call_reporter"]!)
         }
         r.post("/api/v1/requests/:id/call", .action(.requestWork)) { _, c in
             let (name, phone) = try await requests.callReporter(try c.id("id"), actor: try c.requireActor())
@@ -83,7 +82,6 @@ extension RequestsRoutes {
         // Open ones only, chosen in SQL: an old open request must not fall behind 200 newer closed ones.
         let others = try await requests.list(.area, actor: actor, lang: lang, openOnly: true, limit: 200)
             .filter { !mineIDs.contains($0.id) }
-            .sorted { TimeLeft.nextDeadline($0).due < TimeLeft.nextDeadline($1).due }
         return TodayView(mine: queue, others: others)
     }
 

@@ -37,9 +37,10 @@ struct HomeRoutes {
         r.get("/c/:id", .open) { _, c in
             let id = try c.id("id")
             let front = try await registry.communityFront(id)
-            let board = try await requests.board(placeID: id, lang: c.lang)
+            // The five newest open requests are all this page shows.
+            let board = try await requests.board(placeID: id, lang: c.lang, limit: 5, resolved: false)
             var data = Renderer.fields(front, c.lang)
-            data["open"] = Renderer.data(Array(board.open.prefix(5)), c.lang)
+            data["open"] = Renderer.data(board.open, c.lang)
             return renderer.page("community", data, context: c, title: front.name)
         }
         r.get("/api/v1/public/communities/:id", .open) { _, c in

@@ -26,7 +26,7 @@ struct MapRoutes {
     static func settingsScript(_ c: AppConfig) -> String {
         func js(_ s: String?) -> String {
             guard let s else { return "null" }
-            return (try? JSON.bytes(s)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+            return JSON.string(s)
         }
         return "window.LinliMapSettings = {tiles: \(js(c.tileURL)), crs: \(js(c.tileCRS)), attribution: \(js(c.tileAttribution))};\n"
     }

@@ -90,6 +90,11 @@ enum JSON {
         return Array(try encoder.encode(value))
     }
 
+    /// The same as text, for a page's data attribute or a script; `fallback` if it cannot be encoded.
+    static func string<T: Encodable>(_ value: T, fallback: String = "null") -> String {
+        (try? bytes(value)).map { String(decoding: $0, as: UTF8.self) } ?? fallback
+    }
+
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         response(bytes: try bytes(value), status: status)
     }
