@@ -102,6 +102,21 @@ import LinliStore
         var held = shifts[0]
         held.holders = [1, 2]
         #expect(VolunteerMatching.whyShort(people, needs[1]!, held, busy: [:], load: [:]) == ["skills": 1])
+        // The fill gives the same reasons from its own bookings (the two it put on shift 1 are on it).
+        #expect(plan.uncovered.map(\.reasons) == [["skills": 1], ["skills": 2, "unavailable": 1]])
+    }
+
+    @Test func aShortShiftsReasonsCountTheBookingsTheFillJustMade() {
+        // Two shifts at the same hour, one place each, one volunteer able for both: the first takes
+        // her, so the second is short because she is busy then — not "everyone is already on it".
+        let day = Input.day("2026-12-07")!  // a Monday
+        let s = LocalDay.start(day) + 9 * 3600
+        let shifts = [ShiftSlot(id: 1, taskID: 1, startsAt: s, endsAt: s + 3600, headcount: 1),
+                      ShiftSlot(id: 2, taskID: 1, startsAt: s, endsAt: s + 3600, headcount: 1)]
+        let needs: [Int64: TaskNeeds] = [1: TaskNeeds(taskID: 1, skills: ["delivery"], lat: nil, lng: nil)]
+        let plan = VolunteerMatching.fill(shifts, needs: needs, volunteers: Array(Self.volunteers(1)), busy: [:], load: [:])
+        #expect(plan.proposals.count == 1)
+        #expect(plan.uncovered.count == 1 && plan.uncovered[0].reasons == ["busy": 1])
     }
 }
 

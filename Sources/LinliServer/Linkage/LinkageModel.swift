@@ -230,8 +230,9 @@ public enum VolunteerMatching {
 
     public struct Plan: Sendable {
         public var proposals: [(shiftID: Int64, volunteerID: Int64)] = []
-        /// Shifts still short after filling, with how many people they lack.
-        public var uncovered: [(shiftID: Int64, missing: Int)] = []
+        /// Shifts still short after filling, with how many people they lack and why the others
+        /// could not come (`whyShort`, with the bookings this fill had made by then).
+        public var uncovered: [(shiftID: Int64, missing: Int, reasons: [String: Int])] = []
     }
 
     /// Fills shifts in time order, each with its best-ranked free volunteers; updates load and
@@ -276,7 +277,12 @@ public enum VolunteerMatching {
                 busy[b.v, default: []].append((s.startsAt, s.endsAt))
                 missing -= 1
             }
-            if missing > 0 { plan.uncovered.append((s.id, missing)) }
+            if missing > 0 {
+                // Those just proposed here are on it now, not a reason.
+                var held = s
+                held.holders += best.map(\.v)
+                plan.uncovered.append((s.id, missing, whyShort(volunteers, n, held, busy: busy, load: load, monthlyCap: monthlyCap)))
+            }
         }
         return plan
     }

@@ -502,9 +502,8 @@ extension LinkageService {
             let titles = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.title) })
             return FillResult(shifts: shifts.count, proposed: plan.proposals.count, volunteers: people.count, uncovered: plan.uncovered.map { u in
                 let s = byShift[u.shiftID]!
-                let reasons = needs[s.taskID].map { VolunteerMatching.whyShort(people, $0, s, busy: busy, load: load) } ?? [:]
                 return .init(shiftID: s.id, taskID: s.taskID, task: titles[s.taskID] ?? "", when: LocalTime.text(s.startsAt), missing: u.missing,
-                             reasons: reasons)
+                             reasons: u.reasons)
             })
         }
     }
