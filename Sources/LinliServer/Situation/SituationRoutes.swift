@@ -115,6 +115,8 @@ struct SituationRoutes {
             "facilities": facilities.map { ["name": $0.name, "label": $0.label] }, "no_facilities": facilities.isEmpty,
         ]
         for (k, v) in errors { data["error_" + k] = v }
+        // A refused period stays in its fields as typed, beside its message (the map shows the default).
+        if !errors.isEmpty { data["from"] = from ?? ""; data["to"] = to ?? "" }
         var resp = renderer.page("situation", data, context: c, title: t["situation_map"]! + " · " + place.name)
         if !errors.isEmpty { resp.status = .unprocessableContent }
         return resp

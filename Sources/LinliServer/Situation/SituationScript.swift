@@ -8,22 +8,13 @@ enum SituationScript {
   'use strict';
   var box = document.getElementById('situation-map');
   if (!box) return;
-  if (!window.L) {
+  if (!window.L || !window.LinliMap) {
     var p = document.createElement('p'); p.className = 'notice'; p.textContent = box.dataset.noMap || '';
     box.insertBefore(p, box.firstChild);
     return;
   }
-  var S = window.LinliMapSettings || {}, gcj = S.tiles && S.crs === 'gcj02';
-  function at(lat, lng) { return gcj && window.LinliMap ? window.LinliMap.toGCJ(lat, lng) : [lat, lng]; }
-  var holder = document.createElement('div');
-  holder.className = 'map-leaflet situation-canvas';
-  holder.setAttribute('role', 'application');
-  holder.setAttribute('aria-label', box.dataset.label || '');
-  box.insertBefore(holder, box.firstChild);
-  var map = L.map(holder, { attributionControl: !!S.tiles, minZoom: 3, maxZoom: 19 });
-  if (S.tiles) L.tileLayer(S.tiles, { maxZoom: 19, attribution: S.attribution || '' }).addTo(map);
-  else holder.classList.add('map-offline');
-  map.setView([30.25, 120.16], 13);
+  var base = window.LinliMap.baseMap(box, box.firstChild), map = base.map;
+  function at(lat, lng) { return base.gcj ? window.LinliMap.toGCJ(lat, lng) : [lat, lng]; }
   // Areas under buildings under hotspots under single points, whatever order the layers arrive in.
   [['grids', 410], ['hotspots', 420], ['blocks', 430], ['points', 440]].forEach(function (p) { map.createPane('sit-' + p[0]).style.zIndex = p[1]; });
   var base = '/api/v1/places/' + box.dataset.place + '/situation/';

@@ -173,32 +173,41 @@ enum MapScript {
     return w;
   }
 
-  // The same widget on Leaflet (from Debian's libjs-leaflet, served by Linli): a real map that
-  // pans and zooms, on the configured tiles, or on a plain ground with the community's own
-  // places drawn as vector layers when no tile server is set (it then works with no network).
-  function LeafletMap(box) {
-    var S = window.LinliMapSettings || {}, self = this;
-    this.box = box;
-    this.gcj = S.tiles && S.crs === 'gcj02';
-    this.latInput = box.dataset.latInput ? document.getElementById(box.dataset.latInput) : null;
-    this.lngInput = box.dataset.lngInput ? document.getElementById(box.dataset.lngInput) : null;
+  // A Leaflet map (from Debian's libjs-leaflet, served by Linli) in a new holder inside `box`
+  // (before `before`, else at its end): on the configured tiles, or on a plain ground when no
+  // tile server is set (it then works with no network). Shared with the situation map.
+  function baseMap(box, before) {
+    var S = window.LinliMapSettings || {};
     var holder = document.createElement('div');
     holder.className = 'map-leaflet';
     holder.setAttribute('role', 'application');
     holder.setAttribute('aria-label', box.dataset.label || '');
-    box.appendChild(holder);
+    box.insertBefore(holder, before || null);
+    // Without a tile layer Leaflet knows no zoom limits, and fitting one point zoomed forever.
+    var map = L.map(holder, { attributionControl: !!S.tiles, zoomControl: true, minZoom: 3, maxZoom: 19 });
+    if (S.tiles) L.tileLayer(S.tiles, { maxZoom: 19, attribution: S.attribution || '' }).addTo(map);
+    else holder.classList.add('map-offline');
+    map.setView([30.25, 120.16], 13);
+    return { map: map, holder: holder, gcj: !!(S.tiles && S.crs === 'gcj02') };
+  }
+
+  // The same widget on Leaflet: a real map that pans and zooms, the community's own places
+  // drawn as vector layers.
+  function LeafletMap(box) {
+    var self = this;
+    this.box = box;
+    this.latInput = box.dataset.latInput ? document.getElementById(box.dataset.latInput) : null;
+    this.lngInput = box.dataset.lngInput ? document.getElementById(box.dataset.lngInput) : null;
+    var base = baseMap(box);
+    this.map = base.map;
+    this.gcj = base.gcj;
     this.note = document.createElement('p');
     this.note.className = 'meta map-note';
     box.appendChild(this.note);
-    // Without a tile layer Leaflet knows no zoom limits, and fitting one point zoomed forever.
-    this.map = L.map(holder, { attributionControl: !!S.tiles, zoomControl: true, minZoom: 3, maxZoom: 19 });
-    if (S.tiles) L.tileLayer(S.tiles, { maxZoom: 19, attribution: S.attribution || '' }).addTo(this.map);
-    else holder.classList.add('map-offline');
     this.layer = L.layerGroup().addTo(this.map);
     this.pins = [];
     try { this.pins = JSON.parse(box.dataset.pins || '[]'); } catch (e) { this.pins = []; }
     this.points = [];
-    this.map.setView([30.25, 120.16], 13);
     if (this.latInput) {
       this.map.on('click', function (e) { var w = self.stored(e.latlng.lat, e.latlng.lng); self.set(w[0], w[1]); });
       [this.latInput, this.lngInput].forEach(function (i) { i.addEventListener('change', function () { self.draw(true); }); });
@@ -248,7 +257,7 @@ enum MapScript {
 
   window.LinliMap = {
     attach: function (box) { return box.linliMap || (box.linliMap = window.L ? new LeafletMap(box) : new Map(box)); },
-    toGCJ: toGCJ, fromGCJ: fromGCJ
+    toGCJ: toGCJ, fromGCJ: fromGCJ, baseMap: baseMap
   };
   document.querySelectorAll('.map[data-map]').forEach(function (b) { window.LinliMap.attach(b); });
 })();
