@@ -103,8 +103,9 @@ extension Fixture {
         get async throws { PlacePath.ids(try await actor("resident").grants[0].placePath)[4] }
     }
     /// Some object ids of the first and of the second street.
-    func ids() async throws -> (insideHousehold: Int64, outsideHousehold: Int64, insideResident: Int64, outsideResident: Int64,
-                                insideCompound: Int64, outsideCompound: Int64, insideCode: String, outsideCode: String) {
+    typealias IDs = (insideHousehold: Int64, outsideHousehold: Int64, insideResident: Int64, outsideResident: Int64,
+                     insideCompound: Int64, outsideCompound: Int64, insideCode: String, outsideCode: String)
+    func ids() async throws -> IDs {
         let h = demo.firstHouseholdWithResidents
         return try await linli.store.read { db in
             let street2 = try await db.raw("SELECT path FROM places WHERE kind = 'street' ORDER BY id DESC").first()!.decode(column: "path", as: String.self)

@@ -7,13 +7,8 @@ extension Linli {
     /// Three matters so that every screen has something to show: a lift for the demo owner's
     /// building with its owners' vote running, a compound matter waiting for its joint meeting,
     /// and a residents' council matter carried through to filing with public notices.
-    public func loadDeliberationDemo() async throws -> Int {
-        func actor(_ username: String) async throws -> Actor? {
-            try await store.read { db in
-                guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else { return nil }
-                return try await accounts.loadActor(db, userID: try row.decode(column: "id", as: Int64.self))
-            }
-        }
+    public func loadDeliberationDemo(suffix: String = "") async throws -> Int {
+        func actor(_ username: String) async throws -> Actor? { try await demoActor(username + suffix) }
         guard let owner = try await actor("owner"), let resident = try await actor("resident"), let staff = try await actor("community"),
               let home = owner.grants.first(where: { $0.role == .resident }) else { return 0 }
         let ids = PlacePath.ids(home.placePath)

@@ -10,13 +10,8 @@ extension Linli {
     /// the month, a one-off carrying job, rewards, needs with supporters, purchased services, a
     /// ramp micro-project crowdfunded with a street matching pool, an expense waiting for
     /// approval, and two social workers with their training.
-    public func loadLinkageDemo() async throws -> Int64 {
-        func actor(_ username: String) async throws -> Actor? {
-            try await store.read { db in
-                guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else { return nil }
-                return try await accounts.loadActor(db, userID: try row.decode(column: "id", as: Int64.self))
-            }
-        }
+    public func loadLinkageDemo(suffix: String = "") async throws -> Int64 {
+        func actor(_ username: String) async throws -> Actor? { try await demoActor(username + suffix) }
         guard let staff = try await actor("community"), let street = try await actor("street"), let resident = try await actor("resident"),
               let volunteer = try await actor("volunteer"), let community = LinkageService.ownCommunity(resident) else { return 0 }
         let l = linkage
@@ -42,7 +37,7 @@ extension Linli {
             for (i, p) in people.enumerated() {
                 let name = try p.decode(column: "name", as: String.self), home = try p.decode(column: "path", as: String.self)
                 let uid = try await db.raw("""
-                    INSERT INTO users (username, display_name, password_hash, created_at, demo) VALUES (\(bind: "vol-\(i + 1)"), \(bind: name), \(bind: unusable), \(bind: now), 1)
+                    INSERT INTO users (username, display_name, password_hash, created_at, demo) VALUES (\(bind: "vol\(suffix)-\(i + 1)"), \(bind: name), \(bind: unusable), \(bind: now), 1)
                     ON CONFLICT (username) DO NOTHING RETURNING id
                     """).first()
                 guard let uid = try uid?.decode(column: "id", as: Int64.self) else { continue }

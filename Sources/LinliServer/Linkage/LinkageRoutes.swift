@@ -806,6 +806,9 @@ struct LinkageRoutes {
             let b = try await JSON.decode(Body.self, from: req, context: c)
             return try JSON.response(try await linkage.fillMonth(communityID: nil, taskID: try c.id("id"), month: b.month, actor: try c.requireActor()))
         }
+        r.post("/api/v1/tasks/:id/call", .action(.volunteerManage)) { _, c in
+            try JSON.response(["told": try await linkage.callForVolunteers(taskID: try c.id("id"), actor: try c.requireActor())])
+        }
         r.get("/api/v1/shifts/:id/candidates", .action(.volunteerManage)) { _, c in try JSON.response(try await linkage.rank(shiftID: try c.id("id"), actor: try c.requireActor())) }
         r.post("/api/v1/shifts/:id/sign-up", .action(.volunteerJoin)) { _, c in
             try JSON.response(["assignment_id": try await linkage.signUp(shiftID: try c.id("id"), actor: try c.requireActor())], status: .created)

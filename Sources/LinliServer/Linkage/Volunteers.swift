@@ -710,7 +710,9 @@ extension LinkageService {
     public func callForVolunteers(taskID: Int64, actor: Actor) async throws -> Int {
         try await store.transaction { db in
             let task = try await fetchTask(db, taskID, actor, .volunteerManage)
-            let place = try await db.raw("SELECT path FROM volunteer_tasks t JOIN places p ON p.id = t.place_id WHERE t.id = \(bind: task.id)").first()!.decode(column: "path", as: String.self)
+            // A task without a place of its own calls its community.
+            let place = try await db.raw("SELECT p.path FROM volunteer_tasks t JOIN places p ON p.id = t.place_id WHERE t.id = \(bind: task.id)").first()?
+                .decode(column: "path", as: String.self) ?? task.path
             // Nearby: the compound (or villager group) of the task's place, or the whole place if above it.
             let ids = PlacePath.ids(place)
             let near = "/" + ids.prefix(5).map(String.init).joined(separator: "/") + "/"

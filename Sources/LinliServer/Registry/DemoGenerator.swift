@@ -41,6 +41,9 @@ public struct DemoSummary: Sendable {
     /// A household whose head owns the dwelling: the demo owner who can vote.
     public var firstOwnerHousehold: Int64 = 0
     public var propertyCompanyCompounds: [Int64] = []
+    /// The same firsts for each street (the top-level ones are the first street's), so that a
+    /// test can give every role a twin on another street: objects outside its scope.
+    public var byStreet: [DemoSummary] = []
 }
 
 /// Builds the demo street (or `scale` of them) straight into the store in large batches.
@@ -164,7 +167,8 @@ public struct DemoGenerator: Sendable {
         for s in 0..<scale {
             let streetName = s == 0 ? "湖滨街道" : "湖滨街道\(s + 1)"
             let (streetID, streetPath) = addPlace(districtID, districtPath, .street, streetName)
-            if s == 0 { summary.firstStreetID = streetID }
+            var here = DemoSummary()
+            here.cityID = cityID; here.firstStreetID = streetID
             summary.streets += 1
             var orgs = Batch(table: "organisations", columns: ["id", "kind", "name", "place_id", "parent_id", "service_type", "registration"])
             var serving = Batch(table: "organisation_compounds", columns: ["organisation_id", "compound_id"])
@@ -177,7 +181,7 @@ public struct DemoGenerator: Sendable {
             var gridContacts = Batch(table: "grid_contacts", columns: ["grid_id", "worker_name", "phone"])
             for (ci, spec) in specs.enumerated() {
                 let (communityID, communityPath) = addPlace(streetID, streetPath, spec.type == .rural ? .village : .community, spec.name, spec.type.rawValue)
-                if s == 0 && ci == 0 { summary.firstCommunityID = communityID }
+                if ci == 0 { here.firstCommunityID = communityID }
                 summary.communities += 1
                 // Grids and micro-grids.
                 var grids = Batch(table: "grids", columns: ["id", "community_id", "parent_id", "level", "name"])
@@ -191,7 +195,7 @@ public struct DemoGenerator: Sendable {
                     microIDs.append((parent, ids.grid))
                     grids.rows.append([ids.grid, communityID, parent, "micro", "第\(m * spec.grids / spec.microGrids + 1)网格-微网格\(m + 1)"]); ids.grid += 1
                 }
-                if s == 0 && ci == 0 { summary.firstGridID = gridIDs[0] }
+                if ci == 0 { here.firstGridID = gridIDs[0] }
                 // What the office posts on its door and in the stairwells, from a generator of its
                 // own so that the rest of the demo stays as it was for a given seed.
                 var posted = SeededRandom(seed: UInt64(communityID) &* 7919)
@@ -242,7 +246,7 @@ public struct DemoGenerator: Sendable {
                         if rng.chance(spec.propertyShare) {
                             let company = propertyCompanies[k % propertyCompanies.count]
                             serving.rows.append([company, compoundID])
-                            if s == 0 && company == propertyCompanies[0] && ci == 0 { summary.propertyCompanyCompounds.append(compoundID) }
+                            if company == propertyCompanies[0] && ci == 0 { here.propertyCompanyCompounds.append(compoundID) }
                         }
                         if rng.chance(spec.ownersCommitteeShare) {
                             orgs.rows.append([ids.org, OrganisationKind.ownersCommittee.rawValue, compoundName + "业主委员会", compoundID, Int64?.none, String?.none, String?.none]); ids.org += 1
@@ -328,7 +332,7 @@ public struct DemoGenerator: Sendable {
                             if p == 0, !rented, let o = ownerID {
                                 ownerOfResident = o
                                 owners.rows[owners.rows.count - 1][3] = name  // the buyer's name on the title
-                                if summary.firstOwnerHousehold == 0 { summary.firstOwnerHousehold = hid }
+                                if here.firstOwnerHousehold == 0 { here.firstOwnerHousehold = hid }
                             }
                             residents.rows.append([ids.resident, hid, name, male ? "male" : "female", IDNumber.birthDate(of: idNumber)!,
                                                    try cipher.seal(idNumber), cipher.index("id-in-community", cipher.index("id", idNumber) + "|" + String(communityID)),
@@ -339,7 +343,7 @@ public struct DemoGenerator: Sendable {
                             ids.resident += 1
                             summary.residents += 1
                         }
-                        if summary.firstHouseholdWithResidents == 0 { summary.firstHouseholdWithResidents = hid }
+                        if here.firstHouseholdWithResidents == 0 { here.firstHouseholdWithResidents = hid }
                     }
                     if !rural, owners.rows.count > 0 {
                         // Owners of rented parts who live elsewhere still need a name.
@@ -354,6 +358,12 @@ public struct DemoGenerator: Sendable {
             }
             try await write([orgs, serving, office, gridContacts])
             summary.organisations = Int(ids.org)
+            summary.byStreet.append(here)
+        }
+        if let first = summary.byStreet.first {
+            summary.firstStreetID = first.firstStreetID; summary.firstCommunityID = first.firstCommunityID; summary.firstGridID = first.firstGridID
+            summary.firstHouseholdWithResidents = first.firstHouseholdWithResidents; summary.firstOwnerHousehold = first.firstOwnerHousehold
+            summary.propertyCompanyCompounds = first.propertyCompanyCompounds
         }
         for w in writing { try await w.value }
         if let _ = store.dialect.resetSequenceSQL("places") {

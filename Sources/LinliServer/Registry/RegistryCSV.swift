@@ -403,10 +403,20 @@ extension Linli {
         return try await DemoGenerator(store: store, cipher: cipher, env: config.environment, seed: seed, scale: scale, tiny: tiny).run(log: log)
     }
 
+    /// A demo account's actor by username; nil when there is no such account. The demos of
+    /// each capability act through it (with a street's suffix: community2, …).
+    func demoActor(_ username: String) async throws -> Actor? {
+        try await store.read { db in
+            guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else { return nil }
+            return try await accounts.loadActor(db, userID: try row.decode(column: "id", as: Int64.self))
+        }
+    }
+
     public struct DemoAccount: Sendable { public var username: String; public var password: String; public var role: String }
 
-    /// One account per role over the first street of the demo.
-    public func createDemoAccounts(_ s: DemoSummary, password: String?) async throws -> [DemoAccount] {
+    /// One account per role over the first street of the demo, or over the street `s` names
+    /// (`DemoSummary.byStreet`) with `suffix` after each username (community2, …).
+    public func createDemoAccounts(_ s: DemoSummary, password: String?, suffix: String = "") async throws -> [DemoAccount] {
         func pw() -> String { password ?? config.environment.token(bytes: 9) }
         var out: [DemoAccount] = []
         let plan: [(String, String, Role, Int64?, Int64?, Int64?)] = [
@@ -421,8 +431,8 @@ extension Linli {
             ("auditor", "审计员", .auditor, s.cityID, nil, nil),
             ("app", "第三方应用（Open311）", .partnerApp, s.cityID, nil, nil),
         ]
-        for (u, name, role, place, grid, household) in plan where household != 0 {
-            let p = pw()
+        for (name0, name, role, place, grid, household) in plan where household != 0 {
+            let u = name0 + suffix, p = pw()
             do { _ = try await accounts.createUser(username: u, displayName: name, password: p) }
             catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: u, password: p) }
             // A resident's account is the household's first-registered person (the head, the owner

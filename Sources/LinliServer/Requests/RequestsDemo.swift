@@ -6,14 +6,9 @@ import LinliStore
 extension Linli {
     /// The 2026 holiday calendar, a few requests in different states so that every queue has
     /// something to show, and an Open311 API key for the demo partner app.
-    public func loadRequestsDemo() async throws -> (apiKey: String?, requests: Int) {
+    public func loadRequestsDemo(suffix: String = "") async throws -> (apiKey: String?, requests: Int) {
         try await requests.loadHolidays(RequestsConfig.holidays2026)
-        func actor(_ username: String) async throws -> Actor? {
-            try await store.read { db in
-                guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else { return nil }
-                return try await accounts.loadActor(db, userID: try row.decode(column: "id", as: Int64.self))
-            }
-        }
+        func actor(_ username: String) async throws -> Actor? { try await demoActor(username + suffix) }
         guard let resident = try await actor("resident"), let staff = try await actor("community"),
               let home = resident.grants.first(where: { $0.role == .resident })?.householdID else { return (nil, 0) }
         let compound = PlacePath.ids(resident.grants.first { $0.role == .resident }!.placePath).dropFirst(4).first
@@ -49,7 +44,7 @@ extension Linli {
                 _ = try? await requests.perform(.resolve, id: help.id, a, actor: grid)
             }
         }
-        let key = try? await accounts.createAPIToken(username: "app", name: "open311-demo")
+        let key = try? await accounts.createAPIToken(username: "app" + suffix, name: "open311-demo")
         return (key, made.count)
     }
 }

@@ -1,0 +1,125 @@
+import Foundation
+import SQLKit
+import Testing
+@testable import LinliServer
+import LinliCore
+import LinliStore
+
+/// Objects of every kind the routes are keyed by, on the first street (where the demo accounts
+/// work: "inside") and their twins on the second street, made by that street's own accounts
+/// (community2, street2, …) through the same use cases ("outside"). The route matrix asks every
+/// role for both.
+struct MatrixWorld {
+    /// Object kind (the path segment before the id: "matters", "shifts", …) → id on each street.
+    var inside: [String: String] = [:]
+    var outside: [String: String] = [:]
+    /// A grant of the target user on each street, for `/users/:id/grants/:grant/revoke`.
+    var insideGrant = "", outsideGrant = ""
+
+    static func make(_ f: Fixture) async throws -> MatrixWorld {
+        let l = f.linli
+        let streets = [(f.demo, ""), (f.demo.byStreet[1], "2")]
+        _ = try await l.createDemoAccounts(f.demo.byStreet[1], password: Fixture.password, suffix: "2")
+        var w = MatrixWorld()
+        for (s, suffix) in streets {
+            _ = try await l.loadRequestsDemo(suffix: suffix)
+            #expect(try await l.loadDeliberationDemo(suffix: suffix) > 0)
+            #expect(try await l.loadLinkageDemo(suffix: suffix) > 0)
+            let staff = try await f.actor("community" + suffix), street = try await f.actor("street" + suffix)
+            let resident = try await f.actor("resident" + suffix)
+            let community = s.firstCommunityID
+            // What no demo makes: an announcement, a micro-grid leader, a request with a photo, a
+            // paper ballot with its signed image, a routing rule, a user with a grant, a binding to confirm.
+            var a = AnnouncementInput()
+            a.communityID = community; a.title = "停水通知"; a.body = "周三 9:00–12:00 停水。"; a.audienceKind = "community"
+            _ = try await l.gridWork.announce(a, actor: staff)
+            let (micro, person, streetPath, household) = try await l.store.read { db in
+                (try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'micro' ORDER BY id").first()!.decode(column: "id", as: Int64.self),
+                 try await db.raw("SELECT MIN(r.id) AS id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(bind: community)").first()!
+                    .decode(column: "id", as: Int64.self),
+                 try await db.raw("SELECT path FROM places WHERE id = \(bind: s.firstStreetID)").first()!.decode(column: "path", as: String.self),
+                 try await db.raw("SELECT id, path FROM households WHERE id = \(bind: s.firstHouseholdWithResidents)").first()!)
+            }
+            _ = try await l.registry.appoint(post: "micro_grid_leader", placeID: nil, gridID: micro, residentID: person, actor: staff)
+            var r = RequestInput()
+            r.category = "noise"; r.description = "楼下广场舞音响太大，晚上十点后还在放。"; r.householdID = s.firstHouseholdWithResidents
+            _ = try await l.requests.submit(r, photos: [TestImages.png], actor: resident)
+            let (poll, part) = try await l.store.read { db in
+                let p = try await db.raw("SELECT id FROM polls WHERE path LIKE \(bind: streetPath + "%") AND status = 'open' ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+                let part = try await db.raw("""
+                    SELECT part_id FROM poll_parts WHERE poll_id = \(bind: p) AND part_id NOT IN (SELECT part_id FROM ballots WHERE poll_id = \(bind: p)) ORDER BY part_id
+                    """).first()!.decode(column: "part_id", as: Int64.self)
+                return (p, part)
+            }
+            var b = DeliberationService.BallotInput()
+            b.partIDs = [part]; b.method = "proxy"; b.proxyName = "李四"; b.choice = "yes"
+            _ = try await l.deliberation.castBallots(poll, b, proxyDocument: TestImages.png, actor: staff)
+            try await l.requests.setRoutingRule(category: "noise", placeID: community, partyKind: "residents_committee", actor: street)
+            let target = "target" + suffix
+            _ = try await l.accounts.createUser(username: target, displayName: "被授权人", password: Fixture.password)
+            try await l.accounts.grant(username: target, role: .volunteer, placeID: community)
+            let (targetID, grant) = try await l.store.transaction { db in
+                let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: target)").first()!.decode(column: "id", as: Int64.self)
+                let g = try await db.raw("SELECT id FROM role_grants WHERE user_id = \(bind: u)").first()!.decode(column: "id", as: Int64.self)
+                try await db.raw("""
+                    INSERT INTO bind_requests (user_id, household_id, resident_id, path, status, note, created_at)
+                    VALUES (\(bind: u), \(bind: try household.decode(column: "id", as: Int64.self)), NULL, \(bind: try household.decode(column: "path", as: String.self)), 'pending', '请核对', 0)
+                    """).run()
+                return (u, g)
+            }
+            var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
+            ids["users"] = String(targetID)
+            ids["communities"] = String(community)
+            if suffix.isEmpty { w.inside = ids; w.insideGrant = String(grant) } else { w.outside = ids; w.outsideGrant = String(grant) }
+        }
+        return w
+    }
+
+    /// The first object of each kind on a street, by the path (or community) it hangs from.
+    static func ids(_ store: any Store, streetPath: String, community: Int64) async throws -> [String: String] {
+        let like = streetPath + "%"
+        let communityPath = try await store.read { db in
+            try await db.raw("SELECT path FROM places WHERE id = \(bind: community)").first()!.decode(column: "path", as: String.self)
+        }
+        let queries: [String: String] = [
+            "matters": "SELECT id FROM matters WHERE path LIKE $1",
+            "meetings": "SELECT m.id FROM meetings m JOIN matters x ON x.id = m.matter_id WHERE x.path LIKE $1",
+            "polls": "SELECT id FROM polls WHERE path LIKE $1",
+            "milestones": "SELECT m.id FROM milestones m JOIN matters x ON x.id = m.matter_id WHERE x.path LIKE $1",
+                        "ballot-documents": "SELECT d.id FROM ballot_documents d JOIN polls p ON p.id = d.poll_id WHERE p.path LIKE $1",
+            "tasks": "SELECT id FROM volunteer_tasks WHERE path LIKE $1",
+            "shifts": "SELECT s.id FROM task_shifts s JOIN volunteer_tasks t ON t.id = s.task_id WHERE t.path LIKE $1",
+            "assignments": "SELECT a.id FROM shift_assignments a JOIN volunteer_tasks t ON t.id = a.task_id WHERE t.path LIKE $1",
+            "teams": "SELECT id FROM volunteer_teams WHERE path LIKE $1",
+            "rewards": "SELECT id FROM rewards WHERE path LIKE $1",
+            "needs": "SELECT id FROM needs WHERE path LIKE $1",
+            "projects": "SELECT id FROM micro_projects WHERE path LIKE $1",
+            "project-milestones": "SELECT m.id FROM project_milestones m JOIN micro_projects p ON p.id = m.project_id WHERE p.path LIKE $1",
+            "expenses": "SELECT e.id FROM expenses e JOIN micro_projects p ON p.id = e.project_id WHERE p.path LIKE $1",
+            "pools": "SELECT id FROM matching_pools WHERE path LIKE $1",
+            "social-workers": "SELECT id FROM social_workers WHERE path LIKE $1",
+            "volunteers": "SELECT id FROM volunteers WHERE path LIKE $1",
+            "ventures": "SELECT id FROM venture_rounds WHERE path LIKE $1",
+            "venture-applications": "SELECT a.id FROM venture_applications a JOIN venture_rounds r ON r.id = a.round_id WHERE r.path LIKE $1",
+            // Of the community, where its staff work (a street's property companies are the street's).
+            "organisations": "SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE p.path LIKE $2",
+            "facilities": "SELECT f.id FROM facilities f JOIN places p ON p.id = f.place_id WHERE p.path LIKE $2",
+            "requests": "SELECT id FROM requests WHERE path LIKE $1",
+            "request-photos": "SELECT ph.id FROM request_photos ph JOIN requests r ON r.id = ph.request_id WHERE r.path LIKE $1",
+            "binds": "SELECT id FROM bind_requests WHERE path LIKE $1",
+            "announcements": "SELECT id FROM announcements WHERE path LIKE $1",
+            "grids": "SELECT g.id FROM grids g JOIN places p ON p.id = g.community_id WHERE p.path LIKE $1",
+            "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",
+            "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",
+        ]
+        return try await store.read { db in
+            var out: [String: String] = [:]
+            for (kind, sql) in queries {
+                let q = sql.replacingOccurrences(of: "$1", with: "'\(like)'").replacingOccurrences(of: "$2", with: "'\(communityPath)%'") + " ORDER BY 1"
+                guard let row = try await db.raw(SQLQueryString(q)).first() else { Issue.record("no \(kind) on \(streetPath)"); continue }
+                out[kind] = String(try row.decode(column: "id", as: Int64.self))
+            }
+            return out
+        }
+    }
+}
