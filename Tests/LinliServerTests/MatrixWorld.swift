@@ -102,7 +102,7 @@ struct MatrixWorld {
             "ventures": "SELECT id FROM venture_rounds WHERE path LIKE $1",
             "venture-applications": "SELECT a.id FROM venture_applications a JOIN venture_rounds r ON r.id = a.round_id WHERE r.path LIKE $1",
             // Of the community, where its staff work (a street's property companies are the street's).
-            "organisations": "SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE p.path LIKE $2",
+            "organisations": "SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE p.path LIKE $2 ORDER BY CASE WHEN o.kind = 'social_organisation' THEN 0 ELSE 1 END, o.id",
             "facilities": "SELECT f.id FROM facilities f JOIN places p ON p.id = f.place_id WHERE p.path LIKE $2",
             "requests": "SELECT id FROM requests WHERE path LIKE $1",
             "request-photos": "SELECT ph.id FROM request_photos ph JOIN requests r ON r.id = ph.request_id WHERE r.path LIKE $1",
@@ -115,7 +115,7 @@ struct MatrixWorld {
         return try await store.read { db in
             var out: [String: String] = [:]
             for (kind, sql) in queries {
-                let q = sql.replacingOccurrences(of: "$1", with: "'\(like)'").replacingOccurrences(of: "$2", with: "'\(communityPath)%'") + " ORDER BY 1"
+                let q = sql.replacingOccurrences(of: "$1", with: "'\(like)'").replacingOccurrences(of: "$2", with: "'\(communityPath)%'") + (sql.contains("ORDER BY") ? "" : " ORDER BY 1")
                 guard let row = try await db.raw(SQLQueryString(q)).first() else { Issue.record("no \(kind) on \(streetPath)"); continue }
                 out[kind] = String(try row.decode(column: "id", as: Int64.self))
             }

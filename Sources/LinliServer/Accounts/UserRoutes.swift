@@ -26,20 +26,9 @@ struct UserRoutes {
             let actor = try c.requireActor()
             let user = try await visibleUser(id, actor)
             return try await formOrErrors(prefix: "grant") {
-                guard let role = Role(rawValue: c.form["role"] ?? "") else { throw LinliError.invalid("role", "invalid", "请选择角色") }
-                var household = try c.form.optionalID("household_id", "住户编号应为数字")
-                var resident: Int64?
-                // A resident's account may name the person it is: the registry checks that the actor
-                // may edit them and says where they live (their household is then the grant's).
-                if role == .resident, let rid = try c.form.optionalID("resident_id", "居民编号应为数字") {
-                    do { household = try await registry.editableResident(rid, actor: actor).household } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
-                        throw LinliError.invalid("resident_id", "not_found", "您管辖范围内没有这位居民")
-                    }
-                    resident = rid
-                }
-                try await accounts.grant(username: user.username, role: role, placeID: try c.form.optionalID("place_id", "地点编号应为数字"),
-                                         gridID: try c.form.optionalID("grid_id", "网格编号应为数字"),
-                                         householdID: household, residentID: resident, actor: actor)
+                try await grant(to: user, role: c.form["role"], placeID: try c.form.optionalID("place_id", "地点编号应为数字"),
+                                gridID: try c.form.optionalID("grid_id", "网格编号应为数字"), householdID: try c.form.optionalID("household_id", "住户编号应为数字"),
+                                residentID: try c.form.optionalID("resident_id", "居民编号应为数字"), actor: actor)
                 return redirect("/users/\(id)")
             } page: { errors in try await userPage(c, id: id, errors: errors) }
         }
@@ -49,6 +38,46 @@ struct UserRoutes {
             try await accounts.revoke(grantID: grant, actor: try c.requireActor())
             return redirect("/users/\(id)")
         }
+
+        // The same as JSON: an account made by staff, its grants given and taken back.
+        r.post("/api/v1/users", .action(.userManage)) { req, c in
+            struct Body: Decodable { var username: String?; var display_name: String?; var password: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let id = try await accounts.createUser(username: b.username ?? "", displayName: b.display_name ?? "", password: b.password ?? "", actor: try c.requireActor())
+            return try JSON.response(["id": id], status: .created)
+        }
+        r.post("/api/v1/users/:id/grants", .action(.userManage)) { req, c in
+            struct Body: Decodable { var role: String?; var place_id: Int64?; var grid_id: Int64?; var household_id: Int64?; var resident_id: Int64? }
+            let actor = try c.requireActor()
+            let user = try await visibleUser(try c.id("id"), actor)
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await grant(to: user, role: b.role, placeID: b.place_id, gridID: b.grid_id, householdID: b.household_id, residentID: b.resident_id, actor: actor)
+            return Response(status: .created)
+        }
+        r.delete("/api/v1/users/:id/grants/:grant", .action(.userManage)) { _, c in
+            let actor = try c.requireActor()
+            _ = try await visibleUser(try c.id("id"), actor)
+            guard let grant = c.parameters.get("grant").flatMap({ Int64($0) }) else { throw LinliError.notFound }
+            try await accounts.revoke(grantID: grant, actor: actor)
+            return Response(status: .noContent)
+        }
+    }
+
+    /// Grants a role to a user the actor may see. A resident's account may name the person it is:
+    /// the registry checks that the actor may edit them and says where they live (their household
+    /// is then the grant's).
+    func grant(to user: AccountService.UserRow, role rawRole: String?, placeID: Int64?, gridID: Int64?, householdID: Int64?, residentID: Int64?,
+               actor: Actor) async throws {
+        guard let role = Role(rawValue: rawRole ?? "") else { throw LinliError.invalid("role", "invalid", "请选择角色") }
+        var household = householdID
+        var resident: Int64?
+        if role == .resident, let rid = residentID {
+            do { household = try await registry.editableResident(rid, actor: actor).household } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
+                throw LinliError.invalid("resident_id", "not_found", "您管辖范围内没有这位居民")
+            }
+            resident = rid
+        }
+        try await accounts.grant(username: user.username, role: role, placeID: placeID, gridID: gridID, householdID: household, residentID: resident, actor: actor)
     }
 
     func visibleUser(_ id: Int64, _ actor: Actor) async throws -> AccountService.UserRow {

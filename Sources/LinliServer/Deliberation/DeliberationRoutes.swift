@@ -241,6 +241,19 @@ struct DeliberationRoutes {
         r.get("/api/v1/polls/:id/ballots", .action(.ballotView)) { _, c in
             try JSON.response(try await deliberation.ballots(try c.id("id"), actor: try c.requireActor()))
         }
+        // Each owner's name with their ballot, for staff who give a reason (audited).
+        r.post("/api/v1/polls/:id/ballots/unmask", .action(.ballotView)) { req, c in
+            struct Body: Decodable { var reason: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(try await deliberation.ballots(try c.id("id"), unmaskReason: b.reason ?? "", actor: try c.requireActor()))
+        }
+        r.post("/api/v1/processes", .action(.matterManage)) { req, c in
+            struct Body: Decodable { var place_id: Int64?; var process: ProcessDefinition }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请填写所属社区或小区编号") }
+            try await deliberation.defineProcess(b.process, placeID: place, actor: try c.requireActor())
+            return Response(status: .created)
+        }
         r.get("/api/v1/notices/:id", .open) { _, c in
             try JSON.response(try await deliberation.notices(placeID: try c.id("id"), actor: c.actor).notices)
         }

@@ -142,6 +142,14 @@ extension GridWorkService {
         }
         guard let row else { throw LinliError.notFound }
         if staff { return try announcementView(row, staff: true) }
+        // A grid worker reads what went to the households of their grid: they are the ones who
+        // tell those who have not read it.
+        let grids = actor.grants(for: .visitLog).compactMap(\.gridID)
+        if !grids.isEmpty, try await store.read({ db in
+            try await db.query("""
+                SELECT 1 AS x FROM announcement_households WHERE announcement_id = \(id) AND (grid_id IN (\(list: grids)) OR micro_grid_id IN (\(list: grids)))
+                """).first() != nil
+        }) { return try announcementView(row, staff: false) }
         guard let household = Self.ownHousehold(actor) else { throw LinliError.notFound }
         var view = try announcementView(row, staff: false)
         let mine = try await store.read { db in

@@ -820,16 +820,108 @@ struct LinkageRoutes {
             try await linkage.answer(assignmentID: try c.id("id"), accept: accept, actor: try c.requireActor())
             return Response(status: .noContent)
         }
-        r.post("/api/v1/assignments/:id/check-in", .action(.linkageView)) { req, c in
-            struct Body: Decodable { var code: String?; var at: String? }
+        // The volunteer's own check-in (the served household's code) and check-out, and staff
+        // recording them (with the time, afterwards) — split as on the console.
+        r.post("/api/v1/assignments/:id/check-in", .action(.volunteerJoin)) { req, c in
+            struct Body: Decodable { var code: String? }
             let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
-            try await linkage.checkIn(try c.id("id"), code: b?.code, at: b?.at, actor: try c.requireActor())
+            try await linkage.checkIn(try c.id("id"), code: b?.code, actor: try c.requireActor())
             return Response(status: .noContent)
         }
-        r.post("/api/v1/assignments/:id/check-out", .action(.linkageView)) { req, c in
-            struct Body: Decodable { var at: String? }
-            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
+        r.post("/api/v1/assignments/:id/check-out", .action(.volunteerJoin)) { _, c in
+            try await linkage.checkOut(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        struct StaffTime: Decodable { var at: String? }
+        r.post("/api/v1/assignments/:id/staff-check-in", .action(.volunteerManage)) { req, c in
+            let b = try await JSON.decodeIfPresent(StaffTime.self, from: req, context: c)
+            try await linkage.checkIn(try c.id("id"), code: nil, at: b?.at, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/assignments/:id/staff-check-out", .action(.volunteerManage)) { req, c in
+            let b = try await JSON.decodeIfPresent(StaffTime.self, from: req, context: c)
             try await linkage.checkOut(try c.id("id"), at: b?.at, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/assignments/:id/confirm", .action(.volunteerManage)) { _, c in
+            try await linkage.confirmAssignment(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        // JSON twins of the console's remaining steps: the same use case, fields named as on the form.
+        r.post("/api/v1/communities/:id/fill", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var month: String? }
+            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
+            return try JSON.response(try await linkage.fillMonth(communityID: try c.id("id"), taskID: nil, month: b?.month, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/shifts/:id/propose", .action(.volunteerManage)) { req, c in
+            struct Body: Decodable { var volunteerID: Int64?; enum CodingKeys: String, CodingKey { case volunteerID = "volunteer_id" } }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            return try JSON.response(["assignment_id": try await linkage.propose(shiftID: try c.id("id"), volunteerID: b.volunteerID, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/services", .action(.projectManage)) { req, c in
+            let i = try await JSON.decode(LinkageService.ServiceInput.self, from: req, context: c)
+            return try JSON.response(["id": try await linkage.addService(i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/social-workers", .action(.projectManage)) { req, c in
+            let i = try await JSON.decode(LinkageService.WorkerInput.self, from: req, context: c)
+            return try JSON.response(["id": try await linkage.addWorker(i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/social-workers/:id/trainings", .action(.projectManage)) { req, c in
+            struct Body: Decodable { var programme: String?; var title: String?; var hours: Int?; var day: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.addTraining(workerID: try c.id("id"), programme: b.programme, title: b.title, hours: b.hours, day: b.day, actor: try c.requireActor())
+            return Response(status: .created)
+        }
+        r.post("/api/v1/organisations/:id/members", .action(.projectManage)) { req, c in
+            struct Body: Decodable { var name: String?; var role: String?; var joined: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.addOrganisationMember(try c.id("id"), name: b.name, role: b.role, joined: b.joined, actor: try c.requireActor())
+            return Response(status: .created)
+        }
+        r.post("/api/v1/projects/:id/milestones", .action(.projectManage)) { req, c in
+            struct Body: Decodable { var title: String?; var dueDay: String?; enum CodingKeys: String, CodingKey { case title, dueDay = "due_day" } }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.addProjectMilestone(try c.id("id"), title: b.title, dueDay: b.dueDay, actor: try c.requireActor())
+            return Response(status: .created)
+        }
+        r.post("/api/v1/project-milestones/:id/done", .action(.projectManage)) { _, c in
+            try JSON.response(["project_id": try await linkage.completeProjectMilestone(try c.id("id"), actor: try c.requireActor())])
+        }
+        r.post("/api/v1/projects/:id/expenses", .action(.fundManage)) { req, c in
+            // The receipt's photo travels as base64, as a request's photos do.
+            struct Body: Decodable {
+                var amount: String?; var payee: String?; var purpose: String?; var receiptBase64: String?
+                enum CodingKeys: String, CodingKey { case amount, payee, purpose, receiptBase64 = "receipt_base64" }
+            }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            var receipt: [UInt8]?
+            if let text = b.receiptBase64 {
+                guard let data = Data(base64Encoded: text) else { throw LinliError.invalid("receipt_base64", "invalid", "票据照片不是 base64 编码") }
+                receipt = Array(data)
+            }
+            let id = try await linkage.requestExpense(projectID: try c.id("id"), amount: b.amount, payee: b.payee, purpose: b.purpose, receipt: receipt, actor: try c.requireActor())
+            return try JSON.response(["id": id], status: .created)
+        }
+        r.post("/api/v1/expenses/:id/reject", .action(.fundManage)) { req, c in
+            struct Body: Decodable { var reason: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.rejectExpense(try c.id("id"), reason: b.reason, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.put("/api/v1/communities/:id/fund-settings", .action(.fundManage)) { req, c in
+            struct Body: Decodable { var approvalsNeeded: Int?; enum CodingKeys: String, CodingKey { case approvalsNeeded = "approvals_needed" } }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.setApprovals(communityID: try c.id("id"), count: b.approvalsNeeded, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/ventures/:id/close", .action(.fundPool)) { _, c in
+            try await linkage.closeRound(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/venture-applications/:id/evaluate", .action(.fundPool)) { req, c in
+            struct Body: Decodable { var evaluation: String?; var rating: Int? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await linkage.evaluateGrant(applicationID: try c.id("id"), evaluation: b.evaluation, rating: b.rating, actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.post("/api/v1/assignments/:id/hours", .action(.volunteerManage)) { req, c in

@@ -288,6 +288,64 @@ struct RegistryRoutes {
         r.get("/api/v1/places/:id", .action(.placeView)) { _, c in
             try JSON.response(try await registry.place(try c.id("id"), actor: try c.requireActor()))
         }
+        // Organisations and facilities of a place: the place page's forms.
+        r.post("/api/v1/organisations", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var service_type: String?; var registration: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请选择地点") }
+            let id = try await namingFieldsWithout(prefix: "org_") {
+                try await registry.addOrganisation(placeID: place, kind: b.kind, name: b.name, serviceType: b.service_type, registration: b.registration,
+                                                   actor: try c.requireActor())
+            }
+            return try JSON.response(["id": id], status: .created)
+        }
+        r.patch("/api/v1/organisations/:id", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var name: String?; var parent_id: Int64? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            _ = try await namingFieldsWithout(prefix: "org_") {
+                try await registry.editOrganisation(try c.id("id"), name: b.name, parentID: b.parent_id, actor: try c.requireActor())
+            }
+            return Response(status: .noContent)
+        }
+        r.delete("/api/v1/organisations/:id", .action(.placeEdit)) { _, c in
+            _ = try await registry.removeOrganisation(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/facilities", .action(.placeEdit)) { req, c in
+            struct Body: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var lat: Double?; var lng: Double? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请选择地点") }
+            let id = try await namingFieldsWithout(prefix: "fac_") {
+                try await registry.addFacility(placeID: place, kind: b.kind, name: b.name, lat: b.lat.map { String($0) }, lng: b.lng.map { String($0) },
+                                               actor: try c.requireActor())
+            }
+            return try JSON.response(["id": id], status: .created)
+        }
+        r.delete("/api/v1/facilities/:id", .action(.placeEdit)) { _, c in
+            _ = try await registry.removeFacility(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        // The registry's spreadsheet in and out (the transfer page): the file is the body
+        // (CSV in UTF-8 or GBK, or an .xlsx workbook); the answer is the import report.
+        r.post("/api/v1/communities/:id/import", .action(.registryTransfer)) { req, c in
+            let body = try await req.body.collect(upTo: c.maxUploadSize)
+            guard body.readableBytes > 0 else { throw LinliError.invalid("file", "required", "请附上 CSV 或 Excel 文件") }
+            let keep = req.uri.queryParameters.get("keep_good") == "1"
+            let report = try await RegistryCSV(registry: registry).importCSV(Data(buffer: body), communityID: try c.id("id"), keepGood: keep, actor: try c.requireActor())
+            struct Line: Encodable { var line: Int; var column: String; var reason: String }
+            struct Out: Encodable { var imported: Int; var households_created: Int; var errors: [Line] }
+            return try JSON.response(Out(imported: report.imported, households_created: report.householdsCreated,
+                                         errors: report.errors.map { Line(line: $0.line, column: $0.column, reason: $0.reason) }),
+                                     status: report.errors.isEmpty ? .ok : .unprocessableContent)
+        }
+        r.post("/api/v1/communities/:id/export", .action(.registryTransfer)) { req, c in
+            struct Body: Decodable { var reason: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let id = try c.id("id")
+            let csv = try await RegistryCSV(registry: registry).exportCSV(communityID: id, reason: b.reason ?? "", actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"residents-\(id).csv\"", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(string: csv)))
+        }
         r.post("/api/v1/places", .action(.placeEdit)) { req, c in
             struct Body: Decodable { var parent_id: Int64?; var kind: String?; var name: String?; var community_type: String? }
             let b = try await JSON.decode(Body.self, from: req, context: c)

@@ -164,6 +164,41 @@ struct RequestsRoutes {
         }
 
         // MARK: JSON API
+        // The settings page's forms and the contact's unmasking, as JSON.
+        r.put("/api/v1/request-categories/:code", .action(.requestConfigure)) { req, c in
+            struct Body: Decodable {
+                var accept_hours: Int?; var contact_hours: Int?; var resolve_hours: Int?; var working_hours: Bool?; var default_party: String?; var active: Bool?
+            }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await requests.updateCategory(c.parameters.get("code") ?? "", acceptHours: b.accept_hours, contactHours: b.contact_hours, resolveHours: b.resolve_hours,
+                                              workingHours: b.working_hours ?? false, defaultParty: b.default_party, active: b.active ?? true, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/calendar", .action(.requestConfigure)) { req, c in
+            struct Body: Decodable { var day: String?; var kind: String?; var name: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await requests.setCalendarDay(b.day, kind: b.kind, name: b.name, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.get("/api/v1/routing-rules", .action(.requestRoute)) { _, c in
+            try JSON.response(try await requests.routingRules(actor: try c.requireActor(), lang: c.lang))
+        }
+        r.post("/api/v1/routing-rules", .action(.requestRoute)) { req, c in
+            struct Body: Decodable { var category: String?; var place_id: Int64?; var party_kind: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            try await requests.setRoutingRule(category: b.category, placeID: b.place_id, partyKind: b.party_kind, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.delete("/api/v1/routing-rules/:id", .action(.requestRoute)) { _, c in
+            try await requests.deleteRoutingRule(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/requests/:id/contact/unmask", .action(.requestWork)) { req, c in
+            struct Body: Decodable { var reason: String? }
+            let b = try await JSON.decode(Body.self, from: req, context: c)
+            let (name, phone) = try await requests.unmaskContact(try c.id("id"), reason: b.reason, actor: try c.requireActor())
+            return try JSON.response(["name": name, "phone": phone])
+        }
         r.get("/api/v1/request-categories", .signedIn) { _, c in
             try JSON.response(try await requests.categories(lang: c.lang))
         }
