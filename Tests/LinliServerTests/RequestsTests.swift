@@ -584,6 +584,60 @@ enum TestImages {
         }
     }
 
+    /// A partner app sends the photo itself (a multipart `media` part); Linli never fetches a
+    /// `media_url` it is given; the list's `media_url` points at the photo where the reporter
+    /// published, and at nothing where they did not.
+    @Test func open311TakesAPhotoAsMediaAndNamesItOnlyWherePublic() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let key = try await f.token("app")
+            let compound = try await f.residentCompound
+            try await built.app.test(.router) { client in
+                func multipart(_ fields: [(String, String)], media: [UInt8]?) -> (HTTPFields, ByteBuffer) {
+                    let boundary = "----open311\(UUID().uuidString)"
+                    var b = ByteBuffer()
+                    for (k, v) in fields { b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(k)\"\r\n\r\n\(v)\r\n") }
+                    if let media {
+                        b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"media\"; filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n")
+                        b.writeBytes(media); b.writeString("\r\n")
+                    }
+                    b.writeString("--\(boundary)--\r\n")
+                    return ([.contentType: "multipart/form-data; boundary=\(boundary)"], b)
+                }
+                let fields = [("api_key", key), ("service_code", "sanitation"), ("description", "垃圾桶满了"), ("address_id", String(compound))]
+                // A URL to fetch is refused, saying what to send instead; nothing is filed.
+                var (h, body) = multipart(fields + [("media_url", "http://169.254.169.254/latest/meta-data")], media: nil)
+                var res = try await client.execute(uri: "/open311/v2/requests.json", method: .post, headers: h, body: body)
+                #expect(res.status == .badRequest && res.body.text.contains("media"), "\(res.body.text)")
+                #expect(try await RequestsStoreTests.count(f, "SELECT COUNT(*) AS n FROM requests") == 0)
+                // Without a key the body is read and refused like any other.
+                (h, body) = multipart([("api_key", "nope")] + fields.dropFirst(), media: TestImages.png)
+                res = try await client.execute(uri: "/open311/v2/requests.json", method: .post, headers: h, body: body)
+                #expect(res.status == .forbidden)
+                // Something that is no picture is refused naming the photo.
+                (h, body) = multipart(fields, media: Array("<svg/>".utf8))
+                res = try await client.execute(uri: "/open311/v2/requests.xml", method: .post, headers: h, body: body)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("photos"), "\(res.body.text)")
+                (h, body) = multipart(fields, media: TestImages.png)
+                res = try await client.execute(uri: "/open311/v2/requests.json", method: .post, headers: h, body: body)
+                #expect(res.status == .created, "\(res.body.text)")
+                let id = String(res.body.text.firstMatch(of: /"service_request_id":"(\d+)"/)!.1)
+                res = try await client.execute(uri: "/open311/v2/requests/\(id).json", method: .get)
+                let url = try #require(res.body.text.firstMatch(of: /"media_url":"([^"]+)"/).map { String($0.1).replacingOccurrences(of: "\\/", with: "/") })
+                #expect(url.hasPrefix(f.config.publicBaseURL + "/request-photos/"))
+                let photo = try await client.execute(uri: String(url.dropFirst(f.config.publicBaseURL.count)), method: .get)
+                #expect(photo.status == .ok && photo.headers[.contentType] == "image/jpeg")
+                // A request the reporter did not publish names no photo, to Open311 or the board.
+                let resident = try await f.actor("resident")
+                var i = RequestInput()
+                i.category = "water_leak"; i.description = "楼上漏水"; i.householdID = f.demo.firstHouseholdWithResidents; i.publicDetails = false
+                let hidden = try await f.linli.requests.submit(i, photos: [TestImages.png], actor: resident).request
+                res = try await client.execute(uri: "/open311/v2/requests/\(hidden.id).json", method: .get)
+                #expect(res.status == .notFound || res.body.text.contains(#""media_url":"""#), "\(res.body.text)")
+            }
+        }
+    }
+
     @Test func aResidentSubmitsFromTheWebFormWithAPhoto() async throws {
         try await withFixture(.sqlite) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))

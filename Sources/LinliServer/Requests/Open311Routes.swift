@@ -84,7 +84,7 @@ struct Open311Routes {
             guard let id = Int64(idText), let found = try await requests.publicRequests(ids: [id], lang: c.lang).first else {
                 return error(f, Open311Error(404, "service_request_id \(idText) not found"))
             }
-            return respond(f) { .array("request", [Self.requestNode(found)], root: "service_requests") }
+            return respond(f) { .array("request", [Self.requestNode(found, baseURL: publicBaseURL)], root: "service_requests") }
         }
         r.get("/open311/v2/tokens/:file", .open) { _, c in
             guard let (token, f) = Self.file(c) else { return error(.json, Self.unknownFormat) }
@@ -98,11 +98,30 @@ struct Open311Routes {
 
     // MARK: POST requests
 
+    /// A GeoReport body with its photo: one `media` part (the FixMyStreet/SeeClickFix extension)
+    /// and the fields. Only the photo's bytes count, never its name or stated type.
+    static let multipartMax = RequestLimits.photoBytesMax + 64 * 1024
+
     func create(_ req: Request, _ c: AppContext, _ f: Format) async throws -> Response {
-        let form = c.form
+        var form = c.form, files = c.files
+        // The key travels in the body, so the middleware (which reads multipart bodies only for a
+        // signed-in caller) left it unread: read it here, no larger than one photo.
+        if files.isEmpty, let type = req.headers[.contentType], type.hasPrefix("multipart/form-data") {
+            guard let boundary = Multipart.boundary(type) else { throw Open311Error(400, "multipart/form-data without a boundary") }
+            let buffer: ByteBuffer
+            do { buffer = try await req.body.collect(upTo: Self.multipartMax) } catch { throw Open311Error(413, "the body is larger than one photo of 8 MB") }
+            do { (form, files) = try Multipart.parse(buffer, boundary: boundary) } catch { throw Open311Error(400, "the multipart body cannot be read") }
+        }
         guard let key = form.nonEmpty("api_key"), let actor = try await accounts.bearer(token: key) else {
             throw Open311Error(403, "api_key is missing or not valid")
         }
+        // Linli does not fetch pictures from addresses it is given (it would be a way to make the
+        // server call any host): the photo itself comes as the `media` part.
+        if form.nonEmpty("media_url") != nil {
+            throw Open311Error(400, "media_url is not fetched: send the photo itself as a multipart/form-data part named media")
+        }
+        let media = files.filter { $0.field == "media" }.map(\.bytes)
+        guard media.count <= 1 else { throw Open311Error(400, "one media part per request") }
         guard actor.may(.requestSubmit) else { throw Open311Error(403, "this api_key may not file requests") }
         guard let code = form.nonEmpty("service_code") else { throw Open311Error(400, "service_code is required") }
         var input = RequestInput()
@@ -131,7 +150,7 @@ struct Open311Routes {
         }
         guard input.placeID != nil else { throw Open311Error(400, "a location is required: lat/long, address_id or an address_string naming a compound") }
         input.idempotencyKey = form.nonEmpty("device_id").flatMap { d in form.nonEmpty("client_request_id").map { d + ":" + $0 } }
-        let (created, _) = try await requests.submit(input, actor: actor)
+        let (created, _) = try await requests.submit(input, photos: media, actor: actor)
         return respond(f, status: .created) {
             .array("request", [.object([("service_request_id", .string(String(created.id))), ("token", .string(String(created.id))),
                                         ("service_notice", .string("\(created.partyName) · \(LocalTime.text(created.resolveDue))")),
@@ -165,10 +184,10 @@ struct Open311Routes {
         filter.limit = limit
         filter.offset = offset
         let found = try await requests.publicRequests(filter, lang: c.lang)
-        return respond(f) { .array("request", found.map(Self.requestNode), root: "service_requests") }
+        return respond(f) { .array("request", found.map({ Self.requestNode($0, baseURL: publicBaseURL) }), root: "service_requests") }
     }
 
-    static func requestNode(_ p: PublicRequest) -> Node {
+    static func requestNode(_ p: PublicRequest, baseURL: String) -> Node {
         .object([
             ("service_request_id", .string(String(p.id))), ("status", .string(p.open311Status)), ("status_notes", .string(p.statusNotes)),
             ("service_name", .string(p.categoryName)), ("service_code", .string(p.category)), ("description", .string(p.description ?? "")),
@@ -176,7 +195,8 @@ struct Open311Routes {
             ("requested_datetime", .string(ISO8601.text(p.createdAt))), ("updated_datetime", .string(ISO8601.text(p.updatedAt))),
             ("expected_datetime", .string(ISO8601.text(p.resolveDue))), ("address", .string(p.address)), ("address_id", .string("")),
             ("zipcode", .string("")), ("lat", p.lat.map { .double($0) } ?? .string("")), ("long", p.lng.map { .double($0) } ?? .string("")),
-            ("media_url", .string("")),
+            // The first photo, where the reporter published them (the board's own rule).
+            ("media_url", .string(p.photoIDs.first.map { "\(baseURL)/request-photos/\($0)" } ?? "")),
         ])
     }
 

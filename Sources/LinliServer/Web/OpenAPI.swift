@@ -68,7 +68,10 @@ enum OpenAPI {
                 let content: [String: Any]
                 if r.path.hasPrefix("/open311/") {
                     let schema: [String: Any] = ["type": "object", "additionalProperties": ["type": "string"]]
-                    content = ["application/x-www-form-urlencoded": ["schema": schema]]
+                    // The photo comes as a `media` part (Linli fetches no `media_url`).
+                    let withMedia: [String: Any] = ["type": "object", "properties": ["media": ["type": "string", "format": "binary"]],
+                                                    "additionalProperties": ["type": "string"]]
+                    content = ["application/x-www-form-urlencoded": ["schema": schema], "multipart/form-data": ["schema": withMedia]]
                 } else {
                     let schema: [String: Any] = ["type": "object"]
                     content = ["application/json": ["schema": schema]]
