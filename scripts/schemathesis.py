@@ -65,7 +65,12 @@ def main():
             if not alive or run.returncode != 0:
                 print("\n".join(out.splitlines()[-150:]))
                 with open(log_path, "rb") as f:
-                    print(f.read()[-4000:].decode(errors="replace"))
+                    text = f.read().decode(errors="replace")
+                # A crash report is long: show where it starts (the failing frame), then the end.
+                crash = max(text.find("Program crashed"), text.find("Fatal error"))
+                if crash >= 0:
+                    print(text[max(0, crash - 1500):crash + 6000])
+                print(text[-4000:])
                 failed = True
                 break
         print(f"schemathesis: {total} cases against {base}/api/v1/openapi.json, {'FAILED' if failed else 'no server error'}")

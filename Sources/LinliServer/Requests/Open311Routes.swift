@@ -106,7 +106,7 @@ struct Open311Routes {
         var form = c.form, files = c.files
         // The key travels in the body, so the middleware (which reads multipart bodies only for a
         // signed-in caller) left it unread: read it here, no larger than one photo.
-        if files.isEmpty, let type = req.headers[.contentType], type.hasPrefix("multipart/form-data") {
+        if files.isEmpty, form.values.isEmpty, let type = req.headers[.contentType], type.hasPrefix("multipart/form-data") {
             guard let boundary = Multipart.boundary(type) else { throw Open311Error(400, "multipart/form-data without a boundary") }
             let buffer: ByteBuffer
             do { buffer = try await req.body.collect(upTo: Self.multipartMax) } catch { throw Open311Error(413, "the body is larger than one photo of 8 MB") }

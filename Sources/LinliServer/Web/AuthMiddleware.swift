@@ -40,6 +40,9 @@ struct AuthMiddleware: RouterMiddleware {
             guard let boundary = Multipart.boundary(type) else { throw LinliError.badRequest(nil, "缺少 multipart 边界") }
             let buffer = try await request.body.collect(upTo: Multipart.maxBody)
             (context.form, context.files) = try Multipart.parse(buffer, boundary: boundary)
+            // The body is read once from the network: keep it, so that a route may read it too
+            // (reading a streamed body twice stops the server).
+            request.body = .init(buffer: buffer)
         }
         // A change sent by a browser from another site is refused whatever it carries: the
         // Origin header (sent by every current browser on a POST) must name this host.
