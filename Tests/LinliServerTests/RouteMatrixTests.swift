@@ -458,6 +458,12 @@ extension TwinTests {
                 let grant = try await f.linli.store.read { db in
                     try await db.raw("SELECT id FROM role_grants WHERE user_id = \(unsafeRaw: user)").first()!.decode(column: "id", as: Int64.self)
                 }
+                // A grant is taken back from the account it belongs to, never through another's page.
+                let other = try await f.linli.store.read { db in
+                    try await db.raw("SELECT id FROM users WHERE username = 'volunteer'").first()!.decode(column: "id", as: Int64.self)
+                }
+                r = try await call(.delete, "/api/v1/users/\(other)/grants/\(grant)", "admin")
+                #expect(r.status == .notFound)
                 r = try await call(.delete, "/api/v1/users/\(user)/grants/\(grant)", "admin")
                 #expect(r.status == .noContent)
                 // The requests settings: a routing rule, a holiday, a category's deadlines.

@@ -194,12 +194,13 @@ public struct AccountService: Sendable {
     }
 
     /// Removes one grant by its id; from the console only inside the actor's area.
-    public func revoke(grantID: Int64, actor: Actor) async throws {
+    /// Takes a grant back; `userID` (the account page it was asked from) must be its holder.
+    public func revoke(grantID: Int64, of userID: Int64? = nil, actor: Actor) async throws {
         try actor.require(.userManage)
         try await store.transaction { db in
             guard let g = try await db.raw("""
                 SELECT g.user_id, g.role, p.path FROM role_grants g JOIN places p ON p.id = g.place_id WHERE g.id = \(bind: grantID)
-                """).first() else { throw LinliError.notFound }
+                """).first(), try userID == nil || g.decode(column: "user_id", as: Int64.self) == userID else { throw LinliError.notFound }
             let path = try g.decode(column: "path", as: String.self)
             guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
             if let role = Role(rawValue: try g.decode(column: "role", as: String.self)) { try Self.requireGrantable(role, by: actor) }

@@ -35,7 +35,7 @@ struct UserRoutes {
         r.post("/users/:id/grants/:grant/revoke", .action(.userManage)) { _, c in
             let id = try c.id("id")
             guard let grant = c.parameters.get("grant").flatMap({ Int64($0) }) else { throw LinliError.notFound }
-            try await accounts.revoke(grantID: grant, actor: try c.requireActor())
+            try await accounts.revoke(grantID: grant, of: id, actor: try c.requireActor())
             return redirect("/users/\(id)")
         }
 
@@ -56,9 +56,10 @@ struct UserRoutes {
         }
         r.delete("/api/v1/users/:id/grants/:grant", .action(.userManage)) { _, c in
             let actor = try c.requireActor()
-            _ = try await visibleUser(try c.id("id"), actor)
+            let id = try c.id("id")
+            _ = try await visibleUser(id, actor)
             guard let grant = c.parameters.get("grant").flatMap({ Int64($0) }) else { throw LinliError.notFound }
-            try await accounts.revoke(grantID: grant, actor: actor)
+            try await accounts.revoke(grantID: grant, of: id, actor: actor)
             return Response(status: .noContent)
         }
     }
