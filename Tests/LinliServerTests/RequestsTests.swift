@@ -109,6 +109,21 @@ func cst(_ s: String) -> Int64 {
     }
 }
 
+/// A `multipart/form-data` body as a browser or an app sends it: text fields, then at most one file.
+enum TestMultipart {
+    static func body(_ fields: [(String, String)], file: (name: String, bytes: [UInt8])?) -> (contentType: String, body: ByteBuffer) {
+        let boundary = "----linli\(UUID().uuidString)"
+        var b = ByteBuffer()
+        for (k, v) in fields { b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(k)\"\r\n\r\n\(v)\r\n") }
+        if let file {
+            b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.name)\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
+            b.writeBytes(file.bytes); b.writeString("\r\n")
+        }
+        b.writeString("--\(boundary)--\r\n")
+        return ("multipart/form-data; boundary=\(boundary)", b)
+    }
+}
+
 enum TestImages {
     /// A 1×1 PNG.
     static let png: [UInt8] = Array(Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")!)
@@ -594,15 +609,8 @@ enum TestImages {
             let compound = try await f.residentCompound
             try await built.app.test(.router) { client in
                 func multipart(_ fields: [(String, String)], media: [UInt8]?) -> (HTTPFields, ByteBuffer) {
-                    let boundary = "----open311\(UUID().uuidString)"
-                    var b = ByteBuffer()
-                    for (k, v) in fields { b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(k)\"\r\n\r\n\(v)\r\n") }
-                    if let media {
-                        b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"media\"; filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n")
-                        b.writeBytes(media); b.writeString("\r\n")
-                    }
-                    b.writeString("--\(boundary)--\r\n")
-                    return ([.contentType: "multipart/form-data; boundary=\(boundary)"], b)
+                    let (type, body) = TestMultipart.body(fields, file: media.map { ("media", $0) })
+                    return ([.contentType: type], body)
                 }
                 let fields = [("api_key", key), ("service_code", "sanitation"), ("description", "垃圾桶满了"), ("address_id", String(compound))]
                 // A URL to fetch is refused, saying what to send instead; nothing is filed.
@@ -648,15 +656,7 @@ enum TestImages {
                 let csrf = String(page.body.text.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
                 let location = String(page.body.text.firstMatch(of: /option value="(household:\d+)"/)!.1)
                 func multipart(_ fields: [(String, String)], photo: [UInt8]?) -> (String, ByteBuffer) {
-                    let boundary = "----linli\(UUID().uuidString)"
-                    var b = ByteBuffer()
-                    for (k, v) in fields { b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(k)\"\r\n\r\n\(v)\r\n") }
-                    if let photo {
-                        b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
-                        b.writeBytes(photo); b.writeString("\r\n")
-                    }
-                    b.writeString("--\(boundary)--\r\n")
-                    return ("multipart/form-data; boundary=\(boundary)", b)
+                    TestMultipart.body(fields, file: photo.map { ("photos", $0) })
                 }
                 let fields = [("_csrf", csrf), ("idempotency_key", "form-1"), ("category", "lift"), ("attr_lift_trapped", "no"),
                               ("description", "电梯不动了"), ("location", location)]
