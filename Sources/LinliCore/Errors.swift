@@ -78,17 +78,3 @@ extension String {
         return String(scalars[start...end])
     }
 }
-
-/// Runs a use case for a JSON route, naming its refusals by the body's keys: a use case shared
-/// with a page names the page's fields (`org_name`, `fac_lat`), which carry a prefix so that
-/// several forms can share the page; the JSON body calls them `name`, `lat`.
-public func namingFieldsWithout<T>(prefix: String, _ body: () async throws -> T) async throws -> T {
-    func strip(_ e: LinliError) -> LinliError {
-        var e = e
-        if let f = e.field, f.hasPrefix(prefix) { e.field = String(f.dropFirst(prefix.count)) }
-        return e
-    }
-    do { return try await body() }
-    catch let e as LinliError { throw strip(e) }
-    catch let e as ValidationErrors { throw ValidationErrors(e.errors.map(strip)) }
-}

@@ -5,6 +5,14 @@ import Foundation
 /// refused at the door with a 422 naming the field, instead of being stored and crashing a later
 /// view of it (a task starting in the year 9999 did).
 public enum Input {
+    /// A file sent inside JSON as base64 (line breaks and spaces allowed: encoders wrap lines);
+    /// nil when absent or empty, refused naming the field when it is not base64.
+    public static func base64(_ text: String?, field: String, message: String) throws -> [UInt8]? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let d = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else { throw LinliError.invalid(field, "invalid", message) }
+        return [UInt8](d)
+    }
+
     /// The calendar range Linli handles: every stored day, deadline and shift lies inside it.
     public static let firstYear: Int64 = 2000
     public static let lastYear: Int64 = 2099

@@ -498,10 +498,11 @@ public enum StoreFactory {
 extension SQLDatabase {
     /// Inserts `items` with one multi-row INSERT per `chunk` of them, well inside both databases'
     /// limits on bound values; `head` is "INSERT INTO t (columns) VALUES ".
-    package func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, row: (T) -> BoundSQL) async throws {
+    /// `tail` follows the rows (an `ON CONFLICT …` clause).
+    package func insertRows<T>(_ head: String, _ items: [T], chunk: Int = 500, tail: String = "", row: (T) -> BoundSQL) async throws {
         for start in stride(from: 0, to: items.count, by: chunk) {
             let rows = BoundSQL.joined(items[start..<min(start + chunk, items.count)].map(row), separator: ", ")
-            try await query("\(unsafeRaw: head)\(rows)").run()
+            try await query("\(unsafeRaw: head)\(rows)\(unsafeRaw: tail)").run()
         }
     }
 }

@@ -132,6 +132,14 @@ import LinliStore
                 #expect(session.expiresAt - session.startedAt == 1800 && session.method == "household_code")
                 res = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer \(acting)"])
                 #expect(res.status == .ok && res.body.text.contains(elder.name))
+                // Acting lends the person's resident grants only: were their account also a member
+                // of staff, the one acting for them would not become one.
+                let account = try await f.linli.store.read { db in
+                    try await db.raw("SELECT u.username FROM acting_sessions a JOIN users u ON u.id = a.resident_user_id ORDER BY a.id DESC").first()!.decode(column: "username", as: String.self)
+                }
+                try await f.linli.accounts.grant(username: account, role: .communityStaff, placeID: f.demo.firstCommunityID)
+                res = try await client.execute(uri: "/api/v1/visits/due", method: .get, headers: [.authorization: "Bearer \(acting)"])
+                #expect(res.status == .forbidden, "\(res.body.text)")
                 // Thirty-one minutes later the token is dead.
                 clock.advance(hours: 31.0 / 60)
                 res = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer \(acting)"])

@@ -438,6 +438,13 @@ import LinliStore
                 res = try await Self.post(client, "/api/v1/announcements", staff,
                     #"{"community_id":\#(community),"title":"燃气安全检查","body":"本周六上门检查燃气","audience_kind":"community","needs_ack":true}"#)
                 let all = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                // The grid worker reads what went to their grid (nothing to acknowledge, nothing
+                // marked read), and not what went only to another grid.
+                res = try await get("/announcements/\(all.id)", grid)
+                #expect(res.status == .ok && !res.body.text.contains("announcement-ack") && res.body.text.contains("/visits#unread"))
+                #expect(try await get("/api/v1/announcements/\(elsewhere.id)", grid).status == .notFound)
+                res = try await get("/api/v1/announcements/\(all.id)", staff)
+                #expect(try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body)).read == 0)
                 _ = try await get("/api/v1/announcements/\(all.id)", resident)
                 res = try await get("/api/v1/visits/unread-notices", grid)
                 #expect(try JSONDecoder().decode([UnreadNotice].self, from: Data(buffer: res.body)).isEmpty, "not yet two days")

@@ -30,9 +30,9 @@ import LinliStore
             let byUser = try await f.tokens()
             let tokens = Dictionary(uniqueKeysWithValues: Fixture.demoUsers.map { ($0.1, byUser[$0.0]!) })
             let roleUser = Dictionary(uniqueKeysWithValues: Fixture.demoUsers.map { ($0.1, $0.0) })
-            let routes = built.routes
-            var narrowMisses: [String] = []
-            let (checked, misses) = try await built.app.test(.router) { client -> (Int, [String]) in
+            // Removals last, so that every other route meets its objects still there.
+            let routes = built.routes.filter { !Self.removes($0) } + built.routes.filter(Self.removes)
+            let (checked, narrowMisses) = try await built.app.test(.router) { client -> (Int, [String]) in
                 var checked = 0, misses: [String] = []
                 var deleted: Set<String> = []
                 for route in routes {
@@ -43,7 +43,7 @@ import LinliStore
                     // The widest roles last, so that a removal they may make leaves the object
                     // for the narrower roles first.
                     for role in Role.allCases.reversed() {
-                        for which in [Which.inside, .outside] {
+                        for which in [Which.plain, .inside, .outside] {
                             guard let uri = targets[which] else { continue }
                             var token = tokens[role]!
                             if Self.spendsToken.contains(route.path) { token = try await f.token(roleUser[role]!) }
@@ -67,10 +67,12 @@ import LinliStore
                             // A 403 of the object's own rules (not the assigned party, one's own
                             // expense) is an answer; the plain "没有权限" is the access refusal.
                             let accessRefused = status == 401 || (status == 403 && (res.body.text.contains("没有权限") || res.body.text.contains(#""code":"forbidden""#)))
-                            if which != .inside || Self.wholeCommunity.contains(role) { #expect(!accessRefused, "\(context)") }
+                            // An open route's 401/404 answers its body (no credentials in it, a
+                            // payment provider not configured), not who is calling.
+                            if route.access != .open, which != .inside || Self.wholeCommunity.contains(role) { #expect(!accessRefused, "\(context)") }
                             switch which {
                             case .plain:
-                                #expect(status != 404, "\(context)")
+                                if route.access != .open { #expect(status != 404, "\(context)") }
                             case .outside where route.access == .open || Self.seesEverything.contains(role):
                                 break
                             case .outside:
@@ -83,8 +85,7 @@ import LinliStore
                                 }
                             case .inside:
                                 // Once removed (by whichever route), an object answers 404 to the rest.
-                                let removes = route.method == .delete || ["/remove", "/delete", "/revoke"].contains(where: route.path.hasSuffix)
-                                if removes, (200..<400).contains(status) { deleted.insert(Self.objectKey(uri)) }
+                                if Self.removes(route), (200..<400).contains(status) { deleted.insert(Self.objectKey(uri)) }
                                 guard status == 404 || accessRefused, !deleted.contains(Self.objectKey(uri)) else { break }
                                 // An auditor reads everything and writes nothing; open and personal
                                 // routes answer by who one is, declared below like the narrower roles.
@@ -107,7 +108,6 @@ import LinliStore
                 }
                 return (checked, misses)
             }
-            narrowMisses = misses
             // Narrower roles (a grid worker, a property company, a resident, a volunteer, an app)
             // see only part of the street: the objects of the first street they are refused are
             // declared here, so a change either way shows.
@@ -168,11 +168,15 @@ import LinliStore
         return inside ? w.inside[kind] : w.outside[kind]
     }
 
-    /// `/api/v1/heads/7/…` → `heads/7`, the object a route acts on, so that removing it through
-    /// one route is seen from another (`/heads/7/remove` then `DELETE /api/v1/heads/7`).
+    /// Whether a route takes its object away (then later routes on it may answer 404).
+    static func removes(_ route: RouteDeclaration) -> Bool {
+        route.method == .delete || ["/remove", "/delete", "/revoke"].contains(where: route.path.hasSuffix)
+    }
+
+    /// The last object the URI names (`/users/5/grants/7/revoke` acts on grant 7).
     static func objectKey(_ uri: String) -> String {
         let parts = uri.split(separator: "/").map(String.init)
-        guard let i = parts.firstIndex(where: { Int($0) != nil }), i > 0 else { return uri }
+        guard let i = parts.lastIndex(where: { Int($0) != nil }), i > 0 else { return uri }
         return (aliases[parts[i - 1]] ?? parts[i - 1]) + "/" + parts[i]
     }
 
@@ -346,7 +350,9 @@ import LinliStore
     }
 }
 
-/// Every step of the console has its JSON twin (the same use case), so that nothing is web-only.
+/// Every step of the console has a JSON route named as its twin, so that nothing is web-only.
+/// That the twin calls the same use case is the code's shape (both routes call one service
+/// function), checked by review and by the twins' own tests, not here.
 @Suite struct TwinTests {
     /// Console write → its JSON twin, where the names differ.
     static let twins: [String: String] = [
@@ -445,8 +451,12 @@ extension TwinTests {
                 #expect(r.status == .forbidden)
                 r = try await call(.delete, "/api/v1/facilities/\(facility)", "community")
                 #expect(r.status == .noContent)
+                // An organisation with members stays, saying why; an empty one goes.
                 r = try await call(.delete, "/api/v1/organisations/\(org)", "community")
-                #expect(r.status == .noContent || r.status == .conflict, "\(r.body.text)")
+                #expect(r.status == .conflict, "\(r.body.text)")
+                r = try await call(.post, "/api/v1/organisations", "community", #"{"place_id":\#(ids.insideCompound),"kind":"owners_committee","name":"业委会筹备组"}"#)
+                r = try await call(.delete, "/api/v1/organisations/\(id(r))", "community")
+                #expect(r.status == .noContent, "\(r.body.text)")
                 // Accounts made by staff, their grants given and taken back.
                 r = try await call(.post, "/api/v1/users", "admin", #"{"username":"helper1","display_name":"社区助理","password":"Lanterns-on-the-river-7"}"#)
                 #expect(r.status == .created, "\(r.body.text)")

@@ -193,8 +193,8 @@ public struct AccountService: Sendable {
         }
     }
 
-    /// Removes one grant by its id; from the console only inside the actor's area.
-    /// Takes a grant back; `userID` (the account page it was asked from) must be its holder.
+    /// Takes a grant back, only inside the actor's area; `userID` (the account page it was asked
+    /// from) must be its holder.
     public func revoke(grantID: Int64, of userID: Int64? = nil, actor: Actor) async throws {
         try actor.require(.userManage)
         try await store.transaction { db in

@@ -39,7 +39,9 @@ enum AccountsText {
         "step_ballot.record": ("纸质投票", "Paper ballot"), "step_volunteer.register": ("登记志愿者", "Registered as a volunteer"),
         "step_volunteer.update": ("更新志愿者信息", "Updated volunteer details"), "step_shift.propose": ("报名值班", "Signed up for a shift"),
         "step_fund.pledge": ("认捐", "Pledged a gift"), "step_fund.donate": ("捐赠", "Gave"), "step_need.post": ("发布需求", "Posted a need"),
-        "step_matter.suggest": ("提出议题", "Suggested a matter"), "step_points.redeem": ("兑换积分", "Redeemed points"),
+        "step_matter.suggest": ("提出议题", "Suggested a matter"), "step_announcement.ack": ("通知回执：已知晓", "Acknowledged an announcement"),
+        "step_shift.answer": ("回复值班安排", "Answered a shift"), "step_shift.check_in": ("值班签到", "Checked in for a shift"),
+        "step_shift.check_out": ("值班签退", "Checked out of a shift"), "step_other": ("其他操作", "Another step"), "step_points.redeem": ("兑换积分", "Redeemed points"),
         "bind_pending": ("待核实", "Waiting for the office"), "bind_approved": ("已绑定", "Linked"), "bind_refused": ("未通过", "Refused"),
     ]
 }

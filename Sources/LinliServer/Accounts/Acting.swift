@@ -150,6 +150,9 @@ extension AccountService {
         let expires = try s.decode(column: "expires_at", as: Int64.self)
         guard ActingRules.live(expiresAt: expires, endedAt: try s.decode(column: "ended_at", as: Int64?.self), now: now),
               var resident = try await loadActor(db, userID: try s.decode(column: "resident_user_id", as: Int64.self)) else { return nil }
+        // Staff act for the person, not for whatever else their account holds: a resident who is
+        // also a grid worker or a member of staff lends only their resident grants.
+        resident.grants.removeAll { $0.role != .resident }
         resident.acting = ActingBy(sessionID: actingID, userID: staffUserID, username: try s.decode(column: "username", as: String.self),
                                    displayName: try s.decode(column: "display_name", as: String.self), expiresAt: expires)
         return resident

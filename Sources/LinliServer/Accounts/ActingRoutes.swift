@@ -16,19 +16,13 @@ struct ActingRoutes {
         r.post("/residents/:id/acting", .action(.residentActFor)) { req, c in
             let actor = try c.requireActor()
             let id = try c.id("id")
-            do {
+            return try await formOrErrors(prefix: "acting", alsoShowing: [.conflict]) {
                 let target = try await registry.actingTarget(id, code: c.form["household_code"], last4: c.form["id_last4"], actor: actor)
                 _ = try await accounts.startActing(target, reason: c.form["reason"], actor: actor,
                                                    sessionToken: req.cookies[AuthMiddleware.sessionCookie].map { String($0.value) })
                 return redirect("/home")
-            } catch {
-                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
-                var errors: [String: String] = [:]
-                for (k, v) in fe { errors["acting_" + k] = v }
-                var resp = residentPages.residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: errors,
-                                                      actingValues: c.form)
-                resp.status = .unprocessableContent
-                return resp
+            } page: { errors in
+                residentPages.residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: errors, actingValues: c.form)
             }
         }
         r.post("/api/v1/residents/:id/acting", .action(.residentActFor)) { req, c in
@@ -52,7 +46,7 @@ struct ActingRoutes {
             let now = accounts.env.nowSeconds
             let rows = sessions.map { s -> [String: Any] in
                 let steps = s.steps.map { st -> [String: Any] in
-                    var step: [String: Any] = ["at": LocalDay.hhmm(LocalDay.minute(st.at)), "what": I18n.label("step_" + st.action, c.lang)]
+                    var step: [String: Any] = ["at": LocalDay.hhmm(LocalDay.minute(st.at)), "what": I18n.label(I18n.values["step_" + st.action] == nil ? "step_other" : "step_" + st.action, c.lang)]
                     if st.objectType == "request", let id = st.objectID { step["link"] = "/requests/\(id)"; step["object"] = "#\(id)" }
                     return step
                 }

@@ -224,12 +224,8 @@ struct DeliberationRoutes {
                 }
                 enum K: String, CodingKey { case document = "proxy_document_base64" }
             }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
-            var doc: [UInt8]?
-            if let s = b.document, !s.isEmpty {
-                guard let d = Data(base64Encoded: s) else { throw LinliError.invalid("proxy_document_base64", "invalid", "委托书应为 base64 编码的图片") }
-                doc = [UInt8](d)
-            }
+            let b = try await JSON.decode(Body.self, from: req, context: c, upTo: RequestLimits.apiBodyMax)
+            let doc = try Input.base64(b.document, field: "proxy_document_base64", message: "委托书应为 base64 编码的图片")
             return try JSON.response(try await deliberation.castBallots(try c.id("id"), b.ballot, proxyDocument: doc, actor: try c.requireActor()), status: .created)
         }
         r.post("/api/v1/polls/:id/close", .action(.matterManage)) { _, c in
@@ -248,10 +244,15 @@ struct DeliberationRoutes {
             return try JSON.response(try await deliberation.ballots(try c.id("id"), unmaskReason: b.reason ?? "", actor: try c.requireActor()))
         }
         r.post("/api/v1/processes", .action(.matterManage)) { req, c in
-            struct Body: Decodable { var place_id: Int64?; var process: ProcessDefinition }
+            // The form's fields: a code, a name, and stages each with a code, name, kind and whether it may be skipped.
+            struct Stage: Decodable { var code: String; var name: String; var kind: StageKind; var required: Bool? }
+            struct Body: Decodable { var place_id: Int64?; var code: String?; var name: String?; var stages: [Stage]? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
             guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请填写所属社区或小区编号") }
-            try await deliberation.defineProcess(b.process, placeID: place, actor: try c.requireActor())
+            let name = (b.name ?? "").trimmingCharacters(in: .whitespaces)
+            let def = ProcessDefinition(code: (b.code ?? "").trimmingCharacters(in: .whitespaces), nameZh: name, nameEn: name,
+                                        stages: (b.stages ?? []).map { StageDefinition($0.code, $0.name, $0.name, $0.kind, required: $0.required ?? true) })
+            try await deliberation.defineProcess(def, placeID: place, actor: try c.requireActor())
             return Response(status: .created)
         }
         r.get("/api/v1/notices/:id", .open) { _, c in

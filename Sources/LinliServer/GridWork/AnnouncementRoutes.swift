@@ -91,6 +91,9 @@ extension GridWorkRoutes {
             d["staff"] = true
             d["households"] = n; d["read"] = a.read ?? 0; d["acknowledged"] = a.acknowledged ?? 0
             d["read_rate"] = n == 0 ? "—" : "\((a.read ?? 0) * 100 / n)%"
+        } else if a.readByMe == nil {
+            // A grid worker reading what went to their grid: nothing to acknowledge, people to tell.
+            d["grid_worker"] = true
         } else {
             d["can_ack"] = a.needsAck && a.acknowledgedByMe != true
             d["acked"] = a.acknowledgedByMe == true

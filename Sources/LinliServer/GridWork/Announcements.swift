@@ -136,26 +136,35 @@ extension GridWorkService {
     /// reached sees it, and the first look marks the household's copy read; anyone else, 404.
     public func announcement(_ id: Int64, actor: Actor, markRead: Bool = true) async throws -> AnnouncementView {
         let now = env.nowSeconds
-        let (row, staff) = try await store.read { db -> ((any SQLRow)?, Bool) in
-            guard let r = try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.id = \(id)").first() else { return (nil, false) }
-            return (r, actor.may(.announcementSend, on: ObjectScope(path: try r.decode(column: "path", as: String.self))))
+        let household = Self.ownHousehold(actor)
+        let grids = actor.grants(for: .visitLog).compactMap(\.gridID)
+        // One read: the announcement, the reader's household's copy, and whether it went to a
+        // household of the reader's grids.
+        let (row, staff, mine, toMyGrid) = try await store.read { db -> ((any SQLRow)?, Bool, (any SQLRow)?, Bool) in
+            guard let r = try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.id = \(id)").first() else { return (nil, false, nil, false) }
+            let staff = actor.may(.announcementSend, on: ObjectScope(path: try r.decode(column: "path", as: String.self)))
+            if staff { return (r, true, nil, false) }
+            var mine: (any SQLRow)?
+            if let h = household {
+                mine = try await db.query("SELECT read_at, acked_at FROM announcement_households WHERE announcement_id = \(id) AND household_id = \(h)").first()
+            }
+            var toMyGrid = false
+            if mine == nil, !grids.isEmpty {
+                toMyGrid = try await db.query("""
+                    SELECT 1 AS x FROM announcement_households WHERE announcement_id = \(id) AND (grid_id IN (\(list: grids)) OR micro_grid_id IN (\(list: grids)))
+                    """).first() != nil
+            }
+            return (r, false, mine, toMyGrid)
         }
         guard let row else { throw LinliError.notFound }
         if staff { return try announcementView(row, staff: true) }
-        // A grid worker reads what went to the households of their grid: they are the ones who
-        // tell those who have not read it.
-        let grids = actor.grants(for: .visitLog).compactMap(\.gridID)
-        if !grids.isEmpty, try await store.read({ db in
-            try await db.query("""
-                SELECT 1 AS x FROM announcement_households WHERE announcement_id = \(id) AND (grid_id IN (\(list: grids)) OR micro_grid_id IN (\(list: grids)))
-                """).first() != nil
-        }) { return try announcementView(row, staff: false) }
-        guard let household = Self.ownHousehold(actor) else { throw LinliError.notFound }
         var view = try announcementView(row, staff: false)
-        let mine = try await store.read { db in
-            try await db.query("SELECT read_at, acked_at FROM announcement_households WHERE announcement_id = \(id) AND household_id = \(household)").first()
+        guard let household, let mine else {
+            // A grid worker reads what went to the households of their grid: they are the ones who
+            // tell those who have not read it. Their own household's copy, if any, comes first.
+            guard toMyGrid else { throw LinliError.notFound }
+            return view
         }
-        guard let mine else { throw LinliError.notFound }
         var read = try mine.decode(column: "read_at", as: Int64?.self) != nil
         if markRead, !read {
             try await store.transaction { db in

@@ -30,10 +30,13 @@ struct GridWorkRoutes {
             do {
                 let code: String? = q.get("code").map { String($0) }
                 let target = try await gridWork.visitTarget(householdID: id, code: code, actor: try c.requireActor())
-                return try await formPage(c, target.household, followUpPending: target.followUpPending, values: FormData(), errors: [:])
+                // The grid whose list the visit was opened from: the form returns there.
+                var values = FormData()
+                if let grid = q.get("grid").flatMap({ Int64($0) }) { values.values["return_grid"] = [String(grid)] }
+                return try await formPage(c, target.household, followUpPending: target.followUpPending, values: values, errors: [:])
             } catch let e as LinliError where e.status == .unprocessableContent {
                 // A code that names no household of the grid: back to the list, the message beside the field.
-                var resp = try await duePage(c, gridID: nil, all: false, errors: ["code": e.message], code: q.get("code").map { String($0) })
+                var resp = try await duePage(c, gridID: q.get("grid").flatMap { Int64($0) }, all: false, errors: ["code": e.message], code: q.get("code").map { String($0) })
                 resp.status = .unprocessableContent
                 return resp
             }
@@ -203,7 +206,7 @@ struct GridWorkRoutes {
              "sent_on": Self.dayText($0.sentOn)] as [String: Any]
         }
         return renderer.page("visits", [
-            "items": items, "none": items.isEmpty, "count": items.count, "overdue": list.overdue, "has_overdue": list.overdue > 0,
+            "items": items, "none": items.isEmpty, "count": list.total, "overdue": list.overdue, "has_overdue": list.overdue > 0,
             "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
             "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,
             "later": list.later, "has_later": list.later > 0, "all_href": "/visits?all=1" + (gridID.map { "&grid=\($0)" } ?? ""),

@@ -273,7 +273,7 @@ extension GridWorkService {
                      because: r.because, period: r.period?.rawValue, reason: d.reason.rawValue, dueOn: ChinaTime.iso(day: d.dueDay), overdue: d.overdue,
                      retryFrom: d.retryFrom.map { ChinaTime.iso(day: $0) }, lastVisit: r.facts.lastCounted.map { ChinaTime.iso(day: LocalDay.of($0)) })
         }
-        return DueList(gridIDs: ids, items: Array(out), overdue: overdue, later: later)
+        return DueList(gridIDs: ids, items: Array(out), total: items.count, overdue: overdue, later: later)
     }
 
     // MARK: Coverage

@@ -81,11 +81,13 @@ public struct DueVisit: Codable, Sendable, Equatable {
 
 public struct DueList: Codable, Sendable {
     public var gridIDs: [Int64]
+    /// The first of them (the list is cut at a limit; `total` and `overdue` count them all).
     public var items: [DueVisit]
+    public var total: Int
     public var overdue: Int
     /// Households due later in their period, beyond the list's two weeks (all of them with `all`).
     public var later: Int
-    enum CodingKeys: String, CodingKey { case gridIDs = "grid_ids", items, overdue, later }
+    enum CodingKeys: String, CodingKey { case gridIDs = "grid_ids", items, total, overdue, later }
 }
 
 /// A grid's households under one situation's rule, against the rule: how many, how many
@@ -245,17 +247,17 @@ public struct GridWorkService: Sendable {
                       followUpVisit: try r.decode(column: "follow_up_visit", as: Int64?.self))
     }
 
-    /// Writes households' rows anew (each replaces the household's old one).
+    static let dueWritten = ["community_id", "grid_id", "micro_grid_id", "address", "situations", "period", "because", "last_counted_at",
+                             "last_attempt_at", "follow_up_day", "follow_up_visit", "since_at", "show_from", "list_from"]
+
+    /// Writes households' rows anew (each replaces the household's old one). An upsert, not a
+    /// delete and insert: two transactions refreshing one household at once (two grid workers'
+    /// first look after an upgrade, a visit beside a registry edit) would otherwise both insert.
     func saveDue(_ db: any SQLDatabase, _ rows: [DueRow]) async throws {
         guard !rows.isEmpty else { return }
-        for start in stride(from: 0, to: rows.count, by: 500) {
-            let ids = rows[start..<min(start + 500, rows.count)].map(\.householdID)
-            try await db.query("DELETE FROM visit_due WHERE household_id IN (\(list: ids))").run()
-        }
         try await db.insertRows("""
-            INSERT INTO visit_due (household_id, community_id, grid_id, micro_grid_id, address, situations, period, because, last_counted_at,
-                                   last_attempt_at, follow_up_day, follow_up_visit, since_at, show_from, list_from) VALUES
-            """, rows) { d in
+            INSERT INTO visit_due (household_id, \(Self.dueWritten.joined(separator: ", "))) VALUES
+            """, rows, tail: " ON CONFLICT (household_id) DO UPDATE SET " + Self.dueWritten.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")) { d in
             let situations = VisitSituation.all.filter(d.situations.contains).joined(separator: ",")
             let show = VisitPlan.showFrom(period: d.period, facts: d.facts)
             let list = VisitPlan.listFrom(period: d.period, facts: d.facts, horizon: Self.dueHorizon)
@@ -311,8 +313,9 @@ public struct GridWorkService: Sendable {
             let gone = existing.keys.filter { !present.contains($0) }
             if !gone.isEmpty { try await db.query("DELETE FROM visit_due WHERE household_id IN (\(list: gone))").run() }
             try await refresh(db, facts, existing: existing)
-            try await db.query("DELETE FROM visit_synced WHERE community_id = \(community)").run()
-            try await db.query("INSERT INTO visit_synced (community_id, at) VALUES (\(community), \(env.nowSeconds))").run()
+            try await db.query("""
+                INSERT INTO visit_synced (community_id, at) VALUES (\(community), \(env.nowSeconds)) ON CONFLICT (community_id) DO UPDATE SET at = excluded.at
+                """).run()
         }
     }
 

@@ -893,12 +893,8 @@ struct LinkageRoutes {
                 var amount: String?; var payee: String?; var purpose: String?; var receiptBase64: String?
                 enum CodingKeys: String, CodingKey { case amount, payee, purpose, receiptBase64 = "receipt_base64" }
             }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
-            var receipt: [UInt8]?
-            if let text = b.receiptBase64 {
-                guard let data = Data(base64Encoded: text) else { throw LinliError.invalid("receipt_base64", "invalid", "票据照片不是 base64 编码") }
-                receipt = Array(data)
-            }
+            let b = try await JSON.decode(Body.self, from: req, context: c, upTo: RequestLimits.apiBodyMax)
+            let receipt = try Input.base64(b.receiptBase64, field: "receipt_base64", message: "票据照片不是 base64 编码")
             let id = try await linkage.requestExpense(projectID: try c.id("id"), amount: b.amount, payee: b.payee, purpose: b.purpose, receipt: receipt, actor: try c.requireActor())
             return try JSON.response(["id": id], status: .created)
         }

@@ -612,6 +612,7 @@ extension LinkageService {
             let task = try await fetchTask(db, a.taskID, actor, .volunteerJoin)
             if accept { try await requireFree(db, volunteerID: a.volunteerID, shiftID: a.shiftID, from: a.startsAt, to: a.endsAt) }
             try await db.raw("UPDATE shift_assignments SET status = \(bind: accept ? "accepted" : "declined") WHERE id = \(bind: a.id)").run()
+            try await audit.append(db, actor: actor, action: "shift.answer", objectType: "shift_assignment", objectID: a.id, path: task.path, detail: accept ? "accepted" : "declined")
             try await notify(db, [task.ownerID], kind: "shift_answered", subject: task.title + " " + LocalTime.text(a.startsAt), link: "/tasks/\(task.id)")
         }
     }
@@ -655,6 +656,7 @@ extension LinkageService {
                 when = t
             }
             try await db.raw("UPDATE shift_assignments SET check_in_at = \(bind: when), check_in_method = \(bind: method) WHERE id = \(bind: a.id)").run()
+            try await audit.append(db, actor: actor, action: "shift.check_in", objectType: "shift_assignment", objectID: a.id, path: task.path, detail: method)
         }
     }
 
@@ -663,7 +665,7 @@ extension LinkageService {
         try await store.transaction { db in
             let a = try await fetchAssignment(db, assignmentID)
             let own = a.volunteerUser == actor.userID
-            _ = try await fetchTask(db, a.taskID, actor, own ? .volunteerJoin : .volunteerManage)
+            let task = try await fetchTask(db, a.taskID, actor, own ? .volunteerJoin : .volunteerManage)
             guard let checkIn = a.checkInAt else { throw LinliError.conflict(nil, "not_checked_in", "尚未签到，不能签退") }
             guard a.checkOutAt == nil else { throw LinliError.conflict(nil, "already_out", "已经签退") }
             var when = now
@@ -675,6 +677,7 @@ extension LinkageService {
             guard when <= now else { throw LinliError.invalid("out_at", "in_future", "签退时间不能晚于现在") }
             let minutes = Int((when - checkIn) / 60)
             try await db.raw("UPDATE shift_assignments SET check_out_at = \(bind: when), minutes = \(bind: minutes), status = 'done' WHERE id = \(bind: a.id)").run()
+            try await audit.append(db, actor: actor, action: "shift.check_out", objectType: "shift_assignment", objectID: a.id, path: task.path, detail: "minutes=\(minutes)")
         }
     }
 

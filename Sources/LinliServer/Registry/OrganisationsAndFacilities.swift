@@ -15,14 +15,14 @@ extension RegistryService {
             try actor.require(.placeEdit, on: place.scope)
             var v = Validator()
             let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            v.check(!name.isEmpty && name.count <= 60, "org_name", "required", "请填写组织名称（60 字以内）")
+            v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写组织名称（60 字以内）")
             let kind = OrganisationKind(rawValue: rawKind ?? "")
-            v.check(kind != nil, "org_kind", "invalid_choice", "请选择组织类型")
+            v.check(kind != nil, "kind", "invalid_choice", "请选择组织类型")
             let service = rawService.flatMap { $0.isEmpty ? nil : $0 }
             let registration = rawRegistration.flatMap { $0.isEmpty ? nil : $0 }
             if kind == .socialOrganisation {
-                v.check(["activity", "service", "rights"].contains(service ?? ""), "org_service_type", "invalid_choice", "请选择社会组织类别")
-                v.check(["registered", "filed"].contains(registration ?? ""), "org_registration", "invalid_choice", "请选择登记或备案")
+                v.check(["activity", "service", "rights"].contains(service ?? ""), "service_type", "invalid_choice", "请选择社会组织类别")
+                v.check(["registered", "filed"].contains(registration ?? ""), "registration", "invalid_choice", "请选择登记或备案")
             }
             try v.throwIfAny()
             let id = try await db.raw("""
@@ -44,12 +44,12 @@ extension RegistryService {
             try actor.require(.placeEdit, on: place.scope)
             var v = Validator()
             let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            v.check(!name.isEmpty && name.count <= 60, "fac_name", "required", "请填写设施名称（60 字以内）")
+            v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写设施名称（60 字以内）")
             let kind = FacilityKind(rawValue: rawKind ?? "")
-            v.check(kind != nil, "fac_kind", "invalid_choice", "请选择设施类型")
+            v.check(kind != nil, "kind", "invalid_choice", "请选择设施类型")
             let lat = rawLat.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }, lng = rawLng.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            v.check(lat.map { (-90...90).contains($0) } ?? false, "fac_lat", "invalid", "纬度应为 -90 到 90 的数字")
-            v.check(lng.map { (-180...180).contains($0) } ?? false, "fac_lng", "invalid", "经度应为 -180 到 180 的数字")
+            v.check(lat.map { (-90...90).contains($0) } ?? false, "lat", "invalid", "纬度应为 -90 到 90 的数字")
+            v.check(lng.map { (-180...180).contains($0) } ?? false, "lng", "invalid", "经度应为 -180 到 180 的数字")
             try v.throwIfAny()
             let id = try await db.raw("""
                 INSERT INTO facilities (place_id, kind, name, lat, lng) VALUES (\(bind: placeID), \(bind: kind!.rawValue), \(bind: name), \(bind: lat!), \(bind: lng!))

@@ -64,7 +64,7 @@ struct RegistryRoutes {
 
         r.post("/places/:id/organisations", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
-            return try await formOrErrors(prefix: "add") {
+            return try await formOrErrors(prefix: "add_org") {
                 _ = try await registry.addOrganisation(placeID: id, kind: c.form["kind"], name: c.form["name"], serviceType: c.form["service_type"],
                                                        registration: c.form["registration"], actor: try c.requireActor())
                 return redirect("/places/\(id)#organisations")
@@ -72,7 +72,7 @@ struct RegistryRoutes {
         }
         r.post("/places/:id/facilities", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
-            return try await formOrErrors(prefix: "add") {
+            return try await formOrErrors(prefix: "add_fac") {
                 _ = try await registry.addFacility(placeID: id, kind: c.form["kind"], name: c.form["name"], lat: c.form["lat"], lng: c.form["lng"],
                                                    actor: try c.requireActor())
                 return redirect("/places/\(id)#facilities")
@@ -293,18 +293,14 @@ struct RegistryRoutes {
             struct Body: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var service_type: String?; var registration: String? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
             guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请选择地点") }
-            let id = try await namingFieldsWithout(prefix: "org_") {
-                try await registry.addOrganisation(placeID: place, kind: b.kind, name: b.name, serviceType: b.service_type, registration: b.registration,
-                                                   actor: try c.requireActor())
-            }
+            let id = try await registry.addOrganisation(placeID: place, kind: b.kind, name: b.name, serviceType: b.service_type, registration: b.registration,
+                                                        actor: try c.requireActor())
             return try JSON.response(["id": id], status: .created)
         }
         r.patch("/api/v1/organisations/:id", .action(.placeEdit)) { req, c in
             struct Body: Decodable { var name: String?; var parent_id: Int64? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
-            _ = try await namingFieldsWithout(prefix: "org_") {
-                try await registry.editOrganisation(try c.id("id"), name: b.name, parentID: b.parent_id, actor: try c.requireActor())
-            }
+            _ = try await registry.editOrganisation(try c.id("id"), name: b.name, parentID: b.parent_id, actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.delete("/api/v1/organisations/:id", .action(.placeEdit)) { _, c in
@@ -315,10 +311,8 @@ struct RegistryRoutes {
             struct Body: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var lat: Double?; var lng: Double? }
             let b = try await JSON.decode(Body.self, from: req, context: c)
             guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请选择地点") }
-            let id = try await namingFieldsWithout(prefix: "fac_") {
-                try await registry.addFacility(placeID: place, kind: b.kind, name: b.name, lat: b.lat.map { String($0) }, lng: b.lng.map { String($0) },
-                                               actor: try c.requireActor())
-            }
+            let id = try await registry.addFacility(placeID: place, kind: b.kind, name: b.name, lat: b.lat.map { String($0) }, lng: b.lng.map { String($0) },
+                                                    actor: try c.requireActor())
             return try JSON.response(["id": id], status: .created)
         }
         r.delete("/api/v1/facilities/:id", .action(.placeEdit)) { _, c in
@@ -328,7 +322,8 @@ struct RegistryRoutes {
         // The registry's spreadsheet in and out (the transfer page): the file is the body
         // (CSV in UTF-8 or GBK, or an .xlsx workbook); the answer is the import report.
         r.post("/api/v1/communities/:id/import", .action(.registryTransfer)) { req, c in
-            let body = try await req.body.collect(upTo: c.maxUploadSize)
+            // As large as the console's upload form takes.
+            let body = try await req.body.collect(upTo: Multipart.maxBody)
             guard body.readableBytes > 0 else { throw LinliError.invalid("file", "required", "请附上 CSV 或 Excel 文件") }
             let keep = req.uri.queryParameters.get("keep_good") == "1"
             let report = try await RegistryCSV(registry: registry).importCSV(Data(buffer: body), communityID: try c.id("id"), keepGood: keep, actor: try c.requireActor())

@@ -145,6 +145,13 @@ extension RegistryService {
             m.name = parent.map { $0.name + " " + p.name } ?? p.name
             m.lat = p.lat ?? parent?.lat
             m.lng = p.lng ?? parent?.lng
+            // A villager group holds households itself and may have buildings folded into it
+            // already (or later: the dictionary's order is not fixed): add, never overwrite.
+            if let folded = out[id] {
+                m.households += folded.households
+                m.situations.merge(folded.situations, uniquingKeysWith: +)
+                m.grids.merge(folded.grids, uniquingKeysWith: +)
+            }
             out[id] = m
         }
         blocks = out

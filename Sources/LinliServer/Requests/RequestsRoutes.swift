@@ -351,12 +351,7 @@ struct RequestsRoutes {
         guard buffer.readableBytesView.firstRange(of: Array("\"photos_base64\"".utf8)) != nil else { return [] }
         struct Body: Decodable { var photos_base64: [String]? }
         let list = try JSON.decode(Body.self, buffer: buffer).photos_base64 ?? []
-        return try list.enumerated().map { i, s in
-            guard let d = Data(base64Encoded: s, options: .ignoreUnknownCharacters) else {
-                throw LinliError.invalid("photos_base64", "invalid", "第 \(i + 1) 张照片不是 base64 编码")
-            }
-            return [UInt8](d)
-        }
+        return try list.enumerated().compactMap { i, s in try Input.base64(s, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") }
     }
 
     static func actionInput(_ f: FormData) -> RequestsService.ActionInput {

@@ -17,7 +17,7 @@ enum SituationScript {
   function at(lat, lng) { return base.gcj ? window.LinliMap.toGCJ(lat, lng) : [lat, lng]; }
   // Areas under buildings under hotspots under single points, whatever order the layers arrive in.
   [['grids', 410], ['hotspots', 420], ['blocks', 430], ['points', 440]].forEach(function (p) { map.createPane('sit-' + p[0]).style.zIndex = p[1]; });
-  var base = '/api/v1/places/' + box.dataset.place + '/situation/';
+  var api = '/api/v1/places/' + box.dataset.place + '/situation/';
   var layers = {}, data = {}, fitted = false;
   var colour = document.getElementById('situation-colour');
   function esc(s) { var d = document.createElement('div'); d.textContent = s == null ? '' : String(s); return d.innerHTML; }
@@ -99,7 +99,7 @@ enum SituationScript {
       if (!layers[name]) layers[name] = draw[name](data[name]);
       layers[name].addTo(map); fit(); return;
     }
-    var url = base + name + (name === 'requests' ? '?' + (box.dataset.query || '') : '');
+    var url = api + name + (name === 'requests' ? '?' + (box.dataset.query || '') : '');
     fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) {

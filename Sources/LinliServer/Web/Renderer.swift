@@ -90,7 +90,7 @@ struct Renderer: Sendable {
     static let navigation: [(String, Action)] = [
         ("can_search", .residentView), ("can_audit", .auditView), ("can_requests", .requestView), ("can_matters", .matterView),
         ("can_users", .userManage), ("can_figures", .requestFigures), ("can_route", .requestRoute), ("can_linkage", .linkageView),
-        ("can_volunteer", .volunteerJoin), ("can_act_for", .residentActFor), ("can_today", .requestWork), ("can_visits", .visitLog), ("can_announcements", .householdView),
+        ("can_volunteer", .volunteerJoin), ("can_act_for", .residentActFor), ("can_today", .requestWork), ("can_visits", .visitLog), ("can_announcements", .announcementSend),
         ("can_situation", .situationView),
     ]
 
@@ -143,6 +143,8 @@ struct Renderer: Sendable {
                                          "until": .text(LocalDay.hhmm(LocalDay.minute(acting.expiresAt)))])
             }
             for (name, action) in Self.navigation { nav[name] = .bool(a.may(action)) }
+            // Announcements are also read by the households they reach (a grid worker finds theirs on /visits).
+            if a.grants.contains(where: { $0.role == .resident }) { nav["can_announcements"] = .bool(true) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
             // Someone acting only for themselves gets a resident's menu: what they can use, no staff links.
             nav["resident_nav"] = .bool(a.actsOnlyForThemselves)

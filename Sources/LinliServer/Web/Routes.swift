@@ -104,8 +104,9 @@ enum JSON {
     }
 
     /// Decodes a JSON body, naming the field when a value has the wrong type.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext) async throws -> T {
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+    /// `upTo` raises the usual limit for a body that carries a picture as base64.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext, upTo limit: Int? = nil) async throws -> T {
+        let buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw LinliError.badRequest(nil, "请求体为空") }
         return try decode(type, buffer: buffer)
     }
