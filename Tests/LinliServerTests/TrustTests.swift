@@ -782,9 +782,86 @@ import _CryptoExtras
                 for route in api {
                     let (path, _) = OpenAPI.openAPIPath(route.path)
                     #expect(paths[path]?[route.method.rawValue.lowercased()] != nil, "\(route.method) \(route.path) missing from the document")
+                    // Every body a route declares is described whole (no type refused the probe).
+                    if let body = route.body { #expect(body.isComplete, "\(route.method) \(route.path): \(body)") }
                 }
+                let typed = api.filter { $0.body != nil || !$0.rawBody.isEmpty }
+                #expect(typed.count > 90, "\(typed.count) routes declare their body")
+                // The JSON routes that change something and take no body at all (approve, withdraw,
+                // delete…) are the rest; none of them is documented as taking one.
+                func body(_ method: String, _ path: String) -> [String: Any]? {
+                    let op = paths[path]?[method] as? [String: Any]
+                    let content = (op?["requestBody"] as? [String: Any])?["content"] as? [String: Any]
+                    return (content?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+                }
+                let org = try #require(body("post", "/api/v1/organisations"))
+                let props = try #require(org["properties"] as? [String: [String: Any]])
+                #expect(props["place_id"]?["type"] as? String == "integer" && props["name"]?["type"] as? String == "string")
+                let submit = try #require(body("post", "/api/v1/requests")?["properties"] as? [String: Any])
+                #expect(submit["photos_base64"] != nil && submit["category"] != nil)
+                #expect(body("post", "/api/v1/requests/{id}/withdraw") != nil, "an optional body is still described")
+                let imp = (paths["/api/v1/communities/{id}/import"]?["post"] as? [String: Any])?["requestBody"] as? [String: Any]
+                #expect((imp?["content"] as? [String: Any])?["text/csv"] != nil)
             }
         }
+    }
+}
+
+/// Worked examples of reading a body's shape from its Swift type.
+@Suite struct BodySchemaTests {
+    enum Colour: String, Decodable, CaseIterable { case red, green }
+    struct Line: Decodable { var amount: String; var note: String? }
+    struct Example: Decodable {
+        var name: String
+        var count: Int64?
+        var share: Double?
+        var urgent: Bool?
+        var colour: Colour?
+        var lines: [Line]?
+        var tags: [String: String]?
+    }
+
+    @Test func aTypeGivesItsFieldsTheirJSONTypesAndRequiredOnesAreListed() {
+        let s = BodySchema.of(Example.self)
+        #expect(s.isComplete)
+        let j = s.jsonSchema
+        #expect(j["type"] as? String == "object")
+        #expect(j["required"] as? [String] == ["name"])
+        let p = j["properties"] as! [String: [String: Any]]
+        #expect(p["name"]?["type"] as? String == "string")
+        #expect(p["count"]?["type"] as? String == "integer")
+        #expect(p["share"]?["type"] as? String == "number")
+        #expect(p["urgent"]?["type"] as? String == "boolean")
+        #expect(p["colour"]?["enum"] as? [String] == ["red", "green"])
+        let items = p["lines"]?["items"] as? [String: Any]
+        #expect(items?["required"] as? [String] == ["amount"])
+        #expect((items?["properties"] as? [String: Any])?.keys.sorted() == ["amount", "note"])
+        // A dictionary names no keys: any field, as the server takes it.
+        #expect(p["tags"]?["type"] as? String == "object" && p["tags"]?["properties"] == nil)
+    }
+
+    @Test func aHandWrittenDecoderIsSeenThroughItsListedKeys() {
+        let j = BodySchema.of(RequestSubmission.self).jsonSchema
+        let p = j["properties"] as! [String: [String: Any]]
+        #expect(p["description"]?["type"] as? String == "string")
+        #expect(p["place_id"]?["type"] as? String == "integer")
+        #expect((p["photos_base64"]?["items"] as? [String: Any])?["type"] as? String == "string")
+    }
+
+    struct Stubborn: Decodable {
+        var id: Int64
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: K.self)
+            id = try c.decode(Int64.self, forKey: .id)
+            guard id > 0 else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "positive")) }
+        }
+        enum K: String, CodingKey { case id }
+    }
+
+    @Test func aTypeThatRefusesTheProbeIsReportedIncomplete() {
+        let s = BodySchema.of(Stubborn.self)
+        #expect(!s.isComplete)
+        #expect((s.jsonSchema["properties"] as? [String: Any])?["id"] != nil, "what was seen is still described")
     }
 }
 

@@ -99,10 +99,9 @@ struct AccountRoutes {
                 return page(fe, (error as? LinliError)?.status ?? .unprocessableContent)
             }
         }
-        r.post("/api/v1/register", .open) { req, c in
-            struct Body: Decodable { var code: String?; var username: String?; var password: String? }
+        struct PostRegisterBody: Decodable { var code: String?; var username: String?; var password: String? }
+        r.post("/api/v1/register", .open, body: PostRegisterBody.self) { req, c, b in
             struct Out: Encodable { var token: String; var expires_in_days: Int }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             let s = try await accounts.redeemInvite(code: b.code ?? "", username: b.username ?? "", password: b.password ?? "", address: clientAddress(req, c))
             let t = try await accounts.apiTokenReplacing(s, name: "register")
             return try JSON.response(Out(token: t, expires_in_days: AccountService.tokenDays), status: .created)
@@ -136,10 +135,9 @@ struct AccountRoutes {
         }
 
         // API: exchange a username and password for a bearer token.
-        r.post("/api/v1/tokens", .open) { req, c in
-            struct Body: Decodable { var username: String?; var password: String?; var name: String? }
+        struct PostTokensBody: Decodable { var username: String?; var password: String?; var name: String? }
+        r.post("/api/v1/tokens", .open, body: PostTokensBody.self) { req, c, b in
             struct Out: Encodable { var token: String; var expires_in_days: Int }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             let s = try await accounts.login(username: b.username ?? "", password: b.password ?? "", address: clientAddress(req, c))
             try await accounts.logout(token: s.token)
             let t = try await accounts.createAPIToken(username: s.actor.username, name: b.name ?? "api")

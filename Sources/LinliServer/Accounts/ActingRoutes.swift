@@ -25,9 +25,8 @@ struct ActingRoutes {
                 residentPages.residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: errors, actingValues: c.form)
             }
         }
-        r.post("/api/v1/residents/:id/acting", .action(.residentActFor)) { req, c in
+        r.post("/api/v1/residents/:id/acting", .action(.residentActFor), body: ActingInput.self) { req, c, input in
             let actor = try c.requireActor()
-            let input = try await JSON.decode(ActingInput.self, from: req, context: c)
             let target = try await registry.actingTarget(try c.id("id"), code: input.householdCode, last4: input.idLast4, actor: actor)
             return try JSON.response(try await accounts.startActing(target, reason: input.reason, actor: actor, sessionToken: nil), status: .created)
         }

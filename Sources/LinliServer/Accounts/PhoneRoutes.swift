@@ -77,25 +77,22 @@ struct PhoneRoutes {
                 }
             }
         }
-        r.post("/api/v1/sms/code", .open) { req, c in
-            struct Body: Decodable { var phone: String?; var purpose: String? }
+        struct PostSmsCodeBody: Decodable { var phone: String?; var purpose: String? }
+        r.post("/api/v1/sms/code", .open, body: PostSmsCodeBody.self) { req, c, b in
             struct Out: Encodable { var message: String }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             guard let purpose = SMSPurpose(rawValue: b.purpose ?? "") else { throw LinliError.invalid("purpose", "invalid_choice", "purpose 应为 register 或 reset") }
             return try JSON.response(Out(message: try await accounts.requestSMSCode(phone: b.phone ?? "", purpose: purpose, address: base.clientAddress(req, c))), status: .accepted)
         }
-        r.post("/api/v1/register/phone", .open) { req, c in
-            struct Body: Decodable { var phone: String?; var sms_code: String?; var display_name: String?; var password: String?; var community_id: Int64? }
+        struct PostRegisterPhoneBody: Decodable { var phone: String?; var sms_code: String?; var display_name: String?; var password: String?; var community_id: Int64? }
+        r.post("/api/v1/register/phone", .open, body: PostRegisterPhoneBody.self) { req, c, b in
             struct Out: Encodable { var token: String; var expires_in_days: Int }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             let s = try await accounts.registerByPhone(phone: b.phone ?? "", code: b.sms_code ?? "", displayName: b.display_name ?? "", password: b.password ?? "",
                                                        communityPath: try await communityPath(b.community_id.map(String.init)))
             let t = try await accounts.apiTokenReplacing(s, name: "register")
             return try JSON.response(Out(token: t, expires_in_days: AccountService.tokenDays), status: .created)
         }
-        r.post("/api/v1/password/reset", .open) { req, c in
-            struct Body: Decodable { var phone: String?; var sms_code: String?; var password: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostPasswordResetBody: Decodable { var phone: String?; var sms_code: String?; var password: String? }
+        r.post("/api/v1/password/reset", .open, body: PostPasswordResetBody.self) { req, c, b in
             try await accounts.resetPasswordBySMS(phone: b.phone ?? "", code: b.sms_code ?? "", password: b.password ?? "")
             return Response(status: .noContent)
         }
@@ -113,10 +110,9 @@ struct PhoneRoutes {
                 return resp
             }
         }
-        r.post("/api/v1/bind", .signedIn) { req, c in
-            struct Body: Decodable { var household_code: String?; var id_last4: String?; var ask_staff: Bool? }
+        struct PostBindBody: Decodable { var household_code: String?; var id_last4: String?; var ask_staff: Bool? }
+        r.post("/api/v1/bind", .signedIn, body: PostBindBody.self) { req, c, b in
             struct Out: Encodable { var status: String }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             let outcome = try await bind(code: b.household_code ?? "", last4: b.id_last4 ?? "", askStaff: b.ask_staff ?? false, actor: try c.requireActor())
             return try JSON.response(Out(status: outcome == .bound ? "bound" : "pending"), status: outcome == .bound ? .ok : .accepted)
         }
@@ -132,9 +128,8 @@ struct PhoneRoutes {
                     return redirect("/binds")
                 } page: { errors in try await bindsPage(c, errors: errors) }
             }
-            r.post("/api/v1/binds/:id/\(verdict)", .action(.userManage)) { req, c in
-                struct Body: Decodable { var resident_id: Int64?; var reason: String? }
-                let b = try await JSON.decode(Body.self, from: req, context: c)
+            struct BindVerdictBody: Decodable { var resident_id: Int64?; var reason: String? }
+            r.post("/api/v1/binds/:id/\(verdict)", .action(.userManage), body: BindVerdictBody.self) { req, c, b in
                 try await decide(try c.id("id"), approve: verdict == "approve", residentID: b.resident_id, reason: b.reason, actor: try c.requireActor())
                 return Response(status: .noContent)
             }

@@ -40,17 +40,15 @@ struct UserRoutes {
         }
 
         // The same as JSON: an account made by staff, its grants given and taken back.
-        r.post("/api/v1/users", .action(.userManage)) { req, c in
-            struct Body: Decodable { var username: String?; var display_name: String?; var password: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostUsersBody: Decodable { var username: String?; var display_name: String?; var password: String? }
+        r.post("/api/v1/users", .action(.userManage), body: PostUsersBody.self) { req, c, b in
             let id = try await accounts.createUser(username: b.username ?? "", displayName: b.display_name ?? "", password: b.password ?? "", actor: try c.requireActor())
             return try JSON.response(["id": id], status: .created)
         }
-        r.post("/api/v1/users/:id/grants", .action(.userManage)) { req, c in
-            struct Body: Decodable { var role: String?; var place_id: Int64?; var grid_id: Int64?; var household_id: Int64?; var resident_id: Int64? }
+        struct PostUsersGrantsBody: Decodable { var role: String?; var place_id: Int64?; var grid_id: Int64?; var household_id: Int64?; var resident_id: Int64? }
+        r.post("/api/v1/users/:id/grants", .action(.userManage), body: PostUsersGrantsBody.self) { req, c, b in
             let actor = try c.requireActor()
             let user = try await visibleUser(try c.id("id"), actor)
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             try await grant(to: user, role: b.role, placeID: b.place_id, gridID: b.grid_id, householdID: b.household_id, residentID: b.resident_id, actor: actor)
             return Response(status: .created)
         }

@@ -161,50 +161,43 @@ struct DeliberationRoutes {
                                                                  limit: try Input.int(q.get("limit"), field: "limit", default: 50, in: 1...200),
                                                                  offset: try Input.int(q.get("offset"), field: "offset", default: 0, in: 0...Input.maxOffset)))
         }
-        r.post("/api/v1/matters", .action(.matterSuggest)) { req, c in
-            let input = try await JSON.decode(DeliberationService.MatterInput.self, from: req, context: c)
+        r.post("/api/v1/matters", .action(.matterSuggest), body: DeliberationService.MatterInput.self) { req, c, input in
             return try JSON.response(try await deliberation.suggestMatter(input, actor: try c.requireActor()), status: .created)
         }
         r.get("/api/v1/matters/:id", .action(.matterView)) { _, c in
             try JSON.response(try await deliberation.detail(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
         }
-        r.post("/api/v1/matters/:id/advance", .action(.matterManage)) { req, c in
-            let input = try await JSON.decodeIfPresent(DeliberationService.AdvanceInput.self, from: req, context: c) ?? .init()
+        r.post("/api/v1/matters/:id/advance", .action(.matterManage), optionalBody: DeliberationService.AdvanceInput.self) { req, c, input in
+            let input = input ?? .init()
             return try JSON.response(try await deliberation.advance(try c.id("id"), input, actor: try c.requireActor()))
         }
-        r.post("/api/v1/matters/:id/meetings", .action(.matterManage)) { req, c in
-            let input = try await JSON.decode(DeliberationService.MeetingInput.self, from: req, context: c)
+        r.post("/api/v1/matters/:id/meetings", .action(.matterManage), body: DeliberationService.MeetingInput.self) { req, c, input in
             let id = try await deliberation.scheduleMeeting(try c.id("id"), input, actor: try c.requireActor())
             return try JSON.response(try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang), status: .created)
         }
-        r.post("/api/v1/matters/:id/polls", .action(.matterManage)) { req, c in
-            let input = try await JSON.decode(DeliberationService.PollInput.self, from: req, context: c)
+        r.post("/api/v1/matters/:id/polls", .action(.matterManage), body: DeliberationService.PollInput.self) { req, c, input in
             return try JSON.response(try await deliberation.openPoll(try c.id("id"), input, actor: try c.requireActor()), status: .created)
         }
-        r.post("/api/v1/matters/:id/milestones", .action(.matterManage)) { req, c in
-            struct Body: Decodable { var title: String?; var dueDay: String?; enum CodingKeys: String, CodingKey { case title, dueDay = "due_day" } }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostMattersMilestonesBody: Decodable { var title: String?; var dueDay: String?; enum CodingKeys: String, CodingKey { case title, dueDay = "due_day" } }
+        r.post("/api/v1/matters/:id/milestones", .action(.matterManage), body: PostMattersMilestonesBody.self) { req, c, b in
             let id = try c.id("id")
             try await deliberation.addMilestone(id, title: b.title, dueDay: b.dueDay, actor: try c.requireActor())
             return try JSON.response(try await deliberation.detail(id, actor: try c.requireActor(), lang: c.lang).milestones, status: .created)
         }
-        r.post("/api/v1/milestones/:id/done", .action(.matterManage)) { req, c in
-            struct Body: Decodable { var note: String? }
-            let b = try await JSON.decodeIfPresent(Body.self, from: req, context: c)
+        struct PostMilestonesDoneBody: Decodable { var note: String? }
+        r.post("/api/v1/milestones/:id/done", .action(.matterManage), optionalBody: PostMilestonesDoneBody.self) { req, c, b in
             let matter = try await deliberation.completeMilestone(try c.id("id"), note: b?.note, actor: try c.requireActor())
             return try JSON.response(try await deliberation.detail(matter, actor: try c.requireActor(), lang: c.lang).milestones)
         }
         r.get("/api/v1/meetings/:id", .action(.matterView)) { _, c in
             try JSON.response(try await deliberation.meeting(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
         }
-        r.post("/api/v1/meetings/:id/attendance", .action(.matterManage)) { req, c in
-            let input = try await JSON.decode(DeliberationService.AttendanceInput.self, from: req, context: c)
+        r.post("/api/v1/meetings/:id/attendance", .action(.matterManage), body: DeliberationService.AttendanceInput.self) { req, c, input in
             let a = try await deliberation.recordAttendance(try c.id("id"), input, actor: try c.requireActor())
             return try JSON.response(a, status: a.already ? .ok : .created)
         }
-        r.post("/api/v1/meetings/:id/minutes", .action(.matterManage)) { req, c in
-            struct Body: Decodable { var minutes: String?; var decisions: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostMeetingsMinutesBody: Decodable { var minutes: String?; var decisions: String? }
+        r.post("/api/v1/meetings/:id/minutes", .action(.matterManage), body: PostMeetingsMinutesBody.self) { req, c, b in
             let id = try c.id("id")
             try await deliberation.saveMinutes(id, minutes: b.minutes, decisions: b.decisions, actor: try c.requireActor())
             return try JSON.response(try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang))
@@ -214,17 +207,16 @@ struct DeliberationRoutes {
         }
         // Owners vote for themselves (method online); staff enter paper and proxy ballots. The
         // proxy's signed authorisation travels as base64 in `proxy_document_base64`.
-        r.post("/api/v1/polls/:id/ballots", .signedIn) { req, c in
-            struct Body: Decodable {
-                var ballot: DeliberationService.BallotInput
-                var document: String?
-                init(from d: Decoder) throws {
-                    ballot = try DeliberationService.BallotInput(from: d)
-                    document = try d.container(keyedBy: K.self).decodeIfPresent(String.self, forKey: .document)
-                }
-                enum K: String, CodingKey { case document = "proxy_document_base64" }
+        struct PostPollsBallotsBody: Decodable {
+            var ballot: DeliberationService.BallotInput
+            var document: String?
+            init(from d: Decoder) throws {
+                ballot = try DeliberationService.BallotInput(from: d)
+                document = try d.container(keyedBy: K.self).decodeIfPresent(String.self, forKey: .document)
             }
-            let b = try await JSON.decode(Body.self, from: req, context: c, upTo: RequestLimits.apiBodyMax)
+            enum K: String, CodingKey { case document = "proxy_document_base64" }
+        }
+        r.post("/api/v1/polls/:id/ballots", .signedIn, body: PostPollsBallotsBody.self, upTo: RequestLimits.apiBodyMax) { req, c, b in
             let doc = try Input.base64(b.document, field: "proxy_document_base64", message: "委托书应为 base64 编码的图片")
             return try JSON.response(try await deliberation.castBallots(try c.id("id"), b.ballot, proxyDocument: doc, actor: try c.requireActor()), status: .created)
         }
@@ -238,16 +230,14 @@ struct DeliberationRoutes {
             try JSON.response(try await deliberation.ballots(try c.id("id"), actor: try c.requireActor()))
         }
         // Each owner's name with their ballot, for staff who give a reason (audited).
-        r.post("/api/v1/polls/:id/ballots/unmask", .action(.ballotView)) { req, c in
-            struct Body: Decodable { var reason: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostPollsBallotsUnmaskBody: Decodable { var reason: String? }
+        r.post("/api/v1/polls/:id/ballots/unmask", .action(.ballotView), body: PostPollsBallotsUnmaskBody.self) { req, c, b in
             return try JSON.response(try await deliberation.ballots(try c.id("id"), unmaskReason: b.reason ?? "", actor: try c.requireActor()))
         }
-        r.post("/api/v1/processes", .action(.matterManage)) { req, c in
-            // The form's fields: a code, a name, and stages each with a code, name, kind and whether it may be skipped.
-            struct Stage: Decodable { var code: String; var name: String; var kind: StageKind; var required: Bool? }
-            struct Body: Decodable { var place_id: Int64?; var code: String?; var name: String?; var stages: [Stage]? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        // The form's fields: a code, a name, and stages each with a code, name, kind and whether it may be skipped.
+        struct Stage: Decodable { var code: String; var name: String; var kind: StageKind; var required: Bool? }
+        struct PostProcessesBody: Decodable { var place_id: Int64?; var code: String?; var name: String?; var stages: [Stage]? }
+        r.post("/api/v1/processes", .action(.matterManage), body: PostProcessesBody.self) { req, c, b in
             guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请填写所属社区或小区编号") }
             let name = (b.name ?? "").trimmingCharacters(in: .whitespaces)
             let def = ProcessDefinition(code: (b.code ?? "").trimmingCharacters(in: .whitespaces), nameZh: name, nameEn: name,
@@ -259,12 +249,11 @@ struct DeliberationRoutes {
             try JSON.response(try await deliberation.notices(placeID: try c.id("id"), actor: c.actor).notices)
         }
         r.get("/api/v1/vote-rules", .action(.matterView)) { _, c in try JSON.response(try await deliberation.rules()) }
-        r.post("/api/v1/vote-rules", .action(.voteConfigure)) { req, c in
-            struct Body: Decodable {
-                var code: String?; var name: String?; var placeID: Int64?; var rule: VoteRuleSet
-                enum CodingKeys: String, CodingKey { case code, name, placeID = "place_id", rule }
-            }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostVoteRulesBody: Decodable {
+            var code: String?; var name: String?; var placeID: Int64?; var rule: VoteRuleSet
+            enum CodingKeys: String, CodingKey { case code, name, placeID = "place_id", rule }
+        }
+        r.post("/api/v1/vote-rules", .action(.voteConfigure), body: PostVoteRulesBody.self) { req, c, b in
             return try JSON.response(try await deliberation.saveRule(code: b.code, name: b.name, placeID: b.placeID, rule: b.rule, actor: try c.requireActor()))
         }
         r.get("/api/v1/processes", .action(.matterView)) { _, c in try JSON.response(try await deliberation.processes()) }

@@ -32,8 +32,7 @@ extension GridWorkRoutes {
                 return resp
             }
         }
-        r.post("/api/v1/announcements", .action(.announcementSend)) { req, c in
-            let input = try await JSON.decode(AnnouncementInput.self, from: req, context: c)
+        r.post("/api/v1/announcements", .action(.announcementSend), body: AnnouncementInput.self) { req, c, input in
             return try JSON.response(try await gridWork.announce(input, actor: try c.requireActor()), status: .created)
         }
         r.get("/announcements/:id", .signedIn) { _, c in

@@ -55,8 +55,7 @@ struct GridWorkRoutes {
                 return resp
             }
         }
-        r.post("/api/v1/visits", .action(.visitLog)) { req, c in
-            let input = try await JSON.decode(VisitInput.self, from: req, context: c)
+        r.post("/api/v1/visits", .action(.visitLog), body: VisitInput.self) { req, c, input in
             let (visit, created) = try await gridWork.logVisit(input, actor: try c.requireActor())
             return try JSON.response(visit, status: created ? .created : .ok)
         }
@@ -103,8 +102,7 @@ struct GridWorkRoutes {
         r.get("/api/v1/communities/:id/visit-rules", .action(.visitPlan)) { _, c in
             try JSON.response(try await gridWork.rules(community: try c.id("id"), actor: try c.requireActor()))
         }
-        r.put("/api/v1/communities/:id/visit-rules", .action(.visitPlan)) { req, c in
-            let body = try await JSON.decode(RulesBody.self, from: req, context: c)
+        r.put("/api/v1/communities/:id/visit-rules", .action(.visitPlan), body: RulesBody.self) { req, c, body in
             let actor = try c.requireActor(), community = try c.id("id")
             try await gridWork.setRules(community: community, body.rules, actor: actor)
             return try JSON.response(try await gridWork.rules(community: community, actor: actor))

@@ -97,9 +97,8 @@ struct OnboardingRoutes {
             } page: { errors in try await places.placePage(c, id: id, errors: errors, form: ["contact_address": c.form["address"] ?? "",
                                                                                        "contact_phone": c.form["phone"] ?? "", "contact_hours": c.form["hours"] ?? ""]) }
         }
-        r.put("/api/v1/places/:id/contact", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var address: String?; var phone: String?; var hours: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PutPlacesContactBody: Decodable { var address: String?; var phone: String?; var hours: String? }
+        r.put("/api/v1/places/:id/contact", .action(.placeEdit), body: PutPlacesContactBody.self) { req, c, b in
             guard let o = try await registry.setOfficeContact(placeID: try c.id("id"), address: b.address, phone: b.phone, hours: b.hours,
                                                               actor: try c.requireActor()) else { return Response(status: .noContent) }
             return try JSON.response(o)
@@ -111,34 +110,30 @@ struct OnboardingRoutes {
                 return redirect("/grids/\(id)#contact")
             } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
-        r.put("/api/v1/grids/:id/contact", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var worker_name: String?; var phone: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PutGridsContactBody: Decodable { var worker_name: String?; var phone: String? }
+        r.put("/api/v1/grids/:id/contact", .action(.placeEdit), body: PutGridsContactBody.self) { req, c, b in
             return try JSON.response(try await registry.setGridContact(gridID: try c.id("id"), workerName: b.worker_name, phone: b.phone,
                                                                        actor: try c.requireActor()))
         }
 
-        r.post("/api/v1/grids", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var community_id: Int64?; var parent_id: Int64?; var name: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostGridsBody: Decodable { var community_id: Int64?; var parent_id: Int64?; var name: String? }
+        r.post("/api/v1/grids", .action(.placeEdit), body: PostGridsBody.self) { req, c, b in
             guard let community = b.community_id else { throw LinliError.invalid("community_id", "required", "请选择社区") }
             return try JSON.response(try await registry.createGrid(community: community, parentID: b.parent_id, name: b.name, actor: try c.requireActor()), status: .created)
         }
         r.get("/api/v1/grids/:id", .action(.placeView)) { _, c in
             try JSON.response(try await registry.grid(try c.id("id"), actor: try c.requireActor()))
         }
-        r.patch("/api/v1/grids/:id", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var name: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PatchGridsBody: Decodable { var name: String? }
+        r.patch("/api/v1/grids/:id", .action(.placeEdit), body: PatchGridsBody.self) { req, c, b in
             return try JSON.response(try await registry.renameGrid(try c.id("id"), name: b.name, actor: try c.requireActor()))
         }
         r.delete("/api/v1/grids/:id", .action(.placeEdit)) { _, c in
             _ = try await registry.removeGrid(try c.id("id"), actor: try c.requireActor())
             return Response(status: .noContent)
         }
-        r.post("/api/v1/heads", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var post: String?; var place_id: Int64?; var grid_id: Int64?; var resident_id: Int64? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostHeadsBody: Decodable { var post: String?; var place_id: Int64?; var grid_id: Int64?; var resident_id: Int64? }
+        r.post("/api/v1/heads", .action(.placeEdit), body: PostHeadsBody.self) { req, c, b in
             return try JSON.response(try await registry.appoint(post: b.post, placeID: b.place_id, gridID: b.grid_id, residentID: b.resident_id,
                                                                 actor: try c.requireActor()), status: .created)
         }
@@ -160,8 +155,7 @@ struct OnboardingRoutes {
             guard let d = try await registry.dwelling(household: try c.id("id"), actor: try c.requireActor()) else { throw LinliError.notFound }
             return try JSON.response(d)
         }
-        r.put("/api/v1/households/:id/dwelling", .action(.householdEdit)) { req, c in
-            let input = try await JSON.decode(DwellingInput.self, from: req, context: c)
+        r.put("/api/v1/households/:id/dwelling", .action(.householdEdit), body: DwellingInput.self) { req, c, input in
             return try JSON.response(try await registry.setDwelling(household: try c.id("id"), input, actor: try c.requireActor()))
         }
         r.get("/api/v1/places/:id/owners", .action(.householdEdit)) { req, c in

@@ -289,17 +289,15 @@ struct RegistryRoutes {
             try JSON.response(try await registry.place(try c.id("id"), actor: try c.requireActor()))
         }
         // Organisations and facilities of a place: the place page's forms.
-        r.post("/api/v1/organisations", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var service_type: String?; var registration: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostOrganisationsBody: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var service_type: String?; var registration: String? }
+        r.post("/api/v1/organisations", .action(.placeEdit), body: PostOrganisationsBody.self) { req, c, b in
             guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请选择地点") }
             let id = try await registry.addOrganisation(placeID: place, kind: b.kind, name: b.name, serviceType: b.service_type, registration: b.registration,
                                                         actor: try c.requireActor())
             return try JSON.response(["id": id], status: .created)
         }
-        r.patch("/api/v1/organisations/:id", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var name: String?; var parent_id: Int64? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PatchOrganisationsBody: Decodable { var name: String?; var parent_id: Int64? }
+        r.patch("/api/v1/organisations/:id", .action(.placeEdit), body: PatchOrganisationsBody.self) { req, c, b in
             _ = try await registry.editOrganisation(try c.id("id"), name: b.name, parentID: b.parent_id, actor: try c.requireActor())
             return Response(status: .noContent)
         }
@@ -307,9 +305,8 @@ struct RegistryRoutes {
             _ = try await registry.removeOrganisation(try c.id("id"), actor: try c.requireActor())
             return Response(status: .noContent)
         }
-        r.post("/api/v1/facilities", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var lat: Double?; var lng: Double? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostFacilitiesBody: Decodable { var place_id: Int64?; var kind: String?; var name: String?; var lat: Double?; var lng: Double? }
+        r.post("/api/v1/facilities", .action(.placeEdit), body: PostFacilitiesBody.self) { req, c, b in
             guard let place = b.place_id else { throw LinliError.invalid("place_id", "required", "请选择地点") }
             let id = try await registry.addFacility(placeID: place, kind: b.kind, name: b.name, lat: b.lat.map { String($0) }, lng: b.lng.map { String($0) },
                                                     actor: try c.requireActor())
@@ -321,7 +318,8 @@ struct RegistryRoutes {
         }
         // The registry's spreadsheet in and out (the transfer page): the file is the body
         // (CSV in UTF-8 or GBK, or an .xlsx workbook); the answer is the import report.
-        r.post("/api/v1/communities/:id/import", .action(.registryTransfer)) { req, c in
+        r.post("/api/v1/communities/:id/import", .action(.registryTransfer),
+               raw: ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]) { req, c in
             // As large as the console's upload form takes.
             let body = try await req.body.collect(upTo: Multipart.maxBody)
             guard body.readableBytes > 0 else { throw LinliError.invalid("file", "required", "请附上 CSV 或 Excel 文件") }
@@ -333,40 +331,35 @@ struct RegistryRoutes {
                                          errors: report.errors.map { Line(line: $0.line, column: $0.column, reason: $0.reason) }),
                                      status: report.errors.isEmpty ? .ok : .unprocessableContent)
         }
-        r.post("/api/v1/communities/:id/export", .action(.registryTransfer)) { req, c in
-            struct Body: Decodable { var reason: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostCommunitiesExportBody: Decodable { var reason: String? }
+        r.post("/api/v1/communities/:id/export", .action(.registryTransfer), body: PostCommunitiesExportBody.self) { req, c, b in
             let id = try c.id("id")
             let csv = try await RegistryCSV(registry: registry).exportCSV(communityID: id, reason: b.reason ?? "", actor: try c.requireActor())
             return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"residents-\(id).csv\"", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(string: csv)))
         }
-        r.post("/api/v1/places", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var parent_id: Int64?; var kind: String?; var name: String?; var community_type: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostPlacesBody: Decodable { var parent_id: Int64?; var kind: String?; var name: String?; var community_type: String? }
+        r.post("/api/v1/places", .action(.placeEdit), body: PostPlacesBody.self) { req, c, b in
             return try JSON.response(try await registry.createPlace(parentID: b.parent_id, kind: b.kind, name: b.name, communityType: b.community_type, actor: try c.requireActor()), status: .created)
         }
-        r.patch("/api/v1/places/:id", .action(.placeEdit)) { req, c in
-            struct Body: Decodable { var parent_id: Int64?; var name: String?; var community_type: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PatchPlacesBody: Decodable { var parent_id: Int64?; var name: String?; var community_type: String? }
+        r.patch("/api/v1/places/:id", .action(.placeEdit), body: PatchPlacesBody.self) { req, c, b in
             return try JSON.response(try await registry.updatePlace(try c.id("id"), name: b.name, parentID: b.parent_id, communityType: b.community_type,
                                                                     actor: try c.requireActor()))
         }
         r.get("/api/v1/households/:id", .action(.householdView)) { _, c in
             try JSON.response(try await registry.household(try c.id("id"), actor: try c.requireActor()))
         }
-        r.post("/api/v1/households", .action(.householdEdit)) { req, c in
+        struct PostHouseholdsBody: Decodable { var place_id: Int64?; var door: String?; var micro_grid_id: Int64?; var area_m2: String?; var dwelling: DwellingInput? }
+        r.post("/api/v1/households", .action(.householdEdit), body: PostHouseholdsBody.self) { req, c, b in
             // The part and its owners may come with the household (`dwelling`, as PUT …/dwelling takes it).
-            struct Body: Decodable { var place_id: Int64?; var door: String?; var micro_grid_id: Int64?; var area_m2: String?; var dwelling: DwellingInput? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
             let actor = try c.requireActor()
             let id = try await registry.createHousehold(placeID: b.place_id, door: b.door, microGridID: b.micro_grid_id, areaM2: b.area_m2,
                                                         dwelling: b.dwelling, actor: actor)
             return try JSON.response(try await registry.household(id, actor: actor), status: .created)
         }
-        r.patch("/api/v1/households/:id", .action(.householdEdit)) { req, c in
-            struct Body: Decodable { var micro_grid_id: Int64?; var door: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PatchHouseholdsBody: Decodable { var micro_grid_id: Int64?; var door: String? }
+        r.patch("/api/v1/households/:id", .action(.householdEdit), body: PatchHouseholdsBody.self) { req, c, b in
             let actor = try c.requireActor()
             let id = try c.id("id")
             try await registry.updateHousehold(id, microGridID: b.micro_grid_id, door: b.door, actor: actor)
@@ -375,20 +368,17 @@ struct RegistryRoutes {
         r.get("/api/v1/residents", .action(.residentView)) { req, c in
             try JSON.response(try await registry.search(req.uri.queryParameters.get("q"), actor: try c.requireActor()))
         }
-        r.post("/api/v1/residents", .action(.residentEdit)) { req, c in
-            let input = try await JSON.decode(ResidentInput.self, from: req, context: c)
+        r.post("/api/v1/residents", .action(.residentEdit), body: ResidentInput.self) { req, c, input in
             return try JSON.response(try await registry.createResident(input, actor: try c.requireActor()), status: .created)
         }
         r.get("/api/v1/residents/:id", .action(.residentView)) { _, c in
             try JSON.response(try await registry.resident(try c.id("id"), actor: try c.requireActor()))
         }
-        r.patch("/api/v1/residents/:id", .action(.residentEdit)) { req, c in
-            let input = try await JSON.decode(ResidentInput.self, from: req, context: c)
+        r.patch("/api/v1/residents/:id", .action(.residentEdit), body: ResidentInput.self) { req, c, input in
             return try JSON.response(try await registry.updateResident(try c.id("id"), input, actor: try c.requireActor()))
         }
-        r.post("/api/v1/residents/:id/unmask", .action(.residentUnmask)) { req, c in
-            struct Body: Decodable { var reason: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostResidentsUnmaskBody: Decodable { var reason: String? }
+        r.post("/api/v1/residents/:id/unmask", .action(.residentUnmask), body: PostResidentsUnmaskBody.self) { req, c, b in
             return try JSON.response(try await registry.unmaskResident(try c.id("id"), reason: b.reason, actor: try c.requireActor()))
         }
         r.get("/api/v1/coverage/:id", .action(.coverageView)) { _, c in

@@ -165,27 +165,24 @@ struct RequestsRoutes {
 
         // MARK: JSON API
         // The settings page's forms and the contact's unmasking, as JSON.
-        r.put("/api/v1/request-categories/:code", .action(.requestConfigure)) { req, c in
-            struct Body: Decodable {
-                var accept_hours: Int?; var contact_hours: Int?; var resolve_hours: Int?; var working_hours: Bool?; var default_party: String?; var active: Bool?
-            }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PutRequestCategoriesBody: Decodable {
+            var accept_hours: Int?; var contact_hours: Int?; var resolve_hours: Int?; var working_hours: Bool?; var default_party: String?; var active: Bool?
+        }
+        r.put("/api/v1/request-categories/:code", .action(.requestConfigure), body: PutRequestCategoriesBody.self) { req, c, b in
             try await requests.updateCategory(c.parameters.get("code") ?? "", acceptHours: b.accept_hours, contactHours: b.contact_hours, resolveHours: b.resolve_hours,
                                               workingHours: b.working_hours ?? false, defaultParty: b.default_party, active: b.active ?? true, actor: try c.requireActor())
             return Response(status: .noContent)
         }
-        r.post("/api/v1/calendar", .action(.requestConfigure)) { req, c in
-            struct Body: Decodable { var day: String?; var kind: String?; var name: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostCalendarBody: Decodable { var day: String?; var kind: String?; var name: String? }
+        r.post("/api/v1/calendar", .action(.requestConfigure), body: PostCalendarBody.self) { req, c, b in
             try await requests.setCalendarDay(b.day, kind: b.kind, name: b.name, actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.get("/api/v1/routing-rules", .action(.requestRoute)) { _, c in
             try JSON.response(try await requests.routingRules(actor: try c.requireActor(), lang: c.lang))
         }
-        r.post("/api/v1/routing-rules", .action(.requestRoute)) { req, c in
-            struct Body: Decodable { var category: String?; var place_id: Int64?; var party_kind: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostRoutingRulesBody: Decodable { var category: String?; var place_id: Int64?; var party_kind: String? }
+        r.post("/api/v1/routing-rules", .action(.requestRoute), body: PostRoutingRulesBody.self) { req, c, b in
             try await requests.setRoutingRule(category: b.category, placeID: b.place_id, partyKind: b.party_kind, actor: try c.requireActor())
             return Response(status: .noContent)
         }
@@ -193,29 +190,25 @@ struct RequestsRoutes {
             try await requests.deleteRoutingRule(try c.id("id"), actor: try c.requireActor())
             return Response(status: .noContent)
         }
-        r.post("/api/v1/requests/:id/contact/unmask", .action(.requestWork)) { req, c in
-            struct Body: Decodable { var reason: String? }
-            let b = try await JSON.decode(Body.self, from: req, context: c)
+        struct PostRequestsContactUnmaskBody: Decodable { var reason: String? }
+        r.post("/api/v1/requests/:id/contact/unmask", .action(.requestWork), body: PostRequestsContactUnmaskBody.self) { req, c, b in
             let (name, phone) = try await requests.unmaskContact(try c.id("id"), reason: b.reason, actor: try c.requireActor())
             return try JSON.response(["name": name, "phone": phone])
         }
         r.get("/api/v1/request-categories", .signedIn) { _, c in
             try JSON.response(try await requests.categories(lang: c.lang))
         }
-        r.post("/api/v1/requests", .action(.requestSubmit)) { req, c in
-            // Photos travel as base64 in `photos_base64`, so the body may be larger than others.
-            let buffer = try await req.body.collect(upTo: RequestLimits.apiBodyMax)
-            guard buffer.readableBytes > 0 else { throw LinliError.badRequest(nil, "请求体为空") }
-            var input = try JSON.decode(RequestInput.self, buffer: buffer)
+        // Photos travel as base64 in `photos_base64`, so the body may be larger than others.
+        r.post("/api/v1/requests", .action(.requestSubmit), body: RequestSubmission.self, upTo: RequestLimits.apiBodyMax) { req, c, body in
+            var input = body.input
             if input.idempotencyKey == nil, let key = req.headers[.init("Idempotency-Key")!] { input.idempotencyKey = key }
             let actor = try c.requireActor()
-            let photos = try Self.base64Photos(buffer)
+            let photos = try Self.base64Photos(body.photosBase64 ?? [])
             let (created, isNew, lookAlikes) = try await requests.submit(input, photos: photos, actor: actor, lookAlikesIn: c.lang)
             return try JSON.response(SubmissionAnswer(request: created, possibleDuplicates: lookAlikes), status: isNew ? .created : .ok)
         }
         // Look-alikes of a request being written, so the form can suggest them before it is sent.
-        r.post("/api/v1/requests/similar", .action(.requestSubmit)) { req, c in
-            let input = try await JSON.decode(RequestInput.self, from: req, context: c)
+        r.post("/api/v1/requests/similar", .action(.requestSubmit), body: RequestInput.self) { req, c, input in
             return try JSON.response(try await requests.suggestDuplicates(input, actor: try c.requireActor(), lang: c.lang))
         }
         r.get("/api/v1/requests", .action(.requestView)) { req, c in
@@ -234,10 +227,8 @@ struct RequestsRoutes {
             try JSON.response(try await requests.detail(try c.id("id"), actor: try c.requireActor(), lang: c.lang))
         }
         for t in Self.transitions {
-            r.post("/api/v1/requests/:id/\(t.rawValue)", .action(Self.access(t))) { req, c in
-                let buffer = try await req.body.collect(upTo: c.maxUploadSize)
-                let input = buffer.readableBytes == 0 ? RequestsService.ActionInput()
-                    : try JSON.decode(RequestsService.ActionInput.self, buffer: buffer)
+            r.post("/api/v1/requests/:id/\(t.rawValue)", .action(Self.access(t)), optionalBody: RequestsService.ActionInput.self) { req, c, input in
+                let input = input ?? RequestsService.ActionInput()
                 return try JSON.response(try await requests.perform(t, id: try c.id("id"), input, actor: try c.requireActor()))
             }
         }
@@ -345,13 +336,9 @@ struct RequestsRoutes {
         return i
     }
 
-    /// The photos of a JSON submission (`"photos_base64": ["…", …]`), decoded; looked for only
-    /// when the body names them, so an ordinary submission is decoded once.
-    static func base64Photos(_ buffer: ByteBuffer) throws -> [[UInt8]] {
-        guard buffer.readableBytesView.firstRange(of: Array("\"photos_base64\"".utf8)) != nil else { return [] }
-        struct Body: Decodable { var photos_base64: [String]? }
-        let list = try JSON.decode(Body.self, buffer: buffer).photos_base64 ?? []
-        return try list.enumerated().compactMap { i, s in try Input.base64(s, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") }
+    /// The photos of a JSON submission (`"photos_base64": ["…", …]`), decoded.
+    static func base64Photos(_ list: [String]) throws -> [[UInt8]] {
+        try list.enumerated().compactMap { i, s in try Input.base64(s, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") }
     }
 
     static func actionInput(_ f: FormData) -> RequestsService.ActionInput {

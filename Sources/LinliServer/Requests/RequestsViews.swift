@@ -133,7 +133,8 @@ public struct RequestInput: Sendable, Codable {
     public var idempotencyKey: String?
 
     public init() {}
-    enum CodingKeys: String, CodingKey {
+    // CaseIterable lets the API document list the keys this hand-written decoder reads.
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case category, description, placeID = "place_id", householdID = "household_id", address, lat, lng, urgency, channel
         case contactName = "contact_name", contactPhone = "contact_phone", publicDetails = "public_details", attributes
         case idempotencyKey = "idempotency_key", residentConsent = "resident_consent", callbackOK = "callback_ok"
@@ -164,6 +165,18 @@ public struct RequestInput: Sendable, Codable {
             case .callbackOK: callbackOK = try c.decodeIfPresent(Bool.self, forKey: key)
             }
         }
+    }
+}
+
+/// A JSON submission: the request and its photos as base64 (`photos_base64`).
+struct RequestSubmission: Decodable {
+    var input: RequestInput
+    var photosBase64: [String]?
+    enum Keys: String, CodingKey { case photosBase64 = "photos_base64" }
+
+    init(from decoder: any Decoder) throws {
+        input = try RequestInput(from: decoder)
+        photosBase64 = try decoder.container(keyedBy: Keys.self).decodeIfPresent([String].self, forKey: .photosBase64)
     }
 }
 

@@ -64,19 +64,21 @@ enum OpenAPI {
             case .signedIn: op["description"] = "Any signed-in user."
             case .action(let a): op["description"] = "Needs a role that may \(a.rawValue); objects outside the caller's scope answer 404."
             }
-            if r.method == .post || r.method == .patch {
-                let content: [String: Any]
-                if r.path.hasPrefix("/open311/") {
-                    let schema: [String: Any] = ["type": "object", "additionalProperties": ["type": "string"]]
-                    // The photo comes as a `media` part (Linli fetches no `media_url`).
-                    let withMedia: [String: Any] = ["type": "object", "properties": ["media": ["type": "string", "format": "binary"]],
-                                                    "additionalProperties": ["type": "string"]]
-                    content = ["application/x-www-form-urlencoded": ["schema": schema], "multipart/form-data": ["schema": withMedia]]
-                } else {
-                    let schema: [String: Any] = ["type": "object"]
-                    content = ["application/json": ["schema": schema]]
-                }
+            if r.path.hasPrefix("/open311/"), r.method == .post {
+                let schema: [String: Any] = ["type": "object", "additionalProperties": ["type": "string"]]
+                // The photo comes as a `media` part (Linli fetches no `media_url`).
+                let withMedia: [String: Any] = ["type": "object", "properties": ["media": ["type": "string", "format": "binary"]],
+                                                "additionalProperties": ["type": "string"]]
+                let content: [String: Any] = ["application/x-www-form-urlencoded": ["schema": schema], "multipart/form-data": ["schema": withMedia]]
                 op["requestBody"] = ["required": false, "content": content] as [String: Any]
+            } else if !r.rawBody.isEmpty {
+                var content: [String: Any] = [:]
+                for type in r.rawBody { content[type] = ["schema": ["type": "string", "format": "binary"]] }
+                op["requestBody"] = ["required": true, "content": content] as [String: Any]
+            } else if let body = r.body {
+                // A JSON body is described by the type the route decodes (see `BodySchema`).
+                let content: [String: Any] = ["application/json": ["schema": body.jsonSchema]]
+                op["requestBody"] = ["required": !r.bodyOptional, "content": content] as [String: Any]
             }
             let anything: [String: Any] = [:]
             let json: [String: Any] = r.path.hasSuffix(".xml") ? ["text/xml": anything] : ["application/json": ["schema": anything]]

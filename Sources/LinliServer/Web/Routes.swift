@@ -18,6 +18,12 @@ public struct RouteDeclaration: Sendable, Equatable {
     public var method: HTTPRequest.Method
     public var path: String
     public var access: Access
+    /// The JSON body the route decodes, read from its Swift type (nil: it takes none, or a form).
+    var body: BodySchema? = nil
+    /// The body may be left out altogether.
+    var bodyOptional = false
+    /// Media types of a body that is not JSON (a spreadsheet, a bank statement).
+    var rawBody: [String] = []
 }
 
 /// Every route is registered here with its access rule; there is no other way to add a route, so
@@ -31,9 +37,9 @@ final class Routes: @unchecked Sendable {
     /// Routes that change a resident's account itself, refused while acting for them.
     static let notWhileActing: Set<String> = ["/bind", "/api/v1/bind"]
 
-    func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access,
+    func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access, body: BodySchema? = nil, bodyOptional: Bool = false,
              _ handler: @escaping @Sendable (Request, AppContext) async throws -> Response) {
-        table.append(RouteDeclaration(method: method, path: path, access: access))
+        table.append(RouteDeclaration(method: method, path: path, access: access, body: body, bodyOptional: bodyOptional))
         let isAPI = path.hasPrefix("/api/")
         router.on(RouterPath(path), method: method) { request, context -> Response in
             switch access {
@@ -68,6 +74,41 @@ final class Routes: @unchecked Sendable {
     func patch(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.patch, path, access, h) }
     func put(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.put, path, access, h) }
     func delete(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.delete, path, access, h) }
+
+    // A JSON route names the type of its body; the table decodes it (naming the field at fault)
+    // before the handler runs, and the OpenAPI document describes the same type. Handlers cannot
+    // decode a request themselves (`JSON.decode(_:from:)` is private to this file), so no route
+    // reads a body its declaration does not show.
+
+    func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
+                            _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.post, path, access, body, limit, h) }
+    func patch<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
+                             _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.patch, path, access, body, limit, h) }
+    func put<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
+                           _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.put, path, access, body, limit, h) }
+    /// A body that may be left out altogether (every field optional, "no options given").
+    func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, optionalBody: B.Type,
+                            _ h: @escaping @Sendable (Request, AppContext, B?) async throws -> Response) {
+        add(.post, path, access, body: BodySchema.of(B.self), bodyOptional: true) { req, c in
+            try await h(req, c, try await JSON.decodeIfPresent(B.self, from: req, context: c))
+        }
+    }
+    /// A route that reads its body itself (JSON or multipart, say) and documents the JSON form.
+    func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, documenting: B.Type,
+                            _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+        add(.post, path, access, body: BodySchema.of(B.self), h)
+    }
+
+    /// A route whose body is a file of these media types, read by the handler.
+    func post(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+        add(.post, path, access, h)
+        table[table.count - 1].rawBody = types
+    }
+
+    private func add<B: Decodable & SendableMetatype>(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ type: B.Type, _ limit: Int?,
+                                   _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) {
+        add(method, path, access, body: BodySchema.of(B.self)) { req, c in try await h(req, c, try await JSON.decode(B.self, from: req, context: c, upTo: limit)) }
+    }
 }
 
 extension AppContext {
@@ -105,14 +146,14 @@ enum JSON {
 
     /// Decodes a JSON body, naming the field when a value has the wrong type.
     /// `upTo` raises the usual limit for a body that carries a picture as base64.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext, upTo limit: Int? = nil) async throws -> T {
+    fileprivate static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext, upTo limit: Int? = nil) async throws -> T {
         let buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw LinliError.badRequest(nil, "请求体为空") }
         return try decode(type, buffer: buffer)
     }
 
     /// Like `decode`, but an empty body means "no options given" rather than an error.
-    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext) async throws -> T? {
+    fileprivate static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: AppContext) async throws -> T? {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         return buffer.readableBytes == 0 ? nil : try decode(T.self, buffer: buffer)
     }
