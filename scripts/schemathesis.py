@@ -11,6 +11,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
 PASSWORD = "schemathesis-pw-1"
 EXAMPLES = os.environ.get("LINLI_FUZZ_EXAMPLES", "12")
+# The stateful phase follows the document's links (create → read, change, remove that object).
+PHASES = os.environ.get("LINLI_FUZZ_PHASES", "examples,coverage,fuzzing,stateful")
 
 
 def free_port():
@@ -44,8 +46,9 @@ def main():
             with urllib.request.urlopen(req, timeout=10) as r:
                 token = json.loads(r.read())["token"]
             cmd = ["schemathesis", "run", base + "/api/v1/openapi.json",
-                   "--checks", "not_a_server_error",
-                   "--phases", "examples,coverage,fuzzing",
+                   # No 5xx, and every answer has the status and media type the document gives it.
+                   "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                   "--phases", PHASES,
                    "--max-examples", EXAMPLES,
                    "--generation-deterministic",
                    "--request-timeout", "10",
@@ -63,7 +66,9 @@ def main():
             alive = proc.poll() is None
             print(f"schemathesis as {user}: {cases} cases, exit {run.returncode} in {time.time() - started:.0f} s; server {'still running' if alive else 'DIED'}")
             if not alive or run.returncode != 0:
-                print("\n".join(out.splitlines()[-150:]))
+                # The failures themselves (each with its curl to reproduce), then the summary.
+                at = out.find("= FAILURES =")
+                print("\n".join(out[at:].splitlines()[:300]) if at >= 0 else "\n".join(out.splitlines()[-150:]))
                 with open(log_path, "rb") as f:
                     text = f.read().decode(errors="replace")
                 # A crash report is long: show where it starts (the failing frame), then the end.

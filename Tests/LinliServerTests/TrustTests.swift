@@ -767,6 +767,42 @@ import _CryptoExtras
 }
 
 @Suite struct OpenAPITests {
+    /// A body refused before the route runs (an unreadable multipart) still answers an Open311
+    /// client in GeoReport's error list, in the format the path names, not as a console page.
+    @Test func open311RefusalsBeforeTheRouteAreGeoReportErrors() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let token = try await f.token("community")
+            try await built.app.test(.router) { client in
+                let body = "--b--\r\n"
+                for (ext, media) in [("json", "application/json"), ("xml", "text/xml")] {
+                    let r = try await client.execute(uri: "/open311/v2/requests.\(ext)", method: .post,
+                                                     headers: [.authorization: "Bearer \(token)", .contentType: "multipart/form-data"],
+                                                     body: ByteBuffer(string: body))
+                    #expect(r.status.code >= 400 && r.status.code < 500)
+                    #expect(r.headers[.contentType]?.hasPrefix(media) == true, "\(ext): \(r.headers[.contentType] ?? "")")
+                    #expect(r.body.text.contains(ext == "json" ? #""description""# : "<description>"), "\(r.body.text.prefix(200))")
+                }
+            }
+        }
+    }
+
+    /// Each route that creates an object links to the routes of that object, for schemathesis's
+    /// stateful phase; every body-less 204 and non-JSON answer is documented as such.
+    @Test func creationsLinkToTheirObjectsAndAnswersNameTheirMediaType() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let doc = try JSONSerialization.jsonObject(with: Data(OpenAPI.bytes(built.routes, baseURL: "http://x"))) as! [String: Any]
+            let paths = doc["paths"] as! [String: [String: Any]]
+            let create = paths["/api/v1/matters"]?["post"] as? [String: Any]
+            let ok = (create?["responses"] as? [String: Any])?["2XX"] as? [String: Any]
+            let links = try #require(ok?["links"] as? [String: [String: Any]])
+            #expect(links["get_api_v1_matters_id"]?["parameters"] as? [String: String] == ["path.id": "$response.body#/id"])
+            let export = ((paths["/api/v1/communities/{id}/export"]?["post"] as? [String: Any])?["responses"] as? [String: Any])?["2XX"] as? [String: Any]
+            #expect((export?["content"] as? [String: Any])?["text/csv"] != nil)
+        }
+    }
+
     @Test func theDocumentListsEveryAPIRouteWithItsMethod() async throws {
         try await withFixture(.sqlite) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))

@@ -50,7 +50,7 @@ struct UserRoutes {
             let actor = try c.requireActor()
             let user = try await visibleUser(try c.id("id"), actor)
             try await grant(to: user, role: b.role, placeID: b.place_id, gridID: b.grid_id, householdID: b.household_id, residentID: b.resident_id, actor: actor)
-            return Response(status: .created)
+            return try JSON.response(["user_id": user.id], status: .created)
         }
         r.delete("/api/v1/users/:id/grants/:grant", .action(.userManage)) { _, c in
             let actor = try c.requireActor()

@@ -243,7 +243,7 @@ struct DeliberationRoutes {
             let def = ProcessDefinition(code: (b.code ?? "").trimmingCharacters(in: .whitespaces), nameZh: name, nameEn: name,
                                         stages: (b.stages ?? []).map { StageDefinition($0.code, $0.name, $0.name, $0.kind, required: $0.required ?? true) })
             try await deliberation.defineProcess(def, placeID: place, actor: try c.requireActor())
-            return Response(status: .created)
+            return try JSON.response(["code": def.code], status: .created)
         }
         r.get("/api/v1/notices/:id", .open) { _, c in
             try JSON.response(try await deliberation.notices(placeID: try c.id("id"), actor: c.actor).notices)

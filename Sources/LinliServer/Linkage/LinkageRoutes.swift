@@ -857,18 +857,15 @@ struct LinkageRoutes {
         }
         struct PostSocialWorkersTrainingsBody: Decodable { var programme: String?; var title: String?; var hours: Int?; var day: String? }
         r.post("/api/v1/social-workers/:id/trainings", .action(.projectManage), body: PostSocialWorkersTrainingsBody.self) { req, c, b in
-            try await linkage.addTraining(workerID: try c.id("id"), programme: b.programme, title: b.title, hours: b.hours, day: b.day, actor: try c.requireActor())
-            return Response(status: .created)
+            return try JSON.response(["id": try await linkage.addTraining(workerID: try c.id("id"), programme: b.programme, title: b.title, hours: b.hours, day: b.day, actor: try c.requireActor())], status: .created)
         }
         struct PostOrganisationsMembersBody: Decodable { var name: String?; var role: String?; var joined: String? }
         r.post("/api/v1/organisations/:id/members", .action(.projectManage), body: PostOrganisationsMembersBody.self) { req, c, b in
-            try await linkage.addOrganisationMember(try c.id("id"), name: b.name, role: b.role, joined: b.joined, actor: try c.requireActor())
-            return Response(status: .created)
+            return try JSON.response(["id": try await linkage.addOrganisationMember(try c.id("id"), name: b.name, role: b.role, joined: b.joined, actor: try c.requireActor())], status: .created)
         }
         struct PostProjectsMilestonesBody: Decodable { var title: String?; var dueDay: String?; enum CodingKeys: String, CodingKey { case title, dueDay = "due_day" } }
         r.post("/api/v1/projects/:id/milestones", .action(.projectManage), body: PostProjectsMilestonesBody.self) { req, c, b in
-            try await linkage.addProjectMilestone(try c.id("id"), title: b.title, dueDay: b.dueDay, actor: try c.requireActor())
-            return Response(status: .created)
+            return try JSON.response(["id": try await linkage.addProjectMilestone(try c.id("id"), title: b.title, dueDay: b.dueDay, actor: try c.requireActor())], status: .created)
         }
         r.post("/api/v1/project-milestones/:id/done", .action(.projectManage)) { _, c in
             try JSON.response(["project_id": try await linkage.completeProjectMilestone(try c.id("id"), actor: try c.requireActor())])

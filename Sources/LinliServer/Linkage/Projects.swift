@@ -317,7 +317,9 @@ extension LinkageService {
         }
     }
 
-    public func addProjectMilestone(_ id: Int64, title rawTitle: String?, dueDay: String?, actor: Actor) async throws {
+    /// Adds a milestone to a project; its id.
+    @discardableResult
+    public func addProjectMilestone(_ id: Int64, title rawTitle: String?, dueDay: String?, actor: Actor) async throws -> Int64 {
         try await store.transaction { db in
             let p = try await fetchProject(db, id, actor, .projectManage)
             guard p.stage != .done else { throw LinliError.conflict(nil, "project_done", "项目已结束") }
@@ -328,7 +330,10 @@ extension LinkageService {
                 guard let day = Input.day(d) else { throw LinliError.invalid("due_day", "invalid", "日期格式应为 2026-12-31") }
                 due = day
             }
-            try await db.raw("INSERT INTO project_milestones (project_id, title, due_day) VALUES (\(bind: id), \(bind: title), \(bind: due))").run()
+            let row = try await db.raw("INSERT INTO project_milestones (project_id, title, due_day) VALUES (\(bind: id), \(bind: title), \(bind: due)) RETURNING id").first()
+            let milestone = try row!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "project.milestone", objectType: "micro_project", objectID: id, path: p.path, detail: title)
+            return milestone
         }
     }
 
@@ -483,10 +488,13 @@ extension LinkageService {
         }
     }
 
-    public func addTraining(workerID: Int64, programme: String?, title rawTitle: String?, hours: Int?, day: String?, actor: Actor) async throws {
+    /// Records a completed training of a social worker; its id.
+    @discardableResult
+    public func addTraining(workerID: Int64, programme: String?, title rawTitle: String?, hours: Int?, day: String?, actor: Actor) async throws -> Int64 {
         try await store.transaction { db in
             guard let w = try await db.raw("SELECT path FROM social_workers WHERE id = \(bind: workerID)").first() else { throw LinliError.notFound }
-            try Self.require(actor, .projectManage, try w.decode(column: "path", as: String.self))
+            let path = try w.decode(column: "path", as: String.self)
+            try Self.require(actor, .projectManage, path)
             let title = Self.trimmed(rawTitle)
             var v = Validator()
             v.check(Self.programmes.contains(programme ?? ""), "programme", "invalid", "请选择培训计划")
@@ -495,9 +503,12 @@ extension LinkageService {
             let d = day.flatMap { Input.day($0) }
             v.check(d != nil, "day", "invalid", "请填写完成日期，如 2026-11-30")
             try v.throwIfAny()
-            try await db.raw("""
+            let row = try await db.raw("""
                 INSERT INTO trainings (worker_id, programme, title, hours, completed_day) VALUES (\(bind: workerID), \(bind: programme!), \(bind: title), \(bind: hours!), \(bind: d!))
-                """).run()
+                RETURNING id
+                """).first()
+            try await audit.append(db, actor: actor, action: "worker.training", objectType: "social_worker", objectID: workerID, path: path, detail: title)
+            return try row!.decode(column: "id", as: Int64.self)
         }
     }
 
@@ -555,9 +566,11 @@ extension LinkageService {
     }
 
     /// A member of a social organisation (a founder, a staff member, a resident who joined).
-    public func addOrganisationMember(_ organisationID: Int64, name rawName: String?, role rawRole: String?, joined: String?, actor: Actor) async throws {
+    /// Adds a member to a social organisation's roll; the member's id.
+    @discardableResult
+    public func addOrganisationMember(_ organisationID: Int64, name rawName: String?, role rawRole: String?, joined: String?, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
-        try await store.transaction { db in
+        return try await store.transaction { db in
             guard let o = try await db.raw("""
                 SELECT p.path FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = \(bind: organisationID) AND o.kind = 'social_organisation'
                 """).first() else { throw LinliError.notFound }
@@ -572,11 +585,13 @@ extension LinkageService {
             var day: Int64?
             if let j = joined, !j.isEmpty { day = Input.day(j); v.check(day != nil, "joined", "invalid", "日期格式应为 2026-01-31") }
             try v.throwIfAny()
-            try await db.raw("""
+            let row = try await db.raw("""
                 INSERT INTO organisation_members (organisation_id, name, role, joined_day, created_at)
                 VALUES (\(bind: organisationID), \(bind: name), \(bind: role.isEmpty ? "成员" : role), \(bind: day), \(bind: now))
-                """).run()
+                RETURNING id
+                """).first()
             try await audit.append(db, actor: actor, action: "organisation.member", objectType: "organisation", objectID: organisationID, path: path)
+            return try row!.decode(column: "id", as: Int64.self)
         }
     }
 

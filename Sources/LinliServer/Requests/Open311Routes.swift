@@ -210,7 +210,10 @@ struct Open311Routes {
     }
 
     func respond(_ f: Format, status: HTTPResponse.Status = .ok, xmlRoot: String = "discovery", _ build: () -> Node) -> Response {
-        let node = build()
+        Self.render(f, status: status, xmlRoot: xmlRoot, build())
+    }
+
+    static func render(_ f: Format, status: HTTPResponse.Status, xmlRoot: String = "discovery", _ node: Node) -> Response {
         switch f {
         case .json:
             var out = ""
@@ -226,10 +229,12 @@ struct Open311Routes {
         }
     }
 
-    func error(_ f: Format, _ e: Open311Error) -> Response {
-        respond(f, status: HTTPResponse.Status(code: e.status)) {
-            .array("error", [.object([("code", .int(e.status)), ("description", .string(e.description))])], root: "errors")
-        }
+    func error(_ f: Format, _ e: Open311Error) -> Response { Self.errors(f, e) }
+
+    /// GeoReport's error list, also for a refusal before the route (a body that cannot be read).
+    static func errors(_ f: Format, _ e: Open311Error) -> Response {
+        render(f, status: HTTPResponse.Status(code: e.status),
+               .array("error", [.object([("code", .int(e.status)), ("description", .string(e.description))])], root: "errors"))
     }
 
     static func json(_ n: Node, _ out: inout String) {

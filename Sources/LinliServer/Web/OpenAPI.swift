@@ -27,6 +27,9 @@ enum OpenAPI {
         ]
     }()
 
+    /// API routes that answer with something other than JSON.
+    static let answers: [String: String] = ["/api/v1/communities/{id}/export": "text/csv"]
+
     static func openAPIPath(_ path: String) -> (String, [String]) {
         var names: [String] = []
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map { part -> String in
@@ -81,13 +84,15 @@ enum OpenAPI {
                 op["requestBody"] = ["required": !r.bodyOptional, "content": content] as [String: Any]
             }
             let anything: [String: Any] = [:]
-            let json: [String: Any] = r.path.hasSuffix(".xml") ? ["text/xml": anything] : ["application/json": ["schema": anything]]
+            let json: [String: Any] = r.path.hasSuffix(".xml") ? ["text/xml": anything]
+                : answers[path].map { [$0: ["schema": ["type": "string"]]] } ?? ["application/json": ["schema": anything]]
             let refusal: [String: Any] = r.path.hasPrefix("/open311/") ? json : ["application/problem+json": ["schema": problem]]
             let ok: [String: Any] = ["description": "Done", "content": json]
             let refused: [String: Any] = ["description": "Refused: the problem names the field and the reason", "content": refusal]
-            op["responses"] = ["2XX": ok, "4XX": refused] as [String: Any]
+            op["responses"] = ["2XX": ok, "204": ["description": "Done; nothing to answer"] as [String: Any], "4XX": refused] as [String: Any]
             paths[path, default: [:]][method] = op
         }
+        addLinks(&paths)
         return [
             "openapi": "3.1.0",
             "info": ["title": "邻里 Linli API", "version": "1", "description": "The JSON API of Linli and GeoReport v2 (Open311). Errors are RFC 9457 problem documents naming the field at fault."],
@@ -96,6 +101,28 @@ enum OpenAPI {
             "security": [["bearer": [String]()]],
             "paths": paths,
         ]
+    }
+
+    /// Links from each route that creates an object (`POST /api/v1/matters`, answering its `id`)
+    /// to the routes of that object (`/api/v1/matters/{id}…`), so that schemathesis's stateful
+    /// phase walks real objects rather than made-up ids.
+    static func addLinks(_ paths: inout [String: [String: Any]]) {
+        for (collection, ops) in paths where collection.hasPrefix("/api/") && !collection.hasSuffix("}") {
+            guard var create = ops["post"] as? [String: Any], var responses = create["responses"] as? [String: Any],
+                  var ok = responses["2XX"] as? [String: Any] else { continue }
+            var links: [String: Any] = [:]
+            for (path, targets) in paths where path.hasPrefix(collection + "/{id}") {
+                for (_, target) in targets {
+                    guard let id = (target as? [String: Any])?["operationId"] as? String else { continue }
+                    links[id] = ["operationId": id, "parameters": ["path.id": "$response.body#/id"]] as [String: Any]
+                }
+            }
+            guard !links.isEmpty else { continue }
+            ok["links"] = links
+            responses["2XX"] = ok
+            create["responses"] = responses
+            paths[collection]?["post"] = create
+        }
     }
 
     static func bytes(_ routes: [RouteDeclaration], baseURL: String) -> [UInt8] {

@@ -212,6 +212,11 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     func respond(_ request: Request, _ context: AppContext, _ status: HTTPResponse.Status, _ errors: [LinliError]) throws -> Response {
+        // An Open311 client reads GeoReport's own error list, in the format its path names.
+        if request.uri.path.hasPrefix("/open311/") {
+            let f: Open311Routes.Format = request.uri.path.hasSuffix(".xml") ? .xml : .json
+            return Open311Routes.errors(f, .init(Int(status.code), errors.map(\.message).joined(separator: "；")))
+        }
         let wantsJSON = request.uri.path.hasPrefix("/api/") || request.headers[.accept]?.contains("application/json") == true
         if wantsJSON {
             let problems = errors.map { Problem(type: "https://linli.example/problems/\($0.code)", title: $0.code, status: Int(status.code),
