@@ -78,6 +78,10 @@ public enum Action: String, Sendable, CaseIterable {
     case announcementSend = "announcement.send"
     /// See the situation map (村情图) and the needs analysis of a street or community.
     case situationView = "situation.view"
+    /// Apply for a service of the centre (办事) for one's household, or for a resident.
+    case affairApply = "affair.apply"
+    /// Run the centre's services: the catalogue, counter slots, the desk and its steps.
+    case affairHandle = "affair.handle"
 }
 
 public enum PermissionTable {
@@ -89,12 +93,13 @@ public enum PermissionTable {
                           .residentUnmask, .residentActFor, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
-                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView],
+                          .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView,
+                          .affairApply, .affairHandle],
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
-                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog],
+                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
-                    .volunteerJoin, .linkageView, .needPost, .fundDonate],
+                    .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],
         .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView],
         .partnerApp: [.requestSubmit, .requestView],

@@ -26,6 +26,16 @@ public struct PersonalDataCipher: Sendable {
         return String(decoding: try AES.GCM.open(box, using: encryptionKey), as: UTF8.self)
     }
 
+    /// Bytes sealed the same way (a photo of someone's papers): nonce‖ciphertext‖tag.
+    public func seal(bytes: [UInt8]) throws -> [UInt8] {
+        Array(try AES.GCM.seal(bytes, using: encryptionKey).combined!)
+    }
+
+    public func open(bytes sealed: [UInt8]) throws -> [UInt8] {
+        let box = try AES.GCM.SealedBox(combined: sealed)
+        return Array(try AES.GCM.open(box, using: encryptionKey))
+    }
+
     /// Hex HMAC-SHA256 of a normalised value, namespaced by kind so an ID and a phone never collide.
     public func index(_ kind: String, _ normalised: String) -> String {
         var hmac = keyedIndex

@@ -124,8 +124,10 @@ public struct Linli: Sendable {
     public let linkage: LinkageService
     public let auditChain: AuditChain
     public let gridWork: GridWorkService
+    public let affairs: AffairsService
 
     public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
+        + ServicesMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
@@ -156,7 +158,9 @@ public struct Linli: Sendable {
                      requests: requests,
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
                      linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"),
-                     auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork)
+                     auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
+                     affairs: AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
+                                             paperDirectory: config.dataDirectory + "/papers"))
     }
 }
 
@@ -226,6 +230,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
     SituationRoutes(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, env: linli.config.environment),
                     requests: linli.requests, renderer: renderer).register(routes)
+    ServicesRoutes(affairs: linli.affairs, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)

@@ -67,6 +67,13 @@ struct MatrixWorld {
                     """).run()
                 return (u, g)
             }
+            // The service centre: its demo, and a paper sent with an application.
+            #expect(try await l.loadServicesDemo(suffix: suffix) > 0)
+            if let online = try await l.affairs.catalogue(actor: resident).first(where: { $0.mode == .online }) {
+                var apply = ApplyInput()
+                apply.clientKey = "matrix"
+                _ = try await l.affairs.apply(online.id, apply, papers: [TestImages.png], actor: resident)
+            }
             var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
             ids["users"] = String(targetID)
             ids["communities"] = String(community)
@@ -111,6 +118,9 @@ struct MatrixWorld {
             "grids": "SELECT g.id FROM grids g JOIN places p ON p.id = g.community_id WHERE p.path LIKE $1",
             "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",
             "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",
+            "affairs": "SELECT id FROM affairs WHERE path LIKE $1",
+            "affair-applications": "SELECT id FROM affair_applications WHERE path LIKE $1",
+            "affair-papers": "SELECT ap.id FROM affair_papers ap JOIN affair_applications x ON x.id = ap.application_id WHERE x.path LIKE $1",
         ]
         return try await store.read { db in
             var out: [String: String] = [:]

@@ -1,0 +1,114 @@
+import LinliCore
+
+/// How a service of the community's service centre (办事) is done: applied for online with
+/// photos of the papers, at a counter by appointment (or walking in), or either.
+public enum AffairMode: String, CaseIterable, Codable, Sendable {
+    case online, counter, both
+    var takesApplications: Bool { self != .counter }
+    var takesBookings: Bool { self != .online }
+}
+
+/// Where an application stands. "Returned for missing papers" is a state of its own: how often
+/// it happens is the measure of 最多跑一次 (at most one trip).
+public enum ApplicationStatus: String, CaseIterable, Codable, Sendable {
+    case submitted, returned, booked, waiting, handling, done, refused, cancelled
+    case noShow = "no_show"
+
+    /// Still asking something of the office or the applicant.
+    var isOpen: Bool { ![.done, .refused, .cancelled, .noShow].contains(self) }
+}
+
+/// What someone does to an application. The applicant resubmits or cancels; staff do the rest.
+public enum ApplicationStep: String, CaseIterable, Codable, Sendable {
+    case resubmit, cancel, accept
+    case returnPapers = "return"
+    case arrive, call, done, refuse
+    case noShow = "no_show"
+
+    var byApplicant: Bool { self == .resubmit || self == .cancel }
+    /// Sending papers back or refusing says why (the applicant reads it).
+    var needsNote: Bool { self == .returnPapers || self == .refuse }
+}
+
+/// The plain rules of applications, slots and the office's measures (no I/O).
+enum AffairRules {
+    /// The status a step leads to from `status`, or nil when the step does not apply there.
+    static func next(_ status: ApplicationStatus, _ step: ApplicationStep) -> ApplicationStatus? {
+        switch (status, step) {
+        case (.returned, .resubmit): .submitted
+        case (.submitted, .cancel), (.returned, .cancel), (.booked, .cancel): .cancelled
+        case (.submitted, .accept): .handling
+        case (.submitted, .returnPapers), (.handling, .returnPapers), (.waiting, .returnPapers): .returned
+        case (.booked, .arrive): .waiting
+        case (.waiting, .call): .handling
+        case (.handling, .done): .done
+        case (.submitted, .refuse), (.handling, .refuse), (.waiting, .refuse): .refused
+        case (.booked, .noShow): .noShow
+        default: nil
+        }
+    }
+
+    /// The steps open at `status` for the applicant or for staff.
+    static func steps(_ status: ApplicationStatus, staff: Bool) -> [ApplicationStep] {
+        ApplicationStep.allCases.filter { $0.byApplicant != staff && next(status, $0) != nil }
+    }
+
+    /// A day's counter slots: from `from` to `to` (minutes after midnight, China time) every
+    /// `every` minutes, each `every` minutes long; a slot that would run past `to` is left out.
+    static func slots(day: Int64, from: Int, to: Int, every: Int) -> [(start: Int64, end: Int64)] {
+        guard every >= 5, from >= 0, to <= 24 * 60, from < to else { return [] }
+        var out: [(Int64, Int64)] = []
+        var m = from
+        while m + every <= to {
+            let start = LocalDay.start(day) + Int64(m) * 60
+            out.append((start, start + Int64(every) * 60))
+            m += every
+        }
+        return out
+    }
+
+    /// One finished application, as the measures need it.
+    struct Finished: Equatable {
+        var affairID: Int64
+        var status: ApplicationStatus
+        var returns: Int
+        /// Seconds from arriving at the counter to being called (walk-ins and appointments).
+        var waited: Int64?
+        /// Seconds from submitting (or arriving) to the decision.
+        var handled: Int64?
+    }
+
+    struct Measure: Equatable {
+        var affairID: Int64
+        var finished: Int
+        var returnsPerApplication: Double
+        /// Share of finished applications done without a single return (最多跑一次).
+        var onceOnly: Double
+        var noShows: Int
+        var medianWaitMinutes: Int?
+        var medianHandlingHours: Double?
+    }
+
+    /// Each service's measures over its finished applications (done or refused; no-shows counted
+    /// apart, cancelled ones left out).
+    static func measures(_ rows: [Finished]) -> [Measure] {
+        Dictionary(grouping: rows, by: \.affairID).keys.sorted().map { id in
+            let all = rows.filter { $0.affairID == id }
+            let finished = all.filter { $0.status == .done || $0.status == .refused }
+            let returns = finished.reduce(0) { $0 + $1.returns }
+            return Measure(affairID: id, finished: finished.count,
+                           returnsPerApplication: finished.isEmpty ? 0 : Double(returns) / Double(finished.count),
+                           onceOnly: finished.isEmpty ? 0 : Double(finished.filter { $0.returns == 0 }.count) / Double(finished.count),
+                           noShows: all.filter { $0.status == .noShow }.count,
+                           medianWaitMinutes: median(finished.compactMap(\.waited)).map { Int(($0 + 30) / 60) },
+                           medianHandlingHours: median(finished.compactMap(\.handled)).map { (Double($0) / 360).rounded() / 10 })
+        }
+    }
+
+    /// The middle value (the lower of the two middle ones for an even count).
+    static func median(_ xs: [Int64]) -> Int64? {
+        guard !xs.isEmpty else { return nil }
+        let s = xs.sorted()
+        return s[(s.count - 1) / 2]
+    }
+}

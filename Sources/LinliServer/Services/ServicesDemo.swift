@@ -1,0 +1,43 @@
+import Foundation
+import LinliCore
+
+extension Linli {
+    /// The demo community's service centre: three services (online, either, counter only), two
+    /// weeks of counter times, and the demo resident's applications — one sent back for a
+    /// missing paper, one booked at the counter. Returns how many services it made (0 when the
+    /// demo accounts are missing).
+    public func loadServicesDemo(suffix: String = "") async throws -> Int {
+        guard let staff = try await demoActor("community" + suffix), let resident = try await demoActor("resident" + suffix),
+              let community = LinkageService.ownCommunity(resident) else { return 0 }
+        let today = LocalDay.of(config.environment.nowSeconds)
+        func make(_ name: String, _ mode: AffairMode, _ days: Int, _ materials: [String], _ about: String) async throws -> AffairView {
+            var i = AffairInput()
+            i.placeID = community.id; i.name = name; i.mode = mode; i.promisedDays = days
+            i.materials = materials.joined(separator: "\n"); i.description = about
+            return try await affairs.createAffair(i, actor: staff)
+        }
+        let proof = try await make("居住证明", .online, 3, ["申请人身份证（正反面）", "户口簿或居住证", "房产证或租房合同"],
+                                   "用于子女入学、办理居住证等。材料齐全的，3 个工作日内办结，可到社区服务中心领取或邮寄。")
+        let allowance = try await make("高龄津贴申请", .both, 5, ["老人身份证", "户口簿", "本人社保卡或银行卡"],
+                                       "年满 80 周岁的户籍老人每月领取高龄津贴。行动不便的，可由家属在线申请或请网格员代办。")
+        let card = try await make("老年优待证办理", .counter, 0, ["老人身份证", "近期一寸免冠照片一张"], "窗口当场办结。请预约后带齐材料前来。")
+        var plan = SlotPlanInput()
+        plan.from = ChinaTime.iso(day: today + 1); plan.to = ChinaTime.iso(day: today + 14)
+        plan.start = "09:00"; plan.end = "11:30"; plan.every = 30; plan.capacity = 2
+        _ = try await affairs.openSlots(allowance.id, plan, actor: staff)
+        plan.start = "14:00"; plan.end = "16:30"
+        _ = try await affairs.openSlots(card.id, plan, actor: staff)
+        var apply = ApplyInput()
+        apply.note = "孩子明年上小学，学校要居住证明。"
+        let (sent, _) = try await affairs.apply(proof.id, apply, actor: resident)
+        var back = AffairStepInput()
+        back.note = "请补拍房产证或租房合同的首页和盖章页。"
+        _ = try await affairs.step(sent.id, .returnPapers, back, actor: staff)
+        if let slot = try await affairs.slots(card.id, actor: resident).first {
+            var book = ApplyInput()
+            book.slotID = slot.id
+            _ = try await affairs.apply(card.id, book, actor: resident)
+        }
+        return 3
+    }
+}

@@ -1,0 +1,100 @@
+import LinliStore
+
+/// The service centre's tables: its services (办事事项), counter slots, applications with their
+/// history and the photos of papers sent with them.
+enum ServicesMigrations {
+    static let all: [Migration] = [
+        Migration("services.001", [
+            // A service offered at a place (a street's centre or a community's station); residents
+            // below that place see it.
+            """
+            CREATE TABLE affairs (
+                id {ID},
+                place_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL,
+                materials TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                promised_days INTEGER NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX affairs_path ON affairs(path)",
+            // `booked` never passes `capacity`: a booking raises it only where it is still below.
+            """
+            CREATE TABLE affair_slots (
+                id {ID},
+                affair_id BIGINT NOT NULL REFERENCES affairs(id),
+                starts_at BIGINT NOT NULL,
+                ends_at BIGINT NOT NULL,
+                capacity INTEGER NOT NULL,
+                booked INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (affair_id, starts_at),
+                CHECK (booked >= 0 AND booked <= capacity)
+            )
+            """,
+            // The applicant's note and the papers are personal: the note is sealed, the photos
+            // are encrypted files. `returns` counts the times papers were sent back.
+            """
+            CREATE TABLE affair_applications (
+                id {ID},
+                affair_id BIGINT NOT NULL REFERENCES affairs(id),
+                household_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                applicant_user_id BIGINT NOT NULL,
+                applicant_name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                slot_id BIGINT,
+                ticket TEXT,
+                status TEXT NOT NULL,
+                returns INTEGER NOT NULL DEFAULT 0,
+                note_cipher TEXT,
+                client_key TEXT,
+                submitted_at BIGINT NOT NULL,
+                arrived_at BIGINT,
+                called_at BIGINT,
+                decided_at BIGINT,
+                UNIQUE (applicant_user_id, client_key)
+            )
+            """,
+            "CREATE INDEX affair_applications_affair ON affair_applications(affair_id, status)",
+            "CREATE INDEX affair_applications_household ON affair_applications(household_id)",
+            "CREATE INDEX affair_applications_path ON affair_applications(path, status)",
+            """
+            CREATE TABLE affair_events (
+                id {ID},
+                application_id BIGINT NOT NULL REFERENCES affair_applications(id),
+                at BIGINT NOT NULL,
+                step TEXT NOT NULL,
+                status TEXT NOT NULL,
+                note TEXT NOT NULL,
+                by_name TEXT NOT NULL,
+                by_staff INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX affair_events_application ON affair_events(application_id)",
+            """
+            CREATE TABLE affair_papers (
+                id {ID},
+                application_id BIGINT NOT NULL REFERENCES affair_applications(id),
+                stored_name TEXT NOT NULL,
+                bytes INTEGER NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX affair_papers_application ON affair_papers(application_id)",
+            // A walk-in's ticket number counts up per service and day: A001, A002…
+            """
+            CREATE TABLE affair_tickets (
+                affair_id BIGINT NOT NULL,
+                day BIGINT NOT NULL,
+                last INTEGER NOT NULL,
+                PRIMARY KEY (affair_id, day)
+            )
+            """,
+        ]),
+    ]
+}

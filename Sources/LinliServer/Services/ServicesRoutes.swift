@@ -1,0 +1,284 @@
+import Foundation
+import Hummingbird
+import LinliCore
+import LinliStore
+
+/// The service centre's pages and their API twins: the catalogue, a service with its papers,
+/// online application and counter booking, an application's page, the desk and its measures.
+struct ServicesRoutes {
+    let affairs: AffairsService
+    let renderer: Renderer
+
+    func register(_ r: Routes) {
+        r.get("/affairs", .action(.affairApply)) { _, c in try await listPage(c, errors: [:]) }
+        r.post("/affairs", .action(.affairHandle)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                redirect("/affairs/\(try await affairs.createAffair(Self.affairInput(c.form), actor: try c.requireActor()).id)")
+            } page: { errors in try await listPage(c, errors: errors) }
+        }
+        r.get("/affairs/:id", .action(.affairApply)) { _, c in try await affairPage(c, try c.id("id"), errors: [:]) }
+        r.post("/affairs/:id", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "edit") {
+                var i = Self.affairInput(c.form)
+                i.active = c.form["active"] == "1"
+                _ = try await affairs.updateAffair(id, i, actor: try c.requireActor())
+                return redirect("/affairs/\(id)")
+            } page: { errors in try await affairPage(c, id, errors: errors) }
+        }
+        r.post("/affairs/:id/slots", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "slots", alsoShowing: [.unprocessableContent]) {
+                _ = try await affairs.openSlots(id, Self.slotPlan(c.form), actor: try c.requireActor())
+                return redirect("/affairs/\(id)#slots")
+            } page: { errors in try await affairPage(c, id, errors: errors) }
+        }
+        r.post("/affairs/:id/apply", .action(.affairApply)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "apply", alsoShowing: [.conflict]) {
+                let (a, _) = try await affairs.apply(id, Self.applyInput(c.form), papers: c.files.filter { $0.field == "papers" }.map(\.bytes),
+                                                     actor: try c.requireActor())
+                return redirect("/affair-applications/\(a.id)")
+            } page: { errors in try await affairPage(c, id, errors: errors) }
+        }
+        r.post("/affairs/:id/walk-in", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "walk", alsoShowing: [.conflict]) {
+                redirect("/affair-applications/\(try await affairs.walkIn(id, Self.applyInput(c.form), actor: try c.requireActor()).id)")
+            } page: { errors in try await affairPage(c, id, errors: errors) }
+        }
+        r.get("/affair-applications/:id", .action(.affairApply)) { _, c in try await applicationPage(c, try c.id("id"), errors: [:]) }
+        for step in ApplicationStep.allCases {
+            r.post("/affair-applications/:id/\(step.rawValue)", .action(step.byApplicant ? .affairApply : .affairHandle)) { _, c in
+                let id = try c.id("id")
+                return try await formOrErrors(prefix: "step", alsoShowing: [.conflict]) {
+                    var i = AffairStepInput()
+                    i.note = c.form["note"]
+                    _ = try await affairs.step(id, step, i, papers: c.files.filter { $0.field == "papers" }.map(\.bytes), actor: try c.requireActor())
+                    return redirect("/affair-applications/\(id)")
+                } page: { errors in try await applicationPage(c, id, errors: errors) }
+            }
+        }
+        r.get("/affairs-desk", .action(.affairHandle)) { _, c in try await deskPage(c) }
+        r.get("/affair-papers/:id", .action(.affairApply)) { _, c in
+            let bytes = try await affairs.paper(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        registerAPI(r)
+    }
+
+    func registerAPI(_ r: Routes) {
+        r.get("/api/v1/affairs", .action(.affairApply)) { _, c in try JSON.response(try await affairs.catalogue(actor: try c.requireActor())) }
+        r.post("/api/v1/affairs", .action(.affairHandle), body: AffairInput.self) { _, c, i in
+            try JSON.response(try await affairs.createAffair(i, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/affairs/:id", .action(.affairApply)) { _, c in try JSON.response(try await affairs.affair(try c.id("id"), actor: try c.requireActor())) }
+        r.patch("/api/v1/affairs/:id", .action(.affairHandle), body: AffairInput.self) { _, c, i in
+            try JSON.response(try await affairs.updateAffair(try c.id("id"), i, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/affairs/:id/slots", .action(.affairApply)) { _, c in try JSON.response(try await affairs.slots(try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/affairs/:id/slots", .action(.affairHandle), body: SlotPlanInput.self) { _, c, plan in
+            try JSON.response(["opened": try await affairs.openSlots(try c.id("id"), plan, actor: try c.requireActor())], status: .created)
+        }
+        // Papers travel as base64 in `papers_base64`, as a request's photos do.
+        r.post("/api/v1/affairs/:id/applications", .action(.affairApply), body: ApplyInput.self, upTo: RequestLimits.apiBodyMax) { _, c, i in
+            let papers = try (i.papersBase64 ?? []).enumerated().compactMap { n, s in
+                try Input.base64(s, field: "papers_base64", message: "第 \(n + 1) 张材料照片不是 base64 编码")
+            }
+            let (a, created) = try await affairs.apply(try c.id("id"), i, papers: papers, actor: try c.requireActor())
+            return try JSON.response(a, status: created ? .created : .ok)
+        }
+        r.post("/api/v1/affairs/:id/walk-in", .action(.affairHandle), body: ApplyInput.self) { _, c, i in
+            try JSON.response(try await affairs.walkIn(try c.id("id"), i, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/affair-applications", .action(.affairApply)) { _, c in try JSON.response(try await affairs.mine(actor: try c.requireActor())) }
+        r.get("/api/v1/affair-applications/:id", .action(.affairApply)) { _, c in
+            try JSON.response(try await affairs.application(try c.id("id"), actor: try c.requireActor()))
+        }
+        for step in ApplicationStep.allCases {
+            r.post("/api/v1/affair-applications/:id/\(step.rawValue)", .action(step.byApplicant ? .affairApply : .affairHandle),
+                   optionalBody: AffairStepInput.self) { _, c, i in
+                let i = i ?? AffairStepInput()
+                let papers = try (i.papersBase64 ?? []).enumerated().compactMap { n, s in
+                    try Input.base64(s, field: "papers_base64", message: "第 \(n + 1) 张材料照片不是 base64 编码")
+                }
+                return try JSON.response(try await affairs.step(try c.id("id"), step, i, papers: papers, actor: try c.requireActor()))
+            }
+        }
+        r.get("/api/v1/affairs-desk", .action(.affairHandle)) { _, c in try JSON.response(try await affairs.desk(actor: try c.requireActor())) }
+        r.get("/api/v1/affairs-measures", .action(.affairHandle)) { req, c in
+            let actor = try c.requireActor()
+            let q = req.uri.queryParameters
+            let (from, to) = try Self.period(q.get("from"), q.get("to"), now: affairs.env.nowSeconds)
+            let place = try Input.id(q.get("place_id"), field: "place_id") ?? actor.grants(for: .affairHandle).first?.placeID ?? 0
+            return try JSON.response(try await affairs.measures(placeID: place, from: from, to: to, actor: actor))
+        }
+    }
+
+    // MARK: Forms
+
+    static func affairInput(_ f: FormData) -> AffairInput {
+        var i = AffairInput()
+        i.placeID = f.int("place_id")
+        i.name = f["name"]
+        i.description = f["description"]
+        i.materials = f["materials"]
+        i.mode = f["mode"].flatMap(AffairMode.init(rawValue:))
+        i.promisedDays = f.int("promised_days").map(Int.init)
+        return i
+    }
+
+    static func slotPlan(_ f: FormData) -> SlotPlanInput {
+        var p = SlotPlanInput()
+        p.from = f["from"]; p.to = f["to"]; p.start = f["start"]; p.end = f["end"]
+        p.every = f.int("every").map(Int.init)
+        p.capacity = f.int("capacity").map(Int.init)
+        p.weekdays = f.all("weekdays").compactMap { Int($0) }
+        return p
+    }
+
+    static func applyInput(_ f: FormData) -> ApplyInput {
+        var i = ApplyInput()
+        i.householdCode = f.nonEmpty("household_code")
+        i.slotID = f.int("slot_id")
+        i.note = f["note"]
+        i.clientKey = f.nonEmpty("client_key")
+        return i
+    }
+
+    /// The last 30 days unless a period is given.
+    static func period(_ from: String?, _ to: String?, now: Int64) throws -> (Int64, Int64) {
+        let today = LocalDay.of(now)
+        let t = try Input.day(to, field: "to") ?? today
+        let f = try Input.day(from, field: "from") ?? (t - 29)
+        guard f <= t, t - f <= 366 else { throw LinliError.invalid("from", "invalid", "统计期间应在一年以内，且开始不晚于结束") }
+        return (f, t)
+    }
+
+    // MARK: Pages
+
+    static func lineRows(_ lines: [ApplicationLine], _ lang: Lang) -> [[String: Any]] {
+        lines.map { l in
+            ["id": l.id, "affair": l.affairName, "address": l.address, "applicant": l.applicant, "ticket": l.ticket ?? "", "has_ticket": l.ticket != nil,
+             "slot": l.slot ?? "", "has_slot": l.slot != nil, "returns": l.returns, "returned_before": l.returns > 0, "since": l.since,
+             "status": I18n.label("affair_status_" + l.status.rawValue, lang), "open": l.status.isOpen]
+        }
+    }
+
+    func listPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let list = try await affairs.catalogue(actor: actor, includeInactive: actor.may(.affairHandle))
+        let mine = try await affairs.mine(actor: actor)
+        let t = I18n.table(c.lang)
+        // Where staff may offer a service: the streets and communities they run, by name.
+        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
+        let named: [(Int64, String)] = try await affairs.store.read { db in
+            var out: [(Int64, String)] = []
+            for id in placeIDs {
+                if let p = try await affairs.registry.fetchPlace(db, id), p.kind == .street || p.kind.isCommunity { out.append((id, p.name)) }
+            }
+            return out
+        }
+        let places = named.map { ["id": $0.0, "name": $0.1] as [String: Any] }
+        let rows = list.map { a -> [String: Any] in
+            ["id": a.id, "name": a.name, "place": a.placeName, "mode": I18n.label("affair_mode_" + a.mode.rawValue, c.lang),
+             "materials": a.materials.count, "inactive": !a.active]
+        }
+        var resp = renderer.page("affairs", ["affairs": rows, "none": rows.isEmpty, "mine": Self.lineRows(mine, c.lang), "mine_none": mine.isEmpty,
+                                             "staff": !places.isEmpty, "desk": actor.may(.affairHandle), "places": places, "errors": errors,
+                                             "values": c.form.values.mapValues { $0.first ?? "" },
+                                             "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": I18n.label("affair_mode_" + $0.rawValue, c.lang)] }],
+                                   context: c, title: t["affairs"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func affairPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let a = try await affairs.affair(id, actor: actor)
+        let slots = a.mode.takesBookings ? try await affairs.slots(id, actor: actor) : []
+        let staff = actor.may(.affairHandle, on: ObjectScope(path: try await affairs.store.read { db in try await affairs.fetchAffair(db, id, actor).1 }))
+        let t = I18n.table(c.lang)
+        let values = c.form.values.mapValues { $0.first ?? "" }
+        var byDay: [(String, [[String: Any]])] = []
+        for s in slots {
+            let row: [String: Any] = ["id": s.id, "time": s.time, "left": s.left, "full": s.left <= 0]
+            if byDay.last?.0 == s.day { byDay[byDay.count - 1].1.append(row) } else { byDay.append((s.day, [row])) }
+        }
+        let today = LocalDay.of(affairs.env.nowSeconds)
+        // What the actor already has open for this service comes first: a booking is not made twice.
+        let open = try await affairs.mine(actor: actor).filter { $0.affairID == id && $0.status.isOpen }
+        let data: [String: Any] = [
+            "open_applications": Self.lineRows(open, c.lang), "has_open": !open.isEmpty,
+            "id": a.id, "name": a.name, "description": a.description, "has_description": !a.description.isEmpty, "place": a.placeName,
+            "materials": a.materials, "no_materials": a.materials.isEmpty, "mode": I18n.label("affair_mode_" + a.mode.rawValue, c.lang),
+            "promised": a.promisedDays, "same_day": a.promisedDays == 0, "active": a.active, "inactive": !a.active,
+            "can_apply": a.active && a.mode.takesApplications, "can_book": a.active && a.mode.takesBookings,
+            // Five days of times are enough to choose from on a phone; later ones open as these pass.
+            "days": byDay.prefix(5).map { ["day": $0.0, "slots": $0.1] as [String: Any] }, "no_slots": slots.isEmpty,
+            "resident": actor.grants.contains { $0.role == .resident }, "staff": staff, "errors": errors, "values": values,
+            "client_key": affairs.env.token(bytes: 12),
+            "edit_materials": a.materials.joined(separator: "\n"), "promised_days": a.promisedDays,
+            "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": I18n.label("affair_mode_" + $0.rawValue, c.lang), "selected": $0 == a.mode] },
+            "weekdays": (1...7).map { ["n": $0, "label": t["weekday_\($0)"]!, "checked": $0 <= 5] },
+            "slot_from": ChinaTime.iso(day: today + 1), "slot_to": ChinaTime.iso(day: today + 14),
+        ]
+        var resp = renderer.page("affair", data, context: c, title: a.name)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func applicationPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let a = try await affairs.application(id, actor: actor)
+        let t = I18n.table(c.lang)
+        let staffSteps = a.steps.filter { !$0.byApplicant }, ownSteps = a.steps.filter(\.byApplicant)
+        func buttons(_ steps: [ApplicationStep]) -> [[String: Any]] {
+            steps.map { ["code": $0.rawValue, "label": I18n.label("affair_step_" + $0.rawValue, c.lang),
+                         "danger": $0 == .refuse || $0 == .cancel || $0 == .noShow, "plain": !($0 == .refuse || $0 == .cancel || $0 == .noShow)] }
+        }
+        let data: [String: Any] = [
+            "id": a.id, "affair_id": a.affairID, "affair": a.affairName, "address": a.address, "applicant": a.applicant,
+            "status": I18n.label("affair_status_" + a.status.rawValue, c.lang), "returned": a.status == .returned, "done": a.status == .done,
+            "closed": !a.status.isOpen, "ticket": a.ticket ?? "", "has_ticket": a.ticket != nil, "slot": a.slot ?? "", "has_slot": a.slot != nil,
+            "returns": a.returns, "returned_before": a.returns > 0, "note": a.note, "has_note": !a.note.isEmpty,
+            "papers": a.papers, "has_papers": !a.papers.isEmpty,
+            "events": a.events.map { e in
+                ["at": e.at, "step": I18n.label("affair_step_" + e.step, c.lang), "status": I18n.label("affair_status_" + e.status.rawValue, c.lang),
+                 "note": e.note, "has_note": !e.note.isEmpty, "by": e.by] as [String: Any]
+            },
+            "staff_steps": buttons(staffSteps), "has_staff_steps": !staffSteps.isEmpty,
+            "own_steps": buttons(ownSteps.filter { $0 != .resubmit }), "has_own_steps": !ownSteps.isEmpty, "can_resubmit": ownSteps.contains(.resubmit),
+            "errors": errors,
+            // What the office asked for last time it sent papers back, for the applicant to act on.
+            "return_note": a.events.last(where: { $0.step == ApplicationStep.returnPapers.rawValue })?.note ?? "",
+        ]
+        var resp = renderer.page("affair_application", data, context: c, title: t["affairs"]! + " · " + a.affairName)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func deskPage(_ c: AppContext) async throws -> Response {
+        let actor = try c.requireActor()
+        let d = try await affairs.desk(actor: actor)
+        let (from, to) = try Self.period(nil, nil, now: affairs.env.nowSeconds)
+        let place = actor.grants(for: .affairHandle).first!.placeID
+        let measures = try await affairs.measures(placeID: place, from: from, to: to, actor: actor)
+        let list = try await affairs.catalogue(actor: actor).filter(\.mode.takesBookings)
+        let t = I18n.table(c.lang)
+        func queue(_ key: String, _ lines: [ApplicationLine]) -> [String: Any] {
+            ["title": t[key]!, "key": key, "rows": Self.lineRows(lines, c.lang), "empty": lines.isEmpty, "count": lines.count]
+        }
+        let data: [String: Any] = [
+            "queues": [queue("affair_waiting", d.waiting), queue("affair_booked_today", d.bookedToday), queue("affair_to_review", d.toReview),
+                       queue("affair_handling", d.handling), queue("affair_missed", d.missed), queue("affair_returned_list", d.returned)],
+            "counter_affairs": list.map { ["id": $0.id, "name": $0.name] as [String: Any] }, "has_counter": !list.isEmpty,
+            "measures": measures.map { m in
+                ["name": m.name, "finished": m.finished, "returns": String(format: "%.2f", m.returnsPerApplication), "once": m.onceOnlyPercent,
+                 "no_shows": m.noShows, "wait": m.medianWaitMinutes.map(String.init) ?? "—", "handle": m.medianHandlingHours.map { String(format: "%.1f", $0) } ?? "—"] as [String: Any]
+            },
+            "measures_none": measures.isEmpty,
+        ]
+        return renderer.page("affairs_desk", data, context: c, title: t["affair_desk"]!)
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SQLKit
+import Testing
+@testable import LinliServer
+import LinliCore
+import LinliStore
+
+/// The service centre's rules, by worked examples.
+@Suite struct AffairRulesTests {
+    @Test func stepsFollowTheApplicationsStates() {
+        #expect(AffairRules.next(.submitted, .returnPapers) == .returned)
+        #expect(AffairRules.next(.returned, .resubmit) == .submitted)
+        #expect(AffairRules.next(.submitted, .accept) == .handling)
+        #expect(AffairRules.next(.handling, .done) == .done)
+        #expect(AffairRules.next(.booked, .arrive) == .waiting)
+        #expect(AffairRules.next(.waiting, .call) == .handling)
+        #expect(AffairRules.next(.booked, .noShow) == .noShow)
+        #expect(AffairRules.next(.booked, .cancel) == .cancelled)
+        // Nothing moves a finished application, and a booking is not "done" before it is handled.
+        for s in [ApplicationStatus.done, .refused, .cancelled, .noShow] {
+            #expect(ApplicationStep.allCases.allSatisfy { AffairRules.next(s, $0) == nil }, "\(s)")
+        }
+        #expect(AffairRules.next(.booked, .done) == nil)
+        #expect(AffairRules.next(.handling, .cancel) == nil, "once the office works on it, the applicant cannot pull it back")
+        #expect(AffairRules.steps(.submitted, staff: true) == [.accept, .returnPapers, .refuse])
+        #expect(AffairRules.steps(.returned, staff: false) == [.resubmit, .cancel])
+        #expect(AffairRules.steps(.returned, staff: true).isEmpty, "sent back: the next move is the applicant's")
+    }
+
+    @Test func aDayIsCutIntoWholeSlots() {
+        let day = Input.day("2026-12-07")!   // a Monday
+        let s = AffairRules.slots(day: day, from: 9 * 60, to: 11 * 60 + 30, every: 30)
+        #expect(s.count == 5)
+        #expect(LocalTime.text(s[0].start).hasSuffix("09:00") && LocalTime.text(s[4].end).hasSuffix("11:30"))
+        // A slot that would run past the end is left out; nonsense gives none.
+        #expect(AffairRules.slots(day: day, from: 9 * 60, to: 11 * 60 + 40, every: 30).count == 5)
+        #expect(AffairRules.slots(day: day, from: 600, to: 540, every: 30).isEmpty)
+        #expect(AffairRules.slots(day: day, from: 0, to: 60, every: 1).isEmpty)
+    }
+
+    @Test func theOfficeIsMeasuredByReturnsWaitsAndHandling() {
+        let rows: [AffairRules.Finished] = [
+            .init(affairID: 1, status: .done, returns: 0, waited: 600, handled: 3600),
+            .init(affairID: 1, status: .done, returns: 1, waited: nil, handled: 3 * 86400),
+            .init(affairID: 1, status: .refused, returns: 2, waited: 1200, handled: 7200),
+            .init(affairID: 1, status: .noShow, returns: 0, waited: nil, handled: nil),
+            .init(affairID: 1, status: .cancelled, returns: 0, waited: nil, handled: nil),
+            .init(affairID: 2, status: .done, returns: 0, waited: nil, handled: 1800),
+        ]
+        let m = AffairRules.measures(rows)
+        #expect(m.count == 2)
+        #expect(m[0].finished == 3 && m[0].noShows == 1)
+        #expect(m[0].returnsPerApplication == 1.0)
+        #expect(abs(m[0].onceOnly - 1.0 / 3) < 1e-9)
+        #expect(m[0].medianWaitMinutes == 10, "the lower middle of 10 and 20 minutes")
+        #expect(m[0].medianHandlingHours == 2.0, "1 h, 2 h, 72 h")
+        #expect(m[1].onceOnly == 1 && m[1].medianWaitMinutes == nil && m[1].medianHandlingHours == 0.5)
+    }
+}
+
+/// The service centre on a real database: a resident applies with papers, the office sends them
+/// back and finishes; bookings never pass a slot's capacity, even when made at once.
+@Suite struct AffairsStoreTests {
+    static func householdIDs(_ f: Fixture, _ n: Int) async throws -> [Int64] {
+        try await f.linli.store.read { db in
+            try await db.raw("SELECT id FROM households WHERE community_id = \(bind: f.demo.firstCommunityID) ORDER BY id LIMIT \(unsafeRaw: String(n))").all()
+                .map { try $0.decode(column: "id", as: Int64.self) }
+        }
+    }
+
+    static func affair(_ f: Fixture, _ mode: AffairMode, staff: Actor) async throws -> AffairView {
+        var i = AffairInput()
+        i.placeID = f.demo.firstCommunityID; i.name = "居住证明"; i.mode = mode; i.promisedDays = 3; i.materials = "身份证\n\n户口簿 \n"
+        return try await f.linli.affairs.createAffair(i, actor: staff)
+    }
+
+    static func plan(_ f: Fixture, capacity: Int) -> SlotPlanInput {
+        let today = LocalDay.of(f.linli.config.environment.nowSeconds)
+        var p = SlotPlanInput()
+        p.from = ChinaTime.iso(day: today + 1); p.to = ChinaTime.iso(day: today + 7); p.weekdays = [1, 2, 3, 4, 5, 6, 7]
+        p.start = "09:00"; p.end = "10:00"; p.every = 30; p.capacity = capacity
+        return p
+    }
+
+    @Test(arguments: Backend.available)
+    func anApplicationIsSentBackForPapersThenDoneAndCounted(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), resident = try await f.actor("resident")
+            let service = try await Self.affair(f, .online, staff: staff)
+            #expect(service.materials == ["身份证", "户口簿"], "blank lines and spaces dropped")
+            #expect(try await a.catalogue(actor: resident).contains { $0.id == service.id })
+            var apply = ApplyInput()
+            apply.note = "孩子上学用"; apply.clientKey = "k1"
+            let (sent, created) = try await a.apply(service.id, apply, papers: [TestImages.png], actor: resident)
+            #expect(created && sent.status == .submitted && sent.papers.count == 1 && sent.note == "孩子上学用")
+            // Sent twice (a retry): one application.
+            let (again, createdAgain) = try await a.apply(service.id, apply, papers: [TestImages.png], actor: resident)
+            #expect(!createdAgain && again.id == sent.id)
+            // The paper is encrypted at rest, and opens for the applicant.
+            let name = try await f.linli.store.read { db in
+                try await db.raw("SELECT stored_name FROM affair_papers WHERE id = \(bind: sent.papers[0])").first()!.decode(column: "stored_name", as: String.self)
+            }
+            let onDisk = try [UInt8](Data(contentsOf: URL(fileURLWithPath: f.dataDir + "/papers/" + name)))
+            #expect(Array(onDisk.prefix(2)) != [0xFF, 0xD8], "not a plain JPEG on disk")
+            #expect(Array(try await a.paper(sent.papers[0], actor: resident).prefix(2)) == [0xFF, 0xD8])
+            // Sending back says what is missing; without a note nothing happens.
+            await #expect(throws: LinliError.self) { _ = try await a.step(sent.id, .returnPapers, AffairStepInput(), actor: staff) }
+            var back = AffairStepInput()
+            back.note = "缺房产证"
+            let returned = try await a.step(sent.id, .returnPapers, back, actor: staff)
+            #expect(returned.status == .returned && returned.returns == 1)
+            #expect(returned.steps == [.resubmit, .cancel] || returned.steps.contains(.resubmit))
+            let inbox = try await f.linli.inbox.list(actor: resident, lang: .zh)
+            #expect(inbox.first?.text.contains("补材料") == true && inbox.first?.link == "/affair-applications/\(sent.id)")
+            // The resident cannot take the office's steps; the office cannot resubmit for them.
+            await #expect(throws: LinliError.self) { _ = try await a.step(sent.id, .done, AffairStepInput(), actor: resident) }
+            let resent = try await a.step(sent.id, .resubmit, AffairStepInput(), papers: [TestImages.png], actor: resident)
+            #expect(resent.status == .submitted && resent.papers.count == 2)
+            _ = try await a.step(sent.id, .accept, AffairStepInput(), actor: staff)
+            let done = try await a.step(sent.id, .done, AffairStepInput(), actor: staff)
+            #expect(done.status == .done && done.events.map(\.step) == ["apply", "return", "resubmit", "accept", "done"])
+            // A second click on a finished step changes nothing.
+            await #expect(throws: LinliError.self) { _ = try await a.step(sent.id, .done, AffairStepInput(), actor: staff) }
+            let today = LocalDay.of(f.linli.config.environment.nowSeconds)
+            let m = try await a.measures(placeID: f.demo.firstCommunityID, from: today - 1, to: today, actor: staff)
+            #expect(m.first { $0.affairID == service.id } == AffairMeasureView(affairID: service.id, name: "居住证明", finished: 1, returnsPerApplication: 1,
+                                                                            onceOnlyPercent: 0, noShows: 0, medianWaitMinutes: nil, medianHandlingHours: 0))
+            // Someone of another street sees nothing of it.
+            _ = try await f.linli.createDemoAccounts(f.demo.byStreet[1], password: Fixture.password, suffix: "2")
+            let other = try await f.actor("resident2"), otherStaff = try await f.actor("community2")
+            await #expect(throws: LinliError.notFound) { _ = try await a.application(sent.id, actor: other) }
+            await #expect(throws: LinliError.notFound) { _ = try await a.paper(sent.papers[0], actor: otherStaff) }
+            await #expect(throws: LinliError.notFound) { _ = try await a.affair(service.id, actor: otherStaff) }
+            // The staff's look at the papers is recorded.
+            _ = try await a.paper(sent.papers[0], actor: staff)
+            let looked = try await f.linli.store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'affair.paper_view' AND object_id = \(bind: sent.id)").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(looked == 1)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func bookingsNeverPassASlotsCapacityEvenAllAtOnce(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community")
+            let service = try await Self.affair(f, .counter, staff: staff)
+            #expect(try await a.openSlots(service.id, Self.plan(f, capacity: 3), actor: staff) == 14)
+            #expect(try await a.openSlots(service.id, Self.plan(f, capacity: 3), actor: staff) == 0, "open slots are kept, not doubled")
+            let slot = try await a.slots(service.id, actor: staff)[0]
+            let households = try await Self.householdIDs(f, 12)
+            // Twelve households try the same slot of three at once: three get it.
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for h in households {
+                    group.addTask {
+                        var i = ApplyInput()
+                        i.householdID = h; i.slotID = slot.id
+                        return (try? await a.apply(service.id, i, actor: staff)) != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 3)
+            #expect(try await a.slots(service.id, actor: staff)[0].left == 0)
+            // A booked household cannot take a second time of the same service.
+            let booked = try await f.linli.store.read { db in
+                try await db.raw("SELECT id, household_id FROM affair_applications WHERE slot_id = \(bind: slot.id) ORDER BY id").all()
+                    .map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "household_id", as: Int64.self)) }
+            }
+            var twice = ApplyInput()
+            twice.householdID = booked[0].1; twice.slotID = try await a.slots(service.id, actor: staff)[1].id
+            await #expect(throws: LinliError.self) { _ = try await a.apply(service.id, twice, actor: staff) }
+            // Cancelling frees the place; online applications are refused for a counter service.
+            _ = try await a.step(booked[0].0, .cancel, AffairStepInput(), actor: staff)
+            #expect(try await a.slots(service.id, actor: staff)[0].left == 1)
+            var online = ApplyInput()
+            online.householdID = booked[1].1
+            await #expect(throws: LinliError.self) { _ = try await a.apply(service.id, online, actor: staff) }
+            // The counter: an arrival waits, is called, is done; a walk-in gets the next number.
+            _ = try await a.step(booked[1].0, .arrive, AffairStepInput(), actor: staff)
+            #expect(try await a.desk(actor: staff).waiting.map(\.id) == [booked[1].0])
+            var walk = ApplyInput()
+            walk.householdID = households[11]
+            let t1 = try await a.walkIn(service.id, walk, actor: staff), t2 = try await a.walkIn(service.id, walk, actor: staff)
+            #expect(t1.ticket == "\(service.id)-001" && t2.ticket == "\(service.id)-002" && t1.status == .waiting)
+            #expect(try await a.desk(actor: staff).waiting.count == 3)
+            // A no-show is marked only once the time has come.
+            await #expect(throws: LinliError.self) { _ = try await a.step(booked[2].0, .noShow, AffairStepInput(), actor: staff) }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func badInputIsRefusedByFieldAndWritesNothing(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), resident = try await f.actor("resident")
+            var bad = AffairInput()
+            bad.placeID = f.demo.firstCommunityID; bad.name = " "; bad.promisedDays = 900
+            do { _ = try await a.createAffair(bad, actor: staff); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["name", "promised_days"])
+            }
+            bad.name = "证明"; bad.promisedDays = 1; bad.placeID = f.demo.byStreet[1].firstCommunityID
+            await #expect(throws: LinliError.self) { _ = try await a.createAffair(bad, actor: staff) }
+            await #expect(throws: LinliError.forbidden) { _ = try await a.desk(actor: resident) }
+            let service = try await Self.affair(f, .both, staff: staff)
+            var p = Self.plan(f, capacity: 0)
+            p.start = "25:00"
+            do { _ = try await a.openSlots(service.id, p, actor: staff); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["start", "capacity"])
+            }
+            var late = ApplyInput()
+            late.slotID = 999_999
+            await #expect(throws: LinliError.self) { _ = try await a.apply(service.id, late, actor: resident) }
+            var junk = ApplyInput()
+            junk.clientKey = "junk"
+            await #expect(throws: LinliError.self) { _ = try await a.apply(service.id, junk, papers: [[1, 2, 3]], actor: resident) }
+            let rows = try await f.linli.store.read { db in
+                try await db.raw("SELECT (SELECT COUNT(*) FROM affair_applications) + (SELECT COUNT(*) FROM affair_slots) AS n").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(rows == 0)
+        }
+    }
+}
+
+/// The console's forms and the API reach the same use cases.
+@Suite struct AffairsWebTests {
+    @Test func aResidentAppliesFromThePageAndTheAPIAnswersTheSame() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            try await built.app.test(.router) { client in
+                func api(_ method: HTTPRequest.Method, _ uri: String, _ who: String, _ body: String? = nil) async throws -> TestResponse {
+                    var h: HTTPFields = [.authorization: "Bearer \(t[who]!)"]
+                    if body != nil { h[.contentType] = "application/json" }
+                    return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                }
+                var r = try await api(.post, "/api/v1/affairs", "community", #"{"place_id":\#(f.demo.firstCommunityID),"name":"高龄津贴","mode":"both","materials":"身份证\n户口簿"}"#)
+                #expect(r.status == .created, "\(r.body.text)")
+                let id = String(r.body.text.firstMatch(of: /"id":(\d+)/)!.1)
+                r = try await api(.post, "/api/v1/affairs/\(id)/applications", "resident",
+                                  #"{"note":"行动不便","papers_base64":["\#(Data(TestImages.png).base64EncodedString())"]}"#)
+                #expect(r.status == .created && r.body.text.contains(#""status":"submitted""#), "\(r.body.text)")
+                let app = String(r.body.text.firstMatch(of: /"id":(\d+)/)!.1)
+                r = try await api(.post, "/api/v1/affair-applications/\(app)/return", "community", #"{}"#)
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"note""#))
+                r = try await api(.post, "/api/v1/affair-applications/\(app)/return", "community", #"{"note":"缺户口簿"}"#)
+                #expect(r.status == .ok && r.body.text.contains(#""returns":1"#))
+                r = try await api(.get, "/api/v1/affairs-desk", "community")
+                #expect(r.status == .ok && r.body.text.contains("高龄津贴"))
+                r = try await api(.get, "/api/v1/affairs-desk", "resident")
+                #expect(r.status == .forbidden)
+                // The resident's page shows what is missing, and the way to send it again.
+                let cookie = try await webLogin(client, "resident")
+                let page = try await client.execute(uri: "/affair-applications/\(app)", method: .get, headers: [.cookie: cookie])
+                #expect(page.status == .ok && page.body.text.contains("缺户口簿") && page.body.text.contains("resubmit-form"))
+                let list = try await client.execute(uri: "/affairs", method: .get, headers: [.cookie: cookie])
+                #expect(list.body.text.contains("高龄津贴") && list.body.text.contains("my-applications"))
+            }
+        }
+    }
+}
