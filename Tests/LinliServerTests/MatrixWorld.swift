@@ -119,6 +119,7 @@ struct MatrixWorld {
             "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",
             "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",
             "affairs": "SELECT id FROM affairs WHERE path LIKE $1",
+            "activities": "SELECT id FROM activities WHERE path LIKE $1",
             "affair-applications": "SELECT id FROM affair_applications WHERE path LIKE $1",
             "affair-papers": "SELECT ap.id FROM affair_papers ap JOIN affair_applications x ON x.id = ap.application_id WHERE x.path LIKE $1",
         ]

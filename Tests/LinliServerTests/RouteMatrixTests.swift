@@ -378,6 +378,8 @@ import LinliStore
         "POST /settings/requests/categories/:code": "PUT /api/v1/request-categories/:code", "POST /settings/requests/calendar": "POST /api/v1/calendar",
         "POST /settings/requests/rules": "POST /api/v1/routing-rules", "POST /settings/requests/rules/:id/delete": "DELETE /api/v1/routing-rules/:id",
         "POST /inbox/read": "POST /api/v1/inbox/read",
+        "POST /activities/:id/sign-up": "POST /api/v1/activities/:id/sign-ups", "POST /activities/:id/withdraw": "POST /api/v1/activities/:id/sign-ups/cancel",
+        "POST /activities/:id/attend": "POST /api/v1/activities/:id/attendance",
         "POST /affairs/:id": "PATCH /api/v1/affairs/:id", "POST /affairs/:id/apply": "POST /api/v1/affairs/:id/applications",
         "POST /polls/:id/vote": "POST /api/v1/polls/:id/ballots", "POST /polls/:id/ballots": "POST /api/v1/polls/:id/ballots",
         "POST /polls/:id/ballots/unmask": "POST /api/v1/polls/:id/ballots/unmask",

@@ -265,3 +265,105 @@ import LinliStore
         }
     }
 }
+
+/// Activities: the waiting list by worked examples, and sign-ups on a real database.
+@Suite struct ActivityTests {
+    @Test func theWaitingListMovesUpInOrder() {
+        #expect(ActivityRules.promoted([(1, 2), (2, 1), (3, 1)], room: 3) == [1, 2])
+        // A party too large for what freed stops the queue: no one behind it jumps ahead.
+        #expect(ActivityRules.promoted([(1, 3), (2, 1)], room: 2) == [])
+        #expect(ActivityRules.promoted([], room: 5) == [])
+        #expect(ActivityRules.qualifies(["elderly_alone"], .elderly) && !ActivityRules.qualifies(["child"], .elderly))
+        #expect(ActivityRules.qualifies([], .all))
+    }
+
+    static func activity(_ f: Fixture, capacity: Int, audience: ActivityAudience = .all, staff: Actor) async throws -> ActivityView {
+        let tomorrow = ChinaTime.iso(day: LocalDay.of(f.linli.config.environment.nowSeconds) + 1)
+        var i = ActivityInput()
+        i.placeID = f.demo.firstCommunityID; i.title = "健康讲座"; i.venue = "活动室"; i.capacity = capacity; i.audience = audience
+        i.startsAt = tomorrow + "T09:30"; i.endsAt = tomorrow + "T11:00"
+        return try await f.linli.affairs.createActivity(i, actor: staff)
+    }
+
+    @Test(arguments: Backend.available)
+    func manySignUpsAtOnceFillThePlacesAndTheRestWaitInOrder(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community")
+            let act = try await Self.activity(f, capacity: 10, staff: staff)
+            let households = try await AffairsStoreTests.householdIDs(f, 30)
+            #expect(households.count == 30)
+            await withTaskGroup(of: Void.self) { group in
+                for h in households {
+                    group.addTask {
+                        var i = SignUpInput()
+                        i.householdID = h
+                        _ = try? await a.signUp(act.id, i, actor: staff)
+                    }
+                }
+            }
+            var view = try await a.activity(act.id, actor: staff)
+            #expect(view.taken == 10 && view.waiting == 20)
+            #expect(view.signUps.filter { $0.status == "confirmed" }.count == 10)
+            let waiting = view.signUps.filter { $0.status == "waiting" }
+            #expect(waiting.map(\.waitingPosition) == (1...20).map { Optional($0) }, "the waiting list is numbered in the order they came")
+            // One confirmed household drops out: the first waiting one moves up and is told.
+            let out = view.signUps.first { $0.status == "confirmed" }!
+            var cancel = SignUpInput()
+            cancel.householdID = out.householdID
+            view = try await a.cancelSignUp(act.id, cancel, actor: staff)
+            #expect(view.taken == 10 && view.waiting == 19)
+            #expect(view.signUps.first { $0.id == waiting[0].id }?.status == "confirmed")
+            let told = try await f.linli.store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'activity_promoted'").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(told == 0, "staff signed them up, so staff are not told of their own step") // the actor is the staff member
+            // At the door: a confirmed household checks in by its code; a waiting one is refused.
+            let codes = try await f.linli.store.read { db in
+                try await db.raw("SELECT id, code FROM households WHERE id IN (\(unsafeRaw: households.map(String.init).joined(separator: ",")))").all()
+                    .reduce(into: [Int64: String]()) { $0[try $1.decode(column: "id", as: Int64.self)] = try $1.decode(column: "code", as: String.self) }
+            }
+            let came = try await a.attend(act.id, code: codes[waiting[0].householdID], actor: staff)
+            #expect(came.attended)
+            await #expect(throws: LinliError.self) { _ = try await a.attend(act.id, code: codes[waiting[1].householdID], actor: staff) }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aResidentSignsUpWaitsAndIsToldWhenAPlaceOpens(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), resident = try await f.actor("resident")
+            let act = try await Self.activity(f, capacity: 2, staff: staff)
+            let other = try await AffairsStoreTests.householdIDs(f, 5).filter { $0 != f.demo.firstHouseholdWithResidents }
+            var i = SignUpInput()
+            i.householdID = other[0]; i.people = 2
+            _ = try await a.signUp(act.id, i, actor: staff)
+            var mine = try await a.signUp(act.id, SignUpInput(), actor: resident)
+            #expect(mine.mine?.status == "waiting" && mine.mine?.waitingPosition == 1 && mine.signUps.isEmpty, "a resident sees only their own")
+            _ = try await a.cancelSignUp(act.id, i, actor: staff)
+            mine = try await a.activity(act.id, actor: resident)
+            #expect(mine.mine?.status == "confirmed")
+            let inbox = try await f.linli.inbox.list(actor: resident, lang: .zh)
+            #expect(inbox.first?.text.contains("候补转正") == true)
+            // Audience: an activity for the disabled refuses a household without such a resident.
+            let only = try await Self.activity(f, capacity: 5, audience: .veteran, staff: staff)
+            let facts = try await f.linli.store.read { db in try await f.linli.registry.householdFacts(db, ids: [f.demo.firstHouseholdWithResidents]) }
+            if !facts[0].situations.contains("veteran") {
+                do { _ = try await a.signUp(only.id, SignUpInput(), actor: resident); Issue.record("accepted") } catch let e as LinliError {
+                    #expect(e.field == "household_code" && e.code == "audience")
+                }
+            }
+            // Calling it off tells everyone signed up.
+            _ = try await a.cancelActivity(act.id, actor: staff)
+            #expect(try await f.linli.inbox.list(actor: resident, lang: .zh).first?.text.contains("活动已取消") == true)
+            await #expect(throws: LinliError.self) { _ = try await a.signUp(act.id, SignUpInput(), actor: resident) }
+            // Bad input names its field.
+            var bad = ActivityInput()
+            bad.placeID = f.demo.firstCommunityID; bad.title = ""; bad.venue = "x"; bad.capacity = 0; bad.startsAt = "2020-01-01T09:00"; bad.endsAt = "nonsense"
+            do { _ = try await a.createActivity(bad, actor: staff); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["title", "capacity", "starts_at", "ends_at"])
+            }
+        }
+    }
+}

@@ -615,12 +615,51 @@ def axe_problems(d):
 
 
 @case
+def resident_applies_with_papers_and_the_desk_sends_them_back(d, base):
+    # In large print on a phone: her home's 办事 tile, the residence certificate, a photo of a paper.
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/home")
+    d.find_element(By.CSS_SELECTOR, "a.tile[href='/affairs']").click()
+    d.find_element(By.PARTIAL_LINK_TEXT, "居住证明").click()
+    assert "房产证或租房合同" in d.find_element(By.ID, "materials-list").text
+    paper = os.path.join(tempfile.mkdtemp(), "hukou.png")
+    open(paper, "wb").write(PNG_1x1)
+    d.find_element(By.ID, "apply-papers").send_keys(paper)
+    d.find_element(By.ID, "apply-note").send_keys("老人行动不便，请尽量在线办理。")
+    shot(d, "affair-apply-phone-large")
+    d.find_element(By.ID, "apply-send").click()
+    wait_text(d, "affair-status", "待审核")
+    assert "/affair-papers/" in d.page_source, "the paper is attached"
+    application = d.current_url.split("?")[0]
+    # The desk sends it back, saying what is missing; an empty note is refused beside the field.
+    d.delete_all_cookies()
+    login(d, base, "community")
+    d.get(base + "/affairs-desk")
+    assert "老人行动不便" not in d.page_source, "the desk's list shows no one's note"
+    d.get(application)
+    d.find_element(By.ID, "step-return").click()
+    wait_text(d, "step-error", "缺哪些材料")
+    d.find_element(By.ID, "step-note").send_keys("请补拍户口簿本人页。")
+    d.find_element(By.ID, "step-return").click()
+    wait_text(d, "affair-status", "已退回")
+    # She reads what is missing first thing on the page, and can send it again from there.
+    d.delete_all_cookies()
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(application)
+    wait_text(d, "return-note", "户口簿本人页")
+    assert d.find_element(By.ID, "do-resubmit")
+    shot(d, "affair-returned-phone-large")
+
+
+@case
 def pages_pass_the_axe_accessibility_check(d, base):
     problems = []
     for user, paths in [(None, ["/login"]),
                         ("community", ["/console", "/requests", "/matters", "/tasks", "/needs", "/projects", "/gap", "/funds", "/ventures",
-                                       "/social-workers", "/volunteers", "/figures", "/users", "/inbox"]),
-                        ("resident", ["/volunteer", "/requests/new", "/matters/new"])]:
+                                       "/social-workers", "/volunteers", "/figures", "/users", "/inbox", "/affairs", "/affairs-desk", "/affairs/1"]),
+                        ("resident", ["/volunteer", "/requests/new", "/matters/new", "/affairs", "/affairs/3"])]:
         d.delete_all_cookies()
         if user:
             login(d, base, user)
@@ -693,7 +732,7 @@ def every_page_fits_a_phone_in_both_print_sizes(d, base):
     line, large print really large (errors included), and axe with no serious finding."""
     import collections
     problems, seen_total = [], 0
-    skip = ("/logout", "/prefs", "/static", "/request-photos", "/ballot-documents", "/api", "/open311", "/expenses/")
+    skip = ("/logout", "/prefs", "/static", "/request-photos", "/ballot-documents", "/api", "/open311", "/expenses/", "/affair-papers")
     for user in (None, "owner", "community", "grid"):
         d.delete_all_cookies()
         if user:

@@ -112,3 +112,35 @@ enum AffairRules {
         return s[(s.count - 1) / 2]
     }
 }
+
+/// Whom an activity is for: everyone below its place, or households with a resident of a kind.
+public enum ActivityAudience: String, CaseIterable, Codable, Sendable {
+    case all, elderly, child, disabled
+    case lowIncome = "low_income"
+    case veteran
+}
+
+/// The plain rules of activities (no I/O).
+enum ActivityRules {
+    /// A household may sign up when one of its residents is of the audience (living alone
+    /// counts as elderly).
+    static func qualifies(_ situations: Set<String>, _ audience: ActivityAudience) -> Bool {
+        switch audience {
+        case .all: true
+        case .elderly: situations.contains("elderly") || situations.contains("elderly_alone")
+        default: situations.contains(audience.rawValue)
+        }
+    }
+
+    /// Who moves up from the waiting list when `room` places free: strictly in the order they
+    /// signed up, stopping at the first party too large for what is left (no one jumps the queue).
+    static func promoted(_ waiting: [(id: Int64, people: Int)], room: Int) -> [Int64] {
+        var left = room, out: [Int64] = []
+        for w in waiting {
+            guard w.people <= left else { break }
+            out.append(w.id)
+            left -= w.people
+        }
+        return out
+    }
+}

@@ -38,6 +38,19 @@ extension Linli {
             book.slotID = slot.id
             _ = try await affairs.apply(card.id, book, actor: resident)
         }
+        // Two activities: one for every family (the demo household signs up), one for the elderly.
+        var act = ActivityInput()
+        act.placeID = community.id; act.title = "周末亲子手工课"; act.venue = "社区党群服务中心二楼"; act.capacity = 12
+        act.organiser = "社区青少年服务站"; act.description = "用旧纸盒做灯笼，材料由社区准备。请家长陪同。"
+        act.startsAt = ChinaTime.iso(day: today + 6) + "T09:30"; act.endsAt = ChinaTime.iso(day: today + 6) + "T11:00"
+        let family = try await affairs.createActivity(act, actor: staff)
+        var join = SignUpInput()
+        join.people = 2
+        _ = try await affairs.signUp(family.id, join, actor: resident)
+        act.title = "老年人防诈骗讲座"; act.venue = "社区老年活动室"; act.capacity = 40; act.audience = .elderly
+        act.organiser = "派出所社区民警"; act.description = "讲讲最近的保健品、养老投资骗局，现场答疑。"
+        act.startsAt = ChinaTime.iso(day: today + 3) + "T14:30"; act.endsAt = ChinaTime.iso(day: today + 3) + "T16:00"
+        _ = try await affairs.createActivity(act, actor: staff)
         return 3
     }
 }

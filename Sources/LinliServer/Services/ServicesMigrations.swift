@@ -96,5 +96,49 @@ enum ServicesMigrations {
             )
             """,
         ]),
+        Migration("services.002", [
+            // An activity (活动) for residents below a place; `taken` counts the people signed up
+            // and never passes `capacity`: a sign-up raises it only where there is room.
+            """
+            CREATE TABLE activities (
+                id {ID},
+                place_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                organiser TEXT NOT NULL,
+                title TEXT NOT NULL,
+                description TEXT NOT NULL,
+                venue TEXT NOT NULL,
+                starts_at BIGINT NOT NULL,
+                ends_at BIGINT NOT NULL,
+                capacity INTEGER NOT NULL,
+                taken INTEGER NOT NULL DEFAULT 0,
+                audience TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_by BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                CHECK (taken >= 0 AND taken <= capacity)
+            )
+            """,
+            "CREATE INDEX activities_path ON activities(path, starts_at)",
+            // One sign-up per household and activity; the waiting list is in id order.
+            """
+            CREATE TABLE activity_signups (
+                id {ID},
+                activity_id BIGINT NOT NULL REFERENCES activities(id),
+                household_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                user_id BIGINT NOT NULL,
+                by_name TEXT NOT NULL,
+                people INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                attended_at BIGINT,
+                created_at BIGINT NOT NULL,
+                UNIQUE (activity_id, household_id)
+            )
+            """,
+            "CREATE INDEX activity_signups_activity ON activity_signups(activity_id, status, id)",
+            "CREATE INDEX activity_signups_household ON activity_signups(household_id)",
+        ]),
     ]
 }

@@ -65,6 +65,126 @@ struct ServicesRoutes {
             return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         registerAPI(r)
+        registerActivities(r)
+    }
+
+    static func audienceLabel(_ a: ActivityAudience, _ lang: Lang) -> String { I18n.label(a == .all ? "audience_all" : a.rawValue, lang) }
+
+    func registerActivities(_ r: Routes) {
+        r.get("/activities", .action(.affairApply)) { _, c in try await activitiesPage(c, errors: [:]) }
+        r.post("/activities", .action(.affairHandle)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                redirect("/activities/\(try await affairs.createActivity(Self.activityInput(c.form), actor: try c.requireActor()).id)")
+            } page: { errors in try await activitiesPage(c, errors: errors) }
+        }
+        r.get("/activities/:id", .action(.affairApply)) { _, c in try await activityPage(c, try c.id("id"), errors: [:]) }
+        r.post("/activities/:id/sign-up", .action(.affairApply)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "join", alsoShowing: [.conflict]) {
+                _ = try await affairs.signUp(id, Self.signUpInput(c.form), actor: try c.requireActor())
+                return redirect("/activities/\(id)")
+            } page: { errors in try await activityPage(c, id, errors: errors) }
+        }
+        r.post("/activities/:id/withdraw", .action(.affairApply)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "join") {
+                _ = try await affairs.cancelSignUp(id, Self.signUpInput(c.form), actor: try c.requireActor())
+                return redirect("/activities/\(id)")
+            } page: { errors in try await activityPage(c, id, errors: errors) }
+        }
+        r.post("/activities/:id/attend", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "door") {
+                _ = try await affairs.attend(id, code: c.form["household_code"], actor: try c.requireActor())
+                return redirect("/activities/\(id)#door")
+            } page: { errors in try await activityPage(c, id, errors: errors) }
+        }
+        r.post("/activities/:id/cancel", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            _ = try await affairs.cancelActivity(id, actor: try c.requireActor())
+            return redirect("/activities/\(id)")
+        }
+        r.get("/api/v1/activities", .action(.affairApply)) { _, c in try JSON.response(try await affairs.activities(actor: try c.requireActor())) }
+        r.post("/api/v1/activities", .action(.affairHandle), body: ActivityInput.self) { _, c, i in
+            try JSON.response(try await affairs.createActivity(i, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/activities/:id", .action(.affairApply)) { _, c in try JSON.response(try await affairs.activity(try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/activities/:id/sign-ups", .action(.affairApply), optionalBody: SignUpInput.self) { _, c, i in
+            try JSON.response(try await affairs.signUp(try c.id("id"), i ?? SignUpInput(), actor: try c.requireActor()), status: .created)
+        }
+        r.post("/api/v1/activities/:id/sign-ups/cancel", .action(.affairApply), optionalBody: SignUpInput.self) { _, c, i in
+            try JSON.response(try await affairs.cancelSignUp(try c.id("id"), i ?? SignUpInput(), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/activities/:id/attendance", .action(.affairHandle), body: SignUpInput.self) { _, c, i in
+            try JSON.response(try await affairs.attend(try c.id("id"), code: i.householdCode, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/activities/:id/cancel", .action(.affairHandle)) { _, c in
+            try JSON.response(try await affairs.cancelActivity(try c.id("id"), actor: try c.requireActor()))
+        }
+    }
+
+    static func activityInput(_ f: FormData) -> ActivityInput {
+        var i = ActivityInput()
+        i.placeID = f.int("place_id"); i.title = f["title"]; i.venue = f["venue"]; i.organiser = f["organiser"]; i.description = f["description"]
+        i.startsAt = f["starts_at"]; i.endsAt = f["ends_at"]; i.capacity = f.int("capacity").map(Int.init)
+        i.audience = f["audience"].flatMap(ActivityAudience.init(rawValue:))
+        return i
+    }
+
+    static func signUpInput(_ f: FormData) -> SignUpInput {
+        var i = SignUpInput()
+        i.householdCode = f.nonEmpty("household_code")
+        i.people = f.int("people").map(Int.init)
+        return i
+    }
+
+    func activitiesPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let list = try await affairs.activities(actor: actor)
+        let t = I18n.table(c.lang)
+        let rows = list.map { a -> [String: Any] in
+            ["id": a.id, "title": a.title, "when": a.startsAt, "venue": a.venue, "organiser": a.organiser, "left": max(0, a.capacity - a.taken),
+             "full": a.taken >= a.capacity, "cancelled": a.status == "cancelled", "audience": Self.audienceLabel(a.audience, c.lang),
+             "for_some": a.audience != .all, "mine": a.mine.map { I18n.label("signup_" + $0.status, c.lang) } ?? "", "signed": a.mine != nil]
+        }
+        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
+        let named: [(Int64, String)] = try await affairs.store.read { db in
+            var out: [(Int64, String)] = []
+            for id in placeIDs { if let p = try await affairs.registry.fetchPlace(db, id), p.kind.isCommunity || p.kind == .street { out.append((id, p.name)) } }
+            return out
+        }
+        let tomorrow = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds) + 1)
+        var resp = renderer.page("activities", [
+            "activities": rows, "none": rows.isEmpty, "staff": !named.isEmpty, "places": named.map { ["id": $0.0, "name": $0.1] as [String: Any] },
+            "audiences": ActivityAudience.allCases.map { ["code": $0.rawValue, "label": Self.audienceLabel($0, c.lang)] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+            "default_start": tomorrow + "T09:30", "default_end": tomorrow + "T11:00",
+        ], context: c, title: t["activities"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func activityPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let a = try await affairs.activity(id, actor: actor)
+        let staff = try await affairs.store.read { db in try await affairs.fetchActivity(db, id, actor).0.staff }
+        let resident = actor.grants.contains { $0.role == .resident }
+        let open = a.status == "open"
+        var resp = renderer.page("activity", [
+            "id": a.id, "title": a.title, "when": a.startsAt + " – " + a.endsAt, "venue": a.venue, "organiser": a.organiser, "place": a.placeName,
+            "description": a.description, "has_description": !a.description.isEmpty, "audience": Self.audienceLabel(a.audience, c.lang),
+            "capacity": a.capacity, "taken": a.taken, "waiting": a.waiting, "full": a.taken >= a.capacity, "open": open, "cancelled": !open,
+            "mine_confirmed": a.mine?.status == "confirmed", "mine_waiting": a.mine?.status == "waiting", "position": a.mine?.waitingPosition ?? 0,
+            "can_sign_up": open && (a.mine == nil || !resident), "resident": resident, "can_withdraw": open && a.mine != nil && resident,
+            "staff": staff,
+            "sign_ups": a.signUps.map { s in
+                ["address": s.address, "people": s.people, "by": s.by, "status": I18n.label("signup_" + s.status, c.lang), "waiting": s.status == "waiting",
+                 "position": s.waitingPosition ?? 0, "attended": s.attended] as [String: Any]
+            },
+            "has_sign_ups": !a.signUps.isEmpty, "errors": errors,
+        ], context: c, title: a.title)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
     }
 
     func registerAPI(_ r: Routes) {
@@ -208,15 +328,16 @@ struct ServicesRoutes {
         let today = LocalDay.of(affairs.env.nowSeconds)
         // What the actor already has open for this service comes first: a booking is not made twice.
         let open = try await affairs.mine(actor: actor).filter { $0.affairID == id && $0.status.isOpen }
+        let resident = actor.grants.contains { $0.role == .resident }
         let data: [String: Any] = [
             "open_applications": Self.lineRows(open, c.lang), "has_open": !open.isEmpty,
             "id": a.id, "name": a.name, "description": a.description, "has_description": !a.description.isEmpty, "place": a.placeName,
             "materials": a.materials, "no_materials": a.materials.isEmpty, "mode": I18n.label("affair_mode_" + a.mode.rawValue, c.lang),
             "promised": a.promisedDays, "same_day": a.promisedDays == 0, "active": a.active, "inactive": !a.active,
-            "can_apply": a.active && a.mode.takesApplications, "can_book": a.active && a.mode.takesBookings,
+            "can_apply": a.active && a.mode.takesApplications, "can_book": a.active && a.mode.takesBookings && !(resident && open.contains { $0.status == .booked }),
             // Five days of times are enough to choose from on a phone; later ones open as these pass.
             "days": byDay.prefix(5).map { ["day": $0.0, "slots": $0.1] as [String: Any] }, "no_slots": slots.isEmpty,
-            "resident": actor.grants.contains { $0.role == .resident }, "staff": staff, "errors": errors, "values": values,
+            "resident": resident, "staff": staff, "errors": errors, "values": values,
             "client_key": affairs.env.token(bytes: 12),
             "edit_materials": a.materials.joined(separator: "\n"), "promised_days": a.promisedDays,
             "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": I18n.label("affair_mode_" + $0.rawValue, c.lang), "selected": $0 == a.mode] },

@@ -1,0 +1,304 @@
+import Foundation
+import SQLKit
+import LinliCore
+import LinliStore
+
+public struct ActivityInput: Codable, Sendable {
+    public var placeID: Int64?
+    public var organiser: String?
+    public var title: String?
+    public var description: String?
+    public var venue: String?
+    /// China time, `2026-12-12T09:30`.
+    public var startsAt: String?
+    public var endsAt: String?
+    public var capacity: Int?
+    public var audience: ActivityAudience?
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case placeID = "place_id", organiser, title, description, venue, startsAt = "starts_at", endsAt = "ends_at", capacity, audience
+    }
+}
+
+public struct SignUpInput: Codable, Sendable {
+    /// For someone else's household (staff, a grid worker): its code; a resident signs up their own.
+    public var householdCode: String?
+    public var householdID: Int64?
+    public var people: Int?
+    public init() {}
+    enum CodingKeys: String, CodingKey { case householdCode = "household_code", householdID = "household_id", people }
+}
+
+public struct SignUpView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var householdID: Int64
+    public var address: String
+    public var by: String
+    public var people: Int
+    public var status: String
+    /// Place on the waiting list (1 = next), while waiting.
+    public var waitingPosition: Int?
+    public var attended: Bool
+    enum CodingKeys: String, CodingKey {
+        case id, householdID = "household_id", address, by, people, status, waitingPosition = "waiting_position", attended
+    }
+}
+
+public struct ActivityView: Codable, Sendable {
+    public var id: Int64
+    public var placeID: Int64
+    public var placeName: String
+    public var organiser: String
+    public var title: String
+    public var description: String
+    public var venue: String
+    public var startsAt: String
+    public var endsAt: String
+    public var capacity: Int
+    public var taken: Int
+    public var waiting: Int
+    public var audience: ActivityAudience
+    public var status: String
+    /// The caller's household's sign-up, if any.
+    public var mine: SignUpView?
+    /// Every sign-up, for staff over the activity (empty for others).
+    public var signUps: [SignUpView]
+    enum CodingKeys: String, CodingKey {
+        case id, placeID = "place_id", placeName = "place_name", organiser, title, description, venue, startsAt = "starts_at", endsAt = "ends_at"
+        case capacity, taken, waiting, audience, status, mine, signUps = "sign_ups"
+    }
+}
+
+enum ActivityLimits {
+    static let titleMax = 60, textMax = 2000, venueMax = 100, organiserMax = 60
+    static let capacityMax = 2000, partyMax = 6
+}
+
+/// Activities for residents (活动): posted by the community or an organisation, signed up for by
+/// households (a waiting list when full, moved up in order when someone cancels), checked in at
+/// the door by the household code.
+extension AffairsService {
+    static let activityColumns = """
+        SELECT a.*, p.name AS place_name,
+               (SELECT COUNT(*) FROM activity_signups w WHERE w.activity_id = a.id AND w.status = 'waiting') AS waiting_count
+        FROM activities a JOIN places p ON p.id = a.place_id
+        """
+
+    public func createActivity(_ i: ActivityInput, actor: Actor) async throws -> ActivityView {
+        var v = Validator()
+        let title = Self.trimmed(i.title), venue = Self.trimmed(i.venue), organiser = Self.trimmed(i.organiser), description = Self.trimmed(i.description)
+        v.check(!title.isEmpty && title.count <= ActivityLimits.titleMax, "title", "required", "请填写活动名称（不超过 60 字）")
+        v.check(!venue.isEmpty && venue.count <= ActivityLimits.venueMax, "venue", "required", "请填写活动地点")
+        v.check(organiser.count <= ActivityLimits.organiserMax, "organiser", "too_long", "主办方不超过 60 字")
+        v.check(description.count <= ActivityLimits.textMax, "description", "too_long", "介绍不超过 2000 字")
+        let starts = i.startsAt.flatMap { Input.localDateTime($0.trimmingCharacters(in: .whitespaces)) }
+        let ends = i.endsAt.flatMap { Input.localDateTime($0.trimmingCharacters(in: .whitespaces)) }
+        v.check(starts != nil, "starts_at", "invalid", "请填写开始时间，如 2026-12-12T09:30")
+        v.check(ends != nil, "ends_at", "invalid", "请填写结束时间，如 2026-12-12T11:00")
+        if let s = starts { v.check(s > env.nowSeconds, "starts_at", "past", "开始时间应在现在之后") }
+        if let s = starts, let e = ends { v.check(e > s && e - s <= 7 * 86400, "ends_at", "invalid", "结束时间应晚于开始时间，且活动不超过 7 天") }
+        v.check((1...ActivityLimits.capacityMax).contains(i.capacity ?? 0), "capacity", "invalid", "名额应为 1 到 2000 人")
+        try v.throwIfAny()
+        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择举办活动的社区") }
+        let now = env.nowSeconds
+        let id: Int64 = try await store.transaction { db in
+            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
+                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
+            }
+            let row = try await db.query("""
+                INSERT INTO activities (place_id, path, organiser, title, description, venue, starts_at, ends_at, capacity, audience, status, created_by, created_at)
+                VALUES (\(placeID), \(place.path), \(organiser.isEmpty ? place.name : organiser), \(title), \(description), \(venue), \(starts!), \(ends!),
+                        \(i.capacity!), \((i.audience ?? .all).rawValue), 'open', \(actor.userID), \(now)) RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "activity.create", objectType: "activity", objectID: id, path: place.path, detail: title)
+            return id
+        }
+        return try await activity(id, actor: actor)
+    }
+
+    struct ActivityRow {
+        var id: Int64, path: String, capacity: Int, taken: Int, audience: ActivityAudience, status: String, title: String, startsAt: Int64
+        var staff: Bool
+    }
+
+    func fetchActivity(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (ActivityRow, any SQLRow) {
+        guard let r = try await db.query("\(unsafeRaw: Self.activityColumns) WHERE a.id = \(id)").first() else { throw LinliError.notFound }
+        let path = try r.decode(column: "path", as: String.self)
+        let staff = actor.may(.affairHandle, on: ObjectScope(path: path))
+        // Residents see the activities of the places they live under; staff those of theirs.
+        guard staff || actor.grants.contains(where: { PermissionTable.allows($0.role, .affairApply) && ($0.placePath.hasPrefix(path) || path.hasPrefix($0.placePath)) }) else {
+            throw LinliError.notFound
+        }
+        return (ActivityRow(id: id, path: path, capacity: try r.decode(column: "capacity", as: Int.self), taken: try r.decode(column: "taken", as: Int.self),
+                            audience: ActivityAudience(rawValue: try r.decode(column: "audience", as: String.self)) ?? .all,
+                            status: try r.decode(column: "status", as: String.self), title: try r.decode(column: "title", as: String.self),
+                            startsAt: try r.decode(column: "starts_at", as: Int64.self), staff: staff), r)
+    }
+
+    func signUpViews(_ db: any SQLDatabase, activity: Int64, households: [Int64]?) async throws -> [SignUpView] {
+        let only: BoundSQL = households.map { $0.isEmpty ? "AND 1 = 0" : "AND s.household_id IN (\(list: $0))" } ?? ""
+        let rows = try await db.query("""
+            SELECT s.id, s.household_id, s.by_name, s.people, s.status, s.attended_at, h.address,
+                   (SELECT COUNT(*) FROM activity_signups w WHERE w.activity_id = s.activity_id AND w.status = 'waiting' AND w.id <= s.id) AS position
+            FROM activity_signups s JOIN households h ON h.id = s.household_id
+            WHERE s.activity_id = \(activity) AND s.status <> 'cancelled' \(only) ORDER BY s.id
+            """).all()
+        return try rows.map { r in
+            let status = try r.decode(column: "status", as: String.self)
+            return SignUpView(id: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
+                              address: try r.decode(column: "address", as: String.self), by: try r.decode(column: "by_name", as: String.self),
+                              people: try r.decode(column: "people", as: Int.self), status: status,
+                              waitingPosition: status == "waiting" ? try r.decode(column: "position", as: Int.self) : nil,
+                              attended: try r.decode(column: "attended_at", as: Int64?.self) != nil)
+        }
+    }
+
+    func activityView(_ db: any SQLDatabase, _ a: ActivityRow, _ r: any SQLRow, actor: Actor) async throws -> ActivityView {
+        let own = actor.grants.filter { $0.role == .resident }.compactMap(\.householdID)
+        return ActivityView(id: a.id, placeID: try r.decode(column: "place_id", as: Int64.self), placeName: try r.decode(column: "place_name", as: String.self),
+                            organiser: try r.decode(column: "organiser", as: String.self), title: a.title,
+                            description: try r.decode(column: "description", as: String.self), venue: try r.decode(column: "venue", as: String.self),
+                            startsAt: LocalTime.text(a.startsAt), endsAt: LocalTime.text(try r.decode(column: "ends_at", as: Int64.self)),
+                            capacity: a.capacity, taken: a.taken, waiting: try r.decode(column: "waiting_count", as: Int.self), audience: a.audience,
+                            status: a.status, mine: try await signUpViews(db, activity: a.id, households: own).first,
+                            signUps: a.staff ? try await signUpViews(db, activity: a.id, households: nil) : [])
+    }
+
+    public func activity(_ id: Int64, actor: Actor) async throws -> ActivityView {
+        try await store.read { db in
+            let (a, r) = try await fetchActivity(db, id, actor)
+            return try await activityView(db, a, r, actor: actor)
+        }
+    }
+
+    /// Activities from today on, where the actor lives or works.
+    public func activities(actor: Actor) async throws -> [ActivityView] {
+        let grants = actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)
+        guard !grants.isEmpty else { throw LinliError.forbidden }
+        let since = LocalDay.start(LocalDay.of(env.nowSeconds))
+        return try await store.read { db in
+            var conditions: [BoundSQL] = []
+            for p in Set(grants.map(\.placePath)).sorted() { conditions.append("(\(p) LIKE a.path || '%' OR a.path LIKE \(p + "%"))") }
+            let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
+            let rows = try await db.query("\(unsafeRaw: Self.activityColumns) WHERE (\(any)) AND a.ends_at >= \(since) ORDER BY a.starts_at LIMIT 100").all()
+            var out: [ActivityView] = []
+            for r in rows {
+                let path = try r.decode(column: "path", as: String.self)
+                let a = ActivityRow(id: try r.decode(column: "id", as: Int64.self), path: path, capacity: try r.decode(column: "capacity", as: Int.self),
+                                    taken: try r.decode(column: "taken", as: Int.self),
+                                    audience: ActivityAudience(rawValue: try r.decode(column: "audience", as: String.self)) ?? .all,
+                                    status: try r.decode(column: "status", as: String.self), title: try r.decode(column: "title", as: String.self),
+                                    startsAt: try r.decode(column: "starts_at", as: Int64.self), staff: false)
+                out.append(try await activityView(db, a, r, actor: actor))
+            }
+            return out
+        }
+    }
+
+    /// Signs a household up: confirmed while there is room, else on the waiting list. A household
+    /// signs up once (a second sign-up answers the first).
+    public func signUp(_ id: Int64, _ i: SignUpInput, actor: Actor) async throws -> ActivityView {
+        let people = i.people ?? 1
+        guard (1...ActivityLimits.partyMax).contains(people) else { throw LinliError.invalid("people", "invalid", "每户报名 1 到 6 人") }
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            let (a, _) = try await fetchActivity(db, id, actor)
+            guard a.status == "open" else { throw LinliError.conflict(nil, "cancelled", "活动已取消") }
+            guard a.startsAt > now else { throw LinliError.conflict(nil, "started", "活动已经开始，不能再报名") }
+            var apply = ApplyInput()
+            apply.householdCode = i.householdCode; apply.householdID = i.householdID
+            let h = try await household(db, apply, actor)
+            guard h.path.hasPrefix(a.path) else { throw LinliError.invalid("household_code", "outside", "这一户不在活动的范围内") }
+            guard ActivityRules.qualifies(h.situations, a.audience) else {
+                throw LinliError.invalid("household_code", "audience", "这个活动面向\(I18n.label(a.audience.rawValue, .zh))，这一户不符合")
+            }
+            if let old = try await db.query("SELECT status FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").first() {
+                guard try old.decode(column: "status", as: String.self) == "cancelled" else { return }
+                try await db.query("DELETE FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").run()
+            }
+            // A place is taken only while there is room: concurrent sign-ups cannot overfill it.
+            let room = try await db.query("""
+                UPDATE activities SET taken = taken + \(people) WHERE id = \(id) AND taken + \(people) <= capacity RETURNING taken
+                """).first() != nil
+            let status = room ? "confirmed" : "waiting"
+            try await db.query("""
+                INSERT INTO activity_signups (activity_id, household_id, path, grid_id, user_id, by_name, people, status, created_at)
+                VALUES (\(id), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), \(people), \(status), \(now))
+                """).run()
+            try await audit.append(db, actor: actor, action: "activity.sign_up", objectType: "activity", objectID: id, path: h.path, detail: status)
+        }
+        return try await activity(id, actor: actor)
+    }
+
+    /// Takes a household's sign-up back; the places it held go to the waiting list in order.
+    public func cancelSignUp(_ id: Int64, _ i: SignUpInput, actor: Actor) async throws -> ActivityView {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            let (a, _) = try await fetchActivity(db, id, actor)
+            var apply = ApplyInput()
+            apply.householdCode = i.householdCode; apply.householdID = i.householdID
+            let h = try await household(db, apply, actor)
+            guard let s = try await db.query("""
+                SELECT id, status, people FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id) AND status <> 'cancelled'
+                """).first() else { throw LinliError.invalid("household_code", "not_signed_up", "这一户没有报名这个活动") }
+            let was = try s.decode(column: "status", as: String.self), people = try s.decode(column: "people", as: Int.self)
+            try await db.query("UPDATE activity_signups SET status = 'cancelled' WHERE id = \(try s.decode(column: "id", as: Int64.self))").run()
+            try await audit.append(db, actor: actor, action: "activity.cancel_sign_up", objectType: "activity", objectID: id, path: h.path)
+            guard was == "confirmed" else { return }
+            let left = try await db.query("UPDATE activities SET taken = taken - \(people) WHERE id = \(id) RETURNING taken, capacity").first()!
+            let room = try left.decode(column: "capacity", as: Int.self) - left.decode(column: "taken", as: Int.self)
+            guard a.startsAt > now else { return }
+            let waiting = try await db.query("SELECT id, people, user_id FROM activity_signups WHERE activity_id = \(id) AND status = 'waiting' ORDER BY id").all()
+            let queue = try waiting.map { (id: try $0.decode(column: "id", as: Int64.self), people: try $0.decode(column: "people", as: Int.self)) }
+            let up = ActivityRules.promoted(queue, room: room)
+            guard !up.isEmpty else { return }
+            let moved = queue.filter { up.contains($0.id) }.reduce(0) { $0 + $1.people }
+            try await db.query("UPDATE activity_signups SET status = 'confirmed' WHERE id IN (\(list: up))").run()
+            try await db.query("UPDATE activities SET taken = taken + \(moved) WHERE id = \(id)").run()
+            let users = try waiting.filter { up.contains(try $0.decode(column: "id", as: Int64.self)) }.map { try $0.decode(column: "user_id", as: Int64.self) }
+            try await notifier.tell(db, users, except: actor.userID, at: now) {
+                OutgoingNotification(userID: $0, kind: "activity_promoted", requestID: nil, subject: a.title, link: "/activities/\(id)")
+            }
+        }
+        return try await activity(id, actor: actor)
+    }
+
+    /// At the door: the household's code marks its sign-up as come.
+    public func attend(_ id: Int64, code: String?, actor: Actor) async throws -> SignUpView {
+        let now = env.nowSeconds
+        return try await store.transaction { db in
+            let (a, _) = try await fetchActivity(db, id, actor)
+            guard a.staff else { throw LinliError.forbidden }
+            var apply = ApplyInput()
+            apply.householdCode = code
+            guard let c = code, !Self.trimmed(c).isEmpty else { throw LinliError.invalid("household_code", "required", "请扫描或输入户码") }
+            let h = try await household(db, apply, actor)
+            guard let s = try await db.query("""
+                SELECT id FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id) AND status = 'confirmed'
+                """).first() else { throw LinliError.invalid("household_code", "not_signed_up", "这一户没有报上名（或还在候补）") }
+            let sid = try s.decode(column: "id", as: Int64.self)
+            try await db.query("UPDATE activity_signups SET attended_at = COALESCE(attended_at, \(now)) WHERE id = \(sid)").run()
+            try await audit.append(db, actor: actor, action: "activity.attend", objectType: "activity", objectID: id, path: h.path)
+            return try await signUpViews(db, activity: id, households: [h.id])[0]
+        }
+    }
+
+    /// Calls an activity off; everyone signed up or waiting is told.
+    public func cancelActivity(_ id: Int64, actor: Actor) async throws -> ActivityView {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            let (a, _) = try await fetchActivity(db, id, actor)
+            guard a.staff else { throw LinliError.forbidden }
+            guard a.status == "open" else { throw LinliError.conflict(nil, "cancelled", "活动已取消") }
+            try await db.query("UPDATE activities SET status = 'cancelled' WHERE id = \(id)").run()
+            let users = try await db.query("SELECT user_id FROM activity_signups WHERE activity_id = \(id) AND status <> 'cancelled'").all()
+                .map { try $0.decode(column: "user_id", as: Int64.self) }
+            try await audit.append(db, actor: actor, action: "activity.cancel", objectType: "activity", objectID: id, path: a.path)
+            try await notifier.tell(db, users, except: actor.userID, at: now) {
+                OutgoingNotification(userID: $0, kind: "activity_cancelled", requestID: nil, subject: a.title, link: "/activities/\(id)")
+            }
+        }
+        return try await activity(id, actor: actor)
+    }
+}
