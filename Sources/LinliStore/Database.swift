@@ -516,3 +516,10 @@ package func isStillReferenced(_ error: any Error) -> Bool {
     if let e = error as? PSQLError { return e.serverInfo?[.sqlState] == "23503" }
     return false
 }
+
+/// Whether a write was refused by an exclusion constraint (PostgreSQL: two bookings of one room
+/// that overlap). SQLite has none; its callers check inside the transaction, which runs alone.
+package func isExclusionViolation(_ error: any Error) -> Bool {
+    if let e = error as? PSQLError { return e.serverInfo?[.sqlState] == "23P01" }
+    return false
+}

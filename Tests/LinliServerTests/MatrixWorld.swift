@@ -120,6 +120,8 @@ struct MatrixWorld {
             "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",
             "affairs": "SELECT id FROM affairs WHERE path LIKE $1",
             "activities": "SELECT id FROM activities WHERE path LIKE $1",
+            "spaces": "SELECT id FROM spaces WHERE path LIKE $1",
+            "space-bookings": "SELECT id FROM space_bookings WHERE path LIKE $1",
             "affair-applications": "SELECT id FROM affair_applications WHERE path LIKE $1",
             "affair-papers": "SELECT ap.id FROM affair_papers ap JOIN affair_applications x ON x.id = ap.application_id WHERE x.path LIKE $1",
         ]

@@ -221,6 +221,9 @@ import LinliStore
         // workers of those households; acknowledged only by the households.
         // A poll's running tally is for the staff who run it; owners see the result when it closes.
         // An assignment is checked in by its own volunteer; the request's steps by its parties.
+        // A room booking is cancelled by whoever made it, or by the staff who run the room.
+        "POST /space-bookings/:id/cancel resident 404", "POST /api/v1/space-bookings/:id/cancel resident 404",
+        "POST /space-bookings/:id/cancel grid_worker 404", "POST /api/v1/space-bookings/:id/cancel grid_worker 404",
         "GET /announcements/:id auditor 404",
         "GET /announcements/:id partner_app 404",
         "GET /announcements/:id property_company 404",
@@ -380,6 +383,7 @@ import LinliStore
         "POST /inbox/read": "POST /api/v1/inbox/read",
         "POST /activities/:id/sign-up": "POST /api/v1/activities/:id/sign-ups", "POST /activities/:id/withdraw": "POST /api/v1/activities/:id/sign-ups/cancel",
         "POST /activities/:id/attend": "POST /api/v1/activities/:id/attendance",
+        "POST /spaces/:id/bookings": "POST /api/v1/spaces/:id/bookings",
         "POST /affairs/:id": "PATCH /api/v1/affairs/:id", "POST /affairs/:id/apply": "POST /api/v1/affairs/:id/applications",
         "POST /polls/:id/vote": "POST /api/v1/polls/:id/ballots", "POST /polls/:id/ballots": "POST /api/v1/polls/:id/ballots",
         "POST /polls/:id/ballots/unmask": "POST /api/v1/polls/:id/ballots/unmask",

@@ -367,3 +367,96 @@ import LinliStore
         }
     }
 }
+
+/// Rooms: opening hours and overlaps by worked examples; bookings on a real database, where two
+/// overlapping live bookings never both stand (on PostgreSQL the database's own constraint).
+@Suite struct SpaceTests {
+    @Test func bookingsKeepToOpeningHoursAndNeverOverlap() {
+        let monday = Input.day("2026-12-07")!
+        let at = { (d: Int64, m: Int) in LocalDay.start(d) + Int64(m) * 60 }
+        let weekdays: Set<Int> = [1, 2, 3, 4, 5]
+        #expect(SpaceRules.withinHours(start: at(monday, 9 * 60), end: at(monday, 11 * 60), opens: 8 * 60 + 30, closes: 21 * 60, openDays: weekdays))
+        #expect(!SpaceRules.withinHours(start: at(monday, 8 * 60), end: at(monday, 9 * 60), opens: 8 * 60 + 30, closes: 21 * 60, openDays: weekdays))
+        #expect(SpaceRules.withinHours(start: at(monday, 20 * 60), end: at(monday, 21 * 60), opens: 510, closes: 21 * 60, openDays: weekdays), "up to closing")
+        #expect(!SpaceRules.withinHours(start: at(monday + 5, 9 * 60), end: at(monday + 5, 10 * 60), opens: 510, closes: 1260, openDays: weekdays), "Saturday is closed")
+        #expect(!SpaceRules.withinHours(start: at(monday, 20 * 60), end: at(monday + 1, 9 * 60), opens: 0, closes: 1440, openDays: weekdays), "not across midnight")
+        #expect(SpaceRules.overlaps((10, 20), (19, 30)) && !SpaceRules.overlaps((10, 20), (20, 30)), "back to back is fine")
+        let tuesdays = SpaceRules.occurrences(weekday: 2, from: monday, to: monday + 27, start: 19 * 60, end: 21 * 60, except: [monday + 8])
+        #expect(tuesdays.count == 3 && LocalTime.text(tuesdays[0].0).hasPrefix("2026-12-08 19:00"))
+    }
+
+    @Test(arguments: Backend.available)
+    func aSeasonAndOneOffBookingsShareTheRoom(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), resident = try await f.actor("resident")
+            var room = SpaceInput()
+            room.placeID = f.demo.firstCommunityID; room.name = "党群微家"; room.kind = .partyHome; room.opens = "08:30"; room.closes = "21:00"
+            room.residentsMayBook = true; room.needsApproval = true
+            let space = try await a.createSpace(room, actor: staff)
+            let today = LocalDay.of(f.linli.config.environment.nowSeconds)
+            let nextTuesday = (today + 1...today + 7).first { LocalDay.weekday($0) == 2 }!
+            var season = SpaceBookingInput()
+            season.day = ChinaTime.iso(day: today + 1); season.until = ChinaTime.iso(day: today + 60); season.weekday = 2
+            season.start = "19:00"; season.end = "21:00"; season.purpose = "书法协会"; season.except = [ChinaTime.iso(day: nextTuesday + 7)]
+            let made = try await a.book(space.id, season, actor: staff)
+            #expect(made.count >= 7 && made.count <= 9)
+            // A resident's booking over a Tuesday evening is refused, naming the clash; another time waits for approval.
+            var mine = SpaceBookingInput()
+            mine.day = ChinaTime.iso(day: nextTuesday); mine.start = "20:00"; mine.end = "20:30"; mine.purpose = "楼道议事"
+            do { _ = try await a.book(space.id, mine, actor: resident); Issue.record("accepted") } catch let e as LinliError {
+                #expect(e.status == .conflict && e.field == "start")
+            }
+            mine.day = ChinaTime.iso(day: nextTuesday + 7)
+            let skipped = try await a.book(space.id, mine, actor: resident)
+            #expect(skipped.count == 1, "the skipped Tuesday is free")
+            mine.start = "07:00"; mine.end = "08:00"; mine.day = ChinaTime.iso(day: nextTuesday + 1)
+            do { _ = try await a.book(space.id, mine, actor: resident); Issue.record("accepted") } catch let e as LinliError {
+                #expect(e.field == "start" && e.code == "closed")
+            }
+            var view = try await a.space(space.id, actor: resident)
+            #expect(view.bookings.first { $0.id == skipped[0] }?.status == "pending")
+            #expect(view.bookings.first { $0.id == made[0] }?.purpose == "", "a resident does not see who else booked or why")
+            _ = try await a.decideBooking(skipped[0], to: "approved", actor: staff)
+            #expect(try await f.linli.inbox.list(actor: resident, lang: .zh).first?.text.contains("场地预约已同意") == true)
+            // A resident may not approve, and may cancel only their own.
+            await #expect(throws: LinliError.self) { try await a.decideBooking(made[1], to: "cancelled", actor: resident) }
+            try await a.decideBooking(made[1], to: "cancelled", actor: staff)
+            view = try await a.space(space.id, actor: staff)
+            #expect(!view.bookings.contains { $0.id == made[1] })
+            // Ten people want the same free hour at once: one gets it.
+            var hour = SpaceBookingInput()
+            hour.day = ChinaTime.iso(day: nextTuesday + 2); hour.start = "10:00"; hour.end = "11:00"; hour.purpose = "会议"
+            let want = hour, roomID = space.id
+            let wins = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 { group.addTask { (try? await a.book(roomID, want, actor: staff)) != nil } }
+                return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(wins == 1)
+        }
+    }
+
+    static func insertBooking(_ store: any Store, _ space: Int64, _ start: Int64) async throws {
+        try await store.transaction { db in
+            try await db.raw("""
+                INSERT INTO space_bookings (space_id, path, starts_at, ends_at, purpose, user_id, by_name, status, created_at)
+                VALUES (\(bind: space), '/', \(bind: start), \(bind: start + 3600), 'x', 1, 'x', 'approved', 0)
+                """).run()
+        }
+    }
+
+    /// The database itself refuses an overlap on PostgreSQL, whatever the code above it checks.
+    @Test func postgresRefusesOverlappingBookingsItself() async throws {
+        guard Backend.available.contains(.postgres) else { return }
+        try await withFixture(.postgres) { f in
+            let staff = try await f.actor("community")
+            var room = SpaceInput()
+            room.placeID = f.demo.firstCommunityID; room.name = "会议室"
+            let space = try await f.linli.affairs.createSpace(room, actor: staff)
+            let store = f.linli.store, id = space.id
+            try await Self.insertBooking(store, id, 10_000_000)
+            do { try await Self.insertBooking(store, id, 10_001_800); Issue.record("the overlap was stored") } catch { #expect(isExclusionViolation(error)) }
+            try await Self.insertBooking(store, id, 10_003_600)
+        }
+    }
+}

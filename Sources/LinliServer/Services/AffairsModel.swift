@@ -144,3 +144,34 @@ enum ActivityRules {
         return out
     }
 }
+
+/// Kinds of community spaces (党群微家, reading room, children's space, meeting room).
+public enum SpaceKind: String, CaseIterable, Codable, Sendable {
+    case partyHome = "party_home"
+    case readingRoom = "reading_room"
+    case children
+    case meetingRoom = "meeting_room"
+    case hall
+}
+
+/// The plain rules of booking spaces (no I/O).
+enum SpaceRules {
+    /// True when [start, end) lies inside one day's opening hours on an open weekday.
+    static func withinHours(start: Int64, end: Int64, opens: Int, closes: Int, openDays: Set<Int>) -> Bool {
+        let day = LocalDay.of(start)
+        guard end > start, LocalDay.of(end - 1) == day, openDays.contains(LocalDay.weekday(day)) else { return false }
+        return LocalDay.minute(start) >= opens && Int((end - LocalDay.start(day)) / 60) <= closes
+    }
+
+    /// Two half-open intervals share a moment.
+    static func overlaps(_ a: (Int64, Int64), _ b: (Int64, Int64)) -> Bool { a.0 < b.1 && b.0 < a.1 }
+
+    /// A weekly booking's occurrences: `weekday` (1 = Monday) from `from` to `to` (days), from
+    /// minute `start` to `end`, leaving out the days in `except`.
+    static func occurrences(weekday: Int, from: Int64, to: Int64, start: Int, end: Int, except: Set<Int64>) -> [(Int64, Int64)] {
+        guard from <= to, start < end else { return [] }
+        return (from...to).filter { LocalDay.weekday($0) == weekday && !except.contains($0) }.map {
+            (LocalDay.start($0) + Int64(start) * 60, LocalDay.start($0) + Int64(end) * 60)
+        }
+    }
+}

@@ -51,6 +51,22 @@ extension Linli {
         act.organiser = "派出所社区民警"; act.description = "讲讲最近的保健品、养老投资骗局，现场答疑。"
         act.startsAt = ChinaTime.iso(day: today + 3) + "T14:30"; act.endsAt = ChinaTime.iso(day: today + 3) + "T16:00"
         _ = try await affairs.createActivity(act, actor: staff)
+        // The community's rooms: the party-and-community home, booked by the calligraphy club every
+        // Tuesday evening for the season, and a children's space residents book themselves.
+        var room = SpaceInput()
+        room.placeID = community.id; room.name = "党群微家"; room.kind = .partyHome; room.capacity = 30; room.opens = "08:30"; room.closes = "21:00"
+        room.residentsMayBook = true; room.needsApproval = true
+        let home = try await createSpaceForDemo(room, staff)
+        var series = SpaceBookingInput()
+        series.day = ChinaTime.iso(day: today + 1); series.until = ChinaTime.iso(day: today + 90); series.weekday = 2
+        series.start = "19:00"; series.end = "21:00"; series.purpose = "书法协会活动"
+        _ = try await affairs.book(home, series, actor: staff)
+        room.name = "儿童之家"; room.kind = .children; room.capacity = 15; room.closes = "18:00"; room.needsApproval = false
+        _ = try await createSpaceForDemo(room, staff)
         return 3
+    }
+
+    private func createSpaceForDemo(_ i: SpaceInput, _ staff: Actor) async throws -> Int64 {
+        try await affairs.createSpace(i, actor: staff).id
     }
 }

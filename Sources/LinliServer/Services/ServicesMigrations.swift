@@ -140,5 +140,53 @@ enum ServicesMigrations {
             "CREATE INDEX activity_signups_activity ON activity_signups(activity_id, status, id)",
             "CREATE INDEX activity_signups_household ON activity_signups(household_id)",
         ]),
+        Migration("services.003", [
+            // A room or space and its rules: opening hours (minutes after midnight) on open
+            // weekdays ("12345" = Monday to Friday), who may book, whether staff approve.
+            """
+            CREATE TABLE spaces (
+                id {ID},
+                place_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                capacity INTEGER NOT NULL,
+                opens INTEGER NOT NULL,
+                closes INTEGER NOT NULL,
+                open_days TEXT NOT NULL,
+                residents_may_book INTEGER NOT NULL,
+                needs_approval INTEGER NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX spaces_path ON spaces(path)",
+            // A booking holds its time while pending or approved. A weekly series (an
+            // association's Tuesday evenings) is its occurrences, each a row with the series' id.
+            """
+            CREATE TABLE space_bookings (
+                id {ID},
+                space_id BIGINT NOT NULL REFERENCES spaces(id),
+                path TEXT NOT NULL,
+                starts_at BIGINT NOT NULL,
+                ends_at BIGINT NOT NULL,
+                purpose TEXT NOT NULL,
+                user_id BIGINT NOT NULL,
+                by_name TEXT NOT NULL,
+                series_id BIGINT,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                CHECK (ends_at > starts_at)
+            )
+            """,
+            "CREATE INDEX space_bookings_space ON space_bookings(space_id, starts_at)",
+            // On PostgreSQL the database itself refuses two live bookings of one space that
+            // overlap (SQLite checks inside the booking's transaction, which it runs alone).
+            "postgres:CREATE EXTENSION IF NOT EXISTS btree_gist",
+            """
+            postgres:ALTER TABLE space_bookings ADD CONSTRAINT space_bookings_no_overlap
+            EXCLUDE USING gist (space_id WITH =, int8range(starts_at, ends_at) WITH &&) WHERE (status IN ('pending', 'approved'))
+            """,
+        ]),
     ]
 }

@@ -66,6 +66,109 @@ struct ServicesRoutes {
         }
         registerAPI(r)
         registerActivities(r)
+        registerSpaces(r)
+    }
+
+    func registerSpaces(_ r: Routes) {
+        r.get("/spaces", .action(.affairApply)) { _, c in try await spacesPage(c, errors: [:]) }
+        r.post("/spaces", .action(.affairHandle)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                redirect("/spaces/\(try await affairs.createSpace(Self.spaceInput(c.form), actor: try c.requireActor()).id)")
+            } page: { errors in try await spacesPage(c, errors: errors) }
+        }
+        r.get("/spaces/:id", .action(.affairApply)) { _, c in try await spacePage(c, try c.id("id"), errors: [:]) }
+        r.post("/spaces/:id/bookings", .action(.affairApply)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "book", alsoShowing: [.conflict]) {
+                _ = try await affairs.book(id, Self.bookingInput(c.form), actor: try c.requireActor())
+                return redirect("/spaces/\(id)#booked")
+            } page: { errors in try await spacePage(c, id, errors: errors) }
+        }
+        for (verb, status) in [("approve", "approved"), ("refuse", "refused"), ("cancel", "cancelled")] {
+            r.post("/space-bookings/:id/\(verb)", .action(verb == "cancel" ? .affairApply : .affairHandle)) { _, c in
+                redirect("/spaces/\(try await affairs.decideBooking(try c.id("id"), to: status, actor: try c.requireActor()))#booked")
+            }
+            r.post("/api/v1/space-bookings/:id/\(verb)", .action(verb == "cancel" ? .affairApply : .affairHandle)) { _, c in
+                try await affairs.decideBooking(try c.id("id"), to: status, actor: try c.requireActor())
+                return Response(status: .noContent)
+            }
+        }
+        r.get("/api/v1/spaces", .action(.affairApply)) { _, c in try JSON.response(try await affairs.spaces(actor: try c.requireActor())) }
+        r.post("/api/v1/spaces", .action(.affairHandle), body: SpaceInput.self) { _, c, i in
+            try JSON.response(try await affairs.createSpace(i, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/spaces/:id", .action(.affairApply)) { _, c in try JSON.response(try await affairs.space(try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/spaces/:id/bookings", .action(.affairApply), body: SpaceBookingInput.self) { _, c, i in
+            try JSON.response(["ids": try await affairs.book(try c.id("id"), i, actor: try c.requireActor())], status: .created)
+        }
+    }
+
+    static func spaceInput(_ f: FormData) -> SpaceInput {
+        var i = SpaceInput()
+        i.placeID = f.int("place_id"); i.name = f["name"]; i.kind = f["kind"].flatMap(SpaceKind.init(rawValue:))
+        i.capacity = f.int("capacity").map(Int.init); i.opens = f["opens"]; i.closes = f["closes"]
+        i.openDays = f.all("open_days").compactMap { Int($0) }
+        i.residentsMayBook = f["residents_may_book"] == "1"; i.needsApproval = f["needs_approval"] == "1"
+        return i
+    }
+
+    static func bookingInput(_ f: FormData) -> SpaceBookingInput {
+        var i = SpaceBookingInput()
+        i.day = f["day"]; i.start = f["start"]; i.end = f["end"]; i.purpose = f["purpose"]
+        if f["weekly"] == "1" {
+            i.weekday = f.int("weekday").map(Int.init); i.until = f["until"]
+            i.except = (f["except"] ?? "").split(whereSeparator: { $0 == "," || $0 == "，" || $0 == " " }).map(String.init)
+        }
+        return i
+    }
+
+    func spacesPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let list = try await affairs.spaces(actor: actor)
+        let t = I18n.table(c.lang)
+        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
+        let named: [(Int64, String)] = try await affairs.store.read { db in
+            var out: [(Int64, String)] = []
+            for id in placeIDs { if let p = try await affairs.registry.fetchPlace(db, id), p.kind.isCommunity || p.kind == .street { out.append((id, p.name)) } }
+            return out
+        }
+        var resp = renderer.page("spaces", [
+            "spaces": list.map { s in
+                ["id": s.id, "name": s.name, "kind": I18n.label("space_kind_" + s.kind.rawValue, c.lang), "hours": s.opens + "–" + s.closes,
+                 "place": s.placeName, "booked": s.bookings.count] as [String: Any]
+            },
+            "none": list.isEmpty, "staff": !named.isEmpty, "places": named.map { ["id": $0.0, "name": $0.1] as [String: Any] },
+            "kinds": SpaceKind.allCases.map { ["code": $0.rawValue, "label": I18n.label("space_kind_" + $0.rawValue, c.lang)] },
+            "weekdays": (1...7).map { ["n": $0, "label": t["weekday_\($0)"]!] }, "errors": errors,
+            "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["spaces"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func spacePage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let s = try await affairs.space(id, actor: actor)
+        let staff = try await affairs.store.read { db in try await affairs.fetchSpace(db, id, actor).0.staff }
+        let t = I18n.table(c.lang)
+        let tomorrow = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds) + 1)
+        var byDay: [(String, [[String: Any]])] = []
+        for b in s.bookings {
+            let row: [String: Any] = ["id": b.id, "time": b.time, "purpose": b.purpose, "by": b.by, "shown": !b.by.isEmpty,
+                                      "pending": b.status == "pending", "weekly": b.seriesID != nil,
+                                      "can_decide": staff && b.status == "pending", "can_cancel": !b.by.isEmpty]
+            if byDay.last?.0 == b.day { byDay[byDay.count - 1].1.append(row) } else { byDay.append((b.day, [row])) }
+        }
+        var resp = renderer.page("space", [
+            "id": s.id, "name": s.name, "kind": I18n.label("space_kind_" + s.kind.rawValue, c.lang), "place": s.placeName, "capacity": s.capacity,
+            "hours": s.opens + "–" + s.closes, "days_open": s.openDays.map { t["weekday_\($0)"]! }.joined(separator: "、"),
+            "days": byDay.map { ["day": $0.0, "bookings": $0.1] as [String: Any] }, "free": byDay.isEmpty,
+            "can_book": staff || s.residentsMayBook, "staff": staff, "needs_approval": s.needsApproval && !staff,
+            "weekdays": (1...7).map { ["n": $0, "label": t["weekday_\($0)"]!] }, "tomorrow": tomorrow,
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: s.name)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
     }
 
     static func audienceLabel(_ a: ActivityAudience, _ lang: Lang) -> String { I18n.label(a == .all ? "audience_all" : a.rawValue, lang) }
@@ -171,7 +274,8 @@ struct ServicesRoutes {
         let resident = actor.grants.contains { $0.role == .resident }
         let open = a.status == "open"
         var resp = renderer.page("activity", [
-            "id": a.id, "title": a.title, "when": a.startsAt + " – " + a.endsAt, "venue": a.venue, "organiser": a.organiser, "place": a.placeName,
+            // One day's activity reads "2026-12-12 09:30–11:00".
+            "id": a.id, "title": a.title, "when": a.startsAt + "–" + (a.endsAt.prefix(10) == a.startsAt.prefix(10) ? String(a.endsAt.dropFirst(11)) : a.endsAt), "venue": a.venue, "organiser": a.organiser, "place": a.placeName,
             "description": a.description, "has_description": !a.description.isEmpty, "audience": Self.audienceLabel(a.audience, c.lang),
             "capacity": a.capacity, "taken": a.taken, "waiting": a.waiting, "full": a.taken >= a.capacity, "open": open, "cancelled": !open,
             "mine_confirmed": a.mine?.status == "confirmed", "mine_waiting": a.mine?.status == "waiting", "position": a.mine?.waitingPosition ?? 0,
