@@ -460,3 +460,78 @@ import LinliStore
         }
     }
 }
+
+/// The canteen: subsidies by rule as worked examples; orders on a real database.
+@Suite struct CanteenTests {
+    static let rules = [
+        MealSubsidyRule(id: 1, label: "80 岁以上", fromDay: 100, toDay: nil, minAge: 80, situation: nil, subsidy: 600, deliverySubsidy: 200, minSpend: 300),
+        MealSubsidyRule(id: 2, label: "低保", fromDay: 100, toDay: 199, minAge: nil, situation: "low_income", subsidy: 800, deliverySubsidy: 0, minSpend: 0),
+        MealSubsidyRule(id: 3, label: "60 岁以上", fromDay: 100, toDay: nil, minAge: 60, situation: nil, subsidy: 200, deliverySubsidy: 0, minSpend: 0),
+    ]
+
+    @Test func theMostGenerousRuleThatFitsSetsThePrice() {
+        // An 85-year-old: 12 yuan less 6, but pays at least 3 → 6; delivered (+2, subsidised 2) → still 6.
+        #expect(MealRules.price(1200, deliveryFee: nil, rules: Self.rules, day: 150, age: 85, situations: []) == .init(price: 1200, subsidy: 600, pay: 600, ruleID: 1))
+        #expect(MealRules.price(1200, deliveryFee: 200, rules: Self.rules, day: 150, age: 85, situations: []) == .init(price: 1400, subsidy: 800, pay: 600, ruleID: 1))
+        // 低保 at 85: 8 yuan beats 6; the least-spend of the other rule does not apply.
+        #expect(MealRules.price(1200, deliveryFee: nil, rules: Self.rules, day: 150, age: 85, situations: ["low_income"]).pay == 400)
+        // The 低保 rule's period has ended by day 200; 60+ is then the best.
+        #expect(MealRules.price(1200, deliveryFee: nil, rules: Self.rules, day: 200, age: 70, situations: ["low_income"]) == .init(price: 1200, subsidy: 200, pay: 1000, ruleID: 3))
+        // Nobody's subsidy is larger than the meal, and a 40-year-old pays in full.
+        #expect(MealRules.price(500, deliveryFee: nil, rules: Self.rules, day: 150, age: 70, situations: ["low_income"]).pay == 0)
+        #expect(MealRules.price(1200, deliveryFee: nil, rules: Self.rules, day: 150, age: 40, situations: []) == .init(price: 1200, subsidy: 0, pay: 1200, ruleID: nil))
+        // Before a rule starts it does not count.
+        #expect(MealRules.price(1200, deliveryFee: nil, rules: Self.rules, day: 99, age: 90, situations: []).subsidy == 0)
+        // Orders close at the cut-off of the meal's day.
+        #expect(MealRules.open(day: 100, cutoff: 570, now: LocalDay.start(100) + 569 * 60) && !MealRules.open(day: 100, cutoff: 570, now: LocalDay.start(100) + 570 * 60))
+    }
+
+    @Test(arguments: Backend.available)
+    func ordersAreSubsidisedOncePortionsRunOutAndTheKitchenCounts(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            var c = CanteenInput()
+            c.placeID = f.demo.firstCommunityID; c.name = "邻里食堂"; c.cutoff = "09:30"; c.deliveryFee = "2"
+            let canteen = try await a.createCanteen(c, actor: staff)
+            var rule = SubsidyRuleInput()
+            rule.placeID = f.demo.firstStreetID; rule.label = "所有居民（测试）"; rule.from = "2020-01-01"; rule.minAge = 0; rule.subsidy = "5"; rule.minSpend = "3"
+            _ = try await a.addSubsidyRule(rule, actor: street)
+            let tomorrow = ChinaTime.iso(day: LocalDay.of(f.linli.config.environment.nowSeconds) + 1)
+            var m = MenuInput()
+            m.day = tomorrow; m.meal = "lunch"; m.dishes = "红烧肉、青菜"; m.price = "12"; m.portions = 2
+            let menu = try await a.setMenu(canteen.id, m, actor: staff)
+            let people = try await f.linli.registry.household(f.demo.firstHouseholdWithResidents, actor: resident).residents
+            #expect(people.count >= 2)
+            var o = MealOrderInput()
+            o.residentID = people[0].id; o.delivery = true
+            let first = try await a.order(menu, o, actor: resident)
+            #expect(first.price == "14.00" && first.subsidy == "5.00" && first.pay == "9.00" && first.diner.hasSuffix("*"))
+            // The same diner cannot take the same meal (and its subsidy) twice.
+            await #expect(throws: LinliError.self) { _ = try await a.order(menu, o, actor: resident) }
+            o.residentID = people[1].id; o.delivery = false
+            _ = try await a.order(menu, o, actor: resident)
+            // Sold out: a third diner is refused; cancelling frees the portion.
+            let other = try await AffairsStoreTests.householdIDs(f, 3).first { $0 != f.demo.firstHouseholdWithResidents }!
+            let stranger = try await f.linli.registry.household(other, actor: staff).residents[0]
+            o.residentID = stranger.id
+            do { _ = try await a.order(menu, o, actor: staff); Issue.record("accepted") } catch let e as LinliError { #expect(e.code == "sold_out") }
+            // A resident cannot order for someone of another household.
+            await #expect(throws: LinliError.self) { _ = try await a.order(menu, o, actor: resident) }
+            try await a.cancelOrder(first.id, actor: resident)
+            o.delivery = true
+            _ = try await a.order(menu, o, actor: staff)
+            let k = try await a.kitchen(canteen.id, day: Input.day(tomorrow)!, actor: staff)
+            #expect(k.meals.count == 1 && k.meals[0].dineIn == 1 && k.meals[0].delivery == 1 && k.meals[0].subsidy == "10.00")
+            #expect(k.deliveries.count == 1)
+            await #expect(throws: LinliError.forbidden) { _ = try await a.kitchen(canteen.id, day: 0, actor: resident) }
+            let s = try await a.settlement(canteen.id, month: String(tomorrow.prefix(7)), actor: staff)
+            #expect(s.meals == 2 && s.total == "10.00" && s.lines.map(\.rule) == ["所有居民（测试）"])
+            // Portions cannot drop below what is ordered; bad money names its field.
+            m.portions = 1
+            await #expect(throws: LinliError.self) { _ = try await a.setMenu(canteen.id, m, actor: staff) }
+            m.portions = 5; m.price = "12.345"
+            do { _ = try await a.setMenu(canteen.id, m, actor: staff); Issue.record("accepted") } catch let e as LinliError { #expect(e.field == "price") }
+        }
+    }
+}

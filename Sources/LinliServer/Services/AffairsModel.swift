@@ -175,3 +175,52 @@ enum SpaceRules {
         }
     }
 }
+
+/// One meal subsidy rule (a district's or street's policy for a period), as data: who qualifies
+/// (an age from which, or a situation such as 低保), how much is paid for them per meal, how much
+/// of a delivery, and the least the diner still pays.
+struct MealSubsidyRule: Equatable, Sendable {
+    var id: Int64
+    var label: String
+    var fromDay: Int64
+    var toDay: Int64?
+    var minAge: Int?
+    var situation: String?
+    var subsidy: Int64
+    var deliverySubsidy: Int64
+    var minSpend: Int64
+}
+
+/// What one meal costs whom (no I/O). Money is in fen.
+enum MealRules {
+    struct Price: Equatable {
+        var price: Int64
+        var subsidy: Int64
+        var pay: Int64
+        var ruleID: Int64?
+    }
+
+    /// The rules in force on `day` that fit a diner of `age` with `situations`.
+    static func applicable(_ rules: [MealSubsidyRule], day: Int64, age: Int, situations: Set<String>) -> [MealSubsidyRule] {
+        rules.filter { r in
+            r.fromDay <= day && (r.toDay.map { day <= $0 } ?? true)
+                && (r.minAge.map { age >= $0 } ?? true) && (r.situation.map { situations.contains($0) } ?? true)
+                && (r.minAge != nil || r.situation != nil)
+        }
+    }
+
+    /// The diner's price: the most generous rule that fits, never below its least spend nor
+    /// above the meal's price (a delivery adds its fee, less the rule's delivery subsidy).
+    static func price(_ meal: Int64, deliveryFee: Int64?, rules: [MealSubsidyRule], day: Int64, age: Int, situations: Set<String>) -> Price {
+        let full = meal + (deliveryFee ?? 0)
+        let options = applicable(rules, day: day, age: age, situations: situations).map { r -> Price in
+            let covered = min(full, r.subsidy + (deliveryFee == nil ? 0 : min(deliveryFee!, r.deliverySubsidy)))
+            let pay = min(full, max(full - covered, r.minSpend))
+            return Price(price: full, subsidy: full - pay, pay: pay, ruleID: r.id)
+        }
+        return options.max { ($0.subsidy, -($0.ruleID ?? 0)) < ($1.subsidy, -($1.ruleID ?? 0)) } ?? Price(price: full, subsidy: 0, pay: full, ruleID: nil)
+    }
+
+    /// Orders for a day close at the cut-off (minutes after midnight) of that day.
+    static func open(day: Int64, cutoff: Int, now: Int64) -> Bool { now < LocalDay.start(day) + Int64(cutoff) * 60 }
+}

@@ -63,6 +63,34 @@ extension Linli {
         _ = try await affairs.book(home, series, actor: staff)
         room.name = "儿童之家"; room.kind = .children; room.capacity = 15; room.closes = "18:00"; room.needsApproval = false
         _ = try await createSpaceForDemo(room, staff)
+        // The neighbourhood canteen: the street's meal subsidy (80 and over; 低保), a week of
+        // lunches, and the demo household's order for its eldest, delivered.
+        var canteen = CanteenInput()
+        canteen.placeID = community.id; canteen.name = "邻里食堂"; canteen.cutoff = "09:30"; canteen.deliveryFee = "2"
+        let kitchen = try await affairs.createCanteen(canteen, actor: staff)
+        if let street = try await demoActor("street" + suffix), let streetID = street.grants(for: .affairHandle).first?.placeID {
+            var rule = SubsidyRuleInput()
+            rule.placeID = streetID; rule.label = "80 周岁以上老人"; rule.from = ChinaTime.iso(day: today - 30); rule.minAge = 80
+            rule.subsidy = "6"; rule.deliverySubsidy = "2"; rule.minSpend = "3"
+            _ = try await affairs.addSubsidyRule(rule, actor: street)
+            rule.label = "低保、特困老人"; rule.minAge = nil; rule.situation = "low_income"; rule.subsidy = "8"; rule.minSpend = "0"
+            _ = try await affairs.addSubsidyRule(rule, actor: street)
+        }
+        let dishes = ["红烧狮子头、清炒菜心、番茄蛋汤", "清蒸鲈鱼、麻婆豆腐、冬瓜汤", "土豆炖牛肉、蒜蓉西兰花、紫菜汤", "糖醋排骨、香菇青菜、玉米汤",
+                      "葱油鸡、家常豆腐、萝卜汤", "宫保鸡丁、手撕包菜、丝瓜汤", "梅干菜扣肉、炒三丝、菌菇汤"]
+        var firstMenu: Int64?
+        for n in 0..<7 {
+            var m = MenuInput()
+            m.day = ChinaTime.iso(day: today + 1 + Int64(n)); m.meal = "lunch"; m.dishes = dishes[n]; m.price = "12"; m.portions = 60
+            let id = try await affairs.setMenu(kitchen.id, m, actor: staff)
+            if firstMenu == nil { firstMenu = id }
+        }
+        if let menu = firstMenu, let h = resident.grants.first(where: { $0.role == .resident })?.householdID,
+           let eldest = try await registry.household(h, actor: resident).residents.max(by: { $0.age < $1.age }) {
+            var o = MealOrderInput()
+            o.residentID = eldest.id; o.delivery = true
+            _ = try await affairs.order(menu, o, actor: resident)
+        }
         return 3
     }
 

@@ -188,5 +188,80 @@ enum ServicesMigrations {
             EXCLUDE USING gist (space_id WITH =, int8range(starts_at, ends_at) WITH &&) WHERE (status IN ('pending', 'approved'))
             """,
         ]),
+        Migration("services.004", [
+            // A neighbourhood canteen (邻里食堂): orders for a day close at its cut-off (minutes
+            // after midnight); `delivery_fee` in fen, NULL when it does not deliver.
+            """
+            CREATE TABLE canteens (
+                id {ID},
+                place_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                cutoff INTEGER NOT NULL,
+                delivery_fee BIGINT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX canteens_path ON canteens(path)",
+            // `ordered` never passes `portions`: an order takes one only while one is left.
+            """
+            CREATE TABLE canteen_menus (
+                id {ID},
+                canteen_id BIGINT NOT NULL REFERENCES canteens(id),
+                day BIGINT NOT NULL,
+                meal TEXT NOT NULL,
+                dishes TEXT NOT NULL,
+                price BIGINT NOT NULL,
+                portions INTEGER NOT NULL,
+                ordered INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (canteen_id, day, meal),
+                CHECK (ordered >= 0 AND ordered <= portions)
+            )
+            """,
+            // Subsidy rules are data, per place (a district's policy reaches every canteen below
+            // it) and period; a policy change is a new row, never an edit of code.
+            """
+            CREATE TABLE meal_subsidy_rules (
+                id {ID},
+                place_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                label TEXT NOT NULL,
+                from_day BIGINT NOT NULL,
+                to_day BIGINT,
+                min_age INTEGER,
+                situation TEXT,
+                subsidy BIGINT NOT NULL,
+                delivery_subsidy BIGINT NOT NULL,
+                min_spend BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            // One order per diner and meal, so a subsidy is never claimed twice for one meal. The
+            // price, the subsidy and its rule are kept as they were when ordered.
+            """
+            CREATE TABLE canteen_orders (
+                id {ID},
+                menu_id BIGINT NOT NULL REFERENCES canteen_menus(id),
+                canteen_id BIGINT NOT NULL,
+                day BIGINT NOT NULL,
+                household_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                resident_id BIGINT NOT NULL,
+                diner TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                price BIGINT NOT NULL,
+                subsidy BIGINT NOT NULL,
+                pay BIGINT NOT NULL,
+                rule_id BIGINT,
+                status TEXT NOT NULL,
+                user_id BIGINT NOT NULL,
+                by_name TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX canteen_orders_one_per_meal ON canteen_orders(menu_id, resident_id) WHERE status <> 'cancelled'",
+            "CREATE INDEX canteen_orders_canteen_day ON canteen_orders(canteen_id, day)",
+            "CREATE INDEX canteen_orders_household ON canteen_orders(household_id)",
+        ]),
     ]
 }

@@ -67,6 +67,145 @@ struct ServicesRoutes {
         registerAPI(r)
         registerActivities(r)
         registerSpaces(r)
+        registerCanteens(r)
+    }
+
+    func registerCanteens(_ r: Routes) {
+        r.get("/canteens", .action(.affairApply)) { _, c in try await canteensPage(c, errors: [:]) }
+        r.post("/canteens", .action(.affairHandle)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                var i = CanteenInput()
+                i.placeID = c.form.int("place_id"); i.name = c.form["name"]; i.cutoff = c.form["cutoff"]; i.deliveryFee = c.form["delivery_fee"]
+                return redirect("/canteens/\(try await affairs.createCanteen(i, actor: try c.requireActor()).id)")
+            } page: { errors in try await canteensPage(c, errors: errors) }
+        }
+        r.post("/canteens/subsidy-rules", .action(.affairHandle)) { _, c in
+            try await formOrErrors(prefix: "rule") {
+                _ = try await affairs.addSubsidyRule(Self.ruleInput(c.form), actor: try c.requireActor())
+                return redirect("/canteens#rules")
+            } page: { errors in try await canteensPage(c, errors: errors) }
+        }
+        r.get("/canteens/:id", .action(.affairApply)) { _, c in try await canteenPage(c, try c.id("id"), errors: [:]) }
+        r.post("/canteens/:id/menus", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "menu") {
+                var i = MenuInput()
+                i.day = c.form["day"]; i.meal = c.form["meal"]; i.dishes = c.form["dishes"]; i.price = c.form["price"]; i.portions = c.form.int("portions").map(Int.init)
+                _ = try await affairs.setMenu(id, i, actor: try c.requireActor())
+                return redirect("/canteens/\(id)#menus")
+            } page: { errors in try await canteenPage(c, id, errors: errors) }
+        }
+        r.post("/canteen-menus/:id/order", .action(.affairApply)) { _, c in
+            let menu = try c.id("id")
+            let canteenID = try await affairs.canteenOf(menu: menu, actor: try c.requireActor())
+            return try await formOrErrors(prefix: "order", alsoShowing: [.conflict]) {
+                var i = MealOrderInput()
+                i.residentID = c.form.int("resident_id"); i.delivery = c.form["delivery"] == "1"
+                _ = try await affairs.order(menu, i, actor: try c.requireActor())
+                return redirect("/canteens/\(canteenID)#mine")
+            } page: { errors in try await canteenPage(c, canteenID, errors: errors) }
+        }
+        r.post("/canteen-orders/:id/cancel", .action(.affairApply)) { _, c in
+            redirect("/canteens/\(try await affairs.cancelOrder(try c.id("id"), actor: try c.requireActor()))#mine")
+        }
+        r.get("/canteens/:id/kitchen", .action(.affairHandle)) { req, c in
+            let id = try c.id("id")
+            let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
+            let k = try await affairs.kitchen(id, day: day, actor: try c.requireActor())
+            let t = I18n.table(c.lang)
+            return renderer.page("kitchen", [
+                "id": id, "day": k.day, "prev": ChinaTime.iso(day: day - 1), "next": ChinaTime.iso(day: day + 1),
+                "meals": k.meals.map { ["meal": I18n.label("meal_" + $0.meal, c.lang), "dishes": $0.dishes, "dine_in": $0.dineIn, "delivery": $0.delivery,
+                                        "total": $0.dineIn + $0.delivery, "subsidy": $0.subsidy] as [String: Any] },
+                "none": k.meals.isEmpty,
+                "deliveries": k.deliveries.map { ["meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "address": $0.address, "pay": $0.pay] as [String: Any] },
+                "no_deliveries": k.deliveries.isEmpty,
+            ], context: c, title: t["canteen_kitchen"]! + " · " + k.day)
+        }
+        r.get("/api/v1/canteens", .action(.affairApply)) { _, c in try JSON.response(try await affairs.canteens(actor: try c.requireActor())) }
+        r.post("/api/v1/canteens", .action(.affairHandle), body: CanteenInput.self) { _, c, i in
+            try JSON.response(try await affairs.createCanteen(i, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/canteens/:id", .action(.affairApply)) { _, c in try JSON.response(try await affairs.canteen(try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/canteens/:id/menus", .action(.affairHandle), body: MenuInput.self) { _, c, i in
+            try JSON.response(["id": try await affairs.setMenu(try c.id("id"), i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/meal-subsidy-rules", .action(.affairHandle), body: SubsidyRuleInput.self) { _, c, i in
+            try JSON.response(["id": try await affairs.addSubsidyRule(i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/canteen-menus/:id/orders", .action(.affairApply), body: MealOrderInput.self) { _, c, i in
+            try JSON.response(try await affairs.order(try c.id("id"), i, actor: try c.requireActor()), status: .created)
+        }
+        r.post("/api/v1/canteen-orders/:id/cancel", .action(.affairApply)) { _, c in
+            try await affairs.cancelOrder(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.get("/api/v1/canteens/:id/kitchen", .action(.affairHandle)) { req, c in
+            let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
+            return try JSON.response(try await affairs.kitchen(try c.id("id"), day: day, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/canteens/:id/settlement", .action(.affairHandle)) { req, c in
+            let thisMonth: String = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds))
+            let month = req.uri.queryParameters.get("month").map { String($0) } ?? String(thisMonth.prefix(7))
+            return try JSON.response(try await affairs.settlement(try c.id("id"), month: month, actor: try c.requireActor()))
+        }
+    }
+
+    static func ruleInput(_ f: FormData) -> SubsidyRuleInput {
+        var i = SubsidyRuleInput()
+        i.placeID = f.int("place_id"); i.label = f["label"]; i.from = f["from"]; i.to = f.nonEmpty("to")
+        i.minAge = f.int("min_age").map(Int.init); i.situation = f.nonEmpty("situation")
+        i.subsidy = f["subsidy"]; i.deliverySubsidy = f["delivery_subsidy"]; i.minSpend = f["min_spend"]
+        return i
+    }
+
+    func canteensPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let list = try await affairs.canteens(actor: actor)
+        let t = I18n.table(c.lang)
+        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
+        let named: [(Int64, String)] = try await affairs.store.read { db in
+            var out: [(Int64, String)] = []
+            for id in placeIDs { if let p = try await affairs.registry.fetchPlace(db, id) { out.append((id, p.name)) } }
+            return out
+        }
+        var resp = renderer.page("canteens", [
+            "canteens": list.map { ["id": $0.id, "name": $0.name, "place": $0.placeName, "cutoff": $0.cutoff, "delivers": $0.deliveryFee != nil] as [String: Any] },
+            "none": list.isEmpty, "staff": !named.isEmpty, "places": named.map { ["id": $0.0, "name": $0.1] as [String: Any] },
+            "situations": ResidentTag.allCases.map { ["code": $0.rawValue, "label": I18n.label($0.rawValue, c.lang)] },
+            "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["canteens"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func canteenPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let v = try await affairs.canteen(id, actor: actor)
+        let staff = try await affairs.store.read { db in try await affairs.fetchCanteen(db, id, actor).0.staff }
+        let t = I18n.table(c.lang)
+        // Whom a resident orders for: the people of their own household.
+        var diners: [[String: Any]] = []
+        if let h = actor.grants.first(where: { $0.role == .resident })?.householdID,
+           let detail = try? await affairs.registry.household(h, actor: actor) {
+            diners = detail.residents.map { ["id": $0.id, "name": $0.name, "age": $0.age] as [String: Any] }
+        }
+        var resp = renderer.page("canteen", [
+            "id": v.id, "name": v.name, "place": v.placeName, "cutoff": v.cutoff, "fee": v.deliveryFee ?? "", "delivers": v.deliveryFee != nil,
+            "menus": v.menus.map { m in
+                ["id": m.id, "day": m.day, "meal": I18n.label("meal_" + m.meal, c.lang), "dishes": m.dishes, "price": m.price, "left": m.left,
+                 "sold_out": m.left <= 0, "open": m.open && m.left > 0, "closed": !m.open] as [String: Any]
+            },
+            "no_menus": v.menus.isEmpty, "diners": diners, "has_diners": !diners.isEmpty,
+            "mine": v.mine.map { o in
+                ["id": o.id, "day": o.day, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
+                 "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered"] as [String: Any]
+            },
+            "has_mine": !v.mine.isEmpty, "staff": staff, "meals": CanteenLimits.meals.map { ["code": $0, "label": I18n.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
+            "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors,
+        ], context: c, title: v.name)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
     }
 
     func registerSpaces(_ r: Routes) {

@@ -1,0 +1,421 @@
+import Foundation
+import SQLKit
+import LinliCore
+import LinliStore
+
+public struct CanteenInput: Codable, Sendable {
+    public var placeID: Int64?
+    public var name: String?
+    /// Orders for a day close at this time of that day ("09:30").
+    public var cutoff: String?
+    /// Yuan per delivery ("2"); empty when the canteen does not deliver.
+    public var deliveryFee: String?
+    public init() {}
+    enum CodingKeys: String, CodingKey { case placeID = "place_id", name, cutoff, deliveryFee = "delivery_fee" }
+}
+
+public struct MenuInput: Codable, Sendable {
+    public var day: String?
+    public var meal: String?
+    public var dishes: String?
+    public var price: String?
+    public var portions: Int?
+    public init() {}
+}
+
+public struct SubsidyRuleInput: Codable, Sendable {
+    public var placeID: Int64?
+    public var label: String?
+    public var from: String?
+    public var to: String?
+    public var minAge: Int?
+    public var situation: String?
+    public var subsidy: String?
+    public var deliverySubsidy: String?
+    public var minSpend: String?
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case placeID = "place_id", label, from, to, minAge = "min_age", situation, subsidy, deliverySubsidy = "delivery_subsidy", minSpend = "min_spend"
+    }
+}
+
+public struct MealOrderInput: Codable, Sendable {
+    /// Who eats: a resident of a household the caller may order for (their own, or as staff).
+    public var residentID: Int64?
+    public var delivery: Bool?
+    public init() {}
+    enum CodingKeys: String, CodingKey { case residentID = "resident_id", delivery }
+}
+
+public struct MenuView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var day: String
+    public var meal: String
+    public var dishes: String
+    public var price: String
+    public var left: Int
+    public var open: Bool
+}
+
+public struct MealOrderView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var canteenID: Int64
+    public var menuID: Int64
+    public var day: String
+    public var meal: String
+    public var diner: String
+    public var address: String
+    public var delivery: Bool
+    public var price: String
+    public var subsidy: String
+    public var pay: String
+    public var status: String
+    enum CodingKeys: String, CodingKey { case id, canteenID = "canteen_id", menuID = "menu_id", day, meal, diner, address, delivery, price, subsidy, pay, status }
+}
+
+public struct CanteenView: Codable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var placeName: String
+    public var cutoff: String
+    public var deliveryFee: String?
+    public var menus: [MenuView]
+    /// The orders of the caller's household from today on.
+    public var mine: [MealOrderView]
+    enum CodingKeys: String, CodingKey { case id, name, placeName = "place_name", cutoff, deliveryFee = "delivery_fee", menus, mine }
+}
+
+/// A day in the kitchen: portions to cook per meal, and the delivery round by building.
+public struct KitchenDay: Codable, Sendable {
+    public struct Meal: Codable, Sendable {
+        public var meal: String
+        public var dishes: String
+        public var dineIn: Int
+        public var delivery: Int
+        public var subsidy: String
+        enum CodingKeys: String, CodingKey { case meal, dishes, dineIn = "dine_in", delivery, subsidy }
+    }
+    public var day: String
+    public var meals: [Meal]
+    /// Delivery orders in address order (masked names), for the volunteers who carry them.
+    public var deliveries: [MealOrderView]
+}
+
+/// A month's subsidised meals of one canteen, by rule: what the government is asked to pay.
+public struct SubsidySettlement: Codable, Sendable {
+    public struct Line: Codable, Sendable, Equatable {
+        public var rule: String
+        public var meals: Int
+        public var subsidy: String
+    }
+    public var month: String
+    public var lines: [Line]
+    public var meals: Int
+    public var total: String
+}
+
+enum CanteenLimits {
+    static let meals = ["breakfast", "lunch", "dinner"]
+    static let portionsMax = 2000
+    static let ordersAheadDays: Int64 = 14
+}
+
+/// The neighbourhood canteen (邻里食堂 / 老年食堂): menus, orders before the cut-off (dine-in or
+/// delivered), meal subsidies by rule, the kitchen's counts and delivery round, and each month's
+/// settlement of subsidies.
+extension AffairsService {
+    /// An amount that may be left empty or zero ("0", "0.00"): 0 then, else it must be a real amount.
+    static func fenOrNone(_ raw: String?, field: String) throws -> Int64 {
+        let s = trimmed(raw)
+        if s.isEmpty || (!s.contains(where: { $0 != "0" && $0 != "." }) && s.first == "0") { return 0 }
+        return try Fen.parse(s, field: field)
+    }
+
+    static func masked(_ name: String) -> String { name.isEmpty ? "" : String(name.prefix(1)) + String(repeating: "*", count: max(1, name.count - 1)) }
+
+    public func createCanteen(_ i: CanteenInput, actor: Actor) async throws -> CanteenView {
+        var v = Validator()
+        let name = Self.trimmed(i.name)
+        v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写食堂名称")
+        let cutoff = LocalDay.parseHHMM(i.cutoff ?? "09:30")
+        v.check(cutoff != nil, "cutoff", "invalid", "截止时间格式应为 09:30")
+        try v.throwIfAny()
+        let fee = try Self.trimmed(i.deliveryFee).isEmpty ? nil : Fen.parse(i.deliveryFee, field: "delivery_fee")
+        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择食堂所在的社区") }
+        let now = env.nowSeconds
+        let id: Int64 = try await store.transaction { db in
+            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
+                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
+            }
+            let row = try await db.query("""
+                INSERT INTO canteens (place_id, path, name, cutoff, delivery_fee, created_at)
+                VALUES (\(placeID), \(place.path), \(name), \(cutoff!), \(fee), \(now)) RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "canteen.create", objectType: "canteen", objectID: id, path: place.path, detail: name)
+            return id
+        }
+        return try await canteen(id, actor: actor)
+    }
+
+    struct CanteenRow { var id: Int64, path: String, name: String, cutoff: Int, deliveryFee: Int64?, staff: Bool }
+
+    func fetchCanteen(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (CanteenRow, String) {
+        guard let r = try await db.query("SELECT c.*, p.name AS place_name FROM canteens c JOIN places p ON p.id = c.place_id WHERE c.id = \(id)").first() else {
+            throw LinliError.notFound
+        }
+        let path = try r.decode(column: "path", as: String.self)
+        let staff = actor.may(.affairHandle, on: ObjectScope(path: path))
+        // Residents of the places around it may order; a street's canteen serves its communities.
+        guard staff || actor.grants.contains(where: { PermissionTable.allows($0.role, .affairApply) && ($0.placePath.hasPrefix(path) || path.hasPrefix($0.placePath)) }) else {
+            throw LinliError.notFound
+        }
+        return (CanteenRow(id: id, path: path, name: try r.decode(column: "name", as: String.self), cutoff: try r.decode(column: "cutoff", as: Int.self),
+                           deliveryFee: try r.decode(column: "delivery_fee", as: Int64?.self), staff: staff),
+                try r.decode(column: "place_name", as: String.self))
+    }
+
+    static func orderView(_ r: any SQLRow) throws -> MealOrderView {
+        MealOrderView(id: try r.decode(column: "id", as: Int64.self), canteenID: try r.decode(column: "canteen_id", as: Int64.self), menuID: try r.decode(column: "menu_id", as: Int64.self),
+                      day: ChinaTime.iso(day: try r.decode(column: "day", as: Int64.self)), meal: try r.decode(column: "meal", as: String.self),
+                      diner: try r.decode(column: "diner", as: String.self), address: try r.decode(column: "address", as: String.self),
+                      delivery: try r.decode(column: "mode", as: String.self) == "delivery", price: Fen.text(try r.decode(column: "price", as: Int64.self)),
+                      subsidy: Fen.text(try r.decode(column: "subsidy", as: Int64.self)), pay: Fen.text(try r.decode(column: "pay", as: Int64.self)),
+                      status: try r.decode(column: "status", as: String.self))
+    }
+
+    static let orderColumns = """
+        SELECT o.id, o.canteen_id, o.menu_id, o.day, m.meal, o.diner, h.address, o.mode, o.price, o.subsidy, o.pay, o.status
+        FROM canteen_orders o JOIN canteen_menus m ON m.id = o.menu_id JOIN households h ON h.id = o.household_id
+        """
+
+    public func canteen(_ id: Int64, actor: Actor) async throws -> CanteenView {
+        let now = env.nowSeconds, today = LocalDay.of(now)
+        return try await store.read { db in
+            let (c, placeName) = try await fetchCanteen(db, id, actor)
+            let menus = try await db.query("""
+                SELECT id, day, meal, dishes, price, portions, ordered FROM canteen_menus
+                WHERE canteen_id = \(id) AND day >= \(today) AND day <= \(today + CanteenLimits.ordersAheadDays) ORDER BY day, meal
+                """).all().map { r in
+                let day = try r.decode(column: "day", as: Int64.self)
+                return MenuView(id: try r.decode(column: "id", as: Int64.self), day: ChinaTime.iso(day: day), meal: try r.decode(column: "meal", as: String.self),
+                                dishes: try r.decode(column: "dishes", as: String.self), price: Fen.text(try r.decode(column: "price", as: Int64.self)),
+                                left: try r.decode(column: "portions", as: Int.self) - r.decode(column: "ordered", as: Int.self),
+                                open: MealRules.open(day: day, cutoff: c.cutoff, now: now))
+            }
+            let households = actor.grants.filter { $0.role == .resident }.compactMap(\.householdID)
+            let mine = households.isEmpty ? [] : try await db.query("""
+                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(id) AND o.household_id IN (\(list: households)) AND o.day >= \(today) ORDER BY o.day, m.meal, o.id
+                """).all().map(Self.orderView)
+            return CanteenView(id: id, name: c.name, placeName: placeName, cutoff: LocalDay.hhmm(c.cutoff), deliveryFee: c.deliveryFee.map(Fen.text),
+                               menus: menus, mine: mine)
+        }
+    }
+
+    public func canteens(actor: Actor) async throws -> [CanteenView] {
+        let grants = actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)
+        guard !grants.isEmpty else { throw LinliError.forbidden }
+        let ids: [Int64] = try await store.read { db in
+            var conditions: [BoundSQL] = []
+            for p in Set(grants.map(\.placePath)).sorted() { conditions.append("(\(p) LIKE c.path || '%' OR c.path LIKE \(p + "%"))") }
+            let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
+            return try await db.query("SELECT c.id FROM canteens c WHERE \(any) ORDER BY c.id LIMIT 50").all().map { try $0.decode(column: "id", as: Int64.self) }
+        }
+        var out: [CanteenView] = []
+        for id in ids { out.append(try await canteen(id, actor: actor)) }
+        return out
+    }
+
+    /// Sets (or changes) a day's meal: its dishes, price and portions. Portions never go below
+    /// what is already ordered.
+    public func setMenu(_ canteenID: Int64, _ i: MenuInput, actor: Actor) async throws -> Int64 {
+        var v = Validator()
+        let day = try Input.day(i.day, field: "day")
+        v.check(day != nil, "day", "required", "请填写日期")
+        if let d = day { v.check(d >= LocalDay.of(env.nowSeconds) && d <= LocalDay.of(env.nowSeconds) + 60, "day", "invalid", "菜单可排今天起 60 天内") }
+        let meal = i.meal ?? "lunch"
+        v.check(CanteenLimits.meals.contains(meal), "meal", "invalid", "餐次只能是早餐、午餐或晚餐")
+        let dishes = Self.trimmed(i.dishes)
+        v.check(!dishes.isEmpty && dishes.count <= 200, "dishes", "required", "请填写菜品")
+        v.check((1...CanteenLimits.portionsMax).contains(i.portions ?? 0), "portions", "invalid", "份数应为 1 到 2000")
+        try v.throwIfAny()
+        let price = try Fen.parse(i.price, field: "price")
+        return try await store.transaction { db in
+            let (c, _) = try await fetchCanteen(db, canteenID, actor)
+            guard c.staff else { throw LinliError.forbidden }
+            if let old = try await db.query("SELECT id, ordered FROM canteen_menus WHERE canteen_id = \(canteenID) AND day = \(day!) AND meal = \(meal)").first() {
+                let id = try old.decode(column: "id", as: Int64.self)
+                guard try old.decode(column: "ordered", as: Int.self) <= i.portions! else {
+                    throw LinliError.invalid("portions", "below_ordered", "已订 \(try old.decode(column: "ordered", as: Int.self)) 份，份数不能更少")
+                }
+                try await db.query("UPDATE canteen_menus SET dishes = \(dishes), price = \(price), portions = \(i.portions!) WHERE id = \(id)").run()
+                try await audit.append(db, actor: actor, action: "canteen.menu", objectType: "canteen", objectID: canteenID, path: c.path, detail: dishes)
+                return id
+            }
+            let row = try await db.query("""
+                INSERT INTO canteen_menus (canteen_id, day, meal, dishes, price, portions) VALUES (\(canteenID), \(day!), \(meal), \(dishes), \(price), \(i.portions!)) RETURNING id
+                """).first()
+            try await audit.append(db, actor: actor, action: "canteen.menu", objectType: "canteen", objectID: canteenID, path: c.path, detail: dishes)
+            return try row!.decode(column: "id", as: Int64.self)
+        }
+    }
+
+    /// Adds a subsidy rule for a district, street or community and a period.
+    public func addSubsidyRule(_ i: SubsidyRuleInput, actor: Actor) async throws -> Int64 {
+        var v = Validator()
+        let label = Self.trimmed(i.label)
+        v.check(!label.isEmpty && label.count <= 60, "label", "required", "请填写规则名称，如 80 岁以上老人")
+        let from = try Input.day(i.from, field: "from"), to = try Input.day(i.to, field: "to")
+        v.check(from != nil, "from", "required", "请填写起始日期")
+        if let f = from, let t = to { v.check(t >= f, "to", "invalid", "结束日期不能早于起始日期") }
+        if let a = i.minAge { v.check((0...120).contains(a), "min_age", "invalid", "年龄应为 0 到 120") }
+        let situation = i.situation.map { Self.trimmed($0) }.flatMap { $0.isEmpty ? nil : $0 }
+        if let s = situation { v.check(ResidentTag(rawValue: s) != nil, "situation", "invalid", "未知的居民情况") }
+        v.check(i.minAge != nil || situation != nil, "min_age", "required", "请填写起始年龄或居民情况")
+        try v.throwIfAny()
+        let subsidy = try Fen.parse(i.subsidy, field: "subsidy")
+        let delivery = try Self.fenOrNone(i.deliverySubsidy, field: "delivery_subsidy")
+        let minSpend = try Self.fenOrNone(i.minSpend, field: "min_spend")
+        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择适用的区、街道或社区") }
+        let now = env.nowSeconds
+        return try await store.transaction { db in
+            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
+                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
+            }
+            let row = try await db.query("""
+                INSERT INTO meal_subsidy_rules (place_id, path, label, from_day, to_day, min_age, situation, subsidy, delivery_subsidy, min_spend, created_at)
+                VALUES (\(placeID), \(place.path), \(label), \(from!), \(to), \(i.minAge), \(situation), \(subsidy), \(delivery), \(minSpend), \(now)) RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "canteen.subsidy_rule", objectType: "meal_subsidy_rule", objectID: id, path: place.path, detail: label)
+            return id
+        }
+    }
+
+    func subsidyRules(_ db: any SQLDatabase, canteenPath: String) async throws -> [MealSubsidyRule] {
+        try await db.query("SELECT * FROM meal_subsidy_rules WHERE \(canteenPath) LIKE path || '%' ORDER BY id").all().map { r in
+            MealSubsidyRule(id: try r.decode(column: "id", as: Int64.self), label: try r.decode(column: "label", as: String.self),
+                            fromDay: try r.decode(column: "from_day", as: Int64.self), toDay: try r.decode(column: "to_day", as: Int64?.self),
+                            minAge: try r.decode(column: "min_age", as: Int?.self), situation: try r.decode(column: "situation", as: String?.self),
+                            subsidy: try r.decode(column: "subsidy", as: Int64.self), deliverySubsidy: try r.decode(column: "delivery_subsidy", as: Int64.self),
+                            minSpend: try r.decode(column: "min_spend", as: Int64.self))
+        }
+    }
+
+    /// Orders a meal for one resident before the cut-off: one portion taken while any is left,
+    /// the subsidy by rule, one order per diner and meal.
+    public func order(_ menuID: Int64, _ i: MealOrderInput, actor: Actor) async throws -> MealOrderView {
+        guard let residentID = i.residentID else { throw LinliError.invalid("resident_id", "required", "请选择为谁订餐") }
+        // Age and situation come from the registry, which checks that the caller may see them.
+        let diner: ResidentView
+        do { diner = try await registry.resident(residentID, actor: actor) } catch let e as LinliError where e.status == .notFound || e.status == .forbidden {
+            throw LinliError.invalid("resident_id", "not_found", "您可订餐的居民中没有这一位")
+        }
+        let now = env.nowSeconds
+        let id: Int64 = try await store.transaction { db in
+            guard let m = try await db.query("SELECT canteen_id, day, price FROM canteen_menus WHERE id = \(menuID)").first() else { throw LinliError.notFound }
+            let (c, _) = try await fetchCanteen(db, try m.decode(column: "canteen_id", as: Int64.self), actor)
+            let day = try m.decode(column: "day", as: Int64.self)
+            guard MealRules.open(day: day, cutoff: c.cutoff, now: now) else {
+                throw LinliError.conflict("menu_id", "closed", "这一餐的订餐已在 \(LocalDay.hhmm(c.cutoff)) 截止")
+            }
+            guard let h = try await registry.householdFacts(db, ids: [diner.householdID]).first, actor.may(.affairApply, on: h.scope) else {
+                throw LinliError.invalid("resident_id", "not_found", "您可订餐的居民中没有这一位")
+            }
+            let delivery = i.delivery == true
+            if delivery { guard c.deliveryFee != nil else { throw LinliError.invalid("delivery", "no_delivery", "这个食堂不送餐") } }
+            let price = MealRules.price(try m.decode(column: "price", as: Int64.self), deliveryFee: delivery ? c.deliveryFee : nil,
+                                        rules: try await subsidyRules(db, canteenPath: c.path), day: day, age: diner.age, situations: Set(diner.tags))
+            let taken = try await db.query("SELECT id FROM canteen_orders WHERE menu_id = \(menuID) AND resident_id = \(residentID) AND status <> 'cancelled'").first()
+            guard taken == nil else { throw LinliError.conflict("resident_id", "already_ordered", "这位居民已订了这一餐") }
+            guard try await db.query("UPDATE canteen_menus SET ordered = ordered + 1 WHERE id = \(menuID) AND ordered < portions RETURNING ordered").first() != nil else {
+                throw LinliError.conflict("menu_id", "sold_out", "这一餐已订完")
+            }
+            let row = try await db.query("""
+                INSERT INTO canteen_orders (menu_id, canteen_id, day, household_id, path, resident_id, diner, mode, price, subsidy, pay, rule_id, status, user_id, by_name, created_at)
+                VALUES (\(menuID), \(c.id), \(day), \(h.id), \(h.path), \(residentID), \(Self.masked(diner.name)), \(delivery ? "delivery" : "dine_in"),
+                        \(price.price), \(price.subsidy), \(price.pay), \(price.ruleID), 'ordered', \(actor.userID), \(actor.signature), \(now)) RETURNING id
+                """).first()
+            let id = try row!.decode(column: "id", as: Int64.self)
+            try await audit.append(db, actor: actor, action: "canteen.order", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
+            return id
+        }
+        return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+    }
+
+    /// The canteen a menu belongs to (for the page an order form came from), if the actor may see it.
+    public func canteenOf(menu: Int64, actor: Actor) async throws -> Int64 {
+        try await store.read { db in
+            guard let m = try await db.query("SELECT canteen_id FROM canteen_menus WHERE id = \(menu)").first() else { throw LinliError.notFound }
+            return try await fetchCanteen(db, try m.decode(column: "canteen_id", as: Int64.self), actor).0.id
+        }
+    }
+
+    /// Cancels an order before the cut-off; its portion is freed. Returns the canteen's id.
+    @discardableResult
+    public func cancelOrder(_ id: Int64, actor: Actor) async throws -> Int64 {
+        let now = env.nowSeconds
+        return try await store.transaction { db in
+            guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
+            guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)]).first,
+                  actor.may(.affairApply, on: h.scope) || c.staff else { throw LinliError.notFound }
+            guard try o.decode(column: "status", as: String.self) == "ordered" else { throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消") }
+            guard MealRules.open(day: try o.decode(column: "day", as: Int64.self), cutoff: c.cutoff, now: now) else {
+                throw LinliError.conflict(nil, "closed", "已过截止时间，请联系食堂")
+            }
+            try await db.query("UPDATE canteen_orders SET status = 'cancelled' WHERE id = \(id)").run()
+            try await db.query("UPDATE canteen_menus SET ordered = ordered - 1 WHERE id = \(try o.decode(column: "menu_id", as: Int64.self)) AND ordered > 0").run()
+            try await audit.append(db, actor: actor, action: "canteen.cancel", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
+            return c.id
+        }
+    }
+
+    /// The kitchen's day: portions per meal (dine-in and delivered), the day's subsidy, and the
+    /// delivery round in address order.
+    public func kitchen(_ canteenID: Int64, day: Int64, actor: Actor) async throws -> KitchenDay {
+        try await store.read { db in
+            let (c, _) = try await fetchCanteen(db, canteenID, actor)
+            guard c.staff else { throw LinliError.forbidden }
+            let meals = try await db.query("""
+                SELECT m.meal, m.dishes,
+                       CAST(SUM(CASE WHEN o.mode = 'dine_in' AND o.status = 'ordered' THEN 1 ELSE 0 END) AS BIGINT) AS dine_in,
+                       CAST(SUM(CASE WHEN o.mode = 'delivery' AND o.status = 'ordered' THEN 1 ELSE 0 END) AS BIGINT) AS delivery,
+                       CAST(SUM(CASE WHEN o.status = 'ordered' THEN o.subsidy ELSE 0 END) AS BIGINT) AS subsidy
+                FROM canteen_menus m LEFT JOIN canteen_orders o ON o.menu_id = m.id
+                WHERE m.canteen_id = \(canteenID) AND m.day = \(day) GROUP BY m.id, m.meal, m.dishes ORDER BY m.meal
+                """).all().map { r in
+                KitchenDay.Meal(meal: try r.decode(column: "meal", as: String.self), dishes: try r.decode(column: "dishes", as: String.self),
+                                dineIn: try r.decode(column: "dine_in", as: Int?.self) ?? 0, delivery: try r.decode(column: "delivery", as: Int?.self) ?? 0,
+                                subsidy: Fen.text(try r.decode(column: "subsidy", as: Int64?.self) ?? 0))
+            }
+            let deliveries = try await db.query("""
+                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status = 'ordered'
+                ORDER BY m.meal, h.address, o.id
+                """).all().map(Self.orderView)
+            return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: deliveries)
+        }
+    }
+
+    /// A month's subsidised meals by rule, for the government to pay the canteen.
+    public func settlement(_ canteenID: Int64, month: String, actor: Actor) async throws -> SubsidySettlement {
+        guard let (first, last) = LocalDay.month(month) else { throw LinliError.invalid("month", "invalid", "月份格式应为 2026-12") }
+        return try await store.read { db in
+            let (c, _) = try await fetchCanteen(db, canteenID, actor)
+            guard c.staff else { throw LinliError.forbidden }
+            let rows = try await db.query("""
+                SELECT COALESCE(r.label, '') AS label, COUNT(*) AS meals, CAST(SUM(o.subsidy) AS BIGINT) AS subsidy
+                FROM canteen_orders o LEFT JOIN meal_subsidy_rules r ON r.id = o.rule_id
+                WHERE o.canteen_id = \(canteenID) AND o.day >= \(first) AND o.day <= \(last) AND o.status <> 'cancelled' AND o.subsidy > 0
+                GROUP BY COALESCE(r.label, '') ORDER BY 1
+                """).all()
+            var lines: [SubsidySettlement.Line] = [], meals = 0, total: Int64 = 0
+            for r in rows {
+                let n = try r.decode(column: "meals", as: Int.self), s = try r.decode(column: "subsidy", as: Int64.self)
+                lines.append(.init(rule: try r.decode(column: "label", as: String.self), meals: n, subsidy: Fen.text(s)))
+                meals += n; total += s
+            }
+            return SubsidySettlement(month: month, lines: lines, meals: meals, total: Fen.text(total))
+        }
+    }
+}
