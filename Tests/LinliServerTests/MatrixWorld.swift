@@ -121,6 +121,7 @@ struct MatrixWorld {
             "affairs": "SELECT id FROM affairs WHERE path LIKE $1",
             "activities": "SELECT id FROM activities WHERE path LIKE $1",
             "spaces": "SELECT id FROM spaces WHERE path LIKE $1",
+            "help": "SELECT id FROM help_posts WHERE path LIKE $1",
             "canteens": "SELECT id FROM canteens WHERE path LIKE $1",
             "canteen-menus": "SELECT m.id FROM canteen_menus m JOIN canteens c ON c.id = m.canteen_id WHERE c.path LIKE $1",
             "canteen-orders": "SELECT id FROM canteen_orders WHERE path LIKE $1",

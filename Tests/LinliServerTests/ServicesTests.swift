@@ -339,8 +339,10 @@ import LinliStore
             var i = SignUpInput()
             i.householdID = other[0]; i.people = 2
             _ = try await a.signUp(act.id, i, actor: staff)
-            var mine = try await a.signUp(act.id, SignUpInput(), actor: resident)
-            #expect(mine.mine?.status == "waiting" && mine.mine?.waitingPosition == 1 && mine.signUps.isEmpty, "a resident sees only their own")
+            let waiting = try await a.signUp(act.id, SignUpInput(), actor: resident)
+            #expect(waiting.status == "waiting" && waiting.waitingPosition == 1)
+            var mine = try await a.activity(act.id, actor: resident)
+            #expect(mine.mine == waiting && mine.signUps.isEmpty, "a resident sees only their own")
             _ = try await a.cancelSignUp(act.id, i, actor: staff)
             mine = try await a.activity(act.id, actor: resident)
             #expect(mine.mine?.status == "confirmed")
@@ -532,6 +534,57 @@ import LinliStore
             await #expect(throws: LinliError.self) { _ = try await a.setMenu(canteen.id, m, actor: staff) }
             m.portions = 5; m.price = "12.345"
             do { _ = try await a.setMenu(canteen.id, m, actor: staff); Issue.record("accepted") } catch let e as LinliError { #expect(e.field == "price") }
+        }
+    }
+}
+
+/// The time bank: every transfer balanced, balances kept between floor and ceiling.
+@Suite struct TimeBankTests {
+    @Test(arguments: Backend.available)
+    func helpMovesMinutesAsABalancedDoubleEntry(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let resident = try await f.actor("resident"), staff = try await f.actor("community")
+            // A neighbour with an account of their own, in the same community.
+            let other = try await AffairsStoreTests.householdIDs(f, 5).first { $0 != f.demo.firstHouseholdWithResidents }!
+            _ = try await f.linli.accounts.createUser(username: "neighbour", displayName: "邻居", password: Fixture.password)
+            try await f.linli.accounts.grant(username: "neighbour", role: .resident, placeID: f.demo.firstCommunityID, householdID: other)
+            let neighbour = try await f.actor("neighbour")
+            var ask = HelpPostInput()
+            ask.kind = "ask"; ask.title = "搬沙发"; ask.minutes = 90
+            let post = try await a.postHelp(ask, actor: resident)
+            await #expect(throws: LinliError.self) { try await a.answerHelp(post, actor: resident) }
+            try await a.answerHelp(post, actor: neighbour)
+            await #expect(throws: LinliError.self) { try await a.answerHelp(post, actor: neighbour) }
+            // The helper cannot credit themselves; the one helped confirms.
+            await #expect(throws: LinliError.self) { try await a.finishHelp(post, HelpDoneInput(), actor: neighbour) }
+            try await a.finishHelp(post, HelpDoneInput(), actor: resident)
+            #expect(try await a.timeBank(actor: resident).balance == -90)
+            #expect(try await a.timeBank(actor: neighbour).balance == 90)
+            // Past the floor (10 hours owed) a second ask cannot be paid; nothing moves.
+            ask.minutes = 480
+            let big = try await a.postHelp(ask, actor: resident)
+            try await a.answerHelp(big, actor: neighbour)
+            var done = HelpDoneInput()
+            done.minutes = 480
+            try await a.finishHelp(big, done, actor: resident)
+            let again = try await a.postHelp(ask, actor: resident)
+            try await a.answerHelp(again, actor: neighbour)
+            do { try await a.finishHelp(again, done, actor: resident); Issue.record("paid past the floor") } catch let e as LinliError { #expect(e.code == "floor") }
+            #expect(try await a.timeBank(actor: resident).balance == -570)
+            // A gift to the pool, and the pool paying for the stuck ask (staff's call).
+            try await a.giveTime(minutes: 300, actor: neighbour)
+            var pool = HelpDoneInput()
+            pool.fromPool = true; pool.minutes = 240
+            try await a.finishHelp(again, pool, actor: staff)
+            #expect(try await a.timeBank(actor: neighbour).balance == 90 + 480 - 300 + 240)
+            #expect(try await a.timeBank(actor: resident).pool == 60)
+            // Every transfer sums to zero; all balances together are zero.
+            let (unbalanced, total) = try await f.linli.store.read { db in
+                (try await db.raw("SELECT COUNT(*) AS n FROM (SELECT transfer_id FROM time_entries GROUP BY transfer_id HAVING SUM(minutes) <> 0) x").first()!.decode(column: "n", as: Int.self),
+                 try await db.raw("SELECT COALESCE(CAST(SUM(balance) AS BIGINT), 0) AS s FROM time_accounts").first()!.decode(column: "s", as: Int64.self))
+            }
+            #expect(unbalanced == 0 && total == 0)
         }
     }
 }

@@ -95,6 +95,37 @@ BASE=$(run bare_insert /bench/insert -s "$BASE_LUA")
 echo "$BASE"
 LINE=$(run sign_up / -s "$LUA_JOIN")
 echo "$LINE $(ratio "$LINE" "$BASE")"
+# A canteen's day: 1,000 orders (a third delivered) for one lunch, then its kitchen counts and
+# delivery round read 20 times; the median time is reported.
+python3 - "$PORT" "$TOKEN" "${LINLI_DATABASE_URL:-}" "$DATA/linli.sqlite" <<'PY'
+import json, subprocess, sys, time, urllib.request, datetime, statistics
+port, token, pg, sqlite = sys.argv[1:5]
+base = f"http://127.0.0.1:{port}"
+def call(method, path, body=None):
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Authorization", "Bearer " + token); req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read() or b"null")
+def rows(sql):
+    out = subprocess.run(["psql", pg, "-At", "-c", sql] if pg else ["sqlite3", sqlite, sql], capture_output=True, text=True, check=True).stdout
+    return [l for l in out.splitlines() if l]
+community = rows("SELECT id FROM places WHERE kind = 'community' ORDER BY id LIMIT 1")[0]
+path = rows(f"SELECT path FROM places WHERE id = {community}")[0]
+residents = rows(f"SELECT r.id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.path LIKE '{path}%' ORDER BY r.id LIMIT 1000")
+canteen = call("POST", "/api/v1/canteens", {"place_id": int(community), "name": "负载测试食堂", "cutoff": "23:59", "delivery_fee": "2"})["id"]
+day = str(datetime.date.today() + datetime.timedelta(days=1))
+menu = call("POST", f"/api/v1/canteens/{canteen}/menus", {"day": day, "meal": "lunch", "dishes": "两荤一素", "price": "12", "portions": 2000})["id"]
+started = time.time()
+for n, r in enumerate(residents):
+    call("POST", f"/api/v1/canteen-menus/{menu}/orders", {"resident_id": int(r), "delivery": n % 3 == 0})
+ordered = time.time() - started
+times = []
+for _ in range(20):
+    t0 = time.time(); k = call("GET", f"/api/v1/canteens/{canteen}/kitchen?day={day}"); times.append((time.time() - t0) * 1000)
+meal = k["meals"][0]
+print(f"canteen day: {len(residents)} orders placed one by one in {ordered:.1f} s; kitchen counts {meal['dine_in']} eat-in + {meal['delivery']} delivered, "
+      f"{len(k['deliveries'])} on the round; closing the day (GET kitchen) median {statistics.median(times):.0f} ms, max {max(times):.0f} ms over 20")
+PY
 kill $SERVER; wait $SERVER 2>/dev/null || true
 if [ -z "${LINLI_DATABASE_URL:-}" ]; then
   sqlite3 "$DATA/linli.sqlite" "SELECT 'slots over capacity: ' || COUNT(*) FROM affair_slots WHERE booked > capacity;

@@ -91,6 +91,7 @@ public struct Inbox: Sendable {
         "need_supported": ("您的需求得到更多支持：%@", "More support for your need: %@"),
         "need_project": ("您的需求已立项为微项目：%@", "Your need became a micro-project: %@"),
         "project_stage": ("微项目进入下一阶段：%@", "A micro-project moved on: %@"),
+        "help_answered": ("有邻居接下了您的互助：%@", "A neighbour took up your post: %@"),
         "space_approved": ("场地预约已同意：%@", "Your room booking is approved: %@"),
         "space_refused": ("场地预约未获同意：%@", "Your room booking was not approved: %@"),
         "activity_promoted": ("候补转正，您已报上名：%@", "A place opened up, you are in: %@"),

@@ -139,19 +139,33 @@ extension AffairsService {
     func signUpViews(_ db: any SQLDatabase, activity: Int64, households: [Int64]?) async throws -> [SignUpView] {
         let only: BoundSQL = households.map { $0.isEmpty ? "AND 1 = 0" : "AND s.household_id IN (\(list: $0))" } ?? ""
         let rows = try await db.query("""
-            SELECT s.id, s.household_id, s.by_name, s.people, s.status, s.attended_at, h.address,
-                   (SELECT COUNT(*) FROM activity_signups w WHERE w.activity_id = s.activity_id AND w.status = 'waiting' AND w.id <= s.id) AS position
+            SELECT s.id, s.household_id, s.by_name, s.people, s.status, s.attended_at, h.address
             FROM activity_signups s JOIN households h ON h.id = s.household_id
             WHERE s.activity_id = \(activity) AND s.status <> 'cancelled' \(only) ORDER BY s.id
             """).all()
-        return try rows.map { r in
-            let status = try r.decode(column: "status", as: String.self)
-            return SignUpView(id: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
-                              address: try r.decode(column: "address", as: String.self), by: try r.decode(column: "by_name", as: String.self),
-                              people: try r.decode(column: "people", as: Int.self), status: status,
-                              waitingPosition: status == "waiting" ? try r.decode(column: "position", as: Int.self) : nil,
-                              attended: try r.decode(column: "attended_at", as: Int64?.self) != nil)
+        // The waiting list's numbers: counted in order over the whole list, or for one household's
+        // sign-up by the waiting ones before it (an indexed count).
+        var position = 0
+        var out: [SignUpView] = []
+        for r in rows {
+            let status = try r.decode(column: "status", as: String.self), sid = try r.decode(column: "id", as: Int64.self)
+            var place: Int?
+            if status == "waiting" {
+                if households == nil {
+                    position += 1
+                    place = position
+                } else {
+                    place = try await db.query("""
+                        SELECT COUNT(*) AS n FROM activity_signups WHERE activity_id = \(activity) AND status = 'waiting' AND id <= \(sid)
+                        """).first()!.decode(column: "n", as: Int.self)
+                }
+            }
+            out.append(SignUpView(id: sid, householdID: try r.decode(column: "household_id", as: Int64.self),
+                                  address: try r.decode(column: "address", as: String.self), by: try r.decode(column: "by_name", as: String.self),
+                                  people: try r.decode(column: "people", as: Int.self), status: status, waitingPosition: place,
+                                  attended: try r.decode(column: "attended_at", as: Int64?.self) != nil))
         }
+        return out
     }
 
     func activityView(_ db: any SQLDatabase, _ a: ActivityRow, _ r: any SQLRow, actor: Actor) async throws -> ActivityView {
@@ -197,24 +211,24 @@ extension AffairsService {
     }
 
     /// Signs a household up: confirmed while there is room, else on the waiting list. A household
-    /// signs up once (a second sign-up answers the first).
-    public func signUp(_ id: Int64, _ i: SignUpInput, actor: Actor) async throws -> ActivityView {
+    /// signs up once (a second sign-up answers the first). Returns the household's sign-up.
+    public func signUp(_ id: Int64, _ i: SignUpInput, actor: Actor) async throws -> SignUpView {
         let people = i.people ?? 1
         guard (1...ActivityLimits.partyMax).contains(people) else { throw LinliError.invalid("people", "invalid", "每户报名 1 到 6 人") }
         let now = env.nowSeconds
-        try await store.transaction { db in
+        let householdID: Int64 = try await store.transaction { db in
             let (a, _) = try await fetchActivity(db, id, actor)
             guard a.status == "open" else { throw LinliError.conflict(nil, "cancelled", "活动已取消") }
             guard a.startsAt > now else { throw LinliError.conflict(nil, "started", "活动已经开始，不能再报名") }
             var apply = ApplyInput()
             apply.householdCode = i.householdCode; apply.householdID = i.householdID
-            let h = try await household(db, apply, actor)
+            let h = try await household(db, apply, actor, situations: a.audience != .all)
             guard h.path.hasPrefix(a.path) else { throw LinliError.invalid("household_code", "outside", "这一户不在活动的范围内") }
             guard ActivityRules.qualifies(h.situations, a.audience) else {
                 throw LinliError.invalid("household_code", "audience", "这个活动面向\(I18n.label(a.audience.rawValue, .zh))，这一户不符合")
             }
             if let old = try await db.query("SELECT status FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").first() {
-                guard try old.decode(column: "status", as: String.self) == "cancelled" else { return }
+                guard try old.decode(column: "status", as: String.self) == "cancelled" else { return h.id }
                 try await db.query("DELETE FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").run()
             }
             // A place is taken only while there is room: concurrent sign-ups cannot overfill it.
@@ -227,8 +241,9 @@ extension AffairsService {
                 VALUES (\(id), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), \(people), \(status), \(now))
                 """).run()
             try await audit.append(db, actor: actor, action: "activity.sign_up", objectType: "activity", objectID: id, path: h.path, detail: status)
+            return h.id
         }
-        return try await activity(id, actor: actor)
+        return try await store.read { db in try await signUpViews(db, activity: id, households: [householdID])[0] }
     }
 
     /// Takes a household's sign-up back; the places it held go to the waiting list in order.

@@ -350,8 +350,9 @@ public struct AffairsService: Sendable {
 
     // MARK: Applying
 
-    /// The household an application is for: the code or id given, or the resident's own.
-    func household(_ db: any SQLDatabase, _ i: ApplyInput, _ actor: Actor) async throws -> HouseholdFacts {
+    /// The household an application is for: the code or id given, or the resident's own. Its
+    /// residents' situations are read only when asked for (an activity's audience).
+    func household(_ db: any SQLDatabase, _ i: ApplyInput, _ actor: Actor, situations: Bool = false) async throws -> HouseholdFacts {
         if let code = i.householdCode.map({ Self.trimmed($0) }), !code.isEmpty {
             guard let f = try await registry.householdFacts(db, code: code), actor.may(.affairApply, on: f.scope) else {
                 throw LinliError.invalid("household_code", "not_found", "您可办理的住户中没有这个户码")
@@ -360,7 +361,15 @@ public struct AffairsService: Sendable {
         }
         let id = i.householdID ?? actor.grants.first(where: { $0.role == .resident })?.householdID
         guard let id else { throw LinliError.invalid("household_code", "required", "请扫描或输入户码") }
-        guard let f = try await registry.householdFacts(db, ids: [id]).first, actor.may(.affairApply, on: f.scope) else {
+        let found: HouseholdFacts?
+        if situations {
+            found = try await registry.householdFacts(db, ids: [id]).first
+        } else {
+            found = try await registry.fetchHousehold(db, id: id).map {
+                HouseholdFacts(id: $0.id, communityID: $0.communityID, gridID: $0.gridID, microGridID: $0.microGridID, path: $0.path, address: $0.address, situations: [])
+            }
+        }
+        guard let f = found, actor.may(.affairApply, on: f.scope) else {
             throw LinliError.invalid("household_id", "not_found", "您可办理的住户中没有这一户")
         }
         return f
@@ -581,7 +590,7 @@ public struct AffairsService: Sendable {
                                 note: try r.decode(column: "note", as: String.self), by: try r.decode(column: "by_name", as: String.self))
             }
             let papers = try await db.query("SELECT id FROM affair_papers WHERE application_id = \(id) ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
-            let address = try await registry.householdFacts(db, ids: [a.householdID]).first?.address ?? ""
+            let address = try await registry.fetchHousehold(db, id: a.householdID)?.address ?? ""
             let mine = a.applicantUserID == actor.userID || actor.may(.affairApply, on: a.scope)
             return ApplicationView(id: id, affairID: a.affairID, affairName: a.affairName, householdID: a.householdID, address: address,
                                    applicant: a.applicant, kind: a.kind, status: a.status, ticket: a.ticket,

@@ -85,6 +85,10 @@ extension Linli {
             let id = try await affairs.setMenu(kitchen.id, m, actor: staff)
             if firstMenu == nil { firstMenu = id }
         }
+        // A neighbour's ask in the time bank.
+        var ask = HelpPostInput()
+        ask.kind = "ask"; ask.title = "帮忙把旧沙发搬下楼"; ask.detail = "周六上午，三楼，需要两个人。"; ask.minutes = 60
+        _ = try await affairs.postHelp(ask, actor: resident)
         if let menu = firstMenu, let h = resident.grants.first(where: { $0.role == .resident })?.householdID,
            let eldest = try await registry.household(h, actor: resident).residents.max(by: { $0.age < $1.age }) {
             var o = MealOrderInput()

@@ -263,5 +263,60 @@ enum ServicesMigrations {
             "CREATE INDEX canteen_orders_canteen_day ON canteen_orders(canteen_id, day)",
             "CREATE INDEX canteen_orders_household ON canteen_orders(household_id)",
         ]),
+        Migration("services.005", [
+            // Neighbours' asks and offers (邻里互助), seen in their community, answered by one neighbour.
+            """
+            CREATE TABLE help_posts (
+                id {ID},
+                community_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                household_id BIGINT NOT NULL,
+                user_id BIGINT NOT NULL,
+                by_name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                title TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                minutes INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                helper_user_id BIGINT,
+                helper_name TEXT,
+                created_at BIGINT NOT NULL,
+                done_at BIGINT
+            )
+            """,
+            "CREATE INDEX help_posts_community ON help_posts(community_id, status)",
+            // The time bank: an account per person (`u:ID`) and per community pool (`c:ID`), in
+            // minutes; the database keeps every balance between the floor and the ceiling.
+            """
+            CREATE TABLE time_accounts (
+                id {ID},
+                owner TEXT NOT NULL UNIQUE,
+                community_id BIGINT NOT NULL,
+                name TEXT NOT NULL,
+                balance INTEGER NOT NULL,
+                CHECK (balance >= -600 AND balance <= 60000)
+            )
+            """,
+            """
+            CREATE TABLE time_transfers (
+                id {ID},
+                at BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                post_id BIGINT,
+                memo TEXT NOT NULL,
+                user_id BIGINT NOT NULL
+            )
+            """,
+            // Two entries per transfer, summing to zero.
+            """
+            CREATE TABLE time_entries (
+                id {ID},
+                transfer_id BIGINT NOT NULL REFERENCES time_transfers(id),
+                account_id BIGINT NOT NULL REFERENCES time_accounts(id),
+                minutes INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX time_entries_account ON time_entries(account_id)",
+        ]),
     ]
 }

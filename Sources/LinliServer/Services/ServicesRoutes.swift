@@ -68,6 +68,86 @@ struct ServicesRoutes {
         registerActivities(r)
         registerSpaces(r)
         registerCanteens(r)
+        registerHelp(r)
+    }
+
+    func registerHelp(_ r: Routes) {
+        r.get("/help", .action(.affairApply)) { _, c in try await helpPage(c, errors: [:]) }
+        r.post("/help", .action(.affairApply)) { _, c in
+            try await formOrErrors(prefix: "help", alsoShowing: [.conflict]) {
+                var i = HelpPostInput()
+                i.kind = c.form["kind"]; i.title = c.form["title"]; i.detail = c.form["detail"]; i.minutes = c.form.int("minutes").map(Int.init)
+                _ = try await affairs.postHelp(i, actor: try c.requireActor())
+                return redirect("/help#posts")
+            } page: { errors in try await helpPage(c, errors: errors) }
+        }
+        r.post("/help/gift", .action(.affairApply)) { _, c in
+            try await formOrErrors(prefix: "gift", alsoShowing: [.conflict]) {
+                try await affairs.giveTime(minutes: c.form.int("minutes").map(Int.init), actor: try c.requireActor())
+                return redirect("/help#my-time")
+            } page: { errors in try await helpPage(c, errors: errors) }
+        }
+        r.post("/help/:id/answer", .action(.affairApply)) { _, c in
+            try await formOrErrors(prefix: "help", alsoShowing: [.conflict]) {
+                try await affairs.answerHelp(try c.id("id"), actor: try c.requireActor())
+                return redirect("/help#posts")
+            } page: { errors in try await helpPage(c, errors: errors.isEmpty ? [:] : ["help_general": errors.values.first!]) }
+        }
+        r.post("/help/:id/done", .action(.affairApply)) { _, c in
+            try await formOrErrors(prefix: "help", alsoShowing: [.conflict]) {
+                var i = HelpDoneInput()
+                i.fromPool = c.form["from_pool"] == "1"
+                try await affairs.finishHelp(try c.id("id"), i, actor: try c.requireActor())
+                return redirect("/help#history")
+            } page: { errors in try await helpPage(c, errors: ["help_general": errors.values.first ?? ""]) }
+        }
+        r.get("/api/v1/help", .action(.affairApply)) { _, c in try JSON.response(try await affairs.timeBank(actor: try c.requireActor())) }
+        r.post("/api/v1/help", .action(.affairApply), body: HelpPostInput.self) { _, c, i in
+            try JSON.response(["id": try await affairs.postHelp(i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/help/gift", .action(.affairApply), body: HelpDoneInput.self) { _, c, i in
+            try await affairs.giveTime(minutes: i.minutes, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/help/:id/answer", .action(.affairApply)) { _, c in
+            try await affairs.answerHelp(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/help/:id/done", .action(.affairApply), optionalBody: HelpDoneInput.self) { _, c, i in
+            try await affairs.finishHelp(try c.id("id"), i ?? HelpDoneInput(), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+    }
+
+    static func hours(_ minutes: Int) -> String {
+        let h = Double(minutes) / 60
+        return h == h.rounded() ? String(Int(h)) : String(format: "%.1f", h)
+    }
+
+    func helpPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let v = try await affairs.timeBank(actor: actor)
+        let t = I18n.table(c.lang)
+        let resident = actor.grants.contains { $0.role == .resident }
+        let staff = actor.may(.affairHandle)
+        var resp = renderer.page("help", [
+            "resident": resident, "balance": Self.hours(v.balance), "floor": Self.hours(-v.floor), "pool": Self.hours(v.pool),
+            "posts": v.posts.map { p in
+                ["id": p.id, "kind": I18n.label("help_kind_" + p.kind, c.lang), "title": p.title, "detail": p.detail, "has_detail": !p.detail.isEmpty,
+                 "hours": Self.hours(p.minutes), "by": p.by, "helper": p.helper ?? "", "has_helper": p.helper != nil, "place": p.place,
+                 "same_building": p.sameBuilding,
+                 "can_answer": resident && !p.mine && p.status == "open",
+                 "answer_label": t[p.kind == "ask" ? "help_answer_ask" : "help_answer_offer"]!,
+                 // The one helped confirms: the asker of an ask; the taker of an offer (shown to the poster's neighbour who took it).
+                 "can_finish": p.status == "matched" && (p.kind == "ask" ? p.mine : p.takenByMe),
+                 "can_pool": staff && p.status == "matched" && p.kind == "ask"] as [String: Any]
+            },
+            "no_posts": v.posts.isEmpty,
+            "entries": v.entries.map { ["at": $0.at, "memo": $0.memo, "hours": ($0.minutes > 0 ? "+" : "") + Self.hours($0.minutes)] as [String: Any] },
+            "no_entries": v.entries.isEmpty, "errors": errors,
+        ], context: c, title: t["help"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
     }
 
     func registerCanteens(_ r: Routes) {
@@ -352,6 +432,7 @@ struct ServicesRoutes {
         }
         r.get("/api/v1/activities/:id", .action(.affairApply)) { _, c in try JSON.response(try await affairs.activity(try c.id("id"), actor: try c.requireActor())) }
         r.post("/api/v1/activities/:id/sign-ups", .action(.affairApply), optionalBody: SignUpInput.self) { _, c, i in
+            // The household's own sign-up (confirmed, or waiting with its number).
             try JSON.response(try await affairs.signUp(try c.id("id"), i ?? SignUpInput(), actor: try c.requireActor()), status: .created)
         }
         r.post("/api/v1/activities/:id/sign-ups/cancel", .action(.affairApply), optionalBody: SignUpInput.self) { _, c, i in
