@@ -79,8 +79,7 @@ enum ActivityLimits {
 /// the door by the household code.
 extension AffairsService {
     static let activityColumns = """
-        SELECT a.*, p.name AS place_name,
-               (SELECT COUNT(*) FROM activity_signups w WHERE w.activity_id = a.id AND w.status = 'waiting') AS waiting_count
+        SELECT a.*, p.name AS place_name, a.waiting AS waiting_count
         FROM activities a JOIN places p ON p.id = a.place_id
         """
 
@@ -216,7 +215,7 @@ extension AffairsService {
         let people = i.people ?? 1
         guard (1...ActivityLimits.partyMax).contains(people) else { throw LinliError.invalid("people", "invalid", "每户报名 1 到 6 人") }
         let now = env.nowSeconds
-        let householdID: Int64 = try await store.transaction { db in
+        let made: SignUpView? = try await store.transaction { db in
             let (a, _) = try await fetchActivity(db, id, actor)
             guard a.status == "open" else { throw LinliError.conflict(nil, "cancelled", "活动已取消") }
             guard a.startsAt > now else { throw LinliError.conflict(nil, "started", "活动已经开始，不能再报名") }
@@ -228,7 +227,7 @@ extension AffairsService {
                 throw LinliError.invalid("household_code", "audience", "这个活动面向\(I18n.label(a.audience.rawValue, .zh))，这一户不符合")
             }
             if let old = try await db.query("SELECT status FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").first() {
-                guard try old.decode(column: "status", as: String.self) == "cancelled" else { return h.id }
+                guard try old.decode(column: "status", as: String.self) == "cancelled" else { return nil }
                 try await db.query("DELETE FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").run()
             }
             // A place is taken only while there is room: concurrent sign-ups cannot overfill it.
@@ -236,14 +235,24 @@ extension AffairsService {
                 UPDATE activities SET taken = taken + \(people) WHERE id = \(id) AND taken + \(people) <= capacity RETURNING taken
                 """).first() != nil
             let status = room ? "confirmed" : "waiting"
-            try await db.query("""
+            // A new waiting sign-up is last in line: its number is the count of those waiting.
+            let place = room ? nil : try await db.query("UPDATE activities SET waiting = waiting + 1 WHERE id = \(id) RETURNING waiting").first()!
+                .decode(column: "waiting", as: Int.self)
+            let sid = try await db.query("""
                 INSERT INTO activity_signups (activity_id, household_id, path, grid_id, user_id, by_name, people, status, created_at)
-                VALUES (\(id), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), \(people), \(status), \(now))
-                """).run()
+                VALUES (\(id), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), \(people), \(status), \(now)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "activity.sign_up", objectType: "activity", objectID: id, path: h.path, detail: status)
-            return h.id
+            return SignUpView(id: sid, householdID: h.id, address: h.address, by: actor.signature, people: people, status: status, waitingPosition: place, attended: false)
         }
-        return try await store.read { db in try await signUpViews(db, activity: id, households: [householdID])[0] }
+        if let made { return made }
+        // Signed up before: the household's sign-up as it stands.
+        var again = ApplyInput()
+        again.householdCode = i.householdCode; again.householdID = i.householdID
+        let asked = again
+        return try await store.read { db in
+            try await signUpViews(db, activity: id, households: [try await household(db, asked, actor).id])[0]
+        }
     }
 
     /// Takes a household's sign-up back; the places it held go to the waiting list in order.
@@ -260,17 +269,23 @@ extension AffairsService {
             let was = try s.decode(column: "status", as: String.self), people = try s.decode(column: "people", as: Int.self)
             try await db.query("UPDATE activity_signups SET status = 'cancelled' WHERE id = \(try s.decode(column: "id", as: Int64.self))").run()
             try await audit.append(db, actor: actor, action: "activity.cancel_sign_up", objectType: "activity", objectID: id, path: h.path)
-            guard was == "confirmed" else { return }
+            guard was == "confirmed" else {
+                try await db.query("UPDATE activities SET waiting = waiting - 1 WHERE id = \(id) AND waiting > 0").run()
+                return
+            }
             let left = try await db.query("UPDATE activities SET taken = taken - \(people) WHERE id = \(id) RETURNING taken, capacity").first()!
             let room = try left.decode(column: "capacity", as: Int.self) - left.decode(column: "taken", as: Int.self)
             guard a.startsAt > now else { return }
-            let waiting = try await db.query("SELECT id, people, user_id FROM activity_signups WHERE activity_id = \(id) AND status = 'waiting' ORDER BY id").all()
+            // At most `room` parties can move up (each is at least one person).
+            let waiting = try await db.query("""
+                SELECT id, people, user_id FROM activity_signups WHERE activity_id = \(id) AND status = 'waiting' ORDER BY id LIMIT \(room)
+                """).all()
             let queue = try waiting.map { (id: try $0.decode(column: "id", as: Int64.self), people: try $0.decode(column: "people", as: Int.self)) }
             let up = ActivityRules.promoted(queue, room: room)
             guard !up.isEmpty else { return }
             let moved = queue.filter { up.contains($0.id) }.reduce(0) { $0 + $1.people }
             try await db.query("UPDATE activity_signups SET status = 'confirmed' WHERE id IN (\(list: up))").run()
-            try await db.query("UPDATE activities SET taken = taken + \(moved) WHERE id = \(id)").run()
+            try await db.query("UPDATE activities SET taken = taken + \(moved), waiting = waiting - \(up.count) WHERE id = \(id)").run()
             let users = try waiting.filter { up.contains(try $0.decode(column: "id", as: Int64.self)) }.map { try $0.decode(column: "user_id", as: Int64.self) }
             try await notifier.tell(db, users, except: actor.userID, at: now) {
                 OutgoingNotification(userID: $0, kind: "activity_promoted", requestID: nil, subject: a.title, link: "/activities/\(id)")

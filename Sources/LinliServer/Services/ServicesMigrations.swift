@@ -318,5 +318,10 @@ enum ServicesMigrations {
             """,
             "CREATE INDEX time_entries_account ON time_entries(account_id)",
         ]),
+        // How many wait for an activity, kept with it: a new sign-up's number on the waiting list
+        // is this count, read as it is raised (no counting of the list on every sign-up).
+        Migration("services.006", [
+            "ALTER TABLE activities ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0",
+        ]),
     ]
 }
