@@ -322,6 +322,9 @@ enum ServicesMigrations {
         // is this count, read as it is raised (no counting of the list on every sign-up).
         Migration("services.006", [
             "ALTER TABLE activities ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0",
+            // "Has this household an open booking of this service?" is asked on every booking:
+            // by household first, so it reads that household's few rows, not the service's many.
+            "CREATE INDEX affair_applications_household_affair ON affair_applications(household_id, affair_id, status)",
         ]),
     ]
 }
