@@ -75,7 +75,7 @@ enum ServicesText {
         "canteens_none": ("还没有食堂。", "No canteen yet."), "canteen_new": ("新增食堂", "Add a canteen"), "canteen_name": ("名称", "Name"),
         "canteen_cutoff": ("当天订餐截止时间", "Orders for a day close at"), "canteen_fee": ("送餐费（元，不送餐则不填）", "Delivery fee (yuan; empty if no delivery)"),
         "canteen_menus": ("近两周菜单", "Menus, next two weeks"), "canteen_no_menus": ("还没有排菜单。", "No menu yet."),
-        "canteen_order": ("订餐", "Order"), "canteen_for": ("为谁订", "For"), "canteen_deliver": ("送餐上门", "Deliver it"),
+        "canteen_order": ("订餐", "Order"), "canteen_for": ("为谁订", "For"), "canteen_deliver": ("送餐上门", "Deliver it"), "canteen_how": ("怎么吃", "How"),
         "canteen_left": ("余", "left"), "canteen_sold_out": ("已订完", "Sold out"), "canteen_closed": ("已截止", "Closed"),
         "canteen_mine": ("我家的订餐", "My household's orders"), "canteen_pay": ("应付", "To pay"), "canteen_subsidy": ("补贴", "Subsidy"),
         "canteen_cancel": ("取消", "Cancel"), "canteen_cancelled": ("已取消", "Cancelled"), "canteen_confirm_cancel": ("确定取消这份订餐？", "Cancel this order?"),
