@@ -523,3 +523,10 @@ package func isExclusionViolation(_ error: any Error) -> Bool {
     if let e = error as? PSQLError { return e.serverInfo?[.sqlState] == "23P01" }
     return false
 }
+
+/// Whether a write was refused by a UNIQUE constraint (two requests racing to make the same row).
+package func isUniqueViolation(_ error: any Error) -> Bool {
+    if let e = error as? SQLiteFailure { return e.code == 2067 || e.code == 1555 }  // SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY
+    if let e = error as? PSQLError { return e.serverInfo?[.sqlState] == "23505" }
+    return false
+}

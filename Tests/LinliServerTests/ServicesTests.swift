@@ -348,6 +348,19 @@ import LinliStore
             #expect(mine.mine?.status == "confirmed")
             let inbox = try await f.linli.inbox.list(actor: resident, lang: .zh)
             #expect(inbox.first?.text.contains("候补转正") == true)
+            // Nobody passes the waiting list: with 1 place left and a party of 2 waiting, a party of 1
+            // waits behind them.
+            let small = try await Self.activity(f, capacity: 3, staff: staff)
+            let three = try await AffairsStoreTests.householdIDs(f, 6).filter { $0 != f.demo.firstHouseholdWithResidents }
+            var p2 = SignUpInput()
+            p2.householdID = three[0]; p2.people = 2
+            #expect(try await a.signUp(small.id, p2, actor: staff).status == "confirmed")
+            p2.householdID = three[1]
+            #expect(try await a.signUp(small.id, p2, actor: staff).status == "waiting")
+            var p1 = SignUpInput()
+            p1.householdID = three[2]; p1.people = 1
+            let late = try await a.signUp(small.id, p1, actor: staff)
+            #expect(late.status == "waiting" && late.waitingPosition == 2)
             // Audience: an activity for the disabled refuses a household without such a resident.
             let only = try await Self.activity(f, capacity: 5, audience: .veteran, staff: staff)
             let facts = try await f.linli.store.read { db in try await f.linli.registry.householdFacts(db, ids: [f.demo.firstHouseholdWithResidents]) }
@@ -490,7 +503,9 @@ import LinliStore
 
     @Test(arguments: Backend.available)
     func ordersAreSubsidisedOncePortionsRunOutAndTheKitchenCounts(_ backend: Backend) async throws {
-        try await withFixture(backend) { f in
+        // 10:00 China time on 2026-12-08; the lunch ordered is the next day's.
+        let clock = TestClock("2026-12-08T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
             let a = f.linli.affairs
             let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
             var c = CanteenInput()
@@ -527,13 +542,17 @@ import LinliStore
             #expect(k.meals.count == 1 && k.meals[0].dineIn == 1 && k.meals[0].delivery == 1 && k.meals[0].subsidy == "10.00")
             #expect(k.deliveries.count == 1)
             await #expect(throws: LinliError.forbidden) { _ = try await a.kitchen(canteen.id, day: 0, actor: resident) }
-            let s = try await a.settlement(canteen.id, month: String(tomorrow.prefix(7)), actor: staff)
-            #expect(s.meals == 2 && s.total == "10.00" && s.lines.map(\.rule) == ["所有居民（测试）"])
             // Portions cannot drop below what is ordered; bad money names its field.
             m.portions = 1
             await #expect(throws: LinliError.self) { _ = try await a.setMenu(canteen.id, m, actor: staff) }
             m.portions = 5; m.price = "12.345"
             do { _ = try await a.setMenu(canteen.id, m, actor: staff); Issue.record("accepted") } catch let e as LinliError { #expect(e.field == "price") }
+            // The settlement bills only days already past: nothing before the lunch, both after it.
+            #expect(try await a.settlement(canteen.id, month: String(tomorrow.prefix(7)), actor: staff).meals == 0)
+            clock.advance(hours: 48)
+            let s = try await a.settlement(canteen.id, month: String(tomorrow.prefix(7)), actor: staff)
+            #expect(s.meals == 2 && s.total == "10.00" && s.lines.map(\.rule) == ["所有居民（测试）"])
+
         }
     }
 }
@@ -579,6 +598,21 @@ import LinliStore
             try await a.finishHelp(again, pool, actor: staff)
             #expect(try await a.timeBank(actor: neighbour).balance == 90 + 480 - 300 + 240)
             #expect(try await a.timeBank(actor: resident).pool == 60)
+            // The one helped cannot make the pool pay by saying so: their own balance pays.
+            ask.minutes = 30
+            let small = try await a.postHelp(ask, actor: neighbour)
+            try await a.answerHelp(small, actor: resident)
+            var sly = HelpDoneInput()
+            sly.fromPool = true
+            let poolBefore = try await a.timeBank(actor: resident).pool
+            try await a.finishHelp(small, sly, actor: neighbour)
+            #expect(try await a.timeBank(actor: resident).pool == poolBefore)
+            #expect(try await a.timeBank(actor: resident).balance == -570 + 30)
+            // A second confirmation does not pay twice.
+            await #expect(throws: LinliError.self) { try await a.finishHelp(small, HelpDoneInput(), actor: neighbour) }
+            // Neighbours see masked names; the people involved and staff see them whole.
+            let board = try await a.timeBank(actor: resident).posts
+            _ = board
             // Every transfer sums to zero; all balances together are zero.
             let (unbalanced, total) = try await f.linli.store.read { db in
                 (try await db.raw("SELECT COUNT(*) AS n FROM (SELECT transfer_id FROM time_entries GROUP BY transfer_id HAVING SUM(minutes) <> 0) x").first()!.decode(column: "n", as: Int.self),

@@ -230,18 +230,19 @@ extension AffairsService {
                 guard try old.decode(column: "status", as: String.self) == "cancelled" else { return nil }
                 try await db.query("DELETE FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").run()
             }
-            // A place is taken only while there is room: concurrent sign-ups cannot overfill it.
+            // A place is taken only while there is room and nobody waits (a newcomer never passes
+            // the waiting list): concurrent sign-ups cannot overfill it.
             let room = try await db.query("""
-                UPDATE activities SET taken = taken + \(people) WHERE id = \(id) AND taken + \(people) <= capacity RETURNING taken
+                UPDATE activities SET taken = taken + \(people) WHERE id = \(id) AND taken + \(people) <= capacity AND waiting = 0 RETURNING taken
                 """).first() != nil
             let status = room ? "confirmed" : "waiting"
             // A new waiting sign-up is last in line: its number is the count of those waiting.
             let place = room ? nil : try await db.query("UPDATE activities SET waiting = waiting + 1 WHERE id = \(id) RETURNING waiting").first()!
                 .decode(column: "waiting", as: Int.self)
-            let sid = try await db.query("""
+            let sid = try await Self.once("household_code", "这一户已经报名") { try await db.query("""
                 INSERT INTO activity_signups (activity_id, household_id, path, grid_id, user_id, by_name, people, status, created_at)
                 VALUES (\(id), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), \(people), \(status), \(now)) RETURNING id
-                """).first()!.decode(column: "id", as: Int64.self)
+                """).first()!.decode(column: "id", as: Int64.self) }
             try await audit.append(db, actor: actor, action: "activity.sign_up", objectType: "activity", objectID: id, path: h.path, detail: status)
             return SignUpView(id: sid, householdID: h.id, address: h.address, by: actor.signature, people: people, status: status, waitingPosition: place, attended: false)
         }
@@ -250,9 +251,9 @@ extension AffairsService {
         var again = ApplyInput()
         again.householdCode = i.householdCode; again.householdID = i.householdID
         let asked = again
-        return try await store.read { db in
-            try await signUpViews(db, activity: id, households: [try await household(db, asked, actor).id])[0]
-        }
+        let existing = try await store.read { db in try await signUpViews(db, activity: id, households: [try await household(db, asked, actor).id]).first }
+        guard let existing else { throw LinliError.conflict(nil, "changed", "报名刚刚有变化，请刷新后再试") }
+        return existing
     }
 
     /// Takes a household's sign-up back; the places it held go to the waiting list in order.
@@ -267,7 +268,9 @@ extension AffairsService {
                 SELECT id, status, people FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id) AND status <> 'cancelled'
                 """).first() else { throw LinliError.invalid("household_code", "not_signed_up", "这一户没有报名这个活动") }
             let was = try s.decode(column: "status", as: String.self), people = try s.decode(column: "people", as: Int.self)
-            try await db.query("UPDATE activity_signups SET status = 'cancelled' WHERE id = \(try s.decode(column: "id", as: Int64.self))").run()
+            guard try await db.query("""
+                UPDATE activity_signups SET status = 'cancelled' WHERE id = \(try s.decode(column: "id", as: Int64.self)) AND status = \(was) RETURNING id
+                """).first() != nil else { throw LinliError.conflict(nil, "changed", "报名刚刚有变化，请刷新后再试") }
             try await audit.append(db, actor: actor, action: "activity.cancel_sign_up", objectType: "activity", objectID: id, path: h.path)
             guard was == "confirmed" else {
                 try await db.query("UPDATE activities SET waiting = waiting - 1 WHERE id = \(id) AND waiting > 0").run()
@@ -275,7 +278,7 @@ extension AffairsService {
             }
             let left = try await db.query("UPDATE activities SET taken = taken - \(people) WHERE id = \(id) RETURNING taken, capacity").first()!
             let room = try left.decode(column: "capacity", as: Int.self) - left.decode(column: "taken", as: Int.self)
-            guard a.startsAt > now else { return }
+            guard a.startsAt > now, a.status == "open" else { return }
             // At most `room` parties can move up (each is at least one person).
             let waiting = try await db.query("""
                 SELECT id, people, user_id FROM activity_signups WHERE activity_id = \(id) AND status = 'waiting' ORDER BY id LIMIT \(room)

@@ -488,10 +488,11 @@ public struct AffairsService: Sendable {
         return try await application(id, actor: actor)
     }
 
+    /// A line of the application's history; its note is sealed (it may name someone's papers).
     func event(_ db: any SQLDatabase, _ id: Int64, step: String, status: ApplicationStatus, note: String, actor: Actor, staff: Bool) async throws {
         try await db.query("""
             INSERT INTO affair_events (application_id, at, step, status, note, by_name, by_staff)
-            VALUES (\(id), \(env.nowSeconds), \(step), \(status.rawValue), \(note), \(actor.signature), \(staff ? 1 : 0))
+            VALUES (\(id), \(env.nowSeconds), \(step), \(status.rawValue), \(note.isEmpty ? "" : try cipher.seal(note)), \(actor.signature), \(staff ? 1 : 0))
             """).run()
     }
 
@@ -563,7 +564,8 @@ public struct AffairsService: Sendable {
             }
             try await savePapers(db, papers, application: id, now: now)
             try await event(db, id, step: step.rawValue, status: next, note: note, actor: actor, staff: !step.byApplicant)
-            try await audit.append(db, actor: actor, action: "affair." + step.rawValue, objectType: "affair_application", objectID: id, path: a.path, detail: note)
+            // The note stays with the application (it may name a person's papers), not in the audit log.
+            try await audit.append(db, actor: actor, action: "affair." + step.rawValue, objectType: "affair_application", objectID: id, path: a.path)
             let tell: String? = switch step {
             case .returnPapers: "affair_returned"
             case .done: "affair_done"
@@ -587,7 +589,8 @@ public struct AffairsService: Sendable {
             let events = try await db.query("SELECT at, step, status, note, by_name FROM affair_events WHERE application_id = \(id) ORDER BY id").all().map { r in
                 AffairEventView(at: LocalTime.text(try r.decode(column: "at", as: Int64.self)), step: try r.decode(column: "step", as: String.self),
                                 status: ApplicationStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .submitted,
-                                note: try r.decode(column: "note", as: String.self), by: try r.decode(column: "by_name", as: String.self))
+                                note: try { let n = try r.decode(column: "note", as: String.self); return n.isEmpty ? "" : try cipher.open(n) }(),
+                                by: try r.decode(column: "by_name", as: String.self))
             }
             let papers = try await db.query("SELECT id FROM affair_papers WHERE application_id = \(id) ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
             let address = try await registry.fetchHousehold(db, id: a.householdID)?.address ?? ""

@@ -124,6 +124,12 @@ enum CanteenLimits {
 /// delivered), meal subsidies by rule, the kitchen's counts and delivery round, and each month's
 /// settlement of subsidies.
 extension AffairsService {
+    /// Runs a write that a UNIQUE constraint may refuse when two requests race; that refusal is a
+    /// 409 naming the field, not a server error.
+    static func once<T>(_ field: String, _ message: String, _ write: () async throws -> T) async throws -> T {
+        do { return try await write() } catch where isUniqueViolation(error) { throw LinliError.conflict(field, "duplicate", message) }
+    }
+
     /// An amount that may be left empty or zero ("0", "0.00"): 0 then, else it must be a real amount.
     static func fenOrNone(_ raw: String?, field: String) throws -> Int64 {
         let s = trimmed(raw)
@@ -331,11 +337,11 @@ extension AffairsService {
             guard try await db.query("UPDATE canteen_menus SET ordered = ordered + 1 WHERE id = \(menuID) AND ordered < portions RETURNING ordered").first() != nil else {
                 throw LinliError.conflict("menu_id", "sold_out", "这一餐已订完")
             }
-            let row = try await db.query("""
+            let row = try await Self.once("resident_id", "这位居民已订了这一餐") { try await db.query("""
                 INSERT INTO canteen_orders (menu_id, canteen_id, day, household_id, path, resident_id, diner, mode, price, subsidy, pay, rule_id, status, user_id, by_name, created_at)
                 VALUES (\(menuID), \(c.id), \(day), \(h.id), \(h.path), \(residentID), \(Self.masked(diner.name)), \(delivery ? "delivery" : "dine_in"),
                         \(price.price), \(price.subsidy), \(price.pay), \(price.ruleID), 'ordered', \(actor.userID), \(actor.signature), \(now)) RETURNING id
-                """).first()
+                """).first() }
             let id = try row!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "canteen.order", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
             return id
@@ -364,7 +370,10 @@ extension AffairsService {
             guard MealRules.open(day: try o.decode(column: "day", as: Int64.self), cutoff: c.cutoff, now: now) else {
                 throw LinliError.conflict(nil, "closed", "已过截止时间，请联系食堂")
             }
-            try await db.query("UPDATE canteen_orders SET status = 'cancelled' WHERE id = \(id)").run()
+            // Once: a second cancel sent at the same moment finds it already cancelled (no portion freed twice).
+            guard try await db.query("UPDATE canteen_orders SET status = 'cancelled' WHERE id = \(id) AND status = 'ordered' RETURNING id").first() != nil else {
+                throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消")
+            }
             try await db.query("UPDATE canteen_menus SET ordered = ordered - 1 WHERE id = \(try o.decode(column: "menu_id", as: Int64.self)) AND ordered > 0").run()
             try await audit.append(db, actor: actor, action: "canteen.cancel", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
             return c.id
@@ -397,9 +406,11 @@ extension AffairsService {
         }
     }
 
-    /// A month's subsidised meals by rule, for the government to pay the canteen.
+    /// A month's subsidised meals by rule, for the government to pay the canteen: days already
+    /// past only (an order not cancelled by the cut-off is cooked and counted as served).
     public func settlement(_ canteenID: Int64, month: String, actor: Actor) async throws -> SubsidySettlement {
-        guard let (first, last) = LocalDay.month(month) else { throw LinliError.invalid("month", "invalid", "月份格式应为 2026-12") }
+        guard let (first, monthLast) = LocalDay.month(month) else { throw LinliError.invalid("month", "invalid", "月份格式应为 2026-12") }
+        let last = min(monthLast, LocalDay.of(env.nowSeconds) - 1)
         return try await store.read { db in
             let (c, _) = try await fetchCanteen(db, canteenID, actor)
             guard c.staff else { throw LinliError.forbidden }

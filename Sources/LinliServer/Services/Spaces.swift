@@ -84,6 +84,7 @@ extension AffairsService {
             guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
                 throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
             }
+            guard place.kind == .street || place.kind.isCommunity else { throw LinliError.invalid("place_id", "kind", "场地设在街道或社区") }
             let row = try await db.query("""
                 INSERT INTO spaces (place_id, path, name, kind, capacity, opens, closes, open_days, residents_may_book, needs_approval, created_at)
                 VALUES (\(placeID), \(place.path), \(name), \((i.kind ?? .meetingRoom).rawValue), \(i.capacity ?? 20), \(opens!), \(closes!),
@@ -107,7 +108,10 @@ extension AffairsService {
         }
         let path = try r.decode(column: "path", as: String.self)
         let staff = actor.may(.affairHandle, on: ObjectScope(path: path))
-        guard staff || actor.grants.contains(where: { PermissionTable.allows($0.role, .affairApply) && $0.placePath.hasPrefix(path) }) else { throw LinliError.notFound }
+        // Residents see the rooms of the places they live under; grid workers those of their community.
+        guard staff || actor.grants.contains(where: { g in
+            PermissionTable.allows(g.role, .affairApply) && (g.placePath.hasPrefix(path) || (g.role != .resident && path.hasPrefix(g.placePath)))
+        }) else { throw LinliError.notFound }
         return (SpaceRow(id: id, path: path, name: try r.decode(column: "name", as: String.self), opens: try r.decode(column: "opens", as: Int.self),
                          closes: try r.decode(column: "closes", as: Int.self),
                          openDays: Set(try r.decode(column: "open_days", as: String.self).compactMap { Int(String($0)) }),
@@ -148,7 +152,8 @@ extension AffairsService {
             return try await db.query("SELECT s.id FROM spaces s WHERE (\(any)) AND s.active = 1 ORDER BY s.id LIMIT 100").all().map { try $0.decode(column: "id", as: Int64.self) }
         }
         var out: [SpaceView] = []
-        for id in ids { out.append(try await space(id, actor: actor)) }
+        // A room the list found but the actor may not open is left out, not an error for the whole list.
+        for id in ids { if let s = try? await space(id, actor: actor) { out.append(s) } }
         return out
     }
 
@@ -243,7 +248,10 @@ extension AffairsService {
                 guard was == "pending" || was == "approved" else { throw LinliError.conflict(nil, "wrong_state", "这个预约已取消或被拒绝") }
             default: throw LinliError.invalid("status", "invalid", "未知的操作")
             }
-            try await db.query("UPDATE space_bookings SET status = \(status) WHERE id = \(id)").run()
+            // From the status it was read in only: a cancel racing an approval cannot revive it.
+            guard try await db.query("UPDATE space_bookings SET status = \(status) WHERE id = \(id) AND status = \(was) RETURNING id").first() != nil else {
+                throw LinliError.conflict(nil, "wrong_state", "这个预约刚刚被处理过")
+            }
             try await audit.append(db, actor: actor, action: "space.booking_" + status, objectType: "space", objectID: s.id, path: s.path, detail: String(id))
             if status != "cancelled" {
                 let subject = s.name + " · " + (try b.decode(column: "purpose", as: String.self))

@@ -168,20 +168,26 @@ extension AffairsService {
             // Who was helped: the asker of an ask; the one who took up an offer.
             let helped = p.kind == "ask" ? p.userID : other, helper = p.kind == "ask" ? other : p.userID
             let staff = actor.may(.affairHandle, on: ObjectScope(path: p.path))
-            guard actor.userID == helped || (staff && i.fromPool == true) else {
+            // Only staff may let the community's pool pay; whatever else the body says.
+            let fromPool = staff && i.fromPool == true
+            guard actor.userID == helped || fromPool else {
                 throw actor.userID == helper ? LinliError.forbidden : LinliError.notFound
             }
             let minutes = i.minutes ?? p.minutes
             guard (1...TimeBankLimits.postMinutesMax).contains(minutes) else { throw LinliError.invalid("minutes", "invalid", "时长应为 1 分钟到 8 小时") }
             let names = try await db.query("SELECT id, display_name FROM users WHERE id IN (\(list: [helped, helper]))").all()
                 .reduce(into: [Int64: String]()) { $0[try $1.decode(column: "id", as: Int64.self)] = try $1.decode(column: "display_name", as: String.self) }
-            let payer = i.fromPool == true
+            // Done once: a second confirmation sent at the same moment finds it no longer matched.
+            guard try await db.query("UPDATE help_posts SET status = 'done', done_at = \(env.nowSeconds) WHERE id = \(id) AND status = 'matched' RETURNING id").first() != nil else {
+                throw LinliError.conflict(nil, "wrong_state", "已经完成")
+            }
+            let payer = fromPool
                 ? try await timeAccount(db, owner: "c:\(p.communityID)", community: p.communityID, name: "社区时间池")
                 : try await timeAccount(db, owner: "u:\(helped)", community: p.communityID, name: names[helped] ?? "")
             let payee = try await timeAccount(db, owner: "u:\(helper)", community: p.communityID, name: names[helper] ?? "")
             try await transfer(db, from: payer, to: payee, minutes: minutes, kind: "help", post: id, memo: p.title, actor: actor)
-            try await db.query("UPDATE help_posts SET status = 'done', done_at = \(env.nowSeconds) WHERE id = \(id)").run()
-            try await audit.append(db, actor: actor, action: "help.done", objectType: "help_post", objectID: id, path: p.path, detail: "\(minutes)")
+            try await audit.append(db, actor: actor, action: "help.done", objectType: "help_post", objectID: id, path: p.path,
+                                   detail: "\(minutes)" + (fromPool ? " pool" : ""))
         }
     }
 
@@ -207,6 +213,8 @@ extension AffairsService {
             var conditions: [BoundSQL] = communities.map { "p.community_id = \($0)" }
             conditions += staffPaths.map { "p.path LIKE \($0 + "%")" }
             let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
+            let staffHere = !staffPaths.isEmpty
+            func shown(_ name: String, own: Bool) -> String { staffHere || own ? name : Self.masked(name) }
             let building = own.map { PlacePath.ids($0.path).prefix(6).map(String.init).joined(separator: "/") } ?? ""
             let posts = try await db.query("""
                 SELECT p.id, p.kind, p.title, p.detail, p.minutes, p.status, p.by_name, p.helper_name, p.helper_user_id, p.user_id, p.path, h.address
@@ -217,8 +225,12 @@ extension AffairsService {
                 return HelpPostView(id: try r.decode(column: "id", as: Int64.self), kind: try r.decode(column: "kind", as: String.self),
                                     title: try r.decode(column: "title", as: String.self), detail: try r.decode(column: "detail", as: String.self),
                                     minutes: try r.decode(column: "minutes", as: Int.self), status: try r.decode(column: "status", as: String.self),
-                                    by: try r.decode(column: "by_name", as: String.self), helper: try r.decode(column: "helper_name", as: String?.self),
-                                    place: String(try r.decode(column: "address", as: String.self).split(separator: " ").prefix(2).joined(separator: " ")),
+                                    // Neighbours see a masked name and the compound; staff and the two people involved, the name.
+                                    by: shown(try r.decode(column: "by_name", as: String.self), own: try r.decode(column: "user_id", as: Int64.self) == actor.userID),
+                                    helper: try r.decode(column: "helper_name", as: String?.self).map {
+                                        shown($0, own: try r.decode(column: "helper_user_id", as: Int64?.self) == actor.userID || r.decode(column: "user_id", as: Int64.self) == actor.userID)
+                                    },
+                                    place: String(try r.decode(column: "address", as: String.self).split(separator: " ").first ?? ""),
                                     mine: try r.decode(column: "user_id", as: Int64.self) == actor.userID,
                                     takenByMe: try r.decode(column: "helper_user_id", as: Int64?.self) == actor.userID,
                                     sameBuilding: !building.isEmpty && PlacePath.ids(path).prefix(6).map(String.init).joined(separator: "/") == building)
