@@ -578,6 +578,7 @@ import LinliStore
             // The helper cannot credit themselves; the one helped confirms.
             await #expect(throws: LinliError.self) { try await a.finishHelp(post, HelpDoneInput(), actor: neighbour) }
             try await a.finishHelp(post, HelpDoneInput(), actor: resident)
+            #expect(try await f.linli.inbox.list(actor: neighbour, lang: .zh).first?.text.contains("时间已记入") == true)
             #expect(try await a.timeBank(actor: resident).balance == -90)
             #expect(try await a.timeBank(actor: neighbour).balance == 90)
             // Past the floor (10 hours owed) a second ask cannot be paid; nothing moves.

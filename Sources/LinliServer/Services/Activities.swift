@@ -265,8 +265,12 @@ extension AffairsService {
             apply.householdCode = i.householdCode; apply.householdID = i.householdID
             let h = try await household(db, apply, actor)
             guard let s = try await db.query("""
-                SELECT id, status, people FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id) AND status <> 'cancelled'
+                SELECT id, status, people, user_id FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id) AND status <> 'cancelled'
                 """).first() else { throw LinliError.invalid("household_code", "not_signed_up", "这一户没有报名这个活动") }
+            // Whoever signed the household up hears when someone else takes it back.
+            try await notifier.tell(db, [try s.decode(column: "user_id", as: Int64.self)], except: actor.userID, at: now) {
+                OutgoingNotification(userID: $0, kind: "activity_withdrawn", requestID: nil, subject: a.title, link: "/activities/\(id)")
+            }
             let was = try s.decode(column: "status", as: String.self), people = try s.decode(column: "people", as: Int.self)
             guard try await db.query("""
                 UPDATE activity_signups SET status = 'cancelled' WHERE id = \(try s.decode(column: "id", as: Int64.self)) AND status = \(was) RETURNING id

@@ -414,6 +414,9 @@ public struct AffairsService: Sendable {
         let note = Self.trimmed(i.note)
         guard note.count <= AffairLimits.noteMax else { throw LinliError.invalid("note", "too_long", "说明不超过 1000 字") }
         let key = i.clientKey.map { Self.trimmed($0) }.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
+        // Photos are shrunk only for someone who may apply here: a cheap look first, so a refused
+        // request costs no image work (the transaction checks again).
+        if !photos.isEmpty { _ = try await store.read { db in (try await fetchAffair(db, affairID, actor).1, try await household(db, i, actor).id) } }
         let papers = try Self.preparedPapers(photos)
         let now = env.nowSeconds
         let (id, created): (Int64, Bool) = try await store.transaction { db in
@@ -533,6 +536,7 @@ public struct AffairsService: Sendable {
         v.check(note.count <= AffairLimits.noteMax, "note", "too_long", "说明不超过 1000 字")
         if step.needsNote { v.check(!note.isEmpty, "note", "required", step == .returnPapers ? "请写明还缺哪些材料" : "请写明不予办理的原因") }
         try v.throwIfAny()
+        if !photos.isEmpty { _ = try await store.read { db in try await fetchApplication(db, id, actor).0.id } }
         let papers = try Self.preparedPapers(photos)
         let now = env.nowSeconds
         try await store.transaction { db in

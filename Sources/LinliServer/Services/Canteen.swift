@@ -362,7 +362,7 @@ extension AffairsService {
     public func cancelOrder(_ id: Int64, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status, user_id FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
             guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)]).first,
                   actor.may(.affairApply, on: h.scope) || c.staff else { throw LinliError.notFound }
@@ -376,6 +376,11 @@ extension AffairsService {
             }
             try await db.query("UPDATE canteen_menus SET ordered = ordered - 1 WHERE id = \(try o.decode(column: "menu_id", as: Int64.self)) AND ordered > 0").run()
             try await audit.append(db, actor: actor, action: "canteen.cancel", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
+            // Whoever ordered hears when someone else (the canteen, a relative) cancels it.
+            try await notifier.tell(db, [try o.decode(column: "user_id", as: Int64.self)], except: actor.userID, at: now) {
+                OutgoingNotification(userID: $0, kind: "canteen_cancelled", requestID: nil, subject: c.name + " " + ChinaTime.iso(day: (try? o.decode(column: "day", as: Int64.self)) ?? 0),
+                                     link: "/canteens/\(c.id)#mine")
+            }
             return c.id
         }
     }

@@ -253,7 +253,7 @@ extension AffairsService {
                 throw LinliError.conflict(nil, "wrong_state", "这个预约刚刚被处理过")
             }
             try await audit.append(db, actor: actor, action: "space.booking_" + status, objectType: "space", objectID: s.id, path: s.path, detail: String(id))
-            if status != "cancelled" {
+            if status != "cancelled" || owner != actor.userID {
                 let subject = s.name + " · " + (try b.decode(column: "purpose", as: String.self))
                 try await notifier.tell(db, [owner], except: actor.userID, at: now) {
                     OutgoingNotification(userID: $0, kind: "space_" + status, requestID: nil, subject: subject, link: "/spaces/\(s.id)")

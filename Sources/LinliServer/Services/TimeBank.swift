@@ -188,6 +188,10 @@ extension AffairsService {
             try await transfer(db, from: payer, to: payee, minutes: minutes, kind: "help", post: id, memo: p.title, actor: actor)
             try await audit.append(db, actor: actor, action: "help.done", objectType: "help_post", objectID: id, path: p.path,
                                    detail: "\(minutes)" + (fromPool ? " pool" : ""))
+            // The helper hears that the time arrived.
+            try await notifier.tell(db, [helper], except: actor.userID, at: env.nowSeconds) {
+                OutgoingNotification(userID: $0, kind: "help_credited", requestID: nil, subject: p.title, link: "/help#history")
+            }
         }
     }
 
