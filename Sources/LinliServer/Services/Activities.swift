@@ -98,15 +98,12 @@ extension AffairsService {
         if let s = starts, let e = ends { v.check(e > s && e - s <= 7 * 86400, "ends_at", "invalid", "结束时间应晚于开始时间，且活动不超过 7 天") }
         v.check((1...ActivityLimits.capacityMax).contains(i.capacity ?? 0), "capacity", "invalid", "名额应为 1 到 2000 人")
         try v.throwIfAny()
-        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择举办活动的社区") }
         let now = env.nowSeconds
         let id: Int64 = try await store.transaction { db in
-            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
-                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
-            }
+            let place = try await runPlace(db, i.placeID, actor, missing: "请选择举办活动的社区", anyKind: true)
             let row = try await db.query("""
                 INSERT INTO activities (place_id, path, organiser, title, description, venue, starts_at, ends_at, capacity, audience, status, created_by, created_at)
-                VALUES (\(placeID), \(place.path), \(organiser.isEmpty ? place.name : organiser), \(title), \(description), \(venue), \(starts!), \(ends!),
+                VALUES (\(place.id), \(place.path), \(organiser.isEmpty ? place.name : organiser), \(title), \(description), \(venue), \(starts!), \(ends!),
                         \(i.capacity!), \((i.audience ?? .all).rawValue), 'open', \(actor.userID), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
@@ -187,13 +184,9 @@ extension AffairsService {
 
     /// Activities from today on, where the actor lives or works.
     public func activities(actor: Actor) async throws -> [ActivityView] {
-        let grants = actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)
-        guard !grants.isEmpty else { throw LinliError.forbidden }
+        guard let any = Self.around(actor, alias: "a") else { throw LinliError.forbidden }
         let since = LocalDay.start(LocalDay.of(env.nowSeconds))
         return try await store.read { db in
-            var conditions: [BoundSQL] = []
-            for p in Set(grants.map(\.placePath)).sorted() { conditions.append("(\(p) LIKE a.path || '%' OR a.path LIKE \(p + "%"))") }
-            let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
             let rows = try await db.query("\(unsafeRaw: Self.activityColumns) WHERE (\(any)) AND a.ends_at >= \(since) ORDER BY a.starts_at LIMIT 100").all()
             var out: [ActivityView] = []
             for r in rows {

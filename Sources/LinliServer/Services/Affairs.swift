@@ -187,6 +187,26 @@ public struct AffairsService: Sendable {
 
     static func trimmed(_ s: String?) -> String { (s ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
 
+    /// Objects (at `alias.path`) around the actor's places: above them (what they live under) or,
+    /// for staff, below. Nil when the actor has no grant for the capability at all.
+    static func around(_ actor: Actor, alias: String) -> BoundSQL? {
+        let paths = Set((actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)).map(\.placePath)).sorted()
+        guard !paths.isEmpty else { return nil }
+        let each = paths.map { p -> BoundSQL in "(\(p) LIKE \(unsafeRaw: alias).path || '%' OR \(unsafeRaw: alias).path LIKE \(p + "%"))" }
+        return each.dropFirst().reduce(each[0]) { "\($0) OR \($1)" }
+    }
+
+    /// The place where staff put a new service, activity, room, canteen or subsidy rule: one they
+    /// run; a street or community unless `anyKind`. Refusals name `place_id`.
+    func runPlace(_ db: any SQLDatabase, _ placeID: Int64?, _ actor: Actor, missing: String, anyKind: Bool = false) async throws -> RegistryService.PlaceRow {
+        guard let placeID else { throw LinliError.invalid("place_id", "required", missing) }
+        guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
+            throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
+        }
+        guard anyKind || place.kind == .street || place.kind.isCommunity else { throw LinliError.invalid("place_id", "kind", "请选择街道或社区") }
+        return place
+    }
+
     // MARK: The catalogue
 
     static let affairColumns = """
@@ -206,13 +226,8 @@ public struct AffairsService: Sendable {
     /// The services the actor may use or run: those offered above their places (a resident's
     /// household, a worker's community) and, for staff, those below.
     public func catalogue(actor: Actor, includeInactive: Bool = false) async throws -> [AffairView] {
-        let grants = actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)
-        guard !grants.isEmpty else { throw LinliError.forbidden }
-        let paths = Array(Set(grants.map(\.placePath))).sorted()
+        guard let any = Self.around(actor, alias: "a") else { throw LinliError.forbidden }
         return try await store.read { db in
-            var conditions: [BoundSQL] = []
-            for p in paths { conditions.append("(\(p) LIKE a.path || '%' OR a.path LIKE \(p + "%"))") }
-            let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
             let active: BoundSQL = includeInactive ? "" : " AND a.active = 1"
             return try await db.query("\(unsafeRaw: Self.affairColumns) WHERE (\(any))\(active) ORDER BY a.path, a.id").all().map(Self.affairView)
         }
@@ -252,16 +267,12 @@ public struct AffairsService: Sendable {
     /// Adds a service at a street or community the actor runs.
     public func createAffair(_ i: AffairInput, actor: Actor) async throws -> AffairView {
         let (name, description, materials) = try validated(i, partial: false)
-        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择提供服务的街道或社区") }
         let now = env.nowSeconds
         let id: Int64 = try await store.transaction { db in
-            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
-                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
-            }
-            guard place.kind == .street || place.kind.isCommunity else { throw LinliError.invalid("place_id", "kind", "服务设在街道或社区") }
+            let place = try await runPlace(db, i.placeID, actor, missing: "请选择提供服务的街道或社区")
             let row = try await db.query("""
                 INSERT INTO affairs (place_id, path, name, description, materials, mode, promised_days, active, created_at)
-                VALUES (\(placeID), \(place.path), \(name!), \(description ?? ""), \(materials ?? ""), \((i.mode ?? .both).rawValue), \(i.promisedDays ?? 0),
+                VALUES (\(place.id), \(place.path), \(name!), \(description ?? ""), \(materials ?? ""), \((i.mode ?? .both).rawValue), \(i.promisedDays ?? 0),
                         \(i.active == false ? 0 : 1), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)

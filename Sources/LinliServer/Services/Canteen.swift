@@ -147,15 +147,12 @@ extension AffairsService {
         v.check(cutoff != nil, "cutoff", "invalid", "截止时间格式应为 09:30")
         try v.throwIfAny()
         let fee = try Self.trimmed(i.deliveryFee).isEmpty ? nil : Fen.parse(i.deliveryFee, field: "delivery_fee")
-        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择食堂所在的社区") }
         let now = env.nowSeconds
         let id: Int64 = try await store.transaction { db in
-            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
-                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
-            }
+            let place = try await runPlace(db, i.placeID, actor, missing: "请选择食堂所在的社区")
             let row = try await db.query("""
                 INSERT INTO canteens (place_id, path, name, cutoff, delivery_fee, created_at)
-                VALUES (\(placeID), \(place.path), \(name), \(cutoff!), \(fee), \(now)) RETURNING id
+                VALUES (\(place.id), \(place.path), \(name), \(cutoff!), \(fee), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "canteen.create", objectType: "canteen", objectID: id, path: place.path, detail: name)
@@ -219,12 +216,8 @@ extension AffairsService {
     }
 
     public func canteens(actor: Actor) async throws -> [CanteenView] {
-        let grants = actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)
-        guard !grants.isEmpty else { throw LinliError.forbidden }
+        guard let any = Self.around(actor, alias: "c") else { throw LinliError.forbidden }
         let ids: [Int64] = try await store.read { db in
-            var conditions: [BoundSQL] = []
-            for p in Set(grants.map(\.placePath)).sorted() { conditions.append("(\(p) LIKE c.path || '%' OR c.path LIKE \(p + "%"))") }
-            let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
             return try await db.query("SELECT c.id FROM canteens c WHERE \(any) ORDER BY c.id LIMIT 50").all().map { try $0.decode(column: "id", as: Int64.self) }
         }
         var out: [CanteenView] = []
@@ -282,15 +275,12 @@ extension AffairsService {
         let subsidy = try Fen.parse(i.subsidy, field: "subsidy")
         let delivery = try Self.fenOrNone(i.deliverySubsidy, field: "delivery_subsidy")
         let minSpend = try Self.fenOrNone(i.minSpend, field: "min_spend")
-        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择适用的区、街道或社区") }
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
-                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
-            }
+            let place = try await runPlace(db, i.placeID, actor, missing: "请选择适用的区、街道或社区", anyKind: true)
             let row = try await db.query("""
                 INSERT INTO meal_subsidy_rules (place_id, path, label, from_day, to_day, min_age, situation, subsidy, delivery_subsidy, min_spend, created_at)
-                VALUES (\(placeID), \(place.path), \(label), \(from!), \(to), \(i.minAge), \(situation), \(subsidy), \(delivery), \(minSpend), \(now)) RETURNING id
+                VALUES (\(place.id), \(place.path), \(label), \(from!), \(to), \(i.minAge), \(situation), \(subsidy), \(delivery), \(minSpend), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "canteen.subsidy_rule", objectType: "meal_subsidy_rule", objectID: id, path: place.path, detail: label)

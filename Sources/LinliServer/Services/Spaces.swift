@@ -78,16 +78,12 @@ extension AffairsService {
         let days = Set(i.openDays ?? [1, 2, 3, 4, 5, 6, 7])
         v.check(!days.isEmpty && days.isSubset(of: 1...7), "open_days", "invalid", "请选择开放的星期")
         try v.throwIfAny()
-        guard let placeID = i.placeID else { throw LinliError.invalid("place_id", "required", "请选择场地所在的社区") }
         let now = env.nowSeconds
         let id: Int64 = try await store.transaction { db in
-            guard let place = try await registry.fetchPlace(db, placeID), actor.may(.affairHandle, on: place.scope) else {
-                throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点")
-            }
-            guard place.kind == .street || place.kind.isCommunity else { throw LinliError.invalid("place_id", "kind", "场地设在街道或社区") }
+            let place = try await runPlace(db, i.placeID, actor, missing: "请选择场地所在的社区")
             let row = try await db.query("""
                 INSERT INTO spaces (place_id, path, name, kind, capacity, opens, closes, open_days, residents_may_book, needs_approval, created_at)
-                VALUES (\(placeID), \(place.path), \(name), \((i.kind ?? .meetingRoom).rawValue), \(i.capacity ?? 20), \(opens!), \(closes!),
+                VALUES (\(place.id), \(place.path), \(name), \((i.kind ?? .meetingRoom).rawValue), \(i.capacity ?? 20), \(opens!), \(closes!),
                         \(days.sorted().map(String.init).joined()), \(i.residentsMayBook ?? true), \(i.needsApproval ?? true), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
@@ -143,12 +139,8 @@ extension AffairsService {
     }
 
     public func spaces(actor: Actor) async throws -> [SpaceView] {
-        let grants = actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)
-        guard !grants.isEmpty else { throw LinliError.forbidden }
+        guard let any = Self.around(actor, alias: "s") else { throw LinliError.forbidden }
         let ids: [Int64] = try await store.read { db in
-            var conditions: [BoundSQL] = []
-            for p in Set(grants.map(\.placePath)).sorted() { conditions.append("(\(p) LIKE s.path || '%' OR s.path LIKE \(p + "%"))") }
-            let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
             return try await db.query("SELECT s.id FROM spaces s WHERE (\(any)) AND s.active = 1 ORDER BY s.id LIMIT 100").all().map { try $0.decode(column: "id", as: Int64.self) }
         }
         var out: [SpaceView] = []
