@@ -114,7 +114,7 @@ import LinliStore
             back.note = "缺房产证"
             let returned = try await a.step(sent.id, .returnPapers, back, actor: staff)
             #expect(returned.status == .returned && returned.returns == 1)
-            #expect(returned.steps == [.resubmit, .cancel] || returned.steps.contains(.resubmit))
+            #expect(returned.steps == [.resubmit, .cancel], "sent back: only the applicant's steps are open")
             let inbox = try await f.linli.inbox.list(actor: resident, lang: .zh)
             #expect(inbox.first?.text.contains("补材料") == true && inbox.first?.link == "/affair-applications/\(sent.id)")
             // The resident cannot take the office's steps; the office cannot resubmit for them.
@@ -612,8 +612,12 @@ import LinliStore
             // A second confirmation does not pay twice.
             await #expect(throws: LinliError.self) { try await a.finishHelp(small, HelpDoneInput(), actor: neighbour) }
             // Neighbours see masked names; the people involved and staff see them whole.
-            let board = try await a.timeBank(actor: resident).posts
-            _ = board
+            ask.title = "借梯子"
+            let lend = try await a.postHelp(ask, actor: neighbour)
+            let seen = try await a.timeBank(actor: resident).posts.first { $0.id == lend }
+            #expect(seen?.by == "邻居".maskedName && seen?.mine == false)
+            #expect(try await a.timeBank(actor: neighbour).posts.first { $0.id == lend }?.by == "邻居")
+            #expect(try await a.timeBank(actor: staff).posts.first { $0.id == lend }?.by == "邻居")
             // Every transfer sums to zero; all balances together are zero.
             let (unbalanced, total) = try await f.linli.store.read { db in
                 (try await db.raw("SELECT COUNT(*) AS n FROM (SELECT transfer_id FROM time_entries GROUP BY transfer_id HAVING SUM(minutes) <> 0) x").first()!.decode(column: "n", as: Int.self),

@@ -19,17 +19,11 @@ LUA_BOOK="$DATA/book.lua" LUA_JOIN="$DATA/join.lua" BASE_LUA="$DATA/base.lua"
 # ten activities for the whole city with 2,000 places each (later households wait). The lua
 # scripts walk households × services so that no household books one service twice.
 python3 - "$PORT" "$TOKEN" "$LUA_BOOK" "$LUA_JOIN" "${LINLI_DATABASE_URL:-}" "$DATA/linli.sqlite" <<'PY'
-import json, subprocess, sys, urllib.request, datetime
+import sys, datetime
+sys.path.insert(0, "scripts/load")
+from linli_api import caller, reader
 port, token, lua_book, lua_join, pg, sqlite = sys.argv[1:7]
-base = f"http://127.0.0.1:{port}"
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", "Bearer " + token); req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read() or b"null")
-def rows(sql):
-    out = subprocess.run(["psql", pg, "-At", "-c", sql] if pg else ["sqlite3", sqlite, sql], capture_output=True, text=True, check=True).stdout
-    return [l for l in out.splitlines() if l]
+call, rows = caller(f"http://127.0.0.1:{port}", token), reader(pg, sqlite)
 street, city = rows("SELECT id FROM places WHERE kind = 'street' ORDER BY id LIMIT 1")[0], rows("SELECT id FROM places WHERE kind = 'city' ORDER BY id LIMIT 1")[0]
 street_path = rows(f"SELECT path FROM places WHERE id = {street}")[0]
 near = rows(f"SELECT id FROM households WHERE path LIKE '{street_path}%' ORDER BY id")
@@ -98,17 +92,11 @@ echo "$LINE $(ratio "$LINE" "$BASE")"
 # A canteen's day: 1,000 orders (a third delivered) for one lunch, then its kitchen counts and
 # delivery round read 20 times; the median time is reported.
 python3 - "$PORT" "$TOKEN" "${LINLI_DATABASE_URL:-}" "$DATA/linli.sqlite" <<'PY'
-import json, subprocess, sys, time, urllib.request, datetime, statistics
+import sys, time, datetime, statistics
+sys.path.insert(0, "scripts/load")
+from linli_api import caller, reader
 port, token, pg, sqlite = sys.argv[1:5]
-base = f"http://127.0.0.1:{port}"
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", "Bearer " + token); req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read() or b"null")
-def rows(sql):
-    out = subprocess.run(["psql", pg, "-At", "-c", sql] if pg else ["sqlite3", sqlite, sql], capture_output=True, text=True, check=True).stdout
-    return [l for l in out.splitlines() if l]
+call, rows = caller(f"http://127.0.0.1:{port}", token), reader(pg, sqlite)
 community = rows("SELECT id FROM places WHERE kind = 'community' ORDER BY id LIMIT 1")[0]
 path = rows(f"SELECT path FROM places WHERE id = {community}")[0]
 residents = rows(f"SELECT r.id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.path LIKE '{path}%' ORDER BY r.id LIMIT 1000")

@@ -624,14 +624,13 @@ public struct AffairsService: Sendable {
     public func paper(_ id: Int64, actor: Actor) async throws -> [UInt8] {
         let name = try await store.transaction { db in
             guard let r = try await db.query("SELECT application_id, stored_name FROM affair_papers WHERE id = \(id)").first() else { throw LinliError.notFound }
-            let (a, staff) = try await fetchApplication(db, try r.decode(column: "application_id", as: Int64.self), actor)
+            let (a, _) = try await fetchApplication(db, try r.decode(column: "application_id", as: Int64.self), actor)
             // The household's own people and whoever applied for them look at their own papers;
             // anyone else (the office) leaves a line in the audit log.
             let own = a.applicantUserID == actor.userID || actor.grants.contains { $0.role == .resident && $0.householdID == a.householdID }
             if !own {
                 try await audit.append(db, actor: actor, action: "affair.paper_view", objectType: "affair_application", objectID: a.id, path: a.path, detail: String(id))
             }
-            _ = staff
             return try r.decode(column: "stored_name", as: String.self)
         }
         guard let sealed = FileManager.default.contents(atPath: paperDirectory + "/" + name) else { throw LinliError.notFound }

@@ -137,7 +137,6 @@ extension AffairsService {
         return try Fen.parse(s, field: field)
     }
 
-    static func masked(_ name: String) -> String { name.isEmpty ? "" : String(name.prefix(1)) + String(repeating: "*", count: max(1, name.count - 1)) }
 
     public func createCanteen(_ i: CanteenInput, actor: Actor) async throws -> CanteenView {
         var v = Validator()
@@ -329,7 +328,7 @@ extension AffairsService {
             }
             let row = try await Self.once("resident_id", "这位居民已订了这一餐") { try await db.query("""
                 INSERT INTO canteen_orders (menu_id, canteen_id, day, household_id, path, resident_id, diner, mode, price, subsidy, pay, rule_id, status, user_id, by_name, created_at)
-                VALUES (\(menuID), \(c.id), \(day), \(h.id), \(h.path), \(residentID), \(Self.masked(diner.name)), \(delivery ? "delivery" : "dine_in"),
+                VALUES (\(menuID), \(c.id), \(day), \(h.id), \(h.path), \(residentID), \(diner.name.maskedName), \(delivery ? "delivery" : "dine_in"),
                         \(price.price), \(price.subsidy), \(price.pay), \(price.ruleID), 'ordered', \(actor.userID), \(actor.signature), \(now)) RETURNING id
                 """).first() }
             let id = try row!.decode(column: "id", as: Int64.self)

@@ -243,15 +243,10 @@ struct ServicesRoutes {
         let actor = try c.requireActor()
         let list = try await affairs.canteens(actor: actor)
         let t = I18n.table(c.lang)
-        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
-        let named: [(Int64, String)] = try await affairs.store.read { db in
-            var out: [(Int64, String)] = []
-            for id in placeIDs { if let p = try await affairs.registry.fetchPlace(db, id) { out.append((id, p.name)) } }
-            return out
-        }
+        let places = try await staffPlaces(actor, anyKind: true)
         var resp = renderer.page("canteens", [
             "canteens": list.map { ["id": $0.id, "name": $0.name, "place": $0.placeName, "cutoff": $0.cutoff, "delivers": $0.deliveryFee != nil] as [String: Any] },
-            "none": list.isEmpty, "staff": !named.isEmpty, "places": named.map { ["id": $0.0, "name": $0.1] as [String: Any] },
+            "none": list.isEmpty, "staff": !places.isEmpty, "places": places,
             "situations": ResidentTag.allCases.map { ["code": $0.rawValue, "label": I18n.label($0.rawValue, c.lang)] },
             "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: t["canteens"]!)
@@ -345,18 +340,13 @@ struct ServicesRoutes {
         let actor = try c.requireActor()
         let list = try await affairs.spaces(actor: actor)
         let t = I18n.table(c.lang)
-        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
-        let named: [(Int64, String)] = try await affairs.store.read { db in
-            var out: [(Int64, String)] = []
-            for id in placeIDs { if let p = try await affairs.registry.fetchPlace(db, id), p.kind.isCommunity || p.kind == .street { out.append((id, p.name)) } }
-            return out
-        }
+        let places = try await staffPlaces(actor)
         var resp = renderer.page("spaces", [
             "spaces": list.map { s in
                 ["id": s.id, "name": s.name, "kind": I18n.label("space_kind_" + s.kind.rawValue, c.lang), "hours": s.opens + "–" + s.closes,
                  "place": s.placeName, "booked": s.bookings.count] as [String: Any]
             },
-            "none": list.isEmpty, "staff": !named.isEmpty, "places": named.map { ["id": $0.0, "name": $0.1] as [String: Any] },
+            "none": list.isEmpty, "staff": !places.isEmpty, "places": places,
             "kinds": SpaceKind.allCases.map { ["code": $0.rawValue, "label": I18n.label("space_kind_" + $0.rawValue, c.lang)] },
             "weekdays": (1...7).map { ["n": $0, "label": t["weekday_\($0)"]!] }, "errors": errors,
             "values": c.form.values.mapValues { $0.first ?? "" },
@@ -388,6 +378,20 @@ struct ServicesRoutes {
         ], context: c, title: s.name)
         if !errors.isEmpty { resp.status = .unprocessableContent }
         return resp
+    }
+
+    /// The places the actor runs, by name, for the "where" choice of a staff form (streets and
+    /// communities unless `anyKind`).
+    func staffPlaces(_ actor: Actor, anyKind: Bool = false) async throws -> [[String: Any]] {
+        let ids = actor.grants(for: .affairHandle).map(\.placeID)
+        let named: [(Int64, String)] = try await affairs.store.read { db in
+            var out: [(Int64, String)] = []
+            for id in ids {
+                if let p = try await affairs.registry.fetchPlace(db, id), anyKind || p.kind == .street || p.kind.isCommunity { out.append((id, p.name)) }
+            }
+            return out
+        }
+        return named.map { ["id": $0.0, "name": $0.1] }
     }
 
     static func audienceLabel(_ a: ActivityAudience, _ lang: Lang) -> String { I18n.label(a == .all ? "audience_all" : a.rawValue, lang) }
@@ -470,15 +474,10 @@ struct ServicesRoutes {
              "full": a.taken >= a.capacity, "cancelled": a.status == "cancelled", "audience": Self.audienceLabel(a.audience, c.lang),
              "for_some": a.audience != .all, "mine": a.mine.map { I18n.label("signup_" + $0.status, c.lang) } ?? "", "signed": a.mine != nil]
         }
-        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
-        let named: [(Int64, String)] = try await affairs.store.read { db in
-            var out: [(Int64, String)] = []
-            for id in placeIDs { if let p = try await affairs.registry.fetchPlace(db, id), p.kind.isCommunity || p.kind == .street { out.append((id, p.name)) } }
-            return out
-        }
+        let places = try await staffPlaces(actor)
         let tomorrow = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds) + 1)
         var resp = renderer.page("activities", [
-            "activities": rows, "none": rows.isEmpty, "staff": !named.isEmpty, "places": named.map { ["id": $0.0, "name": $0.1] as [String: Any] },
+            "activities": rows, "none": rows.isEmpty, "staff": !places.isEmpty, "places": places,
             "audiences": ActivityAudience.allCases.map { ["code": $0.rawValue, "label": Self.audienceLabel($0, c.lang)] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
             "default_start": tomorrow + "T09:30", "default_end": tomorrow + "T11:00",
@@ -614,16 +613,8 @@ struct ServicesRoutes {
         let list = try await affairs.catalogue(actor: actor, includeInactive: actor.may(.affairHandle))
         let mine = try await affairs.mine(actor: actor)
         let t = I18n.table(c.lang)
-        // Where staff may offer a service: the streets and communities they run, by name.
-        let placeIDs = actor.grants(for: .affairHandle).map(\.placeID)
-        let named: [(Int64, String)] = try await affairs.store.read { db in
-            var out: [(Int64, String)] = []
-            for id in placeIDs {
-                if let p = try await affairs.registry.fetchPlace(db, id), p.kind == .street || p.kind.isCommunity { out.append((id, p.name)) }
-            }
-            return out
-        }
-        let places = named.map { ["id": $0.0, "name": $0.1] as [String: Any] }
+        // Where staff may offer a service: the streets and communities they run.
+        let places = try await staffPlaces(actor)
         let rows = list.map { a -> [String: Any] in
             ["id": a.id, "name": a.name, "place": a.placeName, "mode": I18n.label("affair_mode_" + a.mode.rawValue, c.lang),
              "materials": a.materials.count, "inactive": !a.active]

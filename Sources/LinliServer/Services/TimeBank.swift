@@ -218,7 +218,7 @@ extension AffairsService {
             conditions += staffPaths.map { "p.path LIKE \($0 + "%")" }
             let any = conditions.dropFirst().reduce(conditions[0]) { "\($0) OR \($1)" }
             let staffHere = !staffPaths.isEmpty
-            func shown(_ name: String, own: Bool) -> String { staffHere || own ? name : Self.masked(name) }
+            func shown(_ name: String, own: Bool) -> String { staffHere || own ? name : name.maskedName }
             let building = own.map { PlacePath.ids($0.path).prefix(6).map(String.init).joined(separator: "/") } ?? ""
             let posts = try await db.query("""
                 SELECT p.id, p.kind, p.title, p.detail, p.minutes, p.status, p.by_name, p.helper_name, p.helper_user_id, p.user_id, p.path, h.address

@@ -93,11 +93,6 @@ final class Routes: @unchecked Sendable {
             try await h(req, c, try await JSON.decodeIfPresent(B.self, from: req, context: c))
         }
     }
-    /// A route that reads its body itself (JSON or multipart, say) and documents the JSON form.
-    func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, documenting: B.Type,
-                            _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
-        add(.post, path, access, body: BodySchema.of(B.self), h)
-    }
 
     /// A route whose body is a file of these media types, read by the handler.
     func post(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
