@@ -11,6 +11,9 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     case auditor
     /// A third-party app (an Open311 client) filing and following requests for citizens.
     case partnerApp = "partner_app"
+    /// Staff of a government department or its field office (派出机构), serving the area its
+    /// organisation sits at: they send work items to communities through the street's admission.
+    case departmentStaff = "department_staff"
 }
 
 extension Role {
@@ -82,27 +85,39 @@ public enum Action: String, Sendable, CaseIterable {
     case affairApply = "affair.apply"
     /// Run the centre's services: the catalogue, counter slots, the desk and its steps.
     case affairHandle = "affair.handle"
+    /// Keep a street's or district's lists (准入、自治、协助、负面清单), the admission clock and
+    /// departments' budgets.
+    case officeLists = "office.lists"
+    /// See the work items sent to or through one's place.
+    case workItemView = "workitem.view"
+    /// Submit a department's work item for communities (only as a department's own staff).
+    case workItemSubmit = "workitem.submit"
+    /// Admit, refuse or revoke work items against the lists (the street).
+    case workItemReview = "workitem.review"
+    /// A community's answer to an admitted item: refuse it (negative or no list) or report it done.
+    case workItemRespond = "workitem.respond"
 }
 
 public enum PermissionTable {
     /// Which actions each role may take (inside its scope).
     public static let actions: [Role: Set<Action>] = [
         .cityAdmin: Set(Action.allCases).subtracting([.voteCast, .volunteerJoin, .fundDonate]),
-        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast, .volunteerJoin, .fundDonate]),
+        .streetStaff: Set(Action.allCases).subtracting([.auditView, .requestConfigure, .voteConfigure, .voteCast, .volunteerJoin, .fundDonate, .workItemSubmit]),
         .communityStaff: [.placeView, .placeEdit, .householdView, .householdEdit, .residentView, .residentEdit,
                           .residentUnmask, .residentActFor, .coverageView, .registryTransfer, .userManage,
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
                           .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView,
-                          .affairApply, .affairHandle],
+                          .affairApply, .affairHandle, .workItemView, .workItemRespond],
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
                     .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],
-        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView],
+        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView, .workItemView],
         .partnerApp: [.requestSubmit, .requestView],
+        .departmentStaff: [.placeView, .workItemView, .workItemSubmit],
     ]
 
     /// Actions a person takes for themselves only (their own vote, their own volunteering, their
@@ -140,10 +155,13 @@ public struct RoleGrant: Sendable, Equatable {
     /// The resident of that household this account is (a resident's grant): an owner votes
     /// online only through the account linked to them, never through another member's.
     public var residentID: Int64?
+    /// The department (an organisation) a department's staff work for; their place is its area.
+    public var organisationID: Int64?
 
-    public init(role: Role, placeID: Int64, placePath: String, gridID: Int64? = nil, householdID: Int64? = nil, residentID: Int64? = nil) {
+    public init(role: Role, placeID: Int64, placePath: String, gridID: Int64? = nil, householdID: Int64? = nil, residentID: Int64? = nil,
+                organisationID: Int64? = nil) {
         self.role = role; self.placeID = placeID; self.placePath = placePath; self.gridID = gridID; self.householdID = householdID
-        self.residentID = residentID
+        self.residentID = residentID; self.organisationID = organisationID
     }
 }
 

@@ -125,9 +125,10 @@ public struct Linli: Sendable {
     public let auditChain: AuditChain
     public let gridWork: GridWorkService
     public let affairs: AffairsService
+    public let offices: OfficesService
 
     public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
-        + ServicesMigrations.all
+        + ServicesMigrations.all + OfficesMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
@@ -151,16 +152,22 @@ public struct Linli: Sendable {
         gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
         // Visit plans follow the registry: a household's grid, address and situations, as they change.
         registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
+        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts")
+        // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
+        let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, calendar: { [requests, store, env = config.environment] in
+            try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
+        })
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,
                      audit: AuditLog(env: config.environment), cipher: cipher,
                      requests: requests,
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
-                     linkage: LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts"),
+                     linkage: linkage,
                      auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
                      affairs: AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                             paperDirectory: config.dataDirectory + "/papers"))
+                                             paperDirectory: config.dataDirectory + "/papers"),
+                     offices: offices)
     }
 }
 
@@ -231,6 +238,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     SituationRoutes(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, env: linli.config.environment),
                     requests: linli.requests, renderer: renderer).register(routes)
     ServicesRoutes(affairs: linli.affairs, renderer: renderer).register(routes)
+    OfficesRoutes(offices: linli.offices, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)

@@ -82,6 +82,7 @@ struct Demo: AsyncParsableCommand {
             print("\(try await linli.loadDeliberationDemo()) demo matters (a lift vote is open for the demo owner)")
             if try await linli.loadLinkageDemo() > 0 { print("Five-society linkage: volunteers, the canteen's lunch delivery filled for the month, a crowdfunded ramp project") }
             if try await linli.loadServicesDemo() > 0 { print("Service centre: three services with counter times; the demo resident has one application sent back and one booking") }
+            if try await linli.loadOfficesDemo() > 0 { print("Offices: the street's four lists (admission revised once), the field office's budget, one item admitted, one awaiting the street, one refused") }
             if let key {
                 print("Open311 API key (partner app): \(key)")
                 print("  try: curl \(c.publicBaseURL)/open311/v2/services.json")

@@ -74,6 +74,8 @@ struct MatrixWorld {
                 apply.clientKey = "matrix"
                 _ = try await l.affairs.apply(online.id, apply, papers: [TestImages.png], actor: resident)
             }
+            // The offices' side: lists, a budget, items (one admitted to the first community).
+            #expect(try await l.loadOfficesDemo(suffix: suffix) > 0)
             var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
             ids["users"] = String(targetID)
             ids["communities"] = String(community)
@@ -128,6 +130,11 @@ struct MatrixWorld {
             "space-bookings": "SELECT id FROM space_bookings WHERE path LIKE $1",
             "affair-applications": "SELECT id FROM affair_applications WHERE path LIKE $1",
             "affair-papers": "SELECT ap.id FROM affair_papers ap JOIN affair_applications x ON x.id = ap.application_id WHERE x.path LIKE $1",
+            "work-items": "SELECT id FROM work_items WHERE path LIKE $1 AND status = 'admitted' ORDER BY id",
+            "departments": "SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.kind = 'gov_department' AND p.path LIKE $1",
+            "lists": "SELECT id FROM places WHERE kind = 'street' AND path LIKE $1",
+            "office-lists": "SELECT id FROM office_lists WHERE path LIKE $1 AND status = 'published' ORDER BY id",
+            "office-list-items": "SELECT i.id FROM office_list_items i JOIN office_lists l ON l.id = i.list_id WHERE l.path LIKE $1 ORDER BY i.id",
         ]
         return try await store.read { db in
             var out: [String: String] = [:]

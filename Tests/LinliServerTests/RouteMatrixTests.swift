@@ -224,6 +224,11 @@ import LinliStore
         // A room booking is cancelled by whoever made it, or by the staff who run the room.
         "POST /space-bookings/:id/cancel resident 404", "POST /api/v1/space-bookings/:id/cancel resident 404",
         "POST /space-bookings/:id/cancel grid_worker 404", "POST /api/v1/space-bookings/:id/cancel grid_worker 404",
+        // A department's staff see places (to name communities) and their own work items, none
+        // of the residents' things.
+        "GET /request-photos/:id department_staff 404", "GET /h/:code department_staff 404",
+        "GET /announcements/:id department_staff 404", "GET /api/v1/announcements/:id department_staff 404",
+        "POST /announcements/:id/ack department_staff 404", "POST /api/v1/announcements/:id/ack department_staff 404",
         "GET /announcements/:id auditor 404",
         "GET /announcements/:id partner_app 404",
         "GET /announcements/:id property_company 404",
@@ -393,6 +398,7 @@ import LinliStore
         "POST /shifts/:id/sign-up": "POST /api/v1/shifts/:id/sign-up", "POST /projects/:id/donate": "POST /api/v1/projects/:id/donations", "POST /funds/reconcile": "POST /api/v1/payments/bank-statement",
         "POST /funds/settings": "PUT /api/v1/communities/:id/fund-settings", "POST /ventures/:id/apply": "POST /api/v1/ventures/:id/applications",
         "POST /visits/plan": "PUT /api/v1/communities/:id/visit-rules",
+        "POST /lists/:id/clock": "PUT /api/v1/lists/:id/clock", "POST /office-list-items/:id/remove": "DELETE /api/v1/office-list-items/:id",
         ]
     /// Console writes with no twin, and why.
     static let browserOnly: [String: String] = [

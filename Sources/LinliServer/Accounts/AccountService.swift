@@ -136,14 +136,16 @@ public struct AccountService: Sendable {
     /// `residentID` links a resident's account to one person of the household; the caller has
     /// checked that the person lives there (the registry answers that).
     public func grant(username: String, role: Role, placeID: Int64?, gridID: Int64? = nil, householdID: Int64? = nil, residentID: Int64? = nil,
-                      actor: Actor? = nil) async throws {
+                      organisationID: Int64? = nil, actor: Actor? = nil) async throws {
         if let actor { try Self.requireGrantable(role, by: actor) }
         try await store.transaction { db in
-            try await grant(db, username: username, role: role, placeID: placeID, gridID: gridID, householdID: householdID, residentID: residentID, actor: actor)
+            try await grant(db, username: username, role: role, placeID: placeID, gridID: gridID, householdID: householdID, residentID: residentID,
+                            organisationID: organisationID, actor: actor)
         }
     }
 
-    func grant(_ db: any SQLDatabase, username: String, role: Role, placeID: Int64?, gridID: Int64?, householdID: Int64?, residentID: Int64?, actor: Actor?) async throws {
+    func grant(_ db: any SQLDatabase, username: String, role: Role, placeID: Int64?, gridID: Int64?, householdID: Int64?, residentID: Int64?,
+               organisationID: Int64? = nil, actor: Actor?) async throws {
         guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
             throw LinliError.invalid("username", "not_found", "用户不存在")
         }
@@ -160,6 +162,9 @@ public struct AccountService: Sendable {
                 throw LinliError.invalid("household", "required", "居民须指定户")
             }
             place = try h.decode(column: "place_id", as: Int64.self)
+        case .departmentStaff:
+            // The caller names the department and the area it serves (the registry knows both).
+            guard organisationID != nil, placeID != nil else { throw LinliError.invalid("organisation_id", "required", "部门工作人员须指定所属部门") }
         default:
             break
         }
@@ -172,12 +177,25 @@ public struct AccountService: Sendable {
         }
         try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
         try await db.raw("""
-            INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id)
+            INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id, organisation_id)
             VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil),
-                    \(bind: role == .resident ? residentID : nil))
+                    \(bind: role == .resident ? residentID : nil), \(bind: role == .departmentStaff ? organisationID : nil))
             """).run()
         try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
         try await endCachedAccess(db)
+    }
+
+    /// The accounts holding `role` at any of `placeIDs` (whom a step concerns, to tell them).
+    static func holders(_ db: any SQLDatabase, role: Role, placeIDs: [Int64]) async throws -> [Int64] {
+        guard !placeIDs.isEmpty else { return [] }
+        return try await db.query("SELECT DISTINCT user_id FROM role_grants WHERE role = \(role.rawValue) AND place_id IN (\(list: placeIDs))").all()
+            .map { try $0.decode(column: "user_id", as: Int64.self) }
+    }
+
+    /// The accounts of a department's staff.
+    static func holders(_ db: any SQLDatabase, organisationID: Int64) async throws -> [Int64] {
+        try await db.query("SELECT DISTINCT user_id FROM role_grants WHERE role = \(Role.departmentStaff.rawValue) AND organisation_id = \(organisationID)").all()
+            .map { try $0.decode(column: "user_id", as: Int64.self) }
     }
 
     /// The roles whose every action the manager holds through a user.manage grant.
@@ -215,7 +233,11 @@ public struct AccountService: Sendable {
         public struct Grant: Sendable, Codable {
             public var id: Int64; public var role: String; public var placeID: Int64; public var placeName: String
             public var gridID: Int64?; public var householdID: Int64?
-            enum CodingKeys: String, CodingKey { case id, role, placeID = "place_id", placeName = "place_name", gridID = "grid_id", householdID = "household_id" }
+            /// A department's staff: the department they work for.
+            public var organisationID: Int64? = nil
+            enum CodingKeys: String, CodingKey {
+                case id, role, placeID = "place_id", placeName = "place_name", gridID = "grid_id", householdID = "household_id", organisationID = "organisation_id"
+            }
         }
         public var id: Int64
         public var username: String
@@ -256,13 +278,15 @@ public struct AccountService: Sendable {
             var grants: [Int64: [UserRow.Grant]] = [:]
             if !ids.isEmpty {
                 for g in try await db.raw("""
-                    SELECT g.id, g.user_id, g.role, g.place_id, p.name, g.grid_id, g.household_id FROM role_grants g JOIN places p ON p.id = g.place_id
+                    SELECT g.id, g.user_id, g.role, g.place_id, p.name, g.grid_id, g.household_id, g.organisation_id
+                    FROM role_grants g JOIN places p ON p.id = g.place_id
                     WHERE g.user_id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ","))) ORDER BY g.id
                     """).all() {
                     grants[try g.decode(column: "user_id", as: Int64.self), default: []].append(
                         UserRow.Grant(id: try g.decode(column: "id", as: Int64.self), role: try g.decode(column: "role", as: String.self),
                                       placeID: try g.decode(column: "place_id", as: Int64.self), placeName: try g.decode(column: "name", as: String.self),
-                                      gridID: try g.decode(column: "grid_id", as: Int64?.self), householdID: try g.decode(column: "household_id", as: Int64?.self)))
+                                      gridID: try g.decode(column: "grid_id", as: Int64?.self), householdID: try g.decode(column: "household_id", as: Int64?.self),
+                                      organisationID: try g.decode(column: "organisation_id", as: Int64?.self)))
                 }
             }
             let rows = try users.map { r in
@@ -294,13 +318,13 @@ public struct AccountService: Sendable {
     func loadActor(_ db: any SQLDatabase, userID: Int64) async throws -> Actor? {
         guard let u = try await db.raw("SELECT username, display_name FROM users WHERE id = \(bind: userID)").first() else { return nil }
         let grants = try await db.raw("""
-            SELECT g.role, g.place_id, p.path, g.grid_id, g.household_id, g.resident_id FROM role_grants g JOIN places p ON p.id = g.place_id
+            SELECT g.role, g.place_id, p.path, g.grid_id, g.household_id, g.resident_id, g.organisation_id FROM role_grants g JOIN places p ON p.id = g.place_id
             WHERE g.user_id = \(bind: userID) ORDER BY g.id
             """).all().compactMap { r -> RoleGrant? in
             guard let role = Role(rawValue: try r.decode(column: "role", as: String.self)) else { return nil }
             return RoleGrant(role: role, placeID: try r.decode(column: "place_id", as: Int64.self), placePath: try r.decode(column: "path", as: String.self),
                              gridID: try r.decode(column: "grid_id", as: Int64?.self), householdID: try r.decode(column: "household_id", as: Int64?.self),
-                             residentID: try r.decode(column: "resident_id", as: Int64?.self))
+                             residentID: try r.decode(column: "resident_id", as: Int64?.self), organisationID: try r.decode(column: "organisation_id", as: Int64?.self))
         }
         return Actor(userID: userID, username: try u.decode(column: "username", as: String.self),
                      displayName: try u.decode(column: "display_name", as: String.self), grants: grants)

@@ -159,5 +159,10 @@ enum AccountsMigrations {
             "ALTER TABLE api_tokens ADD COLUMN acting_id BIGINT",
             "ALTER TABLE users ADD COLUMN managed INTEGER NOT NULL DEFAULT 0",
         ]),
+        // A department's staff hold their grant for one department (an organisation); its place
+        // is the area the department serves.
+        Migration("accounts.008", [
+            "ALTER TABLE role_grants ADD COLUMN organisation_id BIGINT REFERENCES organisations(id)",
+        ]),
     ]
 }

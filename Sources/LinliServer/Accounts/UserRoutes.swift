@@ -28,7 +28,8 @@ struct UserRoutes {
             return try await formOrErrors(prefix: "grant") {
                 try await grant(to: user, role: c.form["role"], placeID: try c.form.optionalID("place_id", "地点编号应为数字"),
                                 gridID: try c.form.optionalID("grid_id", "网格编号应为数字"), householdID: try c.form.optionalID("household_id", "住户编号应为数字"),
-                                residentID: try c.form.optionalID("resident_id", "居民编号应为数字"), actor: actor)
+                                residentID: try c.form.optionalID("resident_id", "居民编号应为数字"),
+                                organisationID: try c.form.optionalID("organisation_id", "部门编号应为数字"), actor: actor)
                 return redirect("/users/\(id)")
             } page: { errors in try await userPage(c, id: id, errors: errors) }
         }
@@ -45,11 +46,12 @@ struct UserRoutes {
             let id = try await accounts.createUser(username: b.username ?? "", displayName: b.display_name ?? "", password: b.password ?? "", actor: try c.requireActor())
             return try JSON.response(["id": id], status: .created)
         }
-        struct PostUsersGrantsBody: Decodable { var role: String?; var place_id: Int64?; var grid_id: Int64?; var household_id: Int64?; var resident_id: Int64? }
+        struct PostUsersGrantsBody: Decodable { var role: String?; var place_id: Int64?; var grid_id: Int64?; var household_id: Int64?; var resident_id: Int64?; var organisation_id: Int64? }
         r.post("/api/v1/users/:id/grants", .action(.userManage), body: PostUsersGrantsBody.self) { req, c, b in
             let actor = try c.requireActor()
             let user = try await visibleUser(try c.id("id"), actor)
-            try await grant(to: user, role: b.role, placeID: b.place_id, gridID: b.grid_id, householdID: b.household_id, residentID: b.resident_id, actor: actor)
+            try await grant(to: user, role: b.role, placeID: b.place_id, gridID: b.grid_id, householdID: b.household_id, residentID: b.resident_id,
+                            organisationID: b.organisation_id, actor: actor)
             return try JSON.response(["user_id": user.id], status: .created)
         }
         r.delete("/api/v1/users/:id/grants/:grant", .action(.userManage)) { _, c in
@@ -66,7 +68,7 @@ struct UserRoutes {
     /// the registry checks that the actor may edit them and says where they live (their household
     /// is then the grant's).
     func grant(to user: AccountService.UserRow, role rawRole: String?, placeID: Int64?, gridID: Int64?, householdID: Int64?, residentID: Int64?,
-               actor: Actor) async throws {
+               organisationID: Int64? = nil, actor: Actor) async throws {
         guard let role = Role(rawValue: rawRole ?? "") else { throw LinliError.invalid("role", "invalid", "请选择角色") }
         var household = householdID
         var resident: Int64?
@@ -76,7 +78,22 @@ struct UserRoutes {
             }
             resident = rid
         }
-        try await accounts.grant(username: user.username, role: role, placeID: placeID, gridID: gridID, householdID: household, residentID: resident, actor: actor)
+        var place = placeID
+        if role == .departmentStaff {
+            // A department's staff serve the department's own area, never one typed beside it.
+            guard let organisationID else { throw LinliError.invalid("organisation_id", "required", "部门工作人员须指定所属部门") }
+            guard let d = try await departments(actor).first(where: { $0.id == organisationID }) else {
+                throw LinliError.invalid("organisation_id", "outside_scope", "您管辖范围内没有这个部门")
+            }
+            place = d.placeID
+        }
+        try await accounts.grant(username: user.username, role: role, placeID: place, gridID: gridID, householdID: household, residentID: resident,
+                                 organisationID: role == .departmentStaff ? organisationID : nil, actor: actor)
+    }
+
+    /// The departments (and field offices) inside the manager's area, for a department grant.
+    func departments(_ actor: Actor) async throws -> [DepartmentRef] {
+        try await registry.departments(under: actor.grants(for: .userManage).map(\.placePath))
     }
 
     func visibleUser(_ id: Int64, _ actor: Actor) async throws -> AccountService.UserRow {
@@ -84,19 +101,21 @@ struct UserRoutes {
         return u
     }
 
-    func rows(_ users: [AccountService.UserRow], _ lang: Lang) -> [[String: Any]] {
-        users.map { u in
+    func rows(_ users: [AccountService.UserRow], _ lang: Lang) async throws -> [[String: Any]] {
+        let names = try await registry.departments(ids: users.flatMap { $0.grants.compactMap(\.organisationID) })
+        return users.map { u in
             ["id": u.id, "username": u.username, "display_name": u.displayName, "locked": u.locked,
              "grants": u.grants.map { g -> [String: Any] in
                 ["id": g.id, "role_label": I18n.label("role_" + g.role, lang), "place_id": g.placeID, "place_name": g.placeName,
-                 "grid_id": g.gridID.map { $0 as Any } ?? false, "household_id": g.householdID.map { $0 as Any } ?? false]
+                 "grid_id": g.gridID.map { $0 as Any } ?? false, "household_id": g.householdID.map { $0 as Any } ?? false,
+                 "organisation_name": g.organisationID.flatMap { names[$0]?.name } ?? false]
              }]
         }
     }
 
     func listPage(_ c: AppContext, query: String?, errors: [String: String]) async throws -> Response {
         let users = try await accounts.users(actor: try c.requireActor(), query: query)
-        var resp = renderer.page("users", ["users": rows(users, c.lang), "q": query ?? "", "errors": errors,
+        var resp = renderer.page("users", ["users": try await rows(users, c.lang), "q": query ?? "", "errors": errors,
                                            "values": c.form.values.mapValues { $0.first ?? "" }, "empty": users.isEmpty],
                                  context: c, title: I18n.table(c.lang)["users"]!)
         if !errors.isEmpty { resp.status = .unprocessableContent }
@@ -107,8 +126,13 @@ struct UserRoutes {
         let actor = try c.requireActor()
         let user = try await visibleUser(id, actor)
         let grantable = AccountService.grantableRoles(by: actor)
+        let departments = try await departments(actor)
         return renderer.page("user", [
-            "user": rows([user], c.lang)[0], "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+            "user": try await rows([user], c.lang)[0], "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+            "has_departments": !departments.isEmpty,
+            "departments": departments.map {
+                ["id": $0.id, "name": $0.name, "place_name": $0.placeName, "selected": String($0.id) == c.form["organisation_id"]] as [String: Any]
+            },
             "roles": grantable.map { ["value": $0.rawValue, "label": I18n.label("role_" + $0.rawValue, c.lang), "selected": $0.rawValue == c.form["role"]] },
         ], context: c, title: user.displayName)
     }

@@ -123,6 +123,8 @@ enum LinkageText {
         "unfit_overloaded": ("本月已排满", "Full this month"), "unfit_holding": ("已在该班次", "Already on it"),
         "one_off": ("一次性", "One-off"), "recurring": ("定期", "Recurring"), "need": ("需求", "Need"), "proposal": ("建议", "Proposal"),
         "txn_grant": ("创投拨付", "Venture grant"), "txn_venture_funding": ("创投资金拨入", "Venture round funded"),
+        "txn_task_fee": ("随事拨付（费随事转）", "Paid with a task"), "txn_task_fee_refund": ("随事经费退回", "Task money returned"),
+        "txn_department_funding": ("部门预算拨入", "Department budget funded"),
         "round_open": ("申请中", "Open"), "round_reviewing": ("评审中", "Reviewing"),
         "app_submitted": ("待评审", "Submitted"), "app_awarded": ("已资助", "Awarded"), "app_declined": ("未获资助", "Declined"), "app_evaluated": ("已评估", "Evaluated"),
     ]

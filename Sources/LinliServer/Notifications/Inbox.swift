@@ -103,6 +103,13 @@ public struct Inbox: Sendable {
         "affair_returned": ("您的办事申请需要补材料：%@", "Papers are missing from your application: %@"),
         "affair_done": ("您的办事申请已办结：%@", "Your application is done: %@"),
         "affair_refused": ("您的办事申请不予办理，请查看原因：%@", "Your application was refused; see why: %@"),
+        "workitem_submitted": ("有部门事项等待准入审核：%@", "A department's work item awaits admission: %@"),
+        "workitem_admitted": ("事项已准入，已下派到社区：%@", "Work item admitted and sent to the communities: %@"),
+        "workitem_refused": ("事项未获准入，请查看理由：%@", "Work item not admitted; see why: %@"),
+        "workitem_sent": ("街道准入了一项部门事项，请承接：%@", "The street admitted a department's work item for you: %@"),
+        "workitem_revoked": ("事项已撤销：%@", "Work item revoked: %@"),
+        "workitem_declined": ("社区拒绝了事项：%@", "A community refused a work item: %@"),
+        "workitem_done": ("社区已完成事项：%@", "A community finished a work item: %@"),
     ]
 
     static func text(_ kind: String, _ subject: String, _ lang: Lang) -> String {

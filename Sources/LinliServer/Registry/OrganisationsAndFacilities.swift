@@ -24,6 +24,7 @@ extension RegistryService {
                 v.check(["activity", "service", "rights"].contains(service ?? ""), "service_type", "invalid_choice", "请选择社会组织类别")
                 v.check(["registered", "filed"].contains(registration ?? ""), "registration", "invalid_choice", "请选择登记或备案")
             }
+            if kind == .department { v.check(place.kind.rank <= 2, "kind", "invalid_choice", "部门设在市、区或街道（乡镇），不设在社区以下") }
             try v.throwIfAny()
             let id = try await db.raw("""
                 INSERT INTO organisations (kind, name, place_id, parent_id, service_type, registration)
@@ -135,6 +136,45 @@ extension RegistryService {
             try await audit.append(db, actor: actor, action: "facility.remove", objectType: "facility", objectID: id, path: place.path,
                                    detail: try f.decode(column: "name", as: String.self))
             return placeID
+        }
+    }
+}
+
+/// A government department (or field office) as other capabilities see it: its name and the
+/// area it serves.
+public struct DepartmentRef: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var placeID: Int64
+    public var placeName: String
+    public var placeKind: String
+    public var path: String
+}
+
+extension RegistryService {
+    func departments(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: DepartmentRef] {
+        guard !ids.isEmpty else { return [:] }
+        return try await departmentRows(db, "o.id IN (\(list: Array(Set(ids))))")
+            .reduce(into: [:]) { $0[$1.id] = $1 }
+    }
+
+    /// Departments at or below any of `paths` (the areas a manager runs).
+    func departments(_ db: any SQLDatabase, under paths: [String]) async throws -> [DepartmentRef] {
+        guard !paths.isEmpty else { return [] }
+        return try await departmentRows(db, BoundSQL.joined(paths.map { "p.path LIKE \($0 + "%")" }, separator: " OR "))
+    }
+
+    public func departments(ids: [Int64]) async throws -> [Int64: DepartmentRef] { try await store.read { db in try await departments(db, ids: ids) } }
+    public func departments(under paths: [String]) async throws -> [DepartmentRef] { try await store.read { db in try await departments(db, under: paths) } }
+
+    private func departmentRows(_ db: any SQLDatabase, _ condition: BoundSQL) async throws -> [DepartmentRef] {
+        try await db.query("""
+            SELECT o.id, o.name, p.id AS place_id, p.name AS place_name, p.kind AS place_kind, p.path FROM organisations o JOIN places p ON p.id = o.place_id
+            WHERE o.kind = \(OrganisationKind.department.rawValue) AND (\(condition)) ORDER BY p.path, o.name LIMIT 500
+            """).all().map { r in
+            DepartmentRef(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
+                          placeID: try r.decode(column: "place_id", as: Int64.self), placeName: try r.decode(column: "place_name", as: String.self),
+                          placeKind: try r.decode(column: "place_kind", as: String.self), path: try r.decode(column: "path", as: String.self))
         }
     }
 }

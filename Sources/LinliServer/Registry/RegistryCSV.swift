@@ -446,6 +446,22 @@ extension Linli {
             }
             out.append(DemoAccount(username: u, password: p, role: role.rawValue))
         }
+        // A department's field office at the street (街道综合行政执法队), and its staff account:
+        // it sends work items to the street's communities through the street's admission.
+        let department: Int64 = try await store.transaction { db in
+            if let d = try await db.query("SELECT id FROM organisations WHERE kind = 'gov_department' AND place_id = \(s.firstStreetID) ORDER BY id").first() {
+                return try d.decode(column: "id", as: Int64.self)
+            }
+            let street = try await db.query("SELECT name FROM places WHERE id = \(s.firstStreetID)").first()!.decode(column: "name", as: String.self)
+            return try await db.query("""
+                INSERT INTO organisations (kind, name, place_id) VALUES ('gov_department', \(street + "综合行政执法队"), \(s.firstStreetID)) RETURNING id
+                """).first()!.decode(column: "id", as: Int64.self)
+        }
+        let deptUser = "dept" + suffix, deptPassword = pw()
+        do { _ = try await accounts.createUser(username: deptUser, displayName: "执法队联络员", password: deptPassword) }
+        catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: deptUser, password: deptPassword) }
+        try await accounts.grant(username: deptUser, role: .departmentStaff, placeID: s.firstStreetID, organisationID: department)
+        out.append(DemoAccount(username: deptUser, password: deptPassword, role: Role.departmentStaff.rawValue))
         try await accounts.markDemo(out.map(\.username))
         return out
     }

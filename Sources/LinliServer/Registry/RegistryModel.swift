@@ -103,6 +103,9 @@ public enum OrganisationKind: String, Sendable, CaseIterable, Codable {
     case socialOrganisation = "social_organisation"
     case communityEnterprise = "community_enterprise"
     case residentUnit = "resident_unit"       // 驻区单位
+    /// A government department or its field office (派出机构), at the city, district or street
+    /// it serves: it sends work items to communities only through the street's admission.
+    case department = "gov_department"
 }
 
 public enum FacilityKind: String, Sendable, CaseIterable, Codable {

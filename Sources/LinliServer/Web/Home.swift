@@ -17,6 +17,8 @@ struct HomeRoutes {
         // A grid worker (and nothing wider) starts the day on their list, not on a console.
         let roles = Set(actor.grants.map(\.role))
         if roles.contains(.gridWorker), roles.isDisjoint(with: [.cityAdmin, .streetStaff, .communityStaff]) { return "/today" }
+        // A department's staff work on their items.
+        if roles == [.departmentStaff] { return "/work-items" }
         return "/console"
     }
 

@@ -29,6 +29,7 @@ enum I18n {
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
         TextTable(name: "situation", strings: SituationText.strings, values: SituationText.values),
         TextTable(name: "services", strings: ServicesText.strings, values: ServicesText.values),
+        TextTable(name: "offices", strings: OfficesText.strings, values: OfficesText.values),
     ]
 
     /// "strings.show: requests, linkage" for each key defined in more than one table.
@@ -51,6 +52,7 @@ enum I18n {
         "locked": ("登录失败次数过多，暂时锁定", "Locked after repeated failed sign-ins"), "revoke": ("撤销", "Revoke"),
         "grant_role": ("授予角色", "Grant a role"), "role": ("角色", "Role"), "grant_place": ("范围（地点；网格员、居民可不填）", "Over (place id; not needed for grid workers and residents)"),
         "grant_grid": ("网格编号（网格员）", "Grid id (grid workers)"), "grant_household": ("住户（居民）", "Household (residents)"),
+        "grant_department": ("所属部门（部门工作人员）", "Department (department staff)"),
         "search_go": ("查找", "Find"), "household": ("住户", "Household"),
         "add_organisation": ("新增组织", "Add an organisation"), "org_kind": ("组织类型", "Kind"), "org_service_type": ("社会组织类别", "Social organisation type"),
         "org_registration": ("登记或备案", "Registered or filed"), "svc_activity": ("文体活动类", "Activity"), "svc_service": ("公益服务类", "Service"),
@@ -122,6 +124,7 @@ enum I18n {
         "villagers_committee": ("村民委员会", "Villagers' committee"), "owners_committee": ("业主委员会", "Owners' committee"),
         "property_company": ("物业服务企业", "Property company"), "social_organisation": ("社会组织", "Social organisation"),
         "community_enterprise": ("社区企业", "Community enterprise"), "resident_unit": ("驻区单位", "Resident unit"),
+        "gov_department": ("政府部门（派出机构）", "Government department (field office)"),
         "activity": ("文体活动类", "Activity"), "service": ("公益服务类", "Service"), "rights": ("权益维护类", "Rights"),
         "filed": ("备案", "Filed"), "developer": ("开发商（未售）", "Developer (unsold)"), "person": ("个人", "Person"),
         "service_centre": ("党群服务中心", "Service centre"), "clinic": ("卫生服务站", "Clinic"), "school": ("学校", "School"),
@@ -132,6 +135,7 @@ enum I18n {
         "role_property_company": ("物业", "Property company"), "role_resident": ("居民", "Resident"),
         "role_volunteer": ("志愿者", "Volunteer"), "role_auditor": ("审计员", "Auditor"),
         "role_partner_app": ("第三方应用", "Partner app"),
+        "role_department_staff": ("部门工作人员", "Department staff"),
     ]
 
     static let zhTable = strings.mapValues { $0.0 }

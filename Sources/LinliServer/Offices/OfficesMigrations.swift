@@ -1,0 +1,106 @@
+import LinliStore
+
+/// The offices' side: the lists a street or district keeps, in versions; the admission clock;
+/// departments' work items and each community's answer to them.
+enum OfficesMigrations {
+    static let all: [Migration] = [
+        Migration("offices.001", [
+            // One list of one kind at a place, in versions: a draft is edited, then published;
+            // a published version never changes (items keep pointing at the version they used).
+            """
+            CREATE TABLE office_lists (
+                id {ID},
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                note TEXT NOT NULL DEFAULT '',
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL,
+                published_by BIGINT REFERENCES users(id),
+                published_at BIGINT,
+                UNIQUE (place_id, kind, version)
+            )
+            """,
+            "CREATE INDEX office_lists_path ON office_lists(path)",
+            """
+            CREATE TABLE office_list_items (
+                id {ID},
+                list_id BIGINT NOT NULL REFERENCES office_lists(id),
+                code TEXT NOT NULL,
+                title TEXT NOT NULL,
+                basis TEXT NOT NULL DEFAULT '',
+                department_id BIGINT REFERENCES organisations(id),
+                fee_per_unit BIGINT,
+                unit TEXT NOT NULL DEFAULT '',
+                sort INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (list_id, code)
+            )
+            """,
+            "CREATE INDEX office_list_items_list ON office_list_items(list_id)",
+            """
+            CREATE TABLE office_settings (
+                place_id BIGINT PRIMARY KEY REFERENCES places(id),
+                lead_days INTEGER NOT NULL,
+                decide_days INTEGER NOT NULL
+            )
+            """,
+            // A department's item for some communities of one street, reviewed by that street.
+            // Days are China-time day numbers.
+            """
+            CREATE TABLE work_items (
+                id {ID},
+                department_id BIGINT NOT NULL REFERENCES organisations(id),
+                street_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                title TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT '',
+                list_item_id BIGINT REFERENCES office_list_items(id),
+                units INTEGER NOT NULL DEFAULT 1,
+                fee BIGINT NOT NULL DEFAULT 0,
+                starts_day BIGINT NOT NULL,
+                due_day BIGINT NOT NULL,
+                decide_by_day BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                submitted_by BIGINT NOT NULL REFERENCES users(id),
+                submitted_at BIGINT NOT NULL,
+                decided_by BIGINT REFERENCES users(id),
+                decided_at BIGINT,
+                client_key TEXT UNIQUE
+            )
+            """,
+            "CREATE INDEX work_items_path ON work_items(path, status)",
+            "CREATE INDEX work_items_department ON work_items(department_id, id)",
+            """
+            CREATE TABLE work_item_shares (
+                item_id BIGINT NOT NULL REFERENCES work_items(id),
+                community_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                done_count INTEGER,
+                evidence TEXT NOT NULL DEFAULT '',
+                answered_by BIGINT REFERENCES users(id),
+                answered_at BIGINT,
+                PRIMARY KEY (item_id, community_id)
+            )
+            """,
+            "CREATE INDEX work_item_shares_community ON work_item_shares(community_id, status)",
+            """
+            CREATE TABLE work_item_events (
+                id {ID},
+                item_id BIGINT NOT NULL REFERENCES work_items(id),
+                community_id BIGINT,
+                kind TEXT NOT NULL,
+                note TEXT NOT NULL DEFAULT '',
+                by_name TEXT NOT NULL,
+                at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX work_item_events_item ON work_item_events(item_id, id)",
+        ]),
+    ]
+}

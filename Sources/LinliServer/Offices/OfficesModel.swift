@@ -1,0 +1,98 @@
+import Foundation
+import LinliCore
+
+/// The four lists a street or district keeps (Chengdu's 三张清单 and Hangzhou's 准入).
+public enum OfficeListKind: String, Sendable, CaseIterable, Codable {
+    /// 准入清单: what departments may send into communities at all.
+    case admission
+    /// 自治清单: what the community decides itself; no department sends it.
+    case autonomy
+    /// 协助清单: a department leads, the community helps.
+    case assist
+    /// 负面清单: what a residents' committee may refuse (and a street may not admit).
+    case negative
+}
+
+public enum WorkItemKind: String, Sendable, CaseIterable, Codable {
+    case task
+    case dataCollection = "data_collection"
+    case certificate
+    case assessment
+    case meeting
+}
+
+public enum WorkItemStatus: String, Sendable, CaseIterable, Codable {
+    case submitted, admitted, refused, revoked
+}
+
+/// One community's side of an admitted item.
+public enum WorkItemShare: String, Sendable, CaseIterable, Codable {
+    /// Named in a submission the street has not admitted yet.
+    case pending
+    case sent, refused, done, revoked
+}
+
+/// The plain rules of admission (no I/O), with worked examples in `OfficeRulesTests`.
+public enum OfficeRules {
+    /// The defaults of the admission clock, in working days: a department applies 30 working days
+    /// before the work starts, the street decides within 15 (both configurable per street).
+    public static let defaultLeadDays = 30
+    public static let defaultDecideDays = 15
+
+    /// The `n`-th working day after `day` (`day` itself is not counted; n = 0 is `day`).
+    public static func addWorkingDays(_ n: Int, to day: Int64, calendar: WorkCalendar) -> Int64 {
+        var d = day, left = n
+        // A year of holidays cannot hide every working day; the bound only guards bad data.
+        var guardDays = 0
+        while left > 0, guardDays < 3660 {
+            d += 1; guardDays += 1
+            if calendar.isWorkday(d) { left -= 1 }
+        }
+        return d
+    }
+
+    /// Working days after `from` up to and including `to` (0 when `to` is not after `from`).
+    public static func workingDays(from: Int64, to: Int64, calendar: WorkCalendar) -> Int {
+        guard to > from else { return 0 }
+        var n = 0
+        for d in (from + 1)...min(to, from + 3660) where calendar.isWorkday(d) { n += 1 }
+        return n
+    }
+
+    /// Why a street may not admit an item of a list of this kind; nil when it may. An item on no
+    /// list is admitted only as a stated exception (临时事项), which the communities may refuse.
+    public static func admissionRefusal(_ kind: OfficeListKind?, entry: String, exceptionReason: String) -> LinliError? {
+        switch kind {
+        case .admission?, .assist?:
+            return nil
+        case .autonomy?:
+            return .invalid("list_item_id", "autonomy_item", "「\(entry)」在自治清单上，由社区自己决定，部门不能下派")
+        case .negative?:
+            return .invalid("list_item_id", "negative_list", "「\(entry)」在负面清单上，不能准入")
+        case nil:
+            return exceptionReason.isEmpty
+                ? .invalid("reason", "not_listed", "这个事项不在准入或协助清单上；如确需临时准入，请写明理由")
+                : nil
+        }
+    }
+
+    /// A community may refuse an admitted item that is on the negative list or on no list.
+    public static func communityMayRefuse(_ kind: OfficeListKind?) -> Bool { kind == nil || kind == .negative }
+
+    /// The money that follows the item to each community: the list's fee per unit times the
+    /// units, or the department's own figure for an item on no list. Nil on overflow or a
+    /// negative figure (refused at the door).
+    public static func fee(perUnit: Int64?, units: Int, stated: Int64) -> Int64? {
+        guard units > 0, stated >= 0 else { return nil }
+        guard let perUnit else { return stated }
+        guard perUnit >= 0 else { return nil }
+        let (v, overflow) = perUnit.multipliedReportingOverflow(by: Int64(units))
+        return overflow || v > Fen.maximum ? nil : v
+    }
+
+    /// A community's share is late when it is still open after the due day.
+    public static func late(_ share: WorkItemShare, due: Int64, today: Int64) -> Bool { share == .sent && today > due }
+
+    /// A decision is overdue when the street has not decided by its decide-by day.
+    public static func decisionOverdue(_ status: WorkItemStatus, decideBy: Int64, today: Int64) -> Bool { status == .submitted && today > decideBy }
+}

@@ -1,0 +1,282 @@
+import Foundation
+import Hummingbird
+import LinliCore
+import LinliStore
+
+/// The offices' pages and their API twins: the public lists and their history, keeping the
+/// lists, the work-item desk (a department's, a street's, a community's), one item, and budgets.
+struct OfficesRoutes {
+    let offices: OfficesService
+    let renderer: Renderer
+
+    func register(_ r: Routes) {
+        // The lists: public, no sign-in.
+        r.get("/lists/:id", .open) { _, c in try await listsPage(c, try c.id("id"), errors: [:]) }
+        r.get("/office-lists/:id", .open) { _, c in try await listPage(c, try c.id("id"), errors: [:]) }
+        r.post("/lists/:id/drafts", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "draft") {
+                var i = OfficeDraftInput()
+                i.kind = OfficeListKind(rawValue: c.form["kind"] ?? "")
+                return redirect("/office-lists/\(try await offices.startDraft(placeID: id, i, actor: try c.requireActor()))")
+            } page: { errors in try await listsPage(c, id, errors: errors) }
+        }
+        r.post("/lists/:id/clock", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "clock") {
+                var i = OfficeSettingsInput()
+                i.leadDays = c.form.int("lead_days").map { Int(clamping: $0) }; i.decideDays = c.form.int("decide_days").map { Int(clamping: $0) }
+                try await offices.setClock(placeID: id, i, actor: try c.requireActor())
+                return redirect("/lists/\(id)#clock")
+            } page: { errors in try await listsPage(c, id, errors: errors) }
+        }
+        r.post("/office-lists/:id/items", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "item", alsoShowing: [.conflict]) {
+                _ = try await offices.addListItem(listID: id, Self.listItemInput(c.form), actor: try c.requireActor())
+                return redirect("/office-lists/\(id)#items")
+            } page: { errors in try await listPage(c, id, errors: errors) }
+        }
+        r.post("/office-list-items/:id/remove", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            let list = try await offices.listOf(itemID: id)
+            try await offices.removeListItem(id, actor: try c.requireActor())
+            return redirect("/office-lists/\(list)#items")
+        }
+        r.post("/office-lists/:id/publish", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "publish", alsoShowing: [.conflict]) {
+                var i = OfficePublishInput()
+                i.note = c.form["note"]
+                try await offices.publish(listID: id, i, actor: try c.requireActor())
+                let place = try await offices.list(id, actor: try c.requireActor()).placeID
+                return redirect("/lists/\(place)")
+            } page: { errors in try await listPage(c, id, errors: errors) }
+        }
+
+        // Work items.
+        r.get("/work-items", .action(.workItemView)) { _, c in try await deskPage(c, errors: [:]) }
+        r.post("/work-items", .action(.workItemSubmit)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                redirect("/work-items/\(try await offices.submit(Self.itemInput(c.form), actor: try c.requireActor()))")
+            } page: { errors in try await deskPage(c, errors: errors) }
+        }
+        r.get("/work-items/:id", .action(.workItemView)) { _, c in try await itemPage(c, try c.id("id"), errors: [:]) }
+        let decisions: [(String, @Sendable (OfficesService, Int64, WorkItemDecisionInput, Actor) async throws -> Void)] = [
+            ("admit", { try await $0.admit($1, $2, actor: $3) }), ("refuse", { try await $0.refuse($1, $2, actor: $3) }),
+            ("revoke", { try await $0.revoke($1, $2, actor: $3) }),
+        ]
+        for (step, run) in decisions {
+            r.post("/work-items/:id/\(step)", .action(.workItemReview)) { _, c in
+                let id = try c.id("id")
+                return try await formOrErrors(prefix: "decide", alsoShowing: [.conflict]) {
+                    var i = WorkItemDecisionInput()
+                    i.reason = c.form["reason"]
+                    try await run(offices, id, i, try c.requireActor())
+                    return redirect("/work-items/\(id)")
+                } page: { errors in try await itemPage(c, id, errors: errors) }
+            }
+            r.post("/api/v1/work-items/:id/\(step)", .action(.workItemReview), optionalBody: WorkItemDecisionInput.self) { _, c, i in
+                let id = try c.id("id")
+                try await run(offices, id, i ?? WorkItemDecisionInput(), try c.requireActor())
+                return try JSON.response(try await offices.item(id, actor: try c.requireActor()))
+            }
+        }
+        let answers: [(String, @Sendable (OfficesService, Int64, WorkItemAnswerInput, Actor) async throws -> Void)] = [
+            ("decline", { try await $0.decline($1, $2, actor: $3) }), ("report", { try await $0.report($1, $2, actor: $3) }),
+        ]
+        for (step, run) in answers {
+            r.post("/work-items/:id/\(step)", .action(.workItemRespond)) { _, c in
+                let id = try c.id("id")
+                return try await formOrErrors(prefix: step, alsoShowing: [.conflict]) {
+                    var i = WorkItemAnswerInput()
+                    i.communityID = try c.form.optionalID("community_id", "社区编号应为数字")
+                    i.reason = c.form["reason"]; i.evidence = c.form["evidence"]
+                    if let n = c.form.nonEmpty("count") {
+                        guard let v = Int(n.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("count", "invalid", "数量应为整数") }
+                        i.count = v
+                    }
+                    try await run(offices, id, i, try c.requireActor())
+                    return redirect("/work-items/\(id)")
+                } page: { errors in try await itemPage(c, id, errors: errors) }
+            }
+            r.post("/api/v1/work-items/:id/\(step)", .action(.workItemRespond), body: WorkItemAnswerInput.self) { _, c, i in
+                let id = try c.id("id")
+                try await run(offices, id, i, try c.requireActor())
+                return try JSON.response(try await offices.item(id, actor: try c.requireActor()))
+            }
+        }
+        r.post("/departments/:id/funding", .action(.fundPool)) { _, c in
+            try await formOrErrors(prefix: "fund") {
+                var i = DepartmentFundingInput()
+                i.amount = c.form["amount"]; i.memo = c.form["memo"]; i.clientKey = c.form["client_key"]
+                try await offices.fund(departmentID: try c.id("id"), i, actor: try c.requireActor())
+                return redirect("/work-items#budgets")
+            } page: { errors in try await deskPage(c, errors: errors) }
+        }
+
+        // The same as JSON.
+        r.get("/api/v1/lists/:id", .open) { _, c in try JSON.response(try await offices.lists(placeID: try c.id("id"), actor: c.actor)) }
+        r.get("/api/v1/office-lists/:id", .open) { _, c in try JSON.response(try await offices.list(try c.id("id"), actor: c.actor)) }
+        r.post("/api/v1/lists/:id/drafts", .action(.officeLists), body: OfficeDraftInput.self) { _, c, i in
+            let id = try await offices.startDraft(placeID: try c.id("id"), i, actor: try c.requireActor())
+            return try JSON.response(try await offices.list(id, actor: try c.requireActor()), status: .created)
+        }
+        r.put("/api/v1/lists/:id/clock", .action(.officeLists), body: OfficeSettingsInput.self) { _, c, i in
+            try await offices.setClock(placeID: try c.id("id"), i, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/office-lists/:id/items", .action(.officeLists), body: OfficeListItemInput.self) { _, c, i in
+            try JSON.response(["id": try await offices.addListItem(listID: try c.id("id"), i, actor: try c.requireActor())], status: .created)
+        }
+        r.delete("/api/v1/office-list-items/:id", .action(.officeLists)) { _, c in
+            try await offices.removeListItem(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.post("/api/v1/office-lists/:id/publish", .action(.officeLists), optionalBody: OfficePublishInput.self) { _, c, i in
+            let id = try c.id("id")
+            try await offices.publish(listID: id, i ?? OfficePublishInput(), actor: try c.requireActor())
+            return try JSON.response(try await offices.list(id, actor: try c.requireActor()))
+        }
+        r.get("/api/v1/work-items", .action(.workItemView)) { _, c in try JSON.response(try await offices.items(actor: try c.requireActor())) }
+        r.post("/api/v1/work-items", .action(.workItemSubmit), body: WorkItemInput.self) { _, c, i in
+            let id = try await offices.submit(i, actor: try c.requireActor())
+            return try JSON.response(try await offices.item(id, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/work-items/:id", .action(.workItemView)) { _, c in try JSON.response(try await offices.item(try c.id("id"), actor: try c.requireActor())) }
+        r.get("/api/v1/department-budgets", .action(.workItemView)) { _, c in try JSON.response(try await offices.budgets(actor: try c.requireActor())) }
+        r.post("/api/v1/departments/:id/funding", .action(.fundPool), body: DepartmentFundingInput.self) { _, c, i in
+            try await offices.fund(departmentID: try c.id("id"), i, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+    }
+
+    static func listItemInput(_ f: FormData) -> OfficeListItemInput {
+        var i = OfficeListItemInput()
+        i.code = f["code"]; i.title = f["title"]; i.basis = f["basis"]; i.feePerUnit = f["fee_per_unit"]; i.unit = f["unit"]
+        i.departmentID = f.int("department_id")
+        return i
+    }
+
+    static func itemInput(_ f: FormData) throws -> WorkItemInput {
+        var i = WorkItemInput()
+        i.departmentID = try f.optionalID("department_id", "部门编号应为数字")
+        i.streetID = try f.optionalID("street_id", "街道编号应为数字")
+        i.communityIDs = f.all("community_ids").compactMap { Int64($0) }
+        i.kind = WorkItemKind(rawValue: f["kind"] ?? "")
+        i.title = f["title"]; i.detail = f["detail"]; i.fee = f["fee"]; i.startsOn = f["starts_on"]; i.dueOn = f["due_on"]; i.clientKey = f["client_key"]
+        // One choice of entry per street on the form: the one chosen.
+        if let raw = f.all("list_item_id").first(where: { !$0.isEmpty }) {
+            guard let id = Int64(raw) else { throw LinliError.invalid("list_item_id", "invalid", "清单事项编号应为数字") }
+            i.listItemID = id
+        }
+        if let u = f.nonEmpty("units") {
+            guard let n = Int(u.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("units", "invalid", "工作量应为整数") }
+            i.units = n
+        }
+        return i
+    }
+
+    // MARK: Pages
+
+    static func kindLabel(_ k: OfficeListKind, _ lang: Lang) -> String { I18n.label("list_" + k.rawValue, lang) }
+
+    func listDict(_ l: OfficeListView, _ lang: Lang, editable: Bool = false) -> [String: Any] {
+        ["id": l.id, "place_id": l.placeID, "place_name": l.placeName, "kind": l.kind.rawValue, "kind_label": Self.kindLabel(l.kind, lang), "version": l.version,
+         "status_label": I18n.label("list_status_" + l.status, lang), "draft": l.status == "draft", "note": l.note, "has_note": !l.note.isEmpty,
+         "published_at": l.publishedAt ?? "", "count": l.items.count, "empty": l.items.isEmpty,
+         "items": l.items.map { i -> [String: Any] in
+             ["id": i.id, "code": i.code, "title": i.title, "basis": i.basis, "has_basis": !i.basis.isEmpty, "department": i.department ?? false,
+              "fee": i.feeText.map { $0 + (i.unit.isEmpty ? "" : " / " + i.unit) } ?? false, "editable": editable]
+         }]
+    }
+
+    func listsPage(_ c: AppContext, _ placeID: Int64, errors: [String: String]) async throws -> Response {
+        let v = try await offices.lists(placeID: placeID, actor: c.actor)
+        let t = I18n.table(c.lang)
+        var resp = renderer.page("office_lists", [
+            "place_id": v.placeID, "place_name": v.placeName, "current": v.current.map { listDict($0, c.lang) }, "no_current": v.current.isEmpty,
+            "history": v.history.map { listDict($0, c.lang) }, "has_history": !v.history.isEmpty, "drafts": v.drafts.map { listDict($0, c.lang) },
+            "may_edit": v.mayEdit, "lead_days": v.leadDays, "decide_days": v.decideDays,
+            "kinds": OfficeListKind.allCases.map { ["code": $0.rawValue, "label": Self.kindLabel($0, c.lang)] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: "\(v.placeName) · \(t["office_lists"]!)")
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func listPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let l = try await offices.list(id, actor: c.actor)
+        let editable = l.status == "draft"
+        let departments = editable ? try await offices.budgets(actor: try c.requireActor()) : []
+        var resp = renderer.page("office_list", [
+            "list": listDict(l, c.lang, editable: editable), "editable": editable, "departments": departments.map { ["id": $0.id, "name": $0.name] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: "\(l.placeName) · \(Self.kindLabel(l.kind, c.lang)) v\(l.version)")
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func summaryDict(_ s: WorkItemSummary, _ lang: Lang) -> [String: Any] {
+        ["id": s.id, "title": s.title, "department": s.department, "street": s.street, "kind_label": I18n.label("workitem_kind_" + s.kind.rawValue, lang),
+         "status": s.status.rawValue, "status_label": I18n.label("workitem_" + s.status.rawValue, lang), "starts_on": s.startsOn, "due_on": s.dueOn,
+         "decide_by": s.decideBy, "overdue": s.decisionOverdue, "communities": s.communities, "done": s.done, "refused": s.refused, "late": s.late,
+         "has_late": s.late > 0, "submitted": s.status == .submitted,
+         "my_share": s.myShare.map { I18n.label("share_" + $0.rawValue, lang) } ?? false]
+    }
+
+    func deskPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let items = try await offices.items(actor: actor)
+        let budgets = try await offices.budgets(actor: actor)
+        let form = try await offices.submitChoices(actor: actor)
+        let t = I18n.table(c.lang)
+        let toDecide = items.filter { $0.status == .submitted && actor.may(.workItemReview) }
+        var resp = renderer.page("work_items", [
+            "to_decide": toDecide.map { summaryDict($0, c.lang) }, "has_to_decide": !toDecide.isEmpty,
+            "items": items.filter { i in !toDecide.contains { $0.id == i.id } }.map { summaryDict($0, c.lang) }, "no_items": items.isEmpty,
+            "budgets": budgets.map { ["id": $0.id, "name": $0.name, "place": $0.place, "balance": $0.balanceText, "may_fund": $0.mayFund] },
+            "has_budgets": !budgets.isEmpty, "client_key": c.form["client_key"] ?? offices.env.token(bytes: 9),
+            "may_submit": !form.departments.isEmpty,
+            "departments": form.departments.map { ["id": $0.id, "name": $0.name] }, "one_department": form.departments.count == 1,
+            "streets": form.streets.map { s in
+                ["id": s.id, "name": s.name, "communities": s.communities.map { ["id": $0.id, "name": $0.name] },
+                 "entries": s.entries.map { ["id": $0.id, "label": "\(Self.kindLabel($0.kind, c.lang)) · \($0.code) \($0.title)" + ($0.feeText.map { "（\($0)）" } ?? "")] }]
+            },
+            "kinds": WorkItemKind.allCases.map { ["code": $0.rawValue, "label": I18n.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["kind"] == $0.rawValue] },
+            "list_places": form.listPlaces.map { ["id": $0.id, "name": $0.name] }, "has_list_places": !form.listPlaces.isEmpty,
+            "earliest": form.earliest, "earliest_text": t["work_item_earliest"]!.replacingOccurrences(of: "%@", with: form.earliest),
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["work_items"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func itemPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let w = try await offices.item(id, actor: try c.requireActor())
+        let lang = c.lang
+        let mine = w.shares.filter { $0.mine && $0.status == .sent }
+        var resp = renderer.page("work_item", [
+            "item": [
+                "id": w.id, "title": w.title, "detail": w.detail, "has_detail": !w.detail.isEmpty, "department": w.department, "street": w.street,
+                "kind_label": I18n.label("workitem_kind_" + w.kind.rawValue, lang), "status_label": I18n.label("workitem_" + w.status.rawValue, lang),
+                "status": w.status.rawValue, "entry": w.listEntry ?? false, "list_id": w.listID ?? 0,
+                "list_label": w.listKind.map { Self.kindLabel($0, lang) + " v\(w.listVersion ?? 0)" } ?? "",
+                "unlisted": w.listItemID == nil, "units": w.units, "fee": w.feeText, "total": w.totalText, "has_fee": w.fee > 0,
+                "starts_on": w.startsOn, "due_on": w.dueOn, "decide_by": w.decideBy, "overdue": w.decisionOverdue, "reason": w.reason, "has_reason": !w.reason.isEmpty,
+            ] as [String: Any],
+            "shares": w.shares.map { s -> [String: Any] in
+                ["community": s.community, "status_label": I18n.label("share_" + s.status.rawValue, lang), "late": s.late, "reason": s.reason,
+                 "has_reason": !s.reason.isEmpty, "count": s.count.map { $0 as Any } ?? false, "evidence": s.evidence, "has_evidence": !s.evidence.isEmpty]
+            },
+            "events": w.events.map { e -> [String: Any] in
+                ["label": I18n.label("workitem_event_" + e.kind, lang), "community": e.community ?? false, "note": e.note, "has_note": !e.note.isEmpty, "by": e.by, "at": e.at]
+            },
+            "may_decide": w.mayDecide, "may_revoke": w.mayRevoke, "may_answer": w.mayAnswer, "may_decline": w.mayAnswer && w.communitiesMayRefuse,
+            "answer_for": mine.map { ["id": $0.communityID, "name": $0.community] }, "many_mine": mine.count > 1,
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: w.title)
+        if !errors.isEmpty { resp.status = errors.keys.contains { $0.hasSuffix("_state") } ? .conflict : .unprocessableContent }
+        return resp
+    }
+}

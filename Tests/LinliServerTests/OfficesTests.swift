@@ -1,0 +1,352 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SQLKit
+import Testing
+@testable import LinliServer
+import LinliCore
+import LinliStore
+
+/// The offices' rules, by worked examples.
+@Suite struct OfficeRulesTests {
+    @Test func theClockCountsWorkingDaysAroundHolidaysAndMadeUpDays() {
+        let mon = Input.day("2026-12-07")!   // a Monday
+        let plain = WorkCalendar()
+        #expect(OfficeRules.addWorkingDays(0, to: mon, calendar: plain) == mon)
+        #expect(ChinaTime.iso(day: OfficeRules.addWorkingDays(5, to: mon, calendar: plain)) == "2026-12-14", "a working week on")
+        #expect(ChinaTime.iso(day: OfficeRules.addWorkingDays(4, to: Input.day("2026-12-11")!, calendar: plain)) == "2026-12-17", "Friday: the weekend does not count")
+        // New Year's Day 2027 is a Friday off; Sunday 2027-01-03 made a working day (调休, for the example).
+        let cal = WorkCalendar(holidays: [Input.day("2027-01-01")!], workdays: [Input.day("2027-01-03")!])
+        let wed = Input.day("2026-12-30")!
+        #expect(ChinaTime.iso(day: OfficeRules.addWorkingDays(2, to: wed, calendar: cal)) == "2027-01-03", "Thursday, then Sunday worked")
+        #expect(OfficeRules.workingDays(from: wed, to: Input.day("2027-01-04")!, calendar: cal) == 3)
+        #expect(OfficeRules.workingDays(from: wed, to: wed, calendar: cal) == 0)
+        #expect(OfficeRules.workingDays(from: wed, to: wed - 5, calendar: cal) == 0)
+        // Thirty working days from a Monday with no holidays: six weeks.
+        #expect(ChinaTime.iso(day: OfficeRules.addWorkingDays(OfficeRules.defaultLeadDays, to: mon, calendar: plain)) == "2027-01-18")
+    }
+
+    @Test func onlyAdmissionAndAssistItemsAreAdmittedAndTheNegativeListIsNamed() {
+        #expect(OfficeRules.admissionRefusal(.admission, entry: "A-01 垃圾分类", exceptionReason: "") == nil)
+        #expect(OfficeRules.admissionRefusal(.assist, entry: "B-01", exceptionReason: "") == nil)
+        let negative = OfficeRules.admissionRefusal(.negative, entry: "N-02 打分排名", exceptionReason: "急需")
+        #expect(negative?.code == "negative_list" && negative?.field == "list_item_id" && negative!.message.contains("N-02 打分排名"),
+                "a negative-list item is refused whatever the reason, naming the entry")
+        #expect(OfficeRules.admissionRefusal(.autonomy, entry: "C-01", exceptionReason: "x")?.code == "autonomy_item")
+        #expect(OfficeRules.admissionRefusal(nil, entry: "", exceptionReason: "")?.code == "not_listed", "an unlisted item needs a stated reason")
+        #expect(OfficeRules.admissionRefusal(nil, entry: "", exceptionReason: "防汛紧急排查") == nil)
+        // A community may refuse what the negative list names or no list holds; never a listed duty.
+        #expect(OfficeRules.communityMayRefuse(nil) && OfficeRules.communityMayRefuse(.negative))
+        #expect(!OfficeRules.communityMayRefuse(.admission) && !OfficeRules.communityMayRefuse(.assist))
+    }
+
+    @Test func moneyFollowsByUnitAndRefusesNonsense() {
+        #expect(OfficeRules.fee(perUnit: 200, units: 300, stated: 0) == 60_000, "2 yuan a household, 300 households: 600 yuan")
+        #expect(OfficeRules.fee(perUnit: nil, units: 1, stated: 5_000) == 5_000, "on no list the department states it")
+        #expect(OfficeRules.fee(perUnit: 0, units: 10, stated: 9_999) == 0, "a listed item without money carries none, whatever is typed")
+        #expect(OfficeRules.fee(perUnit: Int64.max / 2, units: 3, stated: 0) == nil)
+        #expect(OfficeRules.fee(perUnit: 100, units: 0, stated: 0) == nil)
+        #expect(OfficeRules.fee(perUnit: Fen.maximum, units: 2, stated: 0) == nil)
+        #expect(OfficeRules.late(.sent, due: 10, today: 11) && !OfficeRules.late(.sent, due: 10, today: 10) && !OfficeRules.late(.done, due: 10, today: 20))
+        #expect(OfficeRules.decisionOverdue(.submitted, decideBy: 5, today: 6) && !OfficeRules.decisionOverdue(.admitted, decideBy: 5, today: 6))
+    }
+}
+
+@Suite struct OfficesStoreTests {
+    /// 10:00 on Monday 2026-12-07, China time.
+    static func clock() -> TestClock { TestClock("2026-12-07T02:00:00Z") }
+
+    struct World {
+        var street: Actor, dept: Actor, staff: Actor, staff2: Actor, admin: Actor
+        var department: Int64, admissionList: Int64, negativeEntry: Int64, sortingEntry: Int64
+        var first: Int64, second: Int64, outside: Int64
+    }
+
+    /// The street's lists (admission with a paid entry, negative), a five-day clock, and the
+    /// communities of the first street and one of the second.
+    static func world(_ f: Fixture) async throws -> World {
+        let o = f.linli.offices
+        _ = try await f.linli.createDemoAccounts(f.demo.byStreet[1], password: Fixture.password, suffix: "2")
+        let street = try await f.actor("street"), dept = try await f.actor("dept"), staff = try await f.actor("community"), admin = try await f.actor("admin")
+        let department = dept.grants.first { $0.role == .departmentStaff }!.organisationID!
+        var clock = OfficeSettingsInput()
+        clock.leadDays = 5; clock.decideDays = 3
+        try await o.setClock(placeID: f.demo.firstStreetID, clock, actor: street)
+        var d = OfficeDraftInput()
+        d.kind = .admission
+        let adm = try await o.startDraft(placeID: f.demo.firstStreetID, d, actor: street)
+        var i = OfficeListItemInput()
+        i.code = "A-01"; i.title = "垃圾分类入户宣传"; i.basis = "街道准入办法"; i.departmentID = department; i.feePerUnit = "2"; i.unit = "户"
+        let sorting = try await o.addListItem(listID: adm, i, actor: street)
+        try await o.publish(listID: adm, OfficePublishInput(), actor: street)
+        d.kind = .negative
+        let neg = try await o.startDraft(placeID: f.demo.firstStreetID, d, actor: street)
+        i = OfficeListItemInput()
+        i.code = "N-02"; i.title = "要求社区为部门打分排名"
+        let negative = try await o.addListItem(listID: neg, i, actor: street)
+        try await o.publish(listID: neg, OfficePublishInput(), actor: street)
+        let (first, second, outside) = try await f.linli.store.read { db in
+            let ids = try await db.query("SELECT id FROM places WHERE kind IN ('community', 'village') AND path LIKE \((try await db.query("SELECT path FROM places WHERE id = \(f.demo.firstStreetID)").first()!.decode(column: "path", as: String.self)) + "%") ORDER BY id").all()
+                .map { try $0.decode(column: "id", as: Int64.self) }
+            return (ids[0], ids[1], f.demo.byStreet[1].firstCommunityID)
+        }
+        #expect(first == f.demo.firstCommunityID)
+        return World(street: street, dept: dept, staff: staff, staff2: try await f.actor("community2"), admin: admin, department: department,
+                     admissionList: adm, negativeEntry: negative, sortingEntry: sorting, first: first, second: second, outside: outside)
+    }
+
+    static func input(_ w: World, entry: Int64?, units: Int = 300, starts: String = "2026-12-14") -> WorkItemInput {
+        var i = WorkItemInput()
+        i.title = "垃圾分类入户宣传（第一季度）"; i.kind = .task; i.listItemID = entry; i.units = units
+        i.communityIDs = [w.first, w.second]; i.startsOn = starts; i.dueOn = "2026-12-31"
+        return i
+    }
+
+    static func ledger(_ f: Fixture, item: Int64) async throws -> [(String, Int64, Int64)] {
+        try await f.linli.store.read { db in
+            try await db.query("SELECT kind, community_id, amount FROM ledger_transactions WHERE idempotency_key LIKE \("workitem:\(item):%") ORDER BY id").all()
+                .map { (try $0.decode(column: "kind", as: String.self), try $0.decode(column: "community_id", as: Int64.self), try $0.decode(column: "amount", as: Int64.self)) }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func anAdmittedItemGoesToTheCommunitiesWithItsMoneyOnce(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: Self.clock()) { f in
+            let o = f.linli.offices
+            let w = try await Self.world(f)
+            // Too soon for the street's clock (5 working days): refused naming the field, nothing written.
+            await #expect(throws: LinliError.self) { try await o.submit(Self.input(w, entry: w.sortingEntry, starts: "2026-12-11"), actor: w.dept) }
+            do { _ = try await o.submit(Self.input(w, entry: w.sortingEntry, starts: "2026-12-11"), actor: w.dept) } catch let e as LinliError {
+                #expect(e.field == "starts_on" && e.message.contains("2026-12-14"), "\(e)")
+            }
+            // A community outside the department's area answers as a missing one.
+            var outside = Self.input(w, entry: w.sortingEntry)
+            outside.communityIDs = [w.first, w.outside]
+            await #expect(throws: LinliError.notFound) { try await o.submit(outside, actor: w.dept) }
+            // Only a department's staff submit, as their department.
+            do { _ = try await o.submit(Self.input(w, entry: w.sortingEntry), actor: w.street); Issue.record("street staff submitted") } catch let e as LinliError {
+                #expect(e.field == "department_id")
+            }
+            #expect(try await f.linli.store.read { db in try await db.query("SELECT COUNT(*) AS n FROM work_items").first()!.decode(column: "n", as: Int.self) } == 0)
+
+            var first = Self.input(w, entry: w.sortingEntry)
+            first.clientKey = "k1"
+            let id = try await o.submit(first, actor: w.dept)
+            #expect(try await o.submit(first, actor: w.dept) == id, "a retried submission is the same item")
+            var v = try await o.item(id, actor: w.street)
+            #expect(v.status == .submitted && v.decideBy == "2026-12-10" && v.fee == 60_000 && v.totalText == "1,200.00" && v.mayDecide)
+            // Communities do not see an item before the street admits it.
+            await #expect(throws: LinliError.notFound) { try await o.item(id, actor: w.staff) }
+            #expect(try await o.items(actor: w.staff).isEmpty)
+
+            // Money counts only when it has arrived: with an empty budget the admission is refused and nothing moves.
+            do { try await o.admit(id, WorkItemDecisionInput(), actor: w.street); Issue.record("admitted without money") } catch let e as LinliError {
+                #expect(e.field == "fee" && e.code == "budget_short", "\(e)")
+            }
+            #expect(try await o.item(id, actor: w.street).status == .submitted)
+            #expect(try await Self.ledger(f, item: id).isEmpty)
+            var fund = DepartmentFundingInput()
+            fund.amount = "1000"; fund.clientKey = "tranche-1"
+            try await o.fund(departmentID: w.department, fund, actor: w.street)
+            try await o.fund(departmentID: w.department, fund, actor: w.street)   // a retried form: booked once
+            #expect(try await o.budgets(actor: w.dept).first?.balance == 100_000)
+            fund.clientKey = "tranche-2"; fund.amount = "500"
+            try await o.fund(departmentID: w.department, fund, actor: w.street)
+
+            try await o.admit(id, WorkItemDecisionInput(), actor: w.street)
+            try await o.admit(id, WorkItemDecisionInput(), actor: w.street)   // retried: no second booking
+            let moved = try await Self.ledger(f, item: id)
+            #expect(moved.map(\.0) == ["task_fee", "task_fee"] && Set(moved.map(\.1)) == [w.first, w.second] && moved.allSatisfy { $0.2 == 60_000 })
+            #expect(try await o.budgets(actor: w.dept).first?.balance == 30_000)
+            // The community's public ledger shows the money with the item.
+            let (_, lines, _) = try await f.linli.linkage.publicLedger(communityID: w.first, before: nil)
+            #expect(lines.contains { $0.kind == "task_fee" && $0.amountText == "600.00" && $0.who.contains("垃圾分类") })
+
+            // The community sees its own share, not the other community's; the other street sees nothing.
+            v = try await o.item(id, actor: w.staff)
+            #expect(v.shares.map(\.communityID) == [w.first] && v.mayAnswer && !v.communitiesMayRefuse && !v.mayDecide)
+            await #expect(throws: LinliError.notFound) { try await o.item(id, actor: w.staff2) }
+            #expect(try await o.items(actor: w.staff).first?.myShare == .sent)
+            // A listed duty cannot be refused by the community; it is reported done with its evidence.
+            var no = WorkItemAnswerInput()
+            no.reason = "人手不够"
+            do { try await o.decline(id, no, actor: w.staff); Issue.record("declined a listed duty") } catch let e as LinliError { #expect(e.field == "reason" && e.message.contains("A-01")) }
+            var done = WorkItemAnswerInput()
+            done.count = 287; done.evidence = ""
+            await #expect(throws: LinliError.self) { try await o.report(id, done, actor: w.staff) }
+            done.evidence = "入户宣传 287 户，照片和签到表已存档。"
+            try await o.report(id, done, actor: w.staff)
+            await #expect(throws: LinliError.self) { try await o.report(id, done, actor: w.staff) }
+
+            // The list is revised: the item keeps the version it was admitted under.
+            await #expect(throws: LinliError.self) { _ = try await o.addListItem(listID: w.admissionList, OfficeListItemInput(), actor: w.street) }
+            var d = OfficeDraftInput()
+            d.kind = .admission
+            let v2 = try await o.startDraft(placeID: f.demo.firstStreetID, d, actor: w.street)
+            try await o.removeListItem(try await f.linli.store.read { db in
+                try await db.query("SELECT id FROM office_list_items WHERE list_id = \(v2)").first()!.decode(column: "id", as: Int64.self)
+            }, actor: w.street)
+            try await o.publish(listID: v2, OfficePublishInput(), actor: w.street)
+            v = try await o.item(id, actor: w.dept)
+            #expect(v.listVersion == 1 && v.listEntry == "A-01 垃圾分类入户宣传")
+            let lists = try await o.lists(placeID: f.demo.firstStreetID, actor: nil)
+            #expect(lists.current.first { $0.kind == .admission }?.version == 2 && lists.history.filter { $0.kind == .admission }.map(\.version) == [2, 1])
+            #expect(lists.drafts.isEmpty && !lists.mayEdit, "the public sees no drafts")
+            // A new item under the old version is refused: it is no longer in force.
+            do { _ = try await o.submit(Self.input(w, entry: w.sortingEntry), actor: w.dept); Issue.record("submitted under a superseded list") } catch let e as LinliError {
+                #expect(e.field == "list_item_id")
+            }
+
+            // Revoked: the community that has not finished gets its money back; the finished one keeps it.
+            await #expect(throws: LinliError.self) { try await o.revoke(id, WorkItemDecisionInput(), actor: w.street) }
+            var why = WorkItemDecisionInput()
+            why.reason = "区里统一安排，街道不再单独下派"
+            try await o.revoke(id, why, actor: w.street)
+            let after = try await Self.ledger(f, item: id)
+            #expect(after.count == 3 && after[2] == ("task_fee_refund", w.second, 60_000))
+            #expect(try await o.budgets(actor: w.dept).first?.balance == 90_000)
+            v = try await o.item(id, actor: w.street)
+            #expect(v.status == .revoked && v.shares.map(\.status) == [.done, .revoked])
+            #expect(try await f.linli.linkage.checkLedger().ok)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func theNegativeListIsRefusedAndUnlistedItemsMayBeDeclined(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: Self.clock()) { f in
+            let o = f.linli.offices
+            let w = try await Self.world(f)
+            var scoring = Self.input(w, entry: w.negativeEntry)
+            scoring.title = "社区配合执法情况打分"; scoring.kind = .assessment
+            let id = try await o.submit(scoring, actor: w.dept)
+            var reason = WorkItemDecisionInput()
+            reason.reason = "确有需要"
+            do { try await o.admit(id, reason, actor: w.street); Issue.record("admitted a negative-list item") } catch let e as LinliError {
+                #expect(e.code == "negative_list" && e.message.contains("N-02"), "\(e)")
+            }
+            // Its department sees it and cannot decide it; a community's staff do not see it at all.
+            await #expect(throws: LinliError.forbidden) { try await o.admit(id, reason, actor: w.dept) }
+            await #expect(throws: LinliError.notFound) { try await o.refuse(id, reason, actor: w.staff) }
+            await #expect(throws: LinliError.self) { try await o.refuse(id, WorkItemDecisionInput(), actor: w.street) }
+            try await o.refuse(id, reason, actor: w.street)
+            #expect(try await o.item(id, actor: w.dept).status == .refused)
+            let told = try await f.linli.inbox.list(actor: w.dept, lang: .zh)
+            #expect(told.contains { $0.link == "/work-items/\(id)" })
+
+            // On no list: admitted only with a reason; then a community may refuse it and its money goes back.
+            var ad = Self.input(w, entry: nil)
+            ad.title = "防汛物资临时清点"; ad.fee = "100"
+            let adHoc = try await o.submit(ad, actor: w.dept)
+            var fund = DepartmentFundingInput()
+            fund.amount = "300"
+            try await o.fund(departmentID: w.department, fund, actor: w.street)
+            do { try await o.admit(adHoc, WorkItemDecisionInput(), actor: w.street); Issue.record("admitted an unlisted item without a reason") } catch let e as LinliError {
+                #expect(e.field == "reason" && e.code == "not_listed")
+            }
+            var because = WorkItemDecisionInput()
+            because.reason = "台风预警，临时准入"
+            try await o.admit(adHoc, because, actor: w.street)
+            #expect(try await o.item(adHoc, actor: w.staff).communitiesMayRefuse)
+            var no = WorkItemAnswerInput()
+            no.reason = "本社区无防汛仓库"
+            try await o.decline(adHoc, no, actor: w.staff)
+            let moves = try await Self.ledger(f, item: adHoc)
+            #expect(moves.map(\.0) == ["task_fee", "task_fee", "task_fee_refund"] && moves[2].1 == w.first)
+            let v = try await o.item(adHoc, actor: w.dept)
+            #expect(v.shares.first { $0.communityID == w.first }?.status == .refused && v.shares.first { $0.communityID == w.first }?.reason == "本社区无防汛仓库")
+            #expect(try await f.linli.linkage.checkLedger().ok)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func lateSharesAndOverdueDecisionsShow(_ backend: Backend) async throws {
+        let clock = Self.clock()
+        try await withFixture(backend, clock: clock) { f in
+            let o = f.linli.offices
+            let w = try await Self.world(f)
+            var i = Self.input(w, entry: w.sortingEntry, units: 1)
+            i.dueOn = "2026-12-15"
+            let late = try await o.submit(i, actor: w.dept)
+            let waiting = try await o.submit(i, actor: w.dept)
+            var fund = DepartmentFundingInput()
+            fund.amount = "10"
+            try await o.fund(departmentID: w.department, fund, actor: w.street)
+            try await o.admit(late, WorkItemDecisionInput(), actor: w.street)
+            clock.advance(hours: 24 * 9)   // Wednesday 2026-12-16
+            let list = try await o.items(actor: w.street)
+            #expect(list.first { $0.id == late }?.late == 2)
+            #expect(list.first { $0.id == waiting }?.decisionOverdue == true, "decide by Thursday 12-10")
+            #expect(try await o.item(late, actor: w.staff).shares.first?.late == true)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func theListsAreEditedOnlyByTheirStreetAndBadInputIsNamed(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: Self.clock()) { f in
+            let o = f.linli.offices
+            let w = try await Self.world(f)
+            var d = OfficeDraftInput()
+            d.kind = .assist
+            // A community's staff do not keep the street's lists (the street is outside their area).
+            await #expect(throws: LinliError.notFound) { _ = try await o.startDraft(placeID: f.demo.firstStreetID, d, actor: w.staff) }
+            await #expect(throws: LinliError.notFound) { _ = try await o.startDraft(placeID: f.demo.byStreet[1].firstStreetID, d, actor: w.street) }
+            await #expect(throws: LinliError.notFound) { _ = try await o.lists(placeID: f.demo.firstCommunityID, actor: nil) }
+            let draft = try await o.startDraft(placeID: f.demo.firstStreetID, d, actor: w.street)
+            await #expect(throws: LinliError.notFound) { _ = try await o.list(draft, actor: nil) }
+            var bad = OfficeListItemInput()
+            bad.code = "A-01"; bad.feePerUnit = "-3"
+            do { _ = try await o.addListItem(listID: draft, bad, actor: w.street); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["title", "fee_per_unit"])
+            }
+            var clock = OfficeSettingsInput()
+            clock.leadDays = 500; clock.decideDays = 0
+            do { try await o.setClock(placeID: f.demo.firstStreetID, clock, actor: w.street); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["lead_days", "decide_days"])
+            }
+            var i = Self.input(w, entry: w.sortingEntry)
+            i.title = ""; i.units = 0; i.dueOn = "2026-12-01"; i.communityIDs = []
+            do { _ = try await o.submit(i, actor: w.dept); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["title", "units", "due_on", "community_ids"])
+            }
+            i = Self.input(w, entry: w.sortingEntry)
+            i.startsOn = "2026-02-30"
+            await #expect(throws: LinliError.self) { _ = try await o.submit(i, actor: w.dept) }
+            #expect(try await f.linli.store.read { db in try await db.query("SELECT COUNT(*) AS n FROM work_items").first()!.decode(column: "n", as: Int.self) } == 0)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func theJSONTwinsAndThePublicListsAnswerOverHTTP(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: Self.clock()) { f in
+            let w = try await Self.world(f)
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let dept = try await f.token("dept"), street = try await f.token("street")
+            try await built.app.test(.router) { client in
+                func call(_ method: HTTPRequest.Method, _ uri: String, _ token: String?, _ body: String? = nil) async throws -> TestResponse {
+                    var h: HTTPFields = [:]
+                    if let token { h[.authorization] = "Bearer \(token)" }
+                    if body != nil { h[.contentType] = "application/json" }
+                    return try await client.execute(uri: uri, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+                }
+                // Public, without signing in: the page and its JSON.
+                let page = try await call(.get, "/lists/\(f.demo.firstStreetID)", nil)
+                #expect(page.status == .ok && page.body.text.contains("垃圾分类入户宣传") && page.body.text.contains("N-02"))
+                let json = try await call(.get, "/api/v1/lists/\(f.demo.firstStreetID)", nil)
+                #expect(json.status == .ok && json.body.text.contains(#""kind":"negative""#))
+                let bad = try await call(.post, "/api/v1/work-items", dept, #"{"title":"x","kind":"task","community_ids":[\#(w.first)],"starts_on":"2026-12-08","due_on":"2026-12-20"}"#)
+                #expect(bad.status == .unprocessableContent && bad.body.text.contains("starts_on"))
+                let made = try await call(.post, "/api/v1/work-items", dept,
+                                          #"{"title":"入户宣传","kind":"task","list_item_id":\#(w.sortingEntry),"units":1,"community_ids":[\#(w.first)],"starts_on":"2026-12-14","due_on":"2026-12-20"}"#)
+                #expect(made.status == .created, "\(made.body.text)")
+                let id = String(made.body.text.firstMatch(of: /"id":(\d+)/)!.1)
+                _ = try await call(.post, "/api/v1/departments/\(w.department)/funding", street, #"{"amount":"5","client_key":"a"}"#)
+                let admitted = try await call(.post, "/api/v1/work-items/\(id)/admit", street)
+                #expect(admitted.status == .ok && admitted.body.text.contains(#""status":"admitted""#))
+                let notYours = try await call(.post, "/api/v1/work-items/\(id)/admit", dept)
+                #expect(notYours.status == .forbidden)
+            }
+        }
+    }
+}
