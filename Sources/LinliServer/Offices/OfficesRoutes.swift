@@ -221,7 +221,7 @@ struct OfficesRoutes {
         ["id": s.id, "title": s.title, "department": s.department, "street": s.street, "kind_label": I18n.label("workitem_kind_" + s.kind.rawValue, lang),
          "status": s.status.rawValue, "status_label": I18n.label("workitem_" + s.status.rawValue, lang), "starts_on": s.startsOn, "due_on": s.dueOn,
          "decide_by": s.decideBy, "overdue": s.decisionOverdue, "communities": s.communities, "done": s.done, "refused": s.refused, "late": s.late,
-         "has_late": s.late > 0, "submitted": s.status == .submitted,
+         "has_late": s.late > 0, "submitted": s.status == .submitted, "in_progress": s.status == .admitted || s.status == .revoked,
          "my_share": s.myShare.map { I18n.label("share_" + $0.rawValue, lang) } ?? false]
     }
 

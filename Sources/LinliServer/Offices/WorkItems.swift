@@ -211,6 +211,12 @@ extension OfficesService {
 
     static func dayText(_ d: Int64) -> String { ChinaTime.iso(day: d) }
 
+    /// The places the actor answers items for: communities (and below) they hold the answering
+    /// right at. A street's staff hold it over every community but answer for none.
+    static func answering(_ actor: Actor) -> [String] {
+        actor.grants(for: .workItemRespond).filter { PlacePath.ids($0.placePath).count >= 4 }.map(\.placePath)
+    }
+
     // MARK: Reading
 
     public func item(_ id: Int64, actor: Actor) async throws -> WorkItemView {
@@ -225,7 +231,8 @@ extension OfficesService {
             case .whole: visible = all
             case .communities(let ids): visible = all.filter { ids.contains($0.communityID) }
             }
-            let respondable = Set(all.filter { s in actor.grants(for: .workItemRespond).contains { s.path.hasPrefix($0.placePath) } }.map(\.communityID))
+            let answering = Self.answering(actor)
+            let respondable = Set(all.filter { s in answering.contains { s.path.hasPrefix($0) } }.map(\.communityID))
             let events = try await db.query("""
                 SELECT e.kind, p.name AS community, e.note, e.by_name, e.at FROM work_item_events e LEFT JOIN places p ON p.id = e.community_id
                 WHERE e.item_id = \(id) ORDER BY e.id LIMIT 500
@@ -282,7 +289,7 @@ extension OfficesService {
             conditions.append("(w.status IN ('admitted', 'revoked') AND EXISTS (SELECT 1 FROM work_item_shares x WHERE x.item_id = w.id AND x.path LIKE \(g.placePath + "%")))")
         }
         guard !conditions.isEmpty else { return [] }
-        let communityPaths = actor.grants(for: .workItemRespond).map(\.placePath)
+        let communityPaths = Self.answering(actor)
         let condition = BoundSQL.joined(conditions, separator: " OR ")
         return try await store.read { db in
             let rows = try await db.query("""
@@ -519,11 +526,13 @@ extension OfficesService {
         guard let w = try await itemRow(db, id) else { throw LinliError.notFound }
         let all = try await shares(db, id)
         guard Self.seat(w, all, actor) != nil else { throw LinliError.notFound }
-        let mine = all.filter { s in s.status != .pending && actor.grants(for: .workItemRespond).contains { s.path.hasPrefix($0.placePath) } }
+        let answering = Self.answering(actor)
+        let mine = all.filter { s in s.status != .pending && answering.contains { s.path.hasPrefix($0) } }
         let share: ShareRow?
         if let communityID { share = mine.first { $0.communityID == communityID } } else { share = mine.count == 1 ? mine[0] : nil }
         guard let share else {
-            if mine.isEmpty { throw LinliError.forbidden }
+            // The street and those above it see the item but do not answer for a community.
+            if mine.isEmpty { throw LinliError.invalid("community_id", "not_yours", "只有收到这个事项的社区才能答复") }
             throw LinliError.invalid("community_id", communityID == nil ? "required" : "not_yours", "请选择代表哪个社区答复")
         }
         guard w.status == .admitted, share.status == .sent else { throw LinliError.conflict("state", "answered", "这个社区已经答复过了，或事项已撤销") }

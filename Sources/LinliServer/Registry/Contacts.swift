@@ -37,13 +37,15 @@ public struct CommunityFront: Sendable, Codable {
     public var id: Int64
     public var name: String
     public var streetName: String
+    /// The street above it, whose public lists say what departments may ask of the community.
+    public var streetID: Int64?
     public var office: OfficeContact?
     /// The grids whose worker is posted.
     public var grids: [GridContact]
     /// Its compounds (and villager groups), each with its own notices.
     public var compounds: [PlaceSummary]
 
-    enum CodingKeys: String, CodingKey { case id, name, streetName = "street_name", office, grids, compounds }
+    enum CodingKeys: String, CodingKey { case id, name, streetName = "street_name", streetID = "street_id", office, grids, compounds }
 }
 
 /// Where a signed-in resident lives and whom to call: their household's grid and its posted worker.
@@ -112,7 +114,7 @@ extension RegistryService {
             if let parent = c.parentID { street = try await fetchPlace(db, parent)?.name ?? "" }
             let compounds = try await db.query("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE parent_id = \(id) ORDER BY id")
                 .all().map { try Self.placeRow($0).summary }
-            return CommunityFront(id: id, name: c.name, streetName: street, office: try await officeOf(db, id),
+            return CommunityFront(id: id, name: c.name, streetName: street, streetID: c.parentID, office: try await officeOf(db, id),
                                   grids: try await postedGridContacts(db, "g.community_id = \(id) AND g.parent_id IS NULL"), compounds: compounds)
         }
     }

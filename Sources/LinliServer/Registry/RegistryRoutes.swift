@@ -24,6 +24,8 @@ struct RegistryRoutes {
         // MARK: pages
         r.get("/console", .signedIn) { _, c in
             let actor = try c.requireActor()
+            // A department's staff have no places to run: they start on their work items.
+            if HomeRoutes.homePath(actor) == "/work-items" { return redirect("/work-items") }
             let roots = try await registry.roots(actor: actor)
             if roots.count == 1, actor.may(.placeView) { return redirect("/places/\(roots[0].id)") }
             // Someone acting only for themselves has a home of their own, not a console.
