@@ -96,6 +96,8 @@ public enum Action: String, Sendable, CaseIterable {
     case workItemReview = "workitem.review"
     /// A community's answer to an admitted item: refuse it (negative or no list) or report it done.
     case workItemRespond = "workitem.respond"
+    /// A community rates the departments that serve it (评价权、好差评).
+    case departmentRate = "department.rate"
 }
 
 public enum PermissionTable {
@@ -108,7 +110,7 @@ public enum PermissionTable {
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
                           .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView,
-                          .affairApply, .affairHandle, .workItemView, .workItemRespond],
+                          .affairApply, .affairHandle, .workItemView, .workItemRespond, .departmentRate],
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],

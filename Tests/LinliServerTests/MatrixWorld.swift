@@ -135,6 +135,7 @@ struct MatrixWorld {
             "lists": "SELECT id FROM places WHERE kind = 'street' AND path LIKE $1",
             "office-lists": "SELECT id FROM office_lists WHERE path LIKE $1 AND status = 'published' ORDER BY id",
             "office-list-items": "SELECT i.id FROM office_list_items i JOIN office_lists l ON l.id = i.list_id WHERE l.path LIKE $1 ORDER BY i.id",
+            "department-ratings": "SELECT id FROM department_ratings WHERE path LIKE $1",
         ]
         return try await store.read { db in
             var out: [String: String] = [:]

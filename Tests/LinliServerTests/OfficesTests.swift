@@ -350,3 +350,103 @@ import LinliStore
         }
     }
 }
+
+@Suite struct RatingRulesTests {
+    @Test func departmentsRankByAverageThenFewerBadThenOnTime() {
+        typealias F = RatingRules.Figures
+        let a = F(departmentID: 1, ratings: 4, levelSum: 17, bad: 0, sharesDue: 10, sharesOnTime: 9)    // 4.25
+        let b = F(departmentID: 2, ratings: 3, levelSum: 13, bad: 1, sharesDue: 4, sharesOnTime: 4)     // 4.33, one bad
+        let c = F(departmentID: 3, ratings: 3, levelSum: 13, bad: 0)                                     // 4.33, none bad
+        let none = F(departmentID: 4, sharesDue: 2, sharesOnTime: 1)
+        #expect(a.averageCentis == 425 && b.averageCentis == 433 && b.badPercent == 33 && a.onTimePercent == 90)
+        #expect(none.averageCentis == nil && none.badPercent == nil && none.onTimePercent == 50)
+        #expect(RatingRules.rank([none, a, b, c]).map(\.departmentID) == [3, 2, 1, 4], "equal averages: fewer bad first; unrated last")
+        #expect(RatingRules.isBad(1) && RatingRules.isBad(2) && !RatingRules.isBad(3))
+        #expect(RatingRules.period(of: Input.day("2026-12-31")!) == "2026-12")
+    }
+}
+
+@Suite struct DepartmentRatingTests {
+    @Test(arguments: Backend.available)
+    func aBadRatingIsFixedOrAppealedAndTheDistrictDecides(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: OfficesStoreTests.clock()) { f in
+            let o = f.linli.offices
+            let w = try await OfficesStoreTests.world(f)
+            var fund = DepartmentFundingInput()
+            fund.amount = "2000"
+            try await o.fund(departmentID: w.department, fund, actor: w.street)
+            var i = OfficesStoreTests.input(w, entry: w.sortingEntry, units: 1)
+            i.dueOn = "2026-12-18"
+            let item = try await o.submit(i, actor: w.dept)
+            try await o.admit(item, WorkItemDecisionInput(), actor: w.street)
+
+            // A bad rating needs its reason; levels are 1–5; only a community the department serves rates.
+            var r = RatingInput()
+            r.itemID = item; r.level = 1; r.timeliness = 1; r.helpfulness = 9
+            do { _ = try await o.rate(departmentID: w.department, r, actor: w.staff); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["helpfulness", "comment"])
+            }
+            r.helpfulness = 2; r.comment = "通知下达当天就要报数，没有留出入户时间。"
+            await #expect(throws: LinliError.notFound) { _ = try await o.rate(departmentID: w.department, r, actor: w.staff2) }
+            do { _ = try await o.rate(departmentID: w.department, r, actor: w.street); Issue.record("a street rated") } catch let e as LinliError { #expect(e.field == "community_id") }
+            let bad = try await o.rate(departmentID: w.department, r, actor: w.staff)
+            do { _ = try await o.rate(departmentID: w.department, r, actor: w.staff); Issue.record("rated twice") } catch let e as ValidationErrors {
+                #expect(e.errors.contains { $0.code == "rated" })
+            } catch let e as LinliError { #expect(e.code == "rated") }
+            var general = RatingInput()
+            general.level = 5; general.timeliness = 5; general.helpfulness = 4
+            _ = try await o.rate(departmentID: w.department, general, actor: w.staff)
+
+            var v = try await o.department(w.department, period: nil, actor: w.dept)
+            #expect(v.ratings.count == 2 && v.figures.ratings == 2 && v.figures.average == "3.00" && v.figures.bad == 1 && v.figures.openFixes == 1)
+            let shown = v.ratings.first { $0.id == bad }!
+            #expect(shown.status == .fixing && shown.fixDue == "2026-12-28" && shown.mayAnswer && !shown.mayDecide, "15 working days from Monday 12-07")
+            #expect(try await f.linli.inbox.list(actor: w.dept, lang: .zh).contains { $0.link?.hasPrefix("/departments/\(w.department)") == true })
+
+            // The department appeals; the street cannot decide it, the district (here the city) can.
+            var text = RatingAnswerInput()
+            await #expect(throws: LinliError.self) { try await o.appealRating(bad, text, actor: w.dept) }
+            text.text = "通知提前 5 个工作日下发，有签收记录。"
+            do { try await o.appealRating(bad, text, actor: w.staff); Issue.record("a community appealed") } catch let e as LinliError { #expect(e.code == "department_answers") }
+            try await o.appealRating(bad, text, actor: w.dept)
+            var decision = RatingAnswerInput()
+            decision.text = "有签收记录，但未留入户时间，评价维持。"; decision.uphold = true
+            do { try await o.decideAppeal(bad, decision, actor: w.street); Issue.record("a street decided") } catch let e as LinliError { #expect(e.code == "district_decides") }
+            try await o.decideAppeal(bad, decision, actor: w.admin)
+            await #expect(throws: LinliError.self) { try await o.decideAppeal(bad, decision, actor: w.admin) }
+            v = try await o.department(w.department, period: nil, actor: w.staff)
+            #expect(v.ratings.first { $0.id == bad }?.status == .fixing && v.ratings.first { $0.id == bad }?.decision == decision.text)
+            // The fix is answered on time, and counts so.
+            text.text = "今后报数类事项至少提前 10 个工作日下发。"
+            try await o.answerRating(bad, text, actor: w.dept)
+            v = try await o.department(w.department, period: nil, actor: w.street)
+            #expect(v.figures.fixedOnTime == 1 && v.figures.openFixes == 0)
+
+            // The item done before its day counts on time in the street's ranking.
+            var done = WorkItemAnswerInput()
+            done.evidence = "已完成"
+            try await o.report(item, done, actor: w.staff)
+            let ranking = try await o.ranking(placeID: f.demo.firstStreetID, period: "2026-12", actor: w.street)
+            #expect(ranking.rows.map(\.departmentID) == [w.department])
+            #expect(ranking.rows[0].sharesDue == 2 && ranking.rows[0].onTimePercent == 50, "one of its two communities done by the day")
+            await #expect(throws: LinliError.notFound) { _ = try await o.ranking(placeID: f.demo.byStreet[1].firstStreetID, period: nil, actor: w.street) }
+            await #expect(throws: LinliError.self) { _ = try await o.ranking(placeID: f.demo.firstStreetID, period: "2026-13", actor: w.street) }
+
+            // An overturned rating no longer counts.
+            var again = RatingInput()
+            again.level = 2; again.timeliness = 2; again.helpfulness = 2; again.comment = "数据口径反复变化。"
+            var second = OfficesStoreTests.input(w, entry: w.sortingEntry, units: 1)
+            second.communityIDs = [w.first]
+            let item2 = try await o.submit(second, actor: w.dept)
+            try await o.admit(item2, WorkItemDecisionInput(), actor: w.street)
+            again.itemID = item2
+            let unfair = try await o.rate(departmentID: w.department, again, actor: w.staff)
+            text.text = "口径由市里统一调整，非本部门原因。"
+            try await o.appealRating(unfair, text, actor: w.dept)
+            decision.uphold = false; decision.text = "口径调整非部门原因，撤销。"
+            try await o.decideAppeal(unfair, decision, actor: w.admin)
+            v = try await o.department(w.department, period: nil, actor: w.street)
+            #expect(v.figures.ratings == 2 && v.figures.bad == 1, "the overturned rating is left out")
+        }
+    }
+}

@@ -110,6 +110,12 @@ public struct Inbox: Sendable {
         "workitem_revoked": ("事项已撤销：%@", "Work item revoked: %@"),
         "workitem_declined": ("社区拒绝了事项：%@", "A community refused a work item: %@"),
         "workitem_done": ("社区已完成事项：%@", "A community finished a work item: %@"),
+        "rating_new": ("社区评价了本部门：%@", "A community rated your department: %@"),
+        "rating_bad": ("收到差评，请在 15 个工作日内整改答复：%@", "A bad rating: answer with the fix within 15 working days: %@"),
+        "rating_fixed": ("部门已就差评整改答复：%@", "The department answered the bad rating: %@"),
+        "rating_appealed": ("部门对差评提出申诉：%@", "The department appealed a bad rating: %@"),
+        "rating_upheld": ("申诉裁定：评价维持，须整改：%@", "Appeal decided: the rating stands and needs a fix: %@"),
+        "rating_overturned": ("申诉裁定：评价撤销：%@", "Appeal decided: the rating is overturned: %@"),
     ]
 
     static func text(_ kind: String, _ subject: String, _ lang: Lang) -> String {

@@ -62,6 +62,11 @@ extension Linli {
         var no = WorkItemDecisionInput()
         no.reason = "要求社区为部门打分排名，属于负面清单 N-02。"
         try await offices.refuse(scoring, no, actor: street)
+        // The first community's rating of the month: slow to answer its reports (a bad one, to fix).
+        var rating = RatingInput()
+        rating.level = 2; rating.timeliness = 2; rating.helpfulness = 3
+        rating.comment = "社区上报的占道经营问题，两周后才有人来处理，居民意见很大。"
+        _ = try await offices.rate(departmentID: department, rating, actor: staff)
         return 3
     }
 }

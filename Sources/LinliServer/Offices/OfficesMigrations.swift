@@ -102,5 +102,37 @@ enum OfficesMigrations {
             """,
             "CREATE INDEX work_item_events_item ON work_item_events(item_id, id)",
         ]),
+        // A community's rating of a department (评价权), of one item or of a month's handling in
+        // general; the two lowest levels start a fix the department answers, or appeals to the
+        // district. `status`: fine, fixing, fixed, appealed, overturned.
+        Migration("offices.002", [
+            """
+            CREATE TABLE department_ratings (
+                id {ID},
+                department_id BIGINT NOT NULL,
+                community_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                item_id BIGINT REFERENCES work_items(id),
+                period TEXT NOT NULL,
+                level INTEGER NOT NULL,
+                timeliness INTEGER NOT NULL,
+                helpfulness INTEGER NOT NULL,
+                comment TEXT NOT NULL DEFAULT '',
+                status TEXT NOT NULL,
+                fix_due_day BIGINT,
+                answer TEXT NOT NULL DEFAULT '',
+                answered_at BIGINT,
+                appeal TEXT NOT NULL DEFAULT '',
+                decision TEXT NOT NULL DEFAULT '',
+                decided_by BIGINT REFERENCES users(id),
+                decided_at BIGINT,
+                rated_by BIGINT NOT NULL REFERENCES users(id),
+                rated_at BIGINT NOT NULL,
+                UNIQUE (item_id, community_id)
+            )
+            """,
+            "CREATE INDEX department_ratings_department ON department_ratings(department_id, period)",
+            "CREATE INDEX department_ratings_path ON department_ratings(path)",
+        ]),
     ]
 }

@@ -96,3 +96,58 @@ public enum OfficeRules {
     /// A decision is overdue when the street has not decided by its decide-by day.
     public static func decisionOverdue(_ status: WorkItemStatus, decideBy: Int64, today: Int64) -> Bool { status == .submitted && today > decideBy }
 }
+
+public enum RatingStatus: String, Sendable, CaseIterable, Codable {
+    case fine, fixing, fixed, appealed, overturned
+}
+
+/// The plain rules of rating departments (好差评), with worked examples in `RatingRulesTests`.
+public enum RatingRules {
+    /// Five levels; the two lowest are bad ratings, which start a fix.
+    public static let levels = 1...5
+    public static func isBad(_ level: Int) -> Bool { level <= 2 }
+    /// A bad rating is fixed within 15 working days.
+    public static let fixDays = 15
+
+    /// One department's figures for a period, as the ranking reads them.
+    public struct Figures: Sendable, Equatable {
+        public var departmentID: Int64
+        public var ratings: Int
+        /// Sum of levels of the ratings that count (an overturned one does not).
+        public var levelSum: Int
+        public var bad: Int
+        public var fixedOnTime: Int
+        public var openFixes: Int
+        /// Shares of its items due in the period, and those done by their due day.
+        public var sharesDue: Int
+        public var sharesOnTime: Int
+        public init(departmentID: Int64, ratings: Int = 0, levelSum: Int = 0, bad: Int = 0, fixedOnTime: Int = 0, openFixes: Int = 0, sharesDue: Int = 0, sharesOnTime: Int = 0) {
+            self.departmentID = departmentID; self.ratings = ratings; self.levelSum = levelSum; self.bad = bad; self.fixedOnTime = fixedOnTime
+            self.openFixes = openFixes; self.sharesDue = sharesDue; self.sharesOnTime = sharesOnTime
+        }
+        /// The average level in hundredths (437 = 4.37); nil without ratings.
+        public var averageCentis: Int? { ratings == 0 ? nil : (levelSum * 100 + ratings / 2) / ratings }
+        /// The share of bad ratings among those that count, in whole percent.
+        public var badPercent: Int? { ratings == 0 ? nil : (bad * 100 + ratings / 2) / ratings }
+        public var onTimePercent: Int? { sharesDue == 0 ? nil : (sharesOnTime * 100 + sharesDue / 2) / sharesDue }
+    }
+
+    /// Best first: by average level, then fewer bad ratings, then on-time share; departments
+    /// without ratings last.
+    public static func rank(_ all: [Figures]) -> [Figures] {
+        all.sorted { a, b in
+            switch (a.averageCentis, b.averageCentis) {
+            case (nil, nil): return (a.onTimePercent ?? -1, -a.departmentID) > (b.onTimePercent ?? -1, -b.departmentID)
+            case (nil, _): return false
+            case (_, nil): return true
+            case let (x?, y?):
+                if x != y { return x > y }
+                if a.badPercent != b.badPercent { return (a.badPercent ?? 0) < (b.badPercent ?? 0) }
+                return (a.onTimePercent ?? -1, -a.departmentID) > (b.onTimePercent ?? -1, -b.departmentID)
+            }
+        }
+    }
+
+    /// "2026-12" for a China day.
+    public static func period(of day: Int64) -> String { String(ChinaTime.iso(day: day).prefix(7)) }
+}

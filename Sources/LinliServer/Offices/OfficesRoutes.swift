@@ -115,6 +115,8 @@ struct OfficesRoutes {
             } page: { errors in try await deskPage(c, errors: errors) }
         }
 
+        registerRatings(r)
+
         // The same as JSON.
         r.get("/api/v1/lists/:id", .open) { _, c in try JSON.response(try await offices.lists(placeID: try c.id("id"), actor: c.actor)) }
         r.get("/api/v1/office-lists/:id", .open) { _, c in try JSON.response(try await offices.list(try c.id("id"), actor: c.actor)) }
@@ -149,6 +151,93 @@ struct OfficesRoutes {
             try await offices.fund(departmentID: try c.id("id"), i, actor: try c.requireActor())
             return Response(status: .noContent)
         }
+    }
+
+    func registerRatings(_ r: Routes) {
+        r.get("/departments/:id", .action(.workItemView)) { req, c in
+            try await departmentPage(c, try c.id("id"), period: req.uri.queryParameters.get("period"), errors: [:])
+        }
+        r.post("/departments/:id/ratings", .action(.departmentRate)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "rate", alsoShowing: [.conflict]) {
+                var i = RatingInput()
+                i.communityID = try c.form.optionalID("community_id", "社区编号应为数字")
+                i.itemID = try c.form.optionalID("item_id", "事项编号应为数字")
+                i.level = c.form.int("level").map { Int(clamping: $0) }; i.timeliness = c.form.int("timeliness").map { Int(clamping: $0) }
+                i.helpfulness = c.form.int("helpfulness").map { Int(clamping: $0) }; i.comment = c.form["comment"]
+                _ = try await offices.rate(departmentID: id, i, actor: try c.requireActor())
+                return redirect("/departments/\(id)#ratings")
+            } page: { errors in try await departmentPage(c, id, period: nil, errors: errors) }
+        }
+        let steps: [(String, Action, @Sendable (OfficesService, Int64, RatingAnswerInput, Actor) async throws -> Void)] = [
+            ("answer", .workItemSubmit, { try await $0.answerRating($1, $2, actor: $3) }),
+            ("appeal", .workItemSubmit, { try await $0.appealRating($1, $2, actor: $3) }),
+            ("decide", .officeLists, { try await $0.decideAppeal($1, $2, actor: $3) }),
+        ]
+        for (step, action, run) in steps {
+            r.post("/department-ratings/:id/\(step)", .action(action)) { _, c in
+                let id = try c.id("id")
+                let department = try await offices.ratingDepartment(id, actor: try c.requireActor())
+                return try await formOrErrors(prefix: "rating\(id)", alsoShowing: [.conflict]) {
+                    var i = RatingAnswerInput()
+                    i.text = c.form["text"]
+                    if let u = c.form["uphold"] { i.uphold = u == "1" }
+                    try await run(offices, id, i, try c.requireActor())
+                    return redirect("/departments/\(department)#rating-\(id)")
+                } page: { errors in try await departmentPage(c, department, period: nil, errors: errors) }
+            }
+            r.post("/api/v1/department-ratings/:id/\(step)", .action(action), body: RatingAnswerInput.self) { _, c, i in
+                try await run(offices, try c.id("id"), i, try c.requireActor())
+                return Response(status: .noContent)
+            }
+        }
+        r.get("/rankings/:id", .action(.workItemView)) { req, c in
+            let v = try await offices.ranking(placeID: try c.id("id"), period: req.uri.queryParameters.get("period"), actor: try c.requireActor())
+            let t = I18n.table(c.lang)
+            return renderer.page("department_ranking", [
+                "place_id": v.placeID, "place_name": v.placeName, "period": v.period, "rows": v.rows.map(Self.rankingDict), "empty": v.rows.isEmpty,
+            ], context: c, title: "\(v.placeName) · \(t["ranking"]!)")
+        }
+        r.get("/api/v1/departments/:id", .action(.workItemView)) { req, c in
+            try JSON.response(try await offices.department(try c.id("id"), period: req.uri.queryParameters.get("period"), actor: try c.requireActor()))
+        }
+        r.post("/api/v1/departments/:id/ratings", .action(.departmentRate), body: RatingInput.self) { _, c, i in
+            try JSON.response(["id": try await offices.rate(departmentID: try c.id("id"), i, actor: try c.requireActor())], status: .created)
+        }
+        r.get("/api/v1/rankings/:id", .action(.workItemView)) { req, c in
+            try JSON.response(try await offices.ranking(placeID: try c.id("id"), period: req.uri.queryParameters.get("period"), actor: try c.requireActor()))
+        }
+    }
+
+    static func rankingDict(_ f: RankingRow) -> [String: Any] {
+        ["rank": f.rank, "id": f.departmentID, "department": f.department, "place": f.place, "ratings": f.ratings, "average": f.average ?? "—",
+         "bad": f.bad, "bad_percent": f.badPercent.map { "\($0)%" } ?? "—", "fixed_on_time": f.fixedOnTime, "open_fixes": f.openFixes,
+         "shares_due": f.sharesDue, "on_time": f.onTimePercent.map { "\($0)%" } ?? "—"]
+    }
+
+    func departmentPage(_ c: AppContext, _ id: Int64, period: String?, errors: [String: String]) async throws -> Response {
+        let v = try await offices.department(id, period: period, actor: try c.requireActor())
+        let lang = c.lang
+        let t = I18n.table(lang)
+        var resp = renderer.page("department", [
+            "id": v.id, "name": v.name, "place": v.place, "period": v.period, "figures": Self.rankingDict(v.figures),
+            "ratings": v.ratings.map { r -> [String: Any] in
+                ["id": r.id, "community": r.community, "item": r.itemTitle ?? false, "item_id": r.itemID ?? 0, "period": r.period,
+                 "level": I18n.label("rating_level_\(r.level)", lang), "bad": RatingRules.isBad(r.level), "timeliness": r.timeliness, "helpfulness": r.helpfulness,
+                 "comment": r.comment, "has_comment": !r.comment.isEmpty, "status_label": I18n.label("rating_" + r.status.rawValue, lang),
+                 "fix_due": r.fixDue ?? false, "fix_late": r.fixLate, "answer": r.answer, "has_answer": !r.answer.isEmpty, "appeal": r.appeal,
+                 "has_appeal": !r.appeal.isEmpty, "decision": r.decision, "has_decision": !r.decision.isEmpty, "may_answer": r.mayAnswer, "may_decide": r.mayDecide,
+                 "error": errors["rating\(r.id)_text"] ?? errors["rating\(r.id)_state"] ?? errors["rating\(r.id)_uphold"] ?? false]
+            },
+            "no_ratings": v.ratings.isEmpty,
+            "rate_for": v.rateFor.map { ["id": $0.communityID, "name": $0.community] }, "may_rate": !v.rateFor.isEmpty, "many_communities": v.rateFor.count > 1,
+            "rate_items": v.rateFor.flatMap { c in c.items.map { ["id": $0.id, "title": v.rateFor.count > 1 ? "\(c.community)：\($0.title)" : $0.title] } },
+            "levels": (1...5).reversed().map { ["n": $0, "label": I18n.label("rating_level_\($0)", lang)] },
+            "scores": (1...5).reversed().map { ["n": $0] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: "\(v.name) · \(t["department_page"]!)")
+        if !errors.isEmpty { resp.status = errors.keys.contains { $0.hasSuffix("_state") } ? .conflict : .unprocessableContent }
+        return resp
     }
 
     static func listItemInput(_ f: FormData) -> OfficeListItemInput {
@@ -258,7 +347,8 @@ struct OfficesRoutes {
         let mine = w.shares.filter { $0.mine && $0.status == .sent }
         var resp = renderer.page("work_item", [
             "item": [
-                "id": w.id, "title": w.title, "detail": w.detail, "has_detail": !w.detail.isEmpty, "department": w.department, "street": w.street,
+                "id": w.id, "title": w.title, "detail": w.detail, "has_detail": !w.detail.isEmpty, "department": w.department, "department_id": w.departmentID,
+                "street": w.street,
                 "kind_label": I18n.label("workitem_kind_" + w.kind.rawValue, lang), "status_label": I18n.label("workitem_" + w.status.rawValue, lang),
                 "status": w.status.rawValue, "entry": w.listEntry ?? false, "list_id": w.listID ?? 0,
                 "list_label": w.listKind.map { Self.kindLabel($0, lang) + " v\(w.listVersion ?? 0)" } ?? "",

@@ -45,6 +45,25 @@ enum OfficesText {
         "budget_amount": ("到账金额（元）", "Amount arrived (yuan)"), "budget_memo": ("来源（如：区财政 2027 年第一批）", "Source (e.g. district treasury, first tranche 2027)"),
         "budget_hint": ("只登记已经到账的钱：准入时按它拨付给社区。", "Record only money that has arrived: admissions pay communities from it."),
         "office_keep_lists": ("维护清单", "Keep the lists"), "office_public_lists": ("事项清单（公开）", "Lists (public)"),
+        "department_page": ("部门评价", "Ratings of the department"), "ranking": ("部门评价排行", "Departments ranked"),
+        "ranking_period": ("月份", "Month"), "ranking_show": ("查看", "Show"), "ranking_none": ("这里还没有部门。", "No departments here."),
+        "ranking_hint": ("按社区评价的平均等级排序（被撤销的差评不计），同分时差评少者在前；准时率为当月到期的下派事项按期完成的比例。",
+                         "Ranked by the communities' average level (overturned ratings do not count), then fewer bad ratings; on time is the share of the month's items done by their day."),
+        "ranking_ratings": ("评价数", "Ratings"), "ranking_average": ("平均等级", "Average"), "ranking_bad": ("差评", "Bad"),
+        "ranking_fixes": ("按期整改", "Fixed on time"), "ranking_open_fixes": ("待整改", "Open fixes"), "ranking_on_time": ("事项准时率", "Items on time"),
+        "ratings": ("社区评价", "Communities' ratings"), "ratings_none": ("还没有评价。", "No ratings yet."),
+        "rating_new": ("评价这个部门", "Rate this department"),
+        "rating_hint": ("可就收到的某个事项评价，也可每月评价一次总体办理情况。“差”“很差”为差评，部门须在 15 个工作日内整改答复，也可以向区里申诉。",
+                        "Rate an item you received, or the month's handling in general. The two lowest levels are bad ratings: the department answers with its fix within 15 working days, or appeals to the district."),
+        "rating_about": ("评价对象", "About"), "rating_general": ("本月总体办理情况", "This month's handling in general"),
+        "rating_level": ("总体评价", "Overall"), "rating_timeliness": ("及时性（1–5）", "Timeliness (1–5)"), "rating_helpfulness": ("帮助程度（1–5）", "Helpfulness (1–5)"),
+        "rating_comment": ("意见（差评必填）", "Comment (required for a bad rating)"), "rating_send": ("提交评价", "Send the rating"),
+        "rating_fix_due": ("整改期限", "Fix due"), "rating_fix_late": ("整改逾期", "Fix overdue"),
+        "rating_answer": ("部门整改答复", "The department's fix"), "rating_appeal": ("部门申诉", "The department's appeal"), "rating_decision": ("裁定理由", "Decision"),
+        "rating_answer_input": ("整改情况或申诉理由", "The fix, or why you appeal"), "rating_answer_send": ("提交整改答复", "Send the fix"),
+        "rating_appeal_send": ("向区里申诉", "Appeal to the district"), "rating_decide": ("裁定", "Decide"),
+        "rating_uphold": ("维持评价（部门须整改）", "The rating stands (the department fixes it)"), "rating_overturn": ("撤销评价（不再计入）", "Overturn (it no longer counts)"),
+        "rating_decide_send": ("提交裁定", "Decide"), "department_pages": ("部门评价与排行", "Departments' ratings and ranking"),
     ]
 
     static let values: [String: (String, String)] = [
@@ -61,5 +80,9 @@ enum OfficesText {
         "workitem_event_submitted": ("部门提交", "Submitted"), "workitem_event_admitted": ("街道准入", "Admitted"),
         "workitem_event_refused": ("街道不予准入", "Refused"), "workitem_event_revoked": ("街道撤销", "Revoked"),
         "workitem_event_declined": ("社区拒绝", "Refused by a community"), "workitem_event_done": ("社区完成", "Done by a community"),
+        "rating_level_5": ("很好", "Very good"), "rating_level_4": ("好", "Good"), "rating_level_3": ("一般", "Fair"),
+        "rating_level_2": ("差", "Bad"), "rating_level_1": ("很差", "Very bad"),
+        "rating_fine": ("已评价", "Rated"), "rating_fixing": ("待整改", "Awaiting a fix"), "rating_fixed": ("已整改", "Fixed"),
+        "rating_appealed": ("申诉中", "Appealed"), "rating_overturned": ("已撤销", "Overturned"),
     ]
 }

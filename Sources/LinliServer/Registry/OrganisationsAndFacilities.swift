@@ -164,6 +164,12 @@ extension RegistryService {
         return try await departmentRows(db, BoundSQL.joined(paths.map { "p.path LIKE \($0 + "%")" }, separator: " OR "))
     }
 
+    /// Departments sitting at any of these places (a street's ancestors, say).
+    func departments(_ db: any SQLDatabase, at placeIDs: [Int64]) async throws -> [DepartmentRef] {
+        guard !placeIDs.isEmpty else { return [] }
+        return try await departmentRows(db, "o.place_id IN (\(list: placeIDs))")
+    }
+
     public func departments(ids: [Int64]) async throws -> [Int64: DepartmentRef] { try await store.read { db in try await departments(db, ids: ids) } }
     public func departments(under paths: [String]) async throws -> [DepartmentRef] { try await store.read { db in try await departments(db, under: paths) } }
 
