@@ -737,6 +737,16 @@ def department_sends_an_item_the_street_admits_and_the_community_reports_it_done
     wait_text(d, "shares-list", "已完成")
     shot(d, "work-item-done-phone-large")
     community = d.find_element(By.CSS_SELECTOR, "#shares-list strong").text
+    # It rates the department on this item from the item's page: very good, in large print.
+    d.find_element(By.CSS_SELECTOR, "a[href^='/departments/']").click()
+    for o in d.find_element(By.ID, "r-item").find_elements(By.TAG_NAME, "option"):
+        if "第二季度" in o.text:
+            o.click()
+    level = d.find_element(By.CSS_SELECTOR, "#rate-form input[name=level][value='5']")
+    d.execute_script("arguments[0].scrollIntoView({block:'center'})", level)
+    level.click()
+    d.find_element(By.ID, "do-rate").click()
+    wait_text(d, "rating-list", "很好")
     # The public: the street's lists and the money on the community's ledger, without signing in.
     d.delete_all_cookies()
     d.get(base + "/c/4")
@@ -752,7 +762,7 @@ def pages_pass_the_axe_accessibility_check(d, base):
     for user, paths in [(None, ["/login", "/lists/3", "/office-lists/2"]), ("dept", ["/work-items", "/work-items/1"]),
                         ("community", ["/console", "/requests", "/matters", "/tasks", "/needs", "/projects", "/gap", "/funds", "/ventures",
                                        "/social-workers", "/volunteers", "/figures", "/users", "/inbox", "/affairs", "/affairs-desk", "/affairs/1",
-                                       "/work-items", "/work-items/1"]),
+                                       "/work-items", "/work-items/1", "/rankings/3"]),
                         ("resident", ["/volunteer", "/requests/new", "/matters/new", "/affairs", "/affairs/3"])]:
         d.delete_all_cookies()
         if user:

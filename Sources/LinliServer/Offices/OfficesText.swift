@@ -50,7 +50,7 @@ enum OfficesText {
         "ranking_hint": ("按社区评价的平均等级排序（被撤销的差评不计），同分时差评少者在前；准时率为当月到期的下派事项按期完成的比例。",
                          "Ranked by the communities' average level (overturned ratings do not count), then fewer bad ratings; on time is the share of the month's items done by their day."),
         "ranking_ratings": ("评价数", "Ratings"), "ranking_average": ("平均等级", "Average"), "ranking_bad": ("差评", "Bad"),
-        "ranking_fixes": ("按期整改", "Fixed on time"), "ranking_open_fixes": ("待整改", "Open fixes"), "ranking_on_time": ("事项准时率", "Items on time"),
+        "ranking_fixes": ("按期整改", "Fixed on time"), "ranking_open_fixes": ("待整改", "Open fixes"), "ranking_on_time": ("事项准时率", "Items on time"), "ranking_due": ("当月到期事项", "Items due this month"),
         "ratings": ("社区评价", "Communities' ratings"), "ratings_none": ("还没有评价。", "No ratings yet."),
         "rating_new": ("评价这个部门", "Rate this department"),
         "rating_hint": ("可就收到的某个事项评价，也可每月评价一次总体办理情况。“差”“很差”为差评，部门须在 15 个工作日内整改答复，也可以向区里申诉。",
