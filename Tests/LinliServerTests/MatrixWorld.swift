@@ -136,6 +136,8 @@ struct MatrixWorld {
             "office-lists": "SELECT id FROM office_lists WHERE path LIKE $1 AND status = 'published' ORDER BY id",
             "office-list-items": "SELECT i.id FROM office_list_items i JOIN office_lists l ON l.id = i.list_id WHERE l.path LIKE $1 ORDER BY i.id",
             "department-ratings": "SELECT id FROM department_ratings WHERE path LIKE $1",
+            "assessments": "SELECT id FROM assessment_sets WHERE path LIKE $1",
+            "assessment-indicators": "SELECT i.id FROM assessment_indicators i JOIN assessment_sets a ON a.id = i.set_id WHERE a.path LIKE $1 ORDER BY i.id",
         ]
         return try await store.read { db in
             var out: [String: String] = [:]

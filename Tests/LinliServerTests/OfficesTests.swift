@@ -450,3 +450,92 @@ import LinliStore
         }
     }
 }
+
+@Suite struct IndicatorRulesTests {
+    @Test func scoresAreWeighedAgainstTargets() {
+        #expect(IndicatorRules.hundredths("12.5") == 1250 && IndicatorRules.hundredths("20") == 2000 && IndicatorRules.hundredths("7.25%") == 725)
+        #expect(IndicatorRules.hundredths("-3") == nil && IndicatorRules.hundredths("1.234") == nil && IndicatorRules.hundredths("abc") == nil && IndicatorRules.hundredths("") == nil)
+        #expect(IndicatorRules.text(1250) == "12.5" && IndicatorRules.text(725) == "7.25" && IndicatorRules.text(10000) == "100" && IndicatorRules.text(5) == "0.05")
+        #expect(IndicatorRules.weightsAddUp([3000, 2000, 5000]) && !IndicatorRules.weightsAddUp([3000, 2000, 4000]) && !IndicatorRules.weightsAddUp([10000, 0]))
+        #expect(!IndicatorRules.weightsAddUp([]))
+        #expect(IndicatorRules.percent(45, 50) == 9000 && IndicatorRules.percent(0, 0) == nil && IndicatorRules.percent(1, 3) == 3333)
+        // Full marks at the target, in proportion below, never above; no value, no automatic score.
+        #expect(IndicatorRules.autoScore(value: 9000, target: 9500) == 9473)
+        #expect(IndicatorRules.autoScore(value: 9800, target: 9500) == 10000)
+        #expect(IndicatorRules.autoScore(value: nil, target: 9500) == nil)
+        #expect(IndicatorRules.autoScore(value: 300, target: 400) == 7500, "3 meetings of the 4 aimed at")
+        // The reviewer decides; the weighted total counts an unscored indicator as nothing.
+        #expect(IndicatorRules.final(auto: 9473, review: 8000) == 8000 && IndicatorRules.final(auto: 9473, review: nil) == 9473)
+        #expect(IndicatorRules.total([(3000, 10000), (2000, 5000), (5000, nil)]) == 4000)
+        #expect(IndicatorRules.total([(3000, 9473), (7000, 10000)]) == 9841)
+    }
+}
+
+@Suite struct AssessmentTests {
+    @Test(arguments: Backend.available)
+    func aStreetsCommunitiesAreAssessedComparablyAndTheResultIsPublic(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: OfficesStoreTests.clock()) { f in
+            let o = f.linli.offices
+            let w = try await OfficesStoreTests.world(f)
+            var s = AssessmentInput()
+            s.placeID = f.demo.firstStreetID; s.name = "2026 年度示范社区验收"; s.from = "2026-01-01"; s.to = "2026-12-31"; s.passMark = "60"
+            await #expect(throws: LinliError.notFound) { _ = try await o.createAssessment(s, actor: w.staff) }
+            let id = try await o.createAssessment(s, actor: w.street)
+            func add(_ code: String, _ metric: IndicatorMetric, _ weight: String, _ target: String) async throws -> Int64 {
+                var i = IndicatorInput()
+                i.code = code; i.name = "指标\(code)"; i.metric = metric; i.weight = weight; i.target = target
+                return try await o.addIndicator(setID: id, i, actor: w.street)
+            }
+            let property = try await add("1", .propertyCoverage, "40", "100")
+            let special = try await add("2", .manual, "30", "1")
+            // Weights of 70 %: refused at the start, naming the sum, nothing opened.
+            do { try await o.openAssessment(id, actor: w.street); Issue.record("opened at 70 %") } catch let e as LinliError {
+                #expect(e.field == "weight" && e.message.contains("70"))
+            }
+            #expect(try await o.assessment(id, actor: w.street).status == .draft)
+            let visits = try await add("3", .householdsVisited, "30", "80")
+            var bad = IndicatorInput()
+            bad.code = "1"; bad.name = "x"; bad.metric = .manual; bad.weight = "0"; bad.target = ""
+            do { _ = try await o.addIndicator(setID: id, bad, actor: w.street); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["weight", "target", "code"])
+            }
+            // Before publication: no public, and a community sees its own row only.
+            await #expect(throws: LinliError.notFound) { _ = try await o.assessment(id, actor: nil) }
+            try await o.openAssessment(id, actor: w.street)
+            await #expect(throws: LinliError.self) { _ = try await o.addIndicator(setID: id, bad, actor: w.street) }
+            var v = try await o.assessment(id, actor: w.street)
+            #expect(v.rows.count == 2 && v.weightsTotal == "100")
+            let expected = try await f.linli.store.read { db in try await RegistryService.compoundCoverage(db, communityIDs: [w.first], kind: .propertyCompany)[w.first]! }
+            let cell = v.rows.first { $0.communityID == w.first }!.cells.first { $0.indicatorID == property }!
+            #expect(cell.evidence == "\(expected.0)/\(expected.1)" && cell.value == IndicatorRules.percent(expected.0, expected.1).map { IndicatorRules.text($0) + "%" })
+            #expect(try await o.assessment(id, actor: w.staff).rows.map(\.communityID) == [w.first])
+
+            // Self-assessment of the community's own figure, and the reviewer's score that decides.
+            var mine = AssessmentScoreInput()
+            mine.indicatorID = special; mine.score = "100"
+            do { try await o.selfAssess(id, mine, actor: w.staff); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["value", "note"])
+            }
+            mine.value = "1"; mine.note = "打造“邻里议事厅”品牌，获区级表彰（附文件）。"
+            try await o.selfAssess(id, mine, actor: w.staff)
+            await #expect(throws: LinliError.self) { try await o.review(id, mine, actor: w.staff) }
+            var review = AssessmentScoreInput()
+            review.indicatorID = visits; review.communityID = w.first; review.score = "150"
+            await #expect(throws: LinliError.self) { try await o.review(id, review, actor: w.street) }
+            review.score = "70"; review.note = "走访记录抽查有缺漏。"
+            try await o.review(id, review, actor: w.street)
+            v = try await o.assessment(id, actor: w.street)
+            let row = v.rows.first { $0.communityID == w.first }!
+            #expect(row.cells.first { $0.indicatorID == special }?.score == "100" && row.cells.first { $0.indicatorID == visits }?.score == "70")
+            let propertyScore = IndicatorRules.autoScore(value: IndicatorRules.percent(expected.0, expected.1), target: 10_000) ?? 0
+            #expect(row.total == IndicatorRules.text(Int64(IndicatorRules.total([(4000, propertyScore), (3000, 10_000), (3000, 7000)]))))
+            #expect(v.rows.map(\.rank) == [1, 2])
+
+            try await o.publishAssessment(id, actor: w.street)
+            let public_ = try await o.assessment(id, actor: nil)
+            #expect(public_.status == .published && public_.rows.count == 2 && !public_.mayReview)
+            await #expect(throws: LinliError.self) { try await o.review(id, review, actor: w.street) }
+            #expect(try await o.assessments(actor: w.staff2).allSatisfy { $0.id != id }, "another street's communities do not list it")
+        }
+    }
+}

@@ -229,6 +229,9 @@ import LinliStore
         "GET /request-photos/:id department_staff 404", "GET /h/:code department_staff 404",
         "GET /announcements/:id department_staff 404", "GET /api/v1/announcements/:id department_staff 404",
         "POST /announcements/:id/ack department_staff 404", "POST /api/v1/announcements/:id/ack department_staff 404",
+        // An assessment is public once published; before that, the area's offices and communities.
+        "GET /assessments/:id resident 404", "GET /assessments/:id grid_worker 404", "GET /assessments/:id property_company 404",
+        "GET /assessments/:id department_staff 404", "GET /assessments/:id partner_app 404", "GET /assessments/:id volunteer 404",
         "GET /announcements/:id auditor 404",
         "GET /announcements/:id partner_app 404",
         "GET /announcements/:id property_company 404",
@@ -399,6 +402,7 @@ import LinliStore
         "POST /funds/settings": "PUT /api/v1/communities/:id/fund-settings", "POST /ventures/:id/apply": "POST /api/v1/ventures/:id/applications",
         "POST /visits/plan": "PUT /api/v1/communities/:id/visit-rules",
         "POST /lists/:id/clock": "PUT /api/v1/lists/:id/clock", "POST /office-list-items/:id/remove": "DELETE /api/v1/office-list-items/:id",
+        "POST /assessment-indicators/:id/remove": "DELETE /api/v1/assessment-indicators/:id",
         ]
     /// Console writes with no twin, and why.
     static let browserOnly: [String: String] = [

@@ -111,6 +111,8 @@ public struct Inbox: Sendable {
         "workitem_declined": ("社区拒绝了事项：%@", "A community refused a work item: %@"),
         "workitem_done": ("社区已完成事项：%@", "A community finished a work item: %@"),
         "rating_new": ("社区评价了本部门：%@", "A community rated your department: %@"),
+        "assessment_open": ("考核已开始，请自评：%@", "An assessment has started; please assess yourselves: %@"),
+        "assessment_published": ("考核结果已公布：%@", "Assessment results published: %@"),
         "rating_bad": ("收到差评，请在 15 个工作日内整改答复：%@", "A bad rating: answer with the fix within 15 working days: %@"),
         "rating_fixed": ("部门已就差评整改答复：%@", "The department answered the bad rating: %@"),
         "rating_appealed": ("部门对差评提出申诉：%@", "The department appealed a bad rating: %@"),

@@ -67,6 +67,25 @@ extension Linli {
         rating.level = 2; rating.timeliness = 2; rating.helpfulness = 3
         rating.comment = "社区上报的占道经营问题，两周后才有人来处理，居民意见很大。"
         _ = try await offices.rate(departmentID: department, rating, actor: staff)
+        // This year's assessment of the street's communities, under way: values from the platform,
+        // one self-assessment, one reviewer's score.
+        var set = AssessmentInput()
+        let year = String(choices.earliest.prefix(4))
+        set.placeID = streetID; set.name = "\(Int(year)! - 1) 年度社区治理考核"; set.from = "\(Int(year)! - 1)-01-01"; set.to = "\(Int(year)! - 1)-12-31"; set.passMark = "80"
+        let assessment = try await offices.createAssessment(set, actor: street)
+        var firstIndicator: Int64 = 0
+        for (code, name, metric, weight, target) in [("1", "诉求按期办结", IndicatorMetric.requestsOnTime, "30", "95"), ("2", "小区物业覆盖", .propertyCoverage, "20", "100"),
+                                                     ("3", "小区党支部覆盖", .partyBranchCoverage, "20", "100"), ("4", "居民议事会议", .meetingsHeld, "10", "4"),
+                                                     ("5", "特色工作", .manual, "20", "1")] {
+            var i = IndicatorInput()
+            i.code = code; i.name = name; i.metric = metric; i.weight = weight; i.target = target
+            let id = try await offices.addIndicator(setID: assessment, i, actor: street)
+            if firstIndicator == 0 { firstIndicator = id }
+        }
+        try await offices.openAssessment(assessment, actor: street)
+        var mine = AssessmentScoreInput()
+        mine.indicatorID = firstIndicator; mine.score = "95"; mine.note = "全年诉求均按期回复。"
+        try await offices.selfAssess(assessment, mine, actor: staff)
         return 3
     }
 }

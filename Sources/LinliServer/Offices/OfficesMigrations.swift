@@ -134,5 +134,58 @@ enum OfficesMigrations {
             "CREATE INDEX department_ratings_department ON department_ratings(department_id, period)",
             "CREATE INDEX department_ratings_path ON department_ratings(path)",
         ]),
+        // Assessments (考核、示范创建验收): a set of weighted indicators for a period, applied to
+        // every community of a street (or district); per community and indicator the platform's
+        // value with its evidence, the community's self-assessment and the reviewer's score.
+        // Values and scores in hundredths.
+        Migration("offices.003", [
+            """
+            CREATE TABLE assessment_sets (
+                id {ID},
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                from_day BIGINT NOT NULL,
+                to_day BIGINT NOT NULL,
+                pass_mark INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL,
+                opened_at BIGINT,
+                published_at BIGINT
+            )
+            """,
+            "CREATE INDEX assessment_sets_path ON assessment_sets(path)",
+            """
+            CREATE TABLE assessment_indicators (
+                id {ID},
+                set_id BIGINT NOT NULL REFERENCES assessment_sets(id),
+                code TEXT NOT NULL,
+                name TEXT NOT NULL,
+                metric TEXT NOT NULL,
+                weight BIGINT NOT NULL,
+                target BIGINT NOT NULL,
+                sort INTEGER NOT NULL,
+                UNIQUE (set_id, code)
+            )
+            """,
+            """
+            CREATE TABLE assessment_entries (
+                set_id BIGINT NOT NULL REFERENCES assessment_sets(id),
+                indicator_id BIGINT NOT NULL REFERENCES assessment_indicators(id),
+                community_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                value BIGINT,
+                evidence TEXT NOT NULL DEFAULT '',
+                self_score INTEGER,
+                self_note TEXT NOT NULL DEFAULT '',
+                review_score INTEGER,
+                review_note TEXT NOT NULL DEFAULT '',
+                reviewed_by BIGINT REFERENCES users(id),
+                PRIMARY KEY (set_id, indicator_id, community_id)
+            )
+            """,
+            "CREATE INDEX assessment_entries_community ON assessment_entries(community_id)",
+        ]),
     ]
 }

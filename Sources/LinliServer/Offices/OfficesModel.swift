@@ -151,3 +151,80 @@ public enum RatingRules {
     /// "2026-12" for a China day.
     public static func period(of day: Int64) -> String { String(ChinaTime.iso(day: day).prefix(7)) }
 }
+
+/// What an assessment indicator measures: a figure the platform keeps for each community over
+/// the period, or one the community reports itself (`manual`, with its evidence).
+public enum IndicatorMetric: String, Sendable, CaseIterable, Codable {
+    case requestsOnTime = "requests_on_time"
+    case propertyCoverage = "property_coverage"
+    case ownersCommitteeCoverage = "owners_committee_coverage"
+    case partyBranchCoverage = "party_branch_coverage"
+    case meetingsHeld = "meetings_held"
+    case volunteerHoursPer1000 = "volunteer_hours_per_1000"
+    case householdsVisited = "households_visited"
+    case manual
+
+    /// Shown after a value: a share, a count or hours per 1,000 residents.
+    public var unit: String {
+        switch self {
+        case .requestsOnTime, .propertyCoverage, .ownersCommitteeCoverage, .partyBranchCoverage, .householdsVisited: "%"
+        case .meetingsHeld: "次"
+        case .volunteerHoursPer1000: "小时/千人"
+        case .manual: ""
+        }
+    }
+}
+
+public enum AssessmentStatus: String, Sendable, CaseIterable, Codable { case draft, open, published }
+
+/// The plain rules of an assessment, with worked examples in `IndicatorRulesTests`. Values and
+/// scores are kept in hundredths (87.5 % is 8750; a full score of 100 points is 10000).
+public enum IndicatorRules {
+    public static let full = 10_000
+
+    /// "20", "12.5", "7.25" → hundredths; nil for anything else (negative, three decimals, text).
+    public static func hundredths(_ raw: String?) -> Int64? {
+        let s = (raw ?? "").trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "%", with: "")
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard !s.isEmpty, parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.count <= 9, whole.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        var v = Int64(whole)! * 100
+        if parts.count == 2 {
+            let f = parts[1]
+            guard !f.isEmpty, f.count <= 2, f.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            v += Int64(f.count == 1 ? f + "0" : String(f))!
+        }
+        return v
+    }
+
+    public static func text(_ hundredths: Int64) -> String {
+        let sign = hundredths < 0 ? "-" : "", a = hundredths.magnitude
+        let frac = a % 100
+        return sign + String(a / 100) + (frac == 0 ? "" : (frac % 10 == 0 ? "." + String(frac / 10) : "." + (frac < 10 ? "0" : "") + String(frac)))
+    }
+
+    /// Weights are set so that they add up to 100 % exactly, none of them zero.
+    public static func weightsAddUp(_ weights: [Int64]) -> Bool { !weights.isEmpty && weights.allSatisfy { $0 > 0 } && weights.reduce(0, +) == 10_000 }
+
+    /// A share (numerator over denominator) in hundredths of a percent: 45 of 50 → 9000. Nil
+    /// when there is nothing to count (no compound to cover, no request resolved).
+    public static func percent(_ numerator: Int64, _ denominator: Int64) -> Int64? {
+        denominator <= 0 ? nil : (numerator * 10_000 + denominator / 2) / denominator
+    }
+
+    /// The score the value earns against its target: full at or above the target, in proportion
+    /// below it; nil without a value (a reviewer scores it).
+    public static func autoScore(value: Int64?, target: Int64) -> Int? {
+        guard let value else { return nil }
+        guard target > 0 else { return full }
+        return Int(min(Int64(full), max(0, value) * Int64(full) / target))
+    }
+
+    /// The reviewer's score decides; without one, the platform's (the community's own
+    /// self-assessment is shown beside, never counted).
+    public static func final(auto: Int?, review: Int?) -> Int? { review ?? auto }
+
+    /// The weighted total in hundredths of a point; an indicator without a score counts nothing.
+    public static func total(_ scored: [(weight: Int64, score: Int?)]) -> Int {
+        Int(scored.reduce(Int64(0)) { $0 + $1.weight * Int64($1.score ?? 0) } / 10_000)
+    }
+}

@@ -116,6 +116,7 @@ struct OfficesRoutes {
         }
 
         registerRatings(r)
+        registerAssessments(r)
 
         // The same as JSON.
         r.get("/api/v1/lists/:id", .open) { _, c in try JSON.response(try await offices.lists(placeID: try c.id("id"), actor: c.actor)) }
@@ -207,6 +208,128 @@ struct OfficesRoutes {
         r.get("/api/v1/rankings/:id", .action(.workItemView)) { req, c in
             try JSON.response(try await offices.ranking(placeID: try c.id("id"), period: req.uri.queryParameters.get("period"), actor: try c.requireActor()))
         }
+    }
+
+    func registerAssessments(_ r: Routes) {
+        r.get("/assessments", .action(.workItemView)) { _, c in try await assessmentsPage(c, errors: [:]) }
+        r.post("/assessments", .action(.officeLists)) { _, c in
+            try await formOrErrors(prefix: "new") {
+                var i = AssessmentInput()
+                i.placeID = try c.form.optionalID("place_id", "地点编号应为数字"); i.name = c.form["name"]; i.from = c.form["from"]; i.to = c.form["to"]
+                i.passMark = c.form["pass_mark"]
+                return redirect("/assessments/\(try await offices.createAssessment(i, actor: try c.requireActor()))")
+            } page: { errors in try await assessmentsPage(c, errors: errors) }
+        }
+        // Published results are public; before that the area's staff see it.
+        r.get("/assessments/:id", .open) { _, c in try await assessmentPage(c, try c.id("id"), errors: [:]) }
+        r.post("/assessments/:id/indicators", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "ind") {
+                var i = IndicatorInput()
+                i.code = c.form["code"]; i.name = c.form["name"]; i.metric = IndicatorMetric(rawValue: c.form["metric"] ?? ""); i.weight = c.form["weight"]
+                i.target = c.form["target"]
+                _ = try await offices.addIndicator(setID: id, i, actor: try c.requireActor())
+                return redirect("/assessments/\(id)#indicators")
+            } page: { errors in try await assessmentPage(c, id, errors: errors) }
+        }
+        r.post("/assessment-indicators/:id/remove", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            let set = try await offices.indicatorSet(id)
+            try await offices.removeIndicator(id, actor: try c.requireActor())
+            return redirect("/assessments/\(set)#indicators")
+        }
+        let steps: [(String, @Sendable (OfficesService, Int64, Actor) async throws -> Void)] = [
+            ("open", { try await $0.openAssessment($1, actor: $2) }), ("refresh", { try await $0.refreshAssessment($1, actor: $2) }),
+            ("publish", { try await $0.publishAssessment($1, actor: $2) }),
+        ]
+        for (step, run) in steps {
+            r.post("/assessments/:id/\(step)", .action(.officeLists)) { _, c in
+                let id = try c.id("id")
+                return try await formOrErrors(prefix: "set", alsoShowing: [.conflict]) {
+                    try await run(offices, id, try c.requireActor())
+                    return redirect("/assessments/\(id)")
+                } page: { errors in try await assessmentPage(c, id, errors: errors) }
+            }
+            r.post("/api/v1/assessments/:id/\(step)", .action(.officeLists)) { _, c in
+                let id = try c.id("id")
+                try await run(offices, id, try c.requireActor())
+                return try JSON.response(try await offices.assessment(id, actor: c.actor))
+            }
+        }
+        let scoring: [(String, Action, @Sendable (OfficesService, Int64, AssessmentScoreInput, Actor) async throws -> Void)] = [
+            ("self", .workItemRespond, { try await $0.selfAssess($1, $2, actor: $3) }), ("review", .officeLists, { try await $0.review($1, $2, actor: $3) }),
+        ]
+        for (step, action, run) in scoring {
+            r.post("/assessments/:id/\(step)", .action(action)) { _, c in
+                let id = try c.id("id")
+                return try await formOrErrors(prefix: step, alsoShowing: [.conflict]) {
+                    var i = AssessmentScoreInput()
+                    i.indicatorID = try c.form.optionalID("indicator_id", "指标编号应为数字"); i.communityID = try c.form.optionalID("community_id", "社区编号应为数字")
+                    i.score = c.form["score"]; i.value = c.form["value"]; i.note = c.form["note"]
+                    try await run(offices, id, i, try c.requireActor())
+                    return redirect("/assessments/\(id)#table")
+                } page: { errors in try await assessmentPage(c, id, errors: errors) }
+            }
+            r.post("/api/v1/assessments/:id/\(step)", .action(action), body: AssessmentScoreInput.self) { _, c, i in
+                try await run(offices, try c.id("id"), i, try c.requireActor())
+                return Response(status: .noContent)
+            }
+        }
+        r.get("/api/v1/assessments", .action(.workItemView)) { _, c in try JSON.response(try await offices.assessments(actor: try c.requireActor())) }
+        r.post("/api/v1/assessments", .action(.officeLists), body: AssessmentInput.self) { _, c, i in
+            let id = try await offices.createAssessment(i, actor: try c.requireActor())
+            return try JSON.response(try await offices.assessment(id, actor: c.actor), status: .created)
+        }
+        r.get("/api/v1/assessments/:id", .open) { _, c in try JSON.response(try await offices.assessment(try c.id("id"), actor: c.actor)) }
+        r.post("/api/v1/assessments/:id/indicators", .action(.officeLists), body: IndicatorInput.self) { _, c, i in
+            try JSON.response(["id": try await offices.addIndicator(setID: try c.id("id"), i, actor: try c.requireActor())], status: .created)
+        }
+        r.delete("/api/v1/assessment-indicators/:id", .action(.officeLists)) { _, c in
+            try await offices.removeIndicator(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+    }
+
+    func assessmentsPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let list = try await offices.assessments(actor: actor)
+        let places = try await offices.submitChoices(actor: actor).listPlaces
+        let t = I18n.table(c.lang)
+        var resp = renderer.page("assessments", [
+            "sets": list.map { ["id": $0.id, "place": $0.place, "name": $0.name, "from": $0.from, "to": $0.to, "status_label": I18n.label("assessment_" + $0.status.rawValue, c.lang)] },
+            "none": list.isEmpty, "may_create": !places.isEmpty, "places": places.map { ["id": $0.id, "name": $0.name] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["assessments"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func assessmentPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let v = try await offices.assessment(id, actor: c.actor)
+        let lang = c.lang
+        let mine = v.rows.filter(\.mine)
+        var resp = renderer.page("assessment", [
+            "id": v.id, "name": v.name, "place_name": v.placeName, "from": v.from, "to": v.to, "pass_mark": v.passMark,
+            "status_label": I18n.label("assessment_" + v.status.rawValue, lang), "weights_total": v.weightsTotal, "draft": v.status == .draft,
+            "open": v.status == .open, "published": v.status == .published, "may_edit": v.mayEdit, "may_review": v.mayReview,
+            "indicators": v.indicators.map { i -> [String: Any] in
+                ["id": i.id, "code": i.code, "name": i.name, "metric": I18n.label("metric_" + i.metric.rawValue, lang), "weight": i.weight, "target": i.target,
+                 "manual": i.metric == .manual, "may_edit": v.mayEdit]
+            },
+            "has_indicators": !v.indicators.isEmpty,
+            "rows": v.rows.map { r -> [String: Any] in
+                ["rank": r.rank, "community": r.community, "total": r.total, "passed": r.passed, "cells": r.cells.map { cell -> [String: Any] in
+                    ["value": cell.value ?? "—", "evidence": cell.evidence, "score": cell.score ?? "—", "self": cell.selfScore ?? false, "review": cell.reviewScore ?? false]
+                }]
+            },
+            "no_rows": v.rows.isEmpty,
+            "metrics": IndicatorMetric.allCases.map { ["code": $0.rawValue, "label": I18n.label("metric_" + $0.rawValue, lang)] },
+            "may_self": v.status == .open && !mine.isEmpty, "self_for": mine.map { ["id": $0.communityID, "name": $0.community] }, "many_mine": mine.count > 1,
+            "communities": v.rows.map { ["id": $0.communityID, "name": $0.community] }, "all_indicators": v.indicators.map { ["id": $0.id, "label": "\($0.code) \($0.name)"] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: v.name)
+        if !errors.isEmpty { resp.status = errors.keys.contains { $0.hasSuffix("_state") } ? .conflict : .unprocessableContent }
+        return resp
     }
 
     static func rankingDict(_ f: RankingRow) -> [String: Any] {

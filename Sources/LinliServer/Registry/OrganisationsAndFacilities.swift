@@ -184,3 +184,43 @@ extension RegistryService {
         }
     }
 }
+
+extension RegistryService {
+    /// Per community: its compounds, and how many have an organisation of `kind` (a property
+    /// company serving it, an owners' committee or party branch of it): id → (covered, compounds).
+    static func compoundCoverage(_ db: any SQLDatabase, communityIDs: [Int64], kind: OrganisationKind) async throws -> [Int64: (Int64, Int64)] {
+        guard !communityIDs.isEmpty else { return [:] }
+        var out: [Int64: (Int64, Int64)] = [:]
+        for r in try await db.query("""
+            SELECT parent_id, COUNT(*) AS n FROM places WHERE parent_id IN (\(list: communityIDs)) AND kind = \(PlaceKind.compound.rawValue) GROUP BY parent_id
+            """).all() {
+            out[try r.decode(column: "parent_id", as: Int64.self)] = (0, try r.decode(column: "n", as: Int64.self))
+        }
+        let covered: BoundSQL = kind == .propertyCompany
+            ? "EXISTS (SELECT 1 FROM organisation_compounds oc JOIN organisations o ON o.id = oc.organisation_id WHERE oc.compound_id = c.id AND o.kind = \(kind.rawValue))"
+            : "EXISTS (SELECT 1 FROM organisations o WHERE o.place_id = c.id AND o.kind = \(kind.rawValue))"
+        for r in try await db.query("""
+            SELECT c.parent_id, COUNT(*) AS n FROM places c WHERE c.parent_id IN (\(list: communityIDs)) AND c.kind = \(PlaceKind.compound.rawValue) AND \(covered) GROUP BY c.parent_id
+            """).all() {
+            let id = try r.decode(column: "parent_id", as: Int64.self)
+            out[id] = (try r.decode(column: "n", as: Int64.self), out[id]?.1 ?? 0)
+        }
+        return out
+    }
+
+    /// Residents and households registered per community: id → (residents, households).
+    static func population(_ db: any SQLDatabase, communityIDs: [Int64]) async throws -> [Int64: (residents: Int64, households: Int64)] {
+        guard !communityIDs.isEmpty else { return [:] }
+        var out: [Int64: (residents: Int64, households: Int64)] = [:]
+        for r in try await db.query("SELECT community_id, COUNT(*) AS n FROM households WHERE community_id IN (\(list: communityIDs)) GROUP BY community_id").all() {
+            out[try r.decode(column: "community_id", as: Int64.self)] = (0, try r.decode(column: "n", as: Int64.self))
+        }
+        for r in try await db.query("""
+            SELECT h.community_id, COUNT(*) AS n FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id IN (\(list: communityIDs)) GROUP BY h.community_id
+            """).all() {
+            let id = try r.decode(column: "community_id", as: Int64.self)
+            out[id] = (try r.decode(column: "n", as: Int64.self), out[id]?.households ?? 0)
+        }
+        return out
+    }
+}
