@@ -757,12 +757,35 @@ def department_sends_an_item_the_street_admits_and_the_community_reports_it_done
 
 
 @case
+def street_scores_the_assessment_and_publishes_it_for_everyone(d, base):
+    # The demo's assessment is under way: the street scores one indicator, publishes, and the
+    # result is public, read on a phone in large print without signing in.
+    login(d, base, "street")
+    d.get(base + "/assessments")
+    d.find_element(By.CSS_SELECTOR, "#assessment-list a").click()
+    d.find_element(By.ID, "v-score").send_keys("88")
+    d.find_element(By.ID, "v-note").send_keys("抽查诉求回访记录，个别超期。")
+    d.find_element(By.ID, "do-review").click()
+    wait_text(d, "assessment-table", "评分 88")
+    page = d.current_url.split("#")[0]
+    d.execute_script("window.confirm = function () { return true; }")
+    d.find_element(By.ID, "do-publish").click()
+    wait_text(d, "assessment-status", "已公布")
+    d.delete_all_cookies()
+    d.get(base + "/prefs?print=large")
+    d.get(page)
+    wait_text(d, "assessment-status", "已公布")
+    assert "西林寺社区" in d.find_element(By.ID, "assessment-table").text
+    shot(d, "assessment-public-phone-large")
+
+
+@case
 def pages_pass_the_axe_accessibility_check(d, base):
     problems = []
     for user, paths in [(None, ["/login", "/lists/3", "/office-lists/2"]), ("dept", ["/work-items", "/work-items/1"]),
                         ("community", ["/console", "/requests", "/matters", "/tasks", "/needs", "/projects", "/gap", "/funds", "/ventures",
                                        "/social-workers", "/volunteers", "/figures", "/users", "/inbox", "/affairs", "/affairs-desk", "/affairs/1",
-                                       "/work-items", "/work-items/1", "/rankings/3"]),
+                                       "/work-items", "/work-items/1", "/rankings/3", "/assessments", "/assessments/1"]),
                         ("resident", ["/volunteer", "/requests/new", "/matters/new", "/affairs", "/affairs/3"])]:
         d.delete_all_cookies()
         if user:

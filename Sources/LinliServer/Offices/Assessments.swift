@@ -271,7 +271,7 @@ extension OfficesService {
                 share(Dictionary(uniqueKeysWithValues: communities.map { ($0, (visited[$0] ?? 0, p[$0]?.households ?? 0)) }), "住户")
             case .meetingsHeld:
                 let held = try await DeliberationService.meetingsHeld(db, communityIDs: communities, from: from, to: to)
-                for c in communities { values[c] = ((held[c] ?? 0) * 100, "\(held[c] ?? 0) 次") }
+                for c in communities { values[c] = ((held[c] ?? 0) * 100, "") }   // the value is the count
             case .volunteerHoursPer1000:
                 let minutes = try await LinkageService.volunteerMinutes(db, communityIDs: communities, from: from, to: to)
                 let p = try await people()

@@ -309,7 +309,7 @@ struct OfficesRoutes {
         let lang = c.lang
         let mine = v.rows.filter(\.mine)
         var resp = renderer.page("assessment", [
-            "id": v.id, "name": v.name, "place_name": v.placeName, "from": v.from, "to": v.to, "pass_mark": v.passMark,
+            "id": v.id, "name": v.name, "place_name": v.placeName, "from": v.from, "to": v.to, "pass_mark": v.passMark, "signed_in": c.actor != nil,
             "status_label": I18n.label("assessment_" + v.status.rawValue, lang), "weights_total": v.weightsTotal, "draft": v.status == .draft,
             "open": v.status == .open, "published": v.status == .published, "may_edit": v.mayEdit, "may_review": v.mayReview,
             "indicators": v.indicators.map { i -> [String: Any] in
@@ -319,7 +319,8 @@ struct OfficesRoutes {
             "has_indicators": !v.indicators.isEmpty,
             "rows": v.rows.map { r -> [String: Any] in
                 ["rank": r.rank, "community": r.community, "total": r.total, "passed": r.passed, "cells": r.cells.map { cell -> [String: Any] in
-                    ["value": cell.value ?? "—", "evidence": cell.evidence, "score": cell.score ?? "—", "self": cell.selfScore ?? false, "review": cell.reviewScore ?? false]
+                    ["value": cell.value ?? "", "evidence": cell.evidence.isEmpty ? false : cell.evidence, "score": cell.score ?? "—",
+                     "self": cell.selfScore ?? false, "review": cell.reviewScore ?? false]
                 }]
             },
             "no_rows": v.rows.isEmpty,
