@@ -98,6 +98,8 @@ public enum Action: String, Sendable, CaseIterable {
     case workItemRespond = "workitem.respond"
     /// A community rates the departments that serve it (评价权、好差评).
     case departmentRate = "department.rate"
+    /// The whole area at a glance: a street's, district's or city's figures by the places below.
+    case dashboardView = "dashboard.view"
 }
 
 public enum PermissionTable {
@@ -117,7 +119,7 @@ public enum PermissionTable {
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
                     .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],
-        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView, .workItemView],
+        .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView, .workItemView, .dashboardView],
         .partnerApp: [.requestSubmit, .requestView],
         .departmentStaff: [.placeView, .workItemView, .workItemSubmit],
     ]

@@ -539,3 +539,54 @@ import LinliStore
         }
     }
 }
+
+@Suite struct DashboardRulesTests {
+    @Test func communitiesRollUpIntoThePlacesBelowTheArea() {
+        var a = AreaFigures(); a.communities = 1; a.requests = 10; a.resolved = 8; a.onTime = 6; a.ratingSum = 9; a.rated = 2
+        var b = AreaFigures(); b.communities = 1; b.requests = 5; b.resolved = 2; b.onTime = 2; b.compounds = 4; b.withProperty = 3
+        var c = AreaFigures(); c.communities = 1; c.requests = 1
+        let rolled = DashboardRules.roll([1: a, 2: b, 3: c, 4: c], childOf: [1: 100, 2: 100, 3: 200])
+        #expect(rolled.count == 2 && rolled[100]?.requests == 15 && rolled[100]?.communities == 2 && rolled[200]?.requests == 1, "community 4 has no place below the area")
+        #expect(DashboardRules.share(rolled[100]!.onTime, rolled[100]!.resolved) == "80%" && DashboardRules.share(0, 0) == "—")
+        #expect(DashboardRules.share(3, 4) == "75%" && DashboardRules.share(1, 3) == "33.33%")
+        #expect(DashboardRules.average(9, 2) == "4.5" && DashboardRules.average(0, 0) == "—")
+        #expect((a + b).withProperty == 3 && (a + b).ratingSum == 9)
+    }
+}
+
+@Suite struct DashboardTests {
+    @Test(arguments: Backend.available)
+    func aStreetAndItsDistrictSeeTheirPlacesAtAGlance(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let l = f.linli
+            _ = try await l.loadRequestsDemo()
+            _ = try await l.loadDeliberationDemo()
+            _ = try await l.loadLinkageDemo()
+            let street = try await f.actor("street"), admin = try await f.actor("admin"), staff = try await f.actor("community")
+            let v = try await l.offices.dashboard(placeID: f.demo.firstStreetID, from: "2020-01-01", to: "2029-12-31", actor: street)
+            let (requests, households, communities) = try await l.store.read { db in
+                let path = try await db.query("SELECT path FROM places WHERE id = \(f.demo.firstStreetID)").first()!.decode(column: "path", as: String.self)
+                return (try await db.query("SELECT COUNT(*) AS n FROM requests WHERE street_id = \(f.demo.firstStreetID) AND merged_into IS NULL").first()!.decode(column: "n", as: Int64.self),
+                        try await db.query("SELECT COUNT(*) AS n FROM households WHERE path LIKE \(path + "%")").first()!.decode(column: "n", as: Int64.self),
+                        try await db.query("SELECT COUNT(*) AS n FROM places WHERE kind IN ('community', 'village') AND path LIKE \(path + "%")").first()!.decode(column: "n", as: Int64.self))
+            }
+            #expect(v.rows.count == Int(communities) && v.total.figures.requests == requests && v.total.figures.households == households)
+            #expect(requests > 0 && v.total.figures.volunteers > 0 && v.total.figures.compounds > 0)
+            #expect(v.rows.first { $0.placeID == f.demo.firstCommunityID }?.link == "/places/\(f.demo.firstCommunityID)")
+            #expect(v.upID == nil, "a street's staff do not see the district")
+            // The district: one row per street, drilling down; the city's admin may go up.
+            let district = try await l.store.read { db in
+                try await db.query("SELECT parent_id FROM places WHERE id = \(f.demo.firstStreetID)").first()!.decode(column: "parent_id", as: Int64.self)
+            }
+            let d = try await l.offices.dashboard(placeID: district, from: "2020-01-01", to: "2029-12-31", actor: admin)
+            #expect(d.rows.contains { $0.placeID == f.demo.firstStreetID && $0.link == "/dashboard/\(f.demo.firstStreetID)" && $0.figures.requests == requests })
+            #expect(d.upID != nil)
+            await #expect(throws: LinliError.notFound) { _ = try await l.offices.dashboard(placeID: f.demo.byStreet[1].firstStreetID, from: nil, to: nil, actor: street) }
+            // A community's staff hold no dashboard right; above their area the street answers as missing.
+            await #expect(throws: LinliError.notFound) { _ = try await l.offices.dashboard(placeID: f.demo.firstStreetID, from: nil, to: nil, actor: staff) }
+            await #expect(throws: LinliError.self) { _ = try await l.offices.dashboard(placeID: f.demo.firstStreetID, from: "2026-12-31", to: "2026-01-01", actor: street) }
+            let csv = OfficesService.csv(v)
+            #expect(csv.hasPrefix("\u{FEFF}\"地区\"") && csv.contains("\"\(v.total.name)\"") && csv.components(separatedBy: "\r\n").count == v.rows.count + 3)
+        }
+    }
+}

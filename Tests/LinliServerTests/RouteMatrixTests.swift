@@ -181,7 +181,7 @@ import LinliStore
     }
 
     /// Route segments naming a kind of object by another name.
-    static let aliases = ["rankings": "lists", "c": "communities", "ledger": "communities", "board": "communities", "coverage": "communities", "routing-rules": "rules"]
+    static let aliases = ["rankings": "lists", "dashboard": "lists", "c": "communities", "ledger": "communities", "board": "communities", "coverage": "communities", "routing-rules": "rules"]
 
     /// Scrubs ids out of a refusal so that two of them can be compared.
     static func scrub(_ s: String) -> String { s.replacing(/[0-9]+/, with: "#") }

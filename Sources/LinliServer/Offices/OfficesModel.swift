@@ -228,3 +228,46 @@ public enum IndicatorRules {
         Int(scored.reduce(Int64(0)) { $0 + $1.weight * Int64($1.score ?? 0) } / 10_000)
     }
 }
+
+/// One area's figures for a period, summed from its communities.
+public struct AreaFigures: Sendable, Equatable, Codable {
+    public var communities: Int64 = 0
+    public var requests: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0
+    public var matters: Int64 = 0, votes: Int64 = 0, decisionsDone: Int64 = 0
+    public var volunteers: Int64 = 0, volunteerMinutes: Int64 = 0, raised: Int64 = 0, matched: Int64 = 0
+    public var visited: Int64 = 0, households: Int64 = 0, residents: Int64 = 0
+    public var compounds: Int64 = 0, withProperty: Int64 = 0, withOwnersCommittee: Int64 = 0, withPartyBranch: Int64 = 0
+    public init() {}
+
+    public static func + (a: AreaFigures, b: AreaFigures) -> AreaFigures {
+        var s = AreaFigures()
+        for k in Self.counts { s[keyPath: k] = a[keyPath: k] + b[keyPath: k] }
+        return s
+    }
+
+    static var counts: [WritableKeyPath<AreaFigures, Int64>] { [
+        \.communities, \.requests, \.escalated, \.ratingSum, \.rated, \.resolved, \.onTime, \.matters, \.votes, \.decisionsDone,
+        \.volunteers, \.volunteerMinutes, \.raised, \.matched, \.visited, \.households, \.residents, \.compounds, \.withProperty,
+        \.withOwnersCommittee, \.withPartyBranch,
+    ] }
+}
+
+/// The plain rules of the dashboards, with worked examples in `DashboardRulesTests`.
+public enum DashboardRules {
+    /// Communities' figures summed into the places one level below the area (its districts,
+    /// streets or communities); `childOf` names each community's. Communities with no child are left out.
+    public static func roll(_ byCommunity: [Int64: AreaFigures], childOf: [Int64: Int64]) -> [Int64: AreaFigures] {
+        var out: [Int64: AreaFigures] = [:]
+        for (c, f) in byCommunity {
+            guard let child = childOf[c] else { continue }
+            out[child] = (out[child] ?? AreaFigures()) + f
+        }
+        return out
+    }
+
+    /// "87.5%" style shares; "—" when there is nothing to count.
+    public static func share(_ n: Int64, _ d: Int64) -> String { IndicatorRules.percent(n, d).map { IndicatorRules.text($0) + "%" } ?? "—" }
+
+    /// Average satisfaction (1–5) to two places; "—" without ratings.
+    public static func average(_ sum: Int64, _ n: Int64) -> String { n == 0 ? "—" : IndicatorRules.text((sum * 100 + n / 2) / n) }
+}

@@ -117,6 +117,7 @@ struct OfficesRoutes {
 
         registerRatings(r)
         registerAssessments(r)
+        registerDashboard(r)
 
         // The same as JSON.
         r.get("/api/v1/lists/:id", .open) { _, c in try JSON.response(try await offices.lists(placeID: try c.id("id"), actor: c.actor)) }
@@ -288,6 +289,46 @@ struct OfficesRoutes {
             try await offices.removeIndicator(try c.id("id"), actor: try c.requireActor())
             return Response(status: .noContent)
         }
+    }
+
+    func registerDashboard(_ r: Routes) {
+        r.get("/dashboard/:id", .action(.dashboardView)) { req, c in
+            let q = req.uri.queryParameters
+            let v = try await offices.dashboard(placeID: try c.id("id"), from: q.get("from"), to: q.get("to"), actor: try c.requireActor())
+            return try dashboardPage(c, v)
+        }
+        r.get("/dashboard/:id/export", .action(.dashboardView)) { req, c in
+            let q = req.uri.queryParameters
+            let v = try await offices.dashboard(placeID: try c.id("id"), from: q.get("from"), to: q.get("to"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"dashboard-\(v.placeID).csv\"",
+                                                   .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: OfficesService.csv(v))))
+        }
+        r.get("/api/v1/dashboard/:id", .action(.dashboardView)) { req, c in
+            let q = req.uri.queryParameters
+            return try JSON.response(try await offices.dashboard(placeID: try c.id("id"), from: q.get("from"), to: q.get("to"), actor: try c.requireActor()))
+        }
+    }
+
+    func dashboardPage(_ c: AppContext, _ v: DashboardView) throws -> Response {
+        let t = I18n.table(c.lang)
+        func row(_ r: DashboardRow) -> [String: Any] {
+            let f = r.figures
+            return ["id": r.placeID, "name": r.name, "link": r.link, "requests": f.requests, "escalated": f.escalated, "resolved": f.resolved, "on_time": r.onTime,
+                    "satisfaction": r.satisfaction, "matters": f.matters, "votes": f.votes, "done": f.decisionsDone, "volunteers": f.volunteers,
+                    "hours": r.volunteerHours, "raised": r.raised, "matched": r.matched, "visits": r.visitCoverage, "households": f.households,
+                    "residents": f.residents, "compounds": f.compounds, "property": r.propertyCoverage, "owners": r.ownersCommitteeCoverage, "party": r.partyBranchCoverage,
+                    "communities": f.communities]
+        }
+        let chart = ChartSpec(type: "bar", labels: v.rows.map(\.name), datasets: [
+            .init(label: t["dash_requests"]!, data: v.rows.map { Double($0.figures.requests) }, axis: "count", kind: "bar"),
+            .init(label: t["dash_on_time"]!, data: v.rows.map { r in IndicatorRules.percent(r.figures.onTime, r.figures.resolved).map { Double($0) / 100 } }, axis: "pct", kind: "line"),
+        ])
+        let chartJSON = String(decoding: try JSONEncoder().encode(chart), as: UTF8.self)
+        let query = "from=\(v.from)&to=\(v.to)"
+        return renderer.page("dashboard", [
+            "id": v.placeID, "name": v.name, "from": v.from, "to": v.to, "query": query, "up": v.upID ?? false,
+            "rows": v.rows.map(row), "total": row(v.total), "has_rows": !v.rows.isEmpty, "chart": chartJSON,
+        ], context: c, title: "\(v.name) · \(t["dashboard"]!)")
     }
 
     func assessmentsPage(_ c: AppContext, errors: [String: String]) async throws -> Response {

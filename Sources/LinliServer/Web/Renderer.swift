@@ -146,6 +146,7 @@ struct Renderer: Sendable {
             // Announcements are also read by the households they reach (a grid worker finds theirs on /visits).
             if a.grants.contains(where: { $0.role == .resident }) { nav["can_announcements"] = .bool(true) }
             if let g = a.grants(for: .coverageView).first { nav["coverage_place"] = .number(String(g.placeID)) }
+            if let g = a.grants(for: .dashboardView).first { nav["dashboard_place"] = .number(String(g.placeID)) }
             // Someone acting only for themselves gets a resident's menu: what they can use, no staff links.
             nav["resident_nav"] = .bool(a.actsOnlyForThemselves)
             nav["home_path"] = .text(HomeRoutes.homePath(a))
