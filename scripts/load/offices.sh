@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Issue 22's speed targets at the scale this machine can hold in a run: a demo of SCALE streets
+# (~25,000 residents each) with COUNT generated requests over MONTHS months, then the city's,
+# the district's and a street's dashboard for the whole history and for last month, a street's
+# assessment table and the departments' ranking, each the median of 10 loads over HTTP beside
+# the median of the bare /health route in the same run.
+# Usage: scripts/load/offices.sh                       (SQLite; SCALE=4 COUNT=2000000 MONTHS=24)
+#        SCALE=8 COUNT=10000000 LINLI_DATABASE_URL=postgres://… scripts/load/offices.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/load/lib.sh
+COUNT="${COUNT:-2000000}" MONTHS="${MONTHS:-24}" SCALE="${SCALE:-4}"
+export LINLI_SWEEP_SECONDS=0
+build_release
+DATA="$(mktemp -d /tmp/linli-offices-XXXX)"
+export LINLI_DATA_DIR="$DATA"
+trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
+echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite); scale $SCALE; $COUNT requests over $MONTHS months"
+/usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
+/usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS"
+PORT=18085
+"$BIN" serve --port "$PORT" >/dev/null 2>&1 &
+SERVER=$!
+sleep 3
+median_ms() {  # USER PATH: the median of 10 loads, in ms
+  local auth="Authorization: Bearer $(token "$1")"
+  curl -s -H "$auth" -o /dev/null "http://127.0.0.1:$PORT$2"   # warm
+  for i in $(seq 10); do curl -s -H "$auth" -o /dev/null -w "%{http_code} %{time_total}\n" "http://127.0.0.1:$PORT$2"; done |
+    sort -k2 -n | awk 'NR==5 {printf "%.1f %s", $2 * 1000, $1}'
+}
+BARE=$(median_ms admin /health | cut -d' ' -f1)
+echo "bare /health: median $BARE ms"
+FROM=$(date -d "$(date +%Y-%m-01) -$MONTHS month" +%Y-%m-%d); TO=$(date +%Y-%m-%d)
+LAST_FROM=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m-%d); LAST_TO=$(date -d "$(date +%Y-%m-01) -1 day" +%Y-%m-%d)
+report() {  # NAME USER PATH
+  local r; r=$(median_ms "$2" "$3")
+  echo "$1: median ${r% *} ms (HTTP ${r#* }), ratio to bare $(awk -v a="${r% *}" -v b="$BARE" 'BEGIN { printf "%.0f", a / b }')×"
+}
+report "city dashboard, whole history" admin "/dashboard/1?from=$FROM&to=$TO"
+report "city dashboard, last month" admin "/dashboard/1?from=$LAST_FROM&to=$LAST_TO"
+report "district dashboard, last month" admin "/dashboard/2?from=$LAST_FROM&to=$LAST_TO"
+report "street dashboard, last month" street "/dashboard/3?from=$LAST_FROM&to=$LAST_TO"
+report "city dashboard JSON, last month" admin "/api/v1/dashboard/1?from=$LAST_FROM&to=$LAST_TO"
+report "street assessment table" street "/assessments/1"
+report "street assessment, values taken again" street "/api/v1/assessments/1"
+report "departments' ranking, street" street "/rankings/3"
