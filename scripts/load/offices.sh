@@ -22,18 +22,18 @@ PORT=18085
 "$BIN" serve --port "$PORT" >/dev/null 2>&1 &
 SERVER=$!
 sleep 3
-median_ms() {  # USER PATH: the median of 10 loads, in ms
-  local auth="Authorization: Bearer $(token "$1")"
-  curl -s -H "$auth" -o /dev/null "http://127.0.0.1:$PORT$2"   # warm
-  for i in $(seq 10); do curl -s -H "$auth" -o /dev/null -w "%{http_code} %{time_total}\n" "http://127.0.0.1:$PORT$2"; done |
+median_ms() {  # USER PATH [METHOD]: the median of 10 loads, in ms
+  local auth="Authorization: Bearer $(token "$1")" method="${3:-GET}"
+  curl -s -X "$method" -H "$auth" -o /dev/null "http://127.0.0.1:$PORT$2"   # warm
+  for i in $(seq 10); do curl -s -X "$method" -H "$auth" -o /dev/null -w "%{http_code} %{time_total}\n" "http://127.0.0.1:$PORT$2"; done |
     sort -k2 -n | awk 'NR==5 {printf "%.1f %s", $2 * 1000, $1}'
 }
 BARE=$(median_ms admin /health | cut -d' ' -f1)
 echo "bare /health: median $BARE ms"
 FROM=$(date -d "$(date +%Y-%m-01) -$MONTHS month" +%Y-%m-%d); TO=$(date +%Y-%m-%d)
 LAST_FROM=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m-%d); LAST_TO=$(date -d "$(date +%Y-%m-01) -1 day" +%Y-%m-%d)
-report() {  # NAME USER PATH
-  local r; r=$(median_ms "$2" "$3")
+report() {  # NAME USER PATH [METHOD]
+  local r; r=$(median_ms "$2" "$3" "${4:-GET}")
   echo "$1: median ${r% *} ms (HTTP ${r#* }), ratio to bare $(awk -v a="${r% *}" -v b="$BARE" 'BEGIN { printf "%.0f", a / b }')×"
 }
 report "city dashboard, whole history" admin "/dashboard/1?from=$FROM&to=$TO"
@@ -42,5 +42,5 @@ report "district dashboard, last month" admin "/dashboard/2?from=$LAST_FROM&to=$
 report "street dashboard, last month" street "/dashboard/3?from=$LAST_FROM&to=$LAST_TO"
 report "city dashboard JSON, last month" admin "/api/v1/dashboard/1?from=$LAST_FROM&to=$LAST_TO"
 report "street assessment table" street "/assessments/1"
-report "street assessment, values taken again" street "/api/v1/assessments/1"
+report "street assessment, values taken again (POST)" street "/api/v1/assessments/1/refresh" POST
 report "departments' ranking, street" street "/rankings/3"
