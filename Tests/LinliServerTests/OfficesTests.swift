@@ -590,3 +590,42 @@ import LinliStore
         }
     }
 }
+
+@Suite struct WorkItemRaceTests {
+    /// Steps on one item at the same moment (a double click on admit and refuse, a revoke while a
+    /// community reports): the money always matches what the item and its shares say.
+    @Test(arguments: Backend.available)
+    func simultaneousStepsLeaveTheMoneyAsTheItemSays(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: OfficesStoreTests.clock()) { f in
+            let o = f.linli.offices
+            let w = try await OfficesStoreTests.world(f)
+            var fund = DepartmentFundingInput()
+            fund.amount = "100000"
+            try await o.fund(departmentID: w.department, fund, actor: w.street)
+            var why = WorkItemDecisionInput()
+            why.reason = "重复"
+            for round in 0..<4 {
+                var i = OfficesStoreTests.input(w, entry: w.sortingEntry, units: 10)
+                i.clientKey = "race-\(round)"
+                let id = try await o.submit(i, actor: w.dept)
+                async let a: Void = o.admit(id, WorkItemDecisionInput(), actor: w.street)
+                async let b: Void = o.refuse(id, why, actor: w.street)
+                _ = try? await a; _ = try? await b
+                let v = try await o.item(id, actor: w.street)
+                let paid = try await OfficesStoreTests.ledger(f, item: id).filter { $0.0 == "task_fee" }.count
+                #expect(v.status == .admitted ? paid == 2 : (v.status == .refused && paid == 0), "round \(round): \(v.status) with \(paid) fees")
+                guard v.status == .admitted else { continue }
+                var done = WorkItemAnswerInput()
+                done.evidence = "已完成"
+                async let c: Void = o.report(id, done, actor: w.staff)
+                async let d: Void = o.revoke(id, why, actor: w.street)
+                _ = try? await c; _ = try? await d
+                let after = try await o.item(id, actor: w.street)
+                let refunds = try await OfficesStoreTests.ledger(f, item: id).filter { $0.0 == "task_fee_refund" }.map(\.1)
+                // Exactly the shares taken back get their money back: never one reported done.
+                #expect(Set(refunds) == Set(after.shares.filter { $0.status == .revoked }.map(\.communityID)) && refunds.count == Set(refunds).count)
+            }
+            #expect(try await f.linli.linkage.checkLedger().ok)
+        }
+    }
+}

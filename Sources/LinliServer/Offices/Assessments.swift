@@ -261,7 +261,9 @@ extension OfficesService {
                 }
             }
             switch metric {
-            case .requestsOnTime: share(try await RequestsService.resolvedOnTime(db, communityIDs: communities, from: from, to: to), "办结诉求")
+            case .requestsOnTime:
+                let counts = try await RequestsService.areaCounts(db, communityIDs: communities, from: from, to: to)
+                share(counts.mapValues { ($0.onTime, $0.resolved) }, "办结诉求")
             case .propertyCoverage: share(try await RegistryService.compoundCoverage(db, communityIDs: communities, kind: .propertyCompany), "小区")
             case .ownersCommitteeCoverage: share(try await RegistryService.compoundCoverage(db, communityIDs: communities, kind: .ownersCommittee), "小区")
             case .partyBranchCoverage: share(try await RegistryService.compoundCoverage(db, communityIDs: communities, kind: .partyBranch), "小区")

@@ -75,10 +75,9 @@ extension OfficesService {
             let communities = Array(childOf.keys)
             var figures: [Int64: AreaFigures] = Dictionary(uniqueKeysWithValues: communities.map { c in var f = AreaFigures(); f.communities = 1; return (c, f) })
             func each<T>(_ m: [Int64: T], _ set: (inout AreaFigures, T) -> Void) { for (c, v) in m where figures[c] != nil { set(&figures[c]!, v) } }
-            each(try await RequestsService.madeAndRated(db, communityIDs: communities, from: from, to: to)) {
-                $0.requests = $1.made; $0.escalated = $1.escalated; $0.ratingSum = $1.ratingSum; $0.rated = $1.rated
+            each(try await RequestsService.areaCounts(db, communityIDs: communities, from: from, to: to)) {
+                $0.requests = $1.made; $0.escalated = $1.escalated; $0.ratingSum = $1.ratingSum; $0.rated = $1.rated; $0.resolved = $1.resolved; $0.onTime = $1.onTime
             }
-            each(try await RequestsService.resolvedOnTime(db, communityIDs: communities, from: from, to: to)) { $0.onTime = $1.0; $0.resolved = $1.1 }
             each(try await DeliberationService.deliberationCounts(db, under: p.path, from: from, to: to)) { $0.matters = $1.matters; $0.votes = $1.votes; $0.decisionsDone = $1.done }
             each(try await LinkageService.linkageCounts(db, communityIDs: communities, from: from, to: to)) { $0.volunteers = $1.volunteers; $0.raised = $1.raised; $0.matched = $1.matched }
             each(try await LinkageService.volunteerMinutes(db, communityIDs: communities, from: from, to: to)) { $0.volunteerMinutes = $1 }

@@ -69,9 +69,11 @@ enum OfficesMigrations {
                 submitted_at BIGINT NOT NULL,
                 decided_by BIGINT REFERENCES users(id),
                 decided_at BIGINT,
-                client_key TEXT UNIQUE
+                client_key TEXT
             )
             """,
+            // A retried submission by the same account is the same item.
+            "CREATE UNIQUE INDEX work_items_client_key ON work_items(submitted_by, client_key)",
             "CREATE INDEX work_items_path ON work_items(path, status)",
             "CREATE INDEX work_items_department ON work_items(department_id, id)",
             """
@@ -133,6 +135,8 @@ enum OfficesMigrations {
             """,
             "CREATE INDEX department_ratings_department ON department_ratings(department_id, period)",
             "CREATE INDEX department_ratings_path ON department_ratings(path)",
+            // One rating of the month's handling in general per community and department.
+            "CREATE UNIQUE INDEX department_ratings_general ON department_ratings(department_id, community_id, period) WHERE item_id IS NULL",
         ]),
         // Assessments (考核、示范创建验收): a set of weighted indicators for a period, applied to
         // every community of a street (or district); per community and indicator the platform's

@@ -219,8 +219,9 @@ public enum IndicatorRules {
         return Int(min(Int64(full), max(0, value) * Int64(full) / target))
     }
 
-    /// The reviewer's score decides; without one, the platform's (the community's own
-    /// self-assessment is shown beside, never counted).
+    /// The reviewer's score decides; without one, the value's (the platform's figure, or the one
+    /// the community reported with its evidence for a `manual` indicator). The community's own
+    /// self-assessed score is shown beside, never counted.
     public static func final(auto: Int?, review: Int?) -> Int? { review ?? auto }
 
     /// The weighted total in hundredths of a point; an indicator without a score counts nothing.

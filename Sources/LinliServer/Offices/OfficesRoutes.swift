@@ -438,7 +438,7 @@ struct OfficesRoutes {
     func listDict(_ l: OfficeListView, _ lang: Lang, editable: Bool = false) -> [String: Any] {
         ["id": l.id, "place_id": l.placeID, "place_name": l.placeName, "kind": l.kind.rawValue, "kind_label": Self.kindLabel(l.kind, lang), "version": l.version,
          "status_label": I18n.label("list_status_" + l.status, lang), "draft": l.status == "draft", "note": l.note, "has_note": !l.note.isEmpty,
-         "published_at": l.publishedAt ?? "", "count": l.items.count, "empty": l.items.isEmpty,
+         "published_at": l.publishedAt ?? "", "has_published": l.publishedAt != nil, "count": l.items.count, "empty": l.items.isEmpty,
          "items": l.items.map { i -> [String: Any] in
              ["id": i.id, "code": i.code, "title": i.title, "basis": i.basis, "has_basis": !i.basis.isEmpty, "department": i.department ?? false,
               "fee": i.feeText.map { $0 + (i.unit.isEmpty ? "" : " / " + i.unit) } ?? false, "editable": editable]

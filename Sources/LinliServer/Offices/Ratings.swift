@@ -119,6 +119,13 @@ extension OfficesService {
     // MARK: Rating
 
     public func rate(departmentID: Int64, _ input: RatingInput, actor: Actor) async throws -> Int64 {
+        do { return try await rateOnce(departmentID: departmentID, input, actor: actor) } catch where isUniqueViolation(error) {
+            // Two ratings of the same at once: the other one was first.
+            throw LinliError.conflict("item_id", "rated", "本社区已经评价过了")
+        }
+    }
+
+    func rateOnce(departmentID: Int64, _ input: RatingInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds, today = LocalDay.of(now)
         let cal = try await calendar()
         return try await store.transaction { db in
@@ -218,11 +225,11 @@ extension OfficesService {
             guard !text.isEmpty, text.count <= 1000 else {
                 throw LinliError.invalid("text", "required", status == .fixed ? "请写明整改情况（1000 字以内）" : "请写明申诉理由（1000 字以内）")
             }
-            guard r.status == .fixing else { throw LinliError.conflict("state", "not_open", "这条评价没有待整改的问题") }
-            if status == .fixed {
-                try await db.query("UPDATE department_ratings SET status = 'fixed', answer = \(text), answered_at = \(now) WHERE id = \(id) AND status = 'fixing'").run()
-            } else {
-                try await db.query("UPDATE department_ratings SET status = 'appealed', appeal = \(text) WHERE id = \(id) AND status = 'fixing'").run()
+            let changed: BoundSQL = status == .fixed
+                ? "UPDATE department_ratings SET status = 'fixed', answer = \(text), answered_at = \(now) WHERE id = \(id) AND status = 'fixing' RETURNING id"
+                : "UPDATE department_ratings SET status = 'appealed', appeal = \(text) WHERE id = \(id) AND status = 'fixing' RETURNING id"
+            guard r.status == .fixing, try await db.query(changed).first() != nil else {
+                throw LinliError.conflict("state", "not_open", "这条评价没有待整改的问题")
             }
             try await audit.append(db, actor: actor, action: "rating." + status.rawValue, objectType: "department_rating", objectID: id, path: r.path)
             let community = try await AccountService.holders(db, role: .communityStaff, placeIDs: [r.communityID])
@@ -249,16 +256,11 @@ extension OfficesService {
             v.check(input.uphold != nil, "uphold", "required", "请选择维持或撤销这条评价")
             v.check(!text.isEmpty && text.count <= 1000, "text", "required", "请写明裁定理由（1000 字以内）")
             try v.throwIfAny()
-            if input.uphold! {
-                let due = OfficeRules.addWorkingDays(RatingRules.fixDays, to: today, calendar: cal)
-                try await db.query("""
-                    UPDATE department_ratings SET status = 'fixing', fix_due_day = \(due), decision = \(text), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id)
-                    """).run()
-            } else {
-                try await db.query("""
-                    UPDATE department_ratings SET status = 'overturned', decision = \(text), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id)
-                    """).run()
-            }
+            let due = OfficeRules.addWorkingDays(RatingRules.fixDays, to: today, calendar: cal)
+            let changed: BoundSQL = input.uphold!
+                ? "UPDATE department_ratings SET status = 'fixing', fix_due_day = \(due), decision = \(text), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id) AND status = 'appealed' RETURNING id"
+                : "UPDATE department_ratings SET status = 'overturned', decision = \(text), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id) AND status = 'appealed' RETURNING id"
+            guard try await db.query(changed).first() != nil else { throw LinliError.conflict("state", "not_appealed", "这条评价没有待裁定的申诉") }
             try await audit.append(db, actor: actor, action: input.uphold! ? "rating.upheld" : "rating.overturned", objectType: "department_rating", objectID: id, path: r.path)
             let told = try await AccountService.holders(db, organisationID: r.departmentID) + AccountService.holders(db, role: .communityStaff, placeIDs: [r.communityID])
             try await tell(db, told, input.uphold! ? "rating_upheld" : "rating_overturned", text, link: "/departments/\(r.departmentID)#rating-\(id)", actor, now)

@@ -234,11 +234,11 @@ extension OfficesService {
             let answering = Self.answering(actor)
             let respondable = Set(all.filter { s in answering.contains { s.path.hasPrefix($0) } }.map(\.communityID))
             let events = try await db.query("""
-                SELECT e.kind, p.name AS community, e.note, e.by_name, e.at FROM work_item_events e LEFT JOIN places p ON p.id = e.community_id
+                SELECT e.kind, e.community_id, p.name AS community, e.note, e.by_name, e.at FROM work_item_events e LEFT JOIN places p ON p.id = e.community_id
                 WHERE e.item_id = \(id) ORDER BY e.id LIMIT 500
                 """).all().compactMap { r -> WorkItemEventView? in
                 let community = try r.decode(column: "community", as: String?.self)
-                if case .communities = seat, let community, !visible.contains(where: { $0.community == community }) { return nil }
+                if case .communities = seat, let c = try r.decode(column: "community_id", as: Int64?.self), !visible.contains(where: { $0.communityID == c }) { return nil }
                 return WorkItemEventView(kind: try r.decode(column: "kind", as: String.self), community: community,
                                          note: try r.decode(column: "note", as: String.self), by: try r.decode(column: "by_name", as: String.self),
                                          at: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
@@ -329,10 +329,23 @@ extension OfficesService {
         let now = env.nowSeconds, today = LocalDay.of(now)
         let cal = try await calendar()
         let key = Self.trimmed(input.clientKey)
-        return try await store.transaction { db in
-            if !key.isEmpty, let done = try await db.query("SELECT id FROM work_items WHERE client_key = \(key) AND submitted_by = \(actor.userID)").first() {
-                return try done.decode(column: "id", as: Int64.self)
-            }
+        do {
+            return try await submitOnce(input, key: key, today: today, now: now, cal: cal, actor: actor)
+        } catch where isUniqueViolation(error) && !key.isEmpty {
+            // The same submission sent twice at once: the other one made it.
+            guard let id = try await store.read({ db in try await earlierSubmission(db, key: key, actor: actor) }) else { throw error }
+            return id
+        }
+    }
+
+    func earlierSubmission(_ db: any SQLDatabase, key: String, actor: Actor) async throws -> Int64? {
+        guard !key.isEmpty else { return nil }
+        return try await db.query("SELECT id FROM work_items WHERE client_key = \(key) AND submitted_by = \(actor.userID)").first()?.decode(column: "id", as: Int64.self)
+    }
+
+    func submitOnce(_ input: WorkItemInput, key: String, today: Int64, now: Int64, cal: WorkCalendar, actor: Actor) async throws -> Int64 {
+        try await store.transaction { db in
+            if let done = try await earlierSubmission(db, key: key, actor: actor) { return done }
             let mine = Self.departments(actor)
             guard let departmentID = input.departmentID ?? (mine.count == 1 ? mine.first : nil) else {
                 throw LinliError.invalid("department_id", mine.isEmpty ? "not_department_staff" : "required",
@@ -436,7 +449,16 @@ extension OfficesService {
 
     /// The item for a reviewer: missing to anyone who cannot see it, 403 to one who sees it
     /// without reviewing it (its department).
+    /// Serialises the steps on one item (admit, refuse, revoke, a community's answer) on
+    /// PostgreSQL: each then reads the item and its shares as the one before it left them, and
+    /// pays or pays back only what it changed. SQLite's single writer already does.
+    func lockItem(_ db: any SQLDatabase, _ id: Int64) async throws {
+        guard store.dialect == .postgres else { return }
+        _ = try await db.query("SELECT id FROM work_items WHERE id = \(id) FOR UPDATE").first()
+    }
+
     func reviewable(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> ItemRow {
+        try await lockItem(db, id)
         guard let w = try await itemRow(db, id), Self.seat(w, try await shares(db, id), actor) != nil else { throw LinliError.notFound }
         guard actor.may(.workItemReview, on: ObjectScope(path: w.path)) else { throw LinliError.forbidden }
         return w
@@ -463,9 +485,12 @@ extension OfficesService {
                     throw LinliError.invalid("fee", "budget_short", "\(w.department)的预算余额不足：需拨付 \(Fen.text(total)) 元，现有 \(Fen.text(balance)) 元；请先登记到账的预算")
                 }
             }
-            try await db.query("UPDATE work_items SET status = 'admitted', reason = \(reason), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id) AND status = 'submitted'").run()
-            try await db.query("UPDATE work_item_shares SET status = 'sent' WHERE item_id = \(id) AND status = 'pending'").run()
-            for s in targets where w.fee > 0 {
+            guard try await db.query("""
+                UPDATE work_items SET status = 'admitted', reason = \(reason), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id) AND status = 'submitted' RETURNING id
+                """).first() != nil else { throw LinliError.conflict("state", "decided", "这个事项已经处理过了") }
+            let sent = Set(try await db.query("UPDATE work_item_shares SET status = 'sent' WHERE item_id = \(id) AND status = 'pending' RETURNING community_id").all()
+                .map { try $0.decode(column: "community_id", as: Int64.self) })
+            for s in targets where w.fee > 0 && sent.contains(s.communityID) {
                 try await linkage.moveTaskFee(db, departmentID: w.departmentID, departmentPath: w.departmentPath, departmentName: w.department,
                                               communityID: s.communityID, communityPath: s.path, communityName: s.community, amount: w.fee,
                                               memo: "\(w.department)：\(w.title)", key: "workitem:\(id):\(s.communityID)", actor: actor, now: now)
@@ -484,8 +509,10 @@ extension OfficesService {
             let reason = Self.trimmed(input.reason)
             guard !reason.isEmpty, reason.count <= 500 else { throw LinliError.invalid("reason", "required", "请写明不予准入的理由或清单依据（500 字以内）") }
             guard w.status == .submitted else { throw LinliError.conflict("state", "decided", "这个事项已经处理过了") }
-            try await db.query("UPDATE work_items SET status = 'refused', reason = \(reason), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id)").run()
-            try await db.query("UPDATE work_item_shares SET status = 'revoked' WHERE item_id = \(id)").run()
+            guard try await db.query("""
+                UPDATE work_items SET status = 'refused', reason = \(reason), decided_by = \(actor.userID), decided_at = \(now) WHERE id = \(id) AND status = 'submitted' RETURNING id
+                """).first() != nil else { throw LinliError.conflict("state", "decided", "这个事项已经处理过了") }
+            try await db.query("UPDATE work_item_shares SET status = 'revoked' WHERE item_id = \(id) AND status = 'pending'").run()
             try await event(db, id, nil, "refused", reason, actor, now)
             try await audit.append(db, actor: actor, action: "workitem.refuse", objectType: "work_item", objectID: id, path: w.path)
             try await tellDepartment(db, w.departmentID, "workitem_refused", w.title, id, actor, now)
@@ -501,9 +528,13 @@ extension OfficesService {
             let reason = Self.trimmed(input.reason)
             guard !reason.isEmpty, reason.count <= 500 else { throw LinliError.invalid("reason", "required", "请写明撤销的理由（500 字以内）") }
             guard w.status == .admitted else { throw LinliError.conflict("state", "not_admitted", "只有已准入的事项可以撤销") }
-            let open = try await shares(db, id).filter { $0.status == .sent }
-            try await db.query("UPDATE work_items SET status = 'revoked', reason = \(reason) WHERE id = \(id)").run()
-            try await db.query("UPDATE work_item_shares SET status = 'revoked' WHERE item_id = \(id) AND status = 'sent'").run()
+            guard try await db.query("UPDATE work_items SET status = 'revoked', reason = \(reason) WHERE id = \(id) AND status = 'admitted' RETURNING id").first() != nil else {
+                throw LinliError.conflict("state", "not_admitted", "只有已准入的事项可以撤销")
+            }
+            // Only the shares this step took back get their money back (not one just reported done).
+            let taken = Set(try await db.query("UPDATE work_item_shares SET status = 'revoked' WHERE item_id = \(id) AND status = 'sent' RETURNING community_id").all()
+                .map { try $0.decode(column: "community_id", as: Int64.self) })
+            let open = try await shares(db, id).filter { taken.contains($0.communityID) }
             for s in open { try await payBack(db, w, s, actor, now) }
             try await event(db, id, nil, "revoked", reason, actor, now)
             try await audit.append(db, actor: actor, action: "workitem.revoke", objectType: "work_item", objectID: id, path: w.path)
@@ -523,6 +554,7 @@ extension OfficesService {
 
     /// The item and the share the actor answers for (the one named, or their only one).
     func answerable(_ db: any SQLDatabase, _ id: Int64, _ communityID: Int64?, _ actor: Actor) async throws -> (ItemRow, ShareRow) {
+        try await lockItem(db, id)
         guard let w = try await itemRow(db, id) else { throw LinliError.notFound }
         let all = try await shares(db, id)
         guard Self.seat(w, all, actor) != nil else { throw LinliError.notFound }
@@ -550,10 +582,10 @@ extension OfficesService {
             }
             let reason = Self.trimmed(input.reason)
             guard !reason.isEmpty, reason.count <= 500 else { throw LinliError.invalid("reason", "required", "请写明拒绝的理由（500 字以内）") }
-            try await db.query("""
+            guard try await db.query("""
                 UPDATE work_item_shares SET status = 'refused', reason = \(reason), answered_by = \(actor.userID), answered_at = \(now)
-                WHERE item_id = \(id) AND community_id = \(s.communityID) AND status = 'sent'
-                """).run()
+                WHERE item_id = \(id) AND community_id = \(s.communityID) AND status = 'sent' RETURNING community_id
+                """).first() != nil else { throw LinliError.conflict("state", "answered", "这个社区已经答复过了，或事项已撤销") }
             try await payBack(db, w, s, actor, now)
             try await event(db, id, s.communityID, "declined", reason, actor, now)
             try await audit.append(db, actor: actor, action: "workitem.decline", objectType: "work_item", objectID: id, path: s.path)
@@ -571,10 +603,10 @@ extension OfficesService {
             v.check(!evidence.isEmpty && evidence.count <= 2000, "evidence", "required", "请写明完成情况和佐证（2000 字以内）")
             if let n = input.count { v.check((0...10_000_000).contains(n), "count", "invalid", "数量应为 0 到 10000000") }
             try v.throwIfAny()
-            try await db.query("""
+            guard try await db.query("""
                 UPDATE work_item_shares SET status = 'done', done_count = \(input.count), evidence = \(evidence), answered_by = \(actor.userID), answered_at = \(now)
-                WHERE item_id = \(id) AND community_id = \(s.communityID) AND status = 'sent'
-                """).run()
+                WHERE item_id = \(id) AND community_id = \(s.communityID) AND status = 'sent' RETURNING community_id
+                """).first() != nil else { throw LinliError.conflict("state", "answered", "这个社区已经答复过了，或事项已撤销") }
             try await event(db, id, s.communityID, "done", evidence, actor, now)
             try await audit.append(db, actor: actor, action: "workitem.done", objectType: "work_item", objectID: id, path: s.path)
             try await tellDepartment(db, w.departmentID, "workitem_done", "\(s.community)：\(w.title)", id, actor, now)
@@ -614,7 +646,7 @@ extension OfficesService {
             guard memo.count <= 200 else { throw LinliError.invalid("memo", "too_long", "说明请在 200 字以内") }
             let key = Self.trimmed(input.clientKey)
             let booked = try await linkage.fundDepartment(db, departmentID: departmentID, path: path, name: name, amount: amount, memo: memo,
-                                                          key: "dept-funding:" + (key.isEmpty ? env.token(bytes: 9) : "\(actor.userID):\(key)"), actor: actor, now: now)
+                                                          key: "dept-funding:\(departmentID):" + (key.isEmpty ? env.token(bytes: 9) : "\(actor.userID):\(key)"), actor: actor, now: now)
             if booked {
                 try await audit.append(db, actor: actor, action: "department.fund", objectType: "organisation", objectID: departmentID, path: path, detail: "amount=\(amount)")
             }

@@ -3,35 +3,35 @@ import LinliCore
 import LinliStore
 
 extension RequestsService {
-    /// Requests resolved in [from, to) per community, and how many of them by their deadline:
-    /// community id → (on time, resolved). Grouped in the database (an assessment reads a street's
-    /// communities at once; a dashboard a city's).
-    static func resolvedOnTime(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: (Int64, Int64)] {
+    /// Requests made in [from, to) per community, counted as the figures page counts them:
+    /// made, escalated (a deadline missed), rated (and the sum of ratings), resolved, and resolved
+    /// by their deadline. Read through `requests_street_figures` (street, creation time, then the
+    /// columns counted), so a city's month is one index range per street and no table row.
+    static func areaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
         guard !communityIDs.isEmpty else { return [:] }
-        var out: [Int64: (Int64, Int64)] = [:]
+        let streets = Set(try await db.query("SELECT path FROM places WHERE id IN (\(list: communityIDs))").all().compactMap { r -> Int64? in
+            let ids = PlacePath.ids(try r.decode(column: "path", as: String.self))
+            return ids.count > 2 ? ids[2] : nil
+        })
+        guard !streets.isEmpty else { return [:] }
+        let wanted = Set(communityIDs)
+        var out: [Int64: AreaRequestCounts] = [:]
         for r in try await db.query("""
-            SELECT community_id, COUNT(*) AS n, SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END) AS ok
-            FROM requests WHERE community_id IN (\(list: communityIDs)) AND resolved_at >= \(from) AND resolved_at < \(to) GROUP BY community_id
+            SELECT community_id, COUNT(*) AS n, SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END) AS up,
+                   CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS rs, COUNT(rating) AS rn, COUNT(resolved_at) AS resolved,
+                   SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END) AS ok
+            FROM requests WHERE street_id IN (\(list: Array(streets))) AND created_at >= \(from) AND created_at < \(to) GROUP BY community_id
             """).all() {
-            out[try r.decode(column: "community_id", as: Int64.self)] = (try r.decode(column: "ok", as: Int64.self), try r.decode(column: "n", as: Int64.self))
+            let c = try r.decode(column: "community_id", as: Int64.self)
+            guard wanted.contains(c) else { continue }
+            out[c] = AreaRequestCounts(made: try r.decode(column: "n", as: Int64.self), escalated: try r.decode(column: "up", as: Int64.self),
+                                       ratingSum: try r.decode(column: "rs", as: Int64.self), rated: try r.decode(column: "rn", as: Int64.self),
+                                       resolved: try r.decode(column: "resolved", as: Int64.self), onTime: try r.decode(column: "ok", as: Int64?.self) ?? 0)
         }
         return out
     }
 }
 
-extension RequestsService {
-    /// Requests made in [from, to) per community: (made, escalated, sum of ratings, rated).
-    static func madeAndRated(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: (made: Int64, escalated: Int64, ratingSum: Int64, rated: Int64)] {
-        guard !communityIDs.isEmpty else { return [:] }
-        var out: [Int64: (made: Int64, escalated: Int64, ratingSum: Int64, rated: Int64)] = [:]
-        for r in try await db.query("""
-            SELECT community_id, COUNT(*) AS n, SUM(CASE WHEN level > 0 THEN 1 ELSE 0 END) AS up,
-                   CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS rs, COUNT(rating) AS rn
-            FROM requests WHERE community_id IN (\(list: communityIDs)) AND created_at >= \(from) AND created_at < \(to) AND merged_into IS NULL GROUP BY community_id
-            """).all() {
-            out[try r.decode(column: "community_id", as: Int64.self)] = (try r.decode(column: "n", as: Int64.self), try r.decode(column: "up", as: Int64.self),
-                                                                         try r.decode(column: "rs", as: Int64.self), try r.decode(column: "rn", as: Int64.self))
-        }
-        return out
-    }
+public struct AreaRequestCounts: Sendable, Equatable {
+    public var made: Int64, escalated: Int64, ratingSum: Int64, rated: Int64, resolved: Int64, onTime: Int64
 }
