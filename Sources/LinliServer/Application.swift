@@ -154,7 +154,7 @@ public struct Linli: Sendable {
         registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
         let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts")
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
-        let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, calendar: { [requests, store, env = config.environment] in
+        let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher, calendar: { [requests, store, env = config.environment] in
             try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
         })
         return Linli(config: config, store: store,

@@ -78,6 +78,9 @@ struct MatrixWorld {
             #expect(try await l.loadOfficesDemo(suffix: suffix) > 0)
             var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
             ids["users"] = String(targetID)
+            ids["certificate-codes"] = try await l.store.read { db in
+                try await db.query("SELECT code FROM certificates WHERE path LIKE \(streetPath + "%") ORDER BY id").first()!.decode(column: "code", as: String.self)
+            }
             ids["communities"] = String(community)
             if suffix.isEmpty { w.inside = ids; w.insideGrant = String(grant) } else { w.outside = ids; w.outsideGrant = String(grant) }
         }
@@ -137,6 +140,7 @@ struct MatrixWorld {
             "office-list-items": "SELECT i.id FROM office_list_items i JOIN office_lists l ON l.id = i.list_id WHERE l.path LIKE $1 ORDER BY i.id",
             "department-ratings": "SELECT id FROM department_ratings WHERE path LIKE $1",
             "assessments": "SELECT id FROM assessment_sets WHERE path LIKE $1",
+            "certificates": "SELECT id FROM certificates WHERE path LIKE $1",
             "assessment-indicators": "SELECT i.id FROM assessment_indicators i JOIN assessment_sets a ON a.id = i.set_id WHERE a.path LIKE $1 ORDER BY i.id",
         ]
         return try await store.read { db in

@@ -629,3 +629,73 @@ import LinliStore
         }
     }
 }
+
+@Suite struct CertificateRulesTests {
+    @Test func templatesAreFilledAndNumbersAreTheStreets() {
+        #expect(CertificateRules.fill("兹证明{姓名}居住在{住址}，用于{用途}。{社区}（{日期}）{其他}", name: "王秀英", address: "金桂苑 1 幢 101", purpose: "入学",
+                                      date: "2026-12-07", community: "西林寺社区") == "兹证明王秀英居住在金桂苑 1 幢 101，用于入学。西林寺社区（2026-12-07）{其他}")
+        #expect(CertificateRules.number(street: "湖滨街道", year: 2026, seq: 7) == "湖滨〔2026〕第 0007 号")
+        #expect(CertificateRules.number(street: "七里镇", year: 2027, seq: 12345) == "七里〔2027〕第 12345 号")
+        #expect(CertificateRules.number(street: "镇", year: 2027, seq: 1) == "镇〔2027〕第 0001 号", "a name that is only a suffix stays")
+    }
+}
+
+@Suite struct CertificateTests {
+    @Test(arguments: Backend.available)
+    func aCommunityIssuesWhatItsStreetAllowsAndAnyoneChecksIt(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: OfficesStoreTests.clock()) { f in
+            let o = f.linli.offices
+            let w = try await OfficesStoreTests.world(f)
+            var k = CertificateKindInput()
+            k.placeID = f.demo.firstStreetID; k.name = "居住证明"; k.body = "兹证明{姓名}居住在{住址}，用于{用途}。"
+            await #expect(throws: LinliError.notFound) { _ = try await o.addCertificateKind(k, actor: w.staff) }
+            let residence = try await o.addCertificateKind(k, actor: w.street)
+            k = CertificateKindInput()
+            k.placeID = f.demo.firstStreetID; k.name = "无犯罪记录证明"; k.refused = true
+            do { _ = try await o.addCertificateKind(k, actor: w.street); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)) == ["basis", "go_instead"])
+            }
+            k.basis = "负面清单第 3 项"; k.goInstead = "到户籍所在地公安派出所办理"
+            let police = try await o.addCertificateKind(k, actor: w.street)
+            let (resident, name, outsider) = try await f.linli.store.read { db in
+                let r = try await db.query("SELECT r.id, r.name FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(w.first) ORDER BY r.id").first()!
+                let o = try await db.query("SELECT r.id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(w.outside) ORDER BY r.id").first()!
+                return (try r.decode(column: "id", as: Int64.self), try r.decode(column: "name", as: String.self), try o.decode(column: "id", as: Int64.self))
+            }
+            var c = CertificateInput()
+            c.kindID = police; c.residentID = resident; c.purpose = "应聘"
+            do { _ = try await o.issueCertificate(c, actor: w.staff); Issue.record("issued a negative-list certificate") } catch let e as LinliError {
+                #expect(e.field == "kind_id" && e.code == "negative_list" && e.message.contains("公安派出所"))
+            }
+            c.kindID = residence; c.residentID = outsider
+            await #expect(throws: LinliError.notFound) { _ = try await o.issueCertificate(c, actor: w.staff) }
+            c.residentID = resident
+            let first = try await o.issueCertificate(c, actor: w.staff)
+            let second = try await o.issueCertificate(c, actor: w.staff)
+            let v = try await o.certificate(first, actor: w.staff)
+            let secondNumber = try await o.certificate(second, actor: w.staff).number
+            #expect(v.number.hasSuffix("〔2026〕第 0001 号") && secondNumber.hasSuffix("第 0002 号"))
+            let address = try await f.linli.store.read { db in
+                try await db.query("SELECT h.address FROM residents r JOIN households h ON h.id = r.household_id WHERE r.id = \(resident)").first()!.decode(column: "address", as: String.self)
+            }
+            #expect(v.text == "兹证明\(name)居住在\(address)，用于应聘。")
+            // Sealed at rest; its reading is audited; another street's community does not see it.
+            let (stored, views) = try await f.linli.store.read { db in
+                (try await db.query("SELECT text_cipher FROM certificates WHERE id = \(first)").first()!.decode(column: "text_cipher", as: String.self),
+                 try await db.query("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'certificate.view' AND object_id = \(first)").first()!.decode(column: "n", as: Int.self))
+            }
+            #expect(!stored.contains(name) && views == 1)
+            await #expect(throws: LinliError.notFound) { _ = try await o.certificate(first, actor: w.staff2) }
+            // Anyone checks it by its code: the holder masked, nothing else of them.
+            let check = try await o.verifyCertificate(code: v.code.uppercased())
+            #expect(check.valid && check.number == v.number && check.holder == name.maskedName && check.holder != name)
+            await #expect(throws: LinliError.notFound) { _ = try await o.verifyCertificate(code: "nosuchcode") }
+            await #expect(throws: LinliError.self) { try await o.revokeCertificate(first, CertificateRevokeInput(), actor: w.staff) }
+            var why = CertificateRevokeInput()
+            why.reason = "用途写错"
+            try await o.revokeCertificate(first, why, actor: w.staff)
+            #expect(try await o.verifyCertificate(code: v.code).valid == false)
+            await #expect(throws: LinliError.self) { try await o.revokeCertificate(first, why, actor: w.staff) }
+        }
+    }
+}

@@ -148,6 +148,7 @@ import LinliStore
         case "household": return missing ? "999999999" : String(inside ? ids.insideHousehold : ids.outsideHousehold)
         case "grant": return missing ? "999999999" : (inside ? w.insideGrant : w.outsideGrant)
         case "code" where before == "h": return missing ? "nosuchcode" : (inside ? ids.insideCode : ids.outsideCode)
+        case "code" where before == "verify": return missing ? "nosuchcode" : (inside ? w.inside["certificate-codes"] : w.outside["certificate-codes"])
         case "code": return missing ? "nosuchcode" : "noise"  // a request category: one for the whole city
         case "file" where before == "services": return missing ? "nosuchcode.json" : "noise.json"
         case "file": return missing ? "999999999.json" : (w.inside["requests"]!) + ".json"

@@ -91,11 +91,15 @@ public struct OfficesService: Sendable {
     let linkage: LinkageService
     /// Departments (organisations) are the registry's: their names and areas come from it.
     let registry: RegistryService
+    /// Seals a certificate's text (it names a person).
+    let cipher: PersonalDataCipher
     let notifier: any Notifier
     /// The working-day calendar (holidays and 调休) the requests capability keeps.
     let calendar: @Sendable () async throws -> WorkCalendar
 
-    public init(store: any Store, env: Env, linkage: LinkageService, registry: RegistryService, calendar: @escaping @Sendable () async throws -> WorkCalendar) {
+    public init(store: any Store, env: Env, linkage: LinkageService, registry: RegistryService, cipher: PersonalDataCipher,
+                calendar: @escaping @Sendable () async throws -> WorkCalendar) {
+        self.cipher = cipher
         self.store = store
         self.env = env
         self.audit = AuditLog(env: env)

@@ -86,6 +86,21 @@ extension Linli {
         var mine = AssessmentScoreInput()
         mine.indicatorID = firstIndicator; mine.score = "95"; mine.note = "全年诉求均按期回复。"
         try await offices.selfAssess(assessment, mine, actor: staff)
+        // Certificates: a residence certificate the communities issue, one the negative list keeps
+        // for the police, and one issued for the first household's head.
+        var kind = CertificateKindInput()
+        kind.placeID = streetID; kind.name = "居住证明"; kind.basis = "《村（社区）出具证明事项清单》"
+        kind.body = "兹证明{姓名}居住在{住址}。此证明用于{用途}。\n{社区}居民委员会\n{日期}"
+        let residence = try await offices.addCertificateKind(kind, actor: street)
+        kind = CertificateKindInput()
+        kind.placeID = streetID; kind.name = "无犯罪记录证明"; kind.refused = true; kind.basis = "《关于村（社区）出具证明事项的负面清单》"
+        kind.goInstead = "到户籍所在地或居住地公安派出所办理"
+        _ = try await offices.addCertificateKind(kind, actor: street)
+        if let resident = try await demoActor("resident" + suffix)?.grants.first(where: { $0.role == .resident })?.residentID {
+            var c = CertificateInput()
+            c.kindID = residence; c.residentID = resident; c.purpose = "子女入学"
+            _ = try await offices.issueCertificate(c, actor: staff)
+        }
         return 3
     }
 }

@@ -191,5 +191,53 @@ enum OfficesMigrations {
             """,
             "CREATE INDEX assessment_entries_community ON assessment_entries(community_id)",
         ]),
+        // Certificates (开证明): the kinds a street lets its communities issue from a template,
+        // and the kinds the negative list forbids (with where to go instead); each certificate
+        // numbered per street and year, its text sealed (it names a person), verifiable by a code.
+        Migration("offices.004", [
+            """
+            CREATE TABLE certificate_kinds (
+                id {ID},
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                body TEXT NOT NULL DEFAULT '',
+                basis TEXT NOT NULL DEFAULT '',
+                refused INTEGER NOT NULL DEFAULT 0,
+                go_instead TEXT NOT NULL DEFAULT '',
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX certificate_kinds_path ON certificate_kinds(path)",
+            """
+            CREATE TABLE certificate_counters (
+                street_id BIGINT NOT NULL,
+                year INTEGER NOT NULL,
+                last INTEGER NOT NULL,
+                PRIMARY KEY (street_id, year)
+            )
+            """,
+            """
+            CREATE TABLE certificates (
+                id {ID},
+                kind_id BIGINT NOT NULL REFERENCES certificate_kinds(id),
+                community_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                resident_id BIGINT NOT NULL,
+                holder_masked TEXT NOT NULL,
+                number TEXT NOT NULL UNIQUE,
+                code TEXT NOT NULL UNIQUE,
+                text_cipher TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                issued_by BIGINT NOT NULL REFERENCES users(id),
+                issued_by_name TEXT NOT NULL,
+                issued_at BIGINT NOT NULL,
+                revoked_at BIGINT,
+                revoke_reason TEXT NOT NULL DEFAULT ''
+            )
+            """,
+            "CREATE INDEX certificates_path ON certificates(path, id)",
+        ]),
     ]
 }

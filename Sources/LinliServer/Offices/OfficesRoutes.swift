@@ -118,6 +118,7 @@ struct OfficesRoutes {
         registerRatings(r)
         registerAssessments(r)
         registerDashboard(r)
+        registerCertificates(r)
 
         // The same as JSON.
         r.get("/api/v1/lists/:id", .open) { _, c in try JSON.response(try await offices.lists(placeID: try c.id("id"), actor: c.actor)) }
@@ -329,6 +330,99 @@ struct OfficesRoutes {
             "id": v.placeID, "name": v.name, "from": v.from, "to": v.to, "query": query, "up": v.upID ?? false,
             "rows": v.rows.map(row), "total": row(v.total), "has_rows": !v.rows.isEmpty, "chart": chartJSON,
         ], context: c, title: "\(v.name) · \(t["dashboard"]!)")
+    }
+
+    func registerCertificates(_ r: Routes) {
+        r.get("/certificates", .action(.workItemRespond)) { _, c in try await certificatesPage(c, errors: [:]) }
+        r.post("/certificate-kinds", .action(.officeLists)) { _, c in
+            try await formOrErrors(prefix: "kind") {
+                var i = CertificateKindInput()
+                i.placeID = try c.form.optionalID("place_id", "地点编号应为数字"); i.name = c.form["name"]; i.body = c.form["body"]; i.basis = c.form["basis"]
+                i.refused = c.form["refused"] == "1"; i.goInstead = c.form["go_instead"]
+                _ = try await offices.addCertificateKind(i, actor: try c.requireActor())
+                return redirect("/certificates#kinds")
+            } page: { errors in try await certificatesPage(c, errors: errors) }
+        }
+        r.post("/certificates", .action(.workItemRespond)) { _, c in
+            try await formOrErrors(prefix: "issue") {
+                var i = CertificateInput()
+                i.kindID = try c.form.optionalID("kind_id", "证明种类编号应为数字"); i.residentID = try c.form.optionalID("resident_id", "居民编号应为数字")
+                i.purpose = c.form["purpose"]
+                return redirect("/certificates/\(try await offices.issueCertificate(i, actor: try c.requireActor()))")
+            } page: { errors in try await certificatesPage(c, errors: errors) }
+        }
+        r.get("/certificates/:id", .action(.workItemRespond)) { _, c in try await certificatePage(c, try c.id("id"), errors: [:]) }
+        r.post("/certificates/:id/revoke", .action(.workItemRespond)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "revoke", alsoShowing: [.conflict]) {
+                var i = CertificateRevokeInput()
+                i.reason = c.form["reason"]
+                try await offices.revokeCertificate(id, i, actor: try c.requireActor())
+                return redirect("/certificates/\(id)")
+            } page: { errors in try await certificatePage(c, id, errors: errors) }
+        }
+        // Anyone holding a certificate checks it by its code, without signing in.
+        r.get("/verify/:code", .open) { _, c in
+            let code = c.parameters.get("code") ?? ""
+            let t = I18n.table(c.lang)
+            do {
+                let v = try await offices.verifyCertificate(code: code)
+                return renderer.page("certificate_check", ["found": true, "number": v.number, "kind": v.kind, "community": v.community, "holder": v.holder,
+                                                           "issued_on": v.issuedOn, "valid": v.valid], context: c, title: t["certificate_check"]!)
+            } catch let e as LinliError where e.status == .notFound {
+                var resp = renderer.page("certificate_check", ["found": false], context: c, title: t["certificate_check"]!)
+                resp.status = .notFound
+                return resp
+            }
+        }
+        r.get("/api/v1/certificates", .action(.workItemRespond)) { _, c in
+            let actor = try c.requireActor()
+            struct Answer: Encodable { var kinds: [CertificateKindView]; var certificates: [CertificateView] }
+            return try JSON.response(Answer(kinds: try await offices.certificateKinds(actor: actor), certificates: try await offices.certificates(actor: actor)))
+        }
+        r.post("/api/v1/certificate-kinds", .action(.officeLists), body: CertificateKindInput.self) { _, c, i in
+            try JSON.response(["id": try await offices.addCertificateKind(i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/certificates", .action(.workItemRespond), body: CertificateInput.self) { _, c, i in
+            let id = try await offices.issueCertificate(i, actor: try c.requireActor())
+            return try JSON.response(try await offices.certificate(id, actor: try c.requireActor()), status: .created)
+        }
+        r.get("/api/v1/certificates/:id", .action(.workItemRespond)) { _, c in try JSON.response(try await offices.certificate(try c.id("id"), actor: try c.requireActor())) }
+        r.post("/api/v1/certificates/:id/revoke", .action(.workItemRespond), body: CertificateRevokeInput.self) { _, c, i in
+            try await offices.revokeCertificate(try c.id("id"), i, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
+        r.get("/api/v1/verify/:code", .open) { _, c in try JSON.response(try await offices.verifyCertificate(code: c.parameters.get("code") ?? "")) }
+    }
+
+    func certificatesPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let kinds = try await offices.certificateKinds(actor: actor)
+        let issued = try await offices.certificates(actor: actor)
+        let places = try await offices.submitChoices(actor: actor).listPlaces
+        let t = I18n.table(c.lang)
+        var resp = renderer.page("certificates", [
+            "kinds": kinds.map { ["id": $0.id, "name": $0.name, "street": $0.street, "basis": $0.basis, "has_basis": !$0.basis.isEmpty, "refused": $0.refused,
+                                  "go_instead": $0.goInstead] },
+            "issuable": kinds.filter { !$0.refused }.map { ["id": $0.id, "name": $0.name] } + kinds.filter(\.refused).map { ["id": $0.id, "name": $0.name + "（" + t["certificate_refused_tag"]! + "）"] },
+            "may_issue": !OfficesService.answering(actor).isEmpty && !kinds.isEmpty,
+            "issued": issued.map { ["id": $0.id, "number": $0.number, "kind": $0.kind, "holder": $0.holder, "issued_at": $0.issuedAt, "revoked": $0.revoked] },
+            "none_issued": issued.isEmpty, "may_keep": !places.isEmpty, "places": places.map { ["id": $0.id, "name": $0.name] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["certificates"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
+    }
+
+    func certificatePage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
+        let v = try await offices.certificate(id, actor: try c.requireActor())
+        var resp = renderer.page("certificate", [
+            "id": v.id, "kind": v.kind, "community": v.community, "number": v.number, "code": v.code, "text": v.text ?? "", "purpose": v.purpose,
+            "issued_by": v.issuedBy, "issued_at": v.issuedAt, "revoked": v.revoked, "revoke_reason": v.revokeReason,
+            "errors": errors,
+        ], context: c, title: "\(v.kind) \(v.number)")
+        if !errors.isEmpty { resp.status = errors.keys.contains { $0.hasSuffix("_state") } ? .conflict : .unprocessableContent }
+        return resp
     }
 
     func assessmentsPage(_ c: AppContext, errors: [String: String]) async throws -> Response {

@@ -224,3 +224,14 @@ extension RegistryService {
         return out
     }
 }
+
+extension RegistryService {
+    /// A resident's name and household, for a certificate issued by staff who may see them; a
+    /// resident outside the actor's area does not exist.
+    func certificateHolder(_ db: any SQLDatabase, residentID: Int64, actor: Actor) async throws -> (name: String, householdID: Int64, communityID: Int64, path: String, address: String) {
+        guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: residentID)").first() else { throw LinliError.notFound }
+        try actor.require(.residentView, on: try Self.residentScope(r))
+        guard let h = try await fetchHousehold(db, id: try r.decode(column: "household_id", as: Int64.self)) else { throw LinliError.notFound }
+        return (try r.decode(column: "name", as: String.self), h.id, h.communityID, h.path, h.address)
+    }
+}
