@@ -38,6 +38,7 @@ enum Stylesheet {
     button.pick-option { display:block; width:100%; text-align:left; background:#fff; color:#111; min-height:44px; padding:.5rem .6rem; border:0; border-radius:0; }
     button.pick-option:hover, button.pick-option:focus { background:#fdecea; }
     .entry { border:1px solid #888; border-radius:6px; padding:.75rem 1rem; margin:1rem 0; max-width:40rem; }
+    .certificate-text p { white-space:pre-line; }
     /* An invitation code read off paper: big, never split at its dash; the address may wrap anywhere. */
     .invite-code { display:block; font-size:min(2em, 10vw); letter-spacing:0.08em; white-space:nowrap; } .invite-url { overflow-wrap:anywhere; }
     details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
