@@ -147,16 +147,18 @@ public struct Linli: Sendable {
         // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
         var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
-        var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry)
-        // A visit's "needs help" becomes a request through the requests capability's own use case.
-        gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
-        // Visit plans follow the registry: a household's grid, address and situations, as they change.
-        registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
         let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts")
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
         let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher, calendar: { [requests, store, env = config.environment] in
             try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
         })
+        // Every step of a request reaches the outbox to an upper-level system in its own transaction.
+        requests.changed = { [offices] db, ids, kind in try await offices.enqueue(db, requestIDs: ids, kind: kind) }
+        var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry)
+        // A visit's "needs help" becomes a request through the requests capability's own use case.
+        gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
+        // Visit plans follow the registry: a household's grid, address and situations, as they change.
+        registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,
@@ -278,6 +280,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         app.addServices(HousekeepingService(jobs: [
             ("audit seal", { _ = try await chain.sealPending() }),
             ("pledge expiry", { _ = try await linkage.expirePledges() }),
+            ("outbox delivery", { [offices = linli.offices] in _ = try await offices.deliverOutbox() }),
         ], interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
     }
     app.addServices(StoreService(store: store))

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOConcurrencyHelpers
 import SQLKit
 import Testing
 @testable import LinliServer
@@ -696,6 +697,83 @@ import LinliStore
             try await o.revokeCertificate(first, why, actor: w.staff)
             #expect(try await o.verifyCertificate(code: v.code).valid == false)
             await #expect(throws: LinliError.self) { try await o.revokeCertificate(first, why, actor: w.staff) }
+        }
+    }
+}
+
+@Suite struct OutboxRulesTests {
+    @Test func retriesBackOffAndPushesAreSigned() {
+        #expect([1, 2, 3, 4, 9, 10, 60].map { OutboxRules.backoff(attempts: $0) } == [60, 120, 240, 480, 15_360, 21_600, 21_600])
+        #expect(OutboxRules.backoff(attempts: 0) == 0)
+        // The same as Python's hmac.new(b"shared-secret-0123", b'1765000000.{"a":1}', hashlib.sha256).hexdigest().
+        #expect(OutboxRules.signature(secret: Array("shared-secret-0123".utf8), timestamp: 1_765_000_000, body: Array(#"{"a":1}"#.utf8))
+                == "t=1765000000,v1=c51475e8f3bbf18866218c38d7088ba227a27bbc83f0df69e61fef3b4fa9ad21")
+    }
+}
+
+/// Records what would have been sent, answering as told.
+final class RecordingSender: Sendable {
+    let sent = NIOLockedValueBox<[(url: URL, body: [UInt8], headers: [String: String])]>([])
+    let answers = NIOLockedValueBox<[Int]>([])
+    var send: WebhookSender {
+        { [self] url, body, headers in
+            sent.withLockedValue { $0.append((url, body, headers)) }
+            return answers.withLockedValue { $0.isEmpty ? 200 : $0.removeFirst() }
+        }
+    }
+}
+
+@Suite struct OutboxTests {
+    @Test(arguments: Backend.available)
+    func requestStepsArePushedSignedAndRetried(_ backend: Backend) async throws {
+        let clock = OfficesStoreTests.clock()
+        try await withFixture(backend, clock: clock) { f in
+            let o = f.linli.offices
+            let w = try await OfficesStoreTests.world(f)
+            var e = WebhookEndpointInput()
+            e.placeID = f.demo.firstStreetID; e.name = "市 12345 平台"; e.url = "http://hotline.example/push"; e.secret = "short"
+            do { _ = try await o.addEndpoint(e, actor: w.street); Issue.record("accepted") } catch let err as ValidationErrors {
+                #expect(Set(err.errors.compactMap(\.field)) == ["url", "secret"], "plain http only to this machine; a real secret")
+            }
+            e.url = "https://hotline.example/push"; e.secret = "shared-secret-0123456"
+            await #expect(throws: LinliError.notFound) { _ = try await o.addEndpoint(e, actor: w.staff) }
+            _ = try await o.addEndpoint(e, actor: w.street)
+            var other = WebhookEndpointInput()
+            other.placeID = f.demo.byStreet[1].firstStreetID; other.name = "另一街道"; other.url = "https://other.example/push"; other.secret = "another-secret-0123"
+            _ = try await o.addEndpoint(other, actor: try await f.actor("street2"))
+
+            var r = RequestInput()
+            r.category = "noise"; r.description = "楼下广场舞音响太大。"; r.householdID = f.demo.firstHouseholdWithResidents
+            r.contactName = "王秀英"; r.contactPhone = "13900001111"
+            let request = try await f.linli.requests.submit(r, actor: try await f.actor("resident")).request.id
+            let queued = try await o.outbox(actor: w.street)
+            #expect(queued.items.count == 1 && queued.items[0].requestID == request && queued.items[0].kind == "submitted")
+            #expect(try await o.outbox(actor: try await f.actor("street2")).items.isEmpty, "another street's system hears nothing of it")
+
+            // The receiver is down: tried again a minute later, not before.
+            let recorder = RecordingSender()
+            recorder.answers.withLockedValue { $0 = [503] }
+            var round = try await o.deliverOutbox(sender: recorder.send)
+            #expect(round.sent == 0 && round.failed == 1)
+            #expect(try await o.deliverOutbox(sender: recorder.send).sent == 0, "not due yet")
+            clock.advance(hours: 0.02)
+            round = try await o.deliverOutbox(sender: recorder.send)
+            #expect(round.sent == 1)
+            let v = try await o.outbox(actor: w.street)
+            #expect(v.items[0].delivered && v.items[0].attempts == 2 && v.stuck == 0)
+            // What went: the request without its reporter, signed with the shared secret.
+            let pushes = recorder.sent.withLockedValue { $0 }
+            #expect(pushes.count == 2 && pushes[1].url.absoluteString == "https://hotline.example/push")
+            let body = String(decoding: pushes[1].body, as: UTF8.self)
+            #expect(body.contains("\"id\":\(request)") && body.contains("广场舞") && !body.contains("王秀英") && !body.contains("13900001111"))
+            let header = pushes[1].headers["X-Linli-Signature"]!
+            let t = Int64(header.split(separator: ",")[0].dropFirst(2))!
+            #expect(header == OutboxRules.signature(secret: Array("shared-secret-0123456".utf8), timestamp: t, body: pushes[1].body))
+            // Later steps are pushed too.
+            var note = RequestsService.ActionInput()
+            note.note = "请网格员尽快处理。"
+            _ = try await f.linli.requests.perform(.supervise, id: request, note, actor: w.street)
+            #expect(try await o.outbox(actor: w.street).items.count == 2)
         }
     }
 }

@@ -94,6 +94,8 @@ public struct OfficesService: Sendable {
     /// Seals a certificate's text (it names a person).
     let cipher: PersonalDataCipher
     let notifier: any Notifier
+    /// How pushes to an upper-level system are sent (URLSession; a recorder in tests).
+    var sender: WebhookSender = OfficesService.urlSessionSender
     /// The working-day calendar (holidays and 调休) the requests capability keeps.
     let calendar: @Sendable () async throws -> WorkCalendar
 

@@ -239,5 +239,40 @@ enum OfficesMigrations {
             """,
             "CREATE INDEX certificates_path ON certificates(path, id)",
         ]),
+        // Pushes of requests to an upper-level system (a city's 12345 platform): its endpoint
+        // over an area, with a shared secret (sealed), and an outbox written in the same
+        // transaction as each step, delivered with retries by the servers' housekeeping.
+        Migration("offices.005", [
+            """
+            CREATE TABLE webhook_endpoints (
+                id {ID},
+                place_id BIGINT NOT NULL REFERENCES places(id),
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                secret_cipher TEXT NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE outbox (
+                id {ID},
+                endpoint_id BIGINT NOT NULL REFERENCES webhook_endpoints(id),
+                kind TEXT NOT NULL,
+                request_id BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_at BIGINT NOT NULL,
+                claimed_until BIGINT NOT NULL DEFAULT 0,
+                delivered_at BIGINT,
+                last_status INTEGER,
+                last_error TEXT NOT NULL DEFAULT ''
+            )
+            """,
+            "CREATE INDEX outbox_due ON outbox(next_at) WHERE delivered_at IS NULL",
+            "CREATE INDEX outbox_endpoint ON outbox(endpoint_id, id)",
+        ]),
     ]
 }

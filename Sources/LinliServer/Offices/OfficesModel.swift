@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 import LinliCore
 
 /// The four lists a street or district keeps (Chengdu's 三张清单 and Hangzhou's 准入).
@@ -271,4 +272,24 @@ public enum DashboardRules {
 
     /// Average satisfaction (1–5) to two places; "—" without ratings.
     public static func average(_ sum: Int64, _ n: Int64) -> String { n == 0 ? "—" : IndicatorRules.text((sum * 100 + n / 2) / n) }
+}
+
+/// The plain rules of the outbox to an upper-level system, with worked examples in `OutboxRulesTests`.
+public enum OutboxRules {
+    /// Seconds before the next try after `attempts` failed ones: a minute, doubling, at most six hours.
+    public static func backoff(attempts: Int) -> Int64 {
+        guard attempts > 0 else { return 0 }
+        return min(21_600, 60 << Int64(min(attempts - 1, 20)))
+    }
+    /// Undelivered for longer than this, an item is shown as stuck.
+    public static let stuckAfter: Int64 = 3600
+
+    /// The signature the receiver checks: HMAC-SHA256 of "timestamp.body" under the shared
+    /// secret, as "t=…,v1=hex" (a receiver also refuses an old timestamp: no replays).
+    public static func signature(secret: [UInt8], timestamp: Int64, body: [UInt8]) -> String {
+        var message = Array("\(timestamp).".utf8)
+        message += body
+        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret))
+        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
 }

@@ -119,6 +119,7 @@ struct OfficesRoutes {
         registerAssessments(r)
         registerDashboard(r)
         registerCertificates(r)
+        registerOutbox(r)
 
         // The same as JSON.
         r.get("/api/v1/lists/:id", .open) { _, c in try JSON.response(try await offices.lists(placeID: try c.id("id"), actor: c.actor)) }
@@ -393,6 +394,51 @@ struct OfficesRoutes {
             return Response(status: .noContent)
         }
         r.get("/api/v1/verify/:code", .open) { _, c in try JSON.response(try await offices.verifyCertificate(code: c.parameters.get("code") ?? "")) }
+    }
+
+    func registerOutbox(_ r: Routes) {
+        r.get("/outbox", .action(.officeLists)) { _, c in try await outboxPage(c, errors: [:]) }
+        r.post("/webhook-endpoints", .action(.officeLists)) { _, c in
+            try await formOrErrors(prefix: "hook") {
+                var i = WebhookEndpointInput()
+                i.placeID = try c.form.optionalID("place_id", "地点编号应为数字"); i.name = c.form["name"]; i.url = c.form["url"]; i.secret = c.form["secret"]
+                _ = try await offices.addEndpoint(i, actor: try c.requireActor())
+                return redirect("/outbox")
+            } page: { errors in try await outboxPage(c, errors: errors) }
+        }
+        r.post("/outbox/deliver", .action(.officeLists)) { _, c in
+            _ = try c.requireActor()
+            _ = try await offices.deliverOutbox()
+            return redirect("/outbox#items")
+        }
+        r.get("/api/v1/outbox", .action(.officeLists)) { _, c in try JSON.response(try await offices.outbox(actor: try c.requireActor())) }
+        r.post("/api/v1/webhook-endpoints", .action(.officeLists), body: WebhookEndpointInput.self) { _, c, i in
+            try JSON.response(["id": try await offices.addEndpoint(i, actor: try c.requireActor())], status: .created)
+        }
+        r.post("/api/v1/outbox/deliver", .action(.officeLists)) { _, c in
+            _ = try c.requireActor()
+            let (sent, failed) = try await offices.deliverOutbox()
+            return try JSON.response(["sent": sent, "failed": failed])
+        }
+    }
+
+    func outboxPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
+        let actor = try c.requireActor()
+        let v = try await offices.outbox(actor: actor)
+        let places = try await offices.submitChoices(actor: actor).listPlaces
+        let t = I18n.table(c.lang)
+        var resp = renderer.page("outbox", [
+            "endpoints": v.endpoints.map { ["name": $0.name, "place": $0.place, "url": $0.url] }, "no_endpoints": v.endpoints.isEmpty,
+            "items": v.items.map { i -> [String: Any] in
+                ["id": i.id, "endpoint": i.endpoint, "kind": i.kind, "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
+                 "delivered": i.delivered, "status": i.lastStatus.map(String.init) ?? "—", "error": i.lastError, "has_error": !i.lastError.isEmpty,
+                 "stuck": i.stuck, "next_at": i.nextAt ?? ""]
+            },
+            "no_items": v.items.isEmpty, "stuck": v.stuck, "has_stuck": v.stuck > 0, "places": places.map { ["id": $0.id, "name": $0.name] },
+            "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["outbox"]!)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
     }
 
     func certificatesPage(_ c: AppContext, errors: [String: String]) async throws -> Response {

@@ -115,6 +115,7 @@ extension RequestsService {
         try await db.insertRows("INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public) VALUES ", steps) { e in
             "(\(e.requestID), \(at), NULL, '系统', 'escalated', \(e.note), \(e.partyKey), 1)"
         }
+        try await changed(db, steps.map(\.requestID), "escalated")
     }
 }
 

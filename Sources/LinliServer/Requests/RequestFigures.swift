@@ -35,3 +35,38 @@ extension RequestsService {
 public struct AreaRequestCounts: Sendable, Equatable {
     public var made: Int64, escalated: Int64, ratingSum: Int64, rated: Int64, resolved: Int64, onTime: Int64
 }
+
+/// What an upper-level system (a city's 12345 platform) is sent of a request: what it is, where,
+/// its state and clocks (China time) and who handles it — never the reporter's name or number.
+public struct RequestPush: Codable, Sendable {
+    public var id: Int64, category: String, description: String, address: String, status: String, channel: String
+    public var party: String, level: Int, createdAt: String, resolveDue: String, resolvedAt: String?, rating: Int?
+    enum CodingKeys: String, CodingKey {
+        case id, category, description, address, status, channel, party, level, createdAt = "created_at", resolveDue = "resolve_due", resolvedAt = "resolved_at", rating
+    }
+}
+
+extension RequestsService {
+    /// The paths of requests (to find the areas they belong to).
+    static func paths(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        var out: [Int64: String] = [:]
+        for r in try await db.query("SELECT id, path FROM requests WHERE id IN (\(list: ids))").all() {
+            out[try r.decode(column: "id", as: Int64.self)] = try r.decode(column: "path", as: String.self)
+        }
+        return out
+    }
+
+    static func push(_ db: any SQLDatabase, id: Int64) async throws -> RequestPush? {
+        try await db.query("""
+            SELECT id, category, description, address, status, channel, party_name, level, created_at, resolve_due, resolved_at, rating FROM requests WHERE id = \(id)
+            """).first().map { r in
+            RequestPush(id: id, category: try r.decode(column: "category", as: String.self), description: try r.decode(column: "description", as: String.self),
+                        address: try r.decode(column: "address", as: String.self), status: try r.decode(column: "status", as: String.self),
+                        channel: try r.decode(column: "channel", as: String.self), party: try r.decode(column: "party_name", as: String.self),
+                        level: try r.decode(column: "level", as: Int.self), createdAt: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)),
+                        resolveDue: LocalTime.text(try r.decode(column: "resolve_due", as: Int64.self)),
+                        resolvedAt: try r.decode(column: "resolved_at", as: Int64?.self).map(LocalTime.text), rating: try r.decode(column: "rating", as: Int?.self))
+        }
+    }
+}

@@ -17,6 +17,9 @@ public struct RequestsService: Sendable {
     let photos: PhotoStore
     /// The mobile number on a reporter's own account (the accounts capability reads its table).
     var accountPhone: @Sendable (any SQLDatabase, Int64) async throws -> String? = { _, _ in nil }
+    /// Told, in the same transaction, of every step of requests (new, routed, accepted, resolved,
+    /// escalated…): the offices' outbox pushes them to an upper-level system (a city's 12345).
+    var changed: @Sendable (any SQLDatabase, [Int64], String) async throws -> Void = { _, _, _ in }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
         self.store = store
@@ -421,6 +424,7 @@ public struct RequestsService: Sendable {
             VALUES (\(bind: requestID), \(bind: at ?? env.nowSeconds), \(bind: actor?.userID), \(bind: actor?.signature ?? "系统"), \(bind: kind),
                     \(bind: note), \(bind: partyKey), \(bind: isPublic ? 1 : 0), \(bind: published ? 1 : 0)) RETURNING id
             """).first()
+        try await changed(db, [requestID], kind)
         return try row!.decode(column: "id", as: Int64.self)
     }
 
@@ -553,6 +557,7 @@ public struct RequestsService: Sendable {
                     \(unsafeRaw: photosToSave.isEmpty ? "" : "RETURNING id, kind")
                     """).all()
                 let submitted = try steps.first { try $0.decode(column: "kind", as: String.self) == "submitted" }?.decode(column: "id", as: Int64.self)
+                try await changed(db, [id], "submitted")
                 for p in photosToSave { try await photos.save(db, p, requestID: id, eventID: submitted, now: now, env: env) }
                 try await audit.append(db, actor: actor, action: "request.submit", objectType: "request", objectID: id, path: draft.path,
                                        detail: "\(category.code) → \(draft.partyKey ?? "")")
