@@ -430,7 +430,7 @@ struct OfficesRoutes {
         var resp = renderer.page("outbox", [
             "endpoints": v.endpoints.map { ["name": $0.name, "place": $0.place, "url": $0.url] }, "no_endpoints": v.endpoints.isEmpty,
             "items": v.items.map { i -> [String: Any] in
-                ["id": i.id, "endpoint": i.endpoint, "kind": i.kind, "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
+                ["id": i.id, "endpoint": i.endpoint, "kind": I18n.label("event_" + i.kind, c.lang), "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
                  "delivered": i.delivered, "status": i.lastStatus.map(String.init) ?? "—", "error": i.lastError, "has_error": !i.lastError.isEmpty,
                  "stuck": i.stuck, "next_at": i.nextAt ?? ""]
             },

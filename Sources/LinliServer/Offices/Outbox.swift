@@ -119,6 +119,8 @@ extension OfficesService {
             do {
                 status = try await send(url, body, ["Content-Type": "application/json", "X-Linli-Delivery": String(id),
                                                     "X-Linli-Signature": OutboxRules.signature(secret: Array(secret.utf8), timestamp: now, body: body)])
+            } catch let e as URLError {
+                problem = "连接失败（URLError \(e.code.rawValue)）"
             } catch { problem = String(String(describing: error).prefix(200)) }
             let ok = status.map { (200..<300).contains($0) } ?? false
             let answered = status, why = problem

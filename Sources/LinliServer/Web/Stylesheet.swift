@@ -22,7 +22,7 @@ enum Stylesheet {
     dl.fields { display:grid; grid-template-columns: 9em 1fr; gap:.25rem .75rem; } dl.fields dt { color:var(--muted); } dl.fields dd { min-width:0; overflow-wrap:anywhere; }
     @media (max-width: 480px) { dl.fields { grid-template-columns: 1fr; } dl.fields dt { margin-top:.5rem; } }
     form.stack label { display:block; margin-top:.75rem; font-weight:600; }
-    input[type=text], input[type=password], input[type=search], input[type=tel], select, textarea { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; min-height:44px; }
+    input[type=text], input[type=password], input[type=search], input[type=tel], input[type=url], select, textarea { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; min-height:44px; }
     button, .button { display:inline-block; padding:.6rem 1.2rem; font-size:1em; border:0; border-radius:4px; background:var(--accent); color:#fff; cursor:pointer; min-height:44px; text-decoration:none; }
     button.secondary { background:#444; } button.link { background:none; padding:0; min-height:0; text-decoration:underline; } header button.link { min-height:44px; }
     .error { color:#b00020; font-weight:600; } .field-error { color:#b00020; display:block; margin-top:.25rem; }
@@ -38,7 +38,7 @@ enum Stylesheet {
     button.pick-option { display:block; width:100%; text-align:left; background:#fff; color:#111; min-height:44px; padding:.5rem .6rem; border:0; border-radius:0; }
     button.pick-option:hover, button.pick-option:focus { background:#fdecea; }
     .entry { border:1px solid #888; border-radius:6px; padding:.75rem 1rem; margin:1rem 0; max-width:40rem; }
-    .certificate-text p { white-space:pre-line; }
+    .certificate-text p { white-space:pre-line; } .break { overflow-wrap:anywhere; }
     /* An invitation code read off paper: big, never split at its dash; the address may wrap anywhere. */
     .invite-code { display:block; font-size:min(2em, 10vw); letter-spacing:0.08em; white-space:nowrap; } .invite-url { overflow-wrap:anywhere; }
     details { margin:.75rem 0; } summary { cursor:pointer; min-height:44px; }
