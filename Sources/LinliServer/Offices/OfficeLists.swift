@@ -233,7 +233,9 @@ public struct OfficesService: Sendable {
     /// A draft and its place, for an edit by someone who keeps that place's lists; a published
     /// version answers 409 (it never changes).
     func editableDraft(_ db: any SQLDatabase, _ listID: Int64, _ actor: Actor) async throws -> (path: String, placeID: Int64) {
-        guard let l = try await db.query("SELECT path, place_id, status FROM office_lists WHERE id = \(listID)").first() else { throw LinliError.notFound }
+        // Locked on PostgreSQL: an entry added while the draft is being published waits, then finds it published.
+        let lock = store.dialect == .postgres ? " FOR UPDATE" : ""
+        guard let l = try await db.query("SELECT path, place_id, status FROM office_lists WHERE id = \(listID)\(unsafeRaw: lock)").first() else { throw LinliError.notFound }
         let path = try l.decode(column: "path", as: String.self)
         try actor.require(.officeLists, on: ObjectScope(path: path))
         guard try l.decode(column: "status", as: String.self) == "draft" else {
