@@ -74,8 +74,12 @@ struct MatrixWorld {
                 apply.clientKey = "matrix"
                 _ = try await l.affairs.apply(online.id, apply, papers: [TestImages.png], actor: resident)
             }
-            // The offices' side: lists, a budget, items (one admitted to the first community).
+            // The offices' side: lists, a budget, items (one admitted to the first community), and
+            // a receiving system for the street's requests (no demo makes one: it would push).
             #expect(try await l.loadOfficesDemo(suffix: suffix) > 0)
+            var hook = WebhookEndpointInput()
+            hook.placeID = s.firstStreetID; hook.name = "12345"; hook.url = "https://hotline.example/push"; hook.secret = "matrix-secret-0123456"
+            _ = try await l.offices.addEndpoint(hook, actor: street)
             var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
             ids["users"] = String(targetID)
             ids["certificate-codes"] = try await l.store.read { db in
@@ -141,6 +145,7 @@ struct MatrixWorld {
             "department-ratings": "SELECT id FROM department_ratings WHERE path LIKE $1",
             "assessments": "SELECT id FROM assessment_sets WHERE path LIKE $1",
             "certificates": "SELECT id FROM certificates WHERE path LIKE $1",
+            "webhook-endpoints": "SELECT id FROM webhook_endpoints WHERE path LIKE $1",
             "assessment-indicators": "SELECT i.id FROM assessment_indicators i JOIN assessment_sets a ON a.id = i.set_id WHERE a.path LIKE $1 ORDER BY i.id",
         ]
         return try await store.read { db in

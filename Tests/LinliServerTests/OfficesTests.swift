@@ -774,6 +774,13 @@ final class RecordingSender: Sendable {
             note.note = "请网格员尽快处理。"
             _ = try await f.linli.requests.perform(.supervise, id: request, note, actor: w.street)
             #expect(try await o.outbox(actor: w.street).items.count == 2)
+            // Switched off, a system is sent nothing new; what was queued stays.
+            let endpoint = try await o.outbox(actor: w.street).endpoints[0].id
+            await #expect(throws: LinliError.notFound) { try await o.setEndpointActive(endpoint, active: false, actor: try await f.actor("street2")) }
+            try await o.setEndpointActive(endpoint, active: false, actor: w.street)
+            _ = try await f.linli.requests.perform(.supervise, id: request, note, actor: w.street)
+            let after = try await o.outbox(actor: w.street)
+            #expect(after.items.count == 2 && !after.endpoints[0].active)
         }
     }
 }

@@ -406,6 +406,14 @@ struct OfficesRoutes {
                 return redirect("/outbox")
             } page: { errors in try await outboxPage(c, errors: errors) }
         }
+        r.post("/webhook-endpoints/:id/switch", .action(.officeLists)) { _, c in
+            try await offices.setEndpointActive(try c.id("id"), active: c.form["active"] == "1", actor: try c.requireActor())
+            return redirect("/outbox")
+        }
+        r.patch("/api/v1/webhook-endpoints/:id", .action(.officeLists), body: OutboxView.Switch.self) { _, c, i in
+            try await offices.setEndpointActive(try c.id("id"), active: i.active, actor: try c.requireActor())
+            return Response(status: .noContent)
+        }
         r.post("/outbox/deliver", .action(.officeLists)) { _, c in
             _ = try c.requireActor()
             _ = try await offices.deliverOutbox()
@@ -428,7 +436,7 @@ struct OfficesRoutes {
         let places = try await offices.submitChoices(actor: actor).listPlaces
         let t = I18n.table(c.lang)
         var resp = renderer.page("outbox", [
-            "endpoints": v.endpoints.map { ["name": $0.name, "place": $0.place, "url": $0.url] }, "no_endpoints": v.endpoints.isEmpty,
+            "endpoints": v.endpoints.map { ["id": $0.id, "name": $0.name, "place": $0.place, "url": $0.url, "active": $0.active] }, "no_endpoints": v.endpoints.isEmpty,
             "items": v.items.map { i -> [String: Any] in
                 ["id": i.id, "endpoint": i.endpoint, "kind": I18n.label("event_" + i.kind, c.lang), "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
                  "delivered": i.delivered, "status": i.lastStatus.map(String.init) ?? "—", "error": i.lastError, "has_error": !i.lastError.isEmpty,

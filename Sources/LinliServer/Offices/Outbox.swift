@@ -20,6 +20,7 @@ public struct WebhookEndpointInput: Codable, Sendable {
 
 public struct OutboxView: Codable, Sendable {
     public struct Endpoint: Codable, Sendable { public var id: Int64, place: String, name: String, url: String, active: Bool }
+    public struct Switch: Codable, Sendable { public var active: Bool?; public init() {} }
     public struct Item: Codable, Sendable {
         public var id: Int64, endpoint: String, kind: String, requestID: Int64, createdAt: String, attempts: Int, delivered: Bool
         public var lastStatus: Int?, lastError: String, stuck: Bool, nextAt: String?
@@ -68,6 +69,18 @@ extension OfficesService {
                 """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "webhook.add", objectType: "webhook_endpoint", objectID: id, path: p.path, detail: name)
             return id
+        }
+    }
+
+    /// Switches a receiving system off (nothing more is queued for it; what is queued stays) or on.
+    public func setEndpointActive(_ id: Int64, active: Bool?, actor: Actor) async throws {
+        guard let active else { throw LinliError.invalid("active", "required", "请说明开启还是停用") }
+        try await store.transaction { db in
+            guard let r = try await db.query("SELECT path FROM webhook_endpoints WHERE id = \(id)").first() else { throw LinliError.notFound }
+            let path = try r.decode(column: "path", as: String.self)
+            try actor.require(.officeLists, on: ObjectScope(path: path))
+            try await db.query("UPDATE webhook_endpoints SET active = \(active) WHERE id = \(id)").run()
+            try await audit.append(db, actor: actor, action: active ? "webhook.on" : "webhook.off", objectType: "webhook_endpoint", objectID: id, path: path)
         }
     }
 
