@@ -433,7 +433,7 @@ struct OfficesRoutes {
     func outboxPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let v = try await offices.outbox(actor: actor)
-        let places = try await offices.submitChoices(actor: actor).listPlaces
+        let places = try await offices.listPlaces(actor: actor)
         let t = I18n.table(c.lang)
         var resp = renderer.page("outbox", [
             "endpoints": v.endpoints.map { ["id": $0.id, "name": $0.name, "place": $0.place, "url": $0.url, "active": $0.active] }, "no_endpoints": v.endpoints.isEmpty,
@@ -453,7 +453,7 @@ struct OfficesRoutes {
         let actor = try c.requireActor()
         let kinds = try await offices.certificateKinds(actor: actor)
         let issued = try await offices.certificates(actor: actor)
-        let places = try await offices.submitChoices(actor: actor).listPlaces
+        let places = try await offices.listPlaces(actor: actor)
         let t = I18n.table(c.lang)
         var resp = renderer.page("certificates", [
             "kinds": kinds.map { ["id": $0.id, "name": $0.name, "street": $0.street, "basis": $0.basis, "has_basis": !$0.basis.isEmpty, "refused": $0.refused,
@@ -482,7 +482,7 @@ struct OfficesRoutes {
     func assessmentsPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let list = try await offices.assessments(actor: actor)
-        let places = try await offices.submitChoices(actor: actor).listPlaces
+        let places = try await offices.listPlaces(actor: actor)
         let t = I18n.table(c.lang)
         var resp = renderer.page("assessments", [
             "sets": list.map { ["id": $0.id, "place": $0.place, "name": $0.name, "from": $0.from, "to": $0.to, "status_label": I18n.label("assessment_" + $0.status.rawValue, c.lang)] },

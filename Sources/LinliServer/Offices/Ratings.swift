@@ -131,7 +131,7 @@ extension OfficesService {
         return try await store.transaction { db in
             guard let d = try await registry.departments(db, ids: [departmentID])[departmentID], Self.seesDepartment(d, actor) else { throw LinliError.notFound }
             // The communities the actor answers for, inside the department's area.
-            let ids = Self.answering(actor).compactMap { p -> Int64? in let i = PlacePath.ids(p); return i.count >= 4 ? i[3] : nil }
+            let ids = Self.answeringCommunities(actor)
             let mine = ids.isEmpty ? [] : try await db.query("""
                 SELECT id, name, path FROM places WHERE kind IN ('community', 'village') AND id IN (\(list: ids))
                 """).all().map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "path", as: String.self)) }
@@ -301,7 +301,7 @@ extension OfficesService {
             // What the viewer may rate: each community they answer for in the area, with the
             // items it received from this department and has not rated.
             var rateFor: [DepartmentView.RateChoice] = []
-            let communities = Self.answering(actor).compactMap { p -> Int64? in let ids = PlacePath.ids(p); return ids.count >= 4 ? ids[3] : nil }
+            let communities = Self.answeringCommunities(actor)
             if !communities.isEmpty {
                 for c in try await db.query("SELECT id, name, path FROM places WHERE id IN (\(list: communities))").all() {
                     let cid = try c.decode(column: "id", as: Int64.self)

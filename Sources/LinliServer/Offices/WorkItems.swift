@@ -217,6 +217,9 @@ extension OfficesService {
         actor.grants(for: .workItemRespond).filter { PlacePath.ids($0.placePath).count >= 4 }.map(\.placePath)
     }
 
+    /// The communities (ids) of those places.
+    static func answeringCommunities(_ actor: Actor) -> [Int64] { answering(actor).map { PlacePath.ids($0)[3] } }
+
     // MARK: Reading
 
     public func item(_ id: Int64, actor: Actor) async throws -> WorkItemView {
@@ -675,6 +678,21 @@ extension OfficesService {
         }
     }
 
+    /// The streets, districts or city whose lists (and assessments, certificates, pushes) the actor keeps.
+    public func listPlaces(actor: Actor) async throws -> [(id: Int64, name: String)] {
+        let grants = actor.grants(for: .officeLists)
+        guard !grants.isEmpty else { return [] }
+        return try await store.read { db in try await listPlaces(db, grants) }
+    }
+
+    func listPlaces(_ db: any SQLDatabase, _ grants: [RoleGrant]) async throws -> [(id: Int64, name: String)] {
+        var out: [(id: Int64, name: String)] = []
+        for g in grants {
+            if let p = try await place(db, g.placeID), Self.listPlaceKinds.contains(p.kind) { out.append((p.id, p.name)) }
+        }
+        return out
+    }
+
     public func submitChoices(actor: Actor) async throws -> WorkItemChoices {
         let mine = Self.departments(actor)
         let cal = try await calendar()
@@ -682,9 +700,7 @@ extension OfficesService {
         let listGrants = actor.grants(for: .officeLists)
         return try await store.read { db in
             var out = WorkItemChoices()
-            for g in listGrants {
-                if let p = try await place(db, g.placeID), Self.listPlaceKinds.contains(p.kind) { out.listPlaces.append((p.id, p.name)) }
-            }
+            out.listPlaces = try await listPlaces(db, listGrants)
             guard !mine.isEmpty else { return out }
             let departments = try await registry.departments(db, ids: Array(mine)).values.sorted { $0.name < $1.name }
             out.departments = departments.map { ($0.id, $0.name) }
