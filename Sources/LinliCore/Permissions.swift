@@ -14,11 +14,15 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     /// Staff of a government department or its field office (派出机构), serving the area its
     /// organisation sits at: they send work items to communities through the street's admission.
     case departmentStaff = "department_staff"
+    /// The city's 12345 hotline as a system: passes its tickets in, and answers for the hotline on
+    /// them (the return call, objections to its dispatch). Apart from an Open311 partner app,
+    /// which may not close or send back anyone's request.
+    case hotline
 }
 
 extension Role {
     /// Roles held by staff of an organisation over an area, as opposed to people acting for themselves.
-    public var isStaff: Bool { ![.resident, .volunteer, .partnerApp].contains(self) }
+    public var isStaff: Bool { ![.resident, .volunteer, .partnerApp, .hotline].contains(self) }
 }
 
 public enum Action: String, Sendable, CaseIterable {
@@ -100,6 +104,10 @@ public enum Action: String, Sendable, CaseIterable {
     case departmentRate = "department.rate"
     /// The whole area at a glance: a street's, district's or city's figures by the places below.
     case dashboardView = "dashboard.view"
+    /// The city's 12345 hotline link: pass its tickets in (the hotline's own account, or street
+    /// staff typing a ticket that came by another way), record the return call's satisfaction and
+    /// answer a community's objection to a wrong dispatch (退单).
+    case hotlineLink = "hotline.link"
 }
 
 public enum PermissionTable {
@@ -121,6 +129,7 @@ public enum PermissionTable {
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],
         .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView, .workItemView, .dashboardView],
         .partnerApp: [.requestSubmit, .requestView],
+        .hotline: [.requestSubmit, .requestView, .hotlineLink],
         .departmentStaff: [.placeView, .workItemView, .workItemSubmit],
     ]
 

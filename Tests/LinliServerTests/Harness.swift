@@ -91,7 +91,8 @@ extension Fixture {
     /// The demo account of each role.
     static let demoUsers: [(String, Role)] = [("admin", .cityAdmin), ("street", .streetStaff), ("community", .communityStaff), ("grid", .gridWorker),
                                               ("property", .propertyCompany), ("resident", .resident), ("volunteer", .volunteer),
-                                              ("auditor", .auditor), ("app", .partnerApp), ("dept", .departmentStaff)]
+                                              ("auditor", .auditor), ("app", .partnerApp), ("dept", .departmentStaff),
+                                              ("hotline", .hotline)]
     /// An API token for every demo account, by username.
     func tokens() async throws -> [String: String] {
         var out: [String: String] = [:]

@@ -80,7 +80,16 @@ struct MatrixWorld {
             var hook = WebhookEndpointInput()
             hook.placeID = s.firstStreetID; hook.name = "12345"; hook.url = "https://hotline.example/push"; hook.secret = "matrix-secret-0123456"
             _ = try await l.offices.addEndpoint(hook, actor: street)
+            // A 12345 ticket, sent by the hotline's account, for the hotline's routes.
+            var ticket = RequestInput()
+            ticket.channel = "hotline"; ticket.hotlineTicketNo = "MATRIX\(suffix)-0001"; ticket.category = "noise"; ticket.placeID = community
+            ticket.description = "来电反映夜间施工噪声。"
+            let now = Int64(Date().timeIntervalSince1970)
+            ticket.hotlineDispatchedAt = LocalTime.text(now - 600); ticket.hotlineDueAt = LocalTime.text(now + 86400)
+            let hotlineRequest = try await l.requests.submit(ticket, actor: try await f.actor("hotline" + suffix)).request.id
             var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
+            ids["tickets"] = "MATRIX\(suffix)-0001"
+            ids["hotline-requests"] = String(hotlineRequest)
             ids["users"] = String(targetID)
             ids["certificate-codes"] = try await l.store.read { db in
                 try await db.query("SELECT code FROM certificates WHERE path LIKE \(streetPath + "%") ORDER BY id").first()!.decode(column: "code", as: String.self)

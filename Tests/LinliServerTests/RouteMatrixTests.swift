@@ -152,6 +152,7 @@ import LinliStore
         case "code": return missing ? "nosuchcode" : "noise"  // a request category: one for the whole city
         case "file" where before == "services": return missing ? "nosuchcode.json" : "noise.json"
         case "file": return missing ? "999999999.json" : (w.inside["requests"]!) + ".json"
+        case "ticket": return missing ? "NOSUCH-0000" : (inside ? w.inside["tickets"] : w.outside["tickets"])
         case "id": break
         default: return nil
         }
@@ -159,6 +160,8 @@ import LinliStore
         var kind = before
         // Maps and needs are drawn for a street or community, not a compound.
         if path.contains("/situation") || path.hasSuffix("/needs") { kind = "communities" }
+        // The hotline's steps on a request are walked on a 12345 ticket.
+        if path.contains("/hotline/"), kind == "requests" { kind = "hotline-requests" }
         switch kind {
         // A place's public notices: the demo's matters publish at the compound.
         case "places", "notices": return String(inside ? ids.insideCompound : ids.outsideCompound)
@@ -233,6 +236,14 @@ import LinliStore
         // An assessment is public once published; before that, the area's offices and communities.
         "GET /assessments/:id resident 404", "GET /assessments/:id grid_worker 404", "GET /assessments/:id property_company 404",
         "GET /assessments/:id department_staff 404", "GET /assessments/:id partner_app 404", "GET /assessments/:id volunteer 404",
+        // The 12345 account reads the tickets it sent, no other request, as a partner app does;
+        // a unit objects to the dispatch of a ticket it can see (the page shown again is the request's).
+        "GET /h/:code hotline 404", "GET /announcements/:id hotline 404", "GET /api/v1/announcements/:id hotline 404",
+        "POST /announcements/:id/ack hotline 404", "POST /api/v1/announcements/:id/ack hotline 404", "GET /assessments/:id hotline 404",
+        "GET /requests/:id hotline 404", "GET /api/v1/requests/:id hotline 404", "GET /request-photos/:id hotline 404",
+        "POST /requests/:id/confirm hotline 404", "POST /requests/:id/reject hotline 404", "POST /requests/:id/withdraw hotline 404",
+        "POST /api/v1/requests/:id/withdraw hotline 404",
+        "POST /requests/:id/hotline/objection property_company 404", "POST /requests/:id/hotline/objection grid_worker 404",
         "GET /announcements/:id auditor 404",
         "GET /announcements/:id partner_app 404",
         "GET /announcements/:id property_company 404",

@@ -430,6 +430,7 @@ extension Linli {
             ("volunteer", "志愿者", .volunteer, s.firstCommunityID, nil, nil),
             ("auditor", "审计员", .auditor, s.cityID, nil, nil),
             ("app", "第三方应用（Open311）", .partnerApp, s.cityID, nil, nil),
+            ("hotline", "12345 市民热线", .hotline, s.cityID, nil, nil),
         ]
         for (name0, name, role, place, grid, household) in plan where household != 0 {
             let u = name0 + suffix, p = pw()

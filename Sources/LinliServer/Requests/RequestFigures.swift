@@ -41,8 +41,16 @@ public struct AreaRequestCounts: Sendable, Equatable {
 public struct RequestPush: Codable, Sendable {
     public var id: Int64, category: String, description: String, address: String, status: String, channel: String
     public var party: String, level: Int, createdAt: String, resolveDue: String, resolvedAt: String?, rating: Int?
+    /// For a 12345 ticket: its number (the hotline matches the push to its ticket by it), and a
+    /// unit's objection to the dispatch (退单) with its reason, or the hotline's answer.
+    public var hotline: Hotline?
+    public struct Hotline: Codable, Sendable {
+        public var ticketNo: String, objection: String, objectionReason: String, callback: String?
+        enum CodingKeys: String, CodingKey { case ticketNo = "ticket_no", objection, objectionReason = "objection_reason", callback }
+    }
     enum CodingKeys: String, CodingKey {
         case id, category, description, address, status, channel, party, level, createdAt = "created_at", resolveDue = "resolve_due", resolvedAt = "resolved_at", rating
+        case hotline
     }
 }
 
@@ -59,14 +67,21 @@ extension RequestsService {
 
     static func push(_ db: any SQLDatabase, id: Int64) async throws -> RequestPush? {
         try await db.query("""
-            SELECT id, category, description, address, status, channel, party_name, level, created_at, resolve_due, resolved_at, rating FROM requests WHERE id = \(id)
+            SELECT r.id, r.category, r.description, r.address, r.status, r.channel, r.party_name, r.level, r.created_at, r.resolve_due, r.resolved_at, r.rating,
+                   h.ticket_no, h.objection, h.objection_reason, h.callback
+            FROM requests r LEFT JOIN request_hotline h ON h.request_id = r.id WHERE r.id = \(id)
             """).first().map { r in
             RequestPush(id: id, category: try r.decode(column: "category", as: String.self), description: try r.decode(column: "description", as: String.self),
                         address: try r.decode(column: "address", as: String.self), status: try r.decode(column: "status", as: String.self),
                         channel: try r.decode(column: "channel", as: String.self), party: try r.decode(column: "party_name", as: String.self),
                         level: try r.decode(column: "level", as: Int.self), createdAt: LocalTime.text(try r.decode(column: "created_at", as: Int64.self)),
                         resolveDue: LocalTime.text(try r.decode(column: "resolve_due", as: Int64.self)),
-                        resolvedAt: try r.decode(column: "resolved_at", as: Int64?.self).map(LocalTime.text), rating: try r.decode(column: "rating", as: Int?.self))
+                        resolvedAt: try r.decode(column: "resolved_at", as: Int64?.self).map(LocalTime.text), rating: try r.decode(column: "rating", as: Int?.self),
+                        hotline: try r.decode(column: "ticket_no", as: String?.self).map { no in
+                            RequestPush.Hotline(ticketNo: no, objection: try r.decode(column: "objection", as: String?.self) ?? "",
+                                                objectionReason: try r.decode(column: "objection_reason", as: String?.self) ?? "",
+                                                callback: try r.decode(column: "callback", as: String?.self))
+                        })
         }
     }
 }

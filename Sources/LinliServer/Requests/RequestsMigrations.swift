@@ -242,5 +242,27 @@ enum RequestsMigrations {
             """,
             "CREATE TABLE request_need_synced (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
         ]),
+        // A 12345 ticket's own fields beside its request: the hotline's number (unique: a ticket
+        // sent twice is one request), dispatch time and deadline, the return call's answer, and a
+        // unit's objection to the dispatch (退单) with the hotline's answer.
+        Migration("requests.011", [
+            """
+            CREATE TABLE request_hotline (
+                request_id BIGINT PRIMARY KEY REFERENCES requests(id),
+                ticket_no TEXT NOT NULL UNIQUE,
+                dispatched_at BIGINT NOT NULL,
+                due_at BIGINT NOT NULL,
+                callback TEXT,
+                callback_note TEXT NOT NULL DEFAULT '',
+                callback_at BIGINT,
+                objection TEXT NOT NULL DEFAULT '',
+                objection_reason TEXT NOT NULL DEFAULT '',
+                objection_at BIGINT,
+                objection_by BIGINT,
+                objection_answer TEXT NOT NULL DEFAULT '',
+                objection_answered_at BIGINT
+            )
+            """,
+        ]),
     ]
 }

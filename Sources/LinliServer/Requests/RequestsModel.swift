@@ -59,6 +59,9 @@ public enum Channel: String, Sendable, CaseIterable, Codable {
     case walkIn = "walk_in"
     case visit
     case open311
+    /// A ticket the city's 12345 hotline dispatched (its ticket number, dispatch time and deadline
+    /// come with it, `request_hotline`).
+    case hotline
 }
 
 /// Who answers a request.

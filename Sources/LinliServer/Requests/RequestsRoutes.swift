@@ -87,6 +87,37 @@ struct RequestsRoutes {
                 return try await detailPage(c, id: id, errors: nil, contact: ["name": name, "phone": phone])
             } page: { errors in try await detailPage(c, id: id, errors: errors) }
         }
+        // The 12345 link on a request's page: the return call's result, a unit's objection to the
+        // dispatch (退单) and the hotline's answer; each refused step is said at the top.
+        @Sendable func hotlineStep(_ c: AppContext, prefix: String, _ step: (Int64, Actor) async throws -> Void) async throws -> Response {
+            let id = try c.id("id")
+            do {
+                return try await formOrErrors(prefix: prefix) {
+                    try await step(id, try c.requireActor())
+                    return redirect("/requests/\(id)#hotline")
+                } page: { errors in try await detailPage(c, id: id, errors: errors) }
+            } catch let e as LinliError where e.status == .conflict || e.status == .forbidden && e.code != "forbidden" {
+                var resp = try await detailPage(c, id: id, errors: ["form": e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.post("/requests/:id/hotline/callback", .action(.hotlineLink)) { _, c in
+            try await hotlineStep(c, prefix: "callback") { id, actor in
+                _ = try await requests.hotlineCallback(id, HotlineCallbackInput(result: c.form.nonEmpty("result"), note: c.form["note"]), actor: actor)
+            }
+        }
+        r.post("/requests/:id/hotline/objection", .action(.requestWork)) { _, c in
+            try await hotlineStep(c, prefix: "objection") { id, actor in
+                _ = try await requests.raiseHotlineObjection(id, HotlineObjectionInput(reason: c.form["reason"]), actor: actor)
+            }
+        }
+        r.post("/requests/:id/hotline/answer", .action(.hotlineLink)) { _, c in
+            try await hotlineStep(c, prefix: "answer") { id, actor in
+                let accepted: Bool? = switch c.form["accepted"] { case "1": true; case "0": false; default: nil }
+                _ = try await requests.answerHotlineObjection(id, HotlineAnswerInput(accepted: accepted, note: c.form["note"]), actor: actor)
+            }
+        }
         // Photos are served only through here: to those who may see the request, or to anyone
         // when the reporter chose to publish.
         r.get("/request-photos/:id", .open) { _, c in
@@ -194,6 +225,36 @@ struct RequestsRoutes {
         r.post("/api/v1/requests/:id/contact/unmask", .action(.requestWork), body: PostRequestsContactUnmaskBody.self) { req, c, b in
             let (name, phone) = try await requests.unmaskContact(try c.id("id"), reason: b.reason, actor: try c.requireActor())
             return try JSON.response(["name": name, "phone": phone])
+        }
+        r.post("/api/v1/requests/:id/hotline/callback", .action(.hotlineLink), body: HotlineCallbackInput.self) { _, c, b in
+            try JSON.response(try await requests.hotlineCallback(try c.id("id"), b, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/requests/:id/hotline/objection", .action(.requestWork), body: HotlineObjectionInput.self) { _, c, b in
+            try JSON.response(try await requests.raiseHotlineObjection(try c.id("id"), b, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/requests/:id/hotline/answer", .action(.hotlineLink), body: HotlineAnswerInput.self) { _, c, b in
+            try JSON.response(try await requests.answerHotlineObjection(try c.id("id"), b, actor: try c.requireActor()))
+        }
+        // The hotline's own system names its tickets by its numbers: a ticket in (a request with
+        // channel "hotline"; sent again, the same request), read back, its return call, its answer
+        // to an objection.
+        r.post("/api/v1/hotline/tickets", .action(.hotlineLink), body: RequestSubmission.self, upTo: RequestLimits.apiBodyMax) { _, c, body in
+            var input = body.input
+            input.channel = Channel.hotline.rawValue
+            let (created, isNew, _) = try await requests.submit(input, photos: try Self.base64Photos(body.photosBase64 ?? []), actor: try c.requireActor(), lookAlikesIn: nil)
+            return try JSON.response(try await requests.detail(created.id, actor: try c.requireActor(), lang: c.lang), status: isNew ? .created : .ok)
+        }
+        @Sendable func ticket(_ c: AppContext) async throws -> Int64 {
+            try await requests.hotlineRequestID(ticketNo: c.parameters.get("ticket") ?? "", actor: try c.requireActor())
+        }
+        r.get("/api/v1/hotline/tickets/:ticket", .action(.hotlineLink)) { _, c in
+            try JSON.response(try await requests.detail(try await ticket(c), actor: try c.requireActor(), lang: c.lang))
+        }
+        r.post("/api/v1/hotline/tickets/:ticket/callback", .action(.hotlineLink), body: HotlineCallbackInput.self) { _, c, b in
+            try JSON.response(try await requests.hotlineCallback(try await ticket(c), b, actor: try c.requireActor()))
+        }
+        r.post("/api/v1/hotline/tickets/:ticket/answer", .action(.hotlineLink), body: HotlineAnswerInput.self) { _, c, b in
+            try JSON.response(try await requests.answerHotlineObjection(try await ticket(c), b, actor: try c.requireActor()))
         }
         r.get("/api/v1/request-categories", .signedIn) { _, c in
             try JSON.response(try await requests.categories(lang: c.lang))
@@ -327,6 +388,9 @@ struct RequestsRoutes {
         i.residentConsent = f["resident_consent"] == "1"
         i.callbackOK = f["callback_ok"] == "1"
         i.idempotencyKey = f.nonEmpty("idempotency_key")
+        i.hotlineTicketNo = f.nonEmpty("hotline_ticket_no")
+        i.hotlineDispatchedAt = f.nonEmpty("hotline_dispatched_at")
+        i.hotlineDueAt = f.nonEmpty("hotline_due_at")
         // The form shows every category's extra fields; keep only the chosen category's.
         if let code = i.category, let cat = categories.first(where: { $0.code == code }) {
             var attrs: [String: String] = [:]
@@ -372,7 +436,10 @@ struct RequestsRoutes {
             },
             "locations": locations.map { ["value": $0.value, "label": $0.label, "selected": $0.value == values["location"]] },
             "staff": staff,
-            "channels": [Channel.phone, .walkIn, .visit, .app].map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == values["channel"]] },
+            "can_hotline": actor.may(.hotlineLink),
+            "hotline_ticket_no": values["hotline_ticket_no"] ?? "", "hotline_dispatched_at": values["hotline_dispatched_at"] ?? "",
+            "hotline_due_at": values["hotline_due_at"] ?? "",
+            "channels": ([Channel.phone, .walkIn, .visit, .app] + (actor.may(.hotlineLink) ? [.hotline] : [])).map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == values["channel"]] },
             "urgent": values["urgency"] == "urgent",
             "public_details": values["public_details"] == "1", "resident_consent": values["resident_consent"] == "1",
             "callback_ok": values["callback_ok"] == "1",
@@ -400,6 +467,13 @@ struct RequestsRoutes {
         data["parties"] = PartyKind.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang)] }
         data["ratings"] = (1...5).reversed().map { ["value": $0, "stars": String(repeating: "★", count: $0)] }
         data["level_label"] = I18n.label("level_" + d.request.levelCode, c.lang)
+        if let h = d.hotline {
+            data["hotline_callback_label"] = h.callback.map { I18n.label("callback_" + $0, c.lang) } ?? ""
+            data["hotline_has_callback"] = h.callback != nil
+            data["hotline_has_objection"] = !h.objection.isEmpty
+            data["hotline_objection_label"] = h.objection.isEmpty ? "" : I18n.label("objection_" + h.objection, c.lang)
+            data["hotline_callbacks"] = HotlineCallback.allCases.map { ["value": $0.rawValue, "label": I18n.label("callback_" + $0.rawValue, c.lang)] }
+        }
         data["is_staff"] = d.abilities.reassign || d.abilities.accept || d.abilities.note
         data["deadlines"] = Deadline.allCases.map { dl -> [String: Any] in
             let (due, done): (Int64, Int64?) = switch dl {

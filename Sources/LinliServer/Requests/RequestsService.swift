@@ -180,7 +180,7 @@ public struct RequestsService: Sendable {
             switch g.role {
             case .resident: if r.householdID != nil && r.householdID == g.householdID { return true }
             case .gridWorker: if let grid = g.gridID, grid == r.gridID || grid == r.partyGridID { return true }
-            case .propertyCompany, .volunteer, .partnerApp: continue
+            case .propertyCompany, .volunteer, .partnerApp, .hotline: continue
             default: if r.path.hasPrefix(g.placePath) { return true }
             }
         }
@@ -281,7 +281,7 @@ public struct RequestsService: Sendable {
                 return g.placePath.hasPrefix(path)
             case .gridWorker where householdID != nil:
                 return g.gridID != nil && (g.gridID == gridID || g.gridID == microGridID)
-            case .volunteer, .partnerApp:
+            case .volunteer, .partnerApp, .hotline:
                 return householdID == nil && path.hasPrefix(g.placePath)
             default:
                 return path.hasPrefix(g.placePath)
@@ -447,7 +447,8 @@ public struct RequestsService: Sendable {
         let urgency = Urgency(rawValue: input.urgency ?? "normal")
         v.check(urgency != nil, "urgency", "invalid", "紧急程度只能是 normal 或 urgent")
         let isStaff = actor.grants(for: .requestSubmit).contains { $0.role.isStaff }
-        let channel = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311" : "app"))
+        let channel = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311"
+                                                            : actor.grants.contains { $0.role == .hotline } ? "hotline" : "app"))
         v.check(channel != nil, "channel", "invalid", "来源渠道无效")
         let contactName = input.contactName?.trimmingCharacters(in: .whitespaces) ?? ""
         let contactPhone = PhoneNumber.normalise(input.contactPhone ?? "")
@@ -459,7 +460,9 @@ public struct RequestsService: Sendable {
         if let lat = input.lat { v.check((-90...90).contains(lat), "lat", "invalid", "纬度无效") }
         if let lng = input.lng { v.check((-180...180).contains(lng), "lng", "invalid", "经度无效") }
         v.check((input.address ?? "").count <= 200, "address", "too_long", "地址过长")
-        let key = input.idempotencyKey?.trimmingCharacters(in: .whitespaces)
+        let hotline = Self.hotlineTicket(input, channel: channel, actor: actor, now: env.nowSeconds, into: &v)
+        // A ticket sent again by the hotline (a retry) is the same request.
+        let key = input.idempotencyKey?.trimmingCharacters(in: .whitespaces) ?? hotline.map { "12345:" + $0.ticketNo }
         if let key { v.check(!key.isEmpty && key.count <= 100, "idempotency_key", "invalid", "幂等键长度应为 1–100") }
         v.check(rawPhotos.count <= RequestLimits.photosMax, "photos", "too_many", "最多上传 \(RequestLimits.photosMax) 张照片")
         // Photos are checked and re-encoded before the transaction; nothing is stored yet.
@@ -498,7 +501,7 @@ public struct RequestsService: Sendable {
             if input.publicDetails == true {
                 let ownHome = loc.householdID != nil && actor.grants.contains { $0.role == .resident && $0.householdID == loc.householdID }
                 let vulnerable = ownHome ? false : try await householdIsVulnerable(db, loc.householdID)
-                let needsConsent = onBehalf || vulnerable
+                let needsConsent = onBehalf || channel == .hotline || vulnerable
                 if needsConsent {
                     guard input.residentConsent == true else {
                         throw LinliError.invalid("resident_consent", "consent_required", "代居民登记或涉及困难群体的诉求，须经居民本人同意才能公开描述和照片")
@@ -521,6 +524,7 @@ public struct RequestsService: Sendable {
             draft.acceptDue = category.policy.due(.accept, from: now, urgency: u, calendar: cal)
             draft.contactDue = category.policy.due(.contact, from: now, urgency: u, calendar: cal)
             draft.resolveDue = category.policy.due(.resolve, from: now, urgency: u, calendar: cal)
+            if let hotline { draft.resolveDue = HotlineRules.resolveDue(policy: draft.resolveDue, hotline: hotline.dueAt) }
             let users: [Int64]
             if let known = party.users { users = known } else { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
             let lookAlikes = lookAlikesIn == nil ? [] : try await similarRequests(db, to: draft, snapshot.categories, lang: lookAlikesIn!, now: now, actor: actor)
@@ -547,6 +551,7 @@ public struct RequestsService: Sendable {
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
+                if let hotline { try await storeHotline(db, hotline, requestID: id) }
                 try await Self.countNeed(db, community: draft.communityID, at: now, category: draft.category)
                 // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
@@ -650,8 +655,10 @@ public struct RequestsService: Sendable {
             let photoIDs = try await db.raw("SELECT id FROM request_photos WHERE request_id = \(bind: id) ORDER BY id").all()
                 .map { try $0.decode(column: "id", as: Int64.self) }
             let similar = (canRoute(actor, r) || isReporter(actor, r)) && r.status.isOpen ? try await similarRequests(db, to: r, s.categories, lang: lang, now: now, actor: actor) : []
-            return RequestDetail(request: view(r, s.categories, lang: lang, now: now), events: events, photos: photoIDs, similar: similar,
-                                 abilities: abilities(actor, r))
+            var detail = RequestDetail(request: view(r, s.categories, lang: lang, now: now), events: events, photos: photoIDs, similar: similar,
+                                       abilities: abilities(actor, r))
+            if r.channel == Channel.hotline.rawValue, let h = try await hotlineRow(db, id) { detail.hotline = hotlineView(h, r, actor: actor, now: now) }
+            return detail
         }
     }
 
@@ -738,7 +745,7 @@ public struct RequestsService: Sendable {
         var q = SQLQueryString("(1=0")
         for g in actor.grants(for: action) {
             switch g.role {
-            case .resident, .volunteer, .partnerApp:
+            case .resident, .volunteer, .partnerApp, .hotline:
                 continue
             case .gridWorker:
                 if let grid = g.gridID { q.appendInterpolation(unsafeRaw: " OR r.grid_id = "); q.appendInterpolation(bind: grid) }

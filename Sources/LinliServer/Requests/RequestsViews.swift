@@ -90,6 +90,8 @@ public struct RequestDetail: Sendable, Codable {
     public var photos: [Int64]
     public var similar: [SimilarRequest]
     public var abilities: RequestAbilities
+    /// The 12345 ticket's fields, when the request came from the hotline.
+    public var hotline: HotlineView? = nil
 }
 
 public struct CategoryView: Sendable, Codable {
@@ -131,6 +133,11 @@ public struct RequestInput: Sendable, Codable {
     public var callbackOK: Bool?
     public var attributes: [String: String]?
     public var idempotencyKey: String?
+    /// A 12345 ticket's number, dispatch time and deadline (`channel` "hotline"; China time,
+    /// `2026-12-01T09:30`).
+    public var hotlineTicketNo: String?
+    public var hotlineDispatchedAt: String?
+    public var hotlineDueAt: String?
 
     public init() {}
     // CaseIterable lets the API document list the keys this hand-written decoder reads.
@@ -138,6 +145,7 @@ public struct RequestInput: Sendable, Codable {
         case category, description, placeID = "place_id", householdID = "household_id", address, lat, lng, urgency, channel
         case contactName = "contact_name", contactPhone = "contact_phone", publicDetails = "public_details", attributes
         case idempotencyKey = "idempotency_key", residentConsent = "resident_consent", callbackOK = "callback_ok"
+        case hotlineTicketNo = "hotline_ticket_no", hotlineDispatchedAt = "hotline_dispatched_at", hotlineDueAt = "hotline_due_at"
     }
 
     /// Decodes the keys the body has, instead of asking for each of the fourteen in turn (every
@@ -163,6 +171,9 @@ public struct RequestInput: Sendable, Codable {
             case .idempotencyKey: idempotencyKey = try c.decodeIfPresent(String.self, forKey: key)
             case .residentConsent: residentConsent = try c.decodeIfPresent(Bool.self, forKey: key)
             case .callbackOK: callbackOK = try c.decodeIfPresent(Bool.self, forKey: key)
+            case .hotlineTicketNo: hotlineTicketNo = try c.decodeIfPresent(String.self, forKey: key)
+            case .hotlineDispatchedAt: hotlineDispatchedAt = try c.decodeIfPresent(String.self, forKey: key)
+            case .hotlineDueAt: hotlineDueAt = try c.decodeIfPresent(String.self, forKey: key)
             }
         }
     }
