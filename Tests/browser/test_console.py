@@ -757,6 +757,49 @@ def department_sends_an_item_the_street_admits_and_the_community_reports_it_done
 
 
 @case
+def street_types_in_a_12345_ticket_the_community_objects_and_the_hotline_answers(d, base):
+    # The street's 12345 desk types in a ticket that came by fax, on a phone.
+    login(d, base, "street")
+    d.get(base + "/requests/new")
+    d.find_element(By.CSS_SELECTOR, "#category option[value=noise]").click()
+    d.find_element(By.ID, "description").send_keys("来电反映：北门工地夜间施工噪声。")
+    next(o for o in d.find_elements(By.CSS_SELECTOR, "#location option") if "西林寺社区" in o.text).click()
+    d.find_element(By.CSS_SELECTOR, "#channel option[value=hotline]").click()
+    d.find_element(By.ID, "hotline_ticket_no").send_keys("HZ20261206-0042")
+    # A dispatch an hour ago, due in two days (datetime-local fields are filled as the browser keeps them).
+    d.execute_script("""
+        const pad = n => String(n).padStart(2, '0');
+        const local = t => { const c = new Date(t + 8 * 3600e3); return c.getUTCFullYear() + '-' + pad(c.getUTCMonth() + 1) + '-' + pad(c.getUTCDate()) + 'T' + pad(c.getUTCHours()) + ':' + pad(c.getUTCMinutes()); };
+        document.getElementById('hotline_dispatched_at').value = local(Date.now() - 3600e3);
+        document.getElementById('hotline_due_at').value = local(Date.now() + 2 * 86400e3);""")
+    shot(d, "request-new-hotline-phone")
+    settled(d, d.find_element(By.ID, "request-submit")).click()
+    wait_text(d, "hotline-ticket", "HZ20261206-0042")
+    page = d.current_url.split("#")[0]
+    # The community, in large print: no reason, told beside the field; then its objection.
+    d.delete_all_cookies()
+    login(d, base, "community")
+    d.get(base + "/prefs?print=large")
+    d.get(page)
+    open_details(d, "hotline-objection-form")
+    settled(d, d.find_element(By.ID, "do-hotline-objection")).click()
+    assert d.find_element(By.CSS_SELECTOR, "#hotline-objection-form .field-error"), "the reason is asked for beside its field"
+    d.find_element(By.ID, "objection-reason").send_keys("工地在翠苑社区辖区，不属于本社区。")
+    settled(d, d.find_element(By.ID, "do-hotline-objection")).click()
+    wait_text(d, "hotline-objection", "等待 12345 答复")
+    shot(d, "request-hotline-objection-phone-large")
+    # The street answers for the hotline: not agreed, with the reason; the community sees it.
+    d.delete_all_cookies()
+    login(d, base, "street")
+    d.get(page)
+    settled(d, d.find_element(By.CSS_SELECTOR, "#hotline-answer-form input[name=accepted][value='0']")).click()
+    d.find_element(By.ID, "answer-note").send_keys("工地出入口在本社区，请继续办理。")
+    settled(d, d.find_element(By.ID, "do-hotline-answer")).click()
+    wait_text(d, "hotline-objection", "不同意退单")
+    assert "出入口" in d.find_element(By.ID, "hotline-objection").text
+
+
+@case
 def street_scores_the_assessment_and_publishes_it_for_everyone(d, base):
     # The demo's assessment is under way: the street scores one indicator, publishes, and the
     # result is public, read on a phone in large print without signing in.

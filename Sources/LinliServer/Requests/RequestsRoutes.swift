@@ -471,6 +471,8 @@ struct RequestsRoutes {
             data["hotline_callback_label"] = h.callback.map { I18n.label("callback_" + $0, c.lang) } ?? ""
             data["hotline_has_callback"] = h.callback != nil
             data["hotline_has_objection"] = !h.objection.isEmpty
+            // Withdrawn because the hotline took it back, not because anyone here gave it up.
+            data["hotline_returned"] = h.objection == HotlineObjection.accepted.rawValue && d.request.status == RequestStatus.withdrawn.rawValue
             data["hotline_objection_label"] = h.objection.isEmpty ? "" : I18n.label("objection_" + h.objection, c.lang)
             data["hotline_callbacks"] = HotlineCallback.allCases.map { ["value": $0.rawValue, "label": I18n.label("callback_" + $0.rawValue, c.lang)] }
         }

@@ -3,7 +3,7 @@ import LinliStore
 /// The requests capability's user-facing text (zh, en).
 enum RequestsText {
     static let strings: [String: (String, String)] = [
-        "hotline_ticket": ("12345 工单", "12345 ticket"),
+        "hotline_ticket": ("12345 工单", "12345 ticket"), "returned_to_hotline": ("已退回 12345", "Back with 12345"),
         "hotline_ticket_hint": ("12345 热线派来的工单：来源选“12345 热线”，填写工单号、派单时间和热线要求的办结时限（北京时间）。诉求的办结时限取本平台规定与热线时限中较早的一个。",
                                 "A ticket the 12345 hotline sent: choose the 12345 channel and give its number, dispatch time and the hotline's deadline (China time). The request must be resolved by the earlier of our own rule and the hotline's deadline."),
         "hotline_ticket_no": ("工单号", "Ticket number"), "hotline_dispatched_at": ("派单时间", "Dispatched at"),
