@@ -781,6 +781,26 @@ final class RecordingSender: Sendable {
             _ = try await f.linli.requests.perform(.supervise, id: request, note, actor: w.street)
             let after = try await o.outbox(actor: w.street)
             #expect(after.items.count == 2 && !after.endpoints[0].active)
+            // Moved to a new address with a new secret: what is queued goes there, signed with it.
+            var move = OutboxView.Switch()
+            move.url = "ftp://hotline.example"
+            do { try await o.updateEndpoint(endpoint, move, actor: w.street); Issue.record("accepted") } catch let e as LinliError { #expect(e.field == "url") }
+            move.url = "https://new.hotline.example/push"; move.secret = "a-new-shared-secret-42"; move.active = true
+            await #expect(throws: LinliError.notFound) { try await o.updateEndpoint(endpoint, move, actor: try await f.actor("street2")) }
+            await #expect(throws: LinliError.self) { try await o.updateEndpoint(endpoint, OutboxView.Switch(), actor: w.street) }
+            try await o.updateEndpoint(endpoint, move, actor: w.street)
+            let moved = try await o.outbox(actor: w.street).endpoints[0]
+            #expect(moved.url == "https://new.hotline.example/push" && moved.active)
+            let before = recorder.sent.withLockedValue { $0.count }
+            #expect(try await o.deliverOutbox(sender: recorder.send).sent == 1)
+            let last = recorder.sent.withLockedValue { $0[before] }
+            let stamp = Int64(last.headers["X-Linli-Signature"]!.split(separator: ",")[0].dropFirst(2))!
+            #expect(last.url.absoluteString == "https://new.hotline.example/push")
+            #expect(last.headers["X-Linli-Signature"] == OutboxRules.signature(secret: Array("a-new-shared-secret-42".utf8), timestamp: stamp, body: last.body))
+            let audited = try await f.linli.store.read { db in
+                try await db.query("SELECT detail FROM audit_log WHERE action = 'webhook.edit' ORDER BY id").all().map { try $0.decode(column: "detail", as: String.self) }
+            }
+            #expect(audited == ["on, url https://new.hotline.example/push, secret"], "what changed, never the secret itself")
         }
     }
 }

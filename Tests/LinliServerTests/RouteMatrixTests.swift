@@ -416,6 +416,7 @@ import LinliStore
         "POST /lists/:id/clock": "PUT /api/v1/lists/:id/clock", "POST /office-list-items/:id/remove": "DELETE /api/v1/office-list-items/:id",
         "POST /assessment-indicators/:id/remove": "DELETE /api/v1/assessment-indicators/:id",
         "POST /webhook-endpoints/:id/switch": "PATCH /api/v1/webhook-endpoints/:id",
+        "POST /webhook-endpoints/:id": "PATCH /api/v1/webhook-endpoints/:id",
         ]
     /// Console writes with no twin, and why.
     static let browserOnly: [String: String] = [

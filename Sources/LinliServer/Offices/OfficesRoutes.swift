@@ -410,8 +410,17 @@ struct OfficesRoutes {
             try await offices.setEndpointActive(try c.id("id"), active: c.form["active"] == "1", actor: try c.requireActor())
             return redirect("/outbox")
         }
+        r.post("/webhook-endpoints/:id", .action(.officeLists)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "edit\(id)") {
+                var change = OutboxView.Switch()
+                change.name = c.form["name"]; change.url = c.form["url"]; change.secret = c.form["secret"]
+                try await offices.updateEndpoint(id, change, actor: try c.requireActor())
+                return redirect("/outbox")
+            } page: { errors in try await outboxPage(c, errors: errors) }
+        }
         r.patch("/api/v1/webhook-endpoints/:id", .action(.officeLists), body: OutboxView.Switch.self) { _, c, i in
-            try await offices.setEndpointActive(try c.id("id"), active: i.active, actor: try c.requireActor())
+            try await offices.updateEndpoint(try c.id("id"), i, actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.post("/outbox/deliver", .action(.officeLists)) { _, c in
@@ -436,7 +445,13 @@ struct OfficesRoutes {
         let places = try await offices.listPlaces(actor: actor)
         let t = I18n.table(c.lang)
         var resp = renderer.page("outbox", [
-            "endpoints": v.endpoints.map { ["id": $0.id, "name": $0.name, "place": $0.place, "url": $0.url, "active": $0.active] }, "no_endpoints": v.endpoints.isEmpty,
+            "endpoints": v.endpoints.map { e -> [String: Any] in
+                // The form that was refused opens again with what was typed and its messages.
+                let mine = errors.filter { $0.key.hasPrefix("edit\(e.id)_") }
+                return ["id": e.id, "name": mine.isEmpty ? e.name : c.form["name"] ?? e.name, "place": e.place, "url": mine.isEmpty ? e.url : c.form["url"] ?? e.url,
+                        "active": e.active, "open": !mine.isEmpty, "error_name": mine["edit\(e.id)_name"] ?? "", "error_url": mine["edit\(e.id)_url"] ?? "",
+                        "error_secret": mine["edit\(e.id)_secret"] ?? "", "shown_name": e.name, "shown_url": e.url]
+            }, "no_endpoints": v.endpoints.isEmpty,
             "items": v.items.map { i -> [String: Any] in
                 ["id": i.id, "endpoint": i.endpoint, "kind": I18n.label("event_" + i.kind, c.lang), "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
                  "delivered": i.delivered, "status": i.lastStatus.map(String.init) ?? "—", "error": i.lastError, "has_error": !i.lastError.isEmpty,

@@ -20,7 +20,15 @@ public struct WebhookEndpointInput: Codable, Sendable {
 
 public struct OutboxView: Codable, Sendable {
     public struct Endpoint: Codable, Sendable { public var id: Int64, place: String, name: String, url: String, active: Bool }
-    public struct Switch: Codable, Sendable { public var active: Bool?; public init() {} }
+    /// A change to a receiving system: switched on or off, renamed, moved to a new address or
+    /// given a new secret (each optional; a secret is never shown back).
+    public struct Switch: Codable, Sendable {
+        public var active: Bool?
+        public var name: String?
+        public var url: String?
+        public var secret: String?
+        public init() {}
+    }
     public struct Item: Codable, Sendable {
         public var id: Int64, endpoint: String, kind: String, requestID: Int64, createdAt: String, attempts: Int, delivered: Bool
         public var lastStatus: Int?, lastError: String, stuck: Bool, nextAt: String?
@@ -54,15 +62,8 @@ extension OfficesService {
             guard let placeID = input.placeID else { throw LinliError.invalid("place_id", "required", "请选择推送哪个地区的诉求") }
             guard let p = try await place(db, placeID), ["city", "district", "street", "town"].contains(p.kind) else { throw LinliError.notFound }
             try actor.require(.officeLists, on: ObjectScope(path: p.path))
-            var v = Validator()
             let name = Self.trimmed(input.name), raw = Self.trimmed(input.url), secret = input.secret ?? ""
-            v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写接收系统的名称（60 字以内）")
-            let url = URL(string: raw)
-            let loopback = ["127.0.0.1", "localhost", "::1"].contains(url?.host ?? "")
-            v.check(raw.count <= 500 && url?.host != nil && (url?.scheme == "https" || (url?.scheme == "http" && loopback)), "url", "invalid",
-                    "地址应为 https://（测试时可用本机 http://127.0.0.1）")
-            v.check(secret.count >= 16 && secret.count <= 200, "secret", "too_short", "共享密钥至少 16 个字符")
-            try v.throwIfAny()
+            try Self.checkEndpoint(name: name, url: raw, secret: secret)
             let id = try await db.query("""
                 INSERT INTO webhook_endpoints (place_id, path, name, url, secret_cipher, created_by, created_at)
                 VALUES (\(placeID), \(p.path), \(name), \(raw), \(try cipher.seal(secret)), \(actor.userID), \(now)) RETURNING id
@@ -72,15 +73,56 @@ extension OfficesService {
         }
     }
 
+    /// A receiving system's name, address and secret, checked (the secret only when one is given).
+    static func checkEndpoint(name: String?, url raw: String?, secret: String?) throws {
+        var v = Validator()
+        if let name { v.check(!name.isEmpty && name.count <= 60, "name", "required", "请填写接收系统的名称（60 字以内）") }
+        if let raw {
+            let url = URL(string: raw)
+            let loopback = ["127.0.0.1", "localhost", "::1"].contains(url?.host ?? "")
+            v.check(raw.count <= 500 && url?.host != nil && (url?.scheme == "https" || (url?.scheme == "http" && loopback)), "url", "invalid",
+                    "地址应为 https://（测试时可用本机 http://127.0.0.1）")
+        }
+        if let secret { v.check(secret.count >= 16 && secret.count <= 200, "secret", "too_short", "共享密钥至少 16 个字符") }
+        try v.throwIfAny()
+    }
+
     /// Switches a receiving system off (nothing more is queued for it; what is queued stays) or on.
     public func setEndpointActive(_ id: Int64, active: Bool?, actor: Actor) async throws {
         guard let active else { throw LinliError.invalid("active", "required", "请说明开启还是停用") }
+        var change = OutboxView.Switch()
+        change.active = active
+        try await updateEndpoint(id, change, actor: actor)
+    }
+
+    /// Changes a receiving system: on or off, its name, its address, its secret. Pushes already
+    /// queued go to the new address with the new secret (they are signed when sent). An empty
+    /// secret keeps the old one; the audit row names what changed, never the secret.
+    public func updateEndpoint(_ id: Int64, _ change: OutboxView.Switch, actor: Actor) async throws {
+        let name = change.name.map { Self.trimmed($0) }, url = change.url.map { Self.trimmed($0) }
+        let secret = change.secret.flatMap { $0.isEmpty ? nil : $0 }
+        guard change.active != nil || name != nil || url != nil || secret != nil else {
+            throw LinliError.invalid("active", "required", "请说明要修改的内容（active、name、url 或 secret）")
+        }
+        try Self.checkEndpoint(name: name, url: url, secret: secret)
+        let sealed = try secret.map { try cipher.seal($0) }
         try await store.transaction { db in
-            guard let r = try await db.query("SELECT path FROM webhook_endpoints WHERE id = \(id)").first() else { throw LinliError.notFound }
+            guard let r = try await db.query("SELECT path, name, url FROM webhook_endpoints WHERE id = \(id)").first() else { throw LinliError.notFound }
             let path = try r.decode(column: "path", as: String.self)
             try actor.require(.officeLists, on: ObjectScope(path: path))
-            try await db.query("UPDATE webhook_endpoints SET active = \(active) WHERE id = \(id)").run()
-            try await audit.append(db, actor: actor, action: active ? "webhook.on" : "webhook.off", objectType: "webhook_endpoint", objectID: id, path: path)
+            // What the form sends unchanged is not a change.
+            let name = try name == r.decode(column: "name", as: String.self) ? nil : name
+            let url = try url == r.decode(column: "url", as: String.self) ? nil : url
+            var sets: [BoundSQL] = []
+            if let active = change.active { sets.append("active = \(active)") }
+            if let name { sets.append("name = \(name)") }
+            if let url { sets.append("url = \(url)") }
+            if let sealed { sets.append("secret_cipher = \(sealed)") }
+            guard !sets.isEmpty else { return }
+            try await db.query("UPDATE webhook_endpoints SET \(BoundSQL.joined(sets, separator: ", ")) WHERE id = \(id)").run()
+            let what = [change.active.map { $0 ? "on" : "off" }, name.map { _ in "name" }, url.map { "url " + $0 }, secret.map { _ in "secret" }].compactMap { $0 }
+            let action = what == ["on"] ? "webhook.on" : what == ["off"] ? "webhook.off" : "webhook.edit"
+            try await audit.append(db, actor: actor, action: action, objectType: "webhook_endpoint", objectID: id, path: path, detail: what.joined(separator: ", "))
         }
     }
 
