@@ -130,7 +130,8 @@ public enum PermissionTable {
         .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView, .workItemView, .dashboardView],
         .partnerApp: [.requestSubmit, .requestView],
         .hotline: [.requestSubmit, .requestView, .hotlineLink],
-        .departmentStaff: [.placeView, .workItemView, .workItemSubmit],
+        // A department handles the requests routed to it by name (its own queue, nobody else's).
+        .departmentStaff: [.placeView, .workItemView, .workItemSubmit, .requestView, .requestWork],
     ]
 
     /// Actions a person takes for themselves only (their own vote, their own volunteering, their

@@ -154,6 +154,11 @@ public struct Linli: Sendable {
         })
         // Every step of a request reaches the outbox to an upper-level system in its own transaction.
         requests.changed = { [offices] db, ids, kind in try await offices.enqueue(db, requestIDs: ids, kind: kind) }
+        // A request routed to a named department: who it is (the registry's) and who works there (accounts').
+        requests.departments = { [registry] db, ids in try await registry.departments(db, ids: ids) }
+        requests.departmentsAt = { [registry] db, places in try await registry.departments(db, at: places) }
+        requests.departmentsUnder = { [registry] db, paths in try await registry.departments(db, under: paths) }
+        requests.departmentStaff = { db, org in try await AccountService.holders(db, organisationID: org) }
         var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry)
         // A visit's "needs help" becomes a request through the requests capability's own use case.
         gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }

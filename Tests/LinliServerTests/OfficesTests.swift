@@ -364,6 +364,11 @@ import LinliStore
         #expect(RatingRules.rank([none, a, b, c]).map(\.departmentID) == [3, 2, 1, 4], "equal averages: fewer bad first; unrated last")
         #expect(RatingRules.isBad(1) && RatingRules.isBad(2) && !RatingRules.isBad(3))
         #expect(RatingRules.period(of: Input.day("2026-12-31")!) == "2026-12")
+        // The requests routed to it join in: 7 of 8 resolved on time (88 %), residents' 4.5.
+        var d = F(departmentID: 5, ratings: 3, levelSum: 13, bad: 0)
+        d.requests.routed = 10; d.requests.resolved = 8; d.requests.resolvedOnTime = 7; d.requests.rated = 4; d.requests.ratingSum = 18
+        #expect(d.requestsOnTimePercent == 88 && d.requestsRatingCentis == 450)
+        #expect(RatingRules.rank([c, d]).map(\.departmentID) == [5, 3], "all else equal, requests on time decide")
     }
 }
 
@@ -708,6 +713,61 @@ import LinliStore
         // The same as Python's hmac.new(b"shared-secret-0123", b'1765000000.{"a":1}', hashlib.sha256).hexdigest().
         #expect(OutboxRules.signature(secret: Array("shared-secret-0123".utf8), timestamp: 1_765_000_000, body: Array(#"{"a":1}"#.utf8))
                 == "t=1765000000,v1=c51475e8f3bbf18866218c38d7088ba227a27bbc83f0df69e61fef3b4fa9ad21")
+    }
+}
+
+@Suite struct DepartmentRequestsTests {
+    @Test(arguments: Backend.available)
+    func requestsRoutedToADepartmentAreItsOwnAndJoinItsRanking(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: OfficesStoreTests.clock()) { f in
+            let w = try await OfficesStoreTests.world(f)
+            let rq = f.linli.requests
+            let otherDepartment = try await f.actor("dept2").grants.first { $0.role == .departmentStaff }!.organisationID!
+            // A rule names a department only for "a department", and one serving the place.
+            do {
+                try await rq.setRoutingRule(category: "street_public", placeID: f.demo.firstStreetID, partyKind: "residents_committee", organisationID: w.department, actor: w.street)
+                Issue.record("accepted")
+            } catch let e as LinliError { #expect(e.field == "organisation_id") }
+            do {
+                try await rq.setRoutingRule(category: "street_public", placeID: f.demo.firstStreetID, partyKind: "department", organisationID: otherDepartment, actor: w.street)
+                Issue.record("accepted")
+            } catch let e as LinliError { #expect(e.field == "organisation_id" && e.code == "not_serving") }
+            try await rq.setRoutingRule(category: "street_public", placeID: f.demo.firstStreetID, partyKind: "department", organisationID: w.department, actor: w.street)
+            #expect(try await rq.routingRules(actor: w.street, lang: .zh).contains { $0.organisationID == w.department && $0.organisationName?.contains("执法") == true })
+
+            let resident = try await f.actor("resident")
+            var r = RequestInput()
+            r.category = "street_public"; r.householdID = f.demo.firstHouseholdWithResidents; r.description = "北门外的路灯坏了。"
+            let id = try await rq.submit(r, actor: resident).request.id
+            // The department's own queue; the street routes it but does not handle it; another department never sees it.
+            #expect(try await rq.list(.queue, actor: w.dept, lang: .zh).map(\.id) == [id])
+            let seen = try await rq.detail(id, actor: w.dept, lang: .zh)
+            #expect(seen.request.partyName.contains("执法") && seen.abilities.accept)
+            let street = try await rq.detail(id, actor: w.street, lang: .zh)
+            #expect(!street.abilities.accept && street.abilities.reassign)
+            #expect(try await rq.list(.queue, actor: w.street, lang: .zh).allSatisfy { $0.id != id }, "not the street's own queue")
+            await #expect(throws: LinliError.notFound) { _ = try await rq.detail(id, actor: try await f.actor("dept2"), lang: .zh) }
+            #expect(try await rq.list(.area, actor: w.dept, lang: .zh).isEmpty, "a department sees its own requests, not the area's")
+            // Re-assigned to a department that does not serve the place: refused naming the field.
+            var move = RequestsService.ActionInput()
+            move.partyKind = "department"; move.organisationID = otherDepartment
+            do { _ = try await rq.perform(.reassign, id: id, move, actor: w.street); Issue.record("accepted") } catch let e as LinliError {
+                #expect(e.field == "organisation_id")
+            }
+            // Handled by the department, confirmed by the resident: the ranking counts it.
+            _ = try await rq.perform(.accept, id: id, RequestsService.ActionInput(), actor: w.dept)
+            var done = RequestsService.ActionInput()
+            done.note = "已更换灯泡。"
+            _ = try await rq.perform(.resolve, id: id, done, actor: w.dept)
+            var ok = RequestsService.ActionInput()
+            ok.rating = 4
+            _ = try await rq.perform(.confirm, id: id, ok, actor: resident)
+            let row = try await f.linli.offices.ranking(placeID: f.demo.firstStreetID, period: "2026-12", actor: w.street).rows.first { $0.departmentID == w.department }!
+            #expect(row.requestsRouted == 1 && row.requestsResolved == 1 && row.requestsOnTimePercent == 100 && row.requestsRating == "4.00")
+            let page = try await f.linli.offices.department(w.department, period: "2026-12", actor: w.staff)
+            #expect(page.figures.requestsRouted == 1)
+            #expect(try await f.linli.offices.ranking(placeID: f.demo.firstStreetID, period: "2026-11", actor: w.street).rows.allSatisfy { $0.requestsRouted == 0 })
+        }
     }
 }
 

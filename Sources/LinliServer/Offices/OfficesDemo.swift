@@ -5,7 +5,8 @@ extension Linli {
     /// The demo street's lists (admission, assist, negative and autonomy; the admission list
     /// revised once, so the history shows two versions), its field office's budget, and three
     /// work items: one admitted and in hand at the first community, one awaiting the street, one
-    /// refused. Returns how many items it made (0 when the demo accounts are missing).
+    /// refused; street lights and city management routed to the field office by name, with one
+    /// resident's report in its queue. Returns how many items it made (0 when the demo accounts are missing).
     public func loadOfficesDemo(suffix: String = "") async throws -> Int {
         guard let street = try await demoActor("street" + suffix), let dept = try await demoActor("dept" + suffix),
               let department = dept.grants.first(where: { $0.role == .departmentStaff })?.organisationID,
@@ -62,6 +63,14 @@ extension Linli {
         var no = WorkItemDecisionInput()
         no.reason = "要求社区为部门打分排名，属于负面清单 N-02。"
         try await offices.refuse(scoring, no, actor: street)
+        // Roads, street lights and city management at the street go to the field office by name:
+        // its staff handle them in their own queue, and the ranking counts how.
+        try await requests.setRoutingRule(category: "street_public", placeID: streetID, partyKind: PartyKind.department.rawValue, organisationID: department, actor: street)
+        if let resident = try await demoActor("resident" + suffix), let home = resident.grants.first(where: { $0.role == .resident })?.householdID {
+            var r = RequestInput()
+            r.category = "street_public"; r.householdID = home; r.description = "小区北门外的路灯坏了一个多星期，晚上路过很黑。"
+            _ = try await requests.submit(r, actor: resident)
+        }
         // The first community's rating of the month: slow to answer its reports (a bad one, to fix).
         var rating = RatingInput()
         rating.level = 2; rating.timeliness = 2; rating.helpfulness = 3

@@ -122,6 +122,9 @@ public enum RatingRules {
         /// Shares of its items due in the period, and those done by their due day.
         public var sharesDue: Int
         public var sharesOnTime: Int
+        /// Requests routed to it by name that were made in the period: resolved, resolved by their
+        /// deadline, and the residents' ratings (1–5) of them.
+        public var requests = DepartmentRequestFigures()
         public init(departmentID: Int64, ratings: Int = 0, levelSum: Int = 0, bad: Int = 0, fixedOnTime: Int = 0, openFixes: Int = 0, sharesDue: Int = 0, sharesOnTime: Int = 0) {
             self.departmentID = departmentID; self.ratings = ratings; self.levelSum = levelSum; self.bad = bad; self.fixedOnTime = fixedOnTime
             self.openFixes = openFixes; self.sharesDue = sharesDue; self.sharesOnTime = sharesOnTime
@@ -131,20 +134,25 @@ public enum RatingRules {
         /// The share of bad ratings among those that count, in whole percent.
         public var badPercent: Int? { ratings == 0 ? nil : (bad * 100 + ratings / 2) / ratings }
         public var onTimePercent: Int? { sharesDue == 0 ? nil : (sharesOnTime * 100 + sharesDue / 2) / sharesDue }
+        /// Of its requests resolved, the share resolved by the deadline, in whole percent.
+        public var requestsOnTimePercent: Int? { requests.resolved == 0 ? nil : (requests.resolvedOnTime * 100 + requests.resolved / 2) / requests.resolved }
+        /// The residents' average rating of its requests in hundredths (460 = 4.60).
+        public var requestsRatingCentis: Int? { requests.rated == 0 ? nil : (requests.ratingSum * 100 + requests.rated / 2) / requests.rated }
     }
 
-    /// Best first: by average level, then fewer bad ratings, then on-time share; departments
-    /// without ratings last.
+    /// Best first: by average level, then fewer bad ratings, then the on-time share of its items,
+    /// then of the requests routed to it; departments without ratings last.
     public static func rank(_ all: [Figures]) -> [Figures] {
-        all.sorted { a, b in
+        func timely(_ f: Figures) -> (Int, Int, Int64) { (f.onTimePercent ?? -1, f.requestsOnTimePercent ?? -1, -f.departmentID) }
+        return all.sorted { a, b in
             switch (a.averageCentis, b.averageCentis) {
-            case (nil, nil): return (a.onTimePercent ?? -1, -a.departmentID) > (b.onTimePercent ?? -1, -b.departmentID)
+            case (nil, nil): return timely(a) > timely(b)
             case (nil, _): return false
             case (_, nil): return true
             case let (x?, y?):
                 if x != y { return x > y }
                 if a.badPercent != b.badPercent { return (a.badPercent ?? 0) < (b.badPercent ?? 0) }
-                return (a.onTimePercent ?? -1, -a.departmentID) > (b.onTimePercent ?? -1, -b.departmentID)
+                return timely(a) > timely(b)
             }
         }
     }

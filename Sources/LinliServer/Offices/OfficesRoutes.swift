@@ -540,7 +540,9 @@ struct OfficesRoutes {
     static func rankingDict(_ f: RankingRow) -> [String: Any] {
         ["rank": f.rank, "id": f.departmentID, "department": f.department, "place": f.place, "ratings": f.ratings, "average": f.average ?? "—",
          "bad": f.bad, "bad_percent": f.badPercent.map { "\($0)%" } ?? "—", "fixed_on_time": f.fixedOnTime, "open_fixes": f.openFixes,
-         "shares_due": f.sharesDue, "on_time": f.onTimePercent.map { "\($0)%" } ?? "—"]
+         "shares_due": f.sharesDue, "on_time": f.onTimePercent.map { "\($0)%" } ?? "—",
+         "requests_routed": f.requestsRouted, "requests_resolved": f.requestsResolved,
+         "requests_on_time": f.requestsOnTimePercent.map { "\($0)%" } ?? "—", "requests_rating": f.requestsRating ?? "—"]
     }
 
     func departmentPage(_ c: AppContext, _ id: Int64, period: String?, errors: [String: String]) async throws -> Response {

@@ -83,9 +83,16 @@ public struct RankingRow: Codable, Sendable {
     public var openFixes: Int
     public var sharesDue: Int
     public var onTimePercent: Int?
+    /// Requests routed to it in the period, resolved, on time (percent of resolved), residents' average rating.
+    public var requestsRouted: Int
+    public var requestsResolved: Int
+    public var requestsOnTimePercent: Int?
+    public var requestsRating: String?
     enum CodingKeys: String, CodingKey {
         case rank, departmentID = "department_id", department, place, ratings, average, bad, badPercent = "bad_percent", fixedOnTime = "fixed_on_time"
         case openFixes = "open_fixes", sharesDue = "shares_due", onTimePercent = "on_time_percent"
+        case requestsRouted = "requests_routed", requestsResolved = "requests_resolved", requestsOnTimePercent = "requests_on_time_percent"
+        case requestsRating = "requests_rating"
     }
 }
 
@@ -364,11 +371,16 @@ extension OfficesService {
             figures[d]?.sharesDue = try r.decode(column: "due", as: Int.self)
             figures[d]?.sharesOnTime = try r.decode(column: "on_time", as: Int.self)
         }
+        let monthStart = LocalDay.start(0) + month.first * 86400, monthEnd = LocalDay.start(0) + (month.last + 1) * 86400
+        for (d, f) in try await RequestsService.departmentFigures(db, organisationIDs: ids, from: monthStart, to: monthEnd, areaPath: areaPath) { figures[d]?.requests = f }
         let byID = Dictionary(uniqueKeysWithValues: departments.map { ($0.id, $0) })
+        func centis(_ v: Int?) -> String? { v.map { String(format: "%d.%02d", $0 / 100, $0 % 100) } }
         return RatingRules.rank(Array(figures.values)).enumerated().map { i, f in
             RankingRow(rank: i + 1, departmentID: f.departmentID, department: byID[f.departmentID]?.name ?? "", place: byID[f.departmentID]?.placeName ?? "",
-                       ratings: f.ratings, average: f.averageCentis.map { String(format: "%d.%02d", $0 / 100, $0 % 100) }, bad: f.bad, badPercent: f.badPercent,
-                       fixedOnTime: f.fixedOnTime, openFixes: f.openFixes, sharesDue: f.sharesDue, onTimePercent: f.onTimePercent)
+                       ratings: f.ratings, average: centis(f.averageCentis), bad: f.bad, badPercent: f.badPercent,
+                       fixedOnTime: f.fixedOnTime, openFixes: f.openFixes, sharesDue: f.sharesDue, onTimePercent: f.onTimePercent,
+                       requestsRouted: f.requests.routed, requestsResolved: f.requests.resolved, requestsOnTimePercent: f.requestsOnTimePercent,
+                       requestsRating: centis(f.requestsRatingCentis))
         }
     }
 }

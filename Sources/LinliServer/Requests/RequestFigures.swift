@@ -85,3 +85,40 @@ extension RequestsService {
         }
     }
 }
+
+/// How a department handled the requests routed to it by name over a period: for the offices'
+/// ratings and rankings (评价权: the requests capability's figures join the communities' ratings).
+public struct DepartmentRequestFigures: Sendable, Equatable {
+    public var routed = 0, resolved = 0, resolvedOnTime = 0, rated = 0, ratingSum = 0
+    public init() {}
+}
+
+extension RequestsService {
+    /// Requests made in [from, to) and routed to these departments now (withdrawn and merged ones
+    /// left out), inside `areaPath` when given: how many, resolved, resolved by their deadline,
+    /// and the residents' ratings. One grouped read over `requests_party_key`.
+    static func departmentFigures(_ db: any SQLDatabase, organisationIDs: [Int64], from: Int64, to: Int64, areaPath: String?) async throws
+        -> [Int64: DepartmentRequestFigures] {
+        guard !organisationIDs.isEmpty else { return [:] }
+        let area: BoundSQL = areaPath.map { "AND path LIKE \($0 + "%")" } ?? ""
+        var out: [Int64: DepartmentRequestFigures] = [:]
+        for r in try await db.query("""
+            SELECT party_key, COUNT(*) AS n, SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved,
+                   SUM(CASE WHEN resolved_at IS NOT NULL AND resolved_at <= resolve_due THEN 1 ELSE 0 END) AS on_time,
+                   COUNT(rating) AS rated, COALESCE(SUM(rating), 0) AS rating_sum
+            FROM requests WHERE party_kind = 'department' AND party_key IN (\(list: organisationIDs.map { "org:\($0)" }))
+              AND created_at >= \(from) AND created_at < \(to) AND status NOT IN ('withdrawn', 'merged') \(area)
+            GROUP BY party_key
+            """).all() {
+            guard let id = Int64(try r.decode(column: "party_key", as: String.self).dropFirst(4)) else { continue }
+            var f = DepartmentRequestFigures()
+            f.routed = try r.decode(column: "n", as: Int.self)
+            f.resolved = try r.decode(column: "resolved", as: Int.self)
+            f.resolvedOnTime = try r.decode(column: "on_time", as: Int.self)
+            f.rated = try r.decode(column: "rated", as: Int.self)
+            f.ratingSum = try r.decode(column: "rating_sum", as: Int.self)
+            out[id] = f
+        }
+        return out
+    }
+}

@@ -58,7 +58,7 @@ extension RequestsService {
                                   gridID: try h.decode(column: "grid_id", as: Int64?.self), address: try h.decode(column: "address", as: String.self),
                                   streetID: ids[2], communityID: ids[3], compoundID: ids.count > 4 ? ids[4] : nil, lat: nil, lng: nil)
                 for c in categories {
-                    let kind = RequestsConfig.party(for: c, path: path, rules: snapshot.rules)
+                    let kind = RequestsConfig.party(for: c, path: path, rules: snapshot.rules).kind
                     let cacheKey = "\(kind.rawValue)|\(loc.compoundID ?? 0)|\(loc.gridID ?? 0)|\(loc.communityID)"
                     let party: Party
                     if let p = parties[cacheKey] { party = p } else { party = try await resolveParty(db, kind, loc); parties[cacheKey] = party }

@@ -7,12 +7,19 @@ import LinliStore
 /// Categories, routing rules and the holiday calendar: read on every submission, changed rarely.
 /// Kept in memory and reloaded after an edit here or at most `maxAge` seconds later (for other
 /// server processes sharing a PostgreSQL database).
+/// Where a routing rule sends a category: a kind of party, and for a department the
+/// government department (or field office) that answers, when the rule names one.
+struct RuleTarget: Sendable, Equatable {
+    var kind: PartyKind
+    var organisationID: Int64?
+}
+
 final class RequestsConfig: Sendable {
     struct Snapshot: Sendable {
         var categories: [String: RequestCategory]
         var order: [String]
         /// category → place id → party
-        var rules: [String: [Int64: PartyKind]]
+        var rules: [String: [Int64: RuleTarget]]
         var calendar: WorkCalendar
         var calendarDays: [(day: String, kind: String, name: String)]
         var loadedAt: Int64
@@ -59,10 +66,11 @@ final class RequestsConfig: Sendable {
                 attributes: attrs, active: try r.decode(column: "active", as: Int.self) != 0)
             order.append(code)
         }
-        var rules: [String: [Int64: PartyKind]] = [:]
-        for r in try await db.raw("SELECT category_code, place_id, party_kind FROM routing_rules").all() {
+        var rules: [String: [Int64: RuleTarget]] = [:]
+        for r in try await db.raw("SELECT category_code, place_id, party_kind, organisation_id FROM routing_rules").all() {
             guard let party = PartyKind(rawValue: try r.decode(column: "party_kind", as: String.self)) else { continue }
-            rules[try r.decode(column: "category_code", as: String.self), default: [:]][try r.decode(column: "place_id", as: Int64.self)] = party
+            rules[try r.decode(column: "category_code", as: String.self), default: [:]][try r.decode(column: "place_id", as: Int64.self)] =
+                RuleTarget(kind: party, organisationID: try r.decode(column: "organisation_id", as: Int64?.self))
         }
         var holidays = Set<Int64>(), workdays = Set<Int64>()
         var days: [(String, String, String)] = []
@@ -78,12 +86,12 @@ final class RequestsConfig: Sendable {
 
     /// The party for a category at a place: the rule of the deepest place on the path, else the
     /// category's default.
-    static func party(for category: RequestCategory, path: String, rules: [String: [Int64: PartyKind]]) -> PartyKind {
+    static func party(for category: RequestCategory, path: String, rules: [String: [Int64: RuleTarget]]) -> RuleTarget {
         let ids = PlacePath.ids(path)
         if let byPlace = rules[category.code] {
             for id in ids.reversed() { if let p = byPlace[id] { return p } }
         }
-        return category.defaultParty
+        return RuleTarget(kind: category.defaultParty, organisationID: nil)
     }
 
     /// The official 2026 public holidays and make-up working days (国务院办公厅通知), loaded by the

@@ -264,5 +264,12 @@ enum RequestsMigrations {
             )
             """,
         ]),
+        // A routing rule to "a department" may name which one (a government department or field
+        // office serving the place): its staff then handle those requests themselves, and the
+        // offices' ratings count how it handled them. Without it the street's staff answer, as before.
+        Migration("requests.012", [
+            "ALTER TABLE routing_rules ADD COLUMN organisation_id BIGINT",
+            "CREATE INDEX requests_party_key ON requests(party_key, created_at) WHERE party_kind = 'department'",
+        ]),
     ]
 }

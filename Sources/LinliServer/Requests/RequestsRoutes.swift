@@ -185,7 +185,8 @@ struct RequestsRoutes {
         }
         r.post("/settings/requests/rules", .action(.requestRoute)) { _, c in
             return try await formOrErrors(prefix: "rule") {
-                try await requests.setRoutingRule(category: c.form["category"], placeID: c.form.int("place_id"), partyKind: c.form["party_kind"], actor: try c.requireActor())
+                try await requests.setRoutingRule(category: c.form["category"], placeID: c.form.int("place_id"), partyKind: c.form["party_kind"],
+                                                  organisationID: try c.form.optionalID("organisation_id", "部门编号应为数字"), actor: try c.requireActor())
                 return redirect("/settings/requests#rules")
             } page: { errors in try await settingsPage(c, errors: errors) }
         }
@@ -212,9 +213,10 @@ struct RequestsRoutes {
         r.get("/api/v1/routing-rules", .action(.requestRoute)) { _, c in
             try JSON.response(try await requests.routingRules(actor: try c.requireActor(), lang: c.lang))
         }
-        struct PostRoutingRulesBody: Decodable { var category: String?; var place_id: Int64?; var party_kind: String? }
+        struct PostRoutingRulesBody: Decodable { var category: String?; var place_id: Int64?; var party_kind: String?; var organisation_id: Int64? }
         r.post("/api/v1/routing-rules", .action(.requestRoute), body: PostRoutingRulesBody.self) { req, c, b in
-            try await requests.setRoutingRule(category: b.category, placeID: b.place_id, partyKind: b.party_kind, actor: try c.requireActor())
+            try await requests.setRoutingRule(category: b.category, placeID: b.place_id, partyKind: b.party_kind, organisationID: b.organisation_id,
+                                              actor: try c.requireActor())
             return Response(status: .noContent)
         }
         r.delete("/api/v1/routing-rules/:id", .action(.requestRoute)) { _, c in
@@ -340,7 +342,8 @@ struct RequestsRoutes {
         var s: [RequestsService.ListScope] = []
         if actor.may(.requestWork) { s.append(.queue) }
         if actor.may(.requestRoute) { s.append(.supervise) }
-        if actor.grants(for: .requestView).contains(where: { $0.role.isStaff }) { s.append(.area) }
+        // A department sees its own queue, not the area's requests.
+        if actor.grants(for: .requestView).contains(where: { $0.role.isStaff && $0.role != .departmentStaff }) { s.append(.area) }
         s.append(.mine)
         return s
     }
@@ -414,6 +417,7 @@ struct RequestsRoutes {
         a.contacted = f["contacted"] == "1"
         a.publicReply = f["public_reply"] == "1"
         a.visitBy = f.nonEmpty("visit_by")
+        a.organisationID = f.int("organisation_id")
         return a
     }
 
@@ -477,6 +481,9 @@ struct RequestsRoutes {
             data["hotline_callbacks"] = HotlineCallback.allCases.map { ["value": $0.rawValue, "label": I18n.label("callback_" + $0.rawValue, c.lang)] }
         }
         data["is_staff"] = d.abilities.reassign || d.abilities.accept || d.abilities.note
+        let departments = d.abilities.reassign ? try await requests.departmentChoices(actor: actor) : []
+        data["departments"] = departments.map { ["id": $0.id, "label": "\($0.name)（\($0.placeName)）"] }
+        data["has_departments"] = !departments.isEmpty
         data["deadlines"] = Deadline.allCases.map { dl -> [String: Any] in
             let (due, done): (Int64, Int64?) = switch dl {
             case .accept: (d.request.acceptDue, d.request.acceptedAt)
@@ -515,6 +522,7 @@ struct RequestsRoutes {
             "calendar": Renderer.data(try await requests.calendarDays(), c.lang),
             "rules": Renderer.data(try await requests.routingRules(actor: actor, lang: c.lang), c.lang),
             "parties": partyOptions(""),
+            "departments": try await requests.departmentChoices(actor: actor).map { ["id": $0.id, "label": "\($0.name)（\($0.placeName)）"] },
             "errors": errors ?? [:],
         ]
         return renderer.page("request_settings", data, context: c, title: I18n.table(c.lang)["request_settings"]!)

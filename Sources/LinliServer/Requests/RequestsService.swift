@@ -20,6 +20,14 @@ public struct RequestsService: Sendable {
     /// Told, in the same transaction, of every step of requests (new, routed, accepted, resolved,
     /// escalated…): the offices' outbox pushes them to an upper-level system (a city's 12345).
     var changed: @Sendable (any SQLDatabase, [Int64], String) async throws -> Void = { _, _, _ in }
+    /// Government departments by id (the registry's), for requests routed to one of them.
+    var departments: @Sendable (any SQLDatabase, [Int64]) async throws -> [Int64: DepartmentRef] = { _, _ in [:] }
+    /// Departments sitting at these places (the registry's): those serving a place are at its ancestors.
+    var departmentsAt: @Sendable (any SQLDatabase, [Int64]) async throws -> [DepartmentRef] = { _, _ in [] }
+    /// Departments at or below these paths (the registry's): the choices of a routing rule.
+    var departmentsUnder: @Sendable (any SQLDatabase, [String]) async throws -> [DepartmentRef] = { _, _ in [] }
+    /// The accounts of a department's staff (the accounts capability's).
+    var departmentStaff: @Sendable (any SQLDatabase, Int64) async throws -> [Int64] = { _, _ in [] }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
         self.store = store
@@ -145,7 +153,9 @@ public struct RequestsService: Sendable {
             case (.propertyCompany, .propertyCompany): partyPath.hasPrefix(g.placePath)
             case (.gridWorker, .gridWorker): g.gridID != nil && g.gridID == r.partyGridID
             case (.residentsCommittee, .communityStaff), (.ownersCommittee, .communityStaff): partyPath.hasPrefix(g.placePath)
-            case (.department, .streetStaff): partyPath.hasPrefix(g.placePath)
+            // A request routed to a named department is its staff's own; otherwise the street's.
+            case (.department, .streetStaff): !(r.partyKey ?? "").hasPrefix("org:") && partyPath.hasPrefix(g.placePath)
+            case (.department, .departmentStaff): g.organisationID.map { "org:\($0)" } == r.partyKey
             default: false
             }
         }
@@ -180,7 +190,7 @@ public struct RequestsService: Sendable {
             switch g.role {
             case .resident: if r.householdID != nil && r.householdID == g.householdID { return true }
             case .gridWorker: if let grid = g.gridID, grid == r.gridID || grid == r.partyGridID { return true }
-            case .propertyCompany, .volunteer, .partnerApp, .hotline: continue
+            case .propertyCompany, .volunteer, .partnerApp, .hotline, .departmentStaff: continue
             default: if r.path.hasPrefix(g.placePath) { return true }
             }
         }
@@ -320,7 +330,7 @@ public struct RequestsService: Sendable {
     }
 
     /// Turns a party kind into the concrete organisation, grid or office for this place.
-    func resolveParty(_ db: any SQLDatabase, _ kind: PartyKind, _ loc: Located) async throws -> Party {
+    func resolveParty(_ db: any SQLDatabase, _ kind: PartyKind, _ loc: Located, organisationID: Int64? = nil) async throws -> Party {
         let ids = PlacePath.ids(loc.path)
         func prefix(_ n: Int) -> String { "/" + ids.prefix(n).map(String.init).joined(separator: "/") + "/" }
         func committee(_ note: String?) async throws -> Party {
@@ -365,8 +375,13 @@ public struct RequestsService: Sendable {
         case .residentsCommittee:
             return try await committee(nil)
         case .department:
+            // The named department when it still serves the place; else the street's office.
+            if let org = organisationID, let d = try await departments(db, [org])[org], loc.path.hasPrefix(d.path) {
+                return Party(kind: .department, key: "org:\(org)", name: d.name, path: d.path, gridID: nil, users: try await departmentStaff(db, org))
+            }
             let name = try await db.raw("SELECT name FROM places WHERE id = \(bind: loc.streetID)").first()?.decode(column: "name", as: String.self) ?? ""
-            return Party(kind: .department, key: "place:\(loc.streetID)", name: name, path: prefix(3), gridID: nil)
+            return Party(kind: .department, key: "place:\(loc.streetID)", name: name, path: prefix(3), gridID: nil,
+                         fallbackNote: organisationID == nil ? nil : "department_not_serving")
         }
     }
 
@@ -388,7 +403,8 @@ public struct RequestsService: Sendable {
 
     /// The users of the party a request is assigned to now.
     func partyUsers(_ db: any SQLDatabase, of r: Row) async throws -> [Int64] {
-        try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID)
+        if r.partyKind == .department, let key = r.partyKey, key.hasPrefix("org:"), let org = Int64(key.dropFirst(4)) { return try await departmentStaff(db, org) }
+        return try await partyUsers(db, kind: r.partyKind ?? .residentsCommittee, path: r.partyPath ?? r.path, gridID: r.partyGridID)
     }
 
     /// Makes users followers of a request: they are told of its progress as if they had reported it.
@@ -509,7 +525,8 @@ public struct RequestsService: Sendable {
                     consentBy = actor.userID
                 }
             }
-            let party = try await resolveParty(db, RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules), loc)
+            let target = RequestsConfig.party(for: category, path: loc.path, rules: snapshot.rules)
+            let party = try await resolveParty(db, target.kind, loc, organisationID: target.organisationID)
             let cal = snapshot.calendar
             let masked = [contactName.isEmpty ? nil : String(contactName.prefix(1)) + "**", contactPhone.isEmpty ? nil : PhoneNumber.masked(contactPhone)]
                 .compactMap { $0 }.joined(separator: " ")
@@ -558,7 +575,7 @@ public struct RequestsService: Sendable {
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
                     VALUES (\(id), \(now), \(actor.userID), \(actor.signature), 'submitted', \(channelCode), NULL, 1),
                            (\(id), \(now), NULL, '系统', 'assigned',
-                            \(planned.partyFallback.map { "\(draft.partyName)（\($0)）" } ?? draft.partyName), \(draft.partyKey), 1)
+                            \(planned.partyFallback.map { "\(draft.partyName)（\(I18n.label("fallback_" + $0, .zh))）" } ?? draft.partyName), \(draft.partyKey), 1)
                     \(unsafeRaw: photosToSave.isEmpty ? "" : "RETURNING id, kind")
                     """).all()
                 let submitted = try steps.first { try $0.decode(column: "kind", as: String.self) == "submitted" }?.decode(column: "id", as: Int64.self)
@@ -732,8 +749,10 @@ public struct RequestsService: Sendable {
                 q.appendInterpolation(unsafeRaw: " OR (r.party_kind IN ('residents_committee', 'owners_committee') AND r.party_path LIKE ")
                 q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
             case .streetStaff:
-                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'department' AND r.party_path LIKE ")
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'department' AND r.party_key NOT LIKE 'org:%' AND r.party_path LIKE ")
                 q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            case .departmentStaff:
+                if let org = g.organisationID { q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'department' AND r.party_key = "); q.appendInterpolation(bind: "org:\(org)"); q.appendLiteral(")") }
             default: break
             }
         }
@@ -745,7 +764,7 @@ public struct RequestsService: Sendable {
         var q = SQLQueryString("(1=0")
         for g in actor.grants(for: action) {
             switch g.role {
-            case .resident, .volunteer, .partnerApp, .hotline:
+            case .resident, .volunteer, .partnerApp, .hotline, .departmentStaff:
                 continue
             case .gridWorker:
                 if let grid = g.gridID { q.appendInterpolation(unsafeRaw: " OR r.grid_id = "); q.appendInterpolation(bind: grid) }
@@ -774,8 +793,13 @@ public struct RequestsService: Sendable {
         public var publicReply: Bool?
         /// How a return visit (回访) reached the resident: "phone" (the default) or "visit".
         public var visitBy: String?
+        /// Re-assigning to a department: which government department or field office.
+        public var organisationID: Int64?
         public init() {}
-        enum CodingKeys: String, CodingKey { case note, rating, partyKind = "party_kind", targetID = "target_id", contacted, publicReply = "public_reply", visitBy = "visit_by" }
+        enum CodingKeys: String, CodingKey {
+            case note, rating, partyKind = "party_kind", targetID = "target_id", contacted, publicReply = "public_reply", visitBy = "visit_by"
+            case organisationID = "organisation_id"
+        }
     }
 
     /// One transition of the state machine, checked and written in one transaction.
@@ -853,7 +877,12 @@ public struct RequestsService: Sendable {
                 }
                 let loc = Located(placeID: r.placeID, path: r.path, householdID: r.householdID, gridID: r.gridID, address: r.address,
                                   streetID: r.streetID, communityID: r.communityID, compoundID: r.compoundID, lat: r.lat, lng: r.lng)
-                let party = try await resolveParty(db, kind, loc)
+                if let org = input.organisationID {
+                    guard kind == .department, let d = try await departments(db, [org])[org], r.path.hasPrefix(d.path) else {
+                        throw LinliError.invalid("organisation_id", "not_serving", "所选部门不服务这个地点")
+                    }
+                }
+                let party = try await resolveParty(db, kind, loc, organisationID: input.organisationID)
                 r.partyKind = party.kind; r.partyKey = party.key; r.partyName = party.name; r.partyPath = party.path; r.partyGridID = party.gridID
                 // The new party gets fresh accept and contact clocks; the resident's resolve clock keeps running.
                 if let category = s.categories[r.category] {
@@ -863,7 +892,9 @@ public struct RequestsService: Sendable {
                     r.missed.remove(.accept); r.missed.remove(.contact)
                 }
                 eventNote = party.name + (note.isEmpty ? "" : "：" + note)
-                tell(try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID), "assigned")
+                let users: [Int64]
+                if let known = party.users { users = known } else { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
+                tell(users, "assigned")
             case .confirm:
                 r.closedAt = now
                 r.rating = input.rating

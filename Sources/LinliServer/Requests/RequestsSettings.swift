@@ -10,7 +10,13 @@ public struct RoutingRuleView: Sendable, Codable {
     public var placeID: Int64
     public var placeName: String
     public var partyKind: String
-    enum CodingKeys: String, CodingKey { case id, category, categoryName = "category_name", placeID = "place_id", placeName = "place_name", partyKind = "party_kind" }
+    /// The department a "department" rule names (nil: the street's office answers).
+    public var organisationID: Int64?
+    public var organisationName: String?
+    enum CodingKeys: String, CodingKey {
+        case id, category, categoryName = "category_name", placeID = "place_id", placeName = "place_name", partyKind = "party_kind"
+        case organisationID = "organisation_id", organisationName = "organisation_name"
+    }
 }
 
 public struct CalendarDayView: Sendable, Codable {
@@ -86,25 +92,32 @@ extension RequestsService {
         let now = env.nowSeconds
         return try await store.read { db in
             let cats = try await config.snapshot(db, now: now).categories
-            return try await db.raw("""
-                SELECT rr.id, rr.category_code, rr.place_id, rr.party_kind, p.name, p.path FROM routing_rules rr JOIN places p ON p.id = rr.place_id ORDER BY p.path, rr.category_code
-                """).all().compactMap { r in
+            var views = try await db.raw("""
+                SELECT rr.id, rr.category_code, rr.place_id, rr.party_kind, rr.organisation_id, p.name, p.path FROM routing_rules rr JOIN places p ON p.id = rr.place_id ORDER BY p.path, rr.category_code
+                """).all().compactMap { r -> RoutingRuleView? in
                 let path = try r.decode(column: "path", as: String.self)
                 guard grants.contains(where: { path.hasPrefix($0.placePath) }) else { return nil }
                 let code = try r.decode(column: "category_code", as: String.self)
                 return RoutingRuleView(id: try r.decode(column: "id", as: Int64.self), category: code, categoryName: cats[code]?.name(lang) ?? code,
                                        placeID: try r.decode(column: "place_id", as: Int64.self), placeName: try r.decode(column: "name", as: String.self),
-                                       partyKind: try r.decode(column: "party_kind", as: String.self))
+                                       partyKind: try r.decode(column: "party_kind", as: String.self),
+                                       organisationID: try r.decode(column: "organisation_id", as: Int64?.self))
             }
+            let names = try await departments(db, views.compactMap(\.organisationID))
+            for i in views.indices { views[i].organisationName = views[i].organisationID.flatMap { names[$0]?.name } }
+            return views
         }
     }
 
     /// A routing rule: at this place (and below), this category goes to this kind of party.
-    public func setRoutingRule(category: String?, placeID: Int64?, partyKind: String?, actor: Actor) async throws {
+    /// A "department" rule may name the department (or field office) that answers; it must
+    /// serve the rule's place (sit at it or above it).
+    public func setRoutingRule(category: String?, placeID: Int64?, partyKind: String?, organisationID: Int64? = nil, actor: Actor) async throws {
         var v = Validator()
         v.check(placeID != nil, "place_id", "required", "请填写地点编号")
         let party = partyKind.flatMap(PartyKind.init(rawValue:))
         v.check(party != nil, "party_kind", "invalid", "请选择责任方")
+        if organisationID != nil, party != nil { v.check(party == .department, "organisation_id", "not_department", "只有“街道职能部门”的规则可以指定部门") }
         try v.throwIfAny()
         let now = env.nowSeconds
         try await store.transaction { db in
@@ -118,11 +131,32 @@ extension RequestsService {
             guard actor.grants(for: .requestRoute).contains(where: { path.hasPrefix($0.placePath) }) else {
                 throw LinliError.invalid("place_id", "out_of_scope", "该地点不在您的管辖范围内")
             }
+            if let org = organisationID {
+                guard let d = try await departments(db, [org])[org], path.hasPrefix(d.path) else {
+                    throw LinliError.invalid("organisation_id", "not_serving", "所选部门不服务这个地点")
+                }
+            }
             try await db.raw("DELETE FROM routing_rules WHERE category_code = \(bind: category) AND place_id = \(bind: placeID!)").run()
-            try await db.raw("INSERT INTO routing_rules (category_code, place_id, party_kind) VALUES (\(bind: category), \(bind: placeID!), \(bind: party!.rawValue))").run()
-            try await audit.append(db, actor: actor, action: "request.routing_rule", objectType: "place", objectID: placeID, path: path, detail: "\(category) → \(party!.rawValue)")
+            try await db.query("""
+                INSERT INTO routing_rules (category_code, place_id, party_kind, organisation_id) VALUES (\(category), \(placeID!), \(party!.rawValue), \(organisationID))
+                """).run()
+            try await audit.append(db, actor: actor, action: "request.routing_rule", objectType: "place", objectID: placeID, path: path,
+                                   detail: "\(category) → \(party!.rawValue)\(organisationID.map { " org:\($0)" } ?? "")")
         }
         config.invalidate()
+    }
+
+    /// The departments a request in the actor's area can be routed to: those sitting at or above
+    /// the actor's places (a district's bureau) and those inside them (a street's field office).
+    public func departmentChoices(actor: Actor) async throws -> [DepartmentRef] {
+        let grants = actor.grants(for: .requestRoute)
+        guard !grants.isEmpty else { return [] }
+        return try await store.read { db in
+            let above = try await departmentsAt(db, Array(Set(grants.flatMap { PlacePath.ids($0.placePath) })))
+            let below = try await departmentsUnder(db, grants.map(\.placePath))
+            var seen = Set<Int64>()
+            return (above + below).filter { seen.insert($0.id).inserted }
+        }
     }
 
     public func deleteRoutingRule(_ id: Int64, actor: Actor) async throws {
