@@ -43,6 +43,18 @@ import LinliStore
         #expect(!OfficeRules.communityMayRefuse(.admission) && !OfficeRules.communityMayRefuse(.assist))
     }
 
+    @Test func departmentsMayNotTurnWorkIntoScoresOfCommunities() {
+        #expect(OfficeRules.kindRefusal(item: .assessment, entryWorkKind: .assessment, listed: true, entry: "A-05 社区年度治理考核") == nil)
+        let turned = OfficeRules.kindRefusal(item: .assessment, entryWorkKind: nil, listed: true, entry: "A-01 垃圾分类入户宣传")
+        #expect(turned?.code == "scoring_not_admitted" && turned?.field == "kind" && turned!.message.contains("A-01"), "a task's entry never admits a scoring")
+        #expect(OfficeRules.kindRefusal(item: .assessment, entryWorkKind: .task, listed: true, entry: "A-06")?.code == "scoring_not_admitted")
+        #expect(OfficeRules.kindRefusal(item: .assessment, entryWorkKind: nil, listed: false, entry: "")?.code == "scoring_not_listed", "no exception for a scoring")
+        let mismatch = OfficeRules.kindRefusal(item: .dataCollection, entryWorkKind: .task, listed: true, entry: "A-06 防汛物资清点")
+        #expect(mismatch?.code == "kind_mismatch" && mismatch!.message.contains("工作任务") && mismatch!.message.contains("数据报表"))
+        #expect(OfficeRules.kindRefusal(item: .dataCollection, entryWorkKind: nil, listed: true, entry: "A-02") == nil, "an entry without a kind admits any but a scoring")
+        #expect(OfficeRules.kindRefusal(item: .meeting, entryWorkKind: nil, listed: false, entry: "") == nil)
+    }
+
     @Test func moneyFollowsByUnitAndRefusesNonsense() {
         #expect(OfficeRules.fee(perUnit: 200, units: 300, stated: 0) == 60_000, "2 yuan a household, 300 households: 600 yuan")
         #expect(OfficeRules.fee(perUnit: nil, units: 1, stated: 5_000) == 5_000, "on no list the department states it")
@@ -211,6 +223,49 @@ import LinliStore
             v = try await o.item(id, actor: w.street)
             #expect(v.status == .revoked && v.shares.map(\.status) == [.done, .revoked])
             #expect(try await f.linli.linkage.checkLedger().ok)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aScoringOfCommunitiesIsAdmittedOnlyUnderAnAssessmentEntry(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: Self.clock()) { f in
+            let o = f.linli.offices
+            let w = try await Self.world(f)
+            var d = OfficeDraftInput()
+            d.kind = .admission
+            let draft = try await o.startDraft(placeID: f.demo.firstStreetID, d, actor: w.street)
+            var e = OfficeListItemInput()
+            e.code = "A-05"; e.title = "社区年度治理考核"; e.workKind = .assessment; e.departmentID = w.department
+            let assess = try await o.addListItem(listID: draft, e, actor: w.street)
+            e = OfficeListItemInput()
+            e.code = "A-06"; e.title = "防汛物资清点"; e.workKind = .task; e.departmentID = w.department
+            let task = try await o.addListItem(listID: draft, e, actor: w.street)
+            try await o.publish(listID: draft, OfficePublishInput(), actor: w.street)
+            let published = try await o.list(draft, actor: nil)
+            // (Each entry is looked up outside #expect: with Swift 6.3 a `first { … }` inside the macro
+            // and another just after it in the same scope got the macro's closure.)
+            let byCode = Dictionary(uniqueKeysWithValues: published.items.map { ($0.code, $0) })
+            #expect(byCode["A-05"]?.workKind == .assessment, "the public list says what kind of work an entry admits")
+            let sorting = byCode["A-01"]!
+            #expect(sorting.workKind == nil, "copied into the new version as it was")
+            var reason = WorkItemDecisionInput()
+            reason.reason = "区里要求"
+            func refused(_ entry: Int64?, _ kind: WorkItemKind) async throws -> String? {
+                var i = Self.input(w, entry: entry)
+                i.kind = kind
+                let id = try await o.submit(i, actor: w.dept)
+                do { try await o.admit(id, reason, actor: w.street); return nil } catch let e as LinliError {
+                    #expect(e.field == "kind")
+                    #expect(try await o.item(id, actor: w.street).status == .submitted, "nothing written")
+                    #expect(try await Self.ledger(f, item: id).isEmpty)
+                    return e.code
+                }
+            }
+            #expect(try await refused(sorting.id, .assessment) == "scoring_not_admitted", "a task admitted cannot come back as a scoring of communities")
+            #expect(try await refused(nil, .assessment) == "scoring_not_listed", "nor as an exception")
+            #expect(try await refused(task, .dataCollection) == "kind_mismatch")
+            #expect(try await refused(assess, .assessment) == nil, "an assessment the list names is admitted")
+            #expect(try await refused(task, .task) == nil)
         }
     }
 

@@ -231,6 +231,14 @@ import LinliStore
         // A department's staff see places (to name communities) and their own work items, none
         // of the residents' things.
         "GET /request-photos/:id department_staff 404", "GET /h/:code department_staff 404",
+        // …and of requests only those routed to their department by name (the matrix's is a resident's).
+        "GET /requests/:id department_staff 404", "GET /api/v1/requests/:id department_staff 404",
+        "POST /requests/:id/accept department_staff 404", "POST /api/v1/requests/:id/accept department_staff 404",
+        "POST /requests/:id/contact department_staff 404", "POST /api/v1/requests/:id/contact department_staff 404",
+        "POST /requests/:id/resolve department_staff 404", "POST /api/v1/requests/:id/resolve department_staff 404",
+        "POST /requests/:id/call department_staff 404", "POST /api/v1/requests/:id/call department_staff 404",
+        "POST /requests/:id/note department_staff 404", "POST /requests/:id/return department_staff 404",
+        "POST /requests/:id/contact/unmask department_staff 404", "POST /requests/:id/hotline/objection department_staff 404",
         "GET /announcements/:id department_staff 404", "GET /api/v1/announcements/:id department_staff 404",
         "POST /announcements/:id/ack department_staff 404", "POST /api/v1/announcements/:id/ack department_staff 404",
         // An assessment is public once published; before that, the area's offices and communities.

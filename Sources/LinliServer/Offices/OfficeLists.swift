@@ -12,8 +12,10 @@ public struct OfficeListItemInput: Codable, Sendable {
     /// Yuan per unit that follow the item to each community; empty when no money follows.
     public var feePerUnit: String?
     public var unit: String?
+    /// The kind of work the entry admits (empty: any kind but an assessment of communities).
+    public var workKind: WorkItemKind?
     public init() {}
-    enum CodingKeys: String, CodingKey { case code, title, basis, departmentID = "department_id", feePerUnit = "fee_per_unit", unit }
+    enum CodingKeys: String, CodingKey { case code, title, basis, departmentID = "department_id", feePerUnit = "fee_per_unit", unit, workKind = "work_kind" }
 }
 
 public struct OfficeDraftInput: Codable, Sendable {
@@ -44,8 +46,9 @@ public struct OfficeListItemView: Codable, Sendable, Equatable {
     public var feePerUnit: Int64?
     public var feeText: String?
     public var unit: String
+    public var workKind: WorkItemKind?
     enum CodingKeys: String, CodingKey {
-        case id, code, title, basis, departmentID = "department_id", department, feePerUnit = "fee_per_unit", feeText = "fee_text", unit
+        case id, code, title, basis, departmentID = "department_id", department, feePerUnit = "fee_per_unit", feeText = "fee_text", unit, workKind = "work_kind"
     }
 }
 
@@ -173,7 +176,7 @@ public struct OfficesService: Sendable {
         guard withItems, !out.isEmpty else { return out }
         var items: [Int64: [OfficeListItemView]] = [:]
         let rows = try await db.query("""
-            SELECT i.id, i.list_id, i.code, i.title, i.basis, i.department_id, i.fee_per_unit, i.unit
+            SELECT i.id, i.list_id, i.code, i.title, i.basis, i.department_id, i.fee_per_unit, i.unit, i.work_kind
             FROM office_list_items i WHERE i.list_id IN (\(list: out.map(\.id))) ORDER BY i.sort, i.id
             """).all()
         let departments = try await registry.departments(db, ids: try rows.compactMap { try $0.decode(column: "department_id", as: Int64?.self) })
@@ -182,7 +185,8 @@ public struct OfficesService: Sendable {
             items[try r.decode(column: "list_id", as: Int64.self), default: []].append(OfficeListItemView(
                 id: try r.decode(column: "id", as: Int64.self), code: try r.decode(column: "code", as: String.self), title: try r.decode(column: "title", as: String.self),
                 basis: try r.decode(column: "basis", as: String.self), departmentID: try r.decode(column: "department_id", as: Int64?.self),
-                department: try r.decode(column: "department_id", as: Int64?.self).flatMap { departments[$0]?.name }, feePerUnit: fee, feeText: fee.map(Fen.text), unit: try r.decode(column: "unit", as: String.self)))
+                department: try r.decode(column: "department_id", as: Int64?.self).flatMap { departments[$0]?.name }, feePerUnit: fee, feeText: fee.map(Fen.text), unit: try r.decode(column: "unit", as: String.self),
+                workKind: try r.decode(column: "work_kind", as: String?.self).flatMap(WorkItemKind.init(rawValue:))))
         }
         for i in out.indices { out[i].items = items[out[i].id] ?? [] }
         return out
@@ -221,8 +225,8 @@ public struct OfficesService: Sendable {
                 """).first()!.decode(column: "id", as: Int64.self)
             if let from = try last?.decode(column: "id", as: Int64.self) {
                 try await db.query("""
-                    INSERT INTO office_list_items (list_id, code, title, basis, department_id, fee_per_unit, unit, sort)
-                    SELECT \(id), code, title, basis, department_id, fee_per_unit, unit, sort FROM office_list_items WHERE list_id = \(from)
+                    INSERT INTO office_list_items (list_id, code, title, basis, department_id, fee_per_unit, unit, sort, work_kind)
+                    SELECT \(id), code, title, basis, department_id, fee_per_unit, unit, sort, work_kind FROM office_list_items WHERE list_id = \(from)
                     """).run()
             }
             try await audit.append(db, actor: actor, action: "office_list.draft", objectType: "office_list", objectID: id, path: p.path, detail: "\(kind.rawValue) v\(version)")
@@ -268,8 +272,8 @@ public struct OfficesService: Sendable {
             try v.throwIfAny()
             let sort = try await db.query("SELECT COALESCE(MAX(sort), 0) + 1 AS n FROM office_list_items WHERE list_id = \(listID)").first()!.decode(column: "n", as: Int.self)
             let id = try await db.query("""
-                INSERT INTO office_list_items (list_id, code, title, basis, department_id, fee_per_unit, unit, sort)
-                VALUES (\(listID), \(code), \(title), \(basis), \(input.departmentID), \(fee), \(unit), \(sort)) RETURNING id
+                INSERT INTO office_list_items (list_id, code, title, basis, department_id, fee_per_unit, unit, sort, work_kind)
+                VALUES (\(listID), \(code), \(title), \(basis), \(input.departmentID), \(fee), \(unit), \(sort), \(input.workKind?.rawValue)) RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "office_list.item_add", objectType: "office_list", objectID: listID, path: path, detail: "\(code) \(title)")
             return id

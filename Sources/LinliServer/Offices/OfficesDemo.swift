@@ -12,13 +12,15 @@ extension Linli {
               let department = dept.grants.first(where: { $0.role == .departmentStaff })?.organisationID,
               let staff = try await demoActor("community" + suffix), let community = staff.grants.first(where: { $0.role == .communityStaff }) else { return 0 }
         let streetID = dept.grants.first { $0.role == .departmentStaff }!.placeID
-        func list(_ kind: OfficeListKind, _ items: [(String, String, String, Bool, String?, String)], note: String) async throws -> Int64 {
+        func list(_ kind: OfficeListKind, _ items: [(String, String, String, Bool, String?, String)], note: String,
+                  workKinds: [String: WorkItemKind] = [:]) async throws -> Int64 {
             var d = OfficeDraftInput()
             d.kind = kind
             let id = try await offices.startDraft(placeID: streetID, d, actor: street)
             for (code, title, basis, ours, fee, unit) in items {
                 var i = OfficeListItemInput()
                 i.code = code; i.title = title; i.basis = basis; i.departmentID = ours ? department : nil; i.feePerUnit = fee; i.unit = unit
+                i.workKind = workKinds[code]
                 _ = try await offices.addListItem(listID: id, i, actor: street)
             }
             var p = OfficePublishInput()
@@ -30,7 +32,7 @@ extension Linli {
         _ = try await list(.admission, [
             ("A-01", "垃圾分类入户宣传", basis, true, "2", "户"),
             ("A-02", "城市管理问题巡查上报", basis, true, "50", "月"),
-        ], note: "首次发布")
+        ], note: "首次发布", workKinds: ["A-01": .task, "A-02": .dataCollection])
         let admission2 = try await list(.admission, [("A-03", "防汛防台隐患排查", basis, false, "300", "次")], note: "增加防汛防台隐患排查")
         _ = admission2
         _ = try await list(.assist, [("B-01", "违法建设线索报告", basis, true, nil, "")], note: "首次发布")

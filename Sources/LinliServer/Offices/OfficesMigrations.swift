@@ -274,5 +274,11 @@ enum OfficesMigrations {
             "CREATE INDEX outbox_due ON outbox(next_at) WHERE delivered_at IS NULL",
             "CREATE INDEX outbox_endpoint ON outbox(endpoint_id, id)",
         ]),
+        // A list entry may say what kind of work it admits (a task, a data collection, an
+        // assessment…): an item is admitted under it only as that kind, and an item that scores
+        // communities only under an entry that is an assessment (`OfficeRules.kindRefusal`).
+        Migration("offices.006", [
+            "ALTER TABLE office_list_items ADD COLUMN work_kind TEXT",
+        ]),
     ]
 }

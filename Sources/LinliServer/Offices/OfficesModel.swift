@@ -77,6 +77,36 @@ public enum OfficeRules {
         }
     }
 
+    /// Departments may not turn work into scores of communities (不得将准入事项转为对社区的考核评比):
+    /// an item that scores or ranks communities (kind 考核评比) is admitted only under a list entry
+    /// that is itself an assessment, never as an exception on no list; and an entry that names
+    /// its kind of work admits only that kind. Nil when the kinds agree.
+    public static func kindRefusal(item: WorkItemKind, entryWorkKind: WorkItemKind?, listed: Bool, entry: String) -> LinliError? {
+        if item == .assessment {
+            guard listed else {
+                return .invalid("kind", "scoring_not_listed", "考核评比不能临时准入：部门对社区的考核评比只能按准入清单上列明的考核事项准入")
+            }
+            guard entryWorkKind == .assessment else {
+                return .invalid("kind", "scoring_not_admitted", "「\(entry)」准入的不是考核评比，部门不得将准入事项转为对社区的考核评比")
+            }
+            return nil
+        }
+        if let entryWorkKind, entryWorkKind != item {
+            return .invalid("kind", "kind_mismatch", "「\(entry)」准入的是\(workKindName(entryWorkKind))，本事项是\(workKindName(item))")
+        }
+        return nil
+    }
+
+    public static func workKindName(_ k: WorkItemKind) -> String {
+        switch k {
+        case .task: "工作任务"
+        case .dataCollection: "数据报表"
+        case .certificate: "证明事项"
+        case .assessment: "考核评比"
+        case .meeting: "会议活动"
+        }
+    }
+
     /// A community may refuse an admitted item that is on the negative list or on no list.
     public static func communityMayRefuse(_ kind: OfficeListKind?) -> Bool { kind == nil || kind == .negative }
 

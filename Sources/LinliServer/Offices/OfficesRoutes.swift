@@ -33,7 +33,7 @@ struct OfficesRoutes {
         r.post("/office-lists/:id/items", .action(.officeLists)) { _, c in
             let id = try c.id("id")
             return try await formOrErrors(prefix: "item", alsoShowing: [.conflict]) {
-                _ = try await offices.addListItem(listID: id, Self.listItemInput(c.form), actor: try c.requireActor())
+                _ = try await offices.addListItem(listID: id, try Self.listItemInput(c.form), actor: try c.requireActor())
                 return redirect("/office-lists/\(id)#items")
             } page: { errors in try await listPage(c, id, errors: errors) }
         }
@@ -570,10 +570,14 @@ struct OfficesRoutes {
         return resp
     }
 
-    static func listItemInput(_ f: FormData) -> OfficeListItemInput {
+    static func listItemInput(_ f: FormData) throws -> OfficeListItemInput {
         var i = OfficeListItemInput()
         i.code = f["code"]; i.title = f["title"]; i.basis = f["basis"]; i.feePerUnit = f["fee_per_unit"]; i.unit = f["unit"]
         i.departmentID = f.int("department_id")
+        if let raw = f.nonEmpty("work_kind") {
+            guard let k = WorkItemKind(rawValue: raw) else { throw LinliError.invalid("work_kind", "invalid", "事项类型无效") }
+            i.workKind = k
+        }
         return i
     }
 
@@ -606,7 +610,8 @@ struct OfficesRoutes {
          "published_at": l.publishedAt ?? "", "has_published": l.publishedAt != nil, "count": l.items.count, "empty": l.items.isEmpty,
          "items": l.items.map { i -> [String: Any] in
              ["id": i.id, "code": i.code, "title": i.title, "basis": i.basis, "has_basis": !i.basis.isEmpty, "department": i.department ?? false,
-              "fee": i.feeText.map { $0 + (i.unit.isEmpty ? "" : " / " + i.unit) } ?? false, "editable": editable]
+              "fee": i.feeText.map { $0 + (i.unit.isEmpty ? "" : " / " + i.unit) } ?? false, "editable": editable,
+              "work_kind": i.workKind.map { I18n.label("workitem_kind_" + $0.rawValue, lang) } ?? false]
          }]
     }
 
@@ -630,6 +635,7 @@ struct OfficesRoutes {
         let departments = editable ? try await offices.budgets(actor: try c.requireActor()) : []
         var resp = renderer.page("office_list", [
             "list": listDict(l, c.lang, editable: editable), "editable": editable, "departments": departments.map { ["id": $0.id, "name": $0.name] },
+            "work_kinds": WorkItemKind.allCases.map { ["value": $0.rawValue, "label": I18n.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["work_kind"] == $0.rawValue] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: "\(l.placeName) · \(Self.kindLabel(l.kind, c.lang)) v\(l.version)")
         if !errors.isEmpty { resp.status = .unprocessableContent }

@@ -265,18 +265,22 @@ extension OfficesService {
         }
     }
 
-    struct Entry { var listID: Int64, code: String, title: String, kind: OfficeListKind, version: Int, status: String, placePath: String, departmentID: Int64? }
+    struct Entry {
+        var listID: Int64, code: String, title: String, kind: OfficeListKind, version: Int, status: String, placePath: String, departmentID: Int64?
+        var workKind: WorkItemKind?
+    }
 
     func listEntry(_ db: any SQLDatabase, _ itemID: Int64?) async throws -> Entry? {
         guard let itemID else { return nil }
         return try await db.query("""
-            SELECT l.id, i.code, i.title, l.kind, l.version, l.status, l.path, i.department_id FROM office_list_items i JOIN office_lists l ON l.id = i.list_id WHERE i.id = \(itemID)
+            SELECT l.id, i.code, i.title, l.kind, l.version, l.status, l.path, i.department_id, i.work_kind FROM office_list_items i JOIN office_lists l ON l.id = i.list_id WHERE i.id = \(itemID)
             """).first().flatMap { r in
             guard let kind = OfficeListKind(rawValue: try r.decode(column: "kind", as: String.self)) else { return nil }
             return Entry(listID: try r.decode(column: "id", as: Int64.self), code: try r.decode(column: "code", as: String.self),
                          title: try r.decode(column: "title", as: String.self), kind: kind, version: try r.decode(column: "version", as: Int.self),
                          status: try r.decode(column: "status", as: String.self), placePath: try r.decode(column: "path", as: String.self),
-                         departmentID: try r.decode(column: "department_id", as: Int64?.self))
+                         departmentID: try r.decode(column: "department_id", as: Int64?.self),
+                         workKind: try r.decode(column: "work_kind", as: String?.self).flatMap(WorkItemKind.init(rawValue:)))
         }
     }
 
@@ -479,7 +483,9 @@ extension OfficesService {
             let reason = Self.trimmed(input.reason)
             guard reason.count <= 500 else { throw LinliError.invalid("reason", "too_long", "理由请在 500 字以内") }
             let entry = try await listEntry(db, w.listItemID)
-            if let refusal = OfficeRules.admissionRefusal(entry?.kind, entry: entry.map { "\($0.code) \($0.title)" } ?? "", exceptionReason: reason) { throw refusal }
+            let named = entry.map { "\($0.code) \($0.title)" } ?? ""
+            if let refusal = OfficeRules.admissionRefusal(entry?.kind, entry: named, exceptionReason: reason) { throw refusal }
+            if let refusal = OfficeRules.kindRefusal(item: w.kind, entryWorkKind: entry?.workKind, listed: entry != nil, entry: named) { throw refusal }
             let targets = try await shares(db, id)
             let total = w.fee * Int64(targets.count)
             if total > 0 {
