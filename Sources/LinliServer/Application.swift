@@ -149,7 +149,8 @@ public struct Linli: Sendable {
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
         let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts")
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
-        let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher, calendar: { [requests, store, env = config.environment] in
+        let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher,
+                                     evidenceDirectory: config.dataDirectory + "/evidence", calendar: { [requests, store, env = config.environment] in
             try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
         })
         // Every step of a request reaches the outbox to an upper-level system in its own transaction.

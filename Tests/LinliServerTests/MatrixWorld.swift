@@ -77,6 +77,13 @@ struct MatrixWorld {
             // The offices' side: lists, a budget, items (one admitted to the first community), and
             // a receiving system for the street's requests (no demo makes one: it would push).
             #expect(try await l.loadOfficesDemo(suffix: suffix) > 0)
+            // The admitted item reported done by the first community, with a photo of its evidence.
+            let admitted = try await l.store.read { db in
+                try await db.query("SELECT id FROM work_items WHERE path LIKE \(streetPath + "%") AND status = 'admitted' ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            }
+            var done = WorkItemAnswerInput()
+            done.communityID = community; done.count = 120; done.evidence = "入户 120 户，签到表见照片。"; done.photos = [TestImages.png]
+            try await l.offices.report(admitted, done, actor: staff)
             var hook = WebhookEndpointInput()
             hook.placeID = s.firstStreetID; hook.name = "12345"; hook.url = "https://hotline.example/push"; hook.secret = "matrix-secret-0123456"
             _ = try await l.offices.addEndpoint(hook, actor: street)
@@ -147,6 +154,7 @@ struct MatrixWorld {
             "affair-applications": "SELECT id FROM affair_applications WHERE path LIKE $1",
             "affair-papers": "SELECT ap.id FROM affair_papers ap JOIN affair_applications x ON x.id = ap.application_id WHERE x.path LIKE $1",
             "work-items": "SELECT id FROM work_items WHERE path LIKE $1 AND status = 'admitted' ORDER BY id",
+            "work-item-evidence": "SELECT e.id FROM work_item_evidence e JOIN work_items w ON w.id = e.item_id WHERE w.path LIKE $1",
             "departments": "SELECT o.id FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.kind = 'gov_department' AND p.path LIKE $1",
             "lists": "SELECT id FROM places WHERE kind = 'street' AND path LIKE $1",
             "office-lists": "SELECT id FROM office_lists WHERE path LIKE $1 AND status = 'published' ORDER BY id",

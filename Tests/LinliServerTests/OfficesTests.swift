@@ -190,8 +190,32 @@ import LinliStore
             done.count = 287; done.evidence = ""
             await #expect(throws: LinliError.self) { try await o.report(id, done, actor: w.staff) }
             done.evidence = "入户宣传 287 户，照片和签到表已存档。"
+            // A file that is not a picture is refused naming the photos, and nothing is written.
+            done.photos = [TestImages.png, Array("%PDF-1.4 not a photo".utf8)]
+            do { try await o.report(id, done, actor: w.staff); Issue.record("accepted") } catch let e as LinliError {
+                #expect(e.field == "photos" && e.message.hasPrefix("第 2 张"), "\(e)")
+            }
+            #expect(try await o.item(id, actor: w.staff).shares[0].status == .sent)
+            done.photos = [TestImages.png]
+            done.photosBase64 = [Data(TestImages.png).base64EncodedString()]
             try await o.report(id, done, actor: w.staff)
             await #expect(throws: LinliError.self) { try await o.report(id, done, actor: w.staff) }
+            // The photos, sealed on disk, to the community, its department and the street; the
+            // other street gets 404; a look by anyone but the community is audited.
+            let photos = try await o.item(id, actor: w.dept).shares.first { $0.communityID == w.first }!.photos
+            #expect(photos.count == 2)
+            let seen = try await o.evidencePhoto(photos[0], actor: w.staff)
+            #expect(seen.starts(with: [0xFF, 0xD8]), "re-encoded as JPEG")
+            #expect(try await o.evidencePhoto(photos[1], actor: w.dept) == seen)
+            _ = try await o.evidencePhoto(photos[0], actor: w.street)
+            await #expect(throws: LinliError.notFound) { _ = try await o.evidencePhoto(photos[0], actor: w.staff2) }
+            let audited = try await f.linli.store.read { db in
+                try await db.query("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'workitem.evidence_view'").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(audited == 2, "the department's and the street's looks")
+            let onDisk = try FileManager.default.contentsOfDirectory(atPath: f.dataDir + "/evidence").filter { !$0.hasPrefix(".") }
+            #expect(onDisk.count == 2 && !onDisk.contains { FileManager.default.contents(atPath: f.dataDir + "/evidence/" + $0)!.starts(with: [0xFF, 0xD8]) },
+                    "sealed, not plain JPEG")
 
             // The list is revised: the item keeps the version it was admitted under.
             await #expect(throws: LinliError.self) { _ = try await o.addListItem(listID: w.admissionList, OfficeListItemInput(), actor: w.street) }

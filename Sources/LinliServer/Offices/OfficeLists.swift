@@ -101,10 +101,13 @@ public struct OfficesService: Sendable {
     var sender: WebhookSender = OfficesService.urlSessionSender
     /// The working-day calendar (holidays and 调休) the requests capability keeps.
     let calendar: @Sendable () async throws -> WorkCalendar
+    /// Where the photos sent with a community's report live (sealed).
+    let evidence: SealedPhotos
 
     public init(store: any Store, env: Env, linkage: LinkageService, registry: RegistryService, cipher: PersonalDataCipher,
-                calendar: @escaping @Sendable () async throws -> WorkCalendar) {
+                evidenceDirectory: String, calendar: @escaping @Sendable () async throws -> WorkCalendar) {
         self.cipher = cipher
+        self.evidence = SealedPhotos(directory: evidenceDirectory, cipher: cipher, env: env)
         self.store = store
         self.env = env
         self.audit = AuditLog(env: env)

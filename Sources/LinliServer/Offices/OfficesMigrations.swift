@@ -280,5 +280,20 @@ enum OfficesMigrations {
         Migration("offices.006", [
             "ALTER TABLE office_list_items ADD COLUMN work_kind TEXT",
         ]),
+        // Photos a community sends with its report that an item is done (a sign-in sheet, the
+        // notice on the board): sealed on disk like a service application's papers.
+        Migration("offices.007", [
+            """
+            CREATE TABLE work_item_evidence (
+                id {ID},
+                item_id BIGINT NOT NULL REFERENCES work_items(id),
+                community_id BIGINT NOT NULL,
+                stored_name TEXT NOT NULL,
+                bytes BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX work_item_evidence_item ON work_item_evidence(item_id, community_id)",
+        ]),
     ]
 }

@@ -82,6 +82,11 @@ struct OfficesRoutes {
                 return try JSON.response(try await offices.item(id, actor: try c.requireActor()))
             }
         }
+        // Evidence photos, only through a use case that checks who asks.
+        r.get("/work-item-evidence/:id", .action(.workItemView)) { _, c in
+            let bytes = try await offices.evidencePhoto(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
         let answers: [(String, @Sendable (OfficesService, Int64, WorkItemAnswerInput, Actor) async throws -> Void)] = [
             ("decline", { try await $0.decline($1, $2, actor: $3) }), ("report", { try await $0.report($1, $2, actor: $3) }),
         ]
@@ -96,11 +101,13 @@ struct OfficesRoutes {
                         guard let v = Int(n.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("count", "invalid", "数量应为整数") }
                         i.count = v
                     }
+                    i.photos = c.files.filter { $0.field == "photos" && !$0.bytes.isEmpty }.map(\.bytes)
                     try await run(offices, id, i, try c.requireActor())
                     return redirect("/work-items/\(id)")
                 } page: { errors in try await itemPage(c, id, errors: errors) }
             }
-            r.post("/api/v1/work-items/:id/\(step)", .action(.workItemRespond), body: WorkItemAnswerInput.self) { _, c, i in
+            // Photos travel as base64, so a report's body may be larger than others.
+            r.post("/api/v1/work-items/:id/\(step)", .action(.workItemRespond), body: WorkItemAnswerInput.self, upTo: RequestLimits.apiBodyMax) { _, c, i in
                 let id = try c.id("id")
                 try await run(offices, id, i, try c.requireActor())
                 return try JSON.response(try await offices.item(id, actor: try c.requireActor()))
@@ -693,7 +700,8 @@ struct OfficesRoutes {
             ] as [String: Any],
             "shares": w.shares.map { s -> [String: Any] in
                 ["community": s.community, "status_label": I18n.label("share_" + s.status.rawValue, lang), "late": s.late, "reason": s.reason,
-                 "has_reason": !s.reason.isEmpty, "count": s.count.map { $0 as Any } ?? false, "evidence": s.evidence, "has_evidence": !s.evidence.isEmpty]
+                 "has_reason": !s.reason.isEmpty, "count": s.count.map { $0 as Any } ?? false, "evidence": s.evidence, "has_evidence": !s.evidence.isEmpty,
+                 "photos": s.photos, "has_photos": !s.photos.isEmpty]
             },
             "events": w.events.map { e -> [String: Any] in
                 ["label": I18n.label("workitem_event_" + e.kind, lang), "community": e.community ?? false, "note": e.note, "has_note": !e.note.isEmpty, "by": e.by, "at": e.at]

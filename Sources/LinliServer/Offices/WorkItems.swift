@@ -43,8 +43,12 @@ public struct WorkItemAnswerInput: Codable, Sendable {
     /// What was done, counted (households surveyed…), with a word on the evidence.
     public var count: Int?
     public var evidence: String?
+    /// Photos of the evidence (a sign-in sheet, a notice), base64, up to nine (JSON).
+    public var photosBase64: [String]?
+    /// The same photos as uploaded files (the console's form).
+    public var photos: [[UInt8]] = []
     public init() {}
-    enum CodingKeys: String, CodingKey { case communityID = "community_id", reason, count, evidence }
+    enum CodingKeys: String, CodingKey { case communityID = "community_id", reason, count, evidence, photosBase64 = "photos_base64" }
 }
 
 public struct DepartmentFundingInput: Codable, Sendable {
@@ -66,7 +70,9 @@ public struct WorkItemShareView: Codable, Sendable {
     public var late: Bool
     /// The viewer answers for this community.
     public var mine: Bool
-    enum CodingKeys: String, CodingKey { case communityID = "community_id", community, status, reason, count, evidence, late, mine }
+    /// Its evidence photos (`/work-item-evidence/{id}`).
+    public var photos: [Int64] = []
+    enum CodingKeys: String, CodingKey { case communityID = "community_id", community, status, reason, count, evidence, late, mine, photos }
 }
 
 public struct WorkItemEventView: Codable, Sendable {
@@ -246,6 +252,10 @@ extension OfficesService {
                                          note: try r.decode(column: "note", as: String.self), by: try r.decode(column: "by_name", as: String.self),
                                          at: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
             }
+            var photos: [Int64: [Int64]] = [:]
+            for r in try await db.query("SELECT id, community_id FROM work_item_evidence WHERE item_id = \(id) ORDER BY id").all() {
+                photos[try r.decode(column: "community_id", as: Int64.self), default: []].append(try r.decode(column: "id", as: Int64.self))
+            }
             let counted = all.filter { $0.status != .refused && $0.status != .pending }.count
             let reviewer = actor.may(.workItemReview, on: ObjectScope(path: w.path))
             return WorkItemView(
@@ -257,7 +267,8 @@ extension OfficesService {
                 decisionOverdue: OfficeRules.decisionOverdue(w.status, decideBy: w.decideBy, today: today),
                 shares: visible.map { s in
                     WorkItemShareView(communityID: s.communityID, community: s.community, status: s.status, reason: s.reason, count: s.count, evidence: s.evidence,
-                                      late: OfficeRules.late(s.status, due: w.due, today: today), mine: respondable.contains(s.communityID))
+                                      late: OfficeRules.late(s.status, due: w.due, today: today), mine: respondable.contains(s.communityID),
+                                      photos: photos[s.communityID] ?? [])
                 },
                 events: events, mayDecide: reviewer && w.status == .submitted, mayRevoke: reviewer && w.status == .admitted,
                 mayAnswer: w.status == .admitted && visible.contains { $0.status == .sent && respondable.contains($0.communityID) },
@@ -602,9 +613,42 @@ extension OfficesService {
         }
     }
 
-    /// A community reports its share done, with what was done and the evidence.
+    static let evidencePhotosMax = 9
+
+    /// An evidence photo, to whoever sees that community's share of the item (its department,
+    /// the street, the community itself); anyone else gets 404. Photos may show residents'
+    /// names and signatures, so a look by anyone but the community that sent it is audited.
+    public func evidencePhoto(_ photoID: Int64, actor: Actor) async throws -> [UInt8] {
+        let name = try await store.transaction { db in
+            guard let r = try await db.query("SELECT item_id, community_id, stored_name FROM work_item_evidence WHERE id = \(photoID)").first(),
+                  let w = try await itemRow(db, try r.decode(column: "item_id", as: Int64.self)) else { throw LinliError.notFound }
+            let community = try r.decode(column: "community_id", as: Int64.self)
+            let all = try await shares(db, w.id)
+            switch Self.seat(w, all, actor) {
+            case .whole?: break
+            case .communities(let ids)? where ids.contains(community): break
+            default: throw LinliError.notFound
+            }
+            if !Self.answeringCommunities(actor).contains(community) {
+                try await audit.append(db, actor: actor, action: "workitem.evidence_view", objectType: "work_item", objectID: w.id, path: w.path, detail: String(photoID))
+            }
+            return try r.decode(column: "stored_name", as: String.self)
+        }
+        return try evidence.read(name)
+    }
+
+    /// A community reports its share done, with what was done and the evidence: a word, a count,
+    /// and photos (checked and re-encoded before the transaction; sealed on disk).
     public func report(_ id: Int64, _ input: WorkItemAnswerInput, actor: Actor) async throws {
         let now = env.nowSeconds
+        var raw = input.photos
+        for (i, text) in (input.photosBase64 ?? []).enumerated() {
+            raw.append(try Input.base64(text, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") ?? [])
+        }
+        guard raw.count <= Self.evidencePhotosMax else { throw LinliError.invalid("photos", "too_many", "佐证照片最多 \(Self.evidencePhotosMax) 张") }
+        let photos = try raw.enumerated().map { i, bytes in
+            do { return try PhotoStore.prepare(bytes) } catch let e as LinliError { throw LinliError.invalid("photos", e.code, "第 \(i + 1) 张照片：\(e.message)") }
+        }
         try await store.transaction { db in
             let (w, s) = try await answerable(db, id, input.communityID, actor)
             let evidence = Self.trimmed(input.evidence)
@@ -616,6 +660,12 @@ extension OfficesService {
                 UPDATE work_item_shares SET status = 'done', done_count = \(input.count), evidence = \(evidence), answered_by = \(actor.userID), answered_at = \(now)
                 WHERE item_id = \(id) AND community_id = \(s.communityID) AND status = 'sent' RETURNING community_id
                 """).first() != nil else { throw LinliError.conflict("state", "answered", "这个社区已经答复过了，或事项已撤销") }
+            try self.evidence.write(photos, failure: "佐证照片保存失败")
+            for p in photos {
+                try await db.query("""
+                    INSERT INTO work_item_evidence (item_id, community_id, stored_name, bytes, created_at) VALUES (\(id), \(s.communityID), \(p.name), \(p.jpeg.count), \(now))
+                    """).run()
+            }
             try await event(db, id, s.communityID, "done", evidence, actor, now)
             try await audit.append(db, actor: actor, action: "workitem.done", objectType: "work_item", objectID: id, path: s.path)
             try await tellDepartment(db, w.departmentID, "workitem_done", "\(s.community)：\(w.title)", id, actor, now)

@@ -148,3 +148,39 @@ extension PhotoStore {
         return removed
     }
 }
+
+/// Photos sealed at rest under a directory (papers and evidence show identity cards, signatures,
+/// names): written once under the name chosen when each was prepared, so a transaction body the
+/// group commit runs again finds its file instead of writing a second; read back only by a use
+/// case that has checked who asks.
+struct SealedPhotos: Sendable {
+    let directory: String
+    let cipher: PersonalDataCipher
+    let env: Env
+
+    /// Writes the photos not yet on disk, then syncs the directory (so a name the database
+    /// records survives a crash). `failure` is what a user is told if the disk refuses.
+    func write(_ photos: [PreparedPhoto], failure: String) throws {
+        guard !photos.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for p in photos {
+            let final = directory + "/" + p.name
+            guard !FileManager.default.fileExists(atPath: final) else { continue }
+            let temp = directory + "/.tmp-" + env.token(bytes: 10)
+            do {
+                try LinliFiles.writePrivate(try cipher.seal(bytes: p.jpeg), to: temp)
+                guard rename(temp, final) == 0 else { throw LinliError(.internalServerError, code: "photo_write", message: failure) }
+            } catch {
+                unlink(temp)
+                throw LinliError(.internalServerError, code: "photo_write", message: failure)
+            }
+        }
+        let dir = open(directory, O_RDONLY)
+        if dir >= 0 { fsync(dir); close(dir) }
+    }
+
+    func read(_ name: String) throws -> [UInt8] {
+        guard let sealed = FileManager.default.contents(atPath: directory + "/" + name) else { throw LinliError.notFound }
+        return try cipher.open(bytes: [UInt8](sealed))
+    }
+}

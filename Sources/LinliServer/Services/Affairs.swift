@@ -398,25 +398,12 @@ public struct AffairsService: Sendable {
     /// Writes each paper sealed (it shows an identity card, a certificate) and its row.
     func savePapers(_ db: any SQLDatabase, _ papers: [PreparedPhoto], application: Int64, now: Int64) async throws {
         guard !papers.isEmpty else { return }
-        try FileManager.default.createDirectory(atPath: paperDirectory, withIntermediateDirectories: true)
+        try SealedPhotos(directory: paperDirectory, cipher: cipher, env: env).write(papers, failure: "材料保存失败")
         for p in papers {
-            let final = paperDirectory + "/" + p.name
-            if !FileManager.default.fileExists(atPath: final) {
-                let temp = paperDirectory + "/.tmp-" + env.token(bytes: 10)
-                do {
-                    try LinliFiles.writePrivate(try cipher.seal(bytes: p.jpeg), to: temp)
-                    guard rename(temp, final) == 0 else { throw LinliError(.internalServerError, code: "paper_write", message: "材料保存失败") }
-                } catch {
-                    unlink(temp)
-                    throw LinliError(.internalServerError, code: "paper_write", message: "材料保存失败")
-                }
-            }
             try await db.query("""
                 INSERT INTO affair_papers (application_id, stored_name, bytes, created_at) VALUES (\(application), \(p.name), \(p.jpeg.count), \(now))
                 """).run()
         }
-        let dir = open(paperDirectory, O_RDONLY)
-        if dir >= 0 { fsync(dir); close(dir) }
     }
 
     /// Applies online (with photos of the papers) or books a counter slot (`slot_id`). A retry with
@@ -633,8 +620,7 @@ public struct AffairsService: Sendable {
             }
             return try r.decode(column: "stored_name", as: String.self)
         }
-        guard let sealed = FileManager.default.contents(atPath: paperDirectory + "/" + name) else { throw LinliError.notFound }
-        return try cipher.open(bytes: [UInt8](sealed))
+        return try SealedPhotos(directory: paperDirectory, cipher: cipher, env: env).read(name)
     }
 
     static let lineColumns = """
