@@ -99,6 +99,9 @@ import LinliStore
             do { _ = try await rq.submit(Self.ticket("HZ20261207-0005", place: f.demo.byStreet[1].firstCommunityID), actor: street); Issue.record("accepted") } catch let e as LinliError {
                 #expect(e.field == "place_id")
             }
+            // A place-only ticket goes to the grid its households mostly belong to, or says in words why not.
+            let assigned = try await rq.detail(first.request.id, actor: staff, lang: .zh).events.first { $0.kind == "assigned" }!.note
+            #expect(!assigned.contains("no_"), "\(assigned)")
             // Staff see the hotline's fields; the push to an upper system carries the number.
             let d = try await rq.detail(first.request.id, actor: staff, lang: .zh)
             #expect(d.hotline?.ticketNo == "HZ20261207-0001" && d.hotline?.canObject == true && d.hotline?.canAnswer == false)

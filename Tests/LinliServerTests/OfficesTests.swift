@@ -827,6 +827,8 @@ import LinliStore
             #expect(try await rq.list(.queue, actor: w.street, lang: .zh).allSatisfy { $0.id != id }, "not the street's own queue")
             await #expect(throws: LinliError.notFound) { _ = try await rq.detail(id, actor: try await f.actor("dept2"), lang: .zh) }
             #expect(try await rq.list(.area, actor: w.dept, lang: .zh).isEmpty, "a department sees its own requests, not the area's")
+            // The first step names the department, in words.
+            #expect(seen.events.first { $0.kind == "assigned" }?.note.contains("执法") == true)
             // Re-assigned to a department that does not serve the place: refused naming the field.
             var move = RequestsService.ActionInput()
             move.partyKind = "department"; move.organisationID = otherDepartment

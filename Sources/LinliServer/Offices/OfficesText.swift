@@ -1,6 +1,12 @@
 /// The offices' side's user-facing text (zh, en).
 enum OfficesText {
     static let strings: [String: (String, String)] = [
+        "work_item_photos": ("佐证照片（可选，最多 9 张）", "Evidence photos (optional, up to 9)"),
+        "work_item_photos_hint": ("如签到表、公示照片；照片加密保存，只有部门、街道和本社区能看。", "A sign-in sheet, a notice on the board; kept sealed, seen only by the department, the street and this community."),
+        "work_item_photo": ("佐证照片", "Evidence photo"),
+        "office_list_work_kind": ("事项类型", "Kind of work"), "office_list_any_kind": ("不限（考核评比除外）", "Any (not an assessment)"),
+        "office_list_work_kind_hint": ("部门只能按这里列明的类型下派；对社区的考核评比必须单独列为“考核评比”类事项，不能由其他事项转成。",
+                                       "Departments send work only of the kind named here; an assessment of communities must be listed as one, never made out of another item."),
         "office_lists": ("事项清单", "Lists of work items"),
         "office_lists_lead": ("部门进社区的事项，须在准入清单或协助清单上，经街道审核准入，经费随事拨付；自治清单上的事由社区自己决定；负面清单上的事社区可以拒绝。清单和历次修订向社会公开。",
                               "Departments send work into communities only under the admission or assist list, admitted by the street, with the money following the task; autonomy items are the community's own; negative-list items a community may refuse. The lists and every revision are public."),
@@ -137,12 +143,6 @@ enum OfficesText {
         "workitem_kind_task": ("工作任务", "Task"), "workitem_kind_data_collection": ("数据报表", "Data collection"),
         "workitem_kind_certificate": ("证明事项", "Certificate duty"), "workitem_kind_assessment": ("考核评比", "Assessment"),
         "workitem_kind_meeting": ("会议活动", "Meeting"),
-        "work_item_photos": ("佐证照片（可选，最多 9 张）", "Evidence photos (optional, up to 9)"),
-        "work_item_photos_hint": ("如签到表、公示照片；照片加密保存，只有部门、街道和本社区能看。", "A sign-in sheet, a notice on the board; kept sealed, seen only by the department, the street and this community."),
-        "work_item_photo": ("佐证照片", "Evidence photo"),
-        "office_list_work_kind": ("事项类型", "Kind of work"), "office_list_any_kind": ("不限（考核评比除外）", "Any (not an assessment)"),
-        "office_list_work_kind_hint": ("部门只能按这里列明的类型下派；对社区的考核评比必须单独列为“考核评比”类事项，不能由其他事项转成。",
-                                       "Departments send work only of the kind named here; an assessment of communities must be listed as one, never made out of another item."),
         "workitem_submitted": ("待准入", "Awaiting admission"), "workitem_admitted": ("已准入", "Admitted"),
         "workitem_refused": ("不予准入", "Refused"), "workitem_revoked": ("已撤销", "Revoked"),
         "share_pending": ("待准入", "Awaiting admission"), "share_sent": ("办理中", "In hand"), "share_refused": ("社区拒绝", "Refused by the community"),

@@ -220,6 +220,7 @@ extension RequestsService {
         let now = env.nowSeconds
         return try await store.transaction { db in
             var r = try await visible(db, id, actor, forUpdate: true)
+            let before = r
             guard speaksForHotline(actor, r) else { throw LinliError(.forbidden, code: "not_your_request", message: "这一步由 12345 热线或街道办理") }
             guard let h = try await hotlineRow(db, id, forUpdate: true) else {
                 throw LinliError.conflict("state", "not_hotline", "这条诉求不是 12345 工单")
@@ -245,7 +246,7 @@ extension RequestsService {
                     kind = "hotline_reopened"
                 }
                 r.updatedAt = now
-                try await save(db, r)
+                try await save(db, r, was: before)
             }
             _ = try await event(db, id, actor, "hotline_callback", note: label + (note.isEmpty ? "" : "：" + note), partyKey: r.partyKey)
             try await audit.append(db, actor: actor, action: "request.hotline_callback", objectType: "request", objectID: id, path: r.path, detail: answer!.rawValue)
@@ -303,6 +304,7 @@ extension RequestsService {
         let now = env.nowSeconds
         return try await store.transaction { db in
             var r = try await visible(db, id, actor, forUpdate: true)
+            let before = r
             guard speaksForHotline(actor, r) else { throw LinliError(.forbidden, code: "not_your_request", message: "这一步由 12345 热线或街道办理") }
             guard var h = try await hotlineRow(db, id, forUpdate: true) else { throw LinliError.conflict("state", "not_hotline", "这条诉求不是 12345 工单") }
             guard h.objection == .pending else { throw LinliError.conflict("state", "no_pending_objection", "这张工单没有待答复的退单") }
@@ -318,7 +320,7 @@ extension RequestsService {
                 r.status = .withdrawn
                 r.closedAt = now
                 r.updatedAt = now
-                try await save(db, r)
+                try await save(db, r, was: before)
             }
             _ = try await event(db, id, actor, accepted ? "hotline_returned" : "hotline_objection_refused", note: note, partyKey: r.partyKey)
             try await audit.append(db, actor: actor, action: accepted ? "request.hotline_returned" : "request.hotline_objection_refused",

@@ -7,8 +7,37 @@ extension RequestsService {
     /// made, escalated (a deadline missed), rated (and the sum of ratings), resolved, and resolved
     /// by their deadline. Read through `requests_street_figures` (street, creation time, then the
     /// columns counted), so a city's month is one index range per street and no table row.
+    /// The requests made in [from, to) by community: whole months from the rollup (kept in each
+    /// step), the days at either edge read live; a city's two years are some 24,000 rollup rows
+    /// rather than every request grouped at page time.
     static func areaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
         guard !communityIDs.isEmpty else { return [:] }
+        let split = MonthSplit.of(from: from, to: to)
+        var out: [Int64: AreaRequestCounts] = [:]
+        if let months = split.months {
+            for r in try await db.query("""
+                SELECT community_id, CAST(SUM(made) AS BIGINT) AS n, CAST(SUM(escalated) AS BIGINT) AS up, CAST(SUM(rating_sum) AS BIGINT) AS rs,
+                       CAST(SUM(rated) AS BIGINT) AS rn, CAST(SUM(resolved) AS BIGINT) AS resolved, CAST(SUM(on_time) AS BIGINT) AS ok
+                FROM request_rollup WHERE community_id IN (\(list: communityIDs)) AND month BETWEEN \(months.lowerBound) AND \(months.upperBound) GROUP BY community_id
+                """).all() {
+                out[try r.decode(column: "community_id", as: Int64.self)] = AreaRequestCounts(
+                    made: try r.decode(column: "n", as: Int64.self), escalated: try r.decode(column: "up", as: Int64.self),
+                    ratingSum: try r.decode(column: "rs", as: Int64.self), rated: try r.decode(column: "rn", as: Int64.self),
+                    resolved: try r.decode(column: "resolved", as: Int64.self), onTime: try r.decode(column: "ok", as: Int64.self))
+            }
+        }
+        for edge in split.edges {
+            for (c, n) in try await liveAreaCounts(db, communityIDs: communityIDs, from: edge.lowerBound, to: edge.upperBound) {
+                out[c] = (out[c] ?? AreaRequestCounts()) + n
+            }
+        }
+        return out.filter { $0.value.made != 0 }
+    }
+
+    /// The same counted from the requests table, through `requests_street_figures` (the area's
+    /// streets, then the creation time): for a period's edges, and as the rollup's reference.
+    static func liveAreaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
+        guard !communityIDs.isEmpty, from < to else { return [:] }
         let streets = Set(try await db.query("SELECT path FROM places WHERE id IN (\(list: communityIDs))").all().compactMap { r -> Int64? in
             let ids = PlacePath.ids(try r.decode(column: "path", as: String.self))
             return ids.count > 2 ? ids[2] : nil
@@ -33,7 +62,12 @@ extension RequestsService {
 }
 
 public struct AreaRequestCounts: Sendable, Equatable {
-    public var made: Int64, escalated: Int64, ratingSum: Int64, rated: Int64, resolved: Int64, onTime: Int64
+    public var made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0
+
+    static func + (a: AreaRequestCounts, b: AreaRequestCounts) -> AreaRequestCounts {
+        AreaRequestCounts(made: a.made + b.made, escalated: a.escalated + b.escalated, ratingSum: a.ratingSum + b.ratingSum, rated: a.rated + b.rated,
+                          resolved: a.resolved + b.resolved, onTime: a.onTime + b.onTime)
+    }
 }
 
 /// What an upper-level system (a city's 12345 platform) is sent of a request: what it is, where,

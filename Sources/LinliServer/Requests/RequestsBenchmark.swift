@@ -115,6 +115,7 @@ extension RequestsService {
         }
         try await store.refreshPlannerStatistics(["requests", "request_events"])
         try await recountNeeds()
+        try await recountRollup()
         return count
     }
 

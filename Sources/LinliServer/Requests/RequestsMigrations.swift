@@ -271,5 +271,27 @@ enum RequestsMigrations {
             "ALTER TABLE routing_rules ADD COLUMN organisation_id BIGINT",
             "CREATE INDEX requests_party_key ON requests(party_key, created_at) WHERE party_kind = 'department'",
         ]),
+        // The dashboards' figures by community and the month a request was made, kept in the
+        // step that changes them (`RequestTally`): a city's whole history is a few thousand rows
+        // to add up instead of every request to group. Counted here once from what is stored.
+        Migration("requests.013", [
+            """
+            CREATE TABLE request_rollup (
+                community_id BIGINT NOT NULL,
+                month INTEGER NOT NULL,
+                made BIGINT NOT NULL,
+                escalated BIGINT NOT NULL,
+                rating_sum BIGINT NOT NULL,
+                rated BIGINT NOT NULL,
+                resolved BIGINT NOT NULL,
+                on_time BIGINT NOT NULL,
+                PRIMARY KEY (community_id, month)
+            )
+            """,
+            "sqlite:INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time) "
+                + RequestsService.rollupSelect(month: Dialect.sqlite.monthKey("created_at")),
+            "postgres:INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time) "
+                + RequestsService.rollupSelect(month: Dialect.postgres.monthKey("created_at")),
+        ]),
     ]
 }

@@ -569,6 +569,7 @@ public struct RequestsService: Sendable {
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
                 if let hotline { try await storeHotline(db, hotline, requestID: id) }
+                try await Self.addToRollup(db, [(draft.communityID, now, RequestTally(made: 1))])
                 try await Self.countNeed(db, community: draft.communityID, at: now, category: draft.category)
                 // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
@@ -945,7 +946,7 @@ public struct RequestsService: Sendable {
             let published = isPublic && input.publicReply == true && [.accept, .note, .resolve].contains(transition) && (isParty(actor, old) || canRoute(actor, old))
             let eventID = try await event(db, r.id, actor, transition.rawValue, note: eventNote, partyKey: old.partyKey, public: isPublic, published: published)
             for p in photosToSave { try await photos.save(db, p, requestID: r.id, eventID: eventID, now: now, env: env) }
-            try await save(db, r)
+            try await save(db, r, was: old)
             try await audit.append(db, actor: actor, action: "request.\(transition.rawValue)", objectType: "request", objectID: r.id, path: r.path,
                                    detail: "\(old.status.rawValue) → \(r.status.rawValue)")
             try await notifier.deliver(db, notes, at: now)
@@ -953,8 +954,10 @@ public struct RequestsService: Sendable {
         }
     }
 
-    /// Writes the mutable part of a request back, with its next deadline recomputed.
-    func save(_ db: any SQLDatabase, _ r: Row) async throws {
+    /// Writes the mutable part of a request back, with its next deadline recomputed, and what the
+    /// change makes to its community's month of figures (`was`: the row as it was read).
+    func save(_ db: any SQLDatabase, _ r: Row, was old: Row) async throws {
+        try await Self.addToRollup(db, [(r.communityID, r.createdAt, r.tally - old.tally)])
         try await db.raw("""
             UPDATE requests SET status = \(bind: r.status.rawValue), party_kind = \(bind: r.partyKind?.rawValue), party_key = \(bind: r.partyKey),
                 party_name = \(bind: r.partyName), party_path = \(bind: r.partyPath), party_grid_id = \(bind: r.partyGridID), level = \(bind: r.level.rawValue),

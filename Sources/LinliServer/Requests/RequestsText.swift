@@ -6,10 +6,7 @@ enum RequestsText {
         "hotline_ticket": ("12345 工单", "12345 ticket"),
         "rule_department": ("由哪个部门办理（责任方为街道职能部门时）", "Which department (when the party is a department)"),
         "rule_department_street": ("街道办理（不指定部门）", "The street (no department named)"),
-        "fallback_no_grid": ("未划入网格，由居委会办理", "no grid: the residents' committee"),
-        "fallback_no_property_company": ("小区没有物业，由居委会办理", "no property company: the residents' committee"),
-        "fallback_no_owners_committee": ("小区没有业委会，由居委会办理", "no owners' committee: the residents' committee"),
-        "fallback_department_not_serving": ("所定部门不服务该地点，由街道办理", "the department does not serve the place: the street"), "returned_to_hotline": ("已退回 12345", "Back with 12345"),
+        "returned_to_hotline": ("已退回 12345", "Back with 12345"),
         "hotline_ticket_hint": ("12345 热线派来的工单：来源选“12345 热线”，填写工单号、派单时间和热线要求的办结时限（北京时间）。诉求的办结时限取本平台规定与热线时限中较早的一个。",
                                 "A ticket the 12345 hotline sent: choose the 12345 channel and give its number, dispatch time and the hotline's deadline (China time). The request must be resolved by the earlier of our own rule and the hotline's deadline."),
         "hotline_ticket_no": ("工单号", "Ticket number"), "hotline_dispatched_at": ("派单时间", "Dispatched at"),
@@ -83,6 +80,10 @@ enum RequestsText {
     ]
 
     static let values: [String: (String, String)] = [
+        "fallback_no_grid": ("未划入网格，由居委会办理", "no grid: the residents' committee"),
+        "fallback_no_property_company": ("小区没有物业，由居委会办理", "no property company: the residents' committee"),
+        "fallback_no_owners_committee": ("小区没有业委会，由居委会办理", "no owners' committee: the residents' committee"),
+        "fallback_department_not_serving": ("所定部门不服务该地点，由街道办理", "the department does not serve the place: the street"),
         "unassigned": ("待派单", "Awaiting routing"), "assigned": ("已派单", "Assigned"), "accepted": ("办理中", "In progress"),
         "resolved": ("已办结待确认", "Resolved, awaiting confirmation"), "closed": ("已关闭", "Closed"), "returned": ("已退单", "Returned"),
         "merged": ("已合并", "Merged"), "withdrawn": ("已撤回", "Withdrawn"), "open": ("办理中", "Open"),

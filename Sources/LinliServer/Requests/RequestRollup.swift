@@ -1,0 +1,115 @@
+import SQLKit
+import LinliCore
+import LinliStore
+
+/// What one request adds to its community's figures for the month it was made in: the
+/// dashboards' unit (`request_rollup`). Made counts every request; escalated, one with a deadline
+/// missed; rated, one the resident rated (and the stars); resolved, one with a resolution; on
+/// time, one resolved by its deadline — the same definitions as the live grouped read.
+struct RequestTally: Sendable, Equatable {
+    var made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0
+
+    init(made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0) {
+        self.made = made; self.escalated = escalated; self.ratingSum = ratingSum; self.rated = rated; self.resolved = resolved; self.onTime = onTime
+    }
+
+    init(missed: Bool, rating: Int?, resolvedAt: Int64?, resolveDue: Int64) {
+        made = 1
+        escalated = missed ? 1 : 0
+        ratingSum = Int64(rating ?? 0)
+        rated = rating == nil ? 0 : 1
+        resolved = resolvedAt == nil ? 0 : 1
+        onTime = resolvedAt.map { $0 <= resolveDue ? 1 : 0 } ?? 0
+    }
+
+    var isZero: Bool { self == RequestTally() }
+
+    static func + (a: RequestTally, b: RequestTally) -> RequestTally {
+        RequestTally(made: a.made + b.made, escalated: a.escalated + b.escalated, ratingSum: a.ratingSum + b.ratingSum, rated: a.rated + b.rated,
+                     resolved: a.resolved + b.resolved, onTime: a.onTime + b.onTime)
+    }
+
+    static func - (a: RequestTally, b: RequestTally) -> RequestTally {
+        RequestTally(made: a.made - b.made, escalated: a.escalated - b.escalated, ratingSum: a.ratingSum - b.ratingSum, rated: a.rated - b.rated,
+                     resolved: a.resolved - b.resolved, onTime: a.onTime - b.onTime)
+    }
+}
+
+/// The whole months inside [from, to) and the parts left at either edge: a period's figures are
+/// the rollup's months plus a live read of the edges (`RequestsService.areaCounts`).
+struct MonthSplit: Sendable, Equatable {
+    /// First and last whole month (YYYYMM), nil when none fits.
+    var months: ClosedRange<Int>?
+    /// The instants [from, to) read live: before the first whole month and after the last.
+    var edges: [Range<Int64>]
+
+    static func of(from: Int64, to: Int64) -> MonthSplit {
+        guard from < to else { return MonthSplit(months: nil, edges: []) }
+        // The first month starting at or after `from`, and the first starting after the last whole one.
+        let firstDay = LocalDay.of(from)
+        var (y, m, d) = ChinaTime.civil(day: firstDay)
+        var start = LocalDay.start(firstDay)
+        if d != 1 || start != from {
+            (y, m) = m == 12 ? (y + 1, 1) : (y, m + 1)
+            start = LocalDay.start(Input.dayNumber(y, m, 1))
+        }
+        var months: [Int] = []
+        var cursor = start
+        var (cy, cm) = (y, m)
+        while true {
+            let (ny, nm) = cm == 12 ? (cy + 1, Int64(1)) : (cy, cm + 1)
+            let next = LocalDay.start(Input.dayNumber(ny, nm, 1))
+            guard next <= to else { break }
+            months.append(Int(cy * 100 + cm))
+            cursor = next
+            (cy, cm) = (ny, nm)
+        }
+        guard let first = months.first, let last = months.last else { return MonthSplit(months: nil, edges: [from..<to]) }
+        return MonthSplit(months: first...last, edges: [from..<start, cursor..<to].filter { !$0.isEmpty })
+    }
+}
+
+extension RequestsService {
+    /// The rollup's rows as the live read would count the requests table (both dialects' months).
+    static func rollupSelect(month: String) -> String {
+        """
+        SELECT community_id, \(month), COUNT(*), SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END), COALESCE(SUM(rating), 0), COUNT(rating),
+               COUNT(resolved_at), SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END)
+        FROM requests GROUP BY community_id, \(month)
+        """
+    }
+
+    /// Adds changes to the rollup in the step that made them: one statement per community and month.
+    static func addToRollup(_ db: any SQLDatabase, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)]) async throws {
+        var sums: [Int64: [Int: RequestTally]] = [:]
+        for c in changes where !c.delta.isZero { sums[c.community, default: [:]][monthKey(c.createdAt), default: RequestTally()] = sums[c.community, default: [:]][monthKey(c.createdAt), default: RequestTally()] + c.delta }
+        for (community, months) in sums {
+            for (month, t) in months where !t.isZero {
+                try await db.query("""
+                    INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time)
+                    VALUES (\(community), \(month), \(t.made), \(t.escalated), \(t.ratingSum), \(t.rated), \(t.resolved), \(t.onTime))
+                    ON CONFLICT (community_id, month) DO UPDATE SET made = request_rollup.made + excluded.made,
+                        escalated = request_rollup.escalated + excluded.escalated, rating_sum = request_rollup.rating_sum + excluded.rating_sum,
+                        rated = request_rollup.rated + excluded.rated, resolved = request_rollup.resolved + excluded.resolved,
+                        on_time = request_rollup.on_time + excluded.on_time
+                    """).run()
+            }
+        }
+    }
+
+    /// Counts the rollup afresh from the requests table (after the benchmark's generator wrote
+    /// requests in bulk, around the use cases).
+    func recountRollup() async throws {
+        try await store.transaction { db in
+            try await db.query("DELETE FROM request_rollup").run()
+            try await db.query("""
+                INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time)
+                \(unsafeRaw: Self.rollupSelect(month: store.dialect.monthKey("created_at")))
+                """).run()
+        }
+    }
+}
+
+extension RequestsService.Row {
+    var tally: RequestTally { RequestTally(missed: !missed.isEmpty, rating: rating, resolvedAt: resolvedAt, resolveDue: resolveDue) }
+}
