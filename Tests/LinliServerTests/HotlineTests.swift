@@ -43,6 +43,14 @@ import LinliStore
         #expect(HotlineRules.objectionRefusal(state: .none, open: false, dispatchedAt: at, now: at)!.contains("不在办理中"))
     }
 
+    @Test func aReturnCallIsRecordedOncePerResolution() {
+        #expect(HotlineRules.mayRecordCallback(previous: nil, status: .assigned))
+        #expect(!HotlineRules.mayRecordCallback(previous: .basic, status: .accepted), "recorded before it was handled: wait for the resolution")
+        #expect(HotlineRules.mayRecordCallback(previous: .basic, status: .resolved), "…then call again")
+        #expect(HotlineRules.mayRecordCallback(previous: .dissatisfied, status: .resolved), "reopened and resolved again: a new call")
+        #expect(!HotlineRules.mayRecordCallback(previous: .satisfied, status: .closed), "a call that closed it is final")
+    }
+
     @Test func theReturnCallClosesOrReopensOnlyAResolvedRequest() {
         #expect(HotlineRules.step(for: .satisfied, status: .resolved).map { "\($0.transition) \($0.rating)" } == "confirm 5")
         #expect(HotlineRules.step(for: .basic, status: .resolved).map { "\($0.transition) \($0.rating)" } == "confirm 4")
@@ -144,17 +152,33 @@ import LinliStore
             #expect(refused.objection == "refused" && refused.objectionAnswer.contains("出入口"))
             #expect(try await rq.detail(id, actor: staff, lang: .zh).request.status == "assigned", "refused: still the community's")
 
-            // The street objects to another ticket itself: it may not answer its own objection.
+            // The street objects to another ticket itself: it does not answer for the hotline (on
+            // its own objection least of all).
             let other = try await rq.submit(Self.ticket("HZ20261207-0102", place: f.demo.firstCommunityID), actor: app).request.id
             _ = try await rq.raiseHotlineObjection(other, HotlineObjectionInput(reason: "应由城管处理。"), actor: street)
             do { _ = try await rq.answerHotlineObjection(other, HotlineAnswerInput(accepted: true), actor: street); Issue.record("answered own") } catch let e as LinliError {
-                #expect(e.code == "own_objection")
+                #expect(e.code == "not_your_request")
             }
             let agreed = try await rq.answerHotlineObjection(other, HotlineAnswerInput(accepted: true, note: "已改派城管。"), actor: app)
             #expect(agreed.objection == "accepted" && !agreed.canRecordCallback)
             let after = try await rq.detail(other, actor: staff, lang: .zh)
-            #expect(after.request.status == "withdrawn" && after.events.last?.kind == "hotline_returned")
+            #expect(after.request.status == "withdrawn" && after.events.contains { $0.kind == "hotline_returned" })
             await #expect(throws: LinliError.self) { _ = try await rq.hotlineCallback(other, HotlineCallbackInput(result: "satisfied"), actor: app) }
+
+            // Typed in at the street for a resident's home: the hotline sees it, the resident sees
+            // that it was objected to but not the units' reasons.
+            var typed = Self.ticket("HZ20261207-0104", place: f.demo.firstCommunityID)
+            typed.placeID = nil; typed.householdID = f.demo.firstHouseholdWithResidents
+            let home = try await rq.submit(typed, actor: street).request.id
+            #expect(try await rq.hotlineRequestID(ticketNo: "HZ20261207-0104", actor: app) == home)
+            _ = try await rq.raiseHotlineObjection(home, HotlineObjectionInput(reason: "王家与物业的纠纷，应由物业处理。"), actor: staff)
+            let theirs = try await rq.detail(home, actor: resident, lang: .zh)
+            #expect(theirs.hotline?.objection == "pending" && theirs.hotline?.objectionReason == "")
+            #expect(!theirs.events.contains { $0.kind == "hotline_objection" })
+            #expect(try await rq.detail(home, actor: app, lang: .zh).hotline?.objectionReason.contains("物业") == true)
+            _ = try await rq.answerHotlineObjection(home, HotlineAnswerInput(accepted: true, note: "已转物业热线。"), actor: app)
+            let back = try await rq.detail(home, actor: resident, lang: .zh)
+            #expect(back.events.contains { $0.kind == "hotline_back" } && !back.events.contains { $0.note.contains("物业热线") })
 
             // A day after the dispatch, the ticket is the unit's to handle.
             let third = try await rq.submit(Self.ticket("HZ20261207-0103", place: f.demo.firstCommunityID, due: "2026-12-10T10:00"), actor: app).request.id
@@ -166,7 +190,7 @@ import LinliStore
             let audited = try await f.linli.store.read { db in
                 try await db.query("SELECT COUNT(*) AS n FROM audit_log WHERE action LIKE 'request.hotline%'").first()!.decode(column: "n", as: Int.self)
             }
-            #expect(audited == 4)
+            #expect(audited == 6)
         }
     }
 
@@ -193,17 +217,33 @@ import LinliStore
             do { _ = try await rq.hotlineCallback(a, HotlineCallbackInput(result: "dissatisfied", note: "又吵了"), actor: app); Issue.record("twice") } catch let e as LinliError {
                 #expect(e.status == .conflict)
             }
-            // Dissatisfied: a reason, and the request goes back to the unit; the street may record it by hand.
+            // Dissatisfied: a reason, and the request goes back to the unit. The street, which routes
+            // it, does not speak for the hotline; nor does the ticket's submitter close it by the
+            // ordinary confirm.
             let b = try await handled("HZ20261207-0202")
-            do { _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "dissatisfied"), actor: street); Issue.record("accepted") } catch let e as LinliError {
+            do { _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "dissatisfied"), actor: app); Issue.record("accepted") } catch let e as LinliError {
                 #expect(e.field == "note")
             }
-            do { _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "great"), actor: street); Issue.record("accepted") } catch let e as LinliError {
+            do { _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "great"), actor: app); Issue.record("accepted") } catch let e as LinliError {
                 #expect(e.field == "result")
             }
-            _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "dissatisfied", note: "夜里仍有施工。"), actor: street)
+            do { _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "satisfied"), actor: street); Issue.record("accepted") } catch let e as LinliError {
+                #expect(e.code == "not_your_request")
+            }
+            var five = RequestsService.ActionInput()
+            five.rating = 5
+            do { _ = try await rq.perform(.confirm, id: b, five, actor: app); Issue.record("closed by confirm") } catch let e as LinliError {
+                #expect(e.code == "not_your_request")
+            }
+            _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "dissatisfied", note: "夜里仍有施工。"), actor: app)
             let reopened = try await rq.detail(b, actor: staff, lang: .zh).request
             #expect(reopened.status == "accepted" && reopened.rating == 2)
+            // Resolved again, the hotline calls again: satisfied this time, and it closes.
+            var again = RequestsService.ActionInput()
+            again.note = "已协调工地改为白天施工。"
+            _ = try await rq.perform(.resolve, id: b, again, actor: staff)
+            _ = try await rq.hotlineCallback(b, HotlineCallbackInput(result: "satisfied"), actor: app)
+            #expect(try await rq.detail(b, actor: staff, lang: .zh).request.status == "closed")
             // Not yet handled: the answer is only recorded.
             let c = try await rq.submit(Self.ticket("HZ20261207-0203", place: f.demo.firstCommunityID), actor: app).request.id
             _ = try await rq.hotlineCallback(c, HotlineCallbackInput(result: "basically_satisfied"), actor: app)
@@ -212,9 +252,7 @@ import LinliStore
             var plain = RequestInput()
             plain.category = "noise"; plain.description = "楼下广场舞音响太大。"; plain.householdID = f.demo.firstHouseholdWithResidents
             let p = try await rq.submit(plain, actor: try await f.actor("resident")).request.id
-            do { _ = try await rq.hotlineCallback(p, HotlineCallbackInput(result: "satisfied"), actor: street); Issue.record("accepted") } catch let e as LinliError {
-                #expect(e.code == "not_hotline")
-            }
+            await #expect(throws: LinliError.notFound, "the hotline sees its tickets only") { _ = try await rq.hotlineCallback(p, HotlineCallbackInput(result: "satisfied"), actor: app) }
         }
     }
 }

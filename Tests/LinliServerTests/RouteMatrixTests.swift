@@ -15,7 +15,8 @@ import LinliStore
 /// seen, changed or even confirmed to exist; inside, a role with the action is served.
 @Suite struct RouteMatrixTests {
     /// Roles whose scope covers the second street too.
-    static let seesEverything: Set<Role> = [.cityAdmin, .auditor]
+    /// (The 12345 account's grant is the city's: it sees the tickets of both streets.)
+    static let seesEverything: Set<Role> = [.cityAdmin, .auditor, .hotline]
     /// Roles over the whole first street's community or more: every object there is theirs.
     static let wholeCommunity: Set<Role> = [.cityAdmin, .streetStaff, .communityStaff, .auditor]
     /// Routes that end the credentials they are called with: each call gets a token of its own.

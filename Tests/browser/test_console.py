@@ -792,9 +792,9 @@ def street_types_in_a_12345_ticket_the_community_objects_and_the_hotline_answers
     settled(d, d.find_element(By.ID, "do-hotline-objection")).click()
     wait_text(d, "hotline-objection", "等待 12345 答复")
     shot(d, "request-hotline-objection-phone-large")
-    # The street answers for the hotline: not agreed, with the reason; the community sees it.
+    # The hotline's account answers: not agreed, with the reason; the community sees it.
     d.delete_all_cookies()
-    login(d, base, "street")
+    login(d, base, "hotline")
     d.get(page)
     settled(d, d.find_element(By.CSS_SELECTOR, "#hotline-answer-form input[name=accepted][value='0']")).click()
     d.find_element(By.ID, "answer-note").send_keys("工地出入口在本社区，请继续办理。")

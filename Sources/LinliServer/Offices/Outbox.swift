@@ -120,7 +120,9 @@ extension OfficesService {
             if let sealed { sets.append("secret_cipher = \(sealed)") }
             guard !sets.isEmpty else { return }
             try await db.query("UPDATE webhook_endpoints SET \(BoundSQL.joined(sets, separator: ", ")) WHERE id = \(id)").run()
-            let what = [change.active.map { $0 ? "on" : "off" }, name.map { _ in "name" }, url.map { "url " + $0 }, secret.map { _ in "secret" }].compactMap { $0 }
+            // The new address by its host only: a path may carry a receiver's token.
+            let what = [change.active.map { $0 ? "on" : "off" }, name.map { _ in "name" }, url.map { "url " + (URL(string: $0)?.host ?? "") },
+                        secret.map { _ in "secret" }].compactMap { $0 }
             let action = what == ["on"] ? "webhook.on" : what == ["off"] ? "webhook.off" : "webhook.edit"
             try await audit.append(db, actor: actor, action: action, objectType: "webhook_endpoint", objectID: id, path: path, detail: what.joined(separator: ", "))
         }

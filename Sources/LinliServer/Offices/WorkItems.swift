@@ -642,7 +642,8 @@ extension OfficesService {
     public func report(_ id: Int64, _ input: WorkItemAnswerInput, actor: Actor) async throws {
         let now = env.nowSeconds
         var raw = input.photos
-        for (i, text) in (input.photosBase64 ?? []).enumerated() {
+        // An empty entry is no photo, as an empty file field of the form is none.
+        for (i, text) in (input.photosBase64 ?? []).enumerated() where !text.isEmpty {
             raw.append(try Input.base64(text, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") ?? [])
         }
         guard raw.count <= Self.evidencePhotosMax else { throw LinliError.invalid("photos", "too_many", "佐证照片最多 \(Self.evidencePhotosMax) 张") }

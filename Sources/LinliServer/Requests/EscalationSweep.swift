@@ -53,7 +53,9 @@ extension RequestsService {
                         if supervisors[levelKey] == nil { supervisors[levelKey] = try await levelUsers(db, path: r.path, level: r.level) }
                         notes += supervisors[levelKey]!.map { OutgoingNotification(userID: $0, kind: "escalated", requestID: r.id, subject: subject) }
                     }
-                    let partyKey = "\(r.partyKind?.rawValue ?? "")|\(r.partyPath ?? r.path)|\(r.partyGridID ?? 0)"
+                    // Keyed by the party itself: two departments (or a named one and the street's
+                    // office) can sit at one place.
+                    let partyKey = "\(r.partyKind?.rawValue ?? "")|\(r.partyKey ?? "")|\(r.partyPath ?? r.path)|\(r.partyGridID ?? 0)"
                     if answerers[partyKey] == nil { answerers[partyKey] = try await partyUsers(db, of: r) }
                     notes += answerers[partyKey]!.map { OutgoingNotification(userID: $0, kind: "overdue", requestID: r.id, subject: subject) }
                     r.updatedAt = now

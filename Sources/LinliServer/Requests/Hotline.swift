@@ -61,6 +61,13 @@ public enum HotlineRules {
         return nil
     }
 
+    /// A return call may be recorded when none was, or again once the request is resolved anew
+    /// (after an earlier call reopened it, or came before it was handled); a call that closed it
+    /// is final (closed is the end).
+    public static func mayRecordCallback(previous: HotlineCallback?, status: RequestStatus) -> Bool {
+        previous == nil || status == .resolved
+    }
+
     /// The return call closes the loop: on a request handled and waiting for the caller's word,
     /// "satisfied" and "basically satisfied" close it (rated 5 and 4), "dissatisfied" sends it
     /// back to be handled again (rated 2), as a resident's own confirm or reject would. On a
@@ -179,22 +186,28 @@ extension RequestsService {
                           objectionAnswer: try h.decode(column: "objection_answer", as: String.self))
     }
 
-    /// Speaks for the hotline on this request: its own account (the ticket's submitter) or staff
-    /// holding the link over the request's place.
+    /// Speaks for the hotline on this request (its return call, its answer to an objection): an
+    /// account of the hotline role over the request's place — the hotline's system, or the
+    /// street's 12345 liaison clerk given that role — and never anyone who handles or routes the
+    /// request, who would be judging their own work. Street staff may type a ticket in
+    /// (`hotlineLink`), not close it or take it back.
     func speaksForHotline(_ actor: Actor, _ r: Row) -> Bool {
-        actor.userID == r.submittedBy && actor.may(.hotlineLink) || actor.grants(for: .hotlineLink).contains { $0.role.isStaff && r.path.hasPrefix($0.placePath) }
+        !isParty(actor, r) && !canRoute(actor, r) && actor.grants(for: .hotlineLink).contains { $0.role == .hotline && r.path.hasPrefix($0.placePath) }
     }
 
     func hotlineView(_ h: HotlineRow, _ r: Row, actor: Actor, now: Int64) -> HotlineView {
-        HotlineView(ticketNo: h.ticketNo, dispatchedAt: LocalTime.text(h.dispatchedAt), dueAt: LocalTime.text(h.dueAt),
+        // The reasons exchanged over a dispatch are between the units and the hotline, not for the
+        // resident whose home a typed-in ticket names.
+        let insider = isParty(actor, r) || canRoute(actor, r) || speaksForHotline(actor, r) || actor.grants(for: .requestView).contains { $0.role.isStaff }
+        return HotlineView(ticketNo: h.ticketNo, dispatchedAt: LocalTime.text(h.dispatchedAt), dueAt: LocalTime.text(h.dueAt),
                     overdue: now > h.dueAt && (r.status.isOpen || (r.resolvedAt ?? 0) > h.dueAt),
                     callback: h.callback?.rawValue, callbackNote: h.callbackNote, callbackAt: h.callbackAt.map(LocalTime.text),
-                    objection: h.objection.rawValue, objectionReason: h.objectionReason, objectionAt: h.objectionAt.map(LocalTime.text),
-                    objectionAnswer: h.objectionAnswer,
+                    objection: h.objection.rawValue, objectionReason: insider ? h.objectionReason : "", objectionAt: h.objectionAt.map(LocalTime.text),
+                    objectionAnswer: insider ? h.objectionAnswer : "",
                     canObject: (isParty(actor, r) || canRoute(actor, r))
                         && HotlineRules.objectionRefusal(state: h.objection, open: r.status.isOpen, dispatchedAt: h.dispatchedAt, now: now) == nil,
                     canAnswer: h.objection == .pending && speaksForHotline(actor, r) && h.objectionBy != actor.userID,
-                    canRecordCallback: h.callback == nil && h.objection != .accepted && speaksForHotline(actor, r))
+                    canRecordCallback: HotlineRules.mayRecordCallback(previous: h.callback, status: r.status) && h.objection != .accepted && speaksForHotline(actor, r))
     }
 
     /// The request a ticket number names, for the hotline's own calls; one it may not see is 404.
@@ -225,7 +238,9 @@ extension RequestsService {
             guard let h = try await hotlineRow(db, id, forUpdate: true) else {
                 throw LinliError.conflict("state", "not_hotline", "这条诉求不是 12345 工单")
             }
-            guard h.callback == nil else { throw LinliError.conflict("state", "already_recorded", "该工单的回访结果已经记录过") }
+            guard HotlineRules.mayRecordCallback(previous: h.callback, status: r.status) else {
+                throw LinliError.conflict("state", "already_recorded", "该工单的回访结果已经记录过；诉求再次办结后才能记录新的回访")
+            }
             guard h.objection != .accepted else { throw LinliError.conflict("state", "returned_to_hotline", "该工单已退回 12345，不在本平台回访") }
             try await db.query("UPDATE request_hotline SET callback = \(answer!.rawValue), callback_note = \(note), callback_at = \(now) WHERE request_id = \(id)").run()
             let label = I18n.label("callback_" + answer!.rawValue, .zh)
@@ -322,7 +337,9 @@ extension RequestsService {
                 r.updatedAt = now
                 try await save(db, r, was: before)
             }
-            _ = try await event(db, id, actor, accepted ? "hotline_returned" : "hotline_objection_refused", note: note, partyKey: r.partyKey)
+            // The resident sees that the ticket went back, not the units' reasons.
+            _ = try await event(db, id, actor, accepted ? "hotline_returned" : "hotline_objection_refused", note: note, partyKey: r.partyKey, public: false)
+            if accepted { _ = try await event(db, id, nil, "hotline_back", partyKey: r.partyKey) }
             try await audit.append(db, actor: actor, action: accepted ? "request.hotline_returned" : "request.hotline_objection_refused",
                                    objectType: "request", objectID: id, path: r.path, detail: h.ticketNo)
             try await notifier.deliver(db, Array(Set(users)).sorted().filter { $0 != actor.userID }.map {

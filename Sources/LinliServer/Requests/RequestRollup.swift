@@ -83,8 +83,10 @@ extension RequestsService {
     static func addToRollup(_ db: any SQLDatabase, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)]) async throws {
         var sums: [Int64: [Int: RequestTally]] = [:]
         for c in changes where !c.delta.isZero { sums[c.community, default: [:]][monthKey(c.createdAt), default: RequestTally()] = sums[c.community, default: [:]][monthKey(c.createdAt), default: RequestTally()] + c.delta }
-        for (community, months) in sums {
-            for (month, t) in months where !t.isZero {
+        // In a fixed order: two transactions adding to the same rows take their locks alike
+        // (PostgreSQL would otherwise let two sweeps deadlock).
+        for (community, months) in sums.sorted(by: { $0.key < $1.key }) {
+            for (month, t) in months.sorted(by: { $0.key < $1.key }) where !t.isZero {
                 try await db.query("""
                     INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time)
                     VALUES (\(community), \(month), \(t.made), \(t.escalated), \(t.ratingSum), \(t.rated), \(t.resolved), \(t.onTime))

@@ -68,7 +68,7 @@ struct RequestsRoutes {
                 let id = try c.id("id")
                 do {
                     return try await formOrErrors(prefix: t.rawValue) {
-                        _ = try await requests.perform(t, id: id, Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes),
+                        _ = try await requests.perform(t, id: id, try Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes),
                                                        actor: try c.requireActor())
                         return redirect(t == .withdraw && c.form.int("target_id") != nil ? "/requests/\(c.form.int("target_id")!)" : "/requests/\(id)")
                     } page: { errors in try await detailPage(c, id: id, errors: errors) }
@@ -343,7 +343,8 @@ struct RequestsRoutes {
         if actor.may(.requestWork) { s.append(.queue) }
         if actor.may(.requestRoute) { s.append(.supervise) }
         // A department sees its own queue, not the area's requests.
-        if actor.grants(for: .requestView).contains(where: { $0.role.isStaff && $0.role != .departmentStaff }) { s.append(.area) }
+        // The hotline lists the tickets in its area.
+        if actor.grants(for: .requestView).contains(where: { ($0.role.isStaff && $0.role != .departmentStaff) || $0.role == .hotline }) { s.append(.area) }
         s.append(.mine)
         return s
     }
@@ -408,7 +409,7 @@ struct RequestsRoutes {
         try list.enumerated().compactMap { i, s in try Input.base64(s, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") }
     }
 
-    static func actionInput(_ f: FormData) -> RequestsService.ActionInput {
+    static func actionInput(_ f: FormData) throws -> RequestsService.ActionInput {
         var a = RequestsService.ActionInput()
         a.note = f["note"]
         a.rating = f.int("rating").map(Int.init)
@@ -417,7 +418,7 @@ struct RequestsRoutes {
         a.contacted = f["contacted"] == "1"
         a.publicReply = f["public_reply"] == "1"
         a.visitBy = f.nonEmpty("visit_by")
-        a.organisationID = f.int("organisation_id")
+        a.organisationID = try f.optionalID("organisation_id", "部门编号应为数字")
         return a
     }
 

@@ -190,7 +190,9 @@ public struct RequestsService: Sendable {
             switch g.role {
             case .resident: if r.householdID != nil && r.householdID == g.householdID { return true }
             case .gridWorker: if let grid = g.gridID, grid == r.gridID || grid == r.partyGridID { return true }
-            case .propertyCompany, .volunteer, .partnerApp, .hotline, .departmentStaff: continue
+            // The hotline sees its tickets in its area, typed in by whoever; nothing else.
+            case .hotline: if r.channel == Channel.hotline.rawValue, r.path.hasPrefix(g.placePath) { return true }
+            case .propertyCompany, .volunteer, .partnerApp, .departmentStaff: continue
             default: if r.path.hasPrefix(g.placePath) { return true }
             }
         }
@@ -234,10 +236,11 @@ public struct RequestsService: Sendable {
         a.merge = route && ok(.merge)
         a.supervise = route && ok(.supervise) && r.level != .party
         let returnVisit = isReturnVisit(actor, r)
-        a.confirm = (reporter || returnVisit) && ok(.confirm)
-        a.reject = (reporter || returnVisit) && ok(.reject)
+        let ticket = r.channel == Channel.hotline.rawValue
+        a.confirm = !ticket && (reporter || returnVisit) && ok(.confirm)
+        a.reject = !ticket && (reporter || returnVisit) && ok(.reject)
         a.returnVisit = returnVisit && ok(.confirm)
-        a.withdraw = reporter && ok(.withdraw)
+        a.withdraw = reporter && ok(.withdraw) && (!ticket || speaksForHotline(actor, r))
         return a
     }
 
@@ -765,7 +768,11 @@ public struct RequestsService: Sendable {
         var q = SQLQueryString("(1=0")
         for g in actor.grants(for: action) {
             switch g.role {
-            case .resident, .volunteer, .partnerApp, .hotline, .departmentStaff:
+            case .hotline:
+                q.appendInterpolation(unsafeRaw: " OR (r.channel = 'hotline' AND")
+                q += Self.placePredicate(g.placePath)
+                q.appendLiteral(")")
+            case .resident, .volunteer, .partnerApp, .departmentStaff:
                 continue
             case .gridWorker:
                 if let grid = g.gridID { q.appendInterpolation(unsafeRaw: " OR r.grid_id = "); q.appendInterpolation(bind: grid) }
@@ -837,8 +844,10 @@ public struct RequestsService: Sendable {
             case .accept, .contact, .resolve, .returnIt: allowed = isParty(actor, r)
             case .note: allowed = isParty(actor, r) || canRoute(actor, r)
             case .reassign, .merge, .supervise: allowed = canRoute(actor, r)
-            case .confirm, .reject: allowed = isReporter(actor, r) || isReturnVisit(actor, r)
-            case .withdraw: allowed = isReporter(actor, r)
+            // A 12345 ticket is closed, reopened or taken back only by the hotline's return call and
+            // answers (`hotlineCallback`, `answerHotlineObjection`), never by whoever typed it in.
+            case .confirm, .reject: allowed = r.channel != Channel.hotline.rawValue && (isReporter(actor, r) || isReturnVisit(actor, r))
+            case .withdraw: allowed = isReporter(actor, r) && (r.channel != Channel.hotline.rawValue || speaksForHotline(actor, r))
             case .autoClose: allowed = false
             }
             guard allowed else { throw LinliError(.forbidden, code: "not_your_request", message: "这一步不由您办理") }

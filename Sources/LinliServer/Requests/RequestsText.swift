@@ -100,6 +100,7 @@ enum RequestsText {
         "event_hotline_callback": ("12345 回访", "12345 return call"), "event_hotline_objection": ("申请退单（退回 12345）", "Objection to the 12345 dispatch"),
         "event_hotline_returned": ("12345 同意退单，工单已退回", "12345 took the ticket back"),
         "event_hotline_objection_refused": ("12345 不同意退单", "12345 refused the objection"),
+        "event_hotline_back": ("工单已退回 12345 重新派单", "The ticket went back to 12345 to be sent on"),
         "grid_worker": ("网格员", "Grid worker"), "department": ("街道职能部门", "Street department"),
         "deadline_accept": ("受理", "Accept"), "deadline_contact": ("首次联系", "First contact"), "deadline_resolve": ("办结", "Resolve"),
         "level_party": ("责任方", "Party"), "level_community": ("社区", "Community"), "level_street": ("街道", "Street"), "level_district": ("区", "District"),
