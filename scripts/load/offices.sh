@@ -6,18 +6,26 @@
 # the median of the bare /health route in the same run.
 # Usage: scripts/load/offices.sh                       (SQLite; SCALE=4 COUNT=2000000 MONTHS=24)
 #        SCALE=8 COUNT=10000000 LINLI_DATABASE_URL=postgres://… scripts/load/offices.sh
+#        KEEP=1 … then REUSE=/tmp/linli-offices-XXXX scripts/load/offices.sh   (time again, no generation)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
 COUNT="${COUNT:-2000000}" MONTHS="${MONTHS:-24}" SCALE="${SCALE:-4}"
 export LINLI_SWEEP_SECONDS=0
 build_release
-DATA="$(mktemp -d /tmp/linli-offices-XXXX)"
+if [ -n "${REUSE:-}" ]; then
+  # A data directory an earlier run kept (KEEP=1): the same pages timed again, nothing generated.
+  DATA="$REUSE"; KEEP=1
+else
+  DATA="$(mktemp -d /tmp/linli-offices-XXXX)"
+fi
 export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
-echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite); scale $SCALE; $COUNT requests over $MONTHS months"
-/usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
-/usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS"
+echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite); scale $SCALE; $COUNT requests over $MONTHS months; data $DATA"
+if [ -z "${REUSE:-}" ]; then
+  /usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
+  /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS"
+fi
 PORT=18085
 "$BIN" serve --port "$PORT" >/dev/null 2>&1 &
 SERVER=$!
@@ -38,6 +46,9 @@ report() {  # NAME USER PATH [METHOD]
 }
 report "city dashboard, whole history" admin "/dashboard/1?from=$FROM&to=$TO"
 report "city dashboard, last month" admin "/dashboard/1?from=$LAST_FROM&to=$LAST_TO"
+report "city dashboard, this month so far (the default)" admin "/dashboard/1"
+MID_FROM=$(date -d "$(date +%Y-%m-01) -13 month +14 day" +%Y-%m-%d)
+report "city dashboard, a year from mid-month (edges read live)" admin "/dashboard/1?from=$MID_FROM&to=$TO"
 report "district dashboard, last month" admin "/dashboard/2?from=$LAST_FROM&to=$LAST_TO"
 report "street dashboard, last month" street "/dashboard/3?from=$LAST_FROM&to=$LAST_TO"
 report "city dashboard JSON, last month" admin "/api/v1/dashboard/1?from=$LAST_FROM&to=$LAST_TO"

@@ -63,20 +63,26 @@ struct RequestsRoutes {
         r.get("/requests/:id", .action(.requestView)) { _, c in
             try await detailPage(c, id: try c.id("id"), errors: nil)
         }
+        // A step on a request's page: refused input beside its field; a step the state machine,
+        // the party rules or the hotline's rules refuse, said at the top of the page. `step`
+        // answers where to go next.
+        @Sendable func requestStep(_ c: AppContext, prefix: String, _ step: (Int64, Actor) async throws -> String) async throws -> Response {
+            let id = try c.id("id")
+            do {
+                return try await formOrErrors(prefix: prefix) {
+                    redirect(try await step(id, try c.requireActor()))
+                } page: { errors in try await detailPage(c, id: id, errors: errors) }
+            } catch let e as LinliError where e.status == .conflict || e.status == .forbidden && e.code != "forbidden" {
+                var resp = try await detailPage(c, id: id, errors: ["form": e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
         for t in Self.transitions {
             r.post("/requests/:id/\(t.rawValue)", .action(Self.access(t))) { _, c in
-                let id = try c.id("id")
-                do {
-                    return try await formOrErrors(prefix: t.rawValue) {
-                        _ = try await requests.perform(t, id: id, try Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes),
-                                                       actor: try c.requireActor())
-                        return redirect(t == .withdraw && c.form.int("target_id") != nil ? "/requests/\(c.form.int("target_id")!)" : "/requests/\(id)")
-                    } page: { errors in try await detailPage(c, id: id, errors: errors) }
-                } catch let e as LinliError where e.status == .conflict || e.status == .forbidden && e.code != "forbidden" {
-                    // A step the state machine or the party rules refuse: said at the top of the page.
-                    var resp = try await detailPage(c, id: id, errors: ["form": e.message])
-                    resp.status = e.status
-                    return resp
+                try await requestStep(c, prefix: t.rawValue) { id, actor in
+                    _ = try await requests.perform(t, id: id, try Self.actionInput(c.form), photos: c.files.filter { $0.field == "photos" }.map(\.bytes), actor: actor)
+                    return t == .withdraw && c.form.int("target_id") != nil ? "/requests/\(c.form.int("target_id")!)" : "/requests/\(id)"
                 }
             }
         }
@@ -88,34 +94,24 @@ struct RequestsRoutes {
             } page: { errors in try await detailPage(c, id: id, errors: errors) }
         }
         // The 12345 link on a request's page: the return call's result, a unit's objection to the
-        // dispatch (退单) and the hotline's answer; each refused step is said at the top.
-        @Sendable func hotlineStep(_ c: AppContext, prefix: String, _ step: (Int64, Actor) async throws -> Void) async throws -> Response {
-            let id = try c.id("id")
-            do {
-                return try await formOrErrors(prefix: prefix) {
-                    try await step(id, try c.requireActor())
-                    return redirect("/requests/\(id)#hotline")
-                } page: { errors in try await detailPage(c, id: id, errors: errors) }
-            } catch let e as LinliError where e.status == .conflict || e.status == .forbidden && e.code != "forbidden" {
-                var resp = try await detailPage(c, id: id, errors: ["form": e.message])
-                resp.status = e.status
-                return resp
-            }
-        }
+        // dispatch (退单) and the hotline's answer.
         r.post("/requests/:id/hotline/callback", .action(.hotlineLink)) { _, c in
-            try await hotlineStep(c, prefix: "callback") { id, actor in
+            try await requestStep(c, prefix: "callback") { id, actor in
                 _ = try await requests.hotlineCallback(id, HotlineCallbackInput(result: c.form.nonEmpty("result"), note: c.form["note"]), actor: actor)
+                return "/requests/\(id)#hotline"
             }
         }
         r.post("/requests/:id/hotline/objection", .action(.requestWork)) { _, c in
-            try await hotlineStep(c, prefix: "objection") { id, actor in
+            try await requestStep(c, prefix: "objection") { id, actor in
                 _ = try await requests.raiseHotlineObjection(id, HotlineObjectionInput(reason: c.form["reason"]), actor: actor)
+                return "/requests/\(id)#hotline"
             }
         }
         r.post("/requests/:id/hotline/answer", .action(.hotlineLink)) { _, c in
-            try await hotlineStep(c, prefix: "answer") { id, actor in
+            try await requestStep(c, prefix: "answer") { id, actor in
                 let accepted: Bool? = switch c.form["accepted"] { case "1": true; case "0": false; default: nil }
                 _ = try await requests.answerHotlineObjection(id, HotlineAnswerInput(accepted: accepted, note: c.form["note"]), actor: actor)
+                return "/requests/\(id)#hotline"
             }
         }
         // Photos are served only through here: to those who may see the request, or to anyone
