@@ -11,7 +11,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, City.self, Import.self, Export.self, User.self, Audit.self, BackupCommand.self, RestoreCommand.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, GenerateRequests.self, BenchRequests.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, City.self, Import.self, Export.self, User.self, Audit.self, BackupCommand.self, RestoreCommand.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, FiguresCheck.self, GenerateRequests.self, BenchRequests.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -345,6 +345,28 @@ struct LedgerCheck: AsyncParsableCommand {
         for p in c.wrongTotals { print("project \(p): kept totals differ from its transactions") }
         if !c.ok { throw ExitCode(1) }
         print("ledger balanced: every stored balance equals the sum of its entries")
+    }
+}
+
+struct FiguresCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "figures-check",
+        abstract: "Count the dashboards' monthly request figures afresh and compare them with those kept step by step; --repair replaces them with the fresh count.")
+    @OptionGroup var common: Common
+    @Flag(help: "Replace the kept figures with the fresh count.") var repair = false
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        let wrong = try await linli.requests.checkRollup()
+        for w in wrong {
+            print("community \(w.community), month \(w.month): kept \(w.kept), counted \(w.counted) (made, escalated, stars, rated, resolved, on time)")
+        }
+        if !wrong.isEmpty, repair {
+            try await linli.requests.recountRollup()
+            print("repaired: the figures were counted afresh")
+        }
+        await linli.store.shutdown()
+        if wrong.isEmpty { print("figures agree: every community's months as kept equal the requests counted afresh") }
+        if !wrong.isEmpty, !repair { throw ExitCode(1) }
     }
 }
 

@@ -79,8 +79,15 @@ import LinliStore
             // What the steps kept equals the requests table counted afresh…
             let kept = try await Self.table(f)
             #expect(kept != before)
+            #expect(try await rq.checkRollup().isEmpty, "the check finds nothing to say")
             try await rq.recountRollup()
             #expect(try await Self.table(f) == kept, "kept step by step = counted afresh")
+            // A figure gone wrong (a write around the use cases) is found, and a recount mends it.
+            try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup SET resolved = resolved + 1 WHERE community_id = \(f.demo.firstCommunityID) AND month = 202611").run() }
+            let wrong = try await rq.checkRollup()
+            #expect(wrong.count == 1 && wrong[0].month == 202611 && wrong[0].kept[4] == wrong[0].counted[4] + 1)
+            try await rq.recountRollup()
+            #expect(try await rq.checkRollup().isEmpty)
             // …and a period read through the rollup (whole months) and live (its edges) equals one read all live.
             let communities = [f.demo.firstCommunityID]
             for (from, to) in [("2026-11-01", "2027-01-01"), ("2026-11-15", "2026-12-20"), ("2026-12-01", "2026-12-04"), ("2025-12-01", "2027-01-01")] {

@@ -99,9 +99,42 @@ extension RequestsService {
         }
     }
 
+    /// Where the rollup and the requests table disagree, by community and month (`linli
+    /// figures-check`): nothing should, but a write to `requests` outside the use cases, or an
+    /// older server during a rolling upgrade, would leave it wrong until counted afresh.
+    public func checkRollup() async throws -> [(community: Int64, month: Int, kept: [Int64], counted: [Int64])] {
+        try await store.read { db in
+            func rows(_ sql: SQLQueryString) async throws -> [String: [Int64]] {
+                var out: [String: [Int64]] = [:]
+                for r in try await db.raw(sql).all() {
+                    let c = try r.decode(column: "c", as: Int64.self), m = try r.decode(column: "m", as: Int.self)
+                    out["\(c)/\(m)"] = try ["a", "b", "d", "e", "f", "g"].map { try r.decode(column: $0, as: Int64?.self) ?? 0 }
+                }
+                return out
+            }
+            let kept = try await rows("""
+                SELECT community_id AS c, month AS m, made AS a, escalated AS b, rating_sum AS d, rated AS e, resolved AS f, on_time AS g FROM request_rollup
+                """)
+            let month = store.dialect.monthKey("created_at")
+            let counted = try await rows("""
+                SELECT community_id AS c, \(unsafeRaw: month) AS m, COUNT(*) AS a, CAST(SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END) AS BIGINT) AS b,
+                       CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS d, COUNT(rating) AS e, COUNT(resolved_at) AS f,
+                       CAST(SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END) AS BIGINT) AS g
+                FROM requests GROUP BY community_id, \(unsafeRaw: month)
+                """)
+            let zero: [Int64] = [0, 0, 0, 0, 0, 0]
+            return Set(kept.keys).union(counted.keys).sorted().compactMap { key in
+                let k = kept[key] ?? zero, n = counted[key] ?? zero
+                guard k != n else { return nil }
+                let parts = key.split(separator: "/")
+                return (Int64(parts[0])!, Int(parts[1])!, k, n)
+            }
+        }
+    }
+
     /// Counts the rollup afresh from the requests table (after the benchmark's generator wrote
-    /// requests in bulk, around the use cases).
-    func recountRollup() async throws {
+    /// requests in bulk, around the use cases, or to repair what `checkRollup` found).
+    public func recountRollup() async throws {
         try await store.transaction { db in
             try await db.query("DELETE FROM request_rollup").run()
             try await db.query("""
