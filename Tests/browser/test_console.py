@@ -907,7 +907,7 @@ def every_page_fits_a_phone_in_both_print_sizes(d, base):
     import collections
     problems, seen_total = [], 0
     skip = ("/logout", "/prefs", "/static", "/request-photos", "/ballot-documents", "/api", "/open311", "/expenses/", "/affair-papers", "/work-item-evidence")
-    for user in (None, "owner", "community", "grid", "dept"):
+    for user in (None, "owner", "community", "grid", "dept", "hotline"):
         d.delete_all_cookies()
         if user:
             login(d, base, user)

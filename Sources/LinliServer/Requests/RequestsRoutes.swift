@@ -422,8 +422,10 @@ struct RequestsRoutes {
         let actor = try c.requireActor()
         let categories = try await requests.categories(lang: c.lang).filter(\.active)
         let locations = try await requests.locationOptions(actor: actor)
-        let staff = actor.grants(for: .requestSubmit).contains { $0.role.isStaff }
+        // The hotline's clerk files for callers as staff do: their name and number, the ticket's fields.
+        let staff = actor.grants(for: .requestSubmit).contains { $0.role.isStaff || $0.role == .hotline }
         let chosen = values["category"]
+        let channel = values["channel"] ?? (actor.grants.contains { $0.role == .hotline } ? Channel.hotline.rawValue : nil)
         let t = I18n.table(c.lang)
         let data: [String: Any] = [
             "categories": categories.map { cat in
@@ -440,7 +442,7 @@ struct RequestsRoutes {
             "can_hotline": actor.may(.hotlineLink),
             "hotline_ticket_no": values["hotline_ticket_no"] ?? "", "hotline_dispatched_at": values["hotline_dispatched_at"] ?? "",
             "hotline_due_at": values["hotline_due_at"] ?? "",
-            "channels": ([Channel.phone, .walkIn, .visit, .app] + (actor.may(.hotlineLink) ? [.hotline] : [])).map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == values["channel"]] },
+            "channels": ([Channel.phone, .walkIn, .visit, .app] + (actor.may(.hotlineLink) ? [.hotline] : [])).map { ["value": $0.rawValue, "label": I18n.label("channel_" + $0.rawValue, c.lang), "selected": $0.rawValue == channel] },
             "urgent": values["urgency"] == "urgent",
             "public_details": values["public_details"] == "1", "resident_consent": values["resident_consent"] == "1",
             "callback_ok": values["callback_ok"] == "1",

@@ -13,9 +13,11 @@ struct HomeRoutes {
 
     /// Where a signed-in person starts: staff on their console, everyone else on their home.
     static func homePath(_ actor: Actor) -> String {
+        let roles = Set(actor.grants.map(\.role))
+        // The 12345 account (or the street's liaison clerk) works on the tickets of its area.
+        if roles == [.hotline] { return "/requests" }
         if actor.actsOnlyForThemselves { return "/home" }
         // A grid worker (and nothing wider) starts the day on their list, not on a console.
-        let roles = Set(actor.grants.map(\.role))
         if roles.contains(.gridWorker), roles.isDisjoint(with: [.cityAdmin, .streetStaff, .communityStaff]) { return "/today" }
         // A department's staff work on their items.
         if roles == [.departmentStaff] { return "/work-items" }

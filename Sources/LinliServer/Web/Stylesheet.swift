@@ -57,7 +57,7 @@ enum Stylesheet {
     .photos { display:flex; flex-wrap:wrap; gap:.5rem; } .photos img { width:8rem; height:8rem; object-fit:cover; border-radius:4px; }
     ol.timeline { padding-left:1.25rem; } ol.timeline li { margin:.4rem 0; }
     .description { white-space:pre-wrap; } li.unread { font-weight:600; } label.rating { display:block; font-size:1.2em; }
-    fieldset { border:1px solid var(--line); border-radius:4px; margin:.75rem 0; max-width:30rem; }
+    fieldset { border:1px solid var(--line); border-radius:4px; margin:.75rem 0; max-width:30rem; min-width:0; }
     ol.steps { display:flex; flex-wrap:wrap; gap:.25rem .5rem; list-style:none; padding:0; } ol.steps li { padding:.2rem .6rem; border-radius:1rem; border:1px solid var(--line); color:var(--muted); }
     ol.steps li.past::before { content:"✓ "; } ol.steps li.past { color:var(--ok); border-color:var(--ok); }
     ol.steps li.current { background:var(--accent); color:#fff; border-color:var(--accent); font-weight:600; }
