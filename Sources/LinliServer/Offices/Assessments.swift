@@ -136,9 +136,7 @@ extension OfficesService {
     public func createAssessment(_ input: AssessmentInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let placeID = input.placeID else { throw LinliError.invalid("place_id", "required", "请选择考核哪个街道或区的社区") }
-            guard let p = try await place(db, placeID), Self.listPlaceKinds.contains(p.kind) else { throw LinliError.notFound }
-            try actor.require(.officeLists, on: ObjectScope(path: p.path))
+            let p = try await keptPlace(db, input.placeID, actor: actor, missing: "请选择考核哪个街道或区的社区")
             var v = Validator()
             let name = Self.trimmed(input.name)
             v.check(!name.isEmpty && name.count <= 80, "name", "required", "请填写考核名称（80 字以内）")
@@ -151,7 +149,7 @@ extension OfficesService {
             try v.throwIfAny()
             let id = try await db.query("""
                 INSERT INTO assessment_sets (place_id, path, name, from_day, to_day, pass_mark, status, created_by, created_at)
-                VALUES (\(placeID), \(p.path), \(name), \(from!), \(to!), \(Int(pass!)), 'draft', \(actor.userID), \(now)) RETURNING id
+                VALUES (\(p.id), \(p.path), \(name), \(from!), \(to!), \(Int(pass!)), 'draft', \(actor.userID), \(now)) RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "assessment.create", objectType: "assessment", objectID: id, path: p.path, detail: name)
             return id

@@ -94,9 +94,7 @@ extension OfficesService {
     public func addCertificateKind(_ input: CertificateKindInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let placeID = input.placeID else { throw LinliError.invalid("place_id", "required", "请选择街道") }
-            guard let p = try await place(db, placeID), ["street", "town", "district", "city"].contains(p.kind) else { throw LinliError.notFound }
-            try actor.require(.officeLists, on: ObjectScope(path: p.path))
+            let p = try await keptPlace(db, input.placeID, actor: actor, missing: "请选择街道")
             var v = Validator()
             let name = Self.trimmed(input.name), body = Self.trimmed(input.body), basis = Self.trimmed(input.basis), go = Self.trimmed(input.goInstead)
             let refused = input.refused ?? false
@@ -111,7 +109,7 @@ extension OfficesService {
             try v.throwIfAny()
             let id = try await db.query("""
                 INSERT INTO certificate_kinds (place_id, path, name, body, basis, refused, go_instead, created_by, created_at)
-                VALUES (\(placeID), \(p.path), \(name), \(refused ? "" : body), \(basis), \(refused), \(refused ? go : ""), \(actor.userID), \(now)) RETURNING id
+                VALUES (\(p.id), \(p.path), \(name), \(refused ? "" : body), \(basis), \(refused), \(refused ? go : ""), \(actor.userID), \(now)) RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "certificate.kind_add", objectType: "certificate_kind", objectID: id, path: p.path, detail: name)
             return id

@@ -137,6 +137,16 @@ public struct OfficesService: Sendable {
     /// Lists are kept by a city, district or street (town).
     static let listPlaceKinds: Set<String> = ["city", "district", "street", "town"]
 
+    /// A street, district or city whose lists (and with them its certificates, assessments and
+    /// receiving systems) the actor keeps; `placeID` missing is refused with `missing`, any other
+    /// place or one outside the actor's area answers as a missing one.
+    func keptPlace(_ db: any SQLDatabase, _ placeID: Int64?, actor: Actor, missing: String = "请选择地区") async throws -> Place {
+        guard let placeID else { throw LinliError.invalid("place_id", "required", missing) }
+        guard let p = try await place(db, placeID), Self.listPlaceKinds.contains(p.kind) else { throw LinliError.notFound }
+        try actor.require(.officeLists, on: ObjectScope(path: p.path))
+        return p
+    }
+
     // MARK: Reading the lists (public)
 
     public func lists(placeID: Int64, actor: Actor?) async throws -> OfficeListsView {
@@ -220,8 +230,7 @@ public struct OfficesService: Sendable {
     public func startDraft(placeID: Int64, _ input: OfficeDraftInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let p = try await place(db, placeID), Self.listPlaceKinds.contains(p.kind) else { throw LinliError.notFound }
-            try actor.require(.officeLists, on: ObjectScope(path: p.path))
+            let p = try await keptPlace(db, placeID, actor: actor)
             guard let kind = input.kind else { throw LinliError.invalid("kind", "required", "请选择清单类型") }
             if let d = try await db.query("SELECT id FROM office_lists WHERE place_id = \(placeID) AND kind = \(kind.rawValue) AND status = 'draft'").first() {
                 return try d.decode(column: "id", as: Int64.self)
@@ -317,8 +326,7 @@ public struct OfficesService: Sendable {
 
     public func setClock(placeID: Int64, _ input: OfficeSettingsInput, actor: Actor) async throws {
         try await store.transaction { db in
-            guard let p = try await place(db, placeID), Self.listPlaceKinds.contains(p.kind) else { throw LinliError.notFound }
-            try actor.require(.officeLists, on: ObjectScope(path: p.path))
+            let p = try await keptPlace(db, placeID, actor: actor)
             var v = Validator()
             v.check((0...120).contains(input.leadDays ?? -1), "lead_days", "invalid", "提前申请的工作日数应为 0 到 120")
             v.check((1...60).contains(input.decideDays ?? -1), "decide_days", "invalid", "审核时限应为 1 到 60 个工作日")

@@ -59,14 +59,12 @@ extension OfficesService {
     public func addEndpoint(_ input: WebhookEndpointInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let placeID = input.placeID else { throw LinliError.invalid("place_id", "required", "请选择推送哪个地区的诉求") }
-            guard let p = try await place(db, placeID), ["city", "district", "street", "town"].contains(p.kind) else { throw LinliError.notFound }
-            try actor.require(.officeLists, on: ObjectScope(path: p.path))
+            let p = try await keptPlace(db, input.placeID, actor: actor, missing: "请选择推送哪个地区的诉求")
             let name = Self.trimmed(input.name), raw = Self.trimmed(input.url), secret = input.secret ?? ""
             try Self.checkEndpoint(name: name, url: raw, secret: secret)
             let id = try await db.query("""
                 INSERT INTO webhook_endpoints (place_id, path, name, url, secret_cipher, created_by, created_at)
-                VALUES (\(placeID), \(p.path), \(name), \(raw), \(try cipher.seal(secret)), \(actor.userID), \(now)) RETURNING id
+                VALUES (\(p.id), \(p.path), \(name), \(raw), \(try cipher.seal(secret)), \(actor.userID), \(now)) RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "webhook.add", objectType: "webhook_endpoint", objectID: id, path: p.path, detail: name)
             return id

@@ -248,18 +248,8 @@ extension RequestsService {
             var kind = "tell"
             if let (transition, rating) = HotlineRules.step(for: answer!, status: r.status), let next = transition.next(from: r.status) {
                 r.status = next
-                r.rating = rating
-                if transition == .confirm {
-                    r.closedAt = now
-                    kind = "closed"
-                } else {
-                    r.resolvedAt = nil
-                    if let category = s.categories[r.category] {
-                        r.resolveDue = category.policy.due(.resolve, from: now, urgency: r.urgency, calendar: s.calendar)
-                        r.missed.remove(.resolve)
-                    }
-                    kind = "hotline_reopened"
-                }
+                Self.settle(&r, confirmed: transition == .confirm, rating: rating, now: now, s)
+                kind = transition == .confirm ? "closed" : "hotline_reopened"
                 r.updatedAt = now
                 try await save(db, r, was: before)
             }

@@ -3,27 +3,22 @@ import LinliCore
 import LinliStore
 
 extension RequestsService {
-    /// Requests made in [from, to) per community, counted as the figures page counts them:
-    /// made, escalated (a deadline missed), rated (and the sum of ratings), resolved, and resolved
-    /// by their deadline. Read through `requests_street_figures` (street, creation time, then the
-    /// columns counted), so a city's month is one index range per street and no table row.
-    /// The requests made in [from, to) by community: whole months from the rollup (kept in each
-    /// step), the days at either edge read live; a city's two years are some 24,000 rollup rows
-    /// rather than every request grouped at page time.
+    /// The requests made in [from, to) by community, counted as the figures page counts them
+    /// (`AreaRequestCounts`): whole months from the rollup (kept in each step), the days at either
+    /// edge read live; a city's two years are some 24,000 rollup rows rather than every request
+    /// grouped at page time.
     static func areaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
         guard !communityIDs.isEmpty else { return [:] }
         let split = MonthSplit.of(from: from, to: to)
         var out: [Int64: AreaRequestCounts] = [:]
         if let months = split.months {
             for r in try await db.query("""
-                SELECT community_id, CAST(SUM(made) AS BIGINT) AS n, CAST(SUM(escalated) AS BIGINT) AS up, CAST(SUM(rating_sum) AS BIGINT) AS rs,
-                       CAST(SUM(rated) AS BIGINT) AS rn, CAST(SUM(resolved) AS BIGINT) AS resolved, CAST(SUM(on_time) AS BIGINT) AS ok
+                SELECT community_id, CAST(SUM(made) AS BIGINT) AS made, CAST(SUM(escalated) AS BIGINT) AS escalated,
+                       CAST(SUM(rating_sum) AS BIGINT) AS rating_sum, CAST(SUM(rated) AS BIGINT) AS rated, CAST(SUM(resolved) AS BIGINT) AS resolved,
+                       CAST(SUM(on_time) AS BIGINT) AS on_time
                 FROM request_rollup WHERE community_id IN (\(list: communityIDs)) AND month BETWEEN \(months.lowerBound) AND \(months.upperBound) GROUP BY community_id
                 """).all() {
-                out[try r.decode(column: "community_id", as: Int64.self)] = AreaRequestCounts(
-                    made: try r.decode(column: "n", as: Int64.self), escalated: try r.decode(column: "up", as: Int64.self),
-                    ratingSum: try r.decode(column: "rs", as: Int64.self), rated: try r.decode(column: "rn", as: Int64.self),
-                    resolved: try r.decode(column: "resolved", as: Int64.self), onTime: try r.decode(column: "ok", as: Int64.self))
+                out[try r.decode(column: "community_id", as: Int64.self)] = try AreaRequestCounts(r)
             }
         }
         for edge in split.edges {
@@ -46,27 +41,56 @@ extension RequestsService {
         let wanted = Set(communityIDs)
         var out: [Int64: AreaRequestCounts] = [:]
         for r in try await db.query("""
-            SELECT community_id, COUNT(*) AS n, SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END) AS up,
-                   CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS rs, COUNT(rating) AS rn, COUNT(resolved_at) AS resolved,
-                   SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END) AS ok
+            SELECT community_id, \(unsafeRaw: Self.tallyColumns)
             FROM requests WHERE street_id IN (\(list: Array(streets))) AND created_at >= \(from) AND created_at < \(to) GROUP BY community_id
             """).all() {
             let c = try r.decode(column: "community_id", as: Int64.self)
             guard wanted.contains(c) else { continue }
-            out[c] = AreaRequestCounts(made: try r.decode(column: "n", as: Int64.self), escalated: try r.decode(column: "up", as: Int64.self),
-                                       ratingSum: try r.decode(column: "rs", as: Int64.self), rated: try r.decode(column: "rn", as: Int64.self),
-                                       resolved: try r.decode(column: "resolved", as: Int64.self), onTime: try r.decode(column: "ok", as: Int64?.self) ?? 0)
+            out[c] = try AreaRequestCounts(r)
         }
         return out
     }
 }
 
+/// Requests counted as the dashboards count them: made; escalated (a deadline missed); rated, and
+/// the stars; resolved; resolved by the deadline. Summed over a community's period, or (as
+/// `RequestTally`) what one request adds to its community's month.
 public struct AreaRequestCounts: Sendable, Equatable {
     public var made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0
+
+    init(made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0) {
+        self.made = made; self.escalated = escalated; self.ratingSum = ratingSum; self.rated = rated; self.resolved = resolved; self.onTime = onTime
+    }
+
+    /// One request's own contribution.
+    init(missed: Bool, rating: Int?, resolvedAt: Int64?, resolveDue: Int64) {
+        made = 1
+        escalated = missed ? 1 : 0
+        ratingSum = Int64(rating ?? 0)
+        rated = rating == nil ? 0 : 1
+        resolved = resolvedAt == nil ? 0 : 1
+        onTime = resolvedAt.map { $0 <= resolveDue ? 1 : 0 } ?? 0
+    }
+
+    /// A row whose columns are named as `RequestsService.tallyColumns` names them.
+    init(_ r: any SQLRow) throws {
+        self.init(made: try r.decode(column: "made", as: Int64.self), escalated: try r.decode(column: "escalated", as: Int64.self),
+                  ratingSum: try r.decode(column: "rating_sum", as: Int64.self), rated: try r.decode(column: "rated", as: Int64.self),
+                  resolved: try r.decode(column: "resolved", as: Int64.self), onTime: try r.decode(column: "on_time", as: Int64.self))
+    }
+
+    var isZero: Bool { self == AreaRequestCounts() }
+    /// In the order `linli figures-check` prints them.
+    var values: [Int64] { [made, escalated, ratingSum, rated, resolved, onTime] }
 
     static func + (a: AreaRequestCounts, b: AreaRequestCounts) -> AreaRequestCounts {
         AreaRequestCounts(made: a.made + b.made, escalated: a.escalated + b.escalated, ratingSum: a.ratingSum + b.ratingSum, rated: a.rated + b.rated,
                           resolved: a.resolved + b.resolved, onTime: a.onTime + b.onTime)
+    }
+
+    static func - (a: AreaRequestCounts, b: AreaRequestCounts) -> AreaRequestCounts {
+        AreaRequestCounts(made: a.made - b.made, escalated: a.escalated - b.escalated, ratingSum: a.ratingSum - b.ratingSum, rated: a.rated - b.rated,
+                          resolved: a.resolved - b.resolved, onTime: a.onTime - b.onTime)
     }
 }
 

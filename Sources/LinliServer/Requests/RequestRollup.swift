@@ -3,37 +3,8 @@ import LinliCore
 import LinliStore
 
 /// What one request adds to its community's figures for the month it was made in: the
-/// dashboards' unit (`request_rollup`). Made counts every request; escalated, one with a deadline
-/// missed; rated, one the resident rated (and the stars); resolved, one with a resolution; on
-/// time, one resolved by its deadline — the same definitions as the live grouped read.
-struct RequestTally: Sendable, Equatable {
-    var made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0
-
-    init(made: Int64 = 0, escalated: Int64 = 0, ratingSum: Int64 = 0, rated: Int64 = 0, resolved: Int64 = 0, onTime: Int64 = 0) {
-        self.made = made; self.escalated = escalated; self.ratingSum = ratingSum; self.rated = rated; self.resolved = resolved; self.onTime = onTime
-    }
-
-    init(missed: Bool, rating: Int?, resolvedAt: Int64?, resolveDue: Int64) {
-        made = 1
-        escalated = missed ? 1 : 0
-        ratingSum = Int64(rating ?? 0)
-        rated = rating == nil ? 0 : 1
-        resolved = resolvedAt == nil ? 0 : 1
-        onTime = resolvedAt.map { $0 <= resolveDue ? 1 : 0 } ?? 0
-    }
-
-    var isZero: Bool { self == RequestTally() }
-
-    static func + (a: RequestTally, b: RequestTally) -> RequestTally {
-        RequestTally(made: a.made + b.made, escalated: a.escalated + b.escalated, ratingSum: a.ratingSum + b.ratingSum, rated: a.rated + b.rated,
-                     resolved: a.resolved + b.resolved, onTime: a.onTime + b.onTime)
-    }
-
-    static func - (a: RequestTally, b: RequestTally) -> RequestTally {
-        RequestTally(made: a.made - b.made, escalated: a.escalated - b.escalated, ratingSum: a.ratingSum - b.ratingSum, rated: a.rated - b.rated,
-                     resolved: a.resolved - b.resolved, onTime: a.onTime - b.onTime)
-    }
-}
+/// dashboards' unit (`request_rollup`), counted exactly as a period's figures are.
+typealias RequestTally = AreaRequestCounts
 
 /// The whole months inside [from, to) and the parts left at either edge: a period's figures are
 /// the rollup's months plus a live read of the edges (`RequestsService.areaCounts`).
@@ -70,13 +41,17 @@ struct MonthSplit: Sendable, Equatable {
 }
 
 extension RequestsService {
-    /// The rollup's rows as the live read would count the requests table (both dialects' months).
+    /// The dashboards' counts over a group of requests, named as `AreaRequestCounts(_:)` reads
+    /// them: the one definition the live read, the rollup's own count and its check share.
+    static let tallyColumns = """
+        COUNT(*) AS made, CAST(SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END) AS BIGINT) AS escalated,
+        CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS rating_sum, COUNT(rating) AS rated, COUNT(resolved_at) AS resolved,
+        CAST(SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END) AS BIGINT) AS on_time
+        """
+
+    /// The rollup's rows counted from the requests table (`month`: the dialect's month of `created_at`).
     static func rollupSelect(month: String) -> String {
-        """
-        SELECT community_id, \(month), COUNT(*), SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END), COALESCE(SUM(rating), 0), COUNT(rating),
-               COUNT(resolved_at), SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END)
-        FROM requests GROUP BY community_id, \(month)
-        """
+        "SELECT community_id, \(month) AS month, \(tallyColumns) FROM requests GROUP BY community_id, \(month)"
     }
 
     /// Adds changes to the rollup in the step that made them: one statement per community and month.
@@ -104,30 +79,20 @@ extension RequestsService {
     /// older server during a rolling upgrade, would leave it wrong until counted afresh.
     public func checkRollup() async throws -> [(community: Int64, month: Int, kept: [Int64], counted: [Int64])] {
         try await store.read { db in
-            func rows(_ sql: SQLQueryString) async throws -> [String: [Int64]] {
-                var out: [String: [Int64]] = [:]
+            func rows(_ sql: SQLQueryString) async throws -> [String: AreaRequestCounts] {
+                var out: [String: AreaRequestCounts] = [:]
                 for r in try await db.raw(sql).all() {
-                    let c = try r.decode(column: "c", as: Int64.self), m = try r.decode(column: "m", as: Int.self)
-                    out["\(c)/\(m)"] = try ["a", "b", "d", "e", "f", "g"].map { try r.decode(column: $0, as: Int64?.self) ?? 0 }
+                    out["\(try r.decode(column: "community_id", as: Int64.self))/\(try r.decode(column: "month", as: Int.self))"] = try AreaRequestCounts(r)
                 }
                 return out
             }
-            let kept = try await rows("""
-                SELECT community_id AS c, month AS m, made AS a, escalated AS b, rating_sum AS d, rated AS e, resolved AS f, on_time AS g FROM request_rollup
-                """)
-            let month = store.dialect.monthKey("created_at")
-            let counted = try await rows("""
-                SELECT community_id AS c, \(unsafeRaw: month) AS m, COUNT(*) AS a, CAST(SUM(CASE WHEN missed <> '' THEN 1 ELSE 0 END) AS BIGINT) AS b,
-                       CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS d, COUNT(rating) AS e, COUNT(resolved_at) AS f,
-                       CAST(SUM(CASE WHEN resolved_at <= resolve_due THEN 1 ELSE 0 END) AS BIGINT) AS g
-                FROM requests GROUP BY community_id, \(unsafeRaw: month)
-                """)
-            let zero: [Int64] = [0, 0, 0, 0, 0, 0]
+            let kept = try await rows("SELECT community_id, month, made, escalated, rating_sum, rated, resolved, on_time FROM request_rollup")
+            let counted = try await rows("\(unsafeRaw: Self.rollupSelect(month: store.dialect.monthKey("created_at")))")
             return Set(kept.keys).union(counted.keys).sorted().compactMap { key in
-                let k = kept[key] ?? zero, n = counted[key] ?? zero
+                let k = kept[key] ?? AreaRequestCounts(), n = counted[key] ?? AreaRequestCounts()
                 guard k != n else { return nil }
                 let parts = key.split(separator: "/")
-                return (Int64(parts[0])!, Int(parts[1])!, k, n)
+                return (Int64(parts[0])!, Int(parts[1])!, k.values, n.values)
             }
         }
     }

@@ -906,17 +906,11 @@ public struct RequestsService: Sendable {
                 if let known = party.users { users = known } else { users = try await partyUsers(db, kind: party.kind, path: party.path, gridID: party.gridID) }
                 tell(users, "assigned")
             case .confirm:
-                r.closedAt = now
-                r.rating = input.rating
+                Self.settle(&r, confirmed: true, rating: input.rating, now: now, s)
                 eventNote = "\(input.rating ?? 0)★" + (note.isEmpty ? "" : " " + note)
                 tell(try await partyUsers(db, of: r), "closed")
             case .reject:
-                r.resolvedAt = nil
-                r.rating = input.rating
-                if let category = s.categories[r.category] {
-                    r.resolveDue = category.policy.due(.resolve, from: now, urgency: r.urgency, calendar: s.calendar)
-                    r.missed.remove(.resolve)
-                }
+                Self.settle(&r, confirmed: false, rating: input.rating, now: now, s)
                 tell(try await partyUsers(db, of: r), "reopened")
             case .merge:
                 guard let targetID = input.targetID, targetID != r.id, let target = try await fetch(db, targetID),
@@ -960,6 +954,21 @@ public struct RequestsService: Sendable {
                                    detail: "\(old.status.rawValue) → \(r.status.rawValue)")
             try await notifier.deliver(db, notes, at: now)
             return view(r, s.categories, lang: .zh, now: now)
+        }
+    }
+
+    /// The word on a resolved request — the resident's, or the hotline's return call: confirmed, it
+    /// closes; rejected, it is to be handled again with a fresh resolve deadline. The rating either way.
+    static func settle(_ r: inout Row, confirmed: Bool, rating: Int?, now: Int64, _ s: RequestsConfig.Snapshot) {
+        r.rating = rating
+        if confirmed {
+            r.closedAt = now
+        } else {
+            r.resolvedAt = nil
+            if let category = s.categories[r.category] {
+                r.resolveDue = category.policy.due(.resolve, from: now, urgency: r.urgency, calendar: s.calendar)
+                r.missed.remove(.resolve)
+            }
         }
     }
 
