@@ -350,7 +350,7 @@ struct LedgerCheck: AsyncParsableCommand {
 
 struct FiguresCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "figures-check",
-        abstract: "Count the dashboards' monthly request figures afresh and compare them with those kept step by step; --repair replaces them with the fresh count.")
+        abstract: "Count the dashboards' kept figures (requests by month and day, each community's households and residents) afresh and compare; --repair replaces them with the fresh count.")
     @OptionGroup var common: Common
     @Flag(help: "Replace the kept figures with the fresh count.") var repair = false
 
@@ -358,15 +358,23 @@ struct FiguresCheck: AsyncParsableCommand {
         let linli = try await Linli.open(common.config())
         let wrong = try await linli.requests.checkRollup()
         for w in wrong {
-            print("community \(w.community), month \(w.month): kept \(w.kept), counted \(w.counted) (made, escalated, stars, rated, resolved, on time)")
+            print("community \(w.community), \(w.unit) \(w.key): kept \(w.kept), counted \(w.counted) (made, escalated, stars, rated, resolved, on time)")
+        }
+        let people = try await linli.registry.checkPopulation()
+        for p in people {
+            print("community \(p.community): kept \(p.kept), counted \(p.counted) (households, residents)")
         }
         if !wrong.isEmpty, repair {
             try await linli.requests.recountRollup()
-            print("repaired: the figures were counted afresh")
+            print("repaired: the request figures were counted afresh")
+        }
+        if !people.isEmpty, repair {
+            try await linli.registry.recountPopulation()
+            print("repaired: the households and residents were counted afresh")
         }
         await linli.store.shutdown()
-        if wrong.isEmpty { print("figures agree: every community's months as kept equal the requests counted afresh") }
-        if !wrong.isEmpty, !repair { throw ExitCode(1) }
+        if wrong.isEmpty && people.isEmpty { print("figures agree: every community's requests by month and day, households and residents as kept equal a fresh count") }
+        if !(wrong.isEmpty && people.isEmpty), !repair { throw ExitCode(1) }
     }
 }
 

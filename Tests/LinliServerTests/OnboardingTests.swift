@@ -385,6 +385,7 @@ import ZIPFoundation
             report = try await f.linli.registryCSV.importCSV(Data(([header] + rows).joined(separator: "\n").utf8), communityID: community, keepGood: false)
             #expect(report.errors.isEmpty, "\(report.errors)")
             #expect(report.imported == 4 && report.householdsCreated == 5)
+            #expect(try await f.linli.registry.checkPopulation().isEmpty, "the import kept the community's headcount")
             let (parts, developerParts, wang) = try await f.linli.store.read { db in
                 let zhang = try await db.raw("SELECT id FROM residents WHERE name = '张三'").first()!.decode(column: "id", as: Int64.self)
                 let wang = try await db.raw("SELECT owner_id FROM residents WHERE name = '王芳'").first()!.decode(column: "owner_id", as: Int64?.self)

@@ -23,6 +23,19 @@ import LinliStore
         #expect(MonthSplit.of(from: Self.at("2026-12-01"), to: Self.at("2026-11-01")) == MonthSplit(months: nil, edges: []))
     }
 
+    @Test func anEdgeIsWholeDaysAndThePartsOfADay() {
+        #expect(Input.day("2026-12-03") == 20790, "the day numbers the store keeps")
+        let (d1, d3, d6) = (Self.at("2026-12-01"), Self.at("2026-12-03"), Self.at("2026-12-06"))
+        let whole = MonthSplit.days(of: d1..<d6)
+        #expect(whole.days == 20788...20792 && whole.parts.isEmpty, "five whole days, nothing live")
+        let ragged = MonthSplit.days(of: (d1 + 3600)..<(d3 + 7200))
+        #expect(ragged.days == 20789...20789 && ragged.parts == [(d1 + 3600)..<(d1 + 86400), d3..<(d3 + 7200)],
+                "from 01:00 on the 1st to 02:00 on the 3rd: the 2nd whole, the rest of the 1st and two hours of the 3rd live")
+        let inside = MonthSplit.days(of: (d1 + 60)..<(d1 + 86400 + 60))
+        #expect(inside.days == nil && inside.parts == [(d1 + 60)..<(d1 + 86400 + 60)], "a day's length across midnight holds no whole day")
+        #expect(MonthSplit.days(of: d3..<d3).days == nil && MonthSplit.days(of: d3..<d3).parts.isEmpty)
+    }
+
     @Test func aRequestAddsWhatItIsAndAChangeWhatChanged() {
         let new = RequestTally(missed: false, rating: nil, resolvedAt: nil, resolveDue: 100)
         #expect(new == RequestTally(made: 1))
@@ -85,16 +98,22 @@ import LinliStore
             // A figure gone wrong (a write around the use cases) is found, and a recount mends it.
             try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup SET resolved = resolved + 1 WHERE community_id = \(f.demo.firstCommunityID) AND month = 202611").run() }
             let wrong = try await rq.checkRollup()
-            #expect(wrong.count == 1 && wrong[0].month == 202611 && wrong[0].kept[4] == wrong[0].counted[4] + 1)
+            #expect(wrong.count == 1 && wrong[0].unit == "month" && wrong[0].key == 202611 && wrong[0].kept[4] == wrong[0].counted[4] + 1)
+            // The same for a day: 2026-12-03 (day 20,790 of China time), when d was filed.
+            try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup_day SET made = made + 2 WHERE community_id = \(f.demo.firstCommunityID) AND day = 20790").run() }
+            let wrongDay = try await rq.checkRollup()
+            #expect(wrongDay.count == 2 && wrongDay.contains { $0.unit == "day" && $0.key == 20790 && $0.kept[0] == $0.counted[0] + 2 }, "\(wrongDay)")
             try await rq.recountRollup()
             #expect(try await rq.checkRollup().isEmpty)
             // …and a period read through the rollup (whole months) and live (its edges) equals one read all live.
             let communities = [f.demo.firstCommunityID]
-            for (from, to) in [("2026-11-01", "2027-01-01"), ("2026-11-15", "2026-12-20"), ("2026-12-01", "2026-12-04"), ("2025-12-01", "2027-01-01")] {
-                let (x, y) = (RollupRulesTests.at(from), RollupRulesTests.at(to))
+            for (from, to, part) in [("2026-11-01", "2027-01-01", 0), ("2026-11-15", "2026-12-20", 0), ("2026-12-01", "2026-12-04", 0), ("2025-12-01", "2027-01-01", 0),
+                                     ("2026-11-30", "2026-12-03", 3600 * 11), ("2026-12-01", "2026-12-02", 3600 * 15)] {
+                // `part`: both ends moved into their day, so whole days come from the day rollup and the rest live.
+                let (x, y) = (RollupRulesTests.at(from) + Int64(part), RollupRulesTests.at(to) + Int64(part))
                 let viaRollup = try await f.linli.store.read { db in try await RequestsService.areaCounts(db, communityIDs: communities, from: x, to: y) }
                 let live = try await f.linli.store.read { db in try await RequestsService.liveAreaCounts(db, communityIDs: communities, from: x, to: y) }
-                #expect(viaRollup == live, "\(from) – \(to)")
+                #expect(viaRollup == live, "\(from) – \(to) + \(part) s")
             }
             let november = try await f.linli.store.read { db in
                 try await RequestsService.areaCounts(db, communityIDs: communities, from: RollupRulesTests.at("2026-11-01"), to: RollupRulesTests.at("2026-12-01"))
@@ -104,12 +123,54 @@ import LinliStore
         }
     }
 
-    /// Every row of the rollup, in order.
+    /// Every row of both rollups, in order.
     static func table(_ f: Fixture) async throws -> [[Int64]] {
         try await f.linli.store.read { db in
-            try await db.query("SELECT community_id, month, made, escalated, rating_sum, rated, resolved, on_time FROM request_rollup ORDER BY community_id, month").all().map { r in
-                try ["community_id", "month", "made", "escalated", "rating_sum", "rated", "resolved", "on_time"].map { try r.decode(column: $0, as: Int64.self) }
+            var rows: [[Int64]] = []
+            for (table, unit) in [("request_rollup", "month"), ("request_rollup_day", "day")] {
+                rows += try await db.raw("SELECT community_id, \(unsafeRaw: unit), made, escalated, rating_sum, rated, resolved, on_time FROM \(unsafeRaw: table) ORDER BY community_id, \(unsafeRaw: unit)").all().map { r in
+                    try ["community_id", unit, "made", "escalated", "rating_sum", "rated", "resolved", "on_time"].map { try r.decode(column: $0, as: Int64.self) }
+                }
             }
+            return rows
+        }
+    }
+}
+
+/// The registry's kept headcount (`community_population`) follows every write that adds a
+/// household or a resident or moves one between communities, and equals a fresh count.
+@Suite struct PopulationTests {
+    @Test(arguments: Backend.available)
+    func theHeadcountFollowsTheRegistrysWrites(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let reg = f.linli.registry, admin = try await f.actor("admin")
+            #expect(try await reg.checkPopulation().isEmpty, "the demo's headcount, counted once after it was written")
+            let here = f.demo.firstCommunityID
+            let (there, elsewhereHousehold) = try await f.linli.store.read { db in
+                let r = try await db.query("SELECT community_id, id FROM households WHERE community_id <> \(here) ORDER BY id").first()!
+                return (try r.decode(column: "community_id", as: Int64.self), try r.decode(column: "id", as: Int64.self))
+            }
+            func heads() async throws -> [Int64: (residents: Int64, households: Int64)] {
+                try await f.linli.store.read { db in try await RegistryService.population(db, communityIDs: [here, there]) }
+            }
+            let before = try await heads()
+            #expect(before[here]!.residents > 0 && before[there]!.households > 0)
+            let moved = try await reg.createResident(ResidentInput(householdID: f.demo.firstHouseholdWithResidents, name: "钱多多", idNumber: "110105200001010016",
+                                                                   registration: "resident", relation: "tenant"), actor: admin)
+            #expect(try await heads()[here]!.residents == before[here]!.residents + 1)
+            var move = ResidentInput()
+            move.householdID = elsewhereHousehold
+            _ = try await reg.updateResident(moved.id, move, actor: admin)
+            let after = try await heads()
+            #expect(after[here]!.residents == before[here]!.residents && after[there]!.residents == before[there]!.residents + 1,
+                    "moved to the other community's household")
+            #expect(try await reg.checkPopulation().isEmpty)
+            // A write around the use cases is found, and a recount mends it.
+            try await f.linli.store.transaction { db in try await db.query("UPDATE community_population SET residents = residents + 7 WHERE community_id = \(here)").run() }
+            let wrong = try await reg.checkPopulation()
+            #expect(wrong.count == 1 && wrong[0].community == here && wrong[0].kept[1] == wrong[0].counted[1] + 7)
+            try await reg.recountPopulation()
+            #expect(try await reg.checkPopulation().isEmpty)
         }
     }
 }

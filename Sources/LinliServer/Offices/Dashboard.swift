@@ -82,18 +82,7 @@ extension OfficesService {
             each(try await LinkageService.linkageCounts(db, communityIDs: communities, from: from, to: to)) { $0.volunteers = $1.volunteers; $0.raised = $1.raised; $0.matched = $1.matched }
             each(try await LinkageService.volunteerMinutes(db, communityIDs: communities, from: from, to: to)) { $0.volunteerMinutes = $1 }
             each(try await GridWorkService.householdsVisited(db, communityIDs: communities, from: from, to: to)) { $0.visited = $1 }
-            let now = env.nowSeconds
-            var counted = population.get(communities).filter { now >= $0.value.at && now - $0.value.at < Self.populationMaxAge }
-            let missing = communities.filter { counted[$0] == nil }
-            if !missing.isEmpty {
-                let fresh = try await RegistryService.population(db, communityIDs: missing)
-                let entries = Dictionary(uniqueKeysWithValues: missing.map { c in
-                    (c, PopulationCount(residents: fresh[c]?.residents ?? 0, households: fresh[c]?.households ?? 0, at: now))
-                })
-                population.put(entries)
-                counted.merge(entries) { $1 }
-            }
-            each(counted) { $0.residents = $1.residents; $0.households = $1.households }
+            each(try await RegistryService.population(db, communityIDs: communities)) { $0.residents = $1.residents; $0.households = $1.households }
             each(try await RegistryService.compoundCoverage(db, communityIDs: communities, kind: .propertyCompany)) { $0.withProperty = $1.0; $0.compounds = $1.1 }
             each(try await RegistryService.compoundCoverage(db, communityIDs: communities, kind: .ownersCommittee)) { $0.withOwnersCommittee = $1.0 }
             each(try await RegistryService.compoundCoverage(db, communityIDs: communities, kind: .partyBranch)) { $0.withPartyBranch = $1.0 }

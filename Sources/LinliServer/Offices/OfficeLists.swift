@@ -103,9 +103,6 @@ public struct OfficesService: Sendable {
     let calendar: @Sendable () async throws -> WorkCalendar
     /// Where the photos sent with a community's report live (sealed).
     let evidence: SealedPhotos
-    /// Residents and households by community, as the dashboards last counted them (ten minutes at
-    /// most): at a city's 5,000,000 residents the count is most of a page's time, and it moves slowly.
-    let population = BoundedCache<Int64, PopulationCount>(limit: 50_000)
 
     public init(store: any Store, env: Env, linkage: LinkageService, registry: RegistryService, cipher: PersonalDataCipher,
                 evidenceDirectory: String, calendar: @escaping @Sendable () async throws -> WorkCalendar) {
@@ -120,8 +117,6 @@ public struct OfficesService: Sendable {
         self.calendar = calendar
     }
 
-    struct PopulationCount: Sendable { var residents: Int64, households: Int64, at: Int64 }
-    static let populationMaxAge: Int64 = 600
 
     static func trimmed(_ s: String?) -> String { (s ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
 

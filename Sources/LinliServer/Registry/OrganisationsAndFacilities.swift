@@ -208,18 +208,13 @@ extension RegistryService {
         return out
     }
 
-    /// Residents and households registered per community: id → (residents, households).
+    /// Residents and households registered per community: id → (residents, households), as the
+    /// registry keeps them (`community_population`, see Population.swift).
     static func population(_ db: any SQLDatabase, communityIDs: [Int64]) async throws -> [Int64: (residents: Int64, households: Int64)] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: (residents: Int64, households: Int64)] = [:]
-        for r in try await db.query("SELECT community_id, COUNT(*) AS n FROM households WHERE community_id IN (\(list: communityIDs)) GROUP BY community_id").all() {
-            out[try r.decode(column: "community_id", as: Int64.self)] = (0, try r.decode(column: "n", as: Int64.self))
-        }
-        for r in try await db.query("""
-            SELECT h.community_id, COUNT(*) AS n FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id IN (\(list: communityIDs)) GROUP BY h.community_id
-            """).all() {
-            let id = try r.decode(column: "community_id", as: Int64.self)
-            out[id] = (try r.decode(column: "n", as: Int64.self), out[id]?.households ?? 0)
+        for r in try await db.query("SELECT community_id, residents, households FROM community_population WHERE community_id IN (\(list: communityIDs))").all() {
+            out[try r.decode(column: "community_id", as: Int64.self)] = (try r.decode(column: "residents", as: Int64.self), try r.decode(column: "households", as: Int64.self))
         }
         return out
     }

@@ -267,6 +267,7 @@ public struct RegistryCSV: Sendable {
                             VALUES (\(bind: place.id), \(bind: communityID), \(bind: place.path), \(bind: c[3]), \(bind: address), \(bind: row.microGrid.parentID!),
                                     \(bind: row.microGrid.id), \(bind: code), \(bind: reg.env.nowSeconds)) RETURNING id
                             """).first()!.decode(column: "id", as: Int64.self)
+                        try await RegistryService.addToPopulation(db, community: communityID, households: 1)
                         householdOf[key] = RegistryService.HouseholdRow(id: id, placeID: place.id, communityID: communityID, path: place.path, door: c[3], address: address,
                                                                         gridID: row.microGrid.parentID!, microGridID: row.microGrid.id, code: code)
                         report.householdsCreated += 1

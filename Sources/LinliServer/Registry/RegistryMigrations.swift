@@ -223,5 +223,17 @@ enum RegistryMigrations {
             )
             """,
         ]),
+        // Each community's headcount, kept by the registry's writes (Population.swift): the
+        // dashboards of a city of 5,000,000 residents read it instead of counting them.
+        Migration("registry.007", [
+            """
+            CREATE TABLE community_population (
+                community_id BIGINT PRIMARY KEY,
+                households BIGINT NOT NULL,
+                residents BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO community_population (community_id, households, residents) " + RegistryService.populationCount + " GROUP BY h.community_id",
+        ]),
     ]
 }

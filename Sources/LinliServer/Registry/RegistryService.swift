@@ -455,6 +455,7 @@ public struct RegistryService: Sendable {
                 RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
+            try await Self.addToPopulation(db, community: community.id, households: 1)
             if let validPart {
                 let row = HouseholdRow(id: id, placeID: place.id, communityID: community.id, path: place.path, door: door, address: address,
                                        gridID: gridID, microGridID: micro, code: code)
@@ -730,6 +731,7 @@ public struct RegistryService: Sendable {
             RETURNING id
             """).first()
         let id = try row!.decode(column: "id", as: Int64.self)
+        try await Self.addToPopulation(db, community: community, residents: 1)
         try await audit.append(db, actor: actor, action: "resident.create", objectType: "resident", objectID: id, path: path)
         return id
     }
@@ -773,6 +775,11 @@ public struct RegistryService: Sendable {
                     throw LinliError.invalid("household_id", "not_found", "户不存在")
                 }
                 sets.append("household_id = \(bind: nh.id)")
+                let was = PlacePath.communityID(scope.path)
+                if nh.communityID != was {
+                    try await Self.addToPopulation(db, community: was, residents: -1)
+                    try await Self.addToPopulation(db, community: nh.communityID, residents: 1)
+                }
             }
             sets.append("updated_at = \(bind: env.nowSeconds)")
             var q = SQLQueryString("UPDATE residents SET ")

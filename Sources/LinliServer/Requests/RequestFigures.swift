@@ -4,26 +4,33 @@ import LinliStore
 
 extension RequestsService {
     /// The requests made in [from, to) by community, counted as the figures page counts them
-    /// (`AreaRequestCounts`): whole months from the rollup (kept in each step), the days at either
-    /// edge read live; a city's two years are some 24,000 rollup rows rather than every request
+    /// (`AreaRequestCounts`): whole months from the month rollup and the days at either edge from
+    /// the day rollup (both kept in each step), a part of a day read live; a city's two years are
+    /// some 24,000 month rows plus at most 60 days per community, rather than every request
     /// grouped at page time.
     static func areaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
         guard !communityIDs.isEmpty else { return [:] }
         let split = MonthSplit.of(from: from, to: to)
         var out: [Int64: AreaRequestCounts] = [:]
-        if let months = split.months {
+        func kept(_ rollup: Rollup, _ keys: ClosedRange<Int64>) async throws {
             for r in try await db.query("""
                 SELECT community_id, CAST(SUM(made) AS BIGINT) AS made, CAST(SUM(escalated) AS BIGINT) AS escalated,
                        CAST(SUM(rating_sum) AS BIGINT) AS rating_sum, CAST(SUM(rated) AS BIGINT) AS rated, CAST(SUM(resolved) AS BIGINT) AS resolved,
                        CAST(SUM(on_time) AS BIGINT) AS on_time
-                FROM request_rollup WHERE community_id IN (\(list: communityIDs)) AND month BETWEEN \(months.lowerBound) AND \(months.upperBound) GROUP BY community_id
+                FROM \(unsafeRaw: rollup.table) WHERE community_id IN (\(list: communityIDs)) AND \(unsafeRaw: rollup.rawValue) BETWEEN \(keys.lowerBound) AND \(keys.upperBound)
+                GROUP BY community_id
                 """).all() {
-                out[try r.decode(column: "community_id", as: Int64.self)] = try AreaRequestCounts(r)
+                out[try r.decode(column: "community_id", as: Int64.self), default: AreaRequestCounts()] += try AreaRequestCounts(r)
             }
         }
+        if let months = split.months { try await kept(.month, Int64(months.lowerBound)...Int64(months.upperBound)) }
         for edge in split.edges {
-            for (c, n) in try await liveAreaCounts(db, communityIDs: communityIDs, from: edge.lowerBound, to: edge.upperBound) {
-                out[c] = (out[c] ?? AreaRequestCounts()) + n
+            let (days, parts) = MonthSplit.days(of: edge)
+            if let days { try await kept(.day, days) }
+            for part in parts {
+                for (c, n) in try await liveAreaCounts(db, communityIDs: communityIDs, from: part.lowerBound, to: part.upperBound) {
+                    out[c, default: AreaRequestCounts()] += n
+                }
             }
         }
         return out.filter { $0.value.made != 0 }
@@ -87,6 +94,8 @@ public struct AreaRequestCounts: Sendable, Equatable {
         AreaRequestCounts(made: a.made + b.made, escalated: a.escalated + b.escalated, ratingSum: a.ratingSum + b.ratingSum, rated: a.rated + b.rated,
                           resolved: a.resolved + b.resolved, onTime: a.onTime + b.onTime)
     }
+
+    static func += (a: inout AreaRequestCounts, b: AreaRequestCounts) { a = a + b }
 
     static func - (a: AreaRequestCounts, b: AreaRequestCounts) -> AreaRequestCounts {
         AreaRequestCounts(made: a.made - b.made, escalated: a.escalated - b.escalated, ratingSum: a.ratingSum - b.ratingSum, rated: a.rated - b.rated,

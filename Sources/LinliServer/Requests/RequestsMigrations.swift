@@ -288,10 +288,27 @@ enum RequestsMigrations {
                 PRIMARY KEY (community_id, month)
             )
             """,
-            "sqlite:INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time) "
-                + RequestsService.rollupSelect(month: Dialect.sqlite.monthKey("created_at")),
-            "postgres:INSERT INTO request_rollup (community_id, month, made, escalated, rating_sum, rated, resolved, on_time) "
-                + RequestsService.rollupSelect(month: Dialect.postgres.monthKey("created_at")),
+            "sqlite:" + RequestsService.Rollup.month.fill(.sqlite),
+            "postgres:" + RequestsService.Rollup.month.fill(.postgres),
+        ]),
+        // The same by the day a request was made, for a period's edge days: "this month so far"
+        // on a month's last day would otherwise group a month of a city's requests at page time.
+        Migration("requests.014", [
+            """
+            CREATE TABLE request_rollup_day (
+                community_id BIGINT NOT NULL,
+                day BIGINT NOT NULL,
+                made BIGINT NOT NULL,
+                escalated BIGINT NOT NULL,
+                rating_sum BIGINT NOT NULL,
+                rated BIGINT NOT NULL,
+                resolved BIGINT NOT NULL,
+                on_time BIGINT NOT NULL,
+                PRIMARY KEY (community_id, day)
+            )
+            """,
+            "sqlite:" + RequestsService.Rollup.day.fill(.sqlite),
+            "postgres:" + RequestsService.Rollup.day.fill(.postgres),
         ]),
     ]
 }
