@@ -60,15 +60,20 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var common: Common
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Number of streets (each about 25,000 residents).") var scale: Int = 1
+    @Option(help: "Communities in each street (default 4, about 6,300 residents each; the offices' benchmark uses 20).") var communities: Int?
     @Option(help: "Password for every demo account (default: random, printed).") var password: String?
     @Flag(help: "Skip creating demo accounts.") var noAccounts = false
+
+    func validate() throws {
+        if let n = communities, !(1...200).contains(n) { throw ValidationError("--communities: from 1 to 200 a street") }
+    }
 
     func run() async throws {
         let c = common.config()
         let linli = try await Linli.open(c)
         try await linli.requireDisposableData("linli demo")
         let start = Date()
-        let summary = try await linli.loadDemo(seed: seed, scale: scale) { print($0) }
+        let summary = try await linli.loadDemo(seed: seed, scale: scale, communities: communities) { print($0) }
         print(String(format: "demo loaded in %.1f s: %d streets, %d communities, %d compounds, %d households, %d residents",
                      Date().timeIntervalSince(start), summary.streets, summary.communities, summary.compounds, summary.households, summary.residents))
         if !noAccounts {

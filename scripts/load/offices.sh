@@ -6,6 +6,7 @@
 # the median of the bare /health route in the same run.
 # Usage: scripts/load/offices.sh                       (SQLite; SCALE=4 COUNT=2000000 MONTHS=24)
 #        SCALE=8 COUNT=10000000 LINLI_DATABASE_URL=postgres://… scripts/load/offices.sh
+#        SCALE=50 COMMUNITIES=20 COUNT=10000000 …     (the issue's city: 1,000 communities, ~6.3 M residents)
 #        KEEP=1 … then REUSE=/tmp/linli-offices-XXXX scripts/load/offices.sh   (time again, no generation)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,9 +22,9 @@ else
 fi
 export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
-echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite); scale $SCALE; $COUNT requests over $MONTHS months; data $DATA"
+echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite); scale $SCALE × ${COMMUNITIES:-4} communities; $COUNT requests over $MONTHS months; data $DATA"
 if [ -z "${REUSE:-}" ]; then
-  /usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
+  /usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" ${COMMUNITIES:+--communities "$COMMUNITIES"} | tail -1
   /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS"
 fi
 PORT=18085
@@ -48,7 +49,9 @@ report "city dashboard, whole history" admin "/dashboard/1?from=$FROM&to=$TO"
 report "city dashboard, last month" admin "/dashboard/1?from=$LAST_FROM&to=$LAST_TO"
 report "city dashboard, this month so far (the default)" admin "/dashboard/1"
 MID_FROM=$(date -d "$(date +%Y-%m-01) -13 month +14 day" +%Y-%m-%d)
-report "city dashboard, a year from mid-month (edges read live)" admin "/dashboard/1?from=$MID_FROM&to=$TO"
+report "city dashboard, a year from mid-month (edge days)" admin "/dashboard/1?from=$MID_FROM&to=$TO"
+ALMOST=$(date -d "$LAST_TO -1 day" +%Y-%m-%d)
+report "city dashboard, a month to its last day but one (all edge days: this month so far, at its longest)" admin "/dashboard/1?from=$LAST_FROM&to=$ALMOST"
 report "district dashboard, last month" admin "/dashboard/2?from=$LAST_FROM&to=$LAST_TO"
 report "street dashboard, last month" street "/dashboard/3?from=$LAST_FROM&to=$LAST_TO"
 report "city dashboard JSON, last month" admin "/api/v1/dashboard/1?from=$LAST_FROM&to=$LAST_TO"

@@ -58,9 +58,20 @@ public struct DemoGenerator: Sendable {
 
     let specs: [CommunitySpec]
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Env, seed: UInt64, scale: Int, tiny: Bool = false) {
+    /// `communities`: how many each street has (the four reference communities over and over,
+    /// numbered from the fifth: "西林寺社区（二）"), for the offices' benchmark at a city's size
+    /// (20 a street, 1,000 in 50 streets); nil keeps the four.
+    public init(store: any Store, cipher: PersonalDataCipher, env: Env, seed: UInt64, scale: Int, communities: Int? = nil, tiny: Bool = false) {
         self.store = store; self.cipher = cipher; self.env = env; self.seed = seed; self.scale = max(1, scale)
-        self.specs = tiny ? Self.tinyCommunities : Self.communities
+        let base = tiny ? Self.tinyCommunities : Self.communities
+        self.specs = communities.map { n in
+            (0..<max(1, n)).map { i in
+                var spec = base[i % base.count]
+                let k = i / base.count + 1, numerals = Array("一二三四五六七八九十")
+                if k > 1 { spec.name += "（" + (k <= numerals.count ? String(numerals[k - 1]) : String(k)) + "）" }
+                return spec
+            }
+        } ?? base
     }
 
     /// A small street for tests: the same shapes (merged community, village) at a few dozen households.

@@ -395,13 +395,13 @@ public struct RegistryCSV: Sendable {
 extension Linli {
     public var registryCSV: RegistryCSV { RegistryCSV(registry: registry) }
 
-    public func loadDemo(seed: UInt64, scale: Int, tiny: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DemoSummary {
+    public func loadDemo(seed: UInt64, scale: Int, communities: Int? = nil, tiny: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> DemoSummary {
         // A second demo over the first would collide on ID numbers half-way through: refuse up front.
         let places = try await store.read { db in try await db.raw("SELECT COUNT(*) AS n FROM places").first()!.decode(column: "n", as: Int.self) }
         guard places == 0 else {
             throw LinliError.conflict("database", "not_empty", "数据库中已有数据（\(places) 个地点）；演示数据只载入空数据库，请换一个 --data-dir 或新的数据库")
         }
-        return try await DemoGenerator(store: store, cipher: cipher, env: config.environment, seed: seed, scale: scale, tiny: tiny).run(log: log)
+        return try await DemoGenerator(store: store, cipher: cipher, env: config.environment, seed: seed, scale: scale, communities: communities, tiny: tiny).run(log: log)
     }
 
     /// A demo account's actor by username; nil when there is no such account. The demos of
