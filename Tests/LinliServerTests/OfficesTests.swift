@@ -397,6 +397,104 @@ import LinliStore
         }
     }
 
+    /// A district's bureau sends one item to communities of two streets: each street reviews
+    /// its part under its own clock and lists, the items link to each other for those who see
+    /// both, and a retry or a refusal writes nothing more.
+    @Test(arguments: Backend.available)
+    func aDistrictDepartmentsItemGoesToEachStreetUnderItsOwnLists(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: Self.clock()) { f in
+            let o = f.linli.offices
+            let w = try await Self.world(f)
+            let street2 = try await f.actor("street2"), secondStreet = f.demo.byStreet[1].firstStreetID
+            let (district, bureau) = try await f.linli.store.transaction { db in
+                let district = try await db.query("SELECT parent_id FROM places WHERE id = \(f.demo.firstStreetID)").first()!.decode(column: "parent_id", as: Int64.self)
+                let bureau = try await db.query("INSERT INTO organisations (kind, name, place_id) VALUES ('gov_department', '示范区民政局', \(district)) RETURNING id")
+                    .first()!.decode(column: "id", as: Int64.self)
+                return (district, bureau)
+            }
+            _ = try await f.linli.accounts.createUser(username: "bureau", displayName: "民政局联络员", password: Fixture.password)
+            try await f.linli.accounts.grant(username: "bureau", role: .departmentStaff, placeID: district, organisationID: bureau)
+            let b = try await f.actor("bureau")
+            // The district's admission list holds a survey for both streets; the second street's own list a paid one.
+            func entry(_ place: Int64, _ code: String, _ title: String, fee: String?, by: Actor) async throws -> Int64 {
+                var d = OfficeDraftInput()
+                d.kind = .admission
+                let list = try await o.startDraft(placeID: place, d, actor: by)
+                var i = OfficeListItemInput()
+                i.code = code; i.title = title; i.basis = "区准入目录"; i.departmentID = bureau; i.feePerUnit = fee; i.unit = "户"
+                let id = try await o.addListItem(listID: list, i, actor: by)
+                try await o.publish(listID: list, OfficePublishInput(), actor: by)
+                return id
+            }
+            let survey = try await entry(district, "D-01", "困难群众走访摸底", fee: "1", by: w.admin)
+            let own = try await entry(secondStreet, "B-01", "居家养老需求调查", fee: "3", by: street2)
+            @Sendable func count() async throws -> Int {
+                try await f.linli.store.read { db in try await db.query("SELECT COUNT(*) AS n FROM work_items").first()!.decode(column: "n", as: Int.self) }
+            }
+            var i = WorkItemInput()
+            i.title = "困难群众走访摸底"; i.kind = .dataCollection; i.units = 100; i.listItemID = survey
+            i.communityIDs = [w.first, w.outside]; i.startsOn = "2026-12-14"; i.dueOn = "2026-12-31"; i.clientKey = "b1"
+            i.streetEntries = [.init(streetID: secondStreet, listItemID: own)]
+            // The second street keeps the default clock (30 working days): refused naming it, nothing written.
+            do { _ = try await o.submit(i, actor: b); Issue.record("too soon for the second street") } catch let e as LinliError {
+                #expect(e.field == "starts_on" && e.message.hasPrefix("湖滨街道2：") && e.message.contains("30"), "\(e)")
+            }
+            var clock = OfficeSettingsInput()
+            clock.leadDays = 5; clock.decideDays = 5
+            try await o.setClock(placeID: secondStreet, clock, actor: street2)
+            // The second street's own entry is in force there only: sent to both, refused naming the first.
+            var wrong = i
+            wrong.listItemID = own; wrong.streetEntries = nil
+            do { _ = try await o.submit(wrong, actor: b); Issue.record("an entry out of force at the first street") } catch let e as LinliError {
+                #expect(e.field == "list_item_id" && e.message.hasPrefix("湖滨街道："), "\(e)")
+            }
+            #expect(try await count() == 0)
+
+            // Sent from the console's form: each street's communities and its own entry.
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let title = i.title!.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let input = i
+            // (The application's end closes the store: everything after runs inside.)
+            try await built.app.test(.router) { client in
+                let cookie = try await webLogin(client, "bureau")
+                var res = try await client.execute(uri: "/work-items", method: .get, headers: [.cookie: cookie])
+                #expect(res.body.text.contains("name=\"list_item_id_\(secondStreet)\"") && res.body.text.contains("分别报送各街道审核"))
+                let csrf = String(res.body.text.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+                let form = "_csrf=\(csrf)&client_key=b1&title=\(title)&kind=data_collection&units=100&community_ids=\(w.first)&community_ids=\(w.outside)"
+                    + "&list_item_id_\(f.demo.firstStreetID)=\(survey)&list_item_id_\(secondStreet)=\(own)&starts_on=2026-12-14&due_on=2026-12-31"
+                res = try await client.execute(uri: "/work-items", method: .post, headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                                               body: ByteBuffer(string: form))
+                #expect(res.status == .seeOther, "\(res.body.text.prefix(300))")
+                let id = Int64(res.headers[.location]!.split(separator: "/").last!)!
+                res = try await client.execute(uri: "/work-items/\(id)", method: .get, headers: [.cookie: cookie])
+                #expect(res.body.text.contains("id=\"together\"") && res.body.text.contains("湖滨街道2（待准入）"))
+                // The API's retry of the same submission answers with the same item.
+                let token = try await f.token("bureau")
+                res = try await client.execute(uri: "/api/v1/work-items", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                               body: ByteBuffer(string: #"{"title":"困难群众走访摸底","kind":"data_collection","units":100,"list_item_id":\#(survey),"community_ids":[\#(w.first),\#(w.outside)],"starts_on":"2026-12-14","due_on":"2026-12-31","client_key":"b1","street_entries":[{"street_id":\#(secondStreet),"list_item_id":\#(own)}]}"#))
+                #expect(res.status == .created && res.body.text.contains(#""id":\#(id),"#), "\(res.body.text.prefix(300))")
+                #expect(try await o.submit(input, actor: b) == id, "a retry is the same submission")
+                #expect(try await count() == 2, "one item for each street")
+                let mine = try await o.item(id, actor: b)
+                #expect(mine.streetID == f.demo.firstStreetID && mine.listItemID == survey && mine.fee == 10_000 && mine.shares.map(\.communityID) == [w.first])
+                #expect(mine.together.count == 1, "the bureau sees both")
+                let other = try await o.item(mine.together[0].id, actor: b)
+                #expect(other.streetID == secondStreet && other.listItemID == own && other.fee == 30_000 && other.shares.map(\.communityID) == [w.outside] && other.decideBy == "2026-12-14")
+                #expect(other.together.map(\.id) == [id])
+                // Each street reviews its own part and sees nothing of the other's.
+                let first = try await o.item(id, actor: w.street)
+                #expect(first.mayDecide && first.together.isEmpty)
+                await #expect(throws: LinliError.notFound) { try await o.item(other.id, actor: w.street) }
+                #expect(try await o.item(other.id, actor: street2).mayDecide)
+                var no = WorkItemDecisionInput()
+                no.reason = "本街道本月已完成摸底"
+                try await o.refuse(other.id, no, actor: street2)
+                #expect(try await o.item(id, actor: b).together.first?.status == .refused)
+                #expect(try await o.item(id, actor: w.street).status == .submitted, "the first street's part is its own to decide")
+            }
+        }
+    }
+
     @Test(arguments: Backend.available)
     func theJSONTwinsAndThePublicListsAnswerOverHTTP(_ backend: Backend) async throws {
         try await withFixture(backend, clock: Self.clock()) { f in

@@ -706,7 +706,7 @@ def department_sends_an_item_the_street_admits_and_the_community_reports_it_done
     box = d.find_element(By.XPATH, "//label[contains(., '西林寺社区')]/input")
     d.execute_script("arguments[0].scrollIntoView({block:'center'})", box)
     box.click()
-    entry = d.find_element(By.CSS_SELECTOR, "select[name='list_item_id']")
+    entry = d.find_element(By.CSS_SELECTOR, "select[name^='list_item_id']")
     for o in entry.find_elements(By.TAG_NAME, "option"):
         if "A-01" in o.text:
             o.click()

@@ -295,5 +295,11 @@ enum OfficesMigrations {
             """,
             "CREATE INDEX work_item_evidence_item ON work_item_evidence(item_id, community_id)",
         ]),
+        // A district's department sending one item to communities of several streets: one item
+        // per reviewing street, the same `batch_id` (the first one's id) on each.
+        Migration("offices.008", [
+            "ALTER TABLE work_items ADD COLUMN batch_id BIGINT",
+            "CREATE INDEX work_items_batch ON work_items(batch_id) WHERE batch_id IS NOT NULL",
+        ]),
     ]
 }

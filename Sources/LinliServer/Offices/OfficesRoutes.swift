@@ -595,10 +595,17 @@ struct OfficesRoutes {
         i.communityIDs = f.all("community_ids").compactMap { Int64($0) }
         i.kind = WorkItemKind(rawValue: f["kind"] ?? "")
         i.title = f["title"]; i.detail = f["detail"]; i.fee = f["fee"]; i.startsOn = f["starts_on"]; i.dueOn = f["due_on"]; i.clientKey = f["client_key"]
-        // One choice of entry per street on the form: the one chosen.
-        if let raw = f.all("list_item_id").first(where: { !$0.isEmpty }) {
-            guard let id = Int64(raw) else { throw LinliError.invalid("list_item_id", "invalid", "清单事项编号应为数字") }
-            i.listItemID = id
+        // One choice of entry per street on the form (`list_item_id_<street>`): each street's items
+        // go under its own.
+        func entry(_ raw: String) throws -> Int64 {
+            guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("list_item_id", "invalid", "清单事项编号应为数字") }
+            return id
+        }
+        if let raw = f.nonEmpty("list_item_id") { i.listItemID = try entry(raw) }
+        let prefix = "list_item_id_"
+        i.streetEntries = try f.values.keys.filter { $0.hasPrefix(prefix) }.sorted().compactMap { k in
+            guard let street = Int64(k.dropFirst(prefix.count)), let raw = f.nonEmpty(k) else { return nil }
+            return WorkItemInput.StreetEntry(streetID: street, listItemID: try entry(raw))
         }
         if let u = f.nonEmpty("units") {
             guard let n = Int(u.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("units", "invalid", "工作量应为整数") }
@@ -671,10 +678,14 @@ struct OfficesRoutes {
             "has_budgets": !budgets.isEmpty, "client_key": c.form["client_key"] ?? offices.env.token(bytes: 9),
             "may_submit": !form.departments.isEmpty,
             "departments": form.departments.map { ["id": $0.id, "name": $0.name] }, "one_department": form.departments.count == 1,
+            // After a refusal the communities and entries chosen stay chosen.
             "streets": form.streets.map { s in
-                ["id": s.id, "name": s.name, "communities": s.communities.map { ["id": $0.id, "name": $0.name] },
-                 "entries": s.entries.map { ["id": $0.id, "label": "\(Self.kindLabel($0.kind, c.lang)) · \($0.code) \($0.title)" + ($0.feeText.map { "（\($0)）" } ?? "")] }]
+                ["id": s.id, "name": s.name,
+                 "communities": s.communities.map { ["id": $0.id, "name": $0.name, "checked": c.form.all("community_ids").contains(String($0.id))] },
+                 "entries": s.entries.map { ["id": $0.id, "label": "\(Self.kindLabel($0.kind, c.lang)) · \($0.code) \($0.title)" + ($0.feeText.map { "（\($0)）" } ?? ""),
+                                             "selected": c.form["list_item_id_\(s.id)"] == String($0.id)] }]
             },
+            "several_streets": form.streets.count > 1,
             "kinds": WorkItemKind.allCases.map { ["code": $0.rawValue, "label": I18n.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["kind"] == $0.rawValue] },
             "list_places": form.listPlaces.map { ["id": $0.id, "name": $0.name] }, "has_list_places": !form.listPlaces.isEmpty,
             "earliest": form.earliest, "earliest_text": t["work_item_earliest"]!.replacingOccurrences(of: "%@", with: form.earliest),
@@ -697,6 +708,8 @@ struct OfficesRoutes {
                 "list_label": w.listKind.map { Self.kindLabel($0, lang) + " v\(w.listVersion ?? 0)" } ?? "",
                 "unlisted": w.listItemID == nil, "units": w.units, "fee": w.feeText, "total": w.totalText, "has_fee": w.fee > 0,
                 "starts_on": w.startsOn, "due_on": w.dueOn, "decide_by": w.decideBy, "overdue": w.decisionOverdue, "reason": w.reason, "has_reason": !w.reason.isEmpty,
+                "together": w.together.map { ["id": $0.id, "street": $0.street, "status_label": I18n.label("workitem_" + $0.status.rawValue, lang)] },
+                "has_together": !w.together.isEmpty,
             ] as [String: Any],
             "shares": w.shares.map { s -> [String: Any] in
                 ["community": s.community, "status_label": I18n.label("share_" + s.status.rawValue, lang), "late": s.late, "reason": s.reason,

@@ -32,6 +32,8 @@ enum OfficesText {
         "work_item_street": ("审核街道", "Reviewing street"), "work_item_communities": ("下派社区", "Communities"),
         "work_item_kind": ("事项类型", "Kind"), "work_item_title": ("事项名称", "Title"), "work_item_detail": ("要求说明", "What is asked"),
         "work_item_entry": ("清单依据", "List entry"), "work_item_no_entry": ("不在清单上（临时事项）", "On no list (an exception)"),
+        "work_item_together": ("同一事项也报送", "The same item also went to"),
+        "work_item_streets_hint": ("选了几个街道的社区，就分别报送各街道审核，每个街道按自己的清单选择事项依据。", "Communities of several streets: each street reviews its own part, under the entry its own lists hold."),
         "work_item_entry_hint": ("不在清单上的事项，街道须写明理由才能临时准入，社区也可以拒绝。", "An item on no list is admitted only with the street's stated reason, and communities may refuse it."),
         "work_item_units": ("每个社区的工作量（单位数）", "Units of work per community"), "work_item_fee": ("每个社区经费（元，仅清单外事项填写）", "Yuan per community (only for items on no list)"),
         "work_item_starts": ("开始日期", "Starts"), "work_item_due": ("完成期限", "Due"), "work_item_earliest": ("按准入时限，最早可从 %@ 开始。", "Under the admission clock the earliest start is %@."),

@@ -23,10 +23,21 @@ public struct WorkItemInput: Codable, Sendable {
     public var dueOn: String?
     /// Makes a retried submission one item.
     public var clientKey: String?
+    /// A district's (or city's) department sending to communities of several streets: the entry
+    /// each street's lists hold for it, where it is not `list_item_id` (a street's own list);
+    /// one for a street that reviews none of the communities is not used.
+    public var streetEntries: [StreetEntry]?
     public init() {}
     enum CodingKeys: String, CodingKey {
         case departmentID = "department_id", streetID = "street_id", communityIDs = "community_ids", kind, title, detail, listItemID = "list_item_id"
-        case units, fee, startsOn = "starts_on", dueOn = "due_on", clientKey = "client_key"
+        case units, fee, startsOn = "starts_on", dueOn = "due_on", clientKey = "client_key", streetEntries = "street_entries"
+    }
+
+    public struct StreetEntry: Codable, Sendable {
+        public var streetID: Int64
+        public var listItemID: Int64?
+        public init(streetID: Int64, listItemID: Int64?) { self.streetID = streetID; self.listItemID = listItemID }
+        enum CodingKeys: String, CodingKey { case streetID = "street_id", listItemID = "list_item_id" }
     }
 }
 
@@ -83,6 +94,13 @@ public struct WorkItemEventView: Codable, Sendable {
     public var at: String
 }
 
+/// Another street's item of the same submission.
+public struct WorkItemSibling: Codable, Sendable {
+    public var id: Int64
+    public var street: String
+    public var status: WorkItemStatus
+}
+
 public struct WorkItemView: Codable, Sendable {
     public var id: Int64
     public var departmentID: Int64
@@ -114,12 +132,15 @@ public struct WorkItemView: Codable, Sendable {
     public var mayRevoke: Bool
     public var mayAnswer: Bool
     public var communitiesMayRefuse: Bool
+    /// The same submission's items at other streets, those the viewer sees whole (a district's
+    /// department sends one item to each street that reviews it).
+    public var together: [WorkItemSibling] = []
     enum CodingKeys: String, CodingKey {
         case id, departmentID = "department_id", department, streetID = "street_id", street, kind, title, detail, listItemID = "list_item_id"
         case listEntry = "list_entry", listKind = "list_kind", listVersion = "list_version", listID = "list_id", units, fee, feeText = "fee_text"
         case totalText = "total_text", startsOn = "starts_on", dueOn = "due_on", decideBy = "decide_by", status, reason
         case decisionOverdue = "decision_overdue", shares, events, mayDecide = "may_decide", mayRevoke = "may_revoke", mayAnswer = "may_answer"
-        case communitiesMayRefuse = "communities_may_refuse"
+        case communitiesMayRefuse = "communities_may_refuse", together
     }
 }
 
@@ -161,7 +182,7 @@ extension OfficesService {
     struct ItemRow {
         var id: Int64, departmentID: Int64, department: String, departmentPath: String, streetID: Int64, street: String, path: String
         var kind: WorkItemKind, title: String, detail: String, listItemID: Int64?, units: Int, fee: Int64
-        var starts: Int64, due: Int64, decideBy: Int64, status: WorkItemStatus, reason: String
+        var starts: Int64, due: Int64, decideBy: Int64, status: WorkItemStatus, reason: String, batchID: Int64?
     }
 
     struct ShareRow { var communityID: Int64, community: String, path: String, status: WorkItemShare, reason: String, count: Int?, evidence: String }
@@ -169,7 +190,7 @@ extension OfficesService {
     func itemRow(_ db: any SQLDatabase, _ id: Int64) async throws -> ItemRow? {
         guard let r = try await db.query("""
             SELECT w.id, w.department_id, w.street_id, s.name AS street, w.path, w.kind, w.title, w.detail,
-                   w.list_item_id, w.units, w.fee, w.starts_day, w.due_day, w.decide_by_day, w.status, w.reason
+                   w.list_item_id, w.units, w.fee, w.starts_day, w.due_day, w.decide_by_day, w.status, w.reason, w.batch_id
             FROM work_items w JOIN places s ON s.id = w.street_id WHERE w.id = \(id)
             """).first() else { return nil }
         let departmentID = try r.decode(column: "department_id", as: Int64.self)
@@ -182,7 +203,8 @@ extension OfficesService {
                        listItemID: try r.decode(column: "list_item_id", as: Int64?.self), units: try r.decode(column: "units", as: Int.self),
                        fee: try r.decode(column: "fee", as: Int64.self), starts: try r.decode(column: "starts_day", as: Int64.self),
                        due: try r.decode(column: "due_day", as: Int64.self), decideBy: try r.decode(column: "decide_by_day", as: Int64.self),
-                       status: WorkItemStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .submitted, reason: try r.decode(column: "reason", as: String.self))
+                       status: WorkItemStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .submitted, reason: try r.decode(column: "reason", as: String.self),
+                       batchID: try r.decode(column: "batch_id", as: Int64?.self))
     }
 
     func shares(_ db: any SQLDatabase, _ id: Int64) async throws -> [ShareRow] {
@@ -207,12 +229,15 @@ extension OfficesService {
     enum Seat { case whole, communities([Int64]) }
 
     static func seat(_ item: ItemRow, _ shares: [ShareRow], _ actor: Actor) -> Seat? {
-        if departments(actor).contains(item.departmentID) { return .whole }
-        let above = actor.grants(for: .workItemView).filter { $0.role != .departmentStaff && item.path.hasPrefix($0.placePath) }
-        if !above.isEmpty { return .whole }
+        if seesWhole(departmentID: item.departmentID, path: item.path, actor) { return .whole }
         guard item.status == .admitted || item.status == .revoked else { return nil }
         let mine = shares.filter { s in s.status != .pending && actor.grants(for: .workItemView).contains { $0.role != .departmentStaff && s.path.hasPrefix($0.placePath) } }
         return mine.isEmpty ? nil : .communities(mine.map(\.communityID))
+    }
+
+    /// Its department, and the street it goes through and those above.
+    static func seesWhole(departmentID: Int64, path: String, _ actor: Actor) -> Bool {
+        departments(actor).contains(departmentID) || actor.grants(for: .workItemView).contains { $0.role != .departmentStaff && path.hasPrefix($0.placePath) }
     }
 
     static func dayText(_ d: Int64) -> String { ChinaTime.iso(day: d) }
@@ -256,6 +281,16 @@ extension OfficesService {
             for r in try await db.query("SELECT id, community_id FROM work_item_evidence WHERE item_id = \(id) ORDER BY id").all() {
                 photos[try r.decode(column: "community_id", as: Int64.self), default: []].append(try r.decode(column: "id", as: Int64.self))
             }
+            var together: [WorkItemSibling] = []
+            if let batch = w.batchID, case .whole = seat {
+                for r in try await db.query("""
+                    SELECT w.id, w.department_id, w.path, w.status, s.name FROM work_items w JOIN places s ON s.id = w.street_id
+                    WHERE w.batch_id = \(batch) AND w.id <> \(id) ORDER BY w.id
+                    """).all() where Self.seesWhole(departmentID: try r.decode(column: "department_id", as: Int64.self), path: try r.decode(column: "path", as: String.self), actor) {
+                    together.append(WorkItemSibling(id: try r.decode(column: "id", as: Int64.self), street: try r.decode(column: "name", as: String.self),
+                                                    status: WorkItemStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .submitted))
+                }
+            }
             let counted = all.filter { $0.status != .refused && $0.status != .pending }.count
             let reviewer = actor.may(.workItemReview, on: ObjectScope(path: w.path))
             return WorkItemView(
@@ -272,7 +307,7 @@ extension OfficesService {
                 },
                 events: events, mayDecide: reviewer && w.status == .submitted, mayRevoke: reviewer && w.status == .admitted,
                 mayAnswer: w.status == .admitted && visible.contains { $0.status == .sent && respondable.contains($0.communityID) },
-                communitiesMayRefuse: OfficeRules.communityMayRefuse(entry?.kind))
+                communitiesMayRefuse: OfficeRules.communityMayRefuse(entry?.kind), together: together)
         }
     }
 
@@ -361,6 +396,10 @@ extension OfficesService {
         return try await db.query("SELECT id FROM work_items WHERE client_key = \(key) AND submitted_by = \(actor.userID)").first()?.decode(column: "id", as: Int64.self)
     }
 
+    /// One item per street that reviews it: the street named, else the department's own street,
+    /// else each street the chosen communities lie in (a district's department sending to
+    /// several streets), each under its own street's clock and lists; the items of one
+    /// submission share a `batch_id` and link to each other.
     func submitOnce(_ input: WorkItemInput, key: String, today: Int64, now: Int64, cal: WorkCalendar, actor: Actor) async throws -> Int64 {
         try await store.transaction { db in
             if let done = try await earlierSubmission(db, key: key, actor: actor) { return done }
@@ -383,61 +422,79 @@ extension OfficesService {
             let starts = try Input.day(input.startsOn, field: "starts_on"), due = try Input.day(input.dueOn, field: "due_on")
             v.check(starts != nil, "starts_on", "required", "请填写开始日期")
             v.check(due != nil, "due_on", "required", "请填写完成期限")
-            // The street that reviews: the one named, else the department's own street.
-            var streetID = input.streetID ?? (["street", "town"].contains(d.placeKind) ? d.placeID : nil)
-            // Else the street of the communities chosen (they must all lie in it).
-            if streetID == nil, let first = input.communityIDs?.first,
-               let c = try await db.query("SELECT path FROM places WHERE id = \(first) AND kind IN ('community', 'village')").first() {
-                let ids = PlacePath.ids(try c.decode(column: "path", as: String.self))
-                if ids.count >= 3 { streetID = ids[2] }
-            }
-            guard let streetID else { throw LinliError.invalid("street_id", "required", "请选择由哪个街道审核") }
-            guard let street = try await place(db, streetID), ["street", "town"].contains(street.kind),
-                  street.path.hasPrefix(deptPath) || deptPath.hasPrefix(street.path) else { throw LinliError.notFound }
-            // The reviewing street's clock: apply `lead` working days ahead; it decides within `decide`.
-            let (lead, decide) = try await clock(db, path: street.path)
-            let earliest = OfficeRules.addWorkingDays(lead, to: today, calendar: cal)
-            if let starts {
-                v.check(starts >= earliest, "starts_on", "too_soon", "须在开始前 \(lead) 个工作日提出：最早可从 \(Self.dayText(earliest)) 开始")
-                if let due { v.check(due >= starts, "due_on", "before_start", "完成期限不能早于开始日期") }
-            }
+            if let starts, let due { v.check(due >= starts, "due_on", "before_start", "完成期限不能早于开始日期") }
             let ids = Array(Set(input.communityIDs ?? [])).sorted()
             v.check(!ids.isEmpty && ids.count <= 500, "community_ids", "required", "请选择要下派的社区（最多 500 个）")
-            // Communities outside the department's area or the street answer as missing ones.
-            var communities: [(Int64, String)] = []
+            // Communities outside the department's area answer as missing ones.
+            var communities: [(id: Int64, path: String)] = []
             if !ids.isEmpty, ids.count <= 500 {
                 let rows = try await db.query("SELECT id, path FROM places WHERE id IN (\(list: ids)) AND kind IN ('community', 'village')").all()
                 communities = try rows.map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "path", as: String.self)) }
-                guard communities.count == ids.count, communities.allSatisfy({ $0.1.hasPrefix(street.path) && $0.1.hasPrefix(deptPath) }) else { throw LinliError.notFound }
+                guard communities.count == ids.count, communities.allSatisfy({ $0.path.hasPrefix(deptPath) }) else { throw LinliError.notFound }
             }
-            var entry: Entry?
-            if let li = input.listItemID {
-                entry = try await listEntry(db, li)
-                let inForce = entry.map { $0.status == "published" && street.path.hasPrefix($0.placePath) } ?? false
-                v.check(inForce, "list_item_id", "not_in_force", "这一项不在本街道现行的清单上")
-                if inForce, let owner = entry?.departmentID { v.check(owner == departmentID, "list_item_id", "other_department", "清单上这一项由别的部门负责") }
+            // The streets that review.
+            let named = input.streetID ?? (["street", "town"].contains(d.placeKind) ? d.placeID : nil)
+            let streetIDs = named.map { [$0] } ?? Array(Set(communities.compactMap { c -> Int64? in
+                let p = PlacePath.ids(c.path)
+                return p.count >= 3 ? p[2] : nil
+            })).sorted()
+            guard !streetIDs.isEmpty else {
+                try v.throwIfAny()
+                throw LinliError.invalid("street_id", "required", "请选择由哪个街道审核")
             }
-            var statedFee: Int64 = 0
-            if entry == nil, !Self.trimmed(input.fee).isEmpty {
-                do { statedFee = try Fen.parse(input.fee, field: "fee") } catch let e as LinliError { v.add(e) }
+            // A street's own entry (the form offers one per street; one for a street that reviews
+            // none of the communities chosen has nothing to apply to).
+            let entryOf = Dictionary((input.streetEntries ?? []).map { ($0.streetID, $0.listItemID) }, uniquingKeysWith: { a, _ in a })
+            struct Plan { var street: Place; var communities: [(id: Int64, path: String)]; var entryID: Int64?; var fee: Int64?; var decideBy: Int64 }
+            var plans: [Plan] = []
+            for streetID in streetIDs {
+                guard let street = try await place(db, streetID), ["street", "town"].contains(street.kind),
+                      street.path.hasPrefix(deptPath) || deptPath.hasPrefix(street.path) else { throw LinliError.notFound }
+                let here = communities.filter { $0.path.hasPrefix(street.path) }
+                // A named street holds every community chosen.
+                guard here.count == communities.count || named == nil else { throw LinliError.notFound }
+                let who = streetIDs.count > 1 ? street.name + "：" : ""
+                // The reviewing street's clock: apply `lead` working days ahead; it decides within `decide`.
+                let (lead, decide) = try await clock(db, path: street.path)
+                let earliest = OfficeRules.addWorkingDays(lead, to: today, calendar: cal)
+                if let starts { v.check(starts >= earliest, "starts_on", "too_soon", "\(who)须在开始前 \(lead) 个工作日提出：最早可从 \(Self.dayText(earliest)) 开始") }
+                let entryID = entryOf[streetID] ?? input.listItemID
+                var entry: Entry?
+                if let entryID {
+                    entry = try await listEntry(db, entryID)
+                    let inForce = entry.map { $0.status == "published" && street.path.hasPrefix($0.placePath) } ?? false
+                    v.check(inForce, "list_item_id", "not_in_force", "\(who)这一项不在本街道现行的清单上")
+                    if inForce, let owner = entry?.departmentID { v.check(owner == departmentID, "list_item_id", "other_department", "\(who)清单上这一项由别的部门负责") }
+                }
+                var statedFee: Int64 = 0
+                if entry == nil, !Self.trimmed(input.fee).isEmpty {
+                    do { statedFee = try Fen.parse(input.fee, field: "fee") } catch let e as LinliError { v.add(e) }
+                }
+                let perUnit: Int64? = entry == nil ? nil : try await db.query("SELECT fee_per_unit FROM office_list_items WHERE id = \(entryID!)").first()!
+                    .decode(column: "fee_per_unit", as: Int64?.self) ?? 0
+                let fee = OfficeRules.fee(perUnit: perUnit, units: units, stated: statedFee)
+                v.check(fee != nil, "units", "too_large", "经费过大，请核对工作量")
+                plans.append(Plan(street: street, communities: here, entryID: entry == nil ? nil : entryID, fee: fee,
+                                  decideBy: OfficeRules.addWorkingDays(decide, to: today, calendar: cal)))
             }
-            let perUnit: Int64? = entry == nil ? nil : try await db.query("SELECT fee_per_unit FROM office_list_items WHERE id = \(input.listItemID!)").first()!
-                .decode(column: "fee_per_unit", as: Int64?.self) ?? 0
-            let fee = OfficeRules.fee(perUnit: perUnit, units: units, stated: statedFee)
-            v.check(fee != nil, "units", "too_large", "经费过大，请核对工作量")
             try v.throwIfAny()
-            let decideBy = OfficeRules.addWorkingDays(decide, to: today, calendar: cal)
-            let id = try await db.query("""
-                INSERT INTO work_items (department_id, street_id, path, kind, title, detail, list_item_id, units, fee, starts_day, due_day, decide_by_day,
-                                        status, submitted_by, submitted_at, client_key)
-                VALUES (\(departmentID), \(streetID), \(street.path), \(input.kind!.rawValue), \(title), \(detail), \(input.listItemID), \(units), \(fee!),
-                        \(starts!), \(due!), \(decideBy), 'submitted', \(actor.userID), \(now), \(key.isEmpty ? nil : key)) RETURNING id
-                """).first()!.decode(column: "id", as: Int64.self)
-            try await db.insertRows("INSERT INTO work_item_shares (item_id, community_id, path, status) VALUES ", communities) { "(\(id), \($0.0), \($0.1), 'pending')" }
-            try await event(db, id, nil, "submitted", "", actor, now)
-            try await audit.append(db, actor: actor, action: "workitem.submit", objectType: "work_item", objectID: id, path: street.path, detail: "\(deptName)：\(title)")
-            try await tellStreet(db, streetID, "workitem_submitted", title, id, actor, now)
-            return id
+            var first: Int64?
+            for plan in plans {
+                let id = try await db.query("""
+                    INSERT INTO work_items (department_id, street_id, path, kind, title, detail, list_item_id, units, fee, starts_day, due_day, decide_by_day,
+                                            status, submitted_by, submitted_at, client_key, batch_id)
+                    VALUES (\(departmentID), \(plan.street.id), \(plan.street.path), \(input.kind!.rawValue), \(title), \(detail), \(plan.entryID), \(units), \(plan.fee!),
+                            \(starts!), \(due!), \(plan.decideBy), 'submitted', \(actor.userID), \(now), \(first == nil && !key.isEmpty ? key : nil),
+                            \(plans.count > 1 ? first : nil)) RETURNING id
+                    """).first()!.decode(column: "id", as: Int64.self)
+                if first == nil, plans.count > 1 { try await db.query("UPDATE work_items SET batch_id = \(id) WHERE id = \(id)").run() }
+                first = first ?? id
+                try await db.insertRows("INSERT INTO work_item_shares (item_id, community_id, path, status) VALUES ", plan.communities) { "(\(id), \($0.id), \($0.path), 'pending')" }
+                try await event(db, id, nil, "submitted", "", actor, now)
+                try await audit.append(db, actor: actor, action: "workitem.submit", objectType: "work_item", objectID: id, path: plan.street.path, detail: "\(deptName)：\(title)")
+                try await tellStreet(db, plan.street.id, "workitem_submitted", title, id, actor, now)
+            }
+            return first!
         }
     }
 
