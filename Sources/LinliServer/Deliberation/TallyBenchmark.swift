@@ -41,6 +41,7 @@ extension Linli {
                 }
                 try await hs.run()
             }
+            try await RegistryService.addToPopulation(db, community: community, households: Int64(units))
             let households = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: b) ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
             for (i, h) in households.enumerated() {
                 if i % 10 != 1 {

@@ -601,10 +601,12 @@ struct OfficesRoutes {
             guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)) else { throw LinliError.invalid("list_item_id", "invalid", "清单事项编号应为数字") }
             return id
         }
-        if let raw = f.nonEmpty("list_item_id") { i.listItemID = try entry(raw) }
+        // (A page from before several streets could be chosen sends `list_item_id` once per street.)
+        if let raw = f.all("list_item_id").first(where: { !$0.isEmpty }) { i.listItemID = try entry(raw) }
         let prefix = "list_item_id_"
         i.streetEntries = try f.values.keys.filter { $0.hasPrefix(prefix) }.sorted().compactMap { k in
-            guard let street = Int64(k.dropFirst(prefix.count)), let raw = f.nonEmpty(k) else { return nil }
+            guard let raw = f.nonEmpty(k) else { return nil }
+            guard let street = Int64(k.dropFirst(prefix.count)) else { throw LinliError.invalid("list_item_id", "invalid", "清单事项编号应为数字") }
             return WorkItemInput.StreetEntry(streetID: street, listItemID: try entry(raw))
         }
         if let u = f.nonEmpty("units") {

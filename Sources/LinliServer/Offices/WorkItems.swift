@@ -25,7 +25,8 @@ public struct WorkItemInput: Codable, Sendable {
     public var clientKey: String?
     /// A district's (or city's) department sending to communities of several streets: the entry
     /// each street's lists hold for it, where it is not `list_item_id` (a street's own list);
-    /// one for a street that reviews none of the communities is not used.
+    /// one for a street that reviews none of the communities is not used, and one without
+    /// `list_item_id` sends that street's part on no list.
     public var streetEntries: [StreetEntry]?
     public init() {}
     enum CodingKeys: String, CodingKey {
@@ -445,6 +446,12 @@ extension OfficesService {
             // A street's own entry (the form offers one per street; one for a street that reviews
             // none of the communities chosen has nothing to apply to).
             let entryOf = Dictionary((input.streetEntries ?? []).map { ($0.streetID, $0.listItemID) }, uniquingKeysWith: { a, _ in a })
+            // The fee stated for an item on no list, the same at every street.
+            var statedFee: Int64 = 0
+            if !Self.trimmed(input.fee).isEmpty {
+                do { statedFee = try Fen.parse(input.fee, field: "fee") } catch let e as LinliError { v.add(e) }
+            }
+            var tooLarge = false
             struct Plan { var street: Place; var communities: [(id: Int64, path: String)]; var entryID: Int64?; var fee: Int64?; var decideBy: Int64 }
             var plans: [Plan] = []
             for streetID in streetIDs {
@@ -466,14 +473,10 @@ extension OfficesService {
                     v.check(inForce, "list_item_id", "not_in_force", "\(who)这一项不在本街道现行的清单上")
                     if inForce, let owner = entry?.departmentID { v.check(owner == departmentID, "list_item_id", "other_department", "\(who)清单上这一项由别的部门负责") }
                 }
-                var statedFee: Int64 = 0
-                if entry == nil, !Self.trimmed(input.fee).isEmpty {
-                    do { statedFee = try Fen.parse(input.fee, field: "fee") } catch let e as LinliError { v.add(e) }
-                }
                 let perUnit: Int64? = entry == nil ? nil : try await db.query("SELECT fee_per_unit FROM office_list_items WHERE id = \(entryID!)").first()!
                     .decode(column: "fee_per_unit", as: Int64?.self) ?? 0
                 let fee = OfficeRules.fee(perUnit: perUnit, units: units, stated: statedFee)
-                v.check(fee != nil, "units", "too_large", "经费过大，请核对工作量")
+                if fee == nil, !tooLarge { v.add(LinliError.invalid("units", "too_large", "经费过大，请核对工作量")); tooLarge = true }
                 plans.append(Plan(street: street, communities: here, entryID: entry == nil ? nil : entryID, fee: fee,
                                   decideBy: OfficeRules.addWorkingDays(decide, to: today, calendar: cal)))
             }

@@ -267,7 +267,6 @@ public struct RegistryCSV: Sendable {
                             VALUES (\(bind: place.id), \(bind: communityID), \(bind: place.path), \(bind: c[3]), \(bind: address), \(bind: row.microGrid.parentID!),
                                     \(bind: row.microGrid.id), \(bind: code), \(bind: reg.env.nowSeconds)) RETURNING id
                             """).first()!.decode(column: "id", as: Int64.self)
-                        try await RegistryService.addToPopulation(db, community: communityID, households: 1)
                         householdOf[key] = RegistryService.HouseholdRow(id: id, placeID: place.id, communityID: communityID, path: place.path, door: c[3], address: address,
                                                                         gridID: row.microGrid.parentID!, microGridID: row.microGrid.id, code: code)
                         report.householdsCreated += 1
@@ -275,7 +274,7 @@ public struct RegistryCSV: Sendable {
                 }
                 let hid = householdOf[key]!.id
                 guard let resident = row.resident else { continue }
-                let rid = try await reg.insertResident(db, resident, household: hid, path: place.path, actor: nil, alreadyChecked: true)
+                let rid = try await reg.insertResident(db, resident, household: hid, path: place.path, actor: nil, alreadyChecked: true, counted: true)
                 if parts.households[key]?.ownerRows.contains(row.line) == true { ownerByResidentName[resident.name ?? ""] = rid }
                 residentInHousehold[key + "\u{1}" + (resident.name ?? "")] = rid
                 report.imported += 1
@@ -309,6 +308,8 @@ public struct RegistryCSV: Sendable {
             }
             try await reg.audit.append(db, actor: actor, action: "registry.import", objectType: "place", objectID: communityID, path: community.path,
                                        detail: "\(report.imported) residents, \(report.errors.count) bad rows")
+            // The community's headcount once for the whole file (one statement, the row held once).
+            try await RegistryService.addToPopulation(db, community: communityID, households: Int64(report.householdsCreated), residents: Int64(report.imported))
             try await reg.householdsChanged(db, householdOf.values.map(\.id).sorted())
             return report
         }

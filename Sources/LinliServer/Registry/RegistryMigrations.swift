@@ -235,5 +235,11 @@ enum RegistryMigrations {
             """,
             "INSERT INTO community_population (community_id, households, residents) " + RegistryService.populationCount + " GROUP BY h.community_id",
         ]),
+        // The compounds of a set of communities (the dashboards' coverage): without statistics
+        // SQLite chose the index on `kind` (every compound of the city) over the one on
+        // `parent_id` for an IN list of twenty — 9 ms a query for one street at 1,000 communities.
+        Migration("registry.008", [
+            "CREATE INDEX places_parent_kind ON places(parent_id, kind)",
+        ]),
     ]
 }

@@ -712,7 +712,9 @@ public struct RegistryService: Sendable {
     /// Shared by the form, the API, the CSV import and the demo: encrypts, indexes, checks duplicates.
     /// `alreadyChecked`: the caller (the import, which reports every row before writing any)
     /// has asked `idRegistered` in this transaction already.
-    func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?, alreadyChecked: Bool = false) async throws -> Int64 {
+    /// `counted`: the caller (the import) adds its residents to the community's headcount once at the end.
+    func insertResident(_ db: any SQLDatabase, _ v: ValidatedResident, household: Int64, path: String, actor: Actor?, alreadyChecked: Bool = false,
+                        counted: Bool = false) async throws -> Int64 {
         let idNumber = v.idNumber!, kind = v.idKind ?? .idCard
         let idKey = documentKey(kind, idNumber)
         let community = PlacePath.communityID(path)
@@ -731,7 +733,7 @@ public struct RegistryService: Sendable {
             RETURNING id
             """).first()
         let id = try row!.decode(column: "id", as: Int64.self)
-        try await Self.addToPopulation(db, community: community, residents: 1)
+        if !counted { try await Self.addToPopulation(db, community: community, residents: 1) }
         try await audit.append(db, actor: actor, action: "resident.create", objectType: "resident", objectID: id, path: path)
         return id
     }
@@ -742,6 +744,9 @@ public struct RegistryService: Sendable {
     public func updateResident(_ id: Int64, _ input: ResidentInput, actor: Actor) async throws -> ResidentView {
         let v = try input.validate(creating: false, today: today)
         try await store.transaction { db in
+            // Holds the row before reading it (PostgreSQL): two moves of one resident at once
+            // would otherwise both take them off the same household's community.
+            try await db.raw("UPDATE residents SET updated_at = updated_at WHERE id = \(bind: id)").run()
             guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
             let scope = try Self.residentScope(r)
             try actor.require(.residentView, on: scope)
@@ -777,8 +782,10 @@ public struct RegistryService: Sendable {
                 sets.append("household_id = \(bind: nh.id)")
                 let was = PlacePath.communityID(scope.path)
                 if nh.communityID != was {
-                    try await Self.addToPopulation(db, community: was, residents: -1)
-                    try await Self.addToPopulation(db, community: nh.communityID, residents: 1)
+                    // In a fixed order, so that two moves the opposite way cannot deadlock.
+                    for (community, n) in [(was, Int64(-1)), (nh.communityID, Int64(1))].sorted(by: { $0.0 < $1.0 }) {
+                        try await Self.addToPopulation(db, community: community, residents: n)
+                    }
                 }
             }
             sets.append("updated_at = \(bind: env.nowSeconds)")
