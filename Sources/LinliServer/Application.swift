@@ -279,7 +279,9 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         logger: logger)
     let store = linli.store
     if linli.config.sweepInterval > 0 {
-        app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger))
+        app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger,
+                                          orphanSweeps: [("papers", { [affairs = linli.affairs] in try await affairs.removeOrphanPapers() }),
+                                                         ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() })]))
     }
     if linli.config.sweepInterval > 0 {
         let chain = linli.auditChain, linkage = linli.linkage

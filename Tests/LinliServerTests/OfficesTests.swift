@@ -216,6 +216,17 @@ import LinliStore
             let onDisk = try FileManager.default.contentsOfDirectory(atPath: f.dataDir + "/evidence").filter { !$0.hasPrefix(".") }
             #expect(onDisk.count == 2 && !onDisk.contains { FileManager.default.contents(atPath: f.dataDir + "/evidence/" + $0)!.starts(with: [0xFF, 0xD8]) },
                     "sealed, not plain JPEG")
+            // Files no report names (a report rolled back after its photos were flushed, a write cut
+            // short) are swept an hour after they were written; the reports' own files stay.
+            let now = Date(timeIntervalSince1970: TimeInterval(f.linli.config.environment.nowSeconds))
+            let dir = f.dataDir + "/evidence/"
+            for (name, age) in [("0badc0de0badc0de0badc0de0badc0de.jpg", 7200.0), (".tmp-halfwritten", 7200), ("1badc0de0badc0de0badc0de0badc0de.jpg", 60)] {
+                try LinliFiles.writePrivate(Array("x".utf8), to: dir + name)
+                try FileManager.default.setAttributes([.modificationDate: now.addingTimeInterval(-age)], ofItemAtPath: dir + name)
+            }
+            for name in onDisk { try FileManager.default.setAttributes([.modificationDate: now.addingTimeInterval(-7200)], ofItemAtPath: dir + name) }
+            #expect(try await o.removeOrphanEvidence() == 2)
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == Set(onDisk + ["1badc0de0badc0de0badc0de0badc0de.jpg"]), "the young one may still be committing")
 
             // The list is revised: the item keeps the version it was admitted under.
             await #expect(throws: LinliError.self) { _ = try await o.addListItem(listID: w.admissionList, OfficeListItemInput(), actor: w.street) }

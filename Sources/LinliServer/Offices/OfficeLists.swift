@@ -120,6 +120,12 @@ public struct OfficesService: Sendable {
 
     static func trimmed(_ s: String?) -> String { (s ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
 
+    /// Removes evidence files no report names, an hour after they were written (a report rolled
+    /// back after its photos were flushed leaves them; see `OrphanFiles`).
+    public func removeOrphanEvidence() async throws -> Int {
+        try await OrphanFiles.remove(in: evidence.directory, store: store, table: "work_item_evidence", olderThan: env.nowSeconds - 3600)
+    }
+
     struct Place { var id: Int64; var kind: String; var name: String; var path: String }
 
     func place(_ db: any SQLDatabase, _ id: Int64) async throws -> Place? {

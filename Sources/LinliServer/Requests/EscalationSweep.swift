@@ -124,11 +124,14 @@ extension RequestsService {
 }
 
 /// Runs the sweep at start (catching up on the time the server was down) and then every
-/// `interval` seconds until the server stops; removes orphaned photo files at start and hourly.
+/// `interval` seconds until the server stops; removes orphaned files (the requests' photos and
+/// whatever else `orphanSweeps` names: papers, evidence) at start and hourly.
 struct EscalationService: Service {
     let requests: RequestsService
     let interval: Duration
     let logger: Logger
+    /// Other capabilities' sweeps of files their rows no longer name: what each holds, and the sweep.
+    var orphanSweeps: [(String, @Sendable () async throws -> Int)] = []
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -145,11 +148,14 @@ struct EscalationService: Service {
                 // Photo files left by failed or interrupted submissions: at start, then hourly.
                 if photosSweptAt.map({ requests.env.nowSeconds - $0 >= 3600 }) ?? true {
                     photosSweptAt = requests.env.nowSeconds
-                    do {
-                        let n = try await requests.removeOrphanPhotos()
-                        if n > 0 { logger.info("orphan photos removed", metadata: ["files": "\(n)"]) }
-                    } catch {
-                        logger.error("orphan photo sweep failed: \(error)")
+                    let photos: @Sendable () async throws -> Int = { [requests] in try await requests.removeOrphanPhotos() }
+                    for (what, sweep) in [("photos", photos)] + orphanSweeps {
+                        do {
+                            let n = try await sweep()
+                            if n > 0 { logger.info("orphan files removed", metadata: ["kind": "\(what)", "files": "\(n)"]) }
+                        } catch {
+                            logger.error("orphan file sweep failed: \(what): \(error)")
+                        }
                     }
                 }
                 try await Task.sleep(for: interval)

@@ -122,28 +122,38 @@ extension RequestsService {
 }
 
 extension PhotoStore {
-    /// Removes photo files that no row names and that are older than `cutoff` (seconds since
-    /// 1970). They are left when a submission's transaction fails, or the server dies, after the
-    /// file was flushed and before the row committed. Younger files are left alone: their
-    /// transaction may still be running. Returns how many were removed.
+    /// Removes photo files that no `request_photos` row names (see `OrphanFiles.remove`).
     func removeOrphans(_ store: any Store, olderThan cutoff: Int64) async throws -> Int {
+        try await OrphanFiles.remove(in: directory, store: store, table: "request_photos", olderThan: cutoff)
+    }
+}
+
+/// Files under a directory that no row of their table names (`stored_name`), older than `cutoff`
+/// (seconds since 1970). They are left when a transaction fails, or the server dies, after the
+/// file was flushed and before the row committed; a half-written `.tmp-` file when it died while
+/// writing. Younger files are left alone: their transaction may still be running. Shared by the
+/// requests' photos, the service centre's papers and the offices' evidence; each capability
+/// names its own table.
+enum OrphanFiles {
+    static func remove(in directory: String, store: any Store, table: String, olderThan cutoff: Int64) async throws -> Int {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return 0 }
-        let old = names.filter { name in
-            guard name.hasSuffix(".jpg"), let attrs = try? fm.attributesOfItem(atPath: path(name)),
-                  let modified = attrs[.modificationDate] as? Date else { return false }
+        func old(_ name: String) -> Bool {
+            guard let attrs = try? fm.attributesOfItem(atPath: directory + "/" + name), let modified = attrs[.modificationDate] as? Date else { return false }
             return Int64(modified.timeIntervalSince1970) < cutoff
         }
         var removed = 0
+        for name in names where name.hasPrefix(".tmp-") && old(name) && (try? fm.removeItem(atPath: directory + "/" + name)) != nil { removed += 1 }
+        let candidates = names.filter { $0.hasSuffix(".jpg") && old($0) }
         var start = 0
-        while start < old.count {
-            let batch = Array(old[start..<min(start + 200, old.count)])
+        while start < candidates.count {
+            let batch = Array(candidates[start..<min(start + 200, candidates.count)])
             start += batch.count
             let known = try await store.read { db in
-                try await db.select().column("stored_name").from("request_photos").where("stored_name", .in, batch).all()
+                try await db.select().column("stored_name").from(table).where("stored_name", .in, batch).all()
                     .map { try $0.decode(column: "stored_name", as: String.self) }
             }
-            for name in Set(batch).subtracting(known) where (try? fm.removeItem(atPath: path(name))) != nil { removed += 1 }
+            for name in Set(batch).subtracting(known) where (try? fm.removeItem(atPath: directory + "/" + name)) != nil { removed += 1 }
         }
         return removed
     }

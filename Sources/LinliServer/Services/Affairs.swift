@@ -187,6 +187,12 @@ public struct AffairsService: Sendable {
 
     static func trimmed(_ s: String?) -> String { (s ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
 
+    /// Removes paper files no application names, an hour after they were written (a refused or
+    /// interrupted application leaves its files; see `OrphanFiles`).
+    public func removeOrphanPapers() async throws -> Int {
+        try await OrphanFiles.remove(in: paperDirectory, store: store, table: "affair_papers", olderThan: env.nowSeconds - 3600)
+    }
+
     /// Objects (at `alias.path`) around the actor's places: above them (what they live under) or,
     /// for staff, below. Nil when the actor has no grant for the capability at all.
     static func around(_ actor: Actor, alias: String) -> BoundSQL? {

@@ -25,6 +25,8 @@ enum Stylesheet {
     input[type=text], input[type=password], input[type=search], input[type=tel], input[type=url], select, textarea { width:100%; max-width:28rem; padding:.6rem; font-size:1em; border:1px solid #888; border-radius:4px; min-height:44px; }
     button, .button { display:inline-block; padding:.6rem 1.2rem; font-size:1em; border:0; border-radius:4px; background:var(--accent); color:#fff; cursor:pointer; min-height:44px; text-decoration:none; }
     button.secondary { background:#444; } button.link { background:none; padding:0; min-height:0; text-decoration:underline; } header button.link { min-height:44px; }
+    /* Large print is for fingers that miss: a text button (删除, 撤回) is a full 44 px target there. */
+    body.large button.link { min-height:44px; padding:0 .25rem; }
     .error { color:#b00020; font-weight:600; } .field-error { color:#b00020; display:block; margin-top:.25rem; }
     input[aria-invalid=true], select[aria-invalid=true] { border:2px solid #b00020; }
     .notice { background:#fff4e5; border-left:4px solid #f9a825; padding:.5rem .75rem; }
