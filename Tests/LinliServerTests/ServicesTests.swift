@@ -192,6 +192,30 @@ import LinliStore
             #expect(try await a.desk(actor: staff).waiting.count == 3)
             // A no-show is marked only once the time has come.
             await #expect(throws: LinliError.self) { _ = try await a.step(booked[2].0, .noShow, AffairStepInput(), actor: staff) }
+
+            // Staff applying for a household tell its people, and its people hear how it ends;
+            // a resident applying for their own household tells no one else that staff did it.
+            let resident = try await f.actor("resident")
+            let home = resident.grants.first { $0.role == .resident }!.householdID!
+            let paper = try await Self.affair(f, .online, staff: staff)
+            var forThem = ApplyInput()
+            forThem.householdID = home
+            let (made, _) = try await a.apply(paper.id, forThem, actor: staff)
+            func told(_ kind: String) async throws -> Int {
+                try await f.linli.store.read { db in
+                    try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = \(kind) AND link = \("/affair-applications/\(made.id)")")
+                        .first()!.decode(column: "n", as: Int.self)
+                }
+            }
+            #expect(try await told("affair_applied_for") == 1)
+            _ = try await a.step(made.id, .accept, AffairStepInput(), actor: staff)
+            _ = try await a.step(made.id, .done, AffairStepInput(), actor: staff)
+            #expect(try await told("affair_done") == 1, "the household hears it is done, not only the grid worker who applied")
+            let (own, _) = try await a.apply(paper.id, ApplyInput(), actor: resident)
+            let ownTold = try await f.linli.store.read { db in
+                try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE link = \("/affair-applications/\(own.id)")").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(ownTold == 0)
         }
     }
 

@@ -105,6 +105,8 @@ public struct Inbox: Sendable {
         "space_refused": ("场地预约未获同意：%@", "Your room booking was not approved: %@"),
         "activity_promoted": ("候补转正，您已报上名：%@", "A place opened up, you are in: %@"),
         "activity_cancelled": ("活动已取消：%@", "Activity called off: %@"),
+        "affair_applied_for": ("工作人员已为您家提交办事申请，可随时查看进度：%@", "Staff applied for your household; follow it here: %@"),
+        "affair_booked_for": ("工作人员已为您家预约窗口办理：%@", "Staff booked a counter time for your household: %@"),
         "affair_returned": ("您的办事申请需要补材料：%@", "Papers are missing from your application: %@"),
         "affair_done": ("您的办事申请已办结：%@", "Your application is done: %@"),
         "affair_refused": ("您的办事申请不予办理，请查看原因：%@", "Your application was refused; see why: %@"),

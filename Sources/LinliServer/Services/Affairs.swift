@@ -462,6 +462,12 @@ public struct AffairsService: Sendable {
             try await savePapers(db, papers, application: id, now: now)
             try await event(db, id, step: i.slotID == nil ? "apply" : "book", status: status, note: slotText ?? "", actor: actor, staff: false)
             try await audit.append(db, actor: actor, action: "affair.apply", objectType: "affair_application", objectID: id, path: h.path, detail: affair.name)
+            // Applied for a household by someone outside it (a grid worker, the counter): its people are told.
+            let ownHousehold = actor.grants.contains { $0.role == .resident && $0.householdID == h.id }
+            try await notifier.tell(db, ownHousehold ? [] : try await householdAccounts(db, h.id), except: actor.userID, at: now) {
+                OutgoingNotification(userID: $0, kind: i.slotID == nil ? "affair_applied_for" : "affair_booked_for", requestID: nil, subject: affair.name,
+                                     link: "/affair-applications/\(id)")
+            }
             return (id, true)
         }
         return (try await application(id, actor: actor), created)
@@ -532,6 +538,11 @@ public struct AffairsService: Sendable {
         return (row, staff)
     }
 
+    /// The accounts of a household's residents.
+    func householdAccounts(_ db: any SQLDatabase, _ household: Int64) async throws -> [Int64] {
+        try await AccountService.residentUsers(db, households: [household]).map(\.user)
+    }
+
     /// Takes a step on an application: staff accept, send papers back (counted), take an arrival,
     /// call, finish, refuse or mark a no-show; the applicant resubmits (with more papers) or cancels.
     public func step(_ id: Int64, _ step: ApplicationStep, _ i: AffairStepInput, papers photos: [[UInt8]] = [], actor: Actor) async throws -> ApplicationView {
@@ -581,7 +592,9 @@ public struct AffairsService: Sendable {
             default: nil
             }
             if let kind = tell {
-                try await notifier.tell(db, [a.applicantUserID], except: actor.userID, at: now) {
+                // The applicant, and the household's own people when someone applied for them.
+                let told = Array(Set([a.applicantUserID] + (try await householdAccounts(db, a.householdID)))).sorted()
+                try await notifier.tell(db, told, except: actor.userID, at: now) {
                     OutgoingNotification(userID: $0, kind: kind, requestID: nil, subject: a.affairName, link: "/affair-applications/\(id)")
                 }
             }
