@@ -551,7 +551,7 @@ import LinliStore
             // The same diner cannot take the same meal (and its subsidy) twice.
             await #expect(throws: LinliError.self) { _ = try await a.order(menu, o, actor: resident) }
             o.residentID = people[1].id; o.delivery = false
-            _ = try await a.order(menu, o, actor: resident)
+            let second = try await a.order(menu, o, actor: resident)
             // Sold out: a third diner is refused; cancelling frees the portion.
             let other = try await AffairsStoreTests.householdIDs(f, 3).first { $0 != f.demo.firstHouseholdWithResidents }!
             let stranger = try await f.linli.registry.household(other, actor: staff).residents[0]
@@ -573,7 +573,21 @@ import LinliStore
             do { _ = try await a.setMenu(canteen.id, m, actor: staff); Issue.record("accepted") } catch let e as LinliError { #expect(e.field == "price") }
             // The settlement bills only days already past: nothing before the lunch, both after it.
             #expect(try await a.settlement(canteen.id, month: String(tomorrow.prefix(7)), actor: staff).meals == 0)
-            clock.advance(hours: 48)
+            // Handed over on its day, once, by the canteen; whoever ordered hears; still counted.
+            do { _ = try await a.serveOrder(second.id, actor: staff); Issue.record("served a day early") } catch let e as LinliError { #expect(e.code == "not_yet") }
+            clock.advance(hours: 24)
+            await #expect(throws: LinliError.forbidden) { _ = try await a.serveOrder(second.id, actor: resident) }
+            let served = try await a.serveOrder(second.id, actor: staff)
+            #expect(served.status == "served" && served.servedAt == "10:00")
+            clock.advance(hours: 1)
+            #expect(try await a.serveOrder(second.id, actor: staff).servedAt == "10:00", "a second tap changes nothing")
+            do { try await a.cancelOrder(second.id, actor: resident); Issue.record("cancelled a served meal") } catch let e as LinliError { #expect(e.code == "served") }
+            #expect(try await a.kitchen(canteen.id, day: Input.day(tomorrow)!, actor: staff).meals[0].dineIn == 1)
+            let heard = try await f.linli.store.read { db in
+                try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = 'canteen_served'").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(heard == 1)
+            clock.advance(hours: 23)
             let s = try await a.settlement(canteen.id, month: String(tomorrow.prefix(7)), actor: staff)
             #expect(s.meals == 2 && s.total == "10.00" && s.lines.map(\.rule) == ["所有居民（测试）"])
 

@@ -69,8 +69,11 @@ public struct MealOrderView: Codable, Sendable, Equatable {
     public var price: String
     public var subsidy: String
     public var pay: String
+    /// `ordered`, `served` (handed over or delivered), `cancelled`.
     public var status: String
-    enum CodingKeys: String, CodingKey { case id, canteenID = "canteen_id", menuID = "menu_id", day, meal, diner, address, delivery, price, subsidy, pay, status }
+    /// When it was handed over or delivered (China time, `12:05`).
+    public var servedAt: String?
+    enum CodingKeys: String, CodingKey { case id, canteenID = "canteen_id", menuID = "menu_id", day, meal, diner, address, delivery, price, subsidy, pay, status, servedAt = "served_at" }
 }
 
 public struct CanteenView: Codable, Sendable {
@@ -183,11 +186,12 @@ extension AffairsService {
                       diner: try r.decode(column: "diner", as: String.self), address: try r.decode(column: "address", as: String.self),
                       delivery: try r.decode(column: "mode", as: String.self) == "delivery", price: Fen.text(try r.decode(column: "price", as: Int64.self)),
                       subsidy: Fen.text(try r.decode(column: "subsidy", as: Int64.self)), pay: Fen.text(try r.decode(column: "pay", as: Int64.self)),
-                      status: try r.decode(column: "status", as: String.self))
+                      status: try r.decode(column: "status", as: String.self),
+                      servedAt: try r.decode(column: "served_at", as: Int64?.self).map { LocalDay.hhmm(LocalDay.minute($0)) })
     }
 
     static let orderColumns = """
-        SELECT o.id, o.canteen_id, o.menu_id, o.day, m.meal, o.diner, h.address, o.mode, o.price, o.subsidy, o.pay, o.status
+        SELECT o.id, o.canteen_id, o.menu_id, o.day, m.meal, o.diner, h.address, o.mode, o.price, o.subsidy, o.pay, o.status, o.served_at
         FROM canteen_orders o JOIN canteen_menus m ON m.id = o.menu_id JOIN households h ON h.id = o.household_id
         """
 
@@ -355,7 +359,11 @@ extension AffairsService {
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
             guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)]).first,
                   actor.may(.affairApply, on: h.scope) || c.staff else { throw LinliError.notFound }
-            guard try o.decode(column: "status", as: String.self) == "ordered" else { throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消") }
+            switch try o.decode(column: "status", as: String.self) {
+            case "ordered": break
+            case "served": throw LinliError.conflict(nil, "served", "这份餐已送达，不能再取消")
+            default: throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消")
+            }
             guard MealRules.open(day: try o.decode(column: "day", as: Int64.self), cutoff: c.cutoff, now: now) else {
                 throw LinliError.conflict(nil, "closed", "已过截止时间，请联系食堂")
             }
@@ -374,6 +382,34 @@ extension AffairsService {
         }
     }
 
+    /// Marks an order handed over or delivered, on its day or after, once (a second tap changes
+    /// nothing); whoever ordered it hears. The canteen's staff only. Returns the order.
+    public func serveOrder(_ id: Int64, actor: Actor) async throws -> MealOrderView {
+        let now = env.nowSeconds
+        try await store.transaction { db in
+            guard let o = try await db.query("SELECT canteen_id, day, path, status, user_id, diner FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
+            guard c.staff else { throw LinliError.forbidden }
+            let day = try o.decode(column: "day", as: Int64.self)
+            switch try o.decode(column: "status", as: String.self) {
+            case "served": return
+            case "cancelled": throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消")
+            default: break
+            }
+            guard day <= LocalDay.of(now) else { throw LinliError.conflict(nil, "not_yet", "还没到这份餐的日子") }
+            guard try await db.query("""
+                UPDATE canteen_orders SET status = 'served', served_at = \(now), served_by = \(actor.signature) WHERE id = \(id) AND status = 'ordered' RETURNING id
+                """).first() != nil else { return }
+            try await audit.append(db, actor: actor, action: "canteen.serve", objectType: "canteen", objectID: c.id,
+                                   path: try o.decode(column: "path", as: String.self), detail: String(id))
+            try await notifier.tell(db, [try o.decode(column: "user_id", as: Int64.self)], except: actor.userID, at: now) {
+                OutgoingNotification(userID: $0, kind: "canteen_served", requestID: nil,
+                                     subject: c.name + " " + ChinaTime.iso(day: day) + " " + ((try? o.decode(column: "diner", as: String.self)) ?? ""), link: "/canteens/\(c.id)#mine")
+            }
+        }
+        return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+    }
+
     /// The kitchen's day: portions per meal (dine-in and delivered), the day's subsidy, and the
     /// delivery round in address order.
     public func kitchen(_ canteenID: Int64, day: Int64, actor: Actor) async throws -> KitchenDay {
@@ -382,9 +418,9 @@ extension AffairsService {
             guard c.staff else { throw LinliError.forbidden }
             let meals = try await db.query("""
                 SELECT m.meal, m.dishes,
-                       CAST(SUM(CASE WHEN o.mode = 'dine_in' AND o.status = 'ordered' THEN 1 ELSE 0 END) AS BIGINT) AS dine_in,
-                       CAST(SUM(CASE WHEN o.mode = 'delivery' AND o.status = 'ordered' THEN 1 ELSE 0 END) AS BIGINT) AS delivery,
-                       CAST(SUM(CASE WHEN o.status = 'ordered' THEN o.subsidy ELSE 0 END) AS BIGINT) AS subsidy
+                       CAST(SUM(CASE WHEN o.mode = 'dine_in' AND o.status IN ('ordered', 'served') THEN 1 ELSE 0 END) AS BIGINT) AS dine_in,
+                       CAST(SUM(CASE WHEN o.mode = 'delivery' AND o.status IN ('ordered', 'served') THEN 1 ELSE 0 END) AS BIGINT) AS delivery,
+                       CAST(SUM(CASE WHEN o.status IN ('ordered', 'served') THEN o.subsidy ELSE 0 END) AS BIGINT) AS subsidy
                 FROM canteen_menus m LEFT JOIN canteen_orders o ON o.menu_id = m.id
                 WHERE m.canteen_id = \(canteenID) AND m.day = \(day) GROUP BY m.id, m.meal, m.dishes ORDER BY m.meal
                 """).all().map { r in
@@ -393,7 +429,7 @@ extension AffairsService {
                                 subsidy: Fen.text(try r.decode(column: "subsidy", as: Int64?.self) ?? 0))
             }
             let deliveries = try await db.query("""
-                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status = 'ordered'
+                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status IN ('ordered', 'served')
                 ORDER BY m.meal, h.address, o.id
                 """).all().map(Self.orderView)
             return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: deliveries)

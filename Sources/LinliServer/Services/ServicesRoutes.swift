@@ -188,6 +188,10 @@ struct ServicesRoutes {
         r.post("/canteen-orders/:id/cancel", .action(.affairApply)) { _, c in
             redirect("/canteens/\(try await affairs.cancelOrder(try c.id("id"), actor: try c.requireActor()))#mine")
         }
+        r.post("/canteen-orders/:id/served", .action(.affairHandle)) { _, c in
+            let o = try await affairs.serveOrder(try c.id("id"), actor: try c.requireActor())
+            return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)#round")
+        }
         r.get("/canteens/:id/kitchen", .action(.affairHandle)) { req, c in
             let id = try c.id("id")
             let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
@@ -198,7 +202,9 @@ struct ServicesRoutes {
                 "meals": k.meals.map { ["meal": I18n.label("meal_" + $0.meal, c.lang), "dishes": $0.dishes, "dine_in": $0.dineIn, "delivery": $0.delivery,
                                         "total": $0.dineIn + $0.delivery, "subsidy": $0.subsidy] as [String: Any] },
                 "none": k.meals.isEmpty,
-                "deliveries": k.deliveries.map { ["meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "address": $0.address, "pay": $0.pay] as [String: Any] },
+                "deliveries": k.deliveries.map { ["id": $0.id, "meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "address": $0.address, "pay": $0.pay,
+                                                  "served_at": $0.servedAt ?? false, "to_serve": $0.status == "ordered" && day <= LocalDay.of(affairs.env.nowSeconds)] as [String: Any] },
+                "delivered": k.deliveries.filter { $0.status == "served" }.count, "to_deliver": k.deliveries.count,
                 "no_deliveries": k.deliveries.isEmpty,
             ], context: c, title: t["canteen_kitchen"]! + " · " + k.day)
         }
@@ -215,6 +221,9 @@ struct ServicesRoutes {
         }
         r.post("/api/v1/canteen-menus/:id/orders", .action(.affairApply), body: MealOrderInput.self) { _, c, i in
             try JSON.response(try await affairs.order(try c.id("id"), i, actor: try c.requireActor()), status: .created)
+        }
+        r.post("/api/v1/canteen-orders/:id/served", .action(.affairHandle)) { _, c in
+            try JSON.response(try await affairs.serveOrder(try c.id("id"), actor: try c.requireActor()))
         }
         r.post("/api/v1/canteen-orders/:id/cancel", .action(.affairApply)) { _, c in
             try await affairs.cancelOrder(try c.id("id"), actor: try c.requireActor())
@@ -274,7 +283,8 @@ struct ServicesRoutes {
             "no_menus": v.menus.isEmpty, "diners": diners, "has_diners": !diners.isEmpty,
             "mine": v.mine.map { o in
                 ["id": o.id, "day": o.day, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
-                 "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered"] as [String: Any]
+                 "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered",
+                 "served_at": o.servedAt ?? false] as [String: Any]
             },
             "has_mine": !v.mine.isEmpty, "staff": staff, "meals": CanteenLimits.meals.map { ["code": $0, "label": I18n.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
             "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors,
