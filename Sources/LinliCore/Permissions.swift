@@ -121,8 +121,9 @@ public enum PermissionTable {
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
                           .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView,
                           .affairApply, .affairHandle, .workItemView, .workItemRespond, .departmentRate],
+        // A grid worker sends announcements to their own grid only (the use case holds them to it).
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
-                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply],
+                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply, .announcementSend],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
                     .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],

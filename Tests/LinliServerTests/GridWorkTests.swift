@@ -464,6 +464,28 @@ import LinliStore
                 let outside = try await f.ids().outsideHousehold
                 res = try await Self.post(client, "/api/v1/announcements/\(all.id)/households/\(outside)/told", grid, "")
                 #expect(res.status == .notFound)
+                // A grid worker sends to their own grid, and nowhere else; they follow who read theirs,
+                // list only what they sent; the community's staff see it among the community's.
+                res = try await Self.post(client, "/api/v1/announcements", grid,
+                    #"{"community_id":\#(community),"title":"全网格","body":"x","audience_kind":"community"}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("own_grid_only"))
+                res = try await Self.post(client, "/api/v1/announcements", grid,
+                    #"{"community_id":\#(community),"title":"别的网格","body":"x","audience_kind":"grids","grid_ids":[\#(otherGrid)]}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("own_grid_only"))
+                res = try await Self.post(client, "/api/v1/announcements", grid,
+                    #"{"community_id":\#(community),"title":"本网格周四清洗水箱","body":"周四上午停水两小时。","audience_kind":"grids","grid_ids":[\#(f.demo.firstGridID)]}"#)
+                #expect(res.status == .created, "\(res.body.text)")
+                let own = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                #expect(own.households == inGrid && own.read == 0)
+                res = try await get("/api/v1/announcements?community=\(community)", grid)
+                #expect(try JSONDecoder().decode([AnnouncementView].self, from: Data(buffer: res.body)).map(\.id) == [own.id])
+                res = try await get("/api/v1/announcements?community=\(community)", staff)
+                #expect(try JSONDecoder().decode([AnnouncementView].self, from: Data(buffer: res.body)).contains { $0.id == own.id })
+                res = try await get("/api/v1/inbox", resident)
+                #expect(res.body.text.contains("/announcements/\(own.id)"), "the household in the grid is told")
+                let gridPage = try await webLogin(client, "grid")
+                res = try await client.execute(uri: "/announcements", method: .get, headers: [.cookie: gridPage])
+                #expect(res.status == .ok && res.body.text.contains("id=\"grid-only\"") && !res.body.text.contains("value=\"\(otherGrid)\""))
                 // The console: the staff page, the A4 copy, and the resident's list.
                 let cookie = try await webLogin(client, "community")
                 res = try await client.execute(uri: "/announcements", method: .get, headers: [.cookie: cookie])

@@ -223,7 +223,9 @@ import LinliStore
     /// grid, not its household, not its own record. Filled from the walk and read line by line.
     static let narrowRefusals: Set<String> = [
         // Announcements are read by the households they went to, their senders and the grid
-        // workers of those households; acknowledged only by the households.
+        // workers of those households; acknowledged only by the households. A grid worker
+        // prints only the ones they sent (the matrix's is the community's).
+        "GET /announcements/:id/print grid_worker 404",
         // A poll's running tally is for the staff who run it; owners see the result when it closes.
         // An assignment is checked in by its own volunteer; the request's steps by its parties.
         // A room booking is cancelled by whoever made it, or by the staff who run the room.

@@ -110,13 +110,15 @@ extension GridWorkRoutes {
             return renderer.page("announcements", ["no_community": true], context: c, title: t["announcements"]!)
         }
         let list = try await gridWork.announcements(community: community, actor: actor)
-        let grids = try await gridWork.grids(community: community, actor: actor, .announcementSend)
-        let kind = values["audience_kind"] ?? "community"
-        let chosenGrids = Set(values.all("grid_ids"))
+        // A grid worker sends to their own grid(s) only: no other choice is offered.
+        let (grids, gridOnly) = try await gridWork.grids(community: community, actor: actor)
+        let kind = gridOnly ? "grids" : values["audience_kind"] ?? "community"
+        let chosenGrids = gridOnly && values.all("grid_ids").isEmpty ? Set(grids.map { String($0.id) }) : Set(values.all("grid_ids"))
         var data: [String: Any] = [
             "staff": true, "community_id": community,
             "communities": options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == community] }, "many_communities": options.count > 1,
-            "kinds": AudienceKind.allCases.map { ["value": $0.rawValue, "label": t["audience_" + $0.rawValue]!, "checked": $0.rawValue == kind] },
+            "kinds": AudienceKind.allCases.filter { !gridOnly || $0 == .grids }.map { ["value": $0.rawValue, "label": t["audience_" + $0.rawValue]!, "checked": $0.rawValue == kind] },
+            "grid_only": gridOnly,
             "grids": grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosenGrids.contains(String($0.id))] },
             "tags": RegistryService.audienceTags.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": $0 == values["tag"]] },
             "title": values["title"] ?? "", "body": values["body"] ?? "", "place_ids": values["place_ids"] ?? "", "needs_ack": values["needs_ack"] == "1",

@@ -84,7 +84,10 @@ extension GridWorkService {
         let ids = kind == .places ? input.placeIDs ?? [] : (kind == .grids ? input.gridIDs ?? [] : [])
         let audience = kind == .tag ? (input.tag ?? "") : ids.map(String.init).joined(separator: ",")
         let id = try await store.transaction { db -> Int64 in
-            let c = try await plannedCommunity(db, input.communityID!, actor: actor, .announcementSend)
+            let (c, onlyGrids) = try await sendingScope(db, input.communityID!, actor: actor)
+            if let onlyGrids, kind != .grids || ids.isEmpty || !Set(ids).isSubset(of: onlyGrids) {
+                throw LinliError.invalid("audience_kind", "own_grid_only", "网格员只能向自己负责的网格发送通知")
+            }
             let households = try await registry.audienceHouseholds(db, community: c, kind: kind!, ids: ids, tag: input.tag)
             guard !households.isEmpty else {
                 throw LinliError.invalid("audience_kind", "no_households", "所选范围内没有住户，通知没有发出")
@@ -106,9 +109,24 @@ extension GridWorkService {
         return try await announcement(id, actor: actor, markRead: false)
     }
 
+    /// Where the actor sends in a community: to any of it (its staff; nil), or only to the grids
+    /// they work (a grid worker, to the households they know); missing to anyone else.
+    func sendingScope(_ db: any SQLDatabase, _ community: Int64, actor: Actor) async throws -> (RegistryService.PlaceRow, Set<Int64>?) {
+        guard let c = try await registry.fetchPlace(db, community), c.kind.isCommunity else { throw LinliError.notFound }
+        if actor.may(.announcementSend, on: c.scope) { return (c, nil) }
+        let grids = Self.ownGrids(actor, community: c.id)
+        guard !grids.isEmpty else { throw LinliError.notFound }
+        return (c, grids)
+    }
+
+    /// The grids a grid worker sends to in a community.
+    static func ownGrids(_ actor: Actor, community: Int64) -> Set<Int64> {
+        Set(actor.grants(for: .announcementSend).filter { $0.role == .gridWorker && $0.placeID == community }.compactMap(\.gridID))
+    }
+
     static let announcementColumns = """
         SELECT a.id, a.community_id, a.community_name, a.path, a.title, a.body, a.audience_kind, a.audience, a.needs_ack, a.households, a.author_name, a.created_at,
-               a.read_count, a.ack_count
+               a.read_count, a.ack_count, a.user_id
         FROM announcements a
         """
 
@@ -142,7 +160,10 @@ extension GridWorkService {
         // household of the reader's grids.
         let (row, staff, mine, toMyGrid) = try await store.read { db -> ((any SQLRow)?, Bool, (any SQLRow)?, Bool) in
             guard let r = try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.id = \(id)").first() else { return (nil, false, nil, false) }
+            // Its community's staff, and the grid worker who sent it, follow who has read it.
+            let author = try r.decode(column: "user_id", as: Int64.self)
             let staff = actor.may(.announcementSend, on: ObjectScope(path: try r.decode(column: "path", as: String.self)))
+                || (actor.may(.announcementSend) && author == actor.userID)
             if staff { return (r, true, nil, false) }
             var mine: (any SQLRow)?
             if let h = household {
@@ -218,8 +239,10 @@ extension GridWorkService {
     public func announcements(community: Int64?, actor: Actor, limit: Int = 50) async throws -> [AnnouncementView] {
         if let community {
             return try await store.read { db in
-                _ = try await plannedCommunity(db, community, actor: actor, .announcementSend)
-                return try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.community_id = \(community) ORDER BY a.id DESC LIMIT \(unsafeRaw: String(limit))")
+                // A grid worker's list is what they sent themselves.
+                let (_, onlyGrids) = try await sendingScope(db, community, actor: actor)
+                let mine: BoundSQL = onlyGrids == nil ? "" : " AND a.user_id = \(actor.userID)"
+                return try await db.query("\(unsafeRaw: Self.announcementColumns) WHERE a.community_id = \(community)\(mine) ORDER BY a.id DESC LIMIT \(unsafeRaw: String(limit))")
                     .all().map { try announcementView($0, staff: true) }
             }
         }

@@ -335,11 +335,12 @@ extension GridWorkService {
         try await registry.communityChoices(actor: actor, action)
     }
 
-    /// A community's grids, for an announcement's audience.
-    public func grids(community: Int64, actor: Actor, _ action: Action) async throws -> [GridSummary] {
+    /// A community's grids an announcement may go to: all of them for its staff, a grid worker's own.
+    /// `ownOnly`: the actor sends only to these (a grid worker).
+    public func grids(community: Int64, actor: Actor) async throws -> (grids: [GridSummary], ownOnly: Bool) {
         try await store.read { db in
-            let c = try await plannedCommunity(db, community, actor: actor, action)
-            return try await registry.gridsOf(db, community: c.id)
+            let (c, onlyGrids) = try await sendingScope(db, community, actor: actor)
+            return (try await registry.gridsOf(db, community: c.id).filter { onlyGrids?.contains($0.id) ?? true }, onlyGrids != nil)
         }
     }
 }
