@@ -584,7 +584,7 @@ import LinliStore
             do { try await a.cancelOrder(second.id, actor: resident); Issue.record("cancelled a served meal") } catch let e as LinliError { #expect(e.code == "served") }
             #expect(try await a.kitchen(canteen.id, day: Input.day(tomorrow)!, actor: staff).meals[0].dineIn == 1)
             let heard = try await f.linli.store.read { db in
-                try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = 'canteen_served'").first()!.decode(column: "n", as: Int.self)
+                try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = 'canteen_eaten'").first()!.decode(column: "n", as: Int.self)
             }
             #expect(heard == 1)
             clock.advance(hours: 23)

@@ -113,13 +113,15 @@ extension GridWorkRoutes {
         // A grid worker sends to their own grid(s) only: no other choice is offered.
         let (grids, gridOnly) = try await gridWork.grids(community: community, actor: actor)
         let kind = gridOnly ? "grids" : values["audience_kind"] ?? "community"
-        let chosenGrids = gridOnly && values.all("grid_ids").isEmpty ? Set(grids.map { String($0.id) }) : Set(values.all("grid_ids"))
+        let chosenGrids = gridOnly && values.all("grid_ids").isEmpty ? Set(grids.filter { $0.level == "grid" || grids.count == 1 }.map { String($0.id) })
+            : Set(values.all("grid_ids"))
         var data: [String: Any] = [
             "staff": true, "community_id": community,
             "communities": options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == community] }, "many_communities": options.count > 1,
             "kinds": AudienceKind.allCases.filter { !gridOnly || $0 == .grids }.map { ["value": $0.rawValue, "label": t["audience_" + $0.rawValue]!, "checked": $0.rawValue == kind] },
             "grid_only": gridOnly,
-            "grids": grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosenGrids.contains(String($0.id))] },
+            // Staff choose whole grids; a grid worker also one of their micro-grids.
+            "grids": grids.filter { gridOnly || $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosenGrids.contains(String($0.id))] },
             "tags": RegistryService.audienceTags.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": $0 == values["tag"]] },
             "title": values["title"] ?? "", "body": values["body"] ?? "", "place_ids": values["place_ids"] ?? "", "needs_ack": values["needs_ack"] == "1",
             "items": list.map { a in
@@ -128,6 +130,12 @@ extension GridWorkRoutes {
             },
             "none": list.isEmpty,
         ]
+        // Staff who live here too (a grid worker in their own community) read their home's here.
+        if GridWorkService.ownHousehold(actor) != nil {
+            let home = try await gridWork.announcements(community: nil, actor: actor)
+            data["home_items"] = home.map { residentItem($0) }
+            data["has_home_items"] = !home.isEmpty
+        }
         for (k, v) in errors { data["error_" + k] = v }
         return renderer.page("announcements", data, context: c, title: t["announcements"]!)
     }

@@ -114,9 +114,11 @@ extension GridWorkService {
     func sendingScope(_ db: any SQLDatabase, _ community: Int64, actor: Actor) async throws -> (RegistryService.PlaceRow, Set<Int64>?) {
         guard let c = try await registry.fetchPlace(db, community), c.kind.isCommunity else { throw LinliError.notFound }
         if actor.may(.announcementSend, on: c.scope) { return (c, nil) }
-        let grids = Self.ownGrids(actor, community: c.id)
-        guard !grids.isEmpty else { throw LinliError.notFound }
-        return (c, grids)
+        let own = Self.ownGrids(actor, community: c.id)
+        guard !own.isEmpty else { throw LinliError.notFound }
+        // Their grid and its micro-grids (or the micro-grid they were given).
+        let under = try await registry.gridsOf(db, community: c.id).filter { $0.parentID.map(own.contains) ?? false }.map(\.id)
+        return (c, own.union(under))
     }
 
     /// The grids a grid worker sends to in a community.

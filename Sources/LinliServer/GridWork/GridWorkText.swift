@@ -44,6 +44,7 @@ enum GridWorkText {
         "announcements": ("通知", "Announcements"), "announcement_new": ("发通知", "Send an announcement"),
         "announcement_title": ("标题", "Title"), "announcement_body": ("内容", "Text"),
         "audience": ("发给", "Send to"), "audience_community": ("全社区", "The whole community"),
+        "announcements_home": ("我家收到的通知", "Announcements to my household"),
         "announcement_grid_only": ("网格员的通知发给自己负责的网格，社区的工作人员能看到。", "As a grid worker you send to the grids you work; the community's staff see it."),
         "audience_places": ("指定小区、楼栋或单元", "Some compounds, buildings or units"), "audience_grids": ("指定网格", "Some grids"),
         "audience_tag": ("有某类居民的住户", "Households with residents of a kind"),

@@ -99,6 +99,7 @@ public struct Inbox: Sendable {
         "help_credited": ("邻居确认了您的帮助，时间已记入：%@", "Your help was confirmed and the time credited: %@"),
         "activity_withdrawn": ("您为这一户的活动报名已被取消：%@", "A sign-up you made was taken back: %@"),
         "canteen_served": ("您订的餐已送到：%@", "The meal you ordered was delivered: %@"),
+        "canteen_eaten": ("您订的餐已在食堂取用：%@", "The meal you ordered was served at the canteen: %@"),
         "canteen_cancelled": ("您订的餐已被取消：%@", "A meal you ordered was cancelled: %@"),
         "space_cancelled": ("您的场地预约已被取消：%@", "Your room booking was cancelled: %@"),
         "help_answered": ("有邻居接下了您的互助：%@", "A neighbour took up your post: %@"),

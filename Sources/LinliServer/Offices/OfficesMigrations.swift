@@ -300,6 +300,8 @@ enum OfficesMigrations {
         Migration("offices.008", [
             "ALTER TABLE work_items ADD COLUMN batch_id BIGINT",
             "CREATE INDEX work_items_batch ON work_items(batch_id) WHERE batch_id IS NOT NULL",
+            // The hourly sweep of files no report names asks by the file's name.
+            "CREATE INDEX work_item_evidence_name ON work_item_evidence(stored_name)",
         ]),
     ]
 }

@@ -592,8 +592,10 @@ public struct AffairsService: Sendable {
             default: nil
             }
             if let kind = tell {
-                // The applicant, and the household's own people when someone applied for them.
-                let told = Array(Set([a.applicantUserID] + (try await householdAccounts(db, a.householdID)))).sorted()
+                // The applicant, and the household's own people when someone from outside it (a
+                // grid worker, the counter) applied for them; one member's own application stays theirs.
+                let family = try await householdAccounts(db, a.householdID)
+                let told = family.contains(a.applicantUserID) ? [a.applicantUserID] : Array(Set([a.applicantUserID] + family)).sorted()
                 try await notifier.tell(db, told, except: actor.userID, at: now) {
                     OutgoingNotification(userID: $0, kind: kind, requestID: nil, subject: a.affairName, link: "/affair-applications/\(id)")
                 }

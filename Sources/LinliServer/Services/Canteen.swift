@@ -387,7 +387,7 @@ extension AffairsService {
     public func serveOrder(_ id: Int64, actor: Actor) async throws -> MealOrderView {
         let now = env.nowSeconds
         try await store.transaction { db in
-            guard let o = try await db.query("SELECT canteen_id, day, path, status, user_id, diner FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            guard let o = try await db.query("SELECT canteen_id, day, path, status, user_id, diner, mode FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
             guard c.staff else { throw LinliError.forbidden }
             let day = try o.decode(column: "day", as: Int64.self)
@@ -397,13 +397,15 @@ extension AffairsService {
             default: break
             }
             guard day <= LocalDay.of(now) else { throw LinliError.conflict(nil, "not_yet", "还没到这份餐的日子") }
+            // A round finished after midnight is still marked; an old day's is left as it was.
+            guard day >= LocalDay.of(now) - 1 else { throw LinliError.conflict(nil, "too_late", "只能标记今天和昨天的餐") }
             guard try await db.query("""
                 UPDATE canteen_orders SET status = 'served', served_at = \(now), served_by = \(actor.signature) WHERE id = \(id) AND status = 'ordered' RETURNING id
                 """).first() != nil else { return }
             try await audit.append(db, actor: actor, action: "canteen.serve", objectType: "canteen", objectID: c.id,
                                    path: try o.decode(column: "path", as: String.self), detail: String(id))
             try await notifier.tell(db, [try o.decode(column: "user_id", as: Int64.self)], except: actor.userID, at: now) {
-                OutgoingNotification(userID: $0, kind: "canteen_served", requestID: nil,
+                OutgoingNotification(userID: $0, kind: (try? o.decode(column: "mode", as: String.self)) == "delivery" ? "canteen_served" : "canteen_eaten", requestID: nil,
                                      subject: c.name + " " + ChinaTime.iso(day: day) + " " + ((try? o.decode(column: "diner", as: String.self)) ?? ""), link: "/canteens/\(c.id)#mine")
             }
         }

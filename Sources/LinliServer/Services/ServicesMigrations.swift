@@ -326,11 +326,13 @@ enum ServicesMigrations {
             // by household first, so it reads that household's few rows, not the service's many.
             "CREATE INDEX affair_applications_household_affair ON affair_applications(household_id, affair_id, status)",
         ]),
-        // A meal handed over (dine-in) or delivered at the door: when, and by whom (the canteen's
-        // staff or the volunteer carrying the round), so a relative who ordered for an elder knows.
+        // A meal handed over (dine-in) or delivered at the door: when, and by which of the
+        // canteen's staff, so a relative who ordered for an elder knows. And the papers found by
+        // their file's name (the hourly sweep of files no application names asks by name).
         Migration("services.007", [
             "ALTER TABLE canteen_orders ADD COLUMN served_at BIGINT",
             "ALTER TABLE canteen_orders ADD COLUMN served_by TEXT",
+            "CREATE INDEX affair_papers_name ON affair_papers(stored_name)",
         ]),
     ]
 }
