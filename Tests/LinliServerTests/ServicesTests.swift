@@ -582,7 +582,9 @@ import LinliStore
             clock.advance(hours: 1)
             #expect(try await a.serveOrder(second.id, actor: staff).servedAt == "10:00", "a second tap changes nothing")
             do { try await a.cancelOrder(second.id, actor: resident); Issue.record("cancelled a served meal") } catch let e as LinliError { #expect(e.code == "served") }
-            #expect(try await a.kitchen(canteen.id, day: Input.day(tomorrow)!, actor: staff).meals[0].dineIn == 1)
+            let counter = try await a.kitchen(canteen.id, day: Input.day(tomorrow)!, actor: staff)
+            #expect(counter.meals[0].dineIn == 1 && counter.dineIns.map(\.id) == [second.id] && counter.dineIns[0].status == "served",
+                    "the counter's list keeps the meal taken, marked")
             let heard = try await f.linli.store.read { db in
                 try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = 'canteen_eaten'").first()!.decode(column: "n", as: Int.self)
             }

@@ -102,6 +102,9 @@ public struct KitchenDay: Codable, Sendable {
     public var meals: [Meal]
     /// Delivery orders in address order (masked names), for the volunteers who carry them.
     public var deliveries: [MealOrderView]
+    /// Eat-in orders by name, for the counter to mark each meal taken.
+    public var dineIns: [MealOrderView] = []
+    enum CodingKeys: String, CodingKey { case day, meals, deliveries, dineIns = "dine_ins" }
 }
 
 /// A month's subsidised meals of one canteen, by rule: what the government is asked to pay.
@@ -434,7 +437,11 @@ extension AffairsService {
                 \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status IN ('ordered', 'served')
                 ORDER BY m.meal, h.address, o.id
                 """).all().map(Self.orderView)
-            return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: deliveries)
+            let dineIns = try await db.query("""
+                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'dine_in' AND o.status IN ('ordered', 'served')
+                ORDER BY m.meal, o.diner, o.id
+                """).all().map(Self.orderView)
+            return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: deliveries, dineIns: dineIns)
         }
     }
 

@@ -190,7 +190,7 @@ struct ServicesRoutes {
         }
         r.post("/canteen-orders/:id/served", .action(.affairHandle)) { _, c in
             let o = try await affairs.serveOrder(try c.id("id"), actor: try c.requireActor())
-            return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)#round")
+            return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)" + (o.delivery ? "#round" : "#counter"))
         }
         r.get("/canteens/:id/kitchen", .action(.affairHandle)) { req, c in
             let id = try c.id("id")
@@ -205,6 +205,9 @@ struct ServicesRoutes {
                 "deliveries": k.deliveries.map { ["id": $0.id, "meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "address": $0.address, "pay": $0.pay,
                                                   "served_at": $0.servedAt ?? false, "to_serve": $0.status == "ordered" && day <= LocalDay.of(affairs.env.nowSeconds)] as [String: Any] },
                 "delivered": k.deliveries.filter { $0.status == "served" }.count, "to_deliver": k.deliveries.count,
+                "dine_ins": k.dineIns.map { ["id": $0.id, "meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "pay": $0.pay,
+                                             "served_at": $0.servedAt ?? false, "to_serve": $0.status == "ordered" && day <= LocalDay.of(affairs.env.nowSeconds)] as [String: Any] },
+                "has_dine_ins": !k.dineIns.isEmpty, "dine_in_count": k.dineIns.count, "taken": k.dineIns.filter { $0.status == "served" }.count,
                 "no_deliveries": k.deliveries.isEmpty,
             ], context: c, title: t["canteen_kitchen"]! + " · " + k.day)
         }

@@ -83,6 +83,7 @@ enum ServicesText {
         "canteen_price": ("价格（元）", "Price (yuan)"), "canteen_portions": ("份数", "Portions"), "canteen_save": ("保存", "Save"),
         "canteen_kitchen": ("后厨", "Kitchen"), "canteen_kitchen_open": ("后厨当日份数与送餐单", "Today's kitchen counts and delivery round"),
         "canteen_dine_in": ("堂食", "Eat in"), "canteen_delivery": ("送餐", "Delivered"), "canteen_total": ("合计", "Total"),
+        "canteen_dine_in_list": ("堂食名单", "Eating in"), "canteen_taken": ("已取餐", "Served"), "canteen_mark_taken": ("确认取餐", "Mark served"),
         "canteen_served": ("已送达", "Delivered"), "canteen_mark_served": ("确认送达", "Mark delivered"), "canteen_delivered": ("已送达", "Delivered"),
         "canteen_deliveries": ("送餐单", "Delivery round"), "canteen_no_deliveries": ("今天没有送餐。", "No deliveries today."),
         "canteen_prev": ("前一天", "Day before"), "canteen_next": ("后一天", "Day after"), "canteen_address": ("地址", "Address"), "canteen_diner": ("用餐人", "Diner"),
