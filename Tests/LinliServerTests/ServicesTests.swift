@@ -523,6 +523,9 @@ import LinliStore
         #expect(MealRules.price(1200, deliveryFee: nil, rules: Self.rules, day: 99, age: 90, situations: []).subsidy == 0)
         // Orders close at the cut-off of the meal's day.
         #expect(MealRules.open(day: 100, cutoff: 570, now: LocalDay.start(100) + 569 * 60) && !MealRules.open(day: 100, cutoff: 570, now: LocalDay.start(100) + 570 * 60))
+        // A meal is marked served on its day or the next, never ahead, never later.
+        #expect(MealRules.servable(day: 100, today: 100) && MealRules.servable(day: 100, today: 101))
+        #expect(!MealRules.servable(day: 101, today: 100) && !MealRules.servable(day: 100, today: 102))
     }
 
     @Test(arguments: Backend.available)

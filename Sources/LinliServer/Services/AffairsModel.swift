@@ -223,4 +223,8 @@ enum MealRules {
 
     /// Orders for a day close at the cut-off (minutes after midnight) of that day.
     static func open(day: Int64, cutoff: Int, now: Int64) -> Bool { now < LocalDay.start(day) + Int64(cutoff) * 60 }
+
+    /// A meal is marked handed over or delivered on its day, or the next (a round finished after
+    /// midnight); an older day's is left as it was.
+    static func servable(day: Int64, today: Int64) -> Bool { day == today || day == today - 1 }
 }

@@ -400,8 +400,7 @@ extension AffairsService {
             default: break
             }
             guard day <= LocalDay.of(now) else { throw LinliError.conflict(nil, "not_yet", "还没到这份餐的日子") }
-            // A round finished after midnight is still marked; an old day's is left as it was.
-            guard day >= LocalDay.of(now) - 1 else { throw LinliError.conflict(nil, "too_late", "只能标记今天和昨天的餐") }
+            guard MealRules.servable(day: day, today: LocalDay.of(now)) else { throw LinliError.conflict(nil, "too_late", "只能标记今天和昨天的餐") }
             guard try await db.query("""
                 UPDATE canteen_orders SET status = 'served', served_at = \(now), served_by = \(actor.signature) WHERE id = \(id) AND status = 'ordered' RETURNING id
                 """).first() != nil else { return }
@@ -433,15 +432,13 @@ extension AffairsService {
                                 dineIn: try r.decode(column: "dine_in", as: Int?.self) ?? 0, delivery: try r.decode(column: "delivery", as: Int?.self) ?? 0,
                                 subsidy: Fen.text(try r.decode(column: "subsidy", as: Int64?.self) ?? 0))
             }
-            let deliveries = try await db.query("""
-                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status IN ('ordered', 'served')
+            // One read of the day's orders: the round by address, the counter's list by name.
+            let orders = try await db.query("""
+                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.status IN ('ordered', 'served')
                 ORDER BY m.meal, h.address, o.id
                 """).all().map(Self.orderView)
-            let dineIns = try await db.query("""
-                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(canteenID) AND o.day = \(day) AND o.mode = 'dine_in' AND o.status IN ('ordered', 'served')
-                ORDER BY m.meal, o.diner, o.id
-                """).all().map(Self.orderView)
-            return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: deliveries, dineIns: dineIns)
+            let dineIns = orders.filter { !$0.delivery }.sorted { ($0.meal, $0.diner, $0.id) < ($1.meal, $1.diner, $1.id) }
+            return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: orders.filter(\.delivery), dineIns: dineIns)
         }
     }
 

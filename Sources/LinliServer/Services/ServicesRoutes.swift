@@ -197,16 +197,20 @@ struct ServicesRoutes {
             let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
             let k = try await affairs.kitchen(id, day: day, actor: try c.requireActor())
             let t = I18n.table(c.lang)
+            // A row of the round or the counter; its button only while the meal can still be marked.
+            let servable = MealRules.servable(day: day, today: LocalDay.of(affairs.env.nowSeconds))
+            func order(_ o: MealOrderView) -> [String: Any] {
+                ["id": o.id, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay,
+                 "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable]
+            }
             return renderer.page("kitchen", [
                 "id": id, "day": k.day, "prev": ChinaTime.iso(day: day - 1), "next": ChinaTime.iso(day: day + 1),
                 "meals": k.meals.map { ["meal": I18n.label("meal_" + $0.meal, c.lang), "dishes": $0.dishes, "dine_in": $0.dineIn, "delivery": $0.delivery,
                                         "total": $0.dineIn + $0.delivery, "subsidy": $0.subsidy] as [String: Any] },
                 "none": k.meals.isEmpty,
-                "deliveries": k.deliveries.map { ["id": $0.id, "meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "address": $0.address, "pay": $0.pay,
-                                                  "served_at": $0.servedAt ?? false, "to_serve": $0.status == "ordered" && day <= LocalDay.of(affairs.env.nowSeconds)] as [String: Any] },
+                "deliveries": k.deliveries.map(order),
                 "delivered": k.deliveries.filter { $0.status == "served" }.count, "to_deliver": k.deliveries.count,
-                "dine_ins": k.dineIns.map { ["id": $0.id, "meal": I18n.label("meal_" + $0.meal, c.lang), "diner": $0.diner, "pay": $0.pay,
-                                             "served_at": $0.servedAt ?? false, "to_serve": $0.status == "ordered" && day <= LocalDay.of(affairs.env.nowSeconds)] as [String: Any] },
+                "dine_ins": k.dineIns.map(order),
                 "has_dine_ins": !k.dineIns.isEmpty, "dine_in_count": k.dineIns.count, "taken": k.dineIns.filter { $0.status == "served" }.count,
                 "no_deliveries": k.deliveries.isEmpty,
             ], context: c, title: t["canteen_kitchen"]! + " · " + k.day)
