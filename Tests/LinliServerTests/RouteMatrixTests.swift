@@ -226,6 +226,8 @@ import LinliStore
         // workers of those households; acknowledged only by the households. A grid worker
         // prints only the ones they sent (the matrix's is the community's).
         "GET /announcements/:id/print grid_worker 404",
+        // A household's card is the resident's own; a building's cards are for those who keep its places.
+        "GET /places/:id/cards resident 404", "GET /api/v1/places/:id/cards resident 404",
         // A poll's running tally is for the staff who run it; owners see the result when it closes.
         // An assignment is checked in by its own volunteer; the request's steps by its parties.
         // A room booking is cancelled by whoever made it, or by the staff who run the room.

@@ -119,6 +119,23 @@ struct DeliberationRoutes {
                 return redirect("/polls/\(id)")
             }
         }
+        // A closed vote's result as an A4 notice for the compound's boards (公告): the question, the
+        // counts against each threshold and the outcome, under the compound's heading.
+        r.get("/polls/:id/print", .action(.matterView)) { _, c in
+            let p = try await deliberation.pollView(try c.id("id"), actor: try c.requireActor())
+            guard let r = p.result else { throw LinliError.conflict(nil, "poll_open", I18n.table(c.lang)["poll_not_closed"]!) }
+            var data = Renderer.fields(p, c.lang)
+            data["result_rows"] = r.criteria.map { Self.criterionRow($0, c.lang) }
+            data["result_passed"] = r.passed
+            data["yes_area"] = DeliberationService.area(r.counts.yesArea)
+            data["no_area"] = DeliberationService.area(r.counts.noArea)
+            data["abstain_area"] = DeliberationService.area(r.counts.abstainArea)
+            data["counts"] = ["parts": r.counts.totalParts, "heads": r.counts.totalHeads, "voted_parts": r.counts.votedParts, "voted_heads": r.counts.votedHeads,
+                              "yes_heads": r.counts.yesHeads, "no_heads": r.counts.noHeads]
+            data["item_class_label"] = I18n.label("plain_" + p.itemClass, c.lang)
+            data["printed_on"] = String(LocalTime.text(deliberation.env.nowSeconds).prefix(10))
+            return renderer.page("poll_print", data, context: c, title: p.matterTitle + " · " + I18n.table(c.lang)["result"]!)
+        }
         r.get("/polls/:id/ballots", .action(.ballotView)) { _, c in try await ballotsPage(c, id: try c.id("id"), reason: nil) }
         r.post("/polls/:id/ballots/unmask", .action(.ballotView)) { _, c in
             let id = try c.id("id")

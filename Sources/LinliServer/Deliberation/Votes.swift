@@ -477,7 +477,8 @@ extension DeliberationService {
                 let label = (try r.decode(column: "part_no", as: String?.self)).map { $0 + " · " + address } ?? address
                 return PollView.RecordPart(partID: try r.decode(column: "part_id", as: Int64.self), label: label)
             }
-            return PollView(id: p.id, matterID: m.id, matterTitle: m.title, question: p.question, placeID: p.placeID, itemClass: p.itemClass.rawValue,
+            return PollView(id: p.id, matterID: m.id, matterTitle: m.title, question: p.question, placeID: p.placeID, placeName: m.placeName,
+                            itemClass: p.itemClass.rawValue,
                             rule: p.rule, opensAt: p.opensAt, closesAt: p.closesAt, opensText: LocalTime.text(p.opensAt), closesText: LocalTime.text(p.closesAt),
                             status: p.status, acceptingBallots: open, counts: p.status == "closed" ? counts : nil,
                             participation: Array(live.criteria.prefix(2)),
@@ -569,6 +570,8 @@ public struct PollView: Sendable, Codable {
     public var matterTitle: String
     public var question: String
     public var placeID: Int64
+    /// The compound (or community) whose owners vote: the heading of a printed result.
+    public var placeName: String
     public var itemClass: String
     public var rule: VoteRuleSet
     public var opensAt: Int64
@@ -604,7 +607,7 @@ public struct PollView: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case notOwner = "not_owner", lawItem = "law_item", recordParts = "record_parts"
-        case id, matterID = "matter_id", matterTitle = "matter_title", question, placeID = "place_id", itemClass = "item_class", rule
+        case id, matterID = "matter_id", matterTitle = "matter_title", question, placeID = "place_id", placeName = "place_name", itemClass = "item_class", rule
         case opensAt = "opens_at", closesAt = "closes_at", opensText = "opens_text", closesText = "closes_text", status
         case acceptingBallots = "accepting_ballots", counts, participation, result, recountMatches = "recount_matches", myParts = "my_parts"
         case canVote = "can_vote", canRecord = "can_record", canClose = "can_close", canSeeBallots = "can_see_ballots"

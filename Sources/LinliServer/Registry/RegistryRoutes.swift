@@ -171,6 +171,25 @@ struct RegistryRoutes {
             d["short_code"] = RegistryService.shortCode(h.code)
             return renderer.page("card", d, context: c, title: I18n.table(c.lang)["household_code"]!)
         }
+        // A building's (unit's, compound's, villager group's) cards in one print run: eight to an
+        // A4 sheet, each with its address, QR and typed code, to be cut and posted at the doors.
+        r.get("/places/:id/cards", .action(.householdView)) { _, c in
+            let batch = try await registry.householdCards(placeID: try c.id("id"), actor: try c.requireActor())
+            let cards: [[String: Any]] = batch.cards.map { card in
+                ["address": card.address, "door": card.door, "short_code": RegistryService.shortCode(card.code),
+                 "qr": QRCode.svg(codeURL(card.code), moduleSize: 4) ?? ""]
+            }
+            let d: [String: Any] = ["place": Renderer.fields(batch.place, c.lang), "cards": cards, "count": cards.count, "none": cards.isEmpty]
+            return renderer.page("cards", d, context: c, title: batch.place.name + " · " + I18n.table(c.lang)["household_code"]!)
+        }
+        r.get("/api/v1/places/:id/cards", .action(.householdView)) { _, c in
+            struct Card: Encodable { var household_id: Int64; var address: String; var door: String; var short_code: String; var code_url: String }
+            struct Body: Encodable { var place: PlaceSummary; var cards: [Card] }
+            let batch = try await registry.householdCards(placeID: try c.id("id"), actor: try c.requireActor())
+            return try JSON.response(Body(place: batch.place, cards: batch.cards.map {
+                Card(household_id: $0.householdID, address: $0.address, door: $0.door, short_code: RegistryService.shortCode($0.code), code_url: codeURL($0.code))
+            }))
+        }
         r.get("/households/:id/qr.svg", .action(.householdView)) { _, c in
             let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
             // A household's code never changes, so the browser may keep the image (privately).
@@ -461,6 +480,7 @@ struct RegistryRoutes {
                                "hours": form["contact_hours"] ?? posted?.hours ?? ""]
         }
         data["holds_households"] = kind?.holdsHouseholds ?? false
+        data["can_print_cards"] = (kind?.rank ?? 0) >= 4 && actor.may(.householdView)
         data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)
         data["can_coverage"] = actor.may(.coverageView) && (kind?.rank ?? 9) <= 3
         data["can_transfer"] = actor.may(.registryTransfer) && kind?.isCommunity == true

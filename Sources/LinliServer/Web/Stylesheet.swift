@@ -35,6 +35,10 @@ enum Stylesheet {
     .table-wrap { overflow-x:auto; }
     .qr svg, .qr img { width:160px; height:auto; } .card { border:2px solid #000; padding:1rem; max-width:22rem; text-align:center; }
     .card .qr svg { width:100%; }
+    /* A print run of cards: as many across as fit on screen; eight to an A4 sheet (2 × 4), never cut in two. */
+    .card-sheet { display:grid; grid-template-columns:repeat(auto-fill, minmax(14rem, 1fr)); gap:1rem; } .card-sheet .card { max-width:none; }
+    .card-sheet .qr svg { width:9rem; } .card-address { overflow-wrap:anywhere; }
+    @media print { .card-sheet { grid-template-columns:1fr 1fr; gap:4mm; } .card-sheet .card { height:60mm; box-sizing:border-box; padding:3mm; break-inside:avoid; font-size:10pt; border:1px dashed #000; } .card-sheet .qr svg { width:30mm; } .card-sheet p { margin:1mm 0; } }
     .pick-list { list-style:none; margin:.25rem 0; padding:0; max-width:28rem; border:1px solid #888; border-radius:4px; }
     .pick-list li { border-bottom:1px solid #ddd; } .pick-list li:last-child { border-bottom:0; } .pick-list li.meta { padding:.6rem; }
     button.pick-option { display:block; width:100%; text-align:left; background:#fff; color:#111; min-height:44px; padding:.5rem .6rem; border:0; border-radius:0; }
@@ -66,7 +70,7 @@ enum Stylesheet {
     tr.short td:first-child { border-left:4px solid #b00020; }
     @media print { header, .no-print { display:none; } }
     .announcement-body { white-space:pre-line; margin:1rem 0; }
-    .a4 h1 { font-size:2rem; text-align:center; } .a4 .announcement-body { font-size:1.35rem; line-height:1.8; } .a4-from { text-align:right; font-size:1.2rem; margin-top:2rem; }
+    .a4 h1 { font-size:2rem; text-align:center; } .a4 .announcement-body { font-size:1.35rem; line-height:1.8; } .a4-from { text-align:right; font-size:1.2rem; margin-top:2rem; } .a4-table { width:100%; border-collapse:collapse; margin:1rem 0; } .a4-table th, .a4-table td { border:1px solid #000; padding:.3rem .4rem; } .a4-outcome { font-size:1.4rem; }
     @media print { @page { size:A4; margin:20mm; } .a4 h1 { font-size:30pt; } .a4 .announcement-body { font-size:18pt; } .a4-from { font-size:16pt; } }
     .map { margin:.5rem 0; } .map-canvas { width:100%; max-width:32rem; height:auto; display:block; border:1px solid var(--line); border-radius:6px; touch-action:manipulation; cursor:crosshair; }
     .map-ground { fill:#eef3ea; } .map-point circle { fill:#0b57d0; stroke:#fff; stroke-width:1.5; } .map-point.map-compound circle, .map-point.map-villager_group circle { fill:#6d4c41; }

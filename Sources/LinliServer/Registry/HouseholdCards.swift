@@ -1,0 +1,44 @@
+import Foundation
+import LinliCore
+import LinliStore
+import SQLKit
+
+/// One household's card in a printed batch: what is on the paper, nothing more (no residents).
+public struct HouseholdCard: Sendable, Codable {
+    public var householdID: Int64
+    public var address: String
+    public var door: String
+    public var code: String
+}
+
+extension RegistryService {
+    /// Most cards one print run makes: a building or a villager group is a few hundred; a whole
+    /// compound of thousands is refused with the way to do it (one building at a time), so a
+    /// click cannot make a page of tens of megabytes of QR codes.
+    public static let cardBatchLimit = 600
+
+    /// The household cards of a building, unit, compound, villager group or natural village — the
+    /// households under it the actor may see (a grid worker: their grid's), in address order.
+    public func householdCards(placeID: Int64, actor: Actor) async throws -> (place: PlaceSummary, cards: [HouseholdCard]) {
+        try await store.read { db in
+            guard let p = try await fetchPlace(db, placeID), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
+            guard p.kind.rank >= 4 else {
+                throw LinliError.invalid("place_id", "cards_place", "请在小区、楼栋、单元或村民小组打印百姓码卡片")
+            }
+            let scope = scopedHouseholds(actor, .householdView, alias: "h")
+            let rows = try await db.query("""
+                SELECT h.id, h.address, h.door, h.code FROM households h
+                WHERE \(store.dialect.startsWith("h.path", p.path)) AND \(scope)
+                ORDER BY h.path, h.door LIMIT \(Self.cardBatchLimit + 1)
+                """).all()
+            if rows.count > Self.cardBatchLimit {
+                throw LinliError.invalid("place_id", "cards_too_many", "一次最多打印 \(Self.cardBatchLimit) 户，请按楼栋分批打印")
+            }
+            let cards = try rows.map { r in
+                HouseholdCard(householdID: try r.decode(column: "id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
+                              door: try r.decode(column: "door", as: String.self), code: try r.decode(column: "code", as: String.self))
+            }
+            return (p.summary, cards)
+        }
+    }
+}
