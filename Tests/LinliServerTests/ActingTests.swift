@@ -77,6 +77,13 @@ import LinliStore
                     try await db.raw("SELECT id FROM users WHERE managed = 1").first()!.decode(column: "id", as: Int64.self)
                 }
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM requests WHERE reporter_user_id = \(managed)") == 1)
+                #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM requests WHERE reporter_user_id = \(managed) AND channel = 'acting'") == 1,
+                        "its source is 代办, not the resident's own report")
+                let filed = try await f.linli.store.read { db in
+                    try await db.raw("SELECT id FROM requests WHERE reporter_user_id = \(bind: managed)").first()!.decode(column: "id", as: Int64.self)
+                }
+                res = try await client.execute(uri: "/requests/\(filed)", method: .get, headers: [.cookie: staff])
+                #expect(res.body.text.contains("工作人员代办") && !res.body.text.contains("居民自报"))
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM request_events WHERE kind = 'submitted' AND actor_name LIKE '%代办%'") == 1)
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM acting_steps WHERE action = 'request.submit'") == 1)
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'request.submit' AND username = 'community（代 managed-\(elder.id)）'") == 1)
@@ -96,6 +103,12 @@ import LinliStore
                 res = try await client.execute(uri: "/residents/\(elder.id)", method: .get, headers: [.cookie: staff])
                 #expect(res.status == .ok && !res.body.text.contains("id=\"acting-bar\""))
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action IN ('acting.start', 'acting.end')") == 2)
+                // Nobody claims 代办 without acting.
+                var claimed = lift
+                claimed.channel = "acting"
+                res = try await client.execute(uri: "/api/v1/requests", method: .post, headers: json,
+                                               body: ByteBuffer(string: String(decoding: try JSONEncoder().encode(claimed), as: UTF8.self)))
+                #expect(res.status == .unprocessableContent && res.body.text.contains("channel"))
                 // The second time the same elder is acted for, the same account is used.
                 res = try await client.execute(uri: "/residents/\(elder.id)/acting", method: .post, headers: form,
                                                body: ByteBuffer(string: "_csrf=\(csrf)&household_code=\(String(elder.code.prefix(8)).uppercased())&reason=%E4%B8%8A%E9%97%A8"))

@@ -62,6 +62,9 @@ public enum Channel: String, Sendable, CaseIterable, Codable {
     /// A ticket the city's 12345 hotline dispatched (its ticket number, dispatch time and deadline
     /// come with it, `request_hotline`).
     case hotline
+    /// Filed by staff acting for the resident (代办): the resident stays the reporter, and the
+    /// source says who really typed it.
+    case acting
 }
 
 /// Who answers a request.

@@ -466,9 +466,12 @@ public struct RequestsService: Sendable {
         let urgency = Urgency(rawValue: input.urgency ?? "normal")
         v.check(urgency != nil, "urgency", "invalid", "紧急程度只能是 normal 或 urgent")
         let isStaff = actor.grants(for: .requestSubmit).contains { $0.role.isStaff }
-        let channel = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311"
-                                                            : actor.grants.contains { $0.role == .hotline } ? "hotline" : "app"))
-        v.check(channel != nil, "channel", "invalid", "来源渠道无效")
+        let asked = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311"
+                                                          : actor.grants.contains { $0.role == .hotline } ? "hotline" : "app"))
+        v.check(asked != nil, "channel", "invalid", "来源渠道无效")
+        // What the resident's own form sends ("app", or nothing) is, while staff act for them, 代办.
+        let channel = actor.acting != nil && asked == .app ? Channel.acting : asked
+        v.check(channel != .acting || actor.acting != nil, "channel", "invalid", "只有工作人员代居民办理时才能选择“代办”")
         let contactName = input.contactName?.trimmingCharacters(in: .whitespaces) ?? ""
         let contactPhone = PhoneNumber.normalise(input.contactPhone ?? "")
         if !contactPhone.isEmpty { v.check(PhoneNumber.isValid(contactPhone), "contact_phone", "invalid", "手机号应为 11 位，以 1 开头") }

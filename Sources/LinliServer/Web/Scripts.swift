@@ -192,7 +192,10 @@ enum Scripts {
         detector.detect(video).then(function (codes) {
           if (codes.length) {
             stream.getTracks().forEach(function (t) { t.stop(); });
-            field.value = codes[0].rawValue; form.submit();
+            field.value = codes[0].rawValue;
+            // A form that needs more than the code (代办 asks a reason) is filled, not sent.
+            if (button.getAttribute("data-then")) { video.hidden = true; document.getElementById(button.getAttribute("data-then")).focus(); }
+            else { form.submit(); }
           } else { requestAnimationFrame(tick); }
         }).catch(function () { requestAnimationFrame(tick); });
       };
