@@ -70,6 +70,19 @@ import LinliStore
 
 /// Figures over time as a chart beside a table of the same numbers, and as CSV.
 @Suite struct FigureChartTests {
+    /// A project's money: what came in on one bar, what was spent and is left on the other, in yuan.
+    @Test func aProjectsMoneyIsTwoStackedBarsInYuan() throws {
+        let m = LinkageService.MoneyView(campaignOpen: false, hasCampaign: true, goalText: "", seedText: "", pool: nil,
+                                         raised: 120_050, matched: 60_000, spent: 100_000, granted: 0, left: 80_050,
+                                         raisedText: "", grantedText: "", matchedText: "", spentText: "", leftText: "", percent: 0, gifts: [], expenses: [])
+        let spec = try JSONDecoder().decode(ChartSpec.self, from: Data(LinkageRoutes.moneyChart(m, .zh).utf8))
+        #expect(spec.stacked && spec.horizontal && spec.labels == ["收入", "使用"])
+        #expect(spec.datasets.map(\.label) == ["居民和商户捐赠", "政府配捐", "已支出", "余额"], "no grant bar without a grant")
+        #expect(spec.datasets.map { $0.data } == [[1200.5, nil], [600, nil], [nil, 1000], [nil, 800.5]])
+        // What came in equals what was spent and is left.
+        #expect(spec.datasets.compactMap { $0.data[0] }.reduce(0, +) == spec.datasets.compactMap { $0.data[1] }.reduce(0, +))
+    }
+
     @Test(arguments: Backend.available)
     func figuresHaveChartsWithTablesAndDownloadAsCSV(_ backend: Backend) async throws {
         try await withFixture(backend) { f in

@@ -539,11 +539,30 @@ struct LinkageRoutes {
                                    "idempotency_key": linkage.env.token(bytes: 12), "given": receipt != nil,
                                    "stage_label": I18n.label("stage_" + p.stage, c.lang)]
         if let pledge { data["pledge"] = Renderer.data(pledge, c.lang) }
+        if p.money.raised + p.money.matched + p.money.granted + p.money.spent > 0 {
+            data["money_chart"] = Self.moneyChart(p.money, c.lang)
+        }
         if p.manageMoney {
             let path = try await communityPath(p.communityID)
             data["pools"] = try await linkage.pools(communityPath: path).map { ["value": $0.id, "label": "\($0.name)（\($0.ratioPercent)%，\(I18n.table(c.lang)["pool_left"]!) \($0.balanceText)）"] }
         }
         return renderer.page("project", data, context: c, title: p.title)
+    }
+
+    /// A project's money in two stacked bars, in yuan: where it came from (gifts, matching, a
+    /// venture grant) and where it went (spent, left). Only money that has arrived is counted,
+    /// as in the figures beside it, which are the chart's text alternative.
+    static func moneyChart(_ m: LinkageService.MoneyView, _ lang: Lang) -> String {
+        let t = I18n.table(lang)
+        func yuan(_ fen: Int64) -> Double { Double(fen) / 100 }
+        var sets: [ChartSpec.Series] = [
+            .init(label: t["raised"]!, data: [yuan(m.raised), nil], axis: "count", kind: nil),
+            .init(label: t["matched"]!, data: [yuan(m.matched), nil], axis: "count", kind: nil),
+        ]
+        if m.granted > 0 { sets.append(.init(label: t["tab_ventures"]!, data: [yuan(m.granted), nil], axis: "count", kind: nil)) }
+        sets += [.init(label: t["spent"]!, data: [nil, yuan(m.spent)], axis: "count", kind: nil),
+                 .init(label: t["left"]!, data: [nil, yuan(max(m.left, 0))], axis: "count", kind: nil)]
+        return FigureCharts.json(ChartSpec(type: "bar", labels: [t["money_in"]!, t["money_out"]!], datasets: sets, horizontal: true, stacked: true))
     }
 
     func workersPage(_ req: Request, _ c: AppContext, errors: [String: String]?) async throws -> Response {

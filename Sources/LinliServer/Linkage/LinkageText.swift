@@ -71,6 +71,7 @@ enum LinkageText {
         // Money
         "money": ("资金", "Money"), "progress": ("筹款进度", "Progress"), "goal": ("目标", "Goal"), "seed": ("起配金额", "Seed amount"),
         "matching_pool": ("配捐资金池", "Matching pool"), "raised": ("居民和商户捐赠", "Given by residents and merchants"), "matched": ("政府配捐", "Government match"),
+        "money_in": ("收入", "Came in"), "money_out": ("使用", "Used"),
         "spent": ("已支出", "Spent"), "left": ("余额", "Left"), "thanks_gift": ("谢谢您的捐赠！每一笔都记在公开账目上。", "Thank you! Every gift is on the public ledger."),
         "pledge_made": ("谢谢您！捐赠意向已登记：", "Thank you! Your gift is pledged:"), "pledge_reference": ("付款参考号", "Payment reference"),
         "pledge_how": ("请用微信支付完成付款，或银行转账时在附言中写上参考号。到账后才计入筹款和配捐。", "Pay with WeChat Pay, or quote the reference in a bank transfer's remark. It counts, and is matched, once the money arrives."),

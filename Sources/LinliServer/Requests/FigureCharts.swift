@@ -15,6 +15,8 @@ struct ChartSpec: Codable, Sendable {
     var labels: [String]
     var datasets: [Series]
     var horizontal: Bool = false
+    /// Bars of one row add up (a project's money: where it came from, where it went).
+    var stacked: Bool = false
 }
 
 /// The figures page's charts, their tables and CSV, from the figures the service counted.

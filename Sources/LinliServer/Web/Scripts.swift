@@ -309,6 +309,10 @@ enum Scripts {
     if (datasets.some(function (d) { return d.axisName === 'count'; })) {
       scales.count = { axis: valueAxis, position: spec.horizontal ? 'bottom' : 'left', beginAtZero: true, ticks: { precision: 0 } };
     }
+    if (spec.stacked && scales.count) {
+      scales.count.stacked = true;
+      scales[spec.horizontal ? 'y' : 'x'] = { stacked: true };
+    }
     if (hasPct) {
       scales.pct = { axis: valueAxis, position: spec.horizontal ? 'top' : 'right', min: 0, max: 100,
                      ticks: { callback: function (v) { return v + '%'; } }, grid: { drawOnChartArea: !scales.count } };
