@@ -133,6 +133,7 @@ struct DeliberationRoutes {
             data["counts"] = ["parts": r.counts.totalParts, "heads": r.counts.totalHeads, "voted_parts": r.counts.votedParts, "voted_heads": r.counts.votedHeads,
                               "yes_heads": r.counts.yesHeads, "no_heads": r.counts.noHeads]
             data["item_class_label"] = I18n.label("plain_" + p.itemClass, c.lang)
+            data["heading"] = try await deliberation.noticeHeading(placeID: p.placeID)
             data["printed_on"] = String(LocalTime.text(deliberation.env.nowSeconds).prefix(10))
             return renderer.page("poll_print", data, context: c, title: p.matterTitle + " · " + I18n.table(c.lang)["result"]!)
         }

@@ -443,6 +443,19 @@ extension DeliberationService {
 
     // MARK: Reading polls
 
+    /// A printed notice's heading: the places from the community down to the vote's own
+    /// ("西林寺社区 金桂苑 1幢"), so a sheet on a board says whose vote it was.
+    func noticeHeading(placeID: Int64) async throws -> String {
+        try await store.read { db in
+            guard let path = try await db.raw("SELECT path FROM places WHERE id = \(bind: placeID)").first()?.decode(column: "path", as: String.self) else { return "" }
+            let ids = Array(PlacePath.ids(path).dropFirst(3))
+            guard !ids.isEmpty else { return "" }
+            let names = try await db.raw("SELECT id, name FROM places WHERE id IN (\(binds: ids))").all()
+                .reduce(into: [Int64: String]()) { $0[try $1.decode(column: "id", as: Int64.self)] = try $1.decode(column: "name", as: String.self) }
+            return ids.compactMap { names[$0] }.joined(separator: " ")
+        }
+    }
+
     public func pollView(_ pollID: Int64, actor: Actor) async throws -> PollView {
         let now = env.nowSeconds
         return try await store.read { db in

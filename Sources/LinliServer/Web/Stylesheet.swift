@@ -115,7 +115,7 @@ enum Stylesheet {
     a.tile.primary { background:var(--accent); } a.tile.primary strong, a.tile.primary span { color:#fff; }
     a.button.call, button.call { background:var(--ok); max-width:100%; overflow-wrap:anywhere; }
     /* Charts keep a height of their own; their numbers are in the table beside them. */
-    .chart { position:relative; height:18rem; max-width:48rem; margin:.5rem 0 1rem; } .chart.tall { height:24rem; } .chart.chart-short { height:12rem; }
+    .chart { position:relative; height:18rem; max-width:48rem; margin:.5rem 0 1rem; } .chart.tall { height:24rem; } .chart.chart-short { height:12rem; } body.large .chart.chart-short { height:20rem; }
     /* A grid worker's day: late items stand out; the buttons wrap under each other on a phone. */
     .entry.late { border:2px solid #b00020; } .entry p { margin:.35rem 0; }
     .row-actions { display:flex; flex-wrap:wrap; gap:.5rem; align-items:center; } .row-actions form { margin:0; }
