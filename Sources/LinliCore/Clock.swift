@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Injected time and randomness so that tests are deterministic.
 public struct Env: Sendable {
@@ -49,4 +50,15 @@ public enum Stopwatch {
         let result = try await body()
         return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
+}
+
+/// A clock that reads the real time unless it has been set: the demo generator sets it while it
+/// writes a year of history through the use cases (each step at its own moment), then lets go.
+public final class DemoClock: Sendable {
+    private let box = NIOLockedValueBox<Date?>(nil)
+    public init() {}
+    public var now: Date { box.withLockedValue { $0 } ?? Date() }
+    /// Sets the time (nil: the real time again).
+    public func set(_ date: Date?) { box.withLockedValue { $0 = date } }
+    public var env: Env { Env(now: { [self] in now }, randomBytes: Env.live.randomBytes) }
 }

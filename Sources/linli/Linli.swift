@@ -63,13 +63,17 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Communities in each street (default 4, about 6,300 residents each; the offices' benchmark uses 20).") var communities: Int?
     @Option(help: "Password for every demo account (default: random, printed).") var password: String?
     @Flag(help: "Skip creating demo accounts.") var noAccounts = false
+    @Flag(help: "Skip the year of request history (a bare street, quicker to load).") var noHistory = false
 
     func validate() throws {
         if let n = communities, !(1...200).contains(n) { throw ValidationError("--communities: from 1 to 200 a street") }
     }
 
     func run() async throws {
-        let c = common.config()
+        var c = common.config()
+        // The demo's year of history is written through the use cases at its own dates.
+        let clock = DemoClock()
+        c.environment = clock.env
         let linli = try await Linli.open(c)
         try await linli.requireDisposableData("linli demo")
         let start = Date()
@@ -84,6 +88,11 @@ struct Demo: AsyncParsableCommand {
             try? LinliFiles.writePrivate(lines + "\n", to: c.dataDirectory + "/demo-accounts.txt")
             let (key, made) = try await linli.loadRequestsDemo()
             print("\n\(made) demo requests; 2026 holiday calendar loaded")
+            if !noHistory {
+                let t = Date()
+                let past = try await linli.loadRequestsHistory(seed: seed, clock: clock)
+                print(String(format: "a year of the street's requests: %d reported, taken up, resolved and rated through the use cases (%.1f s)", past, Date().timeIntervalSince(t)))
+            }
             print("\(try await linli.loadDeliberationDemo()) demo matters (a lift vote is open for the demo owner)")
             if try await linli.loadLinkageDemo() > 0 { print("Five-society linkage: volunteers, the canteen's lunch delivery filled for the month, a crowdfunded ramp project") }
             if try await linli.loadServicesDemo() > 0 { print("Service centre: three services with counter times; the demo resident has one application sent back and one booking") }

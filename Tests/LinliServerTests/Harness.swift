@@ -37,7 +37,7 @@ struct Fixture {
 }
 
 /// A fresh database with a tiny demo (two streets, so that every role has something out of scope).
-func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock? = nil, _ body: (Fixture) async throws -> T) async throws -> T {
+func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock? = nil, demoClock: DemoClock? = nil, _ body: (Fixture) async throws -> T) async throws -> T {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("linli-test-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     var config = AppConfig()
@@ -46,6 +46,7 @@ func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock?
     config.logLevel = .warning
     config.dataKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
     if let clock { config.environment = Env(now: { clock.now }, randomBytes: Env.live.randomBytes) }
+    if let demoClock { config.environment = demoClock.env }
     config.sweepInterval = 0
     var dbName: String?
     if backend == .postgres {

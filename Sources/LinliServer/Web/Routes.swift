@@ -194,7 +194,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return try respond(request, context, e.first.status, e.errors)
         } catch let e as HTTPError {
             let linli = LinliError(e.status, code: e.status == .contentTooLarge ? "too_large" : "http_\(e.status.code)",
-                                   message: e.status == .contentTooLarge ? "请求体过大" : (e.body ?? e.status.reasonPhrase))
+                                   message: e.body ?? Self.plainWords(e.status))
             return try respond(request, context, e.status, [linli])
         } catch is NIOTooManyBytesError {
             // A body over the route's limit (thrown while collecting it): the client's mistake, not ours.
@@ -203,6 +203,19 @@ struct ErrorMiddleware: RouterMiddleware {
             // Anything else is a bug or a failed dependency: say so in the log, not only to the client.
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             throw error
+        }
+    }
+
+    /// What the framework's own refusals (an address no route has, a method a route does not
+    /// take) say to a person, instead of HTTP's English reason phrase.
+    static func plainWords(_ status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "没有这个页面，请检查网址，或从首页进入"
+        case .methodNotAllowed: "这个地址不支持这种操作"
+        case .contentTooLarge: "请求体过大"
+        case .badRequest: "请求无法识别，请返回重试"
+        case .unsupportedMediaType: "不支持这种内容格式"
+        default: "请求没有完成（\(status.code)），请稍后重试"
         }
     }
 
