@@ -178,6 +178,14 @@ public struct CategoryAttribute: Sendable, Codable, Equatable {
     public init(code: String, datatype: String, required: Bool, description: String, values: [String] = []) {
         self.code = code; self.datatype = datatype; self.required = required; self.description = description; self.values = values
     }
+
+    /// The description in one language: the built-in ones are written "中文 / English" for
+    /// Open311 clients, and a person reads only their own half. One without " / " is both.
+    public func text(_ lang: Lang) -> String {
+        let halves = description.components(separatedBy: " / ")
+        guard halves.count == 2 else { return description }
+        return (lang == .zh ? halves[0] : halves[1]).trimmingCharacters(in: .whitespaces)
+    }
 }
 
 public struct RequestCategory: Sendable, Equatable {
@@ -204,16 +212,16 @@ public struct RequestCategory: Sendable, Equatable {
         for a in attributes {
             let v = given[a.code]?.trimmingCharacters(in: .whitespaces) ?? ""
             if v.isEmpty {
-                if a.required { errors.append(.invalid("attribute[\(a.code)]", "required", "请填写：\(a.description)")) }
+                if a.required { errors.append(.invalid("attribute[\(a.code)]", "required", "请填写：\(a.text(.zh))")) }
                 continue
             }
             switch a.datatype {
             case "number" where Double(v) == nil:
-                errors.append(.invalid("attribute[\(a.code)]", "not_a_number", "\(a.description) 应为数字"))
+                errors.append(.invalid("attribute[\(a.code)]", "not_a_number", "\(a.text(.zh)) 应为数字"))
             case "singlevaluelist" where !a.values.contains(v):
-                errors.append(.invalid("attribute[\(a.code)]", "not_in_list", "\(a.description) 的取值不在列表中"))
+                errors.append(.invalid("attribute[\(a.code)]", "not_in_list", "\(a.text(.zh)) 的取值不在列表中"))
             default:
-                if v.count > 200 { errors.append(.invalid("attribute[\(a.code)]", "too_long", "\(a.description) 过长")) }
+                if v.count > 200 { errors.append(.invalid("attribute[\(a.code)]", "too_long", "\(a.text(.zh)) 过长")) }
             }
         }
         for k in given.keys where !attributes.contains(where: { $0.code == k }) {

@@ -431,7 +431,7 @@ struct RequestsRoutes {
             "categories": categories.map { cat in
                 ["code": cat.code, "name": cat.name, "selected": cat.code == chosen,
                  "attributes": cat.attributes.map { a in
-                    ["code": a.code, "field": "attr_\(cat.code)_\(a.code)", "description": a.description, "required": a.required,
+                    ["code": a.code, "field": "attr_\(cat.code)_\(a.code)", "description": a.text(c.lang), "required": a.required,
                      "is_list": a.datatype == "singlevaluelist", "is_number": a.datatype == "number",
                      "value": values["attr_\(cat.code)_\(a.code)"] ?? "",
                      "values": a.values.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": values["attr_\(cat.code)_\(a.code)"] == $0] }] as [String: Any]

@@ -149,13 +149,13 @@ enum I18n {
 
     /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
     static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level",
-                                             "service_type", "owner_kind", "role", "status", "urgency", "channel", "party_kind", "open311_status",
+                                             "service_type", "owner_kind", "role", "status", "urgency", "party_kind", "open311_status",
                                              "item_class", "law_item", "state", "method", "post"]
     /// Coded values whose labels live under a prefix, because the same code means different things
     /// in different capabilities ("accepted" request vs. "accepted" shift).
     static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
                                                  "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
-                                                 "round_status": "round_", "application_status": "app_",
+                                                 "round_status": "round_", "application_status": "app_", "channel": "channel_",
                                                  "community_type": "ctype_", "id_kind": "doc_", "org_registration": "orgreg_", "part_use": "use_"]
 
     /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
