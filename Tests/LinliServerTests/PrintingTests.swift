@@ -97,3 +97,35 @@ import LinliStore
         }
     }
 }
+
+/// Staff invite to a meeting by ticking boxes, never by typing "building:12".
+@Suite struct MeetingInviteFormTests {
+    @Test(arguments: Backend.available)
+    func aMeetingInvitesTheBuildingsAndOrganisationsTicked(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            try await built.app.test(.router) { client in
+                _ = try await f.linli.loadDeliberationDemo(suffix: "")
+                // The demo's monitoring matter waits at its joint meeting.
+                let matter = try await f.linli.store.read { db in
+                    try await db.raw("SELECT id FROM matters WHERE title = '使用维修资金更换小区监控' ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+                }
+                let staff = try await webLogin(client, "community")
+                let page = try await client.execute(uri: "/matters/\(matter)", method: .get, headers: [.cookie: staff])
+                let html = page.body.text
+                #expect(!html.contains("building:编号"), "no internal numbers to type")
+                let building = try #require(html.firstMatch(of: /name="invitee" value="(building:\d+)"/)?.1)
+                let csrf = String(html.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+                let res = try await client.execute(uri: "/matters/\(matter)/meetings", method: .post,
+                                                   headers: [.cookie: staff, .contentType: "application/x-www-form-urlencoded"],
+                                                   body: ByteBuffer(string: "_csrf=\(csrf)&title=%E8%81%94%E5%B8%AD%E4%BC%9A&starts_at=2027-01-05T19:00&location=%E5%BE%AE%E5%AE%B6&agenda=%E6%96%B9%E6%A1%88&invitee=\(building.replacingOccurrences(of: ":", with: "%3A"))"))
+                #expect(res.status == .seeOther, "\(res.body.text.prefix(300))")
+                let id = Int64(building.split(separator: ":")[1])!
+                let invited = try await f.linli.store.read { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM meeting_invitees WHERE kind = 'building' AND ref_id = \(bind: id) AND meeting_id = (SELECT MAX(id) FROM meetings)").first()!.decode(column: "n", as: Int.self)
+                }
+                #expect(invited == 1)
+            }
+        }
+    }
+}

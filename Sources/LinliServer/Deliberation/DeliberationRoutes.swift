@@ -311,7 +311,8 @@ struct DeliberationRoutes {
         m.startsAt = f["starts_at"]
         m.location = f["location"]
         m.agenda = f["agenda"]
-        m.invitees = (f["invitees"] ?? "").split(whereSeparator: { $0 == "\n" || $0 == "," || $0 == "，" })
+        // Ticked boxes ("invitee", one per box); a typed list ("invitees") still works.
+        m.invitees = f.all("invitee") + (f["invitees"] ?? "").split(whereSeparator: { $0 == "\n" || $0 == "," || $0 == "，" })
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         return m
     }
@@ -415,6 +416,11 @@ struct DeliberationRoutes {
         data["has_documents"] = !d.documents.isEmpty
         data["has_milestones"] = !d.milestones.isEmpty
         data["is_publish_resolution"] = d.matter.stageKind == StageKind.publishResolution.rawValue
+        if d.matter.stageKind == StageKind.meeting.rawValue, d.matter.status == "open", actor.may(.matterManage) {
+            let choices = (try? await deliberation.inviteeChoices(id, actor: actor)) ?? []
+            data["invitee_choices"] = choices.map { ["value": $0.value, "label": $0.label] }
+            data["has_invitee_choices"] = !choices.isEmpty
+        }
         data["rules"] = try await deliberation.rules().map { ["value": $0.code, "label": $0.name] }
         data["classes"] = ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == d.matter.itemClass] }
         data["default_close"] = LocalTime.text(deliberation.env.nowSeconds + 14 * 86400).replacingOccurrences(of: " ", with: "T")

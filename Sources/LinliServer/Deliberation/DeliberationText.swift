@@ -16,7 +16,7 @@ enum DeliberationText {
         "advance_from_vote": ("按表决结果进入下一阶段", "Apply the vote's result"),
         "schedule_meeting": ("召开会议", "Call a meeting"), "meeting_title": ("会议名称", "Meeting"), "starts_at": ("时间", "When"),
         "meeting_location": ("地点", "Where"), "agenda": ("议程", "Agenda"), "invitees": ("邀请", "Invited"),
-        "invitees_hint": ("每行一个：organisation:编号、building:编号 或 household:编号；不填则全小区住户可签到", "One per line: organisation:ID, building:ID or household:ID; empty means every household of the compound"),
+        "invitees_hint": ("勾选要邀请的组织和楼栋；都不勾则全小区住户均可签到。", "Tick the organisations and buildings to invite; none ticked means every household of the compound may sign in."),
         "attendance": ("签到", "Attendance"), "scan_code": ("扫描或输入住户码", "Scan or type the household code"), "attendee_name": ("或填写参会人姓名", "Or the attendee's name"),
         "record_attendance": ("登记", "Record"), "minutes": ("会议纪要", "Minutes"), "decisions": ("会议决定", "Decisions"), "save_minutes": ("保存纪要", "Save minutes"),
         "open_poll": ("发起业主表决", "Open an owners' vote"), "question": ("表决事项", "Question"), "closes_at": ("截止时间", "Closes"),

@@ -20,6 +20,26 @@ extension DeliberationService {
         enum CodingKeys: String, CodingKey { case title, startsAt = "starts_at", location, agenda, invitees }
     }
 
+    /// What a meeting of the matter may invite, as boxes to tick on the form (nobody types an
+    /// internal number): the compound's buildings, and the organisations on the compound or
+    /// above it (the community's party branch, the owners' committee, the property company).
+    /// Each value is what `MeetingInput.invitees` takes ("building:12").
+    public func inviteeChoices(_ matterID: Int64, actor: Actor) async throws -> [(value: String, label: String)] {
+        try await store.read { db in
+            let m = try await visibleMatter(db, matterID, actor, manage: true)
+            let buildings = try await db.raw("""
+                SELECT id, name FROM places WHERE kind = 'building' AND \(store.dialect.startsWith("path", m.compoundPath)) ORDER BY id LIMIT 200
+                """).all().map { ("building:\(try $0.decode(column: "id", as: Int64.self))", try $0.decode(column: "name", as: String.self)) }
+            let organisations = try await db.raw("""
+                SELECT o.id, o.name FROM organisations o JOIN places p ON p.id = o.place_id
+                WHERE p.kind IN ('community', 'village', 'compound', 'villager_group', 'natural_village', 'building')
+                  AND (\(bind: m.compoundPath) LIKE p.path || '%' OR \(store.dialect.startsWith("p.path", m.compoundPath)))
+                ORDER BY o.id LIMIT 100
+                """).all().map { ("organisation:\(try $0.decode(column: "id", as: Int64.self))", try $0.decode(column: "name", as: String.self)) }
+            return organisations + buildings
+        }
+    }
+
     /// Calls a meeting for the matter's current (meeting) stage and tells the invited households.
     public func scheduleMeeting(_ matterID: Int64, _ input: MeetingInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
