@@ -1405,8 +1405,11 @@ def main():
     proc, port, data = start_server()
     base = f"http://127.0.0.1:{port}"
     passed = failed = 0
+    # While working on a page: LINLI_BROWSER_ONLY=case,case runs just those (some cases use
+    # what an earlier one made; the full run is the test).
+    only = [n for n in os.environ.get("LINLI_BROWSER_ONLY", "").split(",") if n]
     try:
-        for fn in RESULTS:
+        for fn in [f for f in RESULTS if not only or f.__name__ in only]:
             d = browser()
             try:
                 fn(d, base)
@@ -1419,7 +1422,7 @@ def main():
                 shot(d, "FAIL-" + fn.__name__)
             finally:
                 d.quit()
-        for check in (request_survives_kill_9, ballot_survives_kill_9, gift_survives_kill_9, writes_survive_kill_9_mid_stream):
+        for check in () if only else (request_survives_kill_9, ballot_survives_kill_9, gift_survives_kill_9, writes_survive_kill_9_mid_stream):
             try:
                 proc = check(base, proc, port, data)
                 passed += 1

@@ -412,7 +412,9 @@ struct RequestsRoutes {
         a.partyKind = f.nonEmpty("party_kind")
         a.targetID = f.int("target_id")
         a.contacted = f["contacted"] == "1"
-        a.publicReply = f["public_reply"] == "1"
+        // The note and resolve forms share a page; boxes of one name in two forms read to a
+        // screen reader (and axe) as one group, so the resolve form's box has its own name.
+        a.publicReply = f["public_reply"] == "1" || f["resolve_public_reply"] == "1"
         a.visitBy = f.nonEmpty("visit_by")
         a.organisationID = try f.optionalID("organisation_id", "部门编号应为数字")
         return a
