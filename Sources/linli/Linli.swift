@@ -94,6 +94,9 @@ struct Demo: AsyncParsableCommand {
                 print(String(format: "a year of the street's requests: %d reported, taken up, resolved and rated through the use cases (%.1f s)", past, Date().timeIntervalSince(t)))
             }
             print("\(try await linli.loadDeliberationDemo()) demo matters (a lift vote is open for the demo owner)")
+            if !noHistory, let past = try await linli.loadDeliberationHistory(clock: clock, seed: seed) {
+                print("a matter of five months ago carried through every stage to filing, its owners' vote closed with its tally (matter \(past))")
+            }
             if try await linli.loadLinkageDemo() > 0 { print("Five-society linkage: volunteers, the canteen's lunch delivery filled for the month, a crowdfunded ramp project") }
             if try await linli.loadServicesDemo() > 0 { print("Service centre: three services with counter times; the demo resident has one application sent back and one booking") }
             if try await linli.loadOfficesDemo() > 0 { print("Offices: the street's four lists (admission revised once), the field office's budget, one item admitted, one awaiting the street, one refused") }

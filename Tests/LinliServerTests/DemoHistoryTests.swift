@@ -47,4 +47,24 @@ import LinliStore
             #expect(try await count("SELECT COUNT(*) AS n FROM requests WHERE channel IN ('phone', 'walk_in', 'visit') AND public_details = 1 AND consent_by IS NULL") == 0)
         }
     }
+
+    @Test(arguments: Backend.available)
+    func aMatterOfFiveMonthsAgoIsFiledWithItsVoteClosedAndCounted(_ backend: Backend) async throws {
+        let clock = DemoClock()
+        try await withFixture(backend, demoClock: clock) { f in
+            let id = try #require(try await f.linli.loadDeliberationHistory(clock: clock, seed: 3))
+            #expect(abs(clock.now.timeIntervalSinceNow) < 5, "the clock is the real one again")
+            let staff = try await f.actor("community")
+            let detail = try await f.linli.deliberation.detail(id, actor: staff, lang: .zh)
+            #expect(detail.matter.status == "filed")
+            let poll = try #require(detail.polls.first)
+            let view = try await f.linli.deliberation.pollView(poll.id, actor: staff)
+            #expect(view.status == "closed" && view.result?.passed == true && view.recountMatches == true)
+            let (first, last, now) = try await f.linli.store.read { db in
+                let r = try await db.raw("SELECT MIN(cast_at) AS a, MAX(cast_at) AS b FROM ballots WHERE poll_id = \(bind: poll.id)").first()!
+                return (try r.decode(column: "a", as: Int64.self), try r.decode(column: "b", as: Int64.self), Int64(Date().timeIntervalSince1970))
+            }
+            #expect(first < now - 120 * 86400 && last < now - 110 * 86400 && first < last, "ballots over the two weeks, months ago")
+        }
+    }
 }
