@@ -200,13 +200,17 @@ public struct ActingBy: Sendable, Equatable {
     public var username: String
     public var displayName: String
     public var expiresAt: Int64
+    /// A relative acting for the person they look after, not a member of staff: some things
+    /// (an owner's vote) need staff and the owner's signed paper.
+    public var byRelative: Bool
 
-    public init(sessionID: Int64, userID: Int64, username: String, displayName: String, expiresAt: Int64) {
+    public init(sessionID: Int64, userID: Int64, username: String, displayName: String, expiresAt: Int64, byRelative: Bool = false) {
         self.sessionID = sessionID
         self.userID = userID
         self.username = username
         self.displayName = displayName
         self.expiresAt = expiresAt
+        self.byRelative = byRelative
     }
 }
 

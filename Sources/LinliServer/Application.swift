@@ -228,6 +228,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let registryRoutes = RegistryRoutes(registry: linli.registry, renderer: renderer, publicBaseURL: linli.config.publicBaseURL)
     registryRoutes.register(routes)
     ActingRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer, residentPages: registryRoutes).register(routes)
+    RelativeRoutes(accounts: linli.accounts, registry: linli.registry, renderer: renderer).register(routes)
     let gridWork = linli.gridWork
     RequestsRoutes(requests: linli.requests, inbox: linli.inbox, renderer: renderer, dueVisits: { actor, lang in
         // Only a grid worker's own grids: staff without one have no list of their own here.

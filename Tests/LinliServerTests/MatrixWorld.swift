@@ -65,6 +65,11 @@ struct MatrixWorld {
                     INSERT INTO bind_requests (user_id, household_id, resident_id, path, status, note, created_at)
                     VALUES (\(bind: u), \(bind: try household.decode(column: "id", as: Int64.self)), NULL, \(bind: try household.decode(column: "path", as: String.self)), 'pending', '请核对', 0)
                     """).run()
+                // A relative waiting for the office to confirm them (亲属绑定).
+                try await db.raw("""
+                    INSERT INTO relative_links (user_id, resident_id, household_id, path, masked_name, relation, status, created_at)
+                    VALUES (\(bind: u), \(bind: person), \(bind: try household.decode(column: "id", as: Int64.self)), \(bind: try household.decode(column: "path", as: String.self)), '王**', 'child', 'pending', 0)
+                    """).run()
                 return (u, g)
             }
             // The service centre: its demo, and a paper sent with an application.
@@ -139,6 +144,7 @@ struct MatrixWorld {
             "requests": "SELECT id FROM requests WHERE path LIKE $1",
             "request-photos": "SELECT ph.id FROM request_photos ph JOIN requests r ON r.id = ph.request_id WHERE r.path LIKE $1",
             "binds": "SELECT id FROM bind_requests WHERE path LIKE $1",
+            "relatives": "SELECT id FROM relative_links WHERE path LIKE $1",
             "announcements": "SELECT id FROM announcements WHERE path LIKE $1",
             "grids": "SELECT g.id FROM grids g JOIN places p ON p.id = g.community_id WHERE p.path LIKE $1",
             "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",

@@ -221,7 +221,17 @@ import LinliStore
 
     /// (method path role) of first-street objects a narrower role is refused as missing: not its
     /// grid, not its household, not its own record. Filled from the walk and read line by line.
-    static let narrowRefusals: Set<String> = [
+    /// A relative's link is acted on by its own relative (the matrix's is another account's), and
+    /// ended by them or by the office that confirms links: everyone else finds no such link.
+    static let relativeLinkRefusals: Set<String> = Set(Fixture.demoUsers.map(\.1).flatMap { role -> [String] in
+        var out = ["POST /relatives/:id/acting", "POST /api/v1/relatives/:id/acting"].map { "\($0) \(role.rawValue) 404" }
+        if !PermissionTable.actions[role]!.contains(.userManage) {
+            out += ["POST /relatives/:id/end", "POST /api/v1/relatives/:id/end"].map { "\($0) \(role.rawValue) 404" }
+        }
+        return out
+    })
+
+    static let narrowRefusals: Set<String> = relativeLinkRefusals.union([
         // Announcements are read by the households they went to, their senders and the grid
         // workers of those households; acknowledged only by the households. A grid worker
         // prints only the ones they sent (the matrix's is the community's).
@@ -312,7 +322,7 @@ import LinliStore
         "POST /requests/:id/reject volunteer 404",
         "POST /requests/:id/withdraw partner_app 404",
         "POST /requests/:id/withdraw volunteer 404",
-    ]
+    ])
 }
 
 @Suite struct HTTPTests {

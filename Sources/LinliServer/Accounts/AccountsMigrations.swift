@@ -164,5 +164,29 @@ enum AccountsMigrations {
         Migration("accounts.008", [
             "ALTER TABLE role_grants ADD COLUMN organisation_id BIGINT REFERENCES organisations(id)",
         ]),
+        // A relative who looks after an elder in another household (亲属绑定): asked for with the
+        // household card and the elder's ID last four, confirmed by the community office; while
+        // confirmed, the relative may act for the elder (代办) as staff do.
+        Migration("accounts.009", [
+            """
+            CREATE TABLE relative_links (
+                id {ID},
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                resident_id BIGINT NOT NULL,
+                household_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                masked_name TEXT NOT NULL,
+                relation TEXT NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT,
+                created_at BIGINT NOT NULL,
+                decided_by BIGINT,
+                decided_at BIGINT,
+                ended_at BIGINT
+            )
+            """,
+            "CREATE UNIQUE INDEX relative_links_live ON relative_links(user_id, resident_id) WHERE status IN ('pending', 'approved')",
+            "CREATE INDEX relative_links_path ON relative_links(path)",
+        ]),
     ]
 }

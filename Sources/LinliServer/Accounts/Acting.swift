@@ -143,7 +143,7 @@ extension AccountService {
     /// nil when it has ended or lapsed (the caller then falls back, or refuses).
     func actingActor(_ db: any SQLDatabase, actingID: Int64, staffUserID: Int64, now: Int64) async throws -> Actor? {
         guard let s = try await db.raw("""
-            SELECT a.resident_user_id, a.expires_at, a.ended_at, u.username, u.display_name
+            SELECT a.resident_user_id, a.expires_at, a.ended_at, a.method, u.username, u.display_name
             FROM acting_sessions a JOIN users u ON u.id = a.staff_user_id
             WHERE a.id = \(bind: actingID) AND a.staff_user_id = \(bind: staffUserID)
             """).first() else { return nil }
@@ -154,7 +154,8 @@ extension AccountService {
         // also a grid worker or a member of staff lends only their resident grants.
         resident.grants.removeAll { $0.role != .resident }
         resident.acting = ActingBy(sessionID: actingID, userID: staffUserID, username: try s.decode(column: "username", as: String.self),
-                                   displayName: try s.decode(column: "display_name", as: String.self), expiresAt: expires)
+                                   displayName: try s.decode(column: "display_name", as: String.self), expiresAt: expires,
+                                   byRelative: try s.decode(column: "method", as: String.self) == "relative")
         return resident
     }
 
@@ -162,14 +163,15 @@ extension AccountService {
     /// history says who acted, why and what was done); for staff, those they ran.
     public func actingSessions(actor: Actor, limit: Int = 50) async throws -> [ActingSessionView] {
         // Someone acting only for themselves (a resident, or staff acting as one) reads what was
-        // done for them; staff read what they did.
-        let column = actor.actsOnlyForThemselves ? "a.resident_user_id" : "a.staff_user_id"
+        // done for them, and what they did for a relative they look after; staff read what they did.
+        let me = String(actor.userID)
+        let condition = actor.actsOnlyForThemselves ? "(a.resident_user_id = \(me) OR a.staff_user_id = \(me))" : "a.staff_user_id = \(me)"
         return try await store.read { db in
             let rows = try await db.raw("""
                 SELECT a.id, a.resident_id, a.method, a.reason, a.started_at, a.expires_at, a.ended_at,
                        r.display_name AS resident_name, s.display_name AS staff_name
                 FROM acting_sessions a JOIN users r ON r.id = a.resident_user_id JOIN users s ON s.id = a.staff_user_id
-                WHERE \(unsafeRaw: column) = \(bind: actor.userID)
+                WHERE \(unsafeRaw: condition)
                 ORDER BY a.id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 200))))
                 """).all()
             let ids = try rows.map { try $0.decode(column: "id", as: Int64.self) }

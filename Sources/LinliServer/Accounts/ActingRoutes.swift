@@ -31,8 +31,10 @@ struct ActingRoutes {
             return try JSON.response(try await accounts.startActing(target, reason: input.reason, actor: actor, sessionToken: nil), status: .created)
         }
         r.post("/acting/end", .signedIn) { _, c in
-            let resident = try await accounts.endActing(actor: try c.requireActor())
-            return redirect("/residents/\(resident)")
+            let actor = try c.requireActor()
+            let resident = try await accounts.endActing(actor: actor)
+            // A relative goes back to their own list; staff to the resident's page.
+            return redirect(actor.acting?.byRelative == true ? "/relatives" : "/residents/\(resident)")
         }
         r.post("/api/v1/acting/end", .signedIn) { _, c in
             _ = try await accounts.endActing(actor: try c.requireActor())

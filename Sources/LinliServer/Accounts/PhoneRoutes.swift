@@ -170,7 +170,16 @@ struct PhoneRoutes {
             if let e = errors["b\(b.id)_reason"] { d["error_refuse"] = e }
             rows.append(d)
         }
-        return renderer.page("binds", ["requests": rows, "has_requests": !rows.isEmpty, "has_errors": !errors.isEmpty],
+        // Relatives who asked to look after someone here (亲属绑定): confirmed after a call to the person.
+        let relatives: [[String: Any]] = try await accounts.relativeLinks(actor: actor).filter { $0.userID != actor.userID && $0.status != "refused" }.map { l in
+            var d = Renderer.fields(l, c.lang)
+            d["relation_label"] = I18n.label("relation_" + l.relation, c.lang)
+            d["status_label"] = I18n.label("relstatus_" + l.status, c.lang)
+            d["pending"] = l.status == "pending"
+            return d
+        }
+        return renderer.page("binds", ["requests": rows, "has_requests": !rows.isEmpty, "has_errors": !errors.isEmpty,
+                                       "relatives": relatives, "has_relatives": !relatives.isEmpty],
                              context: c, title: I18n.table(c.lang)["bind_requests"]!)
     }
 }

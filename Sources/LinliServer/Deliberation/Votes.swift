@@ -316,6 +316,11 @@ extension DeliberationService {
         // Staff acting for an owner (代办) cast the owner's own vote as a paper ballot the owner
         // signed in front of them: never as the owner's online vote, and audited as such.
         let ownVote = asked == .online
+        // A relative may report and confirm for an elder, not vote for an owner: that takes the
+        // owner's own vote or a proxy's signed paper entered by staff.
+        if actor.acting?.byRelative == true {
+            throw LinliError.conflict("method", "relative_cannot_vote", "亲属代办不能代业主投票；请业主本人投票，或凭业主签名的委托书由社区工作人员登记")
+        }
         let method: BallotMethod = ownVote && actor.acting != nil ? .paper : asked
         let proxyName = (input.proxyName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var prepared: PreparedPhoto?

@@ -254,6 +254,14 @@ public struct ActingTarget: Sendable {
     public var method: String
 }
 
+public struct RelativeCandidate: Sendable {
+    public var residentID: Int64
+    public var householdID: Int64
+    public var path: String
+    /// "王**": what the relative's list shows.
+    public var maskedName: String
+}
+
 public struct BindCandidate: Sendable {
     public var householdID: Int64
     public var path: String
@@ -310,6 +318,44 @@ extension RegistryService {
                 c.phoneAgrees = phone != nil && phone == phoneIndex
             }
             return c
+        }
+    }
+
+    /// The person a relative names to look after (亲属绑定): by the household card's code and
+    /// the last four of the person's ID number. Nil when the code names no single household or
+    /// nobody there has those digits: the caller says the same either way.
+    public func relativeCandidate(code raw: String, last4 rawLast4: String) async throws -> RelativeCandidate? {
+        let code = Self.normaliseHouseholdCode(raw)
+        let last4 = rawLast4.uppercased().filter { !$0.isWhitespace }
+        guard code.count >= 8, last4.count == 4 else { return nil }
+        return try await store.read { db in
+            let found = try await households(db, code: code)
+            guard found.count == 1, let h = found.first,
+                  let r = try await db.raw("SELECT id, name FROM residents WHERE household_id = \(bind: h.id) AND id_last4 = \(bind: last4) ORDER BY id").first()
+            else { return nil }
+            let name = try r.decode(column: "name", as: String.self)
+            return RelativeCandidate(residentID: try r.decode(column: "id", as: Int64.self), householdID: h.id, path: h.path,
+                                     maskedName: String(name.prefix(1)) + "**")
+        }
+    }
+
+    /// A relative starting to act for the person they were confirmed to look after: the person
+    /// is checked again by the last four digits (the link itself is the relative's right, kept by
+    /// the accounts; the registry only confirms who is in front of them).
+    public func relativeActingTarget(_ residentID: Int64, last4 rawLast4: String?) async throws -> ActingTarget {
+        let last4 = (rawLast4 ?? "").uppercased().filter { !$0.isWhitespace }
+        return try await store.read { db in
+            guard let r = try await db.raw("""
+                SELECT r.id, r.household_id, r.name, r.id_last4, h.path, h.address FROM residents r JOIN households h ON h.id = r.household_id
+                WHERE r.id = \(bind: residentID)
+                """).first() else { throw LinliError.notFound }
+            guard !last4.isEmpty else { throw LinliError.invalid("id_last4", "required", "请输入家人证件号码后四位") }
+            guard last4 == (try r.decode(column: "id_last4", as: String.self)).uppercased() else {
+                throw LinliError.invalid("id_last4", "mismatch", "证件号后四位与登记信息不符")
+            }
+            return ActingTarget(residentID: residentID, householdID: try r.decode(column: "household_id", as: Int64.self),
+                                path: try r.decode(column: "path", as: String.self), name: try r.decode(column: "name", as: String.self),
+                                address: try r.decode(column: "address", as: String.self), method: "relative")
         }
     }
 

@@ -73,6 +73,7 @@ struct HomeRoutes {
             }
             data["can_matters"] = actor.may(.matterView)
             data["can_volunteer"] = actor.may(.volunteerJoin)
+            data["acting_now"] = actor.acting != nil
             return renderer.page("home", data, context: c, title: I18n.table(c.lang)["home"]!)
         }
     }
