@@ -275,7 +275,7 @@ enum Flash {
     /// What a resident's own forms say they did, by route; any other form says "done".
     static let afterRoute: [String: String] = [
         "/requests": "submitted", "/requests/:id/withdraw": "withdrawn", "/requests/:id/confirm": "rated",
-        "/shifts/:id/sign-up": "signed_up", "/residents/:id/acting": "acting_started", "/acting/end": "acting_ended",
+        "/shifts/:id/sign-up": "signed_up", "/residents/:id/acting": "acting_started", "/relatives/:id/acting": "acting_started", "/acting/end": "acting_ended",
         "/visits": "visit_logged",
     ]
     static func code(after route: String) -> String { afterRoute[route] ?? "done" }
