@@ -98,6 +98,9 @@ struct Demo: AsyncParsableCommand {
                 print("a matter of five months ago carried through every stage to filing, its owners' vote closed with its tally (matter \(past))")
             }
             if try await linli.loadLinkageDemo() > 0 { print("Five-society linkage: volunteers, the canteen's lunch delivery filled for the month, a crowdfunded ramp project") }
+            if !noHistory, try await linli.loadLinkageHistory(clock: clock) > 0 {
+                print("the volunteers' past: a season of weekend patrols served and their hours confirmed; a children's project evaluated and rated")
+            }
             if try await linli.loadServicesDemo() > 0 { print("Service centre: three services with counter times; the demo resident has one application sent back and one booking") }
             if try await linli.loadOfficesDemo() > 0 { print("Offices: the street's four lists (admission revised once), the field office's budget, one item admitted, one awaiting the street, one refused") }
             if let key {

@@ -67,4 +67,24 @@ import LinliStore
             #expect(first < now - 120 * 86400 && last < now - 110 * 86400 && first < last, "ballots over the two weeks, months ago")
         }
     }
+
+    @Test(arguments: Backend.available)
+    func theVolunteersHaveASeasonOfConfirmedHoursAndAProjectIsEvaluated(_ backend: Backend) async throws {
+        let clock = DemoClock()
+        try await withFixture(backend, demoClock: clock) { f in
+            _ = try await f.linli.loadLinkageDemo()
+            let served = try await f.linli.loadLinkageHistory(clock: clock)
+            #expect(served >= 20, "two volunteers, a dozen Saturdays")
+            #expect(abs(clock.now.timeIntervalSinceNow) < 5)
+            let (confirmed, points, evaluated) = try await f.linli.store.read { db in
+                (try await db.raw("SELECT COUNT(*) AS n FROM shift_assignments WHERE confirmed_at IS NOT NULL AND confirmed_at < \(bind: Int64(Date().timeIntervalSince1970) - 20 * 86400)").first()!.decode(column: "n", as: Int.self),
+                 try await db.raw("SELECT COALESCE(SUM(delta), 0) AS n FROM point_entries").first()!.decode(column: "n", as: Int.self),
+                 try await db.raw("SELECT COUNT(*) AS n FROM micro_projects WHERE stage = 'done' AND rating = 5 AND evaluation IS NOT NULL").first()!.decode(column: "n", as: Int.self))
+            }
+            #expect(confirmed >= served && points > 0 && evaluated == 1)
+            // The demo volunteer's certificate counts those hours.
+            let cert = try await f.linli.linkage.certificate(volunteerID: nil, actor: try await f.actor("volunteer"))
+            #expect(cert.shifts >= 12 && cert.lines.contains { $0.task == "周末小区平安巡查" })
+        }
+    }
 }

@@ -178,3 +178,83 @@ extension Linli {
         return project
     }
 }
+
+extension Linli {
+    /// The linkage's past, through its use cases with the demo clock at each step's date: a
+    /// season of weekend patrols (four months ago to one month ago) served by the two demo
+    /// volunteers — each shift proposed, accepted, confirmed, checked in and out by staff and its
+    /// hours confirmed, so the volunteers have hours, points and a certificate to print — and a
+    /// children's project carried from analysis to its evaluation and rating.
+    /// Returns how many shifts were served.
+    public func loadLinkageHistory(clock: DemoClock, suffix: String = "") async throws -> Int {
+        func actor(_ username: String) async throws -> Actor? { try await demoActor(username + suffix) }
+        guard let staff = try await actor("community"), let resident = try await actor("resident"), let volunteer = try await actor("volunteer"),
+              let community = LinkageService.ownCommunity(resident) else { return 0 }
+        let l = linkage
+        defer { clock.set(nil) }
+        let startDay = LocalDay.of(Int64(Date().timeIntervalSince1970)) - 120
+        func at(_ seconds: Int64) { clock.set(Date(timeIntervalSince1970: TimeInterval(seconds))) }
+        at(LocalDay.start(startDay) + 9 * 3600)
+        var volunteers: [(Actor, Int64)] = []
+        for a in [resident, volunteer] {
+            if let vid = try await store.read({ db in
+                try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: a.userID)").first()?.decode(column: "id", as: Int64.self)
+            }) { volunteers.append((a, vid)) }
+        }
+        guard !volunteers.isEmpty else { return 0 }
+        var patrol = LinkageService.TaskInput()
+        patrol.communityID = community.id; patrol.title = "周末小区平安巡查"; patrol.kind = "recurring"; patrol.skills = []
+        patrol.description = "周六上午巡查小区消防通道、电动车充电和楼道堆物，发现问题当场劝导，拍照反映给物业。"
+        patrol.address = "党群服务中心门口集合"; patrol.headcount = 2
+        let home = PlacePath.ids(resident.grants.first { $0.role == .resident }?.placePath ?? community.path)
+        patrol.placeID = home.count > 4 ? home[4] : community.id
+        patrol.firstDay = ChinaTime.iso(day: startDay + 1); patrol.lastDay = ChinaTime.iso(day: startDay + 90)
+        patrol.weekdays = [6]; patrol.startTime = "09:00"; patrol.durationMinutes = 90; patrol.pointsPerHour = 10
+        let task = try await l.postTask(patrol, actor: staff)
+        let shifts: [(id: Int64, starts: Int64, ends: Int64)] = try await store.read { db in
+            try await db.raw("SELECT id, starts_at, ends_at FROM task_shifts WHERE task_id = \(bind: task) ORDER BY starts_at").all().map {
+                (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "starts_at", as: Int64.self), try $0.decode(column: "ends_at", as: Int64.self))
+            }
+        }
+        var served = 0
+        for s in shifts {
+            // Asked three days before, answered the same evening, confirmed the next morning.
+            var assignments: [Int64] = []
+            for (who, vid) in volunteers {
+                at(s.starts - 3 * 86400)
+                guard let a = try? await l.propose(shiftID: s.id, volunteerID: vid, actor: staff) else { continue }
+                at(s.starts - 3 * 86400 + 10 * 3600)
+                guard (try? await l.answer(assignmentID: a, accept: true, actor: who)) != nil else { continue }
+                at(s.starts - 2 * 86400)
+                guard (try? await l.confirmAssignment(a, actor: staff)) != nil else { continue }
+                assignments.append(a)
+            }
+            // On the day: staff sign them in and out at the desk, and confirm the hours.
+            at(s.ends + 15 * 60)
+            for a in assignments {
+                try await l.checkIn(a, code: nil, at: LocalTime.text(s.starts + 5 * 60).replacingOccurrences(of: " ", with: "T"), actor: staff)
+                try await l.checkOut(a, at: LocalTime.text(s.ends).replacingOccurrences(of: " ", with: "T"), actor: staff)
+                at(s.ends + 3600)
+                _ = try await l.confirmHours(a, minutes: nil, actor: staff)
+                served += 1
+            }
+        }
+        // A children's project of the same months, evaluated and rated when it ended.
+        at(LocalDay.start(startDay) + 10 * 3600)
+        var p = LinkageService.ProjectInput()
+        p.communityID = community.id; p.title = "暑期四点半课堂"; p.domain = "children"; p.budget = "12000"
+        p.summary = "暑假期间为双职工家庭的孩子提供作业辅导和阅读活动，大学生志愿者和退休教师轮流值班。"
+        let project = try await l.createProject(p, actor: staff)
+        let steps: [(Int64, String)] = [(7, "走访 60 户双职工家庭，42 户有需要，确定每周一至五 16:30–18:00 开课。"),
+                                         (20, "与社区学校签订场地协议，招募志愿者 12 名。"),
+                                         (80, "共开课 38 次，服务儿童 1,140 人次，家长满意度调查 96% 满意。")]
+        for (day, note) in steps {
+            at(LocalDay.start(startDay + day) + 10 * 3600)
+            _ = try await l.advanceProject(project, note: note, evaluation: nil, rating: nil, actor: staff)
+        }
+        at(LocalDay.start(startDay + 95) + 10 * 3600)
+        _ = try await l.advanceProject(project, note: "评估完成，项目结项。", evaluation: "目标全部达成：参与儿童 42 名，出勤率 91%，家长满意度 96%。建议寒假继续开办，增加科学实验内容。",
+                                       rating: 5, actor: staff)
+        return served
+    }
+}
