@@ -241,5 +241,10 @@ enum RegistryMigrations {
         Migration("registry.008", [
             "CREATE INDEX places_parent_kind ON places(parent_id, kind)",
         ]),
+        // An owner's residents, found by the owner (a poll's opening tells the electorate's
+        // owners; without it every resident of the city was read).
+        Migration("registry.009", [
+            "CREATE INDEX residents_owner ON residents(owner_id)",
+        ]),
     ]
 }
