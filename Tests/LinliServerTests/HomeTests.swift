@@ -103,6 +103,10 @@ import LinliStore
                 let poll = String(home.firstMatch(of: /href="(\/polls\/\d+)"/)!.1)
                 res = try await client.execute(uri: poll, method: .get, headers: [.cookie: owner])
                 #expect(res.body.text.contains("须四分之三同意") && !res.body.text.contains("第 278 条") && res.body.text.contains("data-chart="))
+                // …and so does the matter's own page.
+                let matter = String(res.body.text.firstMatch(of: /href="(\/matters\/\d+)"/)!.1)
+                res = try await client.execute(uri: matter, method: .get, headers: [.cookie: owner])
+                #expect(res.body.text.contains("须四分之三同意") && !res.body.text.contains("第 278 条"))
                 let staff = try await webLogin(client, "community")
                 res = try await client.execute(uri: "/", method: .get, headers: [.cookie: staff])
                 #expect(res.headers[.location] == "/console")

@@ -416,6 +416,11 @@ struct DeliberationRoutes {
         data["has_documents"] = !d.documents.isEmpty
         data["has_milestones"] = !d.milestones.isEmpty
         data["is_publish_resolution"] = d.matter.stageKind == StageKind.publishResolution.rawValue
+        // Residents (and staff acting for one) read what the class means, not the statute behind
+        // it, as on the poll page.
+        if actor.actsOnlyForThemselves || actor.acting != nil {
+            data["plain_class"] = I18n.label("plain_" + d.matter.itemClass, c.lang)
+        }
         if d.matter.stageKind == StageKind.meeting.rawValue, d.matter.status == "open", actor.may(.matterManage) {
             let choices = (try? await deliberation.inviteeChoices(id, actor: actor)) ?? []
             data["invitee_choices"] = choices.map { ["value": $0.value, "label": $0.label] }
