@@ -221,6 +221,9 @@ public struct Actor: Sendable {
     public var grants: [RoleGrant]
     /// Set while a member of staff acts for this resident.
     public var acting: ActingBy?
+    /// Actions this actor may not take whatever its grants say: a relative acting for an elder
+    /// neither opens the household's personal data nor votes as the owner.
+    public var withheld: Set<Action> = []
 
     /// The name a record shows for whoever took a step: "王秀英（李敏代办）" while acting.
     public var signature: String {
@@ -236,7 +239,7 @@ public struct Actor: Sendable {
     }
 
     public func may(_ action: Action) -> Bool {
-        grants.contains { PermissionTable.allows($0.role, action) }
+        !withheld.contains(action) && grants.contains { PermissionTable.allows($0.role, action) }
     }
 
     /// No staff role anywhere: a resident or volunteer, who gets a home of tiles and a
@@ -245,7 +248,8 @@ public struct Actor: Sendable {
 
     /// True if some grant allows `action` on an object at `scope`.
     public func may(_ action: Action, on scope: ObjectScope) -> Bool {
-        grants.contains { g in
+        guard !withheld.contains(action) else { return false }
+        return grants.contains { g in
             guard PermissionTable.allows(g.role, action) else { return false }
             return Self.covers(g, action, scope)
         }
@@ -282,6 +286,6 @@ public struct Actor: Sendable {
 
     /// The grants that allow `action`, for building scoped list queries.
     public func grants(for action: Action) -> [RoleGrant] {
-        grants.filter { PermissionTable.allows($0.role, action) }
+        withheld.contains(action) ? [] : grants.filter { PermissionTable.allows($0.role, action) }
     }
 }

@@ -83,7 +83,7 @@ import LinliStore
                     try await db.raw("SELECT id FROM requests WHERE reporter_user_id = \(bind: managed)").first()!.decode(column: "id", as: Int64.self)
                 }
                 res = try await client.execute(uri: "/requests/\(filed)", method: .get, headers: [.cookie: staff])
-                #expect(res.body.text.contains("工作人员代办") && !res.body.text.contains("居民自报"))
+                #expect(res.body.text.contains("代办（工作人员或亲属代居民反映）") && !res.body.text.contains("居民自报"))
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM request_events WHERE kind = 'submitted' AND actor_name LIKE '%代办%'") == 1)
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM acting_steps WHERE action = 'request.submit'") == 1)
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'request.submit' AND username = 'community（代 managed-\(elder.id)）'") == 1)

@@ -90,7 +90,17 @@ import LinliStore
                 #expect(try await Self.count(f, """
                     SELECT COUNT(*) AS n FROM requests q JOIN role_grants g ON g.user_id = q.reporter_user_id
                     WHERE g.resident_id = \(elder.id) AND q.channel = 'acting'
-                    """) == 1)
+                    """) >= 1)
+                // A relative does not open the household's personal data, nor pass a report off as a phone call.
+                res = try await client.execute(uri: "/api/v1/residents/\(elder.id)/unmask", method: .post, headers: json,
+                                               body: ByteBuffer(string: #"{"reason":"想看看妈妈的身份证号"}"#))
+                #expect(res.status == .forbidden || res.status == .notFound, "\(res.status)")
+                var phoned = lift
+                phoned.channel = "phone"; phoned.contactName = "程静"; phoned.description = "楼道灯坏了"
+                res = try await client.execute(uri: "/api/v1/requests", method: .post, headers: json,
+                                               body: ByteBuffer(string: String(decoding: try JSONEncoder().encode(phoned), as: UTF8.self)))
+                #expect(res.status == .created, "\(res.body.text)")
+                #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM requests WHERE channel = 'phone'") == 0)
                 // Ending: back to the relative's own list; the record is there for both.
                 res = try await client.execute(uri: "/acting/end", method: .post, headers: form, body: ByteBuffer(string: "_csrf=\(csrf)"))
                 #expect(res.status == .seeOther && res.headers[.location] == "/relatives")

@@ -42,7 +42,7 @@ import Testing
         #expect(I18n.codeLabel("org_registration", "registered", .zh) == "登记")
         #expect(I18n.codeLabel("org_registration", "filed", .en) == "Filed")
         // A request's source: every channel has its words ("phone" once showed as itself).
-        #expect(I18n.codeLabel("channel", "phone", .zh) == "电话" && I18n.codeLabel("channel", "acting", .zh) == "工作人员代办")
+        #expect(I18n.codeLabel("channel", "phone", .zh) == "电话" && I18n.codeLabel("channel", "acting", .zh)!.hasPrefix("代办"))
     }
 
     @Test func everyTemplateKeyExists() throws {

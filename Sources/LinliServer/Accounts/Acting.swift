@@ -146,6 +146,8 @@ extension AccountService {
             SELECT a.resident_user_id, a.expires_at, a.ended_at, a.method, u.username, u.display_name
             FROM acting_sessions a JOIN users u ON u.id = a.staff_user_id
             WHERE a.id = \(bind: actingID) AND a.staff_user_id = \(bind: staffUserID)
+              AND (a.method <> 'relative' OR EXISTS (
+                  SELECT 1 FROM relative_links l WHERE l.user_id = a.staff_user_id AND l.resident_id = a.resident_id AND l.status = 'approved'))
             """).first() else { return nil }
         let expires = try s.decode(column: "expires_at", as: Int64.self)
         guard ActingRules.live(expiresAt: expires, endedAt: try s.decode(column: "ended_at", as: Int64?.self), now: now),
@@ -156,6 +158,9 @@ extension AccountService {
         resident.acting = ActingBy(sessionID: actingID, userID: staffUserID, username: try s.decode(column: "username", as: String.self),
                                    displayName: try s.decode(column: "display_name", as: String.self), expiresAt: expires,
                                    byRelative: try s.decode(column: "method", as: String.self) == "relative")
+        // A relative reports and confirms for the person; they do not open the household's
+        // personal data or vote as the owner (that takes the owner, or staff with a signed proxy).
+        if resident.acting?.byRelative == true { resident.withheld = [.residentUnmask, .voteCast, .voteRecord] }
         return resident
     }
 

@@ -44,7 +44,8 @@ extension AccountService {
     public func askRelative(relation rawRelation: String?, actor: Actor, lookup: @Sendable () async throws -> RelativeCandidate?) async throws -> Int64 {
         guard actor.acting == nil else { throw LinliError.conflict("acting", "acting", "代办时不能绑定亲属") }
         let relation = try RelativeRules.relation(rawRelation)
-        let now = env.nowSeconds, key = "r:\(actor.userID)"
+        // One count with binding's: both guess a household code and an ID's last four.
+        let now = env.nowSeconds, key = "b:\(actor.userID)"
         let candidate = try await lookup()
         enum Step: Sendable { case refused(LinliError), done(Int64) }
         let step: Step = try await store.transaction { db in
@@ -105,9 +106,11 @@ extension AccountService {
         if !approve { guard reason.count >= 2 else { throw LinliError.invalid("reason", "required", "请填写不予绑定的原因（申请人可以看到）") } }
         guard reason.count <= 200 else { throw LinliError.invalid("reason", "too_long", "原因不能超过 200 字") }
         try await store.transaction { db in
-            guard let r = try await db.raw("SELECT path, status, resident_id FROM relative_links WHERE id = \(bind: id)").first() else { throw LinliError.notFound }
+            guard let r = try await db.raw("SELECT user_id, path, status, resident_id FROM relative_links WHERE id = \(bind: id)").first() else { throw LinliError.notFound }
             let path = try r.decode(column: "path", as: String.self)
-            guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
+            // Nobody confirms their own link: it would outlive their staff grant.
+            guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }),
+                  try r.decode(column: "user_id", as: Int64.self) != actor.userID else { throw LinliError.notFound }
             let changed = try await db.raw("""
                 UPDATE relative_links SET status = \(bind: approve ? "approved" : "refused"), decided_by = \(bind: actor.userID), decided_at = \(bind: env.nowSeconds),
                        reason = \(bind: reason.isEmpty ? nil : reason)

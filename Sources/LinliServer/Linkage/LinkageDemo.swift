@@ -211,6 +211,7 @@ extension Linli {
         patrol.firstDay = ChinaTime.iso(day: startDay + 1); patrol.lastDay = ChinaTime.iso(day: startDay + 90)
         patrol.weekdays = [6]; patrol.startTime = "09:00"; patrol.durationMinutes = 90; patrol.pointsPerHour = 10
         let task = try await l.postTask(patrol, actor: staff)
+        let posted = Int64(clock.now.timeIntervalSince1970)
         let shifts: [(id: Int64, starts: Int64, ends: Int64)] = try await store.read { db in
             try await db.raw("SELECT id, starts_at, ends_at FROM task_shifts WHERE task_id = \(bind: task) ORDER BY starts_at").all().map {
                 (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "starts_at", as: Int64.self), try $0.decode(column: "ends_at", as: Int64.self))
@@ -220,12 +221,14 @@ extension Linli {
         for s in shifts {
             // Asked three days before, answered the same evening, confirmed the next morning.
             var assignments: [Int64] = []
+            // Never before the task was posted (the first Saturday may be sooner than three days).
+            let asked = max(s.starts - 3 * 86400, posted + 600)
             for (who, vid) in volunteers {
-                at(s.starts - 3 * 86400)
+                at(asked)
                 guard let a = try? await l.propose(shiftID: s.id, volunteerID: vid, actor: staff) else { continue }
-                at(s.starts - 3 * 86400 + 10 * 3600)
+                at(min(asked + 10 * 3600, s.starts - 3600))
                 guard (try? await l.answer(assignmentID: a, accept: true, actor: who)) != nil else { continue }
-                at(s.starts - 2 * 86400)
+                at(min(asked + 20 * 3600, s.starts - 1800))
                 guard (try? await l.confirmAssignment(a, actor: staff)) != nil else { continue }
                 assignments.append(a)
             }

@@ -469,8 +469,8 @@ public struct RequestsService: Sendable {
         let asked = Channel(rawValue: input.channel ?? (actor.grants.contains { $0.role == .partnerApp } ? "open311"
                                                           : actor.grants.contains { $0.role == .hotline } ? "hotline" : "app"))
         v.check(asked != nil, "channel", "invalid", "来源渠道无效")
-        // What the resident's own form sends ("app", or nothing) is, while staff act for them, 代办.
-        let channel = actor.acting != nil && asked == .app ? Channel.acting : asked
+        // Whatever the form sends, a report made while someone acts for the resident is 代办.
+        let channel = actor.acting != nil && asked != nil ? Channel.acting : asked
         v.check(channel != .acting || actor.acting != nil, "channel", "invalid", "只有工作人员代居民办理时才能选择“代办”")
         let contactName = input.contactName?.trimmingCharacters(in: .whitespaces) ?? ""
         let contactPhone = PhoneNumber.normalise(input.contactPhone ?? "")

@@ -92,7 +92,7 @@ enum RequestsText {
         "channel_app": ("居民自报", "Self-reported"), "channel_phone": ("电话", "Phone"), "channel_walk_in": ("来访", "Walk-in"),
         "channel_visit": ("走访", "Visit"), "channel_open311": ("第三方应用", "Partner app"),
         "channel_hotline": ("12345 热线", "12345 hotline"),
-        "channel_acting": ("工作人员代办", "Filed by staff for the resident"), "hotline": ("12345 热线", "12345 hotline"),
+        "channel_acting": ("代办（工作人员或亲属代居民反映）", "Filed on the resident's behalf"), "hotline": ("12345 热线", "12345 hotline"),
         "callback_satisfied": ("满意", "Satisfied"), "callback_basically_satisfied": ("基本满意", "Basically satisfied"),
         "callback_dissatisfied": ("不满意", "Dissatisfied"),
         "objection_pending": ("已申请退单，等待 12345 答复", "Objection sent, awaiting 12345"),
