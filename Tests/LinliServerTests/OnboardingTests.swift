@@ -271,6 +271,17 @@ import ZIPFoundation
                     try await db.raw("SELECT id FROM dwellings WHERE household_id = \(bind: h)").first()!.decode(column: "id", as: Int64.self)
                 }
                 #expect(owned.contains(part))
+                // The next part of the same buyer picks 李四 by name, never by number: only owners of
+                // the household's community, only for those who record its parts.
+                res = try await call(.get, "/api/v1/pick/owners?q=%E6%9D%8E&within=\(neighbour)")
+                let picked = try JSONDecoder().decode([PickItem].self, from: Data(buffer: res.body))
+                #expect(picked.contains { $0.label == "李四" && $0.hint.contains("名下 1 套") }, "\(res.body.text)")
+                res = try await call(.get, "/api/v1/pick/owners?q=%E6%9D%8E&within=\(ids.outsideHousehold)")
+                #expect(res.status == .notFound)
+                res = try await call(.get, "/api/v1/pick/owners?q=%E6%9D%8E&within=\(neighbour)", "resident")
+                #expect(res.status == .forbidden || res.status == .notFound)
+                let form = try await client.execute(uri: "/households/\(neighbour)/dwelling", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(form.body.text.contains("data-pick=\"owners\" data-pick-within=\"\(neighbour)\""))
             }
         }
     }

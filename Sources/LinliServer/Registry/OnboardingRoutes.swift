@@ -169,6 +169,11 @@ struct OnboardingRoutes {
         r.get("/api/v1/pick/residents", .action(.residentView)) { req, c in
             try JSON.response(try await registry.pickResidents(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
         }
+        r.get("/api/v1/pick/owners", .action(.householdEdit)) { req, c in
+            let within = try Input.id(req.uri.queryParameters.get("within").map { String($0) }, field: "within")
+            return try JSON.response(try await registry.pickOwners(req.uri.queryParameters.get("q").map { String($0) } ?? "", household: within,
+                                                                   actor: try c.requireActor()))
+        }
         r.get("/api/v1/pick/places", .action(.placeView)) { req, c in
             try JSON.response(try await registry.pickPlaces(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
         }

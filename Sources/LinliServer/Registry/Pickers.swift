@@ -139,6 +139,26 @@ extension RegistryService {
         }
     }
 
+    /// Owners already recorded in a household's community, by the start of the name: for a part
+    /// whose owner holds others (one buyer of several parts counts as one head), picked rather
+    /// than typed as a number. Only for those who may record this household's part.
+    public func pickOwners(_ raw: String, household: Int64?, actor: Actor) async throws -> [PickItem] {
+        let q = raw.trimmingCharacters(in: .whitespaces)
+        guard !q.isEmpty, q.count <= 40, let household else { return [] }
+        return try await store.read { db in
+            guard let h = try await fetchHousehold(db, id: household) else { throw LinliError.notFound }
+            try actor.require(.householdEdit, on: h.scope)
+            return try await db.raw("""
+                SELECT \(unsafeRaw: Self.ownerColumns) FROM owners o
+                WHERE o.community_id = \(bind: h.communityID) AND o.name <> '' AND \(store.dialect.startsWith("o.name", q))
+                ORDER BY o.name, o.id LIMIT \(unsafeRaw: String(Self.pickLimit))
+                """).all().map { r in
+                let o = try Self.ownerView(r, share: 10000)
+                return PickItem(id: o.id, label: o.name, hint: "\(I18n.label("ownerkind_" + o.kind, .zh)) · 名下 \(o.parts) 套")
+            }
+        }
+    }
+
     /// Places the actor may see, by any part of the name, the nearest first.
     public func pickPlaces(_ raw: String, actor: Actor) async throws -> [PickItem] {
         let q = raw.trimmingCharacters(in: .whitespaces)

@@ -103,7 +103,9 @@ enum Scripts {
         function search() {
           var q = box.value.trim(), mine = ++seq;
           if (!q) { close(); return; }
-          fetch('/api/v1/pick/' + kind + '?q=' + encodeURIComponent(q), { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+          var within = field.getAttribute('data-pick-within');
+          fetch('/api/v1/pick/' + kind + '?q=' + encodeURIComponent(q) + (within ? '&within=' + encodeURIComponent(within) : ''),
+                { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
             .then(function (r) { return r.ok ? r.json() : []; })
             .then(function (items) {
               if (mine !== seq) return;
