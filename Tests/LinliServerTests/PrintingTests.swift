@@ -129,3 +129,57 @@ import LinliStore
         }
     }
 }
+
+/// Invitations for a whole building at once: slips for the grown-ups who have no account yet.
+@Suite struct BulkInvitationTests {
+    @Test(arguments: Backend.available)
+    func aBuildingsGrownUpsWithoutAnAccountGetOneCodeEach(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let ids = try await f.ids()
+            try await built.app.test(.router) { client in
+                let (building, adults, withAccount) = try await f.linli.store.read { db in
+                    let path = try await db.raw("SELECT path FROM households WHERE id = \(bind: ids.insideHousehold)").first()!.decode(column: "path", as: String.self)
+                    let building = PlacePath.ids(path)[5]
+                    let bpath = try await db.raw("SELECT path FROM places WHERE id = \(bind: building)").first()!.decode(column: "path", as: String.self)
+                    let people = try await db.raw("""
+                        SELECT r.id, r.birth_date FROM residents r JOIN households h ON h.id = r.household_id WHERE h.path LIKE \(bind: bpath + "%")
+                        """).all()
+                    let adults = try people.filter { RegistryService.age(birth: try $0.decode(column: "birth_date", as: String.self), now: Date()) >= 18 }
+                        .map { try $0.decode(column: "id", as: Int64.self) }
+                    let linked = try await db.raw("SELECT resident_id FROM role_grants WHERE role = 'resident' AND resident_id IS NOT NULL").all()
+                        .map { try $0.decode(column: "resident_id", as: Int64.self) }
+                    return (building, adults, Set(linked))
+                }
+                let expected = adults.filter { !withAccount.contains($0) }.count
+                #expect(expected > 0)
+                let token = try await f.token("community")
+                var res = try await client.execute(uri: "/api/v1/places/\(building)/invitations", method: .post, headers: [.authorization: "Bearer \(token)"])
+                #expect(res.status == .created)
+                let first = try JSONDecoder().decode([Invite].self, from: Data(buffer: res.body))
+                #expect(first.count == expected && first.allSatisfy { !withAccount.contains($0.residentID) })
+                // A second run makes new codes: the first ones no longer work.
+                res = try await client.execute(uri: "/api/v1/places/\(building)/invitations", method: .post, headers: [.authorization: "Bearer \(token)"])
+                let second = try JSONDecoder().decode([Invite].self, from: Data(buffer: res.body))
+                #expect(second.count == expected)
+                await expectCode("invalid_code") {
+                    _ = try await f.linli.accounts.redeemInvite(code: first[0].code, username: "neighbour1", password: "a-long-password-1", address: "127.0.0.9")
+                }
+                let session = try await f.linli.accounts.redeemInvite(code: second[0].code, username: "neighbour1", password: "a-long-password-1", address: "127.0.0.9")
+                #expect(session.actor.grants.contains { $0.role == .resident && $0.residentID == second[0].residentID })
+                // The page prints them; a resident may not; another street's building does not exist.
+                let staff = try await webLogin(client, "community")
+                let page = try await client.execute(uri: "/places/\(building)", method: .get, headers: [.cookie: staff])
+                #expect(page.body.text.contains("id=\"invites-button\""))
+                let csrf = String(page.body.text.firstMatch(of: /name="_csrf" value="([a-z0-9]+)"/)!.1)
+                res = try await client.execute(uri: "/places/\(building)/invitations", method: .post,
+                                               headers: [.cookie: staff, .contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: "_csrf=\(csrf)"))
+                #expect(res.status == .ok && res.body.text.components(separatedBy: "invite-slip").count - 1 == expected - 1, "the one who made an account is left out")
+                res = try await client.execute(uri: "/api/v1/places/\(building)/invitations", method: .post, headers: [.authorization: "Bearer \(try await f.token("resident"))"])
+                #expect(res.status == .forbidden)
+                res = try await client.execute(uri: "/api/v1/places/\(ids.outsideCompound)/invitations", method: .post, headers: [.authorization: "Bearer \(token)"])
+                #expect(res.status == .notFound)
+            }
+        }
+    }
+}

@@ -58,6 +58,52 @@ extension AccountService {
         }
     }
 
+    /// Most invitations one run makes (a large building's grown-ups; a compound of thousands is
+    /// printed building by building).
+    static let inviteBatchLimit = 400
+
+    /// One-time codes for every person of a run who has no account yet (a building's residents,
+    /// slips handed out door to door), in one transaction with an audit row each. Those who have
+    /// an account are left out; a new code ends a person's unused one.
+    public func createInvites(_ people: [(householdID: Int64, residentID: Int64, name: String)], actor: Actor) async throws -> [Invite] {
+        try Self.requireGrantable(.resident, by: actor)
+        let now = env.nowSeconds, expires = now + Int64(Self.inviteDays) * 86400
+        let codes = people.map { _ in Self.inviteCode(env.randomBytes(8)) }
+        return try await store.transaction { db in
+            let ids = people.map(\.residentID)
+            var withAccount = Set<Int64>()
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                withAccount.formUnion(try await db.query("SELECT DISTINCT resident_id FROM role_grants WHERE role = 'resident' AND resident_id IN (\(list: chunk))")
+                    .all().map { try $0.decode(column: "resident_id", as: Int64.self) })
+            }
+            let todo = people.enumerated().filter { !withAccount.contains($0.element.residentID) }
+            guard todo.count <= Self.inviteBatchLimit else {
+                throw LinliError.invalid("place_id", "invites_too_many", "一次最多生成 \(Self.inviteBatchLimit) 份邀请码，请按楼栋分批")
+            }
+            var out: [Invite] = []
+            var paths: [Int64: String] = [:]
+            for (i, person) in todo {
+                if paths[person.householdID] == nil {
+                    guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: person.householdID)").first() else { throw LinliError.notFound }
+                    paths[person.householdID] = try h.decode(column: "path", as: String.self)
+                }
+                let path = paths[person.householdID]!
+                guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
+                try await db.raw("DELETE FROM invites WHERE resident_id = \(bind: person.residentID) AND used_at IS NULL").run()
+                let id = try await db.raw("""
+                    INSERT INTO invites (code_hash, household_id, resident_id, display_name, created_by, created_at, expires_at)
+                    VALUES (\(bind: Self.hashToken(Self.normaliseInvite(codes[i]))), \(bind: person.householdID), \(bind: person.residentID),
+                            \(bind: String(person.name.prefix(40))), \(bind: actor.userID), \(bind: now), \(bind: expires)) RETURNING id
+                    """).first()!.decode(column: "id", as: Int64.self)
+                try await audit.append(db, actor: actor, action: "invite.create", objectType: "resident", objectID: person.residentID, path: path, detail: "batch")
+                out.append(Invite(id: id, code: codes[i], displayName: person.name, householdID: person.householdID, residentID: person.residentID,
+                                  expires: ChinaTime.iso(day: LocalDay.of(expires))))
+            }
+            return out
+        }
+    }
+
     /// A resident makes their account with the printed code: the account is theirs, linked to
     /// their household and to them, and they are signed in. A wrong, used or expired code gets
     /// one answer; an address that keeps guessing waits.

@@ -42,3 +42,36 @@ extension RegistryService {
         }
     }
 }
+
+/// A grown-up living under a place, to whom an invitation may be printed.
+public struct InvitableResident: Sendable {
+    public var residentID: Int64
+    public var householdID: Int64
+    public var name: String
+    public var address: String
+}
+
+extension RegistryService {
+    /// The residents of 18 or more living under a compound, building, unit or villager group,
+    /// among those the actor may edit, in address order: who a run of invitations is printed
+    /// for (the accounts leave out those who already have one).
+    public func invitableResidents(placeID: Int64, actor: Actor) async throws -> (place: PlaceSummary, people: [InvitableResident]) {
+        let now = env.now()
+        return try await store.read { db in
+            guard let p = try await fetchPlace(db, placeID), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
+            guard p.kind.rank >= 4 else { throw LinliError.invalid("place_id", "invites_place", "请在小区、楼栋、单元或村民小组批量生成邀请码") }
+            let scope = scopedHouseholds(actor, .residentEdit, alias: "h")
+            let rows = try await db.raw("""
+                SELECT r.id, r.household_id, r.name, r.birth_date, h.address FROM residents r JOIN households h ON h.id = r.household_id
+                WHERE \(store.dialect.startsWith("h.path", p.path)) AND \(scope)
+                ORDER BY h.path, h.door, r.id LIMIT \(unsafeRaw: String(Self.cardBatchLimit * 4))
+                """).all()
+            let people = try rows.compactMap { r -> InvitableResident? in
+                guard Self.age(birth: try r.decode(column: "birth_date", as: String.self), now: now) >= 18 else { return nil }
+                return InvitableResident(residentID: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
+                                         name: try r.decode(column: "name", as: String.self), address: try r.decode(column: "address", as: String.self))
+            }
+            return (p.summary, people)
+        }
+    }
+}

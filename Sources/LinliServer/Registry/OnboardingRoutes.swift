@@ -186,9 +186,30 @@ struct OnboardingRoutes {
             data["register_url"] = publicBaseURL + "/register"
             return renderer.page("invite", data, context: c, title: I18n.table(c.lang)["invite"]!)
         }
+        // A run of invitations for a building's grown-ups without an account: slips to hand out
+        // door to door, eight to an A4 sheet. Made by a POST (codes are shown once, never again).
+        r.post("/places/:id/invitations", .action(.userManage)) { _, c in
+            let (place, invites, addresses) = try await invitations(try c.id("id"), actor: try c.requireActor())
+            let slips: [[String: Any]] = invites.map { i in
+                ["code": i.code, "name": String(i.displayName.prefix(1)) + "**", "address": addresses[i.householdID] ?? "", "expires": i.expires]
+            }
+            let d: [String: Any] = ["place": Renderer.fields(place, c.lang), "slips": slips, "count": slips.count, "none": slips.isEmpty,
+                                    "register_url": publicBaseURL + "/register"]
+            return renderer.page("invitations", d, context: c, title: place.name + " · " + I18n.table(c.lang)["invite"]!)
+        }
+        r.post("/api/v1/places/:id/invitations", .action(.userManage)) { _, c in
+            let (_, invites, _) = try await invitations(try c.id("id"), actor: try c.requireActor())
+            return try JSON.response(invites, status: .created)
+        }
         r.post("/api/v1/residents/:id/invite", .action(.userManage)) { _, c in
             try JSON.response(try await invite(try c.id("id"), actor: try c.requireActor()), status: .created)
         }
+    }
+
+    func invitations(_ placeID: Int64, actor: Actor) async throws -> (PlaceSummary, [Invite], [Int64: String]) {
+        let (place, people) = try await registry.invitableResidents(placeID: placeID, actor: actor)
+        let invites = try await accounts.createInvites(people.map { ($0.householdID, $0.residentID, $0.name) }, actor: actor)
+        return (place, invites, Dictionary(people.map { ($0.householdID, $0.address) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// A one-time code for a resident the actor may edit (the registry says where they live).

@@ -5,6 +5,11 @@ enum RegistryText {
     static let strings: [String: (String, String)] = [
         "remove_place": ("删除此地点", "Remove this place"),
         "cards_link": ("打印本处百姓码卡片", "Print the household cards here"),
+        "invites_link": ("为本处尚未开通账号的成年居民生成邀请码", "Invitations for the grown-ups here without an account"),
+        "invites_confirm": ("将为本处每位尚未开通账号的成年居民生成新的邀请码，旧的未使用邀请码作废。继续吗？", "A new code for every grown-up here without an account; unused old codes stop working. Continue?"),
+        "invites_count_before": ("共 ", ""), "invites_count_after": (" 份邀请码，只显示这一次，请现在打印。每张 A4 纸 8 份，剪开后交给居民本人。", " invitations, shown this once: print them now. Eight to an A4 sheet; cut and hand each to the person."),
+        "invites_none": ("这里的成年居民都已开通账号。", "Every grown-up here has an account."),
+        "invite_slip_hint": ("请用手机打开上面的网址，输入邀请码，设置用户名和密码。", "Open the address above, enter the code, choose a username and password."),
         "cards_count_before": ("共 ", ""), "cards_count_after": (" 户。每张 A4 纸印 8 张卡片，沿边框剪开，张贴在门口或交给住户。", " households. Eight cards to an A4 sheet: cut along the borders and post them at the doors or hand them out."),
         "csv_parts_hint": ("可另加专有部分与产权五列（专有部分编号,建筑面积,产权人,份额,开发商未售）：产权人填“本人”或姓名（共有人用“、”分隔，份额按同样顺序填写，合计 100%）；同一文件中同名产权人视为同一人；开发商未售房屋填“是”，可不填姓名和身份证号。没有居民身份证的，另加 证件类型,性别,出生日期 三列。", "Optional columns for the part and owners (专有部分编号,建筑面积,产权人,份额,开发商未售): 产权人 is 本人 or a name (co-owners separated by 、, shares in the same order, adding up to 100%); one name in one file is one owner; for the developer's unsold parts put 是 and leave the person empty. For residents without an ID card add 证件类型,性别,出生日期."),
         "csv_template": ("下载模板", "Download the template"),
