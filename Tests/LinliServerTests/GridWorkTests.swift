@@ -283,6 +283,33 @@ import LinliStore
     }
 
     @Test(arguments: Backend.available)
+    func aNeedFoundAtTheDoorGoesToTheNeedsPoolUnderAPublicTitleOnce(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let (household, _) = try await Self.elderlyHousehold(f)
+            let grid = try await f.actor("grid")
+            var v = VisitInput()
+            v.householdID = household; v.outcome = "well"; v.postNeed = true; v.needTitle = ""; v.needDomain = "space"
+            // Only a finding of need, with a title for everyone and a domain, goes to the pool.
+            do { _ = try await f.linli.gridWork.logVisit(v, actor: grid); Issue.record("accepted") } catch let e as ValidationErrors {
+                #expect(Set(e.errors.compactMap(\.field)).isSuperset(of: ["post_need", "need_title", "need_domain"]))
+            }
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM visits") == 0, "a refused visit writes nothing")
+            v.outcome = "needs_help"; v.note = "王阿婆腿脚不便，每天中午没人做饭"; v.needTitle = "独居老人需要午餐送餐"; v.needDomain = "elderly"; v.clientKey = "meal-1"
+            let (visit, created) = try await f.linli.gridWork.logVisit(v, actor: grid)
+            let needID = try #require(visit.needID)
+            #expect(created)
+            let again = try await f.linli.gridWork.logVisit(v, actor: grid)
+            #expect(!again.created && again.visit.needID == needID, "a resend posts it once")
+            let (title, body) = try await f.linli.store.read { db in
+                let r = try await db.raw("SELECT title, body FROM needs WHERE id = \(bind: needID)").first()!
+                return (try r.decode(column: "title", as: String.self), try r.decode(column: "body", as: String.self))
+            }
+            #expect(title == "独居老人需要午餐送餐" && !body.contains("王阿婆"), "the pool reads the public title, never the private note")
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM needs WHERE title = '独居老人需要午餐送餐'") == 1)
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func aCommunitySetsItsPlanAndSeesEachGridAgainstIt(_ backend: Backend) async throws {
         try await withFixture(backend, clock: TestClock("2026-12-01T02:00:00Z")) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))

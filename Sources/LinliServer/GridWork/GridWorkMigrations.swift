@@ -118,5 +118,9 @@ enum GridWorkMigrations {
             "CREATE INDEX announcement_households_grid ON announcement_households(grid_id, read_at)",
             "CREATE INDEX announcement_households_micro ON announcement_households(micro_grid_id, read_at)",
         ]),
+        // A finding put in the community's needs pool (the linkage's need, by id).
+        Migration("gridwork.003", [
+            "ALTER TABLE visits ADD COLUMN need_id BIGINT",
+        ]),
     ]
 }

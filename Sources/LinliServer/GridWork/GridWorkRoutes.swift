@@ -71,6 +71,7 @@ struct GridWorkRoutes {
                 if let x = v.followResult { d["follow_result"] = I18n.label("follow_" + x, c.lang) }
                 if let x = v.referralTo { d["referral"] = x }
                 if let x = v.requestID { d["request_id"] = x }
+                if v.needID != nil { d["need_posted"] = true }
                 return d
             }
             return renderer.page("visit_history", ["household_id": h.id, "address": h.address, "visits": rows, "none": rows.isEmpty],
@@ -150,6 +151,7 @@ struct GridWorkRoutes {
         i.followResult = f.nonEmpty("follow_result"); i.referralTo = f["referral_to"]
         i.fileRequest = f["file_request"] == "1"; i.requestCategory = f.nonEmpty("request_category")
         i.contactName = f["contact_name"]; i.contactPhone = f.nonEmpty("contact_phone")
+        i.postNeed = f["post_need"] == "1"; i.needTitle = f["need_title"]; i.needDomain = f.nonEmpty("need_domain")
         i.visitedAt = f.nonEmpty("visited_at"); i.clientKey = f.nonEmpty("client_key")
         return i
     }
@@ -228,8 +230,10 @@ struct GridWorkRoutes {
             // A fresh key per form shown: the phone sends it with the visit, and a resend is the same visit.
             "client_key": values["client_key"] ?? gridWork.env.token(),
             "file_request": values["file_request"] == "1", "return_grid": values["return_grid"] ?? "",
+            "post_need": values["post_need"] == "1",
+            "domains": LinkageService.domains.map { ["value": $0.0, "label": c.lang == .zh ? $0.1 : $0.2, "selected": $0.0 == values["need_domain"]] as [String: Any] },
         ]
-        for k in ["note", "care_given", "care_paid_by", "follow_up_on", "referral_to", "contact_name", "contact_phone"] { data[k] = values[k] ?? "" }
+        for k in ["note", "care_given", "care_paid_by", "follow_up_on", "referral_to", "contact_name", "contact_phone", "need_title"] { data[k] = values[k] ?? "" }
         for (k, v) in errors { data["error_" + k] = v }
         return renderer.page("visit_new", data, context: c, title: t["visit_log"]! + " · " + h.address)
     }

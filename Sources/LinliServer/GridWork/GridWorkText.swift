@@ -1,6 +1,9 @@
 /// Grid work's user-facing text (zh, en).
 enum GridWorkText {
     static let strings: [String: (String, String)] = [
+        "post_need": ("同时转入社区需求池（社区据此统筹服务）", "Also put it in the community's needs pool"),
+        "need_title_public": ("需求池里写什么（居民都能看到，不写姓名和门牌）", "What the pool says (everyone reads it: no names or doors)"),
+        "need_domain": ("服务领域", "Service domain"), "visit_need_posted": ("已转入社区需求池", "Put in the needs pool"),
         "visits": ("走访", "Visits"), "visits_due": ("待走访", "Visits due"),
         "visits_due_count": ("户待走访", "households to visit"), "visits_overdue_count": ("户已逾期", "overdue"),
         "visits_later_before": ("另有", "Another"), "visits_later_after": ("户在本期内走访即可。", "households are due later in their period."),

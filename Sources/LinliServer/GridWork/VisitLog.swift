@@ -13,6 +13,7 @@ struct ValidatedVisit {
     var followResult: FollowResult?
     var referralTo: String?
     var request: (category: String, contactName: String, contactPhone: String)?
+    var need: (title: String, domain: String)?
     var visitedAt: Int64
     var clientKey: String?
 }
@@ -67,15 +68,26 @@ extension GridWorkService {
             v.check(!note.isEmpty, "note", "required", "登记为诉求时请写明需要什么帮助")
             request = (category, (input.contactName ?? "").trimmingCharacters(in: .whitespaces), input.contactPhone ?? "")
         }
+        var need: (String, String)?
+        if input.postNeed == true {
+            v.check(outcome == .needsHelp, "post_need", "not_needs_help", "只有“需要帮助”的走访才转入需求池")
+            let title = (input.needTitle ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            v.check(!title.isEmpty && title.count <= 60, "need_title", "required", "请写一句需求（60 字以内，不写姓名和门牌，社区居民都能看到）")
+            let domain = input.needDomain ?? ""
+            v.check(LinkageService.domains.contains { $0.0 == domain }, "need_domain", "invalid_choice", "请选择服务领域")
+            need = (title, domain)
+        }
         try v.throwIfAny()
-        return ValidatedVisit(kind: kind, outcome: outcome!, note: note, careGiven: careGiven, carePaidBy: carePaidBy, followUpDay: followUp,
-                              followResult: result.flatMap(FollowResult.init(rawValue:)), referralTo: referral, request: request,
-                              visitedAt: visitedAt, clientKey: key)
+        var checked = ValidatedVisit(kind: kind, outcome: outcome!, note: note, careGiven: careGiven, carePaidBy: carePaidBy, followUpDay: followUp,
+                                     followResult: result.flatMap(FollowResult.init(rawValue:)), referralTo: referral, request: request,
+                                     visitedAt: visitedAt, clientKey: key)
+        checked.need = need
+        return checked
     }
 
     static let visitColumns = """
         SELECT v.id, v.household_id, d.address, v.kind, v.outcome, v.note_cipher, v.care_given, v.care_paid_by, v.follow_up_day,
-               v.follow_result, v.referral_to, v.request_id, v.actor_name, v.visited_at, v.user_id
+               v.follow_result, v.referral_to, v.request_id, v.need_id, v.actor_name, v.visited_at, v.user_id
         FROM visits v LEFT JOIN visit_due d ON d.household_id = v.household_id
         """
 
@@ -87,7 +99,8 @@ extension GridWorkService {
                   careGiven: try r.decode(column: "care_given", as: String?.self), carePaidBy: try r.decode(column: "care_paid_by", as: String?.self),
                   followUpOn: try r.decode(column: "follow_up_day", as: Int64?.self).map { ChinaTime.iso(day: $0) },
                   followResult: try r.decode(column: "follow_result", as: String?.self), referralTo: try r.decode(column: "referral_to", as: String?.self),
-                  requestID: try r.decode(column: "request_id", as: Int64?.self), by: try r.decode(column: "actor_name", as: String.self),
+                  requestID: try r.decode(column: "request_id", as: Int64?.self), needID: try r.decode(column: "need_id", as: Int64?.self),
+                  by: try r.decode(column: "actor_name", as: String.self),
                   visitedAt: LocalTime.text(try r.decode(column: "visited_at", as: Int64.self)))
     }
 
@@ -116,7 +129,7 @@ extension GridWorkService {
         let v = try Self.validate(input, now: now)
         if let key = v.clientKey, let existing = try await visit(byKey: key, actor: actor) {
             try Self.sameVisit(existing, input, v)
-            return (try await fileRequestIfAsked(existing, v, actor: actor), false)
+            return (try await followUps(existing, v, actor: actor), false)
         }
         let id: Int64
         do {
@@ -154,12 +167,12 @@ extension GridWorkService {
         } catch {
             // Two retries at once: the loser finds the winner's visit.
             if let key = v.clientKey, !(error is LinliError), !(error is ValidationErrors), let existing = try await visit(byKey: key, actor: actor) {
-                return (try await fileRequestIfAsked(existing, v, actor: actor), false)
+                return (try await followUps(existing, v, actor: actor), false)
             }
             throw error
         }
         let saved = try await store.read { db in try visitView(try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.id = \(id)").first()!) }
-        return (try await fileRequestIfAsked(saved, v, actor: actor), true)
+        return (try await followUps(saved, v, actor: actor), true)
     }
 
     /// A retry must carry the same visit: a key reused for another household or outcome is refused.
@@ -174,6 +187,30 @@ extension GridWorkService {
             try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.user_id = \(actor.acting?.userID ?? actor.userID) AND v.client_key = \(key)")
                 .first().map(visitView)
         }
+    }
+
+    /// What a finding asks for after the visit is kept: a request, a need in the pool, or both.
+    func followUps(_ visit: VisitView, _ v: ValidatedVisit, actor: Actor) async throws -> VisitView {
+        try await postNeedIfAsked(try await fileRequestIfAsked(visit, v, actor: actor), v, actor: actor)
+    }
+
+    /// Puts the finding in the community's needs pool under the worker's public title (the
+    /// private note stays with the visit); once, whatever the retries.
+    func postNeedIfAsked(_ visit: VisitView, _ v: ValidatedVisit, actor: Actor) async throws -> VisitView {
+        guard let need = v.need, visit.needID == nil else { return visit }
+        let community = try await store.read { db in
+            try await db.query("SELECT community_id FROM visits WHERE id = \(visit.id)").first()!.decode(column: "community_id", as: Int64.self)
+        }
+        var input = LinkageService.NeedInput()
+        input.communityID = community; input.kind = "need"; input.domain = need.domain; input.title = need.title
+        input.body = "网格员走访发现"
+        let needID = try await postNeed(input, actor)
+        try await store.transaction { db in
+            try await db.query("UPDATE visits SET need_id = \(needID) WHERE id = \(visit.id)").run()
+        }
+        var out = visit
+        out.needID = needID
+        return out
     }
 
     func fileRequestIfAsked(_ visit: VisitView, _ v: ValidatedVisit, actor: Actor) async throws -> VisitView {

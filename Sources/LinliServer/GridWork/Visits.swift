@@ -22,6 +22,11 @@ public struct VisitInput: Codable, Sendable {
     public var requestCategory: String?
     public var contactName: String?
     public var contactPhone: String?
+    /// "Needs help" put in the community's needs pool (什么服务缺了) as well, under a title the
+    /// worker writes for everyone to read (never the private note), in a service domain.
+    public var postNeed: Bool?
+    public var needTitle: String?
+    public var needDomain: String?
     /// When it happened (China time, `2026-12-05T10:30`): a visit sent later says when it was typed.
     public var visitedAt: String?
     public var clientKey: String?
@@ -33,6 +38,7 @@ public struct VisitInput: Codable, Sendable {
         case careGiven = "care_given", carePaidBy = "care_paid_by", followUpOn = "follow_up_on", followResult = "follow_result"
         case referralTo = "referral_to", fileRequest = "file_request", requestCategory = "request_category"
         case contactName = "contact_name", contactPhone = "contact_phone", visitedAt = "visited_at", clientKey = "client_key"
+        case postNeed = "post_need", needTitle = "need_title", needDomain = "need_domain"
     }
 }
 
@@ -49,12 +55,15 @@ public struct VisitView: Codable, Sendable, Equatable {
     public var followResult: String?
     public var referralTo: String?
     public var requestID: Int64?
+    /// The need this finding put in the community's needs pool.
+    public var needID: Int64?
     public var by: String
     public var visitedAt: String
 
     enum CodingKeys: String, CodingKey {
         case id, householdID = "household_id", address, kind, outcome, note, careGiven = "care_given", carePaidBy = "care_paid_by"
-        case followUpOn = "follow_up_on", followResult = "follow_result", referralTo = "referral_to", requestID = "request_id", by, visitedAt = "visited_at"
+        case followUpOn = "follow_up_on", followResult = "follow_result", referralTo = "referral_to", requestID = "request_id", needID = "need_id"
+        case by, visitedAt = "visited_at"
     }
 }
 
@@ -139,6 +148,9 @@ public struct GridWorkService: Sendable {
     /// Files a "needs help" finding as a request through the requests capability's own use case
     /// (its routing, deadlines and notifications); returns the request's id.
     var fileRequest: @Sendable (RequestInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
+    /// Puts a "needs help" finding in the community's needs pool through the linkage's own use
+    /// case; returns the need's id.
+    var postNeed: @Sendable (LinkageService.NeedInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService) {
         self.store = store
