@@ -261,6 +261,7 @@ enum Scripts {
     data.forEach(function (v, k) { if (k !== '_csrf' && k !== 'return_grid' && v !== '') body[k] = v; });
     body.household_id = +body.household_id;
     body.file_request = body.file_request === '1';
+    body.post_need = body.post_need === '1';
     var back = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits';
     var address = document.querySelector('.lead strong');
     function keep() {
