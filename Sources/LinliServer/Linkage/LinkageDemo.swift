@@ -195,6 +195,25 @@ extension Linli {
         let startDay = LocalDay.of(Int64(Date().timeIntervalSince1970)) - 120
         func at(_ seconds: Int64) { clock.set(Date(timeIntervalSince1970: TimeInterval(seconds))) }
         at(LocalDay.start(startDay) + 9 * 3600)
+        // A children's project of the same months, evaluated and rated when it ended: its steps are
+        // taken as their days come, between the Saturdays, so the clock only moves forward.
+        var p = LinkageService.ProjectInput()
+        p.communityID = community.id; p.title = "暑期四点半课堂"; p.domain = "children"; p.budget = "12000"
+        p.summary = "暑假期间为双职工家庭的孩子提供作业辅导和阅读活动，大学生志愿者和退休教师轮流值班。"
+        let project = try await l.createProject(p, actor: staff)
+        var projectSteps: [(day: Int64, note: String, evaluation: String?, rating: Int?)] = [
+            (7, "走访 60 户双职工家庭，42 户有需要，确定每周一至五 16:30–18:00 开课。", nil, nil),
+            (20, "与社区学校签订场地协议，招募志愿者 12 名。", nil, nil),
+            (80, "共开课 38 次，服务儿童 1,140 人次，家长满意度调查 96% 满意。", nil, nil),
+            (95, "评估完成，项目结项。", "目标全部达成：参与儿童 42 名，出勤率 91%，家长满意度 96%。建议寒假继续开办，增加科学实验内容。", 5),
+        ]
+        func projectStepsUntil(_ moment: Int64) async throws {
+            while let next = projectSteps.first, LocalDay.start(startDay + next.day) + 10 * 3600 <= moment {
+                projectSteps.removeFirst()
+                at(LocalDay.start(startDay + next.day) + 10 * 3600)
+                _ = try await l.advanceProject(project, note: next.note, evaluation: next.evaluation, rating: next.rating, actor: staff)
+            }
+        }
         var volunteers: [(Actor, Int64)] = []
         for a in [resident, volunteer] {
             if let vid = try await store.read({ db in
@@ -219,6 +238,7 @@ extension Linli {
         }
         var served = 0
         for s in shifts {
+            try await projectStepsUntil(max(s.starts - 3 * 86400, posted + 600))
             // Asked three days before, answered the same evening, confirmed the next morning.
             var assignments: [Int64] = []
             // Never before the task was posted (the first Saturday may be sooner than three days).
@@ -242,22 +262,7 @@ extension Linli {
                 served += 1
             }
         }
-        // A children's project of the same months, evaluated and rated when it ended.
-        at(LocalDay.start(startDay) + 10 * 3600)
-        var p = LinkageService.ProjectInput()
-        p.communityID = community.id; p.title = "暑期四点半课堂"; p.domain = "children"; p.budget = "12000"
-        p.summary = "暑假期间为双职工家庭的孩子提供作业辅导和阅读活动，大学生志愿者和退休教师轮流值班。"
-        let project = try await l.createProject(p, actor: staff)
-        let steps: [(Int64, String)] = [(7, "走访 60 户双职工家庭，42 户有需要，确定每周一至五 16:30–18:00 开课。"),
-                                         (20, "与社区学校签订场地协议，招募志愿者 12 名。"),
-                                         (80, "共开课 38 次，服务儿童 1,140 人次，家长满意度调查 96% 满意。")]
-        for (day, note) in steps {
-            at(LocalDay.start(startDay + day) + 10 * 3600)
-            _ = try await l.advanceProject(project, note: note, evaluation: nil, rating: nil, actor: staff)
-        }
-        at(LocalDay.start(startDay + 95) + 10 * 3600)
-        _ = try await l.advanceProject(project, note: "评估完成，项目结项。", evaluation: "目标全部达成：参与儿童 42 名，出勤率 91%，家长满意度 96%。建议寒假继续开办，增加科学实验内容。",
-                                       rating: 5, actor: staff)
+        try await projectStepsUntil(Int64.max)
         return served
     }
 }

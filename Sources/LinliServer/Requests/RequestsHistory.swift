@@ -107,6 +107,8 @@ extension Linli {
             return i
         }
 
+        // Whatever happens, the clock is the real one again afterwards.
+        defer { clock.set(nil) }
         var made = 0
         for day in 0..<days {
             let midnight = start + Int64(day) * 86400
@@ -205,7 +207,6 @@ extension Linli {
                 try? await s.run()
             }
         }
-        clock.set(nil)
         return made
     }
 
