@@ -289,11 +289,17 @@ import LinliStore
             let grid = try await f.actor("grid")
             var v = VisitInput()
             v.householdID = household; v.outcome = "well"; v.postNeed = true; v.needTitle = ""; v.needDomain = "space"
-            // Only a finding of need, with a title for everyone and a domain, goes to the pool.
-            do { _ = try await f.linli.gridWork.logVisit(v, actor: grid); Issue.record("accepted") } catch let e as ValidationErrors {
-                #expect(Set(e.errors.compactMap(\.field)).isSuperset(of: ["post_need", "need_title", "need_domain"]))
+            // The box counts only with "needs help" (its fields are hidden otherwise): the visit is
+            // kept, nothing goes to the pool — a visit typed offline is never lost to the box.
+            let plain = try await f.linli.gridWork.logVisit(v, actor: grid)
+            #expect(plain.visit.needID == nil)
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM needs WHERE body = '网格员走访发现'") == 0)
+            // Only the public title is checked: too long refuses, naming it, and writes nothing.
+            v.outcome = "needs_help"; v.needTitle = String(repeating: "长", count: 61); v.clientKey = "long-1"
+            do { _ = try await f.linli.gridWork.logVisit(v, actor: grid); Issue.record("accepted") } catch let e as LinliError {
+                #expect(e.field == "need_title" && e.code == "too_long")
             }
-            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM visits") == 0, "a refused visit writes nothing")
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM visits") == 1, "a refused visit writes nothing")
             v.outcome = "needs_help"; v.note = "王阿婆腿脚不便，每天中午没人做饭"; v.needTitle = "独居老人需要午餐送餐"; v.needDomain = "elderly"; v.clientKey = "meal-1"
             let (visit, created) = try await f.linli.gridWork.logVisit(v, actor: grid)
             let needID = try #require(visit.needID)

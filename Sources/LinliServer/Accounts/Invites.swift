@@ -74,7 +74,12 @@ extension AccountService {
             var withAccount = Set<Int64>()
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                withAccount.formUnion(try await db.query("SELECT DISTINCT resident_id FROM role_grants WHERE role = 'resident' AND resident_id IN (\(list: chunk))")
+                // A managed account (made when staff acted for the person) is handed over by the
+                // invitation: only an account of the person's own counts.
+                withAccount.formUnion(try await db.query("""
+                    SELECT DISTINCT g.resident_id FROM role_grants g JOIN users u ON u.id = g.user_id
+                    WHERE g.role = 'resident' AND u.managed = 0 AND g.resident_id IN (\(list: chunk))
+                    """)
                     .all().map { try $0.decode(column: "resident_id", as: Int64.self) })
             }
             let todo = people.enumerated().filter { !withAccount.contains($0.element.residentID) }

@@ -68,14 +68,15 @@ extension GridWorkService {
             v.check(!note.isEmpty, "note", "required", "登记为诉求时请写明需要什么帮助")
             request = (category, (input.contactName ?? "").trimmingCharacters(in: .whitespaces), input.contactPhone ?? "")
         }
+        // A visit typed without signal is lost if refused, so the pool's fields never refuse it:
+        // the box counts only with "needs help" (its fields are hidden otherwise), an empty title
+        // gets a neutral one the community completes, an unknown domain is "other".
         var need: (String, String)?
-        if input.postNeed == true {
-            v.check(outcome == .needsHelp, "post_need", "not_needs_help", "只有“需要帮助”的走访才转入需求池")
-            let title = (input.needTitle ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            v.check(!title.isEmpty && title.count <= 60, "need_title", "required", "请写一句需求（60 字以内，不写姓名和门牌，社区居民都能看到）")
-            let domain = input.needDomain ?? ""
-            v.check(LinkageService.domains.contains { $0.0 == domain }, "need_domain", "invalid_choice", "请选择服务领域")
-            need = (title, domain)
+        if input.postNeed == true, outcome == .needsHelp {
+            let typed = (input.needTitle ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            v.check(typed.count <= 60, "need_title", "too_long", "需求池的标题请在 60 字以内（不写姓名和门牌）")
+            let domain = input.needDomain.flatMap { d in LinkageService.domains.contains { $0.0 == d } ? d : nil } ?? "other"
+            need = (typed.isEmpty ? "网格员走访发现的需求（待社区补充）" : typed, domain)
         }
         try v.throwIfAny()
         var checked = ValidatedVisit(kind: kind, outcome: outcome!, note: note, careGiven: careGiven, carePaidBy: carePaidBy, followUpDay: followUp,
@@ -99,7 +100,7 @@ extension GridWorkService {
                   careGiven: try r.decode(column: "care_given", as: String?.self), carePaidBy: try r.decode(column: "care_paid_by", as: String?.self),
                   followUpOn: try r.decode(column: "follow_up_day", as: Int64?.self).map { ChinaTime.iso(day: $0) },
                   followResult: try r.decode(column: "follow_result", as: String?.self), referralTo: try r.decode(column: "referral_to", as: String?.self),
-                  requestID: try r.decode(column: "request_id", as: Int64?.self), needID: try r.decode(column: "need_id", as: Int64?.self),
+                  requestID: try r.decode(column: "request_id", as: Int64?.self), needID: try r.decode(column: "need_id", as: Int64?.self).flatMap { $0 == 0 ? nil : $0 },
                   by: try r.decode(column: "actor_name", as: String.self),
                   visitedAt: LocalTime.text(try r.decode(column: "visited_at", as: Int64.self)))
     }
@@ -198,13 +199,20 @@ extension GridWorkService {
     /// private note stays with the visit); once, whatever the retries.
     func postNeedIfAsked(_ visit: VisitView, _ v: ValidatedVisit, actor: Actor) async throws -> VisitView {
         guard let need = v.need, visit.needID == nil else { return visit }
-        let community = try await store.read { db in
-            try await db.query("SELECT community_id FROM visits WHERE id = \(visit.id)").first()!.decode(column: "community_id", as: Int64.self)
-        }
+        // Claimed first (need_id 0 while posting), so two sends at once post it once.
+        guard let community = try await store.transaction({ db in
+            try await db.query("UPDATE visits SET need_id = 0 WHERE id = \(visit.id) AND need_id IS NULL RETURNING community_id").first()?
+                .decode(column: "community_id", as: Int64.self)
+        }) else { return visit }
         var input = LinkageService.NeedInput()
         input.communityID = community; input.kind = "need"; input.domain = need.domain; input.title = need.title
         input.body = "网格员走访发现"
-        let needID = try await postNeed(input, actor)
+        let needID: Int64
+        do { needID = try await postNeed(input, actor) } catch {
+            // Not posted: the claim goes, so a resend tries again.
+            try? await store.transaction { db in try await db.query("UPDATE visits SET need_id = NULL WHERE id = \(visit.id) AND need_id = 0").run() }
+            throw error
+        }
         try await store.transaction { db in
             try await db.query("UPDATE visits SET need_id = \(needID) WHERE id = \(visit.id)").run()
         }

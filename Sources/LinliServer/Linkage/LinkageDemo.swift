@@ -193,8 +193,9 @@ extension Linli {
         let l = linkage
         defer { clock.set(nil) }
         let startDay = LocalDay.of(Int64(Date().timeIntervalSince1970)) - 120
-        func at(_ seconds: Int64) { clock.set(Date(timeIntervalSince1970: TimeInterval(seconds))) }
-        at(LocalDay.start(startDay) + 9 * 3600)
+        // The clock only moves forward: a step planned before one already taken waits for it.
+        func at(_ seconds: Int64) { clock.set(Date(timeIntervalSince1970: max(TimeInterval(seconds), clock.now.timeIntervalSince1970))) }
+        clock.set(Date(timeIntervalSince1970: TimeInterval(LocalDay.start(startDay) + 9 * 3600)))
         // A children's project of the same months, evaluated and rated when it ended: its steps are
         // taken as their days come, between the Saturdays, so the clock only moves forward.
         var p = LinkageService.ProjectInput()
@@ -220,7 +221,7 @@ extension Linli {
                 try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: a.userID)").first()?.decode(column: "id", as: Int64.self)
             }) { volunteers.append((a, vid)) }
         }
-        guard !volunteers.isEmpty else { return 0 }
+        if volunteers.isEmpty { try await projectStepsUntil(Int64.max); return 0 }
         var patrol = LinkageService.TaskInput()
         patrol.communityID = community.id; patrol.title = "周末小区平安巡查"; patrol.kind = "recurring"; patrol.skills = []
         patrol.description = "周六上午巡查小区消防通道、电动车充电和楼道堆物，发现问题当场劝导，拍照反映给物业。"

@@ -55,6 +55,8 @@ extension RegistryService {
     /// The residents of 18 or more living under a compound, building, unit or villager group,
     /// among those the actor may edit, in address order: who a run of invitations is printed
     /// for (the accounts leave out those who already have one).
+    static let inviteScanLimit = 2000
+
     public func invitableResidents(placeID: Int64, actor: Actor) async throws -> (place: PlaceSummary, people: [InvitableResident]) {
         let now = env.now()
         return try await store.read { db in
@@ -64,8 +66,12 @@ extension RegistryService {
             let rows = try await db.raw("""
                 SELECT r.id, r.household_id, r.name, r.birth_date, h.address FROM residents r JOIN households h ON h.id = r.household_id
                 WHERE \(store.dialect.startsWith("h.path", p.path)) AND \(scope)
-                ORDER BY h.path, h.door, r.id LIMIT \(unsafeRaw: String(Self.cardBatchLimit * 4))
+                ORDER BY h.path, h.door, r.id LIMIT \(unsafeRaw: String(Self.inviteScanLimit + 1))
                 """).all()
+            // Never a silent cut: a place too big for one run is refused, as the cards are.
+            if rows.count > Self.inviteScanLimit {
+                throw LinliError.invalid("place_id", "invites_too_many", "这里居民太多，请按楼栋分批生成邀请码")
+            }
             let people = try rows.compactMap { r -> InvitableResident? in
                 guard Self.age(birth: try r.decode(column: "birth_date", as: String.self), now: now) >= 18 else { return nil }
                 return InvitableResident(residentID: try r.decode(column: "id", as: Int64.self), householdID: try r.decode(column: "household_id", as: Int64.self),
