@@ -46,15 +46,8 @@ extension AccountService {
             guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: householdID)").first() else { throw LinliError.notFound }
             let path = try h.decode(column: "path", as: String.self)
             guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
-            try await db.raw("DELETE FROM invites WHERE resident_id = \(bind: residentID) AND used_at IS NULL").run()
-            let id = try await db.raw("""
-                INSERT INTO invites (code_hash, household_id, resident_id, display_name, created_by, created_at, expires_at)
-                VALUES (\(bind: Self.hashToken(Self.normaliseInvite(code))), \(bind: householdID), \(bind: residentID), \(bind: String(displayName.prefix(40))),
-                        \(bind: actor.userID), \(bind: now), \(bind: expires)) RETURNING id
-                """).first()!.decode(column: "id", as: Int64.self)
-            try await audit.append(db, actor: actor, action: "invite.create", objectType: "resident", objectID: residentID, path: path)
-            return Invite(id: id, code: code, displayName: displayName, householdID: householdID, residentID: residentID,
-                          expires: ChinaTime.iso(day: LocalDay.of(expires)))
+            return try await insertInvite(db, code: code, householdID: householdID, residentID: residentID, name: displayName, path: path,
+                                          now: now, expires: expires, actor: actor, detail: "")
         }
     }
 
@@ -95,18 +88,24 @@ extension AccountService {
                 }
                 let path = paths[person.householdID]!
                 guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
-                try await db.raw("DELETE FROM invites WHERE resident_id = \(bind: person.residentID) AND used_at IS NULL").run()
-                let id = try await db.raw("""
-                    INSERT INTO invites (code_hash, household_id, resident_id, display_name, created_by, created_at, expires_at)
-                    VALUES (\(bind: Self.hashToken(Self.normaliseInvite(codes[i]))), \(bind: person.householdID), \(bind: person.residentID),
-                            \(bind: String(person.name.prefix(40))), \(bind: actor.userID), \(bind: now), \(bind: expires)) RETURNING id
-                    """).first()!.decode(column: "id", as: Int64.self)
-                try await audit.append(db, actor: actor, action: "invite.create", objectType: "resident", objectID: person.residentID, path: path, detail: "batch")
-                out.append(Invite(id: id, code: codes[i], displayName: person.name, householdID: person.householdID, residentID: person.residentID,
-                                  expires: ChinaTime.iso(day: LocalDay.of(expires))))
+                out.append(try await insertInvite(db, code: codes[i], householdID: person.householdID, residentID: person.residentID, name: person.name,
+                                                  path: path, now: now, expires: expires, actor: actor, detail: "batch"))
             }
             return out
         }
+    }
+
+    /// One person's new code, ending their unused one, with its audit row (one or a run).
+    func insertInvite(_ db: any SQLDatabase, code: String, householdID: Int64, residentID: Int64, name: String, path: String,
+                      now: Int64, expires: Int64, actor: Actor, detail: String) async throws -> Invite {
+        try await db.raw("DELETE FROM invites WHERE resident_id = \(bind: residentID) AND used_at IS NULL").run()
+        let id = try await db.raw("""
+            INSERT INTO invites (code_hash, household_id, resident_id, display_name, created_by, created_at, expires_at)
+            VALUES (\(bind: Self.hashToken(Self.normaliseInvite(code))), \(bind: householdID), \(bind: residentID), \(bind: String(name.prefix(40))),
+                    \(bind: actor.userID), \(bind: now), \(bind: expires)) RETURNING id
+            """).first()!.decode(column: "id", as: Int64.self)
+        try await audit.append(db, actor: actor, action: "invite.create", objectType: "resident", objectID: residentID, path: path, detail: detail)
+        return Invite(id: id, code: code, displayName: name, householdID: householdID, residentID: residentID, expires: ChinaTime.iso(day: LocalDay.of(expires)))
     }
 
     /// A resident makes their account with the printed code: the account is theirs, linked to

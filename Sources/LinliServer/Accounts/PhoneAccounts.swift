@@ -188,14 +188,12 @@ extension AccountService {
     /// record), or the person asks for it, the community office confirms. A wrong code or
     /// wrong digits count against the account (five in 15 minutes, then it waits).
     public func bind(askStaff: Bool, actor: Actor, lookup: @Sendable (_ phoneIndex: String?) async throws -> BindCandidate?) async throws -> BindOutcome {
-        let now = env.nowSeconds, key = "b:\(actor.userID)"
+        let now = env.nowSeconds, key = Self.guessKey(actor)
         let area = try await phoneAndArea(actor.userID)
         let candidate = try await lookup(area.phoneIndex)
         enum Step: Sendable { case refused(LinliError), done(BindOutcome) }
         let step: Step = try await store.transaction { db in
-            if try await isThrottled(db, key: key, max: SMSCodeRules.maxBindFailures, now: now) {
-                return .refused(LinliError(.tooManyRequests, code: "throttled", field: "household_code", message: "尝试次数过多，请 15 分钟后再试，或请社区工作人员帮您绑定"))
-            }
+            if let refused = try await guessesSpent(db, key: key, now: now) { return .refused(refused) }
             guard let c = candidate else {
                 try await countFailure(db, key: key, now: now)
                 return .refused(LinliError.invalid("household_code", "invalid_code", "户码不正确，请核对户卡上的户码"))
@@ -227,6 +225,16 @@ extension AccountService {
         case .refused(let e): throw e
         case .done(let o): return o
         }
+    }
+
+    /// Guessing a household code and an ID's last four (binding an account, asking to look after
+    /// a relative) counts against one key per account.
+    static func guessKey(_ actor: Actor) -> String { "b:\(actor.userID)" }
+
+    /// The refusal once an account has used up its guesses (five in 15 minutes), else nil.
+    func guessesSpent(_ db: any SQLDatabase, key: String, now: Int64) async throws -> LinliError? {
+        guard try await isThrottled(db, key: key, max: SMSCodeRules.maxBindFailures, now: now) else { return nil }
+        return LinliError(.tooManyRequests, code: "throttled", field: "household_code", message: "尝试次数过多，请 15 分钟后再试，或请社区工作人员帮助")
     }
 
     /// Binding requests: the actor's own (`mine`), or (for managers) those in their area.

@@ -44,14 +44,11 @@ extension AccountService {
     public func askRelative(relation rawRelation: String?, actor: Actor, lookup: @Sendable () async throws -> RelativeCandidate?) async throws -> Int64 {
         guard actor.acting == nil else { throw LinliError.conflict("acting", "acting", "代办时不能绑定亲属") }
         let relation = try RelativeRules.relation(rawRelation)
-        // One count with binding's: both guess a household code and an ID's last four.
-        let now = env.nowSeconds, key = "b:\(actor.userID)"
+        let now = env.nowSeconds, key = Self.guessKey(actor)
         let candidate = try await lookup()
         enum Step: Sendable { case refused(LinliError), done(Int64) }
         let step: Step = try await store.transaction { db in
-            if try await isThrottled(db, key: key, max: SMSCodeRules.maxBindFailures, now: now) {
-                return .refused(LinliError(.tooManyRequests, code: "throttled", field: "household_code", message: "尝试次数过多，请 15 分钟后再试，或请社区工作人员帮助"))
-            }
+            if let refused = try await guessesSpent(db, key: key, now: now) { return .refused(refused) }
             guard let c = candidate else {
                 try await countFailure(db, key: key, now: now)
                 return .refused(LinliError.invalid("household_code", "no_match", "户码或证件号后四位不正确，请核对家人户卡和证件"))

@@ -17,14 +17,19 @@ extension RegistryService {
     /// click cannot make a page of tens of megabytes of QR codes.
     public static let cardBatchLimit = 600
 
+    /// A place one printed run is made for: seen by the actor, and a compound or below (a
+    /// community's thousands of households are printed building by building).
+    func runPlace(_ db: any SQLDatabase, _ id: Int64, actor: Actor, code: String, refusal: String) async throws -> PlaceRow {
+        guard let p = try await fetchPlace(db, id), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
+        guard p.kind.rank >= 4 else { throw LinliError.invalid("place_id", code, refusal) }
+        return p
+    }
+
     /// The household cards of a building, unit, compound, villager group or natural village — the
     /// households under it the actor may see (a grid worker: their grid's), in address order.
     public func householdCards(placeID: Int64, actor: Actor) async throws -> (place: PlaceSummary, cards: [HouseholdCard]) {
         try await store.read { db in
-            guard let p = try await fetchPlace(db, placeID), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
-            guard p.kind.rank >= 4 else {
-                throw LinliError.invalid("place_id", "cards_place", "请在小区、楼栋、单元或村民小组打印百姓码卡片")
-            }
+            let p = try await runPlace(db, placeID, actor: actor, code: "cards_place", refusal: "请在小区、楼栋、单元或村民小组打印百姓码卡片")
             let scope = scopedHouseholds(actor, .householdView, alias: "h")
             let rows = try await db.query("""
                 SELECT h.id, h.address, h.door, h.code FROM households h
@@ -60,8 +65,7 @@ extension RegistryService {
     public func invitableResidents(placeID: Int64, actor: Actor) async throws -> (place: PlaceSummary, people: [InvitableResident]) {
         let now = env.now()
         return try await store.read { db in
-            guard let p = try await fetchPlace(db, placeID), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
-            guard p.kind.rank >= 4 else { throw LinliError.invalid("place_id", "invites_place", "请在小区、楼栋、单元或村民小组批量生成邀请码") }
+            let p = try await runPlace(db, placeID, actor: actor, code: "invites_place", refusal: "请在小区、楼栋、单元或村民小组批量生成邀请码")
             let scope = scopedHouseholds(actor, .residentEdit, alias: "h")
             let rows = try await db.raw("""
                 SELECT r.id, r.household_id, r.name, r.birth_date, h.address FROM residents r JOIN households h ON h.id = r.household_id
