@@ -33,6 +33,10 @@ struct MatrixWorld {
             var a = AnnouncementInput()
             a.communityID = community; a.title = "停水通知"; a.body = "周三 9:00–12:00 停水。"; a.audienceKind = "community"
             _ = try await l.gridWork.announce(a, actor: staff)
+            var task = GridTaskInput()
+            task.communityID = community; task.title = "燃气安全告知"; task.audienceKind = "community"
+            task.deadline = ChinaTime.iso(day: LocalDay.of(Int64(Date().timeIntervalSince1970)) + 7)
+            _ = try await l.gridWork.assignTask(task, actor: staff)
             let (micro, person, streetPath, household) = try await l.store.read { db in
                 (try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'micro' ORDER BY id").first()!.decode(column: "id", as: Int64.self),
                  try await db.raw("SELECT MIN(r.id) AS id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(bind: community)").first()!
@@ -146,6 +150,7 @@ struct MatrixWorld {
             "binds": "SELECT id FROM bind_requests WHERE path LIKE $1",
             "relatives": "SELECT id FROM relative_links WHERE path LIKE $1",
             "announcements": "SELECT id FROM announcements WHERE path LIKE $1",
+            "grid-tasks": "SELECT id FROM grid_tasks WHERE path LIKE $1",
             "grids": "SELECT g.id FROM grids g JOIN places p ON p.id = g.community_id WHERE p.path LIKE $1",
             "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",
             "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",

@@ -198,6 +198,8 @@ import LinliStore
         case (.get, _), (.delete, _): return (nil, nil)
         case (.post, "/places/:id/children"): return ("kind=building&name=%E6%B5%8B%E8%AF%95", form)
         case (.post, "/places/:id"): return ("name=%E6%94%B9%E5%90%8D", form)
+        case (.post, "/grid-tasks/:id/households/:household"): return ("outcome=absent", form)
+        case (.post, "/api/v1/grid-tasks/:id/households/:household"): return (#"{"outcome":"absent"}"#, json)
         case (.post, "/places/:id/households"): return ("door=999&micro_grid_id=1", form)
         case (.post, "/households/:id"): return ("door=888", form)
         case (.post, "/households/:id/residents"): return ("name=%E6%B5%8B&id_number=110105200001010016&registration=registered&relation=family", form)

@@ -207,4 +207,12 @@ extension AccountService {
         }
         return out
     }
+
+    /// The grid workers (and micro-grid leaders with a grid worker's account) of these grids:
+    /// whom a task from the community concerns.
+    static func gridWorkers(_ db: any SQLDatabase, grids: [Int64]) async throws -> [Int64] {
+        guard !grids.isEmpty else { return [] }
+        return try await db.query("SELECT DISTINCT user_id FROM role_grants WHERE role = 'grid_worker' AND grid_id IN (\(list: grids))").all()
+            .map { try $0.decode(column: "user_id", as: Int64.self) }
+    }
 }

@@ -122,5 +122,48 @@ enum GridWorkMigrations {
         Migration("gridwork.003", [
             "ALTER TABLE visits ADD COLUMN need_id BIGINT",
         ]),
+        // Tasks from the community to its grid workers, one row per household they cover with
+        // what was found there. Counts kept on the task (moved by the step that records) so the
+        // community's list does not count rows; feedback sealed like a visit's note.
+        Migration("gridwork.004", [
+            """
+            CREATE TABLE grid_tasks (
+                id {ID},
+                community_id BIGINT NOT NULL,
+                community_name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                audience_kind TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                deadline_day BIGINT NOT NULL,
+                households INTEGER NOT NULL,
+                done_count INTEGER NOT NULL DEFAULT 0,
+                problem_count INTEGER NOT NULL DEFAULT 0,
+                user_id BIGINT NOT NULL,
+                author_name TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                closed_at BIGINT
+            )
+            """,
+            "CREATE INDEX grid_tasks_community ON grid_tasks(community_id, id)",
+            """
+            CREATE TABLE grid_task_households (
+                task_id BIGINT NOT NULL,
+                household_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                micro_grid_id BIGINT NOT NULL,
+                outcome TEXT,
+                feedback_cipher TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                user_id BIGINT,
+                by_name TEXT,
+                updated_at BIGINT,
+                PRIMARY KEY (task_id, household_id)
+            )
+            """,
+            "CREATE INDEX grid_task_households_grid ON grid_task_households(grid_id, task_id)",
+            "CREATE INDEX grid_task_households_micro ON grid_task_households(micro_grid_id, task_id)",
+        ]),
     ]
 }

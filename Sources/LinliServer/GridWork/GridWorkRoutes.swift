@@ -13,6 +13,7 @@ struct GridWorkRoutes {
 
     func register(_ r: Routes) {
         registerAnnouncements(r)
+        registerTasks(r)
         r.get("/visits", .action(.visitLog)) { req, c in
             let actor = try c.requireActor()
             let grid = try Input.id(req.uri.queryParameters.get("grid"), field: "grid")
@@ -205,7 +206,10 @@ struct GridWorkRoutes {
             ["announcement_id": $0.announcementID, "title": $0.title, "household_id": $0.householdID, "address": $0.address,
              "sent_on": Self.dayText($0.sentOn)] as [String: Any]
         }
+        // The community's tasks still open in the worker's grids, above the visits.
+        let tasks = GridWorkService.workerGrids(actor).isEmpty ? [] : try await gridWork.openTasks(actor: actor).map { taskItem($0, c.lang) }
         return renderer.page("visits", [
+            "tasks": tasks, "has_tasks": !tasks.isEmpty,
             "items": items, "none": items.isEmpty, "count": list.total, "overdue": list.overdue, "has_overdue": list.overdue > 0,
             "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
             "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,

@@ -65,6 +65,22 @@ enum GridWorkText {
         "unread_notices_hint": ("请上门或打电话告知，再点“已当面告知”。", "Visit or call, then press \"Told in person\"."),
         "told_in_person": ("已当面告知", "Told in person"),
         "flash_visit_logged": ("走访已保存。", "The visit is saved."),
+        "grid_tasks": ("网格任务", "Grid tasks"), "grid_task": ("网格任务", "Grid task"),
+        "grid_tasks_mine": ("我网格的任务", "Tasks in my grid"), "grid_tasks_none_mine": ("您的网格眼下没有社区派的任务。", "No task from the community in your grid now."),
+        "grid_tasks_community": ("社区派出的任务", "Tasks the community gave"), "grid_tasks_none": ("还没有派过任务。", "No task given yet."),
+        "grid_task_new": ("给网格员派任务", "Give grid workers a task"),
+        "grid_task_title": ("任务名称（如：3号楼燃气安全告知）", "Task (e.g. gas-safety notice, building 3)"),
+        "grid_task_body": ("怎么做（可不填）", "What to do (optional)"),
+        "grid_task_audience": ("哪些住户", "Which households"),
+        "grid_task_tag": ("居民标签（网格员会看到是哪些户）", "Tag (the grid workers see which households)"),
+        "grid_task_send": ("派出任务", "Give the task"),
+        "grid_task_by_grid": ("各网格进度", "Progress by grid"), "grid_task_problems": ("发现的问题", "Problems found"),
+        "grid_task_households": ("逐户登记", "Household by household"),
+        "grid_task_close": ("结束任务", "End the task"), "grid_task_close_confirm": ("结束后不能再登记，未完成的户会记为未完成。确定结束？", "Nothing more can be recorded once it ends; open households stay not done. End it?"),
+        "task_deadline": ("截止日期", "Deadline"), "task_left": ("未完成", "Left"), "task_households_unit": ("户", "households"),
+        "task_feedback": ("反馈（发现问题时必填）", "Feedback (needed for a problem)"),
+        "task_mark_hint": ("到户后点一下：已完成；发现问题先写反馈再点；没人在家点“不在家”，之后再去。", "At each door, one tap: done; for a problem write what it is, then tap; nobody home, tap \"Nobody home\" and come back."),
+        "task_not_yet": ("未完成", "Not yet"), "task_attempts": ("上门未遇", "Nobody home ×"),
     ]
     static let values: [String: (String, String)] = [
         "visit_kind_visit": ("走访", "Visit"), "visit_kind_care": ("慰问", "Care visit"),
@@ -76,5 +92,8 @@ enum GridWorkText {
         "situation_all": ("所有户", "Every household"),
         "party_member": ("党员", "Party members"),
         "due_plan": ("按计划", "By plan"), "due_follow_up": ("跟进", "Follow-up"),
+        "task_outcome_done": ("已完成", "Done"), "task_outcome_problem": ("发现问题", "Problem found"), "task_outcome_absent": ("不在家", "Nobody home"),
+        "task_state_open": ("进行中", "Open"), "task_state_overdue": ("已逾期", "Overdue"), "task_state_complete": ("已全部完成", "All done"),
+        "task_state_closed": ("已结束", "Ended"),
     ]
 }

@@ -23,6 +23,8 @@ enum OpenAPI {
             "/api/v1/audit": [("before", "integer")],
             "/api/v1/ledger/{id}": [("before", "integer")],
             "/api/v1/tasks/{id}": [("month", "string")],
+            "/api/v1/grid-tasks": [("community", "integer")],
+            "/api/v1/grid-tasks/{id}": [("grid", "integer")],
             "/open311/v2/requests.json": open311, "/open311/v2/requests.xml": open311,
         ]
     }()
