@@ -22,6 +22,8 @@ import Testing
         ("", RequestStatus.allCases.map(\.rawValue)), ("", Urgency.allCases.map(\.rawValue)),
         ("channel_", Channel.allCases.map(\.rawValue)), ("", PartyKind.allCases.map(\.rawValue)),
         ("deadline_", Deadline.allCases.map(\.rawValue)), ("role_", Role.allCases.map(\.rawValue)),
+        ("task_outcome_", GridTaskOutcome.allCases.map(\.rawValue)),
+        ("task_state_", ["open", "overdue", "complete", "closed"]),
     ]
 
     @Test func everyStoredCodeHasALabelInBothLanguages() {

@@ -12,8 +12,13 @@ extension GridWorkRoutes {
             try await tasksPage(req, c, values: FormData(), errors: [:])
         }
         r.get("/api/v1/grid-tasks", .action(.visitLog)) { req, c in
-            let community = try Input.id(req.uri.queryParameters.get("community"), field: "community")
-            return try JSON.response(try await gridWork.tasks(community: community, actor: try c.requireActor()))
+            let actor = try c.requireActor()
+            var community = try Input.id(req.uri.queryParameters.get("community"), field: "community")
+            // Staff without a grid of their own read their (first) community's, as the page shows.
+            if community == nil, GridWorkService.workerGrids(actor).isEmpty, actor.may(.visitPlan) {
+                community = try await gridWork.communities(actor: actor, .visitPlan).first?.id
+            }
+            return try JSON.response(try await gridWork.tasks(community: community, actor: actor))
         }
         r.post("/grid-tasks", .action(.visitPlan)) { req, c in
             do {

@@ -209,7 +209,7 @@ struct GridWorkRoutes {
         // The community's tasks still open in the worker's grids, above the visits.
         let tasks = GridWorkService.workerGrids(actor).isEmpty ? [] : try await gridWork.openTasks(actor: actor).map { taskItem($0, c.lang) }
         return renderer.page("visits", [
-            "tasks": tasks, "has_tasks": !tasks.isEmpty,
+            "tasks": tasks, "has_tasks": !tasks.isEmpty, "due_heading": !tasks.isEmpty || !unread.isEmpty,
             "items": items, "none": items.isEmpty, "count": list.total, "overdue": list.overdue, "has_overdue": list.overdue > 0,
             "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
             "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,

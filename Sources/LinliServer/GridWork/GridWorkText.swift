@@ -70,7 +70,7 @@ enum GridWorkText {
         "grid_tasks_community": ("社区派出的任务", "Tasks the community gave"), "grid_tasks_none": ("还没有派过任务。", "No task given yet."),
         "grid_task_new": ("给网格员派任务", "Give grid workers a task"),
         "grid_task_title": ("任务名称（如：3号楼燃气安全告知）", "Task (e.g. gas-safety notice, building 3)"),
-        "grid_task_body": ("怎么做（可不填）", "What to do (optional)"),
+        "grid_task_name": ("任务", "Task"), "grid_task_body": ("怎么做（可不填）", "What to do (optional)"),
         "grid_task_audience": ("哪些住户", "Which households"),
         "grid_task_tag": ("居民标签（网格员会看到是哪些户）", "Tag (the grid workers see which households)"),
         "grid_task_send": ("派出任务", "Give the task"),
@@ -80,6 +80,7 @@ enum GridWorkText {
         "task_deadline": ("截止日期", "Deadline"), "task_left": ("未完成", "Left"), "task_households_unit": ("户", "households"),
         "task_feedback": ("反馈（发现问题时必填）", "Feedback (needed for a problem)"),
         "task_mark_hint": ("到户后点一下：已完成；发现问题先写反馈再点；没人在家点“不在家”，之后再去。", "At each door, one tap: done; for a problem write what it is, then tap; nobody home, tap \"Nobody home\" and come back."),
+        "task_done": ("已完成", "Done"), "task_problem": ("发现问题", "Problem found"), "task_absent": ("不在家", "Nobody home"),
         "task_not_yet": ("未完成", "Not yet"), "task_attempts": ("上门未遇", "Nobody home ×"),
     ]
     static let values: [String: (String, String)] = [

@@ -83,7 +83,9 @@ enum Scripts {
     /// field works as before; typing a number into the box still works.
     static let picker = """
     (function () {
-      document.querySelectorAll('input[data-pick]').forEach(function (field) {
+      // Once per field, even if a page loads this script a second time.
+      document.querySelectorAll('input[data-pick]:not([data-picking])').forEach(function (field) {
+        field.setAttribute('data-picking', '');
         var kind = field.getAttribute('data-pick');
         var box = document.createElement('input');
         box.type = 'search'; box.id = field.id; field.id = field.id + '-value';
