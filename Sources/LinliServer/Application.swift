@@ -164,6 +164,9 @@ public struct Linli: Sendable {
         // A visit's "needs help" becomes a request through the requests capability's own use case.
         gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
         gridWork.postNeed = { [linkage] input, actor in try await linkage.postNeed(input, actor: actor) }
+        gridWork.requestCategories = { [requests] in
+            try await requests.categories(lang: .zh).filter { $0.active && !$0.attributes.contains(where: \.required) }
+        }
         // Visit plans follow the registry: a household's grid, address and situations, as they change.
         registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
         return Linli(config: config, store: store,

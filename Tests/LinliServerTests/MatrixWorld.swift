@@ -37,6 +37,18 @@ struct MatrixWorld {
             task.communityID = community; task.title = "燃气安全告知"; task.audienceKind = "community"
             task.deadline = ChinaTime.iso(day: LocalDay.of(Int64(Date().timeIntervalSince1970)) + 7)
             _ = try await l.gridWork.assignTask(task, actor: staff)
+            // A patrol route of the first grid, walked once.
+            let firstGrid = try await l.store.read { db in
+                try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'grid' ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            }
+            var route = PatrolRouteInput()
+            route.gridID = firstGrid; route.name = "消防通道"; route.period = "week"; route.points = [PatrolRules.Point(label: "东门")]
+            let laid = try await l.gridWork.saveRoute(nil, route, actor: staff)
+            var walk = PatrolInput()
+            var check = PatrolCheckInput()
+            check.position = 1; check.result = "ok"
+            walk.routeID = laid.id; walk.checks = [check]
+            _ = try await l.gridWork.recordPatrol(walk, actor: staff)
             let (micro, person, streetPath, household) = try await l.store.read { db in
                 (try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'micro' ORDER BY id").first()!.decode(column: "id", as: Int64.self),
                  try await db.raw("SELECT MIN(r.id) AS id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(bind: community)").first()!
@@ -151,6 +163,8 @@ struct MatrixWorld {
             "relatives": "SELECT id FROM relative_links WHERE path LIKE $1",
             "announcements": "SELECT id FROM announcements WHERE path LIKE $1",
             "grid-tasks": "SELECT id FROM grid_tasks WHERE path LIKE $1",
+            "patrol-routes": "SELECT id FROM patrol_routes WHERE path LIKE $1",
+            "patrols": "SELECT id FROM patrols WHERE path LIKE $1",
             "grids": "SELECT g.id FROM grids g JOIN places p ON p.id = g.community_id WHERE p.path LIKE $1",
             "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",
             "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",

@@ -199,6 +199,8 @@ import LinliStore
         case (.post, "/places/:id/children"): return ("kind=building&name=%E6%B5%8B%E8%AF%95", form)
         case (.post, "/places/:id"): return ("name=%E6%94%B9%E5%90%8D", form)
         case (.post, "/grid-tasks/:id/households/:household"): return ("outcome=absent", form)
+        case (.post, "/patrol-routes/:id"): return ("name=%E4%B8%9C%E9%97%A8&period=week&point.1.label=%E4%B8%9C%E9%97%A8", form)
+        case (.put, "/api/v1/patrol-routes/:id"): return (#"{"name":"东门","period":"week","points":[{"label":"东门"}]}"#, json)
         case (.post, "/api/v1/grid-tasks/:id/households/:household"): return (#"{"outcome":"absent"}"#, json)
         case (.post, "/places/:id/households"): return ("door=999&micro_grid_id=1", form)
         case (.post, "/households/:id"): return ("door=888", form)
@@ -438,6 +440,7 @@ import LinliStore
         "POST /shifts/:id/sign-up": "POST /api/v1/shifts/:id/sign-up", "POST /projects/:id/donate": "POST /api/v1/projects/:id/donations", "POST /funds/reconcile": "POST /api/v1/payments/bank-statement",
         "POST /funds/settings": "PUT /api/v1/communities/:id/fund-settings", "POST /ventures/:id/apply": "POST /api/v1/ventures/:id/applications",
         "POST /visits/plan": "PUT /api/v1/communities/:id/visit-rules",
+        "POST /patrol-routes/:id": "PUT /api/v1/patrol-routes/:id",
         "POST /lists/:id/clock": "PUT /api/v1/lists/:id/clock", "POST /office-list-items/:id/remove": "DELETE /api/v1/office-list-items/:id",
         "POST /assessment-indicators/:id/remove": "DELETE /api/v1/assessment-indicators/:id",
         "POST /webhook-endpoints/:id/switch": "PATCH /api/v1/webhook-endpoints/:id",

@@ -6,7 +6,7 @@ Screenshots (phone size, large print) go to .build/screenshots for a person to l
 import base64, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.request
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
@@ -1212,6 +1212,46 @@ def community_sends_an_announcement_and_a_resident_acknowledges_in_large_print(d
     _, seen = api(base, f"/api/v1/announcements/{announcement}", token_of(base, "community"))
     assert seen["acknowledged"] == 1 and seen["read"] == 1, seen
     d.get(base + "/prefs?print=normal")
+
+
+@case
+def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, base):
+    """On a phone in large print: the grid worker starts the week's patrol from the visits page,
+    marks a blocked fire passage (filed as a request), then works the community's gas-safety
+    task door by door; the community sees the grid's progress and the problem found."""
+    login(d, base, "grid")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/visits")
+    settled(d, d.find_element(By.CSS_SELECTOR, "#due-patrols a.button")).click()
+    WebDriverWait(d, 10).until(lambda drv: drv.current_url.endswith("/walk"), "patrol form")
+    points = d.find_elements(By.CSS_SELECTOR, "#patrol-form fieldset.entry")
+    for i in range(1, len(points) + 1):
+        d.find_element(By.CSS_SELECTOR, f'input[name="check.{i}.result"][value="{"finding" if i == 2 else "ok"}"]').click()
+    Select(d.find_element(By.ID, "point-2-finding")).select_by_value("fire_passage")
+    d.find_element(By.ID, "point-2-note").send_keys("三辆电动车堵住东门消防通道")
+    shot(d, "patrol-1-walk-large-phone")
+    settled(d, d.find_element(By.ID, "patrol-save")).click()
+    WebDriverWait(d, 10).until(lambda drv: re.search(r"/patrols/\d+$", drv.current_url), "patrol kept")
+    assert "消防通道堵塞" in d.page_source and "/requests/" in d.page_source
+    shot(d, "patrol-2-record-large-phone")
+    d.get(base + "/grid-tasks")
+    d.find_element(By.CSS_SELECTOR, "#my-task-list a").click()
+    first = d.find_element(By.CSS_SELECTOR, "#task-households section.entry")
+    door = first.get_attribute("id")
+    settled(d, first.find_element(By.CSS_SELECTOR, "button[value=done]")).click()
+    WebDriverWait(d, 10).until(lambda drv: drv.current_url.endswith("#" + door), "back at the door")
+    second = d.find_element(By.CSS_SELECTOR, "#task-households section.entry")
+    second.find_element(By.CSS_SELECTOR, "input[name=feedback]").send_keys("未装燃气报警器，已告知")
+    settled(d, second.find_element(By.CSS_SELECTOR, "button[value=problem]")).click()
+    WebDriverWait(d, 10).until(lambda drv: "未装燃气报警器" in drv.page_source, "problem kept")
+    shot(d, "task-1-doors-large-phone")
+    d.get(base + "/prefs?print=normal")
+    d.delete_all_cookies()
+    login(d, base, "community")
+    d.get(base + "/grid-tasks")
+    d.find_element(By.CSS_SELECTOR, "#grid-task-table a").click()
+    assert "未装燃气报警器" in d.find_element(By.ID, "task-problems").text
+    shot(d, "task-2-progress-phone")
 
 
 @case

@@ -22,6 +22,28 @@ extension Linli {
             GridTaskMark(outcome: "absent"), GridTaskMark(outcome: "done"),
         ]
         for (h, m) in zip(households, marks) { _ = try await gridWork.markTask(task.id, household: h.householdID, m, actor: worker) }
+        // Two patrol routes of the grid: the fire passages weekly (not yet walked this week), the
+        // compound's gates daily (walked today, one finding filed as a request).
+        let compound = try await store.read { db in
+            try await db.query("SELECT place_id FROM households WHERE grid_id = \(grid) ORDER BY id").first()?.decode(column: "place_id", as: Int64.self)
+        }
+        var route = PatrolRouteInput()
+        route.gridID = grid; route.name = "消防通道与楼道"; route.period = "week"
+        route.points = [PatrolRules.Point(label: "1幢楼道", placeID: compound), PatrolRules.Point(label: "东门消防通道"), PatrolRules.Point(label: "地下车库"),
+                        PatrolRules.Point(label: "充电桩棚")]
+        _ = try await gridWork.saveRoute(nil, route, actor: staff)
+        route.name = "小区出入口"; route.period = "day"
+        route.points = [PatrolRules.Point(label: "东门"), PatrolRules.Point(label: "西门"), PatrolRules.Point(label: "快递柜")]
+        let gates = try await gridWork.saveRoute(nil, route, actor: worker)
+        var walk = PatrolInput()
+        walk.routeID = gates.id
+        walk.checks = (1...3).map { n in
+            var c = PatrolCheckInput()
+            c.position = n; c.result = n == 2 ? "finding" : "ok"
+            if n == 2 { c.finding = "facility"; c.note = "西门道闸抬杆失灵，车辆排队" }
+            return c
+        }
+        _ = try await gridWork.recordPatrol(walk, actor: worker)
         return 1
     }
 }

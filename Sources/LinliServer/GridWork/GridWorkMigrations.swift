@@ -165,5 +165,72 @@ enum GridWorkMigrations {
             "CREATE INDEX grid_task_households_grid ON grid_task_households(grid_id, task_id)",
             "CREATE INDEX grid_task_households_micro ON grid_task_households(micro_grid_id, task_id)",
         ]),
+        // Patrol routes (巡查路线) of a grid with their check points in walking order, and the
+        // patrols walked on them, a result per point; a finding's note sealed like a visit's, the
+        // request it was filed as kept beside it. last_patrol_at on the route keeps the list of
+        // routes against their schedule one read.
+        Migration("gridwork.005", [
+            """
+            CREATE TABLE patrol_routes (
+                id {ID},
+                community_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                period TEXT NOT NULL,
+                points_count INTEGER NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                user_id BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                last_patrol_at BIGINT
+            )
+            """,
+            "CREATE INDEX patrol_routes_grid ON patrol_routes(grid_id)",
+            "CREATE INDEX patrol_routes_community ON patrol_routes(community_id)",
+            """
+            CREATE TABLE patrol_points (
+                route_id BIGINT NOT NULL,
+                position INTEGER NOT NULL,
+                label TEXT NOT NULL,
+                place_id BIGINT,
+                PRIMARY KEY (route_id, position)
+            )
+            """,
+            """
+            CREATE TABLE patrols (
+                id {ID},
+                route_id BIGINT NOT NULL,
+                community_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                route_name TEXT NOT NULL,
+                user_id BIGINT NOT NULL,
+                by_name TEXT NOT NULL,
+                client_key TEXT,
+                patrolled_at BIGINT NOT NULL,
+                findings INTEGER NOT NULL,
+                created_at BIGINT NOT NULL,
+                UNIQUE (user_id, client_key)
+            )
+            """,
+            "CREATE INDEX patrols_route ON patrols(route_id, patrolled_at)",
+            "CREATE INDEX patrols_grid ON patrols(grid_id, patrolled_at)",
+            """
+            CREATE TABLE patrol_checks (
+                patrol_id BIGINT NOT NULL,
+                position INTEGER NOT NULL,
+                label TEXT NOT NULL,
+                place_id BIGINT,
+                result TEXT NOT NULL,
+                finding TEXT,
+                note_cipher TEXT,
+                handled INTEGER NOT NULL DEFAULT 0,
+                category TEXT,
+                request_id BIGINT,
+                PRIMARY KEY (patrol_id, position)
+            )
+            """,
+        ]),
     ]
 }

@@ -14,6 +14,7 @@ struct GridWorkRoutes {
     func register(_ r: Routes) {
         registerAnnouncements(r)
         registerTasks(r)
+        registerPatrols(r)
         r.get("/visits", .action(.visitLog)) { req, c in
             let actor = try c.requireActor()
             let grid = try Input.id(req.uri.queryParameters.get("grid"), field: "grid")
@@ -208,8 +209,12 @@ struct GridWorkRoutes {
         }
         // The community's tasks still open in the worker's grids, above the visits.
         let tasks = GridWorkService.workerGrids(actor).isEmpty ? [] : try await gridWork.openTasks(actor: actor).map { taskItem($0, c.lang) }
+        // And the patrol routes not yet walked in this period.
+        let patrols = GridWorkService.workerGrids(actor).isEmpty ? [] : try await gridWork.routes(community: nil, actor: actor)
+            .filter { $0.state != .done }.map { routeItem($0, c.lang) }
         return renderer.page("visits", [
-            "tasks": tasks, "has_tasks": !tasks.isEmpty, "due_heading": !tasks.isEmpty || !unread.isEmpty,
+            "tasks": tasks, "has_tasks": !tasks.isEmpty, "due_heading": !tasks.isEmpty || !unread.isEmpty || !patrols.isEmpty,
+            "patrols": patrols, "has_patrols": !patrols.isEmpty,
             "items": items, "none": items.isEmpty, "count": list.total, "overdue": list.overdue, "has_overdue": list.overdue > 0,
             "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
             "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,

@@ -151,6 +151,9 @@ public struct GridWorkService: Sendable {
     /// Puts a "needs help" finding in the community's needs pool through the linkage's own use
     /// case; returns the need's id.
     var postNeed: @Sendable (LinkageService.NeedInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
+    /// The request categories a patrol's finding may be filed under (active, none asking for a
+    /// field the patrol form does not have), from the requests capability.
+    var requestCategories: @Sendable () async throws -> [CategoryView] = { [] }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService) {
         self.store = store

@@ -65,6 +65,8 @@ public enum Channel: String, Sendable, CaseIterable, Codable {
     /// Filed by staff acting for the resident (代办): the resident stays the reporter, and the
     /// source says who really typed it.
     case acting
+    /// Found on a grid worker's patrol (巡查) and filed by them; no resident reported it.
+    case patrol
 }
 
 /// Who answers a request.

@@ -90,7 +90,7 @@ enum RequestsText {
         "normal": ("一般", "Normal"), "urgent": ("紧急", "Urgent"),
         "app": ("居民自报", "Self-reported"), "walk_in": ("来访", "Walk-in"), "visit": ("走访", "Visit"), "open311": ("第三方应用", "Partner app"),
         "channel_app": ("居民自报", "Self-reported"), "channel_phone": ("电话", "Phone"), "channel_walk_in": ("来访", "Walk-in"),
-        "channel_visit": ("走访", "Visit"), "channel_open311": ("第三方应用", "Partner app"),
+        "channel_visit": ("走访", "Visit"), "channel_patrol": ("巡查", "Patrol"), "channel_open311": ("第三方应用", "Partner app"),
         "channel_hotline": ("12345 热线", "12345 hotline"),
         "channel_acting": ("代办（工作人员或亲属代居民反映）", "Filed on the resident's behalf"), "hotline": ("12345 热线", "12345 hotline"),
         "callback_satisfied": ("满意", "Satisfied"), "callback_basically_satisfied": ("基本满意", "Basically satisfied"),

@@ -25,6 +25,7 @@ enum OpenAPI {
             "/api/v1/tasks/{id}": [("month", "string")],
             "/api/v1/grid-tasks": [("community", "integer")],
             "/api/v1/grid-tasks/{id}": [("grid", "integer")],
+            "/api/v1/patrol-routes": [("community", "integer"), ("retired", "string")],
             "/open311/v2/requests.json": open311, "/open311/v2/requests.xml": open311,
         ]
     }()

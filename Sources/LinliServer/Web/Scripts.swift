@@ -93,7 +93,8 @@ enum Scripts {
         box.placeholder = field.getAttribute('data-pick-hint') || '';
         if (field.getAttribute('aria-describedby')) box.setAttribute('aria-describedby', field.getAttribute('aria-describedby'));
         if (field.getAttribute('aria-invalid')) box.setAttribute('aria-invalid', field.getAttribute('aria-invalid'));
-        box.value = field.value;
+        // A place already chosen shows by its name (the page says it); typing a number still works.
+        box.value = field.getAttribute('data-pick-label') || field.value;
         field.type = 'hidden';
         var list = document.createElement('ul');
         list.id = box.id + '-options'; list.className = 'pick-list'; list.setAttribute('role', 'listbox'); list.hidden = true;
