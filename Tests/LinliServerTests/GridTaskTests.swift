@@ -135,8 +135,12 @@ import LinliStore
                 }
                 #expect(!sealed.contains("软管"))
                 // Nobody home is an attempt: the household stays open; once reached, no longer "nobody home".
-                res = try await Self.post(client, path + "\(third)", worker, #"{"outcome":"absent"}"#)
+                res = try await Self.post(client, path + "\(third)", worker, #"{"outcome":"absent","feedback":"敲门无人应答"}"#)
                 #expect(try JSONDecoder().decode(GridTaskHousehold.self, from: Data(buffer: res.body)).attempts == 1)
+                // Tapped twice at the same door: one attempt, and the words stay.
+                res = try await Self.post(client, path + "\(third)", worker, #"{"outcome":"absent"}"#)
+                let again = try JSONDecoder().decode(GridTaskHousehold.self, from: Data(buffer: res.body))
+                #expect(again.attempts == 1 && again.feedback == "敲门无人应答")
                 res = try await Self.post(client, path + "\(first)", worker, #"{"outcome":"absent"}"#)
                 #expect(res.status == .conflict)
                 // Outside the worker's grid (in the task, or not even in the community): 404, nothing written.

@@ -231,6 +231,50 @@ import LinliStore
     }
 
     @Test(arguments: Backend.available)
+    func aHouseholdFoundGoneLeavesTheListsUntilTheOfficeSettlesIt(_ backend: Backend) async throws {
+        try await withFixture(backend, clock: TestClock("2026-12-01T02:00:00Z")) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let (household, _) = try await Self.elderlyHousehold(f)
+            let community = f.demo.firstCommunityID
+            try await built.app.test(.router) { client in
+                let grid = try await f.token("grid"), staff = try await f.token("community")
+                func get(_ path: String, _ token: String) async throws -> TestResponse {
+                    try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token)"])
+                }
+                func listed() async throws -> Bool {
+                    let all = try JSONDecoder().decode(DueList.self, from: Data(buffer: try await get("/api/v1/visits/due?all=1", grid).body))
+                    return all.items.contains { $0.householdID == household }
+                }
+                #expect(try await listed())
+                var res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_id":\#(household),"outcome":"moved","note":"邻居说上月已搬去女儿家"}"#)
+                #expect(res.status == .created)
+                // Off every list and out of coverage; the office sees it waiting, the worker cannot.
+                #expect(try await !listed())
+                let coverage = try JSONDecoder().decode([CoverageLine].self, from: Data(buffer: try await get("/api/v1/communities/\(community)/visit-coverage", staff).body))
+                #expect(!coverage.contains { $0.situation == "elderly_alone" })
+                res = try await get("/api/v1/communities/\(community)/moved-away", staff)
+                #expect(try JSONDecoder().decode([MovedAwayHousehold].self, from: Data(buffer: res.body)).map(\.householdID) == [household])
+                #expect(try await get("/api/v1/communities/\(community)/moved-away", grid).status == .forbidden)
+                // A later visit that finds someone there puts it back.
+                res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_id":\#(household),"outcome":"well"}"#)
+                #expect(try await get("/api/v1/communities/\(community)/moved-away", staff).body.text == "[]")
+                // Gone again; the office says it is lived in: back on the list, once.
+                res = try await Self.post(client, "/api/v1/visits", grid, #"{"household_id":\#(household),"outcome":"moved"}"#)
+                #expect(try await !listed())
+                #expect(try await Self.post(client, "/api/v1/households/\(household)/still-there", grid, "").status == .forbidden)
+                #expect(try await Self.post(client, "/api/v1/households/\(household)/still-there", staff, "").status == .noContent)
+                #expect(try await Self.post(client, "/api/v1/households/\(household)/still-there", staff, "").status == .conflict)
+                #expect(try await get("/api/v1/communities/\(community)/moved-away", staff).body.text == "[]")
+                // The console's coverage page lists what is waiting, with its button.
+                _ = try await Self.post(client, "/api/v1/visits", grid, #"{"household_id":\#(household),"outcome":"moved"}"#)
+                let cookie = try await webLogin(client, "community")
+                res = try await client.execute(uri: "/visits/coverage?community=\(community)", method: .get, headers: [.cookie: cookie])
+                #expect(res.body.text.contains("/households/\(household)/still-there"))
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func nobodyHomeIsAnAttemptAndAFollowUpComesBack(_ backend: Backend) async throws {
         let clock = TestClock("2026-12-01T02:00:00Z")
         try await withFixture(backend, clock: clock) { f in

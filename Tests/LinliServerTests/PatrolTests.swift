@@ -22,8 +22,11 @@ import LinliStore
         // Nothing since the week before last: last week was missed.
         #expect(PatrolRules.state(period: .week, last: Self.day("2026-11-20"), since: since, today: today) == .overdue)
         #expect(PatrolRules.state(period: .week, last: nil, since: since, today: today) == .overdue)
-        // A route laid out this week owes nothing for last week.
+        // A route laid out this week, or partway through last week, owes nothing for last week;
+        // one there all last week does.
         #expect(PatrolRules.state(period: .week, last: nil, since: Self.day("2026-12-02"), today: today) == .due)
+        #expect(PatrolRules.state(period: .week, last: nil, since: Self.day("2026-11-29"), today: today) == .due)
+        #expect(PatrolRules.state(period: .week, last: nil, since: Self.day("2026-11-23"), today: today) == .overdue)
         #expect(PatrolRules.dueBy(period: .week, today: today) == today)
     }
 
@@ -136,6 +139,9 @@ import LinliStore
                 res = try await get("/api/v1/patrols/\(patrol.id)", staff)
                 #expect(try JSONDecoder().decode(PatrolView.self, from: Data(buffer: res.body)).checks[1].note == "三辆电动车堵住东门消防通道")
                 #expect(try await get("/api/v1/patrols/\(patrol.id)", resident).status == .forbidden)
+                // Only staff file as from a patrol.
+                res = try await Self.send(client, "/api/v1/requests", resident, #"{"category":"noise","description":"吵","household_id":\#(f.demo.firstHouseholdWithResidents),"channel":"patrol"}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("channel"))
                 #expect(try await get("/api/v1/patrols/\(patrol.id)", try await f.token("community2")).status == .notFound)
                 // Retired: no more patrols on it, its record stays.
                 res = try await Self.send(client, "/api/v1/patrol-routes/\(route.id)", worker,

@@ -315,10 +315,20 @@ extension GridWorkService {
         try v.throwIfAny()
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let f = try await registry.householdFacts(db, ids: [household]).first, actor.may(.visitLog, on: f.scope),
-                  let t = try await db.query("SELECT path, closed_at FROM grid_tasks WHERE id = \(id)").first(),
-                  let row = try await db.query("SELECT outcome, feedback_cipher, attempts, by_name, updated_at FROM grid_task_households WHERE task_id = \(id) AND household_id = \(household)").first()
+            // The household's row in the task, locked: two marks at once (two workers, a double
+            // tap on PostgreSQL) move the counts from what the other wrote, never both from nothing.
+            // Authority is the task's: its community and the grid the household was given to it in
+            // (a household moved since stays with the grid that was asked).
+            guard let t = try await db.query("SELECT path, closed_at FROM grid_tasks WHERE id = \(id)").first(),
+                  let row = try await db.query("""
+                    SELECT grid_id, micro_grid_id, outcome, feedback_cipher, attempts, by_name, updated_at FROM grid_task_households
+                    WHERE task_id = \(id) AND household_id = \(household)\(unsafeRaw: store.dialect.lockForUpdate())
+                    """).first(),
+                  actor.may(.visitLog, on: ObjectScope(path: try t.decode(column: "path", as: String.self),
+                                                       gridIDs: [try row.decode(column: "grid_id", as: Int64.self), try row.decode(column: "micro_grid_id", as: Int64.self)]))
             else { throw LinliError.notFound }
+            let gridID = try row.decode(column: "grid_id", as: Int64.self)
+            let address = try await registry.householdFacts(db, ids: [household]).first?.address ?? "#\(household)"
             guard try t.decode(column: "closed_at", as: Int64?.self) == nil else {
                 throw LinliError.conflict(nil, "closed", "这项任务已经结束，不能再登记")
             }
@@ -327,14 +337,18 @@ extension GridWorkService {
                 throw LinliError.conflict("outcome", "already_reached", "这一户已经登记完成，不能再记为不在家")
             }
             let oldFeedback = try row.decode(column: "feedback_cipher", as: String?.self).map { try cipher.open($0) } ?? ""
-            if old == outcome, outcome != .absent, oldFeedback == feedback {
-                // A resend (a double tap, a retry after a lost answer): the record as it stands.
-                return GridTaskHousehold(householdID: household, address: f.address, gridID: f.gridID, outcome: old, feedback: oldFeedback,
-                                         attempts: try row.decode(column: "attempts", as: Int.self), by: try row.decode(column: "by_name", as: String?.self),
-                                         at: try row.decode(column: "updated_at", as: Int64?.self).map(LocalTime.text))
-            }
+            let lastAt = try row.decode(column: "updated_at", as: Int64?.self)
+            let current = GridTaskHousehold(householdID: household, address: address, gridID: gridID, outcome: old, feedback: oldFeedback,
+                                            attempts: try row.decode(column: "attempts", as: Int.self), by: try row.decode(column: "by_name", as: String?.self),
+                                            at: lastAt.map(LocalTime.text))
+            // A resend (a double tap, a retry after a lost answer) is the record as it stands: the
+            // same outcome and words, or "nobody home" again within the hour (the same attempt).
+            if old == outcome, outcome != .absent, oldFeedback == feedback { return current }
+            if outcome == .absent, old == .absent, feedback.isEmpty || feedback == oldFeedback, let lastAt, now - lastAt < 3600 { return current }
+            // "Nobody home" without words keeps what was written before.
+            let kept = outcome == .absent && feedback.isEmpty ? oldFeedback : feedback
             try await db.query("""
-                UPDATE grid_task_households SET outcome = \(outcome!.rawValue), feedback_cipher = \(feedback.isEmpty ? nil : try cipher.seal(feedback)),
+                UPDATE grid_task_households SET outcome = \(outcome!.rawValue), feedback_cipher = \(kept.isEmpty ? nil : try cipher.seal(kept)),
                     attempts = attempts + \(outcome == .absent ? 1 : 0), user_id = \(actor.acting?.userID ?? actor.userID), by_name = \(actor.signature),
                     updated_at = \(now)
                 WHERE task_id = \(id) AND household_id = \(household)
@@ -343,11 +357,10 @@ extension GridWorkService {
             if d.done != 0 || d.problem != 0 {
                 try await db.query("UPDATE grid_tasks SET done_count = done_count + \(d.done), problem_count = problem_count + \(d.problem) WHERE id = \(id)").run()
             }
-            try await audit.append(db, actor: actor, action: "grid_task.mark", objectType: "grid_task", objectID: id, path: f.path,
+            try await audit.append(db, actor: actor, action: "grid_task.mark", objectType: "grid_task", objectID: id, path: try t.decode(column: "path", as: String.self),
                                    detail: "household \(household): \(outcome!.rawValue)")
-            let r = try await db.query("SELECT attempts FROM grid_task_households WHERE task_id = \(id) AND household_id = \(household)").first()!
-            return GridTaskHousehold(householdID: household, address: f.address, gridID: f.gridID, outcome: outcome, feedback: feedback,
-                                     attempts: try r.decode(column: "attempts", as: Int.self), by: actor.signature, at: LocalTime.text(now))
+            return GridTaskHousehold(householdID: household, address: address, gridID: gridID, outcome: outcome, feedback: kept,
+                                     attempts: current.attempts + (outcome == .absent ? 1 : 0), by: actor.signature, at: LocalTime.text(now))
         }
     }
 

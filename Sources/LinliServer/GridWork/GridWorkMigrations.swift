@@ -232,5 +232,11 @@ enum GridWorkMigrations {
             )
             """,
         ]),
+        // A household a visit found gone (搬离): off the due list and coverage until the
+        // community settles it, listed for them meanwhile.
+        Migration("gridwork.006", [
+            "ALTER TABLE visit_due ADD COLUMN moved_at BIGINT",
+            "CREATE INDEX visit_due_moved ON visit_due(community_id, moved_at)",
+        ]),
     ]
 }

@@ -115,17 +115,32 @@ struct GridWorkRoutes {
             let t = I18n.table(c.lang)
             guard let id = picked.id else { return renderer.page("visit_coverage", ["no_community": true], context: c, title: t["visit_coverage"]!) }
             let (plan, lines) = try await gridWork.coverage(community: id, actor: try c.requireActor())
+            let moved = try await gridWork.movedAway(community: id, actor: try c.requireActor()).map {
+                ["household_id": $0.householdID, "address": $0.address, "reported_on": Self.dayText($0.reportedOn)] as [String: Any]
+            }
             let rows = lines.map { l -> [String: Any] in
                 ["grid_id": l.gridID, "grid": l.gridName, "situation": situationLabel(l.situation, c.lang),
                  "period": I18n.label("period_" + l.period, c.lang), "own_rule": l.ownRule, "households": l.households, "covered": l.covered,
                  "rate": l.households == 0 ? "—" : "\(l.covered * 100 / l.households)%", "overdue": l.overdue, "has_overdue": l.overdue > 0]
             }
             return renderer.page("visit_coverage", ["community_id": id, "community_name": plan.communityName, "rows": rows, "none": rows.isEmpty,
+                                                    "moved": moved, "has_moved": !moved.isEmpty,
                                                     "communities": picked.options, "many_communities": picked.options.count > 1],
                                  context: c, title: t["visit_coverage"]! + " · " + plan.communityName)
         }
         r.get("/api/v1/communities/:id/visit-coverage", .action(.visitPlan)) { _, c in
             try JSON.response(try await gridWork.coverage(community: try c.id("id"), actor: try c.requireActor()).1)
+        }
+        r.get("/api/v1/communities/:id/moved-away", .action(.visitPlan)) { _, c in
+            try JSON.response(try await gridWork.movedAway(community: try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/households/:id/still-there", .action(.visitPlan)) { _, c in
+            try await gridWork.stillLivesThere(household: try c.id("id"), actor: try c.requireActor())
+            return redirect(c.form.int("community_id").map { "/visits/coverage?community=\($0)#moved" } ?? "/visits/coverage#moved")
+        }
+        r.post("/api/v1/households/:id/still-there", .action(.visitPlan)) { _, c in
+            try await gridWork.stillLivesThere(household: try c.id("id"), actor: try c.requireActor())
+            return Response(status: .noContent)
         }
     }
 

@@ -43,6 +43,9 @@ enum GridWorkText {
         "visit_grid": ("网格", "Grid"), "visit_households": ("户数", "Households"), "visit_covered": ("本期已走访", "Visited this period"),
         "visit_rate": ("覆盖率", "Coverage"), "visit_own_rule": ("网格规则", "Grid's rule"),
         "visit_pick_grid": ("查看网格待走访", "Open a grid's due list"),
+        "visit_moved_away": ("走访发现已搬离", "Found moved away"),
+        "visit_moved_hint": ("这些户已不在走访名单和覆盖率里。请核实后在户页更新居民（迁出）或删除该户；如仍有人住，点“仍有人住”恢复走访。", "These households are off the due lists and coverage. Check, then update the household (move its residents out, or remove it); if someone lives there, press \"Still lived in\"."),
+        "visit_moved_reported": ("报告日期", "Reported on"), "visit_still_there": ("仍有人住", "Still lived in"),
         "today_visits": ("今日走访", "Visits today"), "today_visits_more": ("全部待走访", "All visits due"),
         "announcements": ("通知", "Announcements"), "announcement_new": ("发通知", "Send an announcement"),
         "announcement_title": ("标题", "Title"), "announcement_body": ("内容", "Text"),
@@ -101,6 +104,7 @@ enum GridWorkText {
         "patrol_handled": ("当场已处理，不派单", "Put right on the spot: no request"),
         "patrol_save": ("提交巡查", "Send the patrol"), "patrol_record": ("巡查记录", "Patrol record"),
         "patrol_request": ("已登记诉求", "Request filed"), "patrol_retired": ("已停用", "Retired"), "patrol_by": ("巡查人", "By"),
+        "patrol_not_filed": ("还没有登记为诉求。", "Not filed as a request yet."), "patrol_file_again": ("再次登记诉求", "File the findings again"),
         "patrol_no_grid": ("您还没有可以设巡查路线的网格。", "You have no grid to lay a patrol route in."), "task_attempts": ("上门未遇", "Nobody home ×"),
     ]
     static let values: [String: (String, String)] = [

@@ -87,9 +87,18 @@ extension GridWorkRoutes {
         }
         r.get("/patrols/:id", .action(.visitLog)) { _, c in
             let p = try await gridWork.patrol(try c.id("id"), actor: try c.requireActor())
-            return renderer.page("patrol", ["route_id": p.routeID, "route": p.routeName, "by": p.by, "at": p.patrolledAt, "findings": p.findings,
-                                            "checks": p.checks.map { checkItem($0, c.lang) }], context: c,
+            let unfiled = p.checks.contains { $0.result == .finding && !$0.handled && $0.requestID == nil }
+            return renderer.page("patrol", ["id": p.id, "route_id": p.routeID, "route": p.routeName, "by": p.by, "at": p.patrolledAt, "findings": p.findings,
+                                            "checks": p.checks.map { checkItem($0, c.lang) }, "unfiled": unfiled], context: c,
                                  title: I18n.table(c.lang)["patrol_record"]! + " · " + p.routeName)
+        }
+        r.post("/patrols/:id/file", .action(.visitLog)) { _, c in
+            let id = try c.id("id")
+            _ = try await gridWork.fileFindings(patrol: id, actor: try c.requireActor())
+            return redirect("/patrols/\(id)")
+        }
+        r.post("/api/v1/patrols/:id/file", .action(.visitLog)) { _, c in
+            try JSON.response(try await gridWork.fileFindings(patrol: try c.id("id"), actor: try c.requireActor()))
         }
         r.get("/api/v1/patrols/:id", .action(.visitLog)) { _, c in
             try JSON.response(try await gridWork.patrol(try c.id("id"), actor: try c.requireActor()))
@@ -103,13 +112,21 @@ extension GridWorkRoutes {
         var i = PatrolRouteInput()
         i.gridID = f.int("grid_id"); i.name = f["name"]; i.period = f.nonEmpty("period")
         var points: [PatrolRules.Point] = []
-        for n in 1...PatrolRules.pointsMax + 10 {
+        for n in Self.filledRows(f) {
             let label = (f["point.\(n).label"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !label.isEmpty else { continue }
             points.append(PatrolRules.Point(label: label, placeID: f.int("point.\(n).place")))
         }
         i.points = points
         return i
+    }
+
+    /// The rows of the points form with anything in them (a place without a name is kept, so
+    /// that the missing name is asked for, not the place silently dropped); `points[i]` is the
+    /// i-th of these rows.
+    static func filledRows(_ f: FormData) -> [Int] {
+        (1...PatrolRules.pointsMax + 10).filter { n in
+            !(f["point.\(n).label"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !(f["point.\(n).place"] ?? "").isEmpty
+        }
     }
 
     /// The walk form's fields: `check.N.result`, `.finding`, `.note`, `.handled`, `.category`.
@@ -142,6 +159,7 @@ extension GridWorkRoutes {
                                 "finding": c.result == .finding, "note": c.note, "handled": c.handled]
         if let f = c.finding { d["kind"] = I18n.label("patrol_finding_" + f.rawValue, lang) }
         if let id = c.requestID { d["request_id"] = id }
+        d["not_filed"] = c.result == .finding && !c.handled && c.requestID == nil
         return d
     }
 
@@ -182,7 +200,7 @@ extension GridWorkRoutes {
         let rows = max(8, points.count + 4)
         let period = values?["period"] ?? route?.period.rawValue ?? "week"
         // The picked places by name, as the picker shows them once chosen.
-        let names = try await gridWork.placeNames((points.compactMap(\.placeID) + (1...rows).compactMap { values?.int("point.\($0).place") }))
+        let names = try await gridWork.placeNames(points.compactMap(\.placeID) + (1...rows).compactMap { values?.int("point.\($0).place") }, actor: actor)
         var data: [String: Any] = [
             "editing": route != nil, "id": route?.id ?? 0, "name": values?["name"] ?? route?.name ?? "",
             "grids": choices.map { ["value": $0.id, "label": $0.name, "selected": $0.id == chosen] }, "fixed_grid": route?.gridName ?? "",
@@ -190,7 +208,9 @@ extension GridWorkRoutes {
             "points": (1...rows).map { n -> [String: Any] in
                 let p = n <= points.count ? points[n - 1] : nil
                 let place = values?["point.\(n).place"] ?? p?.placeID.map(String.init) ?? ""
-                let error = errors["points[\(n - 1)].label"] ?? errors["points[\(n - 1)].place_id"]
+                // Errors name the i-th filled row; shown beside that row.
+                let i = values.flatMap { Self.filledRows($0).firstIndex(of: n) } ?? (n - 1)
+                let error = errors["points[\(i)].label"] ?? errors["points[\(i)].place_id"]
                 return ["n": n, "label": values?["point.\(n).label"] ?? p?.label ?? "", "place": place,
                         "place_name": Int64(place).flatMap { names[$0] } ?? place, "error": error ?? "", "has_error": error != nil]
             },

@@ -66,8 +66,8 @@ public enum PatrolRules {
         let current = period.window(containing: today)
         if let last, last >= current.first { return .done }
         let previous = period.window(containing: current.first - 1)
-        // A route begun during this window (or after the last one) owes nothing for the one before.
-        if since >= current.first { return .due }
+        // A route owes the previous window only if it was there for all of it.
+        if since > previous.first { return .due }
         if let last, last >= previous.first { return .due }
         return .overdue
     }

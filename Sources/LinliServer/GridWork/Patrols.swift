@@ -77,13 +77,20 @@ public struct PatrolView: Codable, Sendable, Equatable {
 }
 
 extension GridWorkService {
-    /// The grid a route is for, with its community, if the actor works it (404 otherwise): a grid
-    /// worker their own grid (or the grid above their micro-grid), staff any grid of theirs.
+    /// The grid a route is for, with its community, if the actor works it (404 otherwise): staff
+    /// any grid of theirs; a grid worker their grid, the micro-grids under it, and (for one given
+    /// a micro-grid) the grid above it: one family of grids walks the same routes. `routes` lists
+    /// by the same rule.
     func patrolGrid(_ db: any SQLDatabase, _ gridID: Int64, actor: Actor) async throws -> (grid: RegistryService.GridRow, community: RegistryService.PlaceRow) {
-        guard let g = try await registry.fetchGrid(db, gridID), let c = try await registry.fetchPlace(db, g.communityID),
-              actor.may(.visitLog, on: ObjectScope(path: c.path, gridIDs: [g.id] + (g.parentID.map { [$0] } ?? [])))
-        else { throw LinliError.notFound }
+        guard let g = try await registry.fetchGrid(db, gridID), let c = try await registry.fetchPlace(db, g.communityID) else { throw LinliError.notFound }
+        let below = try await registry.gridsOf(db, community: c.id).filter { $0.parentID == g.id }.map(\.id)
+        guard actor.may(.visitLog, on: ObjectScope(path: c.path, gridIDs: [g.id] + (g.parentID.map { [$0] } ?? []) + below)) else { throw LinliError.notFound }
         return (g, c)
+    }
+
+    /// The same family of grids as a list filter, for a worker's grids.
+    static func routeFamily(_ own: [Int64]) -> BoundSQL {
+        "(r.grid_id IN (\(list: own)) OR r.grid_id IN (SELECT parent_id FROM grids WHERE id IN (\(list: own))) OR r.grid_id IN (SELECT id FROM grids WHERE parent_id IN (\(list: own))))"
     }
 
     /// Creates a route (id nil) or replaces one's name, period, points and whether it is active.
@@ -154,11 +161,11 @@ extension GridWorkService {
     }
 
     /// Places' names by id (a route's points, for the form).
-    func placeNames(_ ids: [Int64]) async throws -> [Int64: String] {
+    func placeNames(_ ids: [Int64], actor: Actor) async throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
         return try await store.read { db in
             var out: [Int64: String] = [:]
-            for id in Set(ids) { if let p = try await registry.fetchPlace(db, id) { out[id] = p.name } }
+            for id in Set(ids) { if let p = try await registry.fetchPlace(db, id), actor.may(.placeView, on: p.scope) { out[id] = p.name } }
             return out
         }
     }
@@ -204,13 +211,12 @@ extension GridWorkService {
                 } else {
                     let own = Self.workerGrids(actor)
                     guard !own.isEmpty else { throw LinliError.notFound }
-                    filter = "r.community_id = \(community) AND (r.grid_id IN (\(list: own)) OR g.parent_id IN (\(list: own)) OR r.grid_id IN (SELECT parent_id FROM grids WHERE id IN (\(list: own))))"
+                    filter = "r.community_id = \(community) AND \(Self.routeFamily(own))"
                 }
             } else {
                 let own = Self.workerGrids(actor)
                 guard !own.isEmpty else { return [] }
-                // Their grid's routes, and the grid above a micro-grid they were given.
-                filter = "(r.grid_id IN (\(list: own)) OR r.grid_id IN (SELECT parent_id FROM grids WHERE id IN (\(list: own))))"
+                filter = Self.routeFamily(own)
             }
             let active: BoundSQL = retired ? "" : " AND r.active = 1"
             let rows = try await db.query("\(unsafeRaw: Self.routeColumns) WHERE \(filter)\(active) ORDER BY g.name, r.name LIMIT 500").all()
@@ -353,7 +359,16 @@ extension GridWorkService {
             throw error
         }
         let saved = try await store.read { db in try await patrolViews(db, [id]).first! }
-        return (try await fileFindings(saved, actor: actor), true)
+        // The patrol is kept whatever happens next: a finding the requests capability refuses
+        // now (its category retired meanwhile, a place gone) shows as not yet filed on the
+        // record, with a button to file it again (`fileFindings(patrol:)`).
+        do { return (try await fileFindings(saved, actor: actor), true) } catch { return (saved, true) }
+    }
+
+    /// Files again the findings of a patrol not yet filed as requests (after a refusal or a
+    /// lost connection); those filed already are left alone.
+    public func fileFindings(patrol id: Int64, actor: Actor) async throws -> PatrolView {
+        try await fileFindings(try await patrol(id, actor: actor), actor: actor)
     }
 
     func patrol(byKey key: String, actor: Actor) async throws -> PatrolView? {

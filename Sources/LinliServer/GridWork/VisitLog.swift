@@ -160,6 +160,9 @@ extension GridWorkService {
                     due.facts.lastAttempt = max(due.facts.lastAttempt ?? 0, v.visitedAt)
                 }
                 if let d = v.followUpDay { due.facts.followUpDay = d; due.followUpVisit = id }
+                // Gone: off the plan. Anyone found living there (a visit that counts) puts it back;
+                // nobody home proves nothing either way.
+                if v.outcome == .moved { due.movedAt = v.visitedAt } else if v.outcome.counts { due.movedAt = nil }
                 try await saveDue(db, [due])
                 try await audit.append(db, actor: actor, action: "visit.log", objectType: "household", objectID: h.id, path: h.path,
                                        detail: "\(v.kind) \(v.outcome.rawValue)" + (v.followUpDay.map { " follow-up \(ChinaTime.iso(day: $0))" } ?? ""))
@@ -330,7 +333,7 @@ extension GridWorkService {
         try await ensureSynced(community: community)
         let today = LocalDay.of(env.nowSeconds)
         let rows = try await store.read { db in
-            try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) AND period IS NOT NULL").all().map(Self.dueRow)
+            try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) AND period IS NOT NULL AND moved_at IS NULL").all().map(Self.dueRow)
         }
         let names = Dictionary(plan.grids.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         var lines: [String: CoverageLine] = [:]

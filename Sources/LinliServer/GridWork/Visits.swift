@@ -233,6 +233,9 @@ public struct GridWorkService: Sendable {
         var period: VisitPeriod?, because: String?
         var facts: VisitFacts
         var followUpVisit: Int64?
+        /// A visit found the household gone (搬离): off the plan until the community confirms
+        /// (the registry changed) or a later visit finds someone living there.
+        var movedAt: Int64? = nil
 
         /// Puts the household on the rule that now applies. A plan that begins (or gets more
         /// frequent) starts counting now, not from before it existed.
@@ -244,7 +247,7 @@ public struct GridWorkService: Sendable {
 
     static let dueColumns = """
         SELECT household_id, community_id, grid_id, micro_grid_id, address, situations, period, because, last_counted_at, last_attempt_at,
-               follow_up_day, follow_up_visit, since_at FROM visit_due
+               follow_up_day, follow_up_visit, since_at, moved_at FROM visit_due
         """
 
     static func dueRow(_ r: any SQLRow) throws -> DueRow {
@@ -259,11 +262,11 @@ public struct GridWorkService: Sendable {
                                         lastAttempt: try r.decode(column: "last_attempt_at", as: Int64?.self),
                                         followUpDay: try r.decode(column: "follow_up_day", as: Int64?.self),
                                         since: try r.decode(column: "since_at", as: Int64.self)),
-                      followUpVisit: try r.decode(column: "follow_up_visit", as: Int64?.self))
+                      followUpVisit: try r.decode(column: "follow_up_visit", as: Int64?.self), movedAt: try r.decode(column: "moved_at", as: Int64?.self))
     }
 
     static let dueWritten = ["community_id", "grid_id", "micro_grid_id", "address", "situations", "period", "because", "last_counted_at",
-                             "last_attempt_at", "follow_up_day", "follow_up_visit", "since_at", "show_from", "list_from"]
+                             "last_attempt_at", "follow_up_day", "follow_up_visit", "since_at", "show_from", "list_from", "moved_at"]
 
     /// Writes households' rows anew (each replaces the household's old one). An upsert, not a
     /// delete and insert: two transactions refreshing one household at once (two grid workers'
@@ -274,11 +277,12 @@ public struct GridWorkService: Sendable {
             INSERT INTO visit_due (household_id, \(Self.dueWritten.joined(separator: ", "))) VALUES
             """, rows, tail: " ON CONFLICT (household_id) DO UPDATE SET " + Self.dueWritten.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")) { d in
             let situations = VisitSituation.all.filter(d.situations.contains).joined(separator: ",")
-            let show = VisitPlan.showFrom(period: d.period, facts: d.facts)
-            let list = VisitPlan.listFrom(period: d.period, facts: d.facts, horizon: Self.dueHorizon)
+            // A household reported gone is on no list until that is settled.
+            let show = d.movedAt != nil ? Int64.max : VisitPlan.showFrom(period: d.period, facts: d.facts)
+            let list = d.movedAt != nil ? Int64.max : VisitPlan.listFrom(period: d.period, facts: d.facts, horizon: Self.dueHorizon)
             return """
                 (\(d.householdID), \(d.communityID), \(d.gridID), \(d.microGridID), \(d.address), \(situations), \(d.period?.rawValue), \(d.because),
-                 \(d.facts.lastCounted), \(d.facts.lastAttempt), \(d.facts.followUpDay), \(d.followUpVisit), \(d.facts.since), \(show), \(list))
+                 \(d.facts.lastCounted), \(d.facts.lastAttempt), \(d.facts.followUpDay), \(d.followUpVisit), \(d.facts.since), \(show), \(list), \(d.movedAt))
                 """
         }
     }

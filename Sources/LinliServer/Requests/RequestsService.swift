@@ -472,6 +472,7 @@ public struct RequestsService: Sendable {
         // Whatever the form sends, a report made while someone acts for the resident is 代办.
         let channel = actor.acting != nil && asked != nil ? Channel.acting : asked
         v.check(channel != .acting || actor.acting != nil, "channel", "invalid", "只有工作人员代居民办理时才能选择“代办”")
+        v.check(channel != .patrol || isStaff, "channel", "invalid", "只有网格员和社区工作人员巡查时才能选择“巡查”")
         let contactName = input.contactName?.trimmingCharacters(in: .whitespaces) ?? ""
         let contactPhone = PhoneNumber.normalise(input.contactPhone ?? "")
         if !contactPhone.isEmpty { v.check(PhoneNumber.isValid(contactPhone), "contact_phone", "invalid", "手机号应为 11 位，以 1 开头") }
