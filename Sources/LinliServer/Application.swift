@@ -294,6 +294,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
             ("audit seal", { _ = try await chain.sealPending() }),
             ("pledge expiry", { _ = try await linkage.expirePledges() }),
             ("outbox delivery", { [offices = linli.offices] in _ = try await offices.deliverOutbox() }),
+            ("acknowledgement reminders", { [gridWork = linli.gridWork] in _ = try await gridWork.remindUnacknowledged() }),
         ], interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
     }
     app.addServices(StoreService(store: store))

@@ -231,6 +231,55 @@ import LinliStore
     }
 
     @Test(arguments: Backend.available)
+    func thoseWhoHaveNotAcknowledgedAreRemindedDailyThreeTimesAtMost(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-01T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let community = f.demo.firstCommunityID
+            try await built.app.test(.router) { client in
+                let staff = try await f.token("community"), resident = try await f.token("resident"), owner = try await f.token("owner")
+                func get(_ path: String, _ token: String) async throws -> TestResponse {
+                    try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token)"])
+                }
+                func reminders(_ token: String) async throws -> Int {
+                    try await get("/api/v1/inbox", token).body.text.components(separatedBy: "次提醒").count - 1
+                }
+                var res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"燃气安全检查","body":"周六上门检查燃气，请回执。","audience_kind":"community","needs_ack":true}"#)
+                let sent = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"周末义诊","body":"周日上午社区义诊。","audience_kind":"community"}"#)
+                // Not before a day has passed.
+                #expect(try await f.linli.gridWork.remindUnacknowledged() == 0)
+                clock.advance(hours: 25)
+                #expect(try await f.linli.gridWork.remindUnacknowledged() > 0)
+                #expect(try await reminders(resident) == 1)
+                #expect(try await reminders(owner) == 1)
+                // The round is claimed: a second server running it now sends nothing.
+                #expect(try await f.linli.gridWork.remindUnacknowledged() == 0)
+                // The resident acknowledges (for her household, the owner's too): the next rounds
+                // go on for the rest and skip them.
+                #expect(try await Self.post(client, "/api/v1/announcements/\(sent.id)/ack", resident, "").status == .ok)
+                func rounds() async throws -> Int? {
+                    try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: try await get("/api/v1/announcements/\(sent.id)", staff).body)).reminders
+                }
+                clock.advance(hours: 24)
+                _ = try await f.linli.gridWork.remindUnacknowledged()
+                #expect(try await rounds() == 2)
+                clock.advance(hours: 24)
+                _ = try await f.linli.gridWork.remindUnacknowledged()
+                #expect(try await rounds() == 3)
+                #expect(try await reminders(resident) == 1)
+                // Three rounds at most; the announcement without a request for acknowledgement never reminds.
+                clock.advance(hours: 48)
+                #expect(try await f.linli.gridWork.remindUnacknowledged() == 0)
+                #expect(try await rounds() == 3)
+                #expect(try await reminders(owner) <= 1)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func aHouseholdFoundGoneLeavesTheListsUntilTheOfficeSettlesIt(_ backend: Backend) async throws {
         try await withFixture(backend, clock: TestClock("2026-12-01T02:00:00Z")) { f in
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))

@@ -90,6 +90,7 @@ extension GridWorkRoutes {
             d["staff"] = true
             d["households"] = n; d["read"] = a.read ?? 0; d["acknowledged"] = a.acknowledged ?? 0
             d["read_rate"] = n == 0 ? "—" : "\((a.read ?? 0) * 100 / n)%"
+            d["reminders"] = a.reminders ?? 0
         } else if a.readByMe == nil {
             // A grid worker reading what went to their grid: nothing to acknowledge, people to tell.
             d["grid_worker"] = true

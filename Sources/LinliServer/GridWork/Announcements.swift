@@ -39,10 +39,12 @@ public struct AnnouncementView: Codable, Sendable, Equatable {
     /// For a resident: whether their household has read and acknowledged it.
     public var readByMe: Bool?
     public var acknowledgedByMe: Bool?
+    /// For staff: reminder rounds sent to the households that have not acknowledged.
+    public var reminders: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, communityID = "community_id", communityName = "community_name", title, body, needsAck = "needs_ack", from, at, audience, households, read, acknowledged
-        case readByMe = "read_by_me", acknowledgedByMe = "acknowledged_by_me"
+        case readByMe = "read_by_me", acknowledgedByMe = "acknowledged_by_me", reminders
     }
 }
 
@@ -93,9 +95,10 @@ extension GridWorkService {
                 throw LinliError.invalid("audience_kind", "no_households", "所选范围内没有住户，通知没有发出")
             }
             let id = try await db.query("""
-                INSERT INTO announcements (community_id, community_name, path, title, body, audience_kind, audience, needs_ack, households, user_id, author_name, created_at)
+                INSERT INTO announcements (community_id, community_name, path, title, body, audience_kind, audience, needs_ack, households, user_id, author_name,
+                                           created_at, next_reminder_at)
                 VALUES (\(c.id), \(c.name), \(c.path), \(title), \(body), \(kind!.rawValue), \(audience), \(input.needsAck == true ? 1 : 0), \(households.count),
-                        \(actor.userID), \(actor.signature), \(now))
+                        \(actor.userID), \(actor.signature), \(now), \(input.needsAck == true ? AckReminders.next(round: 0, now: now) : nil))
                 RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             try await db.insertRows("INSERT INTO announcement_households (announcement_id, household_id, grid_id, micro_grid_id) VALUES ",
@@ -128,7 +131,7 @@ extension GridWorkService {
 
     static let announcementColumns = """
         SELECT a.id, a.community_id, a.community_name, a.path, a.title, a.body, a.audience_kind, a.audience, a.needs_ack, a.households, a.author_name, a.created_at,
-               a.read_count, a.ack_count, a.user_id
+               a.read_count, a.ack_count, a.user_id, a.reminder_rounds
         FROM announcements a
         """
 
@@ -143,6 +146,7 @@ extension GridWorkService {
             v.households = try r.decode(column: "households", as: Int.self)
             v.read = try r.decode(column: "read_count", as: Int.self)
             v.acknowledged = try r.decode(column: "ack_count", as: Int.self)
+            v.reminders = try r.decode(column: "reminder_rounds", as: Int.self)
         }
         return v
     }
@@ -304,4 +308,48 @@ extension GridWorkService {
             try await audit.append(db, actor: actor, action: "announcement.told", objectType: "announcement", objectID: id, path: f.path, detail: "household \(household)")
         }
     }
+
+    /// Reminds the households that have not acknowledged an announcement asking for it: a round
+    /// when one is due (a day after it went out, then daily, three rounds at most), to the
+    /// accounts of each household still owing, in their inbox. Each round is claimed by moving
+    /// the announcement's next reminder on in the same statement, so several servers running
+    /// this at once send it once. Households without an account are on their grid worker's
+    /// unread list meanwhile. Returns the messages sent.
+    public func remindUnacknowledged(limit: Int = 20) async throws -> Int {
+        let now = env.nowSeconds
+        let due = try await store.read { db in
+            try await db.query("""
+                SELECT id FROM announcements WHERE next_reminder_at IS NOT NULL AND next_reminder_at <= \(now) ORDER BY next_reminder_at LIMIT \(unsafeRaw: String(limit))
+                """).all().map { try $0.decode(column: "id", as: Int64.self) }
+        }
+        var sent = 0
+        for id in due {
+            sent += try await store.transaction { db -> Int in
+                guard let a = try await db.query("""
+                    UPDATE announcements SET reminder_rounds = reminder_rounds + 1,
+                        next_reminder_at = CASE WHEN reminder_rounds + 1 >= \(AckReminders.rounds) THEN NULL ELSE \(now + AckReminders.gap) END
+                    WHERE id = \(id) AND next_reminder_at IS NOT NULL AND next_reminder_at <= \(now)
+                    RETURNING title, reminder_rounds
+                    """).first() else { return 0 }
+                let owing = try await db.query("SELECT household_id FROM announcement_households WHERE announcement_id = \(id) AND acked_at IS NULL").all()
+                    .map { try $0.decode(column: "household_id", as: Int64.self) }
+                let users = try await AccountService.residentUsers(db, households: owing)
+                let subject = AckReminders.subject(title: try a.decode(column: "title", as: String.self), round: try a.decode(column: "reminder_rounds", as: Int.self))
+                try await notifier.deliver(db, users.map { OutgoingNotification(userID: $0.user, kind: "announcement_reminder", subject: subject, link: "/announcements/\(id)") }, at: now)
+                return users.count
+            }
+        }
+        return sent
+    }
+}
+
+/// When an announcement that asks for acknowledgement reminds those who have not given it.
+public enum AckReminders {
+    /// A day between rounds (the first a day after it went out), three rounds at most.
+    public static let gap: Int64 = 86400, rounds = 3
+
+    /// When the round after `round` rounds is due, or nil when none is left.
+    public static func next(round: Int, now: Int64) -> Int64? { round >= rounds ? nil : now + gap }
+
+    public static func subject(title: String, round: Int) -> String { "请回执（第 \(round) 次提醒）：\(title)" }
 }

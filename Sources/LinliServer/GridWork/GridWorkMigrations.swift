@@ -238,5 +238,12 @@ enum GridWorkMigrations {
             "ALTER TABLE visit_due ADD COLUMN moved_at BIGINT",
             "CREATE INDEX visit_due_moved ON visit_due(community_id, moved_at)",
         ]),
+        // An announcement asking for acknowledgement reminds the households that have not given
+        // it, once a day up to three times: when the next round is due, and how many went.
+        Migration("gridwork.007", [
+            "ALTER TABLE announcements ADD COLUMN next_reminder_at BIGINT",
+            "ALTER TABLE announcements ADD COLUMN reminder_rounds INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX announcements_reminder ON announcements(next_reminder_at)",
+        ]),
     ]
 }

@@ -63,6 +63,7 @@ enum GridWorkText {
         "announcement_ack": ("我已知晓", "I have read this"), "announcement_acked_by_me": ("您已回执，谢谢。", "Acknowledged. Thank you."),
         "announcement_unread": ("未读", "Unread"), "announcements_none": ("还没有通知。", "No announcements yet."),
         "announcement_from": ("发布", "From"),
+        "announcement_reminders": ("未回执的住户已提醒（每天一次，最多三次）", "Reminders sent to households not acknowledged (daily, three at most)"),
         "announcement_grid_worker": ("这条通知发给了您网格内的住户。两天未读的住户会列在走访页：", "This went to households in your grid. Those who have not read it in two days are listed on your visits page:"),
         "unread_notices": ("通知未读（两天以上）", "Announcements unread for two days"),
         "unread_notices_hint": ("请上门或打电话告知，再点“已当面告知”。", "Visit or call, then press \"Told in person\"."),
