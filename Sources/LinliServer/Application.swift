@@ -33,6 +33,9 @@ public struct AppConfig: Sendable, StoreLocation {
     public var wechatPayPublicKeyID: String?
     /// One-time codes by SMS: LINLI_SMS=aliyun with its keys, or the log (development only).
     public var sms: (any SMSSender)?
+    /// The shared secret the SMS provider's relay sends with a resident's reply
+    /// (`X-Linli-SMS-Token` on `POST /api/v1/sms/inbound`); unset, replies are not taken.
+    public var smsInboundToken: String?
     /// Map tiles: a URL template (`https://tiles.example/{z}/{x}/{y}.png`) for a city's own tile
     /// server or a provider, the coordinate system its tiles are drawn in (`gcj02` for most
     /// Chinese commercial maps, else `wgs84`), and the credit it asks for. None: the map draws
@@ -69,6 +72,7 @@ public struct AppConfig: Sendable, StoreLocation {
         c.publicBaseURL = env["LINLI_PUBLIC_URL"] ?? "http://\(c.host):\(c.port)"
         c.benchRoutes = env["LINLI_BENCH"] == "1" && !c.production
         if let v = env["LINLI_SWEEP_SECONDS"], let n = Int(v), n >= 0 { c.sweepInterval = n }
+        if let v = env["LINLI_SMS_INBOUND_TOKEN"], v.count >= 16 { c.smsInboundToken = v }
         if let v = env["LINLI_LOG_LEVEL"], let l = Logger.Level(rawValue: v) { c.logLevel = l }
         c.trustedProxy = env["LINLI_TRUSTED_PROXY"].flatMap { $0.isEmpty ? nil : $0 }
         c.wechatPayMerchantID = env["LINLI_WECHATPAY_MCHID"]
@@ -164,6 +168,8 @@ public struct Linli: Sendable {
         // A visit's "needs help" becomes a request through the requests capability's own use case.
         gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
         gridWork.postNeed = { [linkage] input, actor in try await linkage.postNeed(input, actor: actor) }
+        gridWork.sms = accounts.sms
+        gridWork.smsInboundToken = config.smsInboundToken
         gridWork.requestCategories = { [requests] in
             try await requests.categories(lang: .zh).filter { $0.active && !$0.attributes.contains(where: \.required) }
         }
@@ -295,6 +301,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
             ("pledge expiry", { _ = try await linkage.expirePledges() }),
             ("outbox delivery", { [offices = linli.offices] in _ = try await offices.deliverOutbox() }),
             ("acknowledgement reminders", { [gridWork = linli.gridWork] in _ = try await gridWork.remindUnacknowledged() }),
+            ("notices by SMS", { [gridWork = linli.gridWork] in _ = try await gridWork.sendDueSMS() }),
         ], interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
     }
     app.addServices(StoreService(store: store))

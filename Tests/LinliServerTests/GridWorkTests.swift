@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -275,6 +276,63 @@ import LinliStore
                 #expect(try await f.linli.gridWork.remindUnacknowledged() == 0)
                 #expect(try await rounds() == 3)
                 #expect(try await reminders(owner) <= 1)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aFeaturePhoneGetsTheNoticeByTextAndAcknowledgesByReplyingItsCode(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-01T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let community = f.demo.firstCommunityID, household = f.demo.firstHouseholdWithResidents
+            let staffActor = try await f.actor("community")
+            // An elder of the household with a feature phone, who agreed to notices by SMS.
+            let elder = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM residents WHERE household_id = \(bind: household) ORDER BY id DESC").first()!.decode(column: "id", as: Int64.self)
+            }
+            var edit = ResidentInput()
+            edit.phone = "13900001111"; edit.smsNotices = true
+            let updated = try await f.linli.registry.updateResident(elder, edit, actor: staffActor)
+            #expect(updated.smsNotices)
+            let sms = try #require(f.linli.gridWork.sms as? LogSMS)
+            try await built.app.test(.router) { client in
+                let staff = try await f.token("community")
+                func reply(_ phone: String, _ text: String, token: String = "test-sms-inbound-secret-0001") async throws -> TestResponse {
+                    try await client.execute(uri: "/api/v1/sms/inbound", method: .post, headers: [HTTPField.Name("X-Linli-SMS-Token")!: token, .contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"phone":"\#(phone)","content":"\#(text)"}"#))
+                }
+                var res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"周三停水","body":"周三 9:00–15:00 停水，请回执。","audience_kind":"community","needs_ack":true}"#)
+                let sent = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                // Sent by the housekeeping job, not in the request; once, however often it runs.
+                #expect(sms.lastCode(to: "13900001111") == nil)
+                #expect(try await f.linli.gridWork.sendDueSMS() == 1)
+                #expect(try await f.linli.gridWork.sendDueSMS() == 0)
+                let code = try #require(sms.lastCode(to: "13900001111"))
+                // Without the relay's secret the hook does not exist; a wrong code or another phone acknowledges nothing.
+                #expect(try await reply("13900001111", code, token: "wrong-secret-wrong-secret").status == .notFound)
+                res = try await reply("13900001111", code == "0000" ? "1111" : "0000")
+                #expect(res.status == .ok && res.body.text.contains("false"))
+                res = try await reply("13900002222", code)
+                #expect(res.body.text.contains("false"))
+                res = try await reply("139 0000 1111", "收到 \(code)")
+                #expect(res.status == .ok && res.body.text.contains("true"))
+                res = try await client.execute(uri: "/api/v1/announcements/\(sent.id)", method: .get, headers: [.authorization: "Bearer \(staff)"])
+                let counted = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                #expect(counted.acknowledged == 1 && counted.read == 1)
+                // Another notice unanswered: the reminder round texts it again.
+                res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"燃气检查","body":"周六上门检查燃气。","audience_kind":"community","needs_ack":true}"#)
+                #expect(try await f.linli.gridWork.sendDueSMS() == 1)
+                clock.advance(hours: 25)
+                _ = try await f.linli.gridWork.remindUnacknowledged()
+                #expect(try await f.linli.gridWork.sendDueSMS() == 1, "the first, acknowledged, is not sent again")
+                // The resident withdraws consent: the phone's replies no longer count.
+                var withdraw = ResidentInput()
+                withdraw.smsNotices = false
+                _ = try await f.linli.registry.updateResident(elder, withdraw, actor: staffActor)
+                #expect(try await reply("13900001111", try #require(sms.lastCode(to: "13900001111"))).body.text.contains("false"))
             }
         }
     }

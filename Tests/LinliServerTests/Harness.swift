@@ -48,6 +48,7 @@ func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock?
     if let clock { config.environment = Env(now: { clock.now }, randomBytes: Env.live.randomBytes) }
     if let demoClock { config.environment = demoClock.env }
     config.sweepInterval = 0
+    config.smsInboundToken = "test-sms-inbound-secret-0001"
     var dbName: String?
     if backend == .postgres {
         let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"]!

@@ -11,10 +11,15 @@ import LinliCore
 public protocol SMSSender: Sendable {
     /// Sends `code` to a mainland mobile number (11 digits). Throws when the provider refuses.
     func sendCode(_ code: String, to phone: String, purpose: SMSPurpose) async throws
+    /// Sends a community notice's title with the code to answer it by (a reply of the code
+    /// acknowledges it). Throws when the provider refuses.
+    func sendNotice(title: String, code: String, to phone: String) async throws
 }
 
 public enum SMSPurpose: String, Sendable, CaseIterable {
     case register, reset
+    /// A community notice with its reply code (the template has `${title}` and `${code}`).
+    case notice
 }
 
 /// Development: the message goes to the log (where the browser suite reads it) and is kept for
@@ -29,6 +34,10 @@ public final class LogSMS: SMSSender, @unchecked Sendable {
     }
     /// The last code sent to a number.
     public func lastCode(to phone: String) -> String? { box.withLockedValue { $0.last { $0.phone == phone }?.code } }
+    public func sendNotice(title: String, code: String, to phone: String) async throws {
+        box.withLockedValue { $0.append((phone, code)); if $0.count > 1000 { $0.removeFirst(500) } }
+        logger.notice("SMS notice (development, not sent) to \(phone): \(title)（回复 \(code) 确认收到）")
+    }
 }
 
 /// No provider configured in production: registration and reset by SMS are unavailable rather
@@ -37,6 +46,9 @@ public struct NoSMS: SMSSender {
     public init() {}
     public func sendCode(_ code: String, to phone: String, purpose: SMSPurpose) async throws {
         throw LinliError(.serviceUnavailable, code: "sms_unavailable", field: "phone", message: "短信服务未开通，请联系社区工作人员开通账号")
+    }
+    public func sendNotice(title: String, code: String, to phone: String) async throws {
+        throw LinliError(.serviceUnavailable, code: "sms_unavailable", field: "phone", message: "短信服务未开通")
     }
 }
 
@@ -84,24 +96,41 @@ public struct AliyunSMS: SMSSender {
     }
 
     /// The signed form body for one message.
-    func body(code: String, phone: String, purpose: SMSPurpose) -> String {
+    func body(code: String, phone: String, purpose: SMSPurpose, title: String? = nil) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
         let params: [String: String] = [
             "AccessKeyId": accessKeyID, "Action": "SendSms", "Format": "JSON", "Version": "2017-05-25", "RegionId": regionID,
             "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "SignatureNonce": env.token(bytes: 16), "Timestamp": f.string(from: env.now()),
             "PhoneNumbers": phone, "SignName": signName, "TemplateCode": templates[purpose] ?? "",
-            "TemplateParam": #"{"code":"\#(code)"}"#,
+            "TemplateParam": Self.templateParam(code: code, title: title),
         ]
         let (query, signature) = Self.sign(params, method: "POST", secret: accessKeySecret)
         return "Signature=" + Self.percentEncode(signature) + "&" + query
     }
 
+    /// The template's variables as JSON (the title escaped as JSON requires, and cut to the
+    /// 35 characters a variable may hold).
+    static func templateParam(code: String, title: String?) -> String {
+        var params = ["code": code]
+        if let title { params["title"] = String(title.prefix(35)) }
+        let data = (try? JSONSerialization.data(withJSONObject: params, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func sendNotice(title: String, code: String, to phone: String) async throws {
+        try await send(body(code: code, phone: phone, purpose: .notice, title: title))
+    }
+
     public func sendCode(_ code: String, to phone: String, purpose: SMSPurpose) async throws {
+        try await send(body(code: code, phone: phone, purpose: purpose))
+    }
+
+    func send(_ form: String) async throws {
         var req = URLRequest(url: endpoint, timeoutInterval: 10)
         req.httpMethod = "POST"
         req.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        req.httpBody = Data(body(code: code, phone: phone, purpose: purpose).utf8)
+        req.httpBody = Data(form.utf8)
         let unavailable = LinliError(.serviceUnavailable, code: "sms_failed", field: "phone", message: "短信发送失败，请稍后再试")
         let (data, response): (Data, URLResponse)
         do { (data, response) = try await URLSession.shared.data(for: req) } catch { throw unavailable }

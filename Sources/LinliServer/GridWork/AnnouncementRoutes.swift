@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import LinliCore
 import LinliStore
 
@@ -63,9 +64,27 @@ extension GridWorkRoutes {
             try await gridWork.toldInPerson(try c.id("id"), household: try c.id("household"), actor: try c.requireActor())
             return Response(status: .noContent)
         }
+        // A resident's SMS reply, relayed by the provider's inbound hook with the shared secret:
+        // the reply code of a notice sent to that phone acknowledges it.
+        r.post("/api/v1/sms/inbound", .open, body: SMSReply.self) { req, c, reply in
+            guard let expected = gridWork.smsInboundToken, let given = req.headers[HTTPField.Name("X-Linli-SMS-Token")!],
+                  Self.sameSecret(given, expected) else { throw LinliError.notFound }
+            let id = try await gridWork.acknowledgeBySMS(phone: reply.phone ?? "", text: reply.content ?? "")
+            return try JSON.response(SMSReplyAnswer(acknowledged: id != nil))
+        }
         r.get("/api/v1/visits/unread-notices", .action(.visitLog)) { req, c in
             try JSON.response(try await gridWork.unreadNotices(gridID: try Input.id(req.uri.queryParameters.get("grid"), field: "grid"), actor: try c.requireActor()))
         }
+    }
+
+    struct SMSReply: Codable { var phone: String?; var content: String? }
+    struct SMSReplyAnswer: Codable { var acknowledged: Bool }
+
+    /// Compares secrets in time that does not depend on where they differ.
+    static func sameSecret(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     static func announcementInput(_ f: FormData) -> AnnouncementInput {

@@ -103,6 +103,14 @@ extension GridWorkService {
                 """).first()!.decode(column: "id", as: Int64.self)
             try await db.insertRows("INSERT INTO announcement_households (announcement_id, household_id, grid_id, micro_grid_id) VALUES ",
                                     households, chunk: 1000) { h in "(\(id), \(h.id), \(h.gridID), \(h.microGridID))" }
+            // Households with someone who agreed to notices by SMS: a reply code each, sent by the
+            // housekeeping job (never from inside this transaction).
+            for h in try await registry.smsPhones(db, households: households.map(\.id)).keys.sorted() {
+                try await db.query("""
+                    UPDATE announcement_households SET reply_code = \(Self.replyCode(env.token(bytes: 8))), sms_state = 'due'
+                    WHERE announcement_id = \(id) AND household_id = \(h)
+                    """).run()
+            }
             let users = try await AccountService.residentUsers(db, households: households.map(\.id))
             try await notifier.deliver(db, users.map { OutgoingNotification(userID: $0.user, kind: "announcement", subject: title, link: "/announcements/\(id)") }, at: now)
             try await audit.append(db, actor: actor, action: "announcement.send", objectType: "announcement", objectID: id, path: c.path,
@@ -333,6 +341,11 @@ extension GridWorkService {
                     """).first() else { return 0 }
                 let owing = try await db.query("SELECT household_id FROM announcement_households WHERE announcement_id = \(id) AND acked_at IS NULL").all()
                     .map { try $0.decode(column: "household_id", as: Int64.self) }
+                // Those reached by SMS get the text again.
+                try await db.query("""
+                    UPDATE announcement_households SET sms_state = 'due', sms_tries = 0
+                    WHERE announcement_id = \(id) AND acked_at IS NULL AND sms_state IN ('sent', 'failed')
+                    """).run()
                 let users = try await AccountService.residentUsers(db, households: owing)
                 let subject = AckReminders.subject(title: try a.decode(column: "title", as: String.self), round: try a.decode(column: "reminder_rounds", as: Int.self))
                 try await notifier.deliver(db, users.map { OutgoingNotification(userID: $0.user, kind: "announcement_reminder", subject: subject, link: "/announcements/\(id)") }, at: now)
@@ -340,6 +353,73 @@ extension GridWorkService {
             }
         }
         return sent
+    }
+}
+
+extension GridWorkService {
+    /// Four digits from random text (a reply code need not be secret: it only ever counts from
+    /// the phone it was sent to).
+    static func replyCode(_ random: String) -> String {
+        String(format: "%04d", random.unicodeScalars.reduce(0) { ($0 * 31 + Int($1.value)) % 10000 })
+    }
+
+    /// Sends the notices waiting to go by SMS, a batch at a time: each household's row is
+    /// claimed (due → sending) before its texts go, so two servers never send one twice; a
+    /// refusal puts it back for another try, three at most. Returns the texts sent.
+    public func sendDueSMS(limit: Int = 50) async throws -> Int {
+        let rows = try await store.read { db in
+            try await db.query("""
+                SELECT x.announcement_id, x.household_id, x.reply_code, a.title FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
+                WHERE x.sms_state = 'due' ORDER BY x.announcement_id LIMIT \(unsafeRaw: String(limit))
+                """).all().map { r in
+                (try r.decode(column: "announcement_id", as: Int64.self), try r.decode(column: "household_id", as: Int64.self),
+                 try r.decode(column: "reply_code", as: String?.self) ?? "", try r.decode(column: "title", as: String.self))
+            }
+        }
+        var sent = 0
+        for (announcement, household, code, title) in rows {
+            let phones = try await store.transaction { db -> [String]? in
+                guard try await db.query("""
+                    UPDATE announcement_households SET sms_state = 'sending', sms_tries = sms_tries + 1
+                    WHERE announcement_id = \(announcement) AND household_id = \(household) AND sms_state = 'due' RETURNING sms_tries
+                    """).first() != nil else { return nil }
+                return try await registry.smsPhones(db, households: [household])[household] ?? []
+            }
+            guard let phones else { continue }
+            var delivered = true
+            do {
+                for p in phones { try await sms.sendNotice(title: title, code: code, to: p); sent += 1 }
+            } catch {
+                delivered = false
+            }
+            let next: BoundSQL = delivered ? "'sent'" : "CASE WHEN sms_tries >= 3 THEN 'failed' ELSE 'due' END"
+            try await store.transaction { db in
+                try await db.query("""
+                    UPDATE announcement_households SET sms_state = \(next) WHERE announcement_id = \(announcement) AND household_id = \(household)
+                    """).run()
+            }
+        }
+        return sent
+    }
+
+    /// A text back from a phone: the code of a notice sent to it acknowledges that notice for the
+    /// household (the newest still owing, if two share a code). The phone must be a resident's
+    /// who agreed to notices by SMS. Returns the announcement acknowledged, or nil.
+    public func acknowledgeBySMS(phone: String, text: String) async throws -> Int64? {
+        guard let code = text.firstMatch(of: /[0-9]{4}/).map({ String($0.output) }) else { return nil }
+        let now = env.nowSeconds
+        return try await store.transaction { db -> Int64? in
+            let households = try await registry.smsHouseholds(db, phone: phone)
+            guard !households.isEmpty, let r = try await db.query("""
+                SELECT x.announcement_id, x.household_id, a.needs_ack FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
+                WHERE x.household_id IN (\(list: households)) AND x.reply_code = \(code) AND x.acked_at IS NULL
+                ORDER BY x.announcement_id DESC LIMIT 1
+                """).first() else { return nil }
+            let id = try r.decode(column: "announcement_id", as: Int64.self)
+            let asks = try r.decode(column: "needs_ack", as: Int.self) != 0
+            try await mark(db, id, try r.decode(column: "household_id", as: Int64.self), read: now, ack: asks ? now : nil, how: "sms")
+            return id
+        }
     }
 }
 

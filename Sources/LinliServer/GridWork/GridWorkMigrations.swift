@@ -245,5 +245,14 @@ enum GridWorkMigrations {
             "ALTER TABLE announcements ADD COLUMN reminder_rounds INTEGER NOT NULL DEFAULT 0",
             "CREATE INDEX announcements_reminder ON announcements(next_reminder_at)",
         ]),
+        // Households whose residents agreed to notices by SMS get the announcement by text with a
+        // reply code; a reply of the code acknowledges it. sms_state: due → sending → sent (or
+        // failed after three tries); a reminder round makes it due again.
+        Migration("gridwork.008", [
+            "ALTER TABLE announcement_households ADD COLUMN reply_code TEXT",
+            "ALTER TABLE announcement_households ADD COLUMN sms_state TEXT",
+            "ALTER TABLE announcement_households ADD COLUMN sms_tries INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX announcement_households_sms ON announcement_households(sms_state)",
+        ]),
     ]
 }

@@ -154,6 +154,10 @@ public struct GridWorkService: Sendable {
     /// The request categories a patrol's finding may be filed under (active, none asking for a
     /// field the patrol form does not have), from the requests capability.
     var requestCategories: @Sendable () async throws -> [CategoryView] = { [] }
+    /// Text messages for notices (the deployment's provider; the log in development).
+    var sms: any SMSSender = LogSMS()
+    /// The secret an SMS reply's relay must present (nil: replies are not taken).
+    var smsInboundToken: String?
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService) {
         self.store = store

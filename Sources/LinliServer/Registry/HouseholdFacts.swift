@@ -123,4 +123,26 @@ extension RegistryService {
             return AudienceHousehold(id: id, gridID: try r.decode(column: "grid_id", as: Int64.self), microGridID: try r.decode(column: "micro_grid_id", as: Int64.self))
         }
     }
+
+    /// The phones of the residents of these households who agreed to notices by SMS, by household.
+    func smsPhones(_ db: any SQLDatabase, households: [Int64]) async throws -> [Int64: [String]] {
+        var out: [Int64: [String]] = [:]
+        for start in stride(from: 0, to: households.count, by: 500) {
+            let chunk = Array(households[start..<min(start + 500, households.count)])
+            for r in try await db.query("""
+                SELECT household_id, phone_cipher FROM residents WHERE household_id IN (\(list: chunk)) AND sms_notices = 1 AND phone_cipher IS NOT NULL ORDER BY id
+                """).all() {
+                out[try r.decode(column: "household_id", as: Int64.self), default: []].append(try cipher.open(try r.decode(column: "phone_cipher", as: String.self)))
+            }
+        }
+        return out
+    }
+
+    /// The households of the residents with this phone who agreed to notices by SMS (whose replies count).
+    func smsHouseholds(_ db: any SQLDatabase, phone: String) async throws -> [Int64] {
+        let normalised = PhoneNumber.normalise(phone)
+        guard PhoneNumber.isValid(normalised) else { return [] }
+        return try await db.query("SELECT DISTINCT household_id FROM residents WHERE phone_index = \(cipher.index("phone", normalised)) AND sms_notices = 1")
+            .all().map { try $0.decode(column: "household_id", as: Int64.self) }
+    }
 }

@@ -246,5 +246,10 @@ enum RegistryMigrations {
         Migration("registry.009", [
             "CREATE INDEX residents_owner ON residents(owner_id)",
         ]),
+        // The resident agreed to receive the community's notices by SMS (for a feature phone),
+        // answering with a reply code: off unless recorded.
+        Migration("registry.010", [
+            "ALTER TABLE residents ADD COLUMN sms_notices INTEGER NOT NULL DEFAULT 0",
+        ]),
     ]
 }

@@ -124,6 +124,8 @@ public struct ResidentInput: Sendable, Codable {
     public var tags: [String]?
     public var partyMember: Bool?
     public var inServiceParty: Bool?
+    /// Agreed to receive the community's notices by SMS (recorded with the resident's consent).
+    public var smsNotices: Bool?
     /// The document the number comes from (`id_card` when left out); with any other kind the
     /// birth date and gender are given here, since the number does not carry them.
     public var idKind: String?
@@ -142,7 +144,7 @@ public struct ResidentInput: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case householdID = "household_id", name, idNumber = "id_number", phone, registration, relation, tags
-        case partyMember = "party_member", inServiceParty = "in_service_party"
+        case partyMember = "party_member", inServiceParty = "in_service_party", smsNotices = "sms_notices"
         case idKind = "id_kind", gender, birthDate = "birth_date"
     }
 
@@ -228,7 +230,7 @@ public struct ResidentInput: Sendable, Codable {
         try v.throwIfAny()
         return ValidatedResident(householdID: householdID, name: name, idNumber: idNumber, phone: phone,
                                  registration: registration, relation: relation, tags: tags,
-                                 partyMember: partyMember, inServiceParty: inServiceParty,
+                                 partyMember: partyMember, inServiceParty: inServiceParty, smsNotices: smsNotices,
                                  idKind: kind, gender: gender, birthDate: birth)
     }
 }
@@ -244,6 +246,7 @@ public struct ValidatedResident: Sendable {
     public var tags: [ResidentTag]?
     public var partyMember: Bool?
     public var inServiceParty: Bool?
+    public var smsNotices: Bool?
     /// Set together with `idNumber` (empty for `.none`), with the gender and birth date read from
     /// the number or given by hand.
     public var idKind: DocumentKind?

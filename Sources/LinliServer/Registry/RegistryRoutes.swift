@@ -412,10 +412,12 @@ struct RegistryRoutes {
     func codeURL(_ code: String) -> String { publicBaseURL + "/h/" + code }
 
     static func residentInput(_ f: FormData, householdID: Int64?) -> ResidentInput {
-        ResidentInput(householdID: householdID, name: f["name"], idNumber: f["id_number"], phone: f["phone"],
-                      registration: f["registration"], relation: f["relation"], tags: f.all("tags"),
-                      partyMember: f["party_member"] == "1", inServiceParty: f["in_service_party"] == "1",
-                      idKind: f["id_kind"], gender: f["gender"], birthDate: f["birth_date"])
+        var i = ResidentInput(householdID: householdID, name: f["name"], idNumber: f["id_number"], phone: f["phone"],
+                              registration: f["registration"], relation: f["relation"], tags: f.all("tags"),
+                              partyMember: f["party_member"] == "1", inServiceParty: f["in_service_party"] == "1",
+                              idKind: f["id_kind"], gender: f["gender"], birthDate: f["birth_date"])
+        i.smsNotices = f["sms_notices"] == "1"
+        return i
     }
 
     static func coverageData(_ rows: [CoverageRow]) -> [[String: Any]] {
@@ -568,6 +570,7 @@ struct RegistryRoutes {
             "tag_options": ResidentTag.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "checked": tags.contains($0.rawValue)] },
             "party_member": values["party_member"].map { $0 == "1" } ?? resident?.partyMember ?? false,
             "in_service_party": values["in_service_party"].map { $0 == "1" } ?? resident?.inServiceParty ?? false,
+            "sms_notices": values["sms_notices"].map { $0 == "1" } ?? resident?.smsNotices ?? false,
             "errors": errors ?? [:], "has_errors": errors != nil,
         ]
         return renderer.page("resident_form", data, context: c, title: I18n.table(c.lang)[resident == nil ? "add_resident" : "edit"]!)

@@ -541,12 +541,12 @@ public struct RegistryService: Sendable {
     /// two long texts per row, and sixteen columns are looked up by name without hashing.
     static let residentColumns = """
         SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_kind, r.id_last4, r.phone_masked, r.registration, r.relation,
-               r.tags, r.party_member, r.in_service_party, h.address, h.path, h.grid_id, h.micro_grid_id
+               r.tags, r.party_member, r.in_service_party, r.sms_notices, h.address, h.path, h.grid_id, h.micro_grid_id
         FROM residents r JOIN households h ON h.id = r.household_id
         """
     static let residentColumnsWithCiphers = """
         SELECT r.id, r.household_id, r.name, r.gender, r.birth_date, r.id_kind, r.id_last4, r.phone_masked, r.registration, r.relation,
-               r.tags, r.party_member, r.in_service_party, r.id_cipher, r.phone_cipher, h.address, h.path, h.grid_id, h.micro_grid_id
+               r.tags, r.party_member, r.in_service_party, r.sms_notices, r.id_cipher, r.phone_cipher, h.address, h.path, h.grid_id, h.micro_grid_id
         FROM residents r JOIN households h ON h.id = r.household_id
         """
 
@@ -565,7 +565,7 @@ public struct RegistryService: Sendable {
             tags: try r.decode(column: "tags", as: String.self).split(separator: ",").map(String.init),
             partyMember: try r.decode(column: "party_member", as: Int.self) != 0,
             inServiceParty: try r.decode(column: "in_service_party", as: Int.self) != 0,
-            address: try r.decode(column: "address", as: String?.self))
+            address: try r.decode(column: "address", as: String?.self), smsNotices: try r.decode(column: "sms_notices", as: Int.self) != 0)
     }
 
     static func residentScope(_ r: any SQLRow) throws -> ObjectScope {
@@ -724,12 +724,12 @@ public struct RegistryService: Sendable {
         let now = env.nowSeconds
         let row = try await db.raw("""
             INSERT INTO residents (household_id, name, gender, birth_date, id_kind, id_cipher, id_index, id_key, id_last4, phone_cipher, phone_index, phone_masked,
-                                   registration, relation, tags, party_member, in_service_party, created_at, updated_at)
+                                   registration, relation, tags, party_member, in_service_party, sms_notices, created_at, updated_at)
             VALUES (\(bind: household), \(bind: v.name!), \(bind: v.gender!), \(bind: v.birthDate!), \(bind: kind.rawValue),
                     \(bind: try cipher.seal(idNumber)), \(bind: idIndex), \(bind: idKey), \(bind: String(idNumber.suffix(4))),
                     \(bind: try phone.map { try cipher.seal($0) }), \(bind: phone.map { cipher.index("phone", $0) }), \(bind: phone.map(PhoneNumber.masked)),
                     \(bind: v.registration!.rawValue), \(bind: v.relation!.rawValue), \(bind: (v.tags ?? []).map(\.rawValue).joined(separator: ",")),
-                    \(bind: (v.partyMember ?? false) ? 1 : 0), \(bind: (v.inServiceParty ?? false) ? 1 : 0), \(bind: now), \(bind: now))
+                    \(bind: (v.partyMember ?? false) ? 1 : 0), \(bind: (v.inServiceParty ?? false) ? 1 : 0), \(bind: (v.smsNotices ?? false) ? 1 : 0), \(bind: now), \(bind: now))
             RETURNING id
             """).first()
         let id = try row!.decode(column: "id", as: Int64.self)
@@ -775,6 +775,7 @@ public struct RegistryService: Sendable {
             if let x = v.tags { sets.append("tags = \(bind: x.map(\.rawValue).joined(separator: ","))") }
             if let x = v.partyMember { sets.append("party_member = \(bind: x ? 1 : 0)") }
             if let x = v.inServiceParty { sets.append("in_service_party = \(bind: x ? 1 : 0)") }
+            if let x = v.smsNotices { sets.append("sms_notices = \(bind: x ? 1 : 0)") }
             if let hid = v.householdID, hid != (try r.decode(column: "household_id", as: Int64.self)) {
                 guard let nh = try await fetchHousehold(db, id: hid), actor.may(.residentEdit, on: nh.scope) else {
                     throw LinliError.invalid("household_id", "not_found", "户不存在")

@@ -89,10 +89,13 @@ public struct ResidentView: Sendable, Codable {
     public var partyMember: Bool
     public var inServiceParty: Bool
     public var address: String?
+    /// Agreed to the community's notices by SMS.
+    public var smsNotices: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case id, householdID = "household_id", name, gender, birthDate = "birth_date", age, idNumber = "id_number", idKind = "id_kind", phone
         case registration, relation, tags, partyMember = "party_member", inServiceParty = "in_service_party", address
+        case smsNotices = "sms_notices"
     }
 }
 
@@ -141,6 +144,7 @@ extension ResidentView: FieldListed {
         w.add(CodingKeys.birthDate, birthDate); w.add(CodingKeys.age, age); w.add(CodingKeys.idNumber, idNumber); w.add(CodingKeys.idKind, code: idKind)
         w.add(CodingKeys.phone, phone); w.add(CodingKeys.registration, code: registration); w.add(CodingKeys.relation, code: relation); w.add(CodingKeys.tags, tags: tags)
         w.add(CodingKeys.partyMember, partyMember); w.add(CodingKeys.inServiceParty, inServiceParty); w.add(CodingKeys.address, address)
+        w.add(CodingKeys.smsNotices, smsNotices)
     }
 }
 

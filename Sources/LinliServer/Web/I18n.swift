@@ -83,6 +83,8 @@ enum I18n {
         "age": ("年龄", "Age"), "birth_date": ("出生日期", "Birth date"),
         "registration": ("户籍状态", "Registration"), "relation": ("与户关系", "Relation"), "tags": ("标签", "Tags"),
         "party_member": ("党员", "Party member"), "in_service_party": ("在职党员报到", "In-service party member"),
+        "sms_notices": ("本人同意用短信接收社区通知（老年机可回复短信确认）", "Agreed to receive the community's notices by SMS (can answer by SMS)"),
+        "sms_notices_short": ("短信接收通知", "Notices by SMS"),
         "yes": ("是", "Yes"), "no": ("否", "No"),
         "door": ("门牌号", "Door"), "area_m2": ("建筑面积（㎡）", "Floor area (m²)"), "micro_grid": ("微网格", "Micro-grid"),
         "grid": ("网格", "Grid"), "address": ("地址", "Address"), "owner": ("产权人", "Owner"),
