@@ -86,7 +86,11 @@ public struct AppConfig: Sendable, StoreLocation {
         switch env["LINLI_SMS"] {
         case "aliyun"?:
             var templates: [SMSPurpose: String] = [:]
-            for p in SMSPurpose.allCases { templates[p] = env["LINLI_SMS_TEMPLATE_" + p.rawValue.uppercased()] ?? env["LINLI_SMS_TEMPLATE"] }
+            // The one-code template serves registration and reset; a notice has its own (title and
+            // code) or is not sent by text at all.
+            for p in SMSPurpose.allCases {
+                templates[p] = env["LINLI_SMS_TEMPLATE_" + p.rawValue.uppercased()] ?? (p == .notice ? nil : env["LINLI_SMS_TEMPLATE"])
+            }
             c.sms = AliyunSMS(endpoint: URL(string: env["LINLI_SMS_ENDPOINT"] ?? "https://dysmsapi.aliyuncs.com/")!,
                               accessKeyID: env["LINLI_SMS_KEY_ID"] ?? "", accessKeySecret: env["LINLI_SMS_KEY_SECRET"] ?? "",
                               signName: env["LINLI_SMS_SIGN_NAME"] ?? "", templates: templates, env: c.environment)

@@ -280,6 +280,14 @@ import LinliStore
         }
     }
 
+    @Test func aReplyCodeIsFourDigitsStandingAlone() {
+        #expect(GridWorkService.replyCodes("收到 1234") == ["1234"])
+        #expect(GridWorkService.replyCodes("１２３４") == ["1234"])
+        #expect(GridWorkService.replyCodes("12345").isEmpty)
+        #expect(GridWorkService.replyCodes("2026年12月 回复5678") == ["2026", "5678"])
+        #expect(GridWorkService.replyCodes("好的").isEmpty)
+    }
+
     @Test(arguments: Backend.available)
     func aFeaturePhoneGetsTheNoticeByTextAndAcknowledgesByReplyingItsCode(_ backend: Backend) async throws {
         let clock = TestClock("2026-12-01T02:00:00Z")
@@ -312,6 +320,12 @@ import LinliStore
                 let code = try #require(sms.lastCode(to: "13900001111"))
                 // Without the relay's secret the hook does not exist; a wrong code or another phone acknowledges nothing.
                 #expect(try await reply("13900001111", code, token: "wrong-secret-wrong-secret").status == .notFound)
+                res = try await client.execute(uri: "/api/v1/sms/inbound", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "not json"))
+                #expect(res.status == .notFound, "without the secret, not even the body is looked at")
+                // A notice is not a code anyone may ask to be texted.
+                res = try await client.execute(uri: "/api/v1/sms/code", method: .post, headers: [.contentType: "application/json"],
+                                               body: ByteBuffer(string: #"{"phone":"13900001111","purpose":"notice"}"#))
+                #expect(res.status == .unprocessableContent)
                 res = try await reply("13900001111", code == "0000" ? "1111" : "0000")
                 #expect(res.status == .ok && res.body.text.contains("false"))
                 res = try await reply("13900002222", code)

@@ -80,7 +80,10 @@ struct PhoneRoutes {
         struct PostSmsCodeBody: Decodable { var phone: String?; var purpose: String? }
         r.post("/api/v1/sms/code", .open, body: PostSmsCodeBody.self) { req, c, b in
             struct Out: Encodable { var message: String }
-            guard let purpose = SMSPurpose(rawValue: b.purpose ?? "") else { throw LinliError.invalid("purpose", "invalid_choice", "purpose 应为 register 或 reset") }
+            // A notice is not a one-time code anyone may ask for.
+            guard let purpose = SMSPurpose(rawValue: b.purpose ?? ""), purpose != .notice else {
+                throw LinliError.invalid("purpose", "invalid_choice", "purpose 应为 register 或 reset")
+            }
             return try JSON.response(Out(message: try await accounts.requestSMSCode(phone: b.phone ?? "", purpose: purpose, address: base.clientAddress(req, c))), status: .accepted)
         }
         struct PostRegisterPhoneBody: Decodable { var phone: String?; var sms_code: String?; var display_name: String?; var password: String?; var community_id: Int64? }

@@ -119,6 +119,9 @@ public struct AliyunSMS: SMSSender {
     }
 
     public func sendNotice(title: String, code: String, to phone: String) async throws {
+        guard templates[.notice] != nil else {
+            throw LinliError(.serviceUnavailable, code: "sms_unavailable", field: "phone", message: "短信通知模板未配置")
+        }
         try await send(body(code: code, phone: phone, purpose: .notice, title: title))
     }
 

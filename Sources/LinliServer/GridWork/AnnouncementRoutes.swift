@@ -66,9 +66,15 @@ extension GridWorkRoutes {
         }
         // A resident's SMS reply, relayed by the provider's inbound hook with the shared secret:
         // the reply code of a notice sent to that phone acknowledges it.
-        r.post("/api/v1/sms/inbound", .open, body: SMSReply.self) { req, c, reply in
+        // The secret is checked before the body is read (as the payment notice's signature is):
+        // without it the hook does not exist, whatever is sent.
+        r.post("/api/v1/sms/inbound", .open, raw: ["application/json"]) { req, c in
             guard let expected = gridWork.smsInboundToken, let given = req.headers[HTTPField.Name("X-Linli-SMS-Token")!],
                   Self.sameSecret(given, expected) else { throw LinliError.notFound }
+            let buffer = try await req.body.collect(upTo: 4096)
+            guard let reply = try? JSONDecoder().decode(SMSReply.self, from: Data(buffer: buffer)) else {
+                throw LinliError.invalid("content", "invalid_json", "应为 {\"phone\":…,\"content\":…}")
+            }
             let id = try await gridWork.acknowledgeBySMS(phone: reply.phone ?? "", text: reply.content ?? "")
             return try JSON.response(SMSReplyAnswer(acknowledged: id != nil))
         }

@@ -363,14 +363,21 @@ extension GridWorkService {
         String(format: "%04d", random.unicodeScalars.reduce(0) { ($0 * 31 + Int($1.value)) % 10000 })
     }
 
+    /// A claim on a household's text older than this is taken again (its sender stopped mid-send).
+    static let smsClaimTimeout: Int64 = 600
+
     /// Sends the notices waiting to go by SMS, a batch at a time: each household's row is
     /// claimed (due → sending) before its texts go, so two servers never send one twice; a
-    /// refusal puts it back for another try, three at most. Returns the texts sent.
+    /// refusal (or a row that cannot be read) puts it back for another try, three at most; a
+    /// claim left by a server that stopped mid-send is taken again after ten minutes (its texts
+    /// may then arrive twice, rather than never). Returns the texts sent.
     public func sendDueSMS(limit: Int = 50) async throws -> Int {
+        let now = env.nowSeconds, stale = now - Self.smsClaimTimeout
+        let waiting: BoundSQL = "(x.sms_state = 'due' OR (x.sms_state = 'sending' AND x.sms_claimed_at < \(stale)))"
         let rows = try await store.read { db in
             try await db.query("""
                 SELECT x.announcement_id, x.household_id, x.reply_code, a.title FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
-                WHERE x.sms_state = 'due' ORDER BY x.announcement_id LIMIT \(unsafeRaw: String(limit))
+                WHERE \(waiting) ORDER BY x.announcement_id, x.household_id LIMIT \(unsafeRaw: String(limit))
                 """).all().map { r in
                 (try r.decode(column: "announcement_id", as: Int64.self), try r.decode(column: "household_id", as: Int64.self),
                  try r.decode(column: "reply_code", as: String?.self) ?? "", try r.decode(column: "title", as: String.self))
@@ -378,16 +385,16 @@ extension GridWorkService {
         }
         var sent = 0
         for (announcement, household, code, title) in rows {
-            let phones = try await store.transaction { db -> [String]? in
-                guard try await db.query("""
-                    UPDATE announcement_households SET sms_state = 'sending', sms_tries = sms_tries + 1
-                    WHERE announcement_id = \(announcement) AND household_id = \(household) AND sms_state = 'due' RETURNING sms_tries
-                    """).first() != nil else { return nil }
-                return try await registry.smsPhones(db, households: [household])[household] ?? []
+            let claimed = try await store.transaction { db in
+                try await db.query("""
+                    UPDATE announcement_households AS x SET sms_state = 'sending', sms_tries = sms_tries + 1, sms_claimed_at = \(now)
+                    WHERE x.announcement_id = \(announcement) AND x.household_id = \(household) AND \(waiting) RETURNING sms_tries
+                    """).first() != nil
             }
-            guard let phones else { continue }
+            guard claimed else { continue }
             var delivered = true
             do {
+                let phones = try await store.read { db in try await registry.smsPhones(db, households: [household])[household] ?? [] }
                 for p in phones { try await sms.sendNotice(title: title, code: code, to: p); sent += 1 }
             } catch {
                 delivered = false
@@ -402,17 +409,29 @@ extension GridWorkService {
         return sent
     }
 
+    /// The four-digit codes in a text message: runs of exactly four digits (full-width ones
+    /// folded), so "收到 1234" and "１２３４" count and "2026年" or "12345" do not.
+    static func replyCodes(_ text: String) -> [String] {
+        let folded = String(String.UnicodeScalarView(text.unicodeScalars.map { u in
+            (0xFF10...0xFF19).contains(u.value) ? Unicode.Scalar(u.value - 0xFF10 + 0x30)! : u
+        }))
+        return folded.split(whereSeparator: { !("0"..."9").contains($0) }).filter { $0.count == 4 }.map(String.init)
+    }
+
     /// A text back from a phone: the code of a notice sent to it acknowledges that notice for the
-    /// household (the newest still owing, if two share a code). The phone must be a resident's
-    /// who agreed to notices by SMS. Returns the announcement acknowledged, or nil.
+    /// household (the newest still owing, if two share a code); a notice that asked for no
+    /// acknowledgement is marked read. The phone must be a resident's who agreed to notices by
+    /// SMS. Returns the announcement answered, or nil.
     public func acknowledgeBySMS(phone: String, text: String) async throws -> Int64? {
-        guard let code = text.firstMatch(of: /[0-9]{4}/).map({ String($0.output) }) else { return nil }
+        let codes = Self.replyCodes(text)
+        guard !codes.isEmpty, codes.count <= 5 else { return nil }
         let now = env.nowSeconds
         return try await store.transaction { db -> Int64? in
             let households = try await registry.smsHouseholds(db, phone: phone)
             guard !households.isEmpty, let r = try await db.query("""
                 SELECT x.announcement_id, x.household_id, a.needs_ack FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
-                WHERE x.household_id IN (\(list: households)) AND x.reply_code = \(code) AND x.acked_at IS NULL
+                WHERE x.household_id IN (\(list: households)) AND x.reply_code IN (\(list: codes))
+                  AND ((a.needs_ack = 1 AND x.acked_at IS NULL) OR (a.needs_ack = 0 AND x.read_at IS NULL))
                 ORDER BY x.announcement_id DESC LIMIT 1
                 """).first() else { return nil }
             let id = try r.decode(column: "announcement_id", as: Int64.self)

@@ -252,6 +252,9 @@ enum GridWorkMigrations {
             "ALTER TABLE announcement_households ADD COLUMN reply_code TEXT",
             "ALTER TABLE announcement_households ADD COLUMN sms_state TEXT",
             "ALTER TABLE announcement_households ADD COLUMN sms_tries INTEGER NOT NULL DEFAULT 0",
+            // When a sender claimed it: a claim older than ten minutes (the server stopped mid-send)
+            // is taken again.
+            "ALTER TABLE announcement_households ADD COLUMN sms_claimed_at BIGINT",
             "CREATE INDEX announcement_households_sms ON announcement_households(sms_state)",
         ]),
     ]

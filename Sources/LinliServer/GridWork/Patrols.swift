@@ -362,7 +362,7 @@ extension GridWorkService {
         // The patrol is kept whatever happens next: a finding the requests capability refuses
         // now (its category retired meanwhile, a place gone) shows as not yet filed on the
         // record, with a button to file it again (`fileFindings(patrol:)`).
-        do { return (try await fileFindings(saved, actor: actor), true) } catch { return (saved, true) }
+        return (try await fileFindings(saved, actor: actor, throwing: false), true)
     }
 
     /// Files again the findings of a patrol not yet filed as requests (after a refusal or a
@@ -383,29 +383,36 @@ extension GridWorkService {
     /// Files each finding not put right on the spot as a request (the requests capability's own
     /// use case: routing, deadlines, notifications), idempotent by patrol and point, so a resend
     /// after a lost answer files what is missing and nothing twice.
-    func fileFindings(_ p: PatrolView, actor: Actor) async throws -> PatrolView {
+    func fileFindings(_ p: PatrolView, actor: Actor, throwing: Bool = true) async throws -> PatrolView {
         var out = p
+        var failure: (any Error)?
         for (i, c) in p.checks.enumerated() where c.result == .finding && !c.handled && c.requestID == nil {
-            let (place, category, community) = try await store.read { db in
-                let r = try await db.query("""
-                    SELECT c.place_id, c.category, p.community_id FROM patrol_checks c JOIN patrols p ON p.id = c.patrol_id
-                    WHERE c.patrol_id = \(p.id) AND c.position = \(c.position)
-                    """).first()!
-                return (try r.decode(column: "place_id", as: Int64?.self), try r.decode(column: "category", as: String?.self),
-                        try r.decode(column: "community_id", as: Int64.self))
+            do {
+                let (place, category, community) = try await store.read { db in
+                    let r = try await db.query("""
+                        SELECT c.place_id, c.category, p.community_id FROM patrol_checks c JOIN patrols p ON p.id = c.patrol_id
+                        WHERE c.patrol_id = \(p.id) AND c.position = \(c.position)
+                        """).first()!
+                    return (try r.decode(column: "place_id", as: Int64?.self), try r.decode(column: "category", as: String?.self),
+                            try r.decode(column: "community_id", as: Int64.self))
+                }
+                var input = RequestInput()
+                input.category = category ?? c.finding?.suggestedCategory ?? "other"
+                input.description = "巡查发现（\(p.routeName) · \(c.label)）：\(c.note)"
+                input.placeID = place ?? community
+                input.channel = "patrol"
+                input.idempotencyKey = "patrol-\(p.id)-\(c.position)"
+                let requestID = try await fileRequest(input, actor)
+                try await store.transaction { db in
+                    try await db.query("UPDATE patrol_checks SET request_id = \(requestID) WHERE patrol_id = \(p.id) AND position = \(c.position)").run()
+                }
+                out.checks[i].requestID = requestID
+            } catch {
+                // One refused finding does not keep the others from being filed.
+                failure = failure ?? error
             }
-            var input = RequestInput()
-            input.category = category ?? c.finding?.suggestedCategory ?? "other"
-            input.description = "巡查发现（\(p.routeName) · \(c.label)）：\(c.note)"
-            input.placeID = place ?? community
-            input.channel = "patrol"
-            input.idempotencyKey = "patrol-\(p.id)-\(c.position)"
-            let requestID = try await fileRequest(input, actor)
-            try await store.transaction { db in
-                try await db.query("UPDATE patrol_checks SET request_id = \(requestID) WHERE patrol_id = \(p.id) AND position = \(c.position)").run()
-            }
-            out.checks[i].requestID = requestID
         }
+        if throwing, let failure { throw failure }
         return out
     }
 }

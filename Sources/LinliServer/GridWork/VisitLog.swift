@@ -162,7 +162,10 @@ extension GridWorkService {
                 if let d = v.followUpDay { due.facts.followUpDay = d; due.followUpVisit = id }
                 // Gone: off the plan. Anyone found living there (a visit that counts) puts it back;
                 // nobody home proves nothing either way.
-                if v.outcome == .moved { due.movedAt = v.visitedAt } else if v.outcome.counts { due.movedAt = nil }
+                // Visits sent late (kept offline) apply in the order they happened: an older visit
+                // does not undo what a newer one found.
+                if v.outcome == .moved, v.visitedAt >= (due.facts.lastCounted ?? 0) { due.movedAt = v.visitedAt }
+                else if v.outcome.counts, v.visitedAt >= (due.movedAt ?? 0) { due.movedAt = nil }
                 try await saveDue(db, [due])
                 try await audit.append(db, actor: actor, action: "visit.log", objectType: "household", objectID: h.id, path: h.path,
                                        detail: "\(v.kind) \(v.outcome.rawValue)" + (v.followUpDay.map { " follow-up \(ChinaTime.iso(day: $0))" } ?? ""))
@@ -425,7 +428,7 @@ extension GridWorkService {
         return try await store.read { db in
             try await db.query("""
                 SELECT grid_id, COUNT(*) AS planned, SUM(\(coveredSQL) ELSE 0 END) AS covered, SUM(\(overdueSQL) ELSE 0 END) AS overdue
-                FROM visit_due WHERE community_id IN (\(list: communities)) AND period IS NOT NULL GROUP BY grid_id ORDER BY grid_id
+                FROM visit_due WHERE community_id IN (\(list: communities)) AND period IS NOT NULL AND moved_at IS NULL GROUP BY grid_id ORDER BY grid_id
                 """).all().map { r in
                 GridCoverage(gridID: try r.decode(column: "grid_id", as: Int64.self), planned: try r.decode(column: "planned", as: Int.self),
                              covered: try r.decode(column: "covered", as: Int?.self) ?? 0, overdue: try r.decode(column: "overdue", as: Int?.self) ?? 0)
