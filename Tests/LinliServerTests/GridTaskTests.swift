@@ -82,6 +82,7 @@ import LinliStore
                  try await db.raw("SELECT grid_id FROM households WHERE community_id = \(bind: community) AND grid_id <> \(bind: grid) ORDER BY id").first()!.decode(column: "grid_id", as: Int64.self))
             }
             let inCommunity = try await Self.count(f, "SELECT COUNT(*) AS n FROM households WHERE community_id = \(community)")
+            _ = try await f.linli.createDemoAccounts(f.demo.byStreet[1], password: Fixture.password, suffix: "2")
             try await built.app.test(.router) { client in
                 let staff = try await f.token("community"), worker = try await f.token("grid"), resident = try await f.token("resident")
                 func get(_ path: String, _ token: String) async throws -> TestResponse {
@@ -164,6 +165,8 @@ import LinliStore
                 #expect(listed.first?.counts == GridTaskCounts(households: inCommunity, done: 2, problems: 0))
                 // Another community's staff, and a resident, do not see it.
                 #expect(try await get("/api/v1/grid-tasks/\(task.id)", try await f.token("resident")).status == .forbidden)
+                #expect(try await get("/api/v1/grid-tasks/\(task.id)", try await f.token("community2")).status == .notFound)
+                #expect(try await Self.post(client, path + "\(first)", try await f.token("grid2"), #"{"outcome":"done"}"#).status == .notFound)
 
                 // Ended: nothing more is recorded; the worker still sees it on their list, ended.
                 res = try await Self.post(client, "/api/v1/grid-tasks/\(task.id)/close", staff, "")

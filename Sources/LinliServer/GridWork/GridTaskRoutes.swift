@@ -101,18 +101,16 @@ extension GridWorkRoutes {
             data["mine_none"] = mine.isEmpty
         }
         if actor.may(.visitPlan) {
-            let options = try await gridWork.communities(actor: actor, .visitPlan)
-            let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community") ?? values.int("community_id")
-            if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
-            if let community = asked ?? options.first?.id {
+            let picked = try await pick(req, c, form: values)
+            if let community = picked.id {
                 let list = try await gridWork.tasks(community: community, actor: actor)
                 let (grids, _) = try await gridWork.grids(community: community, actor: actor)
                 let kind = values["audience_kind"] ?? "places"
                 let chosen = Set(values.all("grid_ids"))
                 data["staff"] = true
                 data["community_id"] = community
-                data["communities"] = options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == community] }
-                data["many_communities"] = options.count > 1
+                data["communities"] = picked.options
+                data["many_communities"] = picked.options.count > 1
                 data["kinds"] = AudienceKind.allCases.map { ["value": $0.rawValue, "label": t["audience_" + $0.rawValue]!, "checked": $0.rawValue == kind] }
                 data["grids"] = grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name, "checked": chosen.contains(String($0.id))] }
                 data["tags"] = RegistryService.audienceTags.map { ["value": $0, "label": I18n.label($0, c.lang), "selected": $0 == values["tag"]] }

@@ -186,18 +186,24 @@ extension GridWorkService {
         Array(Set(actor.grants(for: .visitLog).compactMap(\.gridID))).sorted()
     }
 
+    /// Households, done and problems of a group of a task's rows (`x`), as `countsOf` reads them.
+    static let countColumns = """
+        COUNT(*) AS n, SUM(CASE WHEN x.outcome = 'done' THEN 1 ELSE 0 END) AS done, SUM(CASE WHEN x.outcome = 'problem' THEN 1 ELSE 0 END) AS problems
+        """
+
+    static func countsOf(_ r: any SQLRow) throws -> GridTaskCounts {
+        GridTaskCounts(households: try r.decode(column: "n", as: Int.self), done: try r.decode(column: "done", as: Int?.self) ?? 0,
+                       problems: try r.decode(column: "problems", as: Int?.self) ?? 0)
+    }
+
     /// Counts of a task's households by grid, from its rows (one grouped read).
     func taskCounts(_ db: any SQLDatabase, _ id: Int64, grids: [Int64]?) async throws -> [Int64: GridTaskCounts] {
-        let within: BoundSQL = grids.map { " AND (grid_id IN (\(list: $0)) OR micro_grid_id IN (\(list: $0)))" } ?? ""
+        let within: BoundSQL = grids.map { " AND (x.grid_id IN (\(list: $0)) OR x.micro_grid_id IN (\(list: $0)))" } ?? ""
         var out: [Int64: GridTaskCounts] = [:]
         for r in try await db.query("""
-            SELECT grid_id, COUNT(*) AS n, SUM(CASE WHEN outcome = 'done' THEN 1 ELSE 0 END) AS done,
-                   SUM(CASE WHEN outcome = 'problem' THEN 1 ELSE 0 END) AS problems
-            FROM grid_task_households WHERE task_id = \(id)\(within) GROUP BY grid_id
+            SELECT x.grid_id, \(unsafeRaw: Self.countColumns) FROM grid_task_households x WHERE x.task_id = \(id)\(within) GROUP BY x.grid_id
             """).all() {
-            out[try r.decode(column: "grid_id", as: Int64.self)] = GridTaskCounts(
-                households: try r.decode(column: "n", as: Int.self), done: try r.decode(column: "done", as: Int?.self) ?? 0,
-                problems: try r.decode(column: "problems", as: Int?.self) ?? 0)
+            out[try r.decode(column: "grid_id", as: Int64.self)] = try Self.countsOf(r)
         }
         return out
     }
@@ -210,7 +216,7 @@ extension GridWorkService {
 
     /// The tasks a community gave (its staff), or those with households in the actor's grids (a
     /// grid worker: open ones and those closed in the last 30 days, with their share).
-    public func tasks(community: Int64?, actor: Actor, limit: Int = 100) async throws -> [GridTaskView] {
+    public func tasks(community: Int64?, actor: Actor, openOnly: Bool = false, limit: Int = 100) async throws -> [GridTaskView] {
         try actor.require(.visitLog)
         let today = LocalDay.of(env.nowSeconds)
         if let community {
@@ -222,21 +228,17 @@ extension GridWorkService {
         }
         let grids = Self.workerGrids(actor)
         guard !grids.isEmpty else { return [] }
-        let since = env.nowSeconds - 30 * 86400
+        // The due list asks for open tasks only: ended ones are not read at all.
+        let ended: BoundSQL = openOnly ? "t.closed_at IS NULL" : "(t.closed_at IS NULL OR t.closed_at > \(env.nowSeconds - 30 * 86400))"
         return try await store.read { db in
             let shares = try await db.query("""
-                SELECT x.task_id, COUNT(*) AS n, SUM(CASE WHEN x.outcome = 'done' THEN 1 ELSE 0 END) AS done,
-                       SUM(CASE WHEN x.outcome = 'problem' THEN 1 ELSE 0 END) AS problems
+                SELECT x.task_id, \(unsafeRaw: Self.countColumns)
                 FROM grid_task_households x JOIN grid_tasks t ON t.id = x.task_id
-                WHERE (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids))) AND (t.closed_at IS NULL OR t.closed_at > \(since))
+                WHERE (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids))) AND \(ended)
                 GROUP BY x.task_id ORDER BY x.task_id DESC LIMIT \(unsafeRaw: String(limit))
                 """).all()
             var mine: [Int64: GridTaskCounts] = [:]
-            for r in shares {
-                mine[try r.decode(column: "task_id", as: Int64.self)] = GridTaskCounts(
-                    households: try r.decode(column: "n", as: Int.self), done: try r.decode(column: "done", as: Int?.self) ?? 0,
-                    problems: try r.decode(column: "problems", as: Int?.self) ?? 0)
-            }
+            for r in shares { mine[try r.decode(column: "task_id", as: Int64.self)] = try Self.countsOf(r) }
             guard !mine.isEmpty else { return [] }
             return try await db.query("\(unsafeRaw: Self.taskColumns) WHERE t.id IN (\(list: Array(mine.keys))) ORDER BY t.id DESC").all().map {
                 try taskView($0, staff: false, mine: mine[try $0.decode(column: "id", as: Int64.self)], today: today)
@@ -256,22 +258,23 @@ extension GridWorkService {
             let staff = actor.may(.visitPlan, on: ObjectScope(path: try r.decode(column: "path", as: String.self)))
             let names = Dictionary(try await registry.gridsOf(db, community: community).map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             let own = Self.workerGrids(actor)
+            func lines(_ byGrid: [Int64: GridTaskCounts]) -> [GridTaskGridLine] {
+                byGrid.map { GridTaskGridLine(gridID: $0.key, gridName: names[$0.key] ?? "#\($0.key)", counts: $0.value) }.sorted { $0.gridName < $1.gridName }
+            }
             if staff {
                 if let gridID, names[gridID] == nil { throw LinliError.notFound }
-                let byGrid = try await taskCounts(db, id, grids: nil)
-                let lines = byGrid.map { GridTaskGridLine(gridID: $0.key, gridName: names[$0.key] ?? "#\($0.key)", counts: $0.value) }.sorted { $0.gridName < $1.gridName }
                 var shown: [GridTaskHousehold] = []
                 if let gridID { shown = try await taskHouseholds(db, id, grids: [gridID], problemsOnly: false) }
                 let problems = try await taskHouseholds(db, id, grids: nil, problemsOnly: true)
-                return GridTaskDetail(task: try taskView(r, staff: true, mine: nil, today: today), grids: lines, households: shown, problems: problems)
+                return GridTaskDetail(task: try taskView(r, staff: true, mine: nil, today: today), grids: lines(try await taskCounts(db, id, grids: nil)),
+                                      households: shown, problems: problems)
             }
             let grids = gridID.map { g in own.contains(g) ? [g] : [] } ?? own
             guard !grids.isEmpty else { return nil }
             let byGrid = try await taskCounts(db, id, grids: grids)
             guard !byGrid.isEmpty else { return nil }
-            let lines = byGrid.map { GridTaskGridLine(gridID: $0.key, gridName: names[$0.key] ?? "#\($0.key)", counts: $0.value) }.sorted { $0.gridName < $1.gridName }
             let shown = try await taskHouseholds(db, id, grids: grids, problemsOnly: false)
-            return GridTaskDetail(task: try taskView(r, staff: false, mine: Self.sum(byGrid.values), today: today), grids: lines, households: shown, problems: [])
+            return GridTaskDetail(task: try taskView(r, staff: false, mine: Self.sum(byGrid.values), today: today), grids: lines(byGrid), households: shown, problems: [])
         }
         guard let detail else { throw LinliError.notFound }
         return detail
@@ -384,6 +387,6 @@ extension GridWorkService {
 
     /// A grid worker's open tasks in their grids, for the due list: title, deadline, what is left.
     public func openTasks(actor: Actor) async throws -> [GridTaskView] {
-        try await tasks(community: nil, actor: actor).filter { $0.state == .open || $0.state == .overdue }
+        try await tasks(community: nil, actor: actor, openOnly: true).filter { $0.state == .open || $0.state == .overdue }
     }
 }

@@ -148,10 +148,11 @@ struct GridWorkRoutes {
 
     struct Picked { var id: Int64?; var options: [[String: Any]] }
 
-    /// The community a plan page shows: `?community=` when the actor may plan it (else 404), or their first.
-    func pick(_ req: Request, _ c: AppContext) async throws -> Picked {
-        let options = try await gridWork.communities(actor: try c.requireActor(), .visitPlan)
-        let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community")
+    /// The community a page shows: `?community=` (or the form's, when it comes back refused) when
+    /// the actor may take `action` there (else 404), or their first.
+    func pick(_ req: Request, _ c: AppContext, _ action: Action = .visitPlan, form: FormData? = nil) async throws -> Picked {
+        let options = try await gridWork.communities(actor: try c.requireActor(), action)
+        let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community") ?? form?.int("community_id")
         if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
         let id = asked ?? options.first?.id
         return Picked(id: id, options: options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == id] })
@@ -255,7 +256,7 @@ struct GridWorkRoutes {
             "client_key": values["client_key"] ?? gridWork.env.token(),
             "file_request": values["file_request"] == "1", "return_grid": values["return_grid"] ?? "",
             "post_need": values["post_need"] == "1",
-            "domains": LinkageService.domains.map { ["value": $0.0, "label": c.lang == .zh ? $0.1 : $0.2, "selected": $0.0 == values["need_domain"]] as [String: Any] },
+            "domains": LinkageRoutes.options(LinkageService.domains, c.lang, selected: [values["need_domain"] ?? ""]),
         ]
         for k in ["note", "care_given", "care_paid_by", "follow_up_on", "referral_to", "contact_name", "contact_phone", "need_title"] { data[k] = values[k] ?? "" }
         for (k, v) in errors { data["error_" + k] = v }

@@ -174,14 +174,12 @@ extension GridWorkRoutes {
             data["mine_none"] = mine.isEmpty
         }
         if actor.may(.visitPlan) {
-            let options = try await gridWork.communities(actor: actor, .visitPlan)
-            let asked = try Input.id(req.uri.queryParameters.get("community"), field: "community")
-            if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
-            if let community = asked ?? options.first?.id {
+            let picked = try await pick(req, c)
+            if let community = picked.id {
                 let list = try await gridWork.routes(community: community, actor: actor, retired: true)
                 data["staff"] = true
-                data["communities"] = options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == community] }
-                data["many_communities"] = options.count > 1
+                data["communities"] = picked.options
+                data["many_communities"] = picked.options.count > 1
                 data["items"] = list.map { routeItem($0, c.lang) }
                 data["none"] = list.isEmpty
             }

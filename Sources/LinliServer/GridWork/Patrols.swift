@@ -165,7 +165,10 @@ extension GridWorkService {
         guard !ids.isEmpty else { return [:] }
         return try await store.read { db in
             var out: [Int64: String] = [:]
-            for id in Set(ids) { if let p = try await registry.fetchPlace(db, id), actor.may(.placeView, on: p.scope) { out[id] = p.name } }
+            for r in try await db.query("SELECT id, name, path FROM places WHERE id IN (\(list: Array(Set(ids))))").all()
+            where actor.may(.placeView, on: ObjectScope(path: try r.decode(column: "path", as: String.self))) {
+                out[try r.decode(column: "id", as: Int64.self)] = try r.decode(column: "name", as: String.self)
+            }
             return out
         }
     }
@@ -386,20 +389,23 @@ extension GridWorkService {
     func fileFindings(_ p: PatrolView, actor: Actor, throwing: Bool = true) async throws -> PatrolView {
         var out = p
         var failure: (any Error)?
-        for (i, c) in p.checks.enumerated() where c.result == .finding && !c.handled && c.requestID == nil {
+        let unfiled = p.checks.enumerated().filter { $0.element.result == .finding && !$0.element.handled && $0.element.requestID == nil }
+        guard !unfiled.isEmpty else { return out }
+        // Where and under what each finding is filed, read once for the patrol.
+        let (community, filing) = try await store.read { db in
+            let community = try await db.query("SELECT community_id FROM patrols WHERE id = \(p.id)").first()!.decode(column: "community_id", as: Int64.self)
+            var filing: [Int: (place: Int64?, category: String?)] = [:]
+            for r in try await db.query("SELECT position, place_id, category FROM patrol_checks WHERE patrol_id = \(p.id)").all() {
+                filing[try r.decode(column: "position", as: Int.self)] = (try r.decode(column: "place_id", as: Int64?.self), try r.decode(column: "category", as: String?.self))
+            }
+            return (community, filing)
+        }
+        for (i, c) in unfiled {
             do {
-                let (place, category, community) = try await store.read { db in
-                    let r = try await db.query("""
-                        SELECT c.place_id, c.category, p.community_id FROM patrol_checks c JOIN patrols p ON p.id = c.patrol_id
-                        WHERE c.patrol_id = \(p.id) AND c.position = \(c.position)
-                        """).first()!
-                    return (try r.decode(column: "place_id", as: Int64?.self), try r.decode(column: "category", as: String?.self),
-                            try r.decode(column: "community_id", as: Int64.self))
-                }
                 var input = RequestInput()
-                input.category = category ?? c.finding?.suggestedCategory ?? "other"
+                input.category = filing[c.position]?.category ?? c.finding?.suggestedCategory ?? "other"
                 input.description = "巡查发现（\(p.routeName) · \(c.label)）：\(c.note)"
-                input.placeID = place ?? community
+                input.placeID = filing[c.position]?.place ?? community
                 input.channel = "patrol"
                 input.idempotencyKey = "patrol-\(p.id)-\(c.position)"
                 let requestID = try await fileRequest(input, actor)

@@ -220,11 +220,17 @@ extension RegistryService {
                   let cid = try await communityOf(db, path: p.path) else { throw LinliError.notFound }
             // Whoever records parts here (a grid worker for the households of their grid too).
             try actor.require(.householdEdit)
-            return try await db.raw("""
-                SELECT \(unsafeRaw: Self.ownerColumns)
-                FROM owners o WHERE o.community_id = \(bind: cid) AND o.name <> '' AND \(store.dialect.startsWith("o.name", q)) ORDER BY o.name, o.id LIMIT 20
-                """).all().map { try Self.ownerView($0, share: 10000) }
+            return try await ownersNamed(db, community: cid, prefix: q, limit: 20)
         }
+    }
+
+    /// A community's recorded owners whose name starts with `prefix` (the page's list and the picker).
+    func ownersNamed(_ db: any SQLDatabase, community: Int64, prefix: String, limit: Int) async throws -> [OwnerView] {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.ownerColumns)
+            FROM owners o WHERE o.community_id = \(bind: community) AND o.name <> '' AND \(store.dialect.startsWith("o.name", prefix))
+            ORDER BY o.name, o.id LIMIT \(unsafeRaw: String(limit))
+            """).all().map { try Self.ownerView($0, share: 10000) }
     }
 
     /// The parts whose owners include any of these residents (through their owner records):

@@ -21,7 +21,7 @@ extension RegistryService {
     /// community's thousands of households are printed building by building).
     func runPlace(_ db: any SQLDatabase, _ id: Int64, actor: Actor, code: String, refusal: String) async throws -> PlaceRow {
         guard let p = try await fetchPlace(db, id), actor.may(.placeView, on: p.scope) else { throw LinliError.notFound }
-        guard p.kind.rank >= 4 else { throw LinliError.invalid("place_id", code, refusal) }
+        guard p.kind.takesPrintedRuns else { throw LinliError.invalid("place_id", code, refusal) }
         return p
     }
 

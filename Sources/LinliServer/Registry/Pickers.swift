@@ -148,13 +148,8 @@ extension RegistryService {
         return try await store.read { db in
             guard let h = try await fetchHousehold(db, id: household) else { throw LinliError.notFound }
             try actor.require(.householdEdit, on: h.scope)
-            return try await db.raw("""
-                SELECT \(unsafeRaw: Self.ownerColumns) FROM owners o
-                WHERE o.community_id = \(bind: h.communityID) AND o.name <> '' AND \(store.dialect.startsWith("o.name", q))
-                ORDER BY o.name, o.id LIMIT \(unsafeRaw: String(Self.pickLimit))
-                """).all().map { r in
-                let o = try Self.ownerView(r, share: 10000)
-                return PickItem(id: o.id, label: o.name, hint: "\(I18n.label("ownerkind_" + o.kind, .zh)) · 名下 \(o.parts) 套")
+            return try await ownersNamed(db, community: h.communityID, prefix: q, limit: Self.pickLimit).map { o in
+                PickItem(id: o.id, label: o.name, hint: "\(I18n.label("ownerkind_" + o.kind, .zh)) · 名下 \(o.parts) 套")
             }
         }
     }

@@ -22,6 +22,9 @@ public enum PlaceKind: String, Sendable, CaseIterable, Codable {
         case .unit: 6
         }
     }
+    /// Places a printed run (household cards, invitation slips) is made for: a compound or below;
+    /// a community's thousands of households go building by building.
+    public var takesPrintedRuns: Bool { rank >= 4 }
     /// Places that hold households directly.
     public var holdsHouseholds: Bool { self == .unit || self == .villagerGroup || self == .naturalVillage || self == .building }
     public var isCommunity: Bool { rank == 3 }

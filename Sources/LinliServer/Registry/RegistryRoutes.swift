@@ -482,8 +482,8 @@ struct RegistryRoutes {
                                "hours": form["contact_hours"] ?? posted?.hours ?? ""]
         }
         data["holds_households"] = kind?.holdsHouseholds ?? false
-        data["can_print_cards"] = (kind?.rank ?? 0) >= 4 && actor.may(.householdView)
-        data["can_invite_here"] = (kind?.rank ?? 0) >= 4 && actor.may(.userManage) && AccountService.grantableRoles(by: actor).contains(.resident)
+        data["can_print_cards"] = (kind?.takesPrintedRuns ?? false) && actor.may(.householdView)
+        data["can_invite_here"] = (kind?.takesPrintedRuns ?? false) && actor.may(.userManage) && AccountService.grantableRoles(by: actor).contains(.resident)
         data["can_add_household"] = (kind?.holdsHouseholds ?? false) && actor.may(.householdEdit)
         data["can_coverage"] = actor.may(.coverageView) && (kind?.rank ?? 9) <= 3
         data["can_transfer"] = actor.may(.registryTransfer) && kind?.isCommunity == true
