@@ -43,12 +43,18 @@ extension AccountService {
         let code = Self.inviteCode(env.randomBytes(8))
         let now = env.nowSeconds, expires = now + Int64(Self.inviteDays) * 86400
         return try await store.transaction { db in
-            guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: householdID)").first() else { throw LinliError.notFound }
-            let path = try h.decode(column: "path", as: String.self)
-            guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
-            return try await insertInvite(db, code: code, householdID: householdID, residentID: residentID, name: displayName, path: path,
-                                          now: now, expires: expires, actor: actor, detail: "")
+            try await insertInvite(db, code: code, householdID: householdID, residentID: residentID, name: displayName,
+                                   path: try await invitePath(db, householdID: householdID, actor: actor), now: now, expires: expires, actor: actor, detail: "")
         }
+    }
+
+    /// A household's path, if the actor manages accounts there (404 otherwise): where its
+    /// residents' invitations are made and audited.
+    func invitePath(_ db: any SQLDatabase, householdID: Int64, actor: Actor) async throws -> String {
+        guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: householdID)").first() else { throw LinliError.notFound }
+        let path = try h.decode(column: "path", as: String.self)
+        guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
+        return path
     }
 
     /// Most invitations one run makes (a large building's grown-ups; a compound of thousands is
@@ -82,12 +88,9 @@ extension AccountService {
             var out: [Invite] = []
             var paths: [Int64: String] = [:]
             for (i, person) in todo {
-                if paths[person.householdID] == nil {
-                    guard let h = try await db.raw("SELECT path FROM households WHERE id = \(bind: person.householdID)").first() else { throw LinliError.notFound }
-                    paths[person.householdID] = try h.decode(column: "path", as: String.self)
-                }
+                // Once per household: a building's people share a few dozen doors.
+                if paths[person.householdID] == nil { paths[person.householdID] = try await invitePath(db, householdID: person.householdID, actor: actor) }
                 let path = paths[person.householdID]!
-                guard actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
                 out.append(try await insertInvite(db, code: codes[i], householdID: person.householdID, residentID: person.residentID, name: person.name,
                                                   path: path, now: now, expires: expires, actor: actor, detail: "batch"))
             }
