@@ -168,9 +168,10 @@ public struct Linli: Sendable {
         requests.departmentsAt = { [registry] db, places in try await registry.departments(db, at: places) }
         requests.departmentsUnder = { [registry] db, paths in try await registry.departments(db, under: paths) }
         requests.departmentStaff = { db, org in try await AccountService.holders(db, organisationID: org) }
-        var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry)
+        var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry,
+                                       photoDirectory: config.dataDirectory + "/gridwork-photos")
         // A visit's "needs help" becomes a request through the requests capability's own use case.
-        gridWork.fileRequest = { [requests] input, actor in try await requests.submit(input, actor: actor).request.id }
+        gridWork.fileRequest = { [requests] input, photos, actor in try await requests.submit(input, photos: photos, actor: actor).request.id }
         gridWork.postNeed = { [linkage] input, actor in try await linkage.postNeed(input, actor: actor) }
         gridWork.sms = accounts.sms
         gridWork.smsInboundToken = config.smsInboundToken
@@ -296,7 +297,9 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     if linli.config.sweepInterval > 0 {
         app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger,
                                           orphanSweeps: [("papers", { [affairs = linli.affairs] in try await affairs.removeOrphanPapers() }),
-                                                         ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() })]))
+                                                         ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() }),
+                                                         ("grid-work photos", { [gridWork = linli.gridWork] in try await gridWork.removeOrphanPhotos() }),
+                                                         ("grid-work retention", { [gridWork = linli.gridWork] in try await gridWork.applyRetention() })]))
     }
     if linli.config.sweepInterval > 0 {
         let chain = linli.auditChain, linkage = linli.linkage

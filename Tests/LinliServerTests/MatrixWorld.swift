@@ -37,7 +37,7 @@ struct MatrixWorld {
             task.communityID = community; task.title = "燃气安全告知"; task.audienceKind = "community"
             task.deadline = ChinaTime.iso(day: LocalDay.of(Int64(Date().timeIntervalSince1970)) + 7)
             _ = try await l.gridWork.assignTask(task, actor: staff)
-            // A patrol route of the first grid, walked once.
+            // A patrol route of the first grid, walked once: a finding put right there, with its photo.
             let firstGrid = try await l.store.read { db in
                 try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'grid' ORDER BY id").first()!.decode(column: "id", as: Int64.self)
             }
@@ -46,9 +46,9 @@ struct MatrixWorld {
             let laid = try await l.gridWork.saveRoute(nil, route, actor: staff)
             var walk = PatrolInput()
             var check = PatrolCheckInput()
-            check.position = 1; check.result = "ok"
+            check.position = 1; check.result = "finding"; check.finding = "fire_passage"; check.note = "电动车堵住消防通道，已劝离"; check.handled = true
             walk.routeID = laid.id; walk.checks = [check]
-            _ = try await l.gridWork.recordPatrol(walk, actor: staff)
+            _ = try await l.gridWork.recordPatrol(walk, photos: [1: [TestImages.png]], actor: staff)
             let (micro, person, streetPath, household) = try await l.store.read { db in
                 (try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'micro' ORDER BY id").first()!.decode(column: "id", as: Int64.self),
                  try await db.raw("SELECT MIN(r.id) AS id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(bind: community)").first()!
@@ -165,6 +165,7 @@ struct MatrixWorld {
             "grid-tasks": "SELECT id FROM grid_tasks WHERE path LIKE $1",
             "patrol-routes": "SELECT id FROM patrol_routes WHERE path LIKE $1",
             "patrols": "SELECT id FROM patrols WHERE path LIKE $1",
+            "gridwork-photos": "SELECT p.id FROM gridwork_photos p JOIN patrols x ON x.id = p.owner_id AND p.owner = 'patrol' WHERE x.path LIKE $1",
             "grids": "SELECT g.id FROM grids g JOIN places p ON p.id = g.community_id WHERE p.path LIKE $1",
             "heads": "SELECT h.id FROM heads h JOIN places p ON p.id = h.community_id WHERE p.path LIKE $1",
             "rules": "SELECT r.id FROM routing_rules r JOIN places p ON p.id = r.place_id WHERE p.path LIKE $1",

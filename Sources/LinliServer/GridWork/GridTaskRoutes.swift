@@ -47,7 +47,9 @@ extension GridWorkRoutes {
             let id = try c.id("id"), household = try c.id("household")
             let grid = c.form.int("return_grid")
             do {
-                _ = try await gridWork.markTask(id, household: household, GridTaskMark(outcome: c.form.nonEmpty("outcome"), feedback: c.form["feedback"]), actor: actor)
+                let mark = GridTaskMark(outcome: c.form.nonEmpty("outcome"), feedback: c.form["feedback"], fileRequest: c.form["file_request"] == "1",
+                                        requestCategory: c.form.nonEmpty("request_category"))
+                _ = try await gridWork.markTask(id, household: household, mark, actor: actor)
                 return redirect("/grid-tasks/\(id)" + (grid.map { "?grid=\($0)" } ?? "") + "#h\(household)")
             } catch {
                 guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
@@ -135,7 +137,8 @@ extension GridWorkRoutes {
                                     "settled": h.outcome?.settles == true, "problem": h.outcome == .problem,
                                     "outcome": h.outcome.map { I18n.label("task_outcome_" + $0.rawValue, c.lang) } ?? t["task_not_yet"]!,
                                     "attempts": h.attempts, "has_attempts": h.attempts > 0,
-                                    "form": form && open && !(task.closedAt != nil), "typed": h.householdID == household ? typed : h.feedback]
+                                    "form": form && open && !(task.closedAt != nil), "typed": h.householdID == household ? typed : h.feedback,
+                                    "request_id": h.requestID.map { $0 as Any } ?? false, "may_file": h.requestID == nil]
             if h.householdID == household { for (k, v) in errors { x["error_" + k] = v } }
             return x
         }
@@ -156,6 +159,12 @@ extension GridWorkRoutes {
             "return_grid": grid.map(String.init) ?? "", "outcomes_hint": t["task_mark_hint"]!,
         ]
         if let grid, let g = d.grids.first(where: { $0.gridID == grid }) { data["chosen_grid"] = g.gridName }
+        // One list of categories for the page: the script copies the choice into the form sent.
+        if data["has_rows"] as? Bool == true, open {
+            let names = Dictionary(try await requests.categories(lang: c.lang).map { ($0.code, $0.name) }, uniquingKeysWith: { a, _ in a })
+            data["categories"] = try await gridWork.requestCategories().map { ["value": $0.code, "label": names[$0.code] ?? $0.name] }
+            data["has_categories"] = true
+        }
         if let e = errors["_"] { data["error"] = e }
         return renderer.page("grid_task", data, context: c, title: t["grid_task"]! + " · " + task.title)
     }

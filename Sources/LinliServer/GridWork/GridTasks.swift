@@ -26,7 +26,13 @@ public struct GridTaskInput: Codable, Sendable {
 public struct GridTaskMark: Codable, Sendable {
     public var outcome: String?
     public var feedback: String?
-    public init(outcome: String? = nil, feedback: String? = nil) { self.outcome = outcome; self.feedback = feedback }
+    /// A problem found also filed as a request (routed as usual) in this category, in the same step.
+    public var fileRequest: Bool?
+    public var requestCategory: String?
+    public init(outcome: String? = nil, feedback: String? = nil, fileRequest: Bool? = nil, requestCategory: String? = nil) {
+        self.outcome = outcome; self.feedback = feedback; self.fileRequest = fileRequest; self.requestCategory = requestCategory
+    }
+    enum CodingKeys: String, CodingKey { case outcome, feedback, fileRequest = "file_request", requestCategory = "request_category" }
 }
 
 /// Households, handled and found with a problem: the whole task's, a grid's, or a worker's share.
@@ -88,7 +94,9 @@ public struct GridTaskHousehold: Codable, Sendable, Equatable {
     public var attempts: Int
     public var by: String?
     public var at: String?
-    enum CodingKeys: String, CodingKey { case householdID = "household_id", address, gridID = "grid_id", outcome, feedback, attempts, by, at }
+    /// The request the problem was filed as.
+    public var requestID: Int64? = nil
+    enum CodingKeys: String, CodingKey { case householdID = "household_id", address, gridID = "grid_id", outcome, feedback, attempts, by, at, requestID = "request_id" }
 }
 
 public struct GridTaskDetail: Codable, Sendable {
@@ -286,7 +294,7 @@ extension GridWorkService {
         if let grids { filter = " AND (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids)))" }
         if problemsOnly { filter = "\(filter) AND x.outcome = 'problem'" }
         let rows = try await db.query("""
-            SELECT x.household_id, x.grid_id, x.outcome, x.feedback_cipher, x.attempts, x.by_name, x.updated_at
+            SELECT x.household_id, x.grid_id, x.outcome, x.feedback_cipher, x.attempts, x.by_name, x.updated_at, x.request_id
             FROM grid_task_households x WHERE x.task_id = \(id)\(filter)
             ORDER BY \(unsafeRaw: problemsOnly ? "x.updated_at DESC" : "CASE WHEN x.outcome IN ('done', 'problem') THEN 1 ELSE 0 END, x.household_id")
             LIMIT \(unsafeRaw: String(Self.taskListMax))
@@ -299,7 +307,8 @@ extension GridWorkService {
                                      outcome: try r.decode(column: "outcome", as: String?.self).flatMap(GridTaskOutcome.init(rawValue:)),
                                      feedback: try r.decode(column: "feedback_cipher", as: String?.self).map { try cipher.open($0) } ?? "",
                                      attempts: try r.decode(column: "attempts", as: Int.self), by: try r.decode(column: "by_name", as: String?.self),
-                                     at: try r.decode(column: "updated_at", as: Int64?.self).map(LocalTime.text))
+                                     at: try r.decode(column: "updated_at", as: Int64?.self).map(LocalTime.text),
+                                     requestID: try r.decode(column: "request_id", as: Int64?.self))
         }
         // Open ones by address, as the worker walks them: the address is the registry's, sorted here.
         if problemsOnly { return out }
@@ -315,7 +324,39 @@ extension GridWorkService {
         var v = Validator()
         let feedback = (mark.feedback ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let outcome = GridTaskRules.check(outcome: mark.outcome, feedback: feedback, &v)
+        var category: String?
+        if mark.fileRequest == true {
+            v.check(outcome == .problem, "file_request", "not_a_problem", "只有“发现问题”才能同时登记为诉求")
+            // Unchosen: "other", for the community to sort (the console's row form has no room for a list per door).
+            let chosen = (mark.requestCategory ?? "").trimmingCharacters(in: .whitespaces)
+            let codes = try await requestCategories().map(\.code)
+            let picked: String? = chosen.isEmpty ? (codes.contains("other") ? "other" : codes.first) : chosen
+            v.check(picked.map(codes.contains) ?? false, "request_category", "invalid_choice", "请选择诉求类别")
+            category = picked
+        }
         try v.throwIfAny()
+        var marked = try await recordMark(id, household: household, outcome: outcome!, feedback: feedback, actor: actor)
+        // Filed through the requests capability's own use case once the mark is kept, once
+        // whatever the resends (idempotent by task and household; the request is kept beside).
+        if let category, marked.outcome == .problem, marked.requestID == nil {
+            var input = RequestInput()
+            input.category = category
+            input.description = marked.feedback
+            input.householdID = household
+            input.channel = "visit"
+            input.contactName = actor.displayName
+            input.idempotencyKey = "task-\(id)-\(household)"
+            let requestID = try await fileRequest(input, [], actor)
+            try await store.transaction { db in
+                try await db.query("UPDATE grid_task_households SET request_id = \(requestID) WHERE task_id = \(id) AND household_id = \(household)").run()
+            }
+            marked.requestID = requestID
+        }
+        return marked
+    }
+
+    func recordMark(_ id: Int64, household: Int64, outcome new: GridTaskOutcome, feedback: String, actor: Actor) async throws -> GridTaskHousehold {
+        let outcome: GridTaskOutcome? = new
         let now = env.nowSeconds
         return try await store.transaction { db in
             // The household's row in the task, locked: two marks at once (two workers, a double
@@ -324,7 +365,7 @@ extension GridWorkService {
             // (a household moved since stays with the grid that was asked).
             guard let t = try await db.query("SELECT path, closed_at FROM grid_tasks WHERE id = \(id)").first(),
                   let row = try await db.query("""
-                    SELECT grid_id, micro_grid_id, outcome, feedback_cipher, attempts, by_name, updated_at FROM grid_task_households
+                    SELECT grid_id, micro_grid_id, outcome, feedback_cipher, attempts, by_name, updated_at, request_id FROM grid_task_households
                     WHERE task_id = \(id) AND household_id = \(household)\(unsafeRaw: store.dialect.lockForUpdate())
                     """).first(),
                   actor.may(.visitLog, on: ObjectScope(path: try t.decode(column: "path", as: String.self),
@@ -343,7 +384,7 @@ extension GridWorkService {
             let lastAt = try row.decode(column: "updated_at", as: Int64?.self)
             let current = GridTaskHousehold(householdID: household, address: address, gridID: gridID, outcome: old, feedback: oldFeedback,
                                             attempts: try row.decode(column: "attempts", as: Int.self), by: try row.decode(column: "by_name", as: String?.self),
-                                            at: lastAt.map(LocalTime.text))
+                                            at: lastAt.map(LocalTime.text), requestID: try row.decode(column: "request_id", as: Int64?.self))
             // A resend (a double tap, a retry after a lost answer) is the record as it stands: the
             // same outcome and words, or "nobody home" again within the hour (the same attempt).
             if old == outcome, outcome != .absent, oldFeedback == feedback { return current }
@@ -363,7 +404,8 @@ extension GridWorkService {
             try await audit.append(db, actor: actor, action: "grid_task.mark", objectType: "grid_task", objectID: id, path: try t.decode(column: "path", as: String.self),
                                    detail: "household \(household): \(outcome!.rawValue)")
             return GridTaskHousehold(householdID: household, address: address, gridID: gridID, outcome: outcome, feedback: kept,
-                                     attempts: current.attempts + (outcome == .absent ? 1 : 0), by: actor.signature, at: LocalTime.text(now))
+                                     attempts: current.attempts + (outcome == .absent ? 1 : 0), by: actor.signature, at: LocalTime.text(now),
+                                     requestID: current.requestID)
         }
     }
 

@@ -257,5 +257,40 @@ enum GridWorkMigrations {
             "ALTER TABLE announcement_households ADD COLUMN sms_claimed_at BIGINT",
             "CREATE INDEX announcement_households_sms ON announcement_households(sms_state)",
         ]),
+        // Photos taken on a visit or at a patrol's finding (sealed files; a row names each, with
+        // the time it was taken for the retention rule). A community's retention rule for visit
+        // notes, patrol notes and these photos; erased_at marks a record whose content went, and
+        // the partial indexes read only records still holding any. A task's problem filed as a
+        // request keeps the request beside the household's row.
+        Migration("gridwork.009", [
+            """
+            CREATE TABLE gridwork_photos (
+                id {ID},
+                owner TEXT NOT NULL,
+                owner_id BIGINT NOT NULL,
+                position INTEGER NOT NULL DEFAULT 0,
+                community_id BIGINT NOT NULL,
+                stored_name TEXT NOT NULL,
+                bytes INTEGER NOT NULL,
+                taken_at BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX gridwork_photos_owner ON gridwork_photos(owner, owner_id, position)",
+            "CREATE INDEX gridwork_photos_name ON gridwork_photos(stored_name)",
+            """
+            CREATE TABLE gridwork_retention (
+                community_id BIGINT PRIMARY KEY,
+                months INTEGER NOT NULL,
+                user_id BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "ALTER TABLE visits ADD COLUMN erased_at BIGINT",
+            "ALTER TABLE patrols ADD COLUMN erased_at BIGINT",
+            "CREATE INDEX visits_kept ON visits(visited_at) WHERE erased_at IS NULL",
+            "CREATE INDEX patrols_kept ON patrols(patrolled_at) WHERE erased_at IS NULL",
+            "ALTER TABLE grid_task_households ADD COLUMN request_id BIGINT",
+        ]),
     ]
 }

@@ -47,7 +47,7 @@ struct GridWorkRoutes {
             let actor = try c.requireActor()
             let input = Self.input(c.form)
             do {
-                _ = try await gridWork.logVisit(input, actor: actor)
+                _ = try await gridWork.logVisit(input, photos: c.files.filter { $0.field == "photos" }.map(\.bytes), actor: actor)
                 return redirect(c.form.int("return_grid").map { "/visits?grid=\($0)" } ?? "/visits")
             } catch {
                 guard let fe = RegistryRoutes.fieldErrors(error), let id = input.householdID else { throw error }
@@ -57,7 +57,8 @@ struct GridWorkRoutes {
                 return resp
             }
         }
-        r.post("/api/v1/visits", .action(.visitLog), body: VisitInput.self) { req, c, input in
+        // Photos travel as base64, so a visit's body may be larger than others.
+        r.post("/api/v1/visits", .action(.visitLog), body: VisitInput.self, upTo: RequestLimits.apiBodyMax) { req, c, input in
             let (visit, created) = try await gridWork.logVisit(input, actor: try c.requireActor())
             return try JSON.response(visit, status: created ? .created : .ok)
         }
@@ -74,10 +75,18 @@ struct GridWorkRoutes {
                 if let x = v.referralTo { d["referral"] = x }
                 if let x = v.requestID { d["request_id"] = x }
                 if v.needID != nil { d["need_posted"] = true }
+                d["has_photos"] = !v.photos.isEmpty
+                d["photos"] = v.photos
+                d["erased"] = v.erased
                 return d
             }
             return renderer.page("visit_history", ["household_id": h.id, "address": h.address, "visits": rows, "none": rows.isEmpty],
                                  context: c, title: t["visit_history"]! + " · " + h.address)
+        }
+        // Photos of visits and patrol findings, only through the use case that checks who asks.
+        r.get("/gridwork-photos/:id", .action(.visitLog)) { _, c in
+            let bytes = try await gridWork.photo(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         r.get("/api/v1/households/:id/visits", .action(.visitLog)) { _, c in
             try JSON.response(try await gridWork.history(household: try c.id("id"), actor: try c.requireActor()).1)
@@ -101,6 +110,26 @@ struct GridWorkRoutes {
                 resp.status = .unprocessableContent
                 return resp
             }
+        }
+        // How long visit and patrol notes and photos are kept (the sweep erases older ones).
+        r.post("/visits/retention", .action(.visitPlan)) { _, c in
+            let actor = try c.requireActor()
+            guard let community = c.form.int("community_id") else { throw LinliError.invalid("community_id", "required", "请选择社区") }
+            do {
+                _ = try await gridWork.setRetention(community: community, RetentionInput(months: c.form.int("months").map(Int.init)), actor: actor)
+                return redirect("/visits/plan?community=\(community)#retention")
+            } catch {
+                guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
+                var resp = try await planPage(c, try await gridWork.rules(community: community, actor: actor), picked: Picked(id: community, options: []), errors: fe)
+                resp.status = .unprocessableContent
+                return resp
+            }
+        }
+        r.get("/api/v1/communities/:id/gridwork-retention", .action(.visitPlan)) { _, c in
+            try JSON.response(try await gridWork.retention(community: try c.id("id"), actor: try c.requireActor()))
+        }
+        r.put("/api/v1/communities/:id/gridwork-retention", .action(.visitPlan), body: RetentionInput.self) { _, c, input in
+            try JSON.response(try await gridWork.setRetention(community: try c.id("id"), input, actor: try c.requireActor()))
         }
         r.get("/api/v1/communities/:id/visit-rules", .action(.visitPlan)) { _, c in
             try JSON.response(try await gridWork.rules(community: try c.id("id"), actor: try c.requireActor()))
@@ -278,7 +307,12 @@ struct GridWorkRoutes {
             ["name": "grid.\(r.gridID!).\(r.situation)", "grid": gridNames[r.gridID!] ?? "#\(r.gridID!)", "label": situationLabel(r.situation, c.lang),
              "options": options(r.period)]
         }
+        let kept = try await gridWork.retention(community: plan.communityID, actor: try c.requireActor())
         return renderer.page("visit_plan", [
+            "retention_options": RetentionRules.choices.map { m -> [String: Any] in
+                ["value": m, "label": "\(m) " + t["retention_months_unit"]! + (m == RetentionRules.defaultMonths ? t["retention_default"]! : ""), "selected": m == kept.months]
+            },
+            "kept_from": kept.keptFrom, "error_months": errors["months"] ?? "", "has_error_months": errors["months"] != nil,
             "community_id": plan.communityID, "community_name": plan.communityName, "defaults": plan.defaults,
             "community_rules": community, "grid_rules": own, "has_grid_rules": !own.isEmpty,
             "grids": plan.grids.filter { $0.level == "grid" }.map { ["value": $0.id, "label": $0.name] },

@@ -71,7 +71,13 @@ extension GridWorkRoutes {
             let actor = try c.requireActor()
             let input = Self.patrolInput(c.form)
             do {
-                let (p, _) = try await gridWork.recordPatrol(input, actor: actor)
+                // Each point's photos come as files named `check.N.photos`.
+                var photos: [Int: [[UInt8]]] = [:]
+                for f in c.files where !f.bytes.isEmpty {
+                    let parts = f.field.split(separator: ".")
+                    if parts.count == 3, parts[0] == "check", parts[2] == "photos", let n = Int(parts[1]) { photos[n, default: []].append(f.bytes) }
+                }
+                let (p, _) = try await gridWork.recordPatrol(input, photos: photos, actor: actor)
                 return redirect("/patrols/\(p.id)")
             } catch {
                 guard let fe = RegistryRoutes.fieldErrors(error), let id = input.routeID else { throw error }
@@ -81,7 +87,8 @@ extension GridWorkRoutes {
                 return resp
             }
         }
-        r.post("/api/v1/patrols", .action(.visitLog), body: PatrolInput.self) { _, c, input in
+        // Photos travel as base64, so a patrol's body may be larger than others.
+        r.post("/api/v1/patrols", .action(.visitLog), body: PatrolInput.self, upTo: RequestLimits.apiBodyMax) { _, c, input in
             let (p, created) = try await gridWork.recordPatrol(input, actor: try c.requireActor())
             return try JSON.response(p, status: created ? .created : .ok)
         }
@@ -89,7 +96,7 @@ extension GridWorkRoutes {
             let p = try await gridWork.patrol(try c.id("id"), actor: try c.requireActor())
             let unfiled = p.checks.contains { $0.result == .finding && !$0.handled && $0.requestID == nil }
             return renderer.page("patrol", ["id": p.id, "route_id": p.routeID, "route": p.routeName, "by": p.by, "at": p.patrolledAt, "findings": p.findings,
-                                            "checks": p.checks.map { checkItem($0, c.lang) }, "unfiled": unfiled], context: c,
+                                            "checks": p.checks.map { checkItem($0, c.lang) }, "unfiled": unfiled, "erased": p.erased], context: c,
                                  title: I18n.table(c.lang)["patrol_record"]! + " · " + p.routeName)
         }
         r.post("/patrols/:id/file", .action(.visitLog)) { _, c in
@@ -156,7 +163,7 @@ extension GridWorkRoutes {
 
     func checkItem(_ c: PatrolCheckView, _ lang: Lang) -> [String: Any] {
         var d: [String: Any] = ["position": c.position, "label": c.label, "result": I18n.label("patrol_result_" + c.result.rawValue, lang),
-                                "finding": c.result == .finding, "note": c.note, "handled": c.handled]
+                                "finding": c.result == .finding, "note": c.note, "handled": c.handled, "photos": c.photos, "has_photos": !c.photos.isEmpty]
         if let f = c.finding { d["kind"] = I18n.label("patrol_finding_" + f.rawValue, lang) }
         if let id = c.requestID { d["request_id"] = id }
         d["not_filed"] = c.result == .finding && !c.handled && c.requestID == nil
@@ -249,7 +256,7 @@ extension GridWorkRoutes {
                     "categories": categories.map { ["value": $0.code, "label": names[$0.code] ?? $0.name, "selected": $0.code == category] },
                     "note": values["check.\(n).note"] ?? "", "handled": values["check.\(n).handled"] == "1",
                 ]
-                for k in ["result", "finding", "note", "category"] { if let e = errors["checks[\(i)].\(k)"] { d["error_" + k] = e } }
+                for k in ["result", "finding", "note", "category", "photos"] { if let e = errors["checks[\(i)].\(k)"] { d["error_" + k] = e } }
                 return d
             },
         ]

@@ -40,8 +40,10 @@ public struct PatrolCheckInput: Codable, Sendable {
     /// Put right on the spot: recorded, no request filed.
     public var handled: Bool?
     public var requestCategory: String?
+    /// Up to three photos of a finding, base64 (kept with the patrol and sent with its request).
+    public var photosBase64: [String]?
     public init() {}
-    enum CodingKeys: String, CodingKey { case position, result, finding, note, handled, requestCategory = "request_category" }
+    enum CodingKeys: String, CodingKey { case position, result, finding, note, handled, requestCategory = "request_category", photosBase64 = "photos_base64" }
 }
 
 public struct PatrolInput: Codable, Sendable {
@@ -62,7 +64,9 @@ public struct PatrolCheckView: Codable, Sendable, Equatable {
     public var note: String
     public var handled: Bool
     public var requestID: Int64?
-    enum CodingKeys: String, CodingKey { case position, label, result, finding, note, handled, requestID = "request_id" }
+    /// Photo ids (read at `/gridwork-photos/{id}`).
+    public var photos: [Int64] = []
+    enum CodingKeys: String, CodingKey { case position, label, result, finding, note, handled, requestID = "request_id", photos }
 }
 
 public struct PatrolView: Codable, Sendable, Equatable {
@@ -73,7 +77,9 @@ public struct PatrolView: Codable, Sendable, Equatable {
     public var patrolledAt: String
     public var findings: Int
     public var checks: [PatrolCheckView]
-    enum CodingKeys: String, CodingKey { case id, routeID = "route_id", routeName = "route_name", by, patrolledAt = "patrolled_at", findings, checks }
+    /// The notes and photos went under the community's retention rule.
+    public var erased: Bool = false
+    enum CodingKeys: String, CodingKey { case id, routeID = "route_id", routeName = "route_name", by, patrolledAt = "patrolled_at", findings, checks, erased }
 }
 
 extension GridWorkService {
@@ -256,14 +262,18 @@ extension GridWorkService {
                 note: try c.decode(column: "note_cipher", as: String?.self).map { try cipher.open($0) } ?? "",
                 handled: try c.decode(column: "handled", as: Int.self) != 0, requestID: try c.decode(column: "request_id", as: Int64?.self)))
         }
+        let photos = try await photoIDs(db, owner: .patrol, ids: ids)
         let rows = try await db.query("""
-            SELECT id, route_id, route_name, by_name, patrolled_at, findings FROM patrols WHERE id IN (\(list: ids)) ORDER BY patrolled_at DESC, id DESC
+            SELECT id, route_id, route_name, by_name, patrolled_at, findings, erased_at FROM patrols WHERE id IN (\(list: ids)) ORDER BY patrolled_at DESC, id DESC
             """).all()
         return try rows.map { r in
             let id = try r.decode(column: "id", as: Int64.self)
+            var list = checks[id] ?? []
+            for i in list.indices { list[i].photos = photos[id]?[list[i].position] ?? [] }
             return PatrolView(id: id, routeID: try r.decode(column: "route_id", as: Int64.self), routeName: try r.decode(column: "route_name", as: String.self),
                               by: try r.decode(column: "by_name", as: String.self), patrolledAt: LocalTime.text(try r.decode(column: "patrolled_at", as: Int64.self)),
-                              findings: try r.decode(column: "findings", as: Int.self), checks: checks[id] ?? [])
+                              findings: try r.decode(column: "findings", as: Int.self), checks: list,
+                              erased: try r.decode(column: "erased_at", as: Int64?.self) != nil)
         }
     }
 
@@ -280,7 +290,9 @@ extension GridWorkService {
     /// Records a patrol walked on a route: a result for every check point (a finding says what
     /// and, unless put right there, is filed as a request routed as usual, at the point's place).
     /// A retry with the same `client_key` returns the first patrol and files nothing twice.
-    public func recordPatrol(_ input: PatrolInput, actor: Actor) async throws -> (patrol: PatrolView, created: Bool) {
+    /// `photos` are files sent with the form, by check point position (the API sends them as
+    /// base64 in each check); only a finding keeps its photos.
+    public func recordPatrol(_ input: PatrolInput, photos files: [Int: [[UInt8]]] = [:], actor: Actor) async throws -> (patrol: PatrolView, created: Bool) {
         try actor.require(.visitLog)
         let now = env.nowSeconds
         var v = Validator()
@@ -303,6 +315,15 @@ extension GridWorkService {
             return (try await fileFindings(existing, actor: actor), false)
         }
         let at = walked
+        // Each finding's photos, checked and re-encoded before the transaction; a refusal names the point.
+        var prepared: [Int: [PreparedPhoto]] = [:]
+        for c in input.checks ?? [] {
+            // Named like the point's other fields (points are numbered from 1).
+            guard let position = c.position, c.result == PatrolResult.finding.rawValue else { continue }
+            let list = try Self.preparePhotos(files: files[position] ?? [], base64: c.photosBase64, field: "checks[\(position - 1)].photos")
+            if !list.isEmpty { prepared[position] = list }
+        }
+        let photos = prepared
         let categories = Set(try await requestCategories().map(\.code))
         let routeID = input.routeID!
         let id: Int64
@@ -346,6 +367,10 @@ extension GridWorkService {
                     """, Array(zip(rows, sealed))) { row, note in
                     let (position, label, place, c, handled) = row
                     return "(\(id), \(position), \(label), \(place), \(c.result.rawValue), \(c.finding?.rawValue), \(note), \(handled ? 1 : 0), \(c.category))"
+                }
+                let community = try r.decode(column: "community_id", as: Int64.self)
+                for (position, list) in photos.sorted(by: { $0.key < $1.key }) where rows.contains(where: { $0.0 == position && $0.3.result == .finding }) {
+                    try await savePhotos(db, list, owner: .patrol, id: id, position: position, community: community, takenAt: at, now: now)
                 }
                 try await db.query("""
                     UPDATE patrol_routes SET last_patrol_at = \(at) WHERE id = \(routeID) AND (last_patrol_at IS NULL OR last_patrol_at < \(at))
@@ -408,7 +433,7 @@ extension GridWorkService {
                 input.placeID = filing[c.position]?.place ?? community
                 input.channel = "patrol"
                 input.idempotencyKey = "patrol-\(p.id)-\(c.position)"
-                let requestID = try await fileRequest(input, actor)
+                let requestID = try await fileRequest(input, try await photoBytes(owner: .patrol, id: p.id, position: c.position), actor)
                 try await store.transaction { db in
                     try await db.query("UPDATE patrol_checks SET request_id = \(requestID) WHERE patrol_id = \(p.id) AND position = \(c.position)").run()
                 }

@@ -88,7 +88,7 @@ extension GridWorkService {
 
     static let visitColumns = """
         SELECT v.id, v.household_id, d.address, v.kind, v.outcome, v.note_cipher, v.care_given, v.care_paid_by, v.follow_up_day,
-               v.follow_result, v.referral_to, v.request_id, v.need_id, v.actor_name, v.visited_at, v.user_id
+               v.follow_result, v.referral_to, v.request_id, v.need_id, v.actor_name, v.visited_at, v.user_id, v.erased_at
         FROM visits v LEFT JOIN visit_due d ON d.household_id = v.household_id
         """
 
@@ -102,7 +102,16 @@ extension GridWorkService {
                   followResult: try r.decode(column: "follow_result", as: String?.self), referralTo: try r.decode(column: "referral_to", as: String?.self),
                   requestID: try r.decode(column: "request_id", as: Int64?.self), needID: try r.decode(column: "need_id", as: Int64?.self).flatMap { $0 == 0 ? nil : $0 },
                   by: try r.decode(column: "actor_name", as: String.self),
-                  visitedAt: LocalTime.text(try r.decode(column: "visited_at", as: Int64.self)))
+                  visitedAt: LocalTime.text(try r.decode(column: "visited_at", as: Int64.self)),
+                  erased: try r.decode(column: "erased_at", as: Int64?.self) != nil)
+    }
+
+    /// Visits as shown, with their photos' ids.
+    func visitViews(_ db: any SQLDatabase, _ rows: [any SQLRow]) async throws -> [VisitView] {
+        var views = try rows.map(visitView)
+        let photos = try await photoIDs(db, owner: .visit, ids: views.map(\.id))
+        for i in views.indices { views[i].photos = photos[views[i].id]?[0] ?? [] }
+        return views
     }
 
     /// The household a visit is for, inside the actor's grid. By id outside it: 404. By a code:
@@ -124,7 +133,7 @@ extension GridWorkService {
     /// its audit row. A retry with the same `client_key` returns the first visit. "Needs help"
     /// with `file_request` files a request through the requests capability (idempotent by the
     /// visit, so a retry after a lost answer files it once).
-    public func logVisit(_ input: VisitInput, actor: Actor) async throws -> (visit: VisitView, created: Bool) {
+    public func logVisit(_ input: VisitInput, photos files: [[UInt8]] = [], actor: Actor) async throws -> (visit: VisitView, created: Bool) {
         try actor.require(.visitLog)
         let now = env.nowSeconds
         let v = try Self.validate(input, now: now)
@@ -132,6 +141,8 @@ extension GridWorkService {
             try Self.sameVisit(existing, input, v)
             return (try await followUps(existing, v, actor: actor), false)
         }
+        // Checked and re-encoded before the transaction (a retry above never needs them again).
+        let photos = try Self.preparePhotos(files: files, base64: input.photosBase64, field: "photos")
         let id: Int64
         do {
             id = try await store.transaction { db -> Int64 in
@@ -154,6 +165,7 @@ extension GridWorkService {
                     RETURNING id
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
+                try await savePhotos(db, photos, owner: .visit, id: id, community: h.communityID, takenAt: v.visitedAt, now: now)
                 if v.outcome.counts {
                     due.facts.lastCounted = max(due.facts.lastCounted ?? 0, v.visitedAt)
                 } else {
@@ -178,7 +190,7 @@ extension GridWorkService {
             }
             throw error
         }
-        let saved = try await store.read { db in try visitView(try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.id = \(id)").first()!) }
+        let saved = try await store.read { db in try await visitViews(db, [try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.id = \(id)").first()!])[0] }
         return (try await followUps(saved, v, actor: actor), true)
     }
 
@@ -191,8 +203,9 @@ extension GridWorkService {
 
     func visit(byKey key: String, actor: Actor) async throws -> VisitView? {
         try await store.read { db in
-            try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.user_id = \(actor.acting?.userID ?? actor.userID) AND v.client_key = \(key)")
-                .first().map(visitView)
+            guard let r = try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.user_id = \(actor.acting?.userID ?? actor.userID) AND v.client_key = \(key)")
+                .first() else { return nil }
+            return try await visitViews(db, [r]).first
         }
     }
 
@@ -238,7 +251,7 @@ extension GridWorkService {
         input.contactName = r.contactName.isEmpty && r.contactPhone.isEmpty ? actor.displayName : r.contactName
         input.contactPhone = r.contactPhone.isEmpty ? nil : r.contactPhone
         input.idempotencyKey = "visit-\(visit.id)"
-        let requestID = try await fileRequest(input, actor)
+        let requestID = try await fileRequest(input, try await photoBytes(owner: .visit, id: visit.id), actor)
         try await store.transaction { db in
             try await db.query("UPDATE visits SET request_id = \(requestID) WHERE id = \(visit.id)").run()
         }
@@ -259,8 +272,8 @@ extension GridWorkService {
         try await store.read { db in
             guard let f = try await registry.householdFacts(db, ids: [household]).first else { throw LinliError.notFound }
             try actor.require(.visitLog, on: f.scope)
-            let visits = try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.household_id = \(household) ORDER BY v.visited_at DESC, v.id DESC LIMIT 200")
-                .all().map(visitView)
+            let visits = try await visitViews(db, try await db.query("\(unsafeRaw: Self.visitColumns) WHERE v.household_id = \(household) ORDER BY v.visited_at DESC, v.id DESC LIMIT 200")
+                .all())
             return (f, visits)
         }
     }

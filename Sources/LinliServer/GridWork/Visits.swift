@@ -30,6 +30,8 @@ public struct VisitInput: Codable, Sendable {
     /// When it happened (China time, `2026-12-05T10:30`): a visit sent later says when it was typed.
     public var visitedAt: String?
     public var clientKey: String?
+    /// Up to three photos, base64 (the phone's form sends them so, and keeps them while offline).
+    public var photosBase64: [String]?
 
     public init() {}
 
@@ -38,7 +40,7 @@ public struct VisitInput: Codable, Sendable {
         case careGiven = "care_given", carePaidBy = "care_paid_by", followUpOn = "follow_up_on", followResult = "follow_result"
         case referralTo = "referral_to", fileRequest = "file_request", requestCategory = "request_category"
         case contactName = "contact_name", contactPhone = "contact_phone", visitedAt = "visited_at", clientKey = "client_key"
-        case postNeed = "post_need", needTitle = "need_title", needDomain = "need_domain"
+        case postNeed = "post_need", needTitle = "need_title", needDomain = "need_domain", photosBase64 = "photos_base64"
     }
 }
 
@@ -59,11 +61,15 @@ public struct VisitView: Codable, Sendable, Equatable {
     public var needID: Int64?
     public var by: String
     public var visitedAt: String
+    /// Photo ids (read at `/gridwork-photos/{id}`).
+    public var photos: [Int64] = []
+    /// The note and photos went under the community's retention rule.
+    public var erased: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case id, householdID = "household_id", address, kind, outcome, note, careGiven = "care_given", carePaidBy = "care_paid_by"
         case followUpOn = "follow_up_on", followResult = "follow_result", referralTo = "referral_to", requestID = "request_id", needID = "need_id"
-        case by, visitedAt = "visited_at"
+        case by, visitedAt = "visited_at", photos, erased
     }
 }
 
@@ -147,19 +153,23 @@ public struct GridWorkService: Sendable {
     let synced = SyncedCommunities()
     /// Files a "needs help" finding as a request through the requests capability's own use case
     /// (its routing, deadlines and notifications); returns the request's id.
-    var fileRequest: @Sendable (RequestInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
+    /// The photos taken go with it.
+    var fileRequest: @Sendable (RequestInput, [[UInt8]], Actor) async throws -> Int64 = { _, _, _ in throw LinliError.notFound }
     /// Puts a "needs help" finding in the community's needs pool through the linkage's own use
     /// case; returns the need's id.
     var postNeed: @Sendable (LinkageService.NeedInput, Actor) async throws -> Int64 = { _, _ in throw LinliError.notFound }
     /// The request categories a patrol's finding may be filed under (active, none asking for a
     /// field the patrol form does not have), from the requests capability.
     var requestCategories: @Sendable () async throws -> [CategoryView] = { [] }
+    /// Photos of visits and patrol findings (sealed at rest).
+    let photos: SealedPhotos
     /// Text messages for notices (the deployment's provider; the log in development).
     var sms: any SMSSender = LogSMS()
     /// The secret an SMS reply's relay must present (nil: replies are not taken).
     var smsInboundToken: String?
 
-    public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService) {
+    public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService, photoDirectory: String) {
+        self.photos = SealedPhotos(directory: photoDirectory, cipher: cipher, env: env)
         self.store = store
         self.cipher = cipher
         self.env = env

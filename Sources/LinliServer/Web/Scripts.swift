@@ -220,6 +220,33 @@ enum Scripts {
   var KEY = 'linli.visits.pending';
   function load() { try { return JSON.parse(localStorage.getItem(KEY) || '[]'); } catch (e) { return []; } }
   function store(list) { localStorage.setItem(KEY, JSON.stringify(list)); show(list); }
+  /// Photos as base64 JPEG, made smaller on the phone first (the server re-encodes them anyway):
+  /// a visit kept offline must fit in the browser's storage, and a stairwell's signal is weak.
+  function photos(input, side) {
+    var files = input && input.files ? Array.prototype.slice.call(input.files, 0, 3) : [];
+    return Promise.all(files.map(function (file) {
+      return new Promise(function (done) {
+        var img = new Image(), url = URL.createObjectURL(file);
+        img.onload = function () {
+          var k = Math.min(1, side / Math.max(img.naturalWidth, img.naturalHeight));
+          var c = document.createElement('canvas');
+          c.width = Math.round(img.naturalWidth * k); c.height = Math.round(img.naturalHeight * k);
+          c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
+          URL.revokeObjectURL(url);
+          done(c.toDataURL('image/jpeg', 0.8).split(',')[1]);
+        };
+        // Not a picture the browser can draw: sent as it is, for the server to judge.
+        img.onerror = function () {
+          URL.revokeObjectURL(url);
+          var r = new FileReader();
+          r.onload = function () { done(String(r.result).split(',')[1] || ''); };
+          r.onerror = function () { done(''); };
+          r.readAsDataURL(file);
+        };
+        img.src = url;
+      });
+    }));
+  }
   function csrf() { var f = document.querySelector('input[name=_csrf]'); return f && f.value; }
   var box = document.getElementById('visit-queue'), login = false;
   function show(list) {
@@ -261,25 +288,52 @@ enum Scripts {
     if (form.dataset.plain) return;
     e.preventDefault();
     var data = new FormData(form), body = {};
-    data.forEach(function (v, k) { if (k !== '_csrf' && k !== 'return_grid' && v !== '') body[k] = v; });
+    data.forEach(function (v, k) { if (k !== '_csrf' && k !== 'return_grid' && k !== 'photos' && v !== '') body[k] = v; });
     body.household_id = +body.household_id;
     body.file_request = body.file_request === '1';
     body.post_need = body.post_need === '1';
     var back = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits';
     var address = document.querySelector('.lead strong');
+    var save = document.getElementById('visit-save');
     function keep() {
       var list = load().filter(function (v) { return v.body.client_key !== body.client_key; });
       list.push({ body: body, address: address ? address.textContent : '' });
-      store(list);
+      try { store(list); } catch (e) {
+        // The browser's storage is full: the visit is kept, its photos are not (and the worker is told).
+        list[list.length - 1].body = Object.assign({}, body, { photos_base64: [] });
+        store(list);
+        notice.textContent = notice.getAttribute('data-no-photos');
+      }
       notice.hidden = false; notice.focus();
-      document.getElementById('visit-save').disabled = true;
+      save.disabled = true;
     }
-    if (navigator.onLine === false) { keep(); return; }
-    send(body).then(function (r) {
-      if (r.ok) { location.href = back; return; }
-      // Refused input: the plain post shows each message beside its field.
-      form.dataset.plain = '1'; form.submit();
-    }).catch(keep);
+    save.disabled = true;
+    // Offline, photos are kept smaller, so that several visits fit on the phone.
+    photos(form.photos, navigator.onLine === false ? 1024 : 1600).then(function (list) {
+      if (list.length) body.photos_base64 = list;
+      if (navigator.onLine === false) { keep(); return; }
+      send(body).then(function (r) {
+        if (r.ok) { location.href = back; return; }
+        // Refused input: the plain post shows each message beside its field.
+        form.dataset.plain = '1'; form.submit();
+      }).catch(keep);
+    });
+  });
+})();
+"""
+
+    /// A grid task's page: one list of request categories for the page (a list per door would
+    /// make the page heavy on a phone); the choice goes with whichever household's form is sent.
+    /// Without the script the request is filed as "other" for the community to sort.
+    static let tasks = """
+(function () {
+  var pick = document.getElementById('task-request-category');
+  if (!pick) return;
+  document.querySelectorAll('#task-households form').forEach(function (form) {
+    form.addEventListener('submit', function () {
+      var f = form.querySelector('input[name=request_category]');
+      if (f) f.value = pick.value;
+    });
   });
 })();
 """
