@@ -3,7 +3,7 @@
 Starts its own server on a fresh SQLite demo, so it needs only the built `linli` binary.
 Screenshots (phone size, large print) go to .build/screenshots for a person to look at.
 """
-import base64, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.request
+import base64, json, os, re, shutil, signal, socket, struct, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.request, zlib
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -109,6 +109,15 @@ def open_first_household(d, building):
     d.find_element(By.PARTIAL_LINK_TEXT, building).click()
     d.find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
     d.find_element(By.CSS_SELECTOR, "#households a").click()
+
+
+def noise_png(w, h):
+    """A picture that does not compress: its file is about as large as its pixels."""
+    raw = b"".join(b"\x00" + os.urandom(w * 3) for _ in range(h))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
 
 
 def case(fn):
@@ -1152,6 +1161,11 @@ def grid_worker_logs_a_visit_in_a_stairwell_without_signal(d, base):
     first.click()
     d.find_element(By.CSS_SELECTOR, "input[name=outcome][value=needs_help]").click()
     d.find_element(By.ID, "note").send_keys("老人说楼道灯坏了，晚上不敢出门")
+    # A photo of the broken light: made smaller on the phone and kept with the visit while offline.
+    # (Straight from the camera: too large to keep on the phone or send as it is.)
+    photo = os.path.join(tempfile.mkdtemp(), "light.png")
+    open(photo, "wb").write(noise_png(1800, 1800))
+    d.find_element(By.ID, "photos").send_keys(photo)
     shot(d, "visits-2-form-large-phone")
     d.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
     try:
@@ -1172,12 +1186,13 @@ def grid_worker_logs_a_visit_in_a_stairwell_without_signal(d, base):
         d.get(base + "/visits")
         visits = WebDriverWait(d, 10).until(sent, "sent when the signal returned")
     assert [v["outcome"] for v in visits] == ["needs_help"], visits
+    assert len(visits[0]["photos"]) == 1, "the photo travelled with the visit kept offline"
     d.get(base + "/visits")
     time.sleep(1)
     assert len(api(base, f"/api/v1/households/{household}/visits", token)[1]) == 1, "sent once"
     assert not d.find_element(By.ID, "visit-queue").is_displayed()
     d.get(base + f"/households/{household}/visits")
-    assert "楼道灯坏了" in d.page_source
+    assert "楼道灯坏了" in d.page_source and "/gridwork-photos/" in d.page_source
     shot(d, "visits-4-record-large-phone")
     d.get(base + "/prefs?print=normal")
 
@@ -1229,10 +1244,16 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
         d.find_element(By.CSS_SELECTOR, f'input[name="check.{i}.result"][value="{"finding" if i == 2 else "ok"}"]').click()
     Select(d.find_element(By.ID, "point-2-finding")).select_by_value("fire_passage")
     d.find_element(By.ID, "point-2-note").send_keys("三辆电动车堵住东门消防通道")
+    # Straight from the camera: larger than the server takes (8 MB), so it must be made smaller
+    # on the phone before it is sent.
+    photo = os.path.join(tempfile.mkdtemp(), "passage.png")
+    open(photo, "wb").write(noise_png(1800, 1800))
+    assert os.path.getsize(photo) > 8 * 1024 * 1024
+    d.find_element(By.ID, "point-2-photos").send_keys(photo)
     shot(d, "patrol-1-walk-large-phone")
     settled(d, d.find_element(By.ID, "patrol-save")).click()
     WebDriverWait(d, 10).until(lambda drv: re.search(r"/patrols/\d+$", drv.current_url), "patrol kept")
-    assert "消防通道堵塞" in d.page_source and "/requests/" in d.page_source
+    assert "消防通道堵塞" in d.page_source and "/requests/" in d.page_source and "/gridwork-photos/" in d.page_source
     shot(d, "patrol-2-record-large-phone")
     d.get(base + "/grid-tasks")
     d.find_element(By.CSS_SELECTOR, "#my-task-list a").click()
@@ -1242,8 +1263,12 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
     WebDriverWait(d, 10).until(lambda drv: drv.current_url.endswith("#" + door), "back at the door")
     second = d.find_element(By.CSS_SELECTOR, "#task-households section.entry")
     second.find_element(By.CSS_SELECTOR, "input[name=feedback]").send_keys("未装燃气报警器，已告知")
+    # Filed as a request in the same tap, under the category chosen once for the page.
+    Select(d.find_element(By.ID, "task-request-category")).select_by_value("public_facility")
+    second.find_element(By.CSS_SELECTOR, "input[name=file_request]").click()
     settled(d, second.find_element(By.CSS_SELECTOR, "button[value=problem]")).click()
     WebDriverWait(d, 10).until(lambda drv: "未装燃气报警器" in drv.page_source, "problem kept")
+    assert d.find_elements(By.CSS_SELECTOR, "#task-households a[href^='/requests/']"), "the problem's request is linked"
     shot(d, "task-1-doors-large-phone")
     d.get(base + "/prefs?print=normal")
     d.delete_all_cookies()

@@ -83,7 +83,9 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     /// Extra image origins (the configured map tile server), if any.
     var imageSources: [String] = []
 
-    static let policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:%IMG%; "
+    /// `blob:` images: a photo chosen on the phone is drawn from its local file to be made
+    /// smaller before it is sent (the page's own script makes such URLs; no other origin can).
+    static let policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:%IMG%; "
         + "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {

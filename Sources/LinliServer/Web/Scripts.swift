@@ -322,6 +322,49 @@ enum Scripts {
 })();
 """
 
+    /// Forms marked `data-shrink-photos` send their pictures made smaller on the phone first
+    /// (longest side 1600 px, as the server keeps them): a patrol with several findings, each
+    /// with photos straight from the camera, would otherwise be a slow upload on a weak signal
+    /// and could pass the body limit. Without the script, or a picture the browser cannot draw,
+    /// the file goes as chosen and the server judges it.
+    static let photos = """
+(function () {
+  function shrink(file, side) {
+    return new Promise(function (done) {
+      var img = new Image(), url = URL.createObjectURL(file);
+      img.onload = function () {
+        URL.revokeObjectURL(url);
+        var k = Math.min(1, side / Math.max(img.naturalWidth, img.naturalHeight));
+        if (k === 1 && file.size < 1500000) { done(file); return; }
+        var c = document.createElement('canvas');
+        c.width = Math.round(img.naturalWidth * k); c.height = Math.round(img.naturalHeight * k);
+        c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
+        c.toBlob(function (b) { done(b ? new File([b], 'photo.jpg', { type: 'image/jpeg' }) : file); }, 'image/jpeg', 0.8);
+      };
+      img.onerror = function () { URL.revokeObjectURL(url); done(file); };
+      img.src = url;
+    });
+  }
+  document.querySelectorAll('form[data-shrink-photos]').forEach(function (form) {
+    form.addEventListener('submit', function (e) {
+      if (!window.DataTransfer) return;
+      var inputs = Array.prototype.filter.call(form.querySelectorAll('input[type=file]'), function (i) { return i.files && i.files.length; });
+      if (!inputs.length) return;
+      e.preventDefault();
+      var button = form.querySelector('button[type=submit]');
+      if (button) button.disabled = true;
+      Promise.all(inputs.map(function (input) {
+        return Promise.all(Array.prototype.map.call(input.files, function (f) { return shrink(f, 1600); })).then(function (files) {
+          var dt = new DataTransfer();
+          files.forEach(function (f) { dt.items.add(f); });
+          input.files = dt.files;
+        });
+      })).then(function () { form.submit(); }, function () { form.submit(); });
+    });
+  });
+})();
+"""
+
     /// A grid task's page: one list of request categories for the page (a list per door would
     /// make the page heavy on a phone); the choice goes with whichever household's form is sent.
     /// Without the script the request is filed as "other" for the community to sort.
