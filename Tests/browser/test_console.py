@@ -1251,8 +1251,25 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
     assert os.path.getsize(photo) > 8 * 1024 * 1024
     d.find_element(By.ID, "point-2-photos").send_keys(photo)
     shot(d, "patrol-1-walk-large-phone")
-    settled(d, d.find_element(By.ID, "patrol-save")).click()
-    WebDriverWait(d, 10).until(lambda drv: re.search(r"/patrols/\d+$", drv.current_url), "patrol kept")
+    # In the basement garage there is no signal: the patrol is kept on the phone, photo and all,
+    # and sent when the signal returns.
+    token = token_of(base, "grid")
+    route = d.current_url.split("/")[-2]
+    d.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    try:
+        settled(d, d.find_element(By.ID, "patrol-save")).click()
+        WebDriverWait(d, 10).until(lambda drv: drv.find_element(By.ID, "patrol-offline").is_displayed(), "kept on the phone")
+        shot(d, "patrol-1b-kept-offline-large-phone")
+    finally:
+        d.set_network_conditions(offline=False, latency=0, download_throughput=1024 * 1024, upload_throughput=1024 * 1024)
+    assert api(base, f"/api/v1/patrol-routes/{route}", token)[1]["patrols"] == []
+    d.get(base + "/patrols")
+    # (The patrol is kept first, then its finding is filed: wait for both.)
+    walked = WebDriverWait(d, 15).until(
+        lambda drv: [p for p in api(base, f"/api/v1/patrol-routes/{route}", token)[1]["patrols"] if p["checks"][1].get("request_id")],
+        "sent when the signal returned")
+    assert len(walked) == 1 and walked[0]["checks"][1]["photos"], walked
+    d.get(base + f"/patrols/{walked[0]['id']}")
     assert "消防通道堵塞" in d.page_source and "/requests/" in d.page_source and "/gridwork-photos/" in d.page_source
     shot(d, "patrol-2-record-large-phone")
     d.get(base + "/grid-tasks")

@@ -210,20 +210,31 @@ enum Scripts {
 })();
 """
 
-    /// Visits typed in a stairwell without signal: the form is sent as JSON; when the network
-    /// fails the visit is kept in this browser (localStorage) with its client key and sent again
-    /// when the signal returns, on any page that loads this script. The server stores a key
-    /// once, so a resend after a lost answer is harmless. Refused input (422) falls back to the
-    /// plain form post, which shows each message beside its field.
+    /// Visits typed in a stairwell and patrols walked through a basement garage, without signal:
+    /// the form is sent as JSON; when the network fails it is kept in this browser
+    /// (localStorage) with its client key and sent again when the signal returns, on any page
+    /// that loads this script. The server stores a key once, so a resend after a lost answer is
+    /// harmless. Refused input (422) falls back to the plain form post, which shows each message
+    /// beside its field. Photos are made smaller on the phone first (smaller still when kept).
     static let visits = """
 (function () {
-  var KEY = 'linli.visits.pending';
-  function load() { try { return JSON.parse(localStorage.getItem(KEY) || '[]'); } catch (e) { return []; } }
-  function store(list) { localStorage.setItem(KEY, JSON.stringify(list)); show(list); }
-  /// Photos as base64 JPEG, made smaller on the phone first (the server re-encodes them anyway):
-  /// a visit kept offline must fit in the browser's storage, and a stairwell's signal is weak.
-  function photos(input, side) {
-    var files = input && input.files ? Array.prototype.slice.call(input.files, 0, 3) : [];
+  var KINDS = {
+    visit: { key: 'linli.visits.pending', api: '/api/v1/visits' },
+    patrol: { key: 'linli.patrols.pending', api: '/api/v1/patrols' }
+  };
+  function load(kind) { try { return JSON.parse(localStorage.getItem(KINDS[kind].key) || '[]'); } catch (e) { return []; } }
+  function store(kind, list) { localStorage.setItem(KINDS[kind].key, JSON.stringify(list)); show(); }
+  function csrf() { var f = document.querySelector('input[name=_csrf]'); return f && f.value; }
+  var box = document.getElementById('visit-queue'), login = false;
+  function show() {
+    if (!box) return;
+    var names = load('visit').concat(load('patrol')).map(function (v) { return v.address; });
+    box.hidden = names.length === 0;
+    box.textContent = box.getAttribute('data-label') + names.join('、') + (login ? ' ' + box.getAttribute('data-login') : '');
+  }
+  function photos(inputs, side) {
+    var files = [];
+    inputs.forEach(function (input) { if (input && input.files) files = files.concat(Array.prototype.slice.call(input.files, 0, 3)); });
     return Promise.all(files.map(function (file) {
       return new Promise(function (done) {
         var img = new Image(), url = URL.createObjectURL(file);
@@ -247,119 +258,116 @@ enum Scripts {
       });
     }));
   }
-  function csrf() { var f = document.querySelector('input[name=_csrf]'); return f && f.value; }
-  var box = document.getElementById('visit-queue'), login = false;
-  function show(list) {
-    if (!box) return;
-    box.hidden = list.length === 0;
-    box.textContent = box.getAttribute('data-label') + list.map(function (v) { return v.address; }).join('、') + (login ? ' ' + box.getAttribute('data-login') : '');
-  }
-  function send(body) {
-    return fetch('/api/v1/visits', { method: 'POST', credentials: 'same-origin',
+  function send(kind, body) {
+    return fetch(KINDS[kind].api, { method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() || '' }, body: JSON.stringify(body) });
   }
   var flushing = false;
   function flush() {
-    var list = load();
-    if (flushing || !list.length || navigator.onLine === false || !csrf()) { show(list); return; }
+    var kind = load('visit').length ? 'visit' : 'patrol', list = load(kind);
+    if (flushing || !list.length || navigator.onLine === false || !csrf()) { show(); return; }
     flushing = true;
     var item = list[0];
-    send(item.body).then(function (r) {
+    send(kind, item.body).then(function (r) {
       flushing = false;
-      if (r.status === 401 || r.status === 403) { login = true; show(list); return; }
+      if (r.status === 401 || r.status === 403) { login = true; show(); return; }
       // The server failed: keep it and try again later.
-      if (r.status >= 500) { show(list); return; }
+      if (r.status >= 500) { show(); return; }
       // Sent, or refused for good (a household no longer in the grid): either way it leaves the phone.
       login = false;
-      store(load().filter(function (v) { return v.body.client_key !== item.body.client_key; }));
+      store(kind, load(kind).filter(function (v) { return v.body.client_key !== item.body.client_key; }));
       flush();
-    }).catch(function () { flushing = false; show(list); });
+    }).catch(function () { flushing = false; show(); });
   }
   window.addEventListener('online', flush);
   setInterval(flush, 30000);
   flush();
 
-  var form = document.getElementById('visit-form');
-  if (!form) return;
-  var notice = document.getElementById('visit-offline');
-  form.addEventListener('submit', function (e) {
-    // China time of the visit, as typed: a visit sent later still says when it happened.
-    form.visited_at.value = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
-    if (form.dataset.plain) return;
-    e.preventDefault();
-    var data = new FormData(form), body = {};
-    data.forEach(function (v, k) { if (k !== '_csrf' && k !== 'return_grid' && k !== 'photos' && v !== '') body[k] = v; });
+  // The form's fields as the API's body, with the file inputs holding its photos.
+  function visitBody(form) {
+    var body = {};
+    new FormData(form).forEach(function (v, k) { if (k !== '_csrf' && k !== 'return_grid' && k !== 'photos' && v !== '') body[k] = v; });
     body.household_id = +body.household_id;
     body.file_request = body.file_request === '1';
     body.post_need = body.post_need === '1';
-    var back = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits';
-    var address = document.querySelector('.lead strong');
-    var save = document.getElementById('visit-save');
+    return { body: body, slots: [{ to: body, inputs: [form.photos] }] };
+  }
+  function patrolBody(form) {
+    var body = { route_id: +form.route_id.value, client_key: form.client_key.value, patrolled_at: form.patrolled_at.value, checks: [] };
+    var slots = [];
+    form.querySelectorAll('fieldset[data-position]').forEach(function (set) {
+      var n = set.getAttribute('data-position'), check = { position: +n };
+      function value(name) { var f = form.elements['check.' + n + '.' + name]; return f ? f.value : ''; }
+      var picked = form.querySelector('input[name="check.' + n + '.result"]:checked');
+      if (picked) check.result = picked.value;
+      if (value('finding')) check.finding = value('finding');
+      check.note = value('note');
+      var handled = form.elements['check.' + n + '.handled'];
+      check.handled = !!(handled && handled.checked);
+      if (value('category')) check.request_category = value('category');
+      body.checks.push(check);
+      if (check.result === 'finding') slots.push({ to: check, inputs: [form.elements['check.' + n + '.photos']] });
+    });
+    return { body: body, slots: slots };
+  }
+
+  var form = document.getElementById('visit-form') || document.getElementById('patrol-form');
+  if (!form) return;
+  var kind = form.id === 'visit-form' ? 'visit' : 'patrol';
+  var notice = document.getElementById(kind + '-offline');
+  var save = document.getElementById(kind + '-save');
+  form.addEventListener('submit', function (e) {
+    // China time, as typed: a record sent later still says when it happened.
+    var now = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
+    form.elements[kind === 'visit' ? 'visited_at' : 'patrolled_at'].value = now;
+    if (form.dataset.plain) return;
+    e.preventDefault();
+    var built = kind === 'visit' ? visitBody(form) : patrolBody(form), body = built.body;
+    var title = document.querySelector(kind === 'visit' ? '.lead strong' : 'h1');
+    var name = title ? title.textContent : '';
     function keep() {
-      var list = load().filter(function (v) { return v.body.client_key !== body.client_key; });
-      list.push({ body: body, address: address ? address.textContent : '' });
-      try { store(list); } catch (e) {
-        // The browser's storage is full: the visit is kept, its photos are not (and the worker is told).
-        list[list.length - 1].body = Object.assign({}, body, { photos_base64: [] });
-        store(list);
+      var list = load(kind).filter(function (v) { return v.body.client_key !== body.client_key; });
+      list.push({ body: body, address: name });
+      try { store(kind, list); } catch (err) {
+        // The browser's storage is full: the record is kept, its photos are not (and the worker is told).
+        built.slots.forEach(function (s) { delete s.to.photos_base64; });
+        list[list.length - 1].body = body;
+        store(kind, list);
         notice.textContent = notice.getAttribute('data-no-photos');
       }
       notice.hidden = false; notice.focus();
       save.disabled = true;
     }
-    save.disabled = true;
-    // Offline, photos are kept smaller, so that several visits fit on the phone.
-    photos(form.photos, navigator.onLine === false ? 1024 : 1600).then(function (list) {
-      if (list.length) body.photos_base64 = list;
-      if (navigator.onLine === false) { keep(); return; }
-      send(body).then(function (r) {
-        if (r.ok) { location.href = back; return; }
-        // Refused input: the plain post shows each message beside its field.
-        form.dataset.plain = '1'; form.submit();
-      }).catch(keep);
-    });
-  });
-})();
-"""
-
-    /// Forms marked `data-shrink-photos` send their pictures made smaller on the phone first
-    /// (longest side 1600 px, as the server keeps them): a patrol with several findings, each
-    /// with photos straight from the camera, would otherwise be a slow upload on a weak signal
-    /// and could pass the body limit. Without the script, or a picture the browser cannot draw,
-    /// the file goes as chosen and the server judges it.
-    static let photos = """
-(function () {
-  function shrink(file, side) {
-    return new Promise(function (done) {
-      var img = new Image(), url = URL.createObjectURL(file);
-      img.onload = function () {
-        URL.revokeObjectURL(url);
-        var k = Math.min(1, side / Math.max(img.naturalWidth, img.naturalHeight));
-        if (k === 1 && file.size < 1500000) { done(file); return; }
-        var c = document.createElement('canvas');
-        c.width = Math.round(img.naturalWidth * k); c.height = Math.round(img.naturalHeight * k);
-        c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
-        c.toBlob(function (b) { done(b ? new File([b], 'photo.jpg', { type: 'image/jpeg' }) : file); }, 'image/jpeg', 0.8);
-      };
-      img.onerror = function () { URL.revokeObjectURL(url); done(file); };
-      img.src = url;
-    });
-  }
-  document.querySelectorAll('form[data-shrink-photos]').forEach(function (form) {
-    form.addEventListener('submit', function (e) {
-      if (!window.DataTransfer) return;
-      var inputs = Array.prototype.filter.call(form.querySelectorAll('input[type=file]'), function (i) { return i.files && i.files.length; });
-      if (!inputs.length) return;
-      e.preventDefault();
-      var button = form.querySelector('button[type=submit]');
-      if (button) button.disabled = true;
-      Promise.all(inputs.map(function (input) {
-        return Promise.all(Array.prototype.map.call(input.files, function (f) { return shrink(f, 1600); })).then(function (files) {
-          var dt = new DataTransfer();
-          files.forEach(function (f) { dt.items.add(f); });
-          input.files = dt.files;
+    // Refused input: the plain post shows each message beside its field, with the photos made
+    // smaller as they were for the JSON (a camera's file may be more than the server takes).
+    function plain() {
+      if (window.DataTransfer) built.slots.forEach(function (slot) {
+        var input = slot.inputs[0];
+        if (!input || !slot.to.photos_base64) return;
+        var dt = new DataTransfer();
+        slot.to.photos_base64.forEach(function (b64) {
+          var bin = atob(b64), bytes = new Uint8Array(bin.length);
+          for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+          dt.items.add(new File([bytes], 'photo.jpg', { type: 'image/jpeg' }));
         });
-      })).then(function () { form.submit(); }, function () { form.submit(); });
+        input.files = dt.files;
+      });
+      form.dataset.plain = '1'; form.submit();
+    }
+    save.disabled = true;
+    // Offline, photos are kept smaller, so that several records fit on the phone.
+    var side = navigator.onLine === false ? 1024 : 1600;
+    Promise.all(built.slots.map(function (slot) {
+      return photos(slot.inputs, side).then(function (list) { if (list.length) slot.to.photos_base64 = list; });
+    })).then(function () {
+      if (navigator.onLine === false) { keep(); return; }
+      send(kind, body).then(function (r) {
+        if (r.ok) {
+          if (kind === 'visit') { location.href = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits'; return; }
+          return r.json().then(function (p) { location.href = '/patrols/' + p.id; });
+        }
+        plain();
+      }).catch(keep);
     });
   });
 })();
