@@ -417,7 +417,7 @@ import LinliStore
         "POST /facilities/:id/remove": "DELETE /api/v1/facilities/:id", "POST /places/:id/import": "POST /api/v1/communities/:id/import",
         "POST /places/:id/export": "POST /api/v1/communities/:id/export",
         "POST /places/:id/grids": "POST /api/v1/grids", "POST /grids/:id/micro-grids": "POST /api/v1/grids", "POST /grids/:id": "PATCH /api/v1/grids/:id",
-        "POST /grids/:id/remove": "DELETE /api/v1/grids/:id", "POST /grids/:id/contact": "PUT /api/v1/grids/:id/contact",
+        "POST /grids/:id/remove": "DELETE /api/v1/grids/:id", "POST /grids/:id/contact": "PUT /api/v1/grids/:id/contact", "POST /grids/:id/boundary": "PUT /api/v1/grids/:id/boundary",
         "POST /grids/:id/leader": "POST /api/v1/heads", "POST /places/:id/heads": "POST /api/v1/heads", "POST /heads/:id/remove": "DELETE /api/v1/heads/:id",
         "POST /users": "POST /api/v1/users", "POST /users/:id/grants": "POST /api/v1/users/:id/grants",
         "POST /users/:id/grants/:grant/revoke": "DELETE /api/v1/users/:id/grants/:grant",

@@ -7,6 +7,7 @@ import base64, json, os, re, shutil, signal, socket, struct, subprocess, sys, te
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.common.action_chains import ActionChains
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
@@ -1303,6 +1304,26 @@ def community_reads_the_situation_map_and_the_needs_on_a_phone(d, base):
     figures stand in tables below. Needs analysis shows the months as a chart and a table, with
     a CSV to take away. A grid worker has no such menu entry and gets 403."""
     login(d, base, "community")
+    # First the grid worker's grid gets its boundary, tapped on the grid's map point by point.
+    _, me = api(base, "/api/v1/me", token_of(base, "grid"))
+    grid = next(g["grid_id"] for g in me["grants"] if g.get("grid_id"))
+    d.get(base + f"/grids/{grid}")
+    WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#boundary-map .map-point"), "the community's places as reference")
+    ground = d.find_element(By.CSS_SELECTOR, "#boundary-map .leaflet-container")
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", ground)
+    for dx, dy in [(-60, -40), (60, -40), (60, 40), (-60, 40), (0, 0)]:
+        ActionChains(d).move_to_element_with_offset(ground, dx, dy).click().perform()
+    # A slip of the finger (the fifth tap, in the middle) is undone.
+    d.find_element(By.XPATH, "//div[@id='boundary-map']//button[text()='撤销上一个点']").click()
+    lines = [l for l in d.find_element(By.ID, "boundary-points").get_attribute("value").split("\n") if l.strip()]
+    assert len(lines) == 4, lines
+    assert d.find_elements(By.CSS_SELECTOR, "#boundary-map path.grid-boundary")
+    shot(d, "grid-boundary-phone")
+    d.find_element(By.ID, "do-boundary").click()
+    WebDriverWait(d, 10).until(lambda drv: drv.current_url.endswith("#boundary"), "saved")
+    community = api(base, f"/api/v1/grids/{grid}", token_of(base, "community"))[1]["community_id"]
+    areas = api(base, f"/api/v1/places/{community}/situation/grids", token_of(base, "community"))[1]
+    assert len(next(a for a in areas if a["id"] == grid)["boundary"]) == 4
     menu(d, "村情图")
     WebDriverWait(d, 10).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#situation-map path.grid-area")) > 0
                                and len(drv.find_elements(By.CSS_SELECTOR, "#situation-map path.block-point")) > 3, "grids and buildings drawn")

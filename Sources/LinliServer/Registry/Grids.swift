@@ -36,9 +36,11 @@ public struct GridDetail: Sendable, Codable {
     public var households: Int
     public var heads: [HeadView]
     public var moves: [HouseholdMove]
+    /// The boundary drawn for it, [[lat, lng], …] (WGS-84), if any.
+    public var boundary: [[Double]]?
     enum CodingKeys: String, CodingKey {
         case id, communityID = "community_id", communityName = "community_name", name, level, parentID = "parent_id", parentName = "parent_name"
-        case microGrids = "micro_grids", households, heads, moves
+        case microGrids = "micro_grids", households, heads, moves, boundary
     }
 }
 
@@ -121,6 +123,42 @@ extension RegistryService {
         }
     }
 
+    /// Draws (or, with nil or no points, clears) a grid's boundary, checked as a ring; one
+    /// transaction with its audit row.
+    public func setGridBoundary(_ id: Int64, points: [[Double]]?, actor: Actor) async throws -> [[Double]]? {
+        let ring = (points ?? []).isEmpty ? nil : points
+        if let ring {
+            var v = Validator()
+            GridBoundary.check(ring, field: "points", &v)
+            try v.throwIfAny()
+        }
+        // Stored as read back: six decimals.
+        let text = ring.map(GridBoundary.text)
+        return try await store.transaction { db in
+            let (_, c) = try await gridAndCommunity(db, id, actor: actor, .placeEdit)
+            try await db.query("UPDATE grids SET boundary = \(text) WHERE id = \(id)").run()
+            try await audit.append(db, actor: actor, action: ring == nil ? "grid.boundary_clear" : "grid.boundary", objectType: "grid", objectID: id,
+                                   path: c.path, detail: ring.map { "\($0.count) points" } ?? "")
+            return text.flatMap { GridBoundary.parse($0).points }
+        }
+    }
+
+    /// Drawn boundaries of some grids, by id (grids without one are absent).
+    func gridBoundaries(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: [[Double]]] {
+        guard !ids.isEmpty else { return [:] }
+        var out: [Int64: [[Double]]] = [:]
+        for r in try await db.query("SELECT id, boundary FROM grids WHERE id IN (\(list: ids)) AND boundary IS NOT NULL").all() {
+            if let points = GridBoundary.parse(try r.decode(column: "boundary", as: String.self)).points, !points.isEmpty {
+                out[try r.decode(column: "id", as: Int64.self)] = points
+            }
+        }
+        return out
+    }
+
+    public func gridBoundaries(ids: [Int64]) async throws -> [Int64: [[Double]]] {
+        try await store.read { db in try await gridBoundaries(db, ids: ids) }
+    }
+
     /// Removes an empty grid. While households, micro-grids or posts are in it the answer says
     /// which; a grid worker's grant or any other record that names it refuses it too.
     public func removeGrid(_ id: Int64, actor: Actor) async throws -> Int64 {
@@ -164,7 +202,7 @@ extension RegistryService {
             let canSeeHouseholds = actor.may(.householdView, on: ObjectScope(path: c.path, gridIDs: [id]))
             return GridDetail(id: g.id, communityID: c.id, communityName: c.name, name: g.name, level: g.level, parentID: g.parentID, parentName: parentName,
                               microGrids: micro, households: n, heads: heads,
-                              moves: canSeeHouseholds ? try moves.map(Self.move) : [])
+                              moves: canSeeHouseholds ? try moves.map(Self.move) : [], boundary: try await gridBoundaries(db, ids: [id])[id])
         }
     }
 

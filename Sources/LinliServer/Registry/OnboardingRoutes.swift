@@ -110,6 +110,21 @@ struct OnboardingRoutes {
                 return redirect("/grids/\(id)#contact")
             } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
+        // A grid's boundary: drawn on the map (which fills the points box) or typed, one
+        // "latitude, longitude" per line; an empty box clears it.
+        r.post("/grids/:id/boundary", .action(.placeEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "boundary") {
+                let (points, bad) = GridBoundary.parse(c.form["points"] ?? "")
+                if let bad { throw LinliError.invalid("points", "not_a_point", "第 \(bad) 行应为“纬度, 经度”，如 30.2741, 120.1551") }
+                _ = try await registry.setGridBoundary(id, points: points, actor: try c.requireActor())
+                return redirect("/grids/\(id)#boundary")
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
+        }
+        struct PutGridBoundaryBody: Decodable { var points: [[Double]]? }
+        r.put("/api/v1/grids/:id/boundary", .action(.placeEdit), body: PutGridBoundaryBody.self) { _, c, b in
+            try JSON.response(["points": try await registry.setGridBoundary(try c.id("id"), points: b.points, actor: try c.requireActor())])
+        }
         struct PutGridsContactBody: Decodable { var worker_name: String?; var phone: String? }
         r.put("/api/v1/grids/:id/contact", .action(.placeEdit), body: PutGridsContactBody.self) { req, c, b in
             return try JSON.response(try await registry.setGridContact(gridID: try c.id("id"), workerName: b.worker_name, phone: b.phone,
@@ -244,6 +259,9 @@ struct OnboardingRoutes {
             let posted = try await registry.gridContact(gridID: id, actor: actor)
             data["contact"] = ["worker_name": c.form["worker_name"] ?? posted?.workerName ?? "", "phone": c.form["phone"] ?? posted?.phone ?? ""]
         }
+        // After a refusal the box shows what was typed; otherwise what is recorded.
+        data["boundary_text"] = errors.isEmpty ? g.boundary.map(GridBoundary.text) ?? "" : c.form["points"] ?? ""
+        data["boundary_json"] = JSON.string(g.boundary ?? [])
         if g.level == "micro", actor.may(.placeEdit) {
             data["leader_choices"] = try await registry.residentChoices(placeID: nil, gridID: id, actor: actor).map { ["value": $0.0, "label": $0.1] }
         }

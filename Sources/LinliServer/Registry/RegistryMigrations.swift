@@ -251,5 +251,10 @@ enum RegistryMigrations {
         Migration("registry.010", [
             "ALTER TABLE residents ADD COLUMN sms_notices INTEGER NOT NULL DEFAULT 0",
         ]),
+        // A grid's boundary as the community drew it ("lat,lng" per line, WGS-84); none drawn:
+        // the map shows the grid by its buildings.
+        Migration("registry.011", [
+            "ALTER TABLE grids ADD COLUMN boundary TEXT",
+        ]),
     ]
 }

@@ -39,8 +39,10 @@ enum SituationScript {
     grids: function (list) {
       var g = L.layerGroup();
       list.forEach(function (a) {
-        if (!a.squares.length) return;
-        var poly = L.polygon(a.squares.map(function (sq) { return sq.map(function (p) { return at(p[0], p[1]); }); }), { pane: 'sit-grids', className: 'grid-area band-' + a.band, weight: 2, fillOpacity: 0.3 });
+        // The boundary the community drew, else a square around each of its buildings.
+        var rings = a.boundary ? [a.boundary] : a.squares;
+        if (!rings.length) return;
+        var poly = L.polygon(rings.map(function (sq) { return sq.map(function (p) { return at(p[0], p[1]); }); }), { pane: 'sit-grids', className: 'grid-area band-' + a.band, weight: 2, fillOpacity: 0.3 });
         poly.bindTooltip(esc(a.name) + '<br>' + esc(box.dataset.rateLabel) + ' ' + (a.rate == null ? '—' : a.rate + '%') +
           (a.overdue ? '<br>' + esc(box.dataset.overdueLabel) + ' ' + a.overdue : ''), { sticky: true });
         poly.addTo(g);

@@ -26,6 +26,8 @@ public struct GridAreaView: Codable, Sendable, Equatable {
     public var band: String
     /// One square per building with a point ([[lat, lng] × 4] each); empty when none has one.
     public var squares: [[[Double]]]
+    /// The boundary the community drew ([[lat, lng], …]), drawn instead of the squares when there is one.
+    public var boundary: [[Double]]? = nil
 }
 
 /// Requests counted in one square of the map, or at a place when they had no point.
@@ -121,12 +123,13 @@ public struct SituationService: Sendable {
             }
         }
         let pad = p.kind.rank >= 3 ? 0.0001 : 0.0005
+        let drawn = try await registry.gridBoundaries(ids: grids.map(\.id))
         return grids.map { g in
             let c = coverage[g.id]
             let rate = SituationModel.rate(covered: c?.covered ?? 0, planned: c?.planned ?? 0)
             return GridAreaView(id: g.id, name: g.name, households: households[g.id] ?? 0, planned: c?.planned ?? 0, covered: c?.covered ?? 0,
                                 overdue: c?.overdue ?? 0, rate: rate, band: SituationModel.band(rate),
-                                squares: SituationModel.squares(points[g.id] ?? [], pad: pad))
+                                squares: SituationModel.squares(points[g.id] ?? [], pad: pad), boundary: drawn[g.id])
         }
     }
 

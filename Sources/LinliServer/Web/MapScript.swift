@@ -213,6 +213,29 @@ enum MapScript {
       [this.latInput, this.lngInput].forEach(function (i) { i.addEventListener('change', function () { self.draw(true); }); });
       tools(box, self, function () { self.draw(false); });
     }
+    // A grid's boundary: shown from the page, or drawn into a box of points (one
+    // "lat, lng" per line, stored coordinates) by tapping the map along it.
+    this.ring = [];
+    try { this.ring = JSON.parse(box.dataset.boundary || '[]'); } catch (e) { this.ring = []; }
+    this.ringInput = box.dataset.boundaryInput ? document.getElementById(box.dataset.boundaryInput) : null;
+    if (this.ringInput) {
+      this.readRing();
+      this.map.on('click', function (e) {
+        var w = self.stored(e.latlng.lat, e.latlng.lng);
+        self.ring.push([w[0], w[1]]);
+        self.writeRing();
+      });
+      this.ringInput.addEventListener('input', function () { self.readRing(); self.draw(false); });
+      var bar = document.createElement('p');
+      bar.className = 'map-tools';
+      [['undoLabel', function () { self.ring.pop(); }], ['clearLabel', function () { self.ring = []; }]].forEach(function (b) {
+        var button = document.createElement('button');
+        button.type = 'button'; button.className = 'secondary'; button.textContent = box.dataset[b[0]] || '';
+        button.addEventListener('click', function () { b[1](); self.writeRing(); });
+        bar.appendChild(button);
+      });
+      box.appendChild(bar);
+    }
     // A map inside a folded section has no size until it opens.
     var fold = box.closest('details');
     if (fold) fold.addEventListener('toggle', function () { self.map.invalidateSize(); self.draw(true); });
@@ -240,6 +263,13 @@ enum MapScript {
       if (p.href) m.on('click', function () { window.location = p.href; });
       m.bindTooltip(p.label || '', { direction: 'top' });
     });
+    if (this.ring.length) {
+      var ring = this.ring.map(function (p) { return self.shown(p[0], p[1]); });
+      ring.forEach(function (at) { bounds.push(at); });
+      (ring.length > 2 ? L.polygon(ring, { className: 'grid-boundary', weight: 3, fillOpacity: 0.15 }) : L.polyline(ring, { className: 'grid-boundary', weight: 3 }))
+        .addTo(this.layer);
+      if (this.ringInput) ring.forEach(function (at) { L.circleMarker(at, { radius: 5, className: 'grid-boundary-point', weight: 2 }).addTo(self.layer); });
+    }
     if (c[0] !== null && c[1] !== null) {
       var at = self.shown(c[0], c[1]);
       bounds.push(at);
@@ -248,6 +278,16 @@ enum MapScript {
     this.note.textContent = this.latInput ? (this.box.dataset.hintLabel || '') : '';
     if (!bounds.length && this.latInput) this.note.textContent = this.box.dataset.emptyLabel || '';
     if (fit && bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.15), { maxZoom: 16, animate: false });
+  };
+  LeafletMap.prototype.readRing = function () {
+    this.ring = this.ringInput.value.split('\n').map(function (line) {
+      var p = line.trim().split(/[\s,，]+/);
+      return p.length === 2 ? [num(p[0]), num(p[1])] : null;
+    }).filter(function (p) { return p && p[0] !== null && p[1] !== null; });
+  };
+  LeafletMap.prototype.writeRing = function () {
+    this.ringInput.value = this.ring.map(function (p) { return p[0].toFixed(6) + ', ' + p[1].toFixed(6); }).join('\n');
+    this.draw(false);
   };
   LeafletMap.prototype.set = function (lat, lng) {
     this.latInput.value = lat.toFixed(6);
