@@ -23,6 +23,21 @@ import LinliStore
     }
 }
 
+/// A patrol's track, by worked examples.
+@Suite struct PatrolTrackRulesTests {
+    @Test func aTrackIsMeasuredAlongTheGroundAndCheckedPointByPoint() {
+        // A thousandth of a degree of latitude is about 111 m; of longitude at 30° north, about 96 m.
+        #expect(PatrolRules.trackMetres([[30.0, 120.0], [30.001, 120.0]]) == 111)
+        #expect(PatrolRules.trackMetres([[30.0, 120.0], [30.0, 120.001]]) == 96)
+        #expect(PatrolRules.trackMetres([[30.0, 120.0], [30.001, 120.0], [30.0, 120.0]]) == 222)
+        #expect(PatrolRules.trackMetres([[30.0, 120.0]]) == 0)
+        var v = Validator()
+        #expect(PatrolRules.checkTrack([[30.1234567, 120.7654321, 1_796_000_000]], &v) == [[30.123457, 120.765432]] && v.errors.isEmpty)
+        _ = PatrolRules.checkTrack([[30.0, 120.0], [95.0, 120.0]], &v)
+        #expect(v.errors.map(\.field) == ["track"] && v.errors[0].message.contains("第 2 个"))
+    }
+}
+
 /// Photos on visits and patrol findings, a task's problem filed as a request in the same step,
 /// and the community's retention rule erasing old notes and photos.
 @Suite struct GridWorkRecordsTests {
@@ -113,6 +128,25 @@ import LinliStore
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM request_photos WHERE request_id = \(request)") == 2)
                 res = try await client.execute(uri: "/gridwork-photos/\(patrol.checks[1].photos[0])", method: .get, headers: [.authorization: "Bearer \(try await f.token("community"))"])
                 #expect(res.status == .ok)
+
+                // The track walked, when recorded: sealed at rest, on the patrol's own view, its length on the route's list.
+                res = try await Self.send(client, "/api/v1/patrols", worker,
+                    #"{"route_id":\#(route.id),"client_key":"t-1","track":[[30.27,120.15,1796000000],[30.271,120.15,1796000060],[30.271,120.151,1796000120]],"checks":[{"position":1,"result":"ok"},{"position":2,"result":"skipped"}]}"#)
+                #expect(res.status == .created, "\(res.body.text)")
+                let walked = try JSONDecoder().decode(PatrolView.self, from: Data(buffer: res.body))
+                #expect(walked.track == [[30.27, 120.15], [30.271, 120.15], [30.271, 120.151]] && walked.trackMetres == 207)
+                let sealed = try await f.linli.store.read { db in
+                    try await db.raw("SELECT points_cipher FROM patrol_tracks WHERE patrol_id = \(bind: walked.id)").first()!.decode(column: "points_cipher", as: String.self)
+                }
+                #expect(!sealed.contains("30.27"))
+                res = try await client.execute(uri: "/api/v1/patrol-routes/\(route.id)", method: .get, headers: [.authorization: "Bearer \(worker)"])
+                #expect(res.body.text.contains("\"track_metres\":207") && !res.body.text.contains("\"track\":"))
+                res = try await client.execute(uri: "/patrols/\(walked.id)", method: .get, headers: [.authorization: "Bearer \(worker)"])
+                #expect(res.body.text.contains("id=\"track-map\"") && res.body.text.contains("0.2"))
+                // A point off the globe is refused, naming the track; nothing written.
+                res = try await Self.send(client, "/api/v1/patrols", worker,
+                    #"{"route_id":\#(route.id),"track":[[300,120.15]],"checks":[{"position":1,"result":"ok"},{"position":2,"result":"ok"}]}"#)
+                #expect(res.status == .unprocessableContent && res.body.text.contains("track"))
             }
         }
     }

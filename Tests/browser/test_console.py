@@ -1240,6 +1240,16 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
     d.get(base + "/visits")
     settled(d, d.find_element(By.CSS_SELECTOR, "#due-patrols a.button")).click()
     WebDriverWait(d, 10).until(lambda drv: drv.current_url.endswith("/walk"), "patrol form")
+    # The worker records the track walked (the phone's position, emulated here).
+    d.execute_cdp_cmd("Browser.grantPermissions", {"origin": base, "permissions": ["geolocation"]})
+    d.execute_cdp_cmd("Emulation.setGeolocationOverride", {"latitude": 30.2741, "longitude": 120.1551, "accuracy": 5})
+    settled(d, d.find_element(By.ID, "track-toggle")).click()
+    wait_text(d, "track-status", "1")
+    for lat in (30.2745, 30.2750):
+        d.execute_cdp_cmd("Emulation.setGeolocationOverride", {"latitude": lat, "longitude": 120.1551, "accuracy": 5})
+        time.sleep(1.5)
+    wait_text(d, "track-status", "3")
+    d.find_element(By.ID, "track-toggle").click()
     points = d.find_elements(By.CSS_SELECTOR, "#patrol-form fieldset.entry")
     for i in range(1, len(points) + 1):
         d.find_element(By.CSS_SELECTOR, f'input[name="check.{i}.result"][value="{"finding" if i == 2 else "ok"}"]').click()
@@ -1270,7 +1280,9 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
         lambda drv: [p for p in api(base, f"/api/v1/patrol-routes/{route}", token)[1]["patrols"] if p["checks"][1].get("request_id")],
         "sent when the signal returned")
     assert len(walked) == 1 and walked[0]["checks"][1]["photos"], walked
+    assert 90 < walked[0]["track_metres"] < 110, walked[0].get("track_metres")
     d.get(base + f"/patrols/{walked[0]['id']}")
+    WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#track-map path.patrol-track"), "the track drawn")
     assert "消防通道堵塞" in d.page_source and "/requests/" in d.page_source and "/gridwork-photos/" in d.page_source
     shot(d, "patrol-2-record-large-phone")
     d.get(base + "/grid-tasks")

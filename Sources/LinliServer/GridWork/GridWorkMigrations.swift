@@ -292,5 +292,17 @@ enum GridWorkMigrations {
             "CREATE INDEX patrols_kept ON patrols(patrolled_at) WHERE erased_at IS NULL",
             "ALTER TABLE grid_task_households ADD COLUMN request_id BIGINT",
         ]),
+        // The track a patrol walked, as the phone recorded it when the worker chose to: where a
+        // person was, so sealed at rest, and erased with the patrol's notes.
+        Migration("gridwork.010", [
+            """
+            CREATE TABLE patrol_tracks (
+                patrol_id BIGINT PRIMARY KEY,
+                points_cipher TEXT NOT NULL,
+                points INTEGER NOT NULL,
+                metres INTEGER NOT NULL
+            )
+            """,
+        ]),
     ]
 }

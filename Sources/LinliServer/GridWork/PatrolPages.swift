@@ -96,7 +96,9 @@ extension GridWorkRoutes {
             let p = try await gridWork.patrol(try c.id("id"), actor: try c.requireActor())
             let unfiled = p.checks.contains { $0.result == .finding && !$0.handled && $0.requestID == nil }
             return renderer.page("patrol", ["id": p.id, "route_id": p.routeID, "route": p.routeName, "by": p.by, "at": p.patrolledAt, "findings": p.findings,
-                                            "checks": p.checks.map { checkItem($0, c.lang) }, "unfiled": unfiled, "erased": p.erased], context: c,
+                                            "checks": p.checks.map { checkItem($0, c.lang) }, "unfiled": unfiled, "erased": p.erased,
+                                            "has_track": (p.track?.count ?? 0) > 0, "track_json": JSON.string(p.track ?? []),
+                                            "track_km": String(format: "%.1f", Double(p.trackMetres ?? 0) / 1000)], context: c,
                                  title: I18n.table(c.lang)["patrol_record"]! + " · " + p.routeName)
         }
         r.post("/patrols/:id/file", .action(.visitLog)) { _, c in
@@ -140,6 +142,8 @@ extension GridWorkRoutes {
     static func patrolInput(_ f: FormData) -> PatrolInput {
         var i = PatrolInput()
         i.routeID = f.int("route_id"); i.clientKey = f.nonEmpty("client_key"); i.patrolledAt = f.nonEmpty("patrolled_at")
+        // The track the page's script recorded, as JSON; anything else is no track (the box is the script's, not typed).
+        i.track = f.nonEmpty("track").flatMap { try? JSONDecoder().decode([[Double]].self, from: Data($0.utf8)) }
         let positions = Set(f.values.keys.compactMap { k -> Int? in
             let parts = k.split(separator: ".")
             return parts.count == 3 && parts[0] == "check" ? Int(parts[1]) : nil

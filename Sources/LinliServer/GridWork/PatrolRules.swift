@@ -1,3 +1,4 @@
+import Foundation
 import LinliCore
 
 /// How often a patrol route (巡查路线) is walked. Windows follow the calendar as the visit plan's
@@ -124,5 +125,38 @@ public enum PatrolRules {
             v.check(filed.map(categories.contains) ?? false, field + ".category", "invalid_choice", "第 \(i + 1) 个巡查点：请选择诉求类别")
         }
         return Check(result: result, finding: finding, note: note, category: filed)
+    }
+
+    /// Positions a phone may record on one patrol (one every few seconds for a few hours).
+    public static let trackMax = 5000
+
+    /// Checks a walked track: [lat, lng] or [lat, lng, seconds] per point, on the globe, at most
+    /// `trackMax`; returns the points as [lat, lng], six decimals.
+    public static func checkTrack(_ raw: [[Double]], _ v: inout Validator) -> [[Double]] {
+        guard raw.count <= trackMax else { v.add(.invalid("track", "too_many", "轨迹点过多（最多 \(trackMax) 个）")); return [] }
+        var out: [[Double]] = []
+        for (i, p) in raw.enumerated() {
+            guard p.count >= 2, p[0].isFinite, p[1].isFinite, (-90...90).contains(p[0]), (-180...180).contains(p[1]) else {
+                v.add(.invalid("track", "out_of_range", "第 \(i + 1) 个轨迹点的坐标不对")); return []
+            }
+            out.append([(p[0] * 1_000_000).rounded() / 1_000_000, (p[1] * 1_000_000).rounded() / 1_000_000])
+        }
+        return out
+    }
+
+    /// The length of a track in metres, along the ground (haversine, the Earth as a sphere of
+    /// 6,371 km: within half a percent, enough to say "walked 1.2 km").
+    public static func trackMetres(_ points: [[Double]]) -> Int {
+        guard points.count > 1 else { return 0 }
+        var total = 0.0
+        for i in 1..<points.count {
+            let (a, b) = (points[i - 1], points[i])
+            let r = Double.pi / 180
+            let dLat = (b[0] - a[0]) * r, dLng = (b[1] - a[1]) * r
+            let sLat = sin(dLat / 2), sLng = sin(dLng / 2)
+            let h: Double = sLat * sLat + cos(a[0] * r) * cos(b[0] * r) * sLng * sLng
+            total += 2 * 6_371_000 * asin(min(1, sqrt(h)))
+        }
+        return Int(total.rounded())
     }
 }

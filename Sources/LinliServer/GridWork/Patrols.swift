@@ -52,8 +52,11 @@ public struct PatrolInput: Codable, Sendable {
     /// When it was walked (China time, `2026-12-06T09:30`), for a patrol sent later.
     public var patrolledAt: String?
     public var clientKey: String?
+    /// The track walked, [lat, lng] (or [lat, lng, seconds]) per position, when the worker chose
+    /// to record it.
+    public var track: [[Double]]?
     public init() {}
-    enum CodingKeys: String, CodingKey { case routeID = "route_id", checks, patrolledAt = "patrolled_at", clientKey = "client_key" }
+    enum CodingKeys: String, CodingKey { case routeID = "route_id", checks, patrolledAt = "patrolled_at", clientKey = "client_key", track }
 }
 
 public struct PatrolCheckView: Codable, Sendable, Equatable {
@@ -79,7 +82,12 @@ public struct PatrolView: Codable, Sendable, Equatable {
     public var checks: [PatrolCheckView]
     /// The notes and photos went under the community's retention rule.
     public var erased: Bool = false
-    enum CodingKeys: String, CodingKey { case id, routeID = "route_id", routeName = "route_name", by, patrolledAt = "patrolled_at", findings, checks, erased }
+    /// The track walked ([lat, lng] per point), on one patrol's view; its length in metres on any.
+    public var track: [[Double]]? = nil
+    public var trackMetres: Int? = nil
+    enum CodingKeys: String, CodingKey {
+        case id, routeID = "route_id", routeName = "route_name", by, patrolledAt = "patrolled_at", findings, checks, erased, track, trackMetres = "track_metres"
+    }
 }
 
 extension GridWorkService {
@@ -248,8 +256,15 @@ extension GridWorkService {
         }
     }
 
-    func patrolViews(_ db: any SQLDatabase, _ ids: [Int64]) async throws -> [PatrolView] {
+    func patrolViews(_ db: any SQLDatabase, _ ids: [Int64], tracks: Bool = false) async throws -> [PatrolView] {
         guard !ids.isEmpty else { return [] }
+        var walked: [Int64: (points: [[Double]]?, metres: Int)] = [:]
+        for r in try await db.query("""
+            SELECT patrol_id, metres\(unsafeRaw: tracks ? ", points_cipher" : "") FROM patrol_tracks WHERE patrol_id IN (\(list: ids))
+            """).all() {
+            let points: [[Double]]? = tracks ? try JSONDecoder().decode([[Double]].self, from: Data(try cipher.open(try r.decode(column: "points_cipher", as: String.self)).utf8)) : nil
+            walked[try r.decode(column: "patrol_id", as: Int64.self)] = (points, try r.decode(column: "metres", as: Int.self))
+        }
         var checks: [Int64: [PatrolCheckView]] = [:]
         for c in try await db.query("""
             SELECT patrol_id, position, label, result, finding, note_cipher, handled, request_id FROM patrol_checks
@@ -273,7 +288,7 @@ extension GridWorkService {
             return PatrolView(id: id, routeID: try r.decode(column: "route_id", as: Int64.self), routeName: try r.decode(column: "route_name", as: String.self),
                               by: try r.decode(column: "by_name", as: String.self), patrolledAt: LocalTime.text(try r.decode(column: "patrolled_at", as: Int64.self)),
                               findings: try r.decode(column: "findings", as: Int.self), checks: list,
-                              erased: try r.decode(column: "erased_at", as: Int64?.self) != nil)
+                              erased: try r.decode(column: "erased_at", as: Int64?.self) != nil, track: walked[id]?.points, trackMetres: walked[id]?.metres)
         }
     }
 
@@ -283,7 +298,7 @@ extension GridWorkService {
         return try await store.read { db in
             guard let r = try await db.query("SELECT grid_id FROM patrols WHERE id = \(id)").first() else { throw LinliError.notFound }
             _ = try await patrolGrid(db, try r.decode(column: "grid_id", as: Int64.self), actor: actor)
-            return try await patrolViews(db, [id]).first!
+            return try await patrolViews(db, [id], tracks: true).first!
         }
     }
 
@@ -309,6 +324,7 @@ extension GridWorkService {
                 v.add(.invalid("patrolled_at", "invalid_datetime", "巡查时间格式应为 YYYY-MM-DDTHH:MM"))
             }
         }
+        let track = PatrolRules.checkTrack(input.track ?? [], &v)
         try v.throwIfAny()
         if let key, let existing = try await patrol(byKey: key, actor: actor) {
             guard existing.routeID == input.routeID else { throw LinliError.invalid("client_key", "key_reused", "该 client_key 已用于另一次巡查") }
@@ -369,6 +385,13 @@ extension GridWorkService {
                     return "(\(id), \(position), \(label), \(place), \(c.result.rawValue), \(c.finding?.rawValue), \(note), \(handled ? 1 : 0), \(c.category))"
                 }
                 let community = try r.decode(column: "community_id", as: Int64.self)
+                if !track.isEmpty {
+                    let text = String(decoding: try JSONEncoder().encode(track), as: UTF8.self)
+                    try await db.query("""
+                        INSERT INTO patrol_tracks (patrol_id, points_cipher, points, metres)
+                        VALUES (\(id), \(try cipher.seal(text)), \(track.count), \(PatrolRules.trackMetres(track)))
+                        """).run()
+                }
                 for (position, list) in photos.sorted(by: { $0.key < $1.key }) where rows.contains(where: { $0.0 == position && $0.3.result == .finding }) {
                     try await savePhotos(db, list, owner: .patrol, id: id, position: position, community: community, takenAt: at, now: now)
                 }
@@ -386,7 +409,7 @@ extension GridWorkService {
             }
             throw error
         }
-        let saved = try await store.read { db in try await patrolViews(db, [id]).first! }
+        let saved = try await store.read { db in try await patrolViews(db, [id], tracks: true).first! }
         // The patrol is kept whatever happens next: a finding the requests capability refuses
         // now (its category retired meanwhile, a place gone) shows as not yet filed on the
         // record, with a button to file it again (`fileFindings(patrol:)`).
@@ -404,7 +427,7 @@ extension GridWorkService {
             guard let r = try await db.query("SELECT id FROM patrols WHERE user_id = \(actor.acting?.userID ?? actor.userID) AND client_key = \(key)").first() else {
                 return nil
             }
-            return try await patrolViews(db, [try r.decode(column: "id", as: Int64.self)]).first
+            return try await patrolViews(db, [try r.decode(column: "id", as: Int64.self)], tracks: true).first
         }
     }
 

@@ -4,7 +4,7 @@ import LinliCore
 import LinliStore
 
 /// How long a community keeps what its grid workers wrote and photographed: the words of visits
-/// and patrol findings and their photos. What happened (the outcome, the day, who) stays, so
+/// and patrol findings, their photos and the tracks walked. What happened (the outcome, the day, who) stays, so
 /// coverage and figures still add up; the content goes.
 public enum RetentionRules {
     /// The lengths a community may choose, in months.
@@ -100,6 +100,7 @@ extension GridWorkService {
                         } else {
                             try await db.query("UPDATE patrol_checks SET note_cipher = NULL WHERE patrol_id IN (\(list: ids))").run()
                             try await db.query("UPDATE patrols SET erased_at = \(now) WHERE id IN (\(list: ids))").run()
+                            try await db.query("DELETE FROM patrol_tracks WHERE patrol_id IN (\(list: ids))").run()
                         }
                         let names = try await db.query("""
                             DELETE FROM gridwork_photos WHERE owner = \(owner.rawValue) AND owner_id IN (\(list: ids)) RETURNING stored_name

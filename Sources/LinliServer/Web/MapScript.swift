@@ -218,6 +218,9 @@ enum MapScript {
     this.ring = [];
     try { this.ring = JSON.parse(box.dataset.boundary || '[]'); } catch (e) { this.ring = []; }
     this.ringInput = box.dataset.boundaryInput ? document.getElementById(box.dataset.boundaryInput) : null;
+    // A patrol's track walked, drawn as a line from its start (a ring) to its end (a dot).
+    this.track = [];
+    try { this.track = JSON.parse(box.dataset.track || '[]'); } catch (e) { this.track = []; }
     if (this.ringInput) {
       this.readRing();
       this.map.on('click', function (e) {
@@ -269,6 +272,13 @@ enum MapScript {
       (ring.length > 2 ? L.polygon(ring, { className: 'grid-boundary', weight: 3, fillOpacity: 0.15 }) : L.polyline(ring, { className: 'grid-boundary', weight: 3 }))
         .addTo(this.layer);
       if (this.ringInput) ring.forEach(function (at) { L.circleMarker(at, { radius: 5, className: 'grid-boundary-point', weight: 2 }).addTo(self.layer); });
+    }
+    if (this.track.length) {
+      var line = this.track.map(function (p) { return self.shown(p[0], p[1]); });
+      line.forEach(function (at) { bounds.push(at); });
+      L.polyline(line, { className: 'patrol-track', weight: 4 }).addTo(this.layer);
+      L.circleMarker(line[0], { radius: 7, className: 'patrol-track-start', weight: 3 }).addTo(this.layer);
+      L.circleMarker(line[line.length - 1], { radius: 7, className: 'patrol-track-end', weight: 3 }).addTo(this.layer);
     }
     if (c[0] !== null && c[1] !== null) {
       var at = self.shown(c[0], c[1]);

@@ -294,6 +294,7 @@ enum Scripts {
   }
   function patrolBody(form) {
     var body = { route_id: +form.route_id.value, client_key: form.client_key.value, patrolled_at: form.patrolled_at.value, checks: [] };
+    try { var track = JSON.parse(form.track.value || '[]'); if (track.length) body.track = track; } catch (err) { /* no track */ }
     var slots = [];
     form.querySelectorAll('fieldset[data-position]').forEach(function (set) {
       var n = set.getAttribute('data-position'), check = { position: +n };
@@ -313,6 +314,34 @@ enum Scripts {
 
   var form = document.getElementById('visit-form') || document.getElementById('patrol-form');
   if (!form) return;
+  // A patrol's track, when the worker asks for it: a position every 10 m or 30 s while the page
+  // is open, into the form's track box (sent with the patrol, or kept with it offline).
+  var toggle = document.getElementById('track-toggle'), status = document.getElementById('track-status');
+  if (toggle && navigator.geolocation) {
+    var watch = null, points = [];
+    toggle.hidden = false;
+    toggle.addEventListener('click', function () {
+      if (watch !== null) {
+        navigator.geolocation.clearWatch(watch); watch = null;
+        toggle.textContent = toggle.getAttribute('data-start');
+        return;
+      }
+      toggle.textContent = toggle.getAttribute('data-stop');
+      watch = navigator.geolocation.watchPosition(function (p) {
+        var here = [+p.coords.latitude.toFixed(6), +p.coords.longitude.toFixed(6), Math.round(p.timestamp / 1000)], last = points[points.length - 1];
+        var moved = !last || Math.abs(here[0] - last[0]) * 111000 > 10 || Math.abs(here[1] - last[1]) * 111000 * Math.cos(here[0] * Math.PI / 180) > 10;
+        if (!moved && here[2] - last[2] < 30) return;
+        if (points.length >= 5000) return;
+        points.push(here);
+        form.track.value = JSON.stringify(points);
+        status.textContent = status.getAttribute('data-points') + points.length;
+      }, function () {
+        status.textContent = status.getAttribute('data-denied');
+        toggle.textContent = toggle.getAttribute('data-start');
+        watch = null;
+      }, { enableHighAccuracy: true, maximumAge: 5000 });
+    });
+  }
   var kind = form.id === 'visit-form' ? 'visit' : 'patrol';
   var notice = document.getElementById(kind + '-offline');
   var save = document.getElementById(kind + '-save');

@@ -89,6 +89,7 @@ enum Stylesheet {
     .legend { list-style:none; display:flex; flex-wrap:wrap; gap:.5rem 1.25rem; padding:0; margin:.5rem 0; }
     fieldset.layers { border:1px solid var(--line); border-radius:6px; margin:.75rem 0; } fieldset.layers label.check { display:inline-block; margin-right:1.25rem; }
     .leaflet-interactive.map-point { fill:#0b57d0; fill-opacity:.9; stroke:#fff; } .leaflet-interactive.map-compound, .leaflet-interactive.map-villager_group { fill:#6d4c41; }
+    .leaflet-interactive.patrol-track { stroke:#6a1b9a; fill:none; } .leaflet-interactive.patrol-track-start { fill:#fff; fill-opacity:1; stroke:#6a1b9a; } .leaflet-interactive.patrol-track-end { fill:#6a1b9a; fill-opacity:1; stroke:#fff; }
     .leaflet-interactive.grid-boundary { stroke:#1565c0; fill:#1565c0; } .leaflet-interactive.grid-boundary-point { fill:#fff; fill-opacity:1; stroke:#1565c0; }
     .leaflet-interactive.map-pin { fill:#f9a825; fill-opacity:1; stroke:#5d4037; } .leaflet-interactive.map-marker { fill:var(--accent); fill-opacity:1; stroke:#fff; }
     /* Leaflet's own sheet loads after this one and sets its zoom buttons to 30 px: outrank it. */
