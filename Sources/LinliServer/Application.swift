@@ -259,7 +259,8 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
-    SituationRoutes(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, env: linli.config.environment),
+    SituationRoutes(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, linkage: linli.linkage,
+                                                    env: linli.config.environment),
                     requests: linli.requests, renderer: renderer).register(routes)
     ServicesRoutes(affairs: linli.affairs, renderer: renderer).register(routes)
     OfficesRoutes(offices: linli.offices, renderer: renderer).register(routes)

@@ -291,8 +291,25 @@ import LinliStore
                     .map { [try $0.decode(column: "month", as: Int.self), try $0.decode(column: "n", as: Int.self)] }
             }
             #expect(counted == recounted && counted.last == [202612, 7])
+            // The needs pool: children's after-school care asked twice with no service; elderly care asked once and bought.
+            let l = f.linli.linkage, resident = try await f.actor("resident")
+            for (domain, title) in [("children", "放学后托管"), ("children", "暑期少儿班"), ("elderly", "老人助餐")] {
+                var n = LinkageService.NeedInput()
+                n.kind = "need"; n.domain = domain; n.title = title
+                _ = try await l.postNeed(n, actor: resident)
+            }
+            var bought = LinkageService.ServiceInput()
+            bought.placeID = f.demo.firstStreetID; bought.domain = "elderly"; bought.name = "居家养老"; bought.provider = "颐康"; bought.communityIDs = [community]
+            _ = try await l.addService(bought, actor: try await f.actor("street"))
             try await built.app.test(.router) { client in
                 let token = try await f.token("community")
+                let street = try await f.token("street")
+                var gapsRes = try await Self.get(client, "/api/v1/places/\(f.demo.firstStreetID)/needs", street)
+                let gaps = try JSONDecoder().decode(NeedsReport.self, from: Data(buffer: gapsRes.body)).gaps
+                #expect(gaps.first?.domain == "children" && gaps.first?.needs == 2 && gaps.first?.uncoveredCommunities == 1)
+                #expect(gaps.first { $0.domain == "elderly" }.map { ($0.needs, $0.uncoveredCommunities) } ?? (0, 9) == (1, 0))
+                gapsRes = try await Self.get(client, "/needs-analysis?place=\(community)", token)
+                #expect(gapsRes.body.text.contains("id=\"needs-gaps\"") && gapsRes.body.text.contains("儿童青少年"))
                 var res = try await Self.get(client, "/api/v1/places/\(community)/needs?from_month=2026-07&to_month=2026-12", token)
                 #expect(res.status == .ok)
                 let r = try JSONDecoder().decode(NeedsReport.self, from: Data(buffer: res.body))

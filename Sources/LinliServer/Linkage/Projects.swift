@@ -200,6 +200,50 @@ extension LinkageService {
         }
     }
 
+    /// One service domain across several communities (a street's needs analysis): the open
+    /// needs in its pool and their supporters, and how many of the communities asking have no
+    /// purchased service reaching them in that domain, with those needs.
+    public struct DomainGap: Sendable, Codable, Equatable {
+        public var domain: String
+        public var needs: Int
+        public var supporters: Int
+        public var communities: Int
+        public var uncoveredCommunities: Int
+        public var uncoveredNeeds: Int
+        public var uncoveredSupporters: Int
+        enum CodingKeys: String, CodingKey {
+            case domain, needs, supporters, communities, uncoveredCommunities = "uncovered_communities", uncoveredNeeds = "uncovered_needs"
+            case uncoveredSupporters = "uncovered_supporters"
+        }
+    }
+
+    /// `gap` over several communities, read for a caller that has checked its scope (the
+    /// situation capability's needs analysis): domains asked for, the uncovered first.
+    public func serviceGaps(communities: [Int64]) async throws -> [DomainGap] {
+        guard !communities.isEmpty else { return [] }
+        return try await store.read { db in
+            var covered = Set<String>()
+            for r in try await db.query("""
+                SELECT DISTINCT x.community_id, s.domain FROM purchased_services s JOIN service_reach x ON x.service_id = s.id WHERE x.community_id IN (\(list: communities))
+                """).all() {
+                covered.insert("\(try r.decode(column: "community_id", as: Int64.self))|\(try r.decode(column: "domain", as: String.self))")
+            }
+            var out: [String: DomainGap] = [:]
+            for r in try await db.query("""
+                SELECT community_id, domain, COUNT(*) AS n, CAST(SUM(supporters) AS BIGINT) AS s FROM needs
+                WHERE status = 'open' AND community_id IN (\(list: communities)) GROUP BY community_id, domain
+                """).all() {
+                let c = try r.decode(column: "community_id", as: Int64.self), d = try r.decode(column: "domain", as: String.self)
+                let n = try r.decode(column: "n", as: Int.self), s = Int(try r.decode(column: "s", as: Int64.self))
+                var g = out[d] ?? DomainGap(domain: d, needs: 0, supporters: 0, communities: 0, uncoveredCommunities: 0, uncoveredNeeds: 0, uncoveredSupporters: 0)
+                g.needs += n; g.supporters += s; g.communities += 1
+                if !covered.contains("\(c)|\(d)") { g.uncoveredCommunities += 1; g.uncoveredNeeds += n; g.uncoveredSupporters += s }
+                out[d] = g
+            }
+            return out.values.sorted { ($0.uncoveredSupporters, $0.uncoveredNeeds, $1.domain) > ($1.uncoveredSupporters, $1.uncoveredNeeds, $0.domain) }
+        }
+    }
+
     // MARK: Micro-projects
 
     struct ProjectRow: Sendable {

@@ -53,9 +53,24 @@ public struct NeedsReport: Codable, Sendable {
     public var repeated: [Repeated]
     public var repeatedFrom: String
     public var repeatedTo: String
+    /// Service domains residents ask for in the needs pool (open needs, as they stand today),
+    /// and where no purchased service covers them: the uncovered first.
+    public var gaps: [Gap]
+    public struct Gap: Codable, Sendable {
+        public var domain: String
+        public var label: String
+        public var needs: Int
+        public var supporters: Int
+        public var communities: Int
+        public var uncoveredCommunities: Int
+        public var uncoveredNeeds: Int
+        enum CodingKeys: String, CodingKey {
+            case domain, label, needs, supporters, communities, uncoveredCommunities = "uncovered_communities", uncoveredNeeds = "uncovered_needs"
+        }
+    }
     enum CodingKeys: String, CodingKey {
         case placeID = "place_id", placeName = "place_name", level, months, total, monthTotals = "month_totals", categories, areas, rising, repeated
-        case repeatedFrom = "repeated_from", repeatedTo = "repeated_to"
+        case repeatedFrom = "repeated_from", repeatedTo = "repeated_to", gaps
     }
 }
 
@@ -111,9 +126,14 @@ extension SituationService {
             repeated = folded.values.filter { $0.count >= NeedsModel.repeatAtLeast }
                 .sorted { ($0.count, $1.name, $1.code) > ($1.count, $0.name, $0.code) }
         }
+        let gaps = try await linkage.serviceGaps(communities: try await communities(p)).map { g in
+            NeedsReport.Gap(domain: g.domain, label: LinkageService.domains.first { $0.0 == g.domain }.map { lang == .en ? $0.2 : $0.1 } ?? g.domain,
+                            needs: g.needs, supporters: g.supporters, communities: g.communities, uncoveredCommunities: g.uncoveredCommunities,
+                            uncoveredNeeds: g.uncoveredNeeds)
+        }
         return NeedsReport(placeID: p.id, placeName: p.name, level: isCommunity ? "community" : "street", months: months.map(NeedsModel.text), total: monthTotals.reduce(0, +),
                            monthTotals: monthTotals, categories: categories, areas: areas, rising: Array(rising), repeated: Array(repeated.prefix(50)),
-                           repeatedFrom: ChinaTime.iso(day: start), repeatedTo: ChinaTime.iso(day: end))
+                           repeatedFrom: ChinaTime.iso(day: start), repeatedTo: ChinaTime.iso(day: end), gaps: gaps)
     }
 
     /// The report as CSV: the months by category, then the rising categories and repeated buildings.
@@ -132,6 +152,11 @@ extension SituationService {
             lines.append("")
             lines.append(line([t["needs_rising"]!, t["needs_recent"]!, t["needs_before"]!, t["needs_change"]!]))
             for x in r.rising { lines.append(line([x.name, String(x.recent), String(x.before), "+\(x.change)"])) }
+        }
+        if !r.gaps.isEmpty {
+            lines.append("")
+            lines.append(line([t["needs_gap_domain"]!, t["needs_gap_needs"]!, t["needs_gap_supporters"]!, t["needs_gap_communities"]!, t["needs_gap_uncovered"]!]))
+            for g in r.gaps { lines.append(line([g.label, String(g.needs), String(g.supporters), String(g.communities), String(g.uncoveredCommunities)])) }
         }
         if !r.repeated.isEmpty {
             lines.append("")

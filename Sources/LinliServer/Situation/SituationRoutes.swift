@@ -188,6 +188,11 @@ extension SituationRoutes {
             "has_rising": !r.rising.isEmpty,
             "repeated": r.repeated.map { ["name": $0.name, "category": $0.category, "count": $0.count] }, "has_repeated": !r.repeated.isEmpty,
             "repeated_from": r.repeatedFrom, "repeated_to": r.repeatedTo, "is_street": r.level == "street",
+            "gaps": r.gaps.map { g -> [String: Any] in
+                ["label": g.label, "needs": g.needs, "supporters": g.supporters, "communities": g.communities,
+                 "uncovered_communities": g.uncoveredCommunities, "gap": g.uncoveredCommunities > 0]
+            },
+            "has_gaps": !r.gaps.isEmpty,
             "csv_query": "place=\(r.placeID)&from_month=\(r.months.first ?? "")&to_month=\(r.months.last ?? "")",
         ]
     }

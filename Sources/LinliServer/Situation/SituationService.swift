@@ -70,10 +70,12 @@ public struct SituationService: Sendable {
     let registry: RegistryService
     let requests: RequestsService
     let gridWork: GridWorkService
+    /// The needs pool and the purchased services that reach each community (the gap).
+    let linkage: LinkageService
     let env: Env
 
-    public init(registry: RegistryService, requests: RequestsService, gridWork: GridWorkService, env: Env) {
-        self.registry = registry; self.requests = requests; self.gridWork = gridWork; self.env = env
+    public init(registry: RegistryService, requests: RequestsService, gridWork: GridWorkService, linkage: LinkageService, env: Env) {
+        self.registry = registry; self.requests = requests; self.gridWork = gridWork; self.linkage = linkage; self.env = env
     }
 
     /// The places the actor may see the map of (streets first, then communities).
