@@ -11,7 +11,7 @@ struct LinliCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linli",
         abstract: "邻里 Linli — community governance and services platform.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, City.self, Import.self, Export.self, User.self, Audit.self, BackupCommand.self, RestoreCommand.self, BenchTally.self, BenchLinkage.self, LedgerCheck.self, FiguresCheck.self, GenerateRequests.self, BenchRequests.self])
+        subcommands: [Serve.self, Migrate.self, Demo.self, City.self, Import.self, Export.self, User.self, Audit.self, BackupCommand.self, RestoreCommand.self, BenchTally.self, BenchAnnounce.self, BenchLinkage.self, LedgerCheck.self, FiguresCheck.self, GenerateRequests.self, BenchRequests.self])
 }
 
 /// Options every command shares; each may also come from LINLI_* environment variables.
@@ -322,6 +322,25 @@ struct BenchTally: AsyncParsableCommand {
         await linli.store.shutdown()
         let median = times[times.count / 2], worst = times.last!
         print(String(format: "tally of %d parts (%.0f%% voted): median %.1f ms, p100 %.1f ms over %d runs", units, turnout * 100, median, worst, runs))
+    }
+}
+
+struct BenchAnnounce: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-announce",
+        abstract: "Benchmark: an announcement to a whole community grown by N households (adds them to a loaded demo), and its read-receipt counts.")
+    @OptionGroup var common: Common
+    @Option(help: "Households added to the demo's first community.") var households: Int = 25_000
+    @Option(help: "Share of the added households with a resident's account (each gets an inbox message).") var accounts: Double = 0.5
+    @Option(help: "Timed runs.") var runs: Int = 5
+
+    func run() async throws {
+        let linli = try await Linli.open(common.config())
+        try await linli.requireDisposableData("linli bench-announce")
+        let r = try await linli.benchmarkAnnouncement(households: households, accountShare: accounts, runs: runs)
+        await linli.store.shutdown()
+        let send = r.send.sorted(), counts = r.counts.sorted()
+        print(String(format: "announcement to %d households (%d added accounts): median %.0f ms, slowest %.0f ms over %d runs; read-receipt counts: median %.1f ms, slowest %.1f ms",
+                     r.reached, r.accounts, send[send.count / 2], send.last!, runs, counts[counts.count / 2], counts.last!))
     }
 }
 
