@@ -333,6 +333,10 @@ struct BenchAnnounce: AsyncParsableCommand {
     @Option(help: "Share of the added households with a resident's account (each gets an inbox message).") var accounts: Double = 0.5
     @Option(help: "Timed runs.") var runs: Int = 5
 
+    func validate() throws {
+        guard runs >= 1, households >= 1, (0...1).contains(accounts) else { throw ValidationError("--runs and --households at least 1, --accounts from 0 to 1") }
+    }
+
     func run() async throws {
         let linli = try await Linli.open(common.config())
         try await linli.requireDisposableData("linli bench-announce")

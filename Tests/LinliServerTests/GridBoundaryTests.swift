@@ -77,6 +77,9 @@ import LinliStore
                 #expect(areas.first { $0.id == grid }?.boundary == [[30.27, 120.15], [30.27, 120.16], [30.28, 120.16], [30.28, 120.15]])
                 #expect(areas.filter { $0.id != grid }.allSatisfy { $0.boundary == nil })
 
+                // Another form of the page refused: the drawn boundary is still shown, not emptied.
+                res = try await Self.send(client, "/grids/\(grid)/micro-grids", staff, "name=", method: .post, type: "application/x-www-form-urlencoded")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("30.270000,120.150000"))
                 // The console's box: a line that is not a point is named; the drawn one stays.
                 res = try await Self.send(client, "/grids/\(grid)/boundary", staff, "points=30.27%2C120.15%0A%E4%B8%9C%E9%97%A8", method: .post,
                                           type: "application/x-www-form-urlencoded")

@@ -1174,6 +1174,9 @@ def grid_worker_logs_a_visit_in_a_stairwell_without_signal(d, base):
         WebDriverWait(d, 10).until(lambda drv: drv.find_element(By.ID, "visit-offline").is_displayed(), "kept on the phone")
         shot(d, "visits-3-kept-offline-large-phone")
         assert api(base, f"/api/v1/households/{household}/visits", token)[1] == []
+        # Kept in this account's own queue (a shared tablet sends nobody's records as another's).
+        me = d.execute_script("return document.body.getAttribute('data-user')")
+        assert me and d.execute_script(f"return localStorage.getItem('linli.visits.pending.{me}')"), "kept under the account"
     finally:
         d.set_network_conditions(offline=False, latency=0, download_throughput=1024 * 1024, upload_throughput=1024 * 1024)
 

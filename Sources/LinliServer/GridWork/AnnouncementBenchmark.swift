@@ -15,6 +15,8 @@ extension Linli {
         }
         let community = staff.grants[0].placeID
         let now = config.environment.nowSeconds
+        // Codes of their own, so a second run on the same data adds another tower.
+        let tag = "bench-a\(now)-"
         let added: [(id: Int64, placeID: Int64)] = try await store.transaction { db in
             let c = try await db.query("""
                 SELECT h.place_id, h.grid_id, h.micro_grid_id FROM households h WHERE h.community_id = \(community) ORDER BY h.id
@@ -26,11 +28,11 @@ extension Linli {
                 try await db.insertRows("""
                     INSERT INTO households (place_id, community_id, path, door, address, grid_id, micro_grid_id, code, created_at) VALUES
                     """, Array(start..<min(count, start + 500))) { i in
-                    "(\(unit), \(community), \(path), \("B\(i)"), \("基准测试 B\(i)"), \(grid), \(micro), \("bench-a-\(i)"), \(now))"
+                    "(\(unit), \(community), \(path), \("B\(i)"), \("基准测试 B\(i)"), \(grid), \(micro), \(tag + String(i)), \(now))"
                 }
             }
             try await RegistryService.addToPopulation(db, community: community, households: Int64(count))
-            return try await db.query("SELECT id FROM households WHERE code LIKE 'bench-a-%' ORDER BY id").all()
+            return try await db.query("SELECT id FROM households WHERE code LIKE \(tag + "%") ORDER BY id").all()
                 .map { (try $0.decode(column: "id", as: Int64.self), unit) }
         }
         let withAccounts = added.enumerated().filter { Double($0.offset % 100) < accountShare * 100 }.map(\.element)

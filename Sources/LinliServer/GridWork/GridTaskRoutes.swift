@@ -139,7 +139,12 @@ extension GridWorkRoutes {
                                     "attempts": h.attempts, "has_attempts": h.attempts > 0,
                                     "form": form && open && !(task.closedAt != nil), "typed": h.householdID == household ? typed : h.feedback,
                                     "request_id": h.requestID.map { $0 as Any } ?? false, "may_file": h.requestID == nil]
-            if h.householdID == household { for (k, v) in errors { x["error_" + k] = v } }
+            if h.householdID == household {
+                for (k, v) in errors { x["error_" + k] = v }
+                // A refusal from filing the request (its own fields) is said beside the door too.
+                let other = errors.filter { !["feedback", "outcome", "file_request", "request_category"].contains($0.key) }.map(\.value)
+                if !other.isEmpty { x["error_other"] = other.sorted().joined(separator: "；") }
+            }
             return x
         }
         let staff = task.counts != nil

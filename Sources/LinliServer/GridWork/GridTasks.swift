@@ -308,7 +308,7 @@ extension GridWorkService {
                                      feedback: try r.decode(column: "feedback_cipher", as: String?.self).map { try cipher.open($0) } ?? "",
                                      attempts: try r.decode(column: "attempts", as: Int.self), by: try r.decode(column: "by_name", as: String?.self),
                                      at: try r.decode(column: "updated_at", as: Int64?.self).map(LocalTime.text),
-                                     requestID: try r.decode(column: "request_id", as: Int64?.self))
+                                     requestID: try r.decode(column: "request_id", as: Int64?.self).flatMap { $0 == 0 ? nil : $0 })
         }
         // Open ones by address, as the worker walks them: the address is the registry's, sorted here.
         if problemsOnly { return out }
@@ -338,7 +338,14 @@ extension GridWorkService {
         var marked = try await recordMark(id, household: household, outcome: outcome!, feedback: feedback, actor: actor)
         // Filed through the requests capability's own use case once the mark is kept, once
         // whatever the resends (idempotent by task and household; the request is kept beside).
-        if let category, marked.outcome == .problem, marked.requestID == nil {
+        if let category, marked.outcome == .problem, marked.requestID == nil,
+           // Claimed first (request_id 0 while filing): a worker and the office marking the same
+           // door at once file one request, not two.
+           try await store.transaction({ db in
+               try await db.query("""
+                   UPDATE grid_task_households SET request_id = 0 WHERE task_id = \(id) AND household_id = \(household) AND request_id IS NULL RETURNING household_id
+                   """).first() != nil
+           }) {
             var input = RequestInput()
             input.category = category
             input.description = marked.feedback
@@ -346,7 +353,14 @@ extension GridWorkService {
             input.channel = "visit"
             input.contactName = actor.displayName
             input.idempotencyKey = "task-\(id)-\(household)"
-            let requestID = try await fileRequest(input, [], actor)
+            let requestID: Int64
+            do { requestID = try await fileRequest(input, [], actor) } catch {
+                // Not filed: the claim goes, so the next tap files it.
+                try? await store.transaction { db in
+                    try await db.query("UPDATE grid_task_households SET request_id = NULL WHERE task_id = \(id) AND household_id = \(household) AND request_id = 0").run()
+                }
+                throw error
+            }
             try await store.transaction { db in
                 try await db.query("UPDATE grid_task_households SET request_id = \(requestID) WHERE task_id = \(id) AND household_id = \(household)").run()
             }
@@ -384,7 +398,7 @@ extension GridWorkService {
             let lastAt = try row.decode(column: "updated_at", as: Int64?.self)
             let current = GridTaskHousehold(householdID: household, address: address, gridID: gridID, outcome: old, feedback: oldFeedback,
                                             attempts: try row.decode(column: "attempts", as: Int.self), by: try row.decode(column: "by_name", as: String?.self),
-                                            at: lastAt.map(LocalTime.text), requestID: try row.decode(column: "request_id", as: Int64?.self))
+                                            at: lastAt.map(LocalTime.text), requestID: try row.decode(column: "request_id", as: Int64?.self).flatMap { $0 == 0 ? nil : $0 })
             // A resend (a double tap, a retry after a lost answer) is the record as it stands: the
             // same outcome and words, or "nobody home" again within the hour (the same attempt).
             if old == outcome, outcome != .absent, oldFeedback == feedback { return current }

@@ -300,7 +300,7 @@ enum GridWorkMigrations {
                 patrol_id BIGINT PRIMARY KEY,
                 points_cipher TEXT NOT NULL,
                 points INTEGER NOT NULL,
-                metres INTEGER NOT NULL
+                metres BIGINT NOT NULL
             )
             """,
         ]),

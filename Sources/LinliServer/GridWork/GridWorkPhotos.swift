@@ -26,7 +26,11 @@ extension GridWorkService {
         }
         guard raw.count <= photosMax else { throw LinliError.invalid(field, "too_many", "照片最多 \(photosMax) 张") }
         return try raw.enumerated().map { i, bytes in
-            do { return try PhotoStore.prepare(bytes) } catch let e as LinliError { throw LinliError.invalid(field, e.code, "第 \(i + 1) 张照片：\(e.message)") }
+            // The picture's own faults name the field and which photo; a server fault (the image
+            // library not starting) stays a server fault, so a phone keeps the record to resend.
+            do { return try PhotoStore.prepare(bytes) } catch let e as LinliError where e.status == .unprocessableContent {
+                throw LinliError.invalid(field, e.code, "第 \(i + 1) 张照片：\(e.message)")
+            }
         }
     }
 

@@ -75,7 +75,9 @@ extension GridWorkRoutes {
                 var photos: [Int: [[UInt8]]] = [:]
                 for f in c.files where !f.bytes.isEmpty {
                     let parts = f.field.split(separator: ".")
-                    if parts.count == 3, parts[0] == "check", parts[2] == "photos", let n = Int(parts[1]) { photos[n, default: []].append(f.bytes) }
+                    if parts.count == 3, parts[0] == "check", parts[2] == "photos", let n = Int(parts[1]), (1...PatrolRules.pointsMax).contains(n) {
+                        photos[n, default: []].append(f.bytes)
+                    }
                 }
                 let (p, _) = try await gridWork.recordPatrol(input, photos: photos, actor: actor)
                 return redirect("/patrols/\(p.id)")
@@ -247,6 +249,8 @@ extension GridWorkRoutes {
         var data: [String: Any] = [
             "route_id": r.id, "name": r.name, "grid": r.gridName, "active": r.active,
             "client_key": values["client_key"] ?? gridWork.env.token(), "patrolled_at": values["patrolled_at"] ?? "",
+            // A track recorded before a refusal is kept on the page, to be sent with the patrol.
+            "track": values["track"] ?? "",
             "checks": r.points.enumerated().map { i, p -> [String: Any] in
                 let n = i + 1
                 let result = values["check.\(n).result"] ?? ""

@@ -331,17 +331,25 @@ extension GridWorkService {
             return (try await fileFindings(existing, actor: actor), false)
         }
         let at = walked
-        // Each finding's photos, checked and re-encoded before the transaction; a refusal names the point.
+        let routeID = input.routeID!
+        // The route is the actor's (else 404) and its points are known before any picture is
+        // decoded: libvips's work is only for a patrol that can be kept.
+        let pointCount = try await store.read { db -> Int in
+            guard let r = try await db.query("SELECT grid_id FROM patrol_routes WHERE id = \(routeID)").first() else { throw LinliError.notFound }
+            _ = try await patrolGrid(db, try r.decode(column: "grid_id", as: Int64.self), actor: actor)
+            return try await db.query("SELECT COUNT(*) AS n FROM patrol_points WHERE route_id = \(routeID)").first()!.decode(column: "n", as: Int.self)
+        }
+        // Each finding's photos, checked and re-encoded before the transaction; a refusal names
+        // the point. A position the route does not have is refused below with the rest.
         var prepared: [Int: [PreparedPhoto]] = [:]
         for c in input.checks ?? [] {
             // Named like the point's other fields (points are numbered from 1).
-            guard let position = c.position, c.result == PatrolResult.finding.rawValue else { continue }
+            guard let position = c.position, (1...max(1, pointCount)).contains(position), c.result == PatrolResult.finding.rawValue else { continue }
             let list = try Self.preparePhotos(files: files[position] ?? [], base64: c.photosBase64, field: "checks[\(position - 1)].photos")
             if !list.isEmpty { prepared[position] = list }
         }
         let photos = prepared
         let categories = Set(try await requestCategories().map(\.code))
-        let routeID = input.routeID!
         let id: Int64
         do {
             id = try await store.transaction { db -> Int64 in
@@ -456,6 +464,8 @@ extension GridWorkService {
                 input.placeID = filing[c.position]?.place ?? community
                 input.channel = "patrol"
                 input.idempotencyKey = "patrol-\(p.id)-\(c.position)"
+                // A finding's photos are of a public place (a blocked passage, a broken light) and
+                // go with its request to whoever puts it right (the walk form says so).
                 let requestID = try await fileRequest(input, try await photoBytes(owner: .patrol, id: p.id, position: c.position), actor)
                 try await store.transaction { db in
                     try await db.query("UPDATE patrol_checks SET request_id = \(requestID) WHERE patrol_id = \(p.id) AND position = \(c.position)").run()

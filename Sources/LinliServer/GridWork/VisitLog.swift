@@ -251,7 +251,9 @@ extension GridWorkService {
         input.contactName = r.contactName.isEmpty && r.contactPhone.isEmpty ? actor.displayName : r.contactName
         input.contactPhone = r.contactPhone.isEmpty ? nil : r.contactPhone
         input.idempotencyKey = "visit-\(visit.id)"
-        let requestID = try await fileRequest(input, try await photoBytes(owner: .visit, id: visit.id), actor)
+        // The visit's photos stay with the visit: taken inside a home, they are for the grid's
+        // staff and the community, not for whichever company or office the request goes to.
+        let requestID = try await fileRequest(input, [], actor)
         try await store.transaction { db in
             try await db.query("UPDATE visits SET request_id = \(requestID) WHERE id = \(visit.id)").run()
         }

@@ -260,7 +260,9 @@ struct OnboardingRoutes {
             data["contact"] = ["worker_name": c.form["worker_name"] ?? posted?.workerName ?? "", "phone": c.form["phone"] ?? posted?.phone ?? ""]
         }
         // After a refusal the box shows what was typed; otherwise what is recorded.
-        data["boundary_text"] = errors.isEmpty ? g.boundary.map(GridBoundary.text) ?? "" : c.form["points"] ?? ""
+        // (Only the boundary form's own refusal: another form's leaves the drawn boundary shown.)
+        let boundaryRefused = errors.keys.contains { $0.hasPrefix("boundary_") }
+        data["boundary_text"] = boundaryRefused ? c.form["points"] ?? "" : g.boundary.map(GridBoundary.text) ?? ""
         data["boundary_json"] = JSON.string(g.boundary ?? [])
         if g.level == "micro", actor.may(.placeEdit) {
             data["leader_choices"] = try await registry.residentChoices(placeID: nil, gridID: id, actor: actor).map { ["value": $0.0, "label": $0.1] }

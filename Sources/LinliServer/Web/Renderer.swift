@@ -137,7 +137,9 @@ struct Renderer: Sendable {
         ]
         if let a = context.actor {
             let roles = Array(Set(a.grants.map { I18n.label("role_" + $0.role.rawValue, context.lang) })).sorted().joined(separator: "、")
-            var nav: TemplateFields = ["name": .text(a.signature), "roles": roles.isEmpty ? .null : .text(roles)]
+            // Whose records a phone keeps while offline (the visits script keeps one queue per account).
+            var nav: TemplateFields = ["name": .text(a.signature), "roles": roles.isEmpty ? .null : .text(roles),
+                                       "id": .number(String(a.acting?.userID ?? a.userID))]
             if let acting = a.acting {
                 nav["acting"] = .object(["resident": .text(a.displayName), "by": .text(acting.displayName),
                                          "until": .text(LocalDay.hhmm(LocalDay.minute(acting.expiresAt)))])

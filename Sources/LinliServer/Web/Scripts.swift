@@ -218,23 +218,43 @@ enum Scripts {
     /// beside its field. Photos are made smaller on the phone first (smaller still when kept).
     static let visits = """
 (function () {
+  // One queue per account and kind: a shared office tablet never sends one worker's records
+  // under another's session, nor shows them.
+  var owner = document.body.getAttribute('data-user') || '';
   var KINDS = {
-    visit: { key: 'linli.visits.pending', api: '/api/v1/visits' },
-    patrol: { key: 'linli.patrols.pending', api: '/api/v1/patrols' }
+    visit: { key: 'linli.visits.pending.' + owner, api: '/api/v1/visits' },
+    patrol: { key: 'linli.patrols.pending.' + owner, api: '/api/v1/patrols' }
   };
-  function load(kind) { try { return JSON.parse(localStorage.getItem(KINDS[kind].key) || '[]'); } catch (e) { return []; } }
+  var REFUSED = 'linli.outbox.refused.' + owner;
+  function read(key) { try { return JSON.parse(localStorage.getItem(key) || '[]'); } catch (e) { return []; } }
+  function load(kind) { return read(KINDS[kind].key); }
   function store(kind, list) { localStorage.setItem(KINDS[kind].key, JSON.stringify(list)); show(); }
+  // Visits kept before queues were per account: the first account to open a page sends them.
+  if (owner && localStorage.getItem('linli.visits.pending')) {
+    try { localStorage.setItem(KINDS.visit.key, JSON.stringify(load('visit').concat(read('linli.visits.pending')))); localStorage.removeItem('linli.visits.pending'); } catch (e) { /* kept where it was */ }
+  }
   function csrf() { var f = document.querySelector('input[name=_csrf]'); return f && f.value; }
   var box = document.getElementById('visit-queue'), login = false;
   function show() {
     if (!box) return;
     var names = load('visit').concat(load('patrol')).map(function (v) { return v.address; });
-    box.hidden = names.length === 0;
-    box.textContent = box.getAttribute('data-label') + names.join('、') + (login ? ' ' + box.getAttribute('data-login') : '');
+    var refused = read(REFUSED);
+    box.hidden = names.length === 0 && refused.length === 0;
+    box.textContent = names.length ? box.getAttribute('data-label') + names.join('、') + (login ? ' ' + box.getAttribute('data-login') : '') : '';
+    // Refused when sent (the household left the grid, a point unanswered): said, never dropped unseen.
+    if (refused.length) {
+      var p = document.createElement('span');
+      p.className = 'error';
+      p.textContent = ' ' + box.getAttribute('data-refused') + refused.map(function (r) { return r.address + '（' + r.message + '）'; }).join('；') + ' ';
+      var clear = document.createElement('button');
+      clear.type = 'button'; clear.className = 'secondary'; clear.textContent = box.getAttribute('data-dismiss');
+      clear.addEventListener('click', function () { localStorage.removeItem(REFUSED); show(); });
+      box.appendChild(p); box.appendChild(clear);
+    }
   }
   function photos(inputs, side) {
     var files = [];
-    inputs.forEach(function (input) { if (input && input.files) files = files.concat(Array.prototype.slice.call(input.files, 0, 3)); });
+    inputs.forEach(function (input) { if (input && input.files) files = files.concat(Array.prototype.slice.call(input.files)); });
     return Promise.all(files.map(function (file) {
       return new Promise(function (done) {
         var img = new Image(), url = URL.createObjectURL(file);
@@ -263,21 +283,35 @@ enum Scripts {
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() || '' }, body: JSON.stringify(body) });
   }
   var flushing = false;
+  // Sends the oldest record of each kind in turn; a server fault on one kind leaves the other free.
   function flush() {
-    var kind = load('visit').length ? 'visit' : 'patrol', list = load(kind);
-    if (flushing || !list.length || navigator.onLine === false || !csrf()) { show(); return; }
+    if (flushing || navigator.onLine === false || !csrf()) { show(); return; }
+    var kinds = ['visit', 'patrol'].filter(function (k) { return load(k).length; });
+    if (!kinds.length) { show(); return; }
     flushing = true;
-    var item = list[0];
-    send(kind, item.body).then(function (r) {
-      flushing = false;
-      if (r.status === 401 || r.status === 403) { login = true; show(); return; }
-      // The server failed: keep it and try again later.
-      if (r.status >= 500) { show(); return; }
-      // Sent, or refused for good (a household no longer in the grid): either way it leaves the phone.
-      login = false;
-      store(kind, load(kind).filter(function (v) { return v.body.client_key !== item.body.client_key; }));
-      flush();
-    }).catch(function () { flushing = false; show(); });
+    (function next(i) {
+      if (i >= kinds.length) { flushing = false; show(); return; }
+      var kind = kinds[i], item = load(kind)[0];
+      send(kind, item.body).then(function (r) {
+        if (r.status === 401 || r.status === 403) { login = true; flushing = false; show(); return; }
+        // The server failed: keep it, try the other kind, and this one again later.
+        if (r.status >= 500) { next(i + 1); return; }
+        login = false;
+        var drop = function () {
+          store(kind, load(kind).filter(function (v) { return v.body.client_key !== item.body.client_key; }));
+          flushing = false; flush();
+        };
+        if (r.ok) { drop(); return; }
+        // Refused for good: it leaves the queue, and the page says which and why.
+        r.json().then(function (e) { return (e && (e.errors || []).map(function (x) { return x.message; }).join('；')) || (e && e.message) || String(r.status); },
+                      function () { return String(r.status); }).then(function (message) {
+          var refused = read(REFUSED);
+          refused.push({ address: item.address, message: message });
+          try { localStorage.setItem(REFUSED, JSON.stringify(refused)); } catch (e) { /* the message is lost, not the queue */ }
+          drop();
+        });
+      }).catch(function () { flushing = false; show(); });
+    })(0);
   }
   window.addEventListener('online', flush);
   setInterval(flush, 30000);
@@ -290,17 +324,17 @@ enum Scripts {
     body.household_id = +body.household_id;
     body.file_request = body.file_request === '1';
     body.post_need = body.post_need === '1';
-    return { body: body, slots: [{ to: body, inputs: [form.photos] }] };
+    return { body: body, slots: [{ to: body, inputs: [form.photos] }], complete: !!body.outcome };
   }
   function patrolBody(form) {
     var body = { route_id: +form.route_id.value, client_key: form.client_key.value, patrolled_at: form.patrolled_at.value, checks: [] };
     try { var track = JSON.parse(form.track.value || '[]'); if (track.length) body.track = track; } catch (err) { /* no track */ }
-    var slots = [];
+    var slots = [], complete = true;
     form.querySelectorAll('fieldset[data-position]').forEach(function (set) {
       var n = set.getAttribute('data-position'), check = { position: +n };
       function value(name) { var f = form.elements['check.' + n + '.' + name]; return f ? f.value : ''; }
       var picked = form.querySelector('input[name="check.' + n + '.result"]:checked');
-      if (picked) check.result = picked.value;
+      if (picked) check.result = picked.value; else complete = false;
       if (value('finding')) check.finding = value('finding');
       check.note = value('note');
       var handled = form.elements['check.' + n + '.handled'];
@@ -309,23 +343,27 @@ enum Scripts {
       body.checks.push(check);
       if (check.result === 'finding') slots.push({ to: check, inputs: [form.elements['check.' + n + '.photos']] });
     });
-    return { body: body, slots: slots };
+    return { body: body, slots: slots, complete: complete };
   }
 
   var form = document.getElementById('visit-form') || document.getElementById('patrol-form');
   if (!form) return;
   // A patrol's track, when the worker asks for it: a position every 10 m or 30 s while the page
-  // is open, into the form's track box (sent with the patrol, or kept with it offline).
+  // is open, into the form's track box (sent with the patrol, or kept with it offline). A track
+  // shown again after a refusal carries on from where it was.
   var toggle = document.getElementById('track-toggle'), status = document.getElementById('track-status');
   if (toggle && navigator.geolocation) {
     var watch = null, points = [];
+    try { points = JSON.parse(form.track.value || '[]'); } catch (e) { points = []; }
+    if (points.length) status.textContent = status.getAttribute('data-points') + points.length;
     toggle.hidden = false;
+    var stop = function () {
+      if (watch !== null) navigator.geolocation.clearWatch(watch);
+      watch = null;
+      toggle.textContent = toggle.getAttribute('data-start');
+    };
     toggle.addEventListener('click', function () {
-      if (watch !== null) {
-        navigator.geolocation.clearWatch(watch); watch = null;
-        toggle.textContent = toggle.getAttribute('data-start');
-        return;
-      }
+      if (watch !== null) { stop(); return; }
       toggle.textContent = toggle.getAttribute('data-stop');
       watch = navigator.geolocation.watchPosition(function (p) {
         var here = [+p.coords.latitude.toFixed(6), +p.coords.longitude.toFixed(6), Math.round(p.timestamp / 1000)], last = points[points.length - 1];
@@ -335,10 +373,9 @@ enum Scripts {
         points.push(here);
         form.track.value = JSON.stringify(points);
         status.textContent = status.getAttribute('data-points') + points.length;
-      }, function () {
-        status.textContent = status.getAttribute('data-denied');
-        toggle.textContent = toggle.getAttribute('data-start');
-        watch = null;
+      }, function (err) {
+        // Refused by the phone: stop and say so. No fix for a moment (a basement): keep listening.
+        if (err.code === 1) { stop(); status.textContent = status.getAttribute('data-denied'); }
       }, { enableHighAccuracy: true, maximumAge: 5000 });
     });
   }
@@ -352,21 +389,15 @@ enum Scripts {
     if (form.dataset.plain) return;
     e.preventDefault();
     var built = kind === 'visit' ? visitBody(form) : patrolBody(form), body = built.body;
+    // More photos than a record takes: said beside the form, nothing sent, nothing dropped.
+    var tooMany = built.slots.filter(function (s) { return s.inputs[0] && s.inputs[0].files && s.inputs[0].files.length > 3; });
+    if (tooMany.length) {
+      notice.textContent = notice.getAttribute('data-too-many');
+      notice.hidden = false; notice.focus();
+      return;
+    }
     var title = document.querySelector(kind === 'visit' ? '.lead strong' : 'h1');
     var name = title ? title.textContent : '';
-    function keep() {
-      var list = load(kind).filter(function (v) { return v.body.client_key !== body.client_key; });
-      list.push({ body: body, address: name });
-      try { store(kind, list); } catch (err) {
-        // The browser's storage is full: the record is kept, its photos are not (and the worker is told).
-        built.slots.forEach(function (s) { delete s.to.photos_base64; });
-        list[list.length - 1].body = body;
-        store(kind, list);
-        notice.textContent = notice.getAttribute('data-no-photos');
-      }
-      notice.hidden = false; notice.focus();
-      save.disabled = true;
-    }
     // Refused input: the plain post shows each message beside its field, with the photos made
     // smaller as they were for the JSON (a camera's file may be more than the server takes).
     function plain() {
@@ -383,6 +414,36 @@ enum Scripts {
       });
       form.dataset.plain = '1'; form.submit();
     }
+    function keep() {
+      // Nothing the server would refuse for a missing answer is kept to be refused later:
+      // without a signal the plain post cannot show it either, so the page says what is missing.
+      if (!built.complete) {
+        notice.textContent = notice.getAttribute('data-incomplete');
+        notice.hidden = false; notice.focus();
+        save.disabled = false;
+        return;
+      }
+      var list = load(kind).filter(function (v) { return v.body.client_key !== body.client_key; });
+      list.push({ body: body, address: name });
+      try { store(kind, list); } catch (err) {
+        // The browser's storage is full: the record is kept without its photos (and the worker is told).
+        built.slots.forEach(function (s) { delete s.to.photos_base64; });
+        list[list.length - 1].body = body;
+        try { store(kind, list); } catch (again) {
+          notice.textContent = notice.getAttribute('data-not-kept');
+          notice.hidden = false; notice.focus();
+          save.disabled = false;
+          return;
+        }
+        notice.textContent = notice.getAttribute('data-no-photos');
+        notice.hidden = false; notice.focus();
+        save.disabled = true;
+        return;
+      }
+      notice.textContent = notice.getAttribute('data-saved');
+      notice.hidden = false; notice.focus();
+      save.disabled = true;
+    }
     save.disabled = true;
     // Offline, photos are kept smaller, so that several records fit on the phone.
     var side = navigator.onLine === false ? 1024 : 1600;
@@ -395,6 +456,8 @@ enum Scripts {
           if (kind === 'visit') { location.href = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits'; return; }
           return r.json().then(function (p) { location.href = '/patrols/' + p.id; });
         }
+        // A server fault: kept on the phone to send again, as with no signal.
+        if (r.status >= 500) { keep(); return; }
         plain();
       }).catch(keep);
     });
