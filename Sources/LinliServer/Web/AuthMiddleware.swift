@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import LinliCore
 import LinliStore
 
@@ -81,24 +82,36 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let production: Bool
     /// Extra image origins (the configured map tile server), if any.
-    var imageSources: [String] = []
+    let imageSources: [String]
 
     /// `blob:` images: a photo chosen on the phone is drawn from its local file to be made
     /// smaller before it is sent (the page's own script makes such URLs; no other origin can).
     static let policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:%IMG%; "
         + "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
+    /// The policy with the image origins filled in, made once: built per response (a Foundation
+    /// string search) it was 7 % of a due list's server time.
+    let csp: String
+
+    init(production: Bool, imageSources: [String] = []) {
+        self.production = production
+        self.imageSources = imageSources
+        self.csp = Self.policy.replacingOccurrences(of: "%IMG%", with: imageSources.map { " " + $0 }.joined())
+    }
+
+    static let frameOptions = HTTPField.Name("X-Frame-Options")!, referrerPolicy = HTTPField.Name("Referrer-Policy")!
+
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         var r = try await next(request, context)
-        Self.apply(&r.headers, production: production, images: imageSources)
+        Self.apply(&r.headers, production: production, csp: csp)
         return r
     }
 
-    static func apply(_ h: inout HTTPFields, production: Bool, images: [String]) {
-        h[.contentSecurityPolicy] = policy.replacingOccurrences(of: "%IMG%", with: images.map { " " + $0 }.joined())
+    static func apply(_ h: inout HTTPFields, production: Bool, csp: String) {
+        h[.contentSecurityPolicy] = csp
         h[.xContentTypeOptions] = "nosniff"
-        h[.init("X-Frame-Options")!] = "DENY"
-        h[.init("Referrer-Policy")!] = "same-origin"
+        h[frameOptions] = "DENY"
+        h[referrerPolicy] = "same-origin"
         if production { h[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
     }
 }

@@ -21,6 +21,7 @@ protocol FieldWriter {
     mutating func add<K: CodingKey>(_ key: K, _ flag: Bool)
     mutating func add<K: CodingKey>(_ key: K, decimal: Double?)
     mutating func add<K: CodingKey>(_ key: K, texts: [String])
+    mutating func add<K: CodingKey>(_ key: K, numbers: [Int64])
     mutating func add<K: CodingKey>(_ key: K, textsByName: [String: String])
     /// Codes with human labels (a resident's tags).
     mutating func add<K: CodingKey>(_ key: K, tags: [String])
@@ -82,6 +83,7 @@ struct TemplateFieldWriter: FieldWriter {
         if let decimal { append(key.stringValue, (try? TemplateEncoding.double(decimal)) ?? .null) }
     }
     mutating func add<K: CodingKey>(_ key: K, texts: [String]) { append(key.stringValue, .list(texts.map { $0.isEmpty ? .null : .text($0) })) }
+    mutating func add<K: CodingKey>(_ key: K, numbers: [Int64]) { append(key.stringValue, .list(numbers.map { TemplateEncoding.number($0) })) }
     mutating func add<K: CodingKey>(_ key: K, textsByName: [String: String]) {
         append(key.stringValue, .object(TemplateFields(textsByName.mapValues { $0.isEmpty ? .null : .text($0) })))
     }
@@ -151,6 +153,15 @@ struct JSONFieldWriter: FieldWriter {
         for (i, text) in texts.enumerated() {
             if i > 0 { bytes.append(UInt8(ascii: ",")) }
             Sink.string(text, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+    mutating func add<K: CodingKey>(_ key: K, numbers: [Int64]) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        for (i, n) in numbers.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            Sink.integer(n, to: &bytes)
         }
         bytes.append(UInt8(ascii: "]"))
     }
