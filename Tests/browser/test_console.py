@@ -1298,7 +1298,7 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
     second.find_element(By.CSS_SELECTOR, "input[name=feedback]").send_keys("未装燃气报警器，已告知")
     # Filed as a request in the same tap, under the category chosen once for the page.
     Select(d.find_element(By.ID, "task-request-category")).select_by_value("public_facility")
-    second.find_element(By.CSS_SELECTOR, "input[name=file_request]").click()
+    second.find_element(By.CSS_SELECTOR, "input[name^=file_request]").click()
     settled(d, second.find_element(By.CSS_SELECTOR, "button[value=problem]")).click()
     WebDriverWait(d, 10).until(lambda drv: "未装燃气报警器" in drv.page_source, "problem kept")
     assert d.find_elements(By.CSS_SELECTOR, "#task-households a[href^='/requests/']"), "the problem's request is linked"

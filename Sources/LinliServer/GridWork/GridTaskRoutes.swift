@@ -47,7 +47,9 @@ extension GridWorkRoutes {
             let id = try c.id("id"), household = try c.id("household")
             let grid = c.form.int("return_grid")
             do {
-                let mark = GridTaskMark(outcome: c.form.nonEmpty("outcome"), feedback: c.form["feedback"], fileRequest: c.form["file_request"] == "1",
+                // Each door's box is named for its household: boxes of one name on a page read to
+                // a screen reader (and axe) as one group.
+                let mark = GridTaskMark(outcome: c.form.nonEmpty("outcome"), feedback: c.form["feedback"], fileRequest: c.form["file_request_\(household)"] == "1" || c.form["file_request"] == "1",
                                         requestCategory: c.form.nonEmpty("request_category"))
                 _ = try await gridWork.markTask(id, household: household, mark, actor: actor)
                 return redirect("/grid-tasks/\(id)" + (grid.map { "?grid=\($0)" } ?? "") + "#h\(household)")

@@ -238,12 +238,20 @@ extension GridWorkService {
         guard !grids.isEmpty else { return [] }
         // The due list asks for open tasks only: ended ones are not read at all.
         let ended: BoundSQL = openOnly ? "t.closed_at IS NULL" : "(t.closed_at IS NULL OR t.closed_at > \(env.nowSeconds - 30 * 86400))"
+        // The worker's communities' tasks still open (or lately ended) first — a few — then the
+        // grid's share of each from the (grid, task) index: every task the grid was ever given
+        // is not read on each look at the due list.
+        let communities = Array(Set(actor.grants(for: .visitLog).filter { $0.gridID != nil }.map { PlacePath.communityID($0.placePath) })).sorted()
         return try await store.read { db in
+            let current = try await db.query("""
+                SELECT t.id FROM grid_tasks t WHERE t.community_id IN (\(list: communities)) AND \(ended) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(limit))
+                """).all().map { try $0.decode(column: "id", as: Int64.self) }
+            guard !current.isEmpty else { return [] }
             let shares = try await db.query("""
                 SELECT x.task_id, \(unsafeRaw: Self.countColumns)
-                FROM grid_task_households x JOIN grid_tasks t ON t.id = x.task_id
-                WHERE (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids))) AND \(ended)
-                GROUP BY x.task_id ORDER BY x.task_id DESC LIMIT \(unsafeRaw: String(limit))
+                FROM grid_task_households x
+                WHERE x.task_id IN (\(list: current)) AND (x.grid_id IN (\(list: grids)) OR x.micro_grid_id IN (\(list: grids)))
+                GROUP BY x.task_id
                 """).all()
             var mine: [Int64: GridTaskCounts] = [:]
             for r in shares { mine[try r.decode(column: "task_id", as: Int64.self)] = try Self.countsOf(r) }
