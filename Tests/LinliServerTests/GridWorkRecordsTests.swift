@@ -190,6 +190,17 @@ import LinliStore
                 #expect(try JSONDecoder().decode(GridTaskHousehold.self, from: Data(buffer: res.body)).requestID == request)
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM requests WHERE id = \(request) AND category = 'public_facility' AND household_id = \(household)") == 1)
                 #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM requests WHERE channel = 'visit'") == 1)
+                // A filing that died after claiming a door (request_id 0) does not block it for good:
+                // a minute on, the next tap files it.
+                let other = try await f.linli.store.read { db in
+                    try await db.raw("SELECT household_id FROM grid_task_households WHERE task_id = \(bind: task.id) AND household_id <> \(bind: household) ORDER BY household_id")
+                        .first()!.decode(column: "household_id", as: Int64.self)
+                }
+                try await f.linli.store.transaction { db in
+                    try await db.raw("UPDATE grid_task_households SET request_id = 0, request_claimed_at = \(bind: Int64(1_796_000_000)) WHERE task_id = \(bind: task.id) AND household_id = \(bind: other)").run()
+                }
+                res = try await Self.send(client, "/api/v1/grid-tasks/\(task.id)/households/\(other)", worker, #"{"outcome":"problem","feedback":"灶台旁堆放杂物","file_request":true}"#)
+                #expect(try JSONDecoder().decode(GridTaskHousehold.self, from: Data(buffer: res.body)).requestID != nil)
                 // The community's page of the task links it.
                 res = try await client.execute(uri: "/grid-tasks/\(task.id)", method: .get, headers: [.authorization: "Bearer \(staff)"])
                 #expect(res.body.text.contains("/requests/\(request)"))

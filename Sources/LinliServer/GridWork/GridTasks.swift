@@ -238,13 +238,16 @@ extension GridWorkService {
         guard !grids.isEmpty else { return [] }
         // The due list asks for open tasks only: ended ones are not read at all.
         let ended: BoundSQL = openOnly ? "t.closed_at IS NULL" : "(t.closed_at IS NULL OR t.closed_at > \(env.nowSeconds - 30 * 86400))"
-        // The worker's communities' tasks still open (or lately ended) first — a few — then the
-        // grid's share of each from the (grid, task) index: every task the grid was ever given
-        // is not read on each look at the due list.
+        // The worker's communities' tasks still open (or lately ended) that reach their grids —
+        // each found through the (grid, task) indexes — then the grid's share of each: every
+        // task the grid was ever given is not read on each look at the due list.
         let communities = Array(Set(actor.grants(for: .visitLog).filter { $0.gridID != nil }.map { PlacePath.communityID($0.placePath) })).sorted()
         return try await store.read { db in
             let current = try await db.query("""
-                SELECT t.id FROM grid_tasks t WHERE t.community_id IN (\(list: communities)) AND \(ended) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(limit))
+                SELECT t.id FROM grid_tasks t WHERE t.community_id IN (\(list: communities)) AND \(ended)
+                AND (EXISTS (SELECT 1 FROM grid_task_households x WHERE x.grid_id IN (\(list: grids)) AND x.task_id = t.id)
+                     OR EXISTS (SELECT 1 FROM grid_task_households x WHERE x.micro_grid_id IN (\(list: grids)) AND x.task_id = t.id))
+                ORDER BY t.id DESC LIMIT \(unsafeRaw: String(limit))
                 """).all().map { try $0.decode(column: "id", as: Int64.self) }
             guard !current.isEmpty else { return [] }
             let shares = try await db.query("""
@@ -348,10 +351,13 @@ extension GridWorkService {
         // whatever the resends (idempotent by task and household; the request is kept beside).
         if let category, marked.outcome == .problem, marked.requestID == nil,
            // Claimed first (request_id 0 while filing): a worker and the office marking the same
-           // door at once file one request, not two.
-           try await store.transaction({ db in
+           // door at once file one request, not two. A claim left by a filing that died is taken
+           // again after a minute (the idempotency key keeps a repeat by the same person to one).
+           try await store.transaction({ [now = env.nowSeconds] db in
                try await db.query("""
-                   UPDATE grid_task_households SET request_id = 0 WHERE task_id = \(id) AND household_id = \(household) AND request_id IS NULL RETURNING household_id
+                   UPDATE grid_task_households SET request_id = 0, request_claimed_at = \(now)
+                   WHERE task_id = \(id) AND household_id = \(household) AND (request_id IS NULL OR (request_id = 0 AND request_claimed_at < \(now - 60)))
+                   RETURNING household_id
                    """).first() != nil
            }) {
             var input = RequestInput()

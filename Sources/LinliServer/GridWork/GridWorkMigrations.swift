@@ -291,6 +291,9 @@ enum GridWorkMigrations {
             "CREATE INDEX visits_kept ON visits(visited_at) WHERE erased_at IS NULL",
             "CREATE INDEX patrols_kept ON patrols(patrolled_at) WHERE erased_at IS NULL",
             "ALTER TABLE grid_task_households ADD COLUMN request_id BIGINT",
+            // When a filing claimed the row (request_id 0): a claim a minute old (the server
+            // stopped mid-filing) is taken again.
+            "ALTER TABLE grid_task_households ADD COLUMN request_claimed_at BIGINT",
         ]),
         // The track a patrol walked, as the phone recorded it when the worker chose to: where a
         // person was, so sealed at rest, and erased with the patrol's notes.

@@ -229,9 +229,23 @@ enum Scripts {
   function read(key) { try { return JSON.parse(localStorage.getItem(key) || '[]'); } catch (e) { return []; } }
   function load(kind) { return read(KINDS[kind].key); }
   function store(kind, list) { localStorage.setItem(KINDS[kind].key, JSON.stringify(list)); show(); }
-  // Visits kept before queues were per account: the first account to open a page sends them.
-  if (owner && localStorage.getItem('linli.visits.pending')) {
-    try { localStorage.setItem(KINDS.visit.key, JSON.stringify(load('visit').concat(read('linli.visits.pending')))); localStorage.removeItem('linli.visits.pending'); } catch (e) { /* kept where it was */ }
+  // Records kept before queues were per account: the first account to open a page sends them.
+  if (owner) ['visit', 'patrol'].forEach(function (kind) {
+    var legacy = 'linli.' + kind + 's.pending';
+    if (!localStorage.getItem(legacy)) return;
+    try { localStorage.setItem(KINDS[kind].key, JSON.stringify(load(kind).concat(read(legacy)))); localStorage.removeItem(legacy); } catch (e) { /* kept where it was */ }
+  });
+  // What the server said was wrong (its problem document: `detail`, and each field's `detail`).
+  function reason(r) {
+    return r.json().then(function (e) {
+      return (e && e.errors && e.errors.length ? e.errors.map(function (x) { return x.detail; }).join('；') : (e && (e.detail || e.title))) || String(r.status);
+    }, function () { return String(r.status); });
+  }
+  // Signed out, or a page left open past its session: the worker signs in again and it goes.
+  function signIn(r) {
+    if (r.status === 401) return Promise.resolve(true);
+    if (r.status !== 403) return Promise.resolve(false);
+    return r.clone().json().then(function (e) { return !!e && (e.code === 'csrf' || e.code === 'cross_origin'); }, function () { return false; });
   }
   function csrf() { var f = document.querySelector('input[name=_csrf]'); return f && f.value; }
   var box = document.getElementById('visit-queue'), login = false;
@@ -293,22 +307,24 @@ enum Scripts {
       if (i >= kinds.length) { flushing = false; show(); return; }
       var kind = kinds[i], item = load(kind)[0];
       send(kind, item.body).then(function (r) {
-        if (r.status === 401 || r.status === 403) { login = true; flushing = false; show(); return; }
-        // The server failed: keep it, try the other kind, and this one again later.
-        if (r.status >= 500) { next(i + 1); return; }
-        login = false;
-        var drop = function () {
-          store(kind, load(kind).filter(function (v) { return v.body.client_key !== item.body.client_key; }));
-          flushing = false; flush();
-        };
-        if (r.ok) { drop(); return; }
-        // Refused for good: it leaves the queue, and the page says which and why.
-        r.json().then(function (e) { return (e && (e.errors || []).map(function (x) { return x.message; }).join('；')) || (e && e.message) || String(r.status); },
-                      function () { return String(r.status); }).then(function (message) {
-          var refused = read(REFUSED);
-          refused.push({ address: item.address, message: message });
-          try { localStorage.setItem(REFUSED, JSON.stringify(refused)); } catch (e) { /* the message is lost, not the queue */ }
-          drop();
+        return signIn(r).then(function (again) {
+          if (again) { login = true; flushing = false; show(); return; }
+          // The server failed: keep it, try the other kind, and this one again later.
+          if (r.status >= 500) { next(i + 1); return; }
+          login = false;
+          var drop = function () {
+            store(kind, load(kind).filter(function (v) { return v.body.client_key !== item.body.client_key; }));
+            flushing = false; flush();
+          };
+          if (r.ok) { drop(); return; }
+          // Refused for good (the household left the grid): it leaves the queue, and the page
+          // says which and why.
+          return reason(r).then(function (message) {
+            var refused = read(REFUSED);
+            refused.push({ address: item.address, message: message });
+            try { localStorage.setItem(REFUSED, JSON.stringify(refused)); } catch (e) { /* the message is lost, not the queue */ }
+            drop();
+          });
         });
       }).catch(function () { flushing = false; show(); });
     })(0);
@@ -324,7 +340,11 @@ enum Scripts {
     body.household_id = +body.household_id;
     body.file_request = body.file_request === '1';
     body.post_need = body.post_need === '1';
-    return { body: body, slots: [{ to: body, inputs: [form.photos] }], complete: !!body.outcome };
+    // What the server requires of these fields (GridWorkService.validate): checked before a
+    // record is kept offline, where a refusal would come only when the signal returns.
+    var complete = !!body.outcome && (body.kind !== 'care' || !!(body.care_given || '').trim())
+      && (!body.file_request || (!!body.request_category && !!(body.note || '').trim()));
+    return { body: body, slots: [{ to: body, inputs: [form.photos] }], complete: complete };
   }
   function patrolBody(form) {
     var body = { route_id: +form.route_id.value, client_key: form.client_key.value, patrolled_at: form.patrolled_at.value, checks: [] };
@@ -341,7 +361,11 @@ enum Scripts {
       check.handled = !!(handled && handled.checked);
       if (value('category')) check.request_category = value('category');
       body.checks.push(check);
-      if (check.result === 'finding') slots.push({ to: check, inputs: [form.elements['check.' + n + '.photos']] });
+      if (check.result === 'finding') {
+        // A finding says what kind and what was seen (PatrolRules.checkPoint).
+        if (!check.finding || !check.note.trim()) complete = false;
+        slots.push({ to: check, inputs: [form.elements['check.' + n + '.photos']] });
+      }
     });
     return { body: body, slots: slots, complete: complete };
   }
@@ -456,9 +480,10 @@ enum Scripts {
           if (kind === 'visit') { location.href = form.return_grid.value ? '/visits?grid=' + form.return_grid.value : '/visits'; return; }
           return r.json().then(function (p) { location.href = '/patrols/' + p.id; });
         }
-        // A server fault: kept on the phone to send again, as with no signal.
+        // A server fault: kept on the phone to send again, as with no signal. Signed out: kept
+        // too (the queue says to sign in), never posted to an error page with the record lost.
         if (r.status >= 500) { keep(); return; }
-        plain();
+        return signIn(r).then(function (again) { if (again) keep(); else plain(); });
       }).catch(keep);
     });
   });
