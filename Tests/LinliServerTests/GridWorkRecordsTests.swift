@@ -41,13 +41,12 @@ import LinliStore
 /// Photos on visits and patrol findings, a task's problem filed as a request in the same step,
 /// and the community's retention rule erasing old notes and photos.
 @Suite struct GridWorkRecordsTests {
+    // The patrol tests' JSON sender and counter (a bearer token, a JSON body; a COUNT(*) AS n).
     static func send(_ client: some TestClientProtocol, _ path: String, _ token: String, _ body: String, method: HTTPRequest.Method = .post) async throws -> TestResponse {
-        try await client.execute(uri: path, method: method, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"], body: ByteBuffer(string: body))
+        try await PatrolTests.send(client, path, token, body, method: method)
     }
 
-    static func count(_ f: Fixture, _ sql: String) async throws -> Int {
-        try await f.linli.store.read { db in try await db.raw("\(unsafeRaw: sql)").first()!.decode(column: "n", as: Int.self) }
-    }
+    static func count(_ f: Fixture, _ sql: String) async throws -> Int { try await PatrolTests.count(f, sql) }
 
     static let png64 = Data(TestImages.png).base64EncodedString()
 

@@ -16,22 +16,9 @@ extension GridWorkService {
     /// Photos on one visit, or on one check point of a patrol.
     static let photosMax = 3
 
-    /// Decodes base64 photos (an API body, or the phone's form sent as JSON) after any sent as
-    /// files, and checks and re-encodes each before any transaction (the metadata, GPS
-    /// included, goes). A refusal names the field and which photo.
+    /// A record's photos, checked and re-encoded before any transaction (see `PhotoStore.prepareAll`).
     static func preparePhotos(files: [[UInt8]], base64: [String]?, field: String) throws -> [PreparedPhoto] {
-        var raw = files.filter { !$0.isEmpty }
-        for (i, text) in (base64 ?? []).enumerated() where !text.isEmpty {
-            raw.append(try Input.base64(text, field: field, message: "第 \(i + 1) 张照片不是 base64 编码") ?? [])
-        }
-        guard raw.count <= photosMax else { throw LinliError.invalid(field, "too_many", "照片最多 \(photosMax) 张") }
-        return try raw.enumerated().map { i, bytes in
-            // The picture's own faults name the field and which photo; a server fault (the image
-            // library not starting) stays a server fault, so a phone keeps the record to resend.
-            do { return try PhotoStore.prepare(bytes) } catch let e as LinliError where e.status == .unprocessableContent {
-                throw LinliError.invalid(field, e.code, "第 \(i + 1) 张照片：\(e.message)")
-            }
-        }
+        try PhotoStore.prepareAll(files: files, base64: base64, field: field, max: photosMax, tooMany: "照片最多 \(photosMax) 张")
     }
 
     /// Writes the sealed files (flushed before the rows naming them commit) and their rows;

@@ -701,15 +701,8 @@ extension OfficesService {
     /// and photos (checked and re-encoded before the transaction; sealed on disk).
     public func report(_ id: Int64, _ input: WorkItemAnswerInput, actor: Actor) async throws {
         let now = env.nowSeconds
-        var raw = input.photos
-        // An empty entry is no photo, as an empty file field of the form is none.
-        for (i, text) in (input.photosBase64 ?? []).enumerated() where !text.isEmpty {
-            raw.append(try Input.base64(text, field: "photos_base64", message: "第 \(i + 1) 张照片不是 base64 编码") ?? [])
-        }
-        guard raw.count <= Self.evidencePhotosMax else { throw LinliError.invalid("photos", "too_many", "佐证照片最多 \(Self.evidencePhotosMax) 张") }
-        let photos = try raw.enumerated().map { i, bytes in
-            do { return try PhotoStore.prepare(bytes) } catch let e as LinliError { throw LinliError.invalid("photos", e.code, "第 \(i + 1) 张照片：\(e.message)") }
-        }
+        let photos = try PhotoStore.prepareAll(files: input.photos, base64: input.photosBase64, field: "photos", base64Field: "photos_base64",
+                                               max: Self.evidencePhotosMax, tooMany: "佐证照片最多 \(Self.evidencePhotosMax) 张")
         try await store.transaction { db in
             let (w, s) = try await answerable(db, id, input.communityID, actor)
             let evidence = Self.trimmed(input.evidence)

@@ -60,6 +60,23 @@ struct PhotoStore: Sendable {
         return PreparedPhoto(jpeg: Array(UnsafeRawBufferPointer(start: out, count: length)), width: Int(w), height: Int(h))
     }
 
+    /// Photos sent as files and as base64 (an empty entry is no photo, as an empty file field is
+    /// none), at most `max`, each checked and re-encoded before any transaction. A picture's own
+    /// fault names `field` and which photo; a server fault (the image library not starting)
+    /// stays one, so a phone keeps the record to send again.
+    static func prepareAll(files: [[UInt8]], base64: [String]?, field: String, base64Field: String? = nil, max: Int, tooMany: String) throws -> [PreparedPhoto] {
+        var raw = files.filter { !$0.isEmpty }
+        for (i, text) in (base64 ?? []).enumerated() where !text.isEmpty {
+            raw.append(try Input.base64(text, field: base64Field ?? field, message: "第 \(i + 1) 张照片不是 base64 编码") ?? [])
+        }
+        guard raw.count <= max else { throw LinliError.invalid(field, "too_many", tooMany) }
+        return try raw.enumerated().map { i, bytes in
+            do { return try prepare(bytes) } catch let e as LinliError where e.status == .unprocessableContent {
+                throw LinliError.invalid(field, e.code, "第 \(i + 1) 张照片：\(e.message)")
+            }
+        }
+    }
+
     func path(_ storedName: String) -> String { directory + "/" + storedName }
 
     /// Writes the file (flushed to disk) and its row; called inside the request's transaction.

@@ -81,21 +81,18 @@ struct AuthMiddleware: RouterMiddleware {
 struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let production: Bool
-    /// Extra image origins (the configured map tile server), if any.
-    let imageSources: [String]
 
     /// `blob:` images: a photo chosen on the phone is drawn from its local file to be made
     /// smaller before it is sent (the page's own script makes such URLs; no other origin can).
     static let policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:%IMG%; "
         + "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
-    /// The policy with the image origins filled in, made once: built per response (a Foundation
+    /// The policy with the extra image origins (the configured map tile server) filled in, made once: built per response (a Foundation
     /// string search) it was 7 % of a due list's server time.
     let csp: String
 
     init(production: Bool, imageSources: [String] = []) {
         self.production = production
-        self.imageSources = imageSources
         self.csp = Self.policy.replacingOccurrences(of: "%IMG%", with: imageSources.map { " " + $0 }.joined())
     }
 
