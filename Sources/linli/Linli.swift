@@ -394,7 +394,7 @@ struct LedgerCheck: AsyncParsableCommand {
 
 struct FiguresCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "figures-check",
-        abstract: "Count the dashboards' kept figures (requests by month and day, each community's households and residents) afresh and compare; --repair replaces them with the fresh count.")
+        abstract: "Count the dashboards' kept figures (requests by month and day, each community's households and residents, each building's households by situation) afresh and compare; --repair replaces them with the fresh count.")
     @OptionGroup var common: Common
     @Flag(help: "Replace the kept figures with the fresh count.") var repair = false
 
@@ -408,6 +408,10 @@ struct FiguresCheck: AsyncParsableCommand {
         for p in people {
             print("community \(p.community): kept \(p.kept), counted \(p.counted) (households, residents)")
         }
+        let situations = try await linli.registry.checkSituations()
+        for s in situations {
+            print("building \(s.block), grid \(s.grid), situation '\(s.situation)': kept \(s.kept), counted \(s.counted) (households)")
+        }
         if !wrong.isEmpty, repair {
             try await linli.requests.recountRollup()
             print("repaired: the request figures were counted afresh")
@@ -416,9 +420,14 @@ struct FiguresCheck: AsyncParsableCommand {
             try await linli.registry.recountPopulation()
             print("repaired: the households and residents were counted afresh")
         }
+        if !situations.isEmpty, repair {
+            try await linli.registry.recountSituations()
+            print("repaired: the households by situation per building were counted afresh")
+        }
         await linli.store.shutdown()
-        if wrong.isEmpty && people.isEmpty { print("figures agree: every community's requests by month and day, households and residents as kept equal a fresh count") }
-        if !(wrong.isEmpty && people.isEmpty), !repair { throw ExitCode(1) }
+        let agree = wrong.isEmpty && people.isEmpty && situations.isEmpty
+        if agree { print("figures agree: every community's requests by month and day, households and residents, and each building's households by situation as kept equal a fresh count") }
+        if !agree, !repair { throw ExitCode(1) }
     }
 }
 

@@ -174,3 +174,101 @@ import LinliStore
         }
     }
 }
+
+/// The registry's kept households by situation per building and grid (`situation_counts`, the
+/// situation map's households and grids layers) follow every write that changes a household's
+/// grid or its residents' situations, and equal a count made in Swift from the stored rows.
+@Suite struct SituationCountTests {
+    /// Households per situation ('' for all of them) and per grid in a community, from the rows.
+    static func counted(_ f: Fixture, community: Int64) async throws -> (situations: [String: Int], grids: [Int64: Int]) {
+        try await f.linli.store.read { db in
+            var tagsOf: [Int64: Set<String>] = [:], grids: [Int64: Int] = [:]
+            for r in try await db.query("SELECT id, grid_id FROM households WHERE community_id = \(community)").all() {
+                tagsOf[try r.decode(column: "id", as: Int64.self)] = []
+                grids[try r.decode(column: "grid_id", as: Int64.self), default: 0] += 1
+            }
+            for r in try await db.query("""
+                SELECT r.household_id, r.tags FROM residents r JOIN households h ON h.id = r.household_id WHERE h.community_id = \(community)
+                """).all() {
+                let tags = (try r.decode(column: "tags", as: String?.self) ?? "").split(separator: ",").map(String.init)
+                tagsOf[try r.decode(column: "household_id", as: Int64.self)]!.formUnion(tags)
+            }
+            var out: [String: Int] = ["": tagsOf.count]
+            for tags in tagsOf.values { for t in tags where ResidentTag(rawValue: t) != nil { out[t, default: 0] += 1 } }
+            return (out, grids)
+        }
+    }
+
+    /// The same as the situation map's layers show them.
+    static func shown(_ f: Fixture, community: Int64, actor: Actor) async throws -> (situations: [String: Int], grids: [Int64: Int]) {
+        let svc = SituationService(registry: f.linli.registry, requests: f.linli.requests, gridWork: f.linli.gridWork, linkage: f.linli.linkage, env: f.linli.config.environment)
+        let blocks = try await svc.households(place: community, actor: actor, lang: .zh)
+        var out: [String: Int] = ["": blocks.reduce(0) { $0 + $1.households }]
+        for b in blocks { for s in b.situations { out[s.situation, default: 0] += s.households } }
+        var grids: [Int64: Int] = [:]
+        for g in try await svc.grids(place: community, actor: actor) where g.households > 0 { grids[g.id] = g.households }
+        return (out, grids)
+    }
+
+    @Test(arguments: Backend.available)
+    func theCountsFollowTheRegistrysWrites(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let reg = f.linli.registry, admin = try await f.actor("admin"), staff = try await f.actor("community")
+            let here = f.demo.firstCommunityID
+            #expect(try await reg.checkSituations().isEmpty, "counted once after the demo was written")
+            func agree(_ why: String) async throws {
+                #expect(try await reg.checkSituations().isEmpty, "\(why): kept equals a fresh count")
+                let c = try await Self.counted(f, community: here), s = try await Self.shown(f, community: here, actor: staff)
+                #expect(c.situations == s.situations, "\(why): the layer's situations")
+                #expect(c.grids == s.grids, "\(why): the grids' households")
+            }
+            try await agree("the demo")
+            let before = try await Self.counted(f, community: here).situations
+            // A resident living alone and disabled joins a household that had neither.
+            let plain = try await f.linli.store.read { db in
+                try await db.query("""
+                    SELECT h.id FROM households h WHERE h.community_id = \(here) AND NOT EXISTS (SELECT 1 FROM residents r WHERE r.household_id = h.id
+                    AND ((',' || r.tags || ',') LIKE '%,elderly_alone,%' OR (',' || r.tags || ',') LIKE '%,disabled,%')) ORDER BY h.id
+                    """).first()!.decode(column: "id", as: Int64.self)
+            }
+            var input = ResidentInput(householdID: plain, name: "孙守望", idNumber: "110105194001010018", registration: "resident", relation: "head")
+            input.tags = ["elderly_alone", "disabled"]
+            let added = try await reg.createResident(input, actor: admin)
+            let after = try await Self.counted(f, community: here).situations
+            #expect(after["elderly_alone"] == (before["elderly_alone"] ?? 0) + 1 && after["disabled"] == (before["disabled"] ?? 0) + 1)
+            try await agree("a tagged resident added")
+            var retag = ResidentInput()
+            retag.tags = ["veteran"]
+            _ = try await reg.updateResident(added.id, retag, actor: admin)
+            try await agree("re-tagged")
+            // Moved to another community's household: both buildings counted again.
+            let elsewhere = try await f.linli.store.read { db in
+                try await db.query("SELECT id FROM households WHERE community_id <> \(here) ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            }
+            var move = ResidentInput()
+            move.householdID = elsewhere
+            _ = try await reg.updateResident(added.id, move, actor: admin)
+            try await agree("moved away")
+            // A household moved to a micro-grid of another grid: its building is split between two grids.
+            let (household, otherMicro) = try await f.linli.store.read { db in
+                let h = try await db.query("SELECT id, grid_id FROM households WHERE community_id = \(here) ORDER BY id").first()!
+                let grid = try h.decode(column: "grid_id", as: Int64.self)
+                let m = try await db.query("SELECT id FROM grids WHERE community_id = \(here) AND parent_id IS NOT NULL AND parent_id <> \(grid) ORDER BY id").first()!
+                return (try h.decode(column: "id", as: Int64.self), try m.decode(column: "id", as: Int64.self))
+            }
+            try await reg.updateHousehold(household, microGridID: otherMicro, door: nil, actor: admin)
+            try await agree("a household moved to another grid")
+            // A new household in an existing unit.
+            let unit = try await f.linli.store.read { db in
+                try await db.query("SELECT place_id FROM households WHERE id = \(household)").first()!.decode(column: "place_id", as: Int64.self)
+            }
+            _ = try await reg.createHousehold(placeID: unit, door: "9901", microGridID: otherMicro, areaM2: nil, actor: admin)
+            try await agree("a household added")
+            // A write around the use cases is found, and a recount mends it.
+            try await f.linli.store.transaction { db in try await db.query("UPDATE situation_counts SET households = households + 3 WHERE situation = ''").run() }
+            #expect(!(try await reg.checkSituations().isEmpty))
+            try await reg.recountSituations()
+            try await agree("recounted")
+        }
+    }
+}

@@ -5,18 +5,20 @@
 # street's year of needs, each loaded RUNS times in a row over HTTP (median and slowest, ms),
 # beside the constant route loaded the same way.
 # Targets: each layer < 100 ms for a street; needs trends over a street's year < 100 ms.
+# COMMUNITIES sets how many communities each street has (the demo's four by default, ≈10,000
+# households; 54 make a street of ≈100,000, the issue's size).
 # Usage: scripts/load/situation.sh     (SQLite);  LINLI_DATABASE_URL=postgres://… for PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
-COUNT="${COUNT:-4000000}" MONTHS="${MONTHS:-12}" SCALE="${SCALE:-4}" RUNS="${RUNS:-21}"
+COUNT="${COUNT:-4000000}" MONTHS="${MONTHS:-12}" SCALE="${SCALE:-4}" RUNS="${RUNS:-21}" COMMUNITIES="${COMMUNITIES:-}"
 export LINLI_SWEEP_SECONDS=0
 [ -n "${BIN:-}" ] || build_release
 DATA="$(mktemp -d /tmp/linli-situation-XXXX)"
 export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
-/usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
+/usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" ${COMMUNITIES:+--communities "$COMMUNITIES"} | tail -1
 /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000
 PORT=18150
 "$BIN" serve --port "$PORT" >/dev/null 2>&1 &

@@ -36,7 +36,11 @@ extension Linli {
                 .map { (try $0.decode(column: "id", as: Int64.self), unit) }
         }
         let withAccounts = added.enumerated().filter { Double($0.offset % 100) < accountShare * 100 }.map(\.element)
-        try await store.transaction { db in try await AccountService.benchResidents(db, households: withAccounts, now: now) }
+        try await store.transaction { db in
+            try await AccountService.benchResidents(db, households: withAccounts, now: now)
+            // Written around the use cases, like the headcount above: the tower's building counted.
+            try await registry.recountSituations(db, households: added.map(\.id))
+        }
         var send: [Double] = [], counts: [Double] = []
         var reached = 0
         for run in 0..<runs {

@@ -128,8 +128,11 @@ public struct DemoGenerator: Sendable {
             log("rows written after \(start.duration(to: .now)); building indexes")
             return s
         }
-        // Written around the use cases, so the kept headcount is counted once at the end.
-        try await store.transaction { db in try await RegistryService.countPopulationAfresh(db) }
+        // Written around the use cases, so the kept headcount and situation counts are counted once at the end.
+        try await store.transaction { db in
+            try await RegistryService.countPopulationAfresh(db)
+            try await RegistryService.countSituationsAfresh(db)
+        }
         log("registry loaded after \(start.duration(to: .now))")
         return summary
     }

@@ -310,7 +310,7 @@ public struct RegistryCSV: Sendable {
                                        detail: "\(report.imported) residents, \(report.errors.count) bad rows")
             // The community's headcount once for the whole file (one statement, the row held once).
             try await RegistryService.addToPopulation(db, community: communityID, households: Int64(report.householdsCreated), residents: Int64(report.imported))
-            try await reg.householdsChanged(db, householdOf.values.map(\.id).sorted())
+            try await reg.householdsDidChange(db, householdOf.values.map(\.id).sorted())
             return report
         }
     }

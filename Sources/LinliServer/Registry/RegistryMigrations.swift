@@ -256,5 +256,19 @@ enum RegistryMigrations {
         Migration("registry.011", [
             "ALTER TABLE grids ADD COLUMN boundary TEXT",
         ]),
+        // Households by situation per building and grid, kept by the registry's writes
+        // (SituationCounts.swift): the situation map of a street of 100,000 households reads these.
+        Migration("registry.012", [
+            """
+            CREATE TABLE situation_counts (
+                block_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                situation TEXT NOT NULL,
+                households BIGINT NOT NULL,
+                PRIMARY KEY (block_id, grid_id, situation)
+            )
+            """,
+            "INSERT INTO situation_counts (block_id, grid_id, situation, households) " + RegistryService.situationCountQuery("1 = 1").text,
+        ]),
     ]
 }

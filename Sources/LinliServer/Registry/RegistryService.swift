@@ -314,7 +314,17 @@ public struct RegistryService: Sendable {
             try await db.raw("UPDATE households SET address = \(bind: addr) WHERE id = \(bind: hid)").run()
             changed.append(hid)
         }
+        // Addresses only: a rename or a move keeps every household in its building and grid, so
+        // the kept situation counts stay as they are.
         try await householdsChanged(db, changed)
+    }
+
+    /// Households added, moved to another grid, or whose residents changed: their buildings'
+    /// situation counts are counted again, then the hook tells grid work.
+    func householdsDidChange(_ db: any SQLDatabase, _ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await recountSituations(db, households: ids)
+        try await householdsChanged(db, ids)
     }
 
     // MARK: Households
@@ -464,7 +474,7 @@ public struct RegistryService: Sendable {
                 try await db.raw("INSERT INTO dwellings (household_id, area_centi_m2) VALUES (\(bind: id), \(bind: area))").run()
             }
             try await audit.append(db, actor: actor, action: "household.create", objectType: "household", objectID: id, path: place.path, detail: address)
-            try await householdsChanged(db, [id])
+            try await householdsDidChange(db, [id])
             return id
         }
     }
@@ -498,7 +508,7 @@ public struct RegistryService: Sendable {
                 try await db.raw("UPDATE households SET door = \(bind: door), address = \(bind: addr) WHERE id = \(bind: id)").run()
             }
             try await audit.append(db, actor: actor, action: "household.update", objectType: "household", objectID: id, path: h.path)
-            try await householdsChanged(db, [id])
+            try await householdsDidChange(db, [id])
         }
     }
 
@@ -675,7 +685,7 @@ public struct RegistryService: Sendable {
             }
             try actor.require(.residentEdit, on: h.scope)
             let id = try await insertResident(db, v, household: h.id, path: h.path, actor: actor)
-            try await householdsChanged(db, [h.id])
+            try await householdsDidChange(db, [h.id])
             return id
         }
         return try await resident(id, actor: actor)
@@ -801,7 +811,7 @@ public struct RegistryService: Sendable {
             try await audit.append(db, actor: actor, action: "resident.update", objectType: "resident", objectID: id, path: scope.path)
             // Both homes when the resident moved between households.
             let before = try r.decode(column: "household_id", as: Int64.self)
-            try await householdsChanged(db, v.householdID.map { $0 == before ? [before] : [before, $0] } ?? [before])
+            try await householdsDidChange(db, v.householdID.map { $0 == before ? [before] : [before, $0] } ?? [before])
         }
         return try await resident(id, actor: actor)
     }

@@ -88,31 +88,26 @@ extension RegistryService {
         }
     }
 
-    /// Households by situation per building (per compound when the place is a street), counted
-    /// in the database: one pass over the place's households and their residents.
+    /// Households by situation per building (per compound when the place is a street), from the
+    /// counts the registry keeps (SituationCounts.swift): a few rows a building, found through
+    /// the buildings under the place's path.
     public func situationBlocks(_ place: SituationPlace) async throws -> [MapBlock] {
-        let tags = ResidentTag.allCases.map(\.rawValue)
-        // One count per tag; a tag is a whole item of the comma list ("elderly" is not "elderly_alone").
-        let counts = tags.enumerated().map { i, t in
-            "COUNT(DISTINCT CASE WHEN (',' || r.tags || ',') LIKE '%,\(t),%' THEN h.id END) AS t\(i)"
-        }.joined(separator: ", ")
-        return try await store.read { db in
+        try await store.read { db in
             let rows = try await db.query("""
-                SELECT CASE WHEN p.kind = 'unit' THEN p.parent_id ELSE p.id END AS block, h.grid_id, COUNT(DISTINCT h.id) AS households, \(unsafeRaw: counts)
-                FROM households h JOIN places p ON p.id = h.place_id LEFT JOIN residents r ON r.household_id = h.id
-                WHERE \(store.dialect.startsWith("h.path", place.path))
-                GROUP BY CASE WHEN p.kind = 'unit' THEN p.parent_id ELSE p.id END, h.grid_id
+                SELECT c.block_id, c.grid_id, c.situation, c.households FROM situation_counts c JOIN places p ON p.id = c.block_id
+                WHERE \(store.dialect.startsWith("p.path", place.path))
                 """).all()
             var blocks: [Int64: MapBlock] = [:]
             for r in rows {
-                let id = try r.decode(column: "block", as: Int64.self)
+                let id = try r.decode(column: "block_id", as: Int64.self)
                 var b = blocks[id] ?? MapBlock(id: id, name: "", lat: nil, lng: nil, households: 0, situations: [:], grids: [:])
                 let n = try r.decode(column: "households", as: Int.self)
-                b.households += n
-                b.grids[try r.decode(column: "grid_id", as: Int64.self), default: 0] += n
-                for (i, t) in tags.enumerated() {
-                    let c = try r.decode(column: "t\(i)", as: Int.self)
-                    if c > 0 { b.situations[t, default: 0] += c }
+                let situation = try r.decode(column: "situation", as: String.self)
+                if situation.isEmpty {
+                    b.households += n
+                    b.grids[try r.decode(column: "grid_id", as: Int64.self), default: 0] += n
+                } else if n > 0 {
+                    b.situations[situation, default: 0] += n
                 }
                 blocks[id] = b
             }
