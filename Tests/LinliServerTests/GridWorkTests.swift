@@ -343,6 +343,35 @@ import LinliStore
                 clock.advance(hours: 25)
                 _ = try await f.linli.gridWork.remindUnacknowledged()
                 #expect(try await f.linli.gridWork.sendDueSMS() == 1, "the first, acknowledged, is not sent again")
+                // The providers' own callbacks, with the secret in the URL (they cannot add a header).
+                func hook(_ provider: String, _ body: String, token: String = "test-sms-inbound-secret-0001") async throws -> TestResponse {
+                    try await client.execute(uri: "/api/v1/sms/inbound/\(provider)?token=\(token)", method: .post, headers: [.contentType: "application/json"],
+                                             body: ByteBuffer(string: body))
+                }
+                let gasCode = try #require(sms.lastCode(to: "13900001111"))
+                let tencent = #"{"extend":"","mobile":"13900001111","nationcode":"86","sign":"邻里","text":"\#(gasCode)","time":1764554400}"#
+                #expect(try await hook("tencent", tencent, token: "wrong-secret-wrong-secret").status == .notFound)
+                #expect(try await hook("nokia", tencent).status == .notFound)
+                res = try await hook("tencent", "[]")
+                #expect(res.status == .unprocessableContent && res.body.text.contains("\"text\""))
+                res = try await hook("tencent", tencent)
+                #expect(res.status == .ok && res.body.text == #"{"result":0,"errmsg":"OK"}"#)
+                let gas = try await f.linli.store.read { db in
+                    try await db.query("SELECT acked_at FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id WHERE a.title = '燃气检查' AND x.household_id = \(household)").first()!
+                        .decode(column: "acked_at", as: Int64?.self)
+                }
+                #expect(gas != nil, "acknowledged through Tencent Cloud's callback")
+                // Alibaba Cloud pushes a batch; a number with the country code is the same phone.
+                res = try await Self.post(client, "/api/v1/announcements", staff,
+                    #"{"community_id":\#(community),"title":"电梯维修","body":"周五电梯停用。","audience_kind":"community","needs_ack":true}"#)
+                let lift = try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body))
+                #expect(try await f.linli.gridWork.sendDueSMS() == 1)
+                let liftCode = try #require(sms.lastCode(to: "13900001111"))
+                res = try await hook("aliyun", #"[{"phone_number":"13900002222","content":"\#(liftCode)","send_time":"2026-12-01 10:00:00","dest_code":"1234","sequence_id":1},"#
+                                     + #"{"phone_number":"8613900001111","content":"好的 \#(liftCode)","send_time":"2026-12-01 10:00:05","dest_code":"1234","sequence_id":"2"}]"#)
+                #expect(res.status == .ok && res.body.text.contains(#""code":0"#))
+                res = try await client.execute(uri: "/api/v1/announcements/\(lift.id)", method: .get, headers: [.authorization: "Bearer \(staff)"])
+                #expect(try JSONDecoder().decode(AnnouncementView.self, from: Data(buffer: res.body)).acknowledged == 1, "one of the batch matched")
                 // The resident withdraws consent: the phone's replies no longer count.
                 var withdraw = ResidentInput()
                 withdraw.smsNotices = false

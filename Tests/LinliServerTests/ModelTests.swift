@@ -193,3 +193,35 @@ import LinliStore
         #expect(a == "dba1e1634fbee7cd31af68b281ed6b5ef2028626dbeb0df6e2ef629468406fde")
     }
 }
+
+/// The SMS providers' reply callbacks, read by worked examples of each documented shape.
+@Suite struct SMSInboundTests {
+    @Test func eachProvidersShapeGivesPhoneAndText() throws {
+        let tencent = #"{"extend":"","mobile":"13900001111","nationcode":"86","sign":"邻里","text":"收到 4821","time":1457336869}"#
+        #expect(try SMSInbound.replies(.tencent, body: Array(tencent.utf8)) == [.init(phone: "13900001111", text: "收到 4821")])
+        let aliyun = #"[{"phone_number":"8613900001111","content":"4821","send_time":"2017-09-01 00:00:00","dest_code":"1234","sequence_id":1234567890},"#
+            + #"{"phone_number":"13900002222","content":"好","send_time":"2017-09-01 00:00:01","dest_code":"1234","sequence_id":"1234567891"}]"#
+        #expect(try SMSInbound.replies(.aliyun, body: Array(aliyun.utf8)) == [.init(phone: "13900001111", text: "4821"), .init(phone: "13900002222", text: "好")])
+        #expect(try SMSInbound.replies(.generic, body: Array(#"{"phone":"+86 139-0000-1111","content":"4821"}"#.utf8)) == [.init(phone: "13900001111", text: "4821")])
+        // A shape that is not the provider's is refused, naming the field the provider would fill.
+        for (p, body, field) in [(SMSInbound.Provider.tencent, "[]", "text"), (.aliyun, "{}", "content"), (.generic, "nope", "content")] {
+            do { _ = try SMSInbound.replies(p, body: Array(body.utf8)); Issue.record("\(p) took \(body)") }
+            catch let e as LinliError { #expect(e.field == field) }
+        }
+    }
+
+    @Test func mainlandNumbersLoseTheirCountryCodeAndOthersKeepIt() {
+        #expect(SMSInbound.national("+8613900001111", countryCode: nil) == "13900001111")
+        #expect(SMSInbound.national("008613900001111", countryCode: nil) == "13900001111")
+        #expect(SMSInbound.national("13900001111", countryCode: "86") == "13900001111")
+        // An 11-digit number that happens to start with 86 is kept whole.
+        #expect(SMSInbound.national("86123456789", countryCode: nil) == "86123456789")
+        #expect(SMSInbound.national("91234567", countryCode: "852") == "+85291234567")
+    }
+
+    @Test func eachProviderHearsItsOwnSuccess() {
+        #expect(String(decoding: SMSInbound.answer(.tencent, acknowledged: 0, received: 1), as: UTF8.self) == #"{"result":0,"errmsg":"OK"}"#)
+        #expect(String(decoding: SMSInbound.answer(.aliyun, acknowledged: 1, received: 2), as: UTF8.self).hasPrefix(#"{"code":0"#))
+        #expect(String(decoding: SMSInbound.answer(.generic, acknowledged: 1, received: 1), as: UTF8.self).contains(#""acknowledged":true"#))
+    }
+}

@@ -148,6 +148,7 @@ import LinliStore
         switch name {
         case "household": return missing ? "999999999" : String(inside ? ids.insideHousehold : ids.outsideHousehold)
         case "grant": return missing ? "999999999" : (inside ? w.insideGrant : w.outsideGrant)
+        case "provider": return missing ? "nosuchprovider" : "tencent"  // an SMS provider: one for the whole city
         case "code" where before == "h": return missing ? "nosuchcode" : (inside ? ids.insideCode : ids.outsideCode)
         case "code" where before == "verify": return missing ? "nosuchcode" : (inside ? w.inside["certificate-codes"] : w.outside["certificate-codes"])
         case "code": return missing ? "nosuchcode" : "noise"  // a request category: one for the whole city
@@ -235,7 +236,10 @@ import LinliStore
         return out
     })
 
-    static let narrowRefusals: Set<String> = relativeLinkRefusals.union([
+    static let narrowRefusals: Set<String> = relativeLinkRefusals.union(Role.allCases.map {
+        // An SMS provider's reply hook exists only with the relay's secret, never with a sign-in.
+        "POST /api/v1/sms/inbound/:provider \($0.rawValue) 404"
+    }).union([
         // Announcements are read by the households they went to, their senders and the grid
         // workers of those households; acknowledged only by the households. A grid worker
         // prints only the ones they sent (the matrix's is the community's).

@@ -65,26 +65,35 @@ extension GridWorkRoutes {
             return Response(status: .noContent)
         }
         // A resident's SMS reply, relayed by the provider's inbound hook with the shared secret:
-        // the reply code of a notice sent to that phone acknowledges it.
-        // The secret is checked before the body is read (as the payment notice's signature is):
-        // without it the hook does not exist, whatever is sent.
+        // the reply code of a notice sent to that phone acknowledges it. Linli's own shape here;
+        // a provider's own (Tencent Cloud, Alibaba Cloud) at /api/v1/sms/inbound/{provider}.
         r.post("/api/v1/sms/inbound", .open, raw: ["application/json"]) { req, c in
-            guard let expected = gridWork.smsInboundToken, let given = req.headers[HTTPField.Name("X-Linli-SMS-Token")!],
-                  Self.sameSecret(given, expected) else { throw LinliError.notFound }
-            let buffer = try await req.body.collect(upTo: 4096)
-            guard let reply = try? JSONDecoder().decode(SMSReply.self, from: Data(buffer: buffer)) else {
-                throw LinliError.invalid("content", "invalid_json", "应为 {\"phone\":…,\"content\":…}")
-            }
-            let id = try await gridWork.acknowledgeBySMS(phone: reply.phone ?? "", text: reply.content ?? "")
-            return try JSON.response(SMSReplyAnswer(acknowledged: id != nil))
+            try await inbound(.generic, req, secret: req.headers[HTTPField.Name("X-Linli-SMS-Token")!])
+        }
+        // A provider cannot add a header to its callback: the secret may come in the URL
+        // configured in its console (`?token=`), or in the header as above.
+        r.post("/api/v1/sms/inbound/:provider", .open, raw: ["application/json"]) { req, c in
+            guard let provider = SMSInbound.Provider(rawValue: c.parameters.get("provider") ?? "") else { throw LinliError.notFound }
+            return try await inbound(provider, req, secret: req.headers[HTTPField.Name("X-Linli-SMS-Token")!] ?? req.uri.queryParameters.get("token").map { String($0) })
         }
         r.get("/api/v1/visits/unread-notices", .action(.visitLog)) { req, c in
             try JSON.response(try await gridWork.unreadNotices(gridID: try Input.id(req.uri.queryParameters.get("grid"), field: "grid"), actor: try c.requireActor()))
         }
     }
 
-    struct SMSReply: Codable { var phone: String?; var content: String? }
-    struct SMSReplyAnswer: Codable { var acknowledged: Bool }
+    /// The secret is checked before the body is read (as the payment notice's signature is):
+    /// without it the hook does not exist, whatever is sent. Every reply in the body is handled
+    /// before the provider hears success; a fault answers 500, and the provider sends it again
+    /// (an acknowledgement given twice is the same acknowledgement).
+    func inbound(_ provider: SMSInbound.Provider, _ req: Request, secret given: String?) async throws -> Response {
+        guard let expected = gridWork.smsInboundToken, let given, Self.sameSecret(given, expected) else { throw LinliError.notFound }
+        let buffer = try await req.body.collect(upTo: 64 * 1024)
+        let replies = try SMSInbound.replies(provider, body: Array(buffer: buffer))
+        var acknowledged = 0
+        for r in replies where try await gridWork.acknowledgeBySMS(phone: r.phone, text: r.text) != nil { acknowledged += 1 }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: SMSInbound.answer(provider, acknowledged: acknowledged, received: replies.count))))
+    }
 
     /// Compares secrets in time that does not depend on where they differ.
     static func sameSecret(_ a: String, _ b: String) -> Bool {
