@@ -736,3 +736,68 @@ import LinliStore
     }
 }
 
+
+/// The visits page's typed model gives the template exactly what the `[String: Any]` page data
+/// it replaced gave (that builder is kept here as the reference), on a day with every list full.
+@Suite struct VisitsPageModelTests {
+    static func reference(_ list: DueList, _ unread: [UnreadNotice], _ tasks: [GridTaskView], _ routes: [PatrolRouteView], gridID: Int64?, canPlan: Bool, lang: Lang) -> TemplateValue {
+        let items = list.items.map { d -> [String: Any] in
+            var item: [String: Any] = ["household_id": d.householdID, "address": d.address, "overdue": d.overdue,
+                                       "situations": d.situations.map { I18n.label($0, lang) }.joined(separator: "、"),
+                                       "due_on": GridWorkRoutes.dayText(d.dueOn), "follow_up": d.reason == DueReason.followUp.rawValue,
+                                       "period": d.period.map { I18n.label("period_" + $0, lang) } ?? "",
+                                       "last": d.lastVisit.map(GridWorkRoutes.dayText) ?? I18n.table(lang)["visit_never"]!]
+            if let r = d.retryFrom { item["retry_from"] = GridWorkRoutes.dayText(r) }
+            return item
+        }
+        let unread = unread.map {
+            ["announcement_id": $0.announcementID, "title": $0.title, "household_id": $0.householdID, "address": $0.address,
+             "sent_on": GridWorkRoutes.dayText($0.sentOn)] as [String: Any]
+        }
+        let tasks = tasks.map { t -> [String: Any] in
+            let n = t.counts ?? t.mine ?? GridTaskCounts(households: 0, done: 0, problems: 0)
+            return ["id": t.id, "title": t.title, "deadline": GridWorkRoutes.dayText(t.deadline), "state": I18n.label("task_state_" + t.state.rawValue, lang),
+                    "overdue": t.state == .overdue, "finished": t.state == .complete || t.state == .closed,
+                    "households": n.households, "done": n.done, "problems": n.problems, "open": n.open, "has_problems": n.problems > 0,
+                    "rate": n.households == 0 ? "—" : "\((n.done + n.problems) * 100 / n.households)%"]
+        }
+        let patrols = routes.map { r -> [String: Any] in
+            ["id": r.id, "name": r.name, "grid": r.gridName, "period": I18n.label("patrol_period_" + r.period.rawValue, lang),
+             "points": r.points.count, "state": I18n.label("patrol_state_" + r.state.rawValue, lang), "overdue": r.state == .overdue, "done": r.state == .done,
+             "due_by": GridWorkRoutes.dayText(r.dueBy), "last": r.lastPatrol ?? I18n.table(lang)["patrol_never"]!, "active": r.active]
+        }
+        let data: [String: Any] = [
+            "tasks": tasks, "has_tasks": !tasks.isEmpty, "due_heading": !tasks.isEmpty || !unread.isEmpty || !patrols.isEmpty,
+            "patrols": patrols, "has_patrols": !patrols.isEmpty,
+            "items": items, "none": items.isEmpty, "count": list.total, "overdue": list.overdue, "has_overdue": list.overdue > 0,
+            "grid": gridID ?? 0, "has_grid": gridID != nil, "code": "", "error_code": "",
+            "can_plan": canPlan, "unread": unread, "has_unread": !unread.isEmpty,
+            "later": list.later, "has_later": list.later > 0, "all_href": "/visits?all=1" + (gridID.map { "&grid=\($0)" } ?? ""),
+        ]
+        return TemplateValue(any: data)
+    }
+
+    @Test(arguments: Backend.available)
+    func theTypedPageGivesWhatTheDictionaryGave(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-01T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            _ = try await f.linli.loadGridWorkDemo()
+            var a = AnnouncementInput()
+            a.communityID = f.demo.firstCommunityID; a.audienceKind = "community"; a.needsAck = true
+            a.title = "周三停水"; a.body = "周三 9:00–15:00 停水。"
+            _ = try await f.linli.gridWork.announce(a, actor: try await f.actor("community"))
+            clock.advance(hours: 50)
+            let worker = try await f.actor("grid")
+            for all in [false, true] {
+                let (list, unread, tasks, routes) = try await f.linli.gridWork.visitsPage(gridID: nil, actor: worker, all: all)
+                // The two-week list may be empty this week; the whole one is not.
+                #expect((!all || !list.items.isEmpty) && !unread.isEmpty && !tasks.isEmpty && !routes.isEmpty, "every list has something")
+                for lang in [Lang.zh, .en] {
+                    let typed = TemplateValue.object(VisitsPage(list: list, unread: unread, tasks: tasks, routes: routes, gridID: nil, code: nil, errorCode: nil, canPlan: false).fields(lang))
+                    let expected = Self.reference(list, unread, tasks, routes, gridID: nil, canPlan: false, lang: lang)
+                    #expect(typed.firstDifference(from: expected) == nil, "\(lang) all=\(all): \(typed.firstDifference(from: expected) ?? "")")
+                }
+            }
+        }
+    }
+}

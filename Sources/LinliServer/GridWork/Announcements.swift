@@ -284,9 +284,12 @@ extension GridWorkService {
 
     /// The same for grids already checked and synced (the due list's: the visits page shows both).
     func unreadNotices(grids: [Int64], limit: Int = 200) async throws -> [UnreadNotice] {
+        try await store.read { db in try await unreadNotices(db, grids: grids, limit: limit) }
+    }
+
+    func unreadNotices(_ db: any SQLDatabase, grids: [Int64], limit: Int = 200) async throws -> [UnreadNotice] {
         let now = env.nowSeconds
-        return try await store.read { db in
-            try await db.query("""
+        return try await db.query("""
                 SELECT x.announcement_id, a.title, a.created_at, x.household_id, COALESCE(d.address, '') AS address
                 FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
                 LEFT JOIN visit_due d ON d.household_id = x.household_id
@@ -299,7 +302,6 @@ extension GridWorkService {
                              householdID: try r.decode(column: "household_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
                              sentOn: ChinaTime.iso(day: LocalDay.of(try r.decode(column: "created_at", as: Int64.self))))
             }
-        }
     }
 
     /// The grid worker told the household in person (or by phone): read, and acknowledged if asked.

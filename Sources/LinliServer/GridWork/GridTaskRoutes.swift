@@ -85,13 +85,7 @@ extension GridWorkRoutes {
 
     func stateLabel(_ s: GridTaskState, _ lang: Lang) -> String { I18n.label("task_state_" + s.rawValue, lang) }
 
-    func taskItem(_ t: GridTaskView, _ lang: Lang) -> [String: Any] {
-        let n = t.counts ?? t.mine ?? GridTaskCounts(households: 0, done: 0, problems: 0)
-        return ["id": t.id, "title": t.title, "deadline": Self.dayText(t.deadline), "state": stateLabel(t.state, lang),
-                "overdue": t.state == .overdue, "finished": t.state == .complete || t.state == .closed,
-                "households": n.households, "done": n.done, "problems": n.problems, "open": n.open, "has_problems": n.problems > 0,
-                "rate": n.households == 0 ? "—" : "\((n.done + n.problems) * 100 / n.households)%"]
-    }
+    func taskItem(_ t: GridTaskView, _ lang: Lang) -> TemplateValue { VisitsPage.taskItem(t, lang) }
 
     /// Staff: their community's tasks and the form to give one; a grid worker: the tasks in their grids.
     func tasksPage(_ req: Request, _ c: AppContext, values: FormData, errors: [String: String]) async throws -> Response {

@@ -234,6 +234,12 @@ extension GridWorkService {
                     .all().map { try taskView($0, staff: true, mine: nil, today: today) }
             }
         }
+        return try await store.read { db in try await workerTasks(db, actor: actor, openOnly: openOnly, limit: limit) }
+    }
+
+    /// A grid worker's tasks in their grids (none for anyone without a grid of their own).
+    func workerTasks(_ db: any SQLDatabase, actor: Actor, openOnly: Bool, limit: Int = 100) async throws -> [GridTaskView] {
+        let today = LocalDay.of(env.nowSeconds)
         let grids = Self.workerGrids(actor)
         guard !grids.isEmpty else { return [] }
         // The due list asks for open tasks only: ended ones are not read at all.
@@ -242,7 +248,7 @@ extension GridWorkService {
         // each found through the (grid, task) indexes — then the grid's share of each: every
         // task the grid was ever given is not read on each look at the due list.
         let communities = Array(Set(actor.grants(for: .visitLog).filter { $0.gridID != nil }.map { PlacePath.communityID($0.placePath) })).sorted()
-        return try await store.read { db in
+        do {
             let current = try await db.query("""
                 SELECT t.id FROM grid_tasks t WHERE t.community_id IN (\(list: communities)) AND \(ended)
                 AND (EXISTS (SELECT 1 FROM grid_task_households x WHERE x.grid_id IN (\(list: grids)) AND x.task_id = t.id)

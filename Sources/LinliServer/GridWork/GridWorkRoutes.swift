@@ -224,17 +224,7 @@ struct GridWorkRoutes {
         return out
     }
 
-    static func dueItems(_ list: DueList, _ lang: Lang) -> [[String: Any]] {
-        list.items.map { d in
-            var item: [String: Any] = ["household_id": d.householdID, "address": d.address, "overdue": d.overdue,
-                                       "situations": d.situations.map { I18n.label($0, lang) }.joined(separator: "、"),
-                                       "due_on": Self.dayText(d.dueOn), "follow_up": d.reason == DueReason.followUp.rawValue,
-                                       "period": d.period.map { I18n.label("period_" + $0, lang) } ?? "",
-                                       "last": d.lastVisit.map(Self.dayText) ?? I18n.table(lang)["visit_never"]!]
-            if let r = d.retryFrom { item["retry_from"] = Self.dayText(r) }
-            return item
-        }
-    }
+    static func dueItems(_ list: DueList, _ lang: Lang) -> [TemplateValue] { list.items.map { VisitsPage.dueItem($0, lang) } }
 
     /// "2026-12-06" as "12月6日".
     static func dayText(_ iso: String) -> String {
@@ -245,26 +235,12 @@ struct GridWorkRoutes {
 
     func duePage(_ c: AppContext, gridID: Int64?, all: Bool, errors: [String: String], code: String?) async throws -> Response {
         let actor = try c.requireActor()
-        let t = I18n.table(c.lang)
-        let list = try await gridWork.due(gridID: gridID, actor: actor, all: all)
-        let items = Self.dueItems(list, c.lang)
-        let unread = try await gridWork.unreadNotices(grids: list.gridIDs).map {
-            ["announcement_id": $0.announcementID, "title": $0.title, "household_id": $0.householdID, "address": $0.address,
-             "sent_on": Self.dayText($0.sentOn)] as [String: Any]
-        }
-        // The community's tasks still open in the worker's grids, above the visits.
-        let tasks = GridWorkService.workerGrids(actor).isEmpty ? [] : try await gridWork.openTasks(actor: actor).map { taskItem($0, c.lang) }
-        // And the patrol routes not yet walked in this period.
-        let patrols = GridWorkService.workerGrids(actor).isEmpty ? [] : try await gridWork.routes(community: nil, actor: actor)
-            .filter { $0.state != .done }.map { routeItem($0, c.lang) }
-        return renderer.page("visits", [
-            "tasks": tasks, "has_tasks": !tasks.isEmpty, "due_heading": !tasks.isEmpty || !unread.isEmpty || !patrols.isEmpty,
-            "patrols": patrols, "has_patrols": !patrols.isEmpty,
-            "items": items, "none": items.isEmpty, "count": list.total, "overdue": list.overdue, "has_overdue": list.overdue > 0,
-            "grid": gridID ?? 0, "has_grid": gridID != nil, "code": code ?? "", "error_code": errors["code"] ?? "",
-            "can_plan": actor.may(.visitPlan), "unread": unread, "has_unread": !unread.isEmpty,
-            "later": list.later, "has_later": list.later > 0, "all_href": "/visits?all=1" + (gridID.map { "&grid=\($0)" } ?? ""),
-        ], context: c, title: t["visits_due"]!)
+        // The due list, the notices unread for two days, the community's open tasks in the
+        // worker's grids (above the visits) and the patrol routes not yet walked: one read.
+        let (list, unread, tasks, routes) = try await gridWork.visitsPage(gridID: gridID, actor: actor, all: all)
+        let page = VisitsPage(list: list, unread: unread, tasks: tasks, routes: routes, gridID: gridID, code: code, errorCode: errors["code"],
+                              canPlan: actor.may(.visitPlan))
+        return renderer.page("visits", fields: page.fields(c.lang), context: c, title: I18n.table(c.lang)["visits_due"]!)
     }
 
     func formPage(_ c: AppContext, _ h: HouseholdFacts, followUpPending: Bool, values: FormData, errors: [String: String]) async throws -> Response {

@@ -161,11 +161,7 @@ extension GridWorkRoutes {
 
     func stateText(_ s: PatrolState, _ lang: Lang) -> String { I18n.label("patrol_state_" + s.rawValue, lang) }
 
-    func routeItem(_ r: PatrolRouteView, _ lang: Lang) -> [String: Any] {
-        ["id": r.id, "name": r.name, "grid": r.gridName, "period": I18n.label("patrol_period_" + r.period.rawValue, lang),
-         "points": r.points.count, "state": stateText(r.state, lang), "overdue": r.state == .overdue, "done": r.state == .done,
-         "due_by": Self.dayText(r.dueBy), "last": r.lastPatrol ?? I18n.table(lang)["patrol_never"]!, "active": r.active]
-    }
+    func routeItem(_ r: PatrolRouteView, _ lang: Lang) -> TemplateValue { .object(VisitsPage.routeItem(r, lang)) }
 
     func checkItem(_ c: PatrolCheckView, _ lang: Lang) -> [String: Any] {
         var d: [String: Any] = ["position": c.position, "label": c.label, "result": I18n.label("patrol_result_" + c.result.rawValue, lang),
@@ -233,7 +229,7 @@ extension GridWorkRoutes {
 
     func routePage(_ c: AppContext, _ r: PatrolRouteView, _ patrols: [PatrolView]) async throws -> Response {
         let t = I18n.table(c.lang)
-        var data = routeItem(r, c.lang)
+        var data = VisitsPage.routeItem(r, c.lang).dictionary
         data["point_list"] = r.points.enumerated().map { ["n": $0.offset + 1, "label": $0.element.label] as [String: Any] }
         data["patrols"] = patrols.map { p -> [String: Any] in
             ["id": p.id, "at": p.patrolledAt, "by": p.by, "findings": p.findings, "has_findings": p.findings > 0]

@@ -220,7 +220,7 @@ extension GridWorkService {
         try actor.require(.visitLog)
         let today = LocalDay.of(env.nowSeconds)
         return try await store.read { db in
-            var filter: BoundSQL
+            let filter: BoundSQL
             if let community {
                 guard let c = try await registry.fetchPlace(db, community), c.kind.isCommunity, actor.may(.placeView, on: c.scope) else { throw LinliError.notFound }
                 if actor.may(.visitLog, on: c.scope) {
@@ -231,15 +231,24 @@ extension GridWorkService {
                     filter = "r.community_id = \(community) AND \(Self.routeFamily(own))"
                 }
             } else {
-                let own = Self.workerGrids(actor)
-                guard !own.isEmpty else { return [] }
-                filter = Self.routeFamily(own)
+                return try await workerRoutes(db, actor: actor, retired: retired)
             }
-            let active: BoundSQL = retired ? "" : " AND r.active = 1"
-            let rows = try await db.query("\(unsafeRaw: Self.routeColumns) WHERE \(filter)\(active) ORDER BY g.name, r.name LIMIT 500").all()
-            let points = try await routePoints(db, try rows.map { try $0.decode(column: "id", as: Int64.self) })
-            return try rows.map { try routeView($0, points: points[try $0.decode(column: "id", as: Int64.self)] ?? [], today: today) }
+            return try await routeViews(db, filter, retired: retired, today: today)
         }
+    }
+
+    /// The routes of a grid worker's own grids (none for anyone without a grid of their own).
+    func workerRoutes(_ db: any SQLDatabase, actor: Actor, retired: Bool = false) async throws -> [PatrolRouteView] {
+        let own = Self.workerGrids(actor)
+        guard !own.isEmpty else { return [] }
+        return try await routeViews(db, Self.routeFamily(own), retired: retired, today: LocalDay.of(env.nowSeconds))
+    }
+
+    func routeViews(_ db: any SQLDatabase, _ filter: BoundSQL, retired: Bool, today: Int64) async throws -> [PatrolRouteView] {
+        let active: BoundSQL = retired ? "" : " AND r.active = 1"
+        let rows = try await db.query("\(unsafeRaw: Self.routeColumns) WHERE \(filter)\(active) ORDER BY g.name, r.name LIMIT 500").all()
+        let points = try await routePoints(db, try rows.map { try $0.decode(column: "id", as: Int64.self) })
+        return try rows.map { try routeView($0, points: points[try $0.decode(column: "id", as: Int64.self)] ?? [], today: today) }
     }
 
     /// A route with its latest patrols (for the grid's staff and the community; 404 to others).

@@ -313,19 +313,34 @@ extension GridWorkService {
 
     public func due(gridID: Int64?, actor: Actor, all: Bool = false, limit: Int = 300) async throws -> DueList {
         let ids = try await syncedGrids(gridID, actor: actor)
+        return try await store.read { db in try await dueList(db, grids: ids, all: all, limit: limit) }
+    }
+
+    /// The visits page's four lists — the due list, the notices unread for two days, the open
+    /// tasks and the patrols not yet walked — in one read: the page a grid worker opens most.
+    func visitsPage(gridID: Int64?, actor: Actor, all: Bool) async throws -> (due: DueList, unread: [UnreadNotice], tasks: [GridTaskView], routes: [PatrolRouteView]) {
+        let ids = try await syncedGrids(gridID, actor: actor)
+        let worker = !Self.workerGrids(actor).isEmpty
+        return try await store.read { db in
+            let list = try await dueList(db, grids: ids, all: all, limit: 300)
+            let unread = try await unreadNotices(db, grids: ids)
+            let tasks = worker ? try await workerTasks(db, actor: actor, openOnly: true).filter { $0.state == .open || $0.state == .overdue } : []
+            let routes = worker ? try await workerRoutes(db, actor: actor).filter { $0.state != .done } : []
+            return (list, unread, tasks, routes)
+        }
+    }
+
+    func dueList(_ db: any SQLDatabase, grids ids: [Int64], all: Bool, limit: Int) async throws -> DueList {
         let today = LocalDay.of(env.nowSeconds)
         // The two-week list reads only rows whose list day has come; the rest of the period is
         // counted from the index. The whole list reads every row whose day has come.
-        let (rows, counted) = try await store.read { db -> ([DueRow], Int) in
-            let grids: BoundSQL = "(grid_id IN (\(list: ids)) OR micro_grid_id IN (\(list: ids)))"
-            let rows = try await db.query("""
-                \(unsafeRaw: Self.dueColumns) WHERE \(grids) AND \(unsafeRaw: all ? "show_from" : "list_from") <= \(today)
-                """).all().map(Self.dueRow)
-            let later = all ? 0 : try await db.query("""
-                SELECT COUNT(*) AS n FROM visit_due WHERE \(grids) AND list_from > \(today) AND show_from <= \(today)
-                """).first()!.decode(column: "n", as: Int.self)
-            return (rows, later)
-        }
+        let grids: BoundSQL = "(grid_id IN (\(list: ids)) OR micro_grid_id IN (\(list: ids)))"
+        let rows = try await db.query("""
+            \(unsafeRaw: Self.dueColumns) WHERE \(grids) AND \(unsafeRaw: all ? "show_from" : "list_from") <= \(today)
+            """).all().map(Self.dueRow)
+        let counted = all ? 0 : try await db.query("""
+            SELECT COUNT(*) AS n FROM visit_due WHERE \(grids) AND list_from > \(today) AND show_from <= \(today)
+            """).first()!.decode(column: "n", as: Int.self)
         var items: [(DueItem, DueRow)] = []
         var later = counted
         for r in rows {

@@ -9,7 +9,7 @@ struct RequestsRoutes {
     let inbox: Inbox
     let renderer: Renderer
     /// A grid worker's visits due, shown on /today beside their requests (grid work's use case).
-    var dueVisits: @Sendable (Actor, Lang) async throws -> [[String: Any]] = { _, _ in [] }
+    var dueVisits: @Sendable (Actor, Lang) async throws -> [TemplateValue] = { _, _ in [] }
 
     /// Which role-level action a transition's route needs; the service then checks the request itself.
     static func access(_ t: RequestTransition) -> Action {

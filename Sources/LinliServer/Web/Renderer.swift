@@ -58,8 +58,7 @@ struct Renderer: Sendable {
     static func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] { fields(of: data(value, lang)) }
 
     private static func fields(of value: TemplateValue) -> [String: Any] {
-        let fields = TemplateFields(of: value)
-        return Dictionary(uniqueKeysWithValues: zip(fields.names, fields.values.map { $0 as Any }))
+        TemplateFields(of: value).dictionary
     }
 
     /// The general path, for what `TemplateEncoding` does not cover (dates, decimals).

@@ -104,6 +104,9 @@ struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
     var count: Int { names.count }
 
+    /// The fields as a route's `[String: Any]`, for a page that adds its own beside them.
+    var dictionary: [String: Any] { Dictionary(uniqueKeysWithValues: zip(names, values.map { $0 as Any })) }
+
     private mutating func buildIndex() {
         index = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { _, last in last })
     }
