@@ -1303,6 +1303,26 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
     WebDriverWait(d, 10).until(lambda drv: "未装燃气报警器" in drv.page_source, "problem kept")
     assert d.find_elements(By.CSS_SELECTOR, "#task-households a[href^='/requests/']"), "the problem's request is linked"
     shot(d, "task-1-doors-large-phone")
+    # In a stairwell without signal the next door's mark is kept on the phone, said beside the
+    # door, and sent once the signal returns (from any grid-work page).
+    task_id = d.current_url.split("/grid-tasks/")[1].split("?")[0].split("#")[0]
+    third = d.find_element(By.CSS_SELECTOR, "#task-households section.entry")
+    door3 = int(third.get_attribute("id")[1:])
+    token = token_of(base, "grid")
+    def mark_of():
+        return next(h for h in api(base, f"/api/v1/grid-tasks/{task_id}", token)[1]["households"] if h["household_id"] == door3).get("outcome")
+    assert mark_of() != "done"  # an open door (nobody home last time, or not yet knocked)
+    d.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    try:
+        settled(d, third.find_element(By.CSS_SELECTOR, "button[value=done]")).click()
+        WebDriverWait(d, 10).until(lambda drv: third.find_elements(By.CSS_SELECTOR, ".mark-kept"), "kept on the phone")
+        assert d.find_element(By.ID, "visit-queue").is_displayed(), "the queue names the door"
+        shot(d, "task-1b-kept-offline-large-phone")
+    finally:
+        d.set_network_conditions(offline=False, latency=0, download_throughput=1024 * 1024, upload_throughput=1024 * 1024)
+    assert mark_of() != "done", "not sent while offline"
+    d.get(base + "/visits")
+    WebDriverWait(d, 15).until(lambda drv: mark_of() == "done", "sent when the signal returned")
     d.get(base + "/prefs?print=normal")
     d.delete_all_cookies()
     login(d, base, "community")

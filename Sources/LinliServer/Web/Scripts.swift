@@ -223,8 +223,14 @@ enum Scripts {
   var owner = document.body.getAttribute('data-user') || '';
   var KINDS = {
     visit: { key: 'linli.visits.pending.' + owner, api: '/api/v1/visits' },
-    patrol: { key: 'linli.patrols.pending.' + owner, api: '/api/v1/patrols' }
+    patrol: { key: 'linli.patrols.pending.' + owner, api: '/api/v1/patrols' },
+    // A task's door: each record names its own address (the task and the household).
+    mark: { key: 'linli.taskmarks.pending.' + owner, api: null }
   };
+  var ALL = ['visit', 'patrol', 'mark'];
+  // A record's identity in its queue: a visit's or patrol's key; a door's task and household
+  // (a later mark of the same door replaces one not yet sent).
+  function keyOf(v) { return v.key || v.body.client_key; }
   var REFUSED = 'linli.outbox.refused.' + owner;
   function read(key) { try { return JSON.parse(localStorage.getItem(key) || '[]'); } catch (e) { return []; } }
   function load(kind) { return read(KINDS[kind].key); }
@@ -251,7 +257,7 @@ enum Scripts {
   var box = document.getElementById('visit-queue'), login = false;
   function show() {
     if (!box) return;
-    var names = load('visit').concat(load('patrol')).map(function (v) { return v.address; });
+    var names = ALL.reduce(function (all, k) { return all.concat(load(k)); }, []).map(function (v) { return v.address; });
     var refused = read(REFUSED);
     box.hidden = names.length === 0 && refused.length === 0;
     box.textContent = names.length ? box.getAttribute('data-label') + names.join('、') + (login ? ' ' + box.getAttribute('data-login') : '') : '';
@@ -292,28 +298,28 @@ enum Scripts {
       });
     }));
   }
-  function send(kind, body) {
-    return fetch(KINDS[kind].api, { method: 'POST', credentials: 'same-origin',
+  function send(kind, body, api) {
+    return fetch(api || KINDS[kind].api, { method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() || '' }, body: JSON.stringify(body) });
   }
   var flushing = false;
   // Sends the oldest record of each kind in turn; a server fault on one kind leaves the other free.
   function flush() {
     if (flushing || navigator.onLine === false || !csrf()) { show(); return; }
-    var kinds = ['visit', 'patrol'].filter(function (k) { return load(k).length; });
+    var kinds = ALL.filter(function (k) { return load(k).length; });
     if (!kinds.length) { show(); return; }
     flushing = true;
     (function next(i) {
       if (i >= kinds.length) { flushing = false; show(); return; }
       var kind = kinds[i], item = load(kind)[0];
-      send(kind, item.body).then(function (r) {
+      send(kind, item.body, item.api).then(function (r) {
         return signIn(r).then(function (again) {
           if (again) { login = true; flushing = false; show(); return; }
           // The server failed: keep it, try the other kind, and this one again later.
           if (r.status >= 500) { next(i + 1); return; }
           login = false;
           var drop = function () {
-            store(kind, load(kind).filter(function (v) { return v.body.client_key !== item.body.client_key; }));
+            store(kind, load(kind).filter(function (v) { return keyOf(v) !== keyOf(item); }));
             flushing = false; flush();
           };
           if (r.ok) { drop(); return; }
@@ -369,6 +375,44 @@ enum Scripts {
     });
     return { body: body, slots: slots, complete: complete };
   }
+
+  // A task's doors, marked where there is no signal: the mark is sent as JSON; with no answer
+  // (or a server fault, or the session gone) it is kept on the phone and sent when the signal
+  // returns. A refusal (the task closed, a feedback missing) is posted as the form, so the
+  // page shows the message beside the door.
+  var doors = document.getElementById('task-households');
+  if (doors) doors.querySelectorAll('form').forEach(function (f) {
+    f.addEventListener('submit', function (e) {
+      var button = e.submitter;
+      if (f.dataset.plain || !button || !button.value || !window.fetch) return;
+      e.preventDefault();
+      var section = f.closest('section'), household = section.id.slice(1);
+      var body = { outcome: button.value, feedback: f.elements.feedback.value };
+      var box = f.querySelector('input[type=checkbox][name^=file_request]'), pick = document.getElementById('task-request-category');
+      if (box && box.checked) { body.file_request = true; if (pick && pick.value) body.request_category = pick.value; }
+      var api = '/api/v1' + f.getAttribute('action');
+      var item = { key: api, api: api, body: body, address: section.querySelector('strong').textContent };
+      function keep() {
+        var list = load('mark').filter(function (v) { return keyOf(v) !== api; });
+        list.push(item);
+        var note = section.querySelector('.mark-kept') || document.createElement('p');
+        note.className = 'notice mark-kept'; note.setAttribute('role', 'status'); note.tabIndex = -1;
+        try { store('mark', list); note.textContent = doors.getAttribute('data-kept'); }
+        catch (err) { note.textContent = doors.getAttribute('data-not-kept'); }
+        if (!note.parentNode) f.parentNode.insertBefore(note, f);
+        note.focus();
+      }
+      if (navigator.onLine === false) { keep(); return; }
+      send('mark', body, api).then(function (r) {
+        if (r.ok) { history.replaceState(null, '', '#' + section.id); location.reload(); return; }
+        if (r.status >= 500) { keep(); return; }
+        return signIn(r).then(function (again) {
+          if (again) { login = true; keep(); return; }
+          f.dataset.plain = '1'; f.requestSubmit(button);
+        });
+      }).catch(keep);
+    });
+  });
 
   var form = document.getElementById('visit-form') || document.getElementById('patrol-form');
   if (!form) return;
