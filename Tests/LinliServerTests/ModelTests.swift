@@ -203,6 +203,9 @@ import LinliStore
             + #"{"phone_number":"13900002222","content":"好","send_time":"2017-09-01 00:00:01","dest_code":"1234","sequence_id":"1234567891"}]"#
         #expect(try SMSInbound.replies(.aliyun, body: Array(aliyun.utf8)) == [.init(phone: "13900001111", text: "4821"), .init(phone: "13900002222", text: "好")])
         #expect(try SMSInbound.replies(.generic, body: Array(#"{"phone":"+86 139-0000-1111","content":"4821"}"#.utf8)) == [.init(phone: "13900001111", text: "4821")])
+        // One malformed element of a batch is skipped, never the batch (the provider would not resend it).
+        let mixed = #"[{"phone_number":"13900001111","content":"4821"},{"phone_number":13900002222},"oops"]"#
+        #expect(try SMSInbound.replies(.aliyun, body: Array(mixed.utf8)) == [.init(phone: "13900001111", text: "4821")])
         // A shape that is not the provider's is refused, naming the field the provider would fill.
         for (p, body, field) in [(SMSInbound.Provider.tencent, "[]", "text"), (.aliyun, "{}", "content"), (.generic, "nope", "content")] {
             do { _ = try SMSInbound.replies(p, body: Array(body.utf8)); Issue.record("\(p) took \(body)") }
@@ -214,6 +217,7 @@ import LinliStore
         #expect(SMSInbound.national("+8613900001111", countryCode: nil) == "13900001111")
         #expect(SMSInbound.national("008613900001111", countryCode: nil) == "13900001111")
         #expect(SMSInbound.national("13900001111", countryCode: "86") == "13900001111")
+        #expect(SMSInbound.national("13900001111", countryCode: "+86") == "13900001111" && SMSInbound.national("13900001111", countryCode: "0086") == "13900001111")
         // An 11-digit number that happens to start with 86 is kept whole.
         #expect(SMSInbound.national("86123456789", countryCode: nil) == "86123456789")
         #expect(SMSInbound.national("91234567", countryCode: "852") == "+85291234567")

@@ -43,6 +43,8 @@ extension Linli {
             }
             try await RegistryService.addToPopulation(db, community: community, households: Int64(units))
             let households = try await db.raw("SELECT id FROM households WHERE place_id = \(bind: b) ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
+            // Written around the use cases, like the headcount above: the building counted.
+            try await registry.recountSituations(db, households: households)
             for (i, h) in households.enumerated() {
                 if i % 10 != 1 {
                     owner = try await db.raw("INSERT INTO owners (community_id, kind, name) VALUES (\(bind: community), 'person', \(bind: "业主\(i)")) RETURNING id")

@@ -89,8 +89,7 @@ extension GridWorkRoutes {
         guard let expected = gridWork.smsInboundToken, let given, Self.sameSecret(given, expected) else { throw LinliError.notFound }
         let buffer = try await req.body.collect(upTo: 64 * 1024)
         let replies = try SMSInbound.replies(provider, body: Array(buffer: buffer))
-        var acknowledged = 0
-        for r in replies where try await gridWork.acknowledgeBySMS(phone: r.phone, text: r.text) != nil { acknowledged += 1 }
+        let acknowledged = try await gridWork.acknowledgeBySMS(replies.map { ($0.phone, $0.text) }).compactMap { $0 }.count
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
                         body: .init(byteBuffer: ByteBuffer(bytes: SMSInbound.answer(provider, acknowledged: acknowledged, received: replies.count))))
     }

@@ -425,22 +425,36 @@ extension GridWorkService {
     /// acknowledgement is marked read. The phone must be a resident's who agreed to notices by
     /// SMS. Returns the announcement answered, or nil.
     public func acknowledgeBySMS(phone: String, text: String) async throws -> Int64? {
+        try await acknowledgeBySMS([(phone, text)])[0]
+    }
+
+    /// A provider's batch of replies in one transaction: a fault part-way keeps none of them, so
+    /// the provider's resend of the whole batch cannot answer a second notice of the same
+    /// household with a reply already counted.
+    public func acknowledgeBySMS(_ replies: [(phone: String, text: String)]) async throws -> [Int64?] {
+        guard !replies.isEmpty else { return [] }
+        return try await store.transaction { db in
+            var out: [Int64?] = []
+            for r in replies { out.append(try await acknowledgeBySMS(db, phone: r.phone, text: r.text)) }
+            return out
+        }
+    }
+
+    func acknowledgeBySMS(_ db: any SQLDatabase, phone: String, text: String) async throws -> Int64? {
         let codes = Self.replyCodes(text)
         guard !codes.isEmpty, codes.count <= 5 else { return nil }
         let now = env.nowSeconds
-        return try await store.transaction { db -> Int64? in
-            let households = try await registry.smsHouseholds(db, phone: phone)
-            guard !households.isEmpty, let r = try await db.query("""
-                SELECT x.announcement_id, x.household_id, a.needs_ack FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
-                WHERE x.household_id IN (\(list: households)) AND x.reply_code IN (\(list: codes))
-                  AND ((a.needs_ack = 1 AND x.acked_at IS NULL) OR (a.needs_ack = 0 AND x.read_at IS NULL))
-                ORDER BY x.announcement_id DESC LIMIT 1
-                """).first() else { return nil }
-            let id = try r.decode(column: "announcement_id", as: Int64.self)
-            let asks = try r.decode(column: "needs_ack", as: Int.self) != 0
-            try await mark(db, id, try r.decode(column: "household_id", as: Int64.self), read: now, ack: asks ? now : nil, how: "sms")
-            return id
-        }
+        let households = try await registry.smsHouseholds(db, phone: phone)
+        guard !households.isEmpty, let r = try await db.query("""
+            SELECT x.announcement_id, x.household_id, a.needs_ack FROM announcement_households x JOIN announcements a ON a.id = x.announcement_id
+            WHERE x.household_id IN (\(list: households)) AND x.reply_code IN (\(list: codes))
+              AND ((a.needs_ack = 1 AND x.acked_at IS NULL) OR (a.needs_ack = 0 AND x.read_at IS NULL))
+            ORDER BY x.announcement_id DESC LIMIT 1
+            """).first() else { return nil }
+        let id = try r.decode(column: "announcement_id", as: Int64.self)
+        let asks = try r.decode(column: "needs_ack", as: Int.self) != 0
+        try await mark(db, id, try r.decode(column: "household_id", as: Int64.self), read: now, ack: asks ? now : nil, how: "sms")
+        return id
     }
 }
 

@@ -27,6 +27,7 @@ enum GridWorkText {
         "visit_save": ("保存走访", "Save the visit"),
         "visit_offline_saved": ("没有信号：这次走访已保存在本机，有信号后会自动发送。", "No signal: this visit is kept on this phone and sent when the signal returns."),
         "visit_queue": ("本机待发送的走访、巡查和任务登记：", "Visits, patrols and task marks waiting on this phone:"),
+        "task_mark_incomplete": ("没有信号，这条登记还不完整：发现问题时请填写反馈；只有发现问题才能同时登记为诉求。", "No signal, and this mark is not complete: a problem needs its feedback, and only a problem can be filed as a request."),
         "task_mark_kept": ("没有信号：这一户的登记已保存在本机，有信号后会自动发送。", "No signal: this door's mark is kept on this phone and sent when the signal returns."),
         "patrol_offline_saved": ("没有信号：这次巡查已保存在本机，有信号后会自动发送。", "No signal: this patrol is kept on this phone and sent when the signal returns."),
         "visit_queue_login": ("请重新登录后发送。", "Sign in again to send them."),

@@ -39,14 +39,16 @@ public enum SMSInbound {
             }
             return [Reply(phone: national(r.mobile ?? "", countryCode: r.nationcode), text: r.text ?? "")]
         case .aliyun:
-            // `sequence_id` is a number in one version of the documentation and a string in
-            // another: it is not read.
-            struct Aliyun: Decodable { var phone_number: String?; var content: String? }
-            guard let rs = try? JSONDecoder().decode([Aliyun].self, from: data) else {
+            // Each element on its own: one malformed reply must not lose the batch's others (the
+            // provider does not resend a refused batch). `sequence_id` is a number in one version
+            // of the documentation and a string in another: it is not read.
+            guard let items = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
                 throw LinliError.invalid("content", "invalid_json", "应为阿里云上行短信（SmsUp）推送的 JSON 数组")
             }
-            guard rs.count <= 100 else { throw LinliError.invalid("content", "too_many", "一次最多 100 条上行短信") }
-            return rs.map { Reply(phone: national($0.phone_number ?? "", countryCode: nil), text: $0.content ?? "") }
+            return items.compactMap { item in
+                guard let o = item as? [String: Any], let phone = o["phone_number"] as? String, let text = o["content"] as? String else { return nil }
+                return Reply(phone: national(phone, countryCode: nil), text: text)
+            }
         }
     }
 
@@ -58,7 +60,9 @@ public enum SMSInbound {
         if digits.hasPrefix("+") { digits.removeFirst() }
         if digits.hasPrefix("0086") { digits.removeFirst(4) }
         else if digits.count == 13, digits.hasPrefix("86") { digits.removeFirst(2) }
-        if let cc = countryCode?.trimmingCharacters(in: .whitespaces), !cc.isEmpty, cc != "86" { return "+" + cc + digits }
+        var cc = (countryCode ?? "").trimmingCharacters(in: .whitespaces)
+        if cc.hasPrefix("+") { cc.removeFirst() } else if cc.hasPrefix("00") { cc.removeFirst(2) }
+        if !cc.isEmpty, cc != "86" { return "+" + cc + digits }
         return digits
     }
 

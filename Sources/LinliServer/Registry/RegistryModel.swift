@@ -83,6 +83,8 @@ public enum Relation: String, Sendable, CaseIterable, Codable {
     case head, owner, tenant, family
 }
 
+/// A new case needs a migration that counts `situation_counts` afresh (the kept counts were
+/// made from the list as it was; `linli figures-check --repair` also mends them).
 public enum ResidentTag: String, Sendable, CaseIterable, Codable {
     case elderlyAlone = "elderly_alone"
     case elderly

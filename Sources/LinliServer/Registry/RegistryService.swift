@@ -207,6 +207,7 @@ public struct RegistryService: Sendable {
                 try await db.raw("UPDATE places SET community_type = \(bind: newType.rawValue) WHERE id = \(bind: id)").run()
                 p.communityType = newType.rawValue
             }
+            var movedBetween = Set<Int64>()
             if let newParentID, newParentID != p.parentID {
                 guard let np = try await fetchPlace(db, newParentID), actor.may(.placeEdit, on: np.scope) else {
                     throw LinliError.invalid("parent_id", "not_found", "新的上级不存在")
@@ -226,6 +227,9 @@ public struct RegistryService: Sendable {
                     }
                 }
                 let newPath = np.path + "\(p.id)/"
+                // A unit's households belong to its building's counts: a unit moved to another
+                // building moves them from one building's situation counts to the other's.
+                if p.kind == .unit { movedBetween = Set([p.parentID, newParentID].compactMap { $0 }) }
                 let cut = p.path.count + 1
                 try await db.raw("UPDATE places SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE \(store.dialect.startsWith("path", p.path))").run()
                 try await db.raw("UPDATE households SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE \(store.dialect.startsWith("path", p.path))").run()
@@ -233,6 +237,7 @@ public struct RegistryService: Sendable {
                 p.path = newPath
             }
             try await refreshAddresses(db, under: p.path)
+            try await recountSituations(db, blocks: movedBetween)
             try await audit.append(db, actor: actor, action: "place.update", objectType: "place", objectID: id, path: p.path, detail: p.name)
             return p.summary
         }
@@ -314,8 +319,8 @@ public struct RegistryService: Sendable {
             try await db.raw("UPDATE households SET address = \(bind: addr) WHERE id = \(bind: hid)").run()
             changed.append(hid)
         }
-        // Addresses only: a rename or a move keeps every household in its building and grid, so
-        // the kept situation counts stay as they are.
+        // Addresses only: a rename keeps every household in its building and grid, and so does a
+        // move of anything but a unit (`updatePlace` recounts the two buildings of a unit's move).
         try await householdsChanged(db, changed)
     }
 

@@ -47,7 +47,22 @@ extension RegistryService {
                 blocks.insert(try r.decode(column: "block", as: Int64.self))
             }
         }
-        for (block, spot) in try await placePaths(db, Array(blocks)) {
+        try await recountSituations(db, blocks: blocks)
+    }
+
+    /// Counts these blocks afresh. Their places' rows are locked first, in id order: two
+    /// transactions recounting one building (two residents of it edited at once, on PostgreSQL)
+    /// take turns, the second deleting what the first wrote and counting again, instead of both
+    /// inserting the same rows; the order keeps two buildings' recounts from waiting on each other.
+    func recountSituations(_ db: any SQLDatabase, blocks: Set<Int64>) async throws {
+        guard !blocks.isEmpty else { return }
+        let sorted = blocks.sorted()
+        if store.dialect == .postgres {
+            _ = try await db.query("SELECT id FROM places WHERE id IN (\(list: sorted)) ORDER BY id\(unsafeRaw: store.dialect.lockForUpdate())").all()
+        }
+        let paths = try await placePaths(db, sorted)
+        for block in sorted {
+            guard let spot = paths[block] else { continue }
             // The block's households are under its path; the CASE keeps a compound's own
             // households apart from its buildings'.
             let filter: BoundSQL = "\(store.dialect.startsWith("h.path", spot)) AND \(unsafeRaw: Self.blockOfPlace) = \(block)"

@@ -34,21 +34,20 @@ extension RequestsService {
                 r.category IN (\(list: codes)) AND r.community_id IN (\(list: communities))
                 AND r.created_at >= \(LocalDay.start(from)) AND r.created_at < \(LocalDay.start(to))\(unsafeRaw: openOnly ? " AND r.status IN (\(Self.openStatusList))" : "")
                 """
-            // One pass over the index range: a request with a point counts in its square, one
-            // without at its compound (or community). Two passes (points, then places) read the
-            // same 250,000 entries twice for a street's 90 days.
             var out: [RequestCell] = []
             for r in try await db.query("""
-                SELECT ROUND(r.lat * \(unsafeRaw: k)) AS y, ROUND(r.lng * \(unsafeRaw: k)) AS x,
-                  CASE WHEN r.lat IS NULL OR r.lng IS NULL THEN COALESCE(r.compound_id, r.community_id) END AS place, COUNT(*) AS n
-                FROM requests r WHERE \(filter) GROUP BY 1, 2, 3
+                SELECT ROUND(r.lat * \(unsafeRaw: k)) AS y, ROUND(r.lng * \(unsafeRaw: k)) AS x, COUNT(*) AS n FROM requests r
+                WHERE \(filter) AND r.lat IS NOT NULL AND r.lng IS NOT NULL
+                GROUP BY ROUND(r.lat * \(unsafeRaw: k)), ROUND(r.lng * \(unsafeRaw: k))
                 """).all() {
-                let n = try r.decode(column: "n", as: Int.self)
-                if let place = try r.decode(column: "place", as: Int64?.self) {
-                    out.append(RequestCell(lat: nil, lng: nil, placeID: place, count: n))
-                } else if let y = try r.decode(column: "y", as: Double?.self), let x = try r.decode(column: "x", as: Double?.self) {
-                    out.append(RequestCell(lat: y / perDegree, lng: x / perDegree, placeID: nil, count: n))
-                }
+                out.append(RequestCell(lat: try r.decode(column: "y", as: Double.self) / perDegree, lng: try r.decode(column: "x", as: Double.self) / perDegree,
+                                       placeID: nil, count: try r.decode(column: "n", as: Int.self)))
+            }
+            for r in try await db.query("""
+                SELECT COALESCE(r.compound_id, r.community_id) AS place, COUNT(*) AS n FROM requests r
+                WHERE \(filter) AND (r.lat IS NULL OR r.lng IS NULL) GROUP BY COALESCE(r.compound_id, r.community_id)
+                """).all() {
+                out.append(RequestCell(lat: nil, lng: nil, placeID: try r.decode(column: "place", as: Int64.self), count: try r.decode(column: "n", as: Int.self)))
             }
             return out
         }

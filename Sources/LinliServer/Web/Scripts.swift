@@ -381,38 +381,65 @@ enum Scripts {
   // returns. A refusal (the task closed, a feedback missing) is posted as the form, so the
   // page shows the message beside the door.
   var doors = document.getElementById('task-households');
-  if (doors) doors.querySelectorAll('form').forEach(function (f) {
-    f.addEventListener('submit', function (e) {
-      var button = e.submitter;
-      if (f.dataset.plain || !button || !button.value || !window.fetch) return;
-      e.preventDefault();
-      var section = f.closest('section'), household = section.id.slice(1);
-      var body = { outcome: button.value, feedback: f.elements.feedback.value };
-      var box = f.querySelector('input[type=checkbox][name^=file_request]'), pick = document.getElementById('task-request-category');
-      if (box && box.checked) { body.file_request = true; if (pick && pick.value) body.request_category = pick.value; }
-      var api = '/api/v1' + f.getAttribute('action');
-      var item = { key: api, api: api, body: body, address: section.querySelector('strong').textContent };
-      function keep() {
-        var list = load('mark').filter(function (v) { return keyOf(v) !== api; });
-        list.push(item);
-        var note = section.querySelector('.mark-kept') || document.createElement('p');
-        note.className = 'notice mark-kept'; note.setAttribute('role', 'status'); note.tabIndex = -1;
-        try { store('mark', list); note.textContent = doors.getAttribute('data-kept'); }
-        catch (err) { note.textContent = doors.getAttribute('data-not-kept'); }
-        if (!note.parentNode) f.parentNode.insertBefore(note, f);
-        note.focus();
-      }
-      if (navigator.onLine === false) { keep(); return; }
-      send('mark', body, api).then(function (r) {
-        if (r.ok) { history.replaceState(null, '', '#' + section.id); location.reload(); return; }
-        if (r.status >= 500) { keep(); return; }
-        return signIn(r).then(function (again) {
-          if (again) { login = true; keep(); return; }
-          f.dataset.plain = '1'; f.requestSubmit(button);
-        });
-      }).catch(keep);
+  if (doors) {
+    // After a mark is kept the page shows the door's new state: the task's own page (never the
+    // form's post address, where a refused mark's page stands), once no other door's mark is
+    // still on its way (a reload would cut it off).
+    var inFlight = 0, reloadTo = null;
+    var settle = function () {
+      if (inFlight > 0 || !reloadTo) return;
+      if (location.pathname + location.search === reloadTo.split('#')[0]) { history.replaceState(null, '', reloadTo); location.reload(); }
+      else location.replace(reloadTo);
+    };
+    doors.querySelectorAll('form').forEach(function (f) {
+      f.addEventListener('submit', function (e) {
+        var button = e.submitter;
+        if (f.dataset.plain || !button || !button.value || !window.fetch) return;
+        e.preventDefault();
+        var section = f.closest('section'), action = f.getAttribute('action'), api = '/api/v1' + action;
+        var grid = f.elements.return_grid ? f.elements.return_grid.value : '';
+        var page = action.split('/households/')[0] + (grid ? '?grid=' + grid : '') + '#' + section.id;
+        var body = { outcome: button.value, feedback: f.elements.feedback.value };
+        var box = f.querySelector('input[type=checkbox][name^=file_request]'), pick = document.getElementById('task-request-category');
+        if (box && box.checked) { body.file_request = true; if (pick && pick.value) body.request_category = pick.value; }
+        var item = { key: api, api: api, body: body, address: section.querySelector('strong').textContent };
+        function say(text) {
+          var note = section.querySelector('.mark-kept') || document.createElement('p');
+          note.className = 'notice mark-kept'; note.setAttribute('role', 'status'); note.tabIndex = -1;
+          note.textContent = text;
+          if (!note.parentNode) f.parentNode.insertBefore(note, f);
+          note.focus();
+        }
+        function keep() {
+          // What the server requires (GridTaskRules.check), checked before a mark is kept: a
+          // refusal would otherwise come only when the signal returns, far from the door.
+          if ((body.outcome === 'problem' && !body.feedback.trim()) || (body.file_request && body.outcome !== 'problem')) {
+            say(doors.getAttribute('data-incomplete')); return;
+          }
+          var list = load('mark').filter(function (v) { return keyOf(v) !== api; });
+          list.push(item);
+          try { store('mark', list); say(doors.getAttribute('data-kept')); } catch (err) { say(doors.getAttribute('data-not-kept')); }
+        }
+        if (navigator.onLine === false) { keep(); return; }
+        inFlight++;
+        send('mark', body, api).then(function (r) {
+          inFlight--;
+          if (r.ok) {
+            // A mark of this door kept earlier and not yet sent is older than this one.
+            store('mark', load('mark').filter(function (v) { return keyOf(v) !== api; }));
+            reloadTo = page; settle(); return;
+          }
+          if (r.status >= 500) { keep(); settle(); return; }
+          return signIn(r).then(function (again) {
+            if (again) { login = true; keep(); settle(); return; }
+            // Refused (the task closed, the feedback missing): posted as the form, so the page
+            // says why beside the door.
+            f.dataset.plain = '1'; f.requestSubmit(button);
+          });
+        }, function () { inFlight--; keep(); settle(); });
+      });
     });
-  });
+  }
 
   var form = document.getElementById('visit-form') || document.getElementById('patrol-form');
   if (!form) return;
