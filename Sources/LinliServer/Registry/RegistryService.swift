@@ -231,8 +231,8 @@ public struct RegistryService: Sendable {
                 // building moves them from one building's situation counts to the other's.
                 if p.kind == .unit { movedBetween = Set([p.parentID, newParentID].compactMap { $0 }) }
                 let cut = p.path.count + 1
-                try await db.raw("UPDATE places SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE \(store.dialect.startsWith("path", p.path))").run()
-                try await db.raw("UPDATE households SET path = \(bind: newPath) || substr(path, \(bind: cut)) WHERE \(store.dialect.startsWith("path", p.path))").run()
+                try await db.raw("UPDATE places SET path = \(bind: newPath) || substr(path, CAST(\(bind: cut) AS INTEGER)) WHERE \(store.dialect.startsWith("path", p.path))").run()
+                try await db.raw("UPDATE households SET path = \(bind: newPath) || substr(path, CAST(\(bind: cut) AS INTEGER)) WHERE \(store.dialect.startsWith("path", p.path))").run()
                 try await db.raw("UPDATE places SET parent_id = \(bind: newParentID) WHERE id = \(bind: id)").run()
                 p.path = newPath
             }
