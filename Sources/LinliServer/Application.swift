@@ -136,7 +136,7 @@ public struct Linli: Sendable {
     public let offices: OfficesService
 
     public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
-        + ServicesMigrations.all + OfficesMigrations.all
+        + ServicesMigrations.all + OfficesMigrations.all + CircleMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
@@ -259,9 +259,11 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
-    SituationRoutes(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, linkage: linli.linkage,
-                                                    env: linli.config.environment),
-                    requests: linli.requests, renderer: renderer).register(routes)
+    let situation = SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, linkage: linli.linkage,
+                                     env: linli.config.environment)
+    SituationRoutes(situation: situation, requests: linli.requests, renderer: renderer).register(routes)
+    CircleRoutes(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment), situation: situation,
+                 renderer: renderer).register(routes)
     ServicesRoutes(affairs: linli.affairs, renderer: renderer).register(routes)
     OfficesRoutes(offices: linli.offices, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)

@@ -101,6 +101,7 @@ struct Demo: AsyncParsableCommand {
             if !noHistory, try await linli.loadLinkageHistory(clock: clock) > 0 {
                 print("the volunteers' past: a season of weekend patrols served and their hours confirmed; a children's project evaluated and rated")
             }
+            if try await linli.loadCircleDemo() > 0 { print("15-minute circle: a walking network for each street (a 100 m lattice; import an .osm extract for a real one)") }
             if try await linli.loadGridWorkDemo() > 0 { print("Grid work: a gas-safety task for the grid worker's grid, the first doors recorded; two patrol routes, one walked today") }
             if try await linli.loadServicesDemo() > 0 { print("Service centre: three services with counter times; the demo resident has one application sent back and one booking") }
             if try await linli.loadOfficesDemo() > 0 { print("Offices: the street's four lists (admission revised once), the field office's budget, one item admitted, one awaiting the street, one refused") }

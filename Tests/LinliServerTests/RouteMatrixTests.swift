@@ -161,7 +161,7 @@ import LinliStore
         if missing { return "999999999" }
         var kind = before
         // Maps and needs are drawn for a street or community, not a compound.
-        if path.contains("/situation") || path.hasSuffix("/needs") { kind = "communities" }
+        if path.contains("/situation") || path.hasSuffix("/needs") || path.hasSuffix("/circle") || path.hasSuffix("/walk-network") { kind = "communities" }
         // The hotline's steps on a request are walked on a 12345 ticket.
         if path.contains("/hotline/"), kind == "requests" { kind = "hotline-requests" }
         switch kind {
@@ -410,6 +410,7 @@ import LinliStore
 @Suite struct TwinTests {
     /// Console write → its JSON twin, where the names differ.
     static let twins: [String: String] = [
+        "POST /circle/network": "PUT /api/v1/places/:id/walk-network",
         "POST /places/:id/children": "POST /api/v1/places", "POST /places/:id": "PATCH /api/v1/places/:id",
         "POST /places/:id/remove": "DELETE /api/v1/places/:id", "POST /places/:id/contact": "PUT /api/v1/places/:id/contact",
         "POST /places/:id/households": "POST /api/v1/households", "POST /households/:id": "PATCH /api/v1/households/:id",

@@ -127,7 +127,7 @@ struct AccountRoutes {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css)))
         }
-        for (name, js) in [("map.js", MapScript.js), ("app.js", Scripts.app), ("picker.js", Scripts.picker), ("request-form.js", Scripts.requestForm), ("scan.js", Scripts.scan), ("visits.js", Scripts.visits), ("tasks.js", Scripts.tasks), ("charts.js", Scripts.charts), ("situation.js", SituationScript.js)] {
+        for (name, js) in [("map.js", MapScript.js), ("app.js", Scripts.app), ("picker.js", Scripts.picker), ("request-form.js", Scripts.requestForm), ("scan.js", Scripts.scan), ("visits.js", Scripts.visits), ("tasks.js", Scripts.tasks), ("charts.js", Scripts.charts), ("situation.js", SituationScript.js), ("circle.js", CircleScript.js)] {
             r.get("/static/\(name)", .open) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
                          body: .init(byteBuffer: ByteBuffer(string: js)))

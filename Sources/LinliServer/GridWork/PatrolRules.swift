@@ -144,18 +144,13 @@ public enum PatrolRules {
         return out
     }
 
-    /// The length of a track in metres, along the ground (haversine, the Earth as a sphere of
-    /// 6,371 km: within half a percent, enough to say "walked 1.2 km").
+    /// The length of a track in metres, along the ground (`Geo.metres`: enough to say "walked 1.2 km").
     public static func trackMetres(_ points: [[Double]]) -> Int {
         guard points.count > 1 else { return 0 }
         var total = 0.0
         for i in 1..<points.count {
             let (a, b) = (points[i - 1], points[i])
-            let r = Double.pi / 180
-            let dLat = (b[0] - a[0]) * r, dLng = (b[1] - a[1]) * r
-            let sLat = sin(dLat / 2), sLng = sin(dLng / 2)
-            let h: Double = sLat * sLat + cos(a[0] * r) * cos(b[0] * r) * sLng * sLng
-            total += 2 * 6_371_000 * asin(min(1, sqrt(h)))
+            total += Geo.metres(a[0], a[1], b[0], b[1])
         }
         return Int(total.rounded())
     }

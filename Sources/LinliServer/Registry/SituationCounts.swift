@@ -12,12 +12,15 @@ import LinliStore
 /// of every such household, and a building holds a few hundred, so a recount is cheaper and
 /// harder to get wrong than adding and subtracting each change.
 extension RegistryService {
+    /// The row of a block's residents (not a situation: no tag has this name).
+    static let residentsRow = "#residents"
+
     /// The block a household's place belongs to: a unit's building, any other place itself.
     static let blockOfPlace = "CASE WHEN p.kind = 'unit' THEN p.parent_id ELSE p.id END"
 
     /// Counts from what is stored, for the households `filter` picks (alias `h`, place `p`):
-    /// one row per block and grid for every household (situation ''), one per situation with a
-    /// household whose resident has it. A tag is a whole item of the comma list ("elderly" is
+    /// one row per block and grid for every household (situation ''), one for its residents
+    /// ('#residents'), one per situation with a household whose resident has it. A tag is a whole item of the comma list ("elderly" is
     /// not "elderly_alone").
     static func situationCountQuery(_ filter: BoundSQL) -> BoundSQL {
         let from = "FROM households h JOIN places p ON p.id = h.place_id"
@@ -25,6 +28,11 @@ extension RegistryService {
         var sql: BoundSQL = """
             SELECT \(unsafeRaw: blockOfPlace) AS block_id, h.grid_id AS grid_id, '' AS situation, COUNT(*) AS households
             \(unsafeRaw: from) WHERE \(filter) \(unsafeRaw: group)
+            """
+        // Residents too (the 15-minute circle says how many people a building's distance concerns).
+        sql = """
+            \(sql) UNION ALL SELECT \(unsafeRaw: blockOfPlace), h.grid_id, '\(unsafeRaw: residentsRow)', COUNT(r.id)
+            \(unsafeRaw: from) JOIN residents r ON r.household_id = h.id WHERE \(filter) \(unsafeRaw: group)
             """
         for t in ResidentTag.allCases {
             sql = """

@@ -15,6 +15,7 @@ public struct MapBlock: Sendable, Equatable {
     public var situations: [String: Int]
     /// Grid → households of this block in it (a block may be split between grids).
     public var grids: [Int64: Int]
+    public var residents: Int = 0
 }
 
 /// A compound and which of the three bodies a compound should have it has (property company,
@@ -93,9 +94,11 @@ extension RegistryService {
     /// place's path. The database folds a street's buildings into their compounds and turns each
     /// block's situation rows into one row: a street of 100,000 households has 17,000 kept rows,
     /// and decoding them one by one was most of the layer's time.
-    public func situationBlocks(_ place: SituationPlace) async throws -> [MapBlock] {
-        let situations = [""] + ResidentTag.allCases.map(\.rawValue)
-        let block = place.kind.rank == 2 ? "CASE WHEN p.kind = 'building' THEN p.parent_id ELSE p.id END" : "c.block_id"
+    /// `fold: false` keeps a street's buildings apart (the 15-minute circle walks from each).
+    public func situationBlocks(_ place: SituationPlace, fold: Bool = true) async throws -> [MapBlock] {
+        let situations = ["", Self.residentsRow] + ResidentTag.allCases.map(\.rawValue)
+        let folded = fold && place.kind.rank == 2
+        let block = folded ? "CASE WHEN p.kind = 'building' THEN p.parent_id ELSE p.id END" : "c.block_id"
         let sums = situations.enumerated().map { i, s in
             "CAST(SUM(CASE WHEN c.situation = '\(s)' THEN c.households ELSE 0 END) AS BIGINT) AS s\(i)"
         }.joined(separator: ", ")
@@ -111,13 +114,14 @@ extension RegistryService {
                 let n = try r.decode(column: "s0", as: Int.self)
                 b.households += n
                 b.grids[try r.decode(column: "grid_id", as: Int64.self), default: 0] += n
-                for i in 1..<situations.count {
+                b.residents += try r.decode(column: "s1", as: Int.self)
+                for i in 2..<situations.count {
                     let c = try r.decode(column: "s\(i)", as: Int.self)
                     if c > 0 { b.situations[situations[i], default: 0] += c }
                 }
                 blocks[id] = b
             }
-            try await position(db, &blocks, upTo: place.kind.rank == 2 ? 4 : 5)
+            try await position(db, &blocks, upTo: folded ? 4 : 5)
             return blocks.values.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
         }
     }
@@ -137,6 +141,7 @@ extension RegistryService {
                 // Fold the building into its compound.
                 var m = out[pid] ?? MapBlock(id: pid, name: c.name, lat: c.lat, lng: c.lng, households: 0, situations: [:], grids: [:])
                 m.households += b.households
+                m.residents += b.residents
                 m.situations.merge(b.situations, uniquingKeysWith: +)
                 m.grids.merge(b.grids, uniquingKeysWith: +)
                 out[pid] = m
@@ -150,6 +155,7 @@ extension RegistryService {
             // already (or later: the dictionary's order is not fixed): add, never overwrite.
             if let folded = out[id] {
                 m.households += folded.households
+                m.residents += folded.residents
                 m.situations.merge(folded.situations, uniquingKeysWith: +)
                 m.grids.merge(folded.grids, uniquingKeysWith: +)
             }

@@ -28,6 +28,7 @@ enum I18n {
         TextTable(name: "home", strings: HomeText.strings, values: HomeText.values),
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
         TextTable(name: "situation", strings: SituationText.strings, values: SituationText.values),
+        TextTable(name: "circle", strings: CircleText.strings, values: CircleText.values),
         TextTable(name: "services", strings: ServicesText.strings, values: ServicesText.values),
         TextTable(name: "offices", strings: OfficesText.strings, values: OfficesText.values),
     ]

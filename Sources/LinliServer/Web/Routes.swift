@@ -100,6 +100,12 @@ final class Routes: @unchecked Sendable {
         table[table.count - 1].rawBody = types
     }
 
+    /// The same for a file that replaces what there was.
+    func put(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+        add(.put, path, access, h)
+        table[table.count - 1].rawBody = types
+    }
+
     private func add<B: Decodable & SendableMetatype>(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ type: B.Type, _ limit: Int?,
                                    _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) {
         add(method, path, access, body: BodySchema.of(B.self)) { req, c in try await h(req, c, try await JSON.decode(B.self, from: req, context: c, upTo: limit)) }

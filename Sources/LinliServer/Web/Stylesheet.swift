@@ -84,6 +84,10 @@ enum Stylesheet {
     .grid-area.band-high { fill:#43a047; } .grid-area.band-none { fill:#9e9e9e; }
     .swatch { display:inline-block; width:1em; height:1em; border-radius:3px; vertical-align:-.15em; margin-right:.35em; border:1px solid #555; }
     .swatch.band-low { background:#e53935; } .swatch.band-mid { background:#fb8c00; } .swatch.band-high { background:#43a047; } .swatch.band-none { background:#9e9e9e; }
+    .leaflet-interactive.circle-in, .swatch.circle-in { fill:#2e7d32; stroke:#1b5e20; background:#2e7d32; }
+    .leaflet-interactive.circle-out, .swatch.circle-out { fill:#c62828; stroke:#8e0000; background:#c62828; }
+    .leaflet-interactive.circle-off, .swatch.circle-off { fill:#9e9e9e; stroke:#424242; background:#9e9e9e; }
+    .leaflet-interactive.circle-path { stroke:#607d8b; fill:none; } .leaflet-interactive.circle-new { fill:#f9a825; stroke:#5d4037; }
     .leaflet-interactive.block-point { fill:#9e9e9e; stroke:#424242; } .leaflet-interactive.block-point.has-tag { fill:#6a1b9a; stroke:#4a148c; }
     .leaflet-interactive.hotspot { fill:#d32f2f; stroke:#b71c1c; } .leaflet-interactive.uncovered { fill:#ff6f00; stroke:#e65100; stroke-dasharray:5 3; }
     .legend { list-style:none; display:flex; flex-wrap:wrap; gap:.5rem 1.25rem; padding:0; margin:.5rem 0; }
