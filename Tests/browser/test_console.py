@@ -1334,6 +1334,54 @@ def grid_worker_walks_a_patrol_and_taps_the_doors_of_a_task_in_large_print(d, ba
 
 
 @case
+def street_finds_who_lives_beyond_a_15_minute_walk_and_tries_a_new_facility(d, base):
+    """15分钟生活圈: from the situation map the street office opens the circle; buildings are
+    coloured by the walk to the nearest facility of a kind, the tables say how many residents are
+    beyond 15 minutes, and a tap on the map places a proposed facility whose effect is worked out.
+    In large print on a phone, then on a desk."""
+    login(d, base, "street")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/situation")
+    d.find_element(By.PARTIAL_LINK_TEXT, "15分钟生活圈").click()
+    WebDriverWait(d, 15).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#circle-map path.circle-in, #circle-map path.circle-out"), "buildings drawn")
+    place = d.find_element(By.ID, "circle-map").get_attribute("data-place")
+    kind = d.find_element(By.ID, "circle-map").get_attribute("data-kind")
+    report = api(base, f"/api/v1/places/{place}/circle", token_of(base, "street"))[1]
+    line = next(l for l in report["lines"] if l["kind"] == kind)
+    # The page's default kind is the one leaving the most residents beyond 15 minutes.
+    assert line["residents_outside"] == max(l["residents_outside"] for l in report["lines"]), line
+    assert str(line["residents_outside"]) in d.find_element(By.ID, "circle-lines").text
+    assert axe_problems(d) == []
+    shot(d, "circle-1-map-large-phone")
+    # A tap on the map fills the proposal's point; then the office types the spot of a building
+    # beyond reach, and sees what a facility there would change.
+    ground = d.find_element(By.CSS_SELECTOR, "#circle-map .leaflet-container")
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", ground)
+    ActionChains(d).move_to_element_with_offset(ground, 10, 10).click().perform()
+    assert d.find_element(By.ID, "proposed-lat").get_attribute("value"), "the tap filled the latitude"
+    far = next((b for b in report["buildings"] if b["on_network"] and (b["minutes"].get(kind) or 99) > 15), None)
+    if far:
+        for field, value in (("proposed-lat", far["lat"]), ("proposed-lng", far["lng"])):
+            box = d.find_element(By.ID, field)
+            box.clear(); box.send_keys(str(value))
+        settled(d, d.find_element(By.CSS_SELECTOR, "#circle-proposal button[type=submit]")).click()
+        result = WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "circle-proposal-result"), "worked out")[0]
+        assert far["name"] in result.text, result.text
+        shot(d, "circle-2-proposal-large-phone")
+    # A latitude off the Earth is refused beside its field.
+    d.get(base + f"/circle?place={place}&proposed_kind={kind}&lat=123&lng=120")
+    assert d.find_element(By.ID, "proposed-lat-error").is_displayed()
+    d.get(base + "/prefs?print=normal")
+    d.set_window_size(1280, 900)
+    try:
+        d.get(base + f"/circle?place={place}&kind={kind}")
+        WebDriverWait(d, 15).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#circle-map path.circle-in, #circle-map path.circle-out"), "buildings drawn")
+        shot(d, "circle-3-desk")
+    finally:
+        d.set_window_size(390, 844)
+
+
+@case
 def community_reads_the_situation_map_and_the_needs_on_a_phone(d, base):
     """村情图: the community worker opens the map from the menu; grids come as squares coloured by
     visit coverage, buildings by situation, and the uncovered compounds on a tick; the same
