@@ -1359,14 +1359,16 @@ def street_finds_who_lives_beyond_a_15_minute_walk_and_tries_a_new_facility(d, b
     d.execute_script("arguments[0].scrollIntoView({block: 'center'})", ground)
     ActionChains(d).move_to_element_with_offset(ground, 10, 10).click().perform()
     assert d.find_element(By.ID, "proposed-lat").get_attribute("value"), "the tap filled the latitude"
-    far = next((b for b in report["buildings"] if b["on_network"] and (b["minutes"].get(kind) or 99) > 15), None)
+    far = next((b for b in report["buildings"] if b["on_network"] and b["minutes"].get(kind, 99) > 15), None)
     if far:
         for field, value in (("proposed-lat", far["lat"]), ("proposed-lng", far["lng"])):
             box = d.find_element(By.ID, field)
             box.clear(); box.send_keys(str(value))
         settled(d, d.find_element(By.CSS_SELECTOR, "#circle-proposal button[type=submit]")).click()
-        result = WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "circle-proposal-result"), "worked out")[0]
-        assert far["name"] in result.text, result.text
+        WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "circle-proposal-result"), "worked out")
+        proposal = api(base, f"/api/v1/places/{place}/circle?proposed_kind={kind}&lat={far['lat']}&lng={far['lng']}", token_of(base, "street"))[1]["proposal"]
+        assert far["name"] in proposal["buildings"], proposal
+        assert str(proposal["residents_brought_in"]) in d.find_element(By.ID, "circle-proposal-result").text
         shot(d, "circle-2-proposal-large-phone")
     # A latitude off the Earth is refused beside its field.
     d.get(base + f"/circle?place={place}&proposed_kind={kind}&lat=123&lng=120")

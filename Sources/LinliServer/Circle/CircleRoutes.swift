@@ -65,11 +65,11 @@ struct CircleRoutes {
         let chosen = report.lines.first { $0.kind == kind }
         // The chosen kind's buildings beyond 15 minutes, the most people first (at most 200 rows;
         // the map and the JSON have them all).
-        let outside = report.buildings.filter { !CircleRules.within($0.minutes[kind]) }
+        let outside = report.buildings.filter { $0.onNetwork && !CircleRules.within($0.minutes[kind]) }
             .sorted { ($0.residents, $0.households, $1.name) > ($1.residents, $1.households, $0.name) }
         let rows = outside.prefix(200).map { b -> [String: Any] in
             ["name": b.name, "households": b.households, "residents": b.residents,
-             "minutes": b.minutes[kind].map { "\($0) " + t["circle_minutes_unit"]! } ?? (b.onNetwork ? t["circle_unreachable"]! : t["circle_off_network"]!)]
+             "minutes": b.minutes[kind].map { "\($0) " + t["circle_minutes_unit"]! } ?? t["circle_unreachable"]!]
         }
         var data: [String: Any] = [
             "place_id": report.placeID, "place_name": report.placeName, "minutes": report.minutes, "metres_per_minute": report.metresPerMinute,
@@ -85,10 +85,23 @@ struct CircleRoutes {
             "kind": kind, "kind_label": chosen?.label ?? I18n.label(kind, c.lang),
             "outside": rows, "has_outside": !rows.isEmpty, "outside_count": outside.count, "more_outside": outside.count > rows.count,
             "lat": values["lat"] ?? "", "lng": values["lng"] ?? "",
-            "query": "kind=\(kind)" + (report.proposal.map { "&proposed_kind=\($0.kind)&lat=\($0.lat)&lng=\($0.lng)" } ?? ""),
             // The import checks the place itself; the form shows to anyone who edits places at all.
             "can_import": (try? c.requireActor())?.may(.placeEdit) ?? false,
         ]
+        // The map's points go with the page (the report is not worked out a second time for
+        // the script): [lat, lng, minutes or -1, on the network 1/0, residents, name] a building.
+        let mapData: [String: Any] = [
+            "minutes": report.minutes,
+            "buildings": report.buildings.compactMap { b -> [Any]? in
+                guard let lat = b.lat, let lng = b.lng else { return nil }
+                return [lat, lng, b.minutes[kind] ?? -1, b.onNetwork ? 1 : 0, b.residents, b.name]
+            },
+            "facilities": report.facilities.filter { $0.kind == kind }.map { [$0.lat, $0.lng, $0.name, $0.label] as [Any] },
+            "proposal": report.proposal.map { [$0.lat, $0.lng] as Any } ?? NSNull(),
+        ]
+        data["map"] = String(decoding: (try? JSONSerialization.data(withJSONObject: mapData)) ?? Data("{}".utf8), as: UTF8.self)
+        data["off_network"] = report.offNetwork
+        data["has_off_network"] = report.offNetwork > 0
         if let n = report.network {
             data["network_nodes"] = n.nodes; data["network_edges"] = n.edges; data["network_at"] = n.importedAt; data["network_by"] = n.by
             data["network_source"] = t["circle_source_" + n.source] ?? n.source

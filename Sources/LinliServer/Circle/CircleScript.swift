@@ -28,26 +28,22 @@ enum CircleScript {
     if (lngField) lngField.value = w[1].toFixed(6);
     mark(w[0], w[1]);
   });
-  fetch('/api/v1/places/' + box.dataset.place + '/circle?' + box.dataset.query, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-    .then(function (r) { return r.ok ? r.json() : null; })
-    .then(function (d) {
-      if (!d) return;
-      var b = [];
-      d.buildings.forEach(function (x) {
-        if (x.lat == null || x.lng == null) return;
-        var m = x.minutes[kind], cls = !x.on_network ? 'circle-off' : (m != null && m <= d.minutes ? 'circle-in' : 'circle-out');
-        var c = L.circleMarker(at(x.lat, x.lng), { radius: 4 + Math.min(6, Math.sqrt(x.residents || 1) / 3), className: cls, weight: 1, fillOpacity: 0.75 });
-        c.bindTooltip('<strong>' + esc(x.name) + '</strong><br>' + (x.on_network ? (m != null ? m + ' ' + esc(box.dataset.unit) : '—') : esc(box.dataset.off)) +
-          '<br>' + esc(box.dataset.residents) + ' ' + x.residents);
-        c.addTo(map); b.push(c.getLatLng());
-      });
-      d.facilities.forEach(function (f) {
-        if (f.kind !== kind) return;
-        L.circleMarker(at(f.lat, f.lng), { radius: 7, className: 'map-point map-' + f.kind, weight: 2 }).bindTooltip(esc(f.name) + ' · ' + esc(f.label)).addTo(map);
-      });
-      if (d.proposal) mark(d.proposal.lat, d.proposal.lng);
-      if (b.length) map.fitBounds(L.latLngBounds(b).pad(0.1), { maxZoom: 17, animate: false });
-    });
+  var d = {};
+  try { d = JSON.parse(box.dataset.map || '{}'); } catch (e) { d = {}; }
+  var b = [];
+  (d.buildings || []).forEach(function (x) {
+    // [lat, lng, minutes or -1, on the network 1/0, residents, name]
+    var m = x[2], cls = !x[3] ? 'circle-off' : (m >= 0 && m <= d.minutes ? 'circle-in' : 'circle-out');
+    var c = L.circleMarker(at(x[0], x[1]), { radius: 4 + Math.min(6, Math.sqrt(x[4] || 1) / 3), className: cls, weight: 1, fillOpacity: 0.75 });
+    c.bindTooltip('<strong>' + esc(x[5]) + '</strong><br>' + (x[3] ? (m >= 0 ? m + ' ' + esc(box.dataset.unit) : '—') : esc(box.dataset.off)) +
+      '<br>' + esc(box.dataset.residents) + ' ' + x[4]);
+    c.addTo(map); b.push(c.getLatLng());
+  });
+  (d.facilities || []).forEach(function (f) {
+    L.circleMarker(at(f[0], f[1]), { radius: 7, className: 'map-point map-' + kind, weight: 2 }).bindTooltip(esc(f[2]) + ' · ' + esc(f[3])).addTo(map);
+  });
+  if (d.proposal) mark(d.proposal[0], d.proposal[1]);
+  if (b.length) map.fitBounds(L.latLngBounds(b).pad(0.1), { maxZoom: 17, animate: false });
 })();
 """#
 }

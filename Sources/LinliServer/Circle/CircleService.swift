@@ -70,8 +70,12 @@ public struct CircleReport: Codable, Sendable, Equatable {
     public var buildings: [CircleBuilding]
     public var facilities: [MapPoint]
     public var proposal: CircleProposal?
+    /// Buildings without a point, or further than `CircleRules.snapLimit` from every path: their
+    /// walks are unknown, and they are in no line's count.
+    public var offNetwork: Int = 0
     enum CodingKeys: String, CodingKey {
-        case placeID = "place_id", placeName = "place_name", minutes, metresPerMinute = "metres_per_minute", network, lines, buildings, facilities, proposal
+        case placeID = "place_id", placeName = "place_name", minutes, metresPerMinute = "metres_per_minute", network, lines, buildings, facilities, proposal,
+             offNetwork = "off_network"
     }
 }
 
@@ -99,7 +103,7 @@ public struct CircleService: Sendable {
         let ids = PlacePath.ids(place.path)
         guard let r = try await db.query("""
             SELECT w.place_id, w.nodes, w.edges, w.node_count, w.edge_count, w.source, w.imported_at, w.by_name FROM walk_networks w
-            JOIN places p ON p.id = w.place_id WHERE w.place_id IN (\(list: ids)) ORDER BY LENGTH(p.path) DESC
+            JOIN places p ON p.id = w.place_id WHERE w.place_id IN (\(list: ids)) ORDER BY LENGTH(p.path) DESC LIMIT 1
             """).first() else { return nil }
         let info = WalkNetworkInfo(placeID: try r.decode(column: "place_id", as: Int64.self), nodes: try r.decode(column: "node_count", as: Int.self),
                                    edges: try r.decode(column: "edge_count", as: Int.self), source: try r.decode(column: "source", as: String.self),
@@ -132,8 +136,11 @@ public struct CircleService: Sendable {
                                 }, facilities: [], proposal: nil)
         }
         // Facilities anywhere under the network's ground (a school across the boundary counts).
+        // …and those a little beyond its last points, which a walk still reaches.
         let lats = net.nodes.map(\.lat), lngs = net.nodes.map(\.lng)
-        let facilities = try await registry.facilities(south: lats.min()!, west: lngs.min()!, north: lats.max()!, east: lngs.max()!, lang: lang)
+        let padLat = CircleRules.snapLimit / 111_195, padLng = padLat / max(0.1, cos(lats[0] * .pi / 180))
+        let facilities = try await registry.facilities(south: lats.min()! - padLat, west: lngs.min()! - padLng, north: lats.max()! + padLat,
+                                                       east: lngs.max()! + padLng, lang: lang)
         let snaps = blocks.map { b in b.lat.flatMap { lat in b.lng.flatMap { CircleRules.snap(net, lat: lat, lng: $0) } } }
         var buildings = blocks.enumerated().map { i, b in
             CircleBuilding(id: b.id, name: b.name, lat: b.lat, lng: b.lng, households: b.households, residents: b.residents, onNetwork: snaps[i] != nil, minutes: [:])
@@ -148,7 +155,9 @@ public struct CircleService: Sendable {
             for (i, s) in snaps.enumerated() {
                 let m = CircleRules.minutes(d, s)
                 if let m { buildings[i].minutes[kind.rawValue] = m }
-                if !CircleRules.within(m) {
+                // A building off the network (or without a point) is not known to be beyond: it
+                // is counted apart (`offNetwork`), never as outside.
+                if s != nil, !CircleRules.within(m) {
                     outside.append(i)
                     line.buildingsOutside += 1; line.householdsOutside += buildings[i].households; line.residentsOutside += buildings[i].residents
                 }
@@ -163,7 +172,8 @@ public struct CircleService: Sendable {
             }
         }
         return CircleReport(placeID: place.id, placeName: place.name, minutes: Int(CircleRules.minutes), metresPerMinute: Int(CircleRules.metresPerMinute),
-                            network: info, lines: lines, buildings: buildings, facilities: facilities, proposal: proposal)
+                            network: info, lines: lines, buildings: buildings, facilities: facilities, proposal: proposal,
+                            offNetwork: snaps.filter { $0 == nil }.count)
     }
 
     /// Replaces a street's or community's walking network with an OpenStreetMap extract's
@@ -185,10 +195,12 @@ public struct CircleService: Sendable {
 
     func save(_ db: any SQLDatabase, place: SituationPlace, _ net: WalkNetwork, source: String, by: String) async throws {
         let text = CircleRules.text(net)
-        try await db.query("DELETE FROM walk_networks WHERE place_id = \(place.id)").run()
+        // One statement: two imports at once leave the later one, never a duplicate key.
         try await db.query("""
             INSERT INTO walk_networks (place_id, nodes, edges, node_count, edge_count, source, imported_at, by_name)
             VALUES (\(place.id), \(text.nodes), \(text.edges), \(net.nodes.count), \(net.edges.count), \(source), \(env.nowSeconds), \(by))
+            ON CONFLICT (place_id) DO UPDATE SET nodes = excluded.nodes, edges = excluded.edges, node_count = excluded.node_count,
+                edge_count = excluded.edge_count, source = excluded.source, imported_at = excluded.imported_at, by_name = excluded.by_name
             """).run()
     }
 }

@@ -20,6 +20,8 @@ enum CircleText {
         "circle_building": ("楼栋", "Building"), "circle_walk": ("步行到最近的", "Walk to the nearest"),
         "circle_minutes_unit": ("分钟", "min"), "circle_unreachable": ("沿道路到不了", "not reachable along the paths"),
         "circle_off_network": ("不在道路网上", "off the street network"),
+        "circle_off_network_count": ("栋楼不在道路网上（离道路超过 300 米或没有位置），步行时间未知，不计入上表。",
+                                     "buildings are off the street network (over 300 m from a path, or without a point): their walks are unknown and not in the table."),
         "circle_outside_none": ("每栋楼步行 15 分钟内都有。", "Every building has one within a 15-minute walk."),
         "circle_more_outside": ("只列出居民最多的 200 栋；地图和 API 里有全部。", "The 200 with the most residents are listed; the map and the API have them all."),
         "circle_proposal_heading": ("试算：在这里新设一处设施", "Try it: a new facility here"),

@@ -26,6 +26,8 @@ public enum CircleRules {
     /// A building or facility further than this from every point of the network is not on it
     /// (the network does not cover it): its minutes are unknown, never guessed in a straight line.
     public static let snapLimit = 300.0
+    /// The longest stretch an imported road is kept as.
+    public static let pieceMetres = 50.0
 
     /// OpenStreetMap ways a person walks on (`highway=*`); motorways and trunk roads are not, and
     /// neither is any way marked `foot=no` or `access=private`/`no`.
@@ -40,6 +42,12 @@ public enum CircleRules {
     /// passes through, a stretch between each two consecutive ones. Refused naming `file` when
     /// the file is not OSM XML or holds no walkable way.
     public static func network(osm data: Data) throws -> WalkNetwork {
+        // OSM extracts carry no document type; one that declares entities is refused before
+        // the parser expands them (a few lines can grow to gigabytes).
+        let head = data.prefix(64 * 1024)
+        if head.range(of: Data("<!DOCTYPE".utf8)) != nil || head.range(of: Data("<!ENTITY".utf8)) != nil || data.range(of: Data("<!ENTITY".utf8)) != nil {
+            throw LinliError.invalid("file", "doctype", "文件里有 DOCTYPE 或实体声明，不是 OpenStreetMap 导出的 .osm 文件")
+        }
         let reader = OSMReader()
         let parser = XMLParser(data: data)
         parser.delegate = reader
@@ -59,7 +67,19 @@ public enum CircleRules {
             for k in 1..<way.count {
                 // A way may name a node the extract cut off at its edge: that stretch is left out.
                 guard let a = node(way[k - 1]), let b = node(way[k]), a != b else { continue }
-                edges.append(.init(a: a, b: b, metres: Geo.metres(nodes[a].lat, nodes[a].lng, nodes[b].lat, nodes[b].lng)))
+                // A straight road may have its points hundreds of metres apart: it is cut into
+                // stretches of at most `pieceMetres`, so that a building beside its middle is
+                // beside a point of the network too.
+                let length = Geo.metres(nodes[a].lat, nodes[a].lng, nodes[b].lat, nodes[b].lng)
+                let pieces = max(1, Int((length / pieceMetres).rounded(.up)))
+                var from = a
+                for i in 1..<pieces {
+                    let f = Double(i) / Double(pieces)
+                    nodes.append(.init(lat: nodes[a].lat + (nodes[b].lat - nodes[a].lat) * f, lng: nodes[a].lng + (nodes[b].lng - nodes[a].lng) * f))
+                    edges.append(.init(a: from, b: nodes.count - 1, metres: length / Double(pieces)))
+                    from = nodes.count - 1
+                }
+                edges.append(.init(a: from, b: b, metres: length / Double(pieces)))
             }
         }
         guard !edges.isEmpty else { throw LinliError.invalid("file", "no_paths", "文件里没有可步行的道路（highway）") }
@@ -74,7 +94,8 @@ public enum CircleRules {
         var sawOSM = false
         private var way: [Int64]? = nil
         private var highway: String? = nil
-        private var closed = false
+        private var foot: String? = nil
+        private var access: String? = nil
 
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
             switch name {
@@ -82,18 +103,20 @@ public enum CircleRules {
             case "node":
                 if let id = a["id"].flatMap(Int64.init), let lat = a["lat"].flatMap(Double.init), let lon = a["lon"].flatMap(Double.init),
                    (-90...90).contains(lat), (-180...180).contains(lon) { points[id] = (lat, lon) }
-            case "way": way = []; highway = nil; closed = false
+            case "way": way = []; highway = nil; foot = nil; access = nil
             case "nd": if way != nil, let ref = a["ref"].flatMap(Int64.init) { way!.append(ref) }
             case "tag" where way != nil:
                 let k = a["k"] ?? "", v = a["v"] ?? ""
-                if k == "highway" { highway = v }
-                if (k == "foot" && v == "no") || (k == "access" && (v == "private" || v == "no")) { closed = true }
+                if k == "highway" { highway = v } else if k == "foot" { foot = v } else if k == "access" { access = v }
             default: break
             }
         }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
             guard name == "way", let w = way else { return }
+            // Closed to walkers: foot=no, or access=no/private unless walkers are let through.
+            let footAllowed = ["yes", "designated", "permissive"].contains(foot ?? "")
+            let closed = foot == "no" || (["no", "private"].contains(access ?? "") && !footAllowed)
             if let h = highway, CircleRules.walkable.contains(h), !closed { ways.append(w) }
             way = nil
         }

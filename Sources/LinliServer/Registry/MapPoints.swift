@@ -51,14 +51,12 @@ extension RegistryService {
         }
     }
 
-    /// The facilities under a path with their points (a community's, or a street's for the
-    /// situation map: at most 2,000).
     /// Facilities inside a box, whatever place they belong to: a school across the street's
     /// boundary is as near to walk to as one inside it.
     public func facilities(south: Double, west: Double, north: Double, east: Double, lang: Lang) async throws -> [MapPoint] {
         try await store.read { db in
             try await db.query("""
-                SELECT name, kind, lat, lng FROM facilities WHERE lat BETWEEN \(south) AND \(north) AND lng BETWEEN \(west) AND \(east) ORDER BY kind, id LIMIT 5000
+                SELECT name, kind, lat, lng FROM facilities WHERE lat BETWEEN \(south) AND \(north) AND lng BETWEEN \(west) AND \(east) ORDER BY id LIMIT 5000
                 """).all().map { r in
                 let kind = try r.decode(column: "kind", as: String.self)
                 return MapPoint(name: try r.decode(column: "name", as: String.self), label: I18n.label(kind, lang), kind: kind,
@@ -67,6 +65,8 @@ extension RegistryService {
         }
     }
 
+    /// The facilities under a path with their points (a community's, or a street's for the
+    /// situation map: at most 2,000).
     func facilityPoints(_ db: any SQLDatabase, under path: String, lang: Lang) async throws -> [MapPoint] {
         try await db.query("""
             SELECT f.name, f.kind, f.lat, f.lng FROM facilities f JOIN places p ON p.id = f.place_id
