@@ -66,10 +66,12 @@ struct SituationRoutes {
             // The map and tables still show, for the default period.
             layer = try await situation.requestLayer(place, from: nil, to: nil, category: nil, openOnly: openOnly)
         }
-        // Households are counted once, for their table and for the grids' squares.
+        // Households are counted once, for their table and for the grids' squares, beside the
+        // coverage (two reads at once).
+        async let coverage = situation.coverage(place)
         let counted = try await situation.blocks(place)
         let blocks = SituationService.views(counted, lang: c.lang)
-        let grids = try await situation.grids(place, blocks: counted)
+        let grids = try await situation.grids(place, blocks: counted, coverage: try await coverage)
         let uncovered = try await situation.uncovered(place, lang: c.lang)
         let facilities = try await situation.registry.situationFacilities(place, lang: c.lang)
         let tags = ResidentTag.allCases.map(\.rawValue)

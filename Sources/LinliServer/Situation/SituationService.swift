@@ -109,14 +109,24 @@ public struct SituationService: Sendable {
 
     public func grids(place id: Int64, actor: Actor) async throws -> [GridAreaView] {
         let p = try await place(id, actor: actor)
-        return try await grids(p, blocks: try await blocks(p))
+        // The buildings and the coverage are read side by side: at a street of 100,000
+        // households each takes tens of milliseconds, and the store has several readers.
+        async let counted = blocks(p)
+        let read = try await coverage(p)
+        return try await grids(p, blocks: try await counted, coverage: read)
+    }
+
+    /// Visit coverage per grid of the place's communities.
+    func coverage(_ p: SituationPlace) async throws -> [GridCoverage] {
+        try await gridWork.gridCoverage(communities: try await communities(p))
     }
 
     /// Grids from blocks already counted (the page counts them once for two layers).
-    func grids(_ p: SituationPlace, blocks: [MapBlock]) async throws -> [GridAreaView] {
+    func grids(_ p: SituationPlace, blocks: [MapBlock], coverage known: [GridCoverage]? = nil) async throws -> [GridAreaView] {
         let grids = try await registry.situationGrids(p).filter { $0.parentID == nil }
-        let coverage = Dictionary(try await gridWork.gridCoverage(communities: try await communities(p)).map { ($0.gridID, $0) },
-                                  uniquingKeysWith: { a, _ in a })
+        let read: [GridCoverage]
+        if let known { read = known } else { read = try await coverage(p) }
+        let coverage = Dictionary(read.map { ($0.gridID, $0) }, uniquingKeysWith: { a, _ in a })
         var points: [Int64: [(lat: Double, lng: Double)]] = [:], households: [Int64: Int] = [:]
         for b in blocks {
             for (g, n) in b.grids {
