@@ -25,8 +25,8 @@ extension Linli {
             return out
         }
         for (street, b) in streets {
-            let padLat = 300 / 111_195.0, padLng = 300 / (111_195.0 * cos(b[0] * .pi / 180))
-            let net = CircleRules.lattice(south: b[0] - padLat, west: b[1] - padLng, north: b[2] + padLat, east: b[3] + padLng, step: 100)
+            let sw = boundingBox(lat: b[0], lng: b[1], metres: 300), ne = boundingBox(lat: b[2], lng: b[3], metres: 300)
+            let net = CircleRules.lattice(south: sw.lat.lowerBound, west: sw.lng.lowerBound, north: ne.lat.upperBound, east: ne.lng.upperBound, step: 100)
             try await store.transaction { db in try await circle.save(db, place: street, net, source: "demo", by: "演示程序") }
         }
         return streets.count

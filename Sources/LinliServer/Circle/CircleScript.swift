@@ -9,13 +9,9 @@ enum CircleScript {
   'use strict';
   var box = document.getElementById('circle-map');
   if (!box) return;
-  if (!window.L || !window.LinliMap) {
-    var p = document.createElement('p'); p.className = 'notice'; p.textContent = box.dataset.noMap || '';
-    box.insertBefore(p, box.firstChild);
-    return;
-  }
-  var base = window.LinliMap.baseMap(box, box.firstChild), map = base.map, kind = box.dataset.kind;
-  function at(lat, lng) { return base.gcj ? window.LinliMap.toGCJ(lat, lng) : [lat, lng]; }
+  var base = window.LinliMap && window.LinliMap.areaMap(box);
+  if (!base) return;
+  var map = base.map, at = base.at, kind = box.dataset.kind;
   function esc(s) { var d = document.createElement('div'); d.textContent = s == null ? '' : String(s); return d.innerHTML; }
   var latField = document.getElementById('proposed-lat'), lngField = document.getElementById('proposed-lng'), marker = null;
   function mark(lat, lng) {
@@ -23,7 +19,7 @@ enum CircleScript {
     marker = L.circleMarker(at(lat, lng), { radius: 10, className: 'circle-new', weight: 3, fillOpacity: 0.9 }).addTo(map);
   }
   map.on('click', function (e) {
-    var w = base.gcj ? window.LinliMap.fromGCJ(e.latlng.lat, e.latlng.lng) : [e.latlng.lat, e.latlng.lng];
+    var w = base.stored(e.latlng.lat, e.latlng.lng);
     if (latField) latField.value = w[0].toFixed(6);
     if (lngField) lngField.value = w[1].toFixed(6);
     mark(w[0], w[1]);

@@ -138,9 +138,10 @@ public struct CircleService: Sendable {
         // Facilities anywhere under the network's ground (a school across the boundary counts).
         // …and those a little beyond its last points, which a walk still reaches.
         let lats = net.nodes.map(\.lat), lngs = net.nodes.map(\.lng)
-        let padLat = CircleRules.snapLimit / 111_195, padLng = padLat / max(0.1, cos(lats[0] * .pi / 180))
-        let facilities = try await registry.facilities(south: lats.min()! - padLat, west: lngs.min()! - padLng, north: lats.max()! + padLat,
-                                                       east: lngs.max()! + padLng, lang: lang)
+        let sw = boundingBox(lat: lats.min()!, lng: lngs.min()!, metres: CircleRules.snapLimit)
+        let ne = boundingBox(lat: lats.max()!, lng: lngs.max()!, metres: CircleRules.snapLimit)
+        let facilities = try await registry.facilities(south: sw.lat.lowerBound, west: sw.lng.lowerBound, north: ne.lat.upperBound,
+                                                       east: ne.lng.upperBound, lang: lang)
         let snaps = blocks.map { b in b.lat.flatMap { lat in b.lng.flatMap { CircleRules.snap(net, lat: lat, lng: $0) } } }
         var buildings = blocks.enumerated().map { i, b in
             CircleBuilding(id: b.id, name: b.name, lat: b.lat, lng: b.lng, households: b.households, residents: b.residents, onNetwork: snaps[i] != nil, minutes: [:])

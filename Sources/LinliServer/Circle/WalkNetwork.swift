@@ -125,7 +125,9 @@ public enum CircleRules {
     /// The demo's network: a lattice of streets every `step` metres over a box (south, west,
     /// north, east), as a new town's blocks are laid out.
     public static func lattice(south: Double, west: Double, north: Double, east: Double, step: Double) -> WalkNetwork {
-        let dLat = step / 111_195, dLng = step / (111_195 * cos((south + north) / 2 * .pi / 180))
+        // A step's degrees: half the box `step` metres around the middle.
+        let one = boundingBox(lat: (south + north) / 2, lng: 0, metres: step)
+        let dLat = (one.lat.upperBound - one.lat.lowerBound) / 2, dLng = (one.lng.upperBound - one.lng.lowerBound) / 2
         let rows = max(1, Int(((north - south) / dLat).rounded(.up))), cols = max(1, Int(((east - west) / dLng).rounded(.up)))
         var nodes: [WalkNetwork.Node] = [], edges: [WalkNetwork.Edge] = []
         for r in 0...rows { for c in 0...cols { nodes.append(.init(lat: south + Double(r) * dLat, lng: west + Double(c) * dLng)) } }
@@ -146,9 +148,10 @@ public enum CircleRules {
     /// The network's point nearest to a place, and how far that is, or nil beyond `snapLimit`.
     public static func snap(_ n: WalkNetwork, lat: Double, lng: Double) -> (node: Int, metres: Double)? {
         var best: (Int, Double)?
+        // A cheap box first: most points are outside it.
+        let box = boundingBox(lat: lat, lng: lng, metres: snapLimit)
         for (i, p) in n.nodes.enumerated() {
-            // A cheap box first: most points are far in latitude alone.
-            if abs(p.lat - lat) * 111_195 > snapLimit { continue }
+            if !box.lat.contains(p.lat) || !box.lng.contains(p.lng) { continue }
             let d = Geo.metres(lat, lng, p.lat, p.lng)
             if d <= snapLimit, d < (best?.1 ?? .infinity) { best = (i, d) }
         }

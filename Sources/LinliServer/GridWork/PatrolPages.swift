@@ -159,7 +159,6 @@ extension GridWorkRoutes {
         return i
     }
 
-    func stateText(_ s: PatrolState, _ lang: Lang) -> String { I18n.label("patrol_state_" + s.rawValue, lang) }
 
     func routeItem(_ r: PatrolRouteView, _ lang: Lang) -> TemplateValue { .object(VisitsPage.routeItem(r, lang)) }
 

@@ -37,8 +37,9 @@ struct VisitsPage {
         return TemplateFields(distinct: names, values)
     }
 
-    static func int(_ n: Int64) -> TemplateValue { .number(String(n)) }
-    static func int(_ n: Int) -> TemplateValue { .number(String(n)) }
+    /// A number as templates take it (`TemplateEncoding`'s rule: 0 is false to a section).
+    static func int(_ n: Int64) -> TemplateValue { TemplateEncoding.number(n) }
+    static func int(_ n: Int) -> TemplateValue { TemplateEncoding.number(Int64(n)) }
 
     /// One household on a due list (also the today page's).
     static func dueItem(_ d: DueVisit, _ lang: Lang) -> TemplateValue {

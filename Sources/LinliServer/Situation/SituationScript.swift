@@ -8,13 +8,9 @@ enum SituationScript {
   'use strict';
   var box = document.getElementById('situation-map');
   if (!box) return;
-  if (!window.L || !window.LinliMap) {
-    var p = document.createElement('p'); p.className = 'notice'; p.textContent = box.dataset.noMap || '';
-    box.insertBefore(p, box.firstChild);
-    return;
-  }
-  var base = window.LinliMap.baseMap(box, box.firstChild), map = base.map;
-  function at(lat, lng) { return base.gcj ? window.LinliMap.toGCJ(lat, lng) : [lat, lng]; }
+  var base = window.LinliMap && window.LinliMap.areaMap(box);
+  if (!base) return;
+  var map = base.map, at = base.at;
   // Areas under buildings under hotspots under single points, whatever order the layers arrive in.
   [['grids', 410], ['hotspots', 420], ['blocks', 430], ['points', 440]].forEach(function (p) { map.createPane('sit-' + p[0]).style.zIndex = p[1]; });
   var api = '/api/v1/places/' + box.dataset.place + '/situation/';

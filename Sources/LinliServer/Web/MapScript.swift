@@ -305,9 +305,24 @@ enum MapScript {
     this.draw(false);
   };
 
+  // A street's or community's map drawn in `box` (the situation map, the 15-minute circle),
+  // with `at` (stored point to the map's) and `stored` (a tap back to a stored point). Without
+  // Leaflet: the box says so from its `data-no-map`, and null (the page's tables have the figures).
+  function areaMap(box) {
+    if (!window.L) {
+      var p = document.createElement('p'); p.className = 'notice'; p.textContent = box.dataset.noMap || '';
+      box.insertBefore(p, box.firstChild);
+      return null;
+    }
+    var base = baseMap(box, box.firstChild);
+    base.at = function (lat, lng) { return base.gcj ? toGCJ(lat, lng) : [lat, lng]; };
+    base.stored = function (lat, lng) { return base.gcj ? fromGCJ(lat, lng) : [lat, lng]; };
+    return base;
+  }
+
   window.LinliMap = {
     attach: function (box) { return box.linliMap || (box.linliMap = window.L ? new LeafletMap(box) : new Map(box)); },
-    toGCJ: toGCJ, fromGCJ: fromGCJ, baseMap: baseMap
+    toGCJ: toGCJ, fromGCJ: fromGCJ, baseMap: baseMap, areaMap: areaMap
   };
   document.querySelectorAll('.map[data-map]').forEach(function (b) { window.LinliMap.attach(b); });
 })();
