@@ -47,6 +47,17 @@ public enum ChinaTime {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
+    /// The same day of the month `months` months later (earlier when negative), or that month's
+    /// last day when it is shorter: 31 August less six months is 28 February, 31 January plus
+    /// one month is 28 (or 29) February.
+    public static func addingMonths(_ months: Int, to day: Int64) -> Int64 {
+        let (y, m, d) = civil(day: day)
+        let total = y * 12 + (m - 1) + Int64(months)
+        let year = total >= 0 ? total / 12 : (total - 11) / 12
+        let month = total - year * 12 + 1
+        return Input.dayNumber(year, month, min(d, Input.daysInMonth(year, month)))
+    }
+
     /// Today's civil date in China (UTC+8 all year).
     package static func localDate(_ now: Date) -> (year: Int64, month: Int64, day: Int64) {
         let local = Int64(now.timeIntervalSince1970.rounded(.down)) + utcOffset

@@ -302,7 +302,8 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
                                           orphanSweeps: [("papers", { [affairs = linli.affairs] in try await affairs.removeOrphanPapers() }),
                                                          ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() }),
                                                          ("grid-work photos", { [gridWork = linli.gridWork] in try await gridWork.removeOrphanPhotos() }),
-                                                         ("grid-work retention", { [gridWork = linli.gridWork] in try await gridWork.applyRetention() })]))
+                                                         ("grid-work retention", { [gridWork = linli.gridWork] in try await gridWork.applyRetention() }),
+                                                         ("sensitive-data retention", { [registry = linli.registry] in try await registry.sweepSensitive() })]))
     }
     if linli.config.sweepInterval > 0 {
         let chain = linli.auditChain, linkage = linli.linkage

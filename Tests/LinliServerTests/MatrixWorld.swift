@@ -125,6 +125,14 @@ struct MatrixWorld {
             ids["communities"] = String(community)
             if suffix.isEmpty { w.inside = ids; w.insideGrant = String(grant) } else { w.outside = ids; w.outsideGrant = String(grant) }
         }
+        // A sensitive tag on the residents the matrix names, for /residents/:id/sensitive/:tag/….
+        let ids = try await f.ids()
+        for (rid, suffix) in [(ids.insideResident, ""), (ids.outsideResident, "2")] {
+            let staff = try await f.actor("community" + suffix)
+            var input = ResidentInput()
+            input.tags = Array(Set(try await l.registry.resident(rid, actor: staff).tags + ["disabled"])).sorted()
+            _ = try await l.registry.updateResident(rid, input, actor: staff)
+        }
         return w
     }
 

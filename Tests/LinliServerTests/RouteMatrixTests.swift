@@ -149,6 +149,7 @@ import LinliStore
         case "household": return missing ? "999999999" : String(inside ? ids.insideHousehold : ids.outsideHousehold)
         case "grant": return missing ? "999999999" : (inside ? w.insideGrant : w.outsideGrant)
         case "provider": return missing ? "nosuchprovider" : "tencent"  // an SMS provider: one for the whole city
+        case "tag": return missing ? "nosuchtag" : "disabled"  // MatrixWorld gives both residents this sensitive tag
         case "code" where before == "h": return missing ? "nosuchcode" : (inside ? ids.insideCode : ids.outsideCode)
         case "code" where before == "verify": return missing ? "nosuchcode" : (inside ? w.inside["certificate-codes"] : w.outside["certificate-codes"])
         case "code": return missing ? "nosuchcode" : "noise"  // a request category: one for the whole city

@@ -22,7 +22,7 @@ struct ActingRoutes {
                                                    sessionToken: req.cookies[AuthMiddleware.sessionCookie].map { String($0.value) })
                 return redirect("/home")
             } page: { errors in
-                residentPages.residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: errors, actingValues: c.form)
+                try await residentPages.residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: errors, actingValues: c.form)
             }
         }
         r.post("/api/v1/residents/:id/acting", .action(.residentActFor), body: ActingInput.self) { req, c, input in

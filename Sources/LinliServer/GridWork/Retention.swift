@@ -15,11 +15,7 @@ public enum RetentionRules {
     /// The first day still kept: the same day of the month `months` months before today, or
     /// that month's last day when it is shorter (31 August less six months is 28 February).
     public static func firstKeptDay(today: Int64, months: Int) -> Int64 {
-        let (y, m, d) = ChinaTime.civil(day: today)
-        let total = y * 12 + (m - 1) - Int64(months)
-        let year = total >= 0 ? total / 12 : (total - 11) / 12
-        let month = total - year * 12 + 1
-        return Input.dayNumber(year, month, min(d, Input.daysInMonth(year, month)))
+        ChinaTime.addingMonths(-months, to: today)
     }
 }
 

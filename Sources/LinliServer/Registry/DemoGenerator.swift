@@ -132,6 +132,7 @@ public struct DemoGenerator: Sendable {
         try await store.transaction { db in
             try await RegistryService.countPopulationAfresh(db)
             try await RegistryService.countSituationsAfresh(db)
+            try await RegistryService.backfillSensitive(db, today: LocalDay.of(env.nowSeconds))
         }
         log("registry loaded after \(start.duration(to: .now))")
         return summary

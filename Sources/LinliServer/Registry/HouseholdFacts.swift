@@ -19,23 +19,34 @@ public struct HouseholdFacts: Sendable, Equatable {
 
 extension RegistryService {
     static let factColumns = """
-        SELECT h.id, h.community_id, h.grid_id, h.micro_grid_id, h.path, h.address, r.tags
+        SELECT h.id, h.community_id, h.grid_id, h.micro_grid_id, h.path, h.address, r.id AS resident_id, r.tags
         FROM households h LEFT JOIN residents r ON r.household_id = h.id
         """
+
+    /// Sensitive tags kept for purposes other than care visits (SensitiveData.swift): no visit
+    /// plan is made from them. As "resident|tag"; few, since care is the usual purpose.
+    static func notForCare(_ db: any SQLDatabase, _ condition: BoundSQL) async throws -> Set<String> {
+        Set(try await db.query("""
+            SELECT f.resident_id, f.tag FROM sensitive_facts f JOIN residents r ON r.id = f.resident_id JOIN households h ON h.id = r.household_id
+            WHERE \(condition) AND (',' || f.purposes || ',') NOT LIKE \("%," + SensitivePurpose.careVisits.rawValue + ",%")
+            """).all().map { "\(try $0.decode(column: "resident_id", as: Int64.self))|\(try $0.decode(column: "tag", as: String.self))" })
+    }
 
     /// The facts of the households named (any number; read 500 at a time).
     func householdFacts(_ db: any SQLDatabase, ids: [Int64]) async throws -> [HouseholdFacts] {
         var out: [HouseholdFacts] = []
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
-            out += try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.id IN (\(list: chunk)) ORDER BY h.id").all())
+            out += try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.id IN (\(list: chunk)) ORDER BY h.id").all(),
+                                   except: try await Self.notForCare(db, "h.id IN (\(list: chunk))"))
         }
         return out
     }
 
     /// The facts of every household of a community.
     func householdFacts(_ db: any SQLDatabase, community: Int64) async throws -> [HouseholdFacts] {
-        try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.community_id = \(community) ORDER BY h.id").all())
+        try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.community_id = \(community) ORDER BY h.id").all(),
+                        except: try await Self.notForCare(db, "h.community_id = \(community)"))
     }
 
     /// A household by its printed code: the whole code, the card's address (`…/h/CODE`), or its
@@ -47,7 +58,8 @@ extension RegistryService {
     }
 
     /// Rows of `factColumns`, one per resident, folded into one per household (in id order).
-    static func folded(_ rows: [any SQLRow]) throws -> [HouseholdFacts] {
+    /// `except`: "resident|tag" pairs left out (see `notForCare`).
+    static func folded(_ rows: [any SQLRow], except: Set<String> = []) throws -> [HouseholdFacts] {
         var out: [HouseholdFacts] = []
         for r in rows {
             let id = try r.decode(column: "id", as: Int64.self)
@@ -59,7 +71,10 @@ extension RegistryService {
                                           address: try r.decode(column: "address", as: String.self), situations: []))
             }
             if let tags = try r.decode(column: "tags", as: String?.self), !tags.isEmpty {
-                for t in tags.split(separator: ",") { out[out.count - 1].situations.insert(String(t)) }
+                let resident = try r.decode(column: "resident_id", as: Int64.self)
+                for t in tags.split(separator: ",") where except.isEmpty || !except.contains("\(resident)|\(t)") {
+                    out[out.count - 1].situations.insert(String(t))
+                }
             }
         }
         return out

@@ -270,5 +270,25 @@ enum RegistryMigrations {
             """,
             "INSERT INTO situation_counts (block_id, grid_id, situation, households) " + RegistryService.situationCountQuery("1 = 1").text,
         ]),
+        // Sensitive tags with their purposes, basis and retention (SensitiveData.swift, PIPL
+        // art. 28–29). Tags already kept are recorded on the office's duty for their default
+        // purposes, and dated by the first sweep (`keep_until` 0).
+        Migration("registry.013", [
+            """
+            CREATE TABLE sensitive_facts (
+                id {ID},
+                resident_id BIGINT NOT NULL REFERENCES residents(id),
+                tag TEXT NOT NULL,
+                purposes TEXT NOT NULL,
+                basis TEXT NOT NULL,
+                recorded_by BIGINT,
+                recorded_by_name TEXT NOT NULL,
+                recorded_at BIGINT NOT NULL,
+                keep_until BIGINT NOT NULL,
+                UNIQUE (resident_id, tag)
+            )
+            """,
+            "CREATE INDEX sensitive_facts_due ON sensitive_facts(keep_until)",
+        ] + RegistryService.sensitiveBackfill),
     ]
 }

@@ -136,6 +136,9 @@ public struct ResidentInput: Sendable, Codable {
     public var idKind: String?
     public var gender: String?
     public var birthDate: String?
+    /// For each sensitive tag set, what it is kept for and on what ground (SensitiveData.swift);
+    /// left out, the office's statutory duty for the tag's default purposes.
+    public var tagRecords: [String: SensitiveRecordInput]?
 
     public init(householdID: Int64? = nil, name: String? = nil, idNumber: String? = nil, phone: String? = nil,
                 registration: String? = nil, relation: String? = nil, tags: [String]? = nil,
@@ -150,7 +153,7 @@ public struct ResidentInput: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case householdID = "household_id", name, idNumber = "id_number", phone, registration, relation, tags
         case partyMember = "party_member", inServiceParty = "in_service_party", smsNotices = "sms_notices"
-        case idKind = "id_kind", gender, birthDate = "birth_date"
+        case idKind = "id_kind", gender, birthDate = "birth_date", tagRecords = "tag_records"
     }
 
     /// A birth date written `YYYY-MM-DD`, a real day from 1900 up to `today` (also `YYYY-MM-DD`).
@@ -232,11 +235,15 @@ public struct ResidentInput: Sendable, Codable {
             tags = parsed.compactMap { $0 }
         }
         if creating { v.check(householdID != nil, "household_id", "required", "请选择户") }
+        var records: [String: SensitiveRecord] = [:]
+        do { records = try SensitiveRules.validate(tagRecords, tags: tags.map { $0.map(\.rawValue) }) }
+        catch let e as LinliError { v.add(e) }
+        catch let e as ValidationErrors { e.errors.forEach { v.add($0) } }
         try v.throwIfAny()
         return ValidatedResident(householdID: householdID, name: name, idNumber: idNumber, phone: phone,
                                  registration: registration, relation: relation, tags: tags,
                                  partyMember: partyMember, inServiceParty: inServiceParty, smsNotices: smsNotices,
-                                 idKind: kind, gender: gender, birthDate: birth)
+                                 idKind: kind, gender: gender, birthDate: birth, tagRecords: records)
     }
 }
 
@@ -257,6 +264,8 @@ public struct ValidatedResident: Sendable {
     public var idKind: DocumentKind?
     public var gender: String?
     public var birthDate: String?
+    /// Checked purposes and basis of the sensitive tags given (empty: none given).
+    public var tagRecords: [String: SensitiveRecord] = [:]
 }
 
 /// Per-compound coverage flags rolled up for a street or a city.

@@ -215,7 +215,7 @@ struct RegistryRoutes {
         }
         r.get("/households/:id/residents/new", .action(.residentEdit)) { _, c in
             let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
-            return residentForm(c, household: h, resident: nil, errors: nil, values: FormData())
+            return try await residentForm(c, household: h, resident: nil, errors: nil, values: FormData())
         }
         r.post("/households/:id/residents", .action(.residentEdit)) { _, c in
             let hid = try c.id("id")
@@ -226,32 +226,56 @@ struct RegistryRoutes {
             } catch {
                 guard let fe = Self.fieldErrors(error) else { throw error }
                 let h = try await registry.household(hid, actor: try c.requireActor())
-                var resp = residentForm(c, household: h, resident: nil, errors: fe, values: c.form)
+                var resp = try await residentForm(c, household: h, resident: nil, errors: fe, values: c.form)
                 resp.status = .unprocessableContent
                 return resp
             }
         }
         r.get("/residents/:id", .action(.residentView)) { _, c in
             let res = try await registry.resident(try c.id("id"), actor: try c.requireActor())
-            return residentPage(c, res, unmasked: false, errors: nil)
+            return try await residentPage(c, res, unmasked: false, errors: nil)
         }
         r.post("/residents/:id/unmask", .action(.residentUnmask)) { _, c in
             let id = try c.id("id")
             do {
                 let res = try await registry.unmaskResident(id, reason: c.form["reason"], actor: try c.requireActor())
-                return residentPage(c, res, unmasked: true, errors: nil)
+                return try await residentPage(c, res, unmasked: true, errors: nil)
             } catch {
                 guard let fe = Self.fieldErrors(error) else { throw error }
-                var resp = residentPage(c, try await registry.resident(id, actor: try c.requireActor()), unmasked: false, errors: fe)
+                var resp = try await residentPage(c, try await registry.resident(id, actor: try c.requireActor()), unmasked: false, errors: fe)
                 resp.status = .unprocessableContent
                 return resp
             }
+        }
+        // Sensitive tags (SensitiveData.swift): the office confirms one is still true; the
+        // resident withdraws the consent one was kept on.
+        for (step, action) in [("renew", Action.residentEdit), ("withdraw", .residentView)] {
+            r.post("/residents/:id/sensitive/:tag/\(step)", .action(action)) { _, c in
+                let id = try c.id("id"), tag = c.parameters.get("tag") ?? "", actor = try c.requireActor()
+                do {
+                    _ = step == "renew" ? try await registry.renewSensitive(id, tag: tag, actor: actor)
+                                        : try await registry.withdrawSensitive(id, tag: tag, actor: actor)
+                    return redirect("/residents/\(id)#sensitive")
+                } catch let e as LinliError where e.status == .conflict {
+                    var resp = try await residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: ["sensitive": e.message])
+                    resp.status = .conflict
+                    return resp
+                }
+            }
+            r.post("/api/v1/residents/:id/sensitive/:tag/\(step)", .action(action)) { _, c in
+                let id = try c.id("id"), tag = c.parameters.get("tag") ?? "", actor = try c.requireActor()
+                return try JSON.response(step == "renew" ? try await registry.renewSensitive(id, tag: tag, actor: actor)
+                                                         : try await registry.withdrawSensitive(id, tag: tag, actor: actor))
+            }
+        }
+        r.get("/api/v1/residents/:id/sensitive", .action(.residentView)) { _, c in
+            try JSON.response(try await registry.sensitiveFacts(try c.id("id"), actor: try c.requireActor()))
         }
         r.get("/residents/:id/edit", .action(.residentEdit)) { _, c in
             let actor = try c.requireActor()
             let res = try await registry.resident(try c.id("id"), actor: actor)
             let h = try await registry.household(res.householdID, actor: actor)
-            return residentForm(c, household: h, resident: res, errors: nil, values: FormData())
+            return try await residentForm(c, household: h, resident: res, errors: nil, values: FormData())
         }
         r.post("/residents/:id", .action(.residentEdit)) { _, c in
             let id = try c.id("id")
@@ -270,7 +294,7 @@ struct RegistryRoutes {
                 guard let fe = Self.fieldErrors(error) else { throw error }
                 let actor = try c.requireActor()
                 let res = try await registry.resident(id, actor: actor)
-                var resp = residentForm(c, household: try await registry.household(res.householdID, actor: actor), resident: res, errors: fe, values: c.form)
+                var resp = try await residentForm(c, household: try await registry.household(res.householdID, actor: actor), resident: res, errors: fe, values: c.form)
                 resp.status = .unprocessableContent
                 return resp
             }
@@ -417,6 +441,12 @@ struct RegistryRoutes {
                               partyMember: f["party_member"] == "1", inServiceParty: f["in_service_party"] == "1",
                               idKind: f["id_kind"], gender: f["gender"], birthDate: f["birth_date"])
         i.smsNotices = f["sms_notices"] == "1"
+        // The purposes and basis of each sensitive tag ticked (the form shows them for all four).
+        var records: [String: SensitiveRecordInput] = [:]
+        for tag in f.all("tags") where SensitiveRules.isSensitive(tag) {
+            records[tag] = SensitiveRecordInput(purposes: f.all("purposes_" + tag), basis: f["basis_" + tag])
+        }
+        i.tagRecords = records.isEmpty ? nil : records
         return i
     }
 
@@ -537,9 +567,21 @@ struct RegistryRoutes {
         return renderer.page("household_edit", data, context: c, title: I18n.table(c.lang)["edit"]! + " · " + h.address)
     }
 
-    func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?, actingValues: FormData? = nil) -> Response {
+    func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?, actingValues: FormData? = nil) async throws -> Response {
         var data = Renderer.fields(r, c.lang)
         let actor = c.actor
+        let facts = try await registry.sensitiveFacts(r.id, actor: try c.requireActor())
+        let subject = RegistryService.isSubject(try c.requireActor(), r.id)
+        let t = I18n.table(c.lang)
+        data["sensitive"] = facts.map { f in
+            ["tag": f.tag, "label": I18n.label(f.tag, c.lang),
+             "purposes": f.purposes.map { t["purpose_" + $0] ?? $0 }.joined(separator: "、"),
+             "basis": t["basis_" + f.basis] ?? f.basis, "recorded_by": f.recordedBy.isEmpty ? t["sensitive_before_purposes"]! : f.recordedBy,
+             "recorded_on": f.recordedOn, "keep_until": f.keepUntil,
+             "can_withdraw": subject && f.basis == SensitiveBasis.consent.rawValue] as [String: Any]
+        }
+        data["has_sensitive"] = !facts.isEmpty
+        data["subject"] = subject
         // Acting for the resident (代办) starts here; someone already acting cannot start again.
         data["can_act_for"] = (actor?.may(.residentActFor) ?? false) && actor?.acting == nil
         data["acting_values"] = ["household_code": actingValues?["household_code"] ?? "", "reason": actingValues?["reason"] ?? ""]
@@ -552,10 +594,26 @@ struct RegistryRoutes {
         return renderer.page("resident", data, context: c, title: r.name)
     }
 
-    func residentForm(_ c: AppContext, household: HouseholdDetail, resident: ResidentView?, errors: [String: String]?, values: FormData) -> Response {
+    func residentForm(_ c: AppContext, household: HouseholdDetail, resident: ResidentView?, errors: [String: String]?, values: FormData) async throws -> Response {
         func value(_ k: String, _ fallback: String?) -> String { values[k] ?? fallback ?? "" }
         let tags = values.values["tags"] ?? resident?.tags ?? []
+        var kept: [SensitiveFactView] = []
+        if let resident { kept = try await registry.sensitiveFacts(resident.id, actor: try c.requireActor()) }
+        let t = I18n.table(c.lang)
+        // Each sensitive tag's purposes and basis: as sent back, else as kept, else the defaults.
+        let records: [[String: Any]] = ResidentTag.allCases.map(\.rawValue).filter(SensitiveRules.isSensitive).map { tag in
+            let fact = kept.first { $0.tag == tag }
+            let purposes = values.values["purposes_" + tag] ?? fact?.purposes ?? SensitiveRules.defaultPurposes(tag).map(\.rawValue)
+            let basis = values["basis_" + tag] ?? fact?.basis ?? SensitiveBasis.legalDuty.rawValue
+            let field = "tag_records." + tag
+            return ["tag": tag, "value": tag, "label": I18n.label(tag, c.lang),
+                    "purposes": SensitivePurpose.allCases.map { ["value": $0.rawValue, "label": t["purpose_" + $0.rawValue]!, "checked": purposes.contains($0.rawValue)] },
+                    "bases": SensitiveBasis.allCases.map { ["value": $0.rawValue, "label": t["basis_" + $0.rawValue]!, "checked": basis == $0.rawValue] },
+                    "error_purposes": errors?[field + ".purposes"] as Any, "error_basis": errors?[field + ".basis"] as Any,
+                    "error_record": errors?[field] as Any]
+        }
         let data: [String: Any] = [
+            "sensitive_options": records,
             "household": ["id": household.id, "address": household.address],
             "resident_id": resident?.id as Any,
             "editing": resident != nil,

@@ -422,9 +422,10 @@ public struct RegistryService: Sendable {
     func householdDetail(_ db: any SQLDatabase, _ head: HouseholdHead, actor: Actor) async throws -> HouseholdDetail {
         let h = head.row
         try actor.require(.householdView, on: h.scope)
-        let residents = actor.may(.residentView, on: h.scope)
+        var residents = actor.may(.residentView, on: h.scope)
             ? try await db.query("\(unsafeRaw: Self.residentColumns) WHERE r.household_id = \(h.id) ORDER BY r.id").all().map { try residentView($0, unmasked: nil) }
             : []
+        residents = try await withSeenTags(db, residents, scopes: Dictionary(residents.map { ($0.id, h.scope) }, uniquingKeysWith: { a, _ in a }), actor: actor)
         let crumbs = try await ancestors(db, path: h.path).filter { actor.may(.placeView, on: $0.scope) }.map(\.summary)
         return HouseholdDetail(id: h.id, placeID: h.placeID, communityID: h.communityID, door: h.door, address: h.address, code: h.code,
                                gridName: head.gridName, microGridID: h.microGridID, microGridName: head.microGridName,
@@ -611,8 +612,9 @@ public struct RegistryService: Sendable {
     public func resident(_ id: Int64, actor: Actor) async throws -> ResidentView {
         try await store.read { db in
             guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
-            try actor.require(.residentView, on: try Self.residentScope(r))
-            return try residentView(r, unmasked: nil)
+            let scope = try Self.residentScope(r)
+            try actor.require(.residentView, on: scope)
+            return try await withSeenTags(db, [try residentView(r, unmasked: nil)], scopes: [id: scope], actor: actor)[0]
         }
     }
 
@@ -630,7 +632,7 @@ public struct RegistryService: Sendable {
             let phone = try r.decode(column: "phone_cipher", as: String?.self).map { try cipher.open($0) }
             try await audit.append(db, actor: actor, action: "resident.unmask", objectType: "resident", objectID: id, path: scope.path,
                                    reason: reason, detail: "id_number,phone")
-            return try residentView(r, unmasked: (idNumber, phone))
+            return try await withSeenTags(db, [try residentView(r, unmasked: (idNumber, phone))], scopes: [id: scope], actor: actor)[0]
         }
     }
 
@@ -750,6 +752,8 @@ public struct RegistryService: Sendable {
         let id = try row!.decode(column: "id", as: Int64.self)
         if !counted { try await Self.addToPopulation(db, community: community, residents: 1) }
         try await audit.append(db, actor: actor, action: "resident.create", objectType: "resident", objectID: id, path: path)
+        try await writeSensitive(db, resident: id, before: [], after: (v.tags ?? []).map(\.rawValue), records: v.tagRecords,
+                                 birthDate: v.birthDate!, path: path, actor: actor)
         return id
     }
 
@@ -787,7 +791,11 @@ public struct RegistryService: Sendable {
             }
             if let x = v.registration { sets.append("registration = \(bind: x.rawValue)") }
             if let x = v.relation { sets.append("relation = \(bind: x.rawValue)") }
-            if let x = v.tags { sets.append("tags = \(bind: x.map(\.rawValue).joined(separator: ","))") }
+            let before = try r.decode(column: "tags", as: String.self).split(separator: ",").map(String.init)
+            // Sensitive tags the actor may not see stay as they are (the form never showed them).
+            let hidden = try await hiddenTags(db, id, tags: before, scope: scope, actor: actor)
+            let newTags = v.tags.map { t in t.map(\.rawValue) + before.filter { hidden.contains($0) && !t.map(\.rawValue).contains($0) } }
+            if let x = newTags { sets.append("tags = \(bind: x.joined(separator: ","))") }
             if let x = v.partyMember { sets.append("party_member = \(bind: x ? 1 : 0)") }
             if let x = v.inServiceParty { sets.append("in_service_party = \(bind: x ? 1 : 0)") }
             if let x = v.smsNotices { sets.append("sms_notices = \(bind: x ? 1 : 0)") }
@@ -814,9 +822,12 @@ public struct RegistryService: Sendable {
             q.appendInterpolation(bind: id)
             try await db.raw(q).run()
             try await audit.append(db, actor: actor, action: "resident.update", objectType: "resident", objectID: id, path: scope.path)
+            try await writeSensitive(db, resident: id, before: before, after: newTags, records: v.tagRecords,
+                                     birthDate: v.birthDate ?? (try r.decode(column: "birth_date", as: String.self)), path: scope.path, actor: actor,
+                                     hidden: hidden)
             // Both homes when the resident moved between households.
-            let before = try r.decode(column: "household_id", as: Int64.self)
-            try await householdsDidChange(db, v.householdID.map { $0 == before ? [before] : [before, $0] } ?? [before])
+            let home = try r.decode(column: "household_id", as: Int64.self)
+            try await householdsDidChange(db, v.householdID.map { $0 == home ? [home] : [home, $0] } ?? [home])
         }
         return try await resident(id, actor: actor)
     }
@@ -847,11 +858,13 @@ public struct RegistryService: Sendable {
         }
         let lookups = queries
         return try await store.read { db in
-            var found: [Int64: ResidentView] = [:]
+            var found: [Int64: ResidentView] = [:], scopes: [Int64: ObjectScope] = [:]
             for sql in lookups {
-                for row in try await db.query(sql).all() { let v = try residentView(row, unmasked: nil); found[v.id] = v }
+                for row in try await db.query(sql).all() {
+                    let v = try residentView(row, unmasked: nil); found[v.id] = v; scopes[v.id] = try Self.residentScope(row)
+                }
             }
-            return Array(found.values.sorted { $0.id < $1.id }.prefix(limit))
+            return try await withSeenTags(db, Array(found.values.sorted { $0.id < $1.id }.prefix(limit)), scopes: scopes, actor: actor)
         }
     }
 

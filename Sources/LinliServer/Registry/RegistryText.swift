@@ -3,6 +3,19 @@ import LinliStore
 /// The registry's and onboarding's user-facing text (zh, en).
 enum RegistryText {
     static let strings: [String: (String, String)] = [
+        "sensitive_title": ("敏感信息的用途与保存期限", "Sensitive information: what it is for, how long it is kept"),
+        "sensitive_hint": ("这些标签属于敏感个人信息，只向承担相应用途的人员显示；到期前没有确认仍然属实的，系统会自动删除。", "These tags are sensitive personal information: only those serving their purpose see them, and each is deleted when its date passes unless confirmed still true."),
+        "sensitive_hint_subject": ("社区登记了您的以下信息。每一项都写明了用途、依据和保存期限；凭您同意登记的，您可以随时撤回。", "The community keeps the following about you, each with its purpose, its basis and how long it is kept. What you agreed to, you may withdraw at any time."),
+        "sensitive_purposes": ("用途", "Purposes"), "sensitive_basis": ("依据", "Basis"), "sensitive_recorded": ("登记", "Recorded"),
+        "sensitive_keep_until": ("保存至", "Kept until"), "sensitive_renew": ("仍然属实，续期", "Still true: keep it"),
+        "sensitive_withdraw": ("撤回同意并删除", "Withdraw my consent and delete it"),
+        "sensitive_withdraw_confirm": ("撤回后这项信息会被删除，社区将不再据此为您安排相应的服务。确定撤回吗？", "Once withdrawn it is deleted, and the community no longer arranges services on it. Withdraw?"),
+        "sensitive_before_purposes": ("启用用途登记之前已有", "Kept from before purposes were recorded"),
+        "sensitive_form_hint": ("独居、残疾、低收入和未成年属于敏感个人信息：勾选时请写明用途和依据。选“本人单独同意”的，须已向本人说明用途并取得同意。", "Living alone, disability, low income and a child's status are sensitive: when ticked, give their purposes and basis. Choose the person's consent only once you have explained the purpose and they agreed."),
+        "purpose_care_visits": ("关爱走访与应急联系", "Care visits and emergencies"),
+        "purpose_assistance": ("救助、补贴与为老助残服务", "Assistance, subsidies and services"),
+        "basis_consent": ("本人单独同意", "The person's separate consent"),
+        "basis_legal_duty": ("社区履行法定职责", "The office's statutory duty"),
         "remove_place": ("删除此地点", "Remove this place"),
         "cards_link": ("打印本处百姓码卡片", "Print the household cards here"),
         "invites_link": ("为本处尚未开通账号的成年居民生成邀请码", "Invitations for the grown-ups here without an account"),
