@@ -606,11 +606,13 @@ struct RegistryRoutes {
             let purposes = values.values["purposes_" + tag] ?? fact?.purposes ?? SensitiveRules.defaultPurposes(tag).map(\.rawValue)
             let basis = values["basis_" + tag] ?? fact?.basis ?? SensitiveBasis.legalDuty.rawValue
             let field = "tag_records." + tag
-            return ["tag": tag, "value": tag, "label": I18n.label(tag, c.lang),
+            var option: [String: Any] = ["tag": tag, "value": tag, "label": I18n.label(tag, c.lang),
                     "purposes": SensitivePurpose.allCases.map { ["value": $0.rawValue, "label": t["purpose_" + $0.rawValue]!, "checked": purposes.contains($0.rawValue)] },
-                    "bases": SensitiveBasis.allCases.map { ["value": $0.rawValue, "label": t["basis_" + $0.rawValue]!, "checked": basis == $0.rawValue] },
-                    "error_purposes": errors?[field + ".purposes"] as Any, "error_basis": errors?[field + ".basis"] as Any,
-                    "error_record": errors?[field] as Any]
+                    "bases": SensitiveBasis.allCases.map { ["value": $0.rawValue, "label": t["basis_" + $0.rawValue]!, "checked": basis == $0.rawValue] }]
+            for (key, suffix) in [("error_purposes", ".purposes"), ("error_basis", ".basis"), ("error_record", "")] {
+                if let e = errors?[field + suffix] { option[key] = e }
+            }
+            return option
         }
         let data: [String: Any] = [
             "sensitive_options": records,

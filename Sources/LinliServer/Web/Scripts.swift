@@ -23,13 +23,14 @@ enum Scripts {
           });
         });
       });
-      // Parts of a form that apply to one choice only (data-when="kind=care") stay hidden until
-      // it is made; without script they all show, each labelled.
+      // Parts of a form that apply to one choice only (data-when="kind=care", a radio; or
+      // data-when="tags=disabled", one box of several) stay hidden until it is made; without
+      // script they all show, each labelled.
       var dependents = document.querySelectorAll('[data-when]');
       function syncWhen() {
         dependents.forEach(function (el) {
-          var p = el.getAttribute('data-when').split('='), chosen = document.querySelector('input[name="' + p[0] + '"]:checked');
-          el.hidden = !(chosen && chosen.value === p[1]);
+          var p = el.getAttribute('data-when').split('=');
+          el.hidden = !document.querySelector('input[name="' + p[0] + '"][value="' + p[1] + '"]:checked');
         });
       }
       if (dependents.length) { document.addEventListener('change', syncWhen); syncWhen(); }
