@@ -115,6 +115,16 @@ struct MatrixWorld {
             let now = Int64(Date().timeIntervalSince1970)
             ticket.hotlineDispatchedAt = LocalTime.text(now - 600); ticket.hotlineDueAt = LocalTime.text(now + 86400)
             let hotlineRequest = try await l.requests.submit(ticket, actor: try await f.actor("hotline" + suffix)).request.id
+            // An owner's standing proxy: the street's demo resident votes for a neighbour.
+            let proxyOwner = try await l.store.read { db in
+                try await db.raw("""
+                    SELECT o.id FROM owners o WHERE o.community_id = \(bind: community) AND o.kind = 'person'
+                    AND o.id NOT IN (SELECT owner_id FROM residents WHERE id = \(bind: resident.grants[0].residentID!) AND owner_id IS NOT NULL) ORDER BY o.id
+                    """).first()!.decode(column: "id", as: Int64.self)
+            }
+            _ = try await l.deliberation.appointProxy(owner: proxyOwner, ProxyInput(proxyResidentID: resident.grants[0].residentID!,
+                                                                                   validUntil: ChinaTime.iso(day: LocalDay.of(Int64(Date().timeIntervalSince1970)) + 30)),
+                                                      document: TestImages.png, actor: staff)
             var ids = try await Self.ids(l.store, streetPath: streetPath, community: community)
             ids["tickets"] = "MATRIX\(suffix)-0001"
             ids["hotline-requests"] = String(hotlineRequest)
@@ -146,6 +156,8 @@ struct MatrixWorld {
             "matters": "SELECT id FROM matters WHERE path LIKE $1",
             "meetings": "SELECT m.id FROM meetings m JOIN matters x ON x.id = m.matter_id WHERE x.path LIKE $1",
             "polls": "SELECT id FROM polls WHERE path LIKE $1",
+            "owners": "SELECT o.id FROM vote_proxies v JOIN owners o ON o.id = v.owner_id WHERE v.community_path LIKE $1",
+            "proxies": "SELECT id FROM vote_proxies WHERE community_path LIKE $1",
             "milestones": "SELECT m.id FROM milestones m JOIN matters x ON x.id = m.matter_id WHERE x.path LIKE $1",
                         "ballot-documents": "SELECT d.id FROM ballot_documents d JOIN polls p ON p.id = d.poll_id WHERE p.path LIKE $1",
             "tasks": "SELECT id FROM volunteer_tasks WHERE path LIKE $1",

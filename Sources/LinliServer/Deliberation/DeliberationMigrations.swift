@@ -227,5 +227,32 @@ enum DeliberationMigrations {
         Migration("deliberation.003", [
             "CREATE INDEX poll_parts_household ON poll_parts(household_id)",
         ]),
+        // An owner's standing proxy (委托), recorded by staff from the signed paper (its image):
+        // the proxy votes online for the owner's parts until the date, or until revoked. A
+        // ballot cast so names its appointment.
+        Migration("deliberation.004", [
+            """
+            CREATE TABLE vote_proxies (
+                id {ID},
+                owner_id BIGINT NOT NULL,
+                owner_name TEXT NOT NULL,
+                community_path TEXT NOT NULL,
+                proxy_resident_id BIGINT NOT NULL,
+                proxy_name TEXT NOT NULL,
+                stored_name TEXT NOT NULL,
+                valid_until BIGINT NOT NULL,
+                created_by BIGINT NOT NULL REFERENCES users(id),
+                created_by_name TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT,
+                revoked_by_name TEXT,
+                revoke_reason TEXT
+            )
+            """,
+            "CREATE INDEX vote_proxies_proxy ON vote_proxies(proxy_resident_id)",
+            "CREATE INDEX vote_proxies_owner ON vote_proxies(owner_id)",
+            "ALTER TABLE ballots ADD COLUMN proxy_id BIGINT REFERENCES vote_proxies(id)",
+            "ALTER TABLE ballot_history ADD COLUMN proxy_id BIGINT",
+        ]),
     ]
 }

@@ -112,6 +112,52 @@ struct DeliberationRoutes {
                 return redirect("/polls/\(id)?voted=1")
             }
         }
+        // An owner's standing proxy (委托), recorded by the office from the signed paper.
+        r.get("/owners/:id/proxies", .action(.voteRecord)) { _, c in try await proxiesPage(c, owner: try c.id("id"), errors: [:]) }
+        r.post("/owners/:id/proxies", .action(.voteRecord)) { _, c in
+            let owner = try c.id("id")
+            return try await formOrErrors(prefix: "proxy") {
+                let input = ProxyInput(proxyResidentID: c.form.int("proxy_resident_id"), validUntil: c.form["valid_until"])
+                _ = try await deliberation.appointProxy(owner: owner, input, document: c.files.first { $0.field == "document" }?.bytes, actor: try c.requireActor())
+                return redirect("/owners/\(owner)/proxies")
+            } page: { errors in try await proxiesPage(c, owner: owner, errors: errors) }
+        }
+        r.post("/proxies/:id/revoke", .action(.voteRecord)) { _, c in
+            let id = try c.id("id"), actor = try c.requireActor()
+            do {
+                let v = try await deliberation.revokeProxy(id, reason: c.form["reason"], actor: actor)
+                return redirect("/owners/\(v.ownerID)/proxies")
+            } catch let e as LinliError where e.status == .unprocessableContent || e.status == .conflict {
+                let owner = try await deliberation.proxyOwnerID(id, actor: actor)
+                var resp = try await proxiesPage(c, owner: owner, errors: ["revoke_\(id)": e.message])
+                resp.status = e.status
+                return resp
+            }
+        }
+        r.get("/proxies/:id/document", .action(.voteRecord)) { _, c in
+            let bytes = try await deliberation.proxyDocument(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        r.get("/api/v1/owners/:id/proxies", .action(.voteRecord)) { _, c in
+            try JSON.response(try await deliberation.proxies(owner: try c.id("id"), actor: try c.requireActor()).proxies)
+        }
+        struct PostOwnersProxiesBody: Decodable {
+            var input: ProxyInput
+            var document: String?
+            init(from d: Decoder) throws {
+                input = try ProxyInput(from: d)
+                document = try d.container(keyedBy: K.self).decodeIfPresent(String.self, forKey: .document)
+            }
+            enum K: String, CodingKey { case document = "document_base64" }
+        }
+        r.post("/api/v1/owners/:id/proxies", .action(.voteRecord), body: PostOwnersProxiesBody.self, upTo: RequestLimits.apiBodyMax) { req, c, b in
+            let doc = try Input.base64(b.document, field: "document_base64", message: "委托书应为 base64 编码的图片")
+            return try JSON.response(try await deliberation.appointProxy(owner: try c.id("id"), b.input, document: doc, actor: try c.requireActor()), status: .created)
+        }
+        struct PostProxiesRevokeBody: Decodable { var reason: String? }
+        r.post("/api/v1/proxies/:id/revoke", .action(.voteRecord), body: PostProxiesRevokeBody.self) { req, c, b in
+            try JSON.response(try await deliberation.revokeProxy(try c.id("id"), reason: b.reason, actor: try c.requireActor()))
+        }
         r.post("/polls/:id/close", .action(.matterManage)) { _, c in
             let id = try c.id("id")
             return try await pollStep(c, id: id, prefix: "close") {
@@ -379,6 +425,26 @@ struct DeliberationRoutes {
         }
     }
 
+    func proxiesPage(_ c: AppContext, owner: Int64, errors: [String: String]) async throws -> Response {
+        let (o, list) = try await deliberation.proxies(owner: owner, actor: try c.requireActor())
+        let t = I18n.table(c.lang)
+        let data: [String: Any] = [
+            "owner": ["id": o.id, "name": o.name, "kind_label": I18n.label("ownerkind_" + o.kind, c.lang)],
+            "proxies": list.map { v -> [String: Any] in
+                var row: [String: Any] = ["id": v.id, "proxy_name": v.proxyName, "valid_until": v.validUntil, "recorded_by": v.recordedBy,
+                                          "recorded_on": v.recordedOn, "active": v.active,
+                                          "state": v.active ? t["proxy_active"]! : (v.revokedOn != nil ? t["proxy_revoked"]! + " " + v.revokedOn! : t["proxy_expired"]!)]
+                if let r = v.revokeReason { row["revoke_reason"] = r }
+                if let e = errors["revoke_\(v.id)"] { row["error"] = e }
+                return row
+            },
+            "none": list.isEmpty,
+            "values": ["proxy_resident_id": c.form["proxy_resident_id"] ?? "", "valid_until": c.form["valid_until"] ?? ""],
+            "errors": errors, "has_errors": errors.keys.contains { $0.hasPrefix("proxy_") },
+        ]
+        return renderer.page("proxies", data, context: c, title: t["proxies_title"]! + " · " + o.name)
+    }
+
     func pollStep(_ c: AppContext, id: Int64, prefix: String, _ action: () async throws -> Response) async throws -> Response {
         do {
             return try await formOrErrors(prefix: prefix, action) { errors in try await pollPage(c, id: id, errors: errors) }
@@ -475,6 +541,7 @@ struct DeliberationRoutes {
         }
         data["my_parts"] = p.myParts.map { part -> [String: Any] in
             ["part_id": part.partID, "address": part.address, "area": part.area, "has_choice": !part.choice.isEmpty,
+             "proxy_for": part.proxyFor ?? "", "has_proxy_for": part.proxyFor != nil,
              "choice_label": part.choice.isEmpty ? "" : I18n.label("choice_" + part.choice, c.lang), "method_label": I18n.label(part.method, c.lang)]
         }
         data["choices"] = Choice.allCases.map { ["value": $0.rawValue, "label": I18n.label("choice_" + $0.rawValue, c.lang)] }

@@ -3,6 +3,17 @@ import LinliStore
 /// The deliberation capability's user-facing text (zh, en).
 enum DeliberationText {
     static let strings: [String: (String, String)] = [
+        "proxies_title": ("投票委托", "Voting proxy"),
+        "proxies_lead": ("业主可以书面委托他人代为投票。请核对业主签名的授权委托书，拍照上传，并选择受托人（须为本社区居民，并已开通账号）。受托人在截止日期前可以在线为业主的专有部分投票；业主本人已投的票，受托人不能更改。", "An owner may appoint someone in writing to vote for them. Check the owner's signed paper, photograph it, and choose the proxy (a resident of this community with an account). Until the date, the proxy votes online for the owner's parts; never over the owner's own vote."),
+        "proxies_none": ("这位业主还没有委托他人投票。", "This owner has appointed nobody."),
+        "proxy_valid_until": ("委托截止日期", "Valid until"), "proxy_recorded": ("登记", "Recorded"),
+        "proxy_revoke_reason": ("撤销原因", "Why it ends"), "proxy_revoke": ("撤销委托", "End this appointment"),
+        "proxy_revoke_confirm": ("撤销后受托人不能再为这位业主投票，已投的票仍然有效。继续吗？", "Once ended the proxy can no longer vote for this owner; ballots already cast stand. Continue?"),
+        "proxy_see_paper": ("查看委托书照片", "See the signed paper"), "proxy_appoint": ("登记委托", "Record an appointment"),
+        "proxy_resident": ("受托人（本社区居民）", "Proxy (a resident here)"), "proxy_paper": ("业主签名的授权委托书照片", "Photo of the owner's signed paper"),
+        "proxy_form_hint": ("同一业主同时只有一份有效委托：登记新的委托会结束旧的。", "An owner has one appointment at a time: a new one ends the old."),
+        "proxy_active": ("有效", "In force"), "proxy_revoked": ("已撤销", "Ended"), "proxy_expired": ("已到期", "Expired"),
+        "proxy_for": ("受托：", "For: "), "proxy_link": ("投票委托", "Voting proxy"),
         "matters": ("议事", "Deliberation"), "new_matter": ("提出议事事项", "Raise a matter"), "matter_title": ("事项标题", "Title"),
         "matter_description": ("事项内容", "What it is about"), "process": ("议事流程", "Process"), "item_class": ("表决事项类别", "Kind of item"), "law_item": ("《民法典》第 278 条事项", "Civil Code art. 278 item"),
         "law_item_hint": ("选定事项后按法定比例计票；不属于第 278 条的事项可不选", "The item sets the majority by law; leave empty for other matters"),

@@ -341,7 +341,7 @@ extension DeliberationService {
         // Who may vote for which parts is read first, off the writer: the electorate is frozen
         // when the poll opens, so this cannot change under us. Only the window is checked again
         // inside the write, where it is authoritative.
-        let (p, parts): (Poll, [Int64]) = try await store.read { db in
+        let (p, parts, proxied): (Poll, [Int64], [Int64: (proxy: Int64, owner: String)]) = try await store.read { db in
             // The poll with just what visibility needs of its matter, in one query.
             guard let row = try await db.raw("""
                 SELECT p.id, p.matter_id, p.stage_index, p.place_id, p.path, p.rule_id, p.rule_body, p.item_class, p.question, p.opens_at,
@@ -357,13 +357,16 @@ extension DeliberationService {
             }
             try Self.checkWindow(p, now)
             var parts: [Int64]
+            var proxied: [Int64: (proxy: Int64, owner: String)] = [:]
             if ownVote {
                 guard actor.may(.voteCast) else { throw LinliError.forbidden }
                 let own = try await ownParts(db, p.id, actor)
-                guard !own.isEmpty else { throw LinliError.conflict("poll", "not_in_electorate", "您家在本次表决范围内没有登记为业主的专有部分") }
-                parts = input.partIDs ?? own
-                if let bad = parts.first(where: { !own.contains($0) }) {
-                    throw LinliError.invalid("part_ids", "not_your_part", "专有部分 \(bad) 不属于您家，或不在本次表决范围内")
+                // Parts the actor votes for as an owner's appointed proxy (Proxies.swift).
+                proxied = try await proxiedParts(db, p.id, actor).filter { !own.contains($0.key) }
+                guard !own.isEmpty || !proxied.isEmpty else { throw LinliError.conflict("poll", "not_in_electorate", "您家在本次表决范围内没有登记为业主的专有部分") }
+                parts = input.partIDs ?? (own + proxied.keys.sorted())
+                if let bad = parts.first(where: { !own.contains($0) && proxied[$0] == nil }) {
+                    throw LinliError.invalid("part_ids", "not_your_part", "专有部分 \(bad) 不属于您家，您也没有受业主委托为它投票，或它不在本次表决范围内")
                 }
             } else {
                 guard actor.grants(for: .voteRecord).contains(where: { p.path.hasPrefix($0.placePath) }) else { throw LinliError.forbidden }
@@ -373,7 +376,7 @@ extension DeliberationService {
                 guard known == 1 else { throw LinliError.invalid("part_ids", "unknown_part", "专有部分 \(parts[0]) 不在本次表决范围内") }
             }
             guard !parts.isEmpty else { throw LinliError.invalid("part_ids", "required", "请选择专有部分") }
-            return (p, parts)
+            return (p, parts, proxied)
         }
         let lockClause = store.dialect == .postgres ? " FOR SHARE" : ""
         return try await store.transaction { db in
@@ -407,28 +410,45 @@ extension DeliberationService {
                     replacedOwners.append(try b.decode(column: "cast_by", as: Int64.self))
                 }
             }
+            // A proxy never overwrites the owner's own online vote (the owner may change it,
+            // where the rule allows, or staff on the evidence of a signed paper).
+            for part in parts where proxied[part] != nil {
+                guard let b = try await db.raw("SELECT method, cast_by FROM ballots WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part)").first() else { continue }
+                if try b.decode(column: "method", as: String.self) == BallotMethod.online.rawValue, try b.decode(column: "cast_by", as: Int64.self) != actor.userID {
+                    throw LinliError.conflict("part_ids", "owner_voted", "业主本人已在线投票，受托人不能更改（专有部分 \(part)）")
+                }
+            }
             for part in parts {
+                let proxy = proxied[part]
+                let partMethod: BallotMethod = proxy != nil ? .proxy : method
+                let partProxyName = proxy != nil ? actor.displayName : proxyName
                 // The primary key (poll, part) is what makes a double vote impossible, however many
                 // arrive at once: the second insert finds the first and is refused or counted as a change.
                 // When the rule allows a change the same statement records it (revision + 1);
                 // otherwise the second ballot finds the first and is refused.
                 let onConflict: SQLQueryString = p.rule.allowChange ? """
                     DO UPDATE SET choice = excluded.choice, method = excluded.method, proxy_name = excluded.proxy_name,
-                        document_id = excluded.document_id, cast_by = excluded.cast_by, cast_at = excluded.cast_at, revision = ballots.revision + 1
+                        document_id = excluded.document_id, proxy_id = excluded.proxy_id, cast_by = excluded.cast_by, cast_at = excluded.cast_at,
+                        revision = ballots.revision + 1
                     """ : "DO NOTHING"
                 let revision = try await db.raw("""
-                    INSERT INTO ballots (poll_id, part_id, choice, method, proxy_name, document_id, cast_by, cast_at, revision)
-                    VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: method.rawValue), \(bind: proxyName), \(bind: documentID),
-                            \(bind: actor.userID), \(bind: now), 1)
+                    INSERT INTO ballots (poll_id, part_id, choice, method, proxy_name, document_id, proxy_id, cast_by, cast_at, revision)
+                    VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: partMethod.rawValue), \(bind: partProxyName), \(bind: documentID),
+                            \(bind: proxy?.proxy), \(bind: actor.userID), \(bind: now), 1)
                     ON CONFLICT (poll_id, part_id) \(onConflict) RETURNING revision
                     """).first()?.decode(column: "revision", as: Int.self)
                 guard let revision else { throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票") }
                 try await db.raw("""
-                    INSERT INTO ballot_history (poll_id, part_id, choice, method, proxy_name, document_id, cast_by, at, revision)
-                    VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: method.rawValue), \(bind: proxyName), \(bind: documentID),
-                            \(bind: actor.userID), \(bind: now), \(bind: revision))
+                    INSERT INTO ballot_history (poll_id, part_id, choice, method, proxy_name, document_id, proxy_id, cast_by, at, revision)
+                    VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: partMethod.rawValue), \(bind: partProxyName), \(bind: documentID),
+                            \(bind: proxy?.proxy), \(bind: actor.userID), \(bind: now), \(bind: revision))
                     """).run()
-                receipts.append(BallotReceipt(pollID: p.id, partID: part, choice: choice.rawValue, method: method.rawValue, revision: revision, castAt: now))
+                receipts.append(BallotReceipt(pollID: p.id, partID: part, choice: choice.rawValue, method: partMethod.rawValue, revision: revision, castAt: now))
+            }
+            if !proxied.isEmpty, parts.contains(where: { proxied[$0] != nil }) {
+                let mine = parts.filter { proxied[$0] != nil }
+                try await audit.append(db, actor: actor, action: "ballot.proxy", objectType: "poll", objectID: p.id, path: p.path,
+                                       detail: "part \(mine.map(String.init).joined(separator: ",")) proxy \(Set(mine.compactMap { proxied[$0]?.proxy }).sorted().map(String.init).joined(separator: ","))")
             }
             if method != .online {
                 try await audit.append(db, actor: actor, action: "ballot.record", objectType: "poll", objectID: p.id, path: p.path,
@@ -470,7 +490,9 @@ extension DeliberationService {
             let (p, m) = try await visiblePoll(db, pollID, actor)
             let counts = try await counts(db, p.id)
             let live = Tally.decide(counts, rule: p.rule, itemClass: p.itemClass)
-            let own = actor.may(.voteCast) ? try await ownParts(db, p.id, actor) : []
+            let owned = actor.may(.voteCast) ? try await ownParts(db, p.id, actor) : []
+            let proxied = actor.may(.voteCast) ? try await proxiedParts(db, p.id, actor).filter { !owned.contains($0.key) } : [:]
+            let own = owned + proxied.keys.sorted()
             let notOwner = actor.may(.voteCast) && own.isEmpty ? try await householdHasParts(db, p.id, actor) : false
             var mine: [PollView.MyPart] = []
             if !own.isEmpty {
@@ -484,7 +506,8 @@ extension DeliberationService {
                     PollView.MyPart(partID: try r.decode(column: "part_id", as: Int64.self), address: try r.decode(column: "address", as: String.self),
                                     partNo: try r.decode(column: "part_no", as: String?.self), area: Self.area(try r.decode(column: "area_centi", as: Int64.self)),
                                     choice: try r.decode(column: "choice", as: String?.self) ?? "", method: try r.decode(column: "method", as: String?.self) ?? "",
-                                    revision: try r.decode(column: "revision", as: Int?.self) ?? 0)
+                                    revision: try r.decode(column: "revision", as: Int?.self) ?? 0,
+                                    proxyFor: proxied[try r.decode(column: "part_id", as: Int64.self)]?.owner)
                 }
             }
             let open = p.status == "open" && now >= p.opensAt && now < p.closesAt
@@ -584,7 +607,9 @@ public struct PollView: Sendable, Codable {
         public var choice: String
         public var method: String
         public var revision: Int
-        enum CodingKeys: String, CodingKey { case partID = "part_id", address, partNo = "part_no", area, choice, method, revision }
+        /// The owner this part is voted for, when the actor is their appointed proxy.
+        public var proxyFor: String?
+        enum CodingKeys: String, CodingKey { case partID = "part_id", address, partNo = "part_no", area, choice, method, revision, proxyFor = "proxy_for" }
     }
     public var id: Int64
     public var matterID: Int64

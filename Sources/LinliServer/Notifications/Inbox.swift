@@ -85,6 +85,7 @@ public struct Inbox: Sendable {
         "poll_opened": ("请参加业主表决：%@", "Owners' vote open, please vote: %@"),
         "poll_closed": ("表决结果已产生：%@", "Vote result: %@"),
         "milestone": ("实施进度更新：%@", "Implementation progress: %@"),
+        "proxy_appointed": ("业主已书面委托您代为投票，可在表决页面为其专有部分投票：%@", "An owner appointed you in writing to vote for them; you can vote for their parts on the poll's page: %@"),
         "ballot_replaced": ("工作人员以纸质或委托选票替换了您在线投的票，如有异议请联系社区：%@", "Staff replaced your online vote with a paper or proxy ballot; contact the community if this is wrong: %@"),
         "payment_confirmed": ("您的捐赠已到账，谢谢：%@", "Your gift has arrived, thank you: %@"),
         "shift_proposed": ("为您安排了志愿服务，请确认：%@", "A volunteer shift for you, please answer: %@"),

@@ -245,6 +245,41 @@ extension RegistryService {
     }
 }
 
+/// An owner as another capability may know them (the deliberation's proxies): who, what kind,
+/// and the path of their community.
+public struct OwnerFacts: Sendable {
+    public var id: Int64
+    public var name: String
+    public var kind: String
+    public var communityPath: String
+}
+
+extension RegistryService {
+    public static func ownerFacts(_ db: any SQLDatabase, _ id: Int64) async throws -> OwnerFacts? {
+        guard let r = try await db.query("SELECT o.id, o.name, o.kind, p.path FROM owners o JOIN places p ON p.id = o.community_id WHERE o.id = \(id)").first() else { return nil }
+        return OwnerFacts(id: id, name: try r.decode(column: "name", as: String.self), kind: try r.decode(column: "kind", as: String.self),
+                          communityPath: try r.decode(column: "path", as: String.self))
+    }
+
+    /// A resident's name and where they live, to name them as someone's proxy.
+    public static func residentFacts(_ db: any SQLDatabase, _ id: Int64) async throws -> (name: String, householdID: Int64, path: String, ownerID: Int64?)? {
+        guard let r = try await db.query("""
+            SELECT r.name, r.household_id, r.owner_id, h.path FROM residents r JOIN households h ON h.id = r.household_id WHERE r.id = \(id)
+            """).first() else { return nil }
+        return (try r.decode(column: "name", as: String.self), try r.decode(column: "household_id", as: Int64.self),
+                try r.decode(column: "path", as: String.self), try r.decode(column: "owner_id", as: Int64?.self))
+    }
+
+    /// The parts these owners hold (as the part's owner or a co-owner), each with its owner.
+    public static func partsHeld(_ db: any SQLDatabase, owners: [Int64]) async throws -> [(part: Int64, owner: Int64)] {
+        guard !owners.isEmpty else { return [] }
+        return try await db.query("""
+            SELECT d.id AS part, d.owner_id AS owner FROM dwellings d WHERE d.owner_id IN (\(list: owners))
+            UNION SELECT x.dwelling_id AS part, x.owner_id AS owner FROM dwelling_owners x WHERE x.owner_id IN (\(list: owners))
+            """).all().map { (try $0.decode(column: "part", as: Int64.self), try $0.decode(column: "owner", as: Int64.self)) }
+    }
+}
+
 // MARK: Binding an account to a household
 
 /// What the registry knows of a household a new account asks to join: who of its residents has

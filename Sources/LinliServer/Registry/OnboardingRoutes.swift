@@ -279,6 +279,8 @@ struct OnboardingRoutes {
         if let d { data["dwelling"] = Renderer.fields(d, c.lang); data["has_history"] = !d.history.isEmpty }
         let canEdit = actor.may(.householdEdit)
         data["can_edit"] = canEdit
+        // The proxies page checks the owner's community itself.
+        data["can_record_votes"] = actor.may(.voteRecord)
         if canEdit {
             // After a refusal the form shows what was typed; otherwise what is recorded.
             let posted = !errors.isEmpty
