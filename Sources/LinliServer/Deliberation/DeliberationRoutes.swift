@@ -544,6 +544,7 @@ struct DeliberationRoutes {
              "proxy_for": part.proxyFor ?? "", "has_proxy_for": part.proxyFor != nil,
              "choice_label": part.choice.isEmpty ? "" : I18n.label("choice_" + part.choice, c.lang), "method_label": I18n.label(part.method, c.lang)]
         }
+        data["has_proxied"] = p.myParts.contains { $0.proxyFor != nil }
         data["choices"] = Choice.allCases.map { ["value": $0.rawValue, "label": I18n.label("choice_" + $0.rawValue, c.lang)] }
         data["rule_text"] = [t["participation_area"]! + " " + p.rule.participationArea.text, t["participation_heads"]! + " " + p.rule.participationHeads.text,
                              p.itemClass == "major" ? t["major_area"]! + " " + p.rule.majorArea.text : t["ordinary_area"]! + " " + p.rule.ordinaryArea.text,

@@ -13,7 +13,7 @@ enum DeliberationText {
         "proxy_resident": ("受托人（本社区居民）", "Proxy (a resident here)"), "proxy_paper": ("业主签名的授权委托书照片", "Photo of the owner's signed paper"),
         "proxy_form_hint": ("同一业主同时只有一份有效委托：登记新的委托会结束旧的。", "An owner has one appointment at a time: a new one ends the old."),
         "proxy_active": ("有效", "In force"), "proxy_revoked": ("已撤销", "Ended"), "proxy_expired": ("已到期", "Expired"),
-        "proxy_for": ("受托：", "For: "), "proxy_link": ("投票委托", "Voting proxy"),
+        "proxy_for": ("受托：", "For: "), "your_parts_and_proxied": ("您家的和您受托投票的专有部分", "Your parts, and those you vote for as a proxy"), "proxy_link": ("投票委托", "Voting proxy"),
         "matters": ("议事", "Deliberation"), "new_matter": ("提出议事事项", "Raise a matter"), "matter_title": ("事项标题", "Title"),
         "matter_description": ("事项内容", "What it is about"), "process": ("议事流程", "Process"), "item_class": ("表决事项类别", "Kind of item"), "law_item": ("《民法典》第 278 条事项", "Civil Code art. 278 item"),
         "law_item_hint": ("选定事项后按法定比例计票；不属于第 278 条的事项可不选", "The item sets the majority by law; leave empty for other matters"),
