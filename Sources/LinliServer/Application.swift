@@ -180,6 +180,8 @@ public struct Linli: Sendable {
         }
         // Visit plans follow the registry: a household's grid, address and situations, as they change.
         registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
+        // A relative's link follows the person to their new home (and its community's office).
+        registry.residentMoved = { db, resident, household, path in try await AccountService.residentMoved(db, resident: resident, household: household, path: path) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

@@ -31,6 +31,40 @@ import LinliStore
         try await f.linli.store.read { db in try await db.raw("\(unsafeRaw: sql)").first()!.decode(column: "n", as: Int.self) }
     }
 
+    /// The elder moves house (to another community where there is one): the link follows her,
+    /// so the new office handles it and the relative acts for her at her new home.
+    @Test(arguments: Backend.available)
+    func aRelativesLinkFollowsTheElderWhoMoves(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let elder = try await Self.elder(f)
+            let me = try await f.actor("resident"), street = try await f.actor("street")
+            let (target, targetPath) = try await f.linli.store.transaction { db in
+                let from = try await db.raw("SELECT community_id, path FROM households WHERE id = \(bind: elder.household)").first()!
+                let streetPath = try "/" + from.decode(column: "path", as: String.self).split(separator: "/").prefix(3).joined(separator: "/") + "/"
+                let t = try await db.raw("""
+                    SELECT id, path FROM households WHERE path LIKE \(bind: streetPath + "%") AND id <> \(bind: elder.household)
+                    ORDER BY CASE WHEN community_id <> \(bind: try from.decode(column: "community_id", as: Int64.self)) THEN 0 ELSE 1 END, id
+                    """).first()!
+                try await db.raw("""
+                    INSERT INTO relative_links (user_id, resident_id, household_id, path, masked_name, relation, status, created_at)
+                    VALUES (\(bind: me.userID), \(bind: elder.id), \(bind: elder.household), \(bind: try from.decode(column: "path", as: String.self)), '王**', 'child', 'approved', 0)
+                    """).run()
+                return (try t.decode(column: "id", as: Int64.self), try t.decode(column: "path", as: String.self))
+            }
+            var move = ResidentInput()
+            move.householdID = target
+            _ = try await f.linli.registry.updateResident(elder.id, move, actor: street)
+            let (household, path) = try await f.linli.store.read { db in
+                let r = try await db.raw("SELECT household_id, path FROM relative_links WHERE resident_id = \(bind: elder.id)").first()!
+                return (try r.decode(column: "household_id", as: Int64.self), try r.decode(column: "path", as: String.self))
+            }
+            #expect(household == target && path == targetPath)
+            // The relative's acting target is her new home.
+            let acting = try await f.linli.registry.relativeActingTarget(elder.id, last4: elder.last4)
+            #expect(acting.householdID == target)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func aRelativeConfirmedByTheOfficeActsForTheElderButDoesNotVote(_ backend: Backend) async throws {
         try await withFixture(backend) { f in

@@ -141,6 +141,12 @@ extension AccountService {
         }
     }
 
+    /// The person moved house: their relatives' links (any state) now name the new household
+    /// and path, so the new community's office handles them and the address shown is current.
+    static func residentMoved(_ db: any SQLDatabase, resident: Int64, household: Int64, path: String) async throws {
+        try await db.query("UPDATE relative_links SET household_id = \(household), path = \(path) WHERE resident_id = \(resident)").run()
+    }
+
     /// The person a confirmed link lets this account act for (nil: no such link, or not yet
     /// confirmed; the caller answers 404).
     public func relativeResident(_ linkID: Int64, actor: Actor) async throws -> Int64? {

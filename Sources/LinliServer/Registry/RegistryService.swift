@@ -15,6 +15,9 @@ public struct RegistryService: Sendable {
     /// Told, inside the same transaction, of households whose grid, address or residents'
     /// situations changed, so that work planned around them (grid work's visit plans) follows.
     var householdsChanged: @Sendable (any SQLDatabase, [Int64]) async throws -> Void = { _, _ in }
+    /// Told, inside the same transaction, that a resident now lives in another household (at
+    /// this path), so that what follows the person (a relative's link) moves with them.
+    var residentMoved: @Sendable (any SQLDatabase, _ resident: Int64, _ household: Int64, _ path: String) async throws -> Void = { _, _, _, _ in }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, partLock: PartLock? = nil) {
         self.store = store
@@ -804,6 +807,7 @@ public struct RegistryService: Sendable {
                     throw LinliError.invalid("household_id", "not_found", "户不存在")
                 }
                 sets.append("household_id = \(bind: nh.id)")
+                try await residentMoved(db, id, nh.id, nh.path)
                 let was = PlacePath.communityID(scope.path)
                 if nh.communityID != was {
                     // In a fixed order, so that two moves the opposite way cannot deadlock.
