@@ -241,6 +241,10 @@ import LinliStore
         // An SMS provider's reply hook exists only with the relay's secret, never with a sign-in.
         "POST /api/v1/sms/inbound/:provider \($0.rawValue) 404"
     }).union([
+        // Laying out a community's micro-grids many households at a time is the office's work;
+        // a grid worker moves single households within their own grid (the household's page).
+        "POST /grids/:id/households grid_worker 403", "POST /api/v1/grids/:id/households grid_worker 403",
+        "POST /places/:id/grid-moves grid_worker 403", "GET /places/:id/grid-moves/template.csv grid_worker 403",
         // Announcements are read by the households they went to, their senders and the grid
         // workers of those households; acknowledged only by the households. A grid worker
         // prints only the ones they sent (the matrix's is the community's).

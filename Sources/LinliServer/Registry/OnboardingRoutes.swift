@@ -42,7 +42,10 @@ struct OnboardingRoutes {
                 return redirect("/grids/\(g.id)")
             } page: { errors in try await places.placePage(c, id: id, errors: errors, form: ["grid_name": c.form["name"] ?? ""]) }
         }
-        r.get("/grids/:id", .action(.placeView)) { _, c in try await gridPage(c, id: try c.id("id"), errors: [:]) }
+        r.get("/grids/:id", .action(.placeView)) { req, c in
+            try await gridPage(c, id: try c.id("id"), errors: [:],
+                               moved: req.uri.queryParameters.get("moved").flatMap { Int($0) }.map { ($0, req.uri.queryParameters.get("unchanged").flatMap { Int($0) } ?? 0) })
+        }
         r.post("/grids/:id", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
             return try await form(prefix: "rename") {
@@ -58,6 +61,19 @@ struct OnboardingRoutes {
                 let m = try await registry.createGrid(community: g.communityID, parentID: id, name: c.form["name"], actor: actor)
                 return redirect("/grids/\(m.id)")
             } page: { errors in try await gridPage(c, id: id, errors: errors) }
+        }
+        // A building's (unit's) households, or doors ticked, put into this micro-grid at once.
+        r.post("/grids/:id/households", .action(.householdEdit)) { _, c in
+            let id = try c.id("id")
+            return try await form(prefix: "move") {
+                let ids = c.form.all("household_ids").compactMap { Int64($0) }
+                let input = GridMoveInput(placeID: ids.isEmpty ? try c.form.optionalID("place_id", "请从列表中选择楼栋或单元") : nil, householdIDs: ids.isEmpty ? nil : ids)
+                let r = try await registry.moveIntoMicroGrid(id, input, actor: try c.requireActor())
+                return redirect("/grids/\(id)?moved=\(r.moved)&unchanged=\(r.unchanged)#moves")
+            } page: { errors in try await gridPage(c, id: id, errors: errors) }
+        }
+        r.post("/api/v1/grids/:id/households", .action(.householdEdit), body: GridMoveInput.self) { _, c, input in
+            try JSON.response(try await registry.moveIntoMicroGrid(try c.id("id"), input, actor: try c.requireActor()))
         }
         r.post("/grids/:id/remove", .action(.placeEdit)) { _, c in
             let id = try c.id("id")
@@ -246,7 +262,7 @@ struct OnboardingRoutes {
                              owners: owners.isEmpty ? nil : owners, reason: f["reason"])
     }
 
-    func gridPage(_ c: AppContext, id: Int64, errors: [String: String]) async throws -> Response {
+    func gridPage(_ c: AppContext, id: Int64, errors: [String: String], moved: (Int, Int)? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let g = try await registry.grid(id, actor: actor)
         var data = Renderer.fields(g, c.lang)
@@ -255,6 +271,11 @@ struct OnboardingRoutes {
         data["can_edit"] = actor.may(.placeEdit)
         data["has_heads"] = !g.heads.isEmpty
         data["has_moves"] = !g.moves.isEmpty
+        if let moved { data["moved_notice"] = ["moved": moved.0, "unchanged": moved.1] }
+        var canMove = false
+        if g.level == "micro" { canMove = actor.may(.householdEdit, on: ObjectScope(path: try await registry.communityPath(g.communityID))) }
+        data["can_move"] = canMove
+        data["move_place_id"] = c.form["place_id"] ?? ""
         if g.level == "grid" {
             let posted = try await registry.gridContact(gridID: id, actor: actor)
             data["contact"] = ["worker_name": c.form["worker_name"] ?? posted?.workerName ?? "", "phone": c.form["phone"] ?? posted?.phone ?? ""]

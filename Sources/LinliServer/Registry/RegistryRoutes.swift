@@ -47,6 +47,31 @@ struct RegistryRoutes {
                 return resp
             } page: { errors in try await transferPage(c, id: id, report: nil, errors: errors) }
         }
+        // Households moved between micro-grids by a spreadsheet (GridMoves.swift).
+        r.post("/places/:id/grid-moves", .action(.householdEdit)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "moves") {
+                guard let file = c.files.first(where: { $0.field == "file" }), !file.bytes.isEmpty else {
+                    throw LinliError.invalid("file", "required", "请选择 CSV 或 Excel 文件")
+                }
+                let report = try await registry.moveByCSV(Data(file.bytes), communityID: id, actor: try c.requireActor())
+                var resp = try await transferPage(c, id: id, report: nil, moves: report, errors: [:])
+                if !report.errors.isEmpty { resp.status = .unprocessableContent }
+                return resp
+            } page: { errors in try await transferPage(c, id: id, report: nil, errors: errors) }
+        }
+        r.get("/places/:id/grid-moves/template.csv", .action(.householdEdit)) { _, c in
+            _ = try await RegistryCSV(registry: registry).transferScope(try c.id("id"), actor: try c.requireActor())
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"linli-grid-moves.csv\""],
+                            body: .init(byteBuffer: ByteBuffer(string: "\u{FEFF}" + GridMoveRules.template)))
+        }
+        r.post("/api/v1/places/:id/grid-moves", .action(.householdEdit),
+               raw: ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]) { req, c in
+            let body = try await req.body.collect(upTo: Multipart.maxBody)
+            guard body.readableBytes > 0 else { throw LinliError.invalid("file", "required", "请附上 CSV 或 Excel 文件") }
+            let report = try await registry.moveByCSV(Data(buffer: body), communityID: try c.id("id"), actor: try c.requireActor())
+            return try JSON.response(report, status: report.errors.isEmpty ? .ok : .unprocessableContent)
+        }
         // A file to fill in: the header and one example row (no one's data).
         r.get("/places/:id/transfer/template.csv", .action(.registryTransfer)) { _, c in
             _ = try await RegistryCSV(registry: registry).transferScope(try c.id("id"), actor: try c.requireActor())
@@ -460,7 +485,7 @@ struct RegistryRoutes {
         values.map { ["value": $0, "label": I18n.label(labelPrefix + $0, lang), "selected": $0 == selected] }
     }
 
-    func transferPage(_ c: AppContext, id: Int64, report: ImportReport?, errors: [String: String]) async throws -> Response {
+    func transferPage(_ c: AppContext, id: Int64, report: ImportReport?, moves: GridMoveReport? = nil, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let isCommunity = try await RegistryCSV(registry: registry).transferScope(id, actor: actor)
         let d = try await registry.place(id, actor: actor)
@@ -471,6 +496,11 @@ struct RegistryRoutes {
                               "has_errors": !report.errors.isEmpty, "kept_good": c.form["keep_good"] == "1",
                               "errors": report.errors.map { ["line": $0.line, "column": $0.column, "reason": $0.reason] }]
         }
+        if let moves {
+            data["moves_report"] = ["moved": moves.moved, "unchanged": moves.unchanged, "has_errors": !moves.errors.isEmpty,
+                                    "error_count": moves.errors.count, "errors": moves.errors.map { ["line": $0.line, "column": $0.column, "reason": $0.reason] }]
+        }
+        data["may_move"] = actor.may(.householdEdit)
         return renderer.page("transfer", data, context: c, title: I18n.table(c.lang)["transfer"]! + " · " + d.place.name)
     }
 

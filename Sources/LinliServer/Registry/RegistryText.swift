@@ -3,6 +3,14 @@ import LinliStore
 /// The registry's and onboarding's user-facing text (zh, en).
 enum RegistryText {
     static let strings: [String: (String, String)] = [
+        "move_in_title": ("把一栋楼、一个单元的住户划入本微网格", "Put a building's or unit's households into this micro-grid"),
+        "move_in_hint": ("选择本社区的小区、楼栋、单元或村民小组，其中的住户全部划入本微网格，每户留下调整记录。", "Choose a compound, building, unit or villager group of this community: all its households move here, each with its record."),
+        "move_in_place": ("楼栋、单元或小区", "Building, unit or compound"), "move_in": ("划入本微网格", "Move them here"),
+        "move_in_confirm": ("所选地点的住户将全部划入本微网格。继续吗？", "Every household of the place chosen moves into this micro-grid. Continue?"),
+        "moved_many_before": ("已调整 ", "Moved "), "moved_many_middle": (" 户，", " households; "), "moved_many_after": (" 户原本就在该微网格。", " were already there."),
+        "grid_moves_title": ("按表格调整住户的微网格", "Move households between micro-grids by spreadsheet"),
+        "grid_moves_hint": ("表格两列：“户码”（户卡上的码，前 8 位即可）或“地址”，以及“微网格”（本社区微网格的名称）。任何一行有问题时，一户也不调整，并列出每一行的问题。", "Two columns: 户码 (the card's code, its first eight characters will do) or 地址, and 微网格 (a micro-grid's name here). If any line has a problem nothing moves, and every problem is listed."),
+        "grid_moves_send": ("上传并调整", "Upload and move"), "nothing_moved": ("一户也没有调整", "nothing moved"),
         "sensitive_title": ("敏感信息的用途与保存期限", "Sensitive information: what it is for, how long it is kept"),
         "sensitive_hint": ("这些标签属于敏感个人信息，只向承担相应用途的人员显示；到期前没有确认仍然属实的，系统会自动删除。", "These tags are sensitive personal information: only those serving their purpose see them, and each is deleted when its date passes unless confirmed still true."),
         "sensitive_hint_subject": ("社区登记了您的以下信息。每一项都写明了用途、依据和保存期限；凭您同意登记的，您可以随时撤回。", "The community keeps the following about you, each with its purpose, its basis and how long it is kept. What you agreed to, you may withdraw at any time."),

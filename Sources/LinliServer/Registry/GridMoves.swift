@@ -1,0 +1,191 @@
+import Foundation
+import SQLKit
+import LinliCore
+import LinliStore
+
+/// Households put into micro-grids many at a time, as a community lays out its grids: a whole
+/// building, unit or villager group picked on the grid's page, doors ticked on a list, or a
+/// spreadsheet of household codes (or addresses) and micro-grid names. All or nothing; each
+/// household that changes gets its line in the history, as a single move does.
+public struct GridMoveInput: Codable, Sendable {
+    public var placeID: Int64?
+    public var householdIDs: [Int64]?
+    public init(placeID: Int64? = nil, householdIDs: [Int64]? = nil) { self.placeID = placeID; self.householdIDs = householdIDs }
+    enum CodingKeys: String, CodingKey { case placeID = "place_id", householdIDs = "household_ids" }
+}
+
+public struct GridMoveReport: Codable, Sendable, Equatable {
+    public var moved: Int
+    /// Already in the micro-grid named.
+    public var unchanged: Int
+    /// Lines of a spreadsheet that could not be read; nothing was moved.
+    public var errors: [GridMoveError]
+    public init(moved: Int = 0, unchanged: Int = 0, errors: [GridMoveError] = []) { self.moved = moved; self.unchanged = unchanged; self.errors = errors }
+}
+
+public struct GridMoveError: Error, Codable, Sendable, Equatable {
+    public var line: Int
+    public var column: String
+    public var reason: String
+}
+
+public enum GridMoveRules {
+    /// The most households one step moves (a large compound; more goes in several steps).
+    public static let maxHouseholds = 3000
+    /// The spreadsheet's columns: a household by its code (the card's, or its first eight
+    /// characters) or by its full address, and the micro-grid's name.
+    public static let codeColumns = ["户码", "百姓码", "household_code"]
+    public static let addressColumns = ["地址", "住址", "address"]
+    public static let gridColumns = ["微网格", "micro_grid"]
+    public static let template = "户码,地址,微网格\n,金桂苑 1幢 1单元 101,1号微网格\n"
+
+    /// Where each column is, from the header: (code, address, grid), or the reason it cannot be read.
+    public static func columns(_ header: [String]) -> Result<(Int?, Int?, Int), GridMoveError> {
+        let h = header.map { $0.trimmingCharacters(in: .whitespaces) }
+        let code = h.firstIndex { codeColumns.contains($0) }, address = h.firstIndex { addressColumns.contains($0) }
+        guard let grid = h.firstIndex(where: { gridColumns.contains($0) }) else {
+            return .failure(GridMoveError(line: 1, column: "微网格", reason: "表头缺少“微网格”列"))
+        }
+        guard code != nil || address != nil else { return .failure(GridMoveError(line: 1, column: "户码", reason: "表头须有“户码”或“地址”列")) }
+        return .success((code, address, grid))
+    }
+
+    /// An address as typed, compared without spaces ("金桂苑1幢1单元101").
+    public static func addressKey(_ s: String) -> String { s.filter { !$0.isWhitespace } }
+}
+
+extension RegistryService {
+    /// Moves a building's (unit's, villager group's) households, or those named, into a micro-grid.
+    public func moveIntoMicroGrid(_ microGridID: Int64, _ input: GridMoveInput, actor: Actor) async throws -> GridMoveReport {
+        try await store.transaction { db in
+            let (g, c) = try await gridAndCommunity(db, microGridID, actor: actor, .householdEdit)
+            guard g.level == "micro", let parent = g.parentID else {
+                throw LinliError.invalid("micro_grid_id", "not_micro_grid", "户只能划入微网格；请打开一个微网格再调整")
+            }
+            var rows: [HouseholdRow] = []
+            if let placeID = input.placeID {
+                guard let p = try await fetchPlace(db, placeID), p.path.hasPrefix(c.path), p.path != c.path else {
+                    throw LinliError.invalid("place_id", "other_community", "请选择本社区的小区、楼栋、单元或村民小组")
+                }
+                rows = try await db.query("""
+                    SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households
+                    WHERE \(store.dialect.startsWith("path", p.path)) ORDER BY id LIMIT \(GridMoveRules.maxHouseholds + 1)
+                    """).all().map(Self.householdRow)
+                guard !rows.isEmpty else { throw LinliError.invalid("place_id", "no_households", "这里还没有住户") }
+            } else if let ids = input.householdIDs, !ids.isEmpty {
+                guard Set(ids).count <= GridMoveRules.maxHouseholds else {
+                    throw LinliError.invalid("household_ids", "too_many", "一次最多调整 \(GridMoveRules.maxHouseholds) 户")
+                }
+                for id in Set(ids).sorted() {
+                    guard let h = try await fetchHousehold(db, id: id), h.communityID == c.id else {
+                        throw LinliError.invalid("household_ids", "other_community", "户 \(id) 不在本社区")
+                    }
+                    rows.append(h)
+                }
+            } else {
+                throw LinliError.invalid("place_id", "required", "请选择楼栋、单元，或勾选住户")
+            }
+            guard rows.count <= GridMoveRules.maxHouseholds else {
+                throw LinliError.invalid("place_id", "too_many", "一次最多调整 \(GridMoveRules.maxHouseholds) 户；请按楼栋或单元分次调整")
+            }
+            return try await applyMoves(db, rows.map { ($0, parent, microGridID) }, community: c, field: input.placeID != nil ? "place_id" : "household_ids", actor: actor)
+        }
+    }
+
+    /// Moves households as a spreadsheet says (CSV in UTF-8 or GBK, or .xlsx): every line is
+    /// read and checked first, and any problem moves nothing (the report lists them all).
+    public func moveByCSV(_ data: Data, communityID: Int64, actor: Actor) async throws -> GridMoveReport {
+        let records: [CSVReader.Record]
+        if Workbook.isXLSX(data) {
+            do { records = try Workbook.firstSheet(data) } catch let e as LinliError { return GridMoveReport(errors: [.init(line: 1, column: "-", reason: e.message)]) }
+        } else {
+            guard let (text, _) = TextDecoding.spreadsheetText(data) else {
+                return GridMoveReport(errors: [.init(line: 1, column: "-", reason: "文件既不是 UTF-8 也不是 GBK 编码，无法读取")])
+            }
+            records = CSVReader.parse(text)
+        }
+        guard let head = records.first else { return GridMoveReport(errors: [.init(line: 1, column: "-", reason: "文件为空")]) }
+        let (codeAt, addressAt, gridAt): (Int?, Int?, Int)
+        switch GridMoveRules.columns(head.fields) {
+        case .failure(let e): return GridMoveReport(errors: [e])
+        case .success(let m): (codeAt, addressAt, gridAt) = m
+        }
+        let lines = records.dropFirst().filter { !$0.fields.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } }
+        guard lines.count <= GridMoveRules.maxHouseholds else {
+            return GridMoveReport(errors: [.init(line: 1, column: "-", reason: "一次最多调整 \(GridMoveRules.maxHouseholds) 户，请分成几个文件")])
+        }
+        return try await store.transaction { db in
+            guard let c = try await fetchPlace(db, communityID), c.kind.isCommunity, actor.may(.placeView, on: c.scope) else { throw LinliError.notFound }
+            try actor.require(.householdEdit, on: c.scope)
+            var micro: [String: (grid: Int64, micro: Int64)] = [:]
+            for g in try await gridsOf(db, community: c.id) where g.level == "micro" { micro[g.name] = (g.parentID ?? 0, g.id) }
+            var errors: [GridMoveError] = []
+            var moves: [(HouseholdRow, Int64, Int64)] = []
+            var seen: [Int64: Int] = [:]
+            for rec in lines {
+                func cell(_ i: Int?) -> String { i.flatMap { $0 < rec.fields.count ? rec.fields[$0].trimmingCharacters(in: .whitespaces) : nil } ?? "" }
+                let gridName = cell(gridAt)
+                guard let target = micro[gridName] else {
+                    errors.append(.init(line: rec.line, column: head.fields[gridAt], reason: gridName.isEmpty ? "请填写微网格名称" : "本社区没有名为“\(gridName)”的微网格"))
+                    continue
+                }
+                var found: HouseholdRow?
+                let code = cell(codeAt), address = cell(addressAt)
+                if !code.isEmpty {
+                    let matches = try await households(db, code: Self.normaliseHouseholdCode(code))
+                    if matches.count == 1, let h = try await fetchHousehold(db, id: matches[0].id), h.communityID == c.id { found = h }
+                    if found == nil { errors.append(.init(line: rec.line, column: head.fields[codeAt!], reason: "本社区没有这个户码")); continue }
+                } else if !address.isEmpty {
+                    let key = GridMoveRules.addressKey(address)
+                    let candidates = try await db.query("""
+                        SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households
+                        WHERE community_id = \(c.id) AND REPLACE(address, ' ', '') = \(key)
+                        """).all().map(Self.householdRow)
+                    if candidates.count == 1 { found = candidates[0] }
+                    if found == nil {
+                        errors.append(.init(line: rec.line, column: head.fields[addressAt!], reason: candidates.isEmpty ? "本社区没有这个地址的住户" : "这个地址有多户，请改用户码"))
+                        continue
+                    }
+                } else {
+                    errors.append(.init(line: rec.line, column: head.fields[codeAt ?? addressAt!], reason: "请填写户码或地址")); continue
+                }
+                if let earlier = seen[found!.id] {
+                    errors.append(.init(line: rec.line, column: head.fields[codeAt ?? addressAt!], reason: "与第 \(earlier) 行是同一户")); continue
+                }
+                seen[found!.id] = rec.line
+                moves.append((found!, target.grid, target.micro))
+            }
+            guard errors.isEmpty else { return GridMoveReport(errors: errors) }
+            guard !moves.isEmpty else { return GridMoveReport(errors: [.init(line: 2, column: "-", reason: "文件里没有要调整的住户")]) }
+            return try await applyMoves(db, moves, community: c, field: "file", actor: actor)
+        }
+    }
+
+    /// Writes the moves: each household the actor may move (a grid worker stays inside their own
+    /// grid), its history line, one audit row, and the recount of what changed.
+    private func applyMoves(_ db: any SQLDatabase, _ moves: [(HouseholdRow, Int64, Int64)], community c: PlaceRow, field: String, actor: Actor) async throws -> GridMoveReport {
+        for (h, grid, micro) in moves {
+            guard actor.may(.householdEdit, on: h.scope), actor.may(.householdEdit, on: ObjectScope(path: h.path, gridIDs: [grid, micro], householdID: h.id)) else {
+                throw LinliError.invalid(field, "not_yours", "\(h.address) 不在您可以调整的网格内")
+            }
+        }
+        let changed = moves.filter { $0.0.microGridID != $0.2 }
+        let now = env.nowSeconds
+        for (micro, group) in Dictionary(grouping: changed, by: { $0.2 }) {
+            let grid = group[0].1
+            for start in stride(from: 0, to: group.count, by: 500) {
+                let chunk = Array(group[start..<min(start + 500, group.count)])
+                try await db.query("UPDATE households SET grid_id = \(grid), micro_grid_id = \(micro) WHERE id IN (\(list: chunk.map(\.0.id)))").run()
+                try await db.insertRows("INSERT INTO household_moves (household_id, from_micro_grid_id, to_micro_grid_id, moved_by, moved_at) VALUES ", chunk) { m in
+                    "(\(m.0.id), \(m.0.microGridID), \(micro), \(actor.acting?.userID ?? actor.userID), \(now))"
+                }
+            }
+        }
+        if !changed.isEmpty {
+            try await audit.append(db, actor: actor, action: "household.move_many", objectType: "place", objectID: c.id, path: c.path,
+                                   detail: "\(changed.count) households")
+            try await householdsDidChange(db, changed.map(\.0.id).sorted())
+        }
+        return GridMoveReport(moved: changed.count, unchanged: moves.count - changed.count)
+    }
+}
