@@ -3,7 +3,7 @@
 Starts its own server on a fresh SQLite demo, so it needs only the built `linli` binary.
 Screenshots (phone size, large print) go to .build/screenshots for a person to look at.
 """
-import base64, json, os, re, shutil, signal, socket, struct, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.request, zlib
+import base64, json, os, re, shutil, signal, socket, struct, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.parse, urllib.request, zlib
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -1381,6 +1381,115 @@ def street_finds_who_lives_beyond_a_15_minute_walk_and_tries_a_new_facility(d, b
         shot(d, "circle-3-desk")
     finally:
         d.set_window_size(390, 844)
+
+
+@case
+def community_keeps_hardship_for_assistance_only_and_a_proxy_votes_for_a_neighbour(d, base):
+    """A sensitive tag kept for one purpose is hidden from the grid worker who does not serve it;
+    an owner's written proxy, recorded with the paper's photo, votes for the owner's part."""
+    # The grid worker's first due household, and a resident of it.
+    login(d, base, "grid")
+    d.get(base + "/visits")
+    household = re.search(r"/households/(\d+)", d.find_element(By.CSS_SELECTOR, "#main a[href^='/households/']").get_attribute("href")).group(1)
+    d.get(base + "/households/" + household)
+    d.find_element(By.CSS_SELECTOR, "#residents a").click()
+    resident_url = d.current_url.split("#")[0]
+    d.delete_all_cookies()
+    # The office records a low income kept for assistance only, on the person's consent.
+    login(d, base, "community")
+    d.get(base + "/prefs?print=large")
+    d.get(resident_url + "/edit")
+    box = settled(d, d.find_element(By.CSS_SELECTOR, "input[name=tags][value=low_income]"))
+    if not box.is_selected():
+        box.click()
+    record = d.find_element(By.ID, "record-low_income")
+    assert record.is_displayed(), "the purposes show once the tag is ticked"
+    care = settled(d, d.find_element(By.CSS_SELECTOR, "input[name=purposes_low_income][value=care_visits]"))
+    if care.is_selected():
+        care.click()
+    assist = d.find_element(By.CSS_SELECTOR, "input[name=purposes_low_income][value=assistance]")
+    if assist.is_selected():
+        settled(d, assist).click()
+    settled(d, d.find_element(By.CSS_SELECTOR, "input[name=basis_low_income][value=consent]")).click()
+    settled(d, d.find_element(By.ID, "resident-save")).click()
+    wait_text(d, "main", "请至少选择一项用途")
+    # Sent back as it was sent: no purpose ticked.
+    assert not any(b.is_selected() for b in d.find_elements(By.CSS_SELECTOR, "input[name=purposes_low_income]"))
+    settled(d, d.find_element(By.CSS_SELECTOR, "input[name=purposes_low_income][value=assistance]")).click()
+    settled(d, d.find_element(By.CSS_SELECTOR, "input[name=basis_low_income][value=consent]")).click()
+    settled(d, d.find_element(By.ID, "resident-save")).click()
+    wait_text(d, "sensitive-low_income", "救助、补贴与为老助残服务")
+    wait_text(d, "sensitive-low_income", "本人单独同意")
+    shot(d, "sensitive-tag-large-print-phone")
+    d.delete_all_cookies()
+    login(d, base, "grid")
+    d.get(resident_url)
+    assert "低收入" not in d.find_element(By.ID, "main").text, "the grid worker does not serve assistance"
+    d.delete_all_cookies()
+
+    # A lift poll's part no one has voted for, and its owner (not the demo resident).
+    ctok, rtok = token_of(base, "community"), token_of(base, "resident")
+    _, me = api(base, "/api/v1/me", rtok)
+    home = me["grants"][0]["household_id"]
+    _, mine = api(base, f"/api/v1/households/{home}", rtok)
+    my_name = mine["residents"][0]["name"]
+    login(d, base, "resident")
+    d.get(base + "/matters")
+    d.find_element(By.PARTIAL_LINK_TEXT, "本楼加装电梯").click()
+    d.find_element(By.CSS_SELECTOR, "#polls a").click()
+    poll_url = d.current_url.split("?")[0]
+    poll_id = poll_url.rstrip("/").split("/")[-1]
+    d.delete_all_cookies()
+    _, poll = api(base, f"/api/v1/polls/{poll_id}", ctok)
+    _, ballots = api(base, f"/api/v1/polls/{poll_id}/ballots", ctok)
+    voted = {b["part_id"] for b in ballots}
+    owner = None
+    for part in poll["record_parts"]:
+        if part["part_id"] in voted:
+            continue
+        address = part["label"].split(" · ")[-1]
+        _, found = api(base, "/api/v1/pick/households?q=" + urllib.parse.quote(address.replace(" ", "")), ctok)
+        if not found or found[0]["id"] == home:
+            continue
+        _, dwelling = api(base, f"/api/v1/households/{found[0]['id']}/dwelling", ctok)
+        people = [o for o in (dwelling or {}).get("owners", []) if o["owner_kind"] == "person" and o.get("resident_id") != mine["residents"][0]["id"]]
+        if people:
+            owner = people[0]["id"]
+            break
+    assert owner, "an unvoted part with a person as its owner"
+    login(d, base, "community")
+    d.get(base + f"/owners/{owner}/proxies")
+    d.find_element(By.ID, "do-appoint").click()
+    wait_text(d, "main", "请上传业主签名的授权委托书照片")
+    box = settled(d, d.find_element(By.ID, "proxy-resident"))
+    box.send_keys(my_name)
+    WebDriverWait(d, 10).until(lambda drv: any(my_name in o.text for o in drv.find_elements(By.CSS_SELECTOR, ".pick-option")), "no resident offered for the name")
+    next(o for o in d.find_elements(By.CSS_SELECTOR, ".pick-option") if my_name in o.text).click()
+    until = d.find_element(By.ID, "proxy-until")
+    d.execute_script("arguments[0].value = arguments[1]", until, time.strftime("%Y-%m-%d", time.localtime(time.time() + 60 * 86400)))
+    paper = os.path.join(tempfile.mkdtemp(), "paper.png")
+    with open(paper, "wb") as f:
+        f.write(noise_png(300, 400))
+    d.find_element(By.ID, "proxy-doc").send_keys(paper)
+    settled(d, d.find_element(By.ID, "do-appoint")).click()
+    WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "section.entry[id^=proxy-]"), "the appointment was not recorded")
+    assert my_name in d.find_element(By.CSS_SELECTOR, "section.entry[id^=proxy-]").text
+    shot(d, "proxy-recorded-phone")
+    d.delete_all_cookies()
+    # The proxy votes for the neighbour's part, in large print, on a phone.
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(poll_url)
+    form = d.find_element(By.ID, "vote-form")
+    assert "受托" in form.text, "the neighbour's part is offered, marked as a proxy's"
+    for check in form.find_elements(By.CSS_SELECTOR, "input[name=part_id]"):
+        label = check.find_element(By.XPATH, "..")
+        if ("受托" in label.text) != check.is_selected():
+            settled(d, check).click()
+    settled(d, d.find_element(By.ID, "choice-yes")).click()
+    settled(d, d.find_element(By.ID, "do-vote")).click()
+    wait_text(d, "vote-recorded", "投票已记录")
+    shot(d, "proxy-voted-large-print-phone")
 
 
 @case

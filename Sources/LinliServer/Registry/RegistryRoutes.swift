@@ -633,7 +633,9 @@ struct RegistryRoutes {
         // Each sensitive tag's purposes and basis: as sent back, else as kept, else the defaults.
         let records: [[String: Any]] = ResidentTag.allCases.map(\.rawValue).filter(SensitiveRules.isSensitive).map { tag in
             let fact = kept.first { $0.tag == tag }
-            let purposes = values.values["purposes_" + tag] ?? fact?.purposes ?? SensitiveRules.defaultPurposes(tag).map(\.rawValue)
+            // A refused form shows what was sent back: no box ticked is none, not the defaults.
+            let posted = !values.values.isEmpty
+            let purposes = values.values["purposes_" + tag] ?? (posted ? [] : fact?.purposes ?? SensitiveRules.defaultPurposes(tag).map(\.rawValue))
             let basis = values["basis_" + tag] ?? fact?.basis ?? SensitiveBasis.legalDuty.rawValue
             let field = "tag_records." + tag
             var option: [String: Any] = ["tag": tag, "value": tag, "label": I18n.label(tag, c.lang),
