@@ -245,6 +245,8 @@ import LinliStore
         // a grid worker moves single households within their own grid (the household's page).
         "POST /grids/:id/households grid_worker 403", "POST /api/v1/grids/:id/households grid_worker 403",
         "POST /places/:id/grid-moves grid_worker 403", "GET /places/:id/grid-moves/template.csv grid_worker 403",
+        // What comes due among a community's sensitive tags is the office's list.
+        "GET /communities/:id/sensitive-due grid_worker 403", "GET /api/v1/communities/:id/sensitive-due grid_worker 403",
         // Announcements are read by the households they went to, their senders and the grid
         // workers of those households; acknowledged only by the households. A grid worker
         // prints only the ones they sent (the matrix's is the community's).

@@ -102,9 +102,11 @@ import LinliStore
             #expect(facts[0].purposes == ["care_visits", "assistance"] && facts[0].basis == "legal_duty" && facts[0].keepUntil == "2029-03-01")
             // No visit plan is made from a tag kept for assistance only.
             let others = try await Self.count(f, "SELECT COUNT(*) AS n FROM residents WHERE household_id = \(hid) AND id <> \(rid) AND (',' || tags || ',') LIKE '%,low_income,%'")
-            let situations = try await l.store.read { db in try await reg.householdFacts(db, ids: [hid]) }[0].situations
+            let situations = try await l.store.read { db in try await reg.householdFacts(db, ids: [hid], careOnly: true) }[0].situations
             #expect(situations.contains("disabled"))
             if others == 0 { #expect(!situations.contains("low_income")) }
+            // Other services (an activity's audience, a meal's subsidy) still see every situation.
+            #expect(try await l.store.read { db in try await reg.householdFacts(db, ids: [hid]) }[0].situations.contains("low_income"))
             // The grid worker's edit keeps what it could not see; a removed tag loses its record.
             input = ResidentInput(); input.tags = ["elderly"]
             _ = try await reg.updateResident(rid, input, actor: grid)
@@ -122,6 +124,10 @@ import LinliStore
             input.tagRecords = ["low_income": SensitiveRecordInput(purposes: ["assistance"], basis: "consent"),
                                 "disabled": SensitiveRecordInput(purposes: ["assistance"], basis: "legal_duty")]
             _ = try await reg.updateResident(mine, input, actor: staff)
+            // Someone acting as the resident (代办) is not the resident: no sensitive tags while acting.
+            var acting = me
+            acting.acting = ActingBy(sessionID: 1, userID: staff.userID, username: "community", displayName: "社区工作者", expiresAt: 0)
+            #expect(!RegistryService.isSubject(acting, mine) && RegistryService.isSubject(me, mine))
             // The resident sees their own records, whatever their purposes.
             #expect(Set(try await reg.sensitiveFacts(mine, actor: me).map(\.tag)).isSuperset(of: ["low_income", "disabled"]))
             await #expect(throws: LinliError.self) { _ = try await reg.withdrawSensitive(mine, tag: "low_income", actor: staff) }
@@ -137,7 +143,12 @@ import LinliStore
             _ = try await reg.updateResident(rid, input, actor: staff)
             let alone = try await Self.count(f, "SELECT COUNT(*) AS n FROM sensitive_facts WHERE tag = 'elderly_alone'")
             #expect(alone > 0)
-            clock.advance(hours: 24 * 400)
+            // A month before its date the office sees it due; a grid worker has no such list.
+            clock.advance(hours: 24 * 350)
+            let due = try await reg.sensitiveDue(community: f.demo.firstCommunityID, actor: staff)
+            #expect(due.contains { $0.residentID == rid && $0.tag == "elderly_alone" })
+            await #expect(throws: LinliError.self) { _ = try await reg.sensitiveDue(community: f.demo.firstCommunityID, actor: grid) }
+            clock.advance(hours: 24 * 50)
             let removed = try await reg.sweepSensitive()
             #expect(removed >= alone)
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM residents WHERE (',' || tags || ',') LIKE '%,elderly_alone,%'") == 0)

@@ -251,6 +251,8 @@ enum DeliberationMigrations {
             """,
             "CREATE INDEX vote_proxies_proxy ON vote_proxies(proxy_resident_id)",
             "CREATE INDEX vote_proxies_owner ON vote_proxies(owner_id)",
+            // One appointment in force per owner, even when two are recorded at the same moment.
+            "CREATE UNIQUE INDEX vote_proxies_active ON vote_proxies(owner_id) WHERE revoked_at IS NULL",
             "ALTER TABLE ballots ADD COLUMN proxy_id BIGINT REFERENCES vote_proxies(id)",
             "ALTER TABLE ballot_history ADD COLUMN proxy_id BIGINT",
         ]),

@@ -102,7 +102,7 @@ extension DeliberationService {
         let lastDay = until
         let prepared: PreparedPhoto
         do { prepared = try PhotoStore.prepare(document!) } catch let e as LinliError { throw LinliError.invalid("document", e.code, e.message) }
-        return try await store.transaction { db in
+        do { return try await store.transaction { db in
             let o = try await proxyOwner(db, ownerID, actor: actor, .voteRecord)
             guard let proxy = try await RegistryService.residentFacts(db, input.proxyResidentID!),
                   PlacePath.communityID(proxy.path) == PlacePath.communityID(o.communityPath) else {
@@ -129,6 +129,9 @@ extension DeliberationService {
                 OutgoingNotification(userID: $0, kind: "proxy_appointed", requestID: nil, subject: o.name + "（至 " + ChinaTime.iso(day: lastDay) + "）", matterID: nil)
             }
             return try proxyView(try await db.query("\(unsafeRaw: Self.proxyColumns) WHERE id = \(id)").first()!, today: today)
+        } } catch where isUniqueViolation(error) {
+            // Another appointment for this owner was recorded at the same moment.
+            throw LinliError.conflict("proxy_resident_id", "recorded_meanwhile", "刚刚有人为这位业主登记了另一份委托，请刷新后核对")
         }
     }
 

@@ -412,10 +412,21 @@ extension DeliberationService {
             }
             // A proxy never overwrites the owner's own online vote (the owner may change it,
             // where the rule allows, or staff on the evidence of a signed paper).
-            for part in parts where proxied[part] != nil {
-                guard let b = try await db.raw("SELECT method, cast_by FROM ballots WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part)").first() else { continue }
-                if try b.decode(column: "method", as: String.self) == BallotMethod.online.rawValue, try b.decode(column: "cast_by", as: Int64.self) != actor.userID {
-                    throw LinliError.conflict("part_ids", "owner_voted", "业主本人已在线投票，受托人不能更改（专有部分 \(part)）")
+            // The appointment is read again inside the write, held shared on PostgreSQL, so a
+            // revocation that commits first ends the right (revoking updates the row).
+            let today = LocalDay.of(now)
+            for part in parts {
+                guard let proxy = proxied[part]?.proxy else { continue }
+                guard try await db.raw("""
+                    SELECT id FROM vote_proxies WHERE id = \(bind: proxy) AND revoked_at IS NULL AND valid_until >= \(bind: today)\(unsafeRaw: lockClause)
+                    """).first() != nil else {
+                    throw LinliError.conflict("part_ids", "proxy_ended", "业主的委托已经结束，不能再为专有部分 \(part) 投票")
+                }
+                // Only a ballot this appointment cast may be changed by it: the owner's own vote
+                // (online, on paper or through staff acting for them) is never overwritten.
+                guard let b = try await db.raw("SELECT proxy_id FROM ballots WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part)").first() else { continue }
+                if try b.decode(column: "proxy_id", as: Int64?.self) != proxy {
+                    throw LinliError.conflict("part_ids", "owner_voted", "这个专有部分已由业主本人或他人投票，受托人不能更改（专有部分 \(part)）")
                 }
             }
             for part in parts {

@@ -37,7 +37,8 @@ public enum GridMoveRules {
     public static let codeColumns = ["户码", "百姓码", "household_code"]
     public static let addressColumns = ["地址", "住址", "address"]
     public static let gridColumns = ["微网格", "micro_grid"]
-    public static let template = "户码,地址,微网格\n,金桂苑 1幢 1单元 101,1号微网格\n"
+    /// The header only: an example line left in would be read as a move.
+    public static let template = "户码,地址,微网格\n"
 
     /// Where each column is, from the header: (code, address, grid), or the reason it cannot be read.
     public static func columns(_ header: [String]) -> Result<(Int?, Int?, Int), GridMoveError> {
@@ -122,6 +123,13 @@ extension RegistryService {
             var errors: [GridMoveError] = []
             var moves: [(HouseholdRow, Int64, Int64)] = []
             var seen: [Int64: Int] = [:]
+            // The community's addresses read once (without spaces), not once per line.
+            var byAddress: [String: [HouseholdRow]] = [:]
+            if addressAt != nil {
+                for h in try await db.query("""
+                    SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE community_id = \(c.id)
+                    """).all().map(Self.householdRow) { byAddress[GridMoveRules.addressKey(h.address), default: []].append(h) }
+            }
             for rec in lines {
                 func cell(_ i: Int?) -> String { i.flatMap { $0 < rec.fields.count ? rec.fields[$0].trimmingCharacters(in: .whitespaces) : nil } ?? "" }
                 let gridName = cell(gridAt)
@@ -136,11 +144,7 @@ extension RegistryService {
                     if matches.count == 1, let h = try await fetchHousehold(db, id: matches[0].id), h.communityID == c.id { found = h }
                     if found == nil { errors.append(.init(line: rec.line, column: head.fields[codeAt!], reason: "本社区没有这个户码")); continue }
                 } else if !address.isEmpty {
-                    let key = GridMoveRules.addressKey(address)
-                    let candidates = try await db.query("""
-                        SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households
-                        WHERE community_id = \(c.id) AND REPLACE(address, ' ', '') = \(key)
-                        """).all().map(Self.householdRow)
+                    let candidates = byAddress[GridMoveRules.addressKey(address)] ?? []
                     if candidates.count == 1 { found = candidates[0] }
                     if found == nil {
                         errors.append(.init(line: rec.line, column: head.fields[addressAt!], reason: candidates.isEmpty ? "本社区没有这个地址的住户" : "这个地址有多户，请改用户码"))
@@ -183,7 +187,7 @@ extension RegistryService {
         }
         if !changed.isEmpty {
             try await audit.append(db, actor: actor, action: "household.move_many", objectType: "place", objectID: c.id, path: c.path,
-                                   detail: "\(changed.count) households")
+                                   detail: "\(changed.count) households to micro-grid " + Set(changed.map(\.2)).sorted().map(String.init).joined(separator: ","))
             try await householdsDidChange(db, changed.map(\.0.id).sorted())
         }
         return GridMoveReport(moved: changed.count, unchanged: moves.count - changed.count)

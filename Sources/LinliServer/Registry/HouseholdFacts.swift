@@ -32,21 +32,22 @@ extension RegistryService {
             """).all().map { "\(try $0.decode(column: "resident_id", as: Int64.self))|\(try $0.decode(column: "tag", as: String.self))" })
     }
 
-    /// The facts of the households named (any number; read 500 at a time).
-    func householdFacts(_ db: any SQLDatabase, ids: [Int64]) async throws -> [HouseholdFacts] {
+    /// The facts of the households named (any number; read 500 at a time). `careOnly`: the
+    /// situations a visit plan may use, leaving out tags kept for other purposes than care.
+    func householdFacts(_ db: any SQLDatabase, ids: [Int64], careOnly: Bool = false) async throws -> [HouseholdFacts] {
         var out: [HouseholdFacts] = []
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
             out += try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.id IN (\(list: chunk)) ORDER BY h.id").all(),
-                                   except: try await Self.notForCare(db, "h.id IN (\(list: chunk))"))
+                                   except: careOnly ? try await Self.notForCare(db, "h.id IN (\(list: chunk))") : [])
         }
         return out
     }
 
     /// The facts of every household of a community.
-    func householdFacts(_ db: any SQLDatabase, community: Int64) async throws -> [HouseholdFacts] {
+    func householdFacts(_ db: any SQLDatabase, community: Int64, careOnly: Bool = false) async throws -> [HouseholdFacts] {
         try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.community_id = \(community) ORDER BY h.id").all(),
-                        except: try await Self.notForCare(db, "h.community_id = \(community)"))
+                        except: careOnly ? try await Self.notForCare(db, "h.community_id = \(community)") : [])
     }
 
     /// A household by its printed code: the whole code, the card's address (`…/h/CODE`), or its
@@ -125,7 +126,15 @@ extension RegistryService {
         case .tag:
             guard let tag, Self.audienceTags.contains(tag) else { throw LinliError.invalid("tag", "invalid_choice", "请选择居民标签") }
             // Tags are a comma list: match a whole one ("elderly" is not "elderly_alone").
-            let has: BoundSQL = tag == "party_member" ? "r.party_member = 1" : "(',' || r.tags || ',') LIKE \("%,\(tag),%")"
+            var has: BoundSQL = tag == "party_member" ? "r.party_member = 1" : "(',' || r.tags || ',') LIKE \("%,\(tag),%")"
+            // Grid work reaches a sensitive situation only where it is kept for care visits: the
+            // grid worker follows who has read or done it, and would learn it otherwise.
+            if SensitiveRules.isSensitive(tag) {
+                has = """
+                    \(has) AND NOT EXISTS (SELECT 1 FROM sensitive_facts f WHERE f.resident_id = r.id AND f.tag = \(tag)
+                    AND (',' || f.purposes || ',') NOT LIKE \("%," + SensitivePurpose.careVisits.rawValue + ",%"))
+                    """
+            }
             rows = try await db.query("""
                 \(unsafeRaw: base) WHERE h.community_id = \(community.id)
                 AND EXISTS (SELECT 1 FROM residents r WHERE r.household_id = h.id AND \(has)) ORDER BY h.id

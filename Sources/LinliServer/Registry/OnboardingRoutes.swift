@@ -69,7 +69,7 @@ struct OnboardingRoutes {
                 let ids = c.form.all("household_ids").compactMap { Int64($0) }
                 let input = GridMoveInput(placeID: ids.isEmpty ? try c.form.optionalID("place_id", "请从列表中选择楼栋或单元") : nil, householdIDs: ids.isEmpty ? nil : ids)
                 let r = try await registry.moveIntoMicroGrid(id, input, actor: try c.requireActor())
-                return redirect("/grids/\(id)?moved=\(r.moved)&unchanged=\(r.unchanged)#moves")
+                return redirect("/grids/\(id)?moved=\(r.moved)&unchanged=\(r.unchanged)#moved-notice")
             } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
         r.post("/api/v1/grids/:id/households", .action(.householdEdit), body: GridMoveInput.self) { _, c, input in

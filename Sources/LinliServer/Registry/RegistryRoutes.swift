@@ -280,6 +280,7 @@ struct RegistryRoutes {
                 do {
                     _ = step == "renew" ? try await registry.renewSensitive(id, tag: tag, actor: actor)
                                         : try await registry.withdrawSensitive(id, tag: tag, actor: actor)
+                    if let back = c.form["back"], back.hasPrefix("/communities/"), back.hasSuffix("/sensitive-due"), !back.contains("//") { return redirect(back) }
                     return redirect("/residents/\(id)#sensitive")
                 } catch let e as LinliError where e.status == .conflict {
                     var resp = try await residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: ["sensitive": e.message])
@@ -292,6 +293,19 @@ struct RegistryRoutes {
                 return try JSON.response(step == "renew" ? try await registry.renewSensitive(id, tag: tag, actor: actor)
                                                          : try await registry.withdrawSensitive(id, tag: tag, actor: actor))
             }
+        }
+        // What comes due in the next 30 days, for the office to confirm or let go.
+        r.get("/communities/:id/sensitive-due", .action(.residentEdit)) { _, c in
+            let id = try c.id("id")
+            let due = try await registry.sensitiveDue(community: id, actor: try c.requireActor())
+            let d = try await registry.place(id, actor: try c.requireActor())
+            let rows: [[String: Any]] = due.map { ["resident_id": $0.residentID, "name": $0.name, "address": $0.address, "tag": $0.tag,
+                                                    "label": I18n.label($0.tag, c.lang), "keep_until": $0.keepUntil] }
+            return renderer.page("sensitive_due", ["place": Renderer.data(d.place, c.lang), "due": rows, "none": due.isEmpty],
+                                 context: c, title: I18n.table(c.lang)["sensitive_due_title"]! + " · " + d.place.name)
+        }
+        r.get("/api/v1/communities/:id/sensitive-due", .action(.residentEdit)) { _, c in
+            try JSON.response(try await registry.sensitiveDue(community: try c.id("id"), actor: try c.requireActor()))
         }
         r.get("/api/v1/residents/:id/sensitive", .action(.residentView)) { _, c in
             try JSON.response(try await registry.sensitiveFacts(try c.id("id"), actor: try c.requireActor()))
@@ -501,6 +515,7 @@ struct RegistryRoutes {
                                     "error_count": moves.errors.count, "errors": moves.errors.map { ["line": $0.line, "column": $0.column, "reason": $0.reason] }]
         }
         data["may_move"] = actor.may(.householdEdit)
+        data["may_review_sensitive"] = isCommunity && actor.may(.residentEdit) && actor.grants(for: .residentView).contains { [.communityStaff, .streetStaff, .cityAdmin].contains($0.role) }
         return renderer.page("transfer", data, context: c, title: I18n.table(c.lang)["transfer"]! + " · " + d.place.name)
     }
 
@@ -607,8 +622,8 @@ struct RegistryRoutes {
             ["tag": f.tag, "label": I18n.label(f.tag, c.lang),
              "purposes": f.purposes.map { t["purpose_" + $0] ?? $0 }.joined(separator: "、"),
              "basis": t["basis_" + f.basis] ?? f.basis, "recorded_by": f.recordedBy.isEmpty ? t["sensitive_before_purposes"]! : f.recordedBy,
-             "recorded_on": f.recordedOn, "keep_until": f.keepUntil,
-             "can_withdraw": subject && f.basis == SensitiveBasis.consent.rawValue] as [String: Any]
+             "recorded_on": f.recordedOn, "keep_until": f.keepUntil.isEmpty ? t["sensitive_undated"]! : f.keepUntil,
+             "can_withdraw": subject && f.basis == SensitiveBasis.consent.rawValue && !(c.actor?.withheld.contains(.residentUnmask) ?? false)] as [String: Any]
         }
         data["has_sensitive"] = !facts.isEmpty
         data["subject"] = subject

@@ -123,15 +123,27 @@ public struct SensitiveFactView: Codable, Sendable, Equatable {
     }
 }
 
+/// A tag coming due: whose, which, and the last day it is kept.
+public struct SensitiveDueView: Codable, Sendable, Equatable {
+    public var residentID: Int64
+    public var name: String
+    public var address: String
+    public var tag: String
+    public var keepUntil: String
+    enum CodingKeys: String, CodingKey { case residentID = "resident_id", name, address, tag, keepUntil = "keep_until" }
+}
+
 extension RegistryService {
     /// The purposes the actor serves for a resident at `scope`: those of every role it holds there.
     func servedPurposes(_ actor: Actor, _ scope: ObjectScope) -> Set<SensitivePurpose> {
         SensitiveRules.served(by: actor.grants(for: .residentView).filter { Actor.covers($0, .residentView, scope) }.map(\.role))
     }
 
-    /// Whether the actor is this resident (their own account, or someone acting as them).
+    /// Whether the actor is this resident, signed in as themselves. Someone acting for them (staff
+    /// or a relative, 代办) is not: they see only what their own purposes allow, which while
+    /// acting (a resident's grants) is none of the sensitive tags.
     static func isSubject(_ actor: Actor, _ residentID: Int64) -> Bool {
-        actor.grants.contains { $0.role == .resident && $0.residentID == residentID }
+        actor.acting == nil && actor.grants.contains { $0.role == .resident && $0.residentID == residentID }
     }
 
     /// Residents as this actor may see them: a sensitive tag stays only where the actor serves one
@@ -177,11 +189,15 @@ extension RegistryService {
     /// Writes a resident's sensitive records after their tags were set: a new tag gets its record
     /// (dated from today), a removed one loses it, a kept one takes the purposes and basis given
     /// (unless `hidden` from the actor). One audit row names what changed.
+    /// `claimed`: hidden tags the actor ticked (or gave records for) as their own finding: the
+    /// tag is then kept for the actor's purposes as well, so ticking a tag answers the same
+    /// whether or not it was already kept out of the actor's sight.
     func writeSensitive(_ db: any SQLDatabase, resident: Int64, before: [String], after: [String]?, records: [String: SensitiveRecord],
-                        birthDate: String, path: String, actor: Actor?, hidden: Set<String> = []) async throws {
+                        birthDate: String, path: String, actor: Actor?, hidden: Set<String> = [], claimed: Set<String> = []) async throws {
         let today = LocalDay.of(env.nowSeconds)
         let after = after ?? before
-        for tag in records.keys.sorted() where !after.contains(tag) {
+        // A tag kept out of the actor's sight answers as if it were not there.
+        for tag in records.keys.sorted() where !after.contains(tag) || (hidden.contains(tag) && !claimed.contains(tag)) {
             throw LinliError.invalid("tag_records." + tag, "not_tagged", "没有这个标签，不能登记它的用途")
         }
         var existing: [String: SensitiveRecord] = [:]
@@ -200,8 +216,18 @@ extension RegistryService {
         }
         for tag in Set(after).sorted() where SensitiveRules.isSensitive(tag) {
             let r = records[tag]
-            if let old = existing[tag] {
-                guard let r, !hidden.contains(tag), Set(r.purposes) != Set(old.purposes) || r.basis != old.basis else { continue }
+            if let old = existing[tag], hidden.contains(tag) {
+                // Someone who cannot see the tag records it again: it is kept for their purposes too.
+                guard claimed.contains(tag) else { continue }
+                let added = (r?.purposes ?? SensitiveRules.defaultPurposes(tag)).filter { !old.purposes.contains($0) }
+                guard !added.isEmpty else { continue }
+                let purposes = old.purposes + added
+                try await db.query("""
+                    UPDATE sensitive_facts SET purposes = \(SensitiveRules.purposesText(purposes)) WHERE resident_id = \(resident) AND tag = \(tag)
+                    """).run()
+                changes.append("\(tag):\(SensitiveRules.purposesText(purposes)):\(old.basis.rawValue)")
+            } else if let old = existing[tag] {
+                guard let r, Set(r.purposes) != Set(old.purposes) || r.basis != old.basis else { continue }
                 try await db.query("""
                     UPDATE sensitive_facts SET purposes = \(SensitiveRules.purposesText(r.purposes)), basis = \(r.basis.rawValue)
                     WHERE resident_id = \(resident) AND tag = \(tag)
@@ -223,6 +249,13 @@ extension RegistryService {
             try await audit.append(db, actor: actor, action: "resident.sensitive", objectType: "resident", objectID: resident, path: path,
                                    detail: changes.joined(separator: ";"))
         }
+    }
+
+    /// Every tag a resident carries, unfiltered, for a rule worked out on the server and never
+    /// shown (a meal's subsidy). The caller has already checked that the actor may see the person.
+    static func tags(_ db: any SQLDatabase, resident: Int64) async throws -> Set<String> {
+        Set(try await db.query("SELECT tags FROM residents WHERE id = \(resident)").first()?.decode(column: "tags", as: String.self)
+            .split(separator: ",").map(String.init) ?? [])
     }
 
     /// A resident's sensitive records the actor may see (all of them for the office and for the
@@ -307,13 +340,20 @@ extension RegistryService {
             .decode(column: "purposes", as: String.self) ?? "")
     }
 
-    /// Takes one tag off a resident with its record, and counts their household's situations again.
-    private func removeTag(_ db: any SQLDatabase, _ id: Int64, tag: String) async throws {
-        guard let r = try await db.query("SELECT household_id, tags FROM residents WHERE id = \(id)").first() else { return }
+    /// Takes one tag off a resident with its record, and counts their household's situations
+    /// again. The resident's row is held first (PostgreSQL), so an edit or a renewal in flight
+    /// takes its turn; `dueBefore` (the sweep) removes the record only if it is still past its
+    /// date then, so a renewal that came first keeps the tag. Returns whether it was removed.
+    @discardableResult
+    private func removeTag(_ db: any SQLDatabase, _ id: Int64, tag: String, dueBefore: Int64? = nil) async throws -> Bool {
+        try await db.query("UPDATE residents SET updated_at = updated_at WHERE id = \(id)").run()
+        let due: BoundSQL = dueBefore.map { "AND keep_until > 0 AND keep_until < \($0)" } ?? ""
+        guard try await db.query("DELETE FROM sensitive_facts WHERE resident_id = \(id) AND tag = \(tag) \(due) RETURNING id").first() != nil,
+              let r = try await db.query("SELECT household_id, tags FROM residents WHERE id = \(id)").first() else { return false }
         let tags = try r.decode(column: "tags", as: String.self).split(separator: ",").map(String.init).filter { $0 != tag }
         try await db.query("UPDATE residents SET tags = \(tags.joined(separator: ",")), updated_at = \(env.nowSeconds) WHERE id = \(id)").run()
-        try await db.query("DELETE FROM sensitive_facts WHERE resident_id = \(id) AND tag = \(tag)").run()
         try await householdsDidChange(db, [try r.decode(column: "household_id", as: Int64.self)])
+        return true
     }
 
     /// The retention job (hourly, with the other sweeps): records made before purposes were kept
@@ -332,8 +372,7 @@ extension RegistryService {
                 var entries: [(objectID: Int64, path: String, detail: String)] = []
                 for r in due {
                     let id = try r.decode(column: "resident_id", as: Int64.self), tag = try r.decode(column: "tag", as: String.self)
-                    try await removeTag(db, id, tag: tag)
-                    entries.append((id, try r.decode(column: "path", as: String.self), tag))
+                    if try await removeTag(db, id, tag: tag, dueBefore: today) { entries.append((id, try r.decode(column: "path", as: String.self), tag)) }
                 }
                 if !entries.isEmpty { try await audit.appendBySystem(db, action: "resident.sensitive_expired", objectType: "resident", entries: entries) }
                 return due.count
@@ -362,12 +401,39 @@ extension RegistryService {
 
     /// Records not dated yet are kept for their period from `today`. (A child's birthday bound
     /// waits for the next renewal: the yearly rule ends the record soon enough.)
+    /// The dates are spread over two months past the period (by resident), so that a street's
+    /// whole register does not come due on one day: the office checks them in turns from the
+    /// list of what is due (`sensitiveDue`).
     static func dateUndated(_ db: any SQLDatabase, today: Int64) async throws {
         for tag in SensitiveRules.kinds.sorted() {
             try await db.query("""
-                UPDATE sensitive_facts SET keep_until = \(ChinaTime.addingMonths(SensitiveRules.retentionMonths(tag), to: today))
+                UPDATE sensitive_facts SET keep_until = \(ChinaTime.addingMonths(SensitiveRules.retentionMonths(tag), to: today)) + resident_id % 61
                 WHERE keep_until = 0 AND tag = \(tag)
                 """).run()
+        }
+    }
+
+    /// How far ahead the office sees what comes due, to confirm it in time.
+    static let dueNoticeDays: Int64 = 30
+
+    /// A community's sensitive tags that end within the next 30 days unless confirmed, soonest
+    /// first, for the office to check (at most 500).
+    public func sensitiveDue(community: Int64, actor: Actor) async throws -> [SensitiveDueView] {
+        let today = LocalDay.of(env.nowSeconds)
+        return try await store.read { db in
+            guard let c = try await fetchPlace(db, community), c.kind.isCommunity, actor.may(.placeView, on: c.scope) else { throw LinliError.notFound }
+            try actor.require(.residentEdit, on: c.scope)
+            guard servedPurposes(actor, c.scope) == Set(SensitivePurpose.allCases) else { throw LinliError.forbidden }
+            return try await db.query("""
+                SELECT f.resident_id, f.tag, f.keep_until, r.name, h.address FROM sensitive_facts f
+                JOIN residents r ON r.id = f.resident_id JOIN households h ON h.id = r.household_id
+                WHERE h.community_id = \(c.id) AND f.keep_until > 0 AND f.keep_until <= \(today + Self.dueNoticeDays)
+                ORDER BY f.keep_until, f.resident_id LIMIT 500
+                """).all().map { r in
+                SensitiveDueView(residentID: try r.decode(column: "resident_id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
+                                 address: try r.decode(column: "address", as: String.self), tag: try r.decode(column: "tag", as: String.self),
+                                 keepUntil: ChinaTime.iso(day: try r.decode(column: "keep_until", as: Int64.self)))
+            }
         }
     }
 }

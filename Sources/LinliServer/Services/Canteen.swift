@@ -327,7 +327,10 @@ extension AffairsService {
             let delivery = i.delivery == true
             if delivery { guard c.deliveryFee != nil else { throw LinliError.invalid("delivery", "no_delivery", "这个食堂不送餐") } }
             let price = MealRules.price(try m.decode(column: "price", as: Int64.self), deliveryFee: delivery ? c.deliveryFee : nil,
-                                        rules: try await subsidyRules(db, canteenPath: c.path), day: day, age: diner.age, situations: Set(diner.tags))
+                                        rules: try await subsidyRules(db, canteenPath: c.path), day: day, age: diner.age,
+                                        // The subsidy follows every situation kept, even one the orderer may not see
+                                        // (kept for assistance: a meal subsidy is assistance).
+                                        situations: try await RegistryService.tags(db, resident: residentID))
             let taken = try await db.query("SELECT id FROM canteen_orders WHERE menu_id = \(menuID) AND resident_id = \(residentID) AND status <> 'cancelled'").first()
             guard taken == nil else { throw LinliError.conflict("resident_id", "already_ordered", "这位居民已订了这一餐") }
             guard try await db.query("UPDATE canteen_menus SET ordered = ordered + 1 WHERE id = \(menuID) AND ordered < portions RETURNING ordered").first() != nil else {
