@@ -18,6 +18,9 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     /// them (the return call, objections to its dispatch). Apart from an Open311 partner app,
     /// which may not close or send back anyone's request.
     case hotline
+    /// An owners' committee (业主委员会) over its compound: it works the requests routed to it,
+    /// runs its compound's matters and votes, and sees nothing of residents' private requests.
+    case ownersCommittee = "owners_committee"
 }
 
 extension Role {
@@ -125,6 +128,7 @@ public enum PermissionTable {
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply, .announcementSend],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
+        .ownersCommittee: [.placeView, .requestView, .requestWork, .matterSuggest, .matterView, .matterManage, .ballotView],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
                     .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],

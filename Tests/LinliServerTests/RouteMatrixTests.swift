@@ -237,7 +237,18 @@ import LinliStore
         return out
     })
 
-    static let narrowRefusals: Set<String> = relativeLinkRefusals.union(Role.allCases.map {
+    /// An owners' committee works only the requests routed to it (the matrix's went elsewhere),
+    /// and sees no households, grids, announcements or assessments of its community.
+    static let committeeRefusals: Set<String> = Set([
+        "GET /requests/:id", "GET /api/v1/requests/:id", "GET /request-photos/:id",
+        "POST /requests/:id/accept", "POST /api/v1/requests/:id/accept", "POST /requests/:id/resolve", "POST /api/v1/requests/:id/resolve",
+        "POST /requests/:id/return", "POST /requests/:id/contact", "POST /api/v1/requests/:id/contact", "POST /requests/:id/contact/unmask",
+        "POST /requests/:id/call", "POST /api/v1/requests/:id/call", "POST /requests/:id/note", "POST /requests/:id/hotline/objection",
+        "GET /announcements/:id", "GET /api/v1/announcements/:id", "POST /announcements/:id/ack", "POST /api/v1/announcements/:id/ack",
+        "GET /grids/:id", "GET /api/v1/grids/:id", "GET /assessments/:id", "GET /h/:code",
+    ].map { "\($0) owners_committee 404" })
+
+    static let narrowRefusals: Set<String> = relativeLinkRefusals.union(committeeRefusals).union(Role.allCases.map {
         // An SMS provider's reply hook exists only with the relay's secret, never with a sign-in.
         "POST /api/v1/sms/inbound/:provider \($0.rawValue) 404"
     }).union([

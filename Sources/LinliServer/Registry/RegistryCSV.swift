@@ -449,6 +449,18 @@ extension Linli {
             }
             out.append(DemoAccount(username: u, password: p, role: role.rawValue))
         }
+        // The owners' committee of the demo resident's compound, and its account.
+        let committeeCompound: Int64? = try await store.read { db in
+            try await db.raw("SELECT path FROM households WHERE id = \(bind: s.firstHouseholdWithResidents)").first()
+                .map { PlacePath.ids(try $0.decode(column: "path", as: String.self))[4] }
+        }
+        if let compound = committeeCompound {
+            let u = "committee" + suffix, p = pw()
+            do { _ = try await accounts.createUser(username: u, displayName: "业委会", password: p) }
+            catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: u, password: p) }
+            try await accounts.grant(username: u, role: .ownersCommittee, placeID: compound)
+            out.append(DemoAccount(username: u, password: p, role: Role.ownersCommittee.rawValue))
+        }
         // A department's field office at the street (街道综合行政执法队), and its staff account:
         // it sends work items to the street's communities through the street's admission.
         let department: Int64 = try await store.transaction { db in

@@ -152,7 +152,7 @@ public struct RequestsService: Sendable {
             switch (kind, g.role) {
             case (.propertyCompany, .propertyCompany): partyPath.hasPrefix(g.placePath)
             case (.gridWorker, .gridWorker): g.gridID != nil && g.gridID == r.partyGridID
-            case (.residentsCommittee, .communityStaff), (.ownersCommittee, .communityStaff): partyPath.hasPrefix(g.placePath)
+            case (.residentsCommittee, .communityStaff), (.ownersCommittee, .communityStaff), (.ownersCommittee, .ownersCommittee): partyPath.hasPrefix(g.placePath)
             // A request routed to a named department is its staff's own; otherwise the street's.
             case (.department, .streetStaff): !(r.partyKey ?? "").hasPrefix("org:") && partyPath.hasPrefix(g.placePath)
             case (.department, .departmentStaff): g.organisationID.map { "org:\($0)" } == r.partyKey
@@ -192,7 +192,7 @@ public struct RequestsService: Sendable {
             case .gridWorker: if let grid = g.gridID, grid == r.gridID || grid == r.partyGridID { return true }
             // The hotline sees its tickets in its area, typed in by whoever; nothing else.
             case .hotline: if r.channel == Channel.hotline.rawValue, r.path.hasPrefix(g.placePath) { return true }
-            case .propertyCompany, .volunteer, .partnerApp, .departmentStaff: continue
+            case .propertyCompany, .volunteer, .partnerApp, .departmentStaff, .ownersCommittee: continue
             default: if r.path.hasPrefix(g.placePath) { return true }
             }
         }
@@ -399,7 +399,9 @@ public struct RequestsService: Sendable {
         case .propertyCompany, .ownersCommittee, .residentsCommittee, .department:
             let role = kind == .propertyCompany ? Role.propertyCompany : (kind == .department ? .streetStaff : .communityStaff)
             guard !ancestors.isEmpty else { return [] }
-            rows = try await db.raw("SELECT DISTINCT user_id FROM role_grants WHERE role = \(bind: role.rawValue) AND place_id IN (\(binds: ancestors))").all()
+            // An owners' committee's own accounts hear of its work, beside the community office.
+            let roles = kind == .ownersCommittee ? [role.rawValue, Role.ownersCommittee.rawValue] : [role.rawValue]
+            rows = try await db.raw("SELECT DISTINCT user_id FROM role_grants WHERE role IN (\(binds: roles)) AND place_id IN (\(binds: ancestors))").all()
         }
         return try rows.map { try $0.decode(column: "user_id", as: Int64.self) }
     }
@@ -756,6 +758,9 @@ public struct RequestsService: Sendable {
             case .communityStaff:
                 q.appendInterpolation(unsafeRaw: " OR (r.party_kind IN ('residents_committee', 'owners_committee') AND r.party_path LIKE ")
                 q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            case .ownersCommittee:
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'owners_committee' AND r.party_path LIKE ")
+                q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
             case .streetStaff:
                 q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'department' AND r.party_key NOT LIKE 'org:%' AND r.party_path LIKE ")
                 q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
@@ -782,6 +787,10 @@ public struct RequestsService: Sendable {
                 if let grid = g.gridID { q.appendInterpolation(unsafeRaw: " OR r.grid_id = "); q.appendInterpolation(bind: grid) }
             case .propertyCompany:
                 q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'property_company' AND r.party_path LIKE ")
+                q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
+            // An owners' committee sees the requests routed to it, not its compound's others.
+            case .ownersCommittee:
+                q.appendInterpolation(unsafeRaw: " OR (r.party_kind = 'owners_committee' AND r.party_path LIKE ")
                 q.appendInterpolation(bind: g.placePath + "%"); q.appendLiteral(")")
             default:
                 // The indexed id columns where the grant is a street or community.

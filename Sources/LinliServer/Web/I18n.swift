@@ -135,7 +135,7 @@ enum I18n {
         "market": ("菜市场", "Market"), "transport": ("公交站", "Bus stop"), "canteen": ("邻里食堂", "Canteen"),
         "role_city_admin": ("市级管理员", "City admin"), "role_street_staff": ("街道工作人员", "Street staff"),
         "role_community_staff": ("社区工作者", "Community staff"), "role_grid_worker": ("网格员", "Grid worker"),
-        "role_property_company": ("物业", "Property company"), "role_resident": ("居民", "Resident"),
+        "role_property_company": ("物业", "Property company"), "role_owners_committee": ("业委会", "Owners' committee"), "role_resident": ("居民", "Resident"),
         "role_volunteer": ("志愿者", "Volunteer"), "role_auditor": ("审计员", "Auditor"),
         "role_partner_app": ("第三方应用", "Partner app"), "role_hotline": ("12345 热线", "12345 hotline"),
         "role_department_staff": ("部门工作人员", "Department staff"),
