@@ -101,7 +101,23 @@ extension RegistryService {
                     WHERE substr(r.phone_masked, 8) = \(q) AND \(scope) ORDER BY h.id LIMIT 20
                     """).all()) { "\(try $0.decode(column: "name", as: String.self)) \(try $0.decode(column: "phone_masked", as: String.self))" }
             }
-            if let door = AddressQuery.lastNumber(runs) {
+            var narrowed = false
+            if let door = AddressQuery.lastNumber(runs), case .text(let head)? = runs.first, head.count >= 2 {
+                // The compound (or villager group) named first narrows the doors to its own: a
+                // door number alone is shared by every tall building of a city.
+                let compounds = try await db.query("""
+                    SELECT path FROM places WHERE kind IN ('compound', 'villager_group', 'natural_village') AND \(store.dialect.startsWith("name", head)) LIMIT 20
+                    """).all().map { try $0.decode(column: "path", as: String.self) }
+                if !compounds.isEmpty {
+                    narrowed = true
+                    let within = BoundSQL.joined(compounds.map { store.dialect.startsWith("h.path", $0) }, separator: " OR ")
+                    let rows = try await db.query("""
+                        SELECT h.id, h.address FROM households h WHERE h.door = \(door) AND (\(within)) AND \(scope) ORDER BY h.id LIMIT 500
+                        """).all()
+                    try add(try rows.filter { AddressQuery.matches(query: runs, address: AddressQuery.runs(AddressQuery.normalise(try $0.decode(column: "address", as: String.self)))) }) { _ in "" }
+                }
+            }
+            if !narrowed, let door = AddressQuery.lastNumber(runs) {
                 // Doors as typed ("101") and as stored; then the whole address, run by run.
                 let rows = try await db.query("""
                     SELECT h.id, h.address FROM households h WHERE h.door = \(door) AND \(scope) ORDER BY h.id LIMIT 2000
@@ -161,11 +177,20 @@ extension RegistryService {
         let areas = actor.grants(for: .placeView).map(\.placePath)
         guard !areas.isEmpty else { return [] }
         let within = BoundSQL.joined(areas.map { store.dialect.startsWith("path", $0) }, separator: " OR ")
+        // Names from their start first, through the (kind, name) index; anywhere in the name (a
+        // scan of the area's places) only when nothing starts so.
+        let kinds = PlaceKind.allCases.filter { $0 != .unit }.map(\.rawValue)
         return try await store.read { db in
-            let rows = try await db.query("""
-                SELECT id, kind, name, path FROM places WHERE (\(within)) AND \(store.dialect.contains("name", q))
-                  AND kind NOT IN ('unit') ORDER BY length(path), name LIMIT \(unsafeRaw: String(Self.pickLimit))
+            var rows = try await db.query("""
+                SELECT id, kind, name, path FROM places WHERE kind IN (\(list: kinds)) AND \(store.dialect.startsWith("name", q)) AND (\(within))
+                ORDER BY length(path), name LIMIT \(unsafeRaw: String(Self.pickLimit))
                 """).all()
+            if rows.isEmpty {
+                rows = try await db.query("""
+                    SELECT id, kind, name, path FROM places WHERE (\(within)) AND \(store.dialect.contains("name", q))
+                      AND kind NOT IN ('unit') ORDER BY length(path), name LIMIT \(unsafeRaw: String(Self.pickLimit))
+                    """).all()
+            }
             var names: [Int64: String] = [:]
             let parents = Set(try rows.flatMap { PlacePath.ids(try $0.decode(column: "path", as: String.self)).dropLast().suffix(2) })
             if !parents.isEmpty {
