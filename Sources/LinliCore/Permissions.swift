@@ -19,7 +19,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     /// which may not close or send back anyone's request.
     case hotline
     /// An owners' committee (业主委员会) over its compound: it works the requests routed to it,
-    /// runs its compound's matters and votes, and sees nothing of residents' private requests.
+    /// runs its compound's matters, and sees nothing of residents' private requests or ballots.
     case ownersCommittee = "owners_committee"
 }
 
@@ -128,7 +128,9 @@ public enum PermissionTable {
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
                       .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply, .announcementSend],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
-        .ownersCommittee: [.placeView, .requestView, .requestWork, .matterSuggest, .matterView, .matterManage, .ballotView],
+        // No ballot view: a committee is often a party to its own compound's votes; it reads the
+        // result when the poll closes, as owners do.
+        .ownersCommittee: [.placeView, .requestView, .requestWork, .matterSuggest, .matterView, .matterManage],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
                     .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],

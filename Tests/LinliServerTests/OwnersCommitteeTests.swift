@@ -39,6 +39,12 @@ import LinliStore
             var note = RequestsService.ActionInput(); note.note = "已联系电工，周六更换"
             #expect(try await r.perform(.accept, id: routed, note, actor: committee).status == "accepted")
             #expect(try await r.perform(.resolve, id: routed, note, actor: committee).status == "resolved")
+            // A committee serves one compound: granted over a community it is refused by name.
+            _ = try await f.linli.accounts.createUser(username: "committee-wide", displayName: "业委会", password: Fixture.password)
+            do {
+                try await f.linli.accounts.grant(username: "committee-wide", role: .ownersCommittee, placeID: f.demo.firstCommunityID)
+                Issue.record("a committee granted over a whole community")
+            } catch let e as LinliError { #expect(e.code == "not_compound") }
             // Its accounts hear of work routed to it.
             #expect(try await f.linli.store.read { db in
                 try await db.raw("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(bind: committee.userID)").first()!.decode(column: "n", as: Int.self)

@@ -106,12 +106,29 @@ import LinliStore
             #expect(situations.contains("disabled"))
             if others == 0 { #expect(!situations.contains("low_income")) }
             // Other services (an activity's audience, a meal's subsidy) still see every situation.
-            #expect(try await l.store.read { db in try await reg.householdFacts(db, ids: [hid]) }[0].situations.contains("low_income"))
-            // The grid worker's edit keeps what it could not see; a removed tag loses its record.
+            #expect(try await l.store.read { db in try await reg.householdFacts(db, ids: [hid], careOnly: false) }[0].situations.contains("low_income"))
+            // The grid worker's edit keeps what it could not see; a tag it sees but the office also
+            // keeps for assistance loses only the care purpose, never the office's record.
+            input = ResidentInput(); input.tags = ["elderly"]
+            _ = try await reg.updateResident(rid, input, actor: grid)
+            #expect(Set(try await reg.resident(rid, actor: staff).tags) == ["elderly", "low_income", "disabled"])
+            #expect(try await reg.sensitiveFacts(rid, actor: staff).map(\.purposes) == [["assistance"], ["assistance"]])
+            #expect(try await reg.resident(rid, actor: grid).tags == ["elderly"])
+            // The office takes the disabled tag off.
+            input = ResidentInput(); input.tags = ["elderly", "low_income"]
+            _ = try await reg.updateResident(rid, input, actor: staff)
+            #expect(try await reg.sensitiveFacts(rid, actor: staff).map(\.tag) == ["low_income"])
+            // Ticked again by the grid worker (their own finding), it is kept for care too; unticked
+            // by them later, it loses only their purpose, never the office's record.
+            input = ResidentInput(); input.tags = ["elderly", "low_income"]
+            _ = try await reg.updateResident(rid, input, actor: grid)
+            #expect(try await reg.resident(rid, actor: grid).tags.contains("low_income"))
+            #expect(try await reg.sensitiveFacts(rid, actor: staff).first { $0.tag == "low_income" }?.purposes == ["assistance", "care_visits"])
             input = ResidentInput(); input.tags = ["elderly"]
             _ = try await reg.updateResident(rid, input, actor: grid)
             #expect(Set(try await reg.resident(rid, actor: staff).tags) == ["elderly", "low_income"])
-            #expect(try await reg.sensitiveFacts(rid, actor: staff).map(\.tag) == ["low_income"])
+            #expect(try await reg.sensitiveFacts(rid, actor: staff).first { $0.tag == "low_income" }?.purposes == ["assistance"])
+            #expect(!(try await reg.resident(rid, actor: grid).tags.contains("low_income")))
             // Renewal: by the office, not by a grid worker who cannot see the tag.
             await #expect(throws: LinliError.notFound) { _ = try await reg.renewSensitive(rid, tag: "low_income", actor: grid) }
             clock.advance(hours: 24 * 40)

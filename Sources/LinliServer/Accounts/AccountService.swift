@@ -168,10 +168,15 @@ public struct AccountService: Sendable {
         default:
             break
         }
-        guard let place, let placeRow = try await db.raw("SELECT path FROM places WHERE id = \(bind: place)").first() else {
+        guard let place, let placeRow = try await db.raw("SELECT path, kind FROM places WHERE id = \(bind: place)").first() else {
             throw LinliError.invalid("place", "not_found", "地点不存在")
         }
         let path = try placeRow.decode(column: "path", as: String.self)
+        // An owners' committee serves one compound: granted anywhere wider it would run every
+        // compound's matters and hear every compound's committee requests.
+        if role == .ownersCommittee, try placeRow.decode(column: "kind", as: String.self) != "compound" {
+            throw LinliError.invalid("place", "not_compound", "业委会账号只能授予一个小区")
+        }
         if let actor, !actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) {
             throw LinliError.invalid("place", "outside_scope", "只能在自己管辖的范围内授权")
         }

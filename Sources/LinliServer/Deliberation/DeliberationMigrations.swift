@@ -251,10 +251,17 @@ enum DeliberationMigrations {
             """,
             "CREATE INDEX vote_proxies_proxy ON vote_proxies(proxy_resident_id)",
             "CREATE INDEX vote_proxies_owner ON vote_proxies(owner_id)",
-            // One appointment in force per owner, even when two are recorded at the same moment.
-            "CREATE UNIQUE INDEX vote_proxies_active ON vote_proxies(owner_id) WHERE revoked_at IS NULL",
             "ALTER TABLE ballots ADD COLUMN proxy_id BIGINT REFERENCES vote_proxies(id)",
             "ALTER TABLE ballot_history ADD COLUMN proxy_id BIGINT",
+        ]),
+        // One appointment in force per owner, even when two are recorded at the same moment:
+        // any owner with two (recorded at once before this index) keeps the newer.
+        Migration("deliberation.005", [
+            """
+            UPDATE vote_proxies SET revoked_at = created_at, revoked_by_name = '系统', revoke_reason = '新的委托取代'
+            WHERE revoked_at IS NULL AND EXISTS (SELECT 1 FROM vote_proxies v WHERE v.owner_id = vote_proxies.owner_id AND v.revoked_at IS NULL AND v.id > vote_proxies.id)
+            """,
+            "CREATE UNIQUE INDEX vote_proxies_active ON vote_proxies(owner_id) WHERE revoked_at IS NULL",
         ]),
     ]
 }

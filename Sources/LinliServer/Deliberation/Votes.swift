@@ -437,10 +437,12 @@ extension DeliberationService {
                 // arrive at once: the second insert finds the first and is refused or counted as a change.
                 // When the rule allows a change the same statement records it (revision + 1);
                 // otherwise the second ballot finds the first and is refused.
+                // A proxy's change applies only over its own appointment's ballot, checked by the
+                // statement itself: an owner's vote that committed after the check above stays.
                 let onConflict: SQLQueryString = p.rule.allowChange ? """
                     DO UPDATE SET choice = excluded.choice, method = excluded.method, proxy_name = excluded.proxy_name,
                         document_id = excluded.document_id, proxy_id = excluded.proxy_id, cast_by = excluded.cast_by, cast_at = excluded.cast_at,
-                        revision = ballots.revision + 1
+                        revision = ballots.revision + 1\(unsafeRaw: proxy != nil ? " WHERE ballots.proxy_id = excluded.proxy_id" : "")
                     """ : "DO NOTHING"
                 let revision = try await db.raw("""
                     INSERT INTO ballots (poll_id, part_id, choice, method, proxy_name, document_id, proxy_id, cast_by, cast_at, revision)
@@ -448,7 +450,10 @@ extension DeliberationService {
                             \(bind: proxy?.proxy), \(bind: actor.userID), \(bind: now), 1)
                     ON CONFLICT (poll_id, part_id) \(onConflict) RETURNING revision
                     """).first()?.decode(column: "revision", as: Int.self)
-                guard let revision else { throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票") }
+                guard let revision else {
+                    if proxy != nil { throw LinliError.conflict("part_ids", "owner_voted", "这个专有部分已由业主本人或他人投票，受托人不能更改（专有部分 \(part)）") }
+                    throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票")
+                }
                 try await db.raw("""
                     INSERT INTO ballot_history (poll_id, part_id, choice, method, proxy_name, document_id, proxy_id, cast_by, at, revision)
                     VALUES (\(bind: p.id), \(bind: part), \(bind: choice.rawValue), \(bind: partMethod.rawValue), \(bind: partProxyName), \(bind: documentID),

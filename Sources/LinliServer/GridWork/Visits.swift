@@ -322,7 +322,7 @@ public struct GridWorkService: Sendable {
     /// The registry's hook: these households' grid, address or situations may have changed.
     func householdsChanged(_ db: any SQLDatabase, _ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        let facts = try await registry.householdFacts(db, ids: ids, careOnly: true)
+        let facts = try await registry.householdFacts(db, ids: ids)
         var existing: [Int64: DueRow] = [:]
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
@@ -337,7 +337,7 @@ public struct GridWorkService: Sendable {
     /// work, the demo, a repair); households gone from it lose their row.
     public func sync(community: Int64) async throws {
         try await store.transaction { db in
-            let facts = try await registry.householdFacts(db, community: community, careOnly: true)
+            let facts = try await registry.householdFacts(db, community: community)
             var existing: [Int64: DueRow] = [:]
             for r in try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community)").all() {
                 let d = try Self.dueRow(r); existing[d.householdID] = d

@@ -32,9 +32,10 @@ extension RegistryService {
             """).all().map { "\(try $0.decode(column: "resident_id", as: Int64.self))|\(try $0.decode(column: "tag", as: String.self))" })
     }
 
-    /// The facts of the households named (any number; read 500 at a time). `careOnly`: the
-    /// situations a visit plan may use, leaving out tags kept for other purposes than care.
-    func householdFacts(_ db: any SQLDatabase, ids: [Int64], careOnly: Bool = false) async throws -> [HouseholdFacts] {
+    /// The facts of the households named (any number; read 500 at a time). `careOnly` (the
+    /// default, grid work's view): leaving out tags kept for other purposes than care. Services
+    /// that serve assistance (meals, activities, the service centre) ask with `careOnly: false`.
+    func householdFacts(_ db: any SQLDatabase, ids: [Int64], careOnly: Bool = true) async throws -> [HouseholdFacts] {
         var out: [HouseholdFacts] = []
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
@@ -45,17 +46,17 @@ extension RegistryService {
     }
 
     /// The facts of every household of a community.
-    func householdFacts(_ db: any SQLDatabase, community: Int64, careOnly: Bool = false) async throws -> [HouseholdFacts] {
+    func householdFacts(_ db: any SQLDatabase, community: Int64, careOnly: Bool = true) async throws -> [HouseholdFacts] {
         try Self.folded(try await db.query("\(unsafeRaw: Self.factColumns) WHERE h.community_id = \(community) ORDER BY h.id").all(),
                         except: careOnly ? try await Self.notForCare(db, "h.community_id = \(community)") : [])
     }
 
     /// A household by its printed code: the whole code, the card's address (`…/h/CODE`), or its
     /// first eight characters as printed under the QR ("ABCD-EFGH"). Nil when none matches.
-    func householdFacts(_ db: any SQLDatabase, code raw: String) async throws -> HouseholdFacts? {
+    func householdFacts(_ db: any SQLDatabase, code raw: String, careOnly: Bool = true) async throws -> HouseholdFacts? {
         let found = try await households(db, code: Self.normaliseHouseholdCode(raw))
         guard found.count == 1 else { return nil }
-        return try await householdFacts(db, ids: [found[0].id]).first
+        return try await householdFacts(db, ids: [found[0].id], careOnly: careOnly).first
     }
 
     /// Rows of `factColumns`, one per resident, folded into one per household (in id order).

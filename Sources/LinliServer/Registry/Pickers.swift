@@ -105,17 +105,23 @@ extension RegistryService {
             if let door = AddressQuery.lastNumber(runs), case .text(let head)? = runs.first, head.count >= 2 {
                 // The compound (or villager group) named first narrows the doors to its own: a
                 // door number alone is shared by every tall building of a city.
-                let compounds = try await db.query("""
-                    SELECT path FROM places WHERE kind IN ('compound', 'villager_group', 'natural_village') AND \(store.dialect.startsWith("name", head)) LIMIT 20
-                    """).all().map { try $0.decode(column: "path", as: String.self) }
-                if !compounds.isEmpty {
-                    narrowed = true
-                    let within = BoundSQL.joined(compounds.map { store.dialect.startsWith("h.path", $0) }, separator: " OR ")
-                    let rows = try await db.query("""
-                        SELECT h.id, h.address FROM households h WHERE h.door = \(door) AND (\(within)) AND \(scope) ORDER BY h.id LIMIT 500
-                        """).all()
-                    try add(try rows.filter { AddressQuery.matches(query: runs, address: AddressQuery.runs(AddressQuery.normalise(try $0.decode(column: "address", as: String.self)))) }) { _ in "" }
-                }
+                // Compounds inside the actor's own areas (a grid worker's grant names their community).
+                let areas = actor.grants(for: .householdView).map(\.placePath)
+                let inAreas = areas.isEmpty ? "1=0" : BoundSQL.joined(areas.map { store.dialect.startsWith("c.path", $0) }, separator: " OR ")
+                // One join: for each compound so named, its doors through the (door, path) index. A
+                // place's subtree is the paths from its own up to the same followed by '~' (paths
+                // are digits and '/', all below '~'); PostgreSQL's collation may not order '/'
+                // so, and is asked with LIKE.
+                let under: BoundSQL = store.dialect == .sqlite ? "h.path >= c.path AND h.path < c.path || '~'" : "h.path LIKE c.path || '%'"
+                let rows = try await db.query("""
+                    SELECT h.id, h.address FROM places c JOIN households h ON h.door = \(door) AND \(under)
+                    WHERE c.kind IN ('compound', 'villager_group', 'natural_village') AND \(store.dialect.startsWith("c.name", head))
+                    AND (\(inAreas)) AND \(scope) ORDER BY h.id LIMIT 500
+                    """).all()
+                let hits = try rows.filter { AddressQuery.matches(query: runs, address: AddressQuery.runs(AddressQuery.normalise(try $0.decode(column: "address", as: String.self)))) }
+                // Nothing there (the words were part of another name): the wider search below.
+                narrowed = !hits.isEmpty
+                try add(hits) { _ in "" }
             }
             if !narrowed, let door = AddressQuery.lastNumber(runs) {
                 // Doors as typed ("101") and as stored; then the whole address, run by run.

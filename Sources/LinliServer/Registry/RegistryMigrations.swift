@@ -296,7 +296,7 @@ enum RegistryMigrations {
         Migration("registry.014", [
             "CREATE INDEX places_kind_name ON places(kind, name)",
             "CREATE INDEX households_door_path ON households(door, path)",
-            "DROP INDEX households_door",
+            "DROP INDEX IF EXISTS households_door",
         ]),
     ]
 }

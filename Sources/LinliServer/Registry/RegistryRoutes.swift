@@ -280,7 +280,7 @@ struct RegistryRoutes {
                 do {
                     _ = step == "renew" ? try await registry.renewSensitive(id, tag: tag, actor: actor)
                                         : try await registry.withdrawSensitive(id, tag: tag, actor: actor)
-                    if let back = c.form["back"], back.hasPrefix("/communities/"), back.hasSuffix("/sensitive-due"), !back.contains("//") { return redirect(back) }
+                    if let back = c.form["back"].flatMap({ Int64($0) }) { return redirect("/communities/\(back)/sensitive-due") }
                     return redirect("/residents/\(id)#sensitive")
                 } catch let e as LinliError where e.status == .conflict {
                     var resp = try await residentPage(c, try await registry.resident(id, actor: actor), unmasked: false, errors: ["sensitive": e.message])

@@ -796,10 +796,13 @@ public struct RegistryService: Sendable {
             if let x = v.relation { sets.append("relation = \(bind: x.rawValue)") }
             let before = try r.decode(column: "tags", as: String.self).split(separator: ",").map(String.init)
             // Sensitive tags the actor may not see stay as they are (the form never showed them).
-            let hidden = try await hiddenTags(db, id, tags: before, scope: scope, actor: actor)
-            let newTags = v.tags.map { t in t.map(\.rawValue) + before.filter { hidden.contains($0) && !t.map(\.rawValue).contains($0) } }
+            let (hidden, shared, _) = try await protectedTags(db, id, tags: before, scope: scope, actor: actor)
+            let sent = v.tags?.map(\.rawValue)
+            // Shared tags the actor unticked stay (their other purposes remain).
+            let dropped = Set(shared.keys).subtracting(sent ?? Array(shared.keys))
+            let newTags = sent.map { t in t + before.filter { (hidden.contains($0) || dropped.contains($0)) && !t.contains($0) } }
             // Hidden tags the actor ticked, as their own finding.
-            let claimed = hidden.intersection(v.tags?.map(\.rawValue) ?? [])
+            let claimed = hidden.intersection(sent ?? [])
             if let x = newTags { sets.append("tags = \(bind: x.joined(separator: ","))") }
             if let x = v.partyMember { sets.append("party_member = \(bind: x ? 1 : 0)") }
             if let x = v.inServiceParty { sets.append("in_service_party = \(bind: x ? 1 : 0)") }
@@ -830,7 +833,7 @@ public struct RegistryService: Sendable {
             try await audit.append(db, actor: actor, action: "resident.update", objectType: "resident", objectID: id, path: scope.path)
             try await writeSensitive(db, resident: id, before: before, after: newTags, records: v.tagRecords,
                                      birthDate: v.birthDate ?? (try r.decode(column: "birth_date", as: String.self)), path: scope.path, actor: actor,
-                                     hidden: hidden, claimed: claimed)
+                                     hidden: hidden, claimed: claimed, shared: shared, dropped: dropped)
             // Both homes when the resident moved between households.
             let home = try r.decode(column: "household_id", as: Int64.self)
             try await householdsDidChange(db, v.householdID.map { $0 == home ? [home] : [home, $0] } ?? [home])

@@ -173,17 +173,26 @@ extension RegistryService {
         }
     }
 
-    /// The sensitive tags a resident carries that the actor may not see (kept for purposes it
-    /// does not serve): an edit by that actor leaves them as they are.
-    func hiddenTags(_ db: any SQLDatabase, _ id: Int64, tags: [String], scope: ObjectScope, actor: Actor) async throws -> Set<String> {
-        guard tags.contains(where: SensitiveRules.isSensitive), !Self.isSubject(actor, id) else { return [] }
+    /// The sensitive tags a resident carries that are kept for some purpose the actor does not
+    /// serve: `hidden` ones the actor cannot see at all; `shared` ones it sees (kept for its
+    /// purpose too). Neither can the actor take off: unticking a shared one only takes its own
+    /// purposes off the record, so a grid worker never erases what the office keeps for assistance.
+    func protectedTags(_ db: any SQLDatabase, _ id: Int64, tags: [String], scope: ObjectScope, actor: Actor) async throws
+        -> (hidden: Set<String>, shared: [String: [SensitivePurpose]], served: Set<SensitivePurpose>) {
         let served = servedPurposes(actor, scope)
-        guard served != Set(SensitivePurpose.allCases) else { return [] }
+        guard tags.contains(where: SensitiveRules.isSensitive), !Self.isSubject(actor, id), served != Set(SensitivePurpose.allCases) else { return ([], [:], served) }
         var kept: [String: [SensitivePurpose]] = [:]
         for r in try await db.query("SELECT tag, purposes FROM sensitive_facts WHERE resident_id = \(id)").all() {
             kept[try r.decode(column: "tag", as: String.self)] = SensitiveRules.purposes(try r.decode(column: "purposes", as: String.self))
         }
-        return Set(tags.filter { SensitiveRules.isSensitive($0) && !SensitiveRules.visible(kept[$0] ?? SensitiveRules.defaultPurposes($0), servedBy: served) })
+        var hidden = Set<String>(), shared: [String: [SensitivePurpose]] = [:]
+        for t in tags where SensitiveRules.isSensitive(t) {
+            let purposes = kept[t] ?? SensitiveRules.defaultPurposes(t)
+            let others = purposes.filter { !served.contains($0) }
+            if others.isEmpty { continue }
+            if SensitiveRules.visible(purposes, servedBy: served) { shared[t] = others } else { hidden.insert(t) }
+        }
+        return (hidden, shared, served)
     }
 
     /// Writes a resident's sensitive records after their tags were set: a new tag gets its record
@@ -193,7 +202,8 @@ extension RegistryService {
     /// tag is then kept for the actor's purposes as well, so ticking a tag answers the same
     /// whether or not it was already kept out of the actor's sight.
     func writeSensitive(_ db: any SQLDatabase, resident: Int64, before: [String], after: [String]?, records: [String: SensitiveRecord],
-                        birthDate: String, path: String, actor: Actor?, hidden: Set<String> = [], claimed: Set<String> = []) async throws {
+                        birthDate: String, path: String, actor: Actor?, hidden: Set<String> = [], claimed: Set<String> = [],
+                        shared: [String: [SensitivePurpose]] = [:], dropped: Set<String> = []) async throws {
         let today = LocalDay.of(env.nowSeconds)
         let after = after ?? before
         // A tag kept out of the actor's sight answers as if it were not there.
@@ -210,6 +220,14 @@ extension RegistryService {
         }
         let recorder = actor?.signature ?? "系统"
         var changes: [String] = []
+        // A shared tag the actor unticked keeps the purposes it does not serve, and the tag.
+        for tag in dropped.sorted() {
+            guard let others = shared[tag] else { continue }
+            try await db.query("""
+                UPDATE sensitive_facts SET purposes = \(SensitiveRules.purposesText(others)) WHERE resident_id = \(resident) AND tag = \(tag)
+                """).run()
+            changes.append("\(tag):\(SensitiveRules.purposesText(others)):narrowed")
+        }
         for tag in Set(before).subtracting(after).sorted() where SensitiveRules.isSensitive(tag) {
             try await db.query("DELETE FROM sensitive_facts WHERE resident_id = \(resident) AND tag = \(tag)").run()
             changes.append(tag + ":removed")
@@ -222,10 +240,14 @@ extension RegistryService {
                 let added = (r?.purposes ?? SensitiveRules.defaultPurposes(tag)).filter { !old.purposes.contains($0) }
                 guard !added.isEmpty else { continue }
                 let purposes = old.purposes + added
+                // A consent given for other purposes does not cover the new one: the record now
+                // stands on the basis the actor gives (the office's duty unless stated).
+                let basis = r?.basis ?? .legalDuty
                 try await db.query("""
-                    UPDATE sensitive_facts SET purposes = \(SensitiveRules.purposesText(purposes)) WHERE resident_id = \(resident) AND tag = \(tag)
+                    UPDATE sensitive_facts SET purposes = \(SensitiveRules.purposesText(purposes)), basis = \(basis.rawValue)
+                    WHERE resident_id = \(resident) AND tag = \(tag)
                     """).run()
-                changes.append("\(tag):\(SensitiveRules.purposesText(purposes)):\(old.basis.rawValue)")
+                changes.append("\(tag):\(SensitiveRules.purposesText(purposes)):\(basis.rawValue)")
             } else if let old = existing[tag] {
                 guard let r, Set(r.purposes) != Set(old.purposes) || r.basis != old.basis else { continue }
                 try await db.query("""
@@ -306,8 +328,8 @@ extension RegistryService {
     public func withdrawSensitive(_ id: Int64, tag: String, actor: Actor) async throws -> [SensitiveFactView] {
         try await store.transaction { db in
             let (scope, _) = try await sensitiveTarget(db, id, tag: tag, actor: actor)
-            // The person themselves (or staff acting for them at their request); a relative acting for
-            // an elder may not give up the elder's records.
+            // The person themselves, signed in as themselves: nobody acting for them (代办) withdraws
+            // their consent.
             guard Self.isSubject(actor, id), !actor.withheld.contains(.residentUnmask) else {
                 throw LinliError(.forbidden, code: "not_subject", field: "tag", message: "只有居民本人可以撤回同意；工作人员可在编辑居民信息时取消这个标签")
             }
@@ -364,7 +386,7 @@ extension RegistryService {
         try await store.transaction { db in try await Self.dateUndated(db, today: today) }
         var removed = 0
         while true {
-            let n = try await store.transaction { db -> Int in
+            let n = try await store.transaction { db -> (Int, Int) in
                 let due = try await db.query("""
                     SELECT f.resident_id, f.tag, h.path FROM sensitive_facts f JOIN residents r ON r.id = f.resident_id JOIN households h ON h.id = r.household_id
                     WHERE f.keep_until > 0 AND f.keep_until < \(today) ORDER BY f.id LIMIT 200
@@ -375,10 +397,10 @@ extension RegistryService {
                     if try await removeTag(db, id, tag: tag, dueBefore: today) { entries.append((id, try r.decode(column: "path", as: String.self), tag)) }
                 }
                 if !entries.isEmpty { try await audit.appendBySystem(db, action: "resident.sensitive_expired", objectType: "resident", entries: entries) }
-                return due.count
+                return (due.count, entries.count)
             }
-            removed += n
-            if n < 200 { return removed }
+            removed += n.1
+            if n.0 < 200 { return removed }
         }
     }
 
@@ -401,13 +423,13 @@ extension RegistryService {
 
     /// Records not dated yet are kept for their period from `today`. (A child's birthday bound
     /// waits for the next renewal: the yearly rule ends the record soon enough.)
-    /// The dates are spread over two months past the period (by resident), so that a street's
+    /// The dates are spread over the period's last two months (by resident), so that a street's
     /// whole register does not come due on one day: the office checks them in turns from the
     /// list of what is due (`sensitiveDue`).
     static func dateUndated(_ db: any SQLDatabase, today: Int64) async throws {
         for tag in SensitiveRules.kinds.sorted() {
             try await db.query("""
-                UPDATE sensitive_facts SET keep_until = \(ChinaTime.addingMonths(SensitiveRules.retentionMonths(tag), to: today)) + resident_id % 61
+                UPDATE sensitive_facts SET keep_until = \(ChinaTime.addingMonths(SensitiveRules.retentionMonths(tag), to: today)) - resident_id % 61
                 WHERE keep_until = 0 AND tag = \(tag)
                 """).run()
         }

@@ -371,7 +371,7 @@ public struct AffairsService: Sendable {
     /// residents' situations are read only when asked for (an activity's audience).
     func household(_ db: any SQLDatabase, _ i: ApplyInput, _ actor: Actor, situations: Bool = false) async throws -> HouseholdFacts {
         if let code = i.householdCode.map({ Self.trimmed($0) }), !code.isEmpty {
-            guard let f = try await registry.householdFacts(db, code: code), actor.may(.affairApply, on: f.scope) else {
+            guard let f = try await registry.householdFacts(db, code: code, careOnly: false), actor.may(.affairApply, on: f.scope) else {
                 throw LinliError.invalid("household_code", "not_found", "您可办理的住户中没有这个户码")
             }
             return f
@@ -380,7 +380,7 @@ public struct AffairsService: Sendable {
         guard let id else { throw LinliError.invalid("household_code", "required", "请扫描或输入户码") }
         let found: HouseholdFacts?
         if situations {
-            found = try await registry.householdFacts(db, ids: [id]).first
+            found = try await registry.householdFacts(db, ids: [id], careOnly: false).first
         } else {
             found = try await registry.fetchHousehold(db, id: id).map {
                 HouseholdFacts(id: $0.id, communityID: $0.communityID, gridID: $0.gridID, microGridID: $0.microGridID, path: $0.path, address: $0.address, situations: [])

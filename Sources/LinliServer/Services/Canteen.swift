@@ -321,7 +321,7 @@ extension AffairsService {
             guard MealRules.open(day: day, cutoff: c.cutoff, now: now) else {
                 throw LinliError.conflict("menu_id", "closed", "这一餐的订餐已在 \(LocalDay.hhmm(c.cutoff)) 截止")
             }
-            guard let h = try await registry.householdFacts(db, ids: [diner.householdID]).first, actor.may(.affairApply, on: h.scope) else {
+            guard let h = try await registry.householdFacts(db, ids: [diner.householdID], careOnly: false).first, actor.may(.affairApply, on: h.scope) else {
                 throw LinliError.invalid("resident_id", "not_found", "您可订餐的居民中没有这一位")
             }
             let delivery = i.delivery == true
@@ -363,7 +363,7 @@ extension AffairsService {
         return try await store.transaction { db in
             guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status, user_id FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
-            guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)]).first,
+            guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)], careOnly: false).first,
                   actor.may(.affairApply, on: h.scope) || c.staff else { throw LinliError.notFound }
             switch try o.decode(column: "status", as: String.self) {
             case "ordered": break

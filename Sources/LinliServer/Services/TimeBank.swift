@@ -98,7 +98,7 @@ extension AffairsService {
     /// The actor's own household (help is between residents).
     func ownHousehold(_ db: any SQLDatabase, _ actor: Actor) async throws -> HouseholdFacts {
         guard let id = actor.grants.first(where: { $0.role == .resident })?.householdID,
-              let h = try await registry.householdFacts(db, ids: [id]).first else {
+              let h = try await registry.householdFacts(db, ids: [id], careOnly: false).first else {
             throw LinliError.invalid("household", "required", "邻里互助需先绑定您家的住户")
         }
         return h
