@@ -246,7 +246,10 @@ import LinliStore
         "POST /requests/:id/call", "POST /api/v1/requests/:id/call", "POST /requests/:id/note", "POST /requests/:id/hotline/objection",
         "GET /announcements/:id", "GET /api/v1/announcements/:id", "POST /announcements/:id/ack", "POST /api/v1/announcements/:id/ack",
         "GET /grids/:id", "GET /api/v1/grids/:id", "GET /assessments/:id", "GET /h/:code",
-    ].map { "\($0) owners_committee 404" })
+    ].map { "\($0) owners_committee 404" }).union([
+        // Nor the live tally of a vote it may be a party to: it reads the result when it closes.
+        "GET /api/v1/polls/:id/tally owners_committee 403",
+    ])
 
     static let narrowRefusals: Set<String> = relativeLinkRefusals.union(committeeRefusals).union(Role.allCases.map {
         // An SMS provider's reply hook exists only with the relay's secret, never with a sign-in.
