@@ -45,10 +45,13 @@ import LinliStore
                 try await f.linli.accounts.grant(username: "committee-wide", role: .ownersCommittee, placeID: f.demo.firstCommunityID)
                 Issue.record("a committee granted over a whole community")
             } catch let e as LinliError { #expect(e.code == "not_compound") }
-            // Its accounts hear of work routed to it.
-            #expect(try await f.linli.store.read { db in
-                try await db.raw("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(bind: committee.userID)").first()!.decode(column: "n", as: Int.self)
-            } > 0)
+            // Its accounts hear of the work routed to it, by name, and of nothing else of the compound's.
+            let told = try await f.linli.store.read { db in
+                try await db.raw("SELECT kind, request_id FROM notifications WHERE user_id = \(bind: committee.userID)").all()
+                    .map { "\(try $0.decode(column: "kind", as: String.self)):\(try $0.decode(column: "request_id", as: Int64?.self) ?? 0)" }
+            }
+            #expect(told.contains("assigned:\(routed)"))
+            #expect(!told.contains { $0.hasSuffix(":\(other)") })
         }
     }
 }

@@ -136,7 +136,7 @@ struct DeliberationRoutes {
         }
         r.get("/proxies/:id/document", .action(.voteRecord)) { _, c in
             let bytes = try await deliberation.proxyDocument(try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes)
         }
         r.get("/api/v1/owners/:id/proxies", .action(.voteRecord)) { _, c in
             try JSON.response(try await deliberation.proxies(owner: try c.id("id"), actor: try c.requireActor()).proxies)
@@ -194,7 +194,7 @@ struct DeliberationRoutes {
         }
         r.get("/ballot-documents/:id", .action(.ballotView)) { _, c in
             let bytes = try await deliberation.ballotDocument(try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes)
         }
         r.get("/notices/:id", .open) { _, c in
             let (name, notices) = try await deliberation.notices(placeID: try c.id("id"), actor: c.actor)
@@ -428,8 +428,11 @@ struct DeliberationRoutes {
     func proxiesPage(_ c: AppContext, owner: Int64, errors: [String: String]) async throws -> Response {
         let (o, list) = try await deliberation.proxies(owner: owner, actor: try c.requireActor())
         let t = I18n.table(c.lang)
+        // Back to the owner's (first) dwelling, else to their community: a real address, since
+        // a page opened from a bookmark or after a form has no useful `history.back()`.
+        let back = o.firstHouseholdID.map { "/households/\($0)/dwelling" } ?? "/places/\(o.communityID)"
         let data: [String: Any] = [
-            "owner": ["id": o.id, "name": o.name, "kind_label": I18n.label("ownerkind_" + o.kind, c.lang)],
+            "owner": ["id": o.id, "name": o.name, "kind_label": I18n.label("ownerkind_" + o.kind, c.lang)], "back": back,
             "proxies": list.map { v -> [String: Any] in
                 var row: [String: Any] = ["id": v.id, "proxy_name": v.proxyName, "valid_until": v.validUntil, "recorded_by": v.recordedBy,
                                           "recorded_on": v.recordedOn, "active": v.active,

@@ -86,7 +86,7 @@ struct GridWorkRoutes {
         // Photos of visits and patrol findings, only through the use case that checks who asks.
         r.get("/gridwork-photos/:id", .action(.visitLog)) { _, c in
             let bytes = try await gridWork.photo(try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes)
         }
         r.get("/api/v1/households/:id/visits", .action(.visitLog)) { _, c in
             try JSON.response(try await gridWork.history(household: try c.id("id"), actor: try c.requireActor()).1)

@@ -658,7 +658,7 @@ struct LinkageRoutes {
         r.post("/expenses/:id/reject", .action(.fundManage)) { _, c in try await expenseStep(c) { id, actor in try await linkage.rejectExpense(id, reason: c.form["reason"], actor: actor) } }
         r.get("/expenses/:id/receipt", .action(.linkageView)) { _, c in
             let bytes = try await linkage.receipt(expenseID: try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes)
         }
         r.get("/ledger/:id", .open) { req, c in
             let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }

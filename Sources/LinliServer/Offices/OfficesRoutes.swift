@@ -85,7 +85,7 @@ struct OfficesRoutes {
         // Evidence photos, only through a use case that checks who asks.
         r.get("/work-item-evidence/:id", .action(.workItemView)) { _, c in
             let bytes = try await offices.evidencePhoto(try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes)
         }
         let answers: [(String, @Sendable (OfficesService, Int64, WorkItemAnswerInput, Actor) async throws -> Void)] = [
             ("decline", { try await $0.decline($1, $2, actor: $3) }), ("report", { try await $0.report($1, $2, actor: $3) }),

@@ -252,13 +252,20 @@ public struct OwnerFacts: Sendable {
     public var name: String
     public var kind: String
     public var communityPath: String
+    public var communityID: Int64
+    /// The first dwelling the owner holds (a household's id), for a link back to it.
+    public var firstHouseholdID: Int64?
 }
 
 extension RegistryService {
     public static func ownerFacts(_ db: any SQLDatabase, _ id: Int64) async throws -> OwnerFacts? {
-        guard let r = try await db.query("SELECT o.id, o.name, o.kind, p.path FROM owners o JOIN places p ON p.id = o.community_id WHERE o.id = \(id)").first() else { return nil }
+        guard let r = try await db.query("SELECT o.id, o.name, o.kind, o.community_id, p.path FROM owners o JOIN places p ON p.id = o.community_id WHERE o.id = \(id)").first() else { return nil }
+        let held = try await db.query("""
+            SELECT MIN(d.household_id) AS h FROM dwelling_owners o JOIN dwellings d ON d.id = o.dwelling_id WHERE o.owner_id = \(id)
+            """).first()?.decode(column: "h", as: Int64?.self)
         return OwnerFacts(id: id, name: try r.decode(column: "name", as: String.self), kind: try r.decode(column: "kind", as: String.self),
-                          communityPath: try r.decode(column: "path", as: String.self))
+                          communityPath: try r.decode(column: "path", as: String.self), communityID: try r.decode(column: "community_id", as: Int64.self),
+                          firstHouseholdID: held)
     }
 
     /// A resident's name and where they live, to name them as someone's proxy.

@@ -106,11 +106,14 @@ extension RegistryService {
                 // The compound (or villager group) named first narrows the doors to its own: a
                 // door number alone is shared by every tall building of a city.
                 // Compounds inside the actor's own areas (a grid worker's grant names their community).
+                // The shortest names first: the one typed in full (金桂苑) before the longer
+                // names it starts (金桂苑二期…), so a city of many similar names cannot push the
+                // compound meant past the twenty read.
                 let areas = actor.grants(for: .householdView).map(\.placePath)
                 let inAreas = areas.isEmpty ? "1=0" : BoundSQL.joined(areas.map { store.dialect.startsWith("c.path", $0) }, separator: " OR ")
                 let compounds = try await db.query("""
                     SELECT c.path FROM places c WHERE c.kind IN ('compound', 'villager_group', 'natural_village') AND \(store.dialect.startsWith("c.name", head))
-                    AND (\(inAreas)) ORDER BY c.id LIMIT 20
+                    AND (\(inAreas)) ORDER BY length(c.name), c.id LIMIT 20
                     """).all().map { try $0.decode(column: "path", as: String.self) }
                 // (A join of the compounds to their doors was tried: at --scale 40 SQLite led with
                 // the city's doors and took 1.2 s for the whole city; see BENCHMARKS.md.)

@@ -6,6 +6,22 @@ import LinliStore
 /// A minimal RFC 4180 reader that remembers on which line each record starts.
 enum CSVReader {
     struct Record { var line: Int; var fields: [String] }
+    struct Unreadable: Error { var reason: String }
+
+    /// A spreadsheet as an office saves it: an Excel workbook (a ZIP, its first sheet) or CSV
+    /// in UTF-8 or GBK, all read into the same rows. Every importer opens files through here
+    /// so they accept the same files and say the same thing about the ones they cannot read.
+    static func records(_ data: Data) -> Result<[Record], Unreadable> {
+        if Workbook.isXLSX(data) {
+            do { return .success(try Workbook.firstSheet(data)) } catch let e as LinliError {
+                return .failure(Unreadable(reason: e.message))
+            } catch { return .failure(Unreadable(reason: "无法读取该 Excel 文件")) }
+        }
+        guard let (text, _) = TextDecoding.spreadsheetText(data) else {
+            return .failure(Unreadable(reason: "文件既不是 UTF-8 也不是 GBK 编码，无法读取（可在 Excel 中另存为“CSV UTF-8”或 .xlsx）"))
+        }
+        return .success(parse(text))
+    }
 
     static func parse(_ text: String) -> [Record] {
         var records: [Record] = []
@@ -141,16 +157,9 @@ public struct RegistryCSV: Sendable {
         // An Excel workbook (a ZIP) or CSV in UTF-8 or GBK, all read into the same rows.
         let records: [CSVReader.Record]
         let xlsx = Workbook.isXLSX(data)
-        if xlsx {
-            do { records = try Workbook.firstSheet(data) } catch let e as LinliError {
-                report.errors.append(.init(line: 1, column: "-", reason: e.message)); return report
-            }
-        } else {
-            guard let (text, _) = TextDecoding.spreadsheetText(data) else {
-                report.errors.append(.init(line: 1, column: "-", reason: "文件既不是 UTF-8 也不是 GBK 编码，无法读取（可在 Excel 中另存为“CSV UTF-8”或 .xlsx）"))
-                return report
-            }
-            records = CSVReader.parse(text)
+        switch CSVReader.records(data) {
+        case .success(let r): records = r
+        case .failure(let e): report.errors.append(.init(line: 1, column: "-", reason: e.reason)); return report
         }
         guard let head = records.first else {
             report.errors.append(.init(line: 1, column: "-", reason: "文件为空")); return report

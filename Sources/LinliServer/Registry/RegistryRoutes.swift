@@ -615,7 +615,8 @@ struct RegistryRoutes {
     func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?, actingValues: FormData? = nil) async throws -> Response {
         var data = Renderer.fields(r, c.lang)
         let actor = c.actor
-        let facts = try await registry.sensitiveFacts(r.id, actor: try c.requireActor())
+        // The tags shown are those this actor may see; without a sensitive one there is no record to read.
+        let facts = r.tags.contains(where: SensitiveRules.isSensitive) ? try await registry.sensitiveFacts(r.id, actor: try c.requireActor()) : []
         let subject = RegistryService.isSubject(try c.requireActor(), r.id)
         let t = I18n.table(c.lang)
         data["sensitive"] = facts.map { f in
@@ -643,13 +644,15 @@ struct RegistryRoutes {
         func value(_ k: String, _ fallback: String?) -> String { values[k] ?? fallback ?? "" }
         let tags = values.values["tags"] ?? resident?.tags ?? []
         var kept: [SensitiveFactView] = []
-        if let resident { kept = try await registry.sensitiveFacts(resident.id, actor: try c.requireActor()) }
+        if let resident, resident.tags.contains(where: SensitiveRules.isSensitive) {
+            kept = try await registry.sensitiveFacts(resident.id, actor: try c.requireActor())
+        }
         let t = I18n.table(c.lang)
+        // A refused form shows what was sent back: no box ticked is none, not the defaults.
+        let posted = !values.values.isEmpty
         // Each sensitive tag's purposes and basis: as sent back, else as kept, else the defaults.
         let records: [[String: Any]] = ResidentTag.allCases.map(\.rawValue).filter(SensitiveRules.isSensitive).map { tag in
             let fact = kept.first { $0.tag == tag }
-            // A refused form shows what was sent back: no box ticked is none, not the defaults.
-            let posted = !values.values.isEmpty
             let purposes = values.values["purposes_" + tag] ?? (posted ? [] : fact?.purposes ?? SensitiveRules.defaultPurposes(tag).map(\.rawValue))
             let basis = values["basis_" + tag] ?? fact?.basis ?? SensitiveBasis.legalDuty.rawValue
             let field = "tag_records." + tag

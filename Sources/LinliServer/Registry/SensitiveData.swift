@@ -156,11 +156,7 @@ extension RegistryService {
                 && scopes[v.id].map { servedPurposes(actor, $0) != all } ?? true
         }
         guard !pending.isEmpty else { return views }
-        var kept: [Int64: [String: [SensitivePurpose]]] = [:]
-        for r in try await db.query("SELECT resident_id, tag, purposes FROM sensitive_facts WHERE resident_id IN (\(list: pending.map(\.id)))").all() {
-            kept[try r.decode(column: "resident_id", as: Int64.self), default: [:]][try r.decode(column: "tag", as: String.self)] =
-                SensitiveRules.purposes(try r.decode(column: "purposes", as: String.self))
-        }
+        let kept = try await keptPurposes(db, residents: pending.map(\.id))
         let pendingIDs = Set(pending.map(\.id))
         return views.map { v in
             guard pendingIDs.contains(v.id) else { return v }
@@ -181,10 +177,7 @@ extension RegistryService {
         -> (hidden: Set<String>, shared: [String: [SensitivePurpose]], served: Set<SensitivePurpose>) {
         let served = servedPurposes(actor, scope)
         guard tags.contains(where: SensitiveRules.isSensitive), !Self.isSubject(actor, id), served != Set(SensitivePurpose.allCases) else { return ([], [:], served) }
-        var kept: [String: [SensitivePurpose]] = [:]
-        for r in try await db.query("SELECT tag, purposes FROM sensitive_facts WHERE resident_id = \(id)").all() {
-            kept[try r.decode(column: "tag", as: String.self)] = SensitiveRules.purposes(try r.decode(column: "purposes", as: String.self))
-        }
+        let kept = try await keptPurposes(db, residents: [id])[id] ?? [:]
         var hidden = Set<String>(), shared: [String: [SensitivePurpose]] = [:]
         for t in tags where SensitiveRules.isSensitive(t) {
             let purposes = kept[t] ?? SensitiveRules.defaultPurposes(t)
@@ -311,9 +304,9 @@ extension RegistryService {
     /// The office confirms a sensitive tag is still true: it is kept for another period from today.
     public func renewSensitive(_ id: Int64, tag: String, actor: Actor) async throws -> [SensitiveFactView] {
         try await store.transaction { db in
-            let (scope, birth) = try await sensitiveTarget(db, id, tag: tag, actor: actor)
+            let (scope, birth, kept) = try await sensitiveTarget(db, id, tag: tag, actor: actor)
             try actor.require(.residentEdit, on: scope)
-            guard SensitiveRules.visible(try await keptPurposes(db, id, tag), servedBy: servedPurposes(actor, scope)) else { throw LinliError.notFound }
+            guard SensitiveRules.visible(kept.purposes, servedBy: servedPurposes(actor, scope)) else { throw LinliError.notFound }
             let until = SensitiveRules.keepUntil(tag, from: LocalDay.of(env.nowSeconds), birthDate: birth)
             try await db.query("UPDATE sensitive_facts SET keep_until = \(until) WHERE resident_id = \(id) AND tag = \(tag)").run()
             try await audit.append(db, actor: actor, action: "resident.sensitive_renew", objectType: "resident", objectID: id, path: scope.path,
@@ -327,15 +320,13 @@ extension RegistryService {
     /// answer says whom to ask.
     public func withdrawSensitive(_ id: Int64, tag: String, actor: Actor) async throws -> [SensitiveFactView] {
         try await store.transaction { db in
-            let (scope, _) = try await sensitiveTarget(db, id, tag: tag, actor: actor)
+            let (scope, _, kept) = try await sensitiveTarget(db, id, tag: tag, actor: actor)
             // The person themselves, signed in as themselves: nobody acting for them (代办) withdraws
             // their consent.
             guard Self.isSubject(actor, id), !actor.withheld.contains(.residentUnmask) else {
                 throw LinliError(.forbidden, code: "not_subject", field: "tag", message: "只有居民本人可以撤回同意；工作人员可在编辑居民信息时取消这个标签")
             }
-            let basis = try await db.query("SELECT basis FROM sensitive_facts WHERE resident_id = \(id) AND tag = \(tag)").first()?
-                .decode(column: "basis", as: String.self)
-            guard basis == SensitiveBasis.consent.rawValue else {
+            guard kept.basis == .consent else {
                 throw LinliError.conflict("tag", "not_consent", "这项信息是社区依法履职登记的，不是凭您的同意；如有异议请联系社区")
             }
             try await removeTag(db, id, tag: tag)
@@ -344,22 +335,30 @@ extension RegistryService {
         }
     }
 
-    /// The resident and their birth date, once the actor may see them and they carry the tag.
-    private func sensitiveTarget(_ db: any SQLDatabase, _ id: Int64, tag: String, actor: Actor) async throws -> (ObjectScope, String) {
+    /// The resident, their birth date and the tag's record, once the actor may see them and they carry the tag.
+    private func sensitiveTarget(_ db: any SQLDatabase, _ id: Int64, tag: String, actor: Actor) async throws -> (ObjectScope, String, SensitiveRecord) {
         // Holds the row first (PostgreSQL): a renewal and an edit of the tags take turns.
         try await db.raw("UPDATE residents SET updated_at = updated_at WHERE id = \(bind: id)").run()
         guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: id)").first() else { throw LinliError.notFound }
         let scope = try Self.residentScope(r)
         try actor.require(.residentView, on: scope)
-        guard SensitiveRules.isSensitive(tag), try await db.query("SELECT 1 AS one FROM sensitive_facts WHERE resident_id = \(id) AND tag = \(tag)").first() != nil else {
+        guard SensitiveRules.isSensitive(tag),
+              let f = try await db.query("SELECT purposes, basis FROM sensitive_facts WHERE resident_id = \(id) AND tag = \(tag)").first() else {
             throw LinliError.notFound
         }
-        return (scope, try r.decode(column: "birth_date", as: String.self))
+        let record = SensitiveRecord(purposes: SensitiveRules.purposes(try f.decode(column: "purposes", as: String.self)),
+                                     basis: SensitiveBasis(rawValue: try f.decode(column: "basis", as: String.self)) ?? .legalDuty)
+        return (scope, try r.decode(column: "birth_date", as: String.self), record)
     }
 
-    private func keptPurposes(_ db: any SQLDatabase, _ id: Int64, _ tag: String) async throws -> [SensitivePurpose] {
-        SensitiveRules.purposes(try await db.query("SELECT purposes FROM sensitive_facts WHERE resident_id = \(id) AND tag = \(tag)").first()?
-            .decode(column: "purposes", as: String.self) ?? "")
+    /// What each resident's sensitive tags are kept for, by resident and tag.
+    private func keptPurposes(_ db: any SQLDatabase, residents: [Int64]) async throws -> [Int64: [String: [SensitivePurpose]]] {
+        var kept: [Int64: [String: [SensitivePurpose]]] = [:]
+        for r in try await db.query("SELECT resident_id, tag, purposes FROM sensitive_facts WHERE resident_id IN (\(list: residents))").all() {
+            kept[try r.decode(column: "resident_id", as: Int64.self), default: [:]][try r.decode(column: "tag", as: String.self)] =
+                SensitiveRules.purposes(try r.decode(column: "purposes", as: String.self))
+        }
+        return kept
     }
 
     /// Takes one tag off a resident with its record, and counts their household's situations

@@ -118,8 +118,7 @@ struct RequestsRoutes {
         // when the reporter chose to publish.
         r.get("/request-photos/:id", .open) { _, c in
             let bytes = try await requests.photo(try c.id("id"), actor: c.actor)
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=3600"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes, cache: "private, max-age=3600")
         }
         r.get("/board/:id", .open) { _, c in
             let (name, open, resolved) = try await requests.board(placeID: try c.id("id"), lang: c.lang)

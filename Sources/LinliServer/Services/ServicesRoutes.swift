@@ -62,7 +62,7 @@ struct ServicesRoutes {
         r.get("/affairs-desk", .action(.affairHandle)) { _, c in try await deskPage(c) }
         r.get("/affair-papers/:id", .action(.affairApply)) { _, c in
             let bytes = try await affairs.paper(try c.id("id"), actor: try c.requireActor())
-            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, no-store"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Picture.jpeg(bytes)
         }
         registerAPI(r)
         registerActivities(r)

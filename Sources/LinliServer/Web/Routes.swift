@@ -292,3 +292,12 @@ enum Flash {
         Cookie(name: cookie, value: code, maxAge: 120, path: "/", httpOnly: true, sameSite: .lax)
     }
 }
+
+/// A stored picture (a request's photo, a receipt, a signed paper) as the answer to a GET.
+enum Picture {
+    /// `cache`: a private photo may stay in the browser an hour; a document with a person's
+    /// signature or money on it is never kept (`no-store`).
+    static func jpeg(_ bytes: [UInt8], cache: String = "private, no-store") -> Response {
+        Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: cache], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
