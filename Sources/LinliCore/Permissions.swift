@@ -21,6 +21,13 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     /// An owners' committee (业主委员会) over its compound: it works the requests routed to it,
     /// runs its compound's matters, and sees nothing of residents' private requests or ballots.
     case ownersCommittee = "owners_committee"
+    /// A social organisation (社会组织) registered or filed in a community: it runs its own
+    /// activities for residents and takes part in the community's needs and projects; it never
+    /// reads the registry (a sign-up shows it a building, not a door).
+    case socialOrganisation = "social_organisation"
+    /// A compound's or community's party branch (党支部): it runs its own activities, suggests
+    /// matters for deliberation and follows them, and takes part in the needs pool.
+    case partyBranch = "party_branch"
 }
 
 extension Role {
@@ -90,6 +97,11 @@ public enum Action: String, Sendable, CaseIterable {
     case situationView = "situation.view"
     /// Apply for a service of the centre (办事) for one's household, or for a resident.
     case affairApply = "affair.apply"
+    /// See the activities (活动) of the places one lives or works under.
+    case activityView = "activity.view"
+    /// Post activities and run them (attendance at the door, calling one off): staff for any in
+    /// their area, an organisation's account for its own only.
+    case activityRun = "activity.run"
     /// Run the centre's services: the catalogue, counter slots, the desk and its steps.
     case affairHandle = "affair.handle"
     /// Keep a street's or district's lists (准入、自治、协助、负面清单), the admission clock and
@@ -123,22 +135,24 @@ public enum PermissionTable {
                           .requestSubmit, .requestView, .requestWork, .requestRoute, .requestFigures,
                           .matterSuggest, .matterView, .matterManage, .voteRecord, .ballotView,
                           .volunteerManage, .linkageView, .needPost, .projectManage, .fundManage, .visitLog, .visitPlan, .announcementSend, .situationView,
-                          .affairApply, .affairHandle, .workItemView, .workItemRespond, .departmentRate],
+                          .affairApply, .affairHandle, .activityView, .activityRun, .workItemView, .workItemRespond, .departmentRate],
         // A grid worker sends announcements to their own grid only (the use case holds them to it).
         .gridWorker: [.linkageView, .needPost, .placeView, .householdView, .householdEdit, .residentView, .residentEdit, .residentUnmask, .residentActFor,
-                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply, .announcementSend],
+                      .requestSubmit, .requestView, .requestWork, .matterSuggest, .matterView, .visitLog, .affairApply, .activityView, .announcementSend],
         .propertyCompany: [.placeView, .householdView, .requestView, .requestWork, .requestFigures, .matterView],
         // No ballot view: a committee is often a party to its own compound's votes; it reads the
         // result when the poll closes, as owners do.
         .ownersCommittee: [.placeView, .requestView, .requestWork, .matterSuggest, .matterView, .matterManage],
         .resident: [.householdView, .residentView, .residentUnmask, .requestSubmit, .requestView, .matterSuggest, .matterView, .voteCast,
-                    .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply],
+                    .volunteerJoin, .linkageView, .needPost, .fundDonate, .affairApply, .activityView],
         .volunteer: [.placeView, .requestSubmit, .requestView, .matterView, .volunteerJoin, .linkageView, .needPost, .fundDonate],
         .auditor: [.placeView, .coverageView, .auditView, .requestView, .requestFigures, .matterView, .ballotView, .linkageView, .workItemView, .dashboardView],
         .partnerApp: [.requestSubmit, .requestView],
         .hotline: [.requestSubmit, .requestView, .hotlineLink],
         // A department handles the requests routed to it by name (its own queue, nobody else's).
         .departmentStaff: [.placeView, .workItemView, .workItemSubmit, .requestView, .requestWork],
+        .socialOrganisation: [.placeView, .linkageView, .needPost, .activityView, .activityRun],
+        .partyBranch: [.placeView, .matterSuggest, .matterView, .linkageView, .needPost, .activityView, .activityRun],
     ]
 
     /// Actions a person takes for themselves only (their own vote, their own volunteering, their

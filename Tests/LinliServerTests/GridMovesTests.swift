@@ -19,6 +19,12 @@ import LinliStore
         #expect(GridMoveRules.addressKey(" 金桂苑 1幢 1单元 101 ") == "金桂苑1幢1单元101")
     }
 
+    /// The field a refusal names (nil: it was not refused).
+    static func refused(_ body: () async throws -> GridMoveReport) async -> String? {
+        do { _ = try await body() } catch let e as LinliError { return e.field ?? e.code } catch { return "other" }
+        return nil
+    }
+
     static func count(_ f: Fixture, _ sql: String) async throws -> Int {
         try await f.linli.store.read { db in try await db.raw("\(unsafeRaw: sql)").first()!.decode(column: "n", as: Int.self) }
     }
@@ -45,17 +51,14 @@ import LinliStore
             let inUnit = try await Self.count(f, "SELECT COUNT(*) AS n FROM households WHERE place_id = \(building)")
             let movesBefore = try await Self.count(f, "SELECT COUNT(*) AS n FROM household_moves")
             // Refused, naming the field, and nothing written.
-            func refused(_ body: () async throws -> GridMoveReport) async -> String? {
-                do { _ = try await body(); return nil } catch { return (error as? LinliError).map { $0.field ?? $0.code } ?? "other" }
-            }
             let parentGrid = try await f.linli.store.read { db in
                 try await db.raw("SELECT parent_id FROM grids WHERE id = \(bind: micro)").first()!.decode(column: "parent_id", as: Int64.self)
             }
-            #expect(await refused { try await reg.moveIntoMicroGrid(parentGrid, GridMoveInput(placeID: building), actor: staff) } == "micro_grid_id")
-            #expect(await refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(), actor: staff) } == "place_id")
-            #expect(await refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(placeID: f.demo.byStreet[1].firstCommunityID), actor: staff) } == "place_id")
-            #expect(await refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(householdIDs: [try await f.ids().outsideHousehold]), actor: staff) } == "household_ids")
-            #expect(await refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(placeID: building), actor: grid) } == "forbidden")
+            #expect(await Self.refused { try await reg.moveIntoMicroGrid(parentGrid, GridMoveInput(placeID: building), actor: staff) } == "micro_grid_id")
+            #expect(await Self.refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(), actor: staff) } == "place_id")
+            #expect(await Self.refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(placeID: f.demo.byStreet[1].firstCommunityID), actor: staff) } == "place_id")
+            #expect(await Self.refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(householdIDs: [try await f.ids().outsideHousehold]), actor: staff) } == "household_ids")
+            #expect(await Self.refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(placeID: building), actor: grid) } == "forbidden")
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM household_moves") == movesBefore)
 
             // The unit's households move, each with its line; a second time moves nothing.

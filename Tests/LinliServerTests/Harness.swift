@@ -94,7 +94,8 @@ extension Fixture {
     static let demoUsers: [(String, Role)] = [("admin", .cityAdmin), ("street", .streetStaff), ("community", .communityStaff), ("grid", .gridWorker),
                                               ("property", .propertyCompany), ("resident", .resident), ("volunteer", .volunteer),
                                               ("auditor", .auditor), ("app", .partnerApp), ("dept", .departmentStaff),
-                                              ("hotline", .hotline), ("committee", .ownersCommittee)]
+                                              ("hotline", .hotline), ("committee", .ownersCommittee), ("socialorg", .socialOrganisation),
+                                              ("branch", .partyBranch)]
     /// An API token for every demo account, by username.
     func tokens() async throws -> [String: String] {
         var out: [String: String] = [:]

@@ -251,7 +251,22 @@ import LinliStore
         "GET /api/v1/polls/:id/tally owners_committee 403",
     ])
 
-    static let narrowRefusals: Set<String> = relativeLinkRefusals.union(committeeRefusals).union(Role.allCases.map {
+    /// A social organisation's and a party branch's accounts read no registry, no request and
+    /// no announcement, and run only their own activities (the matrix's is the community's).
+    /// The party branch sits at a compound: the community's own grids, tasks, needs and projects
+    /// are above it, and a vote's live tally is for the staff who run it.
+    static let organisationRefusals: Set<String> = Set([Role.socialOrganisation, .partyBranch].flatMap { role -> [String] in
+        var out = ["GET /request-photos/:id", "GET /announcements/:id", "GET /api/v1/announcements/:id", "POST /announcements/:id/ack",
+                   "POST /api/v1/announcements/:id/ack", "GET /assessments/:id", "GET /h/:code"].map { "\($0) \(role.rawValue) 404" }
+        out += ["POST /activities/:id/attend", "POST /activities/:id/cancel", "POST /api/v1/activities/:id/attendance",
+                "POST /api/v1/activities/:id/cancel"].map { "\($0) \(role.rawValue) 403" }
+        return out
+    }).union([
+        "GET /grids/:id", "GET /api/v1/grids/:id", "GET /tasks/:id", "GET /api/v1/tasks/:id", "GET /projects/:id", "GET /api/v1/projects/:id",
+        "GET /expenses/:id/receipt", "POST /needs/:id/support", "POST /api/v1/needs/:id/support", "POST /projects/:id/donate",
+    ].map { "\($0) party_branch 404" }).union(["GET /api/v1/polls/:id/tally party_branch 403"])
+
+    static let narrowRefusals: Set<String> = relativeLinkRefusals.union(committeeRefusals).union(organisationRefusals).union(Role.allCases.map {
         // An SMS provider's reply hook exists only with the relay's secret, never with a sign-in.
         "POST /api/v1/sms/inbound/:provider \($0.rawValue) 404"
     }).union([

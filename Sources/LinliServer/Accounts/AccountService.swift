@@ -162,9 +162,9 @@ public struct AccountService: Sendable {
                 throw LinliError.invalid("household", "required", "居民须指定户")
             }
             place = try h.decode(column: "place_id", as: Int64.self)
-        case .departmentStaff:
-            // The caller names the department and the area it serves (the registry knows both).
-            guard organisationID != nil, placeID != nil else { throw LinliError.invalid("organisation_id", "required", "部门工作人员须指定所属部门") }
+        case .departmentStaff, .socialOrganisation, .partyBranch:
+            // The caller names the organisation and the place it sits at (the registry knows both).
+            guard organisationID != nil, placeID != nil else { throw LinliError.invalid("organisation_id", "required", "请选择所属的部门或组织") }
         default:
             break
         }
@@ -184,11 +184,14 @@ public struct AccountService: Sendable {
         try await db.raw("""
             INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id, organisation_id)
             VALUES (\(bind: uid), \(bind: role.rawValue), \(bind: place), \(bind: role == .gridWorker ? gridID : nil), \(bind: role == .resident ? householdID : nil),
-                    \(bind: role == .resident ? residentID : nil), \(bind: role == .departmentStaff ? organisationID : nil))
+                    \(bind: role == .resident ? residentID : nil), \(bind: Self.organisationRoles.contains(role) ? organisationID : nil))
             """).run()
         try await audit.append(db, actor: actor, action: "user.grant", objectType: "user", objectID: uid, path: path, detail: "\(role.rawValue)@\(place)")
         try await endCachedAccess(db)
     }
+
+    /// Roles held for an organisation (a grant names it): its staff act as that organisation.
+    public static let organisationRoles: Set<Role> = [.departmentStaff, .socialOrganisation, .partyBranch]
 
     /// The accounts holding `role` at any of `placeIDs` (whom a step concerns, to tell them).
     static func holders(_ db: any SQLDatabase, role: Role, placeIDs: [Int64]) async throws -> [Int64] {

@@ -29,7 +29,7 @@ struct UserRoutes {
                 try await grant(to: user, role: c.form["role"], placeID: try c.form.optionalID("place_id", "地点编号应为数字"),
                                 gridID: try c.form.optionalID("grid_id", "网格编号应为数字"), householdID: try c.form.optionalID("household_id", "住户编号应为数字"),
                                 residentID: try c.form.optionalID("resident_id", "居民编号应为数字"),
-                                organisationID: try c.form.optionalID("organisation_id", "部门编号应为数字"), actor: actor)
+                                organisationID: try c.form.optionalID("organisation_id", "组织编号应为数字"), actor: actor)
                 return redirect("/users/\(id)")
             } page: { errors in try await userPage(c, id: id, errors: errors) }
         }
@@ -38,6 +38,14 @@ struct UserRoutes {
             guard let grant = c.parameters.get("grant").flatMap({ Int64($0) }) else { throw LinliError.notFound }
             try await accounts.revoke(grantID: grant, of: id, actor: try c.requireActor())
             return redirect("/users/\(id)")
+        }
+
+        // Pickers for the grant form: the organisation an account is for, a grid worker's grid.
+        r.get("/api/v1/pick/organisations", .action(.userManage)) { req, c in
+            try JSON.response(try await registry.pickOrganisations(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
+        }
+        r.get("/api/v1/pick/grids", .action(.userManage)) { req, c in
+            try JSON.response(try await registry.pickGrids(req.uri.queryParameters.get("q").map { String($0) } ?? "", actor: try c.requireActor()))
         }
 
         // The same as JSON: an account made by staff, its grants given and taken back.
@@ -79,22 +87,27 @@ struct UserRoutes {
             resident = rid
         }
         var place = placeID
-        if role == .departmentStaff {
-            // A department's staff serve the department's own area, never one typed beside it.
-            guard let organisationID else { throw LinliError.invalid("organisation_id", "required", "部门工作人员须指定所属部门") }
-            guard let d = try await departments(actor).first(where: { $0.id == organisationID }) else {
-                throw LinliError.invalid("organisation_id", "outside_scope", "您管辖范围内没有这个部门")
+        if let kinds = Self.organisationKinds[role] {
+            // An organisation's staff serve from the organisation's own place, never one typed
+            // beside it: a department its area, a social organisation its community, a party
+            // branch its compound.
+            guard let organisationID else { throw LinliError.invalid("organisation_id", "required", "请选择所属的部门或组织") }
+            guard let d = try await registry.organisation(organisationID, kinds: RegistryService.accountKinds, under: actor.grants(for: .userManage).map(\.placePath)) else {
+                throw LinliError.invalid("organisation_id", "outside_scope", "您管辖范围内没有这个部门或组织")
+            }
+            guard kinds.map(\.rawValue).contains(d.kind) else {
+                throw LinliError.invalid("organisation_id", "wrong_kind", "\(d.name)是\(I18n.label(d.kind, .zh))，不能授予“\(I18n.label("role_" + role.rawValue, .zh))”角色")
             }
             place = d.placeID
         }
         try await accounts.grant(username: user.username, role: role, placeID: place, gridID: gridID, householdID: household, residentID: resident,
-                                 organisationID: role == .departmentStaff ? organisationID : nil, actor: actor)
+                                 organisationID: Self.organisationKinds[role] != nil ? organisationID : nil, actor: actor)
     }
 
-    /// The departments (and field offices) inside the manager's area, for a department grant.
-    func departments(_ actor: Actor) async throws -> [DepartmentRef] {
-        try await registry.departments(under: actor.grants(for: .userManage).map(\.placePath))
-    }
+    /// Which organisations each organisation role is held for.
+    static let organisationKinds: [Role: [OrganisationKind]] = [
+        .departmentStaff: [.department], .socialOrganisation: [.socialOrganisation], .partyBranch: [.partyCommittee, .partyBranch, .partyGroup],
+    ]
 
     func visibleUser(_ id: Int64, _ actor: Actor) async throws -> AccountService.UserRow {
         guard let u = try await accounts.users(actor: actor, userID: id).first else { throw LinliError.notFound }
@@ -102,7 +115,7 @@ struct UserRoutes {
     }
 
     func rows(_ users: [AccountService.UserRow], _ lang: Lang) async throws -> [[String: Any]] {
-        let names = try await registry.departments(ids: users.flatMap { $0.grants.compactMap(\.organisationID) })
+        let names = try await registry.organisationRefs(ids: users.flatMap { $0.grants.compactMap(\.organisationID) })
         return users.map { u in
             ["id": u.id, "username": u.username, "display_name": u.displayName, "locked": u.locked,
              "grants": u.grants.map { g -> [String: Any] in
@@ -126,13 +139,8 @@ struct UserRoutes {
         let actor = try c.requireActor()
         let user = try await visibleUser(id, actor)
         let grantable = AccountService.grantableRoles(by: actor)
-        let departments = try await departments(actor)
         return renderer.page("user", [
             "user": try await rows([user], c.lang)[0], "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
-            "has_departments": !departments.isEmpty,
-            "departments": departments.map {
-                ["id": $0.id, "name": $0.name, "place_name": $0.placeName, "selected": String($0.id) == c.form["organisation_id"]] as [String: Any]
-            },
             "roles": grantable.map { ["value": $0.rawValue, "label": I18n.label("role_" + $0.rawValue, c.lang), "selected": $0.rawValue == c.form["role"]] },
         ], context: c, title: user.displayName)
     }

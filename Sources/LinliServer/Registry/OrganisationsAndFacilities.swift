@@ -149,6 +149,8 @@ public struct DepartmentRef: Sendable, Equatable {
     public var placeName: String
     public var placeKind: String
     public var path: String
+    /// Its kind (`OrganisationKind`): a department, or another organisation that has accounts.
+    public var kind: String = OrganisationKind.department.rawValue
 }
 
 extension RegistryService {
@@ -173,14 +175,80 @@ extension RegistryService {
     public func departments(ids: [Int64]) async throws -> [Int64: DepartmentRef] { try await store.read { db in try await departments(db, ids: ids) } }
     public func departments(under paths: [String]) async throws -> [DepartmentRef] { try await store.read { db in try await departments(db, under: paths) } }
 
-    private func departmentRows(_ db: any SQLDatabase, _ condition: BoundSQL) async throws -> [DepartmentRef] {
+    private func departmentRows(_ db: any SQLDatabase, _ condition: BoundSQL, kinds: [OrganisationKind] = [.department],
+                                order: BoundSQL = "p.path, o.name", limit: Int = 500) async throws -> [DepartmentRef] {
         try await db.query("""
-            SELECT o.id, o.name, p.id AS place_id, p.name AS place_name, p.kind AS place_kind, p.path FROM organisations o JOIN places p ON p.id = o.place_id
-            WHERE o.kind = \(OrganisationKind.department.rawValue) AND (\(condition)) ORDER BY p.path, o.name LIMIT 500
+            SELECT o.id, o.name, o.kind, p.id AS place_id, p.name AS place_name, p.kind AS place_kind, p.path FROM organisations o JOIN places p ON p.id = o.place_id
+            WHERE o.kind IN (\(list: kinds.map(\.rawValue))) AND (\(condition)) ORDER BY \(order) LIMIT \(unsafeRaw: String(limit))
             """).all().map { r in
             DepartmentRef(id: try r.decode(column: "id", as: Int64.self), name: try r.decode(column: "name", as: String.self),
                           placeID: try r.decode(column: "place_id", as: Int64.self), placeName: try r.decode(column: "place_name", as: String.self),
-                          placeKind: try r.decode(column: "place_kind", as: String.self), path: try r.decode(column: "path", as: String.self))
+                          placeKind: try r.decode(column: "place_kind", as: String.self), path: try r.decode(column: "path", as: String.self),
+                          kind: try r.decode(column: "kind", as: String.self))
+        }
+    }
+
+    /// Organisations whose staff may hold an account of their own: departments, social
+    /// organisations and the party's organisations.
+    public static let accountKinds: [OrganisationKind] = [.department, .socialOrganisation, .partyCommittee, .partyBranch, .partyGroup]
+
+    /// Such organisations by id, whatever their kind (to name them beside a grant).
+    public func organisationRefs(ids: [Int64]) async throws -> [Int64: DepartmentRef] {
+        guard !ids.isEmpty else { return [:] }
+        return try await store.read { db in
+            try await departmentRows(db, "o.id IN (\(list: Array(Set(ids))))", kinds: Self.accountKinds).reduce(into: [:]) { $0[$1.id] = $1 }
+        }
+    }
+
+    /// One organisation of `kinds` inside any of `paths` (a manager's areas), or nil.
+    public func organisation(_ id: Int64, kinds: [OrganisationKind], under paths: [String]) async throws -> DepartmentRef? {
+        try await store.read { db in
+            try await departmentRows(db, "o.id = \(id)", kinds: kinds).first { d in paths.contains { d.path.hasPrefix($0) } }
+        }
+    }
+
+    func organisationName(_ db: any SQLDatabase, _ id: Int64) async throws -> String? {
+        try await db.query("SELECT name FROM organisations WHERE id = \(id)").first()?.decode(column: "name", as: String.self)
+    }
+
+    /// Organisations that may hold accounts, inside the actor's user-management areas, by name
+    /// (from its start, else anywhere in it), for the grant form's picker.
+    public func pickOrganisations(_ raw: String, actor: Actor) async throws -> [PickItem] {
+        let q = raw.trimmingCharacters(in: .whitespaces)
+        let areas = actor.grants(for: .userManage).map(\.placePath)
+        guard !q.isEmpty, q.count <= 40, !areas.isEmpty else { return [] }
+        let within = BoundSQL.joined(areas.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
+        return try await store.read { db in
+            var rows = try await departmentRows(db, "(\(within)) AND \(store.dialect.startsWith("o.name", q))", kinds: Self.accountKinds,
+                                                order: "o.name, o.id", limit: Self.pickLimit)
+            if rows.isEmpty {
+                rows = try await departmentRows(db, "(\(within)) AND \(store.dialect.contains("o.name", q))", kinds: Self.accountKinds,
+                                                order: "o.name, o.id", limit: Self.pickLimit)
+            }
+            return rows.map { PickItem(id: $0.id, label: $0.name, hint: I18n.label($0.kind, .zh) + " · " + $0.placeName) }
+        }
+    }
+
+    /// Grids and micro-grids inside the actor's user-management areas, by name, for naming a
+    /// grid worker's grid.
+    public func pickGrids(_ raw: String, actor: Actor) async throws -> [PickItem] {
+        let q = raw.trimmingCharacters(in: .whitespaces)
+        let areas = actor.grants(for: .userManage).map(\.placePath)
+        guard !q.isEmpty, q.count <= 40, !areas.isEmpty else { return [] }
+        let within = BoundSQL.joined(areas.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
+        return try await store.read { db in
+            func rows(_ match: BoundSQL) async throws -> [any SQLRow] {
+                try await db.query("""
+                    SELECT g.id, g.name, g.level, p.name AS community FROM grids g JOIN places p ON p.id = g.community_id
+                    WHERE (\(within)) AND \(match) ORDER BY g.name, g.id LIMIT \(unsafeRaw: String(Self.pickLimit))
+                    """).all()
+            }
+            var found = try await rows(store.dialect.startsWith("g.name", q))
+            if found.isEmpty { found = try await rows(store.dialect.contains("g.name", q)) }
+            return try found.map { r in
+                PickItem(id: try r.decode(column: "id", as: Int64.self), label: try r.decode(column: "name", as: String.self),
+                         hint: (try r.decode(column: "level", as: String.self) == "micro" ? "微网格" : "网格") + " · " + (try r.decode(column: "community", as: String.self)))
+            }
         }
     }
 }

@@ -486,6 +486,33 @@ extension Linli {
         catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: deptUser, password: deptPassword) }
         try await accounts.grant(username: deptUser, role: .departmentStaff, placeID: s.firstStreetID, organisationID: department)
         out.append(DemoAccount(username: deptUser, password: deptPassword, role: Role.departmentStaff.rawValue))
+        // A social organisation of the first community and the party branch of the demo
+        // resident's compound, each with its account (found, or recorded if the demo has none).
+        func organisation(_ kind: OrganisationKind, at place: Int64, name: String) async throws -> Int64 {
+            try await store.transaction { db in
+                if let o = try await db.query("SELECT id FROM organisations WHERE kind = \(kind.rawValue) AND place_id = \(place) ORDER BY id").first() {
+                    return try o.decode(column: "id", as: Int64.self)
+                }
+                let service: String? = kind == .socialOrganisation ? "service" : nil, registration: String? = kind == .socialOrganisation ? "filed" : nil
+                return try await db.query("""
+                    INSERT INTO organisations (kind, name, place_id, service_type, registration) VALUES (\(kind.rawValue), \(name), \(place), \(service), \(registration))
+                    RETURNING id
+                    """).first()!.decode(column: "id", as: Int64.self)
+            }
+        }
+        var orgAccounts: [(String, String, Role, Int64, Int64)] = [
+            ("socialorg", "社会组织联络员", .socialOrganisation, s.firstCommunityID, try await organisation(.socialOrganisation, at: s.firstCommunityID, name: "邻里互助社工服务中心")),
+        ]
+        if let compound = committeeCompound {
+            orgAccounts.append(("branch", "党支部书记", .partyBranch, compound, try await organisation(.partyBranch, at: compound, name: "小区党支部")))
+        }
+        for (name0, name, role, place, org) in orgAccounts {
+            let u = name0 + suffix, p = pw()
+            do { _ = try await accounts.createUser(username: u, displayName: name, password: p) }
+            catch let e as LinliError where e.code == "duplicate_username" { try await accounts.setPassword(username: u, password: p) }
+            try await accounts.grant(username: u, role: role, placeID: place, organisationID: org)
+            out.append(DemoAccount(username: u, password: p, role: role.rawValue))
+        }
         try await accounts.markDemo(out.map(\.username))
         return out
     }

@@ -62,6 +62,8 @@ enum RegistryText {
         "new_password": ("设置密码（至少 10 位）", "Choose a password (10+ characters)"), "have_invite": ("有邀请码？", "Have an invitation code?"),
         "pick_household_hint": ("输入地址（如 金桂苑1幢101）、居民姓名或手机后四位", "Address (e.g. 金桂苑1幢101), a resident's name, or a phone's last four digits"),
         "pick_place_hint": ("输入地点名称（如 金桂苑、西林寺社区）", "A place's name"),
+        "pick_grid_hint": ("输入网格名称（如 第一网格）", "A grid's name"),
+        "pick_organisation_hint": ("输入部门或组织名称（如 综合行政执法队、党支部）", "A department's or organisation's name"),
         "pick_resident_hint": ("输入居民姓名或手机后四位", "A resident's name or a phone's last four digits"),
         "pick_none": ("没有找到，请换个写法", "Nothing found; try another spelling"),
         "id_kind": ("证件类型", "Document"), "id_number_any": ("证件号码", "Document number"),

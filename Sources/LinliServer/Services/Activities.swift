@@ -5,7 +5,10 @@ import LinliStore
 
 public struct ActivityInput: Codable, Sendable {
     public var placeID: Int64?
+    /// Staff name the organiser as they like; an organisation's account posts as itself (its
+    /// name, whatever is typed here), choosing which of its organisations if it has several.
     public var organiser: String?
+    public var organisationID: Int64?
     public var title: String?
     public var description: String?
     public var venue: String?
@@ -16,7 +19,7 @@ public struct ActivityInput: Codable, Sendable {
     public var audience: ActivityAudience?
     public init() {}
     enum CodingKeys: String, CodingKey {
-        case placeID = "place_id", organiser, title, description, venue, startsAt = "starts_at", endsAt = "ends_at", capacity, audience
+        case placeID = "place_id", organiser, organisationID = "organisation_id", title, description, venue, startsAt = "starts_at", endsAt = "ends_at", capacity, audience
     }
 }
 
@@ -49,6 +52,8 @@ public struct ActivityView: Codable, Sendable {
     public var placeID: Int64
     public var placeName: String
     public var organiser: String
+    /// The organisation whose account posted it (nil: the community's or street's own).
+    public var organisationID: Int64?
     public var title: String
     public var description: String
     public var venue: String
@@ -64,7 +69,7 @@ public struct ActivityView: Codable, Sendable {
     /// Every sign-up, for staff over the activity (empty for others).
     public var signUps: [SignUpView]
     enum CodingKeys: String, CodingKey {
-        case id, placeID = "place_id", placeName = "place_name", organiser, title, description, venue, startsAt = "starts_at", endsAt = "ends_at"
+        case id, placeID = "place_id", placeName = "place_name", organiser, organisationID = "organisation_id", title, description, venue, startsAt = "starts_at", endsAt = "ends_at"
         case capacity, taken, waiting, audience, status, mine, signUps = "sign_ups"
     }
 }
@@ -100,11 +105,11 @@ extension AffairsService {
         try v.throwIfAny()
         let now = env.nowSeconds
         let id: Int64 = try await store.transaction { db in
-            let place = try await runPlace(db, i.placeID, actor, missing: "请选择举办活动的社区", anyKind: true)
+            let (place, org) = try await activityPlace(db, i, actor)
             let row = try await db.query("""
-                INSERT INTO activities (place_id, path, organiser, title, description, venue, starts_at, ends_at, capacity, audience, status, created_by, created_at)
-                VALUES (\(place.id), \(place.path), \(organiser.isEmpty ? place.name : organiser), \(title), \(description), \(venue), \(starts!), \(ends!),
-                        \(i.capacity!), \((i.audience ?? .all).rawValue), 'open', \(actor.userID), \(now)) RETURNING id
+                INSERT INTO activities (place_id, path, organiser, organisation_id, title, description, venue, starts_at, ends_at, capacity, audience, status, created_by, created_at)
+                VALUES (\(place.id), \(place.path), \(org?.name ?? (organiser.isEmpty ? place.name : organiser)), \(org?.id), \(title), \(description), \(venue),
+                        \(starts!), \(ends!), \(i.capacity!), \((i.audience ?? .all).rawValue), 'open', \(actor.userID), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "activity.create", objectType: "activity", objectID: id, path: place.path, detail: title)
@@ -115,27 +120,61 @@ extension AffairsService {
 
     struct ActivityRow {
         var id: Int64, path: String, capacity: Int, taken: Int, audience: ActivityAudience, status: String, title: String, startsAt: Int64
+        /// The actor runs it: staff over its place, or the account of the organisation that posted it.
         var staff: Bool
+        /// …and only as that organisation (no staff grant over it): sign-ups show a building, not a door.
+        var asOrganisation: Bool = false
+    }
+
+    /// Who runs an activity at `path` posted by `organisation`: (as staff, as the organisation).
+    static func runs(_ actor: Actor, path: String, organisation: Int64?) -> (staff: Bool, organisation: Bool) {
+        let over = actor.grants(for: .activityRun).filter { path.hasPrefix($0.placePath) }
+        let staff = over.contains { $0.organisationID == nil }
+        let own = organisation != nil && over.contains { $0.organisationID == organisation }
+        return (staff || own, !staff && own)
+    }
+
+    /// Where an activity is posted and as which organisation: staff over the place post as the
+    /// community (or name an organiser); an organisation's account posts inside its own place,
+    /// as itself. Refusals name `place_id` or `organisation_id`.
+    func activityPlace(_ db: any SQLDatabase, _ i: ActivityInput, _ actor: Actor) async throws -> (RegistryService.PlaceRow, (id: Int64, name: String)?) {
+        // An organisation's account names only itself: its activity is held at its own place.
+        let orgGrants = actor.grants(for: .activityRun).filter { $0.organisationID != nil }
+        if let org = i.organisationID, orgGrants.count == actor.grants(for: .activityRun).count, !orgGrants.contains(where: { $0.organisationID == org }) {
+            throw LinliError.invalid("organisation_id", "not_yours", "您不能以这个组织的名义发布活动")
+        }
+        let ownPlace = (i.organisationID.map { org in orgGrants.first { $0.organisationID == org } } ?? orgGrants.first)?.placeID
+        guard let placeID = i.placeID ?? ownPlace else { throw LinliError.invalid("place_id", "required", "请选择举办活动的地点") }
+        guard let place = try await registry.fetchPlace(db, placeID) else { throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点") }
+        let over = actor.grants(for: .activityRun).filter { place.path.hasPrefix($0.placePath) }
+        if over.contains(where: { $0.organisationID == nil }) { return (place, nil) }
+        let mine = over.compactMap(\.organisationID)
+        guard let org = i.organisationID ?? mine.first else { throw LinliError.invalid("place_id", "not_found", "您管辖范围内没有这个地点") }
+        guard mine.contains(org), let name = try await registry.organisationName(db, org) else {
+            throw LinliError.invalid("organisation_id", "not_yours", "您不能以这个组织的名义发布活动")
+        }
+        return (place, (org, name))
     }
 
     func fetchActivity(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (ActivityRow, any SQLRow) {
         guard let r = try await db.query("\(unsafeRaw: Self.activityColumns) WHERE a.id = \(id)").first() else { throw LinliError.notFound }
         let path = try r.decode(column: "path", as: String.self)
-        let staff = actor.may(.affairHandle, on: ObjectScope(path: path))
+        let (staff, asOrganisation) = Self.runs(actor, path: path, organisation: try r.decode(column: "organisation_id", as: Int64?.self))
         // Residents see the activities of the places they live under; staff those of theirs.
-        guard staff || actor.grants.contains(where: { PermissionTable.allows($0.role, .affairApply) && ($0.placePath.hasPrefix(path) || path.hasPrefix($0.placePath)) }) else {
+        guard staff || actor.grants(for: .activityView).contains(where: { $0.placePath.hasPrefix(path) || path.hasPrefix($0.placePath) }) else {
             throw LinliError.notFound
         }
         return (ActivityRow(id: id, path: path, capacity: try r.decode(column: "capacity", as: Int.self), taken: try r.decode(column: "taken", as: Int.self),
                             audience: ActivityAudience(rawValue: try r.decode(column: "audience", as: String.self)) ?? .all,
                             status: try r.decode(column: "status", as: String.self), title: try r.decode(column: "title", as: String.self),
-                            startsAt: try r.decode(column: "starts_at", as: Int64.self), staff: staff), r)
+                            startsAt: try r.decode(column: "starts_at", as: Int64.self), staff: staff, asOrganisation: asOrganisation), r)
     }
 
-    func signUpViews(_ db: any SQLDatabase, activity: Int64, households: [Int64]?) async throws -> [SignUpView] {
+    /// `masked`: for an organisation running it, each household's address without its door.
+    func signUpViews(_ db: any SQLDatabase, activity: Int64, households: [Int64]?, masked: Bool = false) async throws -> [SignUpView] {
         let only: BoundSQL = households.map { $0.isEmpty ? "AND 1 = 0" : "AND s.household_id IN (\(list: $0))" } ?? ""
         let rows = try await db.query("""
-            SELECT s.id, s.household_id, s.by_name, s.people, s.status, s.attended_at, h.address
+            SELECT s.id, s.household_id, s.by_name, s.people, s.status, s.attended_at, h.address, h.door
             FROM activity_signups s JOIN households h ON h.id = s.household_id
             WHERE s.activity_id = \(activity) AND s.status <> 'cancelled' \(only) ORDER BY s.id
             """).all()
@@ -157,7 +196,9 @@ extension AffairsService {
                 }
             }
             out.append(SignUpView(id: sid, householdID: try r.decode(column: "household_id", as: Int64.self),
-                                  address: try r.decode(column: "address", as: String.self), by: try r.decode(column: "by_name", as: String.self),
+                                  address: masked ? ActivityRules.withoutDoor(try r.decode(column: "address", as: String.self), door: try r.decode(column: "door", as: String.self))
+                                                  : try r.decode(column: "address", as: String.self),
+                                  by: try r.decode(column: "by_name", as: String.self),
                                   people: try r.decode(column: "people", as: Int.self), status: status, waitingPosition: place,
                                   attended: try r.decode(column: "attended_at", as: Int64?.self) != nil))
         }
@@ -167,12 +208,13 @@ extension AffairsService {
     func activityView(_ db: any SQLDatabase, _ a: ActivityRow, _ r: any SQLRow, actor: Actor) async throws -> ActivityView {
         let own = actor.grants.filter { $0.role == .resident }.compactMap(\.householdID)
         return ActivityView(id: a.id, placeID: try r.decode(column: "place_id", as: Int64.self), placeName: try r.decode(column: "place_name", as: String.self),
-                            organiser: try r.decode(column: "organiser", as: String.self), title: a.title,
+                            organiser: try r.decode(column: "organiser", as: String.self),
+                            organisationID: try r.decode(column: "organisation_id", as: Int64?.self), title: a.title,
                             description: try r.decode(column: "description", as: String.self), venue: try r.decode(column: "venue", as: String.self),
                             startsAt: LocalTime.text(a.startsAt), endsAt: LocalTime.text(try r.decode(column: "ends_at", as: Int64.self)),
                             capacity: a.capacity, taken: a.taken, waiting: try r.decode(column: "waiting_count", as: Int.self), audience: a.audience,
                             status: a.status, mine: try await signUpViews(db, activity: a.id, households: own).first,
-                            signUps: a.staff ? try await signUpViews(db, activity: a.id, households: nil) : [])
+                            signUps: a.staff ? try await signUpViews(db, activity: a.id, households: nil, masked: a.asOrganisation) : [])
     }
 
     public func activity(_ id: Int64, actor: Actor) async throws -> ActivityView {
@@ -184,7 +226,7 @@ extension AffairsService {
 
     /// Activities from today on, where the actor lives or works.
     public func activities(actor: Actor) async throws -> [ActivityView] {
-        guard let any = Self.around(actor, alias: "a") else { throw LinliError.forbidden }
+        guard let any = Self.around(actor, alias: "a", .activityView) else { throw LinliError.forbidden }
         let since = LocalDay.start(LocalDay.of(env.nowSeconds))
         return try await store.read { db in
             let rows = try await db.query("\(unsafeRaw: Self.activityColumns) WHERE (\(any)) AND a.ends_at >= \(since) ORDER BY a.starts_at LIMIT 100").all()
@@ -300,17 +342,26 @@ extension AffairsService {
         return try await store.transaction { db in
             let (a, _) = try await fetchActivity(db, id, actor)
             guard a.staff else { throw LinliError.forbidden }
-            var apply = ApplyInput()
-            apply.householdCode = code
             guard let c = code, !Self.trimmed(c).isEmpty else { throw LinliError.invalid("household_code", "required", "请扫描或输入户码") }
-            let h = try await household(db, apply, actor)
+            let notSignedUp = LinliError.invalid("household_code", "not_signed_up", "这一户没有报上名（或还在候补）")
+            let h: HouseholdFacts
+            if a.asOrganisation {
+                // An organisation reads no registry: a code counts only as a sign-up of its own
+                // activity, and any other code answers the same (no household found by guessing).
+                guard let f = try await registry.householdFacts(db, code: Self.trimmed(c), careOnly: true), f.path.hasPrefix(a.path) else { throw notSignedUp }
+                h = f
+            } else {
+                var apply = ApplyInput()
+                apply.householdCode = code
+                h = try await household(db, apply, actor)
+            }
             guard let s = try await db.query("""
                 SELECT id FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id) AND status = 'confirmed'
-                """).first() else { throw LinliError.invalid("household_code", "not_signed_up", "这一户没有报上名（或还在候补）") }
+                """).first() else { throw notSignedUp }
             let sid = try s.decode(column: "id", as: Int64.self)
             try await db.query("UPDATE activity_signups SET attended_at = COALESCE(attended_at, \(now)) WHERE id = \(sid)").run()
             try await audit.append(db, actor: actor, action: "activity.attend", objectType: "activity", objectID: id, path: h.path)
-            return try await signUpViews(db, activity: id, households: [h.id])[0]
+            return try await signUpViews(db, activity: id, households: [h.id], masked: a.asOrganisation)[0]
         }
     }
 

@@ -195,8 +195,8 @@ public struct AffairsService: Sendable {
 
     /// Objects (at `alias.path`) around the actor's places: above them (what they live under) or,
     /// for staff, below. Nil when the actor has no grant for the capability at all.
-    static func around(_ actor: Actor, alias: String) -> BoundSQL? {
-        let paths = Set((actor.grants(for: .affairApply) + actor.grants(for: .affairHandle)).map(\.placePath)).sorted()
+    static func around(_ actor: Actor, alias: String, _ actions: Action...) -> BoundSQL? {
+        let paths = Set((actions.isEmpty ? [.affairApply, .affairHandle] : actions).flatMap { actor.grants(for: $0) }.map(\.placePath)).sorted()
         guard !paths.isEmpty else { return nil }
         let each = paths.map { p -> BoundSQL in "(\(p) LIKE \(unsafeRaw: alias).path || '%' OR \(unsafeRaw: alias).path LIKE \(p + "%"))" }
         return each.dropFirst().reduce(each[0]) { "\($0) OR \($1)" }

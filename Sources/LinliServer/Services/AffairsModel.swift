@@ -132,6 +132,14 @@ enum ActivityRules {
         }
     }
 
+    /// A household's address as an organisation running an activity sees it: the building and
+    /// unit, not the door ("金桂苑1幢1单元101", door "101" → "金桂苑1幢1单元 ***"). An address
+    /// that does not end with its door shows nothing of where the household lives.
+    static func withoutDoor(_ address: String, door: String) -> String {
+        guard !door.isEmpty, address.hasSuffix(door), address.count > door.count else { return "***" }
+        return String(address.dropLast(door.count)) + " ***"
+    }
+
     /// Who moves up from the waiting list when `room` places free: strictly in the order they
     /// signed up, stopping at the first party too large for what is left (no one jumps the queue).
     static func promoted(_ waiting: [(id: Int64, people: Int)], room: Int) -> [Int64] {

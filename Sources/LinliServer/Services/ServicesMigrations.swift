@@ -334,5 +334,10 @@ enum ServicesMigrations {
             "ALTER TABLE canteen_orders ADD COLUMN served_by TEXT",
             "CREATE INDEX affair_papers_name ON affair_papers(stored_name)",
         ]),
+        // An activity posted by an organisation's own account (a social organisation, a party
+        // branch): that organisation runs it, and only it besides the staff over the place.
+        Migration("services.008", [
+            "ALTER TABLE activities ADD COLUMN organisation_id BIGINT",
+        ]),
     ]
 }

@@ -399,8 +399,8 @@ struct ServicesRoutes {
 
     /// The places the actor runs, by name, for the "where" choice of a staff form (streets and
     /// communities unless `anyKind`).
-    func staffPlaces(_ actor: Actor, anyKind: Bool = false) async throws -> [[String: Any]] {
-        let ids = actor.grants(for: .affairHandle).map(\.placeID)
+    func staffPlaces(_ actor: Actor, _ action: Action = .affairHandle, anyKind: Bool = false) async throws -> [[String: Any]] {
+        let ids = actor.grants(for: action).filter { $0.organisationID == nil }.map(\.placeID)
         let named: [(Int64, String)] = try await affairs.store.read { db in
             var out: [(Int64, String)] = []
             for id in ids {
@@ -414,13 +414,13 @@ struct ServicesRoutes {
     static func audienceLabel(_ a: ActivityAudience, _ lang: Lang) -> String { I18n.label(a == .all ? "audience_all" : a.rawValue, lang) }
 
     func registerActivities(_ r: Routes) {
-        r.get("/activities", .action(.affairApply)) { _, c in try await activitiesPage(c, errors: [:]) }
-        r.post("/activities", .action(.affairHandle)) { _, c in
+        r.get("/activities", .action(.activityView)) { _, c in try await activitiesPage(c, errors: [:]) }
+        r.post("/activities", .action(.activityRun)) { _, c in
             try await formOrErrors(prefix: "new") {
                 redirect("/activities/\(try await affairs.createActivity(Self.activityInput(c.form), actor: try c.requireActor()).id)")
             } page: { errors in try await activitiesPage(c, errors: errors) }
         }
-        r.get("/activities/:id", .action(.affairApply)) { _, c in try await activityPage(c, try c.id("id"), errors: [:]) }
+        r.get("/activities/:id", .action(.activityView)) { _, c in try await activityPage(c, try c.id("id"), errors: [:]) }
         r.post("/activities/:id/sign-up", .action(.affairApply)) { _, c in
             let id = try c.id("id")
             return try await formOrErrors(prefix: "join", alsoShowing: [.conflict]) {
@@ -435,23 +435,23 @@ struct ServicesRoutes {
                 return redirect("/activities/\(id)")
             } page: { errors in try await activityPage(c, id, errors: errors) }
         }
-        r.post("/activities/:id/attend", .action(.affairHandle)) { _, c in
+        r.post("/activities/:id/attend", .action(.activityRun)) { _, c in
             let id = try c.id("id")
             return try await formOrErrors(prefix: "door") {
                 _ = try await affairs.attend(id, code: c.form["household_code"], actor: try c.requireActor())
                 return redirect("/activities/\(id)#door")
             } page: { errors in try await activityPage(c, id, errors: errors) }
         }
-        r.post("/activities/:id/cancel", .action(.affairHandle)) { _, c in
+        r.post("/activities/:id/cancel", .action(.activityRun)) { _, c in
             let id = try c.id("id")
             _ = try await affairs.cancelActivity(id, actor: try c.requireActor())
             return redirect("/activities/\(id)")
         }
-        r.get("/api/v1/activities", .action(.affairApply)) { _, c in try JSON.response(try await affairs.activities(actor: try c.requireActor())) }
-        r.post("/api/v1/activities", .action(.affairHandle), body: ActivityInput.self) { _, c, i in
+        r.get("/api/v1/activities", .action(.activityView)) { _, c in try JSON.response(try await affairs.activities(actor: try c.requireActor())) }
+        r.post("/api/v1/activities", .action(.activityRun), body: ActivityInput.self) { _, c, i in
             try JSON.response(try await affairs.createActivity(i, actor: try c.requireActor()), status: .created)
         }
-        r.get("/api/v1/activities/:id", .action(.affairApply)) { _, c in try JSON.response(try await affairs.activity(try c.id("id"), actor: try c.requireActor())) }
+        r.get("/api/v1/activities/:id", .action(.activityView)) { _, c in try JSON.response(try await affairs.activity(try c.id("id"), actor: try c.requireActor())) }
         r.post("/api/v1/activities/:id/sign-ups", .action(.affairApply), optionalBody: SignUpInput.self) { _, c, i in
             // The household's own sign-up (confirmed, or waiting with its number).
             try JSON.response(try await affairs.signUp(try c.id("id"), i ?? SignUpInput(), actor: try c.requireActor()), status: .created)
@@ -459,17 +459,17 @@ struct ServicesRoutes {
         r.post("/api/v1/activities/:id/sign-ups/cancel", .action(.affairApply), optionalBody: SignUpInput.self) { _, c, i in
             try JSON.response(try await affairs.cancelSignUp(try c.id("id"), i ?? SignUpInput(), actor: try c.requireActor()))
         }
-        r.post("/api/v1/activities/:id/attendance", .action(.affairHandle), body: SignUpInput.self) { _, c, i in
+        r.post("/api/v1/activities/:id/attendance", .action(.activityRun), body: SignUpInput.self) { _, c, i in
             try JSON.response(try await affairs.attend(try c.id("id"), code: i.householdCode, actor: try c.requireActor()))
         }
-        r.post("/api/v1/activities/:id/cancel", .action(.affairHandle)) { _, c in
+        r.post("/api/v1/activities/:id/cancel", .action(.activityRun)) { _, c in
             try JSON.response(try await affairs.cancelActivity(try c.id("id"), actor: try c.requireActor()))
         }
     }
 
     static func activityInput(_ f: FormData) -> ActivityInput {
         var i = ActivityInput()
-        i.placeID = f.int("place_id"); i.title = f["title"]; i.venue = f["venue"]; i.organiser = f["organiser"]; i.description = f["description"]
+        i.placeID = f.int("place_id"); i.organisationID = f.int("organisation_id"); i.title = f["title"]; i.venue = f["venue"]; i.organiser = f["organiser"]; i.description = f["description"]
         i.startsAt = f["starts_at"]; i.endsAt = f["ends_at"]; i.capacity = f.int("capacity").map(Int.init)
         i.audience = f["audience"].flatMap(ActivityAudience.init(rawValue:))
         return i
@@ -491,10 +491,15 @@ struct ServicesRoutes {
              "full": a.taken >= a.capacity, "cancelled": a.status == "cancelled", "audience": Self.audienceLabel(a.audience, c.lang),
              "for_some": a.audience != .all, "mine": a.mine.map { I18n.label("signup_" + $0.status, c.lang) } ?? "", "signed": a.mine != nil]
         }
-        let places = try await staffPlaces(actor)
+        let runs = actor.grants(for: .activityRun)
+        // Staff post at a place they serve; an organisation's account posts as itself.
+        let places = runs.contains { $0.organisationID == nil } ? try await staffPlaces(actor, .activityRun) : []
+        let orgs = places.isEmpty ? try await affairs.registry.organisationRefs(ids: runs.compactMap(\.organisationID)).values.sorted { $0.id < $1.id } : []
         let tomorrow = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds) + 1)
         var resp = renderer.page("activities", [
-            "activities": rows, "none": rows.isEmpty, "staff": !places.isEmpty, "places": places,
+            "activities": rows, "none": rows.isEmpty, "staff": !places.isEmpty || !orgs.isEmpty, "places": places, "as_staff": !places.isEmpty,
+            "organisations": orgs.map { ["id": $0.id, "name": $0.name, "place": $0.placeName] }, "one_organisation": orgs.count == 1,
+            "organisation_id": orgs.first?.id ?? 0,
             "audiences": ActivityAudience.allCases.map { ["code": $0.rawValue, "label": Self.audienceLabel($0, c.lang)] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
             "default_start": tomorrow + "T09:30", "default_end": tomorrow + "T11:00",
@@ -515,7 +520,7 @@ struct ServicesRoutes {
             "description": a.description, "has_description": !a.description.isEmpty, "audience": Self.audienceLabel(a.audience, c.lang),
             "capacity": a.capacity, "taken": a.taken, "waiting": a.waiting, "full": a.taken >= a.capacity, "open": open, "cancelled": !open,
             "mine_confirmed": a.mine?.status == "confirmed", "mine_waiting": a.mine?.status == "waiting", "position": a.mine?.waitingPosition ?? 0,
-            "can_sign_up": open && (a.mine == nil || !resident), "resident": resident, "can_withdraw": open && a.mine != nil && resident,
+            "can_sign_up": open && actor.may(.affairApply) && (a.mine == nil || !resident), "resident": resident, "can_withdraw": open && a.mine != nil && resident,
             "staff": staff,
             "sign_ups": a.signUps.map { s in
                 ["address": s.address, "people": s.people, "by": s.by, "status": I18n.label("signup_" + s.status, c.lang), "waiting": s.status == "waiting",

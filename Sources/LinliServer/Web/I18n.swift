@@ -52,8 +52,8 @@ enum I18n {
         "initial_password": ("初始密码（至少 10 位）", "Initial password (10+ characters)"), "no_users": ("没有账号", "No accounts"),
         "locked": ("登录失败次数过多，暂时锁定", "Locked after repeated failed sign-ins"), "revoke": ("撤销", "Revoke"),
         "grant_role": ("授予角色", "Grant a role"), "role": ("角色", "Role"), "grant_place": ("范围（地点；网格员、居民可不填）", "Over (place id; not needed for grid workers and residents)"),
-        "grant_grid": ("网格编号（网格员）", "Grid id (grid workers)"), "grant_household": ("住户（居民）", "Household (residents)"),
-        "grant_department": ("所属部门（部门工作人员）", "Department (department staff)"),
+        "grant_grid": ("网格（网格员）", "Grid (grid workers)"), "grant_household": ("住户（居民）", "Household (residents)"),
+        "grant_department": ("所属部门或组织（部门、社会组织、党组织的账号）", "Department or organisation (its staff's account)"),
         "search_go": ("查找", "Find"), "household": ("住户", "Household"),
         "add_organisation": ("新增组织", "Add an organisation"), "org_kind": ("组织类型", "Kind"), "org_service_type": ("社会组织类别", "Social organisation type"),
         "org_registration": ("登记或备案", "Registered or filed"), "svc_activity": ("文体活动类", "Activity"), "svc_service": ("公益服务类", "Service"),
@@ -139,6 +139,7 @@ enum I18n {
         "role_volunteer": ("志愿者", "Volunteer"), "role_auditor": ("审计员", "Auditor"),
         "role_partner_app": ("第三方应用", "Partner app"), "role_hotline": ("12345 热线", "12345 hotline"),
         "role_department_staff": ("部门工作人员", "Department staff"),
+        "role_social_organisation": ("社会组织", "Social organisation"), "role_party_branch": ("党组织（党支部）", "Party organisation (branch)"),
     ]
 
     static let zhTable = strings.mapValues { $0.0 }

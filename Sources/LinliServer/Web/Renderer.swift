@@ -91,6 +91,7 @@ struct Renderer: Sendable {
         ("can_users", .userManage), ("can_figures", .requestFigures), ("can_route", .requestRoute), ("can_linkage", .linkageView),
         ("can_volunteer", .volunteerJoin), ("can_act_for", .residentActFor), ("can_today", .requestWork), ("can_visits", .visitLog), ("can_announcements", .announcementSend),
         ("can_situation", .situationView), ("can_affairs", .affairApply), ("can_desk", .affairHandle), ("can_work_items", .workItemView),
+        ("can_activities", .activityView),
     ]
 
     func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {
