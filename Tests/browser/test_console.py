@@ -1552,6 +1552,227 @@ def community_reads_the_situation_map_and_the_needs_on_a_phone(d, base):
         assert e.code == 403, e.code
 
 
+def id_number(n, birth):
+    """A valid resident ID number (GB 11643 check digit) for the n-th person born on `birth` (YYYYMMDD)."""
+    body = "330302" + birth + f"{n % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
+
+
+def a_street_starts_from_nothing():
+    """The README's "Start your own street", from an empty data directory: the operator's four
+    commands, then the console only. A city administrator lays out a district, a street, an
+    urban community and a rural village with a villager group; grids and a micro-grid; makes the
+    community worker's account (the place picked by name). The worker imports 200 households with
+    their parts and owners (one buyer of three parts, twenty unsold developer parts), invites an
+    owner who makes her own account, opens the lift vote of building 5 whose electorate counts the
+    buyer and the developer once each; she votes online; a grid worker named at /users (grid
+    picked by name) files a request for a resident who phoned, picked by her name."""
+    env = dict(os.environ, LINLI_BCRYPT_COST="4")
+    env.pop("LINLI_DATABASE_URL", None)
+    data = tempfile.mkdtemp(prefix="linli-own-street-")
+    env["LINLI_DATA_DIR"] = data
+    def cli(*args):
+        return subprocess.run([BIN, *args], env=env, check=True, capture_output=True, text=True).stdout
+    cli("migrate")
+    city = re.search(r"\d+", cli("city", "create", "温州市")).group(0)
+    cli("user", "create", "admin", "--name", "管理员", "--password", PASSWORD)
+    cli("user", "grant", "admin", "city_admin", "--place", city)
+    proc, port, _ = start_server(data=data)
+    base = f"http://127.0.0.1:{port}"
+    d = browser(1280, 900)
+    try:
+        login(d, base, "admin")
+        d.get(base + "/places/" + city)
+        def add_child(kind, name, ctype=None):
+            open_details(d, "child-form")
+            Select(d.find_element(By.ID, "child-kind")).select_by_value(kind)
+            d.find_element(By.ID, "child-name").send_keys(name)
+            if ctype:
+                Select(d.find_element(By.ID, "child-ctype")).select_by_value(ctype)
+            d.find_element(By.CSS_SELECTOR, "#child-form button[type=submit]").click()
+            # The new place's own page opens.
+            def made(drv):
+                try:
+                    return name in drv.find_element(By.TAG_NAME, "h1").text
+                except Exception:
+                    return False  # the old page went away while it was read
+            WebDriverWait(d, 10).until(made, f"{name} was not made")
+        add_child("district", "鹿城区")
+        add_child("street", "五马街道")
+        street_url = d.current_url
+        add_child("community", "墨池社区", "urban")
+        community_url = d.current_url
+        d.get(street_url)
+        add_child("community", "南塘村", "rural")
+        add_child("villager_group", "第一村民小组")
+        d.get(community_url)
+        community = community_url.rstrip("/").rsplit("/", 1)[1]
+        open_details(d, "grid-form")
+        d.find_element(By.ID, "grid-name").send_keys("第一网格")
+        d.find_element(By.ID, "do-grid").click()
+        wait_text(d, "main", "第一网格")
+        open_details(d, "micro-grid-form")
+        d.find_element(By.ID, "micro-name").send_keys("第一网格-微网格1")
+        d.find_element(By.ID, "do-micro-grid").click()
+        wait_text(d, "main", "微网格长")
+        shot(d, "own-street-grid-desk")
+        # Accounts: the community worker, her place picked by its name.
+        def new_user(username, name, role, field, pick, wanted):
+            d.get(base + "/users")
+            d.find_element(By.ID, "nu-username").send_keys(username)
+            d.find_element(By.ID, "nu-name").send_keys(name)
+            d.find_element(By.ID, "nu-password").send_keys(PASSWORD)
+            d.find_element(By.ID, "do-new-user").click()
+            WebDriverWait(d, 10).until(lambda drv: re.search(r"/users/\d+$", drv.current_url), "the account was not made")
+            Select(d.find_element(By.ID, "g-role")).select_by_value(role)
+            box = settled(d, d.find_element(By.ID, field))
+            box.send_keys(pick)
+            WebDriverWait(d, 10).until(lambda drv: any(wanted in o.text for o in drv.find_elements(By.CSS_SELECTOR, ".pick-option")), f"{wanted} not offered")
+            next(o for o in d.find_elements(By.CSS_SELECTOR, ".pick-option") if wanted in o.text).click()
+            d.find_element(By.ID, "do-grant").click()
+            wait_text(d, "grants", wanted)
+        new_user("mochi", "墨池社区社工", "community_staff", "g-place", "墨池", "墨池社区")
+
+        d.delete_all_cookies()
+        login(d, base, "mochi")
+        new_user("wangge", "第一网格网格员", "grid_worker", "g-grid", "第一", "第一网格")
+        # 200 households in five buildings: 160 owned by a resident, in building 5 three parts of
+        # one buyer (陈建国), twenty unsold developer parts and seventeen owners living there.
+        header = ["小区", "楼栋", "单元", "门牌号", "微网格", "姓名", "身份证号", "手机号", "户籍状态", "与户关系", "标签", "党员",
+                  "专有部分编号", "建筑面积", "产权人", "份额", "开发商未售"]
+        rows, n = [], 0
+        for b in range(1, 6):
+            for u in (1, 2):
+                for i in range(20):
+                    door = f"{i // 4 + 1}0{i % 4 + 1}"
+                    part = [f"{b}-{u}-{door}", "89.50"]
+                    where = ["江南苑", f"{b}幢", f"{u}单元", door, "第一网格-微网格1"]
+                    if b == 5 and u == 2:
+                        rows.append(where + [""] * 7 + part + ["温州江南置业有限公司", "", "是"])
+                    elif b == 5 and u == 1 and i < 3:
+                        rows.append(where + [""] * 7 + part + ["陈建国", "", "否"])
+                    else:
+                        n += 1
+                        name = "林秀英" if (b, u, i) == (5, 1, 3) else "周桂芳" if n == 2 else "王李张刘陈杨黄赵吴孙"[n % 10] + ["建华", "秀兰", "志强", "丽娟", "国庆", "海燕", "德明", "淑珍", "永刚", "玉梅"][n // 10 % 10] + ("" if n < 100 else "甲")
+                        rows.append(where + [name, id_number(n, f"19{50 + n % 40:02d}0{n % 9 + 1}1{n % 9}"), f"139{n:08d}", "户籍人口", "户主", "", "否"] + part + ["本人", "", "否"])
+        path = os.path.join(tempfile.mkdtemp(), "江南苑.csv")
+        with open(path, "w", encoding="utf-8-sig") as f:
+            f.write(",".join(header) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+        d.get(community_url)
+        d.find_element(By.ID, "transfer-link").click()
+        d.find_element(By.ID, "import-file").send_keys(path)
+        d.find_element(By.ID, "do-import").click()
+        wait_text(d, "import-report", "200", timeout=30)
+        shot(d, "own-street-imported-desk")
+        # The owner of 5幢1单元104 gets her invitation from her page.
+        d.get(community_url)
+        d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "江南苑").click()
+        d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "5幢").click()
+        d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
+        d.find_element(By.ID, "households").find_element(By.PARTIAL_LINK_TEXT, "104").click()
+        d.find_element(By.CSS_SELECTOR, "#residents a").click()
+        assert "林秀英" in d.find_element(By.TAG_NAME, "h1").text
+        d.find_element(By.ID, "do-invite").click()
+        code = d.find_element(By.ID, "invite-code").text
+        # The lift of building 5: a matter whose vote counts the buyer and the developer once each.
+        d.get(base + "/matters/new")
+        Select(d.find_element(By.ID, "place_id")).select_by_visible_text("江南苑")
+        Select(d.find_element(By.ID, "process")).select_by_value("lift")
+        d.find_element(By.ID, "title").send_keys("5幢加装电梯")
+        # Adding a lift alters the building: art. 278 item 7, decided by three quarters.
+        Select(d.find_element(By.ID, "law_item")).select_by_value("7")
+        d.find_element(By.ID, "description").send_keys("5幢业主提议加装电梯，费用按楼层分摊。")
+        d.find_element(By.ID, "submit-matter").click()
+        wait_text(d, "current-stage", "")
+        for _ in range(8):
+            if d.find_elements(By.ID, "poll-form"):
+                break
+            if d.find_elements(By.ID, "do-decide"):
+                d.find_element(By.ID, "do-decide").click()
+            elif d.find_elements(By.ID, "do-advance-meeting"):
+                d.find_element(By.ID, "do-advance-meeting").click()
+            elif d.find_elements(By.ID, "open-meeting-form") and not d.find_elements(By.ID, "do-skip"):
+                # The neighbours' consultation: held an hour ago in the building's hall, its minutes kept.
+                d.find_element(By.ID, "open-meeting-form").click()
+                held = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 8 * 3600 - 3600))
+                d.execute_script("document.getElementById('mt-starts').value = arguments[0]", held)
+                d.find_element(By.ID, "mt-location").send_keys("5幢一楼大厅")
+                d.find_element(By.ID, "mt-agenda").send_keys("加装电梯方案与费用分摊")
+                d.find_element(By.ID, "do-meeting").click()
+                d.find_element(By.ID, "att-name").send_keys("5幢楼长")
+                d.find_element(By.ID, "do-attend").click()
+                wait_text(d, "attendance-recorded", "5幢楼长")
+                d.find_element(By.ID, "min-minutes").send_keys("5幢住户一致同意提交楼栋业主表决。")
+                d.find_element(By.ID, "do-minutes").click()
+                wait_text(d, "meeting-status", "已召开")
+                d.find_element(By.CSS_SELECTOR, ".crumbs a").click()
+            elif d.find_elements(By.ID, "do-skip"):
+                d.find_element(By.ID, "do-skip").find_element(By.XPATH, "ancestor::details").find_element(By.TAG_NAME, "summary").click()
+                d.find_element(By.ID, "skip-reason").send_keys("业主联名提议，直接表决")
+                d.find_element(By.ID, "do-skip").click()
+            time.sleep(0.3)
+        assert d.find_elements(By.ID, "poll-form"), "the matter never reached its vote: " + d.find_element(By.ID, "current-stage").text
+        # The electorate: building 5, picked by its name.
+        box = settled(d, d.find_element(By.ID, "poll-place"))
+        box.clear()
+        box.send_keys("5幢")
+        WebDriverWait(d, 10).until(lambda drv: any("江南苑" in o.text for o in drv.find_elements(By.CSS_SELECTOR, ".pick-option")), "building 5 not offered")
+        next(o for o in d.find_elements(By.CSS_SELECTOR, ".pick-option") if "江南苑" in o.text).click()
+        d.find_element(By.ID, "do-open-poll").click()
+        WebDriverWait(d, 10).until(lambda drv: "/polls/" in drv.current_url, "the vote did not open")
+        poll_url = d.current_url
+        heads = d.find_element(By.ID, "participation").text
+        assert "3/4" in d.find_element(By.ID, "main").text, "the lift is decided by three quarters"
+        shot(d, "own-street-poll-desk")
+        # She registers with the code and votes from her phone.
+        phone = browser()
+        try:
+            phone.get(base + "/register")
+            phone.find_element(By.ID, "reg-code").send_keys(code)
+            phone.find_element(By.ID, "reg-username").send_keys("lin.xiuying")
+            phone.find_element(By.ID, "reg-password").send_keys("lin-xiuying-password")
+            phone.find_element(By.ID, "register-submit").click()
+            WebDriverWait(phone, 10).until(lambda drv: "/home" in drv.current_url, "her account did not land on her home")
+            phone.get(base + "/prefs?print=large")
+            phone.get(poll_url)
+            phone.find_element(By.ID, "choice-yes").click()
+            phone.find_element(By.ID, "do-vote").click()
+            wait_text(phone, "vote-recorded", "投票已记录")
+            shot(phone, "own-street-owner-voted-large-phone")
+        finally:
+            phone.quit()
+        # 40 parts of 89.5 ㎡; 19 owners: 17 living there, the buyer of three once, the developer of twenty once.
+        assert "0 / 19" in heads and "3580.00" in heads, heads
+        d.get(poll_url)
+        assert "1 / 19" in d.find_element(By.ID, "participation").text, d.find_element(By.ID, "participation").text
+        # The grid worker files for a resident who phoned, finding her by name.
+        d.delete_all_cookies()
+        login(d, base, "wangge")
+        d.get(base + "/requests/new")
+        d.find_element(By.CSS_SELECTOR, "#category option[value=water_leak]").click()
+        d.find_element(By.ID, "description").send_keys("居民来电：厨房水管漏水。")
+        d.find_elements(By.CSS_SELECTOR, "#location option")[1].click()
+        box = settled(d, d.find_element(By.ID, "household_id"))
+        box.send_keys("周桂芳")
+        WebDriverWait(d, 10).until(lambda drv: any("周桂芳" in o.text for o in drv.find_elements(By.CSS_SELECTOR, ".pick-option")), "no household offered for the name")
+        next(o for o in d.find_elements(By.CSS_SELECTOR, ".pick-option") if "周桂芳" in o.text).click()
+        d.find_element(By.ID, "contact_name").send_keys("周桂芳")
+        d.find_element(By.ID, "contact_phone").send_keys("13900000002")
+        settled(d, d.find_element(By.ID, "resident_consent")).click()
+        settled(d, d.find_element(By.ID, "request-submit")).click()
+        WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "request-status"), "the request was not filed")
+        shot(d, "own-street-grid-worker-filed-desk")
+    except Exception:
+        shot(d, "FAIL-a_street_starts_from_nothing")
+        raise
+    finally:
+        d.quit()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def request_survives_kill_9(base, proc, port, data):
     """A request acknowledged with 201 is still there after the server is killed without warning."""
     _, t = api(base, "/api/v1/tokens", body={"username": "resident", "password": PASSWORD})
@@ -1720,6 +1941,15 @@ def main():
                 shot(d, "FAIL-" + fn.__name__)
             finally:
                 d.quit()
+        if not only or "a_street_starts_from_nothing" in only:
+            try:
+                a_street_starts_from_nothing()
+                passed += 1
+                print("ok   a_street_starts_from_nothing")
+            except Exception:
+                failed += 1
+                print("FAIL a_street_starts_from_nothing")
+                traceback.print_exc()
         for check in () if only else (request_survives_kill_9, ballot_survives_kill_9, gift_survives_kill_9, writes_survive_kill_9_mid_stream):
             try:
                 proc = check(base, proc, port, data)

@@ -116,11 +116,12 @@ struct UserRoutes {
 
     func rows(_ users: [AccountService.UserRow], _ lang: Lang) async throws -> [[String: Any]] {
         let names = try await registry.organisationRefs(ids: users.flatMap { $0.grants.compactMap(\.organisationID) })
+        let grids = try await registry.gridNames(ids: users.flatMap { $0.grants.compactMap(\.gridID) })
         return users.map { u in
             ["id": u.id, "username": u.username, "display_name": u.displayName, "locked": u.locked,
              "grants": u.grants.map { g -> [String: Any] in
                 ["id": g.id, "role_label": I18n.label("role_" + g.role, lang), "place_id": g.placeID, "place_name": g.placeName,
-                 "grid_id": g.gridID.map { $0 as Any } ?? false, "household_id": g.householdID.map { $0 as Any } ?? false,
+                 "grid_id": g.gridID.map { $0 as Any } ?? false, "grid_name": g.gridID.flatMap { grids[$0] } ?? "", "household_id": g.householdID.map { $0 as Any } ?? false,
                  "organisation_name": g.organisationID.flatMap { names[$0]?.name } ?? false]
              }]
         }

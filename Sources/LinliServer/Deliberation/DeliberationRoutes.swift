@@ -465,7 +465,9 @@ struct DeliberationRoutes {
         let data: [String: Any] = [
             "places": places.map { ["value": $0.0, "label": $0.1, "selected": String($0.0) == values["place_id"]] },
             "processes": processes.map { ["value": $0.code, "label": $0.name, "selected": $0.code == (values["process"] ?? "wenzhou")] },
-            "classes": ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == (values["item_class"] ?? "ordinary")] },
+            // Left on its first choice, the class follows the art. 278 item named (else ordinary):
+            // naming item 7 and leaving "ordinary" would only earn a refusal.
+            "classes": ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == values["item_class"]] },
             "law_items": LawItem.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.code, c.lang), "selected": String($0.rawValue) == values["law_item"]] },
             "title": values["title"] ?? "", "description": values["description"] ?? "", "errors": errors ?? [:],
         ]

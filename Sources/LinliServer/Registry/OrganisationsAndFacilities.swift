@@ -229,6 +229,16 @@ extension RegistryService {
         }
     }
 
+    /// Grids' names by id (to name a grid worker's grid beside their grant).
+    public func gridNames(ids: [Int64]) async throws -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try await store.read { db in
+            try await db.query("SELECT id, name FROM grids WHERE id IN (\(list: Array(Set(ids))))").all().reduce(into: [:]) {
+                $0[try $1.decode(column: "id", as: Int64.self)] = try $1.decode(column: "name", as: String.self)
+            }
+        }
+    }
+
     /// Grids and micro-grids inside the actor's user-management areas, by name, for naming a
     /// grid worker's grid.
     public func pickGrids(_ raw: String, actor: Actor) async throws -> [PickItem] {

@@ -44,7 +44,7 @@ enum ServicesText {
         "activities": ("活动", "Activities"), "activities_lead": ("社区和社会组织办的活动：报名后按时来，门口出示户码签到。名额满了可以候补，有人退出会按先后顺序递补并通知您。",
                                                               "Activities by the community and local organisations: sign up, come on time, show your household code at the door. When full, join the waiting list: places go in order and you are told."),
         "activities_none": ("近期没有活动。", "No activities coming up."), "activity_new": ("发布活动", "Post an activity"),
-        "activity_title": ("活动名称", "Title"), "activity_venue": ("地点", "Where"), "activity_organiser": ("主办方（可不填，默认为社区）", "Organised by (optional; the community if empty)"),
+        "activity_title": ("活动名称", "Title"), "activity_venue": ("地点", "Where"), "activity_organiser": ("主办方（可不填，默认为社区）", "Organised by (optional; the community if empty)"), "activity_posted_as": ("以本组织名义发布", "Posted as"),
         "activity_starts": ("开始时间", "Starts"), "activity_when": ("时间", "When"), "activity_ends": ("结束时间", "Ends"), "activity_capacity": ("名额（人）", "Places (people)"),
         "activity_audience": ("面向", "For"), "activity_description": ("介绍", "About"), "activity_post": ("发布", "Post"),
         "activity_places": ("名额", "Places"), "activity_taken": ("已报", "taken"), "activity_waiting": ("候补", "waiting"),

@@ -21,6 +21,8 @@ struct HomeRoutes {
         if roles.contains(.gridWorker), roles.isDisjoint(with: [.cityAdmin, .streetStaff, .communityStaff]) { return "/today" }
         // A department's staff work on their items.
         if roles == [.departmentStaff] { return "/work-items" }
+        // A social or party organisation's account runs its activities.
+        if !roles.isEmpty, roles.isSubset(of: [.socialOrganisation, .partyBranch]) { return "/activities" }
         return "/console"
     }
 

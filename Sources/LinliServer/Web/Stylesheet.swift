@@ -18,6 +18,7 @@ enum Stylesheet {
     .crumbs { font-size:.9em; color:var(--muted); } .crumbs a { margin-right:.25rem; }
     ul.list { list-style:none; padding:0; margin:0; } ul.list li { border-bottom:1px solid var(--line); padding:.6rem 0; }
     ul.list li a { display:block; min-height:44px; }
+    ul.list li a.inline { display:inline-block; min-height:44px; line-height:44px; }
     .meta { color:var(--muted); font-size:.9em; }
     dl.fields { display:grid; grid-template-columns: 9em 1fr; gap:.25rem .75rem; } dl.fields dt { color:var(--muted); } dl.fields dd { min-width:0; overflow-wrap:anywhere; }
     @media (max-width: 480px) { dl.fields { grid-template-columns: 1fr; } dl.fields dt { margin-top:.5rem; } }
