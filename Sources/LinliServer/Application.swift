@@ -182,6 +182,13 @@ public struct Linli: Sendable {
         registry.householdsChanged = { [gridWork] db, ids in try await gridWork.householdsChanged(db, ids) }
         // A relative's link follows the person to their new home (and its community's office).
         registry.residentMoved = { db, resident, household, path in try await AccountService.residentMoved(db, resident: resident, household: household, path: path) }
+        // Sensitive records coming due are the community office's to confirm or let go.
+        registry.sensitiveComingDue = { [env = config.environment] db, community, count in
+            let staff = try await AccountService.holders(db, role: .communityStaff, placeIDs: [community])
+            try await InAppNotifier().deliver(db, staff.map {
+                OutgoingNotification(userID: $0, kind: "sensitive_due", requestID: nil, subject: String(count), link: "/communities/\(community)/sensitive-due")
+            }, at: env.nowSeconds)
+        }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

@@ -113,7 +113,7 @@ import ZIPFoundation
         let city = AccountService.grantableRoles(by: actor(.cityAdmin))
         #expect(city.contains(.resident) && city.contains(.volunteer) && city.contains(.cityAdmin))
         let community = Set(AccountService.grantableRoles(by: actor(.communityStaff)))
-        #expect(community == [.communityStaff, .gridWorker, .propertyCompany, .resident, .volunteer, .partnerApp, .ownersCommittee])
+        #expect(community == [.communityStaff, .gridWorker, .propertyCompany, .resident, .volunteer, .partnerApp, .ownersCommittee, .socialOrganisation, .partyBranch])
         #expect(AccountService.grantableRoles(by: actor(.gridWorker)).isEmpty)
     }
 

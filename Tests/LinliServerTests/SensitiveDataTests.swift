@@ -165,8 +165,21 @@ import LinliStore
             let due = try await reg.sensitiveDue(community: f.demo.firstCommunityID, actor: staff)
             #expect(due.contains { $0.residentID == rid && $0.tag == "elderly_alone" })
             await #expect(throws: LinliError.self) { _ = try await reg.sensitiveDue(community: f.demo.firstCommunityID, actor: grid) }
+            // The hourly job tells the office of it once: one note for the community leading to
+            // the list, not one per record, and not again an hour later.
+            let early = try await reg.sweepSensitive()
+            let toldSQL = """
+                SELECT COUNT(*) AS n FROM notifications WHERE kind = 'sensitive_due' AND user_id = \(staff.userID)
+                AND link = '/communities/\(f.demo.firstCommunityID)/sensitive-due'
+                """
+            #expect(try await Self.count(f, toldSQL) == 1)
+            clock.advance(hours: 1)
+            _ = try await reg.sweepSensitive()
+            #expect(try await Self.count(f, toldSQL) == 1)
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM sensitive_facts WHERE resident_id = \(rid) AND tag = 'elderly_alone' AND due_told_at IS NOT NULL") == 1)
+            #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'sensitive_due' AND user_id = \(grid.userID)") == 0)
             clock.advance(hours: 24 * 50)
-            let removed = try await reg.sweepSensitive()
+            let removed = try await reg.sweepSensitive() + early
             #expect(removed >= alone)
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM residents WHERE (',' || tags || ',') LIKE '%,elderly_alone,%'") == 0)
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM sensitive_facts WHERE tag = 'elderly_alone'") == 0)

@@ -1656,7 +1656,7 @@ def a_street_starts_from_nothing():
                         n += 1
                         name = "林秀英" if (b, u, i) == (5, 1, 3) else "周桂芳" if n == 2 else "王李张刘陈杨黄赵吴孙"[n % 10] + ["建华", "秀兰", "志强", "丽娟", "国庆", "海燕", "德明", "淑珍", "永刚", "玉梅"][n // 10 % 10] + ("" if n < 100 else "甲")
                         rows.append(where + [name, id_number(n, f"19{50 + n % 40:02d}0{n % 9 + 1}1{n % 9}"), f"139{n:08d}", "户籍人口", "户主", "", "否"] + part + ["本人", "", "否"])
-        path = os.path.join(tempfile.mkdtemp(), "江南苑.csv")
+        path = os.path.join(data, "江南苑.csv")
         with open(path, "w", encoding="utf-8-sig") as f:
             f.write(",".join(header) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
         d.get(community_url)
@@ -1684,34 +1684,52 @@ def a_street_starts_from_nothing():
         Select(d.find_element(By.ID, "law_item")).select_by_value("7")
         d.find_element(By.ID, "description").send_keys("5幢业主提议加装电梯，费用按楼层分摊。")
         d.find_element(By.ID, "submit-matter").click()
-        wait_text(d, "current-stage", "")
-        for _ in range(8):
-            if d.find_elements(By.ID, "poll-form"):
-                break
-            if d.find_elements(By.ID, "do-decide"):
-                d.find_element(By.ID, "do-decide").click()
-            elif d.find_elements(By.ID, "do-advance-meeting"):
-                d.find_element(By.ID, "do-advance-meeting").click()
-            elif d.find_elements(By.ID, "open-meeting-form") and not d.find_elements(By.ID, "do-skip"):
-                # The neighbours' consultation: held an hour ago in the building's hall, its minutes kept.
-                d.find_element(By.ID, "open-meeting-form").click()
-                held = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 8 * 3600 - 3600))
-                d.execute_script("document.getElementById('mt-starts').value = arguments[0]", held)
-                d.find_element(By.ID, "mt-location").send_keys("5幢一楼大厅")
-                d.find_element(By.ID, "mt-agenda").send_keys("加装电梯方案与费用分摊")
-                d.find_element(By.ID, "do-meeting").click()
-                d.find_element(By.ID, "att-name").send_keys("5幢楼长")
-                d.find_element(By.ID, "do-attend").click()
-                wait_text(d, "attendance-recorded", "5幢楼长")
-                d.find_element(By.ID, "min-minutes").send_keys("5幢住户一致同意提交楼栋业主表决。")
-                d.find_element(By.ID, "do-minutes").click()
-                wait_text(d, "meeting-status", "已召开")
-                d.find_element(By.CSS_SELECTOR, ".crumbs a").click()
-            elif d.find_elements(By.ID, "do-skip"):
-                d.find_element(By.ID, "do-skip").find_element(By.XPATH, "ancestor::details").find_element(By.TAG_NAME, "summary").click()
-                d.find_element(By.ID, "skip-reason").send_keys("业主联名提议，直接表决")
-                d.find_element(By.ID, "do-skip").click()
-            time.sleep(0.3)
+        WebDriverWait(d, 10).until(lambda drv: re.search(r"/matters/\d+", drv.current_url), "the matter was not filed")
+        def stage():
+            try:
+                return d.find_element(By.ID, "current-stage").text
+            except Exception:
+                return None  # between pages
+        def moved_on(before):
+            WebDriverWait(d, 10).until(lambda drv: drv.find_elements(By.ID, "poll-form") or stage() not in (None, before), "the stage did not move on from " + before)
+        # Absent buttons are looked for without waiting: each stage shows one way on.
+        d.implicitly_wait(0)
+        try:
+            for _ in range(8):
+                if d.find_elements(By.ID, "poll-form"):
+                    break
+                before = stage()
+                if d.find_elements(By.ID, "do-decide"):
+                    d.find_element(By.ID, "do-decide").click()
+                    moved_on(before)
+                elif d.find_elements(By.ID, "do-advance-meeting"):
+                    d.find_element(By.ID, "do-advance-meeting").click()
+                    moved_on(before)
+                elif d.find_elements(By.ID, "open-meeting-form") and not d.find_elements(By.ID, "do-skip"):
+                    # The neighbours' consultation: held an hour ago in the building's hall, its minutes kept.
+                    d.find_element(By.ID, "open-meeting-form").click()
+                    held = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 8 * 3600 - 3600))
+                    d.execute_script("document.getElementById('mt-starts').value = arguments[0]", held)
+                    d.find_element(By.ID, "mt-location").send_keys("5幢一楼大厅")
+                    d.find_element(By.ID, "mt-agenda").send_keys("加装电梯方案与费用分摊")
+                    d.find_element(By.ID, "do-meeting").click()
+                    d.implicitly_wait(5)
+                    d.find_element(By.ID, "att-name").send_keys("5幢楼长")
+                    d.find_element(By.ID, "do-attend").click()
+                    wait_text(d, "attendance-recorded", "5幢楼长")
+                    d.find_element(By.ID, "min-minutes").send_keys("5幢住户一致同意提交楼栋业主表决。")
+                    d.find_element(By.ID, "do-minutes").click()
+                    wait_text(d, "meeting-status", "已召开")
+                    d.find_element(By.CSS_SELECTOR, ".crumbs a").click()
+                    WebDriverWait(d, 10).until(lambda drv: stage() is not None, "back on the matter")
+                    d.implicitly_wait(0)
+                elif d.find_elements(By.ID, "do-skip"):
+                    d.find_element(By.ID, "do-skip").find_element(By.XPATH, "ancestor::details").find_element(By.TAG_NAME, "summary").click()
+                    d.find_element(By.ID, "skip-reason").send_keys("业主联名提议，直接表决")
+                    d.find_element(By.ID, "do-skip").click()
+                    moved_on(before)
+        finally:
+            d.implicitly_wait(5)
         assert d.find_elements(By.ID, "poll-form"), "the matter never reached its vote: " + d.find_element(By.ID, "current-stage").text
         # The electorate: building 5, picked by its name.
         box = settled(d, d.find_element(By.ID, "poll-place"))

@@ -180,6 +180,13 @@ public struct AccountService: Sendable {
         if let actor, !actor.grants(for: .userManage).contains(where: { path.hasPrefix($0.placePath) }) {
             throw LinliError.invalid("place", "outside_scope", "只能在自己管辖的范围内授权")
         }
+        // An account speaks for one organisation at a place: another organisation there needs its
+        // own account (granting it here would silently take the first one's place).
+        if Self.organisationRoles.contains(role), let held = try await db.raw("""
+            SELECT organisation_id FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)
+            """).first()?.decode(column: "organisation_id", as: Int64?.self), held != organisationID {
+            throw LinliError.invalid("organisation_id", "one_per_place", "这个账号已代表这里的另一个组织；请为这个组织另建账号")
+        }
         try await db.raw("DELETE FROM role_grants WHERE user_id = \(bind: uid) AND role = \(bind: role.rawValue) AND place_id = \(bind: place)").run()
         try await db.raw("""
             INSERT INTO role_grants (user_id, role, place_id, grid_id, household_id, resident_id, organisation_id)

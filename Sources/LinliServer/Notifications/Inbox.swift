@@ -107,6 +107,7 @@ public struct Inbox: Sendable {
         "space_approved": ("场地预约已同意：%@", "Your room booking is approved: %@"),
         "space_refused": ("场地预约未获同意：%@", "Your room booking was not approved: %@"),
         "activity_promoted": ("候补转正，您已报上名：%@", "A place opened up, you are in: %@"),
+        "sensitive_due": ("%@ 项敏感信息将在 30 天内到期，请核实仍属实的予以续期", "%@ sensitive records come due within 30 days: renew those still true"),
         "activity_cancelled": ("活动已取消：%@", "Activity called off: %@"),
         "affair_applied_for": ("工作人员已为您家提交办事申请，可随时查看进度：%@", "Staff applied for your household; follow it here: %@"),
         "affair_booked_for": ("工作人员已为您家预约窗口办理：%@", "Staff booked a counter time for your household: %@"),

@@ -261,7 +261,10 @@ extension RegistryService {
     public static func ownerFacts(_ db: any SQLDatabase, _ id: Int64) async throws -> OwnerFacts? {
         guard let r = try await db.query("SELECT o.id, o.name, o.kind, o.community_id, p.path FROM owners o JOIN places p ON p.id = o.community_id WHERE o.id = \(id)").first() else { return nil }
         let held = try await db.query("""
-            SELECT MIN(d.household_id) AS h FROM dwelling_owners o JOIN dwellings d ON d.id = o.dwelling_id WHERE o.owner_id = \(id)
+            SELECT MIN(h) AS h FROM (
+              SELECT d.household_id AS h FROM dwellings d WHERE d.owner_id = \(id)
+              UNION ALL SELECT d.household_id AS h FROM dwelling_owners o JOIN dwellings d ON d.id = o.dwelling_id WHERE o.owner_id = \(id)
+            ) held
             """).first()?.decode(column: "h", as: Int64?.self)
         return OwnerFacts(id: id, name: try r.decode(column: "name", as: String.self), kind: try r.decode(column: "kind", as: String.self),
                           communityPath: try r.decode(column: "path", as: String.self), communityID: try r.decode(column: "community_id", as: Int64.self),

@@ -114,7 +114,10 @@ extension RegistryService {
             try actor.require(.placeEdit, on: place.scope)
             for (table, column, what) in [("organisations", "parent_id", "下级组织"), ("volunteer_teams", "organisation_id", "志愿者队伍"),
                                           ("micro_projects", "organisation_id", "微项目"), ("social_workers", "organisation_id", "社工"),
-                                          ("organisation_members", "organisation_id", "成员"), ("venture_applications", "organisation_id", "创投申请")] {
+                                          ("organisation_members", "organisation_id", "成员"), ("venture_applications", "organisation_id", "创投申请"),
+                                          // Its accounts and the activities it posted name it (SQLite may hand a
+                                          // removed id to the next organisation, with them).
+                                          ("role_grants", "organisation_id", "账号授权"), ("activities", "organisation_id", "活动")] {
                 let n = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table) WHERE \(unsafeRaw: column) = \(bind: id)").first()!.decode(column: "n", as: Int.self)
                 guard n == 0 else { throw LinliError.conflict(nil, "in_use", "该组织还有 \(n) 个\(what)，不能删除") }
             }

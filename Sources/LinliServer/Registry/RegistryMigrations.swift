@@ -298,5 +298,10 @@ enum RegistryMigrations {
             "CREATE INDEX households_door_path ON households(door, path)",
             "DROP INDEX IF EXISTS households_door",
         ]),
+        // When the office was told a sensitive record comes due (once per period: a renewal
+        // clears it), so the hourly sweep tells each record once.
+        Migration("registry.015", [
+            "ALTER TABLE sensitive_facts ADD COLUMN due_told_at BIGINT",
+        ]),
     ]
 }

@@ -18,6 +18,9 @@ public struct RegistryService: Sendable {
     /// Told, inside the same transaction, that a resident now lives in another household (at
     /// this path), so that what follows the person (a relative's link) moves with them.
     var residentMoved: @Sendable (any SQLDatabase, _ resident: Int64, _ household: Int64, _ path: String) async throws -> Void = { _, _, _, _ in }
+    /// Told, inside the same transaction, that `count` sensitive records of a community come due
+    /// within `SensitiveRules`' notice period, so that its office hears of them.
+    var sensitiveComingDue: @Sendable (any SQLDatabase, _ community: Int64, _ count: Int) async throws -> Void = { _, _, _ in }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, partLock: PartLock? = nil) {
         self.store = store

@@ -308,7 +308,7 @@ extension RegistryService {
             try actor.require(.residentEdit, on: scope)
             guard SensitiveRules.visible(kept.purposes, servedBy: servedPurposes(actor, scope)) else { throw LinliError.notFound }
             let until = SensitiveRules.keepUntil(tag, from: LocalDay.of(env.nowSeconds), birthDate: birth)
-            try await db.query("UPDATE sensitive_facts SET keep_until = \(until) WHERE resident_id = \(id) AND tag = \(tag)").run()
+            try await db.query("UPDATE sensitive_facts SET keep_until = \(until), due_told_at = NULL WHERE resident_id = \(id) AND tag = \(tag)").run()
             try await audit.append(db, actor: actor, action: "resident.sensitive_renew", objectType: "resident", objectID: id, path: scope.path,
                                    detail: "\(tag):\(ChinaTime.iso(day: until))")
             return try await sensitiveFacts(db, id, scope: scope, actor: actor)
@@ -399,7 +399,35 @@ extension RegistryService {
                 return (due.count, entries.count)
             }
             removed += n.1
-            if n.0 < 200 { return removed }
+            if n.0 < 200 { break }
+        }
+        try await tellComingDue(today: today)
+        return removed
+    }
+
+    /// Tells each community's office, once per record and period, of sensitive records coming
+    /// due within `dueNoticeDays`: one note per community naming how many, leading to its list.
+    /// Returns how many records were told of.
+    @discardableResult
+    func tellComingDue(today: Int64) async throws -> Int {
+        var told = 0
+        while true {
+            let n = try await store.transaction { db -> Int in
+                let rows = try await db.query("""
+                    SELECT f.id, h.community_id FROM sensitive_facts f JOIN residents r ON r.id = f.resident_id JOIN households h ON h.id = r.household_id
+                    WHERE f.keep_until > 0 AND f.keep_until <= \(today + Self.dueNoticeDays) AND f.due_told_at IS NULL ORDER BY f.id LIMIT 1000
+                    """).all()
+                let ids = try rows.map { try $0.decode(column: "id", as: Int64.self) }
+                guard !ids.isEmpty else { return 0 }
+                let byCommunity = Dictionary(grouping: try rows.map { try $0.decode(column: "community_id", as: Int64.self) }, by: { $0 })
+                for (community, records) in byCommunity.sorted(by: { $0.key < $1.key }) {
+                    try await sensitiveComingDue(db, community, records.count)
+                }
+                try await db.query("UPDATE sensitive_facts SET due_told_at = \(env.nowSeconds) WHERE id IN (\(list: ids))").run()
+                return ids.count
+            }
+            told += n
+            if n < 1000 { return told }
         }
     }
 

@@ -170,7 +170,8 @@ extension AffairsService {
                             startsAt: try r.decode(column: "starts_at", as: Int64.self), staff: staff, asOrganisation: asOrganisation), r)
     }
 
-    /// `masked`: for an organisation running it, each household's address without its door.
+    /// `masked`: for an organisation running it, each household's address without its door and
+    /// the name of whoever signed it up as a family name and stars.
     func signUpViews(_ db: any SQLDatabase, activity: Int64, households: [Int64]?, masked: Bool = false) async throws -> [SignUpView] {
         let only: BoundSQL = households.map { $0.isEmpty ? "AND 1 = 0" : "AND s.household_id IN (\(list: $0))" } ?? ""
         let rows = try await db.query("""
@@ -198,7 +199,7 @@ extension AffairsService {
             out.append(SignUpView(id: sid, householdID: try r.decode(column: "household_id", as: Int64.self),
                                   address: masked ? ActivityRules.withoutDoor(try r.decode(column: "address", as: String.self), door: try r.decode(column: "door", as: String.self))
                                                   : try r.decode(column: "address", as: String.self),
-                                  by: try r.decode(column: "by_name", as: String.self),
+                                  by: masked ? try r.decode(column: "by_name", as: String.self).maskedName : try r.decode(column: "by_name", as: String.self),
                                   people: try r.decode(column: "people", as: Int.self), status: status, waitingPosition: place,
                                   attended: try r.decode(column: "attended_at", as: Int64?.self) != nil))
         }
