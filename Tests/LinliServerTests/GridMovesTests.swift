@@ -85,6 +85,23 @@ import LinliStore
             // The same household twice is one line too many.
             let twice = try await reg.moveByCSV(Data("户码,微网格\n\(code),\(names)\n\(code.prefix(8)),\(names)\n".utf8), communityID: community, actor: staff)
             #expect(twice.errors.map(\.line) == [3])
+
+            // The list of buildings: every household of the community once, by its building;
+            // two ticked buildings move together, and then show as in the micro-grid.
+            let microName = try await f.linli.store.read { db in
+                try await db.raw("SELECT name FROM grids WHERE id = \(bind: micro)").first()!.decode(column: "name", as: String.self)
+            }
+            let listed = try await reg.moveCandidates(microGrid: micro, actor: staff)
+            #expect(listed.reduce(0) { $0 + $1.households } == (try await Self.count(f, "SELECT COUNT(*) AS n FROM households WHERE community_id = \(community)")))
+            #expect(Set(listed.map(\.placeID)).count == listed.count)
+            let two = Array(listed.filter { $0.microGrids != [microName] }.prefix(2))
+            #expect(two.count == 2)
+            await #expect(throws: LinliError.self) { _ = try await reg.moveCandidates(microGrid: micro, actor: grid) }
+            #expect(await Self.refused { try await reg.moveIntoMicroGrid(micro, GridMoveInput(placeIDs: two.map(\.placeID) + [f.demo.byStreet[1].firstCommunityID]), actor: staff) } == "place_ids")
+            let both = try await reg.moveIntoMicroGrid(micro, GridMoveInput(placeIDs: two.map(\.placeID)), actor: staff)
+            #expect(both.moved + both.unchanged == two.reduce(0) { $0 + $1.households } && both.moved > 0)
+            let after = try await reg.moveCandidates(microGrid: micro, actor: staff)
+            #expect(two.allSatisfy { t in after.first { $0.placeID == t.placeID }?.microGrids == [microName] })
         }
     }
 

@@ -9,9 +9,23 @@ import LinliStore
 /// household that changes gets its line in the history, as a single move does.
 public struct GridMoveInput: Codable, Sendable {
     public var placeID: Int64?
+    /// Several buildings (or villager groups) at once, as ticked on the micro-grid's list.
+    public var placeIDs: [Int64]?
     public var householdIDs: [Int64]?
-    public init(placeID: Int64? = nil, householdIDs: [Int64]? = nil) { self.placeID = placeID; self.householdIDs = householdIDs }
-    enum CodingKeys: String, CodingKey { case placeID = "place_id", householdIDs = "household_ids" }
+    public init(placeID: Int64? = nil, placeIDs: [Int64]? = nil, householdIDs: [Int64]? = nil) {
+        self.placeID = placeID; self.placeIDs = placeIDs; self.householdIDs = householdIDs
+    }
+    enum CodingKeys: String, CodingKey { case placeID = "place_id", placeIDs = "place_ids", householdIDs = "household_ids" }
+}
+
+/// A building (or a rural community's villager group) as the micro-grid's list shows it: how
+/// many households it has and in which micro-grids they are now.
+public struct MoveCandidate: Sendable, Equatable {
+    public var placeID: Int64
+    public var label: String
+    public var households: Int
+    /// The micro-grids its households are in now, by name ("" for none yet).
+    public var microGrids: [String]
 }
 
 public struct GridMoveReport: Codable, Sendable, Equatable {
@@ -64,15 +78,22 @@ extension RegistryService {
                 throw LinliError.invalid("micro_grid_id", "not_micro_grid", "户只能划入微网格；请打开一个微网格再调整")
             }
             var rows: [HouseholdRow] = []
-            if let placeID = input.placeID {
-                guard let p = try await fetchPlace(db, placeID), p.path.hasPrefix(c.path), p.path != c.path else {
-                    throw LinliError.invalid("place_id", "other_community", "请选择本社区的小区、楼栋、单元或村民小组")
+            let places = ([input.placeID].compactMap { $0 } + (input.placeIDs ?? []))
+            if !places.isEmpty {
+                let field = input.placeID != nil ? "place_id" : "place_ids"
+                guard Set(places).count <= 200 else { throw LinliError.invalid(field, "too_many", "一次最多选 200 栋楼") }
+                var seen = Set<Int64>()
+                for placeID in Set(places).sorted() {
+                    guard let p = try await fetchPlace(db, placeID), p.path.hasPrefix(c.path), p.path != c.path else {
+                        throw LinliError.invalid(field, "other_community", "请选择本社区的小区、楼栋、单元或村民小组")
+                    }
+                    for h in try await db.query("""
+                        SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households
+                        WHERE \(store.dialect.startsWith("path", p.path)) ORDER BY id LIMIT \(GridMoveRules.maxHouseholds + 1)
+                        """).all().map(Self.householdRow) where seen.insert(h.id).inserted { rows.append(h) }
+                    guard rows.count <= GridMoveRules.maxHouseholds else { break }
                 }
-                rows = try await db.query("""
-                    SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households
-                    WHERE \(store.dialect.startsWith("path", p.path)) ORDER BY id LIMIT \(GridMoveRules.maxHouseholds + 1)
-                    """).all().map(Self.householdRow)
-                guard !rows.isEmpty else { throw LinliError.invalid("place_id", "no_households", "这里还没有住户") }
+                guard !rows.isEmpty else { throw LinliError.invalid(field, "no_households", "这里还没有住户") }
             } else if let ids = input.householdIDs, !ids.isEmpty {
                 guard Set(ids).count <= GridMoveRules.maxHouseholds else {
                     throw LinliError.invalid("household_ids", "too_many", "一次最多调整 \(GridMoveRules.maxHouseholds) 户")
@@ -90,6 +111,39 @@ extension RegistryService {
                 throw LinliError.invalid("place_id", "too_many", "一次最多调整 \(GridMoveRules.maxHouseholds) 户；请按楼栋或单元分次调整")
             }
             return try await applyMoves(db, rows.map { ($0, parent, microGridID) }, community: c, actor: actor)
+        }
+    }
+
+    /// The community's buildings (a rural community's villager groups) for the micro-grid's list:
+    /// each with its households and the micro-grids they are in now. For staff who move
+    /// households of the whole community.
+    public func moveCandidates(microGrid microGridID: Int64, actor: Actor) async throws -> [MoveCandidate] {
+        try await store.read { db in
+            let (_, c) = try await gridAndCommunity(db, microGridID, actor: actor, .householdEdit)
+            let names = Dictionary(uniqueKeysWithValues: try await gridsOf(db, community: c.id).map { ($0.id, $0.name) })
+            // A household's building is the place two levels under its community (compound,
+            // building); in a village, the villager group just under it (or its natural village).
+            let depth = PlacePath.ids(c.path).count
+            var counts: [Int64: (Int, Set<String>)] = [:]
+            for r in try await db.query("SELECT path, micro_grid_id FROM households WHERE community_id = \(c.id)").all() {
+                let ids = PlacePath.ids(try r.decode(column: "path", as: String.self))
+                guard ids.count > depth else { continue }
+                let building = ids.count > depth + 1 ? ids[depth + 1] : ids[depth]
+                var entry = counts[building] ?? (0, [])
+                entry.0 += 1
+                entry.1.insert(try r.decode(column: "micro_grid_id", as: Int64?.self).flatMap { names[$0] } ?? "")
+                counts[building] = entry
+            }
+            guard !counts.isEmpty else { return [] }
+            var labels: [Int64: (String, String)] = [:]
+            for p in try await db.query("""
+                SELECT p.id, p.name, p.path, q.name AS parent FROM places p LEFT JOIN places q ON q.id = p.parent_id WHERE p.id IN (\(list: Array(counts.keys)))
+                """).all() {
+                let own = try p.decode(column: "name", as: String.self), parent = try p.decode(column: "parent", as: String?.self) ?? ""
+                labels[try p.decode(column: "id", as: Int64.self)] = (try p.decode(column: "path", as: String.self), parent == c.name ? own : parent + " " + own)
+            }
+            return counts.compactMap { id, v in labels[id].map { (path: $0.0, MoveCandidate(placeID: id, label: $0.1, households: v.0, microGrids: v.1.sorted())) } }
+                .sorted { PlacePath.ids($0.path).lexicographicallyPrecedes(PlacePath.ids($1.path)) }.map(\.1)
         }
     }
 

@@ -67,7 +67,9 @@ struct OnboardingRoutes {
             let id = try c.id("id")
             return try await form(prefix: "move") {
                 let ids = c.form.all("household_ids").compactMap { Int64($0) }
-                let input = GridMoveInput(placeID: ids.isEmpty ? try c.form.optionalID("place_id", "请从列表中选择楼栋或单元") : nil, householdIDs: ids.isEmpty ? nil : ids)
+                let ticked = c.form.all("place_ids").compactMap { Int64($0) }
+                let input = GridMoveInput(placeID: ids.isEmpty ? try c.form.optionalID("place_id", "请从列表中选择楼栋或单元") : nil,
+                                          placeIDs: ids.isEmpty && !ticked.isEmpty ? ticked : nil, householdIDs: ids.isEmpty ? nil : ids)
                 let r = try await registry.moveIntoMicroGrid(id, input, actor: try c.requireActor())
                 return redirect("/grids/\(id)?moved=\(r.moved)&unchanged=\(r.unchanged)#moved-notice")
             } page: { errors in try await gridPage(c, id: id, errors: errors) }
@@ -276,6 +278,18 @@ struct OnboardingRoutes {
         if g.level == "micro" { canMove = actor.may(.householdEdit, on: ObjectScope(path: try await registry.communityPath(g.communityID))) }
         data["can_move"] = canMove
         data["move_place_id"] = c.form["place_id"] ?? ""
+        if canMove {
+            // The community's buildings to tick, each with where its households are now.
+            let ticked = Set(c.form.all("place_ids"))
+            let t = I18n.table(c.lang)
+            let candidates = try await registry.moveCandidates(microGrid: id, actor: actor)
+            data["candidates"] = candidates.map { m -> [String: Any] in
+                let now = m.microGrids.map { $0.isEmpty ? t["move_no_micro_grid"]! : $0 }.joined(separator: "、")
+                return ["id": m.placeID, "label": m.label, "households": m.households, "now": now,
+                        "here": m.microGrids == [g.name], "checked": ticked.contains(String(m.placeID))]
+            }
+            data["has_candidates"] = !candidates.isEmpty
+        }
         if g.level == "grid" {
             let posted = try await registry.gridContact(gridID: id, actor: actor)
             data["contact"] = ["worker_name": c.form["worker_name"] ?? posted?.workerName ?? "", "phone": c.form["phone"] ?? posted?.phone ?? ""]

@@ -3,9 +3,11 @@ import LinliStore
 /// The registry's and onboarding's user-facing text (zh, en).
 enum RegistryText {
     static let strings: [String: (String, String)] = [
-        "move_in_title": ("把一栋楼、一个单元的住户划入本微网格", "Put a building's or unit's households into this micro-grid"),
+        "move_in_title": ("把楼栋或单元的住户划入本微网格", "Put buildings' or units' households into this micro-grid"),
         "move_in_hint": ("选择本社区的小区、楼栋、单元或村民小组，其中的住户全部划入本微网格，每户留下调整记录。", "Choose a compound, building, unit or villager group of this community: all its households move here, each with its record."),
-        "move_in_place": ("楼栋、单元或小区", "Building, unit or compound"), "move_in": ("划入本微网格", "Move them here"),
+        "move_in_place": ("或输入楼栋、单元或小区名称", "Or type a building, unit or compound"),
+        "move_in_list": ("勾选要划入的楼栋（可多选）", "Tick the buildings to move here (several at once)"),
+        "move_now_in": ("现属", "now in"), "move_no_micro_grid": ("未划入微网格", "no micro-grid yet"), "move_households": ("户", "households"), "move_in": ("划入本微网格", "Move them here"),
         "move_in_confirm": ("所选地点的住户将全部划入本微网格。继续吗？", "Every household of the place chosen moves into this micro-grid. Continue?"),
         "moved_many_before": ("已调整 ", "Moved "), "moved_many_middle": (" 户，", " households; "), "moved_many_after": (" 户原本就在该微网格。", " were already there."),
         "grid_moves_title": ("按表格调整住户的微网格", "Move households between micro-grids by spreadsheet"),

@@ -92,6 +92,7 @@ enum Stylesheet {
     .leaflet-interactive.block-point { fill:#9e9e9e; stroke:#424242; } .leaflet-interactive.block-point.has-tag { fill:#6a1b9a; stroke:#4a148c; }
     .leaflet-interactive.hotspot { fill:#d32f2f; stroke:#b71c1c; } .leaflet-interactive.uncovered { fill:#ff6f00; stroke:#e65100; stroke-dasharray:5 3; }
     .legend { list-style:none; display:flex; flex-wrap:wrap; gap:.5rem 1.25rem; padding:0; margin:.5rem 0; }
+    fieldset.picks { max-height:26rem; overflow-y:auto; } fieldset.picks label.check { font-weight:normal; margin-top:0; padding:.5rem 0; min-height:44px; border-bottom:1px solid var(--line); }
     fieldset.layers { border:1px solid var(--line); border-radius:6px; margin:.75rem 0; } fieldset.layers label.check { display:inline-block; margin-right:1.25rem; }
     .leaflet-interactive.map-point { fill:#0b57d0; fill-opacity:.9; stroke:#fff; } .leaflet-interactive.map-compound, .leaflet-interactive.map-villager_group { fill:#6d4c41; }
     .leaflet-interactive.patrol-track { stroke:#6a1b9a; fill:none; } .leaflet-interactive.patrol-track-start { fill:#fff; fill-opacity:1; stroke:#6a1b9a; } .leaflet-interactive.patrol-track-end { fill:#6a1b9a; fill-opacity:1; stroke:#fff; }
