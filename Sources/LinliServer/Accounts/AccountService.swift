@@ -197,8 +197,12 @@ public struct AccountService: Sendable {
         try await endCachedAccess(db)
     }
 
-    /// Roles held for an organisation (a grant names it): its staff act as that organisation.
-    public static let organisationRoles: Set<Role> = [.departmentStaff, .socialOrganisation, .partyBranch]
+    /// Roles held for an organisation (a grant names it), and the kinds of organisation each is
+    /// held for: its staff act as that organisation.
+    static let organisationKinds: [Role: [OrganisationKind]] = [
+        .departmentStaff: [.department], .socialOrganisation: [.socialOrganisation], .partyBranch: [.partyCommittee, .partyBranch, .partyGroup],
+    ]
+    public static let organisationRoles: Set<Role> = Set(organisationKinds.keys)
 
     /// The accounts holding `role` at any of `placeIDs` (whom a step concerns, to tell them).
     static func holders(_ db: any SQLDatabase, role: Role, placeIDs: [Int64]) async throws -> [Int64] {

@@ -87,7 +87,7 @@ struct UserRoutes {
             resident = rid
         }
         var place = placeID
-        if let kinds = Self.organisationKinds[role] {
+        if let kinds = AccountService.organisationKinds[role] {
             // An organisation's staff serve from the organisation's own place, never one typed
             // beside it: a department its area, a social organisation its community, a party
             // branch its compound.
@@ -101,13 +101,9 @@ struct UserRoutes {
             place = d.placeID
         }
         try await accounts.grant(username: user.username, role: role, placeID: place, gridID: gridID, householdID: household, residentID: resident,
-                                 organisationID: Self.organisationKinds[role] != nil ? organisationID : nil, actor: actor)
+                                 organisationID: organisationID, actor: actor)
     }
 
-    /// Which organisations each organisation role is held for.
-    static let organisationKinds: [Role: [OrganisationKind]] = [
-        .departmentStaff: [.department], .socialOrganisation: [.socialOrganisation], .partyBranch: [.partyCommittee, .partyBranch, .partyGroup],
-    ]
 
     func visibleUser(_ id: Int64, _ actor: Actor) async throws -> AccountService.UserRow {
         guard let u = try await accounts.users(actor: actor, userID: id).first else { throw LinliError.notFound }

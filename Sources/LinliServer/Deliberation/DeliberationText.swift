@@ -15,7 +15,7 @@ enum DeliberationText {
         "proxy_active": ("有效", "In force"), "proxy_revoked": ("已撤销", "Ended"), "proxy_expired": ("已到期", "Expired"),
         "proxy_for": ("受托：", "For: "), "your_parts_and_proxied": ("您家的和您受托投票的专有部分", "Your parts, and those you vote for as a proxy"), "proxy_link": ("投票委托", "Voting proxy"),
         "matters": ("议事", "Deliberation"), "new_matter": ("提出议事事项", "Raise a matter"), "matter_title": ("事项标题", "Title"),
-        "matter_description": ("事项内容", "What it is about"), "process": ("议事流程", "Process"), "item_class": ("表决事项类别", "Kind of item"), "item_class_auto": ("按所选法定事项确定（未选则为一般事项）", "As the art. 278 item says (ordinary if none)"), "law_item": ("《民法典》第 278 条事项", "Civil Code art. 278 item"),
+        "matter_description": ("事项内容", "What it is about"), "process": ("议事流程", "Process"), "item_class": ("表决事项类别", "Kind of item"), "item_class_auto": ("随所选法定事项", "As the art. 278 item says"), "law_item": ("《民法典》第 278 条事项", "Civil Code art. 278 item"),
         "law_item_hint": ("选定事项后按法定比例计票；不属于第 278 条的事项可不选", "The item sets the majority by law; leave empty for other matters"),
         "not_owner_notice": ("本户的专有部分登记在产权人名下，只有产权人本人（或其委托的代理人）可以在线投票。如您是产权人，请联系社区核对产权登记。", "Your household's part is registered to its owner; only the owner (or their appointed proxy) may vote online. If you are the owner, ask the community office to check the record."),
         "place_compound_building": ("小区或楼栋", "Compound or building"), "stages": ("议事阶段", "Stages"), "current_stage": ("当前阶段", "Current stage"),

@@ -105,7 +105,7 @@ extension RegistryService {
                     rows.append(h)
                 }
             } else {
-                throw LinliError.invalid("place_id", "required", "请选择楼栋、单元，或勾选住户")
+                throw LinliError.invalid("place_id", "required", "请勾选楼栋，或输入楼栋、单元名称")
             }
             guard rows.count <= GridMoveRules.maxHouseholds else {
                 throw LinliError.invalid("place_id", "too_many", "一次最多调整 \(GridMoveRules.maxHouseholds) 户；请按楼栋或单元分次调整")

@@ -214,13 +214,17 @@ extension RegistryService {
         try await db.query("SELECT name FROM organisations WHERE id = \(id)").first()?.decode(column: "name", as: String.self)
     }
 
+    /// `p.path` inside one of the areas where the actor manages accounts; nil if none.
+    private func managedAreas(_ actor: Actor) -> BoundSQL? {
+        let areas = actor.grants(for: .userManage).map(\.placePath)
+        return areas.isEmpty ? nil : BoundSQL.joined(areas.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
+    }
+
     /// Organisations that may hold accounts, inside the actor's user-management areas, by name
     /// (from its start, else anywhere in it), for the grant form's picker.
     public func pickOrganisations(_ raw: String, actor: Actor) async throws -> [PickItem] {
         let q = raw.trimmingCharacters(in: .whitespaces)
-        let areas = actor.grants(for: .userManage).map(\.placePath)
-        guard !q.isEmpty, q.count <= 40, !areas.isEmpty else { return [] }
-        let within = BoundSQL.joined(areas.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
+        guard !q.isEmpty, q.count <= 40, let within = managedAreas(actor) else { return [] }
         return try await store.read { db in
             var rows = try await departmentRows(db, "(\(within)) AND \(store.dialect.startsWith("o.name", q))", kinds: Self.accountKinds,
                                                 order: "o.name, o.id", limit: Self.pickLimit)
@@ -246,9 +250,7 @@ extension RegistryService {
     /// grid worker's grid.
     public func pickGrids(_ raw: String, actor: Actor) async throws -> [PickItem] {
         let q = raw.trimmingCharacters(in: .whitespaces)
-        let areas = actor.grants(for: .userManage).map(\.placePath)
-        guard !q.isEmpty, q.count <= 40, !areas.isEmpty else { return [] }
-        let within = BoundSQL.joined(areas.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
+        guard !q.isEmpty, q.count <= 40, let within = managedAreas(actor) else { return [] }
         return try await store.read { db in
             func rows(_ match: BoundSQL) async throws -> [any SQLRow] {
                 try await db.query("""

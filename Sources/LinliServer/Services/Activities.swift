@@ -185,6 +185,7 @@ extension AffairsService {
         var out: [SignUpView] = []
         for r in rows {
             let status = try r.decode(column: "status", as: String.self), sid = try r.decode(column: "id", as: Int64.self)
+            let address = try r.decode(column: "address", as: String.self), by = try r.decode(column: "by_name", as: String.self)
             var place: Int?
             if status == "waiting" {
                 if households == nil {
@@ -197,9 +198,8 @@ extension AffairsService {
                 }
             }
             out.append(SignUpView(id: sid, householdID: try r.decode(column: "household_id", as: Int64.self),
-                                  address: masked ? ActivityRules.withoutDoor(try r.decode(column: "address", as: String.self), door: try r.decode(column: "door", as: String.self))
-                                                  : try r.decode(column: "address", as: String.self),
-                                  by: masked ? try r.decode(column: "by_name", as: String.self).maskedName : try r.decode(column: "by_name", as: String.self),
+                                  address: masked ? ActivityRules.withoutDoor(address, door: try r.decode(column: "door", as: String.self)) : address,
+                                  by: masked ? by.maskedName : by,
                                   people: try r.decode(column: "people", as: Int.self), status: status, waitingPosition: place,
                                   attended: try r.decode(column: "attended_at", as: Int64?.self) != nil))
         }
