@@ -10,8 +10,16 @@ public struct AppConfig: Sendable, StoreLocation {
     public var port = 8080
     /// `postgres://…` for PostgreSQL; otherwise the SQLite file at `sqlitePath` is used.
     public var databaseURL: String?
+    /// A streaming replica of that PostgreSQL database for heavy reads (LINLI_REPLICA_URL):
+    /// figures and dashboards. Its primary must run `synchronous_commit = remote_apply` (README).
+    public var replicaURL: String?
     public var dataDirectory = "./data"
     public var sqlitePath: String { dataDirectory + "/linli.sqlite" }
+    /// Photos, receipts, ballot documents, papers and evidence (LINLI_FILES_DIR). Several
+    /// servers sharing one PostgreSQL database point it at one shared directory (a network
+    /// mount), so that any of them serves a file another wrote; alone, it is the data directory.
+    public var filesDirectory: String { sharedFilesDirectory ?? dataDirectory }
+    public var sharedFilesDirectory: String?
     /// Base64 of 32 bytes. In development a key is created under `dataDirectory` when missing.
     public var dataKey: String?
     public var production = false
@@ -65,7 +73,9 @@ public struct AppConfig: Sendable, StoreLocation {
         if let v = env["LINLI_HOST"] { c.host = v }
         if let v = env["LINLI_PORT"], let p = Int(v) { c.port = p }
         c.databaseURL = env["LINLI_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        c.replicaURL = env["LINLI_REPLICA_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let v = env["LINLI_DATA_DIR"] { c.dataDirectory = v }
+        c.sharedFilesDirectory = env["LINLI_FILES_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         c.dataKey = env["LINLI_DATA_KEY"]
         c.production = env["LINLI_ENV"] == "production"
         if let v = env["LINLI_BCRYPT_COST"], let n = UInt8(v), (4...31).contains(n) { c.bcryptCost = n }
@@ -135,19 +145,19 @@ public struct Linli: Sendable {
     public let affairs: AffairsService
     public let offices: OfficesService
 
-    public static let migrations: [Migration] = RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
+    public static let migrations: [Migration] = PlatformMigrations.all + RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
         + ServicesMigrations.all + OfficesMigrations.all + CircleMigrations.all
 
     /// Opens the store and applies any pending migrations.
     public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
-        let store = try await StoreFactory.open(databaseURL: config.databaseURL, sqlitePath: config.sqlitePath, logger: logger)
+        let store = try await StoreFactory.open(databaseURL: config.databaseURL, replicaURL: config.replicaURL, sqlitePath: config.sqlitePath, logger: logger)
         try await Migrator.migrate(store, migrations)
         let masterKey = try config.masterKey()
         let cipher = PersonalDataCipher(masterKey: masterKey)
-        let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.dataDirectory + "/documents")
+        let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.filesDirectory + "/documents")
         try await deliberation.ensureDefaults()
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
-        var requests = RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.dataDirectory + "/photos")
+        var requests = RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.filesDirectory + "/photos")
         requests.accountPhone = { db, user in try await AccountService.phone(db, userID: user, cipher: cipher) }
         accounts.production = config.production
         accounts.cipher = cipher
@@ -155,10 +165,10 @@ public struct Linli: Sendable {
         // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
         var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
-        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.dataDirectory + "/receipts")
+        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.filesDirectory + "/receipts")
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
         let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher,
-                                     evidenceDirectory: config.dataDirectory + "/evidence", calendar: { [requests, store, env = config.environment] in
+                                     evidenceDirectory: config.filesDirectory + "/evidence", calendar: { [requests, store, env = config.environment] in
             try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
         })
         // Every step of a request reaches the outbox to an upper-level system in its own transaction.
@@ -169,7 +179,7 @@ public struct Linli: Sendable {
         requests.departmentsUnder = { [registry] db, paths in try await registry.departments(db, under: paths) }
         requests.departmentStaff = { db, org in try await AccountService.holders(db, organisationID: org) }
         var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                       photoDirectory: config.dataDirectory + "/gridwork-photos")
+                                       photoDirectory: config.filesDirectory + "/gridwork-photos")
         // A visit's "needs help" becomes a request through the requests capability's own use case.
         gridWork.fileRequest = { [requests] input, photos, actor in try await requests.submit(input, photos: photos, actor: actor).request.id }
         gridWork.postNeed = { [linkage] input, actor in try await linkage.postNeed(input, actor: actor) }
@@ -198,7 +208,7 @@ public struct Linli: Sendable {
                      linkage: linkage,
                      auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
                      affairs: AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                             paperDirectory: config.dataDirectory + "/papers"),
+                                             paperDirectory: config.filesDirectory + "/papers"),
                      offices: offices)
     }
 }

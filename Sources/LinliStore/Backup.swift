@@ -11,11 +11,15 @@ public protocol StoreLocation {
     var databaseURL: String? { get }
     var dataDirectory: String { get }
     var sqlitePath: String { get }
+    /// Where the files rows name are kept (the data directory unless shared, LINLI_FILES_DIR).
+    var filesDirectory: String { get }
 }
 
 public enum Backup {
-    /// The data directory's folders of files that rows name.
-    package static let fileFolders = ["photos", "receipts", "documents"]
+    /// The folders of files that rows name, every capability's: requests' photos, the ledger's
+    /// receipts, ballot documents, the service centre's papers, the offices' evidence, and grid
+    /// work's photos.
+    package static let fileFolders = ["photos", "receipts", "documents", "papers", "evidence", "gridwork-photos"]
     package static let sqliteName = "linli.sqlite", pgName = "linli.pgdump"
 
     public struct Summary: Sendable {
@@ -105,7 +109,7 @@ public enum Backup {
             try copySQLite(from: config.sqlitePath, to: database)
         }
         chmod(database, 0o600)
-        let files = try copyFiles(from: config.dataDirectory, to: directory)
+        let files = try copyFiles(from: config.filesDirectory, to: directory)
         return Summary(database: database, files: files)
     }
 
@@ -126,7 +130,7 @@ public enum Backup {
             try fm.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
             try copySQLite(from: source, to: config.sqlitePath)
         }
-        let files = try copyFiles(from: directory, to: config.dataDirectory)
+        let files = try copyFiles(from: directory, to: config.filesDirectory)
         return Summary(database: config.databaseURL == nil ? config.sqlitePath : "postgres", files: files)
     }
 }

@@ -114,6 +114,10 @@ public protocol Store: Sendable {
     var dialect: Dialect { get }
     /// Runs reads; on SQLite on one of the reader connections.
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs a heavy read that may be served by a read replica (figures, dashboards, the situation
+    /// map): on PostgreSQL with a replica configured, there; otherwise as `read`. Only for pages
+    /// that write nothing. The replica has every commit a user was told of (see `PostgresStore`).
+    func readHeavy<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs a large load into `tables` (the demo of a whole city) with the store tuned for it.
@@ -403,10 +407,22 @@ public final class SQLiteStore: Store {
 }
 
 /// PostgreSQL through a `PostgresClient` pool; the client's `run()` is started as a task here.
+/// With a replica URL, heavy reads go to a second pool on a streaming replica. A user must see
+/// their own writes there: the primary runs `synchronous_commit = remote_apply` with the replica
+/// named in `synchronous_standby_names`, so a commit is acknowledged only once the replica has
+/// applied it (scripts/cluster sets this up; the README says why). A replica that fails or is
+/// slow to lend a connection is left alone for `replicaRestSeconds`, and the primary answers.
 public final class PostgresStore: Store {
     public let dialect = Dialect.postgres
     package let client: PostgresClient
     package let runTask: Task<Void, Never>
+    package let replica: PostgresClient?
+    package let replicaTask: Task<Void, Never>?
+    private let logger: Logger
+    /// Until when (monotonic seconds) heavy reads skip the replica after it failed.
+    private let replicaDownUntil = NIOLockedValueBox<Double>(0)
+    static let replicaRestSeconds = 10.0
+    static let replicaLeaseSeconds = 2.0
 
     /// Where a `postgres://` URL points, with PostgreSQL's defaults filled in.
     package struct Target {
@@ -417,14 +433,21 @@ public final class PostgresStore: Store {
         }
     }
 
-    public init(url: String, logger: Logger) throws {
-        let t = try Target(url: url)
-        var clientConfig = PostgresClient.Configuration(host: t.host, port: t.port, username: t.username, password: t.password,
-                                                        database: t.database, tls: .disable)
-        clientConfig.options.maximumConnections = 16
-        let client = PostgresClient(configuration: clientConfig, backgroundLogger: logger)
+    public init(url: String, replicaURL: String? = nil, logger: Logger) throws {
+        func pool(_ url: String) throws -> PostgresClient {
+            let t = try Target(url: url)
+            var clientConfig = PostgresClient.Configuration(host: t.host, port: t.port, username: t.username, password: t.password,
+                                                            database: t.database, tls: .disable)
+            clientConfig.options.maximumConnections = 16
+            return PostgresClient(configuration: clientConfig, backgroundLogger: logger)
+        }
+        let client = try pool(url)
         self.client = client
         self.runTask = Task { await client.run() }
+        let replica = try replicaURL.map(pool)
+        self.replica = replica
+        self.replicaTask = replica.map { r in Task { await r.run() } }
+        self.logger = logger
     }
 
     /// One connection attempt before the pool starts: the pool retries a wrong host, password or
@@ -445,6 +468,29 @@ public final class PostgresStore: Store {
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { conn in try await body(conn.sql()) }
+    }
+
+    public func readHeavy<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard let replica, ProcessInfo.processInfo.systemUptime >= replicaDownUntil.withLockedValue({ $0 }) else { return try await read(body) }
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await replica.withConnection { conn in try await body(conn.sql()) } }
+                // A replica that is down makes the pool wait for a connection: give up early.
+                group.addTask {
+                    try await Task.sleep(for: .seconds(Self.replicaLeaseSeconds))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let answer = first else { throw CancellationError() }
+                return answer
+            }
+        } catch let e as LinliError {
+            throw e  // the use case's own answer (not found, not allowed): the same on the primary
+        } catch {
+            logger.warning("read replica unavailable, reading the primary for \(Self.replicaRestSeconds) s: \(String(describing: error))")
+            replicaDownUntil.withLockedValue { $0 = ProcessInfo.processInfo.systemUptime + Self.replicaRestSeconds }
+            return try await read(body)
+        }
     }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -471,10 +517,15 @@ public final class PostgresStore: Store {
 
     public func shutdown() async {
         runTask.cancel()
+        replicaTask?.cancel()
     }
 }
 
 extension Store {
+    public func readHeavy<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await read(body)
+    }
+
     /// Fresh planner statistics after many rows were written at once (see `Dialect.analyzeSQL`).
     package func refreshPlannerStatistics(_ tables: [String]) async throws {
         guard let sql = dialect.analyzeSQL(tables) else { return }
@@ -484,10 +535,11 @@ extension Store {
 
 public enum StoreFactory {
     /// `postgres://…` selects PostgreSQL; anything else is a SQLite file path.
-    public static func open(databaseURL: String?, sqlitePath: String, logger: Logger) async throws -> any Store {
+    public static func open(databaseURL: String?, replicaURL: String? = nil, sqlitePath: String, logger: Logger) async throws -> any Store {
         if let url = databaseURL, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             try await PostgresStore.probe(url: url, logger: logger)
-            return try PostgresStore(url: url, logger: logger)
+            // The replica is not probed: it may be down or rebuilding, and the primary answers meanwhile.
+            return try PostgresStore(url: url, replicaURL: replicaURL, logger: logger)
         }
         let dir = (sqlitePath as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }

@@ -25,7 +25,14 @@ public enum Migrator {
         var applied: [String] = []
         for m in migrations where !done.contains(m.id) {
             let dialect = store.dialect
-            try await store.transaction { db in
+            let ran = try await store.transaction { db -> Bool in
+                // Several servers starting at once against one PostgreSQL database: each migration
+                // is applied by the first to take the lock; the others wait, then find it done.
+                // (A transaction-scoped lock, so it works through pgbouncer's transaction pooling.)
+                if dialect == .postgres {
+                    try await db.raw("SELECT pg_advisory_xact_lock(7305)").run()
+                    if try await db.raw("SELECT 1 AS x FROM schema_migrations WHERE id = \(bind: m.id)").first() != nil { return false }
+                }
                 for s in m.statements {
                     // A statement prefixed "sqlite:" or "postgres:" runs on that dialect only.
                     var sql = s
@@ -34,8 +41,9 @@ public enum Migrator {
                     try await db.raw(SQLQueryString(dialect.render(sql))).run()
                 }
                 try await db.raw("INSERT INTO schema_migrations (id, applied_at) VALUES (\(bind: m.id), \(bind: Int64(Date().timeIntervalSince1970)))").run()
+                return true
             }
-            applied.append(m.id)
+            if ran { applied.append(m.id) }
         }
         return applied
     }

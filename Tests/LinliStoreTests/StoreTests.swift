@@ -313,3 +313,80 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
         }
     }
 }
+
+/// What several servers sharing one database agree on through it (`SharedState.swift`).
+@Suite struct SharedStateTests {
+    /// Twenty claims of one hourly job at once: exactly one runs it; an hour later, exactly one
+    /// again; a minute before the hour, none.
+    @Test(arguments: StoreBackend.available)
+    func aScheduledJobRunsOncePerPeriodHoweverManyClaimIt(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await Migrator.migrate(store, PlatformMigrations.all)
+            func race(at now: Int64) async throws -> Int {
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<20 { group.addTask { try await ScheduledJobs.claim(store, "sweep", every: 3600, now: now) } }
+                    var won = 0
+                    for try await w in group where w { won += 1 }
+                    return won
+                }
+            }
+            #expect(try await race(at: 1_000_000) == 1)
+            #expect(try await race(at: 1_000_000 + 3540) == 0)
+            #expect(try await race(at: 1_000_000 + 3600) == 1)
+            // Another job has its own period.
+            #expect(try await ScheduledJobs.claim(store, "other", every: 60, now: 1_000_000 + 3600))
+        }
+    }
+
+    /// A change bumps the version in its transaction; a rolled-back change does not; another
+    /// reader of the same name sees the new version once its last read is over a second old.
+    @Test(arguments: StoreBackend.available)
+    func aSharedVersionMovesWithItsTransactionAndReachesOtherReaders(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await Migrator.migrate(store, PlatformMigrations.all)
+            let here = SharedVersion("settings"), there = SharedVersion("settings")
+            #expect(try await store.read { db in try await there.current(db) } == 0)
+            try await store.transaction { db in try await here.bump(db) }
+            #expect(here.fresh() == nil)
+            #expect(try await store.read { db in try await here.current(db) } == 1)
+            await #expect(throws: Failure.self) {
+                try await store.transaction { db in
+                    try await here.bump(db)
+                    throw Failure(n: 1)
+                }
+            }
+            #expect(try await store.read { db in try await here.current(db) } == 1)
+            try await Task.sleep(for: .milliseconds(Int(SharedVersion.recheckSeconds * 1000) + 50))
+            #expect(try await store.read { db in try await there.current(db) } == 1)
+            try await store.transaction { db in try await there.bump(db) }
+            #expect(try await store.read { db in try await db.raw("SELECT version FROM shared_versions WHERE name = 'settings'").first()!.decode(column: "version", as: Int64.self) } == 2)
+        }
+    }
+}
+
+@Suite struct ReadReplicaTests {
+    /// Heavy reads go to the replica when it answers; when it does not (nothing listens on its
+    /// port), the primary answers within the lease timeout and the replica is skipped for a while;
+    /// a use case's own refusal is not mistaken for a replica failure.
+    @Test func heavyReadsUseTheReplicaAndFallBackToThePrimary() async throws {
+        guard let admin = ProcessInfo.processInfo.environment["LINLI_TEST_POSTGRES_URL"] else { return }
+        let logger = Logger(label: "replica-test")
+        // The test database stands in for a replica of itself.
+        let healthy = try PostgresStore(url: admin, replicaURL: admin, logger: logger)
+        #expect(try await healthy.readHeavy { db in try await db.raw("SELECT 7 AS n").first()!.decode(column: "n", as: Int.self) } == 7)
+        await #expect(throws: LinliError.self) {
+            try await healthy.readHeavy { _ -> Int in throw LinliError.notFound }
+        }
+        await healthy.shutdown()
+
+        let dead = admin.replacingOccurrences(of: "127.0.0.1:55432", with: "127.0.0.1:9")
+        let store = try PostgresStore(url: admin, replicaURL: dead, logger: logger)
+        let start = ContinuousClock.now
+        #expect(try await store.readHeavy { db in try await db.raw("SELECT 8 AS n").first()!.decode(column: "n", as: Int.self) } == 8)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let again = ContinuousClock.now
+        #expect(try await store.readHeavy { db in try await db.raw("SELECT 9 AS n").first()!.decode(column: "n", as: Int.self) } == 9)
+        #expect(ContinuousClock.now - again < .milliseconds(500), "the failed replica is skipped, not waited for again")
+        await store.shutdown()
+    }
+}

@@ -60,7 +60,7 @@ extension OfficesService {
         let toDay = try Input.day(rawTo, field: "to") ?? today
         guard toDay >= fromDay, toDay - fromDay <= 3660 else { throw LinliError.invalid("to", "invalid", "截止日应在起始日之后，跨度不超过十年") }
         let from = LocalDay.start(fromDay), to = LocalDay.start(toDay + 1)
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             guard let p = try await place(db, placeID), Self.listPlaceKinds.contains(p.kind) else { throw LinliError.notFound }
             try actor.require(.dashboardView, on: ObjectScope(path: p.path))
             let depth = PlacePath.ids(p.path).count

@@ -125,7 +125,8 @@ extension RequestsService {
 
 /// Runs the sweep at start (catching up on the time the server was down) and then every
 /// `interval` seconds until the server stops; removes orphaned files (the requests' photos and
-/// whatever else `orphanSweeps` names: papers, evidence) at start and hourly.
+/// whatever else `orphanSweeps` names: papers, evidence) hourly, once across all the servers
+/// sharing the database (the first to claim the hour runs it; a fresh install claims at start).
 struct EscalationService: Service {
     let requests: RequestsService
     let interval: Duration
@@ -135,7 +136,6 @@ struct EscalationService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            var photosSweptAt: Int64?
             while !Task.isCancelled {
                 do {
                     let r = try await requests.escalateOverdue()
@@ -146,8 +146,7 @@ struct EscalationService: Service {
                     logger.error("escalation sweep failed: \(error)")
                 }
                 // Photo files left by failed or interrupted submissions: at start, then hourly.
-                if photosSweptAt.map({ requests.env.nowSeconds - $0 >= 3600 }) ?? true {
-                    photosSweptAt = requests.env.nowSeconds
+                if (try? await ScheduledJobs.claim(requests.store, "hourly-sweeps", every: 3600, now: requests.env.nowSeconds)) == true {
                     let photos: @Sendable () async throws -> Int = { [requests] in try await requests.removeOrphanPhotos() }
                     for (what, sweep) in [("photos", photos)] + orphanSweeps {
                         do {

@@ -5,8 +5,8 @@ import LinliCore
 import LinliStore
 
 /// Categories, routing rules and the holiday calendar: read on every submission, changed rarely.
-/// Kept in memory and reloaded after an edit here or at most `maxAge` seconds later (for other
-/// server processes sharing a PostgreSQL database).
+/// Kept in memory and reloaded after an edit: here at once, on other servers sharing the database
+/// within `SharedVersion.recheckSeconds` (each edit bumps the shared version in its transaction).
 /// Where a routing rule sends a category: a kind of party, and for a department the
 /// government department (or field office) that answers, when the rule names one.
 struct RuleTarget: Sendable, Equatable {
@@ -23,27 +23,33 @@ final class RequestsConfig: Sendable {
         var calendar: WorkCalendar
         var calendarDays: [(day: String, kind: String, name: String)]
         var loadedAt: Int64
+        /// The shared version this copy was loaded at.
+        var version: Int64 = 0
     }
 
     private let box = NIOLockedValueBox<Snapshot?>(nil)
-    let maxAge: Int64 = 30
+    let version = SharedVersion("requests.config")
 
     func snapshot(_ db: any SQLDatabase, now: Int64) async throws -> Snapshot {
-        if let s = cached(now: now) { return s }
-        let s = try await Self.load(db, now: now)
+        let current = try await version.current(db)
+        if let s = box.withLockedValue({ $0 }), s.version == current { return s }
+        var s = try await Self.load(db, now: now)
+        s.version = current
         box.withLockedValue { $0 = s }
         return s
     }
 
-    /// The same from a store: a fresh snapshot is taken from memory without a hop to a reader.
+    /// The same from a store: a snapshot whose version was checked within the last second is
+    /// taken from memory without a hop to a reader.
     func snapshot(in store: any Store, now: Int64) async throws -> Snapshot {
-        if let s = cached(now: now) { return s }
+        if let v = version.fresh(), let s = box.withLockedValue({ $0 }), s.version == v { return s }
         return try await store.read { db in try await snapshot(db, now: now) }
     }
 
-    private func cached(now: Int64) -> Snapshot? {
-        guard let s = box.withLockedValue({ $0 }), now - s.loadedAt < maxAge, now >= s.loadedAt else { return nil }
-        return s
+    /// Called inside the transaction of every edit: this server and the others reload.
+    func changed(_ db: any SQLDatabase) async throws {
+        try await version.bump(db)
+        box.withLockedValue { $0 = nil }
     }
 
     func invalidate() { box.withLockedValue { $0 = nil } }

@@ -70,7 +70,7 @@ extension RequestsService {
         guard let fromDay = Input.day(from) else { throw LinliError.invalid("from", "invalid", "开始日期格式应为 YYYY-MM-DD") }
         guard let toDay = Input.day(to), toDay >= fromDay else { throw LinliError.invalid("to", "invalid", "结束日期格式应为 YYYY-MM-DD，且不早于开始日期") }
         let start = fromDay * 86400 - ChinaTime.utcOffset, end = (toDay + 1) * 86400 - ChinaTime.utcOffset
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             guard let p = try await db.raw("SELECT name, path FROM places WHERE id = \(bind: placeID)").first() else { throw LinliError.notFound }
             let path = try p.decode(column: "path", as: String.self)
             let grants = actor.grants(for: .requestFigures)

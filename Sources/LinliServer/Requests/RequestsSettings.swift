@@ -47,6 +47,7 @@ extension RequestsService {
                     working_hours = \(bind: workingHours ? 1 : 0), default_party = \(bind: party!.rawValue), active = \(bind: active ? 1 : 0)
                 WHERE code = \(bind: code)
                 """).run()
+            try await config.changed(db)
             try await audit.append(db, actor: actor, action: "request.category", objectType: "request_category", objectID: nil, path: "/",
                                    detail: "\(code): \(acceptHours!)/\(contactHours!)/\(resolveHours!) \(workingHours ? "working" : "calendar") \(party!.rawValue)")
         }
@@ -70,6 +71,7 @@ extension RequestsService {
             if kind != "none" {
                 try await db.raw("INSERT INTO calendar_days (day, kind, name) VALUES (\(bind: iso), \(bind: kind), \(bind: String((name ?? "").prefix(40))))").run()
             }
+            try await config.changed(db)
             try await audit.append(db, actor: actor, action: "request.calendar", objectType: "calendar_day", objectID: nil, path: "/", detail: "\(iso) \(kind)")
         }
         config.invalidate()
@@ -82,6 +84,7 @@ extension RequestsService {
                 try await db.raw("DELETE FROM calendar_days WHERE day = \(bind: day)").run()
                 try await db.raw("INSERT INTO calendar_days (day, kind, name) VALUES (\(bind: day), \(bind: kind), \(bind: name))").run()
             }
+            try await config.changed(db)
         }
         config.invalidate()
     }
@@ -140,6 +143,7 @@ extension RequestsService {
             try await db.query("""
                 INSERT INTO routing_rules (category_code, place_id, party_kind, organisation_id) VALUES (\(category), \(placeID!), \(party!.rawValue), \(organisationID))
                 """).run()
+            try await config.changed(db)
             try await audit.append(db, actor: actor, action: "request.routing_rule", objectType: "place", objectID: placeID, path: path,
                                    detail: "\(category) → \(party!.rawValue)\(organisationID.map { " org:\($0)" } ?? "")")
         }
@@ -167,6 +171,7 @@ extension RequestsService {
             let path = try r.decode(column: "path", as: String.self)
             guard actor.grants(for: .requestRoute).contains(where: { path.hasPrefix($0.placePath) }) else { throw LinliError.notFound }
             try await db.raw("DELETE FROM routing_rules WHERE id = \(bind: id)").run()
+            try await config.changed(db)
             try await audit.append(db, actor: actor, action: "request.routing_rule_delete", objectType: "place", objectID: try r.decode(column: "place_id", as: Int64.self), path: path)
         }
         config.invalidate()
