@@ -28,6 +28,19 @@ public enum Dialect: Sendable {
         }
     }
 
+    /// Which of a counter's rows a transaction adds to. A count many transactions add to at once
+    /// (a community's requests this month) is kept as several rows summed by its readers: on
+    /// PostgreSQL one row would make every writer wait for the one before it to commit (and,
+    /// with a synchronous replica, to be applied there); sixteen rows picked at random let them
+    /// pass each other. SQLite's single writer queues anyway, so there it is one row. The pick
+    /// has no meaning, so it need not follow the injected randomness.
+    package func counterShard() -> Int {
+        switch self {
+        case .sqlite: 0
+        case .postgres: Int.random(in: 0..<16)
+        }
+    }
+
     /// After a bulk load the planner needs fresh statistics on PostgreSQL (autovacuum gets there
     /// later, and a plan made meanwhile can be ten times slower); SQLite's plans are pinned (QPSG).
     package func analyzeSQL(_ tables: [String]) -> String? {

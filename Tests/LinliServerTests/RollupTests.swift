@@ -96,11 +96,11 @@ import LinliStore
             try await rq.recountRollup()
             #expect(try await Self.table(f) == kept, "kept step by step = counted afresh")
             // A figure gone wrong (a write around the use cases) is found, and a recount mends it.
-            try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup SET resolved = resolved + 1 WHERE community_id = \(f.demo.firstCommunityID) AND month = 202611").run() }
+            try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup SET resolved = resolved + 1 WHERE community_id = \(f.demo.firstCommunityID) AND month = 202611 AND shard = (SELECT MIN(shard) FROM request_rollup WHERE community_id = \(f.demo.firstCommunityID) AND month = 202611)").run() }
             let wrong = try await rq.checkRollup()
             #expect(wrong.count == 1 && wrong[0].unit == "month" && wrong[0].key == 202611 && wrong[0].kept[4] == wrong[0].counted[4] + 1)
             // The same for a day: 2026-12-03 (day 20,790 of China time), when d was filed.
-            try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup_day SET made = made + 2 WHERE community_id = \(f.demo.firstCommunityID) AND day = 20790").run() }
+            try await f.linli.store.transaction { db in try await db.query("UPDATE request_rollup_day SET made = made + 2 WHERE community_id = \(f.demo.firstCommunityID) AND day = 20790 AND shard = (SELECT MIN(shard) FROM request_rollup_day WHERE community_id = \(f.demo.firstCommunityID) AND day = 20790)").run() }
             let wrongDay = try await rq.checkRollup()
             #expect(wrongDay.count == 2 && wrongDay.contains { $0.unit == "day" && $0.key == 20790 && $0.kept[0] == $0.counted[0] + 2 }, "\(wrongDay)")
             try await rq.recountRollup()
@@ -128,7 +128,12 @@ import LinliStore
         try await f.linli.store.read { db in
             var rows: [[Int64]] = []
             for (table, unit) in [("request_rollup", "month"), ("request_rollup_day", "day")] {
-                rows += try await db.raw("SELECT community_id, \(unsafeRaw: unit), made, escalated, rating_sum, rated, resolved, on_time FROM \(unsafeRaw: table) ORDER BY community_id, \(unsafeRaw: unit)").all().map { r in
+                rows += try await db.raw("""
+                    SELECT community_id, \(unsafeRaw: unit), CAST(SUM(made) AS BIGINT) AS made, CAST(SUM(escalated) AS BIGINT) AS escalated,
+                           CAST(SUM(rating_sum) AS BIGINT) AS rating_sum, CAST(SUM(rated) AS BIGINT) AS rated, CAST(SUM(resolved) AS BIGINT) AS resolved,
+                           CAST(SUM(on_time) AS BIGINT) AS on_time
+                    FROM \(unsafeRaw: table) GROUP BY community_id, \(unsafeRaw: unit) ORDER BY community_id, \(unsafeRaw: unit)
+                    """).all().map { r in
                     try ["community_id", unit, "made", "escalated", "rating_sum", "rated", "resolved", "on_time"].map { try r.decode(column: $0, as: Int64.self) }
                 }
             }

@@ -281,13 +281,13 @@ import LinliStore
                 _ = try await f.linli.requests.submit(c, actor: staff)
             }
             let counted = try await f.linli.store.read { db in
-                try await db.raw("SELECT month, n FROM request_need_counts WHERE community_id = \(bind: community) AND category = 'noise' ORDER BY month").all()
+                try await db.raw("SELECT month, CAST(SUM(n) AS BIGINT) AS n FROM request_need_counts WHERE community_id = \(bind: community) AND category = 'noise' GROUP BY month ORDER BY month").all()
                     .map { [try $0.decode(column: "month", as: Int.self), try $0.decode(column: "n", as: Int.self)] }
             }
             // Counting afresh from the requests gives what the filing steps counted.
             try await f.linli.requests.recountNeeds()
             let recounted = try await f.linli.store.read { db in
-                try await db.raw("SELECT month, n FROM request_need_counts WHERE community_id = \(bind: community) AND category = 'noise' ORDER BY month").all()
+                try await db.raw("SELECT month, CAST(SUM(n) AS BIGINT) AS n FROM request_need_counts WHERE community_id = \(bind: community) AND category = 'noise' GROUP BY month ORDER BY month").all()
                     .map { [try $0.decode(column: "month", as: Int.self), try $0.decode(column: "n", as: Int.self)] }
             }
             #expect(counted == recounted && counted.last == [202612, 7])

@@ -19,7 +19,7 @@ export LINLI_CLUSTER_DIR=/tmp/linli-cluster-load LINLI_CLUSTER_PORT=57200
 C=$LINLI_CLUSTER_PORT
 DATA="$(mktemp -d /tmp/linli-load-XXXX)"
 LOG="$DATA/rounds.txt"
-trap 'kill ${DIRECT:-} 2>/dev/null; scripts/cluster destroy >/dev/null 2>&1; rm -rf "$DATA"' EXIT
+trap '[ -z "${DIRECT:-}" ] || kill $DIRECT 2>/dev/null; scripts/cluster destroy >/dev/null 2>&1; rm -rf "$DATA"' EXIT
 
 measure() {  # LABEL: ROUNDS of bare insert then submission, against $PORT
   local round base line

@@ -6,6 +6,9 @@
 # Usage: scripts/load/linkage.sh            (SQLite)
 #        LINLI_DATABASE_URL=postgres://… scripts/load/linkage.sh   (PostgreSQL)
 #        TRANSACTIONS=100000 scripts/load/linkage.sh   (a smaller ledger)
+#        GIVER=community scripts/load/linkage.sh   (cash gifts entered by staff: booked at once,
+#                                                    each matched from the street's pool; a
+#                                                    resident's online gift is a pledge until paid)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
@@ -14,10 +17,16 @@ TRANSACTIONS="${TRANSACTIONS:-1000000}"
 export LINLI_BENCH=1 LINLI_SWEEP_SECONDS=0
 build_release
 serve_demo 18083 >/dev/null
-TOKEN=$(token resident)
+GIVER="${GIVER:-resident}"
+TOKEN=$(token "$GIVER")
 PROJECT=$(curl -s "http://127.0.0.1:$PORT/api/v1/projects" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print(next(p["id"] for p in json.load(sys.stdin) if "坡道" in p["title"]))')
 LUA="$DATA/gift.lua"
-post_lua "$LUA" "$TOKEN" '{"amount":"1.00"}'
+if [ "$GIVER" = resident ]; then
+  post_lua "$LUA" "$TOKEN" '{"amount":"1.00"}'
+else
+  post_lua "$LUA" "$TOKEN" '{"amount":"1.00","name":"王阿姨"}'
+fi
+echo "giver: $GIVER"
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
 echo "endpoint req/s p99 non2xx"
 BASE=$(run bare_insert /bench/insert -s "$LUA")

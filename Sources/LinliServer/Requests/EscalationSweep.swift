@@ -67,7 +67,7 @@ extension RequestsService {
                 }
                 try await saveEscalations(db, changed, now: now)
                 let before = Dictionary(rows.map { ($0.id, $0.tally) }, uniquingKeysWith: { a, _ in a })
-                try await Self.addToRollup(db, changed.map { ($0.communityID, $0.createdAt, $0.tally - (before[$0.id] ?? RequestTally())) })
+                try await Self.addToRollup(db, store.dialect, changed.map { ($0.communityID, $0.createdAt, $0.tally - (before[$0.id] ?? RequestTally())) })
                 try await escalationSteps(db, steps, at: now)
                 try await audit.appendBySystem(db, action: "request.escalate", objectType: "request", entries: audits)
                 try await notifier.deliver(db, notes, at: now)

@@ -26,10 +26,10 @@ extension RequestsService {
 
     /// One more request of a category in its community's month, in the step that files it. Kept
     /// by community only: a community moved to another street takes its history with it.
-    static func countNeed(_ db: any SQLDatabase, community: Int64, at: Int64, category: String) async throws {
+    static func countNeed(_ db: any SQLDatabase, _ dialect: Dialect, community: Int64, at: Int64, category: String) async throws {
         try await db.query("""
-            INSERT INTO request_need_counts (community_id, month, category, n) VALUES (\(community), \(monthKey(at)), \(category), 1)
-            ON CONFLICT (community_id, month, category) DO UPDATE SET n = request_need_counts.n + 1
+            INSERT INTO request_need_counts (community_id, month, category, shard, n) VALUES (\(community), \(monthKey(at)), \(category), \(dialect.counterShard()), 1)
+            ON CONFLICT (community_id, month, category, shard) DO UPDATE SET n = request_need_counts.n + 1
             """).run()
     }
 
@@ -66,8 +66,9 @@ extension RequestsService {
         try await ensureNeedCounts()
         return try await store.read { db in
             try await db.query("""
-                SELECT community_id, month, category, n FROM request_need_counts
+                SELECT community_id, month, category, CAST(SUM(n) AS BIGINT) AS n FROM request_need_counts
                 WHERE community_id IN (\(list: communities)) AND month >= \(fromMonth) AND month <= \(toMonth)
+                GROUP BY community_id, month, category
                 """).all().map { r in
                 NeedCount(communityID: try r.decode(column: "community_id", as: Int64.self), month: try r.decode(column: "month", as: Int.self),
                           category: try r.decode(column: "category", as: String.self), count: try r.decode(column: "n", as: Int.self))

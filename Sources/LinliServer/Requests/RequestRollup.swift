@@ -91,7 +91,8 @@ extension RequestsService {
 
     /// Adds changes to both rollups in the step that made them: one statement per community and
     /// month, and per community and day.
-    static func addToRollup(_ db: any SQLDatabase, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)]) async throws {
+    static func addToRollup(_ db: any SQLDatabase, _ dialect: Dialect, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)]) async throws {
+        let shard = dialect.counterShard()
         for rollup in Rollup.allCases {
             var sums: [Int64: [Int64: RequestTally]] = [:]
             for c in changes where !c.delta.isZero { sums[c.community, default: [:]][rollup.key(c.createdAt), default: RequestTally()] += c.delta }
@@ -100,9 +101,9 @@ extension RequestsService {
             for (community, units) in sums.sorted(by: { $0.key < $1.key }) {
                 for (unit, t) in units.sorted(by: { $0.key < $1.key }) where !t.isZero {
                     try await db.query("""
-                        INSERT INTO \(unsafeRaw: rollup.table) (community_id, \(unsafeRaw: rollup.rawValue), made, escalated, rating_sum, rated, resolved, on_time)
-                        VALUES (\(community), \(unit), \(t.made), \(t.escalated), \(t.ratingSum), \(t.rated), \(t.resolved), \(t.onTime))
-                        ON CONFLICT (community_id, \(unsafeRaw: rollup.rawValue)) DO UPDATE SET \(unsafeRaw: Self.rollupAdds(rollup.table))
+                        INSERT INTO \(unsafeRaw: rollup.table) (community_id, \(unsafeRaw: rollup.rawValue), shard, made, escalated, rating_sum, rated, resolved, on_time)
+                        VALUES (\(community), \(unit), \(shard), \(t.made), \(t.escalated), \(t.ratingSum), \(t.rated), \(t.resolved), \(t.onTime))
+                        ON CONFLICT (community_id, \(unsafeRaw: rollup.rawValue), shard) DO UPDATE SET \(unsafeRaw: Self.rollupAdds(rollup.table))
                         """).run()
                 }
             }
@@ -123,7 +124,12 @@ extension RequestsService {
                     }
                     return out
                 }
-                let kept = try await rows("SELECT community_id, \(rollup.rawValue), made, escalated, rating_sum, rated, resolved, on_time FROM \(rollup.table)")
+                let kept = try await rows("""
+                    SELECT community_id, \(rollup.rawValue), CAST(SUM(made) AS BIGINT) AS made, CAST(SUM(escalated) AS BIGINT) AS escalated,
+                           CAST(SUM(rating_sum) AS BIGINT) AS rating_sum, CAST(SUM(rated) AS BIGINT) AS rated, CAST(SUM(resolved) AS BIGINT) AS resolved,
+                           CAST(SUM(on_time) AS BIGINT) AS on_time
+                    FROM \(rollup.table) GROUP BY community_id, \(rollup.rawValue)
+                    """)
                 let counted = try await rows(rollup.select(store.dialect))
                 for key in Set(kept.keys).union(counted.keys).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                     let k = kept[key] ?? AreaRequestCounts(), n = counted[key] ?? AreaRequestCounts()

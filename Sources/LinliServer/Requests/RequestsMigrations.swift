@@ -310,5 +310,33 @@ enum RequestsMigrations {
             "sqlite:" + RequestsService.Rollup.day.fill(.sqlite),
             "postgres:" + RequestsService.Rollup.day.fill(.postgres),
         ]),
+        // The counts every submission adds to (its community's month and day, its category's
+        // month) were one row each: on PostgreSQL every submission in a community queued on that
+        // row's lock until its commit (and the replica's) was done. Each is now split into rows
+        // by `shard` (`Dialect.counterShard`: one on SQLite, whose single writer queues anyway;
+        // sixteen on PostgreSQL), and every reader adds the shards up.
+        Migration("requests.015", [
+            "sqlite:CREATE TABLE request_rollup_sharded (community_id BIGINT NOT NULL, month INTEGER NOT NULL, made BIGINT NOT NULL, escalated BIGINT NOT NULL, rating_sum BIGINT NOT NULL, rated BIGINT NOT NULL, resolved BIGINT NOT NULL, on_time BIGINT NOT NULL, shard INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (community_id, month, shard))",
+            "sqlite:INSERT INTO request_rollup_sharded (community_id, month, made, escalated, rating_sum, rated, resolved, on_time, shard) SELECT community_id, month, made, escalated, rating_sum, rated, resolved, on_time, 0 FROM request_rollup",
+            "sqlite:DROP TABLE request_rollup",
+            "sqlite:ALTER TABLE request_rollup_sharded RENAME TO request_rollup",
+            "postgres:ALTER TABLE request_rollup ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+            "postgres:ALTER TABLE request_rollup DROP CONSTRAINT request_rollup_pkey",
+            "postgres:ALTER TABLE request_rollup ADD PRIMARY KEY (community_id, month, shard)",
+            "sqlite:CREATE TABLE request_rollup_day_sharded (community_id BIGINT NOT NULL, day BIGINT NOT NULL, made BIGINT NOT NULL, escalated BIGINT NOT NULL, rating_sum BIGINT NOT NULL, rated BIGINT NOT NULL, resolved BIGINT NOT NULL, on_time BIGINT NOT NULL, shard INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (community_id, day, shard))",
+            "sqlite:INSERT INTO request_rollup_day_sharded (community_id, day, made, escalated, rating_sum, rated, resolved, on_time, shard) SELECT community_id, day, made, escalated, rating_sum, rated, resolved, on_time, 0 FROM request_rollup_day",
+            "sqlite:DROP TABLE request_rollup_day",
+            "sqlite:ALTER TABLE request_rollup_day_sharded RENAME TO request_rollup_day",
+            "postgres:ALTER TABLE request_rollup_day ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+            "postgres:ALTER TABLE request_rollup_day DROP CONSTRAINT request_rollup_day_pkey",
+            "postgres:ALTER TABLE request_rollup_day ADD PRIMARY KEY (community_id, day, shard)",
+            "sqlite:CREATE TABLE request_need_counts_sharded (community_id BIGINT NOT NULL, month INTEGER NOT NULL, category TEXT NOT NULL, n BIGINT NOT NULL, shard INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (community_id, month, category, shard))",
+            "sqlite:INSERT INTO request_need_counts_sharded (community_id, month, category, n, shard) SELECT community_id, month, category, n, 0 FROM request_need_counts",
+            "sqlite:DROP TABLE request_need_counts",
+            "sqlite:ALTER TABLE request_need_counts_sharded RENAME TO request_need_counts",
+            "postgres:ALTER TABLE request_need_counts ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+            "postgres:ALTER TABLE request_need_counts DROP CONSTRAINT request_need_counts_pkey",
+            "postgres:ALTER TABLE request_need_counts ADD PRIMARY KEY (community_id, month, category, shard)",
+        ]),
     ]
 }

@@ -578,8 +578,8 @@ public struct RequestsService: Sendable {
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
                 if let hotline { try await storeHotline(db, hotline, requestID: id) }
-                try await Self.addToRollup(db, [(draft.communityID, now, RequestTally(made: 1))])
-                try await Self.countNeed(db, community: draft.communityID, at: now, category: draft.category)
+                try await Self.addToRollup(db, store.dialect, [(draft.communityID, now, RequestTally(made: 1))])
+                try await Self.countNeed(db, store.dialect, community: draft.communityID, at: now, category: draft.category)
                 // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
@@ -988,7 +988,7 @@ public struct RequestsService: Sendable {
     /// Writes the mutable part of a request back, with its next deadline recomputed, and what the
     /// change makes to its community's month of figures (`was`: the row as it was read).
     func save(_ db: any SQLDatabase, _ r: Row, was old: Row) async throws {
-        try await Self.addToRollup(db, [(r.communityID, r.createdAt, r.tally - old.tally)])
+        try await Self.addToRollup(db, store.dialect, [(r.communityID, r.createdAt, r.tally - old.tally)])
         try await db.raw("""
             UPDATE requests SET status = \(bind: r.status.rawValue), party_kind = \(bind: r.partyKind?.rawValue), party_key = \(bind: r.partyKey),
                 party_name = \(bind: r.partyName), party_path = \(bind: r.partyPath), party_grid_id = \(bind: r.partyGridID), level = \(bind: r.level.rawValue),
