@@ -136,4 +136,27 @@ public struct BoundQuery: Sendable {
 extension SQLDatabase {
     /// SQL with typed values (see `BoundSQL`): `db.query("SELECT … WHERE id = \(id)").all()`.
     public func query(_ sql: BoundSQL) -> BoundQuery { BoundQuery(database: self, sql: sql) }
+
+    /// Runs writes that return nothing and touch different tables, in one round trip where the
+    /// database allows: on PostgreSQL as one statement (each but the last inside `WITH`, which
+    /// runs them all on one snapshot, in no set order: so never two that touch one row); on
+    /// SQLite, which runs in process and has no round trip to save, one after the other.
+    package func runAll(_ statements: [BoundSQL], _ dialect: Dialect) async throws {
+        guard let last = statements.last else { return }
+        if dialect == .sqlite || statements.count == 1 {
+            for s in statements { try await query(s).run() }
+            return
+        }
+        var i = BoundSQL.Interpolation(literalCapacity: 0, interpolationCount: 0)
+        i.appendLiteral("WITH ")
+        for (n, s) in statements.dropLast().enumerated() {
+            if n > 0 { i.appendLiteral(", ") }
+            i.appendLiteral("w\(n) AS (")
+            i.appendInterpolation(s)
+            i.appendLiteral(")")
+        }
+        i.appendLiteral(" ")
+        i.appendInterpolation(last)
+        try await query(i.sql).run()
+    }
 }

@@ -79,3 +79,28 @@ public final class SharedVersion: Sendable {
 
     private func set(_ v: Int64) { box.withLockedValue { $0 = (v, ProcessInfo.processInfo.systemUptime) } }
 }
+
+/// A value read from the database and kept in memory until it changes on any server (a list of
+/// webhook endpoints read on every request step, changed a few times a year): reloaded when its
+/// `SharedVersion` moves, which a change does in its own transaction (`changed`).
+public final class SharedCache<Value: Sendable>: Sendable {
+    public let version: SharedVersion
+    private let box = NIOLockedValueBox<(version: Int64, value: Value)?>(nil)
+
+    public init(_ name: String) { version = SharedVersion(name) }
+
+    /// The kept value if its version is still the shared one, else `load`'s (then kept).
+    public func value(_ db: any SQLDatabase, load: (any SQLDatabase) async throws -> Value) async throws -> Value {
+        let current = try await version.current(db)
+        if let kept = box.withLockedValue({ $0 }), kept.version == current { return kept.value }
+        let value = try await load(db)
+        box.withLockedValue { $0 = (current, value) }
+        return value
+    }
+
+    /// Inside the transaction that changes what the value is read from.
+    public func changed(_ db: any SQLDatabase) async throws {
+        try await version.bump(db)
+        box.withLockedValue { $0 = nil }
+    }
+}

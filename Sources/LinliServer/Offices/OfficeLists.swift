@@ -103,6 +103,8 @@ public struct OfficesService: Sendable {
     let calendar: @Sendable () async throws -> WorkCalendar
     /// Where the photos sent with a community's report live (sealed).
     let evidence: SealedPhotos
+    /// The active receiving systems (id, area path), read on every request step, changed rarely.
+    let activeEndpoints = SharedCache<[(id: Int64, path: String)]>("offices.webhooks")
 
     public init(store: any Store, env: Env, linkage: LinkageService, registry: RegistryService, cipher: PersonalDataCipher,
                 evidenceDirectory: String, calendar: @escaping @Sendable () async throws -> WorkCalendar) {

@@ -67,6 +67,7 @@ extension OfficesService {
                 VALUES (\(p.id), \(p.path), \(name), \(raw), \(try cipher.seal(secret)), \(actor.userID), \(now)) RETURNING id
                 """).first()!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "webhook.add", objectType: "webhook_endpoint", objectID: id, path: p.path, detail: name)
+            try await activeEndpoints.changed(db)
             return id
         }
     }
@@ -118,6 +119,7 @@ extension OfficesService {
             if let sealed { sets.append("secret_cipher = \(sealed)") }
             guard !sets.isEmpty else { return }
             try await db.query("UPDATE webhook_endpoints SET \(BoundSQL.joined(sets, separator: ", ")) WHERE id = \(id)").run()
+            try await activeEndpoints.changed(db)
             // The new address by its host only: a path may carry a receiver's token.
             let what = [change.active.map { $0 ? "on" : "off" }, name.map { _ in "name" }, url.map { "url " + (URL(string: $0)?.host ?? "") },
                         secret.map { _ in "secret" }].compactMap { $0 }
@@ -129,14 +131,17 @@ extension OfficesService {
     /// Called by the requests capability inside each step's transaction: one outbox item per
     /// endpoint whose area holds the request.
     func enqueue(_ db: any SQLDatabase, requestIDs: [Int64], kind: String) async throws {
-        let endpoints = try await db.query("SELECT id, path FROM webhook_endpoints WHERE active = 1").all()
+        let endpoints = try await activeEndpoints.value(db) { db in
+            try await db.query("SELECT id, path FROM webhook_endpoints WHERE active = 1").all().map {
+                (id: try $0.decode(column: "id", as: Int64.self), path: try $0.decode(column: "path", as: String.self))
+            }
+        }
         guard !endpoints.isEmpty else { return }
         let paths = try await RequestsService.paths(db, ids: requestIDs)
         let now = env.nowSeconds
         var rows: [(Int64, Int64)] = []
         for e in endpoints {
-            let id = try e.decode(column: "id", as: Int64.self), path = try e.decode(column: "path", as: String.self)
-            for (request, p) in paths where p.hasPrefix(path) { rows.append((id, request)) }
+            for (request, p) in paths where p.hasPrefix(e.path) { rows.append((e.id, request)) }
         }
         try await db.insertRows("INSERT INTO outbox (endpoint_id, kind, request_id, created_at, next_at) VALUES ", rows) { "(\($0.0), \(kind), \($0.1), \(now), \(now))" }
     }

@@ -26,11 +26,11 @@ extension RequestsService {
 
     /// One more request of a category in its community's month, in the step that files it. Kept
     /// by community only: a community moved to another street takes its history with it.
-    static func countNeed(_ db: any SQLDatabase, _ dialect: Dialect, community: Int64, at: Int64, category: String) async throws {
-        try await db.query("""
-            INSERT INTO request_need_counts (community_id, month, category, shard, n) VALUES (\(community), \(monthKey(at)), \(category), \(dialect.counterShard()), 1)
-            ON CONFLICT (community_id, month, category, shard) DO UPDATE SET n = request_need_counts.n + 1
-            """).run()
+    static func countNeed(_ dialect: Dialect, community: Int64, at: Int64, category: String) -> BoundSQL {
+        """
+        INSERT INTO request_need_counts (community_id, month, category, shard, n) VALUES (\(community), \(monthKey(at)), \(category), \(dialect.counterShard()), 1)
+        ON CONFLICT (community_id, month, category, shard) DO UPDATE SET n = request_need_counts.n + 1
+        """
     }
 
     /// Counts every stored request afresh, in one statement grouped by the database: once, for

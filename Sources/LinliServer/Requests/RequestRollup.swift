@@ -91,8 +91,15 @@ extension RequestsService {
 
     /// Adds changes to both rollups in the step that made them: one statement per community and
     /// month, and per community and day.
-    static func addToRollup(_ db: any SQLDatabase, _ dialect: Dialect, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)]) async throws {
+    static func addToRollup(_ db: any SQLDatabase, _ dialect: Dialect, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)],
+                            with more: [BoundSQL] = []) async throws {
+        try await db.runAll(rollupAdditions(dialect, changes) + more, dialect)
+    }
+
+    /// The statements `addToRollup` runs: one per community and month, and per community and day.
+    static func rollupAdditions(_ dialect: Dialect, _ changes: [(community: Int64, createdAt: Int64, delta: RequestTally)]) -> [BoundSQL] {
         let shard = dialect.counterShard()
+        var out: [BoundSQL] = []
         for rollup in Rollup.allCases {
             var sums: [Int64: [Int64: RequestTally]] = [:]
             for c in changes where !c.delta.isZero { sums[c.community, default: [:]][rollup.key(c.createdAt), default: RequestTally()] += c.delta }
@@ -100,14 +107,15 @@ extension RequestsService {
             // (PostgreSQL would otherwise let two sweeps deadlock).
             for (community, units) in sums.sorted(by: { $0.key < $1.key }) {
                 for (unit, t) in units.sorted(by: { $0.key < $1.key }) where !t.isZero {
-                    try await db.query("""
+                    out.append("""
                         INSERT INTO \(unsafeRaw: rollup.table) (community_id, \(unsafeRaw: rollup.rawValue), shard, made, escalated, rating_sum, rated, resolved, on_time)
                         VALUES (\(community), \(unit), \(shard), \(t.made), \(t.escalated), \(t.ratingSum), \(t.rated), \(t.resolved), \(t.onTime))
                         ON CONFLICT (community_id, \(unsafeRaw: rollup.rawValue), shard) DO UPDATE SET \(unsafeRaw: Self.rollupAdds(rollup.table))
-                        """).run()
+                        """)
                 }
             }
         }
+        return out
     }
 
     /// Where a rollup and the requests table disagree, by community and month or day (`linli

@@ -578,8 +578,6 @@ public struct RequestsService: Sendable {
                     """).first()
                 let id = try row!.decode(column: "id", as: Int64.self)
                 if let hotline { try await storeHotline(db, hotline, requestID: id) }
-                try await Self.addToRollup(db, store.dialect, [(draft.communityID, now, RequestTally(made: 1))])
-                try await Self.countNeed(db, store.dialect, community: draft.communityID, at: now, category: draft.category)
                 // Both first steps in one statement; the photos hang on the submission step (its id is read back only for them).
                 let steps = try await db.query("""
                     INSERT INTO request_events (request_id, at, user_id, actor_name, kind, note, party_key, public)
@@ -594,6 +592,10 @@ public struct RequestsService: Sendable {
                 try await audit.append(db, actor: actor, action: "request.submit", objectType: "request", objectID: id, path: draft.path,
                                        detail: "\(category.code) → \(draft.partyKey ?? "")")
                 try await notifier.deliver(db, planned.users.map { OutgoingNotification(userID: $0, kind: "assigned", requestID: id, subject: "#\(id) \(category.nameZh) \(draft.address)") }, at: now)
+                // The community's counts last, in one statement: their rows are shared by every
+                // submission there, so on PostgreSQL they are held only from here to the commit.
+                try await Self.addToRollup(db, store.dialect, [(draft.communityID, now, RequestTally(made: 1))],
+                                           with: [Self.countNeed(store.dialect, community: draft.communityID, at: now, category: draft.category)])
                 return id
             }
             var stored = draft
