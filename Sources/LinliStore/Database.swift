@@ -485,26 +485,42 @@ public final class PostgresStore: Store {
 
     public func readHeavy<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard let replica, ProcessInfo.processInfo.systemUptime >= replicaDownUntil.withLockedValue({ $0 }) else { return try await read(body) }
+        // Only the wait for a connection is bounded: a read that has begun on the replica is
+        // left to finish there (a heavy page may take seconds, and would take them again on
+        // the primary). A replica that is down refuses or never lends a connection.
+        let leased = NIOLockedValueBox(false)
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await replica.withConnection { conn in try await body(conn.sql()) } }
-                // A replica that is down makes the pool wait for a connection: give up early.
+                group.addTask {
+                    try await replica.withConnection { conn in
+                        leased.withLockedValue { $0 = true }
+                        return try await body(conn.sql())
+                    }
+                }
                 group.addTask {
                     try await Task.sleep(for: .seconds(Self.replicaLeaseSeconds))
-                    return nil
+                    if leased.withLockedValue({ $0 }) { return nil }  // reading: wait for it
+                    throw ReplicaUnavailable()
                 }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let answer = first else { throw CancellationError() }
-                return answer
+                while let next = try await group.next() {
+                    if let answer = next {
+                        group.cancelAll()
+                        return answer
+                    }
+                }
+                throw ReplicaUnavailable()
             }
         } catch let e as LinliError {
             throw e  // the use case's own answer (not found, not allowed): the same on the primary
         } catch {
+            if Task.isCancelled { throw error }  // the caller went away; the replica is not at fault
             logger.warning("read replica unavailable, reading the primary for \(Self.replicaRestSeconds) s: \(String(describing: error))")
             replicaDownUntil.withLockedValue { $0 = ProcessInfo.processInfo.systemUptime + Self.replicaRestSeconds }
             return try await read(body)
         }
     }
+
+    struct ReplicaUnavailable: Error {}
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { conn in

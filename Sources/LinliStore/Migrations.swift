@@ -17,6 +17,9 @@ public enum Migrator {
     @discardableResult
     public static func migrate(_ store: any Store, _ migrations: [Migration]) async throws -> [String] {
         try await store.transaction { db in
+            // Under the same lock as each migration below: two servers creating it at once on an
+            // empty PostgreSQL database would collide on its type's name.
+            if store.dialect == .postgres { try await db.raw("SELECT pg_advisory_xact_lock(7305)").run() }
             try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         }
         let done = Set(try await store.transaction { db in
@@ -44,6 +47,11 @@ public enum Migrator {
                 return true
             }
             if ran { applied.append(m.id) }
+        }
+        // A migration may change what servers keep in memory (categories it adds): every shared
+        // version moves on, so running servers read afresh (see `SharedVersion`).
+        if !applied.isEmpty, done.contains("platform.001") || applied.contains("platform.001") {
+            try await store.transaction { db in try await db.raw("UPDATE shared_versions SET version = version + 1").run() }
         }
         return applied
     }

@@ -379,7 +379,11 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
         }
         await healthy.shutdown()
 
-        let dead = admin.replacingOccurrences(of: "127.0.0.1:55432", with: "127.0.0.1:9")
+        // The same database at a port where nothing listens.
+        var parts = URLComponents(string: admin)!
+        parts.port = 9
+        let dead = parts.string!
+        #expect(dead != admin)
         let store = try PostgresStore(url: admin, replicaURL: dead, logger: logger)
         let start = ContinuousClock.now
         #expect(try await store.readHeavy { db in try await db.raw("SELECT 8 AS n").first()!.decode(column: "n", as: Int.self) } == 8)

@@ -156,7 +156,7 @@ extension OfficesService {
         let claimed = try await store.transaction { db in
             try await db.query("""
                 UPDATE outbox SET claimed_until = \(now + 60) WHERE id IN (
-                    SELECT id FROM outbox WHERE delivered_at IS NULL AND next_at <= \(now) AND claimed_until < \(now) ORDER BY id LIMIT \(max(1, min(limit, 500))))
+                    SELECT id FROM outbox WHERE delivered_at IS NULL AND next_at <= \(now) AND claimed_until < \(now) ORDER BY id LIMIT \(max(1, min(limit, 500)))\(unsafeRaw: store.dialect.lockForUpdate(skipLocked: true)))
                 RETURNING id
                 """).all().map { try $0.decode(column: "id", as: Int64.self) }
         }

@@ -103,8 +103,10 @@ extension RequestsService {
         for rollup in Rollup.allCases {
             var sums: [Int64: [Int64: RequestTally]] = [:]
             for c in changes where !c.delta.isZero { sums[c.community, default: [:]][rollup.key(c.createdAt), default: RequestTally()] += c.delta }
-            // In a fixed order: two transactions adding to the same rows take their locks alike
-            // (PostgreSQL would otherwise let two sweeps deadlock).
+            // Always built in one sorted order, so that two transactions adding to the same rows
+            // take their locks alike (PostgreSQL would otherwise let two sweeps deadlock); run as
+            // one statement there, whose executor takes them in one (reversed) order for every
+            // caller. Should two ever meet crosswise, PostgreSQL refuses one and it is retried.
             for (community, units) in sums.sorted(by: { $0.key < $1.key }) {
                 for (unit, t) in units.sorted(by: { $0.key < $1.key }) where !t.isZero {
                     out.append("""
