@@ -487,28 +487,35 @@ public final class PostgresStore: Store {
         guard let replica, ProcessInfo.processInfo.systemUptime >= replicaDownUntil.withLockedValue({ $0 }) else { return try await read(body) }
         // Only the wait for a connection is bounded: a read that has begun on the replica is
         // left to finish there (a heavy page may take seconds, and would take them again on
-        // the primary). A replica that is down refuses or never lends a connection.
+        // the primary). A replica that is down refuses or never lends a connection; its lease
+        // is then abandoned, not waited for (the pool may take long to give up on it).
         let leased = NIOLockedValueBox(false)
+        let waiting = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
+        @Sendable func finish(_ r: Result<T, any Error>) {
+            waiting.withLockedValue { c in
+                c?.resume(with: r)
+                c = nil
+            }
+        }
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await replica.withConnection { conn in
-                        leased.withLockedValue { $0 = true }
-                        return try await body(conn.sql())
+            return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+                waiting.withLockedValue { $0 = c }
+                let work = Task {
+                    do {
+                        finish(.success(try await replica.withConnection { conn in
+                            leased.withLockedValue { $0 = true }
+                            return try await body(conn.sql())
+                        }))
+                    } catch {
+                        finish(.failure(error))
                     }
                 }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(Self.replicaLeaseSeconds))
-                    if leased.withLockedValue({ $0 }) { return nil }  // reading: wait for it
-                    throw ReplicaUnavailable()
+                Task {
+                    try? await Task.sleep(for: .seconds(Self.replicaLeaseSeconds))
+                    guard !leased.withLockedValue({ $0 }) else { return }
+                    work.cancel()
+                    finish(.failure(ReplicaUnavailable()))
                 }
-                while let next = try await group.next() {
-                    if let answer = next {
-                        group.cancelAll()
-                        return answer
-                    }
-                }
-                throw ReplicaUnavailable()
             }
         } catch let e as LinliError {
             throw e  // the use case's own answer (not found, not allowed): the same on the primary
@@ -521,6 +528,9 @@ public final class PostgresStore: Store {
     }
 
     struct ReplicaUnavailable: Error {}
+
+    /// Whether heavy reads are skipping the replica after it failed (for tests and logs).
+    package var replicaResting: Bool { ProcessInfo.processInfo.systemUptime < replicaDownUntil.withLockedValue { $0 } }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { conn in

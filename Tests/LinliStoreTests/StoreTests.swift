@@ -385,12 +385,10 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
         let dead = parts.string!
         #expect(dead != admin)
         let store = try PostgresStore(url: admin, replicaURL: dead, logger: logger)
-        let start = ContinuousClock.now
+        #expect(!store.replicaResting)
         #expect(try await store.readHeavy { db in try await db.raw("SELECT 8 AS n").first()!.decode(column: "n", as: Int.self) } == 8)
-        #expect(ContinuousClock.now - start < .seconds(5))
-        let again = ContinuousClock.now
+        #expect(store.replicaResting, "the failed replica is skipped for a while, not waited for again")
         #expect(try await store.readHeavy { db in try await db.raw("SELECT 9 AS n").first()!.decode(column: "n", as: Int.self) } == 9)
-        #expect(ContinuousClock.now - again < .milliseconds(500), "the failed replica is skipped, not waited for again")
         await store.shutdown()
     }
 }
