@@ -154,10 +154,10 @@ public struct Linli: Sendable {
         try await Migrator.migrate(store, migrations)
         let masterKey = try config.masterKey()
         let cipher = PersonalDataCipher(masterKey: masterKey)
-        let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: config.filesDirectory + "/documents")
+        let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: FileFolder.documents.path(in: config.filesDirectory))
         try await deliberation.ensureDefaults()
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
-        var requests = RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: config.filesDirectory + "/photos")
+        var requests = RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: FileFolder.photos.path(in: config.filesDirectory))
         requests.accountPhone = { db, user in try await AccountService.phone(db, userID: user, cipher: cipher) }
         accounts.production = config.production
         accounts.cipher = cipher
@@ -165,10 +165,10 @@ public struct Linli: Sendable {
         // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
         var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
-        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: config.filesDirectory + "/receipts")
+        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
         let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher,
-                                     evidenceDirectory: config.filesDirectory + "/evidence", calendar: { [requests, store, env = config.environment] in
+                                     evidenceDirectory: FileFolder.evidence.path(in: config.filesDirectory), calendar: { [requests, store, env = config.environment] in
             try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
         })
         // Every step of a request reaches the outbox to an upper-level system in its own transaction.
@@ -179,7 +179,7 @@ public struct Linli: Sendable {
         requests.departmentsUnder = { [registry] db, paths in try await registry.departments(db, under: paths) }
         requests.departmentStaff = { db, org in try await AccountService.holders(db, organisationID: org) }
         var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                       photoDirectory: config.filesDirectory + "/gridwork-photos")
+                                       photoDirectory: FileFolder.gridworkPhotos.path(in: config.filesDirectory))
         // A visit's "needs help" becomes a request through the requests capability's own use case.
         gridWork.fileRequest = { [requests] input, photos, actor in try await requests.submit(input, photos: photos, actor: actor).request.id }
         gridWork.postNeed = { [linkage] input, actor in try await linkage.postNeed(input, actor: actor) }
@@ -208,7 +208,7 @@ public struct Linli: Sendable {
                      linkage: linkage,
                      auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
                      affairs: AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                             paperDirectory: config.filesDirectory + "/papers"),
+                                             paperDirectory: FileFolder.papers.path(in: config.filesDirectory)),
                      offices: offices)
     }
 }

@@ -15,11 +15,17 @@ public protocol StoreLocation {
     var filesDirectory: String { get }
 }
 
+/// The folders of files that rows name, every capability's, under the files directory: requests'
+/// photos, the ledger's receipts, ballot documents, the service centre's papers, the offices'
+/// evidence, and grid work's photos. One list, so that a backup copies every folder a capability
+/// writes to.
+public enum FileFolder: String, CaseIterable, Sendable {
+    case photos, receipts, documents, papers, evidence, gridworkPhotos = "gridwork-photos"
+    public func path(in directory: String) -> String { directory + "/" + rawValue }
+}
+
 public enum Backup {
-    /// The folders of files that rows name, every capability's: requests' photos, the ledger's
-    /// receipts, ballot documents, the service centre's papers, the offices' evidence, and grid
-    /// work's photos.
-    package static let fileFolders = ["photos", "receipts", "documents", "papers", "evidence", "gridwork-photos"]
+    package static let fileFolders = FileFolder.allCases.map(\.rawValue)
     package static let sqliteName = "linli.sqlite", pgName = "linli.pgdump"
 
     public struct Summary: Sendable {

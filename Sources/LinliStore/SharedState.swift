@@ -98,9 +98,19 @@ public final class SharedCache<Value: Sendable>: Sendable {
         return value
     }
 
+    /// The kept value when its version was checked within `SharedVersion.recheckSeconds` and
+    /// still matches: no database needed (a hot path skips borrowing a connection).
+    public func kept() -> Value? {
+        guard let v = version.fresh(), let kept = box.withLockedValue({ $0 }), kept.version == v else { return nil }
+        return kept.value
+    }
+
     /// Inside the transaction that changes what the value is read from.
     public func changed(_ db: any SQLDatabase) async throws {
         try await version.bump(db)
-        box.withLockedValue { $0 = nil }
+        forget()
     }
+
+    /// Drops the kept value (after the change's commit, so that this server reads it at once).
+    public func forget() { box.withLockedValue { $0 = nil } }
 }

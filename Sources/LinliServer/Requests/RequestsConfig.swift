@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import SQLKit
 import LinliCore
 import LinliStore
@@ -22,39 +21,27 @@ final class RequestsConfig: Sendable {
         var rules: [String: [Int64: RuleTarget]]
         var calendar: WorkCalendar
         var calendarDays: [(day: String, kind: String, name: String)]
-        var loadedAt: Int64
-        /// The shared version this copy was loaded at.
-        var version: Int64 = 0
     }
 
-    private let box = NIOLockedValueBox<Snapshot?>(nil)
-    let version = SharedVersion("requests.config")
+    private let cache = SharedCache<Snapshot>("requests.config")
 
     func snapshot(_ db: any SQLDatabase, now: Int64) async throws -> Snapshot {
-        let current = try await version.current(db)
-        if let s = box.withLockedValue({ $0 }), s.version == current { return s }
-        var s = try await Self.load(db, now: now)
-        s.version = current
-        box.withLockedValue { $0 = s }
-        return s
+        try await cache.value(db) { db in try await Self.load(db) }
     }
 
     /// The same from a store: a snapshot whose version was checked within the last second is
     /// taken from memory without a hop to a reader.
     func snapshot(in store: any Store, now: Int64) async throws -> Snapshot {
-        if let v = version.fresh(), let s = box.withLockedValue({ $0 }), s.version == v { return s }
+        if let s = cache.kept() { return s }
         return try await store.read { db in try await snapshot(db, now: now) }
     }
 
     /// Called inside the transaction of every edit: this server and the others reload.
-    func changed(_ db: any SQLDatabase) async throws {
-        try await version.bump(db)
-        box.withLockedValue { $0 = nil }
-    }
+    func changed(_ db: any SQLDatabase) async throws { try await cache.changed(db) }
 
-    func invalidate() { box.withLockedValue { $0 = nil } }
+    func invalidate() { cache.forget() }
 
-    static func load(_ db: any SQLDatabase, now: Int64) async throws -> Snapshot {
+    static func load(_ db: any SQLDatabase) async throws -> Snapshot {
         var categories: [String: RequestCategory] = [:]
         var order: [String] = []
         for r in try await db.raw("""
@@ -87,7 +74,7 @@ final class RequestsConfig: Sendable {
             if kind == "holiday" { holidays.insert(d) } else { workdays.insert(d) }
         }
         return Snapshot(categories: categories, order: order, rules: rules, calendar: WorkCalendar(holidays: holidays, workdays: workdays),
-                        calendarDays: days.map { (day: $0.0, kind: $0.1, name: $0.2) }, loadedAt: now)
+                        calendarDays: days.map { (day: $0.0, kind: $0.1, name: $0.2) })
     }
 
     /// The party for a category at a place: the rule of the deepest place on the path, else the
