@@ -22,7 +22,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
 DIR = os.environ.get("LINLI_CLUSTER_DIR", "/tmp/linli-cluster-drill")
-BASE = int(os.environ.get("LINLI_CLUSTER_PORT", "57100"))
+BASE = int(os.environ.get("LINLI_CLUSTER_PORT", "27100"))
 NGINX = f"http://127.0.0.1:{BASE}"
 PASSWORD = "Drill-pass-2026"
 ENV = dict(os.environ, LINLI_CLUSTER_DIR=DIR, LINLI_CLUSTER_PORT=str(BASE), LINLI_BIN=BIN, LINLI_BCRYPT_COST="4")

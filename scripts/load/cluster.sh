@@ -15,7 +15,7 @@ DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-3}"
 build_release
 export LINLI_BIN="$BIN" LINLI_BENCH=1 LINLI_SWEEP_SECONDS=0 LINLI_BCRYPT_COST=4
-export LINLI_CLUSTER_DIR=/tmp/linli-cluster-load LINLI_CLUSTER_PORT=57200
+export LINLI_CLUSTER_DIR=/tmp/linli-cluster-load LINLI_CLUSTER_PORT=27200
 C=$LINLI_CLUSTER_PORT
 DATA="$(mktemp -d /tmp/linli-load-XXXX)"
 LOG="$DATA/rounds.txt"
