@@ -199,6 +199,10 @@ public struct Linli: Sendable {
                 OutgoingNotification(userID: $0, kind: "sensitive_due", requestID: nil, subject: String(count), link: "/communities/\(community)/sensitive-due")
             }, at: env.nowSeconds)
         }
+        var affairs = AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
+                                     paperDirectory: FileFolder.papers.path(in: config.filesDirectory))
+        // A community enterprise's returned profit is booked on the ledger (linkage's) in the same transaction.
+        affairs.bookEnterpriseReturn = { [linkage] db, arrival, actor in try await linkage.receiveEnterpriseReturn(db, arrival, actor: actor) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,
@@ -207,8 +211,7 @@ public struct Linli: Sendable {
                      inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
                      linkage: linkage,
                      auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
-                     affairs: AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                             paperDirectory: FileFolder.papers.path(in: config.filesDirectory)),
+                     affairs: affairs,
                      offices: offices)
     }
 }

@@ -194,6 +194,7 @@ struct MatrixWorld {
             "spaces": "SELECT id FROM spaces WHERE path LIKE $1",
             "help": "SELECT id FROM help_posts WHERE path LIKE $1",
             "canteens": "SELECT id FROM canteens WHERE path LIKE $1",
+            "enterprises": "SELECT id FROM community_enterprises WHERE path LIKE $1",
             "canteen-menus": "SELECT m.id FROM canteen_menus m JOIN canteens c ON c.id = m.canteen_id WHERE c.path LIKE $1",
             "canteen-orders": "SELECT id FROM canteen_orders WHERE path LIKE $1",
             "space-bookings": "SELECT id FROM space_bookings WHERE path LIKE $1",

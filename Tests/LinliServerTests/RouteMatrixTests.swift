@@ -472,6 +472,7 @@ import LinliStore
         "POST /activities/:id/sign-up": "POST /api/v1/activities/:id/sign-ups", "POST /activities/:id/withdraw": "POST /api/v1/activities/:id/sign-ups/cancel",
         "POST /activities/:id/attend": "POST /api/v1/activities/:id/attendance",
         "POST /spaces/:id/bookings": "POST /api/v1/spaces/:id/bookings",
+        "POST /enterprises/:id": "PATCH /api/v1/enterprises/:id",
         "POST /canteens/subsidy-rules": "POST /api/v1/meal-subsidy-rules", "POST /canteen-menus/:id/order": "POST /api/v1/canteen-menus/:id/orders",
         "POST /affairs/:id": "PATCH /api/v1/affairs/:id", "POST /affairs/:id/apply": "POST /api/v1/affairs/:id/applications",
         "POST /polls/:id/vote": "POST /api/v1/polls/:id/ballots", "POST /polls/:id/ballots": "POST /api/v1/polls/:id/ballots",

@@ -10,8 +10,9 @@ extension LinkageService {
     // MARK: Ledger core
 
     /// `department`: a department's budget for work items; `finance`: the treasury that funds it;
-    /// `community`: a community's own account, where money following a task (费随事转) arrives.
-    enum AccountKind: String { case project, pool, donors, government, payees, venture, department, finance, community }
+    /// `community`: a community's own account, where money following a task (费随事转) and a
+    /// community enterprise's returned profit arrive; `enterprise`: where that profit comes from.
+    enum AccountKind: String { case project, pool, donors, government, payees, venture, department, finance, community, enterprise }
 
     /// The account of (kind, ref), created on first use with a zero balance.
     func account(_ db: any SQLDatabase, _ kind: AccountKind, _ ref: Int64, path: String, name: String) async throws -> Int64 {

@@ -38,6 +38,8 @@ struct LinkageRoutes {
         let actor = c.actor
         var out: [(String, String)] = [("tasks", "/tasks"), ("needs", "/needs"), ("projects", "/projects"), ("gap", "/gap"), ("social_workers", "/social-workers"), ("funds", "/funds"), ("ventures", "/ventures")]
         if actor?.may(.volunteerManage) == true { out.insert(("volunteers", "/volunteers"), at: 1) }
+        // The office's side of community enterprises (a services page): their returns reach these funds.
+        if actor?.may(.fundManage) == true { out.append(("enterprises", "/enterprises")) }
         if let id = p.id { out.append(("public_ledger", "/ledger/\(id)")) }
         return out.map { key, href in
             ["label": t["tab_" + key] ?? key, "href": href.hasPrefix("/ledger") ? href : href + p.query, "current": key == current]

@@ -106,6 +106,8 @@ enum LinkageText {
         "add_worker": ("登记社工", "Add a social worker"), "members": ("成员", "Members"), "member_role": ("职务", "Role"), "joined": ("加入日期", "Joined"),
         "add_member_org": ("添加成员", "Add member"), "certificate_level": ("证书等级", "Certificate"),
         "social_organisations": ("社会组织", "Social organisations"), "volunteers_count": ("志愿者", "Volunteers"), "org_outcome": ("成效", "Outcome"),
+        "tab_enterprises": ("社区企业", "Enterprises"),
+        "enterprise_returned": ("社区企业回馈", "From community enterprises"), "ledger_enterprises": ("本社区的社区企业", "This community's enterprises"),
     ]
 
     static let values: [String: (String, String)] = [
@@ -126,6 +128,7 @@ enum LinkageText {
         "txn_grant": ("创投拨付", "Venture grant"), "txn_venture_funding": ("创投资金拨入", "Venture round funded"),
         "txn_task_fee": ("随事拨付（费随事转）", "Paid with a task"), "txn_task_fee_refund": ("随事经费退回", "Task money returned"),
         "txn_department_funding": ("部门预算拨入", "Department budget funded"),
+        "txn_enterprise_return": ("社区企业利润回馈", "Returned by a community enterprise"),
         "round_open": ("申请中", "Open"), "round_reviewing": ("评审中", "Reviewing"),
         "app_submitted": ("待评审", "Submitted"), "app_awarded": ("已资助", "Awarded"), "app_declined": ("未获资助", "Declined"), "app_evaluated": ("已评估", "Evaluated"),
     ]

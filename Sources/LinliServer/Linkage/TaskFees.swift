@@ -42,6 +42,18 @@ extension LinkageService {
         return true
     }
 
+    /// Books a community enterprise's returned profit (社区企业利润回馈) that has arrived: from the
+    /// enterprise's account into the community's own, listed on the community's public ledger
+    /// under the enterprise's name. The services capability calls this inside its own
+    /// transaction, so the year's record and the money are written together or not at all.
+    public func receiveEnterpriseReturn(_ db: any SQLDatabase, _ a: EnterpriseArrival, actor: Actor) async throws -> Int64 {
+        guard a.amount > 0, !(try await booked(db, a.key)) else { throw LinliError(.conflict, code: "already_booked", field: "reference", message: "这笔到账已登记过") }
+        let source = try await account(db, .enterprise, a.enterpriseID, path: a.communityPath, name: "社区企业：" + a.enterpriseName)
+        let community = try await account(db, .community, a.communityID, path: a.communityPath, name: "社区账户：" + a.communityName)
+        return try await post(db, Movement(kind: "enterprise_return", communityID: a.communityID, amount: a.amount, memo: a.enterpriseName, key: a.key),
+                              [Posting(source, -a.amount), Posting(community, a.amount)], actor: actor, now: env.nowSeconds)
+    }
+
     func booked(_ db: any SQLDatabase, _ key: String) async throws -> Bool {
         try await db.raw("SELECT 1 AS x FROM ledger_transactions WHERE idempotency_key = \(bind: key)").first() != nil
     }

@@ -85,6 +85,20 @@ extension Linli {
             let id = try await affairs.setMenu(kitchen.id, m, actor: staff)
             if firstMenu == nil { firstMenu = id }
         }
+        // A community enterprise (社区企业): the community holds 51% and takes back 30% of the
+        // profit; last year reported, and the first part of its return arrived at the bank.
+        var firm = EnterpriseInput()
+        firm.placeID = community.id; firm.name = "邻里家政服务有限公司"; firm.communityShare = 51; firm.returnPercent = 30
+        firm.business = "家政保洁、长者食堂送餐、小区便民维修；社区居民享九折。"; firm.contact = "王经理"
+        let enterprise = try await affairs.registerEnterprise(firm, actor: staff)
+        let lastYear = Int(ChinaTime.iso(day: today).prefix(4))! - 1
+        var year = EnterpriseYearInput()
+        year.year = lastYear; year.revenue = "1,286,000"; year.profit = "186,400"; year.served = 5230
+        year.report = "全年上门保洁 2,140 次、送餐 2,860 份、便民维修 230 次；吸纳社区就业 12 人，其中 4 人为就业困难人员。"
+        _ = try await affairs.reportYear(enterprise.id, year, actor: staff)
+        var arrived = EnterpriseReturnInput()
+        arrived.year = lastYear; arrived.amount = "30,000"; arrived.reference = "农商行 \(lastYear + 1)0315-0088"; arrived.day = ChinaTime.iso(day: today - 20)
+        _ = try await affairs.receiveReturn(enterprise.id, arrived, actor: staff)
         // A neighbour's ask in the time bank.
         var ask = HelpPostInput()
         ask.kind = "ask"; ask.title = "帮忙把旧沙发搬下楼"; ask.detail = "周六上午，三楼，需要两个人。"; ask.minutes = 60

@@ -339,5 +339,61 @@ enum ServicesMigrations {
         Migration("services.008", [
             "ALTER TABLE activities ADD COLUMN organisation_id BIGINT",
         ]),
+        // Community enterprises (社区企业): the community's share, each year's report and what it
+        // owes the community fund, and each arrival of that money (booked on the ledger, whose
+        // transaction it names). The database keeps an arrival from ever passing what is owed.
+        Migration("services.009", [
+            """
+            CREATE TABLE community_enterprises (
+                id {ID},
+                community_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                name TEXT NOT NULL,
+                credit_code TEXT NOT NULL DEFAULT '',
+                business TEXT NOT NULL,
+                community_share INTEGER NOT NULL CHECK (community_share BETWEEN 0 AND 100),
+                return_percent INTEGER NOT NULL CHECK (return_percent BETWEEN 0 AND 100),
+                contact TEXT NOT NULL DEFAULT '',
+                active INTEGER NOT NULL DEFAULT 1,
+                created_by BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX community_enterprises_community ON community_enterprises(community_id)",
+            "CREATE INDEX community_enterprises_path ON community_enterprises(path)",
+            "CREATE UNIQUE INDEX community_enterprises_code ON community_enterprises(credit_code) WHERE credit_code <> ''",
+            """
+            CREATE TABLE enterprise_years (
+                id {ID},
+                enterprise_id BIGINT NOT NULL REFERENCES community_enterprises(id),
+                year INTEGER NOT NULL,
+                revenue BIGINT NOT NULL,
+                profit BIGINT NOT NULL,
+                return_percent INTEGER NOT NULL,
+                due BIGINT NOT NULL,
+                received BIGINT NOT NULL DEFAULT 0,
+                served INTEGER,
+                report TEXT NOT NULL,
+                reported_by BIGINT NOT NULL,
+                reported_at BIGINT NOT NULL,
+                UNIQUE (enterprise_id, year),
+                CHECK (received >= 0 AND received <= due)
+            )
+            """,
+            """
+            CREATE TABLE enterprise_returns (
+                id {ID},
+                enterprise_id BIGINT NOT NULL REFERENCES community_enterprises(id),
+                year INTEGER NOT NULL,
+                amount BIGINT NOT NULL CHECK (amount > 0),
+                reference TEXT NOT NULL,
+                arrived_day BIGINT NOT NULL,
+                txn_id BIGINT NOT NULL,
+                recorded_by BIGINT NOT NULL,
+                recorded_at BIGINT NOT NULL,
+                UNIQUE (enterprise_id, reference)
+            )
+            """,
+        ]),
     ]
 }

@@ -69,6 +69,7 @@ struct ServicesRoutes {
         registerSpaces(r)
         registerCanteens(r)
         registerHelp(r)
+        registerEnterprises(r)
     }
 
     func registerHelp(_ r: Routes) {
