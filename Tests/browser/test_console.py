@@ -617,6 +617,45 @@ def community_worker_approves_the_expense_and_sees_the_gap(d, base):
 
 
 
+@case
+def community_books_an_enterprise_return_and_anyone_reads_it_in_large_print(d, base):
+    login(d, base, "community")
+    d.get(base + "/funds")
+    d.find_element(By.XPATH, "//nav[@class='tabs']//a[text()='社区企业']").click()
+    d.find_element(By.PARTIAL_LINK_TEXT, "邻里家政").click()
+    year = d.find_element(By.ID, "rt-year")
+    assert "25,920.00" in year.text, year.text
+    # More than is still owed is refused beside the field, and nothing is booked.
+    d.find_element(By.ID, "rt-amount").send_keys("30000")
+    d.find_element(By.ID, "rt-ref").send_keys("农商行 B-ENT-0101")
+    d.find_element(By.CSS_SELECTOR, "#enterprise-return-form button[type=submit]").click()
+    WebDriverWait(d, 10).until(lambda drv: "到账金额不能多于此数" in drv.page_source, "too much is refused beside the amount")
+    assert "30,000.00" in d.find_element(By.ID, "returned-total").text
+    amount = d.find_element(By.ID, "rt-amount")
+    amount.clear()
+    amount.send_keys("25,920")
+    d.find_element(By.CSS_SELECTOR, "#enterprise-return-form button[type=submit]").click()
+    wait_text(d, "returned-total", "55,920.00")
+    assert not d.find_elements(By.ID, "enterprise-return-form"), "the year is settled: nothing more to record"
+    shot(d, "enterprise-settled-phone")
+    report = d.find_element(By.PARTIAL_LINK_TEXT, "公开报告").get_attribute("href")
+    # Anyone, signed out and in large print: the report, the ledger line, the community's list.
+    d.delete_all_cookies()
+    d.get(base + "/prefs?print=large")
+    d.get(report)
+    page = d.page_source
+    assert "55,920.00" in page and "王经理" not in page and "B-ENT-0101" not in page, "public: no contact, no bank reference"
+    assert not axe_problems(d), axe_problems(d)
+    shot(d, "enterprise-report-large-print-phone")
+    d.find_element(By.PARTIAL_LINK_TEXT, "社区公开账本").click()
+    ledger = d.find_element(By.ID, "ledger").text
+    assert "社区企业利润回馈" in ledger and "25,920.00" in ledger and "邻里家政服务有限公司" in ledger, ledger
+    d.find_element(By.PARTIAL_LINK_TEXT, "本社区的社区企业").click()
+    assert "邻里家政服务有限公司" in d.page_source and "55,920.00" in d.page_source
+    assert not axe_problems(d), axe_problems(d)
+    shot(d, "community-enterprises-large-print-phone")
+
+
 def axe_problems(d):
     """Serious and critical axe-core findings on the current page (nodes that are the page's own)."""
     from axe_selenium_python import Axe

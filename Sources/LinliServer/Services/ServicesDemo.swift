@@ -97,7 +97,8 @@ extension Linli {
         year.report = "全年上门保洁 2,140 次、送餐 2,860 份、便民维修 230 次；吸纳社区就业 12 人，其中 4 人为就业困难人员。"
         _ = try await affairs.reportYear(enterprise.id, year, actor: staff)
         var arrived = EnterpriseReturnInput()
-        arrived.year = lastYear; arrived.amount = "30,000"; arrived.reference = "农商行 \(lastYear + 1)0315-0088"; arrived.day = ChinaTime.iso(day: today - 20)
+        arrived.year = lastYear; arrived.amount = "30,000"; arrived.day = ChinaTime.iso(day: today - 20)
+        arrived.reference = "农商行 " + arrived.day!.replacingOccurrences(of: "-", with: "") + "-0088"
         _ = try await affairs.receiveReturn(enterprise.id, arrived, actor: staff)
         // A neighbour's ask in the time bank.
         var ask = HelpPostInput()
