@@ -201,8 +201,8 @@ public struct Linli: Sendable {
         }
         var affairs = AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
                                      paperDirectory: FileFolder.papers.path(in: config.filesDirectory))
-        // A community enterprise's returned profit is booked on the ledger (linkage's) in the same transaction.
-        affairs.bookEnterpriseReturn = { [linkage] db, arrival, actor in try await linkage.receiveEnterpriseReturn(db, arrival, actor: actor) }
+        // An enterprise's returned profit or a canteen's meal subsidy is booked on the ledger (linkage's) in the same transaction.
+        affairs.bookArrival = { [linkage] db, arrival, actor in try await linkage.receiveArrival(db, arrival, actor: actor) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

@@ -211,3 +211,68 @@ import LinliStore
         }
     }
 }
+
+/// The government's meal subsidy for a canteen's month: billed from the month's subsidised meals
+/// once it has ended, booked on the ledger only as it arrives, never more than is owed.
+@Suite struct CanteenSubsidyPaymentTests {
+    @Test(arguments: Backend.available)
+    func aMonthsSubsidyIsPaidAsItArrives(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-08T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            var c = CanteenInput()
+            c.placeID = f.demo.firstCommunityID; c.name = "邻里食堂"; c.cutoff = "09:30"
+            let canteen = try await a.createCanteen(c, actor: staff)
+            var rule = SubsidyRuleInput()
+            rule.placeID = f.demo.firstStreetID; rule.label = "所有居民（测试）"; rule.from = "2020-01-01"; rule.minAge = 0; rule.subsidy = "5"; rule.minSpend = "3"
+            _ = try await a.addSubsidyRule(rule, actor: street)
+            var m = MenuInput()
+            m.day = "2026-12-09"; m.meal = "lunch"; m.dishes = "红烧肉、青菜"; m.price = "12"; m.portions = 5
+            let menu = try await a.setMenu(canteen.id, m, actor: staff)
+            let people = try await f.linli.registry.household(f.demo.firstHouseholdWithResidents, actor: resident).residents
+            for p in people.prefix(2) {
+                var o = MealOrderInput()
+                o.residentID = p.id
+                _ = try await a.order(menu, o, actor: resident)
+            }
+            var pay = SubsidyPaymentInput()
+            pay.month = "2026-12"; pay.amount = "6"; pay.reference = "财政 R1"; pay.day = "2026-12-08"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("a month not ended") } catch let e as LinliError { #expect(e.field == "month" && e.code == "not_ended") }
+            clock.advance(hours: 24 * 28)   // 2027-01-05
+            var s = try await a.settlement(canteen.id, month: "2026-12", actor: staff)
+            #expect(s.ended && s.total == "10.00" && s.received == "0.00" && s.outstanding == "10.00")
+            await #expect(throws: LinliError.forbidden) { _ = try await a.receiveSubsidy(canteen.id, pay, actor: resident) }
+            pay.amount = "10.01"; pay.day = "2027-01-04"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("too much") } catch let e as LinliError { #expect(e.field == "amount" && e.code == "above_due") }
+            pay.amount = "6"
+            s = try await a.receiveSubsidy(canteen.id, pay, actor: staff)
+            #expect(s.received == "6.00" && s.outstanding == "4.00" && s.payments.map(\.reference) == ["财政 R1"])
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("booked twice") } catch let e as LinliError { #expect(e.status == .conflict && e.field == "reference") }
+            pay.amount = "4"; pay.reference = "财政 R2"
+            s = try await a.receiveSubsidy(canteen.id, pay, actor: staff)
+            #expect(s.outstanding == "0.00")
+            pay.amount = "1"; pay.reference = "财政 R3"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("paid in full already") } catch let e as LinliError { #expect(e.field == "amount") }
+            // On the community's public ledger, and the books balance.
+            let ledger = try await f.linli.linkage.publicLedger(communityID: f.demo.firstCommunityID, before: nil)
+            let lines = ledger.lines.filter { $0.kind == "meal_subsidy" }
+            #expect(lines.count == 2 && lines.allSatisfy { $0.who == "邻里食堂 2026-12" } && ledger.totals["meal_subsidy"] == "10.00")
+            #expect(try await f.linli.linkage.checkLedger().ok)
+
+            // The console page and its twin.
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            try await built.app.test(.router) { client in
+                var r = try await client.execute(uri: "/canteens/\(canteen.id)/settlement?month=2026-12", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(r.status == .ok && r.body.text.contains("10.00") && r.body.text.contains("财政 R2") && !r.body.text.contains("subsidy-pay-form"), "paid in full: no form")
+                r = try await client.execute(uri: "/canteens/\(canteen.id)/settlement", method: .get, headers: [.authorization: "Bearer \(t["resident"]!)"])
+                #expect(r.status == .forbidden)
+                r = try await client.execute(uri: "/api/v1/canteens/\(canteen.id)/settlement", method: .post,
+                                             headers: [.authorization: "Bearer \(t["community"]!)", .contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"month":"2026-11","amount":"1","reference":"X","day":"2027-01-04"}"#))
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"amount""#), "November had no subsidised meals: \(r.body.text)")
+            }
+        }
+    }
+}

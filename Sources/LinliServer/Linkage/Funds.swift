@@ -11,8 +11,9 @@ extension LinkageService {
 
     /// `department`: a department's budget for work items; `finance`: the treasury that funds it;
     /// `community`: a community's own account, where money following a task (费随事转) and a
-    /// community enterprise's returned profit arrive; `enterprise`: where that profit comes from.
-    enum AccountKind: String { case project, pool, donors, government, payees, venture, department, finance, community, enterprise }
+    /// community enterprise's returned profit arrive; `enterprise`: where that profit comes from;
+    /// `canteen`: a canteen's account, where the government's meal subsidy (`subsidy`) arrives.
+    enum AccountKind: String { case project, pool, donors, government, payees, venture, department, finance, community, enterprise, canteen, subsidy }
 
     /// The account of (kind, ref), created on first use with a zero balance.
     func account(_ db: any SQLDatabase, _ kind: AccountKind, _ ref: Int64, path: String, name: String) async throws -> Int64 {
@@ -565,7 +566,7 @@ extension LinkageService {
             let lines = try await db.raw("""
                 SELECT t.id, t.kind, t.amount, t.donor_name, t.donor_public, t.memo, t.project_id, t.at, COALESCE(p.title, '') AS project
                 FROM ledger_transactions t LEFT JOIN micro_projects p ON p.id = t.project_id
-                WHERE t.community_id = \(bind: communityID) AND t.kind NOT IN ('pool_funding', 'venture_funding', 'department_funding')
+                WHERE t.community_id = \(bind: communityID) AND t.kind NOT IN ('pool_funding', 'venture_funding', 'department_funding', 'meal_subsidy_area')
                   AND t.id < \(bind: before ?? Int64.max) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))
                 """).all().map { r in
                 let kind = try r.decode(column: "kind", as: String.self), name = try r.decode(column: "donor_name", as: String.self)
@@ -581,7 +582,7 @@ extension LinkageService {
                                   amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)), atText: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
             }
             var totals: [String: String] = [:]
-            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind NOT IN ('pool_funding', 'venture_funding', 'department_funding') GROUP BY kind").all() {
+            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind NOT IN ('pool_funding', 'venture_funding', 'department_funding', 'meal_subsidy_area') GROUP BY kind").all() {
                 totals[try r.decode(column: "kind", as: String.self)] = Fen.text(try r.decode(column: "s", as: Int64.self))
             }
             return (try c.decode(column: "name", as: String.self), lines, totals)

@@ -129,6 +129,7 @@ enum LinkageText {
         "txn_task_fee": ("随事拨付（费随事转）", "Paid with a task"), "txn_task_fee_refund": ("随事经费退回", "Task money returned"),
         "txn_department_funding": ("部门预算拨入", "Department budget funded"),
         "txn_enterprise_return": ("社区企业利润回馈", "Returned by a community enterprise"),
+        "txn_meal_subsidy": ("助餐补贴到账（政府）", "Meal subsidy paid by the government"),
         "round_open": ("申请中", "Open"), "round_reviewing": ("评审中", "Reviewing"),
         "app_submitted": ("待评审", "Submitted"), "app_awarded": ("已资助", "Awarded"), "app_declined": ("未获资助", "Declined"), "app_evaluated": ("已评估", "Evaluated"),
     ]

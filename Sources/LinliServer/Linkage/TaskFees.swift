@@ -42,16 +42,29 @@ extension LinkageService {
         return true
     }
 
-    /// Books a community enterprise's returned profit (社区企业利润回馈) that has arrived: from the
-    /// enterprise's account into the community's own, listed on the community's public ledger
-    /// under the enterprise's name. The services capability calls this inside its own
-    /// transaction, so the year's record and the money are written together or not at all.
-    public func receiveEnterpriseReturn(_ db: any SQLDatabase, _ a: EnterpriseArrival, actor: Actor) async throws -> Int64 {
+    /// Books public money that has arrived from outside: a community enterprise's returned
+    /// profit (社区企业利润回馈), from the enterprise's account into the community's own; or the
+    /// government's meal subsidy for a canteen's month, from the treasury's subsidy account into
+    /// the canteen's. Listed on the community's public ledger under `memo` (a street's canteen:
+    /// on none). The services capability calls this inside its own transaction, so its record
+    /// and the money are written together or not at all. Once per key.
+    public func receiveArrival(_ db: any SQLDatabase, _ a: FundArrival, actor: Actor) async throws -> Int64 {
         guard a.amount > 0, !(try await booked(db, a.key)) else { throw LinliError(.conflict, code: "already_booked", field: "reference", message: "这笔到账已登记过") }
-        let source = try await account(db, .enterprise, a.enterpriseID, path: a.communityPath, name: "社区企业：" + a.enterpriseName)
-        let community = try await account(db, .community, a.communityID, path: a.communityPath, name: "社区账户：" + a.communityName)
-        return try await post(db, Movement(kind: "enterprise_return", communityID: a.communityID, amount: a.amount, memo: a.enterpriseName, key: a.key),
-                              [Posting(source, -a.amount), Posting(community, a.amount)], actor: actor, now: env.nowSeconds)
+        let community: Int64
+        if let id = a.communityID { community = id } else { community = try await ledgerCommunity(db, areaPath: a.path) }
+        let from: Int64, to: Int64, kind: String
+        switch a.kind {
+        case .enterpriseReturn:
+            from = try await account(db, .enterprise, a.fromID, path: a.path, name: "社区企业：" + a.fromName)
+            to = try await account(db, .community, community, path: a.path, name: "社区账户：" + a.communityName)
+            kind = "enterprise_return"
+        case .mealSubsidy:
+            from = try await account(db, .subsidy, a.fromID, path: a.path, name: "财政助餐补贴：" + a.fromName)
+            to = try await account(db, .canteen, a.fromID, path: a.path, name: "食堂：" + a.fromName)
+            kind = a.communityID == nil ? "meal_subsidy_area" : "meal_subsidy"
+        }
+        return try await post(db, Movement(kind: kind, communityID: community, amount: a.amount, memo: a.memo, key: a.key),
+                              [Posting(from, -a.amount), Posting(to, a.amount)], actor: actor, now: env.nowSeconds)
     }
 
     func booked(_ db: any SQLDatabase, _ key: String) async throws -> Bool {

@@ -174,9 +174,10 @@ public struct AffairsService: Sendable {
     let registry: RegistryService
     let notifier: any Notifier
     let paperDirectory: String
-    /// Books a community enterprise's returned profit on the ledger (the linkage capability's),
-    /// inside the caller's transaction; answers the ledger transaction. The application sets it.
-    public var bookEnterpriseReturn: @Sendable (any SQLDatabase, EnterpriseArrival, Actor) async throws -> Int64 = { _, _, _ in
+    /// Books money arrived (an enterprise's returned profit, a canteen's meal subsidy) on the
+    /// ledger (the linkage capability's), inside the caller's transaction; answers the ledger
+    /// transaction. The application sets it.
+    public var bookArrival: @Sendable (any SQLDatabase, FundArrival, Actor) async throws -> Int64 = { _, _, _ in
         throw LinliError(.serviceUnavailable, code: "no_ledger", message: "账本未接入")
     }
 

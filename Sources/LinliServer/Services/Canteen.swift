@@ -114,10 +114,32 @@ public struct SubsidySettlement: Codable, Sendable {
         public var meals: Int
         public var subsidy: String
     }
+    /// One payment of the government's that has arrived for the month.
+    public struct Payment: Codable, Sendable, Equatable {
+        public var amount: String
+        public var day: String
+        public var reference: String
+    }
     public var month: String
     public var lines: [Line]
     public var meals: Int
     public var total: String
+    /// Whether the month has ended (only then is it billed and paid).
+    public var ended: Bool = false
+    public var received: String = "0.00"
+    public var outstanding: String = "0.00"
+    public var payments: [Payment] = []
+    enum CodingKeys: String, CodingKey { case month, lines, meals, total, ended, received, outstanding, payments }
+}
+
+/// The government's payment of a canteen's month of meal subsidies, as it arrived.
+public struct SubsidyPaymentInput: Sendable, Codable {
+    public var month: String?
+    public var amount: String?
+    /// The bank's reference of the transfer: one booking per reference.
+    public var reference: String?
+    public var day: String?
+    public init() {}
 }
 
 enum CanteenLimits {
@@ -465,7 +487,69 @@ extension AffairsService {
                 lines.append(.init(rule: try r.decode(column: "label", as: String.self), meals: n, subsidy: Fen.text(s)))
                 meals += n; total += s
             }
-            return SubsidySettlement(month: month, lines: lines, meals: meals, total: Fen.text(total))
+            var received: Int64 = 0
+            let payments = try await db.query("""
+                SELECT amount, arrived_day, reference FROM canteen_subsidy_payments WHERE canteen_id = \(canteenID) AND month = \(month) ORDER BY arrived_day, id
+                """).all().map { r in
+                let amount = try r.decode(column: "amount", as: Int64.self)
+                received += amount
+                return SubsidySettlement.Payment(amount: Fen.text(amount), day: ChinaTime.iso(day: try r.decode(column: "arrived_day", as: Int64.self)),
+                                                 reference: try r.decode(column: "reference", as: String.self))
+            }
+            return SubsidySettlement(month: month, lines: lines, meals: meals, total: Fen.text(total), ended: monthLast < LocalDay.of(env.nowSeconds),
+                                     received: Fen.text(received), outstanding: Fen.text(max(0, total - received)), payments: payments)
         }
+    }
+
+    /// Books the government's payment of a canteen's month of meal subsidies once it has
+    /// arrived: only for a month that has ended, never more than the month's subsidised meals
+    /// still unpaid, once per bank reference. On the ledger from the treasury's subsidy account
+    /// into the canteen's, listed on its community's public ledger.
+    public func receiveSubsidy(_ canteenID: Int64, _ i: SubsidyPaymentInput, actor: Actor) async throws -> SubsidySettlement {
+        let now = env.nowSeconds
+        var v = Validator()
+        let month = Self.trimmed(i.month)
+        let range = LocalDay.month(month)
+        v.check(range != nil, "month", "invalid", "月份格式应为 2026-12")
+        if let range { v.check(range.last < LocalDay.of(now), "month", "not_ended", "这个月还没有结束，月结后再登记补贴到账") }
+        let amount = v.fen(i.amount, "amount")
+        let reference = Self.trimmed(i.reference)
+        v.check(!reference.isEmpty && reference.count <= 60, "reference", "required", "请填写银行流水号（60 字以内）")
+        var day: Int64?
+        do { day = try Input.day(i.day, field: "day") } catch let e as LinliError { v.add(e) }
+        if i.day?.isEmpty ?? true { v.add(LinliError.invalid("day", "required", "请填写到账日期")) }
+        if let d = day { v.check(d <= LocalDay.of(now), "day", "future", "到账日期不能晚于今天") }
+        try v.throwIfAny()
+        let arrived = day!
+        try await store.transaction { db in
+            let (c, _) = try await fetchCanteen(db, canteenID, actor)
+            guard c.staff else { throw LinliError.forbidden }
+            // One writer per canteen at a time on PostgreSQL, so two payments never both fit the rest.
+            if store.dialect == .postgres { try await db.query("SELECT id FROM canteens WHERE id = \(canteenID) FOR UPDATE").run() }
+            if try await db.query("SELECT id FROM canteen_subsidy_payments WHERE canteen_id = \(canteenID) AND reference = \(reference)").first() != nil {
+                throw LinliError(.conflict, code: "already_booked", field: "reference", message: "这笔到账（\(reference)）已登记过")
+            }
+            let (first, last) = range!
+            let due = try await db.query("""
+                SELECT CAST(COALESCE(SUM(subsidy), 0) AS BIGINT) AS s FROM canteen_orders
+                WHERE canteen_id = \(canteenID) AND day >= \(first) AND day <= \(last) AND status <> 'cancelled' AND subsidy > 0
+                """).first()!.decode(column: "s", as: Int64.self)
+            let paid = try await db.query("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM canteen_subsidy_payments WHERE canteen_id = \(canteenID) AND month = \(month)")
+                .first()!.decode(column: "s", as: Int64.self)
+            guard paid + amount <= due else {
+                throw LinliError.invalid("amount", "above_due", due == paid ? "这个月的补贴已全部到账" : "这个月尚未到账的补贴为 \(Fen.text(due - paid)) 元，到账金额不能多于此数")
+            }
+            let place = try await registry.fetchPlace(db, try await db.query("SELECT place_id FROM canteens WHERE id = \(canteenID)").first()!.decode(column: "place_id", as: Int64.self))!
+            let txn = try await bookArrival(db, FundArrival(kind: .mealSubsidy, fromID: canteenID, fromName: c.name, communityID: place.kind.isCommunity ? place.id : nil,
+                                                            path: c.path, communityName: place.name, amount: amount, memo: "\(c.name) \(month)",
+                                                            key: "canteen:\(canteenID):\(reference)"), actor)
+            try await db.query("""
+                INSERT INTO canteen_subsidy_payments (canteen_id, month, amount, reference, arrived_day, txn_id, recorded_by, recorded_at)
+                VALUES (\(canteenID), \(month), \(amount), \(reference), \(arrived), \(txn), \(actor.userID), \(now))
+                """).run()
+            try await audit.append(db, actor: actor, action: "canteen.subsidy_paid", objectType: "canteen", objectID: canteenID, path: c.path,
+                                   detail: "month=\(month) amount=\(amount) ref=\(reference)")
+        }
+        return try await settlement(canteenID, month: month, actor: actor)
     }
 }

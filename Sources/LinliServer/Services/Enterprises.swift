@@ -3,15 +3,22 @@ import SQLKit
 import LinliCore
 import LinliStore
 
-/// What the services capability asks of the ledger's owner when an enterprise's return has
-/// arrived: book it into the community's account, once per key, in the caller's transaction.
-public struct EnterpriseArrival: Sendable {
-    public var enterpriseID: Int64
-    public var enterpriseName: String
-    public var communityID: Int64
-    public var communityPath: String
+/// What the services capability asks of the ledger's owner when public money has arrived: a
+/// community enterprise's returned profit into the community's account, or the government's meal
+/// subsidy into a canteen's. Booked once per key, inside the caller's transaction.
+public struct FundArrival: Sendable {
+    public enum Kind: Sendable { case enterpriseReturn, mealSubsidy }
+    public var kind: Kind
+    /// The enterprise's or the canteen's id and name.
+    public var fromID: Int64
+    public var fromName: String
+    /// The community whose public ledger lists it, or nil for an area above a community (a
+    /// street's canteen): then no community's ledger lists it.
+    public var communityID: Int64?
+    public var path: String
     public var communityName: String
     public var amount: Int64
+    public var memo: String
     public var key: String
 }
 
@@ -195,8 +202,8 @@ extension AffairsService {
             guard EnterpriseRules.mayReceive(amount, due: due, received: received) else {
                 throw LinliError.invalid("amount", "above_due", due == 0 ? "该年度没有应回馈的利润" : "该年度尚应回馈 \(Fen.text(due - received)) 元，到账金额不能多于此数")
             }
-            let txn = try await bookEnterpriseReturn(db, EnterpriseArrival(enterpriseID: id, enterpriseName: e.name, communityID: e.communityID, communityPath: e.path,
-                                                                            communityName: e.community, amount: amount, key: "enterprise:\(id):\(reference)"), actor)
+            let txn = try await bookArrival(db, FundArrival(kind: .enterpriseReturn, fromID: id, fromName: e.name, communityID: e.communityID, path: e.path,
+                                                            communityName: e.community, amount: amount, memo: e.name, key: "enterprise:\(id):\(reference)"), actor)
             try await db.query("UPDATE enterprise_years SET received = received + \(amount) WHERE enterprise_id = \(id) AND year = \(year)").run()
             try await db.query("""
                 INSERT INTO enterprise_returns (enterprise_id, year, amount, reference, arrived_day, txn_id, recorded_by, recorded_at)

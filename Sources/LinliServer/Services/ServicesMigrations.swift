@@ -395,5 +395,24 @@ enum ServicesMigrations {
             )
             """,
         ]),
+        // The government's payments of a canteen's monthly meal subsidies, as they arrive (each
+        // booked on the ledger, whose transaction it names).
+        Migration("services.010", [
+            """
+            CREATE TABLE canteen_subsidy_payments (
+                id {ID},
+                canteen_id BIGINT NOT NULL REFERENCES canteens(id),
+                month TEXT NOT NULL,
+                amount BIGINT NOT NULL CHECK (amount > 0),
+                reference TEXT NOT NULL,
+                arrived_day BIGINT NOT NULL,
+                txn_id BIGINT NOT NULL,
+                recorded_by BIGINT NOT NULL,
+                recorded_at BIGINT NOT NULL,
+                UNIQUE (canteen_id, reference)
+            )
+            """,
+            "CREATE INDEX canteen_subsidy_payments_month ON canteen_subsidy_payments(canteen_id, month)",
+        ]),
     ]
 }

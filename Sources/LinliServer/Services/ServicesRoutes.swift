@@ -241,11 +241,47 @@ struct ServicesRoutes {
             let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
             return try JSON.response(try await affairs.kitchen(try c.id("id"), day: day, actor: try c.requireActor()))
         }
+        r.get("/canteens/:id/settlement", .action(.affairHandle)) { req, c in try await settlementPage(req, c, errors: [:]) }
+        r.post("/canteens/:id/settlement", .action(.affairHandle)) { req, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "pay", alsoShowing: [.conflict]) {
+                var i = SubsidyPaymentInput()
+                i.month = c.form["month"]; i.amount = c.form["amount"]; i.reference = c.form["reference"]; i.day = c.form["day"]
+                let s = try await affairs.receiveSubsidy(id, i, actor: try c.requireActor())
+                return redirect("/canteens/\(id)/settlement?month=\(s.month)#payments")
+            } page: { errors in try await settlementPage(req, c, errors: errors) }
+        }
+        r.post("/api/v1/canteens/:id/settlement", .action(.affairHandle), body: SubsidyPaymentInput.self) { _, c, i in
+            try JSON.response(try await affairs.receiveSubsidy(try c.id("id"), i, actor: try c.requireActor()), status: .created)
+        }
         r.get("/api/v1/canteens/:id/settlement", .action(.affairHandle)) { req, c in
             let thisMonth: String = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds))
             let month = req.uri.queryParameters.get("month").map { String($0) } ?? String(thisMonth.prefix(7))
             return try JSON.response(try await affairs.settlement(try c.id("id"), month: month, actor: try c.requireActor()))
         }
+    }
+
+    /// A canteen's month of meal subsidies (last month unless asked), and the government's
+    /// payments of it as they arrive.
+    func settlementPage(_ req: Request, _ c: AppContext, errors: [String: String]) async throws -> Response {
+        let id = try c.id("id")
+        let today = LocalDay.of(affairs.env.nowSeconds)
+        let lastMonth = String(ChinaTime.iso(day: LocalDay.month(of: today).first - 1).prefix(7))
+        let asked = c.form["month"] ?? req.uri.queryParameters.get("month").map { String($0) } ?? lastMonth
+        let month = LocalDay.month(asked) == nil ? lastMonth : asked
+        let actor = try c.requireActor()
+        let v = try await affairs.canteen(id, actor: actor)
+        let s = try await affairs.settlement(id, month: month, actor: actor)
+        let t = I18n.table(c.lang)
+        var resp = renderer.page("canteen_settlement", [
+            "id": id, "name": v.name, "month": s.month, "lines": s.lines.map { ["rule": $0.rule.isEmpty ? "—" : $0.rule, "meals": $0.meals, "subsidy": $0.subsidy] as [String: Any] },
+            "no_lines": s.lines.isEmpty, "meals": s.meals, "total": s.total, "received": s.received, "outstanding": s.outstanding,
+            "payments": s.payments.map { ["amount": $0.amount, "day": $0.day, "reference": $0.reference] as [String: Any] }, "no_payments": s.payments.isEmpty,
+            "can_pay": s.ended && s.outstanding != "0.00", "not_ended": !s.ended, "max_month": lastMonth,
+            "today": ChinaTime.iso(day: today), "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
+        ], context: c, title: t["canteen_settlement"]! + " · " + v.name)
+        if !errors.isEmpty { resp.status = .unprocessableContent }
+        return resp
     }
 
     static func ruleInput(_ f: FormData) -> SubsidyRuleInput {
