@@ -165,7 +165,9 @@ public struct Linli: Sendable {
         // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
         var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
-        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
+        var linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
+        // A canteen's delivery orders ride on its round's volunteer shifts (the services capability's read).
+        linkage.deliveries = { db, task, day in try await AffairsService.deliveryStops(db, taskID: task, day: day) }
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
         let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher,
                                      evidenceDirectory: FileFolder.evidence.path(in: config.filesDirectory), calendar: { [requests, store, env = config.environment] in
@@ -203,6 +205,10 @@ public struct Linli: Sendable {
                                      paperDirectory: FileFolder.papers.path(in: config.filesDirectory))
         // An enterprise's returned profit or a canteen's meal subsidy is booked on the ledger (linkage's) in the same transaction.
         affairs.bookArrival = { [linkage] db, arrival, actor in try await linkage.receiveArrival(db, arrival, actor: actor) }
+        // The round's volunteer task and its shifts are linkage's: the canteen reads them through these.
+        affairs.deliveryTasks = { [dialect = store.dialect] db, path in try await LinkageService.recurringTasks(db, dialect, under: path) }
+        affairs.onDeliveryShift = { db, task, user, day in try await LinkageService.onShift(db, taskID: task, userID: user, day: day) }
+        affairs.deliveryCrew = { db, task, day in try await LinkageService.crew(db, taskID: task, day: day) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

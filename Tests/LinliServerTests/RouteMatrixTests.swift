@@ -287,6 +287,10 @@ import LinliStore
         // A room booking is cancelled by whoever made it, or by the staff who run the room.
         "POST /space-bookings/:id/cancel resident 404", "POST /api/v1/space-bookings/:id/cancel resident 404",
         "POST /space-bookings/:id/cancel grid_worker 404", "POST /api/v1/space-bookings/:id/cancel grid_worker 404",
+        // A meal is marked delivered by a volunteer on that day's shift of the canteen's round
+        // (the matrix's resident and volunteer hold no such shift).
+        "POST /canteen-orders/:id/delivered resident 404", "POST /api/v1/canteen-orders/:id/delivered resident 404",
+        "POST /canteen-orders/:id/delivered volunteer 404", "POST /api/v1/canteen-orders/:id/delivered volunteer 404",
         // A department's staff see places (to name communities) and their own work items, none
         // of the residents' things.
         "GET /request-photos/:id department_staff 404", "GET /h/:code department_staff 404",

@@ -11,6 +11,9 @@ public struct LinkageService: Sendable {
     let audit: AuditLog
     let notifier: any Notifier
     let receipts: PhotoStore
+    /// The delivery orders a task's shift carries on a day (a canteen's round, the services
+    /// capability's): shown on the volunteer's shift, their doors' codes accepted at check-in.
+    public var deliveries: @Sendable (any SQLDatabase, Int64, Int64) async throws -> [DeliveryStop] = { _, _, _ in [] }
 
     public init(store: any Store, env: Env, notifier: any Notifier = InAppNotifier(), receiptDirectory: String) {
         self.store = store

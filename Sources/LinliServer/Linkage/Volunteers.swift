@@ -642,12 +642,15 @@ extension LinkageService {
             if own {
                 // On the spot: the code of a household the task serves proves where the volunteer is.
                 let served = try await db.raw("SELECT COUNT(*) AS n FROM task_households WHERE task_id = \(bind: task.id)").first()!.decode(column: "n", as: Int.self)
-                guard served > 0 else { throw LinliError.conflict(nil, "staff_check_in", "该任务由工作人员签到") }
+                // A delivery round's doors that day count as the task's households too.
+                let round = try await deliveries(db, task.id, LocalDay.of(a.startsAt)).map(\.householdCode)
+                guard served > 0 || !round.isEmpty else { throw LinliError.conflict(nil, "staff_check_in", "该任务由工作人员签到") }
                 let c = ScannedCode.code(Self.trimmed(code))
                 guard !c.isEmpty else { throw LinliError.invalid("code", "required", "请扫描服务对象的住户码") }
-                guard try await db.raw("""
+                let listed = try await db.raw("""
                     SELECT 1 AS x FROM task_households th JOIN households h ON h.id = th.household_id WHERE th.task_id = \(bind: task.id) AND h.code = \(bind: c)
-                    """).first() != nil else { throw LinliError.invalid("code", "not_served", "该住户码不是本任务的服务对象") }
+                    """).first() != nil
+                guard listed || round.contains(c) else { throw LinliError.invalid("code", "not_served", "该住户码不是本任务的服务对象") }
                 method = "code"
                 guard now >= a.startsAt - 3600, now <= a.endsAt + 3600 else { throw LinliError.conflict(nil, "outside_shift", "不在班次时间内，不能签到") }
             } else if let at, !at.isEmpty {
@@ -898,9 +901,17 @@ extension LinkageService {
         public var canAnswer: Bool
         public var canCheckIn: Bool
         public var canCheckOut: Bool
+        /// When the shift starts (not sent: `when_text` says it).
+        public var startsAt: Int64 = 0
+        /// The meals this shift carries (a canteen's delivery round), for an accepted shift of today or tomorrow.
+        public var deliveries: [DeliveryStop] = []
+        public var hasDeliveries = false
+        /// The round is today's: each meal can be marked delivered (tomorrow's is a list to read).
+        public var deliveriesToday = false
         enum CodingKeys: String, CodingKey {
             case assignmentID = "assignment_id", taskID = "task_id", task, whenText = "when_text", address, status = "shift_status", minutes, points, confirmed
-            case canAnswer = "can_answer", canCheckIn = "can_check_in", canCheckOut = "can_check_out"
+            case canAnswer = "can_answer", canCheckIn = "can_check_in", canCheckOut = "can_check_out", deliveries, hasDeliveries = "has_deliveries"
+            case deliveriesToday = "deliveries_today"
         }
     }
 
@@ -908,7 +919,7 @@ extension LinkageService {
     public func myShifts(actor: Actor) async throws -> [MyShift] {
         let now = env.nowSeconds
         return try await store.read { db in
-            try await db.raw("""
+            var shifts = try await db.raw("""
                 SELECT a.id, a.task_id, t.title, t.address, a.starts_at, a.ends_at, a.status, a.minutes, a.points, a.confirmed_at, a.check_in_at, a.check_out_at
                 FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id JOIN volunteer_tasks t ON t.id = a.task_id
                 WHERE v.user_id = \(bind: actor.userID) ORDER BY CASE WHEN a.ends_at >= \(bind: now) THEN 0 ELSE 1 END, a.starts_at LIMIT 300
@@ -922,9 +933,48 @@ extension LinkageService {
                                address: try r.decode(column: "address", as: String.self), status: status, minutes: try r.decode(column: "minutes", as: Int?.self),
                                points: try r.decode(column: "points", as: Int.self), confirmed: try r.decode(column: "confirmed_at", as: Int64?.self) != nil,
                                canAnswer: status == "proposed" && s > now, canCheckIn: ["accepted", "confirmed"].contains(status) && checkIn == nil,
-                               canCheckOut: checkIn != nil && checkOut == nil)
+                               canCheckOut: checkIn != nil && checkOut == nil, startsAt: s)
             }
+            // The round's list for a shift taken, of today or tomorrow (orders close the morning of their day).
+            let today = LocalDay.of(now)
+            for i in shifts.indices where ["accepted", "confirmed"].contains(shifts[i].status) {
+                let day = LocalDay.of(shifts[i].startsAt)
+                guard day == today || day == today + 1 else { continue }
+                shifts[i].deliveries = try await deliveries(db, shifts[i].taskID, day)
+                shifts[i].hasDeliveries = !shifts[i].deliveries.isEmpty
+                shifts[i].deliveriesToday = day == today
+            }
+            return shifts
         }
+    }
+
+    /// Whether a user is on one of the task's shifts that day (taken, not just proposed).
+    static func onShift(_ db: any SQLDatabase, taskID: Int64, userID: Int64, day: Int64) async throws -> Bool {
+        try await db.raw("""
+            SELECT 1 AS x FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id
+            WHERE a.task_id = \(bind: taskID) AND v.user_id = \(bind: userID) AND a.status IN ('accepted', 'confirmed', 'done')
+              AND a.starts_at >= \(bind: LocalDay.start(day)) AND a.starts_at < \(bind: LocalDay.start(day + 1))
+            """).first() != nil
+    }
+
+    /// Who is on the task's shifts that day (family names only), and who is only asked so far.
+    static func crew(_ db: any SQLDatabase, taskID: Int64, day: Int64) async throws -> [String] {
+        try await db.raw("""
+            SELECT v.name, a.status FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id
+            WHERE a.task_id = \(bind: taskID) AND a.status IN ('proposed', 'accepted', 'confirmed', 'done')
+              AND a.starts_at >= \(bind: LocalDay.start(day)) AND a.starts_at < \(bind: LocalDay.start(day + 1))
+            ORDER BY a.starts_at, a.id
+            """).all().map { r in
+            let name = try r.decode(column: "name", as: String.self).maskedName
+            return try r.decode(column: "status", as: String.self) == "proposed" ? name + "（待回复）" : name
+        }
+    }
+
+    /// An area's open recurring tasks: those a canteen may name as its delivery round.
+    static func recurringTasks(_ db: any SQLDatabase, _ dialect: Dialect, under path: String) async throws -> [(id: Int64, title: String)] {
+        try await db.raw("""
+            SELECT id, title FROM volunteer_tasks WHERE kind = 'recurring' AND status = 'open' AND \(dialect.startsWith("path", path)) ORDER BY id LIMIT 100
+            """).all().map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "title", as: String.self)) }
     }
 
     // MARK: Rewards

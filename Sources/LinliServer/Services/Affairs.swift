@@ -181,6 +181,13 @@ public struct AffairsService: Sendable {
         throw LinliError(.serviceUnavailable, code: "no_ledger", message: "账本未接入")
     }
 
+    /// The linkage capability's side of a canteen's delivery round: the recurring volunteer tasks
+    /// of an area (to name one as the round), whether a user is on a task's shift that day, and
+    /// who is (family names). The application sets them.
+    public var deliveryTasks: @Sendable (any SQLDatabase, String) async throws -> [(id: Int64, title: String)] = { _, _ in [] }
+    public var onDeliveryShift: @Sendable (any SQLDatabase, Int64, Int64, Int64) async throws -> Bool = { _, _, _, _ in false }
+    public var deliveryCrew: @Sendable (any SQLDatabase, Int64, Int64) async throws -> [String] = { _, _, _ in [] }
+
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService, paperDirectory: String) {
         self.store = store
         self.cipher = cipher

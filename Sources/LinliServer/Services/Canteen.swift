@@ -85,7 +85,9 @@ public struct CanteenView: Codable, Sendable {
     public var menus: [MenuView]
     /// The orders of the caller's household from today on.
     public var mine: [MealOrderView]
-    enum CodingKeys: String, CodingKey { case id, name, placeName = "place_name", cutoff, deliveryFee = "delivery_fee", menus, mine }
+    /// The volunteer task whose shifts carry the delivery orders, if one is named.
+    public var deliveryTaskID: Int64? = nil
+    enum CodingKeys: String, CodingKey { case id, name, placeName = "place_name", cutoff, deliveryFee = "delivery_fee", menus, mine, deliveryTaskID = "delivery_task_id" }
 }
 
 /// A day in the kitchen: portions to cook per meal, and the delivery round by building.
@@ -104,7 +106,10 @@ public struct KitchenDay: Codable, Sendable {
     public var deliveries: [MealOrderView]
     /// Eat-in orders by name, for the counter to mark each meal taken.
     public var dineIns: [MealOrderView] = []
-    enum CodingKeys: String, CodingKey { case day, meals, deliveries, dineIns = "dine_ins" }
+    /// Whether a volunteer task carries the round, and who is on its shift that day (family names).
+    public var roundByVolunteers: Bool = false
+    public var crew: [String] = []
+    enum CodingKeys: String, CodingKey { case day, meals, deliveries, dineIns = "dine_ins", roundByVolunteers = "round_by_volunteers", crew }
 }
 
 /// A month's subsidised meals of one canteen, by rule: what the government is asked to pay.
@@ -188,7 +193,7 @@ extension AffairsService {
         return try await canteen(id, actor: actor)
     }
 
-    struct CanteenRow { var id: Int64, path: String, name: String, cutoff: Int, deliveryFee: Int64?, staff: Bool }
+    struct CanteenRow { var id: Int64, path: String, name: String, cutoff: Int, deliveryFee: Int64?, staff: Bool, deliveryTaskID: Int64? = nil }
 
     func fetchCanteen(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (CanteenRow, String) {
         guard let r = try await db.query("SELECT c.*, p.name AS place_name FROM canteens c JOIN places p ON p.id = c.place_id WHERE c.id = \(id)").first() else {
@@ -201,7 +206,8 @@ extension AffairsService {
             throw LinliError.notFound
         }
         return (CanteenRow(id: id, path: path, name: try r.decode(column: "name", as: String.self), cutoff: try r.decode(column: "cutoff", as: Int.self),
-                           deliveryFee: try r.decode(column: "delivery_fee", as: Int64?.self), staff: staff),
+                           deliveryFee: try r.decode(column: "delivery_fee", as: Int64?.self), staff: staff,
+                           deliveryTaskID: try r.decode(column: "delivery_task_id", as: Int64?.self)),
                 try r.decode(column: "place_name", as: String.self))
     }
 
@@ -239,7 +245,7 @@ extension AffairsService {
                 \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(id) AND o.household_id IN (\(list: households)) AND o.day >= \(today) ORDER BY o.day, m.meal, o.id
                 """).all().map(Self.orderView)
             return CanteenView(id: id, name: c.name, placeName: placeName, cutoff: LocalDay.hhmm(c.cutoff), deliveryFee: c.deliveryFee.map(Fen.text),
-                               menus: menus, mine: mine)
+                               menus: menus, mine: mine, deliveryTaskID: c.staff ? c.deliveryTaskID : nil)
         }
     }
 
@@ -413,30 +419,40 @@ extension AffairsService {
     /// Marks an order handed over or delivered, on its day or after, once (a second tap changes
     /// nothing); whoever ordered it hears. The canteen's staff only. Returns the order.
     public func serveOrder(_ id: Int64, actor: Actor) async throws -> MealOrderView {
-        let now = env.nowSeconds
         try await store.transaction { db in
-            guard let o = try await db.query("SELECT canteen_id, day, path, status, user_id, diner, mode FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            guard let o = try await db.query("SELECT canteen_id FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
             guard c.staff else { throw LinliError.forbidden }
-            let day = try o.decode(column: "day", as: Int64.self)
-            switch try o.decode(column: "status", as: String.self) {
-            case "served": return
-            case "cancelled": throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消")
-            default: break
-            }
-            guard day <= LocalDay.of(now) else { throw LinliError.conflict(nil, "not_yet", "还没到这份餐的日子") }
-            guard MealRules.servable(day: day, today: LocalDay.of(now)) else { throw LinliError.conflict(nil, "too_late", "只能标记今天和昨天的餐") }
-            guard try await db.query("""
-                UPDATE canteen_orders SET status = 'served', served_at = \(now), served_by = \(actor.signature) WHERE id = \(id) AND status = 'ordered' RETURNING id
-                """).first() != nil else { return }
-            try await audit.append(db, actor: actor, action: "canteen.serve", objectType: "canteen", objectID: c.id,
-                                   path: try o.decode(column: "path", as: String.self), detail: String(id))
-            try await notifier.tell(db, [try o.decode(column: "user_id", as: Int64.self)], except: actor.userID, at: now) {
-                OutgoingNotification(userID: $0, kind: (try? o.decode(column: "mode", as: String.self)) == "delivery" ? "canteen_served" : "canteen_eaten", requestID: nil,
-                                     subject: c.name + " " + ChinaTime.iso(day: day) + " " + ((try? o.decode(column: "diner", as: String.self)) ?? ""), link: "/canteens/\(c.id)#mine")
-            }
+            try await markServed(db, id, actor: actor)
         }
         return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+    }
+
+    /// Marks a meal handed over or delivered, once, on its day or the next; whoever ordered it
+    /// hears. The caller has checked who may.
+    func markServed(_ db: any SQLDatabase, _ id: Int64, actor: Actor) async throws {
+        let now = env.nowSeconds
+        let o = try await db.query("""
+            SELECT o.canteen_id, c.name AS canteen, o.day, o.path, o.status, o.user_id, o.diner, o.mode FROM canteen_orders o JOIN canteens c ON c.id = o.canteen_id WHERE o.id = \(id)
+            """).first()!
+        let canteenID = try o.decode(column: "canteen_id", as: Int64.self), name = try o.decode(column: "canteen", as: String.self)
+        let day = try o.decode(column: "day", as: Int64.self)
+        switch try o.decode(column: "status", as: String.self) {
+        case "served": return
+        case "cancelled": throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消")
+        default: break
+        }
+        guard day <= LocalDay.of(now) else { throw LinliError.conflict(nil, "not_yet", "还没到这份餐的日子") }
+        guard MealRules.servable(day: day, today: LocalDay.of(now)) else { throw LinliError.conflict(nil, "too_late", "只能标记今天和昨天的餐") }
+        guard try await db.query("""
+            UPDATE canteen_orders SET status = 'served', served_at = \(now), served_by = \(actor.signature) WHERE id = \(id) AND status = 'ordered' RETURNING id
+            """).first() != nil else { return }
+        try await audit.append(db, actor: actor, action: "canteen.serve", objectType: "canteen", objectID: canteenID,
+                               path: try o.decode(column: "path", as: String.self), detail: String(id))
+        try await notifier.tell(db, [try o.decode(column: "user_id", as: Int64.self)], except: actor.userID, at: now) {
+            OutgoingNotification(userID: $0, kind: (try? o.decode(column: "mode", as: String.self)) == "delivery" ? "canteen_served" : "canteen_eaten", requestID: nil,
+                                 subject: name + " " + ChinaTime.iso(day: day) + " " + ((try? o.decode(column: "diner", as: String.self)) ?? ""), link: "/canteens/\(canteenID)#mine")
+        }
     }
 
     /// The kitchen's day: portions per meal (dine-in and delivered), the day's subsidy, and the
@@ -463,7 +479,12 @@ extension AffairsService {
                 ORDER BY m.meal, h.address, o.id
                 """).all().map(Self.orderView)
             let dineIns = orders.filter { !$0.delivery }.sorted { ($0.meal, $0.diner, $0.id) < ($1.meal, $1.diner, $1.id) }
-            return KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: orders.filter(\.delivery), dineIns: dineIns)
+            var k = KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: orders.filter(\.delivery), dineIns: dineIns)
+            if let task = c.deliveryTaskID {
+                k.roundByVolunteers = true
+                k.crew = try await deliveryCrew(db, task, day)
+            }
+            return k
         }
     }
 

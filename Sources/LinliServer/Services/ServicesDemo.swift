@@ -68,6 +68,10 @@ extension Linli {
         var canteen = CanteenInput()
         canteen.placeID = community.id; canteen.name = "邻里食堂"; canteen.cutoff = "09:30"; canteen.deliveryFee = "2"
         let kitchen = try await affairs.createCanteen(canteen, actor: staff)
+        // Its delivery round rides on the volunteers' weekday lunch-delivery shifts (linkage's demo).
+        if let round = try await affairs.deliveryTaskChoices(kitchen.id, actor: staff).first(where: { $0.title == "长者食堂送餐上门" }) {
+            _ = try await affairs.setDeliveryTask(kitchen.id, taskID: round.id, actor: staff)
+        }
         if let street = try await demoActor("street" + suffix), let streetID = street.grants(for: .affairHandle).first?.placeID {
             var rule = SubsidyRuleInput()
             rule.placeID = streetID; rule.label = "80 周岁以上老人"; rule.from = ChinaTime.iso(day: today - 30); rule.minAge = 80

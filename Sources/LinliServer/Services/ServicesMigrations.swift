@@ -414,5 +414,10 @@ enum ServicesMigrations {
             """,
             "CREATE INDEX canteen_subsidy_payments_month ON canteen_subsidy_payments(canteen_id, month)",
         ]),
+        // The volunteer task (linkage's) whose shifts carry a canteen's delivery orders.
+        Migration("services.011", [
+            "ALTER TABLE canteens ADD COLUMN delivery_task_id BIGINT",
+            "CREATE INDEX canteens_delivery_task ON canteens(delivery_task_id)",
+        ]),
     ]
 }

@@ -214,6 +214,7 @@ struct ServicesRoutes {
                 "dine_ins": k.dineIns.map(order),
                 "has_dine_ins": !k.dineIns.isEmpty, "dine_in_count": k.dineIns.count, "taken": k.dineIns.filter { $0.status == "served" }.count,
                 "no_deliveries": k.deliveries.isEmpty,
+                "has_crew": !k.crew.isEmpty, "crew": k.crew.joined(separator: "、"), "no_crew": k.roundByVolunteers && k.crew.isEmpty,
             ], context: c, title: t["canteen_kitchen"]! + " · " + k.day)
         }
         r.get("/api/v1/canteens", .action(.affairApply)) { _, c in try JSON.response(try await affairs.canteens(actor: try c.requireActor())) }
@@ -240,6 +241,24 @@ struct ServicesRoutes {
         r.get("/api/v1/canteens/:id/kitchen", .action(.affairHandle)) { req, c in
             let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
             return try JSON.response(try await affairs.kitchen(try c.id("id"), day: day, actor: try c.requireActor()))
+        }
+        r.post("/canteens/:id/delivery-task", .action(.affairHandle)) { _, c in
+            let id = try c.id("id")
+            return try await formOrErrors(prefix: "round") {
+                _ = try await affairs.setDeliveryTask(id, taskID: c.form.int("task_id"), actor: try c.requireActor())
+                return redirect("/canteens/\(id)#round")
+            } page: { errors in try await canteenPage(c, id, errors: errors) }
+        }
+        r.post("/api/v1/canteens/:id/delivery-task", .action(.affairHandle), body: DeliveryTaskInput.self) { _, c, i in
+            try JSON.response(try await affairs.setDeliveryTask(try c.id("id"), taskID: i.taskID, actor: try c.requireActor()))
+        }
+        // The volunteer on the round's shift, at the door.
+        r.post("/canteen-orders/:id/delivered", .action(.volunteerJoin)) { _, c in
+            _ = try await affairs.deliverOrder(try c.id("id"), actor: try c.requireActor())
+            return redirect("/volunteer#shifts")
+        }
+        r.post("/api/v1/canteen-orders/:id/delivered", .action(.volunteerJoin)) { _, c in
+            try JSON.response(try await affairs.deliverOrder(try c.id("id"), actor: try c.requireActor()))
         }
         r.get("/canteens/:id/settlement", .action(.affairHandle)) { req, c in try await settlementPage(req, c, errors: [:]) }
         r.post("/canteens/:id/settlement", .action(.affairHandle)) { req, c in
@@ -311,6 +330,7 @@ struct ServicesRoutes {
         let actor = try c.requireActor()
         let v = try await affairs.canteen(id, actor: actor)
         let staff = try await affairs.store.read { db in try await affairs.fetchCanteen(db, id, actor).0.staff }
+        let rounds = staff ? try await affairs.deliveryTaskChoices(id, actor: actor) : []
         let t = I18n.table(c.lang)
         // Whom a resident orders for: the people of their own household.
         var diners: [[String: Any]] = []
@@ -330,7 +350,9 @@ struct ServicesRoutes {
                  "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered",
                  "served_at": o.servedAt ?? false] as [String: Any]
             },
-            "has_mine": !v.mine.isEmpty, "staff": staff, "meals": CanteenLimits.meals.map { ["code": $0, "label": I18n.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
+            "has_mine": !v.mine.isEmpty, "staff": staff,
+            "round_tasks": rounds.map { ["id": $0.id, "title": $0.title, "selected": $0.id == v.deliveryTaskID] as [String: Any] },
+            "has_round_tasks": !rounds.isEmpty, "round_named": v.deliveryTaskID != nil, "round_task_id": v.deliveryTaskID ?? 0, "meals": CanteenLimits.meals.map { ["code": $0, "label": I18n.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
             "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors,
         ], context: c, title: v.name)
         if !errors.isEmpty { resp.status = .unprocessableContent }

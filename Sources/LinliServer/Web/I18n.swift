@@ -160,7 +160,7 @@ enum I18n {
     static let prefixedKeys: [String: String] = ["shift_status": "shift_", "expense_status": "expense_", "need_status": "need_",
                                                  "stage": "stage_", "certificate_level": "cert_", "programme": "prog_", "txn_kind": "txn_", "unfit": "unfit_",
                                                  "round_status": "round_", "application_status": "app_", "channel": "channel_",
-                                                 "community_type": "ctype_", "id_kind": "doc_", "org_registration": "orgreg_", "part_use": "use_"]
+                                                 "community_type": "ctype_", "id_kind": "doc_", "org_registration": "orgreg_", "part_use": "use_", "meal": "meal_"]
 
     /// Every key whose value gets a `_label`, with the prefix of its label's code ("" for most).
     static let labelPrefixes: [String: String] = Dictionary(uniqueKeysWithValues: labelledKeys.map { ($0, "") }).merging(prefixedKeys) { _, p in p }

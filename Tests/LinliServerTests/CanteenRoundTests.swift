@@ -1,0 +1,163 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SQLKit
+import Testing
+@testable import LinliServer
+import LinliCore
+import LinliStore
+
+/// The government's meal subsidy for a canteen's month: billed from the month's subsidised meals
+/// once it has ended, booked on the ledger only as it arrives, never more than is owed.
+@Suite struct CanteenSubsidyPaymentTests {
+    @Test(arguments: Backend.available)
+    func aMonthsSubsidyIsPaidAsItArrives(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-08T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), street = try await f.actor("street"), resident = try await f.actor("resident")
+            var c = CanteenInput()
+            c.placeID = f.demo.firstCommunityID; c.name = "邻里食堂"; c.cutoff = "09:30"
+            let canteen = try await a.createCanteen(c, actor: staff)
+            var rule = SubsidyRuleInput()
+            rule.placeID = f.demo.firstStreetID; rule.label = "所有居民（测试）"; rule.from = "2020-01-01"; rule.minAge = 0; rule.subsidy = "5"; rule.minSpend = "3"
+            _ = try await a.addSubsidyRule(rule, actor: street)
+            var m = MenuInput()
+            m.day = "2026-12-09"; m.meal = "lunch"; m.dishes = "红烧肉、青菜"; m.price = "12"; m.portions = 5
+            let menu = try await a.setMenu(canteen.id, m, actor: staff)
+            let people = try await f.linli.registry.household(f.demo.firstHouseholdWithResidents, actor: resident).residents
+            for p in people.prefix(2) {
+                var o = MealOrderInput()
+                o.residentID = p.id
+                _ = try await a.order(menu, o, actor: resident)
+            }
+            var pay = SubsidyPaymentInput()
+            pay.month = "2026-12"; pay.amount = "6"; pay.reference = "财政 R1"; pay.day = "2026-12-08"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("a month not ended") } catch let e as LinliError { #expect(e.field == "month" && e.code == "not_ended") }
+            clock.advance(hours: 24 * 28)   // 2027-01-05
+            var s = try await a.settlement(canteen.id, month: "2026-12", actor: staff)
+            #expect(s.ended && s.total == "10.00" && s.received == "0.00" && s.outstanding == "10.00")
+            await #expect(throws: LinliError.forbidden) { _ = try await a.receiveSubsidy(canteen.id, pay, actor: resident) }
+            pay.amount = "10.01"; pay.day = "2027-01-04"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("too much") } catch let e as LinliError { #expect(e.field == "amount" && e.code == "above_due") }
+            pay.amount = "6"
+            s = try await a.receiveSubsidy(canteen.id, pay, actor: staff)
+            #expect(s.received == "6.00" && s.outstanding == "4.00" && s.payments.map(\.reference) == ["财政 R1"])
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("booked twice") } catch let e as LinliError { #expect(e.status == .conflict && e.field == "reference") }
+            pay.amount = "4"; pay.reference = "财政 R2"
+            s = try await a.receiveSubsidy(canteen.id, pay, actor: staff)
+            #expect(s.outstanding == "0.00")
+            pay.amount = "1"; pay.reference = "财政 R3"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("paid in full already") } catch let e as LinliError { #expect(e.field == "amount") }
+            // On the community's public ledger, and the books balance.
+            let ledger = try await f.linli.linkage.publicLedger(communityID: f.demo.firstCommunityID, before: nil)
+            let lines = ledger.lines.filter { $0.kind == "meal_subsidy" }
+            #expect(lines.count == 2 && lines.allSatisfy { $0.who == "邻里食堂 2026-12" } && ledger.totals["meal_subsidy"] == "10.00")
+            #expect(try await f.linli.linkage.checkLedger().ok)
+
+            // The console page and its twin.
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let t = try await f.tokens()
+            try await built.app.test(.router) { client in
+                var r = try await client.execute(uri: "/canteens/\(canteen.id)/settlement?month=2026-12", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(r.status == .ok && r.body.text.contains("10.00") && r.body.text.contains("财政 R2") && !r.body.text.contains("subsidy-pay-form"), "paid in full: no form")
+                r = try await client.execute(uri: "/canteens/\(canteen.id)/settlement", method: .get, headers: [.authorization: "Bearer \(t["resident"]!)"])
+                #expect(r.status == .forbidden)
+                r = try await client.execute(uri: "/api/v1/canteens/\(canteen.id)/settlement", method: .post,
+                                             headers: [.authorization: "Bearer \(t["community"]!)", .contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"month":"2026-11","amount":"1","reference":"X","day":"2027-01-04"}"#))
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"amount""#), "November had no subsidised meals: \(r.body.text)")
+            }
+        }
+    }
+}
+
+/// A canteen's delivery round carried by volunteer shifts: the day's delivery orders appear on
+/// the shift of the volunteer who took it, their doors' codes check the volunteer in, and the
+/// volunteer marks each meal delivered; the kitchen sees who is on the round.
+@Suite struct CanteenRoundTests {
+    @Test(arguments: Backend.available)
+    func theDaysDeliveriesRideOnTheRoundsShift(_ backend: Backend) async throws {
+        // 10:00 China time, Tuesday 2026-12-08: tomorrow's lunch is still open to order.
+        let clock = TestClock("2026-12-08T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let a = f.linli.affairs, l = f.linli.linkage
+            let staff = try await f.actor("community"), resident = try await f.actor("resident")
+            var c = CanteenInput()
+            c.placeID = f.demo.firstCommunityID; c.name = "邻里食堂"; c.cutoff = "09:30"; c.deliveryFee = "2"
+            let canteen = try await a.createCanteen(c, actor: staff)
+            var m = MenuInput()
+            m.day = "2026-12-09"; m.meal = "lunch"; m.dishes = "清蒸鲈鱼、麻婆豆腐"; m.price = "12"; m.portions = 10
+            let menu = try await a.setMenu(canteen.id, m, actor: staff)
+            let people = try await f.linli.registry.household(f.demo.firstHouseholdWithResidents, actor: resident).residents
+            var o = MealOrderInput()
+            o.residentID = people[0].id; o.delivery = true
+            let order = try await a.order(menu, o, actor: resident)
+            o.residentID = people[1].id; o.delivery = false
+            _ = try await a.order(menu, o, actor: resident)
+
+            // The round: a recurring delivery task, and two volunteers, one of whom takes Wednesday's shift.
+            let volunteers = try await makeVolunteers(f, 2)
+            var t = LinkageService.TaskInput()
+            t.communityID = f.demo.firstCommunityID; t.title = "长者食堂送餐"; t.kind = "recurring"; t.skills = ["delivery"]; t.placeID = f.demo.firstCommunityID
+            t.firstDay = "2026-12-08"; t.lastDay = "2026-12-31"; t.weekdays = [1, 2, 3, 4, 5]; t.startTime = "11:00"; t.durationMinutes = 60; t.headcount = 1
+            let task = try await l.postTask(t, actor: staff)
+            #expect(try await a.deliveryTaskChoices(canteen.id, actor: staff).map(\.id).contains(task))
+            do { _ = try await a.setDeliveryTask(canteen.id, taskID: 999_999, actor: staff); Issue.record("a task not of the community") } catch let e as LinliError { #expect(e.field == "task_id") }
+            await #expect(throws: LinliError.self) { _ = try await a.setDeliveryTask(canteen.id, taskID: task, actor: resident) }
+            #expect(try await a.setDeliveryTask(canteen.id, taskID: task, actor: staff).deliveryTaskID == task)
+            let (wednesday, vid) = try await f.linli.store.read { db in
+                (try await db.raw("SELECT id FROM task_shifts WHERE task_id = \(bind: task) AND starts_at = \(bind: LocalTime.parse("2026-12-09T11:00")!)").first()!.decode(column: "id", as: Int64.self),
+                 try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: volunteers[0].userID)").first()!.decode(column: "id", as: Int64.self))
+            }
+            var k = try await a.kitchen(canteen.id, day: Input.day("2026-12-09")!, actor: staff)
+            #expect(k.roundByVolunteers && k.crew.isEmpty, "nobody on Wednesday's round yet")
+            let assignment = try await l.propose(shiftID: wednesday, volunteerID: vid, actor: staff)
+            // Only proposed: the list is not theirs yet.
+            #expect(try await l.myShifts(actor: volunteers[0]).first { $0.assignmentID == assignment }!.deliveries.isEmpty)
+            try await l.answer(assignmentID: assignment, accept: true, actor: volunteers[0])
+            k = try await a.kitchen(canteen.id, day: Input.day("2026-12-09")!, actor: staff)
+            #expect(k.crew.count == 1 && k.crew[0].hasSuffix("*"), "family name only: \(k.crew)")
+
+            // Tuesday: tomorrow's list on the volunteer's shift (the delivered meal only), not yet markable.
+            var mine = try await l.myShifts(actor: volunteers[0]).first { $0.assignmentID == assignment }!
+            #expect(mine.deliveries.map(\.orderID) == [order.id] && !mine.deliveriesToday && mine.deliveries[0].diner.hasSuffix("*"))
+            await #expect(throws: LinliError.notFound) { _ = try await a.deliverOrder(order.id, actor: volunteers[1]) }
+            do { _ = try await a.deliverOrder(order.id, actor: volunteers[0]); Issue.record("a day early") } catch let e as LinliError { #expect(e.code == "not_yet") }
+
+            // Wednesday 11:05: the door's code checks the volunteer in; "delivered" tells the one who ordered.
+            clock.advance(hours: 25 + 5.0 / 60)
+            mine = try await l.myShifts(actor: volunteers[0]).first { $0.assignmentID == assignment }!
+            #expect(mine.deliveriesToday)
+            let door = try await f.linli.store.read { db in
+                try await db.raw("SELECT code FROM households WHERE id = \(bind: f.demo.firstHouseholdWithResidents)").first()!.decode(column: "code", as: String.self)
+            }
+            try await l.checkIn(assignment, code: door, actor: volunteers[0])
+            let stop = try await a.deliverOrder(order.id, actor: volunteers[0])
+            #expect(stop.served && stop.servedAt == "11:05")
+            #expect(try await a.deliverOrder(order.id, actor: volunteers[0]).servedAt == "11:05", "a second tap changes nothing")
+            let heard = try await f.linli.store.read { db in
+                try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = 'canteen_served'").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(heard == 1)
+            // The stop's JSON never carries the door's code.
+            #expect(!String(decoding: try JSON.bytes(stop), as: UTF8.self).contains(door))
+
+            // The console: the volunteer's page lists the door; the kitchen names the crew.
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let vt = try await f.linli.accounts.createAPIToken(username: volunteers[0].username, name: "t")
+            let st = try await f.token("community")
+            try await built.app.test(.router) { client in
+                var r = try await client.execute(uri: "/volunteer", method: .get, headers: [.authorization: "Bearer \(vt)"])
+                #expect(r.status == .ok && r.body.text.contains("stop-\(order.id)") && r.body.text.contains("已送达"))
+                r = try await client.execute(uri: "/canteens/\(canteen.id)/kitchen?day=2026-12-09", method: .get, headers: [.authorization: "Bearer \(st)"])
+                #expect(r.status == .ok && r.body.text.contains("round-crew"))
+                r = try await client.execute(uri: "/api/v1/canteens/\(canteen.id)/delivery-task", method: .post,
+                                             headers: [.authorization: "Bearer \(st)", .contentType: "application/json"], body: ByteBuffer(string: #"{"task_id":null}"#))
+                #expect(r.status == .ok && !r.body.text.contains("delivery_task_id\":\(task)"))
+            }
+        }
+    }
+}
