@@ -183,14 +183,18 @@ struct User: AsyncParsableCommand {
     struct Grant: AsyncParsableCommand {
         @OptionGroup var common: Common
         @Argument var username: String
-        @Argument(help: "city_admin, street_staff, community_staff, grid_worker, property_company, resident, volunteer, auditor") var role: String
+        @Argument(help: "city_admin, street_staff, community_staff, grid_worker, property_company, resident, volunteer, auditor, department_staff, social_organisation, party_branch")
+        var role: String
         @Option(help: "Place id the role covers.") var place: Int64?
         @Option(help: "Grid id (grid workers).") var grid: Int64?
         @Option(help: "Household id (residents).") var household: Int64?
+        @Option(help: "Organisation id (department staff, social organisations, party branches): the account serves from its place.") var organisation: Int64?
         func run() async throws {
             guard let r = Role(rawValue: role) else { throw ValidationError("unknown role \(role)") }
             let linli = try await Linli.open(common.config())
-            try await linli.accounts.grant(username: username, role: r, placeID: place, gridID: grid, householdID: household)
+            // The command line speaks for the whole installation: any organisation, of the role's kind.
+            let at = try await linli.registry.grantPlace(for: r, organisationID: organisation, within: ["/"]) ?? place
+            try await linli.accounts.grant(username: username, role: r, placeID: at, gridID: grid, householdID: household, organisationID: organisation)
             print("granted \(role) to \(username)")
             await linli.store.shutdown()
         }

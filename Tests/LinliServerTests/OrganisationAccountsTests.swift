@@ -176,3 +176,27 @@ import LinliStore
         }
     }
 }
+
+/// `linli user grant NAME social_organisation --organisation ID` asks the registry where the
+/// organisation sits and whether the role fits its kind, as the console does.
+@Suite struct OrganisationGrantFromTheCommandLineTests {
+    @Test func theOrganisationsOwnPlaceAndKindDecide() async throws {
+        try await withFixture(.sqlite) { f in
+            let org = try await f.actor("socialorg")
+            let orgID = try #require(org.grants.first?.organisationID)
+            let place = try await f.linli.registry.grantPlace(for: .socialOrganisation, organisationID: orgID, within: ["/"])
+            #expect(place == org.grants.first?.placeID)
+            #expect(try await f.linli.registry.grantPlace(for: .communityStaff, organisationID: orgID, within: ["/"]) == nil, "not an organisation's role")
+            do { _ = try await f.linli.registry.grantPlace(for: .partyBranch, organisationID: orgID, within: ["/"]); Issue.record("wrong kind") } catch let e as LinliError {
+                #expect(e.field == "organisation_id" && e.code == "wrong_kind")
+            }
+            do { _ = try await f.linli.registry.grantPlace(for: .socialOrganisation, organisationID: nil, within: ["/"]); Issue.record("none") } catch let e as LinliError {
+                #expect(e.code == "required")
+            }
+            _ = try await f.linli.accounts.createUser(username: "org2", displayName: "社工站二号", password: Fixture.password)
+            try await f.linli.accounts.grant(username: "org2", role: .socialOrganisation, placeID: place, organisationID: orgID)
+            let second = try await f.actor("org2")
+            #expect(second.grants.map(\.organisationID) == [orgID] && second.grants.map(\.placeID) == [place!])
+        }
+    }
+}

@@ -86,20 +86,7 @@ struct UserRoutes {
             }
             resident = rid
         }
-        var place = placeID
-        if let kinds = AccountService.organisationKinds[role] {
-            // An organisation's staff serve from the organisation's own place, never one typed
-            // beside it: a department its area, a social organisation its community, a party
-            // branch its compound.
-            guard let organisationID else { throw LinliError.invalid("organisation_id", "required", "请选择所属的部门或组织") }
-            guard let d = try await registry.organisation(organisationID, kinds: RegistryService.accountKinds, under: actor.grants(for: .userManage).map(\.placePath)) else {
-                throw LinliError.invalid("organisation_id", "outside_scope", "您管辖范围内没有这个部门或组织")
-            }
-            guard kinds.map(\.rawValue).contains(d.kind) else {
-                throw LinliError.invalid("organisation_id", "wrong_kind", "\(d.name)是\(I18n.label(d.kind, .zh))，不能授予“\(I18n.label("role_" + role.rawValue, .zh))”角色")
-            }
-            place = d.placeID
-        }
+        let place = try await registry.grantPlace(for: role, organisationID: organisationID, within: actor.grants(for: .userManage).map(\.placePath)) ?? placeID
         try await accounts.grant(username: user.username, role: role, placeID: place, gridID: gridID, householdID: household, residentID: resident,
                                  organisationID: organisationID, actor: actor)
     }
@@ -140,5 +127,24 @@ struct UserRoutes {
             "user": try await rows([user], c.lang)[0], "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
             "roles": grantable.map { ["value": $0.rawValue, "label": I18n.label("role_" + $0.rawValue, c.lang), "selected": $0.rawValue == c.form["role"]] },
         ], context: c, title: user.displayName)
+    }
+}
+
+extension RegistryService {
+    /// The place an organisation's account serves from, for a role held for an organisation (nil
+    /// for other roles): never one typed beside it — a department its area, a social
+    /// organisation its community, a party branch its compound. The organisation must lie within
+    /// `paths` and be of a kind the role is held for. The console, the API and `linli user grant`
+    /// all ask here.
+    public func grantPlace(for role: Role, organisationID: Int64?, within paths: [String]) async throws -> Int64? {
+        guard let kinds = AccountService.organisationKinds[role] else { return nil }
+        guard let organisationID else { throw LinliError.invalid("organisation_id", "required", "请选择所属的部门或组织") }
+        guard let d = try await organisation(organisationID, kinds: RegistryService.accountKinds, under: paths) else {
+            throw LinliError.invalid("organisation_id", "outside_scope", "您管辖范围内没有这个部门或组织")
+        }
+        guard kinds.map(\.rawValue).contains(d.kind) else {
+            throw LinliError.invalid("organisation_id", "wrong_kind", "\(d.name)是\(I18n.label(d.kind, .zh))，不能授予“\(I18n.label("role_" + role.rawValue, .zh))”角色")
+        }
+        return d.placeID
     }
 }
