@@ -209,6 +209,7 @@ public struct Linli: Sendable {
         affairs.deliveryTasks = { [dialect = store.dialect] db, path in try await LinkageService.recurringTasks(db, dialect, under: path) }
         affairs.onDeliveryShift = { db, task, user, day in try await LinkageService.onShift(db, taskID: task, userID: user, day: day) }
         affairs.deliveryCrew = { db, task, day in try await LinkageService.crew(db, taskID: task, day: day) }
+        affairs.postHelperTask = { [linkage] db, task, actor in try await linkage.postTask(db, task, actor: actor) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

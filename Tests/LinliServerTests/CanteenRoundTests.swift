@@ -161,3 +161,38 @@ import LinliStore
         }
     }
 }
+
+/// An activity's helpers: a volunteer shift at its time and place, whose rule credits them.
+@Suite struct ActivityHelpersTests {
+    @Test(arguments: Backend.available)
+    func helpersAreAShiftThatEarnsItsPoints(_ backend: Backend) async throws {
+        let clock = TestClock("2026-12-08T02:00:00Z")
+        try await withFixture(backend, clock: clock) { f in
+            let a = f.linli.affairs, l = f.linli.linkage
+            let staff = try await f.actor("community"), org = try await f.actor("socialorg")
+            var i = ActivityInput()
+            i.placeID = f.demo.firstCommunityID; i.title = "周末亲子手工课"; i.venue = "党群服务中心二楼"; i.capacity = 12
+            i.startsAt = "2026-12-12T09:30"; i.endsAt = "2026-12-12T11:00"; i.helpers = 51
+            do { _ = try await a.createActivity(i, actor: staff); Issue.record("too many") } catch let e as LinliError { #expect(e.field == "helpers") }
+            i.helpers = 2; i.helperPointsPerHour = 10
+            let activity = try await a.createActivity(i, actor: staff)
+            let task = try #require(activity.helperTaskID)
+            let view = try await l.task(task, month: "2026-12", actor: staff)
+            #expect(view.headcount == 2 && view.pointsPerHour == 10 && view.shifts.count == 1 && view.address == "党群服务中心二楼")
+            // An organisation's account runs its own activities but does not post volunteer tasks.
+            var theirs = i
+            theirs.placeID = nil
+            do { _ = try await a.createActivity(theirs, actor: org); Issue.record("an organisation posted helpers") } catch let e as LinliError { #expect(e.field == "helpers") }
+            #expect(try await f.linli.store.read { db in try await db.raw("SELECT COUNT(*) AS n FROM activities").first()!.decode(column: "n", as: Int.self) } == 1,
+                    "the refused activity is not written")
+
+            // A volunteer takes the shift, works it, and the hours are credited at the activity's rule.
+            let volunteer = try await makeVolunteers(f, 1, availability: ["6am"])[0]
+            let assignment = try await l.signUp(shiftID: view.shifts[0].id, actor: volunteer)
+            clock.advance(hours: 4 * 24 + 2)   // 2026-12-12 12:00
+            try await l.checkIn(assignment, code: nil, at: "2026-12-12T09:20", actor: staff)
+            try await l.checkOut(assignment, at: "2026-12-12T11:20", actor: staff)
+            #expect(try await l.confirmHours(assignment, minutes: nil, actor: staff) == 20, "two hours at 10 points an hour")
+        }
+    }
+}

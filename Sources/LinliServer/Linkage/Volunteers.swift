@@ -231,8 +231,13 @@ extension LinkageService {
     /// Posts a task and creates its dated shifts (one for a one-off task, one per listed weekday
     /// between the first and last day for a recurring one).
     public func postTask(_ input: TaskInput, actor: Actor) async throws -> Int64 {
+        try await store.transaction { db in try await postTask(db, input, actor: actor) }
+    }
+
+    /// The same inside the caller's transaction (an activity's helpers are posted with it).
+    public func postTask(_ db: any SQLDatabase, _ input: TaskInput, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
-        return try await store.transaction { db in
+        do {
             let c = try await community(db, input.communityID, actor, .volunteerManage)
             var v = Validator()
             let title = Self.trimmed(input.title), description = Self.trimmed(input.description), address = Self.trimmed(input.address)

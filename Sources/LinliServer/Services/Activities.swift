@@ -17,9 +17,14 @@ public struct ActivityInput: Codable, Sendable {
     public var endsAt: String?
     public var capacity: Int?
     public var audience: ActivityAudience?
+    /// Volunteers wanted to help run it (staff only): posted as a volunteer task at the activity's
+    /// time and place, whose rule (points an hour) credits them as every volunteer task does.
+    public var helpers: Int?
+    public var helperPointsPerHour: Int?
     public init() {}
     enum CodingKeys: String, CodingKey {
         case placeID = "place_id", organiser, organisationID = "organisation_id", title, description, venue, startsAt = "starts_at", endsAt = "ends_at", capacity, audience
+        case helpers, helperPointsPerHour = "helper_points_per_hour"
     }
 }
 
@@ -68,15 +73,17 @@ public struct ActivityView: Codable, Sendable {
     public var mine: SignUpView?
     /// Every sign-up, for staff over the activity (empty for others).
     public var signUps: [SignUpView]
+    /// The volunteer task of its helpers, if it asked for some.
+    public var helperTaskID: Int64? = nil
     enum CodingKeys: String, CodingKey {
         case id, placeID = "place_id", placeName = "place_name", organiser, organisationID = "organisation_id", title, description, venue, startsAt = "starts_at", endsAt = "ends_at"
-        case capacity, taken, waiting, audience, status, mine, signUps = "sign_ups"
+        case capacity, taken, waiting, audience, status, mine, signUps = "sign_ups", helperTaskID = "helper_task_id"
     }
 }
 
 enum ActivityLimits {
     static let titleMax = 60, textMax = 2000, venueMax = 100, organiserMax = 60
-    static let capacityMax = 2000, partyMax = 6
+    static let capacityMax = 2000, partyMax = 6, helpersMax = 50
 }
 
 /// Activities for residents (活动): posted by the community or an organisation, signed up for by
@@ -102,16 +109,41 @@ extension AffairsService {
         if let s = starts { v.check(s > env.nowSeconds, "starts_at", "past", "开始时间应在现在之后") }
         if let s = starts, let e = ends { v.check(e > s && e - s <= 7 * 86400, "ends_at", "invalid", "结束时间应晚于开始时间，且活动不超过 7 天") }
         v.check((1...ActivityLimits.capacityMax).contains(i.capacity ?? 0), "capacity", "invalid", "名额应为 1 到 2000 人")
+        let helpers = i.helpers ?? 0
+        v.check((0...ActivityLimits.helpersMax).contains(helpers), "helpers", "invalid", "志愿者人数应为 0 到 \(ActivityLimits.helpersMax)")
+        if let p = i.helperPointsPerHour { v.check((0...100).contains(p), "helper_points_per_hour", "invalid", "每小时积分应为 0 到 100") }
         try v.throwIfAny()
         let now = env.nowSeconds
         let id: Int64 = try await store.transaction { db in
             let (place, org) = try await activityPlace(db, i, actor)
+            // Helpers are a volunteer task of the activity's community, posted by its staff.
+            let helperCommunity = PlacePath.ids(place.path).count >= 4 ? PlacePath.ids(place.path)[3] : nil
+            if helpers > 0 {
+                guard org == nil, helperCommunity != nil, actor.may(.volunteerManage, on: place.scope) else {
+                    throw LinliError.invalid("helpers", "not_allowed", "只有社区工作人员可以为社区里的活动招募志愿者")
+                }
+            }
             let row = try await db.query("""
                 INSERT INTO activities (place_id, path, organiser, organisation_id, title, description, venue, starts_at, ends_at, capacity, audience, status, created_by, created_at)
                 VALUES (\(place.id), \(place.path), \(org?.name ?? (organiser.isEmpty ? place.name : organiser)), \(org?.id), \(title), \(description), \(venue),
                         \(starts!), \(ends!), \(i.capacity!), \((i.audience ?? .all).rawValue), 'open', \(actor.userID), \(now)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
+            if helpers > 0, let community = helperCommunity {
+                var t = LinkageService.TaskInput()
+                t.communityID = community; t.placeID = place.id; t.kind = "one_off"; t.title = String(("活动志愿者：" + title).prefix(60))
+                t.description = venue + (description.isEmpty ? "" : "。" + description.prefix(200))
+                t.address = venue; t.headcount = helpers; t.pointsPerHour = i.helperPointsPerHour
+                t.startsAt = LocalTime.text(starts!).replacingOccurrences(of: " ", with: "T")
+                // A shift is at most twelve hours and ends by midnight; a longer activity's helpers cover its first day.
+                let minute = Int(LocalDay.minute(starts!))
+                t.durationMinutes = max(15, min(Int(ends! - starts!) / 60, 720, 24 * 60 - minute))
+                let task: Int64
+                do { task = try await postHelperTask(db, t, actor) } catch let e as LinliError where e.status == .unprocessableContent {
+                    throw LinliError.invalid("helpers", e.code, e.message)
+                }
+                try await db.query("UPDATE activities SET helper_task_id = \(task) WHERE id = \(id)").run()
+            }
             try await audit.append(db, actor: actor, action: "activity.create", objectType: "activity", objectID: id, path: place.path, detail: title)
             return id
         }
@@ -215,7 +247,8 @@ extension AffairsService {
                             startsAt: LocalTime.text(a.startsAt), endsAt: LocalTime.text(try r.decode(column: "ends_at", as: Int64.self)),
                             capacity: a.capacity, taken: a.taken, waiting: try r.decode(column: "waiting_count", as: Int.self), audience: a.audience,
                             status: a.status, mine: try await signUpViews(db, activity: a.id, households: own).first,
-                            signUps: a.staff ? try await signUpViews(db, activity: a.id, households: nil, masked: a.asOrganisation) : [])
+                            signUps: a.staff ? try await signUpViews(db, activity: a.id, households: nil, masked: a.asOrganisation) : [],
+                            helperTaskID: try r.decode(column: "helper_task_id", as: Int64?.self))
     }
 
     public func activity(_ id: Int64, actor: Actor) async throws -> ActivityView {

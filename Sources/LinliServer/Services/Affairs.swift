@@ -186,6 +186,10 @@ public struct AffairsService: Sendable {
     /// who is (family names). The application sets them.
     public var deliveryTasks: @Sendable (any SQLDatabase, String) async throws -> [(id: Int64, title: String)] = { _, _ in [] }
     public var onDeliveryShift: @Sendable (any SQLDatabase, Int64, Int64, Int64) async throws -> Bool = { _, _, _, _ in false }
+    /// Posts an activity's helpers as a volunteer task (linkage's) inside the caller's transaction.
+    public var postHelperTask: @Sendable (any SQLDatabase, LinkageService.TaskInput, Actor) async throws -> Int64 = { _, _, _ in
+        throw LinliError(.serviceUnavailable, code: "no_volunteers", message: "志愿服务未接入")
+    }
     public var deliveryCrew: @Sendable (any SQLDatabase, Int64, Int64) async throws -> [String] = { _, _, _ in [] }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService, paperDirectory: String) {

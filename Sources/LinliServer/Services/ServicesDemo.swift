@@ -43,7 +43,9 @@ extension Linli {
         act.placeID = community.id; act.title = "周末亲子手工课"; act.venue = "社区党群服务中心二楼"; act.capacity = 12
         act.organiser = "社区青少年服务站"; act.description = "用旧纸盒做灯笼，材料由社区准备。请家长陪同。"
         act.startsAt = ChinaTime.iso(day: today + 6) + "T09:30"; act.endsAt = ChinaTime.iso(day: today + 6) + "T11:00"
+        act.helpers = 2; act.helperPointsPerHour = 10
         let family = try await affairs.createActivity(act, actor: staff)
+        act.helpers = nil; act.helperPointsPerHour = nil
         var join = SignUpInput()
         join.people = 2
         _ = try await affairs.signUp(family.id, join, actor: resident)

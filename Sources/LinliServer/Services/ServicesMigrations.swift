@@ -419,5 +419,9 @@ enum ServicesMigrations {
             "ALTER TABLE canteens ADD COLUMN delivery_task_id BIGINT",
             "CREATE INDEX canteens_delivery_task ON canteens(delivery_task_id)",
         ]),
+        // The volunteer task (linkage's) of an activity's helpers.
+        Migration("services.012", [
+            "ALTER TABLE activities ADD COLUMN helper_task_id BIGINT",
+        ]),
     ]
 }

@@ -531,6 +531,7 @@ struct ServicesRoutes {
         i.placeID = f.int("place_id"); i.organisationID = f.int("organisation_id"); i.title = f["title"]; i.venue = f["venue"]; i.organiser = f["organiser"]; i.description = f["description"]
         i.startsAt = f["starts_at"]; i.endsAt = f["ends_at"]; i.capacity = f.int("capacity").map(Int.init)
         i.audience = f["audience"].flatMap(ActivityAudience.init(rawValue:))
+        i.helpers = f.int("helpers").map(Int.init); i.helperPointsPerHour = f.int("helper_points_per_hour").map(Int.init)
         return i
     }
 
@@ -585,7 +586,7 @@ struct ServicesRoutes {
                 ["address": s.address, "people": s.people, "by": s.by, "status": I18n.label("signup_" + s.status, c.lang), "waiting": s.status == "waiting",
                  "position": s.waitingPosition ?? 0, "attended": s.attended] as [String: Any]
             },
-            "has_sign_ups": !a.signUps.isEmpty, "errors": errors,
+            "has_sign_ups": !a.signUps.isEmpty, "errors": errors, "helper_task": a.helperTaskID.map { $0 as Any } ?? false,
         ], context: c, title: a.title)
         if !errors.isEmpty { resp.status = .unprocessableContent }
         return resp
