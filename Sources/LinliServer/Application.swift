@@ -210,6 +210,7 @@ public struct Linli: Sendable {
         affairs.onDeliveryShift = { db, task, user, day in try await LinkageService.onShift(db, taskID: task, userID: user, day: day) }
         affairs.deliveryCrew = { db, task, day in try await LinkageService.crew(db, taskID: task, day: day) }
         affairs.postHelperTask = { [linkage] db, task, actor in try await linkage.postTask(db, task, actor: actor) }
+        affairs.closeHelperTask = { [linkage] db, task, actor in try await linkage.closeTask(db, taskID: task, reason: "activity cancelled", actor: actor) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

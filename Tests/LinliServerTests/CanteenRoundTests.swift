@@ -39,7 +39,11 @@ import LinliStore
             clock.advance(hours: 24 * 28)   // 2027-01-05
             var s = try await a.settlement(canteen.id, month: "2026-12", actor: staff)
             #expect(s.ended && s.total == "10.00" && s.received == "0.00" && s.outstanding == "10.00")
-            await #expect(throws: LinliError.forbidden) { _ = try await a.receiveSubsidy(canteen.id, pay, actor: resident) }
+            pay.day = "2027-01-04"
+            let asResident = pay
+            await #expect(throws: LinliError.forbidden) { _ = try await a.receiveSubsidy(canteen.id, asResident, actor: resident) }
+            pay.amount = "10"; pay.day = "2026-12-31"
+            do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("paid inside the month") } catch let e as LinliError { #expect(e.field == "day") }
             pay.amount = "10.01"; pay.day = "2027-01-04"
             do { _ = try await a.receiveSubsidy(canteen.id, pay, actor: staff); Issue.record("too much") } catch let e as LinliError { #expect(e.field == "amount" && e.code == "above_due") }
             pay.amount = "6"
@@ -102,7 +106,7 @@ import LinliStore
             let volunteers = try await makeVolunteers(f, 2)
             var t = LinkageService.TaskInput()
             t.communityID = f.demo.firstCommunityID; t.title = "长者食堂送餐"; t.kind = "recurring"; t.skills = ["delivery"]; t.placeID = f.demo.firstCommunityID
-            t.firstDay = "2026-12-08"; t.lastDay = "2026-12-31"; t.weekdays = [1, 2, 3, 4, 5]; t.startTime = "11:00"; t.durationMinutes = 60; t.headcount = 1
+            t.firstDay = "2026-12-08"; t.lastDay = "2026-12-31"; t.weekdays = [1, 2, 3, 4, 5]; t.startTime = "11:00"; t.durationMinutes = 60; t.headcount = 2
             let task = try await l.postTask(t, actor: staff)
             #expect(try await a.deliveryTaskChoices(canteen.id, actor: staff).map(\.id).contains(task))
             do { _ = try await a.setDeliveryTask(canteen.id, taskID: 999_999, actor: staff); Issue.record("a task not of the community") } catch let e as LinliError { #expect(e.field == "task_id") }
@@ -119,8 +123,16 @@ import LinliStore
             #expect(try await l.myShifts(actor: volunteers[0]).first { $0.assignmentID == assignment }!.deliveries.isEmpty)
             try await l.answer(assignmentID: assignment, accept: true, actor: volunteers[0])
             k = try await a.kitchen(canteen.id, day: Input.day("2026-12-09")!, actor: staff)
+            #expect(k.crew.count == 1 && k.crew[0].hasSuffix("（待确认）"), "accepted, not yet confirmed: \(k.crew)")
+            // Accepted (as anyone who signs up is) is not enough for the doors of elders: staff confirm first.
+            #expect(try await l.myShifts(actor: volunteers[0]).first { $0.assignmentID == assignment }!.deliveries.isEmpty)
+            try await l.confirmAssignment(assignment, actor: staff)
+            k = try await a.kitchen(canteen.id, day: Input.day("2026-12-09")!, actor: staff)
             #expect(k.crew.count == 1 && k.crew[0].hasSuffix("*"), "family name only: \(k.crew)")
 
+            // Anyone may sign up for the round's shift themselves; that alone shows them no doors.
+            _ = try await l.signUp(shiftID: wednesday, actor: volunteers[1])
+            #expect(try await l.myShifts(actor: volunteers[1]).allSatisfy { $0.deliveries.isEmpty })
             // Tuesday: tomorrow's list on the volunteer's shift (the delivered meal only), not yet markable.
             var mine = try await l.myShifts(actor: volunteers[0]).first { $0.assignmentID == assignment }!
             #expect(mine.deliveries.map(\.orderID) == [order.id] && !mine.deliveriesToday && mine.deliveries[0].diner.hasSuffix("*"))
@@ -138,6 +150,9 @@ import LinliStore
             let stop = try await a.deliverOrder(order.id, actor: volunteers[0])
             #expect(stop.served && stop.servedAt == "11:05")
             #expect(try await a.deliverOrder(order.id, actor: volunteers[0]).servedAt == "11:05", "a second tap changes nothing")
+            // The other volunteer, who only signed up for the same shift, sees no doors and marks nothing.
+            #expect(try await l.myShifts(actor: volunteers[1]).allSatisfy { $0.deliveries.isEmpty })
+            await #expect(throws: LinliError.notFound) { _ = try await a.deliverOrder(order.id, actor: volunteers[1]) }
             let heard = try await f.linli.store.read { db in
                 try await db.query("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(resident.userID) AND kind = 'canteen_served'").first()!.decode(column: "n", as: Int.self)
             }
@@ -147,13 +162,16 @@ import LinliStore
 
             // The console: the volunteer's page lists the door; the kitchen names the crew.
             let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let onRound = k.crew[0]
             let vt = try await f.linli.accounts.createAPIToken(username: volunteers[0].username, name: "t")
             let st = try await f.token("community")
             try await built.app.test(.router) { client in
                 var r = try await client.execute(uri: "/volunteer", method: .get, headers: [.authorization: "Bearer \(vt)"])
                 #expect(r.status == .ok && r.body.text.contains("stop-\(order.id)") && r.body.text.contains("已送达"))
                 r = try await client.execute(uri: "/canteens/\(canteen.id)/kitchen?day=2026-12-09", method: .get, headers: [.authorization: "Bearer \(st)"])
-                #expect(r.status == .ok && r.body.text.contains("round-crew"))
+                #expect(r.status == .ok && r.body.text.contains("id=\"round-crew\"") && r.body.text.contains(onRound) && !r.body.text.contains("round-no-crew"))
+                r = try await client.execute(uri: "/canteens/\(canteen.id)/kitchen?day=2026-12-10", method: .get, headers: [.authorization: "Bearer \(st)"])
+                #expect(r.status == .ok && r.body.text.contains("round-no-crew"), "nobody on Thursday's round")
                 r = try await client.execute(uri: "/api/v1/canteens/\(canteen.id)/delivery-task", method: .post,
                                              headers: [.authorization: "Bearer \(st)", .contentType: "application/json"], body: ByteBuffer(string: #"{"task_id":null}"#))
                 #expect(r.status == .ok && !r.body.text.contains("delivery_task_id\":\(task)"))
@@ -189,6 +207,20 @@ import LinliStore
             // A volunteer takes the shift, works it, and the hours are credited at the activity's rule.
             let volunteer = try await makeVolunteers(f, 1, availability: ["6am"])[0]
             let assignment = try await l.signUp(shiftID: view.shifts[0].id, actor: volunteer)
+            // Another activity with helpers, called off: its shift is released and its volunteer told.
+            var other = i
+            other.title = "冬至包饺子"; other.startsAt = "2026-12-21T14:00"; other.endsAt = "2026-12-21T16:00"
+            let party = try await a.createActivity(other, actor: staff)
+            let partyShift = try await l.task(party.helperTaskID!, month: "2026-12", actor: staff).shifts[0].id
+            let held = try await l.signUp(shiftID: partyShift, actor: volunteer)
+            _ = try await a.cancelActivity(party.id, actor: staff)
+            let (status, taskStatus, told) = try await f.linli.store.read { db in
+                (try await db.raw("SELECT status FROM shift_assignments WHERE id = \(bind: held)").first()!.decode(column: "status", as: String.self),
+                 try await db.raw("SELECT status FROM volunteer_tasks WHERE id = \(bind: party.helperTaskID!)").first()!.decode(column: "status", as: String.self),
+                 try await db.raw("SELECT COUNT(*) AS n FROM notifications WHERE user_id = \(bind: volunteer.userID) AND kind = 'shift_cancelled'").first()!.decode(column: "n", as: Int.self))
+            }
+            #expect(status == "cancelled" && taskStatus == "closed" && told == 1)
+            await #expect(throws: LinliError.self) { _ = try await l.signUp(shiftID: partyShift, actor: volunteer) }
             clock.advance(hours: 4 * 24 + 2)   // 2026-12-12 12:00
             try await l.checkIn(assignment, code: nil, at: "2026-12-12T09:20", actor: staff)
             try await l.checkOut(assignment, at: "2026-12-12T11:20", actor: staff)

@@ -118,7 +118,9 @@ import LinliStore
             // More than is still owed is refused; exactly the rest is taken.
             money.reference = "NSH-20260318-0102"; money.amount = "25,920.01"
             do { _ = try await a.receiveReturn(e.id, money, actor: staff); Issue.record("too much") } catch let e as LinliError { #expect(e.field == "amount" && e.code == "above_due") }
-            money.day = "2026-03-21"; money.amount = "100"
+            money.day = "2024-12-31"; money.amount = "100"
+            do { _ = try await a.receiveReturn(e.id, money, actor: staff); Issue.record("before the year") } catch let e as LinliError { #expect(e.field == "day") }
+            money.day = "2026-03-21"
             do { _ = try await a.receiveReturn(e.id, money, actor: staff); Issue.record("tomorrow") } catch let e as LinliError { #expect(e.field == "day") }
             #expect(try await Self.ledgerTransactions(f) == before + 1)
 

@@ -591,6 +591,7 @@ extension LinkageService {
         return try await store.transaction { db in
             let s = try await shiftFor(db, shiftID)
             let task = try await fetchTask(db, s.taskID, actor, .volunteerJoin)
+            guard task.status == "open" else { throw LinliError.conflict("shift_id", "task_closed", "这个志愿任务已结束") }
             guard let v = try await db.raw("SELECT id FROM volunteers WHERE user_id = \(bind: actor.userID) AND community_id = \(bind: task.communityID)").first() else {
                 throw LinliError.conflict(nil, "not_a_volunteer", "请先登记为本社区志愿者")
             }
@@ -647,8 +648,8 @@ extension LinkageService {
             if own {
                 // On the spot: the code of a household the task serves proves where the volunteer is.
                 let served = try await db.raw("SELECT COUNT(*) AS n FROM task_households WHERE task_id = \(bind: task.id)").first()!.decode(column: "n", as: Int.self)
-                // A delivery round's doors that day count as the task's households too.
-                let round = try await deliveries(db, task.id, LocalDay.of(a.startsAt)).map(\.householdCode)
+                // A delivery round's doors that day count as the task's households too, for a shift staff confirmed.
+                let round = a.status == "confirmed" ? try await deliveries(db, task.id, LocalDay.of(a.startsAt)).map(\.householdCode) : []
                 guard served > 0 || !round.isEmpty else { throw LinliError.conflict(nil, "staff_check_in", "该任务由工作人员签到") }
                 let c = ScannedCode.code(Self.trimmed(code))
                 guard !c.isEmpty else { throw LinliError.invalid("code", "required", "请扫描服务对象的住户码") }
@@ -940,9 +941,10 @@ extension LinkageService {
                                canAnswer: status == "proposed" && s > now, canCheckIn: ["accepted", "confirmed"].contains(status) && checkIn == nil,
                                canCheckOut: checkIn != nil && checkOut == nil, startsAt: s)
             }
-            // The round's list for a shift taken, of today or tomorrow (orders close the morning of their day).
+            // The round's list (doors of elders) for a shift staff confirmed, of today or tomorrow
+            // (orders close the morning of their day): never to a volunteer who only signed up.
             let today = LocalDay.of(now)
-            for i in shifts.indices where ["accepted", "confirmed"].contains(shifts[i].status) {
+            for i in shifts.indices where ["confirmed", "done"].contains(shifts[i].status) {
                 let day = LocalDay.of(shifts[i].startsAt)
                 guard day == today || day == today + 1 else { continue }
                 shifts[i].deliveries = try await deliveries(db, shifts[i].taskID, day)
@@ -953,13 +955,35 @@ extension LinkageService {
         }
     }
 
-    /// Whether a user is on one of the task's shifts that day (taken, not just proposed).
+    /// Whether a user is on one of the task's shifts that day, confirmed by staff (a volunteer who
+    /// only signed up or accepted is not yet trusted with a round's doors).
     static func onShift(_ db: any SQLDatabase, taskID: Int64, userID: Int64, day: Int64) async throws -> Bool {
         try await db.raw("""
             SELECT 1 AS x FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id
-            WHERE a.task_id = \(bind: taskID) AND v.user_id = \(bind: userID) AND a.status IN ('accepted', 'confirmed', 'done')
+            WHERE a.task_id = \(bind: taskID) AND v.user_id = \(bind: userID) AND a.status IN ('confirmed', 'done')
               AND a.starts_at >= \(bind: LocalDay.start(day)) AND a.starts_at < \(bind: LocalDay.start(day + 1))
             """).first() != nil
+    }
+
+    /// Closes a task whose occasion is off (an activity called off): no more sign-ups, and the
+    /// volunteers holding its shifts to come, not yet checked in, are released and told.
+    public func closeTask(_ db: any SQLDatabase, taskID: Int64, reason: String, actor: Actor) async throws {
+        let now = env.nowSeconds
+        guard let t = try await db.raw("SELECT path, title, status FROM volunteer_tasks WHERE id = \(bind: taskID)").first(),
+              try t.decode(column: "status", as: String.self) == "open" else { return }
+        try await db.raw("UPDATE volunteer_tasks SET status = 'closed' WHERE id = \(bind: taskID)").run()
+        let held = try await db.raw("""
+            SELECT a.id, v.user_id FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id
+            WHERE a.task_id = \(bind: taskID) AND a.status IN ('proposed', 'accepted', 'confirmed') AND a.check_in_at IS NULL AND a.starts_at > \(bind: now)
+            """).all()
+        let ids = try held.map { try $0.decode(column: "id", as: Int64.self) }
+        if !ids.isEmpty {
+            try await db.query("UPDATE shift_assignments SET status = 'cancelled' WHERE id IN (\(list: ids))").run()
+        }
+        try await audit.append(db, actor: actor, action: "task.close", objectType: "volunteer_task", objectID: taskID,
+                               path: try t.decode(column: "path", as: String.self), detail: reason)
+        try await notify(db, try held.map { try $0.decode(column: "user_id", as: Int64.self) }, kind: "shift_cancelled",
+                         subject: try t.decode(column: "title", as: String.self), link: "/volunteer#shifts", except: actor.userID)
     }
 
     /// Who is on the task's shifts that day (family names only), and who is only asked so far.
@@ -971,7 +995,11 @@ extension LinkageService {
             ORDER BY a.starts_at, a.id
             """).all().map { r in
             let name = try r.decode(column: "name", as: String.self).maskedName
-            return try r.decode(column: "status", as: String.self) == "proposed" ? name + "（待回复）" : name
+            switch try r.decode(column: "status", as: String.self) {
+            case "proposed": return name + "（待回复）"
+            case "accepted": return name + "（待确认）"
+            default: return name
+            }
         }
     }
 

@@ -91,6 +91,7 @@ public struct Inbox: Sendable {
         "shift_proposed": ("为您安排了志愿服务，请确认：%@", "A volunteer shift for you, please answer: %@"),
         "shift_call": ("志愿者招募，欢迎报名：%@", "Volunteers wanted: %@"),
         "shift_answered": ("志愿者回复了班次安排：%@", "A volunteer answered a shift: %@"),
+        "shift_cancelled": ("志愿班次取消了（活动不办了），谢谢您：%@", "A volunteer shift is off (its activity was called off), thank you: %@"),
         "hours_confirmed": ("您的服务时长已确认：%@", "Your service hours were confirmed: %@"),
         "expense_pending": ("有一笔支出等待审批：%@", "An expense awaits approval: %@"),
         "expense_paid": ("支出已审批通过并入账：%@", "Expense approved and booked: %@"),

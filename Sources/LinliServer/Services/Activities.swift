@@ -407,6 +407,10 @@ extension AffairsService {
             guard a.staff else { throw LinliError.forbidden }
             guard a.status == "open" else { throw LinliError.conflict(nil, "cancelled", "活动已取消") }
             try await db.query("UPDATE activities SET status = 'cancelled' WHERE id = \(id)").run()
+            // Its helpers' shifts are off too (the volunteers are told by the linkage capability).
+            if let helpers = try await db.query("SELECT helper_task_id FROM activities WHERE id = \(id)").first()?.decode(column: "helper_task_id", as: Int64?.self) {
+                try await closeHelperTask(db, helpers, actor)
+            }
             let users = try await db.query("SELECT user_id FROM activity_signups WHERE activity_id = \(id) AND status <> 'cancelled'").all()
                 .map { try $0.decode(column: "user_id", as: Int64.self) }
             try await audit.append(db, actor: actor, action: "activity.cancel", objectType: "activity", objectID: id, path: a.path)

@@ -190,6 +190,8 @@ public struct AffairsService: Sendable {
     public var postHelperTask: @Sendable (any SQLDatabase, LinkageService.TaskInput, Actor) async throws -> Int64 = { _, _, _ in
         throw LinliError(.serviceUnavailable, code: "no_volunteers", message: "志愿服务未接入")
     }
+    /// Closes an activity's helpers' task when the activity is called off (linkage's), in the caller's transaction.
+    public var closeHelperTask: @Sendable (any SQLDatabase, Int64, Actor) async throws -> Void = { _, _, _ in }
     public var deliveryCrew: @Sendable (any SQLDatabase, Int64, Int64) async throws -> [String] = { _, _, _ in [] }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, registry: RegistryService, paperDirectory: String) {

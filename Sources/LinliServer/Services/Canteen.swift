@@ -540,6 +540,8 @@ extension AffairsService {
         do { day = try Input.day(i.day, field: "day") } catch let e as LinliError { v.add(e) }
         if i.day?.isEmpty ?? true { v.add(LinliError.invalid("day", "required", "请填写到账日期")) }
         if let d = day { v.check(d <= LocalDay.of(now), "day", "future", "到账日期不能晚于今天") }
+        // Paid for a month once it has ended: money dated inside the month is a typing slip.
+        if let d = day, let range, range.last < LocalDay.of(now) { v.check(d > range.last, "day", "before_month_end", "到账日期应在这个月结束之后") }
         try v.throwIfAny()
         let arrived = day!
         try await store.transaction { db in

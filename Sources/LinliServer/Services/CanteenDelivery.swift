@@ -32,12 +32,16 @@ extension AffairsService {
     /// The day's delivery orders of the canteens whose round is `taskID`, in address order.
     /// The linkage capability shows them on the shift and accepts their doors' codes at check-in.
     public static func deliveryStops(_ db: any SQLDatabase, taskID: Int64, day: Int64) async throws -> [DeliveryStop] {
-        try await db.query("""
-            SELECT o.id, c.name AS canteen, m.meal, o.diner, h.address, h.code, o.status, o.served_at
-            FROM canteen_orders o JOIN canteens c ON c.id = o.canteen_id JOIN canteen_menus m ON m.id = o.menu_id JOIN households h ON h.id = o.household_id
-            WHERE c.delivery_task_id = \(taskID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status IN ('ordered', 'served')
-            ORDER BY m.meal, h.address, o.id LIMIT 500
-            """).all().map { r in
+        try await stops(db, "c.delivery_task_id = \(taskID) AND o.day = \(day) AND o.mode = 'delivery' AND o.status IN ('ordered', 'served')")
+    }
+
+    static let stopColumns = """
+        SELECT o.id, c.name AS canteen, m.meal, o.diner, h.address, h.code, o.status, o.served_at
+        FROM canteen_orders o JOIN canteens c ON c.id = o.canteen_id JOIN canteen_menus m ON m.id = o.menu_id JOIN households h ON h.id = o.household_id
+        """
+
+    static func stops(_ db: any SQLDatabase, _ filter: BoundSQL) async throws -> [DeliveryStop] {
+        try await db.query("\(unsafeRaw: stopColumns) WHERE \(filter) ORDER BY m.meal, h.address, o.id LIMIT 500").all().map { r in
             DeliveryStop(orderID: try r.decode(column: "id", as: Int64.self), canteen: try r.decode(column: "canteen", as: String.self),
                          meal: try r.decode(column: "meal", as: String.self), diner: try r.decode(column: "diner", as: String.self),
                          address: try r.decode(column: "address", as: String.self), served: try r.decode(column: "status", as: String.self) == "served",
@@ -84,8 +88,13 @@ extension AffairsService {
                   let task = try o.decode(column: "delivery_task_id", as: Int64?.self) else { throw LinliError.notFound }
             let day = try o.decode(column: "day", as: Int64.self)
             guard try await onDeliveryShift(db, task, actor.userID, day) else { throw LinliError.notFound }
+            // At the door means today: the kitchen marks a late one the next day, not the volunteer.
+            guard day == LocalDay.of(env.nowSeconds) else {
+                throw LinliError.conflict(nil, day > LocalDay.of(env.nowSeconds) ? "not_yet" : "too_late", day > LocalDay.of(env.nowSeconds) ? "还没到这份餐的日子" : "只能在送餐当天标记送达")
+            }
             try await markServed(db, id, actor: actor)
-            return try await Self.deliveryStops(db, taskID: task, day: day).first { $0.orderID == id }!
+            guard let stop = try await Self.stops(db, "o.id = \(id)").first else { throw LinliError.notFound }
+            return stop
         }
     }
 }

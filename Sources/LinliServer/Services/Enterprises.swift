@@ -79,11 +79,12 @@ extension AffairsService {
         let id: Int64 = try await store.transaction { db in
             let place = try await enterpriseCommunity(db, i.placeID, actor)
             try await requireUniqueCode(db, code, except: nil)
-            let id = try await db.query("""
+            // Checked above for a clear answer; two registering the same code at once meet the unique index.
+            let id = try await Self.once("credit_code", "这个统一社会信用代码已登记过") { try await db.query("""
                 INSERT INTO community_enterprises (community_id, path, name, credit_code, business, community_share, return_percent, contact, active, created_by, created_at)
                 VALUES (\(place.id), \(place.path), \(name!), \(code ?? ""), \(business!), \(i.communityShare!), \(i.returnPercent!), \(contact ?? ""), 1, \(actor.userID), \(now))
                 RETURNING id
-                """).first()!.decode(column: "id", as: Int64.self)
+                """).first()!.decode(column: "id", as: Int64.self) }
             try await audit.append(db, actor: actor, action: "enterprise.register", objectType: "community_enterprise", objectID: id, path: place.path,
                                    detail: "\(name!) share=\(i.communityShare!)% return=\(i.returnPercent!)%")
             return id
@@ -125,7 +126,7 @@ extension AffairsService {
             if let active = i.active { sets.append("active = \(active ? 1 : 0)") }
             guard !sets.isEmpty else { return }
             let assignments = sets.dropFirst().reduce(sets[0]) { "\($0), \($1)" }
-            try await db.query("UPDATE community_enterprises SET \(assignments) WHERE id = \(id)").run()
+            try await Self.once("credit_code", "这个统一社会信用代码已登记过") { try await db.query("UPDATE community_enterprises SET \(assignments) WHERE id = \(id)").run() }
             try await audit.append(db, actor: actor, action: "enterprise.update", objectType: "community_enterprise", objectID: id, path: e.path, detail: name ?? e.name)
         }
         return try await enterprise(id, actor: actor)
@@ -190,6 +191,9 @@ extension AffairsService {
         if let d = day { v.check(d <= LocalDay.of(now), "day", "future", "到账日期不能晚于今天") }
         try v.throwIfAny()
         let year = i.year!, arrived = day!
+        if let first = Input.day(String(format: "%04d-01-01", year)), arrived < first {
+            throw LinliError.invalid("day", "before_year", "到账日期不能早于 \(year) 年")
+        }
         try await store.transaction { db in
             let e = try await fetchEnterprise(db, id, actor, lock: true)
             guard let y = try await db.query("SELECT due, received FROM enterprise_years WHERE enterprise_id = \(id) AND year = \(year)").first() else {

@@ -117,7 +117,7 @@ enum ServicesText {
                                "Pick one of the community's recurring volunteer tasks: each day's deliveries appear on the phones of that day's volunteers, who check in with a door's code and tap 'delivered' at each door."),
         "canteen_round_none": ("不安排志愿者（由食堂自己送）", "No volunteers (the canteen delivers)"), "canteen_round_save": ("保存", "Save"),
         "canteen_round_no_tasks": ("本社区还没有定期志愿任务。先在“志愿任务”里发布一个送餐任务。", "The community has no recurring volunteer task yet; post a delivery task first."),
-        "canteen_crew": ("今天送餐的志愿者", "Volunteers on today's round"), "canteen_no_crew": ("这一天的送餐班次还没有志愿者，请到志愿任务里安排。", "No volunteer on this day's round yet: arrange one in the volunteer tasks."),
+        "canteen_crew": ("这一天送餐的志愿者", "Volunteers on this day's round"), "canteen_no_crew": ("这一天的送餐班次还没有志愿者，请到志愿任务里安排。", "No volunteer on this day's round yet: arrange one in the volunteer tasks."),
         "delivery_list": ("送餐名单", "Meals to deliver"), "delivery_done": ("已送达", "Delivered"), "delivery_mark": ("送达", "Delivered here"),
         "canteen_settlement": ("助餐补贴月结", "Monthly meal subsidy settlement"),
         "canteen_settlement_lead": ("按补贴规则统计已过去日子的补贴餐数，供政府拨付；拨款到账后登记，记入食堂账户并在社区公开账本公示。",
