@@ -228,3 +228,38 @@ import LinliStore
         }
     }
 }
+
+/// A walk-in with no household on the register: a ticket by name, sealed, the office's alone.
+@Suite struct VisitorWalkInTests {
+    @Test(arguments: Backend.available)
+    func aVisitorWithoutAHouseholdGetsATicket(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let a = f.linli.affairs
+            let staff = try await f.actor("community"), resident = try await f.actor("resident")
+            var s = AffairInput()
+            s.placeID = f.demo.firstCommunityID; s.name = "居住证明"; s.mode = .both; s.promisedDays = 3
+            let affair = try await a.createAffair(s, actor: staff)
+            var i = ApplyInput()
+            do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("nobody") } catch let e as LinliError { #expect(e.field == "household_code") }
+            i.visitorPhone = "13800001111"
+            do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("no name") } catch let e as LinliError { #expect(e.field == "visitor_name") }
+            i.visitorName = "张三"; i.visitorPhone = "138-0000-x"
+            do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("a bad phone") } catch let e as LinliError { #expect(e.field == "visitor_phone") }
+            i.visitorPhone = "13800001111"
+            let ticket = try await a.walkIn(affair.id, i, actor: staff)
+            #expect(ticket.status == .waiting && ticket.ticket != nil && ticket.householdID == 0)
+            #expect(ticket.address == "来访：张三 · 138****1111", "the office reads who came, the phone masked: \(ticket.address)")
+            let desk = try await a.desk(actor: staff)
+            #expect(desk.waiting.contains { $0.id == ticket.id && $0.address == "来访者（未登记住户）" }, "lists do not name the visitor")
+            // Sealed at rest; no resident, however near, sees it.
+            let sealed = try await f.linli.store.read { db in
+                try await db.query("SELECT visitor_cipher FROM affair_applications WHERE id = \(ticket.id)").first()!.decode(column: "visitor_cipher", as: String.self)
+            }
+            #expect(!sealed.contains("张三") && !sealed.contains("13800001111"))
+            await #expect(throws: LinliError.notFound) { _ = try await a.application(ticket.id, actor: resident) }
+            // Called and done like any ticket.
+            _ = try await a.step(ticket.id, .call, AffairStepInput(), actor: staff)
+            #expect(try await a.step(ticket.id, .done, AffairStepInput(), actor: staff).status == .done)
+        }
+    }
+}

@@ -40,9 +40,14 @@ public struct ApplyInput: Codable, Sendable {
     public var note: String?
     public var clientKey: String?
     public var papersBase64: [String]?
+    /// A walk-in who has no household on the register (not yet registered, from elsewhere): their
+    /// name, and a phone to reach them, kept sealed; staff only, instead of a household code.
+    public var visitorName: String?
+    public var visitorPhone: String?
     public init() {}
     enum CodingKeys: String, CodingKey {
         case householdID = "household_id", householdCode = "household_code", slotID = "slot_id", note, clientKey = "client_key", papersBase64 = "papers_base64"
+        case visitorName = "visitor_name", visitorPhone = "visitor_phone"
     }
 }
 
@@ -495,11 +500,23 @@ public struct AffairsService: Sendable {
     /// A resident at the counter without a booking: a numbered ticket, waiting to be called.
     public func walkIn(_ affairID: Int64, _ i: ApplyInput, actor: Actor) async throws -> ApplicationView {
         let now = env.nowSeconds
+        // Someone with no household on the register gives a name (and a phone) instead of a code.
+        let visitorName = Self.trimmed(i.visitorName), visitorPhone = Self.trimmed(i.visitorPhone)
+        let visitor = i.householdID == nil && Self.trimmed(i.householdCode).isEmpty && !(visitorName.isEmpty && visitorPhone.isEmpty)
+        if visitor {
+            var v = Validator()
+            v.check(!visitorName.isEmpty && visitorName.count <= 40, "visitor_name", "required", "请填写来访人姓名（40 字以内）")
+            v.check(visitorPhone.isEmpty || (visitorPhone.count <= 20 && visitorPhone.allSatisfy { $0.isASCII && ($0.isNumber || $0 == "-" || $0 == " ") }),
+                    "visitor_phone", "invalid", "联系电话只能有数字")
+            try v.throwIfAny()
+        }
         let id: Int64 = try await store.transaction { db in
             let (affair, path) = try await fetchAffair(db, affairID, actor)
             try actor.require(.affairHandle, on: ObjectScope(path: path))
             guard affair.mode.takesBookings else { throw LinliError.invalid("mode", "online_only", "此事项只在线申请") }
-            let h = try await household(db, i, actor)
+            // A visitor's ticket sits at the service's own place, with no household (0) and no grid.
+            let h = visitor ? HouseholdFacts(id: 0, communityID: 0, gridID: 0, microGridID: 0, path: path, address: "", situations: [])
+                : try await household(db, i, actor)
             guard h.path.hasPrefix(path) else { throw LinliError.invalid("household_code", "outside", "这一户不在此事项的服务范围内") }
             let day = LocalDay.of(now)
             let n = try await db.query("""
@@ -509,8 +526,9 @@ public struct AffairsService: Sendable {
             let ticket = String(affairID) + "-" + ChinaTime.pad(Int64(n), 3)
             let row = try await db.query("""
                 INSERT INTO affair_applications (affair_id, household_id, path, grid_id, applicant_user_id, applicant_name, kind, ticket, status,
-                                                 submitted_at, arrived_at)
-                VALUES (\(affairID), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), 'walk_in', \(ticket), 'waiting', \(now), \(now)) RETURNING id
+                                                 submitted_at, arrived_at, visitor_cipher)
+                VALUES (\(affairID), \(h.id), \(h.path), \(h.gridID), \(actor.userID), \(actor.signature), 'walk_in', \(ticket), 'waiting', \(now), \(now),
+                        \(visitor ? try cipher.seal(visitorName + "\n" + visitorPhone) : nil)) RETURNING id
                 """).first()
             let id = try row!.decode(column: "id", as: Int64.self)
             try await event(db, id, step: "walk_in", status: .waiting, note: ticket, actor: actor, staff: true)
@@ -534,7 +552,8 @@ public struct AffairsService: Sendable {
         var id: Int64, affairID: Int64, affairName: String, householdID: Int64, path: String, gridID: Int64
         var applicantUserID: Int64, applicant: String, kind: String, slotID: Int64?, ticket: String?, status: ApplicationStatus
         var returns: Int, noteCipher: String?, submittedAt: Int64, arrivedAt: Int64?, slotStart: Int64?
-        var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID], householdID: householdID) }
+        /// A visitor's ticket (no household: 0) is the office's alone: no household or grid covers it.
+        var scope: ObjectScope { householdID == 0 ? ObjectScope(path: path) : ObjectScope(path: path, gridIDs: [gridID], householdID: householdID) }
     }
 
     func fetchApplication(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (AppRow, staff: Bool) {
@@ -635,7 +654,16 @@ public struct AffairsService: Sendable {
                                 by: try r.decode(column: "by_name", as: String.self))
             }
             let papers = try await db.query("SELECT id FROM affair_papers WHERE application_id = \(id) ORDER BY id").all().map { try $0.decode(column: "id", as: Int64.self) }
-            let address = try await registry.fetchHousehold(db, id: a.householdID)?.address ?? ""
+            var address = try await registry.fetchHousehold(db, id: a.householdID)?.address ?? ""
+            // A visitor with no household: the office reads who came (sealed at rest).
+            if a.householdID == 0, staff, let sealed = try await db.query("SELECT visitor_cipher FROM affair_applications WHERE id = \(id)").first()?
+                .decode(column: "visitor_cipher", as: String?.self) {
+                let parts = try cipher.open(sealed).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                // A mobile number masked as everywhere on screen; a landline's last digits only.
+                let phone = parts.count > 1 ? PhoneNumber.normalise(parts[1]) : ""
+                let shown = phone.isEmpty ? "" : (phone.count == 11 ? PhoneNumber.masked(phone) : "****" + phone.suffix(4))
+                address = "来访：" + parts[0] + (shown.isEmpty ? "" : " · " + shown)
+            }
             let mine = a.applicantUserID == actor.userID || actor.may(.affairApply, on: a.scope)
             return ApplicationView(id: id, affairID: a.affairID, affairName: a.affairName, householdID: a.householdID, address: address,
                                    applicant: a.applicant, kind: a.kind, status: a.status, ticket: a.ticket,
@@ -665,8 +693,8 @@ public struct AffairsService: Sendable {
 
     static let lineColumns = """
         SELECT x.id, x.affair_id, x.status, x.ticket, x.returns, x.applicant_name, x.submitted_at, x.arrived_at, x.household_id, a.name AS affair_name,
-               s.starts_at AS slot_start, h.address
-        FROM affair_applications x JOIN affairs a ON a.id = x.affair_id JOIN households h ON h.id = x.household_id
+               s.starts_at AS slot_start, COALESCE(h.address, '') AS address
+        FROM affair_applications x JOIN affairs a ON a.id = x.affair_id LEFT JOIN households h ON h.id = x.household_id
         LEFT JOIN affair_slots s ON s.id = x.slot_id
         """
 
@@ -674,7 +702,9 @@ public struct AffairsService: Sendable {
         let slot = try r.decode(column: "slot_start", as: Int64?.self)
         let since = try r.decode(column: "arrived_at", as: Int64?.self) ?? r.decode(column: "submitted_at", as: Int64.self)
         return ApplicationLine(id: try r.decode(column: "id", as: Int64.self), affairID: try r.decode(column: "affair_id", as: Int64.self), affairName: try r.decode(column: "affair_name", as: String.self),
-                               address: try r.decode(column: "address", as: String.self), applicant: try r.decode(column: "applicant_name", as: String.self),
+                               // A visitor with no household (0): named on the application's own page, not in lists.
+                               address: try r.decode(column: "household_id", as: Int64.self) == 0 ? "来访者（未登记住户）" : try r.decode(column: "address", as: String.self),
+                               applicant: try r.decode(column: "applicant_name", as: String.self),
                                status: ApplicationStatus(rawValue: try r.decode(column: "status", as: String.self)) ?? .submitted,
                                ticket: try r.decode(column: "ticket", as: String?.self),
                                slot: slot.map { ChinaTime.iso(day: LocalDay.of($0)) + " " + LocalDay.hhmm(LocalDay.minute($0)) },

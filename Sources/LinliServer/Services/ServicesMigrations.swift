@@ -423,5 +423,9 @@ enum ServicesMigrations {
         Migration("services.012", [
             "ALTER TABLE activities ADD COLUMN helper_task_id BIGINT",
         ]),
+        // A walk-in with no household on the register: who came, sealed (household 0, no grid).
+        Migration("services.013", [
+            "ALTER TABLE affair_applications ADD COLUMN visitor_cipher TEXT",
+        ]),
     ]
 }

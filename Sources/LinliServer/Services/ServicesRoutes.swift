@@ -665,6 +665,7 @@ struct ServicesRoutes {
     static func applyInput(_ f: FormData) -> ApplyInput {
         var i = ApplyInput()
         i.householdCode = f.nonEmpty("household_code")
+        i.visitorName = f.nonEmpty("visitor_name"); i.visitorPhone = f.nonEmpty("visitor_phone")
         i.slotID = f.int("slot_id")
         i.note = f["note"]
         i.clientKey = f.nonEmpty("client_key")
