@@ -894,7 +894,8 @@ def pages_pass_the_axe_accessibility_check(d, base):
     for user, paths in [(None, ["/login", "/lists/3", "/office-lists/2"]), ("dept", ["/work-items", "/work-items/1"]),
                         ("community", ["/console", "/requests", "/matters", "/tasks", "/needs", "/projects", "/gap", "/funds", "/ventures",
                                        "/social-workers", "/volunteers", "/figures", "/users", "/inbox", "/affairs", "/affairs-desk", "/affairs/1",
-                                       "/work-items", "/work-items/1", "/rankings/3", "/assessments", "/assessments/1"]),
+                                       "/work-items", "/work-items/1", "/rankings/3", "/assessments", "/assessments/1",
+                                       "/enterprises", "/enterprises/1", "/canteens/1", "/canteens/1/settlement", "/canteens/1/kitchen"]),
                         ("resident", ["/volunteer", "/requests/new", "/matters/new", "/affairs", "/affairs/3"])]:
         d.delete_all_cookies()
         if user:
