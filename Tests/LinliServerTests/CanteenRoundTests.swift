@@ -243,6 +243,8 @@ import LinliStore
             do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("nobody") } catch let e as LinliError { #expect(e.field == "household_code") }
             i.visitorPhone = "13800001111"
             do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("no name") } catch let e as LinliError { #expect(e.field == "visitor_name") }
+            i.visitorName = "张三\n13900000000"
+            do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("two lines") } catch let e as LinliError { #expect(e.field == "visitor_name") }
             i.visitorName = "张三"; i.visitorPhone = "138-0000-x"
             do { _ = try await a.walkIn(affair.id, i, actor: staff); Issue.record("a bad phone") } catch let e as LinliError { #expect(e.field == "visitor_phone") }
             i.visitorPhone = "13800001111"

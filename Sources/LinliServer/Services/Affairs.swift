@@ -505,7 +505,8 @@ public struct AffairsService: Sendable {
         let visitor = i.householdID == nil && Self.trimmed(i.householdCode).isEmpty && !(visitorName.isEmpty && visitorPhone.isEmpty)
         if visitor {
             var v = Validator()
-            v.check(!visitorName.isEmpty && visitorName.count <= 40, "visitor_name", "required", "请填写来访人姓名（40 字以内）")
+            // One line: the sealed record is "name\nphone".
+            v.check(!visitorName.isEmpty && visitorName.count <= 40 && !visitorName.contains(where: \.isNewline), "visitor_name", "required", "请填写来访人姓名（一行，40 字以内）")
             v.check(visitorPhone.isEmpty || (visitorPhone.count <= 20 && visitorPhone.allSatisfy { $0.isASCII && ($0.isNumber || $0 == "-" || $0 == " ") }),
                     "visitor_phone", "invalid", "联系电话只能有数字")
             try v.throwIfAny()
