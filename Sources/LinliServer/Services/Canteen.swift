@@ -533,13 +533,7 @@ extension AffairsService {
         let range = LocalDay.month(month)
         v.check(range != nil, "month", "invalid", "月份格式应为 2026-12")
         if let range { v.check(range.last < LocalDay.of(now), "month", "not_ended", "这个月还没有结束，月结后再登记补贴到账") }
-        let amount = v.fen(i.amount, "amount")
-        let reference = Self.trimmed(i.reference)
-        v.check(!reference.isEmpty && reference.count <= 60, "reference", "required", "请填写银行流水号（60 字以内）")
-        var day: Int64?
-        do { day = try Input.day(i.day, field: "day") } catch let e as LinliError { v.add(e) }
-        if i.day?.isEmpty ?? true { v.add(LinliError.invalid("day", "required", "请填写到账日期")) }
-        if let d = day { v.check(d <= LocalDay.of(now), "day", "future", "到账日期不能晚于今天") }
+        let (amount, reference, day) = Self.arrival(&v, amount: i.amount, reference: i.reference, day: i.day, now: now)
         // Paid for a month once it has ended: money dated inside the month is a typing slip.
         if let d = day, let range, range.last < LocalDay.of(now) { v.check(d > range.last, "day", "before_month_end", "到账日期应在这个月结束之后") }
         try v.throwIfAny()

@@ -99,15 +99,33 @@ extension AffairsService {
         }
     }
 
+    /// The fields of money that has arrived (an enterprise's return, a month's meal subsidy):
+    /// the amount, the bank's reference (each booked once), the day it arrived (not after today).
+    /// Refusals are recorded beside the caller's other fields.
+    static func arrival(_ v: inout Validator, amount raw: String?, reference rawReference: String?, day rawDay: String?, now: Int64) -> (Int64, String, Int64?) {
+        let amount = v.fen(raw, "amount")
+        let reference = trimmed(rawReference)
+        v.check(!reference.isEmpty && reference.count <= EnterpriseLimits.referenceMax, "reference", "required", "请填写银行流水号或收据号（60 字以内）")
+        var day: Int64?
+        do { day = try Input.day(rawDay, field: "day") } catch let e as LinliError { v.add(e) } catch {}
+        if rawDay?.isEmpty ?? true { v.add(LinliError.invalid("day", "required", "请填写到账日期")) }
+        if let d = day { v.check(d <= LocalDay.of(now), "day", "future", "到账日期不能晚于今天") }
+        return (amount, reference, day)
+    }
+
     /// The enterprise, for staff who keep its community's funds; anyone else gets 404.
     func fetchEnterprise(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor, lock: Bool = false) async throws -> EnterpriseRow {
+        try await fetchEnterpriseRow(db, id, actor, lock: lock).0
+    }
+
+    func fetchEnterpriseRow(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor, lock: Bool = false) async throws -> (EnterpriseRow, any SQLRow) {
         guard let r = try await db.query("\(unsafeRaw: Self.enterpriseColumns) WHERE e.id = \(id)\(unsafeRaw: lock && store.dialect == .postgres ? " FOR UPDATE OF e" : "")").first() else {
             throw LinliError.notFound
         }
         let path = try r.decode(column: "path", as: String.self)
         guard actor.may(.fundManage, on: ObjectScope(path: path)) else { throw LinliError.notFound }
-        return EnterpriseRow(id: id, communityID: try r.decode(column: "community_id", as: Int64.self), path: path, name: try r.decode(column: "name", as: String.self),
-                             community: try r.decode(column: "community", as: String.self), returnPercent: try r.decode(column: "return_percent", as: Int.self))
+        return (EnterpriseRow(id: id, communityID: try r.decode(column: "community_id", as: Int64.self), path: path, name: try r.decode(column: "name", as: String.self),
+                             community: try r.decode(column: "community", as: String.self), returnPercent: try r.decode(column: "return_percent", as: Int.self)), r)
     }
 
     public func updateEnterprise(_ id: Int64, _ i: EnterpriseInput, actor: Actor) async throws -> EnterpriseView {
@@ -182,13 +200,7 @@ extension AffairsService {
         let now = env.nowSeconds
         var v = Validator()
         v.check(i.year != nil, "year", "required", "请选择年度")
-        let amount = v.fen(i.amount, "amount")
-        let reference = Self.trimmed(i.reference)
-        v.check(!reference.isEmpty && reference.count <= EnterpriseLimits.referenceMax, "reference", "required", "请填写银行流水号或收据号（60 字以内）")
-        var day: Int64?
-        do { day = try Input.day(i.day, field: "day") } catch let e as LinliError { v.add(e) }
-        if i.day?.isEmpty ?? true { v.add(LinliError.invalid("day", "required", "请填写到账日期")) }
-        if let d = day { v.check(d <= LocalDay.of(now), "day", "future", "到账日期不能晚于今天") }
+        let (amount, reference, day) = Self.arrival(&v, amount: i.amount, reference: i.reference, day: i.day, now: now)
         try v.throwIfAny()
         let year = i.year!, arrived = day!
         if let first = Input.day(String(format: "%04d-01-01", year)), arrived < first {
@@ -250,8 +262,7 @@ extension AffairsService {
 
     public func enterprise(_ id: Int64, actor: Actor) async throws -> EnterpriseView {
         try await store.read { db in
-            _ = try await fetchEnterprise(db, id, actor)
-            return try await enterpriseView(db, try await db.query("\(unsafeRaw: Self.enterpriseColumns) WHERE e.id = \(id)").first()!, staff: true)
+            try await enterpriseView(db, try await fetchEnterpriseRow(db, id, actor).1, staff: true)
         }
     }
 
