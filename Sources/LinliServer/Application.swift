@@ -211,6 +211,8 @@ public struct Linli: Sendable {
         affairs.deliveryCrew = { db, task, day in try await LinkageService.crew(db, taskID: task, day: day) }
         affairs.postHelperTask = { [linkage] db, task, actor in try await linkage.postTask(db, task, actor: actor) }
         affairs.closeHelperTask = { [linkage] db, task, actor in try await linkage.closeTask(db, taskID: task, reason: "activity cancelled", actor: actor) }
+        // A payment quoting a meal's reference, from the provider or the bank statement, is the canteen's to book.
+        linkage.mealPayments = { [affairs] pay, actor, paths in try await affairs.confirmMealPayment(pay, actor: actor, within: paths) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

@@ -13,7 +13,7 @@ extension LinkageService {
     /// `community`: a community's own account, where money following a task (费随事转) and a
     /// community enterprise's returned profit arrive; `enterprise`: where that profit comes from;
     /// `canteen`: a canteen's account, where the government's meal subsidy (`subsidy`) arrives.
-    enum AccountKind: String { case project, pool, donors, government, payees, venture, department, finance, community, enterprise, canteen, subsidy }
+    enum AccountKind: String { case project, pool, donors, government, payees, venture, department, finance, community, enterprise, canteen, subsidy, diners }
 
     /// The account of (kind, ref), created on first use with a zero balance.
     func account(_ db: any SQLDatabase, _ kind: AccountKind, _ ref: Int64, path: String, name: String) async throws -> Int64 {
@@ -559,6 +559,10 @@ extension LinkageService {
         enum CodingKeys: String, CodingKey { case id, kind = "txn_kind", project, projectID = "project_id", who, amountText = "amount_text", atText = "at_text" }
     }
 
+    /// Movements no public ledger lists: money moved between the city's own accounts, a street's
+    /// canteen subsidy (no one community's), and diners' payments for meals (private purchases).
+    static let unlisted = "('pool_funding', 'venture_funding', 'department_funding', 'meal_subsidy_area', 'meal_payment', 'meal_refund')"
+
     /// A community's public ledger: every movement, newest first; givers masked unless they chose to be named.
     public func publicLedger(communityID: Int64, before: Int64?, limit: Int = 100) async throws -> (name: String, lines: [LedgerLine], totals: [String: String]) {
         try await store.read { db in
@@ -566,7 +570,7 @@ extension LinkageService {
             let lines = try await db.raw("""
                 SELECT t.id, t.kind, t.amount, t.donor_name, t.donor_public, t.memo, t.project_id, t.at, COALESCE(p.title, '') AS project
                 FROM ledger_transactions t LEFT JOIN micro_projects p ON p.id = t.project_id
-                WHERE t.community_id = \(bind: communityID) AND t.kind NOT IN ('pool_funding', 'venture_funding', 'department_funding', 'meal_subsidy_area')
+                WHERE t.community_id = \(bind: communityID) AND t.kind NOT IN \(unsafeRaw: Self.unlisted)
                   AND t.id < \(bind: before ?? Int64.max) ORDER BY t.id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))
                 """).all().map { r in
                 let kind = try r.decode(column: "kind", as: String.self), name = try r.decode(column: "donor_name", as: String.self)
@@ -582,7 +586,7 @@ extension LinkageService {
                                   amountText: Fen.text(try r.decode(column: "amount", as: Int64.self)), atText: LocalTime.text(try r.decode(column: "at", as: Int64.self)))
             }
             var totals: [String: String] = [:]
-            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind NOT IN ('pool_funding', 'venture_funding', 'department_funding', 'meal_subsidy_area') GROUP BY kind").all() {
+            for r in try await db.raw("SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_transactions WHERE community_id = \(bind: communityID) AND kind NOT IN \(unsafeRaw: Self.unlisted) GROUP BY kind").all() {
                 totals[try r.decode(column: "kind", as: String.self)] = Fen.text(try r.decode(column: "s", as: Int64.self))
             }
             return (try c.decode(column: "name", as: String.self), lines, totals)

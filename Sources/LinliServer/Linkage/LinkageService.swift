@@ -14,6 +14,11 @@ public struct LinkageService: Sendable {
     /// The delivery orders a task's shift carries on a day (a canteen's round, the services
     /// capability's): shown on the volunteer's shift, their doors' codes accepted at check-in.
     public var deliveries: @Sendable (any SQLDatabase, Int64, Int64) async throws -> [DeliveryStop] = { _, _, _ in [] }
+    /// Books a payment quoting a meal's reference (LM…): the canteen's (services') use case, in
+    /// its own transaction. Without a canteen capability, no meal reference is known.
+    public var mealPayments: @Sendable (ArrivedPayment, Actor?, [String]?) async throws -> (PaymentOutcome, transactionID: Int64) = { _, _, _ in
+        throw LinliError.invalid("reference", "unknown_reference", "没有这个付款参考号的订餐")
+    }
 
     public init(store: any Store, env: Env, notifier: any Notifier = InAppNotifier(), receiptDirectory: String) {
         self.store = store

@@ -12,17 +12,21 @@ import LinliStore
 public enum PledgeRules {
     /// How long a pledge waits for its payment (a bank transfer can take a working day).
     public static let lifetimeSeconds: Int64 = 24 * 3600
-    /// The reference a payer quotes: "LL" and 16 characters of base32, easy to type in a bank's
-    /// remark field and to find in a statement line.
+    /// The reference a payer quotes: "LL" (a gift) or "LM" (a meal at a neighbourhood canteen)
+    /// and 16 characters of base32, easy to type in a bank's remark field and to find in a
+    /// statement line.
     public static func isReference(_ s: Substring) -> Bool {
-        s.count == 18 && s.hasPrefix("LL") && s.dropFirst(2).allSatisfy { ("A"..."Z").contains($0) || ("2"..."7").contains($0) }
+        s.count == 18 && (s.hasPrefix("LL") || s.hasPrefix(mealPrefix))
+            && s.dropFirst(2).allSatisfy { ("A"..."Z").contains($0) || ("2"..."7").contains($0) }
     }
+    /// A meal's payment reference begins so; the canteen (services) books it, not the fund.
+    public static let mealPrefix = "LM"
     /// The references quoted anywhere in a bank statement's remark.
     public static func references(in text: String) -> [String] {
         let upper = text.uppercased()
         var out: [String] = []
         var i = upper.startIndex
-        while let r = upper[i...].range(of: "LL") {
+        while let r = upper[i...].range(of: "L") {
             let end = upper.index(r.lowerBound, offsetBy: 18, limitedBy: upper.endIndex) ?? upper.endIndex
             let candidate = upper[r.lowerBound..<end]
             if isReference(candidate) { out.append(String(candidate)); i = end } else { i = r.upperBound }
@@ -162,6 +166,8 @@ extension LinkageService {
     /// project's total, the pool's match, the pledge marked paid and the giver told, in one
     /// transaction. `within` limits it to pledges in an area (staff reconciling a statement).
     public func confirmPayment(_ pay: ArrivedPayment, actor: Actor?, within paths: [String]? = nil) async throws -> (PaymentOutcome, transactionID: Int64) {
+        // A meal's payment is the canteen's to book (same provider, same bank statement).
+        if pay.reference.hasPrefix(PledgeRules.mealPrefix) { return try await mealPayments(pay, actor, paths) }
         let now = env.nowSeconds
         return try await store.transaction { db in
             guard let row = try await db.raw("""
@@ -241,8 +247,8 @@ extension LinkageService {
     }
 
     /// Staff reconcile a bank statement (CSV with a header naming 流水号, 金额 and 附言 / 摘要 /
-    /// 备注): each credit line that quotes a pledge's reference with its exact amount books that
-    /// pledge, once (the bank's serial is the payment's id). Lines in nobody's area, or quoting
+    /// 备注): each credit line that quotes a pledge's (or a meal's) reference with its exact
+    /// amount books that pledge (or meal), once (the bank's serial is the payment's id). Lines in nobody's area, or quoting
     /// no reference, are listed for a person to look at.
     public func reconcileBankStatement(_ csv: String, actor: Actor) async throws -> [StatementLine] {
         let paths = actor.grants(for: .fundManage).map(\.placePath)
@@ -266,7 +272,7 @@ extension LinkageService {
                 line.outcome = "skipped"; line.message = "没有流水号或不是入账金额"; out.append(line); continue
             }
             guard let reference = PledgeRules.references(in: remark).first else {
-                line.outcome = "no_reference"; line.message = "附言中没有捐赠参考号（LL 开头）"; out.append(line); continue
+                line.outcome = "no_reference"; line.message = "附言中没有付款参考号（LL 或 LM 开头）"; out.append(line); continue
             }
             line.reference = reference
             do {

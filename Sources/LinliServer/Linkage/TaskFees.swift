@@ -42,13 +42,13 @@ extension LinkageService {
         return true
     }
 
-    /// Books public money that has arrived from outside: a community enterprise's returned
-    /// profit (社区企业利润回馈), from the enterprise's account into the community's own; or the
+    /// Books money that has arrived from outside: a community enterprise's returned profit
+    /// (社区企业利润回馈), from the enterprise's account into the community's own; the
     /// government's meal subsidy for a canteen's month, from the treasury's subsidy account into
-    /// the canteen's. Listed on the community's public ledger under `memo` (a street's canteen:
-    /// on none). The services capability calls this inside its own transaction, so its record
+    /// the canteen's, listed on the community's public ledger under `memo` (a street's canteen:
+    /// on none); or a diner's payment for a meal (and its refund), on no public ledger. The services capability calls this inside its own transaction, so its record
     /// and the money are written together or not at all. Once per key.
-    public func receiveArrival(_ db: any SQLDatabase, _ a: FundArrival, actor: Actor) async throws -> Int64 {
+    public func receiveArrival(_ db: any SQLDatabase, _ a: FundArrival, actor: Actor?) async throws -> Int64 {
         guard a.amount > 0, !(try await booked(db, a.key)) else { throw LinliError(.conflict, code: "already_booked", field: "reference", message: "这笔到账已登记过") }
         let community: Int64
         if let id = a.communityID { community = id } else { community = try await ledgerCommunity(db, areaPath: a.path) }
@@ -62,6 +62,11 @@ extension LinkageService {
             from = try await account(db, .subsidy, a.fromID, path: a.path, name: "财政助餐补贴：" + a.fromName)
             to = try await account(db, .canteen, a.fromID, path: a.path, name: "食堂：" + a.fromName)
             kind = a.communityID == nil ? "meal_subsidy_area" : "meal_subsidy"
+        case .mealPayment, .mealRefund:
+            // A diner's own money: in the canteen's books, on no public ledger.
+            let diners = try await account(db, .diners, a.fromID, path: a.path, name: "就餐者付款：" + a.fromName)
+            let canteen = try await account(db, .canteen, a.fromID, path: a.path, name: "食堂：" + a.fromName)
+            (from, to, kind) = a.kind == .mealPayment ? (diners, canteen, "meal_payment") : (canteen, diners, "meal_refund")
         }
         return try await post(db, Movement(kind: kind, communityID: community, amount: a.amount, memo: a.memo, key: a.key),
                               [Posting(from, -a.amount), Posting(to, a.amount)], actor: actor, now: env.nowSeconds)

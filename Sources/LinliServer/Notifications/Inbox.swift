@@ -103,6 +103,8 @@ public struct Inbox: Sendable {
         "canteen_served": ("您订的餐已送到：%@", "The meal you ordered was delivered: %@"),
         "canteen_eaten": ("您订的餐已在食堂取用：%@", "The meal you ordered was served at the canteen: %@"),
         "canteen_cancelled": ("您订的餐已被取消：%@", "A meal you ordered was cancelled: %@"),
+        "canteen_paid": ("您订的餐已付款：%@", "Payment received for a meal you ordered: %@"),
+        "canteen_refunded": ("已取消的订餐已退款：%@", "The money for a cancelled meal was handed back: %@"),
         "space_cancelled": ("您的场地预约已被取消：%@", "Your room booking was cancelled: %@"),
         "help_answered": ("有邻居接下了您的互助：%@", "A neighbour took up your post: %@"),
         "space_approved": ("场地预约已同意：%@", "Your room booking is approved: %@"),

@@ -179,10 +179,11 @@ public struct AffairsService: Sendable {
     let registry: RegistryService
     let notifier: any Notifier
     let paperDirectory: String
-    /// Books money arrived (an enterprise's returned profit, a canteen's meal subsidy) on the
-    /// ledger (the linkage capability's), inside the caller's transaction; answers the ledger
-    /// transaction. The application sets it.
-    public var bookArrival: @Sendable (any SQLDatabase, FundArrival, Actor) async throws -> Int64 = { _, _, _ in
+    /// Books money arrived (an enterprise's returned profit, a canteen's meal subsidy, a diner's
+    /// payment) on the ledger (the linkage capability's), inside the caller's transaction;
+    /// answers the ledger transaction. No actor: a payment provider's notification. The
+    /// application sets it.
+    public var bookArrival: @Sendable (any SQLDatabase, FundArrival, Actor?) async throws -> Int64 = { _, _, _ in
         throw LinliError(.serviceUnavailable, code: "no_ledger", message: "账本未接入")
     }
 

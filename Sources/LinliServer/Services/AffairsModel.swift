@@ -236,3 +236,35 @@ enum MealRules {
     /// midnight); an older day's is left as it was.
     static func servable(day: Int64, today: Int64) -> Bool { day == today || day == today - 1 }
 }
+
+/// Paying for a meal is a pledge, as a gift is: the diner's share is owed from the order on, and
+/// counted as paid only when the money has really arrived (the payment provider's signed
+/// notification, a bank statement's line, or cash taken at the counter). States of an order's
+/// payment: `none` (nothing to pay), `unpaid`, `paid`, `refund_due` (paid, then cancelled),
+/// `refunded`.
+enum MealPayRules {
+    /// A new order owes its share, unless the subsidy covers the whole meal.
+    static func initial(pay: Int64) -> String { pay > 0 ? "unpaid" : "none" }
+
+    /// Cancelling: money that has arrived is owed back; an unpaid share is owed by no one.
+    static func afterCancel(_ pay: String) -> String {
+        switch pay {
+        case "paid": "refund_due"
+        case "unpaid": "none"
+        default: pay
+        }
+    }
+
+    /// Whether money that arrives from the provider or the bank is booked against the order: an
+    /// unpaid share; or one cancelled meanwhile, since the money is there all the same (then
+    /// owed back).
+    static func acceptsArrival(pay: String, order: String, share: Int64) -> Bool {
+        pay == "unpaid" || (order == "cancelled" && pay == "none" && share > 0)
+    }
+
+    /// The state once money has arrived.
+    static func afterArrival(order: String) -> String { order == "cancelled" ? "refund_due" : "paid" }
+
+    /// Cash at the counter is taken only for a meal still on and still unpaid.
+    static func takesCash(pay: String, order: String) -> Bool { pay == "unpaid" && order != "cancelled" }
+}

@@ -73,7 +73,16 @@ public struct MealOrderView: Codable, Sendable, Equatable {
     public var status: String
     /// When it was handed over or delivered (China time, `12:05`).
     public var servedAt: String?
-    enum CodingKeys: String, CodingKey { case id, canteenID = "canteen_id", menuID = "menu_id", day, meal, diner, address, delivery, price, subsidy, pay, status, servedAt = "served_at" }
+    /// The diner's share: `none` (nothing to pay), `unpaid`, `paid`, `refund_due`, `refunded`.
+    public var payStatus: String = "none"
+    /// The reference to quote when paying online or by bank transfer (LM…), while one is owed.
+    public var payReference: String? = nil
+    /// How it was paid: `wechatpay`, `bank` or `counter`.
+    public var paidVia: String? = nil
+    enum CodingKeys: String, CodingKey {
+        case id, canteenID = "canteen_id", menuID = "menu_id", day, meal, diner, address, delivery, price, subsidy, pay, status, servedAt = "served_at"
+        case payStatus = "pay_status", payReference = "pay_reference", paidVia = "paid_via"
+    }
 }
 
 public struct CanteenView: Codable, Sendable {
@@ -109,7 +118,11 @@ public struct KitchenDay: Codable, Sendable {
     /// Whether a volunteer task carries the round, and who is on its shift that day (family names).
     public var roundByVolunteers: Bool = false
     public var crew: [String] = []
-    enum CodingKeys: String, CodingKey { case day, meals, deliveries, dineIns = "dine_ins", roundByVolunteers = "round_by_volunteers", crew }
+    /// The day's money: paid online or by bank, at the counter, still owed.
+    public var takings = MealTakings(online: "0.00", counter: "0.00", unpaid: "0.00", unpaidMeals: 0)
+    /// Paid meals since cancelled (any day) whose money is still to be handed back.
+    public var refunds: [MealOrderView] = []
+    enum CodingKeys: String, CodingKey { case day, meals, deliveries, dineIns = "dine_ins", roundByVolunteers = "round_by_volunteers", crew, takings, refunds }
 }
 
 /// A month's subsidised meals of one canteen, by rule: what the government is asked to pay.
@@ -193,22 +206,32 @@ extension AffairsService {
         return try await canteen(id, actor: actor)
     }
 
-    struct CanteenRow { var id: Int64, path: String, name: String, cutoff: Int, deliveryFee: Int64?, staff: Bool, deliveryTaskID: Int64? = nil }
+    struct CanteenRow {
+        var id: Int64, path: String, name: String, cutoff: Int, deliveryFee: Int64?, staff: Bool, deliveryTaskID: Int64? = nil
+        /// Its place, and whether that is a community (whose public ledger lists its subsidy).
+        var placeID: Int64 = 0, placeName = "", inCommunity = false
+    }
 
     func fetchCanteen(_ db: any SQLDatabase, _ id: Int64, _ actor: Actor) async throws -> (CanteenRow, String) {
-        guard let r = try await db.query("SELECT c.*, p.name AS place_name FROM canteens c JOIN places p ON p.id = c.place_id WHERE c.id = \(id)").first() else {
-            throw LinliError.notFound
-        }
-        let path = try r.decode(column: "path", as: String.self)
-        let staff = actor.may(.affairHandle, on: ObjectScope(path: path))
+        guard var c = try await canteenRow(db, id) else { throw LinliError.notFound }
+        c.staff = actor.may(.affairHandle, on: ObjectScope(path: c.path))
         // Residents of the places around it may order; a street's canteen serves its communities.
-        guard staff || actor.grants.contains(where: { PermissionTable.allows($0.role, .affairApply) && ($0.placePath.hasPrefix(path) || path.hasPrefix($0.placePath)) }) else {
+        guard c.staff || actor.grants.contains(where: { PermissionTable.allows($0.role, .affairApply) && ($0.placePath.hasPrefix(c.path) || c.path.hasPrefix($0.placePath)) }) else {
             throw LinliError.notFound
         }
-        return (CanteenRow(id: id, path: path, name: try r.decode(column: "name", as: String.self), cutoff: try r.decode(column: "cutoff", as: Int.self),
-                           deliveryFee: try r.decode(column: "delivery_fee", as: Int64?.self), staff: staff,
-                           deliveryTaskID: try r.decode(column: "delivery_task_id", as: Int64?.self)),
-                try r.decode(column: "place_name", as: String.self))
+        return (c, c.placeName)
+    }
+
+    /// The canteen's row, whoever asks (`staff` false): the caller has checked who may.
+    func canteenRow(_ db: any SQLDatabase, _ id: Int64) async throws -> CanteenRow? {
+        guard let r = try await db.query("SELECT c.*, p.name AS place_name, p.kind AS place_kind FROM canteens c JOIN places p ON p.id = c.place_id WHERE c.id = \(id)").first() else {
+            return nil
+        }
+        return CanteenRow(id: id, path: try r.decode(column: "path", as: String.self), name: try r.decode(column: "name", as: String.self),
+                          cutoff: try r.decode(column: "cutoff", as: Int.self), deliveryFee: try r.decode(column: "delivery_fee", as: Int64?.self), staff: false,
+                          deliveryTaskID: try r.decode(column: "delivery_task_id", as: Int64?.self), placeID: try r.decode(column: "place_id", as: Int64.self),
+                          placeName: try r.decode(column: "place_name", as: String.self),
+                          inCommunity: PlaceKind(rawValue: try r.decode(column: "place_kind", as: String.self))?.isCommunity ?? false)
     }
 
     static func orderView(_ r: any SQLRow) throws -> MealOrderView {
@@ -218,11 +241,14 @@ extension AffairsService {
                       delivery: try r.decode(column: "mode", as: String.self) == "delivery", price: Fen.text(try r.decode(column: "price", as: Int64.self)),
                       subsidy: Fen.text(try r.decode(column: "subsidy", as: Int64.self)), pay: Fen.text(try r.decode(column: "pay", as: Int64.self)),
                       status: try r.decode(column: "status", as: String.self),
-                      servedAt: try r.decode(column: "served_at", as: Int64?.self).map { LocalDay.hhmm(LocalDay.minute($0)) })
+                      servedAt: try r.decode(column: "served_at", as: Int64?.self).map { LocalDay.hhmm(LocalDay.minute($0)) },
+                      payStatus: try r.decode(column: "pay_status", as: String.self), payReference: try r.decode(column: "pay_reference", as: String?.self),
+                      paidVia: try r.decode(column: "paid_via", as: String?.self))
     }
 
     static let orderColumns = """
-        SELECT o.id, o.canteen_id, o.menu_id, o.day, m.meal, o.diner, h.address, o.mode, o.price, o.subsidy, o.pay, o.status, o.served_at
+        SELECT o.id, o.canteen_id, o.menu_id, o.day, m.meal, o.diner, h.address, o.mode, o.price, o.subsidy, o.pay, o.status, o.served_at,
+               o.pay_status, o.pay_reference, o.paid_via
         FROM canteen_orders o JOIN canteen_menus m ON m.id = o.menu_id JOIN households h ON h.id = o.household_id
         """
 
@@ -365,9 +391,11 @@ extension AffairsService {
                 throw LinliError.conflict("menu_id", "sold_out", "这一餐已订完")
             }
             let row = try await Self.once("resident_id", "这位居民已订了这一餐") { try await db.query("""
-                INSERT INTO canteen_orders (menu_id, canteen_id, day, household_id, path, resident_id, diner, mode, price, subsidy, pay, rule_id, status, user_id, by_name, created_at)
+                INSERT INTO canteen_orders (menu_id, canteen_id, day, household_id, path, resident_id, diner, mode, price, subsidy, pay, rule_id, status, user_id, by_name,
+                                            created_at, pay_status, pay_reference)
                 VALUES (\(menuID), \(c.id), \(day), \(h.id), \(h.path), \(residentID), \(diner.name.maskedName), \(delivery ? "delivery" : "dine_in"),
-                        \(price.price), \(price.subsidy), \(price.pay), \(price.ruleID), 'ordered', \(actor.userID), \(actor.signature), \(now)) RETURNING id
+                        \(price.price), \(price.subsidy), \(price.pay), \(price.ruleID), 'ordered', \(actor.userID), \(actor.signature), \(now),
+                        \(MealPayRules.initial(pay: price.pay)), \(price.pay > 0 ? PledgeRules.mealPrefix + env.token(bytes: 10).uppercased() : nil)) RETURNING id
                 """).first() }
             let id = try row!.decode(column: "id", as: Int64.self)
             try await audit.append(db, actor: actor, action: "canteen.order", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
@@ -389,7 +417,7 @@ extension AffairsService {
     public func cancelOrder(_ id: Int64, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status, user_id FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status, user_id, pay_status FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
             guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)], careOnly: false).first,
                   actor.may(.affairApply, on: h.scope) || c.staff else { throw LinliError.notFound }
@@ -402,7 +430,11 @@ extension AffairsService {
                 throw LinliError.conflict(nil, "closed", "已过截止时间，请联系食堂")
             }
             // Once: a second cancel sent at the same moment finds it already cancelled (no portion freed twice).
-            guard try await db.query("UPDATE canteen_orders SET status = 'cancelled' WHERE id = \(id) AND status = 'ordered' RETURNING id").first() != nil else {
+            // Paid already: the canteen owes it back (listed in its kitchen until handed back).
+            let pay = MealPayRules.afterCancel(try o.decode(column: "pay_status", as: String.self))
+            guard try await db.query("""
+                UPDATE canteen_orders SET status = 'cancelled', pay_status = \(pay) WHERE id = \(id) AND status = 'ordered' RETURNING id
+                """).first() != nil else {
                 throw LinliError.conflict(nil, "wrong_state", "这份订餐已取消")
             }
             try await db.query("UPDATE canteen_menus SET ordered = ordered - 1 WHERE id = \(try o.decode(column: "menu_id", as: Int64.self)) AND ordered > 0").run()
@@ -480,6 +512,8 @@ extension AffairsService {
                 """).all().map(Self.orderView)
             let dineIns = orders.filter { !$0.delivery }.sorted { ($0.meal, $0.diner, $0.id) < ($1.meal, $1.diner, $1.id) }
             var k = KitchenDay(day: ChinaTime.iso(day: day), meals: meals, deliveries: orders.filter(\.delivery), dineIns: dineIns)
+            k.takings = try await takings(db, canteenID: canteenID, day: day)
+            k.refunds = try await refundsDue(db, canteenID: canteenID)
             if let task = c.deliveryTaskID {
                 k.roundByVolunteers = true
                 k.crew = try await deliveryCrew(db, task, day)
@@ -556,9 +590,8 @@ extension AffairsService {
             guard paid + amount <= due else {
                 throw LinliError.invalid("amount", "above_due", due == paid ? "这个月的补贴已全部到账" : "这个月尚未到账的补贴为 \(Fen.text(due - paid)) 元，到账金额不能多于此数")
             }
-            let place = try await registry.fetchPlace(db, try await db.query("SELECT place_id FROM canteens WHERE id = \(canteenID)").first()!.decode(column: "place_id", as: Int64.self))!
-            let txn = try await bookArrival(db, FundArrival(kind: .mealSubsidy, fromID: canteenID, fromName: c.name, communityID: place.kind.isCommunity ? place.id : nil,
-                                                            path: c.path, communityName: place.name, amount: amount, memo: "\(c.name) \(month)",
+            let txn = try await bookArrival(db, FundArrival(kind: .mealSubsidy, fromID: canteenID, fromName: c.name, communityID: c.inCommunity ? c.placeID : nil,
+                                                            path: c.path, communityName: c.placeName, amount: amount, memo: "\(c.name) \(month)",
                                                             key: "canteen:\(canteenID):\(reference)"), actor)
             try await db.query("""
                 INSERT INTO canteen_subsidy_payments (canteen_id, month, amount, reference, arrived_day, txn_id, recorded_by, recorded_at)

@@ -3,11 +3,12 @@ import SQLKit
 import LinliCore
 import LinliStore
 
-/// What the services capability asks of the ledger's owner when public money has arrived: a
-/// community enterprise's returned profit into the community's account, or the government's meal
-/// subsidy into a canteen's. Booked once per key, inside the caller's transaction.
+/// What the services capability asks of the ledger's owner when money has arrived: a community
+/// enterprise's returned profit into the community's account, the government's meal subsidy into
+/// a canteen's, or a diner's payment for a meal into the canteen's (and, when a paid meal was
+/// cancelled, that payment handed back). Booked once per key, inside the caller's transaction.
 public struct FundArrival: Sendable {
-    public enum Kind: Sendable { case enterpriseReturn, mealSubsidy }
+    public enum Kind: Sendable { case enterpriseReturn, mealSubsidy, mealPayment, mealRefund }
     public var kind: Kind
     /// The enterprise's or the canteen's id and name.
     public var fromID: Int64

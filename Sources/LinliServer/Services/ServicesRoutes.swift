@@ -193,6 +193,21 @@ struct ServicesRoutes {
             let o = try await affairs.serveOrder(try c.id("id"), actor: try c.requireActor())
             return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)" + (o.delivery ? "#round" : "#counter"))
         }
+        // The counter takes the money for a meal; a cancelled paid meal's money is handed back.
+        r.post("/canteen-orders/:id/paid", .action(.affairHandle)) { _, c in
+            let o = try await affairs.payAtCounter(try c.id("id"), actor: try c.requireActor())
+            return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)" + (o.delivery ? "#delivery-\(o.id)" : "#dine-in-\(o.id)"))
+        }
+        r.post("/api/v1/canteen-orders/:id/paid", .action(.affairHandle)) { _, c in
+            try JSON.response(try await affairs.payAtCounter(try c.id("id"), actor: try c.requireActor()))
+        }
+        r.post("/canteen-orders/:id/refunded", .action(.affairHandle)) { _, c in
+            let o = try await affairs.refundOrder(try c.id("id"), actor: try c.requireActor())
+            return redirect("/canteens/\(o.canteenID)/kitchen#refunds")
+        }
+        r.post("/api/v1/canteen-orders/:id/refunded", .action(.affairHandle)) { _, c in
+            try JSON.response(try await affairs.refundOrder(try c.id("id"), actor: try c.requireActor()))
+        }
         r.get("/canteens/:id/kitchen", .action(.affairHandle)) { req, c in
             let id = try c.id("id")
             let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
@@ -201,8 +216,10 @@ struct ServicesRoutes {
             // A row of the round or the counter; its button only while the meal can still be marked.
             let servable = MealRules.servable(day: day, today: LocalDay.of(affairs.env.nowSeconds))
             func order(_ o: MealOrderView) -> [String: Any] {
-                ["id": o.id, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay,
-                 "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable]
+                ["id": o.id, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay, "day": o.day,
+                 "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable,
+                 "unpaid": o.payStatus == "unpaid", "paid": o.payStatus == "paid", "free": o.payStatus == "none",
+                 "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? ""]
             }
             return renderer.page("kitchen", [
                 "id": id, "day": k.day, "prev": ChinaTime.iso(day: day - 1), "next": ChinaTime.iso(day: day + 1),
@@ -214,6 +231,8 @@ struct ServicesRoutes {
                 "dine_ins": k.dineIns.map(order),
                 "has_dine_ins": !k.dineIns.isEmpty, "dine_in_count": k.dineIns.count, "taken": k.dineIns.filter { $0.status == "served" }.count,
                 "no_deliveries": k.deliveries.isEmpty,
+                "takings": ["online": k.takings.online, "counter": k.takings.counter, "unpaid": k.takings.unpaid, "unpaid_meals": k.takings.unpaidMeals],
+                "refunds": k.refunds.map(order), "has_refunds": !k.refunds.isEmpty,
                 "has_crew": !k.crew.isEmpty, "crew": k.crew.joined(separator: "、"), "no_crew": k.roundByVolunteers && k.crew.isEmpty,
             ], context: c, title: t["canteen_kitchen"]! + " · " + k.day)
         }
@@ -348,9 +367,14 @@ struct ServicesRoutes {
             "mine": v.mine.map { o in
                 ["id": o.id, "day": o.day, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
                  "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered",
-                 "served_at": o.servedAt ?? false] as [String: Any]
+                 "served_at": o.servedAt ?? false,
+                 // The share is owed (with the reference to quote) until the money has arrived.
+                 "unpaid": o.payStatus == "unpaid" && o.status != "cancelled", "reference": o.payReference ?? "",
+                 "paid": o.payStatus == "paid", "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? "",
+                 "refund_due": o.payStatus == "refund_due", "refunded": o.payStatus == "refunded",
+                 "free": o.payStatus == "none" && o.status != "cancelled"] as [String: Any]
             },
-            "has_mine": !v.mine.isEmpty, "staff": staff,
+            "has_mine": !v.mine.isEmpty, "owes": v.mine.contains { $0.payStatus == "unpaid" && $0.status != "cancelled" }, "staff": staff,
             "round_tasks": rounds.map { ["id": $0.id, "title": $0.title, "selected": $0.id == v.deliveryTaskID] as [String: Any] },
             "has_round_tasks": !rounds.isEmpty, "round_named": v.deliveryTaskID != nil, "round_task_id": v.deliveryTaskID ?? 0, "meals": CanteenLimits.meals.map { ["code": $0, "label": I18n.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
             "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors,
