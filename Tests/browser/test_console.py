@@ -744,6 +744,8 @@ def resident_signs_up_orders_lunch_and_books_a_room_on_a_phone(d, base):
     form.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
     WebDriverWait(d, 10).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#my-orders li")) == before + 1)
     assert "送餐上门" in d.find_element(By.ID, "my-orders").text
+    # Her share is owed, with the reference to quote, until the money arrives.
+    assert "待付款" in d.find_element(By.ID, "my-orders").text and d.find_element(By.ID, "pay-how").is_displayed()
     shot(d, "canteen-ordered-phone-large")
     # A room: the children's space for an afternoon (no approval needed there).
     d.get(base + "/spaces")
@@ -757,6 +759,37 @@ def resident_signs_up_orders_lunch_and_books_a_room_on_a_phone(d, base):
     wait_text(d, "book-error", "已有人预约")
     assert "再约一次" not in d.find_element(By.ID, "booked").find_element(By.XPATH, "..").text
     shot(d, "room-clash-phone-large")
+
+
+@case
+def the_counter_takes_a_meals_money_and_the_resident_sees_it_paid(d, base):
+    # The kitchen, on a phone: tomorrow's round holds the demo's delivered lunch, still unpaid.
+    login(d, base, "community")
+    d.get(base + "/canteens")
+    d.find_element(By.CSS_SELECTOR, "#canteen-list a").click()
+    d.find_element(By.ID, "open-kitchen").click()
+    d.find_element(By.LINK_TEXT, "后一天").click()
+    assert "柜台 0.00" in d.find_element(By.ID, "takings").text
+    cash = d.find_element(By.CSS_SELECTOR, "#delivery-round button[id^='cash-']")
+    owed = cash.text.split(" ")[1]
+    d.execute_script("window.confirm = function () { return true; }")
+    settled(d, cash).click()
+    wait_text(d, "takings", "柜台 " + owed)
+    assert "已付款 · 柜台" in d.find_element(By.ID, "delivery-round").text
+    assert not d.find_elements(By.CSS_SELECTOR, "#delivery-round button[id^='cash-']")
+    assert not axe_problems(d), axe_problems(d)
+    shot(d, "kitchen-cash-taken-phone")
+    # The resident, in large print: that meal is paid, nothing more to pay for it.
+    d.delete_all_cookies()
+    login(d, base, "resident")
+    d.get(base + "/prefs?print=large")
+    d.get(base + "/canteens")
+    d.find_element(By.CSS_SELECTOR, "#canteen-list a").click()
+    mine = d.find_element(By.ID, "my-orders").text
+    assert "已付款 · 柜台" in mine, mine
+    assert not axe_problems(d), axe_problems(d)
+    settled(d, d.find_element(By.ID, "my-orders"))
+    shot(d, "canteen-paid-phone-large")
 
 
 @case

@@ -77,7 +77,7 @@ enum LinkageText {
         "pledge_how": ("请用微信支付完成付款，或银行转账时在附言中写上参考号。到账后才计入筹款和配捐。", "Pay with WeChat Pay, or quote the reference in a bank transfer's remark. It counts, and is matched, once the money arrives."),
         "pledge_expires": ("未付款的意向将于以下时间作废：", "An unpaid pledge lapses at"),
         "reconcile": ("银行对账", "Reconcile the bank statement"), "bank_statement": ("银行对账单（CSV：流水号、金额、附言）", "Bank statement (CSV: serial, amount, remark)"),
-        "reconcile_hint": ("附言中写有捐赠参考号（LL 开头）且金额一致的入账，逐笔计入对应捐赠；每笔流水只计一次。", "Each credit quoting a pledge's reference (LL…) with its exact amount books that pledge; each bank line counts once."),
+        "reconcile_hint": ("附言中写有捐赠参考号（LL 开头）或订餐参考号（LM 开头）且金额一致的入账，逐笔计入对应的捐赠或订餐；每笔流水只计一次。", "Each credit quoting a pledge's (LL…) or a meal's (LM…) reference with its exact amount books it; each bank line counts once."),
         "reconciled_booked": ("本次入账笔数：", "Booked now:"), "statement_line": ("行", "Line"),
         "give_amount": ("捐赠金额", "Amount"), "donor_name": ("捐赠人", "Giver"), "donor_kind": ("捐赠人类型", "Giver is a"),
         "donor_resident": ("居民", "Resident"), "donor_merchant": ("商户", "Merchant"), "show_my_name": ("在公开账目上显示姓名（默认隐去）", "Show my name on the public ledger (hidden by default)"),

@@ -196,7 +196,7 @@ struct ServicesRoutes {
         // The counter takes the money for a meal; a cancelled paid meal's money is handed back.
         r.post("/canteen-orders/:id/paid", .action(.affairHandle)) { _, c in
             let o = try await affairs.payAtCounter(try c.id("id"), actor: try c.requireActor())
-            return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)" + (o.delivery ? "#delivery-\(o.id)" : "#dine-in-\(o.id)"))
+            return redirect("/canteens/\(o.canteenID)/kitchen?day=\(o.day)" + (o.delivery ? "#round" : "#counter"))
         }
         r.post("/api/v1/canteen-orders/:id/paid", .action(.affairHandle)) { _, c in
             try JSON.response(try await affairs.payAtCounter(try c.id("id"), actor: try c.requireActor()))
