@@ -102,6 +102,12 @@ import LinliStore
             #expect(both.moved + both.unchanged == two.reduce(0) { $0 + $1.households } && both.moved > 0)
             let after = try await reg.moveCandidates(microGrid: micro, actor: staff)
             #expect(two.allSatisfy { t in after.first { $0.placeID == t.placeID }?.microGrids == [microName] })
+            // Each building carries the register's point, for the map beside the list.
+            let points = try await f.linli.store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM places WHERE id IN (\(unsafeRaw: listed.map { String($0.placeID) }.joined(separator: ","))) AND lat IS NOT NULL")
+                    .first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(points > 0 && listed.filter { $0.lat != nil && $0.lng != nil }.count == points)
         }
     }
 
@@ -126,7 +132,12 @@ import LinliStore
                 #expect(res.status == .unprocessableContent && res.body.text.contains(#""line":2"#))
                 let cookie = try await webLogin(client, "community")
                 res = try await client.execute(uri: "/grids/\(micro)", method: .get, headers: [.cookie: cookie])
-                #expect(res.body.text.contains("id=\"move-form\""))
+                #expect(res.body.text.contains("id=\"move-form\"") && res.body.text.contains("id=\"move-map\"") && res.body.text.contains("data-picks=\"[{"))
+                // The list and map's twin: the buildings, where their households are, and their points.
+                res = try await client.execute(uri: "/api/v1/grids/\(micro)/move-candidates", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                #expect(res.status == .ok && res.body.text.contains(#""place_id""#) && res.body.text.contains(#""micro_grids""#) && res.body.text.contains(#""lat""#))
+                res = try await client.execute(uri: "/api/v1/grids/\(micro)/move-candidates", method: .get, headers: [.authorization: "Bearer \(t["resident"]!)"])
+                #expect(res.status == .forbidden || res.status == .notFound)
                 res = try await client.execute(uri: "/places/\(community)/transfer", method: .get, headers: [.cookie: cookie])
                 #expect(res.body.text.contains("id=\"moves-form\""))
                 res = try await client.execute(uri: "/places/\(community)/grid-moves/template.csv", method: .get, headers: [.cookie: cookie])

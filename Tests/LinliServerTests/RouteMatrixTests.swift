@@ -273,6 +273,7 @@ import LinliStore
         // Laying out a community's micro-grids many households at a time is the office's work;
         // a grid worker moves single households within their own grid (the household's page).
         "POST /grids/:id/households grid_worker 403", "POST /api/v1/grids/:id/households grid_worker 403",
+        "GET /api/v1/grids/:id/move-candidates grid_worker 403",
         "POST /places/:id/grid-moves grid_worker 403", "GET /places/:id/grid-moves/template.csv grid_worker 403",
         // What comes due among a community's sensitive tags is the office's list.
         "GET /communities/:id/sensitive-due grid_worker 403", "GET /api/v1/communities/:id/sensitive-due grid_worker 403",

@@ -793,6 +793,46 @@ def the_counter_takes_a_meals_money_and_the_resident_sees_it_paid(d, base):
 
 
 @case
+def community_picks_a_building_for_a_micro_grid_on_the_map(d, base):
+    # On a phone in large print: a micro-grid of the first grid, a building of the same grid
+    # tapped on the map ticks it on the list, and moving it in says how many households moved.
+    login(d, base, "community")
+    community = d.current_url
+    d.get(base + "/prefs?print=large")
+    d.get(community)
+    d.find_element(By.ID, "grid-list").find_element(By.PARTIAL_LINK_TEXT, "第1网格").click()
+    d.find_element(By.CSS_SELECTOR, "#micro-grid-list a").click()
+    micro = d.find_element(By.TAG_NAME, "h1").text.split(" ")[0]
+    d.find_element(By.CSS_SELECTOR, "#move summary").click()
+    box = d.find_element(By.ID, "move-map")
+    picks = json.loads(box.get_attribute("data-picks"))
+    assert picks, "the demo's buildings have points"
+    boxes = {p["id"]: d.find_element(By.CSS_SELECTOR, f"#move-buildings input[value='{p['id']}']") for p in picks}
+    # A building now in other micro-grids of the same grid (no household elsewhere).
+    pick = next(p for p in picks if not boxes[p["id"]].get_attribute("disabled") and "第1网格-" in p["label"]
+                and all(n.startswith("第1网格-") for n in p["label"].split("现属 ")[1].split("、")))
+    # She zooms in to the building (tens of metres from the next) and taps it.
+    d.execute_script("arguments[0].linliMap.map.setView([arguments[1], arguments[2]], 19, {animate: false})", box, pick["lat"], pick["lng"])
+    settled(d, box)
+    marker = d.find_element(By.CSS_SELECTOR, f"path.map-pick-{pick['id']}")
+    marker.click()
+    WebDriverWait(d, 5).until(lambda drv: boxes[pick["id"]].is_selected(), "a tap on the map ticks the building on the list")
+    assert "map-pick-on" in d.find_element(By.CSS_SELECTOR, f"path.map-pick-{pick['id']}").get_attribute("class")
+    assert not axe_problems(d), axe_problems(d)
+    settled(d, box)
+    shot(d, "micro-grid-map-pick-phone-large")
+    d.find_element(By.CSS_SELECTOR, f"path.map-pick-{pick['id']}").click()
+    assert not boxes[pick["id"]].is_selected(), "a second tap unticks it"
+    d.find_element(By.CSS_SELECTOR, f"path.map-pick-{pick['id']}").click()
+    d.execute_script("window.confirm = function () { return true; }")
+    settled(d, d.find_element(By.ID, "do-move")).click()
+    wait_text(d, "moved-notice", "户")
+    here = d.find_element(By.CSS_SELECTOR, f"#move-buildings input[value='{pick['id']}']")
+    assert here.get_attribute("disabled"), "the building is now all in this micro-grid"
+    assert micro in here.find_element(By.XPATH, "..").get_attribute("textContent")
+
+
+@case
 def department_sends_an_item_the_street_admits_and_the_community_reports_it_done(d, base):
     # The field office on a phone: an item under the admission list for the first community.
     login(d, base, "dept")

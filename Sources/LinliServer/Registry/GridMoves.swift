@@ -20,12 +20,16 @@ public struct GridMoveInput: Codable, Sendable {
 
 /// A building (or a rural community's villager group) as the micro-grid's list shows it: how
 /// many households it has and in which micro-grids they are now.
-public struct MoveCandidate: Sendable, Equatable {
+public struct MoveCandidate: Sendable, Equatable, Codable {
     public var placeID: Int64
     public var label: String
     public var households: Int
     /// The micro-grids its households are in now, by name ("" for none yet).
     public var microGrids: [String]
+    /// Where it stands, when the register has its point: tapped on the map to tick it.
+    public var lat: Double? = nil
+    public var lng: Double? = nil
+    enum CodingKeys: String, CodingKey { case placeID = "place_id", label, households, microGrids = "micro_grids", lat, lng }
 }
 
 public struct GridMoveReport: Codable, Sendable, Equatable {
@@ -135,14 +139,17 @@ extension RegistryService {
                 counts[building] = entry
             }
             guard !counts.isEmpty else { return [] }
-            var labels: [Int64: (String, String)] = [:]
+            var labels: [Int64: (path: String, label: String, lat: Double?, lng: Double?)] = [:]
             for p in try await db.query("""
-                SELECT p.id, p.name, p.path, q.name AS parent FROM places p LEFT JOIN places q ON q.id = p.parent_id WHERE p.id IN (\(list: Array(counts.keys)))
+                SELECT p.id, p.name, p.path, p.lat, p.lng, q.name AS parent FROM places p LEFT JOIN places q ON q.id = p.parent_id WHERE p.id IN (\(list: Array(counts.keys)))
                 """).all() {
                 let own = try p.decode(column: "name", as: String.self), parent = try p.decode(column: "parent", as: String?.self) ?? ""
-                labels[try p.decode(column: "id", as: Int64.self)] = (try p.decode(column: "path", as: String.self), parent == c.name ? own : parent + " " + own)
+                labels[try p.decode(column: "id", as: Int64.self)] = (try p.decode(column: "path", as: String.self), parent == c.name ? own : parent + " " + own,
+                                                                     try p.decode(column: "lat", as: Double?.self), try p.decode(column: "lng", as: Double?.self))
             }
-            return counts.compactMap { id, v in labels[id].map { (path: $0.0, MoveCandidate(placeID: id, label: $0.1, households: v.0, microGrids: v.1.sorted())) } }
+            return counts.compactMap { id, v in
+                labels[id].map { (path: $0.path, MoveCandidate(placeID: id, label: $0.label, households: v.0, microGrids: v.1.sorted(), lat: $0.lat, lng: $0.lng)) }
+            }
                 .sorted { PlacePath.ids($0.path).lexicographicallyPrecedes(PlacePath.ids($1.path)) }.map(\.1)
         }
     }

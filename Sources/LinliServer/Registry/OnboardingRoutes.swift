@@ -74,6 +74,10 @@ struct OnboardingRoutes {
                 return redirect("/grids/\(id)?moved=\(r.moved)&unchanged=\(r.unchanged)#moved-notice")
             } page: { errors in try await gridPage(c, id: id, errors: errors) }
         }
+        // The twin of the move form's list and map: the community's buildings, where their households are now, and their points.
+        r.get("/api/v1/grids/:id/move-candidates", .action(.householdEdit)) { _, c in
+            try JSON.response(try await registry.moveCandidates(microGrid: try c.id("id"), actor: try c.requireActor()))
+        }
         r.post("/api/v1/grids/:id/households", .action(.householdEdit), body: GridMoveInput.self) { _, c, input in
             try JSON.response(try await registry.moveIntoMicroGrid(try c.id("id"), input, actor: try c.requireActor()))
         }
@@ -283,12 +287,20 @@ struct OnboardingRoutes {
             let ticked = Set(c.form.all("place_ids"))
             let t = I18n.table(c.lang)
             let candidates = try await registry.moveCandidates(microGrid: id, actor: actor)
+            func now(_ m: MoveCandidate) -> String { m.microGrids.map { $0.isEmpty ? t["move_no_micro_grid"]! : $0 }.joined(separator: "、") }
             data["candidates"] = candidates.map { m -> [String: Any] in
-                let now = m.microGrids.map { $0.isEmpty ? t["move_no_micro_grid"]! : $0 }.joined(separator: "、")
-                return ["id": m.placeID, "label": m.label, "households": m.households, "now": now,
-                        "here": m.microGrids == [g.name], "checked": ticked.contains(String(m.placeID))]
+                ["id": m.placeID, "label": m.label, "households": m.households, "now": now(m),
+                 "here": m.microGrids == [g.name], "checked": ticked.contains(String(m.placeID))]
             }
             data["has_candidates"] = !candidates.isEmpty
+            // The same buildings on the map, where the register has their points: a tap ticks one.
+            let picks = candidates.compactMap { m -> [String: Any]? in
+                guard let lat = m.lat, let lng = m.lng else { return nil }
+                return ["id": m.placeID, "lat": lat, "lng": lng,
+                        "label": "\(m.label) · \(m.households) \(t["move_households"]!) · \(t["move_now_in"]!) \(now(m))"]
+            }
+            data["has_picks"] = !picks.isEmpty
+            data["picks_json"] = String(decoding: try JSONSerialization.data(withJSONObject: picks, options: [.sortedKeys]), as: UTF8.self)
         }
         if g.level == "grid" {
             let posted = try await registry.gridContact(gridID: id, actor: actor)

@@ -239,6 +239,12 @@ enum MapScript {
       });
       box.appendChild(bar);
     }
+    // Places to pick (a micro-grid's buildings): a tap ticks or unticks the box of the same
+    // value in the list beside it, which stays the way to pick without the map.
+    this.picks = [];
+    try { this.picks = JSON.parse(box.dataset.picks || '[]'); } catch (e) { this.picks = []; }
+    this.pickBoxes = box.dataset.pickBoxes ? document.getElementById(box.dataset.pickBoxes) : null;
+    if (this.pickBoxes) this.pickBoxes.addEventListener('change', function () { self.draw(false); });
     // A map inside a folded section has no size until it opens.
     var fold = box.closest('details');
     if (fold) fold.addEventListener('toggle', function () { self.map.invalidateSize(); self.draw(true); });
@@ -258,6 +264,15 @@ enum MapScript {
       bounds.push(at);
       L.circleMarker(at, { radius: p.kind === 'compound' ? 9 : 7, className: 'map-point map-' + p.kind, weight: 2 })
         .bindTooltip(p.label || p.name, { permanent: named && (p.kind === 'compound' || p.kind === 'villager_group'), direction: 'right' }).addTo(self.layer);
+    });
+    this.picks.forEach(function (p) {
+      var at = self.shown(p.lat, p.lng);
+      bounds.push(at);
+      var input = self.pickBoxes ? self.pickBoxes.querySelector('input[value="' + p.id + '"]') : null;
+      var state = !input ? '' : input.disabled ? ' map-pick-here' : input.checked ? ' map-pick-on' : '';
+      var m = L.circleMarker(at, { radius: 11, className: 'map-pick map-pick-' + p.id + state, weight: 2 }).addTo(self.layer);
+      m.bindTooltip(p.label || '', { direction: 'top' });
+      if (input && !input.disabled) m.on('click', function () { input.checked = !input.checked; self.draw(false); });
     });
     this.pins.forEach(function (p) {
       var at = self.shown(p.lat, p.lng);
@@ -287,7 +302,8 @@ enum MapScript {
     }
     this.note.textContent = this.latInput ? (this.box.dataset.hintLabel || '') : '';
     if (!bounds.length && this.latInput) this.note.textContent = this.box.dataset.emptyLabel || '';
-    if (fit && bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.15), { maxZoom: 16, animate: false });
+    // Buildings to pick stand tens of metres apart: close enough in to tap each one.
+    if (fit && bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.15), { maxZoom: this.picks.length ? 19 : 16, animate: false });
   };
   LeafletMap.prototype.readRing = function () {
     this.ring = this.ringInput.value.split('\n').map(function (line) {

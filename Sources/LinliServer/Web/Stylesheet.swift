@@ -97,6 +97,9 @@ enum Stylesheet {
     .leaflet-interactive.map-point { fill:#0b57d0; fill-opacity:.9; stroke:#fff; } .leaflet-interactive.map-compound, .leaflet-interactive.map-villager_group { fill:#6d4c41; }
     .leaflet-interactive.patrol-track { stroke:#6a1b9a; fill:none; } .leaflet-interactive.patrol-track-start { fill:#fff; fill-opacity:1; stroke:#6a1b9a; } .leaflet-interactive.patrol-track-end { fill:#6a1b9a; fill-opacity:1; stroke:#fff; }
     .leaflet-interactive.grid-boundary { stroke:#1565c0; fill:#1565c0; } .leaflet-interactive.grid-boundary-point { fill:#fff; fill-opacity:1; stroke:#1565c0; }
+    .leaflet-tooltip { font-size:14px; } body.large .leaflet-tooltip { font-size:18px; white-space:normal; width:max-content; max-width:260px; }
+    .leaflet-interactive.map-pick { fill:#fff; fill-opacity:1; stroke:#0b57d0; stroke-width:3; } .leaflet-interactive.map-pick-on { fill:#0b57d0; }
+    .leaflet-interactive.map-pick-here { fill:#9e9e9e; stroke:#616161; }
     .leaflet-interactive.map-pin { fill:#f9a825; fill-opacity:1; stroke:#5d4037; } .leaflet-interactive.map-marker { fill:var(--accent); fill-opacity:1; stroke:#fff; }
     /* Leaflet's own sheet loads after this one and sets its zoom buttons to 30 px: outrank it. */
     .leaflet-touch .leaflet-bar a.leaflet-control-zoom-in, .leaflet-touch .leaflet-bar a.leaflet-control-zoom-out { width:44px; height:44px; line-height:44px; font-size:24px; }
