@@ -129,6 +129,11 @@ import LinliStore
             #expect(!ledger.lines.contains { $0.kind.hasPrefix("meal_") } && ledger.totals["meal_payment"] == nil)
             #expect(try await l.checkLedger().ok)
             #expect(try await balance("canteen") == 2100)
+
+            // Days later, what is still owed back stays on the household's list; what is settled leaves it.
+            clock.advance(hours: 24 * 3)
+            let later = try await a.canteen(canteen.id, actor: resident).mine.map(\.id)
+            #expect(later.contains(fourth.id) && !later.contains(second.id) && !later.contains(third.id))
         }
     }
 

@@ -1779,6 +1779,8 @@ def a_street_starts_from_nothing():
                         rows.append(where + [""] * 7 + part + ["陈建国", "", "否"])
                     else:
                         n += 1
+                        if (b, u, i) == (5, 1, 3):
+                            lin_phone = f"139{n:08d}"
                         name = "林秀英" if (b, u, i) == (5, 1, 3) else "周桂芳" if n == 2 else "王李张刘陈杨黄赵吴孙"[n % 10] + ["建华", "秀兰", "志强", "丽娟", "国庆", "海燕", "德明", "淑珍", "永刚", "玉梅"][n // 10 % 10] + ("" if n < 100 else "甲")
                         rows.append(where + [name, id_number(n, f"19{50 + n % 40:02d}0{n % 9 + 1}1{n % 9}"), f"139{n:08d}", "户籍人口", "户主", "", "否"] + part + ["本人", "", "否"])
         path = os.path.join(data, "江南苑.csv")
@@ -1806,16 +1808,25 @@ def a_street_starts_from_nothing():
         WebDriverWait(d, 5).until(lambda drv: drv.switch_to.alert).accept()
         wait_text(d, "moved-notice", "80")
         assert all("第一网格-微网格2" in l.text for l in d.find_elements(By.CSS_SELECTOR, "#move-buildings label") if "4幢" in l.text or "5幢" in l.text)
-        # The owner of 5幢1单元104 gets her invitation from her page.
-        d.get(community_url)
-        d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "江南苑").click()
-        d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "5幢").click()
-        d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
-        d.find_element(By.ID, "households").find_element(By.PARTIAL_LINK_TEXT, "104").click()
+        # The owner of 5幢1单元201 gets an invitation from his page; the owner of 104 will
+        # register by herself with her phone, so the office reads her household card's code.
+        def open_door(door):
+            d.get(community_url)
+            d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "江南苑").click()
+            d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "5幢").click()
+            d.find_element(By.ID, "children").find_element(By.PARTIAL_LINK_TEXT, "1单元").click()
+            d.find_element(By.ID, "households").find_element(By.PARTIAL_LINK_TEXT, door).click()
+        open_door("201")
         d.find_element(By.CSS_SELECTOR, "#residents a").click()
-        assert "林秀英" in d.find_element(By.TAG_NAME, "h1").text
         d.find_element(By.ID, "do-invite").click()
         code = d.find_element(By.ID, "invite-code").text
+        open_door("104")
+        lin_household = d.current_url
+        d.find_element(By.CSS_SELECTOR, "#residents a").click()
+        assert "林秀英" in d.find_element(By.TAG_NAME, "h1").text
+        lin_last4 = d.find_element(By.ID, "id-number").text[-4:]
+        d.get(lin_household + "/card")
+        lin_card = d.find_element(By.ID, "short-code").text.split("：")[-1].strip()
         # The lift of building 5: a matter whose vote counts the buyer and the developer once each.
         d.get(base + "/matters/new")
         Select(d.find_element(By.ID, "place_id")).select_by_visible_text("江南苑")
@@ -1884,16 +1895,48 @@ def a_street_starts_from_nothing():
         heads = d.find_element(By.ID, "participation").text
         assert "3/4" in d.find_element(By.ID, "main").text, "the lift is decided by three quarters"
         shot(d, "own-street-poll-desk")
-        # She registers with the code and votes from her phone.
+        # The invited owner of 201 registers with his code.
         phone = browser()
         try:
             phone.get(base + "/register")
             phone.find_element(By.ID, "reg-code").send_keys(code)
-            phone.find_element(By.ID, "reg-username").send_keys("lin.xiuying")
-            phone.find_element(By.ID, "reg-password").send_keys("lin-xiuying-password")
+            phone.find_element(By.ID, "reg-username").send_keys("owner.201")
+            phone.find_element(By.ID, "reg-password").send_keys("owner-201-password")
             phone.find_element(By.ID, "register-submit").click()
-            WebDriverWait(phone, 10).until(lambda drv: "/home" in drv.current_url, "her account did not land on her home")
+            WebDriverWait(phone, 10).until(lambda drv: "/home" in drv.current_url, "his account did not land on his home")
+        finally:
+            phone.quit()
+        # 林秀英 registers herself with her mobile number and the texted code (development
+        # writes it to the server's log), binds to her household by its card's code and the last
+        # four of her ID number — her number is the one on record, so at once — and votes.
+        phone = browser()
+        try:
             phone.get(base + "/prefs?print=large")
+            phone.get(base + "/login")
+            phone.find_element(By.ID, "register-phone-link").click()
+            phone.find_element(By.ID, "phone").send_keys(lin_phone)
+            phone.find_element(By.ID, "get-code").click()
+            wait_text(phone, "phone-notice", lin_phone[:3] + "****" + lin_phone[-4:])
+            sms = None
+            for _ in range(50):
+                with open(os.path.join(SHOTS, f"server-{port}.log"), encoding="utf-8", errors="replace") as f:
+                    found = re.findall(r"to " + lin_phone + r": 验证码 (\d{6})", f.read())
+                if found:
+                    sms = found[-1]; break
+                time.sleep(0.1)
+            assert sms, "the development code is in the server's log"
+            phone.find_element(By.ID, "sms_code").send_keys(sms)
+            phone.find_element(By.ID, "display_name").send_keys("林秀英")
+            phone.find_element(By.ID, "password").send_keys("lin-xiuying-password")
+            phone.find_element(By.ID, "phone-submit").click()
+            WebDriverWait(phone, 10).until(lambda drv: "/bind" in drv.current_url, "registration did not lead to binding")
+            phone.find_element(By.ID, "household_code").send_keys(lin_card)
+            phone.find_element(By.ID, "id_last4").send_keys(lin_last4)
+            phone.find_element(By.ID, "bind-submit").click()
+            # Her number is the one on record: bound at once, her home names her door.
+            WebDriverWait(phone, 10).until(lambda drv: drv.current_url.endswith("/home"), "binding did not lead home")
+            assert "5幢 1单元 104" in phone.find_element(By.TAG_NAME, "main").text
+            shot(phone, "own-street-bound-by-phone-large")
             phone.get(poll_url)
             phone.find_element(By.ID, "choice-yes").click()
             phone.find_element(By.ID, "do-vote").click()

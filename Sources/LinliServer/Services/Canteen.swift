@@ -92,7 +92,8 @@ public struct CanteenView: Codable, Sendable {
     public var cutoff: String
     public var deliveryFee: String?
     public var menus: [MenuView]
-    /// The orders of the caller's household from today on.
+    /// The orders of the caller's household from today on, and older ones still to be paid or
+    /// paid back (a transfer can take a working day after the meal).
     public var mine: [MealOrderView]
     /// The volunteer task whose shifts carry the delivery orders, if one is named.
     public var deliveryTaskID: Int64? = nil
@@ -268,7 +269,8 @@ extension AffairsService {
             }
             let households = actor.grants.filter { $0.role == .resident }.compactMap(\.householdID)
             let mine = households.isEmpty ? [] : try await db.query("""
-                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(id) AND o.household_id IN (\(list: households)) AND o.day >= \(today) ORDER BY o.day, m.meal, o.id
+                \(unsafeRaw: Self.orderColumns) WHERE o.canteen_id = \(id) AND o.household_id IN (\(list: households))
+                    AND (o.day >= \(today) OR o.pay_status IN ('unpaid', 'refund_due')) ORDER BY o.day, m.meal, o.id
                 """).all().map(Self.orderView)
             return CanteenView(id: id, name: c.name, placeName: placeName, cutoff: LocalDay.hhmm(c.cutoff), deliveryFee: c.deliveryFee.map(Fen.text),
                                menus: menus, mine: mine, deliveryTaskID: c.staff ? c.deliveryTaskID : nil)
@@ -417,7 +419,10 @@ extension AffairsService {
     public func cancelOrder(_ id: Int64, actor: Actor) async throws -> Int64 {
         let now = env.nowSeconds
         return try await store.transaction { db in
-            guard let o = try await db.query("SELECT menu_id, canteen_id, day, household_id, path, status, user_id, pay_status FROM canteen_orders WHERE id = \(id)").first() else { throw LinliError.notFound }
+            // Locked on PostgreSQL: a payment booked meanwhile must turn into money owed back, not vanish.
+            guard let o = try await db.query("""
+                SELECT menu_id, canteen_id, day, household_id, path, status, user_id, pay_status FROM canteen_orders WHERE id = \(id)\(unsafeRaw: lockRow)
+                """).first() else { throw LinliError.notFound }
             let (c, _) = try await fetchCanteen(db, try o.decode(column: "canteen_id", as: Int64.self), actor)
             guard let h = try await registry.householdFacts(db, ids: [try o.decode(column: "household_id", as: Int64.self)], careOnly: false).first,
                   actor.may(.affairApply, on: h.scope) || c.staff else { throw LinliError.notFound }

@@ -429,7 +429,8 @@ enum ServicesMigrations {
         ]),
         // Paying for a meal (a pledge until the money arrives): its reference for the provider
         // and the bank (LM…), how and when it was paid, the provider's id of the payment (each
-        // booked once) and the ledger's transaction. Orders from before owe their share still.
+        // booked once) and the ledger's transaction. Orders from before were settled outside
+        // Linli (cash at the counter): `none`, nothing owed through it.
         Migration("services.014", [
             "ALTER TABLE canteen_orders ADD COLUMN pay_status TEXT NOT NULL DEFAULT 'none'",
             "ALTER TABLE canteen_orders ADD COLUMN pay_reference TEXT",
@@ -438,7 +439,6 @@ enum ServicesMigrations {
             "ALTER TABLE canteen_orders ADD COLUMN paid_txn TEXT",
             "ALTER TABLE canteen_orders ADD COLUMN paid_by TEXT",
             "ALTER TABLE canteen_orders ADD COLUMN ledger_txn BIGINT",
-            "UPDATE canteen_orders SET pay_status = 'unpaid' WHERE pay > 0 AND status <> 'cancelled'",
             "CREATE UNIQUE INDEX canteen_orders_pay_reference ON canteen_orders(pay_reference)",
             "CREATE UNIQUE INDEX canteen_orders_paid_txn ON canteen_orders(paid_txn)",
             "CREATE INDEX canteen_orders_refunds ON canteen_orders(canteen_id, pay_status)",

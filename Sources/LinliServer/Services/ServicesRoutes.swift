@@ -203,7 +203,7 @@ struct ServicesRoutes {
         }
         r.post("/canteen-orders/:id/refunded", .action(.affairHandle)) { _, c in
             let o = try await affairs.refundOrder(try c.id("id"), actor: try c.requireActor())
-            return redirect("/canteens/\(o.canteenID)/kitchen#refunds")
+            return redirect("/canteens/\(o.canteenID)/kitchen#takings")
         }
         r.post("/api/v1/canteen-orders/:id/refunded", .action(.affairHandle)) { _, c in
             try JSON.response(try await affairs.refundOrder(try c.id("id"), actor: try c.requireActor()))
@@ -218,7 +218,7 @@ struct ServicesRoutes {
             func order(_ o: MealOrderView) -> [String: Any] {
                 ["id": o.id, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay, "day": o.day,
                  "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable,
-                 "unpaid": o.payStatus == "unpaid", "paid": o.payStatus == "paid", "free": o.payStatus == "none",
+                 "unpaid": o.payStatus == "unpaid", "paid": o.payStatus == "paid", "free": o.payStatus == "none" && o.pay == "0.00",
                  "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? ""]
             }
             return renderer.page("kitchen", [
@@ -372,7 +372,7 @@ struct ServicesRoutes {
                  "unpaid": o.payStatus == "unpaid" && o.status != "cancelled", "reference": o.payReference ?? "",
                  "paid": o.payStatus == "paid", "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? "",
                  "refund_due": o.payStatus == "refund_due", "refunded": o.payStatus == "refunded",
-                 "free": o.payStatus == "none" && o.status != "cancelled"] as [String: Any]
+                 "free": o.payStatus == "none" && o.pay == "0.00" && o.status != "cancelled"] as [String: Any]
             },
             "has_mine": !v.mine.isEmpty, "owes": v.mine.contains { $0.payStatus == "unpaid" && $0.status != "cancelled" }, "staff": staff,
             "round_tasks": rounds.map { ["id": $0.id, "title": $0.title, "selected": $0.id == v.deliveryTaskID] as [String: Any] },

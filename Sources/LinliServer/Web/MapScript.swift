@@ -272,7 +272,8 @@ enum MapScript {
       var state = !input ? '' : input.disabled ? ' map-pick-here' : input.checked ? ' map-pick-on' : '';
       var m = L.circleMarker(at, { radius: 11, className: 'map-pick map-pick-' + p.id + state, weight: 2 }).addTo(self.layer);
       m.bindTooltip(p.label || '', { direction: 'top' });
-      if (input && !input.disabled) m.on('click', function () { input.checked = !input.checked; self.draw(false); });
+      // As if ticked by hand: the list's own listeners (and this map's) hear it.
+      if (input && !input.disabled) m.on('click', function () { input.checked = !input.checked; input.dispatchEvent(new Event('change', { bubbles: true })); });
     });
     this.pins.forEach(function (p) {
       var at = self.shown(p.lat, p.lng);
@@ -337,7 +338,17 @@ enum MapScript {
   }
 
   window.LinliMap = {
-    attach: function (box) { return box.linliMap || (box.linliMap = window.L ? new LeafletMap(box) : new Map(box)); },
+    attach: function (box) {
+      // Picking on a map needs the real map; without it the list beside is the way, and the
+      // box and its hint are hidden.
+      if (!window.L && box.dataset.picks) {
+        box.hidden = true;
+        var hint = document.getElementById(box.id + '-hint');
+        if (hint) hint.hidden = true;
+        return null;
+      }
+      return box.linliMap || (box.linliMap = window.L ? new LeafletMap(box) : new Map(box));
+    },
     toGCJ: toGCJ, fromGCJ: fromGCJ, baseMap: baseMap, areaMap: areaMap
   };
   document.querySelectorAll('.map[data-map]').forEach(function (b) { window.LinliMap.attach(b); });
