@@ -213,6 +213,7 @@ public struct Linli: Sendable {
         affairs.closeHelperTask = { [linkage] db, task, actor in try await linkage.closeTask(db, taskID: task, reason: "activity cancelled", actor: actor) }
         // A payment quoting a meal's reference, from the provider or the bank statement, is the canteen's to book.
         linkage.mealPayments = { [affairs] pay, actor, paths in try await affairs.confirmMealPayment(pay, actor: actor, within: paths) }
+        linkage.mealReferencePath = { [affairs] reference in try await affairs.mealReferencePath(reference) }
         return Linli(config: config, store: store,
                      registry: registry,
                      accounts: accounts,

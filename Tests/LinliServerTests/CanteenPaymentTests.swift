@@ -30,6 +30,14 @@ import LinliStore
         #expect(PledgeRules.references(in: "LX234567ABCDEFGHIJ LM2345") == [])
     }
 
+    @Test func heldPaymentsGoToTheStaffOfTheirArea() {
+        // A community's held payment to its own office and those above; another community's not.
+        #expect(HeldPaymentRules.visible(path: "/1/2/3/4/", to: ["/1/2/3/4/"]) && HeldPaymentRules.visible(path: "/1/2/3/5/", to: ["/1/2/3/"]))
+        #expect(!HeldPaymentRules.visible(path: "/1/2/3/5/", to: ["/1/2/3/4/"]))
+        // A reference nobody knows: a street's office or above traces it, a community's does not.
+        #expect(HeldPaymentRules.visible(path: nil, to: ["/1/2/3/"]) && !HeldPaymentRules.visible(path: nil, to: ["/1/2/3/4/"]))
+    }
+
     @Test(arguments: Backend.available)
     func aMealCountsAsPaidOnlyWhenTheMoneyArrives(_ backend: Backend) async throws {
         let clock = TestClock("2026-12-08T02:00:00Z")   // 10:00 in China, the 8th
@@ -189,9 +197,46 @@ import LinliStore
                 #expect(r.status == .conflict)
                 r = try await client.execute(uri: "/api/v1/canteens/\(canteen.id)/kitchen?day=2026-12-08", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
                 #expect(r.body.text.contains(#""online":"9.50""#) && r.body.text.contains(#""counter":"9.50""#), "\(r.body.text)")
+
+                // WeChat Pay's money for the meal already paid in cash, and for a reference nobody
+                // knows: authentic, so not dropped — held for the staff of its area, once each.
+                func notify(_ reference: String, _ transaction: String) async throws -> HTTPResponse.Status {
+                    let n = try wx.notification(reference: reference, total: 950, transaction: transaction, at: a.env.nowSeconds)
+                    var h = HTTPFields()
+                    for (k, value) in n.headers { h[.init(k)!] = value }
+                    h[.contentType] = "application/json"
+                    return try await client.execute(uri: "/api/v1/payments/wechatpay/notify", method: .post, headers: h, body: ByteBuffer(bytes: n.body)).status
+                }
+                for _ in 0..<2 { #expect(try await notify(cash.payReference!, "4200000888") == .noContent) }
+                #expect(try await notify("LMAAAAAAAAAAAAAAAA", "4200000999") == .noContent)
+                r = try await client.execute(uri: "/api/v1/payments/held", method: .get, headers: [.authorization: "Bearer \(t["community"]!)"])
+                let held = try JSONDecoder().decode([HeldPayment].self, from: Data(r.body.text.utf8))
+                #expect(held.map(\.reason) == ["already_paid"] && held[0].reference == cash.payReference && held[0].amountText == "9.50", "\(r.body.text)")
+                r = try await client.execute(uri: "/api/v1/payments/held", method: .get, headers: [.authorization: "Bearer \(t["street"]!)"])
+                #expect(Set(try JSONDecoder().decode([HeldPayment].self, from: Data(r.body.text.utf8)).map(\.reason)) == ["already_paid", "unknown_reference"],
+                        "a reference nobody knows goes to the street")
+                r = try await client.execute(uri: "/api/v1/payments/held", method: .get, headers: [.authorization: "Bearer \(t["resident"]!)"])
+                #expect(r.status == .forbidden)
+                // The community office says what it did with it, once.
+                let resolve = "/api/v1/payments/held/\(held[0].id)/resolve"
+                r = try await client.execute(uri: resolve, method: .post, headers: [.authorization: "Bearer \(t["community"]!)", .contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"note":" "}"#))
+                #expect(r.status == .unprocessableContent && r.body.text.contains(#""field":"note""#))
+                r = try await client.execute(uri: resolve, method: .post, headers: [.authorization: "Bearer \(t["community"]!)", .contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"note":"已在微信商户平台原路退回"}"#))
+                #expect(r.status == .ok && r.body.text.contains("原路退回"))
+                r = try await client.execute(uri: resolve, method: .post, headers: [.authorization: "Bearer \(t["community"]!)", .contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"note":"again"}"#))
+                #expect(r.status == .conflict)
+                let cookie = try await webLogin(client, "community")
+                r = try await client.execute(uri: "/funds", method: .get, headers: [.cookie: cookie])
+                #expect(r.body.text.contains("id=\"held-list\"") && r.body.text.contains("原路退回") && !r.body.text.contains("held-notice"), "resolved: no notice left")
             }
             #expect(try await a.canteen(canteen.id, actor: resident).mine.allSatisfy { $0.payStatus == "paid" })
             #expect(try await f.linli.linkage.checkLedger().ok)
+            #expect(try await f.linli.store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM held_payments").first()!.decode(column: "n", as: Int.self)
+            } == 2, "a retried notification holds nothing twice")
         }
     }
 }

@@ -57,6 +57,14 @@ struct MatrixWorld {
                  try await db.raw("SELECT id, path FROM households WHERE id = \(bind: s.firstHouseholdWithResidents)").first()!)
             }
             _ = try await l.registry.appoint(post: "micro_grid_leader", placeID: nil, gridID: micro, residentID: person, actor: staff)
+            // A provider's payment held for the office (another amount than the pledge's).
+            let heldPath = try household.decode(column: "path", as: String.self)
+            try await l.store.transaction { db in
+                try await db.raw("""
+                    INSERT INTO held_payments (provider, provider_txn, reference, amount, reason, message, path, received_at)
+                    VALUES ('wechatpay', \(bind: "wechatpay:matrix" + suffix), 'LLAAAAAAAAAAAAAAAA', 100, 'amount_mismatch', '金额不符', \(bind: heldPath), 0)
+                    """).run()
+            }
             var r = RequestInput()
             r.category = "noise"; r.description = "楼下广场舞音响太大，晚上十点后还在放。"; r.householdID = s.firstHouseholdWithResidents
             _ = try await l.requests.submit(r, photos: [TestImages.png], actor: resident)
@@ -197,6 +205,7 @@ struct MatrixWorld {
             "enterprises": "SELECT id FROM community_enterprises WHERE path LIKE $1",
             "canteen-menus": "SELECT m.id FROM canteen_menus m JOIN canteens c ON c.id = m.canteen_id WHERE c.path LIKE $1",
             "canteen-orders": "SELECT id FROM canteen_orders WHERE path LIKE $1",
+            "held": "SELECT id FROM held_payments WHERE path LIKE $1",
             "space-bookings": "SELECT id FROM space_bookings WHERE path LIKE $1",
             "affair-applications": "SELECT id FROM affair_applications WHERE path LIKE $1",
             "affair-papers": "SELECT ap.id FROM affair_papers ap JOIN affair_applications x ON x.id = ap.application_id WHERE x.path LIKE $1",

@@ -485,6 +485,7 @@ import LinliStore
         "POST /settings/deliberation/rules": "POST /api/v1/vote-rules", "POST /settings/deliberation/processes": "POST /api/v1/processes",
         "POST /volunteer": "POST /api/v1/volunteer", "POST /tasks/fill": "POST /api/v1/communities/:id/fill",
         "POST /shifts/:id/sign-up": "POST /api/v1/shifts/:id/sign-up", "POST /projects/:id/donate": "POST /api/v1/projects/:id/donations", "POST /funds/reconcile": "POST /api/v1/payments/bank-statement",
+        "POST /funds/held/:id/resolve": "POST /api/v1/payments/held/:id/resolve",
         "POST /funds/settings": "PUT /api/v1/communities/:id/fund-settings", "POST /ventures/:id/apply": "POST /api/v1/ventures/:id/applications",
         "POST /visits/plan": "PUT /api/v1/communities/:id/visit-rules", "POST /visits/retention": "PUT /api/v1/communities/:id/gridwork-retention",
         "POST /patrol-routes/:id": "PUT /api/v1/patrol-routes/:id",

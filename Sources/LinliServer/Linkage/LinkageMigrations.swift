@@ -437,5 +437,27 @@ enum LinkageMigrations {
             "CREATE INDEX pledges_user ON pledges(user_id)",
             "CREATE INDEX pledges_pending ON pledges(status, expires_at)",
         ]),
+        // A provider's payment that is authentic but cannot be booked (a reference nobody
+        // knows, another amount, a gift or meal already paid): held for a person to refund or
+        // match, never dropped. `path` is the pledge's or meal's area when the reference is known.
+        Migration("linkage.003", [
+            """
+            CREATE TABLE held_payments (
+                id {ID},
+                provider TEXT NOT NULL,
+                provider_txn TEXT NOT NULL UNIQUE,
+                reference TEXT NOT NULL,
+                amount BIGINT NOT NULL,
+                reason TEXT NOT NULL,
+                message TEXT NOT NULL,
+                path TEXT,
+                received_at BIGINT NOT NULL,
+                resolved_at BIGINT,
+                resolved_by TEXT,
+                resolution TEXT
+            )
+            """,
+            "CREATE INDEX held_payments_open ON held_payments(resolved_at, id)",
+        ]),
     ]
 }

@@ -593,6 +593,16 @@ struct LinkageRoutes {
     func registerFunds(_ r: Routes) {
         r.get("/funds", .action(.linkageView)) { req, c in try await fundsPage(req, c, errors: nil) }
         // Staff reconcile the bank statement: each line quoting a pledge's reference books it once.
+        r.post("/funds/held/:id/resolve", .action(.fundManage)) { req, c in
+            do {
+                _ = try await linkage.resolveHeldPayment(try c.id("id"), note: c.form["note"], actor: try c.requireActor())
+            } catch let e as LinliError where e.status == .unprocessableContent || e.status == .conflict {
+                var page = try await fundsPage(req, c, errors: ["held_\(try c.id("id"))": e.message])
+                page.status = .unprocessableContent
+                return page
+            }
+            return redirect("/funds" + (req.uri.query.map { "?" + $0 } ?? "") + "#held")
+        }
         r.post("/funds/reconcile", .action(.fundManage)) { req, c in
             let file = c.files.first { $0.field == "statement" }?.bytes ?? []
             guard !file.isEmpty else { return try await fundsPage(req, c, errors: ["rec_statement": "请选择银行对账单（CSV）"]) }
@@ -709,6 +719,18 @@ struct LinkageRoutes {
             }
             let projects = try await linkage.projects(communityID: id, actor: actor)
             data["projects"] = Renderer.data(projects, c.lang)
+        }
+        // Payments that arrived and could not be booked, for whoever keeps funds.
+        if actor.may(.fundManage) {
+            let held = try await linkage.heldPayments(actor: actor)
+            let errs = errors ?? [:]
+            data["held"] = held.map { h -> [String: Any] in
+                ["id": h.id, "provider": I18n.label("provider_" + h.provider, c.lang), "reference": h.reference, "amount_text": h.amountText,
+                 "message": h.message, "received_text": h.receivedText, "resolution": h.resolution ?? false, "open": h.resolution == nil,
+                 "error": errs["held_\(h.id)"] ?? false]
+            }
+            data["has_held"] = !held.isEmpty
+            data["held_open"] = held.filter { $0.resolution == nil }.count
         }
         return renderer.page("funds", data, context: c, title: I18n.table(c.lang)["tab_funds"]!)
     }
@@ -1023,8 +1045,19 @@ struct LinkageRoutes {
             var headers: [String: String] = [:]
             for f in req.headers { headers[f.name.canonicalName] = f.value }
             let paid = try wechatPay.verify(headers: headers, body: Array(buffer.readableBytesView), now: linkage.env.nowSeconds)
-            _ = try await linkage.confirmPayment(paid, actor: nil)
+            do {
+                _ = try await linkage.confirmPayment(paid, actor: nil)
+            } catch let refusal as LinliError where (400..<500).contains(refusal.status.code) {
+                // Authentic money that cannot be booked is held for a person, and the provider
+                // hears it was received (a retry would be refused the same way, then dropped).
+                try await linkage.holdPayment(paid, because: refusal)
+            }
             return Response(status: .noContent)
+        }
+        r.get("/api/v1/payments/held", .action(.fundManage)) { _, c in try JSON.response(try await linkage.heldPayments(actor: try c.requireActor())) }
+        struct PostHeldResolveBody: Decodable { var note: String? }
+        r.post("/api/v1/payments/held/:id/resolve", .action(.fundManage), body: PostHeldResolveBody.self) { _, c, b in
+            try JSON.response(try await linkage.resolveHeldPayment(try c.id("id"), note: b.note, actor: try c.requireActor()))
         }
         struct PostProjectsMatchBody: Decodable { var amount: String? }
         r.post("/api/v1/projects/:id/match", .action(.fundManage), optionalBody: PostProjectsMatchBody.self) { req, c, b in

@@ -19,6 +19,8 @@ public struct LinkageService: Sendable {
     public var mealPayments: @Sendable (ArrivedPayment, Actor?, [String]?) async throws -> (PaymentOutcome, transactionID: Int64) = { _, _, _ in
         throw LinliError.invalid("reference", "unknown_reference", "没有这个付款参考号的订餐")
     }
+    /// The area of the canteen a meal's reference belongs to (services'), for a payment held.
+    public var mealReferencePath: @Sendable (String) async throws -> String? = { _ in nil }
 
     public init(store: any Store, env: Env, notifier: any Notifier = InAppNotifier(), receiptDirectory: String) {
         self.store = store

@@ -73,6 +73,11 @@ enum LinkageText {
         "matching_pool": ("配捐资金池", "Matching pool"), "raised": ("居民和商户捐赠", "Given by residents and merchants"), "matched": ("政府配捐", "Government match"),
         "money_in": ("收入", "Came in"), "money_out": ("使用", "Used"),
         "spent": ("已支出", "Spent"), "left": ("余额", "Left"), "thanks_gift": ("谢谢您的捐赠！每一笔都记在公开账目上。", "Thank you! Every gift is on the public ledger."),
+        "held_payments": ("未能自动入账的付款", "Payments that could not be booked"),
+        "held_notice": ("有到账未能自动入账，请处理：", "Payments arrived that could not be booked:"),
+        "held_hint": ("支付平台确认已到账、但无法对上捐赠或订餐的钱（参考号不认识、金额不符、重复付款）。钱在商户账户里，请原路退回或人工入账，并写明结果。",
+                      "Money the payment provider says arrived but that matches no gift or meal (unknown reference, another amount, paid twice). It is in the merchant account: refund it or book it by hand, and say what was done."),
+        "held_note": ("处理结果", "What was done"), "held_resolve": ("标记已处理", "Mark resolved"),
         "pledge_made": ("谢谢您！捐赠意向已登记：", "Thank you! Your gift is pledged:"), "pledge_reference": ("付款参考号", "Payment reference"),
         "pledge_how": ("请用微信支付完成付款，或银行转账时在附言中写上参考号。到账后才计入筹款和配捐。", "Pay with WeChat Pay, or quote the reference in a bank transfer's remark. It counts, and is matched, once the money arrives."),
         "pledge_expires": ("未付款的意向将于以下时间作废：", "An unpaid pledge lapses at"),
@@ -111,6 +116,7 @@ enum LinkageText {
     ]
 
     static let values: [String: (String, String)] = [
+        "provider_wechatpay": ("微信支付", "WeChat Pay"), "provider_bank": ("银行转账", "Bank transfer"),
         "shift_proposed": ("待回复", "Awaiting answer"), "shift_accepted": ("已接受", "Accepted"), "shift_declined": ("已谢绝", "Declined"),
         "shift_confirmed": ("已确认", "Confirmed"), "shift_done": ("已完成", "Done"), "shift_cancelled": ("已取消", "Cancelled"),
         "expense_pending": ("待审批", "Pending"), "expense_paid": ("已支出", "Paid"), "expense_rejected": ("已驳回", "Rejected"),

@@ -65,6 +65,15 @@ extension AffairsService {
         }
     }
 
+    /// The area of the canteen whose meal quotes this reference, if any (for a payment held).
+    public func mealReferencePath(_ reference: String) async throws -> String? {
+        try await store.read { db in
+            try await db.query("""
+                SELECT c.path FROM canteen_orders o JOIN canteens c ON c.id = o.canteen_id WHERE o.pay_reference = \(reference)
+                """).first()?.decode(column: "path", as: String.self)
+        }
+    }
+
     /// Cash (or a card) taken at the counter for a meal still on and unpaid: booked on the ledger
     /// and the order marked paid, once. The canteen's staff only.
     public func payAtCounter(_ id: Int64, actor: Actor) async throws -> MealOrderView {
