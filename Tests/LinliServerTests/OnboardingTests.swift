@@ -548,6 +548,11 @@ import ZIPFoundation
         #expect(!m("金桂苑2幢101", "金桂苑 1幢 1单元 101"))
         #expect(!m("银桂苑1幢101", "金桂苑 1幢 1单元 101"))
         #expect(AddressQuery.lastNumber(AddressQuery.runs(AddressQuery.normalise("金桂苑1幢101"))) == "101")
+        // The places named between the compound and the door, as the register names them.
+        func parts(_ q: String) -> [String] { AddressQuery.namedParts(AddressQuery.runs(AddressQuery.normalise(q))) }
+        #expect(parts("安居二区1幢1单元1502") == ["1幢", "1单元"])
+        #expect(parts("安居二区 01 栋 2 单元 1502 室") == ["1幢", "2单元"], "栋 is 幢, 01 is 1, 室 dropped")
+        #expect(parts("安居二区1幢1502") == ["1幢"] && parts("安居二区1-1-1502") == [] && parts("安居二区1502") == [])
     }
 
     @Test(arguments: Backend.available)

@@ -62,6 +62,18 @@ enum AddressQuery {
         return true
     }
 
+    /// The places named between the compound and the door, as the register names them
+    /// ("安居二区1幢1单元1502" → ["1幢", "1单元"]): a number followed by its word, in order,
+    /// leading zeros dropped. Stops at the first run that is not so (then the door alone narrows).
+    static func namedParts(_ runs: [Run]) -> [String] {
+        var out: [String] = [], k = 1
+        while k + 2 < runs.count, case .digits(let n) = runs[k], case .text(let word) = runs[k + 1], let number = Int(n), n.count <= 9 {
+            out.append(String(number) + word)
+            k += 2
+        }
+        return out
+    }
+
     /// The last number of the query: the door, the one column that narrows the search in SQL.
     static func lastNumber(_ runs: [Run]) -> String? {
         for r in runs.reversed() { if case .digits(let d) = r { return d } }
@@ -117,7 +129,17 @@ extension RegistryService {
                     """).all().map { try $0.decode(column: "path", as: String.self) }
                 // (A join of the compounds to their doors was tried: at --scale 40 SQLite led with
                 // the city's doors and took 1.2 s for the whole city; see BENCHMARKS.md.)
-                let within = compounds.isEmpty ? "1=0" : BoundSQL.joined(compounds.map { store.dialect.startsWith("h.path", $0) }, separator: " OR ")
+                // The building and unit typed after the compound narrow it further, place by
+                // place: a city of twenty 安居二区 has twenty 1幢 1单元, not thousands of 1502s.
+                var paths = compounds
+                for part in AddressQuery.namedParts(runs) where !paths.isEmpty {
+                    let under = BoundSQL.joined(paths.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
+                    let deeper = try await db.query("SELECT p.path FROM places p WHERE (\(under)) AND p.name = \(part) ORDER BY p.id LIMIT 40").all()
+                        .map { try $0.decode(column: "path", as: String.self) }
+                    if deeper.isEmpty { break }
+                    paths = deeper
+                }
+                let within = paths.isEmpty ? "1=0" : BoundSQL.joined(paths.map { store.dialect.startsWith("h.path", $0) }, separator: " OR ")
                 let rows = compounds.isEmpty ? [] : try await db.query("""
                     SELECT h.id, h.address FROM households h WHERE h.door = \(door) AND (\(within)) AND \(scope) ORDER BY h.id LIMIT 500
                     """).all()
