@@ -553,6 +553,9 @@ import ZIPFoundation
         #expect(parts("安居二区1幢1单元1502") == ["1幢", "1单元"])
         #expect(parts("安居二区 01 栋 2 单元 1502 室") == ["1幢", "2单元"], "栋 is 幢, 01 is 1, 室 dropped")
         #expect(parts("安居二区1幢1502") == ["1幢"] && parts("安居二区1-1-1502") == [] && parts("安居二区1502") == [])
+        // Names as an import keeps them compare as typed.
+        #expect(["1栋", "01幢", "1号楼", "1 幢"].allSatisfy { AddressQuery.canonicalName($0) == "1幢" } && AddressQuery.canonicalName("2单元") == "2单元")
+        #expect(AddressQuery.canonicalName("11幢") != "1幢" && AddressQuery.canonicalName("A座") == "a幢")
     }
 
     @Test(arguments: Backend.available)

@@ -26,11 +26,17 @@ public struct HeldPayment: Codable, Sendable, Equatable {
 
 enum HeldPaymentRules {
     /// Who sees a held payment: staff keeping the funds of its area; one whose reference is
-    /// nobody's (no area) goes to those of a street or above, who can trace it at the bank.
+    /// nobody's (no area) goes to those of a district or the city, who hold the merchant account
+    /// and can trace it (one street's office does not see another's money).
     static func visible(path: String?, to grantPaths: [String]) -> Bool {
         if let path { return grantPaths.contains { path.hasPrefix($0) } }
-        return grantPaths.contains { PlacePath.ids($0).count <= 3 }
+        return grantPaths.contains(where: seesUnknown)
     }
+    static func seesUnknown(_ grantPath: String) -> Bool { PlacePath.ids(grantPath).count <= 2 }
+
+    /// The refusals that are about the payment itself; anything else (a database error, a
+    /// conflict a retry may not meet) is left for the provider to retry.
+    static let holdable: Set<String> = ["unknown_reference", "amount_mismatch", "already_paid", "already_used", "already_booked"]
 }
 
 extension LinkageService {
@@ -65,11 +71,15 @@ extension LinkageService {
     public func heldPayments(actor: Actor) async throws -> [HeldPayment] {
         let paths = actor.grants(for: .fundManage).map(\.placePath)
         guard !paths.isEmpty else { throw LinliError.forbidden }
+        // The area in SQL, so that other areas' payments never crowd out the actor's own.
+        var areas = paths.map { store.dialect.startsWith("path", $0) }
+        if paths.contains(where: HeldPaymentRules.seesUnknown) { areas.append("path IS NULL") }
+        let within = BoundSQL.joined(areas, separator: " OR ")
         return try await store.read { db in
-            try await db.raw("""
-                SELECT id, provider, reference, amount, reason, message, path, received_at, resolution FROM held_payments
-                ORDER BY CASE WHEN resolved_at IS NULL THEN 0 ELSE 1 END, id DESC LIMIT 500
-                """).all().filter { HeldPaymentRules.visible(path: try $0.decode(column: "path", as: String?.self), to: paths) }.prefix(100).map(Self.heldView)
+            try await db.query("""
+                SELECT id, provider, reference, amount, reason, message, path, received_at, resolution FROM held_payments WHERE \(within)
+                ORDER BY CASE WHEN resolved_at IS NULL THEN 0 ELSE 1 END, id DESC LIMIT 100
+                """).all().map(Self.heldView)
         }
     }
 

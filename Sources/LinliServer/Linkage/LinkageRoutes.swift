@@ -592,7 +592,7 @@ struct LinkageRoutes {
 
     func registerFunds(_ r: Routes) {
         r.get("/funds", .action(.linkageView)) { req, c in try await fundsPage(req, c, errors: nil) }
-        // Staff reconcile the bank statement: each line quoting a pledge's reference books it once.
+        // Staff say what became of a payment held (arrived, but not bookable).
         r.post("/funds/held/:id/resolve", .action(.fundManage)) { req, c in
             do {
                 _ = try await linkage.resolveHeldPayment(try c.id("id"), note: c.form["note"], actor: try c.requireActor())
@@ -603,6 +603,7 @@ struct LinkageRoutes {
             }
             return redirect("/funds" + (req.uri.query.map { "?" + $0 } ?? "") + "#held")
         }
+        // Staff reconcile the bank statement: each line quoting a pledge's reference books it once.
         r.post("/funds/reconcile", .action(.fundManage)) { req, c in
             let file = c.files.first { $0.field == "statement" }?.bytes ?? []
             guard !file.isEmpty else { return try await fundsPage(req, c, errors: ["rec_statement": "请选择银行对账单（CSV）"]) }
@@ -1047,7 +1048,7 @@ struct LinkageRoutes {
             let paid = try wechatPay.verify(headers: headers, body: Array(buffer.readableBytesView), now: linkage.env.nowSeconds)
             do {
                 _ = try await linkage.confirmPayment(paid, actor: nil)
-            } catch let refusal as LinliError where (400..<500).contains(refusal.status.code) {
+            } catch let refusal as LinliError where HeldPaymentRules.holdable.contains(refusal.code) {
                 // Authentic money that cannot be booked is held for a person, and the provider
                 // hears it was received (a retry would be refused the same way, then dropped).
                 try await linkage.holdPayment(paid, because: refusal)

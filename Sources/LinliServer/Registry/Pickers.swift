@@ -74,6 +74,13 @@ enum AddressQuery {
         return out
     }
 
+    /// A place's name as `namedParts` gives it: "1栋", "01幢" and "1号楼" are all "1幢".
+    static func canonicalName(_ name: String) -> String {
+        let r = runs(normalise(name))
+        if r.count == 2, case .digits(let n) = r[0], case .text(let word) = r[1], let number = Int(n), n.count <= 9 { return String(number) + word }
+        return normalise(name).replacingOccurrences(of: "|", with: "")
+    }
+
     /// The last number of the query: the door, the one column that narrows the search in SQL.
     static func lastNumber(_ runs: [Run]) -> String? {
         for r in runs.reversed() { if case .digits(let d) = r { return d } }
@@ -124,22 +131,26 @@ extension RegistryService {
                 let areas = actor.grants(for: .householdView).map(\.placePath)
                 let inAreas = areas.isEmpty ? "1=0" : BoundSQL.joined(areas.map { store.dialect.startsWith("c.path", $0) }, separator: " OR ")
                 let compounds = try await db.query("""
-                    SELECT c.path FROM places c WHERE c.kind IN ('compound', 'villager_group', 'natural_village') AND \(store.dialect.startsWith("c.name", head))
+                    SELECT c.id, c.path FROM places c WHERE c.kind IN ('compound', 'villager_group', 'natural_village') AND \(store.dialect.startsWith("c.name", head))
                     AND (\(inAreas)) ORDER BY length(c.name), c.id LIMIT 20
-                    """).all().map { try $0.decode(column: "path", as: String.self) }
+                    """).all().map { (id: try $0.decode(column: "id", as: Int64.self), path: try $0.decode(column: "path", as: String.self)) }
                 // (A join of the compounds to their doors was tried: at --scale 40 SQLite led with
                 // the city's doors and took 1.2 s for the whole city; see BENCHMARKS.md.)
-                // The building and unit typed after the compound narrow it further, place by
-                // place: a city of twenty 安居二区 has twenty 1幢 1单元, not thousands of 1502s.
-                var paths = compounds
-                for part in AddressQuery.namedParts(runs) where !paths.isEmpty {
-                    let under = BoundSQL.joined(paths.map { store.dialect.startsWith("p.path", $0) }, separator: " OR ")
-                    let deeper = try await db.query("SELECT p.path FROM places p WHERE (\(under)) AND p.name = \(part) ORDER BY p.id LIMIT 40").all()
-                        .map { try $0.decode(column: "path", as: String.self) }
-                    if deeper.isEmpty { break }
-                    paths = deeper
+                // Each compound narrowed by the building and unit typed after it, one level at a
+                // time, by the names as the register keeps them ("1栋" and "01幢" are 1幢): a city
+                // of twenty 安居二区 has twenty 1幢 1单元, not thousands of 1502s. A compound with
+                // no such place keeps its own path (its doors are matched run by run below).
+                var level = compounds
+                for part in AddressQuery.namedParts(runs) where !level.isEmpty {
+                    var found: [Int64: [(id: Int64, path: String)]] = [:]
+                    for c in try await db.query("SELECT id, parent_id, path, name FROM places WHERE parent_id IN (\(list: level.map(\.id)))").all()
+                    where AddressQuery.canonicalName(try c.decode(column: "name", as: String.self)) == part {
+                        found[try c.decode(column: "parent_id", as: Int64.self), default: []].append((try c.decode(column: "id", as: Int64.self), try c.decode(column: "path", as: String.self)))
+                    }
+                    if found.isEmpty { break }
+                    level = level.flatMap { found[$0.id] ?? [$0] }
                 }
-                let within = paths.isEmpty ? "1=0" : BoundSQL.joined(paths.map { store.dialect.startsWith("h.path", $0) }, separator: " OR ")
+                let within = level.isEmpty ? "1=0" : BoundSQL.joined(level.map { store.dialect.startsWith("h.path", $0.path) }, separator: " OR ")
                 let rows = compounds.isEmpty ? [] : try await db.query("""
                     SELECT h.id, h.address FROM households h WHERE h.door = \(door) AND (\(within)) AND \(scope) ORDER BY h.id LIMIT 500
                     """).all()
