@@ -581,6 +581,22 @@ import ZIPFoundation
             let last4 = String(masked.suffix(4))
             #expect(try await reg.pickHouseholds(last4, actor: staff).contains { $0.id == ids.insideHousehold && $0.hint.contains(masked) })
             #expect(try await reg.pickResidents(last4, actor: staff).contains { $0.label == name })
+            // Two compounds of one name's start, their first building kept as "1栋" in one and
+            // "1幢" in the other: typed either way, each finds its own 1502.
+            let community = f.demo.firstCommunityID
+            let micro = try await f.linli.store.read { db in
+                try await db.raw("SELECT id FROM grids WHERE community_id = \(bind: community) AND level = 'micro' ORDER BY id").first()!.decode(column: "id", as: Int64.self)
+            }
+            var doors: [Int64] = []
+            for (compound, building) in [("安居测试园", "1栋"), ("安居测试园东苑", "1幢")] {
+                let c = try await reg.createPlace(parentID: community, kind: "compound", name: compound, communityType: nil, actor: staff)
+                let b = try await reg.createPlace(parentID: c.id, kind: "building", name: building, communityType: nil, actor: staff)
+                let u = try await reg.createPlace(parentID: b.id, kind: "unit", name: "1单元", communityType: nil, actor: staff)
+                doors.append(try await reg.createHousehold(placeID: u.id, door: "1502", microGridID: micro, areaM2: nil, actor: staff))
+            }
+            #expect(try await reg.pickHouseholds("安居测试园1栋1单元1502", actor: staff).map(\.id).contains(doors[0]))
+            #expect(try await reg.pickHouseholds("安居测试园 1幢 1单元 1502", actor: staff).map(\.id).contains(doors[0]))
+            #expect(try await reg.pickHouseholds("安居测试园东苑1号楼1502", actor: staff).map(\.id) == [doors[1]])
             // Nothing from another street, however exactly it is typed.
             #expect(try await reg.pickHouseholds(outsideAddress.replacingOccurrences(of: " ", with: ""), actor: staff).allSatisfy { $0.id != ids.outsideHousehold })
             #expect(try await reg.pickHouseholds("", actor: staff).isEmpty)
