@@ -115,6 +115,18 @@ extension Linli {
             var o = MealOrderInput()
             o.residentID = eldest.id; o.delivery = true
             _ = try await affairs.order(menu, o, actor: resident)
+            // Another of the household eats in, paid in cash at the counter — and the same meal's
+            // WeChat payment arrived as well: held on the community fund's page for the office.
+            if let other = try await registry.household(h, actor: resident).residents.first(where: { $0.id != eldest.id }) {
+                o.residentID = other.id; o.delivery = false
+                let eats = try await affairs.order(menu, o, actor: resident)
+                if let reference = eats.payReference {
+                    _ = try await affairs.payAtCounter(eats.id, actor: staff)
+                    let twice = ArrivedPayment(reference: reference, amount: try Fen.parse(eats.pay, field: "pay"), provider: "wechatpay",
+                                               providerTransaction: "42000020261207" + String(eats.id))
+                    do { _ = try await linkage.confirmPayment(twice, actor: nil) } catch let e as LinliError { try await linkage.holdPayment(twice, because: e) }
+                }
+            }
         }
         return 3
     }
