@@ -150,9 +150,14 @@ extension RegistryService {
                     if found.isEmpty { break }
                     level = level.flatMap { found[$0.id] ?? [$0] }
                 }
-                let within = level.isEmpty ? "1=0" : BoundSQL.joined(level.map { store.dialect.startsWith("h.path", $0.path) }, separator: " OR ")
-                let rows = compounds.isEmpty ? [] : try await db.query("""
-                    SELECT h.id, h.address FROM households h WHERE h.door = \(door) AND (\(within)) AND \(scope) ORDER BY h.id LIMIT 500
+                // One index seek per place, joined by UNION ALL: with the places OR-ed and the
+                // actor's scope beside them, SQLite led with the scope's range over the whole
+                // city's doors (4 ms at --scale 40, against 0.2 ms so).
+                let seeks = BoundSQL.joined(level.map { p in
+                    "SELECT h.id, h.address, h.path, h.grid_id, h.micro_grid_id FROM households h WHERE h.door = \(door) AND \(store.dialect.startsWith("h.path", p.path))"
+                }, separator: " UNION ALL ")
+                let rows = level.isEmpty ? [] : try await db.query("""
+                    SELECT h.id, h.address FROM (\(seeks)) h WHERE \(scope) ORDER BY h.id LIMIT 500
                     """).all()
                 let hits = try rows.filter { AddressQuery.matches(query: runs, address: AddressQuery.runs(AddressQuery.normalise(try $0.decode(column: "address", as: String.self)))) }
                 // Nothing there (the words were part of another name): the wider search below.
