@@ -139,6 +139,19 @@ public protocol Store: Sendable {
     func shutdown() async
 }
 
+extension Store {
+    /// Before a retry is answered with what an earlier attempt wrote. On PostgreSQL with a
+    /// synchronous replica, that write may have been recovered from the primary's own WAL after
+    /// a crash, committed there but never sent to the replica (its client was never told); a
+    /// failover would lose it after the retry was told it is safe. A transaction that takes an
+    /// id commits through the synchronous replica, so the answer waits until the replica has
+    /// everything up to now. Nothing to wait for on SQLite (one machine, its own WAL).
+    package func awaitDurable() async throws {
+        guard dialect == .postgres else { return }
+        try await transaction { db in try await db.raw("SELECT txid_current()").run() }
+    }
+}
+
 /// One queued transaction: `run` executes the caller's body (keeping its result), `finish` hands
 /// the caller its result once the transaction it ran in has committed, or the error.
 package struct WriteJob: Sendable {

@@ -632,11 +632,15 @@ public struct RequestsService: Sendable {
 
     func existingRequest(key: String, actor: Actor) async throws -> RequestView? {
         let now = env.nowSeconds
-        return try await store.read { db in
+        let found = try await store.read { db -> RequestView? in
             guard let r = try await db.raw("\(unsafeRaw: Self.columns) WHERE r.submitted_by = \(bind: actor.userID) AND r.idempotency_key = \(bind: key)")
                 .first().map(Self.row) else { return nil }
             return view(r, try await config.snapshot(db, now: now).categories, lang: .zh, now: now)
         }
+        // The earlier attempt's request may exist only on a primary just recovered from a
+        // crash: the retry is told of it once the replica has it too (the cluster drill lost one so).
+        if found != nil { try await store.awaitDurable() }
+        return found
     }
 
     // MARK: Read
