@@ -148,7 +148,16 @@ extension Store {
     /// everything up to now. Nothing to wait for on SQLite (one machine, its own WAL).
     package func awaitDurable() async throws {
         guard dialect == .postgres else { return }
-        try await transaction { db in try await db.raw("SELECT txid_current()").run() }
+        try await transaction { [dialect] db in try await dialect.commitThroughReplica(db) }
+    }
+}
+
+extension Dialect {
+    /// Inside a transaction that may have written nothing: makes it take an id, so that its
+    /// commit waits for the synchronous replica as a write's would (see `Store.awaitDurable`).
+    package func commitThroughReplica(_ db: any SQLDatabase) async throws {
+        guard self == .postgres else { return }
+        try await db.raw("SELECT txid_current()").run()
     }
 }
 

@@ -40,6 +40,17 @@ enum HeldPaymentRules {
 }
 
 extension LinkageService {
+    /// A payment the provider says has arrived (its notification already verified): booked,
+    /// or — when it cannot be, for a reason about the payment itself — held for a person. Either
+    /// way the provider may be told it was received.
+    public func receiveProviderPayment(_ pay: ArrivedPayment) async throws {
+        do {
+            _ = try await confirmPayment(pay, actor: nil)
+        } catch let refusal as LinliError where HeldPaymentRules.holdable.contains(refusal.code) {
+            try await holdPayment(pay, because: refusal)
+        }
+    }
+
     /// Holds an authentic payment that `confirmPayment` refused, once per provider payment (a
     /// retried notification adds nothing).
     public func holdPayment(_ pay: ArrivedPayment, because refusal: LinliError) async throws {
@@ -77,11 +88,13 @@ extension LinkageService {
         let within = BoundSQL.joined(areas, separator: " OR ")
         return try await store.read { db in
             try await db.query("""
-                SELECT id, provider, reference, amount, reason, message, path, received_at, resolution FROM held_payments WHERE \(within)
+                \(unsafeRaw: Self.heldColumns) WHERE \(within)
                 ORDER BY CASE WHEN resolved_at IS NULL THEN 0 ELSE 1 END, id DESC LIMIT 100
                 """).all().map(Self.heldView)
         }
     }
+
+    static let heldColumns = "SELECT id, provider, reference, amount, reason, message, path, received_at, resolution FROM held_payments"
 
     static func heldView(_ r: any SQLRow) throws -> HeldPayment {
         HeldPayment(id: try r.decode(column: "id", as: Int64.self), provider: try r.decode(column: "provider", as: String.self),
@@ -107,9 +120,7 @@ extension LinkageService {
                 """).run()
             try await audit.append(db, actor: actor, action: "fund.payment_resolved", objectType: "held_payment", objectID: id,
                                    path: try r.decode(column: "path", as: String?.self) ?? "/", detail: note)
-            return try Self.heldView(try await db.raw("""
-                SELECT id, provider, reference, amount, reason, message, path, received_at, resolution FROM held_payments WHERE id = \(bind: id)
-                """).first()!)
+            return try Self.heldView(try await db.raw("\(unsafeRaw: Self.heldColumns) WHERE id = \(bind: id)").first()!)
         }
     }
 }

@@ -1046,13 +1046,9 @@ struct LinkageRoutes {
             var headers: [String: String] = [:]
             for f in req.headers { headers[f.name.canonicalName] = f.value }
             let paid = try wechatPay.verify(headers: headers, body: Array(buffer.readableBytesView), now: linkage.env.nowSeconds)
-            do {
-                _ = try await linkage.confirmPayment(paid, actor: nil)
-            } catch let refusal as LinliError where HeldPaymentRules.holdable.contains(refusal.code) {
-                // Authentic money that cannot be booked is held for a person, and the provider
-                // hears it was received (a retry would be refused the same way, then dropped).
-                try await linkage.holdPayment(paid, because: refusal)
-            }
+            // Authentic money that cannot be booked is held for a person, and the provider hears
+            // it was received (a retry would be refused the same way, then dropped).
+            try await linkage.receiveProviderPayment(paid)
             return Response(status: .noContent)
         }
         r.get("/api/v1/payments/held", .action(.fundManage)) { _, c in try JSON.response(try await linkage.heldPayments(actor: try c.requireActor())) }

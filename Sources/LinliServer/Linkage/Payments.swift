@@ -137,7 +137,7 @@ extension LinkageService {
         if let scopedKey, let done = try await db.raw("SELECT id, amount, project_id, reference, expires_at FROM pledges WHERE idempotency_key = \(bind: scopedKey)").first() {
             // Answered only once the pledge is on the synchronous replica too (see `Store.awaitDurable`):
             // taking an id makes this transaction's commit wait for it.
-            if store.dialect == .postgres { try await db.raw("SELECT txid_current()").run() }
+            try await store.dialect.commitThroughReplica(db)
             guard try done.decode(column: "amount", as: Int64.self) == amount, try done.decode(column: "project_id", as: Int64.self) == p.id else {
                 throw LinliError.invalid("idempotency_key", "key_reused", "该幂等键已用于另一笔不同的捐赠")
             }

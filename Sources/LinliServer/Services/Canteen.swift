@@ -253,6 +253,11 @@ extension AffairsService {
         FROM canteen_orders o JOIN canteen_menus m ON m.id = o.menu_id JOIN households h ON h.id = o.household_id
         """
 
+    /// One order as it stands now (after the transaction that changed it).
+    func orderView(_ id: Int64) async throws -> MealOrderView {
+        try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+    }
+
     public func canteen(_ id: Int64, actor: Actor) async throws -> CanteenView {
         let now = env.nowSeconds, today = LocalDay.of(now)
         return try await store.read { db in
@@ -403,7 +408,7 @@ extension AffairsService {
             try await audit.append(db, actor: actor, action: "canteen.order", objectType: "canteen", objectID: c.id, path: h.path, detail: String(id))
             return id
         }
-        return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+        return try await orderView(id)
     }
 
     /// The canteen a menu belongs to (for the page an order form came from), if the actor may see it.
@@ -462,7 +467,7 @@ extension AffairsService {
             guard c.staff else { throw LinliError.forbidden }
             try await markServed(db, id, actor: actor)
         }
-        return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+        return try await orderView(id)
     }
 
     /// Marks a meal handed over or delivered, once, on its day or the next; whoever ordered it

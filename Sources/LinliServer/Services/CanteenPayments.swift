@@ -97,7 +97,7 @@ extension AffairsService {
             try await audit.append(db, actor: actor, action: "canteen.cash", objectType: "canteen", objectID: c.id, path: c.path, detail: "order=\(id) amount=\(share)")
             try await tellPaid(db, o, c, kind: "canteen_paid", except: actor.userID, now: now)
         }
-        return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+        return try await orderView(id)
     }
 
     /// The money of a paid meal that was cancelled, handed back (at the counter, or through the
@@ -115,7 +115,7 @@ extension AffairsService {
             try await audit.append(db, actor: actor, action: "canteen.refund", objectType: "canteen", objectID: c.id, path: c.path, detail: "order=\(id) amount=\(share)")
             try await tellPaid(db, o, c, kind: "canteen_refunded", except: actor.userID, now: now)
         }
-        return try await store.read { db in try Self.orderView(try await db.query("\(unsafeRaw: Self.orderColumns) WHERE o.id = \(id)").first()!) }
+        return try await orderView(id)
     }
 
     /// The order (locked on PostgreSQL) and its canteen, for the canteen's staff; 404 for an

@@ -124,7 +124,7 @@ extension Linli {
                     _ = try await affairs.payAtCounter(eats.id, actor: staff)
                     let twice = ArrivedPayment(reference: reference, amount: try Fen.parse(eats.pay, field: "pay"), provider: "wechatpay",
                                                providerTransaction: "42000020261207" + String(eats.id))
-                    do { _ = try await linkage.confirmPayment(twice, actor: nil) } catch let e as LinliError { try await linkage.holdPayment(twice, because: e) }
+                    try await linkage.receiveProviderPayment(twice)
                 }
             }
         }

@@ -216,10 +216,8 @@ struct ServicesRoutes {
             // A row of the round or the counter; its button only while the meal can still be marked.
             let servable = MealRules.servable(day: day, today: LocalDay.of(affairs.env.nowSeconds))
             func order(_ o: MealOrderView) -> [String: Any] {
-                ["id": o.id, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay, "day": o.day,
-                 "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable,
-                 "unpaid": o.payStatus == "unpaid", "paid": o.payStatus == "paid", "free": o.payStatus == "none" && o.pay == "0.00",
-                 "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? ""]
+                (["id": o.id, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay, "day": o.day,
+                  "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable] as [String: Any]).merging(Self.payFields(o, t)) { $1 }
             }
             return renderer.page("kitchen", [
                 "id": id, "day": k.day, "prev": ChinaTime.iso(day: day - 1), "next": ChinaTime.iso(day: day + 1),
@@ -345,6 +343,16 @@ struct ServicesRoutes {
         return resp
     }
 
+    /// How an order's payment shows, on the household's list and in the kitchen alike: owed
+    /// (with the reference to quote) until the money has arrived, paid and how, owed back,
+    /// handed back, or covered by the subsidy.
+    static func payFields(_ o: MealOrderView, _ t: [String: String]) -> [String: Any] {
+        let live = o.status != "cancelled"
+        return ["unpaid": o.payStatus == "unpaid" && live, "reference": o.payReference ?? "", "paid": o.payStatus == "paid",
+                "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? "", "refund_due": o.payStatus == "refund_due",
+                "refunded": o.payStatus == "refunded", "free": o.payStatus == "none" && o.pay == "0.00" && live]
+    }
+
     func canteenPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let v = try await affairs.canteen(id, actor: actor)
@@ -365,14 +373,9 @@ struct ServicesRoutes {
             },
             "no_menus": v.menus.isEmpty, "diners": diners, "has_diners": !diners.isEmpty,
             "mine": v.mine.map { o in
-                ["id": o.id, "day": o.day, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
+                (["id": o.id, "day": o.day, "meal": I18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
                  "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered",
-                 "served_at": o.servedAt ?? false,
-                 // The share is owed (with the reference to quote) until the money has arrived.
-                 "unpaid": o.payStatus == "unpaid" && o.status != "cancelled", "reference": o.payReference ?? "",
-                 "paid": o.payStatus == "paid", "paid_via": o.paidVia.map { t["canteen_via_" + $0] ?? $0 } ?? "",
-                 "refund_due": o.payStatus == "refund_due", "refunded": o.payStatus == "refunded",
-                 "free": o.payStatus == "none" && o.pay == "0.00" && o.status != "cancelled"] as [String: Any]
+                 "served_at": o.servedAt ?? false] as [String: Any]).merging(Self.payFields(o, t)) { $1 }
             },
             "has_mine": !v.mine.isEmpty, "owes": v.mine.contains { $0.payStatus == "unpaid" && $0.status != "cancelled" }, "staff": staff,
             "round_tasks": rounds.map { ["id": $0.id, "title": $0.title, "selected": $0.id == v.deliveryTaskID] as [String: Any] },
