@@ -88,9 +88,37 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // Daily services (办事, activities, rooms, the canteen, mutual help, enterprises): the first
+        // capability in its own target, above the platform and the capabilities it builds on.
+        .target(
+            name: "LinliServices",
+            dependencies: [
+                "LinliCore",
+                "LinliStore",
+                "LinliServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
+        ),
+        // The app put together: every capability, for the command line and the tests.
+        .target(
+            name: "LinliApp",
+            dependencies: [
+                "LinliServer",
+                "LinliServices",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "linli",
             dependencies: [
+                "LinliApp",
+                "LinliServices",
                 "LinliServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -110,6 +138,8 @@ let package = Package(
             name: "LinliServerTests",
             dependencies: [
                 "LinliServer",
+                "LinliServices",
+                "LinliApp",
                 "LinliCore",
                 "LinliStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -128,6 +128,25 @@ public struct AppConfig: Sendable, StoreLocation {
     }
 }
 
+/// A capability built in its own target above this one (the daily services first). The app is
+/// put together (`LinliApp`) from this target's capabilities and these: each brings its
+/// migrations, its text table and templates, makes its use cases over the platform's services
+/// (setting the hooks by which they reach it), registers its routes and names its sweeps.
+package protocol Capability: Sendable {
+    /// Its tables, after the platform's and the capabilities' before it in the app's list.
+    static var migrations: [Migration] { get }
+    /// Its user-facing text, added to the app's catalogue (a key may be defined once in all).
+    static var text: TextTable { get }
+    /// The directory of its templates (its resource bundle's), if it has pages.
+    static var templateDirectory: String? { get throws }
+    /// Its use cases over the platform's; it may set the platform's hooks in `linli`.
+    static func make(_ linli: inout Linli) throws -> Self
+    /// Its HTML and JSON routes, each with its access rule.
+    func register(_ routes: Routes, renderer: Renderer, linli: Linli)
+    /// Housekeeping the server runs every sweep (files no row points at, …), by name.
+    var sweeps: [(String, @Sendable () async throws -> Int)] { get }
+}
+
 /// Everything the server and the command line share: one store and the capabilities' use cases.
 public struct Linli: Sendable {
     public let config: AppConfig
@@ -139,19 +158,32 @@ public struct Linli: Sendable {
     public let requests: RequestsService
     public let inbox: Inbox
     public let deliberation: DeliberationService
-    public let linkage: LinkageService
+    /// Capabilities in their own targets set hooks on it when they are made.
+    public package(set) var linkage: LinkageService
     public let auditChain: AuditChain
     public let gridWork: GridWorkService
-    public let affairs: AffairsService
     public let offices: OfficesService
+    /// The capabilities built in their own targets, as the app was put together.
+    package private(set) var capabilities: [any Capability] = []
 
+    /// The migrations of this target's capabilities (those in their own targets follow).
     public static let migrations: [Migration] = PlatformMigrations.all + RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
-        + ServicesMigrations.all + OfficesMigrations.all + CircleMigrations.all
+        + OfficesMigrations.all + CircleMigrations.all
 
-    /// Opens the store and applies any pending migrations.
-    public static func open(_ config: AppConfig, logger: Logger = Logger(label: "linli")) async throws -> Linli {
+    package static func migrations(_ capabilities: [any Capability.Type]) -> [Migration] {
+        migrations + capabilities.flatMap { $0.migrations }
+    }
+
+    /// One capability built in its own target, as made when the app was put together.
+    package func capability<C: Capability>(_ type: C.Type) -> C? {
+        capabilities.lazy.compactMap { $0 as? C }.first
+    }
+
+    /// Opens the store, applies any pending migrations, and makes every capability's use cases
+    /// (`capabilities`: those in their own targets, named by the app, `LinliApp`).
+    package static func open(_ config: AppConfig, capabilities: [any Capability.Type], logger: Logger = Logger(label: "linli")) async throws -> Linli {
         let store = try await StoreFactory.open(databaseURL: config.databaseURL, replicaURL: config.replicaURL, sqlitePath: config.sqlitePath, logger: logger)
-        try await Migrator.migrate(store, migrations)
+        try await Migrator.migrate(store, migrations(capabilities))
         let masterKey = try config.masterKey()
         let cipher = PersonalDataCipher(masterKey: masterKey)
         let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: FileFolder.documents.path(in: config.filesDirectory))
@@ -165,9 +197,7 @@ public struct Linli: Sendable {
         // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
         var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
-        var linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
-        // A canteen's delivery orders ride on its round's volunteer shifts (the services capability's read).
-        linkage.deliveries = { db, task, day in try await AffairsService.deliveryStops(db, taskID: task, day: day) }
+        let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
         // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
         let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher,
                                      evidenceDirectory: FileFolder.evidence.path(in: config.filesDirectory), calendar: { [requests, store, env = config.environment] in
@@ -201,29 +231,17 @@ public struct Linli: Sendable {
                 OutgoingNotification(userID: $0, kind: "sensitive_due", requestID: nil, subject: String(count), link: "/communities/\(community)/sensitive-due")
             }, at: env.nowSeconds)
         }
-        var affairs = AffairsService(store: store, cipher: cipher, env: config.environment, registry: registry,
-                                     paperDirectory: FileFolder.papers.path(in: config.filesDirectory))
-        // An enterprise's returned profit or a canteen's meal subsidy is booked on the ledger (linkage's) in the same transaction.
-        affairs.bookArrival = { [linkage] db, arrival, actor in try await linkage.receiveArrival(db, arrival, actor: actor) }
-        // The round's volunteer task and its shifts are linkage's: the canteen reads them through these.
-        affairs.deliveryTasks = { [dialect = store.dialect] db, path in try await LinkageService.recurringTasks(db, dialect, under: path) }
-        affairs.onDeliveryShift = { db, task, user, day in try await LinkageService.onShift(db, taskID: task, userID: user, day: day) }
-        affairs.deliveryCrew = { db, task, day in try await LinkageService.crew(db, taskID: task, day: day) }
-        affairs.postHelperTask = { [linkage] db, task, actor in try await linkage.postTask(db, task, actor: actor) }
-        affairs.closeHelperTask = { [linkage] db, task, actor in try await linkage.closeTask(db, taskID: task, reason: "activity cancelled", actor: actor) }
-        // A payment quoting a meal's reference, from the provider or the bank statement, is the canteen's to book.
-        linkage.mealPayments = { [affairs] pay, actor, paths in try await affairs.confirmMealPayment(pay, actor: actor, within: paths) }
-        linkage.mealReferencePath = { [affairs] reference in try await affairs.mealReferencePath(reference) }
-        return Linli(config: config, store: store,
-                     registry: registry,
-                     accounts: accounts,
-                     audit: AuditLog(env: config.environment), cipher: cipher,
-                     requests: requests,
-                     inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
-                     linkage: linkage,
-                     auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
-                     affairs: affairs,
-                     offices: offices)
+        var linli = Linli(config: config, store: store,
+                          registry: registry,
+                          accounts: accounts,
+                          audit: AuditLog(env: config.environment), cipher: cipher,
+                          requests: requests,
+                          inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
+                          linkage: linkage,
+                          auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
+                          offices: offices)
+        for c in capabilities { linli.capabilities.append(try c.make(&linli)) }
+        return linli
     }
 }
 
@@ -253,15 +271,11 @@ public struct BuiltApplication<App: ApplicationProtocol> {
     public let routes: [RouteDeclaration]
 }
 
-public func buildApplication(_ config: AppConfig) async throws -> BuiltApplication<some ApplicationProtocol> {
-    var logger = Logger(label: "linli")
-    logger.logLevel = config.logLevel
-    let linli = try await Linli.open(config, logger: logger)
-    return try await buildApplication(linli, logger: logger)
-}
-
 public func buildApplication(_ linli: Linli, logger: Logger) async throws -> BuiltApplication<some ApplicationProtocol> {
-    let renderer = try await Renderer.load()
+    // The app's catalogue and templates: this target's and those of capabilities in their own targets.
+    let kinds = linli.capabilities.map { type(of: $0) }
+    let renderer = try await Renderer.load(texts: I18n.texts.adding(kinds.map { $0.text }),
+                                           templateDirectories: try kinds.compactMap { try $0.templateDirectory })
     let router = Router(context: AppContext.self)
     // Outermost, so that error pages carry the headers too.
     router.add(middleware: SecurityHeadersMiddleware(production: linli.config.production, imageSources: linli.config.tileOrigins))
@@ -297,7 +311,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     SituationRoutes(situation: situation, requests: linli.requests, renderer: renderer).register(routes)
     CircleRoutes(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment), situation: situation,
                  renderer: renderer).register(routes)
-    ServicesRoutes(affairs: linli.affairs, renderer: renderer).register(routes)
+    for c in linli.capabilities { c.register(routes, renderer: renderer, linli: linli) }
     OfficesRoutes(offices: linli.offices, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
@@ -331,12 +345,14 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         logger: logger)
     let store = linli.store
     if linli.config.sweepInterval > 0 {
+        let sweeps: [(String, @Sendable () async throws -> Int)] = [
+            ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() }),
+            ("grid-work photos", { [gridWork = linli.gridWork] in try await gridWork.removeOrphanPhotos() }),
+            ("grid-work retention", { [gridWork = linli.gridWork] in try await gridWork.applyRetention() }),
+            ("sensitive-data retention", { [registry = linli.registry] in try await registry.sweepSensitive() }),
+        ]
         app.addServices(EscalationService(requests: linli.requests, interval: .seconds(linli.config.sweepInterval), logger: logger,
-                                          orphanSweeps: [("papers", { [affairs = linli.affairs] in try await affairs.removeOrphanPapers() }),
-                                                         ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() }),
-                                                         ("grid-work photos", { [gridWork = linli.gridWork] in try await gridWork.removeOrphanPhotos() }),
-                                                         ("grid-work retention", { [gridWork = linli.gridWork] in try await gridWork.applyRetention() }),
-                                                         ("sensitive-data retention", { [registry = linli.registry] in try await registry.sweepSensitive() })]))
+                                          orphanSweeps: linli.capabilities.flatMap(\.sweeps) + sweeps))
     }
     if linli.config.sweepInterval > 0 {
         let chain = linli.auditChain, linkage = linli.linkage

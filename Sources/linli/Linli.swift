@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import LinliServer
+import LinliApp
+import LinliServices
 import Logging
 import LinliCore
 import LinliStore

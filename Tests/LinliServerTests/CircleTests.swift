@@ -4,6 +4,8 @@ import HummingbirdTesting
 import Logging
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 

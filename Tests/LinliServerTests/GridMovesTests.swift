@@ -5,6 +5,8 @@ import Logging
 import NIOCore
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 

@@ -7,6 +7,8 @@ import NIOCore
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 
@@ -144,3 +146,5 @@ func webLogin(_ client: some TestClientProtocol, _ username: String, password: S
 /// `Sources/LinliServer` of this checkout, for tests that read the code and templates themselves.
 let serverSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Sources/LinliServer")
+/// `Sources/LinliServices`: the daily services, a capability in its own target.
+let servicesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliServices")

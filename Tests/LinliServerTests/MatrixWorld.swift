@@ -2,6 +2,8 @@ import Foundation
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 

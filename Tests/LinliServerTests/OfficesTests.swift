@@ -7,6 +7,8 @@ import NIOConcurrencyHelpers
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 

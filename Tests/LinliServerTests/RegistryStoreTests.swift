@@ -5,6 +5,8 @@ import Logging
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 

@@ -2,6 +2,8 @@ import Foundation
 import Mustache
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 
@@ -63,9 +65,15 @@ import LinliStore
     }
 
     @Test func everyConsoleTemplateCompiles() async throws {
-        let library = try await Renderer.load().zhLibrary
+        let services = try #require(try ServicesCapability.templateDirectory)
+        let library = try await Renderer.load(texts: TextTests.app, templateDirectories: [services]).zhLibrary
         #expect(library.templates.count > 40)
         #expect(library.templates["layout"] != nil && library.templates["household"] != nil)
+        // A capability's templates from its own target, beside the platform's.
+        #expect(library.templates["kitchen"] != nil && library.templates["affairs"] != nil)
+        // A page of one capability never silently replaces another's.
+        let platform = serverSources.appendingPathComponent("Resources/templates").path
+        await #expect(throws: LinliError.self) { try await Renderer.load(templateDirectories: [platform]) }
     }
 
     @Test func aBrokenTemplateIsNamedWithTheReason() {

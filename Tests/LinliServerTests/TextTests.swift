@@ -3,12 +3,21 @@ import LinliCore
 import LinliStore
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 
 /// Texts: each key in one capability's table, every code a page can show has a label in both
 /// languages, and every `{{t.key}}` a template uses exists.
 @Suite struct TextTests {
+    /// The app's whole catalogue: this target's tables and those of capabilities in their own targets.
+    static let app = I18n.texts.adding(LinliApp.capabilities.map { $0.text })
+
     @Test func noKeyIsDefinedTwice() {
-        #expect(I18n.duplicates == [])
+        #expect(Self.app.tables.count == I18n.tables.count + LinliApp.capabilities.count)
+        #expect(Self.app.duplicates == [])
+        // The check can fail: a key added twice is named.
+        let twice = Self.app.adding([TextTable(name: "again", strings: ["save": ("存", "Keep")], values: [:])])
+        #expect(twice.duplicates == ["strings.save: platform, again"])
     }
 
     /// The codes of every stored enum, each with the prefix its label lives under.
@@ -30,8 +39,8 @@ import Testing
         for (prefix, codes) in Self.codes {
             for code in codes {
                 let key = prefix + code
-                #expect(I18n.values[key] != nil, "no label for \(key)")
-                for lang in [Lang.zh, .en] { #expect(I18n.label(key, lang) != key, "\(key) shows as its code in \(lang)") }
+                #expect(Self.app.values[key] != nil, "no label for \(key)")
+                for lang in [Lang.zh, .en] { #expect(Self.app.label(key, lang) != key, "\(key) shows as its code in \(lang)") }
             }
         }
     }
@@ -48,16 +57,18 @@ import Testing
     }
 
     @Test func everyTemplateKeyExists() throws {
-        let dir = serverSources.appendingPathComponent("Resources/templates")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".mustache") }
+        var files: [URL] = []
+        for dir in [serverSources, servicesSources].map({ $0.appendingPathComponent("Resources/templates") }) {
+            files += try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { $0.pathExtension == "mustache" }
+        }
         #expect(files.count > 20)
         let pattern = try NSRegularExpression(pattern: #"\{\{[#^/]?t\.([a-z0-9_]+)\}\}"#)
         var missing: [String] = []
         for f in files {
-            let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
+            let text = try String(contentsOf: f, encoding: .utf8)
             for m in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
                 let key = String(text[Range(m.range(at: 1), in: text)!])
-                if I18n.strings[key] == nil { missing.append("\(f): \(key)") }
+                if Self.app.strings[key] == nil { missing.append("\(f.lastPathComponent): \(key)") }
             }
         }
         #expect(missing == [])

@@ -6,6 +6,8 @@ import NIOCore
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliServices
+import LinliApp
 import LinliCore
 import LinliStore
 

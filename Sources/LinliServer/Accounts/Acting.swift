@@ -198,7 +198,7 @@ extension AccountService {
 extension AccountService {
     /// The accounts linked to these households as their residents (an announcement's inbox
     /// messages): household → users.
-    static func residentUsers(_ db: any SQLDatabase, households: [Int64]) async throws -> [(household: Int64, user: Int64)] {
+    package static func residentUsers(_ db: any SQLDatabase, households: [Int64]) async throws -> [(household: Int64, user: Int64)] {
         var out: [(Int64, Int64)] = []
         for start in stride(from: 0, to: households.count, by: 500) {
             let chunk = Array(households[start..<min(start + 500, households.count)])

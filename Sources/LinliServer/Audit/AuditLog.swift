@@ -30,6 +30,7 @@ public struct ActingStep: Sendable, Codable, Equatable {
 /// Append-only record of who saw or changed what, when and why. Written in the same transaction as
 /// the change it records, so neither exists without the other.
 public struct AuditLog: Sendable {
+    package init(env: Env) { self.env = env }
     let env: Env
 
     public func append(_ db: any SQLDatabase, actor: Actor?, action: String, objectType: String, objectID: Int64?,

@@ -395,5 +395,5 @@ public enum DeliberationLimits {
 
 extension String {
     /// A person's name masked for lists: the family name and stars.
-    var maskedName: String { isEmpty ? "" : String(prefix(1)) + String(repeating: "*", count: max(1, count - 1)) }
+    package var maskedName: String { isEmpty ? "" : String(prefix(1)) + String(repeating: "*", count: max(1, count - 1)) }
 }

@@ -51,7 +51,7 @@ public enum Fen {
 
 extension Validator {
     /// Parses an amount, recording a refusal beside the other fields' instead of throwing at once.
-    mutating func fen(_ raw: String?, _ field: String) -> Int64 {
+    package mutating func fen(_ raw: String?, _ field: String) -> Int64 {
         do { return try Fen.parse(raw, field: field) } catch let e as LinliError { add(e); return 0 } catch { return 0 }
     }
 }

@@ -57,7 +57,7 @@ public struct LinkageService: Sendable {
     }
 
     /// The community a resident or volunteer belongs to.
-    static func ownCommunity(_ actor: Actor) -> (id: Int64, path: String)? {
+    package static func ownCommunity(_ actor: Actor) -> (id: Int64, path: String)? {
         for g in actor.grants where g.role == .resident || g.role == .volunteer {
             if let p = communityPath(of: g.placePath) { return (PlacePath.ids(p)[3], p) }
         }

@@ -37,6 +37,9 @@ public enum PledgeRules {
 
 /// A payment that a provider or the bank says has arrived.
 public struct ArrivedPayment: Sendable, Equatable {
+    package init(reference: String, amount: Int64, provider: String, providerTransaction: String) {
+        self.reference = reference; self.amount = amount; self.provider = provider; self.providerTransaction = providerTransaction
+    }
     public var reference: String
     public var amount: Int64
     /// `wechatpay`, `bank`, …

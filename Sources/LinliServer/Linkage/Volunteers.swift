@@ -957,7 +957,7 @@ extension LinkageService {
 
     /// Whether a user is on one of the task's shifts that day, confirmed by staff (a volunteer who
     /// only signed up or accepted is not yet trusted with a round's doors).
-    static func onShift(_ db: any SQLDatabase, taskID: Int64, userID: Int64, day: Int64) async throws -> Bool {
+    package static func onShift(_ db: any SQLDatabase, taskID: Int64, userID: Int64, day: Int64) async throws -> Bool {
         try await db.raw("""
             SELECT 1 AS x FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id
             WHERE a.task_id = \(bind: taskID) AND v.user_id = \(bind: userID) AND a.status IN ('confirmed', 'done')
@@ -987,7 +987,7 @@ extension LinkageService {
     }
 
     /// Who is on the task's shifts that day (family names only), and who is only asked so far.
-    static func crew(_ db: any SQLDatabase, taskID: Int64, day: Int64) async throws -> [String] {
+    package static func crew(_ db: any SQLDatabase, taskID: Int64, day: Int64) async throws -> [String] {
         try await db.raw("""
             SELECT v.name, a.status FROM shift_assignments a JOIN volunteers v ON v.id = a.volunteer_id
             WHERE a.task_id = \(bind: taskID) AND a.status IN ('proposed', 'accepted', 'confirmed', 'done')
@@ -1004,7 +1004,7 @@ extension LinkageService {
     }
 
     /// An area's open recurring tasks: those a canteen may name as its delivery round.
-    static func recurringTasks(_ db: any SQLDatabase, _ dialect: Dialect, under path: String) async throws -> [(id: Int64, title: String)] {
+    package static func recurringTasks(_ db: any SQLDatabase, _ dialect: Dialect, under path: String) async throws -> [(id: Int64, title: String)] {
         try await db.raw("""
             SELECT id, title FROM volunteer_tasks WHERE kind = 'recurring' AND status = 'open' AND \(dialect.startsWith("path", path)) ORDER BY id LIMIT 100
             """).all().map { (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "title", as: String.self)) }

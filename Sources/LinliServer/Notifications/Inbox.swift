@@ -6,6 +6,9 @@ import LinliStore
 /// A message for one user about one object. The text is rendered from `kind` in the reader's
 /// language when shown, so a notification written today reads correctly after a language switch.
 public struct OutgoingNotification: Sendable, Equatable {
+    package init(userID: Int64, kind: String, requestID: Int64? = nil, subject: String, matterID: Int64? = nil, link: String? = nil) {
+        self.userID = userID; self.kind = kind; self.requestID = requestID; self.subject = subject; self.matterID = matterID; self.link = link
+    }
     public var userID: Int64
     public var kind: String
     public var requestID: Int64?
@@ -23,7 +26,7 @@ public protocol Notifier: Sendable {
 
 extension Notifier {
     /// Tells each of `users` once, never the one who acted.
-    func tell(_ db: any SQLDatabase, _ users: [Int64], except: Int64?, at: Int64, _ note: (Int64) -> OutgoingNotification) async throws {
+    package func tell(_ db: any SQLDatabase, _ users: [Int64], except: Int64?, at: Int64, _ note: (Int64) -> OutgoingNotification) async throws {
         try await deliver(db, Set(users).subtracting([except].compactMap { $0 }).sorted().map(note), at: at)
     }
 }

@@ -6,6 +6,10 @@ import LinliStore
 /// visit plans): where it is, whose grid it is in, and its situations — the union of its
 /// residents' tags, never which resident carries which.
 public struct HouseholdFacts: Sendable, Equatable {
+    package init(id: Int64, communityID: Int64, gridID: Int64, microGridID: Int64, path: String, address: String, situations: Set<String>) {
+        self.id = id; self.communityID = communityID; self.gridID = gridID; self.microGridID = microGridID
+        self.path = path; self.address = address; self.situations = situations
+    }
     public var id: Int64
     public var communityID: Int64
     public var gridID: Int64
@@ -14,7 +18,7 @@ public struct HouseholdFacts: Sendable, Equatable {
     public var address: String
     public var situations: Set<String>
 
-    var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
+    package var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
 }
 
 extension RegistryService {
@@ -35,7 +39,7 @@ extension RegistryService {
     /// The facts of the households named (any number; read 500 at a time). `careOnly` (the
     /// default, grid work's view): leaving out tags kept for other purposes than care. Services
     /// that serve assistance (meals, activities, the service centre) ask with `careOnly: false`.
-    func householdFacts(_ db: any SQLDatabase, ids: [Int64], careOnly: Bool = true) async throws -> [HouseholdFacts] {
+    package func householdFacts(_ db: any SQLDatabase, ids: [Int64], careOnly: Bool = true) async throws -> [HouseholdFacts] {
         var out: [HouseholdFacts] = []
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
@@ -53,7 +57,7 @@ extension RegistryService {
 
     /// A household by its printed code: the whole code, the card's address (`…/h/CODE`), or its
     /// first eight characters as printed under the QR ("ABCD-EFGH"). Nil when none matches.
-    func householdFacts(_ db: any SQLDatabase, code raw: String, careOnly: Bool = true) async throws -> HouseholdFacts? {
+    package func householdFacts(_ db: any SQLDatabase, code raw: String, careOnly: Bool = true) async throws -> HouseholdFacts? {
         let found = try await households(db, code: Self.normaliseHouseholdCode(raw))
         guard found.count == 1 else { return nil }
         return try await householdFacts(db, ids: [found[0].id], careOnly: careOnly).first

@@ -210,7 +210,7 @@ extension RegistryService {
         }
     }
 
-    func organisationName(_ db: any SQLDatabase, _ id: Int64) async throws -> String? {
+    package func organisationName(_ db: any SQLDatabase, _ id: Int64) async throws -> String? {
         try await db.query("SELECT name FROM organisations WHERE id = \(id)").first()?.decode(column: "name", as: String.self)
     }
 

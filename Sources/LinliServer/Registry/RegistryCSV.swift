@@ -416,7 +416,7 @@ extension Linli {
 
     /// A demo account's actor by username; nil when there is no such account. The demos of
     /// each capability act through it (with a street's suffix: community2, …).
-    func demoActor(_ username: String) async throws -> Actor? {
+    package func demoActor(_ username: String) async throws -> Actor? {
         try await store.read { db in
             guard let row = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else { return nil }
             return try await accounts.loadActor(db, userID: try row.decode(column: "id", as: Int64.self))

@@ -32,10 +32,10 @@ public struct RegistryService: Sendable {
 
     // MARK: Places
 
-    struct PlaceRow: Sendable {
-        var id: Int64, parentID: Int64?, kind: PlaceKind, name: String, path: String, communityType: String?
+    package struct PlaceRow: Sendable {
+        package var id: Int64, parentID: Int64?, kind: PlaceKind, name: String, path: String, communityType: String?
         var summary: PlaceSummary { PlaceSummary(id: id, kind: kind.rawValue, name: name, communityType: communityType) }
-        var scope: ObjectScope { ObjectScope(path: path) }
+        package var scope: ObjectScope { ObjectScope(path: path) }
     }
 
     static func placeRow(_ r: any SQLRow) throws -> PlaceRow {
@@ -45,7 +45,7 @@ public struct RegistryService: Sendable {
                  communityType: try r.decode(column: "community_type", as: String?.self))
     }
 
-    func fetchPlace(_ db: any SQLDatabase, _ id: Int64) async throws -> PlaceRow? {
+    package func fetchPlace(_ db: any SQLDatabase, _ id: Int64) async throws -> PlaceRow? {
         try await db.query("SELECT id, parent_id, kind, name, path, community_type FROM places WHERE id = \(id)")
             .first().map(Self.placeRow)
     }
@@ -340,16 +340,16 @@ public struct RegistryService: Sendable {
 
     // MARK: Households
 
-    struct HouseholdRow: Sendable {
-        var id: Int64, placeID: Int64, communityID: Int64, path: String, door: String, address: String
-        var gridID: Int64, microGridID: Int64, code: String
-        var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
+    package struct HouseholdRow: Sendable {
+        package var id: Int64, placeID: Int64, communityID: Int64, path: String, door: String, address: String
+        package var gridID: Int64, microGridID: Int64, code: String
+        package var scope: ObjectScope { ObjectScope(path: path, gridIDs: [gridID, microGridID], householdID: id) }
     }
 
     /// The columns a household is looked up by.
     enum HouseholdKey: String { case id, code }
 
-    func fetchHousehold(_ db: any SQLDatabase, id: Int64) async throws -> HouseholdRow? {
+    package func fetchHousehold(_ db: any SQLDatabase, id: Int64) async throws -> HouseholdRow? {
         try await db.query("""
             SELECT id, place_id, community_id, path, door, address, grid_id, micro_grid_id, code FROM households WHERE id = \(id)
             """).first().map(Self.householdRow)

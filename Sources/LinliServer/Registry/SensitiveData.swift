@@ -268,7 +268,7 @@ extension RegistryService {
 
     /// Every tag a resident carries, unfiltered, for a rule worked out on the server and never
     /// shown (a meal's subsidy). The caller has already checked that the actor may see the person.
-    static func tags(_ db: any SQLDatabase, resident: Int64) async throws -> Set<String> {
+    package static func tags(_ db: any SQLDatabase, resident: Int64) async throws -> Set<String> {
         Set(try await db.query("SELECT tags FROM residents WHERE id = \(resident)").first()?.decode(column: "tags", as: String.self)
             .split(separator: ",").map(String.init) ?? [])
     }

@@ -5,13 +5,13 @@ import LinliCore
 import LinliStore
 
 /// A photo checked by its bytes and re-encoded by libvips, its metadata (GPS included) removed.
-struct PreparedPhoto: Sendable {
-    var jpeg: [UInt8]
+package struct PreparedPhoto: Sendable {
+    package var jpeg: [UInt8]
     var width: Int
     var height: Int
     /// The file's name, chosen once when the photo is prepared (before any transaction), so that a
     /// transaction body run again by the group commit writes the same file, not a second one.
-    var name: String = PreparedPhoto.randomName()
+    package var name: String = PreparedPhoto.randomName()
 
     static func randomName() -> String {
         var g = SystemRandomNumberGenerator()
@@ -21,7 +21,7 @@ struct PreparedPhoto: Sendable {
 
 /// Photos live under the data directory, outside anything served directly, under names the
 /// server makes up; they are read back only through a route that checks who is asking.
-struct PhotoStore: Sendable {
+package struct PhotoStore: Sendable {
     let directory: String
     static let maxSide: Int32 = 1600
     /// The largest picture decoded (a 48-megapixel phone photo fits); checked from the header.
@@ -37,7 +37,7 @@ struct PhotoStore: Sendable {
         return nil
     }
 
-    static func prepare(_ bytes: [UInt8]) throws -> PreparedPhoto {
+    package static func prepare(_ bytes: [UInt8]) throws -> PreparedPhoto {
         guard !bytes.isEmpty else { throw LinliError.invalid("photos", "empty", "文件为空") }
         guard bytes.count <= RequestLimits.photoBytesMax else {
             throw LinliError.invalid("photos", "too_large", "照片不能超过 \(RequestLimits.photoBytesMax / 1024 / 1024) MB")
@@ -151,8 +151,8 @@ extension PhotoStore {
 /// writing. Younger files are left alone: their transaction may still be running. Shared by the
 /// requests' photos, the service centre's papers and the offices' evidence; each capability
 /// names its own table.
-enum OrphanFiles {
-    static func remove(in directory: String, store: any Store, table: String, olderThan cutoff: Int64) async throws -> Int {
+package enum OrphanFiles {
+    package static func remove(in directory: String, store: any Store, table: String, olderThan cutoff: Int64) async throws -> Int {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return 0 }
         func old(_ name: String) -> Bool {
@@ -180,14 +180,17 @@ enum OrphanFiles {
 /// names): written once under the name chosen when each was prepared, so a transaction body the
 /// group commit runs again finds its file instead of writing a second; read back only by a use
 /// case that has checked who asks.
-struct SealedPhotos: Sendable {
+package struct SealedPhotos: Sendable {
+    package init(directory: String, cipher: PersonalDataCipher, env: Env) {
+        self.directory = directory; self.cipher = cipher; self.env = env
+    }
     let directory: String
     let cipher: PersonalDataCipher
     let env: Env
 
     /// Writes the photos not yet on disk, then syncs the directory (so a name the database
     /// records survives a crash). `failure` is what a user is told if the disk refuses.
-    func write(_ photos: [PreparedPhoto], failure: String) throws {
+    package func write(_ photos: [PreparedPhoto], failure: String) throws {
         guard !photos.isEmpty else { return }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for p in photos {
@@ -206,7 +209,7 @@ struct SealedPhotos: Sendable {
         if dir >= 0 { fsync(dir); close(dir) }
     }
 
-    func read(_ name: String) throws -> [UInt8] {
+    package func read(_ name: String) throws -> [UInt8] {
         guard let sealed = FileManager.default.contents(atPath: directory + "/" + name) else { throw LinliError.notFound }
         return try cipher.open(bytes: [UInt8](sealed))
     }

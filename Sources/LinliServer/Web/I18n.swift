@@ -8,16 +8,64 @@ public enum Lang: String, Sendable {
 }
 
 /// One capability's user-facing text: interface strings by key, and labels of stored codes.
-struct TextTable: Sendable {
-    let name: String
-    let strings: [String: (String, String)]
-    let values: [String: (String, String)]
+public struct TextTable: Sendable {
+    public let name: String
+    public let strings: [String: (String, String)]
+    public let values: [String: (String, String)]
+
+    public init(name: String, strings: [String: (String, String)], values: [String: (String, String)]) {
+        self.name = name; self.strings = strings; self.values = values
+    }
 }
 
-enum I18n {
-    /// Every capability's table. A key belongs to one table only: the merged view below once
-    /// kept the first of two definitions silently, and a merged request showed as "融合型大社区"
-    /// (a community type). `duplicates` names any key defined twice; a test keeps it empty.
+/// Text tables merged into one catalogue. The built-in one (`I18n.texts`) holds the platform's
+/// and the capabilities compiled into this target; the app's (`Renderer.texts`) adds the tables
+/// of capabilities built in their own targets above this one, handed in when the app is put
+/// together — this target cannot name them.
+public struct Texts: Sendable {
+    public let tables: [TextTable]
+    /// key → (zh, en)
+    let strings: [String: (String, String)]
+    /// Labels for stored enum values.
+    let values: [String: (String, String)]
+    let zhTable: [String: String], enTable: [String: String]
+
+    public init(_ tables: [TextTable]) {
+        self.tables = tables
+        strings = tables.reduce(into: [:]) { all, t in all.merge(t.strings) { a, _ in a } }
+        values = tables.reduce(into: [:]) { all, t in all.merge(t.values) { a, _ in a } }
+        zhTable = strings.mapValues { $0.0 }
+        enTable = strings.mapValues { $0.1 }
+    }
+
+    /// The catalogue with more tables after these.
+    public func adding(_ more: [TextTable]) -> Texts { Texts(tables + more) }
+
+    package func table(_ lang: Lang) -> [String: String] { lang == .zh ? zhTable : enTable }
+
+    package func label(_ value: String, _ lang: Lang) -> String {
+        guard let v = values[value] else { return value }
+        return lang == .zh ? v.0 : v.1
+    }
+
+    /// A key belongs to one table only: the merged view once kept the first of two definitions
+    /// silently, and a merged request showed as "融合型大社区" (a community type). `duplicates`
+    /// names any key defined twice; a test keeps it empty for the whole app's catalogue.
+    /// "strings.show: requests, linkage" for each key defined in more than one table.
+    public var duplicates: [String] {
+        var out: [String] = []
+        for (part, pick) in [("strings", \TextTable.strings), ("values", \TextTable.values)] {
+            var owners: [String: [String]] = [:]
+            for t in tables { for k in t[keyPath: pick].keys { owners[k, default: []].append(t.name) } }
+            out += owners.filter { $0.value.count > 1 }.map { "\(part).\($0.key): \($0.value.joined(separator: ", "))" }
+        }
+        return out.sorted()
+    }
+}
+
+package enum I18n {
+    /// Every table compiled into this target (capabilities in their own targets bring theirs to
+    /// the app's catalogue, `Renderer.texts`).
     static let tables: [TextTable] = [
         TextTable(name: "platform", strings: baseStrings, values: baseValues),
         TextTable(name: "registry", strings: RegistryText.strings, values: RegistryText.values),
@@ -29,23 +77,13 @@ enum I18n {
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
         TextTable(name: "situation", strings: SituationText.strings, values: SituationText.values),
         TextTable(name: "circle", strings: CircleText.strings, values: CircleText.values),
-        TextTable(name: "services", strings: ServicesText.strings, values: ServicesText.values),
         TextTable(name: "offices", strings: OfficesText.strings, values: OfficesText.values),
     ]
 
-    /// "strings.show: requests, linkage" for each key defined in more than one table.
-    static var duplicates: [String] {
-        var out: [String] = []
-        for (part, pick) in [("strings", \TextTable.strings), ("values", \TextTable.values)] {
-            var owners: [String: [String]] = [:]
-            for t in tables { for k in t[keyPath: pick].keys { owners[k, default: []].append(t.name) } }
-            out += owners.filter { $0.value.count > 1 }.map { "\(part).\($0.key): \($0.value.joined(separator: ", "))" }
-        }
-        return out.sorted()
-    }
+    /// The built-in catalogue.
+    package static let texts = Texts(tables)
 
-    /// key → (zh, en)
-    static let strings: [String: (String, String)] = tables.reduce(into: [:]) { all, t in all.merge(t.strings) { a, _ in a } }
+    static var strings: [String: (String, String)] { texts.strings }
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
         "users": ("账号", "Accounts"), "new_user": ("新建账号", "New account"), "display_name": ("显示名称", "Display name"),
@@ -108,7 +146,7 @@ enum I18n {
     ]
 
     /// Labels for stored enum values.
-    static let values: [String: (String, String)] = tables.reduce(into: [:]) { all, t in all.merge(t.values) { a, _ in a } }
+    static var values: [String: (String, String)] { texts.values }
     static let baseValues: [String: (String, String)] = [
         "city": ("市", "City"), "district": ("区", "District"), "street": ("街道", "Street"), "town": ("镇", "Town"),
         "community": ("社区", "Community"), "village": ("村", "Village"), "compound": ("小区", "Compound"),
@@ -142,14 +180,10 @@ enum I18n {
         "role_social_organisation": ("社会组织", "Social organisation"), "role_party_branch": ("党组织（党支部）", "Party organisation (branch)"),
     ]
 
-    static let zhTable = strings.mapValues { $0.0 }
-    static let enTable = strings.mapValues { $0.1 }
-    static func table(_ lang: Lang) -> [String: String] { lang == .zh ? zhTable : enTable }
-
-    static func label(_ value: String, _ lang: Lang) -> String {
-        guard let v = values[value] else { return value }
-        return lang == .zh ? v.0 : v.1
-    }
+    static var zhTable: [String: String] { texts.zhTable }
+    static var enTable: [String: String] { texts.enTable }
+    package static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
+    package static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 
     /// Keys whose values are enum codes; a `<key>_label` is added beside each for templates.
     static let labelledKeys: Set<String> = ["kind", "registration", "relation", "gender", "level",

@@ -9,31 +9,38 @@ import Mustache
 /// Server-rendered HTML: a page template rendered inside the layout, with the language table and
 /// the signed-in user's navigation. Templates are Mustache files compiled by `TemplateLibrary`;
 /// debug builds (the tests) also render every page with swift-mustache and stop on any difference.
-struct Renderer: Sendable {
+package struct Renderer: Sendable {
+    /// The app's text catalogue: the built-in tables and those of capabilities in their own targets.
+    package let texts: Texts
     /// The templates with the language table written in, per language.
     let zhLibrary: TemplateLibrary, enLibrary: TemplateLibrary
+    /// The language tables, built once (for `{{#t.…}}` sections, which are not written in).
+    let zhTable: TemplateValue, enTable: TemplateValue
     let layouts = LayoutCache(limit: 4096)
     #if DEBUG
     let reference: MustacheLibrary
     #endif
 
-    static func load() async throws -> Renderer {
+    /// The templates of this target, with those of capabilities in their own targets
+    /// (`templateDirectories`, each its bundle's; a name may be used once) and the app's catalogue.
+    package static func load(texts: Texts = I18n.texts, templateDirectories: [String] = []) async throws -> Renderer {
         guard let dir = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("templates").path,
               FileManager.default.fileExists(atPath: dir + "/layout.mustache") else {
             throw LinliError(.internalServerError, code: "templates_missing", message: "templates not found in the resource bundle")
         }
-        let library = try TemplateLibrary(directory: dir)
-        let zh = library.fixing("t", to: I18n.zhTable), en = library.fixing("t", to: I18n.enTable)
+        let sources = try TemplateLibrary.sources(in: [dir] + templateDirectories)
+        let library = try TemplateLibrary(sources: sources)
+        let zh = library.fixing("t", to: texts.zhTable), en = library.fixing("t", to: texts.enTable)
+        let zhTable = TemplateValue.object(TemplateFields(texts.zhTable.mapValues { .text($0) }))
+        let enTable = TemplateValue.object(TemplateFields(texts.enTable.mapValues { .text($0) }))
         #if DEBUG
-        return Renderer(zhLibrary: zh, enLibrary: en, reference: try await MustacheLibrary(directory: dir))
+        var reference = MustacheLibrary()
+        for (name, source) in sources { try reference.register(source, named: name) }
+        return Renderer(texts: texts, zhLibrary: zh, enLibrary: en, zhTable: zhTable, enTable: enTable, reference: reference)
         #else
-        return Renderer(zhLibrary: zh, enLibrary: en)
+        return Renderer(texts: texts, zhLibrary: zh, enLibrary: en, zhTable: zhTable, enTable: enTable)
         #endif
     }
-
-    /// The language tables, built once (for `{{#t.…}}` sections, which are not written in).
-    static let zhTable = TemplateValue.object(TemplateFields(I18n.zhTable.mapValues { .text($0) }))
-    static let enTable = TemplateValue.object(TemplateFields(I18n.enTable.mapValues { .text($0) }))
 
     /// An Encodable view model as template data (snake_case keys as encoded), with labels added.
     static func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
@@ -69,7 +76,7 @@ struct Renderer: Sendable {
 
     func render(_ template: String, fields data: TemplateFields, context: AppContext) -> [UInt8] {
         var fields = data
-        fields["t"] = context.lang == .zh ? Self.zhTable : Self.enTable
+        fields["t"] = context.lang == .zh ? zhTable : enTable
         fields["csrf"] = .text(context.csrf ?? "")
         let value = TemplateValue.object(fields)
         let bytes = (context.lang == .zh ? zhLibrary : enLibrary).renderBytes(template, value) ?? Array("<p>template \(template) missing</p>".utf8)
@@ -94,14 +101,14 @@ struct Renderer: Sendable {
         ("can_activities", .activityView),
     ]
 
-    func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {
+    package func page(_ template: String, _ data: [String: Any], context: AppContext, title: String) -> Response {
         page(template, fields: TemplateFields(data.mapValues { TemplateValue(any: $0) }), context: context, title: title)
     }
 
     /// The same for a page whose data is template values already (the household page).
     func page(_ template: String, fields data: TemplateFields, context: AppContext, title: String) -> Response {
         var content = render(template, fields: data, context: context)
-        if let code = context.flash, let key = Flash.messages[code], let text = I18n.table(context.lang)[key] {
+        if let code = context.flash, let key = Flash.messages[code], let text = texts.table(context.lang)[key] {
             var note = Array("<p class=\"flash\" role=\"status\" id=\"flash\" tabindex=\"-1\">".utf8)
             TemplateLibrary.appendEscaped(text, to: &note)
             content = note + Array("</p>\n".utf8) + content
@@ -221,6 +228,6 @@ struct LayoutEntry: Sendable {
     var pieces: [[UInt8]]
 }
 
-func redirect(_ to: String) -> Response {
+package func redirect(_ to: String) -> Response {
     Response(status: .seeOther, headers: [.location: to])
 }

@@ -28,7 +28,7 @@ public struct RouteDeclaration: Sendable, Equatable {
 
 /// Every route is registered here with its access rule; there is no other way to add a route, so
 /// none can exist without a rule. The table is what the route × role test walks.
-final class Routes: @unchecked Sendable {
+package final class Routes: @unchecked Sendable {
     let router: Router<AppContext>
     private(set) var table: [RouteDeclaration] = []
 
@@ -69,8 +69,8 @@ final class Routes: @unchecked Sendable {
         }
     }
 
-    func get(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.get, path, access, h) }
-    func post(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.post, path, access, h) }
+    package func get(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.get, path, access, h) }
+    package func post(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.post, path, access, h) }
     func patch(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.patch, path, access, h) }
     func put(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.put, path, access, h) }
     func delete(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.delete, path, access, h) }
@@ -80,14 +80,14 @@ final class Routes: @unchecked Sendable {
     // decode a request themselves (`JSON.decode(_:from:)` is private to this file), so no route
     // reads a body its declaration does not show.
 
-    func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
+    package func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
                             _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.post, path, access, body, limit, h) }
-    func patch<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
+    package func patch<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
                              _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.patch, path, access, body, limit, h) }
     func put<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
                            _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.put, path, access, body, limit, h) }
     /// A body that may be left out altogether (every field optional, "no options given").
-    func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, optionalBody: B.Type,
+    package func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, optionalBody: B.Type,
                             _ h: @escaping @Sendable (Request, AppContext, B?) async throws -> Response) {
         add(.post, path, access, body: BodySchema.of(B.self), bodyOptional: true) { req, c in
             try await h(req, c, try await JSON.decodeIfPresent(B.self, from: req, context: c))
@@ -113,13 +113,13 @@ final class Routes: @unchecked Sendable {
 }
 
 extension AppContext {
-    func id(_ name: String) throws -> Int64 {
+    package func id(_ name: String) throws -> Int64 {
         guard let s = parameters.get(name), let v = Int64(s), v > 0 else { throw LinliError.notFound }
         return v
     }
 }
 
-enum JSON {
+package enum JSON {
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.withoutEscapingSlashes]
@@ -137,7 +137,7 @@ enum JSON {
         (try? bytes(value)).map { String(decoding: $0, as: UTF8.self) } ?? fallback
     }
 
-    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    package static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         response(bytes: try bytes(value), status: status)
     }
 
@@ -255,7 +255,7 @@ struct ErrorMiddleware: RouterMiddleware {
 /// beside its field, keyed `prefix_field` so that several forms on one page keep theirs apart.
 /// `alsoShowing` names refused steps that carry a field and a reason worth showing beside the
 /// form too (409: "the grid still holds households"), with their own status.
-func formOrErrors(prefix: String, alsoShowing: Set<HTTPResponse.Status> = [], _ action: () async throws -> Response,
+package func formOrErrors(prefix: String, alsoShowing: Set<HTTPResponse.Status> = [], _ action: () async throws -> Response,
                   page: ([String: String]) async throws -> Response) async throws -> Response {
     do { return try await action() } catch {
         // Only refused input goes beside fields; any other refused step (409, 403) is the caller's to show.
@@ -294,10 +294,10 @@ enum Flash {
 }
 
 /// A stored picture (a request's photo, a receipt, a signed paper) as the answer to a GET.
-enum Picture {
+package enum Picture {
     /// `cache`: a private photo may stay in the browser an hour; a document with a person's
     /// signature or money on it is never kept (`no-store`).
-    static func jpeg(_ bytes: [UInt8], cache: String = "private, no-store") -> Response {
+    package static func jpeg(_ bytes: [UInt8], cache: String = "private, no-store") -> Response {
         Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: cache], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

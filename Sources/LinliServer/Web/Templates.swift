@@ -187,11 +187,23 @@ struct TemplateLibrary: Sendable {
     let templates: [String: Template]
 
     init(directory: String) throws {
+        try self.init(sources: Self.sources(in: [directory]))
+    }
+
+    /// Every template of these directories by name; a name in two of them is an error (one
+    /// capability's page would silently replace another's).
+    static func sources(in directories: [String]) throws -> [String: String] {
         var sources: [String: String] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasSuffix(".mustache") {
-            sources[String(file.dropLast(".mustache".count))] = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+        for directory in directories {
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasSuffix(".mustache") {
+                let name = String(file.dropLast(".mustache".count))
+                guard sources[name] == nil else {
+                    throw LinliError(.internalServerError, code: "template_twice", message: "template \(name) is defined twice (\(directory))")
+                }
+                sources[name] = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+            }
         }
-        try self.init(sources: sources)
+        return sources
     }
 
     init(sources: [String: String]) throws {

@@ -1,22 +1,8 @@
 import Foundation
 import SQLKit
 import LinliCore
+import LinliServer
 import LinliStore
-
-/// One meal to carry on a delivery round: what the volunteer on that day's shift sees (the
-/// diner's family name only, the door they carry it to) and ticks off at the door.
-public struct DeliveryStop: Sendable, Codable, Equatable {
-    public var orderID: Int64
-    public var canteen: String
-    public var meal: String
-    public var diner: String
-    public var address: String
-    public var served: Bool
-    public var servedAt: String?
-    /// The household's code, which the volunteer may scan at the door to check in; never sent.
-    public var householdCode: String = ""
-    enum CodingKeys: String, CodingKey { case orderID = "order_id", canteen, meal, diner, address, served, servedAt = "served_at" }
-}
 
 public struct DeliveryTaskInput: Sendable, Codable {
     /// The volunteer task of the round; null to name none.

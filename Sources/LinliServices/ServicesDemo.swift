@@ -1,5 +1,6 @@
 import Foundation
 import LinliCore
+import LinliServer
 
 extension Linli {
     /// The demo community's service centre: three services (online, either, counter only), two

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import LinliCore
+import LinliServer
 import LinliStore
 
 /// A service of the centre, as staff define it.

@@ -1,27 +1,8 @@
 import Foundation
 import SQLKit
 import LinliCore
+import LinliServer
 import LinliStore
-
-/// What the services capability asks of the ledger's owner when money has arrived: a community
-/// enterprise's returned profit into the community's account, the government's meal subsidy into
-/// a canteen's, or a diner's payment for a meal into the canteen's (and, when a paid meal was
-/// cancelled, that payment handed back). Booked once per key, inside the caller's transaction.
-public struct FundArrival: Sendable {
-    public enum Kind: Sendable { case enterpriseReturn, mealSubsidy, mealPayment, mealRefund }
-    public var kind: Kind
-    /// The enterprise's or the canteen's id and name.
-    public var fromID: Int64
-    public var fromName: String
-    /// The community whose public ledger lists it, or nil for an area above a community (a
-    /// street's canteen): then no community's ledger lists it.
-    public var communityID: Int64?
-    public var path: String
-    public var communityName: String
-    public var amount: Int64
-    public var memo: String
-    public var key: String
-}
 
 /// Community enterprises (社区企业): registered by the community's office with the community's
 /// share and the businesses they run; each year's revenue and profit reported, with the share

@@ -1,4 +1,5 @@
 import LinliCore
+import LinliServer
 
 /// How a service of the community's service centre (办事) is done: applied for online with
 /// photos of the papers, at a counter by appointment (or walking in), or either.

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import LinliCore
+import LinliServer
 import LinliStore
 
 /// Paying for meals as gifts are paid (`MealPayRules`): the diner's share is a pledge with a

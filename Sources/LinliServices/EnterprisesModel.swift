@@ -1,5 +1,6 @@
 import Foundation
 import LinliCore
+import LinliServer
 
 // Community enterprises (社区企业, Chengdu's model): companies a community holds a share of,
 // running services for its residents, that return part of each year's profit to the community
