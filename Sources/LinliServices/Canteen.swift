@@ -393,8 +393,17 @@ extension AffairsService {
                                         // The subsidy follows every situation kept, even one the orderer may not see
                                         // (kept for assistance: a meal subsidy is assistance).
                                         situations: try await RegistryService.tags(db, resident: residentID))
-            let taken = try await db.query("SELECT id FROM canteen_orders WHERE menu_id = \(menuID) AND resident_id = \(residentID) AND status <> 'cancelled'").first()
-            guard taken == nil else { throw LinliError.conflict("resident_id", "already_ordered", "这位居民已订了这一餐") }
+            if let taken = try await db.query("""
+                SELECT id, user_id, mode FROM canteen_orders WHERE menu_id = \(menuID) AND resident_id = \(residentID) AND status <> 'cancelled'
+                """).first() {
+                // The same order again from the same account (a phone retrying after a lost answer)
+                // is the order it made; anyone else's, or another way of eating, is a second meal.
+                if try taken.decode(column: "user_id", as: Int64.self) == actor.userID,
+                   try taken.decode(column: "mode", as: String.self) == (delivery ? "delivery" : "dine_in") {
+                    return try taken.decode(column: "id", as: Int64.self)
+                }
+                throw LinliError.conflict("resident_id", "already_ordered", "这位居民已订了这一餐")
+            }
             guard try await db.query("UPDATE canteen_menus SET ordered = ordered + 1 WHERE id = \(menuID) AND ordered < portions RETURNING ordered").first() != nil else {
                 throw LinliError.conflict("menu_id", "sold_out", "这一餐已订完")
             }

@@ -306,20 +306,29 @@ func expectCode(_ code: String, _ body: () async throws -> Void, sourceLocation:
                 _ = try await d.castBallots(poll.id, b, actor: owner0)
             }
             await expectCode("required") { _ = try await d.castBallots(poll.id, .init(), actor: owner0) }
-            // Eight concurrent attempts at the same part: exactly one ballot is stored.
+            // Eight concurrent attempts at the same part (a phone retrying): exactly one ballot is
+            // stored, and each attempt gets its receipt, not a refusal.
             let ownPart = view0.myParts[0].partID
             let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
                         var b = DeliberationService.BallotInput(); b.choice = "yes"; b.partIDs = [ownPart]
-                        do { _ = try await d.castBallots(poll.id, b, actor: owner0); return "ok" } catch let e as LinliError { return e.code }
+                        do {
+                            let r = try await d.castBallots(poll.id, b, actor: owner0)
+                            return r.map { "\($0.choice) \($0.revision) \($0.castAt)" }.joined()
+                        } catch let e as LinliError { return e.code }
                     }
                 }
                 var all: [String] = []
                 for try await o in group { all.append(o) }
                 return all
             }
-            #expect(outcomes.filter { $0 == "ok" }.count == 1 && outcomes.filter { $0 == "already_voted" }.count == 7, "\(outcomes)")
+            #expect(Set(outcomes).count == 1 && outcomes[0].hasPrefix("yes 1 "), "\(outcomes)")
+            // Another choice is a change this rule does not allow.
+            await expectCode("already_voted") {
+                var b = DeliberationService.BallotInput(); b.choice = "no"; b.partIDs = [ownPart]
+                _ = try await d.castBallots(poll.id, b, actor: owner0)
+            }
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ballots WHERE poll_id = \(poll.id) AND part_id = \(ownPart)") == 1)
             #expect(try await Self.count(f, "SELECT COUNT(*) AS n FROM ballot_history WHERE poll_id = \(poll.id) AND part_id = \(ownPart)") == 1)
             // Staff: a proxy needs the signed authorisation; a part outside the electorate is refused.

@@ -451,6 +451,16 @@ extension DeliberationService {
                     ON CONFLICT (poll_id, part_id) \(onConflict) RETURNING revision
                     """).first()?.decode(column: "revision", as: Int.self)
                 guard let revision else {
+                    // The same ballot again from the same voter (a phone retrying after a lost
+                    // answer) gets the receipt it was given, not a refusal; another choice is refused.
+                    if proxy == nil, let same = try await db.raw("""
+                        SELECT revision, cast_at FROM ballots WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part)
+                        AND cast_by = \(bind: actor.userID) AND choice = \(bind: choice.rawValue) AND method = \(bind: partMethod.rawValue)
+                        """).first() {
+                        receipts.append(BallotReceipt(pollID: p.id, partID: part, choice: choice.rawValue, method: partMethod.rawValue,
+                                                      revision: try same.decode(column: "revision", as: Int.self), castAt: try same.decode(column: "cast_at", as: Int64.self)))
+                        continue
+                    }
                     if proxy != nil { throw LinliError.conflict("part_ids", "owner_voted", "这个专有部分已由业主本人或他人投票，受托人不能更改（专有部分 \(part)）") }
                     throw LinliError.conflict("part_ids", "already_voted", "专有部分 \(part) 已投票，本规则不允许改票")
                 }
