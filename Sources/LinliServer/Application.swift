@@ -25,6 +25,9 @@ public struct AppConfig: Sendable, StoreLocation {
     public var production = false
     public var bcryptCost: UInt8 = 12
     public var publicBaseURL = "http://127.0.0.1:8080"
+    /// Where people report a vulnerability of this deployment (LINLI_SECURITY_CONTACT: a
+    /// `mailto:` or `https:` URI), published as `/.well-known/security.txt` (RFC 9116).
+    public var securityContact: String?
     public var logLevel: Logger.Level = .info
     public var environment: Env = .live
     /// Registers the benchmark baselines that write (`LINLI_BENCH=1`); never on in production.
@@ -80,6 +83,7 @@ public struct AppConfig: Sendable, StoreLocation {
         c.production = env["LINLI_ENV"] == "production"
         if let v = env["LINLI_BCRYPT_COST"], let n = UInt8(v), (4...31).contains(n) { c.bcryptCost = n }
         c.publicBaseURL = env["LINLI_PUBLIC_URL"] ?? "http://\(c.host):\(c.port)"
+        c.securityContact = env["LINLI_SECURITY_CONTACT"].flatMap { $0.isEmpty ? nil : $0 }
         c.benchRoutes = env["LINLI_BENCH"] == "1" && !c.production
         if let v = env["LINLI_SWEEP_SECONDS"], let n = Int(v), n >= 0 { c.sweepInterval = n }
         if let v = env["LINLI_SMS_INBOUND_TOKEN"], v.count >= 16 { c.smsInboundToken = v }
@@ -320,6 +324,16 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let publicBaseURL = linli.config.publicBaseURL
     routes.get("/api/v1/openapi.json", .open) { [routes] _, _ in
         JSON.response(bytes: OpenAPI.bytes(routes.table, baseURL: publicBaseURL), status: .ok)
+    }
+    // Where to report a vulnerability (RFC 9116), when the operator has said; it expires a year
+    // from when it is asked, so a deployment that keeps running keeps it valid.
+    if let contact = linli.config.securityContact {
+        let env = linli.config.environment
+        routes.get("/.well-known/security.txt", .open) { _, _ in
+            let expires = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(env.nowSeconds + 365 * 86400)))
+            let text = "Contact: \(contact)\nExpires: \(expires)\nPreferred-Languages: zh, en\nCanonical: \(publicBaseURL)/.well-known/security.txt\n"
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
     }
     // Benchmark baseline: a constant string, to compare our pages with in the same load run (never in production).
     if !linli.config.production {

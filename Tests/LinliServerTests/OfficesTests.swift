@@ -748,6 +748,19 @@ import LinliStore
         #expect(DashboardRules.average(9, 2) == "4.5" && DashboardRules.average(0, 0) == "—")
         #expect((a + b).withProperty == 3 && (a + b).ratingSum == 9)
     }
+
+    /// The dashboard's spreadsheet escapes as every export does: no cell runs as a formula
+    /// (a tab or CR first too, which the dashboard's own escaping once let through), one BOM.
+    @Test func theDashboardSpreadsheetRunsNoFormula() {
+        func row(_ name: String) -> DashboardRow { DashboardRow(placeID: 1, name: name, kind: "community", link: "/", figures: AreaFigures()) }
+        let v = DashboardView(placeID: 9, name: "街道", kind: "street", from: "2026-12-01", to: "2026-12-05", upID: nil, total: row("合计"),
+                              rows: [row(#"=HYPERLINK("http://evil.example","点我")"#), row("\t=1+1"), row("\r@SUM(A1)"), row("-2+3"), row("金桂社区")])
+        let csv = OfficesService.csv(v)
+        #expect(csv.hasPrefix("\u{FEFF}地区,") && !csv.hasPrefix("\u{FEFF}\u{FEFF}"))
+        let names = csv.split(separator: "\r\n").dropFirst().map { $0.hasPrefix("\"") ? String($0.dropFirst().prefix(6)) : String($0.prefix(6)) }
+        #expect(names.prefix(4).allSatisfy { $0.hasPrefix("'") }, "\(names)")
+        #expect(csv.contains("\r\n金桂社区,") && csv.contains("\r\n合计,"))
+    }
 }
 
 @Suite struct DashboardTests {
@@ -782,7 +795,7 @@ import LinliStore
             await #expect(throws: LinliError.notFound) { _ = try await l.offices.dashboard(placeID: f.demo.firstStreetID, from: nil, to: nil, actor: staff) }
             await #expect(throws: LinliError.self) { _ = try await l.offices.dashboard(placeID: f.demo.firstStreetID, from: "2026-12-31", to: "2026-01-01", actor: street) }
             let csv = OfficesService.csv(v)
-            #expect(csv.hasPrefix("\u{FEFF}\"地区\"") && csv.contains("\"\(v.total.name)\"") && csv.components(separatedBy: "\r\n").count == v.rows.count + 3)
+            #expect(csv.hasPrefix("\u{FEFF}地区,") && csv.contains("\r\n\(v.total.name),") && csv.components(separatedBy: "\r\n").count == v.rows.count + 3)
         }
     }
 }

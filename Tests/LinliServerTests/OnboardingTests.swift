@@ -421,13 +421,6 @@ import ZIPFoundation
 @Suite struct DocumentsAndWorkbooksTests {
     /// A workbook as Excel writes one: shared strings, an inline string, a number, a gap.
     static func workbook(_ rows: [[String]]) throws -> Data {
-        let archive = try Archive(accessMode: .create)
-        func add(_ path: String, _ text: String) throws {
-            let data = Data(text.utf8)
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { pos, size in
-                data.subdata(in: Int(pos)..<Int(pos) + size)
-            }
-        }
         func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
         var shared: [String] = []
         var sheet = #"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#
@@ -447,11 +440,41 @@ import ZIPFoundation
             sheet += "</row>"
         }
         sheet += "</sheetData></worksheet>"
+        return try workbook(sheetXML: sheet, shared: shared)
+    }
+
+    /// A workbook around a worksheet written out whole.
+    static func workbook(sheetXML sheet: String, shared: [String]) throws -> Data {
+        let archive = try Archive(accessMode: .create)
+        func add(_ path: String, _ text: String) throws {
+            let data = Data(text.utf8)
+            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { pos, size in
+                data.subdata(in: Int(pos)..<Int(pos) + size)
+            }
+        }
+        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
         try add("xl/workbook.xml", #"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="住户" sheetId="1" r:id="rId7"/></sheets></workbook>"#)
         try add("xl/_rels/workbook.xml.rels", #"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/households.xml"/></Relationships>"#)
         try add("xl/sharedStrings.xml", #"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"# + shared.map { "<si><t>\(esc($0))</t></si>" }.joined() + "</sst>")
         try add("xl/worksheets/households.xml", sheet)
         return archive.data!
+    }
+
+    /// A row's number is Excel's (1 to 1,048,576) or the sheet is refused: a row numbered
+    /// Int.max followed by one without a number once trapped the server counting on from it.
+    @Test func aSheetsRowNumbersAreExcelsOrTheSheetIsRefused() throws {
+        func sheet(_ rows: String) -> String {
+            #"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#
+                + rows + "</sheetData></worksheet>"
+        }
+        let a = #"<c t="inlineStr"><is><t>a</t></is></c>"#
+        for rows in [#"<row r="9223372036854775807">\#(a)</row><row>\#(a)</row>"#, #"<row r="1048577">\#(a)</row>"#,
+                     #"<row r="0">\#(a)</row>"#, #"<row r="-3">\#(a)</row>"#, #"<row r="x">\#(a)</row>"#] {
+            #expect(throws: LinliError.self, "\(rows)") { _ = try Workbook.firstSheet(try Self.workbook(sheetXML: sheet(rows), shared: [])) }
+        }
+        // Rows without a number count on from the last one numbered, up to Excel's last row.
+        let ok = try Workbook.firstSheet(try Self.workbook(sheetXML: sheet(#"<row r="3">\#(a)</row><row>\#(a)</row><row r="1048576">\#(a)</row>"#), shared: []))
+        #expect(ok.map(\.line) == [3, 4, 1_048_576])
     }
 
     @Test(arguments: Backend.available)

@@ -360,6 +360,25 @@ import LinliStore
             gift.amount = "5"; gift.name = "王建国"; gift.publicName = true
             do { _ = try await l.donate(projectID: project, gift, actor: resident); Issue.record("a typed name was accepted") }
             catch let e as LinliError { #expect(e.field == "name") }
+            // Named in public only as the registry knows them: an account bound to no registered
+            // person (its name typed at sign-up) may give, but not be named.
+            _ = try await f.linli.accounts.createUser(username: "typed.name", displayName: "王建国", password: "violet-harbour-17")
+            let household = try #require(resident.grants.first { $0.role == .resident }?.householdID)
+            _ = try await f.linli.accounts.grant(username: "typed.name", role: .resident, placeID: nil, householdID: household)
+            let typed = try await f.linli.accounts.login(username: "typed.name", password: "violet-harbour-17").actor
+            gift.name = nil
+            await expectCode("not_verified") { _ = try await l.donate(projectID: project, gift, actor: typed) }
+            gift.publicName = false
+            _ = try await l.donate(projectID: project, gift, actor: typed)
+            // The demo resident's account is bound to a person of the register: named as registered.
+            let registered = try #require(try await f.linli.store.read { db in try await LinkageService.registeredName(db, resident) })
+            gift.publicName = true
+            _ = try await l.donate(projectID: project, gift, actor: resident)
+            let pledged = try await f.linli.store.read { db in
+                try await db.raw("SELECT donor_name FROM pledges ORDER BY id DESC LIMIT 1").first()?.decode(column: "donor_name", as: String.self)
+            }
+            #expect(pledged == registered)
+            gift.publicName = false
             gift.name = "某某超市"; gift.donorKind = "merchant"
             _ = try await l.donate(projectID: project, gift, actor: staff)
             // The street's pool money is no community's: it shows on no community's public ledger.
@@ -398,6 +417,45 @@ import LinliStore
             }
         }
     }
+
+    /// A deployment says whom to tell of a vulnerability (RFC 9116) once its operator has said.
+    @Test func aDeploymentPublishesItsSecurityContact() async throws {
+        try await withFixture(.sqlite) { f in
+            let without = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            try await without.app.test(.router) { client in
+                let r = try await client.execute(uri: "/.well-known/security.txt", method: .get)
+                #expect(r.status == .notFound)
+            }
+            var config = f.config
+            config.securityContact = "mailto:security@city.example"
+            let with = try await buildApplication(try await Linli.open(config), logger: Logger(label: "test"))
+            try await with.app.test(.router) { client in
+                let r = try await client.execute(uri: "/.well-known/security.txt", method: .get)
+                #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/plain") == true)
+                #expect(r.body.text.contains("Contact: mailto:security@city.example\n") && r.body.text.contains("Expires: 20"), "\(r.body.text)")
+            }
+        }
+    }
+
+    /// A bug's 500 (an error no route expected) carries the same headers and says what happened
+    /// in the person's words; the framework's bare 500 once went out without them.
+    @Test func anUnexpectedErrorIsAnsweredWithTheHeadersToo() async throws {
+        struct Boom: Error {}
+        let router = Router(context: AppContext.self)
+        router.add(middleware: SecurityHeadersMiddleware(production: true, imageSources: []))
+        router.add(middleware: ErrorMiddleware(renderer: try await Renderer.load()))
+        router.get("/boom") { _, _ -> Response in throw Boom() }
+        router.get("/api/v1/boom") { _, _ -> Response in throw Boom() }
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            for uri in ["/boom", "/api/v1/boom"] {
+                let r = try await client.execute(uri: uri, method: .get)
+                #expect(r.status == .internalServerError)
+                #expect(r.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true && r.headers[.xContentTypeOptions] == "nosniff", "\(uri)")
+                #expect(r.headers[.strictTransportSecurity] != nil && r.body.text.contains("服务器出了问题") && !r.body.text.contains("Boom"), "\(uri)")
+            }
+        }
+    }
 }
 
 @Suite struct TrustFilesAndImagesTests {
@@ -412,6 +470,15 @@ import LinliStore
         catch let e as LinliError { #expect(e.code == "too_many_pixels" && e.field == "photos", "\(e)") }
         #expect(Date().timeIntervalSince(start) < 1, "refused from the header, without decoding")
         #expect(try PhotoStore.prepare(TestImages.png).width == 1)
+        // The finding's own case: a few hundred bytes of JPEG whose frame header claims 65000×65000.
+        var jpeg = try PhotoStore.prepare(TestImages.png).jpeg
+        let sof = try #require((0..<(jpeg.count - 9)).first { jpeg[$0] == 0xFF && (0xC0...0xC2).contains(jpeg[$0 + 1]) })
+        for (k, byte) in [UInt8(0xFD), 0xE8, 0xFD, 0xE8].enumerated() { jpeg[sof + 5 + k] = byte }   // height, width: 65000
+        #expect(jpeg.count < 1_000)
+        let jpegStart = Date()
+        do { _ = try PhotoStore.prepare(jpeg); Issue.record("a 4-gigapixel JPEG header was accepted") }
+        catch let e as LinliError { #expect(e.code == "too_many_pixels" && e.field == "photos", "\(e)") }
+        #expect(Date().timeIntervalSince(jpegStart) < 1, "refused from the header, without decoding")
     }
 
     @Test func exportCellsNeverRunAsFormulasAndSecretsAreOwnerOnly() throws {
@@ -498,9 +565,18 @@ import LinliStore
             // …until a real account exists.
             do { try await f.linli.requireDisposableData("linli bench-tally"); Issue.record("ran on real data") }
             catch let e as LinliError { #expect(e.code == "real_data") }
+            // A demo session and API token made before the switch to production…
+            let demoSession = try await f.linli.accounts.login(username: "admin", password: Fixture.password)
+            let demoToken = try await f.linli.accounts.createAPIToken(username: "admin", name: "before")
+            let before = try await f.linli.accounts.session(token: demoSession.token), bearerBefore = try await f.linli.accounts.bearer(token: demoToken)
+            #expect(before != nil && bearerBefore != nil)
             var config = f.config
             config.production = true
             let prod = try await Linli.open(config)
+            // …sign in no one there, and no new token is made for a demo account.
+            #expect(try await prod.accounts.session(token: demoSession.token) == nil)
+            #expect(try await prod.accounts.bearer(token: demoToken) == nil)
+            await expectCode("not_found") { _ = try await prod.accounts.createAPIToken(username: "admin", name: "after") }
             do { try await prod.requireDisposableData("linli generate-requests"); Issue.record("ran in production") }
             catch let e as LinliError { #expect(e.code == "production") }
             do { _ = try await prod.accounts.login(username: "admin", password: Fixture.password); Issue.record("a demo account signed in in production") }
@@ -769,6 +845,18 @@ import _CryptoExtras
 }
 
 @Suite struct OpenAPITests {
+    /// Every query parameter the document declares is on a GET route that exists (the list is
+    /// written by hand beside the routes; a renamed route must take its parameters along).
+    @Test func declaredQueryParametersBelongToRoutes() async throws {
+        try await withFixture(.sqlite) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            let gets = Set(built.routes.filter { $0.method == .get }.map { OpenAPI.openAPIPath($0.path).0 })
+            let stray = OpenAPI.queries.keys.filter { !gets.contains($0) }.sorted()
+            #expect(stray == [], "declared for no route: \(stray)")
+            #expect(OpenAPI.queries.count > 30)
+        }
+    }
+
     /// A body refused before the route runs (an unreadable multipart) still answers an Open311
     /// client in GeoReport's error list, in the format the path names, not as a console page.
     @Test func open311RefusalsBeforeTheRouteAreGeoReportErrors() async throws {

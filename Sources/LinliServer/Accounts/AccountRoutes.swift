@@ -165,7 +165,7 @@ struct AuditRoutes {
 
     func register(_ r: Routes) {
         r.get("/audit", .action(.auditView)) { req, c in
-            let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
+            let before = try Input.id(req.uri.queryParameters.get("before").map { String($0) }, field: "before")
             let entries = try await audit.list(store, actor: try c.requireActor(), limit: 100, before: before)
             var rows = entries.map { Renderer.fields($0, c.lang) }
             let f = DateFormatter()
@@ -175,7 +175,7 @@ struct AuditRoutes {
             return renderer.page("audit", ["entries": rows, "older": entries.count == 100 ? entries.last!.id : 0], context: c, title: I18n.table(c.lang)["audit"]!)
         }
         r.get("/api/v1/audit", .action(.auditView)) { req, c in
-            let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
+            let before = try Input.id(req.uri.queryParameters.get("before").map { String($0) }, field: "before")
             return try JSON.response(try await audit.list(store, actor: try c.requireActor(), limit: 100, before: before))
         }
     }

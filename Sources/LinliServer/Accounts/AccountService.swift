@@ -335,7 +335,9 @@ public struct AccountService: Sendable {
     }
 
     func loadActor(_ db: any SQLDatabase, userID: Int64) async throws -> Actor? {
-        guard let u = try await db.raw("SELECT username, display_name FROM users WHERE id = \(bind: userID)").first() else { return nil }
+        // Demo accounts do not exist in production: a session or token made for one before the
+        // switch (or by hand) signs in no one, as password sign-in already refuses them.
+        guard let u = try await db.raw("SELECT username, display_name FROM users WHERE id = \(bind: userID)\(unsafeRaw: production ? " AND demo = 0" : "")").first() else { return nil }
         let grants = try await db.raw("""
             SELECT g.role, g.place_id, p.path, g.grid_id, g.household_id, g.resident_id, g.organisation_id FROM role_grants g JOIN places p ON p.id = g.place_id
             WHERE g.user_id = \(bind: userID) ORDER BY g.id
@@ -489,7 +491,7 @@ public struct AccountService: Sendable {
         let token = "lnl_" + env.token(bytes: 32)
         let now = env.nowSeconds
         try await store.transaction { db in
-            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)").first() else {
+            guard let u = try await db.raw("SELECT id FROM users WHERE username = \(bind: username)\(unsafeRaw: production ? " AND demo = 0" : "")").first() else {
                 throw LinliError.invalid("username", "not_found", "用户不存在")
             }
             let uid = try u.decode(column: "id", as: Int64.self)

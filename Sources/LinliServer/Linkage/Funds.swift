@@ -285,6 +285,15 @@ extension LinkageService {
                 }
                 guard kind == "resident" else { throw LinliError.invalid("donor_kind", "staff_only", "商户捐赠由社区工作人员登记") }
                 name = actor.displayName
+                // An account's name is typed by whoever signed up. Named on the public ledger,
+                // a giver is named as the registry knows them: the person their account is
+                // bound to, or not at all.
+                if input.publicName == true {
+                    guard let verified = try await Self.registeredName(db, actor) else {
+                        throw LinliError.invalid("public", "not_verified", "公开署名需要账号已绑定住户、核实身份；您可以不公开姓名捐赠")
+                    }
+                    name = verified
+                }
             }
             guard !name.isEmpty, name.count <= 60 else { throw LinliError.invalid("name", "required", "请填写捐赠人（60 字以内）") }
             if !staff {
@@ -295,6 +304,13 @@ extension LinkageService {
             try await audit.append(db, actor: actor, action: "fund.donate", objectType: "ledger_transaction", objectID: txn, path: p.path, detail: "amount=\(amount) matched=\(matched)")
             return DonationReceipt(transactionID: txn, amount: amount, matched: matched, amountText: Fen.text(amount), matchedText: Fen.text(matched), repeated: false)
         }
+    }
+
+    /// The name the registry holds for the person an account is bound to (a resident's grant
+    /// names them), or nil for an account bound to no one.
+    static func registeredName(_ db: any SQLDatabase, _ actor: Actor) async throws -> String? {
+        guard let person = actor.grants.first(where: { $0.role == .resident && $0.residentID != nil })?.residentID else { return nil }
+        return try await db.raw("SELECT name FROM residents WHERE id = \(bind: person)").first()?.decode(column: "name", as: String.self)
     }
 
     /// Books money that has arrived for a project (cash taken by staff, a confirmed payment): the

@@ -27,7 +27,7 @@ struct LinkageRoutes {
     func pick(_ req: Request, _ c: AppContext, _ action: Action = .linkageView) async throws -> Picked {
         let actor = try c.requireActor()
         let options = try await linkage.communityOptions(actor: actor, action)
-        let asked = req.uri.queryParameters.get("community").flatMap { Int64($0) }
+        let asked = try Input.id(req.uri.queryParameters.get("community").map { String($0) }, field: "community")
         if let asked, !options.contains(where: { $0.id == asked }) { throw LinliError.notFound }
         let id = asked ?? options.first?.id
         return Picked(id: id, options: options.map { ["value": $0.id, "label": $0.name, "selected": $0.id == id] }, query: id.map { "?community=\($0)" } ?? "")
@@ -519,7 +519,7 @@ struct LinkageRoutes {
             let manage = LinkageService.covers(actor, .projectManage, try await communityPath(id))
             data["manage"] = manage
             if manage {
-                let from = req.uri.queryParameters.get("need").flatMap { Int64($0) } ?? c.form.int("need_id")
+                let from = try Input.id(req.uri.queryParameters.get("need").map { String($0) }, field: "need") ?? c.form.int("need_id")
                 let needs = try await linkage.needs(communityID: id, actor: actor).filter { $0.status == "open" }
                 data["needs"] = needs.map { ["value": $0.id, "label": $0.title + "（\($0.supporters)）", "selected": $0.id == from] }
                 let chosen = needs.first { $0.id == from }
@@ -674,7 +674,7 @@ struct LinkageRoutes {
             return Picture.jpeg(bytes)
         }
         r.get("/ledger/:id", .open) { req, c in
-            let before = req.uri.queryParameters.get("before").flatMap { Int64($0) }
+            let before = try Input.id(req.uri.queryParameters.get("before").map { String($0) }, field: "before")
             let l = try await linkage.publicLedger(communityID: try c.id("id"), before: before)
             return renderer.page("ledger", ["name": l.name, "lines": Renderer.data(l.lines, c.lang), "empty": l.lines.isEmpty, "totals": l.totals,
                                             "community_id": try c.id("id"), "more": l.lines.count == 100 ? (l.lines.last?.id).map { $0 as Any } ?? false : false],
@@ -1090,7 +1090,7 @@ struct LinkageRoutes {
             try JSON.response(["transaction_id": try await linkage.payInstalment(applicationID: try c.id("id"), actor: try c.requireActor())], status: .created)
         }
         r.get("/api/v1/ledger/:id", .open) { req, c in
-            let l = try await linkage.publicLedger(communityID: try c.id("id"), before: req.uri.queryParameters.get("before").flatMap { Int64($0) })
+            let l = try await linkage.publicLedger(communityID: try c.id("id"), before: try Input.id(req.uri.queryParameters.get("before").map { String($0) }, field: "before"))
             struct Out: Encodable { var community: String; var transactions: [LinkageService.LedgerLine]; var totals: [String: String] }
             return try JSON.response(Out(community: l.name, transactions: l.lines, totals: l.totals))
         }

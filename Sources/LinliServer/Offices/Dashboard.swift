@@ -113,11 +113,9 @@ extension OfficesService {
                     r.matched.replacingOccurrences(of: ",", with: ""), r.visitCoverage, String(f.households), String(f.residents), String(f.compounds),
                     r.propertyCoverage, r.ownersCommitteeCoverage, r.partyBranchCoverage]
         }
-        func cell(_ s: String) -> String {
-            // Quoted always; a leading formula character is neutralised (CSV injection).
-            let safe = s.first.map { "=+-@".contains($0) && Double(s) == nil } == true ? "'" + s : s
-            return "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
+        // One escaping for every export: a leading formula character (= + - @, tab, CR) is
+        // neutralised (CSV injection), quotes where the cell needs them.
+        let cell = CSVReader.escape
         var out = "\u{FEFF}" + head.map(cell).joined(separator: ",") + "\r\n"
         for r in v.rows + [v.total] { out += line(r).map(cell).joined(separator: ",") + "\r\n" }
         return out

@@ -52,6 +52,9 @@ enum Workbook {
         return try SheetRows.read(sheet, shared: shared)
     }
 
+    /// The most rows a worksheet has (Excel's limit).
+    static let maxRows = 1_048_576
+
     /// Column letters of a cell reference ("AB12" → 27, zero-based).
     static func column(_ ref: String) -> Int? {
         var n = 0, any = false
@@ -123,7 +126,12 @@ private enum SheetRows {
         func parser(_ p: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
             switch e {
             case "row":
-                row = []; rowNumber = Int(a["r"] ?? "") ?? rowNumber + 1
+                // Excel's rows run from 1 to 1,048,576. A number outside them is a broken (or
+                // crafted) sheet, and counting on from it (`+ 1` for a row without `r`) could trap.
+                row = []
+                let n = a["r"].map { Int($0) } ?? rowNumber + 1
+                guard let n, (1...Workbook.maxRows).contains(n) else { bad = true; return }
+                rowNumber = n
             case "c":
                 col = a["r"].flatMap(Workbook.column) ?? row.count
                 type = a["t"] ?? "n"; value = ""

@@ -134,7 +134,7 @@ struct RequestsRoutes {
             let actor = try c.requireActor()
             let q = req.uri.queryParameters
             let (from, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
-            let placeID = q.get("place_id").flatMap { Int64($0) } ?? actor.grants(for: .requestFigures).first!.placeID
+            let placeID = try Input.id(q.get("place_id").map { String($0) }, field: "place_id") ?? actor.grants(for: .requestFigures).first!.placeID
             var data: [String: Any] = ["from": from, "to": to, "place_id": placeID]
             do {
                 let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
@@ -311,15 +311,15 @@ struct RequestsRoutes {
             let actor = try c.requireActor()
             let q = req.uri.queryParameters
             let (_, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
-            guard let placeID = q.get("place_id").flatMap({ Int64($0) }) else { throw LinliError.invalid("place_id", "required", "请给出 place_id") }
-            let months = q.get("months").flatMap { Int($0) } ?? 12
+            guard let placeID = try Input.id(q.get("place_id").map { String($0) }, field: "place_id") else { throw LinliError.invalid("place_id", "required", "请给出 place_id") }
+            let months = try Input.int(q.get("months").map { String($0) }, field: "months", default: 12, in: 1...24)
             return try JSON.response(try await requests.monthlyFigures(placeID: placeID, through: to, months: months, actor: actor))
         }
         r.get("/api/v1/figures", .action(.requestFigures)) { req, c in
             let actor = try c.requireActor()
             let q = req.uri.queryParameters
             let (from, to) = Self.defaultPeriod(q.get("from"), q.get("to"), now: requests.env.nowSeconds)
-            guard let placeID = q.get("place_id").flatMap({ Int64($0) }) else { throw LinliError.invalid("place_id", "required", "请给出 place_id") }
+            guard let placeID = try Input.id(q.get("place_id").map { String($0) }, field: "place_id") else { throw LinliError.invalid("place_id", "required", "请给出 place_id") }
             return try JSON.response(try await requests.figures(placeID: placeID, from: from, to: to, actor: actor))
         }
         r.get("/api/v1/inbox", .signedIn) { _, c in

@@ -208,7 +208,11 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             // Anything else is a bug or a failed dependency: say so in the log, not only to the client.
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
-            throw error
+            // Answered here, not rethrown: the framework's own bare 500 would pass the security
+            // headers by, and the person should read what happened in their own words. The
+            // cause stays in the log.
+            return try respond(request, context, .internalServerError,
+                               [LinliError(.internalServerError, code: "internal", message: "服务器出了问题，您的操作可能没有完成，请稍后重试")])
         }
     }
 
