@@ -13,6 +13,10 @@ public struct AppConfig: Sendable, StoreLocation {
     /// A streaming replica of that PostgreSQL database for heavy reads (LINLI_REPLICA_URL):
     /// figures and dashboards. Its primary must run `synchronous_commit = remote_apply` (README).
     public var replicaURL: String?
+    /// The same PostgreSQL database as its schema's owner (LINLI_MIGRATE_DATABASE_URL): when set,
+    /// migrations run as that role and the server's own role (`databaseURL`'s) is given rows,
+    /// not tables — it cannot truncate the audit log or drop its triggers (README, "Security").
+    public var migrateDatabaseURL: String?
     public var dataDirectory = "./data"
     public var sqlitePath: String { dataDirectory + "/linli.sqlite" }
     /// Photos, receipts, ballot documents, papers and evidence (LINLI_FILES_DIR). Several
@@ -77,6 +81,7 @@ public struct AppConfig: Sendable, StoreLocation {
         if let v = env["LINLI_PORT"], let p = Int(v) { c.port = p }
         c.databaseURL = env["LINLI_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         c.replicaURL = env["LINLI_REPLICA_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        c.migrateDatabaseURL = env["LINLI_MIGRATE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let v = env["LINLI_DATA_DIR"] { c.dataDirectory = v }
         c.sharedFilesDirectory = env["LINLI_FILES_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         c.dataKey = env["LINLI_DATA_KEY"]
@@ -178,6 +183,27 @@ public struct Linli: Sendable {
         migrations + capabilities.flatMap { $0.migrations }
     }
 
+    /// Applies pending migrations: as the schema's owner when `migrateDatabaseURL` is set (then
+    /// the server's role is given what it needs and no more), otherwise as the server's role.
+    static func migrate(_ config: AppConfig, _ store: any Store, _ capabilities: [any Capability.Type], logger: Logger) async throws {
+        guard let ownerURL = config.migrateDatabaseURL, store.dialect == .postgres, let url = config.databaseURL else {
+            try await Migrator.migrate(store, migrations(capabilities))
+            return
+        }
+        guard let role = Migrator.role(ofURL: url), Migrator.role(ofURL: ownerURL) != role else {
+            throw LinliError(.internalServerError, code: "same_role", message: "LINLI_MIGRATE_DATABASE_URL must sign in as the schema's owner, another role than LINLI_DATABASE_URL's")
+        }
+        let owner = try PostgresStore(url: ownerURL, logger: logger)
+        do {
+            try await Migrator.migrate(owner, migrations(capabilities))
+            try await Migrator.grantApplication(owner, role: role)
+        } catch {
+            await owner.shutdown()
+            throw error
+        }
+        await owner.shutdown()
+    }
+
     /// One capability built in its own target, as made when the app was put together.
     package func capability<C: Capability>(_ type: C.Type) -> C? {
         capabilities.lazy.compactMap { $0 as? C }.first
@@ -187,7 +213,7 @@ public struct Linli: Sendable {
     /// (`capabilities`: those in their own targets, named by the app, `LinliApp`).
     package static func open(_ config: AppConfig, capabilities: [any Capability.Type], logger: Logger = Logger(label: "linli")) async throws -> Linli {
         let store = try await StoreFactory.open(databaseURL: config.databaseURL, replicaURL: config.replicaURL, sqlitePath: config.sqlitePath, logger: logger)
-        try await Migrator.migrate(store, migrations(capabilities))
+        try await migrate(config, store, capabilities, logger: logger)
         let masterKey = try config.masterKey()
         let cipher = PersonalDataCipher(masterKey: masterKey)
         let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: FileFolder.documents.path(in: config.filesDirectory))

@@ -16,6 +16,12 @@ public enum Migrator {
     /// Applies every migration not yet recorded, each in its own transaction, in order.
     @discardableResult
     public static func migrate(_ store: any Store, _ migrations: [Migration]) async throws -> [String] {
+        // Read first: a server running as the application's role (no right to create anything)
+        // finds every migration applied by the owner and changes nothing.
+        let recorded = try? await store.transaction { db in
+            try await db.raw("SELECT id FROM schema_migrations").all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        if let recorded, Set(migrations.map(\.id)).isSubset(of: recorded) { return [] }
         try await store.transaction { db in
             // Under the same lock as each migration below: two servers creating it at once on an
             // empty PostgreSQL database would collide on its type's name.
@@ -54,5 +60,33 @@ public enum Migrator {
             try await store.transaction { db in try await db.raw("UPDATE shared_versions SET version = version + 1").run() }
         }
         return applied
+    }
+
+    /// Tables whose rows are never changed or removed once written: the application's role may
+    /// add and read them, nothing more (their triggers say so too, but a table's owner may
+    /// drop a trigger; a role that owns nothing may not).
+    public static let appendOnly = ["audit_log", "audit_chain"]
+
+    /// On PostgreSQL with two roles — the schema's owner, who migrates (LINLI_MIGRATE_DATABASE_URL),
+    /// and the application's, which serves (LINLI_DATABASE_URL) — gives the application's role
+    /// what serving needs: rows of every table, the sequences, and on the append-only tables
+    /// INSERT and SELECT only. It owns nothing, so it can neither TRUNCATE the audit log nor
+    /// drop its triggers. Run by the owner after each migration, every start (idempotent).
+    public static func grantApplication(_ owner: any Store, role: String) async throws {
+        guard owner.dialect == .postgres else { return }
+        try await owner.transaction { db in
+            try await db.raw("SELECT pg_advisory_xact_lock(7305)").run()
+            // CREATE for scratch tables of its own (the generators' and benchmarks'): a table it
+            // creates is its, but the ones the owner made stay out of its reach.
+            try await db.raw("GRANT USAGE, CREATE ON SCHEMA public TO \(ident: role)").run()
+            try await db.raw("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(ident: role)").run()
+            try await db.raw("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \(ident: role)").run()
+            for t in appendOnly { try await db.raw("REVOKE UPDATE, DELETE, TRUNCATE ON \(ident: t) FROM \(ident: role)").run() }
+        }
+    }
+
+    /// The role a PostgreSQL URL signs in as (`postgres://role[:password]@host/db`).
+    public static func role(ofURL url: String) -> String? {
+        URLComponents(string: url)?.user.flatMap { $0.removingPercentEncoding }
     }
 }

@@ -36,6 +36,14 @@ struct Fixture {
     let dataDir: String
     let config: AppConfig
     static let password = "test-password-1"
+
+    /// The schema owner's own connection (PostgreSQL), for what only the owner may do (tests
+    /// that play someone with the owner's rights); on SQLite the one store. Shut it down after.
+    func asOwner<T>(_ body: (any Store) async throws -> T) async throws -> T {
+        guard let url = config.migrateDatabaseURL else { return try await body(linli.store) }
+        let owner = try PostgresStore(url: url, logger: Logger(label: "test"))
+        do { let r = try await body(owner); await owner.shutdown(); return r } catch { await owner.shutdown(); throw error }
+    }
 }
 
 /// A fresh database with a tiny demo (two streets, so that every role has something out of scope).
@@ -59,7 +67,11 @@ func withFixture<T>(_ backend: Backend, accounts: Bool = true, clock: TestClock?
         try await store.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
         await store.shutdown()
         dbName = String(name)
-        config.databaseURL = admin.replacingOccurrences(of: "/linli_test", with: "/\(name)")
+        // As deployed: migrations as the schema's owner, the server as a role that owns nothing
+        // (scripts/postgres makes linli_app), so every test shows serving needs no owner's right.
+        let owner = admin.replacingOccurrences(of: "/linli_test", with: "/\(name)")
+        config.migrateDatabaseURL = owner
+        config.databaseURL = owner.replacingOccurrences(of: "://linli@", with: "://linli_app@")
     }
     let linli = try await Linli.open(config)
     let demo = try await linli.loadDemo(seed: 3, scale: 2, tiny: true)
