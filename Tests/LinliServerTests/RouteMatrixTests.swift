@@ -35,8 +35,16 @@ import LinliStore
             let roleUser = Dictionary(uniqueKeysWithValues: Fixture.demoUsers.map { ($0.1, $0.0) })
             // Removals last, so that every other route meets its objects still there.
             let routes = built.routes.filter { !Self.removes($0) } + built.routes.filter(Self.removes)
-            let (checked, narrowMisses) = try await built.app.test(.router) { client -> (Int, [String]) in
-                var checked = 0, misses: [String] = []
+            // On SQLite, a connection of its own whose `data_version` moves whenever any other
+            // connection commits: a refused write that committed anything shows (finding 9: a
+            // grid worker's move answered 403 and was kept).
+            let probe: SQLiteStore? = backend == .sqlite ? try await SQLiteStore.open(path: f.config.sqlitePath, readers: 1, logger: Logger(label: "probe")) : nil
+            let commits: @Sendable () async throws -> Int64 = {
+                guard let probe else { return 0 }
+                return try await probe.read { db in try await db.raw("PRAGMA data_version").first()!.decode(column: "data_version", as: Int64.self) }
+            }
+            let (checked, narrowMisses, wroteOnRefusal) = try await built.app.test(.router) { client -> (Int, [String], [String]) in
+                var checked = 0, misses: [String] = [], wroteOnRefusal: [String] = []
                 var deleted: Set<String> = []
                 for route in routes {
                     guard let targets = Self.targets(route.path, world, ids) else {
@@ -56,10 +64,14 @@ import LinliStore
                                 if let contentType { headers[.contentType] = contentType }
                                 return try await client.execute(uri: uri, method: route.method, headers: headers, body: body.map { ByteBuffer(string: $0) })
                             }
+                            let before = route.method == .get ? 0 : try await commits()
                             let res = try await call(uri)
                             let status = Int(res.status.code)
                             let context = "\(route.method) \(uri) as \(role.rawValue) (\(which)) → \(status): \(res.body.text.prefix(160))"
                             checked += 1
+                            // A refusal writes nothing.
+                            if route.method != .get, status >= 400, !Self.countsRefusals.keys.contains("\(route.method) \(route.path)"),
+                               try await commits() != before { wroteOnRefusal.append(context) }
                             #expect(status < 500, "\(context)")
                             let allowed: Bool
                             switch route.access {
@@ -109,7 +121,7 @@ import LinliStore
                     let res = try await client.execute(uri: uri, method: route.method)
                     #expect(res.status == .unauthorized, "\(route.method) \(uri) unauthenticated")
                 }
-                return (checked, misses)
+                return (checked, misses, wroteOnRefusal)
             }
             // Narrower roles (a grid worker, a property company, a resident, a volunteer, an app)
             // see only part of the street: the objects of the first street they are refused are
@@ -119,8 +131,18 @@ import LinliStore
             #expect(unexpected.isEmpty, "refused inside the street, not declared: \(unexpected.sorted().joined(separator: "\n"))")
             #expect(unused.isEmpty, "declared refusals no longer refused: \(unused.sorted().joined(separator: "\n"))")
             #expect(checked > 4000, "every route × role × inside/outside")
+            #expect(wroteOnRefusal.isEmpty, "refused, but committed a change: \(wroteOnRefusal.joined(separator: "\n"))")
+            await probe?.shutdown()
         }
     }
+
+    /// Refusals that write on purpose, each with why; every other refused write commits nothing.
+    static let countsRefusals: [String: String] = [
+        "POST /bind": "a wrong household code or ID ending counts against the account's guesses",
+        "POST /api/v1/bind": "the same, through the API",
+        "POST /api/v1/tokens": "a failed sign-in is throttled and written to the audit log",
+        "POST /certificates/:id/revoke": "the certificate's page shown again with the refusal writes the audited look at it",
+    ]
 
     enum Which: String, CustomStringConvertible { case plain, inside, outside, missing; var description: String { rawValue } }
 

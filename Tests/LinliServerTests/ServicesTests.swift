@@ -103,6 +103,11 @@ import LinliStore
             // Sent twice (a retry): one application.
             let (again, createdAgain) = try await a.apply(service.id, apply, papers: [TestImages.png], actor: resident)
             #expect(!createdAgain && again.id == sent.id)
+            // The same key for another service is a mistake, not that application.
+            var otherInput = AffairInput()
+            otherInput.placeID = f.demo.firstCommunityID; otherInput.name = "高龄津贴"; otherInput.mode = .online; otherInput.promisedDays = 5
+            let otherService = try await a.createAffair(otherInput, actor: staff)
+            await expectCode("reused") { _ = try await a.apply(otherService.id, apply, papers: [TestImages.png], actor: resident) }
             // The paper is encrypted at rest, and opens for the applicant.
             let name = try await f.linli.store.read { db in
                 try await db.raw("SELECT stored_name FROM affair_papers WHERE id = \(bind: sent.papers[0])").first()!.decode(column: "stored_name", as: String.self)
