@@ -451,11 +451,12 @@ public struct AffairsService: Sendable {
         let now = env.nowSeconds
         let (id, created): (Int64, Bool) = try await store.transaction { db in
             if let key, let old = try await db.query("""
-                SELECT id, affair_id, slot_id FROM affair_applications WHERE applicant_user_id = \(actor.userID) AND client_key = \(key)
+                SELECT id, affair_id, slot_id, household_id FROM affair_applications WHERE applicant_user_id = \(actor.userID) AND client_key = \(key)
                 """).first() {
                 // The same key sent again for the same service (and counter time) is the
                 // application made; for another one it is a key used twice by mistake.
-                guard try old.decode(column: "affair_id", as: Int64.self) == affairID, try old.decode(column: "slot_id", as: Int64?.self) == i.slotID else {
+                guard try old.decode(column: "affair_id", as: Int64.self) == affairID, try old.decode(column: "slot_id", as: Int64?.self) == i.slotID,
+                      try old.decode(column: "household_id", as: Int64.self) == (try await household(db, i, actor).id) else {
                     throw LinliError.invalid("client_key", "reused", "这个 client_key 已用于您的另一份申请")
                 }
                 return (try old.decode(column: "id", as: Int64.self), false)

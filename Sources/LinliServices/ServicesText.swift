@@ -185,7 +185,7 @@ enum ServicesText {
         "space_kind_party_home": ("党群微家", "Party and community home"), "space_kind_reading_room": ("阅览室", "Reading room"),
         "space_kind_children": ("儿童之家", "Children's space"), "space_kind_meeting_room": ("会议室", "Meeting room"), "space_kind_hall": ("多功能厅", "Hall"),
         "space_status_pending": ("待同意", "Waiting for approval"), "space_status_approved": ("已预约", "Booked"),
-        "meal_breakfast": ("早餐", "Breakfast"), "meal_lunch": ("午餐", "Lunch"), "meal_dinner": ("晚餐", "Dinner"),
+        // The meals' names (meal_breakfast …) are linkage's: its delivery rounds show them too.
         "help_kind_ask": ("求助", "Ask"), "help_kind_offer": ("能帮", "Offer"),
         "audience_all": ("所有居民", "Everyone"), "signup_confirmed": ("已报名", "Signed up"), "signup_waiting": ("候补", "Waiting"),
         "affair_mode_online": ("在线申请", "Online"), "affair_mode_counter": ("窗口办理（需预约或取号）", "At the counter"),

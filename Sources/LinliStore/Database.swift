@@ -11,6 +11,28 @@ import SQLKit
 public enum Dialect: Sendable {
     case sqlite, postgres
 
+    /// The schema of scratch tables (a generator's working table, a benchmark's rows) on
+    /// PostgreSQL: the server's own role may create tables there and nowhere else, and it is on
+    /// no one's search path, so nothing made there can stand in for the owner's objects. SQLite
+    /// has one schema and one file's permissions.
+    package static let scratchSchema = "linli_scratch"
+
+    /// A scratch table's name, qualified where the database has schemas.
+    package func scratch(_ table: String) -> String {
+        switch self {
+        case .sqlite: table
+        case .postgres: Self.scratchSchema + "." + table
+        }
+    }
+
+    /// The same as an expression for SQLKit's builders.
+    package func scratchTable(_ table: String) -> SQLQualifiedTable {
+        switch self {
+        case .sqlite: SQLQualifiedTable(table)
+        case .postgres: SQLQualifiedTable(table, space: Self.scratchSchema)
+        }
+    }
+
     /// Column definition of an auto-increment primary key.
     package var idColumn: String {
         switch self {

@@ -76,12 +76,21 @@ public enum Migrator {
         guard owner.dialect == .postgres else { return }
         try await owner.transaction { db in
             try await db.raw("SELECT pg_advisory_xact_lock(7305)").run()
-            // CREATE for scratch tables of its own (the generators' and benchmarks'): a table it
-            // creates is its, but the ones the owner made stay out of its reach.
-            try await db.raw("GRANT USAGE, CREATE ON SCHEMA public TO \(ident: role)").run()
-            try await db.raw("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(ident: role)").run()
-            try await db.raw("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \(ident: role)").run()
-            for t in appendOnly { try await db.raw("REVOKE UPDATE, DELETE, TRUNCATE ON \(ident: t) FROM \(ident: role)").run() }
+            // Nothing of its own in the schema the owner's objects live in (a table it made there
+            // would be its to truncate, a function could stand in for the owner's); scratch
+            // tables go to their own schema.
+            try await db.raw("REVOKE CREATE ON SCHEMA public FROM \(ident: role)").run()
+            try await db.raw("GRANT USAGE, CREATE ON SCHEMA \(ident: Dialect.scratchSchema) TO \(ident: role)").run()
+            // The owner's tables and sequences, by name: `ON ALL TABLES` fails outright on any
+            // table the owner has no right to grant. UPDATE on sequences: loaders set them after
+            // rows come in with their ids.
+            let tables = try await db.raw("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user ORDER BY 1")
+                .all().map { try $0.decode(column: "name", as: String.self) }
+            for t in tables { try await db.raw("GRANT SELECT, INSERT, UPDATE, DELETE ON \(ident: t) TO \(ident: role)").run() }
+            let sequences = try await db.raw("SELECT sequencename AS name FROM pg_sequences WHERE schemaname = 'public' AND sequenceowner = current_user ORDER BY 1")
+                .all().map { try $0.decode(column: "name", as: String.self) }
+            for q in sequences { try await db.raw("GRANT USAGE, SELECT, UPDATE ON SEQUENCE \(ident: q) TO \(ident: role)").run() }
+            for t in appendOnly where tables.contains(t) { try await db.raw("REVOKE UPDATE, DELETE, TRUNCATE ON \(ident: t) FROM \(ident: role)").run() }
         }
     }
 

@@ -14,6 +14,8 @@ public enum PlatformMigrations {
             // One row per thing kept in memory (categories and routing rules, …): its version.
             "CREATE TABLE shared_versions (name TEXT PRIMARY KEY, version BIGINT NOT NULL)",
         ]),
+        // Scratch tables live apart (see `Dialect.scratchSchema`).
+        Migration("platform.002", ["postgres:CREATE SCHEMA IF NOT EXISTS linli_scratch"]),
     ]
 }
 

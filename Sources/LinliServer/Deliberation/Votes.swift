@@ -453,7 +453,9 @@ extension DeliberationService {
                 guard let revision else {
                     // The same ballot again from the same voter (a phone retrying after a lost
                     // answer) gets the receipt it was given, not a refusal; another choice is refused.
-                    if proxy == nil, let same = try await db.raw("""
+                    // Only an owner's own online vote: staff entering paper or a proxy bring a
+                    // document each time, which must not be taken for the one already recorded.
+                    if proxy == nil, partMethod == .online, let same = try await db.raw("""
                         SELECT revision, cast_at FROM ballots WHERE poll_id = \(bind: p.id) AND part_id = \(bind: part)
                         AND cast_by = \(bind: actor.userID) AND choice = \(bind: choice.rawValue) AND method = \(bind: partMethod.rawValue)
                         """).first() {

@@ -289,6 +289,11 @@ extension LinkageService {
                 // a giver is named as the registry knows them: the person their account is
                 // bound to, or not at all.
                 if input.publicName == true {
+                    // Someone acting for the person (a relative, staff) may give, but not put
+                    // the person's registered name on the public ledger.
+                    guard actor.acting == nil else {
+                        throw LinliError.invalid("public", "acting", "代办时不能以被代办人的姓名公开署名")
+                    }
                     guard let verified = try await Self.registeredName(db, actor) else {
                         throw LinliError.invalid("public", "not_verified", "公开署名需要账号已绑定住户、核实身份；您可以不公开姓名捐赠")
                     }

@@ -116,6 +116,8 @@ enum LinkageText {
     ]
 
     static let values: [String: (String, String)] = [
+        // A meal's name: on a volunteer's delivery round here, and on the canteen's pages above.
+        "meal_breakfast": ("早餐", "Breakfast"), "meal_lunch": ("午餐", "Lunch"), "meal_dinner": ("晚餐", "Dinner"),
         "provider_wechatpay": ("微信支付", "WeChat Pay"), "provider_bank": ("银行转账", "Bank transfer"),
         "shift_proposed": ("待回复", "Awaiting answer"), "shift_accepted": ("已接受", "Accepted"), "shift_declined": ("已谢绝", "Declined"),
         "shift_confirmed": ("已确认", "Confirmed"), "shift_done": ("已完成", "Done"), "shift_cancelled": ("已取消", "Cancelled"),

@@ -34,10 +34,11 @@ extension RequestsService {
         let categories = snapshot.order.compactMap { snapshot.categories[$0] }.filter(\.active)
         guard !categories.isEmpty else { throw LinliError.invalid("categories", "none", "没有可用的诉求类别") }
         // One target per (household, category): where it is and who answers for it.
+        let scratch = store.dialect.scratch("gen_targets")
         let targets = try await store.transaction { db -> Int in
-            try await db.raw("DROP TABLE IF EXISTS gen_targets").run()
+            try await db.raw("DROP TABLE IF EXISTS \(unsafeRaw: scratch)").run()
             try await db.raw("""
-                CREATE TABLE gen_targets (n BIGINT PRIMARY KEY, category TEXT, household_id BIGINT, place_id BIGINT, path TEXT, street_id BIGINT,
+                CREATE TABLE \(unsafeRaw: scratch) (n BIGINT PRIMARY KEY, category TEXT, household_id BIGINT, place_id BIGINT, path TEXT, street_id BIGINT,
                 community_id BIGINT, compound_id BIGINT, grid_id BIGINT, address TEXT, party_kind TEXT, party_key TEXT, party_name TEXT,
                 party_path TEXT, party_grid_id BIGINT, accept_s BIGINT, contact_s BIGINT, resolve_s BIGINT)
                 """).run()
@@ -45,7 +46,7 @@ extension RequestsService {
             var parties: [String: Party] = [:]
             var n: Int64 = 0
             func newInsert() -> SQLInsertBuilder {
-                db.insert(into: "gen_targets").columns("n", "category", "household_id", "place_id", "path", "street_id", "community_id",
+                db.insert(into: store.dialect.scratchTable("gen_targets")).columns("n", "category", "household_id", "place_id", "path", "street_id", "community_id",
                                                        "compound_id", "grid_id", "address", "party_kind", "party_key", "party_name",
                                                        "party_path", "party_grid_id", "accept_s", "contact_s", "resolve_s")
             }
@@ -111,7 +112,7 @@ extension RequestsService {
                 UPDATE requests SET accept_due = \(bind: now - 60), next_due = \(bind: now - 60), missed = '', level = 0
                 WHERE id IN (SELECT id FROM requests WHERE id > \(bind: first) AND status = 'assigned' ORDER BY id DESC LIMIT \(unsafeRaw: String(max(0, overdue))))
                 """).run()
-            try await db.raw("DROP TABLE gen_targets").run()
+            try await db.raw("DROP TABLE \(unsafeRaw: scratch)").run()
         }
         try await store.refreshPlannerStatistics(["requests", "request_events"])
         try await recountNeeds()
@@ -122,6 +123,7 @@ extension RequestsService {
     /// The INSERT … SELECT making requests lo…hi (0-based) of `count`, in created order.
     static func generateSQL(_ dialect: Dialect, lo: Int, hi: Int, count: Int, firstID: Int64, targets: Int, start: Int64, span: Int64, now: Int64,
                             submitter: Int64) -> SQLQueryString {
+        let scratch = dialect.scratch("gen_targets")
         // i → a well-mixed pseudo-random number, the same on both databases.
         let h = "((i * 2654435761) % 1000003)"
         let t = "(\(start) + i * \(span) / \(count))"
@@ -168,9 +170,9 @@ extension RequestsService {
                             (CASE \(h) % 5 WHEN 0 THEN 'phone' WHEN 1 THEN 'walk_in' ELSE 'app' END) AS channel,
                             (i * 7919) % \(targets) AS n
                         \(from)
-                    ) a JOIN gen_targets g0 ON g0.n = a.n
+                    ) a JOIN \(scratch) g0 ON g0.n = a.n
                 ) b
-            ) u JOIN gen_targets g ON g.n = u.n
+            ) u JOIN \(scratch) g ON g.n = u.n
             JOIN (SELECT 0 AS k, '楼道灯坏了，晚上看不见台阶' AS description UNION ALL SELECT 1, '楼下垃圾桶满了没人清运'
                   UNION ALL SELECT 2, '电梯又停了，老人上下楼困难' UNION ALL SELECT 3, '小区门口车辆乱停堵住消防通道'
                   UNION ALL SELECT 4, '屋顶漏水，墙面发霉' UNION ALL SELECT 5, '夜里广场舞音响太吵') d ON d.k = u.h % 6
