@@ -104,12 +104,28 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // The offices' side (lists, work items, ratings, assessments, certificates, dashboards,
+        // the outbox): a capability in its own target, above the platform.
+        .target(
+            name: "LinliOffices",
+            dependencies: [
+                "LinliCore",
+                "LinliStore",
+                "LinliServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         // The app put together: every capability, for the command line and the tests.
         .target(
             name: "LinliApp",
             dependencies: [
                 "LinliServer",
                 "LinliServices",
+                "LinliOffices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -119,6 +135,7 @@ let package = Package(
             dependencies: [
                 "LinliApp",
                 "LinliServices",
+                "LinliOffices",
                 "LinliServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -139,6 +156,7 @@ let package = Package(
             dependencies: [
                 "LinliServer",
                 "LinliServices",
+                "LinliOffices",
                 "LinliApp",
                 "LinliCore",
                 "LinliStore",

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import LinliCore
+import LinliServer
 import LinliStore
 
 public struct OfficeListItemInput: Codable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import LinliCore
+import LinliServer
 
 extension Linli {
     /// The demo street's lists (admission, assist, negative and autonomy; the admission list

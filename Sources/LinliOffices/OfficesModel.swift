@@ -1,6 +1,7 @@
 import Foundation
 import Crypto
 import LinliCore
+import LinliServer
 
 /// The four lists a street or district keeps (Chengdu's 三张清单 and Hangzhou's 准入).
 public enum OfficeListKind: String, Sendable, CaseIterable, Codable {

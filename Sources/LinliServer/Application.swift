@@ -154,6 +154,13 @@ package protocol Capability: Sendable {
     func register(_ routes: Routes, renderer: Renderer, linli: Linli)
     /// Housekeeping the server runs every sweep (files no row points at, …), by name.
     var sweeps: [(String, @Sendable () async throws -> Int)] { get }
+    /// Small jobs every few seconds (delivering an outbox), each safe on several servers at once.
+    var jobs: [(String, @Sendable () async throws -> Void)] { get }
+}
+
+extension Capability {
+    package var sweeps: [(String, @Sendable () async throws -> Int)] { [] }
+    package var jobs: [(String, @Sendable () async throws -> Void)] { [] }
 }
 
 /// Everything the server and the command line share: one store and the capabilities' use cases.
@@ -164,20 +171,20 @@ public struct Linli: Sendable {
     public let accounts: AccountService
     public let audit: AuditLog
     public let cipher: PersonalDataCipher
-    public let requests: RequestsService
+    /// Capabilities in their own targets set hooks on it when they are made (the offices' outbox).
+    public package(set) var requests: RequestsService
     public let inbox: Inbox
     public let deliberation: DeliberationService
     /// Capabilities in their own targets set hooks on it when they are made.
     public package(set) var linkage: LinkageService
     public let auditChain: AuditChain
-    public let gridWork: GridWorkService
-    public let offices: OfficesService
+    public package(set) var gridWork: GridWorkService
     /// The capabilities built in their own targets, as the app was put together.
     package private(set) var capabilities: [any Capability] = []
 
     /// The migrations of this target's capabilities (those in their own targets follow).
     public static let migrations: [Migration] = PlatformMigrations.all + RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
-        + OfficesMigrations.all + CircleMigrations.all
+        + CircleMigrations.all
 
     package static func migrations(_ capabilities: [any Capability.Type]) -> [Migration] {
         migrations + capabilities.flatMap { $0.migrations }
@@ -190,7 +197,10 @@ public struct Linli: Sendable {
             try await Migrator.migrate(store, migrations(capabilities))
             return
         }
-        guard let role = Migrator.role(ofURL: url), Migrator.role(ofURL: ownerURL) != role else {
+        guard let role = Migrator.role(ofURL: url), let ownerRole = Migrator.role(ofURL: ownerURL) else {
+            throw LinliError(.internalServerError, code: "no_role", message: "LINLI_DATABASE_URL and LINLI_MIGRATE_DATABASE_URL must each name their role (postgres://role@host/db)")
+        }
+        guard ownerRole != role else {
             throw LinliError(.internalServerError, code: "same_role", message: "LINLI_MIGRATE_DATABASE_URL must sign in as the schema's owner, another role than LINLI_DATABASE_URL's")
         }
         let owner = try PostgresStore(url: ownerURL, logger: logger)
@@ -228,13 +238,6 @@ public struct Linli: Sendable {
         var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
                                        partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
         let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
-        // Work items keep the same working-day calendar (holidays, 调休) as requests' deadlines.
-        let offices = OfficesService(store: store, env: config.environment, linkage: linkage, registry: registry, cipher: cipher,
-                                     evidenceDirectory: FileFolder.evidence.path(in: config.filesDirectory), calendar: { [requests, store, env = config.environment] in
-            try await requests.config.snapshot(in: store, now: env.nowSeconds).calendar
-        })
-        // Every step of a request reaches the outbox to an upper-level system in its own transaction.
-        requests.changed = { [offices] db, ids, kind in try await offices.enqueue(db, requestIDs: ids, kind: kind) }
         // A request routed to a named department: who it is (the registry's) and who works there (accounts').
         requests.departments = { [registry] db, ids in try await registry.departments(db, ids: ids) }
         requests.departmentsAt = { [registry] db, places in try await registry.departments(db, at: places) }
@@ -242,8 +245,6 @@ public struct Linli: Sendable {
         requests.departmentStaff = { db, org in try await AccountService.holders(db, organisationID: org) }
         var gridWork = GridWorkService(store: store, cipher: cipher, env: config.environment, registry: registry,
                                        photoDirectory: FileFolder.gridworkPhotos.path(in: config.filesDirectory))
-        // A visit's "needs help" becomes a request through the requests capability's own use case.
-        gridWork.fileRequest = { [requests] input, photos, actor in try await requests.submit(input, photos: photos, actor: actor).request.id }
         gridWork.postNeed = { [linkage] input, actor in try await linkage.postNeed(input, actor: actor) }
         gridWork.sms = accounts.sms
         gridWork.smsInboundToken = config.smsInboundToken
@@ -268,9 +269,13 @@ public struct Linli: Sendable {
                           requests: requests,
                           inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
                           linkage: linkage,
-                          auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork,
-                          offices: offices)
+                          auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork)
         for c in capabilities { linli.capabilities.append(try c.make(&linli)) }
+        // Set once the capabilities have set their hooks on requests (the outbox hears every
+        // step): a visit's "needs help" becomes a request through the requests' own use case.
+        linli.gridWork.fileRequest = { [requests = linli.requests] input, photos, actor in
+            try await requests.submit(input, photos: photos, actor: actor).request.id
+        }
         return linli
     }
 }
@@ -342,7 +347,6 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     CircleRoutes(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment), situation: situation,
                  renderer: renderer).register(routes)
     for c in linli.capabilities { c.register(routes, renderer: renderer, linli: linli) }
-    OfficesRoutes(offices: linli.offices, renderer: renderer).register(routes)
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
@@ -369,11 +373,11 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         // The ceiling a write endpoint is judged against: one INSERT in one transaction, same store path.
         let store = linli.store
         try await store.transaction { db in
-            try await db.raw("CREATE TABLE IF NOT EXISTS bench_rows (id \(unsafeRaw: store.dialect.idColumn), at BIGINT NOT NULL, body TEXT NOT NULL)").run()
+            try await db.raw("CREATE TABLE IF NOT EXISTS \(unsafeRaw: store.dialect.scratch("bench_rows")) (id \(unsafeRaw: store.dialect.idColumn), at BIGINT NOT NULL, body TEXT NOT NULL)").run()
         }
         routes.post("/bench/insert", .open) { _, _ in
             try await store.transaction { db in
-                try await db.raw("INSERT INTO bench_rows (at, body) VALUES (\(bind: Int64(Date().timeIntervalSince1970)), 'x')").run()
+                try await db.raw("INSERT INTO \(unsafeRaw: store.dialect.scratch("bench_rows")) (at, body) VALUES (\(bind: Int64(Date().timeIntervalSince1970)), 'x')").run()
             }
             return Response(status: .created)
         }
@@ -386,7 +390,6 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     let store = linli.store
     if linli.config.sweepInterval > 0 {
         let sweeps: [(String, @Sendable () async throws -> Int)] = [
-            ("evidence", { [offices = linli.offices] in try await offices.removeOrphanEvidence() }),
             ("grid-work photos", { [gridWork = linli.gridWork] in try await gridWork.removeOrphanPhotos() }),
             ("grid-work retention", { [gridWork = linli.gridWork] in try await gridWork.applyRetention() }),
             ("sensitive-data retention", { [registry = linli.registry] in try await registry.sweepSensitive() }),
@@ -396,13 +399,14 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     if linli.config.sweepInterval > 0 {
         let chain = linli.auditChain, linkage = linli.linkage
-        app.addServices(HousekeepingService(jobs: [
+        let jobs: [(String, @Sendable () async throws -> Void)] = [
             ("audit seal", { _ = try await chain.sealPending() }),
             ("pledge expiry", { _ = try await linkage.expirePledges() }),
-            ("outbox delivery", { [offices = linli.offices] in _ = try await offices.deliverOutbox() }),
             ("acknowledgement reminders", { [gridWork = linli.gridWork] in _ = try await gridWork.remindUnacknowledged() }),
             ("notices by SMS", { [gridWork = linli.gridWork] in _ = try await gridWork.sendDueSMS() }),
-        ], interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
+        ]
+        app.addServices(HousekeepingService(jobs: jobs + linli.capabilities.flatMap(\.jobs),
+                                            interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))
     }
     app.addServices(StoreService(store: store))
     return BuiltApplication(app: app, linli: linli, routes: routes.table)

@@ -4,6 +4,7 @@ import Hummingbird
 import LinliServer
 import LinliApp
 import LinliServices
+import LinliOffices
 import Logging
 import LinliCore
 import LinliStore

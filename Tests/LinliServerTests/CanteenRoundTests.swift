@@ -7,6 +7,7 @@ import SQLKit
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore
@@ -170,6 +171,8 @@ import LinliStore
             try await built.app.test(.router) { client in
                 var r = try await client.execute(uri: "/volunteer", method: .get, headers: [.authorization: "Bearer \(vt)"])
                 #expect(r.status == .ok && r.body.text.contains("stop-\(order.id)") && r.body.text.contains("已送达"))
+                // The meal by its name, not its code (the canteen's words once left the platform's catalogue).
+                #expect(r.body.text.contains("午餐") && !r.body.text.contains("meal_lunch"), "the round names the meal")
                 r = try await client.execute(uri: "/canteens/\(canteen.id)/kitchen?day=2026-12-09", method: .get, headers: [.authorization: "Bearer \(st)"])
                 #expect(r.status == .ok && r.body.text.contains("id=\"round-crew\"") && r.body.text.contains(onRound) && !r.body.text.contains("round-no-crew"))
                 r = try await client.execute(uri: "/canteens/\(canteen.id)/kitchen?day=2026-12-10", method: .get, headers: [.authorization: "Bearer \(st)"])

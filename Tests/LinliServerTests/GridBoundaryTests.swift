@@ -6,6 +6,7 @@ import NIOCore
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore

@@ -8,6 +8,7 @@ import SQLKit
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore
@@ -160,3 +161,5 @@ let serverSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
     .appendingPathComponent("Sources/LinliServer")
 /// `Sources/LinliServices`: the daily services, a capability in its own target.
 let servicesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliServices")
+/// `Sources/LinliOffices`: the offices' side, a capability in its own target.
+let officesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliOffices")

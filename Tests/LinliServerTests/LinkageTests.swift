@@ -7,6 +7,7 @@ import SQLKit
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore
@@ -486,6 +487,24 @@ extension LinkageStoreTests {
                 #expect(!r.body.text.contains(#""who":"\#(residentName)""#) && r.body.text.contains(#""who":"\#(residentName.maskedName)""#))
                 r = try await call("/api/v1/projects/\(project)", .get, "resident")
                 #expect(r.status == .ok && r.body.text.contains(#""raised":1250"#))
+            }
+        }
+    }
+}
+
+@Suite struct VolunteerCertificatePageTests {
+    /// The volunteer's certificate of hours is a page of its own: the offices' certificates once
+    /// took its template's name, and the volunteer's page came out with an empty heading.
+    @Test func aVolunteersCertificateShowsTheirNameAndHours() async throws {
+        try await withFixture(.sqlite) { f in
+            _ = try await f.linli.loadLinkageDemo()
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            try await built.app.test(.router) { client in
+                let cookie = try await webLogin(client, "volunteer")
+                let r = try await client.execute(uri: "/volunteer/certificate", method: .get, headers: [.cookie: cookie])
+                #expect(r.status == .ok)
+                #expect(r.body.text.contains("志愿服务时长证明") && r.body.text.contains(#"id="certificate""#), "\(r.body.text.prefix(600))")
+                #expect(!r.body.text.contains("certificate-number"), "not the offices' certificate")
             }
         }
     }

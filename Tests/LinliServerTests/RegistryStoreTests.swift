@@ -6,6 +6,7 @@ import SQLKit
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore
@@ -107,32 +108,34 @@ import LinliStore
     @Test(arguments: Backend.available)
     func boundSQLBindsTypedValuesOnBothDatabases(_ backend: Backend) async throws {
         try await withFixture(backend, accounts: false) { f in
-            let store = f.linli.store
-            try await store.transaction { db in
-                try await db.raw("CREATE TABLE bound_test (id BIGINT PRIMARY KEY, name TEXT, score DOUBLE PRECISION, note TEXT, ref BIGINT, flag BIGINT)").run()
-                let none: Int64? = nil, noText: String? = nil, noScore: Double? = nil
-                try await db.insertRows("INSERT INTO bound_test (id, name, score, note, ref, flag) VALUES ", [Int64(1), 2, 3]) { i in
-                    i == 2 ? "(\(i), \(noText), \(noScore), 'what?', \(none), \(false))" : "(\(i), \("名" + String(i)), \(Double(i) / 2), \("n" + String(i)), \(i * 10), \(i == 1))"
-                }
-            }
-            let (rows, viaSQLKit, nested) = try await store.read { db in
-                let either = BoundSQL.joined(["id = \(Int64(1))", "ref = \(Int64(30))"], separator: " OR ")
-                let rows = try await db.query("SELECT id, name, score, note, ref, flag FROM bound_test WHERE id IN (\(list: [1, 2, 3])) AND (\(either) OR note = 'what?') ORDER BY id").all()
-                let viaSQLKit = try await db.raw("SELECT COUNT(*) AS n FROM bound_test WHERE \(either) AND id > \(bind: 0)").first()!.decode(column: "n", as: Int.self)
-                @Sendable func deeper(_ n: Int) async throws -> Int {
-                    n == 0 ? 0 : try await store.read { db in
-                        try await db.query("SELECT COUNT(*) AS n FROM bound_test WHERE name IS NULL").first()!.decode(column: "n", as: Int.self) + deeper(n - 1)
+            // The owner's connection: the test makes a table of its own (the server's role may not).
+            try await f.asOwner { store in
+                try await store.transaction { db in
+                    try await db.raw("CREATE TABLE bound_test (id BIGINT PRIMARY KEY, name TEXT, score DOUBLE PRECISION, note TEXT, ref BIGINT, flag BIGINT)").run()
+                    let none: Int64? = nil, noText: String? = nil, noScore: Double? = nil
+                    try await db.insertRows("INSERT INTO bound_test (id, name, score, note, ref, flag) VALUES ", [Int64(1), 2, 3]) { i in
+                        i == 2 ? "(\(i), \(noText), \(noScore), 'what?', \(none), \(false))" : "(\(i), \("名" + String(i)), \(Double(i) / 2), \("n" + String(i)), \(i * 10), \(i == 1))"
                     }
                 }
-                return (rows, viaSQLKit, try await deeper(6))
+                let (rows, viaSQLKit, nested) = try await store.read { db in
+                    let either = BoundSQL.joined(["id = \(Int64(1))", "ref = \(Int64(30))"], separator: " OR ")
+                    let rows = try await db.query("SELECT id, name, score, note, ref, flag FROM bound_test WHERE id IN (\(list: [1, 2, 3])) AND (\(either) OR note = 'what?') ORDER BY id").all()
+                    let viaSQLKit = try await db.raw("SELECT COUNT(*) AS n FROM bound_test WHERE \(either) AND id > \(bind: 0)").first()!.decode(column: "n", as: Int.self)
+                    @Sendable func deeper(_ n: Int) async throws -> Int {
+                        n == 0 ? 0 : try await store.read { db in
+                            try await db.query("SELECT COUNT(*) AS n FROM bound_test WHERE name IS NULL").first()!.decode(column: "n", as: Int.self) + deeper(n - 1)
+                        }
+                    }
+                    return (rows, viaSQLKit, try await deeper(6))
+                }
+                #expect(try rows.map { try $0.decode(column: "id", as: Int64.self) } == [1, 2, 3])
+                #expect(try rows[0].decode(column: "name", as: String.self) == "名1" && rows[0].decode(column: "score", as: Double.self) == 0.5)
+                #expect(try rows.map { try $0.decode(column: "flag", as: Int.self) } == [1, 0, 0])
+                #expect(try rows[1].decode(column: "name", as: String?.self) == nil && rows[1].decode(column: "ref", as: Int64?.self) == nil)
+                #expect(try rows[1].decode(column: "note", as: String.self) == "what?")
+                #expect(viaSQLKit == 2)
+                #expect(nested == 6)
             }
-            #expect(try rows.map { try $0.decode(column: "id", as: Int64.self) } == [1, 2, 3])
-            #expect(try rows[0].decode(column: "name", as: String.self) == "名1" && rows[0].decode(column: "score", as: Double.self) == 0.5)
-            #expect(try rows.map { try $0.decode(column: "flag", as: Int.self) } == [1, 0, 0])
-            #expect(try rows[1].decode(column: "name", as: String?.self) == nil && rows[1].decode(column: "ref", as: Int64?.self) == nil)
-            #expect(try rows[1].decode(column: "note", as: String.self) == "what?")
-            #expect(viaSQLKit == 2)
-            #expect(nested == 6)
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore

@@ -3,6 +3,7 @@ import Mustache
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 import LinliCore
 import LinliStore
@@ -65,12 +66,14 @@ import LinliStore
     }
 
     @Test func everyConsoleTemplateCompiles() async throws {
-        let services = try #require(try ServicesCapability.templateDirectory)
-        let library = try await Renderer.load(texts: TextTests.app, templateDirectories: [services]).zhLibrary
+        let directories = try LinliApp.capabilities.compactMap { try $0.templateDirectory }
+        #expect(directories.count == LinliApp.capabilities.count)
+        let library = try await Renderer.load(texts: TextTests.app, templateDirectories: directories).zhLibrary
         #expect(library.templates.count > 40)
         #expect(library.templates["layout"] != nil && library.templates["household"] != nil)
         // A capability's templates from its own target, beside the platform's.
-        #expect(library.templates["kitchen"] != nil && library.templates["affairs"] != nil)
+        #expect(library.templates["kitchen"] != nil && library.templates["affairs"] != nil && library.templates["work_items"] != nil)
+        #expect(library.templates["volunteer_certificate"] != nil && library.templates["certificate"] != nil)
         // A page of one capability never silently replaces another's.
         let platform = serverSources.appendingPathComponent("Resources/templates").path
         await #expect(throws: LinliError.self) { try await Renderer.load(templateDirectories: [platform]) }

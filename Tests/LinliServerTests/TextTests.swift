@@ -4,6 +4,7 @@ import LinliStore
 import Testing
 @testable import LinliServer
 @testable import LinliServices
+@testable import LinliOffices
 import LinliApp
 
 /// Texts: each key in one capability's table, every code a page can show has a label in both
@@ -58,7 +59,7 @@ import LinliApp
 
     @Test func everyTemplateKeyExists() throws {
         var files: [URL] = []
-        for dir in [serverSources, servicesSources].map({ $0.appendingPathComponent("Resources/templates") }) {
+        for dir in [serverSources, servicesSources, officesSources].map({ $0.appendingPathComponent("Resources/templates") }) {
             files += try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { $0.pathExtension == "mustache" }
         }
         #expect(files.count > 20)

@@ -205,14 +205,14 @@ public struct AccountService: Sendable {
     public static let organisationRoles: Set<Role> = Set(organisationKinds.keys)
 
     /// The accounts holding `role` at any of `placeIDs` (whom a step concerns, to tell them).
-    static func holders(_ db: any SQLDatabase, role: Role, placeIDs: [Int64]) async throws -> [Int64] {
+    package static func holders(_ db: any SQLDatabase, role: Role, placeIDs: [Int64]) async throws -> [Int64] {
         guard !placeIDs.isEmpty else { return [] }
         return try await db.query("SELECT DISTINCT user_id FROM role_grants WHERE role = \(role.rawValue) AND place_id IN (\(list: placeIDs))").all()
             .map { try $0.decode(column: "user_id", as: Int64.self) }
     }
 
     /// The accounts of a department's staff.
-    static func holders(_ db: any SQLDatabase, organisationID: Int64) async throws -> [Int64] {
+    package static func holders(_ db: any SQLDatabase, organisationID: Int64) async throws -> [Int64] {
         try await db.query("SELECT DISTINCT user_id FROM role_grants WHERE role = \(Role.departmentStaff.rawValue) AND organisation_id = \(organisationID)").all()
             .map { try $0.decode(column: "user_id", as: Int64.self) }
     }

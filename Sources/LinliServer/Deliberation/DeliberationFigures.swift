@@ -4,7 +4,7 @@ import LinliStore
 
 extension DeliberationService {
     /// Meetings held in [from, to) on matters of each community: community id → count.
-    static func meetingsHeld(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: Int64] {
+    package static func meetingsHeld(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: Int64] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: Int64] = [:]
         for r in try await db.query("""
@@ -20,7 +20,7 @@ extension DeliberationService {
 extension DeliberationService {
     /// Under a path, per community, in [from, to): matters raised, votes closed, milestones of
     /// decisions done. Grouped by the matter's place in the database, summed per community here.
-    static func deliberationCounts(_ db: any SQLDatabase, under path: String, from: Int64, to: Int64) async throws -> [Int64: (matters: Int64, votes: Int64, done: Int64)] {
+    package static func deliberationCounts(_ db: any SQLDatabase, under path: String, from: Int64, to: Int64) async throws -> [Int64: (matters: Int64, votes: Int64, done: Int64)] {
         var out: [Int64: (matters: Int64, votes: Int64, done: Int64)] = [:]
         func add(_ sql: BoundSQL, _ pick: WritableKeyPath<(matters: Int64, votes: Int64, done: Int64), Int64>) async throws {
             for r in try await db.query(sql).all() {

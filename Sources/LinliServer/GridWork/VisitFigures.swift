@@ -5,7 +5,7 @@ import LinliStore
 extension GridWorkService {
     /// Households visited in [from, to) per community (someone met: nobody home is an attempt,
     /// not a visit): community id → households.
-    static func householdsVisited(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: Int64] {
+    package static func householdsVisited(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: Int64] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: Int64] = [:]
         for r in try await db.query("""

@@ -4,7 +4,7 @@ import LinliStore
 
 extension LinkageService {
     /// Volunteer minutes confirmed in [from, to) on each community's tasks: community id → minutes.
-    static func volunteerMinutes(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: Int64] {
+    package static func volunteerMinutes(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: Int64] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: Int64] = [:]
         for r in try await db.query("""
@@ -19,7 +19,7 @@ extension LinkageService {
 
 extension LinkageService {
     /// Per community: registered volunteers, and money given and matched in [from, to) (fen).
-    static func linkageCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: (volunteers: Int64, raised: Int64, matched: Int64)] {
+    package static func linkageCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: (volunteers: Int64, raised: Int64, matched: Int64)] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: (volunteers: Int64, raised: Int64, matched: Int64)] = [:]
         for r in try await db.query("SELECT community_id, COUNT(*) AS n FROM volunteers WHERE community_id IN (\(list: communityIDs)) GROUP BY community_id").all() {

@@ -78,7 +78,7 @@ struct LinkageRoutes {
         }
         r.get("/volunteer/certificate", .action(.volunteerJoin)) { _, c in
             let cert = try await linkage.certificate(volunteerID: nil, actor: try c.requireActor())
-            return renderer.page("certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
+            return renderer.page("volunteer_certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
         }
         r.post("/assignments/:id/answer", .action(.volunteerJoin)) { _, c in
             try await step(c, prefix: "my", page: { try await volunteerPage(c, errors: $0) }) {
@@ -162,7 +162,7 @@ struct LinkageRoutes {
         r.get("/volunteers", .action(.volunteerManage)) { req, c in try await volunteersPage(req, c, errors: nil) }
         r.get("/volunteers/:id/certificate", .action(.volunteerManage)) { _, c in
             let cert = try await linkage.certificate(volunteerID: try c.id("id"), actor: try c.requireActor())
-            return renderer.page("certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
+            return renderer.page("volunteer_certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
         }
         r.post("/teams", .action(.volunteerManage)) { req, c in
             try await step(c, prefix: "team", page: { try await volunteersPage(req, c, errors: $0) }) {

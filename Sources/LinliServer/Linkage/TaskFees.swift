@@ -11,7 +11,7 @@ extension LinkageService {
     /// Records money arrived in a department's budget (财政拨付). `key` makes a retry a no-op.
     /// Returns false when that key was booked before.
     @discardableResult
-    func fundDepartment(_ db: any SQLDatabase, departmentID: Int64, path: String, name: String, amount: Int64, memo: String, key: String,
+    package func fundDepartment(_ db: any SQLDatabase, departmentID: Int64, path: String, name: String, amount: Int64, memo: String, key: String,
                         actor: Actor, now: Int64) async throws -> Bool {
         if try await booked(db, key) { return false }
         let budget = try await account(db, .department, departmentID, path: path, name: "部门预算：" + name)
@@ -23,7 +23,7 @@ extension LinkageService {
     }
 
     /// What a department's budget holds now (locked for the transaction on PostgreSQL).
-    func departmentBalance(_ db: any SQLDatabase, departmentID: Int64) async throws -> Int64 {
+    package func departmentBalance(_ db: any SQLDatabase, departmentID: Int64) async throws -> Int64 {
         guard let r = try await db.raw("SELECT id FROM ledger_accounts WHERE kind = 'department' AND ref_id = \(bind: departmentID)").first() else { return 0 }
         return try await lockedBalance(db, try r.decode(column: "id", as: Int64.self))
     }
@@ -31,7 +31,7 @@ extension LinkageService {
     /// Pays (amount > 0) or pays back (amount < 0) a community's fee for a work item; the movement
     /// is listed on the community's public ledger under the item's title. Once per `key`.
     @discardableResult
-    func moveTaskFee(_ db: any SQLDatabase, departmentID: Int64, departmentPath: String, departmentName: String,
+    package func moveTaskFee(_ db: any SQLDatabase, departmentID: Int64, departmentPath: String, departmentName: String,
                      communityID: Int64, communityPath: String, communityName: String, amount: Int64, memo: String, key: String,
                      actor: Actor, now: Int64) async throws -> Bool {
         guard amount != 0, !(try await booked(db, key)) else { return false }
@@ -79,7 +79,7 @@ extension LinkageService {
 
 extension LinkageService {
     /// What each department's budget holds (0 for one never funded).
-    func departmentBalances(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: Int64] {
+    package func departmentBalances(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: Int64] {
         guard !ids.isEmpty else { return [:] }
         var out: [Int64: Int64] = [:]
         for r in try await db.query("""

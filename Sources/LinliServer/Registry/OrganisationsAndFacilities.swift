@@ -157,20 +157,20 @@ public struct DepartmentRef: Sendable, Equatable {
 }
 
 extension RegistryService {
-    func departments(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: DepartmentRef] {
+    package func departments(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: DepartmentRef] {
         guard !ids.isEmpty else { return [:] }
         return try await departmentRows(db, "o.id IN (\(list: Array(Set(ids))))")
             .reduce(into: [:]) { $0[$1.id] = $1 }
     }
 
     /// Departments at or below any of `paths` (the areas a manager runs).
-    func departments(_ db: any SQLDatabase, under paths: [String]) async throws -> [DepartmentRef] {
+    package func departments(_ db: any SQLDatabase, under paths: [String]) async throws -> [DepartmentRef] {
         guard !paths.isEmpty else { return [] }
         return try await departmentRows(db, BoundSQL.joined(paths.map { "p.path LIKE \($0 + "%")" }, separator: " OR "))
     }
 
     /// Departments sitting at any of these places (a street's ancestors, say).
-    func departments(_ db: any SQLDatabase, at placeIDs: [Int64]) async throws -> [DepartmentRef] {
+    package func departments(_ db: any SQLDatabase, at placeIDs: [Int64]) async throws -> [DepartmentRef] {
         guard !placeIDs.isEmpty else { return [] }
         return try await departmentRows(db, "o.place_id IN (\(list: placeIDs))")
     }
@@ -271,7 +271,7 @@ extension RegistryService {
 extension RegistryService {
     /// Per community: its compounds, and how many have an organisation of `kind` (a property
     /// company serving it, an owners' committee or party branch of it): id → (covered, compounds).
-    static func compoundCoverage(_ db: any SQLDatabase, communityIDs: [Int64], kind: OrganisationKind) async throws -> [Int64: (Int64, Int64)] {
+    package static func compoundCoverage(_ db: any SQLDatabase, communityIDs: [Int64], kind: OrganisationKind) async throws -> [Int64: (Int64, Int64)] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: (Int64, Int64)] = [:]
         for r in try await db.query("""
@@ -293,7 +293,7 @@ extension RegistryService {
 
     /// Residents and households registered per community: id → (residents, households), as the
     /// registry keeps them (`community_population`, see Population.swift).
-    static func population(_ db: any SQLDatabase, communityIDs: [Int64]) async throws -> [Int64: (residents: Int64, households: Int64)] {
+    package static func population(_ db: any SQLDatabase, communityIDs: [Int64]) async throws -> [Int64: (residents: Int64, households: Int64)] {
         guard !communityIDs.isEmpty else { return [:] }
         var out: [Int64: (residents: Int64, households: Int64)] = [:]
         for r in try await db.query("SELECT community_id, residents, households FROM community_population WHERE community_id IN (\(list: communityIDs))").all() {
@@ -306,7 +306,7 @@ extension RegistryService {
 extension RegistryService {
     /// A resident's name and household, for a certificate issued by staff who may see them; a
     /// resident outside the actor's area does not exist.
-    func certificateHolder(_ db: any SQLDatabase, residentID: Int64, actor: Actor) async throws -> (name: String, householdID: Int64, communityID: Int64, path: String, address: String) {
+    package func certificateHolder(_ db: any SQLDatabase, residentID: Int64, actor: Actor) async throws -> (name: String, householdID: Int64, communityID: Int64, path: String, address: String) {
         guard let r = try await db.raw("\(unsafeRaw: Self.residentColumns) WHERE r.id = \(bind: residentID)").first() else { throw LinliError.notFound }
         try actor.require(.residentView, on: try Self.residentScope(r))
         guard let h = try await fetchHousehold(db, id: try r.decode(column: "household_id", as: Int64.self)) else { throw LinliError.notFound }

@@ -4,7 +4,7 @@ import LinliCore
 import LinliStore
 
 /// A minimal RFC 4180 reader that remembers on which line each record starts.
-enum CSVReader {
+package enum CSVReader {
     struct Record { var line: Int; var fields: [String] }
     struct Unreadable: Error { var reason: String }
 
@@ -63,7 +63,7 @@ enum CSVReader {
 
     /// A cell as CSV. A cell a spreadsheet would run as a formula (starting with `= + - @`, a tab
     /// or a carriage return) gets a leading apostrophe, which Excel and LibreOffice show as text.
-    static func escape(_ s: String) -> String {
+    package static func escape(_ s: String) -> String {
         var s = s
         if let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { s = "'" + s }
         return s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s

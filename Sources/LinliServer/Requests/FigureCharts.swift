@@ -2,14 +2,18 @@ import Foundation
 import LinliCore
 
 /// What a chart draws, as `Scripts.charts` reads it from the canvas's `data-chart`.
-struct ChartSpec: Codable, Sendable {
-    struct Series: Codable, Sendable {
+package struct ChartSpec: Codable, Sendable {
+    package struct Series: Codable, Sendable {
         var label: String
         var data: [Double?]
         /// "count" (left axis) or "pct" (0–100, right axis).
         var axis: String
         /// "bar" or "line" when the chart mixes them.
         var kind: String?
+
+        package init(label: String, data: [Double?], axis: String, kind: String? = nil) {
+            self.label = label; self.data = data; self.axis = axis; self.kind = kind
+        }
     }
     var type: String
     var labels: [String]
@@ -17,6 +21,10 @@ struct ChartSpec: Codable, Sendable {
     var horizontal: Bool = false
     /// Bars of one row add up (a project's money: where it came from, where it went).
     var stacked: Bool = false
+
+    package init(type: String, labels: [String], datasets: [Series], horizontal: Bool = false, stacked: Bool = false) {
+        self.type = type; self.labels = labels; self.datasets = datasets; self.horizontal = horizontal; self.stacked = stacked
+    }
 }
 
 /// The figures page's charts, their tables and CSV, from the figures the service counted.

@@ -64,7 +64,7 @@ package struct PhotoStore: Sendable {
     /// none), at most `max`, each checked and re-encoded before any transaction. A picture's own
     /// fault names `field` and which photo; a server fault (the image library not starting)
     /// stays one, so a phone keeps the record to send again.
-    static func prepareAll(files: [[UInt8]], base64: [String]?, field: String, base64Field: String? = nil, max: Int, tooMany: String) throws -> [PreparedPhoto] {
+    package static func prepareAll(files: [[UInt8]], base64: [String]?, field: String, base64Field: String? = nil, max: Int, tooMany: String) throws -> [PreparedPhoto] {
         var raw = files.filter { !$0.isEmpty }
         for (i, text) in (base64 ?? []).enumerated() where !text.isEmpty {
             raw.append(try Input.base64(text, field: base64Field ?? field, message: "第 \(i + 1) 张照片不是 base64 编码") ?? [])
@@ -184,7 +184,7 @@ package struct SealedPhotos: Sendable {
     package init(directory: String, cipher: PersonalDataCipher, env: Env) {
         self.directory = directory; self.cipher = cipher; self.env = env
     }
-    let directory: String
+    package let directory: String
     let cipher: PersonalDataCipher
     let env: Env
 

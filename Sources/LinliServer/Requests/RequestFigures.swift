@@ -8,7 +8,7 @@ extension RequestsService {
     /// the day rollup (both kept in each step), a part of a day read live; a city's two years are
     /// some 24,000 month rows plus at most 60 days per community, rather than every request
     /// grouped at page time.
-    static func areaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
+    package static func areaCounts(_ db: any SQLDatabase, communityIDs: [Int64], from: Int64, to: Int64) async throws -> [Int64: AreaRequestCounts] {
         guard !communityIDs.isEmpty else { return [:] }
         let split = MonthSplit.of(from: from, to: to)
         var out: [Int64: AreaRequestCounts] = [:]
@@ -123,7 +123,7 @@ public struct RequestPush: Codable, Sendable {
 
 extension RequestsService {
     /// The paths of requests (to find the areas they belong to).
-    static func paths(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: String] {
+    package static func paths(_ db: any SQLDatabase, ids: [Int64]) async throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
         var out: [Int64: String] = [:]
         for r in try await db.query("SELECT id, path FROM requests WHERE id IN (\(list: ids))").all() {
@@ -132,7 +132,7 @@ extension RequestsService {
         return out
     }
 
-    static func push(_ db: any SQLDatabase, id: Int64) async throws -> RequestPush? {
+    package static func push(_ db: any SQLDatabase, id: Int64) async throws -> RequestPush? {
         try await db.query("""
             SELECT r.id, r.category, r.description, r.address, r.status, r.channel, r.party_name, r.level, r.created_at, r.resolve_due, r.resolved_at, r.rating,
                    h.ticket_no, h.objection, h.objection_reason, h.callback
@@ -164,7 +164,7 @@ extension RequestsService {
     /// Requests made in [from, to) and routed to these departments now (withdrawn and merged ones
     /// left out), inside `areaPath` when given: how many, resolved, resolved by their deadline,
     /// and the residents' ratings. One grouped read over `requests_party_key`.
-    static func departmentFigures(_ db: any SQLDatabase, organisationIDs: [Int64], from: Int64, to: Int64, areaPath: String?) async throws
+    package static func departmentFigures(_ db: any SQLDatabase, organisationIDs: [Int64], from: Int64, to: Int64, areaPath: String?) async throws
         -> [Int64: DepartmentRequestFigures] {
         guard !organisationIDs.isEmpty else { return [:] }
         let area: BoundSQL = areaPath.map { "AND path LIKE \($0 + "%")" } ?? ""

@@ -19,7 +19,7 @@ final class RequestsConfig: Sendable {
         var order: [String]
         /// category → place id → party
         var rules: [String: [Int64: RuleTarget]]
-        var calendar: WorkCalendar
+        package var calendar: WorkCalendar
         var calendarDays: [(day: String, kind: String, name: String)]
     }
 

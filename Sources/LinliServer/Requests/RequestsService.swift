@@ -19,7 +19,7 @@ public struct RequestsService: Sendable {
     var accountPhone: @Sendable (any SQLDatabase, Int64) async throws -> String? = { _, _ in nil }
     /// Told, in the same transaction, of every step of requests (new, routed, accepted, resolved,
     /// escalated…): the offices' outbox pushes them to an upper-level system (a city's 12345).
-    var changed: @Sendable (any SQLDatabase, [Int64], String) async throws -> Void = { _, _, _ in }
+    package var changed: @Sendable (any SQLDatabase, [Int64], String) async throws -> Void = { _, _, _ in }
     /// Government departments by id (the registry's), for requests routed to one of them.
     var departments: @Sendable (any SQLDatabase, [Int64]) async throws -> [Int64: DepartmentRef] = { _, _ in [:] }
     /// Departments sitting at these places (the registry's): those serving a place are at its ancestors.
@@ -28,6 +28,13 @@ public struct RequestsService: Sendable {
     var departmentsUnder: @Sendable (any SQLDatabase, [String]) async throws -> [DepartmentRef] = { _, _ in [] }
     /// The accounts of a department's staff (the accounts capability's).
     var departmentStaff: @Sendable (any SQLDatabase, Int64) async throws -> [Int64] = { _, _ in [] }
+
+
+    /// The working-day calendar requests' deadlines keep (holidays, 调休), as it stands now: the
+    /// offices' work items keep the same one.
+    package func workCalendar() async throws -> WorkCalendar {
+        try await config.snapshot(in: store, now: env.nowSeconds).calendar
+    }
 
     public init(store: any Store, cipher: PersonalDataCipher, env: Env, notifier: any Notifier = InAppNotifier(), photoDirectory: String) {
         self.store = store

@@ -77,7 +77,6 @@ package enum I18n {
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
         TextTable(name: "situation", strings: SituationText.strings, values: SituationText.values),
         TextTable(name: "circle", strings: CircleText.strings, values: CircleText.values),
-        TextTable(name: "offices", strings: OfficesText.strings, values: OfficesText.values),
     ]
 
     /// The built-in catalogue.

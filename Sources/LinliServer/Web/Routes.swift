@@ -73,7 +73,7 @@ package final class Routes: @unchecked Sendable {
     package func post(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.post, path, access, h) }
     func patch(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.patch, path, access, h) }
     func put(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.put, path, access, h) }
-    func delete(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.delete, path, access, h) }
+    package func delete(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.delete, path, access, h) }
 
     // A JSON route names the type of its body; the table decodes it (naming the field at fault)
     // before the handler runs, and the OpenAPI document describes the same type. Handlers cannot
@@ -84,7 +84,7 @@ package final class Routes: @unchecked Sendable {
                             _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.post, path, access, body, limit, h) }
     package func patch<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
                              _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.patch, path, access, body, limit, h) }
-    func put<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
+    package func put<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, body: B.Type, upTo limit: Int? = nil,
                            _ h: @escaping @Sendable (Request, AppContext, B) async throws -> Response) { add(.put, path, access, body, limit, h) }
     /// A body that may be left out altogether (every field optional, "no options given").
     package func post<B: Decodable & SendableMetatype>(_ path: String, _ access: Access, optionalBody: B.Type,
@@ -205,6 +205,9 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch is NIOTooManyBytesError {
             // A body over the route's limit (thrown while collecting it): the client's mistake, not ours.
             return try respond(request, context, .contentTooLarge, [LinliError(.contentTooLarge, code: "too_large", message: "请求体过大")])
+        } catch let e as CancellationError {
+            // The client went away or the server is stopping: nothing to answer, nothing to log.
+            throw e
         } catch {
             // Anything else is a bug or a failed dependency: say so in the log, not only to the client.
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
