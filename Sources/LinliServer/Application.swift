@@ -167,7 +167,8 @@ extension Capability {
 public struct Linli: Sendable {
     public let config: AppConfig
     public let store: any Store
-    public let registry: RegistryService
+    /// Capabilities in their own targets add what of theirs names an organisation.
+    public package(set) var registry: RegistryService
     public let accounts: AccountService
     public let audit: AuditLog
     public let cipher: PersonalDataCipher

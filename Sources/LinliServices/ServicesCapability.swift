@@ -1,6 +1,7 @@
 import Foundation
 import LinliCore
 import LinliStore
+import SQLKit
 import LinliServer
 
 /// Daily life in the 15-minute circle — the service centre (办事), activities, rooms, the
@@ -40,6 +41,10 @@ package struct ServicesCapability: Capability {
         // A payment quoting a meal's reference, from the provider or the bank statement, is the canteen's to book.
         linli.linkage.mealPayments = { [affairs] pay, actor, paths in try await affairs.confirmMealPayment(pay, actor: actor, within: paths) }
         linli.linkage.mealReferencePath = { [affairs] reference in try await affairs.mealReferencePath(reference) }
+        // An organisation that posted activities is not removed from the register under them.
+        linli.registry.organisationUses.append { db, organisation in
+            (try await db.raw("SELECT COUNT(*) AS n FROM activities WHERE organisation_id = \(bind: organisation)").first()!.decode(column: "n", as: Int.self), "活动")
+        }
         return ServicesCapability(affairs: affairs)
     }
 

@@ -38,6 +38,33 @@ import LinliStore
         #expect(AffairsService.runs(office, path: "/1/2/3/4/5/", organisation: 9) == (true, false))
     }
 
+    /// An organisation that posted activities stays on the register: the services (a capability
+    /// above the registry) tell it so through the registry's hook; one with nothing is removed.
+    @Test(arguments: Backend.available)
+    func anOrganisationWithActivitiesStaysOnTheRegister(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let staff = try await f.actor("community"), reg = f.linli.registry
+            func add(_ name: String) async throws -> Int64 {
+                try await reg.addOrganisation(placeID: f.demo.firstCommunityID, kind: "social_organisation", name: name, serviceType: "activity",
+                                              registration: "filed", actor: staff)
+            }
+            let club = try await add("读书会"), spare = try await add("合唱团")
+            let tomorrow = ChinaTime.iso(day: LocalDay.of(f.linli.config.environment.nowSeconds) + 1)
+            var i = ActivityInput()
+            i.placeID = f.demo.firstCommunityID; i.title = "读书分享"; i.venue = "社区图书角"; i.capacity = 10; i.organisationID = club
+            i.startsAt = tomorrow + "T09:30"; i.endsAt = tomorrow + "T11:00"
+            let posted = try await f.linli.affairs.createActivity(i, actor: staff)
+            // Staff post as the community; the club's own account would also hold a grant (which
+            // keeps it on the register by itself), so the row is the club's by hand here.
+            try await f.linli.store.transaction { db in
+                try await db.raw("UPDATE activities SET organisation_id = \(bind: club) WHERE id = \(bind: posted.id)").run()
+            }
+            do { _ = try await reg.removeOrganisation(club, actor: staff); Issue.record("removed under its activity") }
+            catch let e as LinliError { #expect(e.code == "in_use" && e.message.contains("活动"), "\(e)") }
+            _ = try await reg.removeOrganisation(spare, actor: staff)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func aSocialOrganisationRunsItsOwnActivityAndSeesNoDoor(_ backend: Backend) async throws {
         try await withFixture(backend) { f in

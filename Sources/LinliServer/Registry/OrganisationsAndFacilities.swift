@@ -117,8 +117,13 @@ extension RegistryService {
                                           ("organisation_members", "organisation_id", "成员"), ("venture_applications", "organisation_id", "创投申请"),
                                           // Its accounts and the activities it posted name it (SQLite may hand a
                                           // removed id to the next organisation, with them).
-                                          ("role_grants", "organisation_id", "账号授权"), ("activities", "organisation_id", "活动")] {
+                                          ("role_grants", "organisation_id", "账号授权")] {
                 let n = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table) WHERE \(unsafeRaw: column) = \(bind: id)").first()!.decode(column: "n", as: Int.self)
+                guard n == 0 else { throw LinliError.conflict(nil, "in_use", "该组织还有 \(n) 个\(what)，不能删除") }
+            }
+            // What capabilities built above the registry keep naming it (the activities it posted).
+            for uses in organisationUses {
+                let (n, what) = try await uses(db, id)
                 guard n == 0 else { throw LinliError.conflict(nil, "in_use", "该组织还有 \(n) 个\(what)，不能删除") }
             }
             try await db.raw("DELETE FROM organisation_compounds WHERE organisation_id = \(bind: id)").run()

@@ -15,6 +15,9 @@ public struct RegistryService: Sendable {
     /// Told, inside the same transaction, of households whose grid, address or residents'
     /// situations changed, so that work planned around them (grid work's visit plans) follows.
     var householdsChanged: @Sendable (any SQLDatabase, [Int64]) async throws -> Void = { _, _ in }
+    /// Capabilities above the registry that name an organisation in their own tables: how many
+    /// of their rows do, and what they are (an organisation is removed only when none do).
+    package var organisationUses: [@Sendable (any SQLDatabase, Int64) async throws -> (Int, String)] = []
     /// Told, inside the same transaction, that a resident now lives in another household (at
     /// this path), so that what follows the person (a relative's link) moves with them.
     var residentMoved: @Sendable (any SQLDatabase, _ resident: Int64, _ household: Int64, _ path: String) async throws -> Void = { _, _, _, _ in }
