@@ -2045,6 +2045,46 @@ def gift_survives_kill_9(base, proc, port, data):
     return proc
 
 
+def command_line_revokes_tokens_and_restore_needs_the_key(base, proc, port, data):
+    """The command line, as an operator uses it beside a running server: a token it makes works
+    and `user token --revoke` ends it at once; a backup restores only with the key at hand."""
+    env = dict(os.environ, LINLI_DATA_DIR=data, LINLI_BCRYPT_COST="4")
+    env.pop("LINLI_DATABASE_URL", None)
+    def cli(*args, environ=env):
+        return subprocess.run([BIN, *args], env=environ, capture_output=True, text=True, timeout=120)
+    made = cli("user", "token", "volunteer", "--name", "operator")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1]
+    status, _ = api(base, "/api/v1/me", token)
+    assert status == 200, status
+    revoked = cli("user", "token", "volunteer", "--revoke")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stdout + revoked.stderr
+    # Another process wrote it: the server hears of it within a second (its shared version).
+    for _ in range(30):
+        try:
+            status, _ = api(base, "/api/v1/me", token)
+        except urllib.error.HTTPError as e:
+            status = e.code
+        if status == 401:
+            break
+        time.sleep(0.1)
+    assert status == 401, f"a revoked token still answered {status} after 3 s"
+    # A backup holds no key; restored where no key is, it is refused before anything is written.
+    backup = tempfile.mkdtemp(prefix="linli-backup-") + "/b"
+    done = cli("backup", "--output", backup)
+    assert done.returncode == 0, done.stderr
+    assert not os.path.exists(os.path.join(backup, "linli.key"))
+    empty = tempfile.mkdtemp(prefix="linli-restore-")
+    bare = dict(env, LINLI_DATA_DIR=empty)
+    bare.pop("LINLI_DATA_KEY", None)
+    refused = cli("restore", "--from", backup, environ=bare)
+    assert refused.returncode != 0, refused.stdout
+    assert not os.path.exists(os.path.join(empty, "linli.sqlite")), "restored without the key"
+    shutil.rmtree(os.path.dirname(backup), ignore_errors=True)
+    shutil.rmtree(empty, ignore_errors=True)
+    return proc
+
+
 def writes_survive_kill_9_mid_stream(base, proc, port, data):
     """Several clients write at once (requests from a resident, cash gifts entered by staff); the
     server is killed without warning in the middle of the stream, three times over. Every write
@@ -2155,7 +2195,9 @@ def main():
                 failed += 1
                 print("FAIL a_street_starts_from_nothing")
                 traceback.print_exc()
-        for check in () if only else (request_survives_kill_9, ballot_survives_kill_9, gift_survives_kill_9, writes_survive_kill_9_mid_stream):
+        checks = (command_line_revokes_tokens_and_restore_needs_the_key, request_survives_kill_9, ballot_survives_kill_9,
+                  gift_survives_kill_9, writes_survive_kill_9_mid_stream)
+        for check in (c for c in checks if not only or c.__name__ in only):
             try:
                 proc = check(base, proc, port, data)
                 passed += 1
