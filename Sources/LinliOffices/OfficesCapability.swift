@@ -15,15 +15,7 @@ package struct OfficesCapability: Capability {
 
     package static var migrations: [Migration] { OfficesMigrations.all }
     package static var text: TextTable { TextTable(name: "offices", strings: OfficesText.strings, values: OfficesText.values) }
-    package static var templateDirectory: String? {
-        get throws {
-            guard let dir = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("templates").path,
-                  FileManager.default.fileExists(atPath: dir) else {
-                throw LinliError(.internalServerError, code: "templates_missing", message: "the offices' templates are not in their resource bundle")
-            }
-            return dir
-        }
-    }
+    package static var templateDirectory: String? { get throws { try templates(in: .module) } }
 
     package static func make(_ linli: inout Linli) throws -> OfficesCapability {
         let requests = linli.requests
@@ -59,7 +51,7 @@ extension Linli {
 
 /// The offices' words beside the platform's they use, as the app's renderer holds them.
 enum OfficesI18n {
-    static let texts = I18n.texts.adding([OfficesCapability.text])
+    static let texts = OfficesCapability.texts
     static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
     static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 }

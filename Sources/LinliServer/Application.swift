@@ -161,6 +161,19 @@ package protocol Capability: Sendable {
 extension Capability {
     package var sweeps: [(String, @Sendable () async throws -> Int)] { [] }
     package var jobs: [(String, @Sendable () async throws -> Void)] { [] }
+
+    /// `Resources/templates` of a capability's resource bundle (its target's `Bundle.module`).
+    package static func templates(in bundle: Bundle) throws -> String {
+        guard let dir = bundle.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("templates").path,
+              FileManager.default.fileExists(atPath: dir) else {
+            throw LinliError(.internalServerError, code: "templates_missing", message: "the templates of \(Self.self) are not in its resource bundle")
+        }
+        return dir
+    }
+
+    /// The words its own Swift code looks up: the built-in catalogue with its table added, as
+    /// the app's renderer holds them.
+    package static var texts: Texts { I18n.texts.adding([text]) }
 }
 
 /// Everything the server and the command line share: one store and the capabilities' use cases.

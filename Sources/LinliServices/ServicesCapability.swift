@@ -14,15 +14,7 @@ package struct ServicesCapability: Capability {
 
     package static var migrations: [Migration] { ServicesMigrations.all }
     package static var text: TextTable { TextTable(name: "services", strings: ServicesText.strings, values: ServicesText.values) }
-    package static var templateDirectory: String? {
-        get throws {
-            guard let dir = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("templates").path,
-                  FileManager.default.fileExists(atPath: dir) else {
-                throw LinliError(.internalServerError, code: "templates_missing", message: "the services' templates are not in their resource bundle")
-            }
-            return dir
-        }
-    }
+    package static var templateDirectory: String? { get throws { try templates(in: .module) } }
 
     package static func make(_ linli: inout Linli) throws -> ServicesCapability {
         let store = linli.store, linkage = linli.linkage
@@ -68,7 +60,7 @@ extension Linli {
 /// The services' words beside the platform's they use (`save`, situations, role names): the
 /// built-in catalogue with the services' table added, as the app's renderer holds it.
 enum ServicesI18n {
-    static let texts = I18n.texts.adding([ServicesCapability.text])
+    static let texts = ServicesCapability.texts
     static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
     static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 }
