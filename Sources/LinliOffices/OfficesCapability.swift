@@ -43,10 +43,7 @@ package struct OfficesCapability: Capability {
 
 extension Linli {
     /// The offices' use cases (the app is always put together with them: `LinliApp`).
-    package var offices: OfficesService {
-        guard let c = capability(OfficesCapability.self) else { preconditionFailure("the app was put together without the offices capability") }
-        return c.offices
-    }
+    package var offices: OfficesService { required(OfficesCapability.self).offices }
 }
 
 /// The offices' words beside the platform's they use, as the app's renderer holds them.

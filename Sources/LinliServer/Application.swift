@@ -172,7 +172,7 @@ extension Capability {
     }
 
     /// The words its own Swift code looks up: the built-in catalogue with its table added, as
-    /// the app's renderer holds them.
+    /// the app's renderer holds them. Merged anew on each call: keep it in a `static let`.
     package static var texts: Texts { I18n.texts.adding([text]) }
 }
 
@@ -226,6 +226,12 @@ public struct Linli: Sendable {
             throw error
         }
         await owner.shutdown()
+    }
+
+    /// A capability the app is always put together with (`LinliApp`): its accessor on `Linli`.
+    package func required<C: Capability>(_ type: C.Type) -> C {
+        guard let c = capability(type) else { preconditionFailure("the app was put together without \(C.self)") }
+        return c
     }
 
     /// One capability built in its own target, as made when the app was put together.

@@ -51,10 +51,7 @@ package struct ServicesCapability: Capability {
 
 extension Linli {
     /// The daily services' use cases (the app is always put together with them: `LinliApp`).
-    package var affairs: AffairsService {
-        guard let services = capability(ServicesCapability.self) else { preconditionFailure("the app was put together without the services capability") }
-        return services.affairs
-    }
+    package var affairs: AffairsService { required(ServicesCapability.self).affairs }
 }
 
 /// The services' words beside the platform's they use (`save`, situations, role names): the

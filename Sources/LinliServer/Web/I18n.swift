@@ -48,10 +48,10 @@ public struct Texts: Sendable {
         return lang == .zh ? v.0 : v.1
     }
 
-    /// A key belongs to one table only: the merged view once kept the first of two definitions
-    /// silently, and a merged request showed as "融合型大社区" (a community type). `duplicates`
-    /// names any key defined twice; a test keeps it empty for the whole app's catalogue.
-    /// "strings.show: requests, linkage" for each key defined in more than one table.
+    /// "strings.show: requests, linkage" for each key defined in more than one table. A key
+    /// belongs to one table only: the merged view once kept the first of two definitions
+    /// silently, and a merged request showed as "融合型大社区" (a community type); a test keeps
+    /// this empty for the whole app's catalogue.
     public var duplicates: [String] {
         var out: [String] = []
         for (part, pick) in [("strings", \TextTable.strings), ("values", \TextTable.values)] {
@@ -82,7 +82,6 @@ package enum I18n {
     /// The built-in catalogue.
     package static let texts = Texts(tables)
 
-    static var strings: [String: (String, String)] { texts.strings }
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
         "users": ("账号", "Accounts"), "new_user": ("新建账号", "New account"), "display_name": ("显示名称", "Display name"),
@@ -179,8 +178,6 @@ package enum I18n {
         "role_social_organisation": ("社会组织", "Social organisation"), "role_party_branch": ("党组织（党支部）", "Party organisation (branch)"),
     ]
 
-    static var zhTable: [String: String] { texts.zhTable }
-    static var enTable: [String: String] { texts.enTable }
     package static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
     package static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 

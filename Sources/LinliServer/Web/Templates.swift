@@ -186,10 +186,6 @@ struct Template: Sendable {
 struct TemplateLibrary: Sendable {
     let templates: [String: Template]
 
-    init(directory: String) throws {
-        try self.init(sources: Self.sources(in: [directory]))
-    }
-
     /// Every template of these directories by name; a name in two of them is an error (one
     /// capability's page would silently replace another's).
     static func sources(in directories: [String]) throws -> [String: String] {
