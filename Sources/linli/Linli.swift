@@ -402,7 +402,7 @@ struct LedgerCheck: AsyncParsableCommand {
 
 struct FiguresCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "figures-check",
-        abstract: "Count the dashboards' kept figures (requests by month and day, each community's households and residents, each building's households by situation) afresh and compare; --repair replaces them with the fresh count.")
+        abstract: "Count the dashboards' kept figures (requests by month and day and on the situation map, each community's households and residents, each building's households by situation) afresh and compare; --repair replaces them with the fresh count.")
     @OptionGroup var common: Common
     @Flag(help: "Replace the kept figures with the fresh count.") var repair = false
 
@@ -412,6 +412,10 @@ struct FiguresCheck: AsyncParsableCommand {
         for w in wrong {
             print("community \(w.community), \(w.unit) \(w.key): kept \(w.kept), counted \(w.counted) (made, escalated, stars, rated, resolved, on time)")
         }
+        let spots = try await linli.requests.checkSpots()
+        for s in spots {
+            print("community \(s.community), month \(s.month), map spot \(s.spot): kept \(s.kept), counted \(s.counted) (requests)")
+        }
         let people = try await linli.registry.checkPopulation()
         for p in people {
             print("community \(p.community): kept \(p.kept), counted \(p.counted) (households, residents)")
@@ -420,7 +424,7 @@ struct FiguresCheck: AsyncParsableCommand {
         for s in situations {
             print("building \(s.block), grid \(s.grid), situation '\(s.situation)': kept \(s.kept), counted \(s.counted) (households)")
         }
-        if !wrong.isEmpty, repair {
+        if !(wrong.isEmpty && spots.isEmpty), repair {
             try await linli.requests.recountRollup()
             print("repaired: the request figures were counted afresh")
         }
@@ -433,8 +437,8 @@ struct FiguresCheck: AsyncParsableCommand {
             print("repaired: the households by situation per building were counted afresh")
         }
         await linli.store.shutdown()
-        let agree = wrong.isEmpty && people.isEmpty && situations.isEmpty
-        if agree { print("figures agree: every community's requests by month and day, households and residents, and each building's households by situation as kept equal a fresh count") }
+        let agree = wrong.isEmpty && spots.isEmpty && people.isEmpty && situations.isEmpty
+        if agree { print("figures agree: every community's requests by month and day and on the map, households and residents, and each building's households by situation as kept equal a fresh count") }
         if !agree, !repair { throw ExitCode(1) }
     }
 }

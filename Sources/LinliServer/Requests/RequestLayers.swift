@@ -16,9 +16,17 @@ extension RequestsService {
     /// Requests filed in [from, to) (local days) in some communities, counted per square of
     /// `1 / perDegree` degrees, in the database. Through `requests_look_alikes`, whose columns
     /// (category, community, created, status, compound, point) answer this without the table.
-    public func requestCells(communities: [Int64], from: Int64, to: Int64, category: String?, openOnly: Bool, perDegree: Double) async throws -> [RequestCell] {
+    ///
+    /// Whole months come from the kept spots (`request_spots`) when the scale is one of the map's
+    /// (`spotScales`), the days at either edge live; `kept` false reads it all live (the tests
+    /// compare the two).
+    public func requestCells(communities: [Int64], from: Int64, to: Int64, category: String?, openOnly: Bool, perDegree: Double,
+                             kept: Bool = true) async throws -> [RequestCell] {
         guard !communities.isEmpty else { return [] }
-        let k = String(perDegree)
+        let k = String(perDegree), scale = Int(perDegree)
+        let range = LocalDay.start(from)..<LocalDay.start(to)
+        let split = kept && Self.spotScales.contains(scale) && Double(scale) == perDegree
+            ? MonthSplit.of(from: range.lowerBound, to: range.upperBound) : MonthSplit(months: nil, edges: range.isEmpty ? [] : [range])
         return try await store.read { db in
             var codes: [String]
             if let category {
@@ -30,26 +38,35 @@ extension RequestsService {
                 codes = try await db.query("SELECT code FROM request_categories ORDER BY code").all().map { try $0.decode(column: "code", as: String.self) }
             }
             guard !codes.isEmpty else { return [] }
-            let filter: BoundSQL = """
-                r.category IN (\(list: codes)) AND r.community_id IN (\(list: communities))
-                AND r.created_at >= \(LocalDay.start(from)) AND r.created_at < \(LocalDay.start(to))\(unsafeRaw: openOnly ? " AND r.status IN (\(Self.openStatusList))" : "")
-                """
-            var out: [RequestCell] = []
-            for r in try await db.query("""
-                SELECT ROUND(r.lat * \(unsafeRaw: k)) AS y, ROUND(r.lng * \(unsafeRaw: k)) AS x, COUNT(*) AS n FROM requests r
-                WHERE \(filter) AND r.lat IS NOT NULL AND r.lng IS NOT NULL
-                GROUP BY ROUND(r.lat * \(unsafeRaw: k)), ROUND(r.lng * \(unsafeRaw: k))
-                """).all() {
-                out.append(RequestCell(lat: try r.decode(column: "y", as: Double.self) / perDegree, lng: try r.decode(column: "x", as: Double.self) / perDegree,
-                                       placeID: nil, count: try r.decode(column: "n", as: Int.self)))
+            // Squares by their rounded corner numbers, places by id: the kept months and the
+            // live edges add up per spot.
+            var squares: [[Int64]: Int] = [:], places: [Int64: Int] = [:]
+            if let months = split.months {
+                for c in try await Self.keptSpots(db, communities: communities, months: months, codes: codes, openOnly: openOnly, scale: scale) {
+                    if c.place { places[c.y, default: 0] += c.n } else { squares[[c.y, c.x], default: 0] += c.n }
+                }
             }
-            for r in try await db.query("""
-                SELECT COALESCE(r.compound_id, r.community_id) AS place, COUNT(*) AS n FROM requests r
-                WHERE \(filter) AND (r.lat IS NULL OR r.lng IS NULL) GROUP BY COALESCE(r.compound_id, r.community_id)
-                """).all() {
-                out.append(RequestCell(lat: nil, lng: nil, placeID: try r.decode(column: "place", as: Int64.self), count: try r.decode(column: "n", as: Int.self)))
+            for edge in split.edges {
+                let filter: BoundSQL = """
+                    r.category IN (\(list: codes)) AND r.community_id IN (\(list: communities))
+                    AND r.created_at >= \(edge.lowerBound) AND r.created_at < \(edge.upperBound)\(unsafeRaw: openOnly ? " AND r.status IN (\(Self.openStatusList))" : "")
+                    """
+                for r in try await db.query("""
+                    SELECT CAST(ROUND(r.lat * \(unsafeRaw: k)) AS BIGINT) AS y, CAST(ROUND(r.lng * \(unsafeRaw: k)) AS BIGINT) AS x, COUNT(*) AS n FROM requests r
+                    WHERE \(filter) AND r.lat IS NOT NULL AND r.lng IS NOT NULL
+                    GROUP BY ROUND(r.lat * \(unsafeRaw: k)), ROUND(r.lng * \(unsafeRaw: k))
+                    """).all() {
+                    squares[[try r.decode(column: "y", as: Int64.self), try r.decode(column: "x", as: Int64.self)], default: 0] += try r.decode(column: "n", as: Int.self)
+                }
+                for r in try await db.query("""
+                    SELECT COALESCE(r.compound_id, r.community_id) AS place, COUNT(*) AS n FROM requests r
+                    WHERE \(filter) AND (r.lat IS NULL OR r.lng IS NULL) GROUP BY COALESCE(r.compound_id, r.community_id)
+                    """).all() {
+                    places[try r.decode(column: "place", as: Int64.self), default: 0] += try r.decode(column: "n", as: Int.self)
+                }
             }
-            return out
+            return squares.filter { $0.value != 0 }.map { RequestCell(lat: Double($0.key[0]) / perDegree, lng: Double($0.key[1]) / perDegree, placeID: nil, count: $0.value) }
+                + places.filter { $0.value != 0 }.map { RequestCell(lat: nil, lng: nil, placeID: $0.key, count: $0.value) }
         }
     }
 }

@@ -150,7 +150,7 @@ extension RequestsService {
         }
     }
 
-    /// Counts both rollups afresh from the requests table (after the benchmark's generator wrote
+    /// Counts both rollups and the map's spots afresh from the requests table (after the benchmark's generator wrote
     /// requests in bulk, around the use cases, or to repair what `checkRollup` found).
     public func recountRollup() async throws {
         try await store.transaction { db in
@@ -158,6 +158,8 @@ extension RequestsService {
                 try await db.raw("DELETE FROM \(unsafeRaw: rollup.table)").run()
                 try await db.raw("\(unsafeRaw: rollup.fill(store.dialect))").run()
             }
+            try await db.raw("DELETE FROM request_spots").run()
+            try await db.raw("\(unsafeRaw: Self.spotsFill(store.dialect))").run()
         }
     }
 }

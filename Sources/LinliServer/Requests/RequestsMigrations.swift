@@ -338,5 +338,26 @@ enum RequestsMigrations {
             "postgres:ALTER TABLE request_need_counts DROP CONSTRAINT request_need_counts_pkey",
             "postgres:ALTER TABLE request_need_counts ADD PRIMARY KEY (community_id, month, category, shard)",
         ]),
+        // The situation map's density layer by month (`RequestSpots.swift`): where requests were
+        // filed, per square at each of the map's scales or at their place, by category and open
+        // or not. Sharded as the other counts are, and counted here once from what is stored.
+        Migration("requests.016", [
+            """
+            CREATE TABLE request_spots (
+                community_id BIGINT NOT NULL,
+                month INTEGER NOT NULL,
+                scale INTEGER NOT NULL,
+                category TEXT NOT NULL,
+                is_open INTEGER NOT NULL,
+                y BIGINT NOT NULL,
+                x BIGINT NOT NULL,
+                shard INTEGER NOT NULL DEFAULT 0,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (community_id, month, scale, category, is_open, y, x, shard)
+            )
+            """,
+            "sqlite:" + RequestsService.spotsFill(.sqlite),
+            "postgres:" + RequestsService.spotsFill(.postgres),
+        ]),
     ]
 }

@@ -601,8 +601,11 @@ public struct RequestsService: Sendable {
                 try await notifier.deliver(db, planned.users.map { OutgoingNotification(userID: $0, kind: "assigned", requestID: id, subject: "#\(id) \(category.nameZh) \(draft.address)") }, at: now)
                 // The community's counts last, in one statement: their rows are shared by every
                 // submission there, so on PostgreSQL they are held only from here to the commit.
+                var filed = draft
+                filed.createdAt = now
                 try await Self.addToRollup(db, store.dialect, [(draft.communityID, now, RequestTally(made: 1))],
-                                           with: [Self.countNeed(store.dialect, community: draft.communityID, at: now, category: draft.category)])
+                                           with: [Self.countNeed(store.dialect, community: draft.communityID, at: now, category: draft.category),
+                                                  Self.spotAddition(store.dialect, filed, open: true, by: 1)])
                 return id
             }
             var stored = draft
@@ -1001,7 +1004,7 @@ public struct RequestsService: Sendable {
     /// Writes the mutable part of a request back, with its next deadline recomputed, and what the
     /// change makes to its community's month of figures (`was`: the row as it was read).
     func save(_ db: any SQLDatabase, _ r: Row, was old: Row) async throws {
-        try await Self.addToRollup(db, store.dialect, [(r.communityID, r.createdAt, r.tally - old.tally)])
+        try await Self.addToRollup(db, store.dialect, [(r.communityID, r.createdAt, r.tally - old.tally)], with: Self.spotMoves(store.dialect, r, was: old))
         try await db.raw("""
             UPDATE requests SET status = \(bind: r.status.rawValue), party_kind = \(bind: r.partyKind?.rawValue), party_key = \(bind: r.partyKey),
                 party_name = \(bind: r.partyName), party_path = \(bind: r.partyPath), party_grid_id = \(bind: r.partyGridID), level = \(bind: r.level.rawValue),

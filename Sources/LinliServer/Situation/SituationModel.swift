@@ -4,8 +4,9 @@ import LinliCore
 /// The situation map's (村情图) plain rules, without I/O (worked examples in SituationModelTests).
 public enum SituationModel {
     /// Squares per degree of the requests' density layer: about 55 m at a community's scale,
-    /// about 220 m at a street's.
-    public static func perDegree(placeRank: Int) -> Double { placeRank >= 3 ? 2000 : 500 }
+    /// about 220 m at a street's. Both are scales the requests keep their spots at
+    /// (`RequestsService.spotScales`), so that whole months are read from those.
+    public static func perDegree(placeRank: Int) -> Double { Double(RequestsService.spotScales[placeRank >= 3 ? 1 : 0]) }
 
     /// The longest period the density layer counts over (a year and a day, for a leap year).
     public static let longestPeriod: Int64 = 366
