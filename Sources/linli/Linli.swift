@@ -402,7 +402,7 @@ struct LedgerCheck: AsyncParsableCommand {
 
 struct FiguresCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "figures-check",
-        abstract: "Count the dashboards' kept figures (requests by month and day and on the situation map, each community's households and residents, each building's households by situation) afresh and compare; --repair replaces them with the fresh count.")
+        abstract: "Count the dashboards' kept figures (requests by month and day and on the situation map, visit coverage per grid, each community's households and residents, each building's households by situation) afresh and compare; --repair replaces them with the fresh count.")
     @OptionGroup var common: Common
     @Flag(help: "Replace the kept figures with the fresh count.") var repair = false
 
@@ -416,6 +416,10 @@ struct FiguresCheck: AsyncParsableCommand {
         for s in spots {
             print("community \(s.community), month \(s.month), map spot \(s.spot): kept \(s.kept), counted \(s.counted) (requests)")
         }
+        let coverage = try await linli.gridWork.checkCoverage()
+        for c in coverage {
+            print("community \(c.community), grid \(c.grid), visit coverage \(c.key): kept \(c.kept), counted \(c.counted) (households)")
+        }
         let people = try await linli.registry.checkPopulation()
         for p in people {
             print("community \(p.community): kept \(p.kept), counted \(p.counted) (households, residents)")
@@ -428,6 +432,10 @@ struct FiguresCheck: AsyncParsableCommand {
             try await linli.requests.recountRollup()
             print("repaired: the request figures were counted afresh")
         }
+        if !coverage.isEmpty, repair {
+            try await linli.gridWork.recountCoverage()
+            print("repaired: the visit coverage per grid was counted afresh")
+        }
         if !people.isEmpty, repair {
             try await linli.registry.recountPopulation()
             print("repaired: the households and residents were counted afresh")
@@ -437,8 +445,8 @@ struct FiguresCheck: AsyncParsableCommand {
             print("repaired: the households by situation per building were counted afresh")
         }
         await linli.store.shutdown()
-        let agree = wrong.isEmpty && spots.isEmpty && people.isEmpty && situations.isEmpty
-        if agree { print("figures agree: every community's requests by month and day and on the map, households and residents, and each building's households by situation as kept equal a fresh count") }
+        let agree = wrong.isEmpty && spots.isEmpty && coverage.isEmpty && people.isEmpty && situations.isEmpty
+        if agree { print("figures agree: every community's requests by month and day and on the map, each grid's visit coverage, households and residents, and each building's households by situation as kept equal a fresh count") }
         if !agree, !repair { throw ExitCode(1) }
     }
 }

@@ -318,6 +318,31 @@ import LinliStore
                 #expect(inDatabase == bySwift.values.sorted { $0.gridID < $1.gridID })
                 #expect(inDatabase.contains { $0.covered > 0 } == (hours == 0))
             }
+            // The counts are kept by the rows' triggers: through a visit that finds the household
+            // gone, new rules for the community, and a visit that finds someone there again —
+            // each time equal to the households' rows counted afresh, and to the plan's arithmetic.
+            let community = f.demo.firstCommunityID
+            func agrees(_ what: String) async throws {
+                #expect(try await f.linli.gridWork.checkCoverage().isEmpty, "\(what): kept = counted")
+                let (_, lines) = try await f.linli.gridWork.coverage(community: community, actor: staff)
+                let planned = try await f.linli.gridWork.gridCoverage(communities: [community]).reduce(0) { $0 + $1.planned }
+                #expect(planned == lines.reduce(0) { $0 + $1.households }, "\(what)")
+            }
+            v.outcome = "moved"; v.note = "邻居说已搬走"
+            _ = try await f.linli.gridWork.logVisit(v, actor: grid)
+            try await agrees("gone")
+            try await f.linli.gridWork.setRules(community: community, [VisitRule(situation: "elderly_alone", period: .month),
+                                                                       VisitRule(situation: VisitSituation.everyone, period: .quarter)], actor: staff)
+            try await agrees("new rules")
+            clock.advance(hours: 24)
+            v.outcome = "well"; v.note = nil
+            _ = try await f.linli.gridWork.logVisit(v, actor: grid)
+            try await agrees("back")
+            // A count gone wrong is named, and a recount mends it.
+            try await f.linli.store.transaction { db in try await db.query("UPDATE visit_coverage SET n = n + 1 WHERE community_id = \(community) AND period = 'quarter' AND n > 0").run() }
+            #expect(try await !f.linli.gridWork.checkCoverage().isEmpty)
+            try await f.linli.gridWork.recountCoverage()
+            #expect(try await f.linli.gridWork.checkCoverage().isEmpty)
         }
     }
 

@@ -307,5 +307,32 @@ enum GridWorkMigrations {
             )
             """,
         ]),
+        // Visit coverage kept per community, grid, period and the two windows that decide it
+        // (`VisitCoverage.swift`): the situation map's coverage of a street read its 100,000
+        // households' rows at page time. Each row carries the first day of the window its last
+        // counted visit fell in (-1: never) and of the window its plan began in, worked out by
+        // the plan's own arithmetic when the row is written; triggers move the counts with
+        // every row written, whichever step writes it. Rows written before this have no windows
+        // yet: every community is synced again on first use, which writes them.
+        Migration("gridwork.011", [
+            "ALTER TABLE visit_due ADD COLUMN counted_window BIGINT NOT NULL DEFAULT -1",
+            "ALTER TABLE visit_due ADD COLUMN since_window BIGINT NOT NULL DEFAULT -1",
+            """
+            CREATE TABLE visit_coverage (
+                community_id BIGINT NOT NULL,
+                grid_id BIGINT NOT NULL,
+                period TEXT NOT NULL,
+                counted_window BIGINT NOT NULL,
+                since_window BIGINT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (community_id, grid_id, period, counted_window, since_window)
+            )
+            """,
+            GridWorkService.coverageFill,
+        ] + GridWorkService.coverageSQLiteTriggers.map { "sqlite:" + $0 } + [
+            "postgres:" + GridWorkService.coveragePostgresFunction,
+            "postgres:CREATE TRIGGER visit_due_coverage AFTER INSERT OR UPDATE OR DELETE ON visit_due FOR EACH ROW EXECUTE FUNCTION visit_due_coverage()",
+            "DELETE FROM visit_synced",
+        ]),
     ]
 }

@@ -280,7 +280,8 @@ public struct GridWorkService: Sendable {
     }
 
     static let dueWritten = ["community_id", "grid_id", "micro_grid_id", "address", "situations", "period", "because", "last_counted_at",
-                             "last_attempt_at", "follow_up_day", "follow_up_visit", "since_at", "show_from", "list_from", "moved_at"]
+                             "last_attempt_at", "follow_up_day", "follow_up_visit", "since_at", "show_from", "list_from", "moved_at",
+                             "counted_window", "since_window"]
 
     /// Writes households' rows anew (each replaces the household's old one). An upsert, not a
     /// delete and insert: two transactions refreshing one household at once (two grid workers'
@@ -294,9 +295,11 @@ public struct GridWorkService: Sendable {
             // A household reported gone is on no list until that is settled.
             let show = d.movedAt != nil ? Int64.max : VisitPlan.showFrom(period: d.period, facts: d.facts)
             let list = d.movedAt != nil ? Int64.max : VisitPlan.listFrom(period: d.period, facts: d.facts, horizon: Self.dueHorizon)
+            let windows = Self.coverageWindows(d)
             return """
                 (\(d.householdID), \(d.communityID), \(d.gridID), \(d.microGridID), \(d.address), \(situations), \(d.period?.rawValue), \(d.because),
-                 \(d.facts.lastCounted), \(d.facts.lastAttempt), \(d.facts.followUpDay), \(d.followUpVisit), \(d.facts.since), \(show), \(list), \(d.movedAt))
+                 \(d.facts.lastCounted), \(d.facts.lastAttempt), \(d.facts.followUpDay), \(d.followUpVisit), \(d.facts.since), \(show), \(list), \(d.movedAt),
+                 \(windows.counted), \(windows.since))
                 """
         }
     }
