@@ -38,11 +38,12 @@ wrk.body = '$3'
 LUA
 }
 
-# run NAME PATH [wrk args…]: prints "NAME req/s p99 non2xx" for wrk -t2 -c64 over $DURATION.
+# run NAME PATH [wrk args…]: prints "NAME req/s p99 non2xx" for wrk -t2 -c$CONNECTIONS (64 by
+# default: the server's throughput) over $DURATION.
 run() {
   local name=$1 path=$2; shift 2
   local out rps p99 errors
-  out=$(wrk -t2 -c64 -d"$DURATION" --latency "$@" "http://127.0.0.1:$PORT$path")
+  out=$(wrk -t2 -c"${CONNECTIONS:-64}" -d"$DURATION" --latency "$@" "http://127.0.0.1:$PORT$path")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
