@@ -224,6 +224,18 @@ def main():
         within(20, lambda: replica_reads() >= reads + 5, "figures read on the replica")
         print("ok   figures are read from the replica and show the write made just before on another node")
 
+        # So is the situation map (a street's layers are the heaviest pages staff open), and it
+        # shows a request filed a moment before on another node.
+        layer = f"/api/v1/places/{community}/situation/requests"
+        status, before = api(node(2), layer, admin)
+        assert status == 200, (status, before)
+        reads = replica_reads()
+        assert api(node(1), "/api/v1/requests", resident, {"category": "noise", "description": "地图上看得见", "household_id": household})[0] == 201
+        _, after = api(node(3), layer, admin)
+        assert after["total"] == before["total"] + 1, (before["total"], after["total"])
+        within(20, lambda: replica_reads() >= reads + 1, "the situation map read on the replica")
+        print("ok   the situation map is read from the replica and shows a request filed a moment before on another node")
+
         # Under load: kill -9 a node, restart the primary, promote the replica.
         w = Writers(resident, household)
         w.start()

@@ -98,7 +98,7 @@ extension GridWorkService {
             overdue = "\(overdue) WHEN period = \(p.rawValue) AND counted_window < \(prev.first) AND since_window <= \(prev.first) THEN n"
         }
         let coveredSQL = covered, overdueSQL = overdue
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             try await db.query("""
                 SELECT grid_id, CAST(SUM(n) AS BIGINT) AS planned, CAST(SUM(\(coveredSQL) ELSE 0 END) AS BIGINT) AS covered,
                        CAST(SUM(\(overdueSQL) ELSE 0 END) AS BIGINT) AS overdue

@@ -102,7 +102,7 @@ extension RegistryService {
         let sums = situations.enumerated().map { i, s in
             "CAST(SUM(CASE WHEN c.situation = '\(s)' THEN c.households ELSE 0 END) AS BIGINT) AS s\(i)"
         }.joined(separator: ", ")
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             let rows = try await db.query("""
                 SELECT \(unsafeRaw: block) AS block, c.grid_id, \(unsafeRaw: sums) FROM situation_counts c JOIN places p ON p.id = c.block_id
                 WHERE \(store.dialect.startsWith("p.path", place.path)) GROUP BY \(unsafeRaw: block), c.grid_id
@@ -166,7 +166,7 @@ extension RegistryService {
 
     /// A place's grids (every community's under a street), for names on the map.
     public func situationGrids(_ place: SituationPlace) async throws -> [GridSummary] {
-        try await store.read { db in
+        try await store.readHeavy { db in
             try await db.query("""
                 SELECT g.id, g.name, g.level, g.parent_id FROM grids g JOIN places c ON c.id = g.community_id
                 WHERE \(store.dialect.startsWith("c.path", place.path)) ORDER BY g.id
@@ -176,7 +176,7 @@ extension RegistryService {
 
     /// Compounds of the place without a property company, an owners' committee or a party branch.
     public func uncoveredCompounds(_ place: SituationPlace) async throws -> [CompoundCoverage] {
-        try await store.read { db in try await compoundCoverage(db, under: place.path).filter { !$0.complete } }
+        try await store.readHeavy { db in try await compoundCoverage(db, under: place.path).filter { !$0.complete } }
     }
 
     /// Every compound under a path with which of the three bodies it has, in path order.
@@ -219,7 +219,7 @@ extension RegistryService {
 
     /// Facilities of a place, with positions.
     public func situationFacilities(_ place: SituationPlace, lang: Lang) async throws -> [MapPoint] {
-        try await store.read { db in try await facilityPoints(db, under: place.path, lang: lang) }
+        try await store.readHeavy { db in try await facilityPoints(db, under: place.path, lang: lang) }
     }
 
     /// The communities (and villages) under a path.

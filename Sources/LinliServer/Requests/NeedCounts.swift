@@ -64,7 +64,7 @@ extension RequestsService {
     public func needCounts(communities: [Int64], fromMonth: Int, toMonth: Int) async throws -> [NeedCount] {
         guard !communities.isEmpty else { return [] }
         try await ensureNeedCounts()
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             try await db.query("""
                 SELECT community_id, month, category, CAST(SUM(n) AS BIGINT) AS n FROM request_need_counts
                 WHERE community_id IN (\(list: communities)) AND month >= \(fromMonth) AND month <= \(toMonth)
@@ -80,7 +80,7 @@ extension RequestsService {
     /// where a place has at least `atLeast` of one category: through `requests_look_alikes`.
     public func placeNeedCounts(communities: [Int64], from: Int64, to: Int64, atLeast: Int) async throws -> [PlaceNeedCount] {
         guard !communities.isEmpty else { return [] }
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             let codes = try await db.query("SELECT code FROM request_categories ORDER BY code").all().map { try $0.decode(column: "code", as: String.self) }
             guard !codes.isEmpty else { return [] }
             return try await db.query("""

@@ -27,7 +27,7 @@ extension RequestsService {
         let range = LocalDay.start(from)..<LocalDay.start(to)
         let split = kept && Self.spotScales.contains(scale) && Double(scale) == perDegree
             ? MonthSplit.of(from: range.lowerBound, to: range.upperBound) : MonthSplit(months: nil, edges: range.isEmpty ? [] : [range])
-        return try await store.read { db in
+        return try await store.readHeavy { db in
             var codes: [String]
             if let category {
                 guard try await db.query("SELECT code FROM request_categories WHERE code = \(category)").first() != nil else {
