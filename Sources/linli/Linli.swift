@@ -433,7 +433,7 @@ struct FiguresCheck: AsyncParsableCommand {
             print("repaired: the request figures were counted afresh")
         }
         if !coverage.isEmpty, repair {
-            try await linli.gridWork.recountCoverage()
+            try await linli.gridWork.repairCoverage(communities: coverage.map(\.community))
             print("repaired: the visit coverage per grid was counted afresh")
         }
         if !people.isEmpty, repair {

@@ -27,8 +27,12 @@ extension GridWorkService {
     /// The first days of the windows a row's coverage depends on (-1: never counted; both -1
     /// without a plan, which is not counted at all).
     static func coverageWindows(_ d: DueRow) -> (counted: Int64, since: Int64) {
-        guard let p = d.period else { return (-1, -1) }
-        return (d.facts.lastCounted.map { p.window(containing: LocalDay.of($0)).first } ?? -1, p.window(containing: LocalDay.of(d.facts.since)).first)
+        coverageWindows(period: d.period, lastCounted: d.facts.lastCounted, since: d.facts.since)
+    }
+
+    static func coverageWindows(period: VisitPeriod?, lastCounted: Int64?, since: Int64) -> (counted: Int64, since: Int64) {
+        guard let p = period else { return (-1, -1) }
+        return (lastCounted.map { p.window(containing: LocalDay.of($0)).first } ?? -1, p.window(containing: LocalDay.of(since)).first)
     }
 
     static let coverageKey = "community_id, grid_id, period, counted_window, since_window"
@@ -68,14 +72,24 @@ extension GridWorkService {
             """
         }
         let key = { (row: String) in "(" + (columns.map { "\(row).\($0)" } + ["\(row).moved_at IS NULL"]).joined(separator: ", ") + ")" }
+        let counts = { (row: String) in "\(row).period IS NOT NULL AND \(row).moved_at IS NULL" }
+        let tuple = { (row: String) in "(" + columns.map { "\(row).\($0)" }.joined(separator: ", ") + ")" }
+        // A row moving between two counts takes them in key order, whichever way it moves, so
+        // that two steps moving households the opposite way between the same two counts lock
+        // them alike.
         return """
             CREATE FUNCTION visit_due_coverage() RETURNS trigger AS $$
             BEGIN
                 IF TG_OP = 'UPDATE' AND \(key("OLD")) IS NOT DISTINCT FROM \(key("NEW")) THEN RETURN NULL; END IF;
-                IF TG_OP <> 'INSERT' AND OLD.period IS NOT NULL AND OLD.moved_at IS NULL THEN
+                IF TG_OP = 'UPDATE' AND \(counts("OLD")) AND \(counts("NEW")) AND \(tuple("NEW")) < \(tuple("OLD")) THEN
+                    \(add("NEW", 1))
+                    \(add("OLD", -1))
+                    RETURN NULL;
+                END IF;
+                IF TG_OP <> 'INSERT' AND \(counts("OLD")) THEN
                     \(add("OLD", -1))
                 END IF;
-                IF TG_OP <> 'DELETE' AND NEW.period IS NOT NULL AND NEW.moved_at IS NULL THEN
+                IF TG_OP <> 'DELETE' AND \(counts("NEW")) THEN
                     \(add("NEW", 1))
                 END IF;
                 RETURN NULL;
@@ -110,35 +124,51 @@ extension GridWorkService {
         }
     }
 
-    /// Where the kept coverage and the households' rows disagree (`linli figures-check`).
+    /// Where the kept coverage and the households' rows disagree (`linli figures-check`). The
+    /// rows' windows are worked out here again from their periods and dates, so that a row
+    /// written without them (a server from before them, during a rolling upgrade) is found too,
+    /// not counted as it stands.
     public func checkCoverage() async throws -> [(community: Int64, grid: Int64, key: String, kept: Int64, counted: Int64)] {
         try await store.read { db in
-            func rows(_ sql: String) async throws -> [String: (community: Int64, grid: Int64, n: Int64)] {
-                var out: [String: (community: Int64, grid: Int64, n: Int64)] = [:]
-                for r in try await db.raw("\(unsafeRaw: sql)").all() {
-                    let c = try r.decode(column: "community_id", as: Int64.self), g = try r.decode(column: "grid_id", as: Int64.self)
-                    let key = "\(try r.decode(column: "period", as: String.self)), counted window \(try r.decode(column: "counted_window", as: Int64.self)), "
-                        + "plan from window \(try r.decode(column: "since_window", as: Int64.self))"
-                    out["\(c) \(g) \(key)"] = (c, g, try r.decode(column: "n", as: Int64.self))
-                }
-                return out
+            typealias Key = CoverageKey
+            var kept: [Key: Int64] = [:], counted: [Key: Int64] = [:]
+            for r in try await db.raw("SELECT \(unsafeRaw: Self.coverageKey), CAST(SUM(n) AS BIGINT) AS n FROM visit_coverage GROUP BY \(unsafeRaw: Self.coverageKey) HAVING SUM(n) <> 0").all() {
+                kept[Key(community: try r.decode(column: "community_id", as: Int64.self), grid: try r.decode(column: "grid_id", as: Int64.self),
+                         period: try r.decode(column: "period", as: String.self), counted: try r.decode(column: "counted_window", as: Int64.self),
+                         since: try r.decode(column: "since_window", as: Int64.self))] = try r.decode(column: "n", as: Int64.self)
             }
-            let kept = try await rows("SELECT \(Self.coverageKey), CAST(SUM(n) AS BIGINT) AS n FROM visit_coverage GROUP BY \(Self.coverageKey) HAVING SUM(n) <> 0")
-            let counted = try await rows("SELECT \(Self.coverageKey), COUNT(*) AS n FROM visit_due WHERE \(Self.coverageCounted) GROUP BY \(Self.coverageKey)")
-            return Set(kept.keys).union(counted.keys).sorted().compactMap { key in
-                let k = kept[key], c = counted[key]
-                guard k?.n != c?.n else { return nil }
-                let at = k ?? c!
-                return (at.community, at.grid, String(key.split(separator: " ", maxSplits: 2)[2]), k?.n ?? 0, c?.n ?? 0)
+            for r in try await db.raw("SELECT community_id, grid_id, period, last_counted_at, since_at FROM visit_due WHERE \(unsafeRaw: Self.coverageCounted)").all() {
+                let period = try r.decode(column: "period", as: String.self)
+                let w = Self.coverageWindows(period: VisitPeriod(rawValue: period), lastCounted: try r.decode(column: "last_counted_at", as: Int64?.self),
+                                             since: try r.decode(column: "since_at", as: Int64.self))
+                counted[Key(community: try r.decode(column: "community_id", as: Int64.self), grid: try r.decode(column: "grid_id", as: Int64.self),
+                            period: period, counted: w.counted, since: w.since), default: 0] += 1
+            }
+            return Set(kept.keys).union(counted.keys).sorted().compactMap { k in
+                guard kept[k] != counted[k] else { return nil }
+                return (k.community, k.grid, "\(k.period), counted window \(k.counted), plan from window \(k.since)", kept[k] ?? 0, counted[k] ?? 0)
             }
         }
     }
 
-    /// Counts the kept coverage afresh from the households' rows (to repair what `checkCoverage` found).
+    /// Mends what `checkCoverage` found in some communities: their households' rows written
+    /// afresh (with their windows; the triggers move the counts), then every count recounted.
+    public func repairCoverage(communities: [Int64]) async throws {
+        for c in Set(communities).sorted() { try await sync(community: c) }
+        try await recountCoverage()
+    }
+
+    /// Counts the kept coverage afresh from the households' rows as they stand.
     public func recountCoverage() async throws {
         try await store.transaction { db in
             try await db.query("DELETE FROM visit_coverage").run()
             try await db.raw("\(unsafeRaw: Self.coverageFill)").run()
         }
     }
+}
+
+/// A kept coverage count's key.
+struct CoverageKey: Hashable, Comparable {
+    var community: Int64, grid: Int64, period: String, counted: Int64, since: Int64
+    static func < (a: Self, b: Self) -> Bool { (a.community, a.grid, a.period, a.counted, a.since) < (b.community, b.grid, b.period, b.counted, b.since) }
 }

@@ -264,7 +264,11 @@ extension GridWorkService {
 
     /// The household's row, made from the registry's facts when it has none yet.
     func dueRow(_ db: any SQLDatabase, _ h: HouseholdFacts) async throws -> DueRow {
-        if let r = try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id = \(h.id)").first() { return try Self.dueRow(r) }
+        // Locked (PostgreSQL): two visits to one household at once would otherwise each write
+        // what it read, and the first one's visit would be lost from the row.
+        if let r = try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id = \(h.id)\(unsafeRaw: store.dialect.lockForUpdate())").first() {
+            return try Self.dueRow(r)
+        }
         try await refresh(db, [h], existing: [:])
         return try Self.dueRow(try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id = \(h.id)").first()!)
     }

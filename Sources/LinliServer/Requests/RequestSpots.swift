@@ -40,32 +40,42 @@ extension RequestsService {
         return "INSERT INTO request_spots (\(spotKey), n) " + parts.joined(separator: " UNION ALL ")
     }
 
-    /// What a request adds to the spots (`by` 1 when filed or opened, -1 when it leaves that state):
-    /// one statement, a row per scale or one for its place.
-    static func spotAddition(_ dialect: Dialect, _ r: Row, open: Bool, by delta: Int) -> BoundSQL {
+    /// What a request adds to the spots (`by` 1 when filed or opened, -1 when it leaves that
+    /// state): a row per scale, or one for its place.
+    static func spotRows(_ dialect: Dialect, _ r: Row, open: Bool, by delta: Int) -> [BoundSQL] {
         let month = monthKey(r.createdAt), shard = dialect.counterShard(), isOpen = open ? 1 : 0
-        var rows: BoundSQL
-        if let lat = r.lat, let lng = r.lng {
-            rows = ""
-            for (i, k) in spotScales.enumerated() {
-                rows = "\(rows)\(unsafeRaw: i == 0 ? "" : ", ")(\(r.communityID), \(month), \(k), \(r.category), \(isOpen), CAST(ROUND(\(lat) * \(unsafeRaw: String(k))) AS BIGINT), CAST(ROUND(\(lng) * \(unsafeRaw: String(k))) AS BIGINT), \(shard), \(delta))"
-            }
-        } else {
-            rows = "(\(r.communityID), \(month), 0, \(r.category), \(isOpen), \(r.compoundID ?? r.communityID), 0, \(shard), \(delta))"
+        guard let lat = r.lat, let lng = r.lng else {
+            return ["(\(r.communityID), \(month), 0, \(r.category), \(isOpen), \(r.compoundID ?? r.communityID), 0, \(shard), \(delta))"]
         }
+        return spotScales.map { k in
+            """
+            (\(r.communityID), \(month), \(k), \(r.category), \(isOpen), CAST(ROUND(\(lat) * \(unsafeRaw: String(k))) AS BIGINT),
+             CAST(ROUND(\(lng) * \(unsafeRaw: String(k))) AS BIGINT), \(shard), \(delta))
+            """
+        }
+    }
+
+    /// One statement adding rows to the spots, in the order given (PostgreSQL takes their
+    /// locks in that order).
+    static func addToSpots(_ rows: [BoundSQL]) -> BoundSQL {
+        var values: BoundSQL = ""
+        for (i, row) in rows.enumerated() { values = i == 0 ? row : "\(values), \(row)" }
         return """
-            INSERT INTO request_spots (\(unsafeRaw: spotKey), shard, n) VALUES \(rows)
+            INSERT INTO request_spots (\(unsafeRaw: spotKey), shard, n) VALUES \(values)
             ON CONFLICT (\(unsafeRaw: spotKey), shard) DO UPDATE SET n = request_spots.n + excluded.n
             """
     }
 
-    /// A step that took a request from open to closed or back moves it between the two. The
-    /// closed row always first, whichever way it moves: two steps moving requests of one spot
-    /// in opposite directions take the rows' locks alike on PostgreSQL instead of crosswise.
+    /// What a filed request adds.
+    static func spotAddition(_ dialect: Dialect, _ r: Row) -> BoundSQL { addToSpots(spotRows(dialect, r, open: true, by: 1)) }
+
+    /// A step that took a request from open to closed or back moves it between the two, in one
+    /// statement with the closed rows first whichever way it moves: two steps moving requests of
+    /// one spot in opposite directions take the rows' locks alike on PostgreSQL, not crosswise.
     static func spotMoves(_ dialect: Dialect, _ r: Row, was old: Row) -> [BoundSQL] {
         guard r.status.isOpen != old.status.isOpen else { return [] }
         let closing = old.status.isOpen
-        return [spotAddition(dialect, r, open: false, by: closing ? 1 : -1), spotAddition(dialect, r, open: true, by: closing ? -1 : 1)]
+        return [addToSpots(spotRows(dialect, r, open: false, by: closing ? 1 : -1) + spotRows(dialect, r, open: true, by: closing ? -1 : 1))]
     }
 
     /// Requests of some communities and categories counted per spot over whole months [first,

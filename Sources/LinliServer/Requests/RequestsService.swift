@@ -605,7 +605,7 @@ public struct RequestsService: Sendable {
                 filed.createdAt = now
                 try await Self.addToRollup(db, store.dialect, [(draft.communityID, now, RequestTally(made: 1))],
                                            with: [Self.countNeed(store.dialect, community: draft.communityID, at: now, category: draft.category),
-                                                  Self.spotAddition(store.dialect, filed, open: true, by: 1)])
+                                                  Self.spotAddition(store.dialect, filed)])
                 return id
             }
             var stored = draft
