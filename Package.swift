@@ -119,6 +119,20 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // The situation map (村情图) and needs analysis: reads over the registry, requests, grid
+        // work and linkage, in its own target above them.
+        .target(
+            name: "LinliSituation",
+            dependencies: [
+                "LinliCore",
+                "LinliStore",
+                "LinliServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         // The app put together: every capability, for the command line and the tests.
         .target(
             name: "LinliApp",
@@ -126,6 +140,7 @@ let package = Package(
                 "LinliServer",
                 "LinliServices",
                 "LinliOffices",
+                "LinliSituation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -157,6 +172,7 @@ let package = Package(
                 "LinliServer",
                 "LinliServices",
                 "LinliOffices",
+                "LinliSituation",
                 "LinliApp",
                 "LinliCore",
                 "LinliStore",

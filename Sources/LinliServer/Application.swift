@@ -361,10 +361,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
-    let situation = SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork, linkage: linli.linkage,
-                                     env: linli.config.environment)
-    SituationRoutes(situation: situation, requests: linli.requests, renderer: renderer).register(routes)
-    CircleRoutes(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment), situation: situation,
+    CircleRoutes(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment), registry: linli.registry,
                  renderer: renderer).register(routes)
     for c in linli.capabilities { c.register(routes, renderer: renderer, linli: linli) }
     MapRoutes(config: linli.config).register(routes)

@@ -163,3 +163,5 @@ let serverSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 let servicesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliServices")
 /// `Sources/LinliOffices`: the offices' side, a capability in its own target.
 let officesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliOffices")
+/// `Sources/LinliSituation`: the situation map and needs analysis, a capability in its own target.
+let situationSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliSituation")

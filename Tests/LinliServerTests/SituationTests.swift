@@ -7,6 +7,7 @@ import Testing
 @testable import LinliServer
 @testable import LinliServices
 @testable import LinliOffices
+@testable import LinliSituation
 import LinliApp
 import LinliCore
 import LinliStore

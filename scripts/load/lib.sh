@@ -3,8 +3,10 @@
 
 PASSWORD=load-test-password
 
-# Builds the release binary into $BIN.
+# Builds the release binary into $BIN, unless BIN already names one (a build kept elsewhere,
+# e.g. in a worktree, to compare two versions).
 build_release() {
+  [ -z "${BIN:-}" ] || return 0
   swift build -c release --product linli >/dev/null
   BIN="$(swift build -c release --show-bin-path)/linli"
 }

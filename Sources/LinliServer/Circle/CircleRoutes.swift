@@ -7,14 +7,20 @@ import LinliStore
 /// effect) and the walking network's import from an OpenStreetMap extract.
 struct CircleRoutes {
     let circle: CircleService
-    let situation: SituationService
+    /// The places whose map the actor may see (the situation map's: the circle is drawn over them).
+    let registry: RegistryService
     let renderer: Renderer
+
+    func places(_ actor: Actor) async throws -> [SituationPlace] {
+        try actor.require(.situationView)
+        return try await registry.situationPlaces(actor: actor, .situationView)
+    }
 
     func register(_ r: Routes) {
         r.get("/circle", .action(.situationView)) { req, c in
             let q = req.uri.queryParameters
             let actor = try c.requireActor()
-            let places = try await situation.places(actor: actor)
+            let places = try await places(actor)
             let asked = try Input.id(q.get("place"), field: "place")
             guard let id = asked ?? places.first?.id else {
                 return renderer.page("circle", ["no_place": true], context: c, title: I18n.table(c.lang)["circle_title"]!)
@@ -48,7 +54,7 @@ struct CircleRoutes {
             } catch {
                 guard let fe = RegistryRoutes.fieldErrors(error) else { throw error }
                 let report = try await circle.report(place: id, proposedKind: nil, lat: nil, lng: nil, actor: actor, lang: c.lang)
-                var resp = try await page(c, report, places: try await situation.places(actor: actor), values: [:], errors: fe)
+                var resp = try await page(c, report, places: try await places(actor), values: [:], errors: fe)
                 resp.status = .unprocessableContent
                 return resp
             }

@@ -4,13 +4,13 @@ import LinliCore
 import LinliStore
 
 /// The registry's pages and API. Both call the same `RegistryService` use cases.
-struct RegistryRoutes {
+package struct RegistryRoutes {
     let registry: RegistryService
     let renderer: Renderer
     let publicBaseURL: String
 
     /// Errors keyed by field, for messages beside the fields of a form.
-    static func fieldErrors(_ error: Error) -> [String: String]? {
+    package static func fieldErrors(_ error: Error) -> [String: String]? {
         let list: [LinliError]
         if let e = error as? LinliError, e.field != nil, e.status != .notFound { list = [e] }
         else if let e = error as? ValidationErrors { list = e.errors }

@@ -28,7 +28,7 @@ package struct ChartSpec: Codable, Sendable {
 }
 
 /// The figures page's charts, their tables and CSV, from the figures the service counted.
-struct FigureCharts {
+package struct FigureCharts {
     let report: FiguresReport
     let months: [MonthFigures]
     let lang: Lang
@@ -66,7 +66,7 @@ struct FigureCharts {
         ], horizontal: true))
     }
 
-    static func json(_ spec: ChartSpec) -> String { JSON.string(spec, fallback: "{}") }
+    package static func json(_ spec: ChartSpec) -> String { JSON.string(spec, fallback: "{}") }
 
     static let header = ["csv_group", "csv_name", "csv_kind", "received", "response_rate", "on_time_rate", "satisfaction_rate", "median_hours", "returned", "escalated"]
 

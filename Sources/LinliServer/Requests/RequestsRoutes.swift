@@ -4,7 +4,7 @@ import LinliCore
 import LinliStore
 
 /// The requests pages and API. Both call the same `RequestsService` use cases.
-struct RequestsRoutes {
+package struct RequestsRoutes {
     let requests: RequestsService
     let inbox: Inbox
     let renderer: Renderer
@@ -351,7 +351,7 @@ struct RequestsRoutes {
         return v
     }
 
-    static func csv(_ text: String, name: String) -> Response {
+    package static func csv(_ text: String, name: String) -> Response {
         Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name)\"",
                                          .cacheControl: "no-store"],
                  body: .init(byteBuffer: ByteBuffer(bytes: [0xEF, 0xBB, 0xBF] + Array(text.utf8))))

@@ -70,6 +70,15 @@ package final class Routes: @unchecked Sendable {
     }
 
     package func get(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.get, path, access, h) }
+
+    /// A script the app serves itself (`/static/NAME`), open to all and cached for an hour: the
+    /// platform's, and a capability's own from its `register`.
+    package func script(_ name: String, _ js: String) {
+        get("/static/\(name)", .open) { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: js)))
+        }
+    }
     package func post(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.post, path, access, h) }
     func patch(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.patch, path, access, h) }
     func put(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) { add(.put, path, access, h) }

@@ -1,4 +1,5 @@
 import LinliCore
+import LinliServer
 
 /// A category asked for more in the latest months than in the months before them.
 public struct RisingCategory: Sendable, Equatable, Codable {

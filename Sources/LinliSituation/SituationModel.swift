@@ -1,5 +1,6 @@
 import Foundation
 import LinliCore
+import LinliServer
 
 /// The situation map's (村情图) plain rules, without I/O (worked examples in SituationModelTests).
 public enum SituationModel {

@@ -1,6 +1,7 @@
 import Foundation
 import LinliCore
 import LinliStore
+import LinliServer
 
 /// One building's (or, on a street's map, one compound's) households by situation.
 public struct SituationBlockView: Codable, Sendable, Equatable {
@@ -102,7 +103,7 @@ public struct SituationService: Sendable {
         blocks.map { b in
             SituationBlockView(id: b.id, name: b.name, lat: b.lat, lng: b.lng, households: b.households,
                                situations: ResidentTag.allCases.compactMap { t in
-                                   b.situations[t.rawValue].map { .init(situation: t.rawValue, label: I18n.label(t.rawValue, lang), households: $0) }
+                                   b.situations[t.rawValue].map { .init(situation: t.rawValue, label: SituationI18n.label(t.rawValue, lang), households: $0) }
                                })
         }
     }
@@ -178,7 +179,7 @@ public struct SituationService: Sendable {
     }
 
     func uncovered(_ p: SituationPlace, lang: Lang) async throws -> [UncoveredView] {
-        let t = I18n.table(lang)
+        let t = SituationI18n.table(lang)
         return try await registry.uncoveredCompounds(p).map { u in
             var lacks: [String] = []
             if !u.hasProperty { lacks.append("property_company") }
