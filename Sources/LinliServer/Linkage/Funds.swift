@@ -70,6 +70,14 @@ extension LinkageService {
     /// Writes one balanced transaction and moves the cached balances with it.
     @discardableResult
     func post(_ db: any SQLDatabase, _ m: Movement, _ postings: [Posting], actor: Actor?, now: Int64) async throws -> Int64 {
+        let id = try await record(db, m, postings, actor: actor, now: now)
+        for s in Self.applied(m, postings) { try await db.query(s).run() }
+        return id
+    }
+
+    /// A movement's own rows: the transaction and its entries. Nobody else writes them, so a
+    /// step whose balances others wait on records them before it takes any lock.
+    func record(_ db: any SQLDatabase, _ m: Movement, _ postings: [Posting], actor: Actor?, now: Int64) async throws -> Int64 {
         precondition(Posting.balanced(postings), "unbalanced ledger transaction")
         let id = try await db.raw("""
             INSERT INTO ledger_transactions (kind, community_id, project_id, pool_id, amount, donor_name, donor_public, donor_kind, memo, idempotency_key, created_by, at)
@@ -79,16 +87,23 @@ extension LinkageService {
         var insert = db.insert(into: "ledger_entries").columns("txn_id", "account_id", "amount")
         for p in postings { insert = insert.values(SQLBind(id), SQLBind(p.account), SQLBind(p.amount)) }
         try await insert.run()
-        for p in postings {
-            try await db.raw("UPDATE account_balances SET balance = balance + \(bind: p.amount) WHERE account_id = \(bind: p.account)").run()
-        }
-        if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent", "grant": "granted"][m.kind] {
-            try await db.raw("""
-                INSERT INTO project_totals (project_id, raised, matched, spent) VALUES (\(bind: project), 0, 0, 0) ON CONFLICT (project_id) DO NOTHING
-                """).run()
-            try await db.raw("UPDATE project_totals SET \(unsafeRaw: column) = \(unsafeRaw: column) + \(bind: m.amount) WHERE project_id = \(bind: project)").run()
-        }
         return id
+    }
+
+    /// What a movement changes that others share: each account's balance and the project's
+    /// totals, one statement each (the totals as one upsert, so that the statements may also run
+    /// together as one on PostgreSQL, `runAll`, where a row inserted by one part is not seen by
+    /// another). The postings' accounts are distinct.
+    static func applied(_ m: Movement, _ postings: [Posting]) -> [BoundSQL] {
+        var out: [BoundSQL] = postings.map { p in "UPDATE account_balances SET balance = balance + \(p.amount) WHERE account_id = \(p.account)" }
+        if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent", "grant": "granted"][m.kind] {
+            let v = { (c: String) in c == column ? m.amount : 0 }
+            out.append("""
+                INSERT INTO project_totals (project_id, raised, matched, spent, granted) VALUES (\(project), \(v("raised")), \(v("matched")), \(v("spent")), \(v("granted")))
+                ON CONFLICT (project_id) DO UPDATE SET \(unsafeRaw: column) = project_totals.\(unsafeRaw: column) + excluded.\(unsafeRaw: column)
+                """)
+        }
+        return out
     }
 
     // MARK: Pools
@@ -320,46 +335,70 @@ extension LinkageService {
 
     /// Books money that has arrived for a project (cash taken by staff, a confirmed payment): the
     /// gift on the ledger and in the project's total, then the pool's match when `match`.
+    ///
+    /// Every gift to a project waits for the one before it (its balance and totals decide the
+    /// match; the pool must never be overspent), so what is held is held briefly: the gift's own
+    /// rows and every lookup come first, then the project's row is locked and the shared rows are
+    /// changed in as few statements as the database allows. Locks are always taken project
+    /// first, then the community's givers' account, then the pool.
     func bookGift(_ db: any SQLDatabase, _ p: ProjectRow, amount: Int64, name: String, publicName: Bool, kind: String, key: String?,
                   match: Bool, actor: Actor?, now: Int64) async throws -> (txn: Int64, matched: Int64) {
         let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-        try await lock(db, projectAccount)
         let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
-        let txn = try await post(db, Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
-                                              donorPublic: publicName, donorKind: kind, memo: p.title, key: key),
-                                 [Posting(donors, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
-        return (txn, match ? try await matchDue(db, p, requested: nil, actor: actor, now: now) : 0)
+        let gift = Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
+                            donorPublic: publicName, donorKind: kind, memo: p.title, key: key)
+        let postings = [Posting(donors, -amount), Posting(projectAccount, amount)]
+        let txn = try await record(db, gift, postings, actor: actor, now: now)
+        let plan = match ? try await matchPlan(db, p) : nil
+        try await lock(db, projectAccount)
+        try await db.runAll(Self.applied(gift, postings), store.dialect)
+        guard let plan else { return (txn, 0) }
+        return (txn, try await matchDue(db, p, plan, requested: nil, actor: actor, now: now))
     }
 
-    /// Matches what the campaign is due from its pool. With `requested`, exactly that amount or a
-    /// refusal naming the limit it would break; without, whatever is due (possibly nothing).
-    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, requested: Int64?, actor: Actor?, now: Int64) async throws -> Int64 {
+    /// The campaign's pool and the accounts a match moves money between, looked up before any lock.
+    struct MatchPlan {
+        var poolID: Int64, poolAccount: Int64, projectAccount: Int64
+        var seed: Int64, ratioPercent: Int, cap: Int64
+    }
+
+    func matchPlan(_ db: any SQLDatabase, _ p: ProjectRow) async throws -> MatchPlan? {
         guard let c = try await db.raw("""
             SELECT c.seed, c.pool_id, mp.ratio_percent, mp.project_cap, mp.path, mp.name FROM campaigns c JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
-            """).first() else {
-            if requested != nil { throw LinliError.conflict("pool_id", "no_pool", "该项目的筹款没有配捐资金池") }
-            return 0
-        }
+            """).first() else { return nil }
         let poolID = try c.decode(column: "pool_id", as: Int64.self)
-        let poolAccount = try await account(db, .pool, poolID, path: try c.decode(column: "path", as: String.self), name: try c.decode(column: "name", as: String.self))
-        let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-        // Always project first, then pool: two donations never wait on each other crosswise.
-        try await lock(db, projectAccount)
-        let pool = try await lockedBalance(db, poolAccount)
-        let totals = try await projectTotals(db, p.id)
-        let raised = totals.raised, matched = totals.matched
-        let seed = try c.decode(column: "seed", as: Int64.self), ratio = try c.decode(column: "ratio_percent", as: Int.self), cap = try c.decode(column: "project_cap", as: Int64.self)
-        let entitled = MatchingRule.entitled(raised: raised, seed: seed, ratioPercent: ratio, cap: cap)
-        var amount = MatchingRule.due(raised: raised, matched: matched, seed: seed, ratioPercent: ratio, cap: cap, pool: pool)
+        return MatchPlan(poolID: poolID,
+                         poolAccount: try await account(db, .pool, poolID, path: try c.decode(column: "path", as: String.self), name: try c.decode(column: "name", as: String.self)),
+                         projectAccount: try await account(db, .project, p.id, path: p.path, name: p.title),
+                         seed: try c.decode(column: "seed", as: Int64.self), ratioPercent: try c.decode(column: "ratio_percent", as: Int.self),
+                         cap: try c.decode(column: "project_cap", as: Int64.self))
+    }
+
+    /// Matches what the campaign is due from its pool, the project's row already locked by the
+    /// caller. With `requested`, exactly that amount or a refusal naming the limit it would
+    /// break; without, whatever is due (possibly nothing). The pool's balance (locked) and the
+    /// project's totals are read in one statement.
+    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, _ c: MatchPlan, requested: Int64?, actor: Actor?, now: Int64) async throws -> Int64 {
+        let row = try await db.query("""
+            SELECT b.balance, COALESCE(t.raised, 0) AS raised, COALESCE(t.matched, 0) AS matched
+            FROM account_balances b LEFT JOIN project_totals t ON t.project_id = \(p.id)
+            WHERE b.account_id = \(c.poolAccount)\(unsafeRaw: store.dialect.lockForUpdate(of: "b"))
+            """).first()!
+        let pool = try row.decode(column: "balance", as: Int64.self)
+        let raised = try row.decode(column: "raised", as: Int64.self), matched = try row.decode(column: "matched", as: Int64.self)
+        let entitled = MatchingRule.entitled(raised: raised, seed: c.seed, ratioPercent: c.ratioPercent, cap: c.cap)
+        var amount = MatchingRule.due(raised: raised, matched: matched, seed: c.seed, ratioPercent: c.ratioPercent, cap: c.cap, pool: pool)
         if let requested {
-            if raised < seed { throw LinliError.conflict("amount", "below_seed", "筹款 \(Fen.text(raised)) 元尚未达到起配金额 \(Fen.text(seed)) 元") }
+            if raised < c.seed { throw LinliError.conflict("amount", "below_seed", "筹款 \(Fen.text(raised)) 元尚未达到起配金额 \(Fen.text(c.seed)) 元") }
             if requested > entitled - matched { throw LinliError.invalid("amount", "beyond_cap", "超出可配捐额：按比例和上限最多还可配 \(Fen.text(max(0, entitled - matched))) 元") }
             if requested > pool { throw LinliError.invalid("amount", "beyond_pool", "超出资金池余额 \(Fen.text(pool)) 元") }
             amount = requested
         }
         guard amount > 0 else { return 0 }
-        try await post(db, Movement(kind: "match", communityID: p.communityID, projectID: p.id, poolID: poolID, amount: amount, memo: p.title),
-                       [Posting(poolAccount, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
+        let m = Movement(kind: "match", communityID: p.communityID, projectID: p.id, poolID: c.poolID, amount: amount, memo: p.title)
+        let postings = [Posting(c.poolAccount, -amount), Posting(c.projectAccount, amount)]
+        _ = try await record(db, m, postings, actor: actor, now: now)
+        try await db.runAll(Self.applied(m, postings), store.dialect)
         return amount
     }
 
@@ -369,7 +408,13 @@ extension LinkageService {
         let now = env.nowSeconds
         return try await store.transaction { db in
             let p = try await fetchProject(db, projectID, actor, .fundManage)
-            let amount = try await matchDue(db, p, requested: requested, actor: actor, now: now)
+            guard let plan = try await matchPlan(db, p) else {
+                if requested != nil { throw LinliError.conflict("pool_id", "no_pool", "该项目的筹款没有配捐资金池") }
+                throw LinliError.conflict("amount", "nothing_due", "目前没有可配捐的金额（未达起配、已达上限或资金池已用完）")
+            }
+            // Always project first, then pool: a gift never waits on a match crosswise.
+            try await lock(db, plan.projectAccount)
+            let amount = try await matchDue(db, p, plan, requested: requested, actor: actor, now: now)
             guard amount > 0 else { throw LinliError.conflict("amount", "nothing_due", "目前没有可配捐的金额（未达起配、已达上限或资金池已用完）") }
             try await audit.append(db, actor: actor, action: "fund.match", objectType: "micro_project", objectID: p.id, path: p.path, detail: "amount=\(amount)")
             return amount
