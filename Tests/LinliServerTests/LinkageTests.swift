@@ -329,6 +329,28 @@ func makeVolunteers(_ f: Fixture, _ n: Int, skills: [String] = ["delivery"], ava
         }
     }
 
+    /// The same gift sent several times at once (a phone that lost the answer and retried) is
+    /// booked once; every sending is answered with that gift's receipt, none with an error.
+    @Test(arguments: Backend.available)
+    func oneGiftSentEightTimesAtOnceIsBookedOnce(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let l = f.linli.linkage
+            let staff = try await f.actor("community"), street = try await f.actor("street")
+            let (project, _) = try await rampProject(f, staff: staff, street: street)
+            let receipts = try await withThrowingTaskGroup(of: LinkageService.DonationReceipt.self) { g in
+                for _ in 0..<8 { g.addTask { try await l.donate(projectID: project, gift("200", key: "slip-0042"), actor: staff) } }
+                return try await g.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(receipts.map(\.transactionID)).count == 1, "one gift: \(receipts.map(\.transactionID))")
+            #expect(receipts.filter { !$0.repeated }.count == 1)
+            let gifts = try await f.linli.store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM ledger_transactions WHERE kind = 'donation' AND project_id = \(bind: project)").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(gifts == 1)
+            #expect(try await l.checkLedger().ok)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func aNeedBecomesAProjectThatRunsToEvaluation(_ backend: Backend) async throws {
         try await withFixture(backend) { f in

@@ -95,6 +95,8 @@ extension LinkageService {
     /// together as one on PostgreSQL, `runAll`, where a row inserted by one part is not seen by
     /// another). The postings' accounts are distinct.
     static func applied(_ m: Movement, _ postings: [Posting]) -> [BoundSQL] {
+        // Run as one statement on PostgreSQL, two updates of one row would apply only one.
+        precondition(Set(postings.map(\.account)).count == postings.count, "an account posted twice in one movement")
         var out: [BoundSQL] = postings.map { p in "UPDATE account_balances SET balance = balance + \(p.amount) WHERE account_id = \(p.account)" }
         if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent", "grant": "granted"][m.kind] {
             let v = { (c: String) in c == column ? m.amount : 0 }
@@ -276,7 +278,17 @@ extension LinkageService {
         // A key belongs to the giver and this route: another person's gift with the same key is
         // their own gift, and the same key with another project or amount is a mistake (422).
         let scopedKey = key.map { "u\(actor.userID):donate:" + $0 }
-        return try await store.transaction { db in
+        do {
+            return try await donate(projectID: projectID, amount: amount, kind: kind, scopedKey: scopedKey, input, actor: actor, now: now)
+        } catch where scopedKey != nil && isUniqueViolation(error) {
+            // The same gift sent twice at once (a phone that lost the answer): the second waited
+            // on the first's key and is answered with its receipt, as a later retry is.
+            return try await donate(projectID: projectID, amount: amount, kind: kind, scopedKey: scopedKey, input, actor: actor, now: now)
+        }
+    }
+
+    func donate(projectID: Int64, amount: Int64, kind: String, scopedKey: String?, _ input: DonationInput, actor: Actor, now: Int64) async throws -> DonationReceipt {
+        try await store.transaction { db in
             if let scopedKey, let done = try await db.raw("SELECT id, amount, project_id FROM ledger_transactions WHERE idempotency_key = \(bind: scopedKey)").first() {
                 let a = try done.decode(column: "amount", as: Int64.self)
                 guard a == amount, try done.decode(column: "project_id", as: Int64?.self) == projectID else {
@@ -664,7 +676,7 @@ extension LinkageService {
         public var transactions: Int
         public var unbalancedTransactions: [Int64]
         public var wrongBalances: [(account: Int64, stored: Int64, entries: Int64)]
-        /// Projects whose kept totals (raised, matched, spent) differ from their transactions.
+        /// Projects whose kept totals (raised, matched, spent, granted) differ from their transactions.
         public var wrongTotals: [Int64]
         public var ok: Bool { unbalancedTransactions.isEmpty && wrongBalances.isEmpty && wrongTotals.isEmpty }
     }
