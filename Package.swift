@@ -75,7 +75,6 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                .product(name: "SwiftGraph", package: "SwiftGraph"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -133,6 +132,21 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // The 15-minute living circle: what a street's or community's homes reach on foot, over
+        // the registry's places and an imported walking network (SwiftGraph for the walks).
+        .target(
+            name: "LinliCircle",
+            dependencies: [
+                "LinliCore",
+                "LinliStore",
+                "LinliServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftGraph", package: "SwiftGraph"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         // The app put together: every capability, for the command line and the tests.
         .target(
             name: "LinliApp",
@@ -141,6 +155,7 @@ let package = Package(
                 "LinliServices",
                 "LinliOffices",
                 "LinliSituation",
+                "LinliCircle",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -151,6 +166,7 @@ let package = Package(
                 "LinliApp",
                 "LinliServices",
                 "LinliOffices",
+                "LinliCircle",
                 "LinliServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -173,6 +189,7 @@ let package = Package(
                 "LinliServices",
                 "LinliOffices",
                 "LinliSituation",
+                "LinliCircle",
                 "LinliApp",
                 "LinliCore",
                 "LinliStore",

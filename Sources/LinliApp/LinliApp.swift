@@ -4,13 +4,14 @@ import LinliServer
 import LinliServices
 import LinliOffices
 import LinliSituation
+import LinliCircle
 
 /// The app put together: the platform and the capabilities of `LinliServer`, and the
 /// capabilities built in their own targets above it. The command line and the tests open Linli
 /// through here, so that every one of them runs the same whole app.
 package enum LinliApp {
     /// Capabilities in their own targets, in the order their migrations apply.
-    package static let capabilities: [any Capability.Type] = [ServicesCapability.self, OfficesCapability.self, SituationCapability.self]
+    package static let capabilities: [any Capability.Type] = [ServicesCapability.self, OfficesCapability.self, SituationCapability.self, CircleCapability.self]
 }
 
 extension Linli {

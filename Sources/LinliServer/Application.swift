@@ -198,7 +198,6 @@ public struct Linli: Sendable {
 
     /// The migrations of this target's capabilities (those in their own targets follow).
     public static let migrations: [Migration] = PlatformMigrations.all + RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
-        + CircleMigrations.all
 
     package static func migrations(_ capabilities: [any Capability.Type]) -> [Migration] {
         migrations + capabilities.flatMap { $0.migrations }
@@ -361,8 +360,6 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     }
     LinkageRoutes(linkage: linli.linkage, renderer: renderer, wechatPay: wechatPay).register(routes)
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
-    CircleRoutes(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment), registry: linli.registry,
-                 renderer: renderer).register(routes)
     for c in linli.capabilities { c.register(routes, renderer: renderer, linli: linli) }
     MapRoutes(config: linli.config).register(routes)
     HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)

@@ -5,6 +5,7 @@ import LinliServer
 import LinliApp
 import LinliServices
 import LinliOffices
+import LinliCircle
 import Logging
 import LinliCore
 import LinliStore

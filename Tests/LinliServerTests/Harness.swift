@@ -165,3 +165,5 @@ let servicesSources = serverSources.deletingLastPathComponent().appendingPathCom
 let officesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliOffices")
 /// `Sources/LinliSituation`: the situation map and needs analysis, a capability in its own target.
 let situationSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliSituation")
+/// `Sources/LinliCircle`: the 15-minute living circle, a capability in its own target.
+let circleSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliCircle")

@@ -74,7 +74,7 @@ import LinliStore
         // A capability's templates from its own target, beside the platform's.
         #expect(library.templates["kitchen"] != nil && library.templates["affairs"] != nil && library.templates["work_items"] != nil)
         #expect(library.templates["volunteer_certificate"] != nil && library.templates["certificate"] != nil)
-        #expect(library.templates["situation"] != nil && library.templates["needs_analysis"] != nil)
+        #expect(library.templates["situation"] != nil && library.templates["needs_analysis"] != nil && library.templates["circle"] != nil)
         // A page of one capability never silently replaces another's.
         let platform = serverSources.appendingPathComponent("Resources/templates").path
         await #expect(throws: LinliError.self) { try await Renderer.load(templateDirectories: [platform]) }

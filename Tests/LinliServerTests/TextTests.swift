@@ -59,7 +59,7 @@ import LinliApp
 
     @Test func everyTemplateKeyExists() throws {
         var files: [URL] = []
-        for dir in [serverSources, servicesSources, officesSources, situationSources].map({ $0.appendingPathComponent("Resources/templates") }) {
+        for dir in [serverSources, servicesSources, officesSources, situationSources, circleSources].map({ $0.appendingPathComponent("Resources/templates") }) {
             files += try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { $0.pathExtension == "mustache" }
         }
         #expect(files.count > 20)

@@ -127,7 +127,7 @@ struct AccountRoutes {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css)))
         }
-        for (name, js) in [("map.js", MapScript.js), ("app.js", Scripts.app), ("picker.js", Scripts.picker), ("request-form.js", Scripts.requestForm), ("scan.js", Scripts.scan), ("visits.js", Scripts.visits), ("tasks.js", Scripts.tasks), ("charts.js", Scripts.charts), ("circle.js", CircleScript.js)] {
+        for (name, js) in [("map.js", MapScript.js), ("app.js", Scripts.app), ("picker.js", Scripts.picker), ("request-form.js", Scripts.requestForm), ("scan.js", Scripts.scan), ("visits.js", Scripts.visits), ("tasks.js", Scripts.tasks), ("charts.js", Scripts.charts)] {
             r.script(name, js)
         }
 

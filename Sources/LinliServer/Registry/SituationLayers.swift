@@ -47,6 +47,10 @@ public struct SituationPlace: Sendable, Equatable {
     public var name: String
     public var kind: PlaceKind
     public var path: String
+
+    package init(id: Int64, name: String, kind: PlaceKind, path: String) {
+        self.id = id; self.name = name; self.kind = kind; self.path = path
+    }
 }
 
 extension RegistryService {

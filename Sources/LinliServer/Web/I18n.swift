@@ -75,7 +75,6 @@ package enum I18n {
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
         TextTable(name: "home", strings: HomeText.strings, values: HomeText.values),
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),
-        TextTable(name: "circle", strings: CircleText.strings, values: CircleText.values),
     ]
 
     /// The built-in catalogue.

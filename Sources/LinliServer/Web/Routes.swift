@@ -104,13 +104,13 @@ package final class Routes: @unchecked Sendable {
     }
 
     /// A route whose body is a file of these media types, read by the handler.
-    func post(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+    package func post(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
         add(.post, path, access, h)
         table[table.count - 1].rawBody = types
     }
 
     /// The same for a file that replaces what there was.
-    func put(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
+    package func put(_ path: String, _ access: Access, raw types: [String], _ h: @escaping @Sendable (Request, AppContext) async throws -> Response) {
         add(.put, path, access, h)
         table[table.count - 1].rawBody = types
     }

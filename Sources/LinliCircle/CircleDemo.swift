@@ -2,6 +2,7 @@ import Foundation
 import SQLKit
 import LinliCore
 import LinliStore
+import LinliServer
 
 extension Linli {
     /// The demo's streets get a walking network: a lattice every 100 m over the ground their

@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import SwiftGraph
 import LinliCore
+import LinliServer
 
 /// The paths people walk in an area: points and the stretches between them, each stretch's
 /// length along the ground. Imported from an OpenStreetMap extract or, for the demo, laid out as
