@@ -13,6 +13,8 @@ package struct CircleCapability: Capability {
     package static var migrations: [Migration] { CircleMigrations.all }
     package static var text: TextTable { TextTable(name: "circle", strings: CircleText.strings, values: CircleText.values) }
     package static var templateDirectory: String? { get throws { try templates(in: .module) } }
+    /// Its words beside the platform's, merged once (`texts` merges on each call).
+    static let words = texts
 
     package static func make(_ linli: inout Linli) throws -> CircleCapability {
         CircleCapability(circle: CircleService(store: linli.store, registry: linli.registry, env: linli.config.environment))
@@ -22,12 +24,4 @@ package struct CircleCapability: Capability {
         routes.script("circle.js", CircleScript.js)
         CircleRoutes(circle: circle, registry: linli.registry, renderer: renderer).register(routes)
     }
-}
-
-/// The circle's words beside the platform's it uses (facility kinds, place names), as the app's
-/// renderer holds them.
-enum CircleI18n {
-    static let texts = CircleCapability.texts
-    static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
-    static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 }

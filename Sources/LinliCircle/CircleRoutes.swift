@@ -24,7 +24,7 @@ struct CircleRoutes {
             let places = try await places(actor)
             let asked = try Input.id(q.get("place"), field: "place")
             guard let id = asked ?? places.first?.id else {
-                return renderer.page("circle", ["no_place": true], context: c, title: CircleI18n.table(c.lang)["circle_title"]!)
+                return renderer.page("circle", ["no_place": true], context: c, title: CircleCapability.words.table(c.lang)["circle_title"]!)
             }
             let values = ["kind": q.get("kind") ?? "", "proposed_kind": q.get("proposed_kind") ?? "", "lat": q.get("lat") ?? "", "lng": q.get("lng") ?? ""]
             do {
@@ -67,7 +67,7 @@ struct CircleRoutes {
     }
 
     func page(_ c: AppContext, _ report: CircleReport, places: [SituationPlace], values: [String: String], errors: [String: String]) async throws -> Response {
-        let t = CircleI18n.table(c.lang)
+        let t = CircleCapability.words.table(c.lang)
         let kind = FacilityKind(rawValue: values["kind"] ?? "")?.rawValue ?? (report.lines.max { $0.residentsOutside < $1.residentsOutside }?.kind ?? FacilityKind.clinic.rawValue)
         let chosen = report.lines.first { $0.kind == kind }
         // The chosen kind's buildings beyond 15 minutes, the most people first (at most 200 rows;
@@ -86,10 +86,10 @@ struct CircleRoutes {
                 ["kind": l.kind, "label": l.label, "facilities": l.facilities, "buildings_outside": l.buildingsOutside, "households_outside": l.householdsOutside,
                  "residents_outside": l.residentsOutside, "none": l.facilities == 0, "chosen": l.kind == kind, "href": "/circle?place=\(report.placeID)&kind=\(l.kind)#outside"]
             },
-            "kinds": FacilityKind.allCases.map { ["value": $0.rawValue, "label": CircleI18n.label($0.rawValue, c.lang), "selected": $0.rawValue == kind] },
-            "proposed_kinds": FacilityKind.allCases.map { ["value": $0.rawValue, "label": CircleI18n.label($0.rawValue, c.lang),
+            "kinds": FacilityKind.allCases.map { ["value": $0.rawValue, "label": CircleCapability.words.label($0.rawValue, c.lang), "selected": $0.rawValue == kind] },
+            "proposed_kinds": FacilityKind.allCases.map { ["value": $0.rawValue, "label": CircleCapability.words.label($0.rawValue, c.lang),
                                                            "selected": $0.rawValue == (values["proposed_kind"].flatMap { $0.isEmpty ? nil : $0 } ?? kind)] },
-            "kind": kind, "kind_label": chosen?.label ?? CircleI18n.label(kind, c.lang),
+            "kind": kind, "kind_label": chosen?.label ?? CircleCapability.words.label(kind, c.lang),
             "outside": rows, "has_outside": !rows.isEmpty, "outside_count": outside.count, "more_outside": outside.count > rows.count,
             "lat": values["lat"] ?? "", "lng": values["lng"] ?? "",
             // The import checks the place itself; the form shows to anyone who edits places at all.

@@ -152,7 +152,7 @@ public struct CircleService: Sendable {
         for kind in FacilityKind.allCases {
             let mine = facilities.filter { $0.kind == kind.rawValue }
             let d = CircleRules.distances(net, from: mine.map { ($0.lat, $0.lng) })
-            var line = CircleLine(kind: kind.rawValue, label: CircleI18n.label(kind.rawValue, lang), facilities: mine.count, buildingsOutside: 0, householdsOutside: 0, residentsOutside: 0)
+            var line = CircleLine(kind: kind.rawValue, label: CircleCapability.words.label(kind.rawValue, lang), facilities: mine.count, buildingsOutside: 0, householdsOutside: 0, residentsOutside: 0)
             var outside: [Int] = []
             for (i, s) in snaps.enumerated() {
                 let m = CircleRules.minutes(d, s)

@@ -16,6 +16,8 @@ package struct OfficesCapability: Capability {
     package static var migrations: [Migration] { OfficesMigrations.all }
     package static var text: TextTable { TextTable(name: "offices", strings: OfficesText.strings, values: OfficesText.values) }
     package static var templateDirectory: String? { get throws { try templates(in: .module) } }
+    /// Its words beside the platform's, merged once (`texts` merges on each call).
+    static let words = texts
 
     package static func make(_ linli: inout Linli) throws -> OfficesCapability {
         let requests = linli.requests
@@ -44,11 +46,4 @@ package struct OfficesCapability: Capability {
 extension Linli {
     /// The offices' use cases (the app is always put together with them: `LinliApp`).
     package var offices: OfficesService { required(OfficesCapability.self).offices }
-}
-
-/// The offices' words beside the platform's they use, as the app's renderer holds them.
-enum OfficesI18n {
-    static let texts = OfficesCapability.texts
-    static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
-    static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 }

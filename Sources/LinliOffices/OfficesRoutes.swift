@@ -205,7 +205,7 @@ struct OfficesRoutes {
         }
         r.get("/rankings/:id", .action(.workItemView)) { req, c in
             let v = try await offices.ranking(placeID: try c.id("id"), period: req.uri.queryParameters.get("period"), actor: try c.requireActor())
-            let t = OfficesI18n.table(c.lang)
+            let t = OfficesCapability.words.table(c.lang)
             return renderer.page("department_ranking", [
                 "place_id": v.placeID, "place_name": v.placeName, "period": v.period, "rows": v.rows.map(Self.rankingDict), "empty": v.rows.isEmpty,
             ], context: c, title: "\(v.placeName) · \(t["ranking"]!)")
@@ -320,7 +320,7 @@ struct OfficesRoutes {
     }
 
     func dashboardPage(_ c: AppContext, _ v: DashboardView) throws -> Response {
-        let t = OfficesI18n.table(c.lang)
+        let t = OfficesCapability.words.table(c.lang)
         func row(_ r: DashboardRow) -> [String: Any] {
             let f = r.figures
             return ["id": r.placeID, "name": r.name, "link": r.link, "requests": f.requests, "escalated": f.escalated, "resolved": f.resolved, "on_time": r.onTime,
@@ -373,7 +373,7 @@ struct OfficesRoutes {
         // Anyone holding a certificate checks it by its code, without signing in.
         r.get("/verify/:code", .open) { _, c in
             let code = c.parameters.get("code") ?? ""
-            let t = OfficesI18n.table(c.lang)
+            let t = OfficesCapability.words.table(c.lang)
             do {
                 let v = try await offices.verifyCertificate(code: code)
                 return renderer.page("certificate_check", ["found": true, "number": v.number, "kind": v.kind, "community": v.community, "holder": v.holder,
@@ -451,7 +451,7 @@ struct OfficesRoutes {
         let actor = try c.requireActor()
         let v = try await offices.outbox(actor: actor)
         let places = try await offices.listPlaces(actor: actor)
-        let t = OfficesI18n.table(c.lang)
+        let t = OfficesCapability.words.table(c.lang)
         var resp = renderer.page("outbox", [
             "endpoints": v.endpoints.map { e -> [String: Any] in
                 // The form that was refused opens again with what was typed and its messages.
@@ -461,7 +461,7 @@ struct OfficesRoutes {
                         "error_secret": mine["edit\(e.id)_secret"] ?? "", "shown_name": e.name, "shown_url": e.url]
             }, "no_endpoints": v.endpoints.isEmpty,
             "items": v.items.map { i -> [String: Any] in
-                ["id": i.id, "endpoint": i.endpoint, "kind": OfficesI18n.label("event_" + i.kind, c.lang), "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
+                ["id": i.id, "endpoint": i.endpoint, "kind": OfficesCapability.words.label("event_" + i.kind, c.lang), "request_id": i.requestID, "created_at": i.createdAt, "attempts": i.attempts,
                  "delivered": i.delivered, "status": i.lastStatus.map(String.init) ?? "—", "error": i.lastError, "has_error": !i.lastError.isEmpty,
                  "stuck": i.stuck, "next_at": i.nextAt ?? ""]
             },
@@ -477,7 +477,7 @@ struct OfficesRoutes {
         let kinds = try await offices.certificateKinds(actor: actor)
         let issued = try await offices.certificates(actor: actor)
         let places = try await offices.listPlaces(actor: actor)
-        let t = OfficesI18n.table(c.lang)
+        let t = OfficesCapability.words.table(c.lang)
         var resp = renderer.page("certificates", [
             "kinds": kinds.map { ["id": $0.id, "name": $0.name, "street": $0.street, "basis": $0.basis, "has_basis": !$0.basis.isEmpty, "refused": $0.refused,
                                   "go_instead": $0.goInstead] },
@@ -506,9 +506,9 @@ struct OfficesRoutes {
         let actor = try c.requireActor()
         let list = try await offices.assessments(actor: actor)
         let places = try await offices.listPlaces(actor: actor)
-        let t = OfficesI18n.table(c.lang)
+        let t = OfficesCapability.words.table(c.lang)
         var resp = renderer.page("assessments", [
-            "sets": list.map { ["id": $0.id, "place": $0.place, "name": $0.name, "from": $0.from, "to": $0.to, "status_label": OfficesI18n.label("assessment_" + $0.status.rawValue, c.lang)] },
+            "sets": list.map { ["id": $0.id, "place": $0.place, "name": $0.name, "from": $0.from, "to": $0.to, "status_label": OfficesCapability.words.label("assessment_" + $0.status.rawValue, c.lang)] },
             "none": list.isEmpty, "may_create": !places.isEmpty, "places": places.map { ["id": $0.id, "name": $0.name] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: t["assessments"]!)
@@ -522,10 +522,10 @@ struct OfficesRoutes {
         let mine = v.rows.filter(\.mine)
         var resp = renderer.page("assessment", [
             "id": v.id, "name": v.name, "place_name": v.placeName, "from": v.from, "to": v.to, "pass_mark": v.passMark, "signed_in": c.actor != nil,
-            "status_label": OfficesI18n.label("assessment_" + v.status.rawValue, lang), "weights_total": v.weightsTotal, "draft": v.status == .draft,
+            "status_label": OfficesCapability.words.label("assessment_" + v.status.rawValue, lang), "weights_total": v.weightsTotal, "draft": v.status == .draft,
             "open": v.status == .open, "published": v.status == .published, "may_edit": v.mayEdit, "may_review": v.mayReview,
             "indicators": v.indicators.map { i -> [String: Any] in
-                ["id": i.id, "code": i.code, "name": i.name, "metric": OfficesI18n.label("metric_" + i.metric.rawValue, lang), "weight": i.weight, "target": i.target,
+                ["id": i.id, "code": i.code, "name": i.name, "metric": OfficesCapability.words.label("metric_" + i.metric.rawValue, lang), "weight": i.weight, "target": i.target,
                  "manual": i.metric == .manual, "may_edit": v.mayEdit]
             },
             "has_indicators": !v.indicators.isEmpty,
@@ -536,7 +536,7 @@ struct OfficesRoutes {
                 }]
             },
             "no_rows": v.rows.isEmpty,
-            "metrics": IndicatorMetric.allCases.map { ["code": $0.rawValue, "label": OfficesI18n.label("metric_" + $0.rawValue, lang)] },
+            "metrics": IndicatorMetric.allCases.map { ["code": $0.rawValue, "label": OfficesCapability.words.label("metric_" + $0.rawValue, lang)] },
             "may_self": v.status == .open && !mine.isEmpty, "self_for": mine.map { ["id": $0.communityID, "name": $0.community] }, "many_mine": mine.count > 1,
             "communities": v.rows.map { ["id": $0.communityID, "name": $0.community] }, "all_indicators": v.indicators.map { ["id": $0.id, "label": "\($0.code) \($0.name)"] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
@@ -556,13 +556,13 @@ struct OfficesRoutes {
     func departmentPage(_ c: AppContext, _ id: Int64, period: String?, errors: [String: String]) async throws -> Response {
         let v = try await offices.department(id, period: period, actor: try c.requireActor())
         let lang = c.lang
-        let t = OfficesI18n.table(lang)
+        let t = OfficesCapability.words.table(lang)
         var resp = renderer.page("department", [
             "id": v.id, "name": v.name, "place": v.place, "period": v.period, "figures": Self.rankingDict(v.figures),
             "ratings": v.ratings.map { r -> [String: Any] in
                 ["id": r.id, "community": r.community, "item": r.itemTitle ?? false, "item_id": r.itemID ?? 0, "period": r.period,
-                 "level": OfficesI18n.label("rating_level_\(r.level)", lang), "bad": RatingRules.isBad(r.level), "timeliness": r.timeliness, "helpfulness": r.helpfulness,
-                 "comment": r.comment, "has_comment": !r.comment.isEmpty, "status_label": OfficesI18n.label("rating_" + r.status.rawValue, lang),
+                 "level": OfficesCapability.words.label("rating_level_\(r.level)", lang), "bad": RatingRules.isBad(r.level), "timeliness": r.timeliness, "helpfulness": r.helpfulness,
+                 "comment": r.comment, "has_comment": !r.comment.isEmpty, "status_label": OfficesCapability.words.label("rating_" + r.status.rawValue, lang),
                  "fix_due": r.fixDue ?? false, "fix_late": r.fixLate, "answer": r.answer, "has_answer": !r.answer.isEmpty, "appeal": r.appeal,
                  "has_appeal": !r.appeal.isEmpty, "decision": r.decision, "has_decision": !r.decision.isEmpty, "may_answer": r.mayAnswer, "may_decide": r.mayDecide,
                  "error": errors["rating\(r.id)_text"] ?? errors["rating\(r.id)_state"] ?? errors["rating\(r.id)_uphold"] ?? false]
@@ -570,7 +570,7 @@ struct OfficesRoutes {
             "no_ratings": v.ratings.isEmpty,
             "rate_for": v.rateFor.map { ["id": $0.communityID, "name": $0.community] }, "may_rate": !v.rateFor.isEmpty, "many_communities": v.rateFor.count > 1,
             "rate_items": v.rateFor.flatMap { c in c.items.map { ["id": $0.id, "title": v.rateFor.count > 1 ? "\(c.community)：\($0.title)" : $0.title] } },
-            "levels": (1...5).reversed().map { ["n": $0, "label": OfficesI18n.label("rating_level_\($0)", lang)] },
+            "levels": (1...5).reversed().map { ["n": $0, "label": OfficesCapability.words.label("rating_level_\($0)", lang)] },
             "scores": (1...5).reversed().map { ["n": $0] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: "\(v.name) · \(t["department_page"]!)")
@@ -619,22 +619,22 @@ struct OfficesRoutes {
 
     // MARK: Pages
 
-    static func kindLabel(_ k: OfficeListKind, _ lang: Lang) -> String { OfficesI18n.label("list_" + k.rawValue, lang) }
+    static func kindLabel(_ k: OfficeListKind, _ lang: Lang) -> String { OfficesCapability.words.label("list_" + k.rawValue, lang) }
 
     func listDict(_ l: OfficeListView, _ lang: Lang, editable: Bool = false) -> [String: Any] {
         ["id": l.id, "place_id": l.placeID, "place_name": l.placeName, "kind": l.kind.rawValue, "kind_label": Self.kindLabel(l.kind, lang), "version": l.version,
-         "status_label": OfficesI18n.label("list_status_" + l.status, lang), "draft": l.status == "draft", "note": l.note, "has_note": !l.note.isEmpty,
+         "status_label": OfficesCapability.words.label("list_status_" + l.status, lang), "draft": l.status == "draft", "note": l.note, "has_note": !l.note.isEmpty,
          "published_at": l.publishedAt ?? "", "has_published": l.publishedAt != nil, "count": l.items.count, "empty": l.items.isEmpty,
          "items": l.items.map { i -> [String: Any] in
              ["id": i.id, "code": i.code, "title": i.title, "basis": i.basis, "has_basis": !i.basis.isEmpty, "department": i.department ?? false,
               "fee": i.feeText.map { $0 + (i.unit.isEmpty ? "" : " / " + i.unit) } ?? false, "editable": editable,
-              "work_kind": i.workKind.map { OfficesI18n.label("workitem_kind_" + $0.rawValue, lang) } ?? false]
+              "work_kind": i.workKind.map { OfficesCapability.words.label("workitem_kind_" + $0.rawValue, lang) } ?? false]
          }]
     }
 
     func listsPage(_ c: AppContext, _ placeID: Int64, errors: [String: String]) async throws -> Response {
         let v = try await offices.lists(placeID: placeID, actor: c.actor)
-        let t = OfficesI18n.table(c.lang)
+        let t = OfficesCapability.words.table(c.lang)
         var resp = renderer.page("office_lists", [
             "place_id": v.placeID, "place_name": v.placeName, "current": v.current.map { listDict($0, c.lang) }, "no_current": v.current.isEmpty,
             "history": v.history.map { listDict($0, c.lang) }, "has_history": !v.history.isEmpty, "drafts": v.drafts.map { listDict($0, c.lang) },
@@ -652,7 +652,7 @@ struct OfficesRoutes {
         let departments = editable ? try await offices.budgets(actor: try c.requireActor()) : []
         var resp = renderer.page("office_list", [
             "list": listDict(l, c.lang, editable: editable), "editable": editable, "departments": departments.map { ["id": $0.id, "name": $0.name] },
-            "work_kinds": WorkItemKind.allCases.map { ["value": $0.rawValue, "label": OfficesI18n.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["work_kind"] == $0.rawValue] },
+            "work_kinds": WorkItemKind.allCases.map { ["value": $0.rawValue, "label": OfficesCapability.words.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["work_kind"] == $0.rawValue] },
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: "\(l.placeName) · \(Self.kindLabel(l.kind, c.lang)) v\(l.version)")
         if !errors.isEmpty { resp.status = .unprocessableContent }
@@ -660,11 +660,11 @@ struct OfficesRoutes {
     }
 
     func summaryDict(_ s: WorkItemSummary, _ lang: Lang) -> [String: Any] {
-        ["id": s.id, "title": s.title, "department": s.department, "street": s.street, "kind_label": OfficesI18n.label("workitem_kind_" + s.kind.rawValue, lang),
-         "status": s.status.rawValue, "status_label": OfficesI18n.label("workitem_" + s.status.rawValue, lang), "starts_on": s.startsOn, "due_on": s.dueOn,
+        ["id": s.id, "title": s.title, "department": s.department, "street": s.street, "kind_label": OfficesCapability.words.label("workitem_kind_" + s.kind.rawValue, lang),
+         "status": s.status.rawValue, "status_label": OfficesCapability.words.label("workitem_" + s.status.rawValue, lang), "starts_on": s.startsOn, "due_on": s.dueOn,
          "decide_by": s.decideBy, "overdue": s.decisionOverdue, "communities": s.communities, "done": s.done, "refused": s.refused, "late": s.late,
          "has_late": s.late > 0, "submitted": s.status == .submitted, "in_progress": s.status == .admitted || s.status == .revoked,
-         "my_share": s.myShare.map { OfficesI18n.label("share_" + $0.rawValue, lang) } ?? false]
+         "my_share": s.myShare.map { OfficesCapability.words.label("share_" + $0.rawValue, lang) } ?? false]
     }
 
     func deskPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
@@ -672,7 +672,7 @@ struct OfficesRoutes {
         let items = try await offices.items(actor: actor)
         let budgets = try await offices.budgets(actor: actor)
         let form = try await offices.submitChoices(actor: actor)
-        let t = OfficesI18n.table(c.lang)
+        let t = OfficesCapability.words.table(c.lang)
         let toDecide = items.filter { $0.status == .submitted && actor.may(.workItemReview) }
         var resp = renderer.page("work_items", [
             "to_decide": toDecide.map { summaryDict($0, c.lang) }, "has_to_decide": !toDecide.isEmpty,
@@ -689,7 +689,7 @@ struct OfficesRoutes {
                                              "selected": c.form["list_item_id_\(s.id)"] == String($0.id)] }]
             },
             "several_streets": form.streets.count > 1,
-            "kinds": WorkItemKind.allCases.map { ["code": $0.rawValue, "label": OfficesI18n.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["kind"] == $0.rawValue] },
+            "kinds": WorkItemKind.allCases.map { ["code": $0.rawValue, "label": OfficesCapability.words.label("workitem_kind_" + $0.rawValue, c.lang), "selected": c.form["kind"] == $0.rawValue] },
             "list_places": form.listPlaces.map { ["id": $0.id, "name": $0.name] }, "has_list_places": !form.listPlaces.isEmpty,
             "earliest": form.earliest, "earliest_text": t["work_item_earliest"]!.replacingOccurrences(of: "%@", with: form.earliest),
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
@@ -706,21 +706,21 @@ struct OfficesRoutes {
             "item": [
                 "id": w.id, "title": w.title, "detail": w.detail, "has_detail": !w.detail.isEmpty, "department": w.department, "department_id": w.departmentID,
                 "street": w.street,
-                "kind_label": OfficesI18n.label("workitem_kind_" + w.kind.rawValue, lang), "status_label": OfficesI18n.label("workitem_" + w.status.rawValue, lang),
+                "kind_label": OfficesCapability.words.label("workitem_kind_" + w.kind.rawValue, lang), "status_label": OfficesCapability.words.label("workitem_" + w.status.rawValue, lang),
                 "status": w.status.rawValue, "entry": w.listEntry ?? false, "list_id": w.listID ?? 0,
                 "list_label": w.listKind.map { Self.kindLabel($0, lang) + " v\(w.listVersion ?? 0)" } ?? "",
                 "unlisted": w.listItemID == nil, "units": w.units, "fee": w.feeText, "total": w.totalText, "has_fee": w.fee > 0,
                 "starts_on": w.startsOn, "due_on": w.dueOn, "decide_by": w.decideBy, "overdue": w.decisionOverdue, "reason": w.reason, "has_reason": !w.reason.isEmpty,
-                "together": w.together.map { ["id": $0.id, "street": $0.street, "status_label": OfficesI18n.label("workitem_" + $0.status.rawValue, lang)] },
+                "together": w.together.map { ["id": $0.id, "street": $0.street, "status_label": OfficesCapability.words.label("workitem_" + $0.status.rawValue, lang)] },
                 "has_together": !w.together.isEmpty,
             ] as [String: Any],
             "shares": w.shares.map { s -> [String: Any] in
-                ["community": s.community, "status_label": OfficesI18n.label("share_" + s.status.rawValue, lang), "late": s.late, "reason": s.reason,
+                ["community": s.community, "status_label": OfficesCapability.words.label("share_" + s.status.rawValue, lang), "late": s.late, "reason": s.reason,
                  "has_reason": !s.reason.isEmpty, "count": s.count.map { $0 as Any } ?? false, "evidence": s.evidence, "has_evidence": !s.evidence.isEmpty,
                  "photos": s.photos, "has_photos": !s.photos.isEmpty]
             },
             "events": w.events.map { e -> [String: Any] in
-                ["label": OfficesI18n.label("workitem_event_" + e.kind, lang), "community": e.community ?? false, "note": e.note, "has_note": !e.note.isEmpty, "by": e.by, "at": e.at]
+                ["label": OfficesCapability.words.label("workitem_event_" + e.kind, lang), "community": e.community ?? false, "note": e.note, "has_note": !e.note.isEmpty, "by": e.by, "at": e.at]
             },
             "may_decide": w.mayDecide, "may_revoke": w.mayRevoke, "may_answer": w.mayAnswer, "may_decline": w.mayAnswer && w.communitiesMayRefuse,
             "answer_for": mine.map { ["id": $0.communityID, "name": $0.community] }, "many_mine": mine.count > 1,

@@ -294,7 +294,7 @@ extension AffairsService {
             let h = try await household(db, apply, actor, situations: a.audience != .all)
             guard h.path.hasPrefix(a.path) else { throw LinliError.invalid("household_code", "outside", "这一户不在活动的范围内") }
             guard ActivityRules.qualifies(h.situations, a.audience) else {
-                throw LinliError.invalid("household_code", "audience", "这个活动面向\(ServicesI18n.label(a.audience.rawValue, .zh))，这一户不符合")
+                throw LinliError.invalid("household_code", "audience", "这个活动面向\(ServicesCapability.words.label(a.audience.rawValue, .zh))，这一户不符合")
             }
             if let old = try await db.query("SELECT status FROM activity_signups WHERE activity_id = \(id) AND household_id = \(h.id)").first() {
                 guard try old.decode(column: "status", as: String.self) == "cancelled" else { return nil }

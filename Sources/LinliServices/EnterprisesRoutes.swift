@@ -54,7 +54,7 @@ extension ServicesRoutes {
             let (name, list) = try await affairs.communityEnterprises(try c.id("id"))
             return renderer.page("enterprise_report", ["one": false, "enterprises": list.map { Self.enterpriseData($0, c.lang) }, "none": list.isEmpty,
                                                        "community": name, "community_id": try c.id("id")],
-                                 context: c, title: ServicesI18n.table(c.lang)["enterprise_public_list"]! + " · " + name)
+                                 context: c, title: ServicesCapability.words.table(c.lang)["enterprise_public_list"]! + " · " + name)
         }
 
         r.get("/api/v1/enterprises", .action(.fundManage)) { _, c in try JSON.response(try await affairs.enterprises(actor: try c.requireActor())) }
@@ -86,7 +86,7 @@ extension ServicesRoutes {
     }
 
     static func enterpriseData(_ e: EnterpriseView, _ lang: Lang) -> [String: Any] {
-        let t = ServicesI18n.table(lang)
+        let t = ServicesCapability.words.table(lang)
         return ["id": e.id, "name": e.name, "community": e.community, "community_id": e.communityID, "credit_code": e.creditCode, "has_code": !e.creditCode.isEmpty,
                 "business": e.business, "share": e.communityShare, "return_percent": e.returnPercent, "contact": e.contact ?? "", "active": e.active,
                 "returned": e.returned,
@@ -110,7 +110,7 @@ extension ServicesRoutes {
             "communities": communities.map { ["id": $0.id, "name": $0.name, "selected": $0.id == picked] as [String: Any] },
             "can_register": !communities.isEmpty,
             "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
-        ], context: c, title: ServicesI18n.table(c.lang)["enterprises"]!)
+        ], context: c, title: ServicesCapability.words.table(c.lang)["enterprises"]!)
         if !errors.isEmpty { resp.status = .unprocessableContent }
         return resp
     }

@@ -15,6 +15,8 @@ package struct ServicesCapability: Capability {
     package static var migrations: [Migration] { ServicesMigrations.all }
     package static var text: TextTable { TextTable(name: "services", strings: ServicesText.strings, values: ServicesText.values) }
     package static var templateDirectory: String? { get throws { try templates(in: .module) } }
+    /// Its words beside the platform's, merged once (`texts` merges on each call).
+    static let words = texts
 
     package static func make(_ linli: inout Linli) throws -> ServicesCapability {
         let store = linli.store, linkage = linli.linkage
@@ -52,12 +54,4 @@ package struct ServicesCapability: Capability {
 extension Linli {
     /// The daily services' use cases (the app is always put together with them: `LinliApp`).
     package var affairs: AffairsService { required(ServicesCapability.self).affairs }
-}
-
-/// The services' words beside the platform's they use (`save`, situations, role names): the
-/// built-in catalogue with the services' table added, as the app's renderer holds it.
-enum ServicesI18n {
-    static let texts = ServicesCapability.texts
-    static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
-    static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 }

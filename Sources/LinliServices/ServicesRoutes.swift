@@ -129,13 +129,13 @@ struct ServicesRoutes {
     func helpPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let v = try await affairs.timeBank(actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let resident = actor.grants.contains { $0.role == .resident }
         let staff = actor.may(.affairHandle)
         var resp = renderer.page("help", [
             "resident": resident, "balance": Self.hours(v.balance), "floor": Self.hours(-v.floor), "pool": Self.hours(v.pool),
             "posts": v.posts.map { p in
-                ["id": p.id, "kind": ServicesI18n.label("help_kind_" + p.kind, c.lang), "title": p.title, "detail": p.detail, "has_detail": !p.detail.isEmpty,
+                ["id": p.id, "kind": ServicesCapability.words.label("help_kind_" + p.kind, c.lang), "title": p.title, "detail": p.detail, "has_detail": !p.detail.isEmpty,
                  "hours": Self.hours(p.minutes), "by": p.by, "helper": p.helper ?? "", "has_helper": p.helper != nil, "place": p.place,
                  "same_building": p.sameBuilding,
                  "can_answer": resident && !p.mine && p.status == "open",
@@ -213,16 +213,16 @@ struct ServicesRoutes {
             let id = try c.id("id")
             let day = try Input.day(req.uri.queryParameters.get("day"), field: "day") ?? LocalDay.of(affairs.env.nowSeconds)
             let k = try await affairs.kitchen(id, day: day, actor: try c.requireActor())
-            let t = ServicesI18n.table(c.lang)
+            let t = ServicesCapability.words.table(c.lang)
             // A row of the round or the counter; its button only while the meal can still be marked.
             let servable = MealRules.servable(day: day, today: LocalDay.of(affairs.env.nowSeconds))
             func order(_ o: MealOrderView) -> [String: Any] {
-                (["id": o.id, "meal": ServicesI18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay, "day": o.day,
+                (["id": o.id, "meal": ServicesCapability.words.label("meal_" + o.meal, c.lang), "diner": o.diner, "address": o.address, "pay": o.pay, "day": o.day,
                   "served_at": o.servedAt ?? false, "to_serve": o.status == "ordered" && servable] as [String: Any]).merging(Self.payFields(o, t)) { $1 }
             }
             return renderer.page("kitchen", [
                 "id": id, "day": k.day, "prev": ChinaTime.iso(day: day - 1), "next": ChinaTime.iso(day: day + 1),
-                "meals": k.meals.map { ["meal": ServicesI18n.label("meal_" + $0.meal, c.lang), "dishes": $0.dishes, "dine_in": $0.dineIn, "delivery": $0.delivery,
+                "meals": k.meals.map { ["meal": ServicesCapability.words.label("meal_" + $0.meal, c.lang), "dishes": $0.dishes, "dine_in": $0.dineIn, "delivery": $0.delivery,
                                         "total": $0.dineIn + $0.delivery, "subsidy": $0.subsidy] as [String: Any] },
                 "none": k.meals.isEmpty,
                 "deliveries": k.deliveries.map(order),
@@ -309,7 +309,7 @@ struct ServicesRoutes {
         let actor = try c.requireActor()
         let v = try await affairs.canteen(id, actor: actor)
         let s = try await affairs.settlement(id, month: month, actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         var resp = renderer.page("canteen_settlement", [
             "id": id, "name": v.name, "month": s.month, "lines": s.lines.map { ["rule": $0.rule.isEmpty ? "—" : $0.rule, "meals": $0.meals, "subsidy": $0.subsidy] as [String: Any] },
             "no_lines": s.lines.isEmpty, "meals": s.meals, "total": s.total, "received": s.received, "outstanding": s.outstanding,
@@ -332,12 +332,12 @@ struct ServicesRoutes {
     func canteensPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let list = try await affairs.canteens(actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let places = try await staffPlaces(actor, anyKind: true)
         var resp = renderer.page("canteens", [
             "canteens": list.map { ["id": $0.id, "name": $0.name, "place": $0.placeName, "cutoff": $0.cutoff, "delivers": $0.deliveryFee != nil] as [String: Any] },
             "none": list.isEmpty, "staff": !places.isEmpty, "places": places,
-            "situations": ResidentTag.allCases.map { ["code": $0.rawValue, "label": ServicesI18n.label($0.rawValue, c.lang)] },
+            "situations": ResidentTag.allCases.map { ["code": $0.rawValue, "label": ServicesCapability.words.label($0.rawValue, c.lang)] },
             "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors, "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: t["canteens"]!)
         if !errors.isEmpty { resp.status = .unprocessableContent }
@@ -359,7 +359,7 @@ struct ServicesRoutes {
         let v = try await affairs.canteen(id, actor: actor)
         let staff = try await affairs.store.read { db in try await affairs.fetchCanteen(db, id, actor).0.staff }
         let rounds = staff ? try await affairs.deliveryTaskChoices(id, actor: actor) : []
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         // Whom a resident orders for: the people of their own household.
         var diners: [[String: Any]] = []
         if let h = actor.grants.first(where: { $0.role == .resident })?.householdID,
@@ -369,18 +369,18 @@ struct ServicesRoutes {
         var resp = renderer.page("canteen", [
             "id": v.id, "name": v.name, "place": v.placeName, "cutoff": v.cutoff, "fee": v.deliveryFee ?? "", "delivers": v.deliveryFee != nil,
             "menus": v.menus.map { m in
-                ["id": m.id, "day": m.day, "meal": ServicesI18n.label("meal_" + m.meal, c.lang), "dishes": m.dishes, "price": m.price, "left": m.left,
+                ["id": m.id, "day": m.day, "meal": ServicesCapability.words.label("meal_" + m.meal, c.lang), "dishes": m.dishes, "price": m.price, "left": m.left,
                  "sold_out": m.left <= 0, "open": m.open && m.left > 0, "closed": !m.open] as [String: Any]
             },
             "no_menus": v.menus.isEmpty, "diners": diners, "has_diners": !diners.isEmpty,
             "mine": v.mine.map { o in
-                (["id": o.id, "day": o.day, "meal": ServicesI18n.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
+                (["id": o.id, "day": o.day, "meal": ServicesCapability.words.label("meal_" + o.meal, c.lang), "diner": o.diner, "delivery": o.delivery, "pay": o.pay,
                  "subsidy": o.subsidy, "subsidised": o.subsidy != "0.00", "cancelled": o.status == "cancelled", "live": o.status == "ordered",
                  "served_at": o.servedAt ?? false] as [String: Any]).merging(Self.payFields(o, t)) { $1 }
             },
             "has_mine": !v.mine.isEmpty, "owes": v.mine.contains { $0.payStatus == "unpaid" && $0.status != "cancelled" }, "staff": staff,
             "round_tasks": rounds.map { ["id": $0.id, "title": $0.title, "selected": $0.id == v.deliveryTaskID] as [String: Any] },
-            "has_round_tasks": !rounds.isEmpty, "round_named": v.deliveryTaskID != nil, "round_task_id": v.deliveryTaskID ?? 0, "meals": CanteenLimits.meals.map { ["code": $0, "label": ServicesI18n.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
+            "has_round_tasks": !rounds.isEmpty, "round_named": v.deliveryTaskID != nil, "round_task_id": v.deliveryTaskID ?? 0, "meals": CanteenLimits.meals.map { ["code": $0, "label": ServicesCapability.words.label("meal_" + $0, c.lang), "lunch": $0 == "lunch"] },
             "today": ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds)), "errors": errors,
         ], context: c, title: v.name)
         if !errors.isEmpty { resp.status = .unprocessableContent }
@@ -443,15 +443,15 @@ struct ServicesRoutes {
     func spacesPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let list = try await affairs.spaces(actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let places = try await staffPlaces(actor)
         var resp = renderer.page("spaces", [
             "spaces": list.map { s in
-                ["id": s.id, "name": s.name, "kind": ServicesI18n.label("space_kind_" + s.kind.rawValue, c.lang), "hours": s.opens + "–" + s.closes,
+                ["id": s.id, "name": s.name, "kind": ServicesCapability.words.label("space_kind_" + s.kind.rawValue, c.lang), "hours": s.opens + "–" + s.closes,
                  "place": s.placeName, "booked": s.bookings.count] as [String: Any]
             },
             "none": list.isEmpty, "staff": !places.isEmpty, "places": places,
-            "kinds": SpaceKind.allCases.map { ["code": $0.rawValue, "label": ServicesI18n.label("space_kind_" + $0.rawValue, c.lang)] },
+            "kinds": SpaceKind.allCases.map { ["code": $0.rawValue, "label": ServicesCapability.words.label("space_kind_" + $0.rawValue, c.lang)] },
             "weekdays": (1...7).map { ["n": $0, "label": t["weekday_\($0)"]!] }, "errors": errors,
             "values": c.form.values.mapValues { $0.first ?? "" },
         ], context: c, title: t["spaces"]!)
@@ -463,7 +463,7 @@ struct ServicesRoutes {
         let actor = try c.requireActor()
         let s = try await affairs.space(id, actor: actor)
         let staff = try await affairs.store.read { db in try await affairs.fetchSpace(db, id, actor).0.staff }
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let tomorrow = ChinaTime.iso(day: LocalDay.of(affairs.env.nowSeconds) + 1)
         var byDay: [(String, [[String: Any]])] = []
         for b in s.bookings {
@@ -473,7 +473,7 @@ struct ServicesRoutes {
             if byDay.last?.0 == b.day { byDay[byDay.count - 1].1.append(row) } else { byDay.append((b.day, [row])) }
         }
         var resp = renderer.page("space", [
-            "id": s.id, "name": s.name, "kind": ServicesI18n.label("space_kind_" + s.kind.rawValue, c.lang), "place": s.placeName, "capacity": s.capacity,
+            "id": s.id, "name": s.name, "kind": ServicesCapability.words.label("space_kind_" + s.kind.rawValue, c.lang), "place": s.placeName, "capacity": s.capacity,
             "hours": s.opens + "–" + s.closes, "days_open": s.openDays.map { t["weekday_\($0)"]! }.joined(separator: "、"),
             "days": byDay.map { ["day": $0.0, "bookings": $0.1] as [String: Any] }, "free": byDay.isEmpty,
             "can_book": staff || s.residentsMayBook, "staff": staff, "needs_approval": s.needsApproval && !staff,
@@ -498,7 +498,7 @@ struct ServicesRoutes {
         return named.map { ["id": $0.0, "name": $0.1] }
     }
 
-    static func audienceLabel(_ a: ActivityAudience, _ lang: Lang) -> String { ServicesI18n.label(a == .all ? "audience_all" : a.rawValue, lang) }
+    static func audienceLabel(_ a: ActivityAudience, _ lang: Lang) -> String { ServicesCapability.words.label(a == .all ? "audience_all" : a.rawValue, lang) }
 
     func registerActivities(_ r: Routes) {
         r.get("/activities", .action(.activityView)) { _, c in try await activitiesPage(c, errors: [:]) }
@@ -573,11 +573,11 @@ struct ServicesRoutes {
     func activitiesPage(_ c: AppContext, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let list = try await affairs.activities(actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let rows = list.map { a -> [String: Any] in
             ["id": a.id, "title": a.title, "when": a.startsAt, "venue": a.venue, "organiser": a.organiser, "left": max(0, a.capacity - a.taken),
              "full": a.taken >= a.capacity, "cancelled": a.status == "cancelled", "audience": Self.audienceLabel(a.audience, c.lang),
-             "for_some": a.audience != .all, "mine": a.mine.map { ServicesI18n.label("signup_" + $0.status, c.lang) } ?? "", "signed": a.mine != nil]
+             "for_some": a.audience != .all, "mine": a.mine.map { ServicesCapability.words.label("signup_" + $0.status, c.lang) } ?? "", "signed": a.mine != nil]
         }
         let runs = actor.grants(for: .activityRun)
         // Staff post at a place they serve; an organisation's account posts as itself.
@@ -611,7 +611,7 @@ struct ServicesRoutes {
             "can_sign_up": open && actor.may(.affairApply) && (a.mine == nil || !resident), "resident": resident, "can_withdraw": open && a.mine != nil && resident,
             "staff": staff,
             "sign_ups": a.signUps.map { s in
-                ["address": s.address, "people": s.people, "by": s.by, "status": ServicesI18n.label("signup_" + s.status, c.lang), "waiting": s.status == "waiting",
+                ["address": s.address, "people": s.people, "by": s.by, "status": ServicesCapability.words.label("signup_" + s.status, c.lang), "waiting": s.status == "waiting",
                  "position": s.waitingPosition ?? 0, "attended": s.attended] as [String: Any]
             },
             "has_sign_ups": !a.signUps.isEmpty, "errors": errors, "helper_task": a.helperTaskID.map { $0 as Any } ?? false,
@@ -715,7 +715,7 @@ struct ServicesRoutes {
         lines.map { l in
             ["id": l.id, "affair": l.affairName, "address": l.address, "applicant": l.applicant, "ticket": l.ticket ?? "", "has_ticket": l.ticket != nil,
              "slot": l.slot ?? "", "has_slot": l.slot != nil, "returns": l.returns, "returned_before": l.returns > 0, "since": l.since,
-             "status": ServicesI18n.label("affair_status_" + l.status.rawValue, lang), "open": l.status.isOpen]
+             "status": ServicesCapability.words.label("affair_status_" + l.status.rawValue, lang), "open": l.status.isOpen]
         }
     }
 
@@ -723,17 +723,17 @@ struct ServicesRoutes {
         let actor = try c.requireActor()
         let list = try await affairs.catalogue(actor: actor, includeInactive: actor.may(.affairHandle))
         let mine = try await affairs.mine(actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         // Where staff may offer a service: the streets and communities they run.
         let places = try await staffPlaces(actor)
         let rows = list.map { a -> [String: Any] in
-            ["id": a.id, "name": a.name, "place": a.placeName, "mode": ServicesI18n.label("affair_mode_" + a.mode.rawValue, c.lang),
+            ["id": a.id, "name": a.name, "place": a.placeName, "mode": ServicesCapability.words.label("affair_mode_" + a.mode.rawValue, c.lang),
              "materials": a.materials.count, "inactive": !a.active]
         }
         var resp = renderer.page("affairs", ["affairs": rows, "none": rows.isEmpty, "mine": Self.lineRows(mine, c.lang), "mine_none": mine.isEmpty,
                                              "staff": !places.isEmpty, "desk": actor.may(.affairHandle), "places": places, "errors": errors,
                                              "values": c.form.values.mapValues { $0.first ?? "" },
-                                             "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": ServicesI18n.label("affair_mode_" + $0.rawValue, c.lang)] }],
+                                             "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": ServicesCapability.words.label("affair_mode_" + $0.rawValue, c.lang)] }],
                                    context: c, title: t["affairs"]!)
         if !errors.isEmpty { resp.status = .unprocessableContent }
         return resp
@@ -744,7 +744,7 @@ struct ServicesRoutes {
         let a = try await affairs.affair(id, actor: actor)
         let slots = a.mode.takesBookings ? try await affairs.slots(id, actor: actor) : []
         let staff = actor.may(.affairHandle, on: ObjectScope(path: try await affairs.store.read { db in try await affairs.fetchAffair(db, id, actor).1 }))
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let values = c.form.values.mapValues { $0.first ?? "" }
         var byDay: [(String, [[String: Any]])] = []
         for s in slots {
@@ -758,7 +758,7 @@ struct ServicesRoutes {
         let data: [String: Any] = [
             "open_applications": Self.lineRows(open, c.lang), "has_open": !open.isEmpty,
             "id": a.id, "name": a.name, "description": a.description, "has_description": !a.description.isEmpty, "place": a.placeName,
-            "materials": a.materials, "no_materials": a.materials.isEmpty, "mode": ServicesI18n.label("affair_mode_" + a.mode.rawValue, c.lang),
+            "materials": a.materials, "no_materials": a.materials.isEmpty, "mode": ServicesCapability.words.label("affair_mode_" + a.mode.rawValue, c.lang),
             "promised": a.promisedDays, "same_day": a.promisedDays == 0, "active": a.active, "inactive": !a.active,
             "can_apply": a.active && a.mode.takesApplications, "can_book": a.active && a.mode.takesBookings && !(resident && open.contains { $0.status == .booked }),
             // Five days of times are enough to choose from on a phone; later ones open as these pass.
@@ -766,7 +766,7 @@ struct ServicesRoutes {
             "resident": resident, "staff": staff, "errors": errors, "values": values,
             "client_key": affairs.env.token(bytes: 12),
             "edit_materials": a.materials.joined(separator: "\n"), "promised_days": a.promisedDays,
-            "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": ServicesI18n.label("affair_mode_" + $0.rawValue, c.lang), "selected": $0 == a.mode] },
+            "modes": AffairMode.allCases.map { ["code": $0.rawValue, "label": ServicesCapability.words.label("affair_mode_" + $0.rawValue, c.lang), "selected": $0 == a.mode] },
             "weekdays": (1...7).map { ["n": $0, "label": t["weekday_\($0)"]!, "checked": $0 <= 5] },
             "slot_from": ChinaTime.iso(day: today + 1), "slot_to": ChinaTime.iso(day: today + 14),
         ]
@@ -778,20 +778,20 @@ struct ServicesRoutes {
     func applicationPage(_ c: AppContext, _ id: Int64, errors: [String: String]) async throws -> Response {
         let actor = try c.requireActor()
         let a = try await affairs.application(id, actor: actor)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         let staffSteps = a.steps.filter { !$0.byApplicant }, ownSteps = a.steps.filter(\.byApplicant)
         func buttons(_ steps: [ApplicationStep]) -> [[String: Any]] {
-            steps.map { ["code": $0.rawValue, "label": ServicesI18n.label("affair_step_" + $0.rawValue, c.lang),
+            steps.map { ["code": $0.rawValue, "label": ServicesCapability.words.label("affair_step_" + $0.rawValue, c.lang),
                          "danger": $0 == .refuse || $0 == .cancel || $0 == .noShow, "plain": !($0 == .refuse || $0 == .cancel || $0 == .noShow)] }
         }
         let data: [String: Any] = [
             "id": a.id, "affair_id": a.affairID, "affair": a.affairName, "address": a.address, "applicant": a.applicant,
-            "status": ServicesI18n.label("affair_status_" + a.status.rawValue, c.lang), "returned": a.status == .returned, "done": a.status == .done,
+            "status": ServicesCapability.words.label("affair_status_" + a.status.rawValue, c.lang), "returned": a.status == .returned, "done": a.status == .done,
             "closed": !a.status.isOpen, "ticket": a.ticket ?? "", "has_ticket": a.ticket != nil, "slot": a.slot ?? "", "has_slot": a.slot != nil,
             "returns": a.returns, "returned_before": a.returns > 0, "note": a.note, "has_note": !a.note.isEmpty,
             "papers": a.papers, "has_papers": !a.papers.isEmpty,
             "events": a.events.map { e in
-                ["at": e.at, "step": ServicesI18n.label("affair_step_" + e.step, c.lang), "status": ServicesI18n.label("affair_status_" + e.status.rawValue, c.lang),
+                ["at": e.at, "step": ServicesCapability.words.label("affair_step_" + e.step, c.lang), "status": ServicesCapability.words.label("affair_status_" + e.status.rawValue, c.lang),
                  "note": e.note, "has_note": !e.note.isEmpty, "by": e.by] as [String: Any]
             },
             "staff_steps": buttons(staffSteps), "has_staff_steps": !staffSteps.isEmpty,
@@ -812,7 +812,7 @@ struct ServicesRoutes {
         let place = actor.grants(for: .affairHandle).first!.placeID
         let measures = try await affairs.measures(placeID: place, from: from, to: to, actor: actor)
         let list = try await affairs.catalogue(actor: actor).filter(\.mode.takesBookings)
-        let t = ServicesI18n.table(c.lang)
+        let t = ServicesCapability.words.table(c.lang)
         func queue(_ key: String, _ lines: [ApplicationLine]) -> [String: Any] {
             ["title": t[key]!, "key": key, "rows": Self.lineRows(lines, c.lang), "empty": lines.isEmpty, "count": lines.count]
         }

@@ -139,7 +139,7 @@ extension SituationService {
 
     /// The report as CSV: the months by category, then the rising categories and repeated buildings.
     static func needsCSV(_ r: NeedsReport, lang: Lang) -> String {
-        let t = SituationI18n.table(lang)
+        let t = SituationCapability.words.table(lang)
         func line(_ cells: [String]) -> String { cells.map(CSVReader.escape).joined(separator: ",") }
         var lines = [line([t["requests_category"]!] + r.months + [t["needs_total"]!])]
         for c in r.categories { lines.append(line([c.name] + c.byMonth.map(String.init) + [String(c.total)])) }

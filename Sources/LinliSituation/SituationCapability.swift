@@ -13,6 +13,8 @@ package struct SituationCapability: Capability {
     package static var migrations: [Migration] { [] }
     package static var text: TextTable { TextTable(name: "situation", strings: SituationText.strings, values: SituationText.values) }
     package static var templateDirectory: String? { get throws { try templates(in: .module) } }
+    /// Its words beside the platform's, merged once (`texts` merges on each call).
+    static let words = texts
 
     package static func make(_ linli: inout Linli) throws -> SituationCapability {
         SituationCapability(situation: SituationService(registry: linli.registry, requests: linli.requests, gridWork: linli.gridWork,
@@ -28,12 +30,4 @@ package struct SituationCapability: Capability {
 extension Linli {
     /// The situation map's reads (the app is always put together with them: `LinliApp`).
     package var situation: SituationService { required(SituationCapability.self).situation }
-}
-
-/// The map's words beside the platform's it uses (situations, categories), as the app's renderer
-/// holds them.
-enum SituationI18n {
-    static let texts = SituationCapability.texts
-    static func table(_ lang: Lang) -> [String: String] { texts.table(lang) }
-    static func label(_ value: String, _ lang: Lang) -> String { texts.label(value, lang) }
 }

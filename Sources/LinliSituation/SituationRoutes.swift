@@ -16,7 +16,7 @@ struct SituationRoutes {
             let q = req.uri.queryParameters
             let (place, places) = try await chosen(req, c)
             guard let place else {
-                return renderer.page("situation", ["no_place": true], context: c, title: SituationI18n.table(c.lang)["situation_map"]!)
+                return renderer.page("situation", ["no_place": true], context: c, title: SituationCapability.words.table(c.lang)["situation_map"]!)
             }
             return try await page(c, place: place, places: places, from: q.get("from"), to: q.get("to"),
                                   category: q.get("category"), openOnly: q.get("open") == "1")
@@ -54,7 +54,7 @@ struct SituationRoutes {
     }
 
     func page(_ c: AppContext, place: SituationPlace, places: [SituationPlace], from: String?, to: String?, category: String?, openOnly: Bool) async throws -> Response {
-        let t = SituationI18n.table(c.lang)
+        let t = SituationCapability.words.table(c.lang)
         let placeID = place.id
         let categories = try await requests.categories(lang: c.lang)
         var errors: [String: String] = [:]
@@ -100,7 +100,7 @@ struct SituationRoutes {
             "period": "\(requestLayer.from) – \(requestLayer.to)", "category_name": categoryName,
             "categories": categories.map { ["value": $0.code, "label": $0.name, "selected": $0.code == requestLayer.category] },
             // The map colours buildings by the situation most households have, until one is chosen.
-            "situations": tags.map { ["value": $0, "label": SituationI18n.label($0, c.lang), "selected": $0 == commonest] },
+            "situations": tags.map { ["value": $0, "label": SituationCapability.words.label($0, c.lang), "selected": $0 == commonest] },
             "total": requestLayer.total, "unplaced": requestLayer.unplaced, "has_unplaced": requestLayer.unplaced > 0,
             "hotspots": hotspots, "has_hotspots": !hotspots.isEmpty,
             "grids": grids.map { g -> [String: Any] in
@@ -130,7 +130,7 @@ extension SituationRoutes {
     func registerNeeds(_ r: Routes) {
         r.get("/needs-analysis", .action(.situationView)) { req, c in
             let q = req.uri.queryParameters
-            let t = SituationI18n.table(c.lang)
+            let t = SituationCapability.words.table(c.lang)
             let (place, places) = try await chosen(req, c)
             guard let place else {
                 return renderer.page("needs_analysis", ["no_place": true], context: c, title: t["needs_analysis"]!)
@@ -167,7 +167,7 @@ extension SituationRoutes {
     }
 
     func needsFields(_ r: NeedsReport, places: [SituationPlace], lang: Lang) -> [String: Any] {
-        let t = SituationI18n.table(lang)
+        let t = SituationCapability.words.table(lang)
         // The five categories asked for most, one line each (the month's total, ten times larger,
         // would flatten them; it is in the table).
         let top = Array(r.categories.prefix(5))

@@ -103,7 +103,7 @@ public struct SituationService: Sendable {
         blocks.map { b in
             SituationBlockView(id: b.id, name: b.name, lat: b.lat, lng: b.lng, households: b.households,
                                situations: ResidentTag.allCases.compactMap { t in
-                                   b.situations[t.rawValue].map { .init(situation: t.rawValue, label: SituationI18n.label(t.rawValue, lang), households: $0) }
+                                   b.situations[t.rawValue].map { .init(situation: t.rawValue, label: SituationCapability.words.label(t.rawValue, lang), households: $0) }
                                })
         }
     }
@@ -179,7 +179,7 @@ public struct SituationService: Sendable {
     }
 
     func uncovered(_ p: SituationPlace, lang: Lang) async throws -> [UncoveredView] {
-        let t = SituationI18n.table(lang)
+        let t = SituationCapability.words.table(lang)
         return try await registry.uncoveredCompounds(p).map { u in
             var lacks: [String] = []
             if !u.hasProperty { lacks.append("property_company") }
