@@ -418,6 +418,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
             ("pledge expiry", { _ = try await linkage.expirePledges() }),
             ("acknowledgement reminders", { [gridWork = linli.gridWork] in _ = try await gridWork.remindUnacknowledged() }),
             ("notices by SMS", { [gridWork = linli.gridWork] in _ = try await gridWork.sendDueSMS() }),
+            ("visit plan rows", { [gridWork = linli.gridWork] in _ = try await gridWork.syncPending() }),
         ]
         app.addServices(HousekeepingService(jobs: jobs + linli.capabilities.flatMap(\.jobs),
                                             interval: .seconds(min(10, linli.config.sweepInterval)), logger: logger))

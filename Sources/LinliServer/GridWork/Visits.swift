@@ -375,6 +375,28 @@ public struct GridWorkService: Sendable {
         try await saveDue(db, changed)
     }
 
+    /// Writes the rows of communities that have none yet (a database from before grid work, or
+    /// an upgrade that needs every row written again), one community after another for up to
+    /// `budget`: a housekeeping job, so that the first due list or map of each community after
+    /// an upgrade does not pay for it. Returns how many it wrote.
+    public func syncPending(budget: Duration = .seconds(2)) async throws -> Int {
+        let clock = ContinuousClock(), start = clock.now
+        var done = 0
+        while clock.now - start < budget {
+            let next = try await store.read { db in
+                try await db.query("""
+                    SELECT p.id FROM places p WHERE p.kind IN ('community', 'village')
+                    AND NOT EXISTS (SELECT 1 FROM visit_synced s WHERE s.community_id = p.id) ORDER BY p.id LIMIT 1
+                    """).first()?.decode(column: "id", as: Int64.self)
+            }
+            guard let next else { break }
+            try await sync(community: next)
+            synced.insert(next)
+            done += 1
+        }
+        return done
+    }
+
     /// Makes sure a community has its rows before they are read (a database that had households
     /// before grid work arrived). A community once synced stays so (rows follow the registry
     /// from then on), so the answer is remembered and every due list after the first asks nothing.
