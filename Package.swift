@@ -1,6 +1,17 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// A capability in its own target above the platform: the platform's targets, Hummingbird,
+/// SQLKit and logging, its own `Resources` (templates), and whatever else it names.
+func capability(_ name: String, _ more: [Target.Dependency] = []) -> Target {
+    .target(name: name,
+            dependencies: ["LinliCore", "LinliStore", "LinliServer",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "SQLKit", package: "sql-kit"),
+                           .product(name: "Logging", package: "swift-log")] + more,
+            resources: [.copy("Resources")])
+}
+
 let package = Package(
     name: "linli",
     platforms: [.macOS(.v14)],
@@ -89,64 +100,16 @@ let package = Package(
         ),
         // Daily services (办事, activities, rooms, the canteen, mutual help, enterprises): the first
         // capability in its own target, above the platform and the capabilities it builds on.
-        .target(
-            name: "LinliServices",
-            dependencies: [
-                "LinliCore",
-                "LinliStore",
-                "LinliServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            resources: [.copy("Resources")]
-        ),
+        capability("LinliServices", [.product(name: "Crypto", package: "swift-crypto"), .product(name: "MultipartKit", package: "multipart-kit")]),
         // The offices' side (lists, work items, ratings, assessments, certificates, dashboards,
         // the outbox): a capability in its own target, above the platform.
-        .target(
-            name: "LinliOffices",
-            dependencies: [
-                "LinliCore",
-                "LinliStore",
-                "LinliServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            resources: [.copy("Resources")]
-        ),
+        capability("LinliOffices", [.product(name: "Crypto", package: "swift-crypto")]),
         // The situation map (村情图) and needs analysis: reads over the registry, requests, grid
         // work and linkage, in its own target above them.
-        .target(
-            name: "LinliSituation",
-            dependencies: [
-                "LinliCore",
-                "LinliStore",
-                "LinliServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            resources: [.copy("Resources")]
-        ),
+        capability("LinliSituation"),
         // The 15-minute living circle: what a street's or community's homes reach on foot, over
         // the registry's places and an imported walking network (SwiftGraph for the walks).
-        .target(
-            name: "LinliCircle",
-            dependencies: [
-                "LinliCore",
-                "LinliStore",
-                "LinliServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "SwiftGraph", package: "SwiftGraph"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            resources: [.copy("Resources")]
-        ),
+        capability("LinliCircle", [.product(name: "SwiftGraph", package: "SwiftGraph")]),
         // The app put together: every capability, for the command line and the tests.
         .target(
             name: "LinliApp",

@@ -279,12 +279,6 @@ public struct GridWorkService: Sendable {
                       followUpVisit: try r.decode(column: "follow_up_visit", as: Int64?.self), movedAt: try r.decode(column: "moved_at", as: Int64?.self))
     }
 
-    /// Rows a step rewrites many of (a sync, new rules, the registry's changes) are locked first,
-    /// in household order (PostgreSQL): their triggers then take the grids' coverage counts only
-    /// after every household row is held, as a single visit does (its household, then the
-    /// counts), so the two cannot wait on each other crosswise.
-    static func lockRows(_ dialect: Dialect) -> String { dialect.lockForUpdate() }
-
     static let dueWritten = ["community_id", "grid_id", "micro_grid_id", "address", "situations", "period", "because", "last_counted_at",
                              "last_attempt_at", "follow_up_day", "follow_up_visit", "since_at", "show_from", "list_from", "moved_at",
                              "counted_window", "since_window"]
@@ -333,10 +327,14 @@ public struct GridWorkService: Sendable {
         guard !ids.isEmpty else { return }
         let facts = try await registry.householdFacts(db, ids: ids)
         var existing: [Int64: DueRow] = [:]
+        // Rows a step rewrites many of (the registry's changes here; a sync and new rules below) are locked first, in household
+        // order (PostgreSQL): their triggers then take the grids' coverage counts only after every
+        // household row is held, as a single visit does (its household, then the counts), so the
+        // two cannot wait on each other crosswise.
         let ids = ids.sorted()
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
-            for r in try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id IN (\(list: chunk)) ORDER BY household_id\(unsafeRaw: Self.lockRows(store.dialect))").all() {
+            for r in try await db.query("\(unsafeRaw: Self.dueColumns) WHERE household_id IN (\(list: chunk)) ORDER BY household_id\(unsafeRaw: store.dialect.lockForUpdate())").all() {
                 let d = try Self.dueRow(r); existing[d.householdID] = d
             }
         }
@@ -349,7 +347,7 @@ public struct GridWorkService: Sendable {
         try await store.transaction { db in
             let facts = try await registry.householdFacts(db, community: community)
             var existing: [Int64: DueRow] = [:]
-            for r in try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) ORDER BY household_id\(unsafeRaw: Self.lockRows(store.dialect))").all() {
+            for r in try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) ORDER BY household_id\(unsafeRaw: store.dialect.lockForUpdate())").all() {
                 let d = try Self.dueRow(r); existing[d.householdID] = d
             }
             let present = Set(facts.map(\.id))
@@ -364,7 +362,7 @@ public struct GridWorkService: Sendable {
 
     /// New rules for a community: every household's period and reason again, from the stored situations.
     func replan(_ db: any SQLDatabase, community: Int64, rules: [VisitRule]) async throws {
-        let rows = try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) ORDER BY household_id\(unsafeRaw: Self.lockRows(store.dialect))").all().map(Self.dueRow)
+        let rows = try await db.query("\(unsafeRaw: Self.dueColumns) WHERE community_id = \(community) ORDER BY household_id\(unsafeRaw: store.dialect.lockForUpdate())").all().map(Self.dueRow)
         var changed: [DueRow] = []
         for var d in rows {
             let rule = VisitPlan.rule(for: d.situations, gridIDs: [d.gridID, d.microGridID], rules: rules)
