@@ -17,6 +17,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "linli", targets: ["linli"]),
+        .executable(name: "linli-bench", targets: ["linli-bench"]),
         .library(name: "LinliServer", targets: ["LinliServer"]),
     ],
     dependencies: [
@@ -123,10 +124,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The options both command lines share.
+        .target(
+            name: "LinliCommandLine",
+            dependencies: ["LinliServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // What a city runs: serve, migrate, accounts, import and export, backup, the checks.
         .executableTarget(
             name: "linli",
             dependencies: [
                 "LinliApp",
+                "LinliCommandLine",
+                "LinliServices",
+                "LinliOffices",
+                "LinliCircle",
+                "LinliServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // What makes data instead: the demo street, the history generator, the benchmarks.
+        .executableTarget(
+            name: "linli-bench",
+            dependencies: [
+                "LinliApp",
+                "LinliCommandLine",
                 "LinliServices",
                 "LinliOffices",
                 "LinliCircle",

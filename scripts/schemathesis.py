@@ -9,6 +9,8 @@ import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, ur
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
+# The demo street comes from linli-bench, beside linli (the binary a city runs has no demo).
+BENCH_BIN = os.environ.get("LINLI_BENCH_BIN") or os.path.join(os.path.dirname(BIN), "linli-bench")
 PASSWORD = "schemathesis-pw-1"
 EXAMPLES = os.environ.get("LINLI_FUZZ_EXAMPLES", "12")
 # The stateful phase follows the document's links (create → read, change, remove that object).
@@ -25,7 +27,7 @@ def main():
     data = tempfile.mkdtemp(prefix="linli-fuzz-")
     env = dict(os.environ, LINLI_BCRYPT_COST="4", LINLI_DATA_DIR=data)
     env.pop("LINLI_DATABASE_URL", None)
-    subprocess.run([BIN, "demo", "--seed", "11", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([BENCH_BIN, "demo", "--seed", "11", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
     log_path = os.path.join(data, "server.log")
     log = open(log_path, "ab")

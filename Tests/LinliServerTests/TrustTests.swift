@@ -561,10 +561,10 @@ import LinliStore
     @Test func productionRefusesDemoAccountsBenchRoutesAndBulkCommands() async throws {
         try await withFixture(.sqlite) { f in
             // The fixture's accounts are the demo's: bulk commands may run here…
-            try await f.linli.requireDisposableData("linli bench-tally")
+            try await f.linli.requireDisposableData("linli-bench bench-tally")
             _ = try await f.linli.accounts.createUser(username: "wang.li", displayName: "王丽", password: "violet-harbour-17")
             // …until a real account exists.
-            do { try await f.linli.requireDisposableData("linli bench-tally"); Issue.record("ran on real data") }
+            do { try await f.linli.requireDisposableData("linli-bench bench-tally"); Issue.record("ran on real data") }
             catch let e as LinliError { #expect(e.code == "real_data") }
             // A demo session and API token made before the switch to production…
             let demoSession = try await f.linli.accounts.login(username: "admin", password: Fixture.password)
@@ -578,7 +578,7 @@ import LinliStore
             #expect(try await prod.accounts.session(token: demoSession.token) == nil)
             #expect(try await prod.accounts.bearer(token: demoToken) == nil)
             await expectCode("not_found") { _ = try await prod.accounts.createAPIToken(username: "admin", name: "after") }
-            do { try await prod.requireDisposableData("linli generate-requests"); Issue.record("ran in production") }
+            do { try await prod.requireDisposableData("linli-bench generate-requests"); Issue.record("ran in production") }
             catch let e as LinliError { #expect(e.code == "production") }
             do { _ = try await prod.accounts.login(username: "admin", password: Fixture.password); Issue.record("a demo account signed in in production") }
             catch let e as LinliError { #expect(e.code == "bad_credentials") }

@@ -11,6 +11,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
+# The demo street comes from linli-bench, beside linli (the binary a city runs has no demo).
+BENCH_BIN = os.environ.get("LINLI_BENCH_BIN") or os.path.join(os.path.dirname(BIN), "linli-bench")
 SHOTS = os.path.join(ROOT, ".build", "screenshots")
 PASSWORD = "browser-test-pw"
 
@@ -25,7 +27,7 @@ def start_server(data=None, port=None):
     if data is None:
         data = tempfile.mkdtemp(prefix="linli-browser-")
         env["LINLI_DATA_DIR"] = data
-        subprocess.run([BIN, "demo", "--seed", "7", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([BENCH_BIN, "demo", "--seed", "7", "--password", PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL)
     env["LINLI_DATA_DIR"] = data
     port = port or free_port()
     # The server's own output (a crash's message among it) is kept beside the screenshots.

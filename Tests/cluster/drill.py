@@ -21,6 +21,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LINLI_BIN") or os.path.join(ROOT, ".build", "debug", "linli")
+# The demo street comes from linli-bench, beside linli (the binary a city runs has no demo).
+BENCH_BIN = os.environ.get("LINLI_BENCH_BIN") or os.path.join(os.path.dirname(BIN), "linli-bench")
 DIR = os.environ.get("LINLI_CLUSTER_DIR", "/tmp/linli-cluster-drill")
 BASE = int(os.environ.get("LINLI_CLUSTER_PORT", "27100"))
 NGINX = f"http://127.0.0.1:{BASE}"
@@ -149,7 +151,7 @@ def main():
         demo_env = dict(ENV, LINLI_DATABASE_URL=f"postgres://linli@127.0.0.1:{BASE + 1}/linli", LINLI_DATA_DIR=os.path.join(DIR, "demo"),
                         LINLI_FILES_DIR=os.path.join(DIR, "files"), LINLI_DATA_KEY=key)
         d0 = time.monotonic()
-        subprocess.run([BIN, "demo", "--seed", "7", "--password", PASSWORD, "--no-history"], env=demo_env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([BENCH_BIN, "demo", "--seed", "7", "--password", PASSWORD, "--no-history"], env=demo_env, check=True, stdout=subprocess.DEVNULL)
         print(f"     demo street loaded through pgbouncer in {time.monotonic() - d0:.0f} s")
 
         resident = token(NGINX, "resident")

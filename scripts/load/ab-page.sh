@@ -11,13 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
 OLD="$1" NEW="$2" PAGE="${3:-/households/5001}"
+# The demo comes from linli-bench beside the new binary (older builds had it in linli itself).
+BENCH="${BENCH:-$(dirname "$NEW")/linli-bench}"
 ROUNDS="${ROUNDS:-6}" DURATION="${DURATION:-4s}"
 export LINLI_SWEEP_SECONDS=0
 if [ -n "${DATA_DIR:-}" ]; then
   export LINLI_DATA_DIR="$DATA_DIR"; CLEAN=""
 else
   export LINLI_DATA_DIR="$(mktemp -d /tmp/linli-abpage-XXXX)"; CLEAN="$LINLI_DATA_DIR"
-  "$OLD" demo --password "$PASSWORD" --seed 1 --scale "${SCALE:-40}" >/dev/null
+  "$BENCH" demo --password "$PASSWORD" --seed 1 --scale "${SCALE:-40}" >/dev/null
 fi
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; [ -z "$CLEAN" ] || rm -rf "$CLEAN"' EXIT

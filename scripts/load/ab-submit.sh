@@ -9,10 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
 OLD="$1" NEW="$2"
+# The demo comes from linli-bench beside the new binary (older builds had it in linli itself).
+BENCH="${BENCH:-$(dirname "$NEW")/linli-bench}"
 ROUNDS="${ROUNDS:-6}" DURATION="${DURATION:-4s}"
 export LINLI_BENCH=1 LINLI_SWEEP_SECONDS=0
 SEED_DATA="$(mktemp -d /tmp/linli-ab-XXXX)"
-LINLI_DATA_DIR="$SEED_DATA/demo" "$OLD" demo --password "$PASSWORD" --seed 1 >/dev/null
+LINLI_DATA_DIR="$SEED_DATA/demo" "$BENCH" demo --password "$PASSWORD" --seed 1 >/dev/null
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; rm -rf "$SEED_DATA"' EXIT
 start() { # start NAME BINARY PORT [env]

@@ -39,4 +39,4 @@ LINE=$(run cast_ballot /api/v1/polls/$POLL/ballots -s "$LUA")
 echo "$LINE $(ratio "$LINE" "$BASE")"
 echo "ballot history rows: $(curl -s "http://127.0.0.1:$PORT/api/v1/polls/$POLL" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print(max(p["revision"] for p in json.load(sys.stdin)["my_parts"]))') revisions of the owner's ballot"
 kill $SERVER; wait $SERVER 2>/dev/null || true
-"$BIN" bench-tally --units 20000 --runs 30
+"$BENCH" bench-tally --units 20000 --runs 30

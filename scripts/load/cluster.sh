@@ -35,7 +35,7 @@ start_cluster() {  # SYNC
   scripts/cluster destroy >/dev/null 2>&1 || true
   LINLI_CLUSTER_SYNC=$1 scripts/cluster start 3 >/dev/null
   LINLI_DATABASE_URL="postgres://linli@127.0.0.1:$((C + 1))/linli" LINLI_DATA_DIR="$DATA/demo" LINLI_DATA_KEY="$(cat $LINLI_CLUSTER_DIR/data.key)" \
-    /usr/bin/time -f "demo through pgbouncer: %e s wall" "$BIN" demo --password "$PASSWORD" --seed 1 --no-history | tail -1
+    /usr/bin/time -f "demo through pgbouncer: %e s wall" "$BENCH" demo --password "$PASSWORD" --seed 1 --no-history | tail -1
   PORT=$C
   TOKEN=$(token resident)
   HOUSEHOLD=$(curl -s http://127.0.0.1:$PORT/api/v1/me -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys;print([g for g in json.load(sys.stdin)["grants"] if g["household_id"]][0]["household_id"])')

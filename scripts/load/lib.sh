@@ -5,10 +5,14 @@ PASSWORD=load-test-password
 
 # Builds the release binary into $BIN, unless BIN already names one (a build kept elsewhere,
 # e.g. in a worktree, to compare two versions).
+# BENCH is linli-bench beside it (the demo, the generator, the benchmarks).
 build_release() {
-  [ -z "${BIN:-}" ] || return 0
-  swift build -c release --product linli >/dev/null
-  BIN="$(swift build -c release --show-bin-path)/linli"
+  if [ -z "${BIN:-}" ]; then
+    swift build -c release --product linli >/dev/null
+    swift build -c release --product linli-bench >/dev/null
+    BIN="$(swift build -c release --show-bin-path)/linli"
+  fi
+  BENCH="${BENCH:-$(dirname "$BIN")/linli-bench}"
 }
 
 # serve_demo PORT [demo args…]: a fresh data directory in $DATA with the demo, served on PORT
@@ -17,7 +21,7 @@ serve_demo() {
   PORT=$1; shift
   DATA="$(mktemp -d /tmp/linli-load-XXXX)"
   export LINLI_DATA_DIR="$DATA"
-  /usr/bin/time -f "demo: %e s wall, %M KiB max RSS" "$BIN" demo --password "$PASSWORD" --seed 1 "$@" | tail -3
+  /usr/bin/time -f "demo: %e s wall, %M KiB max RSS" "$BENCH" demo --password "$PASSWORD" --seed 1 "$@" | tail -3
   "$BIN" serve --port "$PORT" >/dev/null 2>&1 &
   SERVER=$!
   trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT

@@ -35,4 +35,4 @@ LINE=$(run give /api/v1/projects/$PROJECT/donations -s "$LUA")
 echo "$LINE $(ratio "$LINE" "$BASE")"
 kill $SERVER; wait $SERVER 2>/dev/null || true
 "$BIN" ledger-check | tail -1
-"$BIN" bench-linkage --transactions "$TRANSACTIONS"
+"$BENCH" bench-linkage --transactions "$TRANSACTIONS"

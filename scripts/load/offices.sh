@@ -24,8 +24,8 @@ export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite); $([ -n "${REUSE:-}" ] && echo "kept data" || echo "scale $SCALE × ${COMMUNITIES:-4} communities; $COUNT requests over $MONTHS months"); data $DATA"
 if [ -z "${REUSE:-}" ]; then
-  /usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" ${COMMUNITIES:+--communities "$COMMUNITIES"} | tail -1
-  /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS"
+  /usr/bin/time -f "demo: %e s" "$BENCH" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" ${COMMUNITIES:+--communities "$COMMUNITIES"} | tail -1
+  /usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BENCH" generate-requests --count "$COUNT" --months "$MONTHS"
 fi
 PORT=18085
 "$BIN" serve --port "$PORT" >/dev/null 2>&1 &

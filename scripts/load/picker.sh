@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
-[ -n "${BIN:-}" ] || build_release
+build_release
 serve_demo 18130 --scale "${1:-40}"
 ADMIN=$(token admin) COMMUNITY=$(token community)
 # Real queries from the demo: a household's address without spaces, a resident's name, a phone's last four.

@@ -14,10 +14,10 @@ DATA="$(mktemp -d /tmp/linli-history-XXXX)"
 export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
-/usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
-/usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000
+/usr/bin/time -f "demo: %e s" "$BENCH" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" | tail -1
+/usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BENCH" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000
 [ -z "${LINLI_DATABASE_URL:-}" ] && du -h "$DATA"/*.sqlite*
-"$BIN" bench-requests --runs 20
+"$BENCH" bench-requests --runs 20
 # The same over HTTP: the queue page of the property company and the street's figures page.
 PORT=18083
 "$BIN" serve --port "$PORT" >/dev/null 2>&1 &

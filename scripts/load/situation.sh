@@ -13,13 +13,13 @@ cd "$(dirname "$0")/../.."
 . scripts/load/lib.sh
 COUNT="${COUNT:-4000000}" MONTHS="${MONTHS:-12}" SCALE="${SCALE:-4}" RUNS="${RUNS:-21}" COMMUNITIES="${COMMUNITIES:-}"
 export LINLI_SWEEP_SECONDS=0
-[ -n "${BIN:-}" ] || build_release
+build_release
 DATA="$(mktemp -d /tmp/linli-situation-XXXX)"
 export LINLI_DATA_DIR="$DATA"
 trap 'kill ${SERVER:-} 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DATA"' EXIT
 echo "backend: $([ -n "${LINLI_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
-/usr/bin/time -f "demo: %e s" "$BIN" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" ${COMMUNITIES:+--communities "$COMMUNITIES"} | tail -1
-/usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BIN" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000
+/usr/bin/time -f "demo: %e s" "$BENCH" demo --password "$PASSWORD" --seed 1 --scale "$SCALE" ${COMMUNITIES:+--communities "$COMMUNITIES"} | tail -1
+/usr/bin/time -f "generate: %e s wall, %M KiB max RSS" "$BENCH" generate-requests --count "$COUNT" --months "$MONTHS" --overdue 1000
 PORT=18150
 "$BIN" serve --port "$PORT" >/dev/null 2>&1 &
 SERVER=$!
