@@ -416,6 +416,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         let jobs: [(String, @Sendable () async throws -> Void)] = [
             ("audit seal", { _ = try await chain.sealPending() }),
             ("pledge expiry", { _ = try await linkage.expirePledges() }),
+            ("gift matches left to the next", { _ = try await linkage.matchPending() }),
             ("acknowledgement reminders", { [gridWork = linli.gridWork] in _ = try await gridWork.remindUnacknowledged() }),
             ("notices by SMS", { [gridWork = linli.gridWork] in _ = try await gridWork.sendDueSMS() }),
             ("visit plan rows", { [gridWork = linli.gridWork] in _ = try await gridWork.syncPending() }),

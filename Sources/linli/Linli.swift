@@ -254,6 +254,7 @@ struct LedgerCheck: AsyncParsableCommand {
         for t in c.unbalancedTransactions { print("transaction \(t) does not sum to zero") }
         for w in c.wrongBalances { print("account \(w.account): stored \(w.stored), entries sum to \(w.entries)") }
         for p in c.wrongTotals { print("project \(p): kept totals differ from its transactions") }
+        if c.pendingMatches > 0 { print("\(c.pendingMatches) gifts' matches wait for the housekeeping job (made within ten seconds of a running server)") }
         if !c.ok { throw ExitCode(1) }
         print("ledger balanced: every stored balance equals the sum of its entries")
     }

@@ -71,7 +71,7 @@ import LinliStore
             func balance(_ kind: String) async throws -> Int64 {
                 try await f.linli.store.read { db in
                     try await db.raw("""
-                        SELECT b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = \(bind: kind) AND a.ref_id = \(bind: canteen.id)
+                        SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) AS balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = \(bind: kind) AND a.ref_id = \(bind: canteen.id)
                         """).first()?.decode(column: "balance", as: Int64.self) ?? 0
                 }
             }

@@ -32,17 +32,61 @@ extension LinkageService {
         return try await db.raw("SELECT id FROM ledger_accounts WHERE kind = \(bind: kind.rawValue) AND ref_id = \(bind: ref)").first()!.decode(column: "id", as: Int64.self)
     }
 
-    /// The balance, locked for the rest of the transaction on PostgreSQL (so that a check made on
-    /// it still holds when the entries are written).
+    /// The balance (its shard rows added up), locked for the rest of the transaction on
+    /// PostgreSQL so that a check made on it still holds when the entries are written. A
+    /// project's account takes gifts in shards made on the fly, so whoever checks or debits it
+    /// holds the project first (`lockProject`): gifts only ever add to it meanwhile.
     func lockedBalance(_ db: any SQLDatabase, _ account: Int64) async throws -> Int64 {
-        try await db.raw("SELECT balance FROM account_balances WHERE account_id = \(bind: account)\(unsafeRaw: lockRow)").first()!.decode(column: "balance", as: Int64.self)
+        try await db.raw("SELECT balance FROM account_balances WHERE account_id = \(bind: account)\(unsafeRaw: lockRow)").all()
+            .reduce(0) { $0 + (try $1.decode(column: "balance", as: Int64.self)) }
     }
 
-    /// Takes the row lock that serialises writers of one account on PostgreSQL; SQLite's single
-    /// writer already does, so there it costs no statement.
-    func lock(_ db: any SQLDatabase, _ account: Int64) async throws {
+    /// Gifts to one project on PostgreSQL book into up to this many shards of its balance and
+    /// totals, so that up to this many pass each other (64 connections on two cores measured
+    /// no better with more).
+    static let giftShards = 8
+
+    /// Holds one shard of the project's totals (and so of its account's balance) for a gift and
+    /// returns it. On PostgreSQL it is the lowest shard no other transaction holds: a quiet
+    /// project books into shard 0, a crowded one spreads. SQLite's one writer needs no lock.
+    func giftShard(_ db: any SQLDatabase, _ project: Int64) async throws -> Int {
+        guard store.dialect == .postgres else { return 0 }
+        let free: BoundSQL = "SELECT shard FROM project_totals WHERE project_id = \(project) ORDER BY shard LIMIT 1 FOR UPDATE SKIP LOCKED"
+        if let r = try await db.query(free).first() { return try r.decode(column: "shard", as: Int.self) }
+        // None free: a project's first gift makes its shard rows; when every one is held, the
+        // gift waits for one of them.
+        if try await db.query("SELECT shard FROM project_totals WHERE project_id = \(project) LIMIT 1").first() == nil {
+            try await makeShards(db, project)
+            if let r = try await db.query(free).first() { return try r.decode(column: "shard", as: Int.self) }
+        }
+        let shard = Int.random(in: 0..<Self.giftShards)
+        _ = try await db.query("SELECT shard FROM project_totals WHERE project_id = \(project) AND shard = \(shard) FOR UPDATE").first()
+        return shard
+    }
+
+    /// Every shard row of a project's totals, made at once: whoever holds the project whole
+    /// (`lockProject`) must hold every row a gift could book into, or a gift would book into a
+    /// row made after it looked.
+    func makeShards(_ db: any SQLDatabase, _ project: Int64) async throws {
+        try await db.query("""
+            INSERT INTO project_totals (project_id, shard) SELECT \(project), s FROM generate_series(0, \(Self.giftShards - 1)) AS s ON CONFLICT DO NOTHING
+            """).run()
+    }
+
+    /// Holds the whole project on PostgreSQL: every shard of its totals, so no gift books into
+    /// it meanwhile. Whoever debits or checks the project's money (an expense, a grant, staff
+    /// matching by hand) holds it first, and always shard 0, so they queue on one another.
+    func lockProject(_ db: any SQLDatabase, _ project: Int64) async throws {
         guard store.dialect == .postgres else { return }
-        _ = try await lockedBalance(db, account)
+        try await makeShards(db, project)
+        _ = try await db.query("SELECT shard FROM project_totals WHERE project_id = \(project) ORDER BY shard FOR UPDATE").all()
+    }
+
+    /// The shard of a community's givers' account a gift books into: its own pick, not the
+    /// project's, so that quiet projects' gifts in one community do not queue on one row. Whoever
+    /// holds one waits afterwards only for the pool, which no holder of the pool waits on it for.
+    func donorsShard(txn: Int64) -> Int {
+        store.dialect == .postgres ? Int(txn % Int64(Self.giftShards)) : 0
     }
 
     /// Money put into an area above a community (a street's pool or venture round) is booked
@@ -67,7 +111,8 @@ extension LinkageService {
         var key: String?
     }
 
-    /// Writes one balanced transaction and moves the cached balances with it.
+    /// Writes one balanced transaction and moves the cached balances with it (shard 0: a
+    /// project's account is held whole, `lockProject`, by anyone who posts to it this way).
     @discardableResult
     func post(_ db: any SQLDatabase, _ m: Movement, _ postings: [Posting], actor: Actor?, now: Int64) async throws -> Int64 {
         let id = try await record(db, m, postings, actor: actor, now: now)
@@ -91,18 +136,24 @@ extension LinkageService {
     }
 
     /// What a movement changes that others share: each account's balance and the project's
-    /// totals, one statement each (the totals as one upsert, so that the statements may also run
-    /// together as one on PostgreSQL, `runAll`, where a row inserted by one part is not seen by
-    /// another). The postings' accounts are distinct.
-    static func applied(_ m: Movement, _ postings: [Posting]) -> [BoundSQL] {
+    /// totals, one upsert each (so that the statements may also run together as one on
+    /// PostgreSQL, `runAll`, where a row inserted by one part is not seen by another), in the
+    /// shard `shards` names for the account (0 otherwise) and `totalsShard` for the project.
+    /// The postings' accounts are distinct.
+    static func applied(_ m: Movement, _ postings: [Posting], shards: [Int64: Int] = [:], totalsShard: Int = 0) -> [BoundSQL] {
         // Run as one statement on PostgreSQL, two updates of one row would apply only one.
         precondition(Set(postings.map(\.account)).count == postings.count, "an account posted twice in one movement")
-        var out: [BoundSQL] = postings.map { p in "UPDATE account_balances SET balance = balance + \(p.amount) WHERE account_id = \(p.account)" }
+        var out: [BoundSQL] = postings.map { p in
+            """
+            INSERT INTO account_balances (account_id, shard, balance) VALUES (\(p.account), \(shards[p.account] ?? 0), \(p.amount))
+            ON CONFLICT (account_id, shard) DO UPDATE SET balance = account_balances.balance + excluded.balance
+            """
+        }
         if let project = m.projectID, let column = ["donation": "raised", "match": "matched", "expense": "spent", "grant": "granted"][m.kind] {
             let v = { (c: String) in c == column ? m.amount : 0 }
             out.append("""
-                INSERT INTO project_totals (project_id, raised, matched, spent, granted) VALUES (\(project), \(v("raised")), \(v("matched")), \(v("spent")), \(v("granted")))
-                ON CONFLICT (project_id) DO UPDATE SET \(unsafeRaw: column) = project_totals.\(unsafeRaw: column) + excluded.\(unsafeRaw: column)
+                INSERT INTO project_totals (project_id, shard, raised, matched, spent, granted) VALUES (\(project), \(totalsShard), \(v("raised")), \(v("matched")), \(v("spent")), \(v("granted")))
+                ON CONFLICT (project_id, shard) DO UPDATE SET \(unsafeRaw: column) = project_totals.\(unsafeRaw: column) + excluded.\(unsafeRaw: column)
                 """)
         }
         return out
@@ -184,10 +235,10 @@ extension LinkageService {
     public func pools(communityPath: String) async throws -> [PoolView] {
         try await store.read { db in
             try await db.raw("""
-                SELECT mp.id, mp.name, mp.ratio_percent, mp.project_cap, p.name AS place, COALESCE(b.balance, 0) AS balance,
+                SELECT mp.id, mp.name, mp.ratio_percent, mp.project_cap, p.name AS place, COALESCE((SELECT CAST(SUM(b.balance) AS BIGINT) FROM account_balances b WHERE b.account_id = a.id), 0) AS balance,
                        (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM ledger_transactions t WHERE t.pool_id = mp.id AND t.kind = 'match') AS matched
                 FROM matching_pools mp JOIN places p ON p.id = mp.place_id
-                LEFT JOIN ledger_accounts a ON a.kind = 'pool' AND a.ref_id = mp.id LEFT JOIN account_balances b ON b.account_id = a.id
+                LEFT JOIN ledger_accounts a ON a.kind = 'pool' AND a.ref_id = mp.id
                 WHERE \(bind: communityPath) LIKE mp.path || '%' ORDER BY mp.id
                 """).all().map { r in
                 let balance = try r.decode(column: "balance", as: Int64.self)
@@ -348,11 +399,15 @@ extension LinkageService {
     /// Books money that has arrived for a project (cash taken by staff, a confirmed payment): the
     /// gift on the ledger and in the project's total, then the pool's match when `match`.
     ///
-    /// Every gift to a project waits for the one before it (its balance and totals decide the
-    /// match; the pool must never be overspent), so what is held is held briefly: the gift's own
-    /// rows and every lookup come first, then the project's row is locked and the shared rows are
-    /// changed in as few statements as the database allows. Locks are always taken project
-    /// first, then the community's givers' account, then the pool.
+    /// Gifts to one project must not wait for one another, and the pool must never be
+    /// overspent. So a gift's own rows and every lookup come first; then it holds one shard of
+    /// the project (`giftShard`: on PostgreSQL the lowest no other gift holds) and books into
+    /// that shard of the project's balance, the givers' account and the totals. The match is
+    /// one gift at a time per project (the campaign's row): the gift that gets it matches what
+    /// is due from every gift already booked; on PostgreSQL a gift that finds it taken leaves a
+    /// note (`match_pending`) and its match comes with the next gift's, or from the
+    /// housekeeping job within seconds. Locks are taken in one order: a project shard, the
+    /// givers' account, the campaign (never waited for), the pool.
     func bookGift(_ db: any SQLDatabase, _ p: ProjectRow, amount: Int64, name: String, publicName: Bool, kind: String, key: String?,
                   match: Bool, actor: Actor?, now: Int64) async throws -> (txn: Int64, matched: Int64) {
         let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
@@ -362,10 +417,72 @@ extension LinkageService {
         let postings = [Posting(donors, -amount), Posting(projectAccount, amount)]
         let txn = try await record(db, gift, postings, actor: actor, now: now)
         let plan = match ? try await matchPlan(db, p) : nil
-        try await lock(db, projectAccount)
-        try await db.runAll(Self.applied(gift, postings), store.dialect)
-        guard let plan else { return (txn, 0) }
-        return (txn, try await matchDue(db, p, plan, requested: nil, actor: actor, now: now))
+        let shard = try await giftShard(db, p.id)
+        try await db.runAll(Self.applied(gift, postings, shards: [projectAccount: shard, donors: donorsShard(txn: txn)], totalsShard: shard), store.dialect)
+        guard let plan, try await matchTurn(db, p.id, txn: txn) else { return (txn, 0) }
+        return (txn, try await matchDue(db, p, plan, shard: shard, requested: nil, actor: actor, now: now))
+    }
+
+    /// Whether this gift makes the project's match now. SQLite's one writer: always. PostgreSQL:
+    /// if no other gift is making it (the campaign's row, SKIP LOCKED); then the notes of gifts
+    /// already booked are cleared first, so that the totals read after include every one of
+    /// them. Otherwise the gift leaves its own note.
+    func matchTurn(_ db: any SQLDatabase, _ project: Int64, txn: Int64) async throws -> Bool {
+        guard store.dialect == .postgres else { return true }
+        if try await db.query("SELECT project_id FROM campaigns WHERE project_id = \(project) FOR UPDATE SKIP LOCKED").first() != nil {
+            try await db.query("DELETE FROM match_pending WHERE project_id = \(project)").run()
+            return true
+        }
+        try await db.query("INSERT INTO match_pending (txn_id, project_id) VALUES (\(txn), \(project))").run()
+        return false
+    }
+
+    /// Waits for the project's match (the campaign's row) and holds it on PostgreSQL: matches
+    /// of one project are made one at a time, each reading the totals after the last committed.
+    /// Whether the campaign is open.
+    @discardableResult
+    func holdMatch(_ db: any SQLDatabase, _ project: Int64) async throws -> Bool {
+        try await db.query("SELECT status FROM campaigns WHERE project_id = \(project)\(unsafeRaw: lockRow)").first()?
+            .decode(column: "status", as: String.self) == "open"
+    }
+
+    /// Matches what gifts left to a busy match (PostgreSQL under a crowd of gifts to one
+    /// project): for each project with notes, what is due now, as the system, while its
+    /// campaign is open (as a payment arriving later is matched only then). One project's error
+    /// leaves its notes for the next round and is thrown after the others are done. Returns
+    /// the projects matched.
+    public func matchPending(budget: Int = 100) async throws -> Int {
+        guard store.dialect == .postgres else { return 0 }
+        let projects = try await store.read { db in
+            try await db.query("SELECT DISTINCT project_id FROM match_pending ORDER BY project_id LIMIT \(budget)").all()
+                .map { try $0.decode(column: "project_id", as: Int64.self) }
+        }
+        let now = env.nowSeconds
+        var matched = 0
+        var failure: (any Error)?
+        for id in projects {
+            do {
+                let amount: Int64 = try await store.transaction { db in
+                    let p = try await fetchProject(db, id, nil, .linkageView)
+                    let shard = try await giftShard(db, p.id)
+                    // Waits for a gift making the match, then clears the notes before reading.
+                    let open = try await holdMatch(db, p.id)
+                    try await db.query("DELETE FROM match_pending WHERE project_id = \(p.id)").run()
+                    guard open, let plan = try await matchPlan(db, p) else { return 0 }
+                    let amount = try await matchDue(db, p, plan, shard: shard, requested: nil, actor: nil, now: now)
+                    if amount > 0 {
+                        try await audit.append(db, actor: nil, action: "fund.match", objectType: "micro_project", objectID: p.id, path: p.path, detail: "amount=\(amount) pending")
+                    }
+                    return amount
+                }
+                if amount > 0 { matched += 1 }
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        // The housekeeping service logs it; the project's notes wait for the next round.
+        if let failure { throw failure }
+        return matched
     }
 
     /// The campaign's pool and the accounts a match moves money between, looked up before any lock.
@@ -386,15 +503,18 @@ extension LinkageService {
                          cap: try c.decode(column: "project_cap", as: Int64.self))
     }
 
-    /// Matches what the campaign is due from its pool, the project's row already locked by the
-    /// caller. With `requested`, exactly that amount or a refusal naming the limit it would
-    /// break; without, whatever is due (possibly nothing). The pool's balance (locked) and the
-    /// project's totals are read in one statement.
-    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, _ c: MatchPlan, requested: Int64?, actor: Actor?, now: Int64) async throws -> Int64 {
+    /// Matches what the campaign is due from its pool, the caller holding the project's match
+    /// (`matchTurn`, or the whole project) and `shard` of it, where the match is booked. With
+    /// `requested`, exactly that amount or a refusal naming the limit it would break; without,
+    /// whatever is due (possibly nothing). The pool's balance (locked; a pool is only ever
+    /// booked in shard 0) and the project's totals (every shard) are read in one statement.
+    func matchDue(_ db: any SQLDatabase, _ p: ProjectRow, _ c: MatchPlan, shard: Int, requested: Int64?, actor: Actor?, now: Int64) async throws -> Int64 {
         let row = try await db.query("""
-            SELECT b.balance, COALESCE(t.raised, 0) AS raised, COALESCE(t.matched, 0) AS matched
-            FROM account_balances b LEFT JOIN project_totals t ON t.project_id = \(p.id)
-            WHERE b.account_id = \(c.poolAccount)\(unsafeRaw: store.dialect.lockForUpdate(of: "b"))
+            SELECT b.balance,
+                   COALESCE((SELECT CAST(SUM(t.raised) AS BIGINT) FROM project_totals t WHERE t.project_id = \(p.id)), 0) AS raised,
+                   COALESCE((SELECT CAST(SUM(t.matched) AS BIGINT) FROM project_totals t WHERE t.project_id = \(p.id)), 0) AS matched
+            FROM account_balances b
+            WHERE b.account_id = \(c.poolAccount) AND b.shard = 0\(unsafeRaw: store.dialect.lockForUpdate(of: "b"))
             """).first()!
         let pool = try row.decode(column: "balance", as: Int64.self)
         let raised = try row.decode(column: "raised", as: Int64.self), matched = try row.decode(column: "matched", as: Int64.self)
@@ -410,7 +530,7 @@ extension LinkageService {
         let m = Movement(kind: "match", communityID: p.communityID, projectID: p.id, poolID: c.poolID, amount: amount, memo: p.title)
         let postings = [Posting(c.poolAccount, -amount), Posting(c.projectAccount, amount)]
         _ = try await record(db, m, postings, actor: actor, now: now)
-        try await db.runAll(Self.applied(m, postings), store.dialect)
+        try await db.runAll(Self.applied(m, postings, shards: [c.projectAccount: shard], totalsShard: shard), store.dialect)
         return amount
     }
 
@@ -424,9 +544,10 @@ extension LinkageService {
                 if requested != nil { throw LinliError.conflict("pool_id", "no_pool", "该项目的筹款没有配捐资金池") }
                 throw LinliError.conflict("amount", "nothing_due", "目前没有可配捐的金额（未达起配、已达上限或资金池已用完）")
             }
-            // Always project first, then pool: a gift never waits on a match crosswise.
-            try await lock(db, plan.projectAccount)
-            let amount = try await matchDue(db, p, plan, requested: requested, actor: actor, now: now)
+            // The whole project, then the pool: no gift books or matches meanwhile.
+            try await lockProject(db, p.id)
+            try await holdMatch(db, p.id)
+            let amount = try await matchDue(db, p, plan, shard: 0, requested: requested, actor: actor, now: now)
             guard amount > 0 else { throw LinliError.conflict("amount", "nothing_due", "目前没有可配捐的金额（未达起配、已达上限或资金池已用完）") }
             try await audit.append(db, actor: actor, action: "fund.match", objectType: "micro_project", objectID: p.id, path: p.path, detail: "amount=\(amount)")
             return amount
@@ -465,6 +586,7 @@ extension LinkageService {
         return try await store.transaction { db in
             let p = try await fetchProject(db, projectID, actor, .fundManage)
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+            try await lockProject(db, p.id)
             let balance = try await lockedBalance(db, projectAccount)
             let pending = try await db.raw("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM expenses WHERE project_id = \(bind: p.id) AND status = 'pending'").first()!
                 .decode(column: "s", as: Int64.self)
@@ -506,6 +628,7 @@ extension LinkageService {
             guard count >= (try e.decode(column: "approvals_needed", as: Int.self)) else { return "pending" }
             let amount = try e.decode(column: "amount", as: Int64.self)
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
+            try await lockProject(db, p.id)
             let balance = try await lockedBalance(db, projectAccount)
             guard amount <= balance else { throw LinliError.conflict("amount", "beyond_balance", "项目余额 \(Fen.text(balance)) 元不足以支付") }
             let payees = try await account(db, .payees, p.communityID, path: p.path, name: "支出")
@@ -540,7 +663,10 @@ extension LinkageService {
     }
 
     func projectTotals(_ db: any SQLDatabase, _ project: Int64) async throws -> (raised: Int64, matched: Int64, spent: Int64, granted: Int64) {
-        guard let r = try await db.raw("SELECT raised, matched, spent, granted FROM project_totals WHERE project_id = \(bind: project)").first() else { return (0, 0, 0, 0) }
+        guard let r = try await db.raw("""
+            SELECT CAST(SUM(raised) AS BIGINT) AS raised, CAST(SUM(matched) AS BIGINT) AS matched, CAST(SUM(spent) AS BIGINT) AS spent, CAST(SUM(granted) AS BIGINT) AS granted
+            FROM project_totals WHERE project_id = \(bind: project) GROUP BY project_id
+            """).first() else { return (0, 0, 0, 0) }
         return (try r.decode(column: "raised", as: Int64.self), try r.decode(column: "matched", as: Int64.self), try r.decode(column: "spent", as: Int64.self),
                 try r.decode(column: "granted", as: Int64.self))
     }
@@ -589,8 +715,8 @@ extension LinkageService {
         let totals = try await projectTotals(db, p.id)
         let (raised, matched, spent, granted) = (totals.raised, totals.matched, totals.spent, totals.granted)
         let left = try await db.raw("""
-            SELECT b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p.id)
-            """).first().map { try $0.decode(column: "balance", as: Int64.self) } ?? 0
+            SELECT CAST(SUM(b.balance) AS BIGINT) AS balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p.id)
+            """).first().flatMap { try $0.decode(column: "balance", as: Int64?.self) } ?? 0
         let goal = try c?.decode(column: "goal", as: Int64.self) ?? 0
         let gifts = try await db.raw("""
             SELECT kind, donor_name, donor_public, amount, at FROM ledger_transactions WHERE project_id = \(bind: p.id) AND kind IN ('donation', 'match') ORDER BY id DESC LIMIT 100
@@ -678,6 +804,9 @@ extension LinkageService {
         public var wrongBalances: [(account: Int64, stored: Int64, entries: Int64)]
         /// Projects whose kept totals (raised, matched, spent, granted) differ from their transactions.
         public var wrongTotals: [Int64]
+        /// Gifts whose match waits for the housekeeping job (PostgreSQL, a crowd of gifts to one
+        /// project): not an error, but what the totals do not yet hold.
+        public var pendingMatches: Int = 0
         public var ok: Bool { unbalancedTransactions.isEmpty && wrongBalances.isEmpty && wrongTotals.isEmpty }
     }
 
@@ -690,7 +819,7 @@ extension LinkageService {
             }
             var wrong: [(Int64, Int64, Int64)] = []
             var accounts = 0
-            for r in try await db.raw("SELECT account_id, balance FROM account_balances").all() {
+            for r in try await db.raw("SELECT account_id, CAST(SUM(balance) AS BIGINT) AS balance FROM account_balances GROUP BY account_id").all() {
                 accounts += 1
                 let a = try r.decode(column: "account_id", as: Int64.self), b = try r.decode(column: "balance", as: Int64.self)
                 if (sums[a] ?? 0) != b { wrong.append((a, b, sums[a] ?? 0)) }
@@ -706,7 +835,10 @@ extension LinkageService {
             }
             var wrongTotals: [Int64] = []
             var seen = Set<Int64>()
-            for r in try await db.raw("SELECT project_id, raised, matched, spent, granted FROM project_totals").all() {
+            for r in try await db.raw("""
+                SELECT project_id, CAST(SUM(raised) AS BIGINT) AS raised, CAST(SUM(matched) AS BIGINT) AS matched, CAST(SUM(spent) AS BIGINT) AS spent,
+                       CAST(SUM(granted) AS BIGINT) AS granted FROM project_totals GROUP BY project_id
+                """).all() {
                 let p = try r.decode(column: "project_id", as: Int64.self)
                 seen.insert(p)
                 let s = byProject[p] ?? [:]
@@ -715,7 +847,9 @@ extension LinkageService {
                 if (s["donation"] ?? 0, s["match"] ?? 0, s["expense"] ?? 0, s["grant"] ?? 0) != kept { wrongTotals.append(p) }
             }
             wrongTotals += byProject.keys.filter { !seen.contains($0) }
-            return LedgerCheck(accounts: accounts, transactions: n, unbalancedTransactions: unbalanced, wrongBalances: wrong, wrongTotals: wrongTotals.sorted())
+            let pending = try await db.raw("SELECT COUNT(*) AS n FROM match_pending").first()!.decode(column: "n", as: Int.self)
+            return LedgerCheck(accounts: accounts, transactions: n, unbalancedTransactions: unbalanced, wrongBalances: wrong, wrongTotals: wrongTotals.sorted(),
+                               pendingMatches: pending)
         }
     }
 }

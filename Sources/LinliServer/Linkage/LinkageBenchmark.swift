@@ -151,7 +151,7 @@ extension Linli {
                     """).run()
             }
             for (account, b) in finalBalances {
-                try await db.raw("UPDATE account_balances SET balance = balance + \(bind: b) WHERE account_id = \(bind: account)").run()
+                try await db.raw("UPDATE account_balances SET balance = balance + \(bind: b) WHERE account_id = \(bind: account) AND shard = 0").run()
             }
             if let sql = store.dialect.resetSequenceSQL("ledger_transactions") { try await db.raw(SQLQueryString(sql)).run() }
         }
@@ -164,7 +164,7 @@ extension Linli {
             balanceTimes.append(try await time {
                 _ = try await store.read { db in
                     try await db.raw("""
-                        SELECT b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p)
+                        SELECT CAST(SUM(b.balance) AS BIGINT) AS balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'project' AND a.ref_id = \(bind: p)
                         """).first()!.decode(column: "balance", as: Int64.self)
                 }
             })

@@ -459,5 +459,40 @@ enum LinkageMigrations {
             """,
             "CREATE INDEX held_payments_open ON held_payments(resolved_at, id)",
         ]),
+        // Gifts to one project on PostgreSQL queued on its balance and totals rows, each held to
+        // the gift's commit. Both are now kept in rows by `shard` (every reader adds them up): a
+        // gift books into the lowest shard no other gift holds (`giftShard`), so a quiet project
+        // books into shard 0 and a crowded one into up to `giftShards`, whose rows a project has
+        // from its first gift on PostgreSQL (made here for the projects there are). SQLite, one
+        // writer, keeps shard 0.
+        // `match_pending` holds the gifts that found the project's match taken by another gift:
+        // their match is made by the next one, or by the housekeeping job (`matchPending`).
+        Migration("linkage.004", [
+            "sqlite:CREATE TABLE account_balances_sharded (account_id BIGINT NOT NULL REFERENCES ledger_accounts(id), shard INTEGER NOT NULL DEFAULT 0, balance BIGINT NOT NULL, PRIMARY KEY (account_id, shard))",
+            "sqlite:INSERT INTO account_balances_sharded (account_id, shard, balance) SELECT account_id, 0, balance FROM account_balances",
+            "sqlite:DROP TABLE account_balances",
+            "sqlite:ALTER TABLE account_balances_sharded RENAME TO account_balances",
+            "postgres:ALTER TABLE account_balances ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+            "postgres:ALTER TABLE account_balances DROP CONSTRAINT account_balances_pkey",
+            "postgres:ALTER TABLE account_balances ADD PRIMARY KEY (account_id, shard)",
+            "sqlite:CREATE TABLE project_totals_sharded (project_id BIGINT NOT NULL REFERENCES micro_projects(id), shard INTEGER NOT NULL DEFAULT 0, raised BIGINT NOT NULL DEFAULT 0, matched BIGINT NOT NULL DEFAULT 0, spent BIGINT NOT NULL DEFAULT 0, granted BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (project_id, shard))",
+            "sqlite:INSERT INTO project_totals_sharded (project_id, shard, raised, matched, spent, granted) SELECT project_id, 0, raised, matched, spent, granted FROM project_totals",
+            "sqlite:DROP TABLE project_totals",
+            "sqlite:ALTER TABLE project_totals_sharded RENAME TO project_totals",
+            "postgres:ALTER TABLE project_totals ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+            "postgres:ALTER TABLE project_totals ALTER COLUMN raised SET DEFAULT 0",
+            "postgres:ALTER TABLE project_totals ALTER COLUMN matched SET DEFAULT 0",
+            "postgres:ALTER TABLE project_totals ALTER COLUMN spent SET DEFAULT 0",
+            "postgres:ALTER TABLE project_totals DROP CONSTRAINT project_totals_pkey",
+            "postgres:ALTER TABLE project_totals ADD PRIMARY KEY (project_id, shard)",
+            "postgres:INSERT INTO project_totals (project_id, shard) SELECT t.project_id, s FROM project_totals t CROSS JOIN generate_series(1, \(LinkageService.giftShards - 1)) AS s ON CONFLICT DO NOTHING",
+            """
+            CREATE TABLE match_pending (
+                txn_id BIGINT PRIMARY KEY REFERENCES ledger_transactions(id),
+                project_id BIGINT NOT NULL REFERENCES micro_projects(id)
+            )
+            """,
+            "CREATE INDEX match_pending_project ON match_pending(project_id)",
+        ]),
     ]
 }

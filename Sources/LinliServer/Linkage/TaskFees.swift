@@ -83,7 +83,8 @@ extension LinkageService {
         guard !ids.isEmpty else { return [:] }
         var out: [Int64: Int64] = [:]
         for r in try await db.query("""
-            SELECT a.ref_id, b.balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.kind = 'department' AND a.ref_id IN (\(list: ids))
+            SELECT a.ref_id, CAST(SUM(b.balance) AS BIGINT) AS balance FROM ledger_accounts a JOIN account_balances b ON b.account_id = a.id
+            WHERE a.kind = 'department' AND a.ref_id IN (\(list: ids)) GROUP BY a.ref_id
             """).all() {
             out[try r.decode(column: "ref_id", as: Int64.self)] = try r.decode(column: "balance", as: Int64.self)
         }

@@ -168,7 +168,7 @@ extension LinkageService {
             let fund = try await account(db, .venture, round.id, path: round.path, name: "公益创投：" + round.name)
             guard try await lockedBalance(db, fund) >= amount else { throw LinliError.conflict(nil, "venture_spent", "创投资金余额不足") }
             let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-            try await lock(db, projectAccount)
+            try await lockProject(db, p.id)
             let txn = try await post(db, Movement(kind: "grant", communityID: p.communityID, projectID: p.id, amount: amount, memo: "\(round.name) 第 \(a.paid + 1) 期"),
                                      [Posting(fund, -amount), Posting(projectAccount, amount)], actor: actor, now: now)
             try await db.raw("UPDATE venture_applications SET paid_instalments = paid_instalments + 1 WHERE id = \(bind: applicationID)").run()
