@@ -32,6 +32,23 @@ extension LinkageService {
         return try await db.raw("SELECT id FROM ledger_accounts WHERE kind = \(bind: kind.rawValue) AND ref_id = \(bind: ref)").first()!.decode(column: "id", as: Int64.self)
     }
 
+    /// Two accounts at once, the way a gift needs its project's and its givers': one lookup
+    /// when both exist (every gift but a project's first), `account` for one that does not.
+    func accounts(_ db: any SQLDatabase, _ a: (kind: AccountKind, ref: Int64, path: String, name: String),
+                  _ b: (kind: AccountKind, ref: Int64, path: String, name: String)) async throws -> (Int64, Int64) {
+        precondition(a.kind != b.kind, "two accounts of one kind: found by kind")
+        var found: [String: Int64] = [:]
+        for r in try await db.query("""
+            SELECT kind, id FROM ledger_accounts WHERE (kind = \(a.kind.rawValue) AND ref_id = \(a.ref)) OR (kind = \(b.kind.rawValue) AND ref_id = \(b.ref))
+            """).all() {
+            found[try r.decode(column: "kind", as: String.self)] = try r.decode(column: "id", as: Int64.self)
+        }
+        var first = found[a.kind.rawValue], second = found[b.kind.rawValue]
+        if first == nil { first = try await account(db, a.kind, a.ref, path: a.path, name: a.name) }
+        if second == nil { second = try await account(db, b.kind, b.ref, path: b.path, name: b.name) }
+        return (first!, second!)
+    }
+
     /// The balance (its shard rows added up), locked for the rest of the transaction on
     /// PostgreSQL so that a check made on it still holds when the entries are written. A
     /// project's account takes gifts in shards made on the fly, so whoever checks or debits it
@@ -410,13 +427,12 @@ extension LinkageService {
     /// givers' account, the campaign (never waited for), the pool.
     func bookGift(_ db: any SQLDatabase, _ p: ProjectRow, amount: Int64, name: String, publicName: Bool, kind: String, key: String?,
                   match: Bool, actor: Actor?, now: Int64) async throws -> (txn: Int64, matched: Int64) {
-        let projectAccount = try await account(db, .project, p.id, path: p.path, name: p.title)
-        let donors = try await account(db, .donors, p.communityID, path: p.path, name: "社区捐赠")
+        let (projectAccount, donors) = try await accounts(db, (.project, p.id, p.path, p.title), (.donors, p.communityID, p.path, "社区捐赠"))
         let gift = Movement(kind: "donation", communityID: p.communityID, projectID: p.id, amount: amount, donorName: name,
                             donorPublic: publicName, donorKind: kind, memo: p.title, key: key)
         let postings = [Posting(donors, -amount), Posting(projectAccount, amount)]
         let txn = try await record(db, gift, postings, actor: actor, now: now)
-        let plan = match ? try await matchPlan(db, p) : nil
+        let plan = match ? try await matchPlan(db, p, projectAccount: projectAccount) : nil
         let shard = try await giftShard(db, p.id)
         try await db.runAll(Self.applied(gift, postings, shards: [projectAccount: shard, donors: donorsShard(txn: txn)], totalsShard: shard), store.dialect)
         guard let plan, try await matchTurn(db, p.id, txn: txn) else { return (txn, 0) }
@@ -491,14 +507,23 @@ extension LinkageService {
         var seed: Int64, ratioPercent: Int, cap: Int64
     }
 
-    func matchPlan(_ db: any SQLDatabase, _ p: ProjectRow) async throws -> MatchPlan? {
+    /// The pool's account comes with the campaign (a pool's account is made when it is funded).
+    func matchPlan(_ db: any SQLDatabase, _ p: ProjectRow, projectAccount: Int64? = nil) async throws -> MatchPlan? {
         guard let c = try await db.raw("""
-            SELECT c.seed, c.pool_id, mp.ratio_percent, mp.project_cap, mp.path, mp.name FROM campaigns c JOIN matching_pools mp ON mp.id = c.pool_id WHERE c.project_id = \(bind: p.id)
+            SELECT c.seed, c.pool_id, mp.ratio_percent, mp.project_cap, mp.path, mp.name, a.id AS pool_account
+            FROM campaigns c JOIN matching_pools mp ON mp.id = c.pool_id LEFT JOIN ledger_accounts a ON a.kind = 'pool' AND a.ref_id = mp.id
+            WHERE c.project_id = \(bind: p.id)
             """).first() else { return nil }
         let poolID = try c.decode(column: "pool_id", as: Int64.self)
+        var poolAccount = try c.decode(column: "pool_account", as: Int64?.self)
+        if poolAccount == nil {
+            poolAccount = try await account(db, .pool, poolID, path: try c.decode(column: "path", as: String.self), name: try c.decode(column: "name", as: String.self))
+        }
+        var project = projectAccount
+        if project == nil { project = try await account(db, .project, p.id, path: p.path, name: p.title) }
         return MatchPlan(poolID: poolID,
-                         poolAccount: try await account(db, .pool, poolID, path: try c.decode(column: "path", as: String.self), name: try c.decode(column: "name", as: String.self)),
-                         projectAccount: try await account(db, .project, p.id, path: p.path, name: p.title),
+                         poolAccount: poolAccount!,
+                         projectAccount: project!,
                          seed: try c.decode(column: "seed", as: Int64.self), ratioPercent: try c.decode(column: "ratio_percent", as: Int.self),
                          cap: try c.decode(column: "project_cap", as: Int64.self))
     }
