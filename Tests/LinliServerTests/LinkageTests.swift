@@ -42,6 +42,42 @@ import LinliStore
         #expect(LocalDay.weekday(Input.day("2026-11-29")!) == 7)
     }
 
+    /// A volunteer's place on a shift, step by step: staff propose, the volunteer answers, staff
+    /// confirm, the volunteer checks in and out; a place given back may be offered again.
+    @Test func aShiftPlaceMovesOnlyByItsSteps() {
+        // Staff propose; the volunteer says yes; staff confirm; in; out.
+        #expect(ShiftStep.propose.next(from: nil, checkedIn: false) == .proposed)
+        #expect(ShiftStep.accept.next(from: .proposed, checkedIn: false) == .accepted)
+        #expect(ShiftStep.confirm.next(from: .accepted, checkedIn: false) == .confirmed)
+        #expect(ShiftStep.checkIn.next(from: .confirmed, checkedIn: false) == .confirmed)
+        #expect(ShiftStep.checkOut.next(from: .confirmed, checkedIn: true) == .done)
+        // Signing up oneself is a yes already; staff may still confirm it.
+        #expect(ShiftStep.signUp.next(from: nil, checkedIn: false) == .accepted)
+        // Checking in twice, out before in, or out twice: refused.
+        #expect(ShiftStep.checkIn.next(from: .accepted, checkedIn: true) == nil)
+        #expect(ShiftStep.checkOut.next(from: .accepted, checkedIn: false) == nil)
+        #expect(ShiftStep.checkOut.next(from: .done, checkedIn: true) == nil)
+        // Saying no: until checked in, even once confirmed.
+        #expect(ShiftStep.decline.next(from: .confirmed, checkedIn: false) == .declined)
+        #expect(ShiftStep.decline.next(from: .confirmed, checkedIn: true) == nil)
+        #expect(ShiftStep.accept.next(from: .declined, checkedIn: false) == nil)
+        // A place given back may be offered or taken again; one held may not be taken twice.
+        #expect(ShiftStep.propose.next(from: .declined, checkedIn: false) == .proposed)
+        #expect(ShiftStep.signUp.next(from: .cancelled, checkedIn: false) == .accepted)
+        #expect(ShiftStep.propose.next(from: .accepted, checkedIn: false) == nil)
+        // Closing the task gives back places not begun; a shift served stays served.
+        #expect(ShiftStep.cancel.next(from: .proposed, checkedIn: false) == .cancelled)
+        #expect(ShiftStep.cancel.next(from: .confirmed, checkedIn: true) == nil)
+        #expect(ShiftStep.cancel.next(from: .done, checkedIn: true) == nil)
+        // The SQL lists come from the same machine.
+        #expect(ShiftStatus.holdingSQL == "('proposed', 'accepted', 'confirmed', 'done')")
+        #expect(ShiftStep.cancel.fromSQL == "('proposed', 'accepted', 'confirmed')")
+        // No step leads out of a place given back except taking it again.
+        for step in ShiftStep.allCases where ![.propose, .signUp].contains(step) {
+            #expect(step.next(from: .declined, checkedIn: false) == nil && step.next(from: .cancelled, checkedIn: false) == nil, "\(step)")
+        }
+    }
+
     @Test func matchingStartsAtTheSeedStopsAtTheCapAndThePool() {
         #expect(MatchingRule.entitled(raised: 4_999, seed: 5_000, ratioPercent: 100, cap: 10_000) == 0)
         #expect(MatchingRule.entitled(raised: 5_000, seed: 5_000, ratioPercent: 100, cap: 10_000) == 5_000)

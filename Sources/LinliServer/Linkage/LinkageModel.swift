@@ -349,3 +349,64 @@ public enum VolunteerSkills {
         ("sign", "手语", "Sign language"), ("dialect", "方言", "Local dialect"), ("it", "电脑手机", "Phones and computers"),
     ]
 }
+
+/// A volunteer's place on a shift (`shift_assignments.status`).
+public enum ShiftStatus: String, Sendable, CaseIterable, Codable {
+    /// Staff put the volunteer forward; the volunteer has not answered.
+    case proposed
+    /// The volunteer said yes (or signed up themselves); staff have not confirmed.
+    case accepted
+    case declined
+    /// Staff confirmed: the volunteer is expected (and may take a delivery round).
+    case confirmed
+    /// Checked out: the time served is known, waiting for staff to confirm the hours.
+    case done
+    /// The task was closed before the shift.
+    case cancelled
+
+    /// Holds one of the shift's places and the volunteer's time: counted against the headcount,
+    /// and no other shift at the same time may be taken.
+    public var holdsPlace: Bool { [.proposed, .accepted, .confirmed, .done].contains(self) }
+
+    /// The statuses that hold a place, as an SQL list of their (constant) names.
+    public static let holdingSQL = "(" + allCases.filter(\.holdsPlace).map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+}
+
+public enum ShiftStep: String, Sendable, CaseIterable {
+    /// Staff propose the volunteer.
+    case propose
+    /// The volunteer signs up for a free place themselves.
+    case signUp = "sign_up"
+    case accept, decline, confirm
+    case checkIn = "check_in"
+    case checkOut = "check_out"
+    /// The task is closed: places not yet begun are given back.
+    case cancel
+
+    /// The state machine: the status after this step from `s` (nil: no place on the shift yet),
+    /// or nil when the step is not allowed. `checkedIn` is whether the volunteer has checked in.
+    public func next(from s: ShiftStatus?, checkedIn: Bool) -> ShiftStatus? {
+        switch (self, s) {
+        // A place given back (declined, cancelled) may be offered or taken again.
+        case (.propose, nil), (.propose, .declined), (.propose, .cancelled): .proposed
+        case (.signUp, nil), (.signUp, .declined), (.signUp, .cancelled): .accepted
+        case (.accept, .proposed): .accepted
+        // Saying no is possible until the volunteer has checked in.
+        case (.decline, .proposed), (.decline, .accepted): .declined
+        case (.decline, .confirmed): checkedIn ? nil : .declined
+        case (.confirm, .accepted): .confirmed
+        // Checking in leaves the status as it is; only once.
+        case (.checkIn, .accepted), (.checkIn, .confirmed): checkedIn ? nil : s
+        case (.checkOut, .accepted), (.checkOut, .confirmed): checkedIn ? .done : nil
+        case (.cancel, .proposed), (.cancel, .accepted), (.cancel, .confirmed): checkedIn ? nil : .cancelled
+        default: nil
+        }
+    }
+}
+
+extension ShiftStep {
+    /// The statuses this step may leave (before check-in), as an SQL list of their names.
+    public var fromSQL: String {
+        "(" + ShiftStatus.allCases.filter { next(from: $0, checkedIn: false) != nil }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    }
+}
