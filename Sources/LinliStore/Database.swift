@@ -475,7 +475,7 @@ public final class PostgresStore: Store {
     package let runTask: Task<Void, Never>
     package let replica: PostgresClient?
     package let replicaTask: Task<Void, Never>?
-    private let logger: Logger
+    package let logger: Logger
     /// Until when (monotonic seconds) heavy reads skip the replica after it failed.
     private let replicaDownUntil = NIOLockedValueBox<Double>(0)
     static let replicaRestSeconds = 10.0

@@ -392,3 +392,45 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
         await store.shutdown()
     }
 }
+
+@Suite struct BulkRowsTests {
+    /// COPY's text format, worked: NULL, numbers, and the four characters that must be escaped,
+    /// including a Windows line end (one Character in Swift, two in the format).
+    @Test func cellsAreWrittenInCopysTextFormat() {
+        #expect(BulkValue.copyLine([.int(-7), .float(28.5), .null, .text("湖滨街道")]) == "-7\t28.5\t\\N\t湖滨街道\n")
+        #expect(BulkValue.text("a\tb\nc\r\nd\\e").copyText == "a\\tb\\nc\\r\\nd\\\\e")
+        #expect(BulkValue.text("\\N").copyText == "\\\\N", "a text that reads \\N is not NULL")
+        #expect(BulkValue.text("").copyText == "")
+    }
+
+    /// Rows copied in inside a transaction read back exactly as they were, NULLs as NULLs; a
+    /// transaction that fails after its COPY leaves nothing.
+    @Test func copiedRowsReadBackExactlyAndFailWithTheirTransaction() async throws {
+        guard StoreBackend.available.contains(.postgres) else { return }
+        try await withStore(.postgres) { store in
+            let pg = try #require(store as? PostgresStore)
+            try await store.transaction { db in
+                try await db.raw("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, lat DOUBLE PRECISION, note TEXT)").run()
+            }
+            let texts = ["王\t芳", "第一行\n第二行", "CR\r\nLF", "back\\slash", "\\N", "", "普通"]
+            let rows: [[BulkValue]] = texts.enumerated().map { i, t in [.int(Int64(i + 1)), .text(t), .float(28.0 + Double(i) / 8), i == 2 ? .null : .text("n\(i)")] }
+            try await pg.copyTransaction { _, copy in try await copy("t", ["id", "name", "lat", "note"], rows) }
+            let back = try await store.read { db in
+                try await db.raw("SELECT id, name, lat, note FROM t ORDER BY id").all().map { r in
+                    (try r.decode(column: "name", as: String.self), try r.decode(column: "lat", as: Double.self), try r.decode(column: "note", as: String?.self))
+                }
+            }
+            #expect(back.map(\.0) == texts)
+            #expect(back.map(\.1) == texts.indices.map { 28.0 + Double($0) / 8 })
+            #expect(back[2].2 == nil && back[3].2 == "n3")
+            await #expect(throws: Failure.self) {
+                try await pg.copyTransaction { _, copy in
+                    try await copy("t", ["id", "name", "lat", "note"], [[.int(100), .text("x"), .null, .null]])
+                    throw Failure(n: 2)
+                }
+            }
+            let n = try await store.read { db in try await db.raw("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
+            #expect(n == texts.count)
+        }
+    }
+}

@@ -173,6 +173,13 @@ public struct DemoGenerator: Sendable {
             let store = self.store, previous = writing.last
             writing.append(Task {
                 try await previous?.value
+                // PostgreSQL takes the rows by COPY, on the transaction's connection.
+                if let pg = store as? PostgresStore {
+                    try await pg.copyTransaction { _, copy in
+                        for b in batches { try await copy(b.table, b.columns, b.rows.map { $0.map(\.bulkValue) }) }
+                    }
+                    return
+                }
                 try await store.transaction { db in
                     for var b in batches { try await Self.insert(db, &b) }
                 }
@@ -454,10 +461,14 @@ public struct DemoGenerator: Sendable {
 /// A value of a demo row: bound as itself on PostgreSQL, converted without a dynamic cast on SQLite.
 protocol DemoCell: Encodable, Sendable {
     var sqliteData: SQLiteValue { get }
+    var bulkValue: BulkValue { get }
 }
 
-extension Int64: DemoCell { var sqliteData: SQLiteValue { .integer(self) } }
-extension Int: DemoCell { var sqliteData: SQLiteValue { .integer(Int64(self)) } }
-extension Double: DemoCell { var sqliteData: SQLiteValue { .float(self) } }
-extension String: DemoCell { var sqliteData: SQLiteValue { .text(self) } }
-extension Optional: DemoCell where Wrapped: DemoCell { var sqliteData: SQLiteValue { self?.sqliteData ?? .null } }
+extension Int64: DemoCell { var sqliteData: SQLiteValue { .integer(self) }; var bulkValue: BulkValue { .int(self) } }
+extension Int: DemoCell { var sqliteData: SQLiteValue { .integer(Int64(self)) }; var bulkValue: BulkValue { .int(Int64(self)) } }
+extension Double: DemoCell { var sqliteData: SQLiteValue { .float(self) }; var bulkValue: BulkValue { .float(self) } }
+extension String: DemoCell { var sqliteData: SQLiteValue { .text(self) }; var bulkValue: BulkValue { .text(self) } }
+extension Optional: DemoCell where Wrapped: DemoCell {
+    var sqliteData: SQLiteValue { self?.sqliteData ?? .null }
+    var bulkValue: BulkValue { self?.bulkValue ?? .null }
+}
