@@ -434,3 +434,36 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
         }
     }
 }
+
+@Suite struct BulkLoadTests {
+    /// A bulk load sets the tables' own secondary indexes aside and builds them again at the end,
+    /// also when the load fails; a constraint's index stays throughout.
+    @Test(arguments: StoreBackend.available)
+    func indexesSetAsideComeBackAfterTheLoadEvenAFailedOne(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.transaction { db in
+                try await db.raw("CREATE TABLE bt (id BIGINT PRIMARY KEY, name TEXT NOT NULL, code TEXT UNIQUE)").run()
+                try await db.raw("CREATE INDEX bt_name ON bt(name)").run()
+            }
+            let listSQL = store.dialect == .postgres
+                ? "SELECT indexname AS n FROM pg_indexes WHERE tablename = 'bt' ORDER BY 1"
+                : "SELECT name AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bt' ORDER BY 1"
+            @Sendable func indexes() async throws -> [String] {
+                try await store.read { db in try await db.raw(SQLQueryString(listSQL)).all().map { try $0.decode(column: "n", as: String.self) } }
+            }
+            let before = try await indexes()
+            #expect(before.contains("bt_name"))
+            let during = try await store.bulkLoad(tables: ["bt"]) {
+                try await store.transaction { db in try await db.query("INSERT INTO bt (id, name, code) VALUES (\(1), \("王芳"), \("a"))").run() }
+                return try await indexes()
+            }
+            #expect(!during.contains("bt_name"), "set aside during the load")
+            #expect(during.count == before.count - 1, "the constraints' indexes stay: \(during)")
+            #expect(try await indexes() == before)
+            await #expect(throws: Failure.self) {
+                try await store.bulkLoad(tables: ["bt"]) { () async throws -> Int in throw Failure(n: 3) }
+            }
+            #expect(try await indexes() == before)
+        }
+    }
+}
