@@ -595,13 +595,18 @@ public final class PostgresStore: Store {
     /// `copyTransaction`) with the tables' secondary indexes set aside and built once at the end,
     /// as on SQLite: keeping twenty indexes up to date row by row cost more than the rows. Only
     /// the indexes of tables this role owns (the server's own role may not drop any; its load is
-    /// then slower, not wrong); constraints' indexes stay. Then fresh planner statistics.
+    /// then slower, not wrong), and never a unique one or a constraint's, which keep the rows
+    /// right while they arrive. Then fresh planner statistics.
     public func bulkLoad<T: Sendable>(tables: [String], _ body: @Sendable () async throws -> T) async throws -> T {
         let indexes = try await transaction { db -> [String] in
             let rows = try await db.raw("""
-                SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_tables t ON t.schemaname = i.schemaname AND t.tablename = i.tablename
+                SELECT i.indexname, i.indexdef FROM pg_indexes i
+                JOIN pg_tables t ON t.schemaname = i.schemaname AND t.tablename = i.tablename
+                JOIN pg_class c ON c.relname = i.indexname JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname
+                JOIN pg_index x ON x.indexrelid = c.oid
                 WHERE i.schemaname = current_schema() AND i.tablename IN (\(binds: tables)) AND t.tableowner = current_user
-                  AND i.indexname NOT IN (SELECT conname FROM pg_constraint) ORDER BY i.indexname
+                  AND NOT x.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)
+                ORDER BY i.indexname
                 """).all()
             var defs: [String] = []
             for row in rows {
@@ -614,7 +619,13 @@ public final class PostgresStore: Store {
             try await self.transaction { db in for sql in indexes { try await db.raw(SQLQueryString(sql)).run() } }
         }
         let result: T
-        do { result = try await body() } catch { try? await restore(); throw error }
+        do { result = try await body() } catch {
+            // The definitions live only here: if they cannot be built again, say what they were.
+            do { try await restore() } catch let failed {
+                logger.error("bulk load failed and its indexes could not be built again (\(String(reflecting: failed))); create them by hand: \(indexes.joined(separator: "; "))")
+            }
+            throw error
+        }
         try await restore()
         try await refreshPlannerStatistics(tables)
         return result

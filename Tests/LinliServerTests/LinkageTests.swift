@@ -60,6 +60,7 @@ import LinliStore
         // Saying no: until checked in, even once confirmed.
         #expect(ShiftStep.decline.next(from: .confirmed, checkedIn: false) == .declined)
         #expect(ShiftStep.decline.next(from: .confirmed, checkedIn: true) == nil)
+        #expect(ShiftStep.decline.next(from: .accepted, checkedIn: true) == nil, "a volunteer who came checks out")
         #expect(ShiftStep.accept.next(from: .declined, checkedIn: false) == nil)
         // A place given back may be offered or taken again; one held may not be taken twice.
         #expect(ShiftStep.propose.next(from: .declined, checkedIn: false) == .proposed)

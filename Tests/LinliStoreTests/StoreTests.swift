@@ -431,6 +431,15 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
             }
             let n = try await store.read { db in try await db.raw("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
             #expect(n == texts.count)
+            // The server refusing the COPY itself (a key already there): the transaction is
+            // rolled back and every pooled connection still answers afterwards.
+            await #expect(throws: (any Error).self) {
+                try await pg.copyTransaction { _, copy in try await copy("t", ["id", "name", "lat", "note"], [[.int(1), .text("again"), .null, .null]]) }
+            }
+            for _ in 0..<20 {
+                let again = try await store.read { db in try await db.raw("SELECT COUNT(*) AS c FROM t").first()!.decode(column: "c", as: Int.self) }
+                #expect(again == texts.count)
+            }
         }
     }
 }

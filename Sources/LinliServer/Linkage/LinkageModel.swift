@@ -392,8 +392,8 @@ public enum ShiftStep: String, Sendable, CaseIterable {
         case (.signUp, nil), (.signUp, .declined), (.signUp, .cancelled): .accepted
         case (.accept, .proposed): .accepted
         // Saying no is possible until the volunteer has checked in.
-        case (.decline, .proposed), (.decline, .accepted): .declined
-        case (.decline, .confirmed): checkedIn ? nil : .declined
+        case (.decline, .proposed): .declined
+        case (.decline, .accepted), (.decline, .confirmed): checkedIn ? nil : .declined
         case (.confirm, .accepted): .confirmed
         // Checking in leaves the status as it is; only once.
         case (.checkIn, .accepted), (.checkIn, .confirmed): checkedIn ? nil : s

@@ -2,6 +2,7 @@ import Foundation
 import SQLKit
 import LinliCore
 import LinliStore
+import NIOConcurrencyHelpers
 
 /// A deterministic pseudo-random source (SplitMix64): the same seed gives the same street.
 struct SeededRandom: RandomNumberGenerator {
@@ -123,8 +124,15 @@ public struct DemoGenerator: Sendable {
 
     public func run(log: @Sendable (String) -> Void = { _ in }) async throws -> DemoSummary {
         let start = ContinuousClock.now
+        let pending = NIOLockedValueBox<[Task<Void, any Error>]>([])
         let summary = try await store.bulkLoad(tables: Self.tables) {
-            let s = try await generate(log: log)
+            let s: DemoSummary
+            do { s = try await generate(log: log, pending: pending) } catch {
+                // Communities' writes may still be running: let them end before the indexes are
+                // built again, or the two could deadlock on PostgreSQL.
+                for w in pending.withLockedValue({ $0 }) { _ = try? await w.value }
+                throw error
+            }
             log("rows written after \(start.duration(to: .now)); building indexes")
             return s
         }
@@ -140,7 +148,7 @@ public struct DemoGenerator: Sendable {
 
     /// Each community's rows are written in one transaction while the next community is generated,
     /// so the generator and the writer each keep a core busy.
-    private func generate(log: @Sendable (String) -> Void) async throws -> DemoSummary {
+    private func generate(log: @Sendable (String) -> Void, pending: NIOLockedValueBox<[Task<Void, any Error>]>) async throws -> DemoSummary {
         var rng = SeededRandom(seed: seed)
         var ids = try await store.read { db in
             func next(_ t: String) async throws -> Int64 {
@@ -171,7 +179,7 @@ public struct DemoGenerator: Sendable {
         func write(_ batches: [Batch]) async throws {
             if writing.count >= 3 { try await writing.removeFirst().value }
             let store = self.store, previous = writing.last
-            writing.append(Task {
+            let task = Task {
                 try await previous?.value
                 // PostgreSQL takes the rows by COPY, on the transaction's connection.
                 if let pg = store as? PostgresStore {
@@ -183,7 +191,9 @@ public struct DemoGenerator: Sendable {
                 try await store.transaction { db in
                     for var b in batches { try await Self.insert(db, &b) }
                 }
-            })
+            }
+            writing.append(task)
+            pending.withLockedValue { $0.append(task) }
         }
         try await write([places])
         places.rows.removeAll()
