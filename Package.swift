@@ -3,6 +3,12 @@ import PackageDescription
 
 /// A capability in its own target above the platform: the platform's targets, Hummingbird,
 /// SQLKit and logging, its own `Resources` (templates), and whatever else it names.
+/// What both executables are built on: the app put together and the shared options.
+let commandLine: [Target.Dependency] = [
+    "LinliApp", "LinliCommandLine", "LinliServices", "LinliOffices", "LinliCircle", "LinliServer",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+
 func capability(_ name: String, _ more: [Target.Dependency] = []) -> Target {
     .target(name: name,
             dependencies: ["LinliCore", "LinliStore", "LinliServer",
@@ -130,31 +136,9 @@ let package = Package(
             dependencies: ["LinliServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // What a city runs: serve, migrate, accounts, import and export, backup, the checks.
-        .executableTarget(
-            name: "linli",
-            dependencies: [
-                "LinliApp",
-                "LinliCommandLine",
-                "LinliServices",
-                "LinliOffices",
-                "LinliCircle",
-                "LinliServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+        .executableTarget(name: "linli", dependencies: commandLine),
         // What makes data instead: the demo street, the history generator, the benchmarks.
-        .executableTarget(
-            name: "linli-bench",
-            dependencies: [
-                "LinliApp",
-                "LinliCommandLine",
-                "LinliServices",
-                "LinliOffices",
-                "LinliCircle",
-                "LinliServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+        .executableTarget(name: "linli-bench", dependencies: commandLine),
         .testTarget(
             name: "LinliStoreTests",
             dependencies: [
