@@ -598,9 +598,9 @@ public final class PostgresStore: Store {
     /// then slower, not wrong), and never a unique one or a constraint's, which keep the rows
     /// right while they arrive. Then fresh planner statistics.
     public func bulkLoad<T: Sendable>(tables: [String], _ body: @Sendable () async throws -> T) async throws -> T {
-        let indexes = try await transaction { db -> [String] in
+        let indexes = try await transaction { db -> [SetAsideIndex] in
             let rows = try await db.raw("""
-                SELECT i.indexname, i.indexdef FROM pg_indexes i
+                SELECT i.tablename, i.indexname, i.indexdef FROM pg_indexes i
                 JOIN pg_tables t ON t.schemaname = i.schemaname AND t.tablename = i.tablename
                 JOIN pg_class c ON c.relname = i.indexname JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname
                 JOIN pg_index x ON x.indexrelid = c.oid
@@ -608,27 +608,68 @@ public final class PostgresStore: Store {
                   AND NOT x.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)
                 ORDER BY i.indexname
                 """).all()
-            var defs: [String] = []
+            var set: [SetAsideIndex] = []
             for row in rows {
                 try await db.raw("DROP INDEX \(ident: try row.decode(column: "indexname", as: String.self))").run()
-                defs.append(try row.decode(column: "indexdef", as: String.self))
+                set.append(SetAsideIndex(table: try row.decode(column: "tablename", as: String.self),
+                                         definition: try row.decode(column: "indexdef", as: String.self)))
             }
-            return defs
+            return set
         }
-        let restore: @Sendable () async throws -> Void = {
-            try await self.transaction { db in for sql in indexes { try await db.raw(SQLQueryString(sql)).run() } }
-        }
+        let restore: @Sendable () async throws -> Void = { try await self.buildIndexes(indexes) }
         let result: T
         do { result = try await body() } catch {
             // The definitions live only here: if they cannot be built again, say what they were.
             do { try await restore() } catch let failed {
-                logger.error("bulk load failed and its indexes could not be built again (\(String(reflecting: failed))); create them by hand: \(indexes.joined(separator: "; "))")
+                logger.error("bulk load failed and its indexes could not be built again (\(String(reflecting: failed))); create them by hand: \(indexes.map(\.idempotent).joined(separator: "; "))")
             }
             throw error
         }
         try await restore()
         try await refreshPlannerStatistics(tables)
         return result
+    }
+
+    /// An index `bulkLoad` dropped: its table and `pg_indexes`' definition of it.
+    struct SetAsideIndex: Sendable {
+        var table: String
+        var definition: String
+        /// The definition made safe to run again (after a failure some lanes' indexes exist).
+        var idempotent: String {
+            definition.hasPrefix("CREATE INDEX ") ? "CREATE INDEX IF NOT EXISTS " + definition.dropFirst("CREATE INDEX ".count) : definition
+        }
+    }
+
+    /// Builds the set-aside indexes again on two connections at once, each with room to sort in
+    /// memory: one after another with the default 64 MB, a 5,000,000-resident street's 22 indexes
+    /// took 105 s (sorts spilled to disk, one core idle). The largest tables' indexes are dealt
+    /// out first, each to the lane with less to do so far, so the lanes end together.
+    func buildIndexes(_ indexes: [SetAsideIndex]) async throws {
+        guard !indexes.isEmpty else { return }
+        let sizes = try await read { db -> [String: Int64] in
+            var out: [String: Int64] = [:]
+            for r in try await db.raw("SELECT relname, pg_relation_size(oid) AS bytes FROM pg_class WHERE relkind = 'r' AND relname IN (\(binds: Array(Set(indexes.map(\.table)))))").all() {
+                out[try r.decode(column: "relname", as: String.self)] = try r.decode(column: "bytes", as: Int64.self)
+            }
+            return out
+        }
+        var lanes: [(load: Int64, sql: [String])] = Array(repeating: (0, []), count: min(2, indexes.count))
+        for index in indexes.sorted(by: { (sizes[$0.table] ?? 0, $1.definition) > (sizes[$1.table] ?? 0, $0.definition) }) {
+            let lane = lanes.indices.min(by: { lanes[$0].load < lanes[$1].load })!
+            lanes[lane].load += max(1, sizes[index.table] ?? 0)
+            lanes[lane].sql.append(index.idempotent)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in lanes {
+                group.addTask {
+                    try await self.transaction { db in
+                        try await db.raw("SET LOCAL maintenance_work_mem = '256MB'").run()
+                        for sql in lane.sql { try await db.raw(SQLQueryString(sql)).run() }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     public func shutdown() async {

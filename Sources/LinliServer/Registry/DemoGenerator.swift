@@ -136,6 +136,7 @@ public struct DemoGenerator: Sendable {
             log("rows written after \(start.duration(to: .now)); building indexes")
             return s
         }
+        log("indexes built after \(start.duration(to: .now)); counting the registry's kept figures")
         // Written around the use cases, so the kept headcount and situation counts are counted once at the end.
         try await store.transaction { db in
             try await RegistryService.countPopulationAfresh(db)
