@@ -128,7 +128,7 @@ import LinliStore
                                             microGridID: 12, microGridName: "", dwelling: dwelling, residents: [resident, resident],
                                             breadcrumbs: [PlaceSummary(id: 4, kind: "community", name: "西林寺社区", communityType: "merged", childCount: 0, householdCount: nil)])
             for lang in [Lang.zh, .en] {
-                #expect(household.templateValue(lang).firstDifference(from: Renderer.viaJSON(household, lang)) == nil)
+                #expect(household.templateValue(lang, texts: I18n.texts).firstDifference(from: Renderer.viaJSON(household, lang, texts: I18n.texts)) == nil)
             }
             // The same field list writes the API's JSON.
             #expect(try sameJSON(household.jsonBytes(), StreamingJSON.encode(household)))
@@ -147,7 +147,7 @@ import LinliStore
                                              FacilitySummary(id: 4, kind: "market", name: "菜市场", lat: 30, lng: -0.5)],
                                 grids: [GridSummary(id: 6, name: "第一网格", level: "grid", parentID: nil)])
         for lang in [Lang.zh, .en] {
-            #expect(place.templateValue(lang).firstDifference(from: Renderer.viaJSON(place, lang)) == nil)
+            #expect(place.templateValue(lang, texts: I18n.texts).firstDifference(from: Renderer.viaJSON(place, lang, texts: I18n.texts)) == nil)
         }
         #expect(try sameJSON(place.jsonBytes(), StreamingJSON.encode(place)))
     }
@@ -166,7 +166,7 @@ import LinliStore
         }
         request.lat = 30.25; request.lng = 120.5; request.overdue = ["accept", "contact"]; request.rating = 5; request.acceptedAt = 0
         #expect(try sameJSON(request.jsonBytes(), StreamingJSON.encode(request)))
-        #expect(request.templateValue(.zh).firstDifference(from: Renderer.viaJSON(request, .zh)) == nil)
+        #expect(request.templateValue(.zh, texts: I18n.texts).firstDifference(from: Renderer.viaJSON(request, .zh, texts: I18n.texts)) == nil)
     }
 
     /// The cached layout is cut at its marks only when each is there exactly once.
@@ -184,7 +184,7 @@ import LinliStore
     @Test func anIdOfOneIsANumberNotTrue() throws {
         struct Item: Codable { var matter_id: Int64 }
         let library = try TemplateLibrary(sources: ["page": "|{{#items}}{{#matter_id}}/matters/{{.}}{{/matter_id}}{{/items}}"])
-        let value = TemplateValue.object(["items": Renderer.data([Item(matter_id: 1), Item(matter_id: 0)], .zh)])
+        let value = TemplateValue.object(["items": Renderer.data([Item(matter_id: 1), Item(matter_id: 0)], .zh, texts: I18n.texts)])
         #expect(library.render("page", value)?.hasSuffix("/matters/1") == true)
     }
 
@@ -194,8 +194,8 @@ import LinliStore
         struct Escalated: Codable { var level: Int; var status: String }
         for level in [0, 1, 2] {
             let v = Escalated(level: level, status: "assigned")
-            let direct = try TemplateEncoding.value(v, .zh)
-            #expect(direct.firstDifference(from: Renderer.viaJSON(v, .zh)) == nil, "level \(level)")
+            let direct = try TemplateEncoding.value(v, .zh, texts: I18n.texts)
+            #expect(direct.firstDifference(from: Renderer.viaJSON(v, .zh, texts: I18n.texts)) == nil, "level \(level)")
         }
     }
 
@@ -206,8 +206,8 @@ import LinliStore
                                Row(id: 7, status: .resolved, note: "漏水", tags: [], share: 1e-7, ratio: 0, none: "x")],
                         nested: [[0, 1, 2], []], map: ["a": "b", "空": ""])
         for lang in [Lang.zh, .en] {
-            let direct = try TemplateEncoding.value(view, lang)
-            #expect(direct.firstDifference(from: Renderer.viaJSON(view, lang)) == nil)
+            let direct = try TemplateEncoding.value(view, lang, texts: I18n.texts)
+            #expect(direct.firstDifference(from: Renderer.viaJSON(view, lang, texts: I18n.texts)) == nil)
             guard case .object(let fields) = direct, case .list(let rows) = fields["rows"], case .object(let first) = rows[0] else {
                 Issue.record("not an object with rows"); continue
             }

@@ -164,7 +164,7 @@ struct AuditRoutes {
         r.get("/audit", .action(.auditView)) { req, c in
             let before = try Input.id(req.uri.queryParameters.get("before").map { String($0) }, field: "before")
             let entries = try await audit.list(store, actor: try c.requireActor(), limit: 100, before: before)
-            var rows = entries.map { Renderer.fields($0, c.lang) }
+            var rows = entries.map { renderer.fields($0, c.lang) }
             let f = DateFormatter()
             f.dateFormat = "yyyy-MM-dd HH:mm:ss"
             f.timeZone = TimeZone(identifier: "Asia/Shanghai")

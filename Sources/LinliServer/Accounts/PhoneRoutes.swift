@@ -156,7 +156,7 @@ struct PhoneRoutes {
         let bound = actor.grants.contains { $0.role == .resident }
         return renderer.page("bind", [
             "household_code": c.form["household_code"] ?? req.uri.queryParameters.get("code").map { String($0) } ?? "", "bound": bound, "sent": req.uri.queryParameters.get("sent") == "1",
-            "requests": mine.map { b in var d = Renderer.fields(b, c.lang); d["status_text"] = I18n.label("bind_" + b.status, c.lang); return d }, "has_requests": !mine.isEmpty,
+            "requests": mine.map { b in var d = renderer.fields(b, c.lang); d["status_text"] = I18n.label("bind_" + b.status, c.lang); return d }, "has_requests": !mine.isEmpty,
             "errors": errors, "has_errors": !errors.isEmpty,
         ], context: c, title: I18n.table(c.lang)["bind_household"]!)
     }
@@ -166,7 +166,7 @@ struct PhoneRoutes {
         let list = try await accounts.bindRequests(actor: actor).filter { $0.userID != actor.userID }
         var rows: [[String: Any]] = [], residents: [Int64: [ResidentView]] = [:]
         for b in list {
-            var d = Renderer.fields(b, c.lang)
+            var d = renderer.fields(b, c.lang)
             if residents[b.householdID] == nil { residents[b.householdID] = try await registry.household(b.householdID, actor: actor).residents }
             d["residents"] = residents[b.householdID]!.map { ["id": $0.id, "name": $0.name, "selected": $0.id == b.residentID] }
             if let e = errors["b\(b.id)_resident_id"] ?? errors["b\(b.id)_status"] { d["error_approve"] = e }
@@ -175,7 +175,7 @@ struct PhoneRoutes {
         }
         // Relatives who asked to look after someone here (亲属绑定): confirmed after a call to the person.
         let relatives: [[String: Any]] = try await accounts.relativeLinks(actor: actor).filter { $0.userID != actor.userID && $0.status != "refused" }.map { l in
-            var d = Renderer.fields(l, c.lang)
+            var d = renderer.fields(l, c.lang)
             d["relation_label"] = I18n.label("relation_" + l.relation, c.lang)
             d["status_label"] = I18n.label("relstatus_" + l.status, c.lang)
             d["pending"] = l.status == "pending"

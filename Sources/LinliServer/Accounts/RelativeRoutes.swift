@@ -83,7 +83,7 @@ struct RelativeRoutes {
         let links = try await accounts.relativeLinks(actor: actor).filter { $0.userID == actor.userID }
         let t = I18n.table(c.lang)
         let rows: [[String: Any]] = links.map { l in
-            var row = Renderer.fields(l, c.lang)
+            var row = renderer.fields(l, c.lang)
             row["relation_label"] = I18n.label("relation_" + l.relation, c.lang)
             row["status_label"] = I18n.label("relstatus_" + l.status, c.lang)
             row["approved"] = l.status == "approved"

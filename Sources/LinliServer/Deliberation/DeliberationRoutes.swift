@@ -16,7 +16,7 @@ struct DeliberationRoutes {
             let status = req.uri.queryParameters.get("status").flatMap { $0.isEmpty ? nil : $0 }
             let rows = try await deliberation.list(actor: actor, lang: c.lang, status: status)
             return renderer.page("matters", [
-                "rows": Renderer.data(rows, c.lang), "empty": rows.isEmpty, "can_suggest": actor.may(.matterSuggest),
+                "rows": renderer.data(rows, c.lang), "empty": rows.isEmpty, "can_suggest": actor.may(.matterSuggest),
                 "statuses": MatterStatus.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue == "open" ? "current" : $0.rawValue, c.lang), "selected": $0.rawValue == status] },
             ], context: c, title: I18n.table(c.lang)["matters"]!)
         }
@@ -170,7 +170,7 @@ struct DeliberationRoutes {
         r.get("/polls/:id/print", .action(.matterView)) { _, c in
             let p = try await deliberation.pollView(try c.id("id"), actor: try c.requireActor())
             guard let r = p.result else { throw LinliError.conflict(nil, "poll_open", I18n.table(c.lang)["poll_not_closed"]!) }
-            var data = Renderer.fields(p, c.lang)
+            var data = renderer.fields(p, c.lang)
             data["result_rows"] = r.criteria.map { Self.criterionRow($0, c.lang) }
             data["result_passed"] = r.passed
             data["yes_area"] = DeliberationService.area(r.counts.yesArea)
@@ -198,7 +198,7 @@ struct DeliberationRoutes {
         }
         r.get("/notices/:id", .open) { _, c in
             let (name, notices) = try await deliberation.notices(placeID: try c.id("id"), actor: c.actor)
-            return renderer.page("notices", ["name": name, "notices": Renderer.data(notices, c.lang), "empty": notices.isEmpty],
+            return renderer.page("notices", ["name": name, "notices": renderer.data(notices, c.lang), "empty": notices.isEmpty],
                                  context: c, title: I18n.table(c.lang)["notice_board"]! + " · " + name)
         }
         r.get("/settings/deliberation", .action(.matterManage)) { _, c in try await settingsPage(c, errors: nil) }
@@ -477,7 +477,7 @@ struct DeliberationRoutes {
     func matterPage(_ c: AppContext, id: Int64, errors: [String: String]?) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await deliberation.detail(id, actor: actor, lang: c.lang)
-        var data = Renderer.fields(d, c.lang)
+        var data = renderer.fields(d, c.lang)
         data["errors"] = errors ?? [:]
         data["values"] = c.form.values.mapValues { $0.first ?? "" }
         data["is_filed"] = d.matter.status == "filed"
@@ -505,9 +505,9 @@ struct DeliberationRoutes {
 
     func meetingPage(_ c: AppContext, id: Int64, errors: [String: String]?, recorded: MeetingView.Attendee? = nil) async throws -> Response {
         let m = try await deliberation.meeting(id, actor: try c.requireActor(), lang: c.lang)
-        var data = Renderer.fields(m, c.lang)
+        var data = renderer.fields(m, c.lang)
         data["errors"] = errors ?? [:]
-        data["recorded"] = recorded.map { Renderer.data($0, c.lang) } ?? false
+        data["recorded"] = recorded.map { renderer.data($0, c.lang) } ?? false
         data["has_invitees"] = !m.invitees.isEmpty
         data["is_held"] = m.status == "held"
         data["attendee_count"] = m.attendance.count
@@ -516,7 +516,7 @@ struct DeliberationRoutes {
 
     func pollPage(_ c: AppContext, id: Int64, errors: [String: String]?, voted: Bool = false) async throws -> Response {
         let p = try await deliberation.pollView(id, actor: try c.requireActor())
-        var data = Renderer.fields(p, c.lang)
+        var data = renderer.fields(p, c.lang)
         let t = I18n.table(c.lang)
         data["errors"] = errors ?? [:]
         data["voted"] = voted
@@ -576,7 +576,7 @@ struct DeliberationRoutes {
         let rows = try await deliberation.ballots(id, unmaskReason: reason, actor: actor)
         let p = try await deliberation.pollView(id, actor: actor)
         let data: [String: Any] = [
-            "poll": Renderer.data(p, c.lang), "unmasked": reason != nil, "error": error ?? "", "count": rows.count,
+            "poll": renderer.data(p, c.lang), "unmasked": reason != nil, "error": error ?? "", "count": rows.count,
             "rows": rows.map { r -> [String: Any] in
                 ["part_id": r.partID, "address": r.address, "area": r.area, "owner": r.owner, "choice_label": I18n.label("choice_" + r.choice, c.lang),
                  "method_label": I18n.label(r.method, c.lang), "proxy_name": r.proxyName.isEmpty ? false : r.proxyName, "has_document": r.hasDocument, "revision": r.revision, "cast_text": r.castText]

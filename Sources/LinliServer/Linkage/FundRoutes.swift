@@ -94,7 +94,7 @@ extension LinkageRoutes {
         r.get("/ledger/:id", .open) { req, c in
             let before = try Input.id(req.uri.queryParameters.get("before").map { String($0) }, field: "before")
             let l = try await linkage.publicLedger(communityID: try c.id("id"), before: before)
-            return renderer.page("ledger", ["name": l.name, "lines": Renderer.data(l.lines, c.lang), "empty": l.lines.isEmpty, "totals": l.totals,
+            return renderer.page("ledger", ["name": l.name, "lines": renderer.data(l.lines, c.lang), "empty": l.lines.isEmpty, "totals": l.totals,
                                             "community_id": try c.id("id"), "more": l.lines.count == 100 ? (l.lines.last?.id).map { $0 as Any } ?? false : false],
                                  context: c, title: I18n.table(c.lang)["tab_public_ledger"]! + " · " + l.name)
         }
@@ -119,14 +119,14 @@ extension LinkageRoutes {
         var data = base("funds", p, c)
         data["errors"] = errors ?? [:]
         if let reconciled {
-            data["reconciled"] = Renderer.data(reconciled, c.lang)
+            data["reconciled"] = renderer.data(reconciled, c.lang)
             data["reconciled_booked"] = reconciled.filter { $0.outcome == "booked" }.count
             data["has_reconciled"] = true
         }
         if let id = p.id {
             let path = try await communityPath(id)
             let pools = try await linkage.pools(communityPath: path)
-            data["pools"] = Renderer.data(pools, c.lang)
+            data["pools"] = renderer.data(pools, c.lang)
             data["no_pools"] = pools.isEmpty
             data["can_pool"] = actor.may(.fundPool)
             data["can_manage"] = LinkageService.covers(actor, .fundManage, path)
@@ -137,7 +137,7 @@ extension LinkageRoutes {
                 data["pool_places"] = try await areaChoices(above: path, actor, .fundPool)
             }
             let projects = try await linkage.projects(communityID: id, actor: actor)
-            data["projects"] = Renderer.data(projects, c.lang)
+            data["projects"] = renderer.data(projects, c.lang)
         }
         // Payments that arrived and could not be booked, for whoever keeps funds.
         if actor.may(.fundManage) {

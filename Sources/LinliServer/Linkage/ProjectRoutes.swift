@@ -108,7 +108,7 @@ extension LinkageRoutes {
         data["uncovered_only"] = uncovered
         if let id = p.id {
             let needs = try await linkage.needs(communityID: id, uncoveredOnly: uncovered, actor: actor)
-            data["needs"] = Renderer.data(needs, c.lang)
+            data["needs"] = renderer.data(needs, c.lang)
             data["no_needs"] = needs.isEmpty
             let path = try await communityPath(id)
             data["can_post"] = LinkageService.covers(actor, .needPost, path)
@@ -126,7 +126,7 @@ extension LinkageRoutes {
         data["errors"] = errors ?? [:]
         if let id = p.id {
             let rows = try await linkage.gap(communityID: id, actor: actor)
-            data["rows"] = Renderer.data(rows, c.lang)
+            data["rows"] = renderer.data(rows, c.lang)
             data["no_rows"] = rows.isEmpty
             let manage = actor.may(.projectManage)
             data["manage"] = manage
@@ -147,7 +147,7 @@ extension LinkageRoutes {
         data["form"] = c.form.values.mapValues { $0.first ?? "" }
         if let id = p.id {
             let list = try await linkage.projects(communityID: id, actor: actor)
-            data["projects"] = Renderer.data(list, c.lang)
+            data["projects"] = renderer.data(list, c.lang)
             data["no_projects"] = list.isEmpty
             let manage = LinkageService.covers(actor, .projectManage, try await communityPath(id))
             data["manage"] = manage
@@ -170,10 +170,10 @@ extension LinkageRoutes {
         let p = try await linkage.project(id, actor: actor)
         // One's own pledge just made: how to pay it, and that it counts only once paid.
         let pledge = pledged == nil ? nil : try await linkage.myPledges(actor: actor).first { $0.id == pledged && $0.projectID == id }
-        var data: [String: Any] = ["p": Renderer.data(p, c.lang), "errors": errors ?? [:], "form": c.form.values.mapValues { $0.first ?? "" },
+        var data: [String: Any] = ["p": renderer.data(p, c.lang), "errors": errors ?? [:], "form": c.form.values.mapValues { $0.first ?? "" },
                                    "idempotency_key": linkage.env.token(bytes: 12), "given": receipt != nil,
                                    "stage_label": I18n.label("stage_" + p.stage, c.lang)]
-        if let pledge { data["pledge"] = Renderer.data(pledge, c.lang) }
+        if let pledge { data["pledge"] = renderer.data(pledge, c.lang) }
         if p.money.raised + p.money.matched + p.money.granted + p.money.spent > 0 {
             data["money_chart"] = Self.moneyChart(p.money, c.lang)
         }
@@ -207,10 +207,10 @@ extension LinkageRoutes {
         data["errors"] = errors ?? [:]
         if let id = p.id {
             let workers = try await linkage.workers(communityID: id, actor: actor)
-            data["workers"] = Renderer.data(workers, c.lang)
+            data["workers"] = renderer.data(workers, c.lang)
             data["no_workers"] = workers.isEmpty
             let orgs = try await linkage.organisationWork(communityID: id, actor: actor)
-            data["orgs"] = Renderer.data(orgs, c.lang)
+            data["orgs"] = renderer.data(orgs, c.lang)
             let manage = LinkageService.covers(actor, .projectManage, try await communityPath(id))
             data["manage"] = manage
             data["levels"] = LinkageService.certificateLevels.map { ["value": $0, "label": I18n.label("cert_" + $0, c.lang)] }

@@ -67,7 +67,7 @@ extension LinkageRoutes {
         var data = base("ventures", p, c)
         data["errors"] = errors ?? [:]
         let rounds = try await linkage.rounds(actor: actor)
-        data["rounds"] = Renderer.data(rounds, c.lang)
+        data["rounds"] = renderer.data(rounds, c.lang)
         data["no_rounds"] = rounds.isEmpty
         data["can_open"] = actor.may(.fundPool)
         if actor.may(.fundPool) {
@@ -83,7 +83,7 @@ extension LinkageRoutes {
     func venturePage(_ c: AppContext, id: Int64, errors: [String: String]?) async throws -> Response {
         let actor = try c.requireActor()
         let v = try await linkage.round(id, actor: actor)
-        var data: [String: Any] = ["v": Renderer.data(v, c.lang), "errors": errors ?? [:], "can_apply": false]
+        var data: [String: Any] = ["v": renderer.data(v, c.lang), "errors": errors ?? [:], "can_apply": false]
         if actor.may(.fundManage), v.isOpen {
             let options = try await linkage.communityOptions(actor: actor, .fundManage)
             var projects: [[String: Any]] = []

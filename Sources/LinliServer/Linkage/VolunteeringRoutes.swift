@@ -18,7 +18,7 @@ extension LinkageRoutes {
         }
         r.get("/volunteer/certificate", .action(.volunteerJoin)) { _, c in
             let cert = try await linkage.certificate(volunteerID: nil, actor: try c.requireActor())
-            return renderer.page("volunteer_certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
+            return renderer.page("volunteer_certificate", ["c": renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
         }
         r.post("/assignments/:id/answer", .action(.volunteerJoin)) { _, c in
             try await step(c, prefix: "my", page: { try await volunteerPage(c, errors: $0) }) {
@@ -102,7 +102,7 @@ extension LinkageRoutes {
         r.get("/volunteers", .action(.volunteerManage)) { req, c in try await volunteersPage(req, c, errors: nil) }
         r.get("/volunteers/:id/certificate", .action(.volunteerManage)) { _, c in
             let cert = try await linkage.certificate(volunteerID: try c.id("id"), actor: try c.requireActor())
-            return renderer.page("volunteer_certificate", ["c": Renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
+            return renderer.page("volunteer_certificate", ["c": renderer.data(cert, c.lang)], context: c, title: I18n.table(c.lang)["certificate"]!)
         }
         r.post("/teams", .action(.volunteerManage)) { req, c in
             try await step(c, prefix: "team", page: { try await volunteersPage(req, c, errors: $0) }) {
@@ -196,10 +196,10 @@ extension LinkageRoutes {
         form["can_drive"] = me?.canDrive ?? false
         let upcoming = shifts.filter { !$0.confirmed && $0.status != "declined" }
         return renderer.page("volunteer", [
-            "me": me.map { Renderer.data($0, c.lang) } ?? false, "registered": me != nil, "form": form, "errors": errors ?? [:],
-            "shifts": Renderer.data(upcoming, c.lang), "no_shifts": upcoming.isEmpty,
-            "history": Renderer.data(shifts.filter(\.confirmed), c.lang), "no_history": !shifts.contains(where: \.confirmed),
-            "rewards": Renderer.data(rewards, c.lang), "has_rewards": !rewards.isEmpty,
+            "me": me.map { renderer.data($0, c.lang) } ?? false, "registered": me != nil, "form": form, "errors": errors ?? [:],
+            "shifts": renderer.data(upcoming, c.lang), "no_shifts": upcoming.isEmpty,
+            "history": renderer.data(shifts.filter(\.confirmed), c.lang), "no_history": !shifts.contains(where: \.confirmed),
+            "rewards": renderer.data(rewards, c.lang), "has_rewards": !rewards.isEmpty,
             "tasks_href": community.map { "/tasks?community=\($0.id)" } ?? "/tasks",
         ], context: c, title: I18n.table(c.lang)["my_volunteering"]!)
     }
@@ -213,13 +213,13 @@ extension LinkageRoutes {
         data["form"] = c.form.values.mapValues { $0.first ?? "" }
         if let id = p.id {
             let tasks = try await linkage.tasks(communityID: id, actor: actor)
-            data["tasks"] = Renderer.data(tasks, c.lang)
+            data["tasks"] = renderer.data(tasks, c.lang)
             data["no_tasks"] = tasks.isEmpty
             let manage = LinkageService.covers(actor, .volunteerManage, try await communityPath(id))
             data["manage"] = manage
             if manage {
                 data["places"] = try await placeChoices(id)
-                data["teams"] = Renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
+                data["teams"] = renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
                 data["task_projects"] = try await linkage.projects(communityID: id, actor: actor).filter { $0.stage != "done" }.map { ["value": $0.id, "label": $0.title] }
                 data["skills"] = Self.options(VolunteerSkills.common, c.lang)
                 data["weekday_options"] = (1...7).map { ["value": $0, "label": I18n.table(c.lang)["wd\($0)"]!] }
@@ -277,7 +277,7 @@ extension LinkageRoutes {
         let t = try await linkage.task(id, month: month, actor: try c.requireActor())
         let m = LocalDay.month(t.month) ?? LocalDay.month(of: LocalDay.of(linkage.env.nowSeconds))
         let prev = String(ChinaTime.iso(day: m.first - 1).prefix(7)), next = String(ChinaTime.iso(day: m.last + 1).prefix(7))
-        var data: [String: Any] = ["t_": Renderer.data(t, c.lang), "errors": errors ?? [:], "prev": prev, "next": next,
+        var data: [String: Any] = ["t_": renderer.data(t, c.lang), "errors": errors ?? [:], "prev": prev, "next": next,
                                    "uncovered": t.shifts.filter { $0.missing > 0 && !$0.past }.count]
         if let filled { data["filled"] = Self.fillData(filled, c.lang) }
         if let called { data["called"] = called }
@@ -292,7 +292,7 @@ extension LinkageRoutes {
         }
         return renderer.page("candidates", [
             "shift_id": shift, "task_id": try info.decode(column: "task_id", as: Int64.self), "task": try info.decode(column: "title", as: String.self),
-            "when": LocalTime.text(try info.decode(column: "starts_at", as: Int64.self)), "rows": Renderer.data(list, c.lang), "errors": errors ?? [:], "proposed": proposed,
+            "when": LocalTime.text(try info.decode(column: "starts_at", as: Int64.self)), "rows": renderer.data(list, c.lang), "errors": errors ?? [:], "proposed": proposed,
         ], context: c, title: I18n.table(c.lang)["candidates"]!)
     }
 
@@ -304,10 +304,10 @@ extension LinkageRoutes {
         data["errors"] = errors ?? [:]
         if let id = p.id {
             let list = try await linkage.volunteers(communityID: id, actor: actor)
-            data["volunteers"] = Renderer.data(list, c.lang)
+            data["volunteers"] = renderer.data(list, c.lang)
             data["no_volunteers"] = list.isEmpty
-            data["teams"] = Renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
-            data["rewards"] = Renderer.data(try await linkage.rewards(communityID: id, actor: actor), c.lang)
+            data["teams"] = renderer.data(try await linkage.teams(communityID: id, actor: actor), c.lang)
+            data["rewards"] = renderer.data(try await linkage.rewards(communityID: id, actor: actor), c.lang)
             data["organisations"] = try await linkage.organisationWork(communityID: id, actor: actor).map { ["value": $0.id, "label": $0.name] }
         }
         return renderer.page("volunteers", data, context: c, title: I18n.table(c.lang)["tab_volunteers"]!)

@@ -219,7 +219,7 @@ struct OnboardingRoutes {
         r.post("/residents/:id/invite", .action(.userManage)) { _, c in
             let actor = try c.requireActor()
             let invite = try await invite(try c.id("id"), actor: actor)
-            var data = Renderer.fields(invite, c.lang)
+            var data = renderer.fields(invite, c.lang)
             data["register_url"] = publicBaseURL + "/register"
             return renderer.page("invite", data, context: c, title: I18n.table(c.lang)["invite"]!)
         }
@@ -230,7 +230,7 @@ struct OnboardingRoutes {
             let slips: [[String: Any]] = invites.map { i in
                 ["code": i.code, "name": String(i.displayName.prefix(1)) + "**", "address": addresses[i.householdID] ?? "", "expires": i.expires]
             }
-            let d: [String: Any] = ["place": Renderer.fields(place, c.lang), "slips": slips, "count": slips.count, "none": slips.isEmpty,
+            let d: [String: Any] = ["place": renderer.fields(place, c.lang), "slips": slips, "count": slips.count, "none": slips.isEmpty,
                                     "register_url": publicBaseURL + "/register"]
             return renderer.page("invitations", d, context: c, title: place.name + " · " + I18n.table(c.lang)["invite"]!)
         }
@@ -271,7 +271,7 @@ struct OnboardingRoutes {
     func gridPage(_ c: AppContext, id: Int64, errors: [String: String], moved: (Int, Int)? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let g = try await registry.grid(id, actor: actor)
-        var data = Renderer.fields(g, c.lang)
+        var data = renderer.fields(g, c.lang)
         data["errors"] = errors
         data["is_grid"] = g.level == "grid"
         data["can_edit"] = actor.may(.placeEdit)
@@ -323,7 +323,7 @@ struct OnboardingRoutes {
         let d = try await registry.dwelling(household: id, actor: actor)
         var data: [String: Any] = ["household": ["id": h.id, "address": h.address, "community_id": h.communityID], "errors": errors,
                                    "has_errors": !errors.isEmpty]
-        if let d { data["dwelling"] = Renderer.fields(d, c.lang); data["has_history"] = !d.history.isEmpty }
+        if let d { data["dwelling"] = renderer.fields(d, c.lang); data["has_history"] = !d.history.isEmpty }
         let canEdit = actor.may(.householdEdit)
         data["can_edit"] = canEdit
         // The proxies page checks the owner's community itself.

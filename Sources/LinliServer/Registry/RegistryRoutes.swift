@@ -30,7 +30,7 @@ package struct RegistryRoutes {
             if roots.count == 1, actor.may(.placeView) { return redirect("/places/\(roots[0].id)") }
             // Someone acting only for themselves has a home of their own, not a console.
             if actor.actsOnlyForThemselves { return redirect(HomeRoutes.homePath(actor)) }
-            return renderer.page("console", ["roots": Renderer.data(roots, c.lang)], context: c, title: I18n.table(c.lang)["home"]!)
+            return renderer.page("console", ["roots": renderer.data(roots, c.lang)], context: c, title: I18n.table(c.lang)["home"]!)
         }
 
         // Households and residents as the community office keeps them in a spreadsheet.
@@ -189,7 +189,7 @@ package struct RegistryRoutes {
         }
         r.get("/households/:id/card", .action(.householdView)) { _, c in
             let h = try await registry.household(try c.id("id"), actor: try c.requireActor())
-            var d = Renderer.fields(h, c.lang)
+            var d = renderer.fields(h, c.lang)
             d["qr"] = QRCode.svg(codeURL(h.code), moduleSize: 10) ?? ""
             d["code_url"] = codeURL(h.code)
             // Typed when binding an account without a camera: the first eight characters.
@@ -204,7 +204,7 @@ package struct RegistryRoutes {
                 ["address": card.address, "door": card.door, "short_code": RegistryService.shortCode(card.code),
                  "qr": QRCode.svg(codeURL(card.code), moduleSize: 4) ?? ""]
             }
-            let d: [String: Any] = ["place": Renderer.fields(batch.place, c.lang), "cards": cards, "count": cards.count, "none": cards.isEmpty]
+            let d: [String: Any] = ["place": renderer.fields(batch.place, c.lang), "cards": cards, "count": cards.count, "none": cards.isEmpty]
             return renderer.page("cards", d, context: c, title: batch.place.name + " · " + I18n.table(c.lang)["household_code"]!)
         }
         r.get("/api/v1/places/:id/cards", .action(.householdView)) { _, c in
@@ -301,7 +301,7 @@ package struct RegistryRoutes {
             let d = try await registry.place(id, actor: try c.requireActor())
             let rows: [[String: Any]] = due.map { ["resident_id": $0.residentID, "name": $0.name, "address": $0.address, "tag": $0.tag,
                                                     "label": I18n.label($0.tag, c.lang), "keep_until": $0.keepUntil] }
-            return renderer.page("sensitive_due", ["place": Renderer.data(d.place, c.lang), "due": rows, "none": due.isEmpty],
+            return renderer.page("sensitive_due", ["place": renderer.data(d.place, c.lang), "due": rows, "none": due.isEmpty],
                                  context: c, title: I18n.table(c.lang)["sensitive_due_title"]! + " · " + d.place.name)
         }
         r.get("/api/v1/communities/:id/sensitive-due", .action(.residentEdit)) { _, c in
@@ -343,7 +343,7 @@ package struct RegistryRoutes {
             var data: [String: Any] = ["q": q, "searched": !q.isEmpty]
             do {
                 let found = try await registry.search(q, actor: try c.requireActor())
-                data["results"] = Renderer.data(found, c.lang)
+                data["results"] = renderer.data(found, c.lang)
                 data["none"] = !q.isEmpty && found.isEmpty
             } catch let e as LinliError where e.field != nil {
                 data["error"] = e.message
@@ -352,7 +352,7 @@ package struct RegistryRoutes {
         }
         r.get("/coverage/:id", .action(.coverageView)) { _, c in
             let (place, rows, total) = try await registry.coverage(placeID: try c.id("id"), actor: try c.requireActor())
-            return renderer.page("coverage", ["place": Renderer.data(place, c.lang), "rows": Self.coverageData(rows), "total": Self.coverageData([total])[0]],
+            return renderer.page("coverage", ["place": renderer.data(place, c.lang), "rows": Self.coverageData(rows), "total": Self.coverageData([total])[0]],
                                  context: c, title: I18n.table(c.lang)["coverage"]!)
         }
 
@@ -503,7 +503,7 @@ package struct RegistryRoutes {
         let actor = try c.requireActor()
         let isCommunity = try await RegistryCSV(registry: registry).transferScope(id, actor: actor)
         let d = try await registry.place(id, actor: actor)
-        var data: [String: Any] = ["place": Renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.header.joined(separator: ","),
+        var data: [String: Any] = ["place": renderer.data(d.place, c.lang), "errors": errors, "header": RegistryCSV.header.joined(separator: ","),
                                    "is_community": isCommunity]
         if let report {
             data["report"] = ["imported": report.imported, "households": report.householdsCreated, "error_count": report.errors.count,
@@ -522,7 +522,7 @@ package struct RegistryRoutes {
     func placePage(_ c: AppContext, id: Int64, errors: [String: String]?, form: [String: String], status: HTTPResponse.Status = .ok) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await registry.place(id, actor: actor)
-        var data = Renderer.fields(d, c.lang)
+        var data = renderer.fields(d, c.lang)
         let kind = PlaceKind(rawValue: d.place.kind)
         let childKinds = PlaceKind.allCases.filter { $0.canBeChild(of: kind) }
         data["can_edit"] = actor.may(.placeEdit)
@@ -545,7 +545,7 @@ package struct RegistryRoutes {
             data["takes_heads"] = true
             data["head_post"] = post.rawValue
             data["head_post_label"] = I18n.label(post.rawValue, c.lang)
-            data["heads"] = Renderer.data(try await registry.heads(placeID: id, actor: actor), c.lang)
+            data["heads"] = renderer.data(try await registry.heads(placeID: id, actor: actor), c.lang)
             if actor.may(.placeEdit) {
                 data["head_choices"] = try await registry.residentChoices(placeID: id, gridID: nil, actor: actor).map { ["value": $0.0, "label": $0.1] }
             }
@@ -567,7 +567,7 @@ package struct RegistryRoutes {
         // Each organisation registered here can be renamed, put under another, or removed.
         let parents = try await registry.parentChoices(placeID: id, actor: actor)
         data["organisations"] = d.organisations.map { o -> Any in
-            var item = Renderer.fields(o, c.lang)
+            var item = renderer.fields(o, c.lang)
             item["editable"] = !o.serving && !parents.isEmpty
             item["error"] = errors?["org\(o.id)"] ?? false
             item["parents"] = parents.filter { $0.0 != o.id }.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == o.parentID] }
@@ -588,7 +588,7 @@ package struct RegistryRoutes {
     func householdPage(_ c: AppContext, _ h: HouseholdDetail) async throws -> Response {
         let actor = try c.requireActor()
         // Template values straight from the field list: the most viewed page of the console.
-        var data = TemplateFields(of: Renderer.data(h, c.lang))
+        var data = TemplateFields(of: renderer.data(h, c.lang))
         // The QR image is its own (cached) request: drawing it was the page's largest cost.
         data["code_url"] = .text(codeURL(h.code))
         data["can_add_resident"] = .bool(actor.may(.residentEdit))
@@ -600,20 +600,20 @@ package struct RegistryRoutes {
     /// list the community's micro-grids.
     func householdEditPage(_ c: AppContext, _ h: HouseholdDetail, errors: [String: String]?) async throws -> Response {
         let actor = try c.requireActor()
-        var data = Renderer.fields(h, c.lang)
+        var data = renderer.fields(h, c.lang)
         data["errors"] = errors ?? [:]
         if let door = c.form["door"], errors != nil { data["door"] = door }
         let chosen = errors == nil ? h.microGridID : c.form.int("micro_grid_id") ?? h.microGridID
         data["micro_grids"] = try await registry.microGrids(community: h.communityID, actor: actor)
             .map { ["id": $0.id, "name": $0.name, "selected": $0.id == chosen] }
         let moves = try await registry.moves(household: h.id, actor: actor)
-        data["moves"] = Renderer.data(moves, c.lang)
+        data["moves"] = renderer.data(moves, c.lang)
         data["has_moves"] = !moves.isEmpty
         return renderer.page("household_edit", data, context: c, title: I18n.table(c.lang)["edit"]! + " · " + h.address)
     }
 
     func residentPage(_ c: AppContext, _ r: ResidentView, unmasked: Bool, errors: [String: String]?, actingValues: FormData? = nil) async throws -> Response {
-        var data = Renderer.fields(r, c.lang)
+        var data = renderer.fields(r, c.lang)
         let actor = c.actor
         // The tags shown are those this actor may see; without a sensitive one there is no record to read.
         let facts = r.tags.contains(where: SensitiveRules.isSensitive) ? try await registry.sensitiveFacts(r.id, actor: try c.requireActor()) : []

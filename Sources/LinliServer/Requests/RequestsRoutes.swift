@@ -35,7 +35,7 @@ package struct RequestsRoutes {
             let t = I18n.table(c.lang)
             return renderer.page("requests", [
                 "tabs": scopes.map { ["scope": $0.rawValue, "label": t["scope_" + $0.rawValue] ?? $0.rawValue, "current": $0 == scope] },
-                "rows": Renderer.data(Array(rows.prefix(50)), c.lang), "empty": rows.isEmpty, "scope": scope.rawValue,
+                "rows": renderer.data(Array(rows.prefix(50)), c.lang), "empty": rows.isEmpty, "scope": scope.rawValue,
                 "statuses": RequestStatus.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == status] },
                 "next_page": rows.count > 50 ? page + 1 : 0, "can_submit": actor.may(.requestSubmit),
             ], context: c, title: t["requests"]!)
@@ -125,7 +125,7 @@ package struct RequestsRoutes {
             // Where the open ones are, for the map (the same public fields the list shows).
             struct Pin: Encodable { var lat: Double; var lng: Double; var label: String }
             let pins = open.compactMap { r in r.lat.flatMap { lat in r.lng.map { Pin(lat: lat, lng: $0, label: "#\(r.id) \(r.categoryName)") } } }
-            return renderer.page("board", ["name": name, "open": Renderer.data(open, c.lang), "resolved": Renderer.data(resolved, c.lang),
+            return renderer.page("board", ["name": name, "open": renderer.data(open, c.lang), "resolved": renderer.data(resolved, c.lang),
                                            "none_open": open.isEmpty, "none_resolved": resolved.isEmpty, "has_pins": !pins.isEmpty,
                                            "pins_json": JSON.string(pins, fallback: "[]")],
                                  context: c, title: I18n.table(c.lang)["board"]! + " · " + name)
@@ -138,7 +138,7 @@ package struct RequestsRoutes {
             var data: [String: Any] = ["from": from, "to": to, "place_id": placeID]
             do {
                 let report = try await requests.figures(placeID: placeID, from: from, to: to, actor: actor)
-                data["report"] = Renderer.data(report, c.lang)
+                data["report"] = renderer.data(report, c.lang)
                 data["has_areas"] = !report.areas.isEmpty
                 let months = try await requests.monthlyFigures(placeID: placeID, through: to, months: 6, actor: actor)
                 let charts = FigureCharts(report: report, months: months, lang: c.lang)
@@ -155,7 +155,7 @@ package struct RequestsRoutes {
         r.get("/inbox", .signedIn) { _, c in
             let actor = try c.requireActor()
             let items = try await inbox.list(actor: actor, lang: c.lang)
-            return renderer.page("inbox", ["items": Renderer.data(items, c.lang), "empty": items.isEmpty], context: c, title: I18n.table(c.lang)["inbox"]!)
+            return renderer.page("inbox", ["items": renderer.data(items, c.lang), "empty": items.isEmpty], context: c, title: I18n.table(c.lang)["inbox"]!)
         }
         r.post("/inbox/read", .signedIn) { _, c in
             try await inbox.markAllRead(actor: try c.requireActor())
@@ -461,7 +461,7 @@ package struct RequestsRoutes {
     func detailPage(_ c: AppContext, id: Int64, errors: [String: String]?, contact: [String: String]? = nil) async throws -> Response {
         let actor = try c.requireActor()
         let d = try await requests.detail(id, actor: actor, lang: c.lang)
-        var data = Renderer.fields(d, c.lang)
+        var data = renderer.fields(d, c.lang)
         data["errors"] = errors ?? [:]
         data["has_photos"] = !d.photos.isEmpty
         data["has_contact"] = !d.request.contactMasked.isEmpty
@@ -519,8 +519,8 @@ package struct RequestsRoutes {
                  "error": (errors ?? [:]).filter { $0.key.hasPrefix(cat.code + "_") }.values.joined(separator: "；")]
             },
             "category_options": categories.map { ["value": $0.code, "label": $0.name] },
-            "calendar": Renderer.data(try await requests.calendarDays(), c.lang),
-            "rules": Renderer.data(try await requests.routingRules(actor: actor, lang: c.lang), c.lang),
+            "calendar": renderer.data(try await requests.calendarDays(), c.lang),
+            "rules": renderer.data(try await requests.routingRules(actor: actor, lang: c.lang), c.lang),
             "parties": partyOptions(""),
             "departments": try await requests.departmentChoices(actor: actor).map { ["id": $0.id, "label": "\($0.name)（\($0.placeName)）"] },
             "errors": errors ?? [:],

@@ -34,8 +34,8 @@ extension FieldWriter {
 }
 
 extension FieldListed {
-    func templateValue(_ lang: Lang) -> TemplateValue {
-        var w = TemplateFieldWriter(lang)
+    func templateValue(_ lang: Lang, texts: Texts) -> TemplateValue {
+        var w = TemplateFieldWriter(lang, texts)
         writeFields(to: &w)
         return w.value
     }
@@ -51,11 +51,14 @@ extension FieldListed {
 /// beside coded values, `tag_labels` beside tags.
 struct TemplateFieldWriter: FieldWriter {
     let lang: Lang
+    /// Where its labels come from (the page's catalogue).
+    let texts: Texts
     private var names: [String] = []
     private var values: [TemplateValue] = []
 
-    init(_ lang: Lang) {
+    init(_ lang: Lang, _ texts: Texts) {
         self.lang = lang
+        self.texts = texts
         names.reserveCapacity(16)
         values.reserveCapacity(16)
     }
@@ -73,7 +76,7 @@ struct TemplateFieldWriter: FieldWriter {
     mutating func add<K: CodingKey>(_ key: K, code: String?) {
         guard let code else { return }
         append(key.stringValue, code.isEmpty ? .null : .text(code))
-        if let label = I18n.codeLabel(key.stringValue, code, lang) { append(key.stringValue + "_label", .text(label)) }
+        if let label = texts.codeLabel(key.stringValue, code, lang) { append(key.stringValue + "_label", .text(label)) }
     }
     mutating func add<K: CodingKey>(_ key: K, _ number: Int64?) {
         if let number { append(key.stringValue, TemplateEncoding.number(number)) }
@@ -89,13 +92,13 @@ struct TemplateFieldWriter: FieldWriter {
     }
     mutating func add<K: CodingKey>(_ key: K, tags: [String]) {
         append(key.stringValue, .list(tags.map { $0.isEmpty ? .null : .text($0) }))
-        append("tag_labels", .list(tags.map { .text(I18n.label($0, lang)) }))
+        append("tag_labels", .list(tags.map { .text(texts.label($0, lang)) }))
     }
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ object: V?) {
-        if let object { append(key.stringValue, object.templateValue(lang)) }
+        if let object { append(key.stringValue, object.templateValue(lang, texts: texts)) }
     }
     mutating func add<K: CodingKey, V: FieldListed>(_ key: K, _ list: [V]) {
-        append(key.stringValue, .list(list.map { $0.templateValue(lang) }))
+        append(key.stringValue, .list(list.map { $0.templateValue(lang, texts: texts) }))
     }
 }
 

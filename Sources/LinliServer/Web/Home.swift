@@ -32,7 +32,7 @@ struct HomeRoutes {
             if let a = c.actor { return redirect(Self.homePath(a)) }
             let q = req.uri.queryParameters.get("q")
             let found = try await registry.communities(query: q)
-            return renderer.page("front", ["q": q ?? "", "communities": Renderer.data(found, c.lang), "searched": q?.isEmpty == false,
+            return renderer.page("front", ["q": q ?? "", "communities": renderer.data(found, c.lang), "searched": q?.isEmpty == false,
                                            "none": found.isEmpty], context: c, title: I18n.table(c.lang)["front_title"]!)
         }
         r.get("/api/v1/public/communities", .open) { req, _ in
@@ -45,8 +45,8 @@ struct HomeRoutes {
             let front = try await registry.communityFront(id)
             // The five newest open requests are all this page shows.
             let board = try await requests.board(placeID: id, lang: c.lang, limit: 5, resolved: false)
-            var data = Renderer.fields(front, c.lang)
-            data["open"] = Renderer.data(board.open, c.lang)
+            var data = renderer.fields(front, c.lang)
+            data["open"] = renderer.data(board.open, c.lang)
             return renderer.page("community", data, context: c, title: front.name)
         }
         r.get("/api/v1/public/communities/:id", .open) { _, c in
@@ -60,17 +60,17 @@ struct HomeRoutes {
             if let facts = try await registry.homeFacts(actor: actor) {
                 data["household"] = ["id": facts.householdID, "address": facts.address, "community_id": facts.communityID,
                                      "community_name": facts.communityName] as [String: Any]
-                if let g = facts.grid { data["grid"] = Renderer.data(g, c.lang) }
+                if let g = facts.grid { data["grid"] = renderer.data(g, c.lang) }
             }
             if actor.may(.requestView) {
                 let mine = try await requests.list(.mine, actor: actor, lang: c.lang, limit: 3)
-                data["mine"] = Renderer.data(mine, c.lang)
+                data["mine"] = renderer.data(mine, c.lang)
                 data["can_report"] = actor.may(.requestSubmit)
                 data["mine_none"] = mine.isEmpty
             }
             if actor.may(.voteCast) {
                 let votes = try await deliberation.openVotes(actor: actor)
-                data["votes"] = Renderer.data(votes, c.lang)
+                data["votes"] = renderer.data(votes, c.lang)
                 data["votes_none"] = votes.isEmpty
             }
             data["can_matters"] = actor.may(.matterView)

@@ -48,6 +48,11 @@ public struct Texts: Sendable {
         return lang == .zh ? v.0 : v.1
     }
 
+    /// The label shown beside a coded value under `key` (its `<key>_label`), or nil for a key that has none.
+    package func codeLabel(_ key: String, _ code: String, _ lang: Lang) -> String? {
+        I18n.labelPrefixes[key].map { label($0 + code, lang) }
+    }
+
     /// "strings.show: requests, linkage" for each key defined in more than one table. A key
     /// belongs to one table only: the merged view once kept the first of two definitions
     /// silently, and a merged request showed as "融合型大社区" (a community type); a test keeps
@@ -195,20 +200,21 @@ package enum I18n {
 
     /// The label shown beside a coded value under `key` (its `<key>_label`), or nil for a key that has none.
     static func codeLabel(_ key: String, _ code: String, _ lang: Lang) -> String? {
-        labelPrefixes[key].map { label($0 + code, lang) }
+        texts.codeLabel(key, code, lang)
     }
 
-    /// Adds human labels next to coded values, recursively.
-    static func labelled(_ value: Any, _ lang: Lang) -> Any {
+    /// Adds human labels next to coded values, recursively, from `texts` (a page's: the app's
+    /// whole catalogue, so that a capability in its own target has its codes labelled too).
+    static func labelled(_ value: Any, _ lang: Lang, texts: Texts) -> Any {
         if var d = value as? [String: Any] {
             for (k, v) in d {
-                if let s = v as? String, let l = codeLabel(k, s, lang) { d[k + "_label"] = l }
-                if k == "tags", let arr = v as? [String] { d["tag_labels"] = arr.map { label($0, lang) } }
-                d[k] = labelled(v, lang)
+                if let s = v as? String, let l = texts.codeLabel(k, s, lang) { d[k + "_label"] = l }
+                if k == "tags", let arr = v as? [String] { d["tag_labels"] = arr.map { texts.label($0, lang) } }
+                d[k] = labelled(v, lang, texts: texts)
             }
             return d
         }
-        if let a = value as? [Any] { return a.map { labelled($0, lang) } }
+        if let a = value as? [Any] { return a.map { labelled($0, lang, texts: texts) } }
         // An empty text is "nothing" to a template: `{{#note}}` must not open for it.
         if let s = value as? String, s.isEmpty { return NSNull() }
         return value

@@ -42,36 +42,39 @@ package struct Renderer: Sendable {
         #endif
     }
 
-    /// An Encodable view model as template data (snake_case keys as encoded), with labels added.
-    static func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
-        let encoded = (try? TemplateEncoding.value(value, lang)) ?? viaJSON(value, lang)
+    /// An Encodable view model as template data (snake_case keys as encoded), with labels added
+    /// from this renderer's catalogue: the app's, so a code of any capability gets its words.
+    func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue { Self.data(value, lang, texts: texts) }
+    func data<T: FieldListed>(_ value: T, _ lang: Lang) -> TemplateValue { Self.data(value, lang, texts: texts) }
+    /// A view model's fields, for a route to add its own beside them.
+    func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] { Self.fields(of: data(value, lang)) }
+    func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] { Self.fields(of: data(value, lang)) }
+
+    static func data<T: Encodable>(_ value: T, _ lang: Lang, texts: Texts) -> TemplateValue {
+        let encoded = (try? TemplateEncoding.value(value, lang, texts: texts)) ?? viaJSON(value, lang, texts: texts)
         #if DEBUG
-        let reference = viaJSON(value, lang)
+        let reference = viaJSON(value, lang, texts: texts)
         if let at = encoded.firstDifference(from: reference) { fatalError("TemplateEncoding differs from the JSON path for \(T.self) at \(at)") }
         #endif
         return encoded
     }
 
-    static func data<T: FieldListed>(_ value: T, _ lang: Lang) -> TemplateValue {
-        let built = value.templateValue(lang)
+    static func data<T: FieldListed>(_ value: T, _ lang: Lang, texts: Texts) -> TemplateValue {
+        let built = value.templateValue(lang, texts: texts)
         #if DEBUG
-        if let at = built.firstDifference(from: viaJSON(value, lang)) { fatalError("\(T.self).writeFields differs from the JSON path at \(at)") }
+        if let at = built.firstDifference(from: viaJSON(value, lang, texts: texts)) { fatalError("\(T.self).writeFields differs from the JSON path at \(at)") }
         #endif
         return built
     }
-
-    /// A view model's fields, for a route to add its own beside them.
-    static func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] { fields(of: data(value, lang)) }
-    static func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] { fields(of: data(value, lang)) }
 
     private static func fields(of value: TemplateValue) -> [String: Any] {
         TemplateFields(of: value).dictionary
     }
 
     /// The general path, for what `TemplateEncoding` does not cover (dates, decimals).
-    static func viaJSON<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue {
+    static func viaJSON<T: Encodable>(_ value: T, _ lang: Lang, texts: Texts) -> TemplateValue {
         guard let d = try? JSON.bytes(value), let obj = try? JSONSerialization.jsonObject(with: Data(d)) else { return .object([:]) }
-        return TemplateValue(any: I18n.labelled(obj, lang))
+        return TemplateValue(any: I18n.labelled(obj, lang, texts: texts))
     }
 
     func render(_ template: String, fields data: TemplateFields, context: AppContext) -> [UInt8] {

@@ -9,10 +9,10 @@ import LinliStore
 enum TemplateEncoding {
     struct Unsupported: Error {}
 
-    static func value<T: Encodable>(_ value: T, _ lang: Lang) throws -> TemplateValue {
+    static func value<T: Encodable>(_ value: T, _ lang: Lang, texts: Texts) throws -> TemplateValue {
         let root = Node()
         try encode(value, into: root)
-        return root.finished(lang)
+        return root.finished(lang, texts)
     }
 
     /// A value under construction: containers are shared with the encoder's containers, which
@@ -43,27 +43,27 @@ enum TemplateEncoding {
             return .node(self)
         }
 
-        func finished(_ lang: Lang) -> TemplateValue {
+        func finished(_ lang: Lang, _ texts: Texts) -> TemplateValue {
             switch content {
             case .unset: return .object(TemplateFields())
             case .scalar(let v), .number(let v): return Self.finished(v)
-            case .list(let items): return .list(items.map { Self.finished($0, lang) })
+            case .list(let items): return .list(items.map { Self.finished($0, lang, texts) })
             case .object(let fields):
                 var names = fields.map(\.0)
-                var values = fields.map { Self.finished($0.1, lang) }
+                var values = fields.map { Self.finished($0.1, lang, texts) }
                 for (key, child) in fields {
                     // Coded values get a `_label`, `tags` get `tag_labels` (see `I18n.labelled`); a
                     // label the view model wrote itself is kept.
                     var label: (String, TemplateValue)?
                     switch child {
                     case .scalar(.text(let code)):
-                        if let l = I18n.codeLabel(key, code, lang) { label = (key + "_label", .text(l)) }
+                        if let l = texts.codeLabel(key, code, lang) { label = (key + "_label", .text(l)) }
                     case .node(let node) where key == "tags":
                         guard case .list(let items) = node.content else { break }
                         let codes = items.compactMap { item -> String? in
                             if case .scalar(.text(let s)) = item { return s } else { return nil }
                         }
-                        if codes.count == items.count { label = ("tag_labels", .list(codes.map { .text(I18n.label($0, lang)) })) }
+                        if codes.count == items.count { label = ("tag_labels", .list(codes.map { .text(texts.label($0, lang)) })) }
                     default: break
                     }
                     if let (name, value) = label, !names.contains(name) { names.append(name); values.append(value) }
@@ -79,10 +79,10 @@ enum TemplateEncoding {
             return v
         }
 
-        static func finished(_ child: Child, _ lang: Lang) -> TemplateValue {
+        static func finished(_ child: Child, _ lang: Lang, _ texts: Texts) -> TemplateValue {
             switch child {
             case .scalar(let v), .number(let v): return finished(v)
-            case .node(let node): return node.finished(lang)
+            case .node(let node): return node.finished(lang, texts)
             }
         }
     }
