@@ -5,7 +5,7 @@ import PackageDescription
 /// SQLKit and logging, its own `Resources` (templates), and whatever else it names.
 /// What both executables are built on: the app put together and the shared options.
 let commandLine: [Target.Dependency] = [
-    "LinliApp", "LinliCommandLine", "LinliServices", "LinliOffices", "LinliCircle", "LinliServer",
+    "LinliApp", "LinliCommandLine", "LinliDeliberation", "LinliServices", "LinliOffices", "LinliCircle", "LinliServer",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
 ]
 
@@ -105,12 +105,15 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // Deliberation (议事协商) and owners' votes: matters, meetings, polls and ballots, proxies,
+        // notices. The first of the core capabilities moved out of LinliServer.
+        capability("LinliDeliberation", [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // Daily services (办事, activities, rooms, the canteen, mutual help, enterprises): the first
         // capability in its own target, above the platform and the capabilities it builds on.
         capability("LinliServices", [.product(name: "Crypto", package: "swift-crypto"), .product(name: "MultipartKit", package: "multipart-kit")]),
         // The offices' side (lists, work items, ratings, assessments, certificates, dashboards,
         // the outbox): a capability in its own target, above the platform.
-        capability("LinliOffices", [.product(name: "Crypto", package: "swift-crypto")]),
+        capability("LinliOffices", ["LinliDeliberation", .product(name: "Crypto", package: "swift-crypto")]),
         // The situation map (村情图) and needs analysis: reads over the registry, requests, grid
         // work and linkage, in its own target above them.
         capability("LinliSituation"),
@@ -122,6 +125,7 @@ let package = Package(
             name: "LinliApp",
             dependencies: [
                 "LinliServer",
+                "LinliDeliberation",
                 "LinliServices",
                 "LinliOffices",
                 "LinliSituation",
@@ -154,6 +158,7 @@ let package = Package(
             name: "LinliServerTests",
             dependencies: [
                 "LinliServer",
+                "LinliDeliberation",
                 "LinliServices",
                 "LinliOffices",
                 "LinliSituation",

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import LinliServer
+import LinliDeliberation
 import LinliServices
 import LinliOffices
 import LinliSituation
@@ -11,7 +12,7 @@ import LinliCircle
 /// through here, so that every one of them runs the same whole app.
 package enum LinliApp {
     /// Capabilities in their own targets, in the order their migrations apply.
-    package static let capabilities: [any Capability.Type] = [ServicesCapability.self, OfficesCapability.self, SituationCapability.self, CircleCapability.self]
+    package static let capabilities: [any Capability.Type] = [DeliberationCapability.self, ServicesCapability.self, OfficesCapability.self, SituationCapability.self, CircleCapability.self]
 }
 
 extension Linli {

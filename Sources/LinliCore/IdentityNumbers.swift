@@ -168,3 +168,8 @@ public enum PublicPhone {
         return s
     }
 }
+
+extension String {
+    /// A person's name masked for lists: the family name and stars.
+    package var maskedName: String { isEmpty ? "" : String(prefix(1)) + String(repeating: "*", count: max(1, count - 1)) }
+}

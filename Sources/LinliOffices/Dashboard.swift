@@ -2,6 +2,7 @@ import Foundation
 import SQLKit
 import LinliCore
 import LinliServer
+import LinliDeliberation
 import LinliStore
 
 public struct DashboardRow: Codable, Sendable {

@@ -156,11 +156,15 @@ package protocol Capability: Sendable {
     var sweeps: [(String, @Sendable () async throws -> Int)] { get }
     /// Small jobs every few seconds (delivering an outbox), each safe on several servers at once.
     var jobs: [(String, @Sendable () async throws -> Void)] { get }
+    /// Once the store is migrated and every capability made: rows it must find in place (its
+    /// built-in rules), written idempotently, since several servers may start at once.
+    func start() async throws
 }
 
 extension Capability {
     package var sweeps: [(String, @Sendable () async throws -> Int)] { [] }
     package var jobs: [(String, @Sendable () async throws -> Void)] { [] }
+    package func start() async throws {}
 
     /// `Resources/templates` of a capability's resource bundle (its target's `Bundle.module`).
     package static func templates(in bundle: Bundle) throws -> String {
@@ -188,16 +192,17 @@ public struct Linli: Sendable {
     /// Capabilities in their own targets set hooks on it when they are made (the offices' outbox).
     public package(set) var requests: RequestsService
     public let inbox: Inbox
-    public let deliberation: DeliberationService
     /// Capabilities in their own targets set hooks on it when they are made.
     public package(set) var linkage: LinkageService
     public let auditChain: AuditChain
     public package(set) var gridWork: GridWorkService
+    /// A resident's open owners' votes for their home page, set by deliberation when it is made.
+    package var openVotes: @Sendable (Actor) async throws -> [OpenVote] = { _ in [] }
     /// The capabilities built in their own targets, as the app was put together.
     package private(set) var capabilities: [any Capability] = []
 
     /// The migrations of this target's capabilities (those in their own targets follow).
-    public static let migrations: [Migration] = PlatformMigrations.all + RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + DeliberationMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
+    public static let migrations: [Migration] = PlatformMigrations.all + RegistryMigrations.all + AccountsMigrations.all + AuditMigrations.all + RequestsMigrations.all + LinkageMigrations.all + GridWorkMigrations.all
 
     package static func migrations(_ capabilities: [any Capability.Type]) -> [Migration] {
         migrations + capabilities.flatMap { $0.migrations }
@@ -245,17 +250,13 @@ public struct Linli: Sendable {
         try await migrate(config, store, capabilities, logger: logger)
         let masterKey = try config.masterKey()
         let cipher = PersonalDataCipher(masterKey: masterKey)
-        let deliberation = DeliberationService(store: store, env: config.environment, documentDirectory: FileFolder.documents.path(in: config.filesDirectory))
-        try await deliberation.ensureDefaults()
         var accounts = AccountService(store: store, env: config.environment, bcryptCost: config.bcryptCost)
         var requests = RequestsService(store: store, cipher: cipher, env: config.environment, photoDirectory: FileFolder.photos.path(in: config.filesDirectory))
         requests.accountPhone = { db, user in try await AccountService.phone(db, userID: user, cipher: cipher) }
         accounts.production = config.production
         accounts.cipher = cipher
         accounts.sms = config.sms ?? (config.production ? NoSMS() : LogSMS(logger: logger))
-        // A sale is refused while an open owners' vote counts the part (its electorate is frozen).
-        var registry = RegistryService(store: store, cipher: cipher, env: config.environment,
-                                       partLock: { db, part in try await DeliberationService.openPollHolding(db, part: part) })
+        var registry = RegistryService(store: store, cipher: cipher, env: config.environment)
         let linkage = LinkageService(store: store, env: config.environment, receiptDirectory: FileFolder.receipts.path(in: config.filesDirectory))
         // A request routed to a named department: who it is (the registry's) and who works there (accounts').
         requests.departments = { [registry] db, ids in try await registry.departments(db, ids: ids) }
@@ -286,10 +287,11 @@ public struct Linli: Sendable {
                           accounts: accounts,
                           audit: AuditLog(env: config.environment), cipher: cipher,
                           requests: requests,
-                          inbox: Inbox(store: store, env: config.environment), deliberation: deliberation,
+                          inbox: Inbox(store: store, env: config.environment),
                           linkage: linkage,
                           auditChain: AuditChain(store: store, env: config.environment, masterKey: masterKey), gridWork: gridWork)
         for c in capabilities { linli.capabilities.append(try c.make(&linli)) }
+        for c in linli.capabilities { try await c.start() }
         // Set once the capabilities have set their hooks on requests (the outbox hears every
         // step): a visit's "needs help" becomes a request through the requests' own use case.
         linli.gridWork.fileRequest = { [requests = linli.requests] input, photos, actor in
@@ -352,7 +354,6 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
         return GridWorkRoutes.dueItems(try await gridWork.due(gridID: nil, actor: actor), lang)
     }).register(routes)
     Open311Routes(requests: linli.requests, accounts: linli.accounts, publicBaseURL: linli.config.publicBaseURL).register(routes)
-    DeliberationRoutes(deliberation: linli.deliberation, renderer: renderer).register(routes)
     var wechatPay: WeChatPayV3?
     if let m = linli.config.wechatPayMerchantID, let k = linli.config.wechatPayAPIv3Key, let f = linli.config.wechatPayPublicKeyFile,
        let id = linli.config.wechatPayPublicKeyID {
@@ -362,7 +363,7 @@ public func buildApplication(_ linli: Linli, logger: Logger) async throws -> Bui
     GridWorkRoutes(gridWork: linli.gridWork, requests: linli.requests, renderer: renderer).register(routes)
     for c in linli.capabilities { c.register(routes, renderer: renderer, linli: linli) }
     MapRoutes(config: linli.config).register(routes)
-    HomeRoutes(registry: linli.registry, requests: linli.requests, deliberation: linli.deliberation, renderer: renderer).register(routes)
+    HomeRoutes(registry: linli.registry, requests: linli.requests, openVotes: linli.openVotes, renderer: renderer).register(routes)
     AuditRoutes(audit: linli.audit, store: linli.store, renderer: renderer).register(routes)
     // The API's own description, made from the route table as it stands when asked.
     let publicBaseURL = linli.config.publicBaseURL

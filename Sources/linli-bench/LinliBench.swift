@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinliServer
 import LinliApp
+import LinliDeliberation
 import LinliServices
 import LinliOffices
 import LinliCircle

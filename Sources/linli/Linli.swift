@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import LinliServer
 import LinliApp
+import LinliDeliberation
 import LinliServices
 import LinliOffices
 import LinliCircle

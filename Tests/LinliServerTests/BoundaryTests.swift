@@ -33,7 +33,7 @@ import Testing
             var dir: ObjCBool = false
             return fm.fileExists(atPath: Self.root.appendingPathComponent($0).path, isDirectory: &dir) && dir.boolValue && $0 != "Resources"
         }.map { ($0, Self.root.appendingPathComponent($0)) }
-        capabilities += [("Services", servicesSources), ("Offices", officesSources), ("Situation", situationSources), ("Circle", circleSources)]
+        capabilities += [("Deliberation", deliberationSources), ("Services", servicesSources), ("Offices", officesSources), ("Situation", situationSources), ("Circle", circleSources)]
         let create = try NSRegularExpression(pattern: #"CREATE TABLE (?:IF NOT EXISTS )?"?(\w+)"#)
         let reference = try NSRegularExpression(pattern: #"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|from:|into:)\s*"?(\w+)"?"#, options: [.caseInsensitive])
         func matches(_ re: NSRegularExpression, _ text: String) -> [String] {

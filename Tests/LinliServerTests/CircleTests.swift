@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliCircle
 @testable import LinliServices
 @testable import LinliOffices

@@ -7,6 +7,7 @@ import NIOCore
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp
@@ -159,6 +160,8 @@ func webLogin(_ client: some TestClientProtocol, _ username: String, password: S
 /// `Sources/LinliServer` of this checkout, for tests that read the code and templates themselves.
 let serverSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Sources/LinliServer")
+/// `Sources/LinliDeliberation`: deliberation and owners' votes, a capability in its own target.
+let deliberationSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliDeliberation")
 /// `Sources/LinliServices`: the daily services, a capability in its own target.
 let servicesSources = serverSources.deletingLastPathComponent().appendingPathComponent("LinliServices")
 /// `Sources/LinliOffices`: the offices' side, a capability in its own target.

@@ -2,6 +2,7 @@ import Foundation
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp

@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp

@@ -5,6 +5,7 @@ import Logging
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp

@@ -6,6 +6,7 @@ import NIOCore
 import SQLKit
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp

@@ -2,6 +2,7 @@ import Foundation
 import Mustache
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp
@@ -75,6 +76,7 @@ import LinliStore
         #expect(library.templates["kitchen"] != nil && library.templates["affairs"] != nil && library.templates["work_items"] != nil)
         #expect(library.templates["volunteer_certificate"] != nil && library.templates["certificate"] != nil)
         #expect(library.templates["situation"] != nil && library.templates["needs_analysis"] != nil && library.templates["circle"] != nil)
+        #expect(library.templates["poll"] != nil && library.templates["matter"] != nil)
         // A page of one capability never silently replaces another's.
         let platform = serverSources.appendingPathComponent("Resources/templates").path
         await #expect(throws: LinliError.self) { try await Renderer.load(templateDirectories: [platform]) }

@@ -3,6 +3,7 @@ import LinliCore
 import LinliStore
 import Testing
 @testable import LinliServer
+@testable import LinliDeliberation
 @testable import LinliServices
 @testable import LinliOffices
 import LinliApp
@@ -59,7 +60,7 @@ import LinliApp
 
     @Test func everyTemplateKeyExists() throws {
         var files: [URL] = []
-        for dir in [serverSources, servicesSources, officesSources, situationSources, circleSources].map({ $0.appendingPathComponent("Resources/templates") }) {
+        for dir in [serverSources, deliberationSources, servicesSources, officesSources, situationSources, circleSources].map({ $0.appendingPathComponent("Resources/templates") }) {
             files += try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil).filter { $0.pathExtension == "mustache" }
         }
         #expect(files.count > 20)

@@ -334,7 +334,7 @@ public struct AccountService: Sendable {
         return n
     }
 
-    func loadActor(_ db: any SQLDatabase, userID: Int64) async throws -> Actor? {
+    package func loadActor(_ db: any SQLDatabase, userID: Int64) async throws -> Actor? {
         // Demo accounts do not exist in production: a session or token made for one before the
         // switch (or by hand) signs in no one, as password sign-in already refuses them.
         guard let u = try await db.raw("SELECT username, display_name FROM users WHERE id = \(bind: userID)\(unsafeRaw: production ? " AND demo = 0" : "")").first() else { return nil }

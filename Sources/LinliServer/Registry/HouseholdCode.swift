@@ -26,8 +26,8 @@ enum QRCode {
 
 /// What a household card's QR code or a hand-held scanner gives: the card's address
 /// (`…/h/CODE`) or the code itself, possibly with spaces around. The code alone.
-enum ScannedCode {
-    static func code(_ raw: String) -> String {
+package enum ScannedCode {
+    package static func code(_ raw: String) -> String {
         let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let r = text.range(of: "/h/", options: .backwards) else { return text }
         return String(text[r.upperBound...])

@@ -14,7 +14,7 @@ extension RegistryService {
 
     /// Adds to a community's headcount in the transaction that changed it (a household or a
     /// resident added, a resident moved to another community's household).
-    static func addToPopulation(_ db: any SQLDatabase, community: Int64, households: Int64 = 0, residents: Int64 = 0) async throws {
+    package static func addToPopulation(_ db: any SQLDatabase, community: Int64, households: Int64 = 0, residents: Int64 = 0) async throws {
         guard households != 0 || residents != 0 else { return }
         try await db.query("""
             INSERT INTO community_population (community_id, households, residents) VALUES (\(community), \(households), \(residents))

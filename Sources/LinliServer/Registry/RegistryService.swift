@@ -10,8 +10,9 @@ public struct RegistryService: Sendable {
     let cipher: PersonalDataCipher
     let env: Env
     let audit: AuditLog
-    /// Whether an open owners' vote holds a part (its owners may not change until it closes).
-    let partLock: PartLock?
+    /// Whether an open owners' vote holds a part (its owners may not change until it closes):
+    /// set by deliberation, which owns the votes, when the app is put together.
+    package var partLock: PartLock?
     /// Told, inside the same transaction, of households whose grid, address or residents'
     /// situations changed, so that work planned around them (grid work's visit plans) follows.
     var householdsChanged: @Sendable (any SQLDatabase, [Int64]) async throws -> Void = { _, _ in }
@@ -543,7 +544,7 @@ public struct RegistryService: Sendable {
 
     /// An area in hundredths of a square metre as "130.56" (without `String(format:)`, which went
     /// through Foundation's formatter on every household page).
-    static func formatArea(centi: Int64) -> String {
+    package static func formatArea(centi: Int64) -> String {
         let frac = centi % 100
         return String(centi / 100) + (frac < 10 ? ".0" : ".") + String(frac)
     }

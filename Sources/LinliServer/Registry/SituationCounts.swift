@@ -45,7 +45,7 @@ extension RegistryService {
     }
 
     /// Counts the buildings of these households afresh, in the transaction that changed them.
-    func recountSituations(_ db: any SQLDatabase, households ids: [Int64]) async throws {
+    package func recountSituations(_ db: any SQLDatabase, households ids: [Int64]) async throws {
         var blocks = Set<Int64>()
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])

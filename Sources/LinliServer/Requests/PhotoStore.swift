@@ -23,6 +23,8 @@ package struct PreparedPhoto: Sendable {
 /// server makes up; they are read back only through a route that checks who is asking.
 package struct PhotoStore: Sendable {
     let directory: String
+
+    package init(directory: String) { self.directory = directory }
     static let maxSide: Int32 = 1600
     /// The largest picture decoded (a 48-megapixel phone photo fits); checked from the header.
     static let maxPixels: Int64 = 50_000_000
@@ -92,7 +94,7 @@ package struct PhotoStore: Sendable {
     /// that names it commits. Writing is idempotent: when a group commit runs a transaction body
     /// again (another job of its batch failed), the same file is written once, never a second
     /// orphan. The file appears under its name only complete (written aside, then renamed).
-    func write(_ p: PreparedPhoto, env: Env) throws -> String {
+    package func write(_ p: PreparedPhoto, env: Env) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = p.name
         let final = path(name)
@@ -111,7 +113,7 @@ package struct PhotoStore: Sendable {
         return name
     }
 
-    func read(_ storedName: String) throws -> [UInt8] {
+    package func read(_ storedName: String) throws -> [UInt8] {
         guard let d = FileManager.default.contents(atPath: path(storedName)) else { throw LinliError.notFound }
         return [UInt8](d)
     }

@@ -8,7 +8,8 @@ import LinliStore
 struct HomeRoutes {
     let registry: RegistryService
     let requests: RequestsService
-    let deliberation: DeliberationService
+    /// The actor's open owners' votes (deliberation's, through `Linli.openVotes`).
+    let openVotes: @Sendable (Actor) async throws -> [OpenVote]
     let renderer: Renderer
 
     /// Where a signed-in person starts: staff on their console, everyone else on their home.
@@ -69,7 +70,7 @@ struct HomeRoutes {
                 data["mine_none"] = mine.isEmpty
             }
             if actor.may(.voteCast) {
-                let votes = try await deliberation.openVotes(actor: actor)
+                let votes = try await openVotes(actor)
                 data["votes"] = renderer.data(votes, c.lang)
                 data["votes_none"] = votes.isEmpty
             }
@@ -79,4 +80,20 @@ struct HomeRoutes {
             return renderer.page("home", data, context: c, title: I18n.table(c.lang)["home"]!)
         }
     }
+}
+
+/// An open vote a resident's household holds parts in, for their home page.
+public struct OpenVote: Sendable, Codable {
+    public var pollID: Int64
+    public var matterID: Int64
+    public var title: String
+    public var closesText: String
+    /// Some part of the household has a ballot in (by anyone: the owner online or staff on paper).
+    public var voted: Bool
+
+    public init(pollID: Int64, matterID: Int64, title: String, closesText: String, voted: Bool) {
+        self.pollID = pollID; self.matterID = matterID; self.title = title; self.closesText = closesText; self.voted = voted
+    }
+
+    enum CodingKeys: String, CodingKey { case pollID = "poll_id", matterID = "matter_id", title, closesText = "closes_text", voted }
 }

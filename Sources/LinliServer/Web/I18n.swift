@@ -76,7 +76,6 @@ package enum I18n {
         TextTable(name: "registry", strings: RegistryText.strings, values: RegistryText.values),
         TextTable(name: "accounts", strings: AccountsText.strings, values: AccountsText.values),
         TextTable(name: "requests", strings: RequestsText.strings, values: RequestsText.values),
-        TextTable(name: "deliberation", strings: DeliberationText.strings, values: DeliberationText.values),
         TextTable(name: "linkage", strings: LinkageText.strings, values: LinkageText.values),
         TextTable(name: "home", strings: HomeText.strings, values: HomeText.values),
         TextTable(name: "gridwork", strings: GridWorkText.strings, values: GridWorkText.values),

@@ -44,10 +44,10 @@ package struct Renderer: Sendable {
 
     /// An Encodable view model as template data (snake_case keys as encoded), with labels added
     /// from this renderer's catalogue: the app's, so a code of any capability gets its words.
-    func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue { Self.data(value, lang, texts: texts) }
+    package func data<T: Encodable>(_ value: T, _ lang: Lang) -> TemplateValue { Self.data(value, lang, texts: texts) }
     func data<T: FieldListed>(_ value: T, _ lang: Lang) -> TemplateValue { Self.data(value, lang, texts: texts) }
     /// A view model's fields, for a route to add its own beside them.
-    func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] { Self.fields(of: data(value, lang)) }
+    package func fields<T: Encodable>(_ value: T, _ lang: Lang) -> [String: Any] { Self.fields(of: data(value, lang)) }
     func fields<T: FieldListed>(_ value: T, _ lang: Lang) -> [String: Any] { Self.fields(of: data(value, lang)) }
 
     static func data<T: Encodable>(_ value: T, _ lang: Lang, texts: Texts) -> TemplateValue {

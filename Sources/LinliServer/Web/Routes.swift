@@ -129,7 +129,7 @@ extension AppContext {
 }
 
 package enum JSON {
-    static let encoder: JSONEncoder = {
+    package static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.withoutEscapingSlashes]
         return e

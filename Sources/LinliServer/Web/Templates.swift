@@ -7,7 +7,7 @@ import LinliStore
 /// object (which it enters), once per element of a list; not for false, 0, an empty list or a
 /// missing or null value. (swift-mustache took JSON's 1 for `true` and did not enter it, so
 /// `{{#matter_id}}/matters/{{.}}{{/matter_id}}` printed the surrounding object for matter 1.)
-enum TemplateValue: Sendable, Equatable {
+package enum TemplateValue: Sendable, Equatable {
     case text(String)
     /// A truth value and how it prints ("true", or "1" for one that came from JSON).
     case flag(Bool, String)
@@ -76,7 +76,7 @@ enum TemplateValue: Sendable, Equatable {
 /// An object's fields, in the order they were written. A page's objects mostly have a dozen
 /// fields or fewer, found faster by comparing short names in turn than by hashing them; a large
 /// object (the language table) also keeps an index.
-struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+package struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     private(set) var names: [String] = []
     private(set) var values: [TemplateValue] = []
     private var index: [String: Int]?
@@ -91,7 +91,7 @@ struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         if names.count > Self.indexAbove { buildIndex() }
     }
 
-    init(dictionaryLiteral elements: (String, TemplateValue)...) {
+    package init(dictionaryLiteral elements: (String, TemplateValue)...) {
         for (name, value) in elements { self[name] = value }
     }
 
@@ -136,7 +136,7 @@ struct TemplateFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         if case .object(let fields) = value { self = fields } else { self.init() }
     }
 
-    static func == (a: TemplateFields, b: TemplateFields) -> Bool {
+    package static func == (a: TemplateFields, b: TemplateFields) -> Bool {
         a.count == b.count && zip(a.names, a.values).allSatisfy { b[$0] == $1 }
     }
 }

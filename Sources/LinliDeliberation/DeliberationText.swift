@@ -1,3 +1,4 @@
+import LinliServer
 import LinliCore
 import LinliStore
 /// The deliberation capability's user-facing text (zh, en).

@@ -1,3 +1,4 @@
+import LinliServer
 import LinliCore
 import LinliStore
 /// Deliberation tables: processes and vote rules (data), matters and their stage log, meetings,

@@ -1,3 +1,4 @@
+import LinliServer
 import Foundation
 import LinliCore
 import LinliStore
@@ -393,7 +394,3 @@ public enum DeliberationLimits {
     public static let textMax = 20_000
 }
 
-extension String {
-    /// A person's name masked for lists: the family name and stars.
-    package var maskedName: String { isEmpty ? "" : String(prefix(1)) + String(repeating: "*", count: max(1, count - 1)) }
-}

@@ -1,3 +1,4 @@
+import LinliServer
 import Foundation
 import NIOConcurrencyHelpers
 import SQLKit

@@ -1,3 +1,4 @@
+import LinliServer
 import Foundation
 import Hummingbird
 import NIOCore
@@ -17,8 +18,8 @@ struct DeliberationRoutes {
             let rows = try await deliberation.list(actor: actor, lang: c.lang, status: status)
             return renderer.page("matters", [
                 "rows": renderer.data(rows, c.lang), "empty": rows.isEmpty, "can_suggest": actor.may(.matterSuggest),
-                "statuses": MatterStatus.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue == "open" ? "current" : $0.rawValue, c.lang), "selected": $0.rawValue == status] },
-            ], context: c, title: I18n.table(c.lang)["matters"]!)
+                "statuses": MatterStatus.allCases.map { ["value": $0.rawValue, "label": DeliberationCapability.words.label($0.rawValue == "open" ? "current" : $0.rawValue, c.lang), "selected": $0.rawValue == status] },
+            ], context: c, title: DeliberationCapability.words.table(c.lang)["matters"]!)
         }
         r.get("/matters/new", .action(.matterSuggest)) { _, c in try await newForm(c, values: FormData(), errors: nil) }
         r.post("/matters", .action(.matterSuggest)) { _, c in
@@ -169,7 +170,7 @@ struct DeliberationRoutes {
         // counts against each threshold and the outcome, under the compound's heading.
         r.get("/polls/:id/print", .action(.matterView)) { _, c in
             let p = try await deliberation.pollView(try c.id("id"), actor: try c.requireActor())
-            guard let r = p.result else { throw LinliError.conflict(nil, "poll_open", I18n.table(c.lang)["poll_not_closed"]!) }
+            guard let r = p.result else { throw LinliError.conflict(nil, "poll_open", DeliberationCapability.words.table(c.lang)["poll_not_closed"]!) }
             var data = renderer.fields(p, c.lang)
             data["result_rows"] = r.criteria.map { Self.criterionRow($0, c.lang) }
             data["result_passed"] = r.passed
@@ -178,10 +179,10 @@ struct DeliberationRoutes {
             data["abstain_area"] = DeliberationService.area(r.counts.abstainArea)
             data["counts"] = ["parts": r.counts.totalParts, "heads": r.counts.totalHeads, "voted_parts": r.counts.votedParts, "voted_heads": r.counts.votedHeads,
                               "yes_heads": r.counts.yesHeads, "no_heads": r.counts.noHeads]
-            data["item_class_label"] = I18n.label("plain_" + p.itemClass, c.lang)
+            data["item_class_label"] = DeliberationCapability.words.label("plain_" + p.itemClass, c.lang)
             data["heading"] = try await deliberation.noticeHeading(placeID: p.placeID)
             data["printed_on"] = String(LocalTime.text(deliberation.env.nowSeconds).prefix(10))
-            return renderer.page("poll_print", data, context: c, title: p.matterTitle + " · " + I18n.table(c.lang)["result"]!)
+            return renderer.page("poll_print", data, context: c, title: p.matterTitle + " · " + DeliberationCapability.words.table(c.lang)["result"]!)
         }
         r.get("/polls/:id/ballots", .action(.ballotView)) { _, c in try await ballotsPage(c, id: try c.id("id"), reason: nil) }
         r.post("/polls/:id/ballots/unmask", .action(.ballotView)) { _, c in
@@ -199,7 +200,7 @@ struct DeliberationRoutes {
         r.get("/notices/:id", .open) { _, c in
             let (name, notices) = try await deliberation.notices(placeID: try c.id("id"), actor: c.actor)
             return renderer.page("notices", ["name": name, "notices": renderer.data(notices, c.lang), "empty": notices.isEmpty],
-                                 context: c, title: I18n.table(c.lang)["notice_board"]! + " · " + name)
+                                 context: c, title: DeliberationCapability.words.table(c.lang)["notice_board"]! + " · " + name)
         }
         r.get("/settings/deliberation", .action(.matterManage)) { _, c in try await settingsPage(c, errors: nil) }
         r.post("/settings/deliberation/rules", .action(.voteConfigure)) { _, c in
@@ -427,12 +428,12 @@ struct DeliberationRoutes {
 
     func proxiesPage(_ c: AppContext, owner: Int64, errors: [String: String]) async throws -> Response {
         let (o, list) = try await deliberation.proxies(owner: owner, actor: try c.requireActor())
-        let t = I18n.table(c.lang)
+        let t = DeliberationCapability.words.table(c.lang)
         // Back to the owner's (first) dwelling, else to their community: a real address, since
         // a page opened from a bookmark or after a form has no useful `history.back()`.
         let back = o.firstHouseholdID.map { "/households/\($0)/dwelling" } ?? "/places/\(o.communityID)"
         let data: [String: Any] = [
-            "owner": ["id": o.id, "name": o.name, "kind_label": I18n.label("ownerkind_" + o.kind, c.lang)], "back": back,
+            "owner": ["id": o.id, "name": o.name, "kind_label": DeliberationCapability.words.label("ownerkind_" + o.kind, c.lang)], "back": back,
             "proxies": list.map { v -> [String: Any] in
                 var row: [String: Any] = ["id": v.id, "proxy_name": v.proxyName, "valid_until": v.validUntil, "recorded_by": v.recordedBy,
                                           "recorded_on": v.recordedOn, "active": v.active,
@@ -467,11 +468,11 @@ struct DeliberationRoutes {
             "processes": processes.map { ["value": $0.code, "label": $0.name, "selected": $0.code == (values["process"] ?? "wenzhou")] },
             // Left on its first choice, the class follows the art. 278 item named (else ordinary):
             // naming item 7 and leaving "ordinary" would only earn a refusal.
-            "classes": ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == values["item_class"]] },
-            "law_items": LawItem.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.code, c.lang), "selected": String($0.rawValue) == values["law_item"]] },
+            "classes": ItemClass.allCases.map { ["value": $0.rawValue, "label": DeliberationCapability.words.label($0.rawValue, c.lang), "selected": $0.rawValue == values["item_class"]] },
+            "law_items": LawItem.allCases.map { ["value": $0.rawValue, "label": DeliberationCapability.words.label($0.code, c.lang), "selected": String($0.rawValue) == values["law_item"]] },
             "title": values["title"] ?? "", "description": values["description"] ?? "", "errors": errors ?? [:],
         ]
-        return renderer.page("matter_new", data, context: c, title: I18n.table(c.lang)["new_matter"]!)
+        return renderer.page("matter_new", data, context: c, title: DeliberationCapability.words.table(c.lang)["new_matter"]!)
     }
 
     func matterPage(_ c: AppContext, id: Int64, errors: [String: String]?) async throws -> Response {
@@ -490,7 +491,7 @@ struct DeliberationRoutes {
         // Residents (and staff acting for one) read what the class means, not the statute behind
         // it, as on the poll page.
         if actor.actsOnlyForThemselves || actor.acting != nil {
-            data["plain_class"] = I18n.label("plain_" + d.matter.itemClass, c.lang)
+            data["plain_class"] = DeliberationCapability.words.label("plain_" + d.matter.itemClass, c.lang)
         }
         if d.matter.stageKind == StageKind.meeting.rawValue, d.matter.status == "open", actor.may(.matterManage) {
             let choices = (try? await deliberation.inviteeChoices(id, actor: actor)) ?? []
@@ -498,7 +499,7 @@ struct DeliberationRoutes {
             data["has_invitee_choices"] = !choices.isEmpty
         }
         data["rules"] = try await deliberation.rules().map { ["value": $0.code, "label": $0.name] }
-        data["classes"] = ItemClass.allCases.map { ["value": $0.rawValue, "label": I18n.label($0.rawValue, c.lang), "selected": $0.rawValue == d.matter.itemClass] }
+        data["classes"] = ItemClass.allCases.map { ["value": $0.rawValue, "label": DeliberationCapability.words.label($0.rawValue, c.lang), "selected": $0.rawValue == d.matter.itemClass] }
         data["default_close"] = LocalTime.text(deliberation.env.nowSeconds + 14 * 86400).replacingOccurrences(of: " ", with: "T")
         return renderer.page("matter", data, context: c, title: d.matter.title)
     }
@@ -517,12 +518,12 @@ struct DeliberationRoutes {
     func pollPage(_ c: AppContext, id: Int64, errors: [String: String]?, voted: Bool = false) async throws -> Response {
         let p = try await deliberation.pollView(id, actor: try c.requireActor())
         var data = renderer.fields(p, c.lang)
-        let t = I18n.table(c.lang)
+        let t = DeliberationCapability.words.table(c.lang)
         data["errors"] = errors ?? [:]
         data["voted"] = voted
         // Owners see what a class means, not the statute behind it (the community chose it).
         let plain = (c.actor?.actsOnlyForThemselves ?? true) || c.actor?.acting != nil
-        data["item_class_label"] = I18n.label((plain ? "plain_" : "") + p.itemClass, c.lang)
+        data["item_class_label"] = DeliberationCapability.words.label((plain ? "plain_" : "") + p.itemClass, c.lang)
         data["resident_view"] = plain
         data["status_label"] = t[p.status == "open" ? "poll_open" : "poll_ended"]!
         data["participation"] = p.participation.map { Self.criterionRow($0, c.lang) }
@@ -547,10 +548,10 @@ struct DeliberationRoutes {
         data["my_parts"] = p.myParts.map { part -> [String: Any] in
             ["part_id": part.partID, "address": part.address, "area": part.area, "has_choice": !part.choice.isEmpty,
              "proxy_for": part.proxyFor ?? "", "has_proxy_for": part.proxyFor != nil,
-             "choice_label": part.choice.isEmpty ? "" : I18n.label("choice_" + part.choice, c.lang), "method_label": I18n.label(part.method, c.lang)]
+             "choice_label": part.choice.isEmpty ? "" : DeliberationCapability.words.label("choice_" + part.choice, c.lang), "method_label": DeliberationCapability.words.label(part.method, c.lang)]
         }
         data["has_proxied"] = p.myParts.contains { $0.proxyFor != nil }
-        data["choices"] = Choice.allCases.map { ["value": $0.rawValue, "label": I18n.label("choice_" + $0.rawValue, c.lang)] }
+        data["choices"] = Choice.allCases.map { ["value": $0.rawValue, "label": DeliberationCapability.words.label("choice_" + $0.rawValue, c.lang)] }
         data["rule_text"] = [t["participation_area"]! + " " + p.rule.participationArea.text, t["participation_heads"]! + " " + p.rule.participationHeads.text,
                              p.itemClass == "major" ? t["major_area"]! + " " + p.rule.majorArea.text : t["ordinary_area"]! + " " + p.rule.ordinaryArea.text,
                              p.itemClass == "major" ? t["major_heads"]! + " " + p.rule.majorHeads.text : t["ordinary_heads"]! + " " + p.rule.ordinaryHeads.text]
@@ -564,7 +565,7 @@ struct DeliberationRoutes {
     }
 
     static func criterionRow(_ k: Criterion, _ lang: Lang) -> [String: Any] {
-        let t = I18n.table(lang)
+        let t = DeliberationCapability.words.table(lang)
         let isArea = k.code.hasSuffix("area")
         let value = isArea ? DeliberationService.area(k.value) + " / " + DeliberationService.area(k.base) + " ㎡" : "\(k.value) / \(k.base)"
         return ["label": criterionLabel(k, t),
@@ -578,11 +579,11 @@ struct DeliberationRoutes {
         let data: [String: Any] = [
             "poll": renderer.data(p, c.lang), "unmasked": reason != nil, "error": error ?? "", "count": rows.count,
             "rows": rows.map { r -> [String: Any] in
-                ["part_id": r.partID, "address": r.address, "area": r.area, "owner": r.owner, "choice_label": I18n.label("choice_" + r.choice, c.lang),
-                 "method_label": I18n.label(r.method, c.lang), "proxy_name": r.proxyName.isEmpty ? false : r.proxyName, "has_document": r.hasDocument, "revision": r.revision, "cast_text": r.castText]
+                ["part_id": r.partID, "address": r.address, "area": r.area, "owner": r.owner, "choice_label": DeliberationCapability.words.label("choice_" + r.choice, c.lang),
+                 "method_label": DeliberationCapability.words.label(r.method, c.lang), "proxy_name": r.proxyName.isEmpty ? false : r.proxyName, "has_document": r.hasDocument, "revision": r.revision, "cast_text": r.castText]
             },
         ]
-        return renderer.page("ballots", data, context: c, title: I18n.table(c.lang)["ballot_list"]!)
+        return renderer.page("ballots", data, context: c, title: DeliberationCapability.words.table(c.lang)["ballot_list"]!)
     }
 
     func settingsPage(_ c: AppContext, errors: [String: String]?) async throws -> Response {
@@ -594,7 +595,7 @@ struct DeliberationRoutes {
                  "participation_area": r.rule.participationArea.text, "participation_heads": r.rule.participationHeads.text,
                  "ordinary_area": r.rule.ordinaryArea.text, "ordinary_heads": r.rule.ordinaryHeads.text,
                  "major_area": r.rule.majorArea.text, "major_heads": r.rule.majorHeads.text, "allow_change": r.rule.allowChange,
-                 "basis_label": I18n.label(r.rule.approvalBasis, c.lang)]
+                 "basis_label": DeliberationCapability.words.label(r.rule.approvalBasis, c.lang)]
             },
             "processes": try await deliberation.processes().map { p -> [String: Any] in
                 ["code": p.code, "name": p.name, "place_id": p.placeID.map { String($0) as Any } ?? false,
@@ -602,6 +603,6 @@ struct DeliberationRoutes {
             },
             "can_configure": actor.may(.voteConfigure), "errors": errors ?? [:], "values": c.form.values.mapValues { $0.first ?? "" },
         ]
-        return renderer.page("deliberation_settings", data, context: c, title: I18n.table(c.lang)["deliberation_settings"]!)
+        return renderer.page("deliberation_settings", data, context: c, title: DeliberationCapability.words.table(c.lang)["deliberation_settings"]!)
     }
 }

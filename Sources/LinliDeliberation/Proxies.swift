@@ -1,3 +1,4 @@
+import LinliServer
 import Foundation
 import SQLKit
 import LinliCore

@@ -1,3 +1,4 @@
+import LinliServer
 import SQLKit
 import LinliCore
 import LinliStore

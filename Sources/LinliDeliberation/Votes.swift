@@ -1,3 +1,4 @@
+import LinliServer
 import Foundation
 import SQLKit
 import LinliCore
@@ -686,18 +687,6 @@ public struct PollView: Sendable, Codable {
         case acceptingBallots = "accepting_ballots", counts, participation, result, recountMatches = "recount_matches", myParts = "my_parts"
         case canVote = "can_vote", canRecord = "can_record", canClose = "can_close", canSeeBallots = "can_see_ballots"
     }
-}
-
-/// An open vote a resident's household holds parts in, for their home page.
-public struct OpenVote: Sendable, Codable {
-    public var pollID: Int64
-    public var matterID: Int64
-    public var title: String
-    public var closesText: String
-    /// Some part of the household has a ballot in (by anyone: the owner online or staff on paper).
-    public var voted: Bool
-
-    enum CodingKeys: String, CodingKey { case pollID = "poll_id", matterID = "matter_id", title, closesText = "closes_text", voted }
 }
 
 extension DeliberationService {
