@@ -220,6 +220,35 @@ import LinliStore
         return (out, grids)
     }
 
+    /// The one-pass count gives exactly the rows of the nine-pass one it replaced, for the whole
+    /// street (unsold homes with nobody in them, every tag) and for one building's filter.
+    @Test(arguments: Backend.available)
+    func theOnePassCountEqualsTheNinePassOne(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            func rows(_ sql: BoundSQL) async throws -> [String] {
+                try await f.linli.store.read { db in
+                    try await db.query(sql).all().map { r in
+                        "\(try r.decode(column: "block_id", as: Int64.self)) \(try r.decode(column: "grid_id", as: Int64.self)) "
+                            + "\(try r.decode(column: "situation", as: String.self)) \(try r.decode(column: "households", as: Int.self))"
+                    }.sorted()
+                }
+            }
+            let all = try await rows(RegistryService.situationCountQuery("1 = 1"))
+            let before = try await rows(RegistryService.situationCountQueryByUnion("1 = 1"))
+            #expect(all == before)
+            #expect(Set(all.map { $0.split(separator: " ")[2] }).count >= 5, "households, residents and several tags: \(all.prefix(3))")
+            #expect(all.contains { $0.hasSuffix(" 0") } == false, "no situation with no household")
+            let block = try await f.linli.store.read { db in
+                try await db.query("SELECT p.parent_id AS b FROM households h JOIN places p ON p.id = h.place_id WHERE p.kind = 'unit' ORDER BY h.id LIMIT 1").first()!
+                    .decode(column: "b", as: Int64.self)
+            }
+            let filter: BoundSQL = "\(unsafeRaw: RegistryService.blockOfPlace) = \(block)"
+            let one = try await rows(RegistryService.situationCountQuery(filter))
+            let oneBefore = try await rows(RegistryService.situationCountQueryByUnion(filter))
+            #expect(!one.isEmpty && one == oneBefore)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func theCountsFollowTheRegistrysWrites(_ backend: Backend) async throws {
         try await withFixture(backend) { f in

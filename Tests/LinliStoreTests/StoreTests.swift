@@ -481,4 +481,37 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
             #expect(try await indexes() == before)
         }
     }
+
+    /// On PostgreSQL a bulk load sets the loaded tables' foreign keys aside too, and adds them
+    /// back at the end, checking every row then: a row that refers to nothing fails the load.
+    @Test func foreignKeysSetAsideAreCheckedWhenTheyComeBack() async throws {
+        guard StoreBackend.available.contains(.postgres) else { return }
+        try await withStore(.postgres) { store in
+            try await store.transaction { db in
+                try await db.raw("CREATE TABLE fk_parent (id BIGINT PRIMARY KEY)").run()
+                try await db.raw("CREATE TABLE fk_child (id BIGINT PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES fk_parent(id) ON DELETE CASCADE)").run()
+                try await db.raw("INSERT INTO fk_parent (id) VALUES (1)").run()
+            }
+            @Sendable func keys() async throws -> [String] {
+                try await store.read { db in
+                    try await db.raw("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'fk_child'::regclass AND contype = 'f'").all()
+                        .map { try $0.decode(column: "d", as: String.self) }
+                }
+            }
+            let before = try await keys()
+            #expect(before.count == 1 && before[0].contains("ON DELETE CASCADE"))
+            let during = try await store.bulkLoad(tables: ["fk_child"]) {
+                try await store.transaction { db in try await db.raw("INSERT INTO fk_child (id, parent_id) VALUES (1, 1)").run() }
+                return try await keys()
+            }
+            #expect(during.isEmpty, "set aside during the load")
+            #expect(try await keys() == before, "back as it was, with its ON DELETE rule")
+            // A row that refers to nothing is caught when the key comes back, and the load fails.
+            await #expect(throws: (any Error).self) {
+                try await store.bulkLoad(tables: ["fk_child"]) {
+                    try await store.transaction { db in try await db.raw("INSERT INTO fk_child (id, parent_id) VALUES (2, 99)").run() }
+                }
+            }
+        }
+    }
 }

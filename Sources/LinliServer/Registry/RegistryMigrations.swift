@@ -268,7 +268,7 @@ enum RegistryMigrations {
                 PRIMARY KEY (block_id, grid_id, situation)
             )
             """,
-            "INSERT INTO situation_counts (block_id, grid_id, situation, households) " + RegistryService.situationCountQuery("1 = 1").text,
+            "INSERT INTO situation_counts (block_id, grid_id, situation, households) " + RegistryService.situationCountQueryByUnion("1 = 1").text,
         ]),
         // Sensitive tags with their purposes, basis and retention (SensitiveData.swift, PIPL
         // art. 28–29). Tags already kept are recorded on the office's duty for their default

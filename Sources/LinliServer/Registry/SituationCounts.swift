@@ -20,9 +20,37 @@ extension RegistryService {
 
     /// Counts from what is stored, for the households `filter` picks (alias `h`, place `p`):
     /// one row per block and grid for every household (situation ''), one for its residents
-    /// ('#residents'), one per situation with a household whose resident has it. A tag is a whole item of the comma list ("elderly" is
-    /// not "elderly_alone").
+    /// ('#residents'), one per situation with a household whose resident has it. A tag is a
+    /// whole item of the comma list ("elderly" is not "elderly_alone").
+    ///
+    /// One pass: each household is read once with its residents (how many, and which tags any
+    /// of them has), then its block's rows are added up. The query this replaced
+    /// (`situationCountQueryByUnion`, still the one `registry.0xx` ran) joined households,
+    /// places and residents once per situation: nine passes, 30 s of a 5,000,000-resident
+    /// street's load. A test compares the two on the demo street.
     static func situationCountQuery(_ filter: BoundSQL) -> BoundSQL {
+        let tags = ResidentTag.allCases.map(\.rawValue)
+        let flags = tags.enumerated().map { i, t in
+            "MAX(CASE WHEN (',' || r.tags || ',') LIKE '%,\(t),%' THEN 1 ELSE 0 END) AS t\(i)"
+        }.joined(separator: ", ")
+        let situations = (["", residentsRow] + tags).map { "SELECT '\($0)' AS situation" }.joined(separator: " UNION ALL ")
+        let count = "CASE s.situation WHEN '' THEN 1 WHEN '\(residentsRow)' THEN hh.residents "
+            + tags.enumerated().map { i, t in "WHEN '\(t)' THEN hh.t\(i) " }.joined() + "END"
+        return """
+            SELECT block_id, grid_id, situation, households FROM (
+                SELECT hh.block_id AS block_id, hh.grid_id AS grid_id, s.situation AS situation, CAST(SUM(\(unsafeRaw: count)) AS BIGINT) AS households
+                FROM (SELECT \(unsafeRaw: blockOfPlace) AS block_id, h.grid_id AS grid_id, COUNT(r.id) AS residents, \(unsafeRaw: flags)
+                      FROM households h JOIN places p ON p.id = h.place_id LEFT JOIN residents r ON r.household_id = h.id
+                      WHERE \(filter) GROUP BY h.id, h.grid_id, \(unsafeRaw: blockOfPlace)) hh
+                CROSS JOIN (\(unsafeRaw: situations)) s
+                GROUP BY hh.block_id, hh.grid_id, s.situation
+            ) counted WHERE situation = '' OR households > 0
+            """
+    }
+
+    /// The nine-pass form of `situationCountQuery`, as the migration that made `situation_counts`
+    /// ran it (a landed migration is not edited); the tests compare the two.
+    static func situationCountQueryByUnion(_ filter: BoundSQL) -> BoundSQL {
         let from = "FROM households h JOIN places p ON p.id = h.place_id"
         let group = "GROUP BY \(blockOfPlace), h.grid_id"
         var sql: BoundSQL = """
