@@ -297,6 +297,9 @@ public struct Linli: Sendable {
         linli.gridWork.fileRequest = { [requests = linli.requests] input, photos, actor in
             try await requests.submit(input, photos: photos, actor: actor).request.id
         }
+        // The registry grid work was made with predates the hooks set since (deliberation's
+        // part lock, the household and move hooks): it reads only, but keeps no stale copy.
+        linli.gridWork.registry = linli.registry
         return linli
     }
 }

@@ -619,19 +619,29 @@ public final class PostgresStore: Store {
             }
             return (set, try await Self.setIndexesAside(db, tables))
         }
-        let restore: @Sendable () async throws -> Void = {
-            try await self.buildIndexes(indexes)
-            try await self.transaction { db in
-                for key in keys { try await db.raw("ALTER TABLE \(ident: key.table) ADD CONSTRAINT \(ident: key.name) \(unsafeRaw: key.definition)").run() }
-            }
-        }
-        // The definitions live only here: if they cannot be made again (a row the load wrote
-        // refers to nothing), say what they were.
+        // The definitions live only here: whatever cannot be made again (a row the load wrote
+        // refers to nothing) is named in the log, and the load fails. Each key is added on its
+        // own, also after an index failed, so one table's bad row leaves the others' keys in place.
         let logger = self.logger
         @Sendable func restoreOrSay() async throws {
-            do { try await restore() } catch {
-                logger.error("bulk load: indexes or foreign keys could not be made again (\(String(reflecting: error))); make them by hand: \((indexes.map(\.idempotent) + keys.map(\.statement)).joined(separator: "; "))")
-                throw error
+            var failure: (any Error)?, missing: [String] = []
+            do { try await self.buildIndexes(indexes) } catch {
+                failure = error
+                missing += indexes.map(\.idempotent)
+            }
+            for key in keys {
+                do {
+                    try await self.transaction { db in
+                        try await db.raw("ALTER TABLE \(ident: key.table) ADD CONSTRAINT \(ident: key.name) \(unsafeRaw: key.definition)").run()
+                    }
+                } catch {
+                    failure = failure ?? error
+                    missing.append(key.statement)
+                }
+            }
+            if let failure {
+                logger.error("bulk load: indexes or foreign keys could not be made again (\(String(reflecting: failure))); make them by hand: \(missing.joined(separator: "; "))")
+                throw failure
             }
         }
         let result: T

@@ -506,12 +506,20 @@ func withStore<T>(_ backend: StoreBackend, _ body: (any Store) async throws -> T
             }
             #expect(during.isEmpty, "set aside during the load")
             #expect(try await keys() == before, "back as it was, with its ON DELETE rule")
-            // A row that refers to nothing is caught when the key comes back, and the load fails.
+            // A row that refers to nothing is caught when the key comes back, and the load fails;
+            // another table's key still comes back.
+            try await store.transaction { db in
+                try await db.raw("CREATE TABLE fk_other (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES fk_parent(id))").run()
+            }
             await #expect(throws: (any Error).self) {
-                try await store.bulkLoad(tables: ["fk_child"]) {
+                try await store.bulkLoad(tables: ["fk_child", "fk_other"]) {
                     try await store.transaction { db in try await db.raw("INSERT INTO fk_child (id, parent_id) VALUES (2, 99)").run() }
                 }
             }
+            let other = try await store.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM pg_constraint WHERE conrelid = 'fk_other'::regclass AND contype = 'f'").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(other == 1, "the good table's key is back")
         }
     }
 }

@@ -147,7 +147,9 @@ public struct GridWorkService: Sendable {
     let cipher: PersonalDataCipher
     let env: Env
     let audit: AuditLog
-    let registry: RegistryService
+    /// The registry as the app was put together (`Linli.open` hands it the copy with every
+    /// capability's hooks set, once they are made).
+    var registry: RegistryService
     let notifier: any Notifier
     /// Communities known to be synced (see `ensureSynced`).
     let synced = SyncedCommunities()
