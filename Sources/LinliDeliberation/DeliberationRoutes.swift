@@ -555,7 +555,7 @@ struct DeliberationRoutes {
         data["rule_text"] = [t["participation_area"]! + " " + p.rule.participationArea.text, t["participation_heads"]! + " " + p.rule.participationHeads.text,
                              p.itemClass == "major" ? t["major_area"]! + " " + p.rule.majorArea.text : t["ordinary_area"]! + " " + p.rule.ordinaryArea.text,
                              p.itemClass == "major" ? t["major_heads"]! + " " + p.rule.majorHeads.text : t["ordinary_heads"]! + " " + p.rule.ordinaryHeads.text]
-            .joined(separator: "；")
+            .joined(separator: t["clause_sep"]!)
         return renderer.page("poll", data, context: c, title: p.matterTitle + " · " + t["polls"]!)
     }
 

@@ -155,4 +155,29 @@ import LinliStore
             }
         }
     }
+
+    /// An error page keeps the person's own context: their menu, their language and their print
+    /// size (it is answered outside the middleware that learns who they are).
+    @Test(arguments: Backend.available)
+    func anErrorPageKeepsThePersonsMenuLanguageAndPrint(_ backend: Backend) async throws {
+        try await withFixture(backend) { f in
+            let built = try await buildApplication(f.linli, logger: Logger(label: "test"))
+            try await built.app.test(.router) { client in
+                let session = try await webLogin(client, "community")
+                let headers: HTTPFields = [.cookie: session + "; linli_lang=en; linli_print=large"]
+                for path in ["/no-such-page", "/households/99999999"] {
+                    let res = try await client.execute(uri: path, method: .get, headers: headers)
+                    #expect(res.status == .notFound, "\(path)")
+                    let page = res.body.text
+                    #expect(page.contains("<body class=\"large\""), "\(path): large print")
+                    #expect(page.contains("<html lang=\"en\"") || page.contains("lang=\"en\""), "\(path): English")
+                    #expect(page.contains("data-user="), "\(path): the signed-in person's menu")
+                    #expect(!page.contains("href=\"/login\""), "\(path): no sign-in link for someone signed in")
+                }
+                // Signed out, the same page offers to sign in.
+                let anon = try await client.execute(uri: "/no-such-page", method: .get, headers: [:])
+                #expect(anon.status == .notFound && anon.body.text.contains("href=\"/login\""))
+            }
+        }
+    }
 }

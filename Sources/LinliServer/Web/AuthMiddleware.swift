@@ -20,7 +20,22 @@ struct AuthMiddleware: RouterMiddleware {
         if let q = request.uri.queryParameters.get("lang"), let lang = Lang(rawValue: q) { context.lang = lang }
         context.largePrint = cookies["linli_print"]?.value == "large"
         if let code = cookies[Flash.cookie]?.value, Flash.messages[code] != nil { context.flash = code }
+        // An error below is answered by `ErrorMiddleware`, outside this one: it gets the context
+        // as it stands here (the person, their language and print size), so that the error
+        // page keeps their menu and words instead of a stranger's.
+        do {
+            return try await authenticated(&request, &context, cookies: cookies, next: next)
+        } catch let e as CancellationError {
+            throw e
+        } catch let e as ContextualError {
+            throw e
+        } catch {
+            throw ContextualError(underlying: error, context: context)
+        }
+    }
 
+    private func authenticated(_ request: inout Request, _ context: inout AppContext, cookies: Cookies,
+                               next: (Request, AppContext) async throws -> Response) async throws -> Response {
         var viaSession = false
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
             context.actor = try await accounts.bearer(token: String(auth.dropFirst(7)))

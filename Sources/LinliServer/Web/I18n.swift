@@ -86,6 +86,9 @@ package enum I18n {
 
     static let baseStrings: [String: (String, String)] = [
         "app": ("邻里", "Linli"),
+        // Punctuation between a label and its value, and between items: Chinese uses full-width
+        // marks, which on an English page read as stray symbols.
+        "colon": ("：", ": "), "list_sep": ("、", ", "), "clause_sep": ("；", "; "), "optional_mark": ("（可选）", " (optional)"),
         "users": ("账号", "Accounts"), "new_user": ("新建账号", "New account"), "display_name": ("显示名称", "Display name"),
         "initial_password": ("初始密码（至少 10 位）", "Initial password (10+ characters)"), "no_users": ("没有账号", "No accounts"),
         "locked": ("登录失败次数过多，暂时锁定", "Locked after repeated failed sign-ins"), "revoke": ("撤销", "Revoke"),

@@ -196,6 +196,13 @@ struct Problem: Encodable {
 }
 
 /// Renders every error the same way: problem+json for the API, a page for browsers.
+/// An error on its way out of `AuthMiddleware`, with the request's context as it stood there
+/// (who is signed in, their language and print size), for `ErrorMiddleware` to answer in.
+struct ContextualError: Error {
+    let underlying: any Error
+    let context: AppContext
+}
+
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let renderer: Renderer
@@ -203,6 +210,17 @@ struct ErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let e as ContextualError {
+            // Thrown below `AuthMiddleware`: answered in the person's own context.
+            return try await answer(e.underlying, request, e.context)
+        } catch {
+            return try await answer(error, request, context)
+        }
+    }
+
+    func answer(_ error: any Error, _ request: Request, _ context: AppContext) async throws -> Response {
+        do {
+            throw error
         } catch let e as LinliError {
             return try respond(request, context, e.status, [e])
         } catch let e as ValidationErrors {
