@@ -18,7 +18,12 @@ struct DeliberationRoutes {
             let rows = try await deliberation.list(actor: actor, lang: c.lang, status: status)
             return renderer.page("matters", [
                 "rows": renderer.data(rows, c.lang), "empty": rows.isEmpty, "can_suggest": actor.may(.matterSuggest),
-                "statuses": MatterStatus.allCases.map { ["value": $0.rawValue, "label": DeliberationCapability.words.label($0.rawValue == "open" ? "current" : $0.rawValue, c.lang), "selected": $0.rawValue == status] },
+                // The settings (vote rules, processes) are reached from here by those who keep them.
+                "can_manage": actor.may(.matterManage),
+                // The filter names a status as the rows below it do (their `status_label`).
+                "statuses": MatterStatus.allCases.map { s -> [String: Any] in
+                    ["value": s.rawValue, "label": renderer.texts.codeLabel("status", s.rawValue, c.lang) ?? s.rawValue, "selected": s.rawValue == status]
+                },
             ], context: c, title: DeliberationCapability.words.table(c.lang)["matters"]!)
         }
         r.get("/matters/new", .action(.matterSuggest)) { _, c in try await newForm(c, values: FormData(), errors: nil) }

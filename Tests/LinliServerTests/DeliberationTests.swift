@@ -474,6 +474,12 @@ extension Actor {
                     #expect(res.status == .ok, "\(who) \(uri)")
                     if uri.hasPrefix("/matters/\(id)") || uri == "/matters" { #expect(res.body.text.contains("楼道堆物"), "\(who) \(uri)") }
                 }
+                // Staff who keep the rules find them from the list; the filter names a status as its rows do.
+                let list = try await call("/matters", .get, "community").body.text
+                #expect(list.contains("id=\"deliberation-settings\""))
+                let open = I18n.texts.codeLabel("status", "open", .zh)!
+                #expect(list.contains("<option value=\"open\" >\(open)</option>") && list.contains("· \(open) ·"), "the filter and the rows say \(open)")
+                #expect(!(try await call("/matters", .get, "resident").body.text.contains("deliberation-settings")))
             }
         }
     }

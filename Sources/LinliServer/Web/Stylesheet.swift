@@ -28,6 +28,8 @@ enum Stylesheet {
     button.secondary { background:#444; } button.link { background:none; padding:0; min-height:0; text-decoration:underline; } header button.link { min-height:44px; }
     /* Large print is for fingers that miss: a text button (删除, 撤回) is a full 44 px target there. */
     body.large button.link { min-height:44px; padding:0 .25rem; }
+    /* The way back ("← the matter") is a finger's target too: 31 px tall in large print before. */
+    body.large .crumbs a { display:inline-block; min-height:44px; line-height:44px; }
     .error { color:#b00020; font-weight:600; } .field-error { color:#b00020; display:block; margin-top:.25rem; }
     input[aria-invalid=true], select[aria-invalid=true] { border:2px solid #b00020; }
     .notice { background:#fff4e5; border-left:4px solid #f9a825; padding:.5rem .75rem; }
