@@ -73,6 +73,9 @@ struct HomeRoutes {
                 let votes = try await openVotes(actor)
                 data["votes"] = renderer.data(votes, c.lang)
                 data["votes_none"] = votes.isEmpty
+            } else {
+                // Staff see the matters section without a vote of their own: say so, not nothing.
+                data["votes_none"] = true
             }
             data["can_matters"] = actor.may(.matterView)
             data["can_volunteer"] = actor.may(.volunteerJoin)
