@@ -27,8 +27,6 @@ struct AuthMiddleware: RouterMiddleware {
             return try await authenticated(&request, &context, cookies: cookies, next: next)
         } catch let e as CancellationError {
             throw e
-        } catch let e as ContextualError {
-            throw e
         } catch {
             throw ContextualError(underlying: error, context: context)
         }

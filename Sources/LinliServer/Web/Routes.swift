@@ -212,30 +212,29 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let e as ContextualError {
             // Thrown below `AuthMiddleware`: answered in the person's own context.
-            return try await answer(e.underlying, request, e.context)
+            return try answer(e.underlying, request, e.context)
         } catch {
-            return try await answer(error, request, context)
+            return try answer(error, request, context)
         }
     }
 
-    func answer(_ error: any Error, _ request: Request, _ context: AppContext) async throws -> Response {
-        do {
-            throw error
-        } catch let e as LinliError {
+    func answer(_ error: any Error, _ request: Request, _ context: AppContext) throws -> Response {
+        switch error {
+        case let e as LinliError:
             return try respond(request, context, e.status, [e])
-        } catch let e as ValidationErrors {
+        case let e as ValidationErrors:
             return try respond(request, context, e.first.status, e.errors)
-        } catch let e as HTTPError {
+        case let e as HTTPError:
             let linli = LinliError(e.status, code: e.status == .contentTooLarge ? "too_large" : "http_\(e.status.code)",
                                    message: e.body ?? Self.plainWords(e.status))
             return try respond(request, context, e.status, [linli])
-        } catch is NIOTooManyBytesError {
+        case is NIOTooManyBytesError:
             // A body over the route's limit (thrown while collecting it): the client's mistake, not ours.
             return try respond(request, context, .contentTooLarge, [LinliError(.contentTooLarge, code: "too_large", message: "请求体过大")])
-        } catch let e as CancellationError {
+        case is CancellationError:
             // The client went away or the server is stopping: nothing to answer, nothing to log.
-            throw e
-        } catch {
+            throw error
+        default:
             // Anything else is a bug or a failed dependency: say so in the log, not only to the client.
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             // Answered here, not rethrown: the framework's own bare 500 would pass the security
